@@ -1,0 +1,392 @@
+"""BotRunner: one bot as its own task on the engine loop.
+
+It reads its inbox (ticks and closed bars from the MarketHub), checks SL/TP on every price,
+and on each due candle close runs one cycle: decide -> risk check -> broker -> ledger -> storage
+(one transaction) -> events. A failing cycle is counted and retried at the next one; it never
+touches another bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Protocol
+
+import pandas as pd
+
+from .broker import Broker
+from .bus import EventBus
+from .errors import BudgetExceeded
+from .market.hub import Bar, Tick
+from .messages import (
+    BotStateChanged,
+    BotView,
+    CycleFailed,
+    DecisionMade,
+    EquitySampled,
+    Notice,
+    OrderFilled,
+    PositionChanged,
+    PositionView,
+    ReasoningChunk,
+    ReasoningStarted,
+)
+from .models import (
+    ZERO,
+    BotConfig,
+    BotStatus,
+    Decision,
+    DecisionRecord,
+    EquityPoint,
+    Fill,
+    Order,
+    OrderIntent,
+    OrderReason,
+    Position,
+    Side,
+    VerdictStatus,
+    to_decimal,
+)
+from .paper import order_from
+from .portfolio import Portfolio
+from .risk import RiskManager, stop_hit
+from .strategies import DecisionContext, Strategy
+
+log = logging.getLogger("oxbot.bot")
+
+EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is written
+MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
+ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error state
+
+
+class Ledger(Protocol):
+    """The storage calls a bot makes (storage.Store implements them)."""
+
+    async def record_cycle(self, bot: str, *, orders: Any = (), fills: Any = (),
+                           positions: Any = None, decision: Any = None,
+                           equity: Any = ()) -> list[bool]: ...
+
+    async def set_bot_status(self, name: str, status: BotStatus) -> None: ...
+
+
+class BotRunner:
+    def __init__(
+        self,
+        config: BotConfig,
+        strategy: Strategy,
+        portfolio: Portfolio,
+        broker: Broker,
+        store: Ledger,
+        bus: EventBus,
+        new_id: Callable[[], str],
+        status: BotStatus = BotStatus.STOPPED,
+        memory: list[DecisionRecord] | None = None,
+        reload: Callable[[], Any] | None = None,
+    ) -> None:
+        self.config = config
+        self.name = config.name
+        self.strategy = strategy
+        self.portfolio = portfolio
+        self.risk = RiskManager(config.risk, config.fee_rate)
+        self.broker = broker
+        self.store = store
+        self.bus = bus
+        self.new_id = new_id
+        self.status = status
+        self.inbox: asyncio.Queue[Tick | Bar] = asyncio.Queue()
+        self.marks: dict[str, Decimal] = {}
+        self.frames: dict[str, pd.DataFrame] = {}
+        self.bar_ts: dict[str, int] = {}
+        self.memory: deque[DecisionRecord] = deque(memory or [], maxlen=MEMORY)
+        self.cycles = self.errors = self.consecutive_errors = 0
+        self.last_decision_ts: int | None = None
+        self.last_cycle_ts: int | None = None
+        self.next_cycle_ts: int | None = None
+        self.last_error = ""
+        self.day_start_equity: Decimal = portfolio.start_cash
+        self._day: int | None = None
+        self._equity_buf: list[EquityPoint] = []
+        self._decide_task: asyncio.Task[Decision] | None = None
+        self._busy = asyncio.Lock()  # held while orders are executed and written
+        self.task: asyncio.Task[None] | None = None
+        self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def active(self) -> bool:
+        return self.status in (BotStatus.RUNNING, BotStatus.PAUSED)
+
+    def start_task(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run(), name=f"bot:{self.name}")
+
+    async def halt(self) -> None:
+        """Stop for real: abort a pending decision, wait out an order being written, end the task.
+        After this returns no order can be placed by this bot."""
+        if self._decide_task and not self._decide_task.done():
+            self._decide_task.cancel()
+        async with self._busy:
+            if self.task and not self.task.done():
+                self.task.cancel()
+                try:
+                    await self.task
+                except asyncio.CancelledError:
+                    pass
+            self.task = None
+        await self.flush_equity()
+        while not self.inbox.empty():  # let a lockstep market move on
+            self.inbox.get_nowait()
+            self.inbox.task_done()
+
+    async def _run(self) -> None:
+        while True:
+            item = await self.inbox.get()
+            try:
+                if isinstance(item, Tick):
+                    await self._on_tick(item)
+                else:
+                    await self._on_bar(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
+                self._failed(e)
+            finally:
+                self.inbox.task_done()
+
+    # ------------------------------------------------------------------ market input
+
+    async def _on_tick(self, tick: Tick) -> None:
+        sym = tick.key.symbol
+        price = to_decimal(tick.price)
+        self.marks[sym] = price
+        pos = self.portfolio.position(sym)
+        if pos is not None and self.active:
+            hit = stop_hit(pos, price, price, price)
+            if hit:
+                await self._exit(pos, hit[0], hit[1], tick.ts)
+
+    async def _on_bar(self, bar: Bar) -> None:
+        sym = bar.key.symbol
+        c = bar.candle
+        self.marks[sym] = to_decimal(c.close)
+        self.frames[sym] = bar.frame
+        self.bar_ts[sym] = bar.close_ts
+        # A closed candle's full range: catches a level only the wicks reached.
+        pos = self.portfolio.position(sym)
+        if pos is not None and self.active:
+            hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
+            if hit:
+                await self._exit(pos, hit[0], hit[1], bar.close_ts)
+        ts = bar.close_ts
+        if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
+            self._sample_equity(ts)
+            if self.status is BotStatus.RUNNING and self._due(ts):
+                await self.cycle(ts)
+
+    def _due(self, ts: int) -> bool:
+        cad = self.config.cadence_s * 1000
+        if cad and self.last_cycle_ts is not None and ts - self.last_cycle_ts < cad:
+            return False
+        return True
+
+    # ------------------------------------------------------------------ the cycle
+
+    async def cycle(self, ts: int) -> None:
+        self.last_cycle_ts = ts
+        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
+        self.next_cycle_ts = ts + step
+        self.risk.observe(self.portfolio.equity(self.marks), ts)
+        ctx = DecisionContext(
+            bot=self.name, ts=ts, config=self.config, frames=self.frames,
+            positions=self.portfolio.positions, cash=self.portfolio.cash,
+            equity=self.portfolio.equity(self.marks), memory=tuple(self.memory),
+            emit=lambda text: self.bus.publish(ReasoningChunk(ts, self.name, text)),
+        )
+        if not self.strategy.wants_decision(ctx):
+            return
+        self.cycles += 1
+        if self.strategy.name == "llm":
+            self.bus.publish(ReasoningStarted(ts, self.name, "llm"))
+        self._decide_task = asyncio.create_task(self.strategy.decide(ctx))
+        try:
+            decision = await self._decide_task
+        except BudgetExceeded as e:
+            await self.set_status(BotStatus.PAUSED)
+            self.bus.publish(Notice(ts, "warning", f"{self.name} paused: {e}", self.name))
+            return
+        finally:
+            self._decide_task = None
+        async with self._busy:
+            await self._act(decision, ts)
+        self.consecutive_errors = 0
+
+    async def _act(self, decision: Decision, ts: int) -> None:
+        verdict = None
+        orders: list[Order] = []
+        fills: list[Fill] = []
+        if not decision.is_hold:
+            verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
+            for intent in verdict.intents:
+                o, f = await self._execute(intent, ts)
+                orders.append(o)
+                fills.extend(f)
+        self.last_decision_ts = ts
+        record = _record(decision, verdict, orders)
+        keep = record if (not decision.is_hold or decision.source != "rule") else None
+        if keep is not None:
+            self.memory.append(keep)
+        await self._persist(orders, fills, keep, ts)
+        self.bus.publish(DecisionMade(
+            ts, self.name, decision.source,
+            tuple((i.symbol, i.action.value) for i in decision.items), decision.reasoning,
+            verdict.status.value if verdict else "", verdict.reasons if verdict else (),
+            tuple(o.client_order_id for o in orders),
+        ))
+        if fills:
+            self.publish_view()
+
+    async def _execute(self, intent: OrderIntent, ts: int) -> tuple[Order, list[Fill]]:
+        ex = await self.broker.execute(intent, self.marks[intent.symbol], ts)
+        return ex.order, list(ex.fills)
+
+    async def _exit(self, pos: Position, reason: OrderReason, price: Decimal, ts: int) -> None:
+        async with self._busy:
+            if self.portfolio.position(pos.symbol) is None:
+                return
+            intent = OrderIntent(self.name, pos.symbol, Side.SELL, pos.qty, reason, self.new_id(),
+                                 limit_price=price)
+            ex = await self.broker.execute(intent, price, ts)
+            await self._persist([ex.order], list(ex.fills), None, ts)
+            self.publish_view()
+            if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT):
+                self.memory.append(DecisionRecord(
+                    self.name, ts, "risk", f"{pos.symbol}:{reason.value}",
+                    reasoning=f"{reason.value.replace('_', '-')} hit at {price}"))
+
+    async def flatten(self, ts: int) -> int:
+        """Close every position at the last price. Returns how many were closed."""
+        n = 0
+        for pos in list(self.portfolio.positions.values()):
+            price = self.marks.get(pos.symbol) or pos.avg_entry
+            await self._exit(pos, OrderReason.FLATTEN, price, ts)
+            n += 1
+        return n
+
+    async def _persist(self, orders: list[Order], fills: list[Fill],
+                       record: DecisionRecord | None, ts: int) -> None:
+        touched: dict[str, Position | None] = {}
+        events: list[Any] = []
+        for f in fills:
+            realised = self.portfolio.apply(f)
+            if f.side is Side.BUY:
+                o = next(o for o in orders if o.client_order_id == f.client_order_id)
+                self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
+            pos = self.portfolio.position(f.symbol)
+            touched[f.symbol] = pos
+            events.append(OrderFilled(f.ts, self.name, f.symbol, f.side.value, f.qty, f.price,
+                                      f.fee, f.reason.value, realised, f.client_order_id))
+            events.append(PositionChanged(f.ts, self.name, f.symbol,
+                                          self._pos_view(pos) if pos else None))
+        if not (orders or fills or record) and len(self._equity_buf) < EQUITY_FLUSH:
+            return
+        equity, self._equity_buf = self._equity_buf, []
+        try:
+            await self.store.record_cycle(self.name, orders=orders, fills=fills,
+                                          positions=touched, decision=record, equity=equity)
+        except BaseException:
+            # Memory must never run ahead of the ledger: rebuild it from what is stored.
+            if self._reload is not None:
+                try:
+                    self.portfolio = await asyncio.shield(self._reload())
+                except Exception:  # noqa: BLE001
+                    self.status = BotStatus.ERROR
+            raise
+        for ev in events:
+            self.bus.publish(ev)
+
+    # ------------------------------------------------------------------ state and views
+
+    def _sample_equity(self, ts: int) -> None:
+        eq = self.portfolio.equity(self.marks)
+        day = ts // 86_400_000
+        if self._day != day:
+            self._day, self.day_start_equity = day, eq
+        self._equity_buf.append(EquityPoint(self.name, ts, eq, self.portfolio.cash))
+        self.bus.publish(EquitySampled(ts, self.name, eq, self.portfolio.cash))
+
+    async def flush_equity(self) -> None:
+        if self._equity_buf:
+            buf, self._equity_buf = self._equity_buf, []
+            await self.store.record_cycle(self.name, equity=buf)
+
+    async def set_status(self, status: BotStatus) -> None:
+        self.status = status
+        await self.store.set_bot_status(self.name, status)
+        self.publish_view()
+
+    def _failed(self, e: BaseException) -> None:
+        self.errors += 1
+        self.consecutive_errors += 1
+        self.last_error = f"{type(e).__name__}: {e}"
+        log.warning("bot %s: cycle failed (%d in a row): %s", self.name,
+                    self.consecutive_errors, self.last_error)
+        ts = self.last_cycle_ts or 0
+        self.bus.publish(CycleFailed(ts, self.name, self.last_error, self.consecutive_errors))
+        if self.consecutive_errors >= ERROR_LIMIT and self.status is BotStatus.RUNNING:
+            self.status = BotStatus.ERROR
+            self.bus.publish(Notice(ts, "error", f"{self.name}: {ERROR_LIMIT} cycles failed in "
+                                    f"a row, bot stopped: {self.last_error}", self.name))
+        self.publish_view()
+
+    def _pos_view(self, p: Position) -> PositionView:
+        mark = self.marks.get(p.symbol, p.avg_entry)
+        return PositionView(self.name, p.symbol, p.side, p.qty, p.avg_entry, mark,
+                            p.unrealised(mark), p.stop_loss, p.take_profit)
+
+    def positions_view(self) -> list[PositionView]:
+        return [self._pos_view(p) for p in self.portfolio.positions.values()]
+
+    def view(self) -> BotView:
+        pf = self.portfolio
+        stats = dict(getattr(self.strategy, "stats", {}) or {})
+        return BotView(
+            self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.start_cash,
+            self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,
+            self.cycles, self.errors, self.last_decision_ts,
+            self.next_cycle_ts if self.status is BotStatus.RUNNING else None,
+            self.last_error, stats,
+        )
+
+    def publish_view(self) -> None:
+        self.bus.publish(BotStateChanged(self.last_cycle_ts or 0, self.view()))
+
+
+def _tf_ms(tf: str) -> int:
+    from .models import timeframe_seconds  # noqa: PLC0415
+
+    return timeframe_seconds(tf) * 1000
+
+
+def _record(decision: Decision, verdict: Any, orders: list[Order]) -> DecisionRecord:
+    m = decision.meta
+    return DecisionRecord(
+        bot=decision.bot, ts=decision.ts, source=decision.source,
+        actions=" ".join(f"{i.symbol}:{i.action.value}" for i in decision.items),
+        reasoning=decision.reasoning[:4000],
+        verdict=verdict.status.value if verdict else "",
+        verdict_reasons="; ".join(verdict.reasons) if verdict else "",
+        order_ids=",".join(o.client_order_id for o in orders),
+        provider=str(m.get("provider", "")), model=str(m.get("model", "")),
+        prompt_hash=str(m.get("prompt_hash", "")), prompt=str(m.get("prompt", ""))[:8000],
+        raw_reply=str(m.get("raw_reply", ""))[:8000], parsed=str(m.get("parsed", "")),
+        error=str(m.get("error", "")), tokens_in=int(m.get("tokens_in", 0) or 0),
+        tokens_out=int(m.get("tokens_out", 0) or 0), cost=to_decimal(m.get("cost", ZERO) or ZERO),
+        latency_ms=int(m.get("latency_ms", 0) or 0),
+    )
+
+
+__all__ = ["BotRunner", "VerdictStatus"]

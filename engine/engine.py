@@ -1,0 +1,368 @@
+"""The Engine: many bots on one asyncio loop, driven by commands, observed through events.
+
+Collaborators are passed in (store, market hub, clock, factories), so the same class runs inside
+the TUI (on its own thread), headless, and in tests. It never imports Textual or oxbot.storage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from .bot import BotRunner
+from .broker import Broker
+from .bus import EventBus
+from .clock import Clock, WallClock
+from .errors import ConfigError, OxbotError
+from .market.hub import MarketHub
+from .messages import (
+    AddBot,
+    BotRemoved,
+    Command,
+    CommandDone,
+    DeleteBot,
+    EngineError,
+    EngineSnapshot,
+    EngineStateChanged,
+    FlattenBot,
+    PanicAll,
+    PauseBot,
+    RequestSnapshot,
+    ResumeBot,
+    Shutdown,
+    StartBot,
+    StopBot,
+    UpdateBot,
+)
+from .models import ZERO, BotConfig, BotStatus, Mode
+from .paper import PaperBroker, id_factory
+from .portfolio import Portfolio
+from .strategies import Strategy, build_strategy
+
+log = logging.getLogger("oxbot.engine")
+
+StrategyFactory = Callable[[BotConfig], Strategy]
+BrokerFactory = Callable[[BotConfig], Broker]
+SNAPSHOT_EVERY_S = 1.0
+
+
+def rule_strategy_factory(config: BotConfig) -> Strategy:
+    return build_strategy(config.strategy, config.params)
+
+
+def paper_broker_factory(config: BotConfig) -> Broker:
+    if config.mode is Mode.LIVE:
+        raise ConfigError(
+            f"{config.name}: LIVE trading needs the exchange layer and keys; "
+            "this engine was started for paper trading only"
+        )
+    return PaperBroker(config.fee_rate, config.slippage_bps)
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Any,
+        hub: MarketHub,
+        *,
+        bus: EventBus | None = None,
+        clock: Clock | None = None,
+        strategy_factory: StrategyFactory = rule_strategy_factory,
+        broker_factory: BrokerFactory = paper_broker_factory,
+        resume: bool = True,
+        snapshot_every_s: float | None = SNAPSHOT_EVERY_S,
+    ) -> None:
+        self.store = store
+        self.hub = hub
+        self.bus = bus or EventBus()
+        self.clock = clock or WallClock()
+        self.strategy_factory = strategy_factory
+        self.broker_factory = broker_factory
+        self.resume = resume
+        self.snapshot_every_s = snapshot_every_s
+        self.runners: dict[str, BotRunner] = {}
+        self.state = "created"
+        self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self._started = time.monotonic()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.ready = asyncio.Event()
+        # Things started once the engine runs and closed when it stops (the control socket).
+        self.services: list[Any] = []
+
+    # ------------------------------------------------------------------ public surface
+
+    def submit(self, cmd: Command) -> None:
+        """Queue a command (call on the engine loop). The outcome comes as CommandDone."""
+        self._commands.put_nowait(cmd)
+
+    def submit_threadsafe(self, cmd: Command) -> None:
+        assert self.loop is not None, "engine is not running"
+        self.loop.call_soon_threadsafe(self.submit, cmd)
+
+    def request_stop(self) -> None:
+        self.submit(Shutdown())
+
+    def now_ms(self) -> int:
+        return self.hub.virtual_ms or self.clock.now_ms()
+
+    def snapshot(self) -> EngineSnapshot:
+        bots = tuple(r.view() for r in self.runners.values())
+        positions = tuple(p for r in self.runners.values() for p in r.positions_view())
+        return EngineSnapshot(self.now_ms(), self.state, bots, positions)
+
+    def status_summary(self) -> dict[str, Any]:
+        views = [r.view() for r in self.runners.values()]
+        equity = sum((v.equity for v in views), ZERO)
+        return {
+            "state": self.state,
+            "uptime_s": round(time.monotonic() - self._started, 1),
+            "bots_total": len(views),
+            "bots_running": sum(v.status is BotStatus.RUNNING for v in views),
+            "cycles": sum(v.cycles for v in views),
+            "trades": sum(v.trades for v in views),
+            "equity": str(equity.quantize(Decimal("0.01"))),
+            "errors": sum(v.errors for v in views),
+            "db": str(getattr(self.store, "path", "")),
+        }
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._set_state("starting")
+        await self._load()
+        hub_task = asyncio.create_task(self.hub.run(), name="market-hub")
+        snap_task = asyncio.create_task(self._snapshots(), name="snapshots")
+        self._set_state("running")
+        self.bus.publish(self.snapshot())
+        self.ready.set()
+        try:
+            for service in self.services:
+                await service.start()
+            while True:
+                cmd = await self._commands.get()
+                if isinstance(cmd, Shutdown):
+                    self._done(cmd, True, "engine stopping")
+                    break
+                await self._dispatch(cmd)
+                if hub_task.done() and hub_task.exception() is not None:
+                    exc = hub_task.exception()
+                    self.bus.publish(EngineError(self.now_ms(), f"market stopped: {exc}"))
+        finally:
+            self._set_state("stopping")
+            for service in self.services:
+                await _quietly(service.close())
+            snap_task.cancel()
+            for r in self.runners.values():
+                await r.halt()  # stored status is kept: running bots resume on restart
+            hub_task.cancel()
+            await asyncio.gather(hub_task, snap_task, return_exceptions=True)
+            for r in self.runners.values():
+                await _quietly(r.strategy.aclose())
+                await _quietly(r.broker.close())
+            self._set_state("stopped")
+
+    async def _snapshots(self) -> None:
+        if not self.snapshot_every_s:
+            return
+        while True:
+            await asyncio.sleep(self.snapshot_every_s)
+            self.bus.publish(self.snapshot())
+
+    async def _dispatch(self, cmd: Command) -> None:
+        handler = getattr(self, f"_on_{type(cmd).__name__}", None)
+        try:
+            if handler is None:
+                raise ConfigError(f"unknown command {type(cmd).__name__}")
+            msg = await handler(cmd)
+            self._done(cmd, True, msg or "")
+        except OxbotError as e:
+            self._done(cmd, False, str(e))
+        except Exception as e:  # noqa: BLE001 - a command never kills the engine
+            log.exception("command %s failed", type(cmd).__name__)
+            self._done(cmd, False, f"{type(cmd).__name__} failed: {e}")
+
+    def _done(self, cmd: Command, ok: bool, message: str) -> None:
+        self.bus.publish(CommandDone(self.now_ms(), cmd.request_id, type(cmd).__name__, ok,
+                                     message))
+
+    def _set_state(self, state: str, message: str = "") -> None:
+        self.state = state
+        self.bus.publish(EngineStateChanged(self.now_ms(), state, message))
+
+    # ------------------------------------------------------------------ bots
+
+    async def _load(self) -> None:
+        resume_ts = 0
+        for config, status in await self.store.load_bots():
+            try:
+                runner = await self._build(config, status)
+            except OxbotError as e:
+                self.bus.publish(EngineError(self.now_ms(), f"bot {config.name}: {e}"))
+                continue
+            series = await self.store.equity_series(config.name, limit=1)
+            if series:
+                resume_ts = max(resume_ts, series[-1][0])
+            if status in (BotStatus.RUNNING, BotStatus.PAUSED) and not self.resume:
+                status = BotStatus.STOPPED
+                await self.store.set_bot_status(config.name, status)
+            if status is BotStatus.ERROR:
+                status = BotStatus.STOPPED
+            runner.status = status
+        if resume_ts:
+            self.hub.resume_from(resume_ts)
+        for r in self.runners.values():
+            if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
+                self._activate(r)
+
+    async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
+        strategy = self.strategy_factory(config)
+        broker = self.broker_factory(config)
+        portfolio = await self._portfolio(config)
+        memory = await self.store.recent_decisions(config.name, 20)
+        runner = BotRunner(
+            config, strategy, portfolio, broker, self.store, self.bus,
+            id_factory(config.name[:12]), status, memory,
+            reload=lambda: self._portfolio(config),
+        )
+        self.runners[config.name] = runner
+        return runner
+
+    async def _portfolio(self, config: BotConfig) -> Portfolio:
+        fills = await self.store.load_fills(config.name)
+        positions = await self.store.load_positions(config.name)
+        stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
+        return Portfolio.from_fills(config.capital, fills, stops)
+
+    def _activate(self, r: BotRunner) -> None:
+        self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators())
+        r.start_task()
+
+    def _runner(self, name: str) -> BotRunner:
+        try:
+            return self.runners[name]
+        except KeyError:
+            raise ConfigError(f"no bot named {name!r}") from None
+
+    async def _on_AddBot(self, cmd: AddBot) -> str:
+        cfg = cmd.config
+        if cfg is None:
+            raise ConfigError("AddBot needs a config")
+        if cfg.name in self.runners:
+            raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
+        self.strategy_factory(cfg)  # validates the strategy and its parameters first
+        self.broker_factory(cfg)
+        await self.store.save_bot(cfg, BotStatus.STOPPED)
+        r = await self._build(cfg, BotStatus.STOPPED)
+        if cmd.start:
+            await self._start(r)
+        r.publish_view()
+        return f"bot {cfg.name} added"
+
+    async def _on_UpdateBot(self, cmd: UpdateBot) -> str:
+        old = self._runner(cmd.name)
+        cfg = cmd.config
+        if cfg is None:
+            raise ConfigError("UpdateBot needs a config")
+        if cfg.name != cmd.name:
+            raise ConfigError("a bot cannot be renamed; create a new bot instead")
+        self.strategy_factory(cfg)
+        self.broker_factory(cfg)
+        was = old.status
+        await self._stop(old, BotStatus.STOPPED)
+        await old.strategy.aclose()
+        await self.store.save_bot(cfg, BotStatus.STOPPED)
+        r = await self._build(cfg, BotStatus.STOPPED)
+        if was in (BotStatus.RUNNING, BotStatus.PAUSED):
+            await self._start(r)
+            if was is BotStatus.PAUSED:
+                await r.set_status(BotStatus.PAUSED)
+        r.publish_view()
+        return f"bot {cfg.name} updated"
+
+    async def _start(self, r: BotRunner) -> None:
+        await r.set_status(BotStatus.RUNNING)
+        r.consecutive_errors = 0
+        r.last_error = ""
+        self._activate(r)
+
+    async def _stop(self, r: BotRunner, status: BotStatus) -> None:
+        self.hub.unsubscribe(r)
+        await r.halt()
+        await r.set_status(status)
+
+    async def _on_StartBot(self, cmd: StartBot) -> str:
+        r = self._runner(cmd.name)
+        if r.status is BotStatus.RUNNING:
+            return f"{cmd.name} is already running"
+        await self._start(r)
+        return f"{cmd.name} started"
+
+    async def _on_StopBot(self, cmd: StopBot) -> str:
+        r = self._runner(cmd.name)
+        await self._stop(r, BotStatus.STOPPED)
+        return f"{cmd.name} stopped"
+
+    async def _on_PauseBot(self, cmd: PauseBot) -> str:
+        r = self._runner(cmd.name)
+        if r.status is not BotStatus.RUNNING:
+            raise ConfigError(f"{cmd.name} is {r.status.value}; only a running bot can pause")
+        await r.set_status(BotStatus.PAUSED)
+        return f"{cmd.name} paused (stop-loss and take-profit still watched)"
+
+    async def _on_ResumeBot(self, cmd: ResumeBot) -> str:
+        r = self._runner(cmd.name)
+        if r.status is not BotStatus.PAUSED:
+            raise ConfigError(f"{cmd.name} is {r.status.value}, not paused")
+        await r.set_status(BotStatus.RUNNING)
+        return f"{cmd.name} resumed"
+
+    async def _on_FlattenBot(self, cmd: FlattenBot) -> str:
+        r = self._runner(cmd.name)
+        n = await self._flatten(r)
+        return f"{cmd.name}: {n} position(s) closed"
+
+    async def _flatten(self, r: BotRunner) -> int:
+        for key in r.config.stream_keys():
+            px = self.hub.last_price(key)
+            if px is not None and key.symbol not in r.marks:
+                r.marks[key.symbol] = Decimal(repr(px))
+        return await r.flatten(self.now_ms())
+
+    async def _on_DeleteBot(self, cmd: DeleteBot) -> str:
+        r = self._runner(cmd.name)
+        await self._stop(r, BotStatus.STOPPED)
+        await _quietly(r.strategy.aclose())
+        await _quietly(r.broker.close())
+        await self.store.delete_bot(cmd.name, purge_history=cmd.purge_history)
+        del self.runners[cmd.name]
+        self.bus.publish(BotRemoved(self.now_ms(), cmd.name))
+        kept = "history purged" if cmd.purge_history else "history kept"
+        return f"bot {cmd.name} deleted ({kept})"
+
+    async def _on_PanicAll(self, cmd: PanicAll) -> str:
+        stopped = closed = 0
+        for r in list(self.runners.values()):
+            if r.status is not BotStatus.STOPPED:
+                await self._stop(r, BotStatus.STOPPED)
+                stopped += 1
+            closed += await self._flatten(r)
+        left = sum(len(r.portfolio.positions) for r in self.runners.values())
+        if left:
+            raise OxbotError(f"PANIC incomplete: {left} position(s) still open")
+        return f"PANIC done: {stopped} bot(s) stopped, {closed} position(s) closed"
+
+    async def _on_RequestSnapshot(self, cmd: RequestSnapshot) -> str:
+        self.bus.publish(self.snapshot())
+        return ""
+
+
+async def _quietly(aw: Awaitable[Any]) -> None:
+    try:
+        await aw
+    except Exception:  # noqa: BLE001 - closing must not fail shutdown
+        log.debug("close failed", exc_info=True)

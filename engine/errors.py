@@ -1,0 +1,85 @@
+"""oxbot's error hierarchy. SDK errors (ccxt, httpx) are translated into these at the boundary."""
+
+from __future__ import annotations
+
+
+class OxbotError(Exception):
+    """Base of every error oxbot raises on purpose; its text is fit to show a user."""
+
+
+class UsageError(OxbotError):
+    """Bad input from the user: a parameter, a file, a name. The CLI exits 2."""
+
+
+class ConfigError(UsageError):
+    """A bot configuration or setting is invalid."""
+
+
+class DataError(UsageError):
+    """Market data (a CSV file, a download) is missing or malformed."""
+
+
+class StorageError(OxbotError):
+    """The database cannot be used (locked by another engine, newer schema, corrupt)."""
+
+
+class DatabaseLocked(StorageError):
+    pass
+
+
+class SchemaTooNew(StorageError):
+    pass
+
+
+class ExchangeError(OxbotError):
+    """Base of exchange errors."""
+
+
+class TemporaryError(ExchangeError):
+    """Worth retrying (network, timeout, exchange unavailable)."""
+
+
+class RateLimited(TemporaryError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthError(ExchangeError):
+    pass
+
+
+class InsufficientFunds(ExchangeError):
+    pass
+
+
+class InvalidOrder(ExchangeError):
+    pass
+
+
+class OrderNotFound(ExchangeError):
+    pass
+
+
+class NotSupported(ExchangeError):
+    pass
+
+
+class BadSymbol(ExchangeError, UsageError):
+    pass
+
+
+class CircuitOpen(TemporaryError):
+    """The exchange's circuit breaker is open; calls are refused until it probes again."""
+
+
+class LLMError(OxbotError):
+    pass
+
+
+class SecretsError(OxbotError):
+    """The keyring cannot be used; the text names the fixes."""
+
+
+class BudgetExceeded(LLMError):
+    """A bot's daily LLM budget is spent; the engine pauses the bot with a notice."""

@@ -1,0 +1,233 @@
+"""MarketHub: one candle stream and one indicator computation per (exchange, symbol, timeframe)
+per candle close, shared by every bot that reads it.
+
+Bots never fetch. They subscribe with the streams they read and the indicator specs they need;
+the hub puts `Tick` (prices between closes, for SL/TP) and `Bar` (a closed candle with the shared
+indicator frame) items into each subscriber's inbox. In lockstep mode (sim at max speed) the hub
+waits until every subscriber has handled a step before producing the next, so replays are
+deterministic and no bot falls behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from ..models import Candle, StreamKey, timeframe_seconds
+from .indicators import IndicatorSpec, compute
+from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
+
+log = logging.getLogger("oxbot.market")
+
+WINDOW = 300  # bars kept per stream and handed to strategies
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    key: StreamKey
+    ts: int
+    price: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    key: StreamKey
+    candle: Candle
+    frame: pd.DataFrame  # shared, read-only: ts, open..volume and indicator columns
+    close_ts: int  # the candle's close time (ms)
+
+
+class Subscriber(Protocol):
+    name: str
+    inbox: asyncio.Queue[Any]
+
+
+class Series(Protocol):
+    def next(self) -> Candle | None: ...
+
+
+@dataclass
+class _Stream:
+    key: StreamKey
+    series: Series
+    step_ms: int
+    next_close: int
+    ts: np.ndarray
+    ohlcv: np.ndarray  # shape (n, 5)
+    subscribers: dict[str, tuple[Subscriber, frozenset[IndicatorSpec]]] = field(
+        default_factory=dict
+    )
+    ended: bool = False
+    live_candles: int = 0
+
+    def specs(self) -> set[IndicatorSpec]:
+        out: set[IndicatorSpec] = set()
+        for _, s in self.subscribers.values():
+            out |= s
+        return out
+
+    def push(self, c: Candle) -> None:
+        self.ts = np.append(self.ts[-(WINDOW - 1):], c.ts)
+        row = np.array([[c.open, c.high, c.low, c.close, c.volume]])
+        self.ohlcv = np.vstack((self.ohlcv[-(WINDOW - 1):], row))
+
+    def frame(self) -> pd.DataFrame:
+        o = self.ohlcv
+        return pd.DataFrame({"ts": self.ts, "open": o[:, 0], "high": o[:, 1], "low": o[:, 2],
+                             "close": o[:, 3], "volume": o[:, 4]})
+
+
+class MarketHub:
+    def __init__(self, sim: SimConfig | None = None, now_ms: Any = None) -> None:
+        self.sim = sim or SimConfig()
+        self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._streams: dict[StreamKey, _Stream] = {}
+        self._changed = asyncio.Event()
+        self.fetches: Counter[StreamKey] = Counter()  # candles fetched per stream
+        self.computations: Counter[StreamKey] = Counter()  # indicator frames per stream
+        self.virtual_ms: int | None = None
+        self._start_ts: int | None = None
+        self.last_frames: dict[StreamKey, pd.DataFrame] = {}
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def subscribe(self, sub: Subscriber, keys: Iterable[StreamKey],
+                  specs: Iterable[IndicatorSpec]) -> None:
+        spec_set = frozenset(specs)
+        for key in keys:
+            if key.exchange != "sim":
+                raise NotImplementedError(
+                    f"exchange {key.exchange!r}: only the built-in 'sim' market is wired here"
+                )
+            stream = self._streams.get(key) or self._open_stream(key)
+            stream.subscribers[sub.name] = (sub, spec_set)
+        self._changed.set()
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        for stream in self._streams.values():
+            stream.subscribers.pop(sub.name, None)
+
+    def last_price(self, key: StreamKey) -> float | None:
+        s = self._streams.get(key)
+        return None if s is None or not len(s.ohlcv) else float(s.ohlcv[-1, 3])
+
+    def resume_from(self, ts: int) -> None:
+        """Start sim streams at ``ts`` (a restart continues where the ledger stopped)."""
+        if self._start_ts is None or ts > self._start_ts:
+            self._start_ts = ts
+
+    def _origin(self) -> int:
+        if self._start_ts is None:
+            start = self.sim.start_ts
+            if start is None:
+                start = (self._now_ms() // 60_000) * 60_000
+            self._start_ts = start
+        return self._start_ts
+
+    def _open_stream(self, key: StreamKey) -> _Stream:
+        step = timeframe_seconds(key.timeframe) * 1000
+        base = self.virtual_ms if self.virtual_ms is not None else self._origin()
+        start = (base // step) * step  # first live candle opens here
+        history_start = start - WINDOW * step
+        series: Series
+        if key.symbol in self.sim.csv:
+            series = CsvSeries(self.sim.csv[key.symbol], key.timeframe, None)
+        else:
+            series = SyntheticSeries(self.sim.seed, key.symbol, key.timeframe, history_start)
+        history = []
+        for _ in range(WINDOW):
+            c = series.next()
+            if c is None:
+                break
+            history.append(c)
+        ts = np.array([c.ts for c in history], dtype=np.int64)
+        ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
+                         dtype=float).reshape(-1, 5)
+        next_close = (int(ts[-1]) + 2 * step) if len(ts) else start + step
+        stream = _Stream(key, series, step, next_close, ts, ohlcv)
+        self._streams[key] = stream
+        self.fetches[key] += 1  # the warm-up history is one fetch
+        return stream
+
+    def warm_frame(self, key: StreamKey, specs: Iterable[IndicatorSpec]) -> pd.DataFrame:
+        """The current window with indicators (for a bot starting mid-stream)."""
+        stream = self._streams[key]
+        return compute(stream.frame(), specs)
+
+    # ------------------------------------------------------------------ the conductor
+
+    async def run(self) -> None:
+        """Advance every sim stream in virtual time until cancelled."""
+        lockstep = self.sim.speed is None
+        while True:
+            live = [s for s in self._streams.values() if not s.ended and s.subscribers]
+            if not live:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            close_ts = min(s.next_close for s in live)
+            due = [s for s in live if s.next_close == close_ts]
+            prev = self.virtual_ms if self.virtual_ms is not None else close_ts - due[0].step_ms
+            candles: list[tuple[_Stream, Candle]] = []
+            for s in due:
+                c = s.series.next()
+                if c is None or (self.sim.max_candles is not None
+                                 and s.live_candles >= self.sim.max_candles):
+                    s.ended = True
+                    log.info("stream %s ended", s.key)
+                    continue
+                s.live_candles += 1
+                self.fetches[s.key] += 1
+                candles.append((s, c))
+            if not candles:
+                continue
+            # Ticks inside the candle: four prices, spaced in real time when not lockstep.
+            paths = [(s, intra_candle_prices(c)) for s, c in candles]
+            for phase in range(4):
+                if not lockstep:
+                    await self._sleep_until(prev + (close_ts - prev) * phase // 4)
+                for s, prices in paths:
+                    tick = Tick(s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4,
+                                prices[phase])
+                    for sub, _ in list(s.subscribers.values()):
+                        sub.inbox.put_nowait(tick)
+            if not lockstep:
+                await self._sleep_until(close_ts)
+            self.virtual_ms = close_ts
+            touched: dict[str, Subscriber] = {}
+            for s, c in candles:
+                s.push(c)
+                specs = s.specs()
+                frame = compute(s.frame(), specs)
+                self.computations[s.key] += 1
+                self.last_frames[s.key] = frame
+                bar = Bar(s.key, c, frame, close_ts)
+                for sub, _ in list(s.subscribers.values()):
+                    sub.inbox.put_nowait(bar)
+                    touched[sub.name] = sub
+                s.next_close = close_ts + s.step_ms
+            if lockstep:
+                await asyncio.gather(*(sub.inbox.join() for sub in touched.values()))
+            else:
+                await asyncio.sleep(0)
+
+    async def _sleep_until(self, vts: int) -> None:
+        speed = self.sim.speed or 1.0
+        if self.virtual_ms is None:
+            self.virtual_ms = vts
+            self._wall_anchor = (time.monotonic(), vts)
+            return
+        wall0, v0 = getattr(self, "_wall_anchor", (time.monotonic(), self.virtual_ms))
+        self._wall_anchor = (wall0, v0)
+        target = wall0 + (vts - v0) / 1000 / speed
+        delay = target - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)

@@ -1,0 +1,104 @@
+"""Indicators through pandas-ta, declared as specs so a stream computes only what its readers need.
+
+A spec names its output columns; the MarketHub computes the union of its subscribers' specs once
+per candle close, and backtests compute the same specs once over the whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+# pandas-ta is imported lazily: it takes seconds to load and the CLI must stay fast.
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class IndicatorSpec:
+    name: str  # sma, ema, rsi, macd, bbands, atr, adx, stoch, obv
+    length: int = 0
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        n = self.length
+        match self.name:
+            case "sma" | "ema" | "rsi" | "atr" | "adx":
+                return (f"{self.name}_{n}",)
+            case "macd":
+                return ("macd", "macd_signal", "macd_hist")
+            case "bbands":
+                return (f"bb_lower_{n}", f"bb_mid_{n}", f"bb_upper_{n}")
+            case "stoch":
+                return ("stoch_k", "stoch_d")
+            case "obv":
+                return ("obv",)
+        raise ValueError(f"unknown indicator {self.name!r}")
+
+    @property
+    def warmup(self) -> int:
+        return {"macd": 35, "stoch": 17, "obv": 1}.get(self.name, self.length * 2 if
+                                                       self.name in ("adx",) else self.length)
+
+
+SMA = lambda n: IndicatorSpec("sma", n)  # noqa: E731
+EMA = lambda n: IndicatorSpec("ema", n)  # noqa: E731
+RSI = lambda n=14: IndicatorSpec("rsi", n)  # noqa: E731
+
+# The full set an LLM reads (and the dashboard shows).
+FULL_SET: tuple[IndicatorSpec, ...] = (
+    IndicatorSpec("ema", 20), IndicatorSpec("ema", 50), IndicatorSpec("sma", 20),
+    IndicatorSpec("rsi", 14), IndicatorSpec("macd", 0), IndicatorSpec("bbands", 20),
+    IndicatorSpec("atr", 14), IndicatorSpec("adx", 14), IndicatorSpec("stoch", 0),
+    IndicatorSpec("obv", 0),
+)
+
+
+def compute(frame: pd.DataFrame, specs: Iterable[IndicatorSpec]) -> pd.DataFrame:
+    """Return ``frame`` with one column per spec output added (NaN during warm-up).
+
+    ``frame`` has float columns open, high, low, close, volume. The input is not modified.
+    """
+    import pandas_ta as ta  # noqa: PLC0415 - deliberate lazy import
+
+    out = frame.copy()
+    c, h, lo, v = out["close"], out["high"], out["low"], out["volume"]
+    nan = float("nan")
+    for spec in sorted(set(specs)):
+        n = spec.length
+        cols = spec.columns
+        res: pd.Series | pd.DataFrame | None
+        match spec.name:
+            case "sma":
+                res = ta.sma(c, n)
+            case "ema":
+                res = ta.ema(c, n)
+            case "rsi":
+                res = ta.rsi(c, n)
+            case "atr":
+                res = ta.atr(h, lo, c, n)
+            case "adx":
+                df = ta.adx(h, lo, c, n)
+                res = None if df is None else df.iloc[:, 0]
+            case "macd":
+                df = ta.macd(c)
+                res = None if df is None else df.iloc[:, [0, 2, 1]]  # macd, signal, hist
+            case "bbands":
+                df = ta.bbands(c, n)
+                res = None if df is None else df.iloc[:, [0, 1, 2]]
+            case "stoch":
+                df = ta.stoch(h, lo, c)
+                res = None if df is None else df.iloc[:, [0, 1]]
+            case "obv":
+                res = ta.obv(c, v)
+            case _:
+                raise ValueError(f"unknown indicator {spec.name!r}")
+        if res is None:  # pandas-ta returns None when there are too few rows
+            for col in cols:
+                out[col] = nan
+        elif isinstance(res, pd.DataFrame):
+            for col, src in zip(cols, res.columns, strict=True):
+                out[col] = res[src].to_numpy()
+        else:
+            out[cols[0]] = res.to_numpy()
+    return out

@@ -1,0 +1,233 @@
+"""Commands in (imperative) and events out (past tense): the engine's whole public surface.
+
+All are frozen dataclasses of plain values (str, int, Decimal, enums, tuples, dicts of those), so
+`engine.codec` can turn them into JSON lines for the control socket and back without loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .models import BotConfig, BotStatus
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Base of every command. ``request_id`` lets a client match the CommandDone reply."""
+
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AddBot(Command):
+    config: BotConfig | None = None
+    start: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateBot(Command):
+    name: str = ""
+    config: BotConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartBot(Command):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StopBot(Command):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PauseBot(Command):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeBot(Command):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenBot(Command):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBot(Command):
+    name: str = ""
+    purge_history: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PanicAll(Command):
+    """Stop every bot and flatten every position."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSnapshot(Command):
+    """Ask for an EngineSnapshot (a client attaching or resyncing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown(Command):
+    """Stop the engine gracefully (bots' state persisted)."""
+
+
+# --------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    ts: int = 0  # engine clock, ms
+
+
+@dataclass(frozen=True, slots=True)
+class CommandDone(Event):
+    request_id: str = ""
+    command: str = ""
+    ok: bool = True
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BotView:
+    """An immutable picture of one bot for displays."""
+
+    name: str
+    config: BotConfig
+    status: BotStatus
+    cash: Decimal
+    equity: Decimal
+    start_equity: Decimal
+    day_start_equity: Decimal
+    realised: Decimal
+    fees: Decimal
+    open_positions: int
+    trades: int
+    cycles: int
+    errors: int
+    last_decision_ts: int | None
+    next_cycle_ts: int | None
+    last_error: str = ""
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pnl_pct(self) -> Decimal:
+        if not self.start_equity:
+            return Decimal(0)
+        return (self.equity - self.start_equity) / self.start_equity * 100
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    bot: str
+    symbol: str
+    side: str
+    qty: Decimal
+    entry: Decimal
+    mark: Decimal
+    unrealised: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSnapshot(Event):
+    state: str = "running"
+    bots: tuple[BotView, ...] = ()
+    positions: tuple[PositionView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineStateChanged(Event):
+    state: str = ""  # starting, running, stopping, stopped
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BotStateChanged(Event):
+    bot: BotView | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotRemoved(Event):
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningStarted(Event):
+    bot: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningChunk(Event):
+    bot: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionMade(Event):
+    bot: str = ""
+    source: str = ""
+    actions: tuple[tuple[str, str], ...] = ()  # (symbol, action)
+    reasoning: str = ""
+    verdict: str = ""  # approved / clamped / rejected / "" for a hold
+    verdict_reasons: tuple[str, ...] = ()
+    order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled(Event):
+    bot: str = ""
+    symbol: str = ""
+    side: str = ""
+    qty: Decimal = Decimal(0)
+    price: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    reason: str = ""
+    realised: Decimal = Decimal(0)
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PositionChanged(Event):
+    bot: str = ""
+    symbol: str = ""
+    position: PositionView | None = None  # None = closed
+
+
+@dataclass(frozen=True, slots=True)
+class EquitySampled(Event):
+    bot: str = ""
+    equity: Decimal = Decimal(0)
+    cash: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleFailed(Event):
+    bot: str = ""
+    error: str = ""
+    consecutive: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class EngineError(Event):
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice(Event):
+    """Something a user should read (budget reached, breaker opened, ...)."""
+
+    level: str = "info"  # info, warning, error
+    message: str = ""
+    bot: str = ""

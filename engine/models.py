@@ -1,0 +1,365 @@
+"""Domain models. Money and quantities are `Decimal`; configs are validated pydantic models.
+
+Hot-path values (candles, ticks, fills) are frozen dataclasses with slots: they are created
+millions of times in a backtest and need no validation beyond their producer's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+TIMEFRAMES: dict[str, int] = {
+    "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
+    "1h": 3600, "2h": 7200, "4h": 14400, "6h": 21600, "12h": 43200, "1d": 86400,
+}
+
+
+def timeframe_seconds(tf: str) -> int:
+    """Seconds in a timeframe such as ``5m`` or ``1h``; ValueError names the valid ones."""
+    try:
+        return TIMEFRAMES[tf]
+    except KeyError:
+        raise ValueError(
+            f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}"
+        ) from None
+
+
+def to_decimal(value: float | int | str | Decimal) -> Decimal:
+    """Exact Decimal of a number as written (floats go through their shortest repr)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value)
+
+
+class Mode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+    BACKTEST = "backtest"
+
+
+class BotStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Action(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+    HOLD = "hold"
+    CLOSE = "close"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # intent committed, nothing sent yet
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+
+
+class OrderReason(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+    STOP_LOSS = "stop_loss"
+    TAKE_PROFIT = "take_profit"
+    FLATTEN = "flatten"
+
+
+class VerdictStatus(StrEnum):
+    APPROVED = "approved"
+    CLAMPED = "clamped"
+    REJECTED = "rejected"
+
+
+# --------------------------------------------------------------------------- market data
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    """One OHLCV bar; ``ts`` is the candle's open time in integer ms UTC."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """One market data stream: what the MarketHub fetches and computes once."""
+
+    exchange: str
+    symbol: str
+    timeframe: str
+
+    def __str__(self) -> str:
+        return f"{self.exchange}:{self.symbol}:{self.timeframe}"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class RiskLimits(BaseModel):
+    """Per-bot risk limits. Percentages are of equity (0-100)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_position_pct: Decimal = Field(Decimal("15"), gt=0, le=100)
+    max_exposure_pct: Decimal = Field(Decimal("85"), gt=0, le=100)
+    stop_loss_pct: Decimal = Field(Decimal("3.5"), gt=0, lt=100)
+    take_profit_pct: Decimal = Field(Decimal("7"), gt=0, le=1000)
+    min_notional: Decimal = Field(Decimal("10"), ge=0)
+    daily_loss_limit_pct: Decimal = Field(Decimal("5"), gt=0, le=100)
+    max_drawdown_pct: Decimal = Field(Decimal("25"), gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _position_within_exposure(self) -> RiskLimits:
+        if self.max_position_pct > self.max_exposure_pct:
+            raise ValueError(
+                "max_position_pct must not exceed max_exposure_pct "
+                f"({self.max_position_pct} > {self.max_exposure_pct})"
+            )
+        return self
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,10}$")
+
+
+class BotConfig(BaseModel):
+    """Everything that defines a bot. Immutable: an update makes a new one."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    exchange: str = "sim"
+    symbols: tuple[str, ...] = ("BTC/USDT",)
+    timeframe: str = "1m"
+    strategy: str = "sma_cross"
+    params: dict[str, Any] = Field(default_factory=dict)
+    capital: Decimal = Field(Decimal("10000"), gt=0)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    # 0 = decide on every candle close; otherwise at most once per this many seconds.
+    cadence_s: int = Field(0, ge=0, le=86400)
+    mode: Mode = Mode.PAPER
+    fee_rate: Decimal = Field(Decimal("0.001"), ge=0, lt=Decimal("0.1"))
+    slippage_bps: Decimal = Field(Decimal("0"), ge=0, le=500)
+    # Settings of strategies that need more than params (the LLM strategy): provider, model, ...
+    llm: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(
+                "name must be 1-40 letters, digits, '_', '-' or '.', starting with a letter or digit"
+            )
+        return v
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _symbols(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [s for s in re.split(r"[,\s]+", v) if s]
+        return tuple(str(s).strip().upper() for s in v)
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols_valid(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v:
+            raise ValueError("give at least one symbol, e.g. BTC/USDT")
+        if len(v) > 20:
+            raise ValueError("at most 20 symbols per bot")
+        for s in v:
+            if not _SYMBOL_RE.match(s):
+                raise ValueError(f"symbol {s!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+        if len(set(v)) != len(v):
+            raise ValueError("symbols must not repeat")
+        quotes = {s.split("/")[1] for s in v}
+        if len(quotes) > 1:
+            raise ValueError(f"all symbols must share one quote currency, got {sorted(quotes)}")
+        return v
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, v: str) -> str:
+        timeframe_seconds(v)
+        return v
+
+    @field_validator("exchange")
+    @classmethod
+    def _exchange(cls, v: str) -> str:
+        v = v.strip().lower()
+        if not re.match(r"^[a-z0-9_]{2,30}$", v):
+            raise ValueError("exchange must be 'sim' or a ccxt exchange id such as 'binance'")
+        return v
+
+    @property
+    def quote(self) -> str:
+        return self.symbols[0].split("/")[1]
+
+    def stream_keys(self) -> list[StreamKey]:
+        return [StreamKey(self.exchange, s, self.timeframe) for s in self.symbols]
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolDecision:
+    """What a strategy or LLM proposes for one symbol. Sizes are proposals; risk sizes."""
+
+    symbol: str
+    action: Action
+    size_pct: Decimal | None = None  # proposed % of equity for a buy; None = the limit
+    stop_loss: Decimal | None = None  # absolute prices; None = the risk default
+    take_profit: Decimal | None = None
+    confidence: float | None = None
+    reasoning: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    bot: str
+    ts: int
+    items: tuple[SymbolDecision, ...]
+    reasoning: str = ""
+    source: str = "rule"  # "rule", "llm", "offline", "fallback"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_hold(self) -> bool:
+        return all(i.action is Action.HOLD for i in self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """A sized order the risk manager approved; the broker executes it."""
+
+    bot: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    reason: OrderReason
+    client_order_id: str
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    limit_price: Decimal | None = None  # reference price used for sizing
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: VerdictStatus
+    reasons: tuple[str, ...]
+    intents: tuple[OrderIntent, ...] = ()
+
+    def summary(self) -> str:
+        head = self.status.value.upper()
+        return f"{head}: {'; '.join(self.reasons)}" if self.reasons else head
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    client_order_id: str
+    bot: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    reason: OrderReason
+    status: OrderStatus
+    ts: int
+    exchange_order_id: str | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    fill_id: str
+    client_order_id: str
+    bot: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: int
+    reason: OrderReason = OrderReason.ENTRY
+
+    @property
+    def notional(self) -> Decimal:
+        return self.qty * self.price
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A long spot position. ``cost`` is qty x average entry, fees excluded."""
+
+    symbol: str
+    qty: Decimal
+    avg_entry: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    opened_ts: int
+
+    side: str = "long"
+
+    @property
+    def cost(self) -> Decimal:
+        return self.qty * self.avg_entry
+
+    def unrealised(self, mark: Decimal) -> Decimal:
+        return (mark - self.avg_entry) * self.qty
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """What is stored per decision (rule or LLM) for audit and the reasoning panel."""
+
+    bot: str
+    ts: int
+    source: str  # rule, llm, offline, fallback
+    actions: str  # compact "BTC/USDT:buy ETH/USDT:hold"
+    reasoning: str = ""
+    verdict: str = ""  # approved / clamped / rejected / "" (hold)
+    verdict_reasons: str = ""
+    order_ids: str = ""  # comma separated client order ids
+    provider: str = ""
+    model: str = ""
+    prompt_hash: str = ""
+    prompt: str = ""  # capped
+    raw_reply: str = ""  # capped
+    parsed: str = ""  # JSON of the parsed decision
+    error: str = ""  # parse / provider failure, if any
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: Decimal = ZERO
+    latency_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class EquityPoint:
+    bot: str
+    ts: int
+    equity: Decimal
+    cash: Decimal

@@ -1,0 +1,118 @@
+"""The paper wallet: a pure, synchronous Decimal ledger built from fills.
+
+Invariant (exact, tested at every step): cash + cost basis of open positions
+= start cash + realised P&L - fees. When flat, cash = start + realised - fees.
+Cost basis is tracked as an exact sum, not as qty x average (which would round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .models import ZERO, Fill, Position, Side
+
+
+@dataclass(slots=True)
+class _Lot:
+    qty: Decimal
+    cost: Decimal
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    opened_ts: int
+
+
+class Portfolio:
+    def __init__(self, start_cash: Decimal) -> None:
+        self.start_cash = start_cash
+        self.cash = start_cash
+        self.realised = ZERO
+        self.fees = ZERO
+        self.trades = 0  # closed round trips
+        self._lots: dict[str, _Lot] = {}
+
+    @classmethod
+    def from_fills(
+        cls,
+        start_cash: Decimal,
+        fills: Iterable[Fill],
+        stops: Mapping[str, tuple[Decimal | None, Decimal | None]] | None = None,
+    ) -> Portfolio:
+        """Rebuild the wallet from the fills ledger (restart); SL/TP come from ``stops``."""
+        p = cls(start_cash)
+        for f in fills:
+            p.apply(f)
+        for symbol, (sl, tp) in (stops or {}).items():
+            if symbol in p._lots:
+                p.set_stops(symbol, sl, tp)
+        return p
+
+    # ------------------------------------------------------------------ reads
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        return {s: self._position(s, lot) for s, lot in self._lots.items()}
+
+    def position(self, symbol: str) -> Position | None:
+        lot = self._lots.get(symbol)
+        return None if lot is None else self._position(symbol, lot)
+
+    def cost_basis(self) -> Decimal:
+        return sum((lot.cost for lot in self._lots.values()), ZERO)
+
+    def exposure(self, marks: Mapping[str, Decimal]) -> Decimal:
+        """Market value of open positions (at ``marks``, else at cost)."""
+        total = ZERO
+        for s, lot in self._lots.items():
+            m = marks.get(s)
+            total += lot.qty * m if m is not None else lot.cost
+        return total
+
+    def equity(self, marks: Mapping[str, Decimal]) -> Decimal:
+        return self.cash + self.exposure(marks)
+
+    def unrealised(self, marks: Mapping[str, Decimal]) -> Decimal:
+        return self.exposure(marks) - self.cost_basis()
+
+    def invariant_holds(self) -> bool:
+        return self.cash + self.cost_basis() == self.start_cash + self.realised - self.fees
+
+    # ------------------------------------------------------------------ writes
+
+    def apply(self, fill: Fill) -> Decimal:
+        """Book one fill; returns the realised P&L of this fill (fees excluded)."""
+        self.fees += fill.fee
+        lot = self._lots.get(fill.symbol)
+        if fill.side is Side.BUY:
+            self.cash -= fill.qty * fill.price + fill.fee
+            if lot is None:
+                self._lots[fill.symbol] = _Lot(fill.qty, fill.qty * fill.price, None, None, fill.ts)
+            else:
+                lot.qty += fill.qty
+                lot.cost += fill.qty * fill.price
+            return ZERO
+        if lot is None or fill.qty > lot.qty:
+            held = ZERO if lot is None else lot.qty
+            raise ValueError(f"sell of {fill.qty} {fill.symbol} exceeds the position ({held})")
+        self.cash += fill.qty * fill.price - fill.fee
+        if fill.qty == lot.qty:
+            removed = lot.cost
+            del self._lots[fill.symbol]
+            self.trades += 1
+        else:
+            removed = lot.cost * fill.qty / lot.qty
+            lot.qty -= fill.qty
+            lot.cost -= removed
+        pnl = fill.qty * fill.price - removed
+        self.realised += pnl
+        return pnl
+
+    def set_stops(self, symbol: str, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:
+        lot = self._lots[symbol]
+        lot.stop_loss, lot.take_profit = stop_loss, take_profit
+
+    @staticmethod
+    def _position(symbol: str, lot: _Lot) -> Position:
+        return Position(symbol, lot.qty, lot.cost / lot.qty, lot.stop_loss, lot.take_profit,
+                        lot.opened_ts)

@@ -1,0 +1,58 @@
+"""The `oxbot` command line. Importing this module must stay cheap: no ccxt, pandas, pandas-ta,
+Textual or SQLAlchemy at import time (tests/test_cli_fast.py proves it). Each sub-command module
+exposes ``register(subparsers)`` and imports what it needs inside its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # usage errors: one line, exit 2
+        self.print_usage(sys.stderr)
+        print(f"oxbot: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import cli_commands  # noqa: PLC0415
+
+    p = _Parser(
+        prog="oxbot",
+        description="oxbot: a terminal cockpit for crypto trading bots (paper by default).",
+        epilog="Run `oxbot` alone to open the cockpit. `oxbot COMMAND --help` for details.",
+    )
+    p.add_argument("--version", action="version", version=f"oxbot {__version__}")
+    p.add_argument("--db", metavar="PATH", help="database file (default: $OXBOT_DB or the "
+                   "user data directory)")
+    p.add_argument("--demo", action="store_true", help="start the demo bots if there are none")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for register in cli_commands.REGISTRARS:
+        register(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        from .cli_tui import run_tui  # noqa: PLC0415
+
+        handler = run_tui
+    from .cli_errors import run_handler  # noqa: PLC0415
+
+    return run_handler(handler, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

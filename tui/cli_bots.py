@@ -1,0 +1,329 @@
+"""`oxbot bots add|list|start|stop|delete|export|import`: manage bots from the shell.
+
+When an engine is running on the database (headless or the cockpit), commands go to it over the
+control socket; otherwise they change the database directly and take effect at the next start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bots", help="add, list, start, stop, delete, export and import bots")
+    bs = p.add_subparsers(dest="bots_command", metavar="ACTION", required=True)
+
+    a = bs.add_parser("add", help="add a bot (paper by default)")
+    a.add_argument("name")
+    a.add_argument("--strategy", default="sma_cross", help="sma_cross, rsi_reversion or llm")
+    a.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy parameter (repeatable), e.g. --param fast=10")
+    a.add_argument("--symbols", default="BTC/USDT", help="comma separated, e.g. BTC/USDT,ETH/USDT")
+    a.add_argument("--exchange", default="sim", help="'sim' (built-in market) or a ccxt id")
+    a.add_argument("--timeframe", default="1m")
+    a.add_argument("--capital", default="10000")
+    a.add_argument("--cadence", type=int, default=0, metavar="SECONDS",
+                   help="decide at most every N seconds (0 = every candle close)")
+    a.add_argument("--fee", default="0.001", help="fee rate, e.g. 0.001 = 0.1 %%")
+    a.add_argument("--max-position-pct", default=None)
+    a.add_argument("--max-exposure-pct", default=None)
+    a.add_argument("--stop-loss-pct", default=None)
+    a.add_argument("--take-profit-pct", default=None)
+    a.add_argument("--live", action="store_true", help="LIVE trading with real money")
+    a.add_argument("--yes-i-mean-live", action="store_true",
+                   help="confirm --live (required with it)")
+    a.add_argument("--start", action="store_true", help="start it right away")
+    a.set_defaults(handler=cmd_add)
+
+    ls = bs.add_parser("list", help="list bots")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd_list)
+
+    for verb, helptext in (("start", "start a bot"), ("stop", "stop a bot")):
+        s = bs.add_parser(verb, help=helptext)
+        s.add_argument("name")
+        s.set_defaults(handler=cmd_start if verb == "start" else cmd_stop)
+
+    d = bs.add_parser("delete", help="delete a bot (history kept unless --purge)")
+    d.add_argument("name")
+    d.add_argument("--purge", action="store_true", help="also delete its orders, fills, history")
+    d.set_defaults(handler=cmd_delete)
+
+    ex = bs.add_parser("export", help="write bot configs as JSON (no keys, ever)")
+    ex.add_argument("--out", default="-", help="file (default: stdout)")
+    ex.set_defaults(handler=cmd_export)
+    im = bs.add_parser("import", help="add bots from a JSON export")
+    im.add_argument("file")
+    im.set_defaults(handler=cmd_import)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--param {item!r}: write it as KEY=VALUE, e.g. --param fast=10")
+        out[key.strip()] = _value(raw.strip())
+    return out
+
+
+def _value(raw: str) -> Any:
+    for conv in (int, float):
+        try:
+            return conv(raw)
+        except ValueError:
+            pass
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    return raw
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.models import BotConfig, Mode  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy, format_validation_error  # noqa: PLC0415
+
+    if args.live and not args.yes_i_mean_live:
+        raise ConfigError("--live trades real money; add --yes-i-mean-live to confirm")
+    risk = {k: getattr(args, k) for k in ("max_position_pct", "max_exposure_pct",
+                                          "stop_loss_pct", "take_profit_pct")
+            if getattr(args, k) is not None}
+    data = {
+        "name": args.name, "exchange": args.exchange, "symbols": args.symbols,
+        "timeframe": args.timeframe, "strategy": args.strategy,
+        "params": parse_params(args.param), "capital": args.capital, "risk": risk,
+        "cadence_s": args.cadence, "fee_rate": args.fee,
+        "mode": Mode.LIVE if args.live else Mode.PAPER,
+    }
+    try:
+        cfg = BotConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"bot {args.name!r}: {format_validation_error(e)}") from None
+    build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
+    return cfg
+
+
+def _db(args: argparse.Namespace) -> Path:
+    from oxbot.storage.paths import resolve_db_path  # noqa: PLC0415
+
+    return resolve_db_path(args.db)
+
+
+def _remote(args: argparse.Namespace) -> Any:
+    """A connected SocketClient when an engine runs on this database, else None."""
+    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
+    from oxbot.engine.remote import engine_running  # noqa: PLC0415
+    from oxbot.storage.paths import runtime_dir  # noqa: PLC0415
+
+    path = socket_path_for(_db(args).resolve(), runtime_dir())
+    return path if engine_running(path) else None
+
+
+def _send(path: Path, command: Any, timeout: float = 15.0) -> tuple[bool, str]:
+    """Send one command to a running engine and wait for its CommandDone."""
+    import threading  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+
+    from dataclasses import replace  # noqa: PLC0415
+
+    from oxbot.engine.messages import CommandDone  # noqa: PLC0415
+    from oxbot.engine.remote import SocketClient  # noqa: PLC0415
+
+    command = replace(command, request_id=uuid.uuid4().hex)
+    done = threading.Event()
+    result: list[Any] = []
+
+    def listen(ev: Any) -> None:
+        if isinstance(ev, CommandDone) and ev.request_id == command.request_id:
+            result.append(ev)
+            done.set()
+
+    client = SocketClient(path)
+    client.start(listen)
+    try:
+        client.submit(command)
+        if not done.wait(timeout):
+            return False, f"the engine did not answer within {timeout:.0f} s"
+    finally:
+        client.stop()
+    return result[0].ok, result[0].message
+
+
+async def _with_store(args: argparse.Namespace, fn: Any, writer: bool = True) -> Any:
+    from oxbot.storage.store import Store  # noqa: PLC0415
+
+    store = await Store.open(_db(args), writer=writer)
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def _report(ok: bool, message: str) -> int:
+    print(message, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.messages import AddBot  # noqa: PLC0415
+    from oxbot.engine.models import BotStatus  # noqa: PLC0415
+
+    cfg = build_config(args)
+    remote = _remote(args)
+    if remote is not None:
+        return _report(*_send(remote, AddBot(config=cfg, start=args.start)))
+
+    async def add(store: Any) -> None:
+        names = {c.name for c, _ in await store.load_bots()}
+        if cfg.name in names:
+            raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
+        await store.save_bot(cfg, BotStatus.RUNNING if args.start else BotStatus.STOPPED)
+
+    asyncio.run(_with_store(args, add))
+    when = " and will start with the engine" if args.start else ""
+    print(f"added {cfg.name} ({cfg.strategy} on {cfg.exchange} {','.join(cfg.symbols)} "
+          f"{cfg.timeframe}, {cfg.mode.value}){when}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows: list[dict[str, Any]] = []
+    db = _db(args)
+    if not db.exists():
+        bots: list[Any] = []
+    else:
+        bots = asyncio.run(_with_store(args, lambda s: s.load_bots(), writer=False))
+    for cfg, status in bots:
+        rows.append({
+            "name": cfg.name, "status": status.value, "mode": cfg.mode.value,
+            "strategy": cfg.strategy, "exchange": cfg.exchange,
+            "symbols": list(cfg.symbols), "timeframe": cfg.timeframe,
+            "capital": str(cfg.capital),
+        })
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no bots yet: `oxbot bots add NAME --strategy sma_cross` or `oxbot --demo`")
+        return 0
+    head = ("NAME", "STATUS", "MODE", "STRATEGY", "MARKET", "SYMBOLS", "TF", "CAPITAL")
+    table = [head] + [(r["name"], r["status"], r["mode"].upper(), r["strategy"], r["exchange"],
+                       ",".join(r["symbols"]), r["timeframe"], r["capital"]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
+    for row in table:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _set_status(args: argparse.Namespace, start: bool) -> int:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
+    from oxbot.engine.models import BotStatus  # noqa: PLC0415
+
+    remote = _remote(args)
+    if remote is not None:
+        cmd = StartBot(name=args.name) if start else StopBot(name=args.name)
+        return _report(*_send(remote, cmd))
+
+    async def change(store: Any) -> None:
+        if args.name not in {c.name for c, _ in await store.load_bots()}:
+            raise ConfigError(f"no bot named {args.name!r}; see `oxbot bots list`")
+        await store.set_bot_status(args.name, BotStatus.RUNNING if start else BotStatus.STOPPED)
+
+    asyncio.run(_with_store(args, change))
+    if start:
+        print(f"{args.name} will run when the engine starts (`oxbot` or `oxbot run --headless`)")
+    else:
+        print(f"{args.name} stopped")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    return _set_status(args, True)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    return _set_status(args, False)
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.messages import DeleteBot  # noqa: PLC0415
+
+    remote = _remote(args)
+    if remote is not None:
+        return _report(*_send(remote, DeleteBot(name=args.name, purge_history=args.purge)))
+
+    async def delete(store: Any) -> bool:
+        return bool(await store.delete_bot(args.name, purge_history=args.purge))
+
+    if not asyncio.run(_with_store(args, delete)):
+        raise ConfigError(f"no bot named {args.name!r}; see `oxbot bots list`")
+    print(f"deleted {args.name} ({'history purged' if args.purge else 'history kept'})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    bots = asyncio.run(_with_store(args, lambda s: s.load_bots(), writer=False)) \
+        if _db(args).exists() else []
+    data = [cfg.model_dump(mode="json") for cfg, _ in bots]
+    text = json.dumps(data, indent=2)
+    if args.out == "-":
+        print(text)
+    else:
+        Path(args.out).write_text(text + "\n")
+        print(f"exported {len(data)} bot(s) to {args.out}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.models import BotConfig, BotStatus  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy, format_validation_error  # noqa: PLC0415
+
+    try:
+        raw = json.loads(Path(args.file).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read {args.file}: {e}") from None
+    if not isinstance(raw, list):
+        raise ConfigError(f"{args.file}: expected a JSON list of bot configs")
+    configs = []
+    for i, item in enumerate(raw):  # validate everything before writing anything
+        try:
+            cfg = BotConfig.model_validate(item)
+        except ValidationError as e:
+            raise ConfigError(f"{args.file} item {i}: {format_validation_error(e)}") from None
+        build_strategy(cfg.strategy, cfg.params)
+        configs.append(cfg)
+
+    async def put(store: Any) -> None:
+        names = {c.name for c, _ in await store.load_bots()}
+        clash = [c.name for c in configs if c.name in names]
+        if clash:
+            raise ConfigError(f"bots already exist: {', '.join(clash)}; nothing imported")
+        for cfg in configs:
+            await store.save_bot(cfg, BotStatus.STOPPED)
+
+    asyncio.run(_with_store(args, put))
+    print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")
+    return 0

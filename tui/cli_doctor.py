@@ -1,0 +1,78 @@
+"""`oxbot doctor`: what a user checks first when something is off. Fast, and it writes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sqlite3
+import sys
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check python, database, keyring and terminal")
+    p.set_defaults(handler=run)
+
+
+def _schema(path: Path) -> str:
+    if not path.exists():
+        return "not created yet (made on first run)"
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=2)
+        try:
+            row = con.execute("SELECT version FROM schema_version").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as e:
+        return f"unreadable ({e})"
+    return f"schema version {row[0]}" if row else "no schema version"
+
+
+def colour_support() -> str:
+    if os.environ.get("NO_COLOR"):
+        return "disabled by NO_COLOR"
+    colorterm = os.environ.get("COLORTERM", "").lower()
+    term = os.environ.get("TERM", "")
+    if colorterm in ("truecolor", "24bit"):
+        depth = "truecolor (24-bit)"
+    elif "256" in term:
+        depth = "256 colours"
+    elif term in ("", "dumb"):
+        depth = "none (TERM is unset or dumb)"
+    else:
+        depth = "16 colours (the oxbot-contrast theme reads best)"
+    tty = "a terminal" if sys.stdout.isatty() else "not a terminal"
+    return f"{depth}; TERM={term or '-'}; stdout is {tty}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from oxbot.storage.paths import config_dir, resolve_db_path  # noqa: PLC0415
+
+    from . import __version__  # noqa: PLC0415
+
+    db = resolve_db_path(args.db)
+    ok = sys.version_info >= (3, 12)
+    rows = [
+        ("oxbot", __version__),
+        ("python", f"{platform.python_version()} ({sys.executable})"
+                   + ("" if ok else " - oxbot needs Python 3.12 or newer")),
+        ("database", str(db)),
+        ("schema", _schema(db)),
+        ("config", str(config_dir())),
+        ("keyring", _keyring()),
+        ("terminal", colour_support()),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k.ljust(width)}  {v}")
+    return 0 if ok else 1
+
+
+def _keyring() -> str:
+    try:
+        from oxbot.storage.secrets import backend_name  # noqa: PLC0415
+
+        return backend_name()
+    except Exception as e:  # noqa: BLE001 - doctor reports, never fails
+        return f"unavailable: {e}"

@@ -1,0 +1,68 @@
+"""`oxbot run --headless`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the engine (use --headless on servers, in tmux)")
+    p.add_argument("--headless", action="store_true",
+                   help="engine only, plain log lines; attach a cockpit with `oxbot attach`")
+    p.add_argument("--log-format", choices=("plain", "json"), default="plain")
+    p.add_argument("--status-every", type=float, default=None, metavar="MINUTES",
+                   help="status summary interval (default: settings, 5)")
+    p.add_argument("--sim-speed", default=None, metavar="X",
+                   help="sim market speed: 'max', 1 = real time, N = N x (default 30)")
+    p.add_argument("--no-resume", action="store_true",
+                   help="do not restart the bots that were running when the engine stopped")
+    p.set_defaults(handler=run)
+
+
+def sim_config(speed: str | None, **kw: object):  # type: ignore[no-untyped-def]
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+    from oxbot.engine.market.sim import SimConfig  # noqa: PLC0415
+
+    if speed is None:
+        return SimConfig(speed=30.0, **kw)  # type: ignore[arg-type]
+    if speed == "max":
+        return SimConfig(speed=None, **kw)  # type: ignore[arg-type]
+    try:
+        value = float(speed)
+        if value <= 0:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"--sim-speed {speed!r}: use 'max' or a positive number") from None
+    return SimConfig(speed=value, **kw)  # type: ignore[arg-type]
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    if not args.headless:
+        raise UsageError("`oxbot run` needs --headless (plain `oxbot` opens the cockpit)")
+    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
+    from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
+    from oxbot.storage.settings import load_settings  # noqa: PLC0415
+
+    from .headless import serve  # noqa: PLC0415
+    from .logs import setup_logging  # noqa: PLC0415
+    from .runtime import RuntimeOptions  # noqa: PLC0415
+
+    setup_logging(args.log_format)
+    settings, warnings = load_settings()
+    import logging  # noqa: PLC0415
+
+    for w in warnings:
+        logging.getLogger("oxbot").warning(w)
+    db = resolve_db_path(args.db)
+    opts = RuntimeOptions(
+        db_path=db, sim=sim_config(args.sim_speed), resume=settings.resume_bots and not
+        args.no_resume, demo=args.demo, snapshot_every_s=None,
+        price_table=dict(settings.llm_prices) if settings.llm_prices else {},
+    )
+    every = (args.status_every if args.status_every is not None else settings.status_every_min)
+    sock = socket_path_for(db.resolve(), runtime_dir())
+    return asyncio.run(serve(opts, max(every, 0.01) * 60, sock))

@@ -1,0 +1,114 @@
+"""`oxbot run --headless`: the engine alone, for tmux/SSH servers. Textual is never imported.
+
+Plain log lines (or JSON), a status summary every N minutes, a control socket for `oxbot attach`,
+`status` and `stop`; SIGTERM/SIGINT stop gracefully (exit 0), SIGHUP is ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from decimal import Decimal
+from typing import Any
+
+from oxbot.engine.messages import (
+    BotStateChanged,
+    CommandDone,
+    CycleFailed,
+    DecisionMade,
+    EngineError,
+    EngineStateChanged,
+    Notice,
+    OrderFilled,
+)
+
+from .runtime import RuntimeOptions, build_engine
+
+log = logging.getLogger("oxbot")
+
+
+async def serve(opts: RuntimeOptions, status_every_s: float, socket_path: Any = None) -> int:
+    engine = await build_engine(opts, control_socket=socket_path)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, engine.request_stop)
+    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP ignored; still running"))
+    sub = engine.bus.subscribe(maxsize=20_000)
+    tasks = [asyncio.create_task(_log_events(sub), name="log-events"),
+             asyncio.create_task(_status_every(engine, status_every_s), name="status")]
+    run = asyncio.create_task(engine.run(), name="engine")
+    try:
+        ready = asyncio.create_task(engine.ready.wait())
+        await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        if engine.ready.is_set() and not engine.runners:
+            log.info("no bots yet: add one with `oxbot bots add NAME` or start with --demo")
+        await run
+    finally:
+        if not run.done():
+            engine.request_stop()
+            await asyncio.gather(run, return_exceptions=True)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        sub.close()
+        log.info("final status: %s", _summary(engine.status_summary()))
+        await engine.store.close()
+    return 0
+
+
+async def _status_every(engine: Any, every_s: float) -> None:
+    await engine.ready.wait()
+    log.info("engine running: %s", _summary(engine.status_summary()))
+    while True:
+        await asyncio.sleep(every_s)
+        log.info("status: %s", _summary(engine.status_summary()))
+
+
+def _summary(s: dict[str, Any]) -> str:
+    return (f"uptime {s['uptime_s']:.0f}s, bots running {s['bots_running']}/{s['bots_total']}, "
+            f"cycles {s['cycles']}, trades {s['trades']}, equity {s['equity']}, "
+            f"errors {s['errors']}")
+
+
+async def _log_events(sub: Any) -> None:
+    while True:
+        ev = await sub.get()
+        try:
+            line = describe(ev)
+        except Exception:  # noqa: BLE001 - logging must never stop
+            line = None
+        if line:
+            level, text = line
+            log.log(level, text)
+
+
+def _d(x: Decimal) -> str:
+    return f"{x.normalize():f}"
+
+
+def describe(ev: Any) -> tuple[int, str] | None:
+    """One log line for the events a person running headless cares about."""
+    info, warn = logging.INFO, logging.WARNING
+    match ev:
+        case OrderFilled():
+            extra = f", realised {ev.realised:+.2f}" if ev.side == "sell" else ""
+            return info, (f"{ev.bot}: {ev.side} {_d(ev.qty)} {ev.symbol} @ {_d(ev.price)} "
+                          f"({ev.reason}, fee {ev.fee:.4f}{extra})")
+        case DecisionMade() if ev.verdict:
+            acts = " ".join(f"{s}:{a}" for s, a in ev.actions if a != "hold")
+            return info, f"{ev.bot}: decided {acts} -> {ev.verdict}: {'; '.join(ev.verdict_reasons)}"
+        case CycleFailed():
+            return warn, f"{ev.bot}: cycle failed ({ev.consecutive} in a row): {ev.error}"
+        case EngineError():
+            return logging.ERROR, ev.message
+        case Notice():
+            return (warn if ev.level != "info" else info), ev.message
+        case EngineStateChanged():
+            return info, f"engine {ev.state}" + (f": {ev.message}" if ev.message else "")
+        case CommandDone() if ev.command not in ("RequestSnapshot",):
+            return (info if ev.ok else warn), f"{ev.command}: {ev.message or 'done'}"
+        case BotStateChanged():
+            return None
+    return None

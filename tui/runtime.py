@@ -1,0 +1,95 @@
+"""The composition root: store + market hub + engine, wired from a database path and settings.
+
+Shared by the TUI (in-process engine on a thread) and `oxbot run --headless`; it imports no
+Textual, so the headless engine never loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oxbot.engine.engine import Engine, paper_broker_factory
+from oxbot.engine.market.hub import MarketHub
+from oxbot.engine.market.sim import SimConfig
+from oxbot.engine.models import BotConfig
+from oxbot.engine.strategies import Strategy, build_strategy, strategy_class
+
+log = logging.getLogger("oxbot.runtime")
+
+
+@dataclass
+class RuntimeOptions:
+    db_path: Path
+    sim: SimConfig = field(default_factory=lambda: SimConfig(speed=30.0))
+    resume: bool = True
+    demo: bool = False  # add the demo bots (running) when the database has none
+    offer_demo: bool = False  # add them stopped, for a first run of the cockpit
+    key_resolver: Callable[[str], str | None] | None = None
+    price_table: dict[str, Any] = field(default_factory=dict)
+    snapshot_every_s: float | None = 1.0
+
+
+def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
+    def make(config: BotConfig) -> Strategy:
+        if config.strategy != "llm":
+            return build_strategy(config.strategy, config.params)
+        cls = strategy_class("llm")
+        base = build_strategy("llm", {**config.params, **config.llm})
+        resolver = opts.key_resolver
+        if resolver is None:
+            from oxbot.storage.secrets import key_resolver  # noqa: PLC0415
+
+            resolver = key_resolver()
+        return cls(base.params, key_resolver=resolver, price_table=opts.price_table or None)
+
+    return make
+
+
+DEMO_BOTS: tuple[dict[str, Any], ...] = (
+    {"name": "demo-sma", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30},
+     "symbols": ["BTC/USDT"]},
+    {"name": "demo-rsi", "strategy": "rsi_reversion", "params": {},
+     "symbols": ["ETH/USDT", "SOL/USDT"]},
+    {"name": "demo-llm", "strategy": "llm",
+     "params": {"provider": "offline", "model": "offline-rules"},
+     "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"], "cadence_s": 180},
+)
+
+
+def demo_configs() -> list[BotConfig]:
+    return [BotConfig.model_validate(d) for d in DEMO_BOTS]
+
+
+async def build_engine(opts: RuntimeOptions, store: Any | None = None,
+                       control_socket: Path | None = None) -> Engine:
+    """Open the store (taking the writer lock) and build the engine. Must run on the loop the
+    engine will run on. With ``control_socket`` the engine also serves `oxbot attach`, `status`,
+    `stop` and `bots ...` there while it runs."""
+    from oxbot.engine.models import BotStatus  # noqa: PLC0415
+    from oxbot.storage.store import Store  # noqa: PLC0415
+
+    if store is None:
+        store = await Store.open(opts.db_path)
+    try:
+        if (opts.demo or opts.offer_demo) and not await store.load_bots():
+            status = BotStatus.RUNNING if opts.demo else BotStatus.STOPPED
+            for cfg in demo_configs():
+                await store.save_bot(cfg, status)
+        hub = MarketHub(opts.sim)
+        engine = Engine(
+            store, hub, strategy_factory=strategy_factory(opts),
+            broker_factory=paper_broker_factory, resume=opts.resume,
+            snapshot_every_s=opts.snapshot_every_s,
+        )
+        if control_socket is not None:
+            from oxbot.engine.control import ControlServer  # noqa: PLC0415
+
+            engine.services.append(ControlServer(engine, control_socket))
+        return engine
+    except BaseException:
+        await store.close()
+        raise
