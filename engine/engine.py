@@ -154,8 +154,6 @@ class Engine:
                     self.bus.publish(EngineError(self.now_ms(), f"market stopped: {exc}"))
         finally:
             self._set_state("stopping")
-            for service in self.services:
-                await _quietly(service.close())
             snap_task.cancel()
             for r in self.runners.values():
                 await r.halt()  # stored status is kept: running bots resume on restart
@@ -165,6 +163,8 @@ class Engine:
                 await _quietly(r.strategy.aclose())
                 await _quietly(r.broker.close())
             self._set_state("stopped")
+            for service in self.services:  # last: `oxbot stop` returns once state is saved
+                await _quietly(service.close())
 
     async def _snapshots(self) -> None:
         if not self.snapshot_every_s:

@@ -98,6 +98,7 @@ class RiskManager:
         cash = portfolio.cash
         exposure = portfolio.exposure(marks)
         block = self.entry_block(equity)
+        buys = sum(i.action is Action.BUY for i in decision.items)
 
         # Exits first: they free cash and exposure for entries in the same decision.
         ordered = sorted(decision.items, key=lambda i: i.action is Action.BUY)
@@ -126,6 +127,7 @@ class RiskManager:
                                            new_id(), limit_price=price))
                 cash += qty * price * (1 - self.fee_rate)
                 exposure -= qty * price
+                equity -= qty * price * self.fee_rate
                 reasons.append(f"{sym}: sell {qty} approved")
                 continue
             # BUY
@@ -134,7 +136,7 @@ class RiskManager:
                 reasons.append(f"{sym}: buy rejected, {block}")
                 continue
             intent, why, was_clamped = self._size_entry(
-                decision.bot, item, pos, price, equity, cash, exposure, new_id
+                decision.bot, item, pos, price, equity, cash, exposure, new_id, buys
             )
             reasons.append(why)
             if intent is None:
@@ -163,6 +165,7 @@ class RiskManager:
         cash: Decimal,
         exposure: Decimal,
         new_id: Callable[[], str],
+        buys: int = 1,
     ) -> tuple[OrderIntent | None, str, bool]:
         lim, sym = self.limits, item.symbol
         rules = self._rules(sym)
@@ -178,12 +181,21 @@ class RiskManager:
             else:
                 want_pct = item.size_pct
         held_value = pos.qty * price if pos else ZERO
-        room_position = equity * lim.max_position_pct / HUNDRED - held_value
-        target = min(equity * want_pct / HUNDRED, room_position)
-        if pos and target < equity * want_pct / HUNDRED:
+        # Limits must hold after the fills, whose fees lower equity: with n entries in this
+        # decision, used + x <= p * (equity - n * x * fee), so x <= (p * equity - used) /
+        # (1 + p * n * fee). (``equity`` already excludes the fees of this decision's exits.)
+        fee = self.fee_rate * buys
+
+        def room(pct: Decimal, used: Decimal) -> Decimal:
+            p = pct / HUNDRED
+            return (p * equity - used) / (1 + p * fee)
+
+        wanted = room(want_pct, ZERO)
+        target = min(wanted, room(lim.max_position_pct, held_value))
+        if pos and target < wanted:
             notes.append(f"position already {held_value / equity * HUNDRED:.2f}% of equity")
             clamped = True
-        room_exposure = equity * lim.max_exposure_pct / HUNDRED - exposure
+        room_exposure = room(lim.max_exposure_pct, exposure)
         if target > room_exposure:
             target = room_exposure
             clamped = True

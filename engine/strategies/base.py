@@ -98,14 +98,17 @@ class Strategy(ABC):
 
 
 def cross_signals(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
-    """ENTER where fast crosses strictly above slow, EXIT where strictly below (NaN = no signal)."""
+    """ENTER where fast crosses strictly above slow, EXIT where strictly below (NaN = no signal).
+
+    Rolling means carry ~1e-12 of float noise, so values equal to 1e-9 relative are a tie, and a
+    tie never counts as a cross (the reference tools' strict rule)."""
     out = np.zeros(len(fast), dtype=np.int8)
     if len(fast) < 2:
         return out
-    pf, ps, f, s = fast[:-1], slow[:-1], fast[1:], slow[1:]
     with np.errstate(invalid="ignore"):
-        up = (pf < ps) & (f > s)
-        down = (pf > ps) & (f < s)
-    out[1:][up] = ENTER
-    out[1:][down] = EXIT
+        d = fast - slow
+        d[np.abs(d) <= 1e-9 * np.abs(slow)] = 0.0
+        side = np.sign(d)
+    out[1:][(side[:-1] < 0) & (side[1:] > 0)] = ENTER
+    out[1:][(side[:-1] > 0) & (side[1:] < 0)] = EXIT
     return out

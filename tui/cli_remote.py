@@ -1,0 +1,105 @@
+"""`oxbot status` and `oxbot stop`: talk to a headless engine through its control socket.
+
+Cheap to import (argparse only); each handler imports the socket client when it runs. The engine
+is found by database: `--db`, else $OXBOT_DB, else the default database (storage.paths), and the
+socket of that database in the runtime directory ($OXBOT_HOME/run when OXBOT_HOME is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR = 0, 1
+STOP_TIMEOUT_S = 10.0
+
+
+def register(subparsers: Any) -> None:
+    """Add the `status` and `stop` sub-commands."""
+    p = subparsers.add_parser(
+        "status", help="show the running headless engine's status",
+        description="Print the summary of the headless engine running on the database: uptime, "
+                    "bots running, cycles, trades, equity, errors. Exit 1 if none is running.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    p.set_defaults(handler=run_status)
+    p = subparsers.add_parser(
+        "stop", help="stop the running headless engine gracefully",
+        description="Ask the headless engine running on the database to stop (bots' state is "
+                    f"saved) and wait up to {STOP_TIMEOUT_S:g} s for it to finish.",
+    )
+    p.set_defaults(handler=run_stop)
+
+
+def engine_endpoint(args: argparse.Namespace) -> tuple[Path, Path]:
+    """(database path, control socket path) of the engine the command line points at."""
+    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
+    from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
+
+    db = resolve_db_path(getattr(args, "db", None))
+    return db, socket_path_for(db, runtime_dir())
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """`oxbot status [--json]`."""
+    from oxbot.engine.remote import request_status  # noqa: PLC0415
+
+    db, sock = engine_endpoint(args)
+    summary = request_status(sock, db=db)  # EngineNotRunning -> "oxbot: no oxbot engine ..."
+    if args.json:
+        print(json.dumps(summary, sort_keys=True, default=str))
+    else:
+        print(format_status(summary, sock))
+    return EXIT_OK
+
+
+def run_stop(args: argparse.Namespace) -> int:
+    """`oxbot stop`: graceful stop, waiting up to STOP_TIMEOUT_S."""
+    from oxbot.engine.remote import request_stop  # noqa: PLC0415
+
+    db, sock = engine_endpoint(args)
+    print(f"stopping the oxbot engine for DB {db} ...", flush=True)
+    if request_stop(sock, timeout=STOP_TIMEOUT_S, db=db):
+        print("engine stopped; its bots' state is saved and they resume on the next start")
+        return EXIT_OK
+    print(f"oxbot: the engine is still stopping after {STOP_TIMEOUT_S:g} s; check its log, "
+          f"then run `oxbot status` (socket {sock})")
+    return EXIT_ERROR
+
+
+_LABELS = {
+    "uptime_s": "uptime", "bots_running": "bots running", "bots_total": "bots total",
+    "cycles": "cycles", "trades": "trades", "equity": "equity", "errors": "errors", "db": "db",
+    "state": "",  # shown in the first row
+}
+
+
+def format_status(summary: dict[str, Any], sock: Path) -> str:
+    """The summary as aligned `label  value` lines, known fields first."""
+    rows: list[tuple[str, str]] = [("engine", str(summary.get("state", "running")))]
+    for key, label in _LABELS.items():
+        if key in summary and label:
+            value = summary[key]
+            rows.append((label, format_uptime(value) if key == "uptime_s" else str(value)))
+    rows += [(key.replace("_", " "), str(v)) for key, v in summary.items() if key not in _LABELS]
+    rows.append(("socket", str(sock)))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def format_uptime(seconds: Any) -> str:
+    """``3725`` -> ``1h 02m 05s``; non-numbers as they are."""
+    try:
+        total = int(float(seconds))
+    except (TypeError, ValueError):
+        return str(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{minutes}m {secs:02d}s"
