@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from .models import ZERO, Fill, Position, Side
+
+# Cost removed by a partial sell is a division: rounded to this step so every ledger value keeps
+# a bounded number of decimals and sums of them stay exact.
+COST_Q = Decimal("0.000000000001")
 
 
 @dataclass(slots=True)
@@ -82,6 +86,11 @@ class Portfolio:
 
     def apply(self, fill: Fill) -> Decimal:
         """Book one fill; returns the realised P&L of this fill (fees excluded)."""
+        with localcontext() as ctx:
+            ctx.prec = 60  # products of 8-decimal quantities and prices never round here
+            return self._apply(fill)
+
+    def _apply(self, fill: Fill) -> Decimal:
         self.fees += fill.fee
         lot = self._lots.get(fill.symbol)
         if fill.side is Side.BUY:
@@ -101,7 +110,7 @@ class Portfolio:
             del self._lots[fill.symbol]
             self.trades += 1
         else:
-            removed = lot.cost * fill.qty / lot.qty
+            removed = (lot.cost * fill.qty / lot.qty).quantize(COST_Q, ROUND_HALF_EVEN)
             lot.qty -= fill.qty
             lot.cost -= removed
         pnl = fill.qty * fill.price - removed

@@ -182,13 +182,14 @@ class RiskManager:
                 want_pct = item.size_pct
         held_value = pos.qty * price if pos else ZERO
         # Limits must hold after the fills, whose fees lower equity: with n entries in this
-        # decision, used + x <= p * (equity - n * x * fee), so x <= (p * equity - used) /
-        # (1 + p * n * fee). (``equity`` already excludes the fees of this decision's exits.)
+        # decision of at most X each, used + x <= p * (equity - n * X * fee) holds when
+        # used + x <= p * equity / (1 + p * n * fee). (``equity`` excludes this decision's exit
+        # fees already.)
         fee = self.fee_rate * buys
 
         def room(pct: Decimal, used: Decimal) -> Decimal:
             p = pct / HUNDRED
-            return (p * equity - used) / (1 + p * fee)
+            return p * equity / (1 + p * fee) - used
 
         wanted = room(want_pct, ZERO)
         target = min(wanted, room(lim.max_position_pct, held_value))
@@ -213,6 +214,10 @@ class RiskManager:
             return None, f"{sym}: buy rejected, {notional:.2f} below min notional " \
                          f"{min_notional} ({why})", False
         sl, tp, stop_notes = self._stops(item, price, rules)
+        if sl >= price or tp <= price:
+            return None, (f"{sym}: buy rejected, price {price} is too coarse for a stop at "
+                          f"-{lim.stop_loss_pct}% / +{lim.take_profit_pct}% with step "
+                          f"{rules.price_step}"), False
         if stop_notes:
             clamped = True
             notes.extend(stop_notes)

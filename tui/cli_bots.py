@@ -114,7 +114,22 @@ def build_config(args: argparse.Namespace) -> Any:
     except ValidationError as e:
         raise ConfigError(f"bot {args.name!r}: {format_validation_error(e)}") from None
     build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
+    check_exchange(cfg.exchange)
     return cfg
+
+
+def check_exchange(exchange: str) -> None:
+    """ConfigError for an exchange id that is neither 'sim' nor known to ccxt (a typo would
+    otherwise be saved and only fail when the engine starts the bot)."""
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+
+    if exchange == "sim":
+        return
+    import ccxt  # noqa: PLC0415 - loaded only for exchange bots: it is slow to import
+
+    if exchange not in ccxt.exchanges:
+        raise ConfigError(f"unknown exchange {exchange!r}: use 'sim' or a ccxt exchange id "
+                          "such as 'binance' (see ccxt.exchanges)")
 
 
 def _db(args: argparse.Namespace) -> Path:
@@ -314,6 +329,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         except ValidationError as e:
             raise ConfigError(f"{args.file} item {i}: {format_validation_error(e)}") from None
         build_strategy(cfg.strategy, cfg.params)
+        check_exchange(cfg.exchange)
         configs.append(cfg)
 
     async def put(store: Any) -> None:

@@ -100,6 +100,9 @@ class LLMStrategy(Strategy):
         self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
                                              self.params.model)
         self.stats: dict[str, Any] = _new_stats()
+        # What the bots table shows for an LLM bot (it reads BotView.stats, a copy of this).
+        self.stats.update(provider=self.params.provider, model=self.model,
+                          parse_failure_rate=0.0)
 
     # -- Strategy interface -----------------------------------------------------------------
 
@@ -138,6 +141,12 @@ class LLMStrategy(Strategy):
         if self.stats["day"] != day:
             self.stats.update(day=day, tokens_in_today=0, tokens_out_today=0,
                               cost_today=Decimal(0))
+
+    def restore_today(self, cost_today: Decimal) -> None:
+        """Seed today's spend from the stored decisions (a restart or an edit must not reset
+        the daily budget)."""
+        self._roll_day()
+        self.stats["cost_today"] = cost_today
 
     def check_budget(self, bot: str) -> None:
         """Raise BudgetExceeded when today's spend reached the daily budget."""
@@ -226,6 +235,7 @@ class LLMStrategy(Strategy):
         meta["raw_reply"] = "\n--- repair ---\n".join(raws)[:CAP]
         meta["latency_ms"] = int((datetime.now(UTC) - started).total_seconds() * 1000)
         self.stats["cost_per_decision"] = self.stats["cost_total"] / self.stats["decisions"]
+        self.stats["parse_failure_rate"] = self.parse_failure_rate()
         mark_decided(ctx.frames, self._triggers)
         if parsed.reply is None:
             self.stats["fallbacks"] += 1

@@ -1,0 +1,283 @@
+"""Schema versions and the migrations between them, run with the stdlib sqlite3 driver.
+
+Rules that keep a user's ledger safe:
+- the version is read on a READ-ONLY connection first, so a database from a newer oxbot (or a
+  file that is not ours) is refused before a single byte is written to it;
+- pending migrations run in ONE ``BEGIN IMMEDIATE`` transaction (SQLite DDL is transactional):
+  a failure leaves the database exactly at its old version;
+- each migration's DDL is frozen text. Never edit a released migration; append a new one.
+  tests/storage/test_storage_schema.py proves the result equals schema.py's models.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from oxbot.engine.errors import SchemaTooNew, StorageError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Applied on every connection, writer or reader (busy_timeout in ms: at least 5 s).
+PRAGMAS: tuple[str, ...] = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+# A read-only connection cannot switch the journal mode; the writer already did.
+READER_PRAGMAS: tuple[str, ...] = PRAGMAS[1:]
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step from ``version - 1`` to ``version``: SQL statements, then an optional function
+    for data changes (it gets the open sqlite3 connection, inside the transaction)."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...] = ()
+    run: Callable[[sqlite3.Connection], None] | None = None
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        for statement in self.statements:
+            conn.execute(statement)
+        if self.run is not None:
+            self.run(conn)
+
+
+_V1 = (
+    """CREATE TABLE schema_version (
+        id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        updated_ts INTEGER NOT NULL)""",
+    """CREATE TABLE bots (
+        id INTEGER NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        config TEXT NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        created_ts INTEGER NOT NULL,
+        updated_ts INTEGER NOT NULL,
+        deleted BOOLEAN DEFAULT 0 NOT NULL)""",
+    "CREATE UNIQUE INDEX ux_bots_live_name ON bots (name) WHERE deleted = 0",
+    """CREATE TABLE orders (
+        client_order_id TEXT NOT NULL PRIMARY KEY,
+        bot_id INTEGER NOT NULL REFERENCES bots (id),
+        bot TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side VARCHAR(8) NOT NULL,
+        qty TEXT NOT NULL,
+        reason VARCHAR(16) NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        ts INTEGER NOT NULL,
+        exchange_order_id TEXT,
+        stop_loss TEXT,
+        take_profit TEXT)""",
+    "CREATE INDEX ix_orders_bot_ts ON orders (bot_id, ts)",
+    "CREATE INDEX ix_orders_status ON orders (status)",
+    """CREATE TABLE fills (
+        seq INTEGER NOT NULL PRIMARY KEY,
+        fill_id TEXT NOT NULL UNIQUE,
+        client_order_id TEXT NOT NULL REFERENCES orders (client_order_id),
+        bot_id INTEGER NOT NULL REFERENCES bots (id),
+        bot TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        side VARCHAR(8) NOT NULL,
+        qty TEXT NOT NULL,
+        price TEXT NOT NULL,
+        fee TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        reason VARCHAR(16) NOT NULL)""",
+    "CREATE INDEX ix_fills_bot_ts ON fills (bot_id, ts, seq)",
+    """CREATE TABLE positions (
+        bot_id INTEGER NOT NULL REFERENCES bots (id),
+        symbol TEXT NOT NULL,
+        bot TEXT NOT NULL,
+        side VARCHAR(8) DEFAULT 'long' NOT NULL,
+        qty TEXT NOT NULL,
+        avg_entry TEXT NOT NULL,
+        stop_loss TEXT,
+        take_profit TEXT,
+        opened_ts INTEGER NOT NULL,
+        PRIMARY KEY (bot_id, symbol))""",
+    """CREATE TABLE decisions (
+        id INTEGER NOT NULL PRIMARY KEY,
+        bot_id INTEGER NOT NULL REFERENCES bots (id),
+        bot TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        actions TEXT NOT NULL,
+        reasoning TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        verdict_reasons TEXT NOT NULL,
+        order_ids TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        prompt_hash TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        raw_reply TEXT NOT NULL,
+        parsed TEXT NOT NULL,
+        error TEXT NOT NULL,
+        tokens_in INTEGER NOT NULL,
+        tokens_out INTEGER NOT NULL,
+        cost TEXT NOT NULL,
+        latency_ms INTEGER NOT NULL)""",
+    "CREATE INDEX ix_decisions_bot_ts ON decisions (bot_id, ts)",
+    """CREATE TABLE equity_points (
+        id INTEGER NOT NULL PRIMARY KEY,
+        bot_id INTEGER NOT NULL REFERENCES bots (id),
+        bot TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        equity TEXT NOT NULL,
+        cash TEXT NOT NULL)""",
+    "CREATE INDEX ix_equity_points_bot_ts ON equity_points (bot_id, ts)",
+)
+
+_V2 = (
+    # Wall-clock time a decision was stored: LLM budgets are per real day, while ``ts`` is the
+    # market's clock (the sim's may run far ahead of, or behind, the wall clock).
+    "ALTER TABLE decisions ADD COLUMN created_ms INTEGER NOT NULL DEFAULT 0",
+    "UPDATE decisions SET created_ms = ts",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "create all tables", _V1),
+    Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
+)
+
+
+def latest_version(migrations: Sequence[Migration] | None = None) -> int:
+    """The schema version this code writes."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    return max((m.version for m in migrations), default=0)
+
+
+def readonly_uri(path: Path) -> str:
+    """A sqlite URI that opens ``path`` read-only (nothing can be written through it)."""
+    return f"file:{quote(str(path.absolute()))}?mode=ro"
+
+
+def inspect_version(path: Path) -> int:
+    """The schema version of the database at ``path`` without writing anything to it:
+    0 for a missing, empty or table-less file. StorageError for a file that is not a SQLite
+    database, or a SQLite database that is not oxbot's."""
+    if not path.exists():
+        return 0
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory; give --db the path of a database file")
+    with path.open("rb") as f:
+        header = f.read(len(SQLITE_HEADER))
+    if not header:
+        return 0
+    if header != SQLITE_HEADER:
+        raise StorageError(
+            f"{path} is not a SQLite database; point --db (or OXBOT_DB) at an oxbot database "
+            "or at a new file name"
+        )
+    try:
+        conn = sqlite3.connect(readonly_uri(path), uri=True, isolation_level=None)
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot open {path}: {e}") from e
+    try:
+        conn.execute(f"PRAGMA busy_timeout={5000}")
+        return _version(conn, path)
+    except sqlite3.DatabaseError as e:
+        raise StorageError(
+            f"{path} is damaged or not a database ({e}); restore a backup or use another --db"
+        ) from e
+    finally:
+        conn.close()
+
+
+def _version(conn: sqlite3.Connection, path: Path) -> int:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" not in tables:
+        if tables:
+            raise StorageError(
+                f"{path} is a SQLite database but not oxbot's (no schema_version table); "
+                "use --db with another file"
+            )
+        return 0
+    row = conn.execute("SELECT version FROM schema_version WHERE id = 1").fetchone()
+    if row is None:
+        raise StorageError(f"{path} has an empty schema_version table; restore a backup")
+    return int(row[0])
+
+
+def _too_new(path: Path, found: int, known: int) -> SchemaTooNew:
+    return SchemaTooNew(
+        f"{path} has schema version {found}, but this oxbot knows only up to version {known}; "
+        "upgrade oxbot to open it (nothing was written)"
+    )
+
+
+def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) -> int:
+    """Create or migrate the database for a writer; returns the version it is now at.
+
+    The caller holds the WriterLock. Raises SchemaTooNew (nothing written) for a newer database.
+    """
+    migrations = sorted(MIGRATIONS if migrations is None else migrations, key=lambda m: m.version)
+    latest = latest_version(migrations)
+    found = inspect_version(path)  # read-only: refuses foreign and newer files untouched
+    if found > latest:
+        raise _too_new(path, found, latest)
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None)
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot create or open {path}: {e}") from e
+    try:
+        apply_pragmas(conn.execute, PRAGMAS)
+        if found == latest:
+            return latest
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            found = _version(conn, path)  # re-read inside the write transaction
+            if found > latest:
+                raise _too_new(path, found, latest)
+            for migration in migrations:
+                if migration.version > found:
+                    migration.apply(conn)
+            now = int(time.time() * 1000)
+            conn.execute(
+                "INSERT INTO schema_version (id, version, updated_ts) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+                "updated_ts = excluded.updated_ts",
+                (latest, now),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return latest
+    except sqlite3.Error as e:
+        raise StorageError(f"cannot migrate {path} to schema version {latest}: {e}") from e
+    finally:
+        conn.close()
+
+
+def check_reader(path: Path) -> int:
+    """The version of a database a reader may open; StorageError when it cannot be read."""
+    found = inspect_version(path)
+    latest = latest_version()
+    if found == 0:
+        raise StorageError(
+            f"no oxbot database at {path}; start the engine once to create it, or check --db"
+        )
+    if found > latest:
+        raise _too_new(path, found, latest)
+    if found < latest:
+        raise StorageError(
+            f"{path} has schema version {found}, older than this oxbot's {latest}; start the "
+            "engine (oxbot run) once to upgrade it, then read it"
+        )
+    return found
+
+
+def apply_pragmas(execute: Callable[[str], object], pragmas: Iterable[str]) -> None:
+    """Run each pragma through ``execute`` (a cursor's or a connection's)."""
+    for pragma in pragmas:
+        execute(pragma)

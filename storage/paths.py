@@ -1,0 +1,77 @@
+"""Where oxbot keeps its files. Import-cheap: only platformdirs, never SQLAlchemy.
+
+Every directory follows the platform's conventions (platformdirs, app "oxbot") unless the
+environment variable ``OXBOT_HOME`` is set: then everything lives under
+``$OXBOT_HOME/{data,config,run,log}``, which is how tests and end-to-end runs stay isolated
+from the user's real files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "oxbot"
+DB_FILENAME = "oxbot.db"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("OXBOT_HOME")
+    return Path(home).expanduser() if home else None
+
+
+def _ensure(path: Path, mode: int = 0o755) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=mode)
+    return path
+
+
+def data_dir() -> Path:
+    """The directory of the database (created if missing)."""
+    home = _home()
+    path = home / "data" if home else platformdirs.user_data_path(APP_NAME, appauthor=False)
+    return _ensure(path)
+
+
+def config_dir() -> Path:
+    """The directory of settings.json and user themes (created if missing)."""
+    home = _home()
+    path = home / "config" if home else platformdirs.user_config_path(APP_NAME, appauthor=False)
+    return _ensure(path)
+
+
+def log_dir() -> Path:
+    """The directory of log files (created if missing)."""
+    home = _home()
+    path = home / "log" if home else platformdirs.user_log_path(APP_NAME, appauthor=False)
+    return _ensure(path)
+
+
+def runtime_dir() -> Path:
+    """The directory of the control socket and pid files, owner-only (0700).
+
+    The socket there accepts engine commands, so nobody but the owner may reach it: the mode is
+    enforced even when the directory already existed with looser permissions.
+    """
+    home = _home()
+    path = home / "run" if home else platformdirs.user_runtime_path(APP_NAME, appauthor=False)
+    _ensure(path, 0o700)
+    if (path.stat().st_mode & 0o777) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def default_db_path() -> Path:
+    """``$OXBOT_DB`` when set, else ``data_dir()/oxbot.db``."""
+    env = os.environ.get("OXBOT_DB")
+    if env:
+        return Path(env).expanduser()
+    return data_dir() / DB_FILENAME
+
+
+def resolve_db_path(cli_value: str | None) -> Path:
+    """The database the user asked for: ``--db PATH`` first, then ``$OXBOT_DB``, then default."""
+    if cli_value:
+        return Path(cli_value).expanduser()
+    return default_db_path()

@@ -1,0 +1,192 @@
+"""The read side of the Store: every query the engine and the TUI use to show the ledger.
+
+Reads run on pooled READ-ONLY connections in deferred transactions: in WAL mode they never
+block the writer, and a multi-statement read sees one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from oxbot.engine.errors import StorageError
+from oxbot.engine.models import (
+    BotConfig,
+    BotStatus,
+    DecisionRecord,
+    Fill,
+    Order,
+    OrderStatus,
+    Position,
+)
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from . import convert
+from .schema import bots, decisions, equity_points, fills, orders, positions
+
+DAY_MS = 86_400_000
+_OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.OPEN.value)
+
+
+def now_ms() -> int:
+    """Wall-clock time in integer ms UTC (bot rows' created/updated stamps)."""
+    return int(time.time() * 1000)
+
+
+def live() -> ColumnElement[bool]:
+    """The condition of a bot row that is not deleted."""
+    return bots.c.deleted == false()
+
+
+def live_id(name: str) -> Any:
+    """The id of the live (not deleted) bot called ``name``, as a scalar subquery."""
+    return select(bots.c.id).where(bots.c.name == name, live()).scalar_subquery()
+
+
+class StoreReads:
+    """Queries over the ledger; Store adds the lifecycle and the writes."""
+
+    _engine: AsyncEngine
+    _path: Path
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncConnection]:
+        async with self._engine.connect() as conn:
+            yield conn
+
+    async def _rows(self, statement: Select[Any]) -> list[Any]:
+        async with self._reading() as conn:
+            return list((await conn.execute(statement)).mappings().all())
+
+    # ------------------------------------------------------------------ bots
+
+    async def load_bots(self) -> list[tuple[BotConfig, BotStatus]]:
+        """Every live bot with its last status, in creation order."""
+        rows = await self._rows(
+            select(bots.c.name, bots.c.config, bots.c.status)
+            .where(live())
+            .order_by(bots.c.created_ts, bots.c.id)
+        )
+        out: list[tuple[BotConfig, BotStatus]] = []
+        for row in rows:
+            try:
+                out.append((convert.config_from_json(row["config"]), BotStatus(row["status"])))
+            except (ValidationError, ValueError) as e:
+                raise StorageError(
+                    f"the stored config of bot {row['name']!r} is invalid ({e}); fix it with "
+                    "`oxbot bots export/import` or delete the bot"
+                ) from e
+        return out
+
+    # ------------------------------------------------------------------ reads
+
+    async def get_order(self, client_order_id: str) -> Order | None:
+        """The order with this client order id (any bot), or None."""
+        rows = await self._rows(select(orders).where(orders.c.client_order_id == client_order_id))
+        return convert.order_from_row(rows[0]) if rows else None
+
+    async def open_orders(self, bot: str | None = None) -> list[Order]:
+        """Orders still pending or open, oldest first: of the live bot ``bot``, or of every bot
+        (deleted ones too: their orders may still live on an exchange) when ``bot`` is None."""
+        query = select(orders).where(orders.c.status.in_(_OPEN_STATUSES))
+        if bot is not None:
+            query = query.where(orders.c.bot_id == live_id(bot))
+        rows = await self._rows(query.order_by(orders.c.ts, orders.c.client_order_id))
+        return [convert.order_from_row(r) for r in rows]
+
+    async def load_fills(self, bot: str) -> list[Fill]:
+        """Every fill of the live bot, by time then insertion order (the paper wallet's source)."""
+        rows = await self._rows(
+            select(fills).where(fills.c.bot_id == live_id(bot)).order_by(fills.c.ts, fills.c.seq)
+        )
+        return [convert.fill_from_row(r) for r in rows]
+
+    async def load_positions(self, bot: str) -> dict[str, Position]:
+        """The live bot's open positions by symbol."""
+        rows = await self._rows(
+            select(positions).where(positions.c.bot_id == live_id(bot))
+            .order_by(positions.c.symbol)
+        )
+        return {r["symbol"]: convert.position_from_row(r) for r in rows}
+
+    async def recent_fills(self, bot: str | None, limit: int) -> list[Fill]:
+        """The newest ``limit`` fills (of every live bot when ``bot`` is None), oldest first."""
+        query = select(fills)
+        if bot is None:
+            query = query.where(fills.c.bot_id.in_(select(bots.c.id).where(live())))
+        else:
+            query = query.where(fills.c.bot_id == live_id(bot))
+        rows = await self._rows(
+            query.order_by(fills.c.ts.desc(), fills.c.seq.desc()).limit(limit)
+        )
+        return [convert.fill_from_row(r) for r in reversed(rows)]
+
+    async def recent_decisions(self, bot: str, limit: int) -> list[DecisionRecord]:
+        """The newest ``limit`` decisions of the bot, newest last."""
+        rows = await self._rows(
+            select(decisions).where(decisions.c.bot_id == live_id(bot))
+            .order_by(decisions.c.ts.desc(), decisions.c.id.desc()).limit(limit)
+        )
+        return [convert.decision_from_row(r) for r in reversed(rows)]
+
+    async def equity_series(self, bot: str, limit: int = 2000) -> list[tuple[int, Decimal]]:
+        """The newest ``limit`` (ts, equity) points of the bot, oldest first."""
+        rows = await self._rows(
+            select(equity_points.c.ts, equity_points.c.equity)
+            .where(equity_points.c.bot_id == live_id(bot))
+            .order_by(equity_points.c.ts.desc(), equity_points.c.id.desc()).limit(limit)
+        )
+        return [(r["ts"], r["equity"]) for r in reversed(rows)]
+
+    async def fill_count(self, bot: str) -> int:
+        """How many fills the live bot has."""
+        async with self._reading() as conn:
+            result = await conn.execute(
+                select(func.count()).select_from(fills).where(fills.c.bot_id == live_id(bot))
+            )
+            return int(result.scalar_one())
+
+    async def decision_stats(self, bot: str, day_ts: int | None = None) -> dict[str, Any]:
+        """count, failures (error set), tokens_in, tokens_out, cost and cost_today (Decimal,
+        exact) of the bot's decisions; "today" is the wall-clock UTC day of ``day_ts`` (ms;
+        default now), matched against when each decision was stored (money is spent in real
+        time, whatever the market's clock says)."""
+        day_start = (now_ms() if day_ts is None else day_ts) // DAY_MS * DAY_MS
+        bot_id = live_id(bot)
+        async with self._reading() as conn:
+            head = (await conn.execute(
+                select(
+                    func.count(),
+                    func.count().filter(decisions.c.error != ""),
+                    func.coalesce(func.sum(decisions.c.tokens_in), 0),
+                    func.coalesce(func.sum(decisions.c.tokens_out), 0),
+                ).where(decisions.c.bot_id == bot_id)
+            )).one()
+            # Costs are exact text: summed as Decimal here, never by SQLite's float SUM.
+            costs = (await conn.execute(
+                select(decisions.c.created_ms, decisions.c.cost)
+                .where(decisions.c.bot_id == bot_id)
+            )).all()
+        return {
+            "count": int(head[0]),
+            "failures": int(head[1]),
+            "tokens_in": int(head[2]),
+            "tokens_out": int(head[3]),
+            "cost": convert.decimal_sum([c for _, c in costs]),
+            "cost_today": convert.decimal_sum(
+                [c for ts, c in costs if day_start <= ts < day_start + DAY_MS]
+            ),
+        }
+
+    async def integrity_check(self) -> str:
+        """``PRAGMA integrity_check``: "ok" for a sound database, else SQLite's findings."""
+        async with self._reading() as conn:
+            rows = (await conn.exec_driver_sql("PRAGMA integrity_check")).all()
+        return "\n".join(str(r[0]) for r in rows)
+

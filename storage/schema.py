@@ -1,0 +1,178 @@
+"""The tables, as typed SQLAlchemy models. The Store runs Core statements on ``Model.__table__``
+(no ORM sessions, so no lazy loading can ever happen in async code).
+
+This describes the LATEST schema. The DDL that creates it lives, frozen, in migrations.py;
+tests/storage/test_storage_schema.py proves both agree.
+
+Ledger rows carry ``bot_id`` (the bots row) as well as the bot's name: a soft-deleted bot keeps
+its history under its own id, so a new bot that reuses the name starts with an empty ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored as its exact text (``str(Decimal)``); a float is refused, never rounded."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            raise TypeError(
+                f"money and quantities must be Decimal, got {type(value).__name__} {value!r}"
+            )
+        value = Decimal(value)
+        if not value.is_finite():
+            raise ValueError(f"cannot store a non-finite amount ({value})")
+        return str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class BotRow(Base):
+    __tablename__ = "bots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    config: Mapped[str] = mapped_column(Text)  # BotConfig.model_dump(mode="json") as JSON
+    status: Mapped[str] = mapped_column(String(16))
+    created_ts: Mapped[int] = mapped_column(Integer)
+    updated_ts: Mapped[int] = mapped_column(Integer)
+    deleted: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+
+    __table_args__ = (
+        # A name is unique among live bots only: a deleted bot's name can be reused.
+        Index("ux_bots_live_name", "name", unique=True, sqlite_where=text("deleted = 0")),
+    )
+
+
+class OrderRow(Base):
+    __tablename__ = "orders"
+
+    client_order_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
+    bot: Mapped[str] = mapped_column(Text)
+    symbol: Mapped[str] = mapped_column(Text)
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal] = mapped_column(ExactDecimal)
+    reason: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    ts: Mapped[int] = mapped_column(Integer)
+    exchange_order_id: Mapped[str | None] = mapped_column(Text)
+    stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    take_profit: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+
+    __table_args__ = (
+        Index("ix_orders_bot_ts", "bot_id", "ts"),
+        Index("ix_orders_status", "status"),
+    )
+
+
+class FillRow(Base):
+    __tablename__ = "fills"
+
+    # An integer key keeps insertion order stable (VACUUM may renumber the rowid of tables
+    # without one); fill_id is the idempotency key.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fill_id: Mapped[str] = mapped_column(Text, unique=True)
+    client_order_id: Mapped[str] = mapped_column(ForeignKey("orders.client_order_id"))
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
+    bot: Mapped[str] = mapped_column(Text)
+    symbol: Mapped[str] = mapped_column(Text)
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal] = mapped_column(ExactDecimal)
+    price: Mapped[Decimal] = mapped_column(ExactDecimal)
+    fee: Mapped[Decimal] = mapped_column(ExactDecimal)
+    ts: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (Index("ix_fills_bot_ts", "bot_id", "ts", "seq"),)
+
+
+class PositionRow(Base):
+    __tablename__ = "positions"
+
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"), primary_key=True)
+    symbol: Mapped[str] = mapped_column(Text, primary_key=True)
+    bot: Mapped[str] = mapped_column(Text)
+    side: Mapped[str] = mapped_column(String(8), server_default=text("'long'"))
+    qty: Mapped[Decimal] = mapped_column(ExactDecimal)
+    avg_entry: Mapped[Decimal] = mapped_column(ExactDecimal)
+    stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    take_profit: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    opened_ts: Mapped[int] = mapped_column(Integer)
+
+
+class DecisionRow(Base):
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
+    bot: Mapped[str] = mapped_column(Text)
+    ts: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(Text)
+    actions: Mapped[str] = mapped_column(Text)
+    reasoning: Mapped[str] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(Text)
+    verdict_reasons: Mapped[str] = mapped_column(Text)
+    order_ids: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(Text)
+    prompt_hash: Mapped[str] = mapped_column(Text)
+    prompt: Mapped[str] = mapped_column(Text)
+    raw_reply: Mapped[str] = mapped_column(Text)
+    parsed: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text)
+    tokens_in: Mapped[int] = mapped_column(Integer)
+    tokens_out: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[Decimal] = mapped_column(ExactDecimal)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    created_ms: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (Index("ix_decisions_bot_ts", "bot_id", "ts"),)
+
+
+class EquityPointRow(Base):
+    __tablename__ = "equity_points"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
+    bot: Mapped[str] = mapped_column(Text)
+    ts: Mapped[int] = mapped_column(Integer)
+    equity: Mapped[Decimal] = mapped_column(ExactDecimal)
+    cash: Mapped[Decimal] = mapped_column(ExactDecimal)
+
+    __table_args__ = (Index("ix_equity_points_bot_ts", "bot_id", "ts"),)
+
+
+class SchemaVersionRow(Base):
+    __tablename__ = "schema_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: a single row
+    version: Mapped[int] = mapped_column(Integer)
+    updated_ts: Mapped[int] = mapped_column(Integer)
+
+
+bots: Table = cast(Table, BotRow.__table__)
+orders: Table = cast(Table, OrderRow.__table__)
+fills: Table = cast(Table, FillRow.__table__)
+positions: Table = cast(Table, PositionRow.__table__)
+decisions: Table = cast(Table, DecisionRow.__table__)
+equity_points: Table = cast(Table, EquityPointRow.__table__)
+schema_version: Table = cast(Table, SchemaVersionRow.__table__)

@@ -1,0 +1,118 @@
+"""User settings: one JSON file, ``config_dir()/settings.json``.
+
+A broken file never stops oxbot: ``load_settings`` keeps every valid field, falls back to the
+default for each invalid one, and returns a warning per problem for the UI to show. Saves are
+atomic (write a temp file, fsync, ``os.replace``), so a crash mid-save leaves the old file whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .paths import config_dir
+
+SETTINGS_FILENAME = "settings.json"
+
+
+class Settings(BaseModel):
+    """What the user can set once for every session."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    theme: str = "oxbot-dark"
+    # binding id -> keys, e.g. {"start_bot": "s,f5"} (Textual's set_keymap format)
+    keymap: dict[str, str] = Field(default_factory=dict)
+    resume_bots: bool = True
+    status_every_min: int = Field(default=5, ge=0, le=1440)
+    # model -> {"in": USD per 1M input tokens, "out": USD per 1M output tokens}, as strings so
+    # prices stay exact Decimals.
+    llm_prices: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("llm_prices")
+    @classmethod
+    def _prices(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for model, prices in v.items():
+            for key, price in prices.items():
+                if key not in ("in", "out"):
+                    raise ValueError(f"{model}: price keys are 'in' and 'out', not {key!r}")
+                try:
+                    ok = Decimal(price).is_finite() and Decimal(price) >= 0
+                except InvalidOperation:
+                    ok = False
+                if not ok:
+                    raise ValueError(f"{model}.{key}: {price!r} is not a price like \"0.15\"")
+        return v
+
+
+def settings_path() -> Path:
+    """The settings file (under $OXBOT_HOME/config when OXBOT_HOME is set)."""
+    return config_dir() / SETTINGS_FILENAME
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """The saved settings and a list of warnings; never raises for a bad or missing file."""
+    path = path or settings_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings(), []
+    except OSError as e:
+        return Settings(), [f"cannot read {path} ({e}); using default settings"]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        return Settings(), [
+            f"{path} is not valid JSON (line {e.lineno}: {e.msg}); using default settings. "
+            "Fix the file or delete it to start fresh."
+        ]
+    if not isinstance(data, dict):
+        return Settings(), [f"{path} must hold a JSON object; using default settings"]
+    return _validate_keeping_good_fields(data, path)
+
+
+def _validate_keeping_good_fields(
+    data: dict[str, Any], path: Path
+) -> tuple[Settings, list[str]]:
+    warnings: list[str] = []
+    data = dict(data)
+    for _ in range(len(data) + 1):  # each round drops at least one bad field
+        try:
+            return Settings.model_validate(data), warnings
+        except ValidationError as e:
+            bad = {str(err["loc"][0]) for err in e.errors() if err["loc"]}
+            for err in e.errors():
+                field = ".".join(str(p) for p in err["loc"]) or "(file)"
+                if err["type"] == "extra_forbidden":
+                    warnings.append(f"{path}: unknown setting {field!r} ignored")
+                else:
+                    warnings.append(f"{path}: {field}: {err['msg']}; using the default")
+            if not bad:
+                break
+            for key in bad:
+                data.pop(key, None)
+    return Settings(), [*warnings, f"{path}: using default settings"]
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write the settings atomically; returns the file written."""
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

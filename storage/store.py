@@ -1,0 +1,213 @@
+"""The Store: the only storage API the engine uses. One SQLite file; async to its callers.
+
+- ``Store.open(path)`` takes the writer lock, creates or migrates the schema, then serves reads
+  and writes; ``Store.open(path, writer=False)`` only reads (no lock, no migration).
+- Every write is one ``BEGIN IMMEDIATE`` transaction, run in the Store's single writer thread
+  (writes.py). A write that was started finishes (commit or rollback) even if the awaiting task
+  is cancelled, and the cancellation is raised only after: the ledger is never left guessing.
+- Reads (reads.py) run on read-only aiosqlite connections. Statements are Core statements on
+  the tables of schema.py, converted to the engine's domain objects by convert.py; nothing is
+  lazy-loaded, so async code never does I/O by surprise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from oxbot.engine.errors import StorageError
+from oxbot.engine.models import (
+    BotConfig,
+    BotStatus,
+    DecisionRecord,
+    EquityPoint,
+    Fill,
+    Order,
+    Position,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from . import migrations
+from .engines import create_read_engine, create_write_engine
+from .lock import WriterLock
+from .reads import StoreReads
+from .writes import LedgerWriter, check_owner
+
+T = TypeVar("T")
+
+
+class Store(StoreReads):
+    """oxbot's ledger and bot registry in one SQLite file. Open with ``await Store.open(path)``."""
+
+    def __init__(
+        self,
+        path: Path,
+        engine: AsyncEngine,
+        version: int,
+        lock: WriterLock | None = None,
+        writer: LedgerWriter | None = None,
+    ) -> None:
+        self._path = path
+        self._engine = engine
+        self._version = version
+        self._lock = lock
+        self._writer = writer
+        self._executor = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxbot-db-writer")
+            if writer is not None else None
+        )
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, path: Path | str, *, writer: bool = True) -> Store:
+        """Open the database at ``path``.
+
+        writer=True: take the writer lock (DatabaseLocked if another engine holds it), create or
+        migrate the schema (SchemaTooNew, nothing written, if the file is newer than this code).
+        writer=False: read-only; no lock, no migration; refuses a missing, older or newer schema.
+        """
+        path = Path(path).expanduser()
+        lock: WriterLock | None = None
+        store: Store | None = None
+        try:
+            if writer:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise StorageError(f"cannot create the folder of {path}: {e}") from e
+                lock = WriterLock(path).acquire()
+                version = await asyncio.to_thread(migrations.prepare_writer, path)
+                ledger = LedgerWriter(create_write_engine(path), path)
+            else:
+                version = await asyncio.to_thread(migrations.check_reader, path)
+                ledger = None
+            store = cls(path, create_read_engine(path), version, lock, ledger)
+            async with store._reading() as conn:  # connect now: pragmas applied, errors early
+                await conn.exec_driver_sql("SELECT 1")
+            return store
+        except BaseException:
+            if store is not None:
+                await store.close()
+            elif lock is not None:
+                lock.release()
+            raise
+
+    async def close(self) -> None:
+        """Finish pending writes, close every connection, then release the writer lock."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._engine.dispose()  # readers first: the writer's close checkpoints the WAL
+            if self._executor is not None and self._writer is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._writer.dispose
+                )
+                self._executor.shutdown(wait=True)
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        return self._version
+
+    @property
+    def writer(self) -> bool:
+        """True when this Store holds the writer lock and may write."""
+        return self._writer is not None
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` (one transaction) in the writer thread and return its result."""
+        if self._writer is None or self._executor is None:
+            raise StorageError(f"{self._path} was opened read-only; open it with writer=True")
+        if self._closed:
+            raise StorageError(f"the store of {self._path} is closed")
+        done = asyncio.wrap_future(self._executor.submit(fn, *args))
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # Cancelled while the transaction runs: let it finish so the caller's view of the
+            # ledger is final when the cancellation propagates.
+            while not done.done():
+                try:
+                    await asyncio.wait([done])
+                except asyncio.CancelledError:
+                    continue
+            raise
+
+    # ------------------------------------------------------------------ writes
+
+    async def save_bot(self, config: BotConfig, status: BotStatus) -> None:
+        """Insert the bot, or replace the config and status of the live bot of that name."""
+        await self._write(self._require_writer().save_bot, config, status)
+
+    async def set_bot_status(self, name: str, status: BotStatus) -> None:
+        """Record a bot's state (running, stopped, ...); StorageError for an unknown bot."""
+        await self._write(self._require_writer().set_bot_status, name, status)
+
+    async def delete_bot(self, name: str, purge_history: bool = False) -> bool:
+        """Delete the live bot ``name``; False if there is none.
+
+        Soft delete keeps its orders, fills, positions, decisions and equity under its own id;
+        purge removes them too. Either way the name is free for a new bot with an empty ledger.
+        """
+        return await self._write(self._require_writer().delete_bot, name, purge_history)
+
+    async def record_cycle(
+        self,
+        bot: str,
+        *,
+        orders: Sequence[Order] = (),
+        fills: Sequence[Fill] = (),
+        positions: Mapping[str, Position | None] | None = None,
+        decision: DecisionRecord | None = None,
+        equity: Sequence[EquityPoint] = (),
+    ) -> list[bool]:
+        """Write one bot cycle in ONE transaction; returns, per fill, True if it was new.
+
+        Orders are upserted by client_order_id (status, exchange id and SL/TP may change);
+        a fill whose fill_id is already stored is ignored (False); ``positions`` maps a symbol
+        to its position, or to None to delete it.
+        """
+        positions = dict(positions or {})
+        check_owner(bot, [*orders, *fills, *equity, *([decision] if decision else [])])
+        for symbol, pos in positions.items():
+            if pos is not None and pos.symbol != symbol:
+                raise ValueError(f"positions key {symbol!r} holds a position of {pos.symbol!r}")
+        return await self._write(
+            self._require_writer().record_cycle,
+            bot, tuple(orders), tuple(fills), positions, decision, tuple(equity),
+        )
+
+    async def save_order(self, order: Order) -> None:
+        """Journal one order in its own committed transaction (call it BEFORE any network I/O)."""
+        await self._write(self._require_writer().save_order, order)
+
+    def _require_writer(self) -> LedgerWriter:
+        if self._writer is None:
+            raise StorageError(f"{self._path} was opened read-only; open it with writer=True")
+        return self._writer

@@ -1,0 +1,181 @@
+"""The write side of the Store: synchronous, one transaction per method, run only in the
+Store's writer thread (so writes are serialised and each costs one thread hop)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from oxbot.engine.errors import StorageError
+from oxbot.engine.models import (
+    BotConfig,
+    BotStatus,
+    DecisionRecord,
+    EquityPoint,
+    Fill,
+    Order,
+    Position,
+)
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import convert, schema
+from .reads import live, now_ms
+from .schema import bots, decisions, equity_points, fills, orders
+
+_upsert_order = sqlite_insert(orders)
+UPSERT_ORDER = _upsert_order.on_conflict_do_update(
+    index_elements=[orders.c.client_order_id],
+    set_={
+        "status": _upsert_order.excluded.status,
+        # A later update without the exchange id keeps the one already learnt.
+        "exchange_order_id": func.coalesce(
+            _upsert_order.excluded.exchange_order_id, orders.c.exchange_order_id
+        ),
+        "stop_loss": _upsert_order.excluded.stop_loss,
+        "take_profit": _upsert_order.excluded.take_profit,
+    },
+)
+INSERT_FILL = sqlite_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
+_upsert_position = sqlite_insert(schema.positions)
+UPSERT_POSITION = _upsert_position.on_conflict_do_update(
+    index_elements=[schema.positions.c.bot_id, schema.positions.c.symbol],
+    set_={
+        c: getattr(_upsert_position.excluded, c)
+        for c in ("side", "qty", "avg_entry", "stop_loss", "take_profit", "opened_ts")
+    },
+)
+
+
+class LedgerWriter:
+    """Every write of the Store. Not thread-safe by design: only the writer thread calls it."""
+
+    def __init__(self, engine: Engine, path: Path) -> None:
+        self._engine = engine
+        self._path = path
+        self._bot_ids: dict[str, int] = {}  # name -> live bot id, updated after commits only
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except sa_exc.OperationalError as e:  # locked past busy_timeout, disk full, ...
+            raise StorageError(f"writing to {self._path} failed: {e.orig}") from e
+
+    def _bot_id(self, conn: Connection, name: str) -> int:
+        bot_id = self._bot_ids.get(name)
+        if bot_id is None:
+            query = select(bots.c.id).where(bots.c.name == name, live())
+            bot_id = conn.execute(query).scalar_one_or_none()
+            if bot_id is None:
+                raise StorageError(f"no bot named {name!r} in {self._path}; save_bot it first")
+        return bot_id
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    # ------------------------------------------------------------------ bots
+
+    def save_bot(self, config: BotConfig, status: BotStatus) -> None:
+        now = now_ms()
+        values = {"config": convert.config_to_json(config), "status": status.value}
+        with self._transaction() as conn:
+            bot_id = conn.execute(
+                update(bots)
+                .where(bots.c.name == config.name, live())
+                .values(**values, updated_ts=now)
+                .returning(bots.c.id)
+            ).scalar_one_or_none()
+            if bot_id is None:
+                bot_id = conn.execute(
+                    insert(bots)
+                    .values(name=config.name, created_ts=now, updated_ts=now, deleted=False,
+                            **values)
+                    .returning(bots.c.id)
+                ).scalar_one()
+        self._bot_ids[config.name] = bot_id
+
+    def set_bot_status(self, name: str, status: BotStatus) -> None:
+        with self._transaction() as conn:
+            result = conn.execute(
+                update(bots)
+                .where(bots.c.name == name, live())
+                .values(status=status.value, updated_ts=now_ms())
+            )
+            if result.rowcount == 0:
+                raise StorageError(f"no bot named {name!r} in {self._path}")
+
+    def delete_bot(self, name: str, purge_history: bool) -> bool:
+        self._bot_ids.pop(name, None)
+        with self._transaction() as conn:
+            query = select(bots.c.id).where(bots.c.name == name, live())
+            bot_id = conn.execute(query).scalar_one_or_none()
+            if bot_id is None:
+                return False
+            if purge_history:
+                # fills before orders: fills reference orders.
+                for table in (fills, orders, schema.positions, decisions, equity_points):
+                    conn.execute(delete(table).where(table.c.bot_id == bot_id))
+                conn.execute(delete(bots).where(bots.c.id == bot_id))
+            else:
+                conn.execute(
+                    update(bots).where(bots.c.id == bot_id)
+                    .values(deleted=True, updated_ts=now_ms())
+                )
+        return True
+
+    # ------------------------------------------------------------------ ledger
+
+    def record_cycle(
+        self,
+        bot: str,
+        orders: Sequence[Order],
+        fills: Sequence[Fill],
+        positions: Mapping[str, Position | None],
+        decision: DecisionRecord | None,
+        equity: Sequence[EquityPoint],
+    ) -> list[bool]:
+        flags: list[bool] = []
+        try:
+            with self._transaction() as conn:
+                bot_id = self._bot_id(conn, bot)
+                if orders:
+                    conn.execute(UPSERT_ORDER, [convert.order_to_row(o, bot_id) for o in orders])
+                for fill in fills:
+                    result = conn.execute(INSERT_FILL, convert.fill_to_row(fill, bot_id))
+                    flags.append(result.rowcount == 1)
+                table = schema.positions
+                for symbol, pos in positions.items():
+                    if pos is None:
+                        conn.execute(delete(table).where(
+                            table.c.bot_id == bot_id, table.c.symbol == symbol))
+                    else:
+                        conn.execute(UPSERT_POSITION, convert.position_to_row(pos, bot_id, bot))
+                if decision is not None:
+                    conn.execute(insert(decisions), convert.decision_to_row(decision, bot_id))
+                if equity:
+                    conn.execute(insert(equity_points),
+                                 [convert.equity_to_row(p, bot_id) for p in equity])
+        except sa_exc.IntegrityError as e:
+            raise StorageError(
+                f"cannot record the cycle of bot {bot!r}: {e.orig} (a fill needs its order "
+                "saved before or in the same call)"
+            ) from e
+        self._bot_ids[bot] = bot_id
+        return flags
+
+    def save_order(self, order: Order) -> None:
+        with self._transaction() as conn:
+            conn.execute(UPSERT_ORDER, convert.order_to_row(order, self._bot_id(conn, order.bot)))
+
+
+def check_owner(bot: str, items: Sequence[Any]) -> None:
+    """ValueError when a row of another bot slipped into ``bot``'s cycle."""
+    for item in items:
+        if item.bot != bot:
+            raise ValueError(f"record_cycle({bot!r}) was given a {type(item).__name__} of "
+                             f"bot {item.bot!r}")

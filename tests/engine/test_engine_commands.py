@@ -1,0 +1,199 @@
+"""Commands do what they say: start, stop (for real), pause, flatten, panic, delete, update;
+one bot's failure never touches another; a restart brings every wallet back exactly."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from oxbot.engine.messages import (
+    AddBot,
+    CycleFailed,
+    DeleteBot,
+    FlattenBot,
+    OrderFilled,
+    PanicAll,
+    PauseBot,
+    ResumeBot,
+    StartBot,
+    StopBot,
+    UpdateBot,
+)
+from oxbot.engine.models import BotConfig, BotStatus
+from oxbot.engine.strategies import Strategy, build_strategy
+from oxbot.engine.strategies.base import ENTER
+from oxbot.storage.store import Store
+
+from .conftest import Harness, make_engine
+
+FAST = {"fast": 3, "slow": 8}
+
+
+def cfg(name: str, **kw: Any) -> BotConfig:
+    base: dict[str, Any] = {"name": name, "strategy": "sma_cross", "params": FAST,
+                            "symbols": ["BTC/USDT"]}
+    base.update(kw)
+    return BotConfig.model_validate(base)
+
+
+class AlwaysBuy(Strategy):
+    name = "always_buy"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), ENTER, dtype=np.int8)
+
+
+class Broken(Strategy):
+    name = "broken"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        raise RuntimeError("strategy exploded")
+
+
+def factory(config: BotConfig) -> Strategy:
+    special: dict[str, type[Strategy]] = {"always_buy": AlwaysBuy, "broken": Broken}
+    if config.strategy in special:
+        return special[config.strategy]()
+    return build_strategy(config.strategy, config.params)
+
+
+async def test_stop_really_stops_and_start_resumes(store: Store) -> None:
+    h = Harness(make_engine(store, max_candles=None))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("a"), start=True))).ok
+    await h.drain(lambda: h.engine.runners["a"].cycles > 20)
+    done = await h.do(StopBot(name="a"))
+    assert done.ok and h.engine.runners["a"].status is BotStatus.STOPPED
+    cycles, fills = h.engine.runners["a"].cycles, await store.fill_count("a")
+    n = len(h.events)
+    await asyncio.sleep(0.5)  # the market goes on at max speed
+    assert h.engine.runners["a"].cycles == cycles
+    assert await store.fill_count("a") == fills
+    assert not [e for e in h.events[n:] if isinstance(e, OrderFilled) and e.bot == "a"]
+    assert (await h.do(StartBot(name="a"))).ok
+    await h.drain(lambda: h.engine.runners["a"].cycles > cycles + 5)
+    await h.stop()
+
+
+async def test_pause_keeps_guarding_positions_and_resume_decides_again(store: Store) -> None:
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
+    await h.start()
+    tight = {"stop_loss_pct": "0.05", "take_profit_pct": "0.05"}
+    assert (await h.do(AddBot(config=cfg("p", strategy="always_buy", params={}, risk=tight),
+                              start=True))).ok
+    r = h.engine.runners["p"]
+    await h.drain(lambda: bool(r.portfolio.positions))
+    assert (await h.do(PauseBot(name="p"))).ok
+    cycles = r.cycles
+
+    def exits() -> list[OrderFilled]:
+        return [e for e in h.events if isinstance(e, OrderFilled) and e.side == "sell"]
+
+    await h.drain(lambda: bool(exits()))  # SL/TP still fire while paused
+    assert not r.portfolio.positions
+    assert r.cycles == cycles and r.status is BotStatus.PAUSED
+    assert exits()[-1].reason in ("stop_loss", "take_profit")
+    assert not (await h.do(PauseBot(name="p"))).ok  # only a running bot pauses
+    assert (await h.do(ResumeBot(name="p"))).ok
+    await h.drain(lambda: r.cycles > cycles)
+    await h.stop()
+
+
+async def test_one_failing_bot_never_stops_another(store: Store) -> None:
+    h = Harness(make_engine(store, max_candles=200, strategy_factory=factory))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("bad", strategy="broken", params={}), start=True))).ok
+    assert (await h.do(AddBot(config=cfg("good"), start=True))).ok
+    await h.drain(lambda: all(s.ended for s in h.engine.hub._streams.values()))
+    await asyncio.sleep(0.1)
+    fails = [e for e in h.events if isinstance(e, CycleFailed)]
+    assert fails and {e.bot for e in fails} == {"bad"}
+    assert "strategy exploded" in fails[0].error
+    assert h.engine.runners["bad"].errors == len(fails)
+    assert h.engine.runners["good"].cycles > 150 and h.engine.runners["good"].errors == 0
+    await h.stop()
+
+
+async def test_flatten_panic_and_delete(store: Store) -> None:
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
+    await h.start()
+    for name in ("x", "y"):
+        assert (await h.do(AddBot(config=cfg(name, strategy="always_buy", params={},
+                                             symbols=["BTC/USDT", "ETH/USDT"]), start=True))).ok
+    await h.drain(lambda: all(len(r.portfolio.positions) == 2 for r in h.engine.runners.values()))
+    n = len(h.events)
+    done = await h.do(FlattenBot(name="x"))
+    assert done.ok and "2 position(s) closed" in done.message
+    flat = [e for e in h.events[n:] if isinstance(e, OrderFilled) and e.reason == "flatten"]
+    assert {(e.bot, e.symbol, e.side) for e in flat} == {("x", "BTC/USDT", "sell"),
+                                                        ("x", "ETH/USDT", "sell")}
+    panic = await h.do(PanicAll())
+    assert panic.ok, panic.message
+    assert all(r.status is BotStatus.STOPPED and not r.portfolio.positions
+               for r in h.engine.runners.values())
+    assert await store.load_positions("y") == {}
+    gone = await h.do(DeleteBot(name="x"))
+    assert gone.ok and "history kept" in gone.message
+    assert "x" not in h.engine.runners
+    import sqlite3
+
+    con = sqlite3.connect(store.path)
+    try:  # the deleted bot's fills are still in the ledger
+        (kept,) = con.execute("SELECT count(*) FROM fills WHERE bot = 'x'").fetchone()
+    finally:
+        con.close()
+    assert kept > 0
+    await h.stop()
+
+
+async def test_bad_commands_are_refused_with_a_reason(store: Store) -> None:
+    h = Harness(make_engine(store))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("a")))).ok
+    dup = await h.do(AddBot(config=cfg("a")))
+    assert not dup.ok and "already exists" in dup.message
+    bad = await h.do(AddBot(config=cfg("b", params={"fast": 30, "slow": 10})))
+    assert not bad.ok and "fast (30) must be shorter than slow (10)" in bad.message
+    assert [c.name for c, _ in await store.load_bots()] == ["a"]  # nothing half-saved
+    missing = await h.do(StartBot(name="nope"))
+    assert not missing.ok and "no bot named 'nope'" in missing.message
+    renamed = await h.do(UpdateBot(name="a", config=cfg("z")))
+    assert not renamed.ok and "cannot be renamed" in renamed.message
+    await h.stop()
+
+
+async def test_update_keeps_the_ledger_and_restart_restores_exactly(store: Store, db_path: Any
+                                                                    ) -> None:
+    h = Harness(make_engine(store, max_candles=None))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("u", params={"fast": 2, "slow": 5}), start=True))).ok
+    r = h.engine.runners["u"]
+    await h.drain(lambda: r.portfolio.trades >= 3 and bool(r.portfolio.positions))
+    done = await h.do(UpdateBot(name="u", config=cfg("u", params={"fast": 4, "slow": 9})))
+    assert done.ok
+    r2 = h.engine.runners["u"]
+    assert r2.status is BotStatus.RUNNING and r2.strategy.params.fast == 4
+    before = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees,
+              r2.portfolio.positions)
+    assert before[0] == r.portfolio.cash
+    await h.stop()
+    cash, realised, fees = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees)
+    positions = r2.portfolio.positions
+    await store.close()
+
+    again = await Store.open(db_path)
+    try:
+        e2 = make_engine(again)
+        await e2._load()
+        p = e2.runners["u"].portfolio
+        assert (p.cash, p.realised, p.fees) == (cash, realised, fees)
+        assert p.positions == positions  # incl. SL/TP of open positions
+        assert e2.runners["u"].status is BotStatus.RUNNING  # it was running: it resumes
+        assert all(pos.stop_loss and pos.take_profit for pos in p.positions.values())
+    finally:
+        await again.close()
+    assert isinstance(cash, Decimal)

@@ -1,0 +1,60 @@
+"""The Decimal ledger: exact invariants under any sequence of fills."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oxbot.engine.models import Fill, OrderReason, Side
+from oxbot.engine.portfolio import Portfolio
+
+D = Decimal
+
+
+def fill(n: int, side: Side, qty: str, price: str, fee: str, sym: str = "BTC/USDT") -> Fill:
+    return Fill(f"f{n}", f"o{n}", "b", sym, side, D(qty), D(price), D(fee), n,
+                OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT)
+
+
+def test_round_trip_books_exact_cash_pnl_and_fees() -> None:
+    p = Portfolio(D("1000"))
+    p.apply(fill(1, Side.BUY, "0.1", "100.10", "0.01001"))
+    p.apply(fill(2, Side.BUY, "0.2", "99.95", "0.01999"))
+    assert p.position("BTC/USDT").qty == D("0.3")
+    pnl = p.apply(fill(3, Side.SELL, "0.3", "101", "0.0303"))
+    assert pnl == D("0.3") * D("101") - (D("0.1") * D("100.10") + D("0.2") * D("99.95"))
+    assert p.fees == D("0.01001") + D("0.01999") + D("0.0303")
+    assert p.cash == D("1000") + p.realised - p.fees  # flat: cash = start + realised - fees
+    assert p.positions == {} and p.trades == 1
+
+
+def test_selling_more_than_held_is_refused() -> None:
+    p = Portfolio(D("1000"))
+    p.apply(fill(1, Side.BUY, "1", "10", "0"))
+    with pytest.raises(ValueError, match="exceeds the position"):
+        p.apply(fill(2, Side.SELL, "2", "10", "0"))
+
+
+amounts = st.decimals(min_value=D("0.00000001"), max_value=D("5"), places=8)
+prices = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), amounts, prices, st.sampled_from(["A/U", "B/U"])),
+                min_size=1, max_size=60))
+def test_invariant_holds_after_every_fill(ops: list[tuple[bool, Decimal, Decimal, str]]) -> None:
+    p = Portfolio(D("100000"))
+    for n, (buy, qty, price, sym) in enumerate(ops):
+        held = p.position(sym)
+        if not buy:
+            if held is None:
+                continue
+            qty = min(qty, held.qty)
+        fee = (qty * price * D("0.001")).quantize(D("0.0000000001"))
+        p.apply(fill(n, Side.BUY if buy else Side.SELL, str(qty), str(price), str(fee), sym))
+        assert p.cash + p.cost_basis() == p.start_cash + p.realised - p.fees
+    replay = Portfolio.from_fills(D("100000"), [])
+    assert replay.cash == D("100000")

@@ -1,0 +1,115 @@
+"""Cost and cadence inside the running engine: a daily budget pauses the bot (a notice, the
+stored status) and no request reaches the provider after it; trigger cadence on a quiet market
+calls the model less often than the interval and counts the calls it saved."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oxbot.engine.messages import (
+    AddBot,
+    BotStateChanged,
+    CycleFailed,
+    Notice,
+    ResumeBot,
+)
+from oxbot.engine.models import BotStatus
+from oxbot.storage.store import Store
+
+from .conftest import USAGE, Harness, Reply, call, call_cost, llm_bot, make_engine, reply
+
+HOLD_BOTH = reply(call("BTC/USDT", "hold"), call("ETH/USDT", "hold"))
+
+
+def paused_views(h: Harness, bot: str) -> list[Any]:
+    return [e for e in h.of(BotStateChanged)
+            if e.bot is not None and e.bot.name == bot and e.bot.status is BotStatus.PAUSED]
+
+
+async def test_budget_reached_pauses_the_bot_and_stops_calls(store: Store, tmp_path: Path,
+                                                             fake_llm: Any, harness: Any) -> None:
+    fake_llm.handler = lambda _seen: Reply(HOLD_BOTH)
+    budget = Decimal("0.001")
+    per_call = call_cost(*USAGE)  # $0.000429
+    # The budget is checked before each call: calls go out until spend >= budget.
+    allowed = next(n for n in range(1, 100) if n * per_call >= budget)
+    assert allowed == 3
+    engine = make_engine(store, tmp_path, max_candles=40)
+    h = harness(engine)
+    await h.start()
+    cfg = llm_bot("thrifty", fake_llm.url, daily_budget_usd=str(budget))
+    assert (await h.do(AddBot(config=cfg, start=True))).ok
+    await h.drain(lambda: bool(paused_views(h, "thrifty")), timeout=15)
+    runner = engine.runners["thrifty"]
+    assert runner.status is BotStatus.PAUSED
+    assert len(fake_llm.requests) == allowed
+
+    # Resuming the same day does not buy more calls: the next cycle pauses it again, unasked.
+    assert (await h.do(ResumeBot(name="thrifty"))).ok
+    await h.drain(lambda: len(paused_views(h, "thrifty")) >= 2, timeout=15)
+    await h.finish_market()
+    spent = runner.strategy.stats["cost_today"]
+    stored = [s for c, s in await store.load_bots() if c.name == "thrifty"]
+    await h.stop()
+
+    assert len(fake_llm.requests) == allowed  # nothing after the budget, to the very end
+    assert not h.of(CycleFailed)
+    notices = [n for n in h.of(Notice) if n.bot == "thrifty"]
+    assert len(notices) == 2
+    assert all(n.level == "warning" and "daily LLM budget" in n.message
+               and "daily_budget_usd" in n.message for n in notices)
+    assert spent == per_call * allowed >= budget
+    assert stored == [BotStatus.PAUSED]
+    rows = await store.recent_decisions("thrifty", 100)
+    assert len(rows) == allowed and sum(r.cost for r in rows) == spent
+
+
+async def test_trigger_cadence_saves_calls_on_a_quiet_market(store: Store, tmp_path: Path,
+                                                             fake_llm: Any,
+                                                             fake_llm2: Any, harness: Any) -> None:
+    fake_llm.handler = fake_llm2.handler = lambda _seen: Reply(HOLD_BOTH, delay_s=0)
+    candles = 60
+    # Both bots stored as running before the engine starts, so both see every candle.
+    await store.save_bot(llm_bot("every", fake_llm.url), BotStatus.RUNNING)
+    await store.save_bot(llm_bot("trig", fake_llm2.url, cadence="trigger",
+                                 trigger_move_pct=1.0), BotStatus.RUNNING)
+    engine = make_engine(store, tmp_path, max_candles=candles)
+    h = harness(engine)
+    await h.start()
+    await h.finish_market()
+    stats = dict(engine.runners["trig"].strategy.stats)
+    view = next(b for b in engine.snapshot().bots if b.name == "trig")
+    await h.stop()
+
+    interval_calls, trigger_calls = len(fake_llm.requests), len(fake_llm2.requests)
+    assert interval_calls == candles  # one decision per closed candle
+    assert 1 <= trigger_calls < interval_calls / 2
+    assert stats["calls_saved"] == interval_calls - trigger_calls
+    assert view.stats["calls_saved"] == stats["calls_saved"]
+    assert stats["llm_calls"] == trigger_calls
+    assert len(await store.recent_decisions("trig", 1000)) == trigger_calls
+    assert stats["last_trigger"]  # each call the trigger bot made names why it fired
+
+
+async def test_budget_survives_an_engine_restart(store: Store, tmp_path: Path, fake_llm: Any,
+                                                 harness: Any) -> None:
+    fake_llm.handler = lambda _seen: Reply(HOLD_BOTH)
+    budget = Decimal("0.001")  # three calls at $0.000429
+    await store.save_bot(llm_bot("thrifty", fake_llm.url, daily_budget_usd=str(budget)),
+                         BotStatus.RUNNING)
+    first = harness(make_engine(store, tmp_path, max_candles=10))
+    await first.start()
+    await first.drain(lambda: bool(paused_views(first, "thrifty")), timeout=15)
+    await first.stop()
+    assert len(fake_llm.requests) == 3
+
+    second = harness(make_engine(store, tmp_path, max_candles=10))
+    await second.start()
+    assert second.engine.runners["thrifty"].status is BotStatus.PAUSED
+    assert (await second.do(ResumeBot(name="thrifty"))).ok
+    await second.finish_market(timeout=15)
+    await second.stop()
+    assert len(fake_llm.requests) == 3  # today's budget was already spent
