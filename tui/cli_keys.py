@@ -96,11 +96,15 @@ def _list(args: argparse.Namespace) -> int:
 
     try:
         entries = secrets.list_secrets()
-    except secrets.SecretsError:
+    except secrets.SecretsError as e:
         env_entries = secrets.list_secrets(include_keyring=False)
-        if env_entries:
-            _print_entries(env_entries)
-        raise
+        if not env_entries:
+            raise
+        _print_entries(env_entries)  # keys from the environment work without a keyring
+        first = str(e).splitlines()[0] if str(e) else "no usable keyring backend"
+        print(f"note: keyring unavailable ({first}); `oxbot keys set` needs one",
+              file=sys.stderr)
+        return EXIT_OK
     if not entries:
         print(f"no keys (keyring: {secrets.check_backend()}). "
               "Add one with `oxbot keys set PROVIDER`.")

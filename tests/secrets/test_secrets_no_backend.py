@@ -62,8 +62,8 @@ def test_env_keys_are_listed_and_checked_without_keyring(env_for: Env, run_oxbot
     result, _ = run_oxbot(["keys", "list"], env)
     assert "binance   env       api_key=…YKEY  secret=…CRET" in result.stdout
     assert "openai    env       api_key=sk-proj-…9z8y" in result.stdout
-    assert result.returncode == 1  # the keyring half is still unusable, and says so
-    assert "no usable keyring backend" in result.stderr
+    assert result.returncode == 0  # environment keys work without a keyring ...
+    assert "keyring unavailable" in result.stderr  # ... and the note says what does not
     check, _ = run_oxbot(["keys", "check", "--no-network"], env)
     assert "keyring backend: none usable" in check.stdout
     assert "binance: present (env)" in check.stdout
