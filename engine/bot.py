@@ -52,7 +52,7 @@ from .models import (
 )
 from .paper import order_from
 from .portfolio import Portfolio
-from .risk import RiskManager, stop_hit
+from .risk import MarketRules, RiskManager, stop_hit
 from .strategies import DecisionContext, Strategy
 
 log = logging.getLogger("oxbot.bot")
@@ -85,12 +85,13 @@ class BotRunner:
         status: BotStatus = BotStatus.STOPPED,
         memory: list[DecisionRecord] | None = None,
         reload: Callable[[], Any] | None = None,
+        rules: Callable[[str], MarketRules] | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
         self.strategy = strategy
         self.portfolio = portfolio
-        self.risk = RiskManager(config.risk, config.fee_rate)
+        self.risk = RiskManager(config.risk, config.fee_rate, rules)  # exchange steps, minimums
         self.broker = broker
         self.store = store
         self.bus = bus
@@ -113,6 +114,7 @@ class BotRunner:
         self._busy = asyncio.Lock()  # held while orders are executed and written
         self.task: asyncio.Task[None] | None = None
         self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
+        self.market_stats: dict[str, Any] = {}  # set by the market (stale_symbols), in view()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -267,6 +269,17 @@ class BotRunner:
                     self.name, ts, "risk", f"{pos.symbol}:{reason.value}",
                     reasoning=f"{reason.value.replace('_', '-')} hit at {price}"))
 
+    async def record_executions(self, executions: Any, ts: int) -> None:
+        """Apply and store orders a broker settled outside a cycle (a restart replay, an order
+        whose outcome was unknown): each order with its new fills, in one transaction.
+        Call it with the bot's lock held (the broker does, inside ``execute``) or before the
+        bot's task runs."""
+        orders = [e.order for e in executions]
+        fills = [f for e in executions for f in e.fills]
+        await self._persist(orders, fills, None, ts)
+        if fills:
+            self.publish_view()
+
     async def flatten(self, ts: int) -> int:
         """Close every position at the last price. Returns how many were closed."""
         n = 0
@@ -353,6 +366,7 @@ class BotRunner:
     def view(self) -> BotView:
         pf = self.portfolio
         stats = dict(getattr(self.strategy, "stats", {}) or {})
+        stats.update(self.market_stats)
         return BotView(
             self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.start_cash,
             self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,

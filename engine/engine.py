@@ -92,6 +92,8 @@ class Engine:
         self.ready = asyncio.Event()
         # Things started once the engine runs and closed when it stops (the control socket).
         self.services: list[Any] = []
+        # Real exchanges: Notices and breaker pauses reach this engine's bus and bots.
+        self.hub.bind(self.bus.publish, lambda: list(self.runners.values()))
 
     # ------------------------------------------------------------------ public surface
 
@@ -162,6 +164,7 @@ class Engine:
             for r in self.runners.values():
                 await _quietly(r.strategy.aclose())
                 await _quietly(r.broker.close())
+            await _quietly(self.hub.close())  # every ccxt client, after the brokers
             self._set_state("stopped")
             for service in self.services:  # last: `oxbot stop` returns once state is saved
                 await _quietly(service.close())
@@ -217,6 +220,12 @@ class Engine:
             self.hub.resume_from(resume_ts)
         for r in self.runners.values():
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
+                try:
+                    await self._prepare(r)
+                except OxbotError as e:
+                    self.bus.publish(EngineError(self.now_ms(), f"bot {r.name} not resumed: {e}"))
+                    await r.set_status(BotStatus.STOPPED)
+                    continue
                 self._activate(r)
 
     async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
@@ -224,10 +233,13 @@ class Engine:
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
         memory = await self.store.recent_decisions(config.name, 20)
+        restore = getattr(strategy, "restore_today", None)
+        if restore is not None:  # today's LLM spend survives restarts and edits
+            restore((await self.store.decision_stats(config.name))["cost_today"])
         runner = BotRunner(
             config, strategy, portfolio, broker, self.store, self.bus,
-            id_factory(config.name[:12]), status, memory,
-            reload=lambda: self._portfolio(config),
+            getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
+            reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
         )
         self.runners[config.name] = runner
         return runner
@@ -237,6 +249,13 @@ class Engine:
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
         return Portfolio.from_fills(config.capital, fills, stops)
+
+    async def _prepare(self, r: BotRunner) -> None:
+        """Before a bot runs: a LIVE broker takes its key and lock, settles the orders the last
+        run left PENDING and reconciles with the exchange (differences become Notices)."""
+        start = getattr(r.broker, "start", None)
+        if start is not None:
+            await start(r)
 
     def _activate(self, r: BotRunner) -> None:
         self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators())
@@ -285,6 +304,7 @@ class Engine:
         return f"bot {cfg.name} updated"
 
     async def _start(self, r: BotRunner) -> None:
+        await self._prepare(r)
         await r.set_status(BotStatus.RUNNING)
         r.consecutive_errors = 0
         r.last_error = ""

@@ -7,12 +7,13 @@ Textual, so the headless engine never loads it.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oxbot.engine.engine import Engine, paper_broker_factory
+from oxbot.engine.engine import Engine
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig
@@ -31,6 +32,16 @@ class RuntimeOptions:
     key_resolver: Callable[[str], str | None] | None = None
     price_table: dict[str, Any] = field(default_factory=dict)
     snapshot_every_s: float | None = 1.0
+    # Real exchanges (ccxt). Base URL per exchange id (testnets, proxies, the tests' fake one),
+    # extra ccxt options per exchange id, ExchangeStreams options (poll_s, stale_after_s, clock,
+    # policy, breaker_threshold, ...), and what start-up reconciliation does with differences.
+    exchange_urls: dict[str, str] = field(default_factory=dict)
+    exchange_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    stream_options: dict[str, Any] = field(default_factory=dict)
+    reconcile: str = field(default_factory=lambda: os.environ.get("OXBOT_RECONCILE", "ignore"))
+    # exchange id -> Credentials (LIVE keys); None: the keyring / OXBOT_<EXCHANGE>_* variables.
+    exchange_keys: Callable[[str], Any] | None = None
+    lock_dir: Path | None = None  # per-key engine locks; None: <data dir>/locks
 
 
 def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
@@ -47,6 +58,48 @@ def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
         return cls(base.params, key_resolver=resolver, price_table=opts.price_table or None)
 
     return make
+
+
+def keyring_credentials(exchange: str) -> Any:
+    """LIVE keys of ``exchange`` from the secrets layer (keyring or environment), off the loop:
+    a keyring call can take seconds."""
+    import asyncio  # noqa: PLC0415
+
+    from oxbot.engine.exchange.clients import Credentials  # noqa: PLC0415
+    from oxbot.storage.secrets import get_secret  # noqa: PLC0415
+
+    async def resolve() -> Credentials | None:
+        fields = await asyncio.to_thread(get_secret, exchange)
+        if not fields or not fields.get("api_key") or not fields.get("secret"):
+            return None
+        return Credentials(fields["api_key"], fields["secret"], fields.get("passphrase") or None)
+
+    return resolve()
+
+
+def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
+    """The shared ccxt layer: market streams (keyless clients) and the broker factory (PAPER
+    and LIVE). Nothing touches the network until a bot on a real exchange starts."""
+    from oxbot.engine.exchange.clients import point_at  # noqa: PLC0415
+    from oxbot.engine.exchange.live import ExchangeBrokers  # noqa: PLC0415
+    from oxbot.engine.market.ccxt_streams import ExchangeStreams  # noqa: PLC0415
+
+    urls = dict(opts.exchange_urls)
+
+    def configure(client: Any) -> None:
+        if client.id in urls:
+            point_at(client, urls[client.id])
+
+    streams = ExchangeStreams(config=opts.exchange_options, configure=configure,
+                              **opts.stream_options)
+    lock_dir = opts.lock_dir
+    if lock_dir is None:
+        from oxbot.storage.paths import data_dir  # noqa: PLC0415
+
+        lock_dir = data_dir() / "locks"
+    brokers = ExchangeBrokers(streams.clients, store, opts.exchange_keys or keyring_credentials,
+                              lock_dir, reconcile_action=opts.reconcile)
+    return streams, brokers
 
 
 DEMO_BOTS: tuple[dict[str, Any], ...] = (
@@ -79,10 +132,11 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
             status = BotStatus.RUNNING if opts.demo else BotStatus.STOPPED
             for cfg in demo_configs():
                 await store.save_bot(cfg, status)
-        hub = MarketHub(opts.sim)
+        streams, brokers = build_exchanges(opts, store)
+        hub = MarketHub(opts.sim, exchanges=streams)
         engine = Engine(
             store, hub, strategy_factory=strategy_factory(opts),
-            broker_factory=paper_broker_factory, resume=opts.resume,
+            broker_factory=brokers, resume=opts.resume,
             snapshot_every_s=opts.snapshot_every_s,
         )
         if control_socket is not None:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..errors import ConfigError
 from ..models import Candle, StreamKey, timeframe_seconds
 from .indicators import IndicatorSpec, compute
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
@@ -86,8 +87,14 @@ class _Stream:
 
 
 class MarketHub:
-    def __init__(self, sim: SimConfig | None = None, now_ms: Any = None) -> None:
+    """Sim streams run by the conductor below (lockstep or paced); streams of real exchanges
+    (``key.exchange != "sim"``) are delegated to ``exchanges`` (an ``ExchangeStreams``), which
+    runs them in real time."""
+
+    def __init__(self, sim: SimConfig | None = None, now_ms: Any = None,
+                 exchanges: Any = None) -> None:
         self.sim = sim or SimConfig()
+        self.exchanges = exchanges  # ccxt_streams.ExchangeStreams, or None: sim only
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._streams: dict[StreamKey, _Stream] = {}
         self._changed = asyncio.Event()
@@ -104,9 +111,12 @@ class MarketHub:
         spec_set = frozenset(specs)
         for key in keys:
             if key.exchange != "sim":
-                raise NotImplementedError(
-                    f"exchange {key.exchange!r}: only the built-in 'sim' market is wired here"
-                )
+                if self.exchanges is None:
+                    raise ConfigError(
+                        f"exchange {key.exchange!r}: this engine was started with the built-in "
+                        "'sim' market only; start it with exchange access (oxbot run)")
+                self.exchanges.subscribe(sub, key, spec_set)
+                continue
             stream = self._streams.get(key) or self._open_stream(key)
             stream.subscribers[sub.name] = (sub, spec_set)
         self._changed.set()
@@ -114,8 +124,28 @@ class MarketHub:
     def unsubscribe(self, sub: Subscriber) -> None:
         for stream in self._streams.values():
             stream.subscribers.pop(sub.name, None)
+        if self.exchanges is not None:
+            self.exchanges.unsubscribe(sub)
+
+    def bind(self, publish: Any, runners: Any) -> None:
+        """Engine hooks for real exchanges: where Notices go, which bots a breaker pauses."""
+        if self.exchanges is not None:
+            self.exchanges.bind(publish, runners)
+
+    def rules_for(self, exchange: str) -> Any:
+        """``RiskManager`` market rules for a bot's exchange (None: sim defaults)."""
+        if exchange == "sim" or self.exchanges is None:
+            return None
+        return self.exchanges.rules_for(exchange)
+
+    async def close(self) -> None:
+        """Close every exchange client (engine shutdown, after the brokers)."""
+        if self.exchanges is not None:
+            await self.exchanges.close()
 
     def last_price(self, key: StreamKey) -> float | None:
+        if key.exchange != "sim" and self.exchanges is not None:
+            return self.exchanges.last_price(key)
         s = self._streams.get(key)
         return None if s is None or not len(s.ohlcv) else float(s.ohlcv[-1, 3])
 
@@ -165,7 +195,15 @@ class MarketHub:
     # ------------------------------------------------------------------ the conductor
 
     async def run(self) -> None:
-        """Advance every sim stream in virtual time until cancelled."""
+        """Advance every sim stream in virtual time until cancelled (exchange streams run on
+        their own tasks; they stop here too)."""
+        try:
+            await self._conduct()
+        finally:
+            if self.exchanges is not None:
+                await self.exchanges.stop_streams()
+
+    async def _conduct(self) -> None:
         lockstep = self.sim.speed is None
         while True:
             live = [s for s in self._streams.values() if not s.ended and s.subscribers]

@@ -1,0 +1,324 @@
+"""Real exchanges for the MarketHub: one ``CcxtFeed`` per (exchange, symbol, timeframe), whatever
+the number of bots, all on one shared ``ExchangeClients`` (keyless public clients: PAPER bots and
+market data never carry keys).
+
+Each stream warms up with history, then puts ``Tick`` items (prices between closes, for SL/TP) and
+``Bar`` items (a closed candle with the indicator frame computed once per close) into its
+subscribers' inboxes, in real time (no lockstep). It also watches what a user must know:
+
+- a price older than ``stale_after_s`` is *stale*: a Notice says so, SL/TP keep using the last
+  price, and every subscribed bot's view carries ``stats["stale_symbols"]``;
+- an exchange's circuit breaker opening pauses the RUNNING bots of that exchange (Notice with the
+  reason); its closing resumes the bots it paused;
+- market rules (amount/price steps, minimums) are loaded once per exchange for the risk manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..clock import Clock, WallClock
+from ..errors import ExchangeError, TemporaryError
+from ..exchange.clients import ExchangeClients, MarketInfo
+from ..exchange.feed import CcxtFeed
+from ..exchange.feed import Tick as FeedTick
+from ..exchange.retry import BreakerState
+from ..messages import Event, Notice
+from ..models import BotStatus, Candle, StreamKey, timeframe_seconds
+from ..risk import DEFAULT_RULES, MarketRules
+from .indicators import IndicatorSpec, compute
+
+log = logging.getLogger("oxbot.market.ccxt")
+
+WINDOW = 300  # bars kept per stream, as for sim streams
+
+
+def rules_of(info: MarketInfo) -> MarketRules:
+    """The risk manager's rules from ccxt market data (0 = unknown: the sim default step)."""
+    return MarketRules(amount_step=info.amount_step or DEFAULT_RULES.amount_step,
+                       price_step=info.price_step or DEFAULT_RULES.price_step,
+                       min_qty=info.min_qty, min_notional=info.min_notional)
+
+
+@dataclass
+class _Stream:
+    key: StreamKey
+    feed: CcxtFeed
+    step_ms: int
+    started_ms: int
+    subscribers: dict[str, tuple[Any, frozenset[IndicatorSpec]]] = field(default_factory=dict)
+    ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ohlcv: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    task: asyncio.Task[None] | None = None
+    stale: bool = False
+    failed: str = ""
+
+    def push(self, c: Candle) -> None:
+        self.ts = np.append(self.ts[-(WINDOW - 1):], c.ts)
+        row = np.array([[c.open, c.high, c.low, c.close, c.volume]])
+        self.ohlcv = np.vstack((self.ohlcv[-(WINDOW - 1):], row))
+
+    def frame(self) -> pd.DataFrame:
+        o = self.ohlcv
+        return pd.DataFrame({"ts": self.ts, "open": o[:, 0], "high": o[:, 1], "low": o[:, 2],
+                             "close": o[:, 3], "volume": o[:, 4]})
+
+    def specs(self) -> set[IndicatorSpec]:
+        out: set[IndicatorSpec] = set()
+        for _, s in self.subscribers.values():
+            out |= s
+        return out
+
+
+class ExchangeStreams:
+    """Every ccxt stream of one engine, and the shared ``ExchangeClients`` they read through.
+
+    ``client_options`` are passed to ``ExchangeClients`` (config, configure, policy, sleep,
+    breaker_threshold, breaker_cooldown_s, rng); the breaker listener is ours. The engine calls
+    ``bind`` once (event publisher, its bots, its clock) and ``close`` on shutdown, which closes
+    every ccxt client, the LIVE brokers' private ones included.
+    """
+
+    def __init__(self, *, clock: Clock | None = None, poll_s: float = 5.0,
+                 stale_after_s: float = 60.0, retry_s: float = 5.0, use_stream: bool = True,
+                 sleep: Callable[[float], Any] = asyncio.sleep,
+                 **client_options: Any) -> None:
+        self.clock = clock or WallClock()
+        self.poll_s, self.stale_after_s, self.retry_s = poll_s, stale_after_s, retry_s
+        self.use_stream = use_stream
+        self._sleep = sleep
+        self.clients = ExchangeClients(on_breaker_change=self._breaker_changed, **client_options)
+        self._streams: dict[StreamKey, _Stream] = {}
+        self._rules: dict[str, dict[str, MarketRules]] = {}
+        self._publish: Callable[[Event], None] = lambda _e: None
+        self._runners: Callable[[], Iterable[Any]] = lambda: ()
+        self._paused: dict[str, set[str]] = {}  # exchange -> bots the breaker paused
+        self._breaker_lock: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self.feeds_opened = 0  # how many CcxtFeed objects were ever made (one per stream)
+        self.computations: dict[StreamKey, int] = {}
+
+    # ------------------------------------------------------------------ wiring
+
+    def bind(self, publish: Callable[[Event], None], runners: Callable[[], Iterable[Any]]) -> None:
+        """Where Notices go and which bots a breaker pauses (called by the Engine)."""
+        self._publish, self._runners = publish, runners
+
+    def notice(self, level: str, message: str, bot: str = "") -> None:
+        log.log(logging.WARNING if level != "info" else logging.INFO, "%s", message)
+        self._publish(Notice(self.clock.now_ms(), level, message, bot))
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def subscribe(self, sub: Any, key: StreamKey, specs: frozenset[IndicatorSpec]) -> None:
+        stream = self._streams.get(key)
+        if stream is None or (stream.task is not None and stream.task.done()):
+            stream = self._open(key)
+        stream.subscribers[sub.name] = (sub, specs)
+        self._refresh_flags(sub)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._watch(), name="ccxt-stale-watch")
+
+    def unsubscribe(self, sub: Any) -> None:
+        for key, stream in list(self._streams.items()):
+            stream.subscribers.pop(sub.name, None)
+            if not stream.subscribers:  # nobody reads it: stop polling the exchange
+                if stream.task is not None:
+                    stream.task.cancel()
+                del self._streams[key]
+
+    def _open(self, key: StreamKey) -> _Stream:
+        feed = CcxtFeed(self.clients.public(key.exchange), key.symbol, key.timeframe,
+                        clients=self.clients, clock=self.clock, poll_s=self.poll_s,
+                        stale_after_s=self.stale_after_s, use_stream=self.use_stream,
+                        sleep=self._sleep)
+        self.feeds_opened += 1
+        stream = _Stream(key, feed, timeframe_seconds(key.timeframe) * 1000,
+                         self.clock.now_ms())
+        stream.task = asyncio.create_task(self._run(stream), name=f"ccxt:{key}")
+        self._streams[key] = stream
+        return stream
+
+    # ------------------------------------------------------------------ reads for the engine
+
+    def last_price(self, key: StreamKey) -> float | None:
+        s = self._streams.get(key)
+        return None if s is None else s.feed.last_price
+
+    def is_stale(self, key: StreamKey) -> bool:
+        s = self._streams.get(key)
+        return s is not None and s.stale
+
+    def rules_for(self, exchange: str) -> Callable[[str], MarketRules]:
+        """A synchronous lookup for ``RiskManager(rules=...)``: the exchange's rules once its
+        markets are loaded (a stream's warm-up loads them), the default before."""
+        def rules(symbol: str) -> MarketRules:
+            return self._rules.get(exchange, {}).get(symbol, DEFAULT_RULES)
+        return rules
+
+    async def load_rules(self, exchange: str) -> Mapping[str, MarketRules]:
+        """Load the exchange's markets once (cached by ExchangeClients) into risk rules."""
+        if exchange not in self._rules:
+            markets = await self.clients.markets(exchange)
+            self._rules[exchange] = {s: rules_of(m) for s, m in markets.items()}
+        return self._rules[exchange]
+
+    # ------------------------------------------------------------------ one stream
+
+    async def _run(self, s: _Stream) -> None:
+        key = s.key
+        warned = False
+        while True:  # warm-up: retried while the exchange is unreachable
+            try:
+                await self.load_rules(key.exchange)
+                history = await s.feed.warmup(WINDOW)
+                break
+            except TemporaryError as e:
+                s.feed.last_error = str(e)
+                if not warned:
+                    self.notice("warning", f"{key}: cannot load markets or history yet ({e}); "
+                                "retrying")
+                    warned = True
+                await self._sleep(self.retry_s)
+            except ExchangeError as e:  # permanent: a bad symbol, keys refused, ...
+                self._fail(s, e)
+                return
+        for c in history:
+            s.push(c)
+        if history:
+            self._send(s, FeedTick(history[-1].ts + s.step_ms, history[-1].close))
+        try:
+            async for item in s.feed.updates():
+                if isinstance(item, FeedTick):
+                    self._send(s, item)
+                else:
+                    self._bar(s, item)
+        except ExchangeError as e:
+            self._fail(s, e)
+
+    def _fail(self, s: _Stream, e: Exception) -> None:
+        s.failed = str(e)
+        names = ", ".join(sorted(s.subscribers)) or "no bot"
+        self.notice("error", f"{s.key}: market data stopped: {e} (bots: {names})")
+
+    def _send(self, s: _Stream, t: FeedTick) -> None:
+        from .hub import Tick  # noqa: PLC0415 - hub imports this module
+
+        tick = Tick(s.key, t.ts, t.price)
+        for sub, _ in list(s.subscribers.values()):
+            sub.inbox.put_nowait(tick)
+
+    def _bar(self, s: _Stream, c: Candle) -> None:
+        from .hub import Bar  # noqa: PLC0415
+
+        s.push(c)
+        frame = compute(s.frame(), s.specs())  # once per close, shared by every bot
+        self.computations[s.key] = self.computations.get(s.key, 0) + 1
+        bar = Bar(s.key, c, frame, c.ts + s.step_ms)
+        for sub, _ in list(s.subscribers.values()):
+            sub.inbox.put_nowait(bar)
+
+    # ------------------------------------------------------------------ stale prices
+
+    async def _watch(self) -> None:
+        period = max(0.01, min(self.poll_s, 1.0))
+        while self._streams:
+            self.check_stale()
+            await asyncio.sleep(period)
+
+    def check_stale(self) -> None:
+        """Turn stale/live transitions into Notices and bot view flags."""
+        now = self.clock.now_ms()
+        for s in list(self._streams.values()):
+            if s.failed:
+                continue
+            old_enough = now - s.started_ms >= self.stale_after_s * 1000
+            stale = s.feed.is_stale and old_enough
+            if stale == s.stale:
+                continue
+            s.stale = stale
+            if stale:
+                last = s.feed.last_price
+                since = "" if s.feed.last_ok_ts is None else \
+                    f" for {(now - s.feed.last_ok_ts) / 1000:.0f}s"
+                self.notice("warning", f"{s.key}: price is STALE (no update{since}: "
+                            f"{s.feed.last_error or 'no answer'}); stop-loss and take-profit use "
+                            f"the last price {last}")
+            else:
+                self.notice("info", f"{s.key}: price is live again ({s.feed.last_price})")
+            for sub, _ in list(s.subscribers.values()):
+                self._refresh_flags(sub)
+
+    def _refresh_flags(self, sub: Any) -> None:
+        flags = getattr(sub, "market_stats", None)
+        if flags is None:
+            return
+        flags["stale_symbols"] = sorted(k.symbol for k, s in self._streams.items()
+                                        if s.stale and sub.name in s.subscribers)
+        publish_view = getattr(sub, "publish_view", None)
+        if publish_view is not None:
+            publish_view()
+
+    # ------------------------------------------------------------------ circuit breaker
+
+    def _breaker_changed(self, name: str, old: BreakerState, new: BreakerState,
+                         reason: str) -> None:
+        if new is BreakerState.HALF_OPEN:
+            log.info("%s: breaker half-open (%s)", name, reason)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(self._pause(name, reason) if new is BreakerState.OPEN
+                                else self._resume(name, reason))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _pause(self, exchange: str, reason: str) -> None:
+        async with self._breaker_lock.setdefault(exchange, asyncio.Lock()):
+            paused = self._paused.setdefault(exchange, set())
+            for r in list(self._runners()):
+                if r.config.exchange == exchange and r.status is BotStatus.RUNNING:
+                    await r.set_status(BotStatus.PAUSED)
+                    paused.add(r.name)
+            names = ", ".join(sorted(paused)) or "none"
+            self.notice("warning", f"{exchange} circuit breaker OPEN ({reason}); bots paused "
+                        f"until it answers again: {names}")
+
+    async def _resume(self, exchange: str, reason: str) -> None:
+        async with self._breaker_lock.setdefault(exchange, asyncio.Lock()):
+            paused = self._paused.pop(exchange, set())
+            resumed = []
+            for r in list(self._runners()):
+                if r.name in paused and r.status is BotStatus.PAUSED:
+                    await r.set_status(BotStatus.RUNNING)
+                    resumed.append(r.name)
+            self.notice("info", f"{exchange} circuit breaker closed ({reason}); bots resumed: "
+                        f"{', '.join(sorted(resumed)) or 'none'}")
+
+    # ------------------------------------------------------------------ shutdown
+
+    async def stop_streams(self) -> None:
+        """Cancel every stream task (the hub stops)."""
+        tasks = [s.task for s in self._streams.values() if s.task is not None]
+        tasks += [t for t in (self._watchdog, *self._background) if t is not None]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the streams and close every ccxt client (public and private)."""
+        await self.stop_streams()
+        await self.clients.close_all()
+
+
+__all__ = ["ExchangeStreams", "rules_of"]

@@ -1,0 +1,119 @@
+"""Fixtures for the exchange end-to-end tests: the fake Binance on a fast clock, and the real
+engine built by the real composition root (tui.runtime.build_engine) on a temp-file Store.
+Helper modules of this directory are loaded by path (importlib mode)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_HERE = Path(__file__).parent
+
+
+def _load(name: str) -> Any:
+    key = f"_oxbot_exchange_e2e_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, _HERE / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+support = _load("e2e_support")
+
+
+@pytest.fixture
+def sup() -> Any:
+    return support
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[Any]:
+    """The fake exchange; one 1m candle closes every 0.1 s of wall time."""
+    server = support.ClockedFake(clock=support.SpeedClock(speed=600))
+    server.retry_after_s = 0
+    server.stall_s = 0.15
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class EngineRun:
+    """The engine of ``build_engine`` running on the current loop; every event kept."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.events: list[Any] = []
+        engine.bus.listen(self.events.append)
+        self.task: asyncio.Task[None] | None = None
+        self._n = 0
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.engine.run())
+        await asyncio.wait_for(self.engine.ready.wait(), 30)
+
+    async def do(self, cmd: Any, timeout: float = 30) -> Any:
+        from oxbot.engine.messages import CommandDone
+
+        self._n += 1
+        cmd = replace(cmd, request_id=f"e2e{self._n}")
+        self.engine.submit(cmd)
+        await self.wait(lambda: any(isinstance(e, CommandDone) and e.request_id == cmd.request_id
+                                    for e in self.events), timeout)
+        return next(e for e in self.events
+                    if isinstance(e, CommandDone) and e.request_id == cmd.request_id)
+
+    async def wait(self, cond: Callable[[], bool], timeout: float = 30) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while not cond():
+            if self.task is not None and self.task.done():
+                self.task.result()
+                raise AssertionError("engine stopped")
+            if loop.time() > end:
+                raise TimeoutError("condition not reached in time")
+            await asyncio.sleep(0.02)
+
+    def notices(self, text: str = "") -> list[str]:
+        from oxbot.engine.messages import Notice
+
+        return [e.message for e in self.events if isinstance(e, Notice) and text in e.message]
+
+    async def stop(self) -> None:
+        self.engine.request_stop()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 30)
+
+
+@pytest.fixture
+async def run_engine(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """``await run_engine(fake, **options)`` -> a started EngineRun (stopped at teardown)."""
+    from oxbot.storage.store import Store
+    from oxbot.tui.runtime import build_engine
+
+    runs: list[tuple[EngineRun, Any]] = []
+
+    async def start(fake: Any, db_name: str = "oxbot.db", **kw: Any) -> EngineRun:
+        opts = support.runtime_options(tmp_path / db_name, fake.base_url, fake.clock,
+                                       tmp_path / "locks", **kw)
+        store = await Store.open(opts.db_path)
+        engine = await build_engine(opts, store=store)
+        run = EngineRun(engine)
+        runs.append((run, store))
+        await run.start()
+        return run
+
+    yield start
+    for run, store in runs:
+        if run.task is not None and not run.task.done():
+            await run.stop()
+        await store.close()
