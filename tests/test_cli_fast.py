@@ -1,0 +1,56 @@
+"""`oxbot --help`, `--version` and `doctor` stay fast: the CLI imports no ccxt, pandas,
+pandas-ta, Textual or SQLAlchemy until a command needs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("ccxt", "pandas", "pandas_ta", "numpy", "textual", "sqlalchemy", "keyring")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = (code + "\nimport json, sys\n"
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=True)
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_importing_the_cli_and_building_the_parser_loads_nothing_heavy() -> None:
+    loaded = _loaded_after("import oxbot.tui.cli as c; c.build_parser()")
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_version_help_and_doctor_work(tmp_path: Path) -> None:
+    env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
+    run = [sys.executable, "-m", "oxbot.tui.cli"]
+    version = subprocess.run([*run, "--version"], capture_output=True, text=True, env=env,
+                             timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("oxbot ")
+    helptext = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env,
+                              timeout=60)
+    for command in ("bots", "run", "attach", "backtest", "keys", "doctor", "status", "stop"):
+        assert command in helptext.stdout
+    doctor = subprocess.run([*run, "doctor"], capture_output=True, text=True, env=env,
+                            timeout=60)
+    assert doctor.returncode == 0, doctor.stderr
+    for label in ("python", "database", "schema", "keyring", "terminal"):
+        assert any(line.startswith(label) for line in doctor.stdout.splitlines()), label
+    assert str(tmp_path) in doctor.stdout
+    assert "Traceback" not in doctor.stderr
+
+
+def test_doctor_reports_the_schema_version(tmp_path: Path) -> None:
+    env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
+    db = tmp_path / "x.db"
+    add = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "--db", str(db), "bots", "add",
+                          "a"], capture_output=True, text=True, env=env, timeout=60)
+    assert add.returncode == 0, add.stderr
+    doctor = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "--db", str(db), "doctor"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert "schema version 2" in doctor.stdout
+
