@@ -19,7 +19,7 @@ import pandas as pd
 
 from .broker import Broker
 from .bus import EventBus
-from .errors import BudgetExceeded
+from .errors import AuthError, BudgetExceeded
 from .market.hub import Bar, Tick
 from .messages import (
     BotStateChanged,
@@ -156,6 +156,11 @@ class BotRunner:
                 raise
             except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
                 self._failed(e)
+                if self.status is BotStatus.ERROR:
+                    try:  # remembered: an errored bot does not resume on restart
+                        await self.store.set_bot_status(self.name, BotStatus.ERROR)
+                    except Exception:  # noqa: BLE001
+                        log.exception("bot %s: cannot store the error state", self.name)
             finally:
                 self.inbox.task_done()
 
@@ -349,7 +354,14 @@ class BotRunner:
                     self.consecutive_errors, self.last_error)
         ts = self.last_cycle_ts or 0
         self.bus.publish(CycleFailed(ts, self.name, self.last_error, self.consecutive_errors))
-        if self.consecutive_errors >= ERROR_LIMIT and self.status is BotStatus.RUNNING:
+        if isinstance(e, AuthError) and self.active:
+            # A rejected key fails every order the same way: stop now instead of hammering the
+            # exchange (and risking a ban) until the error limit.
+            self.status = BotStatus.ERROR
+            self.bus.publish(Notice(ts, "error", f"{self.name}: the exchange rejected the API "
+                                    "key; bot stopped. Check it with `oxbot keys check`.",
+                                    self.name))
+        elif self.consecutive_errors >= ERROR_LIMIT and self.status is BotStatus.RUNNING:
             self.status = BotStatus.ERROR
             self.bus.publish(Notice(ts, "error", f"{self.name}: {ERROR_LIMIT} cycles failed in "
                                     f"a row, bot stopped: {self.last_error}", self.name))

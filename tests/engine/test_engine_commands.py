@@ -197,3 +197,31 @@ async def test_update_keeps_the_ledger_and_restart_restores_exactly(store: Store
     finally:
         await again.close()
     assert isinstance(cash, Decimal)
+
+
+async def test_a_rejected_api_key_stops_the_bot_at_once(store: Store) -> None:
+    from oxbot.engine.broker import Broker
+    from oxbot.engine.errors import AuthError
+    from oxbot.engine.messages import Notice
+
+    calls: list[str] = []
+
+    class Refusing(Broker):
+        async def execute(self, intent: Any, ref_price: Any, ts: int) -> Any:
+            calls.append(intent.client_order_id)
+            raise AuthError("binance: API-key rejected")
+
+    engine = make_engine(store, max_candles=None, strategy_factory=factory,
+                         broker_factory=lambda _c: Refusing())
+    h = Harness(engine)
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("k", strategy="always_buy", params={}), start=True))).ok
+    r = engine.runners["k"]
+    await h.drain(lambda: r.status is BotStatus.ERROR)
+    await asyncio.sleep(0.3)  # the market goes on; the bot must not try again
+    assert len(calls) == 1
+    await h.drain(lambda: any(isinstance(e, Notice) for e in h.events), timeout=5)
+    notices = [e for e in h.events if isinstance(e, Notice) and e.bot == "k"]
+    assert notices and "rejected the API key" in notices[0].message
+    assert dict((c.name, s) for c, s in await store.load_bots())["k"] is BotStatus.ERROR
+    await h.stop()
