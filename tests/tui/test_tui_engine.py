@@ -1,0 +1,61 @@
+"""Pilot tests against the REAL engine (InProcessClient, seeded sim at max speed, temp DB):
+keys drive real bots, and what the screen shows is what the engine did."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tui_sim import settle, sim_bots
+
+from oxbot.tui.app import OxbotApp
+from oxbot.tui.screens.confirm import ConfirmScreen
+
+CANDLES = 78  # seed 7: every bot holds a position at the end
+
+
+def screen_text(app: OxbotApp) -> str:
+    return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+
+async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached:\n" + screen_text(pilot.app))
+        await pilot.pause(0.05)
+
+
+async def test_start_a_stopped_bot_see_it_trade_then_stop_it(sim_client):
+    client = sim_client(sim_bots(1), CANDLES, running=False)
+    app = OxbotApp(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "bot00" in app.state.bots)
+        await pilot.pause(0.4)
+        assert "■ stopped" in screen_text(app)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.bots["bot00"].trades > 0, 30)
+        await pilot.pause(0.5)
+        text = screen_text(app)
+        assert "▶ running" in text
+        assert "bot00 BUY" in text  # the fill is in the Fills panel
+        await pilot.press("x")
+        await wait_until(pilot, lambda: app.state.bots["bot00"].status.value == "stopped")
+        await pilot.pause(0.4)
+        assert "■ stopped" in screen_text(app)
+
+
+async def test_panic_flattens_everything_and_reports_done(sim_client):
+    app = OxbotApp(sim_client(sim_bots(2), CANDLES))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, CANDLES)
+        assert app.state.positions
+        await pilot.press("ctrl+x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: any("PANIC done" in n.message
+                                            for n in app._notifications))
+        await pilot.pause(0.4)
+        assert not app.state.positions
+        assert all(b.status.value == "stopped" for b in app.state.bots.values())
+        assert "Positions · bot00 (0)" in screen_text(app)

@@ -1,0 +1,212 @@
+"""Pilot tests: every dashboard binding does what its footer label says, through the real app
+and the commands it submits (against the scripted client double; real-engine tests are in
+test_tui_engine.py)."""
+
+from __future__ import annotations
+
+from oxbot.engine import messages as m
+from oxbot.tui.app import OxbotApp
+from oxbot.tui.screens.bot_config import BotConfigScreen
+from oxbot.tui.screens.confirm import ConfirmScreen
+from oxbot.tui.screens.delete_confirm import DeleteBotScreen
+from oxbot.tui.screens.help import HelpScreen
+from oxbot.tui.widgets.bots_table import BotsTable
+
+
+def screen_text(app: OxbotApp) -> str:
+    return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+
+async def _ready(pilot) -> None:
+    await pilot.pause(0.05)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.05)
+
+
+def sent(client, kind):
+    return [c for c in client.commands if isinstance(c, kind)]
+
+
+async def test_dashboard_shows_snapshot_and_selection(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        text = screen_text(app)
+        assert "PAPER" in text and "20,150.50" in text
+        assert "▶ running" in text and "■ stopped" in text
+        assert "+2.50%" in text and "-1.00%" in text
+        assert "Positions · alpha (1)" in text
+        await pilot.press("j")
+        assert app.screen.selected == "beta"
+        await pilot.press("k")
+        assert app.screen.selected == "alpha"
+        await pilot.press("escape")
+        assert app.screen.selected is None
+        assert "Positions · all bots (1)" in screen_text(app)
+
+
+async def test_start_stop_pause_resume(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        # alpha is running: start is unavailable, stop works
+        assert app.screen.check_action("start", ()) is None
+        await pilot.press("s")
+        assert not sent(scripted_client, m.StartBot)
+        await pilot.press("space")
+        assert sent(scripted_client, m.PauseBot)[0].name == "alpha"
+        await pilot.pause(0.05)
+        assert "⏸ paused" in screen_text(app)
+        await pilot.press("space")
+        assert sent(scripted_client, m.ResumeBot)[0].name == "alpha"
+        await pilot.press("x")
+        await pilot.pause(0.05)
+        assert sent(scripted_client, m.StopBot)[0].name == "alpha"
+        assert screen_text(app).count("■ stopped") == 2
+        await pilot.press("s")
+        await pilot.pause(0.05)
+        assert sent(scripted_client, m.StartBot)[0].name == "alpha"
+        assert "▶ running" in screen_text(app)
+
+
+async def test_flatten_asks_then_sends(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # cancel: nothing sent
+        assert not sent(scripted_client, m.FlattenBot)
+        await pilot.press("f")
+        await pilot.click("#confirm")
+        await pilot.pause(0.05)
+        assert sent(scripted_client, m.FlattenBot)[0].name == "alpha"
+        assert "Positions · alpha (0)" in screen_text(app)
+        assert app.screen.check_action("flatten", ()) is None  # nothing left to flatten
+
+
+async def test_delete_keeps_history_unless_purge_ticked(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("j", "d")
+        assert isinstance(app.screen, DeleteBotScreen)
+        await pilot.press("enter")  # focus is on Cancel: enter must not delete
+        assert not sent(scripted_client, m.DeleteBot)
+        await pilot.press("d")
+        await pilot.click("#purge")
+        await pilot.click("#confirm")
+        await pilot.pause(0.05)
+        cmd = sent(scripted_client, m.DeleteBot)[0]
+        assert (cmd.name, cmd.purge_history) == ("beta", True)
+        assert "beta" not in screen_text(app)
+        await pilot.press("d")
+        await pilot.click("#confirm")
+        await pilot.pause(0.05)
+        assert sent(scripted_client, m.DeleteBot)[1].purge_history is False
+
+
+async def test_panic_reports_done_only_when_engine_confirms(scripted_client, fixed_clock):
+    scripted_client.hold_panic = True
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("ctrl+x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.click("#confirm")
+        await pilot.pause(0.05)
+        assert sent(scripted_client, m.PanicAll)
+        toasts = [n.message for n in app._notifications]
+        assert any("waiting for the engine" in t for t in toasts)
+        assert not any("PANIC done" in t for t in toasts)
+        scripted_client.release_panic()
+        await pilot.pause(0.05)
+        assert any("PANIC done" in n.message for n in app._notifications)
+        assert "▶ running" not in screen_text(app)
+
+
+async def test_help_lists_every_binding_and_theme_cycles(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        for bid in ("bot.new", "bot.configure", "bot.start", "bot.stop", "bot.pause",
+                    "bot.flatten", "bot.delete", "app.quit", "app.help", "app.theme",
+                    "app.panic"):
+            assert bid in text
+        await pilot.press("escape")
+        assert app.theme == "oxbot-dark"
+        await pilot.press("t")
+        assert app.theme == "oxbot-light"
+        await pilot.press("t", "t")
+        assert app.theme == "oxbot-dark"
+
+
+async def test_keymap_remaps_a_binding(scripted_client, fixed_clock):
+    class S:
+        theme = "oxbot-contrast"
+        keymap = {"bot.stop": "z"}
+
+    app = OxbotApp(scripted_client, settings=S(), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        assert app.theme == "oxbot-contrast"
+        await pilot.press("x")
+        assert not sent(scripted_client, m.StopBot)
+        await pilot.press("z")
+        assert sent(scripted_client, m.StopBot)[0].name == "alpha"
+
+
+async def test_new_and_edit_open_the_form_and_quit_stops_client(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("n")
+        assert isinstance(app.screen, BotConfigScreen)
+        await pilot.press("escape")
+        await pilot.press("e")
+        assert isinstance(app.screen, BotConfigScreen)
+        assert app.screen._original.name == "alpha"
+        await pilot.press("escape")
+        await pilot.press("enter")
+        assert isinstance(app.screen, BotConfigScreen)
+        await pilot.press("escape")
+        assert app.screen.query_one(BotsTable).has_focus
+        await pilot.press("q")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+    assert scripted_client.stopped
+
+
+async def test_command_palette_runs_actions(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Stop the selected")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert sent(scripted_client, m.StopBot)[0].name == "alpha"
+
+
+async def test_fill_bursts_become_one_toast_and_stop_loss_is_named(scripted_client, fixed_clock):
+    from decimal import Decimal
+
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        for i in range(5):
+            scripted_client.emit(m.OrderFilled(0, "alpha", "BTC/USDT", "buy", Decimal("0.01"),
+                                               Decimal(60000 + i), Decimal("0.6"), "entry"))
+        scripted_client.emit(m.OrderFilled(0, "alpha", "BTC/USDT", "sell", Decimal("0.05"),
+                                           Decimal("58000"), Decimal("2.9"), "stop_loss"))
+        await pilot.pause(0.3)
+        trade_toasts = [n for n in app._notifications if n.title in ("fill", "fills",
+                                                                      "stop-loss")]
+        assert len(trade_toasts) == 1
+        assert "6 fills (1 stop-loss)" in trade_toasts[0].message
+        assert "STOP-LOSS" in trade_toasts[0].message
+        assert "alpha SELL" in screen_text(app) or "alpha BUY" in screen_text(app)

@@ -1,0 +1,45 @@
+"""Helpers for tests against the REAL engine on the seeded sim market (loaded by conftest)."""
+
+from __future__ import annotations
+
+import asyncio
+
+T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
+SIM_T0 = T0  # the seeded sim's first live candle opens here (a fixed virtual time)
+
+
+def sim_bots(n: int = 2, *, running: bool = True) -> list:
+    """Rule bots on the seeded sim market: even ones on BTC, odd ones on ETH+SOL."""
+    from oxbot.engine.models import BotConfig
+
+    return [BotConfig(name=f"bot{i:02d}",
+                      symbols=("BTC/USDT",) if i % 2 == 0 else ("ETH/USDT", "SOL/USDT"),
+                      strategy="sma_cross", params={"fast": 5, "slow": 20})
+            for i in range(n)]
+
+
+async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
+    """Wait until the sim has played every candle and the UI has drawn the last of it."""
+    app = pilot.app
+    end = SIM_T0 + candles * 60_000
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last = -1
+    while loop.time() < deadline:
+        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
+        if app.state.engine_ts >= end and app.state.engine_ts == last:
+            break
+        last = app.state.engine_ts
+    else:
+        raise AssertionError(f"sim did not finish {candles} candles in {timeout}s "
+                             f"(at {(app.state.engine_ts - SIM_T0) / 60_000:.0f})")
+    await pilot.pause(0.2)
+    app.dashboard.redraw_all()  # the chart and the table redraw on timers: draw them now
+    await pilot.pause(0.3)
+    app.clear_notifications()  # toasts expire on wall time: keep them out of pictures
+    for inp in app.screen.query("Input"):
+        inp.cursor_blink = False
+    await pilot.pause(0.05)
+
+

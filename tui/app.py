@@ -1,0 +1,304 @@
+"""OxbotApp: wiring only. The engine client, the event inbox, the state, themes, settings.
+
+Everything slow (engine start/stop, settings writes, keyring) runs in named thread workers; one
+handler turns any worker failure into a toast.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from oxbot.engine import messages as m
+from oxbot.engine.client import EngineClient
+from oxbot.engine.clock import Clock, WallClock
+from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_user_themes
+
+from .commands import OxbotCommands
+from .event_inbox import EventInbox
+from .messages import EngineEventsArrived
+from .screens.confirm import ConfirmScreen
+from .screens.dashboard import DashboardScreen
+from .screens.help import HelpScreen, binding_rows
+from .screens.keys import KeysScreen
+from .settings_bridge import SettingsBridge
+from .state import DashboardState, Toast
+from .widgets.bots_table import BotsTable
+
+TRADE_TOASTS = {"fill", "stop-loss", "take-profit"}
+TRADE_TOAST_INTERVAL_S = 2.0
+REDRAW_INTERVAL_S = 0.1
+# Absolute, so subclasses in other folders (tests, bench) find them too.
+STYLES = [Path(__file__).parent / "styles" / f for f in ("app.tcss", "dashboard.tcss",
+                                                         "dialogs.tcss")]
+
+
+class OxbotApp(App[int]):
+    """The cockpit. ``client`` is any EngineClient (in-process engine, socket, test double)."""
+
+    TITLE = "oxbot"
+    CSS_PATH = STYLES  # type: ignore[assignment]
+    COMMANDS = {OxbotCommands}
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (stops the in-process engine)"),
+        Binding("ctrl+c", "quit", "Quit", id="app.quit_ctrl_c", show=False, priority=True,
+                tooltip="Quit, like q"),
+        Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
+        Binding("t", "cycle_theme", "Theme", id="app.theme", show=False,
+                tooltip="Next colour theme"),
+        Binding("K", "keys", "Keys", id="app.keys", show=False,
+                tooltip="API keys in the OS keyring: set, reveal, delete"),
+        Binding("ctrl+x", "panic", "PANIC", id="app.panic", priority=True,
+                tooltip="PANIC: stop every bot and flatten every position (asks first)"),
+    ]
+
+    def __init__(self, client: EngineClient, *, settings: Any = None,
+                 clock: Clock | None = None) -> None:
+        super().__init__()
+        self.client = client
+        self.clock: Clock = clock or WallClock()
+        self.state = DashboardState()
+        self.inbox = EventInbox(self.post_message)
+        self.settings = SettingsBridge(settings)
+        self._theme_names = [t.name for t in BUILTIN_THEMES]
+        self._theme_notices = self._install_themes()
+        self._started = False
+        self.dashboard: DashboardScreen | None = None
+        self._dirty: set[str] = set()
+        self._last_redraw = 0.0
+        self._redraw_scheduled = False
+        self._held_trade_toasts: list[Toast] = []
+        self._trade_toast_timer = False
+        self._last_trade_toast = 0.0
+
+    # ------------------------------------------------------------------ start / stop
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    def _install_themes(self) -> list[str]:
+        """Register built-in and user themes and pick the saved one; returns notices.
+
+        Runs in __init__, before the first widget exists: a widget that reads the theme at
+        mount (the plotext chart) must never see Textual's default one.
+        """
+        for theme in BUILTIN_THEMES:
+            self.register_theme(theme)
+        themes, notices = load_user_themes(self.settings.themes_dir)
+        for theme in themes:
+            self.register_theme(theme)
+            self._theme_names.append(theme.name)
+        wanted = self.settings.theme or DEFAULT_THEME
+        if wanted not in self._theme_names:
+            notices.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME
+        self.theme = wanted
+        return notices
+
+    def on_mount(self) -> None:
+        for notice in self._theme_notices:
+            self.notify(notice, title="theme", severity="warning", timeout=8)
+        keymap = self.settings.keymap
+        if keymap:
+            self.set_keymap(keymap)
+        self.dashboard = DashboardScreen()
+        self.install_screen(self.dashboard, name="dashboard")
+        self.push_screen("dashboard")
+        self._start_engine()
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def _start_engine(self) -> None:
+        self.client.start(self.inbox.listener)
+        self._started = True
+
+    @work(thread=True, group="engine", exit_on_error=False)
+    def _stop_engine_and_exit(self) -> None:
+        try:
+            if self._started:
+                self.client.stop(10.0)
+                self._started = False
+        finally:
+            self.call_from_thread(self.exit, 0)
+
+    async def action_quit(self) -> None:
+        what = "detaching" if self.client.attached else "stopping the engine (bots' state saved)"
+        self.notify(f"Quitting: {what}…", timeout=10)
+        self._stop_engine_and_exit()
+
+    # ------------------------------------------------------------------ engine events
+
+    @on(EngineEventsArrived)
+    def _events_arrived(self) -> None:
+        dirty: set[str] = set()
+        toasts: list[Toast] = []
+        for event in self.inbox.drain():
+            changed, new = self.state.apply(event)
+            dirty |= changed
+            toasts += new
+        self._toast(toasts)
+        self._dirty |= dirty
+        # Redraw at most every REDRAW_INTERVAL_S: 20 bots at max speed send thousands of
+        # events a second; a person reads a few frames a second; keys redraw at once.
+        wait = self._last_redraw + REDRAW_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self._flush_redraw()
+        elif not self._redraw_scheduled:
+            self._redraw_scheduled = True
+            self.set_timer(wait, self._flush_redraw)
+
+    def _flush_redraw(self) -> None:
+        self._redraw_scheduled = False
+        dirty, self._dirty = self._dirty, set()
+        self._last_redraw = time.monotonic()
+        dashboard = self.dashboard
+        if dirty and dashboard is not None and dashboard.is_mounted and self.is_running:
+            dashboard.redraw(dirty)
+
+    def _toast(self, toasts: list[Toast]) -> None:
+        """Show toasts. Trade toasts (fills, SL/TP) are held and shown at most every
+        TRADE_TOAST_INTERVAL_S, summed up when several came: 20 bots at speed would otherwise
+        bury the screen (and each toast costs a mount and a layout)."""
+        for t in toasts:
+            if t.title in TRADE_TOASTS:
+                self._held_trade_toasts.append(t)
+            else:
+                self._show(t)
+        if self._held_trade_toasts and not self._trade_toast_timer:
+            # never 0: Textual's timer divides by its interval
+            wait = max(0.01, self._last_trade_toast + TRADE_TOAST_INTERVAL_S - time.monotonic())
+            self._trade_toast_timer = True
+            self.set_timer(wait, self._flush_trade_toasts)
+
+    def _flush_trade_toasts(self) -> None:
+        held, self._held_trade_toasts = self._held_trade_toasts, []
+        self._trade_toast_timer = False
+        self._last_trade_toast = time.monotonic()
+        if len(held) == 1:
+            self._show(held[0])
+        elif held:
+            sl = sum(t.title == "stop-loss" for t in held)
+            tp = sum(t.title == "take-profit" for t in held)
+            extra = ", ".join(x for x in (f"{sl} stop-loss" if sl else "",
+                                          f"{tp} take-profit" if tp else "") if x)
+            self._show(Toast(f"{len(held)} fills{f' ({extra})' if extra else ''}; "
+                             f"latest: {held[-1].message}",
+                             "warning" if sl else "information", "fills"))
+
+    def _show(self, t: Toast) -> None:
+        self.notify(t.message, title=t.title, severity=t.severity,  # type: ignore[arg-type]
+                    timeout=8 if t.severity == "error" else 4)
+
+    def send(self, command: m.Command, what: str, *, quiet: bool = False) -> str:
+        """Submit a command; the CommandDone toast names ``what`` the user asked for (only a
+        failure is toasted when ``quiet``: the table shows the success)."""
+        rid = uuid.uuid4().hex[:12]
+        cmd = type(command)(**{**_fields(command), "request_id": rid})
+        self.state.pending[rid] = what
+        if quiet:
+            self.state.quiet.add(rid)
+        self.client.submit(cmd)
+        return rid
+
+    # ------------------------------------------------------------------ app-wide actions
+
+    def action_help(self) -> None:
+        rows = binding_rows(_bindings(self.BINDINGS),
+                            _bindings([*BotsTable.BINDINGS, *DashboardScreen.BINDINGS]),
+                            dict(getattr(self, "_keymap", {})))
+        rows.append(("ctrl+p", "Command palette: every action by name", "app.palette"))
+        self.push_screen(HelpScreen(rows))
+
+    def action_keys(self) -> None:
+        if not isinstance(self.screen, KeysScreen):
+            self.push_screen(KeysScreen())
+
+    def action_cycle_theme(self) -> None:
+        names = self._theme_names
+        nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names \
+            else names[0]
+        self.theme = nxt
+        self.notify(f"theme: {nxt}", timeout=2)
+        self._save_theme(nxt)
+
+    @work(thread=True, group="settings", exit_on_error=False)
+    def _save_theme(self, name: str) -> None:
+        self.settings.save_theme(name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "panic":
+            return True if self.state.bots else None
+        return True
+
+    def action_panic(self) -> None:
+        if isinstance(self.screen, ConfirmScreen):
+            return
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.send(m.PanicAll(), "PANIC")
+                self.notify("PANIC sent: stopping every bot and flattening… waiting for "
+                            "the engine to confirm.", title="PANIC", severity="warning",
+                            timeout=10)
+
+        n_pos = len(self.state.positions)
+        self.push_screen(ConfirmScreen(
+            "PANIC: stop everything?",
+            f"Stop all {len(self.state.bots)} bots and close all {n_pos} open positions at "
+            "market now.", confirm_label="PANIC", danger=True), answered)
+
+    # ------------------------------------------------------------------ failures
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.group} failed",
+                        severity="error", timeout=10)
+
+
+def _bindings(items: list[Any]) -> list[Binding]:
+    return [b for b in items if isinstance(b, Binding)]
+
+
+def _fields(command: m.Command) -> dict[str, Any]:
+    return {name: getattr(command, name) for name in command.__dataclass_fields__}
+
+
+def run_app(client: EngineClient, settings: Any = None, *,
+            app_holder: dict[str, Any] | None = None, clock: Clock | None = None) -> int:
+    """Run the cockpit until the user quits; the engine is stopped whatever ends the app.
+
+    ``app_holder["app"]`` is set to the app so a caller's signal handler can reach it; without
+    a holder, SIGTERM is handled here (the app exits, the engine stops, the terminal is restored).
+    """
+    app = OxbotApp(client, settings=settings, clock=clock)
+    previous = None
+    if app_holder is not None:
+        app_holder["app"] = app
+    else:
+        def on_sigterm(_signum: int, _frame: object) -> None:
+            loop = app._loop  # noqa: SLF001 - the only way to reach the app from a signal
+            if loop is not None:
+                loop.call_soon_threadsafe(app.exit, 0)
+
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        code = app.run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        try:
+            if app._started:
+                client.stop(10.0)
+        except Exception:  # already stopped or failing: the terminal is restored regardless
+            pass
+    return int(code or app.return_code or 0)

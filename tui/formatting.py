@@ -1,0 +1,77 @@
+"""Text for numbers, times and states. Meaning is always in the text (sign, words, symbols);
+colour only repeats it, so a 16-colour or monochrome terminal still tells the truth."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+STATUS_TEXT = {
+    "running": "▶ running",
+    "paused": "⏸ paused",
+    "stopped": "■ stopped",
+    "error": "✖ error",
+}
+STATUS_VARIABLE = {
+    "running": "bot-running",
+    "paused": "bot-paused",
+    "stopped": "bot-stopped",
+    "error": "bot-error",
+}
+
+
+def money(value: Decimal | float, places: int = 2) -> str:
+    return f"{value:,.{places}f}"
+
+
+def signed_money(value: Decimal | float) -> str:
+    return f"{value:+,.2f}"
+
+
+def signed_pct(value: Decimal | float) -> str:
+    """P&L percent with its sign as text: +1.23% / -0.50% / ±0.00%."""
+    if abs(float(value)) < 0.005:
+        return "±0.00%"
+    return f"{value:+.2f}%"
+
+
+def pnl_variable(value: Decimal | float) -> str:
+    v = float(value)
+    return "pnl-up" if v >= 0.005 else "pnl-down" if v <= -0.005 else "pnl-flat"
+
+
+def qty(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return text if len(text) <= 8 else f"{value:.6g}"
+
+
+def price(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    if value >= 10_000:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if value >= 100 else f"{value:.4f}"
+
+
+def hhmm(ts_ms: int | None) -> str:
+    if not ts_ms:
+        return "—"
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%H:%M")
+
+
+def clock_text(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%H:%M:%S UTC")
+
+
+def duration(ms: int | None) -> str:
+    """Compact 'in' time: 45s, 3m, 2h05m; '—' when unknown, 'now' when due."""
+    if ms is None:
+        return "—"
+    s = ms // 1000
+    if s <= 0:
+        return "now"
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"

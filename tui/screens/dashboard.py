@@ -1,0 +1,310 @@
+"""The dashboard: every bot, its positions, reasoning, equity and fills at a glance.
+
+State lives in the app's DashboardState; this screen owns the selection and turns keys into
+engine commands. Wide terminals show the four lower panels in a grid; small ones show one at a
+time under a tab strip (1-4 or the mouse switch them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.events import Resize
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Tab, Tabs
+
+from oxbot.engine import messages as m
+from oxbot.engine.models import BotConfig, Mode
+
+from ..widgets.bots_table import BotsTable
+from ..widgets.equity_chart import EquityChart
+from ..widgets.fills_log import FillsLog
+from ..widgets.header_bar import HeaderBar
+from ..widgets.positions_table import PositionsTable
+from ..widgets.reasoning_panel import ReasoningPanel
+from .bot_config import BotConfigScreen
+from .confirm import ConfirmScreen
+from .delete_confirm import DeleteBotScreen
+
+if TYPE_CHECKING:
+    from ..app import OxbotApp
+
+PANELS = (("positions", "Positions"), ("reasoning", "Reasoning"), ("equity", "Equity"),
+          ("fills", "Fills"))
+COMPACT_WIDTH, COMPACT_HEIGHT = 110, 32
+CHART_INTERVAL_S = 1.0
+BOTS_INTERVAL_S = 0.33  # plotext redraws are the costliest thing on screen
+
+
+class DashboardScreen(Screen[None]):
+    BINDINGS = [
+        Binding("n", "new_bot", "New", id="bot.new", tooltip="Create a bot"),
+        Binding("e", "configure", "Edit", id="bot.configure",
+                tooltip="Edit the selected bot (enter works too)"),
+        Binding("s", "start", "Start", id="bot.start", tooltip="Start the selected bot"),
+        Binding("x", "stop", "Stop", id="bot.stop", tooltip="Stop the selected bot"),
+        Binding("space", "pause", "Pause", id="bot.pause", key_display="␣",
+                tooltip="Pause or resume the selected bot"),
+        Binding("f", "flatten", "Flatten", id="bot.flatten",
+                tooltip="Close the selected bot's positions (asks first)"),
+        Binding("d", "delete", "Delete", id="bot.delete",
+                tooltip="Delete the selected bot (asks first; history kept)"),
+        Binding("escape", "show_all", "All bots", id="bot.all", show=False,
+                tooltip="Clear the selection: positions and equity of every bot"),
+        Binding("1", "panel('positions')", "Positions", id="panel.positions", show=False),
+        Binding("2", "panel('reasoning')", "Reasoning", id="panel.reasoning", show=False),
+        Binding("3", "panel('equity')", "Equity", id="panel.equity", show=False),
+        Binding("4", "panel('fills')", "Fills", id="panel.fills", show=False),
+    ]
+
+    selected: reactive[str | None] = reactive(None)
+    compact: reactive[bool] = reactive(False)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chart_dirty = True
+        self._drawn: dict[str, object] = {}  # what each panel last showed (skip no-ops)
+        self._bots_drawn_at = 0.0
+        self._bots_dirty = False
+
+    @property
+    def oxapp(self) -> OxbotApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        yield BotsTable(id="bots")
+        yield Tabs(*(Tab(label, id=f"tab-{key}") for key, label in PANELS), id="panel-tabs")
+        with Container(id="panels"):
+            yield PositionsTable(id="positions", classes="panel current")
+            yield ReasoningPanel(id="reasoning", classes="panel")
+            yield EquityChart(id="equity", classes="panel")
+            yield FillsLog(id="fills", classes="panel", wrap=False, markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        for key, label in PANELS:
+            self.query_one(f"#{key}").border_title = label
+        self.query_one(BotsTable).border_title = "Bots"
+        self.query_one(BotsTable).focus()
+        self.set_interval(CHART_INTERVAL_S, self._redraw_chart_if_dirty)
+        self.set_interval(1.0, lambda: self.redraw({"header", "bots"}))
+        self.set_interval(BOTS_INTERVAL_S, self._redraw_bots_if_dirty)
+        self.redraw({"header", "bots", "positions", "reasoning", "equity", "fills"})
+
+    # ------------------------------------------------------------------ layout
+
+    def on_resize(self, event: Resize) -> None:
+        self.compact = event.size.width < COMPACT_WIDTH or event.size.height < COMPACT_HEIGHT
+
+    def on_screen_resume(self) -> None:
+        self.redraw({"bots", "header"}, force_bots=True)
+
+    def watch_compact(self, compact: bool) -> None:
+        self.set_class(compact, "compact")
+        self.query_one(BotsTable).set_narrow(compact)
+        self.query_one(HeaderBar).set_class(compact, "narrow")
+        if self.is_mounted:
+            self.redraw({"bots", "header"})
+
+    @on(Tabs.TabActivated, "#panel-tabs")
+    def _tab_activated(self, event: Tabs.TabActivated) -> None:
+        key = (event.tab.id or "tab-positions").removeprefix("tab-")
+        for name, _ in PANELS:
+            self.query_one(f"#{name}").set_class(name == key, "current")
+        if key == "equity":
+            self._chart_dirty = True
+            self._redraw_chart_if_dirty()
+
+    def action_panel(self, key: str) -> None:
+        self.query_one("#panel-tabs", Tabs).active = f"tab-{key}"
+
+    # ------------------------------------------------------------------ rendering
+
+    def redraw(self, dirty: set[str], *, force_bots: bool = False) -> None:
+        """Repaint the panels named in ``dirty`` from the app's state."""
+        st = self.oxapp.state
+        if "header" in dirty:
+            bots = list(st.bots.values())
+            self.query_one(HeaderBar).show(
+                live=st.any_live(), bots=len(bots),
+                running=sum(1 for b in bots if b.status == "running"),
+                equity=st.total_equity(), pnl_today=st.pnl_today(),
+                engine_state=st.engine_state, clock_ms=self.oxapp.clock.now_ms(),
+                market_ms=st.engine_ts)
+        force_bots = force_bots or "bots-now" in dirty
+        if "bots" in dirty and not force_bots and \
+                time.monotonic() - self._bots_drawn_at < BOTS_INTERVAL_S:
+            self._bots_dirty = True  # the table is the costliest redraw: at most 3 times/s
+        elif "bots" in dirty:
+            self._bots_dirty = False
+            self._bots_drawn_at = time.monotonic()
+            table = self.query_one(BotsTable)
+            table.show([st.bots[n] for n in st.bot_names()], st.engine_ts)
+            if self.selected not in st.bots and self.selected is not None:
+                self.selected = table.selected
+            self._refresh_footer_if_needed()
+        pos_key = (self.selected, st.positions_version)
+        if "positions" in dirty and pos_key != self._drawn.get("positions"):
+            self._drawn["positions"] = pos_key
+            ptable = self.query_one(PositionsTable)
+            rows = st.positions_of(self.selected)
+            ptable.show(rows, all_bots=self.selected is None)
+            who = self.selected or "all bots"
+            ptable.border_title = f"Positions · {who} ({len(rows)})"
+        why_key = (self.selected, st.reasoning_version.get(self.selected or "", 0))
+        if "reasoning" in dirty and why_key != self._drawn.get("reasoning"):
+            self._drawn["reasoning"] = why_key
+            self.query_one(ReasoningPanel).border_title = \
+                f"Reasoning · {self.selected}" if self.selected else "Reasoning"
+            self.query_one(ReasoningPanel).show(
+                self.selected, st.reasoning.get(self.selected, ()) if self.selected else ())
+        if "equity" in dirty:
+            self._chart_dirty = True
+        if "fills" in dirty:
+            self.query_one(FillsLog).show(st.fills, st.fills_total)
+
+    def redraw_all(self) -> None:
+        """Repaint every panel and the chart now (after a resync, and for tests' pictures)."""
+        self._drawn.clear()
+        self._chart_dirty = True
+        self.redraw({"header", "bots", "positions", "reasoning", "equity", "fills"},
+                    force_bots=True)
+        self._redraw_chart_if_dirty()
+
+    def _refresh_footer_if_needed(self) -> None:
+        # refresh_bindings rebuilds the footer: only when what check_action answers changed
+        bot = self._bot()
+        key = (self.selected, bot.status if bot else None, bool(bot and bot.open_positions),
+               bool(self.oxapp.state.bots))
+        if key != self._drawn.get("footer"):
+            self._drawn["footer"] = key
+            self.refresh_bindings()
+            self.app.refresh_bindings()
+
+    def _redraw_bots_if_dirty(self) -> None:
+        if self._bots_dirty:
+            self.redraw({"bots"}, force_bots=True)
+
+    def _redraw_chart_if_dirty(self) -> None:
+        chart = self.query_one(EquityChart)
+        if not self._chart_dirty or not chart.display or chart.size.height < 3:
+            return
+        if self.compact and not chart.has_class("current"):
+            return
+        self._chart_dirty = False
+        chart.show(self.selected, self.oxapp.state.equity)
+
+    def watch_selected(self, _old: str | None, _new: str | None) -> None:
+        if self.is_mounted:
+            self.redraw({"positions", "reasoning", "equity"})
+            self._redraw_chart_if_dirty()
+            self.refresh_bindings()
+
+    @on(BotsTable.BotSelected)
+    def _bot_selected(self, event: BotsTable.BotSelected) -> None:
+        self.selected = event.name
+
+    @on(BotsTable.BotActivated)
+    def _bot_activated(self, _event: BotsTable.BotActivated) -> None:
+        self.action_configure()
+
+    # ------------------------------------------------------------------ keys
+
+    def _bot(self) -> m.BotView | None:
+        return self.oxapp.state.bots.get(self.selected) if self.selected else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        bot = self._bot()
+        status = bot.status.value if bot else ""
+        allowed = {
+            "configure": bot is not None,
+            "start": status in ("stopped", "error"),
+            "stop": status in ("running", "paused", "error"),
+            "pause": status in ("running", "paused"),
+            "flatten": bot is not None and bot.open_positions > 0,
+            "delete": bot is not None,
+            "show_all": self.selected is not None,
+        }.get(action, True)
+        return True if allowed else None  # None: shown greyed out in the footer
+
+    def action_show_all(self) -> None:
+        table = self.query_one(BotsTable)
+        table.show_cursor = False
+        self.selected = None
+
+    def action_new_bot(self) -> None:
+        self.app.push_screen(BotConfigScreen(None, taken=set(self.oxapp.state.bots)),
+                             self._config_saved)
+
+    def action_configure(self) -> None:
+        bot = self._bot()
+        if bot is not None:
+            self.app.push_screen(BotConfigScreen(bot.config, taken=set(self.oxapp.state.bots)),
+                                 lambda cfg: self._config_saved(cfg, bot.name))
+
+    def _config_saved(self, cfg: BotConfig | None, old_name: str | None = None) -> None:
+        if cfg is None:
+            return
+        if old_name is None:
+            self.oxapp.send(m.AddBot(config=cfg), f"Add bot {cfg.name}")
+        else:
+            self.oxapp.send(m.UpdateBot(name=old_name, config=cfg), f"Update bot {old_name}")
+
+    def action_start(self) -> None:
+        if (bot := self._bot()) is not None:
+            if bot.config.mode is Mode.LIVE:
+                self.app.push_screen(
+                    ConfirmScreen(f"Start {bot.name} in LIVE mode?",
+                                  "It will place REAL orders with real money on "
+                                  f"{bot.config.exchange}.", confirm_label="Start LIVE",
+                                  danger=True),
+                    self._if_confirmed(m.StartBot(name=bot.name), f"Start {bot.name} (LIVE)"))
+                return
+            self.oxapp.send(m.StartBot(name=bot.name), f"Start {bot.name}", quiet=True)
+
+    def _if_confirmed(self, command: m.Command, what: str) -> Callable[[bool | None], None]:
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self.oxapp.send(command, what)
+
+        return answered
+
+    def action_stop(self) -> None:
+        if (bot := self._bot()) is not None:
+            self.oxapp.send(m.StopBot(name=bot.name), f"Stop {bot.name}", quiet=True)
+
+    def action_pause(self) -> None:
+        if (bot := self._bot()) is None:
+            return
+        if bot.status == "paused":
+            self.oxapp.send(m.ResumeBot(name=bot.name), f"Resume {bot.name}", quiet=True)
+        else:
+            self.oxapp.send(m.PauseBot(name=bot.name), f"Pause {bot.name}", quiet=True)
+
+    def action_flatten(self) -> None:
+        if (bot := self._bot()) is None:
+            return
+        self.app.push_screen(
+            ConfirmScreen(f"Flatten {bot.name}?",
+                          f"Close all {bot.open_positions} open position(s) of {bot.name} "
+                          "at market now.", confirm_label="Flatten", danger=True),
+            self._if_confirmed(m.FlattenBot(name=bot.name), f"Flatten {bot.name}"))
+
+    def action_delete(self) -> None:
+        if (bot := self._bot()) is None:
+            return
+
+        def done(purge: bool | None) -> None:
+            if purge is not None:
+                self.oxapp.send(m.DeleteBot(name=bot.name, purge_history=purge),
+                                f"Delete {bot.name}")
+
+        self.app.push_screen(DeleteBotScreen(bot.name), done)

@@ -1,0 +1,185 @@
+"""What the dashboard knows: a plain model the event handler updates and the widgets read.
+
+No Textual here: `DashboardState.apply(event)` folds one engine event into the model and says
+which panels changed and what to toast, so it is cheap to test and the UI redraws only dirty
+panels, once per batch of events.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from oxbot.engine import messages as m
+from oxbot.engine.messages import BotView, PositionView
+
+MARKET_TIME_EVENTS = (m.EquitySampled, m.DecisionMade, m.OrderFilled, m.ReasoningStarted)
+EQUITY_POINTS = 600  # per bot: enough for a readable curve, bounded memory
+FILLS_KEPT = 200
+ENTRIES_KEPT = 30  # reasoning entries per bot
+
+
+@dataclass
+class ReasoningEntry:
+    """One decision as the panel shows it: streamed text first, then the outcome."""
+
+    ts: int
+    source: str
+    text: str = ""
+    actions: tuple[tuple[str, str], ...] = ()
+    verdict: str = ""
+    verdict_reasons: tuple[str, ...] = ()
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class Toast:
+    message: str
+    severity: str = "information"  # information, warning, error (Textual's names)
+    title: str = ""
+
+
+@dataclass
+class DashboardState:
+    engine_state: str = "starting"
+    engine_ts: int = 0
+    bots: dict[str, BotView] = field(default_factory=dict)
+    positions: dict[tuple[str, str], PositionView] = field(default_factory=dict)
+    equity: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
+    reasoning: dict[str, deque[ReasoningEntry]] = field(default_factory=dict)
+    fills: deque[m.OrderFilled] = field(default_factory=lambda: deque(maxlen=FILLS_KEPT))
+    fills_total: int = 0  # fills seen since start, so the log appends only new ones
+    # Bumped on change, so panels skip redraws when what they show did not move.
+    positions_version: int = 0
+    reasoning_version: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)  # request_id -> what the user asked
+    # requests whose success shows in the table already (start, stop, pause): no toast then
+    quiet: set[str] = field(default_factory=set)
+
+    # ------------------------------------------------------------------ derived values
+
+    def bot_names(self) -> list[str]:
+        return sorted(self.bots)
+
+    def total_equity(self) -> Decimal:
+        return sum((b.equity for b in self.bots.values()), Decimal(0))
+
+    def pnl_today(self) -> Decimal:
+        return sum((b.equity - b.day_start_equity for b in self.bots.values()), Decimal(0))
+
+    def any_live(self) -> bool:
+        return any(b.config.mode.value == "live" for b in self.bots.values())
+
+    def positions_of(self, bot: str | None) -> list[PositionView]:
+        rows = [p for p in self.positions.values() if bot is None or p.bot == bot]
+        return sorted(rows, key=lambda p: (p.bot, p.symbol))
+
+    # ------------------------------------------------------------------ folding events
+
+    def apply(self, ev: m.Event) -> tuple[set[str], list[Toast]]:
+        """Fold one event in; return the dirty panel names and the toasts to show."""
+        # Market time ("now" for next-cycle countdowns) comes from market events only: a
+        # command reply before the first candle carries the wall clock, not the sim's clock.
+        if ev.ts and isinstance(ev, MARKET_TIME_EVENTS):
+            self.engine_ts = max(self.engine_ts, ev.ts)
+        toasts: list[Toast] = []
+        dirty: set[str] = set()
+        match ev:
+            case m.EngineSnapshot():
+                self.engine_state = ev.state
+                self.bots = {b.name: b for b in ev.bots}
+                self.positions = {(p.bot, p.symbol): p for p in ev.positions}
+                self.positions_version += 1
+                dirty |= {"header", "bots", "bots-now", "positions", "equity", "reasoning"}
+            case m.EngineStateChanged():
+                self.engine_state = ev.state
+                dirty.add("header")
+                if ev.message:
+                    toasts.append(Toast(ev.message, title=f"engine {ev.state}"))
+            case m.BotStateChanged() if ev.bot is not None:
+                old = self.bots.get(ev.bot.name)
+                self.bots[ev.bot.name] = ev.bot
+                dirty |= {"header", "bots"}
+                if old is None or old.status != ev.bot.status:
+                    dirty.add("bots-now")  # a status change is news: draw it at once
+                if old is not None and old.status != ev.bot.status and ev.bot.status == "error":
+                    toasts.append(Toast(f"{ev.bot.name}: {ev.bot.last_error or 'error'}",
+                                        "error", "bot error"))
+            case m.BotRemoved():
+                self.bots.pop(ev.name, None)
+                dirty.add("bots-now")
+                self.equity.pop(ev.name, None)
+                self.reasoning.pop(ev.name, None)
+                for key in [k for k in self.positions if k[0] == ev.name]:
+                    del self.positions[key]
+                self.positions_version += 1
+                dirty |= {"header", "bots", "positions", "equity", "reasoning"}
+            case m.ReasoningStarted():
+                self._entries(ev.bot).append(ReasoningEntry(ev.ts, ev.source))
+                dirty.add("reasoning")
+            case m.ReasoningChunk():
+                entries = self._entries(ev.bot)
+                if not entries or entries[-1].done:
+                    entries.append(ReasoningEntry(ev.ts, ""))
+                entries[-1].text += ev.text
+                dirty.add("reasoning")
+            case m.DecisionMade():
+                entries = self._entries(ev.bot)
+                if not entries or entries[-1].done:
+                    entries.append(ReasoningEntry(ev.ts, ev.source))
+                entry = entries[-1]
+                entry.source = ev.source or entry.source
+                if ev.reasoning:  # the parsed reasoning reads better than the raw stream
+                    entry.text = ev.reasoning
+                entry.actions, entry.verdict = ev.actions, ev.verdict
+                entry.verdict_reasons, entry.done = ev.verdict_reasons, True
+                dirty.add("reasoning")
+            case m.OrderFilled():
+                self.fills.append(ev)
+                self.fills_total += 1
+                dirty.add("fills")
+                toasts.append(_fill_toast(ev))
+            case m.PositionChanged():
+                if ev.position is None:
+                    self.positions.pop((ev.bot, ev.symbol), None)
+                else:
+                    self.positions[(ev.bot, ev.symbol)] = ev.position
+                self.positions_version += 1
+                dirty.add("positions")
+            case m.EquitySampled():
+                series = self.equity.setdefault(ev.bot, deque(maxlen=EQUITY_POINTS))
+                series.append((ev.ts, float(ev.equity)))
+                dirty.add("equity")
+            case m.CycleFailed():
+                toasts.append(Toast(f"{ev.bot}: cycle failed ({ev.consecutive}x): {ev.error}",
+                                    "error", "cycle failed"))
+            case m.EngineError():
+                toasts.append(Toast(ev.message, "error", "engine error"))
+            case m.Notice():
+                severity = {"warning": "warning", "error": "error"}.get(ev.level, "information")
+                toasts.append(Toast(ev.message, severity, ev.bot or "notice"))
+            case m.CommandDone():
+                asked = self.pending.pop(ev.request_id, "")
+                quiet = ev.request_id in self.quiet
+                self.quiet.discard(ev.request_id)
+                if not ev.ok:
+                    toasts.append(Toast(ev.message or f"{ev.command} failed", "error",
+                                        asked or ev.command))
+                elif asked and not quiet:
+                    toasts.append(Toast(ev.message or "done", "information", asked))
+                dirty.add("header")
+        return dirty, toasts
+
+    def _entries(self, bot: str) -> deque[ReasoningEntry]:
+        self.reasoning_version[bot] = self.reasoning_version.get(bot, 0) + 1
+        return self.reasoning.setdefault(bot, deque(maxlen=ENTRIES_KEPT))
+
+
+def _fill_toast(ev: m.OrderFilled) -> Toast:
+    what = f"{ev.side.upper()} {ev.qty.normalize():f} {ev.symbol} @ {ev.price:,.2f}"
+    if ev.reason == "stop_loss":
+        return Toast(f"{ev.bot}: STOP-LOSS hit, {what}", "warning", "stop-loss")
+    if ev.reason == "take_profit":
+        return Toast(f"{ev.bot}: TAKE-PROFIT hit, {what}", "information", "take-profit")
+    return Toast(f"{ev.bot}: {what}", "information", "fill")

@@ -1,0 +1,247 @@
+"""The bots table: one line per bot, cursor = the selected bot.
+
+A purpose-built widget rather than a DataTable: with 20 bots updating several times a second,
+DataTable re-renders every cell on any change (tens of ms, felt as key lag). Here each row is
+one Text rendered once and cached until that bot's values change.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from oxbot.engine.messages import BotView
+
+from .. import formatting as fmt
+from ..palette import colour
+
+# key, label, right-aligned
+COLUMNS = (
+    ("name", "Bot", False), ("strategy", "Strategy", False), ("symbols", "Symbols", False),
+    ("tf", "TF", False), ("mode", "Mode", False), ("status", "Status", False),
+    ("equity", "Equity", True), ("pnl", "P&L %", True), ("pos", "Pos", True),
+    ("trades", "Trades", True), ("last", "Last", False), ("next", "Next in", False),
+    ("llm", "LLM $/fail", False),
+)
+# Under ~110 columns: what a trader needs to act; the rest is in the config and the help.
+NARROW_KEYS = ("name", "strategy", "mode", "status", "equity", "pnl", "pos", "next")
+GAP = "  "
+
+Cell = tuple[str, str]  # text, theme variable for its colour ("" = default)
+
+
+class BotsTable(Widget, can_focus=True):
+    """Shows BotViews; posts BotSelected when the cursor moves, BotActivated on enter."""
+
+    BINDINGS = [
+        Binding("down,j", "cursor(1)", "Down", show=False, id="bots.down",
+                tooltip="Select the next bot"),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="bots.up",
+                tooltip="Select the previous bot"),
+        Binding("home", "cursor_to(0)", "First", show=False, id="bots.first",
+                tooltip="Select the first bot"),
+        Binding("end", "cursor_to(-1)", "Last", show=False, id="bots.last",
+                tooltip="Select the last bot"),
+        Binding("enter", "activate", "Configure", show=False, id="bots.activate",
+                tooltip="Edit the selected bot"),
+    ]
+
+    cursor: reactive[int] = reactive(0)
+    show_cursor: reactive[bool] = reactive(True)
+
+    class BotSelected(Message):
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
+
+    class BotActivated(Message):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self._names: list[str] = []
+        self._cells: dict[str, list[Cell]] = {}
+        self._keys: tuple[str, ...] = tuple(k for k, _, _ in COLUMNS)
+        self._widths: list[int] = []
+        self._cache: dict[tuple[object, ...], Strip] = {}
+        self._top = 0
+
+    # ------------------------------------------------------------------ data
+
+    @property
+    def selected(self) -> str | None:
+        if not self._names or not self.show_cursor:
+            return None
+        return self._names[min(self.cursor, len(self._names) - 1)]
+
+    @property
+    def row_count(self) -> int:
+        return len(self._names)
+
+    def set_narrow(self, narrow: bool) -> None:
+        keys = NARROW_KEYS if narrow else tuple(k for k, _, _ in COLUMNS)
+        if keys != self._keys:
+            self._keys = keys
+            self._relayout()
+
+    def show(self, bots: list[BotView], now_ms: int) -> None:
+        """Update the rows; only rows whose text changed are rendered again."""
+        keep = self.selected
+        names = [b.name for b in bots]
+        cells = {b.name: self._row(b, now_ms) for b in bots}
+        if names == self._names and cells == self._cells:
+            return
+        grew = names != self._names
+        self._names, self._cells = names, cells
+        if grew:
+            self.refresh(layout=True)
+            if keep in names:
+                self.cursor = names.index(keep)
+            elif names:
+                self.cursor = min(self.cursor, len(names) - 1)
+                self.post_message(self.BotSelected(self.selected))
+        self._relayout()
+
+    def _relayout(self) -> None:
+        self._compute_widths()
+        self.refresh()
+
+    def _compute_widths(self) -> None:
+        labels = {k: label for k, label, _ in COLUMNS}
+        idx = [i for i, (k, _, _) in enumerate(COLUMNS) if k in self._keys]
+        widths = [max([len(labels[COLUMNS[i][0]])] +
+                      [len(self._cells[n][i][0]) for n in self._names]) for i in idx]
+        if widths != self._widths:
+            self._widths = widths
+            self._cache.clear()
+
+    def _row(self, b: BotView, now_ms: int) -> list[Cell]:
+        c = b.config
+        status = b.status.value
+        strat, llm = c.strategy, "—"
+        if b.stats.get("model"):
+            strat = f"llm {b.stats['model']}"
+            cost, rate = b.stats.get("cost_today"), b.stats.get("parse_failure_rate")
+            llm = (f"${float(cost):.2f}" if cost is not None else "$?") + " / " + (
+                f"{float(rate) * 100:.0f}%" if rate is not None else "?")
+        if len(strat) > 16:  # long model names must not push the status off screen
+            strat = strat[:15] + "…"
+        nxt = None if b.next_cycle_ts is None else b.next_cycle_ts - now_ms
+        live = c.mode.value == "live"
+        return [
+            (b.name, ""), (strat, ""), (",".join(s.split("/")[0] for s in c.symbols), ""),
+            (c.timeframe, ""), ("LIVE" if live else "paper", "live-mode" if live else ""),
+            (fmt.STATUS_TEXT.get(status, status), fmt.STATUS_VARIABLE.get(status, "")),
+            (fmt.money(b.equity), ""), (fmt.signed_pct(b.pnl_pct), fmt.pnl_variable(b.pnl_pct)),
+            (str(b.open_positions), ""), (str(b.trades), ""), (fmt.hhmm(b.last_decision_ts), ""),
+            (fmt.duration(nxt) if status == "running" else "—", ""), (llm, ""),
+        ]
+
+    # ------------------------------------------------------------------ rendering
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(self._names) + 1
+
+    def _line(self, cells: list[Cell] | None, style: Style, width: int) -> Strip:
+        text = Text(no_wrap=True, overflow="crop", end="")
+        idx = [i for i, (k, _, _) in enumerate(COLUMNS) if k in self._keys]
+        for w, i in zip(self._widths, idx, strict=True):
+            key, label, right = COLUMNS[i]
+            value, var = (label, "") if cells is None else cells[i]
+            value = value.rjust(w) if right else value.ljust(w)
+            colour_name = colour(self.app, var) if var else ""
+            text.append(" " + value + " ", Style.parse(colour_name) if colour_name else None)
+        segments = list(text.render(self.app.console))
+        return Strip(Segment.apply_style(segments, style)).crop_extend(0, width, style)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        if len(self._widths) != len(self._keys):
+            self._compute_widths()
+        if y == 0:
+            head: tuple[object, ...] = ("head", width, self._keys, tuple(self._widths),
+                                        self.app.theme)
+            if head not in self._cache:
+                self._cache[head] = self._line(None, base + Style(bold=True), width)
+            return self._cache[head]
+        self._scroll_to_cursor()
+        row = self._top + y - 1
+        if row >= len(self._names):
+            return Strip.blank(width, base)
+        name = self._names[row]
+        cells = self._cells[name]
+        on_cursor = self.show_cursor and row == self.cursor
+        style = base
+        if on_cursor:
+            bg = colour(self.app, "primary" if self.has_focus else "panel-lighten-2")
+            style = base + Style(bgcolor=bg or None, bold=True, reverse=not bg)
+        key: tuple[object, ...] = (name, tuple(cells), width, self._keys,
+                                   tuple(self._widths), on_cursor, self.has_focus,
+                                   self.app.theme)
+        strip = self._cache.get(key)
+        if strip is None:
+            if len(self._cache) > 500:
+                self._cache.clear()
+            strip = self._cache[key] = self._line(cells, style, width)
+        return strip
+
+    def _scroll_to_cursor(self) -> None:
+        visible = max(1, self.size.height - 1)
+        if self.cursor < self._top:
+            self._top = self.cursor
+        elif self.cursor >= self._top + visible:
+            self._top = self.cursor - visible + 1
+        self._top = max(0, min(self._top, max(0, len(self._names) - visible)))
+
+    # ------------------------------------------------------------------ keys and mouse
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+        if old != new and self._names:
+            self.post_message(self.BotSelected(self.selected))
+
+    def watch_show_cursor(self) -> None:
+        self.refresh()
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    def action_cursor(self, step: int) -> None:
+        if not self._names:
+            return
+        if not self.show_cursor:
+            self.show_cursor = True
+            self.post_message(self.BotSelected(self.selected))
+            return
+        self.cursor = max(0, min(len(self._names) - 1, self.cursor + step))
+
+    def action_cursor_to(self, index: int) -> None:
+        if self._names:
+            self.show_cursor = True
+            self.cursor = index % len(self._names)
+            self.post_message(self.BotSelected(self.selected))
+
+    def action_activate(self) -> None:
+        if self.selected is not None:
+            self.post_message(self.BotActivated(self.selected))
+
+    def on_click(self, event: Click) -> None:
+        row = self._top + event.y - 1
+        if 0 <= row < len(self._names):
+            self.show_cursor = True
+            self.cursor = row
+            self.post_message(self.BotSelected(self.selected))

@@ -1,0 +1,46 @@
+"""The top line: PAPER/LIVE banner, total equity, today's P&L, engine state, clock."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from .. import formatting as fmt
+from ..palette import colour
+
+
+class HeaderBar(Horizontal):
+    """Reads nothing itself: `show(...)` is called by the dashboard with fresh values."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("PAPER", id="mode-banner", classes="paper")
+        yield Static("", id="header-figures")
+        yield Static("", id="header-clock")
+
+    def show(self, *, live: bool, bots: int, running: int, equity: Decimal, pnl_today: Decimal,
+             engine_state: str, clock_ms: int, market_ms: int = 0) -> None:
+        banner = self.query_one("#mode-banner", Static)
+        banner.update(" ⚠ LIVE — REAL MONEY " if live else " PAPER ")
+        banner.set_class(live, "live")
+        banner.set_class(not live, "paper")
+        pnl_pct = (pnl_today / (equity - pnl_today) * 100) if equity - pnl_today else Decimal(0)
+        figures = Text()
+        figures.append(" Equity ", style="dim")
+        figures.append(fmt.money(equity), style="bold")
+        figures.append("  Today ", style="dim")
+        figures.append(f"{fmt.signed_money(pnl_today)} ({fmt.signed_pct(pnl_pct)})",
+                       style=f"bold {colour(self.app, fmt.pnl_variable(pnl_today))}")
+        figures.append("  engine ", style="dim")
+        figures.append(engine_state, style="bold")
+        figures.append(f"  bots {running}/{bots} running", style="dim")
+        self.query_one("#header-figures", Static).update(figures)
+        clock = fmt.clock_text(clock_ms)
+        if market_ms and abs(market_ms - clock_ms) > 120_000:
+            # a replay or fast sim: its time is not the wall clock; say so (both when room)
+            market = f"market {fmt.hhmm(market_ms)}"
+            clock = market if self.has_class("narrow") else f"{market} · {clock}"
+        self.query_one("#header-clock", Static).update(clock)
