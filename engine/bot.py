@@ -341,17 +341,23 @@ class BotRunner:
             buf, self._equity_buf = self._equity_buf, []
             await self.store.record_cycle(self.name, equity=buf)
 
-    async def set_status(self, status: BotStatus) -> None:
+    async def set_status(self, status: BotStatus, *, persist: bool = True,
+                         why: str = "") -> None:
+        """Change the status; ``persist=False`` for a passing state (a circuit breaker's
+        pause) that a restart must not inherit. ``why`` is shown with the bot."""
         self.status = status
-        await self.store.set_bot_status(self.name, status)
+        self.market_stats["paused_why"] = why
+        if persist:
+            await self.store.set_bot_status(self.name, status)
         self.publish_view()
 
     def _failed(self, e: BaseException) -> None:
         self.errors += 1
         self.consecutive_errors += 1
         self.last_error = f"{type(e).__name__}: {e}"
-        log.warning("bot %s: cycle failed (%d in a row): %s", self.name,
-                    self.consecutive_errors, self.last_error)
+        # Debug only: front ends (the headless log, the cockpit) report the CycleFailed event.
+        log.debug("bot %s: cycle failed (%d in a row): %s", self.name,
+                  self.consecutive_errors, self.last_error)
         ts = self.last_cycle_ts or 0
         self.bus.publish(CycleFailed(ts, self.name, self.last_error, self.consecutive_errors))
         if isinstance(e, AuthError) and self.active:

@@ -211,8 +211,7 @@ class Engine:
             if series:
                 resume_ts = max(resume_ts, series[-1][0])
             if status in (BotStatus.RUNNING, BotStatus.PAUSED) and not self.resume:
-                status = BotStatus.STOPPED
-                await self.store.set_bot_status(config.name, status)
+                status = BotStatus.STOPPED  # this run only: the stored state is kept
             if status is BotStatus.ERROR:
                 status = BotStatus.STOPPED
             runner.status = status

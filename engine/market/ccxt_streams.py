@@ -288,7 +288,9 @@ class ExchangeStreams:
             paused = self._paused.setdefault(exchange, set())
             for r in list(self._runners()):
                 if r.config.exchange == exchange and r.status is BotStatus.RUNNING:
-                    await r.set_status(BotStatus.PAUSED)
+                    # Not stored: a restart must not inherit a pause the breaker made.
+                    await r.set_status(BotStatus.PAUSED, persist=False,
+                                       why=f"{exchange} unreachable: {reason}")
                     paused.add(r.name)
             names = ", ".join(sorted(paused)) or "none"
             self.notice("warning", f"{exchange} circuit breaker OPEN ({reason}); bots paused "
@@ -300,7 +302,7 @@ class ExchangeStreams:
             resumed = []
             for r in list(self._runners()):
                 if r.name in paused and r.status is BotStatus.PAUSED:
-                    await r.set_status(BotStatus.RUNNING)
+                    await r.set_status(BotStatus.RUNNING, persist=False)
                     resumed.append(r.name)
             self.notice("info", f"{exchange} circuit breaker closed ({reason}); bots resumed: "
                         f"{', '.join(sorted(resumed)) or 'none'}")

@@ -152,7 +152,7 @@ def test_restart_resumes_running_bots_and_json_logs(home, fast_bots):
     code, _ = second.terminate()
     assert code == 0
 
-    # --no-resume: nothing runs, and the stored state says so
+    # --no-resume: nothing runs this time, and the stored state is kept for the next start
     third = home.spawn("run", "--headless", "--sim-speed", "max", "--no-resume")
     third.wait_ready()
     s = third.status()
@@ -163,4 +163,4 @@ def test_restart_resumes_running_bots_and_json_logs(home, fast_bots):
     assert code == 0
     clean_log(second.text() + third.text())
     listed = {b["name"]: b["status"] for b in json.loads(home.ok("bots", "list", "--json"))}
-    assert listed == {"e-sma": "stopped", "e-rsi": "stopped"}
+    assert listed == {"e-sma": "running", "e-rsi": "stopped"}
