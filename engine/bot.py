@@ -50,7 +50,6 @@ from .models import (
     VerdictStatus,
     to_decimal,
 )
-from .paper import order_from
 from .portfolio import Portfolio
 from .risk import MarketRules, RiskManager, stop_hit
 from .strategies import DecisionContext, Strategy

@@ -157,7 +157,7 @@ class BotConfig(BaseModel):
     timeframe: str = "1m"
     strategy: str = "sma_cross"
     params: dict[str, Any] = Field(default_factory=dict)
-    capital: Decimal = Field(Decimal("10000"), gt=0)
+    capital: Decimal = Field(Decimal("10000"), gt=0, le=Decimal("1e12"))
     risk: RiskLimits = Field(default_factory=RiskLimits)
     # 0 = decide on every candle close; otherwise at most once per this many seconds.
     cadence_s: int = Field(0, ge=0, le=86400)
@@ -172,7 +172,8 @@ class BotConfig(BaseModel):
     def _name(cls, v: str) -> str:
         if not _NAME_RE.match(v):
             raise ValueError(
-                "name must be 1-40 letters, digits, '_', '-' or '.', starting with a letter or digit"
+                "name must be 1-40 letters, digits, '_', '-' or '.', "
+                "starting with a letter or digit"
             )
         return v
 
@@ -213,6 +214,19 @@ class BotConfig(BaseModel):
         if not re.match(r"^[a-z0-9_]{2,30}$", v):
             raise ValueError("exchange must be 'sim' or a ccxt exchange id such as 'binance'")
         return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BotConfig:
+        if self.mode is Mode.LIVE and self.exchange == "sim":
+            raise ValueError("LIVE trading needs a real exchange (e.g. binance), not 'sim'")
+        smallest = self.risk.min_notional * 100 / self.risk.max_position_pct
+        if self.capital < smallest:
+            raise ValueError(
+                f"capital {self.capital} is too small: a {self.risk.max_position_pct}% position "
+                f"would be below the minimum order of {self.risk.min_notional}; use at least "
+                f"{smallest.quantize(Decimal('0.01'))}"
+            )
+        return self
 
     @property
     def quote(self) -> str:

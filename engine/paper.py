@@ -43,8 +43,8 @@ def order_from(intent: OrderIntent, status: OrderStatus, ts: int,
 
 def id_factory(prefix: str) -> Callable[[], str]:
     """Client order ids unique across restarts: a random per-process nonce plus a counter."""
-    import secrets  # noqa: PLC0415
     import itertools  # noqa: PLC0415
+    import secrets  # noqa: PLC0415
 
     nonce = secrets.token_hex(4)
     counter = itertools.count(1)

@@ -117,7 +117,8 @@ class Portfolio:
         self.realised += pnl
         return pnl
 
-    def set_stops(self, symbol: str, stop_loss: Decimal | None, take_profit: Decimal | None) -> None:
+    def set_stops(self, symbol: str, stop_loss: Decimal | None,
+                  take_profit: Decimal | None) -> None:
         lot = self._lots[symbol]
         lot.stop_loss, lot.take_profit = stop_loss, take_profit
 

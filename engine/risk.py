@@ -237,16 +237,21 @@ class RiskManager:
         if sl is None:
             sl = floor_sl
         elif not floor_sl <= sl < price:
-            notes.append(f"stop-loss {sl} outside [{floor_sl:.8g}, price) set to -{lim.stop_loss_pct}%")
+            notes.append(f"stop-loss {sl} outside [{floor_sl:.8g}, price) "
+                         f"set to -{lim.stop_loss_pct}%")
             sl = floor_sl
         tp = item.take_profit
         default_tp = price * (1 + lim.take_profit_pct / HUNDRED)
         if tp is None:
             tp = default_tp
         elif not price < tp <= price * 2:
-            notes.append(f"take-profit {tp} not in (price, 2x price] set to +{lim.take_profit_pct}%")
+            notes.append(f"take-profit {tp} not in (price, 2x price] "
+                         f"set to +{lim.take_profit_pct}%")
             tp = default_tp
         step = rules.price_step
+        if step == PRICE_STEP:  # no exchange tick known (sim): the price's own precision
+            exp = price.normalize().as_tuple().exponent
+            step = Decimal(1).scaleb(min(int(exp), -2)) if isinstance(exp, int) else step
         sl = (sl / step).to_integral_value(rounding=ROUND_UP) * step
         tp = floor_to(tp, step)
         return sl, tp, notes

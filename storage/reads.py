@@ -13,6 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
@@ -23,9 +27,6 @@ from oxbot.engine.models import (
     OrderStatus,
     Position,
 )
-from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, false, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import convert
 from .schema import bots, decisions, equity_points, fills, orders, positions

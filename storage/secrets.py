@@ -90,9 +90,13 @@ _PASSPHRASE_EXCHANGES = ("okx", "kucoin", "kucoinfutures", "bitget", "coinbase",
                          "coinbaseexchange", "coinbaseinternational", "bitmart", "woo")
 _PLAIN_EXCHANGES = ("binance", "binanceusdm", "binancecoinm", "bybit", "kraken", "krakenfutures",
                     "gate", "mexc", "htx", "bitfinex", "bitstamp", "gemini", "cryptocom")
-_LLM_PROVIDERS = ("openai", "anthropic", "deepseek", "qwen", "openrouter", "google", "mistral",
-                  "groq", "xai", "moonshot", "together", "fireworks")
-_KEYLESS_LLM = ("ollama", "lmstudio", "fake")
+_LLM_PROVIDERS = ("openai", "anthropic", "openai_compatible", "deepseek", "qwen", "openrouter",
+                  "google", "mistral", "groq", "xai", "moonshot", "together", "fireworks")
+_KEYLESS_LLM = ("ollama", "lmstudio", "offline", "fake")
+# What users are told: the providers the llm strategy answers with (its `provider` parameter);
+# "fake" is the test suite's and stays out of every list a user reads.
+LLM_PROVIDERS_SHOWN = ("openai", "anthropic", "openai_compatible", "deepseek", "qwen",
+                       "openrouter", "ollama", "offline")
 _PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 
 
@@ -119,13 +123,13 @@ def provider_spec(provider: str) -> ProviderSpec:
     if _PROVIDER_ID.match(name) and name != "base" and _is_ccxt_exchange(name):
         return ProviderSpec(name, "exchange", (_API_KEY, _SECRET, _OPTIONAL_PASSPHRASE))
     raise UsageError(
-        f"unknown provider {provider!r}. Use a ccxt exchange id (binance, okx, kraken, ...) or "
-        f"an LLM provider ({', '.join(_LLM_PROVIDERS + _KEYLESS_LLM)}).")
+        f"unknown provider {provider!r}; use a ccxt exchange id (binance, okx, kraken, ...) or "
+        f"an LLM provider ({', '.join(LLM_PROVIDERS_SHOWN)})")
 
 
 def known_providers() -> list[ProviderSpec]:
     """The providers oxbot names itself (LLMs, then exchanges); any other ccxt id works too."""
-    names = _LLM_PROVIDERS + _KEYLESS_LLM + _PLAIN_EXCHANGES + _PASSPHRASE_EXCHANGES
+    names = LLM_PROVIDERS_SHOWN + _PLAIN_EXCHANGES + _PASSPHRASE_EXCHANGES
     return [provider_spec(n) for n in names]
 
 
@@ -181,7 +185,8 @@ def _with_deadline[T](fn: Callable[..., T], *args: Any) -> T:
     global _stuck
     with _stuck_lock:
         if _stuck is not None and _stuck.is_alive():
-            raise SecretsError(_TIMEOUT.format(s=DEADLINE).rstrip() + " (an earlier call is stuck)")
+            raise SecretsError("an earlier keyring call is still stuck; " +
+                               _TIMEOUT.format(s=DEADLINE).rstrip())
     box: dict[str, Any] = {}
 
     def run() -> None:
@@ -209,16 +214,15 @@ def _translate(error: BaseException) -> SecretsError:
         return error
     from keyring import errors  # noqa: PLC0415
 
-    kind = type(error).__name__
+    kind = type(error).__name__  # used to classify only: class names are not for users
     if isinstance(error, errors.KeyringLocked):
         return SecretsError(
             "the keyring is locked and could not be unlocked here (no one to answer the prompt). "
             "Unlock it first, e.g. `echo -n PASSWORD | gnome-keyring-daemon --unlock`.\n"
             + NO_BACKEND_FIXES)
     if isinstance(error, errors.NoKeyringError | errors.InitError) or "NotAvailable" in kind:
-        return SecretsError(f"no usable keyring backend ({kind}).\n" + NO_BACKEND_FIXES)
-    return SecretsError(f"the keyring failed ({kind}).\n"
-                        + NO_BACKEND_FIXES)
+        return SecretsError("no usable keyring backend was found.\n" + NO_BACKEND_FIXES)
+    return SecretsError("the keyring failed to answer.\n" + NO_BACKEND_FIXES)
 
 
 # --- the backend -------------------------------------------------------------------------------
@@ -232,6 +236,21 @@ def _backend() -> Any:
 
 def _describe(kr: Any) -> str:
     return f"{type(kr).__module__}.{type(kr).__name__}"
+
+
+_FRIENDLY = {"SecretService": "Secret Service", "macOS": "macOS Keychain",
+             "Windows": "Windows Credential Locker", "kwallet": "KWallet",
+             "cryptfile": "encrypted file", "libsecret": "Secret Service (libsecret)"}
+
+
+def friendly_name(kr: Any) -> str:
+    """A keyring backend (object or dotted class path) as a person calls it: ``Secret
+    Service``, ``macOS Keychain``, ..."""
+    module = kr if isinstance(kr, str) else f"{type(kr).__module__}.{type(kr).__name__}"
+    for key, name in _FRIENDLY.items():
+        if key.lower() in module.lower():
+            return name
+    return module.rsplit(".", 2)[-2] if "." in module else module
 
 
 def _unusable(kr: Any) -> bool:
@@ -264,8 +283,7 @@ def check_backend() -> str:
 def _usable() -> Any:
     kr = _backend()
     if _unusable(kr):
-        raise SecretsError(f"no usable keyring backend (found {_describe(kr)}).\n"
-                           + NO_BACKEND_FIXES)
+        raise SecretsError("no usable keyring backend was found.\n" + NO_BACKEND_FIXES)
     return kr
 
 
@@ -278,7 +296,7 @@ def _put(kr: Any, account: str, value: str) -> None:
     _with_deadline(kr.set_password, SERVICE, account, value)
     if _get(kr, account) != value:
         raise SecretsError(
-            f"the keyring ({_describe(kr)}) accepted the save but reading it back did not "
+            f"the keyring ({friendly_name(kr)}) accepted the save but reading it back did not "
             "return it; this backend does not keep keys.\n" + NO_BACKEND_FIXES)
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
@@ -29,7 +31,6 @@ from oxbot.engine.models import (
     Order,
     Position,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import migrations
 from .engines import create_read_engine, create_write_engine

@@ -8,6 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
@@ -18,9 +22,6 @@ from oxbot.engine.models import (
     Order,
     Position,
 )
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import convert, schema
 from .reads import live, now_ms
@@ -114,13 +115,18 @@ class LedgerWriter:
         with self._transaction() as conn:
             query = select(bots.c.id).where(bots.c.name == name, live())
             bot_id = conn.execute(query).scalar_one_or_none()
+            if purge_history:
+                # A purge also clears the kept history of earlier, soft-deleted bots of that name.
+                ids = conn.execute(select(bots.c.id).where(bots.c.name == name)).scalars().all()
+                if not ids:
+                    return False
+                for table in (fills, orders, schema.positions, decisions, equity_points):
+                    # fills before orders: fills reference orders.
+                    conn.execute(delete(table).where(table.c.bot_id.in_(ids)))
+                conn.execute(delete(bots).where(bots.c.id.in_(ids)))
+                return True
             if bot_id is None:
                 return False
-            if purge_history:
-                # fills before orders: fills reference orders.
-                for table in (fills, orders, schema.positions, decisions, equity_points):
-                    conn.execute(delete(table).where(table.c.bot_id == bot_id))
-                conn.execute(delete(bots).where(bots.c.id == bot_id))
             else:
                 conn.execute(
                     update(bots).where(bots.c.id == bot_id)

@@ -19,6 +19,8 @@ Handler = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # usage errors: one line, exit 2
         self.print_usage(sys.stderr)
+        if "unrecognized arguments: --db" in message:  # `oxbot bots list --db x`
+            message += "; --db goes before the command, e.g. `oxbot --db PATH bots list`"
         print(f"oxbot: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from decimal import Decimal
 from typing import Any
 
 EXAMPLE = ("example: oxbot backtest --strategy sma_cross --param fast=10 --param slow=30 "
@@ -28,36 +29,26 @@ def register(subparsers: Any) -> None:
     src.add_argument("--data", metavar="FILE.csv",
                      help="CSV with header timestamp,open,high,low,close,volume (ms, UTC)")
     src.add_argument("--exchange", metavar="ID", help="download history from this ccxt exchange")
-    p.add_argument("--symbol", metavar="SYM", help="symbol for --exchange, e.g. BTC/USDT")
+    p.add_argument("--symbol", metavar="SYM",
+                   help="symbol to download with --exchange, or the label of a --data run "
+                        "(default: read from the file name), e.g. BTC/USDT")
     p.add_argument("--timeframe", metavar="TF", help="timeframe for --exchange, e.g. 1h")
-    p.add_argument("--since", metavar="DATE", help="start date (UTC) for --exchange, YYYY-MM-DD")
-    p.add_argument("--until", metavar="DATE", help="end date (UTC, exclusive) for --exchange")
+    p.add_argument("--since", metavar="DATE",
+                   help="start date (UTC), YYYY-MM-DD: download from it, or trim a --data file")
+    p.add_argument("--until", metavar="DATE", help="end date (UTC, exclusive)")
     p.add_argument("--cash", default="10000", metavar="AMOUNT", help="starting cash (10000)")
-    p.add_argument("--fee", default="0.001", metavar="RATE", help="fee rate per fill (0.001)")
+    p.add_argument("--fee", default="0.001", metavar="RATE",
+                   help="fee rate per fill, below 0.1 (0.001 = 0.1 %%)")
     p.add_argument("--slippage-bps", default="0", metavar="BPS",
                    help="slippage against you per fill, in basis points (0)")
     p.add_argument("--no-risk", action="store_true",
                    help="all-in sizing with no SL/TP (to compare with other tools)")
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    p.add_argument("--trades-out", metavar="FILE.csv", help="write the trades to a CSV file")
-    p.add_argument("--equity-out", metavar="FILE.csv", help="write the equity curve to a CSV file")
+    p.add_argument("--trades-out", metavar="FILE.csv",
+                   help="write the trades to a CSV file ('-': stdout, the report to stderr)")
+    p.add_argument("--equity-out", metavar="FILE.csv",
+                   help="write the equity curve to a CSV file ('-': stdout)")
     p.set_defaults(handler=run_backtest_command)
-
-
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``["fast=10", "name=x"]`` → ``{"fast": 10, "name": "x"}`` (JSON values when they parse)."""
-    from oxbot.engine.errors import UsageError  # noqa: PLC0415
-
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--param {pair!r} must look like KEY=VALUE, e.g. --param fast=10")
-        try:
-            out[key.strip()] = json.loads(value)
-        except ValueError:
-            out[key.strip()] = value
-    return out
 
 
 def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False) -> Any:
@@ -74,17 +65,57 @@ def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False
     return value
 
 
+def backtestable(name: str) -> None:
+    """UsageError for a strategy a backtest cannot run (the LLM one would call a model at
+    every candle: slow, paid, and not reproducible)."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+    from oxbot.engine.strategies import REGISTRY, strategy_class  # noqa: PLC0415
+
+    strategy_class(name)  # unknown names: the registry's own message
+    if name == "llm":
+        rules = ", ".join(sorted(n for n in REGISTRY if n != "llm"))
+        raise UsageError("backtests run rule strategies only; the llm strategy would call a "
+                         f"model at every candle; use one of: {rules}")
+
+
+def _outputs(args: argparse.Namespace) -> None:
+    """Check --trades-out / --equity-out before any download or simulation."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from oxbot.engine.backtest.export import check_writable  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    outs = [(f, v) for f, v in (("--trades-out", args.trades_out),
+                                ("--equity-out", args.equity_out)) if v]
+    for flag, value in outs:
+        path = check_writable(value)
+        if path is not None and args.data and path.exists() and \
+                path.resolve() == Path(args.data).expanduser().resolve():
+            raise UsageError(f"{flag} {value} is the --data file itself; writing it would "
+                             "destroy the candles; give another file name")
+    if len(outs) == 2 and (outs[0][1] == outs[1][1] or
+                           Path(outs[0][1]).expanduser().resolve() ==
+                           Path(outs[1][1]).expanduser().resolve()):
+        raise UsageError("--trades-out and --equity-out name the same file; give two names")
+
+
 def run_backtest_command(args: argparse.Namespace) -> int:
     from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
-    strategy = build_strategy(args.strategy, parse_params(args.param))
+    from .cli_params import strategy_params  # noqa: PLC0415
+
+    backtestable(args.strategy)
+    strategy = build_strategy(args.strategy, strategy_params(args.strategy, args.param))
     cash = _decimal(args.cash, "--cash", strict=True)
     fee = _decimal(args.fee, "--fee")
-    if fee >= 1:
-        raise UsageError(f"--fee is a rate, e.g. 0.001 for 0.1 %; got {args.fee}")
+    if fee >= Decimal("0.1"):
+        raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}; "
+                         "e.g. 0.001 for 0.1 % or 0.005 for 0.5 %")
     slippage = _decimal(args.slippage_bps, "--slippage-bps")
+    _outputs(args)
+    to_stdout = "-" in (args.trades_out, args.equity_out)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, source, symbol = _load(args, progress)
     config = BacktestConfig(strategy, cash=cash, fee_rate=fee, slippage_bps=slippage,
@@ -97,15 +128,56 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         from oxbot.engine.backtest.export import write_equity, write_trades  # noqa: PLC0415
 
         if args.trades_out:
-            write_trades(args.trades_out, result.trades)
+            write_trades(args.trades_out, result.trades, symbol)
         if args.equity_out:
-            write_equity(args.equity_out, result.ts, result.equity)
-    metrics = {"source": source, "symbol": symbol, **result.metrics}
+            write_equity(args.equity_out, result.ts, result.equity, symbol)
+    from .cli_backtest_report import json_metrics, render_report  # noqa: PLC0415
+
+    metrics = json_metrics(result, source=source, symbol=symbol, cash=cash)
+    out = sys.stderr if to_stdout else sys.stdout  # stdout carries the CSV then
     if args.json:
-        print(json.dumps(metrics, default=str))
+        print(json.dumps(metrics), file=out)
     else:
-        print(render_report(metrics, result))
+        print(render_report(metrics, result, color=out.isatty()), file=out)
     return 0
+
+
+SYMBOL_RE = r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,10}(:[A-Z0-9]{1,10})?$"
+
+
+def check_symbol(text: str, flag: str = "--symbol") -> str:
+    """``btc/usdt`` → ``BTC/USDT``; UsageError unless it looks like BASE/QUOTE."""
+    import re  # noqa: PLC0415
+
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    sym = text.strip().upper()
+    if not re.match(SYMBOL_RE, sym):
+        raise UsageError(f"{flag} {text!r} must look like BASE/QUOTE, e.g. BTC/USDT")
+    return sym
+
+
+def _trim(frame: Any, args: argparse.Namespace) -> Any:
+    from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
+    from oxbot.engine.errors import DataError  # noqa: PLC0415
+
+    if not (args.since or args.until):
+        return frame
+    lo = parse_date(args.since, "--since") if args.since else None
+    hi = parse_date(args.until, "--until") if args.until else None
+    keep = frame["ts"].notna()
+    if lo is not None:
+        keep &= frame["ts"] >= lo
+    if hi is not None:
+        keep &= frame["ts"] < hi
+    trimmed = frame[keep].reset_index(drop=True)
+    if trimmed.empty:
+        from .cli_backtest_report import utc  # noqa: PLC0415
+
+        raise DataError(f"{args.data} has no candles between --since {args.since or '(start)'} "
+                        f"and --until {args.until or '(end)'}; it covers "
+                        f"{utc(int(frame['ts'].iloc[0]))} to {utc(int(frame['ts'].iloc[-1]))}")
+    return trimmed
 
 
 def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
@@ -114,21 +186,23 @@ def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
     if args.data:
         from oxbot.engine.market.csvdata import load_csv  # noqa: PLC0415
 
-        extra = [f for f in ("symbol", "timeframe", "since", "until") if getattr(args, f)]
-        if extra:
-            raise UsageError(f"--{extra[0]} only applies to --exchange; the CSV file holds "
-                             "one symbol's candles")
+        if args.timeframe:
+            raise UsageError("--timeframe only applies to --exchange; a CSV file's candles "
+                             "keep their own timeframe")
+        symbol = check_symbol(args.symbol) if args.symbol else symbol_from_name(args.data)
         progress.update("loading", 0.0)
-        return load_csv(args.data), args.data, symbol_from_name(args.data)
+        return _trim(load_csv(args.data), args), args.data, symbol
     missing = [f for f in ("symbol", "timeframe", "since") if not getattr(args, f)]
     if missing:
         raise UsageError(f"--exchange needs --{' --'.join(missing)}, e.g. --exchange binance "
                          "--symbol BTC/USDT --timeframe 1h --since 2024-01-01")
     from oxbot.engine.backtest.history import download  # noqa: PLC0415
 
+    symbol = check_symbol(args.symbol)
     progress.update("downloading", 0.0)
-    frame = download(args.exchange, args.symbol.upper(), args.timeframe, args.since, args.until)
-    return frame, f"{args.exchange}:{args.symbol.upper()}:{args.timeframe}", args.symbol.upper()
+    frame = download(args.exchange.strip().lower(), symbol, args.timeframe, args.since,
+                     args.until)
+    return frame, f"{args.exchange}:{symbol}:{args.timeframe}", symbol
 
 
 def symbol_from_name(path: str) -> str:
@@ -162,75 +236,3 @@ class Progress:
         if self._shown:
             sys.stderr.write("\r" + " " * (self.WIDTH + 30) + "\r")
             sys.stderr.flush()
-
-
-def _fmt(value: Any, spec: str = ",.2f", suffix: str = "") -> str:
-    return "n/a" if value is None else f"{value:{spec}}{suffix}"
-
-
-def _utc(ms: int | None) -> str:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    return "?" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def equity_chart(ts: Any, equity: Any, width: int = 100, height: int = 16,
-                 color: bool = False) -> str:
-    """The equity curve drawn with plotext, downsampled to a few points per column."""
-    import numpy as np  # noqa: PLC0415
-    import plotext as plt  # noqa: PLC0415
-
-    n = len(equity)
-    idx = np.unique(np.linspace(0, n - 1, num=min(n, width * 4)).astype(np.int64))
-    years = 1970 + ts[idx] / (365.25 * 86_400_000)
-    plt.clear_figure()
-    plt.plotsize(width, height)
-    plt.theme("pro" if color else "clear")
-    plt.plot(years.tolist(), equity[idx].tolist(), marker="braille")
-    plt.title("equity (marked at each close)")
-    plt.xlabel("year")
-    text: str = plt.build()
-    return text if color else plt.uncolorize(text)
-
-
-def render_report(m: dict[str, Any], result: Any) -> str:
-    """The human report: header, equity chart, then the metrics in two columns."""
-    import shutil  # noqa: PLC0415
-
-    params = ", ".join(f"{k}={v}" for k, v in m["params"].items())
-    mode = "risk-managed" if m["risk"] else "no risk (all-in, no SL/TP)"
-    width = max(40, min(120, shutil.get_terminal_size((100, 24)).columns))
-    lines = [
-        f"oxbot backtest: {m['strategy']}({params}) on {m['symbol']}, {mode}",
-        f"data: {m['source']}  {m['bars']:,} bars  {_utc(m['first_ts'])} -> "
-        f"{_utc(m['last_ts'])} UTC",
-        f"fee {m['fee_rate'] * 100:g} %  slippage {m['slippage_bps']:g} bps  "
-        f"start cash {m['start_cash']:,.2f}",
-        "",
-        equity_chart(result.ts, result.equity, width=width, color=sys.stdout.isatty()),
-        "",
-    ]
-    rows = [
-        ("final equity", _fmt(m["final_equity"])),
-        ("return", _fmt(m["return_pct"], "+,.2f", " %")),
-        ("buy & hold", _fmt(m["buy_hold_return_pct"], "+,.2f", " %")),
-        ("CAGR", _fmt(m["cagr_pct"], "+,.2f", " %")),
-        ("max drawdown", _fmt(m["max_drawdown_pct"], ".2f", " %")),
-        ("Sharpe", _fmt(m["sharpe"], ".2f")),
-        ("Sortino", _fmt(m["sortino"], ".2f")),
-        ("trades", f"{m['trades']:,}"),
-        ("win rate", _fmt(m["win_rate"], ".1f", " %")),
-        ("profit factor", _fmt(m["profit_factor"], ".2f")),
-        ("average trade",
-         f"{_fmt(m['avg_trade'], '+,.2f')} ({_fmt(m['avg_trade_pct'], '+.2f')} %)"),
-        ("exposure", _fmt(m["exposure_pct"], ".1f", " %")),
-        ("fees paid", _fmt(m["fees_paid"])),
-        ("time", f"{m['elapsed_s']:.3f} s"),
-    ]
-    if m["risk"]:
-        rows.append(("rejected decisions", str(m["rejected_decisions"])))
-    half = (len(rows) + 1) // 2
-    right_col = rows[half:] + [("", "")] * (2 * half - len(rows))
-    for left, right in zip(rows[:half], right_col, strict=True):
-        lines.append(f"  {left[0]:<15}{left[1]:>22}     {right[0]:<15}{right[1]:>22}")
-    return "\n".join(lines)

@@ -10,32 +10,50 @@ import argparse
 import asyncio
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 EXIT_USAGE = 2
 
 
+class DefaultsShown(argparse.HelpFormatter):
+    """Help lines end with the default, except for flags whose default means "off"."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bots", help="add, list, start, stop, delete, export and import bots")
     bs = p.add_subparsers(dest="bots_command", metavar="ACTION", required=True)
 
-    a = bs.add_parser("add", help="add a bot (paper by default)")
-    a.add_argument("name")
+    a = bs.add_parser("add", help="add a bot (paper by default)",
+                      formatter_class=DefaultsShown)
+    a.add_argument("name", help="1-40 letters, digits, '_', '-' or '.'")
     a.add_argument("--strategy", default="sma_cross", help="sma_cross, rsi_reversion or llm")
     a.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter (repeatable), e.g. --param fast=10")
     a.add_argument("--symbols", default="BTC/USDT", help="comma separated, e.g. BTC/USDT,ETH/USDT")
     a.add_argument("--exchange", default="sim", help="'sim' (built-in market) or a ccxt id")
-    a.add_argument("--timeframe", default="1m")
-    a.add_argument("--capital", default="10000")
+    a.add_argument("--timeframe", default="1m", help="candle length: 1m, 5m, 15m, 1h, 4h, 1d")
+    a.add_argument("--capital", default="10000", metavar="AMOUNT",
+                   help="starting cash, in the quote currency (USDT for BTC/USDT)")
     a.add_argument("--cadence", type=int, default=0, metavar="SECONDS",
                    help="decide at most every N seconds (0 = every candle close)")
-    a.add_argument("--fee", default="0.001", help="fee rate, e.g. 0.001 = 0.1 %%")
-    a.add_argument("--max-position-pct", default=None)
-    a.add_argument("--max-exposure-pct", default=None)
-    a.add_argument("--stop-loss-pct", default=None)
-    a.add_argument("--take-profit-pct", default=None)
+    a.add_argument("--fee", default="0.001", metavar="RATE",
+                   help="fee rate per fill, below 0.1: 0.001 = 0.1 %%")
+    a.add_argument("--max-position-pct", default="15", metavar="PCT",
+                   help="largest position, %% of equity")
+    a.add_argument("--max-exposure-pct", default="85", metavar="PCT",
+                   help="all positions together, %% of equity")
+    a.add_argument("--stop-loss-pct", default="3.5", metavar="PCT",
+                   help="stop-loss distance below the entry, %%")
+    a.add_argument("--take-profit-pct", default="7", metavar="PCT",
+                   help="take-profit distance above the entry, %%")
     a.add_argument("--live", action="store_true", help="LIVE trading with real money")
     a.add_argument("--yes-i-mean-live", action="store_true",
                    help="confirm --live (required with it)")
@@ -61,33 +79,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.set_defaults(handler=cmd_export)
     im = bs.add_parser("import", help="add bots from a JSON export")
     im.add_argument("file")
+    im.add_argument("--yes-i-mean-live", action="store_true",
+                    help="confirm importing LIVE bots (they trade real money)")
     im.set_defaults(handler=cmd_import)
 
 
 # ---------------------------------------------------------------------------- helpers
 
 
-def parse_params(items: list[str]) -> dict[str, Any]:
-    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+def parse_params(strategy: str, items: list[str]) -> dict[str, Any]:
+    """``--param`` values coerced by the strategy's own Params model (see cli_params)."""
+    from .cli_params import strategy_params  # noqa: PLC0415
 
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--param {item!r}: write it as KEY=VALUE, e.g. --param fast=10")
-        out[key.strip()] = _value(raw.strip())
-    return out
-
-
-def _value(raw: str) -> Any:
-    for conv in (int, float):
-        try:
-            return conv(raw)
-        except ValueError:
-            pass
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    return raw
+    return strategy_params(strategy, items)
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -95,7 +99,9 @@ def build_config(args: argparse.Namespace) -> Any:
 
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, Mode  # noqa: PLC0415
-    from oxbot.engine.strategies import build_strategy, format_validation_error  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+
+    from .cli_params import flag_errors  # noqa: PLC0415
 
     if args.live and not args.yes_i_mean_live:
         raise ConfigError("--live trades real money; add --yes-i-mean-live to confirm")
@@ -105,14 +111,15 @@ def build_config(args: argparse.Namespace) -> Any:
     data = {
         "name": args.name, "exchange": args.exchange, "symbols": args.symbols,
         "timeframe": args.timeframe, "strategy": args.strategy,
-        "params": parse_params(args.param), "capital": args.capital, "risk": risk,
+        "params": parse_params(args.strategy, args.param), "capital": args.capital,
+        "risk": risk,
         "cadence_s": args.cadence, "fee_rate": args.fee,
         "mode": Mode.LIVE if args.live else Mode.PAPER,
     }
     try:
         cfg = BotConfig.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"bot {args.name!r}: {format_validation_error(e)}") from None
+        raise ConfigError(f"bot {args.name!r}: {flag_errors(e)}") from None
     build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
     check_exchange(cfg.exchange)
     return cfg
@@ -152,7 +159,6 @@ def _send(path: Path, command: Any, timeout: float = 15.0) -> tuple[bool, str]:
     """Send one command to a running engine and wait for its CommandDone."""
     import threading  # noqa: PLC0415
     import uuid  # noqa: PLC0415
-
     from dataclasses import replace  # noqa: PLC0415
 
     from oxbot.engine.messages import CommandDone  # noqa: PLC0415
@@ -188,9 +194,40 @@ async def _with_store(args: argparse.Namespace, fn: Any, writer: bool = True) ->
         await store.close()
 
 
-def _report(ok: bool, message: str) -> int:
-    print(message, file=sys.stdout if ok else sys.stderr)
-    return 0 if ok else 1
+def _sent(path: Path, command: Any) -> None:
+    """Send to the running engine; a refusal is the same usage error as without an engine."""
+    from oxbot.engine.errors import ConfigError, OxbotError  # noqa: PLC0415
+
+    ok, message = _send(path, command)
+    if not ok:
+        if message.startswith("the engine did not answer"):
+            raise OxbotError(message + "; check its log, then `oxbot status`")
+        raise ConfigError(message)
+
+
+async def _bots(args: argparse.Namespace) -> dict[str, Any]:
+    """name -> (config, status) of the live bots; empty when the database does not exist yet."""
+    if not _db(args).exists():
+        return {}
+    rows = await _with_store(args, lambda s: s.load_bots(), writer=False)
+    return {cfg.name: (cfg, status) for cfg, status in rows}
+
+
+def _need_bot(bots: dict[str, Any], name: str) -> Any:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+
+    if name not in bots:
+        raise ConfigError(f"no bot named {name!r}; see `oxbot bots list`")
+    return bots[name]
+
+
+def _live_warning(cfg: Any) -> None:
+    from oxbot.engine.models import Mode  # noqa: PLC0415
+
+    if cfg.mode is Mode.LIVE:
+        print(f"WARNING: {cfg.name} is a LIVE bot: it trades real money on {cfg.exchange} "
+              f"({','.join(cfg.symbols)}); stop it with `oxbot bots stop {cfg.name}`",
+              file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------- commands
@@ -204,29 +241,29 @@ def cmd_add(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     remote = _remote(args)
     if remote is not None:
-        return _report(*_send(remote, AddBot(config=cfg, start=args.start)))
-
-    async def add(store: Any) -> None:
-        names = {c.name for c, _ in await store.load_bots()}
-        if cfg.name in names:
+        if cfg.name in asyncio.run(_bots(args)):
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
-        await store.save_bot(cfg, BotStatus.RUNNING if args.start else BotStatus.STOPPED)
+        _sent(remote, AddBot(config=cfg, start=args.start))
+        when = " and started" if args.start else ""
+    else:
+        async def add(store: Any) -> None:
+            names = {c.name for c, _ in await store.load_bots()}
+            if cfg.name in names:
+                raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
+            await store.save_bot(cfg, BotStatus.RUNNING if args.start else BotStatus.STOPPED)
 
-    asyncio.run(_with_store(args, add))
-    when = " and will start with the engine" if args.start else ""
+        asyncio.run(_with_store(args, add))
+        when = " and will start with the engine" if args.start else ""
     print(f"added {cfg.name} ({cfg.strategy} on {cfg.exchange} {','.join(cfg.symbols)} "
           f"{cfg.timeframe}, {cfg.mode.value}){when}")
+    if args.start:
+        _live_warning(cfg)
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
-    db = _db(args)
-    if not db.exists():
-        bots: list[Any] = []
-    else:
-        bots = asyncio.run(_with_store(args, lambda s: s.load_bots(), writer=False))
-    for cfg, status in bots:
+    for cfg, status in asyncio.run(_bots(args)).values():
         rows.append({
             "name": cfg.name, "status": status.value, "mode": cfg.mode.value,
             "strategy": cfg.strategy, "exchange": cfg.exchange,
@@ -249,25 +286,26 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _set_status(args: argparse.Namespace, start: bool) -> int:
-    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
+    cfg, _status = _need_bot(asyncio.run(_bots(args)), args.name)
     remote = _remote(args)
     if remote is not None:
-        cmd = StartBot(name=args.name) if start else StopBot(name=args.name)
-        return _report(*_send(remote, cmd))
-
-    async def change(store: Any) -> None:
-        if args.name not in {c.name for c, _ in await store.load_bots()}:
-            raise ConfigError(f"no bot named {args.name!r}; see `oxbot bots list`")
-        await store.set_bot_status(args.name, BotStatus.RUNNING if start else BotStatus.STOPPED)
-
-    asyncio.run(_with_store(args, change))
-    if start:
-        print(f"{args.name} will run when the engine starts (`oxbot` or `oxbot run --headless`)")
+        _sent(remote, StartBot(name=args.name) if start else StopBot(name=args.name))
+        print(f"{args.name} started" if start else f"{args.name} stopped")
     else:
-        print(f"{args.name} stopped")
+        async def change(store: Any) -> None:
+            await store.set_bot_status(args.name,
+                                       BotStatus.RUNNING if start else BotStatus.STOPPED)
+
+        asyncio.run(_with_store(args, change))
+        if start:
+            print(f"{args.name} will start with the engine (`oxbot` or `oxbot run --headless`)")
+        else:
+            print(f"{args.name} stopped")
+    if start:
+        _live_warning(cfg)
     return 0
 
 
@@ -283,28 +321,34 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.messages import DeleteBot  # noqa: PLC0415
 
+    if not args.purge:  # a purge may also clear the kept history of a deleted bot
+        _need_bot(asyncio.run(_bots(args)), args.name)
     remote = _remote(args)
     if remote is not None:
-        return _report(*_send(remote, DeleteBot(name=args.name, purge_history=args.purge)))
+        _sent(remote, DeleteBot(name=args.name, purge_history=args.purge))
+    else:
+        async def delete(store: Any) -> bool:
+            return bool(await store.delete_bot(args.name, purge_history=args.purge))
 
-    async def delete(store: Any) -> bool:
-        return bool(await store.delete_bot(args.name, purge_history=args.purge))
-
-    if not asyncio.run(_with_store(args, delete)):
-        raise ConfigError(f"no bot named {args.name!r}; see `oxbot bots list`")
+        if not asyncio.run(_with_store(args, delete)):
+            raise ConfigError(f"no bot named {args.name!r}; see `oxbot bots list`")
     print(f"deleted {args.name} ({'history purged' if args.purge else 'history kept'})")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    bots = asyncio.run(_with_store(args, lambda s: s.load_bots(), writer=False)) \
-        if _db(args).exists() else []
-    data = [cfg.model_dump(mode="json") for cfg, _ in bots]
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    out = None if args.out == "-" else Path(args.out).expanduser()
+    if out is not None and out.exists() and out.resolve() == _db(args).resolve():
+        raise UsageError(f"--out {args.out} is the database itself; give another file name, "
+                         "e.g. --out bots.json")
+    data = [cfg.model_dump(mode="json") for cfg, _ in asyncio.run(_bots(args)).values()]
     text = json.dumps(data, indent=2)
-    if args.out == "-":
+    if out is None:
         print(text)
     else:
-        Path(args.out).write_text(text + "\n")
+        out.write_text(text + "\n")
         print(f"exported {len(data)} bot(s) to {args.out}")
     return 0
 
@@ -313,13 +357,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
-    from oxbot.engine.models import BotConfig, BotStatus  # noqa: PLC0415
-    from oxbot.engine.strategies import build_strategy, format_validation_error  # noqa: PLC0415
+    from oxbot.engine.models import BotConfig, BotStatus, Mode  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+
+    from .cli_params import flag_errors  # noqa: PLC0415
 
     try:
         raw = json.loads(Path(args.file).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"cannot read {args.file}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {args.file}: {(e.strerror or str(e)).lower()}; check "
+                          "the path") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{args.file} is not valid JSON ({e}); give a file written by "
+                          "`oxbot bots export`") from None
     if not isinstance(raw, list):
         raise ConfigError(f"{args.file}: expected a JSON list of bot configs")
     configs = []
@@ -327,10 +377,20 @@ def cmd_import(args: argparse.Namespace) -> int:
         try:
             cfg = BotConfig.model_validate(item)
         except ValidationError as e:
-            raise ConfigError(f"{args.file} item {i}: {format_validation_error(e)}") from None
+            raise ConfigError(f"{args.file} item {i}: {flag_errors(e, hints=False)}") from None
         build_strategy(cfg.strategy, cfg.params)
         check_exchange(cfg.exchange)
         configs.append(cfg)
+    counts = Counter(c.name for c in configs)
+    repeated = sorted(name for name, n in counts.items() if n > 1)
+    if repeated:
+        raise ConfigError(f"{args.file} names {', '.join(repeated)} more than once; "
+                          "rename the copies; nothing imported")
+    live = [c.name for c in configs if c.mode is Mode.LIVE]
+    if live and not args.yes_i_mean_live:
+        raise ConfigError(f"{args.file} holds LIVE bot(s) {', '.join(live)} that trade real "
+                          "money; add --yes-i-mean-live to import them, or set \"mode\": "
+                          "\"paper\"; nothing imported")
 
     async def put(store: Any) -> None:
         names = {c.name for c, _ in await store.load_bots()}
@@ -342,4 +402,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     asyncio.run(_with_store(args, put))
     print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")
+    if live:
+        print(f"WARNING: {', '.join(live)} LIVE: starting them trades real money",
+              file=sys.stderr)
     return 0

@@ -43,6 +43,45 @@ def parse_date(text: str, flag: str) -> int:
     return int(dt.timestamp() * 1000)
 
 
+def check_out(path: Path) -> None:
+    """UsageError for an --out that cannot be written, before any network wait."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    if path.is_dir():
+        raise UsageError(f"--out {path} is a directory; give a file name such as "
+                         f"{path / 'BTC-USDT_1h.csv'}")
+    if not path.parent.exists():
+        raise UsageError(f"--out {path}: the folder {path.parent} does not exist; create it "
+                         "first")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--out {path} is not a regular file; give a file name")
+
+
+def check_resume(path: Path, timeframe: str, tf_ms: int) -> tuple[int, float] | None:
+    """(last timestamp, last close) of a CSV to resume, None when there is nothing to resume.
+
+    The file keeps only the header and the candles, so "is it the same market?" is checked
+    from what the candles say: their spacing must be the timeframe asked for (and the caller
+    compares the price level with the first new candle)."""
+    from oxbot.engine.errors import DataError  # noqa: PLC0415
+
+    last = last_timestamp(path)
+    if last is None:
+        return None
+    rows = [ln.split(",") for ln in path.read_text().splitlines()[1:] if ln.strip()]
+    try:
+        stamps = [int(r[0]) for r in rows[:50]]
+        close = float(rows[-1][4])
+    except (ValueError, IndexError):
+        raise DataError(f"{path}: a row is malformed; delete the file and download again") from None
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
+    if gaps and min(gaps) != tf_ms:
+        raise DataError(f"{path} holds candles {min(gaps) // 1000} s apart, not {timeframe}; "
+                        "resume only the file of the same symbol and timeframe, or pick "
+                        "another --out")
+    return last, close
+
+
 def last_timestamp(path: Path) -> int | None:
     """The timestamp of the last row of an existing CSV (for resume), None when empty."""
     from oxbot.engine.errors import DataError  # noqa: PLC0415
@@ -71,10 +110,12 @@ def _bar(done: int, total: int, rows: int, out: TextIO) -> None:
 async def download(client: Any, clients: Any, symbol: str, timeframe: str, since_ms: int,
                    until_ms: int, out: Path, progress: TextIO = sys.stderr) -> int:
     """Append closed candles in ``[since_ms, until_ms)`` to ``out``; returns rows written."""
+    from oxbot.engine.errors import DataError  # noqa: PLC0415
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
 
     tf_ms = timeframe_seconds(timeframe) * 1000
-    last = last_timestamp(out)
+    resume = check_resume(out, timeframe, tf_ms)
+    last = resume[0] if resume else None
     start = since_ms if last is None else max(since_ms, last + tf_ms)
     await clients.market_info(client.id, symbol)  # BadSymbol (exit 2) before any paging
     written = 0
@@ -90,6 +131,10 @@ async def download(client: Any, clients: Any, symbol: str, timeframe: str, since
             rows = [r for r in rows if r[0] >= cursor and r[0] + tf_ms <= until_ms]
             if not rows:
                 break
+            if resume and written == 0 and not 1 / 3 < float(rows[0][1]) / resume[1] < 3:
+                raise DataError(f"{out} ends at a price of {resume[1]:g} but {symbol} now opens "
+                                f"at {float(rows[0][1]):g}: the file holds another market; "
+                                "pick another --out")
             for r in rows:
                 f.write(",".join(str(v) for v in r[:6]) + "\n")
             f.flush()  # a crash mid-download keeps every page written so far (resume)
@@ -118,15 +163,22 @@ def run_download(args: argparse.Namespace) -> int:
     until = min(until, int(time.time() * 1000) // tf_ms * tf_ms)
     if since >= until:
         raise DataError(f"--since {args.since} is not before --until ({args.until or 'now'})")
-    symbol = args.symbol.strip().upper()
+    from oxbot.engine.backtest.history import reach  # noqa: PLC0415
+
+    from .cli_backtest import check_symbol  # noqa: PLC0415
+
+    symbol = check_symbol(args.symbol)
+    out = args.out.expanduser()
+    check_out(out)
+    check_resume(out, args.timeframe, tf_ms)  # a wrong file is refused before any network wait
 
     async def main() -> int:
         configure = (lambda c: point_at(c, args.api_url)) if args.api_url else None
         clients = ExchangeClients(configure=configure)
         try:
             client = clients.public(args.exchange.strip().lower())
-            return await download(client, clients, symbol, args.timeframe, since, until,
-                                  args.out)
+            await reach(client, symbol)  # offline: one clear line within seconds
+            return await download(client, clients, symbol, args.timeframe, since, until, out)
         finally:
             await clients.close_all()
 

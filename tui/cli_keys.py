@@ -67,13 +67,17 @@ def _set(args: argparse.Namespace) -> int:
     if not spec.fields:
         print(f"{spec.name} needs no key; nothing to store.")
         return EXIT_OK
-    secrets.check_backend()  # before asking anything: no one should paste a key for nothing
+    try:  # before asking anything: no one should paste a key for nothing
+        secrets.check_backend()
+    except secrets.SecretsError as e:
+        raise secrets.SecretsError(for_provider(str(e), spec)) from None
     if not args.stdin:
         print(f"{spec.name}: paste each value and press Enter (input stays hidden).")
     values = _read_values(spec.fields, args.stdin)
     backend = secrets.set_secret(spec.name, values)
     shown = ", ".join(f"{k} {secrets.mask(v)}" for k, v in values.items() if v)
-    print(f"saved {spec.name} ({shown}) in the keyring ({backend}); read back: ok.")
+    print(f"saved {spec.name} ({shown}) in the keyring ({secrets.friendly_name(backend)}); "
+          "read back: ok")
     shadow = [secrets.env_var(spec.name, f.name) for f in spec.fields
               if os.environ.get(secrets.env_var(spec.name, f.name))]
     if shadow:
@@ -82,34 +86,84 @@ def _set(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_entries(entries: list[Any]) -> None:
-    width = max([len(e.provider) for e in entries] + [8])
+def for_provider(text: str, spec: Any) -> str:
+    """The generic keyring help, with the example variables of the provider in question."""
+    from oxbot.storage import secrets  # noqa: PLC0415
+
+    names = [secrets.env_var(spec.name, f.name) for f in spec.fields if f.required]
+    if not names:
+        return text
+    return text.replace("OXBOT_BINANCE_API_KEY and OXBOT_BINANCE_SECRET",
+                        " and ".join(names) if len(names) < 3 else
+                        ", ".join(names[:-1]) + " and " + names[-1])
+
+
+def half_set_env() -> list[tuple[str, dict[str, str], list[str]]]:
+    """Providers with some but not all of their required OXBOT_* variables set:
+    (provider, {field: masked value or "MISSING"}, [variables to set])."""
+    import os  # noqa: PLC0415
+    import re  # noqa: PLC0415
+
+    from oxbot.storage import secrets  # noqa: PLC0415
+
+    pattern = re.compile(rf"^{secrets.ENV_PREFIX}(.+)_({'|'.join(secrets.FIELD_NAMES_UPPER)})$")
+    out = []
+    for name in sorted({m.group(1).lower() for v in os.environ
+                        if (m := pattern.match(v)) and os.environ[v]}):
+        try:
+            spec = secrets.provider_spec(name)
+        except secrets.UsageError:
+            continue
+        fields: dict[str, str] = {}
+        missing: list[str] = []
+        for f in spec.fields:
+            value = os.environ.get(secrets.env_var(spec.name, f.name))
+            if value:
+                fields[f.name] = secrets.mask(value)
+            elif f.required:
+                fields[f.name] = "MISSING"
+                missing.append(secrets.env_var(spec.name, f.name))
+        if missing and len(missing) < sum(f.required for f in spec.fields):
+            out.append((spec.name, fields, missing))
+    return out
+
+
+def _print_entries(entries: list[Any], half: list[tuple[str, dict[str, str], list[str]]]
+                   ) -> None:
+    width = max([len(e.provider) for e in entries] + [len(h[0]) for h in half] + [8])
     print(f"{'PROVIDER':<{width}}  {'SOURCE':<8}  FIELDS")
     for e in entries:
         fields = "  ".join(f"{k}={v}" for k, v in e.fields.items())
         note = "" if e.in_use else "  (not used: environment variables take precedence)"
         print(f"{e.provider:<{width}}  {e.source:<8}  {fields}{note}")
+    for provider, hfields, missing in half:
+        fields = "  ".join(f"{k}={v}" for k, v in hfields.items())
+        print(f"{provider:<{width}}  {'env':<8}  {fields}  (not usable: set {', '.join(missing)})")
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines()[0] if str(e) else "no usable keyring backend").rstrip(".")
 
 
 def _list(args: argparse.Namespace) -> int:
     from oxbot.storage import secrets  # noqa: PLC0415
 
+    half = half_set_env()
     try:
         entries = secrets.list_secrets()
     except secrets.SecretsError as e:
         env_entries = secrets.list_secrets(include_keyring=False)
-        if not env_entries:
+        if not env_entries and not half:
             raise
-        _print_entries(env_entries)  # keys from the environment work without a keyring
-        first = str(e).splitlines()[0] if str(e) else "no usable keyring backend"
-        print(f"note: keyring unavailable ({first}); `oxbot keys set` needs one",
+        _print_entries(env_entries, half)  # keys from the environment work without a keyring
+        print(f"note: keyring unavailable ({_first_line(e)}); `oxbot keys set` needs one",
               file=sys.stderr)
         return EXIT_OK
-    if not entries:
-        print(f"no keys (keyring: {secrets.check_backend()}). "
-              "Add one with `oxbot keys set PROVIDER`.")
+    if not entries and not half:
+        print(f"no keys (keyring: {secrets.friendly_name(secrets.check_backend())}); "
+              "add one with `oxbot keys set PROVIDER`")
         return EXIT_OK
-    _print_entries(entries)
+    _print_entries(entries, half)
     return EXIT_OK
 
 
@@ -155,10 +209,19 @@ def _check(args: argparse.Namespace) -> int:
             line += f"; {verdict}"
             status = EXIT_ERROR if verdict.startswith("rejected") else status
         print(line)
-    if not entries:
-        print("no keys present. Add one with `oxbot keys set PROVIDER`.")
+    for provider, fields, missing in half_set_env():
+        shown = ", ".join(f"{k}={v}" for k, v in fields.items())
+        print(f"{provider}: not usable (env: {shown}); set {', '.join(missing)}")
+        status = EXIT_ERROR
     if problem is not None:
-        raise problem
+        usable = [e for e in entries if e.in_use]
+        if not usable:
+            raise problem
+        # Keys from the environment work without a keyring: say so, and do not fail.
+        print(f"note: keyring unavailable ({_first_line(problem)}); the keys above come from "
+              "the environment; `oxbot keys set` needs a keyring", file=sys.stderr)
+    elif not entries:
+        print("no keys present; add one with `oxbot keys set PROVIDER`")
     return status
 
 
@@ -204,15 +267,16 @@ def check_exchange_key(provider: str, fields: Mapping[str, str], timeout: float 
         error = box.get("error")
         if error is None:
             return "usable: the exchange accepted the key (balance read)"
-        kind = type(error).__name__
-        if isinstance(error, ccxt.PermissionDenied | ccxt.AccountSuspended):
-            return f"rejected: the key may not read balances ({kind}); check its permissions"
+        if isinstance(error, ccxt.AccountSuspended):
+            return "rejected: the exchange says the account is suspended; check the account"
+        if isinstance(error, ccxt.PermissionDenied):
+            return "rejected: the key may not read balances; check its permissions"
         if isinstance(error, ccxt.AuthenticationError):
-            return (f"rejected: the exchange refused the key ({kind}); check the key, its "
-                    "permissions and the IP whitelist")
+            return ("rejected: the exchange refused the key; check the key, its permissions "
+                    "and the IP whitelist")
         if isinstance(error, ccxt.NetworkError):
-            return f"not checked: could not reach {provider} ({kind})"
-        return f"not checked: {provider} answered with an error ({kind})"
+            return f"not checked: cannot reach {provider} (network, DNS or timeout); try again"
+        return f"not checked: {provider} answered with an error; try again later"
     finally:
         if not worker.is_alive():
             exchange.close()

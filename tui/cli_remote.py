@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,19 @@ def engine_endpoint(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def run_status(args: argparse.Namespace) -> int:
     """`oxbot status [--json]`."""
-    from oxbot.engine.remote import request_status  # noqa: PLC0415
+    from oxbot.engine.remote import EngineNotRunning, request_status  # noqa: PLC0415
 
     db, sock = engine_endpoint(args)
-    summary = request_status(sock, db=db)  # EngineNotRunning -> "oxbot: no oxbot engine ..."
+    try:
+        summary = request_status(sock, db=db)
+    except EngineNotRunning as e:
+        if not args.json:
+            raise  # "oxbot: no oxbot engine is running ..." on stderr, exit 1
+        # scripts get an answer they can parse, and the exit code says the same
+        print(json.dumps({"state": "stopped", "db": str(db), "socket": str(sock)},
+                         sort_keys=True))
+        print(f"oxbot: {e}", file=sys.stderr)
+        return EXIT_ERROR
     if args.json:
         print(json.dumps(summary, sort_keys=True, default=str))
     else:
@@ -57,21 +67,22 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_stop(args: argparse.Namespace) -> int:
     """`oxbot stop`: graceful stop, waiting up to STOP_TIMEOUT_S."""
-    from oxbot.engine.remote import request_stop  # noqa: PLC0415
+    from oxbot.engine.remote import engine_running, request_stop  # noqa: PLC0415
 
     db, sock = engine_endpoint(args)
-    print(f"stopping the oxbot engine for DB {db} ...", flush=True)
+    if engine_running(sock):  # no "stopping ..." line before a "none is running" error
+        print(f"stopping the oxbot engine for DB {db} ...", flush=True)
     if request_stop(sock, timeout=STOP_TIMEOUT_S, db=db):
         print("engine stopped; its bots' state is saved and they resume on the next start")
         return EXIT_OK
     print(f"oxbot: the engine is still stopping after {STOP_TIMEOUT_S:g} s; check its log, "
-          f"then run `oxbot status` (socket {sock})")
+          f"then run `oxbot status` (socket {sock})", file=sys.stderr)
     return EXIT_ERROR
 
 
 _LABELS = {
     "uptime_s": "uptime", "bots_running": "bots running", "bots_total": "bots total",
-    "cycles": "cycles", "trades": "trades", "equity": "equity", "errors": "errors", "db": "db",
+    "cycles": "cycles", "trades": "round trips", "equity": "equity", "errors": "errors", "db": "db",
     "state": "",  # shown in the first row
 }
 

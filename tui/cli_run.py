@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.headless:
         raise UsageError("`oxbot run` needs --headless (plain `oxbot` opens the cockpit)")
+    if args.status_every is not None and not args.status_every > 0:  # also refuses nan
+        raise UsageError(f"--status-every must be > 0 minutes, got {args.status_every:g}; "
+                         "e.g. --status-every 5")
     from oxbot.engine.control import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
     from oxbot.storage.settings import load_settings  # noqa: PLC0415

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 from decimal import Decimal
 from typing import Any
@@ -68,20 +69,65 @@ async def _status_every(engine: Any, every_s: float) -> None:
 
 def _summary(s: dict[str, Any]) -> str:
     return (f"uptime {s['uptime_s']:.0f}s, bots running {s['bots_running']}/{s['bots_total']}, "
-            f"cycles {s['cycles']}, trades {s['trades']}, equity {s['equity']}, "
+            f"cycles {s['cycles']}, round trips {s['trades']}, equity {s['equity']}, "
             f"errors {s['errors']}")
 
 
 async def _log_events(sub: Any) -> None:
+    lines = EventLines()
     while True:
         ev = await sub.get()
         try:
-            line = describe(ev)
+            line = lines.describe(ev)
         except Exception:  # noqa: BLE001 - logging must never stop
             line = None
         if line:
             level, text = line
             log.log(level, text)
+
+
+class EventLines:
+    """``describe`` with memory: a failing cycle is logged once per failure (the engine may
+    publish it again as an error or a notice), and its multi-line help only the first time in
+    a row; later failures in the same run of failures show the first line only."""
+
+    def __init__(self) -> None:
+        self._helped: set[str] = set()  # bots whose current failure run showed the help
+        self._last_failure: dict[str, str] = {}  # bot -> the text of its last failure
+
+    def describe(self, ev: Any) -> tuple[int, str] | None:
+        if isinstance(ev, CycleFailed):
+            first, _, rest = strip_class_name(ev.error).partition("\n")
+            self._last_failure[ev.bot] = ev.error
+            if ev.consecutive <= 1:
+                self._helped.discard(ev.bot)
+            text = f"{ev.bot}: cycle failed ({ev.consecutive} in a row): {first}"
+            if rest.strip() and ev.bot not in self._helped:
+                self._helped.add(ev.bot)
+                text += "\n" + rest.rstrip()
+            return logging.WARNING, text
+        line = describe(ev)
+        if line is not None and isinstance(ev, EngineError | Notice):
+            level, msg = line
+            # The same failure re-published as an error or a notice: logged just above.
+            for error in self._last_failure.values():
+                if error and error in msg:
+                    if isinstance(ev, EngineError):
+                        return None
+                    return level, msg.replace(error, "see the cycle failure above")
+        if isinstance(ev, DecisionMade | OrderFilled):
+            bot = getattr(ev, "bot", "")
+            self._last_failure.pop(bot, None)  # the bot works again: next failure is new
+        return line
+
+
+_CLASS_PREFIX = re.compile(r"^[A-Z][A-Za-z0-9_]*: ")
+
+
+def strip_class_name(text: str) -> str:
+    """``NetworkError: binance timed out`` → ``binance timed out``: users need what happened
+    and the fix, not our exception classes."""
+    return _CLASS_PREFIX.sub("", text, count=1)
 
 
 def _d(x: Decimal) -> str:
@@ -98,9 +144,11 @@ def describe(ev: Any) -> tuple[int, str] | None:
                           f"({ev.reason}, fee {ev.fee:.4f}{extra})")
         case DecisionMade() if ev.verdict:
             acts = " ".join(f"{s}:{a}" for s, a in ev.actions if a != "hold")
-            return info, f"{ev.bot}: decided {acts} -> {ev.verdict}: {'; '.join(ev.verdict_reasons)}"
+            reasons = "; ".join(ev.verdict_reasons)
+            return info, f"{ev.bot}: decided {acts} -> {ev.verdict}: {reasons}"
         case CycleFailed():
-            return warn, f"{ev.bot}: cycle failed ({ev.consecutive} in a row): {ev.error}"
+            return warn, (f"{ev.bot}: cycle failed ({ev.consecutive} in a row): "
+                          f"{strip_class_name(ev.error)}")
         case EngineError():
             return logging.ERROR, ev.message
         case Notice():

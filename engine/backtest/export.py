@@ -1,22 +1,51 @@
-"""CSV exports of a backtest: the trade ledger and the equity curve."""
+"""CSV exports of a backtest: the trade ledger and the equity curve.
+
+Money is written as exact decimal text, quantised to the quote currency's sensible unit (cents
+for USD-like quotes, 8 decimals otherwise), quantities to 8 decimals, prices as the candles gave
+them: no float noise such as ``1234.5600000000001``. A path of ``-`` means standard output.
+"""
 
 from __future__ import annotations
 
 import csv
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
-import pandas as pd
 
 from ..errors import UsageError
 from .ledger import Trade
 
 TRADE_FIELDS = ("entry_ts", "exit_ts", "entry_price", "exit_price", "qty", "pnl", "fees",
                 "reason")
+QTY_Q = Decimal("0.00000001")
+CENTS = Decimal("0.01")
+# Quotes whose smallest useful unit is a cent; anything else (BTC, ETH, ...) keeps 8 decimals.
+CENT_QUOTES = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "EUR", "GBP",
+                         "JPY", "TRY", "BRL", "AUD", "CAD", "CHF"})
 
 
-def _writable(path: str | Path) -> Path:
-    p = Path(path)
+def money_quantum(symbol: str) -> Decimal:
+    """``BTC/USDT`` → 0.01; ``ETH/BTC`` → 0.00000001."""
+    quote = symbol.rpartition("/")[2].upper()
+    return CENTS if quote in CENT_QUOTES else QTY_Q
+
+
+def money(value: Decimal, quantum: Decimal = CENTS) -> str:
+    """Exact decimal text, rounded half-even to ``quantum``; never ``-0.00``."""
+    q = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    return f"{(q if q != 0 else abs(q)):f}"
+
+
+def check_writable(path: str | Path) -> Path | None:
+    """The file to write, checked up front (before any long run); None for ``-`` (stdout)."""
+    if str(path) == "-":
+        return None
+    p = Path(path).expanduser()
     if p.is_dir():
         raise UsageError(f"{p} is a directory; give a file name such as {p / 'out.csv'}")
     if not p.parent.exists():
@@ -24,18 +53,34 @@ def _writable(path: str | Path) -> Path:
     return p
 
 
-def write_trades(path: str | Path, trades: list[Trade]) -> None:
-    """One row per closed trade; money written exactly as the Decimal ledger holds it."""
-    p = _writable(path)
+@contextmanager
+def _open(path: str | Path) -> Iterator[TextIO]:
+    p = check_writable(path)
+    if p is None:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
     with p.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
+        yield fh
+
+
+def write_trades(path: str | Path, trades: list[Trade], symbol: str = "BTC/USDT") -> None:
+    """One row per closed trade, money exact (see the module docstring)."""
+    mq = money_quantum(symbol)
+    with _open(path) as fh:
+        w = csv.writer(fh, lineterminator="\n")
         w.writerow(TRADE_FIELDS)
         for t in trades:
-            w.writerow((t.entry_ts, t.exit_ts, t.entry_price, t.exit_price, t.qty, t.pnl, t.fees,
-                        t.reason))
+            w.writerow((t.entry_ts, t.exit_ts, f"{t.entry_price:f}", f"{t.exit_price:f}",
+                        money(t.qty, QTY_Q), money(t.pnl, mq), money(t.fees, mq), t.reason))
 
 
-def write_equity(path: str | Path, ts: np.ndarray, equity: np.ndarray) -> None:
+def write_equity(path: str | Path, ts: np.ndarray, equity: np.ndarray,
+                 symbol: str = "BTC/USDT") -> None:
     """One row per bar: the candle's open time and the equity marked at its close."""
-    p = _writable(path)
-    pd.DataFrame({"ts": ts, "equity": equity}).to_csv(p, index=False, float_format="%.8f")
+    places = -money_quantum(symbol).as_tuple().exponent  # type: ignore[operator]
+    with _open(path) as fh:
+        fh.write("ts,equity\n")
+        # %.Nf of the float curve: cents (or 8 places) without noise, fast for 1e6 rows.
+        np.savetxt(fh, np.column_stack((ts.astype(np.float64), equity)),
+                   fmt=("%d", f"%.{places}f"), delimiter=",")

@@ -18,6 +18,7 @@ from ..models import timeframe_seconds
 
 READ_ATTEMPTS = 5  # one call and four retries, with backoff: reads are safe to repeat
 PAGE_LIMIT = 1000
+REACH_DEADLINE_S = 8.0  # an offline user learns it in seconds, not after a minute of retries
 
 
 def parse_date(text: str, what: str) -> int:
@@ -43,6 +44,54 @@ def make_client(exchange_id: str, options: dict[str, Any] | None = None) -> Any:
         raise UsageError(f"unknown exchange {exchange_id!r}; give a ccxt exchange id such as "
                          "binance, kraken or bybit")
     return cls({"enableRateLimit": True, **(options or {})})
+
+
+def _why(e: BaseException) -> str:
+    """The useful part of a connection failure (``api.binance.com: Name or service not known``),
+    found down the exception's cause chain; never a class name."""
+    import re  # noqa: PLC0415
+
+    seen: BaseException | None = e
+    for _ in range(6):  # the innermost cause says what went wrong (DNS, refused, reset)
+        if seen is None:
+            break
+        os_error = next((a for a in getattr(seen, "args", ()) if isinstance(a, OSError)), None)
+        host = getattr(getattr(seen, "args", [None])[0], "host", None) if seen.args else None
+        if os_error is not None and os_error.strerror:
+            return f"{host}: {os_error.strerror}" if host else os_error.strerror
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    text = str(e)
+    inner = re.findall(r"\[([^\[\]]{3,120})\]", text)
+    if inner:
+        return inner[-1]
+    return "no answer" if not text else text.splitlines()[0][:160]
+
+
+async def reach(client: Any, symbol: str, deadline_s: float = REACH_DEADLINE_S) -> None:
+    """Load the exchange's markets once, quickly, before any paging: OxbotError "cannot reach
+    ..." within ``deadline_s`` when offline; UsageError when ``symbol`` is not a market there.
+    The markets stay cached on ``client``, so paging does not load them again."""
+    import ccxt  # noqa: PLC0415
+
+    from ..errors import BadSymbol, OxbotError  # noqa: PLC0415
+
+    name = client.id
+    try:
+        await asyncio.wait_for(client.load_markets(), deadline_s)
+    except TimeoutError:
+        raise OxbotError(f"cannot reach {name} (network/DNS): no answer within "
+                         f"{deadline_s:g} s; check the connection or proxy and try again") from None
+    except ccxt.NetworkError as e:
+        raise OxbotError(f"cannot reach {name} (network/DNS): {_why(e)}; check the connection "
+                         "or proxy and try again") from None
+    except ccxt.BaseError as e:
+        raise OxbotError(f"{name} refused to list its markets: {_why(e)}; try again "
+                         "later") from None
+    if client.markets is not None and symbol not in client.markets:
+        raise BadSymbol(f"{symbol} is not a market on {name}; check the symbol (BASE/QUOTE, "
+                        "e.g. BTC/USDT)")
 
 
 async def _read(call: Callable[[], Any], attempted: str) -> Any:
@@ -116,6 +165,7 @@ def download(exchange_id: str, symbol: str, timeframe: str, since: str, until: s
     async def go() -> pd.DataFrame:
         client = make_client(exchange_id, options)
         try:
+            await reach(client, symbol)
             return await fetch_history(client, symbol, timeframe, since_ms, until_ms)
         finally:
             await client.close()

@@ -58,6 +58,9 @@ class RiskedRun:
         self._check_takes_ts = _accepts(self.risk.check, "ts")
         self.trades: list[Trade] = []
         self.rejected = 0
+        # Each time a kill switch starts blocking entries: (ts, reason), once per trip.
+        self.halts: list[tuple[int, str]] = []
+        self._blocked: str | None = None
         self.steps = EquitySteps(cash)
         self._entry: tuple[int, Decimal, Decimal] | None = None  # bar, price, fee
 
@@ -65,13 +68,24 @@ class RiskedRun:
 
     def _decide(self, action: Action, mark: float, ts: int) -> tuple[OrderIntent, ...]:
         marks = {self.symbol: to_decimal(mark)}
-        self.risk.observe(self.portfolio.equity(marks), ts)
+        equity = self.portfolio.equity(marks)
+        self.risk.observe(equity, ts)
+        if action is Action.BUY:
+            self._note_halt(self.risk.entry_block(equity), ts)
         decision = Decision(BOT, ts, (SymbolDecision(self.symbol, action),), source="rule")
         kw: dict[str, Any] = {"ts": ts} if self._check_takes_ts else {}
         verdict = self.risk.check(decision, self.portfolio, marks, new_id=self.new_id, **kw)
         if not verdict.intents:
             self.rejected += 1
         return verdict.intents
+
+    def _note_halt(self, block: str | None, ts: int) -> None:
+        """Record a kill switch or the daily loss limit the first time it blocks an entry
+        (again only after it has let one through: one row per trip, not per refused signal)."""
+        kind = block.split(":", 1)[0] if block else None
+        if kind is not None and kind != self._blocked:
+            self.halts.append((ts, block or ""))
+        self._blocked = kind
 
     def _fill(self, intent: OrderIntent, price: Decimal, bar: int, ts: np.ndarray,
               reason: str) -> None:

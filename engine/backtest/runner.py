@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -47,6 +47,9 @@ class BacktestResult:
     signals: np.ndarray
     metrics: dict[str, Any]
     rejected: int = 0
+    final_equity: Decimal = Decimal(0)  # exact, from the ledger (metrics hold a float)
+    # (ts, reason) each time a kill switch or the daily loss limit started blocking entries
+    halts: list[tuple[int, str]] = field(default_factory=list)
 
 
 def min_bars(strategy: Strategy) -> int:
@@ -76,6 +79,7 @@ def run_backtest(frame: pd.DataFrame, config: BacktestConfig,
     close = frame["close"].to_numpy(np.float64)
     report("simulate", 0.0)
     rejected = 0
+    halts: list[tuple[int, str]] = []
     if config.use_risk:
         from .risked import RiskedRun  # noqa: PLC0415 - the no-risk path needs none of it
 
@@ -85,7 +89,7 @@ def run_backtest(frame: pd.DataFrame, config: BacktestConfig,
         run.run(ts, open_, frame["high"].to_numpy(np.float64),
                 frame["low"].to_numpy(np.float64), close, signals,
                 progress=lambda f: report("simulate", f))
-        trades, steps, rejected = run.trades, run.steps, run.rejected
+        trades, steps, rejected, halts = run.trades, run.steps, run.rejected, run.halts
         final = run.portfolio.cash
     else:
         trades, steps = run_all_in(ts, open_, close, signals, config.cash, config.fee_rate,
@@ -102,4 +106,4 @@ def run_backtest(frame: pd.DataFrame, config: BacktestConfig,
                    risk=config.use_risk, fee_rate=float(config.fee_rate),
                    slippage_bps=float(config.slippage_bps), rejected_decisions=rejected)
     report("metrics", 1.0)
-    return BacktestResult(trades, ts, equity, signals, metrics, rejected)
+    return BacktestResult(trades, ts, equity, signals, metrics, rejected, final, halts)

@@ -254,6 +254,8 @@ class MarketHub:
                 s.next_close = close_ts + s.step_ms
             if lockstep:
                 await asyncio.gather(*(sub.inbox.join() for sub in touched.values()))
+                if self.sim.yield_s:
+                    await asyncio.sleep(self.sim.yield_s)
             else:
                 await asyncio.sleep(0)
 

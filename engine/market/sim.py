@@ -30,6 +30,9 @@ class SimConfig:
     speed: float | None = None  # None = max speed (lockstep), 1 = real time, N = N x real time
     max_candles: int | None = None  # stop each stream after this many live candles
     csv: dict[str, str] = field(default_factory=dict)  # symbol -> CSV file to replay
+    # At max speed, rest this long after each step: the engine then leaves the interpreter
+    # lock to a cockpit in the same process often enough for it to stay responsive.
+    yield_s: float = 0.0
 
 
 class SyntheticSeries:

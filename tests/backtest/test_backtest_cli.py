@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -88,7 +90,14 @@ def test_json_keys_and_values(cli, data) -> None:
         assert key in m, key
     assert m["bars"] == 600 and m["trades"] > 0
     assert m["params"] == {"fast": 5, "slow": 20}
-    assert m["return_pct"] == pytest.approx((m["final_equity"] / 10000 - 1) * 100)
+    # money is exact decimal text to the cent (USDT quote), never a float with noise
+    for key in ("final_equity", "start_cash", "avg_trade", "fees_paid"):
+        assert isinstance(m[key], str) and re.fullmatch(r"-?\d+\.\d{2}", m[key]), (key, m[key])
+    assert m["start_cash"] == "10000.00"
+    assert m["return_pct"] == pytest.approx((float(m["final_equity"]) / 10000 - 1) * 100,
+                                            abs=1e-4)
+    for key in ("return_pct", "max_drawdown_pct", "sharpe", "exposure_pct"):
+        assert m[key] == round(m[key], 4), key
 
 
 def test_exports_match_the_report(cli, data, tmp_path) -> None:
@@ -102,11 +111,16 @@ def test_exports_match_the_report(cli, data, tmp_path) -> None:
     assert len(rows) == m["trades"] > 0
     assert set(rows[0]) == {"entry_ts", "exit_ts", "entry_price", "exit_price", "qty", "pnl",
                             "fees", "reason"}
-    total = sum(float(r["pnl"]) for r in rows)
-    assert 10000 + total == pytest.approx(m["final_equity"], abs=1e-6)
+    for r in rows:  # exact text: cents for money, 8 places for quantities
+        assert re.fullmatch(r"-?\d+\.\d{2}", r["pnl"]) and re.fullmatch(r"\d+\.\d{2}", r["fees"])
+        assert re.fullmatch(r"\d+\.\d{8}", r["qty"])
+    total = sum(Decimal(r["pnl"]) for r in rows)
+    # each row is rounded to the cent: the sum may be off by half a cent per trade
+    assert abs(10000 + total - Decimal(m["final_equity"])) <= Decimal("0.005") * len(rows) + \
+        Decimal("0.01")
     eq = list(csv.DictReader(equity_out.open()))
     assert len(eq) == m["bars"]
-    assert float(eq[-1]["equity"]) == pytest.approx(m["final_equity"], rel=1e-9)
+    assert eq[-1]["equity"] == m["final_equity"]
 
 
 def test_human_report_has_chart_and_metrics(cli, data) -> None:

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+
 from oxbot.engine.backtest import BacktestConfig, run_backtest
 from oxbot.engine.market.csvdata import load_csv, timeframe_of
 from oxbot.engine.strategies import build_strategy

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.backtest import BacktestConfig, run_backtest
 from oxbot.engine.market.csvdata import load_csv
 from oxbot.engine.strategies import build_strategy

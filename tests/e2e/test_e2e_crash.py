@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from oxbot.engine.messages import CommandDone, EngineSnapshot, StartBot
 from oxbot.engine.remote import SocketClient
 

@@ -111,7 +111,7 @@ def test_headless_attach_control_detach_keeps_trading(home, fast_bots):
     assert re.search(r"bots running\s+2", text), text
 
     # the periodic summary (every 0.02 min = 1.2 s)
-    assert len(re.findall(r"status: uptime \d+s, bots running \d/3, cycles \d+, trades \d+, "
+    assert len(re.findall(r"status: uptime \d+s, bots running \d/3, cycles \d+, round trips \d+, "
                           r"equity [\d.]+, errors \d+", engine.text())) >= 2
 
     code, took = engine.terminate()

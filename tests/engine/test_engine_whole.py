@@ -131,7 +131,7 @@ async def test_ten_bots_three_symbols_five_thousand_candles(store: Store) -> Non
             entry = open_at.pop(f.symbol)
             sl_tp_exits += f.reason.value in ("stop_loss", "take_profit")
             _assert_not_crossed(spy, bot, entry, f.ts, f.reason.value)
-        for sym, entry in open_at.items():
+        for entry in open_at.values():
             _assert_not_crossed(spy, bot, entry, 1 << 62, "still open")
     assert sl_tp_exits > 20
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from oxbot.engine import errors as ox
 from oxbot.engine.exchange.broker import CcxtBroker, bot_prefix, new_client_order_id
 from oxbot.engine.exchange.reconcile import apply, reconcile

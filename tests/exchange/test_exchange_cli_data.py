@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from oxbot.tui import cli_data
 from oxbot.tui.cli import _Parser
 from oxbot.tui.cli_errors import run_handler

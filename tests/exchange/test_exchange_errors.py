@@ -7,6 +7,7 @@ import inspect
 import ccxt
 import pytest
 from ccxt.base import errors as ccxt_errors
+
 from oxbot.engine import errors as ox
 from oxbot.engine.exchange.errors import CCXT_ERROR_MAP, DuplicateOrderId, translate
 

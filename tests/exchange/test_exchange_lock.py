@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.exchange.errors import KeyInUse
 from oxbot.engine.exchange.lock import ExchangeKeyLock
 

@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 import pytest
+
 from oxbot.engine import errors as ox
 from oxbot.engine.exchange.retry import BreakerState, CircuitBreaker, RetryPolicy
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from oxbot.engine.exchange.clients import Credentials
 from oxbot.engine.exchange.retry import RetryPolicy
 from oxbot.engine.models import BotConfig, Mode

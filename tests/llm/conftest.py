@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+
 from oxbot.engine.market.indicators import FULL_SET, compute
 from oxbot.engine.models import BotConfig, Position
 from oxbot.engine.strategies.base import DecisionContext

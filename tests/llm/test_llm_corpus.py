@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from oxbot.engine.llm import LLMParams, LLMStrategy
 from oxbot.engine.models import Action, Position
 

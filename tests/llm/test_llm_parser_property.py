@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from oxbot.engine.llm.decision import parse_decision
 from oxbot.engine.models import Action, Decision, Position
 

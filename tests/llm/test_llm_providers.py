@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+
 from oxbot.engine.errors import LLMError
 from oxbot.engine.llm.errors import LLMAuthError, LLMBadRequest, LLMTimeout, LLMUnavailable
 from oxbot.engine.llm.factory import make_provider

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+
 from oxbot.engine.errors import BudgetExceeded, ConfigError
 from oxbot.engine.llm import LLMParams, LLMStrategy
 from oxbot.engine.llm.errors import LLMAuthError

@@ -8,7 +8,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from oxbot.engine.messages import (
     AddBot,
     BotStateChanged,

@@ -29,7 +29,6 @@ from oxbot.storage.store import Store
 
 from .conftest import (
     MODEL,
-    START,
     USAGE,
     Script,
     call,

@@ -18,9 +18,9 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from oxbot.engine.models import (
     Action,
     Decision,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from oxbot.engine.bus import EventBus
 from oxbot.engine.codec import decode, encode
 from oxbot.engine.control import ControlServer

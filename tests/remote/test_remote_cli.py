@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.control import ControlServer, socket_path_for
 from oxbot.storage.paths import runtime_dir
 from oxbot.tui import cli

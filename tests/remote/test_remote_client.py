@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.control import ControlServer
 from oxbot.engine.messages import (
     CommandDone,

@@ -15,10 +15,11 @@ from enum import Enum
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
+
 from oxbot.engine import codec, messages
 from oxbot.engine.messages import BotView, Command, EngineSnapshot, Event, StartBot
 from oxbot.engine.models import BotConfig, BotStatus, Mode, RiskLimits
-from pydantic import BaseModel
 
 
 def _classes_in_messages() -> list[type]:
@@ -47,7 +48,7 @@ def _sample(hint: Any, name: str) -> Any:
         return BotConfig(name="alpha-1", symbols=("ETH/USDT", "SOL/USDT"), timeframe="5m",
                          params={"fast": 9, "slow": 21}, capital=Decimal("2500.50"),
                          risk=RiskLimits(stop_loss_pct=Decimal("2.25")), mode=Mode.LIVE,
-                         llm={"model": "m"})
+                         exchange="binance", llm={"model": "m"})
     if isinstance(hint, type) and issubclass(hint, Enum):
         return list(hint)[-1]
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.codec import ProtocolError, StatusReport, StatusRequest
 from oxbot.engine.control import ControlServer, ControlSocketError, socket_path_for
 from oxbot.engine.messages import (

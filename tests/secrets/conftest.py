@@ -84,6 +84,7 @@ def secret_service(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[
 def memory_keyring(fakes: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """An in-process working keyring, no OXBOT_* variables, and the deadline state reset."""
     import keyring.core
+
     from oxbot.storage import secrets
 
     for name in list(os.environ):

@@ -10,6 +10,7 @@ from typing import Any
 
 import keyring
 import pytest
+
 from oxbot.engine.errors import SecretsError, UsageError
 from oxbot.storage import secrets
 
@@ -97,7 +98,7 @@ def test_a_failing_save_never_puts_the_key_in_the_exception(fakes: ModuleType,
     with pytest.raises(SecretsError) as caught:
         secrets.set_secret("binance", {"api_key": KEY, "secret": SECRET})
     text = "".join(traceback.format_exception(caught.value))
-    assert "the keyring failed (RuntimeError)" in text
+    assert "the keyring failed to answer" in text and "RuntimeError" not in text
     assert KEY not in text and SECRET not in text
     assert KEY not in repr(caught.value.args)
 
@@ -113,7 +114,7 @@ def test_a_hanging_keyring_gives_up_at_the_deadline(fakes: ModuleType, memory_ke
             secrets.get_secret("openai")
         assert time.monotonic() - started < 1.0
         started = time.monotonic()  # no second stuck thread: the next call fails at once
-        with pytest.raises(SecretsError, match="an earlier call is stuck"):
+        with pytest.raises(SecretsError, match="an earlier keyring call is still stuck"):
             secrets.list_secrets()
         assert time.monotonic() - started < 0.1
         assert [t.name for t in threading.enumerate()].count("oxbot-keyring") == 1

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+
 from oxbot.storage import redact
 
 SECRET = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import BotStatus, Mode
 from oxbot.storage.store import Store
@@ -84,3 +85,17 @@ async def test_invalid_stored_config_names_the_bot(store: Store, db_path: Path) 
         raw.execute("""UPDATE bots SET config = '{"name": "alpha", "timeframe": "7m"}'""")
     with pytest.raises(StorageError, match="stored config of bot 'alpha' is invalid"):
         await store.load_bots()
+
+
+async def test_purge_after_a_plain_delete_clears_the_kept_history(store, make) -> None:
+
+
+    await store.save_bot(make.config("gone"), BotStatus.STOPPED)
+    await store.record_cycle("gone", decision=make.decision(bot="gone", ts=1))
+    assert await store.delete_bot("gone") is True  # soft: history kept
+    assert await store.delete_bot("gone") is False  # no live bot of that name
+    assert await store.delete_bot("gone", purge_history=True) is True
+    with sqlite3.connect(store.path) as raw:
+        assert raw.execute("SELECT count(*) FROM decisions WHERE bot='gone'").fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM bots WHERE name='gone'").fetchone() == (0,)
+    assert await store.delete_bot("gone", purge_history=True) is False

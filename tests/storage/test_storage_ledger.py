@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import BotStatus, OrderStatus, Side
 from oxbot.storage.store import Store

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from oxbot.engine.errors import DatabaseLocked
 from oxbot.storage.lock import WriterLock
 from oxbot.storage.store import Store

@@ -6,13 +6,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, create_engine, inspect
+
 from oxbot.engine.errors import SchemaTooNew, StorageError
 from oxbot.engine.models import BotStatus
 from oxbot.storage import migrations
 from oxbot.storage.migrations import Migration
 from oxbot.storage.schema import Base
 from oxbot.storage.store import Store
-from sqlalchemy import Connection, create_engine, inspect
 
 
 def _version(db: Path) -> int:
