@@ -28,10 +28,15 @@ from .messages import (
     EngineError,
     EngineSnapshot,
     EngineStateChanged,
+    EquityHistory,
     FlattenBot,
     PanicAll,
     PauseBot,
+    ReconcileFound,
+    RequestEquityHistory,
+    RequestReconcile,
     RequestSnapshot,
+    ResolveReconcile,
     ResumeBot,
     Shutdown,
     StartBot,
@@ -48,6 +53,8 @@ log = logging.getLogger("oxbot.engine")
 StrategyFactory = Callable[[BotConfig], Strategy]
 BrokerFactory = Callable[[BotConfig], Broker]
 SNAPSHOT_EVERY_S = 1.0
+MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
+EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -161,6 +168,7 @@ class Engine:
                 await r.halt()  # stored status is kept: running bots resume on restart
             hub_task.cancel()
             await asyncio.gather(hub_task, snap_task, return_exceptions=True)
+            await self._save_marks()  # after the market stopped: the very last closes
             for r in self.runners.values():
                 await _quietly(r.strategy.aclose())
                 await _quietly(r.broker.close())
@@ -170,11 +178,24 @@ class Engine:
                 await _quietly(service.close())
 
     async def _snapshots(self) -> None:
-        if not self.snapshot_every_s:
-            return
+        every = self.snapshot_every_s or 10.0
+        n = 0
         while True:
-            await asyncio.sleep(self.snapshot_every_s)
-            self.bus.publish(self.snapshot())
+            await asyncio.sleep(every)
+            n += 1
+            if self.snapshot_every_s:
+                self.bus.publish(self.snapshot())
+            if n * every >= MARKS_EVERY_S:
+                n = 0
+                await self._save_marks()
+
+    async def _save_marks(self) -> None:
+        save = getattr(self.store, "save_marks", None)
+        if save is not None:
+            try:
+                await save(self.hub.marks())
+            except Exception:  # noqa: BLE001 - only the price path's continuity is at stake
+                log.warning("cannot store the sim market's last prices", exc_info=True)
 
     async def _dispatch(self, cmd: Command) -> None:
         handler = getattr(self, f"_on_{type(cmd).__name__}", None)
@@ -215,8 +236,9 @@ class Engine:
             if status is BotStatus.ERROR:
                 status = BotStatus.STOPPED
             runner.status = status
-        if resume_ts:
-            self.hub.resume_from(resume_ts)
+        load_marks = getattr(self.store, "load_marks", None)
+        marks = await load_marks() if load_marks is not None else {}
+        self.hub.resume_from(resume_ts, marks)
         for r in self.runners.values():
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
                 try:
@@ -288,6 +310,14 @@ class Engine:
             raise ConfigError("UpdateBot needs a config")
         if cfg.name != cmd.name:
             raise ConfigError("a bot cannot be renamed; create a new bot instead")
+        held = set(old.portfolio.positions)
+        moved = cfg.mode != old.config.mode or cfg.exchange != old.config.exchange
+        if held and (moved or not held <= set(cfg.symbols)):
+            what = "mode or exchange" if moved else "symbols"
+            raise ConfigError(
+                f"{cmd.name} holds {', '.join(sorted(held))}: flatten it (f) before changing "
+                f"its {what}; nothing was changed"
+            )
         self.strategy_factory(cfg)
         self.broker_factory(cfg)
         was = old.status
@@ -353,6 +383,10 @@ class Engine:
         return await r.flatten(self.now_ms())
 
     async def _on_DeleteBot(self, cmd: DeleteBot) -> str:
+        if cmd.name not in self.runners and cmd.purge_history:  # the history of a deleted bot
+            if not await self.store.delete_bot(cmd.name, purge_history=True):
+                raise ConfigError(f"no bot named {cmd.name!r}")
+            return f"history of {cmd.name} purged"
         r = self._runner(cmd.name)
         await self._stop(r, BotStatus.STOPPED)
         await _quietly(r.strategy.aclose())
@@ -378,6 +412,29 @@ class Engine:
     async def _on_RequestSnapshot(self, cmd: RequestSnapshot) -> str:
         self.bus.publish(self.snapshot())
         return ""
+
+    async def _on_RequestEquityHistory(self, cmd: RequestEquityHistory) -> str:
+        limit = max(1, min(cmd.limit, EQUITY_HISTORY_MAX))
+        points = await self.store.equity_series(cmd.bot, limit=limit)
+        self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
+                                       tuple((int(ts), Decimal(eq)) for ts, eq in points)))
+        return ""
+
+    async def _on_RequestReconcile(self, cmd: RequestReconcile) -> str:
+        """Re-publish the reconciliation differences still waiting for a choice (a display
+        attaching after the LIVE bots started)."""
+        for r in list(self.runners.values()):
+            items = getattr(r.broker, "reconcile_items", None)
+            if (not cmd.bot or r.name == cmd.bot) and items is not None and items():
+                self.bus.publish(ReconcileFound(self.now_ms(), r.name, items()))
+        return ""
+
+    async def _on_ResolveReconcile(self, cmd: ResolveReconcile) -> str:
+        r = self._runner(cmd.bot)
+        resolve = getattr(r.broker, "resolve_reconcile", None)
+        if resolve is None:
+            raise ConfigError(f"{cmd.bot} is not a LIVE bot: it has nothing to reconcile")
+        return str(await resolve(cmd.item_id, cmd.action))
 
 
 async def _quietly(aw: Awaitable[Any]) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 
 from .models import BotConfig, BotStatus
 
-
 # --------------------------------------------------------------------------- commands
 
 
@@ -79,6 +78,32 @@ class RequestSnapshot(Command):
 @dataclass(frozen=True, slots=True)
 class Shutdown(Command):
     """Stop the engine gracefully (bots' state persisted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEquityHistory(Command):
+    """Ask for a bot's stored equity curve (a display opening a chart); answered by an
+    EquityHistory event with the newest ``limit`` points."""
+
+    bot: str = ""
+    limit: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReconcile(Command):
+    """Ask for a ReconcileFound event per LIVE bot (or ``bot``) with differences still open."""
+
+    bot: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveReconcile(Command):
+    """The user's choice for one start-up reconciliation difference (ReconcileFound):
+    ``action`` is "adopt" (make the database match the exchange) or "ignore"."""
+
+    bot: str = ""
+    item_id: str = ""
+    action: str = "ignore"
 
 
 # --------------------------------------------------------------------------- events
@@ -231,3 +256,33 @@ class Notice(Event):
     level: str = "info"  # info, warning, error
     message: str = ""
     bot: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EquityHistory(Event):
+    """A bot's stored equity curve, oldest first (the answer to RequestEquityHistory)."""
+
+    bot: str = ""
+    points: tuple[tuple[int, Decimal], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileItem:
+    """One difference between the database and the exchange found when a LIVE bot started.
+    ``kind``: "orphan" (exchange order unknown to us), "ghost" (our open order not open there)
+    or "balance"; ``actions``: what the user may choose ("adopt", "ignore")."""
+
+    id: str
+    kind: str
+    symbol: str
+    detail: str
+    actions: tuple[str, ...] = ("adopt", "ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileFound(Event):
+    """A LIVE bot's start-up reconciliation left differences waiting for the user's choice
+    (ResolveReconcile); ``items`` are the ones still open (empty: all resolved)."""
+
+    bot: str = ""
+    items: tuple[ReconcileItem, ...] = ()

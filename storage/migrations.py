@@ -144,9 +144,17 @@ _V2 = (
     "UPDATE decisions SET created_ms = ts",
 )
 
+_V3 = (
+    """CREATE TABLE market_marks (
+        stream TEXT NOT NULL PRIMARY KEY,
+        ts INTEGER NOT NULL,
+        close TEXT NOT NULL)""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create all tables", _V1),
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
+    Migration(3, "market_marks: where each sim stream stopped", _V3),
 )
 
 

@@ -29,7 +29,7 @@ from oxbot.engine.models import (
 )
 
 from . import convert
-from .schema import bots, decisions, equity_points, fills, orders, positions
+from .schema import bots, decisions, equity_points, fills, market_marks, orders, positions
 
 DAY_MS = 86_400_000
 _OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.OPEN.value)
@@ -184,6 +184,11 @@ class StoreReads:
                 [c for ts, c in costs if day_start <= ts < day_start + DAY_MS]
             ),
         }
+
+    async def load_marks(self) -> dict[str, tuple[int, Decimal]]:
+        """Where each sim stream stopped: stream key -> (last candle close ts, close)."""
+        rows = await self._rows(select(market_marks))
+        return {r.stream: (int(r.ts), r.close) for r in rows}
 
     async def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: "ok" for a sound database, else SQLite's findings."""

@@ -169,6 +169,16 @@ class SchemaVersionRow(Base):
     updated_ts: Mapped[int] = mapped_column(Integer)
 
 
+class MarketMarkRow(Base):
+    """The last closed candle of each sim stream: a restart continues the price path there."""
+
+    __tablename__ = "market_marks"
+
+    stream: Mapped[str] = mapped_column(Text, primary_key=True)
+    ts: Mapped[int] = mapped_column(Integer)
+    close: Mapped[Decimal] = mapped_column(ExactDecimal)
+
+
 bots: Table = cast(Table, BotRow.__table__)
 orders: Table = cast(Table, OrderRow.__table__)
 fills: Table = cast(Table, FillRow.__table__)
@@ -176,3 +186,4 @@ positions: Table = cast(Table, PositionRow.__table__)
 decisions: Table = cast(Table, DecisionRow.__table__)
 equity_points: Table = cast(Table, EquityPointRow.__table__)
 schema_version: Table = cast(Table, SchemaVersionRow.__table__)
+market_marks: Table = cast(Table, MarketMarkRow.__table__)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -165,6 +166,11 @@ class Store(StoreReads):
     async def save_bot(self, config: BotConfig, status: BotStatus) -> None:
         """Insert the bot, or replace the config and status of the live bot of that name."""
         await self._write(self._require_writer().save_bot, config, status)
+
+    async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
+        """Remember where each sim stream stopped (stream key -> (ts, close))."""
+        if marks:
+            await self._write(self._require_writer().save_marks, marks)
 
     async def set_bot_status(self, name: str, status: BotStatus) -> None:
         """Record a bot's state (running, stopped, ...); StorageError for an unknown bot."""

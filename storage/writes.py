@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,14 @@ class LedgerWriter:
             )
             if result.rowcount == 0:
                 raise StorageError(f"no bot named {name!r} in {self._path}")
+
+    def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
+        table = schema.market_marks
+        with self._transaction() as conn:
+            for stream, (ts, close) in marks.items():
+                stmt = sqlite_insert(table).values(stream=stream, ts=ts, close=close)
+                conn.execute(stmt.on_conflict_do_update(
+                    index_elements=[table.c.stream], set_={"ts": ts, "close": close}))
 
     def delete_bot(self, name: str, purge_history: bool) -> bool:
         self._bot_ids.pop(name, None)

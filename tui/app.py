@@ -22,13 +22,16 @@ from oxbot.engine.client import EngineClient
 from oxbot.engine.clock import Clock, WallClock
 from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_user_themes
 
+from . import state as state_module
 from .commands import OxbotCommands
 from .event_inbox import EventInbox
 from .messages import EngineEventsArrived
+from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen, binding_rows
 from .screens.keys import KeysScreen
+from .screens.reconcile import ReconcileScreen
 from .settings_bridge import SettingsBridge
 from .state import DashboardState, Toast
 from .widgets.bots_table import BotsTable
@@ -57,8 +60,12 @@ class OxbotApp(App[int]):
                 tooltip="Next colour theme"),
         Binding("K", "keys", "Keys", id="app.keys", show=False,
                 tooltip="API keys in the OS keyring: set, reveal, delete"),
+        Binding("r", "reconcile", "Reconcile", id="app.reconcile",
+                tooltip="LIVE: adopt or ignore the differences with the exchange"),
         Binding("ctrl+x", "panic", "PANIC", id="app.panic", priority=True,
                 tooltip="PANIC: stop every bot and flatten every position (asks first)"),
+        Binding("b", "backtest", "Backtest", id="app.backtest",
+                tooltip="Backtest a strategy over a CSV of candles"),
     ]
 
     def __init__(self, client: EngineClient, *, settings: Any = None,
@@ -119,6 +126,8 @@ class OxbotApp(App[int]):
     def _start_engine(self) -> None:
         self.client.start(self.inbox.listener)
         self._started = True
+        # LIVE bots reconcile before a display listens: ask for what is still undecided
+        self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _stop_engine_and_exit(self) -> None:
@@ -145,6 +154,9 @@ class OxbotApp(App[int]):
             dirty |= changed
             toasts += new
         self._toast(toasts)
+        self._ask_history()
+        if dirty & {"reconcile", "reconcile-new"}:
+            self._reconcile_changed("reconcile-new" in dirty)
         self._dirty |= dirty
         # Redraw at most every REDRAW_INTERVAL_S: 20 bots at max speed send thousands of
         # events a second; a person reads a few frames a second; keys redraw at once.
@@ -154,6 +166,30 @@ class OxbotApp(App[int]):
         elif not self._redraw_scheduled:
             self._redraw_scheduled = True
             self.set_timer(wait, self._flush_redraw)
+
+    def _ask_history(self) -> None:
+        """The stored equity curve of bots seen for the first time (the chart is otherwise
+        empty after a start or an attach until new samples arrive)."""
+        wanted, self.state.history_wanted = self.state.history_wanted, set()
+        for bot in sorted(wanted):
+            self.send(m.RequestEquityHistory(bot=bot, limit=state_module.EQUITY_POINTS),
+                      f"equity history of {bot}", quiet=True)
+
+    def _reconcile_changed(self, news: bool) -> None:
+        self.refresh_bindings()
+        screen = next((s for s in self.screen_stack if isinstance(s, ReconcileScreen)), None)
+        if screen is not None:
+            screen.call_later(screen.refresh_items)
+        elif news and self.state.reconcile:
+            self.push_screen(ReconcileScreen())
+
+    def action_backtest(self) -> None:
+        if not isinstance(self.screen, BacktestScreen):
+            self.push_screen(BacktestScreen())
+
+    def action_reconcile(self) -> None:
+        if self.state.reconcile and not isinstance(self.screen, ReconcileScreen):
+            self.push_screen(ReconcileScreen())
 
     def _flush_redraw(self) -> None:
         self._redraw_scheduled = False
@@ -236,6 +272,8 @@ class OxbotApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "panic":
             return True if self.state.bots else None
+        if action == "reconcile":
+            return bool(self.state.reconcile)  # in the footer only when there is something
         return True
 
     def action_panic(self) -> None:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     db = resolve_db_path(args.db)
     opts = RuntimeOptions(
         db_path=db, sim=sim_config(args.sim_speed), resume=settings.resume_bots and not
-        args.no_resume, demo=args.demo, snapshot_every_s=None,
+        args.no_resume, demo=args.demo,  # (a snapshot each second feeds attached cockpits)
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
     )
     every = (args.status_every if args.status_every is not None else settings.status_every_min)

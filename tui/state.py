@@ -56,6 +56,11 @@ class DashboardState:
     pending: dict[str, str] = field(default_factory=dict)  # request_id -> what the user asked
     # requests whose success shows in the table already (start, stop, pause): no toast then
     quiet: set[str] = field(default_factory=set)
+    # bots seen for the first time, whose stored equity curve the app should ask for
+    history_wanted: set[str] = field(default_factory=set)
+    history_asked: set[str] = field(default_factory=set)
+    # LIVE start-up reconciliation: bot -> differences still waiting for adopt / ignore
+    reconcile: dict[str, tuple[m.ReconcileItem, ...]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived values
 
@@ -70,6 +75,14 @@ class DashboardState:
 
     def any_live(self) -> bool:
         return any(b.config.mode.value == "live" for b in self.bots.values())
+
+    def stale(self) -> dict[str, list[str]]:
+        """bot -> symbols whose price stopped updating (the market's last-good price)."""
+        return {n: list(b.stats.get("stale_symbols") or []) for n, b in sorted(self.bots.items())
+                if b.stats.get("stale_symbols")}
+
+    def reconcile_items(self) -> list[tuple[str, m.ReconcileItem]]:
+        return [(bot, i) for bot, items in sorted(self.reconcile.items()) for i in items]
 
     def positions_of(self, bot: str | None) -> list[PositionView]:
         rows = [p for p in self.positions.values() if bot is None or p.bot == bot]
@@ -91,6 +104,7 @@ class DashboardState:
                 self.bots = {b.name: b for b in ev.bots}
                 self.positions = {(p.bot, p.symbol): p for p in ev.positions}
                 self.positions_version += 1
+                self._want_history(self.bots)
                 dirty |= {"header", "bots", "bots-now", "positions", "equity", "reasoning"}
             case m.EngineStateChanged():
                 self.engine_state = ev.state
@@ -100,6 +114,7 @@ class DashboardState:
             case m.BotStateChanged() if ev.bot is not None:
                 old = self.bots.get(ev.bot.name)
                 self.bots[ev.bot.name] = ev.bot
+                self._want_history((ev.bot.name,))
                 dirty |= {"header", "bots"}
                 if old is None or old.status != ev.bot.status:
                     dirty.add("bots-now")  # a status change is news: draw it at once
@@ -111,6 +126,9 @@ class DashboardState:
                 dirty.add("bots-now")
                 self.equity.pop(ev.name, None)
                 self.reasoning.pop(ev.name, None)
+                self.history_asked.discard(ev.name)
+                if self.reconcile.pop(ev.name, None):
+                    dirty.add("reconcile")
                 for key in [k for k in self.positions if k[0] == ev.name]:
                     del self.positions[key]
                 self.positions_version += 1
@@ -151,6 +169,18 @@ class DashboardState:
                 series = self.equity.setdefault(ev.bot, deque(maxlen=EQUITY_POINTS))
                 series.append((ev.ts, float(ev.equity)))
                 dirty.add("equity")
+            case m.EquityHistory():
+                self._merge_history(ev.bot, ev.points)
+                dirty.add("equity")
+            case m.ReconcileFound():
+                if ev.items:
+                    before = {i.id for i in self.reconcile.get(ev.bot, ())}
+                    if any(i.id not in before for i in ev.items):
+                        dirty.add("reconcile-new")  # news: the app opens the screen
+                    self.reconcile[ev.bot] = ev.items
+                else:
+                    self.reconcile.pop(ev.bot, None)
+                dirty.add("reconcile")
             case m.CycleFailed():
                 toasts.append(Toast(f"{ev.bot}: cycle failed ({ev.consecutive}x): {ev.error}",
                                     "error", "cycle failed"))
@@ -169,7 +199,21 @@ class DashboardState:
                 elif asked and not quiet:
                     toasts.append(Toast(ev.message or "done", "information", asked))
                 dirty.add("header")
+                if ev.command == "ResolveReconcile":
+                    dirty.add("reconcile")  # a refused choice is offered again
         return dirty, toasts
+
+    def _want_history(self, names: object) -> None:
+        for name in names:  # type: ignore[attr-defined]
+            if name not in self.history_asked:
+                self.history_asked.add(name)
+                self.history_wanted.add(name)
+
+    def _merge_history(self, bot: str, points: tuple[tuple[int, Decimal], ...]) -> None:
+        """Stored points first, live samples (newer, or not stored yet) win on equal times."""
+        merged = {ts: float(eq) for ts, eq in points}
+        merged.update(self.equity.get(bot, ()))
+        self.equity[bot] = deque(sorted(merged.items()), maxlen=EQUITY_POINTS)
 
     def _entries(self, bot: str) -> deque[ReasoningEntry]:
         self.reasoning_version[bot] = self.reasoning_version.get(bot, 0) + 1

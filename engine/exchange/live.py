@@ -27,7 +27,7 @@ from typing import Any
 
 from oxbot.engine.broker import Broker, Execution
 from oxbot.engine.errors import ConfigError, ExchangeError, TemporaryError
-from oxbot.engine.messages import Notice
+from oxbot.engine.messages import Notice, ReconcileFound, ReconcileItem
 from oxbot.engine.models import BotConfig, Fill, Mode, Order, OrderIntent, OrderStatus
 from oxbot.engine.paper import PaperBroker
 
@@ -142,6 +142,8 @@ class LiveBroker(Broker):
         self.inner: CcxtBroker | None = None
         self.runner: Any = None
         self._slot: tuple[str, str] | None = None
+        # differences found at start and not yet resolved, by item id (ResolveReconcile)
+        self.reconcile_pending: dict[str, Difference] = {}
 
     def new_id(self) -> str:
         """clientOrderIds of LIVE orders: unique across restarts, prefixed by the bot's hash
@@ -185,6 +187,7 @@ class LiveBroker(Broker):
             log.info("%s: database and %s agree", self.config.name, self.config.exchange)
             return
         adopted = []
+        self.reconcile_pending = {}
         for d in diffs:
             if self.brokers.reconcile_action == "adopt" and "adopt" in d.actions:
                 ex = await apply(self.inner, self.config.name, d, "adopt")
@@ -193,8 +196,48 @@ class LiveBroker(Broker):
                 self._notice("warning", f"{self.config.name}: {d.kind}: {d.detail}: adopted")
             else:
                 self._notice("warning", self._ignored(d))
+                self.reconcile_pending[_item_id(d)] = d
         if adopted:
             await self.runner.record_executions(adopted, ts)
+        if self.reconcile_pending:  # a display offers adopt / ignore per item
+            self._publish_pending()
+
+    def reconcile_items(self) -> tuple[ReconcileItem, ...]:
+        """The differences still waiting for the user's choice."""
+        return tuple(ReconcileItem(i, d.kind, d.symbol, d.detail, d.actions)
+                     for i, d in self.reconcile_pending.items())
+
+    async def resolve_reconcile(self, item_id: str, action: str) -> str:
+        """Carry out the user's choice for one difference (``reconcile.apply``), record what
+        adopting brought into the ledger, and publish the items still open."""
+        d = self.reconcile_pending.get(item_id)
+        if d is None:
+            raise ConfigError(f"{self.config.name}: no open reconciliation item {item_id!r} "
+                              "(already resolved?)")
+        if action not in d.actions:
+            raise ConfigError(f"{self.config.name}: {action!r} is not possible for a {d.kind}; "
+                              f"choose one of {', '.join(d.actions)}")
+        if self.inner is None:
+            raise ConfigError(f"{self.config.name}: the live broker was not started")
+        ex = await apply(self.inner, self.config.name, d, action)
+        if ex is not None:
+            # the bot may be trading: write under its lock, like a settled order in execute
+            busy = getattr(self.runner, "_busy", None)
+            if busy is not None:
+                async with busy:
+                    await self.runner.record_executions([ex], self._now())
+            else:
+                await self.runner.record_executions([ex], self._now())
+        del self.reconcile_pending[item_id]
+        self._publish_pending()
+        done = "adopted" if action == "adopt" else "ignored"
+        log.warning("%s: %s: %s: %s by the user", self.config.name, d.kind, d.detail, done)
+        return f"{self.config.name}: {d.kind} {d.symbol} {done}"
+
+    def _publish_pending(self) -> None:
+        bus = getattr(self.runner, "bus", None)
+        if bus is not None:
+            bus.publish(ReconcileFound(self._now(), self.config.name, self.reconcile_items()))
 
     def _ignored(self, d: Difference) -> str:
         how = f"; to adopt it, {self.brokers.adopt_hint}" if "adopt" in d.actions else ""
@@ -261,6 +304,11 @@ class LiveBroker(Broker):
         if bus is not None:
             bus.publish(Notice(self._now(), level, message, self.config.name))
 
+
+
+def _item_id(d: Difference) -> str:
+    """Stable within a run: orders by their clientOrderId, balances by symbol."""
+    return f"{d.kind}:{d.client_order_id or d.symbol}"
 
 
 def _stamped(fills: Any, ts: int) -> tuple[Fill, ...]:

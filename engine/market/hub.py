@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Protocol
 
 import numpy as np
@@ -96,6 +97,7 @@ class MarketHub:
         self.sim = sim or SimConfig()
         self.exchanges = exchanges  # ccxt_streams.ExchangeStreams, or None: sim only
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
+        self._anchors: dict[str, tuple[int, Any]] = {}  # str(key) -> stored last close
         self._streams: dict[StreamKey, _Stream] = {}
         self._changed = asyncio.Event()
         self.fetches: Counter[StreamKey] = Counter()  # candles fetched per stream
@@ -149,10 +151,21 @@ class MarketHub:
         s = self._streams.get(key)
         return None if s is None or not len(s.ohlcv) else float(s.ohlcv[-1, 3])
 
-    def resume_from(self, ts: int) -> None:
-        """Start sim streams at ``ts`` (a restart continues where the ledger stopped)."""
-        if self._start_ts is None or ts > self._start_ts:
+    def resume_from(self, ts: int, marks: dict[str, tuple[int, Any]] | None = None) -> None:
+        """Start sim streams at ``ts`` (a restart continues where the ledger stopped), each
+        synthetic stream at its stored last close (``marks``: str(key) -> (ts, close)), so the
+        price path goes on instead of jumping back to the seed's start."""
+        if ts and (self._start_ts is None or ts > self._start_ts):
             self._start_ts = ts
+        self._anchors.update(marks or {})
+
+    def marks(self) -> dict[str, tuple[int, Decimal]]:
+        """The last closed candle of each synthetic sim stream, to store (see resume_from)."""
+        out = {}
+        for key, s in self._streams.items():
+            if key.exchange == "sim" and key.symbol not in self.sim.csv and len(s.ts):
+                out[str(key)] = (int(s.ts[-1]) + s.step_ms, Decimal(repr(float(s.ohlcv[-1, 3]))))
+        return out
 
     def _origin(self) -> int:
         if self._start_ts is None:
@@ -178,6 +191,11 @@ class MarketHub:
             if c is None:
                 break
             history.append(c)
+        anchor = self._anchors.get(str(key))
+        if anchor is not None and history and isinstance(series, SyntheticSeries):
+            factor = float(anchor[1]) / history[-1].close
+            history = [series.scaled(c, factor) for c in history]
+            series.rescale(factor)
         ts = np.array([c.ts for c in history], dtype=np.int64)
         ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
                          dtype=float).reshape(-1, 5)

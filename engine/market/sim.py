@@ -89,6 +89,16 @@ class SyntheticSeries:
             self._refill()
         return self._buf.pop()
 
+    def scaled(self, c: Candle, factor: float) -> Candle:
+        dec = 8 if c.close * factor < 1 else 2
+        return Candle(c.ts, round(c.open * factor, dec), round(c.high * factor, dec),
+                      round(c.low * factor, dec), round(c.close * factor, dec), c.volume)
+
+    def rescale(self, factor: float) -> None:
+        """Move the whole path by ``factor`` (a restart continues at a stored price)."""
+        self._price *= factor
+        self._buf = [self.scaled(c, factor) for c in self._buf]
+
 
 class CsvSeries:
     """Replays a CSV file of `timestamp,open,high,low,close,volume` rows from ``start_ts`` on."""

@@ -231,3 +231,41 @@ async def test_a_rejected_api_key_stops_the_bot_at_once(store: Store) -> None:
     assert notices and "rejected the API key" in notices[0].message
     assert dict((c.name, s) for c, s in await store.load_bots())["k"] is BotStatus.ERROR
     await h.stop()
+
+
+async def test_mode_exchange_or_symbols_cannot_change_under_open_positions(store: Store
+                                                                          ) -> None:
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("h", strategy="always_buy", params={},
+                                         symbols=["BTC/USDT", "ETH/USDT"]), start=True))).ok
+    r = h.engine.runners["h"]
+    await h.drain(lambda: len(r.portfolio.positions) == 2)
+    for change in ({"exchange": "binance"}, {"symbols": ["ETH/USDT"]}):
+        new = cfg("h", strategy="always_buy", params={}, symbols=["BTC/USDT", "ETH/USDT"])
+        done = await h.do(UpdateBot(name="h", config=new.model_copy(update=change)))
+        assert not done.ok and "flatten it (f) before changing" in done.message
+    stored = {c.name: c for c, _ in await store.load_bots()}["h"]
+    assert stored.exchange == "sim" and stored.symbols == ("BTC/USDT", "ETH/USDT")
+    assert h.engine.runners["h"].status is BotStatus.RUNNING
+    await h.stop()
+
+
+async def test_a_restart_continues_the_sim_price_path(store: Store, db_path: Any) -> None:
+    h = Harness(make_engine(store, max_candles=None))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("m"), start=True))).ok
+    r = h.engine.runners["m"]
+    await h.drain(lambda: r.cycles > 50)
+    await h.stop()
+    key = next(iter(h.engine.hub._streams))
+    last_close = float(h.engine.hub._streams[key].ohlcv[-1, 3])
+    assert (await store.load_marks())[str(key)][1] == Decimal(repr(last_close))
+
+    again = make_engine(store, max_candles=None)
+    await again._load()
+    again.hub.subscribe(again.runners["m"], [key], [])
+    stream = again.hub._streams[key]
+    # The new history ends exactly at the stored close: no jump back to the seed's start.
+    assert float(stream.ohlcv[-1, 3]) == last_close
+    assert stream.series.next().open == last_close

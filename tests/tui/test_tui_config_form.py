@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from textual.widgets import Button, Input, Select
+from textual.widgets import Button, Input, Select, Static
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import Mode
@@ -112,6 +112,10 @@ async def test_live_needs_confirmation_and_edit_sends_update(scripted_client, fi
         await pilot.click("#confirm")
         await pilot.pause(0.05)
         await _set(pilot, screen, "#f-capital", "12000")
+        # LIVE on the sim market is refused beside the form until a real exchange is named
+        assert screen.query_one("#save", Button).disabled
+        assert "real exchange" in str(screen.query_one("#e-form", Static).render())
+        await _set(pilot, screen, "#f-exchange", "binance")  # LIVE needs a real exchange
         await pilot.click("#save")
         await pilot.pause(0.05)
         upd = [c for c in scripted_client.commands if isinstance(c, m.UpdateBot)]

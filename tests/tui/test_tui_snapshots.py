@@ -5,8 +5,10 @@ looking at the SVGs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from tui_sim import SIM_T0, settle, sim_bots
+from tui_sim import SIM_T0, settle, sim_bots, write_csv
 
 from oxbot.tui.app import OxbotApp
 
@@ -97,5 +99,51 @@ def test_snapshot_delete_confirm_80x24(snap_compare, sim_client):
         await pilot.pause(0.3)
         await pilot.press("d")
         await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_backtest_report_120x40(snap_compare, sim_client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative path: the same picture on every run
+    csv = write_csv(Path("wave_BTC-USDT_1h.csv"), 400)
+    app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
+
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.3)
+        await pilot.press("b")
+        await pilot.pause(0.1)
+        app.screen.query_one("#bt-data").value = str(csv)
+        app.screen.query_one("#p-fast").value = "5"
+        app.screen.query_one("#p-slow").value = "20"
+        await pilot.pause(0.05)
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.1)
+        await app.workers.wait_for_complete()
+        for _ in range(50):  # the Finished message, then the chart drawn after a refresh
+            if app.screen.last_metrics is not None:
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(0.5)
+        for inp in app.screen.query("Input"):
+            inp.cursor_blink = False
+        app.screen.query_one("#bt-strategy").focus()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_snapshot_reconcile_80x24(snap_compare, sim_client):
+    from oxbot.engine import messages as m  # noqa: PLC0415
+
+    app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
+    items = (m.ReconcileItem("orphan:c1", "orphan", "BTC/USDT",
+                             "exchange order 77 (c1) is open but unknown to the database"),
+             m.ReconcileItem("balance:BTC/USDT", "balance", "BTC/USDT",
+                             "the ledger holds 0 BTC, the exchange 0.25", ("ignore",)))
+
+    async def run_before(pilot) -> None:
+        await pilot.pause(0.3)
+        app.inbox.listener(m.ReconcileFound(SIM_T0, "bot00", items))
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

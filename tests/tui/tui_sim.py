@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from pathlib import Path
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 SIM_T0 = T0  # the seeded sim's first live candle opens here (a fixed virtual time)
@@ -43,3 +45,17 @@ async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
     await pilot.pause(0.05)
 
 
+CSV_T0 = 1_704_067_200_000  # 2024-01-01 UTC
+
+
+def write_csv(path: Path, bars: int) -> Path:
+    """A deterministic wave with a drift: sma_cross trades on it several times."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    prev = 100.0
+    for i in range(bars):
+        close = 100 + 10 * math.sin(i / 15) + i * 0.02
+        lines.append(f"{CSV_T0 + i * 3_600_000},{prev:.2f},{max(prev, close) + 0.5:.2f},"
+                     f"{min(prev, close) - 0.5:.2f},{close:.2f},10")
+        prev = close
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -97,27 +97,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         yield Static("", id=f"e-{key}", classes="field-error")
 
     def _param_rows(self, strategy: str, values: dict[str, Any]) -> list[Any]:
-        rows: list[Any] = []
-        params_cls = REGISTRY[strategy].Params
-        for name, info in params_cls.model_fields.items():
-            label = name.replace("_", " ")
-            value = values.get(name, info.default)
-            choices = _choices(info.annotation)
-            if choices:
-                widget: Any = Select([(str(v), v) for v in choices], value=value
-                                     if value in choices else choices[0], allow_blank=False,
-                                     id=f"p-{name}", compact=True)
-            else:
-                widget = Input(_text(value), id=f"p-{name}", compact=True,
-                               password="key" in name and "api" in name)
-            if info.description:
-                widget.tooltip = info.description
-            row = Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
-            rows += [row, Static("", id=f"e-p-{name}", classes="field-error")]
-        if not rows:
-            rows.append(Static("(no parameters)", classes="dim"))
-        rows.append(Static("", id="e-params", classes="field-error"))
-        return rows
+        return param_rows(strategy, values)
 
     async def on_mount(self) -> None:
         values = self._original.params if self._original and \
@@ -138,22 +118,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         data["mode"] = self._mode.value
         data["strategy"] = self._strategy
         data["risk"] = {k: val(f"#f-risk-{k}").strip() for k in RISK_LABELS}
-        params: dict[str, Any] = {}
-        for name, info in REGISTRY[self._strategy].Params.model_fields.items():
-            try:
-                raw = val(f"#p-{name}")
-            except Exception:  # params box not mounted yet (strategy switch in flight)
-                continue
-            if isinstance(raw, str):
-                raw = raw.strip()
-                if raw == "" and info.default is None:
-                    raw = None
-                elif get_origin(info.annotation) in (dict, list) and raw:
-                    try:
-                        raw = json.loads(raw)
-                    except ValueError:
-                        pass
-            params[name] = raw
+        params = read_params(self, self._strategy)
         if self._original is not None:
             data["llm"] = self._original.llm
         return data, params
@@ -167,19 +132,15 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         try:
             p = REGISTRY[self._strategy].Params.model_validate(params)
         except ValidationError as e:
-            _collect(e, errors, prefix="p-", whole="params")
+            collect_errors(e, errors, prefix="p-", whole="params")
             p = None
         try:
             cfg: BotConfig | None = BotConfig.model_validate(
                 {**data, "params": p.model_dump() if p is not None else {}})
         except ValidationError as e:
-            _collect(e, errors, prefix="", whole="form")
+            collect_errors(e, errors, prefix="", whole="form")
             cfg = None
-        for err in self.query(".field-error").results(Static):
-            key = (err.id or "").removeprefix("e-")
-            msg = errors.get(key, "")
-            err.update(f"↳ {msg}" if msg else "")
-            err.display = bool(msg)
+        show_errors(self, errors)
         self._errors = errors
         ok = cfg is not None and not errors
         self.query_one("#save", Button).disabled = not ok
@@ -238,6 +199,65 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         self.dismiss(None)
 
 
+def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
+    """One labelled row per field of the strategy's Params model (a Select for Literal/Enum
+    fields, an Input otherwise; ids ``p-<field>``), each followed by its error line
+    (``e-p-<field>``), then ``e-params``. Shared by the bot form and the backtest screen."""
+    rows: list[Any] = []
+    params_cls = REGISTRY[strategy].Params
+    for name, info in params_cls.model_fields.items():
+        label = name.replace("_", " ")
+        value = values.get(name, info.default)
+        choices = _choices(info.annotation)
+        if choices:
+            widget: Any = Select([(str(v), v) for v in choices], value=value
+                                 if value in choices else choices[0], allow_blank=False,
+                                 id=f"p-{name}", compact=True)
+        else:
+            widget = Input(_text(value), id=f"p-{name}", compact=True,
+                           password="key" in name and "api" in name)
+        if info.description:
+            widget.tooltip = info.description
+        row = Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
+        rows += [row, Static("", id=f"e-p-{name}", classes="field-error")]
+    if not rows:
+        rows.append(Static("(no parameters)", classes="dim"))
+    rows.append(Static("", id="e-params", classes="field-error"))
+    return rows
+
+
+def read_params(root: Any, strategy: str) -> dict[str, Any]:
+    """The raw values of ``param_rows`` under ``root`` (JSON parsed for dict/list fields, empty
+    optional fields as None), for the Params model to validate."""
+    params: dict[str, Any] = {}
+    for name, info in REGISTRY[strategy].Params.model_fields.items():
+        try:
+            w = root.query_one(f"#p-{name}")
+        except Exception:  # params box not mounted yet (strategy switch in flight)
+            continue
+        raw = w.value if isinstance(w, (Input, Select)) else None
+        if isinstance(raw, str):
+            raw = raw.strip()
+            if raw == "" and info.default is None:
+                raw = None
+            elif get_origin(info.annotation) in (dict, list) and raw:
+                try:
+                    raw = json.loads(raw)
+                except ValueError:
+                    pass
+        params[name] = raw
+    return params
+
+
+def show_errors(root: Any, errors: dict[str, str]) -> None:
+    """Each ``.field-error`` line under ``root`` shows its key's message (id ``e-<key>``)."""
+    for err in root.query(".field-error").results(Static):
+        key = (err.id or "").removeprefix("e-")
+        msg = errors.get(key, "")
+        err.update(f"↳ {msg}" if msg else "")
+        err.display = bool(msg)
+
+
 def _choices(annotation: Any) -> list[Any]:
     """Literal / Enum annotations become a Select; everything else an Input."""
     from enum import Enum
@@ -250,7 +270,7 @@ def _choices(annotation: Any) -> list[Any]:
     return []
 
 
-def _collect(e: ValidationError, errors: dict[str, str], *, prefix: str, whole: str) -> None:
+def collect_errors(e: ValidationError, errors: dict[str, str], *, prefix: str, whole: str) -> None:
     for err in e.errors():
         loc = [str(x) for x in err["loc"]]
         msg = err["msg"].removeprefix("Value error, ")

@@ -18,7 +18,7 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Footer, Static, Tab, Tabs
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import BotConfig, Mode
@@ -80,6 +80,7 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
+        yield Static("", id="market-warning")
         yield BotsTable(id="bots")
         yield Tabs(*(Tab(label, id=f"tab-{key}") for key, label in PANELS), id="panel-tabs")
         with Container(id="panels"):
@@ -139,6 +140,7 @@ class DashboardScreen(Screen[None]):
                 equity=st.total_equity(), pnl_today=st.pnl_today(),
                 engine_state=st.engine_state, clock_ms=self.oxapp.clock.now_ms(),
                 market_ms=st.engine_ts)
+            self._show_market_warning()
         force_bots = force_bots or "bots-now" in dirty
         if "bots" in dirty and not force_bots and \
                 time.monotonic() - self._bots_drawn_at < BOTS_INTERVAL_S:
@@ -159,17 +161,37 @@ class DashboardScreen(Screen[None]):
             ptable.show(rows, all_bots=self.selected is None)
             who = self.selected or "all bots"
             ptable.border_title = f"Positions · {who} ({len(rows)})"
-        why_key = (self.selected, st.reasoning_version.get(self.selected or "", 0))
-        if "reasoning" in dirty and why_key != self._drawn.get("reasoning"):
+        bot = self._bot()
+        market = _market_state(bot) if bot else ""
+        why_key = (self.selected, st.reasoning_version.get(self.selected or "", 0), market)
+        if ("reasoning" in dirty or "bots" in dirty) and why_key != self._drawn.get("reasoning"):
             self._drawn["reasoning"] = why_key
-            self.query_one(ReasoningPanel).border_title = \
-                f"Reasoning · {self.selected}" if self.selected else "Reasoning"
+            title = f"Reasoning · {self.selected}" if self.selected else "Reasoning"
+            self.query_one(ReasoningPanel).border_title = title + (f" — {market}"
+                                                                   if market else "")
             self.query_one(ReasoningPanel).show(
                 self.selected, st.reasoning.get(self.selected, ()) if self.selected else ())
         if "equity" in dirty:
             self._chart_dirty = True
         if "fills" in dirty:
             self.query_one(FillsLog).show(st.fills, st.fills_total)
+
+    def _show_market_warning(self) -> None:
+        """One line under the header while a market is stale or a breaker paused bots."""
+        st = self.oxapp.state
+        parts = [f"{', '.join(syms)} ({bot})" for bot, syms in st.stale().items()]
+        text = f"⚠ stale prices, not updating: {'; '.join(parts)}" if parts else ""
+        paused = [b.name for b in st.bots.values()
+                  if b.status == "paused" and b.stats.get("paused_why")]
+        if paused:
+            why = st.bots[paused[0]].stats["paused_why"]
+            text += ("  " if text else "⚠ ") + f"paused by the market: {', '.join(paused)} " \
+                f"({why})"
+        if text != self._drawn.get("warning"):
+            self._drawn["warning"] = text
+            warning = self.query_one("#market-warning", Static)
+            warning.update(text)
+            warning.display = bool(text)
 
     def redraw_all(self) -> None:
         """Repaint every panel and the chart now (after a resync, and for tests' pictures)."""
@@ -308,3 +330,13 @@ class DashboardScreen(Screen[None]):
                                 f"Delete {bot.name}")
 
         self.app.push_screen(DeleteBotScreen(bot.name), done)
+
+
+def _market_state(bot: m.BotView) -> str:
+    """What the market is doing to this bot, for the reasoning panel's title."""
+    parts = []
+    if bot.status == "paused" and bot.stats.get("paused_why"):
+        parts.append(f"paused: {bot.stats['paused_why']}")
+    if bot.stats.get("stale_symbols"):
+        parts.append(f"stale price: {', '.join(bot.stats['stale_symbols'])}")
+    return "; ".join(parts)

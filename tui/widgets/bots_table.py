@@ -141,7 +141,7 @@ class BotsTable(Widget, can_focus=True):
         return [
             (b.name, ""), (strat, ""), (",".join(s.split("/")[0] for s in c.symbols), ""),
             (c.timeframe, ""), ("LIVE" if live else "paper", "live-mode" if live else ""),
-            (fmt.STATUS_TEXT.get(status, status), fmt.STATUS_VARIABLE.get(status, "")),
+            (status_text(b), fmt.STATUS_VARIABLE.get(status, "")),
             (fmt.money(b.equity), ""), (fmt.signed_pct(b.pnl_pct), fmt.pnl_variable(b.pnl_pct)),
             (str(b.open_positions), ""), (str(b.trades), ""), (fmt.hhmm(b.last_decision_ts), ""),
             (fmt.duration(nxt) if status == "running" else "—", ""), (llm, ""),
@@ -245,3 +245,17 @@ class BotsTable(Widget, can_focus=True):
             self.show_cursor = True
             self.cursor = row
             self.post_message(self.BotSelected(self.selected))
+
+
+def status_text(b: BotView) -> str:
+    """The status as words, with the market's state: a breaker pause says why (short), a
+    price that stopped updating says "stale"."""
+    status = b.status.value
+    text = fmt.STATUS_TEXT.get(status, status)
+    why = str(b.stats.get("paused_why") or "")
+    if why and status == "paused":
+        short = why.split(":")[0]
+        text += f": {short[:24] + '…' if len(short) > 25 else short}"
+    if b.stats.get("stale_symbols"):
+        text += " · stale"
+    return text

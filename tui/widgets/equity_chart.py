@@ -41,6 +41,36 @@ class EquityChart(PlotextPlot):
         self.refresh()
 
 
+def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int],
+               values: Sequence[float]) -> None:
+    """One curve over a long history (a backtest): x in days since the first point, or hours
+    when it spans under three days."""
+    plt = chart.plt
+    plt.clear_data()
+    plt.clear_figure()
+    if len(ts) >= 2:
+        points = _thin(list(zip((int(t) for t in ts), (float(v) for v in values),
+                                strict=True)), max(20, chart.size.width * 2))
+        span = points[-1][0] - points[0][0]
+        unit, label = (86_400_000, "days") if span >= 3 * 86_400_000 else (3_600_000, "hours")
+        t0 = points[0][0]
+        ys = [v for _, v in points]
+        plt.plot([(t - t0) / unit for t, _ in points], ys, marker="braille",
+                 color=SERIES_COLOURS[0])
+        lo, hi = min(ys), max(ys)
+        if hi - lo < abs(hi) * 0.002:
+            plt.ylim(lo - abs(lo) * 0.005, hi + abs(hi) * 0.005)
+        plt.xlabel(f"{label} since {_utc_day(t0)}")
+    plt.title(title)
+    chart.refresh()
+
+
+def _utc_day(ms: int) -> str:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
 def _thin(points: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
     """At most ``limit`` points, evenly strided, always keeping the newest: plotext's cost
     grows with points, and braille gives only two dots per column anyway."""

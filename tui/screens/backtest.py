@@ -1,0 +1,312 @@
+"""The backtest screen: strategy, its parameters, a CSV file, a date range, costs and risk on
+the left; the report and the equity curve on the right. Runs `oxbot.engine.backtest` in a thread
+worker (group "backtest"), never on the UI loop; change anything and run again in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar, Select, Static
+from textual_plotext import PlotextPlot
+
+from oxbot.engine.errors import OxbotError
+from oxbot.engine.strategies import REGISTRY
+
+from ..widgets.equity_chart import show_curve
+from .bot_config import collect_errors, param_rows, read_params, show_errors
+
+NOT_BACKTESTABLE = {"llm": "llm can't be backtested: it would call a model at every "
+                           "candle (slow, paid, not reproducible)"}
+DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
+FIELDS = (("data", "Data (CSV file)"), ("since", "Since (UTC, optional)"),
+          ("until", "Until (UTC, optional)"), ("cash", "Starting cash"),
+          ("fee", "Fee rate (0.001=0.1%)"), ("slippage", "Slippage (bps)"))
+
+
+def data_suggestions(folder: Path = DATA_DIR) -> list[str]:
+    """CSV files next to the repository (../shared/data/ohlcv), 1h files first; [] if none."""
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.csv"), key=lambda p: ("_1h" not in p.name, p.name))
+    return [str(p) for p in files]
+
+
+@dataclass(frozen=True)
+class BacktestRequest:
+    strategy: str
+    params: dict[str, Any]
+    data: str
+    since: str
+    until: str
+    cash: Decimal
+    fee: Decimal
+    slippage: Decimal
+    risk: bool
+
+
+class BacktestScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "close", "Dashboard", id="backtest.close",
+                tooltip="Back to the dashboard"),
+        Binding("ctrl+r", "run", "Run", id="backtest.run", tooltip="Run the backtest"),
+    ]
+
+    class Progressed(Message):
+        def __init__(self, stage: str, fraction: float) -> None:
+            super().__init__()
+            self.stage, self.fraction = stage, fraction
+
+    class Finished(Message):
+        def __init__(self, metrics: dict[str, Any] | None, ts: Any, equity: Any,
+                     error: str = "") -> None:
+            super().__init__()
+            self.metrics, self.ts, self.equity, self.error = metrics, ts, equity, error
+
+    def __init__(self, suggestions: list[str] | None = None) -> None:
+        super().__init__()
+        self._suggestions = data_suggestions() if suggestions is None else suggestions
+        self._strategy = "sma_cross"
+        self.last_metrics: dict[str, Any] | None = None
+        self.last_error = ""
+
+    def compose(self) -> ComposeResult:
+        names = sorted(n for n in REGISTRY if n not in NOT_BACKTESTABLE)
+        with Horizontal(id="bt-body"):
+            with VerticalScroll(id="bt-form"):
+                yield Static("Backtest", id="bt-title")
+                with Horizontal(classes="field-row"):
+                    yield Label("Strategy", classes="field-label")
+                    yield Select([(n, n) for n in names], value=self._strategy,
+                                 allow_blank=False, id="bt-strategy", compact=True)
+                yield Static("; ".join(NOT_BACKTESTABLE.values()), id="bt-note")
+                yield Static("Parameters", classes="section")
+                yield Vertical(id="params-box")
+                yield Static("Data and costs", classes="section")
+                for key, label in FIELDS:
+                    with Horizontal(classes="field-row"):
+                        yield Label(label, classes="field-label")
+                        yield self._input(key)
+                    yield Static("", id=f"e-{key}", classes="field-error")
+                yield Checkbox("Risk manager (sizing, SL/TP)", value=True, id="bt-risk",
+                               compact=True)
+                with Horizontal(id="bt-buttons"):
+                    yield Button("Run", id="bt-run", variant="primary")
+            with Vertical(id="bt-results"):
+                yield ProgressBar(total=100, show_eta=False, id="bt-progress")
+                yield Static("Set the fields and press Run (ctrl+r).", id="bt-report")
+                yield PlotextPlot(id="bt-chart")
+        yield Footer(compact=True, show_command_palette=False)
+
+    def _input(self, key: str) -> Input:
+        default = {"data": self._suggestions[0] if self._suggestions else "", "cash": "10000",
+                   "fee": "0.001", "slippage": "0"}.get(key, "")
+        placeholder = {"data": "path/to/candles.csv (timestamp,open,high,low,close,volume)",
+                       "since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}.get(key, "")
+        return Input(default, id=f"bt-{key}", compact=True, placeholder=placeholder,
+                     suggester=SuggestFromList(self._suggestions, case_sensitive=False)
+                     if key == "data" and self._suggestions else None)
+
+    async def on_mount(self) -> None:
+        await self.query_one("#params-box").mount_all(param_rows(self._strategy, {}))
+        self.query_one("#bt-progress", ProgressBar).display = False
+        self.query_one("#bt-chart", PlotextPlot).display = False
+        self.validate()
+        self.query_one("#bt-strategy").focus()
+
+    # ------------------------------------------------------------------ validation
+
+    def validate(self) -> BacktestRequest | None:
+        """Check every field; show each error beside its field; Run only when all are valid."""
+        from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
+
+        errors: dict[str, str] = {}
+        raw = {k: self.query_one(f"#bt-{k}", Input).value.strip() for k, _ in FIELDS}
+        try:
+            params = REGISTRY[self._strategy].Params.model_validate(
+                read_params(self, self._strategy)).model_dump(mode="json")
+        except ValidationError as e:
+            collect_errors(e, errors, prefix="p-", whole="params")
+            params = {}
+        path = Path(raw["data"]).expanduser()
+        if not raw["data"]:
+            errors["data"] = "give a CSV file (timestamp,open,high,low,close,volume)"
+        elif not path.is_file():
+            errors["data"] = f"{path} does not exist or is not a file"
+        for key in ("since", "until"):
+            if raw[key]:
+                try:
+                    parse_date(raw[key], key)
+                except OxbotError as e:
+                    errors[key] = str(e)
+        numbers: dict[str, Decimal] = {}
+        for key, lo, hi, strict in (("cash", 0, None, True), ("fee", 0, Decimal("0.1"), False),
+                                    ("slippage", 0, None, False)):
+            try:
+                v = Decimal(raw[key])
+                if not v.is_finite():
+                    raise InvalidOperation
+            except InvalidOperation:
+                errors[key] = f"{raw[key]!r} is not a number"
+                continue
+            if v < lo or (strict and v == lo):
+                errors[key] = f"must be {'>' if strict else '>='} {lo}"
+            elif hi is not None and v >= hi:
+                errors[key] = "a rate per fill below 0.1, e.g. 0.001 for 0.1 %"
+            numbers[key] = v
+        show_errors(self, errors)
+        self.query_one("#bt-run", Button).disabled = bool(errors)
+        if errors:
+            return None
+        return BacktestRequest(self._strategy, params, str(path), raw["since"], raw["until"],
+                               numbers["cash"], numbers["fee"], numbers["slippage"],
+                               self.query_one("#bt-risk", Checkbox).value)
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self.validate()
+
+    @on(Select.Changed, "#bt-strategy")
+    async def _strategy_changed(self, event: Select.Changed) -> None:
+        if event.value == self._strategy or event.value is Select.BLANK:
+            return
+        self._strategy = str(event.value)
+        box = self.query_one("#params-box")
+        await box.remove_children()
+        await box.mount_all(param_rows(self._strategy, {}))
+        self.validate()
+
+    # ------------------------------------------------------------------ running
+
+    @on(Button.Pressed, "#bt-run")
+    def action_run(self) -> None:
+        request = self.validate()
+        if request is None:
+            self.notify("Fix the fields marked ↳ first.", severity="warning")
+            return
+        bar = self.query_one("#bt-progress", ProgressBar)
+        bar.display = True
+        bar.update(progress=0)
+        self.query_one("#bt-report", Static).update("Running…")
+        self.query_one("#bt-run", Button).disabled = True
+        self._run(request)
+
+    @work(thread=True, group="backtest", exclusive=True, exit_on_error=False)
+    def _run(self, req: BacktestRequest) -> None:
+        from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
+        from oxbot.engine.market.csvdata import load_csv  # noqa: PLC0415
+        from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+
+        from ..cli_backtest import symbol_from_name  # noqa: PLC0415
+        from ..cli_backtest_report import json_metrics  # noqa: PLC0415
+
+        last = [-1.0]
+        stages = {"loading": 0.0, "indicators": 0.1, "simulate": 0.2, "metrics": 0.95}
+
+        def progress(stage: str, fraction: float) -> None:
+            done = stages.get(stage, 0.0) + fraction * (0.75 if stage == "simulate" else 0.05)
+            if done - last[0] >= 0.02:  # a few dozen UI updates per run, not one per bar
+                last[0] = done
+                self.post_message(self.Progressed(stage, done))
+
+        try:
+            progress("loading", 0.0)
+            frame = _trim(load_csv(req.data), req)
+            symbol = symbol_from_name(req.data)
+            config = BacktestConfig(build_strategy(req.strategy, req.params), cash=req.cash,
+                                    fee_rate=req.fee, slippage_bps=req.slippage,
+                                    use_risk=req.risk, symbol=symbol)
+            result = run_backtest(frame, config, progress=progress)
+            metrics = json_metrics(result, source=req.data, symbol=symbol, cash=req.cash)
+        except OxbotError as e:  # bad file, too few bars, bad parameter: the user's to fix
+            self.post_message(self.Finished(None, None, None, str(e)))
+            return
+        self.post_message(self.Finished(metrics, result.ts, result.equity))
+
+    @on(Progressed)
+    def _progressed(self, event: Progressed) -> None:
+        self.query_one("#bt-progress", ProgressBar).update(progress=event.fraction * 100)
+
+    @on(Finished)
+    def _finished(self, event: Finished) -> None:
+        self.query_one("#bt-progress", ProgressBar).display = False
+        self.query_one("#bt-run", Button).disabled = False
+        report = self.query_one("#bt-report", Static)
+        chart = self.query_one("#bt-chart", PlotextPlot)
+        if event.metrics is None:
+            self.last_error, self.last_metrics = event.error, None
+            report.update(Text(f"✖ {event.error}", style="bold"))
+            report.set_class(True, "error")
+            chart.display = False
+            return
+        self.last_error, self.last_metrics = "", event.metrics
+        report.set_class(False, "error")
+        report.update(report_text(event.metrics))
+        chart.display = True
+        self.call_after_refresh(show_curve, chart, "equity (marked at each close)",
+                                event.ts.tolist(), event.equity.tolist())
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+
+def _trim(frame: Any, req: BacktestRequest) -> Any:
+    from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
+    from oxbot.engine.errors import DataError  # noqa: PLC0415
+
+    if not (req.since or req.until):
+        return frame
+    keep = frame["ts"].notna()
+    if req.since:
+        keep &= frame["ts"] >= parse_date(req.since, "since")
+    if req.until:
+        keep &= frame["ts"] < parse_date(req.until, "until")
+    out = frame[keep].reset_index(drop=True)
+    if out.empty:
+        raise DataError(f"{Path(req.data).name} has no candles between "
+                        f"{req.since or '(start)'} and {req.until or '(end)'}")
+    return out
+
+
+def report_text(m: dict[str, Any]) -> Text:
+    """The metrics a trader reads first, two aligned columns, signs as text."""
+    def num(v: Any, spec: str = ",.2f", unit: str = "") -> str:
+        return "n/a" if v is None else f"{Decimal(str(v)):{spec}}{unit}"
+
+    rows = [
+        ("trades", f"{m['trades']:,}"), ("final equity", num(m["final_equity"])),
+        ("return", num(m["return_pct"], "+,.2f", " %")),
+        ("buy & hold", num(m["buy_hold_return_pct"], "+,.2f", " %")),
+        ("CAGR", num(m["cagr_pct"], "+,.2f", " %")),
+        ("max drawdown", num(m["max_drawdown_pct"], ".2f", " %")),
+        ("Sharpe", num(m["sharpe"], ".2f")), ("Sortino", num(m["sortino"], ".2f")),
+        ("win rate", num(m["win_rate"], ".1f", " %")),
+        ("profit factor", num(m["profit_factor"], ".2f")),
+        ("exposure", num(m["exposure_pct"], ".1f", " %")), ("fees paid", num(m["fees_paid"])),
+    ]
+    params = " ".join(f"{k}={v}" for k, v in m["params"].items())
+    text = Text()
+    text.append(f"{m['strategy']} {params}".strip(), style="bold")
+    text.append(f" on {m['symbol']}, {m['bars']:,} bars, "
+                f"{'risk-managed' if m['risk'] else 'no risk (all-in)'}\n")
+    half = (len(rows) + 1) // 2
+    for i in range(half):
+        pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))
+        for n, (label, value) in enumerate(pair):
+            text.append(f"{label:<13}", style="dim")
+            text.append(f"{value:>12}" + ("   " if n == 0 else ""))
+        text.append("\n")
+    text.no_wrap = True  # a narrow pane crops the right column rather than mixing rows
+    return text
