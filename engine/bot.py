@@ -327,6 +327,10 @@ class BotRunner:
 
     # ------------------------------------------------------------------ state and views
 
+    def restore_day(self, day_start_ms: int, equity: Decimal) -> None:
+        """The day (of the market clock) and its opening equity, from the stored samples."""
+        self._day, self.day_start_equity = day_start_ms // 86_400_000, equity
+
     def _sample_equity(self, ts: int) -> None:
         eq = self.portfolio.equity(self.marks)
         day = ts // 86_400_000

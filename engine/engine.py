@@ -262,6 +262,10 @@ class Engine:
             getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
             reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
         )
+        day_open = getattr(self.store, "day_open_equity", None)
+        opened = await day_open(config.name) if day_open is not None else None
+        if opened is not None:  # today's P&L goes on across a restart
+            runner.restore_day(opened[0], opened[1])
         self.runners[config.name] = runner
         return runner
 

@@ -145,6 +145,24 @@ class StoreReads:
         )
         return [(r["ts"], r["equity"]) for r in reversed(rows)]
 
+    async def day_open_equity(self, bot: str) -> tuple[int, Decimal] | None:
+        """(UTC day start in ms, the bot's first equity of that day) for the day of its newest
+        equity point; None without points. Today's P&L survives a restart with it."""
+        bot_id = live_id(bot)
+        last = await self._rows(
+            select(equity_points.c.ts).where(equity_points.c.bot_id == bot_id)
+            .order_by(equity_points.c.ts.desc()).limit(1)
+        )
+        if not last:
+            return None
+        day = int(last[0]["ts"]) // DAY_MS * DAY_MS
+        first = await self._rows(
+            select(equity_points.c.equity)
+            .where(equity_points.c.bot_id == bot_id, equity_points.c.ts >= day)
+            .order_by(equity_points.c.ts, equity_points.c.id).limit(1)
+        )
+        return day, first[0]["equity"]
+
     async def fill_count(self, bot: str) -> int:
         """How many fills the live bot has."""
         async with self._reading() as conn:

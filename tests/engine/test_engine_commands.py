@@ -269,3 +269,21 @@ async def test_a_restart_continues_the_sim_price_path(store: Store, db_path: Any
     # The new history ends exactly at the stored close: no jump back to the seed's start.
     assert float(stream.ohlcv[-1, 3]) == last_close
     assert stream.series.next().open == last_close
+
+
+async def test_todays_opening_equity_survives_a_restart(store: Store) -> None:
+    h = Harness(make_engine(store, max_candles=None))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("d", params={"fast": 2, "slow": 5}), start=True))).ok
+    r = h.engine.runners["d"]
+    await h.drain(lambda: r.portfolio.trades >= 2)
+    await h.stop()
+    day_open = r.day_start_equity
+    assert day_open == Decimal("10000")  # the first sample of the (market) day
+    again = make_engine(store, max_candles=None)
+    await again._load()
+    r2 = again.runners["d"]
+    assert r2.portfolio.equity(r2.marks) != day_open  # fees were paid since the day opened
+    last_ts = (await store.equity_series("d", limit=1))[0][0]
+    r2._sample_equity(last_ts + 60_000)  # a new sample later the same market day
+    assert r2.day_start_equity == day_open
