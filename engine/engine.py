@@ -30,10 +30,13 @@ from .messages import (
     EngineStateChanged,
     EquityHistory,
     FlattenBot,
+    OrderFilled,
     PanicAll,
     PauseBot,
+    RecentFills,
     ReconcileFound,
     RequestEquityHistory,
+    RequestRecentFills,
     RequestReconcile,
     RequestSnapshot,
     ResolveReconcile,
@@ -55,6 +58,7 @@ BrokerFactory = Callable[[BotConfig], Broker]
 SNAPSHOT_EVERY_S = 1.0
 MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
+RECENT_FILLS_MAX = 1000  # fills per RequestRecentFills
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -422,6 +426,14 @@ class Engine:
         points = await self.store.equity_series(cmd.bot, limit=limit)
         self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
                                        tuple((int(ts), Decimal(eq)) for ts, eq in points)))
+        return ""
+
+    async def _on_RequestRecentFills(self, cmd: RequestRecentFills) -> str:
+        limit = max(1, min(cmd.limit, RECENT_FILLS_MAX))
+        fills = await self.store.recent_fills(cmd.bot or None, limit)
+        self.bus.publish(RecentFills(self.now_ms(), cmd.bot, tuple(
+            OrderFilled(f.ts, f.bot, f.symbol, f.side.value, f.qty, f.price, f.fee,
+                        f.reason.value, client_order_id=f.client_order_id) for f in fills)))
         return ""
 
     async def _on_RequestReconcile(self, cmd: RequestReconcile) -> str:

@@ -90,6 +90,15 @@ class RequestEquityHistory(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRecentFills(Command):
+    """Ask for the newest stored fills of ``bot`` (every bot when empty), e.g. a display
+    filling its Fills panel after a restart; answered by a RecentFills event."""
+
+    bot: str = ""
+    limit: int = 200
+
+
+@dataclass(frozen=True, slots=True)
 class RequestReconcile(Command):
     """Ask for a ReconcileFound event per LIVE bot (or ``bot``) with differences still open."""
 
@@ -264,6 +273,15 @@ class EquityHistory(Event):
 
     bot: str = ""
     points: tuple[tuple[int, Decimal], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecentFills(Event):
+    """Stored fills, oldest first (the answer to RequestRecentFills). ``realised`` is 0 in
+    them: the ledger stores fills, not per-fill P&L."""
+
+    bot: str = ""
+    fills: tuple[OrderFilled, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ SEMANTIC_VARIABLES: tuple[str, ...] = (
     "pnl-up", "pnl-down", "pnl-flat",
     "bot-running", "bot-paused", "bot-stopped", "bot-error",
     "live-mode", "live-mode-text", "paper-mode", "paper-mode-text",
+    "cursor-text",  # text on the selected row ($primary background): one readable colour
 )
 
 OXBOT_DARK = Theme(
@@ -37,6 +38,7 @@ OXBOT_DARK = Theme(
         "live-mode-text": "#FFFFFF",
         "paper-mode": "#2B5F8A",
         "paper-mode-text": "#FFFFFF",
+        "cursor-text": "#0B0F14",
         "footer-key-foreground": "#4FA3E0",
     },
 )
@@ -66,6 +68,7 @@ OXBOT_LIGHT = Theme(
         "live-mode-text": "#FFFFFF",
         "paper-mode": "#1F6FB2",
         "paper-mode-text": "#FFFFFF",
+        "cursor-text": "#FFFFFF",
     },
 )
 
@@ -95,6 +98,7 @@ OXBOT_CONTRAST = Theme(
         "live-mode-text": "ansi_bright_white",
         "paper-mode": "ansi_blue",
         "paper-mode-text": "ansi_bright_white",
+        "cursor-text": "ansi_black",
     },
 )
 

@@ -29,7 +29,7 @@ from .messages import EngineEventsArrived
 from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
-from .screens.help import HelpScreen, binding_rows
+from .screens.help import HelpScreen, binding_rows, key_display
 from .screens.keys import KeysScreen
 from .screens.reconcile import ReconcileScreen
 from .settings_bridge import SettingsBridge
@@ -56,9 +56,9 @@ class OxbotApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", id="app.quit_ctrl_c", show=False, priority=True,
                 tooltip="Quit, like q"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
-        Binding("t", "cycle_theme", "Theme", id="app.theme", show=False,
+        Binding("t", "cycle_theme", "Theme", id="app.theme",
                 tooltip="Next colour theme"),
-        Binding("K", "keys", "Keys", id="app.keys", show=False,
+        Binding("K", "keys", "Keys", id="app.keys",
                 tooltip="API keys in the OS keyring: set, reveal, delete"),
         Binding("r", "reconcile", "Reconcile", id="app.reconcile",
                 tooltip="LIVE: adopt or ignore the differences with the exchange"),
@@ -113,7 +113,7 @@ class OxbotApp(App[int]):
 
     def on_mount(self) -> None:
         for notice in self._theme_notices:
-            self.notify(notice, title="theme", severity="warning", timeout=8)
+            self.notify(notice, title="theme", severity="warning", timeout=8, markup=False)
         keymap = self.settings.keymap
         if keymap:
             self.set_keymap(keymap)
@@ -150,6 +150,8 @@ class OxbotApp(App[int]):
         dirty: set[str] = set()
         toasts: list[Toast] = []
         for event in self.inbox.drain():
+            if isinstance(event, m.CommandDone) and self.dashboard is not None:
+                self.dashboard.command_done(event)
             changed, new = self.state.apply(event)
             dirty |= changed
             toasts += new
@@ -170,6 +172,10 @@ class OxbotApp(App[int]):
     def _ask_history(self) -> None:
         """The stored equity curve of bots seen for the first time (the chart is otherwise
         empty after a start or an attach until new samples arrive)."""
+        if self.state.fills_history_wanted:  # the Fills panel after a restart / attach
+            self.state.fills_history_wanted = False
+            self.send(m.RequestRecentFills(limit=state_module.FILLS_KEPT), "recent fills",
+                      quiet=True)
         wanted, self.state.history_wanted = self.state.history_wanted, set()
         for bot in sorted(wanted):
             self.send(m.RequestEquityHistory(bot=bot, limit=state_module.EQUITY_POINTS),
@@ -203,7 +209,10 @@ class OxbotApp(App[int]):
         """Show toasts. Trade toasts (fills, SL/TP) are held and shown at most every
         TRADE_TOAST_INTERVAL_S, summed up when several came: 20 bots at speed would otherwise
         bury the screen (and each toast costs a mount and a layout)."""
+        plain_fills = self._plain_fill_toasts_wanted()
         for t in toasts:
+            if t.title == "fill" and not plain_fills:
+                continue  # the Fills panel shows it; a toast would only cover something
             if t.title in TRADE_TOASTS:
                 self._held_trade_toasts.append(t)
             else:
@@ -213,6 +222,14 @@ class OxbotApp(App[int]):
             wait = max(0.01, self._last_trade_toast + TRADE_TOAST_INTERVAL_S - time.monotonic())
             self._trade_toast_timer = True
             self.set_timer(wait, self._flush_trade_toasts)
+
+    def _plain_fill_toasts_wanted(self) -> bool:
+        """Plain fills are toasted only on the dashboard while its Fills panel is hidden (the
+        compact layout on another tab); never over a dialog. SL/TP hits are always toasted."""
+        dashboard = self.dashboard
+        if dashboard is None or self.screen is not dashboard or not dashboard.compact:
+            return False
+        return not dashboard.query_one("#fills").has_class("current")
 
     def _flush_trade_toasts(self) -> None:
         held, self._held_trade_toasts = self._held_trade_toasts, []
@@ -225,13 +242,14 @@ class OxbotApp(App[int]):
             tp = sum(t.title == "take-profit" for t in held)
             extra = ", ".join(x for x in (f"{sl} stop-loss" if sl else "",
                                           f"{tp} take-profit" if tp else "") if x)
-            self._show(Toast(f"{len(held)} fills{f' ({extra})' if extra else ''}; "
-                             f"latest: {held[-1].message}",
+            self._show(Toast(f"{len(held)} fills{f' ({extra})' if extra else ''}, "
+                             f"last {held[-1].message}",
                              "warning" if sl else "information", "fills"))
 
     def _show(self, t: Toast) -> None:
+        # markup=False: engine and user text ("oxbot[cryptfile]", "[env]") shows as written
         self.notify(t.message, title=t.title, severity=t.severity,  # type: ignore[arg-type]
-                    timeout=8 if t.severity == "error" else 4)
+                    timeout=8 if t.severity == "error" else 3, markup=False)
 
     def send(self, command: m.Command, what: str, *, quiet: bool = False) -> str:
         """Submit a command; the CommandDone toast names ``what`` the user asked for (only a
@@ -249,7 +267,8 @@ class OxbotApp(App[int]):
     def action_help(self) -> None:
         rows = binding_rows(_bindings(self.BINDINGS),
                             _bindings([*BotsTable.BINDINGS, *DashboardScreen.BINDINGS]),
-                            dict(getattr(self, "_keymap", {})))
+                            dict(getattr(self, "_keymap", {})),
+                            lambda key: key_display(self, key))
         rows.append(("ctrl+p", "Command palette: every action by name", "app.palette"))
         self.push_screen(HelpScreen(rows))
 
@@ -262,7 +281,7 @@ class OxbotApp(App[int]):
         nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names \
             else names[0]
         self.theme = nxt
-        self.notify(f"theme: {nxt}", timeout=2)
+        self.notify(f"theme: {nxt}", timeout=2, markup=False)
         self._save_theme(nxt)
 
     @work(thread=True, group="settings", exit_on_error=False)
@@ -300,7 +319,7 @@ class OxbotApp(App[int]):
         if event.state is WorkerState.ERROR:
             error = event.worker.error
             self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.group} failed",
-                        severity="error", timeout=10)
+                        severity="error", timeout=10, markup=False)
 
 
 def _bindings(items: list[Any]) -> list[Binding]:

@@ -7,6 +7,8 @@ from functools import partial
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from .screens.help import key_display
+
 
 class OxbotCommands(Provider):
     """Lists every bound action (with its current key) and runs it like the key would."""
@@ -27,7 +29,8 @@ class OxbotCommands(Provider):
                     continue
                 label = b.tooltip or b.description
                 keys = app._keymap.get(b.id, b.key) if hasattr(app, "_keymap") else b.key
-                out.append((f"{label}", f"key: {keys}",
+                shown = ", ".join(key_display(app, k.strip()) for k in keys.split(","))
+                out.append((f"{label}", f"key: {shown}",
                             partial(owner.run_action, b.action)))
         return out
 

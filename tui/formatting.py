@@ -29,9 +29,13 @@ def signed_money(value: Decimal | float) -> str:
 
 
 def signed_pct(value: Decimal | float) -> str:
-    """P&L percent with its sign as text: +1.23% / -0.50% / ±0.00%."""
-    if abs(float(value)) < 0.005:
+    """P&L percent with its sign as text: +1.23% / -0.50% / ±0.00% (exactly flat); a move
+    too small for two decimals keeps its sign: -<0.01% (never "-0.89 (±0.00%)")."""
+    v = float(value)
+    if v == 0:
         return "±0.00%"
+    if abs(v) < 0.005:
+        return f"{'+' if v > 0 else '-'}<0.01%"
     return f"{value:+.2f}%"
 
 
@@ -40,9 +44,23 @@ def pnl_variable(value: Decimal | float) -> str:
     return "pnl-up" if v >= 0.005 else "pnl-down" if v <= -0.005 else "pnl-flat"
 
 
+QTY_DIGITS = 5  # significant digits: 0.01581948 -> 0.01582, everywhere a quantity shows
+COMMON_QUOTE = "USDT"  # left out of symbols where space is short: BTC/USDT -> BTC
+
+
 def qty(value: Decimal) -> str:
-    text = f"{value.normalize():f}"
-    return text if len(text) <= 8 else f"{value:.6g}"
+    """A quantity with at most QTY_DIGITS significant digits, never in exponent form."""
+    if not value:
+        return "0"
+    places = max(0, QTY_DIGITS - 1 - value.adjusted())
+    text = f"{round(value, places):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def short_symbol(symbol: str) -> str:
+    """``BTC/USDT`` -> ``BTC``; other quotes are kept (``ETH/BTC``)."""
+    base, _, quote = symbol.partition("/")
+    return base if quote == COMMON_QUOTE else symbol
 
 
 def price(value: Decimal | None) -> str:
@@ -75,3 +93,8 @@ def duration(ms: int | None) -> str:
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s" if s < 600 else f"{s // 60}m"
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``1 open position``, ``2 open positions``."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"

@@ -14,6 +14,8 @@ from decimal import Decimal
 from oxbot.engine import messages as m
 from oxbot.engine.messages import BotView, PositionView
 
+from . import formatting as fmt
+
 MARKET_TIME_EVENTS = (m.EquitySampled, m.DecisionMade, m.OrderFilled, m.ReasoningStarted)
 EQUITY_POINTS = 600  # per bot: enough for a readable curve, bounded memory
 FILLS_KEPT = 200
@@ -50,6 +52,9 @@ class DashboardState:
     reasoning: dict[str, deque[ReasoningEntry]] = field(default_factory=dict)
     fills: deque[m.OrderFilled] = field(default_factory=lambda: deque(maxlen=FILLS_KEPT))
     fills_total: int = 0  # fills seen since start, so the log appends only new ones
+    fills_epoch: int = 0  # bumped when stored fills were merged in: the log is rewritten
+    fills_history_wanted: bool = False  # the app asks the engine for stored fills once
+    fills_history_asked: bool = False
     # Bumped on change, so panels skip redraws when what they show did not move.
     positions_version: int = 0
     reasoning_version: dict[str, int] = field(default_factory=dict)
@@ -75,6 +80,14 @@ class DashboardState:
 
     def any_live(self) -> bool:
         return any(b.config.mode.value == "live" for b in self.bots.values())
+
+    def live_state(self) -> str:
+        """"active" when a LIVE bot runs, is paused or holds positions (real money at stake),
+        "stopped" when LIVE bots exist but none is active, "" without LIVE bots."""
+        live = [b for b in self.bots.values() if b.config.mode.value == "live"]
+        if any(b.status.value in ("running", "paused") or b.open_positions for b in live):
+            return "active"
+        return "stopped" if live else ""
 
     def stale(self) -> dict[str, list[str]]:
         """bot -> symbols whose price stopped updating (the market's last-good price)."""
@@ -105,6 +118,8 @@ class DashboardState:
                 self.positions = {(p.bot, p.symbol): p for p in ev.positions}
                 self.positions_version += 1
                 self._want_history(self.bots)
+                if not self.fills_history_asked:
+                    self.fills_history_asked = self.fills_history_wanted = True
                 dirty |= {"header", "bots", "bots-now", "positions", "equity", "reasoning"}
             case m.EngineStateChanged():
                 self.engine_state = ev.state
@@ -158,6 +173,9 @@ class DashboardState:
                 self.fills_total += 1
                 dirty.add("fills")
                 toasts.append(_fill_toast(ev))
+            case m.RecentFills():
+                self._merge_fills(ev.fills)
+                dirty.add("fills")
             case m.PositionChanged():
                 if ev.position is None:
                     self.positions.pop((ev.bot, ev.symbol), None)
@@ -215,13 +233,24 @@ class DashboardState:
         merged.update(self.equity.get(bot, ()))
         self.equity[bot] = deque(sorted(merged.items()), maxlen=EQUITY_POINTS)
 
+    def _merge_fills(self, stored: tuple[m.OrderFilled, ...]) -> None:
+        """Stored fills (after a restart or an attach) and live ones, once each, by time."""
+        def key(f: m.OrderFilled) -> tuple[object, ...]:
+            return (f.bot, f.client_order_id, f.ts, f.side, f.qty, f.price)
+
+        live = {key(f): f for f in self.fills}
+        merged = {**{key(f): f for f in stored}, **live}  # live ones carry realised P&L
+        self.fills = deque(sorted(merged.values(), key=lambda f: f.ts), maxlen=FILLS_KEPT)
+        self.fills_epoch += 1
+
     def _entries(self, bot: str) -> deque[ReasoningEntry]:
         self.reasoning_version[bot] = self.reasoning_version.get(bot, 0) + 1
         return self.reasoning.setdefault(bot, deque(maxlen=ENTRIES_KEPT))
 
 
 def _fill_toast(ev: m.OrderFilled) -> Toast:
-    what = f"{ev.side.upper()} {ev.qty.normalize():f} {ev.symbol} @ {ev.price:,.2f}"
+    what = f"{ev.side.upper()} {fmt.qty(ev.qty)} {fmt.short_symbol(ev.symbol)} @ " \
+        f"{fmt.price(ev.price)}"
     if ev.reason == "stop_loss":
         return Toast(f"{ev.bot}: STOP-LOSS hit, {what}", "warning", "stop-loss")
     if ev.reason == "take_profit":

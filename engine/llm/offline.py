@@ -31,28 +31,32 @@ class OfflineFacts:
 def score(t: TfFacts) -> tuple[int, list[str]]:
     """A vote per indicator: +1 bullish, -1 bearish; with the words that explain it."""
     pts, why = 0, []  # type: int, list[str]
+    emas = f"{num(t.get('ema_20'))} vs {num(t.get('ema_50'))}"
     if t.trend == "up":
-        pts, why = pts + 1, [*why, "EMA20 above EMA50 (uptrend)"]
+        pts, why = pts + 1, [*why, f"+1 EMA20 above EMA50 ({emas}, uptrend)"]
     elif t.trend == "down":
-        pts, why = pts - 1, [*why, "EMA20 below EMA50 (downtrend)"]
+        pts, why = pts - 1, [*why, f"-1 EMA20 below EMA50 ({emas}, downtrend)"]
     rsi = t.get("rsi_14")
     if rsi is not None:
         if rsi < 30:
-            pts, why = pts + 1, [*why, f"RSI {num(rsi, 3)} oversold"]
+            pts, why = pts + 1, [*why, f"+1 RSI {num(rsi, 3)} oversold"]
         elif rsi > 70:
-            pts, why = pts - 1, [*why, f"RSI {num(rsi, 3)} overbought"]
+            pts, why = pts - 1, [*why, f"-1 RSI {num(rsi, 3)} overbought"]
         else:
-            why.append(f"RSI {num(rsi, 3)} neutral")
+            why.append(f"0 RSI {num(rsi, 3)} neutral")
     hist = t.get("macd_hist")
     if hist is not None and hist != 0:
         pts += 1 if hist > 0 else -1
-        why.append(f"MACD histogram {'positive' if hist > 0 else 'negative'}")
+        why.append(f"{'+1' if hist > 0 else '-1'} MACD histogram {num(hist, 3)}")
     pos = t.bb_pos
     if pos is not None:
+        where = f"Bollinger position {pos * 100:.0f}%"
         if pos < 0.1:
-            pts, why = pts + 1, [*why, "price at the lower Bollinger band"]
+            pts, why = pts + 1, [*why, f"+1 {where} (lower band)"]
         elif pos > 0.9:
-            pts, why = pts - 1, [*why, "price at the upper Bollinger band"]
+            pts, why = pts - 1, [*why, f"-1 {where} (upper band)"]
+        else:
+            why.append(f"0 {where}")
     return pts, why
 
 
@@ -84,8 +88,10 @@ def write_reply(data: OfflineFacts) -> str:
     lines = [f"[{LABEL}]"]
     for c in calls:
         lines.append(f"{c['symbol']}: {c['action'].upper()} - {c['reasoning']}")
-    reply = {"analysis": f"{LABEL}: indicator votes (EMA trend, RSI, MACD, Bollinger).",
-             "decisions": calls}
+    # The analysis (what the cockpit shows) carries each symbol's votes and values: the same
+    # sentence every cycle would tell the user nothing.
+    votes = "\n".join(f"{c['symbol']} {c['action'].upper()}, {c['reasoning']}" for c in calls)
+    reply = {"analysis": f"{LABEL}:\n{votes or 'no symbols'}", "decisions": calls}
     return "\n".join(lines) + "\n" + json.dumps(reply, ensure_ascii=False)
 
 

@@ -100,11 +100,13 @@ async def test_ten_bots_three_symbols_five_thousand_candles(store: Store) -> Non
     ledger.engine = engine
     h = Harness(engine)
     await h.start()
-    spy = TickSpy()
-    engine.hub.subscribe(spy, [c for b in bots() for c in b.stream_keys()], [])
     for cfg in bots():
         done = await h.do(AddBot(config=cfg, start=True))
         assert done.ok, done.message
+    # Subscribed after the bots (alone it would let the lockstep market run off without them);
+    # the ticks it sees from here on are enough to check every later SL/TP.
+    spy = TickSpy()
+    engine.hub.subscribe(spy, [c for b in bots() for c in b.stream_keys()], [])
     streams = list(engine.hub.fetches)
     await h.drain(lambda: all(s.ended for s in engine.hub._streams.values()), timeout=600)
     await asyncio.sleep(0.2)

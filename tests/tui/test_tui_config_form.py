@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, Select
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import Mode
@@ -101,6 +101,14 @@ async def test_live_needs_confirmation_and_edit_sends_update(scripted_client, fi
         await pilot.pause(0.1)
         screen = app.screen
         assert isinstance(screen, BotConfigScreen)
+        # on the sim market LIVE is refused at once, beside Mode, before any confirmation
+        screen.query_one("#f-mode", Select).value = "live"
+        await pilot.pause(0.1)
+        assert app.screen is screen
+        assert screen.query_one("#f-mode", Select).value == "paper"
+        assert "real exchange" in _error(screen, "mode")
+        await _set(pilot, screen, "#f-exchange", "binance")  # LIVE needs a real exchange
+        assert _error(screen, "mode") == ""
         screen.query_one("#f-mode", Select).value = "live"
         await pilot.pause(0.1)
         assert isinstance(app.screen, ConfirmScreen)
@@ -111,11 +119,11 @@ async def test_live_needs_confirmation_and_edit_sends_update(scripted_client, fi
         await pilot.pause(0.1)
         await pilot.click("#confirm")
         await pilot.pause(0.05)
-        await _set(pilot, screen, "#f-capital", "12000")
-        # LIVE on the sim market is refused beside the form until a real exchange is named
+        await _set(pilot, screen, "#f-exchange", "sim")  # back to sim while LIVE
         assert screen.query_one("#save", Button).disabled
-        assert "real exchange" in str(screen.query_one("#e-form", Static).render())
-        await _set(pilot, screen, "#f-exchange", "binance")  # LIVE needs a real exchange
+        assert "real exchange" in _error(screen, "exchange")  # beside Exchange
+        await _set(pilot, screen, "#f-exchange", "binance")
+        await _set(pilot, screen, "#f-capital", "12000")
         await pilot.click("#save")
         await pilot.pause(0.05)
         upd = [c for c in scripted_client.commands if isinstance(c, m.UpdateBot)]

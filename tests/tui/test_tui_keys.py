@@ -196,7 +196,7 @@ async def test_fill_bursts_become_one_toast_and_stop_loss_is_named(scripted_clie
     from decimal import Decimal
 
     app = OxbotApp(scripted_client, clock=fixed_clock)
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:  # compact: the Fills panel is hidden
         await _ready(pilot)
         for i in range(5):
             scripted_client.emit(m.OrderFilled(0, "alpha", "BTC/USDT", "buy", Decimal("0.01"),
@@ -209,4 +209,6 @@ async def test_fill_bursts_become_one_toast_and_stop_loss_is_named(scripted_clie
         assert len(trade_toasts) == 1
         assert "6 fills (1 stop-loss)" in trade_toasts[0].message
         assert "STOP-LOSS" in trade_toasts[0].message
+        await pilot.press("4")
+        await pilot.pause(0.1)
         assert "alpha SELL" in screen_text(app) or "alpha BUY" in screen_text(app)

@@ -26,6 +26,7 @@ from oxbot.engine.errors import OxbotError
 from oxbot.engine.strategies import REGISTRY
 
 from ..widgets.equity_chart import show_curve
+from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, show_errors
 
 NOT_BACKTESTABLE = {"llm": "llm can't be backtested: it would call a model at every "
@@ -100,7 +101,7 @@ class BacktestScreen(Screen[None]):
                         yield Label(label, classes="field-label")
                         yield self._input(key)
                     yield Static("", id=f"e-{key}", classes="field-error")
-                yield Checkbox("Risk manager (sizing, SL/TP)", value=True, id="bt-risk",
+                yield TickBox("Risk manager (sizing, SL/TP)", value=True, id="bt-risk",
                                compact=True)
                 with Horizontal(id="bt-buttons"):
                     yield Button("Run", id="bt-run", variant="primary")

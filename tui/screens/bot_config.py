@@ -10,6 +10,7 @@ import json
 from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -37,7 +38,7 @@ def _text(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value)
+        return json.dumps(value, default=str)  # Decimals in LLM prices
     return "" if value is None else str(value)
 
 
@@ -48,28 +49,40 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
     ]
 
     def __init__(self, config: BotConfig | None, *,
-                 taken: set[str] | frozenset[str] = frozenset()) -> None:
+                 taken: set[str] | frozenset[str] = frozenset(), new: bool | None = None,
+                 refused: str = "") -> None:
+        """``config``: the bot to edit, or None for a new one. ``new`` with a config: a new
+        bot prefilled (the engine refused it). ``refused``: the engine's reason, shown at
+        the top so the user sees the change was NOT saved."""
         super().__init__()
+        self._new = config is None if new is None else new
         self._original = config
-        self._taken = set(taken) - ({config.name} if config else set())
+        self._taken = set(taken) - ({config.name} if config and not self._new else set())
         self._mode = config.mode if config else Mode.PAPER
         self._strategy = config.strategy if config else "sma_cross"
         self._errors: dict[str, str] = {}
+        self._refused = refused
+        self._mode_note = ""
+        self._keys_for = ""  # the exchange whose LIVE key was last looked up
+        self._name_touched = not self._new  # no "name missing" before anything is typed
         self.result_config: BotConfig | None = None
 
     # ------------------------------------------------------------------ building the form
 
     def compose(self) -> ComposeResult:
         c = self._original or BotConfig(name="new-bot")
-        title = f"Configure {c.name}" if self._original else "New bot"
+        title = "New bot" if self._new else f"Configure {c.name}"
         with Vertical(id="config-box"):
             yield Static(title, id="config-title")
+            refused = Static(Text(f"NOT SAVED: {self._refused}"), id="config-refused")
+            refused.display = bool(self._refused)
+            yield refused
             with VerticalScroll(id="config-fields"):
                 for key, label in BASIC:
                     yield from self._field(key, label, Input(
                         _text(getattr(c, key)) if self._original or key != "name" else "",
-                        id=f"f-{key}", compact=True, disabled=key == "name" and bool(
-                            self._original), placeholder="e.g. my-bot" if key == "name" else ""))
+                        id=f"f-{key}", compact=True, disabled=key == "name" and not self._new,
+                        placeholder="e.g. my-bot" if key == "name" else ""))
                 yield from self._field("timeframe", "Timeframe", Select(
                     [(tf, tf) for tf in TIMEFRAMES], value=c.timeframe, allow_blank=False,
                     id="f-timeframe", compact=True))
@@ -95,6 +108,8 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
             yield Label(label, classes="field-label")
             yield widget
         yield Static("", id=f"e-{key}", classes="field-error")
+        if key == "exchange":
+            yield Static("", id="keys-note", classes="field-note", markup=False)
 
     def _param_rows(self, strategy: str, values: dict[str, Any]) -> list[Any]:
         return param_rows(strategy, values)
@@ -103,7 +118,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         values = self._original.params if self._original and \
             self._original.strategy == self._strategy else {}
         await self.query_one("#params-box").mount_all(self._param_rows(self._strategy, values))
-        self.query_one("#f-name" if not self._original else "#f-symbols").focus()
+        self.query_one("#f-name" if self._new else "#f-symbols").focus()
         self.validate()
 
     # ------------------------------------------------------------------ validation
@@ -140,14 +155,25 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         except ValidationError as e:
             collect_errors(e, errors, prefix="", whole="form")
             cfg = None
+        if not self._name_touched and not data["name"]:
+            errors.pop("name", None)  # Save stays disabled; no error before any typing
+        if self._mode is Mode.LIVE and data["exchange"] in ("", "sim") and "form" in errors:
+            errors["exchange"] = errors.pop("form")  # beside the field to change
+        ok = cfg is not None and not errors
+        self._want_keys_check(data["exchange"].lower() if self._mode is Mode.LIVE else "")
+        if self._mode_note:  # LIVE refused before asking: a note, the form stays PAPER
+            errors.setdefault("mode", self._mode_note)
         show_errors(self, errors)
         self._errors = errors
-        ok = cfg is not None and not errors
         self.query_one("#save", Button).disabled = not ok
         return cfg if ok else None
 
     @on(Input.Changed)
-    def _changed(self) -> None:
+    def _changed(self, event: Input.Changed) -> None:
+        if event.input.id == "f-name":
+            self._name_touched = True
+        if event.input.id == "f-exchange":
+            self._mode_note = ""
         self.validate()
 
     @on(Select.Changed, "#f-timeframe")
@@ -166,6 +192,14 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
 
     @on(Select.Changed, "#f-mode")
     def _mode_changed(self, event: Select.Changed) -> None:
+        exchange = self.query_one("#f-exchange", Input).value.strip().lower()
+        if event.value == "live" and self._mode is not Mode.LIVE and exchange in ("", "sim"):
+            # Say it beside Mode now, not after a confirmation and at the bottom of the form.
+            self._mode_note = ("LIVE needs a real exchange: set Exchange (e.g. binance) "
+                               "first, then choose LIVE")
+            self.query_one("#f-mode", Select).value = "paper"
+            self.validate()
+            return
         if event.value == "live" and self._mode is not Mode.LIVE:
             def answered(ok: bool | None) -> None:
                 if ok:
@@ -182,6 +216,44 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         elif event.value == "paper":
             self._mode = Mode.PAPER
             self.validate()
+
+    # ------------------------------------------------------------------ LIVE keys
+
+    def _want_keys_check(self, exchange: str) -> None:
+        """LIVE: say now, beside Exchange, whether its API key is there (not at start).
+        The keyring is asked in a thread, 0.4 s after the typing stops."""
+        if exchange in ("", "sim"):
+            self._keys_for = ""
+            self.query_one("#keys-note", Static).display = False
+            return
+        if exchange != self._keys_for:
+            self._keys_for = exchange
+            self.set_timer(0.4, lambda: self._check_keys(exchange))
+
+    def _check_keys(self, exchange: str) -> None:
+        if exchange != self._keys_for:
+            return  # typed on since
+
+        def work() -> None:
+            from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+            from oxbot.storage.secrets import load_secret  # noqa: PLC0415
+
+            try:
+                found = load_secret(exchange)
+                note = (f"{exchange} API key found ({found.source})" if found else
+                        f"⚠ no API key for {exchange} (keyring or OXBOT_ environment): "
+                        "add it with K before starting this bot")
+            except OxbotError as e:
+                note = f"⚠ cannot check the {exchange} key: {str(e).splitlines()[0]}"
+            self.app.call_from_thread(self._keys_checked, exchange, note)
+
+        self.app.run_worker(work, thread=True, group="keys-check", exit_on_error=False)
+
+    def _keys_checked(self, exchange: str, note: str) -> None:
+        if exchange == self._keys_for and self.is_mounted:
+            w = self.query_one("#keys-note", Static)
+            w.update(note)
+            w.display = True
 
     # ------------------------------------------------------------------ buttons
 
@@ -207,10 +279,11 @@ def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
     params_cls = REGISTRY[strategy].Params
     for name, info in params_cls.model_fields.items():
         label = name.replace("_", " ")
-        value = values.get(name, info.default)
+        # default_factory fields (dicts) have no .default: ask pydantic for the real one
+        value = values.get(name, info.get_default(call_default_factory=True))
         choices = _choices(info.annotation)
         if choices:
-            widget: Any = Select([(str(v), v) for v in choices], value=value
+            widget: Any = Select([(_choice_label(v), v) for v in choices], value=value
                                  if value in choices else choices[0], allow_blank=False,
                                  id=f"p-{name}", compact=True)
         else:
@@ -238,9 +311,12 @@ def read_params(root: Any, strategy: str) -> dict[str, Any]:
         raw = w.value if isinstance(w, (Input, Select)) else None
         if isinstance(raw, str):
             raw = raw.strip()
-            if raw == "" and info.default is None:
+            container = get_origin(info.annotation) in (dict, list, tuple)
+            if raw == "" and container:
+                raw = info.get_default(call_default_factory=True)  # cleared = the default
+            elif raw == "" and info.default is None:
                 raw = None
-            elif get_origin(info.annotation) in (dict, list) and raw:
+            elif container:
                 try:
                     raw = json.loads(raw)
                 except ValueError:
@@ -254,20 +330,28 @@ def show_errors(root: Any, errors: dict[str, str]) -> None:
     for err in root.query(".field-error").results(Static):
         key = (err.id or "").removeprefix("e-")
         msg = errors.get(key, "")
-        err.update(f"↳ {msg}" if msg else "")
+        err.update(Text(f"↳ {msg}") if msg else "")  # Text: brackets in a value stay
         err.display = bool(msg)
 
 
 def _choices(annotation: Any) -> list[Any]:
-    """Literal / Enum annotations become a Select; everything else an Input."""
+    """Literal / Enum / bool annotations become a Select; everything else an Input."""
     from enum import Enum
     from typing import Literal
 
+    if annotation is bool:
+        return [True, False]
     if get_origin(annotation) is Literal:
         return list(get_args(annotation))
     if isinstance(annotation, type) and issubclass(annotation, Enum):
         return [m.value for m in annotation]
     return []
+
+
+def _choice_label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def collect_errors(e: ValidationError, errors: dict[str, str], *, prefix: str, whole: str) -> None:

@@ -8,7 +8,6 @@ time under a tab strip (1-4 or the mouse switch them).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual import on
@@ -18,23 +17,22 @@ from textual.containers import Container
 from textual.events import Resize
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tab, Tabs
+from textual.widgets import Static, Tab, Tabs
 
 from oxbot.engine import messages as m
-from oxbot.engine.models import BotConfig, Mode
+from oxbot.engine.models import BotConfig
 
 from ..widgets.bots_table import BotsTable
 from ..widgets.equity_chart import EquityChart
 from ..widgets.fills_log import FillsLog
+from ..widgets.fitting_footer import FittingFooter
 from ..widgets.header_bar import HeaderBar
 from ..widgets.positions_table import PositionsTable
 from ..widgets.reasoning_panel import ReasoningPanel
-from .bot_config import BotConfigScreen
-from .confirm import ConfirmScreen
-from .delete_confirm import DeleteBotScreen
+from .bot_actions import BotActions
 
 if TYPE_CHECKING:
-    from ..app import OxbotApp
+    pass
 
 PANELS = (("positions", "Positions"), ("reasoning", "Reasoning"), ("equity", "Equity"),
           ("fills", "Fills"))
@@ -43,7 +41,7 @@ CHART_INTERVAL_S = 1.0
 BOTS_INTERVAL_S = 0.33  # plotext redraws are the costliest thing on screen
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(BotActions, Screen[None]):
     BINDINGS = [
         Binding("n", "new_bot", "New", id="bot.new", tooltip="Create a bot"),
         Binding("e", "configure", "Edit", id="bot.configure",
@@ -51,17 +49,23 @@ class DashboardScreen(Screen[None]):
         Binding("s", "start", "Start", id="bot.start", tooltip="Start the selected bot"),
         Binding("x", "stop", "Stop", id="bot.stop", tooltip="Stop the selected bot"),
         Binding("space", "pause", "Pause", id="bot.pause", key_display="␣",
-                tooltip="Pause or resume the selected bot"),
+                tooltip="Pause the selected bot"),
+        Binding("space", "resume", "Resume", id="bot.resume", key_display="␣",
+                tooltip="Resume the selected (paused) bot"),
         Binding("f", "flatten", "Flatten", id="bot.flatten",
                 tooltip="Close the selected bot's positions (asks first)"),
         Binding("d", "delete", "Delete", id="bot.delete",
                 tooltip="Delete the selected bot (asks first; history kept)"),
         Binding("escape", "show_all", "All bots", id="bot.all", show=False,
                 tooltip="Clear the selection: positions and equity of every bot"),
-        Binding("1", "panel('positions')", "Positions", id="panel.positions", show=False),
-        Binding("2", "panel('reasoning')", "Reasoning", id="panel.reasoning", show=False),
-        Binding("3", "panel('equity')", "Equity", id="panel.equity", show=False),
-        Binding("4", "panel('fills')", "Fills", id="panel.fills", show=False),
+        Binding("1", "panel('positions')", "Positions", id="panel.positions", show=False,
+                tooltip="Small terminals (one panel at a time): show Positions"),
+        Binding("2", "panel('reasoning')", "Reasoning", id="panel.reasoning", show=False,
+                tooltip="Small terminals: show Reasoning"),
+        Binding("3", "panel('equity')", "Equity", id="panel.equity", show=False,
+                tooltip="Small terminals: show Equity"),
+        Binding("4", "panel('fills')", "Fills", id="panel.fills", show=False,
+                tooltip="Small terminals: show Fills"),
     ]
 
     selected: reactive[str | None] = reactive(None)
@@ -73,22 +77,24 @@ class DashboardScreen(Screen[None]):
         self._drawn: dict[str, object] = {}  # what each panel last showed (skip no-ops)
         self._bots_drawn_at = 0.0
         self._bots_dirty = False
-
-    @property
-    def oxapp(self) -> OxbotApp:
-        return self.app  # type: ignore[return-value]
+        # request id -> (config sent, old name or None for a new bot): the form comes back
+        # with the engine's reason when it refuses
+        self._config_requests: dict[str, tuple[BotConfig, str | None]] = {}
+        self._select_when_shown: str | None = None  # a bot just added: select it
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
         yield Static("", id="market-warning")
         yield BotsTable(id="bots")
-        yield Tabs(*(Tab(label, id=f"tab-{key}") for key, label in PANELS), id="panel-tabs")
+        # the number is the key that shows the panel
+        yield Tabs(*(Tab(f"{i} {label}", id=f"tab-{key}")
+                     for i, (key, label) in enumerate(PANELS, 1)), id="panel-tabs")
         with Container(id="panels"):
             yield PositionsTable(id="positions", classes="panel current")
             yield ReasoningPanel(id="reasoning", classes="panel")
             yield EquityChart(id="equity", classes="panel")
-            yield FillsLog(id="fills", classes="panel", wrap=False, markup=False)
-        yield Footer(compact=True, show_command_palette=False)
+            yield FillsLog(id="fills", classes="panel")
+        yield FittingFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for key, label in PANELS:
@@ -110,7 +116,6 @@ class DashboardScreen(Screen[None]):
 
     def watch_compact(self, compact: bool) -> None:
         self.set_class(compact, "compact")
-        self.query_one(BotsTable).set_narrow(compact)
         self.query_one(HeaderBar).set_class(compact, "narrow")
         if self.is_mounted:
             self.redraw({"bots", "header"})
@@ -135,11 +140,11 @@ class DashboardScreen(Screen[None]):
         if "header" in dirty:
             bots = list(st.bots.values())
             self.query_one(HeaderBar).show(
-                live=st.any_live(), bots=len(bots),
+                live=st.live_state(), bots=len(bots),
                 running=sum(1 for b in bots if b.status == "running"),
                 equity=st.total_equity(), pnl_today=st.pnl_today(),
                 engine_state=st.engine_state, clock_ms=self.oxapp.clock.now_ms(),
-                market_ms=st.engine_ts)
+                market_ms=st.engine_ts, attached=self._attached_label())
             self._show_market_warning()
         force_bots = force_bots or "bots-now" in dirty
         if "bots" in dirty and not force_bots and \
@@ -150,6 +155,9 @@ class DashboardScreen(Screen[None]):
             self._bots_drawn_at = time.monotonic()
             table = self.query_one(BotsTable)
             table.show([st.bots[n] for n in st.bot_names()], st.engine_ts)
+            if self._select_when_shown in st.bots:
+                table.select_name(self._select_when_shown)
+                self._select_when_shown = None
             if self.selected not in st.bots and self.selected is not None:
                 self.selected = table.selected
             self._refresh_footer_if_needed()
@@ -174,7 +182,15 @@ class DashboardScreen(Screen[None]):
         if "equity" in dirty:
             self._chart_dirty = True
         if "fills" in dirty:
-            self.query_one(FillsLog).show(st.fills, st.fills_total)
+            self.query_one(FillsLog).show(st.fills, st.fills_total, st.fills_epoch)
+
+    def _attached_label(self) -> str:
+        """"engine at oxbot.db" for a cockpit attached to another process; "" in-process."""
+        client = self.oxapp.client
+        if not client.attached:
+            return ""
+        db = getattr(client, "db", None)
+        return f"engine, db {db.name}" if db is not None else "a running engine"
 
     def _show_market_warning(self) -> None:
         """One line under the header while a market is stale or a breaker paused bots."""
@@ -241,7 +257,11 @@ class DashboardScreen(Screen[None]):
     # ------------------------------------------------------------------ keys
 
     def _bot(self) -> m.BotView | None:
-        return self.oxapp.state.bots.get(self.selected) if self.selected else None
+        """The bot under the table's cursor, read from the table itself: the BotSelected
+        message that updates ``selected`` may still be queued behind the key being handled
+        (j and x arriving in one read), and acting on the previous bot would be wrong."""
+        name = self.query_one(BotsTable).selected
+        return self.oxapp.state.bots.get(name) if name else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         bot = self._bot()
@@ -250,86 +270,21 @@ class DashboardScreen(Screen[None]):
             "configure": bot is not None,
             "start": status in ("stopped", "error"),
             "stop": status in ("running", "paused", "error"),
-            "pause": status in ("running", "paused"),
+            # space says Pause or Resume: the other one is hidden (False), not greyed
+            "pause": True if status == "running" else False if status == "paused" else None,
+            "resume": True if status == "paused" else False,
             "flatten": bot is not None and bot.open_positions > 0,
             "delete": bot is not None,
             "show_all": self.selected is not None,
         }.get(action, True)
+        if allowed is False and action in ("pause", "resume"):
+            return False  # hidden: the same key shows the other one
         return True if allowed else None  # None: shown greyed out in the footer
 
     def action_show_all(self) -> None:
         table = self.query_one(BotsTable)
         table.show_cursor = False
         self.selected = None
-
-    def action_new_bot(self) -> None:
-        self.app.push_screen(BotConfigScreen(None, taken=set(self.oxapp.state.bots)),
-                             self._config_saved)
-
-    def action_configure(self) -> None:
-        bot = self._bot()
-        if bot is not None:
-            self.app.push_screen(BotConfigScreen(bot.config, taken=set(self.oxapp.state.bots)),
-                                 lambda cfg: self._config_saved(cfg, bot.name))
-
-    def _config_saved(self, cfg: BotConfig | None, old_name: str | None = None) -> None:
-        if cfg is None:
-            return
-        if old_name is None:
-            self.oxapp.send(m.AddBot(config=cfg), f"Add bot {cfg.name}")
-        else:
-            self.oxapp.send(m.UpdateBot(name=old_name, config=cfg), f"Update bot {old_name}")
-
-    def action_start(self) -> None:
-        if (bot := self._bot()) is not None:
-            if bot.config.mode is Mode.LIVE:
-                self.app.push_screen(
-                    ConfirmScreen(f"Start {bot.name} in LIVE mode?",
-                                  "It will place REAL orders with real money on "
-                                  f"{bot.config.exchange}.", confirm_label="Start LIVE",
-                                  danger=True),
-                    self._if_confirmed(m.StartBot(name=bot.name), f"Start {bot.name} (LIVE)"))
-                return
-            self.oxapp.send(m.StartBot(name=bot.name), f"Start {bot.name}", quiet=True)
-
-    def _if_confirmed(self, command: m.Command, what: str) -> Callable[[bool | None], None]:
-        def answered(ok: bool | None) -> None:
-            if ok:
-                self.oxapp.send(command, what)
-
-        return answered
-
-    def action_stop(self) -> None:
-        if (bot := self._bot()) is not None:
-            self.oxapp.send(m.StopBot(name=bot.name), f"Stop {bot.name}", quiet=True)
-
-    def action_pause(self) -> None:
-        if (bot := self._bot()) is None:
-            return
-        if bot.status == "paused":
-            self.oxapp.send(m.ResumeBot(name=bot.name), f"Resume {bot.name}", quiet=True)
-        else:
-            self.oxapp.send(m.PauseBot(name=bot.name), f"Pause {bot.name}", quiet=True)
-
-    def action_flatten(self) -> None:
-        if (bot := self._bot()) is None:
-            return
-        self.app.push_screen(
-            ConfirmScreen(f"Flatten {bot.name}?",
-                          f"Close all {bot.open_positions} open position(s) of {bot.name} "
-                          "at market now.", confirm_label="Flatten", danger=True),
-            self._if_confirmed(m.FlattenBot(name=bot.name), f"Flatten {bot.name}"))
-
-    def action_delete(self) -> None:
-        if (bot := self._bot()) is None:
-            return
-
-        def done(purge: bool | None) -> None:
-            if purge is not None:
-                self.oxapp.send(m.DeleteBot(name=bot.name, purge_history=purge),
-                                f"Delete {bot.name}")
-
-        self.app.push_screen(DeleteBotScreen(bot.name), done)
 
 
 def _market_state(bot: m.BotView) -> str:

@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Static
 
+from ..widgets.tick_box import TickBox
+
 
 class DeleteBotScreen(ModalScreen[bool | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="delete.cancel")]
@@ -26,7 +28,7 @@ class DeleteBotScreen(ModalScreen[bool | None]):
             yield Static("The bot is stopped and removed from the dashboard. Its trades, "
                          "decisions and equity history stay in the database unless you tick "
                          "the box.", id="dialog-body")
-            yield Checkbox("Also purge its history (cannot be undone)", id="purge")
+            yield TickBox("Also purge its history (cannot be undone)", id="purge")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Delete", id="confirm", variant="error")

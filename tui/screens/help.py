@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from rich.table import Table
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
@@ -11,16 +14,23 @@ from textual.widgets import Static
 
 
 def binding_rows(app_bindings: list[Binding], screen_bindings: list[Binding],
-                 keymap: dict[str, str]) -> list[tuple[str, str, str]]:
-    """(keys, what it does, binding id) for every binding that has an id."""
+                 keymap: dict[str, str],
+                 display: Callable[[str], str] = str) -> list[tuple[str, str, str]]:
+    """(keys, what it does, binding id) for every binding that has an id; ``display`` turns
+    a key name into what the keyboard shows (``question_mark`` -> ``?``)."""
     rows = []
     for b in [*screen_bindings, *app_bindings]:
         if not b.id:
             continue
         keys = keymap.get(b.id, b.key)
         what = b.tooltip or b.description
-        rows.append((", ".join(k.strip() for k in keys.split(",")), what, b.id))
+        rows.append((", ".join(display(k.strip()) for k in keys.split(",")), what, b.id))
     return rows
+
+
+def key_display(app: App[Any], key: str) -> str:
+    """How Textual writes ``key`` in the footer: ``?`` for question_mark, ``^x`` for ctrl+x."""
+    return "space" if key == "space" else app.get_key_display(Binding(key, ""))
 
 
 class HelpScreen(ModalScreen[None]):

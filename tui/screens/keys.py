@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from ..palette import colour
+from ..widgets.tick_box import TickBox
 
 
 class KeysScreen(ModalScreen[None]):
@@ -23,15 +27,15 @@ class KeysScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="keys-box"):
             yield Static("API keys (OS keyring)", id="keys-title")
-            yield Static("loading…", id="keys-list")
+            yield Static("loading…", id="keys-list", markup=False)
             with Horizontal(classes="field-row"):
                 yield Label("Provider", classes="field-label")
                 yield Input(placeholder="binance, okx, openai, anthropic, …", id="keys-provider",
                             compact=True)
-            yield Static("", id="keys-provider-error", classes="field-error")
+            yield Static("", id="keys-provider-error", classes="field-error", markup=False)
             yield VerticalScroll(id="keys-fields")
-            yield Checkbox("Reveal values", id="keys-reveal")
-            yield Static("", id="keys-status")
+            yield TickBox("Reveal values", id="keys-reveal")
+            yield Static("", id="keys-status", markup=False)
             with Horizontal(id="dialog-buttons"):
                 yield Button("Delete", id="keys-delete", variant="error", disabled=True)
                 yield Button("Close", id="keys-close")
@@ -48,21 +52,35 @@ class KeysScreen(ModalScreen[None]):
 
     def _refresh_list(self) -> None:
         def work() -> None:
+            from oxbot.engine.errors import OxbotError  # noqa: PLC0415
             from oxbot.storage.secrets import backend_name, list_secrets  # noqa: PLC0415
 
             backend = backend_name()
-            entries = list_secrets()
-            lines = [f"backend: {backend}"]
-            for e in entries:
-                masked = ", ".join(f"{k}={v}" for k, v in e.fields.items())
-                note = "" if e.in_use else " (shadowed by environment)"
-                lines.append(f"  {e.provider:<12} [{e.source}] {masked}{note}")
-            if not entries:
-                lines.append("  no keys stored yet")
-            self.app.call_from_thread(self.query_one("#keys-list", Static).update,
-                                      "\n".join(lines))
+            problem = ""
+            try:
+                entries = list_secrets()
+            except OxbotError as e:
+                # No keyring: the list says so, with the fixes, where the user is looking
+                # (a toast vanishes); environment keys still work and are listed.
+                problem = str(e)
+                entries = list_secrets(include_keyring=False)
+            self.app.call_from_thread(self._show_list, backend, entries, problem)
 
         self._run(work)
+
+    def _show_list(self, backend: str, entries: list[Any], problem: str) -> None:
+        # Text, not markup: "[env]" and "oxbot[cryptfile]" must show as typed.
+        text = Text(f"backend: {backend}\n")
+        for e in entries:
+            masked = ", ".join(f"{k}={v}" for k, v in e.fields.items())
+            note = "" if e.in_use else " (shadowed by environment)"
+            text.append(f"  {e.provider:<12} [{e.source}] {masked}{note}\n")
+        if not entries:
+            text.append("  no keys stored yet\n")
+        if problem:
+            text.append(f"keyring unavailable: {problem}", style=colour(self.app, "error"))
+        text.rstrip()
+        self.query_one("#keys-list", Static).update(text)
 
     # ------------------------------------------------------------------ the form
 

@@ -28,12 +28,13 @@ COLUMNS = (
     ("name", "Bot", False), ("strategy", "Strategy", False), ("symbols", "Symbols", False),
     ("tf", "TF", False), ("mode", "Mode", False), ("status", "Status", False),
     ("equity", "Equity", True), ("pnl", "P&L %", True), ("pos", "Pos", True),
-    ("trades", "Trades", True), ("last", "Last", False), ("next", "Next in", False),
+    ("trades", "Round trips", True), ("last", "Last", False), ("next", "Next in", False),
     ("llm", "LLM $/fail", False),
 )
-# Under ~110 columns: what a trader needs to act; the rest is in the config and the help.
-NARROW_KEYS = ("name", "strategy", "mode", "status", "equity", "pnl", "pos", "next")
-GAP = "  "
+# Columns left out, in this order, until the rest fits the table's width: what a trader needs
+# to act (name, mode, status, equity, P&L, positions) stays; the rest is in the config.
+DROP_ORDER = ("llm", "last", "tf", "trades", "symbols", "next", "strategy", "pos")
+CELL_PAD = 2  # one space each side of a cell
 
 Cell = tuple[str, str]  # text, theme variable for its colour ("" = default)
 
@@ -88,11 +89,8 @@ class BotsTable(Widget, can_focus=True):
     def row_count(self) -> int:
         return len(self._names)
 
-    def set_narrow(self, narrow: bool) -> None:
-        keys = NARROW_KEYS if narrow else tuple(k for k, _, _ in COLUMNS)
-        if keys != self._keys:
-            self._keys = keys
-            self._relayout()
+    def on_resize(self) -> None:
+        self._relayout()
 
     def show(self, bots: list[BotView], now_ms: int) -> None:
         """Update the rows; only rows whose text changed are rendered again."""
@@ -117,12 +115,18 @@ class BotsTable(Widget, can_focus=True):
         self.refresh()
 
     def _compute_widths(self) -> None:
-        labels = {k: label for k, label, _ in COLUMNS}
-        idx = [i for i, (k, _, _) in enumerate(COLUMNS) if k in self._keys]
-        widths = [max([len(labels[COLUMNS[i][0]])] +
-                      [len(self._cells[n][i][0]) for n in self._names]) for i in idx]
-        if widths != self._widths:
-            self._widths = widths
+        """Columns and their widths from the content and the table's actual width."""
+        natural = {k: max([len(label)] + [len(self._cells[n][i][0]) for n in self._names])
+                   for i, (k, label, _) in enumerate(COLUMNS)}
+        keys = [k for k, _, _ in COLUMNS]
+        room = self.size.width or 10_000  # not laid out yet: everything
+        for drop in DROP_ORDER:
+            if sum(natural[k] + CELL_PAD for k in keys) <= room:
+                break
+            keys.remove(drop)
+        widths = [natural[k] for k in keys]
+        if widths != self._widths or tuple(keys) != self._keys:
+            self._keys, self._widths = tuple(keys), widths
             self._cache.clear()
 
     def _row(self, b: BotView, now_ms: int) -> list[Cell]:
@@ -136,7 +140,8 @@ class BotsTable(Widget, can_focus=True):
                 f"{float(rate) * 100:.0f}%" if rate is not None else "?")
         if len(strat) > 16:  # long model names must not push the status off screen
             strat = strat[:15] + "…"
-        nxt = None if b.next_cycle_ts is None else b.next_cycle_ts - now_ms
+        # no market time yet (just attached): unknown, not "498670h57m"
+        nxt = None if b.next_cycle_ts is None or not now_ms else b.next_cycle_ts - now_ms
         live = c.mode.value == "live"
         return [
             (b.name, ""), (strat, ""), (",".join(s.split("/")[0] for s in c.symbols), ""),
@@ -152,14 +157,17 @@ class BotsTable(Widget, can_focus=True):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._names) + 1
 
-    def _line(self, cells: list[Cell] | None, style: Style, width: int) -> Strip:
+    def _line(self, cells: list[Cell] | None, style: Style, width: int,
+              on_cursor: bool = False) -> Strip:
         text = Text(no_wrap=True, overflow="crop", end="")
         idx = [i for i, (k, _, _) in enumerate(COLUMNS) if k in self._keys]
         for w, i in zip(self._widths, idx, strict=True):
             key, label, right = COLUMNS[i]
             value, var = (label, "") if cells is None else cells[i]
             value = value.rjust(w) if right else value.ljust(w)
-            colour_name = colour(self.app, var) if var else ""
+            # On the cursor one colour that reads on $primary (green on cyan did not); the
+            # status and P&L say their meaning in text anyway.
+            colour_name = colour(self.app, var) if var and not on_cursor else ""
             text.append(" " + value + " ", Style.parse(colour_name) if colour_name else None)
         segments = list(text.render(self.app.console))
         return Strip(Segment.apply_style(segments, style)).crop_extend(0, width, style)
@@ -185,7 +193,9 @@ class BotsTable(Widget, can_focus=True):
         style = base
         if on_cursor:
             bg = colour(self.app, "primary" if self.has_focus else "panel-lighten-2")
-            style = base + Style(bgcolor=bg or None, bold=True, reverse=not bg)
+            fg = colour(self.app, "cursor-text") if self.has_focus else ""
+            style = base + Style(bgcolor=bg or None, color=fg or None, bold=True,
+                                 reverse=not bg)
         key: tuple[object, ...] = (name, tuple(cells), width, self._keys,
                                    tuple(self._widths), on_cursor, self.has_focus,
                                    self.app.theme)
@@ -193,7 +203,7 @@ class BotsTable(Widget, can_focus=True):
         if strip is None:
             if len(self._cache) > 500:
                 self._cache.clear()
-            strip = self._cache[key] = self._line(cells, style, width)
+            strip = self._cache[key] = self._line(cells, style, width, on_cursor)
         return strip
 
     def _scroll_to_cursor(self) -> None:
@@ -233,6 +243,13 @@ class BotsTable(Widget, can_focus=True):
         if self._names:
             self.show_cursor = True
             self.cursor = index % len(self._names)
+            self.post_message(self.BotSelected(self.selected))
+
+    def select_name(self, name: str) -> None:
+        """Put the cursor on ``name`` (a bot just added)."""
+        if name in self._names:
+            self.show_cursor = True
+            self.cursor = self._names.index(name)
             self.post_message(self.BotSelected(self.selected))
 
     def action_activate(self) -> None:

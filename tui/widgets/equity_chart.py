@@ -16,7 +16,7 @@ class EquityChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        names = [selected] if selected else sorted(series)[:MAX_OVERLAID]
+        names = [selected] if selected else _top(series, MAX_OVERLAID)
         drawn = 0
         lo, hi = float("inf"), float("-inf")
         for i, name in enumerate(names):
@@ -32,8 +32,16 @@ class EquityChart(PlotextPlot):
                      color=SERIES_COLOURS[i % len(SERIES_COLOURS)])
             drawn += 1
         if drawn and hi - lo < abs(hi) * 0.002:  # a flat line: show ±0.5%, not ±50%
-            plt.ylim(lo - abs(lo) * 0.005, hi + abs(hi) * 0.005)
-        title = f"{selected} equity" if selected else "Equity, all bots"
+            lo, hi = lo - abs(lo) * 0.005, hi + abs(hi) * 0.005
+            plt.ylim(lo, hi)
+        if drawn:
+            _y_ticks(plt, lo, hi)
+        if selected:
+            title = f"{selected} equity"
+        elif len(series) > MAX_OVERLAID:  # say what is left out, never silently
+            title = f"Equity, top {MAX_OVERLAID} of {len(series)} bots by equity"
+        else:
+            title = "Equity, all bots"
         if not drawn:
             title += " (waiting for samples)"
         plt.title(title)
@@ -59,10 +67,30 @@ def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int],
                  color=SERIES_COLOURS[0])
         lo, hi = min(ys), max(ys)
         if hi - lo < abs(hi) * 0.002:
-            plt.ylim(lo - abs(lo) * 0.005, hi + abs(hi) * 0.005)
+            lo, hi = lo - abs(lo) * 0.005, hi + abs(hi) * 0.005
+            plt.ylim(lo, hi)
+        _y_ticks(plt, lo, hi)
         plt.xlabel(f"{label} since {_utc_day(t0)}")
     plt.title(title)
     chart.refresh()
+
+
+def _top(series: Mapping[str, Sequence[tuple[int, float]]], n: int) -> list[str]:
+    """The ``n`` bots with the highest latest equity (all of them when there are fewer)."""
+    latest = {name: (pts[-1][1] if pts else float("-inf")) for name, pts in series.items()}
+    return sorted(sorted(latest, key=lambda k: -latest[k])[:n])
+
+
+def _y_ticks(plt: object, lo: float, hi: float, count: int = 5) -> None:
+    """Round y labels with thousands separators (10,032.90, not 10032.9)."""
+    if not (hi > lo):
+        return
+    step = (hi - lo) / (count - 1)
+    places = 0 if step >= 5 else 2 if step >= 0.05 else 4
+    ticks = [lo + i * step for i in range(count)]
+    labels = [f"{t:,.{places}f}" for t in ticks]
+    width = max(len(label) for label in labels)  # plotext does not pad: the axis would jog
+    plt.yticks(ticks, [label.rjust(width) for label in labels])  # type: ignore[attr-defined]
 
 
 def _utc_day(ms: int) -> str:

@@ -1,10 +1,13 @@
-"""Trades and fills, newest last."""
+"""Trades and fills, newest last. Each line leads with what matters to a trader (time, bot,
+side, size, the exit reason and realised P&L) and ends with the price; lines wrap to the panel's
+width rather than being cut, and are laid out again when the panel changes width."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from oxbot.engine.messages import OrderFilled
@@ -14,35 +17,63 @@ from ..palette import colour
 
 REASON_TEXT = {"stop_loss": "STOP-LOSS", "take_profit": "TAKE-PROFIT", "flatten": "FLATTEN",
                "entry": "entry", "exit": "exit"}
+SHOWN_MAX = 500
 
 
 class FillsLog(RichLog):
     """Appends only fills it has not shown yet (the state keeps the history)."""
 
-    def on_mount(self) -> None:
+    def __init__(self, *, id: str | None = None,  # noqa: A002 - Textual's name
+                 classes: str | None = None) -> None:
+        # min_width 0: RichLog renders at least 78 columns by default, which a half-width
+        # panel then cuts off instead of wrapping.
+        super().__init__(id=id, classes=classes, wrap=True, markup=False, min_width=0,
+                         max_lines=SHOWN_MAX)
         self._shown = 0
-        self.max_lines = 500
+        self._fills: list[OrderFilled] = []
+        self._width = 0
+        self._epoch = 0
 
-    def show(self, fills: Iterable[OrderFilled], total: int) -> None:
-        fills = list(fills)
+    def show(self, fills: Iterable[OrderFilled], total: int, epoch: int = 0) -> None:
+        """Append fills not shown yet; rewrite all when ``epoch`` moved (stored fills were
+        merged in before the ones shown)."""
+        self._fills = list(fills)[-SHOWN_MAX:]
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._rewrite()
+            self._shown = total
+            return
         new = total - self._shown
         if new <= 0:
             return
-        for f in fills[-min(new, len(fills)):]:
+        for f in self._fills[-min(new, len(self._fills)):]:
             self.write(self._line(f))
         self._shown = total
+
+    def on_resize(self, event: Resize) -> None:
+        # Written lines keep the width they were wrapped at: lay them out again.
+        if event.size.width != self._width:
+            self._width = event.size.width
+            if self._fills:
+                self._rewrite()
+
+    def _rewrite(self) -> None:
+        self.clear()
+        for f in self._fills:
+            self.write(self._line(f))
 
     def _line(self, f: OrderFilled) -> Text:
         side = f.side.upper()
         t = Text()
         t.append(f"{fmt.hhmm(f.ts)} ", style="dim")
         t.append(f"{f.bot} ", style="bold")
-        t.append(f"{side:<4} ", style=colour(self.app, "pnl-up" if side == "BUY" else "pnl-down"))
-        t.append(f"{fmt.qty(f.qty)} {f.symbol} @ {fmt.price(f.price)}")
+        t.append(f"{side} ", style=colour(self.app, "pnl-up" if side == "BUY" else "pnl-down"))
+        t.append(f"{fmt.qty(f.qty)} {fmt.short_symbol(f.symbol)}")
         reason = REASON_TEXT.get(f.reason, f.reason)
         if reason not in ("entry", "exit"):
-            t.append(f"  {reason}", style="bold")
+            t.append(f" {reason}", style="bold")
         if f.realised:
-            t.append(f"  P&L {fmt.signed_money(f.realised)}",
+            t.append(f" P&L {fmt.signed_money(f.realised)}",
                      style=colour(self.app, fmt.pnl_variable(f.realised)))
+        t.append(f" @{fmt.price(f.price)}")  # one word: a wrap never strands the "@"
         return t

@@ -21,11 +21,16 @@ class HeaderBar(Horizontal):
         yield Static("", id="header-figures")
         yield Static("", id="header-clock")
 
-    def show(self, *, live: bool, bots: int, running: int, equity: Decimal, pnl_today: Decimal,
-             engine_state: str, clock_ms: int, market_ms: int = 0) -> None:
+    def show(self, *, live: str, bots: int, running: int, equity: Decimal, pnl_today: Decimal,
+             engine_state: str, clock_ms: int, market_ms: int = 0,
+             attached: str = "") -> None:
+        """``attached``: where the engine runs when it is another process ("" in-process)."""
+        # live: "active" (a LIVE bot runs or holds positions), "stopped" or "" (paper only)
         banner = self.query_one("#mode-banner", Static)
-        banner.update(" ⚠ LIVE — REAL MONEY " if live else " PAPER ")
-        banner.set_class(live, "live")
+        banner.update({"active": " ⚠ LIVE — REAL MONEY ", "stopped": " LIVE (stopped) "}.get(
+            live, " PAPER "))
+        banner.set_class(live == "active", "live")
+        banner.set_class(live == "stopped", "live-stopped")
         banner.set_class(not live, "paper")
         pnl_pct = (pnl_today / (equity - pnl_today) * 100) if equity - pnl_today else Decimal(0)
         figures = Text()
@@ -36,6 +41,8 @@ class HeaderBar(Horizontal):
                        style=f"bold {colour(self.app, fmt.pnl_variable(pnl_today))}")
         figures.append("  engine ", style="dim")
         figures.append(engine_state, style="bold")
+        if attached:
+            figures.append(f" (attached to {attached})", style="bold")
         figures.append(f"  bots {running}/{bots} running", style="dim")
         self.query_one("#header-figures", Static).update(figures)
         clock = fmt.clock_text(clock_ms)

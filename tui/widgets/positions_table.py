@@ -1,8 +1,15 @@
-"""Open positions of the selected bot (or of every bot)."""
+"""Open positions of the selected bot (or of every bot).
+
+Columns are chosen from the table's own width: what does not fit is left out whole (Mark
+first, then Entry: the unrealised P&L already says how the price moved) rather than cutting
+SL/TP off at the right edge. Columns are rebuilt on every change, so widths shrink again when
+rows go away.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import DataTable
 
 from oxbot.engine.messages import PositionView
@@ -10,34 +17,52 @@ from oxbot.engine.messages import PositionView
 from .. import formatting as fmt
 from ..palette import colour
 
+COLUMNS = (("bot", "Bot"), ("symbol", "Symbol"), ("qty", "Qty"), ("entry", "Entry"),
+           ("mark", "Mark"), ("upnl", "uP&L"), ("sl", "SL"), ("tp", "TP"))
+DROP_ORDER = ("mark", "entry", "qty")  # left out, in this order, when the panel is narrow
+CELL_PAD = 2  # DataTable's cell_padding of 1 on each side
+
 
 class PositionsTable(DataTable[str | Text]):
     def on_mount(self) -> None:
         self.cursor_type = "none"
         self.zebra_stripes = True
-        self._with_bot: bool | None = None
+        self._last: tuple[list[PositionView], bool] = ([], True)
+        self._width = 0
+
+    def on_resize(self, event: Resize) -> None:
+        if event.size.width != self._width:
+            self._width = event.size.width
+            self.show(*self._last[:1], all_bots=self._last[1])
 
     def show(self, positions: list[PositionView], *, all_bots: bool) -> None:
         """All bots: a Bot column first; one bot: its name is in the panel title already."""
-        if all_bots != self._with_bot:
-            self.clear(columns=True)
-            cols = (("symbol", "Symbol"), ("side", "Side"), ("qty", "Qty"),
-                    ("entry", "Entry"), ("mark", "Mark"), ("upnl", "uP&L"), ("sl", "SL"),
-                    ("tp", "TP"))
-            for key, label in ((("bot", "Bot"),) if all_bots else ()) + cols:
-                self.add_column(label, key=key)
-            self._with_bot = all_bots
-        self.clear()
-        if not positions:
-            return
-        for p in positions:
-            self.add_row(
-                *((p.bot,) if all_bots else ()), p.symbol, p.side,
-                Text(fmt.qty(p.qty), justify="right"),
-                Text(fmt.price(p.entry), justify="right"),
-                Text(fmt.price(p.mark), justify="right"),
-                Text(fmt.signed_money(p.unrealised), justify="right",
-                     style=colour(self.app, fmt.pnl_variable(p.unrealised))),
-                Text(fmt.price(p.stop_loss), justify="right"),
-                Text(fmt.price(p.take_profit), justify="right"),
-            )
+        self._last = (positions, all_bots)
+        rows = [self._cells(p) for p in positions]
+        keys = [k for k, _ in COLUMNS if all_bots or k != "bot"]
+        widths = {k: max([len(label)] + [len(r[k].plain) for r in rows]) + CELL_PAD
+                  for k, label in COLUMNS}
+        room = self.size.width - 1  # one column for the vertical scrollbar when it shows
+        for drop in DROP_ORDER:
+            if sum(widths[k] for k in keys) <= room:
+                break
+            keys.remove(drop)
+        self.clear(columns=True)
+        labels = dict(COLUMNS)
+        for k in keys:
+            self.add_column(labels[k], key=k)
+        for r in rows:
+            self.add_row(*(r[k] for k in keys))
+
+    def _cells(self, p: PositionView) -> dict[str, Text]:
+        def right(value: str, style: str = "") -> Text:
+            return Text(value, justify="right", style=style)
+
+        return {
+            "bot": Text(p.bot), "symbol": Text(fmt.short_symbol(p.symbol)),
+            "qty": right(fmt.qty(p.qty)), "entry": right(fmt.price(p.entry)),
+            "mark": right(fmt.price(p.mark)),
+            "upnl": right(fmt.signed_money(p.unrealised),
+                          colour(self.app, fmt.pnl_variable(p.unrealised))),
+            "sl": right(fmt.price(p.stop_loss)), "tp": right(fmt.price(p.take_profit)),
+        }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual import events
 from textual.containers import VerticalScroll
+from textual.scrollbar import ScrollTo, ScrollUp
 from textual.widgets import Static
 
 from .. import formatting as fmt
@@ -16,10 +18,63 @@ VERDICT_VARIABLE = {"approved": "pnl-up", "clamped": "bot-paused", "rejected": "
 
 
 class ReasoningPanel(VerticalScroll):
-    """Newest decision at the bottom, auto-scrolled while the user has not scrolled up."""
+    """Newest decision at the bottom, auto-scrolled while the user has not scrolled up.
+
+    ``following`` is switched off only by the user scrolling up (wheel, keys, scrollbar) and on
+    again when they reach the bottom or pick another bot. Deriving it from the scroll position
+    instead fails while the panel is hidden (compact layout) and as content grows.
+    """
+
+    def __init__(self, *, id: str | None = None,  # noqa: A002 - Textual's name
+                 classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.following = True
+        self._bot: str | None = None
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static("", id="reasoning-text")
+
+    # ------------------------------------------------------------------ following
+
+    def _user_scrolled_up(self) -> None:
+        if self.max_scroll_y > 0:
+            self.following = False
+
+    def on_mouse_scroll_up(self, _event: events.MouseScrollUp) -> None:
+        self._user_scrolled_up()
+
+    def on_scroll_up(self, _event: ScrollUp) -> None:
+        self._user_scrolled_up()
+
+    def on_scroll_to(self, _event: ScrollTo) -> None:
+        self._user_scrolled_up()  # a scrollbar drag; reaching the bottom turns it back on
+
+    def action_scroll_up(self) -> None:
+        self._user_scrolled_up()
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self._user_scrolled_up()
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self._user_scrolled_up()
+        super().action_scroll_home()
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if self.max_scroll_y > 0 and new >= self.max_scroll_y:
+            self.following = True
+
+    def _follow(self) -> None:
+        if self.following:
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self._follow()  # shown again (compact tabs) or resized: the newest at the bottom
+
+    def on_show(self) -> None:
+        self._follow()
 
     def show(self, bot: str | None, entries: Iterable[ReasoningEntry]) -> None:
         text = Text()
@@ -31,10 +86,10 @@ class ReasoningPanel(VerticalScroll):
                 text.append(f"{bot}: no decision yet.", style="dim")
             for e in entries:
                 self._entry(text, e)
-        at_end = self.scroll_y >= self.max_scroll_y - 1
+        if bot != self._bot:
+            self._bot, self.following = bot, True
         self.query_one("#reasoning-text", Static).update(text)
-        if at_end:
-            self.call_after_refresh(self.scroll_end, animate=False)
+        self._follow()
 
     def _entry(self, out: Text, e: ReasoningEntry) -> None:
         out.append(f"{fmt.hhmm(e.ts)} ", style="bold")

@@ -1,0 +1,81 @@
+"""Review fixes around keys and selection: a key pressed right after j/k acts on the bot the
+cursor is on, even when both keys arrive in one read (as over SSH)."""
+
+from __future__ import annotations
+
+from textual import events
+
+from oxbot.engine import messages as m
+from oxbot.tui.app import OxbotApp
+
+
+async def _ready(pilot) -> None:
+    await pilot.pause(0.05)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.05)
+
+
+def _burst(app: OxbotApp, *keys: str) -> None:
+    """Post keys back to back without letting the app run in between: what a terminal does
+    when several keys arrive in one read."""
+    for key in keys:
+        app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+def _sent(client, kind):
+    return [c for c in client.commands if isinstance(c, kind)]
+
+
+async def test_key_right_after_cursor_move_acts_on_the_new_bot(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("home")
+        _burst(app, "j", "s")  # beta is stopped: s must start beta (not be refused for alpha)
+        await pilot.pause(0.1)
+        assert [c.name for c in _sent(scripted_client, m.StartBot)] == ["beta"]
+        _burst(app, "k", "x")  # back on alpha (running): x stops alpha
+        await pilot.pause(0.1)
+        assert [c.name for c in _sent(scripted_client, m.StopBot)] == ["alpha"]
+        _burst(app, "j", "x")  # the cursor is on beta: x stops beta, never alpha again
+        await pilot.pause(0.1)
+        assert [c.name for c in _sent(scripted_client, m.StopBot)] == ["alpha", "beta"]
+
+
+async def test_toasts_keep_square_brackets(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await _ready(pilot)
+        scripted_client.emit(m.EngineError(0, "no keyring: pip install 'oxbot[cryptfile]', "
+                                              "then set [env] keys"))
+        for _ in range(20):  # the toast rack mounts its toasts a frame later
+            await pilot.pause(0.05)
+            toasts = [str(t.render()) for t in app.screen.query("Toast")]
+            if toasts:
+                break
+        assert any("oxbot[cryptfile]" in t and "[env] keys" in t for t in toasts), toasts
+
+
+async def test_keys_screen_without_keyring_says_why_in_the_list(scripted_client, fixed_clock,
+                                                                monkeypatch):
+    import keyring
+    from keyring.backends import fail
+
+    from oxbot.tui.screens.keys import KeysScreen
+
+    monkeypatch.setenv("OXBOT_OPENAI_API_KEY", "sk-env-0000000000wxyz")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    try:
+        app = OxbotApp(scripted_client, clock=fixed_clock)
+        async with app.run_test(size=(100, 40)) as pilot:
+            await _ready(pilot)
+            await pilot.press("K")
+            await _ready(pilot)
+            assert isinstance(app.screen, KeysScreen)
+            listing = str(app.screen.query_one("#keys-list").render())
+            assert "loading" not in listing
+            assert "no usable keyring" in listing and "oxbot[cryptfile]" in listing
+            assert "[env]" in listing and "wxyz" in listing  # environment keys still listed
+    finally:
+        keyring.set_keyring(previous)

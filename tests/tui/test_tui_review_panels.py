@@ -1,0 +1,159 @@
+"""Review fixes in the dashboard panels: the reasoning panel follows the newest decision (also
+after being hidden in the compact layout), fills lines are never cut at 120 columns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual import events
+from tui_doubles import T0
+
+from oxbot.engine import messages as m
+from oxbot.tui.app import OxbotApp
+from oxbot.tui.widgets.reasoning_panel import ReasoningPanel
+
+
+def screen_text(app: OxbotApp) -> str:
+    return "\n".join(s.text for s in app.screen._compositor.render_strips())
+
+
+async def _ready(pilot) -> None:
+    await pilot.pause(0.05)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.05)
+
+
+def _decision(i: int) -> m.DecisionMade:
+    return m.DecisionMade(T0 + i * 60_000, "alpha", "rules", (("BTC/USDT", "hold"),),
+                          f"decision number {i:03d}: the fast SMA stays under the slow one, "
+                          "so nothing to do for now", "")
+
+
+async def test_reasoning_follows_newest_decision_at_80x24(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        for i in range(6):  # while the Reasoning tab is hidden
+            scripted_client.emit(_decision(i))
+            await pilot.pause(0.05)
+        await pilot.press("2")
+        await pilot.pause(0.2)
+        assert "decision number 005" in screen_text(app)
+        for i in range(6, 14):  # while it shows, one decision at a time
+            scripted_client.emit(_decision(i))
+            await pilot.pause(0.15)
+            assert f"decision number {i:03d}" in screen_text(app), i
+        panel = app.screen.query_one(ReasoningPanel)
+        panel.action_scroll_home()  # the user reads back: new decisions leave it there
+        await pilot.press("1", "2")
+        await pilot.pause(0.1)
+        scripted_client.emit(_decision(14))
+        await pilot.pause(0.2)
+        assert "decision number 014" not in screen_text(app)
+
+
+async def test_user_scrolling_up_stops_following(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        await pilot.press("2")
+        for i in range(12):
+            scripted_client.emit(_decision(i))
+        await pilot.pause(0.3)
+        panel = app.screen.query_one(ReasoningPanel)
+        assert panel.following
+        panel.post_message(events.MouseScrollUp(panel, 1, 1, 0, -1, 0, False, False, False))
+        await pilot.pause(0.2)
+        assert not panel.following
+        panel.scroll_end(animate=False)
+        await pilot.pause(0.2)
+        assert panel.following  # back at the bottom: follows again
+
+
+async def test_fill_lines_are_whole_at_120x40(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        scripted_client.emit(m.OrderFilled(T0, "demo-llm", "BTC/USDT", "sell",
+                                           Decimal("0.01581948"), Decimal("63250.4"),
+                                           Decimal("1.2"), "stop_loss", Decimal("-12.34")))
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "STOP-LOSS" in text and "P&L -12.34" in text and "63,250" in text
+        assert "0.015819 BTC" in text  # rounded, the common quote left out
+        toast = [n.message for n in app._notifications if n.title == "stop-loss"]
+        assert toast and "0.015819 BTC" in toast[0]
+
+
+async def test_tables_fit_at_120_columns(fixed_clock):
+    import tui_doubles as d
+
+    from oxbot.tui.widgets.bots_table import COLUMNS
+
+    bots = [d.bot_view(f"demo-bot-{i:02d}", equity="10250.50", positions=1, trades=4,
+                       strategy="llm", symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"),
+                       stats={"model": "offline-rules", "cost_today": "0.12",
+                              "parse_failure_rate": "0.05"}) for i in range(3)]
+    positions = [m.PositionView(f"demo-bot-{i:02d}", "BTC/USDT", "long",
+                                Decimal("0.01581948"), Decimal("63250.4"), Decimal("63300.1"),
+                                Decimal("-12.34"), Decimal("61985.5"), Decimal("65148.2"))
+                 for i in range(3)]
+    client = d.ScriptedEngineClient(bots, positions)
+    app = OxbotApp(client, clock=fixed_clock)
+    labels = {label for _, label, _ in COLUMNS}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        await pilot.press("escape")  # positions of every bot: the widest table
+        await pilot.pause(0.2)
+        lines = screen_text(app).splitlines()
+        head = next(line for line in lines if " Bot " in line and "Status" in line)
+        shown = [t.strip() for t in head.strip("│ ").split("  ") if t.strip()]
+        assert shown and set(shown) <= labels, shown  # whole labels only, none cut
+        assert head.rstrip().endswith("│")
+        text = "\n".join(lines)
+        assert "SL" in text and "TP" in text and "65,148" in text  # TP not cut off
+        for line in lines:
+            assert "▌" not in line
+
+
+def _fill(i: int, reason: str = "entry") -> m.OrderFilled:
+    return m.OrderFilled(T0 + i, "alpha", "BTC/USDT", "buy" if reason == "entry" else "sell",
+                         Decimal("0.01"), Decimal(60000 + i), Decimal("0.6"), reason)
+
+
+def _trade_toasts(app: OxbotApp) -> list[str]:
+    return [n.message for n in app._notifications if n.title in ("fill", "fills", "stop-loss",
+                                                                 "take-profit")]
+
+
+async def test_plain_fills_are_not_toasted_while_the_fills_panel_shows(scripted_client,
+                                                                      fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        for i in range(3):
+            scripted_client.emit(_fill(i))
+        await pilot.pause(0.3)
+        assert _trade_toasts(app) == []  # the Fills panel shows them
+        assert "alpha BUY" in screen_text(app)
+        scripted_client.emit(_fill(9, "stop_loss"))
+        await pilot.pause(2.3)  # trade toasts are spaced 2 s apart
+        toasts = _trade_toasts(app)
+        assert len(toasts) == 1 and "STOP-LOSS" in toasts[0]
+
+
+async def test_no_fill_toasts_over_a_dialog(scripted_client, fixed_clock):
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:  # compact: Fills panel hidden
+        await _ready(pilot)
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        for i in range(3):
+            scripted_client.emit(_fill(i))
+        await pilot.pause(0.3)
+        assert _trade_toasts(app) == []  # would sit on Cancel/Save
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        scripted_client.emit(_fill(5))
+        await pilot.pause(0.3)
+        assert len(_trade_toasts(app)) == 1  # on the dashboard, Fills tab hidden: toasted
