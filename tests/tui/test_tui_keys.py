@@ -18,9 +18,16 @@ def screen_text(app: OxbotApp) -> str:
 
 
 async def _ready(pilot) -> None:
+    """Until the snapshot's bots are on screen and a coalesced redraw (3 Hz) has passed: a
+    loaded machine must not make the first look race the first paint."""
     await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.05)
+    for _ in range(100):
+        names = pilot.app.state.bot_names()
+        if names and all(n in screen_text(pilot.app) for n in names):
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.4)
 
 
 def sent(client, kind):

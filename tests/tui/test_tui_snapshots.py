@@ -123,7 +123,7 @@ def test_snapshot_backtest_report_120x40(snap_compare, sim_client, tmp_path, mon
             if app.screen.last_metrics is not None:
                 break
             await pilot.pause(0.1)
-        await pilot.pause(0.5)
+        await pilot.pause(1.5)  # the chart is drawn after a refresh: slow on a loaded machine
         for inp in app.screen.query("Input"):
             inp.cursor_blink = False
         app.screen.query_one("#bt-strategy").focus()
