@@ -20,7 +20,8 @@ async def _open_new(pilot) -> BotConfigScreen:
 
 
 def _visible_errors(screen: BotConfigScreen) -> list[str]:
-    return [str(w.render()) for w in screen.query(".field-error") if w.display]
+    texts = [str(w.render()) for w in screen.query(".field-error") if w.display]
+    return [t for t in texts if t.strip()]  # an empty error line shows nothing to a user
 
 
 async def test_new_llm_bot_saves_with_the_offered_values(scripted_client, fixed_clock):

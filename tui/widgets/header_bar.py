@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from .. import formatting as fmt
 from ..palette import colour
+from .static_text import update_static
 
 
 class HeaderBar(Horizontal):
@@ -27,8 +28,8 @@ class HeaderBar(Horizontal):
         """``attached``: where the engine runs when it is another process ("" in-process)."""
         # live: "active" (a LIVE bot runs or holds positions), "stopped" or "" (paper only)
         banner = self.query_one("#mode-banner", Static)
-        banner.update({"active": " ⚠ LIVE — REAL MONEY ", "stopped": " LIVE (stopped) "}.get(
-            live, " PAPER "))
+        update_static(banner, {"active": " ⚠ LIVE — REAL MONEY ",
+                               "stopped": " LIVE (stopped) "}.get(live, " PAPER "))
         banner.set_class(live == "active", "live")
         banner.set_class(live == "stopped", "live-stopped")
         banner.set_class(not live, "paper")
@@ -44,10 +45,10 @@ class HeaderBar(Horizontal):
         if attached:
             figures.append(f" (attached to {attached})", style="bold")
         figures.append(f"  bots {running}/{bots} running", style="dim")
-        self.query_one("#header-figures", Static).update(figures)
+        update_static(self.query_one("#header-figures", Static), figures)
         clock = fmt.clock_text(clock_ms)
         if market_ms and abs(market_ms - clock_ms) > 120_000:
             # a replay or fast sim: its time is not the wall clock; say so (both when room)
             market = f"market {fmt.hhmm(market_ms)}"
             clock = market if self.has_class("narrow") else f"{market} · {clock}"
-        self.query_one("#header-clock", Static).update(clock)
+        update_static(self.query_one("#header-clock", Static), clock)

@@ -1,0 +1,25 @@
+"""Cheap updates of single-line Static widgets.
+
+`Static.update` asks for a layout pass by default, and a layout pass re-arranges and repaints
+the whole screen. The header's clock and figures change several times a second while keeping
+their size, so they skip it unless their width really changed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+
+def update_static(widget: Static, content: Text | str) -> None:
+    """Set ``widget``'s content; lay the screen out again only if its size changed."""
+    text = content if isinstance(content, Text) else Text(content)
+    lines = text.plain.split("\n")
+    size = (len(lines), max(Text(line).cell_len for line in lines))
+    previous = getattr(widget, "_oxbot_size", None)
+    if previous == size and getattr(widget, "_oxbot_plain", None) == text.plain \
+            and not text.spans:
+        return  # nothing to draw
+    widget._oxbot_size = size  # type: ignore[attr-defined]
+    widget._oxbot_plain = text.plain  # type: ignore[attr-defined]
+    widget.update(content, layout=size != previous)
