@@ -38,10 +38,14 @@ async def test_dashboard_shows_snapshot_and_selection(scripted_client, fixed_clo
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
-        text = screen_text(app)
+        for _ in range(100):  # the bots table repaints at 3 Hz: give a busy machine time
+            text = screen_text(app)
+            if "+2.50%" in text and "-1.00%" in text:
+                break
+            await pilot.pause(0.05)
         assert "PAPER" in text and "20,150.50" in text
         assert "▶ running" in text and "■ stopped" in text
-        assert "+2.50%" in text and "-1.00%" in text
+        assert "+2.50%" in text and "-1.00%" in text, text
         assert "Positions · alpha (1)" in text
         await pilot.press("j")
         assert app.screen.selected == "beta"

@@ -23,7 +23,7 @@ class EquityChart(PlotextPlot):
             points = series.get(name, ())
             if len(points) < 2:
                 continue
-            points = _thin(list(points), max(20, self.size.width * 2))
+            points = _thin(list(points), MAX_POINTS)
             t0 = points[0][0]
             xs = [(ts - t0) / 60_000 for ts, _ in points]  # minutes since the first sample
             ys = [v for _, v in points]
@@ -58,7 +58,7 @@ def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int],
     plt.clear_figure()
     if len(ts) >= 2:
         points = _thin(list(zip((int(t) for t in ts), (float(v) for v in values),
-                                strict=True)), max(20, chart.size.width * 2))
+                                strict=True)), MAX_POINTS)
         span = points[-1][0] - points[0][0]
         unit, label = (86_400_000, "days") if span >= 3 * 86_400_000 else (3_600_000, "hours")
         t0 = points[0][0]
@@ -97,6 +97,11 @@ def _utc_day(ms: int) -> str:
     from datetime import UTC, datetime  # noqa: PLC0415
 
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+# Two braille dots per column of a 200-column chart. A fixed bound, not the widget's current
+# width: the same data must always draw the same picture (snapshots, resizes mid-draw).
+MAX_POINTS = 400
 
 
 def _thin(points: list[tuple[int, float]], limit: int) -> list[tuple[int, float]]:
