@@ -17,9 +17,5 @@ def update_static(widget: Static, content: Text | str) -> None:
     lines = text.plain.split("\n")
     size = (len(lines), max(Text(line).cell_len for line in lines))
     previous = getattr(widget, "_oxbot_size", None)
-    if previous == size and getattr(widget, "_oxbot_plain", None) == text.plain \
-            and not text.spans:
-        return  # nothing to draw
     widget._oxbot_size = size  # type: ignore[attr-defined]
-    widget._oxbot_plain = text.plain  # type: ignore[attr-defined]
     widget.update(content, layout=size != previous)
