@@ -9,6 +9,7 @@ touches another bot.
 from __future__ import annotations
 
 import asyncio
+import decimal
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -146,6 +147,10 @@ class BotRunner:
     async def _run(self) -> None:
         while True:
             item = await self.inbox.get()
+            if decimal.getcontext().rounding != decimal.ROUND_HALF_EVEN:
+                # ccxt's precision helpers set ROUND_HALF_UP on the calling thread's context;
+                # the ledger's arithmetic always runs under Python's defaults.
+                decimal.setcontext(decimal.Context())
             try:
                 if isinstance(item, Tick):
                     await self._on_tick(item)

@@ -4,7 +4,7 @@ colour only repeats it, so a 16-colour or monochrome terminal still tells the tr
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 STATUS_TEXT = {
     "running": "▶ running",
@@ -20,12 +20,24 @@ STATUS_VARIABLE = {
 }
 
 
+def _fixed(value: Decimal | float) -> Decimal | float:
+    """Decimals rounded half-even under a fresh context: ccxt sets ROUND_HALF_UP on the
+    context of any thread that calls it, and a display must not depend on who ran before."""
+    return Decimal(value).normalize(Context(prec=34)) if isinstance(value, Decimal) else value
+
+
 def money(value: Decimal | float, places: int = 2) -> str:
-    return f"{value:,.{places}f}"
+    v = _fixed(value)
+    if isinstance(v, Decimal):
+        v = v.quantize(Decimal(1).scaleb(-places), ROUND_HALF_EVEN, Context(prec=34))
+    return f"{v:,.{places}f}"
 
 
 def signed_money(value: Decimal | float) -> str:
-    return f"{value:+,.2f}"
+    v = _fixed(value)
+    if isinstance(v, Decimal):
+        v = v.quantize(Decimal("0.01"), ROUND_HALF_EVEN, Context(prec=34))
+    return f"{v:+,.2f}"
 
 
 def signed_pct(value: Decimal | float) -> str:
@@ -36,7 +48,10 @@ def signed_pct(value: Decimal | float) -> str:
         return "±0.00%"
     if abs(v) < 0.005:
         return f"{'+' if v > 0 else '-'}<0.01%"
-    return f"{value:+.2f}%"
+    v = _fixed(value)
+    if isinstance(v, Decimal):
+        v = v.quantize(Decimal("0.01"), ROUND_HALF_EVEN, Context(prec=34))
+    return f"{v:+.2f}%"
 
 
 def pnl_variable(value: Decimal | float) -> str:
