@@ -112,10 +112,6 @@ class Engine:
         """Queue a command (call on the engine loop). The outcome comes as CommandDone."""
         self._commands.put_nowait(cmd)
 
-    def submit_threadsafe(self, cmd: Command) -> None:
-        assert self.loop is not None, "engine is not running"
-        self.loop.call_soon_threadsafe(self.submit, cmd)
-
     def request_stop(self) -> None:
         self.submit(Shutdown())
 

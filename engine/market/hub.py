@@ -104,7 +104,6 @@ class MarketHub:
         self.computations: Counter[StreamKey] = Counter()  # indicator frames per stream
         self.virtual_ms: int | None = None
         self._start_ts: int | None = None
-        self.last_frames: dict[StreamKey, pd.DataFrame] = {}
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -205,11 +204,6 @@ class MarketHub:
         self.fetches[key] += 1  # the warm-up history is one fetch
         return stream
 
-    def warm_frame(self, key: StreamKey, specs: Iterable[IndicatorSpec]) -> pd.DataFrame:
-        """The current window with indicators (for a bot starting mid-stream)."""
-        stream = self._streams[key]
-        return compute(stream.frame(), specs)
-
     # ------------------------------------------------------------------ the conductor
 
     async def run(self) -> None:
@@ -264,7 +258,6 @@ class MarketHub:
                 specs = s.specs()
                 frame = compute(s.frame(), specs)
                 self.computations[s.key] += 1
-                self.last_frames[s.key] = frame
                 bar = Bar(s.key, c, frame, close_ts)
                 for sub, _ in list(s.subscribers.values()):
                     sub.inbox.put_nowait(bar)
