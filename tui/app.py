@@ -246,6 +246,11 @@ class OxbotApp(App[int]):
                              f"last {held[-1].message}",
                              "warning" if sl else "information", "fills"))
 
+    def clear_notifications(self) -> None:
+        """Clear the toasts on screen and the trade toasts held back for the next batch."""
+        self._held_trade_toasts.clear()
+        super().clear_notifications()
+
     def _show(self, t: Toast) -> None:
         # markup=False: engine and user text ("oxbot[cryptfile]", "[env]") shows as written
         self.notify(t.message, title=t.title, severity=t.severity,  # type: ignore[arg-type]

@@ -118,7 +118,8 @@ def test_exports_match_the_report(cli, data, tmp_path) -> None:
     # each row is rounded to the cent: the sum may be off by half a cent per trade
     assert abs(10000 + total - Decimal(m["final_equity"])) <= Decimal("0.005") * len(rows) + \
         Decimal("0.01")
-    eq = list(csv.DictReader(equity_out.open()))
+    with equity_out.open() as f:
+        eq = list(csv.DictReader(f))
     assert len(eq) == m["bars"]
     assert eq[-1]["equity"] == m["final_equity"]
 

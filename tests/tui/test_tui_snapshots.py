@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_sim import SIM_T0, settle, sim_bots, write_csv
+from tui_sim import SIM_T0, open_dialog, settle, sim_bots, wait_until, write_csv
 
 from oxbot.tui.app import OxbotApp
 
@@ -52,6 +52,8 @@ def test_snapshot_dashboard_all_bots_80x24(snap_compare, sim_client):
         await pilot.press("escape", "3")  # all bots, equity tab
         app.dashboard.redraw_all()
         await pilot.pause(0.3)
+        app.clear_notifications()  # a batch of fill toasts may land late on a loaded machine
+        await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -60,12 +62,11 @@ def test_snapshot_config_modal_with_error_80x24(snap_compare, sim_client):
     app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
 
     async def run_before(pilot) -> None:
-        await pilot.pause(0.3)
-        await pilot.press("n", *"bot00")  # a name already taken
+        await open_dialog(pilot, "BotConfigScreen", "n")
+        await pilot.press(*"bot00")  # a name already taken
+        await wait_until(pilot, lambda: "already exists" in app.screen._errors.get("name", ""),
+                         "the name error")
         await pilot.pause(0.1)
-        for inp in app.screen.query("Input"):
-            inp.cursor_blink = False
-        await pilot.pause(0.05)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -74,9 +75,7 @@ def test_snapshot_help_80x24(snap_compare, sim_client):
     app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
 
     async def run_before(pilot) -> None:
-        await pilot.pause(0.3)
-        await pilot.press("question_mark")
-        await pilot.pause(0.1)
+        await open_dialog(pilot, "HelpScreen", "question_mark")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -86,8 +85,7 @@ def test_snapshot_panic_confirm_80x24(snap_compare, sim_client):
 
     async def run_before(pilot) -> None:
         await settle(pilot, CANDLES)
-        await pilot.press("ctrl+x")
-        await pilot.pause(0.1)
+        await open_dialog(pilot, "ConfirmScreen", "ctrl+x")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -96,9 +94,7 @@ def test_snapshot_delete_confirm_80x24(snap_compare, sim_client):
     app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
 
     async def run_before(pilot) -> None:
-        await pilot.pause(0.3)
-        await pilot.press("d")
-        await pilot.pause(0.1)
+        await open_dialog(pilot, "DeleteBotScreen", "d")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
@@ -109,9 +105,7 @@ def test_snapshot_backtest_report_120x40(snap_compare, sim_client, tmp_path, mon
     app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
 
     async def run_before(pilot) -> None:
-        await pilot.pause(0.3)
-        await pilot.press("b")
-        await pilot.pause(0.1)
+        await open_dialog(pilot, "BacktestScreen", "b")
         app.screen.query_one("#bt-data").value = str(csv)
         app.screen.query_one("#p-fast").value = "5"
         app.screen.query_one("#p-slow").value = "20"
@@ -142,8 +136,8 @@ def test_snapshot_reconcile_80x24(snap_compare, sim_client):
                              "the ledger holds 0 BTC, the exchange 0.25", ("ignore",)))
 
     async def run_before(pilot) -> None:
-        await pilot.pause(0.3)
+        await open_dialog(pilot, "DashboardScreen")
         app.inbox.listener(m.ReconcileFound(SIM_T0, "bot00", items))
-        await pilot.pause(0.3)
+        await open_dialog(pilot, "ReconcileScreen")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

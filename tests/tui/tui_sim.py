@@ -45,6 +45,36 @@ async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
     await pilot.pause(0.05)
 
 
+async def wait_until(pilot, ready, what: str, timeout: float = 20.0) -> None:
+    """Pause until ready() holds: a condition, never a guess at how long a loaded machine takes."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not ready():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def open_dialog(pilot, screen_name: str, *keys: str) -> None:
+    """Wait until the dashboard lists its bots, press keys, and wait until the dialog is up and
+    drawn: the same picture on a fast laptop and on a loaded CI machine."""
+    app = pilot.app
+    from oxbot.tui.widgets.bots_table import BotsTable
+
+    table = app.dashboard.query_one(BotsTable)
+    await wait_until(pilot, lambda: table.selected is not None, "the bots table to fill")
+    await pilot.pause(0.1)
+    if keys:
+        await pilot.press(*keys)
+    await wait_until(pilot, lambda: type(app.screen).__name__ == screen_name,
+                     f"the {screen_name} dialog")
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.2)
+    for inp in app.screen.query("Input"):
+        inp.cursor_blink = False
+    await pilot.pause(0.05)
+
+
 CSV_T0 = 1_704_067_200_000  # 2024-01-01 UTC
 
 
