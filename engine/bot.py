@@ -355,9 +355,12 @@ class BotRunner:
         pause) that a restart must not inherit. ``why`` is shown with the bot."""
         self.status = status
         self.market_stats["paused_why"] = why
+        # The bot already behaves so: show it now. The write waits behind the other bots'
+        # cycles in the writer's queue (100+ ms when 20 bots trade fast); a failed write still
+        # fails the command, and the user sees that toast.
+        self.publish_view()
         if persist:
             await self.store.set_bot_status(self.name, status)
-        self.publish_view()
 
     def _failed(self, e: BaseException) -> None:
         self.errors += 1

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
@@ -26,6 +26,7 @@ from . import state as state_module
 from .commands import OxbotCommands
 from .event_inbox import EventInbox
 from .messages import EngineEventsArrived
+from .runtime import settle_heap
 from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
@@ -69,9 +70,11 @@ class OxbotApp(App[int]):
     ]
 
     def __init__(self, client: EngineClient, *, settings: Any = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, settle_heap: bool = False) -> None:
         super().__init__()
         self.client = client
+        self._settle_heap = settle_heap  # runtime.settle_heap once the engine runs
+        self._foreground = getattr(client, "foreground", None)  # in-process engines only
         self.clock: Clock = clock or WallClock()
         self.state = DashboardState()
         self.inbox = EventInbox(self.post_message)
@@ -126,6 +129,8 @@ class OxbotApp(App[int]):
     def _start_engine(self) -> None:
         self.client.start(self.inbox.listener)
         self._started = True
+        if self._settle_heap:
+            settle_heap()
         # LIVE bots reconcile before a display listens: ask for what is still undecided
         self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 
@@ -163,7 +168,7 @@ class OxbotApp(App[int]):
         # Redraw at most every REDRAW_INTERVAL_S: 20 bots at max speed send thousands of
         # events a second; a person reads a few frames a second; keys redraw at once.
         wait = self._last_redraw + REDRAW_INTERVAL_S - time.monotonic()
-        if wait <= 0:
+        if wait <= 0 or "bots-now" in dirty:  # a status change (often a key's effect): now
             self._flush_redraw()
         elif not self._redraw_scheduled:
             self._redraw_scheduled = True
@@ -197,7 +202,20 @@ class OxbotApp(App[int]):
         if self.state.reconcile and not isinstance(self.screen, ReconcileScreen):
             self.push_screen(ReconcileScreen())
 
+    def foreground_busy(self) -> None:
+        """A key or a frame to handle: a max-speed replay in this process naps until the screen
+        is refreshed (engine/foreground.py), so drawing gets the interpreter to itself."""
+        if self._foreground is not None and not self._foreground.is_busy:
+            self._foreground.busy()
+            self.call_after_refresh(self._foreground.idle)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, (events.Key, events.MouseDown, events.Resize)):
+            self.foreground_busy()
+        await super().on_event(event)
+
     def _flush_redraw(self) -> None:
+        self.foreground_busy()
         self._redraw_scheduled = False
         dirty, self._dirty = self._dirty, set()
         self._last_redraw = time.monotonic()
@@ -342,7 +360,7 @@ def run_app(client: EngineClient, settings: Any = None, *,
     ``app_holder["app"]`` is set to the app so a caller's signal handler can reach it; without
     a holder, SIGTERM is handled here (the app exits, the engine stops, the terminal is restored).
     """
-    app = OxbotApp(client, settings=settings, clock=clock)
+    app = OxbotApp(client, settings=settings, clock=clock, settle_heap=True)
     previous = None
     if app_holder is not None:
         app_holder["app"] = app

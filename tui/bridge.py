@@ -14,6 +14,7 @@ from typing import Any
 
 from oxbot.engine.client import EventListener
 from oxbot.engine.engine import Engine
+from oxbot.engine.foreground import Foreground
 from oxbot.engine.messages import Command, EngineError, Shutdown
 
 EngineFactory = Callable[[], Awaitable[Engine]]
@@ -30,6 +31,8 @@ class InProcessClient:
         self._pending: list[Command] = []
         self._listener: EventListener | None = None
         self._lock = threading.Lock()
+        # the UI marks itself busy while it draws; a max-speed replay naps meanwhile
+        self.foreground = Foreground()
 
     @property
     def attached(self) -> bool:
@@ -97,6 +100,7 @@ class InProcessClient:
 
     async def _amain(self) -> None:
         engine = await self._factory()
+        engine.hub.foreground = self.foreground
         store: Any = engine.store
         try:
             run = asyncio.create_task(engine.run())

@@ -24,7 +24,7 @@ from oxbot.engine.messages import (
     OrderFilled,
 )
 
-from .runtime import RuntimeOptions, build_engine
+from .runtime import RuntimeOptions, build_engine, settle_heap
 
 log = logging.getLogger("oxbot")
 
@@ -43,6 +43,8 @@ async def serve(opts: RuntimeOptions, status_every_s: float, socket_path: Any = 
         ready = asyncio.create_task(engine.ready.wait())
         await asyncio.wait({run, ready}, return_when=asyncio.FIRST_COMPLETED)
         ready.cancel()
+        if engine.ready.is_set():
+            settle_heap()
         if engine.ready.is_set() and not engine.runners:
             log.info("no bots yet: add one with `oxbot bots add NAME` or start with --demo")
         await run

@@ -147,3 +147,21 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
     except BaseException:
         await store.close()
         raise
+
+
+# A cockpit or daemon runs for days with a heap of some 300,000 long-lived objects (ccxt, pandas,
+# Textual and the engine's state). CPython's default collector scans all of them in every
+# full collection: 100-170 ms with the interpreter lock held, a visible freeze of the UI several
+# times a minute when bots trade fast. Freezing the start-up heap takes it out of those scans;
+# a larger first generation makes collections rarer (bench/RESULTS.md, "UI latency").
+GC_THRESHOLDS = (10_000, 20, 10)
+
+
+def settle_heap() -> None:
+    """Call once start-up is over (engine built, bots loaded): freeze what exists, and collect
+    the young generation less often. For the process entry points only: tests that build many
+    apps would keep every frozen one alive."""
+    import gc  # noqa: PLC0415
+
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)

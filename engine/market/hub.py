@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..foreground import Foreground
 from ..models import Candle, StreamKey, timeframe_seconds
 from .indicators import IndicatorSpec, compute
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
@@ -104,6 +105,8 @@ class MarketHub:
         self.computations: Counter[StreamKey] = Counter()  # indicator frames per stream
         self.virtual_ms: int | None = None
         self._start_ts: int | None = None
+        # An in-process cockpit drawing a frame: the conductor naps between candles meanwhile
+        self.foreground: Foreground | None = None
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -223,6 +226,8 @@ class MarketHub:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
+            if lockstep and self.foreground is not None:
+                await self.foreground.wait_turn()
             close_ts = min(s.next_close for s in live)
             due = [s for s in live if s.next_close == close_ts]
             prev = self.virtual_ms if self.virtual_ms is not None else close_ts - due[0].step_ms

@@ -136,6 +136,7 @@ class DashboardScreen(BotActions, Screen[None]):
 
     def redraw(self, dirty: set[str], *, force_bots: bool = False) -> None:
         """Repaint the panels named in ``dirty`` from the app's state."""
+        self.oxapp.foreground_busy()
         st = self.oxapp.state
         if "header" in dirty:
             bots = list(st.bots.values())
@@ -219,8 +220,8 @@ class DashboardScreen(BotActions, Screen[None]):
 
     def _refresh_footer_if_needed(self) -> None:
         # refresh_bindings rebuilds the footer: only when what check_action answers changed
-        bot = self._bot()
-        key = (self.selected, bot.status if bot else None, bool(bot and bot.open_positions),
+        # what the footer shows, not which bot: moving between two running bots costs nothing
+        key = (tuple(self.check_action(a, ()) for a in FOOTER_ACTIONS),
                bool(self.oxapp.state.bots))
         if key != self._drawn.get("footer"):
             self._drawn["footer"] = key
@@ -238,13 +239,14 @@ class DashboardScreen(BotActions, Screen[None]):
         if self.compact and not chart.has_class("current"):
             return
         self._chart_dirty = False
+        self.oxapp.foreground_busy()
         chart.show(self.selected, self.oxapp.state.equity)
 
     def watch_selected(self, _old: str | None, _new: str | None) -> None:
         if self.is_mounted:
             self.redraw({"positions", "reasoning", "equity"})
             self._redraw_chart_if_dirty()
-            self.refresh_bindings()
+            self._refresh_footer_if_needed()
 
     @on(BotsTable.BotSelected)
     def _bot_selected(self, event: BotsTable.BotSelected) -> None:
@@ -285,6 +287,11 @@ class DashboardScreen(BotActions, Screen[None]):
         table = self.query_one(BotsTable)
         table.show_cursor = False
         self.selected = None
+
+
+# the actions whose check_action answer depends on the selected bot
+FOOTER_ACTIONS = ("configure", "start", "stop", "pause", "resume", "flatten", "delete",
+                  "show_all")
 
 
 def _market_state(bot: m.BotView) -> str:

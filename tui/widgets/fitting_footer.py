@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from textual.app import ComposeResult
 from textual.events import Resize
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -34,9 +35,8 @@ class FittingFooter(Footer):
             self._laid_out_for = event.size.width
             self.call_after_refresh(self.recompose)
 
-    def compose(self) -> ComposeResult:
-        if not self._bindings_ready:
-            return
+    def _keys(self) -> list[tuple[str, str, str, str, bool, str]]:
+        """The keys to show, in binding order: (key, display, label, action, enabled, tip)."""
         app = self.app
         seen: set[str] = set()
         items = []  # (binding, enabled, tooltip, key display)
@@ -57,9 +57,44 @@ class FittingFooter(Footer):
             if used + width <= room:
                 keep.add(i)
                 used += width
-        self.styles.grid_size_columns = len(keep)
-        for i, (binding, enabled, tooltip, display) in enumerate(items):
-            if i in keep:
-                yield FooterKey(binding.key, display, binding.description, binding.action,
-                                disabled=not enabled, tooltip=tooltip or binding.description
-                                ).data_bind(compact=Footer.compact)
+        return [(b.key, display, b.description, b.action, enabled, tooltip or b.description)
+                for i, (b, enabled, tooltip, display) in enumerate(items) if i in keep]
+
+    def compose(self) -> ComposeResult:
+        if not self._bindings_ready:
+            return
+        keys = self._keys()
+        self.styles.grid_size_columns = len(keys)
+        for key, display, label, action, enabled, tip in keys:
+            yield FooterKey(key, display, label, action, disabled=not enabled, tooltip=tip
+                            ).data_bind(compact=Footer.compact)
+
+    def bindings_changed(self, screen: Screen) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._update_keys)
+
+    async def _update_keys(self) -> None:
+        """Relabel the keys in place when only labels or enabled states changed (space:
+        Pause <-> Resume as bots are selected): a recompose mounts every key again, a
+        frame's worth of work on a busy screen."""
+        if not self.is_attached:
+            return
+        keys = self._keys()
+        shown = list(self.query_children(FooterKey))
+        if len(shown) != len(keys):
+            await self.recompose()
+            return
+        for widget, (key, display, label, action, enabled, tip) in zip(shown, keys, strict=True):
+            if (widget.key, widget.key_display, widget.description, widget.action,
+                    not widget._disabled) == (key, display, label, action, enabled):
+                continue
+            resized = len(widget.description) != len(label) or widget.key_display != display
+            widget.key, widget.key_display, widget.description = key, display, label
+            widget.action = action
+            widget._disabled = not enabled  # what FooterKey's click handler reads
+            widget.set_class(not enabled, "-disabled")
+            widget.tooltip = tip
+            widget.refresh(layout=resized)

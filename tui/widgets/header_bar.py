@@ -28,8 +28,8 @@ class HeaderBar(Horizontal):
         """``attached``: where the engine runs when it is another process ("" in-process)."""
         # live: "active" (a LIVE bot runs or holds positions), "stopped" or "" (paper only)
         banner = self.query_one("#mode-banner", Static)
-        banner.update({"active": " ⚠ LIVE — REAL MONEY ", "stopped": " LIVE (stopped) "}.get(
-            live, " PAPER "))
+        update_static(banner, {"active": " ⚠ LIVE — REAL MONEY ",
+                               "stopped": " LIVE (stopped) "}.get(live, " PAPER "))
         banner.set_class(live == "active", "live")
         banner.set_class(live == "stopped", "live-stopped")
         banner.set_class(not live, "paper")
