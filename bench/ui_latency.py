@@ -1,20 +1,21 @@
 """UI latency of the cockpit with 20 bots trading on the sim market at max speed.
 
-Measures, in the running app (headless, the real Engine on its own thread):
-  * UI loop lag: a 10 ms sleep on the app's loop, lateness p50/p99/max;
-  * key-to-screen: a key press until the rendered screen shows its effect, for a local key
+Measures, in the running app (the real Engine on its own thread, in tmux 120x40):
+  * UI loop lag: a 10 ms sleep on the app's loop, lateness p50/p99/max; first with nobody
+    touching the app, then while the key probes run;
+  * key-to-screen: a key press until the screen shows its effect, for a local key
     (j: select the next bot) and an engine round trip (space: pause/resume -> status text);
   * time to first screen of the real command in tmux, until the dashboard text appears.
 Targets: p99 lag < 50 ms, p99 key-to-screen < 100 ms, first screen < 1.5 s.
 
-    python bench/ui_latency.py [--seconds 10] [--bots 20] [--command "oxbot --db {db}"]
+    python bench/ui_latency.py [--seconds 20] [--bots 20] [--sim-speed max|N]
+                               [--command "oxbot --db {db}"] [--headless]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import shlex
 import shutil
@@ -25,7 +26,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-
 
 POLL_S = 0.010
 
@@ -147,7 +147,7 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
     from oxbot.tui.app import OxbotApp
     from oxbot.tui.bridge import InProcessClient
     from oxbot.tui.runtime import RuntimeOptions, build_engine
-    speed = float(os.environ["SIM_SPEED"]) if os.environ.get("SIM_SPEED") else None
+    speed = None if sim_speed == "max" else float(sim_speed)
     opts = RuntimeOptions(db_path=Path(db), sim=SimConfig(seed=3, speed=speed),
                           key_resolver=lambda _n: None)
 
@@ -176,10 +176,15 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
     client = InProcessClient(factory)
     client.open()
     app = ProbedApp(client, settle_heap=True)
+    started = time.monotonic()
     try:
         app.run()
     finally:
+        elapsed = time.monotonic() - started
+        cycles = sum(b.cycles for b in app.state.bots.values())
         client.stop(10)
+        Path(lag_out + ".engine").write_text(
+            f"{cycles} {client.foreground.yielded_s:.3f} {elapsed:.3f}")
         Path(lag_out).write_text("\n".join(f"{p} {v:.3f}" for p, v in lags))
     return 0
 
@@ -247,6 +252,11 @@ def in_tmux(n_bots: int, seconds: float, sim_speed: str) -> dict[str, list[float
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
     rows = [line.split() for line in lag_file.read_text().splitlines()] \
         if lag_file.exists() else []
+    engine = Path(str(lag_file) + ".engine")
+    if engine.exists():
+        cycles, yielded, elapsed = (float(x) for x in engine.read_text().split())
+        print(f"engine: {cycles:.0f} bot cycles in {elapsed:.1f} s ({cycles / elapsed:.0f}/s); "
+              f"it stepped aside for the UI {yielded:.1f} s ({yielded / elapsed:.0%})")
     return {"lag": [float(v) for p, v in rows if p == "0"],
             "lag_keys": [float(v) for p, v in rows if p == "1"],
             "select": select_ms, "pause": pause_ms}

@@ -48,10 +48,10 @@ def signed_pct(value: Decimal | float) -> str:
         return "±0.00%"
     if abs(v) < 0.005:
         return f"{'+' if v > 0 else '-'}<0.01%"
-    v = _fixed(value)
-    if isinstance(v, Decimal):
-        v = v.quantize(Decimal("0.01"), ROUND_HALF_EVEN, Context(prec=34))
-    return f"{v:+.2f}%"
+    fixed = _fixed(value)
+    if isinstance(fixed, Decimal):
+        fixed = fixed.quantize(Decimal("0.01"), ROUND_HALF_EVEN, Context(prec=34))
+    return f"{fixed:+.2f}%"
 
 
 def pnl_variable(value: Decimal | float) -> str:

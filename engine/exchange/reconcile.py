@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from oxbot.engine.broker import Execution
@@ -38,7 +39,7 @@ async def reconcile(broker: CcxtBroker, bot: str, symbols: Iterable[str],
     db_open = {o.client_order_id: o for o in await broker.journal.open_orders(bot)}
     seen: set[str] = set()
     for symbol in symbols:
-        opened = await clients.read(c, lambda s=symbol: c.fetch_open_orders(s),
+        opened = await clients.read(c, partial(c.fetch_open_orders, symbol),
                                     f"fetch open orders {symbol}")
         for raw in opened:
             coid = str(raw.get("clientOrderId") or "")

@@ -245,8 +245,10 @@ class DashboardScreen(BotActions, Screen[None]):
     def watch_selected(self, _old: str | None, _new: str | None) -> None:
         if self.is_mounted:
             self.redraw({"positions", "reasoning", "equity"})
-            self._redraw_chart_if_dirty()
             self._refresh_footer_if_needed()
+            # the chart (the costliest panel to draw) follows one frame later: the selection,
+            # its reasoning and positions show first
+            self.call_after_refresh(self._redraw_chart_if_dirty)
 
     @on(BotsTable.BotSelected)
     def _bot_selected(self, event: BotsTable.BotSelected) -> None:
