@@ -40,6 +40,7 @@ from .widgets.bots_table import BotsTable
 TRADE_TOASTS = {"fill", "stop-loss", "take-profit"}
 TRADE_TOAST_INTERVAL_S = 2.0
 REDRAW_INTERVAL_S = 0.1
+INPUT_EVENTS = (events.Key, events.MouseDown, events.Resize)
 # Absolute, so subclasses in other folders (tests, bench) find them too.
 STYLES = [Path(__file__).parent / "styles" / f for f in ("app.tcss", "dashboard.tcss",
                                                          "dialogs.tcss")]
@@ -75,6 +76,7 @@ class OxbotApp(App[int]):
         self.client = client
         self._settle_heap = settle_heap  # runtime.settle_heap once the engine runs
         self._foreground = getattr(client, "foreground", None)  # in-process engines only
+        self._idle_pending = False
         self.clock: Clock = clock or WallClock()
         self.state = DashboardState()
         self.inbox = EventInbox(self.post_message)
@@ -205,12 +207,20 @@ class OxbotApp(App[int]):
     def foreground_busy(self) -> None:
         """A key or a frame to handle: a max-speed replay in this process naps until the screen
         is refreshed (engine/foreground.py), so drawing gets the interpreter to itself."""
-        if self._foreground is not None and not self._foreground.is_busy:
-            self._foreground.busy()
-            self.call_after_refresh(self._foreground.idle)
+        if self._foreground is None:
+            return
+        self._foreground.busy()
+        if not self._idle_pending:
+            self._idle_pending = True
+            self.call_after_refresh(self._foreground_idle)
+
+    def _foreground_idle(self) -> None:
+        self._idle_pending = False
+        if self._foreground is not None:
+            self._foreground.idle()
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, (events.Key, events.MouseDown, events.Resize)):
+        if isinstance(event, INPUT_EVENTS):
             self.foreground_busy()
         await super().on_event(event)
 
