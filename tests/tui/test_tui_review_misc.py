@@ -49,12 +49,13 @@ async def test_footer_fits_80_columns_and_says_resume_when_paused(fixed_clock):
         footer = _footer(app)
         assert "? Help" in footer and "^p Palette" in footer and "^x PANIC" in footer
         assert "␣ Resume" in footer and "Pause" not in footer
+        assert "e Edit" in footer  # fits exactly: no gap is counted after the last key
         last = footer.split()[-1]
         assert len(last) > 1 or not last.isalnum()  # no key left without its label
         await pilot.press("space")
         await pilot.pause(0.2)
         assert [c.name for c in client.commands if isinstance(c, m.ResumeBot)] == ["alpha"]
-        assert "␣ Pause" in _footer(app)
+        assert "␣ Pause" in _footer(app) and "e Edit" in _footer(app)
 
 
 async def test_help_and_palette_show_keys_as_typed(scripted_client, fixed_clock):

@@ -157,3 +157,28 @@ async def test_no_fill_toasts_over_a_dialog(scripted_client, fixed_clock):
         scripted_client.emit(_fill(5))
         await pilot.pause(0.3)
         assert len(_trade_toasts(app)) == 1  # on the dashboard, Fills tab hidden: toasted
+
+
+async def test_fills_that_arrive_while_their_panel_is_hidden_are_drawn_when_shown(
+        scripted_client, fixed_clock):
+    """At 80 columns one panel shows at a time: fills written to the hidden Fills panel were
+    wrapped at width 0 and stayed blank, also after widening the terminal."""
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        await pilot.press("4")  # the Fills tab once (its size is known from then on)
+        await pilot.pause(0.2)
+        await pilot.press("1")  # the Positions tab: Fills hidden
+        await pilot.pause(0.2)
+        for i in range(3):
+            scripted_client.emit(_fill(i))
+        await pilot.pause(0.3)
+        await pilot.press("4")  # the Fills tab
+        await pilot.pause(0.3)
+        assert screen_text(app).count("alpha BUY") == 3
+        await pilot.press("1")
+        scripted_client.emit(_fill(7))
+        await pilot.pause(0.3)
+        await pilot.resize_terminal(120, 40)  # wide: every panel shows
+        await pilot.pause(0.5)
+        assert screen_text(app).count("alpha BUY") == 4

@@ -33,12 +33,18 @@ class FillsLog(RichLog):
         self._fills: list[OrderFilled] = []
         self._width = 0
         self._epoch = 0
+        self._stale = False  # fills arrived while hidden: rewrite when shown
 
     def show(self, fills: Iterable[OrderFilled], total: int, epoch: int = 0) -> None:
         """Append fills not shown yet; rewrite all when ``epoch`` moved (stored fills were
         merged in before the ones shown)."""
         self._fills = list(fills)[-SHOWN_MAX:]
-        if epoch != self._epoch:
+        if not self.display or self.size.width <= 0:
+            # Hidden (another tab of the compact layout): lines written now would be wrapped
+            # at width 0 and stay blank. Draw them all when the panel is shown again.
+            self._epoch, self._shown, self._stale = epoch, total, True
+            return
+        if epoch != self._epoch or self._stale:
             self._epoch = epoch
             self._rewrite()
             self._shown = total
@@ -52,12 +58,17 @@ class FillsLog(RichLog):
 
     def on_resize(self, event: Resize) -> None:
         # Written lines keep the width they were wrapped at: lay them out again.
-        if event.size.width != self._width:
+        if event.size.width > 0 and (event.size.width != self._width or self._stale):
             self._width = event.size.width
-            if self._fills:
+            if self._fills or self._stale:
                 self._rewrite()
 
+    def on_show(self) -> None:
+        if self._stale:
+            self.call_after_refresh(self._rewrite)
+
     def _rewrite(self) -> None:
+        self._stale = False
         self.clear()
         for f in self._fills:
             self.write(self._line(f))

@@ -54,7 +54,7 @@ class FittingFooter(Footer):
         for i in sorted(range(len(items)), key=lambda i: _rank(items[i][0].action)):
             binding, _, _, display = items[i]
             width = len(display) + len(binding.description) + 2  # "k Label" and a gap
-            if used + width <= room:
+            if used + width <= room + 2:  # no gap after the last key
                 keep.add(i)
                 used += width
         return [(b.key, display, b.description, b.action, enabled, tooltip or b.description)
