@@ -12,6 +12,7 @@ from module_loading import load_by_path
 _HERE = Path(__file__).parent
 doubles = load_by_path("tui_doubles", _HERE / "tui_doubles.py")
 tui_sim = load_by_path("tui_sim", _HERE / "tui_sim.py")
+load_by_path("tui_pilot", _HERE / "tui_pilot.py")
 
 
 class FixedClock:
