@@ -3,30 +3,17 @@ order journal. Helper modules of this directory are loaded by path (importlib mo
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from module_loading import load_by_path
 
 _HERE = Path(__file__).parent
 
-
-def _load(name: str) -> Any:
-    key = f"_oxbot_exchange_tests_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, _HERE / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-fake_binance = _load("fake_binance")
-memory_journal = _load("memory_journal")
+fake_binance = load_by_path("_oxbot_exchange_tests_fake_binance", _HERE / "fake_binance.py")
+memory_journal = load_by_path("_oxbot_exchange_tests_memory_journal", _HERE / "memory_journal.py")
 
 
 @pytest.fixture

@@ -5,30 +5,17 @@ Helper modules of this directory are loaded by path (importlib mode)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from module_loading import load_by_path
 
 _HERE = Path(__file__).parent
 
-
-def _load(name: str) -> Any:
-    key = f"_oxbot_exchange_e2e_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, _HERE / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-support = _load("e2e_support")
+support = load_by_path("_oxbot_exchange_e2e_e2e_support", _HERE / "e2e_support.py")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ modules of other test directories are loaded by file path (importlib mode)."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shlex
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from module_loading import load_by_path
 
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "keyring_live_child.py"
@@ -27,18 +27,9 @@ LIVE_BOT, REFUSED_BOT = "keyring-live", "keyring-none"
 TIMEOUT_S = 25.0
 
 
-def _load(key: str, path: Path) -> Any:
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
 # The same module key as tests/exchange_e2e/conftest.py: one copy when both dirs run.
-sup = _load("_oxbot_exchange_e2e_e2e_support", HERE.parent / "exchange_e2e" / "e2e_support.py")
+sup = load_by_path("_oxbot_exchange_e2e_e2e_support",
+                   HERE.parent / "exchange_e2e" / "e2e_support.py")
 
 
 def _oxbot() -> list[str]:

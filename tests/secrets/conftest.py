@@ -3,7 +3,6 @@ a no-backend environment, and misbehaving keyring backends."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,22 +12,17 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from module_loading import load_by_path
 
 HERE = Path(__file__).resolve().parent
+SUPPORT = HERE.parent / "support"  # the shared helpers (memory_keyring) for subprocesses too
 OXBOT = [sys.executable, "-m", "oxbot.tui.cli"]
 # What CI needs: `apt-get install -y dbus gnome-keyring`.
 UNLOCK = ("echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null")
 
 
 def _load_fakes() -> ModuleType:
-    name = "secrets_fake_keyrings"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / f"{name}.py")
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_by_path("secrets_fake_keyrings", HERE / "secrets_fake_keyrings.py")
 
 
 @pytest.fixture
@@ -48,7 +42,8 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         (tmp_path / name).mkdir(exist_ok=True, mode=0o700)
     env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"),
                XDG_DATA_HOME=str(tmp_path / "data"), XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
-               PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(":"),
+               PYTHONPATH=os.pathsep.join([str(HERE), str(SUPPORT),
+                                           env.get("PYTHONPATH", "")]).rstrip(":"),
                PYTHONIOENCODING="utf-8")
     env.update(extra)
     return env

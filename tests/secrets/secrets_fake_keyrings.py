@@ -1,36 +1,18 @@
 """Keyring backends that misbehave on purpose, for tests (selected with PYTHON_KEYRING_BACKEND
-in subprocesses, or keyring.set_keyring in-process). Not a place to keep real keys."""
+in subprocesses, or keyring.set_keyring in-process). Not a place to keep real keys.
+
+``MemoryKeyring`` (the working one) is the shared tests/support/memory_keyring.py, re-exported
+here so ``secrets_fake_keyrings.MemoryKeyring`` still names it; subprocesses find it through
+the PYTHONPATH that conftest.clean_env sets."""
 
 from __future__ import annotations
 
 import threading
 
-from keyring.backend import KeyringBackend
-from keyring.compat import properties
+from memory_keyring import MemoryKeyring
 
-
-class MemoryKeyring(KeyringBackend):
-    """A working backend in a dict: the in-process stand-in for the Secret Service."""
-
-    @properties.classproperty
-    def priority(cls) -> float:
-        return 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        from keyring.errors import PasswordDeleteError
-
-        if self.store.pop((service, username), None) is None:
-            raise PasswordDeleteError("not found")
+__all__ = ["RELEASE", "ForgetfulKeyring", "HangingKeyring", "LeakyFailingKeyring",
+           "MemoryKeyring"]
 
 
 class ForgetfulKeyring(MemoryKeyring):

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from module_loading import load_by_path
 
-
-def _load(name: str):
-    # importlib mode cannot import sibling test modules: register them by path, once.
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-doubles = _load("tui_doubles")
-tui_sim = _load("tui_sim")
+# importlib mode cannot import sibling test modules: register them by path, once.
+_HERE = Path(__file__).parent
+doubles = load_by_path("tui_doubles", _HERE / "tui_doubles.py")
+tui_sim = load_by_path("tui_sim", _HERE / "tui_sim.py")
+load_by_path("tui_pilot", _HERE / "tui_pilot.py")
 
 
 class FixedClock:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from tui_pilot import screen_text
 from tui_sim import settle, sim_bots
 
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.confirm import ConfirmScreen
 
 CANDLES = 78  # seed 7: every bot holds a position at the end
-
-
-def screen_text(app: OxbotApp) -> str:
-    return "\n".join(s.text for s in app.screen._compositor.render_strips())
 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:

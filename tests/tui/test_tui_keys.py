@@ -4,6 +4,8 @@ test_tui_engine.py)."""
 
 from __future__ import annotations
 
+from tui_pilot import screen_text
+
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.bot_config import BotConfigScreen
@@ -11,10 +13,6 @@ from oxbot.tui.screens.confirm import ConfirmScreen
 from oxbot.tui.screens.delete_confirm import DeleteBotScreen
 from oxbot.tui.screens.help import HelpScreen
 from oxbot.tui.widgets.bots_table import BotsTable
-
-
-def screen_text(app: OxbotApp) -> str:
-    return "\n".join(s.text for s in app.screen._compositor.render_strips())
 
 
 async def _ready(pilot) -> None:

@@ -8,6 +8,7 @@ import pytest
 from keyring.backends import fail
 from textual.widgets import Input
 from tui_doubles import MemoryKeyring
+from tui_pilot import ready as _settle
 
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.keys import KeysScreen
@@ -24,12 +25,6 @@ def memory_keyring():
 
 def _text(screen, selector: str) -> str:
     return str(screen.query_one(selector).render())
-
-
-async def _settle(pilot) -> None:
-    await pilot.pause(0.05)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.05)
 
 
 async def test_set_reveal_and_delete_a_key(scripted_client, fixed_clock, memory_keyring,

@@ -4,15 +4,10 @@ cursor is on, even when both keys arrive in one read (as over SSH)."""
 from __future__ import annotations
 
 from textual import events
+from tui_pilot import ready as _ready
 
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
-
-
-async def _ready(pilot) -> None:
-    await pilot.pause(0.05)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.05)
 
 
 def _burst(app: OxbotApp, *keys: str) -> None:

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import tui_doubles as d
 from textual.widgets import Button
+from tui_pilot import ready as _ready
+from tui_pilot import screen_text
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import BotConfig, BotStatus, Mode
@@ -16,16 +18,6 @@ from oxbot.tui.screens.bot_config import BotConfigScreen
 from oxbot.tui.screens.delete_confirm import DeleteBotScreen
 from oxbot.tui.screens.help import HelpScreen
 from oxbot.tui.widgets.bots_table import COLUMNS, BotsTable
-
-
-def screen_text(app: OxbotApp) -> str:
-    return "\n".join(s.text for s in app.screen._compositor.render_strips())
-
-
-async def _ready(pilot) -> None:
-    await pilot.pause(0.05)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.05)
 
 
 def _footer(app: OxbotApp) -> str:

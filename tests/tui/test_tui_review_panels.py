@@ -7,20 +7,12 @@ from decimal import Decimal
 
 from textual import events
 from tui_doubles import T0
+from tui_pilot import ready as _ready
+from tui_pilot import screen_text
 
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.widgets.reasoning_panel import ReasoningPanel
-
-
-def screen_text(app: OxbotApp) -> str:
-    return "\n".join(s.text for s in app.screen._compositor.render_strips())
-
-
-async def _ready(pilot) -> None:
-    await pilot.pause(0.05)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.05)
 
 
 def _decision(i: int) -> m.DecisionMade:

@@ -100,28 +100,10 @@ class ScriptedEngineClient:
 
 
 class MemoryKeyring:
-    """A working keyring backend kept in a dict (TEST DOUBLE for the Secret Service)."""
+    """A working keyring backend kept in a dict (TEST DOUBLE for the Secret Service): the shared
+    one in tests/support/memory_keyring.py."""
 
-    def __new__(cls):  # built lazily so importing this module does not import keyring
-        from keyring.backend import KeyringBackend
+    def __new__(cls):  # imported lazily so importing this module does not import keyring
+        import memory_keyring
 
-        class _Memory(KeyringBackend):
-            priority = 1  # type: ignore[assignment]
-
-            def __init__(self) -> None:
-                super().__init__()
-                self.store: dict[tuple[str, str], str] = {}
-
-            def get_password(self, service: str, username: str) -> str | None:
-                return self.store.get((service, username))
-
-            def set_password(self, service: str, username: str, password: str) -> None:
-                self.store[(service, username)] = password
-
-            def delete_password(self, service: str, username: str) -> None:
-                from keyring.errors import PasswordDeleteError
-
-                if self.store.pop((service, username), None) is None:
-                    raise PasswordDeleteError("not found")
-
-        return _Memory()
+        return memory_keyring.MemoryKeyring()
