@@ -13,6 +13,7 @@ import decimal
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -302,8 +303,10 @@ class BotRunner:
                        record: DecisionRecord | None, ts: int) -> None:
         touched: dict[str, Position | None] = {}
         events: list[Any] = []
+        booked: list[Fill] = []
         for f in fills:
             realised = self.portfolio.apply(f)
+            booked.append(replace(f, realised=realised))
             if f.side is Side.BUY:
                 o = next(o for o in orders if o.client_order_id == f.client_order_id)
                 self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
@@ -317,7 +320,7 @@ class BotRunner:
             return
         equity, self._equity_buf = self._equity_buf, []
         try:
-            await self.store.record_cycle(self.name, orders=orders, fills=fills,
+            await self.store.record_cycle(self.name, orders=orders, fills=booked,
                                           positions=touched, decision=record, equity=equity)
         except BaseException:
             # Memory must never run ahead of the ledger: rebuild it from what is stored.

@@ -262,6 +262,8 @@ class Engine:
             getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
             reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
         )
+        if memory:  # the bots table's "Last" column across a restart
+            runner.last_decision_ts = memory[-1].ts
         day_open = getattr(self.store, "day_open_equity", None)
         opened = await day_open(config.name) if day_open is not None else None
         if opened is not None:  # today's P&L goes on across a restart
@@ -429,7 +431,8 @@ class Engine:
         fills = await self.store.recent_fills(cmd.bot or None, limit)
         self.bus.publish(RecentFills(self.now_ms(), cmd.bot, tuple(
             OrderFilled(f.ts, f.bot, f.symbol, f.side.value, f.qty, f.price, f.fee,
-                        f.reason.value, client_order_id=f.client_order_id) for f in fills)))
+                        f.reason.value, f.realised or ZERO, f.client_order_id)
+            for f in fills)))
         return ""
 
     async def _on_RequestReconcile(self, cmd: RequestReconcile) -> str:

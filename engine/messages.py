@@ -277,8 +277,8 @@ class EquityHistory(Event):
 
 @dataclass(frozen=True, slots=True)
 class RecentFills(Event):
-    """Stored fills, oldest first (the answer to RequestRecentFills). ``realised`` is 0 in
-    them: the ledger stores fills, not per-fill P&L."""
+    """Stored fills, oldest first (the answer to RequestRecentFills). ``realised`` is 0 for
+    fills stored before schema v4, which did not keep per-fill P&L."""
 
     bot: str = ""
     fills: tuple[OrderFilled, ...] = ()

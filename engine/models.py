@@ -319,6 +319,9 @@ class Fill:
     fee: Decimal
     ts: int
     reason: OrderReason = OrderReason.ENTRY
+    # P&L this fill realised (exits; fees excluded), set when the ledger books it; None for
+    # fills stored before schema v4
+    realised: Decimal | None = None
 
     @property
     def notional(self) -> Decimal:

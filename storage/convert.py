@@ -78,6 +78,7 @@ def fill_to_row(fill: Fill, bot_id: int) -> dict[str, Any]:
         "fee": fill.fee,
         "ts": fill.ts,
         "reason": fill.reason.value,
+        "realised": fill.realised,
     }
 
 
@@ -93,6 +94,7 @@ def fill_from_row(row: Row) -> Fill:
         fee=row["fee"],
         ts=row["ts"],
         reason=OrderReason(row["reason"]),
+        realised=row["realised"],
     )
 
 

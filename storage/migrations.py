@@ -151,10 +151,17 @@ _V3 = (
         close TEXT NOT NULL)""",
 )
 
+_V4 = (
+    # The P&L each fill realised, so a restarted cockpit's Fills panel still shows it.
+    # Fills stored before keep NULL (unknown), never a made-up 0.
+    "ALTER TABLE fills ADD COLUMN realised TEXT",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create all tables", _V1),
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
     Migration(3, "market_marks: where each sim stream stopped", _V3),
+    Migration(4, "fills.realised: the P&L each fill realised", _V4),
 )
 
 

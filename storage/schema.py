@@ -101,6 +101,7 @@ class FillRow(Base):
     fee: Mapped[Decimal] = mapped_column(ExactDecimal)
     ts: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(16))
+    realised: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)  # v4
 
     __table_args__ = (Index("ix_fills_bot_ts", "bot_id", "ts", "seq"),)
 

@@ -18,6 +18,8 @@ from oxbot.engine.messages import (
     OrderFilled,
     PanicAll,
     PauseBot,
+    RecentFills,
+    RequestRecentFills,
     ResumeBot,
     StartBot,
     StopBot,
@@ -284,6 +286,27 @@ async def test_todays_opening_equity_survives_a_restart(store: Store) -> None:
     await again._load()
     r2 = again.runners["d"]
     assert r2.portfolio.equity(r2.marks) != day_open  # fees were paid since the day opened
+    # the bots table's "Last" column: the last decision before the restart, not "—"
+    assert r2.last_decision_ts == r.last_decision_ts is not None
     last_ts = (await store.equity_series("d", limit=1))[0][0]
     r2._sample_equity(last_ts + 60_000)  # a new sample later the same market day
     assert r2.day_start_equity == day_open
+
+
+async def test_stored_fills_carry_the_pnl_shown_when_they_happened(store: Store) -> None:
+    """A restarted cockpit asks for recent fills: exits keep the P&L the live event showed."""
+    h = Harness(make_engine(store, max_candles=300))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("a"), start=True))).ok
+
+    def exits() -> list[OrderFilled]:
+        return [e for e in h.events if isinstance(e, OrderFilled) and e.side == "sell"]
+
+    await h.drain(lambda: len(exits()) >= 2)
+    live = {e.client_order_id: e.realised for e in exits()}
+    assert any(v != 0 for v in live.values())
+    await h.do(RequestRecentFills(bot="a", limit=1000))
+    stored = next(e for e in reversed(h.events) if isinstance(e, RecentFills))
+    await h.stop()
+    kept = {f.client_order_id: f.realised for f in stored.fills if f.client_order_id in live}
+    assert kept == live

@@ -178,3 +178,13 @@ async def test_ledger_survives_reopen(db_path: Path, make) -> None:
         assert await s.load_fills("alpha") == [make.fill("f1", "o1")]
         assert await s.load_positions("alpha") == {"BTC/USDT": make.position()}
         assert await s.integrity_check() == "ok"
+
+
+async def test_a_fill_keeps_the_pnl_it_realised(store: Store, make) -> None:
+    await store.record_cycle("alpha", orders=[make.order("o1"), make.order("o2", side=Side.SELL)],
+                             fills=[make.fill("in", "o1", ts=1_000),
+                                    make.fill("out", "o2", side=Side.SELL, ts=2_000,
+                                              realised=D("-12.3456789"))])
+    entry, exit_ = await store.recent_fills("alpha", 10)
+    assert entry.realised is None  # not booked: unknown, never a made-up 0
+    assert exit_.realised == D("-12.3456789")  # exact: stored as text
