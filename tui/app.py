@@ -302,7 +302,8 @@ class OxbotApp(App[int]):
                             _bindings([*BotsTable.BINDINGS, *DashboardScreen.BINDINGS]),
                             dict(getattr(self, "_keymap", {})),
                             lambda key: key_display(self, key))
-        rows.append(("ctrl+p", "Command palette: every action by name", "app.palette"))
+        rows.append((key_display(self, "ctrl+p"), "Command palette: every action by name",
+                     "app.palette"))
         self.push_screen(HelpScreen(rows))
 
     def action_keys(self) -> None:

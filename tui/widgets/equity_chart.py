@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 from textual_plotext import PlotextPlot
@@ -82,15 +83,33 @@ def _top(series: Mapping[str, Sequence[tuple[int, float]]], n: int) -> list[str]
 
 
 def _y_ticks(plt: object, lo: float, hi: float, count: int = 5) -> None:
-    """Round y labels with thousands separators (10,032.90, not 10032.9)."""
+    """Round y labels at a "nice" step (1, 2, 2.5 or 5 times a power of ten) with thousands
+    separators: 9,980 / 10,000 / 10,020, not 9,994 / 10,022 / 10,050."""
     if not (hi > lo):
         return
-    step = (hi - lo) / (count - 1)
-    places = 0 if step >= 5 else 2 if step >= 0.05 else 4
-    ticks = [lo + i * step for i in range(count)]
+    step = _nice_step((hi - lo) / (count - 1))
+    ticks = [k * step for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+    if len(ticks) < 2:  # a range narrower than one step: its two ends
+        ticks = [lo, hi]
+    places = _places(step)
     labels = [f"{t:,.{places}f}" for t in ticks]
     width = max(len(label) for label in labels)  # plotext does not pad: the axis would jog
     plt.yticks(ticks, [label.rjust(width) for label in labels])  # type: ignore[attr-defined]
+
+
+def _nice_step(raw: float) -> float:
+    """The 1, 2, 2.5 or 5 times a power of ten nearest to ``raw`` (so about ``count`` ticks)."""
+    power = 10.0 ** math.floor(math.log10(raw))
+    candidates = [m * p for p in (power, power * 10) for m in (1, 2, 2.5, 5)]
+    return min(candidates, key=lambda c: abs(math.log(c / raw)))
+
+
+def _places(step: float) -> int:
+    """Decimals that show every tick of ``step`` exactly (2.5 needs one, 0.25 two)."""
+    places = 0
+    while places < 8 and abs(step * 10**places - round(step * 10**places)) > 1e-6:
+        places += 1
+    return places
 
 
 def _utc_day(ms: int) -> str:
