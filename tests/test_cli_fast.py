@@ -56,3 +56,15 @@ def test_doctor_reports_the_schema_version(tmp_path: Path) -> None:
 
     assert f"schema version {latest_version()}" in doctor.stdout
 
+
+
+def test_doctor_warns_when_columns_and_lines_pin_the_size(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env["OXBOT_HOME"] = str(tmp_path)
+    run = [sys.executable, "-m", "oxbot.tui.cli", "doctor"]
+    clean = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60)
+    assert "COLUMNS" not in clean.stdout
+    pinned = subprocess.run(run, capture_output=True, text=True, timeout=60,
+                            env={**env, "COLUMNS": "80", "LINES": "24"})
+    line = next(x for x in pinned.stdout.splitlines() if x.startswith("terminal"))
+    assert "COLUMNS=80 LINES=24" in line and "unset COLUMNS LINES" in line

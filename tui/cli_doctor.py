@@ -7,6 +7,7 @@ import os
 import platform
 import sqlite3
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -43,7 +44,18 @@ def colour_support() -> str:
     else:
         depth = "16 colours (the oxbot-contrast theme reads best)"
     tty = "a terminal" if sys.stdout.isatty() else "not a terminal"
-    return f"{depth}; TERM={term or '-'}; stdout is {tty}"
+    return f"{depth}; TERM={term or '-'}; stdout is {tty}" + fixed_size_warning(os.environ)
+
+
+def fixed_size_warning(env: Mapping[str, str]) -> str:
+    """COLUMNS / LINES exported in the shell pin the cockpit's size: Textual prefers them to the
+    terminal's real size and ignores resizes (a tmux window at 120x40 drawn at 80x24)."""
+    pinned = [f"{k}={env[k]}" for k in ("COLUMNS", "LINES") if env.get(k)]
+    if not pinned:
+        return ""
+    return (f"; WARNING: {' '.join(pinned)} is exported, so oxbot draws at that size and "
+            "ignores resizes; run `unset COLUMNS LINES` (or remove the export from your shell "
+            "profile)")
 
 
 def run(args: argparse.Namespace) -> int:
