@@ -68,8 +68,10 @@ class DashboardScreen(BotActions, Screen[None]):
                 tooltip="Small terminals: show Fills"),
     ]
 
-    selected: reactive[str | None] = reactive(None)
-    compact: reactive[bool] = reactive(False)
+    # repaint=False: the panels repaint what changed; a reactive's default repaints the whole
+    # screen (a full 120x40 frame on every j/k)
+    selected: reactive[str | None] = reactive(None, repaint=False)
+    compact: reactive[bool] = reactive(False, repaint=False)
 
     def __init__(self) -> None:
         super().__init__()
