@@ -41,9 +41,12 @@ async def test_30pc_random_failures_for_1000_cycles(sup: Any, run_engine: Any) -
         await run.wait(lambda: live.cycles >= 1005, 120)
         faulty_s = time.monotonic() - t0
         fake.fault_fn = None
-        # Healthy again: the next orders settle whatever was left unknown.
-        n = live.cycles
-        await run.wait(lambda: live.cycles >= n + 6 and live.status is BotStatus.RUNNING, 30)
+        # Healthy again: the next order settles whatever was left unknown (PENDING orders are
+        # looked up before the next order or at a restart), so wait for two more orders: the
+        # first may be one already in flight when the faults stopped.
+        n, placed = live.cycles, len(fake.orders)
+        await run.wait(lambda: live.cycles >= n + 6 and len(fake.orders) >= placed + 2
+                       and live.status is BotStatus.RUNNING, 60)
         await run.stop()
     finally:
         await fake.stop()
