@@ -209,6 +209,14 @@ class BotRunner:
 
     async def cycle(self, ts: int) -> None:
         self.last_cycle_ts = ts
+        async with self._busy:  # orders a fault left unknown, before deciding anew
+            settled = await self.broker.settle_pending(ts)
+            if settled:
+                await self.record_executions(settled, ts)
+        if self.broker.unsettled:  # the ledger may miss a fill: no new order on a guess
+            log.warning("bot %s: an order's outcome is still unknown; not deciding at %d",
+                        self.name, ts)
+            return
         step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
         self.next_cycle_ts = ts + step
         self.risk.observe(self.portfolio.equity(self.marks), ts)

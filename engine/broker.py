@@ -24,5 +24,16 @@ class Broker(ABC):
     @abstractmethod
     async def execute(self, intent: OrderIntent, ref_price: Decimal, ts: int) -> Execution: ...
 
+    @property
+    def unsettled(self) -> bool:
+        """True while an order's outcome is unknown (a fault hid it): the bot then does not
+        decide anew, since its ledger may miss a fill."""
+        return False
+
+    async def settle_pending(self, ts: int) -> list[Execution]:
+        """Orders whose outcome a fault left unknown, looked up again at the start of a cycle
+        (live brokers). Paper brokers never leave one."""
+        return []
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release network clients. Paper brokers have none."""

@@ -144,6 +144,8 @@ class LiveBroker(Broker):
         self._slot: tuple[str, str] | None = None
         # differences found at start and not yet resolved, by item id (ResolveReconcile)
         self.reconcile_pending: dict[str, Difference] = {}
+        # an order may be PENDING (a fault hid its outcome): look it up on the next cycle
+        self._unsettled = True
 
     def new_id(self) -> str:
         """clientOrderIds of LIVE orders: unique across restarts, prefixed by the bot's hash
@@ -254,8 +256,10 @@ class LiveBroker(Broker):
         store = self.brokers.store
         pending = [o for o in await store.open_orders(self.config.name)
                    if o.status is OrderStatus.PENDING and o.client_order_id != exclude]
+        self._unsettled = bool(pending)
         if not pending:
             return []
+        unreached = 0
         stored = await store.load_fills(self.config.name)
         known = {f.fill_id for f in stored}
         ts = max([ts, *(f.ts for f in stored[-1:])])
@@ -273,10 +277,24 @@ class LiveBroker(Broker):
             except TemporaryError as e:
                 log.warning("%s: order %s still unsettled: %s", self.config.name,
                             order.client_order_id, e)
+                unreached += 1
                 continue
             fills = _stamped((f for f in ex.fills if f.fill_id not in known), ts)
             out.append(Execution(ex.order, fills))
+        self._unsettled = unreached > 0
         return out
+
+    @property
+    def unsettled(self) -> bool:
+        return self._unsettled
+
+    async def settle_pending(self, ts: int) -> list[Execution]:
+        """Settle what a fault left PENDING at the start of the next cycle, not only before
+        the next order: a fill the exchange made reaches the ledger even if the strategy then
+        holds for hours. One flag check when nothing is pending."""
+        if not self._unsettled or self.inner is None:
+            return []
+        return await self.settle(ts=ts)
 
     async def execute(self, intent: OrderIntent, ref_price: Decimal, ts: int) -> Execution:
         if self.inner is None or self.runner is None:
@@ -284,7 +302,11 @@ class LiveBroker(Broker):
         settled = await self.settle(exclude=intent.client_order_id, ts=ts)
         if settled:  # the runner's lock is held by the caller of execute
             await self.runner.record_executions(settled, ts)
-        ex = await self.inner.execute(intent, ref_price, ts)
+        try:
+            ex = await self.inner.execute(intent, ref_price, ts)
+        except BaseException:
+            self._unsettled = True  # its journal entry may be left PENDING
+            raise
         return Execution(ex.order, _stamped(ex.fills, ts))
 
     async def close(self) -> None:
