@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..clock import Clock, WallClock
 from ..errors import ExchangeError, TemporaryError
@@ -34,10 +33,10 @@ from ..messages import Event, Notice
 from ..models import BotStatus, Candle, StreamKey, timeframe_seconds
 from ..risk import DEFAULT_RULES, MarketRules
 from .indicators import IndicatorSpec, compute
+from .window import WINDOW, CandleWindow
 
 log = logging.getLogger("oxbot.market.ccxt")
 
-WINDOW = 300  # bars kept per stream, as for sim streams
 
 
 def rules_of(info: MarketInfo) -> MarketRules:
@@ -48,7 +47,7 @@ def rules_of(info: MarketInfo) -> MarketRules:
 
 
 @dataclass
-class _Stream:
+class _Stream(CandleWindow):
     key: StreamKey
     feed: CcxtFeed
     step_ms: int
@@ -60,21 +59,8 @@ class _Stream:
     stale: bool = False
     failed: str = ""
 
-    def push(self, c: Candle) -> None:
-        self.ts = np.append(self.ts[-(WINDOW - 1):], c.ts)
-        row = np.array([[c.open, c.high, c.low, c.close, c.volume]])
-        self.ohlcv = np.vstack((self.ohlcv[-(WINDOW - 1):], row))
 
-    def frame(self) -> pd.DataFrame:
-        o = self.ohlcv
-        return pd.DataFrame({"ts": self.ts, "open": o[:, 0], "high": o[:, 1], "low": o[:, 2],
-                             "close": o[:, 3], "volume": o[:, 4]})
 
-    def specs(self) -> set[IndicatorSpec]:
-        out: set[IndicatorSpec] = set()
-        for _, s in self.subscribers.values():
-            out |= s
-        return out
 
 
 class ExchangeStreams:

@@ -27,10 +27,10 @@ from ..foreground import Foreground
 from ..models import Candle, StreamKey, timeframe_seconds
 from .indicators import IndicatorSpec, compute
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
+from .window import WINDOW, CandleWindow
 
 log = logging.getLogger("oxbot.market")
 
-WINDOW = 300  # bars kept per stream and handed to strategies
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class Series(Protocol):
 
 
 @dataclass
-class _Stream:
+class _Stream(CandleWindow):
     key: StreamKey
     series: Series
     step_ms: int
@@ -71,21 +71,8 @@ class _Stream:
     ended: bool = False
     live_candles: int = 0
 
-    def specs(self) -> set[IndicatorSpec]:
-        out: set[IndicatorSpec] = set()
-        for _, s in self.subscribers.values():
-            out |= s
-        return out
 
-    def push(self, c: Candle) -> None:
-        self.ts = np.append(self.ts[-(WINDOW - 1):], c.ts)
-        row = np.array([[c.open, c.high, c.low, c.close, c.volume]])
-        self.ohlcv = np.vstack((self.ohlcv[-(WINDOW - 1):], row))
 
-    def frame(self) -> pd.DataFrame:
-        o = self.ohlcv
-        return pd.DataFrame({"ts": self.ts, "open": o[:, 0], "high": o[:, 1], "low": o[:, 2],
-                             "close": o[:, 3], "volume": o[:, 4]})
 
 
 class MarketHub:
