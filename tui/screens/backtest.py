@@ -27,7 +27,7 @@ from oxbot.engine.strategies import REGISTRY
 
 from ..widgets.equity_chart import show_curve
 from ..widgets.tick_box import TickBox
-from .bot_config import collect_errors, param_rows, read_params, show_errors
+from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
 
 NOT_BACKTESTABLE = {"llm": "llm can't be backtested: it would call a model at every "
                            "candle (slow, paid, not reproducible)"}
@@ -184,9 +184,7 @@ class BacktestScreen(Screen[None]):
         if event.value == self._strategy or event.value is Select.BLANK:
             return
         self._strategy = str(event.value)
-        box = self.query_one("#params-box")
-        await box.remove_children()
-        await box.mount_all(param_rows(self._strategy, {}))
+        await remount_params(self, self._strategy)
         self.validate()
 
     # ------------------------------------------------------------------ running

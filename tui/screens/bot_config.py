@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from oxbot.engine.models import TIMEFRAMES, BotConfig, Mode
@@ -111,13 +111,10 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         if key == "exchange":
             yield Static("", id="keys-note", classes="field-note", markup=False)
 
-    def _param_rows(self, strategy: str, values: dict[str, Any]) -> list[Any]:
-        return param_rows(strategy, values)
-
     async def on_mount(self) -> None:
         values = self._original.params if self._original and \
             self._original.strategy == self._strategy else {}
-        await self.query_one("#params-box").mount_all(self._param_rows(self._strategy, values))
+        await self.query_one("#params-box").mount_all(param_rows(self._strategy, values))
         self.query_one("#f-name" if self._new else "#f-symbols").focus()
         self.validate()
 
@@ -185,9 +182,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         if event.value == self._strategy or event.value is Select.BLANK:
             return
         self._strategy = str(event.value)
-        box = self.query_one("#params-box")
-        await box.remove_children()
-        await box.mount_all(self._param_rows(self._strategy, {}))
+        await remount_params(self, self._strategy)
         self.validate()
 
     @on(Select.Changed, "#f-mode")
@@ -269,6 +264,14 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+async def remount_params(screen: Screen[Any], strategy: str) -> None:
+    """Replace the rows in ``#params-box`` with ``strategy``'s, at their defaults (the user
+    picked another strategy). Shared by the bot form and the backtest screen."""
+    box = screen.query_one("#params-box")
+    await box.remove_children()
+    await box.mount_all(param_rows(strategy, {}))
 
 
 def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
