@@ -209,6 +209,8 @@ class BotRunner:
 
     async def cycle(self, ts: int) -> None:
         self.last_cycle_ts = ts
+        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
+        self.next_cycle_ts = ts + step
         async with self._busy:  # orders a fault left unknown, before deciding anew
             settled = await self.broker.settle_pending(ts)
             if settled:
@@ -217,8 +219,6 @@ class BotRunner:
             log.warning("bot %s: an order's outcome is still unknown; not deciding at %d",
                         self.name, ts)
             return
-        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
-        self.next_cycle_ts = ts + step
         self.risk.observe(self.portfolio.equity(self.marks), ts)
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,

@@ -225,7 +225,6 @@ class OxbotApp(App[int]):
         await super().on_event(event)
 
     def _flush_redraw(self) -> None:
-        self.foreground_busy()
         self._redraw_scheduled = False
         dirty, self._dirty = self._dirty, set()
         self._last_redraw = time.monotonic()
