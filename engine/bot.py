@@ -12,7 +12,7 @@ import asyncio
 import decimal
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Protocol
@@ -87,6 +87,7 @@ class BotRunner:
         memory: list[DecisionRecord] | None = None,
         reload: Callable[[], Any] | None = None,
         rules: Callable[[str], MarketRules] | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.config = config
         self.name = config.name
@@ -116,6 +117,7 @@ class BotRunner:
         self.task: asyncio.Task[None] | None = None
         self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
         self.market_stats: dict[str, Any] = {}  # set by the market (stale_symbols), in view()
+        self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -153,6 +155,8 @@ class BotRunner:
                 # the ledger's arithmetic always runs under Python's defaults.
                 decimal.setcontext(decimal.Context())
             try:
+                if self._pace is not None:
+                    await self._pace()  # inside the try: a halt here still marks the item done
                 if isinstance(item, Tick):
                     await self._on_tick(item)
                 else:

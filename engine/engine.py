@@ -261,6 +261,7 @@ class Engine:
             config, strategy, portfolio, broker, self.store, self.bus,
             getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
             reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
+            pace=self.hub.wait_turn,
         )
         if memory:  # the bots table's "Last" column across a restart
             runner.last_decision_ts = memory[-1].ts

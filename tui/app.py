@@ -9,12 +9,14 @@ from __future__ import annotations
 import signal
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 from textual.worker import Worker, WorkerState
 
 from oxbot.engine import messages as m
@@ -132,7 +134,7 @@ class OxbotApp(App[int]):
         self.client.start(self.inbox.listener)
         self._started = True
         if self._settle_heap:
-            settle_heap()
+            settle_heap(share_with_ui=self._foreground is not None)
         # LIVE bots reconcile before a display listens: ask for what is still undecided
         self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 
@@ -218,6 +220,15 @@ class OxbotApp(App[int]):
         self._idle_pending = False
         if self._foreground is not None:
             self._foreground.idle()
+
+    def _post_message(self, message: Message) -> Coroutine[Any, Any, bool]:
+        """Textual's input thread builds this coroutine for the app's loop: a key or a click marks
+        the UI busy right there, so a max-speed replay steps aside before the app even wakes
+        (waking it needs the interpreter lock the replay holds)."""
+        foreground = getattr(self, "_foreground", None)  # posted to before __init__ ends
+        if foreground is not None and isinstance(message, INPUT_EVENTS):
+            foreground.busy()
+        return super()._post_message(message)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, INPUT_EVENTS):

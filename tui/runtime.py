@@ -155,13 +155,23 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
 # times a minute when bots trade fast. Freezing the start-up heap takes it out of those scans;
 # a larger first generation makes collections rarer (bench/RESULTS.md, "UI latency").
 GC_THRESHOLDS = (10_000, 20, 10)
+# The interpreter lock's switch interval while a cockpit shares the process with the engine: each
+# time the UI thread blocks in a system call (every turn of its event loop does one) a busy
+# engine takes the lock, and the UI waits a whole interval to get it back. Python's default of
+# 5 ms let one frame wait 40-130 ms at max replay speed; 0.5 ms brought key-to-screen p99 under
+# 100 ms and loop lag p99 to ~20 ms, for ~13 % of max replay speed (bench/RESULTS.md, UI latency).
+SHARED_SWITCH_INTERVAL_S = 0.0005
 
 
-def settle_heap() -> None:
+def settle_heap(*, share_with_ui: bool = False) -> None:
     """Call once start-up is over (engine built, bots loaded): freeze what exists, and collect
-    the young generation less often. For the process entry points only: tests that build many
-    apps would keep every frozen one alive."""
+    the young generation less often; with `share_with_ui` (the cockpit hosting the engine on a
+    thread) also hand the interpreter lock over sooner. For the process entry points only: tests
+    that build many apps would keep every frozen one alive."""
     import gc  # noqa: PLC0415
+    import sys  # noqa: PLC0415
 
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    if share_with_ui:
+        sys.setswitchinterval(SHARED_SWITCH_INTERVAL_S)

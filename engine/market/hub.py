@@ -213,8 +213,7 @@ class MarketHub:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            if lockstep and self.foreground is not None:
-                await self.foreground.wait_turn()
+            await self.wait_turn()
             close_ts = min(s.next_close for s in live)
             due = [s for s in live if s.next_close == close_ts]
             prev = self.virtual_ms if self.virtual_ms is not None else close_ts - due[0].step_ms
@@ -261,6 +260,12 @@ class MarketHub:
                     await asyncio.sleep(self.sim.yield_s)
             else:
                 await asyncio.sleep(0)
+
+    async def wait_turn(self) -> None:
+        """Step aside while an in-process cockpit draws (engine/foreground.py): only a lockstep
+        (max-speed) replay, which never waits on anything else, needs to."""
+        if self.foreground is not None and self.sim.speed is None:
+            await self.foreground.wait_turn()
 
     async def _sleep_until(self, vts: int) -> None:
         speed = self.sim.speed or 1.0

@@ -8,8 +8,9 @@ import asyncio
 import threading
 
 from oxbot.engine.foreground import Foreground
-from oxbot.engine.messages import AddBot, PauseBot
-from oxbot.engine.models import BotConfig
+from oxbot.engine.market.hub import Tick
+from oxbot.engine.messages import AddBot, PauseBot, StopBot
+from oxbot.engine.models import BotConfig, StreamKey
 from oxbot.storage.store import Store
 
 from .conftest import Harness, make_engine
@@ -51,6 +52,65 @@ async def test_the_market_stands_still_while_the_ui_is_busy(store: Store) -> Non
         assert engine.hub.virtual_ms == frozen
         fg.idle()
         await h.drain(lambda: engine.hub.virtual_ms != frozen, timeout=10)
+    finally:
+        fg.idle()
+        await h.stop()
+
+
+async def test_each_bot_parks_between_inbox_items_while_the_ui_is_busy(store: Store) -> None:
+    """The market stops between candles, but a candle fans out to 20 bots: each bot also waits
+    its turn before every item, so a key is not stuck behind a whole candle's work."""
+    engine = make_engine(store, max_candles=5_000)
+    fg = Foreground(max_wait_s=60)
+    engine.hub.foreground = fg
+    h = Harness(engine)
+    await h.start()
+    try:
+        await h.do(AddBot(config=BotConfig(name="b", symbols=("BTC/USDT",)), start=True))
+        runner = engine.runners["b"]
+        await h.drain(lambda: "BTC/USDT" in runner.marks, timeout=30)
+        seen: list[float] = []
+        on_tick = runner._on_tick
+
+        async def spy(tick: Tick) -> None:
+            seen.append(tick.price)
+            await on_tick(tick)
+
+        runner._on_tick = spy  # type: ignore[method-assign]
+        fg.busy()
+        await asyncio.sleep(0.1)  # the candle in progress finishes
+        seen.clear()
+        key = StreamKey("sim", "BTC/USDT", runner.config.timeframe)
+        runner.inbox.put_nowait(Tick(key, 0, 123.0))
+        await asyncio.sleep(0.3)
+        assert runner.inbox.qsize() == 0 and seen == []  # taken, but parked
+        fg.idle()
+        await h.drain(lambda: 123.0 in seen, timeout=5)
+        assert seen[0] == 123.0
+    finally:
+        fg.idle()
+        await h.stop()
+
+
+async def test_stopping_a_parked_bot_lets_the_market_move_on(store: Store) -> None:
+    engine = make_engine(store, max_candles=5_000)
+    fg = Foreground(max_wait_s=60)
+    engine.hub.foreground = fg
+    h = Harness(engine)
+    await h.start()
+    try:
+        await h.do(AddBot(config=BotConfig(name="b", symbols=("BTC/USDT",)), start=True))
+        runner = engine.runners["b"]
+        await h.drain(lambda: "BTC/USDT" in runner.marks, timeout=30)
+        fg.busy()
+        await asyncio.sleep(0.1)
+        key = StreamKey("sim", "BTC/USDT", runner.config.timeframe)
+        runner.inbox.put_nowait(Tick(key, 0, 123.0))
+        await asyncio.sleep(0.1)  # parked with the item taken
+        done = await h.do(StopBot(name="b"), timeout=5)
+        assert done.ok, done.message
+        # the item counts as handled: a lockstep market waiting on this inbox is not stuck
+        await asyncio.wait_for(runner.inbox.join(), 2)
     finally:
         fg.idle()
         await h.stop()
