@@ -17,6 +17,7 @@ from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from oxbot.engine import messages as m
@@ -89,7 +90,7 @@ class OxbotApp(App[int]):
         self.dashboard: DashboardScreen | None = None
         self._dirty: set[str] = set()
         self._last_redraw = 0.0
-        self._redraw_scheduled = False
+        self._redraw_timer: Timer | None = None  # the coalesced redraw, when one is due
         self._held_trade_toasts: list[Toast] = []
         self._trade_toast_timer = False
         self._last_trade_toast = 0.0
@@ -171,12 +172,15 @@ class OxbotApp(App[int]):
         self._dirty |= dirty
         # Redraw at most every REDRAW_INTERVAL_S: 20 bots at max speed send thousands of
         # events a second; a person reads a few frames a second; keys redraw at once.
-        wait = self._last_redraw + REDRAW_INTERVAL_S - time.monotonic()
-        if wait <= 0 or "bots-now" in dirty:  # a status change (often a key's effect): now
+        # One redraw is ever pending: flushing early (a status change) cancels it.
+        if "bots-now" in dirty:  # a status change (often a key's effect): now
             self._flush_redraw()
-        elif not self._redraw_scheduled:
-            self._redraw_scheduled = True
-            self.set_timer(wait, self._flush_redraw)
+        elif self._redraw_timer is None:
+            wait = self._last_redraw + REDRAW_INTERVAL_S - time.monotonic()
+            if wait <= 0:
+                self._flush_redraw()
+            else:
+                self._redraw_timer = self.set_timer(wait, self._flush_redraw)
 
     def _ask_history(self) -> None:
         """The stored equity curve of bots seen for the first time (the chart is otherwise
@@ -236,7 +240,9 @@ class OxbotApp(App[int]):
         await super().on_event(event)
 
     def _flush_redraw(self) -> None:
-        self._redraw_scheduled = False
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
         dirty, self._dirty = self._dirty, set()
         self._last_redraw = time.monotonic()
         dashboard = self.dashboard

@@ -49,3 +49,32 @@ async def test_a_key_marks_the_ui_busy_on_the_input_thread_before_the_app_wakes(
         assert fg.is_busy  # before the app has run anything
         await made[0]  # type: ignore[misc]
         await wait_until(pilot, lambda: not fg.is_busy, "the frame after the key")
+
+
+async def test_a_stream_of_engine_events_is_drawn_at_most_ten_times_a_second(sim_client):
+    """Coalescing: with bots trading at max speed, the panels are redrawn every
+    REDRAW_INTERVAL_S, not once per event and not twice per interval (a pending timer and an
+    overdue batch used to both draw)."""
+    import time
+
+    from oxbot.tui.app import REDRAW_INTERVAL_S
+
+    client = sim_client(sim_bots(4), 20_000)
+    app = OxbotApp(client)
+    flushes: list[float] = []
+    flush = app._flush_redraw
+
+    def counted() -> None:
+        if "bots-now" not in app._dirty:  # a status change is drawn at once, on purpose
+            flushes.append(time.monotonic())
+        flush()
+
+    app._flush_redraw = counted  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.engine_ts > 0, "the market to move")
+        await pilot.pause(0.5)
+        flushes.clear()
+        await pilot.pause(1.5)
+        gaps = [b - a for a, b in zip(flushes, flushes[1:], strict=False)]
+        assert len(flushes) >= 5, flushes  # it does draw, continuously
+        assert min(gaps) >= REDRAW_INTERVAL_S * 0.8, sorted(gaps)[:5]

@@ -52,8 +52,7 @@ class FillsLog(RichLog):
         new = total - self._shown
         if new <= 0:
             return
-        for f in self._fills[-min(new, len(self._fills)):]:
-            self.write(self._line(f))
+        self._append(self._fills[-min(new, len(self._fills)):])
         self._shown = total
 
     def on_resize(self, event: Resize) -> None:
@@ -70,8 +69,18 @@ class FillsLog(RichLog):
     def _rewrite(self) -> None:
         self._stale = False
         self.clear()
-        for f in self._fills:
-            self.write(self._line(f))
+        self._append(self._fills, follow=True)
+
+    def _append(self, fills: Iterable[OrderFilled], *, follow: bool | None = None) -> None:
+        """Write lines, then follow the newest in the same frame, unless the user has scrolled
+        back to read (RichLog's own auto-scroll always jumps, and one frame later: a second
+        full repaint of the panel for every batch of fills)."""
+        if follow is None:
+            follow = self.is_vertical_scroll_end
+        for f in fills:
+            self.write(self._line(f), scroll_end=False)
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def _line(self, f: OrderFilled) -> Text:
         side = f.side.upper()
