@@ -405,12 +405,17 @@ class Engine:
         return f"bot {cmd.name} deleted ({kept})"
 
     async def _on_PanicAll(self, cmd: PanicAll) -> str:
-        stopped = closed = 0
-        for r in list(self.runners.values()):
-            if r.status is not BotStatus.STOPPED:
-                await self._stop(r, BotStatus.STOPPED)
-                stopped += 1
+        runners = list(self.runners.values())
+        active = [r for r in runners if r.status is not BotStatus.STOPPED]
+        for r in active:  # before the first await: no bot starts another cycle from here on
+            self.hub.unsubscribe(r)
+            r.status = BotStatus.STOPPED
+        for r in active:  # then wait out what was in flight, and record the status
+            await self._stop(r, BotStatus.STOPPED)
+        closed = 0
+        for r in runners:  # only now close positions: nothing can open new ones meanwhile
             closed += await self._flatten(r)
+        stopped = len(active)
         left = sum(len(r.portfolio.positions) for r in self.runners.values())
         if left:
             raise OxbotError(f"PANIC incomplete: {left} position(s) still open")

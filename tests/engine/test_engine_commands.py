@@ -27,7 +27,7 @@ from oxbot.engine.messages import (
 )
 from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.engine.strategies import Strategy, build_strategy
-from oxbot.engine.strategies.base import ENTER
+from oxbot.engine.strategies.base import ENTER, EXIT
 from oxbot.storage.store import Store
 
 from .conftest import Harness, make_engine
@@ -49,6 +49,16 @@ class AlwaysBuy(Strategy):
         return np.full(len(frame), ENTER, dtype=np.int8)
 
 
+class Flip(Strategy):
+    """In when the last close rose, out when it fell: an order on about every other candle."""
+
+    name = "flip"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        up = np.diff(frame["close"].to_numpy(), prepend=np.nan) > 0
+        return np.where(up, ENTER, EXIT).astype(np.int8)
+
+
 class Broken(Strategy):
     name = "broken"
 
@@ -57,7 +67,8 @@ class Broken(Strategy):
 
 
 def factory(config: BotConfig) -> Strategy:
-    special: dict[str, type[Strategy]] = {"always_buy": AlwaysBuy, "broken": Broken}
+    special: dict[str, type[Strategy]] = {"always_buy": AlwaysBuy, "broken": Broken,
+                                          "flip": Flip}
     if config.strategy in special:
         return special[config.strategy]()
     return build_strategy(config.strategy, config.params)
@@ -155,6 +166,27 @@ async def test_flatten_panic_and_delete(store: Store) -> None:
     finally:
         con.close()
     assert kept > 0
+    await h.stop()
+
+
+async def test_panic_stops_every_bot_before_it_flattens_any(store: Store) -> None:
+    """While PANIC flattens one bot, the others must not go on trading (they used to be stopped
+    and flattened one after the other, and a bot still running opened new positions that PANIC
+    then had to close)."""
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
+    await h.start()
+    for i in range(6):
+        assert (await h.do(AddBot(config=cfg(f"f{i}", strategy="flip"), start=True))).ok
+    await h.drain(lambda: sum(1 for e in h.events if isinstance(e, OrderFilled)) > 30)
+    await h.drain(lambda: sum(len(r.portfolio.positions) for r in h.engine.runners.values()) >= 2)
+    n = len(h.events)
+    panic = await h.do(PanicAll())
+    assert panic.ok, panic.message
+    after = [(e.bot, e.side, e.reason) for e in h.events[n:] if isinstance(e, OrderFilled)]
+    # Orders already in flight when the command arrives may still fill; once the first
+    # position is flattened, nothing else may trade.
+    first = next(i for i, (_, _, reason) in enumerate(after) if reason == "flatten")
+    assert all(reason == "flatten" for _, _, reason in after[first:]), after
     await h.stop()
 
 
