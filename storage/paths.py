@@ -9,6 +9,7 @@ from the user's real files.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -55,7 +56,15 @@ def runtime_dir() -> Path:
     enforced even when the directory already existed with looser permissions.
     """
     home = _home()
-    path = home / "run" if home else platformdirs.user_runtime_path(APP_NAME, appauthor=False)
+    if home:
+        path = home / "run"
+    else:
+        with warnings.catch_warnings():
+            # Without XDG_RUNTIME_DIR (su, some SSH sessions, containers) platformdirs falls
+            # back to /tmp/runtime-<uid> and printed a warning on every command; the fallback
+            # is fine, its mode is enforced below.
+            warnings.simplefilter("ignore")
+            path = platformdirs.user_runtime_path(APP_NAME, appauthor=False)
     _ensure(path, 0o700)
     if (path.stat().st_mode & 0o777) != 0o700:
         path.chmod(0o700)

@@ -68,3 +68,29 @@ def test_doctor_warns_when_columns_and_lines_pin_the_size(tmp_path: Path) -> Non
                             env={**env, "COLUMNS": "80", "LINES": "24"})
     line = next(x for x in pinned.stdout.splitlines() if x.startswith("terminal"))
     assert "COLUMNS=80 LINES=24" in line and "unset COLUMNS LINES" in line
+
+
+def test_the_cockpit_without_a_terminal_says_so_and_touches_nothing(tmp_path: Path) -> None:
+    """`oxbot | head` used to spin on the closed pipe, deaf to ctrl+c and SIGTERM."""
+    env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
+    db = tmp_path / "x.db"
+    for argv in ([], ["attach"]):
+        out = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "--db", str(db), *argv],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             env=env, timeout=60)
+        assert out.returncode != 0
+        assert "the cockpit needs a terminal" in out.stderr and "--headless" in out.stderr
+        assert "Traceback" not in out.stderr
+    assert not db.exists()
+
+
+def test_no_warning_noise_without_xdg_runtime_dir(tmp_path: Path) -> None:
+    """Over su, some SSH sessions and in containers XDG_RUNTIME_DIR is unset: platformdirs'
+    fallback is fine, but its warning was printed on every command."""
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "OXBOT_HOME")}
+    env["HOME"] = str(tmp_path)  # the data and config directories land here
+    out = subprocess.run([sys.executable, "-W", "default", "-m", "oxbot.tui.cli", "--db",
+                          str(tmp_path / "x.db"), "status"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert "no oxbot engine is running" in out.stderr
+    assert "Warning" not in out.stderr, out.stderr

@@ -34,10 +34,24 @@ def _settings() -> Any:
     return settings
 
 
+def _need_terminal() -> None:
+    """The cockpit draws on a terminal and reads keys from it. Piped into `head` or a file it
+    used to spin on a closed pipe, deaf to ctrl+c and SIGTERM."""
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        which = "output" if sys.stdin.isatty() else "input"
+        raise OxbotError(
+            f"the cockpit needs a terminal, and standard {which} is not one (a pipe or a "
+            "file). In scripts use `oxbot status`, `oxbot bots list --json`, or run the engine "
+            "with `oxbot run --headless`")
+
+
 def run_attach(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import OxbotError  # noqa: PLC0415
     from oxbot.engine.remote import SocketClient, engine_running  # noqa: PLC0415
 
+    _need_terminal()
     db, sock = _paths(args)
     if not engine_running(sock):
         raise OxbotError(f"no oxbot engine is running for {db}; start one with "
@@ -48,6 +62,7 @@ def run_attach(args: argparse.Namespace) -> int:
 def run_tui(args: argparse.Namespace) -> int:
     from oxbot.engine.remote import SocketClient, engine_running  # noqa: PLC0415
 
+    _need_terminal()
     db, sock = _paths(args)
     settings = _settings()
     if engine_running(sock):
