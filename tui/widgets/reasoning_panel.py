@@ -6,8 +6,9 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual import events
+from textual.containers import VerticalScroll
 from textual.scrollbar import ScrollTo, ScrollUp
-from textual.widgets import RichLog
+from textual.widgets import Static
 
 from .. import formatting as fmt
 from ..palette import colour
@@ -16,27 +17,22 @@ from ..state import ReasoningEntry
 VERDICT_VARIABLE = {"approved": "pnl-up", "clamped": "bot-paused", "rejected": "pnl-down"}
 
 
-class ReasoningPanel(RichLog):
+class ReasoningPanel(VerticalScroll):
     """Newest decision at the bottom, auto-scrolled while the user has not scrolled up.
 
     ``following`` is switched off only by the user scrolling up (wheel, keys, scrollbar) and on
     again when they reach the bottom or pick another bot. Deriving it from the scroll position
     instead fails while the panel is hidden (compact layout) and as content grows.
-
-    The text is wrapped here, at the panel's width, so the panel knows its height at once and
-    follows the newest line in the same frame (a Static in a scroll container learns its height
-    only in the next layout pass: a second repaint for every decision).
     """
 
     def __init__(self, *, id: str | None = None,  # noqa: A002 - Textual's name
                  classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes, wrap=True, markup=False, min_width=0,
-                         auto_scroll=False)
+        super().__init__(id=id, classes=classes)
         self.following = True
         self._bot: str | None = None
-        self._text = Text()
-        self._width = 0
-        self._stale = True  # text set while hidden or before the width was known
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("", id="reasoning-text")
 
     # ------------------------------------------------------------------ following
 
@@ -70,16 +66,22 @@ class ReasoningPanel(RichLog):
         if self.max_scroll_y > 0 and new >= self.max_scroll_y:
             self.following = True
 
-    def on_resize(self, event: events.Resize) -> None:
-        # Wrapped lines keep the width they were wrapped at: wrap again (shown again in the
-        # compact tabs, or resized); the newest stays at the bottom.
-        if event.size.width > 0 and (event.size.width != self._width or self._stale):
-            self._width = event.size.width
-            self._draw()
+    def _follow(self) -> None:
+        # After the next layout pass, when the new text's height is known. Decided then, not
+        # now: a reader who scrolls back in between stays where they went. (Wrapping the text
+        # here instead, to scroll in the same frame, cost 2 ms more per decision shown.)
+        if self.following:
+            self.call_after_refresh(self._scroll_end_if_following)
+
+    def _scroll_end_if_following(self) -> None:
+        if self.following:
+            self.scroll_end(animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        self._follow()  # shown again (compact tabs) or resized: the newest at the bottom
 
     def on_show(self) -> None:
-        if self._stale:
-            self.call_after_refresh(self._draw)
+        self._follow()
 
     def show(self, bot: str | None, entries: Iterable[ReasoningEntry]) -> None:
         text = Text()
@@ -93,22 +95,8 @@ class ReasoningPanel(RichLog):
                 self._entry(text, e)
         if bot != self._bot:
             self._bot, self.following = bot, True
-        self._text = text
-        self._draw()
-
-    def _draw(self) -> None:
-        if not self.display or self.size.width <= 0:
-            self._stale = True  # wrapped at width 0 it would stay blank
-            return
-        self._stale = False
-        self._width = self.size.width
-        top = self.scroll_y
-        self.clear()
-        self.write(self._text.copy(), scroll_end=False)
-        if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
-        else:  # the reader stays where they are
-            self.scroll_to(y=top, animate=False, immediate=True)
+        self.query_one("#reasoning-text", Static).update(text)
+        self._follow()
 
     def _entry(self, out: Text, e: ReasoningEntry) -> None:
         out.append(f"{fmt.hhmm(e.ts)} ", style="bold")
