@@ -357,10 +357,12 @@ class OxbotApp(App[int]):
                             timeout=10)
 
         n_pos = len(self.state.positions)
+        active = sum(1 for b in self.state.bots.values() if b.status in ("running", "paused"))
         self.push_screen(ConfirmScreen(
             "PANIC: stop everything?",
-            f"Stop all {len(self.state.bots)} bots and close all {n_pos} open positions at "
-            "market now.", confirm_label="PANIC", danger=True), answered)
+            f"Stop {active} running or paused {'bot' if active == 1 else 'bots'} and close "
+            f"{_count(n_pos, 'open position')} at market now.", confirm_label="PANIC",
+            danger=True), answered)
 
     # ------------------------------------------------------------------ failures
 
@@ -370,6 +372,10 @@ class OxbotApp(App[int]):
             error = event.worker.error
             self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.group} failed",
                         severity="error", timeout=10, markup=False)
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 def _bindings(items: list[Any]) -> list[Binding]:

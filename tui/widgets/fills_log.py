@@ -92,7 +92,7 @@ class FillsLog(RichLog):
         reason = REASON_TEXT.get(f.reason, f.reason)
         if reason not in ("entry", "exit"):
             t.append(f" {reason}", style="bold")
-        if f.realised:
+        if f.realised is not None and f.reason != "entry":  # a close shows its P&L, even 0
             t.append(f" P&L {fmt.signed_money(f.realised)}",
                      style=colour(self.app, fmt.pnl_variable(f.realised)))
         t.append(f" @{fmt.price(f.price)}")  # one word: a wrap never strands the "@"
