@@ -4,6 +4,7 @@ that was already scheduled when they went back)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from textual.app import App, ComposeResult
@@ -88,3 +89,16 @@ async def test_reasoning_follows_the_newest_decision_unless_scrolled_back() -> N
         panel.show("bot01", _entries(2))  # another bot: follow its newest
         await pilot.pause()
         assert panel.following and panel.scroll_y == panel.max_scroll_y
+
+
+async def test_a_closing_fill_shows_its_pnl_even_when_it_is_zero() -> None:
+    app = LogApp()
+    async with app.run_test(size=(80, 8)) as pilot:
+        log = app.query_one(FillsLog)
+        buy, flat = _fills(2)
+        log.show([replace(buy, side="buy", reason="entry"),
+                  replace(flat, side="sell", reason="flatten", realised=Decimal("0"))], 2)
+        await pilot.pause()
+        entry, close = (strip.text for strip in log.lines[-2:])
+        assert "P&L" not in entry
+        assert "FLATTEN P&L 0.00" in close or "FLATTEN P&L +0.00" in close, close
