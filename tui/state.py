@@ -123,7 +123,7 @@ class DashboardState:
                 dirty |= {"header", "bots", "bots-now", "positions", "equity", "reasoning"}
             case m.EngineStateChanged():
                 self.engine_state = ev.state
-                dirty.add("header")
+                dirty |= {"header", "bots", "bots-now"}  # "disconnected" changes every row
                 if ev.message:
                     toasts.append(Toast(ev.message, title=f"engine {ev.state}"))
             case m.BotStateChanged() if ev.bot is not None:

@@ -174,3 +174,22 @@ async def test_fills_that_arrive_while_their_panel_is_hidden_are_drawn_when_show
         await pilot.resize_terminal(120, 40)  # wide: every panel shows
         await pilot.pause(0.5)
         assert screen_text(app).count("alpha BUY") == 4
+
+
+async def test_an_attached_cockpit_that_lost_its_engine_does_not_show_bots_running(
+        scripted_client, fixed_clock):
+    """After `oxbot stop`, an attached cockpit kept every row at "▶ running" with a "Next in":
+    the rows are the engine's last word, so the status says it is unknown now."""
+    from oxbot.engine.remote import DISCONNECTED
+    from oxbot.tui.widgets.bots_table import LOST_STATUS
+
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        assert "running" in screen_text(app)
+        scripted_client.emit(m.EngineStateChanged(T0, DISCONNECTED,
+                                                  "lost the connection to the engine"))
+        await pilot.pause(0.3)
+        rows = [line for line in screen_text(app).splitlines() if LOST_STATUS in line]
+        assert len(rows) == len(app.state.bots) > 0
+        assert "running" not in screen_text(app)  # neither the rows nor the header's count

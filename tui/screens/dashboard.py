@@ -21,6 +21,7 @@ from textual.widgets import Static, Tab, Tabs
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import BotConfig
+from oxbot.engine.remote import DISCONNECTED
 
 from ..widgets.bots_table import BotsTable
 from ..widgets.equity_chart import EquityChart
@@ -157,7 +158,8 @@ class DashboardScreen(BotActions, Screen[None]):
             self._bots_dirty = False
             self._bots_drawn_at = time.monotonic()
             table = self.query_one(BotsTable)
-            table.show([st.bots[n] for n in st.bot_names()], st.engine_ts)
+            table.show([st.bots[n] for n in st.bot_names()], st.engine_ts,
+                       engine_lost=st.engine_state == DISCONNECTED)
             if self._select_when_shown in st.bots:
                 table.select_name(self._select_when_shown)
                 self._select_when_shown = None

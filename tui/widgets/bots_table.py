@@ -35,6 +35,9 @@ COLUMNS = (
 # to act (name, mode, status, equity, P&L, positions) stays; the rest is in the config.
 DROP_ORDER = ("llm", "last", "tf", "trades", "symbols", "next", "strategy", "pos")
 CELL_PAD = 2  # one space each side of a cell
+STATUS_COL = [k for k, _, _ in COLUMNS].index("status")
+NEXT_COL = [k for k, _, _ in COLUMNS].index("next")
+LOST_STATUS = "? engine gone"  # an attached cockpit lost its engine: the status is unknown
 
 Cell = tuple[str, str]  # text, theme variable for its colour ("" = default)
 
@@ -92,11 +95,17 @@ class BotsTable(Widget, can_focus=True):
     def on_resize(self) -> None:
         self._relayout()
 
-    def show(self, bots: list[BotView], now_ms: int) -> None:
-        """Update the rows; only rows whose text changed are rendered again."""
+    def show(self, bots: list[BotView], now_ms: int, *, engine_lost: bool = False) -> None:
+        """Update the rows; only rows whose text changed are rendered again. ``engine_lost``:
+        the engine this cockpit is attached to went away, so the rows are its last word, not
+        the bots' state now."""
         keep = self.selected
         names = [b.name for b in bots]
         cells = {b.name: self._row(b, now_ms) for b in bots}
+        if engine_lost:
+            for row in cells.values():
+                row[STATUS_COL] = (LOST_STATUS, "")
+                row[NEXT_COL] = ("—", "")
         if names == self._names and cells == self._cells:
             return
         grew = names != self._names

@@ -44,7 +44,8 @@ class HeaderBar(Horizontal):
         figures.append(engine_state, style="bold")
         if attached:
             figures.append(f" (attached to {attached})", style="bold")
-        figures.append(f"  bots {running}/{bots} running", style="dim")
+        if engine_state != "disconnected":  # else nobody knows what runs now
+            figures.append(f"  bots {running}/{bots} running", style="dim")
         update_static(self.query_one("#header-figures", Static), figures)
         clock = fmt.clock_text(clock_ms)
         if market_ms and abs(market_ms - clock_ms) > 120_000:
