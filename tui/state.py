@@ -7,6 +7,7 @@ panels, once per batch of events.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -70,7 +71,7 @@ class DashboardState:
     # ------------------------------------------------------------------ derived values
 
     def bot_names(self) -> list[str]:
-        return sorted(self.bots)
+        return sorted(self.bots, key=natural_key)
 
     def total_equity(self) -> Decimal:
         return sum((b.equity for b in self.bots.values()), Decimal(0))
@@ -99,7 +100,7 @@ class DashboardState:
 
     def positions_of(self, bot: str | None) -> list[PositionView]:
         rows = [p for p in self.positions.values() if bot is None or p.bot == bot]
-        return sorted(rows, key=lambda p: (p.bot, p.symbol))
+        return sorted(rows, key=lambda p: (natural_key(p.bot), p.symbol))
 
     # ------------------------------------------------------------------ folding events
 
@@ -256,3 +257,9 @@ def _fill_toast(ev: m.OrderFilled) -> Toast:
     if ev.reason == "take_profit":
         return Toast(f"{ev.bot}: TAKE-PROFIT hit, {what}", "information", "take-profit")
     return Toast(f"{ev.bot}: {what}", "information", "fill")
+
+
+def natural_key(name: str) -> list[tuple[int, int | str]]:
+    """Sort key that reads numbers as numbers: llm2 before llm11 (plain text put it after)."""
+    return [(0, int(part)) if part.isdigit() else (1, part.lower())
+            for part in re.split(r"(\d+)", name) if part]

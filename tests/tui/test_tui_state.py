@@ -63,3 +63,11 @@ def test_market_time_ignores_wall_clock_command_replies():
     st.apply(m.EquitySampled(T0, "a", Decimal("1"), Decimal("1")))
     st.apply(m.CommandDone(T0 + 10**9, "x", "StopBot", True, ""))
     assert st.engine_ts == T0
+
+
+def test_bots_are_listed_with_numbers_read_as_numbers() -> None:
+    from oxbot.tui.state import natural_key
+
+    names = ["llm11", "llm2", "llm20", "bot10", "bot9", "alpha"]
+    assert sorted(names, key=natural_key) == ["alpha", "bot9", "bot10", "llm2", "llm11",
+                                               "llm20"]
