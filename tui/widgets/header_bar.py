@@ -9,6 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
+from oxbot.engine.remote import DISCONNECTED
+
 from .. import formatting as fmt
 from ..palette import colour
 from .static_text import update_static
@@ -44,7 +46,7 @@ class HeaderBar(Horizontal):
         figures.append(engine_state, style="bold")
         if attached:
             figures.append(f" (attached to {attached})", style="bold")
-        if engine_state != "disconnected":  # else nobody knows what runs now
+        if engine_state != DISCONNECTED:  # else nobody knows what runs now
             figures.append(f"  bots {running}/{bots} running", style="dim")
         update_static(self.query_one("#header-figures", Static), figures)
         clock = fmt.clock_text(clock_ms)
