@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .broker import Broker
+from .broker import Broker, Execution
 from .bus import EventBus
 from .errors import AuthError, BudgetExceeded
 from .market.hub import Bar, Tick
@@ -38,6 +38,7 @@ from .messages import (
 )
 from .models import (
     ZERO,
+    Action,
     BotConfig,
     BotStatus,
     Decision,
@@ -53,7 +54,7 @@ from .models import (
     to_decimal,
 )
 from .portfolio import Portfolio
-from .risk import MarketRules, RiskManager, stop_hit
+from .risk import MarketRules, RiskManager, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
 
 log = logging.getLogger("oxbot.bot")
@@ -61,6 +62,7 @@ log = logging.getLogger("oxbot.bot")
 EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is written
 MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
 ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error state
+SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
 class Ledger(Protocol):
@@ -99,7 +101,7 @@ class BotRunner:
         self.bus = bus
         self.new_id = new_id
         self.status = status
-        self.inbox: asyncio.Queue[Tick | Bar] = asyncio.Queue()
+        self.inbox: asyncio.Queue[Tick | Bar | str] = asyncio.Queue()
         self.marks: dict[str, Decimal] = {}
         self.frames: dict[str, pd.DataFrame] = {}
         self.bar_ts: dict[str, int] = {}
@@ -113,11 +115,17 @@ class BotRunner:
         self._day: int | None = None
         self._equity_buf: list[EquityPoint] = []
         self._decide_task: asyncio.Task[Decision] | None = None
-        self._busy = asyncio.Lock()  # held while orders are executed and written
+        self.lock = asyncio.Lock()  # held while orders are executed and written
         self.task: asyncio.Task[None] | None = None
         self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
         self.market_stats: dict[str, Any] = {}  # set by the market (stale_symbols), in view()
         self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
+        self._rules = rules or (lambda _s: MarketRules())
+        # Ids of the fills applied to the portfolio (LIVE: a fill reported by a reply, a lookup
+        # and a restart is applied once); None until a broker reports a fill twice-able.
+        self._applied: set[str] | None = None
+        self._settle_task: asyncio.Task[None] | None = None
+        self._not_ready_said = ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -134,7 +142,7 @@ class BotRunner:
         After this returns no order can be placed by this bot."""
         if self._decide_task and not self._decide_task.done():
             self._decide_task.cancel()
-        async with self._busy:
+        async with self.lock:
             if self.task and not self.task.done():
                 self.task.cancel()
                 try:
@@ -159,6 +167,8 @@ class BotRunner:
                     await self._pace()  # inside the try: a halt here still marks the item done
                 if isinstance(item, Tick):
                     await self._on_tick(item)
+                elif isinstance(item, str):
+                    await self.settle(self.last_cycle_ts or 0)
                 else:
                     await self._on_bar(item)
             except asyncio.CancelledError:
@@ -180,7 +190,7 @@ class BotRunner:
         price = to_decimal(tick.price)
         self.marks[sym] = price
         pos = self.portfolio.position(sym)
-        if pos is not None and self.active:
+        if pos is not None and self.active and self._may_exit(sym):
             hit = stop_hit(pos, price, price, price)
             if hit:
                 await self._exit(pos, hit[0], hit[1], tick.ts)
@@ -193,7 +203,7 @@ class BotRunner:
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
         pos = self.portfolio.position(sym)
-        if pos is not None and self.active:
+        if pos is not None and self.active and self._may_exit(sym):
             hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
             if hit:
                 await self._exit(pos, hit[0], hit[1], bar.close_ts)
@@ -215,14 +225,18 @@ class BotRunner:
         self.last_cycle_ts = ts
         step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
         self.next_cycle_ts = ts + step
-        async with self._busy:  # orders a fault left unknown, before deciding anew
-            settled = await self.broker.settle_pending(ts)
-            if settled:
-                await self.record_executions(settled, ts)
-        if self.broker.unsettled:  # the ledger may miss a fill: no new order on a guess
-            log.warning("bot %s: an order's outcome is still unknown; not deciding at %d",
-                        self.name, ts)
+        await self.settle(ts)  # orders whose end is not known yet, before deciding anew
+        why = self.broker.not_ready()
+        if why:  # a LIVE bot not reconciled with its exchange trades on no guess
+            if why != self._not_ready_said:
+                self._not_ready_said = why
+                log.warning("bot %s: not deciding: %s", self.name, why)
+                self.market_stats["not_ready"] = why
+                self.publish_view()
             return
+        if self._not_ready_said:
+            self._not_ready_said = ""
+            self.market_stats.pop("not_ready", None)
         self.risk.observe(self.portfolio.equity(self.marks), ts)
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,
@@ -244,8 +258,8 @@ class BotRunner:
             return
         finally:
             self._decide_task = None
-        async with self._busy:
-            await self._act(decision, ts)
+        async with self.lock:
+            await self._act(_hold_blocked(decision, self.broker.blocked()), ts)
         self.consecutive_errors = 0
 
     async def _act(self, decision: Decision, ts: int) -> None:
@@ -277,11 +291,23 @@ class BotRunner:
         ex = await self.broker.execute(intent, self.marks[intent.symbol], ts)
         return ex.order, list(ex.fills)
 
-    async def _exit(self, pos: Position, reason: OrderReason, price: Decimal, ts: int) -> None:
-        async with self._busy:
-            if self.portfolio.position(pos.symbol) is None:
-                return
-            intent = OrderIntent(self.name, pos.symbol, Side.SELL, pos.qty, reason, self.new_id(),
+    def _may_exit(self, symbol: str) -> bool:
+        """An exit may be sent: no order of the symbol is unresolved, the bot is reconciled."""
+        return symbol not in self.broker.blocked() and not self.broker.not_ready()
+
+    async def _exit(self, pos: Position, reason: OrderReason, price: Decimal, ts: int) -> bool:
+        """Sell the position (what the exchange would take of it); False when nothing was
+        sent (no position, an unresolved order on the symbol, or only dust left)."""
+        async with self.lock:
+            held = self.portfolio.position(pos.symbol)
+            if held is None or not self._may_exit(pos.symbol):
+                return False
+            qty = sellable(held.qty, price, self._rules(pos.symbol))
+            if qty <= 0:  # dust the exchange would refuse (a fee taken in the coin bought)
+                log.info("bot %s: %s %s left is below the exchange's minimum; not sold",
+                         self.name, held.qty, pos.symbol)
+                return False
+            intent = OrderIntent(self.name, pos.symbol, Side.SELL, qty, reason, self.new_id(),
                                  limit_price=price)
             ex = await self.broker.execute(intent, price, ts)
             await self._persist([ex.order], list(ex.fills), None, ts)
@@ -290,12 +316,39 @@ class BotRunner:
                 self.memory.append(DecisionRecord(
                     self.name, ts, "risk", f"{pos.symbol}:{reason.value}",
                     reasoning=f"{reason.value.replace('_', '-')} hit at {price}"))
+            return True
 
-    async def record_executions(self, executions: Any, ts: int) -> None:
+    async def settle(self, ts: int) -> None:
+        """Let the broker look up orders whose end is not known yet, and record what that
+        brought, under the bot's lock."""
+        async with self.lock:
+            settled = await self.broker.settle(ts)
+            if settled:
+                await self.record_executions(settled, ts)
+
+    def request_settle(self) -> None:
+        """The broker's nudge (an order is due a lookup): through the inbox while the bot runs,
+        else at once on a task of its own (a stopped bot's orders are real too)."""
+        if self.task is not None and not self.task.done():
+            self.inbox.put_nowait(SETTLE)
+        elif self._settle_task is None or self._settle_task.done():
+            self._settle_task = asyncio.create_task(self._settle_stopped(),
+                                                    name=f"settle:{self.name}")
+
+    async def _settle_stopped(self) -> None:
+        try:
+            await self.settle(self.last_cycle_ts or 0)
+        except Exception as e:  # noqa: BLE001 - reported like a failed cycle
+            self._failed(e)
+
+    def holdings(self) -> dict[str, Decimal]:
+        """symbol -> base quantity the ledger holds (what the broker may know)."""
+        return {s: p.qty for s, p in self.portfolio.positions.items()}
+
+    async def record_executions(self, executions: list[Execution], ts: int) -> None:
         """Apply and store orders a broker settled outside a cycle (a restart replay, an order
         whose outcome was unknown): each order with its new fills, in one transaction.
-        Call it with the bot's lock held (the broker does, inside ``execute``) or before the
-        bot's task runs."""
+        Call it with the bot's lock held or before the bot's task runs."""
         orders = [e.order for e in executions]
         fills = [f for e in executions for f in e.fills]
         await self._persist(orders, fills, None, ts)
@@ -307,8 +360,7 @@ class BotRunner:
         n = 0
         for pos in list(self.portfolio.positions.values()):
             price = self.marks.get(pos.symbol) or pos.avg_entry
-            await self._exit(pos, OrderReason.FLATTEN, price, ts)
-            n += 1
+            n += await self._exit(pos, OrderReason.FLATTEN, price, ts)
         return n
 
     async def _persist(self, orders: list[Order], fills: list[Fill],
@@ -316,12 +368,20 @@ class BotRunner:
         touched: dict[str, Position | None] = {}
         events: list[Any] = []
         booked: list[Fill] = []
+        if self._applied is not None:  # a fill is applied once, however often it is reported
+            fills = [f for f in fills if f.fill_id not in self._applied]
         for f in fills:
+            # Stamped no earlier than the last fill applied: the wallet is rebuilt from fills in
+            # time order, which must be the order they were applied in (a late lookup's fill
+            # comes after an exit made meanwhile).
+            if f.ts < self.portfolio.last_fill_ts:
+                f = replace(f, ts=self.portfolio.last_fill_ts)
             realised = self.portfolio.apply(f)
             booked.append(replace(f, realised=realised))
-            if f.side is Side.BUY:
-                o = next(o for o in orders if o.client_order_id == f.client_order_id)
-                self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
+            if f.side is Side.BUY and self.portfolio.position(f.symbol) is not None:
+                o = next((o for o in orders if o.client_order_id == f.client_order_id), None)
+                if o is not None:
+                    self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
             pos = self.portfolio.position(f.symbol)
             touched[f.symbol] = pos
             events.append(OrderFilled(f.ts, self.name, f.symbol, f.side.value, f.qty, f.price,
@@ -342,8 +402,14 @@ class BotRunner:
                 except Exception:  # noqa: BLE001
                     self.status = BotStatus.ERROR
             raise
+        if self._applied is not None:
+            self._applied.update(f.fill_id for f in booked)
         for ev in events:
             self.bus.publish(ev)
+
+    def track_fill_ids(self, ids: set[str]) -> None:
+        """Apply each fill id once from now on (LIVE bots: ``ids`` are the stored ones)."""
+        self._applied = set(ids)
 
     # ------------------------------------------------------------------ state and views
 
@@ -427,6 +493,22 @@ def _tf_ms(tf: str) -> int:
     from .models import timeframe_seconds  # noqa: PLC0415
 
     return timeframe_seconds(tf) * 1000
+
+
+def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision:
+    """``decision`` with every non-hold call on a blocked symbol turned into a hold, saying
+    why (an order of that symbol is still unresolved)."""
+    if not blocked or decision.is_hold:
+        return decision
+    items = []
+    for item in decision.items:
+        why = blocked.get(item.symbol)
+        if why and item.action is not Action.HOLD:
+            note = f"{item.action.value} held: {why}"
+            item = replace(item, action=Action.HOLD, size_pct=None,
+                           reasoning=f"{item.reasoning} [{note}]" if item.reasoning else note)
+        items.append(item)
+    return replace(decision, items=tuple(items))
 
 
 def _record(decision: Decision, verdict: Any, orders: list[Order]) -> DecisionRecord:

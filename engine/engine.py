@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from .bot import BotRunner
-from .broker import Broker
+from .broker import Broker, BrokerLink
 from .bus import EventBus
 from .clock import Clock, WallClock
-from .errors import ConfigError, OxbotError
+from .errors import ConfigError, OxbotError, StorageError
 from .market.hub import MarketHub
 from .messages import (
     AddBot,
@@ -222,7 +222,9 @@ class Engine:
 
     async def _load(self) -> None:
         resume_ts = 0
+        stored_status: dict[str, BotStatus] = {}
         for config, status in await self.store.load_bots():
+            stored_status[config.name] = status
             try:
                 runner = await self._build(config, status)
             except OxbotError as e:
@@ -240,6 +242,7 @@ class Engine:
         marks = await load_marks() if load_marks is not None else {}
         self.hub.resume_from(resume_ts, marks)
         for r in self.runners.values():
+            stored = stored_status.get(r.name)
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
                 try:
                     await self._prepare(r)
@@ -248,6 +251,15 @@ class Engine:
                     await r.set_status(BotStatus.STOPPED)
                     continue
                 self._activate(r)
+            elif r.config.mode is Mode.LIVE and (stored is BotStatus.ERROR or
+                                                 await self.store.open_orders(r.name)):
+                # A LIVE bot that stopped in error, or left orders unresolved, is the most
+                # likely to differ from its exchange: settle and reconcile it, without trading.
+                try:
+                    await self._prepare(r)
+                except OxbotError as e:
+                    self.bus.publish(EngineError(self.now_ms(), f"bot {r.name}: cannot settle "
+                                                 f"its orders with {r.config.exchange}: {e}"))
 
     async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
         strategy = self.strategy_factory(config)
@@ -276,14 +288,24 @@ class Engine:
         fills = await self.store.load_fills(config.name)
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
-        return Portfolio.from_fills(config.capital, fills, stops)
+        try:
+            return Portfolio.from_fills(config.capital, fills, stops)
+        except ValueError as e:  # one damaged ledger must not take the engine down
+            raise StorageError(f"the stored fills of bot {config.name} do not add up ({e}); "
+                               "the bot stays stopped: check its fills (`oxbot trades`)") from e
 
     async def _prepare(self, r: BotRunner) -> None:
-        """Before a bot runs: a LIVE broker takes its key and lock, settles the orders the last
-        run left PENDING and reconciles with the exchange (differences become Notices)."""
-        start = getattr(r.broker, "start", None)
-        if start is not None:
-            await start(r)
+        """Before a bot runs: its broker starts (LIVE: keys and lock, the orders the last run
+        left unresolved looked up, reconciliation with the exchange); what that settled is
+        recorded in the bot's ledger."""
+        if r.config.mode is Mode.LIVE:
+            r.track_fill_ids({f.fill_id for f in await self.store.load_fills(r.name)})
+        link = BrokerLink(r.name, holdings=r.holdings, wake=r.request_settle,
+                          publish=self.bus.publish, now_ms=self.now_ms)
+        settled = await r.broker.start(link)
+        if settled:
+            async with r.lock:
+                await r.record_executions(settled, self.now_ms())
 
     def _activate(self, r: BotRunner) -> None:
         self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators())
@@ -330,6 +352,7 @@ class Engine:
         was = old.status
         await self._stop(old, BotStatus.STOPPED)
         await old.strategy.aclose()
+        await _quietly(old.broker.close())  # its key lock and order timer; the new one starts
         await self.store.save_bot(cfg, BotStatus.STOPPED)
         r = await self._build(cfg, BotStatus.STOPPED)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
@@ -445,17 +468,20 @@ class Engine:
         """Re-publish the reconciliation differences still waiting for a choice (a display
         attaching after the LIVE bots started)."""
         for r in list(self.runners.values()):
-            items = getattr(r.broker, "reconcile_items", None)
-            if (not cmd.bot or r.name == cmd.bot) and items is not None and items():
-                self.bus.publish(ReconcileFound(self.now_ms(), r.name, items()))
+            items = r.broker.reconcile_items()
+            if (not cmd.bot or r.name == cmd.bot) and items:
+                self.bus.publish(ReconcileFound(self.now_ms(), r.name, items))
         return ""
 
     async def _on_ResolveReconcile(self, cmd: ResolveReconcile) -> str:
         r = self._runner(cmd.bot)
-        resolve = getattr(r.broker, "resolve_reconcile", None)
-        if resolve is None:
+        if r.config.mode is not Mode.LIVE:
             raise ConfigError(f"{cmd.bot} is not a LIVE bot: it has nothing to reconcile")
-        return str(await resolve(cmd.item_id, cmd.action))
+        message, executions = await r.broker.resolve_reconcile(cmd.item_id, cmd.action)
+        if executions:
+            async with r.lock:
+                await r.record_executions(executions, self.now_ms())
+        return message
 
 
 async def _quietly(aw: Awaitable[Any]) -> None:

@@ -68,11 +68,25 @@ class Action(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    PENDING = "pending"  # intent committed, nothing sent yet
+    """Where an order stands. A LIVE order moves only on evidence from the exchange
+    (engine/exchange/lifecycle.py): PENDING -> UNKNOWN | ACKNOWLEDGED -> OPEN -> PARTIALLY_FILLED
+    -> FILLED | CANCELED | REJECTED. Paper orders are FILLED at once."""
+
+    PENDING = "pending"  # the intent, committed before any I/O; it may or may not have been sent
+    UNKNOWN = "unknown"  # sent, but what the exchange did is not known: looked up until it is
+    ACKNOWLEDGED = "acknowledged"  # the exchange gave it an id but no state (OKX's place reply)
     OPEN = "open"
-    FILLED = "filled"
-    CANCELED = "canceled"
-    REJECTED = "rejected"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"  # fully filled, every fill in the ledger
+    CANCELED = "canceled"  # cancelled or expired; fills it had stand
+    REJECTED = "rejected"  # refused by the exchange: nothing was placed
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
 
 
 class OrderReason(StrEnum):
@@ -322,10 +336,34 @@ class Fill:
     # P&L this fill realised (exits; fees excluded), set when the ledger books it; None for
     # fills stored before schema v4
     realised: Decimal | None = None
+    # The fee as the exchange charged it: ``fee_cost`` in ``fee_currency``. "" means the quote
+    # currency (paper fills, and fills stored before schema v5); ``fee`` above is then the same
+    # amount. A fee in the BASE coin (Binance without BNB, OKX spot buys) is taken from the coins
+    # received: ``fee`` holds its quote value and the position gets ``qty - fee_cost``. A fee in
+    # a third coin (BNB) is recorded but not priced: ``fee`` is 0.
+    fee_currency: str = ""
+    fee_cost: Decimal | None = None
 
     @property
     def notional(self) -> Decimal:
         return self.qty * self.price
+
+    @property
+    def base_fee(self) -> Decimal:
+        """The part of the fee taken in the base coin (0 unless the exchange charged it so)."""
+        if self.fee_currency and self.fee_cost and self.fee_currency == base_of(self.symbol):
+            return self.fee_cost
+        return ZERO
+
+
+def base_of(symbol: str) -> str:
+    """``BTC`` of ``BTC/USDT`` (and of ``BTC/USDT:USDT``)."""
+    return symbol.split("/", 1)[0]
+
+
+def quote_of(symbol: str) -> str:
+    """``USDT`` of ``BTC/USDT`` (and of ``BTC/USDT:USDT``)."""
+    return symbol.split("/", 1)[1].split(":", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)

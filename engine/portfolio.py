@@ -2,6 +2,8 @@
 
 Invariant (exact, tested at every step): cash + cost basis of open positions
 = start cash + realised P&L - fees. When flat, cash = start + realised - fees.
+A fee the exchange takes in the base coin is booked at the fill price: the position holds what
+the account received (``qty - fee``), and the invariant holds as written.
 Cost basis is tracked as an exact sum, not as qty x average (which would round).
 """
 
@@ -34,6 +36,7 @@ class Portfolio:
         self.realised = ZERO
         self.fees = ZERO
         self.trades = 0  # closed round trips
+        self.last_fill_ts = 0  # the newest fill's time: fills are applied in time order
         self._lots: dict[str, _Lot] = {}
 
     @classmethod
@@ -88,32 +91,51 @@ class Portfolio:
         """Book one fill; returns the realised P&L of this fill (fees excluded)."""
         with localcontext() as ctx:
             ctx.prec = 60  # products of 8-decimal quantities and prices never round here
-            return self._apply(fill)
+            pnl = self._apply(fill)
+        self.last_fill_ts = max(self.last_fill_ts, fill.ts)
+        return pnl
 
     def _apply(self, fill: Fill) -> Decimal:
+        # A fee taken in the base coin (LIVE: Binance without BNB, OKX spot buys) leaves fewer
+        # coins and no less cash; ``fill.fee`` is its quote value either way. Base-coin fees
+        # move the position at the fill price, so the invariant stays exact.
+        base_fee = fill.base_fee
+        cash_fee = fill.fee if not base_fee else ZERO
         self.fees += fill.fee
         lot = self._lots.get(fill.symbol)
         if fill.side is Side.BUY:
-            self.cash -= fill.qty * fill.price + fill.fee
+            got = fill.qty - base_fee
+            self.cash -= fill.qty * fill.price + cash_fee
+            if got < 0:
+                raise ValueError(f"the fee of a buy of {fill.qty} {fill.symbol} is larger than "
+                                 f"the buy ({base_fee})")
+            if got == 0:  # the fee ate the whole fill: nothing more is held
+                return ZERO
             if lot is None:
-                self._lots[fill.symbol] = _Lot(fill.qty, fill.qty * fill.price, None, None, fill.ts)
+                self._lots[fill.symbol] = _Lot(got, got * fill.price, None, None, fill.ts)
             else:
-                lot.qty += fill.qty
-                lot.cost += fill.qty * fill.price
+                lot.qty += got
+                lot.cost += got * fill.price
             return ZERO
-        if lot is None or fill.qty > lot.qty:
+        gone = fill.qty + base_fee
+        if lot is None or gone > lot.qty:
             held = ZERO if lot is None else lot.qty
-            raise ValueError(f"sell of {fill.qty} {fill.symbol} exceeds the position ({held})")
-        self.cash += fill.qty * fill.price - fill.fee
-        if fill.qty == lot.qty:
+            raise ValueError(f"sell of {gone} {fill.symbol} exceeds the position ({held})")
+        self.cash += fill.qty * fill.price - cash_fee
+        pnl = self._lose(lot, fill.symbol, gone, fill.price)
+        return pnl
+
+    def _lose(self, lot: _Lot, symbol: str, qty: Decimal, price: Decimal) -> Decimal:
+        """Take ``qty`` out of ``lot`` valued at ``price``; returns (and books) the P&L."""
+        if qty == lot.qty:
             removed = lot.cost
-            del self._lots[fill.symbol]
+            del self._lots[symbol]
             self.trades += 1
         else:
-            removed = (lot.cost * fill.qty / lot.qty).quantize(COST_Q, ROUND_HALF_EVEN)
-            lot.qty -= fill.qty
+            removed = (lot.cost * qty / lot.qty).quantize(COST_Q, ROUND_HALF_EVEN)
+            lot.qty -= qty
             lot.cost -= removed
-        pnl = fill.qty * fill.price - removed
+        pnl = qty * price - removed
         self.realised += pnl
         return pnl
 

@@ -46,6 +46,16 @@ def floor_to(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+def sellable(qty: Decimal, price: Decimal, rules: MarketRules) -> Decimal:
+    """How much of ``qty`` an exchange would take in one sell: floored to its amount step; 0
+    when that is below its minimum amount or order value (dust, e.g. what a fee taken in the
+    coin bought leaves over)."""
+    out = floor_to(qty, rules.amount_step)
+    if out <= 0 or out < rules.min_qty or (rules.min_notional and out * price < rules.min_notional):
+        return ZERO
+    return out
+
+
 class RiskManager:
     def __init__(
         self,

@@ -79,6 +79,8 @@ def fill_to_row(fill: Fill, bot_id: int) -> dict[str, Any]:
         "ts": fill.ts,
         "reason": fill.reason.value,
         "realised": fill.realised,
+        "fee_currency": fill.fee_currency,
+        "fee_cost": fill.fee_cost,
     }
 
 
@@ -95,6 +97,8 @@ def fill_from_row(row: Row) -> Fill:
         ts=row["ts"],
         reason=OrderReason(row["reason"]),
         realised=row["realised"],
+        fee_currency=row["fee_currency"],
+        fee_cost=row["fee_cost"],
     )
 
 

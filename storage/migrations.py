@@ -157,11 +157,22 @@ _V4 = (
     "ALTER TABLE fills ADD COLUMN realised TEXT",
 )
 
+_V5 = (
+    # The fee as the exchange charged it (LIVE): its currency ('' = the quote currency, as every
+    # fill stored before) and its amount in that currency. A fee in the base coin is taken from
+    # the coins received, so the position is what the account holds.
+    "ALTER TABLE fills ADD COLUMN fee_currency TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE fills ADD COLUMN fee_cost TEXT",
+    # A LIVE order's fills are read back on every lookup of the order.
+    "CREATE INDEX ix_fills_order ON fills (client_order_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create all tables", _V1),
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
     Migration(3, "market_marks: where each sim stream stopped", _V3),
     Migration(4, "fills.realised: the P&L each fill realised", _V4),
+    Migration(5, "fills.fee_currency, fills.fee_cost: fees in the coin the exchange took", _V5),
 )
 
 

@@ -32,7 +32,7 @@ from . import convert
 from .schema import bots, decisions, equity_points, fills, market_marks, orders, positions
 
 DAY_MS = 86_400_000
-_OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.OPEN.value)
+_OPEN_STATUSES = tuple(s.value for s in OrderStatus if not s.terminal)
 
 
 def now_ms() -> int:
@@ -105,6 +105,14 @@ class StoreReads:
         """Every fill of the live bot, by time then insertion order (the paper wallet's source)."""
         rows = await self._rows(
             select(fills).where(fills.c.bot_id == live_id(bot)).order_by(fills.c.ts, fills.c.seq)
+        )
+        return [convert.fill_from_row(r) for r in rows]
+
+    async def order_fills(self, client_order_id: str) -> list[Fill]:
+        """The fills stored for one order, in the order they were applied."""
+        rows = await self._rows(
+            select(fills).where(fills.c.client_order_id == client_order_id)
+            .order_by(fills.c.ts, fills.c.seq)
         )
         return [convert.fill_from_row(r) for r in rows]
 

@@ -154,6 +154,8 @@ def run_download(args: argparse.Namespace) -> int:
     from oxbot.engine.exchange.clients import ExchangeClients, point_at  # noqa: PLC0415
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
 
+    from .runtime import endpoint_configurer  # noqa: PLC0415
+
     try:
         tf_ms = timeframe_seconds(args.timeframe) * 1000
     except ValueError as e:
@@ -173,7 +175,8 @@ def run_download(args: argparse.Namespace) -> int:
     check_resume(out, args.timeframe, tf_ms)  # a wrong file is refused before any network wait
 
     async def main() -> int:
-        configure = (lambda c: point_at(c, args.api_url)) if args.api_url else None
+        configure = ((lambda c: point_at(c, args.api_url)) if args.api_url
+                     else endpoint_configurer(args.exchange.strip().lower()))
         clients = ExchangeClients(configure=configure)
         try:
             client = clients.public(args.exchange.strip().lower())

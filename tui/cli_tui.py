@@ -71,12 +71,13 @@ def run_tui(args: argparse.Namespace) -> int:
 
     from .bridge import InProcessClient  # noqa: PLC0415
     from .cli_run import sim_config  # noqa: PLC0415
-    from .runtime import RuntimeOptions, build_engine  # noqa: PLC0415
+    from .runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
 
     opts = RuntimeOptions(
         db_path=db, sim=sim_config(getattr(args, "sim_speed", None)),
         resume=settings.resume_bots, demo=args.demo, offer_demo=not db.exists(),
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
+        **exchange_options(),
     )
     client = InProcessClient(lambda: build_engine(opts, control_socket=sock))
     client.open()  # a locked or newer database fails here, with its message, before any UI

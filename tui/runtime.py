@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,16 +32,17 @@ class RuntimeOptions:
     key_resolver: Callable[[str], str | None] | None = None
     price_table: dict[str, Any] = field(default_factory=dict)
     snapshot_every_s: float | None = 1.0
-    # Real exchanges (ccxt). Base URL per exchange id (testnets, proxies, the tests' fake one),
-    # extra ccxt options per exchange id, ExchangeStreams options (poll_s, stale_after_s, clock,
-    # policy, breaker_threshold, ...), and what start-up reconciliation does with differences.
-    exchange_urls: dict[str, str] = field(default_factory=dict)
-    exchange_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Real exchanges (ccxt): the user's `exchanges` settings (sandbox, url, proxy, options,
+    # polling, retries) by exchange id, or why they could not be read (LIVE bots then refuse
+    # to start); ExchangeStreams options a test may speed up (clock, sleep); what start-up
+    # reconciliation does with differences.
+    exchanges: Mapping[str, Any] = field(default_factory=dict)
+    exchanges_error: str = ""
     stream_options: dict[str, Any] = field(default_factory=dict)
     reconcile: str = field(default_factory=lambda: os.environ.get("OXBOT_RECONCILE", "ignore"))
     # exchange id -> Credentials (LIVE keys); None: the keyring / OXBOT_<EXCHANGE>_* variables.
     exchange_keys: Callable[[str], Any] | None = None
-    lock_dir: Path | None = None  # per-key engine locks; None: <data dir>/locks
+    lock_dir: Path | None = None  # per-key engine locks; None: the user's own lock folder
 
 
 def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
@@ -79,27 +80,63 @@ def keyring_credentials(exchange: str) -> Any:
 
 def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
     """The shared ccxt layer: market streams (keyless clients) and the broker factory (PAPER
-    and LIVE). Nothing touches the network until a bot on a real exchange starts."""
-    from oxbot.engine.exchange.clients import point_at  # noqa: PLC0415
+    and LIVE), both pointed where the user's settings say. Nothing touches the network until a
+    bot on a real exchange starts."""
+    from oxbot.engine.exchange.endpoints import configurer  # noqa: PLC0415
     from oxbot.engine.exchange.live import ExchangeBrokers  # noqa: PLC0415
+    from oxbot.engine.exchange.lock import key_lock_dir  # noqa: PLC0415
+    from oxbot.engine.exchange.retry import RetryPolicy  # noqa: PLC0415
     from oxbot.engine.market.ccxt_streams import ExchangeStreams  # noqa: PLC0415
 
-    urls = dict(opts.exchange_urls)
-
-    def configure(client: Any) -> None:
-        if client.id in urls:
-            point_at(client, urls[client.id])
-
-    streams = ExchangeStreams(config=opts.exchange_options, configure=configure,
+    endpoints, config, policies, breakers, polls, windows = {}, {}, {}, {}, {}, {}
+    for ex, es in opts.exchanges.items():
+        endpoints[ex] = es.endpoint()
+        config[ex] = endpoints[ex].ccxt_config()
+        if es.retries is not None or es.backoff_s or es.backoff_max_s:
+            d = RetryPolicy()
+            policies[ex] = RetryPolicy(
+                retries=d.retries if es.retries is None else es.retries,
+                base_s=es.backoff_s or d.base_s, max_s=es.backoff_max_s or d.max_s,
+                max_retry_after_s=max(es.backoff_max_s or 0, d.max_retry_after_s))
+        if es.breaker_after or es.breaker_cooldown_s:
+            breakers[ex] = (es.breaker_after or 5, es.breaker_cooldown_s or 30.0)
+        if es.poll_s:
+            polls[ex] = es.poll_s
+        if es.order_window_s:
+            windows[ex] = es.order_window_s
+    streams = ExchangeStreams(config=config, configure=configurer(endpoints),
+                              policies=policies, breakers=breakers, poll_for=polls,
                               **opts.stream_options)
-    lock_dir = opts.lock_dir
-    if lock_dir is None:
-        from oxbot.storage.paths import data_dir  # noqa: PLC0415
-
-        lock_dir = data_dir() / "locks"
     brokers = ExchangeBrokers(streams.clients, store, opts.exchange_keys or keyring_credentials,
-                              lock_dir, reconcile_action=opts.reconcile)
+                              opts.lock_dir or key_lock_dir(),
+                              reconcile_action=opts.reconcile, order_window_s=windows,
+                              refuse_live=opts.exchanges_error)
     return streams, brokers
+
+
+def exchange_options() -> dict[str, Any]:
+    """RuntimeOptions fields from the user's `exchanges` settings (strictly read)."""
+    from oxbot.storage.settings import load_exchange_settings  # noqa: PLC0415
+
+    exchanges, error = load_exchange_settings()
+    if error:
+        log.warning("%s", error)
+    return {"exchanges": exchanges, "exchanges_error": error}
+
+
+def endpoint_configurer(exchange_id: str) -> Callable[[Any], None] | None:
+    """``configure(client)`` pointing a CLI command's ccxt client where the user's settings
+    say (sandbox, url, proxy); None when they say nothing for ``exchange_id``. Unreadable
+    settings are a usage error here: a command must not silently go to the real exchange."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+    from oxbot.engine.exchange.endpoints import configurer  # noqa: PLC0415
+    from oxbot.storage.settings import load_exchange_settings  # noqa: PLC0415
+
+    exchanges, error = load_exchange_settings()
+    if error:
+        raise UsageError(error.split("; LIVE bots")[0] + "; fix it first")
+    es = exchanges.get(exchange_id)
+    return None if es is None else configurer({exchange_id: es.endpoint()})
 
 
 DEMO_BOTS: tuple[dict[str, Any], ...] = (

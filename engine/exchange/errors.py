@@ -69,9 +69,30 @@ CCXT_ERROR_MAP: dict[str, type[ox.ExchangeError]] = {
     "UnsubscribeError": ox.ExchangeError,
 }
 
-# Exchange texts that mean "that clientOrderId exists already". Quirks are data.
-DUPLICATE_ORDER_MARKERS = ("Duplicate order sent", "duplicate clientOrderId",
-                           "Duplicate clOrdId", "clientOrderId is duplicated")
+# Exchange texts that mean "that clientOrderId exists already", per exchange (quirks are data).
+# ccxt raises its own DuplicateOrderId for some codes; others arrive as a plain InvalidOrder or
+# ExchangeError whose text carries the exchange's words:
+# - Binance spot: code -2010 "Duplicate order sent." (ccxt binance.py maps -2010 by message);
+# - OKX v5: sCode 51016 "Duplicated clOrdId" (ccxt okx.py maps '51016' to InvalidOrder);
+# - Bybit: 10014/170141 "Duplicate clientOrderId" / "duplicate orderLinkId";
+# - KuCoin: "clientOid" ... "duplicate".
+DUPLICATE_ORDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "binance": ("Duplicate order sent",),
+    "okx": ("Duplicated clOrdId", '"sCode":"51016"', "51016"),
+    "bybit": ("Duplicate clientOrderId", "duplicate orderLinkId", "OrderLinkedID is duplicate"),
+    "kucoin": ("clientOid is duplicated", "duplicate clientOid"),
+    "": ("duplicate clientOrderId", "clientOrderId is duplicated", "Duplicate clOrdId",
+         "Duplicated clOrdId", "Duplicate order sent"),
+}
+_ALL_DUPLICATE_MARKERS = tuple({m.lower() for ms in DUPLICATE_ORDER_MARKERS.values()
+                                for m in ms if not m.isdigit()})
+
+
+def is_duplicate_text(text: str) -> bool:
+    """Whether an exchange's error text says the client order id exists already."""
+    low = text.lower()
+    return any(m in low for m in _ALL_DUPLICATE_MARKERS)
+
 
 _QUERY = re.compile(r"\?\S*")
 _RETRY_AFTER = re.compile(r"retry[- ]after[\"':= ]+(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -102,8 +123,8 @@ def translate(exc: BaseException, attempted: str,
             target = TEMPORARY
         else:
             target = ox.ExchangeError
-    if issubclass(target, ox.InvalidOrder) and any(m in str(exc) for m in
-                                                    DUPLICATE_ORDER_MARKERS):
+    if target is not DuplicateOrderId and issubclass(target, ox.ExchangeError) and \
+            not issubclass(target, ox.TemporaryError) and is_duplicate_text(str(exc)):
         target = DuplicateOrderId
     if target is RATE:
         if retry_after is None:

@@ -52,6 +52,7 @@ class CcxtFeed:
         self.last_ok_ts: int | None = None
         self.last_error = ""
         self._last_candle_ts: int | None = None
+        self._exchange_ms = 0  # the newest time the exchange has shown (ticker, open candle)
 
     @property
     def is_stale(self) -> bool:
@@ -60,12 +61,21 @@ class CcxtFeed:
             return True
         return self.clock.now_ms() - self.last_ok_ts > self.stale_after_s * 1000
 
+    def now_ms(self) -> int:
+        """The later of our clock and the exchange's: a candle is closed when either says so
+        (a local clock running behind the exchange's must not hold closed candles back)."""
+        return max(self.clock.now_ms(), self._exchange_ms)
+
     def _closed(self, rows: list[list[Any]]) -> list[Candle]:
-        now = self.clock.now_ms()
+        newest = max((int(r[0]) for r in rows), default=0)
+        # The exchange lists the candle in progress last: it has started, so the ones before
+        # it have closed, whatever our clock says.
+        self._exchange_ms = max(self._exchange_ms, newest)
+        now = self.now_ms()
         out = []
         for r in rows:
             ts = int(r[0])
-            if ts + self.tf_ms > now:
+            if ts + self.tf_ms > now and ts >= newest:
                 continue  # still open
             if self._last_candle_ts is not None and ts <= self._last_candle_ts:
                 continue
@@ -94,7 +104,7 @@ class CcxtFeed:
         """One REST cycle: new closed candles (when one closed), else a tick. On temporary
         failure nothing is returned and the last price is kept (``is_stale`` tells its age)."""
         c = self.client
-        now = self.clock.now_ms()
+        now = self.now_ms()
         try:
             due = self._last_candle_ts is None or now >= self._last_candle_ts + 2 * self.tf_ms
             if due:
@@ -113,6 +123,8 @@ class CcxtFeed:
         price = t.get("last") or t.get("close")
         if price is None:
             return []
+        if isinstance(t.get("timestamp"), int):
+            self._exchange_ms = max(self._exchange_ms, t["timestamp"])
         self._ok(float(price))
         return [Tick(int(t.get("timestamp") or self.clock.now_ms()), float(price))]
 

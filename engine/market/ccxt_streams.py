@@ -75,9 +75,11 @@ class ExchangeStreams:
     def __init__(self, *, clock: Clock | None = None, poll_s: float = 5.0,
                  stale_after_s: float = 60.0, retry_s: float = 5.0, use_stream: bool = True,
                  sleep: Callable[[float], Any] = asyncio.sleep,
+                 poll_for: Mapping[str, float] | None = None,
                  **client_options: Any) -> None:
         self.clock = clock or WallClock()
         self.poll_s, self.stale_after_s, self.retry_s = poll_s, stale_after_s, retry_s
+        self.poll_for = dict(poll_for or {})  # the user's polling period per exchange id
         self.use_stream = use_stream
         self._sleep = sleep
         self.clients = ExchangeClients(on_breaker_change=self._breaker_changed, **client_options)
@@ -123,7 +125,8 @@ class ExchangeStreams:
 
     def _open(self, key: StreamKey) -> _Stream:
         feed = CcxtFeed(self.clients.public(key.exchange), key.symbol, key.timeframe,
-                        clients=self.clients, clock=self.clock, poll_s=self.poll_s,
+                        clients=self.clients, clock=self.clock,
+                        poll_s=self.poll_for.get(key.exchange, self.poll_s),
                         stale_after_s=self.stale_after_s, use_stream=self.use_stream,
                         sleep=self._sleep)
         self.feeds_opened += 1
@@ -215,7 +218,7 @@ class ExchangeStreams:
     # ------------------------------------------------------------------ stale prices
 
     async def _watch(self) -> None:
-        period = max(0.01, min(self.poll_s, 1.0))
+        period = max(0.01, min(self.poll_s, *self.poll_for.values(), 1.0))
         while self._streams:
             self.check_stale()
             await asyncio.sleep(period)

@@ -180,13 +180,12 @@ async def compare_with_exchange(store: Any, fake: Any, bot_name: str,
 
     prefix = bot_prefix(bot_name)
     want = {"NEW": OrderStatus.OPEN, "FILLED": OrderStatus.FILLED,
-            "CANCELED": OrderStatus.CANCELED}
+            "CANCELED": OrderStatus.CANCELED, "EXPIRED": OrderStatus.CANCELED}
     orphans = []
     for o in fake.orders.values():
         if not o.client_order_id.startswith(prefix):
             continue
-        status = want.get(o.status) or (OrderStatus.FILLED if o.executed > 0
-                                        else OrderStatus.CANCELED)
+        status = want.get(o.status, OrderStatus.CANCELED)
         db = await store.get_order(o.client_order_id)
         if db is None or db.status is not status:
             orphans.append((o.client_order_id, o.status, db.status if db else None))

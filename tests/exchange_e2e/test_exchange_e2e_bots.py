@@ -44,8 +44,9 @@ async def test_paper_and_live_bots_trade_end_to_end(fake: Any, run_engine: Any, 
     partial = [o for o in fake.orders.values() if o.status == "EXPIRED"]
     assert partial
     for o in partial:
-        db = await store.get_order(o.client_order_id)
-        assert db is not None and db.status is OrderStatus.FILLED
+        db = await store.get_order(o.client_order_id)  # expired after a partial fill
+        assert db is not None and db.status is OrderStatus.CANCELED
+        assert sum(f.qty for f in await store.order_fills(o.client_order_id)) == o.executed
     # Every ccxt client was closed on shutdown.
     assert pub.session is None and priv.session is None
 
