@@ -83,6 +83,7 @@ class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
     partial_every: int = 4
     market_orders: int = 0
     fee_mode: str = "quote"
+    min_notional: Decimal = Decimal("5")  # Binance's BTCUSDT value; these bots trade ~1,500
 
     def sync(self) -> None:
         self.now_ms = self.clock.now_ms()
