@@ -178,6 +178,7 @@ class FakeExchange:
     _runner: web.AppRunner | None = None
     _timers: list[asyncio.TimerHandle] = field(default_factory=list)
     _held: int = 0
+    _start_balances: dict[str, Decimal] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ dialect hooks
     def is_signed(self, req: Req) -> bool:
@@ -237,6 +238,7 @@ class FakeExchange:
         raise NotImplementedError
 
     async def start(self) -> None:
+        self._start_balances = dict(self.balances)
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, handler_cancellation=True)
@@ -404,6 +406,25 @@ class FakeExchange:
         return lag_s <= 0 or time.monotonic() - since_mono >= lag_s
 
     # ------------------------------------------------------------------ uniform views
+    def audit(self) -> dict[str, Any]:
+        """The fake's own books, checked: balances against the start balances plus every trade,
+        and each order's filled quantity against its trades. Empty when consistent (tests that
+        change ``balances`` by hand after start() must expect the change here)."""
+        want = dict(self._start_balances)
+        for t in self.trades_view():
+            sign = 1 if t["side"] == "buy" else -1
+            for asset, delta in ((self.base_asset, sign * t["amount"]),
+                                 (self.quote_asset, -sign * t["amount"] * t["price"]),
+                                 (t["fee_currency"], -t["fee"])):
+                want[asset] = want.get(asset, Decimal(0)) + delta
+        out: dict[str, Any] = {a: (self.balances.get(a, Decimal(0)), v) for a, v in want.items()
+                               if self.balances.get(a, Decimal(0)) != v}
+        for o in self.orders_view():
+            traded = sum((t["amount"] for t in o["trades"]), Decimal(0))
+            if traded != o["filled"]:
+                out[o["exchange_order_id"]] = (o["filled"], traded)
+        return out
+
     def orders_view(self) -> list[dict[str, Any]]:
         raise NotImplementedError
 

@@ -221,6 +221,7 @@ async def test_a_market_order_the_book_cannot_fill_ends_partially_filled(venue: 
     # fetch_closed_orders keeps only 'closed' (binance.py ~8081 filters; okx.py ~4830 asks
     # state=filled): a partly filled market order is NOT among the closed orders.
     assert await c.fetch_closed_orders(SYM) == []
+    assert fake.audit() == {}
 
 
 async def test_lookups_before_the_exchange_has_the_order(venue: Any) -> None:
@@ -276,6 +277,7 @@ async def test_uniform_views(venue: Any) -> None:
     assert trade["exchange_order_id"] == filled["exchange_order_id"]
     assert (resting["status"], resting["filled"], resting["trades"]) == ("open", 0, [])
     assert fake.balances == {"USDT": USDT0 - 1, "BTC": Decimal("0.00999")}
+    assert fake.audit() == {}  # balances = start + trades, filled = sum of each order's trades
 
 
 def iter_orders(fake: Any) -> Any:
