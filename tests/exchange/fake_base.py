@@ -128,7 +128,7 @@ def point_ccxt(client: Any, base_url: str) -> None:
     Call ``set_sandbox_mode(True)`` BEFORE this: it swaps ``urls['api']`` for ``urls['test']``
     (base/exchange.py set_sandbox_mode ~3498) and so undoes any pointing done earlier. Note for
     binance: with a URL that is not https://api.binance.com/..., ccxt's spot-only error table is
-    skipped (binance.py get_exceptions_by_url ~12575); the shared table still maps every code
+    skipped (binance.py get_exceptions_by_url ~12578); the shared table still maps every code
     these fakes send."""
     api = client.urls["api"]
     for key, url in list(api.items()):

@@ -30,16 +30,16 @@ installed here, from memory):
 - Market buy ``sz`` is QUOTE currency unless ``tgtCcy=base_ccy`` (docs, place order: tgtCcy
   "Only applicable to SPOT Market Orders. Default is quote_ccy for buy, base_ccy for sell").
   ccxt sends ``tgtCcy`` = options tgtCcy, default 'base_ccy', on every spot order, so its market
-  buys are sized in base (create_order_request ~3214, ~3232).
+  buys are sized in base (create_order_request ~3214-3217).
 - Lot and tick from the instrument: sz a multiple of lotSz (51121) and >= minSz (51020), px a
   multiple of tickSz (51000 "Parameter px error": the code for a tick violation is a guess).
 - Insufficient balance: sCode 51008 (ccxt: InsufficientFunds).
 - Fees in the currency received (buy -> base), negative numbers (fee, fillFee / fee in fills),
-  feeCcy (ccxt negates them: parse_order ~4180, parse_trade ~2510).
+  feeCcy (ccxt negates them: parse_order ~4224, parse_trade ~2515).
 - States live, partially_filled, filled, canceled, mmp_canceled (ccxt parse_order_status
   ~3973). A market order the book cannot complete ends ``canceled`` with accFillSz > 0 (an
   assumption). fetch_closed_orders asks orders-history with state=filled, so such an order is
-  NOT in it (ccxt ~4830).
+  NOT in it (ccxt ~4827).
 - GET trade/fills and fills-history (instType required) return tradeId, billId, fillPx/fillSz,
   fee/feeCcy; orders-pending; orders-history (instType required). Newest first.
 - account/balance: details per currency with availBal, availEq "" (spot mode), cashBal, eq,

@@ -112,7 +112,7 @@ async def test_fetch_order_by_id_and_by_client_order_id(venue: Any) -> None:
         assert (by_id["fee"], by_id["fees"]) == (None, [])
         assert venue.sent("order")[-1]["origClientOrderId"] == "abc123"
     else:
-        # OKX order details carry fee (negative) and feeCcy; ccxt negates (okx.py ~4180).
+        # OKX order details carry fee (negative) and feeCcy; ccxt negates (okx.py ~4224).
         assert by_id["fee"] == {"cost": 1e-05, "currency": "BTC"}
         assert venue.sent("order")[-1]["clOrdId"] == "abc123"
 
@@ -218,8 +218,8 @@ async def test_a_market_order_the_book_cannot_fill_ends_partially_filled(venue: 
                                                                  (100.5, 0.004)]
     assert fake.balances["BTC"] == Decimal("0.008") - Decimal("0.000008")
     assert fake.balances["USDT"] == USDT0 - Decimal("0.4") - Decimal("0.402")
-    # fetch_closed_orders keeps only 'closed' (binance.py ~8081 filters; okx.py ~4830 asks
-    # state=filled): a partly filled market order is NOT among the closed orders.
+    # fetch_closed_orders keeps only 'closed' (binance.py ~8081 filters; okx.py asks
+    # state=filled, ~4827): a partly filled market order is NOT among the closed orders.
     assert await c.fetch_closed_orders(SYM) == []
     assert fake.audit() == {}
 

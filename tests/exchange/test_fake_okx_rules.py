@@ -28,12 +28,12 @@ async def test_ccxt_places_through_batch_orders_in_base_units(ok: Any) -> None:
     await ok.client.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "mine1"})
     await ok.client.create_order(SYM, "market", "buy", 0.01)
     (mine,), (auto,) = ok.sent("create")  # a one-order ARRAY to batch-orders (options)
-    # tdMode cash for spot without margin; tgtCcy = options tgtCcy, default base_ccy (~3214)
+    # tdMode cash for spot without margin; tgtCcy = options tgtCcy, default base_ccy (~3214-3217)
     assert {k: mine[k] for k in ("instId", "tdMode", "side", "ordType", "sz", "tgtCcy",
                                  "clOrdId")} == {
         "instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market",
         "sz": "0.01", "tgtCcy": "base_ccy", "clOrdId": "mine1"}
-    # no client id given: ccxt makes brokerId + 16 hex, and tags the order (~3380)
+    # no client id given: ccxt makes brokerId + 16 hex, and tags the order (~3383)
     assert auto["clOrdId"].startswith(BROKER) and auto["tag"] == BROKER
     assert ok.fake.balances["BTC"] == Decimal("0.01998")
 
@@ -130,7 +130,7 @@ async def test_mmp_canceled_reads_canceled(ok: Any) -> None:
     rest = await ok.client.create_order(SYM, "limit", "buy", 0.01, 90)
     ok.fake.force_state(ok.fake.orders[rest["id"]], "mmp_canceled")
     assert (await ok.client.fetch_order(rest["id"], SYM))["status"] == "canceled"  # ~3973
-    # fetch_canceled_orders asks orders-history with state=canceled (okx.py ~4613), a state
+    # fetch_canceled_orders asks orders-history with state=canceled (okx.py ~4622), a state
     # OKX keeps apart from mmp_canceled: the order is not listed there.
     assert await ok.client.fetch_canceled_orders(SYM) == []
 
