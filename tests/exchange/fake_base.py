@@ -179,6 +179,7 @@ class FakeExchange:
     _timers: list[asyncio.TimerHandle] = field(default_factory=list)
     _held: int = 0
     _start_balances: dict[str, Decimal] = field(default_factory=dict)
+    errors: list[BaseException] = field(default_factory=list)  # the fake's own failures
 
     # ------------------------------------------------------------------ dialect hooks
     def is_signed(self, req: Req) -> bool:
@@ -248,11 +249,17 @@ class FakeExchange:
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        """Shut down; raises if the fake itself failed while serving (a bug in a fake, or a
+        ``fault_fn`` answering a fault this exchange has no equivalent of): the client saw a
+        500 that no exchange sent, and the test must not count it as a scripted fault."""
         for t in self._timers:
             t.cancel()
         self._held = 0
         if self._runner is not None:
             await self._runner.cleanup()
+        if self.errors:
+            raise AssertionError(f"the fake exchange failed {len(self.errors)} time(s); "
+                                 f"first: {self.errors[0]!r}") from self.errors[0]
 
     # ------------------------------------------------------------------ plumbing
     def _take_fault(self, method: str, path: str) -> str | None:
@@ -276,12 +283,22 @@ class FakeExchange:
 
         def run() -> None:
             self._held -= 1
-            with decimal.localcontext(EXCHANGE_CONTEXT):
-                fn()
+            try:
+                with decimal.localcontext(EXCHANGE_CONTEXT):
+                    fn()
+            except Exception as exc:
+                self.errors.append(exc)
 
         self._timers.append(loop.call_later(delay, run))
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._serve(request)
+        except Exception as exc:
+            self.errors.append(exc)
+            raise
+
+    async def _serve(self, request: web.Request) -> web.StreamResponse:
         body = await request.text()
         req = Req(request.method, request.path, request.rel_url.raw_query_string, body,
                   request.headers, {}, int(time.time() * 1000))

@@ -195,3 +195,15 @@ async def test_rate_limit_answers_carry_each_exchange_s_own_body(make: Any) -> N
         o.fake.script("418")
     with pytest.raises(ValueError, match="unknown fault"):
         o.fake.script("late_after")
+
+
+async def test_a_fault_the_exchange_has_no_equivalent_of_fails_the_test(make: Any) -> None:
+    v = await make("okx")
+    v.fake.fault_fn = lambda m, p: "418"
+    with pytest.raises(ccxt.ExchangeNotAvailable):  # aiohttp answered 500 for the fake
+        await v.client.fetch_ticker(SYM)
+    v.fake.fault_fn = None
+    assert len(v.fake.errors) == 1
+    with pytest.raises(AssertionError, match="no 418"):
+        await v.fake.stop()
+    v.fake.errors.clear()  # stopped already; the fixture's second stop() is a no-op
