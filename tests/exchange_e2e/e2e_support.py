@@ -74,20 +74,20 @@ def price_at(i: int) -> float:
 @dataclass
 class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
     """The fake exchange on a SpeedClock: klines up to now (the last one open), the ticker at
-    the open candle's price, USDT commissions charged, every ``partial_every``-th market order
-    filled 70 % then expired, fills split in two trades."""
+    the open candle's price, every ``partial_every``-th market order filled 70 % then expired,
+    each fill split in two trades. Commissions are charged in USDT (``fee_mode="quote"``),
+    which the ledger checks of these tests assume; a real Binance account without BNB pays a
+    buy's fee in BTC (set ``fee_mode="received"`` to test that)."""
 
     clock: Any = None
     partial_every: int = 4
     market_orders: int = 0
+    fee_mode: str = "quote"
+    min_notional: Decimal = Decimal("5")  # Binance's BTCUSDT value; these bots trade ~1,500
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         self.now_ms = self.clock.now_ms()
         self.price = Decimal(str(price_at(self.now_ms // TF_MS)))
-
-    def _handle(self, method: str, path: str, p: dict[str, str]) -> tuple[int, Any]:
-        self._sync()
-        return super()._handle(method, path, p)  # type: ignore[no-any-return]
 
     def _klines(self, p: dict[str, str]) -> list[list[Any]]:
         cur = self.now_ms // TF_MS
@@ -104,45 +104,17 @@ class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
                          f"{min(o, c) - 0.3:.2f}", f"{c:.2f}", "10.0"])
         return rows
 
-    def fill(self, order: Any) -> dict[str, Any]:
+    def liquidity_cap(self, order: Any) -> Decimal | None:
+        if order.type != "MARKET":
+            return None
         self.market_orders += 1
-        qty = order.qty
         if self.partial_every and self.market_orders % self.partial_every == 0:
-            qty = (order.qty * Decimal("0.7")).quantize(Decimal("0.00001"))
+            return (order.qty * Decimal("0.7")).quantize(Decimal("0.00001"))
+        return None
+
+    def trade_split(self, qty: Decimal) -> list[Decimal]:
         first = (qty / 2).quantize(Decimal("0.00001"))
-        parts = [p for p in (first, qty - first) if p > 0]
-        out = {}
-        for part in parts:
-            out = self._trade(order, part)
-        order.executed = qty
-        order.status = "FILLED" if qty == order.qty else "EXPIRED"
-        return out
-
-    def _trade(self, order: Any, qty: Decimal) -> dict[str, Any]:
-        sign = 1 if order.side == "BUY" else -1
-        notional = qty * order.price
-        fee = notional / 1000
-        self.balances["BTC"] += sign * qty
-        self.balances["USDT"] -= sign * notional + fee
-        trade = {"symbol": order.symbol, "id": len(self.trades) + 1, "orderId": order.order_id,
-                 "orderListId": -1, "price": str(order.price), "qty": str(qty),
-                 "quoteQty": str(notional), "commission": str(fee), "commissionAsset": "USDT",
-                 "time": self.now_ms, "isBuyer": order.side == "BUY", "isMaker": False,
-                 "isBestMatch": True}
-        self.trades.append(trade)
-        return {"price": str(order.price), "qty": str(qty), "commission": str(fee),
-                "commissionAsset": "USDT", "tradeId": trade["id"]}
-
-    def _create(self, p: dict[str, str]) -> tuple[int, Any]:
-        status, out = super()._create(p)
-        if status == 200 and p.get("type") == "MARKET":
-            # The base class returns one fill; report every trade of the order, as Binance does.
-            oid = out["orderId"]
-            out.update(self.orders[oid].as_json())
-            out["fills"] = [{"price": t["price"], "qty": t["qty"], "commission": t["commission"],
-                             "commissionAsset": "USDT", "tradeId": t["id"]}
-                            for t in self.trades if t["orderId"] == oid]
-        return status, out
+        return [p for p in (first, qty - first) if p > 0]
 
 
 def bot(name: str, mode: Mode, capital: str = "10000") -> BotConfig:
