@@ -477,6 +477,9 @@ class BotRunner:
         pf = self.portfolio
         stats = dict(getattr(self.strategy, "stats", {}) or {})
         stats.update(self.market_stats)
+        blocked = self.broker.blocked()
+        if blocked:  # LIVE: symbols with an order whose end the exchange has not told yet
+            stats["unresolved"] = sorted(blocked)
         return BotView(
             self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.start_cash,
             self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,

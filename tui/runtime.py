@@ -114,11 +114,12 @@ def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
     return streams, brokers
 
 
-def exchange_options() -> dict[str, Any]:
-    """RuntimeOptions fields from the user's `exchanges` settings (strictly read)."""
+def exchange_options(settings: Path | None = None) -> dict[str, Any]:
+    """RuntimeOptions fields from the user's `exchanges` settings (strictly read), from
+    ``settings`` or the user's settings.json."""
     from oxbot.storage.settings import load_exchange_settings  # noqa: PLC0415
 
-    exchanges, error = load_exchange_settings()
+    exchanges, error = load_exchange_settings(settings)
     if error:
         log.warning("%s", error)
     return {"exchanges": exchanges, "exchanges_error": error}

@@ -307,4 +307,9 @@ def _market_state(bot: m.BotView) -> str:
         parts.append(f"paused: {bot.stats['paused_why']}")
     if bot.stats.get("stale_symbols"):
         parts.append(f"stale price: {', '.join(bot.stats['stale_symbols'])}")
+    if bot.stats.get("not_ready"):
+        parts.append(f"not deciding: {bot.stats['not_ready']}")
+    if bot.stats.get("unresolved"):
+        parts.append(f"order outcome unknown on {', '.join(bot.stats['unresolved'])}: "
+                     "looking it up, no new order there")
     return "; ".join(parts)

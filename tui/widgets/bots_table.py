@@ -284,4 +284,8 @@ def status_text(b: BotView) -> str:
         text += f": {short[:24] + '…' if len(short) > 25 else short}"
     if b.stats.get("stale_symbols"):
         text += " · stale"
+    if b.stats.get("not_ready"):
+        text += " · reconciling"
+    elif b.stats.get("unresolved"):
+        text += " · order?"
     return text
