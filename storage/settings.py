@@ -46,6 +46,7 @@ class ExchangeSettings(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)  # ccxt options, e.g. recvWindow
     timeout_ms: int | None = Field(default=None, ge=100, le=300_000)
     poll_s: float | None = Field(default=None, gt=0, le=3600)  # REST price polling period
+    stale_after_s: float | None = Field(default=None, gt=0, le=86400)  # price called STALE
     order_window_s: float | None = Field(default=None, gt=0, le=3600)  # unknown-order lookups
     # Reads that fail for a temporary reason are retried `retries` times, waiting backoff_s,
     # doubling up to backoff_max_s; after `breaker_after` failures in a row the exchange's bots

@@ -88,7 +88,7 @@ def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
     from oxbot.engine.exchange.retry import RetryPolicy  # noqa: PLC0415
     from oxbot.engine.market.ccxt_streams import ExchangeStreams  # noqa: PLC0415
 
-    endpoints, config, policies, breakers, polls, windows = {}, {}, {}, {}, {}, {}
+    endpoints, config, policies, breakers, polls, windows, stale = {}, {}, {}, {}, {}, {}, {}
     for ex, es in opts.exchanges.items():
         endpoints[ex] = es.endpoint()
         config[ex] = endpoints[ex].ccxt_config()
@@ -102,10 +102,13 @@ def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
             breakers[ex] = (es.breaker_after or 5, es.breaker_cooldown_s or 30.0)
         if es.poll_s:
             polls[ex] = es.poll_s
+        if es.stale_after_s:
+            stale[ex] = es.stale_after_s
         if es.order_window_s:
             windows[ex] = es.order_window_s
     streams = ExchangeStreams(config=config, configure=configurer(endpoints),
                               policies=policies, breakers=breakers, poll_for=polls,
+                              stale_for=stale,
                               **opts.stream_options)
     brokers = ExchangeBrokers(streams.clients, store, opts.exchange_keys or keyring_credentials,
                               opts.lock_dir or key_lock_dir(),

@@ -27,7 +27,7 @@ from oxbot.engine.errors import AuthError, ExchangeError, OrderNotFound, Tempora
 from oxbot.engine.models import Fill, Order, OrderIntent, OrderStatus
 
 from .clients import ExchangeClients
-from .errors import DuplicateOrderId, translate
+from .errors import refused, translate
 from .lifecycle import Evidence, advance, base_amount, fills_from_trades, moved, read_order
 
 log = logging.getLogger("oxbot.live")
@@ -84,6 +84,10 @@ class Placed:
         return self.execution.order
 
 
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
 class CcxtBroker:
     """Orders of LIVE bots on one exchange. ``client`` is a keyed ccxt client from
     ``ExchangeClients.private``; lookups go through ``clients.read`` (retries + breaker)."""
@@ -124,7 +128,7 @@ class CcxtBroker:
         except Exception as e:  # noqa: BLE001 - translated right here
             err = translate(e, f"create order {coid} {intent.side} {intent.qty} "
                                f"{intent.symbol} on {self.exchange_id}")
-            if isinstance(err, TemporaryError | DuplicateOrderId):
+            if not refused(e):  # a timeout, a 5xx, an empty or foreign reply: unknown
                 unknown = moved(order, OrderStatus.UNKNOWN)
                 await self.journal.save_order(unknown)
                 log.warning("%s: order %s sent, outcome unknown (%s); looking it up",
@@ -170,8 +174,12 @@ class CcxtBroker:
         except OrderNotFound:
             return await self._search_lists(order)
         evidence = read_order(raw)
-        if evidence is not None and evidence.client_order_id not in ("", coid):
-            return None  # the exchange answered about another order
+        # Only "order not found" says the exchange has no such order. A reply that names no
+        # order (an empty or non-JSON 200: ccxt raises nothing for those) or another order
+        # says nothing: ask again later.
+        if evidence is None or evidence.client_order_id not in ("", coid):
+            raise TemporaryError(f"{what} on {self.exchange_id}: the reply names "
+                                 f"{'another' if evidence else 'no'} order")
         return evidence
 
     async def _search_lists(self, order: Order) -> Evidence | None:
@@ -179,8 +187,14 @@ class CcxtBroker:
         recent orders (or knows them only by id)."""
         c, coid = self.client, order.client_order_id
         lists = [("fetchOpenOrders", c.fetch_open_orders)]
-        if c.has.get("fetchClosedOrders") is True:
-            lists.append(("fetchClosedOrders", c.fetch_closed_orders))
+        if c.has.get("fetchOrders") is True:
+            lists.append(("fetchOrders", c.fetch_orders))
+        else:
+            # ccxt's closed lists leave out orders that ended partly filled (Binance filters
+            # on "closed", OKX asks for state=filled): the cancelled list has those.
+            for name in ("fetchClosedOrders", "fetchCanceledOrders"):
+                if c.has.get(name) is True:
+                    lists.append((name, getattr(c, _snake(name))))
         for name, fn in lists:
             if not c.has.get(name):
                 continue

@@ -264,6 +264,11 @@ class Watchlist:
         if self.overdue(w):
             delay = self.overdue_every_s
         w.next_at = now + delay
+        deadline = self.deadline(w)
+        if w.order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN) and now < deadline:
+            # one lookup right after the processing window: an order the exchange still does
+            # not show then stops blocking its symbol without waiting out the backoff
+            w.next_at = min(w.next_at, deadline + 0.05)
 
     def deadline(self, w: Watch) -> float:
         return w.since + self.window_s * self.MARGIN + self.SKEW_S

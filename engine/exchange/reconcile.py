@@ -52,9 +52,13 @@ async def exchange_orders(broker: CcxtBroker, symbol: str) -> list[dict[str, Any
     if c.has.get("fetchOrders") is True:
         rows += await clients.read(c, lambda: c.fetch_orders(symbol),
                                    f"fetch orders {symbol}") or []
-    elif c.has.get("fetchClosedOrders") is True:
-        rows += await clients.read(c, lambda: c.fetch_closed_orders(symbol),
-                                   f"fetch closed orders {symbol}") or []
+    else:  # closed lists leave out orders that ended partly filled: cancelled lists have them
+        if c.has.get("fetchClosedOrders") is True:
+            rows += await clients.read(c, lambda: c.fetch_closed_orders(symbol),
+                                       f"fetch closed orders {symbol}") or []
+        if c.has.get("fetchCanceledOrders") is True:
+            rows += await clients.read(c, lambda: c.fetch_canceled_orders(symbol),
+                                       f"fetch cancelled orders {symbol}") or []
     return [dict(r) for r in rows if isinstance(r, dict)]
 
 

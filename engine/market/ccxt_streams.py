@@ -76,10 +76,12 @@ class ExchangeStreams:
                  stale_after_s: float = 60.0, retry_s: float = 5.0, use_stream: bool = True,
                  sleep: Callable[[float], Any] = asyncio.sleep,
                  poll_for: Mapping[str, float] | None = None,
+                 stale_for: Mapping[str, float] | None = None,
                  **client_options: Any) -> None:
         self.clock = clock or WallClock()
         self.poll_s, self.stale_after_s, self.retry_s = poll_s, stale_after_s, retry_s
         self.poll_for = dict(poll_for or {})  # the user's polling period per exchange id
+        self.stale_for = dict(stale_for or {})  # and when a price counts as stale
         self.use_stream = use_stream
         self._sleep = sleep
         self.clients = ExchangeClients(on_breaker_change=self._breaker_changed, **client_options)
@@ -127,7 +129,8 @@ class ExchangeStreams:
         feed = CcxtFeed(self.clients.public(key.exchange), key.symbol, key.timeframe,
                         clients=self.clients, clock=self.clock,
                         poll_s=self.poll_for.get(key.exchange, self.poll_s),
-                        stale_after_s=self.stale_after_s, use_stream=self.use_stream,
+                        stale_after_s=self.stale_for.get(key.exchange, self.stale_after_s),
+                        use_stream=self.use_stream,
                         sleep=self._sleep)
         self.feeds_opened += 1
         stream = _Stream(key, feed, timeframe_seconds(key.timeframe) * 1000,
@@ -229,7 +232,7 @@ class ExchangeStreams:
         for s in list(self._streams.values()):
             if s.failed:
                 continue
-            old_enough = now - s.started_ms >= self.stale_after_s * 1000
+            old_enough = now - s.started_ms >= s.feed.stale_after_s * 1000
             stale = s.feed.is_stale and old_enough
             if stale == s.stale:
                 continue

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from oxbot.engine.exchange.broker import bot_prefix
-from oxbot.engine.exchange.lock import ExchangeKeyLock
+from oxbot.engine.exchange.lock import ExchangeKeyLock, key_lock_dir
 from oxbot.engine.messages import AddBot, StartBot
 from oxbot.engine.models import Mode, OrderStatus
 
@@ -67,7 +67,9 @@ async def test_paper_bot_never_signs_a_request(fake: Any, run_engine: Any, sup: 
 async def test_live_bot_needs_keys_and_a_free_key_lock(fake: Any, run_engine: Any, sup: Any,
                                                        tmp_path: Any) -> None:
     run = await run_engine(fake)
-    with ExchangeKeyLock(tmp_path / "locks", "binance", sup.API_KEY):  # another engine's
+    # Another engine's lock on the key, taken where every engine of this user looks for it,
+    # whatever its OXBOT_HOME.
+    with ExchangeKeyLock(key_lock_dir(), "binance", fake.api_key):
         done = await run.do(AddBot(config=sup.bot("live2", Mode.LIVE), start=True))
         assert not done.ok and "already trades with this binance key" in done.message
     assert (await run.do(StartBot(name="live2"))).ok  # the lock is free again

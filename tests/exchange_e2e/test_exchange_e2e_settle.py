@@ -36,7 +36,7 @@ async def test_a_fill_hidden_by_a_fault_reaches_the_ledger_on_the_next_cycle(
     # the order stays PENDING in the journal while the exchange has filled it.
     fake.script("drop_after", path=ORDER, method="POST")
     fake.script("503", path=ORDER, method="GET", times=12)
-    run = await run_engine(fake, threshold=50)
+    run = await run_engine(fake, breaker_after=50)
     cfg = sup.bot("holder", Mode.LIVE).model_copy(update={"strategy": BuyAndHold.name})
     assert (await run.do(AddBot(config=cfg, start=True))).ok
     bot = run.engine.runners["holder"]
