@@ -189,7 +189,7 @@ class BotRunner:
         sym = tick.key.symbol
         price = to_decimal(tick.price)
         self.marks[sym] = price
-        pos = self.portfolio.position(sym)
+        pos = self.tradable(sym)
         if pos is not None and self.active and self._may_exit(sym):
             hit = stop_hit(pos, price, price, price)
             if hit:
@@ -202,7 +202,7 @@ class BotRunner:
         self.frames[sym] = bar.frame
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
-        pos = self.portfolio.position(sym)
+        pos = self.tradable(sym)
         if pos is not None and self.active and self._may_exit(sym):
             hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
             if hit:
@@ -240,7 +240,7 @@ class BotRunner:
         self.risk.observe(self.portfolio.equity(self.marks), ts)
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,
-            positions=self.portfolio.positions, cash=self.portfolio.cash,
+            positions=self.tradable_positions(), cash=self.portfolio.cash,
             equity=self.portfolio.equity(self.marks), memory=tuple(self.memory),
             emit=lambda text: self.bus.publish(ReasoningChunk(ts, self.name, text)),
         )
@@ -290,6 +290,19 @@ class BotRunner:
     async def _execute(self, intent: OrderIntent, ts: int) -> tuple[Order, list[Fill]]:
         ex = await self.broker.execute(intent, self.marks[intent.symbol], ts)
         return ex.order, list(ex.fills)
+
+    def tradable(self, symbol: str) -> Position | None:
+        """The position in ``symbol`` if the exchange would take a sell of it; None when there
+        is none or only dust (what a fee taken in the coin bought leaves over)."""
+        pos = self.portfolio.position(symbol)
+        if pos is None:
+            return None
+        mark = self.marks.get(symbol, pos.avg_entry)
+        return pos if sellable(pos.qty, mark, self._rules(symbol)) > 0 else None
+
+    def tradable_positions(self) -> dict[str, Position]:
+        """What strategies see as held: dust is flat to them (it cannot be sold)."""
+        return {s: p for s in self.portfolio.positions if (p := self.tradable(s)) is not None}
 
     def _may_exit(self, symbol: str) -> bool:
         """An exit may be sent: no order of the symbol is unresolved, the bot is reconciled."""

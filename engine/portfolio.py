@@ -18,6 +18,8 @@ from .models import ZERO, Fill, Position, Side
 # Cost removed by a partial sell is a division: rounded to this step so every ledger value keeps
 # a bounded number of decimals and sums of them stay exact.
 COST_Q = Decimal("0.000000000001")
+# A sell that leaves less than 1/DUST_SHARE of what it sold closes the round trip.
+DUST_SHARE = Decimal(100)
 
 
 @dataclass(slots=True)
@@ -27,6 +29,7 @@ class _Lot:
     stop_loss: Decimal | None
     take_profit: Decimal | None
     opened_ts: int
+    closed: bool = False  # only dust is left: its round trip is counted already
 
 
 class Portfolio:
@@ -114,6 +117,8 @@ class Portfolio:
             if lot is None:
                 self._lots[fill.symbol] = _Lot(got, got * fill.price, None, None, fill.ts)
             else:
+                if lot.closed:  # a new round trip on top of dust
+                    lot.closed, lot.opened_ts = False, fill.ts
                 lot.qty += got
                 lot.cost += got * fill.price
             return ZERO
@@ -130,11 +135,16 @@ class Portfolio:
         if qty == lot.qty:
             removed = lot.cost
             del self._lots[symbol]
-            self.trades += 1
+            self.trades += not lot.closed
         else:
             removed = (lot.cost * qty / lot.qty).quantize(COST_Q, ROUND_HALF_EVEN)
             lot.qty -= qty
             lot.cost -= removed
+            if not lot.closed and lot.qty * DUST_SHARE < qty:
+                # Less than 1 % left: a sell of what could be sold, the rest is dust (a fee
+                # taken in the coin bought, an exchange's amount step). The round trip is over.
+                lot.closed = True
+                self.trades += 1
         pnl = qty * price - removed
         self.realised += pnl
         return pnl

@@ -127,7 +127,12 @@ class RiskManager:
                     rejected = True
                     reasons.append(f"{sym}: {act.value} ignored, no position")
                     continue
-                qty = pos.qty
+                qty = sellable(pos.qty, price, self._rules(sym))
+                if qty <= 0:  # what a fee taken in the coin bought leaves: not sellable
+                    rejected = True
+                    reasons.append(f"{sym}: {act.value} ignored, only {pos.qty} left, below "
+                                   "the exchange's minimum order")
+                    continue
                 if act is Action.SELL and item.size_pct is not None and item.size_pct > 0:
                     want = floor_to(equity * min(item.size_pct, HUNDRED) / HUNDRED / price,
                                     self._rules(sym).amount_step)

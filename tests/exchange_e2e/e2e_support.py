@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oxbot.engine.exchange.clients import Credentials
-from oxbot.engine.exchange.retry import RetryPolicy
 from oxbot.engine.models import BotConfig, Mode
 from oxbot.engine.strategies import REGISTRY, Strategy
 from oxbot.engine.strategies.base import ENTER, EXIT
@@ -122,69 +120,19 @@ def bot(name: str, mode: Mode, capital: str = "10000") -> BotConfig:
                      strategy=Flip.name, capital=Decimal(capital), mode=mode)
 
 
-def runtime_options(db_path: Path, url: str, clock: Any, lock_dir: Path, *,
-                    timeout_ms: int = 1000, poll_s: float = 0.005, stale_after_s: float = 600,
-                    threshold: int = 5, cooldown_s: float = 0.05) -> Any:
-    """The real composition root's options, pointed at the fake exchange, with a fast clock
-    and tiny waits (keys come from the fake, not the keyring)."""
-    from oxbot.tui.runtime import RuntimeOptions
+def runtime_options(db_path: Path, url: str, home: Path) -> Any:
+    """The real composition root's options for an engine a user pointed at the fake exchange:
+    ``<home>/config/settings.json`` sends binance there (fast polling, tiny backoffs); the
+    keys come from where a user's come from (the keyring, or OXBOT_BINANCE_* variables)."""
+    import json
 
-    policy = RetryPolicy(retries=4, base_s=0.001, max_s=0.004, max_retry_after_s=0.01)
-    return RuntimeOptions(
-        db_path=db_path, snapshot_every_s=None, resume=True,
-        exchange_urls={"binance": url},
-        exchange_options={"binance": {"timeout": timeout_ms, "rateLimit": 1,
-                                      "timeout_on_exit": 0}},
-        stream_options={"clock": clock, "poll_s": poll_s, "stale_after_s": stale_after_s,
-                        "retry_s": 0.01, "policy": policy, "breaker_threshold": threshold,
-                        "breaker_cooldown_s": cooldown_s},
-        exchange_keys=lambda _ex: Credentials(API_KEY, SECRET),
-        lock_dir=lock_dir, reconcile="ignore")
+    from oxbot.tui.runtime import RuntimeOptions, exchange_options
 
-
-async def compare_with_exchange(store: Any, fake: Any, bot_name: str,
-                                capital: Decimal) -> dict[str, Any]:
-    """What the ledger of LIVE bot ``bot_name`` and the fake exchange disagree on (empty lists
-    and zero drifts when they agree). Assumes the bot is the account's only trader."""
-    from oxbot.engine.exchange.broker import bot_prefix
-    from oxbot.engine.models import OrderStatus
-    from oxbot.engine.portfolio import Portfolio
-
-    prefix = bot_prefix(bot_name)
-    want = {"NEW": OrderStatus.OPEN, "FILLED": OrderStatus.FILLED,
-            "CANCELED": OrderStatus.CANCELED, "EXPIRED": OrderStatus.CANCELED}
-    orphans = []
-    for o in fake.orders.values():
-        if not o.client_order_id.startswith(prefix):
-            continue
-        status = want.get(o.status, OrderStatus.CANCELED)
-        db = await store.get_order(o.client_order_id)
-        if db is None or db.status is not status:
-            orphans.append((o.client_order_id, o.status, db.status if db else None))
-    ghosts = []
-    for db in await store.open_orders(bot_name):
-        ex = fake.by_coid.get(db.client_order_id)
-        if ex is None or ex.status != "NEW":
-            ghosts.append((db.client_order_id, db.status, ex.status if ex else None))
-    fills = await store.load_fills(bot_name)
-    db_ids = [f.fill_id for f in fills]
-    ex_ids = [f"binance:{t['id']}" for t in fake.trades]
-    pf = Portfolio.from_fills(capital, fills)
-    held = pf.position("BTC/USDT")
-    return {
-        "orphans": orphans, "ghosts": ghosts,
-        "missing_fills": sorted(set(ex_ids) - set(db_ids)),
-        "extra_fills": sorted(set(db_ids) - set(ex_ids)),
-        "duplicate_fills": len(db_ids) - len(set(db_ids)),
-        "cash_drift": (pf.cash - capital) - (fake.balances["USDT"] - Decimal("1000000")),
-        "position_drift": (held.qty if held else Decimal(0)) - fake.balances["BTC"],
-        "fills": len(db_ids), "fees": pf.fees,
-    }
-
-
-CLEAN = {"orphans": [], "ghosts": [], "missing_fills": [], "extra_fills": [],
-         "duplicate_fills": 0, "cash_drift": 0, "position_drift": 0}
-
-
-def disagreements(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in report.items() if k in CLEAN and v != CLEAN[k]}
+    path = home / "config" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exchanges": {"binance": {
+        "url": url, "timeout_ms": 1000, "poll_s": 0.005, "retries": 4, "backoff_s": 0.001,
+        "backoff_max_s": 0.004, "breaker_after": 5, "breaker_cooldown_s": 0.05,
+        "options": {"recvWindow": 1500}}}}))
+    return RuntimeOptions(db_path=db_path, snapshot_every_s=None, resume=True,
+                          **exchange_options(path))
