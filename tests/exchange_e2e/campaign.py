@@ -26,6 +26,7 @@ _HERE = Path(__file__).parent
 sup = load_by_path("_oxbot_exchange_e2e_e2e_support", _HERE / "e2e_support.py")
 fake_okx = load_by_path("_oxbot_exchange_tests_fake_okx", _HERE.parent / "exchange" /
                         "fake_okx.py")
+fake_base = fake_okx.base
 TF_MS = sup.TF_MS
 S = fake_okx.s
 
@@ -69,6 +70,20 @@ def clocked(kind: str, speed: float, **kw: Any) -> Any:
     if kind == "binance":
         fake.partial_every = 0  # liquidity is the fakes' own business here
     return fake
+
+
+async def place_resting(fake: Any, client_order_id: str, price: float = 50.0) -> None:
+    """A resting limit buy on the fake, sent by a ccxt client of its own (the user, or an engine
+    whose database lost the row)."""
+    import ccxt.async_support as ccxt
+
+    client = getattr(ccxt, fake.exchange_id)({**fake.credentials(), "timeout": 2000})
+    fake_base.point_ccxt(client, fake.base_url)
+    try:
+        await client.create_order("BTC/USDT", "limit", "buy", 0.2, price,
+                                  {"clientOrderId": client_order_id})
+    finally:
+        await client.close()
 
 
 def key_env(fake: Any) -> dict[str, str]:

@@ -110,6 +110,9 @@ async def run_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         opts = RuntimeOptions(db_path=tmp_path / db_name, snapshot_every_s=None,
                               **exchange_options(path))
         assert not opts.exchanges_error, opts.exchanges_error
+        for old, old_store in runs:  # a restart: the stopped engine lets go of the database
+            if old.task is not None and old.task.done() and old_store.path == opts.db_path:
+                await old_store.close()
         store = await Store.open(opts.db_path)
         engine = await build_engine(opts, store=store)
         run = EngineRun(engine)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oxbot.engine.models import BotConfig, Mode
+from oxbot.engine.models import BotConfig, Mode, RiskLimits
 from oxbot.engine.strategies import REGISTRY, Strategy
 from oxbot.engine.strategies.base import ENTER, EXIT
 
@@ -63,6 +63,27 @@ class Flip(Strategy):
 
 
 REGISTRY[Flip.name] = Flip
+
+
+class BuyAndHold(Strategy):
+    """Always wants in: one buy fills the position limit, the risk manager refuses the rest."""
+
+    name = "e2e_buy_and_hold"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), ENTER, dtype=np.int8)
+
+
+REGISTRY[BuyAndHold.name] = BuyAndHold
+
+
+def holder(name: str, capital: str = "10000") -> BotConfig:
+    """A LIVE bot that buys once and holds: a top-up below 500 USDT is refused and its stops
+    are out of reach, so after its first buy it places no other order."""
+    return bot(name, Mode.LIVE, capital).model_copy(update={
+        "strategy": BuyAndHold.name, "risk": RiskLimits(
+            min_notional=Decimal("500"), stop_loss_pct=Decimal("50"),
+            take_profit_pct=Decimal("1000"))})
 
 
 def price_at(i: int) -> float:
