@@ -157,11 +157,17 @@ _V4 = (
     "ALTER TABLE fills ADD COLUMN realised TEXT",
 )
 
+_V5 = (
+    # Notes on a decision that are not errors: usage replaced by an estimate, and why.
+    "ALTER TABLE decisions ADD COLUMN flags TEXT NOT NULL DEFAULT ''",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create all tables", _V1),
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
     Migration(3, "market_marks: where each sim stream stopped", _V3),
     Migration(4, "fills.realised: the P&L each fill realised", _V4),
+    Migration(5, "decisions.flags: usage estimated, and why", _V5),
 )
 
 

@@ -72,7 +72,7 @@ async def _status_every(engine: Any, every_s: float) -> None:
 def _summary(s: dict[str, Any]) -> str:
     return (f"uptime {s['uptime_s']:.0f}s, bots running {s['bots_running']}/{s['bots_total']}, "
             f"cycles {s['cycles']}, round trips {s['trades']}, equity {s['equity']}, "
-            f"errors {s['errors']}")
+            f"errors {s['errors']}, failed LLM decisions {s.get('failed_decisions', 0)}")
 
 
 async def _log_events(sub: Any) -> None:
@@ -144,6 +144,9 @@ def describe(ev: Any) -> tuple[int, str] | None:
             extra = f", realised {ev.realised:+.2f}" if ev.side == "sell" else ""
             return info, (f"{ev.bot}: {ev.side} {_d(ev.qty)} {ev.symbol} @ {_d(ev.price)} "
                           f"({ev.reason}, fee {ev.fee:.4f}{extra})")
+        case DecisionMade() if ev.source == "fallback":
+            why = ev.reasoning.removeprefix("fallback HOLD: ")
+            return warn, f"{ev.bot}: no usable LLM decision, holding: {why}"
         case DecisionMade() if ev.verdict:
             acts = " ".join(f"{s}:{a}" for s, a in ev.actions if a != "hold")
             reasons = "; ".join(ev.verdict_reasons)
