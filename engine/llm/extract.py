@@ -117,11 +117,25 @@ def loads_lenient(text: str) -> Any:
     for attempt in (text, None):
         src = attempt if attempt is not None else _normalise(text)
         try:
-            return json.loads(src, strict=False, parse_float=Decimal,
-                              parse_constant=Unreadable)
+            return _whole_chars(json.loads(src, strict=False, parse_float=Decimal,
+                                           parse_constant=Unreadable))
         except (ValueError, RecursionError):
             continue
     return None
+
+
+def _whole_chars(value: Any) -> Any:
+    """Lone surrogates from JSON escapes ("\\ud800") become U+FFFD in every string: such a
+    string can be neither validated nor stored, and a symbol with one matches nothing."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    if isinstance(value, dict):
+        return {_whole_chars(k): _whole_chars(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_chars(v) for v in value]
+    return value
 
 
 def _balanced(text: str) -> tuple[list[str], bool]:
