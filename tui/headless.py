@@ -96,8 +96,20 @@ class EventLines:
     def __init__(self) -> None:
         self._helped: set[str] = set()  # bots whose current failure run showed the help
         self._last_failure: dict[str, str] = {}  # bot -> the text of its last failure
+        self._no_decision: dict[str, tuple[str, int]] = {}  # bot -> (reason, times in a row)
 
     def describe(self, ev: Any) -> tuple[int, str] | None:
+        if isinstance(ev, DecisionMade) and ev.source == "fallback":
+            # Every failed LLM decision is logged; the same reason again in a few words.
+            why = ev.reasoning.removeprefix("fallback HOLD: ")
+            last, n = self._no_decision.get(ev.bot, ("", 0))
+            n = n + 1 if why == last else 1
+            self._no_decision[ev.bot] = (why, n)
+            if n > 1:
+                return logging.WARNING, (f"{ev.bot}: no usable LLM decision again ({n} in a "
+                                         "row, same reason), holding")
+        elif isinstance(ev, DecisionMade):
+            self._no_decision.pop(ev.bot, None)
         if isinstance(ev, CycleFailed):
             first, _, rest = strip_class_name(ev.error).partition("\n")
             self._last_failure[ev.bot] = ev.error

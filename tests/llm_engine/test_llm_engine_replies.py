@@ -157,8 +157,6 @@ async def test_negative_usage_cannot_defeat_the_budget(store: Store, tmp_path: P
 
 async def test_a_budget_needs_a_price_and_an_unpriced_model_says_so(
         store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
-    from oxbot.tui.widgets.bots_table import llm_cell
-
     engine = make_engine(store, tmp_path, max_candles=3)
     h = harness(engine)
     await h.start()
@@ -170,6 +168,8 @@ async def test_a_budget_needs_a_price_and_an_unpriced_model_says_so(
     assert "b" not in engine.runners and not await store.load_bots()
     done = await h.do(AddBot(config=llm_bot("b", fake_llm.url, model="local-model")))
     assert done.ok
+    from oxbot.tui.widgets.bots_table import llm_cell  # noqa: PLC0415
+
     view = engine.runners["b"].view()
     assert llm_cell(view.stats).startswith("unpriced / ")
     done = await h.do(AddBot(config=llm_bot("c", fake_llm.url, model="local-model",
