@@ -96,7 +96,7 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
             try:
                 key = await asyncio.to_thread(llm_key_resolver(opts), provider)
             except SecretsError as e:
-                key, unreadable = None, str(e).splitlines()[0]
+                key, unreadable = None, str(e)
             if not key:
                 missing.append((f"an API key for {provider}", provider, ("api_key",)))
         if config.mode is Mode.LIVE:
@@ -105,29 +105,31 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
                 if asyncio.iscoroutine(creds) or asyncio.isfuture(creds):
                     creds = await creds
             except SecretsError as e:
-                creds, unreadable = None, str(e).splitlines()[0]
+                creds, unreadable = None, str(e)
             if creds is None:
                 missing.append((f"API keys for {config.exchange}", config.exchange,
                                 ("api_key", "secret")))
+        if missing and unreadable:
+            # The keyring's own text (it names the fixes) first, then what this bot needs.
+            raise SecretsError(f"{unreadable}\n{missing_keys_text(config.name, missing, True)}")
         if missing:
-            raise ConfigError(missing_keys_text(config.name, missing, unreadable))
+            raise ConfigError(missing_keys_text(config.name, missing))
 
     return check
 
 
 def missing_keys_text(bot: str, missing: list[tuple[str, str, tuple[str, ...]]],
-                      unreadable: str = "") -> str:
-    """One line: what ``bot`` lacks and the command that sets each; when the keyring itself
-    cannot be read, why, and the environment variables that work without it."""
+                      no_keyring: bool = False) -> str:
+    """One line: what ``bot`` lacks and the command that sets each; without a usable keyring,
+    the environment variables that work instead."""
     from oxbot.storage.secrets import env_var  # noqa: PLC0415
 
     what = " and ".join(w for w, _, _ in missing)
     how = " and ".join(f"`oxbot keys set {p}`" for _, p, _ in missing)
-    text = f"{bot} needs {what}: run {how}"
-    if unreadable:
-        envs = ", ".join(env_var(p, f) for _, p, fields in missing for f in fields)
-        text += f" ({unreadable.rstrip('.')}; without a keyring, export {envs})"
-    return text
+    if not no_keyring:
+        return f"{bot} needs {what}: run {how}"
+    envs = " and ".join(env_var(p, f) for _, p, fields in missing for f in fields)
+    return f"{bot} needs {what}: export {envs}, or run {how} once the keyring works"
 
 
 def llm_provider(config: BotConfig) -> str | None:

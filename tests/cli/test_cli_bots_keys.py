@@ -7,7 +7,11 @@ the model is refused the same way."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def _rows(home: Path) -> list[tuple[str, str]]:
@@ -24,16 +28,54 @@ def _one_line(err: str) -> str:
     return err
 
 
-def test_live_bot_without_exchange_keys_is_refused_at_add(oxbot, home) -> None:
+def _use_keyring(backend: Any) -> Iterator[Any]:
+    import keyring
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[Any]:
+    """A working keyring that holds nothing (the in-process double of the Secret Service)."""
+    from memory_keyring import MemoryKeyring
+
+    yield from _use_keyring(MemoryKeyring())
+
+
+@pytest.fixture
+def no_keyring() -> Iterator[Any]:
+    """No usable keyring, as on a server without a desktop session."""
+    from keyring.backends import fail
+
+    yield from _use_keyring(fail.Keyring())
+
+
+def test_live_bot_without_exchange_keys_is_refused_at_add(oxbot, home, memory_keyring) -> None:
     code, out, err = oxbot("bots", "add", "real", "--exchange", "binance", "--live",
                            "--yes-i-mean-live")
     assert code == 2 and out == ""
-    assert "API keys for binance" in _one_line(err) and "`oxbot keys set binance`" in err
+    assert _one_line(err).strip() == ("oxbot: real needs API keys for binance: run "
+                                      "`oxbot keys set binance`")
+    assert _rows(home) == []
+    code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param",
+                            "provider=openai")
+    assert code == 2 and _one_line(err).strip() == (
+        "oxbot: gpt needs an API key for openai: run `oxbot keys set openai`")
+
+
+def test_without_a_keyring_the_refusal_names_the_fixes(oxbot, home, no_keyring) -> None:
+    code, out, err = oxbot("bots", "add", "real", "--exchange", "binance", "--live",
+                           "--yes-i-mean-live")
+    assert code == 1 and out == "" and err.startswith("oxbot: no usable keyring backend")
+    assert "`oxbot keys set binance`" in err and "OXBOT_BINANCE_SECRET" in err
     assert _rows(home) == []
 
 
-def test_live_bot_without_exchange_keys_is_refused_at_start(oxbot, home,
-                                                            monkeypatch) -> None:
+def test_live_bot_without_exchange_keys_is_refused_at_start(oxbot, home, monkeypatch,
+                                                            no_keyring) -> None:
     monkeypatch.setenv("OXBOT_BINANCE_API_KEY", "bnk-cli-test-key")
     monkeypatch.setenv("OXBOT_BINANCE_SECRET", "bns-cli-test-secret")
     assert oxbot("bots", "add", "real", "--exchange", "binance", "--live",
@@ -41,17 +83,22 @@ def test_live_bot_without_exchange_keys_is_refused_at_start(oxbot, home,
     monkeypatch.delenv("OXBOT_BINANCE_API_KEY")
     monkeypatch.delenv("OXBOT_BINANCE_SECRET")
     code, out, err = oxbot("bots", "start", "real")
-    assert code == 2 and "`oxbot keys set binance`" in _one_line(err)
-    # No keyring in the test environment: the line also says how to do without one.
-    assert "OXBOT_BINANCE_API_KEY" in err and "OXBOT_BINANCE_SECRET" in err
+    # No keyring in the test environment: the keyring's fixes, then what this bot needs.
+    assert code == 1 and err.startswith("oxbot: no usable keyring backend"), err
+    assert "dbus-run-session" in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "real needs API keys for binance: export OXBOT_BINANCE_API_KEY and "
+        "OXBOT_BINANCE_SECRET, or run `oxbot keys set binance` once the keyring works")
     assert _rows(home) == [("real", "stopped")]
 
 
-def test_llm_bot_without_its_key_is_refused_and_a_keyless_one_is_not(oxbot, home) -> None:
+def test_llm_bot_without_its_key_is_refused_and_a_keyless_one_is_not(oxbot, home,
+                                                                      no_keyring) -> None:
     code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param",
                             "provider=openai", "--start")
-    assert code == 2 and "an API key for openai" in _one_line(err)
-    assert "`oxbot keys set openai`" in err and "OXBOT_OPENAI_API_KEY" in err
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().endswith("gpt needs an API key for openai: export OXBOT_OPENAI_API_KEY,"
+                                " or run `oxbot keys set openai` once the keyring works")
     assert _rows(home) == []
     code, _out, err = oxbot("bots", "add", "local", "--strategy", "llm", "--param",
                             "provider=ollama", "--start")
