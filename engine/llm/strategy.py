@@ -280,7 +280,9 @@ class LLMStrategy(Strategy):
         }
         raws: list[str] = []
         self.book.decided()
-        emit = RedactingSink(ctx.emit, self._redact, self._open_tail)
+        # What is shown live is made storable too: a terminal cannot print a lone surrogate.
+        emit = RedactingSink(lambda text: ctx.emit(storable(text)), self._redact,
+                             self._open_tail)
         transport = False
         try:
             parsed = await self._ask(self._get_provider(), req, ctx, meta, raws, symbols, emit)

@@ -25,6 +25,7 @@ from fake_llm_server import FakeLLMServer, Reply, Seen
 
 from oxbot.engine.messages import CycleFailed, ReasoningChunk
 from oxbot.engine.models import BotConfig, BotStatus, Side
+from oxbot.engine.textsafe import storable
 from oxbot.storage.redact import register_secret
 from oxbot.storage.store import Store
 
@@ -172,6 +173,8 @@ async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path
     leaked = [s for s in (hc.OA_KEY, hc.AN_KEY, hc.ECHOED_SECRET)
               for p in tmp_path.rglob("*") if p.is_file() and s.encode() in p.read_bytes()]
     streamed = "".join(ev.text for ev in h.of(ReasoningChunk))
+    if storable(streamed) != streamed:  # what the cockpit prints must be printable
+        problems.append("the live reasoning carried unprintable text (surrogates, controls)")
     leaked += [s for s in (hc.OA_KEY, hc.ECHOED_SECRET) if s in streamed]
     if leaked:
         problems.append(f"secrets stored or streamed: {sorted(set(leaked))}")
