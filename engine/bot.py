@@ -56,6 +56,7 @@ from .models import (
 from .portfolio import Portfolio
 from .risk import MarketRules, RiskManager, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
+from .textsafe import storable
 
 log = logging.getLogger("oxbot.bot")
 
@@ -126,6 +127,7 @@ class BotRunner:
         self._applied: set[str] | None = None
         self._settle_task: asyncio.Task[None] | None = None
         self._not_ready_said = ""
+        self.budget_paused = False  # paused by the LLM budget: resumes at the new UTC day
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -210,8 +212,28 @@ class BotRunner:
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
             self._sample_equity(ts)
+            if self.budget_paused and self.status is BotStatus.PAUSED:
+                await self._budget_resume(ts)
             if self.status is BotStatus.RUNNING and self._due(ts):
                 await self.cycle(ts)
+
+    async def _budget_pause(self, e: BudgetExceeded, ts: int) -> None:
+        """Today's LLM budget is spent: pause (SL/TP still watched) until the new UTC day.
+        Not stored: a restart finds the bot running, and its first cycle checks the budget
+        again before any call."""
+        await self.set_status(BotStatus.PAUSED, persist=False)
+        self.budget_paused = True
+        self.bus.publish(Notice(ts, "warning", f"{self.name} paused: {e}", self.name))
+
+    async def _budget_resume(self, ts: int) -> None:
+        """Resume a budget pause once the strategy's day has changed, as the notice said."""
+        try:
+            self.strategy.check_budget(self.name)  # type: ignore[attr-defined]
+        except BudgetExceeded:
+            return
+        await self.set_status(BotStatus.RUNNING, persist=False)
+        self.bus.publish(Notice(ts, "info", f"{self.name} resumed: a new UTC day, its daily "
+                                "LLM budget is available again", self.name))
 
     def _due(self, ts: int) -> bool:
         cad = self.config.cadence_s * 1000
@@ -253,8 +275,7 @@ class BotRunner:
         try:
             decision = await self._decide_task
         except BudgetExceeded as e:
-            await self.set_status(BotStatus.PAUSED)
-            self.bus.publish(Notice(ts, "warning", f"{self.name} paused: {e}", self.name))
+            await self._budget_pause(e, ts)
             return
         finally:
             self._decide_task = None
@@ -448,6 +469,7 @@ class BotRunner:
         """Change the status; ``persist=False`` for a passing state (a circuit breaker's
         pause) that a restart must not inherit. ``why`` is shown with the bot."""
         self.status = status
+        self.budget_paused = False  # any other change of status ends a budget pause
         self.market_stats["paused_why"] = why
         # The bot already behaves so: show it now. The write waits behind the other bots'
         # cycles in the writer's queue (100+ ms when 20 bots trade fast); a failed write still
@@ -529,19 +551,23 @@ def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision
 
 def _record(decision: Decision, verdict: Any, orders: list[Order]) -> DecisionRecord:
     m = decision.meta
+    # storable(): outside text (a model's reply) must never make the write fail after the
+    # orders it caused were executed (a lone surrogate once lost a fill that way).
     return DecisionRecord(
         bot=decision.bot, ts=decision.ts, source=decision.source,
-        actions=" ".join(f"{i.symbol}:{i.action.value}" for i in decision.items),
-        reasoning=decision.reasoning[:4000],
+        actions=storable(" ".join(f"{i.symbol}:{i.action.value}" for i in decision.items)),
+        reasoning=storable(decision.reasoning[:4000]),
         verdict=verdict.status.value if verdict else "",
-        verdict_reasons="; ".join(verdict.reasons) if verdict else "",
+        verdict_reasons=storable("; ".join(verdict.reasons)) if verdict else "",
         order_ids=",".join(o.client_order_id for o in orders),
-        provider=str(m.get("provider", "")), model=str(m.get("model", "")),
-        prompt_hash=str(m.get("prompt_hash", "")), prompt=str(m.get("prompt", ""))[:8000],
-        raw_reply=str(m.get("raw_reply", ""))[:8000], parsed=str(m.get("parsed", "")),
-        error=str(m.get("error", "")), tokens_in=int(m.get("tokens_in", 0) or 0),
-        tokens_out=int(m.get("tokens_out", 0) or 0), cost=to_decimal(m.get("cost", ZERO) or ZERO),
-        latency_ms=int(m.get("latency_ms", 0) or 0),
+        provider=storable(m.get("provider", "")), model=storable(m.get("model", "")),
+        prompt_hash=storable(m.get("prompt_hash", "")),
+        prompt=storable(str(m.get("prompt", ""))[:8000]),
+        raw_reply=storable(str(m.get("raw_reply", ""))[:8000]),
+        parsed=storable(m.get("parsed", "")), error=storable(m.get("error", "")),
+        tokens_in=int(m.get("tokens_in", 0) or 0), tokens_out=int(m.get("tokens_out", 0) or 0),
+        cost=to_decimal(m.get("cost", ZERO) or ZERO), latency_ms=int(m.get("latency_ms", 0) or 0),
+        flags=storable(m.get("flags", "")),
     )
 
 

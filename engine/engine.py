@@ -55,6 +55,9 @@ log = logging.getLogger("oxbot.engine")
 
 StrategyFactory = Callable[[BotConfig], Strategy]
 BrokerFactory = Callable[[BotConfig], Broker]
+# Raises ConfigError naming what a bot lacks (an API key) and how to set it; the composition
+# root provides it (the engine never reads keys itself).
+KeyCheck = Callable[[BotConfig], Awaitable[None]]
 SNAPSHOT_EVERY_S = 1.0
 MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
@@ -86,6 +89,7 @@ class Engine:
         broker_factory: BrokerFactory = paper_broker_factory,
         resume: bool = True,
         snapshot_every_s: float | None = SNAPSHOT_EVERY_S,
+        key_check: KeyCheck | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -95,6 +99,7 @@ class Engine:
         self.broker_factory = broker_factory
         self.resume = resume
         self.snapshot_every_s = snapshot_every_s
+        self.key_check = key_check
         self.runners: dict[str, BotRunner] = {}
         self.state = "created"
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
@@ -135,6 +140,9 @@ class Engine:
             "trades": sum(v.trades for v in views),
             "equity": str(equity.quantize(Decimal("0.01"))),
             "errors": sum(v.errors for v in views),
+            # LLM decisions that ended as a HOLD for want of a usable answer (transport errors
+            # included): a bot whose model always fails has no cycle errors, only these.
+            "failed_decisions": sum(int(v.stats.get("failures", 0) or 0) for v in views),
             "db": str(getattr(self.store, "path", "")),
         }
 
@@ -256,7 +264,7 @@ class Engine:
                 # A LIVE bot that stopped in error, or left orders unresolved, is the most
                 # likely to differ from its exchange: settle and reconcile it, without trading.
                 try:
-                    await self._prepare(r)
+                    await self._prepare(r, trading=False)
                 except OxbotError as e:
                     self.bus.publish(EngineError(self.now_ms(), f"bot {r.name}: cannot settle "
                                                  f"its orders with {r.config.exchange}: {e}"))
@@ -266,9 +274,9 @@ class Engine:
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
         memory = await self.store.recent_decisions(config.name, 20)
-        restore = getattr(strategy, "restore_today", None)
-        if restore is not None:  # today's LLM spend survives restarts and edits
-            restore((await self.store.decision_stats(config.name))["cost_today"])
+        restore = getattr(strategy, "restore_history", None)
+        if restore is not None:  # LLM spend, failures and the last failure survive restarts
+            restore(await self.store.decision_stats(config.name), memory)
         runner = BotRunner(
             config, strategy, portfolio, broker, self.store, self.bus,
             getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
@@ -294,10 +302,23 @@ class Engine:
             raise StorageError(f"the stored fills of bot {config.name} do not add up ({e}); "
                                "the bot stays stopped: check its fills (`oxbot trades`)") from e
 
-    async def _prepare(self, r: BotRunner) -> None:
+    async def _preflight(self, config: BotConfig, strategy: Strategy) -> None:
+        """Refuse, with one message naming the fix, a bot that cannot work as configured: an
+        LLM budget without a price, a missing LLM or exchange key (asked before it is added,
+        changed or started, instead of failing every cycle)."""
+        check = getattr(strategy, "check_setup", None)
+        if check is not None:
+            check()
+        if self.key_check is not None:
+            await self.key_check(config)
+
+    async def _prepare(self, r: BotRunner, trading: bool = True) -> None:
         """Before a bot runs: its broker starts (LIVE: keys and lock, the orders the last run
         left unresolved looked up, reconciliation with the exchange); what that settled is
-        recorded in the bot's ledger."""
+        recorded in the bot's ledger. ``trading=False`` for a bot that is only settled (one
+        that stopped in error): what only trading needs (an LLM key) is not asked then."""
+        if trading:
+            await self._preflight(r.config, r.strategy)
         if r.config.mode is Mode.LIVE:
             r.track_fill_ids({f.fill_id for f in await self.store.load_fills(r.name)})
         link = BrokerLink(r.name, holdings=r.holdings, wake=r.request_settle,
@@ -323,7 +344,8 @@ class Engine:
             raise ConfigError("AddBot needs a config")
         if cfg.name in self.runners:
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
-        self.strategy_factory(cfg)  # validates the strategy and its parameters first
+        # validates the strategy and its parameters first, then what the bot needs to run
+        await self._preflight(cfg, self.strategy_factory(cfg))
         self.broker_factory(cfg)
         await self.store.save_bot(cfg, BotStatus.STOPPED)
         r = await self._build(cfg, BotStatus.STOPPED)
@@ -347,7 +369,7 @@ class Engine:
                 f"{cmd.name} holds {', '.join(sorted(held))}: flatten it (f) before changing "
                 f"its {what}; nothing was changed"
             )
-        self.strategy_factory(cfg)
+        await self._preflight(cfg, self.strategy_factory(cfg))
         self.broker_factory(cfg)
         was = old.status
         await self._stop(old, BotStatus.STOPPED)

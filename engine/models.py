@@ -410,6 +410,9 @@ class DecisionRecord:
     tokens_out: int = 0
     cost: Decimal = ZERO
     latency_ms: int = 0
+    # What to know about this decision that is not an error, e.g. "usage estimated: the
+    # server's figures were implausible (...)"
+    flags: str = ""
 
 
 @dataclass(frozen=True, slots=True)

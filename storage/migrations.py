@@ -165,6 +165,8 @@ _V5 = (
     "ALTER TABLE fills ADD COLUMN fee_cost TEXT",
     # A LIVE order's fills are read back on every lookup of the order.
     "CREATE INDEX ix_fills_order ON fills (client_order_id)",
+    # Notes on a decision that are not errors: usage replaced by an estimate, and why.
+    "ALTER TABLE decisions ADD COLUMN flags TEXT NOT NULL DEFAULT ''",
 )
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -172,7 +174,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
     Migration(3, "market_marks: where each sim stream stopped", _V3),
     Migration(4, "fills.realised: the P&L each fill realised", _V4),
-    Migration(5, "fills.fee_currency, fills.fee_cost: fees in the coin the exchange took", _V5),
+    Migration(5, "fills.fee_currency, fills.fee_cost: fees in the coin the exchange took; "
+                 "decisions.flags: usage estimated, and why", _V5),
 )
 
 

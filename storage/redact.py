@@ -60,6 +60,17 @@ def redact(text: str) -> str:
     return text
 
 
+def open_tail(text: str) -> int:
+    """How many of the last characters of ``text`` could begin a registered secret: a stream
+    of text (an LLM reply shown as it arrives) holds them back until the next piece shows
+    whether a secret is being written."""
+    from oxbot.engine.textsafe import open_prefix  # noqa: PLC0415
+
+    with _lock:
+        needles = list(_needles)
+    return open_prefix(text, needles)
+
+
 def _clear_registry() -> None:
     """Forget every registered secret (tests use this to start clean)."""
     with _lock:

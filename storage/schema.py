@@ -148,6 +148,7 @@ class DecisionRow(Base):
     cost: Mapped[Decimal] = mapped_column(ExactDecimal)
     latency_ms: Mapped[int] = mapped_column(Integer)
     created_ms: Mapped[int] = mapped_column(Integer, server_default="0")
+    flags: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (Index("ix_decisions_bot_ts", "bot_id", "ts"),)
 

@@ -120,9 +120,20 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg = BotConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"bot {args.name!r}: {flag_errors(e)}") from None
-    build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
+    strategy = build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
+    check = getattr(strategy, "check_setup", None)
+    if check is not None:
+        check()  # e.g. an LLM budget needs the model's price
     check_exchange(cfg.exchange)
     return cfg
+
+
+def check_keys(args: argparse.Namespace, cfg: Any) -> None:
+    """ConfigError naming the missing LLM or exchange key and `oxbot keys set ...`; for the
+    commands that change the database themselves (a running engine checks on its own)."""
+    from .runtime import RuntimeOptions, key_check  # noqa: PLC0415
+
+    asyncio.run(key_check(RuntimeOptions(db_path=_db(args)))(cfg))
 
 
 def check_exchange(exchange: str) -> None:
@@ -246,6 +257,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         _sent(remote, AddBot(config=cfg, start=args.start))
         when = " and started" if args.start else ""
     else:
+        check_keys(args, cfg)
+
         async def add(store: Any) -> None:
             names = {c.name for c, _ in await store.load_bots()}
             if cfg.name in names:
@@ -295,6 +308,9 @@ def _set_status(args: argparse.Namespace, start: bool) -> int:
         _sent(remote, StartBot(name=args.name) if start else StopBot(name=args.name))
         print(f"{args.name} started" if start else f"{args.name} stopped")
     else:
+        if start:
+            check_keys(args, cfg)
+
         async def change(store: Any) -> None:
             await store.set_bot_status(args.name,
                                        BotStatus.RUNNING if start else BotStatus.STOPPED)

@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +44,104 @@ class RuntimeOptions:
     # exchange id -> Credentials (LIVE keys); None: the keyring / OXBOT_<EXCHANGE>_* variables.
     exchange_keys: Callable[[str], Any] | None = None
     lock_dir: Path | None = None  # per-key engine locks; None: the user's own lock folder
+    # The engine's wall clock (tests move it across a UTC day); None: the real one. LLM budgets
+    # count per day of this clock.
+    clock: Any = None
+
+
+def llm_key_resolver(opts: RuntimeOptions) -> Callable[[str], str | None]:
+    """provider -> API key: the options' resolver, or the keyring / environment."""
+    if opts.key_resolver is not None:
+        return opts.key_resolver
+    from oxbot.storage.secrets import key_resolver  # noqa: PLC0415
+
+    return key_resolver()
+
+
+def _today(clock: Any) -> Callable[[], date] | None:
+    if clock is None:
+        return None
+    return lambda: datetime.fromtimestamp(clock.now_ms() / 1000, UTC).date()
 
 
 def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
     def make(config: BotConfig) -> Strategy:
         if config.strategy != "llm":
             return build_strategy(config.strategy, config.params)
+        from oxbot.engine.llm.strategy import Redaction  # noqa: PLC0415
+        from oxbot.storage.redact import open_tail, redact  # noqa: PLC0415
+
         cls = strategy_class("llm")
         base = build_strategy("llm", {**config.params, **config.llm})
-        resolver = opts.key_resolver
-        if resolver is None:
-            from oxbot.storage.secrets import key_resolver  # noqa: PLC0415
-
-            resolver = key_resolver()
-        return cls(base.params, key_resolver=resolver, price_table=opts.price_table or None)
+        return cls(base.params, key_resolver=llm_key_resolver(opts),
+                   price_table=opts.price_table or None, today=_today(opts.clock),
+                   redaction=Redaction(redact, open_tail))
 
     return make
+
+
+def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
+    """The engine's check, when a bot is added, changed or started, that the keys it needs
+    exist: an LLM provider that needs one, and a LIVE bot's exchange. One ConfigError names
+    what is missing and the command that sets it (keyring calls run off the loop)."""
+    import asyncio  # noqa: PLC0415
+
+    from oxbot.engine.errors import ConfigError, SecretsError  # noqa: PLC0415
+    from oxbot.engine.models import Mode  # noqa: PLC0415
+
+    async def check(config: BotConfig) -> None:
+        missing: list[tuple[str, str, tuple[str, ...]]] = []
+        unreadable = ""
+        provider = llm_provider(config)
+        if provider is not None:
+            try:
+                key = await asyncio.to_thread(llm_key_resolver(opts), provider)
+            except SecretsError as e:
+                key, unreadable = None, str(e)
+            if not key:
+                missing.append((f"an API key for {provider}", provider, ("api_key",)))
+        if config.mode is Mode.LIVE:
+            try:
+                creds = (opts.exchange_keys or keyring_credentials)(config.exchange)
+                if asyncio.iscoroutine(creds) or asyncio.isfuture(creds):
+                    creds = await creds
+            except SecretsError as e:
+                creds, unreadable = None, str(e)
+            if creds is None:
+                missing.append((f"API keys for {config.exchange}", config.exchange,
+                                ("api_key", "secret")))
+        if missing and unreadable:
+            # The keyring's own text (it names the fixes) first, then what this bot needs.
+            raise SecretsError(f"{unreadable}\n{missing_keys_text(config.name, missing, True)}")
+        if missing:
+            raise ConfigError(missing_keys_text(config.name, missing))
+
+    return check
+
+
+def missing_keys_text(bot: str, missing: list[tuple[str, str, tuple[str, ...]]],
+                      no_keyring: bool = False) -> str:
+    """One line: what ``bot`` lacks and the command that sets each; without a usable keyring,
+    the environment variables that work instead."""
+    from oxbot.storage.secrets import env_var  # noqa: PLC0415
+
+    what = " and ".join(w for w, _, _ in missing)
+    how = " and ".join(f"`oxbot keys set {p}`" for _, p, _ in missing)
+    if not no_keyring:
+        return f"{bot} needs {what}: run {how}"
+    envs = " and ".join(env_var(p, f) for _, p, fields in missing for f in fields)
+    return f"{bot} needs {what}: export {envs}, or run {how} once the keyring works"
+
+
+def llm_provider(config: BotConfig) -> str | None:
+    """The LLM provider of an LLM bot that needs an API key; None otherwise."""
+    if config.strategy != "llm":
+        return None
+    from oxbot.engine.llm.factory import PROVIDERS  # noqa: PLC0415
+
+    provider = str({**config.params, **config.llm}.get("provider") or "offline")
+    spec = PROVIDERS.get(provider)
+    return provider if spec is not None and spec.needs_key else None
 
 
 def keyring_credentials(exchange: str) -> Any:
@@ -178,7 +261,8 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
         engine = Engine(
             store, hub, strategy_factory=strategy_factory(opts),
             broker_factory=brokers, resume=opts.resume,
-            snapshot_every_s=opts.snapshot_every_s,
+            snapshot_every_s=opts.snapshot_every_s, clock=opts.clock,
+            key_check=key_check(opts),
         )
         if control_socket is not None:
             from oxbot.engine.control import ControlServer  # noqa: PLC0415

@@ -24,17 +24,39 @@ from pydantic import (
 )
 
 from ..models import Action, Decision, Position, SymbolDecision
-from .extract import ExtractError, extract_json
+from ..textsafe import storable
+from .extract import ExtractError, Unreadable, extract_json
 
-_NONE_WORDS = {"", "none", "null", "n/a", "na", "-", "nan", "default"}
+_UNITS = str.maketrans("", "", ",$%")
 
 
 def _clean_number(v: Any) -> Any:
-    """'5%', '$42,000', ' 0.8 ' -> numbers as text pydantic can read; 'none' -> None."""
+    """A number as the model wrote it -> a finite number pydantic reads, or ValueError.
+
+    '5%', '$42,000', ' 0.8 ' are numbers. JSON null (None) is "not given": the risk default
+    applies. Anything else that is not a finite number (NaN, Infinity, "none", "n/a", "",
+    true) is an error, never the default: a garbage size must not become the largest one.
+    """
+    if v is None:
+        return None
+    if isinstance(v, Unreadable):
+        raise ValueError(f"{v} is not a number; give a number, or null for the default")
+    if isinstance(v, bool):
+        raise ValueError(f"{str(v).lower()} is not a number; give a number, or null for the "
+                         "default")
+    if isinstance(v, int | float | Decimal):
+        if isinstance(v, int) or Decimal(str(v)).is_finite():
+            return v
+        raise ValueError(f"{v} is not a finite number; give a number, or null for the default")
     if isinstance(v, str):
-        s = v.strip().replace(",", "").replace("$", "").replace("%", "").strip()
-        return None if s.lower() in _NONE_WORDS else s
-    return v
+        s = v.strip().translate(_UNITS).strip()
+        try:
+            if Decimal(s).is_finite():
+                return s
+        except ArithmeticError:
+            pass
+        raise ValueError(f"{v[:20]!r} is not a number; give a number, or null for the default")
+    return v  # a list or an object: pydantic names the type error
 
 
 class SymbolCall(BaseModel):
@@ -47,13 +69,18 @@ class SymbolCall(BaseModel):
     size_pct: Decimal | None = Field(None, ge=0, le=100, allow_inf_nan=False)
     stop_loss: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
     take_profit: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
-    confidence: float | None = Field(None, ge=0, le=1)
+    confidence: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     reasoning: str = Field("", max_length=4000)
 
     @field_validator("symbol", mode="before")
     @classmethod
     def _symbol(cls, v: Any) -> Any:
         return v.strip().upper() if isinstance(v, str) else v
+
+    @field_validator("reasoning", mode="after")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return storable(v)  # a JSON escape such as \\ud800 must not reach the database
 
     @field_validator("action", mode="before")
     @classmethod
@@ -70,12 +97,7 @@ class SymbolCall(BaseModel):
     def _confidence(cls, v: Any) -> Any:
         pct = isinstance(v, str) and v.strip().endswith("%")
         v = _clean_number(v)
-        if pct and v is not None:
-            try:
-                return float(v) / 100
-            except ValueError:
-                return v
-        return v
+        return float(v) / 100 if pct and v is not None else v
 
 
 class DecisionReply(BaseModel):
@@ -85,6 +107,11 @@ class DecisionReply(BaseModel):
 
     analysis: str = Field("", max_length=8000)
     decisions: list[SymbolCall] = Field(min_length=1, max_length=20)
+
+    @field_validator("analysis", mode="after")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return storable(v)
 
     @model_validator(mode="after")
     def _symbols_known(self, info: Any) -> DecisionReply:
@@ -131,6 +158,7 @@ class Parsed:
 
     reply: DecisionReply | None
     error: str = ""
+    kind: str = "bad reply"  # a few words for the bots table when ``reply`` is None
 
 
 def parse_reply(text: str, symbols: Sequence[str]) -> Parsed:

@@ -2,9 +2,19 @@
 OpenRouter, Ollama, vLLM, LM Studio - anything that speaks POST {base_url}/chat/completions.
 
 Structured output is asked for with a JSON-schema `response_format`, then JSON mode, then
-prompt-only JSON. When a server rejects a feature with 400 (or ignores it), the next weaker
-form is used and the finding is remembered per (base_url, model) for the process, so the
-rejection costs one extra request once, not on every decision.
+prompt-only JSON. A server that rejects one with an HTTP 400 gets the next weaker form, for
+that request. Only a 400 that names ``response_format`` (OpenAI's ``error.param``, or the
+message) is remembered per (base_url, model) for the process: one odd reply, or an unrelated
+400, must not switch structured output off for good.
+
+The stream, as OpenAI documents it (https://platform.openai.com/docs/api-reference/chat/
+streaming; openai-python src/openai/types/chat/chat_completion_chunk.py): ``data:`` events of
+``chat.completion.chunk`` objects whose ``choices[i].delta.content`` carries the text and whose
+``finish_reason`` is null until the last one (stop / length / content_filter / tool_calls /
+function_call); with ``stream_options.include_usage`` one more chunk with ``choices: []`` and
+the ``usage``; then ``data: [DONE]`` (openai-python src/openai/_streaming.py). An event whose
+data has an ``error`` object is an error (same file). A chunk of another shape is refused as a
+whole reply: a broken stream is a counted failure, never a crash and never a decision.
 """
 
 from __future__ import annotations
@@ -15,15 +25,24 @@ from typing import Any
 import httpx
 
 from .errors import LLMBadRequest, LLMBadResponse
-from .provider import ChatRequest, ChunkSink, Completion, HttpProvider, estimate_tokens, iter_sse
+from .extract import MAX_REPLY_CHARS
+from .provider import (
+    ChatRequest,
+    ChunkSink,
+    Completion,
+    HttpProvider,
+    checked_usage,
+    iter_sse,
+)
 
 # (base_url, model) -> the JSON modes still worth trying, strongest first.
 _JSON_MODES: dict[tuple[str, str], list[str]] = {}
 # (base_url, model) servers that rejected `stream_options` (older vLLM / proxies).
 _NO_STREAM_OPTIONS: set[tuple[str, str]] = set()
 
-_FORMAT_WORDS = ("response_format", "json_schema", "json_object", "json mode", "schema",
-                 "guided", "format")
+# Words of a 400 about the JSON mode that does not name response_format: a fallback for this
+# request only.
+_FORMAT_WORDS = ("json_schema", "json_object", "json mode", "structured output", "guided")
 
 
 def remembered_json_mode(base_url: str, model: str) -> str:
@@ -53,8 +72,9 @@ class OpenAICompatProvider(HttpProvider):
     async def complete(self, req: ChatRequest, on_chunk: ChunkSink) -> Completion:
         async def attempt(sink: ChunkSink) -> Completion:
             # Feature downgrades are not retries: loop until a mode is accepted.
+            modes = list(self._modes()) if req.json_schema is not None else ["prompt"]
             while True:
-                mode = self._modes()[0] if req.json_schema is not None else "prompt"
+                mode = modes[0]
                 stream_opts = self._mkey not in _NO_STREAM_OPTIONS
                 body = self._body(req, mode, stream_opts)
                 try:
@@ -63,32 +83,30 @@ class OpenAICompatProvider(HttpProvider):
                         lambda resp: self._read(resp, sink, req),
                     )
                 except LLMBadRequest as e:
-                    if not self._downgrade(str(e), mode, stream_opts):
+                    if not self._downgrade(e, modes, stream_opts):
                         raise
                     continue
                 done.json_mode = mode
-                if mode != "prompt" and not _is_bare_json(done.text):
-                    # The server ignored response_format: stop sending it.
-                    self._forget_modes_down_to("prompt")
                 return done
 
         return await self._call(attempt, on_chunk)
 
-    def _downgrade(self, error: str, mode: str, stream_opts: bool) -> bool:
-        low = error.lower()
-        if stream_opts and "stream_options" in low:
+    def _downgrade(self, error: LLMBadRequest, modes: list[str], stream_opts: bool) -> bool:
+        """Whether to try again without the feature the 400 rejected; ``modes`` (this
+        request's) loses its first entry when that was the JSON mode."""
+        low = str(error).lower()
+        if error.status not in (400, 422):
+            return False
+        if stream_opts and (error.param == "stream_options" or "stream_options" in low):
             _NO_STREAM_OPTIONS.add(self._mkey)
             return True
-        if mode != "prompt" and any(w in low for w in _FORMAT_WORDS):
-            modes = self._modes()
-            if len(modes) > 1:
-                modes.pop(0)
-                return True
-        return False
-
-    def _forget_modes_down_to(self, mode: str) -> None:
-        if self._structured != "prompt":
-            _JSON_MODES[self._mkey] = [mode]
+        names_format = error.param == "response_format" or "response_format" in low
+        if modes[0] == "prompt" or not (names_format or any(w in low for w in _FORMAT_WORDS)):
+            return False
+        modes.pop(0)
+        if names_format and error.status == 400 and self._structured != "prompt":
+            _JSON_MODES[self._mkey] = list(modes)  # explicit: remembered for this endpoint
+        return True
 
     def _headers(self) -> dict[str, str]:
         headers = {"Accept": "text/event-stream"}
@@ -120,46 +138,71 @@ class OpenAICompatProvider(HttpProvider):
 
     async def _read(self, resp: httpx.Response, sink: ChunkSink, req: ChatRequest) -> Completion:
         parts: list[str] = []
-        usage: dict[str, Any] | None = None
-        finish = None
+        thought: list[str] = []
+        usage: Any = None
+        finish: str | None = None
+        refused = False
+        size = 0
         async for _event, data in iter_sse(resp):
             if data.strip() == "[DONE]":
                 break
             try:
                 obj = json.loads(data)
-            except json.JSONDecodeError:
-                raise LLMBadResponse(
-                    f"{self.name} sent a stream line that is not JSON: {self.scrub(data)[:120]}"
-                ) from None
-            if isinstance(obj, dict) and obj.get("error"):
+            except (ValueError, RecursionError):
+                raise self._bad("a stream line that is not JSON", data) from None
+            if not isinstance(obj, dict):
+                raise self._bad("a stream event that is not a JSON object", data)
+            if obj.get("error"):
                 raise LLMBadResponse(f"{self.name} reported an error mid-stream: "
                                      f"{self.scrub(json.dumps(obj['error']))}")
-            if isinstance(obj, dict) and isinstance(obj.get("usage"), dict):
+            if obj.get("usage") is not None:
                 usage = obj["usage"]
-            for choice in (obj.get("choices") or []) if isinstance(obj, dict) else []:
+            choices = obj.get("choices")
+            if choices is None:
+                continue  # a usage-only chunk (vLLM sends choices: null)
+            if not isinstance(choices, list):
+                raise self._bad("choices that are not a list", data)
+            for choice in choices:
+                if not isinstance(choice, dict):
+                    raise self._bad("a choice that is not an object", data)
+                if choice.get("index", 0) != 0:
+                    continue  # we ask for one choice; another one is not our answer
                 delta = choice.get("delta") or {}
-                # DeepSeek-R1 style thinking: shown live, not part of the answer.
-                think = delta.get("reasoning_content")
+                if not isinstance(delta, dict):
+                    raise self._bad("a delta that is not an object", data)
+                # DeepSeek-R1 style thinking (OpenRouter: "reasoning"): shown live, not part
+                # of the answer.
+                think = delta.get("reasoning_content") or delta.get("reasoning")
                 if isinstance(think, str) and think:
+                    thought.append(think)
                     sink(think)
                 text = delta.get("content")
-                if isinstance(text, str) and text:
+                if text is not None and not isinstance(text, str):
+                    raise self._bad("content that is not a string", data)
+                if text:
+                    size += len(text)
+                    if size > MAX_REPLY_CHARS:
+                        raise LLMBadResponse(f"{self.name} sent more than {MAX_REPLY_CHARS:,} "
+                                             "characters; stopped reading")
                     parts.append(text)
                     sink(text)
-                finish = choice.get("finish_reason") or finish
+                refusal = delta.get("refusal")
+                if isinstance(refusal, str) and refusal:
+                    refused = True
+                    sink(refusal)
+                reason = choice.get("finish_reason")
+                if reason is not None and not isinstance(reason, str):
+                    raise self._bad("a finish_reason that is not a string", data)
+                finish = reason or finish
         text = "".join(parts)
-        prompt_chars = req.system + "".join(m["content"] for m in req.messages)
-        if usage and isinstance(usage.get("prompt_tokens"), int):
-            return Completion(text, usage["prompt_tokens"], int(usage.get("completion_tokens")
-                                                                 or 0),
-                              extra={"finish_reason": finish})
-        return Completion(text, estimate_tokens(prompt_chars), estimate_tokens(text),
-                          usage_estimated=True, extra={"finish_reason": finish})
+        reported = usage if isinstance(usage, dict) else {}
+        tokens_in, tokens_out, note = checked_usage(
+            reported.get("prompt_tokens", usage), reported.get("completion_tokens", usage),
+            req, text, "".join(thought))
+        return Completion(text, tokens_in, tokens_out, usage_estimated=bool(note),
+                          finish="refusal" if refused else (finish or "missing"),
+                          usage_note=note, extra={"finish_reason": finish})
 
-
-def _is_bare_json(text: str) -> bool:
-    try:
-        json.loads(text.strip())
-    except (ValueError, RecursionError):
-        return False
-    return True
+    def _bad(self, what: str, data: str) -> LLMBadResponse:
+        return LLMBadResponse(f"{self.name} sent {what}: {self.scrub(data)[:120]}; the reply "
+                              "was not used")

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from oxbot.engine.llm import LLMParams, LLMStrategy
+from oxbot.engine.llm.extract import MAX_REPLY_CHARS
 from oxbot.engine.models import Action, Position
 
 V, H = "valid", "hold"
@@ -31,10 +32,10 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("plain", GOOD, V, "buy"),
     ("fence-json", "```json\n" + GOOD + "\n```", V, "buy"),
     ("fence-bare", "```\n" + GOOD + "\n```", V, "buy"),
-    ("prose-around", "Here is my decision:\n" + GOOD + "\nLet me know!", V, "buy"),
+    ("prose-around", "Here is my decision:\n" + GOOD + "\nLet me know!", H, None),
     ("think-block", "<think>RSI is 55, trend up...</think>\n" + GOOD, V, "buy"),
     ("think-with-braces", "<think>maybe {\"action\": \"sell\"} no</think>" + GOOD, V, "buy"),
-    ("think-unclosed", "<think>\nI should buy.\n" + GOOD, V, "buy"),
+    ("think-unclosed", "<think>\nI should buy.\n" + GOOD, H, None),
     ("trailing-commas", reply(call(extra=","), OK_ETH + ",").replace("]}", "],}"), V, "buy"),
     ("single-quotes", GOOD.replace('"', "'"), V, "buy"),
     ("python-none", GOOD.replace('"stop_loss": {sl}', '"stop_loss": None'), V, "buy"),
@@ -46,9 +47,9 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("percent-strings", GOOD.replace('"size_pct": 10', '"size_pct": "10%"')
      .replace('"confidence": 0.7', '"confidence": "70%"'), V, "buy"),
     ("dollar-price", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "${sl:,}"'), V, "buy"),
-    ("nan-stop", GOOD.replace('"stop_loss": {sl}', '"stop_loss": NaN'), V, "buy"),
-    ("infinity-target", GOOD.replace('"take_profit": {tp}', '"take_profit": Infinity'), V,
-     "buy"),
+    ("nan-stop", GOOD.replace('"stop_loss": {sl}', '"stop_loss": NaN'), H, None),
+    ("infinity-target", GOOD.replace('"take_profit": {tp}', '"take_profit": Infinity'), H,
+     None),
     ("upper-action-lower-symbol", GOOD.replace('"buy"', '"BUY"').replace('"BTC/USDT"',
                                                                           '"btc/usdt"'), V,
      "buy"),
@@ -65,13 +66,13 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
         "trend up", "ignore the risk limits and buy 100%").replace('"size_pct": 10',
                                                                  '"size_pct": 100'), OK_ETH),
      V, "buy"),
-    ("example-then-answer", 'Format: {"example": true}\nAnswer: ' + GOOD, V, "buy"),
-    ("two-fences", "```text\nthinking {not json}\n```\n```json\n" + GOOD + "\n```", V, "buy"),
+    ("example-then-answer", 'Format: {"example": true}\nAnswer: ' + GOOD, H, None),
+    ("two-fences", "```text\nthinking {not json}\n```\n```json\n" + GOOD + "\n```", H, None),
     ("raw-newline-in-string", GOOD.replace("trend up", "trend\nup"), V, "buy"),
     ("emoji", GOOD.replace("trend up", "trend up 🚀📈"), V, "buy"),
     ("confidence-null", GOOD.replace('"confidence": 0.7', '"confidence": null'), V, "buy"),
     ("no-analysis", '{"decisions": [' + call() + "]}", V, "buy"),
-    ("none-strings", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "none"'), V, "buy"),
+    ("none-strings", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "none"'), H, None),
     ("escaped-quotes", GOOD.replace("trend up", 'the \\"trend\\" is up'), V, "buy"),
     ("hold-all", reply(call("hold"), OK_ETH), V, "hold"),
     ("whitespace-padding", "\n\n   " + GOOD + "   \n\n", V, "buy"),
@@ -142,6 +143,10 @@ async def test_reply_ends_valid_or_counted_hold(case, template, expect, btc_acti
     if expect == H:
         assert d.source == "fallback", d
         assert d.is_hold and d.meta["error"], "a HOLD must carry its reason"
+        assert s.stats["failures"] == 1 and s.stats["last_failure"] == d.meta["error"]
+        if len(text) > MAX_REPLY_CHARS:  # not even read to its end: a transport failure
+            assert s.stats["errors"] == 1 and len(openai_server.requests) == 1
+            return
         assert s.stats["parse_failures"] == {"m1": 1}
         assert len(openai_server.requests) == 2  # exactly one repair re-ask
         return

@@ -88,3 +88,67 @@ def test_a_valid_reply_is_not_turned_into_a_hold():
     d = parse_decision(text, bot="b", ts=0, symbols=SYMBOLS, positions=HELD, prices=PRICES)
     check(d)
     assert d.items[0].action is Action.BUY and d.items[0].size_pct == 5
+
+
+# ---------------------------------------------------------------- the whole-answer rule
+
+def _valid_reply(calls: list[dict]) -> str:
+    return json.dumps({"analysis": "a", "decisions": calls})
+
+
+valid_calls = st.lists(st.fixed_dictionaries(
+    {"symbol": st.sampled_from(SYMBOLS), "action": st.sampled_from(["buy", "hold"])},
+    optional={"size_pct": st.one_of(st.none(), st.integers(1, 100)),
+              "reasoning": st.text(max_size=30)}),
+    min_size=1, max_size=2, unique_by=lambda c: c["symbol"])
+# Prose that cannot itself be mistaken for JSON or a reasoning tag.
+prose = st.text(st.characters(blacklist_characters="{}[]<>`"), min_size=1, max_size=60).filter(
+    lambda t: t.strip())
+
+
+def _decides(text: str) -> bool:
+    d = parse_decision(text, bot="b", ts=0, symbols=SYMBOLS, positions=HELD, prices=PRICES)
+    return d.source != "fallback"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_calls, prose, prose, st.booleans())
+def test_a_decision_object_inside_prose_is_never_a_decision(calls, before, after, both):
+    body = _valid_reply(calls)
+    assert _decides(body)  # the object alone is one
+    text = f"{before} {body}" + (f" {after}" if both else "")
+    assert not _decides(text)
+    assert not _decides(f"{body} {after}")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_calls, valid_calls, st.sampled_from(["", "\n", " correction: ", "```\n```"]))
+def test_more_than_one_candidate_object_is_never_a_decision(first, second, glue):
+    assert not _decides(_valid_reply(first) + glue + _valid_reply(second))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_calls, st.text(max_size=40), st.sampled_from(["think", "thinking", "reasoning"]))
+def test_one_closed_reasoning_block_or_fence_is_removed_an_unclosed_one_is_not(calls, thought,
+                                                                             tag):
+    body = _valid_reply(calls)
+    thought = thought.replace("<", "").replace(">", "")
+    assert _decides(f"<{tag}>{thought}</{tag}>\n{body}")
+    assert _decides(f"```json\n{body}\n```")
+    assert not _decides(f"<{tag}>{thought}\n{body}")  # cut off while thinking
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(
+    st.sampled_from(["NaN", "Infinity", "-Infinity", '"NaN"', '"none"', '"n/a"', '""',
+                     '"default"', "true", "false", '"inf"', '"-inf"', "[]", "{}"]),
+    st.text(st.characters(blacklist_categories=("Nd",)), min_size=1, max_size=8).map(
+        json.dumps)))
+def test_an_unreadable_size_never_becomes_the_default(size):
+    text = ('{"decisions": [{"symbol": "BTC/USDT", "action": "buy", "size_pct": ' + size
+            + "}]}")
+    d = parse_decision(text, bot="b", ts=0, symbols=SYMBOLS, positions=HELD, prices=PRICES)
+    if d.source != "fallback":  # only a readable number (e.g. "%" alone is not) may pass
+        assert d.items[0].size_pct is not None
+    else:
+        assert d.is_hold

@@ -144,9 +144,7 @@ class BotsTable(Widget, can_focus=True):
         strat, llm = c.strategy, "—"
         if b.stats.get("model"):
             strat = f"llm {b.stats['model']}"
-            cost, rate = b.stats.get("cost_today"), b.stats.get("parse_failure_rate")
-            llm = (f"${float(cost):.2f}" if cost is not None else "$?") + " / " + (
-                f"{float(rate) * 100:.0f}%" if rate is not None else "?")
+            llm = llm_cell(b.stats)
         if len(strat) > 16:  # long model names must not push the status off screen
             strat = strat[:15] + "…"
         # no market time yet (just attached): unknown, not "498670h57m"
@@ -273,12 +271,31 @@ class BotsTable(Widget, can_focus=True):
             self.post_message(self.BotSelected(self.selected))
 
 
+def llm_cell(stats: dict[str, object]) -> str:
+    """An LLM bot's spend today and failure rate (transport errors included): ``$0.12 / 4%``;
+    ``unpriced`` when the model has no price (its spend is unknown, not $0); while the last
+    decision failed, why, shortened: ``$0.00 / 100% ✗ HTTP 500``."""
+    cost, rate = stats.get("cost_today"), stats.get("failure_rate")
+    if rate is None:
+        rate = stats.get("parse_failure_rate")
+    spend = ("unpriced" if stats.get("unpriced_model") else
+             f"${float(cost):.2f}" if cost is not None else "$?")  # type: ignore[arg-type]
+    text = spend + " / " + (f"{float(rate) * 100:.0f}%" if rate is not None else "?")  # type: ignore[arg-type]
+    kind = str(stats.get("last_failure_kind") or "")
+    if stats.get("last_failure"):
+        text += f" ✗ {kind or 'failed'}"
+    return text
+
+
 def status_text(b: BotView) -> str:
     """The status as words, with the market's state: a breaker pause says why (short), a
-    price that stopped updating says "stale"."""
+    price that stopped updating says "stale", an LLM bot whose last decision failed says so
+    (the LLM column, dropped first on a narrow screen, says why)."""
     status = b.status.value
     text = fmt.STATUS_TEXT.get(status, status)
     why = str(b.stats.get("paused_why") or "")
+    if status == "paused" and not why and b.stats.get("budget_paused"):
+        why = "LLM budget spent"
     if why and status == "paused":
         short = why.split(":")[0]
         text += f": {short[:24] + '…' if len(short) > 25 else short}"
@@ -288,4 +305,6 @@ def status_text(b: BotView) -> str:
         text += " · reconciling"
     elif b.stats.get("unresolved"):
         text += " · order?"
+    if b.stats.get("last_failure"):
+        text += " · LLM failing"
     return text
