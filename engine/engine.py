@@ -19,6 +19,7 @@ from .bus import EventBus
 from .clock import Clock, WallClock
 from .errors import ConfigError, OxbotError
 from .market.hub import MarketHub
+from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
     BotRemoved,
@@ -243,11 +244,12 @@ class Engine:
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
                 try:
                     await self._prepare(r)
-                except OxbotError as e:
+                    self._activate(r)
+                except Exception as e:  # noqa: BLE001 - one bot never stops the engine
+                    if not isinstance(e, OxbotError):
+                        log.exception("bot %s could not resume", r.name)
                     self.bus.publish(EngineError(self.now_ms(), f"bot {r.name} not resumed: {e}"))
                     await r.set_status(BotStatus.STOPPED)
-                    continue
-                self._activate(r)
 
     async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
         strategy = self.strategy_factory(config)
@@ -286,8 +288,16 @@ class Engine:
             await start(r)
 
     def _activate(self, r: BotRunner) -> None:
-        self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators())
+        """Subscribe the bot to its streams and run its task. Raises before anything runs when
+        the market cannot serve it."""
+        try:
+            self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators(),
+                               bars_needed(r.strategy))
+        except BaseException:
+            self.hub.unsubscribe(r)
+            raise
         r.start_task()
+
 
     def _runner(self, name: str) -> BotRunner:
         try:
@@ -301,7 +311,8 @@ class Engine:
             raise ConfigError("AddBot needs a config")
         if cfg.name in self.runners:
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
-        self.strategy_factory(cfg)  # validates the strategy and its parameters first
+        # validates the strategy and its parameters first
+        check_warmup(self.strategy_factory(cfg), cfg.name)
         self.broker_factory(cfg)
         await self.store.save_bot(cfg, BotStatus.STOPPED)
         r = await self._build(cfg, BotStatus.STOPPED)
@@ -325,7 +336,7 @@ class Engine:
                 f"{cmd.name} holds {', '.join(sorted(held))}: flatten it (f) before changing "
                 f"its {what}; nothing was changed"
             )
-        self.strategy_factory(cfg)
+        check_warmup(self.strategy_factory(cfg), cfg.name)
         self.broker_factory(cfg)
         was = old.status
         await self._stop(old, BotStatus.STOPPED)
@@ -340,11 +351,19 @@ class Engine:
         return f"bot {cfg.name} updated"
 
     async def _start(self, r: BotRunner) -> None:
+        """Prepare, subscribe and run the bot, and only then store it as running: a bot that
+        fails to start stays stopped (a later engine start would otherwise fail it again)."""
         await self._prepare(r)
-        await r.set_status(BotStatus.RUNNING)
+        r.status = BotStatus.RUNNING
+        try:
+            self._activate(r)
+        except BaseException:
+            r.status = BotStatus.STOPPED
+            r.publish_view()
+            raise
         r.consecutive_errors = 0
         r.last_error = ""
-        self._activate(r)
+        await r.set_status(BotStatus.RUNNING)
 
     async def _stop(self, r: BotRunner, status: BotStatus) -> None:
         self.hub.unsubscribe(r)

@@ -6,6 +6,7 @@ block the writer, and a multi-statement read sees one consistent snapshot.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import ColumnElement, Select, Text, false, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oxbot.engine.errors import StorageError
@@ -30,6 +31,8 @@ from oxbot.engine.models import (
 
 from . import convert
 from .schema import bots, decisions, equity_points, fills, market_marks, orders, positions
+
+log = logging.getLogger("oxbot.storage")
 
 DAY_MS = 86_400_000
 _OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.OPEN.value)
@@ -204,9 +207,22 @@ class StoreReads:
         }
 
     async def load_marks(self) -> dict[str, tuple[int, Decimal]]:
-        """Where each sim stream stopped: stream key -> (last candle close ts, close)."""
-        rows = await self._rows(select(market_marks))
-        return {r.stream: (int(r.ts), r.close) for r in rows}
+        """Where each sim stream stopped: stream key -> (last candle close ts, close). A row
+        whose close is not a positive number (a 0 an old sim stored, damaged text) is left
+        out, with a warning: the stream then starts afresh instead of failing the start."""
+        close = type_coerce(market_marks.c.close, Text)  # raw text: parsed here, not trusted
+        rows = await self._rows(select(market_marks.c.stream, market_marks.c.ts, close))
+        out: dict[str, tuple[int, Decimal]] = {}
+        for stream, ts, text in (tuple(r.values()) for r in rows):
+            try:
+                value = Decimal(str(text))
+            except ArithmeticError:
+                value = Decimal("NaN")
+            if value.is_finite() and value > 0 and isinstance(ts, int):
+                out[stream] = (ts, value)
+            else:
+                log.warning("stored last price of %s is %r, not a price: ignored", stream, text)
+        return out
 
     async def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: "ok" for a sound database, else SQLite's findings."""
