@@ -20,7 +20,6 @@ import pytest
 from oxbot.engine.engine import Engine
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import BASE_PRICES, SimConfig, SyntheticSeries
-from oxbot.engine.market.window import MAX_WINDOW
 from oxbot.engine.messages import AddBot, EngineError, StartBot
 from oxbot.engine.models import TIMEFRAMES, BotConfig, BotStatus, StreamKey
 from oxbot.storage.store import Store
@@ -34,7 +33,7 @@ SYMBOLS = [f"{base}/USDT" for base in BASE_PRICES] + ["NEW/USDT"]  # NEW: no bas
 
 def _stream(symbol: str, tf: str) -> tuple[list[float], list[float], list[float]]:
     """Lows, highs and closes of the default-seed stream, history included, as the hub opens
-    it (its MAX_WINDOW bars of warm-up first)."""
+    it (its warm-up history first)."""
     hub = MarketHub(SimConfig(start_ts=START))  # default seed
     stream = hub._open_stream(StreamKey("sim", symbol, tf))
     lows, highs, closes = (list(stream.ohlcv[:, i]) for i in (2, 1, 3))
@@ -60,7 +59,7 @@ def test_every_stream_stays_positive_and_near_its_start(tf: str) -> None:
         worst.append((max(high / start, start / low), symbol))
         assert start / BAND <= low and high <= start * BAND, (
             f"{symbol} {tf}: from {start:g} the price went to [{low:g}, {high:g}] in "
-            f"{MAX_WINDOW + BARS} bars")
+            f"{len(closes)} bars")
     print(f"{tf}: widest range {max(worst)[0]:.2f}x ({max(worst)[1]})")
 
 
