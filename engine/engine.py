@@ -23,19 +23,24 @@ from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
     BotRemoved,
+    CapitalChanged,
     Command,
     CommandDone,
+    DecisionHistory,
+    DecisionMade,
     DeleteBot,
     EngineError,
     EngineSnapshot,
     EngineStateChanged,
     EquityHistory,
     FlattenBot,
+    Notice,
     OrderFilled,
     PanicAll,
     PauseBot,
     RecentFills,
     ReconcileFound,
+    RequestDecisionHistory,
     RequestEquityHistory,
     RequestRecentFills,
     RequestReconcile,
@@ -47,7 +52,7 @@ from .messages import (
     StopBot,
     UpdateBot,
 )
-from .models import ZERO, BotConfig, BotStatus, Mode
+from .models import ZERO, BotConfig, BotStatus, CapitalFlow, DecisionRecord, Mode
 from .paper import PaperBroker, id_factory
 from .portfolio import Portfolio
 from .strategies import Strategy, build_strategy
@@ -60,6 +65,8 @@ SNAPSHOT_EVERY_S = 1.0
 MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
 RECENT_FILLS_MAX = 1000  # fills per RequestRecentFills
+DECISION_HISTORY_MAX = 200  # decisions per RequestDecisionHistory
+CAPITAL_SOURCE = "capital"  # the source of a capital edit's entry in the reasoning history
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -255,7 +262,9 @@ class Engine:
         strategy = self.strategy_factory(config)
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
-        memory = await self.store.recent_decisions(config.name, 20)
+        # the memory strategies read is decisions; capital edits are in the reasoning history
+        memory = [d for d in await self.store.recent_decisions(config.name, 20)
+                  if d.source != CAPITAL_SOURCE]
         restore = getattr(strategy, "restore_today", None)
         if restore is not None:  # today's LLM spend survives restarts and edits
             restore((await self.store.decision_stats(config.name))["cost_today"])
@@ -271,6 +280,11 @@ class Engine:
         opened = await day_open(config.name) if day_open is not None else None
         if opened is not None:  # today's P&L goes on across a restart
             runner.restore_day(opened[0], opened[1])
+        risk_state = getattr(self.store, "load_risk_state", None)
+        if risk_state is not None:  # the kill switches go on across restarts and edits
+            runner.risk.restore(await risk_state(config.name))
+        last = await self.store.equity_series(config.name, limit=1)
+        runner.last_sample_ts = last[-1][0] if last else None
         self.runners[config.name] = runner
         return runner
 
@@ -278,7 +292,11 @@ class Engine:
         fills = await self.store.load_fills(config.name)
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
-        return Portfolio.from_fills(config.capital, fills, stops)
+        load_flows = getattr(self.store, "load_flows", None)
+        flows = await load_flows(config.name) if load_flows is not None else []
+        # config.capital is what the user put in, net: the start plus the deposits since
+        start = config.capital - sum((f.amount for f in flows), ZERO)
+        return Portfolio.from_fills(start, fills, stops, flows)
 
     async def _prepare(self, r: BotRunner) -> None:
         """Before a bot runs: a LIVE broker takes its key and lock, settles the orders the last
@@ -338,17 +356,79 @@ class Engine:
             )
         check_warmup(self.strategy_factory(cfg), cfg.name)
         self.broker_factory(cfg)
+        self._capital_flow(old, cfg)  # a withdrawal the bot cannot pay: refused right here
         was = old.status
         await self._stop(old, BotStatus.STOPPED)
+        try:  # again now that no order is in flight: the cash it checks is final
+            flow = self._capital_flow(old, cfg)
+        except ConfigError:
+            if was in (BotStatus.RUNNING, BotStatus.PAUSED):
+                await self._start(old)
+                if was is BotStatus.PAUSED:
+                    await old.set_status(BotStatus.PAUSED)
+            raise
         await old.strategy.aclose()
-        await self.store.save_bot(cfg, BotStatus.STOPPED)
+        if flow is None:
+            await self.store.save_bot(cfg, BotStatus.STOPPED)
+        else:  # the config, the deposit or withdrawal and the rescaled switches: one write
+            risk = old.risk.state().after_flow(flow.equity_before, flow.amount)
+            await self.store.save_bot(cfg, BotStatus.STOPPED, flow=flow, risk=risk)
         r = await self._build(cfg, BotStatus.STOPPED)
+        r.marks.update(old.marks)  # valued at the last prices now, not at cost until a tick
+        if flow is not None:
+            await self._capital_changed(r, flow)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
             await self._start(r)
             if was is BotStatus.PAUSED:
                 await r.set_status(BotStatus.PAUSED)
         r.publish_view()
         return f"bot {cfg.name} updated"
+
+    def _capital_flow(self, old: BotRunner, cfg: BotConfig) -> CapitalFlow | None:
+        """The deposit or withdrawal an edit of the capital makes (None: unchanged). A
+        withdrawal larger than the free cash is refused: positions are not sold for it."""
+        amount = cfg.capital - old.portfolio.net_deposits
+        if not amount:
+            return None
+        self._mark(old)
+        cash = old.portfolio.free_cash()
+        if -amount > cash:
+            least = old.portfolio.net_deposits - cash
+            raise ConfigError(
+                f"{cfg.name}: capital {_money(cfg.capital)} would withdraw {_money(-amount)}, "
+                f"more than its free cash {_money(cash)} (the rest is in open positions or "
+                f"was lost); set the capital to at least {_money(least)}, or flatten first; "
+                "nothing was changed")
+        # Just after the newest sample: the samples up to it are before the flow, every later
+        # one after it (today's P&L and the chart tell them apart by time).
+        ts = old.last_sample_ts + 1 if old.last_sample_ts is not None else self.now_ms()
+        return CapitalFlow(old.name, ts, amount, cfg.capital, old.portfolio.equity(old.marks))
+
+    async def _capital_changed(self, r: BotRunner, flow: CapitalFlow) -> None:
+        """Say what a deposit or withdrawal did: the risk manager re-checks the open
+        positions against the new equity and names what is over a limit (a Notice, and an
+        entry of the reasoning panel, stored with the bot's decisions)."""
+        kind = "deposit" if flow.amount > 0 else "withdrawal"
+        head = (f"capital {_money(flow.capital - flow.amount)} -> {_money(flow.capital)}: "
+                f"{kind} of {_money(abs(flow.amount))} (not profit or loss)")
+        over = r.risk.over_limits(r.portfolio, r.marks)
+        tail = ("; over a limit: " + "; ".join(over)) if over else \
+            ("; open positions within the limits" if r.portfolio.positions else "")
+        self.bus.publish(CapitalChanged(flow.ts, r.name, flow.amount, flow.capital))
+        self.bus.publish(Notice(flow.ts, "warning" if over else "info",
+                                f"{r.name}: {head}{tail}", r.name))
+        self.bus.publish(DecisionMade(flow.ts, r.name, CAPITAL_SOURCE, (), head, "",
+                                      tuple(over)))
+        record = DecisionRecord(r.name, flow.ts, CAPITAL_SOURCE, "", reasoning=head,
+                                verdict_reasons="; ".join(over))
+        await self.store.record_cycle(r.name, decision=record)
+
+    def _mark(self, r: BotRunner) -> None:
+        """Fill in the last price of each of the bot's symbols it has not seen yet."""
+        for key in r.config.stream_keys():
+            px = self.hub.last_price(key)
+            if px is not None and key.symbol not in r.marks:
+                r.marks[key.symbol] = Decimal(repr(px))
 
     async def _start(self, r: BotRunner) -> None:
         """Prepare, subscribe and run the bot, and only then store it as running: a bot that
@@ -402,10 +482,7 @@ class Engine:
         return f"{cmd.name}: {n} position(s) closed"
 
     async def _flatten(self, r: BotRunner) -> int:
-        for key in r.config.stream_keys():
-            px = self.hub.last_price(key)
-            if px is not None and key.symbol not in r.marks:
-                r.marks[key.symbol] = Decimal(repr(px))
+        self._mark(r)
         return await r.flatten(self.now_ms())
 
     async def _on_DeleteBot(self, cmd: DeleteBot) -> str:
@@ -447,8 +524,18 @@ class Engine:
     async def _on_RequestEquityHistory(self, cmd: RequestEquityHistory) -> str:
         limit = max(1, min(cmd.limit, EQUITY_HISTORY_MAX))
         points = await self.store.equity_series(cmd.bot, limit=limit)
+        load_flows = getattr(self.store, "load_flows", None)
+        flows = await load_flows(cmd.bot) if load_flows is not None else []
         self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
-                                       tuple((int(ts), Decimal(eq)) for ts, eq in points)))
+                                       tuple((int(ts), Decimal(eq)) for ts, eq in points),
+                                       tuple((f.ts, f.amount) for f in flows)))
+        return ""
+
+    async def _on_RequestDecisionHistory(self, cmd: RequestDecisionHistory) -> str:
+        limit = max(1, min(cmd.limit, DECISION_HISTORY_MAX))
+        records = await self.store.recent_decisions(cmd.bot, limit)
+        self.bus.publish(DecisionHistory(self.now_ms(), cmd.bot,
+                                         tuple(_decision_event(d) for d in records)))
         return ""
 
     async def _on_RequestRecentFills(self, cmd: RequestRecentFills) -> str:
@@ -482,3 +569,15 @@ async def _quietly(aw: Awaitable[Any]) -> None:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
         log.debug("close failed", exc_info=True)
+
+
+def _money(x: Decimal) -> str:
+    return f"{x:,.2f}"
+
+
+def _decision_event(d: DecisionRecord) -> DecisionMade:
+    """A stored decision as the event it was published as (its reasons as one text)."""
+    actions = tuple(tuple(a.rsplit(":", 1)) for a in d.actions.split() if ":" in a)
+    return DecisionMade(d.ts, d.bot, d.source, actions,  # type: ignore[arg-type]
+                        d.reasoning, d.verdict, (d.verdict_reasons,) if d.verdict_reasons else (),
+                        tuple(i for i in d.order_ids.split(",") if i))

@@ -22,15 +22,27 @@ from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
+    CapitalFlow,
     DecisionRecord,
     Fill,
     Order,
     OrderStatus,
     Position,
+    RiskState,
 )
 
 from . import convert
-from .schema import bots, decisions, equity_points, fills, market_marks, orders, positions
+from .schema import (
+    bots,
+    capital_flows,
+    decisions,
+    equity_points,
+    fills,
+    market_marks,
+    orders,
+    positions,
+    risk_state,
+)
 
 log = logging.getLogger("oxbot.storage")
 
@@ -149,8 +161,10 @@ class StoreReads:
         return [(r["ts"], r["equity"]) for r in reversed(rows)]
 
     async def day_open_equity(self, bot: str) -> tuple[int, Decimal] | None:
-        """(UTC day start in ms, the bot's first equity of that day) for the day of its newest
-        equity point; None without points. Today's P&L survives a restart with it."""
+        """(UTC day start in ms, the bot's first equity of that day plus the deposits and
+        minus the withdrawals made after it) for the day of its newest equity point; None
+        without points. Today's P&L (equity minus this) survives a restart with it, and a
+        capital edit never shows in it."""
         bot_id = live_id(bot)
         last = await self._rows(
             select(equity_points.c.ts).where(equity_points.c.bot_id == bot_id)
@@ -160,11 +174,26 @@ class StoreReads:
             return None
         day = int(last[0]["ts"]) // DAY_MS * DAY_MS
         first = await self._rows(
-            select(equity_points.c.equity)
+            select(equity_points.c.ts, equity_points.c.equity)
             .where(equity_points.c.bot_id == bot_id, equity_points.c.ts >= day)
             .order_by(equity_points.c.ts, equity_points.c.id).limit(1)
         )
-        return day, first[0]["equity"]
+        opened_ts, equity = int(first[0]["ts"]), first[0]["equity"]
+        later = [f.amount for f in await self.load_flows(bot) if f.ts > opened_ts]
+        return day, equity + convert.decimal_sum(later)
+
+    async def load_flows(self, bot: str) -> list[CapitalFlow]:
+        """The live bot's deposits and withdrawals, oldest first."""
+        rows = await self._rows(
+            select(capital_flows).where(capital_flows.c.bot_id == live_id(bot))
+            .order_by(capital_flows.c.ts, capital_flows.c.id)
+        )
+        return [convert.flow_from_row(r) for r in rows]
+
+    async def load_risk_state(self, bot: str) -> RiskState | None:
+        """What the live bot's kill switches remember; None before its first sample."""
+        rows = await self._rows(select(risk_state).where(risk_state.c.bot_id == live_id(bot)))
+        return convert.risk_from_row(rows[0]) if rows else None
 
     async def fill_count(self, bot: str) -> int:
         """How many fills the live bot has."""

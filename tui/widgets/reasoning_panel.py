@@ -101,6 +101,13 @@ class ReasoningPanel(VerticalScroll):
     def _entry(self, out: Text, e: ReasoningEntry) -> None:
         out.append(f"{fmt.hhmm(e.ts)} ", style="bold")
         out.append(f"[{e.source or '…'}] ", style="dim")
+        if e.source == "capital":  # a capital edit, and what it left over a limit
+            out.append(e.text.strip() + "\n")
+            for reason in e.verdict_reasons:
+                out.append("⚠ over a limit: ", style=f"bold {colour(self.app, 'pnl-down')}")
+                out.append(reason + "\n")
+            out.append("\n")
+            return
         if not e.done:
             out.append("thinking…\n", style="italic")
         out.append((e.text.strip() or "(no reasoning text)") + "\n")
