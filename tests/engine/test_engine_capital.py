@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oxbot.engine.engine import Engine
 from oxbot.engine import messages as m
+from oxbot.engine.engine import Engine
 from oxbot.engine.messages import (
     AddBot,
     DecisionMade,
