@@ -65,14 +65,13 @@ def test_kill_switches_survive_a_sigkill(home: Any, tmp_path: Any) -> None:
         rows = home.query(f"SELECT ts FROM decisions WHERE bot_id = {ids[name]} AND "
                           f"verdict_reasons LIKE '%{why}%' ORDER BY ts DESC LIMIT 1")
         tripped_day[name] = rows[0][0] // DAY_MS
-    state = {n: home.query(f"SELECT peak_equity, day, day_start_equity FROM risk_state "
-                           f"WHERE bot_id = {i}")[0] for n, i in ids.items()}
-    assert Decimal(state["e-dd"][0]) > Decimal(10000) * Decimal("0.99")  # the stored peak
     killed_at = home.query(f"SELECT MAX(ts) FROM decisions WHERE bot_id = {ids['e-day']}")[0][0]
 
     second = home.spawn("run", "--headless", "--sim-speed", "300")
     line = first_buy(second, "e-dd")
     assert "rejected" in line and TRIP["e-dd"] in line, line
+    peak = home.query(f"SELECT peak_equity FROM risk_state WHERE bot_id = {ids['e-dd']}")
+    assert Decimal(peak[0][0]) > Decimal(9900)  # what it remembered (a WAL read is safe)
     line = first_buy(second, "e-day")
     second.terminate()
     # The day of that decision: the bot's first buy decision stored after the restart.
