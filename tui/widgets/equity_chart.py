@@ -34,16 +34,16 @@ class EquityChart(PlotextPlot):
             xs = [(ts - t0) / 60_000 for ts, _ in points]  # minutes since the first sample
             ys = [v for _, v in points]
             lo, hi = min(lo, *ys), max(hi, *ys)
-            label = "equity" if with_deposits else None if selected else name
-            plt.plot(xs, ys, label=label, marker="braille",
-                     color=SERIES_COLOURS[i % len(SERIES_COLOURS)])
-            drawn += 1
-            if with_deposits:
+            if with_deposits:  # under the equity line, which stays readable on top
                 dys = [v for _, v in deposits]
                 lo, hi = min(lo, *dys), max(hi, *dys)
                 plt.plot([(ts - t0) / 60_000 for ts, _ in deposits], dys,
                          label="net deposits (steps: deposits, withdrawals)", marker="dot",
                          color="white")
+            label = "equity" if with_deposits else None if selected else name
+            plt.plot(xs, ys, label=label, marker="braille",
+                     color=SERIES_COLOURS[i % len(SERIES_COLOURS)])
+            drawn += 1
         if drawn and hi - lo < abs(hi) * 0.002:  # a flat line: show ±0.5%, not ±50%
             lo, hi = lo - abs(lo) * 0.005, hi + abs(hi) * 0.005
             plt.ylim(lo, hi)
