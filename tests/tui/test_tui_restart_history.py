@@ -79,16 +79,16 @@ async def test_a_fresh_cockpit_shows_the_stored_reasoning(tmp_path: Path) -> Non
                 assert loop.time() < end, "no reasoning history:\n" + screen_text(app)
                 await pilot.pause(0.05)
             app.dashboard.selected = "hist"
-            await pilot.pause(0.3)
-            text = screen_text(app)
+            # the panel follows the newest entry: the capital edit, shown as a deposit
+            while "deposit of 2,000.00" not in (text := screen_text(app)):
+                assert loop.time() < end, "the newest entry is not shown:\n" + text
+                await pilot.pause(0.05)
             assert "hist: no decision yet" not in text
             assert "Reasoning · hist" in text
-            last = trades[-1]
+            assert "risk: APPROVED" in text
             # the newest stored decisions, as they were shown live
+            last = trades[-1]
             entries = app.state.reasoning["hist"]
             assert any(e.ts == last.ts and e.verdict == "approved" for e in entries)
-            assert "risk: APPROVED" in text
-            # the capital edit is in the history too, as a deposit
-            assert "deposit of 2,000.00" in text, text
     finally:
         client.stop(10.0)
