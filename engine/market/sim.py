@@ -1,8 +1,11 @@
 """The built-in `sim` market: seeded synthetic candles, or replay of a CSV file.
 
-Synthetic prices are a random walk whose drift and volatility switch between regimes (calm,
-trending up, trending down, turbulent), generated in numpy chunks. The same (seed, symbol,
-timeframe) always gives the same candles, so tests and snapshots are deterministic.
+Synthetic prices are a random walk of the log price whose drift and volatility switch between
+regimes (calm, trending up, trending down, turbulent), with a slow pull back towards the symbol's
+base price, generated in numpy chunks. Every rate is per unit of time, so a 1d bar moves like a
+day of 1m bars and prices stay plausible (and > 0) at every timeframe over years of bars. The
+same (seed, symbol, timeframe) always gives the same candles, so tests and snapshots are
+deterministic.
 """
 
 from __future__ import annotations
