@@ -109,9 +109,7 @@ class CcxtFeed:
         for _ in range(2):
             since = first_ts - want * self.tf_ms
             rows = await self.clients.read(
-                self.client,
-                lambda s=since, n=want: self.client.fetch_ohlcv(self.symbol, self.timeframe,
-                                                                s, n),
+                self.client, self._page(since, want),
                 f"fetch older {self.timeframe} candles {self.symbol}")
             got = {int(r[0]): Candle(int(r[0]), float(r[1]), float(r[2]), float(r[3]),
                                      float(r[4]), float(r[5] or 0))
@@ -122,6 +120,10 @@ class CcxtFeed:
                 break
             want = len(got)  # the exchange's page size: ask for the page ending at first_ts
         return [got[ts] for ts in sorted(got)]
+
+    def _page(self, since: int, count: int) -> Callable[[], Any]:
+        """One klines request, as ``ExchangeClients.read`` calls it (and may call again)."""
+        return lambda: self.client.fetch_ohlcv(self.symbol, self.timeframe, since, count)
 
     async def poll_once(self) -> list[Tick | Candle]:
         """One REST cycle: new closed candles (when one closed), else a tick. On temporary
