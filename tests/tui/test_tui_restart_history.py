@@ -74,11 +74,12 @@ async def test_a_fresh_cockpit_shows_the_stored_reasoning(tmp_path: Path) -> Non
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             loop = asyncio.get_running_loop()
-            end = loop.time() + 20
+            end = loop.time() + 30
             while "hist" not in app.state.bots or not app.state.reasoning.get("hist"):
                 assert loop.time() < end, "no reasoning history:\n" + screen_text(app)
                 await pilot.pause(0.05)
             app.dashboard.selected = "hist"
+            end = loop.time() + 30
             # the panel follows the newest entry: the capital edit, shown as a deposit
             while "deposit of 2,000.00" not in (text := screen_text(app)):
                 assert loop.time() < end, "the newest entry is not shown:\n" + text

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual import events
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.scrollbar import ScrollTo, ScrollUp
 from textual.widgets import Static
 
@@ -79,6 +80,12 @@ class ReasoningPanel(VerticalScroll):
 
     def on_resize(self) -> None:
         self._follow()  # shown again (compact tabs) or resized: the newest at the bottom
+
+    def watch_virtual_size(self, old: Size, new: Size) -> None:
+        # The text grew in a layout pass after the one ``show`` scrolled in (many entries at
+        # once: a restart's history, a loaded machine): scroll to the newest again.
+        if new.height > old.height:
+            self._follow()
 
     def on_show(self) -> None:
         self._follow()
