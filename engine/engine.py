@@ -16,6 +16,7 @@ from typing import Any
 from .bot import BotRunner
 from .broker import Broker
 from .bus import EventBus
+from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
 from .clock import Clock, WallClock
 from .errors import ConfigError, OxbotError
 from .market.hub import MarketHub
@@ -23,7 +24,6 @@ from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
     BotRemoved,
-    CapitalChanged,
     Command,
     CommandDone,
     DecisionHistory,
@@ -34,7 +34,6 @@ from .messages import (
     EngineStateChanged,
     EquityHistory,
     FlattenBot,
-    Notice,
     OrderFilled,
     PanicAll,
     PauseBot,
@@ -52,7 +51,7 @@ from .messages import (
     StopBot,
     UpdateBot,
 )
-from .models import ZERO, BotConfig, BotStatus, CapitalFlow, DecisionRecord, Mode
+from .models import ZERO, BotConfig, BotStatus, DecisionRecord, Mode
 from .paper import PaperBroker, id_factory
 from .portfolio import Portfolio
 from .strategies import Strategy, build_strategy
@@ -66,7 +65,6 @@ MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
 RECENT_FILLS_MAX = 1000  # fills per RequestRecentFills
 DECISION_HISTORY_MAX = 200  # decisions per RequestDecisionHistory
-CAPITAL_SOURCE = "capital"  # the source of a capital edit's entry in the reasoning history
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -316,7 +314,6 @@ class Engine:
             raise
         r.start_task()
 
-
     def _runner(self, name: str) -> BotRunner:
         try:
             return self.runners[name]
@@ -356,11 +353,12 @@ class Engine:
             )
         check_warmup(self.strategy_factory(cfg), cfg.name)
         self.broker_factory(cfg)
-        self._capital_flow(old, cfg)  # a withdrawal the bot cannot pay: refused right here
+        self._mark(old)
+        capital_flow(old, cfg, self.now_ms())  # a withdrawal it cannot pay: refused right here
         was = old.status
         await self._stop(old, BotStatus.STOPPED)
         try:  # again now that no order is in flight: the cash it checks is final
-            flow = self._capital_flow(old, cfg)
+            flow = capital_flow(old, cfg, self.now_ms())
         except ConfigError:
             if was in (BotStatus.RUNNING, BotStatus.PAUSED):
                 await self._start(old)
@@ -375,53 +373,17 @@ class Engine:
             await self.store.save_bot(cfg, BotStatus.STOPPED, flow=flow, risk=risk)
         r = await self._build(cfg, BotStatus.STOPPED)
         r.marks.update(old.marks)  # valued at the last prices now, not at cost until a tick
-        if flow is not None:
-            await self._capital_changed(r, flow)
+        if flow is not None:  # say it, and what the new equity leaves over a limit
+            events, record = capital_changed(r, flow)
+            for ev in events:
+                self.bus.publish(ev)
+            await self.store.record_cycle(r.name, decision=record)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
             await self._start(r)
             if was is BotStatus.PAUSED:
                 await r.set_status(BotStatus.PAUSED)
         r.publish_view()
         return f"bot {cfg.name} updated"
-
-    def _capital_flow(self, old: BotRunner, cfg: BotConfig) -> CapitalFlow | None:
-        """The deposit or withdrawal an edit of the capital makes (None: unchanged). A
-        withdrawal larger than the free cash is refused: positions are not sold for it."""
-        amount = cfg.capital - old.portfolio.net_deposits
-        if not amount:
-            return None
-        self._mark(old)
-        cash = old.portfolio.free_cash()
-        if -amount > cash:
-            least = old.portfolio.net_deposits - cash
-            raise ConfigError(
-                f"{cfg.name}: capital {_money(cfg.capital)} would withdraw {_money(-amount)}, "
-                f"more than its free cash {_money(cash)} (the rest is in open positions or "
-                f"was lost); set the capital to at least {_money(least)}, or flatten first; "
-                "nothing was changed")
-        # Just after the newest sample: the samples up to it are before the flow, every later
-        # one after it (today's P&L and the chart tell them apart by time).
-        ts = old.last_sample_ts + 1 if old.last_sample_ts is not None else self.now_ms()
-        return CapitalFlow(old.name, ts, amount, cfg.capital, old.portfolio.equity(old.marks))
-
-    async def _capital_changed(self, r: BotRunner, flow: CapitalFlow) -> None:
-        """Say what a deposit or withdrawal did: the risk manager re-checks the open
-        positions against the new equity and names what is over a limit (a Notice, and an
-        entry of the reasoning panel, stored with the bot's decisions)."""
-        kind = "deposit" if flow.amount > 0 else "withdrawal"
-        head = (f"capital {_money(flow.capital - flow.amount)} -> {_money(flow.capital)}: "
-                f"{kind} of {_money(abs(flow.amount))} (not profit or loss)")
-        over = r.risk.over_limits(r.portfolio, r.marks)
-        tail = ("; over a limit: " + "; ".join(over)) if over else \
-            ("; open positions within the limits" if r.portfolio.positions else "")
-        self.bus.publish(CapitalChanged(flow.ts, r.name, flow.amount, flow.capital))
-        self.bus.publish(Notice(flow.ts, "warning" if over else "info",
-                                f"{r.name}: {head}{tail}", r.name))
-        self.bus.publish(DecisionMade(flow.ts, r.name, CAPITAL_SOURCE, (), head, "",
-                                      tuple(over)))
-        record = DecisionRecord(r.name, flow.ts, CAPITAL_SOURCE, "", reasoning=head,
-                                verdict_reasons="; ".join(over))
-        await self.store.record_cycle(r.name, decision=record)
 
     def _mark(self, r: BotRunner) -> None:
         """Fill in the last price of each of the bot's symbols it has not seen yet."""
@@ -569,10 +531,6 @@ async def _quietly(aw: Awaitable[Any]) -> None:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
         log.debug("close failed", exc_info=True)
-
-
-def _money(x: Decimal) -> str:
-    return f"{x:,.2f}"
 
 
 def _decision_event(d: DecisionRecord) -> DecisionMade:

@@ -211,21 +211,24 @@ class MarketHub:
         else:
             series = SyntheticSeries(self.sim.seed, key.symbol, key.timeframe, history_start)
             count = MAX_WINDOW
-        history = []
-        for _ in range(count):
-            c = series.next()
-            if c is None:
-                break
-            history.append(c)
-        anchor = self._anchors.get(str(key))
-        if anchor is not None and history and isinstance(series, SyntheticSeries):
-            factor = anchor_factor(key, anchor[1], history[-1].close)
+        if isinstance(series, SyntheticSeries):
+            ts, ohlcv = series.take(count)
+            anchor = self._anchors.get(str(key))
+            factor = None if anchor is None else anchor_factor(key, anchor[1],
+                                                                float(ohlcv[-1, 3]))
             if factor is not None:
-                history = [series.scaled(c, factor) for c in history]
+                ohlcv = series.scaled_rows(ohlcv, factor)
                 series.rescale(factor)
-        ts = np.array([c.ts for c in history], dtype=np.int64)
-        ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
-                         dtype=float).reshape(-1, 5)
+        else:
+            history = []
+            for _ in range(count):
+                c = series.next()
+                if c is None:
+                    break
+                history.append(c)
+            ts = np.array([c.ts for c in history], dtype=np.int64)
+            ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
+                             dtype=float).reshape(-1, 5)
         next_close = (int(ts[-1]) + 2 * step) if len(ts) else start + step
         stream = _Stream(key, series, step, next_close, ts, ohlcv)
         self._streams[key] = stream

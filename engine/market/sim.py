@@ -75,7 +75,9 @@ class SyntheticSeries:
         self._base = float(np.log(BASE_PRICES.get(symbol.split("/")[0], 100.0)))
         self._log = self._base + float(np.log1p((key % 1000) / 10_000))
         self._regime = 0
-        self._buf: list[Candle] = []
+        self._times = np.zeros(0, dtype=np.int64)  # the current chunk: open times, and
+        self._rows = np.zeros((0, 5))  # open, high, low, close, volume
+        self._i = 0  # the next candle of the chunk
 
     def _regimes(self, n: int) -> np.ndarray:
         """The regime of each of ``n`` steps: held until a switch draws a new one."""
@@ -118,32 +120,54 @@ class SyntheticSeries:
         ts = self._ts + np.arange(n, dtype=np.int64) * self.step_ms
         self._ts = int(ts[-1]) + self.step_ms
         self._log = float(path[-1, -1])
-        dec = price_decimals(float(lows.min()))
-        tick = 10.0 ** -dec
-        self._buf = [
-            Candle(int(t), round(float(o), dec), round(float(max(h, o, c)), dec),
-                   max(tick, round(float(min(lo, o, c)), dec)), round(float(c), dec),
-                   round(float(v), 4))
-            for t, o, h, lo, c, v in zip(ts, opens, highs, lows, closes, volume, strict=True)
-        ]
-        self._buf.reverse()
+        rows = np.column_stack((opens, np.maximum(highs, np.maximum(opens, closes)),
+                                np.minimum(lows, np.minimum(opens, closes)), closes))
+        self._rows = np.column_stack((_rounded(rows), np.round(volume, 4)))
+        self._times = ts
+        self._i = 0
 
     def next(self) -> Candle | None:
-        if not self._buf:
+        if self._i >= len(self._times):
             self._refill()
-        return self._buf.pop()
+        i, r = self._i, self._rows[self._i]
+        self._i += 1
+        return Candle(int(self._times[i]), float(r[0]), float(r[1]), float(r[2]),
+                      float(r[3]), float(r[4]))
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``n`` candles as arrays (open times; open, high, low, close, volume rows):
+        what ``next`` would give, without a Candle object each (a stream's warm-up)."""
+        times, rows = [], []
+        while n > 0:
+            if self._i >= len(self._times):
+                self._refill()
+            k = min(n, len(self._times) - self._i)
+            times.append(self._times[self._i:self._i + k])
+            rows.append(self._rows[self._i:self._i + k])
+            self._i += k
+            n -= k
+        return np.concatenate(times), np.concatenate(rows)
 
     @staticmethod
-    def scaled(c: Candle, factor: float) -> Candle:
-        dec = price_decimals(c.low * factor)
-        return Candle(c.ts, round(c.open * factor, dec), round(c.high * factor, dec),
-                      round(c.low * factor, dec), round(c.close * factor, dec), c.volume)
+    def scaled_rows(rows: np.ndarray, factor: float) -> np.ndarray:
+        """Candle rows (open, high, low, close, volume) with prices moved by ``factor``."""
+        out = rows.copy()
+        out[:, :4] = _rounded(rows[:, :4] * factor)
+        return out
 
     def rescale(self, factor: float) -> None:
         """Move the path by ``factor`` (a restart continues at a stored price); later chunks
         drift back towards the base price at the usual slow pace."""
         self._log += float(np.log(factor))
-        self._buf = [self.scaled(c, factor) for c in self._buf]
+        if self._i < len(self._times):
+            self._rows = self.scaled_rows(self._rows, factor)
+
+
+def _rounded(prices: np.ndarray) -> np.ndarray:
+    """Prices (open, high, low, close columns) rounded to six significant digits of the
+    lowest, never to 0."""
+    dec = price_decimals(float(prices.min()))
+    return np.maximum(np.round(prices, dec), 10.0 ** -dec)
 
 
 class CsvSeries:
