@@ -112,8 +112,11 @@ class BotRunner:
         self.last_cycle_ts: int | None = None
         self.next_cycle_ts: int | None = None
         self.last_error = ""
-        self.day_start_equity: Decimal = portfolio.start_cash
+        # Today's opening equity (market clock), deposits and withdrawals since added: today's
+        # P&L is equity minus this. Before any sample: what the wallet holds at cost.
+        self.day_start_equity: Decimal = portfolio.equity({})
         self._day: int | None = None
+        self.last_sample_ts: int | None = None  # the newest equity sample, stored or not
         self._equity_buf: list[EquityPoint] = []
         self._decide_task: asyncio.Task[Decision] | None = None
         self.lock = asyncio.Lock()  # held while orders are executed and written
@@ -152,6 +155,7 @@ class BotRunner:
                 except asyncio.CancelledError:
                     pass
             self.task = None
+        await self.save_risk_state()
         await self.flush_equity()
         while not self.inbox.empty():  # let a lockstep market move on
             self.inbox.get_nowait()
@@ -212,6 +216,7 @@ class BotRunner:
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
             self._sample_equity(ts)
+            await self.save_risk_state()
             if self.budget_paused and self.status is BotStatus.PAUSED:
                 await self._budget_resume(ts)
             if self.status is BotStatus.RUNNING and self._due(ts):
@@ -259,7 +264,6 @@ class BotRunner:
         if self._not_ready_said:
             self._not_ready_said = ""
             self.market_stats.pop("not_ready", None)
-        self.risk.observe(self.portfolio.equity(self.marks), ts)
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,
             positions=self.tradable_positions(), cash=self.portfolio.cash,
@@ -456,8 +460,29 @@ class BotRunner:
         day = ts // 86_400_000
         if self._day != day:
             self._day, self.day_start_equity = day, eq
+        self.last_sample_ts = ts
+        # Every sample, not only decision cycles: the kill switches see the peak the equity
+        # curve shows (and the state is stored whenever it moves: see save_risk_state).
+        self.risk.observe(eq, ts)
         self._equity_buf.append(EquityPoint(self.name, ts, eq, self.portfolio.cash))
         self.bus.publish(EquitySampled(ts, self.name, eq, self.portfolio.cash))
+
+    async def save_risk_state(self) -> None:
+        """Store the kill switches' memory when it moved (a new peak, a new day), with the
+        equity samples not stored yet: a restart, even after SIGKILL, never forgets a switch
+        that tripped."""
+        save = getattr(self.store, "save_risk_state", None)
+        if not self.risk.changed or save is None:
+            return
+        state, buf = self.risk.state(), self._equity_buf
+        self._equity_buf = []
+        self.risk.saved()
+        try:
+            await save(self.name, state, buf)
+        except BaseException:
+            self.risk.changed = True
+            self._equity_buf = buf + self._equity_buf
+            raise
 
     async def flush_equity(self) -> None:
         if self._equity_buf:
@@ -516,7 +541,7 @@ class BotRunner:
         if blocked:  # LIVE: symbols with an order whose end the exchange has not told yet
             stats["unresolved"] = sorted(blocked)
         return BotView(
-            self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.start_cash,
+            self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.net_deposits,
             self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,
             self.cycles, self.errors, self.last_decision_ts,
             self.next_cycle_ts if self.status is BotStatus.RUNNING else None,

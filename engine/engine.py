@@ -16,14 +16,18 @@ from typing import Any
 from .bot import BotRunner
 from .broker import Broker, BrokerLink
 from .bus import EventBus
+from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
 from .clock import Clock, WallClock
 from .errors import ConfigError, OxbotError, StorageError
 from .market.hub import MarketHub
+from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
     BotRemoved,
     Command,
     CommandDone,
+    DecisionHistory,
+    DecisionMade,
     DeleteBot,
     EngineError,
     EngineSnapshot,
@@ -35,6 +39,7 @@ from .messages import (
     PauseBot,
     RecentFills,
     ReconcileFound,
+    RequestDecisionHistory,
     RequestEquityHistory,
     RequestRecentFills,
     RequestReconcile,
@@ -46,7 +51,7 @@ from .messages import (
     StopBot,
     UpdateBot,
 )
-from .models import ZERO, BotConfig, BotStatus, Mode
+from .models import ZERO, BotConfig, BotStatus, DecisionRecord, Mode
 from .paper import PaperBroker, id_factory
 from .portfolio import Portfolio
 from .strategies import Strategy, build_strategy
@@ -62,6 +67,7 @@ SNAPSHOT_EVERY_S = 1.0
 MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
 RECENT_FILLS_MAX = 1000  # fills per RequestRecentFills
+DECISION_HISTORY_MAX = 200  # decisions per RequestDecisionHistory
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -254,11 +260,12 @@ class Engine:
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
                 try:
                     await self._prepare(r)
-                except OxbotError as e:
+                    self._activate(r)
+                except Exception as e:  # noqa: BLE001 - one bot never stops the engine
+                    if not isinstance(e, OxbotError):
+                        log.exception("bot %s could not resume", r.name)
                     self.bus.publish(EngineError(self.now_ms(), f"bot {r.name} not resumed: {e}"))
                     await r.set_status(BotStatus.STOPPED)
-                    continue
-                self._activate(r)
             elif r.config.mode is Mode.LIVE and (stored is BotStatus.ERROR or
                                                  await self.store.open_orders(r.name)):
                 # A LIVE bot that stopped in error, or left orders unresolved, is the most
@@ -273,7 +280,9 @@ class Engine:
         strategy = self.strategy_factory(config)
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
-        memory = await self.store.recent_decisions(config.name, 20)
+        # the memory strategies read is decisions; capital edits are in the reasoning history
+        memory = [d for d in await self.store.recent_decisions(config.name, 20)
+                  if d.source != CAPITAL_SOURCE]
         restore = getattr(strategy, "restore_history", None)
         if restore is not None:  # LLM spend, failures and the last failure survive restarts
             restore(await self.store.decision_stats(config.name), memory)
@@ -289,6 +298,11 @@ class Engine:
         opened = await day_open(config.name) if day_open is not None else None
         if opened is not None:  # today's P&L goes on across a restart
             runner.restore_day(opened[0], opened[1])
+        risk_state = getattr(self.store, "load_risk_state", None)
+        if risk_state is not None:  # the kill switches go on across restarts and edits
+            runner.risk.restore(await risk_state(config.name))
+        last = await self.store.equity_series(config.name, limit=1)
+        runner.last_sample_ts = last[-1][0] if last else None
         self.runners[config.name] = runner
         return runner
 
@@ -296,8 +310,12 @@ class Engine:
         fills = await self.store.load_fills(config.name)
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
+        load_flows = getattr(self.store, "load_flows", None)
+        flows = await load_flows(config.name) if load_flows is not None else []
+        # config.capital is what the user put in, net: the start plus the deposits since
+        start = config.capital - sum((f.amount for f in flows), ZERO)
         try:
-            return Portfolio.from_fills(config.capital, fills, stops)
+            return Portfolio.from_fills(start, fills, stops, flows)
         except ValueError as e:  # one damaged ledger must not take the engine down
             raise StorageError(f"the stored fills of bot {config.name} do not add up ({e}); "
                                "the bot stays stopped: check its fills (`oxbot trades`)") from e
@@ -329,7 +347,14 @@ class Engine:
                 await r.record_executions(settled, self.now_ms())
 
     def _activate(self, r: BotRunner) -> None:
-        self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators())
+        """Subscribe the bot to its streams and run its task. Raises before anything runs when
+        the market cannot serve it."""
+        try:
+            self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators(),
+                               bars_needed(r.strategy))
+        except BaseException:
+            self.hub.unsubscribe(r)
+            raise
         r.start_task()
 
     def _runner(self, name: str) -> BotRunner:
@@ -345,7 +370,9 @@ class Engine:
         if cfg.name in self.runners:
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
         # validates the strategy and its parameters first, then what the bot needs to run
-        await self._preflight(cfg, self.strategy_factory(cfg))
+        strategy = self.strategy_factory(cfg)
+        check_warmup(strategy, cfg.name)
+        await self._preflight(cfg, strategy)
         self.broker_factory(cfg)
         await self.store.save_bot(cfg, BotStatus.STOPPED)
         r = await self._build(cfg, BotStatus.STOPPED)
@@ -369,14 +396,36 @@ class Engine:
                 f"{cmd.name} holds {', '.join(sorted(held))}: flatten it (f) before changing "
                 f"its {what}; nothing was changed"
             )
-        await self._preflight(cfg, self.strategy_factory(cfg))
+        strategy = self.strategy_factory(cfg)
+        check_warmup(strategy, cfg.name)
+        await self._preflight(cfg, strategy)
         self.broker_factory(cfg)
+        self._mark(old)
+        capital_flow(old, cfg, self.now_ms())  # a withdrawal it cannot pay: refused right here
         was = old.status
         await self._stop(old, BotStatus.STOPPED)
+        try:  # again now that no order is in flight: the cash it checks is final
+            flow = capital_flow(old, cfg, self.now_ms())
+        except ConfigError:
+            if was in (BotStatus.RUNNING, BotStatus.PAUSED):
+                await self._start(old)
+                if was is BotStatus.PAUSED:
+                    await old.set_status(BotStatus.PAUSED)
+            raise
         await old.strategy.aclose()
         await _quietly(old.broker.close())  # its key lock and order timer; the new one starts
-        await self.store.save_bot(cfg, BotStatus.STOPPED)
+        if flow is None:
+            await self.store.save_bot(cfg, BotStatus.STOPPED)
+        else:  # the config, the deposit or withdrawal and the rescaled switches: one write
+            risk = old.risk.state().after_flow(flow.equity_before, flow.amount)
+            await self.store.save_bot(cfg, BotStatus.STOPPED, flow=flow, risk=risk)
         r = await self._build(cfg, BotStatus.STOPPED)
+        r.marks.update(old.marks)  # valued at the last prices now, not at cost until a tick
+        if flow is not None:  # say it, and what the new equity leaves over a limit
+            events, record = capital_changed(r, flow)
+            for ev in events:
+                self.bus.publish(ev)
+            await self.store.record_cycle(r.name, decision=record)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
             await self._start(r)
             if was is BotStatus.PAUSED:
@@ -384,12 +433,27 @@ class Engine:
         r.publish_view()
         return f"bot {cfg.name} updated"
 
+    def _mark(self, r: BotRunner) -> None:
+        """Fill in the last price of each of the bot's symbols it has not seen yet."""
+        for key in r.config.stream_keys():
+            px = self.hub.last_price(key)
+            if px is not None and key.symbol not in r.marks:
+                r.marks[key.symbol] = Decimal(repr(px))
+
     async def _start(self, r: BotRunner) -> None:
+        """Prepare, subscribe and run the bot, and only then store it as running: a bot that
+        fails to start stays stopped (a later engine start would otherwise fail it again)."""
         await self._prepare(r)
-        await r.set_status(BotStatus.RUNNING)
+        r.status = BotStatus.RUNNING
+        try:
+            self._activate(r)
+        except BaseException:
+            r.status = BotStatus.STOPPED
+            r.publish_view()
+            raise
         r.consecutive_errors = 0
         r.last_error = ""
-        self._activate(r)
+        await r.set_status(BotStatus.RUNNING)
 
     async def _stop(self, r: BotRunner, status: BotStatus) -> None:
         self.hub.unsubscribe(r)
@@ -428,10 +492,7 @@ class Engine:
         return f"{cmd.name}: {n} position(s) closed"
 
     async def _flatten(self, r: BotRunner) -> int:
-        for key in r.config.stream_keys():
-            px = self.hub.last_price(key)
-            if px is not None and key.symbol not in r.marks:
-                r.marks[key.symbol] = Decimal(repr(px))
+        self._mark(r)
         return await r.flatten(self.now_ms())
 
     async def _on_DeleteBot(self, cmd: DeleteBot) -> str:
@@ -473,8 +534,18 @@ class Engine:
     async def _on_RequestEquityHistory(self, cmd: RequestEquityHistory) -> str:
         limit = max(1, min(cmd.limit, EQUITY_HISTORY_MAX))
         points = await self.store.equity_series(cmd.bot, limit=limit)
+        load_flows = getattr(self.store, "load_flows", None)
+        flows = await load_flows(cmd.bot) if load_flows is not None else []
         self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
-                                       tuple((int(ts), Decimal(eq)) for ts, eq in points)))
+                                       tuple((int(ts), Decimal(eq)) for ts, eq in points),
+                                       tuple((f.ts, f.amount) for f in flows)))
+        return ""
+
+    async def _on_RequestDecisionHistory(self, cmd: RequestDecisionHistory) -> str:
+        limit = max(1, min(cmd.limit, DECISION_HISTORY_MAX))
+        records = await self.store.recent_decisions(cmd.bot, limit)
+        self.bus.publish(DecisionHistory(self.now_ms(), cmd.bot,
+                                         tuple(_decision_event(d) for d in records)))
         return ""
 
     async def _on_RequestRecentFills(self, cmd: RequestRecentFills) -> str:
@@ -511,3 +582,11 @@ async def _quietly(aw: Awaitable[Any]) -> None:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
         log.debug("close failed", exc_info=True)
+
+
+def _decision_event(d: DecisionRecord) -> DecisionMade:
+    """A stored decision as the event it was published as (its reasons as one text)."""
+    actions = tuple(tuple(a.rsplit(":", 1)) for a in d.actions.split() if ":" in a)
+    return DecisionMade(d.ts, d.bot, d.source, actions,  # type: ignore[arg-type]
+                        d.reasoning, d.verdict, (d.verdict_reasons,) if d.verdict_reasons else (),
+                        tuple(i for i in d.order_ids.split(",") if i))

@@ -421,3 +421,42 @@ class EquityPoint:
     ts: int
     equity: Decimal
     cash: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalFlow:
+    """Money put into (``amount`` > 0) or taken out of (< 0) a bot's wallet by the user, e.g.
+    an edit of its capital: a deposit or a withdrawal in the ledger, never profit or loss.
+    ``capital`` is the bot's net deposits after it; ``equity_before`` its equity just before
+    (the risk manager rescales its kill-switch references by ``(equity + amount) / equity``)."""
+
+    bot: str
+    ts: int
+    amount: Decimal
+    capital: Decimal
+    equity_before: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    """What the kill switches remember (``RiskManager.state``): the peak equity and the UTC
+    day (market clock, days since the epoch) with its opening equity. Stored, so a restart
+    or an edit never forgets a tripped switch."""
+
+    peak_equity: Decimal | None
+    day: int | None
+    day_start_equity: Decimal | None
+
+    def after_flow(self, equity_before: Decimal, amount: Decimal) -> RiskState:
+        """The references after a deposit or withdrawal, scaled like the wallet, so the
+        percentages the switches measure (drawdown, today's loss) are unchanged by it
+        (time-weighted: a flow is neither a gain nor a loss)."""
+        if equity_before <= 0:
+            after = equity_before + amount
+            return RiskState(after, self.day, after if self.day is not None else None)
+        factor = (equity_before + amount) / equity_before
+
+        def scale(v: Decimal | None) -> Decimal | None:
+            return None if v is None else v * factor
+
+        return RiskState(scale(self.peak_equity), self.day, scale(self.day_start_equity))

@@ -1,10 +1,12 @@
-"""The paper wallet: a pure, synchronous Decimal ledger built from fills.
+"""The paper wallet: a pure, synchronous Decimal ledger built from fills and capital flows.
 
 Invariant (exact, tested at every step): cash + cost basis of open positions
-= start cash + realised P&L - fees. When flat, cash = start + realised - fees.
-A fee the exchange takes in the base coin is booked at the fill price: the position holds what
-the account received (``qty - fee``), and the invariant holds as written.
-Cost basis is tracked as an exact sum, not as qty x average (which would round).
+= start cash + deposits + realised P&L - fees, where ``deposits`` is the net of the user's
+deposits and withdrawals (a capital edit), never profit or loss. When flat,
+cash = start + deposits + realised - fees. Cost basis is tracked as an exact sum, not as
+qty x average (which would round). A fee the exchange takes in the base coin is booked at the
+fill price: the position holds what the account received (``qty - fee``), and the invariant
+holds as written.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from .models import ZERO, Fill, Position, Side
+from .models import ZERO, CapitalFlow, Fill, Position, Side
 
 # Cost removed by a partial sell is a division: rounded to this step so every ledger value keeps
 # a bounded number of decimals and sums of them stay exact.
@@ -36,6 +38,7 @@ class Portfolio:
     def __init__(self, start_cash: Decimal) -> None:
         self.start_cash = start_cash
         self.cash = start_cash
+        self.deposits = ZERO  # net capital flows: deposits minus withdrawals
         self.realised = ZERO
         self.fees = ZERO
         self.trades = 0  # closed round trips
@@ -48,11 +51,17 @@ class Portfolio:
         start_cash: Decimal,
         fills: Iterable[Fill],
         stops: Mapping[str, tuple[Decimal | None, Decimal | None]] | None = None,
+        flows: Iterable[CapitalFlow] = (),
     ) -> Portfolio:
-        """Rebuild the wallet from the fills ledger (restart); SL/TP come from ``stops``."""
+        """Rebuild the wallet from the fills ledger and the capital flows (restart); SL/TP
+        come from ``stops``. Cash is additive, so the order of fills and flows does not
+        matter here; each withdrawal was checked against the cash of its time."""
         p = cls(start_cash)
         for f in fills:
             p.apply(f)
+        for flow in flows:
+            p.cash += flow.amount
+            p.deposits += flow.amount
         for symbol, (sl, tp) in (stops or {}).items():
             if symbol in p._lots:
                 p.set_stops(symbol, sl, tp)
@@ -85,8 +94,19 @@ class Portfolio:
     def unrealised(self, marks: Mapping[str, Decimal]) -> Decimal:
         return self.exposure(marks) - self.cost_basis()
 
+    @property
+    def net_deposits(self) -> Decimal:
+        """What the user put in, net: the start cash plus deposits minus withdrawals (the
+        base of the bot's return: return on net deposits)."""
+        return self.start_cash + self.deposits
+
     def invariant_holds(self) -> bool:
-        return self.cash + self.cost_basis() == self.start_cash + self.realised - self.fees
+        return (self.cash + self.cost_basis()
+                == self.start_cash + self.deposits + self.realised - self.fees)
+
+    def free_cash(self) -> Decimal:
+        """Cash a withdrawal may take: what is not held in positions."""
+        return max(self.cash, ZERO)
 
     # ------------------------------------------------------------------ writes
 
@@ -148,6 +168,14 @@ class Portfolio:
         pnl = qty * price - removed
         self.realised += pnl
         return pnl
+
+    def transfer(self, amount: Decimal) -> None:
+        """Book a deposit (``amount`` > 0) or a withdrawal (< 0). ValueError for a
+        withdrawal larger than the free cash: positions are never sold for it."""
+        if amount < 0 and -amount > self.free_cash():
+            raise ValueError(f"a withdrawal of {-amount} exceeds the free cash {self.cash}")
+        self.cash += amount
+        self.deposits += amount
 
     def set_stops(self, symbol: str, stop_loss: Decimal | None,
                   take_profit: Decimal | None) -> None:

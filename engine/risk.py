@@ -18,6 +18,7 @@ from .models import (
     OrderReason,
     Position,
     RiskLimits,
+    RiskState,
     Side,
     SymbolDecision,
     Verdict,
@@ -69,6 +70,7 @@ class RiskManager:
         self.peak_equity: Decimal | None = None
         self.day_start_equity: Decimal | None = None
         self._day: int | None = None
+        self.changed = False  # the state moved since it was last stored (see ``saved``)
 
     # ------------------------------------------------------------------ kill switches
 
@@ -77,8 +79,24 @@ class RiskManager:
         day = ts // 86_400_000
         if self._day != day:
             self._day, self.day_start_equity = day, equity
+            self.changed = True
         if self.peak_equity is None or equity > self.peak_equity:
             self.peak_equity = equity
+            self.changed = True
+
+    def state(self) -> RiskState:
+        """What the switches remember, to store (a restart or an edit must not forget it)."""
+        return RiskState(self.peak_equity, self._day, self.day_start_equity)
+
+    def restore(self, state: RiskState | None) -> None:
+        """Continue from a stored ``state`` (None: nothing observed yet)."""
+        if state is not None:
+            self.peak_equity, self._day = state.peak_equity, state.day
+            self.day_start_equity = state.day_start_equity
+        self.changed = False
+
+    def saved(self) -> None:
+        self.changed = False
 
     def entry_block(self, equity: Decimal) -> str | None:
         lim = self.limits
@@ -91,6 +109,29 @@ class RiskManager:
             loss = (1 - equity / self.day_start_equity) * HUNDRED
             return f"daily loss limit: -{loss:.2f}% today (limit {lim.daily_loss_limit_pct}%)"
         return None
+
+    def over_limits(self, portfolio: Portfolio, marks: Mapping[str, Decimal]) -> list[str]:
+        """What the open positions break at today's equity (after a capital change, say):
+        one line per position above max_position_pct, total exposure above
+        max_exposure_pct, a kill switch that blocks entries. Empty when all is within."""
+        lim = self.limits
+        equity = portfolio.equity(marks)
+        out = []
+        if equity <= 0:
+            return [f"equity is {equity:.2f}: every position is over its limit"]
+        for sym, pos in sorted(portfolio.positions.items()):
+            pct = pos.qty * marks.get(sym, pos.avg_entry) / equity * HUNDRED
+            if pct > lim.max_position_pct:
+                out.append(f"{sym} position is {pct:.2f}% of equity, above the "
+                           f"{lim.max_position_pct}% limit (no new buys of it; sells allowed)")
+        exposure = portfolio.exposure(marks) / equity * HUNDRED
+        if exposure > lim.max_exposure_pct:
+            out.append(f"exposure is {exposure:.2f}% of equity, above the "
+                       f"{lim.max_exposure_pct}% limit (no new entries)")
+        block = self.entry_block(equity)
+        if block:
+            out.append(f"entries blocked: {block}")
+        return out
 
     # ------------------------------------------------------------------ the check
 

@@ -26,11 +26,13 @@ from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
+    CapitalFlow,
     DecisionRecord,
     EquityPoint,
     Fill,
     Order,
     Position,
+    RiskState,
 )
 
 from . import migrations
@@ -163,9 +165,21 @@ class Store(StoreReads):
 
     # ------------------------------------------------------------------ writes
 
-    async def save_bot(self, config: BotConfig, status: BotStatus) -> None:
-        """Insert the bot, or replace the config and status of the live bot of that name."""
-        await self._write(self._require_writer().save_bot, config, status)
+    async def save_bot(self, config: BotConfig, status: BotStatus, *,
+                       flow: CapitalFlow | None = None, risk: RiskState | None = None) -> None:
+        """Insert the bot, or replace the config and status of the live bot of that name; a
+        capital edit's ``flow`` (deposit or withdrawal) and the kill switches' rescaled
+        ``risk`` state are written in the same transaction."""
+        if flow is not None and flow.bot != config.name:
+            raise ValueError(f"save_bot({config.name!r}) was given a flow of bot {flow.bot!r}")
+        await self._write(self._require_writer().save_bot, config, status, flow, risk)
+
+    async def save_risk_state(self, bot: str, state: RiskState,
+                              equity: Sequence[EquityPoint] = ()) -> None:
+        """Store what the bot's kill switches remember, with the equity points it comes from
+        (one transaction)."""
+        check_owner(bot, list(equity))
+        await self._write(self._require_writer().save_risk_state, bot, state, tuple(equity))
 
     async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
         """Remember where each sim stream stopped (stream key -> (ts, close))."""

@@ -17,11 +17,13 @@ from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
+    CapitalFlow,
     DecisionRecord,
     EquityPoint,
     Fill,
     Order,
     Position,
+    RiskState,
 )
 
 from . import convert, schema
@@ -82,7 +84,8 @@ class LedgerWriter:
 
     # ------------------------------------------------------------------ bots
 
-    def save_bot(self, config: BotConfig, status: BotStatus) -> None:
+    def save_bot(self, config: BotConfig, status: BotStatus, flow: CapitalFlow | None = None,
+                 risk: RiskState | None = None) -> None:
         now = now_ms()
         values = {"config": convert.config_to_json(config), "status": status.value}
         with self._transaction() as conn:
@@ -99,7 +102,30 @@ class LedgerWriter:
                             **values)
                     .returning(bots.c.id)
                 ).scalar_one()
+            if flow is not None:  # a capital edit: the deposit or withdrawal goes with it
+                conn.execute(insert(schema.capital_flows), convert.flow_to_row(flow, bot_id, now))
+            if risk is not None:
+                self._put_risk(conn, bot_id, config.name, risk, now)
         self._bot_ids[config.name] = bot_id
+
+    def save_risk_state(self, bot: str, state: RiskState,
+                        equity: Sequence[EquityPoint]) -> None:
+        """The kill switches' memory, with the equity samples it was derived from."""
+        with self._transaction() as conn:
+            bot_id = self._bot_id(conn, bot)
+            if equity:
+                conn.execute(insert(equity_points),
+                             [convert.equity_to_row(p, bot_id) for p in equity])
+            self._put_risk(conn, bot_id, bot, state, now_ms())
+        self._bot_ids[bot] = bot_id
+
+    @staticmethod
+    def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
+        table = schema.risk_state
+        values = {"bot": bot, "peak_equity": state.peak_equity, "day": state.day,
+                  "day_start_equity": state.day_start_equity, "updated_ts": now}
+        stmt = sqlite_insert(table).values(bot_id=bot_id, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.bot_id], set_=values))
 
     def set_bot_status(self, name: str, status: BotStatus) -> None:
         with self._transaction() as conn:
@@ -129,7 +155,8 @@ class LedgerWriter:
                 ids = conn.execute(select(bots.c.id).where(bots.c.name == name)).scalars().all()
                 if not ids:
                     return False
-                for table in (fills, orders, schema.positions, decisions, equity_points):
+                for table in (fills, orders, schema.positions, decisions, equity_points,
+                              schema.risk_state, schema.capital_flows):
                     # fills before orders: fills reference orders.
                     conn.execute(delete(table).where(table.c.bot_id.in_(ids)))
                 conn.execute(delete(bots).where(bots.c.id.in_(ids)))

@@ -183,8 +183,8 @@ class OxbotApp(App[int]):
                 self._redraw_timer = self.set_timer(wait, self._flush_redraw)
 
     def _ask_history(self) -> None:
-        """The stored equity curve of bots seen for the first time (the chart is otherwise
-        empty after a start or an attach until new samples arrive)."""
+        """The stored equity curve and decisions of bots seen for the first time (the chart
+        and the reasoning panel are otherwise empty after a start or an attach)."""
         if self.state.fills_history_wanted:  # the Fills panel after a restart / attach
             self.state.fills_history_wanted = False
             self.send(m.RequestRecentFills(limit=state_module.FILLS_KEPT), "recent fills",
@@ -193,6 +193,8 @@ class OxbotApp(App[int]):
         for bot in sorted(wanted):
             self.send(m.RequestEquityHistory(bot=bot, limit=state_module.EQUITY_POINTS),
                       f"equity history of {bot}", quiet=True)
+            self.send(m.RequestDecisionHistory(bot=bot, limit=state_module.ENTRIES_KEPT),
+                      f"reasoning history of {bot}", quiet=True)
 
     def _reconcile_changed(self, news: bool) -> None:
         self.refresh_bindings()

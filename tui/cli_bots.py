@@ -120,7 +120,11 @@ def build_config(args: argparse.Namespace) -> Any:
         cfg = BotConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"bot {args.name!r}: {flag_errors(e)}") from None
-    strategy = build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
+    from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
+
+    # ConfigError names the bad parameter, or a warm-up longer than live data keeps
+    strategy = build_strategy(cfg.strategy, cfg.params)
+    check_warmup(strategy, cfg.name)
     check = getattr(strategy, "check_setup", None)
     if check is not None:
         check()  # e.g. an LLM budget needs the model's price
@@ -373,6 +377,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, BotStatus, Mode  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
@@ -394,7 +399,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             cfg = BotConfig.model_validate(item)
         except ValidationError as e:
             raise ConfigError(f"{args.file} item {i}: {flag_errors(e, hints=False)}") from None
-        build_strategy(cfg.strategy, cfg.params)
+        check_warmup(build_strategy(cfg.strategy, cfg.params), cfg.name)
         check_exchange(cfg.exchange)
         configs.append(cfg)
     counts = Counter(c.name for c in configs)

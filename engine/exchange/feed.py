@@ -93,12 +93,47 @@ class CcxtFeed:
         self.last_error = ""
 
     async def warmup(self, limit: int) -> list[Candle]:
-        """The last ``limit`` closed candles, oldest first."""
+        """The last ``limit`` closed candles, oldest first (fewer when the exchange has no
+        more history). Exchanges cap one reply (Binance spot 1,000 rows: ccxt's
+        ``binance.fetch_ohlcv`` sends ``min(limit, 1000)``; OKX 300): older pages are fetched
+        by ``since`` until ``limit`` candles are known."""
         c = self.client
         rows = await self.clients.read(
             c, lambda: c.fetch_ohlcv(self.symbol, self.timeframe, None, limit + 1),
             f"fetch {self.timeframe} candles {self.symbol}")
-        return self._closed(rows)[-limit:]
+        candles = self._closed(rows)[-limit:]
+        page = max(len(rows), 1)  # what one reply holds here: the page size for older ones
+        while candles and len(candles) < limit:
+            older = await self.history_before(candles[0].ts, min(page, limit - len(candles)))
+            if not older:
+                break  # the exchange has no older candles
+            candles = older + candles
+        return candles[-limit:]
+
+    async def history_before(self, first_ts: int, count: int) -> list[Candle]:
+        """Up to ``count`` closed candles just before ``first_ts``, oldest first, asked with
+        ccxt's ``since`` (the first candle's open time, inclusive) = ``count`` bars earlier.
+        A reply shorter than asked that does not reach ``first_ts`` was capped by the
+        exchange: asked once more for the last page only, so no hole is left."""
+        want = count
+        for _ in range(2):
+            since = first_ts - want * self.tf_ms
+            rows = await self.clients.read(
+                self.client, self._page(since, want),
+                f"fetch older {self.timeframe} candles {self.symbol}")
+            got = {int(r[0]): Candle(int(r[0]), float(r[1]), float(r[2]), float(r[3]),
+                                     float(r[4]), float(r[5] or 0))
+                   for r in rows if since <= int(r[0]) < first_ts}
+            if not got:
+                return []
+            if max(got) + self.tf_ms >= first_ts or len(got) >= want:
+                break
+            want = len(got)  # the exchange's page size: ask for the page ending at first_ts
+        return [got[ts] for ts in sorted(got)]
+
+    def _page(self, since: int, count: int) -> Callable[[], Any]:
+        """One klines request, as ``ExchangeClients.read`` calls it (and may call again)."""
+        return lambda: self.client.fetch_ohlcv(self.symbol, self.timeframe, since, count)
 
     async def poll_once(self) -> list[Tick | Candle]:
         """One REST cycle: new closed candles (when one closed), else a tick. On temporary

@@ -55,7 +55,10 @@ class _Stream(CandleWindow):
     subscribers: dict[str, tuple[Any, frozenset[IndicatorSpec]]] = field(default_factory=dict)
     ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ohlcv: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
     task: asyncio.Task[None] | None = None
+    backfill: asyncio.Task[None] | None = None
+    warmed: bool = False
     stale: bool = False
     failed: str = ""
 
@@ -108,11 +111,18 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def subscribe(self, sub: Any, key: StreamKey, specs: frozenset[IndicatorSpec]) -> None:
+    def subscribe(self, sub: Any, key: StreamKey, specs: frozenset[IndicatorSpec],
+                  bars: int = WINDOW) -> None:
         stream = self._streams.get(key)
         if stream is None or (stream.task is not None and stream.task.done()):
             stream = self._open(key)
         stream.subscribers[sub.name] = (sub, specs)
+        stream.wants[sub.name] = bars
+        if stream.warmed and len(stream.ts) < stream.window() and (
+                stream.backfill is None or stream.backfill.done()):
+            # A reader that needs more history than the running stream holds
+            stream.backfill = asyncio.create_task(self._backfill(stream),
+                                                  name=f"ccxt-backfill:{key}")
         self._refresh_flags(sub)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="ccxt-stale-watch")
@@ -120,9 +130,11 @@ class ExchangeStreams:
     def unsubscribe(self, sub: Any) -> None:
         for key, stream in list(self._streams.items()):
             stream.subscribers.pop(sub.name, None)
+            stream.wants.pop(sub.name, None)
             if not stream.subscribers:  # nobody reads it: stop polling the exchange
-                if stream.task is not None:
-                    stream.task.cancel()
+                for task in (stream.task, stream.backfill):
+                    if task is not None:
+                        task.cancel()
                 del self._streams[key]
 
     def _open(self, key: StreamKey) -> _Stream:
@@ -171,7 +183,7 @@ class ExchangeStreams:
         while True:  # warm-up: retried while the exchange is unreachable
             try:
                 await self.load_rules(key.exchange)
-                history = await s.feed.warmup(WINDOW)
+                history = await s.feed.warmup(s.window())
                 break
             except TemporaryError as e:
                 s.feed.last_error = str(e)
@@ -185,6 +197,9 @@ class ExchangeStreams:
                 return
         for c in history:
             s.push(c)
+        s.warmed = True
+        if len(history) < s.window():  # a reader with a longer warm-up joined meanwhile
+            await self._backfill(s)
         if history:
             self._send(s, FeedTick(history[-1].ts + s.step_ms, history[-1].close))
         try:
@@ -195,6 +210,24 @@ class ExchangeStreams:
                     self._bar(s, item)
         except ExchangeError as e:
             self._fail(s, e)
+
+    async def _backfill(self, s: _Stream) -> None:
+        """Fetch older candles until the stream holds what its readers need (or the exchange
+        has no more: the window then fills with live candles, and the bot says it is
+        warming up meanwhile)."""
+        while len(s.ts) and len(s.ts) < s.window():
+            try:
+                older = await s.feed.history_before(int(s.ts[0]), s.window() - len(s.ts))
+            except ExchangeError as e:
+                log.warning("%s: cannot fetch older candles (%s); the window fills with live "
+                            "ones", s.key, e)
+                return
+            if not older:
+                return
+            before = len(s.ts)
+            s.prepend(older)
+            if len(s.ts) == before:
+                return
 
     def _fail(self, s: _Stream, e: Exception) -> None:
         s.failed = str(e)
@@ -303,7 +336,8 @@ class ExchangeStreams:
 
     async def stop_streams(self) -> None:
         """Cancel every stream task (the hub stops)."""
-        tasks = [s.task for s in self._streams.values() if s.task is not None]
+        tasks = [t for s in self._streams.values() for t in (s.task, s.backfill)
+                 if t is not None]
         tasks += [t for t in (self._watchdog, *self._background) if t is not None]
         for t in tasks:
             t.cancel()

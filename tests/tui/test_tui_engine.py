@@ -11,7 +11,7 @@ from tui_sim import settle, sim_bots
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.confirm import ConfirmScreen
 
-CANDLES = 78  # seed 7: every bot holds a position at the end
+CANDLES = 78  # seed 7: bot00 makes a round trip, bot01 holds a position at the end
 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:

@@ -12,7 +12,7 @@ from tui_sim import SIM_T0, open_dialog, settle, sim_bots, wait_until, write_csv
 
 from oxbot.tui.app import OxbotApp
 
-CANDLES = 78  # at this candle every bot holds a position (seed 7)
+CANDLES = 61  # at this candle every bot holds a position (seed 7)
 
 
 @pytest.fixture(autouse=True)

@@ -244,7 +244,8 @@ class DashboardScreen(BotActions, Screen[None]):
             return
         self._chart_dirty = False
         self.oxapp.foreground_busy()
-        chart.show(self.selected, self.oxapp.state.equity)
+        st = self.oxapp.state
+        chart.show(self.selected, st.equity, st.deposits_of(self.selected))
 
     def watch_selected(self, _old: str | None, _new: str | None) -> None:
         if self.is_mounted:
