@@ -42,10 +42,10 @@ def record_klines(fake: Any) -> list[dict[str, str]]:
 
 async def trades_with_a_full_window(run: Any, name: str) -> None:
     r = run.engine.runners[name]
+    # A bot joining a running stream may see a candle or two close while the older ones are
+    # still being fetched (it holds, "warming up", then): it must get its full window.
     await run.wait(lambda: any(isinstance(e, DecisionMade) and e.bot == name
-                               for e in run.events), 30)
-    first = next(e for e in run.events if isinstance(e, DecisionMade) and e.bot == name)
-    assert "warming up" not in first.reasoning and "SMA2000" in first.reasoning
+                               and "SMA2000" in e.reasoning for e in run.events), 30)
     assert len(r.frames["BTC/USDT"]) >= 2001
     await run.wait(lambda: any(isinstance(e, OrderFilled) and e.bot == name
                                for e in run.events), 60)
