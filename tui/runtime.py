@@ -110,6 +110,9 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
             if creds is None:
                 missing.append((f"API keys for {config.exchange}", config.exchange,
                                 ("api_key", "secret")))
+            elif not getattr(creds, "password", None) and needs_passphrase(config.exchange):
+                missing.append((f"the API passphrase for {config.exchange}", config.exchange,
+                                ("passphrase",)))
         if missing and unreadable:
             # The keyring's own text (it names the fixes) first, then what this bot needs.
             raise SecretsError(f"{unreadable}\n{missing_keys_text(config.name, missing, True)}")
@@ -117,6 +120,17 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
             raise ConfigError(missing_keys_text(config.name, missing))
 
     return check
+
+
+def needs_passphrase(exchange: str) -> bool:
+    """Whether ccxt says the exchange's keys carry a passphrase (OKX, KuCoin, Bitget, ...):
+    its ``requiredCredentials['password']``, not a list of names kept here."""
+    try:
+        import ccxt  # noqa: PLC0415
+
+        return bool(getattr(ccxt, exchange)().requiredCredentials.get("password"))
+    except Exception:  # noqa: BLE001 - an unknown exchange is refused elsewhere, by name
+        return False
 
 
 def missing_keys_text(bot: str, missing: list[tuple[str, str, tuple[str, ...]]],

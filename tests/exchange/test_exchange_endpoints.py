@@ -128,3 +128,12 @@ def test_a_cli_command_refuses_broken_exchange_settings(tmp_path: Path) -> None:
     assert "url must be an http(s) URL" in got.stderr and "Traceback" not in got.stderr
     assert not (tmp_path / "x.csv").exists()
 
+
+
+def test_which_keys_carry_a_passphrase_comes_from_ccxt() -> None:
+    """ccxt's ``requiredCredentials['password']`` (okx.py, kucoin.py: True; binance: False)
+    decides whether a LIVE bot's key check asks for a passphrase."""
+    from oxbot.tui.runtime import needs_passphrase
+
+    assert needs_passphrase("okx") and needs_passphrase("kucoin")
+    assert not needs_passphrase("binance") and not needs_passphrase("no-such-exchange")
