@@ -474,6 +474,12 @@ class BotRunner:
         save = getattr(self.store, "save_risk_state", None)
         if not self.risk.changed or save is None:
             return
+        # A new peak is stored with the next batch of equity samples (what a crash may lose of
+        # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
+        last = self._equity_buf[-1].equity if self._equity_buf else None
+        tripped = last is not None and self.risk.entry_block(last) is not None
+        if not (self.risk.urgent or tripped or len(self._equity_buf) >= EQUITY_FLUSH):
+            return
         state, buf = self.risk.state(), self._equity_buf
         self._equity_buf = []
         self.risk.saved()

@@ -71,6 +71,7 @@ class RiskManager:
         self.day_start_equity: Decimal | None = None
         self._day: int | None = None
         self.changed = False  # the state moved since it was last stored (see ``saved``)
+        self.urgent = False  # ... and must be stored now (a new day), not with the next batch
 
     # ------------------------------------------------------------------ kill switches
 
@@ -79,7 +80,7 @@ class RiskManager:
         day = ts // 86_400_000
         if self._day != day:
             self._day, self.day_start_equity = day, equity
-            self.changed = True
+            self.changed = self.urgent = True
         if self.peak_equity is None or equity > self.peak_equity:
             self.peak_equity = equity
             self.changed = True
@@ -96,7 +97,7 @@ class RiskManager:
         self.changed = False
 
     def saved(self) -> None:
-        self.changed = False
+        self.changed = self.urgent = False
 
     def entry_block(self, equity: Decimal) -> str | None:
         lim = self.limits
