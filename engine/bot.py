@@ -22,6 +22,7 @@ import pandas as pd
 from .broker import Broker
 from .bus import EventBus
 from .errors import AuthError, BudgetExceeded
+from .hold import withheld
 from .market.hub import Bar, Tick
 from .messages import (
     BotStateChanged,
@@ -118,6 +119,8 @@ class BotRunner:
         self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
         self.market_stats: dict[str, Any] = {}  # set by the market (stale_symbols), in view()
         self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
+        # "" or why new decisions are held engine-wide (a PANIC confirmation on screen)
+        self.held: Callable[[], str] = lambda: ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -223,6 +226,8 @@ class BotRunner:
             log.warning("bot %s: an order's outcome is still unknown; not deciding at %d",
                         self.name, ts)
             return
+        if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
+            return
         self.risk.observe(self.portfolio.equity(self.marks), ts)
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,
@@ -244,6 +249,10 @@ class BotRunner:
             return
         finally:
             self._decide_task = None
+        if why := self.held():  # decided while the hold began: stored, not acted on
+            decision = withheld(decision, why)
+        elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
+            decision = withheld(decision, f"bot {self.status.value} while deciding")
         async with self._busy:
             await self._act(decision, ts)
         self.consecutive_errors = 0
