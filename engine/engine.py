@@ -441,10 +441,16 @@ class Engine:
         return f"bot {cmd.name} deleted ({kept})"
 
     async def _on_HoldDecisions(self, cmd: HoldDecisions) -> str:
+        was = self.hold.reason()
         if cmd.hold:
             self.hold.hold(cmd.seconds, cmd.why)
-            return ""
-        self.hold.release()
+            if not was:
+                log.info("new decisions held: %s (for %d s unless renewed)", cmd.why,
+                         cmd.seconds)
+        else:
+            self.hold.release()
+            if was:
+                log.info("new decisions allowed again")
         return ""
 
     async def _on_PanicAll(self, cmd: PanicAll) -> str:
