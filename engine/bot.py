@@ -255,7 +255,8 @@ class BotRunner:
             decision = withheld(decision, f"bot {self.status.value} while deciding")
         async with self._busy:
             await self._act(decision, ts)
-        self.consecutive_errors = 0
+        if not getattr(self.store, "write_failing", False):  # a full disk: the run goes on
+            self.consecutive_errors = 0
 
     async def _act(self, decision: Decision, ts: int) -> None:
         verdict = None

@@ -212,6 +212,8 @@ class Engine:
         if save is not None:
             try:
                 await save(self.hub.marks())
+            except OxbotError as e:  # a full disk, in words; no traceback every 10 s
+                log.warning("cannot store the sim market's last prices: %s", e)
             except Exception:  # noqa: BLE001 - only the price path's continuity is at stake
                 log.warning("cannot store the sim market's last prices", exc_info=True)
 

@@ -63,6 +63,9 @@ class Store(StoreReads):
             if writer is not None else None
         )
         self._closed = False
+        # True from a failed write until the next one succeeds (a full disk): a bot's cycles
+        # that wrote nothing prove nothing, so they do not end its run of failures
+        self.write_failing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -149,6 +152,7 @@ class Store(StoreReads):
         if self._closed:
             raise StorageError(f"the store of {self._path} is closed")
         done = asyncio.wrap_future(self._executor.submit(fn, *args))
+        done.add_done_callback(self._note_outcome)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -160,6 +164,10 @@ class Store(StoreReads):
                 except asyncio.CancelledError:
                     continue
             raise
+
+    def _note_outcome(self, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled():
+            self.write_failing = done.exception() is not None
 
     # ------------------------------------------------------------------ writes
 

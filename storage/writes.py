@@ -24,7 +24,7 @@ from oxbot.engine.models import (
     Position,
 )
 
-from . import convert, schema
+from . import convert, health, schema
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
@@ -65,8 +65,9 @@ class LedgerWriter:
         try:
             with self._engine.begin() as conn:
                 yield conn
-        except sa_exc.OperationalError as e:  # locked past busy_timeout, disk full, ...
-            raise StorageError(f"writing to {self._path} failed: {e.orig}") from e
+        except sa_exc.DatabaseError as e:  # locked past busy_timeout, disk full, damaged ...
+            said = health.describe(e, self._path)  # a full disk or a damaged file, in words
+            raise StorageError(said or f"writing to {self._path} failed: {e.orig}") from e
 
     def _bot_id(self, conn: Connection, name: str) -> int:
         bot_id = self._bot_ids.get(name)

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -43,8 +44,19 @@ def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
         print(f"oxbot: {describe_os_error(e)}", file=sys.stderr)
         return EXIT_USAGE if user_path else EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - the last resort: a bug, reported without a traceback
-        print(f"oxbot: {unexpected(e)}", file=sys.stderr)
+        said = _storage_problem(e, args)  # a full disk or a damaged database is no bug
+        print(f"oxbot: {said or unexpected(e)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _storage_problem(e: BaseException, args: argparse.Namespace) -> str | None:
+    try:
+        from oxbot.storage.health import describe  # noqa: PLC0415
+        from oxbot.storage.paths import resolve_db_path  # noqa: PLC0415
+
+        return describe(e, resolve_db_path(getattr(args, "db", None)))
+    except Exception:  # noqa: BLE001 - only a better message was at stake
+        return None
 
 
 def check_db_arg(args: argparse.Namespace) -> None:
@@ -93,6 +105,8 @@ def describe_os_error(e: OSError) -> str:
         fix = "check the path and its permissions"
     elif isinstance(e, IsADirectoryError):
         fix = "give a file name, not a folder"
+    elif e.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "the disk is full: free some space and try again"
     else:
         fix = "check the path, the free disk space and the permissions"
     return f"cannot use {where}: {reason}; {fix}" if where else f"{reason}; {fix}"
