@@ -175,6 +175,10 @@ class Store(StoreReads):
         """Insert the bot, or replace the config and status of the live bot of that name."""
         await self._write(self._require_writer().save_bot, config, status)
 
+    async def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
+        """Add new bots all together or none (ConfigError names those that already exist)."""
+        await self._write(self._require_writer().add_bots, tuple(configs), status)
+
     async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
         """Remember where each sim stream stopped (stream key -> (ts, close))."""
         if marks:

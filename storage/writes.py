@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from oxbot.engine.errors import StorageError
+from oxbot.engine.errors import ConfigError, StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
@@ -101,6 +101,26 @@ class LedgerWriter:
                     .returning(bots.c.id)
                 ).scalar_one()
         self._bot_ids[config.name] = bot_id
+
+    def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
+        """Insert new bots all at once or not at all (an import): one transaction, which also
+        refuses names already taken."""
+        now = now_ms()
+        ids: dict[str, int] = {}
+        with self._transaction() as conn:
+            names = [c.name for c in configs]
+            taken = sorted(conn.execute(
+                select(bots.c.name).where(bots.c.name.in_(names), live())).scalars())
+            if taken:
+                raise ConfigError(f"bots already exist: {', '.join(taken)}; nothing imported")
+            for config in configs:
+                ids[config.name] = conn.execute(
+                    insert(bots)
+                    .values(name=config.name, config=convert.config_to_json(config),
+                            status=status.value, created_ts=now, updated_ts=now, deleted=False)
+                    .returning(bots.c.id)
+                ).scalar_one()
+        self._bot_ids.update(ids)
 
     def set_bot_status(self, name: str, status: BotStatus) -> None:
         with self._transaction() as conn:

@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop-loss distance below the entry, %%")
     a.add_argument("--take-profit-pct", default="7", metavar="PCT",
                    help="take-profit distance above the entry, %%")
+    a.add_argument("--on-stop", choices=("keep", "close"), default="keep",
+                   help="what stopping the bot does with its open positions: keep them (their "
+                   "stop-loss and take-profit are then not watched) or close them at market")
     a.add_argument("--live", action="store_true", help="LIVE trading with real money")
     a.add_argument("--yes-i-mean-live", action="store_true",
                    help="confirm --live (required with it)")
@@ -115,6 +118,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "risk": risk,
         "cadence_s": args.cadence, "fee_rate": args.fee,
         "mode": Mode.LIVE if args.live else Mode.PAPER,
+        "on_stop": args.on_stop,
     }
     try:
         cfg = BotConfig.model_validate(data)
@@ -205,9 +209,42 @@ def _sent(path: Path, command: Any) -> None:
         raise ConfigError(message)
 
 
+def _db_given(args: argparse.Namespace) -> str | None:
+    """"--db" or "OXBOT_DB" when the user named the database, else None (the default one)."""
+    import os  # noqa: PLC0415
+
+    if getattr(args, "db", None):
+        return "--db"
+    return "OXBOT_DB" if os.environ.get("OXBOT_DB") else None
+
+
+def _no_database(args: argparse.Namespace) -> str:
+    """What to say when the database file does not exist (nothing is created to say it)."""
+    db = _db(args)
+    given = _db_given(args)
+    if given:
+        return (f"{given} {db} does not exist; check the path (`oxbot bots add` or `oxbot` "
+                "creates a new database there)")
+    return (f"no database yet at {db}: add a bot (`oxbot bots add NAME --strategy sma_cross`) "
+            "or run `oxbot --demo`")
+
+
+def _say_if_new_database(args: argparse.Namespace) -> None:
+    """Adding to a file that does not exist makes a new database: name it, so a typo in --db
+    shows at once."""
+    db = _db(args)
+    if not db.exists():
+        print(f"oxbot: new database {db}", file=sys.stderr)
+
+
 async def _bots(args: argparse.Namespace) -> dict[str, Any]:
-    """name -> (config, status) of the live bots; empty when the database does not exist yet."""
+    """name -> (config, status) of the live bots. A missing database named by --db or
+    OXBOT_DB is a usage error (a typo, most likely); the default one is simply empty."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
     if not _db(args).exists():
+        if _db_given(args):
+            raise UsageError(_no_database(args))
         return {}
     rows = await _with_store(args, lambda s: s.load_bots(), writer=False)
     return {cfg.name: (cfg, status) for cfg, status in rows}
@@ -239,6 +276,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg = build_config(args)
+    _say_if_new_database(args)
     remote = _remote(args)
     if remote is not None:
         if cfg.name in asyncio.run(_bots(args)):
@@ -274,6 +312,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
+        if not _db(args).exists():
+            print(_no_database(args))
+            return 0
         print("no bots yet: `oxbot bots add NAME --strategy sma_cross` or `oxbot --demo`")
         return 0
     head = ("NAME", "STATUS", "MODE", "STRATEGY", "MARKET", "SYMBOLS", "TF", "CAPITAL")
@@ -392,13 +433,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                           "money; add --yes-i-mean-live to import them, or set \"mode\": "
                           "\"paper\"; nothing imported")
 
+    _say_if_new_database(args)
+
     async def put(store: Any) -> None:
-        names = {c.name for c, _ in await store.load_bots()}
-        clash = [c.name for c in configs if c.name in names]
-        if clash:
-            raise ConfigError(f"bots already exist: {', '.join(clash)}; nothing imported")
-        for cfg in configs:
-            await store.save_bot(cfg, BotStatus.STOPPED)
+        await store.add_bots(configs, BotStatus.STOPPED)  # one transaction: all or none
 
     asyncio.run(_with_store(args, put))
     print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")

@@ -74,6 +74,9 @@ def check_db_arg(args: argparse.Namespace) -> None:
         raise UsageError(f"{source} is empty; give the path of a database file, e.g. "
                          "--db ~/oxbot.db, or leave it out for the default")
     path = Path(raw).expanduser()
+    if not path.exists() and not path.parent.is_dir() and \
+            getattr(args, "command", None) != "doctor":  # doctor only reports
+        _missing_folder(path, source, bool(getattr(args, "create", False)))
     if path.is_dir():
         raise UsageError(f"{source} {path} is a directory; give the path of a database file, "
                          f"e.g. {path / 'oxbot.db'}")
@@ -89,6 +92,26 @@ def check_db_arg(args: argparse.Namespace) -> None:
     elif path.exists():
         raise UsageError(f"{source} {path} is not a regular file; give the path of a database "
                          "file")
+
+
+def _missing_folder(path: Path, source: str, create: bool) -> None:
+    """The folder of a new database file is made only on the user's explicit word (--create):
+    a typo in --db used to make a whole new folder and an empty database there, silently."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    folder = path.parent
+    if folder.exists():
+        raise UsageError(f"{source} {path}: {folder} is not a folder; give the path of a "
+                         "database file")
+    if not create:
+        raise UsageError(f"{source} {path}: the folder {folder} does not exist; check the "
+                         "path, or add --create to make the folder and a new database there "
+                         "(nothing was written)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--create: cannot make the folder {folder}: {_reason(e)}") from None
+    print(f"oxbot: created the folder {folder}", file=sys.stderr)
 
 
 def _reason(e: OSError) -> str:
