@@ -65,6 +65,8 @@ class LedgerWriter:
         try:
             with self._engine.begin() as conn:
                 yield conn
+        except sa_exc.IntegrityError:
+            raise  # a constraint: the caller names the rule that was broken
         except sa_exc.DatabaseError as e:  # locked past busy_timeout, disk full, damaged ...
             said = health.describe(e, self._path)  # a full disk or a damaged file, in words
             raise StorageError(said or f"writing to {self._path} failed: {e.orig}") from e

@@ -37,16 +37,18 @@ class StopBotScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         held = fmt.count(self._positions, "open position")
-        with Vertical(id="dialog"):
+        them = "it" if self._positions == 1 else "them"
+        with Vertical(id="dialog", classes="wide"):
             yield Static(f"Stop {self._bot}?", id="dialog-title")
             yield Static(
-                f"{self._bot} holds {held}. Keep them: they stay open, and their stop-loss and "
-                "take-profit are NOT watched until the bot runs again. Close them: sold at "
-                "market now.", id="dialog-body")
+                f"{self._bot} holds {held}. Keep: {them} stay{'s' if them == 'it' else ''} "
+                "open, and stop-loss and take-profit are NOT watched until the bot runs "
+                f"again. Close: {them} {'is' if them == 'it' else 'are'} sold at market now.",
+                id="dialog-body")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
-                yield Button("Stop, keep positions", id="keep", variant="primary")
-                yield Button("Stop and close", id="close", variant="error")
+                yield Button("Keep positions", id="keep", variant="primary")
+                yield Button("Close positions", id="close", variant="error")
 
     def on_mount(self) -> None:
         self.query_one(f"#{CLOSE if self._on_stop == CLOSE else KEEP}", Button).focus()
@@ -105,7 +107,14 @@ class PanicScreen(ConfirmScreen):
 
 
 class QuitScreen(ConfirmScreen):
-    """Quitting a cockpit that hosts the engine while bots run: they stop with it."""
+    """Quitting a cockpit that hosts the engine while bots run: they stop with it. A second q
+    (or ctrl+c) quits."""
+
+    BINDINGS = [*ConfirmScreen.BINDINGS,
+                Binding("q", "quit_now", "Quit", id="quit.again", show=False)]
+
+    def action_quit_now(self) -> None:
+        self.dismiss(True)
 
     def __init__(self, running: int) -> None:
         super().__init__(
