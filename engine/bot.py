@@ -21,7 +21,7 @@ import pandas as pd
 
 from .broker import Broker
 from .bus import EventBus
-from .errors import AuthError, BudgetExceeded
+from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
 from .market.hub import Bar, Tick
 from .messages import (
@@ -171,6 +171,8 @@ class BotRunner:
                 if self.status is BotStatus.ERROR:
                     try:  # remembered: an errored bot does not resume on restart
                         await self.store.set_bot_status(self.name, BotStatus.ERROR)
+                    except OxbotError as err:  # a full disk, said in words: no traceback
+                        log.warning("bot %s: cannot store the error state: %s", self.name, err)
                     except Exception:  # noqa: BLE001
                         log.exception("bot %s: cannot store the error state", self.name)
             finally:
