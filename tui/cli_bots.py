@@ -71,6 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         s = bs.add_parser(verb, help=helptext)
         s.add_argument("name")
         s.set_defaults(handler=cmd_start if verb == "start" else cmd_stop)
+        if verb == "stop":
+            what = s.add_mutually_exclusive_group()
+            what.add_argument("--close", dest="close_positions", action="store_const",
+                              const=True, help="close its open positions at market (needs "
+                              "the running engine)")
+            what.add_argument("--keep", dest="close_positions", action="store_const",
+                              const=False, help="keep its open positions (their stop-loss and "
+                              "take-profit are then not watched); the default is the bot's "
+                              "on_stop setting")
 
     d = bs.add_parser("delete", help="delete a bot (history kept unless --purge)")
     d.add_argument("name")
@@ -198,8 +207,9 @@ async def _with_store(args: argparse.Namespace, fn: Any, writer: bool = True) ->
         await store.close()
 
 
-def _sent(path: Path, command: Any) -> None:
-    """Send to the running engine; a refusal is the same usage error as without an engine."""
+def _sent(path: Path, command: Any) -> str:
+    """Send to the running engine and return its answer; a refusal is the same usage error as
+    without an engine."""
     from oxbot.engine.errors import ConfigError, OxbotError  # noqa: PLC0415
 
     ok, message = _send(path, command)
@@ -207,6 +217,7 @@ def _sent(path: Path, command: Any) -> None:
         if message.startswith("the engine did not answer"):
             raise OxbotError(message + "; check its log, then `oxbot status`")
         raise ConfigError(message)
+    return message
 
 
 def _db_given(args: argparse.Namespace) -> str | None:
@@ -327,22 +338,33 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _set_status(args: argparse.Namespace, start: bool) -> int:
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg, _status = _need_bot(asyncio.run(_bots(args)), args.name)
+    close = getattr(args, "close_positions", None)
     remote = _remote(args)
     if remote is not None:
-        _sent(remote, StartBot(name=args.name) if start else StopBot(name=args.name))
-        print(f"{args.name} started" if start else f"{args.name} stopped")
+        said = _sent(remote, StartBot(name=args.name) if start else
+                     StopBot(name=args.name, close_positions=close))
+        print(said or (f"{args.name} started" if start else f"{args.name} stopped"))
+    elif close:
+        raise UsageError(f"--close sells at market, which needs the running engine (`oxbot run "
+                         f"--headless` or `oxbot`); without it `oxbot bots stop {args.name}` "
+                         "keeps the positions; nothing was changed")
     else:
-        async def change(store: Any) -> None:
+        async def change(store: Any) -> int:
             await store.set_bot_status(args.name,
                                        BotStatus.RUNNING if start else BotStatus.STOPPED)
+            return len(await store.load_positions(args.name))
 
-        asyncio.run(_with_store(args, change))
+        held = asyncio.run(_with_store(args, change))
         if start:
             print(f"{args.name} will start with the engine (`oxbot` or `oxbot run --headless`)")
+        elif held:
+            print(f"{args.name} stopped; {held} position{'s' if held > 1 else ''} kept: "
+                  "stop-loss and take-profit are not watched until it runs again")
         else:
             print(f"{args.name} stopped")
     if start:

@@ -154,3 +154,35 @@ def test_a_settings_file_that_is_not_utf8_or_too_deep_is_a_warning(home) -> None
             engine.close()
         assert "Traceback" not in engine.text()
     no_crash_report(home)
+
+
+def test_stop_from_the_shell_keeps_or_closes_positions(home, fast_bots) -> None:
+    keeper = ("keeper", *fast_bots[0][1:])
+    closer = ("closer", *fast_bots[0][1:], "--on-stop", "close")
+    for bot in (keeper, closer):
+        home.add_bot(*bot, "--start")
+    engine = home.spawn("run", "--headless", "--sim-speed", "max", "--status-every", "60")
+    engine.wait_ready()
+
+    def held(bot: str) -> list[tuple[str, str]]:
+        return home.query(f"SELECT symbol, qty FROM positions WHERE bot = '{bot}'")
+
+    deadline = time.monotonic() + 60
+    while not (held("keeper") and held("closer")):
+        assert time.monotonic() < deadline, engine.text()[-2000:]
+        time.sleep(0.05)
+    r = home.cli("bots", "stop", "keeper")  # its on_stop: keep
+    assert r.returncode == 0, r.stderr
+    kept = held("keeper")
+    if kept:
+        assert r.stdout.strip() == (f"keeper stopped; {len(kept)} position{'s' * (len(kept) > 1)}"
+                                    " kept: stop-loss and take-profit are not watched until it "
+                                    "runs again")
+    time.sleep(1.0)
+    assert held("keeper") == kept  # stopped: nothing sells them, not even SL/TP
+    r = home.cli("bots", "stop", "closer")  # its on_stop: close
+    assert r.returncode == 0 and r.stdout.startswith("closer stopped"), r.stderr
+    assert held("closer") == []
+    exported = home.ok("bots", "export")
+    assert '"on_stop": "close"' in exported and '"on_stop": "keep"' in exported
+    assert engine.terminate()[0] == 0
