@@ -21,7 +21,8 @@ import pandas as pd
 
 from .broker import Broker, Execution
 from .bus import EventBus
-from .errors import AuthError, BudgetExceeded
+from .errors import AuthError, BudgetExceeded, OxbotError
+from .hold import withheld
 from .market.hub import Bar, Tick
 from .messages import (
     BotStateChanged,
@@ -131,6 +132,8 @@ class BotRunner:
         self._settle_task: asyncio.Task[None] | None = None
         self._not_ready_said = ""
         self.budget_paused = False  # paused by the LLM budget: resumes at the new UTC day
+        # "" or why new decisions are held engine-wide (a PANIC confirmation on screen)
+        self.held: Callable[[], str] = lambda: ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -184,6 +187,8 @@ class BotRunner:
                 if self.status is BotStatus.ERROR:
                     try:  # remembered: an errored bot does not resume on restart
                         await self.store.set_bot_status(self.name, BotStatus.ERROR)
+                    except OxbotError as err:  # a full disk, said in words: no traceback
+                        log.warning("bot %s: cannot store the error state: %s", self.name, err)
                     except Exception:  # noqa: BLE001
                         log.exception("bot %s: cannot store the error state", self.name)
             finally:
@@ -264,6 +269,8 @@ class BotRunner:
         if self._not_ready_said:
             self._not_ready_said = ""
             self.market_stats.pop("not_ready", None)
+        if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
+            return
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,
             positions=self.tradable_positions(), cash=self.portfolio.cash,
@@ -283,9 +290,14 @@ class BotRunner:
             return
         finally:
             self._decide_task = None
+        if why := self.held():  # decided while the hold began: stored, not acted on
+            decision = withheld(decision, why)
+        elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
+            decision = withheld(decision, f"bot {self.status.value} while deciding")
         async with self.lock:
             await self._act(_hold_blocked(decision, self.broker.blocked()), ts)
-        self.consecutive_errors = 0
+        if not getattr(self.store, "write_failing", False):  # a full disk: the run goes on
+            self.consecutive_errors = 0
 
     async def _act(self, decision: Decision, ts: int) -> None:
         verdict = None

@@ -19,6 +19,8 @@ from .bus import EventBus
 from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
 from .clock import Clock, WallClock
 from .errors import ConfigError, OxbotError, StorageError
+from .hold import DecisionHold
+from .lanes import SENT_AT_PANIC, CommandLanes
 from .market.hub import MarketHub
 from .market.window import bars_needed, check_warmup
 from .messages import (
@@ -34,6 +36,8 @@ from .messages import (
     EngineStateChanged,
     EquityHistory,
     FlattenBot,
+    HoldDecisions,
+    Notice,
     OrderFilled,
     PanicAll,
     PauseBot,
@@ -68,6 +72,8 @@ MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
 RECENT_FILLS_MAX = 1000  # fills per RequestRecentFills
 DECISION_HISTORY_MAX = 200  # decisions per RequestDecisionHistory
+PANIC_WAIT_S = 2.0  # how long PANIC waits for orders in flight before it answers
+SHUTDOWN_GRACE_S = 3.0  # commands still running at shutdown get this long, then are cancelled
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -109,6 +115,10 @@ class Engine:
         self.runners: dict[str, BotRunner] = {}
         self.state = "created"
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self.hold = DecisionHold()  # new decisions held while a PANIC question is on screen
+        self.panics = 0  # PANICs so far: a start sent before one must not undo it
+        self._lanes = CommandLanes(self._dispatch, lambda: self.panics)
+        self._background: set[asyncio.Task[Any]] = set()  # PANIC's closes of busy bots
         self._started = time.monotonic()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ready = asyncio.Event()
@@ -166,17 +176,21 @@ class Engine:
         try:
             for service in self.services:
                 await service.start()
+            hub_task.add_done_callback(self._market_stopped)
             while True:
                 cmd = await self._commands.get()
                 if isinstance(cmd, Shutdown):
                     self._done(cmd, True, "engine stopping")
                     break
-                await self._dispatch(cmd)
-                if hub_task.done() and hub_task.exception() is not None:
-                    exc = hub_task.exception()
-                    self.bus.publish(EngineError(self.now_ms(), f"market stopped: {exc}"))
+                # never awaited here: a slow command (a LIVE start, a stop waiting out an
+                # order in flight) must not hold up the ones behind it, PANIC above all
+                self._lanes.route(cmd)
         finally:
             self._set_state("stopping")
+            await self._lanes.close(SHUTDOWN_GRACE_S)
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             snap_task.cancel()
             for r in self.runners.values():
                 await r.halt()  # stored status is kept: running bots resume on restart
@@ -190,6 +204,10 @@ class Engine:
             self._set_state("stopped")
             for service in self.services:  # last: `oxbot stop` returns once state is saved
                 await _quietly(service.close())
+
+    def _market_stopped(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.bus.publish(EngineError(self.now_ms(), f"market stopped: {task.exception()}"))
 
     async def _snapshots(self) -> None:
         every = self.snapshot_every_s or 10.0
@@ -208,6 +226,8 @@ class Engine:
         if save is not None:
             try:
                 await save(self.hub.marks())
+            except OxbotError as e:  # a full disk, in words; no traceback every 10 s
+                log.warning("cannot store the sim market's last prices: %s", e)
             except Exception:  # noqa: BLE001 - only the price path's continuity is at stake
                 log.warning("cannot store the sim market's last prices", exc_info=True)
 
@@ -292,6 +312,7 @@ class Engine:
             reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
             pace=self.hub.wait_turn,
         )
+        runner.held = self.hold.reason
         if memory:  # the bots table's "Last" column across a restart
             runner.last_decision_ts = memory[-1].ts
         day_open = getattr(self.store, "day_open_equity", None)
@@ -443,7 +464,9 @@ class Engine:
     async def _start(self, r: BotRunner) -> None:
         """Prepare, subscribe and run the bot, and only then store it as running: a bot that
         fails to start stays stopped (a later engine start would otherwise fail it again)."""
-        await self._prepare(r)
+        self._not_after_panic(r)
+        await self._prepare(r)  # a LIVE start may wait on the exchange meanwhile
+        self._not_after_panic(r)
         r.status = BotStatus.RUNNING
         try:
             self._activate(r)
@@ -454,6 +477,11 @@ class Engine:
         r.consecutive_errors = 0
         r.last_error = ""
         await r.set_status(BotStatus.RUNNING)
+
+    def _not_after_panic(self, r: BotRunner) -> None:
+        if SENT_AT_PANIC.get() != self.panics:
+            raise OxbotError(f"{r.name} not started: PANIC stopped every bot after the start "
+                             "was asked; start it again if you mean it")
 
     async def _stop(self, r: BotRunner, status: BotStatus) -> None:
         self.hub.unsubscribe(r)
@@ -469,8 +497,18 @@ class Engine:
 
     async def _on_StopBot(self, cmd: StopBot) -> str:
         r = self._runner(cmd.name)
+        close = cmd.close_positions
+        if close is None:
+            close = r.config.on_stop == "close"
         await self._stop(r, BotStatus.STOPPED)
-        return f"{cmd.name} stopped"
+        held = len(r.portfolio.positions)
+        if not held:
+            return f"{cmd.name} stopped"
+        if close:
+            n = await self._flatten(r)
+            return f"{cmd.name} stopped; {_count(n, 'position')} closed"
+        return (f"{cmd.name} stopped; {_count(held, 'position')} kept: stop-loss and "
+                "take-profit are not watched until it runs again")
 
     async def _on_PauseBot(self, cmd: PauseBot) -> str:
         r = self._runner(cmd.name)
@@ -510,22 +548,81 @@ class Engine:
         kept = "history purged" if cmd.purge_history else "history kept"
         return f"bot {cmd.name} deleted ({kept})"
 
+    async def _on_HoldDecisions(self, cmd: HoldDecisions) -> str:
+        was = self.hold.reason()
+        if cmd.hold:
+            self.hold.hold(cmd.seconds, cmd.why)
+            if not was:
+                log.info("new decisions held: %s (for %d s unless renewed)", cmd.why,
+                         cmd.seconds)
+        else:
+            self.hold.release()
+            if was:
+                log.info("new decisions allowed again")
+        return ""
+
     async def _on_PanicAll(self, cmd: PanicAll) -> str:
+        """Stop every bot, then close every position. A bot whose order is in flight (a slow
+        exchange) is stopped at once like the others, but PANIC does not wait more than
+        PANIC_WAIT_S for that order: its positions are closed as soon as it settles, and a
+        Notice says so."""
+        self.panics += 1  # a start in flight or queued no longer brings its bot back
+        self.hold.release()
         runners = list(self.runners.values())
         active = [r for r in runners if r.status is not BotStatus.STOPPED]
         for r in active:  # before the first await: no bot starts another cycle from here on
             self.hub.unsubscribe(r)
             r.status = BotStatus.STOPPED
-        for r in active:  # then wait out what was in flight, and record the status
-            await self._stop(r, BotStatus.STOPPED)
-        closed = 0
-        for r in runners:  # only now close positions: nothing can open new ones meanwhile
-            closed += await self._flatten(r)
-        stopped = len(active)
-        left = sum(len(r.portfolio.positions) for r in self.runners.values())
-        if left:
-            raise OxbotError(f"PANIC incomplete: {left} position(s) still open")
-        return f"PANIC done: {stopped} bot(s) stopped, {closed} position(s) closed"
+        # then wait out what was in flight (briefly), and record the status
+        stops = {r: asyncio.ensure_future(self._stop(r, BotStatus.STOPPED)) for r in active}
+        if stops:
+            await asyncio.wait(stops.values(), timeout=PANIC_WAIT_S)
+        late = [r for r, task in stops.items() if not task.done()]
+        for r in late:
+            self._spawn(self._panic_when_settled(r, stops[r]), f"PANIC {r.name}")
+        ready = [r for r in runners if r not in late]
+        failed = [f"{r.name}: {t.exception()}" for r, t in stops.items()
+                  if t.done() and not t.cancelled() and t.exception() is not None]
+        # only now close positions: nothing can open new ones meanwhile; bots side by side,
+        # so one slow exchange does not hold up the others
+        results = await asyncio.gather(*(self._flatten(r) for r in ready),
+                                       return_exceptions=True)
+        closed = sum(n for n in results if isinstance(n, int))
+        failed += [f"{r.name}: {e}" for r, e in zip(ready, results, strict=True)
+                   if isinstance(e, BaseException)]
+        left = sum(len(r.portfolio.positions) for r in ready)
+        if left or failed:
+            raise OxbotError(f"PANIC incomplete: {_count(closed, 'position')} closed, "
+                             f"{_count(left, 'position')} still open"
+                             + (f" ({'; '.join(failed)})" if failed else ""))
+        text = (f"PANIC done: {_count(len(active), 'bot')} stopped, "
+                f"{_count(closed, 'position')} closed")
+        if late:
+            names = ", ".join(r.name for r in late)
+            text += (f"; {names}: an order is still in flight, the bot is stopped and its "
+                     "positions close as soon as that order settles")
+        return text
+
+    async def _panic_when_settled(self, r: BotRunner, stop: asyncio.Future[None]) -> None:
+        """PANIC's part for a bot whose order was in flight: wait it out, then close."""
+        try:
+            await stop
+            n = await self._flatten(r)
+            left = len(r.portfolio.positions)
+            level, text = ("info", f"PANIC: {r.name}'s order in flight settled; "
+                           f"{_count(n, 'position')} closed")
+            if left:
+                level, text = "error", f"{text}, {_count(left, 'position')} still open"
+        except Exception as e:  # noqa: BLE001 - reported, never lost in a task
+            log.exception("PANIC: closing %s failed", r.name)
+            level, text = "error", f"PANIC: closing {r.name}'s positions failed: {e}"
+        self.bus.publish(Notice(self.now_ms(), level, text, r.name))
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _on_RequestSnapshot(self, cmd: RequestSnapshot) -> str:
         self.bus.publish(self.snapshot())
@@ -575,6 +672,10 @@ class Engine:
             async with r.lock:
                 await r.record_executions(executions, self.now_ms())
         return message
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 async def _quietly(aw: Awaitable[Any]) -> None:

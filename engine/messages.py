@@ -41,7 +41,12 @@ class StartBot(Command):
 
 @dataclass(frozen=True, slots=True)
 class StopBot(Command):
+    """Stop a bot. ``close_positions``: True closes its positions at market, False keeps them
+    (their stop-loss and take-profit are then not watched), None follows the bot's ``on_stop``
+    setting."""
+
     name: str = ""
+    close_positions: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,16 @@ class DeleteBot(Command):
 @dataclass(frozen=True, slots=True)
 class PanicAll(Command):
     """Stop every bot and flatten every position."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldDecisions(Command):
+    """Hold every bot's new decisions (``hold``) for ``seconds`` unless renewed, or release them.
+    Sent while a PANIC confirmation is on screen; stop-loss and take-profit keep running."""
+
+    hold: bool = True
+    seconds: int = 60
+    why: str = "PANIC confirmation open"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -180,6 +180,9 @@ class BotConfig(BaseModel):
     slippage_bps: Decimal = Field(Decimal("0"), ge=0, le=500)
     # Settings of strategies that need more than params (the LLM strategy): provider, model, ...
     llm: dict[str, Any] = Field(default_factory=dict)
+    # What stopping the bot does with its open positions: "keep" them (their SL/TP are then not
+    # watched until it runs again) or "close" them at market. A stop can also choose per call.
+    on_stop: Literal["keep", "close"] = "keep"
 
     @field_validator("name")
     @classmethod

@@ -267,8 +267,15 @@ def inspect_version(path: Path) -> int:
         conn.execute(f"PRAGMA busy_timeout={5000}")
         return _version(conn, path)
     except sqlite3.DatabaseError as e:
+        from .health import FULL, classify  # noqa: PLC0415
+
+        if classify(e, path) == FULL:  # a full disk is not damage
+            from .health import describe  # noqa: PLC0415
+
+            raise StorageError(describe(e, path) or str(e)) from e
         raise StorageError(
-            f"{path} is damaged or not a database ({e}); restore a backup or use another --db"
+            f"{path} is damaged or not a database ({e}); check it with `oxbot doctor`, then "
+            "restore a backup or use another --db"
         ) from e
     finally:
         conn.close()
@@ -335,7 +342,11 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
             raise
         return latest
     except sqlite3.Error as e:
-        raise StorageError(f"cannot migrate {path} to schema version {latest}: {e}") from e
+        from .health import describe  # noqa: PLC0415
+
+        said = describe(e, path)  # a full disk or a damaged file, in words
+        raise StorageError(said or f"cannot migrate {path} to schema version {latest}: {e}"
+                           ) from e
     finally:
         conn.close()
 

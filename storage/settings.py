@@ -147,12 +147,22 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
         return Settings(), []
     except OSError as e:
         return Settings(), [f"cannot read {path} ({e}); using default settings"]
+    except UnicodeDecodeError as e:
+        return Settings(), [
+            f"{path} is not UTF-8 text (byte {e.start}); using default settings. Save it as "
+            "UTF-8, or delete it to start fresh."
+        ]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
         return Settings(), [
             f"{path} is not valid JSON (line {e.lineno}: {e.msg}); using default settings. "
             "Fix the file or delete it to start fresh."
+        ]
+    except RecursionError:  # the parser's own limit: thousands of nested [ or {
+        return Settings(), [
+            f"{path} is nested too deeply to be settings; using default settings. Fix the "
+            "file or delete it to start fresh."
         ]
     if not isinstance(data, dict):
         return Settings(), [f"{path} must hold a JSON object; using default settings"]

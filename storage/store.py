@@ -65,6 +65,9 @@ class Store(StoreReads):
             if writer is not None else None
         )
         self._closed = False
+        # True from a failed write until the next one succeeds (a full disk): a bot's cycles
+        # that wrote nothing prove nothing, so they do not end its run of failures
+        self.write_failing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -151,6 +154,7 @@ class Store(StoreReads):
         if self._closed:
             raise StorageError(f"the store of {self._path} is closed")
         done = asyncio.wrap_future(self._executor.submit(fn, *args))
+        done.add_done_callback(self._note_outcome)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -162,6 +166,10 @@ class Store(StoreReads):
                 except asyncio.CancelledError:
                     continue
             raise
+
+    def _note_outcome(self, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled():
+            self.write_failing = done.exception() is not None
 
     # ------------------------------------------------------------------ writes
 
@@ -180,6 +188,10 @@ class Store(StoreReads):
         (one transaction)."""
         check_owner(bot, list(equity))
         await self._write(self._require_writer().save_risk_state, bot, state, tuple(equity))
+
+    async def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
+        """Add new bots all together or none (ConfigError names those that already exist)."""
+        await self._write(self._require_writer().add_bots, tuple(configs), status)
 
     async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
         """Remember where each sim stream stopped (stream key -> (ts, close))."""

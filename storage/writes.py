@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from oxbot.engine.errors import StorageError
+from oxbot.engine.errors import ConfigError, StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
@@ -26,7 +26,7 @@ from oxbot.engine.models import (
     RiskState,
 )
 
-from . import convert, schema
+from . import convert, health, schema
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
@@ -67,8 +67,11 @@ class LedgerWriter:
         try:
             with self._engine.begin() as conn:
                 yield conn
-        except sa_exc.OperationalError as e:  # locked past busy_timeout, disk full, ...
-            raise StorageError(f"writing to {self._path} failed: {e.orig}") from e
+        except sa_exc.IntegrityError:
+            raise  # a constraint: the caller names the rule that was broken
+        except sa_exc.DatabaseError as e:  # locked past busy_timeout, disk full, damaged ...
+            said = health.describe(e, self._path)  # a full disk or a damaged file, in words
+            raise StorageError(said or f"writing to {self._path} failed: {e.orig}") from e
 
     def _bot_id(self, conn: Connection, name: str) -> int:
         bot_id = self._bot_ids.get(name)
@@ -126,6 +129,26 @@ class LedgerWriter:
                   "day_start_equity": state.day_start_equity, "updated_ts": now}
         stmt = sqlite_insert(table).values(bot_id=bot_id, **values)
         conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.bot_id], set_=values))
+
+    def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
+        """Insert new bots all at once or not at all (an import): one transaction, which also
+        refuses names already taken."""
+        now = now_ms()
+        ids: dict[str, int] = {}
+        with self._transaction() as conn:
+            names = [c.name for c in configs]
+            taken = sorted(conn.execute(
+                select(bots.c.name).where(bots.c.name.in_(names), live())).scalars())
+            if taken:
+                raise ConfigError(f"bots already exist: {', '.join(taken)}; nothing imported")
+            for config in configs:
+                ids[config.name] = conn.execute(
+                    insert(bots)
+                    .values(name=config.name, config=convert.config_to_json(config),
+                            status=status.value, created_ts=now, updated_ts=now, deleted=False)
+                    .returning(bots.c.id)
+                ).scalar_one()
+        self._bot_ids.update(ids)
 
     def set_bot_status(self, name: str, status: BotStatus) -> None:
         with self._transaction() as conn:

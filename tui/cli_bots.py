@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop-loss distance below the entry, %%")
     a.add_argument("--take-profit-pct", default="7", metavar="PCT",
                    help="take-profit distance above the entry, %%")
+    a.add_argument("--on-stop", choices=("keep", "close"), default="keep",
+                   help="what stopping the bot does with its open positions: keep them (their "
+                   "stop-loss and take-profit are then not watched) or close them at market")
     a.add_argument("--live", action="store_true", help="LIVE trading with real money")
     a.add_argument("--yes-i-mean-live", action="store_true",
                    help="confirm --live (required with it)")
@@ -68,6 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         s = bs.add_parser(verb, help=helptext)
         s.add_argument("name")
         s.set_defaults(handler=cmd_start if verb == "start" else cmd_stop)
+        if verb == "stop":
+            what = s.add_mutually_exclusive_group()
+            what.add_argument("--close", dest="close_positions", action="store_const",
+                              const=True, help="close its open positions at market (needs "
+                              "the running engine)")
+            what.add_argument("--keep", dest="close_positions", action="store_const",
+                              const=False, help="keep its open positions (their stop-loss and "
+                              "take-profit are then not watched); the default is the bot's "
+                              "on_stop setting")
 
     d = bs.add_parser("delete", help="delete a bot (history kept unless --purge)")
     d.add_argument("name")
@@ -115,6 +127,7 @@ def build_config(args: argparse.Namespace) -> Any:
         "risk": risk,
         "cadence_s": args.cadence, "fee_rate": args.fee,
         "mode": Mode.LIVE if args.live else Mode.PAPER,
+        "on_stop": args.on_stop,
     }
     try:
         cfg = BotConfig.model_validate(data)
@@ -209,8 +222,9 @@ async def _with_store(args: argparse.Namespace, fn: Any, writer: bool = True) ->
         await store.close()
 
 
-def _sent(path: Path, command: Any) -> None:
-    """Send to the running engine; a refusal is the same usage error as without an engine."""
+def _sent(path: Path, command: Any) -> str:
+    """Send to the running engine and return its answer; a refusal is the same usage error as
+    without an engine."""
     from oxbot.engine.errors import ConfigError, OxbotError  # noqa: PLC0415
 
     ok, message = _send(path, command)
@@ -218,11 +232,45 @@ def _sent(path: Path, command: Any) -> None:
         if message.startswith("the engine did not answer"):
             raise OxbotError(message + "; check its log, then `oxbot status`")
         raise ConfigError(message)
+    return message
+
+
+def _db_given(args: argparse.Namespace) -> str | None:
+    """"--db" or "OXBOT_DB" when the user named the database, else None (the default one)."""
+    import os  # noqa: PLC0415
+
+    if getattr(args, "db", None):
+        return "--db"
+    return "OXBOT_DB" if os.environ.get("OXBOT_DB") else None
+
+
+def _no_database(args: argparse.Namespace) -> str:
+    """What to say when the database file does not exist (nothing is created to say it)."""
+    db = _db(args)
+    given = _db_given(args)
+    if given:
+        return (f"{given} {db} does not exist; check the path (`oxbot bots add` or `oxbot` "
+                "creates a new database there)")
+    return (f"no database yet at {db}: add a bot (`oxbot bots add NAME --strategy sma_cross`) "
+            "or run `oxbot --demo`")
+
+
+def _say_if_new_database(args: argparse.Namespace) -> None:
+    """Adding to a file that does not exist makes a new database: name it, so a typo in --db
+    shows at once."""
+    db = _db(args)
+    if not db.exists():
+        print(f"oxbot: new database {db}", file=sys.stderr)
 
 
 async def _bots(args: argparse.Namespace) -> dict[str, Any]:
-    """name -> (config, status) of the live bots; empty when the database does not exist yet."""
+    """name -> (config, status) of the live bots. A missing database named by --db or
+    OXBOT_DB is a usage error (a typo, most likely); the default one is simply empty."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
     if not _db(args).exists():
+        if _db_given(args):
+            raise UsageError(_no_database(args))
         return {}
     rows = await _with_store(args, lambda s: s.load_bots(), writer=False)
     return {cfg.name: (cfg, status) for cfg, status in rows}
@@ -254,6 +302,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg = build_config(args)
+    _say_if_new_database(args)
     remote = _remote(args)
     if remote is not None:
         if cfg.name in asyncio.run(_bots(args)):
@@ -291,6 +340,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
+        if not _db(args).exists():
+            print(_no_database(args))
+            return 0
         print("no bots yet: `oxbot bots add NAME --strategy sma_cross` or `oxbot --demo`")
         return 0
     head = ("NAME", "STATUS", "MODE", "STRATEGY", "MARKET", "SYMBOLS", "TF", "CAPITAL")
@@ -303,25 +355,36 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _set_status(args: argparse.Namespace, start: bool) -> int:
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg, _status = _need_bot(asyncio.run(_bots(args)), args.name)
+    close = getattr(args, "close_positions", None)
     remote = _remote(args)
     if remote is not None:
-        _sent(remote, StartBot(name=args.name) if start else StopBot(name=args.name))
-        print(f"{args.name} started" if start else f"{args.name} stopped")
+        said = _sent(remote, StartBot(name=args.name) if start else
+                     StopBot(name=args.name, close_positions=close))
+        print(said or (f"{args.name} started" if start else f"{args.name} stopped"))
+    elif close:
+        raise UsageError(f"--close sells at market, which needs the running engine (`oxbot run "
+                         f"--headless` or `oxbot`); without it `oxbot bots stop {args.name}` "
+                         "keeps the positions; nothing was changed")
     else:
         if start:
             check_keys(args, cfg)
 
-        async def change(store: Any) -> None:
+        async def change(store: Any) -> int:
             await store.set_bot_status(args.name,
                                        BotStatus.RUNNING if start else BotStatus.STOPPED)
+            return len(await store.load_positions(args.name))
 
-        asyncio.run(_with_store(args, change))
+        held = asyncio.run(_with_store(args, change))
         if start:
             print(f"{args.name} will start with the engine (`oxbot` or `oxbot run --headless`)")
+        elif held:
+            print(f"{args.name} stopped; {held} position{'s' if held > 1 else ''} kept: "
+                  "stop-loss and take-profit are not watched until it runs again")
         else:
             print(f"{args.name} stopped")
     if start:
@@ -413,13 +476,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                           "money; add --yes-i-mean-live to import them, or set \"mode\": "
                           "\"paper\"; nothing imported")
 
+    _say_if_new_database(args)
+
     async def put(store: Any) -> None:
-        names = {c.name for c, _ in await store.load_bots()}
-        clash = [c.name for c in configs if c.name in names]
-        if clash:
-            raise ConfigError(f"bots already exist: {', '.join(clash)}; nothing imported")
-        for cfg in configs:
-            await store.save_bot(cfg, BotStatus.STOPPED)
+        await store.add_bots(configs, BotStatus.STOPPED)  # one transaction: all or none
 
     asyncio.run(_with_store(args, put))
     print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")

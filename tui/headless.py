@@ -28,6 +28,20 @@ from .runtime import RuntimeOptions, build_engine, settle_heap
 
 log = logging.getLogger("oxbot")
 
+# Commands a display sends on every attach or while a dialog is open: their success is routine,
+# and their class names mean nothing to a person reading the log.
+QUIET_COMMANDS = frozenset({"RequestSnapshot", "RequestEquityHistory", "RequestRecentFills",
+                            "RequestReconcile", "HoldDecisions", "Shutdown",
+                            # the engine logs what the user chose itself
+                            "ResolveReconcile"})
+COMMAND_WORDS = {
+    "AddBot": "add bot", "UpdateBot": "update bot", "StartBot": "start", "StopBot": "stop",
+    "PauseBot": "pause", "ResumeBot": "resume", "FlattenBot": "flatten", "DeleteBot": "delete",
+    "PanicAll": "PANIC", "ResolveReconcile": "reconcile", "RequestEquityHistory":
+    "equity history", "RequestRecentFills": "recent fills", "RequestReconcile":
+    "reconcile list", "HoldDecisions": "hold decisions", "RequestSnapshot": "snapshot",
+}
+
 
 async def serve(opts: RuntimeOptions, status_every_s: float, socket_path: Any = None) -> int:
     engine = await build_engine(opts, control_socket=socket_path)
@@ -172,8 +186,13 @@ def describe(ev: Any) -> tuple[int, str] | None:
             return (warn if ev.level != "info" else info), ev.message
         case EngineStateChanged():
             return info, f"engine {ev.state}" + (f": {ev.message}" if ev.message else "")
-        case CommandDone() if ev.command not in ("RequestSnapshot",):
-            return (info if ev.ok else warn), f"{ev.command}: {ev.message or 'done'}"
+        case CommandDone() if ev.ok and (ev.command in QUIET_COMMANDS or not ev.message):
+            return None  # a display asking for data, or a success with nothing to say
+        case CommandDone():
+            what = COMMAND_WORDS.get(ev.command, ev.command)
+            if ev.ok:
+                return info, ev.message
+            return warn, f"{what} refused: {ev.message or 'no reason given'}"
         case BotStateChanged():
             return None
     return None

@@ -123,6 +123,18 @@ class DashboardState:
     def reconcile_items(self) -> list[tuple[str, m.ReconcileItem]]:
         return [(bot, i) for bot, items in sorted(self.reconcile.items()) for i in items]
 
+    def active_bots(self) -> int:
+        """Bots running or paused: what a quit or a PANIC stops."""
+        return sum(1 for b in self.bots.values() if b.status.value in ("running", "paused"))
+
+    def unwatched_bots(self) -> frozenset[str]:
+        """Bots whose positions nobody guards now: stopped or in error (no SL/TP checks), or
+        every bot when the engine this cockpit is attached to went away."""
+        if self.engine_state == "disconnected":
+            return frozenset(self.bots)
+        return frozenset(n for n, b in self.bots.items()
+                         if b.status.value not in ("running", "paused"))
+
     def positions_of(self, bot: str | None) -> list[PositionView]:
         rows = [p for p in self.positions.values() if bot is None or p.bot == bot]
         return sorted(rows, key=lambda p: (natural_key(p.bot), p.symbol))

@@ -274,9 +274,11 @@ class ExchangeStreams:
                 last = s.feed.last_price
                 since = "" if s.feed.last_ok_ts is None else \
                     f" for {(now - s.feed.last_ok_ts) / 1000:.0f}s"
+                # never "the last price None": a stream that never had one says so
+                uses = (f"stop-loss and take-profit use the last price {last}" if last is not None
+                        else "no price has arrived yet, so stop-loss and take-profit cannot act")
                 self.notice("warning", f"{s.key}: price is STALE (no update{since}: "
-                            f"{s.feed.last_error or 'no answer'}); stop-loss and take-profit use "
-                            f"the last price {last}")
+                            f"{s.feed.last_error or 'no answer'}); {uses}")
             else:
                 self.notice("info", f"{s.key}: price is live again ({s.feed.last_price})")
             for sub, _ in list(s.subscribers.values()):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
@@ -37,37 +36,26 @@ DROP_ORDER = ("llm", "last", "tf", "trades", "symbols", "next", "strategy", "pos
 CELL_PAD = 2  # one space each side of a cell
 STATUS_COL = [k for k, _, _ in COLUMNS].index("status")
 NEXT_COL = [k for k, _, _ in COLUMNS].index("next")
-LOST_STATUS = "? engine gone"  # an attached cockpit lost its engine: the status is unknown
+LOST_STATUS = "? engine gone"
+CURSOR_MARK = "▸"  # an attached cockpit lost its engine: the status is unknown
 
 Cell = tuple[str, str]  # text, theme variable for its colour ("" = default)
 
 
 class BotsTable(Widget, can_focus=True):
-    """Shows BotViews; posts BotSelected when the cursor moves, BotActivated on enter."""
+    """Shows BotViews; posts BotSelected when the cursor moves.
 
-    BINDINGS = [
-        Binding("down,j", "cursor(1)", "Down", show=False, id="bots.down",
-                tooltip="Select the next bot"),
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="bots.up",
-                tooltip="Select the previous bot"),
-        Binding("home", "cursor_to(0)", "First", show=False, id="bots.first",
-                tooltip="Select the first bot"),
-        Binding("end", "cursor_to(-1)", "Last", show=False, id="bots.last",
-                tooltip="Select the last bot"),
-        Binding("enter", "activate", "Configure", show=False, id="bots.activate",
-                tooltip="Edit the selected bot"),
-    ]
+    The cursor row starts with CURSOR_MARK as well as being coloured, so the bot that keys act
+    on reads as text too (a 16-colour terminal, or the table without focus)."""
+
+    # The keys that move the cursor are the dashboard's (screens/dashboard.py): j/k move it
+    # whatever has focus, so the highlighted bot is always the one keys act on.
 
     cursor: reactive[int] = reactive(0)
     show_cursor: reactive[bool] = reactive(True)
 
     class BotSelected(Message):
         def __init__(self, name: str | None) -> None:
-            super().__init__()
-            self.name = name
-
-    class BotActivated(Message):
-        def __init__(self, name: str) -> None:
             super().__init__()
             self.name = name
 
@@ -175,7 +163,8 @@ class BotsTable(Widget, can_focus=True):
             # On the cursor one colour that reads on $primary (green on cyan did not); the
             # status and P&L say their meaning in text anyway.
             colour_name = colour(self.app, var) if var and not on_cursor else ""
-            text.append(" " + value + " ", Style.parse(colour_name) if colour_name else None)
+            lead = CURSOR_MARK if on_cursor and not text else " "
+            text.append(lead + value + " ", Style.parse(colour_name) if colour_name else None)
         segments = list(text.render(self.app.console))
         return Strip(Segment.apply_style(segments, style)).crop_extend(0, width, style)
 
@@ -258,10 +247,6 @@ class BotsTable(Widget, can_focus=True):
             self.show_cursor = True
             self.cursor = self._names.index(name)
             self.post_message(self.BotSelected(self.selected))
-
-    def action_activate(self) -> None:
-        if self.selected is not None:
-            self.post_message(self.BotActivated(self.selected))
 
     def on_click(self, event: Click) -> None:
         row = self._top + event.y - 1
