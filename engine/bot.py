@@ -131,6 +131,7 @@ class BotRunner:
         self._applied: set[str] | None = None
         self._settle_task: asyncio.Task[None] | None = None
         self._not_ready_said = ""
+        self.flatten_pending = False  # a flatten met an unresolved order: redone when it settles
         self.budget_paused = False  # paused by the LLM budget: resumes at the new UTC day
         # "" or why new decisions are held engine-wide (a PANIC confirmation on screen)
         self.held: Callable[[], str] = lambda: ""
@@ -370,11 +371,16 @@ class BotRunner:
 
     async def settle(self, ts: int) -> None:
         """Let the broker look up orders whose end is not known yet, and record what that
-        brought, under the bot's lock."""
+        brought, under the bot's lock. A flatten that met such an order is finished once
+        none is left."""
         async with self.lock:
             settled = await self.broker.settle(ts)
             if settled:
                 await self.record_executions(settled, ts)
+        if self.flatten_pending and not self.broker.blocked():
+            n = await self.flatten(ts)
+            self.bus.publish(Notice(ts, "info", f"{self.name}: its orders settled; the flatten "
+                                    f"asked before closed {n} position(s)", self.name))
 
     def request_settle(self) -> None:
         """The broker's nudge (an order is due a lookup): through the inbox while the bot runs,
@@ -411,7 +417,18 @@ class BotRunner:
         for pos in list(self.portfolio.positions.values()):
             price = self.marks.get(pos.symbol) or pos.avg_entry
             n += await self._exit(pos, OrderReason.FLATTEN, price, ts)
+        # An order whose end is not known yet (LIVE) may still add or remove a position: the
+        # flatten is finished when it settles (``settle``), even with the bot stopped.
+        self.flatten_pending = bool(self.broker.blocked())
         return n
+
+    def open_after_flatten(self) -> tuple[int, int]:
+        """(positions still open that could be sold, positions waiting on an unresolved order
+        of their symbol): what a flatten has left. Dust is not a position here."""
+        blocked = self.broker.blocked()
+        held = self.tradable_positions()
+        waiting = sum(1 for s in held if s in blocked)
+        return len(held) - waiting, waiting
 
     async def _persist(self, orders: list[Order], fills: list[Fill],
                        record: DecisionRecord | None, ts: int) -> None:

@@ -527,7 +527,11 @@ class Engine:
     async def _on_FlattenBot(self, cmd: FlattenBot) -> str:
         r = self._runner(cmd.name)
         n = await self._flatten(r)
-        return f"{cmd.name}: {n} position(s) closed"
+        text = f"{cmd.name}: {n} position(s) closed"
+        if r.flatten_pending:
+            text += ("; an order's outcome is still unknown: what is left closes as soon as the "
+                     "exchange says what became of it")
+        return text
 
     async def _flatten(self, r: BotRunner) -> int:
         self._mark(r)
@@ -590,13 +594,19 @@ class Engine:
         closed = sum(n for n in results if isinstance(n, int))
         failed += [f"{r.name}: {e}" for r, e in zip(ready, results, strict=True)
                    if isinstance(e, BaseException)]
-        left = sum(len(r.portfolio.positions) for r in ready)
+        after = [r.open_after_flatten() for r in ready]
+        left, waiting = sum(a for a, _ in after), sum(w for _, w in after)
         if left or failed:
             raise OxbotError(f"PANIC incomplete: {_count(closed, 'position')} closed, "
                              f"{_count(left, 'position')} still open"
                              + (f" ({'; '.join(failed)})" if failed else ""))
         text = (f"PANIC done: {_count(len(active), 'bot')} stopped, "
                 f"{_count(closed, 'position')} closed")
+        pending = [r.name for r in ready if r.flatten_pending]
+        if pending:
+            text += (f"; {', '.join(pending)}: an order's outcome is still unknown "
+                     f"({_count(waiting, 'position')} waiting on it); their positions close "
+                     "as soon as the exchange says what became of it")
         if late:
             names = ", ".join(r.name for r in late)
             text += (f"; {names}: an order is still in flight, the bot is stopped and its "
@@ -608,7 +618,7 @@ class Engine:
         try:
             await stop
             n = await self._flatten(r)
-            left = len(r.portfolio.positions)
+            left = sum(r.open_after_flatten())
             level, text = ("info", f"PANIC: {r.name}'s order in flight settled; "
                            f"{_count(n, 'position')} closed")
             if left:

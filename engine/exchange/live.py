@@ -148,7 +148,7 @@ class LiveBroker(Broker):
         self._reconcile_next = 0.0
         self._listed: set[str] = set()  # overdue orders already listed
         self._timer: asyncio.Task[None] | None = None
-        self._woken = False
+        self._woken_at = 0.0  # when the bot was last asked to settle (0: answered)
         self._lock = asyncio.Lock()  # one settle at a time: a fill is produced once
 
     def new_id(self) -> str:
@@ -204,7 +204,7 @@ class LiveBroker(Broker):
 
     async def settle(self, ts: int) -> list[Execution]:
         """Look up the orders due a lookup; retry a reconciliation that has not succeeded."""
-        self._woken = False
+        self._woken_at = 0.0
         out = await self._settle(ts)
         if not self._reconciled and time.monotonic() >= self._reconcile_next:
             out += await self._reconcile()
@@ -255,12 +255,15 @@ class LiveBroker(Broker):
         """Ask the bot to settle when a lookup (or a reconciliation retry) is due."""
         while True:
             await asyncio.sleep(0.05)
-            if self.watch is None or self._woken:
+            now = time.monotonic()
+            # A nudge not answered within a second was lost (a stopping bot drops its inbox):
+            # nudge again.
+            if self.watch is None or now - self._woken_at < 1.0:
                 continue
             due = self.watch.next_due_in()
-            retry = not self._reconciled and time.monotonic() >= self._reconcile_next
+            retry = not self._reconciled and now >= self._reconcile_next
             if (due is not None and due <= 0) or retry:
-                self._woken = True
+                self._woken_at = now
                 self.link.wake()
 
     # ------------------------------------------------------------------ reconciliation
