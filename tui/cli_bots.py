@@ -302,7 +302,6 @@ def cmd_add(args: argparse.Namespace) -> int:
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg = build_config(args)
-    _say_if_new_database(args)
     remote = _remote(args)
     if remote is not None:
         if cfg.name in asyncio.run(_bots(args)):
@@ -310,7 +309,8 @@ def cmd_add(args: argparse.Namespace) -> int:
         _sent(remote, AddBot(config=cfg, start=args.start))
         when = " and started" if args.start else ""
     else:
-        check_keys(args, cfg)
+        check_keys(args, cfg)  # refused: nothing is written, not even a new database
+        _say_if_new_database(args)
 
         async def add(store: Any) -> None:
             names = {c.name for c, _ in await store.load_bots()}
