@@ -304,14 +304,25 @@ class BotRunner:
         verdict = None
         orders: list[Order] = []
         fills: list[Fill] = []
+        failure: Exception | None = None
         if not decision.is_hold:
             verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
             for intent in verdict.intents:
-                o, f = await self._execute(intent, ts)
+                try:
+                    o, f = await self._execute(intent, ts)
+                except Exception as e:  # noqa: BLE001 - raised again once the rest is stored
+                    # What was executed before stays executed: it is stored below, then the
+                    # cycle fails with this. The intents after it are not sent (they were
+                    # sized on cash this one may not have freed).
+                    failure = e
+                    break
                 orders.append(o)
                 fills.extend(f)
         self.last_decision_ts = ts
         record = _record(decision, verdict, orders)
+        if failure is not None:
+            record = replace(record, error=storable(
+                f"order failed: {type(failure).__name__}: {failure}")[:2000])
         keep = record if (not decision.is_hold or decision.source != "rule") else None
         if keep is not None:
             self.memory.append(keep)
@@ -324,6 +335,8 @@ class BotRunner:
         ))
         if fills:
             self.publish_view()
+        if failure is not None:
+            raise failure
 
     async def _execute(self, intent: OrderIntent, ts: int) -> tuple[Order, list[Fill]]:
         ex = await self.broker.execute(intent, self.marks[intent.symbol], ts)

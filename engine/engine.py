@@ -417,6 +417,10 @@ class Engine:
                 f"{cmd.name} holds {', '.join(sorted(held))}: flatten it (f) before changing "
                 f"its {what}; nothing was changed"
             )
+        if moved or cfg.capital != old.config.capital:
+            # the order may still fill: the old broker must follow it, and the cash it takes
+            # is not free for a withdrawal yet
+            await self._refuse_while_unresolved(old, "changing its mode, exchange or capital")
         strategy = self.strategy_factory(cfg)
         check_warmup(strategy, cfg.name)
         await self._preflight(cfg, strategy)
@@ -451,8 +455,22 @@ class Engine:
             await self._start(r)
             if was is BotStatus.PAUSED:
                 await r.set_status(BotStatus.PAUSED)
+        elif cfg.mode is Mode.LIVE and await self.store.open_orders(cfg.name):
+            await self._prepare(r, trading=False)  # its orders are followed, stopped or not
         r.publish_view()
         return f"bot {cfg.name} updated"
+
+    async def _refuse_while_unresolved(self, r: BotRunner, what: str) -> None:
+        """ConfigError while a LIVE bot has an order whose end the exchange has not told."""
+        if r.config.mode is not Mode.LIVE:
+            return
+        pending = await self.store.open_orders(r.name)
+        if pending:
+            o = pending[0]
+            raise ConfigError(
+                f"{r.name} has {_count(len(pending), 'order')} the exchange has not ended yet "
+                f"({o.client_order_id}, {o.status.value}): wait until it settles, or resolve it "
+                f"in reconciliation (r); {what} must wait, nothing was changed")
 
     def _mark(self, r: BotRunner) -> None:
         """Fill in the last price of each of the bot's symbols it has not seen yet."""
@@ -543,6 +561,7 @@ class Engine:
                 raise ConfigError(f"no bot named {cmd.name!r}")
             return f"history of {cmd.name} purged"
         r = self._runner(cmd.name)
+        await self._refuse_while_unresolved(r, "deleting it")
         await self._stop(r, BotStatus.STOPPED)
         await _quietly(r.strategy.aclose())
         await _quietly(r.broker.close())

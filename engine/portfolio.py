@@ -123,15 +123,14 @@ class Portfolio:
         # coins and no less cash; ``fill.fee`` is its quote value either way. Base-coin fees
         # move the position at the fill price, so the invariant stays exact.
         base_fee = fill.base_fee
-        cash_fee = fill.fee if not base_fee else ZERO
-        self.fees += fill.fee
         lot = self._lots.get(fill.symbol)
         if fill.side is Side.BUY:
             got = fill.qty - base_fee
-            self.cash -= fill.qty * fill.price + cash_fee
             if got < 0:
                 raise ValueError(f"the fee of a buy of {fill.qty} {fill.symbol} is larger than "
                                  f"the buy ({base_fee})")
+            self.fees += fill.fee
+            self.cash -= fill.qty * fill.price + (fill.fee if not base_fee else ZERO)
             if got == 0:  # the fee ate the whole fill: nothing more is held
                 return ZERO
             if lot is None:
@@ -142,13 +141,20 @@ class Portfolio:
                 lot.qty += got
                 lot.cost += got * fill.price
             return ZERO
-        gone = fill.qty + base_fee
-        if lot is None or gone > lot.qty:
+        if lot is None or fill.qty > lot.qty:
             held = ZERO if lot is None else lot.qty
-            raise ValueError(f"sell of {gone} {fill.symbol} exceeds the position ({held})")
-        self.cash += fill.qty * fill.price - cash_fee
-        pnl = self._lose(lot, fill.symbol, gone, fill.price)
-        return pnl
+            raise ValueError(f"sell of {fill.qty} {fill.symbol} exceeds the position ({held})")
+        if base_fee:
+            # The fee of a sell in the coin sold (BNB/USDT with fees paid in BNB): the bot's
+            # coins pay what they can; the rest came from coins the account holds beyond the
+            # bot (the user's own BNB kept for fees), so it is not the bot's fee.
+            paid = min(base_fee, lot.qty - fill.qty)
+            self.fees += paid * fill.price
+            self.cash += fill.qty * fill.price
+            return self._lose(lot, fill.symbol, fill.qty + paid, fill.price)
+        self.fees += fill.fee
+        self.cash += fill.qty * fill.price - fill.fee
+        return self._lose(lot, fill.symbol, fill.qty, fill.price)
 
     def _lose(self, lot: _Lot, symbol: str, qty: Decimal, price: Decimal) -> Decimal:
         """Take ``qty`` out of ``lot`` valued at ``price``; returns (and books) the P&L."""

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from oxbot.engine.broker import Broker, BrokerLink, Execution
-from oxbot.engine.errors import ConfigError, ExchangeError, TemporaryError
+from oxbot.engine.errors import AuthError, ConfigError, ExchangeError, TemporaryError
 from oxbot.engine.messages import Notice, ReconcileFound, ReconcileItem
 from oxbot.engine.models import BotConfig, Mode, Order, OrderIntent, OrderStatus
 from oxbot.engine.paper import PaperBroker
@@ -149,6 +149,7 @@ class LiveBroker(Broker):
         self._listed: set[str] = set()  # overdue orders already listed
         self._timer: asyncio.Task[None] | None = None
         self._woken_at = 0.0  # when the bot was last asked to settle (0: answered)
+        self._auth_said = False
         self._lock = asyncio.Lock()  # one settle at a time: a fill is produced once
 
     def new_id(self) -> str:
@@ -159,8 +160,9 @@ class LiveBroker(Broker):
     # ------------------------------------------------------------------ start
 
     async def start(self, link: BrokerLink) -> list[Execution]:
-        """Keys, lock, private client; then every unresolved order is looked up and the
-        account reconciled. Returns what the lookups brought, for the ledger."""
+        """Keys, lock, private client; then every unresolved order is looked up. Returns what
+        the lookups brought, for the ledger; the account is reconciled at the first
+        ``settle``, right after."""
         self.link = link
         ex = self.config.exchange
         self.brokers.check_live(self.config)
@@ -180,7 +182,10 @@ class LiveBroker(Broker):
         if out:
             self._notice("info", f"{self.config.name}: {len(out)} order(s) left unresolved by "
                          "the last run were settled with the exchange")
-        out += await self._reconcile()
+        # Reconciliation runs at the first settle, once what was just settled is in the ledger
+        # (comparing the account with holdings that miss it would list a false difference);
+        # the bot does not decide before (``not_ready``).
+        self._reconciled, self._reconcile_next = False, 0.0
         if self._timer is None or self._timer.done():
             self._timer = asyncio.create_task(self._tick(), name=f"orders:{self.config.name}")
         return out
@@ -218,11 +223,18 @@ class LiveBroker(Broker):
             for w in self.watch.due(all_of_them=everything):
                 try:
                     ex = await self.inner.refresh(w.order, ts=ts)
-                except TemporaryError as e:
+                except ExchangeError as e:  # temporary or not: it proves nothing, ask later
                     self.watch.looked_up(w, found=False, error=str(e))
                     log.warning("%s: order %s: lookup failed: %s", self.config.name,
                                 w.order.client_order_id, e)
+                    if isinstance(e, AuthError) and not self._auth_said:
+                        self._auth_said = True  # said once; the lookups back off meanwhile
+                        self._notice("error", f"{self.config.name}: {self.config.exchange} "
+                                     f"refuses the API key while an order of the bot is "
+                                     f"unresolved ({e}); fix the key (`oxbot keys set "
+                                     f"{self.config.exchange}`) and restart")
                     continue
+                self._auth_said = False
                 found = ex.order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
                 self.watch.looked_up(w, found=found)
                 if ex.fills or ex.order.status is not w.order.status:

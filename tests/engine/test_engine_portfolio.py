@@ -107,3 +107,40 @@ def test_invariant_holds_with_deposits_and_withdrawals(ops: list[tuple]) -> None
         (p.cash, p.deposits, p.realised, p.fees)
     assert replay.net_deposits == p.net_deposits == D("10000") + sum(
         (f.amount for f in booked), D(0))
+
+
+def coin_fee_fill(n: int, side: Side, qty: D, price: D, fee: D, ccy: str) -> Fill:
+    """A LIVE fill whose fee the exchange charged in ``ccy`` (its quote value in ``fee`` as
+    the broker books it: itself in USDT, ``fee x price`` in the base coin, 0 in a third)."""
+    value = fee if ccy == "USDT" else fee * price if ccy == "BTC" else D(0)
+    return Fill(f"f{n}", f"o{n}", "b", "BTC/USDT", side, qty, price, value, n,
+                OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT,
+                fee_currency=ccy, fee_cost=fee)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(1, 5000), st.integers(50, 150),
+                          st.integers(0, 30), st.sampled_from(["USDT", "BTC", "BNB"])),
+                min_size=1, max_size=30))
+def test_fees_in_any_coin_keep_the_ledger_exact(steps: list[tuple[bool, int, int, int, str]]
+                                                ) -> None:
+    """Buys and sells whose fee is in USDT, in the coin itself (a buy gets qty - fee; a sell's
+    fee beyond what the bot holds came from the user's own coins) or in BNB (not priced): the
+    invariant holds, the position is never negative, and a buy holds what arrived."""
+    p = Portfolio(D("100000"))
+    for n, (buy, q, px, f, ccy) in enumerate(steps):
+        qty, price = D(q) / 1000, D(px)
+        fee = qty * f / 1000 if ccy == "BTC" else D(f) / 100
+        held = p.position("BTC/USDT")
+        if buy:
+            before = held.qty if held else D(0)
+            p.apply(coin_fee_fill(n, Side.BUY, qty, price, fee, ccy))
+            after = p.position("BTC/USDT")
+            got = qty - (fee if ccy == "BTC" else 0)
+            assert (after.qty if after else D(0)) == before + got
+        elif held is not None:
+            sell = min(qty, held.qty)
+            p.apply(coin_fee_fill(n, Side.SELL, sell, price, fee, ccy))
+        assert p.invariant_holds()
+        pos = p.position("BTC/USDT")
+        assert pos is None or pos.qty > 0

@@ -31,7 +31,7 @@ async def test_unreachable_exchange_pauses_bots_and_marks_prices_stale(
     opened = run.notices("circuit breaker OPEN")
     assert opened and "live3" in opened[-1] and "paper3" in opened[-1] and "503" in opened[-1]
     stale = run.notices("price is STALE")
-    assert stale and "binance:BTC/USDT:1m" in stale[0] and "last price" in stale[0]
+    assert stale and "binance:BTC/USDT:1m" in stale[-1] and "last price" in stale[-1]
     assert paper.view().stats["stale_symbols"] == ["BTC/USDT"]
     fake.fault_fn = None
     await run.wait(lambda: live.status is BotStatus.RUNNING and paper.status is

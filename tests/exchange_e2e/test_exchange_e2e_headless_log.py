@@ -30,7 +30,7 @@ def restore_logging() -> Any:
     root.setLevel(level)
 
 
-async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, tmp_path: Path,
+async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
                                                  capsys: Any, monkeypatch: Any,
                                                  restore_logging: Any) -> None:
     from oxbot.tui import headless
@@ -46,9 +46,12 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, tmp_path: 
 
     monkeypatch.setattr(headless, "build_engine", build)
     fake.fault_fn = lambda _method, _path: "503"
-    opts = sup.runtime_options(tmp_path / "oxbot.db", fake.base_url, fake.clock,
-                               tmp_path / "locks", stale_after_s=0.3, threshold=2,
-                               cooldown_s=5)
+    from oxbot.tui.runtime import RuntimeOptions, exchange_options
+
+    settings = camp.write_settings(tmp_path / "home", fake, stale_after_s=0.3, breaker_after=2,
+                                   breaker_cooldown_s=5)
+    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
+                          **exchange_options(settings))
     setup_logging("plain")
     serving = asyncio.create_task(headless.serve(opts, 3600, None))
     while not built or not built[0].ready.is_set():

@@ -84,6 +84,7 @@ async def test_the_account_is_compared_with_all_its_bots(fake: Any, run_engine: 
 
     again = await run_engine(fake)
     assert (await again.do(StartBot(name="acc1"))).ok  # acc2 stays stopped: from the store
+    await again.wait(lambda: bool(again.notices("is your own")))  # reconciled after start
     own = again.notices("is your own")
     assert own and "0.70000 BTC is your own" in own[-1]
     assert f"acc1 {held['acc1']}" in own[-1] and f"acc2 {held['acc2']}" in own[-1]
@@ -93,5 +94,6 @@ async def test_the_account_is_compared_with_all_its_bots(fake: Any, run_engine: 
     fake.balances["BTC"] -= Decimal("1.7")  # sold outside oxbot: the bots hold more than it
     third = await run_engine(fake)
     assert (await third.do(StartBot(name="acc1"))).ok
+    await third.wait(lambda: bool(_items(third, "acc1")))
     (item,) = [i for i in _items(third, "acc1") if i.kind == "balance"]
     assert "1.00000 BTC is missing" in item.detail
