@@ -72,3 +72,74 @@ def open_prefix(text: str, secrets: Iterable[str]) -> int:
                 best = k
                 break
     return best
+
+
+# A run of this many characters copied from a secret is treated as the secret: a key a server
+# quoted cut short, or one split by a truncation, still gives most of it away. Shorter runs
+# are left (they match ordinary text by chance).
+MIN_FRAGMENT = 12
+MIN_SECRET = 6  # shorter values are too likely to be ordinary words or numbers
+
+
+class SecretText:
+    """Known secret values, blanked from texts: each value whole, and any run of
+    `MIN_FRAGMENT` or more characters copied from one (``blank``); ``open_tail`` says how
+    many of a text's last characters may be the start of such a run (a stream holds them
+    back until the next piece decides)."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._short: set[str] = set()  # MIN_SECRET <= len < MIN_FRAGMENT: blanked whole
+        self._long: set[str] = set()
+        self._grams: set[str] = set()  # every MIN_FRAGMENT-long run of the long values
+        for value in values:
+            self.add(value)
+
+    def add(self, value: str) -> None:
+        # New sets, not updated ones: another thread may be reading the old ones (the log
+        # filter runs in any thread).
+        if len(value) < MIN_SECRET:
+            return
+        if len(value) < MIN_FRAGMENT:
+            self._short = self._short | {value}
+            return
+        self._long = self._long | {value}
+        self._grams = self._grams | {value[i:i + MIN_FRAGMENT]
+                                     for i in range(len(value) - MIN_FRAGMENT + 1)}
+
+    def __bool__(self) -> bool:
+        return bool(self._short or self._long)
+
+    def blank(self, text: str, mark: str = "[redacted]") -> str:
+        if self._grams and len(text) >= MIN_FRAGMENT:
+            text = self._blank_runs(text, mark)
+        for value in sorted(self._short, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, mark)
+        return text
+
+    def _blank_runs(self, text: str, mark: str) -> str:
+        """Each maximal run of overlapping MIN_FRAGMENT-windows found in a secret -> mark."""
+        spans: list[list[int]] = []
+        grams, k = self._grams, MIN_FRAGMENT
+        for i in range(len(text) - k + 1):
+            if text[i:i + k] in grams:
+                if spans and i <= spans[-1][1]:
+                    spans[-1][1] = i + k
+                else:
+                    spans.append([i, i + k])
+        if not spans:
+            return text
+        out, at = [], 0
+        for start, end in spans:
+            out += [text[at:start], mark]
+            at = end
+        out.append(text[at:])
+        return "".join(out)
+
+    def open_tail(self, text: str) -> int:
+        best = open_prefix(text, self._short)
+        for k in range(min(len(text), MIN_FRAGMENT - 1), best, -1):
+            tail = text[-k:]
+            if any(tail in value for value in self._long):
+                return k
+        return best

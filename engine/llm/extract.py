@@ -5,9 +5,11 @@ A reply is a decision only when, after removing one closed reasoning block at it
 in the prompt) and one code fence wrapping all of it, nothing but one JSON value is left. JSON
 found inside prose is not a decision: a model that writes "a buy would look like {...} but I am
 not doing that" has not decided to buy. Two candidate objects are ambiguous; an unclosed
-reasoning block is an unfinished answer. Each case raises `ExtractError` with a text that says
-what was wrong (it goes back to the model in the one repair re-ask, and into the stored
-decision).
+reasoning block is an unfinished answer. An object that repeats a key (at any depth:
+``{"action": "hold", "action": "buy"}``, or two ``decisions`` arrays) is ambiguous too: JSON
+parsers keep the last value, a reader may take the first. Each case raises `ExtractError`
+with a text that says what was wrong (it goes back to the model in the one repair re-ask, and
+into the stored decision).
 
 Inside that one value the common syntax slips are repaired: trailing commas, single-quoted
 strings, Python literals (True/None), unquoted keys, raw newlines in strings. Truncated JSON is
@@ -39,6 +41,14 @@ class ExtractError(ValueError):
     """No usable JSON in the reply; the text says why (sent back to the model in a re-ask)."""
 
 
+class DuplicateKey(ValueError):
+    """An object of the reply names the same key twice (``key``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 @dataclass(frozen=True)
 class Unreadable:
     """A JSON constant that is not a number (NaN, Infinity, -Infinity), kept so the schema
@@ -64,7 +74,12 @@ def extract_json(text: str) -> Any:
     if body[:1] in ("{", "["):
         end = _match(body, 0)
         if end == len(body) - 1:
-            value = loads_lenient(body)
+            try:
+                value = loads_lenient(body)
+            except DuplicateKey as e:
+                raise ExtractError(
+                    f"the reply gives the key {e.key[:40]!r} twice in one object; it is "
+                    "ambiguous which value is meant; answer with each key once") from None
             if value is None:
                 raise ExtractError("the reply is not valid JSON; answer with only the JSON "
                                    "object, double-quoted keys and strings")
@@ -99,7 +114,7 @@ def _without_reasoning(text: str) -> str:
 def _why_not(body: str) -> str:
     """Why ``body`` (reasoning removed) is not one decision object: the repair's text."""
     spans, truncated = _balanced(body)
-    found = sum(1 for s in spans if isinstance(loads_lenient(s), dict | list))
+    found = sum(1 for s in spans if _is_value(s))
     if found >= 2:
         return (f"the reply holds {found} JSON values and it is ambiguous which one is the "
                 "decision; answer with exactly one JSON object and no other text")
@@ -112,16 +127,40 @@ def _why_not(body: str) -> str:
     return "no JSON object found in the reply; answer with only the JSON object"
 
 
+def _is_value(span: str) -> bool:
+    """Whether ``span`` reads as a JSON object or list (one with a repeated key counts)."""
+    try:
+        return isinstance(loads_lenient(span), dict | list)
+    except DuplicateKey:
+        return True
+
+
 def loads_lenient(text: str) -> Any:
-    """Parse JSON, repairing the common slips; None when it cannot be parsed."""
+    """Parse JSON, repairing the common slips; None when it cannot be parsed. DuplicateKey
+    when an object repeats a key: never "the last one wins"."""
     for attempt in (text, None):
         src = attempt if attempt is not None else _normalise(text)
         try:
             return _whole_chars(json.loads(src, strict=False, parse_float=Decimal,
-                                           parse_constant=Unreadable))
+                                           parse_constant=Unreadable,
+                                           object_pairs_hook=_unique_keys))
+        except DuplicateKey:
+            raise
         except (ValueError, RecursionError):
             continue
     return None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict; DuplicateKey if a key comes twice (also two keys that
+    only differ in lone surrogates, which `_whole_chars` makes equal)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        clean = _whole_chars(key)
+        if clean in out:
+            raise DuplicateKey(clean)
+        out[clean] = value
+    return out
 
 
 def _whole_chars(value: Any) -> Any:

@@ -15,6 +15,14 @@ function_call); with ``stream_options.include_usage`` one more chunk with ``choi
 the ``usage``; then ``data: [DONE]`` (openai-python src/openai/_streaming.py). An event whose
 data has an ``error`` object is an error (same file). A chunk of another shape is refused as a
 whole reply: a broken stream is a counted failure, never a crash and never a decision.
+
+How a reply ended: the first finish_reason other than "stop" sticks (a "length" or
+"content_filter" followed by a "stop" is still cut off or filtered). We ask for one choice
+(``n`` is never sent: 1): a chunk with several choices, or choices of more than one index in a
+stream (an absent index is not index 0 when another one arrives), is refused - the pieces of
+two choices must never be glued into one answer. A server that ignores ``stream: true``
+answers a ``chat.completion`` object (https://platform.openai.com/docs/api-reference/chat/
+object: choices[].message.content / refusal, finish_reason, usage), read by ``_read_json``.
 """
 
 from __future__ import annotations
@@ -25,15 +33,15 @@ from typing import Any
 import httpx
 
 from .errors import LLMBadRequest, LLMBadResponse
-from .extract import MAX_REPLY_CHARS
+from .http_text import error_message
 from .provider import (
     ChatRequest,
     ChunkSink,
     Completion,
     HttpProvider,
-    checked_usage,
     iter_sse,
 )
+from .reading import Reading
 
 # (base_url, model) -> the JSON modes still worth trying, strongest first.
 _JSON_MODES: dict[tuple[str, str], list[str]] = {}
@@ -70,7 +78,7 @@ class OpenAICompatProvider(HttpProvider):
         return _JSON_MODES.setdefault(self._mkey, ["schema", "json_object", "prompt"])
 
     async def complete(self, req: ChatRequest, on_chunk: ChunkSink) -> Completion:
-        async def attempt(sink: ChunkSink) -> Completion:
+        async def attempt(reading: Reading) -> Completion:
             # Feature downgrades are not retries: loop until a mode is accepted.
             modes = list(self._modes()) if req.json_schema is not None else ["prompt"]
             while True:
@@ -79,9 +87,8 @@ class OpenAICompatProvider(HttpProvider):
                 body = self._body(req, mode, stream_opts)
                 try:
                     done = await self._post_stream(
-                        f"{self.base_url}/chat/completions", body, self._headers(),
-                        lambda resp: self._read(resp, sink, req),
-                    )
+                        f"{self.base_url}/chat/completions", body, self._headers(), reading,
+                        req)
                 except LLMBadRequest as e:
                     if not self._downgrade(e, modes, stream_opts):
                         raise
@@ -89,7 +96,7 @@ class OpenAICompatProvider(HttpProvider):
                 done.json_mode = mode
                 return done
 
-        return await self._call(attempt, on_chunk)
+        return await self._call(attempt, on_chunk, req)
 
     def _downgrade(self, error: LLMBadRequest, modes: list[str], stream_opts: bool) -> bool:
         """Whether to try again without the feature the 400 rejected; ``modes`` (this
@@ -136,13 +143,11 @@ class OpenAICompatProvider(HttpProvider):
             body["response_format"] = {"type": "json_object"}
         return body
 
-    async def _read(self, resp: httpx.Response, sink: ChunkSink, req: ChatRequest) -> Completion:
-        parts: list[str] = []
-        thought: list[str] = []
-        usage: Any = None
+    async def _read(self, resp: httpx.Response, reading: Reading,
+                    req: ChatRequest) -> Completion:
         finish: str | None = None
         refused = False
-        size = 0
+        indexes: set[Any] = set()
         async for _event, data in iter_sse(resp):
             if data.strip() == "[DONE]":
                 break
@@ -154,55 +159,91 @@ class OpenAICompatProvider(HttpProvider):
                 raise self._bad("a stream event that is not a JSON object", data)
             if obj.get("error"):
                 raise LLMBadResponse(f"{self.name} reported an error mid-stream: "
-                                     f"{self.scrub(json.dumps(obj['error']))}")
+                                     f"{self.scrub(error_message(obj))}")
             if obj.get("usage") is not None:
-                usage = obj["usage"]
+                self._usage(obj["usage"], reading)
             choices = obj.get("choices")
             if choices is None:
                 continue  # a usage-only chunk (vLLM sends choices: null)
             if not isinstance(choices, list):
                 raise self._bad("choices that are not a list", data)
+            if len(choices) > 1:
+                raise self._bad(f"{len(choices)} choices in one chunk (one was asked for)", data)
             for choice in choices:
                 if not isinstance(choice, dict):
                     raise self._bad("a choice that is not an object", data)
-                if choice.get("index", 0) != 0:
-                    continue  # we ask for one choice; another one is not our answer
+                index = choice.get("index")
+                if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+                    raise self._bad("a choice index that is not a whole number", data)
+                indexes.add(index)
+                if len(indexes) > 1:
+                    raise self._bad("choices of more than one index (one was asked for)", data)
+                if index not in (0, None):
+                    continue  # the only choice is not ours: the reply stays empty
                 delta = choice.get("delta") or {}
                 if not isinstance(delta, dict):
                     raise self._bad("a delta that is not an object", data)
-                # DeepSeek-R1 style thinking (OpenRouter: "reasoning"): shown live, not part
-                # of the answer.
-                think = delta.get("reasoning_content") or delta.get("reasoning")
-                if isinstance(think, str) and think:
-                    thought.append(think)
-                    sink(think)
-                text = delta.get("content")
-                if text is not None and not isinstance(text, str):
-                    raise self._bad("content that is not a string", data)
-                if text:
-                    size += len(text)
-                    if size > MAX_REPLY_CHARS:
-                        raise LLMBadResponse(f"{self.name} sent more than {MAX_REPLY_CHARS:,} "
-                                             "characters; stopped reading")
-                    parts.append(text)
-                    sink(text)
-                refusal = delta.get("refusal")
-                if isinstance(refusal, str) and refusal:
-                    refused = True
-                    sink(refusal)
-                reason = choice.get("finish_reason")
-                if reason is not None and not isinstance(reason, str):
-                    raise self._bad("a finish_reason that is not a string", data)
-                finish = reason or finish
-        text = "".join(parts)
+                refused = self._take(delta, reading, data) or refused
+                finish = _sticky(finish, self._reason(choice, data))
+        return self._completion(reading, req, finish, refused)
+
+    def _read_json(self, obj: dict[str, Any], reading: Reading, req: ChatRequest) -> Completion:
+        """A whole ``chat.completion`` (the server ignored ``stream: true``)."""
+        data = json.dumps(obj)[:2000]
+        if obj.get("usage") is not None:
+            self._usage(obj["usage"], reading)
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or len(choices) != 1 or not isinstance(
+                choices[0], dict) or choices[0].get("index", 0) != 0:
+            raise self._bad("a JSON reply without exactly one choice", data)
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            raise self._bad("a JSON reply whose choice has no message object", data)
+        refused = self._take(message, reading, data)
+        return self._completion(reading, req, _sticky(None, self._reason(choices[0], data)),
+                                refused)
+
+    def _take(self, part: dict[str, Any], reading: Reading, data: str) -> bool:
+        """Feed a delta's (or a message's) texts to ``reading``; whether it carried a
+        refusal."""
+        # DeepSeek-R1 style thinking (OpenRouter: "reasoning"): shown live, not the answer.
+        think = part.get("reasoning_content") or part.get("reasoning")
+        if isinstance(think, str) and think:
+            reading.reasoning(think)
+        text = part.get("content")
+        if text is not None and not isinstance(text, str):
+            raise self._bad("content that is not a string", data)
+        if text:
+            reading.answer(text)
+        refusal = part.get("refusal")
+        if isinstance(refusal, str) and refusal:
+            reading.reasoning(refusal)
+            return True
+        return False
+
+    def _reason(self, choice: dict[str, Any], data: str) -> str | None:
+        reason = choice.get("finish_reason")
+        if reason is not None and not isinstance(reason, str):
+            raise self._bad("a finish_reason that is not a string", data)
+        return reason or None
+
+    @staticmethod
+    def _usage(usage: Any, reading: Reading) -> None:
         reported = usage if isinstance(usage, dict) else {}
-        tokens_in, tokens_out, note = checked_usage(
-            reported.get("prompt_tokens", usage), reported.get("completion_tokens", usage),
-            req, text, "".join(thought))
-        return Completion(text, tokens_in, tokens_out, usage_estimated=bool(note),
+        reading.reported_in = reported.get("prompt_tokens", usage)
+        reading.reported_out = reported.get("completion_tokens", usage)
+
+    @staticmethod
+    def _completion(reading: Reading, req: ChatRequest, finish: str | None,
+                    refused: bool) -> Completion:
+        tokens_in, tokens_out, note = reading.usage(req)
+        return Completion(reading.text, tokens_in, tokens_out, usage_estimated=bool(note),
                           finish="refusal" if refused else (finish or "missing"),
                           usage_note=note, extra={"finish_reason": finish})
 
-    def _bad(self, what: str, data: str) -> LLMBadResponse:
-        return LLMBadResponse(f"{self.name} sent {what}: {self.scrub(data)[:120]}; the reply "
-                              "was not used")
+
+def _sticky(finish: str | None, reason: str | None) -> str | None:
+    """How the reply ended so far: a reason other than "stop" is never replaced."""
+    if reason is None or (finish is not None and finish != "stop"):
+        return finish
+    return reason

@@ -28,7 +28,7 @@ from ..errors import BudgetExceeded, ConfigError, OxbotError
 from ..market.indicators import FULL_SET, IndicatorSpec
 from ..models import Decision, DecisionRecord
 from ..strategies.base import DecisionContext, Strategy, StrategyParams
-from ..textsafe import RedactingSink, open_prefix, storable
+from ..textsafe import RedactingSink, SecretText, storable
 from .accounting import CallBook, new_stats
 from .decision import Parsed, hold_decision, json_schema, parse_reply, to_decision
 from .errors import LLMAuthError
@@ -38,6 +38,7 @@ from .pricing import DEFAULT_PRICES, Price, lookup
 from .prompt import Prompt, build_prompt
 from .provider import ChatRequest, ChunkSink, Provider
 from .triggers import TriggerState, check, mark_decided
+from .usage import Spent
 
 CAP = 8000  # characters of prompt / raw reply kept in meta (and so in the database)
 ProviderName = Literal["openai", "anthropic", "openai_compatible", "deepseek", "qwen",
@@ -124,7 +125,8 @@ class LLMStrategy(Strategy):
         self._today = today or (lambda: datetime.now(UTC).date())
         self._backoff = backoff_base_s
         self._redaction = redaction
-        self._key = ""  # the provider's key, blanked from every text like other secrets
+        self._key = SecretText()  # the provider's key, blanked from every text (and 12+
+        # characters of it) like other secrets
         self._provider: Provider | None = None
         self._triggers = TriggerState()
         self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
@@ -217,10 +219,10 @@ class LLMStrategy(Strategy):
     def _redact(self, text: str) -> str:
         if self._redaction is not None:
             text = self._redaction.text(text)
-        return text.replace(self._key, REDACTED) if len(self._key) >= 6 else text
+        return self._key.blank(text, REDACTED)
 
     def _open_tail(self, text: str) -> int:
-        own = open_prefix(text, [self._key]) if len(self._key) >= 6 else 0
+        own = self._key.open_tail(text)
         return max(own, self._redaction.open_tail(text) if self._redaction else 0)
 
     def _clean_text(self, text: Any) -> str:
@@ -244,11 +246,11 @@ class LLMStrategy(Strategy):
                 except OxbotError:
                     if PROVIDERS[p.provider].needs_key:
                         raise  # the secrets layer's text names the fix
-            self._key = key or ""
+            self._key = SecretText([key] if key else [])
             self._provider = make_provider(
                 p.provider, base_url=p.base_url, model=p.model, api_key=key,
                 timeout_s=p.timeout_s, structured=p.structured, prefill=p.anthropic_prefill,
-                backoff_base_s=self._backoff)
+                backoff_base_s=self._backoff, redact=self._redact)
         return self._provider
 
     def build(self, ctx: DecisionContext) -> Prompt:
@@ -273,7 +275,7 @@ class LLMStrategy(Strategy):
                           facts=OfflineFacts(prompt.facts, set(ctx.positions)))
         meta: dict[str, Any] = {
             "provider": self.params.provider, "model": self.model,
-            "prompt_hash": prompt.prompt_hash, "prompt": prompt.text[:CAP],
+            "prompt_hash": prompt.prompt_hash, "prompt": self._clean_text(prompt.text)[:CAP],
             "prompt_tokens_estimate": prompt.token_estimate, "raw_reply": "", "parsed": "null",
             "error": "", "tokens_in": 0, "tokens_out": 0, "cost": Decimal(0), "latency_ms": 0,
             "trigger": self.stats["last_trigger"], "flags": "",
@@ -349,19 +351,31 @@ class LLMStrategy(Strategy):
 
     async def _call(self, provider: Provider, req: ChatRequest, meta: dict[str, Any],
                     raws: list[str], symbols: list[str], emit: ChunkSink) -> Parsed:
-        comp = await provider.complete(req, emit)
+        try:
+            comp = await provider.complete(req, emit)
+        except Exception as e:
+            # A call that failed after it went out is billed by the provider: charged here
+            # too, so that it counts toward daily_budget_usd like any other call.
+            spent = getattr(e, "spent", None)
+            if isinstance(spent, Spent):
+                self._charge(spent, meta)
+            raise
         text = self._clean_text(comp.text)
         raws.append(text)
-        cost = self.book.account(comp)
-        meta["tokens_in"] += comp.tokens_in
-        meta["tokens_out"] += comp.tokens_out
-        meta["cost"] += cost
-        meta["usage_estimated"] = comp.usage_estimated
+        self._charge(comp, meta)
         meta["json_mode"] = comp.json_mode
-        if comp.usage_note:
-            meta["flags"] = "; ".join(f for f in (meta["flags"], comp.usage_note) if f)
         if not comp.complete:
             why, kind = UNFINISHED.get(comp.finish, (
                 f"the reply ended with {comp.finish!r}, not as a finished answer", "unfinished"))
             return Parsed(None, f"{why}; an unfinished reply never trades", kind)
         return parse_reply(text, symbols)
+
+    def _charge(self, usage: Any, meta: dict[str, Any]) -> None:
+        """Account one call's usage (a `Completion`, or the `Spent` of a failed call)."""
+        cost = self.book.account(usage)
+        meta["tokens_in"] += usage.tokens_in
+        meta["tokens_out"] += usage.tokens_out
+        meta["cost"] += cost
+        meta["usage_estimated"] = meta.get("usage_estimated", False) or usage.usage_estimated
+        if usage.usage_note:
+            meta["flags"] = "; ".join(f for f in (meta["flags"], usage.usage_note) if f)

@@ -46,7 +46,28 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
      .replace('"stop_loss": {sl}', '"stop_loss": "{sl}"'), V, "buy"),
     ("percent-strings", GOOD.replace('"size_pct": 10', '"size_pct": "10%"')
      .replace('"confidence": 0.7', '"confidence": "70%"'), V, "buy"),
-    ("dollar-price", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "${sl:,}"'), V, "buy"),
+    # Numbers written as text: only a plain ASCII decimal (and one trailing % for size_pct
+    # and confidence) is read; a separator, a currency sign or a unit makes the call invalid
+    # ("1,5" was read as 15 %, "$12" as 12 %, a stop "2%" as the price 2).
+    ("dollar-price", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "${sl:,}"'), H, None),
+    ("size-decimal-comma", GOOD.replace('"size_pct": 10', '"size_pct": "1,5"'), H, None),
+    ("size-dollars", GOOD.replace('"size_pct": 10', '"size_pct": "$12"'), H, None),
+    ("size-underscore", GOOD.replace('"size_pct": 10', '"size_pct": "1_0"'), H, None),
+    ("size-fullwidth-digits", GOOD.replace('"size_pct": 10', '"size_pct": "\uff11\uff10"'),
+     H, None),
+    ("size-arabic-indic", GOOD.replace('"size_pct": 10', '"size_pct": "\u0661\u0660"'), H,
+     None),
+    ("size-two-percent", GOOD.replace('"size_pct": 10', '"size_pct": "10%%"'), H, None),
+    ("stop-as-percent", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "2%"'), H, None),
+    ("confidence-units", GOOD.replace('"confidence": 0.7', '"confidence": "0.7 pts"'), H,
+     None),
+    ("size-spaced", GOOD.replace('"size_pct": 10', '"size_pct": " 10 "'), V, "buy"),
+    # An object that repeats a key is ambiguous (a parser keeps the last value).
+    ("duplicate-action", GOOD.replace('"action": "buy"', '"action": "hold", "action": "buy"'),
+     H, None),
+    ("duplicate-decisions", GOOD[:-1] + ', "decisions": [' + call() + "]}", H, None),
+    # Symbols: ASCII only; a letter that folds to ASCII is a look-alike, refused.
+    ("symbol-long-s", reply(call(sym="btc/u\u017fdt"), OK_ETH), H, None),
     ("nan-stop", GOOD.replace('"stop_loss": {sl}', '"stop_loss": NaN'), H, None),
     ("infinity-target", GOOD.replace('"take_profit": {tp}', '"take_profit": Infinity'), H,
      None),

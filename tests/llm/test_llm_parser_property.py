@@ -4,6 +4,8 @@ bounds, or the all-HOLD fallback with its error - and never raises."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -152,3 +154,88 @@ def test_an_unreadable_size_never_becomes_the_default(size):
         assert d.items[0].size_pct is not None
     else:
         assert d.is_hold
+
+
+# ---------------------------------------------------------------- numbers, keys, symbols
+
+PLAIN = re.compile(r"[ \t]*(-?[0-9]+(?:\.[0-9]+)?)%?[ \t]*")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=10),
+                 st.text(st.sampled_from("0123456789.,-_%$€ \u00a0\uff11\u0661e+"),
+                         min_size=1, max_size=8)))
+def test_a_size_written_as_text_is_read_only_when_it_is_a_plain_decimal(size):
+    # "1,5" was read as 15 (10x), "$12" as 12 %, "1_0" and non-ASCII digits as numbers.
+    text = json.dumps({"decisions": [{"symbol": "BTC/USDT", "action": "buy",
+                                      "size_pct": size}]})
+    d = parse_decision(text, bot="b", ts=0, symbols=SYMBOLS, positions=HELD, prices=PRICES)
+    plain = PLAIN.fullmatch(size)
+    if d.source != "fallback":
+        assert plain is not None, f"{size!r} was read as {d.items[0].size_pct}"
+        value = Decimal(plain.group(1))
+        assert d.items[0].size_pct == value or (value == 0 and d.items[0].action is Action.HOLD)
+    elif plain is not None:
+        assert not 0 < Decimal(plain.group(1)) <= 100  # refused only for its range
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(st.sampled_from("0123456789.%"), min_size=1, max_size=6))
+def test_a_price_with_a_percent_sign_is_never_a_price(digits):
+    text = json.dumps({"decisions": [{"symbol": "BTC/USDT", "action": "buy", "size_pct": 5,
+                                      "stop_loss": digits + "%"}]})
+    d = parse_decision(text, bot="b", ts=0, symbols=SYMBOLS, positions=HELD, prices=PRICES)
+    assert d.source == "fallback"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_calls, st.data())
+def test_an_object_that_repeats_a_key_is_never_a_decision(calls, data):
+    # Written by hand: json.dumps cannot repeat a key. The repeated key may be at any depth.
+    where = data.draw(st.sampled_from(["call", "top"]))
+    if where == "top":
+        text = _valid_reply(calls)[:-1] + ', "decisions": ' + json.dumps(calls) + "}"
+    else:
+        key = data.draw(st.sampled_from(sorted(calls[0])))
+        first = json.dumps(calls[0])
+        text = _valid_reply(calls).replace(
+            first, first[:-1] + f", {json.dumps(key)}: {json.dumps(calls[0][key])}}}", 1)
+    assert not _decides(text)
+
+
+def _fold(c: str) -> str:
+    return unicodedata.normalize("NFKC", c).upper()
+
+
+# ASCII letter -> the non-ASCII characters that upper-case or NFKC-fold to it (long s -> S,
+# dotless i -> I, Kelvin sign -> K, full-width and mathematical letters...).
+LOOK_ALIKES: dict[str, list[str]] = {}
+for _c in map(chr, range(0x80, 0x20000)):
+    for _f in {_c.upper(), _fold(_c)}:
+        if len(_f) == 1 and _f.isascii() and _f.isalpha():
+            LOOK_ALIKES.setdefault(_f, []).append(_c)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(SYMBOLS), st.data())
+def test_a_symbol_with_a_look_alike_letter_is_never_one_of_the_bots(symbol, data):
+    at = data.draw(st.sampled_from([i for i, c in enumerate(symbol) if c in LOOK_ALIKES]))
+    char = data.draw(st.sampled_from(LOOK_ALIKES[symbol[at]]))
+    case = data.draw(st.sampled_from([str.upper, str.lower]))
+    sym = case(symbol[:at]) + char + case(symbol[at + 1:])
+    text = json.dumps({"decisions": [{"symbol": sym, "action": "buy", "size_pct": 5}]})
+    assert not _decides(text), f"{ascii(sym)} was taken for {symbol}"
+
+
+def test_look_alike_letters_of_real_symbols_are_refused():
+    # Each of these upper-cases or NFKC-folds to a listed symbol (long s, dotless i,
+    # the "st" ligature, Kelvin sign, full-width letters); ASCII in any case is accepted.
+    symbols = ["BTC/USDT", "LINK/USDT", "ASTR/USDT", "KAS/USDT"]
+    for sym in ("btc/u\u017fdt", "l\u0131nk/usdt", "a\ufb06r/usdt", "\u212aAS/USDT",
+                "\uff22\uff34\uff23/USDT", "BTC/USDT\u00a0"):
+        d = parse_decision(json.dumps({"decisions": [{"symbol": sym, "action": "buy"}]}),
+                           bot="b", ts=0, symbols=symbols, positions={}, prices={})
+        assert d.source == "fallback" and "outside ASCII" in d.meta["error"], sym
+    d = parse_decision(json.dumps({"decisions": [{"symbol": " link/usdt", "action": "buy"}]}),
+                       bot="b", ts=0, symbols=symbols, positions={}, prices={})
+    assert d.source == "llm" and d.items[1].action is Action.BUY

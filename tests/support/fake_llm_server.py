@@ -45,6 +45,12 @@ Anthropic messages
       refusal.
 Both stream with HTTP/1.1 chunked transfer encoding, as the real APIs do, so a connection
 dropped mid-stream is an incomplete body to the client, not a clean end.
+Not a stream (``Reply.content_type`` other than text/event-stream, with ``body``): what a
+server that ignores ``stream: true`` answers - a whole completion, [OA-object]
+https://platform.openai.com/docs/api-reference/chat/object (``chat.completion``:
+choices[].message.content / refusal, finish_reason, usage) or [AN-create]'s Message
+(``content`` blocks, stop_reason, usage) - or what a proxy or a local server answers with
+HTTP 200 instead of a stream (a JSON ``{"error": {...}}`` body, an HTML page).
 """
 
 from __future__ import annotations
@@ -86,6 +92,8 @@ class Reply:
     drop_after: int | None = None  # close the connection after this many events
     forever: bool = False  # after the text, keep sending a space every 50 ms, never finish
     ascii_only: bool = True  # False: JSON written with raw non-ASCII (U+2028 stays raw)
+    content_type: str = "text/event-stream"  # another type sends ``body`` whole (status 200)
+    pace_s: float = 0.0  # sleep after every event (a slow stream)
 
 
 @dataclass
@@ -258,13 +266,14 @@ class FakeLLMServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _json(self, status: int, payload: Any, headers: dict[str, str]) -> None:
+            def _json(self, status: int, payload: Any, headers: dict[str, str],
+                      ctype: str = "application/json") -> None:
                 data = payload.encode() if isinstance(payload, str) else json.dumps(
                     payload).encode()
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -291,6 +300,9 @@ class FakeLLMServer:
                     self._json(reply.status, reply.body or (
                         '{"error": {"message": "error", "type": "server_error"}}'),
                         reply.headers)
+                    return
+                if reply.content_type != "text/event-stream":
+                    self._json(reply.status, reply.body, reply.headers, reply.content_type)
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -322,6 +334,8 @@ class FakeLLMServer:
                     self._chunk(ev)
                     if i == 0 and reply.stall_s:
                         server.stop.wait(reply.stall_s)
+                    if reply.pace_s:
+                        server.stop.wait(reply.pace_s)
                 self.wfile.write(b"0\r\n\r\n")
 
             def _forever(self, reply: Reply) -> None:
