@@ -114,8 +114,9 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
                 missing.append((f"the API passphrase for {config.exchange}", config.exchange,
                                 ("passphrase",)))
         if missing and unreadable:
-            # The keyring's own text (it names the fixes) first, then what this bot needs.
-            raise SecretsError(f"{unreadable}\n{missing_keys_text(config.name, missing, True)}")
+            # What this bot needs first, then why the keyring cannot hold it (and the fixes).
+            raise SecretsError(f"{missing_keys_text(config.name, missing, True)}\n"
+                               f"The keyring cannot be used here: {unreadable}")
         if missing:
             raise ConfigError(missing_keys_text(config.name, missing))
 

@@ -64,6 +64,8 @@ class DashboardState:
     pending: dict[str, str] = field(default_factory=dict)  # request_id -> what the user asked
     # requests whose success shows in the table already (start, stop, pause): no toast then
     quiet: set[str] = field(default_factory=set)
+    # requests whose refusal the screen that sent them shows itself (the bot form)
+    refusal_shown: set[str] = field(default_factory=set)
     # bots seen for the first time, whose stored equity curve the app should ask for
     history_wanted: set[str] = field(default_factory=set)
     history_asked: set[str] = field(default_factory=set)
@@ -260,9 +262,12 @@ class DashboardState:
                 asked = self.pending.pop(ev.request_id, "")
                 quiet = ev.request_id in self.quiet
                 self.quiet.discard(ev.request_id)
+                shown = ev.request_id in self.refusal_shown
+                self.refusal_shown.discard(ev.request_id)
                 if not ev.ok:
-                    toasts.append(Toast(ev.message or f"{ev.command} failed", "error",
-                                        asked or ev.command))
+                    if not shown:
+                        toasts.append(Toast(ev.message or f"{ev.command} failed", "error",
+                                            asked or ev.command))
                 elif asked and not quiet:
                     toasts.append(Toast(ev.message or "done", "information", asked))
                 dirty.add("header")

@@ -69,7 +69,8 @@ def test_live_bot_without_exchange_keys_is_refused_at_add(oxbot, home, memory_ke
 def test_without_a_keyring_the_refusal_names_the_fixes(oxbot, home, no_keyring) -> None:
     code, out, err = oxbot("bots", "add", "real", "--exchange", "binance", "--live",
                            "--yes-i-mean-live")
-    assert code == 1 and out == "" and err.startswith("oxbot: no usable keyring backend")
+    assert code == 1 and out == "" and err.startswith("oxbot: real needs API keys for binance")
+    assert "The keyring cannot be used here: no usable keyring backend" in err
     assert "`oxbot keys set binance`" in err and "OXBOT_BINANCE_SECRET" in err
     assert _rows(home) == []
 
@@ -83,12 +84,12 @@ def test_live_bot_without_exchange_keys_is_refused_at_start(oxbot, home, monkeyp
     monkeypatch.delenv("OXBOT_BINANCE_API_KEY")
     monkeypatch.delenv("OXBOT_BINANCE_SECRET")
     code, out, err = oxbot("bots", "start", "real")
-    # No keyring in the test environment: the keyring's fixes, then what this bot needs.
-    assert code == 1 and err.startswith("oxbot: no usable keyring backend"), err
+    # No keyring in the test environment: what this bot needs, then the keyring's fixes.
+    assert code == 1 and err.splitlines()[0] == (
+        "oxbot: real needs API keys for binance: export OXBOT_BINANCE_API_KEY and "
+        "OXBOT_BINANCE_SECRET, or run `oxbot keys set binance` once the keyring works"), err
+    assert "no usable keyring backend" in err.splitlines()[1]
     assert "dbus-run-session" in err and "Traceback" not in err
-    assert err.strip().splitlines()[-1] == (
-        "real needs API keys for binance: export OXBOT_BINANCE_API_KEY and "
-        "OXBOT_BINANCE_SECRET, or run `oxbot keys set binance` once the keyring works")
     assert _rows(home) == [("real", "stopped")]
 
 
@@ -97,8 +98,9 @@ def test_llm_bot_without_its_key_is_refused_and_a_keyless_one_is_not(oxbot, home
     code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param",
                             "provider=openai", "--start")
     assert code == 1 and "Traceback" not in err
-    assert err.strip().endswith("gpt needs an API key for openai: export OXBOT_OPENAI_API_KEY,"
-                                " or run `oxbot keys set openai` once the keyring works")
+    assert err.splitlines()[0] == ("oxbot: gpt needs an API key for openai: export "
+                                   "OXBOT_OPENAI_API_KEY, or run `oxbot keys set openai` once "
+                                   "the keyring works"), err
     assert _rows(home) == []
     code, _out, err = oxbot("bots", "add", "local", "--strategy", "llm", "--param",
                             "provider=ollama", "--start")

@@ -81,3 +81,62 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
     assert len(stale) == 1 and "None" not in stale[0], stale
     assert "no price has arrived yet" in stale[0]
     assert not [line for line in log.splitlines() if "Request" in line], log
+
+
+async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
+                                             capsys: Any, monkeypatch: Any,
+                                             restore_logging: Any) -> None:
+    """A LIVE bot started headless finds an order of its own the database does not know (an
+    orphan, as after restoring an old backup) and coins that are the user's own: each said once
+    in the log, however many cycles and lookups follow."""
+    from decimal import Decimal
+
+    from oxbot.engine.exchange.broker import new_client_order_id
+    from oxbot.engine.messages import ReconcileFound
+    from oxbot.tui import headless
+    from oxbot.tui.logs import setup_logging
+    from oxbot.tui.runtime import RuntimeOptions, exchange_options
+
+    built: list[Any] = []
+    real_build = headless.build_engine
+
+    async def build(*args: Any, **kw: Any) -> Any:
+        engine = await real_build(*args, **kw)
+        built.append(engine)
+        return engine
+
+    monkeypatch.setattr(headless, "build_engine", build)
+    for key, value in camp.key_env(fake).items():
+        monkeypatch.setenv(key, value)
+    orphan = new_client_order_id("log1")
+    await camp.place_resting(fake, orphan)
+    fake.balances["BTC"] += Decimal("0.7")  # the user's own coins
+    settings = camp.write_settings(tmp_path / "home", fake)
+    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
+                          **exchange_options(settings))
+    setup_logging("plain")
+    serving = asyncio.create_task(headless.serve(opts, 3600, None))
+    while not built or not built[0].ready.is_set():
+        await asyncio.sleep(0.02)
+    engine = built[0]
+    found: list[ReconcileFound] = []
+    engine.bus.listen(lambda e: found.append(e) if isinstance(e, ReconcileFound) else None)
+    engine.submit(AddBot(config=sup.holder("log1"), start=True))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 30
+    while not any(orphan in i.detail for e in found for i in e.items):
+        assert loop.time() < end, found
+        await asyncio.sleep(0.05)
+    n = len(fake.log)
+    while len(fake.log) < n + 60:  # cycles and lookups go on
+        assert loop.time() < end + 30
+        await asyncio.sleep(0.05)
+    engine.request_stop()
+    assert await asyncio.wait_for(serving, 30) == 0
+    log = capsys.readouterr().err
+    lines = [line.split(": ", 1)[1] for line in log.splitlines()
+             if ": " in line and "aiohttp.access" not in line]
+    repeated = {text: n for text, n in Counter(lines).items() if n > 1}
+    assert repeated == {}, log
+    assert len([line for line in lines if orphan in line]) == 1, log
+    assert len([line for line in lines if "is your own" in line]) == 1, log

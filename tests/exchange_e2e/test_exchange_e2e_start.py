@@ -69,6 +69,34 @@ async def test_no_decision_until_reconciliation_succeeds(fake: Any, run_engine: 
     assert run.notices("reconciled with binance; trading")
 
 
+async def test_a_wrong_passphrase_means_no_decision_until_reconciliation_succeeds(
+        camp: Any, run_engine: Any, sup: Any) -> None:
+    # OKX v5 checks OK-ACCESS-PASSPHRASE on every private request and answers code 50105
+    # "OK-ACCESS-PASSPHRASE incorrect" with HTTP 401 (https://www.okx.com/docs-v5/en/
+    # #error-code-rest-api-authentication; the fake's rule, tests/exchange/fake_okx.py). The
+    # market data is public: candles keep coming while every private call is refused.
+    fake = camp.clocked("okx", speed=600)
+    await fake.start()
+    try:
+        run = await run_engine(fake)  # the environment holds the passphrase of the moment
+        right, fake.passphrase = fake.passphrase, "changed-on-the-website"
+        cfg = sup.bot("pass1", Mode.LIVE).model_copy(update={"exchange": "okx"})
+        assert (await run.do(AddBot(config=cfg, start=True))).ok
+        r = run.engine.runners["pass1"]
+        await run.wait(lambda: r.view().stats.get("not_ready", "") != "", 30)
+        n = len(fake.log)
+        await run.wait(lambda: len(fake.log) > n + 40, 30)  # candles come, cycles pass
+        assert not fake.orders  # no order was placed on the database's view
+        assert run.notices("makes no decision until it succeeds")
+        assert any(e["status"] == 401 for e in fake.log)  # the exchange did refuse the key
+        fake.passphrase = right  # the user fixes the key: retried, reconciled, trading
+        await run.wait(lambda: len(fake.orders) >= 1, 60)
+        assert "not_ready" not in r.view().stats
+        assert run.notices("reconciled with okx; trading")
+    finally:
+        await fake.stop()
+
+
 async def test_the_account_is_compared_with_all_its_bots(fake: Any, run_engine: Any,
                                                          sup: Any) -> None:
     run = await run_engine(fake)

@@ -1,7 +1,8 @@
 """The cockpit acts on the bot the user sees (issue 11, section 4), against the REAL engine in
 this process (InProcessClient, the seeded sim market at 600x: a candle every 0.1 s).
 
-- After Tab, j/k still move the highlighted bot, enter and x act on it; focus is said in words.
+- After Tab, j/k still move the highlighted bot; enter, x, s, space, f and d act on it (or ask
+  about it); focus is said in words.
 - PANIC: while its question is open no bot decides; it answers at once although another bot's
   order is in flight at an exchange that has not answered (a broker whose execute waits on an
   event: the engine's loop really awaits it), and the count it showed is what it closed.
@@ -132,6 +133,48 @@ async def test_after_tab_keys_act_on_the_highlighted_bot_and_no_other(engine_cli
         await wait_until(pilot, lambda: type(app.screen).__name__ == "BotConfigScreen",
                          "the form")
         assert "Configure beta" in screen_text(app)
+
+
+async def test_after_tab_start_pause_flatten_and_delete_act_on_the_highlighted_bot(
+        engine_client) -> None:
+    """The other bot keys (space, f, x, s, d) with the Positions panel focused: each acts on
+    (or asks about) the highlighted bot, and the others keep running."""
+    client = engine_client([cfg("alpha"), cfg("beta", "always_buy"), cfg("gamma")])
+    app = OxbotApp(client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.dashboard.query_one(BotsTable)
+        await wait_until(pilot, lambda: table.row_count == 3 and table.selected == "alpha",
+                         "three bots listed")
+        await pilot.press("tab", "j")
+        assert app.focused is not table and table.selected == "beta"
+
+        async def status_after(key: str, bot: str, want: BotStatus) -> None:
+            assert app.focused is not table, f"{key}: the table took the focus back"
+            await pilot.press(key)
+            await wait_until(pilot, lambda: running(client)[bot] is want, f"{key}: {want}")
+            others = {n: s for n, s in running(client).items() if n != bot}
+            assert set(others.values()) == {BotStatus.RUNNING}, others
+
+        await status_after("space", "beta", BotStatus.PAUSED)
+        await status_after("space", "beta", BotStatus.RUNNING)
+        await wait_until(pilot, lambda: any(p.bot == "beta"
+                                            for p in app.state.positions.values()),
+                         "beta holds a position")
+        await pilot.press("f")
+        await wait_until(pilot, lambda: "Flatten beta?" in screen_text(app), "flatten asks")
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+
+        await pilot.press("k")
+        assert table.selected == "alpha"
+        await status_after("x", "alpha", BotStatus.STOPPED)
+        await status_after("s", "alpha", BotStatus.RUNNING)
+        assert app.focused is not table
+        await pilot.press("d")
+        await wait_until(pilot, lambda: "Delete bot alpha?" in screen_text(app), "delete asks")
+        await pilot.click("#confirm")
+        await wait_until(pilot, lambda: "alpha" not in running(client), "alpha deleted")
+        assert running(client) == {"beta": BotStatus.RUNNING, "gamma": BotStatus.RUNNING}
 
 
 async def test_panic_holds_decisions_and_answers_before_an_order_in_flight(

@@ -56,6 +56,7 @@ class BotActions:
             rid = self.oxapp.send(m.UpdateBot(name=old_name, config=cfg),
                                   f"Update bot {old_name}")
         self._config_requests[rid] = (cfg, old_name)
+        self.oxapp.state.refusal_shown.add(rid)  # a refusal brings the form back, saying why
 
     def command_done(self, done: m.CommandDone) -> None:
         """An Add/Update the form sent was answered: select the new bot, or bring the form

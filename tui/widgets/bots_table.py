@@ -33,6 +33,10 @@ COLUMNS = (
 # Columns left out, in this order, until the rest fits the table's width: what a trader needs
 # to act (name, mode, status, equity, P&L, positions) stays; the rest is in the config.
 DROP_ORDER = ("llm", "last", "tf", "trades", "symbols", "next", "strategy", "pos")
+# While an LLM bot is failing, why it fails (the LLM column) matters more than the last
+# decision's time, the timeframe, the round trips or the next cycle's time.
+DROP_ORDER_FAILING = ("last", "tf", "trades", "next", "llm", "symbols", "strategy", "pos")
+FAILED_MARK = "✗"
 CELL_PAD = 2  # one space each side of a cell
 STATUS_COL = [k for k, _, _ in COLUMNS].index("status")
 NEXT_COL = [k for k, _, _ in COLUMNS].index("next")
@@ -117,7 +121,9 @@ class BotsTable(Widget, can_focus=True):
                    for i, (k, label, _) in enumerate(COLUMNS)}
         keys = [k for k, _, _ in COLUMNS]
         room = self.size.width or 10_000  # not laid out yet: everything
-        for drop in DROP_ORDER:
+        llm = keys.index("llm")
+        failing = any(FAILED_MARK in self._cells[n][llm][0] for n in self._names)
+        for drop in DROP_ORDER_FAILING if failing else DROP_ORDER:
             if sum(natural[k] + CELL_PAD for k in keys) <= room:
                 break
             keys.remove(drop)
@@ -268,7 +274,7 @@ def llm_cell(stats: dict[str, object]) -> str:
     text = spend + " / " + (f"{float(rate) * 100:.0f}%" if rate is not None else "?")  # type: ignore[arg-type]
     kind = str(stats.get("last_failure_kind") or "")
     if stats.get("last_failure"):
-        text += f" ✗ {kind or 'failed'}"
+        text += f" {FAILED_MARK} {kind or 'failed'}"
     return text
 
 
