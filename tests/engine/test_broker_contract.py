@@ -57,6 +57,8 @@ async def subject(request: Any, tmp_path: Path) -> AsyncIterator[Subject]:
     try:
         settled = await broker.start(BrokerLink("contract", holdings=dict))
         assert settled == []
+        assert broker.not_ready() != ""  # reconciled on the first settle, as a cycle does
+        assert await broker.settle(0) == []
         yield Subject(broker, store, fake)
     finally:
         await broker.close()

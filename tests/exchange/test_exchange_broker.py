@@ -101,6 +101,7 @@ async def test_refused_order_is_rejected_with_one_send(fake: Any, clients: Any, 
     assert journal.orders[it.client_order_id].status is OrderStatus.REJECTED
 
 
+@pytest.mark.slow
 async def test_1000_random_faults_make_no_duplicate_and_no_guess(fake: Any, clients: Any,
                                                                  creds: Any,
                                                                  journal: Any) -> None:

@@ -44,7 +44,7 @@ CAPITAL = Decimal("1500")
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["binance", "okx"])
 async def test_300_creations_under_random_faults(kind: str, camp: Any, run_engine: Any,
-                                                 sup: Any) -> None:
+                                                 sup: Any, record_property: Any) -> None:
     fake = camp.clocked(kind, speed=600, stall_s=0.35, late_s=0.5,
                         balances={"USDT": Decimal("1000000"), "BTC": Decimal("0")})
     fake.retry_after_s = 0
@@ -104,20 +104,22 @@ async def test_300_creations_under_random_faults(kind: str, camp: Any, run_engin
     sends = creations()
     applied_late = sum(1 for e in fake.log if (e["method"], e["path"]) == create
                        and e.get("fault") in ("late", "late_arrival") or False)
-    print(f"\n{kind} campaign: {sends} creations in {faulty_s:.1f}s (+{settle_s:.1f}s to "
+    lines = [f"{kind} campaign: {sends} creations in {faulty_s:.1f}s (+{settle_s:.1f}s to "
           f"settle), {sum(injected.values())} faults injected "
           f"({sum(v for k, v in injected.items() if k.startswith('create'))} on creation), "
           f"{report['exchange_orders']} exchange orders, {report['fills']} fills, "
           f"{applied_late} late requests, {report['unresolved_in_db']} orders unresolved in "
-          f"the database, {report['listed_unknown']} listed for reconciliation")
-    print("  duplicates {d}, unknown to the database {u}, wrong state {w}, unlisted unknown "
+          f"the database, {report['listed_unknown']} listed for reconciliation",
+             "  duplicates {d}, unknown to the database {u}, wrong state {w}, unlisted unknown "
           "{n}, missing fills {m}, extra fills {x}, position drift {p}, cash drift {c}".format(
               d=len(report["duplicates"]), u=len(report["unknown_to_db"]),
               w=len(report["wrong_state"]), n=len(report["unlisted_unknown"]),
               m=len(report["missing_fills"]), x=len(report["extra_fills"]),
-              p=report["position_drift"], c=report["cash_drift"]))
-    for key, value in camp.disagreements(report).items():
-        print(f"  {key}: {value if not isinstance(value, list) else value[:10]}")
+              p=report["position_drift"], c=report["cash_drift"])]
+    lines += [f"  {key}: {value if not isinstance(value, list) else value[:10]}"
+              for key, value in camp.disagreements(report).items()]
+    record_property("figures", "\n".join(lines))
+    print("\n" + "\n".join(lines))
     assert camp.disagreements(report) == {}, report
     assert sends >= CREATIONS
     assert {k.split()[1] for k in injected if k.startswith("create")} == set(CREATE_FAULTS)

@@ -30,9 +30,9 @@ def restore_logging() -> Any:
     root.setLevel(level)
 
 
-async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
-                                                 capsys: Any, monkeypatch: Any,
-                                                 restore_logging: Any) -> None:
+async def serve_headless(opts: Any, monkeypatch: Any) -> tuple[asyncio.Task[int], Any]:
+    """``oxbot run --headless`` as the CLI runs it (headless.serve, plain log lines); the
+    engine it built, once ready."""
     from oxbot.tui import headless
     from oxbot.tui.logs import setup_logging
 
@@ -45,6 +45,22 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
         return engine
 
     monkeypatch.setattr(headless, "build_engine", build)
+    setup_logging("plain")
+    serving = asyncio.create_task(headless.serve(opts, 3600, None))
+    while not built or not built[0].ready.is_set():
+        await asyncio.sleep(0.02)
+    return serving, built[0]
+
+
+def log_lines(log: str) -> list[str]:
+    """The log's messages (after the time and level), without the fake exchange's own log."""
+    return [line.split(": ", 1)[1] for line in log.splitlines()
+            if ": " in line and "aiohttp.access" not in line]
+
+
+async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
+                                                 capsys: Any, monkeypatch: Any,
+                                                 restore_logging: Any) -> None:
     fake.fault_fn = lambda _method, _path: "503"
     from oxbot.tui.runtime import RuntimeOptions, exchange_options
 
@@ -52,11 +68,7 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
                                    breaker_cooldown_s=5)
     opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
                           **exchange_options(settings))
-    setup_logging("plain")
-    serving = asyncio.create_task(headless.serve(opts, 3600, None))
-    while not built or not built[0].ready.is_set():
-        await asyncio.sleep(0.02)
-    engine = built[0]
+    serving, engine = await serve_headless(opts, monkeypatch)
     notices: list[Notice] = []
     engine.bus.listen(lambda e: notices.append(e) if isinstance(e, Notice) else None)
     engine.submit(AddBot(config=sup.bot("paper1", Mode.PAPER), start=True))
@@ -73,8 +85,7 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
     engine.request_stop()
     assert await asyncio.wait_for(serving, 30) == 0
     log = capsys.readouterr().err
-    lines = [line.split(": ", 1)[1] for line in log.splitlines()
-             if ": " in line and "aiohttp.access" not in line]  # the fake's own log
+    lines = log_lines(log)
     repeated = {text: n for text, n in Counter(lines).items() if n > 1}
     assert repeated == {}, log
     stale = [line for line in lines if "STALE" in line]
@@ -93,19 +104,8 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
 
     from oxbot.engine.exchange.broker import new_client_order_id
     from oxbot.engine.messages import ReconcileFound
-    from oxbot.tui import headless
-    from oxbot.tui.logs import setup_logging
     from oxbot.tui.runtime import RuntimeOptions, exchange_options
 
-    built: list[Any] = []
-    real_build = headless.build_engine
-
-    async def build(*args: Any, **kw: Any) -> Any:
-        engine = await real_build(*args, **kw)
-        built.append(engine)
-        return engine
-
-    monkeypatch.setattr(headless, "build_engine", build)
     for key, value in camp.key_env(fake).items():
         monkeypatch.setenv(key, value)
     orphan = new_client_order_id("log1")
@@ -114,11 +114,7 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
     settings = camp.write_settings(tmp_path / "home", fake)
     opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
                           **exchange_options(settings))
-    setup_logging("plain")
-    serving = asyncio.create_task(headless.serve(opts, 3600, None))
-    while not built or not built[0].ready.is_set():
-        await asyncio.sleep(0.02)
-    engine = built[0]
+    serving, engine = await serve_headless(opts, monkeypatch)
     found: list[ReconcileFound] = []
     engine.bus.listen(lambda e: found.append(e) if isinstance(e, ReconcileFound) else None)
     engine.submit(AddBot(config=sup.holder("log1"), start=True))
@@ -134,8 +130,7 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
     engine.request_stop()
     assert await asyncio.wait_for(serving, 30) == 0
     log = capsys.readouterr().err
-    lines = [line.split(": ", 1)[1] for line in log.splitlines()
-             if ": " in line and "aiohttp.access" not in line]
+    lines = log_lines(log)
     repeated = {text: n for text, n in Counter(lines).items() if n > 1}
     assert repeated == {}, log
     assert len([line for line in lines if orphan in line]) == 1, log

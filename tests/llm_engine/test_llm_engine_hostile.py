@@ -83,8 +83,9 @@ def servers() -> Any:
         srv.close()
 
 
+@pytest.mark.slow
 async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path, servers: Any,
-                                                     harness: Any, capsys: Any) -> None:
+                                                     harness: Any, record_property: Any) -> None:
     for secret in (hc.OA_KEY, hc.AN_KEY, hc.ECHOED_SECRET):
         register_secret(secret)  # as the keyring layer does for every key it loads
     plans = {"oa": Scripted(hc.schedule(hc.OPENAI_CASES), prefill=False),
@@ -192,8 +193,7 @@ async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path
     lines.append(f"{len(hc.ALL_CASES)} hostile replies, {sum(len(p.steps) for p in plans.values())}"
                  f" decisions in {elapsed:.1f} s; orders from invalid replies: {invalid_orders};"
                  f" requests: {requests}; refused by the strict servers: {refused}")
-    with capsys.disabled():
-        print("\nhostile LLM replies through the real path\n" + "\n".join(lines))
+    record_property("figures", "hostile LLM replies through the real path\n" + "\n".join(lines))
     assert not problems, "\n".join(problems[:40])
     assert len(hc.ALL_CASES) >= 150 and total["replies"] >= len(hc.ALL_CASES)
     assert invalid_orders == total["crashes"] == total["breaches"] == 0

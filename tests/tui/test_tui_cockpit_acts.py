@@ -31,8 +31,8 @@ from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig, BotStatus, OrderIntent
 from oxbot.engine.paper import PaperBroker
-from oxbot.engine.strategies import Strategy, build_strategy
-from oxbot.engine.strategies.base import ENTER
+from oxbot.engine.strategies import REGISTRY, Strategy, build_strategy
+from oxbot.engine.strategies.base import ENTER, NONE
 from oxbot.storage.store import Store
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.bridge import InProcessClient
@@ -45,6 +45,16 @@ class AlwaysBuy(Strategy):
 
     def signals(self, frame: pd.DataFrame) -> np.ndarray:
         return np.full(len(frame), ENTER, dtype=np.int8)
+
+
+class NeverTrade(Strategy):
+    """Holds on every candle, however long the test runs (sma_cross ends its warm-up after
+    its slow window: on a loaded machine the sim market gets that far)."""
+
+    name = "never"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), NONE, dtype=np.int8)
 
 
 class GatedBroker(PaperBroker):
@@ -63,21 +73,25 @@ class GatedBroker(PaperBroker):
         return await super().execute(intent, ref_price, ts)
 
 
-def cfg(name: str, strategy: str = "sma_cross", **kw: Any) -> BotConfig:
-    params = {"fast": 5, "slow": 200} if strategy == "sma_cross" else {}  # never trades here
-    return BotConfig(name=name, strategy=strategy, params=params, **kw)
+OWN: dict[str, type[Strategy]] = {"always_buy": AlwaysBuy, "never": NeverTrade}
+
+
+def cfg(name: str, strategy: str = "never", **kw: Any) -> BotConfig:
+    return BotConfig(name=name, strategy=strategy, **kw)
 
 
 @pytest.fixture
-def engine_client(tmp_path: Path) -> Any:
+def engine_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Factory: an InProcessClient running the REAL Engine (sim at 600x) with ``bots``
     running; ``brokers`` maps a bot name to its broker (default: paper)."""
+    for name, cls in OWN.items():  # known to the bot form as well
+        monkeypatch.setitem(REGISTRY, name, cls)
     clients: list[InProcessClient] = []
 
     def make(bots: list[BotConfig], brokers: dict[str, Broker] | None = None) -> InProcessClient:
         def strategies(config: BotConfig) -> Strategy:
-            if config.strategy == "always_buy":
-                return AlwaysBuy()
+            if config.strategy in OWN:
+                return OWN[config.strategy]()
             return build_strategy(config.strategy, config.params)
 
         def broker_for(config: BotConfig) -> Broker:
