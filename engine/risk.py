@@ -28,6 +28,10 @@ from .portfolio import Portfolio
 
 QTY_STEP = Decimal("0.00000001")
 PRICE_STEP = Decimal("0.00000001")
+# Kept back per fill when sizing a buy: a fee is rounded to its currency's precision (the paper
+# broker to 1e-10, exchanges to the asset's precision, up to 1e-8 for USDT), and a buy that
+# spends the cash to the last digit would leave it negative by that rounding.
+FEE_ROUNDING = Decimal("0.00000001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +186,7 @@ class RiskManager:
                         qty = want
                 intents.append(OrderIntent(decision.bot, sym, Side.SELL, qty, OrderReason.EXIT,
                                            new_id(), limit_price=price))
-                cash += qty * price * (1 - self.fee_rate)
+                cash += qty * price * (1 - self.fee_rate) - FEE_ROUNDING
                 exposure -= qty * price
                 equity -= qty * price * self.fee_rate
                 reasons.append(f"{sym}: sell {qty} approved")
@@ -202,7 +206,7 @@ class RiskManager:
             clamped |= was_clamped
             intents.append(intent)
             notional = intent.qty * price
-            cash -= notional * (1 + self.fee_rate)
+            cash -= notional * (1 + self.fee_rate) + FEE_ROUNDING
             exposure += notional
         if not intents:
             status = VerdictStatus.REJECTED if rejected else VerdictStatus.APPROVED
@@ -258,7 +262,7 @@ class RiskManager:
             target = room_exposure
             clamped = True
             notes.append(f"exposure cap {lim.max_exposure_pct}%")
-        affordable = cash / (1 + self.fee_rate)
+        affordable = (cash - FEE_ROUNDING) / (1 + self.fee_rate)
         if target > affordable:
             target = affordable
             clamped = True
