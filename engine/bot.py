@@ -19,9 +19,10 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .broker import Broker
+from .broker import Broker, Execution
 from .bus import EventBus
-from .errors import AuthError, BudgetExceeded
+from .errors import AuthError, BudgetExceeded, OxbotError
+from .hold import withheld
 from .market.hub import Bar, Tick
 from .messages import (
     BotStateChanged,
@@ -38,6 +39,7 @@ from .messages import (
 )
 from .models import (
     ZERO,
+    Action,
     BotConfig,
     BotStatus,
     Decision,
@@ -53,14 +55,16 @@ from .models import (
     to_decimal,
 )
 from .portfolio import Portfolio
-from .risk import MarketRules, RiskManager, stop_hit
+from .risk import MarketRules, RiskManager, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
+from .textsafe import storable
 
 log = logging.getLogger("oxbot.bot")
 
 EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is written
 MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
 ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error state
+SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
 class Ledger(Protocol):
@@ -99,7 +103,7 @@ class BotRunner:
         self.bus = bus
         self.new_id = new_id
         self.status = status
-        self.inbox: asyncio.Queue[Tick | Bar] = asyncio.Queue()
+        self.inbox: asyncio.Queue[Tick | Bar | str] = asyncio.Queue()
         self.marks: dict[str, Decimal] = {}
         self.frames: dict[str, pd.DataFrame] = {}
         self.bar_ts: dict[str, int] = {}
@@ -109,15 +113,28 @@ class BotRunner:
         self.last_cycle_ts: int | None = None
         self.next_cycle_ts: int | None = None
         self.last_error = ""
-        self.day_start_equity: Decimal = portfolio.start_cash
+        # Today's opening equity (market clock), deposits and withdrawals since added: today's
+        # P&L is equity minus this. Before any sample: what the wallet holds at cost.
+        self.day_start_equity: Decimal = portfolio.equity({})
         self._day: int | None = None
+        self.last_sample_ts: int | None = None  # the newest equity sample, stored or not
         self._equity_buf: list[EquityPoint] = []
         self._decide_task: asyncio.Task[Decision] | None = None
-        self._busy = asyncio.Lock()  # held while orders are executed and written
+        self.lock = asyncio.Lock()  # held while orders are executed and written
         self.task: asyncio.Task[None] | None = None
         self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
         self.market_stats: dict[str, Any] = {}  # set by the market (stale_symbols), in view()
         self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
+        self._rules = rules or (lambda _s: MarketRules())
+        # Ids of the fills applied to the portfolio (LIVE: a fill reported by a reply, a lookup
+        # and a restart is applied once); None until a broker reports a fill twice-able.
+        self._applied: set[str] | None = None
+        self._settle_task: asyncio.Task[None] | None = None
+        self._not_ready_said = ""
+        self.flatten_pending = False  # a flatten met an unresolved order: redone when it settles
+        self.budget_paused = False  # paused by the LLM budget: resumes at the new UTC day
+        # "" or why new decisions are held engine-wide (a PANIC confirmation on screen)
+        self.held: Callable[[], str] = lambda: ""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -134,7 +151,7 @@ class BotRunner:
         After this returns no order can be placed by this bot."""
         if self._decide_task and not self._decide_task.done():
             self._decide_task.cancel()
-        async with self._busy:
+        async with self.lock:
             if self.task and not self.task.done():
                 self.task.cancel()
                 try:
@@ -142,6 +159,7 @@ class BotRunner:
                 except asyncio.CancelledError:
                     pass
             self.task = None
+        await self.save_risk_state()
         await self.flush_equity()
         while not self.inbox.empty():  # let a lockstep market move on
             self.inbox.get_nowait()
@@ -159,6 +177,8 @@ class BotRunner:
                     await self._pace()  # inside the try: a halt here still marks the item done
                 if isinstance(item, Tick):
                     await self._on_tick(item)
+                elif isinstance(item, str):
+                    await self.settle(self.last_cycle_ts or 0)
                 else:
                     await self._on_bar(item)
             except asyncio.CancelledError:
@@ -168,6 +188,8 @@ class BotRunner:
                 if self.status is BotStatus.ERROR:
                     try:  # remembered: an errored bot does not resume on restart
                         await self.store.set_bot_status(self.name, BotStatus.ERROR)
+                    except OxbotError as err:  # a full disk, said in words: no traceback
+                        log.warning("bot %s: cannot store the error state: %s", self.name, err)
                     except Exception:  # noqa: BLE001
                         log.exception("bot %s: cannot store the error state", self.name)
             finally:
@@ -179,8 +201,8 @@ class BotRunner:
         sym = tick.key.symbol
         price = to_decimal(tick.price)
         self.marks[sym] = price
-        pos = self.portfolio.position(sym)
-        if pos is not None and self.active:
+        pos = self.tradable(sym)
+        if pos is not None and self.active and self._may_exit(sym):
             hit = stop_hit(pos, price, price, price)
             if hit:
                 await self._exit(pos, hit[0], hit[1], tick.ts)
@@ -192,16 +214,37 @@ class BotRunner:
         self.frames[sym] = bar.frame
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
-        pos = self.portfolio.position(sym)
-        if pos is not None and self.active:
+        pos = self.tradable(sym)
+        if pos is not None and self.active and self._may_exit(sym):
             hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
             if hit:
                 await self._exit(pos, hit[0], hit[1], bar.close_ts)
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
             self._sample_equity(ts)
+            await self.save_risk_state()
+            if self.budget_paused and self.status is BotStatus.PAUSED:
+                await self._budget_resume(ts)
             if self.status is BotStatus.RUNNING and self._due(ts):
                 await self.cycle(ts)
+
+    async def _budget_pause(self, e: BudgetExceeded, ts: int) -> None:
+        """Today's LLM budget is spent: pause (SL/TP still watched) until the new UTC day.
+        Not stored: a restart finds the bot running, and its first cycle checks the budget
+        again before any call."""
+        await self.set_status(BotStatus.PAUSED, persist=False)
+        self.budget_paused = True
+        self.bus.publish(Notice(ts, "warning", f"{self.name} paused: {e}", self.name))
+
+    async def _budget_resume(self, ts: int) -> None:
+        """Resume a budget pause once the strategy's day has changed, as the notice said."""
+        try:
+            self.strategy.check_budget(self.name)  # type: ignore[attr-defined]
+        except BudgetExceeded:
+            return
+        await self.set_status(BotStatus.RUNNING, persist=False)
+        self.bus.publish(Notice(ts, "info", f"{self.name} resumed: a new UTC day, its daily "
+                                "LLM budget is available again", self.name))
 
     def _due(self, ts: int) -> bool:
         cad = self.config.cadence_s * 1000
@@ -215,18 +258,23 @@ class BotRunner:
         self.last_cycle_ts = ts
         step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
         self.next_cycle_ts = ts + step
-        async with self._busy:  # orders a fault left unknown, before deciding anew
-            settled = await self.broker.settle_pending(ts)
-            if settled:
-                await self.record_executions(settled, ts)
-        if self.broker.unsettled:  # the ledger may miss a fill: no new order on a guess
-            log.warning("bot %s: an order's outcome is still unknown; not deciding at %d",
-                        self.name, ts)
+        await self.settle(ts)  # orders whose end is not known yet, before deciding anew
+        why = self.broker.not_ready()
+        if why:  # a LIVE bot not reconciled with its exchange trades on no guess
+            if why != self._not_ready_said:
+                self._not_ready_said = why
+                log.warning("bot %s: not deciding: %s", self.name, why)
+                self.market_stats["not_ready"] = why
+                self.publish_view()
             return
-        self.risk.observe(self.portfolio.equity(self.marks), ts)
+        if self._not_ready_said:
+            self._not_ready_said = ""
+            self.market_stats.pop("not_ready", None)
+        if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
+            return
         ctx = DecisionContext(
             bot=self.name, ts=ts, config=self.config, frames=self.frames,
-            positions=self.portfolio.positions, cash=self.portfolio.cash,
+            positions=self.tradable_positions(), cash=self.portfolio.cash,
             equity=self.portfolio.equity(self.marks), memory=tuple(self.memory),
             emit=lambda text: self.bus.publish(ReasoningChunk(ts, self.name, text)),
         )
@@ -239,27 +287,42 @@ class BotRunner:
         try:
             decision = await self._decide_task
         except BudgetExceeded as e:
-            await self.set_status(BotStatus.PAUSED)
-            self.bus.publish(Notice(ts, "warning", f"{self.name} paused: {e}", self.name))
+            await self._budget_pause(e, ts)
             return
         finally:
             self._decide_task = None
-        async with self._busy:
-            await self._act(decision, ts)
-        self.consecutive_errors = 0
+        if why := self.held():  # decided while the hold began: stored, not acted on
+            decision = withheld(decision, why)
+        elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
+            decision = withheld(decision, f"bot {self.status.value} while deciding")
+        async with self.lock:
+            await self._act(_hold_blocked(decision, self.broker.blocked()), ts)
+        if not getattr(self.store, "write_failing", False):  # a full disk: the run goes on
+            self.consecutive_errors = 0
 
     async def _act(self, decision: Decision, ts: int) -> None:
         verdict = None
         orders: list[Order] = []
         fills: list[Fill] = []
+        failure: Exception | None = None
         if not decision.is_hold:
             verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
             for intent in verdict.intents:
-                o, f = await self._execute(intent, ts)
+                try:
+                    o, f = await self._execute(intent, ts)
+                except Exception as e:  # noqa: BLE001 - raised again once the rest is stored
+                    # What was executed before stays executed: it is stored below, then the
+                    # cycle fails with this. The intents after it are not sent (they were
+                    # sized on cash this one may not have freed).
+                    failure = e
+                    break
                 orders.append(o)
                 fills.extend(f)
         self.last_decision_ts = ts
         record = _record(decision, verdict, orders)
+        if failure is not None:
+            record = replace(record, error=storable(
+                f"order failed: {type(failure).__name__}: {failure}")[:2000])
         keep = record if (not decision.is_hold or decision.source != "rule") else None
         if keep is not None:
             self.memory.append(keep)
@@ -272,16 +335,43 @@ class BotRunner:
         ))
         if fills:
             self.publish_view()
+        if failure is not None:
+            raise failure
 
     async def _execute(self, intent: OrderIntent, ts: int) -> tuple[Order, list[Fill]]:
         ex = await self.broker.execute(intent, self.marks[intent.symbol], ts)
         return ex.order, list(ex.fills)
 
-    async def _exit(self, pos: Position, reason: OrderReason, price: Decimal, ts: int) -> None:
-        async with self._busy:
-            if self.portfolio.position(pos.symbol) is None:
-                return
-            intent = OrderIntent(self.name, pos.symbol, Side.SELL, pos.qty, reason, self.new_id(),
+    def tradable(self, symbol: str) -> Position | None:
+        """The position in ``symbol`` if the exchange would take a sell of it; None when there
+        is none or only dust (what a fee taken in the coin bought leaves over)."""
+        pos = self.portfolio.position(symbol)
+        if pos is None:
+            return None
+        mark = self.marks.get(symbol, pos.avg_entry)
+        return pos if sellable(pos.qty, mark, self._rules(symbol)) > 0 else None
+
+    def tradable_positions(self) -> dict[str, Position]:
+        """What strategies see as held: dust is flat to them (it cannot be sold)."""
+        return {s: p for s in self.portfolio.positions if (p := self.tradable(s)) is not None}
+
+    def _may_exit(self, symbol: str) -> bool:
+        """An exit may be sent: no order of the symbol is unresolved, the bot is reconciled."""
+        return symbol not in self.broker.blocked() and not self.broker.not_ready()
+
+    async def _exit(self, pos: Position, reason: OrderReason, price: Decimal, ts: int) -> bool:
+        """Sell the position (what the exchange would take of it); False when nothing was
+        sent (no position, an unresolved order on the symbol, or only dust left)."""
+        async with self.lock:
+            held = self.portfolio.position(pos.symbol)
+            if held is None or not self._may_exit(pos.symbol):
+                return False
+            qty = sellable(held.qty, price, self._rules(pos.symbol))
+            if qty <= 0:  # dust the exchange would refuse (a fee taken in the coin bought)
+                log.info("bot %s: %s %s left is below the exchange's minimum; not sold",
+                         self.name, held.qty, pos.symbol)
+                return False
+            intent = OrderIntent(self.name, pos.symbol, Side.SELL, qty, reason, self.new_id(),
                                  limit_price=price)
             ex = await self.broker.execute(intent, price, ts)
             await self._persist([ex.order], list(ex.fills), None, ts)
@@ -290,12 +380,44 @@ class BotRunner:
                 self.memory.append(DecisionRecord(
                     self.name, ts, "risk", f"{pos.symbol}:{reason.value}",
                     reasoning=f"{reason.value.replace('_', '-')} hit at {price}"))
+            return True
 
-    async def record_executions(self, executions: Any, ts: int) -> None:
+    async def settle(self, ts: int) -> None:
+        """Let the broker look up orders whose end is not known yet, and record what that
+        brought, under the bot's lock. A flatten that met such an order is finished once
+        none is left."""
+        async with self.lock:
+            settled = await self.broker.settle(ts)
+            if settled:
+                await self.record_executions(settled, ts)
+        if self.flatten_pending and not self.broker.blocked():
+            n = await self.flatten(ts)
+            self.bus.publish(Notice(ts, "info", f"{self.name}: its orders settled; the flatten "
+                                    f"asked before closed {n} position(s)", self.name))
+
+    def request_settle(self) -> None:
+        """The broker's nudge (an order is due a lookup): through the inbox while the bot runs,
+        else at once on a task of its own (a stopped bot's orders are real too)."""
+        if self.task is not None and not self.task.done():
+            self.inbox.put_nowait(SETTLE)
+        elif self._settle_task is None or self._settle_task.done():
+            self._settle_task = asyncio.create_task(self._settle_stopped(),
+                                                    name=f"settle:{self.name}")
+
+    async def _settle_stopped(self) -> None:
+        try:
+            await self.settle(self.last_cycle_ts or 0)
+        except Exception as e:  # noqa: BLE001 - reported like a failed cycle
+            self._failed(e)
+
+    def holdings(self) -> dict[str, Decimal]:
+        """symbol -> base quantity the ledger holds (what the broker may know)."""
+        return {s: p.qty for s, p in self.portfolio.positions.items()}
+
+    async def record_executions(self, executions: list[Execution], ts: int) -> None:
         """Apply and store orders a broker settled outside a cycle (a restart replay, an order
         whose outcome was unknown): each order with its new fills, in one transaction.
-        Call it with the bot's lock held (the broker does, inside ``execute``) or before the
-        bot's task runs."""
+        Call it with the bot's lock held or before the bot's task runs."""
         orders = [e.order for e in executions]
         fills = [f for e in executions for f in e.fills]
         await self._persist(orders, fills, None, ts)
@@ -307,21 +429,39 @@ class BotRunner:
         n = 0
         for pos in list(self.portfolio.positions.values()):
             price = self.marks.get(pos.symbol) or pos.avg_entry
-            await self._exit(pos, OrderReason.FLATTEN, price, ts)
-            n += 1
+            n += await self._exit(pos, OrderReason.FLATTEN, price, ts)
+        # An order whose end is not known yet (LIVE) may still add or remove a position: the
+        # flatten is finished when it settles (``settle``), even with the bot stopped.
+        self.flatten_pending = bool(self.broker.blocked())
         return n
+
+    def open_after_flatten(self) -> tuple[int, int]:
+        """(positions still open that could be sold, positions waiting on an unresolved order
+        of their symbol): what a flatten has left. Dust is not a position here."""
+        blocked = self.broker.blocked()
+        held = self.tradable_positions()
+        waiting = sum(1 for s in held if s in blocked)
+        return len(held) - waiting, waiting
 
     async def _persist(self, orders: list[Order], fills: list[Fill],
                        record: DecisionRecord | None, ts: int) -> None:
         touched: dict[str, Position | None] = {}
         events: list[Any] = []
         booked: list[Fill] = []
+        if self._applied is not None:  # a fill is applied once, however often it is reported
+            fills = [f for f in fills if f.fill_id not in self._applied]
         for f in fills:
+            # Stamped no earlier than the last fill applied: the wallet is rebuilt from fills in
+            # time order, which must be the order they were applied in (a late lookup's fill
+            # comes after an exit made meanwhile).
+            if f.ts < self.portfolio.last_fill_ts:
+                f = replace(f, ts=self.portfolio.last_fill_ts)
             realised = self.portfolio.apply(f)
             booked.append(replace(f, realised=realised))
-            if f.side is Side.BUY:
-                o = next(o for o in orders if o.client_order_id == f.client_order_id)
-                self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
+            if f.side is Side.BUY and self.portfolio.position(f.symbol) is not None:
+                o = next((o for o in orders if o.client_order_id == f.client_order_id), None)
+                if o is not None:
+                    self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
             pos = self.portfolio.position(f.symbol)
             touched[f.symbol] = pos
             events.append(OrderFilled(f.ts, self.name, f.symbol, f.side.value, f.qty, f.price,
@@ -342,8 +482,14 @@ class BotRunner:
                 except Exception:  # noqa: BLE001
                     self.status = BotStatus.ERROR
             raise
+        if self._applied is not None:
+            self._applied.update(f.fill_id for f in booked)
         for ev in events:
             self.bus.publish(ev)
+
+    def track_fill_ids(self, ids: set[str]) -> None:
+        """Apply each fill id once from now on (LIVE bots: ``ids`` are the stored ones)."""
+        self._applied = set(ids)
 
     # ------------------------------------------------------------------ state and views
 
@@ -356,8 +502,35 @@ class BotRunner:
         day = ts // 86_400_000
         if self._day != day:
             self._day, self.day_start_equity = day, eq
+        self.last_sample_ts = ts
+        # Every sample, not only decision cycles: the kill switches see the peak the equity
+        # curve shows (and the state is stored whenever it moves: see save_risk_state).
+        self.risk.observe(eq, ts)
         self._equity_buf.append(EquityPoint(self.name, ts, eq, self.portfolio.cash))
         self.bus.publish(EquitySampled(ts, self.name, eq, self.portfolio.cash))
+
+    async def save_risk_state(self) -> None:
+        """Store the kill switches' memory when it moved (a new peak, a new day), with the
+        equity samples not stored yet: a restart, even after SIGKILL, never forgets a switch
+        that tripped."""
+        save = getattr(self.store, "save_risk_state", None)
+        if not self.risk.changed or save is None:
+            return
+        # A new peak is stored with the next batch of equity samples (what a crash may lose of
+        # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
+        last = self._equity_buf[-1].equity if self._equity_buf else None
+        tripped = last is not None and self.risk.entry_block(last) is not None
+        if not (self.risk.urgent or tripped or len(self._equity_buf) >= EQUITY_FLUSH):
+            return
+        state, buf = self.risk.state(), self._equity_buf
+        self._equity_buf = []
+        self.risk.saved()
+        try:
+            await save(self.name, state, buf)
+        except BaseException:
+            self.risk.changed = True
+            self._equity_buf = buf + self._equity_buf
+            raise
 
     async def flush_equity(self) -> None:
         if self._equity_buf:
@@ -369,6 +542,7 @@ class BotRunner:
         """Change the status; ``persist=False`` for a passing state (a circuit breaker's
         pause) that a restart must not inherit. ``why`` is shown with the bot."""
         self.status = status
+        self.budget_paused = False  # any other change of status ends a budget pause
         self.market_stats["paused_why"] = why
         # The bot already behaves so: show it now. The write waits behind the other bots'
         # cycles in the writer's queue (100+ ms when 20 bots trade fast); a failed write still
@@ -411,8 +585,11 @@ class BotRunner:
         pf = self.portfolio
         stats = dict(getattr(self.strategy, "stats", {}) or {})
         stats.update(self.market_stats)
+        blocked = self.broker.blocked()
+        if blocked:  # LIVE: symbols with an order whose end the exchange has not told yet
+            stats["unresolved"] = sorted(blocked)
         return BotView(
-            self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.start_cash,
+            self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.net_deposits,
             self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,
             self.cycles, self.errors, self.last_decision_ts,
             self.next_cycle_ts if self.status is BotStatus.RUNNING else None,
@@ -429,21 +606,41 @@ def _tf_ms(tf: str) -> int:
     return timeframe_seconds(tf) * 1000
 
 
+def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision:
+    """``decision`` with every non-hold call on a blocked symbol turned into a hold, saying
+    why (an order of that symbol is still unresolved)."""
+    if not blocked or decision.is_hold:
+        return decision
+    items = []
+    for item in decision.items:
+        why = blocked.get(item.symbol)
+        if why and item.action is not Action.HOLD:
+            note = f"{item.action.value} held: {why}"
+            item = replace(item, action=Action.HOLD, size_pct=None,
+                           reasoning=f"{item.reasoning} [{note}]" if item.reasoning else note)
+        items.append(item)
+    return replace(decision, items=tuple(items))
+
+
 def _record(decision: Decision, verdict: Any, orders: list[Order]) -> DecisionRecord:
     m = decision.meta
+    # storable(): outside text (a model's reply) must never make the write fail after the
+    # orders it caused were executed (a lone surrogate once lost a fill that way).
     return DecisionRecord(
         bot=decision.bot, ts=decision.ts, source=decision.source,
-        actions=" ".join(f"{i.symbol}:{i.action.value}" for i in decision.items),
-        reasoning=decision.reasoning[:4000],
+        actions=storable(" ".join(f"{i.symbol}:{i.action.value}" for i in decision.items)),
+        reasoning=storable(decision.reasoning[:4000]),
         verdict=verdict.status.value if verdict else "",
-        verdict_reasons="; ".join(verdict.reasons) if verdict else "",
+        verdict_reasons=storable("; ".join(verdict.reasons)) if verdict else "",
         order_ids=",".join(o.client_order_id for o in orders),
-        provider=str(m.get("provider", "")), model=str(m.get("model", "")),
-        prompt_hash=str(m.get("prompt_hash", "")), prompt=str(m.get("prompt", ""))[:8000],
-        raw_reply=str(m.get("raw_reply", ""))[:8000], parsed=str(m.get("parsed", "")),
-        error=str(m.get("error", "")), tokens_in=int(m.get("tokens_in", 0) or 0),
-        tokens_out=int(m.get("tokens_out", 0) or 0), cost=to_decimal(m.get("cost", ZERO) or ZERO),
-        latency_ms=int(m.get("latency_ms", 0) or 0),
+        provider=storable(m.get("provider", "")), model=storable(m.get("model", "")),
+        prompt_hash=storable(m.get("prompt_hash", "")),
+        prompt=storable(str(m.get("prompt", ""))[:8000]),
+        raw_reply=storable(str(m.get("raw_reply", ""))[:8000]),
+        parsed=storable(m.get("parsed", "")), error=storable(m.get("error", "")),
+        tokens_in=int(m.get("tokens_in", 0) or 0), tokens_out=int(m.get("tokens_out", 0) or 0),
+        cost=to_decimal(m.get("cost", ZERO) or ZERO), latency_ms=int(m.get("latency_ms", 0) or 0),
+        flags=storable(m.get("flags", "")),
     )
 
 

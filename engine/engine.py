@@ -14,27 +14,36 @@ from decimal import Decimal
 from typing import Any
 
 from .bot import BotRunner
-from .broker import Broker
+from .broker import Broker, BrokerLink
 from .bus import EventBus
+from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
 from .clock import Clock, WallClock
-from .errors import ConfigError, OxbotError
+from .errors import ConfigError, OxbotError, StorageError
+from .hold import DecisionHold
+from .lanes import SENT_AT_PANIC, CommandLanes
 from .market.hub import MarketHub
+from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
     BotRemoved,
     Command,
     CommandDone,
+    DecisionHistory,
+    DecisionMade,
     DeleteBot,
     EngineError,
     EngineSnapshot,
     EngineStateChanged,
     EquityHistory,
     FlattenBot,
+    HoldDecisions,
+    Notice,
     OrderFilled,
     PanicAll,
     PauseBot,
     RecentFills,
     ReconcileFound,
+    RequestDecisionHistory,
     RequestEquityHistory,
     RequestRecentFills,
     RequestReconcile,
@@ -46,7 +55,7 @@ from .messages import (
     StopBot,
     UpdateBot,
 )
-from .models import ZERO, BotConfig, BotStatus, Mode
+from .models import ZERO, BotConfig, BotStatus, DecisionRecord, Mode
 from .paper import PaperBroker, id_factory
 from .portfolio import Portfolio
 from .strategies import Strategy, build_strategy
@@ -55,10 +64,16 @@ log = logging.getLogger("oxbot.engine")
 
 StrategyFactory = Callable[[BotConfig], Strategy]
 BrokerFactory = Callable[[BotConfig], Broker]
+# Raises ConfigError naming what a bot lacks (an API key) and how to set it; the composition
+# root provides it (the engine never reads keys itself).
+KeyCheck = Callable[[BotConfig], Awaitable[None]]
 SNAPSHOT_EVERY_S = 1.0
 MARKS_EVERY_S = 10.0  # how often the sim market's last closes are stored
 EQUITY_HISTORY_MAX = 5000  # points per RequestEquityHistory: one chart's worth
 RECENT_FILLS_MAX = 1000  # fills per RequestRecentFills
+DECISION_HISTORY_MAX = 200  # decisions per RequestDecisionHistory
+PANIC_WAIT_S = 2.0  # how long PANIC waits for orders in flight before it answers
+SHUTDOWN_GRACE_S = 3.0  # commands still running at shutdown get this long, then are cancelled
 
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
@@ -86,6 +101,7 @@ class Engine:
         broker_factory: BrokerFactory = paper_broker_factory,
         resume: bool = True,
         snapshot_every_s: float | None = SNAPSHOT_EVERY_S,
+        key_check: KeyCheck | None = None,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -95,9 +111,14 @@ class Engine:
         self.broker_factory = broker_factory
         self.resume = resume
         self.snapshot_every_s = snapshot_every_s
+        self.key_check = key_check
         self.runners: dict[str, BotRunner] = {}
         self.state = "created"
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
+        self.hold = DecisionHold()  # new decisions held while a PANIC question is on screen
+        self.panics = 0  # PANICs so far: a start sent before one must not undo it
+        self._lanes = CommandLanes(self._dispatch, lambda: self.panics)
+        self._background: set[asyncio.Task[Any]] = set()  # PANIC's closes of busy bots
         self._started = time.monotonic()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ready = asyncio.Event()
@@ -135,6 +156,9 @@ class Engine:
             "trades": sum(v.trades for v in views),
             "equity": str(equity.quantize(Decimal("0.01"))),
             "errors": sum(v.errors for v in views),
+            # LLM decisions that ended as a HOLD for want of a usable answer (transport errors
+            # included): a bot whose model always fails has no cycle errors, only these.
+            "failed_decisions": sum(int(v.stats.get("failures", 0) or 0) for v in views),
             "db": str(getattr(self.store, "path", "")),
         }
 
@@ -152,17 +176,21 @@ class Engine:
         try:
             for service in self.services:
                 await service.start()
+            hub_task.add_done_callback(self._market_stopped)
             while True:
                 cmd = await self._commands.get()
                 if isinstance(cmd, Shutdown):
                     self._done(cmd, True, "engine stopping")
                     break
-                await self._dispatch(cmd)
-                if hub_task.done() and hub_task.exception() is not None:
-                    exc = hub_task.exception()
-                    self.bus.publish(EngineError(self.now_ms(), f"market stopped: {exc}"))
+                # never awaited here: a slow command (a LIVE start, a stop waiting out an
+                # order in flight) must not hold up the ones behind it, PANIC above all
+                self._lanes.route(cmd)
         finally:
             self._set_state("stopping")
+            await self._lanes.close(SHUTDOWN_GRACE_S)
+            for task in list(self._background):
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             snap_task.cancel()
             for r in self.runners.values():
                 await r.halt()  # stored status is kept: running bots resume on restart
@@ -176,6 +204,10 @@ class Engine:
             self._set_state("stopped")
             for service in self.services:  # last: `oxbot stop` returns once state is saved
                 await _quietly(service.close())
+
+    def _market_stopped(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.bus.publish(EngineError(self.now_ms(), f"market stopped: {task.exception()}"))
 
     async def _snapshots(self) -> None:
         every = self.snapshot_every_s or 10.0
@@ -194,6 +226,8 @@ class Engine:
         if save is not None:
             try:
                 await save(self.hub.marks())
+            except OxbotError as e:  # a full disk, in words; no traceback every 10 s
+                log.warning("cannot store the sim market's last prices: %s", e)
             except Exception:  # noqa: BLE001 - only the price path's continuity is at stake
                 log.warning("cannot store the sim market's last prices", exc_info=True)
 
@@ -222,7 +256,9 @@ class Engine:
 
     async def _load(self) -> None:
         resume_ts = 0
+        stored_status: dict[str, BotStatus] = {}
         for config, status in await self.store.load_bots():
+            stored_status[config.name] = status
             try:
                 runner = await self._build(config, status)
             except OxbotError as e:
@@ -240,35 +276,54 @@ class Engine:
         marks = await load_marks() if load_marks is not None else {}
         self.hub.resume_from(resume_ts, marks)
         for r in self.runners.values():
+            stored = stored_status.get(r.name)
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
                 try:
                     await self._prepare(r)
-                except OxbotError as e:
+                    self._activate(r)
+                except Exception as e:  # noqa: BLE001 - one bot never stops the engine
+                    if not isinstance(e, OxbotError):
+                        log.exception("bot %s could not resume", r.name)
                     self.bus.publish(EngineError(self.now_ms(), f"bot {r.name} not resumed: {e}"))
                     await r.set_status(BotStatus.STOPPED)
-                    continue
-                self._activate(r)
+            elif r.config.mode is Mode.LIVE and (stored is BotStatus.ERROR or
+                                                 await self.store.open_orders(r.name)):
+                # A LIVE bot that stopped in error, or left orders unresolved, is the most
+                # likely to differ from its exchange: settle and reconcile it, without trading.
+                try:
+                    await self._prepare(r, trading=False)
+                except OxbotError as e:
+                    self.bus.publish(EngineError(self.now_ms(), f"bot {r.name}: cannot settle "
+                                                 f"its orders with {r.config.exchange}: {e}"))
 
     async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
         strategy = self.strategy_factory(config)
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
-        memory = await self.store.recent_decisions(config.name, 20)
-        restore = getattr(strategy, "restore_today", None)
-        if restore is not None:  # today's LLM spend survives restarts and edits
-            restore((await self.store.decision_stats(config.name))["cost_today"])
+        # the memory strategies read is decisions; capital edits are in the reasoning history
+        memory = [d for d in await self.store.recent_decisions(config.name, 20)
+                  if d.source != CAPITAL_SOURCE]
+        restore = getattr(strategy, "restore_history", None)
+        if restore is not None:  # LLM spend, failures and the last failure survive restarts
+            restore(await self.store.decision_stats(config.name), memory)
         runner = BotRunner(
             config, strategy, portfolio, broker, self.store, self.bus,
             getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
             reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
             pace=self.hub.wait_turn,
         )
+        runner.held = self.hold.reason
         if memory:  # the bots table's "Last" column across a restart
             runner.last_decision_ts = memory[-1].ts
         day_open = getattr(self.store, "day_open_equity", None)
         opened = await day_open(config.name) if day_open is not None else None
         if opened is not None:  # today's P&L goes on across a restart
             runner.restore_day(opened[0], opened[1])
+        risk_state = getattr(self.store, "load_risk_state", None)
+        if risk_state is not None:  # the kill switches go on across restarts and edits
+            runner.risk.restore(await risk_state(config.name))
+        last = await self.store.equity_series(config.name, limit=1)
+        runner.last_sample_ts = last[-1][0] if last else None
         self.runners[config.name] = runner
         return runner
 
@@ -276,17 +331,51 @@ class Engine:
         fills = await self.store.load_fills(config.name)
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
-        return Portfolio.from_fills(config.capital, fills, stops)
+        load_flows = getattr(self.store, "load_flows", None)
+        flows = await load_flows(config.name) if load_flows is not None else []
+        # config.capital is what the user put in, net: the start plus the deposits since
+        start = config.capital - sum((f.amount for f in flows), ZERO)
+        try:
+            return Portfolio.from_fills(start, fills, stops, flows)
+        except ValueError as e:  # one damaged ledger must not take the engine down
+            raise StorageError(f"the stored fills of bot {config.name} do not add up ({e}); "
+                               "the bot stays stopped: check its fills (`oxbot trades`)") from e
 
-    async def _prepare(self, r: BotRunner) -> None:
-        """Before a bot runs: a LIVE broker takes its key and lock, settles the orders the last
-        run left PENDING and reconciles with the exchange (differences become Notices)."""
-        start = getattr(r.broker, "start", None)
-        if start is not None:
-            await start(r)
+    async def _preflight(self, config: BotConfig, strategy: Strategy) -> None:
+        """Refuse, with one message naming the fix, a bot that cannot work as configured: an
+        LLM budget without a price, a missing LLM or exchange key (asked before it is added,
+        changed or started, instead of failing every cycle)."""
+        check = getattr(strategy, "check_setup", None)
+        if check is not None:
+            check()
+        if self.key_check is not None:
+            await self.key_check(config)
+
+    async def _prepare(self, r: BotRunner, trading: bool = True) -> None:
+        """Before a bot runs: its broker starts (LIVE: keys and lock, the orders the last run
+        left unresolved looked up, reconciliation with the exchange); what that settled is
+        recorded in the bot's ledger. ``trading=False`` for a bot that is only settled (one
+        that stopped in error): what only trading needs (an LLM key) is not asked then."""
+        if trading:
+            await self._preflight(r.config, r.strategy)
+        if r.config.mode is Mode.LIVE:
+            r.track_fill_ids({f.fill_id for f in await self.store.load_fills(r.name)})
+        link = BrokerLink(r.name, holdings=r.holdings, wake=r.request_settle,
+                          publish=self.bus.publish, now_ms=self.now_ms)
+        settled = await r.broker.start(link)
+        if settled:
+            async with r.lock:
+                await r.record_executions(settled, self.now_ms())
 
     def _activate(self, r: BotRunner) -> None:
-        self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators())
+        """Subscribe the bot to its streams and run its task. Raises before anything runs when
+        the market cannot serve it."""
+        try:
+            self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators(),
+                               bars_needed(r.strategy))
+        except BaseException:
+            self.hub.unsubscribe(r)
+            raise
         r.start_task()
 
     def _runner(self, name: str) -> BotRunner:
@@ -301,7 +390,10 @@ class Engine:
             raise ConfigError("AddBot needs a config")
         if cfg.name in self.runners:
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
-        self.strategy_factory(cfg)  # validates the strategy and its parameters first
+        # validates the strategy and its parameters first, then what the bot needs to run
+        strategy = self.strategy_factory(cfg)
+        check_warmup(strategy, cfg.name)
+        await self._preflight(cfg, strategy)
         self.broker_factory(cfg)
         await self.store.save_bot(cfg, BotStatus.STOPPED)
         r = await self._build(cfg, BotStatus.STOPPED)
@@ -325,26 +417,89 @@ class Engine:
                 f"{cmd.name} holds {', '.join(sorted(held))}: flatten it (f) before changing "
                 f"its {what}; nothing was changed"
             )
-        self.strategy_factory(cfg)
+        if moved or cfg.capital != old.config.capital:
+            # the order may still fill: the old broker must follow it, and the cash it takes
+            # is not free for a withdrawal yet
+            await self._refuse_while_unresolved(old, "changing its mode, exchange or capital")
+        strategy = self.strategy_factory(cfg)
+        check_warmup(strategy, cfg.name)
+        await self._preflight(cfg, strategy)
         self.broker_factory(cfg)
+        self._mark(old)
+        capital_flow(old, cfg, self.now_ms())  # a withdrawal it cannot pay: refused right here
         was = old.status
         await self._stop(old, BotStatus.STOPPED)
+        try:  # again now that no order is in flight: the cash it checks is final
+            flow = capital_flow(old, cfg, self.now_ms())
+        except ConfigError:
+            if was in (BotStatus.RUNNING, BotStatus.PAUSED):
+                await self._start(old)
+                if was is BotStatus.PAUSED:
+                    await old.set_status(BotStatus.PAUSED)
+            raise
         await old.strategy.aclose()
-        await self.store.save_bot(cfg, BotStatus.STOPPED)
+        await _quietly(old.broker.close())  # its key lock and order timer; the new one starts
+        if flow is None:
+            await self.store.save_bot(cfg, BotStatus.STOPPED)
+        else:  # the config, the deposit or withdrawal and the rescaled switches: one write
+            risk = old.risk.state().after_flow(flow.equity_before, flow.amount)
+            await self.store.save_bot(cfg, BotStatus.STOPPED, flow=flow, risk=risk)
         r = await self._build(cfg, BotStatus.STOPPED)
+        r.marks.update(old.marks)  # valued at the last prices now, not at cost until a tick
+        if flow is not None:  # say it, and what the new equity leaves over a limit
+            events, record = capital_changed(r, flow)
+            for ev in events:
+                self.bus.publish(ev)
+            await self.store.record_cycle(r.name, decision=record)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
             await self._start(r)
             if was is BotStatus.PAUSED:
                 await r.set_status(BotStatus.PAUSED)
+        elif cfg.mode is Mode.LIVE and await self.store.open_orders(cfg.name):
+            await self._prepare(r, trading=False)  # its orders are followed, stopped or not
         r.publish_view()
         return f"bot {cfg.name} updated"
 
+    async def _refuse_while_unresolved(self, r: BotRunner, what: str) -> None:
+        """ConfigError while a LIVE bot has an order whose end the exchange has not told."""
+        if r.config.mode is not Mode.LIVE:
+            return
+        pending = await self.store.open_orders(r.name)
+        if pending:
+            o = pending[0]
+            raise ConfigError(
+                f"{r.name} has {_count(len(pending), 'order')} the exchange has not ended yet "
+                f"({o.client_order_id}, {o.status.value}): wait until it settles, or resolve it "
+                f"in reconciliation (r); {what} must wait, nothing was changed")
+
+    def _mark(self, r: BotRunner) -> None:
+        """Fill in the last price of each of the bot's symbols it has not seen yet."""
+        for key in r.config.stream_keys():
+            px = self.hub.last_price(key)
+            if px is not None and key.symbol not in r.marks:
+                r.marks[key.symbol] = Decimal(repr(px))
+
     async def _start(self, r: BotRunner) -> None:
-        await self._prepare(r)
-        await r.set_status(BotStatus.RUNNING)
+        """Prepare, subscribe and run the bot, and only then store it as running: a bot that
+        fails to start stays stopped (a later engine start would otherwise fail it again)."""
+        self._not_after_panic(r)
+        await self._prepare(r)  # a LIVE start may wait on the exchange meanwhile
+        self._not_after_panic(r)
+        r.status = BotStatus.RUNNING
+        try:
+            self._activate(r)
+        except BaseException:
+            r.status = BotStatus.STOPPED
+            r.publish_view()
+            raise
         r.consecutive_errors = 0
         r.last_error = ""
-        self._activate(r)
+        await r.set_status(BotStatus.RUNNING)
+
+    def _not_after_panic(self, r: BotRunner) -> None:
+        if SENT_AT_PANIC.get() != self.panics:
+            raise OxbotError(f"{r.name} not started: PANIC stopped every bot after the start "
+                             "was asked; start it again if you mean it")
 
     async def _stop(self, r: BotRunner, status: BotStatus) -> None:
         self.hub.unsubscribe(r)
@@ -360,8 +515,18 @@ class Engine:
 
     async def _on_StopBot(self, cmd: StopBot) -> str:
         r = self._runner(cmd.name)
+        close = cmd.close_positions
+        if close is None:
+            close = r.config.on_stop == "close"
         await self._stop(r, BotStatus.STOPPED)
-        return f"{cmd.name} stopped"
+        held = len(r.portfolio.positions)
+        if not held:
+            return f"{cmd.name} stopped"
+        if close:
+            n = await self._flatten(r)
+            return f"{cmd.name} stopped; {_count(n, 'position')} closed"
+        return (f"{cmd.name} stopped; {_count(held, 'position')} kept: stop-loss and "
+                "take-profit are not watched until it runs again")
 
     async def _on_PauseBot(self, cmd: PauseBot) -> str:
         r = self._runner(cmd.name)
@@ -380,13 +545,14 @@ class Engine:
     async def _on_FlattenBot(self, cmd: FlattenBot) -> str:
         r = self._runner(cmd.name)
         n = await self._flatten(r)
-        return f"{cmd.name}: {n} position(s) closed"
+        text = f"{cmd.name}: {n} position(s) closed"
+        if r.flatten_pending:
+            text += ("; an order's outcome is still unknown: what is left closes as soon as the "
+                     "exchange says what became of it")
+        return text
 
     async def _flatten(self, r: BotRunner) -> int:
-        for key in r.config.stream_keys():
-            px = self.hub.last_price(key)
-            if px is not None and key.symbol not in r.marks:
-                r.marks[key.symbol] = Decimal(repr(px))
+        self._mark(r)
         return await r.flatten(self.now_ms())
 
     async def _on_DeleteBot(self, cmd: DeleteBot) -> str:
@@ -395,6 +561,7 @@ class Engine:
                 raise ConfigError(f"no bot named {cmd.name!r}")
             return f"history of {cmd.name} purged"
         r = self._runner(cmd.name)
+        await self._refuse_while_unresolved(r, "deleting it")
         await self._stop(r, BotStatus.STOPPED)
         await _quietly(r.strategy.aclose())
         await _quietly(r.broker.close())
@@ -404,22 +571,87 @@ class Engine:
         kept = "history purged" if cmd.purge_history else "history kept"
         return f"bot {cmd.name} deleted ({kept})"
 
+    async def _on_HoldDecisions(self, cmd: HoldDecisions) -> str:
+        was = self.hold.reason()
+        if cmd.hold:
+            self.hold.hold(cmd.seconds, cmd.why)
+            if not was:
+                log.info("new decisions held: %s (for %d s unless renewed)", cmd.why,
+                         cmd.seconds)
+        else:
+            self.hold.release()
+            if was:
+                log.info("new decisions allowed again")
+        return ""
+
     async def _on_PanicAll(self, cmd: PanicAll) -> str:
+        """Stop every bot, then close every position. A bot whose order is in flight (a slow
+        exchange) is stopped at once like the others, but PANIC does not wait more than
+        PANIC_WAIT_S for that order: its positions are closed as soon as it settles, and a
+        Notice says so."""
+        self.panics += 1  # a start in flight or queued no longer brings its bot back
+        self.hold.release()
         runners = list(self.runners.values())
         active = [r for r in runners if r.status is not BotStatus.STOPPED]
         for r in active:  # before the first await: no bot starts another cycle from here on
             self.hub.unsubscribe(r)
             r.status = BotStatus.STOPPED
-        for r in active:  # then wait out what was in flight, and record the status
-            await self._stop(r, BotStatus.STOPPED)
-        closed = 0
-        for r in runners:  # only now close positions: nothing can open new ones meanwhile
-            closed += await self._flatten(r)
-        stopped = len(active)
-        left = sum(len(r.portfolio.positions) for r in self.runners.values())
-        if left:
-            raise OxbotError(f"PANIC incomplete: {left} position(s) still open")
-        return f"PANIC done: {stopped} bot(s) stopped, {closed} position(s) closed"
+        # then wait out what was in flight (briefly), and record the status
+        stops = {r: asyncio.ensure_future(self._stop(r, BotStatus.STOPPED)) for r in active}
+        if stops:
+            await asyncio.wait(stops.values(), timeout=PANIC_WAIT_S)
+        late = [r for r, task in stops.items() if not task.done()]
+        for r in late:
+            self._spawn(self._panic_when_settled(r, stops[r]), f"PANIC {r.name}")
+        ready = [r for r in runners if r not in late]
+        failed = [f"{r.name}: {t.exception()}" for r, t in stops.items()
+                  if t.done() and not t.cancelled() and t.exception() is not None]
+        # only now close positions: nothing can open new ones meanwhile; bots side by side,
+        # so one slow exchange does not hold up the others
+        results = await asyncio.gather(*(self._flatten(r) for r in ready),
+                                       return_exceptions=True)
+        closed = sum(n for n in results if isinstance(n, int))
+        failed += [f"{r.name}: {e}" for r, e in zip(ready, results, strict=True)
+                   if isinstance(e, BaseException)]
+        after = [r.open_after_flatten() for r in ready]
+        left, waiting = sum(a for a, _ in after), sum(w for _, w in after)
+        if left or failed:
+            raise OxbotError(f"PANIC incomplete: {_count(closed, 'position')} closed, "
+                             f"{_count(left, 'position')} still open"
+                             + (f" ({'; '.join(failed)})" if failed else ""))
+        text = (f"PANIC done: {_count(len(active), 'bot')} stopped, "
+                f"{_count(closed, 'position')} closed")
+        pending = [r.name for r in ready if r.flatten_pending]
+        if pending:
+            text += (f"; {', '.join(pending)}: an order's outcome is still unknown "
+                     f"({_count(waiting, 'position')} waiting on it); their positions close "
+                     "as soon as the exchange says what became of it")
+        if late:
+            names = ", ".join(r.name for r in late)
+            text += (f"; {names}: an order is still in flight, the bot is stopped and its "
+                     "positions close as soon as that order settles")
+        return text
+
+    async def _panic_when_settled(self, r: BotRunner, stop: asyncio.Future[None]) -> None:
+        """PANIC's part for a bot whose order was in flight: wait it out, then close."""
+        try:
+            await stop
+            n = await self._flatten(r)
+            left = sum(r.open_after_flatten())
+            level, text = ("info", f"PANIC: {r.name}'s order in flight settled; "
+                           f"{_count(n, 'position')} closed")
+            if left:
+                level, text = "error", f"{text}, {_count(left, 'position')} still open"
+        except Exception as e:  # noqa: BLE001 - reported, never lost in a task
+            log.exception("PANIC: closing %s failed", r.name)
+            level, text = "error", f"PANIC: closing {r.name}'s positions failed: {e}"
+        self.bus.publish(Notice(self.now_ms(), level, text, r.name))
+
+    def _spawn(self, coro: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _on_RequestSnapshot(self, cmd: RequestSnapshot) -> str:
         self.bus.publish(self.snapshot())
@@ -428,8 +660,18 @@ class Engine:
     async def _on_RequestEquityHistory(self, cmd: RequestEquityHistory) -> str:
         limit = max(1, min(cmd.limit, EQUITY_HISTORY_MAX))
         points = await self.store.equity_series(cmd.bot, limit=limit)
+        load_flows = getattr(self.store, "load_flows", None)
+        flows = await load_flows(cmd.bot) if load_flows is not None else []
         self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
-                                       tuple((int(ts), Decimal(eq)) for ts, eq in points)))
+                                       tuple((int(ts), Decimal(eq)) for ts, eq in points),
+                                       tuple((f.ts, f.amount) for f in flows)))
+        return ""
+
+    async def _on_RequestDecisionHistory(self, cmd: RequestDecisionHistory) -> str:
+        limit = max(1, min(cmd.limit, DECISION_HISTORY_MAX))
+        records = await self.store.recent_decisions(cmd.bot, limit)
+        self.bus.publish(DecisionHistory(self.now_ms(), cmd.bot,
+                                         tuple(_decision_event(d) for d in records)))
         return ""
 
     async def _on_RequestRecentFills(self, cmd: RequestRecentFills) -> str:
@@ -445,17 +687,24 @@ class Engine:
         """Re-publish the reconciliation differences still waiting for a choice (a display
         attaching after the LIVE bots started)."""
         for r in list(self.runners.values()):
-            items = getattr(r.broker, "reconcile_items", None)
-            if (not cmd.bot or r.name == cmd.bot) and items is not None and items():
-                self.bus.publish(ReconcileFound(self.now_ms(), r.name, items()))
+            items = r.broker.reconcile_items()
+            if (not cmd.bot or r.name == cmd.bot) and items:
+                self.bus.publish(ReconcileFound(self.now_ms(), r.name, items))
         return ""
 
     async def _on_ResolveReconcile(self, cmd: ResolveReconcile) -> str:
         r = self._runner(cmd.bot)
-        resolve = getattr(r.broker, "resolve_reconcile", None)
-        if resolve is None:
+        if r.config.mode is not Mode.LIVE:
             raise ConfigError(f"{cmd.bot} is not a LIVE bot: it has nothing to reconcile")
-        return str(await resolve(cmd.item_id, cmd.action))
+        message, executions = await r.broker.resolve_reconcile(cmd.item_id, cmd.action)
+        if executions:
+            async with r.lock:
+                await r.record_executions(executions, self.now_ms())
+        return message
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
 async def _quietly(aw: Awaitable[Any]) -> None:
@@ -463,3 +712,11 @@ async def _quietly(aw: Awaitable[Any]) -> None:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
         log.debug("close failed", exc_info=True)
+
+
+def _decision_event(d: DecisionRecord) -> DecisionMade:
+    """A stored decision as the event it was published as (its reasons as one text)."""
+    actions = tuple(tuple(a.rsplit(":", 1)) for a in d.actions.split() if ":" in a)
+    return DecisionMade(d.ts, d.bot, d.source, actions,  # type: ignore[arg-type]
+                        d.reasoning, d.verdict, (d.verdict_reasons,) if d.verdict_reasons else (),
+                        tuple(i for i in d.order_ids.split(",") if i))

@@ -41,7 +41,12 @@ class StartBot(Command):
 
 @dataclass(frozen=True, slots=True)
 class StopBot(Command):
+    """Stop a bot. ``close_positions``: True closes its positions at market, False keeps them
+    (their stop-loss and take-profit are then not watched), None follows the bot's ``on_stop``
+    setting."""
+
     name: str = ""
+    close_positions: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,16 @@ class PanicAll(Command):
 
 
 @dataclass(frozen=True, slots=True)
+class HoldDecisions(Command):
+    """Hold every bot's new decisions (``hold``) for ``seconds`` unless renewed, or release them.
+    Sent while a PANIC confirmation is on screen; stop-loss and take-profit keep running."""
+
+    hold: bool = True
+    seconds: int = 60
+    why: str = "PANIC confirmation open"
+
+
+@dataclass(frozen=True, slots=True)
 class RequestSnapshot(Command):
     """Ask for an EngineSnapshot (a client attaching or resyncing)."""
 
@@ -96,6 +111,15 @@ class RequestRecentFills(Command):
 
     bot: str = ""
     limit: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDecisionHistory(Command):
+    """Ask for the newest stored decisions of ``bot`` (a display filling its reasoning panel
+    after a restart or an attach); answered by a DecisionHistory event."""
+
+    bot: str = ""
+    limit: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +164,8 @@ class BotView:
     status: BotStatus
     cash: Decimal
     equity: Decimal
-    start_equity: Decimal
-    day_start_equity: Decimal
+    start_equity: Decimal  # net deposits: the capital plus deposits minus withdrawals
+    day_start_equity: Decimal  # today's opening equity, deposits and withdrawals since added
     realised: Decimal
     fees: Decimal
     open_positions: int
@@ -155,6 +179,7 @@ class BotView:
 
     @property
     def pnl_pct(self) -> Decimal:
+        """Return on net deposits (capital edits move the base, never the return)."""
         if not self.start_equity:
             return Decimal(0)
         return (self.equity - self.start_equity) / self.start_equity * 100
@@ -269,10 +294,23 @@ class Notice(Event):
 
 @dataclass(frozen=True, slots=True)
 class EquityHistory(Event):
-    """A bot's stored equity curve, oldest first (the answer to RequestEquityHistory)."""
+    """A bot's stored equity curve, oldest first (the answer to RequestEquityHistory), and
+    its deposits (> 0) and withdrawals (< 0) as (ts, amount), oldest first: the steps of the
+    curve that are not profit or loss."""
 
     bot: str = ""
     points: tuple[tuple[int, Decimal], ...] = ()
+    flows: tuple[tuple[int, Decimal], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalChanged(Event):
+    """A bot's capital was edited: ``amount`` deposited (> 0) or withdrawn (< 0), leaving
+    ``capital`` (net deposits). Not profit or loss."""
+
+    bot: str = ""
+    amount: Decimal = Decimal(0)
+    capital: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +320,15 @@ class RecentFills(Event):
 
     bot: str = ""
     fills: tuple[OrderFilled, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionHistory(Event):
+    """A bot's stored decisions, oldest first, as the DecisionMade events they were (the
+    answer to RequestDecisionHistory): the reasoning panel of a fresh cockpit is not empty."""
+
+    bot: str = ""
+    decisions: tuple[DecisionMade, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -68,11 +68,25 @@ class Action(StrEnum):
 
 
 class OrderStatus(StrEnum):
-    PENDING = "pending"  # intent committed, nothing sent yet
+    """Where an order stands. A LIVE order moves only on evidence from the exchange
+    (engine/exchange/lifecycle.py): PENDING -> UNKNOWN | ACKNOWLEDGED -> OPEN -> PARTIALLY_FILLED
+    -> FILLED | CANCELED | REJECTED. Paper orders are FILLED at once."""
+
+    PENDING = "pending"  # the intent, committed before any I/O; it may or may not have been sent
+    UNKNOWN = "unknown"  # sent, but what the exchange did is not known: looked up until it is
+    ACKNOWLEDGED = "acknowledged"  # the exchange gave it an id but no state (OKX's place reply)
     OPEN = "open"
-    FILLED = "filled"
-    CANCELED = "canceled"
-    REJECTED = "rejected"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"  # fully filled, every fill in the ledger
+    CANCELED = "canceled"  # cancelled or expired; fills it had stand
+    REJECTED = "rejected"  # refused by the exchange: nothing was placed
+
+    @property
+    def terminal(self) -> bool:
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
 
 
 class OrderReason(StrEnum):
@@ -166,6 +180,9 @@ class BotConfig(BaseModel):
     slippage_bps: Decimal = Field(Decimal("0"), ge=0, le=500)
     # Settings of strategies that need more than params (the LLM strategy): provider, model, ...
     llm: dict[str, Any] = Field(default_factory=dict)
+    # What stopping the bot does with its open positions: "keep" them (their SL/TP are then not
+    # watched until it runs again) or "close" them at market. A stop can also choose per call.
+    on_stop: Literal["keep", "close"] = "keep"
 
     @field_validator("name")
     @classmethod
@@ -322,10 +339,34 @@ class Fill:
     # P&L this fill realised (exits; fees excluded), set when the ledger books it; None for
     # fills stored before schema v4
     realised: Decimal | None = None
+    # The fee as the exchange charged it: ``fee_cost`` in ``fee_currency``. "" means the quote
+    # currency (paper fills, and fills stored before schema v5); ``fee`` above is then the same
+    # amount. A fee in the BASE coin (Binance without BNB, OKX spot buys) is taken from the coins
+    # received: ``fee`` holds its quote value and the position gets ``qty - fee_cost``. A fee in
+    # a third coin (BNB) is recorded but not priced: ``fee`` is 0.
+    fee_currency: str = ""
+    fee_cost: Decimal | None = None
 
     @property
     def notional(self) -> Decimal:
         return self.qty * self.price
+
+    @property
+    def base_fee(self) -> Decimal:
+        """The part of the fee taken in the base coin (0 unless the exchange charged it so)."""
+        if self.fee_currency and self.fee_cost and self.fee_currency == base_of(self.symbol):
+            return self.fee_cost
+        return ZERO
+
+
+def base_of(symbol: str) -> str:
+    """``BTC`` of ``BTC/USDT`` (and of ``BTC/USDT:USDT``)."""
+    return symbol.split("/", 1)[0]
+
+
+def quote_of(symbol: str) -> str:
+    """``USDT`` of ``BTC/USDT`` (and of ``BTC/USDT:USDT``)."""
+    return symbol.split("/", 1)[1].split(":", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +413,9 @@ class DecisionRecord:
     tokens_out: int = 0
     cost: Decimal = ZERO
     latency_ms: int = 0
+    # What to know about this decision that is not an error, e.g. "usage estimated: the
+    # server's figures were implausible (...)"
+    flags: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,3 +424,42 @@ class EquityPoint:
     ts: int
     equity: Decimal
     cash: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalFlow:
+    """Money put into (``amount`` > 0) or taken out of (< 0) a bot's wallet by the user, e.g.
+    an edit of its capital: a deposit or a withdrawal in the ledger, never profit or loss.
+    ``capital`` is the bot's net deposits after it; ``equity_before`` its equity just before
+    (the risk manager rescales its kill-switch references by ``(equity + amount) / equity``)."""
+
+    bot: str
+    ts: int
+    amount: Decimal
+    capital: Decimal
+    equity_before: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RiskState:
+    """What the kill switches remember (``RiskManager.state``): the peak equity and the UTC
+    day (market clock, days since the epoch) with its opening equity. Stored, so a restart
+    or an edit never forgets a tripped switch."""
+
+    peak_equity: Decimal | None
+    day: int | None
+    day_start_equity: Decimal | None
+
+    def after_flow(self, equity_before: Decimal, amount: Decimal) -> RiskState:
+        """The references after a deposit or withdrawal, scaled like the wallet, so the
+        percentages the switches measure (drawdown, today's loss) are unchanged by it
+        (time-weighted: a flow is neither a gain nor a loss)."""
+        if equity_before <= 0:
+            after = equity_before + amount
+            return RiskState(after, self.day, after if self.day is not None else None)
+        factor = (equity_before + amount) / equity_before
+
+        def scale(v: Decimal | None) -> Decimal | None:
+            return None if v is None else v * factor
+
+        return RiskState(scale(self.peak_equity), self.day, scale(self.day_start_equity))

@@ -1,8 +1,12 @@
-"""The paper wallet: a pure, synchronous Decimal ledger built from fills.
+"""The paper wallet: a pure, synchronous Decimal ledger built from fills and capital flows.
 
 Invariant (exact, tested at every step): cash + cost basis of open positions
-= start cash + realised P&L - fees. When flat, cash = start + realised - fees.
-Cost basis is tracked as an exact sum, not as qty x average (which would round).
+= start cash + deposits + realised P&L - fees, where ``deposits`` is the net of the user's
+deposits and withdrawals (a capital edit), never profit or loss. When flat,
+cash = start + deposits + realised - fees. Cost basis is tracked as an exact sum, not as
+qty x average (which would round). A fee the exchange takes in the base coin is booked at the
+fill price: the position holds what the account received (``qty - fee``), and the invariant
+holds as written.
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from .models import ZERO, Fill, Position, Side
+from .models import ZERO, CapitalFlow, Fill, Position, Side
 
 # Cost removed by a partial sell is a division: rounded to this step so every ledger value keeps
 # a bounded number of decimals and sums of them stay exact.
 COST_Q = Decimal("0.000000000001")
+# A sell that leaves less than 1/DUST_SHARE of what it sold closes the round trip.
+DUST_SHARE = Decimal(100)
 
 
 @dataclass(slots=True)
@@ -25,15 +31,18 @@ class _Lot:
     stop_loss: Decimal | None
     take_profit: Decimal | None
     opened_ts: int
+    closed: bool = False  # only dust is left: its round trip is counted already
 
 
 class Portfolio:
     def __init__(self, start_cash: Decimal) -> None:
         self.start_cash = start_cash
         self.cash = start_cash
+        self.deposits = ZERO  # net capital flows: deposits minus withdrawals
         self.realised = ZERO
         self.fees = ZERO
         self.trades = 0  # closed round trips
+        self.last_fill_ts = 0  # the newest fill's time: fills are applied in time order
         self._lots: dict[str, _Lot] = {}
 
     @classmethod
@@ -42,11 +51,17 @@ class Portfolio:
         start_cash: Decimal,
         fills: Iterable[Fill],
         stops: Mapping[str, tuple[Decimal | None, Decimal | None]] | None = None,
+        flows: Iterable[CapitalFlow] = (),
     ) -> Portfolio:
-        """Rebuild the wallet from the fills ledger (restart); SL/TP come from ``stops``."""
+        """Rebuild the wallet from the fills ledger and the capital flows (restart); SL/TP
+        come from ``stops``. Cash is additive, so the order of fills and flows does not
+        matter here; each withdrawal was checked against the cash of its time."""
         p = cls(start_cash)
         for f in fills:
             p.apply(f)
+        for flow in flows:
+            p.cash += flow.amount
+            p.deposits += flow.amount
         for symbol, (sl, tp) in (stops or {}).items():
             if symbol in p._lots:
                 p.set_stops(symbol, sl, tp)
@@ -79,8 +94,19 @@ class Portfolio:
     def unrealised(self, marks: Mapping[str, Decimal]) -> Decimal:
         return self.exposure(marks) - self.cost_basis()
 
+    @property
+    def net_deposits(self) -> Decimal:
+        """What the user put in, net: the start cash plus deposits minus withdrawals (the
+        base of the bot's return: return on net deposits)."""
+        return self.start_cash + self.deposits
+
     def invariant_holds(self) -> bool:
-        return self.cash + self.cost_basis() == self.start_cash + self.realised - self.fees
+        return (self.cash + self.cost_basis()
+                == self.start_cash + self.deposits + self.realised - self.fees)
+
+    def free_cash(self) -> Decimal:
+        """Cash a withdrawal may take: what is not held in positions."""
+        return max(self.cash, ZERO)
 
     # ------------------------------------------------------------------ writes
 
@@ -88,34 +114,74 @@ class Portfolio:
         """Book one fill; returns the realised P&L of this fill (fees excluded)."""
         with localcontext() as ctx:
             ctx.prec = 60  # products of 8-decimal quantities and prices never round here
-            return self._apply(fill)
+            pnl = self._apply(fill)
+        self.last_fill_ts = max(self.last_fill_ts, fill.ts)
+        return pnl
 
     def _apply(self, fill: Fill) -> Decimal:
-        self.fees += fill.fee
+        # A fee taken in the base coin (LIVE: Binance without BNB, OKX spot buys) leaves fewer
+        # coins and no less cash; ``fill.fee`` is its quote value either way. Base-coin fees
+        # move the position at the fill price, so the invariant stays exact.
+        base_fee = fill.base_fee
         lot = self._lots.get(fill.symbol)
         if fill.side is Side.BUY:
-            self.cash -= fill.qty * fill.price + fill.fee
+            got = fill.qty - base_fee
+            if got < 0:
+                raise ValueError(f"the fee of a buy of {fill.qty} {fill.symbol} is larger than "
+                                 f"the buy ({base_fee})")
+            self.fees += fill.fee
+            self.cash -= fill.qty * fill.price + (fill.fee if not base_fee else ZERO)
+            if got == 0:  # the fee ate the whole fill: nothing more is held
+                return ZERO
             if lot is None:
-                self._lots[fill.symbol] = _Lot(fill.qty, fill.qty * fill.price, None, None, fill.ts)
+                self._lots[fill.symbol] = _Lot(got, got * fill.price, None, None, fill.ts)
             else:
-                lot.qty += fill.qty
-                lot.cost += fill.qty * fill.price
+                if lot.closed:  # a new round trip on top of dust
+                    lot.closed, lot.opened_ts = False, fill.ts
+                lot.qty += got
+                lot.cost += got * fill.price
             return ZERO
         if lot is None or fill.qty > lot.qty:
             held = ZERO if lot is None else lot.qty
             raise ValueError(f"sell of {fill.qty} {fill.symbol} exceeds the position ({held})")
+        if base_fee:
+            # The fee of a sell in the coin sold (BNB/USDT with fees paid in BNB): the bot's
+            # coins pay what they can; the rest came from coins the account holds beyond the
+            # bot (the user's own BNB kept for fees), so it is not the bot's fee.
+            paid = min(base_fee, lot.qty - fill.qty)
+            self.fees += paid * fill.price
+            self.cash += fill.qty * fill.price
+            return self._lose(lot, fill.symbol, fill.qty + paid, fill.price)
+        self.fees += fill.fee
         self.cash += fill.qty * fill.price - fill.fee
-        if fill.qty == lot.qty:
+        return self._lose(lot, fill.symbol, fill.qty, fill.price)
+
+    def _lose(self, lot: _Lot, symbol: str, qty: Decimal, price: Decimal) -> Decimal:
+        """Take ``qty`` out of ``lot`` valued at ``price``; returns (and books) the P&L."""
+        if qty == lot.qty:
             removed = lot.cost
-            del self._lots[fill.symbol]
-            self.trades += 1
+            del self._lots[symbol]
+            self.trades += not lot.closed
         else:
-            removed = (lot.cost * fill.qty / lot.qty).quantize(COST_Q, ROUND_HALF_EVEN)
-            lot.qty -= fill.qty
+            removed = (lot.cost * qty / lot.qty).quantize(COST_Q, ROUND_HALF_EVEN)
+            lot.qty -= qty
             lot.cost -= removed
-        pnl = fill.qty * fill.price - removed
+            if not lot.closed and lot.qty * DUST_SHARE < qty:
+                # Less than 1 % left: a sell of what could be sold, the rest is dust (a fee
+                # taken in the coin bought, an exchange's amount step). The round trip is over.
+                lot.closed = True
+                self.trades += 1
+        pnl = qty * price - removed
         self.realised += pnl
         return pnl
+
+    def transfer(self, amount: Decimal) -> None:
+        """Book a deposit (``amount`` > 0) or a withdrawal (< 0). ValueError for a
+        withdrawal larger than the free cash: positions are never sold for it."""
+        if amount < 0 and -amount > self.free_cash():
+            raise ValueError(f"a withdrawal of {-amount} exceeds the free cash {self.cash}")
+        self.cash += amount
+        self.deposits += amount
 
     def set_stops(self, symbol: str, stop_loss: Decimal | None,
                   take_profit: Decimal | None) -> None:

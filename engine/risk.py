@@ -18,6 +18,7 @@ from .models import (
     OrderReason,
     Position,
     RiskLimits,
+    RiskState,
     Side,
     SymbolDecision,
     Verdict,
@@ -27,6 +28,10 @@ from .portfolio import Portfolio
 
 QTY_STEP = Decimal("0.00000001")
 PRICE_STEP = Decimal("0.00000001")
+# Kept back per fill when sizing a buy: a fee is rounded to its currency's precision (the paper
+# broker to 1e-10, exchanges to the asset's precision, up to 1e-8 for USDT), and a buy that
+# spends the cash to the last digit would leave it negative by that rounding.
+FEE_ROUNDING = Decimal("0.00000001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,16 @@ def floor_to(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
+def sellable(qty: Decimal, price: Decimal, rules: MarketRules) -> Decimal:
+    """How much of ``qty`` an exchange would take in one sell: floored to its amount step; 0
+    when that is below its minimum amount or order value (dust, e.g. what a fee taken in the
+    coin bought leaves over)."""
+    out = floor_to(qty, rules.amount_step)
+    if out <= 0 or out < rules.min_qty or (rules.min_notional and out * price < rules.min_notional):
+        return ZERO
+    return out
+
+
 class RiskManager:
     def __init__(
         self,
@@ -59,6 +74,8 @@ class RiskManager:
         self.peak_equity: Decimal | None = None
         self.day_start_equity: Decimal | None = None
         self._day: int | None = None
+        self.changed = False  # the state moved since it was last stored (see ``saved``)
+        self.urgent = False  # ... and must be stored now (a new day), not with the next batch
 
     # ------------------------------------------------------------------ kill switches
 
@@ -67,8 +84,24 @@ class RiskManager:
         day = ts // 86_400_000
         if self._day != day:
             self._day, self.day_start_equity = day, equity
+            self.changed = self.urgent = True
         if self.peak_equity is None or equity > self.peak_equity:
             self.peak_equity = equity
+            self.changed = True
+
+    def state(self) -> RiskState:
+        """What the switches remember, to store (a restart or an edit must not forget it)."""
+        return RiskState(self.peak_equity, self._day, self.day_start_equity)
+
+    def restore(self, state: RiskState | None) -> None:
+        """Continue from a stored ``state`` (None: nothing observed yet)."""
+        if state is not None:
+            self.peak_equity, self._day = state.peak_equity, state.day
+            self.day_start_equity = state.day_start_equity
+        self.changed = False
+
+    def saved(self) -> None:
+        self.changed = self.urgent = False
 
     def entry_block(self, equity: Decimal) -> str | None:
         lim = self.limits
@@ -81,6 +114,29 @@ class RiskManager:
             loss = (1 - equity / self.day_start_equity) * HUNDRED
             return f"daily loss limit: -{loss:.2f}% today (limit {lim.daily_loss_limit_pct}%)"
         return None
+
+    def over_limits(self, portfolio: Portfolio, marks: Mapping[str, Decimal]) -> list[str]:
+        """What the open positions break at today's equity (after a capital change, say):
+        one line per position above max_position_pct, total exposure above
+        max_exposure_pct, a kill switch that blocks entries. Empty when all is within."""
+        lim = self.limits
+        equity = portfolio.equity(marks)
+        out = []
+        if equity <= 0:
+            return [f"equity is {equity:.2f}: every position is over its limit"]
+        for sym, pos in sorted(portfolio.positions.items()):
+            pct = pos.qty * marks.get(sym, pos.avg_entry) / equity * HUNDRED
+            if pct > lim.max_position_pct:
+                out.append(f"{sym} position is {pct:.2f}% of equity, above the "
+                           f"{lim.max_position_pct}% limit (no new buys of it; sells allowed)")
+        exposure = portfolio.exposure(marks) / equity * HUNDRED
+        if exposure > lim.max_exposure_pct:
+            out.append(f"exposure is {exposure:.2f}% of equity, above the "
+                       f"{lim.max_exposure_pct}% limit (no new entries)")
+        block = self.entry_block(equity)
+        if block:
+            out.append(f"entries blocked: {block}")
+        return out
 
     # ------------------------------------------------------------------ the check
 
@@ -117,7 +173,12 @@ class RiskManager:
                     rejected = True
                     reasons.append(f"{sym}: {act.value} ignored, no position")
                     continue
-                qty = pos.qty
+                qty = sellable(pos.qty, price, self._rules(sym))
+                if qty <= 0:  # what a fee taken in the coin bought leaves: not sellable
+                    rejected = True
+                    reasons.append(f"{sym}: {act.value} ignored, only {pos.qty} left, below "
+                                   "the exchange's minimum order")
+                    continue
                 if act is Action.SELL and item.size_pct is not None and item.size_pct > 0:
                     want = floor_to(equity * min(item.size_pct, HUNDRED) / HUNDRED / price,
                                     self._rules(sym).amount_step)
@@ -125,7 +186,7 @@ class RiskManager:
                         qty = want
                 intents.append(OrderIntent(decision.bot, sym, Side.SELL, qty, OrderReason.EXIT,
                                            new_id(), limit_price=price))
-                cash += qty * price * (1 - self.fee_rate)
+                cash += qty * price * (1 - self.fee_rate) - FEE_ROUNDING
                 exposure -= qty * price
                 equity -= qty * price * self.fee_rate
                 reasons.append(f"{sym}: sell {qty} approved")
@@ -145,7 +206,7 @@ class RiskManager:
             clamped |= was_clamped
             intents.append(intent)
             notional = intent.qty * price
-            cash -= notional * (1 + self.fee_rate)
+            cash -= notional * (1 + self.fee_rate) + FEE_ROUNDING
             exposure += notional
         if not intents:
             status = VerdictStatus.REJECTED if rejected else VerdictStatus.APPROVED
@@ -201,7 +262,7 @@ class RiskManager:
             target = room_exposure
             clamped = True
             notes.append(f"exposure cap {lim.max_exposure_pct}%")
-        affordable = cash / (1 + self.fee_rate)
+        affordable = (cash - FEE_ROUNDING) / (1 + self.fee_rate)
         if target > affordable:
             target = affordable
             clamped = True

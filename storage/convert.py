@@ -10,6 +10,7 @@ from typing import Any
 
 from oxbot.engine.models import (
     BotConfig,
+    CapitalFlow,
     DecisionRecord,
     EquityPoint,
     Fill,
@@ -17,6 +18,7 @@ from oxbot.engine.models import (
     OrderReason,
     OrderStatus,
     Position,
+    RiskState,
     Side,
 )
 
@@ -79,6 +81,8 @@ def fill_to_row(fill: Fill, bot_id: int) -> dict[str, Any]:
         "ts": fill.ts,
         "reason": fill.reason.value,
         "realised": fill.realised,
+        "fee_currency": fill.fee_currency,
+        "fee_cost": fill.fee_cost,
     }
 
 
@@ -95,6 +99,8 @@ def fill_from_row(row: Row) -> Fill:
         ts=row["ts"],
         reason=OrderReason(row["reason"]),
         realised=row["realised"],
+        fee_currency=row["fee_currency"],
+        fee_cost=row["fee_cost"],
     )
 
 
@@ -158,3 +164,18 @@ def decimal_sum(values: list[Decimal]) -> Decimal:
     for v in values:
         total += v
     return total
+
+
+def flow_to_row(flow: CapitalFlow, bot_id: int, created_ms: int) -> dict[str, Any]:
+    return {"bot_id": bot_id, "bot": flow.bot, "ts": flow.ts, "amount": flow.amount,
+            "capital": flow.capital, "equity_before": flow.equity_before,
+            "created_ms": created_ms}
+
+
+def flow_from_row(row: Row) -> CapitalFlow:
+    return CapitalFlow(row["bot"], int(row["ts"]), row["amount"], row["capital"],
+                       row["equity_before"])
+
+
+def risk_from_row(row: Row) -> RiskState:
+    return RiskState(row["peak_equity"], row["day"], row["day_start_equity"])

@@ -21,8 +21,10 @@ except ImportError:  # pragma: no cover - Windows
 
 
 def lock_path_for(db_path: Path | str) -> Path:
-    """The lock file that guards ``db_path``."""
-    return Path(f"{db_path}.lock")
+    """The lock file that guards ``db_path``: beside the REAL file (symlinks resolved), so two
+    paths to one database (a symlink, another OXBOT_HOME pointing at it, ``..``) share one
+    lock."""
+    return Path(f"{Path(db_path).expanduser().resolve()}.lock")
 
 
 class WriterLock:

@@ -157,11 +157,77 @@ _V4 = (
     "ALTER TABLE fills ADD COLUMN realised TEXT",
 )
 
+_V5 = (
+    # The fee as the exchange charged it (LIVE): its currency ('' = the quote currency, as every
+    # fill stored before) and its amount in that currency. A fee in the base coin is taken from
+    # the coins received, so the position is what the account holds.
+    "ALTER TABLE fills ADD COLUMN fee_currency TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE fills ADD COLUMN fee_cost TEXT",
+    # A LIVE order's fills are read back on every lookup of the order.
+    "CREATE INDEX ix_fills_order ON fills (client_order_id)",
+    # Notes on a decision that are not errors: usage replaced by an estimate, and why.
+    "ALTER TABLE decisions ADD COLUMN flags TEXT NOT NULL DEFAULT ''",
+    # What the kill switches remember (peak equity, the market day and its opening equity):
+    # they used to live in memory only, so a restart or an edit reset a tripped switch.
+    """CREATE TABLE risk_state (
+        bot_id INTEGER NOT NULL PRIMARY KEY REFERENCES bots (id),
+        bot TEXT NOT NULL,
+        peak_equity TEXT,
+        day INTEGER,
+        day_start_equity TEXT,
+        updated_ts INTEGER NOT NULL)""",
+    # Deposits (amount > 0) and withdrawals (< 0) a capital edit makes: never P&L.
+    """CREATE TABLE capital_flows (
+        id INTEGER NOT NULL PRIMARY KEY,
+        bot_id INTEGER NOT NULL REFERENCES bots (id),
+        bot TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        amount TEXT NOT NULL,
+        capital TEXT NOT NULL,
+        equity_before TEXT NOT NULL,
+        created_ms INTEGER NOT NULL)""",
+    "CREATE INDEX ix_capital_flows_bot_ts ON capital_flows (bot_id, ts)",
+)
+
+
+def _v5_risk_state(conn: sqlite3.Connection) -> None:
+    """Seed each bot's kill-switch memory from its stored equity points, so the upgrade does
+    not reset a switch: the peak, and the first equity of its last market day."""
+    from decimal import Decimal, InvalidOperation  # noqa: PLC0415
+
+    day_ms = 86_400_000
+    rows = conn.execute("SELECT bot_id, bot, ts, equity FROM equity_points "
+                        "ORDER BY bot_id, ts, id")
+    seen: dict[int, list[object]] = {}  # bot_id -> [bot, peak, day, day_start]
+    for bot_id, bot, ts, text in rows:
+        try:
+            equity = Decimal(text)
+        except InvalidOperation:
+            continue
+        if not equity.is_finite():
+            continue
+        day = int(ts) // day_ms
+        state = seen.setdefault(bot_id, [bot, equity, day, equity])
+        if equity > state[1]:  # type: ignore[operator]
+            state[1] = equity
+        if day != state[2]:
+            state[2], state[3] = day, equity
+    now = int(time.time() * 1000)
+    conn.executemany(
+        "INSERT INTO risk_state (bot_id, bot, peak_equity, day, day_start_equity, updated_ts) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(bot_id, bot, str(peak), day, str(start), now)
+         for bot_id, (bot, peak, day, start) in seen.items()])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create all tables", _V1),
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
     Migration(3, "market_marks: where each sim stream stopped", _V3),
     Migration(4, "fills.realised: the P&L each fill realised", _V4),
+    Migration(5, "fills.fee_currency, fills.fee_cost: fees in the coin the exchange took; "
+                 "decisions.flags: usage estimated, and why; risk_state (kill switches) and "
+                 "capital_flows (deposits, withdrawals)", _V5, _v5_risk_state),
 )
 
 
@@ -201,8 +267,15 @@ def inspect_version(path: Path) -> int:
         conn.execute(f"PRAGMA busy_timeout={5000}")
         return _version(conn, path)
     except sqlite3.DatabaseError as e:
+        from .health import FULL, classify  # noqa: PLC0415
+
+        if classify(e, path) == FULL:  # a full disk is not damage
+            from .health import describe  # noqa: PLC0415
+
+            raise StorageError(describe(e, path) or str(e)) from e
         raise StorageError(
-            f"{path} is damaged or not a database ({e}); restore a backup or use another --db"
+            f"{path} is damaged or not a database ({e}); check it with `oxbot doctor`, then "
+            "restore a backup or use another --db"
         ) from e
     finally:
         conn.close()
@@ -269,7 +342,11 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
             raise
         return latest
     except sqlite3.Error as e:
-        raise StorageError(f"cannot migrate {path} to schema version {latest}: {e}") from e
+        from .health import describe  # noqa: PLC0415
+
+        said = describe(e, path)  # a full disk or a damaged file, in words
+        raise StorageError(said or f"cannot migrate {path} to schema version {latest}: {e}"
+                           ) from e
     finally:
         conn.close()
 

@@ -6,6 +6,7 @@ block the writer, and a multi-statement read sees one consistent snapshot.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,25 +15,39 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import ColumnElement, Select, Text, false, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
+    CapitalFlow,
     DecisionRecord,
     Fill,
     Order,
     OrderStatus,
     Position,
+    RiskState,
 )
 
 from . import convert
-from .schema import bots, decisions, equity_points, fills, market_marks, orders, positions
+from .schema import (
+    bots,
+    capital_flows,
+    decisions,
+    equity_points,
+    fills,
+    market_marks,
+    orders,
+    positions,
+    risk_state,
+)
+
+log = logging.getLogger("oxbot.storage")
 
 DAY_MS = 86_400_000
-_OPEN_STATUSES = (OrderStatus.PENDING.value, OrderStatus.OPEN.value)
+_OPEN_STATUSES = tuple(s.value for s in OrderStatus if not s.terminal)
 
 
 def now_ms() -> int:
@@ -108,6 +123,14 @@ class StoreReads:
         )
         return [convert.fill_from_row(r) for r in rows]
 
+    async def order_fills(self, client_order_id: str) -> list[Fill]:
+        """The fills stored for one order, in the order they were applied."""
+        rows = await self._rows(
+            select(fills).where(fills.c.client_order_id == client_order_id)
+            .order_by(fills.c.ts, fills.c.seq)
+        )
+        return [convert.fill_from_row(r) for r in rows]
+
     async def load_positions(self, bot: str) -> dict[str, Position]:
         """The live bot's open positions by symbol."""
         rows = await self._rows(
@@ -146,8 +169,10 @@ class StoreReads:
         return [(r["ts"], r["equity"]) for r in reversed(rows)]
 
     async def day_open_equity(self, bot: str) -> tuple[int, Decimal] | None:
-        """(UTC day start in ms, the bot's first equity of that day) for the day of its newest
-        equity point; None without points. Today's P&L survives a restart with it."""
+        """(UTC day start in ms, the bot's first equity of that day plus the deposits and
+        minus the withdrawals made after it) for the day of its newest equity point; None
+        without points. Today's P&L (equity minus this) survives a restart with it, and a
+        capital edit never shows in it."""
         bot_id = live_id(bot)
         last = await self._rows(
             select(equity_points.c.ts).where(equity_points.c.bot_id == bot_id)
@@ -157,11 +182,26 @@ class StoreReads:
             return None
         day = int(last[0]["ts"]) // DAY_MS * DAY_MS
         first = await self._rows(
-            select(equity_points.c.equity)
+            select(equity_points.c.ts, equity_points.c.equity)
             .where(equity_points.c.bot_id == bot_id, equity_points.c.ts >= day)
             .order_by(equity_points.c.ts, equity_points.c.id).limit(1)
         )
-        return day, first[0]["equity"]
+        opened_ts, equity = int(first[0]["ts"]), first[0]["equity"]
+        later = [f.amount for f in await self.load_flows(bot) if f.ts > opened_ts]
+        return day, equity + convert.decimal_sum(later)
+
+    async def load_flows(self, bot: str) -> list[CapitalFlow]:
+        """The live bot's deposits and withdrawals, oldest first."""
+        rows = await self._rows(
+            select(capital_flows).where(capital_flows.c.bot_id == live_id(bot))
+            .order_by(capital_flows.c.ts, capital_flows.c.id)
+        )
+        return [convert.flow_from_row(r) for r in rows]
+
+    async def load_risk_state(self, bot: str) -> RiskState | None:
+        """What the live bot's kill switches remember; None before its first sample."""
+        rows = await self._rows(select(risk_state).where(risk_state.c.bot_id == live_id(bot)))
+        return convert.risk_from_row(rows[0]) if rows else None
 
     async def fill_count(self, bot: str) -> int:
         """How many fills the live bot has."""
@@ -204,9 +244,22 @@ class StoreReads:
         }
 
     async def load_marks(self) -> dict[str, tuple[int, Decimal]]:
-        """Where each sim stream stopped: stream key -> (last candle close ts, close)."""
-        rows = await self._rows(select(market_marks))
-        return {r.stream: (int(r.ts), r.close) for r in rows}
+        """Where each sim stream stopped: stream key -> (last candle close ts, close). A row
+        whose close is not a positive number (a 0 an old sim stored, damaged text) is left
+        out, with a warning: the stream then starts afresh instead of failing the start."""
+        close = type_coerce(market_marks.c.close, Text)  # raw text: parsed here, not trusted
+        rows = await self._rows(select(market_marks.c.stream, market_marks.c.ts, close))
+        out: dict[str, tuple[int, Decimal]] = {}
+        for stream, ts, text in (tuple(r.values()) for r in rows):
+            try:
+                value = Decimal(str(text))
+            except ArithmeticError:
+                value = Decimal("NaN")
+            if value.is_finite() and value > 0 and isinstance(ts, int):
+                out[stream] = (ts, value)
+            else:
+                log.warning("stored last price of %s is %r, not a price: ignored", stream, text)
+        return out
 
     async def integrity_check(self) -> str:
         """``PRAGMA integrity_check``: "ok" for a sound database, else SQLite's findings."""

@@ -3,7 +3,9 @@
 The first line is that oxbot never formats a key into a message. This filter catches the slip:
 every secret loaded through :mod:`oxbot.storage.secrets` is registered here, and any log record
 whose text contains the value, or its base64 (standard or URL-safe, at any byte alignment, as it
-would appear inside an HTTP ``Authorization: Basic`` header), is rewritten to ``[redacted]``.
+would appear inside an HTTP ``Authorization: Basic`` header), is rewritten to ``[redacted]``;
+so is any run of 12 or more characters copied from a value (a key a server quoted cut short,
+or one a truncation split: 45 of 50 characters of a key were once stored that way).
 """
 
 from __future__ import annotations
@@ -12,15 +14,18 @@ import base64
 import logging
 import threading
 
+from oxbot.engine.textsafe import MIN_SECRET, SecretText, open_prefix
+
 REDACTED = "[redacted]"
 
 # Shorter values are too likely to be ordinary words or numbers; blanking them would wreck logs.
-MIN_SECRET_LENGTH = 6
+MIN_SECRET_LENGTH = MIN_SECRET
 # A base64 fragment shorter than this could match by chance in unrelated text.
 _MIN_B64_CORE = 8
 
 _lock = threading.Lock()
 _needles: set[str] = set()
+_values = SecretText()  # the raw values, for runs copied from them
 
 
 def _b64_cores(raw: bytes) -> set[str]:
@@ -48,22 +53,37 @@ def register_secret(value: str) -> None:
     needles = {value} | _b64_cores(value.encode("utf-8"))
     with _lock:
         _needles.update(needles)
+        _values.add(value)
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret (and its base64) replaced by ``[redacted]``."""
+    """Return ``text`` with every registered secret (and its base64), and any run of 12 or more
+    characters of one, replaced by ``[redacted]``."""
     with _lock:
         needles = sorted(_needles, key=len, reverse=True)  # longest first: no partial leftovers
+        values = _values
     for needle in needles:
         if needle in text:
             text = text.replace(needle, REDACTED)
-    return text
+    return values.blank(text, REDACTED)
+
+
+def open_tail(text: str) -> int:
+    """How many of the last characters of ``text`` could begin a registered secret: a stream
+    of text (an LLM reply shown as it arrives) holds them back until the next piece shows
+    whether a secret is being written."""
+    with _lock:
+        needles = list(_needles)
+        values = _values
+    return max(open_prefix(text, needles), values.open_tail(text))
 
 
 def _clear_registry() -> None:
     """Forget every registered secret (tests use this to start clean)."""
+    global _values
     with _lock:
         _needles.clear()
+        _values = SecretText()
 
 
 class RedactionFilter(logging.Filter):

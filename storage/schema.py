@@ -102,8 +102,11 @@ class FillRow(Base):
     ts: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(16))
     realised: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)  # v4
+    fee_currency: Mapped[str] = mapped_column(Text, server_default=text("''"))  # v5
+    fee_cost: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)  # v5
 
-    __table_args__ = (Index("ix_fills_bot_ts", "bot_id", "ts", "seq"),)
+    __table_args__ = (Index("ix_fills_bot_ts", "bot_id", "ts", "seq"),
+                      Index("ix_fills_order", "client_order_id"))
 
 
 class PositionRow(Base):
@@ -145,6 +148,7 @@ class DecisionRow(Base):
     cost: Mapped[Decimal] = mapped_column(ExactDecimal)
     latency_ms: Mapped[int] = mapped_column(Integer)
     created_ms: Mapped[int] = mapped_column(Integer, server_default="0")
+    flags: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (Index("ix_decisions_bot_ts", "bot_id", "ts"),)
 
@@ -180,6 +184,36 @@ class MarketMarkRow(Base):
     close: Mapped[Decimal] = mapped_column(ExactDecimal)
 
 
+class RiskStateRow(Base):
+    """What a bot's kill switches remember (engine.models.RiskState); v5."""
+
+    __tablename__ = "risk_state"
+
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"), primary_key=True)
+    bot: Mapped[str] = mapped_column(Text)
+    peak_equity: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    day_start_equity: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
+    updated_ts: Mapped[int] = mapped_column(Integer)
+
+
+class CapitalFlowRow(Base):
+    """A deposit (amount > 0) or withdrawal (< 0) of a bot (engine.models.CapitalFlow); v5."""
+
+    __tablename__ = "capital_flows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
+    bot: Mapped[str] = mapped_column(Text)
+    ts: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    capital: Mapped[Decimal] = mapped_column(ExactDecimal)
+    equity_before: Mapped[Decimal] = mapped_column(ExactDecimal)
+    created_ms: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_capital_flows_bot_ts", "bot_id", "ts"),)
+
+
 bots: Table = cast(Table, BotRow.__table__)
 orders: Table = cast(Table, OrderRow.__table__)
 fills: Table = cast(Table, FillRow.__table__)
@@ -188,3 +222,5 @@ decisions: Table = cast(Table, DecisionRow.__table__)
 equity_points: Table = cast(Table, EquityPointRow.__table__)
 schema_version: Table = cast(Table, SchemaVersionRow.__table__)
 market_marks: Table = cast(Table, MarketMarkRow.__table__)
+risk_state: Table = cast(Table, RiskStateRow.__table__)
+capital_flows: Table = cast(Table, CapitalFlowRow.__table__)

@@ -9,16 +9,96 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from oxbot.engine.errors import ConfigError
+from oxbot.engine.exchange.endpoints import Endpoint, check_proxy, check_url
 
 from .paths import config_dir
 
 SETTINGS_FILENAME = "settings.json"
+
+
+class ExchangeSettings(BaseModel):
+    """Where one exchange's requests go, for the cockpit, the headless engine and the CLI alike
+    (``"exchanges": {"binance": {"sandbox": true}}`` in settings.json)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sandbox: bool = False  # the exchange's testnet (ccxt set_sandbox_mode)
+    url: str = ""  # every API of the exchange at this base URL (a proxy, a gateway)
+    urls: dict[str, str] = Field(default_factory=dict)  # chosen ccxt API groups -> base URL
+    hostname: str = ""  # ccxt hostname (e.g. "my.okx.com", "www.okx.cab")
+    proxy: str = ""  # http://host:port, https://..., socks5://host:port
+    options: dict[str, Any] = Field(default_factory=dict)  # ccxt options, e.g. recvWindow
+    timeout_ms: int | None = Field(default=None, ge=100, le=300_000)
+    poll_s: float | None = Field(default=None, gt=0, le=3600)  # REST price polling period
+    stale_after_s: float | None = Field(default=None, gt=0, le=86400)  # price called STALE
+    order_window_s: float | None = Field(default=None, gt=0, le=3600)  # unknown-order lookups
+    # Reads that fail for a temporary reason are retried `retries` times, waiting backoff_s,
+    # doubling up to backoff_max_s; after `breaker_after` failures in a row the exchange's bots
+    # pause for breaker_cooldown_s. (Order creation is never retried.)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    backoff_s: float | None = Field(default=None, gt=0, le=60)
+    backoff_max_s: float | None = Field(default=None, gt=0, le=600)
+    breaker_after: int | None = Field(default=None, ge=1, le=1000)
+    breaker_cooldown_s: float | None = Field(default=None, gt=0, le=3600)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _checked(check_url, v, "url") if v else v
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: dict[str, str]) -> dict[str, str]:
+        for group, url in v.items():
+            _checked(check_url, url, f"urls.{group}")
+        return v
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, v: str) -> str:
+        return _checked(check_proxy, v) if v else v
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", v):
+            raise ValueError(f"hostname must be a plain host name such as my.okx.com, not {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ExchangeSettings:
+        if self.sandbox and (self.url or self.urls):
+            raise ValueError("set either sandbox or url/urls, not both: the sandbox has URLs "
+                             "of its own")
+        return self
+
+    def endpoint(self) -> Endpoint:
+        return Endpoint(sandbox=self.sandbox, url=self.url, urls=dict(self.urls),
+                        hostname=self.hostname, proxy=self.proxy, options=dict(self.options),
+                        timeout_ms=self.timeout_ms)
+
+
+def _checked(check: Any, value: str, *args: str) -> str:
+    try:
+        return str(check(value, *args))
+    except ConfigError as e:
+        raise ValueError(str(e)) from None
 
 
 class Settings(BaseModel):
@@ -34,6 +114,8 @@ class Settings(BaseModel):
     # model -> {"in": USD per 1M input tokens, "out": USD per 1M output tokens}, as strings so
     # prices stay exact Decimals.
     llm_prices: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # ccxt exchange id -> where its requests go (sandbox, url, proxy, ...)
+    exchanges: dict[str, ExchangeSettings] = Field(default_factory=dict)
 
     @field_validator("llm_prices")
     @classmethod
@@ -65,6 +147,11 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
         return Settings(), []
     except OSError as e:
         return Settings(), [f"cannot read {path} ({e}); using default settings"]
+    except UnicodeDecodeError as e:
+        return Settings(), [
+            f"{path} is not UTF-8 text (byte {e.start}); using default settings. Save it as "
+            "UTF-8, or delete it to start fresh."
+        ]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -72,9 +159,38 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
             f"{path} is not valid JSON (line {e.lineno}: {e.msg}); using default settings. "
             "Fix the file or delete it to start fresh."
         ]
+    except RecursionError:  # the parser's own limit: thousands of nested [ or {
+        return Settings(), [
+            f"{path} is nested too deeply to be settings; using default settings. Fix the "
+            "file or delete it to start fresh."
+        ]
     if not isinstance(data, dict):
         return Settings(), [f"{path} must hold a JSON object; using default settings"]
     return _validate_keeping_good_fields(data, path)
+
+
+def load_exchange_settings(path: Path | None = None
+                           ) -> tuple[dict[str, ExchangeSettings], str]:
+    """The ``exchanges`` settings, strictly: (settings by exchange id, "") or ({}, why they
+    cannot be read). Unlike the rest of the file, a broken entry is not replaced by a default:
+    the default for a testnet's URL is the real exchange, so LIVE bots must not start on a
+    guess (the composition root refuses them with this text)."""
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, ""
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        return {}, (f"{path} cannot be read ({type(e).__name__}); LIVE bots stay stopped until "
+                    "it is fixed, since its \"exchanges\" say where orders go")
+    raw = data.get("exchanges", {}) if isinstance(data, dict) else {}
+    try:
+        return dict(Settings.model_validate({"exchanges": raw}).exchanges), ""
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return {}, (f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}; LIVE bots "
+                    "stay stopped until it is fixed (oxbot will not guess where orders go)")
 
 
 def _validate_keeping_good_fields(

@@ -26,11 +26,13 @@ from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
+    CapitalFlow,
     DecisionRecord,
     EquityPoint,
     Fill,
     Order,
     Position,
+    RiskState,
 )
 
 from . import migrations
@@ -63,6 +65,9 @@ class Store(StoreReads):
             if writer is not None else None
         )
         self._closed = False
+        # True from a failed write until the next one succeeds (a full disk): a bot's cycles
+        # that wrote nothing prove nothing, so they do not end its run of failures
+        self.write_failing = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -149,6 +154,7 @@ class Store(StoreReads):
         if self._closed:
             raise StorageError(f"the store of {self._path} is closed")
         done = asyncio.wrap_future(self._executor.submit(fn, *args))
+        done.add_done_callback(self._note_outcome)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -161,11 +167,31 @@ class Store(StoreReads):
                     continue
             raise
 
+    def _note_outcome(self, done: asyncio.Future[Any]) -> None:
+        if not done.cancelled():
+            self.write_failing = done.exception() is not None
+
     # ------------------------------------------------------------------ writes
 
-    async def save_bot(self, config: BotConfig, status: BotStatus) -> None:
-        """Insert the bot, or replace the config and status of the live bot of that name."""
-        await self._write(self._require_writer().save_bot, config, status)
+    async def save_bot(self, config: BotConfig, status: BotStatus, *,
+                       flow: CapitalFlow | None = None, risk: RiskState | None = None) -> None:
+        """Insert the bot, or replace the config and status of the live bot of that name; a
+        capital edit's ``flow`` (deposit or withdrawal) and the kill switches' rescaled
+        ``risk`` state are written in the same transaction."""
+        if flow is not None and flow.bot != config.name:
+            raise ValueError(f"save_bot({config.name!r}) was given a flow of bot {flow.bot!r}")
+        await self._write(self._require_writer().save_bot, config, status, flow, risk)
+
+    async def save_risk_state(self, bot: str, state: RiskState,
+                              equity: Sequence[EquityPoint] = ()) -> None:
+        """Store what the bot's kill switches remember, with the equity points it comes from
+        (one transaction)."""
+        check_owner(bot, list(equity))
+        await self._write(self._require_writer().save_risk_state, bot, state, tuple(equity))
+
+    async def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
+        """Add new bots all together or none (ConfigError names those that already exist)."""
+        await self._write(self._require_writer().add_bots, tuple(configs), status)
 
     async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
         """Remember where each sim stream stopped (stream key -> (ts, close))."""

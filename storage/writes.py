@@ -13,18 +13,20 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from oxbot.engine.errors import StorageError
+from oxbot.engine.errors import ConfigError, StorageError
 from oxbot.engine.models import (
     BotConfig,
     BotStatus,
+    CapitalFlow,
     DecisionRecord,
     EquityPoint,
     Fill,
     Order,
     Position,
+    RiskState,
 )
 
-from . import convert, schema
+from . import convert, health, schema
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
@@ -65,8 +67,11 @@ class LedgerWriter:
         try:
             with self._engine.begin() as conn:
                 yield conn
-        except sa_exc.OperationalError as e:  # locked past busy_timeout, disk full, ...
-            raise StorageError(f"writing to {self._path} failed: {e.orig}") from e
+        except sa_exc.IntegrityError:
+            raise  # a constraint: the caller names the rule that was broken
+        except sa_exc.DatabaseError as e:  # locked past busy_timeout, disk full, damaged ...
+            said = health.describe(e, self._path)  # a full disk or a damaged file, in words
+            raise StorageError(said or f"writing to {self._path} failed: {e.orig}") from e
 
     def _bot_id(self, conn: Connection, name: str) -> int:
         bot_id = self._bot_ids.get(name)
@@ -82,7 +87,8 @@ class LedgerWriter:
 
     # ------------------------------------------------------------------ bots
 
-    def save_bot(self, config: BotConfig, status: BotStatus) -> None:
+    def save_bot(self, config: BotConfig, status: BotStatus, flow: CapitalFlow | None = None,
+                 risk: RiskState | None = None) -> None:
         now = now_ms()
         values = {"config": convert.config_to_json(config), "status": status.value}
         with self._transaction() as conn:
@@ -99,7 +105,50 @@ class LedgerWriter:
                             **values)
                     .returning(bots.c.id)
                 ).scalar_one()
+            if flow is not None:  # a capital edit: the deposit or withdrawal goes with it
+                conn.execute(insert(schema.capital_flows), convert.flow_to_row(flow, bot_id, now))
+            if risk is not None:
+                self._put_risk(conn, bot_id, config.name, risk, now)
         self._bot_ids[config.name] = bot_id
+
+    def save_risk_state(self, bot: str, state: RiskState,
+                        equity: Sequence[EquityPoint]) -> None:
+        """The kill switches' memory, with the equity samples it was derived from."""
+        with self._transaction() as conn:
+            bot_id = self._bot_id(conn, bot)
+            if equity:
+                conn.execute(insert(equity_points),
+                             [convert.equity_to_row(p, bot_id) for p in equity])
+            self._put_risk(conn, bot_id, bot, state, now_ms())
+        self._bot_ids[bot] = bot_id
+
+    @staticmethod
+    def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
+        table = schema.risk_state
+        values = {"bot": bot, "peak_equity": state.peak_equity, "day": state.day,
+                  "day_start_equity": state.day_start_equity, "updated_ts": now}
+        stmt = sqlite_insert(table).values(bot_id=bot_id, **values)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.bot_id], set_=values))
+
+    def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
+        """Insert new bots all at once or not at all (an import): one transaction, which also
+        refuses names already taken."""
+        now = now_ms()
+        ids: dict[str, int] = {}
+        with self._transaction() as conn:
+            names = [c.name for c in configs]
+            taken = sorted(conn.execute(
+                select(bots.c.name).where(bots.c.name.in_(names), live())).scalars())
+            if taken:
+                raise ConfigError(f"bots already exist: {', '.join(taken)}; nothing imported")
+            for config in configs:
+                ids[config.name] = conn.execute(
+                    insert(bots)
+                    .values(name=config.name, config=convert.config_to_json(config),
+                            status=status.value, created_ts=now, updated_ts=now, deleted=False)
+                    .returning(bots.c.id)
+                ).scalar_one()
+        self._bot_ids.update(ids)
 
     def set_bot_status(self, name: str, status: BotStatus) -> None:
         with self._transaction() as conn:
@@ -129,7 +178,8 @@ class LedgerWriter:
                 ids = conn.execute(select(bots.c.id).where(bots.c.name == name)).scalars().all()
                 if not ids:
                     return False
-                for table in (fills, orders, schema.positions, decisions, equity_points):
+                for table in (fills, orders, schema.positions, decisions, equity_points,
+                              schema.risk_state, schema.capital_flows):
                     # fills before orders: fills reference orders.
                     conn.execute(delete(table).where(table.c.bot_id.in_(ids)))
                 conn.execute(delete(bots).where(bots.c.id.in_(ids)))

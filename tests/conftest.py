@@ -27,3 +27,29 @@ if str(SUPPORT) not in sys.path:
 def _default_decimal_context() -> Iterator[None]:
     decimal.setcontext(decimal.Context())
     yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow first (campaigns, SIGKILL runs, the whole engine), in their
+    collection order: with pytest-xdist they start on both workers at once and the short
+    tests fill the gaps, instead of one worker finishing the run alone with a long one."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+FIGURES = "figures"  # record_property(FIGURES, text): printed at the end of every run
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The campaigns' and the hostile corpus's figures, printed whatever the output mode
+    (quiet, or run by pytest-xdist workers whose own output is not shown): they travel with
+    each test's report as a user property."""
+    shown = []
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", ()):
+                if name == FIGURES and getattr(report, "when", "") == "call":
+                    shown.append(f"{report.nodeid} ({outcome})\n{value}")
+    if shown:
+        terminalreporter.section("figures")
+        for text in shown:
+            terminalreporter.write_line(text)

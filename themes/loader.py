@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from textual.color import Color, ColorParseError
+from textual.css.stylesheet import Stylesheet
 from textual.theme import Theme
 
 from .builtin import BUILTIN_THEMES
@@ -27,6 +28,24 @@ def _check_colour(value: str) -> str:
     except ColorParseError:
         raise ValueError(f"{value!r} is not a colour (use #RRGGBB, rgb(...) or a name)") from None
     return value
+
+
+def _check_css_value(name: str, value: str) -> None:
+    """A variable's value is pasted into the stylesheet wherever ``$name`` is used: a value
+    Textual's own parser refuses (``rgb(1,2``) would break the whole stylesheet and end the
+    app, in-process engine included. Parse it once here, where it is a style (names ending in
+    "style") or a colour (everything else Textual and oxbot define)."""
+    if any(c in value for c in ";{}\n"):
+        raise ValueError(f"{name}: {value!r} must be one value (no ';', braces or newlines)")
+    prop = "text-style" if name.endswith("style") else "color"
+    sheet = Stylesheet()
+    sheet.add_source(f"Widget {{ {prop}: {value}; }}")
+    try:
+        sheet.parse()
+    except Exception:  # noqa: BLE001 - Textual raises several error types here
+        kind = "a text style such as 'bold'" if prop == "text-style" else \
+            "a colour such as #RRGGBB, rgb(r,g,b) or 'auto 87%'"
+        raise ValueError(f"{name}: {value!r} is not {kind}") from None
 
 
 class ThemeFile(BaseModel):
@@ -61,6 +80,7 @@ class ThemeFile(BaseModel):
             if key.endswith(("-mode", "-up", "-down", "-flat", "running", "paused", "stopped",
                              "error")):
                 _check_colour(value)
+            _check_css_value(key, value)
         return v
 
     def to_theme(self) -> Theme:

@@ -16,6 +16,8 @@ from typing import Any
 from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.css.stylesheet import StylesheetError
+from textual.css.tokenizer import TokenError
 from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
@@ -36,9 +38,9 @@ from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen, binding_rows, key_display
 from .screens.keys import KeysScreen
 from .screens.reconcile import ReconcileScreen
+from .screens.stop_dialogs import HOLD_LEASE_S, PanicScreen, QuitScreen
 from .settings_bridge import SettingsBridge
 from .state import DashboardState, Toast
-from .widgets.bots_table import BotsTable
 
 TRADE_TOASTS = {"fill", "stop-loss", "take-profit"}
 TRADE_TOAST_INTERVAL_S = 2.0
@@ -57,9 +59,17 @@ class OxbotApp(App[int]):
     COMMANDS = {OxbotCommands}
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (stops the in-process engine)"),
+        # q quits a cockpit that hosts the engine, and detaches one attached to a headless
+        # engine (which keeps running): one binding each, check_action shows the one that is
+        # true here, in the footer, the help and the palette alike.
+        Binding("q", "quit", "Quit", id="app.quit",
+                tooltip="Quit (stops the engine of this cockpit; asks while bots run)"),
+        Binding("q", "detach", "Detach", id="app.detach",
+                tooltip="Detach: close this cockpit, the headless engine keeps running"),
         Binding("ctrl+c", "quit", "Quit", id="app.quit_ctrl_c", show=False, priority=True,
                 tooltip="Quit, like q"),
+        Binding("ctrl+c", "detach", "Detach", id="app.detach_ctrl_c", show=False,
+                priority=True, tooltip="Detach, like q"),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
         Binding("t", "cycle_theme", "Theme", id="app.theme",
                 tooltip="Next colour theme"),
@@ -74,7 +84,8 @@ class OxbotApp(App[int]):
     ]
 
     def __init__(self, client: EngineClient, *, settings: Any = None,
-                 clock: Clock | None = None, settle_heap: bool = False) -> None:
+                 clock: Clock | None = None, settle_heap: bool = False,
+                 notices: list[str] | None = None) -> None:
         super().__init__()
         self.client = client
         self._settle_heap = settle_heap  # runtime.settle_heap once the engine runs
@@ -85,6 +96,7 @@ class OxbotApp(App[int]):
         self.inbox = EventInbox(self.post_message)
         self.settings = SettingsBridge(settings)
         self._theme_names = [t.name for t in BUILTIN_THEMES]
+        self._settings_notices = list(notices or [])  # a broken settings.json, in words
         self._theme_notices = self._install_themes()
         self._started = False
         self.dashboard: DashboardScreen | None = None
@@ -119,7 +131,26 @@ class OxbotApp(App[int]):
         self.theme = wanted
         return notices
 
+    def refresh_css(self, animate: bool = True) -> None:
+        """A theme whose values still break the stylesheet (a check the loader missed) falls
+        back to the default with a notice: a colour must never end the app, nor the engine it
+        hosts."""
+        try:
+            super().refresh_css(animate)
+        except (StylesheetError, TokenError) as e:
+            if self.theme == DEFAULT_THEME:
+                raise
+            bad = self.theme
+            if bad in self._theme_names:
+                self._theme_names.remove(bad)
+            self.theme = DEFAULT_THEME
+            self.notify(f"theme {bad!r} breaks the stylesheet ({str(e).splitlines()[0]}); "
+                        f"using {DEFAULT_THEME}", title="theme", severity="warning",
+                        timeout=10, markup=False)
+
     def on_mount(self) -> None:
+        for notice in self._settings_notices:
+            self.notify(notice, title="settings", severity="warning", timeout=12, markup=False)
         for notice in self._theme_notices:
             self.notify(notice, title="theme", severity="warning", timeout=8, markup=False)
         keymap = self.settings.keymap
@@ -149,8 +180,28 @@ class OxbotApp(App[int]):
             self.call_from_thread(self.exit, 0)
 
     async def action_quit(self) -> None:
-        what = "detaching" if self.client.attached else "stopping the engine (bots' state saved)"
-        self.notify(f"Quitting: {what}…", timeout=10)
+        """Quit; while bots run in this process, ask first (a second q or ctrl+c, with the
+        question open, quits)."""
+        if self.client.attached:
+            await self.action_detach()
+            return
+        running = self.state.active_bots()
+        if running and not isinstance(self.screen, QuitScreen):
+            self.push_screen(QuitScreen(running), self._quit_answered)
+            return
+        self._quit_now()
+
+    def _quit_answered(self, ok: bool | None) -> None:
+        if ok:
+            self._quit_now()
+
+    def _quit_now(self) -> None:
+        self.notify("Quitting: stopping the engine (bots' state saved)…", timeout=10)
+        self._stop_engine_and_exit()
+
+    async def action_detach(self) -> None:
+        self.notify("Detaching: the engine keeps running (`oxbot attach` to come back)…",
+                    timeout=10)
         self._stop_engine_and_exit()
 
     # ------------------------------------------------------------------ engine events
@@ -183,8 +234,8 @@ class OxbotApp(App[int]):
                 self._redraw_timer = self.set_timer(wait, self._flush_redraw)
 
     def _ask_history(self) -> None:
-        """The stored equity curve of bots seen for the first time (the chart is otherwise
-        empty after a start or an attach until new samples arrive)."""
+        """The stored equity curve and decisions of bots seen for the first time (the chart
+        and the reasoning panel are otherwise empty after a start or an attach)."""
         if self.state.fills_history_wanted:  # the Fills panel after a restart / attach
             self.state.fills_history_wanted = False
             self.send(m.RequestRecentFills(limit=state_module.FILLS_KEPT), "recent fills",
@@ -193,6 +244,8 @@ class OxbotApp(App[int]):
         for bot in sorted(wanted):
             self.send(m.RequestEquityHistory(bot=bot, limit=state_module.EQUITY_POINTS),
                       f"equity history of {bot}", quiet=True)
+            self.send(m.RequestDecisionHistory(bot=bot, limit=state_module.ENTRIES_KEPT),
+                      f"reasoning history of {bot}", quiet=True)
 
     def _reconcile_changed(self, news: bool) -> None:
         self.refresh_bindings()
@@ -314,8 +367,10 @@ class OxbotApp(App[int]):
     # ------------------------------------------------------------------ app-wide actions
 
     def action_help(self) -> None:
-        rows = binding_rows(_bindings(self.BINDINGS),
-                            _bindings([*BotsTable.BINDINGS, *DashboardScreen.BINDINGS]),
+        app_bindings = [b for b in _bindings(self.BINDINGS)  # Quit or Detach, as q does here
+                        if self.check_action(b.action, ()) is not False]
+        rows = binding_rows(app_bindings,
+                            _bindings(DashboardScreen.BINDINGS),
                             dict(getattr(self, "_keymap", {})),
                             lambda key: key_display(self, key))
         rows.append((key_display(self, "ctrl+p"), "Command palette: every action by name",
@@ -339,6 +394,8 @@ class OxbotApp(App[int]):
         self.settings.save_theme(name)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("quit", "detach"):  # hidden (False): q shows the one that applies
+            return (action == "detach") == self.client.attached
         if action == "panic":
             return True if self.state.bots else None
         if action == "reconcile":
@@ -356,13 +413,14 @@ class OxbotApp(App[int]):
                             "the engine to confirm.", title="PANIC", severity="warning",
                             timeout=10)
 
-        n_pos = len(self.state.positions)
-        active = sum(1 for b in self.state.bots.values() if b.status in ("running", "paused"))
-        self.push_screen(ConfirmScreen(
-            "PANIC: stop everything?",
-            f"Stop {active} running or paused {'bot' if active == 1 else 'bots'} and close "
-            f"{_count(n_pos, 'open position')} at market now.", confirm_label="PANIC",
-            danger=True), answered)
+        def counts() -> tuple[int, int]:
+            return self.state.active_bots(), len(self.state.positions)
+
+        def hold(on: bool) -> None:
+            self.send(m.HoldDecisions(hold=on, seconds=HOLD_LEASE_S), "hold decisions",
+                      quiet=True)
+
+        self.push_screen(PanicScreen(counts, hold), answered)
 
     # ------------------------------------------------------------------ failures
 
@@ -374,10 +432,6 @@ class OxbotApp(App[int]):
                         severity="error", timeout=10, markup=False)
 
 
-def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
-
-
 def _bindings(items: list[Any]) -> list[Binding]:
     return [b for b in items if isinstance(b, Binding)]
 
@@ -387,13 +441,14 @@ def _fields(command: m.Command) -> dict[str, Any]:
 
 
 def run_app(client: EngineClient, settings: Any = None, *,
-            app_holder: dict[str, Any] | None = None, clock: Clock | None = None) -> int:
+            app_holder: dict[str, Any] | None = None, clock: Clock | None = None,
+            notices: list[str] | None = None) -> int:
     """Run the cockpit until the user quits; the engine is stopped whatever ends the app.
 
     ``app_holder["app"]`` is set to the app so a caller's signal handler can reach it; without
     a holder, SIGTERM is handled here (the app exits, the engine stops, the terminal is restored).
     """
-    app = OxbotApp(client, settings=settings, clock=clock, settle_heap=True)
+    app = OxbotApp(client, settings=settings, clock=clock, settle_heap=True, notices=notices)
     previous = None
     if app_holder is not None:
         app_holder["app"] = app

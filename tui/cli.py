@@ -20,10 +20,32 @@ Handler = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # usage errors: one line, exit 2
         self.print_usage(sys.stderr)
-        if "unrecognized arguments: --db" in message:  # `oxbot bots list --db x`
-            message += "; --db goes before the command, e.g. `oxbot --db PATH bots list`"
         print(f"oxbot: error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USAGE)
+
+
+DB_HELP = "database file (default: $OXBOT_DB or the user data directory)"
+CREATE_HELP = ("create the --db file's folder when it does not exist (without it oxbot refuses, "
+               "so a typo in the path never makes a new, empty database somewhere)")
+
+
+def _add_db_options(parser: argparse.ArgumentParser, top: bool) -> None:
+    """--db and --create, before the command or after it (`oxbot run --headless --db x.db`,
+    as users type it). After the command their default is "not given", so a value given
+    before the command is kept."""
+    default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
+    parser.add_argument("--db", metavar="PATH", help=DB_HELP, **default)  # type: ignore[arg-type]
+    parser.add_argument("--create", action="store_true", help=CREATE_HELP,
+                        **default)  # type: ignore[arg-type]
+
+
+def _every_subparser(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    found = []
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps subparsers only here
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in dict.fromkeys(action.choices.values()):
+                found += [sub, *_every_subparser(sub)]
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `oxbot` alone to open the cockpit. `oxbot COMMAND --help` for details.",
     )
     p.add_argument("--version", action="version", version=f"oxbot {__version__}")
-    p.add_argument("--db", metavar="PATH", help="database file (default: $OXBOT_DB or the "
-                   "user data directory)")
+    _add_db_options(p, top=True)
     p.add_argument("--demo", action="store_true", help="start the demo bots if there are none")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for register in cli_commands.REGISTRARS:
         register(sub)
+    for child in _every_subparser(p):
+        _add_db_options(child, top=False)
     return p
 
 

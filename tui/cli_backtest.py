@@ -51,8 +51,14 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run_backtest_command)
 
 
-def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False) -> Any:
-    from decimal import Decimal, InvalidOperation  # noqa: PLC0415
+# The largest starting cash: a bot's capital has the same bound (engine/models.py). Above it
+# the ledger's exact Decimal arithmetic runs out of digits (28) for fees to 1e-10.
+MAX_CASH = Decimal("1e12")
+
+
+def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False,
+             maximum: Decimal | None = None) -> Any:
+    from decimal import InvalidOperation  # noqa: PLC0415
 
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
@@ -62,6 +68,8 @@ def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False
         raise UsageError(f"{flag} {text!r} is not a number") from None
     if not value.is_finite() or value < minimum or (strict and value == minimum):
         raise UsageError(f"{flag} must be {'>' if strict else '>='} {minimum:g}, got {text}")
+    if maximum is not None and value > maximum:
+        raise UsageError(f"{flag} {text} is too large: at most {maximum:,.0f}")
     return value
 
 
@@ -108,7 +116,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
 
     backtestable(args.strategy)
     strategy = build_strategy(args.strategy, strategy_params(args.strategy, args.param))
-    cash = _decimal(args.cash, "--cash", strict=True)
+    cash = _decimal(args.cash, "--cash", strict=True, maximum=MAX_CASH)
     fee = _decimal(args.fee, "--fee")
     if fee >= Decimal("0.1"):
         raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}; "

@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stop-loss distance below the entry, %%")
     a.add_argument("--take-profit-pct", default="7", metavar="PCT",
                    help="take-profit distance above the entry, %%")
+    a.add_argument("--on-stop", choices=("keep", "close"), default="keep",
+                   help="what stopping the bot does with its open positions: keep them (their "
+                   "stop-loss and take-profit are then not watched) or close them at market")
     a.add_argument("--live", action="store_true", help="LIVE trading with real money")
     a.add_argument("--yes-i-mean-live", action="store_true",
                    help="confirm --live (required with it)")
@@ -68,6 +71,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         s = bs.add_parser(verb, help=helptext)
         s.add_argument("name")
         s.set_defaults(handler=cmd_start if verb == "start" else cmd_stop)
+        if verb == "stop":
+            what = s.add_mutually_exclusive_group()
+            what.add_argument("--close", dest="close_positions", action="store_const",
+                              const=True, help="close its open positions at market (needs "
+                              "the running engine)")
+            what.add_argument("--keep", dest="close_positions", action="store_const",
+                              const=False, help="keep its open positions (their stop-loss and "
+                              "take-profit are then not watched); the default is the bot's "
+                              "on_stop setting")
 
     d = bs.add_parser("delete", help="delete a bot (history kept unless --purge)")
     d.add_argument("name")
@@ -115,14 +127,30 @@ def build_config(args: argparse.Namespace) -> Any:
         "risk": risk,
         "cadence_s": args.cadence, "fee_rate": args.fee,
         "mode": Mode.LIVE if args.live else Mode.PAPER,
+        "on_stop": args.on_stop,
     }
     try:
         cfg = BotConfig.model_validate(data)
     except ValidationError as e:
         raise ConfigError(f"bot {args.name!r}: {flag_errors(e)}") from None
-    build_strategy(cfg.strategy, cfg.params)  # ConfigError names the bad parameter
+    from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
+
+    # ConfigError names the bad parameter, or a warm-up longer than live data keeps
+    strategy = build_strategy(cfg.strategy, cfg.params)
+    check_warmup(strategy, cfg.name)
+    check = getattr(strategy, "check_setup", None)
+    if check is not None:
+        check()  # e.g. an LLM budget needs the model's price
     check_exchange(cfg.exchange)
     return cfg
+
+
+def check_keys(args: argparse.Namespace, cfg: Any) -> None:
+    """ConfigError naming the missing LLM or exchange key and `oxbot keys set ...`; for the
+    commands that change the database themselves (a running engine checks on its own)."""
+    from .runtime import RuntimeOptions, key_check  # noqa: PLC0415
+
+    asyncio.run(key_check(RuntimeOptions(db_path=_db(args)))(cfg))
 
 
 def check_exchange(exchange: str) -> None:
@@ -194,8 +222,9 @@ async def _with_store(args: argparse.Namespace, fn: Any, writer: bool = True) ->
         await store.close()
 
 
-def _sent(path: Path, command: Any) -> None:
-    """Send to the running engine; a refusal is the same usage error as without an engine."""
+def _sent(path: Path, command: Any) -> str:
+    """Send to the running engine and return its answer; a refusal is the same usage error as
+    without an engine."""
     from oxbot.engine.errors import ConfigError, OxbotError  # noqa: PLC0415
 
     ok, message = _send(path, command)
@@ -203,11 +232,45 @@ def _sent(path: Path, command: Any) -> None:
         if message.startswith("the engine did not answer"):
             raise OxbotError(message + "; check its log, then `oxbot status`")
         raise ConfigError(message)
+    return message
+
+
+def _db_given(args: argparse.Namespace) -> str | None:
+    """"--db" or "OXBOT_DB" when the user named the database, else None (the default one)."""
+    import os  # noqa: PLC0415
+
+    if getattr(args, "db", None):
+        return "--db"
+    return "OXBOT_DB" if os.environ.get("OXBOT_DB") else None
+
+
+def _no_database(args: argparse.Namespace) -> str:
+    """What to say when the database file does not exist (nothing is created to say it)."""
+    db = _db(args)
+    given = _db_given(args)
+    if given:
+        return (f"{given} {db} does not exist; check the path (`oxbot bots add` or `oxbot` "
+                "creates a new database there)")
+    return (f"no database yet at {db}: add a bot (`oxbot bots add NAME --strategy sma_cross`) "
+            "or run `oxbot --demo`")
+
+
+def _say_if_new_database(args: argparse.Namespace) -> None:
+    """Adding to a file that does not exist makes a new database: name it, so a typo in --db
+    shows at once."""
+    db = _db(args)
+    if not db.exists():
+        print(f"oxbot: new database {db}", file=sys.stderr)
 
 
 async def _bots(args: argparse.Namespace) -> dict[str, Any]:
-    """name -> (config, status) of the live bots; empty when the database does not exist yet."""
+    """name -> (config, status) of the live bots. A missing database named by --db or
+    OXBOT_DB is a usage error (a typo, most likely); the default one is simply empty."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
     if not _db(args).exists():
+        if _db_given(args):
+            raise UsageError(_no_database(args))
         return {}
     rows = await _with_store(args, lambda s: s.load_bots(), writer=False)
     return {cfg.name: (cfg, status) for cfg, status in rows}
@@ -246,6 +309,9 @@ def cmd_add(args: argparse.Namespace) -> int:
         _sent(remote, AddBot(config=cfg, start=args.start))
         when = " and started" if args.start else ""
     else:
+        check_keys(args, cfg)  # refused: nothing is written, not even a new database
+        _say_if_new_database(args)
+
         async def add(store: Any) -> None:
             names = {c.name for c, _ in await store.load_bots()}
             if cfg.name in names:
@@ -274,6 +340,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     if not rows:
+        if not _db(args).exists():
+            print(_no_database(args))
+            return 0
         print("no bots yet: `oxbot bots add NAME --strategy sma_cross` or `oxbot --demo`")
         return 0
     head = ("NAME", "STATUS", "MODE", "STRATEGY", "MARKET", "SYMBOLS", "TF", "CAPITAL")
@@ -286,22 +355,36 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _set_status(args: argparse.Namespace, start: bool) -> int:
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg, _status = _need_bot(asyncio.run(_bots(args)), args.name)
+    close = getattr(args, "close_positions", None)
     remote = _remote(args)
     if remote is not None:
-        _sent(remote, StartBot(name=args.name) if start else StopBot(name=args.name))
-        print(f"{args.name} started" if start else f"{args.name} stopped")
+        said = _sent(remote, StartBot(name=args.name) if start else
+                     StopBot(name=args.name, close_positions=close))
+        print(said or (f"{args.name} started" if start else f"{args.name} stopped"))
+    elif close:
+        raise UsageError(f"--close sells at market, which needs the running engine (`oxbot run "
+                         f"--headless` or `oxbot`); without it `oxbot bots stop {args.name}` "
+                         "keeps the positions; nothing was changed")
     else:
-        async def change(store: Any) -> None:
+        if start:
+            check_keys(args, cfg)
+
+        async def change(store: Any) -> int:
             await store.set_bot_status(args.name,
                                        BotStatus.RUNNING if start else BotStatus.STOPPED)
+            return len(await store.load_positions(args.name))
 
-        asyncio.run(_with_store(args, change))
+        held = asyncio.run(_with_store(args, change))
         if start:
             print(f"{args.name} will start with the engine (`oxbot` or `oxbot run --headless`)")
+        elif held:
+            print(f"{args.name} stopped; {held} position{'s' if held > 1 else ''} kept: "
+                  "stop-loss and take-profit are not watched until it runs again")
         else:
             print(f"{args.name} stopped")
     if start:
@@ -357,6 +440,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, BotStatus, Mode  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
@@ -378,7 +462,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             cfg = BotConfig.model_validate(item)
         except ValidationError as e:
             raise ConfigError(f"{args.file} item {i}: {flag_errors(e, hints=False)}") from None
-        build_strategy(cfg.strategy, cfg.params)
+        check_warmup(build_strategy(cfg.strategy, cfg.params), cfg.name)
         check_exchange(cfg.exchange)
         configs.append(cfg)
     counts = Counter(c.name for c in configs)
@@ -392,13 +476,10 @@ def cmd_import(args: argparse.Namespace) -> int:
                           "money; add --yes-i-mean-live to import them, or set \"mode\": "
                           "\"paper\"; nothing imported")
 
+    _say_if_new_database(args)
+
     async def put(store: Any) -> None:
-        names = {c.name for c, _ in await store.load_bots()}
-        clash = [c.name for c in configs if c.name in names]
-        if clash:
-            raise ConfigError(f"bots already exist: {', '.join(clash)}; nothing imported")
-        for cfg in configs:
-            await store.save_bot(cfg, BotStatus.STOPPED)
+        await store.add_bots(configs, BotStatus.STOPPED)  # one transaction: all or none
 
     asyncio.run(_with_store(args, put))
     print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")

@@ -130,7 +130,12 @@ async def download(client: Any, clients: Any, symbol: str, timeframe: str, since
                 f"fetch {timeframe} candles {symbol}")
             rows = [r for r in rows if r[0] >= cursor and r[0] + tf_ms <= until_ms]
             if not rows:
-                break
+                # Some exchanges page by time window (OKX: the candles in [since, since+limit)),
+                # so an empty page may only mean "nothing yet" (before the market was listed):
+                # go on to the next window rather than end a download that has barely begun.
+                cursor += PAGE * tf_ms
+                _bar(cursor - start, until_ms - start, written, progress)
+                continue
             if resume and written == 0 and not 1 / 3 < float(rows[0][1]) / resume[1] < 3:
                 raise DataError(f"{out} ends at a price of {resume[1]:g} but {symbol} now opens "
                                 f"at {float(rows[0][1]):g}: the file holds another market; "
@@ -154,6 +159,8 @@ def run_download(args: argparse.Namespace) -> int:
     from oxbot.engine.exchange.clients import ExchangeClients, point_at  # noqa: PLC0415
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
 
+    from .runtime import endpoint_configurer  # noqa: PLC0415
+
     try:
         tf_ms = timeframe_seconds(args.timeframe) * 1000
     except ValueError as e:
@@ -173,7 +180,8 @@ def run_download(args: argparse.Namespace) -> int:
     check_resume(out, args.timeframe, tf_ms)  # a wrong file is refused before any network wait
 
     async def main() -> int:
-        configure = (lambda c: point_at(c, args.api_url)) if args.api_url else None
+        configure = ((lambda c: point_at(c, args.api_url)) if args.api_url
+                     else endpoint_configurer(args.exchange.strip().lower()))
         clients = ExchangeClients(configure=configure)
         try:
             client = clients.public(args.exchange.strip().lower())

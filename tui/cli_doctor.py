@@ -1,4 +1,6 @@
-"""`oxbot doctor`: what a user checks first when something is off. Fast, and it writes nothing."""
+"""`oxbot doctor`: what a user checks first when something is off. It writes nothing; it reads
+every page of the database (PRAGMA integrity_check) and exits 1 when the database is damaged,
+the disk beside it is full, or Python is too old."""
 
 from __future__ import annotations
 
@@ -26,8 +28,53 @@ def _schema(path: Path) -> str:
         finally:
             con.close()
     except sqlite3.DatabaseError as e:
-        return f"unreadable ({e})"
+        return f"unreadable ({_why(e, path)})"
     return f"schema version {row[0]}" if row else "no schema version"
+
+
+def _why(e: BaseException, path: Path) -> str:
+    from oxbot.storage.health import DAMAGED, classify, describe, first_sqlite_message  # noqa: PLC0415
+
+    if classify(e, path) == DAMAGED:
+        return f"damaged: {first_sqlite_message(e)}"
+    return describe(e, path) or str(e)
+
+
+def _integrity(path: Path) -> tuple[bool, str]:
+    """(sound, what to print): every page read by SQLite's own PRAGMA integrity_check."""
+    from oxbot.storage.health import (  # noqa: PLC0415
+        FULL,
+        classify,
+        first_sqlite_message,
+        integrity_problems,
+    )
+
+    if not path.exists():
+        return True, "nothing to check yet"
+    try:
+        problems = integrity_problems(path)
+    except sqlite3.Error as e:
+        if classify(e, path) == FULL:  # a full disk is not damage
+            return False, f"not checked: {_why(e, path)}"
+        return False, (f"DAMAGED ({first_sqlite_message(e)}); restore a backup, or start a new "
+                       "database with --db NEW.db")
+    if not problems:
+        return True, "ok (every page checked)"
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    return False, (f"DAMAGED: {problems[0]}{more}; restore a backup, or start a new database "
+                   "with --db NEW.db")
+
+
+def _disk(path: Path) -> tuple[bool, str]:
+    from oxbot.storage.health import LOW_SPACE, free_bytes  # noqa: PLC0415
+
+    free = free_bytes(path)
+    if free is None:
+        return True, "unknown"
+    text = f"{free / 2**30:.1f} GiB free" if free >= 2**30 else f"{free // 1024} KiB free"
+    if free < LOW_SPACE:
+        return False, f"FULL: {text} beside {path}; free some space or nothing can be saved"
+    return True, text
 
 
 def colour_support() -> str:
@@ -65,12 +112,16 @@ def run(args: argparse.Namespace) -> int:
 
     db = resolve_db_path(args.db)
     ok = sys.version_info >= (3, 12)
+    sound, integrity = _integrity(db)
+    roomy, disk = _disk(db)
     rows = [
         ("oxbot", __version__),
         ("python", f"{platform.python_version()} ({sys.executable})"
                    + ("" if ok else " - oxbot needs Python 3.12 or newer")),
         ("database", str(db)),
         ("schema", _schema(db)),
+        ("integrity", integrity),
+        ("disk", disk),
         ("config", str(config_dir())),
         ("keyring", _keyring()),
         ("terminal", colour_support()),
@@ -78,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print(f"{k.ljust(width)}  {v}")
-    return 0 if ok else 1
+    return 0 if ok and sound and roomy else 1
 
 
 def _keyring() -> str:

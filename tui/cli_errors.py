@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -43,8 +44,19 @@ def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
         print(f"oxbot: {describe_os_error(e)}", file=sys.stderr)
         return EXIT_USAGE if user_path else EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - the last resort: a bug, reported without a traceback
-        print(f"oxbot: {unexpected(e)}", file=sys.stderr)
+        said = _storage_problem(e, args)  # a full disk or a damaged database is no bug
+        print(f"oxbot: {said or unexpected(e)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _storage_problem(e: BaseException, args: argparse.Namespace) -> str | None:
+    try:
+        from oxbot.storage.health import describe  # noqa: PLC0415
+        from oxbot.storage.paths import resolve_db_path  # noqa: PLC0415
+
+        return describe(e, resolve_db_path(getattr(args, "db", None)))
+    except Exception:  # noqa: BLE001 - only a better message was at stake
+        return None
 
 
 def check_db_arg(args: argparse.Namespace) -> None:
@@ -62,6 +74,9 @@ def check_db_arg(args: argparse.Namespace) -> None:
         raise UsageError(f"{source} is empty; give the path of a database file, e.g. "
                          "--db ~/oxbot.db, or leave it out for the default")
     path = Path(raw).expanduser()
+    if not path.exists() and not path.parent.is_dir() and \
+            getattr(args, "command", None) != "doctor":  # doctor only reports
+        _missing_folder(path, source, bool(getattr(args, "create", False)))
     if path.is_dir():
         raise UsageError(f"{source} {path} is a directory; give the path of a database file, "
                          f"e.g. {path / 'oxbot.db'}")
@@ -79,6 +94,26 @@ def check_db_arg(args: argparse.Namespace) -> None:
                          "file")
 
 
+def _missing_folder(path: Path, source: str, create: bool) -> None:
+    """The folder of a new database file is made only on the user's explicit word (--create):
+    a typo in --db used to make a whole new folder and an empty database there, silently."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    folder = path.parent
+    if folder.exists():
+        raise UsageError(f"{source} {path}: {folder} is not a folder; give the path of a "
+                         "database file")
+    if not create:
+        raise UsageError(f"{source} {path}: the folder {folder} does not exist; check the "
+                         "path, or add --create to make the folder and a new database there "
+                         "(nothing was written)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--create: cannot make the folder {folder}: {_reason(e)}") from None
+    print(f"oxbot: created the folder {folder}", file=sys.stderr)
+
+
 def _reason(e: OSError) -> str:
     return (e.strerror or str(e) or type(e).__name__).rstrip(".").lower()
 
@@ -93,6 +128,8 @@ def describe_os_error(e: OSError) -> str:
         fix = "check the path and its permissions"
     elif isinstance(e, IsADirectoryError):
         fix = "give a file name, not a folder"
+    elif e.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = "the disk is full: free some space and try again"
     else:
         fix = "check the path, the free disk space and the permissions"
     return f"cannot use {where}: {reason}; {fix}" if where else f"{reason}; {fix}"

@@ -19,6 +19,7 @@ FIELD_FLAGS = {
     "risk.max_exposure_pct": "--max-exposure-pct", "max_exposure_pct": "--max-exposure-pct",
     "risk.stop_loss_pct": "--stop-loss-pct", "stop_loss_pct": "--stop-loss-pct",
     "risk.take_profit_pct": "--take-profit-pct", "take_profit_pct": "--take-profit-pct",
+    "on_stop": "--on-stop",
 }
 # Field-specific hints: what the number means, so "less than 0.1" is not a riddle.
 HINTS = {"fee_rate": "a rate per fill, e.g. 0.001 for 0.1 % or 0.005 for 0.5 %"}
@@ -90,7 +91,8 @@ def flag_errors(e: Any, hints: bool = True) -> str:
         for field, flag in sorted(FIELD_FLAGS.items(), key=lambda kv: -len(kv[0])):
             if "_" in field and "." not in field:  # plain words like "name" stay as they are
                 msg = msg.replace(field, flag)
-        msg = msg[:1].lower() + msg[1:]
+        if not msg[1:2].isupper():  # "Input should be ..." -> "input ...", never "lIVE ..."
+            msg = msg[:1].lower() + msg[1:]
         hint = HINTS.get(loc) if hints else None
         where = "" if loc == "risk" else f"{FIELD_FLAGS.get(loc, loc)}: "  # names its flags
         parts.append(f"{where}{msg}" + (f" ({hint})" if hint else ""))

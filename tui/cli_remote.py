@@ -82,7 +82,8 @@ def run_stop(args: argparse.Namespace) -> int:
 
 _LABELS = {
     "uptime_s": "uptime", "bots_running": "bots running", "bots_total": "bots total",
-    "cycles": "cycles", "trades": "round trips", "equity": "equity", "errors": "errors", "db": "db",
+    "cycles": "cycles", "trades": "round trips", "equity": "equity", "errors": "errors",
+    "failed_decisions": "failed LLM decisions", "db": "db",
     "state": "",  # shown in the first row
 }
 

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .headless import serve  # noqa: PLC0415
     from .logs import setup_logging  # noqa: PLC0415
-    from .runtime import RuntimeOptions  # noqa: PLC0415
+    from .runtime import RuntimeOptions, exchange_options  # noqa: PLC0415
 
     setup_logging(args.log_format)
     settings, warnings = load_settings()
@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         db_path=db, sim=sim_config(args.sim_speed), resume=settings.resume_bots and not
         args.no_resume, demo=args.demo,  # (a snapshot each second feeds attached cockpits)
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
+        **exchange_options(),
     )
     every = (args.status_every if args.status_every is not None else settings.status_every_min)
     sock = socket_path_for(db.resolve(), runtime_dir())

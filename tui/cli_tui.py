@@ -25,13 +25,15 @@ def _paths(args: argparse.Namespace) -> tuple[Any, Any]:
     return db, socket_path_for(db.resolve(), runtime_dir())
 
 
-def _settings() -> Any:
+def _settings() -> tuple[Any, list[str]]:
+    """The settings and their warnings: printed here (they stay in the terminal's scrollback)
+    and shown again as notices in the cockpit, which covers the screen."""
     from oxbot.storage.settings import load_settings  # noqa: PLC0415
 
     settings, warnings = load_settings()
     for w in warnings:
         print(f"oxbot: {w}", file=sys.stderr)
-    return settings
+    return settings, warnings
 
 
 def _need_terminal() -> None:
@@ -56,7 +58,7 @@ def run_attach(args: argparse.Namespace) -> int:
     if not engine_running(sock):
         raise OxbotError(f"no oxbot engine is running for {db}; start one with "
                          "`oxbot run --headless` (or run plain `oxbot`)")
-    return _run(SocketClient(sock, db=db), _settings())
+    return _run(SocketClient(sock, db=db), *_settings())
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -64,26 +66,27 @@ def run_tui(args: argparse.Namespace) -> int:
 
     _need_terminal()
     db, sock = _paths(args)
-    settings = _settings()
+    settings, notices = _settings()
     if engine_running(sock):
         print(f"oxbot: attaching to the engine already running on {db}", file=sys.stderr)
-        return _run(SocketClient(sock, db=db), settings)
+        return _run(SocketClient(sock, db=db), settings, notices)
 
     from .bridge import InProcessClient  # noqa: PLC0415
     from .cli_run import sim_config  # noqa: PLC0415
-    from .runtime import RuntimeOptions, build_engine  # noqa: PLC0415
+    from .runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
 
     opts = RuntimeOptions(
         db_path=db, sim=sim_config(getattr(args, "sim_speed", None)),
         resume=settings.resume_bots, demo=args.demo, offer_demo=not db.exists(),
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
+        **exchange_options(),
     )
     client = InProcessClient(lambda: build_engine(opts, control_socket=sock))
     client.open()  # a locked or newer database fails here, with its message, before any UI
-    return _run(client, settings)
+    return _run(client, settings, notices)
 
 
-def _run(client: Any, settings: Any) -> int:
+def _run(client: Any, settings: Any, notices: list[str] | None = None) -> int:
     from .app import OxbotApp, run_app  # noqa: PLC0415
 
     app_holder: dict[str, OxbotApp] = {}
@@ -95,7 +98,7 @@ def _run(client: Any, settings: Any) -> int:
 
     old = signal.signal(signal.SIGTERM, on_term)
     try:
-        return run_app(client, settings, app_holder=app_holder)
+        return run_app(client, settings, app_holder=app_holder, notices=notices)
     finally:
         signal.signal(signal.SIGTERM, old)
         client.stop()

@@ -28,6 +28,20 @@ from .runtime import RuntimeOptions, build_engine, settle_heap
 
 log = logging.getLogger("oxbot")
 
+# Commands a display sends on every attach or while a dialog is open: their success is routine,
+# and their class names mean nothing to a person reading the log.
+QUIET_COMMANDS = frozenset({"RequestSnapshot", "RequestEquityHistory", "RequestRecentFills",
+                            "RequestReconcile", "HoldDecisions", "Shutdown",
+                            # the engine logs what the user chose itself
+                            "ResolveReconcile"})
+COMMAND_WORDS = {
+    "AddBot": "add bot", "UpdateBot": "update bot", "StartBot": "start", "StopBot": "stop",
+    "PauseBot": "pause", "ResumeBot": "resume", "FlattenBot": "flatten", "DeleteBot": "delete",
+    "PanicAll": "PANIC", "ResolveReconcile": "reconcile", "RequestEquityHistory":
+    "equity history", "RequestRecentFills": "recent fills", "RequestReconcile":
+    "reconcile list", "HoldDecisions": "hold decisions", "RequestSnapshot": "snapshot",
+}
+
 
 async def serve(opts: RuntimeOptions, status_every_s: float, socket_path: Any = None) -> int:
     engine = await build_engine(opts, control_socket=socket_path)
@@ -72,7 +86,7 @@ async def _status_every(engine: Any, every_s: float) -> None:
 def _summary(s: dict[str, Any]) -> str:
     return (f"uptime {s['uptime_s']:.0f}s, bots running {s['bots_running']}/{s['bots_total']}, "
             f"cycles {s['cycles']}, round trips {s['trades']}, equity {s['equity']}, "
-            f"errors {s['errors']}")
+            f"errors {s['errors']}, failed LLM decisions {s.get('failed_decisions', 0)}")
 
 
 async def _log_events(sub: Any) -> None:
@@ -96,8 +110,20 @@ class EventLines:
     def __init__(self) -> None:
         self._helped: set[str] = set()  # bots whose current failure run showed the help
         self._last_failure: dict[str, str] = {}  # bot -> the text of its last failure
+        self._no_decision: dict[str, tuple[str, int]] = {}  # bot -> (reason, times in a row)
 
     def describe(self, ev: Any) -> tuple[int, str] | None:
+        if isinstance(ev, DecisionMade) and ev.source == "fallback":
+            # Every failed LLM decision is logged; the same reason again in a few words.
+            why = ev.reasoning.removeprefix("fallback HOLD: ")
+            last, n = self._no_decision.get(ev.bot, ("", 0))
+            n = n + 1 if why == last else 1
+            self._no_decision[ev.bot] = (why, n)
+            if n > 1:
+                return logging.WARNING, (f"{ev.bot}: no usable LLM decision again ({n} in a "
+                                         "row, same reason), holding")
+        elif isinstance(ev, DecisionMade):
+            self._no_decision.pop(ev.bot, None)
         if isinstance(ev, CycleFailed):
             first, _, rest = strip_class_name(ev.error).partition("\n")
             self._last_failure[ev.bot] = ev.error
@@ -144,6 +170,9 @@ def describe(ev: Any) -> tuple[int, str] | None:
             extra = f", realised {ev.realised:+.2f}" if ev.side == "sell" else ""
             return info, (f"{ev.bot}: {ev.side} {_d(ev.qty)} {ev.symbol} @ {_d(ev.price)} "
                           f"({ev.reason}, fee {ev.fee:.4f}{extra})")
+        case DecisionMade() if ev.source == "fallback":
+            why = ev.reasoning.removeprefix("fallback HOLD: ")
+            return warn, f"{ev.bot}: no usable LLM decision, holding: {why}"
         case DecisionMade() if ev.verdict:
             acts = " ".join(f"{s}:{a}" for s, a in ev.actions if a != "hold")
             reasons = "; ".join(ev.verdict_reasons)
@@ -157,8 +186,13 @@ def describe(ev: Any) -> tuple[int, str] | None:
             return (warn if ev.level != "info" else info), ev.message
         case EngineStateChanged():
             return info, f"engine {ev.state}" + (f": {ev.message}" if ev.message else "")
-        case CommandDone() if ev.command not in ("RequestSnapshot",):
-            return (info if ev.ok else warn), f"{ev.command}: {ev.message or 'done'}"
+        case CommandDone() if ev.ok and (ev.command in QUIET_COMMANDS or not ev.message):
+            return None  # a display asking for data, or a success with nothing to say
+        case CommandDone():
+            what = COMMAND_WORDS.get(ev.command, ev.command)
+            if ev.ok:
+                return info, ev.message
+            return warn, f"{what} refused: {ev.message or 'no reason given'}"
         case BotStateChanged():
             return None
     return None

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,8 +23,31 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class RepeatFilter(logging.Filter):
+    """Drops a line that says exactly what another said within ``window_s``. A market or an
+    exchange broker logs what it tells the user and publishes it as a Notice too, and the
+    headless event logger logs every Notice: one thing, once."""
+
+    def __init__(self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        super().__init__()
+        self.window_s = window_s
+        self._clock = clock
+        self._seen: dict[tuple[int, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        key = (record.levelno, record.getMessage())
+        last = self._seen.get(key)
+        self._seen[key] = now
+        if len(self._seen) > 512:  # forget old lines; only recent repeats matter
+            self._seen = {k: t for k, t in self._seen.items() if now - t <= self.window_s}
+        return last is None or now - last > self.window_s
+
+
 def setup_logging(fmt: str = "plain", level: int = logging.INFO) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RepeatFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +33,130 @@ class RuntimeOptions:
     key_resolver: Callable[[str], str | None] | None = None
     price_table: dict[str, Any] = field(default_factory=dict)
     snapshot_every_s: float | None = 1.0
-    # Real exchanges (ccxt). Base URL per exchange id (testnets, proxies, the tests' fake one),
-    # extra ccxt options per exchange id, ExchangeStreams options (poll_s, stale_after_s, clock,
-    # policy, breaker_threshold, ...), and what start-up reconciliation does with differences.
-    exchange_urls: dict[str, str] = field(default_factory=dict)
-    exchange_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Real exchanges (ccxt): the user's `exchanges` settings (sandbox, url, proxy, options,
+    # polling, retries) by exchange id, or why they could not be read (LIVE bots then refuse
+    # to start); ExchangeStreams options a test may speed up (clock, sleep); what start-up
+    # reconciliation does with differences.
+    exchanges: Mapping[str, Any] = field(default_factory=dict)
+    exchanges_error: str = ""
     stream_options: dict[str, Any] = field(default_factory=dict)
     reconcile: str = field(default_factory=lambda: os.environ.get("OXBOT_RECONCILE", "ignore"))
     # exchange id -> Credentials (LIVE keys); None: the keyring / OXBOT_<EXCHANGE>_* variables.
     exchange_keys: Callable[[str], Any] | None = None
-    lock_dir: Path | None = None  # per-key engine locks; None: <data dir>/locks
+    lock_dir: Path | None = None  # per-key engine locks; None: the user's own lock folder
+    # The engine's wall clock (tests move it across a UTC day); None: the real one. LLM budgets
+    # count per day of this clock.
+    clock: Any = None
+
+
+def llm_key_resolver(opts: RuntimeOptions) -> Callable[[str], str | None]:
+    """provider -> API key: the options' resolver, or the keyring / environment."""
+    if opts.key_resolver is not None:
+        return opts.key_resolver
+    from oxbot.storage.secrets import key_resolver  # noqa: PLC0415
+
+    return key_resolver()
+
+
+def _today(clock: Any) -> Callable[[], date] | None:
+    if clock is None:
+        return None
+    return lambda: datetime.fromtimestamp(clock.now_ms() / 1000, UTC).date()
 
 
 def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
     def make(config: BotConfig) -> Strategy:
         if config.strategy != "llm":
             return build_strategy(config.strategy, config.params)
+        from oxbot.engine.llm.strategy import Redaction  # noqa: PLC0415
+        from oxbot.storage.redact import open_tail, redact  # noqa: PLC0415
+
         cls = strategy_class("llm")
         base = build_strategy("llm", {**config.params, **config.llm})
-        resolver = opts.key_resolver
-        if resolver is None:
-            from oxbot.storage.secrets import key_resolver  # noqa: PLC0415
-
-            resolver = key_resolver()
-        return cls(base.params, key_resolver=resolver, price_table=opts.price_table or None)
+        return cls(base.params, key_resolver=llm_key_resolver(opts),
+                   price_table=opts.price_table or None, today=_today(opts.clock),
+                   redaction=Redaction(redact, open_tail))
 
     return make
+
+
+def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
+    """The engine's check, when a bot is added, changed or started, that the keys it needs
+    exist: an LLM provider that needs one, and a LIVE bot's exchange. One ConfigError names
+    what is missing and the command that sets it (keyring calls run off the loop)."""
+    import asyncio  # noqa: PLC0415
+
+    from oxbot.engine.errors import ConfigError, SecretsError  # noqa: PLC0415
+    from oxbot.engine.models import Mode  # noqa: PLC0415
+
+    async def check(config: BotConfig) -> None:
+        missing: list[tuple[str, str, tuple[str, ...]]] = []
+        unreadable = ""
+        provider = llm_provider(config)
+        if provider is not None:
+            try:
+                key = await asyncio.to_thread(llm_key_resolver(opts), provider)
+            except SecretsError as e:
+                key, unreadable = None, str(e)
+            if not key:
+                missing.append((f"an API key for {provider}", provider, ("api_key",)))
+        if config.mode is Mode.LIVE:
+            try:
+                creds = (opts.exchange_keys or keyring_credentials)(config.exchange)
+                if asyncio.iscoroutine(creds) or asyncio.isfuture(creds):
+                    creds = await creds
+            except SecretsError as e:
+                creds, unreadable = None, str(e)
+            if creds is None:
+                missing.append((f"API keys for {config.exchange}", config.exchange,
+                                ("api_key", "secret")))
+            elif not getattr(creds, "password", None) and needs_passphrase(config.exchange):
+                missing.append((f"the API passphrase for {config.exchange}", config.exchange,
+                                ("passphrase",)))
+        if missing and unreadable:
+            # What this bot needs first, then why the keyring cannot hold it (and the fixes).
+            raise SecretsError(f"{missing_keys_text(config.name, missing, True)}\n"
+                               f"The keyring cannot be used here: {unreadable}")
+        if missing:
+            raise ConfigError(missing_keys_text(config.name, missing))
+
+    return check
+
+
+def needs_passphrase(exchange: str) -> bool:
+    """Whether ccxt says the exchange's keys carry a passphrase (OKX, KuCoin, Bitget, ...):
+    its ``requiredCredentials['password']``, not a list of names kept here."""
+    try:
+        import ccxt  # noqa: PLC0415
+
+        return bool(getattr(ccxt, exchange)().requiredCredentials.get("password"))
+    except Exception:  # noqa: BLE001 - an unknown exchange is refused elsewhere, by name
+        return False
+
+
+def missing_keys_text(bot: str, missing: list[tuple[str, str, tuple[str, ...]]],
+                      no_keyring: bool = False) -> str:
+    """One line: what ``bot`` lacks and the command that sets each; without a usable keyring,
+    the environment variables that work instead."""
+    from oxbot.storage.secrets import env_var  # noqa: PLC0415
+
+    what = " and ".join(w for w, _, _ in missing)
+    how = " and ".join(f"`oxbot keys set {p}`" for _, p, _ in missing)
+    if not no_keyring:
+        return f"{bot} needs {what}: run {how}"
+    envs = " and ".join(env_var(p, f) for _, p, fields in missing for f in fields)
+    return f"{bot} needs {what}: export {envs}, or run {how} once the keyring works"
+
+
+def llm_provider(config: BotConfig) -> str | None:
+    """The LLM provider of an LLM bot that needs an API key; None otherwise."""
+    if config.strategy != "llm":
+        return None
+    from oxbot.engine.llm.factory import PROVIDERS  # noqa: PLC0415
+
+    provider = str({**config.params, **config.llm}.get("provider") or "offline")
+    spec = PROVIDERS.get(provider)
+    return provider if spec is not None and spec.needs_key else None
 
 
 def keyring_credentials(exchange: str) -> Any:
@@ -79,27 +178,67 @@ def keyring_credentials(exchange: str) -> Any:
 
 def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
     """The shared ccxt layer: market streams (keyless clients) and the broker factory (PAPER
-    and LIVE). Nothing touches the network until a bot on a real exchange starts."""
-    from oxbot.engine.exchange.clients import point_at  # noqa: PLC0415
+    and LIVE), both pointed where the user's settings say. Nothing touches the network until a
+    bot on a real exchange starts."""
+    from oxbot.engine.exchange.endpoints import configurer  # noqa: PLC0415
     from oxbot.engine.exchange.live import ExchangeBrokers  # noqa: PLC0415
+    from oxbot.engine.exchange.lock import key_lock_dir  # noqa: PLC0415
+    from oxbot.engine.exchange.retry import RetryPolicy  # noqa: PLC0415
     from oxbot.engine.market.ccxt_streams import ExchangeStreams  # noqa: PLC0415
 
-    urls = dict(opts.exchange_urls)
-
-    def configure(client: Any) -> None:
-        if client.id in urls:
-            point_at(client, urls[client.id])
-
-    streams = ExchangeStreams(config=opts.exchange_options, configure=configure,
+    endpoints, config, policies, breakers, polls, windows, stale = {}, {}, {}, {}, {}, {}, {}
+    for ex, es in opts.exchanges.items():
+        endpoints[ex] = es.endpoint()
+        config[ex] = endpoints[ex].ccxt_config()
+        if es.retries is not None or es.backoff_s or es.backoff_max_s:
+            d = RetryPolicy()
+            policies[ex] = RetryPolicy(
+                retries=d.retries if es.retries is None else es.retries,
+                base_s=es.backoff_s or d.base_s, max_s=es.backoff_max_s or d.max_s,
+                max_retry_after_s=max(es.backoff_max_s or 0, d.max_retry_after_s))
+        if es.breaker_after or es.breaker_cooldown_s:
+            breakers[ex] = (es.breaker_after or 5, es.breaker_cooldown_s or 30.0)
+        if es.poll_s:
+            polls[ex] = es.poll_s
+        if es.stale_after_s:
+            stale[ex] = es.stale_after_s
+        if es.order_window_s:
+            windows[ex] = es.order_window_s
+    streams = ExchangeStreams(config=config, configure=configurer(endpoints),
+                              policies=policies, breakers=breakers, poll_for=polls,
+                              stale_for=stale,
                               **opts.stream_options)
-    lock_dir = opts.lock_dir
-    if lock_dir is None:
-        from oxbot.storage.paths import data_dir  # noqa: PLC0415
-
-        lock_dir = data_dir() / "locks"
     brokers = ExchangeBrokers(streams.clients, store, opts.exchange_keys or keyring_credentials,
-                              lock_dir, reconcile_action=opts.reconcile)
+                              opts.lock_dir or key_lock_dir(),
+                              reconcile_action=opts.reconcile, order_window_s=windows,
+                              refuse_live=opts.exchanges_error)
     return streams, brokers
+
+
+def exchange_options(settings: Path | None = None) -> dict[str, Any]:
+    """RuntimeOptions fields from the user's `exchanges` settings (strictly read), from
+    ``settings`` or the user's settings.json."""
+    from oxbot.storage.settings import load_exchange_settings  # noqa: PLC0415
+
+    exchanges, error = load_exchange_settings(settings)
+    if error:
+        log.warning("%s", error)
+    return {"exchanges": exchanges, "exchanges_error": error}
+
+
+def endpoint_configurer(exchange_id: str) -> Callable[[Any], None] | None:
+    """``configure(client)`` pointing a CLI command's ccxt client where the user's settings
+    say (sandbox, url, proxy); None when they say nothing for ``exchange_id``. Unreadable
+    settings are a usage error here: a command must not silently go to the real exchange."""
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+    from oxbot.engine.exchange.endpoints import configurer  # noqa: PLC0415
+    from oxbot.storage.settings import load_exchange_settings  # noqa: PLC0415
+
+    exchanges, error = load_exchange_settings()
+    if error:
+        raise UsageError(error.split("; LIVE bots")[0] + "; fix it first")
+    es = exchanges.get(exchange_id)
+    return None if es is None else configurer({exchange_id: es.endpoint()})
 
 
 DEMO_BOTS: tuple[dict[str, Any], ...] = (
@@ -137,7 +276,8 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
         engine = Engine(
             store, hub, strategy_factory=strategy_factory(opts),
             broker_factory=brokers, resume=opts.resume,
-            snapshot_every_s=opts.snapshot_every_s,
+            snapshot_every_s=opts.snapshot_every_s, clock=opts.clock,
+            key_check=key_check(opts),
         )
         if control_socket is not None:
             from oxbot.engine.control import ControlServer  # noqa: PLC0415

@@ -50,6 +50,8 @@ class DashboardState:
     bots: dict[str, BotView] = field(default_factory=dict)
     positions: dict[tuple[str, str], PositionView] = field(default_factory=dict)
     equity: dict[str, deque[tuple[int, float]]] = field(default_factory=dict)
+    # per bot, its deposits (> 0) and withdrawals (< 0) as (ts, amount): the chart's steps
+    flows: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)
     reasoning: dict[str, deque[ReasoningEntry]] = field(default_factory=dict)
     fills: deque[m.OrderFilled] = field(default_factory=lambda: deque(maxlen=FILLS_KEPT))
     fills_total: int = 0  # fills seen since start, so the log appends only new ones
@@ -62,6 +64,8 @@ class DashboardState:
     pending: dict[str, str] = field(default_factory=dict)  # request_id -> what the user asked
     # requests whose success shows in the table already (start, stop, pause): no toast then
     quiet: set[str] = field(default_factory=set)
+    # requests whose refusal the screen that sent them shows itself (the bot form)
+    refusal_shown: set[str] = field(default_factory=set)
     # bots seen for the first time, whose stored equity curve the app should ask for
     history_wanted: set[str] = field(default_factory=set)
     history_asked: set[str] = field(default_factory=set)
@@ -95,8 +99,43 @@ class DashboardState:
         return {n: list(b.stats.get("stale_symbols") or []) for n, b in sorted(self.bots.items())
                 if b.stats.get("stale_symbols")}
 
+    def deposits_of(self, bot: str | None) -> list[tuple[int, float]]:
+        """The bot's net deposits as a step line over its equity curve's time span, or []
+        when it never had a deposit or withdrawal (the curve alone says it all then)."""
+        flows = self.flows.get(bot or "")
+        points = self.equity.get(bot or "")
+        view = self.bots.get(bot or "")
+        if not flows or not points or view is None:
+            return []
+        first, last = points[0][0], points[-1][0]
+        value = view.start_equity - sum((a for _, a in flows), Decimal(0))
+        for ts, amount in flows:
+            if ts <= first:
+                value += amount
+        out = [(first, float(value))]
+        for ts, amount in flows:
+            if ts > first:  # one after the newest sample still shows: the line ends there
+                out.append((ts, float(value)))
+                value += amount
+                out.append((ts, float(value)))
+        if last > out[-1][0]:
+            out.append((last, float(value)))
+        return out
+
     def reconcile_items(self) -> list[tuple[str, m.ReconcileItem]]:
         return [(bot, i) for bot, items in sorted(self.reconcile.items()) for i in items]
+
+    def active_bots(self) -> int:
+        """Bots running or paused: what a quit or a PANIC stops."""
+        return sum(1 for b in self.bots.values() if b.status.value in ("running", "paused"))
+
+    def unwatched_bots(self) -> frozenset[str]:
+        """Bots whose positions nobody guards now: stopped or in error (no SL/TP checks), or
+        every bot when the engine this cockpit is attached to went away."""
+        if self.engine_state == "disconnected":
+            return frozenset(self.bots)
+        return frozenset(n for n, b in self.bots.items()
+                         if b.status.value not in ("running", "paused"))
 
     def positions_of(self, bot: str | None) -> list[PositionView]:
         rows = [p for p in self.positions.values() if bot is None or p.bot == bot]
@@ -141,6 +180,7 @@ class DashboardState:
                 self.bots.pop(ev.name, None)
                 dirty.add("bots-now")
                 self.equity.pop(ev.name, None)
+                self.flows.pop(ev.name, None)
                 self.reasoning.pop(ev.name, None)
                 self.history_asked.discard(ev.name)
                 if self.reconcile.pop(ev.name, None):
@@ -190,7 +230,17 @@ class DashboardState:
                 dirty.add("equity")
             case m.EquityHistory():
                 self._merge_history(ev.bot, ev.points)
+                self.flows[ev.bot] = sorted(set(self.flows.get(ev.bot, [])) | set(ev.flows))
                 dirty.add("equity")
+            case m.CapitalChanged():
+                flows = self.flows.setdefault(ev.bot, [])
+                if (ev.ts, ev.amount) not in flows:
+                    flows.append((ev.ts, ev.amount))
+                    flows.sort()
+                dirty.add("equity")
+            case m.DecisionHistory():
+                self._merge_decisions(ev.bot, ev.decisions)
+                dirty.add("reasoning")
             case m.ReconcileFound():
                 if ev.items:
                     before = {i.id for i in self.reconcile.get(ev.bot, ())}
@@ -212,9 +262,12 @@ class DashboardState:
                 asked = self.pending.pop(ev.request_id, "")
                 quiet = ev.request_id in self.quiet
                 self.quiet.discard(ev.request_id)
+                shown = ev.request_id in self.refusal_shown
+                self.refusal_shown.discard(ev.request_id)
                 if not ev.ok:
-                    toasts.append(Toast(ev.message or f"{ev.command} failed", "error",
-                                        asked or ev.command))
+                    if not shown:
+                        toasts.append(Toast(ev.message or f"{ev.command} failed", "error",
+                                            asked or ev.command))
                 elif asked and not quiet:
                     toasts.append(Toast(ev.message or "done", "information", asked))
                 dirty.add("header")
@@ -243,6 +296,19 @@ class DashboardState:
         merged = {**{key(f): f for f in stored}, **live}  # live ones carry realised P&L
         self.fills = deque(sorted(merged.values(), key=lambda f: f.ts), maxlen=FILLS_KEPT)
         self.fills_epoch += 1
+
+    def _merge_decisions(self, bot: str, stored: tuple[m.DecisionMade, ...]) -> None:
+        """Stored decisions (a restart, an attach) before the live ones already shown; a
+        decision both stored and seen live is shown once."""
+        entries = self._entries(bot)
+        live = list(entries)
+        seen = {(e.ts, e.source) for e in live if e.done}
+        older = [ReasoningEntry(d.ts, d.source, d.reasoning, d.actions, d.verdict,
+                                d.verdict_reasons, True)
+                 for d in stored if (d.ts, d.source) not in seen
+                 and (not live or d.ts <= live[0].ts)]
+        entries.clear()
+        entries.extend([*older, *live][-ENTRIES_KEPT:])
 
     def _entries(self, bot: str) -> deque[ReasoningEntry]:
         self.reasoning_version[bot] = self.reasoning_version.get(bot, 0) + 1

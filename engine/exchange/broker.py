@@ -1,28 +1,36 @@
-"""``CcxtBroker``: LIVE orders through ccxt, done safely.
+"""``CcxtBroker``: one exchange's order calls for LIVE bots, and nothing more clever than that.
 
-The order intent is saved PENDING through the journal before any network I/O; ``create_order``
-is never blindly retried: when its outcome is unknown (timeout, dropped connection, 5xx) the
-order is looked up by our clientOrderId and adopted, or re-sent ONCE with the same id (the
-exchange rejects a true duplicate). Fill ids are the exchange's trade ids, so a fill seen by
-stream, poll and restart replay is one fill (the store ignores duplicate fill ids).
+- ``place`` saves the intent PENDING through the journal before any network I/O, then sends
+  ``create_order`` ONCE. It is never re-sent: some exchanges refuse a duplicate client order id
+  only while the first order is open, so a resend after a filled market order would buy twice.
+  An answer that proves nothing (a timeout, a reset, a 5xx, a 429, an empty or malformed body,
+  "duplicate client order id") leaves the order UNKNOWN, to be looked up.
+- ``refresh`` looks an order up (by the exchange's id once known, else by our client order id)
+  and reads its trades; ``lifecycle.advance`` decides what the evidence allows.
+Fill ids are the exchange's trade ids, so a fill seen by a reply, a lookup and a restart replay
+is one fill.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
+import logging
 import secrets
 import time
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any, Protocol
 
-from oxbot.engine.broker import Broker, Execution
-from oxbot.engine.errors import ExchangeError, OrderNotFound, TemporaryError
-from oxbot.engine.models import Fill, Order, OrderIntent, OrderStatus, to_decimal
+from oxbot.engine.broker import Execution
+from oxbot.engine.errors import AuthError, ExchangeError, OrderNotFound, TemporaryError
+from oxbot.engine.models import Fill, Order, OrderIntent, OrderStatus
 
 from .clients import ExchangeClients
-from .errors import DuplicateOrderId, translate
+from .errors import refused, translate
+from .lifecycle import Evidence, advance, base_amount, fills_from_trades, moved, read_order
+
+log = logging.getLogger("oxbot.live")
 
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _COUNTER = itertools.count()
@@ -44,14 +52,15 @@ def bot_prefix(bot: str) -> str:
 
 def new_client_order_id(bot: str, now_ms: int | None = None) -> str:
     """A clientOrderId unique across restarts (time in ms + a process counter + randomness),
-    at most 26 chars of ``[a-z0-9]`` (Binance allows 36 of ``[.A-Z:/a-z0-9_-]``)."""
+    at most 26 chars of ``[a-z0-9]``: Binance allows 36 of ``[.A-Z:/a-z0-9_-]``, OKX 32 of
+    ``[A-Za-z0-9]``."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     return (bot_prefix(bot) + _b36(now_ms) + _b36(next(_COUNTER) % 1296).rjust(2, "0")
             + secrets.token_hex(3)[:5])
 
 
 class OrderJournal(Protocol):
-    """What the broker needs from storage (the Store implements exactly these)."""
+    """What the broker needs from storage (the Store implements these)."""
 
     async def save_order(self, order: Order) -> None: ...
 
@@ -59,18 +68,29 @@ class OrderJournal(Protocol):
 
     async def open_orders(self, bot: str) -> Sequence[Order]: ...
 
-    async def record_cycle(self, bot: str, *, orders: Sequence[Order] = ...,
-                           fills: Sequence[Fill] = ..., positions: Any = ...) -> None: ...
+    async def order_fills(self, client_order_id: str) -> Sequence[Fill]: ...
 
 
-_STATUS = {"open": OrderStatus.OPEN, "closed": OrderStatus.FILLED,
-           "canceled": OrderStatus.CANCELED, "cancelled": OrderStatus.CANCELED,
-           "expired": OrderStatus.CANCELED, "rejected": OrderStatus.REJECTED}
+@dataclasses.dataclass(frozen=True, slots=True)
+class Placed:
+    """What sending an order did: the order as it now stands, fills it brought, and the error
+    that left it unknown (if any)."""
+
+    execution: Execution
+    error: ExchangeError | None = None
+
+    @property
+    def order(self) -> Order:
+        return self.execution.order
 
 
-class CcxtBroker(Broker):
-    """Market orders on one exchange for LIVE bots. ``client`` is a keyed ccxt client from
-    ``ExchangeClients.private``; reads go through ``clients.read`` (retries + breaker)."""
+def _snake(name: str) -> str:
+    return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
+
+
+class CcxtBroker:
+    """Orders of LIVE bots on one exchange. ``client`` is a keyed ccxt client from
+    ``ExchangeClients.private``; lookups go through ``clients.read`` (retries + breaker)."""
 
     def __init__(self, client: Any, clients: ExchangeClients, journal: OrderJournal) -> None:
         self.client = client
@@ -81,109 +101,160 @@ class CcxtBroker(Broker):
     def exchange_id(self) -> str:
         return str(self.client.id)
 
-    # ------------------------------------------------------------------ execute
-    async def execute(self, intent: OrderIntent, ref_price: Decimal, ts: int) -> Execution:
-        """Place ``intent`` as a market order. Raises the mapped error when the exchange
-        refuses it (the order is then REJECTED in the journal), ``TemporaryError`` when its
-        outcome stays unknown (the order stays PENDING; ``reconcile`` settles it)."""
+    # ------------------------------------------------------------------ placing
+
+    async def place(self, intent: OrderIntent, ts: int) -> Placed:
+        """Send ``intent`` as a market order, once. Raises the mapped error when the exchange
+        refuses it (the order is then REJECTED in the journal); otherwise the order is as far
+        as the reply proves (UNKNOWN when it proves nothing)."""
         coid = intent.client_order_id
         known = await self.journal.get_order(coid)
         if known is not None and known.status is not OrderStatus.PENDING:
-            return Execution(known, ())  # already placed: executing twice must not re-send
+            return Placed(Execution(known, ()))  # already sent once: never again
         order = known or Order(coid, intent.bot, intent.symbol, intent.side, intent.qty,
                                intent.reason, OrderStatus.PENDING, ts,
                                stop_loss=intent.stop_loss, take_profit=intent.take_profit)
         await self.journal.save_order(order)  # the intent is durable before any I/O
-        await self.clients.markets(self.exchange_id)
-        for attempt in (1, 2):
-            try:
-                raw = await self.client.create_order(
-                    intent.symbol, "market", intent.side.value,
-                    float(self.client.amount_to_precision(intent.symbol, str(intent.qty))), None,
-                    {"clientOrderId": coid})
-            except Exception as e:  # noqa: BLE001 - translated right here
-                err = translate(e, f"create order {coid} {intent.side} {intent.qty} "
-                                   f"{intent.symbol} on {self.exchange_id}")
-                if not isinstance(err, (TemporaryError, DuplicateOrderId)):
-                    await self.journal.save_order(_with(order, OrderStatus.REJECTED))
-                    raise err from e
-                # Outcome unknown (or "duplicate": the first send got through): look it up.
-                found = await self.find_order(intent.symbol, coid)
-                if found is not None:
-                    return await self._adopt(order, found)
-                if attempt == 2:
-                    if isinstance(err, DuplicateOrderId):
-                        raise err from e  # exists, yet not visible: leave PENDING
-                    await self.journal.save_order(_with(order, OrderStatus.REJECTED))
-                    raise TemporaryError(f"order {coid} was not accepted after two sends "
-                                         f"({err}); nothing was placed") from e
-                continue  # not on the exchange: re-send ONCE with the same clientOrderId
-            return await self._adopt(order, raw)
-        raise AssertionError("unreachable")
+        try:
+            await self.clients.markets(self.exchange_id)
+            amount = float(self.client.amount_to_precision(intent.symbol, str(intent.qty)))
+        except Exception as e:  # noqa: BLE001 - nothing was sent: the intent is void
+            err = translate(e, f"prepare order {coid} on {self.exchange_id}")
+            await self.journal.save_order(moved(order, OrderStatus.REJECTED))
+            raise err from e
+        try:
+            raw = await self.client.create_order(intent.symbol, "market", intent.side.value,
+                                                 amount, None, {"clientOrderId": coid})
+        except Exception as e:  # noqa: BLE001 - translated right here
+            err = translate(e, f"create order {coid} {intent.side} {intent.qty} "
+                               f"{intent.symbol} on {self.exchange_id}")
+            if not refused(e):  # a timeout, a 5xx, an empty or foreign reply: unknown
+                unknown = moved(order, OrderStatus.UNKNOWN)
+                await self.journal.save_order(unknown)
+                log.warning("%s: order %s sent, outcome unknown (%s); looking it up",
+                            intent.bot, coid, err)
+                return Placed(Execution(unknown, ()), err)
+            await self.journal.save_order(moved(order, OrderStatus.REJECTED))
+            raise err from e
+        evidence = read_order(raw)
+        if evidence is None or (evidence.client_order_id and evidence.client_order_id != coid):
+            unknown = moved(order, OrderStatus.UNKNOWN)
+            await self.journal.save_order(unknown)
+            log.warning("%s: the reply to order %s names no order (%.80r); looking it up",
+                        intent.bot, coid, raw)
+            return Placed(Execution(unknown, ()))
+        fills = fills_from_trades(dataclasses.replace(
+            order, exchange_order_id=evidence.exchange_order_id), evidence.trades,
+            self.exchange_id, ts)
+        placed = advance(order, evidence, filled_in_ledger=base_amount(fills))
+        if not placed.status.terminal:
+            try:  # an answer without the end state (OKX: ids only): ask once right away
+                return Placed(await self.refresh(placed, fills, ts))
+            except TemporaryError as e:
+                log.info("%s: order %s placed, state not known yet (%s)", intent.bot, coid, e)
+        if not fills:
+            await self.journal.save_order(placed)
+        return Placed(Execution(placed, fills))
 
-    async def find_order(self, symbol: str, coid: str) -> dict[str, Any] | None:
-        """The exchange's order with our ``coid``: open orders first, then by id lookup,
-        then closed orders. None when the exchange has no such order."""
-        c = self.client
-        opened = await self.clients.read(c, lambda: c.fetch_open_orders(symbol),
-                                         f"fetch open orders {symbol}")
-        for o in opened:
-            if o.get("clientOrderId") == coid:
-                return dict(o)
-        if c.has.get("fetchOrder"):
+    # ------------------------------------------------------------------ evidence
+
+    async def lookup(self, order: Order) -> Evidence | None:
+        """The exchange's order: by its id once known, else by our client order id. None when
+        the exchange says it has no such order (not proof that none was placed). Raises
+        TemporaryError when the exchange cannot be asked now."""
+        c, coid = self.client, order.client_order_id
+        if order.exchange_order_id:
+            call, what = (lambda: c.fetch_order(order.exchange_order_id, order.symbol),
+                          f"fetch order {order.exchange_order_id}")
+        else:
+            call, what = (lambda: c.fetch_order(None, order.symbol, {"clientOrderId": coid}),
+                          f"fetch order {coid}")
+        try:
+            raw = await self.clients.read(c, call, what)
+        except OrderNotFound:
+            return await self._search_lists(order)
+        evidence = read_order(raw)
+        # Only "order not found" says the exchange has no such order. A reply that names no
+        # order (an empty or non-JSON 200: ccxt raises nothing for those) or another order
+        # says nothing: ask again later.
+        if evidence is None or evidence.client_order_id not in ("", coid):
+            raise TemporaryError(f"{what} on {self.exchange_id}: the reply names "
+                                 f"{'another' if evidence else 'no'} order")
+        return evidence
+
+    async def _search_lists(self, order: Order) -> Evidence | None:
+        """Open and closed order lists, for exchanges whose single-order lookup misses
+        recent orders (or knows them only by id)."""
+        c, coid = self.client, order.client_order_id
+        lists = [("fetchOpenOrders", c.fetch_open_orders)]
+        if c.has.get("fetchOrders") is True:
+            lists.append(("fetchOrders", c.fetch_orders))
+        else:
+            # ccxt's closed lists leave out orders that ended partly filled (Binance filters
+            # on "closed", OKX asks for state=filled): the cancelled list has those.
+            for name in ("fetchClosedOrders", "fetchCanceledOrders"):
+                if c.has.get(name) is True:
+                    lists.append((name, getattr(c, _snake(name))))
+        for name, fn in lists:
+            if not c.has.get(name):
+                continue
             try:
-                return dict(await self.clients.read(
-                    c, lambda: c.fetch_order("", symbol, {"clientOrderId": coid}),
-                    f"fetch order {coid}"))
-            except OrderNotFound:
-                return None
-        if c.has.get("fetchClosedOrders"):
-            closed = await self.clients.read(c, lambda: c.fetch_closed_orders(symbol),
-                                             f"fetch closed orders {symbol}")
-            for o in closed:
-                if o.get("clientOrderId") == coid:
-                    return dict(o)
+                rows = await self.clients.read(c, lambda fn=fn: fn(order.symbol),
+                                               f"{name} {order.symbol}")
+            except (OrderNotFound, ExchangeError) as e:
+                if isinstance(e, TemporaryError):
+                    raise
+                continue
+            for raw in rows or ():
+                if isinstance(raw, dict) and raw.get("clientOrderId") == coid:
+                    return read_order(raw)
         return None
 
-    async def _adopt(self, order: Order, raw: dict[str, Any]) -> Execution:
-        status = _STATUS.get(str(raw.get("status")), OrderStatus.OPEN)
-        filled = to_decimal(raw.get("filled") or 0)
-        if status is OrderStatus.CANCELED and filled > 0:
-            status = OrderStatus.FILLED  # partially filled then cancelled: the fills stand
-        placed = Order(order.client_order_id, order.bot, order.symbol, order.side, order.qty,
-                       order.reason, status, order.ts, exchange_order_id=str(raw.get("id")),
-                       stop_loss=order.stop_loss, take_profit=order.take_profit)
-        fills = await self.fills_for(placed, raw) if filled > 0 else ()
-        await self.journal.save_order(placed)
-        return Execution(placed, fills)
-
-    async def fills_for(self, order: Order, raw: dict[str, Any] | None = None
-                        ) -> tuple[Fill, ...]:
-        """The fills of a placed order, keyed by exchange trade id (idempotent)."""
-        trades = [t for t in (raw or {}).get("trades") or [] if t.get("id")]
-        if not trades:
-            c = self.client
-            params = {"orderId": order.exchange_order_id}
-            trades = await self.clients.read(
-                c, lambda: c.fetch_my_trades(order.symbol, None, None, params),
+    async def trades(self, order: Order) -> list[dict[str, Any]]:
+        """The exchange's trades of a placed order (ccxt trade structures)."""
+        c, oid = self.client, order.exchange_order_id
+        if not oid:
+            return []
+        if c.has.get("fetchOrderTrades"):
+            rows = await self.clients.read(
+                c, lambda: c.fetch_order_trades(oid, order.symbol),
                 f"fetch trades of {order.client_order_id}")
-            trades = [t for t in trades if str(t.get("order")) == order.exchange_order_id]
-        return tuple(self._fill(order, t) for t in trades)
+        else:
+            rows = await self.clients.read(
+                c, lambda: c.fetch_my_trades(order.symbol, None, None, {"orderId": oid}),
+                f"fetch trades of {order.client_order_id}")
+        return [dict(t) for t in rows or () if isinstance(t, dict)
+                and str(t.get("order") or oid) == oid]
 
-    def _fill(self, order: Order, t: dict[str, Any]) -> Fill:
-        price = to_decimal(t["price"])
-        qty = to_decimal(t["amount"])
-        fee_cost = to_decimal((t.get("fee") or {}).get("cost") or 0)
-        fee_ccy = (t.get("fee") or {}).get("currency")
-        base, quote = order.symbol.split("/")[0], order.symbol.split("/")[1].split(":")[0]
-        # The ledger counts fees in the quote currency; other fee coins (BNB) are not priced.
-        fee = fee_cost if fee_ccy == quote else fee_cost * price if fee_ccy == base else Decimal(0)
-        return Fill(f"{self.exchange_id}:{t['id']}", order.client_order_id, order.bot,
-                    order.symbol, order.side, qty, price, fee,
-                    int(t.get("timestamp") or order.ts), order.reason)
+    async def refresh(self, order: Order, fresh: Sequence[Fill] = (), ts: int = 0
+                      ) -> Execution:
+        """Look ``order`` up and read its trades: the order as the evidence now allows, with
+        the fills the ledger does not hold yet (``fresh`` are fills already in hand that are
+        not stored yet). Raises TemporaryError when the exchange cannot be asked."""
+        stored = list(await self.journal.order_fills(order.client_order_id))
+        evidence = await self.lookup(order)
+        if evidence is None:
+            return Execution(order, tuple(fresh))
+        order = dataclasses.replace(order, exchange_order_id=order.exchange_order_id
+                                    or evidence.exchange_order_id)
+        held = {f.fill_id for f in stored} | {f.fill_id for f in fresh}
+        new = list(fresh)
+        trades = list(evidence.trades)
+        if (evidence.filled or 0) > base_amount(stored) + base_amount(fresh) and not [
+                t for t in trades if f"{self.exchange_id}:{t.get('id')}" not in held]:
+            trades = await self.trades(order)
+        for f in fills_from_trades(order, trades, self.exchange_id, ts):
+            if f.fill_id not in held:
+                new.append(f)
+                held.add(f.fill_id)
+        done = base_amount(stored) + base_amount(new)
+        after = advance(order, evidence, filled_in_ledger=done)
+        if after.status is not order.status and not new:
+            await self.journal.save_order(after)
+        return Execution(after, tuple(new))
 
-    async def cancel(self, order: Order) -> Order:
-        """Cancel an open order; its new state is saved and returned."""
+    async def cancel(self, order: Order) -> Execution:
+        """Cancel an open order; the evidence that follows decides its state."""
         c = self.client
         try:
             await c.cancel_order(order.exchange_order_id or "", order.symbol,
@@ -191,21 +262,12 @@ class CcxtBroker(Broker):
                                  {"clientOrderId": order.client_order_id})
         except Exception as e:  # noqa: BLE001
             err = translate(e, f"cancel order {order.client_order_id}")
-            if not isinstance(err, (OrderNotFound, ExchangeError)):
+            if isinstance(err, AuthError):
                 raise err from e
-            found = await self.find_order(order.symbol, order.client_order_id)
-            if found is None:
-                raise err from e
-            return (await self._adopt(order, found)).order
-        canceled = _with(order, OrderStatus.CANCELED)
-        await self.journal.save_order(canceled)
-        return canceled
+        return await self.refresh(order)
 
     async def close(self) -> None:
         """The client belongs to ``ExchangeClients``; it closes it on shutdown."""
 
 
-def _with(order: Order, status: OrderStatus) -> Order:
-    return Order(order.client_order_id, order.bot, order.symbol, order.side, order.qty,
-                 order.reason, status, order.ts, order.exchange_order_id, order.stop_loss,
-                 order.take_profit)
+__all__ = ["CcxtBroker", "Placed", "bot_prefix", "new_client_order_id"]

@@ -13,11 +13,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from oxbot.engine.errors import BadSymbol, ConfigError
 from oxbot.engine.models import to_decimal
 
+from .endpoints import point_at  # noqa: F401 - re-exported: tests and the CLI use it here
 from .retry import BreakerListener, CircuitBreaker, RetryPolicy, Sleep, call_with_retry
 
 log = logging.getLogger(__name__)
@@ -84,19 +84,6 @@ def market_info(client: Any, market: Mapping[str, Any]) -> MarketInfo:
                       min_notional=lim("cost"))
 
 
-def point_at(client: Any, base_url: str) -> None:
-    """Send every API group of ``client`` to ``base_url`` (scheme and host), keeping paths:
-    for testnets, proxies and the fake exchange in tests."""
-    base = urlsplit(base_url)
-    api = client.urls.get("api")
-    if isinstance(api, str):
-        client.urls["api"] = base._replace(path=urlsplit(api).path).geturl()
-        return
-    for key, url in list(api.items()):
-        if isinstance(url, str):
-            api[key] = base._replace(path=urlsplit(url).path).geturl()
-
-
 def _strict_json(client: Any) -> None:
     """ccxt turns a truncated JSON body into a reply full of None (candles of None, a ticker
     without a price). Make it raise ``BadResponse`` (temporary) instead."""
@@ -125,10 +112,15 @@ class ExchangeClients:
                  policy: RetryPolicy | None = None, sleep: Sleep = asyncio.sleep,
                  on_breaker_change: BreakerListener | None = None,
                  breaker_threshold: int = 5, breaker_cooldown_s: float = 30.0,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 policies: Mapping[str, RetryPolicy] | None = None,
+                 breakers: Mapping[str, tuple[int, float]] | None = None) -> None:
         self._config = dict(config or {})
         self._configure = configure
         self.policy = policy or RetryPolicy()
+        # per exchange id: the user's retry policy and breaker (threshold, cooldown) settings
+        self._policies = dict(policies or {})
+        self._breaker_settings = dict(breakers or {})
         self.sleep = sleep
         self.rng = rng or random.Random()
         self._on_breaker_change = on_breaker_change
@@ -189,8 +181,10 @@ class ExchangeClients:
 
     def breaker(self, exchange_id: str) -> CircuitBreaker:
         if exchange_id not in self._breakers:
+            threshold, cooldown = self._breaker_settings.get(
+                exchange_id, (self._threshold, self._cooldown))
             self._breakers[exchange_id] = CircuitBreaker(
-                exchange_id, threshold=self._threshold, cooldown_s=self._cooldown,
+                exchange_id, threshold=threshold, cooldown_s=cooldown,
                 on_change=self._on_breaker_change)
         return self._breakers[exchange_id]
 
@@ -205,7 +199,8 @@ class ExchangeClients:
             except ValueError:
                 return None
 
-        return await call_with_retry(fn, f"{attempted} on {client.id}", policy=self.policy,
+        policy = self._policies.get(str(client.id), self.policy)
+        return await call_with_retry(fn, f"{attempted} on {client.id}", policy=policy,
                                      sleep=self.sleep, breaker=self.breaker(client.id),
                                      rng=self.rng, retry_after_of=retry_after)
 

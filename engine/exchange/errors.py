@@ -69,17 +69,75 @@ CCXT_ERROR_MAP: dict[str, type[ox.ExchangeError]] = {
     "UnsubscribeError": ox.ExchangeError,
 }
 
-# Exchange texts that mean "that clientOrderId exists already". Quirks are data.
-DUPLICATE_ORDER_MARKERS = ("Duplicate order sent", "duplicate clientOrderId",
-                           "Duplicate clOrdId", "clientOrderId is duplicated")
+# Exchange texts that mean "that clientOrderId exists already", per exchange (quirks are data).
+# ccxt raises its own DuplicateOrderId for some codes; others arrive as a plain InvalidOrder or
+# ExchangeError whose text carries the exchange's words:
+# - Binance spot: code -2010 "Duplicate order sent." (ccxt binance.py maps -2010 by message);
+# - OKX v5: sCode 51016 "Duplicated clOrdId" (ccxt okx.py maps '51016' to InvalidOrder);
+# - Bybit: 10014/170141 "Duplicate clientOrderId" / "duplicate orderLinkId";
+# - KuCoin: "clientOid" ... "duplicate".
+DUPLICATE_ORDER_MARKERS: dict[str, tuple[str, ...]] = {
+    "binance": ("Duplicate order sent",),
+    "okx": ("Duplicated clOrdId", '"sCode":"51016"', "51016"),
+    "bybit": ("Duplicate clientOrderId", "duplicate orderLinkId", "OrderLinkedID is duplicate"),
+    "kucoin": ("clientOid is duplicated", "duplicate clientOid"),
+    "": ("duplicate clientOrderId", "clientOrderId is duplicated", "Duplicate clOrdId",
+         "Duplicated clOrdId", "Duplicate order sent"),
+}
+_ALL_DUPLICATE_MARKERS = tuple({m.lower() for ms in DUPLICATE_ORDER_MARKERS.values()
+                                for m in ms if not m.isdigit()})
+
+
+def is_duplicate_text(text: str) -> bool:
+    """Whether an exchange's error text says the client order id exists already."""
+    low = text.lower()
+    return any(m in low for m in _ALL_DUPLICATE_MARKERS)
+
+
+# ccxt errors that prove the exchange refused an order request, so nothing was placed: it
+# answered about the request itself (funds, amount, symbol, key, a stale timestamp checked
+# before processing). A generic ExchangeError proves nothing (OKX answers an empty ``{}`` that
+# way, and a request can have been applied before a proxy's error page), nor does a duplicate
+# id (the first send got through).
+REFUSALS = frozenset({
+    "InsufficientFunds", "InvalidOrder", "OrderImmediatelyFillable", "OrderNotFillable",
+    "ContractUnavailable", "BadSymbol", "BadRequest", "ArgumentsRequired", "NotSupported",
+    "AuthenticationError", "PermissionDenied", "AccountNotEnabled", "AccountSuspended",
+    "RestrictedLocation", "MarketClosed", "OperationRejected", "InvalidNonce",
+})
+
+
+def refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (raised by ccxt's create_order) proves the order was not placed."""
+    if is_duplicate_text(str(exc)):
+        return False
+    for cls in type(exc).__mro__:
+        if cls.__module__.startswith("ccxt"):
+            if cls.__name__ == "DuplicateOrderId":
+                return False
+            if cls.__name__ in REFUSALS:
+                return True
+    return False
+
+
+# Texts that mean "this key is not accepted" whatever class ccxt gave them: ccxt turns Binance's
+# -2015 into DDoSProtection once the key had worked in the session (a key revoked mid-session
+# would look temporary and be hammered).
+AUTH_MARKERS = ('"code":-2015', "Invalid API-key, IP, or permissions", '"code":"50111"',
+                '"code":"50113"', '"code":"50105"')
 
 _QUERY = re.compile(r"\?\S*")
 _RETRY_AFTER = re.compile(r"retry[- ]after[\"':= ]+(\d+(?:\.\d+)?)", re.IGNORECASE)
 
 
+_TAGS = re.compile(r"<[^>]{0,200}>")
+_SPACE = re.compile(r"\s+")
+
+
 def _clean(text: str) -> str:
-    """Drop query strings (timestamps, signatures) from SDK messages; keep them short."""
-    text = _QUERY.sub("?…", text)
+    """Drop query strings (timestamps, signatures) and HTML tags (a proxy's error page) from SDK
+    messages; one line, kept short."""
+    text = _SPACE.sub(" ", _TAGS.sub(" ", _QUERY.sub("?…", text))).strip()
     return text if len(text) <= 300 else text[:297] + "..."
 
 
@@ -102,8 +160,10 @@ def translate(exc: BaseException, attempted: str,
             target = TEMPORARY
         else:
             target = ox.ExchangeError
-    if issubclass(target, ox.InvalidOrder) and any(m in str(exc) for m in
-                                                    DUPLICATE_ORDER_MARKERS):
+    if any(m in str(exc) for m in AUTH_MARKERS):
+        target = ox.AuthError
+    if target is not DuplicateOrderId and issubclass(target, ox.ExchangeError) and \
+            not issubclass(target, ox.TemporaryError) and is_duplicate_text(str(exc)):
         target = DuplicateOrderId
     if target is RATE:
         if retry_after is None:

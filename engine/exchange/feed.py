@@ -52,6 +52,7 @@ class CcxtFeed:
         self.last_ok_ts: int | None = None
         self.last_error = ""
         self._last_candle_ts: int | None = None
+        self._exchange_ms = 0  # the newest time the exchange has shown (ticker, open candle)
 
     @property
     def is_stale(self) -> bool:
@@ -60,12 +61,21 @@ class CcxtFeed:
             return True
         return self.clock.now_ms() - self.last_ok_ts > self.stale_after_s * 1000
 
+    def now_ms(self) -> int:
+        """The later of our clock and the exchange's: a candle is closed when either says so
+        (a local clock running behind the exchange's must not hold closed candles back)."""
+        return max(self.clock.now_ms(), self._exchange_ms)
+
     def _closed(self, rows: list[list[Any]]) -> list[Candle]:
-        now = self.clock.now_ms()
+        newest = max((int(r[0]) for r in rows), default=0)
+        # The exchange lists the candle in progress last: it has started, so the ones before
+        # it have closed, whatever our clock says.
+        self._exchange_ms = max(self._exchange_ms, newest)
+        now = self.now_ms()
         out = []
         for r in rows:
             ts = int(r[0])
-            if ts + self.tf_ms > now:
+            if ts + self.tf_ms > now and ts >= newest:
                 continue  # still open
             if self._last_candle_ts is not None and ts <= self._last_candle_ts:
                 continue
@@ -83,18 +93,53 @@ class CcxtFeed:
         self.last_error = ""
 
     async def warmup(self, limit: int) -> list[Candle]:
-        """The last ``limit`` closed candles, oldest first."""
+        """The last ``limit`` closed candles, oldest first (fewer when the exchange has no
+        more history). Exchanges cap one reply (Binance spot 1,000 rows: ccxt's
+        ``binance.fetch_ohlcv`` sends ``min(limit, 1000)``; OKX 300): older pages are fetched
+        by ``since`` until ``limit`` candles are known."""
         c = self.client
         rows = await self.clients.read(
             c, lambda: c.fetch_ohlcv(self.symbol, self.timeframe, None, limit + 1),
             f"fetch {self.timeframe} candles {self.symbol}")
-        return self._closed(rows)[-limit:]
+        candles = self._closed(rows)[-limit:]
+        page = max(len(rows), 1)  # what one reply holds here: the page size for older ones
+        while candles and len(candles) < limit:
+            older = await self.history_before(candles[0].ts, min(page, limit - len(candles)))
+            if not older:
+                break  # the exchange has no older candles
+            candles = older + candles
+        return candles[-limit:]
+
+    async def history_before(self, first_ts: int, count: int) -> list[Candle]:
+        """Up to ``count`` closed candles just before ``first_ts``, oldest first, asked with
+        ccxt's ``since`` (the first candle's open time, inclusive) = ``count`` bars earlier.
+        A reply shorter than asked that does not reach ``first_ts`` was capped by the
+        exchange: asked once more for the last page only, so no hole is left."""
+        want = count
+        for _ in range(2):
+            since = first_ts - want * self.tf_ms
+            rows = await self.clients.read(
+                self.client, self._page(since, want),
+                f"fetch older {self.timeframe} candles {self.symbol}")
+            got = {int(r[0]): Candle(int(r[0]), float(r[1]), float(r[2]), float(r[3]),
+                                     float(r[4]), float(r[5] or 0))
+                   for r in rows if since <= int(r[0]) < first_ts}
+            if not got:
+                return []
+            if max(got) + self.tf_ms >= first_ts or len(got) >= want:
+                break
+            want = len(got)  # the exchange's page size: ask for the page ending at first_ts
+        return [got[ts] for ts in sorted(got)]
+
+    def _page(self, since: int, count: int) -> Callable[[], Any]:
+        """One klines request, as ``ExchangeClients.read`` calls it (and may call again)."""
+        return lambda: self.client.fetch_ohlcv(self.symbol, self.timeframe, since, count)
 
     async def poll_once(self) -> list[Tick | Candle]:
         """One REST cycle: new closed candles (when one closed), else a tick. On temporary
         failure nothing is returned and the last price is kept (``is_stale`` tells its age)."""
         c = self.client
-        now = self.clock.now_ms()
+        now = self.now_ms()
         try:
             due = self._last_candle_ts is None or now >= self._last_candle_ts + 2 * self.tf_ms
             if due:
@@ -113,6 +158,8 @@ class CcxtFeed:
         price = t.get("last") or t.get("close")
         if price is None:
             return []
+        if isinstance(t.get("timestamp"), int):
+            self._exchange_ms = max(self._exchange_ms, t["timestamp"])
         self._ok(float(price))
         return [Tick(int(t.get("timestamp") or self.clock.now_ms()), float(price))]
 

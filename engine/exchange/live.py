@@ -1,68 +1,52 @@
-"""LIVE bots in the engine: the broker factory, keys, the per-key lock, restart settlement and
-start-up reconciliation around ``CcxtBroker``.
+"""LIVE bots in the engine: the broker factory, keys, the per-key lock, and ``LiveBroker`` — one
+bot's orders on one exchange, from intent to end state.
 
 ``ExchangeBrokers(config)`` returns a ``PaperBroker`` for PAPER bots (on any exchange: market
 data comes from the keyless public client) and a ``LiveBroker`` for LIVE ones. Building a broker
-does no I/O (the engine builds throwaway ones to validate a config); ``LiveBroker.start(runner)``,
-called by the engine before the bot runs, resolves the keys, takes the OS lock of the key,
-settles the bot's PENDING orders with the exchange and reconciles the rest.
+does no I/O (the engine builds throwaway ones to validate a config).
 
-Fills are written once, with their order's final state, in ONE transaction (the runner's
-``record_executions`` / cycle). The journal ``CcxtBroker`` writes to therefore only receives the
-PENDING intent (before any I/O) and final states that carry no fills (rejected, cancelled): an
-order is never marked FILLED in the database without its fills. A crash in between leaves it
-PENDING, and the next ``settle`` (before the next order, or at restart) looks it up by
-clientOrderId and records its fills.
+``LiveBroker.start(link)`` resolves the keys, takes the OS lock of the key, loads every order of
+the bot the database holds as unresolved, looks each up, and reconciles with the exchange. Until
+reconciliation has succeeded the bot does not decide (``not_ready``); it is retried. An
+unresolved order (PENDING, UNKNOWN, ACKNOWLEDGED, OPEN, PARTIALLY_FILLED) blocks new orders on
+its symbol (``blocked``) and is looked up with backoff until the exchange states its end; one the
+exchange still does not know after its processing window is listed for reconciliation, never
+silently rejected. A timer asks the bot to ``settle`` when a lookup is due.
+
+Values, not callbacks: ``start``, ``execute``, ``settle`` and ``resolve_reconcile`` return
+``Execution``s; the bot's ledger applies and stores them in one transaction each. Order states
+that carry no fill are journalled here at once (the intent before any I/O above all).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from oxbot.engine.broker import Broker, Execution
-from oxbot.engine.errors import ConfigError, ExchangeError, TemporaryError
+from oxbot.engine.broker import Broker, BrokerLink, Execution
+from oxbot.engine.errors import AuthError, ConfigError, ExchangeError, TemporaryError
 from oxbot.engine.messages import Notice, ReconcileFound, ReconcileItem
-from oxbot.engine.models import BotConfig, Fill, Mode, Order, OrderIntent, OrderStatus
+from oxbot.engine.models import BotConfig, Mode, Order, OrderIntent, OrderStatus
 from oxbot.engine.paper import PaperBroker
 
-from .broker import CcxtBroker, _with, new_client_order_id
+from .account import AccountBook
+from .broker import CcxtBroker, new_client_order_id
 from .clients import Credentials, ExchangeClients, key_fingerprint
+from .lifecycle import Watch, Watchlist, processing_window_s
 from .lock import ExchangeKeyLock
 from .reconcile import Difference, apply, reconcile
 
 log = logging.getLogger("oxbot.live")
 
-Resolver = Callable[[str], "Credentials | Awaitable[Credentials]"]
+Resolver = Callable[[str], "Credentials | Awaitable[Credentials | None] | None"]
 RECONCILE_ACTIONS = ("ignore", "adopt")
-
-
-class _IntentJournal:
-    """The store as ``CcxtBroker`` sees it: PENDING intents and fill-less outcomes are written
-    at once; states that come with fills wait for the runner's single transaction."""
-
-    WRITE_NOW = (OrderStatus.PENDING, OrderStatus.REJECTED, OrderStatus.CANCELED)
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    async def save_order(self, order: Order) -> None:
-        if order.status in self.WRITE_NOW:
-            await self.store.save_order(order)
-
-    async def get_order(self, client_order_id: str) -> Order | None:
-        return await self.store.get_order(client_order_id)  # type: ignore[no-any-return]
-
-    async def open_orders(self, bot: str) -> Sequence[Order]:
-        return await self.store.open_orders(bot)  # type: ignore[no-any-return]
-
-    async def record_cycle(self, bot: str, **kw: Any) -> Any:
-        return await self.store.record_cycle(bot, **kw)
+RECONCILE_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 class ExchangeBrokers:
@@ -71,13 +55,17 @@ class ExchangeBrokers:
     ``resolver(exchange_id)`` returns ``Credentials`` (the keyring, in the composition root: the
     engine never imports storage); ``lock_dir`` holds the per-key OS locks; ``store`` is the
     order journal; ``reconcile_action`` is what start-up does with differences ("ignore", the
-    default, only reports them; "adopt" makes the database match the exchange).
+    default, only lists them; "adopt" makes the database match the exchange);
+    ``order_window_s`` overrides, per exchange id, how long an unknown order is looked up before
+    it is listed (default: the exchange's own processing window).
     """
 
     def __init__(self, clients: ExchangeClients, store: Any, resolver: Resolver | None,
                  lock_dir: Path | str, *, reconcile_action: str = "ignore",
                  adopt_hint: str = "restart with reconcile set to 'adopt' "
-                                   "(OXBOT_RECONCILE=adopt)") -> None:
+                                   "(OXBOT_RECONCILE=adopt)",
+                 order_window_s: Mapping[str, float] | None = None,
+                 refuse_live: str = "") -> None:
         if reconcile_action not in RECONCILE_ACTIONS:
             raise ConfigError(f"reconcile must be one of {RECONCILE_ACTIONS}, "
                               f"not {reconcile_action!r}")
@@ -87,6 +75,9 @@ class ExchangeBrokers:
         self.lock_dir = Path(lock_dir)
         self.reconcile_action = reconcile_action
         self.adopt_hint = adopt_hint
+        self.order_window_s = dict(order_window_s or {})
+        self.refuse_live = refuse_live  # why LIVE bots may not start (unreadable settings)
+        self.accounts = AccountBook(store)
         self._locks: dict[tuple[str, str], tuple[ExchangeKeyLock, int]] = {}
 
     def __call__(self, config: BotConfig) -> Broker:
@@ -99,6 +90,11 @@ class ExchangeBrokers:
                               "has no key store; run it with `oxbot run`")
         return LiveBroker(config, self)
 
+    def check_live(self, config: BotConfig) -> None:
+        """ConfigError when LIVE bots may not start in this engine (unreadable settings)."""
+        if self.refuse_live:
+            raise ConfigError(f"{config.name}: {self.refuse_live}")
+
     async def credentials(self, exchange: str) -> Credentials:
         assert self.resolver is not None
         creds = self.resolver(exchange)
@@ -108,6 +104,9 @@ class ExchangeBrokers:
             raise ConfigError(f"no API keys for {exchange}: add them with "
                               f"`oxbot keys set {exchange}`")
         return creds
+
+    def window_s(self, client: Any) -> float:
+        return self.order_window_s.get(str(client.id)) or processing_window_s(client)
 
     def hold_lock(self, exchange: str, creds: Credentials) -> tuple[str, str]:
         """Take (or share, inside this engine) the OS lock of the key; KeyInUse otherwise."""
@@ -131,21 +130,27 @@ class ExchangeBrokers:
 
 
 class LiveBroker(Broker):
-    """A LIVE bot's broker: ``CcxtBroker`` plus keys, lock, settlement and reconciliation.
-
-    ``start(runner)`` must run before ``execute``; ``runner`` is the bot's runner (``name``,
-    ``portfolio``, ``bus``, ``record_executions(executions, ts)``)."""
+    """A LIVE bot's broker: ``CcxtBroker`` plus keys, lock, the watch list of unresolved
+    orders, and reconciliation."""
 
     def __init__(self, config: BotConfig, brokers: ExchangeBrokers) -> None:
         self.config = config
         self.brokers = brokers
         self.inner: CcxtBroker | None = None
-        self.runner: Any = None
+        self.link = BrokerLink(config.name)
+        self.watch: Watchlist | None = None
         self._slot: tuple[str, str] | None = None
-        # differences found at start and not yet resolved, by item id (ResolveReconcile)
+        # differences found and not yet resolved, by item id (ResolveReconcile)
         self.reconcile_pending: dict[str, Difference] = {}
-        # an order may be PENDING (a fault hid its outcome): look it up on the next cycle
-        self._unsettled = True
+        self._reconciled = False
+        self._reconcile_error = "not reconciled yet"
+        self._reconcile_tries = 0
+        self._reconcile_next = 0.0
+        self._listed: set[str] = set()  # overdue orders already listed
+        self._timer: asyncio.Task[None] | None = None
+        self._woken_at = 0.0  # when the bot was last asked to settle (0: answered)
+        self._auth_said = False
+        self._lock = asyncio.Lock()  # one settle at a time: a fill is produced once
 
     def new_id(self) -> str:
         """clientOrderIds of LIVE orders: unique across restarts, prefixed by the bot's hash
@@ -154,64 +159,174 @@ class LiveBroker(Broker):
 
     # ------------------------------------------------------------------ start
 
-    async def start(self, runner: Any) -> None:
-        """Keys, lock, private client; then settle PENDING orders and reconcile."""
-        self.runner = runner
+    async def start(self, link: BrokerLink) -> list[Execution]:
+        """Keys, lock, private client; then every unresolved order is looked up. Returns what
+        the lookups brought, for the ledger; the account is reconciled at the first
+        ``settle``, right after."""
+        self.link = link
         ex = self.config.exchange
+        self.brokers.check_live(self.config)
         if self.inner is None:
             creds = await self.brokers.credentials(ex)
             if self._slot is None:
                 self._slot = self.brokers.hold_lock(ex, creds)
             client = await self.brokers.clients.private(ex, lambda: creds)
-            self.inner = CcxtBroker(client, self.brokers.clients,
-                                    _IntentJournal(self.brokers.store))
-        ts = self._now()
-        settled = await self.settle(ts=ts)
-        if settled:
-            await runner.record_executions(settled, ts)
-            self._notice("info", f"{self.config.name}: {len(settled)} order(s) left unsettled "
-                         "by the last run were settled with the exchange")
-        await self._reconcile(ts)
+            self.inner = CcxtBroker(client, self.brokers.clients, self.brokers.store)
+            self.watch = Watchlist(self.brokers.window_s(client))
+        assert self.watch is not None
+        for order in await self.brokers.store.open_orders(self.config.name):
+            self.watch.watch(order)
+        self.brokers.accounts.register(self.config, link.holdings)
+        ts = link.now_ms()
+        out = await self._settle(ts, everything=True)
+        if out:
+            self._notice("info", f"{self.config.name}: {len(out)} order(s) left unresolved by "
+                         "the last run were settled with the exchange")
+        # Reconciliation runs at the first settle, once what was just settled is in the ledger
+        # (comparing the account with holdings that miss it would list a false difference);
+        # the bot does not decide before (``not_ready``).
+        self._reconciled, self._reconcile_next = False, 0.0
+        if self._timer is None or self._timer.done():
+            self._timer = asyncio.create_task(self._tick(), name=f"orders:{self.config.name}")
+        return out
 
-    async def _reconcile(self, ts: int) -> None:
+    # ------------------------------------------------------------------ orders
+
+    async def execute(self, intent: OrderIntent, ref_price: Decimal, ts: int) -> Execution:
+        if self.inner is None or self.watch is None:
+            raise ConfigError(f"{self.config.name}: the live broker was not started")
+        why = self.not_ready() or self.blocked().get(intent.symbol)
+        if why:  # the bot checks before it decides; this is the last line
+            raise TemporaryError(f"{self.config.name}: no order on {intent.symbol}: {why}")
+        async with self._lock:
+            placed = await self.inner.place(intent, ts)
+        order = placed.order
+        if not order.status.terminal:
+            self.watch.watch(order)
+            self._notice_unresolved(order, placed.error)
+            self.link.wake()
+        return placed.execution
+
+    async def settle(self, ts: int) -> list[Execution]:
+        """Look up the orders due a lookup; retry a reconciliation that has not succeeded."""
+        self._woken_at = 0.0
+        out = await self._settle(ts)
+        if not self._reconciled and time.monotonic() >= self._reconcile_next:
+            out += await self._reconcile()
+        return out
+
+    async def _settle(self, ts: int, everything: bool = False) -> list[Execution]:
+        if self.inner is None or self.watch is None:
+            return []
+        out: list[Execution] = []
+        async with self._lock:
+            for w in self.watch.due(all_of_them=everything):
+                try:
+                    ex = await self.inner.refresh(w.order, ts=ts)
+                except ExchangeError as e:  # temporary or not: it proves nothing, ask later
+                    self.watch.looked_up(w, found=False, error=str(e))
+                    log.warning("%s: order %s: lookup failed: %s", self.config.name,
+                                w.order.client_order_id, e)
+                    if isinstance(e, AuthError) and not self._auth_said:
+                        self._auth_said = True  # said once; the lookups back off meanwhile
+                        self._notice("error", f"{self.config.name}: {self.config.exchange} "
+                                     f"refuses the API key while an order of the bot is "
+                                     f"unresolved ({e}); fix the key (`oxbot keys set "
+                                     f"{self.config.exchange}`) and restart")
+                    continue
+                self._auth_said = False
+                found = ex.order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
+                self.watch.looked_up(w, found=found)
+                if ex.fills or ex.order.status is not w.order.status:
+                    out.append(ex)
+                if ex.order.status.terminal:
+                    self.watch.drop(ex.order.client_order_id)
+                    self._unlist(ex.order.client_order_id)
+                else:
+                    self.watch.watch(ex.order)
+                    if self.watch.overdue(w):
+                        self._list_overdue(w)
+        return out
+
+    def blocked(self) -> dict[str, str]:
+        if self.watch is None:
+            return {}
+        out: dict[str, str] = {}
+        for o in self.watch.blocking():
+            out.setdefault(o.symbol, f"order {o.client_order_id} is {o.status.value}; waiting "
+                                     f"for the exchange to say what became of it")
+        return out
+
+    def not_ready(self) -> str:
+        if self._reconciled:
+            return ""
+        return (f"waiting for reconciliation with {self.config.exchange} "
+                f"({self._reconcile_error})")
+
+    async def _tick(self) -> None:
+        """Ask the bot to settle when a lookup (or a reconciliation retry) is due."""
+        while True:
+            await asyncio.sleep(0.05)
+            now = time.monotonic()
+            # A nudge not answered within a second was lost (a stopping bot drops its inbox):
+            # nudge again.
+            if self.watch is None or now - self._woken_at < 1.0:
+                continue
+            due = self.watch.next_due_in()
+            retry = not self._reconciled and now >= self._reconcile_next
+            if (due is not None and due <= 0) or retry:
+                self._woken_at = now
+                self.link.wake()
+
+    # ------------------------------------------------------------------ reconciliation
+
+    async def _reconcile(self) -> list[Execution]:
+        """Compare with the exchange; differences are listed (or adopted, when the user chose
+        "adopt" for start-up). Until this succeeds the bot does not decide."""
         assert self.inner is not None
-        held = {s: p.qty for s, p in self.runner.portfolio.positions.items()}
-        positions = {s: held.get(s, Decimal(0)) for s in self.config.symbols}
         try:
-            diffs = await reconcile(self.inner, self.config.name, self.config.symbols,
-                                    positions)
+            diffs = await reconcile(self.inner, self.config.name, self.config.symbols)
+            diffs += await self.brokers.accounts.check(self.inner, self.config)
         except ExchangeError as e:
-            self._notice("warning", f"{self.config.name}: reconciliation with "
-                         f"{self.config.exchange} failed ({e}); will trade on the database's "
-                         "view")
-            return
+            self._reconciled = False
+            self._reconcile_error = str(e)
+            delay = RECONCILE_RETRY_S[min(self._reconcile_tries, len(RECONCILE_RETRY_S) - 1)]
+            self._reconcile_tries += 1
+            self._reconcile_next = time.monotonic() + delay
+            if self._reconcile_tries == 1 or self._reconcile_tries % 10 == 0:
+                self._notice("warning", f"{self.config.name}: reconciliation with "
+                             f"{self.config.exchange} failed ({e}); the bot makes no decision "
+                             f"until it succeeds (retrying in {delay:g} s)")
+            return []
+        if not self._reconciled and self._reconcile_tries:
+            self._notice("info", f"{self.config.name}: reconciled with {self.config.exchange}; "
+                         "trading")
+        self._reconciled, self._reconcile_error, self._reconcile_tries = True, "", 0
+        for d in diffs:
+            if d.kind == "info":
+                self._notice("info", f"{self.config.name}: {d.detail}")
+        diffs = [d for d in diffs if d.kind != "info"]
         if not diffs:
             log.info("%s: database and %s agree", self.config.name, self.config.exchange)
-            return
-        adopted = []
-        self.reconcile_pending = {}
+            return []
+        out: list[Execution] = []
         for d in diffs:
             if self.brokers.reconcile_action == "adopt" and "adopt" in d.actions:
                 ex = await apply(self.inner, self.config.name, d, "adopt")
                 if ex is not None:
-                    adopted.append(ex)
+                    out.append(ex)
                 self._notice("warning", f"{self.config.name}: {d.kind}: {d.detail}: adopted")
-            else:
-                self._notice("warning", self._ignored(d))
-                self.reconcile_pending[_item_id(d)] = d
-        if adopted:
-            await self.runner.record_executions(adopted, ts)
-        if self.reconcile_pending:  # a display offers adopt / ignore per item
-            self._publish_pending()
+                continue
+            self._notice("warning", self._ignored(d))
+            self.reconcile_pending[_item_id(d)] = d
+        self._publish_pending()
+        return out
 
     def reconcile_items(self) -> tuple[ReconcileItem, ...]:
-        """The differences still waiting for the user's choice."""
         return tuple(ReconcileItem(i, d.kind, d.symbol, d.detail, d.actions)
                      for i, d in self.reconcile_pending.items())
 
-    async def resolve_reconcile(self, item_id: str, action: str) -> str:
-        """Carry out the user's choice for one difference (``reconcile.apply``), record what
-        adopting brought into the ledger, and publish the items still open."""
+    async def resolve_reconcile(self, item_id: str, action: str) -> tuple[str, list[Execution]]:
         d = self.reconcile_pending.get(item_id)
         if d is None:
             raise ConfigError(f"{self.config.name}: no open reconciliation item {item_id!r} "
@@ -219,113 +334,78 @@ class LiveBroker(Broker):
         if action not in d.actions:
             raise ConfigError(f"{self.config.name}: {action!r} is not possible for a {d.kind}; "
                               f"choose one of {', '.join(d.actions)}")
-        if self.inner is None:
+        if self.inner is None or self.watch is None:
             raise ConfigError(f"{self.config.name}: the live broker was not started")
-        ex = await apply(self.inner, self.config.name, d, action)
+        out: list[Execution] = []
+        async with self._lock:
+            ex = await apply(self.inner, self.config.name, d, action)
         if ex is not None:
-            # the bot may be trading: write under its lock, like a settled order in execute
-            busy = getattr(self.runner, "_busy", None)
-            if busy is not None:
-                async with busy:
-                    await self.runner.record_executions([ex], self._now())
+            out.append(ex)
+            if ex.order.status.terminal:
+                self.watch.drop(ex.order.client_order_id)
             else:
-                await self.runner.record_executions([ex], self._now())
+                self.watch.watch(ex.order)
         del self.reconcile_pending[item_id]
+        self._listed.discard(d.client_order_id)
         self._publish_pending()
         done = "adopted" if action == "adopt" else "ignored"
         log.warning("%s: %s: %s: %s by the user", self.config.name, d.kind, d.detail, done)
-        return f"{self.config.name}: {d.kind} {d.symbol} {done}"
+        return f"{self.config.name}: {d.kind} {d.symbol} {done}", out
+
+    def _list_overdue(self, w: Watch) -> None:
+        coid = w.order.client_order_id
+        if coid in self._listed:
+            return
+        self._listed.add(coid)
+        age = time.monotonic() - w.since
+        d = Difference("unknown", w.order.symbol,
+                       f"order {coid} ({w.order.side.value} {w.order.qty}) was sent but the "
+                       f"exchange has not shown it in {w.lookups} lookups over {age:.0f} s; it "
+                       "was probably never placed. It is still looked up, and no new order is "
+                       f"placed on {w.order.symbol} until it is resolved", coid)
+        self.reconcile_pending[_item_id(d)] = d
+        self._notice("warning", self._ignored(d))
+        self._publish_pending()
+
+    def _unlist(self, coid: str) -> None:
+        if coid not in self._listed:
+            return
+        self._listed.discard(coid)
+        for key in [k for k, d in self.reconcile_pending.items() if d.client_order_id == coid]:
+            del self.reconcile_pending[key]
+        self._publish_pending()
 
     def _publish_pending(self) -> None:
-        bus = getattr(self.runner, "bus", None)
-        if bus is not None:
-            bus.publish(ReconcileFound(self._now(), self.config.name, self.reconcile_items()))
+        self.link.publish(ReconcileFound(self.link.now_ms(), self.config.name,
+                                         self.reconcile_items()))
 
     def _ignored(self, d: Difference) -> str:
         how = f"; to adopt it, {self.brokers.adopt_hint}" if "adopt" in d.actions else ""
-        return f"{self.config.name}: {d.kind}: {d.detail}: ignored{how}"
+        return f"{self.config.name}: {d.kind}: {d.detail}: listed for reconciliation{how}"
 
-    # ------------------------------------------------------------------ orders
+    def _notice_unresolved(self, order: Order, error: Exception | None) -> None:
+        why = f" ({error})" if error else ""
+        self._notice("warning", f"{self.config.name}: order {order.client_order_id} "
+                     f"{order.side.value} {order.qty} {order.symbol} is {order.status.value}"
+                     f"{why}; looking it up, no new order on {order.symbol} meanwhile")
 
-    async def settle(self, exclude: str = "", ts: int = 0) -> list[Execution]:
-        """Look up every PENDING order of the bot on the exchange: adopt what it has (with the
-        fills not yet in the ledger), reject what it never received. Orders it cannot reach
-        now stay PENDING for the next try. New fills are stamped ``ts`` (at least the last
-        stored fill's): the ledger replays fills in the order they were applied."""
-        assert self.inner is not None
-        store = self.brokers.store
-        pending = [o for o in await store.open_orders(self.config.name)
-                   if o.status is OrderStatus.PENDING and o.client_order_id != exclude]
-        self._unsettled = bool(pending)
-        if not pending:
-            return []
-        unreached = 0
-        stored = await store.load_fills(self.config.name)
-        known = {f.fill_id for f in stored}
-        ts = max([ts, *(f.ts for f in stored[-1:])])
-        out: list[Execution] = []
-        for order in pending:
-            try:
-                raw = await self.inner.find_order(order.symbol, order.client_order_id)
-                if raw is None:  # never reached the exchange: nothing was placed
-                    rejected = _with(order, OrderStatus.REJECTED)
-                    await store.save_order(rejected)
-                    log.info("%s: order %s never reached the exchange", self.config.name,
-                             order.client_order_id)
-                    continue
-                ex = await self.inner._adopt(order, raw)
-            except TemporaryError as e:
-                log.warning("%s: order %s still unsettled: %s", self.config.name,
-                            order.client_order_id, e)
-                unreached += 1
-                continue
-            fills = _stamped((f for f in ex.fills if f.fill_id not in known), ts)
-            out.append(Execution(ex.order, fills))
-        self._unsettled = unreached > 0
-        return out
-
-    @property
-    def unsettled(self) -> bool:
-        return self._unsettled
-
-    async def settle_pending(self, ts: int) -> list[Execution]:
-        """Settle what a fault left PENDING at the start of the next cycle, not only before
-        the next order: a fill the exchange made reaches the ledger even if the strategy then
-        holds for hours. One flag check when nothing is pending."""
-        if not self._unsettled or self.inner is None:
-            return []
-        return await self.settle(ts=ts)
-
-    async def execute(self, intent: OrderIntent, ref_price: Decimal, ts: int) -> Execution:
-        if self.inner is None or self.runner is None:
-            raise ConfigError(f"{self.config.name}: the live broker was not started")
-        settled = await self.settle(exclude=intent.client_order_id, ts=ts)
-        if settled:  # the runner's lock is held by the caller of execute
-            await self.runner.record_executions(settled, ts)
-        try:
-            ex = await self.inner.execute(intent, ref_price, ts)
-        except BaseException:
-            self._unsettled = True  # its journal entry may be left PENDING
-            raise
-        return Execution(ex.order, _stamped(ex.fills, ts))
+    # ------------------------------------------------------------------ shutdown
 
     async def close(self) -> None:
-        """Release the key lock; the client itself is closed with ExchangeClients."""
+        """Stop the lookup timer and release the key lock; the client itself is closed with
+        ExchangeClients."""
+        if self._timer is not None:
+            self._timer.cancel()
+            await asyncio.gather(self._timer, return_exceptions=True)
+            self._timer = None
+        self.brokers.accounts.unregister(self.config.name)
         if self._slot is not None:
             self.brokers.drop_lock(self._slot)
             self._slot = None
 
-    # ------------------------------------------------------------------ helpers
-
-    def _now(self) -> int:
-        return int(getattr(self.runner, "last_cycle_ts", 0) or 0)
-
     def _notice(self, level: str, message: str) -> None:
         log.log(logging.WARNING if level != "info" else logging.INFO, "%s", message)
-        bus = getattr(self.runner, "bus", None)
-        if bus is not None:
-            bus.publish(Notice(self._now(), level, message, self.config.name))
-
+        self.link.publish(Notice(self.link.now_ms(), level, message, self.config.name))
 
 
 def _item_id(d: Difference) -> str:
@@ -333,8 +413,3 @@ def _item_id(d: Difference) -> str:
     return f"{d.kind}:{d.client_order_id or d.symbol}"
 
 
-def _stamped(fills: Any, ts: int) -> tuple[Fill, ...]:
-    """Fills stamped with the engine time they are applied at. Trade times differ by source
-    (an order's reply carries none, a trade lookup the exchange's): the wallet is rebuilt from
-    fills in time order, which must be the order they were applied in."""
-    return tuple(dataclasses.replace(f, ts=ts) for f in fills)

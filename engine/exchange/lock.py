@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import fcntl
 import os
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
 from .clients import key_fingerprint
 from .errors import KeyInUse
+
+
+def key_lock_dir() -> Path:
+    """Where key locks live: one folder per OS user, the same whatever OXBOT_HOME, --db or
+    TMPDIR an engine was started with (two engines with one key but two homes must meet)."""
+    root = Path("/tmp") if Path("/tmp").is_dir() else Path(tempfile.gettempdir())
+    mine = root / f"oxbot-{os.getuid()}"
+    try:
+        mine.mkdir(mode=0o700, exist_ok=True)
+        if mine.stat().st_uid != os.getuid():  # someone else's folder: not a place for ours
+            raise PermissionError(mine)
+    except OSError:
+        mine = Path.home() / ".cache" / "oxbot"
+    return mine / "keylocks"
 
 
 class ExchangeKeyLock:

@@ -9,6 +9,7 @@ RiskManager is the only sizer and clamps it to the bot's limits. ``stop_loss`` a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,17 +25,45 @@ from pydantic import (
 )
 
 from ..models import Action, Decision, Position, SymbolDecision
-from .extract import ExtractError, extract_json
+from ..textsafe import storable
+from .extract import ExtractError, Unreadable, extract_json
 
-_NONE_WORDS = {"", "none", "null", "n/a", "na", "-", "nan", "default"}
+# A number written as text: an optional minus, ASCII digits, an optional fraction. Nothing
+# else: "1,5" (a decimal comma, or a thousands separator?), "$12" (dollars, not percent),
+# "1_0", "１２" or "١٢" (digits Decimal() would accept) are refused, never "cleaned".
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
-def _clean_number(v: Any) -> Any:
-    """'5%', '$42,000', ' 0.8 ' -> numbers as text pydantic can read; 'none' -> None."""
+def _clean_number(v: Any, *, percent: bool = False) -> Any:
+    """A number as the model wrote it -> a finite number pydantic reads, or ValueError.
+
+    A JSON number, or a string that is a plain ASCII decimal ("12", "12.5", "-0.5", spaces
+    around allowed); with ``percent`` (size_pct, confidence) one trailing "%" too. JSON null
+    (None) is "not given": the risk default applies. Anything else - NaN, Infinity, "none",
+    "", true, "1,5", "$12", "2%" for a price, units - is an error, never the default and
+    never a guess: a garbage size must not become the largest one, nor ten times another.
+    """
+    if v is None:
+        return None
+    if isinstance(v, Unreadable):
+        raise ValueError(f"{v} is not a number; give a number, or null for the default")
+    if isinstance(v, bool):
+        raise ValueError(f"{str(v).lower()} is not a number; give a number, or null for the "
+                         "default")
+    if isinstance(v, int | float | Decimal):
+        if isinstance(v, int) or Decimal(str(v)).is_finite():
+            return v
+        raise ValueError(f"{v} is not a finite number; give a number, or null for the default")
     if isinstance(v, str):
-        s = v.strip().replace(",", "").replace("$", "").replace("%", "").strip()
-        return None if s.lower() in _NONE_WORDS else s
-    return v
+        s = v.strip(" \t")
+        if percent and s.endswith("%"):
+            s = s[:-1]
+        if _PLAIN_NUMBER.fullmatch(s):
+            return s
+        unit = ", or with one trailing %" if percent else " (a price: no %)"
+        raise ValueError(f"{ascii(v[:20])} is not a plain number; write digits with a "
+                         f"decimal point{unit}, or null for the default")
+    return v  # a list or an object: pydantic names the type error
 
 
 class SymbolCall(BaseModel):
@@ -47,35 +76,48 @@ class SymbolCall(BaseModel):
     size_pct: Decimal | None = Field(None, ge=0, le=100, allow_inf_nan=False)
     stop_loss: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
     take_profit: Decimal | None = Field(None, gt=0, allow_inf_nan=False)
-    confidence: float | None = Field(None, ge=0, le=1)
+    confidence: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
     reasoning: str = Field("", max_length=4000)
 
     @field_validator("symbol", mode="before")
     @classmethod
     def _symbol(cls, v: Any) -> Any:
-        return v.strip().upper() if isinstance(v, str) else v
+        """ASCII only: "btc/u\u017fdt".upper() is "BTC/USDT" (long s), and so are other
+        look-alikes (dotless i, ligatures, full-width letters) after case or NFKC folding.
+        A symbol written with any non-ASCII character is refused, not folded."""
+        if not isinstance(v, str):
+            return v
+        if not v.isascii():
+            raise ValueError(f"symbol {ascii(v[:40])} has characters outside ASCII; write "
+                             "the symbol exactly as listed")
+        return v.strip(" \t\r\n").upper()
+
+    @field_validator("reasoning", mode="after")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return storable(v)  # a JSON escape such as \\ud800 must not reach the database
 
     @field_validator("action", mode="before")
     @classmethod
     def _action(cls, v: Any) -> Any:
         return v.strip().lower() if isinstance(v, str) else v
 
-    @field_validator("size_pct", "stop_loss", "take_profit", mode="before")
+    @field_validator("size_pct", mode="before")
     @classmethod
-    def _numbers(cls, v: Any) -> Any:
-        return _clean_number(v)
+    def _size(cls, v: Any) -> Any:
+        return _clean_number(v, percent=True)  # "10%" is 10: size_pct is a percent
+
+    @field_validator("stop_loss", "take_profit", mode="before")
+    @classmethod
+    def _prices(cls, v: Any) -> Any:
+        return _clean_number(v)  # prices: "2%" is not a price
 
     @field_validator("confidence", mode="before")
     @classmethod
     def _confidence(cls, v: Any) -> Any:
-        pct = isinstance(v, str) and v.strip().endswith("%")
-        v = _clean_number(v)
-        if pct and v is not None:
-            try:
-                return float(v) / 100
-            except ValueError:
-                return v
-        return v
+        pct = isinstance(v, str) and v.strip(" \t").endswith("%")
+        v = _clean_number(v, percent=True)
+        return float(v) / 100 if pct and v is not None else v
 
 
 class DecisionReply(BaseModel):
@@ -86,14 +128,27 @@ class DecisionReply(BaseModel):
     analysis: str = Field("", max_length=8000)
     decisions: list[SymbolCall] = Field(min_length=1, max_length=20)
 
+    @field_validator("analysis", mode="after")
+    @classmethod
+    def _text(cls, v: str) -> str:
+        return storable(v)
+
     @model_validator(mode="after")
     def _symbols_known(self, info: Any) -> DecisionReply:
         allowed = (info.context or {}).get("symbols") if info is not None else None
+        # The call's symbol (ASCII, upper-cased) must be exactly one of the bot's symbols
+        # compared without case; it is then written as the bot writes it.
+        by_upper: dict[str, list[str]] = {}
+        for sym in allowed or ():
+            by_upper.setdefault(sym.upper(), []).append(sym)
         seen: set[str] = set()
         for call in self.decisions:
-            if allowed is not None and call.symbol not in allowed:
-                raise ValueError(f"symbol {call.symbol!r} is not one of this bot's symbols "
-                                 f"({', '.join(allowed)}); decide only for those")
+            if allowed is not None:
+                match = by_upper.get(call.symbol, [])
+                if len(match) != 1:
+                    raise ValueError(f"symbol {call.symbol!r} is not one of this bot's symbols "
+                                     f"({', '.join(allowed)}); decide only for those")
+                call.symbol = match[0]
             if call.symbol in seen:
                 raise ValueError(f"symbol {call.symbol!r} appears twice; give one call per symbol")
             seen.add(call.symbol)
@@ -131,6 +186,7 @@ class Parsed:
 
     reply: DecisionReply | None
     error: str = ""
+    kind: str = "bad reply"  # a few words for the bots table when ``reply`` is None
 
 
 def parse_reply(text: str, symbols: Sequence[str]) -> Parsed:

@@ -14,7 +14,11 @@ class LLMAuthError(LLMError):
 
 
 class LLMBadRequest(LLMError):
-    """The provider rejected the request (4xx other than 401/403/429). Not retried."""
+    """The provider rejected the request (4xx other than 401/403/429). Not retried.
+    ``status`` is the HTTP status, ``param`` the request parameter the server blamed."""
+
+    status: int = 0
+    param: str = ""
 
 
 class LLMRateLimited(LLMError):

@@ -1,24 +1,38 @@
-"""Find the JSON object in an LLM reply, however it is wrapped.
+"""The decision JSON of an LLM reply - only when the WHOLE answer is that JSON.
 
-Handles: `<think>` blocks, code fences, prose before and after, trailing commas, single-quoted
-strings, Python literals (True/None), unquoted keys, raw newlines in strings, NaN/Infinity
-(turned into null: a missing number means "use the risk default", never a number that
-poisons arithmetic). Truncated JSON is NOT completed: guessing the missing half of a trading
-decision is worse than asking again.
+A reply is a decision only when, after removing one closed reasoning block at its start
+(``<think>...</think>``, or reasoning ended by ``</think>`` when the server put the opening tag
+in the prompt) and one code fence wrapping all of it, nothing but one JSON value is left. JSON
+found inside prose is not a decision: a model that writes "a buy would look like {...} but I am
+not doing that" has not decided to buy. Two candidate objects are ambiguous; an unclosed
+reasoning block is an unfinished answer. An object that repeats a key (at any depth:
+``{"action": "hold", "action": "buy"}``, or two ``decisions`` arrays) is ambiguous too: JSON
+parsers keep the last value, a reader may take the first. Each case raises `ExtractError`
+with a text that says what was wrong (it goes back to the model in the one repair re-ask, and
+into the stored decision).
+
+Inside that one value the common syntax slips are repaired: trailing commas, single-quoted
+strings, Python literals (True/None), unquoted keys, raw newlines in strings. Truncated JSON is
+NOT completed. Numbers are read as Decimal (a price keeps its digits, 1e999 stays finite and is
+refused by the range checks); NaN and Infinity become `Unreadable`, which the schema refuses:
+an unreadable number never turns into "use the default".
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-MAX_REPLY_CHARS = 60_000  # longer replies are cut before parsing: bounded work on hostile input
+MAX_REPLY_CHARS = 60_000  # a longer reply is refused unread: bounded work on hostile input
 
-_THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
-_THINK_TAG = re.compile(r"</?(?:think|thinking|reasoning)>", re.I)
-_FENCE = re.compile(r"```[ \t]*[A-Za-z]*[ \t]*\n?(.*?)```", re.S)
+_TAGS = "think|thinking|reasoning"
+_OPEN = re.compile(rf"<({_TAGS})>", re.I)
+_ANY_TAG = re.compile(rf"</?(?:{_TAGS})>", re.I)
+# One fence around the whole answer: ```json\n...\n``` (any language word, or none).
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)\n?[ \t]*```", re.S)
 _LITERALS = {"True": "true", "False": "false", "None": "null", "true": "true",
              "false": "false", "null": "null", "NaN": "NaN", "Infinity": "Infinity"}
 
@@ -27,51 +41,139 @@ class ExtractError(ValueError):
     """No usable JSON in the reply; the text says why (sent back to the model in a re-ask)."""
 
 
+class DuplicateKey(ValueError):
+    """An object of the reply names the same key twice (``key``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A JSON constant that is not a number (NaN, Infinity, -Infinity), kept so the schema
+    can name the field it was given for and refuse it."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 def extract_json(text: str) -> Any:
     """The decision JSON in ``text`` (a dict, or a list); ExtractError names what is wrong."""
     if not isinstance(text, str) or not text.strip():
         raise ExtractError("the reply is empty")
-    text = text[:MAX_REPLY_CHARS]
-    cleaned = _THINK_TAG.sub("", _THINK_BLOCK.sub("", text))
-    candidates = [m.group(1) for m in _FENCE.finditer(cleaned)]
-    spans, truncated = _balanced(cleaned)
-    candidates += spans
-    found: list[Any] = []
-    for cand in candidates:
-        value = loads_lenient(cand)
-        if value is not None:
-            found.append(value)
-    for value in found:
-        if isinstance(value, dict) and "decisions" in value:
+    if len(text) > MAX_REPLY_CHARS:
+        raise ExtractError(f"the reply is {len(text):,} characters long, more than "
+                           f"{MAX_REPLY_CHARS:,}; answer with the JSON object only")
+    body = _without_reasoning(text).strip()
+    fenced = _FENCE.fullmatch(body)
+    if fenced is not None and "```" not in fenced.group(2):
+        body = fenced.group(2).strip()
+    if body[:1] in ("{", "["):
+        end = _match(body, 0)
+        if end == len(body) - 1:
+            try:
+                value = loads_lenient(body)
+            except DuplicateKey as e:
+                raise ExtractError(
+                    f"the reply gives the key {e.key[:40]!r} twice in one object; it is "
+                    "ambiguous which value is meant; answer with each key once") from None
+            if value is None:
+                raise ExtractError("the reply is not valid JSON; answer with only the JSON "
+                                   "object, double-quoted keys and strings")
             return value
-    for value in found:
-        if isinstance(value, dict | list) and value:
-            return value
+    raise ExtractError(_why_not(body))
+
+
+def _without_reasoning(text: str) -> str:
+    """The answer after one closed reasoning block at the start; ExtractError if a block is
+    left open, or reasoning tags remain elsewhere (not one block before the answer)."""
+    stripped = text.lstrip()
+    opened = _OPEN.match(stripped)
+    if opened is not None:
+        close = re.search(rf"</{opened.group(1)}>", stripped, re.I)
+        if close is None:
+            raise ExtractError(f"the reasoning block <{opened.group(1)}> is not closed: the "
+                               "answer is unfinished; answer with only the JSON object")
+        rest = stripped[close.end():]
+    else:
+        close = re.search(rf"</(?:{_TAGS})>", stripped, re.I)
+        first_open = _OPEN.search(stripped)
+        if close is not None and (first_open is None or first_open.start() > close.start()):
+            rest = stripped[close.end():]  # the opening tag was in the prompt template
+        else:
+            rest = stripped
+    if _ANY_TAG.search(rest):
+        raise ExtractError("the reply has reasoning tags outside one block at its start; "
+                           "answer with only the JSON object")
+    return rest
+
+
+def _why_not(body: str) -> str:
+    """Why ``body`` (reasoning removed) is not one decision object: the repair's text."""
+    spans, truncated = _balanced(body)
+    found = sum(1 for s in spans if _is_value(s))
+    if found >= 2:
+        return (f"the reply holds {found} JSON values and it is ambiguous which one is the "
+                "decision; answer with exactly one JSON object and no other text")
+    if found == 1:
+        return ("the reply has text around its JSON object; JSON inside prose is not a "
+                "decision; answer with only the JSON object")
     if truncated:
-        raise ExtractError("the JSON is cut off before its end (truncated reply); "
-                           "answer with a shorter, complete JSON object")
-    raise ExtractError("no JSON object found in the reply; answer with only the JSON object")
+        return ("the JSON is cut off before its end (truncated reply); answer with a shorter, "
+                "complete JSON object")
+    return "no JSON object found in the reply; answer with only the JSON object"
+
+
+def _is_value(span: str) -> bool:
+    """Whether ``span`` reads as a JSON object or list (one with a repeated key counts)."""
+    try:
+        return isinstance(loads_lenient(span), dict | list)
+    except DuplicateKey:
+        return True
 
 
 def loads_lenient(text: str) -> Any:
-    """Parse JSON, repairing the common slips; None when it cannot be parsed."""
+    """Parse JSON, repairing the common slips; None when it cannot be parsed. DuplicateKey
+    when an object repeats a key: never "the last one wins"."""
     for attempt in (text, None):
         src = attempt if attempt is not None else _normalise(text)
         try:
-            return _finite(json.loads(src, strict=False))
+            return _whole_chars(json.loads(src, strict=False, parse_float=Decimal,
+                                           parse_constant=Unreadable,
+                                           object_pairs_hook=_unique_keys))
+        except DuplicateKey:
+            raise
         except (ValueError, RecursionError):
             continue
     return None
 
 
-def _finite(value: Any) -> Any:
-    """NaN and +-Infinity become None, recursively."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict; DuplicateKey if a key comes twice (also two keys that
+    only differ in lone surrogates, which `_whole_chars` makes equal)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        clean = _whole_chars(key)
+        if clean in out:
+            raise DuplicateKey(clean)
+        out[clean] = value
+    return out
+
+
+def _whole_chars(value: Any) -> Any:
+    """Lone surrogates from JSON escapes ("\\ud800") become U+FFFD in every string: such a
+    string can be neither validated nor stored, and a symbol with one matches nothing."""
+    if isinstance(value, str):
+        if value.isascii():
+            return value
+        return value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {_whole_chars(k): _whole_chars(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [_whole_chars(v) for v in value]
     return value
 
 

@@ -82,8 +82,9 @@ def decide_symbol(f: SymbolFacts, held: bool) -> dict[str, Any]:
     }
 
 
-def write_reply(data: OfflineFacts) -> str:
-    """The whole reply: labelled prose per symbol, then the decision JSON."""
+def write_reply(data: OfflineFacts) -> tuple[str, str]:
+    """(the labelled prose per symbol, the decision JSON). The prose is streamed like a
+    reasoning model's thinking; the answer is the JSON alone, as a model's must be."""
     calls = [decide_symbol(f, f.symbol in data.held) for f in data.facts]
     lines = [f"[{LABEL}]"]
     for c in calls:
@@ -92,7 +93,7 @@ def write_reply(data: OfflineFacts) -> str:
     # sentence every cycle would tell the user nothing.
     votes = "\n".join(f"{c['symbol']} {c['action'].upper()}, {c['reasoning']}" for c in calls)
     reply = {"analysis": f"{LABEL}:\n{votes or 'no symbols'}", "decisions": calls}
-    return "\n".join(lines) + "\n" + json.dumps(reply, ensure_ascii=False)
+    return "\n".join(lines) + "\n", json.dumps(reply, ensure_ascii=False)
 
 
 class OfflineProvider(Provider):
@@ -107,9 +108,10 @@ class OfflineProvider(Provider):
     async def complete(self, req: ChatRequest, on_chunk: ChunkSink) -> Completion:
         self.requests_sent += 1
         data = req.facts if isinstance(req.facts, OfflineFacts) else OfflineFacts([])
-        text = write_reply(data)
-        for i in range(0, len(text), CHUNK_CHARS):
-            on_chunk(text[i:i + CHUNK_CHARS])
+        thought, text = write_reply(data)
+        shown = thought + text
+        for i in range(0, len(shown), CHUNK_CHARS):
+            on_chunk(shown[i:i + CHUNK_CHARS])
             await asyncio.sleep(0)  # let the panel render between chunks
         prompt = req.system + "".join(m["content"] for m in req.messages)
         return Completion(text, estimate_tokens(prompt), estimate_tokens(text),

@@ -3,11 +3,19 @@
 Per decision: build a compact prompt, stream the reply through ``ctx.emit``, parse it into a
 validated `Decision` (one repair re-ask at most, then a counted HOLD), and account tokens and
 dollars. The decision only proposes size/SL/TP: the RiskManager sizes, clamps or rejects.
+
+Only a finished reply (the provider says it stopped on its own) whose whole text is one valid
+decision object can trade. Every other outcome - a transport error, a refused key, a reply cut
+off or filtered, prose, two objects, an unreadable number - is a HOLD, counted as a failure
+with its reason (`accounting.CallBook`); nothing a provider sends can crash the cycle. All text
+of the returned Decision is made storable and has known secrets blanked (`_clean`), so the
+record the engine builds from it can always be written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -16,25 +24,53 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from ..errors import BudgetExceeded, LLMError, OxbotError
+from ..errors import BudgetExceeded, ConfigError, OxbotError
 from ..market.indicators import FULL_SET, IndicatorSpec
-from ..models import Decision
+from ..models import Decision, DecisionRecord
 from ..strategies.base import DecisionContext, Strategy, StrategyParams
+from ..textsafe import RedactingSink, SecretText, storable
+from .accounting import CallBook, new_stats
 from .decision import Parsed, hold_decision, json_schema, parse_reply, to_decision
 from .errors import LLMAuthError
 from .factory import PROVIDERS, KeyResolver, make_provider, resolved
 from .offline import OfflineFacts
-from .pricing import DEFAULT_PRICES, Price, cost_usd, lookup
+from .pricing import DEFAULT_PRICES, Price, lookup
 from .prompt import Prompt, build_prompt
-from .provider import ChatRequest, Completion, Provider
+from .provider import ChatRequest, ChunkSink, Provider
 from .triggers import TriggerState, check, mark_decided
+from .usage import Spent
 
 CAP = 8000  # characters of prompt / raw reply kept in meta (and so in the database)
 ProviderName = Literal["openai", "anthropic", "openai_compatible", "deepseek", "qwen",
                        "openrouter", "ollama", "offline"]
+FREE_PROVIDERS = ("offline", "ollama")  # no per-token price to know: local or not a model
+REDACTED = "[redacted]"
 
 REPAIR = ("Your reply could not be used: {error}.\nReply again with ONLY the JSON object in "
           "the format asked for, one entry per symbol ({symbols}), no other text.")
+
+# Why a reply that did not finish on its own is not read (Completion.finish), and the same
+# in a few words for the bots table.
+UNFINISHED = {
+    "length": ("the reply was cut off at max_tokens before it ended", "cut off"),
+    "max_tokens": ("the reply was cut off at max_tokens before it ended", "cut off"),
+    "content_filter": ("the provider's content filter withheld part of the reply", "filtered"),
+    "refusal": ("the model refused to answer", "refused"),
+    "missing": ("the reply's stream ended without saying it was finished (cut off)", "cut off"),
+}
+# A failed call in a few words, by error class name (most specific first).
+CALL_FAILED = {"LLMAuthError": "key refused", "SecretsError": "keyring", "LLMTimeout": "timeout",
+               "LLMRateLimited": "rate limited", "LLMUnavailable": "unavailable",
+               "LLMBadRequest": "bad request", "LLMBadResponse": "bad stream"}
+
+
+class Redaction:
+    """Known secrets, as the composition root knows them (the engine never imports storage):
+    ``text`` blanks them, ``open_tail`` says how much of a text's end may begin one."""
+
+    def __init__(self, text: Callable[[str], str], open_tail: Callable[[str], int]) -> None:
+        self.text = text
+        self.open_tail = open_tail
 
 
 class LLMParams(StrategyParams):
@@ -68,14 +104,6 @@ class LLMParams(StrategyParams):
         return self
 
 
-def _new_stats() -> dict[str, Any]:
-    return {"decisions": 0, "llm_calls": 0, "calls_saved": 0, "repairs": 0, "fallbacks": 0,
-            "errors": 0, "parse_failures": {}, "tokens_in_today": 0, "tokens_out_today": 0,
-            "cost_today": Decimal(0), "tokens_in_total": 0, "tokens_out_total": 0,
-            "cost_total": Decimal(0), "cost_per_decision": Decimal(0), "day": "",
-            "unpriced_model": False, "last_trigger": ""}
-
-
 class LLMStrategy(Strategy):
     """Decisions from an LLM reading indicators, positions and its own memory."""
 
@@ -88,21 +116,38 @@ class LLMStrategy(Strategy):
                  key_resolver: KeyResolver | None = None,
                  price_table: Mapping[str, Price] | None = None,
                  today: Callable[[], date] | None = None,
-                 backoff_base_s: float = 0.5) -> None:
+                 backoff_base_s: float = 0.5,
+                 redaction: Redaction | None = None) -> None:
         super().__init__(params)
         self._key_resolver = key_resolver or (lambda _p: None)
         self.prices: dict[str, Price] = {**DEFAULT_PRICES, **(price_table or {}),
                                          **{k.lower(): v for k, v in self.params.prices.items()}}
         self._today = today or (lambda: datetime.now(UTC).date())
         self._backoff = backoff_base_s
+        self._redaction = redaction
+        self._key = SecretText()  # the provider's key, blanked from every text (and 12+
+        # characters of it) like other secrets
         self._provider: Provider | None = None
         self._triggers = TriggerState()
         self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
                                              self.params.model)
-        self.stats: dict[str, Any] = _new_stats()
+        self.price = lookup(self.model, self.prices)
+        self.stats: dict[str, Any] = new_stats()
         # What the bots table shows for an LLM bot (it reads BotView.stats, a copy of this).
         self.stats.update(provider=self.params.provider, model=self.model,
-                          parse_failure_rate=0.0)
+                          unpriced_model=(self.price is None
+                                          and self.params.provider not in FREE_PROVIDERS))
+        self.book = CallBook(self.stats, self.price)
+
+    def check_setup(self) -> None:
+        """ConfigError when this bot cannot work as configured; the engine asks before a bot
+        is added, changed or started. A daily budget needs the model's price: without one
+        every call would cost $0 and the budget would never stop anything."""
+        if self.params.daily_budget_usd > 0 and self.price is None:
+            raise ConfigError(
+                f"daily_budget_usd needs the price of model {self.model!r}, which oxbot does not "
+                f"know; give it with prices={{\"{self.model}\": [IN, OUT]}} (USD per 1M input "
+                "and output tokens), or set daily_budget_usd to 0")
 
     # -- Strategy interface -----------------------------------------------------------------
 
@@ -137,10 +182,7 @@ class LLMStrategy(Strategy):
     # -- accounting ---------------------------------------------------------------------------
 
     def _roll_day(self) -> None:
-        day = self._today().isoformat()
-        if self.stats["day"] != day:
-            self.stats.update(day=day, tokens_in_today=0, tokens_out_today=0,
-                              cost_today=Decimal(0))
+        self.book.roll_day(self._today().isoformat())
 
     def restore_today(self, cost_today: Decimal) -> None:
         """Seed today's spend from the stored decisions (a restart or an edit must not reset
@@ -148,32 +190,49 @@ class LLMStrategy(Strategy):
         self._roll_day()
         self.stats["cost_today"] = cost_today
 
+    def restore_history(self, stored: Mapping[str, Any],
+                        recent: Sequence[DecisionRecord] = ()) -> None:
+        """Counts, spend and the last failure from the stored decisions (`decision_stats` and
+        the newest records): a restart or an edit shows what the bot did before it."""
+        self._roll_day()
+        self.book.restore(stored, recent)
+        self.stats["last_failure"] = self._clean_text(self.stats["last_failure"])
+
     def check_budget(self, bot: str) -> None:
         """Raise BudgetExceeded when today's spend reached the daily budget."""
         self._roll_day()
         budget = self.params.daily_budget_usd
-        if budget > 0 and self.stats["cost_today"] >= budget:
+        spent = self.stats["cost_today"]
+        self.stats["budget_paused"] = budget > 0 and spent >= budget
+        if self.stats["budget_paused"]:
             raise BudgetExceeded(
-                f"bot {bot} reached its daily LLM budget (${self.stats['cost_today']:.4f} of "
-                f"${budget}); it can decide again after 00:00 UTC, or raise daily_budget_usd"
+                f"bot {bot} reached its daily LLM budget (${spent:.4f} of ${budget}); it "
+                "decides again after 00:00 UTC, or raise daily_budget_usd"
             )
-
-    def _account(self, comp: Completion) -> Decimal:
-        price = lookup(self.model, self.prices)
-        if price is None and self.params.provider not in ("ollama", "offline"):
-            self.stats["unpriced_model"] = True  # shown: a budget cannot work without a price
-        cost = cost_usd(price, comp.tokens_in, comp.tokens_out)
-        s = self.stats
-        s["llm_calls"] += 1
-        for span in ("today", "total"):
-            s[f"tokens_in_{span}"] += comp.tokens_in
-            s[f"tokens_out_{span}"] += comp.tokens_out
-            s[f"cost_{span}"] += cost
-        return cost
 
     def parse_failure_rate(self) -> float:
         fails = sum(self.stats["parse_failures"].values())
         return fails / self.stats["decisions"] if self.stats["decisions"] else 0.0
+
+    # -- text hygiene ---------------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        if self._redaction is not None:
+            text = self._redaction.text(text)
+        return self._key.blank(text, REDACTED)
+
+    def _open_tail(self, text: str) -> int:
+        own = self._key.open_tail(text)
+        return max(own, self._redaction.open_tail(text) if self._redaction else 0)
+
+    def _clean_text(self, text: Any) -> str:
+        return storable(text, self._redact)
+
+    def _clean(self, d: Decision) -> Decision:
+        """The decision with every text storable and secrets blanked."""
+        items = tuple(replace(i, reasoning=self._clean_text(i.reasoning)) for i in d.items)
+        meta = {k: self._clean_text(v) if isinstance(v, str) else v for k, v in d.meta.items()}
+        return replace(d, items=items, reasoning=self._clean_text(d.reasoning), meta=meta)
 
     # -- the decision -------------------------------------------------------------------------
 
@@ -187,10 +246,11 @@ class LLMStrategy(Strategy):
                 except OxbotError:
                     if PROVIDERS[p.provider].needs_key:
                         raise  # the secrets layer's text names the fix
+            self._key = SecretText([key] if key else [])
             self._provider = make_provider(
                 p.provider, base_url=p.base_url, model=p.model, api_key=key,
                 timeout_s=p.timeout_s, structured=p.structured, prefill=p.anthropic_prefill,
-                backoff_base_s=self._backoff)
+                backoff_base_s=self._backoff, redact=self._redact)
         return self._provider
 
     def build(self, ctx: DecisionContext) -> Prompt:
@@ -208,7 +268,6 @@ class LLMStrategy(Strategy):
         self.check_budget(ctx.bot)  # before any network call
         started = datetime.now(UTC)
         prompt = self.build(ctx)
-        provider = self._get_provider()
         symbols = list(ctx.config.symbols)
         req = ChatRequest(prompt.system, [{"role": "user", "content": prompt.user}],
                           max_tokens=self.params.max_tokens,
@@ -216,72 +275,107 @@ class LLMStrategy(Strategy):
                           facts=OfflineFacts(prompt.facts, set(ctx.positions)))
         meta: dict[str, Any] = {
             "provider": self.params.provider, "model": self.model,
-            "prompt_hash": prompt.prompt_hash, "prompt": prompt.text[:CAP],
+            "prompt_hash": prompt.prompt_hash, "prompt": self._clean_text(prompt.text)[:CAP],
             "prompt_tokens_estimate": prompt.token_estimate, "raw_reply": "", "parsed": "null",
             "error": "", "tokens_in": 0, "tokens_out": 0, "cost": Decimal(0), "latency_ms": 0,
-            "trigger": self.stats["last_trigger"],
+            "trigger": self.stats["last_trigger"], "flags": "",
         }
         raws: list[str] = []
-        self.stats["decisions"] += 1
+        self.book.decided()
+        # What is shown live is made storable too: a terminal cannot print a lone surrogate.
+        emit = RedactingSink(lambda text: ctx.emit(storable(text)), self._redact,
+                             self._open_tail)
+        transport = False
         try:
-            parsed = await self._ask(provider, req, ctx, meta, raws, symbols)
-        except LLMAuthError:
-            await self.aclose()  # the next cycle asks the keyring again
+            parsed = await self._ask(self._get_provider(), req, ctx, meta, raws, symbols, emit)
+        except BudgetExceeded:
             raise
-        except LLMError as e:
-            self.stats["errors"] += 1
-            parsed = Parsed(None, str(e))
-            ctx.emit(f"\n[LLM call failed: {e}] holding\n")
+        except Exception as e:  # noqa: BLE001 - no reply, however broken, may crash the cycle
+            if isinstance(e, LLMAuthError):
+                await self.aclose()  # the next cycle asks the keyring again
+            transport = True
+            text = str(e) if isinstance(e, OxbotError) else (
+                f"the provider's reply could not be read ({type(e).__name__}: {e})")
+            kind = next((CALL_FAILED[c.__name__] for c in type(e).__mro__
+                         if c.__name__ in CALL_FAILED), "error")
+            parsed = Parsed(None, text, kind)
+            emit(f"\n[LLM call failed: {text}] holding\n")
+        finally:
+            emit.flush()
         meta["raw_reply"] = "\n--- repair ---\n".join(raws)[:CAP]
         meta["latency_ms"] = int((datetime.now(UTC) - started).total_seconds() * 1000)
-        self.stats["cost_per_decision"] = self.stats["cost_total"] / self.stats["decisions"]
-        self.stats["parse_failure_rate"] = self.parse_failure_rate()
         mark_decided(ctx.frames, self._triggers)
-        if parsed.reply is None:
-            self.stats["fallbacks"] += 1
-            return hold_decision(bot=ctx.bot, ts=ctx.ts, symbols=symbols, error=parsed.error,
-                                 meta=meta)
-        source = "offline" if self.params.provider == "offline" else "llm"
-        return to_decision(parsed.reply, bot=ctx.bot, ts=ctx.ts, symbols=symbols,
-                           positions=ctx.positions, prices=prompt.prices, source=source,
-                           meta={**meta, "error": ""})
+        decision = None
+        if parsed.reply is not None:
+            source = "offline" if self.params.provider == "offline" else "llm"
+            try:
+                decision = to_decision(parsed.reply, bot=ctx.bot, ts=ctx.ts, symbols=symbols,
+                                       positions=ctx.positions, prices=prompt.prices,
+                                       source=source, meta={**meta, "error": ""})
+            except Exception as e:  # noqa: BLE001 - never let a reply crash the bot
+                parsed = Parsed(None, f"the decision could not be converted "
+                                      f"({type(e).__name__})")
+        if decision is None:
+            error = self._clean_text(parsed.error)
+            self.book.failed(error, parsed.kind, transport=transport,
+                             parse_model=None if transport else self.model)
+            decision = hold_decision(bot=ctx.bot, ts=ctx.ts, symbols=symbols, error=error,
+                                     meta=meta)
+        else:
+            self.book.succeeded()
+        return self._clean(decision)
 
     async def _ask(self, provider: Provider, req: ChatRequest, ctx: DecisionContext,
-                   meta: dict[str, Any], raws: list[str], symbols: list[str]) -> Parsed:
-        """One call, and at most one repair re-ask; failures are counted per model."""
-        parsed = await self._call(provider, req, ctx, meta, raws, symbols)
+                   meta: dict[str, Any], raws: list[str], symbols: list[str],
+                   emit: ChunkSink) -> Parsed:
+        """One call, and at most one repair re-ask."""
+        parsed = await self._call(provider, req, meta, raws, symbols, emit)
         if parsed.reply is not None:
             return parsed
         self.stats["repairs"] += 1
-        ctx.emit(f"\n[reply unusable: {parsed.error}; asking once more]\n")
+        emit(f"\n[reply unusable: {parsed.error}; asking once more]\n")
         try:
             self.check_budget(ctx.bot)
         except BudgetExceeded as e:
-            return self._failed(Parsed(None, f"{parsed.error}; no repair: {e}"))
+            return Parsed(None, f"{parsed.error}; no repair: {e}")
         repair = ChatRequest(req.system, [
             *req.messages,
             {"role": "assistant", "content": raws[-1][:4000] or "(empty)"},
             {"role": "user", "content": REPAIR.format(error=parsed.error[:500],
                                                       symbols=", ".join(symbols))},
         ], req.max_tokens, req.temperature, req.json_schema, req.facts)
-        second = await self._call(provider, repair, ctx, meta, raws, symbols)
+        second = await self._call(provider, repair, meta, raws, symbols, emit)
         if second.reply is None:
-            return self._failed(Parsed(None, f"after one repair: {second.error}"))
+            return Parsed(None, f"after one repair: {second.error}", second.kind)
         return second
 
-    def _failed(self, parsed: Parsed) -> Parsed:
-        fails = self.stats["parse_failures"]
-        fails[self.model] = fails.get(self.model, 0) + 1
-        return parsed
-
-    async def _call(self, provider: Provider, req: ChatRequest, ctx: DecisionContext,
-                    meta: dict[str, Any], raws: list[str], symbols: list[str]) -> Parsed:
-        comp = await provider.complete(req, ctx.emit)
-        raws.append(comp.text)
-        cost = self._account(comp)
-        meta["tokens_in"] += comp.tokens_in
-        meta["tokens_out"] += comp.tokens_out
-        meta["cost"] += cost
-        meta["usage_estimated"] = comp.usage_estimated
+    async def _call(self, provider: Provider, req: ChatRequest, meta: dict[str, Any],
+                    raws: list[str], symbols: list[str], emit: ChunkSink) -> Parsed:
+        try:
+            comp = await provider.complete(req, emit)
+        except Exception as e:
+            # A call that failed after it went out is billed by the provider: charged here
+            # too, so that it counts toward daily_budget_usd like any other call.
+            spent = getattr(e, "spent", None)
+            if isinstance(spent, Spent):
+                self._charge(spent, meta)
+            raise
+        text = self._clean_text(comp.text)
+        raws.append(text)
+        self._charge(comp, meta)
         meta["json_mode"] = comp.json_mode
-        return parse_reply(comp.text, symbols)
+        if not comp.complete:
+            why, kind = UNFINISHED.get(comp.finish, (
+                f"the reply ended with {comp.finish!r}, not as a finished answer", "unfinished"))
+            return Parsed(None, f"{why}; an unfinished reply never trades", kind)
+        return parse_reply(text, symbols)
+
+    def _charge(self, usage: Any, meta: dict[str, Any]) -> None:
+        """Account one call's usage (a `Completion`, or the `Spent` of a failed call)."""
+        cost = self.book.account(usage)
+        meta["tokens_in"] += usage.tokens_in
+        meta["tokens_out"] += usage.tokens_out
+        meta["cost"] += cost
+        meta["usage_estimated"] = meta.get("usage_estimated", False) or usage.usage_estimated
+        if usage.usage_note:
+            meta["flags"] = "; ".join(f for f in (meta["flags"], usage.usage_note) if f)

@@ -55,7 +55,10 @@ class _Stream(CandleWindow):
     subscribers: dict[str, tuple[Any, frozenset[IndicatorSpec]]] = field(default_factory=dict)
     ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ohlcv: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
     task: asyncio.Task[None] | None = None
+    backfill: asyncio.Task[None] | None = None
+    warmed: bool = False
     stale: bool = False
     failed: str = ""
 
@@ -75,9 +78,13 @@ class ExchangeStreams:
     def __init__(self, *, clock: Clock | None = None, poll_s: float = 5.0,
                  stale_after_s: float = 60.0, retry_s: float = 5.0, use_stream: bool = True,
                  sleep: Callable[[float], Any] = asyncio.sleep,
+                 poll_for: Mapping[str, float] | None = None,
+                 stale_for: Mapping[str, float] | None = None,
                  **client_options: Any) -> None:
         self.clock = clock or WallClock()
         self.poll_s, self.stale_after_s, self.retry_s = poll_s, stale_after_s, retry_s
+        self.poll_for = dict(poll_for or {})  # the user's polling period per exchange id
+        self.stale_for = dict(stale_for or {})  # and when a price counts as stale
         self.use_stream = use_stream
         self._sleep = sleep
         self.clients = ExchangeClients(on_breaker_change=self._breaker_changed, **client_options)
@@ -104,11 +111,18 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def subscribe(self, sub: Any, key: StreamKey, specs: frozenset[IndicatorSpec]) -> None:
+    def subscribe(self, sub: Any, key: StreamKey, specs: frozenset[IndicatorSpec],
+                  bars: int = WINDOW) -> None:
         stream = self._streams.get(key)
         if stream is None or (stream.task is not None and stream.task.done()):
             stream = self._open(key)
         stream.subscribers[sub.name] = (sub, specs)
+        stream.wants[sub.name] = bars
+        if stream.warmed and len(stream.ts) < stream.window() and (
+                stream.backfill is None or stream.backfill.done()):
+            # A reader that needs more history than the running stream holds
+            stream.backfill = asyncio.create_task(self._backfill(stream),
+                                                  name=f"ccxt-backfill:{key}")
         self._refresh_flags(sub)
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="ccxt-stale-watch")
@@ -116,15 +130,19 @@ class ExchangeStreams:
     def unsubscribe(self, sub: Any) -> None:
         for key, stream in list(self._streams.items()):
             stream.subscribers.pop(sub.name, None)
+            stream.wants.pop(sub.name, None)
             if not stream.subscribers:  # nobody reads it: stop polling the exchange
-                if stream.task is not None:
-                    stream.task.cancel()
+                for task in (stream.task, stream.backfill):
+                    if task is not None:
+                        task.cancel()
                 del self._streams[key]
 
     def _open(self, key: StreamKey) -> _Stream:
         feed = CcxtFeed(self.clients.public(key.exchange), key.symbol, key.timeframe,
-                        clients=self.clients, clock=self.clock, poll_s=self.poll_s,
-                        stale_after_s=self.stale_after_s, use_stream=self.use_stream,
+                        clients=self.clients, clock=self.clock,
+                        poll_s=self.poll_for.get(key.exchange, self.poll_s),
+                        stale_after_s=self.stale_for.get(key.exchange, self.stale_after_s),
+                        use_stream=self.use_stream,
                         sleep=self._sleep)
         self.feeds_opened += 1
         stream = _Stream(key, feed, timeframe_seconds(key.timeframe) * 1000,
@@ -165,7 +183,7 @@ class ExchangeStreams:
         while True:  # warm-up: retried while the exchange is unreachable
             try:
                 await self.load_rules(key.exchange)
-                history = await s.feed.warmup(WINDOW)
+                history = await s.feed.warmup(s.window())
                 break
             except TemporaryError as e:
                 s.feed.last_error = str(e)
@@ -179,6 +197,9 @@ class ExchangeStreams:
                 return
         for c in history:
             s.push(c)
+        s.warmed = True
+        if len(history) < s.window():  # a reader with a longer warm-up joined meanwhile
+            await self._backfill(s)
         if history:
             self._send(s, FeedTick(history[-1].ts + s.step_ms, history[-1].close))
         try:
@@ -189,6 +210,24 @@ class ExchangeStreams:
                     self._bar(s, item)
         except ExchangeError as e:
             self._fail(s, e)
+
+    async def _backfill(self, s: _Stream) -> None:
+        """Fetch older candles until the stream holds what its readers need (or the exchange
+        has no more: the window then fills with live candles, and the bot says it is
+        warming up meanwhile)."""
+        while len(s.ts) and len(s.ts) < s.window():
+            try:
+                older = await s.feed.history_before(int(s.ts[0]), s.window() - len(s.ts))
+            except ExchangeError as e:
+                log.warning("%s: cannot fetch older candles (%s); the window fills with live "
+                            "ones", s.key, e)
+                return
+            if not older:
+                return
+            before = len(s.ts)
+            s.prepend(older)
+            if len(s.ts) == before:
+                return
 
     def _fail(self, s: _Stream, e: Exception) -> None:
         s.failed = str(e)
@@ -215,7 +254,7 @@ class ExchangeStreams:
     # ------------------------------------------------------------------ stale prices
 
     async def _watch(self) -> None:
-        period = max(0.01, min(self.poll_s, 1.0))
+        period = max(0.01, min(self.poll_s, *self.poll_for.values(), 1.0))
         while self._streams:
             self.check_stale()
             await asyncio.sleep(period)
@@ -226,7 +265,7 @@ class ExchangeStreams:
         for s in list(self._streams.values()):
             if s.failed:
                 continue
-            old_enough = now - s.started_ms >= self.stale_after_s * 1000
+            old_enough = now - s.started_ms >= s.feed.stale_after_s * 1000
             stale = s.feed.is_stale and old_enough
             if stale == s.stale:
                 continue
@@ -235,9 +274,11 @@ class ExchangeStreams:
                 last = s.feed.last_price
                 since = "" if s.feed.last_ok_ts is None else \
                     f" for {(now - s.feed.last_ok_ts) / 1000:.0f}s"
+                # never "the last price None": a stream that never had one says so
+                uses = (f"stop-loss and take-profit use the last price {last}" if last is not None
+                        else "no price has arrived yet, so stop-loss and take-profit cannot act")
                 self.notice("warning", f"{s.key}: price is STALE (no update{since}: "
-                            f"{s.feed.last_error or 'no answer'}); stop-loss and take-profit use "
-                            f"the last price {last}")
+                            f"{s.feed.last_error or 'no answer'}); {uses}")
             else:
                 self.notice("info", f"{s.key}: price is live again ({s.feed.last_price})")
             for sub, _ in list(s.subscribers.values()):
@@ -297,7 +338,8 @@ class ExchangeStreams:
 
     async def stop_streams(self) -> None:
         """Cancel every stream task (the hub stops)."""
-        tasks = [s.task for s in self._streams.values() if s.task is not None]
+        tasks = [t for s in self._streams.values() for t in (s.task, s.backfill)
+                 if t is not None]
         tasks += [t for t in (self._watchdog, *self._background) if t is not None]
         for t in tasks:
             t.cancel()

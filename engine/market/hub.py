@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -27,7 +28,7 @@ from ..foreground import Foreground
 from ..models import Candle, StreamKey, timeframe_seconds
 from .indicators import IndicatorSpec, compute
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
-from .window import WINDOW, CandleWindow
+from .window import MAX_WINDOW, WINDOW, CandleWindow
 
 log = logging.getLogger("oxbot.market")
 
@@ -68,11 +69,33 @@ class _Stream(CandleWindow):
     subscribers: dict[str, tuple[Subscriber, frozenset[IndicatorSpec]]] = field(
         default_factory=dict
     )
+    wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
     ended: bool = False
     live_candles: int = 0
 
 
 
+
+
+# A stored sim price further than this factor from where the generator stands is not a price
+# the sim can have produced (the generator keeps prices within a few x of the base): garbage.
+ANCHOR_BAND = 50.0
+
+
+def anchor_factor(key: StreamKey, stored: Any, current: float) -> float | None:
+    """The factor that moves a fresh sim path from ``current`` to the ``stored`` last close of
+    the previous run, or None (with a warning) when either is not a sane price: a zero, a
+    negative, NaN, text or a price far outside the sim's range never reaches the market."""
+    try:
+        value = float(stored)
+    except (TypeError, ValueError):
+        value = math.nan
+    factor = value / current if math.isfinite(current) and current > 0 else math.nan
+    if not (math.isfinite(factor) and 1 / ANCHOR_BAND <= factor <= ANCHOR_BAND):
+        log.warning("%s: stored last price %r is not usable; the stream starts afresh at %s",
+                    key, stored, current)
+        return None
+    return factor
 
 
 class MarketHub:
@@ -98,23 +121,29 @@ class MarketHub:
     # ------------------------------------------------------------------ subscriptions
 
     def subscribe(self, sub: Subscriber, keys: Iterable[StreamKey],
-                  specs: Iterable[IndicatorSpec]) -> None:
+                  specs: Iterable[IndicatorSpec], bars: int = WINDOW) -> None:
+        """``sub`` reads ``keys`` with the indicators ``specs``, in frames of at least ``bars``
+        candles (its strategy's warm-up: a stream keeps up to MAX_WINDOW)."""
         spec_set = frozenset(specs)
+        keys = list(keys)
+        for key in keys:  # all or nothing: check before subscribing to any
+            if key.exchange != "sim" and self.exchanges is None:
+                raise ConfigError(
+                    f"exchange {key.exchange!r}: this engine was started with the built-in "
+                    "'sim' market only; start it with exchange access (oxbot run)")
         for key in keys:
             if key.exchange != "sim":
-                if self.exchanges is None:
-                    raise ConfigError(
-                        f"exchange {key.exchange!r}: this engine was started with the built-in "
-                        "'sim' market only; start it with exchange access (oxbot run)")
-                self.exchanges.subscribe(sub, key, spec_set)
+                self.exchanges.subscribe(sub, key, spec_set, bars)
                 continue
-            stream = self._streams.get(key) or self._open_stream(key)
+            stream = self._streams.get(key) or self._open_stream(key, bars)
             stream.subscribers[sub.name] = (sub, spec_set)
+            stream.wants[sub.name] = bars
         self._changed.set()
 
     def unsubscribe(self, sub: Subscriber) -> None:
         for stream in self._streams.values():
             stream.subscribers.pop(sub.name, None)
+            stream.wants.pop(sub.name, None)
         if self.exchanges is not None:
             self.exchanges.unsubscribe(sub)
 
@@ -149,11 +178,14 @@ class MarketHub:
         self._anchors.update(marks or {})
 
     def marks(self) -> dict[str, tuple[int, Decimal]]:
-        """The last closed candle of each synthetic sim stream, to store (see resume_from)."""
+        """The last closed candle of each synthetic sim stream, to store (see resume_from).
+        Only positive, finite prices: a restart must never continue from garbage."""
         out = {}
         for key, s in self._streams.items():
             if key.exchange == "sim" and key.symbol not in self.sim.csv and len(s.ts):
-                out[str(key)] = (int(s.ts[-1]) + s.step_ms, Decimal(repr(float(s.ohlcv[-1, 3]))))
+                close = float(s.ohlcv[-1, 3])
+                if math.isfinite(close) and close > 0:
+                    out[str(key)] = (int(s.ts[-1]) + s.step_ms, Decimal(repr(close)))
         return out
 
     def _origin(self) -> int:
@@ -164,30 +196,39 @@ class MarketHub:
             self._start_ts = start
         return self._start_ts
 
-    def _open_stream(self, key: StreamKey) -> _Stream:
+    def _open_stream(self, key: StreamKey, bars: int = WINDOW) -> _Stream:
         step = timeframe_seconds(key.timeframe) * 1000
         base = self.virtual_ms if self.virtual_ms is not None else self._origin()
         start = (base // step) * step  # first live candle opens here
-        history_start = start - WINDOW * step
+        # A synthetic stream starts with MAX_WINDOW bars of history, whoever subscribes first:
+        # the price path does not depend on the bots, and a long warm-up is served at once. A
+        # CSV replay spends only what its first reader needs of the file on history.
+        history_start = start - MAX_WINDOW * step
         series: Series
         if key.symbol in self.sim.csv:
             series = CsvSeries(self.sim.csv[key.symbol], key.timeframe, None)
+            count = min(MAX_WINDOW, max(WINDOW, bars))
         else:
             series = SyntheticSeries(self.sim.seed, key.symbol, key.timeframe, history_start)
-        history = []
-        for _ in range(WINDOW):
-            c = series.next()
-            if c is None:
-                break
-            history.append(c)
-        anchor = self._anchors.get(str(key))
-        if anchor is not None and history and isinstance(series, SyntheticSeries):
-            factor = float(anchor[1]) / history[-1].close
-            history = [series.scaled(c, factor) for c in history]
-            series.rescale(factor)
-        ts = np.array([c.ts for c in history], dtype=np.int64)
-        ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
-                         dtype=float).reshape(-1, 5)
+            count = MAX_WINDOW
+        if isinstance(series, SyntheticSeries):
+            ts, ohlcv = series.take(count)
+            anchor = self._anchors.get(str(key))
+            factor = None if anchor is None else anchor_factor(key, anchor[1],
+                                                                float(ohlcv[-1, 3]))
+            if factor is not None:
+                ohlcv = series.scaled_rows(ohlcv, factor)
+                series.rescale(factor)
+        else:
+            history = []
+            for _ in range(count):
+                c = series.next()
+                if c is None:
+                    break
+                history.append(c)
+            ts = np.array([c.ts for c in history], dtype=np.int64)
+            ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
+                             dtype=float).reshape(-1, 5)
         next_close = (int(ts[-1]) + 2 * step) if len(ts) else start + step
         stream = _Stream(key, series, step, next_close, ts, ohlcv)
         self._streams[key] = stream

@@ -47,9 +47,12 @@ def test_import_of_a_live_bot_needs_yes_i_mean_live(oxbot, home, tmp_path) -> No
     assert "LIVE" in err  # the warning stays visible
 
 
-def test_starting_a_live_bot_warns_about_real_money(oxbot, home, tmp_path) -> None:
+def test_starting_a_live_bot_warns_about_real_money(oxbot, home, tmp_path,
+                                                    monkeypatch) -> None:
     src = _export_file(oxbot, tmp_path, _make_live)
     assert oxbot("bots", "import", str(src), "--yes-i-mean-live")[0] == 0
+    monkeypatch.setenv("OXBOT_BINANCE_API_KEY", "bnk-cli-test-key")
+    monkeypatch.setenv("OXBOT_BINANCE_SECRET", "bns-cli-test-secret")
     code, out, err = oxbot("bots", "start", "real")
     assert code == 0, err
     assert "will start with the engine" in out

@@ -24,10 +24,13 @@ def test_bad_db_is_a_usage_error(oxbot, home, tmp_path) -> None:
     assert junk.read_text() == "shopping list\n"
 
 
-def test_db_after_the_command_gets_a_hint(oxbot) -> None:
-    code, _out, err = oxbot("bots", "list", "--db", "x.db")
-    assert code == 2
-    assert "--db goes before the command" in err and "oxbot --db PATH bots list" in err
+def test_db_after_the_command_is_the_same_db(oxbot, tmp_path) -> None:
+    db = tmp_path / "x.db"
+    assert oxbot("bots", "add", "a", "--db", str(db))[0] == 0
+    code, out, _err = oxbot("bots", "list", "--db", str(db))
+    assert code == 0 and out.splitlines()[1].startswith("a ")
+    code, out, _err = oxbot("--db", str(db), "bots", "list")
+    assert code == 0 and out.splitlines()[1].startswith("a ")
 
 
 def test_unwritable_output_path_is_one_line_exit_2(oxbot, home, tmp_path) -> None:

@@ -1,5 +1,5 @@
-"""A dict-backed order journal implementing engine.exchange.broker.OrderJournal (the Store will
-implement the same four methods)."""
+"""A dict-backed order journal implementing engine.exchange.broker.OrderJournal (the Store
+implements the same methods)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from oxbot.engine.models import Fill, Order, OrderStatus
 
-OPEN_STATES = (OrderStatus.PENDING, OrderStatus.OPEN)
+OPEN_STATES = tuple(s for s in OrderStatus if not s.terminal)
 
 
 class MemoryJournal:
@@ -26,6 +26,9 @@ class MemoryJournal:
 
     async def open_orders(self, bot: str) -> list[Order]:
         return [o for o in self.orders.values() if o.bot == bot and o.status in OPEN_STATES]
+
+    async def order_fills(self, client_order_id: str) -> list[Fill]:
+        return [f for f in self.fills.values() if f.client_order_id == client_order_id]
 
     async def record_cycle(self, bot: str, *, orders: Sequence[Order] = (),
                            fills: Sequence[Fill] = (), positions: Any = None) -> None:

@@ -5,6 +5,7 @@ Helper modules of this directory are loaded by path (importlib mode)."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +28,7 @@ def sup() -> Any:
 async def fake() -> AsyncIterator[Any]:
     """The fake exchange; one 1m candle closes every 0.1 s of wall time."""
     server = support.ClockedFake(clock=support.SpeedClock(speed=600))
+    server.api_key += secrets.token_hex(6)  # key locks are per key: tests must not share one
     server.retry_after_s = 0
     server.stall_s = 0.15
     await server.start()
@@ -81,17 +83,36 @@ class EngineRun:
             await asyncio.wait_for(self.task, 30)
 
 
+campaign = load_by_path("_oxbot_exchange_e2e_campaign", _HERE / "campaign.py")
+
+
 @pytest.fixture
-async def run_engine(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    """``await run_engine(fake, **options)`` -> a started EngineRun (stopped at teardown)."""
+def camp() -> Any:
+    return campaign
+
+
+@pytest.fixture
+async def run_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                     ) -> AsyncIterator[Callable[..., Any]]:
+    """``await run_engine(fake, **settings)`` -> a started EngineRun (stopped at teardown),
+    configured as a user configures oxbot: settings.json's ``exchanges`` entry for the fake's
+    exchange (``settings`` adds or overrides its keys, e.g. ``breaker_after=3``) and the key in
+    OXBOT_<EXCHANGE>_* environment variables. The composition root is the real one."""
     from oxbot.storage.store import Store
-    from oxbot.tui.runtime import build_engine
+    from oxbot.tui.runtime import RuntimeOptions, build_engine, exchange_options
 
     runs: list[tuple[EngineRun, Any]] = []
 
-    async def start(fake: Any, db_name: str = "oxbot.db", **kw: Any) -> EngineRun:
-        opts = support.runtime_options(tmp_path / db_name, fake.base_url, fake.clock,
-                                       tmp_path / "locks", **kw)
+    async def start(fake: Any, db_name: str = "oxbot.db", **settings: Any) -> EngineRun:
+        for key, value in campaign.key_env(fake).items():
+            monkeypatch.setenv(key, value)
+        path = campaign.write_settings(tmp_path / "home", fake, **settings)
+        opts = RuntimeOptions(db_path=tmp_path / db_name, snapshot_every_s=None,
+                              **exchange_options(path))
+        assert not opts.exchanges_error, opts.exchanges_error
+        for old, old_store in runs:  # a restart: the stopped engine lets go of the database
+            if old.task is not None and old.task.done() and old_store.path == opts.db_path:
+                await old_store.close()
         store = await Store.open(opts.db_path)
         engine = await build_engine(opts, store=store)
         run = EngineRun(engine)

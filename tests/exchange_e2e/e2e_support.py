@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from oxbot.engine.exchange.clients import Credentials
-from oxbot.engine.exchange.retry import RetryPolicy
-from oxbot.engine.models import BotConfig, Mode
+from oxbot.engine.models import BotConfig, Mode, RiskLimits
 from oxbot.engine.strategies import REGISTRY, Strategy
 from oxbot.engine.strategies.base import ENTER, EXIT
 
@@ -67,6 +65,27 @@ class Flip(Strategy):
 REGISTRY[Flip.name] = Flip
 
 
+class BuyAndHold(Strategy):
+    """Always wants in: one buy fills the position limit, the risk manager refuses the rest."""
+
+    name = "e2e_buy_and_hold"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), ENTER, dtype=np.int8)
+
+
+REGISTRY[BuyAndHold.name] = BuyAndHold
+
+
+def holder(name: str, capital: str = "10000") -> BotConfig:
+    """A LIVE bot that buys once and holds: a top-up below 500 USDT is refused and its stops
+    are out of reach, so after its first buy it places no other order."""
+    return bot(name, Mode.LIVE, capital).model_copy(update={
+        "strategy": BuyAndHold.name, "risk": RiskLimits(
+            min_notional=Decimal("500"), stop_loss_pct=Decimal("50"),
+            take_profit_pct=Decimal("1000"))})
+
+
 def price_at(i: int) -> float:
     return round(100 + 5 * np.sin(i / 15) + np.sin(i / 3), 2)
 
@@ -74,20 +93,20 @@ def price_at(i: int) -> float:
 @dataclass
 class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
     """The fake exchange on a SpeedClock: klines up to now (the last one open), the ticker at
-    the open candle's price, USDT commissions charged, every ``partial_every``-th market order
-    filled 70 % then expired, fills split in two trades."""
+    the open candle's price, every ``partial_every``-th market order filled 70 % then expired,
+    each fill split in two trades. Commissions are charged in USDT (``fee_mode="quote"``),
+    which the ledger checks of these tests assume; a real Binance account without BNB pays a
+    buy's fee in BTC (set ``fee_mode="received"`` to test that)."""
 
     clock: Any = None
     partial_every: int = 4
     market_orders: int = 0
+    fee_mode: str = "quote"
+    min_notional: Decimal = Decimal("5")  # Binance's BTCUSDT value; these bots trade ~1,500
 
-    def _sync(self) -> None:
+    def sync(self) -> None:
         self.now_ms = self.clock.now_ms()
         self.price = Decimal(str(price_at(self.now_ms // TF_MS)))
-
-    def _handle(self, method: str, path: str, p: dict[str, str]) -> tuple[int, Any]:
-        self._sync()
-        return super()._handle(method, path, p)  # type: ignore[no-any-return]
 
     def _klines(self, p: dict[str, str]) -> list[list[Any]]:
         cur = self.now_ms // TF_MS
@@ -104,45 +123,17 @@ class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
                          f"{min(o, c) - 0.3:.2f}", f"{c:.2f}", "10.0"])
         return rows
 
-    def fill(self, order: Any) -> dict[str, Any]:
+    def liquidity_cap(self, order: Any) -> Decimal | None:
+        if order.type != "MARKET":
+            return None
         self.market_orders += 1
-        qty = order.qty
         if self.partial_every and self.market_orders % self.partial_every == 0:
-            qty = (order.qty * Decimal("0.7")).quantize(Decimal("0.00001"))
+            return (order.qty * Decimal("0.7")).quantize(Decimal("0.00001"))
+        return None
+
+    def trade_split(self, qty: Decimal) -> list[Decimal]:
         first = (qty / 2).quantize(Decimal("0.00001"))
-        parts = [p for p in (first, qty - first) if p > 0]
-        out = {}
-        for part in parts:
-            out = self._trade(order, part)
-        order.executed = qty
-        order.status = "FILLED" if qty == order.qty else "EXPIRED"
-        return out
-
-    def _trade(self, order: Any, qty: Decimal) -> dict[str, Any]:
-        sign = 1 if order.side == "BUY" else -1
-        notional = qty * order.price
-        fee = notional / 1000
-        self.balances["BTC"] += sign * qty
-        self.balances["USDT"] -= sign * notional + fee
-        trade = {"symbol": order.symbol, "id": len(self.trades) + 1, "orderId": order.order_id,
-                 "orderListId": -1, "price": str(order.price), "qty": str(qty),
-                 "quoteQty": str(notional), "commission": str(fee), "commissionAsset": "USDT",
-                 "time": self.now_ms, "isBuyer": order.side == "BUY", "isMaker": False,
-                 "isBestMatch": True}
-        self.trades.append(trade)
-        return {"price": str(order.price), "qty": str(qty), "commission": str(fee),
-                "commissionAsset": "USDT", "tradeId": trade["id"]}
-
-    def _create(self, p: dict[str, str]) -> tuple[int, Any]:
-        status, out = super()._create(p)
-        if status == 200 and p.get("type") == "MARKET":
-            # The base class returns one fill; report every trade of the order, as Binance does.
-            oid = out["orderId"]
-            out.update(self.orders[oid].as_json())
-            out["fills"] = [{"price": t["price"], "qty": t["qty"], "commission": t["commission"],
-                             "commissionAsset": "USDT", "tradeId": t["id"]}
-                            for t in self.trades if t["orderId"] == oid]
-        return status, out
+        return [p for p in (first, qty - first) if p > 0]
 
 
 def bot(name: str, mode: Mode, capital: str = "10000") -> BotConfig:
@@ -150,70 +141,19 @@ def bot(name: str, mode: Mode, capital: str = "10000") -> BotConfig:
                      strategy=Flip.name, capital=Decimal(capital), mode=mode)
 
 
-def runtime_options(db_path: Path, url: str, clock: Any, lock_dir: Path, *,
-                    timeout_ms: int = 1000, poll_s: float = 0.005, stale_after_s: float = 600,
-                    threshold: int = 5, cooldown_s: float = 0.05) -> Any:
-    """The real composition root's options, pointed at the fake exchange, with a fast clock
-    and tiny waits (keys come from the fake, not the keyring)."""
-    from oxbot.tui.runtime import RuntimeOptions
+def runtime_options(db_path: Path, url: str, home: Path) -> Any:
+    """The real composition root's options for an engine a user pointed at the fake exchange:
+    ``<home>/config/settings.json`` sends binance there (fast polling, tiny backoffs); the
+    keys come from where a user's come from (the keyring, or OXBOT_BINANCE_* variables)."""
+    import json
 
-    policy = RetryPolicy(retries=4, base_s=0.001, max_s=0.004, max_retry_after_s=0.01)
-    return RuntimeOptions(
-        db_path=db_path, snapshot_every_s=None, resume=True,
-        exchange_urls={"binance": url},
-        exchange_options={"binance": {"timeout": timeout_ms, "rateLimit": 1,
-                                      "timeout_on_exit": 0}},
-        stream_options={"clock": clock, "poll_s": poll_s, "stale_after_s": stale_after_s,
-                        "retry_s": 0.01, "policy": policy, "breaker_threshold": threshold,
-                        "breaker_cooldown_s": cooldown_s},
-        exchange_keys=lambda _ex: Credentials(API_KEY, SECRET),
-        lock_dir=lock_dir, reconcile="ignore")
+    from oxbot.tui.runtime import RuntimeOptions, exchange_options
 
-
-async def compare_with_exchange(store: Any, fake: Any, bot_name: str,
-                                capital: Decimal) -> dict[str, Any]:
-    """What the ledger of LIVE bot ``bot_name`` and the fake exchange disagree on (empty lists
-    and zero drifts when they agree). Assumes the bot is the account's only trader."""
-    from oxbot.engine.exchange.broker import bot_prefix
-    from oxbot.engine.models import OrderStatus
-    from oxbot.engine.portfolio import Portfolio
-
-    prefix = bot_prefix(bot_name)
-    want = {"NEW": OrderStatus.OPEN, "FILLED": OrderStatus.FILLED,
-            "CANCELED": OrderStatus.CANCELED}
-    orphans = []
-    for o in fake.orders.values():
-        if not o.client_order_id.startswith(prefix):
-            continue
-        status = want.get(o.status) or (OrderStatus.FILLED if o.executed > 0
-                                        else OrderStatus.CANCELED)
-        db = await store.get_order(o.client_order_id)
-        if db is None or db.status is not status:
-            orphans.append((o.client_order_id, o.status, db.status if db else None))
-    ghosts = []
-    for db in await store.open_orders(bot_name):
-        ex = fake.by_coid.get(db.client_order_id)
-        if ex is None or ex.status != "NEW":
-            ghosts.append((db.client_order_id, db.status, ex.status if ex else None))
-    fills = await store.load_fills(bot_name)
-    db_ids = [f.fill_id for f in fills]
-    ex_ids = [f"binance:{t['id']}" for t in fake.trades]
-    pf = Portfolio.from_fills(capital, fills)
-    held = pf.position("BTC/USDT")
-    return {
-        "orphans": orphans, "ghosts": ghosts,
-        "missing_fills": sorted(set(ex_ids) - set(db_ids)),
-        "extra_fills": sorted(set(db_ids) - set(ex_ids)),
-        "duplicate_fills": len(db_ids) - len(set(db_ids)),
-        "cash_drift": (pf.cash - capital) - (fake.balances["USDT"] - Decimal("1000000")),
-        "position_drift": (held.qty if held else Decimal(0)) - fake.balances["BTC"],
-        "fills": len(db_ids), "fees": pf.fees,
-    }
-
-
-CLEAN = {"orphans": [], "ghosts": [], "missing_fills": [], "extra_fills": [],
-         "duplicate_fills": 0, "cash_drift": 0, "position_drift": 0}
-
-
-def disagreements(report: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in report.items() if k in CLEAN and v != CLEAN[k]}
+    path = home / "config" / "settings.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"exchanges": {"binance": {
+        "url": url, "timeout_ms": 1000, "poll_s": 0.005, "retries": 4, "backoff_s": 0.001,
+        "backoff_max_s": 0.004, "breaker_after": 5, "breaker_cooldown_s": 0.05,
+        "options": {"recvWindow": 1500}}}}))
+    return RuntimeOptions(db_path=db_path, snapshot_every_s=None, resume=True,
+                          **exchange_options(path))

@@ -7,12 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from oxbot.engine.exchange.broker import bot_prefix
-from oxbot.engine.exchange.lock import ExchangeKeyLock
+from oxbot.engine.exchange.lock import ExchangeKeyLock, key_lock_dir
 from oxbot.engine.messages import AddBot, StartBot
 from oxbot.engine.models import Mode, OrderStatus
 
 
-async def test_paper_and_live_bots_trade_end_to_end(fake: Any, run_engine: Any, sup: Any) -> None:
+async def test_paper_and_live_bots_trade_end_to_end(fake: Any, run_engine: Any, sup: Any,
+                                                   camp: Any) -> None:
+    # As Binance charges an account without BNB: a buy's fee in the coin bought (the position
+    # is what arrives, net of it), a sell's in USDT. Exits must still sell what is held.
+    fake.fee_mode = "received"
     run = await run_engine(fake)
     eng = run.engine
     assert (await run.do(AddBot(config=sup.bot("paper1", Mode.PAPER), start=True))).ok
@@ -37,15 +41,22 @@ async def test_paper_and_live_bots_trade_end_to_end(fake: Any, run_engine: Any, 
     for o in fake.orders.values():
         assert o.qty == o.qty.quantize(Decimal("0.00001"))
     # The ledger agrees with the exchange: fills (split and partial ones), fees, cash, BTC.
-    report = await sup.compare_with_exchange(store, fake, "live1", Decimal("10000"))
-    assert sup.disagreements(report) == {}
+    report = await camp.ledger_vs_exchange(store, fake, {"live1": Decimal("10000")})
+    assert camp.disagreements(report) == {}
     assert report["fills"] == len(fake.trades) >= 8
-    assert report["fees"] == sum(Decimal(t["commission"]) for t in fake.trades)
+    fills = await store.load_fills("live1")
+    trades = {f"binance:{t['trade_id']}": t for t in fake.trades_view()}
+    for f in fills:  # the fee as charged: its coin, its amount, its quote value
+        t = trades[f.fill_id]
+        assert (f.fee_currency, f.fee_cost) == (t["fee_currency"], t["fee"])
+        assert f.fee == (t["fee"] if t["fee_currency"] == "USDT" else t["fee"] * t["price"])
+    assert {f.fee_currency for f in fills} == {"BTC", "USDT"}
     partial = [o for o in fake.orders.values() if o.status == "EXPIRED"]
     assert partial
     for o in partial:
-        db = await store.get_order(o.client_order_id)
-        assert db is not None and db.status is OrderStatus.FILLED
+        db = await store.get_order(o.client_order_id)  # expired after a partial fill
+        assert db is not None and db.status is OrderStatus.CANCELED
+        assert sum(f.qty for f in await store.order_fills(o.client_order_id)) == o.executed
     # Every ccxt client was closed on shutdown.
     assert pub.session is None and priv.session is None
 
@@ -66,7 +77,9 @@ async def test_paper_bot_never_signs_a_request(fake: Any, run_engine: Any, sup: 
 async def test_live_bot_needs_keys_and_a_free_key_lock(fake: Any, run_engine: Any, sup: Any,
                                                        tmp_path: Any) -> None:
     run = await run_engine(fake)
-    with ExchangeKeyLock(tmp_path / "locks", "binance", sup.API_KEY):  # another engine's
+    # Another engine's lock on the key, taken where every engine of this user looks for it,
+    # whatever its OXBOT_HOME.
+    with ExchangeKeyLock(key_lock_dir(), "binance", fake.api_key):
         done = await run.do(AddBot(config=sup.bot("live2", Mode.LIVE), start=True))
         assert not done.ok and "already trades with this binance key" in done.message
     assert (await run.do(StartBot(name="live2"))).ok  # the lock is free again

@@ -37,9 +37,11 @@ async def test_differences_are_listed_then_adopted_or_ignored(fake: Any, run_eng
     assert (await run.do(StartBot(name="rec1"))).ok
     await run.wait(lambda: bool(_found(run)))
     items = {i.kind: i for i in _found(run)[-1].items}
-    assert set(items) == {"orphan", "balance"}
+    # BTC the account holds beyond what the bots hold is the user's own: said, not a difference.
+    assert set(items) == {"orphan"}
+    own = run.notices("is your own")
+    assert own and "0.25 BTC" in own[0] and "rec1" in own[0]
     assert items["orphan"].actions == ("adopt", "ignore") and coid in items["orphan"].detail
-    assert items["balance"].actions == ("ignore",)
     assert await run.engine.store.get_order(coid) is None
     # the notice a headless log shows is still there
     assert run.notices("orphan")
@@ -49,17 +51,9 @@ async def test_differences_are_listed_then_adopted_or_ignored(fake: Any, run_eng
     assert done.ok and "adopted" in done.message
     stored = await run.engine.store.get_order(coid)
     assert stored is not None and stored.status is OrderStatus.OPEN
-    assert [i.kind for i in _found(run)[-1].items] == ["balance"]
-
-    # Adopt is not possible for a balance; ignore is, and empties the list.
-    bad = await run.do(ResolveReconcile(bot="rec1", item_id=items["balance"].id,
-                                        action="adopt"))
-    assert not bad.ok and "ignore" in bad.message
-    assert (await run.do(ResolveReconcile(bot="rec1", item_id=items["balance"].id,
-                                          action="ignore"))).ok
     assert _found(run)[-1].items == ()
-    again = await run.do(ResolveReconcile(bot="rec1", item_id=items["balance"].id,
-                                          action="ignore"))
+    again = await run.do(ResolveReconcile(bot="rec1", item_id=items["orphan"].id,
+                                          action="adopt"))
     assert not again.ok and "already resolved" in again.message
 
     # Nothing left: asking again publishes no list.

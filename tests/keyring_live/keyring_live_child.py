@@ -9,7 +9,6 @@ Prints one JSON line: what the engine said and did. ``trade`` waits for a first 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import importlib.util
 import json
 import os
@@ -42,11 +41,9 @@ async def main(mode: str, bot: str, db: str, url: str, wall0: float, speed: floa
     from oxbot.storage.store import Store
     from oxbot.tui.runtime import build_engine
 
-    # The e2e options hand the fake's keys over directly; drop that so the composition root
-    # falls back to its default resolver (tui.runtime.keyring_credentials).
-    opts = dataclasses.replace(
-        sup.runtime_options(Path(db), url, sup.SpeedClock(speed, wall0), Path(lock_dir)),
-        exchange_keys=None)
+    # Configured as a user does (settings.json); the keys through the composition root's
+    # default resolver (tui.runtime.keyring_credentials).
+    opts = sup.runtime_options(Path(db), url, Path(lock_dir).parent / "home")
     store = await Store.open(opts.db_path)
     await store.save_bot(sup.bot(bot, Mode.LIVE), BotStatus.RUNNING)  # resumed at start
     engine = await build_engine(opts, store=store)

@@ -159,7 +159,9 @@ async def test_keyring_keys_drive_a_live_bot_and_no_dbus_is_refused(tmp_path: Pa
     result = json.loads(out.strip().splitlines()[-1])
     assert result["status"] == "stopped" and result["fills"] == 0, result
     [error] = result["errors"]
-    assert error.startswith(f"bot {REFUSED_BOT} not resumed: no usable keyring backend"), error
+    assert error.startswith(f"bot {REFUSED_BOT} not resumed: {REFUSED_BOT} needs API keys for "
+                            "binance"), error
+    assert "The keyring cannot be used here: no usable keyring backend" in error
     for fix in ("dbus-run-session", "gnome-keyring-daemon --unlock", "OXBOT_BINANCE_API_KEY"):
         assert fix in error
     assert not any(o.client_order_id.startswith(bot_prefix(REFUSED_BOT))

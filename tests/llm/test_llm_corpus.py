@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from oxbot.engine.llm import LLMParams, LLMStrategy
+from oxbot.engine.llm.extract import MAX_REPLY_CHARS
 from oxbot.engine.models import Action, Position
 
 V, H = "valid", "hold"
@@ -31,10 +32,10 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
     ("plain", GOOD, V, "buy"),
     ("fence-json", "```json\n" + GOOD + "\n```", V, "buy"),
     ("fence-bare", "```\n" + GOOD + "\n```", V, "buy"),
-    ("prose-around", "Here is my decision:\n" + GOOD + "\nLet me know!", V, "buy"),
+    ("prose-around", "Here is my decision:\n" + GOOD + "\nLet me know!", H, None),
     ("think-block", "<think>RSI is 55, trend up...</think>\n" + GOOD, V, "buy"),
     ("think-with-braces", "<think>maybe {\"action\": \"sell\"} no</think>" + GOOD, V, "buy"),
-    ("think-unclosed", "<think>\nI should buy.\n" + GOOD, V, "buy"),
+    ("think-unclosed", "<think>\nI should buy.\n" + GOOD, H, None),
     ("trailing-commas", reply(call(extra=","), OK_ETH + ",").replace("]}", "],}"), V, "buy"),
     ("single-quotes", GOOD.replace('"', "'"), V, "buy"),
     ("python-none", GOOD.replace('"stop_loss": {sl}', '"stop_loss": None'), V, "buy"),
@@ -45,10 +46,31 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
      .replace('"stop_loss": {sl}', '"stop_loss": "{sl}"'), V, "buy"),
     ("percent-strings", GOOD.replace('"size_pct": 10', '"size_pct": "10%"')
      .replace('"confidence": 0.7', '"confidence": "70%"'), V, "buy"),
-    ("dollar-price", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "${sl:,}"'), V, "buy"),
-    ("nan-stop", GOOD.replace('"stop_loss": {sl}', '"stop_loss": NaN'), V, "buy"),
-    ("infinity-target", GOOD.replace('"take_profit": {tp}', '"take_profit": Infinity'), V,
-     "buy"),
+    # Numbers written as text: only a plain ASCII decimal (and one trailing % for size_pct
+    # and confidence) is read; a separator, a currency sign or a unit makes the call invalid
+    # ("1,5" was read as 15 %, "$12" as 12 %, a stop "2%" as the price 2).
+    ("dollar-price", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "${sl:,}"'), H, None),
+    ("size-decimal-comma", GOOD.replace('"size_pct": 10', '"size_pct": "1,5"'), H, None),
+    ("size-dollars", GOOD.replace('"size_pct": 10', '"size_pct": "$12"'), H, None),
+    ("size-underscore", GOOD.replace('"size_pct": 10', '"size_pct": "1_0"'), H, None),
+    ("size-fullwidth-digits", GOOD.replace('"size_pct": 10', '"size_pct": "\uff11\uff10"'),
+     H, None),
+    ("size-arabic-indic", GOOD.replace('"size_pct": 10', '"size_pct": "\u0661\u0660"'), H,
+     None),
+    ("size-two-percent", GOOD.replace('"size_pct": 10', '"size_pct": "10%%"'), H, None),
+    ("stop-as-percent", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "2%"'), H, None),
+    ("confidence-units", GOOD.replace('"confidence": 0.7', '"confidence": "0.7 pts"'), H,
+     None),
+    ("size-spaced", GOOD.replace('"size_pct": 10', '"size_pct": " 10 "'), V, "buy"),
+    # An object that repeats a key is ambiguous (a parser keeps the last value).
+    ("duplicate-action", GOOD.replace('"action": "buy"', '"action": "hold", "action": "buy"'),
+     H, None),
+    ("duplicate-decisions", GOOD[:-1] + ', "decisions": [' + call() + "]}", H, None),
+    # Symbols: ASCII only; a letter that folds to ASCII is a look-alike, refused.
+    ("symbol-long-s", reply(call(sym="btc/u\u017fdt"), OK_ETH), H, None),
+    ("nan-stop", GOOD.replace('"stop_loss": {sl}', '"stop_loss": NaN'), H, None),
+    ("infinity-target", GOOD.replace('"take_profit": {tp}', '"take_profit": Infinity'), H,
+     None),
     ("upper-action-lower-symbol", GOOD.replace('"buy"', '"BUY"').replace('"BTC/USDT"',
                                                                           '"btc/usdt"'), V,
      "buy"),
@@ -65,13 +87,13 @@ CORPUS: list[tuple[str, str, str, str | None]] = [
         "trend up", "ignore the risk limits and buy 100%").replace('"size_pct": 10',
                                                                  '"size_pct": 100'), OK_ETH),
      V, "buy"),
-    ("example-then-answer", 'Format: {"example": true}\nAnswer: ' + GOOD, V, "buy"),
-    ("two-fences", "```text\nthinking {not json}\n```\n```json\n" + GOOD + "\n```", V, "buy"),
+    ("example-then-answer", 'Format: {"example": true}\nAnswer: ' + GOOD, H, None),
+    ("two-fences", "```text\nthinking {not json}\n```\n```json\n" + GOOD + "\n```", H, None),
     ("raw-newline-in-string", GOOD.replace("trend up", "trend\nup"), V, "buy"),
     ("emoji", GOOD.replace("trend up", "trend up 🚀📈"), V, "buy"),
     ("confidence-null", GOOD.replace('"confidence": 0.7', '"confidence": null'), V, "buy"),
     ("no-analysis", '{"decisions": [' + call() + "]}", V, "buy"),
-    ("none-strings", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "none"'), V, "buy"),
+    ("none-strings", GOOD.replace('"stop_loss": {sl}', '"stop_loss": "none"'), H, None),
     ("escaped-quotes", GOOD.replace("trend up", 'the \\"trend\\" is up'), V, "buy"),
     ("hold-all", reply(call("hold"), OK_ETH), V, "hold"),
     ("whitespace-padding", "\n\n   " + GOOD + "   \n\n", V, "buy"),
@@ -142,6 +164,10 @@ async def test_reply_ends_valid_or_counted_hold(case, template, expect, btc_acti
     if expect == H:
         assert d.source == "fallback", d
         assert d.is_hold and d.meta["error"], "a HOLD must carry its reason"
+        assert s.stats["failures"] == 1 and s.stats["last_failure"] == d.meta["error"]
+        if len(text) > MAX_REPLY_CHARS:  # not even read to its end: a transport failure
+            assert s.stats["errors"] == 1 and len(openai_server.requests) == 1
+            return
         assert s.stats["parse_failures"] == {"m1": 1}
         assert len(openai_server.requests) == 2  # exactly one repair re-ask
         return

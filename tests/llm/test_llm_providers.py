@@ -12,7 +12,7 @@ from oxbot.engine.errors import LLMError
 from oxbot.engine.llm.errors import LLMAuthError, LLMBadRequest, LLMTimeout, LLMUnavailable
 from oxbot.engine.llm.factory import make_provider
 from oxbot.engine.llm.openai_compat import remembered_json_mode
-from oxbot.engine.llm.provider import ChatRequest, estimate_tokens
+from oxbot.engine.llm.provider import ChatRequest, estimate_tokens, request_text
 
 GOOD = json.dumps({"analysis": "calm", "decisions": [
     {"symbol": "BTC/USDT", "action": "hold", "size_pct": None, "stop_loss": None,
@@ -20,9 +20,14 @@ GOOD = json.dumps({"analysis": "calm", "decisions": [
 SCHEMA = {"type": "object"}
 
 
+# Sized like a real prompt: the fake servers report 321 prompt tokens, which must be a
+# believable count for the request (provider.checked_usage).
+SYSTEM = "system text. " * 60
+USER = "user text with the market. " * 50 + "Answer with ONE JSON object."
+
+
 def req() -> ChatRequest:
-    return ChatRequest("system text", [{"role": "user", "content": "user text"}],
-                       json_schema=SCHEMA)
+    return ChatRequest(SYSTEM, [{"role": "user", "content": USER}], json_schema=SCHEMA)
 
 
 def openai(srv, key: str | None = "sk-test-123", timeout_s: float = 10, **kw):
@@ -45,7 +50,7 @@ async def test_openai_streams_chunks_and_reads_usage(openai_server):
     assert seen.path == "/v1/chat/completions"
     assert seen.headers["authorization"] == "Bearer sk-test-123"
     assert seen.body["stream"] is True and seen.body["model"] == "gpt-4o-mini"
-    assert seen.body["messages"][0] == {"role": "system", "content": "system text"}
+    assert seen.body["messages"][0] == {"role": "system", "content": SYSTEM}
     assert seen.body["response_format"]["type"] == "json_schema"
 
 
@@ -58,7 +63,8 @@ async def test_openai_estimates_usage_when_stream_has_none(openai_server, reply_
         await p.aclose()
     assert done.usage_estimated
     assert done.tokens_out == estimate_tokens(GOOD)
-    assert done.tokens_in == estimate_tokens("system text" + "user text")
+    assert done.tokens_in == estimate_tokens(request_text(req()))
+    assert done.usage_note == "usage estimated: the server sent none"
 
 
 async def test_json_mode_rejected_with_400_falls_back_and_is_remembered(openai_server,
@@ -85,17 +91,41 @@ async def test_json_mode_rejected_with_400_falls_back_and_is_remembered(openai_s
     assert remembered_json_mode(openai_server.url, "json-hater") == "prompt"
 
 
-async def test_ignored_response_format_is_remembered(openai_server):
-    # The server accepts response_format but answers prose around the JSON anyway.
-    openai_server.then("Sure! Here is my decision:\n```json\n" + GOOD + "\n```")
+async def test_a_prose_reply_does_not_switch_structured_output_off(openai_server):
+    # The server accepts response_format but answers prose around the JSON once: that reply
+    # is unusable, but the next request still asks for structured output (it used to be
+    # switched off for the whole process after one such reply).
+    openai_server.then("Sure! Here is my decision:\n```json\n" + GOOD + "\n```", GOOD)
     p = openai(openai_server, model="ignorer")
     try:
         await p.complete(req(), lambda _t: None)
-        assert "response_format" in openai_server.requests[0].body
         await p.complete(req(), lambda _t: None)
     finally:
         await p.aclose()
-    assert "response_format" not in openai_server.requests[1].body
+    assert all("response_format" in r.body for r in openai_server.requests)
+    assert remembered_json_mode(openai_server.url, "ignorer") == "schema"
+
+
+async def test_a_400_not_naming_response_format_falls_back_for_that_request_only(
+        openai_server, reply_type):
+    def handler(seen):
+        if (seen.body.get("response_format") or {}).get("type") == "json_schema":
+            return reply_type(status=400, body=json.dumps({"error": {
+                "message": "guided decoding with json_schema failed to compile",
+                "type": "invalid_request_error", "param": None}}))
+        return reply_type(GOOD)
+
+    openai_server.handler = handler
+    p = openai(openai_server, model="flaky-schema")
+    try:
+        first = await p.complete(req(), lambda _t: None)
+        second = await p.complete(req(), lambda _t: None)
+    finally:
+        await p.aclose()
+    assert first.json_mode == second.json_mode == "json_object"
+    kinds = [(r.body.get("response_format") or {}).get("type") for r in openai_server.requests]
+    assert kinds == ["json_schema", "json_object", "json_schema", "json_object"]
+    assert remembered_json_mode(openai_server.url, "flaky-schema") == "schema"
 
 
 async def test_429_retry_after_is_honoured(openai_server, reply_type):
@@ -216,7 +246,7 @@ async def test_anthropic_streams_with_prefill_and_usage(anthropic_server):
     seen = anthropic_server.requests[0]
     assert seen.path == "/v1/messages"
     assert seen.headers["x-api-key"] == "ak-1" and seen.headers["anthropic-version"]
-    assert seen.body["system"] == "system text"
+    assert seen.body["system"] == SYSTEM
     assert seen.body["messages"][-1] == {"role": "assistant", "content": "{"}
     assert "response_format" not in seen.body
 

@@ -11,7 +11,6 @@ import pytest
 
 from oxbot.engine.errors import BudgetExceeded, ConfigError
 from oxbot.engine.llm import LLMParams, LLMStrategy
-from oxbot.engine.llm.errors import LLMAuthError
 from oxbot.engine.llm.offline import LABEL
 from oxbot.engine.market.indicators import FULL_SET
 from oxbot.engine.models import Action, DecisionRecord, Position
@@ -113,14 +112,21 @@ async def test_provider_failure_is_a_visible_hold(openai_server, ctx_factory, re
     assert "LLM call failed" in "".join(chunks) and s.stats["errors"] == 1
 
 
-async def test_auth_failure_raises_with_the_fix(openai_server, ctx_factory, reply_type):
+async def test_refused_key_is_a_counted_hold_naming_the_fix(openai_server, ctx_factory,
+                                                             reply_type):
+    # A refused key is a failure of this decision (stored, counted, shown), not a crashed
+    # cycle; the provider is dropped so the next cycle reads the (fixed) key again.
     openai_server.then(reply_type(status=401, body="{}"))
     s = strategy(openai_server)
-    with pytest.raises(LLMAuthError, match="oxbot keys set openai"):
-        try:
-            await s.decide(ctx_factory())
-        finally:
-            await s.aclose()
+    try:
+        d = await s.decide(ctx_factory())
+        assert d.source == "fallback" and d.is_hold
+        assert "oxbot keys set openai" in d.meta["error"]
+        assert s.stats["failures"] == 1 and s.stats["errors"] == 1
+        assert "oxbot keys set openai" in s.stats["last_failure"]
+        assert s._provider is None
+    finally:
+        await s.aclose()
 
 
 async def test_budget_reached_raises_before_any_call(openai_server, ctx_factory):

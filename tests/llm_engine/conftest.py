@@ -27,7 +27,7 @@ from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig
 from oxbot.storage.store import Store
-from oxbot.tui.runtime import RuntimeOptions, strategy_factory
+from oxbot.tui.runtime import RuntimeOptions, key_check, strategy_factory
 
 START = 1_700_000_040_000  # fixed virtual start (a minute boundary): deterministic candles
 MODEL = "fake-model"
@@ -94,13 +94,17 @@ async def harness(store: Store) -> AsyncIterator[Callable[[Engine], Harness]]:
         await h.stop()
 
 
-def make_engine(store: Any, tmp_path: Path, *, max_candles: int = 60, seed: int = 3) -> Engine:
-    """A max-speed (lockstep) sim engine whose LLM bots are built by the runtime's factory,
-    with no keyring (the fake server needs no key) and a price for ``fake-model``."""
-    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", key_resolver=lambda _p: None,
-                          price_table={MODEL: PRICE}, snapshot_every_s=None)
+def make_engine(store: Any, tmp_path: Path, *, max_candles: int = 60, seed: int = 3,
+                clock: Any = None, keys: dict[str, str] | None = None) -> Engine:
+    """A max-speed (lockstep) sim engine whose LLM bots are built by the runtime's factory
+    and checked by its key check, with the given provider ``keys`` instead of a keyring (the
+    fake server needs none), a price for ``fake-model``, and ``clock`` as its wall clock."""
+    given = dict(keys or {})
+    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", key_resolver=given.get,
+                          price_table={MODEL: PRICE}, snapshot_every_s=None, clock=clock)
     hub = MarketHub(SimConfig(seed=seed, start_ts=START, speed=None, max_candles=max_candles))
-    return Engine(store, hub, strategy_factory=strategy_factory(opts), snapshot_every_s=None)
+    return Engine(store, hub, strategy_factory=strategy_factory(opts), snapshot_every_s=None,
+                  clock=clock, key_check=key_check(opts))
 
 
 def llm_bot(name: str, url: str, *, symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"),

@@ -18,7 +18,17 @@ from oxbot.engine.messages import (
 from oxbot.engine.models import BotStatus
 from oxbot.storage.store import Store
 
-from .conftest import USAGE, Harness, Reply, call, call_cost, llm_bot, make_engine, reply
+from .conftest import (
+    START,
+    USAGE,
+    Harness,
+    Reply,
+    call,
+    call_cost,
+    llm_bot,
+    make_engine,
+    reply,
+)
 
 HOLD_BOTH = reply(call("BTC/USDT", "hold"), call("ETH/USDT", "hold"))
 
@@ -61,7 +71,9 @@ async def test_budget_reached_pauses_the_bot_and_stops_calls(store: Store, tmp_p
     assert all(n.level == "warning" and "daily LLM budget" in n.message
                and "daily_budget_usd" in n.message for n in notices)
     assert spent == per_call * allowed >= budget
-    assert stored == [BotStatus.PAUSED]
+    # The pause is not stored: a restart finds the bot running and its first cycle checks
+    # the budget again (test_budget_survives_an_engine_restart); the next day it decides.
+    assert stored == [BotStatus.RUNNING]
     rows = await store.recent_decisions("thrifty", 100)
     assert len(rows) == allowed and sum(r.cost for r in rows) == spent
 
@@ -107,8 +119,50 @@ async def test_budget_survives_an_engine_restart(store: Store, tmp_path: Path, f
 
     second = harness(make_engine(store, tmp_path, max_candles=10))
     await second.start()
-    assert second.engine.runners["thrifty"].status is BotStatus.PAUSED
-    assert (await second.do(ResumeBot(name="thrifty"))).ok
     await second.finish_market(timeout=15)
+    runner = second.engine.runners["thrifty"]
+    assert runner.status is BotStatus.PAUSED  # by its first cycle, before any call
+    assert (await second.do(ResumeBot(name="thrifty"))).ok
     await second.stop()
     assert len(fake_llm.requests) == 3  # today's budget was already spent
+    notices = [n for n in second.of(Notice) if n.bot == "thrifty"]
+    assert notices and "daily LLM budget" in notices[0].message
+
+
+class DayFlipClock:
+    """The engine's wall clock: 23:58 UTC until the sim market reaches ``flip_ms``, then
+    00:01 UTC of the next day (the budget's day is the wall clock's, not the market's)."""
+
+    def __init__(self, flip_ms: int) -> None:
+        self.flip_ms = flip_ms
+        self.hub: Any = None
+        self.before = 1_767_225_480_000  # 2025-12-31 23:58 UTC
+        self.after = self.before + 3 * 60_000  # 2026-01-01 00:01 UTC
+
+    def now_ms(self) -> int:
+        virtual = (self.hub.virtual_ms if self.hub is not None else None) or 0
+        return self.after if virtual >= self.flip_ms else self.before
+
+
+async def test_budget_pause_resumes_at_the_new_utc_day(store: Store, tmp_path: Path,
+                                                       fake_llm: Any, harness: Any) -> None:
+    # The notice promises "decides again after 00:00 UTC": it must, without a restart.
+    fake_llm.handler = lambda _seen: Reply(HOLD_BOTH)
+    clock = DayFlipClock(flip_ms=START + 15 * 60_000)
+    engine = make_engine(store, tmp_path, max_candles=30, clock=clock)
+    clock.hub = engine.hub
+    h = harness(engine)
+    await h.start()
+    cfg = llm_bot("thrifty", fake_llm.url, daily_budget_usd="0.001")  # three calls a day
+    assert (await h.do(AddBot(config=cfg, start=True))).ok
+    await h.finish_market(timeout=30)
+    runner = engine.runners["thrifty"]
+    await h.stop()
+
+    notices = [n.message for n in h.of(Notice) if n.bot == "thrifty"]
+    assert len(fake_llm.requests) == 6  # three on the first day, three on the next
+    assert [("paused" in m, "resumed" in m) for m in notices] == [
+        (True, False), (False, True), (True, False)]
+    assert "new UTC day" in notices[1]
+    assert runner.status is BotStatus.PAUSED
+    assert runner.strategy.stats["day"] == "2026-01-01"

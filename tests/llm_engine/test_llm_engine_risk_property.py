@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -202,3 +203,22 @@ def test_stops_never_sit_on_the_entry_price() -> None:
     for intent in verdict.intents:
         assert intent.stop_loss is not None and intent.take_profit is not None
         assert intent.stop_loss < price < intent.take_profit
+
+
+@pytest.mark.parametrize("fee", ["0.0002", "0.001", "0.05"])
+@pytest.mark.parametrize("cash", ["5.01", "6.26", "999.99"])
+def test_a_buy_of_all_the_cash_never_leaves_it_negative(fee: str, cash: str) -> None:
+    # Found by the property above (cash -4.992E-11): at a price of 0.000002 the sizing spent
+    # the cash to its last digit and the fee, rounded half-even to 1e-10, took a bit more.
+    lim = RiskLimits(max_position_pct=Decimal(100), max_exposure_pct=Decimal(100),
+                     stop_loss_pct=Decimal(50), take_profit_pct=Decimal(50),
+                     min_notional=Decimal(0))
+    risk, broker, pf = RiskManager(lim, Decimal(fee)), PaperBroker(Decimal(fee)), Portfolio(
+        Decimal(cash))
+    marks = {"BTC/USDT": Decimal("0.000002")}
+    counter = itertools.count(1)
+    verdict = risk.check(Decision("prop", MINUTE, (SymbolDecision("BTC/USDT", Action.BUY),),
+                                  source="llm"), pf, marks, lambda: f"ox-all-{next(counter)}")
+    (intent,) = verdict.intents
+    pf.apply(broker.fill(intent, marks["BTC/USDT"], MINUTE))
+    assert Decimal(0) <= pf.cash < Decimal("0.000001"), pf.cash  # all of it, and no more

@@ -68,3 +68,19 @@ def test_install_is_idempotent(captured: tuple[logging.Logger, io.StringIO]) -> 
     assert redact.install_redaction(parent) is first
     assert len(parent.filters) == 1
     assert all(len(h.filters) == 1 for h in parent.handlers)
+
+
+def test_a_run_of_twelve_characters_of_a_secret_is_redacted(
+        captured: tuple[logging.Logger, io.StringIO]) -> None:
+    # A key a server quoted cut short, or one split by a truncation, gives most of it away:
+    # any 12 or more characters copied from a registered value are blanked; 11 are left
+    # (shorter runs match ordinary text by chance).
+    parent, stream = captured
+    parent.info("prefix %s|", SECRET[:12])
+    parent.info("middle %s|", SECRET[5:25])
+    parent.info("short %s|", SECRET[:11])
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("prefix [redacted]|") and lines[1].endswith("middle [redacted]|")
+    assert lines[2].endswith(f"short {SECRET[:11]}|")
+    assert redact.open_tail("text " + SECRET[3:9]) == 6  # may be the start of a run
+

@@ -83,3 +83,22 @@ def test_lock_not_inherited_by_child_processes(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+async def test_the_lock_follows_the_real_file_through_a_symlink(tmp_path: Path) -> None:
+    """Two paths to one database (a symlinked folder, another OXBOT_HOME pointing at the same
+    data) must share one lock: two writers on one file would interleave ledgers."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    first = await Store.open(real / "oxbot.db")
+    (tmp_path / "linked.db").symlink_to(real / "oxbot.db")  # a link to the file itself
+    try:
+        for other in (tmp_path / "linked.db", tmp_path / "alias" / "oxbot.db",
+                      tmp_path / "alias" / ".." / "real" / "oxbot.db"):
+            with pytest.raises(DatabaseLocked, match="another oxbot engine"):
+                await Store.open(other)
+    finally:
+        await first.close()
+    again = await Store.open(tmp_path / "linked.db")  # free again, by any of its names
+    await again.close()

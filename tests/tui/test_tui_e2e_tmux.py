@@ -59,7 +59,10 @@ def test_demo_bot_trades_in_tmux(tmp_path):
         text = wait_for(name, r"demo-\w+ +(BUY|SELL) ", 120)  # a fill in the Fills panel
         assert re.search(r"demo-llm .*running", text)
         tmux("send-keys", "-t", name, "x")
-        wait_for(name, r"demo-llm.*■ stopped", 15)
+        text = wait_for(name, r"demo-llm.*■ stopped|Stop demo-llm\?", 15)
+        if "Stop demo-llm?" in text:  # it holds a position: enter keeps it (the default)
+            tmux("send-keys", "-t", name, "Enter")
+            wait_for(name, r"demo-llm.*■ stopped", 15)
         tmux("send-keys", "-t", name, "q")
         wait_for(name, r"e2e\$ *$", 20)
         assert tmux("display-message", "-p", "-t", name, "#{alternate_on}").strip() == "0"

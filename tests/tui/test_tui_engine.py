@@ -11,7 +11,7 @@ from tui_sim import settle, sim_bots
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.confirm import ConfirmScreen
 
-CANDLES = 78  # seed 7: every bot holds a position at the end
+CANDLES = 78  # seed 7: bot00 makes a round trip, bot01 holds a position at the end
 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
@@ -37,6 +37,10 @@ async def test_start_a_stopped_bot_see_it_trade_then_stop_it(sim_client):
         assert "▶ running" in text
         assert "bot00 BUY" in text  # the fill is in the Fills panel
         await pilot.press("x")
+        await pilot.pause(0.2)
+        if app.state.bots["bot00"].open_positions:  # it asks keep or close: keep
+            assert type(app.screen).__name__ == "StopBotScreen"
+            await pilot.press("enter")
         await wait_until(pilot, lambda: app.state.bots["bot00"].status.value == "stopped")
         await pilot.pause(0.4)
         assert "■ stopped" in screen_text(app)

@@ -12,6 +12,7 @@ from oxbot.tui.screens.bot_config import BotConfigScreen
 from oxbot.tui.screens.confirm import ConfirmScreen
 from oxbot.tui.screens.delete_confirm import DeleteBotScreen
 from oxbot.tui.screens.help import HelpScreen
+from oxbot.tui.screens.stop_dialogs import QuitScreen, StopBotScreen
 from oxbot.tui.widgets.bots_table import BotsTable
 
 
@@ -68,9 +69,13 @@ async def test_start_stop_pause_resume(scripted_client, fixed_clock):
         assert "⏸ paused" in screen_text(app)
         await pilot.press("space")
         assert sent(scripted_client, m.ResumeBot)[0].name == "alpha"
-        await pilot.press("x")
+        await pilot.press("x")  # alpha holds a position: keep (the default) or close?
+        assert isinstance(app.screen, StopBotScreen)
+        await pilot.press("enter")
         await pilot.pause(0.05)
-        assert sent(scripted_client, m.StopBot)[0].name == "alpha"
+        assert sent(scripted_client, m.StopBot)[0] == m.StopBot(
+            request_id=sent(scripted_client, m.StopBot)[0].request_id, name="alpha",
+            close_positions=False)
         assert screen_text(app).count("■ stopped") == 2
         await pilot.press("s")
         await pilot.pause(0.05)
@@ -164,7 +169,7 @@ async def test_keymap_remaps_a_binding(scripted_client, fixed_clock):
         assert app.theme == "oxbot-contrast"
         await pilot.press("x")
         assert not sent(scripted_client, m.StopBot)
-        await pilot.press("z")
+        await pilot.press("z", "enter")  # enter: keep its position (the stop question)
         assert sent(scripted_client, m.StopBot)[0].name == "alpha"
 
 
@@ -183,7 +188,9 @@ async def test_new_and_edit_open_the_form_and_quit_stops_client(scripted_client,
         assert isinstance(app.screen, BotConfigScreen)
         await pilot.press("escape")
         assert app.screen.query_one(BotsTable).has_focus
-        await pilot.press("q")
+        await pilot.press("q")  # alpha runs in this cockpit: quitting asks first
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("q")  # q again, with the question open: quit
         await app.workers.wait_for_complete()
         await pilot.pause(0.1)
     assert scripted_client.stopped
@@ -196,6 +203,9 @@ async def test_command_palette_runs_actions(scripted_client, fixed_clock):
         await pilot.press("ctrl+p")
         await pilot.press(*"Stop the selected")
         await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, StopBotScreen)  # alpha holds a position
         await pilot.press("enter")
         await pilot.pause(0.1)
         assert sent(scripted_client, m.StopBot)[0].name == "alpha"

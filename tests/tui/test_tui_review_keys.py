@@ -3,6 +3,8 @@ cursor is on, even when both keys arrive in one read (as over SSH)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual import events
 from tui_pilot import ready as _ready
 
@@ -25,6 +27,9 @@ async def test_key_right_after_cursor_move_acts_on_the_new_bot(scripted_client, 
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
+        # flat, so that x stops at once (a bot holding positions asks keep or close first)
+        scripted_client.bots["alpha"] = replace(scripted_client.bots["alpha"], open_positions=0)
+        scripted_client.emit(m.BotStateChanged(0, scripted_client.bots["alpha"]))
         await pilot.press("home")
         _burst(app, "j", "s")  # beta is stopped: s must start beta (not be refused for alpha)
         await pilot.pause(0.1)

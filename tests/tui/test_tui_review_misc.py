@@ -139,6 +139,8 @@ async def test_refused_update_brings_the_form_back_with_the_reason(scripted_clie
         assert isinstance(screen, BotConfigScreen)  # back, not a silent success
         assert "NOT SAVED" in screen_text(app) and "flatten it (f)" in screen_text(app)
         assert screen.query_one("#f-symbols").value == "ETH/USDT"  # what the user typed
+        # said once, in the form: no toast repeating it over the form
+        assert not [n for n in app._notifications if "flatten it (f)" in n.message]
 
 
 async def test_delete_checkbox_shows_its_state_in_text(scripted_client, fixed_clock):

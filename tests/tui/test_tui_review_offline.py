@@ -16,8 +16,8 @@ def _facts(rsi: float, hist: float, close: float) -> SymbolFacts:
 
 
 def _analysis(f: SymbolFacts) -> str:
-    reply = write_reply(OfflineFacts([f]))
-    return json.loads(reply[reply.index("{"):])["analysis"]
+    _thought, reply = write_reply(OfflineFacts([f]))
+    return json.loads(reply)["analysis"]
 
 
 def test_offline_analysis_carries_votes_and_values():

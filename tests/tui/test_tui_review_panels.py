@@ -193,3 +193,19 @@ async def test_an_attached_cockpit_that_lost_its_engine_does_not_show_bots_runni
         rows = [line for line in screen_text(app).splitlines() if LOST_STATUS in line]
         assert len(rows) == len(app.state.bots) > 0
         assert "running" not in screen_text(app)  # neither the rows nor the header's count
+
+
+async def test_a_failing_llm_bot_says_why_on_its_row_at_120_columns(fixed_clock):
+    """'LLM failing' lengthens the status; the column that says why (spend / failure rate /
+    last failure) must not be the one dropped to make room: the last decision time goes."""
+    import tui_doubles as d
+
+    failing = {"model": "llama3", "cost_today": "0", "failure_rate": "1",
+               "last_failure": "could not reach ollama", "last_failure_kind": "unreachable"}
+    bots = [d.bot_view("llm2", strategy="llm", stats=failing),
+            d.bot_view("trend", strategy="sma_cross")]
+    app = OxbotApp(d.ScriptedEngineClient(bots, []), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        row = next(line for line in screen_text(app).splitlines() if "llm2" in line)
+        assert "LLM failing" in row and "100% ✗ unreachable" in row, row

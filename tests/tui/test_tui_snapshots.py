@@ -12,7 +12,7 @@ from tui_sim import SIM_T0, open_dialog, settle, sim_bots, wait_until, write_csv
 
 from oxbot.tui.app import OxbotApp
 
-CANDLES = 78  # at this candle every bot holds a position (seed 7)
+CANDLES = 61  # at this candle every bot holds a position (seed 7)
 
 
 @pytest.fixture(autouse=True)
@@ -85,9 +85,52 @@ def test_snapshot_panic_confirm_80x24(snap_compare, sim_client):
 
     async def run_before(pilot) -> None:
         await settle(pilot, CANDLES)
-        await open_dialog(pilot, "ConfirmScreen", "ctrl+x")
+        await open_dialog(pilot, "PanicScreen", "ctrl+x")
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_stop_with_positions_80x24(snap_compare, sim_client):
+    app = _app(sim_client(sim_bots(3), CANDLES))
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, CANDLES)
+        assert app.state.bots["bot00"].open_positions
+        await open_dialog(pilot, "StopBotScreen", "x")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_quit_with_running_bots_80x24(snap_compare, sim_client):
+    app = _app(sim_client(sim_bots(2), CANDLES))
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, CANDLES)
+        await open_dialog(pilot, "QuitScreen", "q")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_focus_on_positions_and_a_stopped_bots_sl_tp_120x40(snap_compare,
+                                                                     sim_client):
+    """Tab moved the keyboard to Positions (its border and subtitle say so); the highlighted
+    bot (▸) was stopped keeping its position, whose SL/TP nobody watches now."""
+    app = _app(sim_client(sim_bots(3), CANDLES))
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, CANDLES)
+        await pilot.press("j")
+        await open_dialog(pilot, "StopBotScreen", "x")
+        await pilot.press("enter")  # keep
+        await wait_until(pilot, lambda: app.state.bots["bot01"].status.value == "stopped",
+                         "bot01 stopped")
+        await pilot.press("tab")
+        app.dashboard.redraw_all()
+        await pilot.pause(0.4)
+        app.clear_notifications()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
 def test_snapshot_delete_confirm_80x24(snap_compare, sim_client):

@@ -68,11 +68,19 @@ async def test_reasoning_follows_the_newest_decision_unless_scrolled_back() -> N
     app = ReasoningApp()
     async with app.run_test(size=(40, 10)) as pilot:
         panel = app.query_one(ReasoningPanel)
+
+        async def at_bottom() -> None:  # the scroll lands a refresh later: wait for it
+            for _ in range(100):
+                if panel.max_scroll_y > 0 and panel.scroll_y == panel.max_scroll_y:
+                    return
+                await pilot.pause(0.02)
+
         panel.show("bot00", _entries(3))
-        await pilot.pause()
+        await at_bottom()
         assert panel.max_scroll_y > 0 and panel.scroll_y == panel.max_scroll_y
         panel.show("bot00", _entries(4))
         await pilot.pause()
+        await at_bottom()
         assert panel.scroll_y == panel.max_scroll_y
         assert "decision 003" in screen_text(app)
 
@@ -88,6 +96,7 @@ async def test_reasoning_follows_the_newest_decision_unless_scrolled_back() -> N
 
         panel.show("bot01", _entries(2))  # another bot: follow its newest
         await pilot.pause()
+        await at_bottom()
         assert panel.following and panel.scroll_y == panel.max_scroll_y
 
 

@@ -25,6 +25,7 @@ from textual_plotext import PlotextPlot
 from oxbot.engine.errors import OxbotError
 from oxbot.engine.strategies import REGISTRY
 
+from ..cli_backtest import MAX_CASH
 from ..widgets.equity_chart import show_curve
 from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
@@ -164,6 +165,8 @@ class BacktestScreen(Screen[None]):
                 continue
             if v < lo or (strict and v == lo):
                 errors[key] = f"must be {'>' if strict else '>='} {lo}"
+            elif key == "cash" and v > MAX_CASH:
+                errors[key] = f"at most {MAX_CASH:,.0f}"
             elif hi is not None and v >= hi:
                 errors[key] = "a rate per fill below 0.1, e.g. 0.001 for 0.1 %"
             numbers[key] = v

@@ -14,6 +14,7 @@ from .. import formatting as fmt
 from .bot_config import BotConfigScreen
 from .confirm import ConfirmScreen
 from .delete_confirm import DeleteBotScreen
+from .stop_dialogs import CLOSE, StopBotScreen
 
 if TYPE_CHECKING:
     from ..app import OxbotApp
@@ -55,6 +56,7 @@ class BotActions:
             rid = self.oxapp.send(m.UpdateBot(name=old_name, config=cfg),
                                   f"Update bot {old_name}")
         self._config_requests[rid] = (cfg, old_name)
+        self.oxapp.state.refusal_shown.add(rid)  # a refusal brings the form back, saying why
 
     def command_done(self, done: m.CommandDone) -> None:
         """An Add/Update the form sent was answered: select the new bot, or bring the form
@@ -94,8 +96,20 @@ class BotActions:
         return answered
 
     def action_stop(self) -> None:
-        if (bot := self._bot()) is not None:
+        """A bot holding positions asks first: keep them (unwatched) or close them."""
+        if (bot := self._bot()) is None:
+            return
+        if not bot.open_positions:
             self.oxapp.send(m.StopBot(name=bot.name), f"Stop {bot.name}", quiet=True)
+            return
+
+        def answered(choice: str | None) -> None:
+            if choice is not None:
+                self.oxapp.send(m.StopBot(name=bot.name, close_positions=choice == CLOSE),
+                                f"Stop {bot.name}")
+
+        self.app.push_screen(StopBotScreen(bot.name, bot.open_positions, bot.config.on_stop),
+                             answered)
 
     def action_pause(self) -> None:
         if (bot := self._bot()) is not None:

@@ -89,6 +89,9 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
                 yield from self._field("mode", "Mode", Select(
                     [("PAPER (simulated fills)", "paper"), ("LIVE (real money)", "live")],
                     value=c.mode.value, allow_blank=False, id="f-mode", compact=True))
+                yield from self._field("on_stop", "On stop, positions", Select(
+                    [("keep (SL/TP not watched)", "keep"), ("close at market", "close")],
+                    value=c.on_stop, allow_blank=False, id="f-on_stop", compact=True))
                 yield from self._field("strategy", "Strategy", Select(
                     [(n, n) for n in sorted(REGISTRY)], value=c.strategy, allow_blank=False,
                     id="f-strategy", compact=True))
@@ -127,6 +130,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
 
         data: dict[str, Any] = {k: val(f"#f-{k}").strip() for k, _ in BASIC}
         data["timeframe"] = val("#f-timeframe")
+        data["on_stop"] = val("#f-on_stop")
         data["mode"] = self._mode.value
         data["strategy"] = self._strategy
         data["risk"] = {k: val(f"#f-risk-{k}").strip() for k in RISK_LABELS}
@@ -174,6 +178,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         self.validate()
 
     @on(Select.Changed, "#f-timeframe")
+    @on(Select.Changed, "#f-on_stop")
     def _tf_changed(self) -> None:
         self.validate()
 

@@ -14,7 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.events import Resize
+from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Static, Tab, Tabs
@@ -40,6 +40,8 @@ PANELS = (("positions", "Positions"), ("reasoning", "Reasoning"), ("equity", "Eq
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 32
 CHART_INTERVAL_S = 1.0
 BOTS_INTERVAL_S = 0.33  # plotext redraws are the costliest thing on screen
+FOCUS_HINT_BOTS = "focus: ↑↓ select"
+FOCUS_HINT_PANEL = "focus: ↑↓ scroll · j/k select a bot"
 
 
 class DashboardScreen(BotActions, Screen[None]):
@@ -57,6 +59,18 @@ class DashboardScreen(BotActions, Screen[None]):
                 tooltip="Close the selected bot's positions (asks first)"),
         Binding("d", "delete", "Delete", id="bot.delete",
                 tooltip="Delete the selected bot (asks first; history kept)"),
+        # Moving between bots: j/k whatever has focus; the arrows, home and end when no panel
+        # that scrolls has focus (a focused panel scrolls with them, and says so).
+        Binding("down,j", "bot_cursor(1)", "Down", show=False, id="bots.down",
+                tooltip="Select the next bot (j works whatever has focus)"),
+        Binding("up,k", "bot_cursor(-1)", "Up", show=False, id="bots.up",
+                tooltip="Select the previous bot (k works whatever has focus)"),
+        Binding("home", "bot_cursor_to(0)", "First", show=False, id="bots.first",
+                tooltip="Select the first bot"),
+        Binding("end", "bot_cursor_to(-1)", "Last", show=False, id="bots.last",
+                tooltip="Select the last bot"),
+        Binding("enter", "configure", "Configure", show=False, id="bots.activate",
+                priority=True, tooltip="Edit the highlighted bot (like e)"),
         Binding("escape", "show_all", "All bots", id="bot.all", show=False,
                 tooltip="Clear the selection: positions and equity of every bot"),
         Binding("1", "panel('positions')", "Positions", id="panel.positions", show=False,
@@ -166,12 +180,13 @@ class DashboardScreen(BotActions, Screen[None]):
             if self.selected not in st.bots and self.selected is not None:
                 self.selected = table.selected
             self._refresh_footer_if_needed()
-        pos_key = (self.selected, st.positions_version)
-        if "positions" in dirty and pos_key != self._drawn.get("positions"):
+        unwatched = st.unwatched_bots()
+        pos_key = (self.selected, st.positions_version, unwatched)
+        if dirty & {"positions", "bots"} and pos_key != self._drawn.get("positions"):
             self._drawn["positions"] = pos_key
             ptable = self.query_one(PositionsTable)
             rows = st.positions_of(self.selected)
-            ptable.show(rows, all_bots=self.selected is None)
+            ptable.show(rows, all_bots=self.selected is None, unwatched=unwatched)
             who = self.selected or "all bots"
             ptable.border_title = f"Positions · {who} ({len(rows)})"
         bot = self._bot()
@@ -244,7 +259,23 @@ class DashboardScreen(BotActions, Screen[None]):
             return
         self._chart_dirty = False
         self.oxapp.foreground_busy()
-        chart.show(self.selected, self.oxapp.state.equity)
+        st = self.oxapp.state
+        chart.show(self.selected, st.equity, st.deposits_of(self.selected))
+
+    # ------------------------------------------------------------------ focus
+
+    @on(DescendantFocus)
+    @on(DescendantBlur)
+    def _focus_moved(self) -> None:
+        """Say in words which panel has the keyboard (its border colours too): the arrows
+        scroll a focused panel, while j/k and every bot key act on the highlighted bot."""
+        focused = self.focused
+        for widget in (self.query_one(BotsTable), *self.query(".panel")):
+            hint = ""
+            if widget is focused:
+                hint = FOCUS_HINT_BOTS if isinstance(widget, BotsTable) else FOCUS_HINT_PANEL
+            if widget.border_subtitle != hint:
+                widget.border_subtitle = hint
 
     def watch_selected(self, _old: str | None, _new: str | None) -> None:
         if self.is_mounted:
@@ -257,10 +288,6 @@ class DashboardScreen(BotActions, Screen[None]):
     @on(BotsTable.BotSelected)
     def _bot_selected(self, event: BotsTable.BotSelected) -> None:
         self.selected = event.name
-
-    @on(BotsTable.BotActivated)
-    def _bot_activated(self, _event: BotsTable.BotActivated) -> None:
-        self.action_configure()
 
     # ------------------------------------------------------------------ keys
 
@@ -289,6 +316,12 @@ class DashboardScreen(BotActions, Screen[None]):
             return False  # hidden: the same key shows the other one
         return True if allowed else None  # None: shown greyed out in the footer
 
+    def action_bot_cursor(self, step: int) -> None:
+        self.query_one(BotsTable).action_cursor(step)
+
+    def action_bot_cursor_to(self, index: int) -> None:
+        self.query_one(BotsTable).action_cursor_to(index)
+
     def action_show_all(self) -> None:
         table = self.query_one(BotsTable)
         table.show_cursor = False
@@ -307,4 +340,9 @@ def _market_state(bot: m.BotView) -> str:
         parts.append(f"paused: {bot.stats['paused_why']}")
     if bot.stats.get("stale_symbols"):
         parts.append(f"stale price: {', '.join(bot.stats['stale_symbols'])}")
+    if bot.stats.get("not_ready"):
+        parts.append(f"not deciding: {bot.stats['not_ready']}")
+    if bot.stats.get("unresolved"):
+        parts.append(f"order outcome unknown on {', '.join(bot.stats['unresolved'])}: "
+                     "looking it up, no new order there")
     return "; ".join(parts)

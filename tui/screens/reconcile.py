@@ -25,12 +25,14 @@ if TYPE_CHECKING:
 
 KIND_TEXT = {
     "orphan": "ORPHAN order: on the exchange, unknown to the database",
-    "ghost": "GHOST order: open in the database, not open on the exchange",
+    "ghost": "GHOST order: ended without fills in the database, filled on the exchange",
+    "unknown": "UNKNOWN order: sent, never shown by the exchange",
     "balance": "BALANCE differs",
 }
 ADOPT_MEANS = {
     "orphan": "adopt = record the exchange's order (and its fills) in the database",
     "ghost": "adopt = record what the exchange says happened to it",
+    "unknown": "adopt = record it as never placed (ignore keeps looking it up)",
 }
 
 

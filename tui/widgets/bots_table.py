@@ -10,7 +10,6 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
 from textual.message import Message
@@ -34,40 +33,33 @@ COLUMNS = (
 # Columns left out, in this order, until the rest fits the table's width: what a trader needs
 # to act (name, mode, status, equity, P&L, positions) stays; the rest is in the config.
 DROP_ORDER = ("llm", "last", "tf", "trades", "symbols", "next", "strategy", "pos")
+# While an LLM bot is failing, why it fails (the LLM column) matters more than the last
+# decision's time, the timeframe, the round trips or the next cycle's time.
+DROP_ORDER_FAILING = ("last", "tf", "trades", "next", "llm", "symbols", "strategy", "pos")
+FAILED_MARK = "✗"
 CELL_PAD = 2  # one space each side of a cell
 STATUS_COL = [k for k, _, _ in COLUMNS].index("status")
 NEXT_COL = [k for k, _, _ in COLUMNS].index("next")
-LOST_STATUS = "? engine gone"  # an attached cockpit lost its engine: the status is unknown
+LOST_STATUS = "? engine gone"
+CURSOR_MARK = "▸"  # an attached cockpit lost its engine: the status is unknown
 
 Cell = tuple[str, str]  # text, theme variable for its colour ("" = default)
 
 
 class BotsTable(Widget, can_focus=True):
-    """Shows BotViews; posts BotSelected when the cursor moves, BotActivated on enter."""
+    """Shows BotViews; posts BotSelected when the cursor moves.
 
-    BINDINGS = [
-        Binding("down,j", "cursor(1)", "Down", show=False, id="bots.down",
-                tooltip="Select the next bot"),
-        Binding("up,k", "cursor(-1)", "Up", show=False, id="bots.up",
-                tooltip="Select the previous bot"),
-        Binding("home", "cursor_to(0)", "First", show=False, id="bots.first",
-                tooltip="Select the first bot"),
-        Binding("end", "cursor_to(-1)", "Last", show=False, id="bots.last",
-                tooltip="Select the last bot"),
-        Binding("enter", "activate", "Configure", show=False, id="bots.activate",
-                tooltip="Edit the selected bot"),
-    ]
+    The cursor row starts with CURSOR_MARK as well as being coloured, so the bot that keys act
+    on reads as text too (a 16-colour terminal, or the table without focus)."""
+
+    # The keys that move the cursor are the dashboard's (screens/dashboard.py): j/k move it
+    # whatever has focus, so the highlighted bot is always the one keys act on.
 
     cursor: reactive[int] = reactive(0)
     show_cursor: reactive[bool] = reactive(True)
 
     class BotSelected(Message):
         def __init__(self, name: str | None) -> None:
-            super().__init__()
-            self.name = name
-
-    class BotActivated(Message):
-        def __init__(self, name: str) -> None:
             super().__init__()
             self.name = name
 
@@ -129,7 +121,9 @@ class BotsTable(Widget, can_focus=True):
                    for i, (k, label, _) in enumerate(COLUMNS)}
         keys = [k for k, _, _ in COLUMNS]
         room = self.size.width or 10_000  # not laid out yet: everything
-        for drop in DROP_ORDER:
+        llm = keys.index("llm")
+        failing = any(FAILED_MARK in self._cells[n][llm][0] for n in self._names)
+        for drop in DROP_ORDER_FAILING if failing else DROP_ORDER:
             if sum(natural[k] + CELL_PAD for k in keys) <= room:
                 break
             keys.remove(drop)
@@ -144,9 +138,7 @@ class BotsTable(Widget, can_focus=True):
         strat, llm = c.strategy, "—"
         if b.stats.get("model"):
             strat = f"llm {b.stats['model']}"
-            cost, rate = b.stats.get("cost_today"), b.stats.get("parse_failure_rate")
-            llm = (f"${float(cost):.2f}" if cost is not None else "$?") + " / " + (
-                f"{float(rate) * 100:.0f}%" if rate is not None else "?")
+            llm = llm_cell(b.stats)
         if len(strat) > 16:  # long model names must not push the status off screen
             strat = strat[:15] + "…"
         # no market time yet (just attached): unknown, not "498670h57m"
@@ -177,7 +169,8 @@ class BotsTable(Widget, can_focus=True):
             # On the cursor one colour that reads on $primary (green on cyan did not); the
             # status and P&L say their meaning in text anyway.
             colour_name = colour(self.app, var) if var and not on_cursor else ""
-            text.append(" " + value + " ", Style.parse(colour_name) if colour_name else None)
+            lead = CURSOR_MARK if on_cursor and not text else " "
+            text.append(lead + value + " ", Style.parse(colour_name) if colour_name else None)
         segments = list(text.render(self.app.console))
         return Strip(Segment.apply_style(segments, style)).crop_extend(0, width, style)
 
@@ -261,10 +254,6 @@ class BotsTable(Widget, can_focus=True):
             self.cursor = self._names.index(name)
             self.post_message(self.BotSelected(self.selected))
 
-    def action_activate(self) -> None:
-        if self.selected is not None:
-            self.post_message(self.BotActivated(self.selected))
-
     def on_click(self, event: Click) -> None:
         row = self._top + event.y - 1
         if 0 <= row < len(self._names):
@@ -273,15 +262,40 @@ class BotsTable(Widget, can_focus=True):
             self.post_message(self.BotSelected(self.selected))
 
 
+def llm_cell(stats: dict[str, object]) -> str:
+    """An LLM bot's spend today and failure rate (transport errors included): ``$0.12 / 4%``;
+    ``unpriced`` when the model has no price (its spend is unknown, not $0); while the last
+    decision failed, why, shortened: ``$0.00 / 100% ✗ HTTP 500``."""
+    cost, rate = stats.get("cost_today"), stats.get("failure_rate")
+    if rate is None:
+        rate = stats.get("parse_failure_rate")
+    spend = ("unpriced" if stats.get("unpriced_model") else
+             f"${float(cost):.2f}" if cost is not None else "$?")  # type: ignore[arg-type]
+    text = spend + " / " + (f"{float(rate) * 100:.0f}%" if rate is not None else "?")  # type: ignore[arg-type]
+    kind = str(stats.get("last_failure_kind") or "")
+    if stats.get("last_failure"):
+        text += f" {FAILED_MARK} {kind or 'failed'}"
+    return text
+
+
 def status_text(b: BotView) -> str:
     """The status as words, with the market's state: a breaker pause says why (short), a
-    price that stopped updating says "stale"."""
+    price that stopped updating says "stale", an LLM bot whose last decision failed says so
+    (the LLM column, dropped first on a narrow screen, says why)."""
     status = b.status.value
     text = fmt.STATUS_TEXT.get(status, status)
     why = str(b.stats.get("paused_why") or "")
+    if status == "paused" and not why and b.stats.get("budget_paused"):
+        why = "LLM budget spent"
     if why and status == "paused":
         short = why.split(":")[0]
         text += f": {short[:24] + '…' if len(short) > 25 else short}"
     if b.stats.get("stale_symbols"):
         text += " · stale"
+    if b.stats.get("not_ready"):
+        text += " · reconciling"
+    elif b.stats.get("unresolved"):
+        text += " · order?"
+    if b.stats.get("last_failure"):
+        text += " · LLM failing"
     return text

@@ -13,13 +13,18 @@ MAX_OVERLAID = 8  # more lines than this are unreadable in a terminal
 
 class EquityChart(PlotextPlot):
     def show(self, selected: str | None,
-             series: Mapping[str, Sequence[tuple[int, float]]]) -> None:
+             series: Mapping[str, Sequence[tuple[int, float]]],
+             deposits: Sequence[tuple[int, float]] = ()) -> None:
+        """``deposits``: the selected bot's net deposits as a step line (DashboardState.
+        deposits_of), drawn beside its equity when it had deposits or withdrawals, so a
+        capital edit reads as a deposit, not as a gain or a loss."""
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         names = [selected] if selected else _top(series, MAX_OVERLAID)
         drawn = 0
         lo, hi = float("inf"), float("-inf")
+        with_deposits = bool(selected and deposits)
         for i, name in enumerate(names):
             points = series.get(name, ())
             if len(points) < 2:
@@ -29,7 +34,14 @@ class EquityChart(PlotextPlot):
             xs = [(ts - t0) / 60_000 for ts, _ in points]  # minutes since the first sample
             ys = [v for _, v in points]
             lo, hi = min(lo, *ys), max(hi, *ys)
-            plt.plot(xs, ys, label=None if selected else name, marker="braille",
+            if with_deposits:  # under the equity line, which stays readable on top
+                dys = [v for _, v in deposits]
+                lo, hi = min(lo, *dys), max(hi, *dys)
+                plt.plot([(ts - t0) / 60_000 for ts, _ in deposits], dys,
+                         label="net deposits (steps: deposits, withdrawals)", marker="dot",
+                         color="white")
+            label = "equity" if with_deposits else None if selected else name
+            plt.plot(xs, ys, label=label, marker="braille",
                      color=SERIES_COLOURS[i % len(SERIES_COLOURS)])
             drawn += 1
         if drawn and hi - lo < abs(hi) * 0.002:  # a flat line: show ±0.5%, not ±50%

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual import events
 from textual.containers import VerticalScroll
+from textual.geometry import Size
 from textual.scrollbar import ScrollTo, ScrollUp
 from textual.widgets import Static
 
@@ -80,6 +81,12 @@ class ReasoningPanel(VerticalScroll):
     def on_resize(self) -> None:
         self._follow()  # shown again (compact tabs) or resized: the newest at the bottom
 
+    def watch_virtual_size(self, old: Size, new: Size) -> None:
+        # The text grew in a layout pass after the one ``show`` scrolled in (many entries at
+        # once: a restart's history, a loaded machine): scroll to the newest again.
+        if new.height > old.height:
+            self._follow()
+
     def on_show(self) -> None:
         self._follow()
 
@@ -101,6 +108,13 @@ class ReasoningPanel(VerticalScroll):
     def _entry(self, out: Text, e: ReasoningEntry) -> None:
         out.append(f"{fmt.hhmm(e.ts)} ", style="bold")
         out.append(f"[{e.source or '…'}] ", style="dim")
+        if e.source == "capital":  # a capital edit, and what it left over a limit
+            out.append(e.text.strip() + "\n")
+            for reason in e.verdict_reasons:
+                out.append("⚠ over a limit: ", style=f"bold {colour(self.app, 'pnl-down')}")
+                out.append(reason + "\n")
+            out.append("\n")
+            return
         if not e.done:
             out.append("thinking…\n", style="italic")
         out.append((e.text.strip() or "(no reasoning text)") + "\n")

@@ -1,0 +1,95 @@
+"""A fresh cockpit shows what happened before it started: the reasoning panel is filled with the
+bot's stored decisions (it was empty after every restart), and a capital edit shows in it.
+
+Through the real path: the real Engine and Store trade on the seeded sim market and stop; a new
+cockpit (InProcessClient, a new Engine on the same database) opens and is read as a user would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+from tui_pilot import screen_text
+from tui_sim import SIM_T0
+
+from oxbot.engine.market.sim import SimConfig
+from oxbot.engine.messages import AddBot, DecisionMade, UpdateBot
+from oxbot.engine.models import BotConfig, BotStatus
+from oxbot.storage.store import Store
+from oxbot.tui.app import OxbotApp
+from oxbot.tui.bridge import InProcessClient
+from oxbot.tui.runtime import RuntimeOptions, build_engine
+
+CANDLES = 120
+
+
+def options(db: Path, candles: int = CANDLES) -> RuntimeOptions:
+    return RuntimeOptions(db_path=db, sim=SimConfig(seed=7, speed=None, max_candles=candles,
+                                                    start_ts=SIM_T0),
+                          key_resolver=lambda _name: None, snapshot_every_s=None)
+
+
+async def trade_and_stop(db: Path) -> list[DecisionMade]:
+    """A first engine: one bot trades until the market ends, its capital is edited, then the
+    engine stops. Returns the decisions it published."""
+    engine = await build_engine(options(db))
+    seen: list[DecisionMade] = []
+    done: list[object] = []
+    engine.bus.listen(lambda e: seen.append(e) if isinstance(e, DecisionMade) else
+                      done.append(e))
+    task = asyncio.create_task(engine.run())
+    await asyncio.wait_for(engine.ready.wait(), 30)
+    cfg = BotConfig(name="hist", symbols=("BTC/USDT",), params={"fast": 3, "slow": 8})
+    engine.submit(AddBot("a1", config=cfg, start=True))
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 60
+    while not (engine.hub._streams and all(s.ended for s in engine.hub._streams.values())):
+        assert loop.time() < end, "the sim did not finish"
+        await asyncio.sleep(0.05)
+    await engine.runners["hist"].inbox.join()
+    engine.submit(UpdateBot("a2", name="hist", config=cfg.model_copy(
+        update={"capital": Decimal("12000")})))
+    while not any(getattr(e, "request_id", "") == "a2" for e in done):
+        assert loop.time() < end, "the edit did not finish"
+        await asyncio.sleep(0.05)
+    engine.request_stop()
+    await asyncio.wait_for(task, 30)
+    await engine.store.close()
+    return seen
+
+
+async def test_a_fresh_cockpit_shows_the_stored_reasoning(tmp_path: Path) -> None:
+    db = tmp_path / "restart.db"
+    published = await trade_and_stop(db)
+    trades = [d for d in published if d.bot == "hist" and d.source == "rule"
+              and d.verdict == "approved"]
+    assert len(trades) >= 3, "the first run should trade a few times"
+    async with await Store.open(db) as store:  # the next cockpit starts it stopped
+        await store.set_bot_status("hist", BotStatus.STOPPED)
+
+    client = InProcessClient(lambda: build_engine(options(db, candles=1)))
+    app = OxbotApp(client)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            loop = asyncio.get_running_loop()
+            end = loop.time() + 30
+            while "hist" not in app.state.bots or not app.state.reasoning.get("hist"):
+                assert loop.time() < end, "no reasoning history:\n" + screen_text(app)
+                await pilot.pause(0.05)
+            app.dashboard.selected = "hist"
+            end = loop.time() + 30
+            # the panel follows the newest entry: the capital edit, shown as a deposit
+            while "deposit of 2,000.00" not in (text := screen_text(app)):
+                assert loop.time() < end, "the newest entry is not shown:\n" + text
+                await pilot.pause(0.05)
+            assert "hist: no decision yet" not in text
+            assert "Reasoning · hist" in text
+            assert "risk: APPROVED" in text
+            # the newest stored decisions, as they were shown live
+            last = trades[-1]
+            entries = app.state.reasoning["hist"]
+            assert any(e.ts == last.ts and e.verdict == "approved" for e in entries)
+    finally:
+        client.stop(10.0)
