@@ -216,6 +216,9 @@ class OxbotApp(App[int]):
             changed, new = self.state.apply(event)
             dirty |= changed
             toasts += new
+        if not self.screen_stack:  # the app is closing: events still arriving change state only
+            self._dirty |= dirty
+            return
         self._toast(toasts)
         self._ask_history()
         if dirty & {"reconcile", "reconcile-new"}:

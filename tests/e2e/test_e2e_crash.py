@@ -93,7 +93,6 @@ def start_all(client: SocketClient, events: queue.Queue[Any], names: list[str]) 
 
 
 def test_sigkill_at_random_moments_keeps_the_ledger_exact(home, fast_bots, ledger_of):
-    started = time.monotonic()
     rng = random.Random()
     seed = rng.randrange(1 << 30)
     rng.seed(seed)
@@ -127,4 +126,3 @@ def test_sigkill_at_random_moments_keeps_the_ledger_exact(home, fast_bots, ledge
     assert code == 0
     assert fills > 100, f"only {fills} fills in {KILLS} runs: the bots did not trade enough"
     assert open_at_kill >= 3, "too few kills with open positions to prove anything"
-    assert time.monotonic() - started < 90

@@ -78,3 +78,21 @@ async def test_a_stream_of_engine_events_is_drawn_at_most_ten_times_a_second(sim
         gaps = [b - a for a, b in zip(flushes, flushes[1:], strict=False)]
         assert len(flushes) >= 5, flushes  # it does draw, continuously
         assert min(gaps) >= REDRAW_INTERVAL_S * 0.8, sorted(gaps)[:5]
+
+
+async def test_events_arriving_while_the_app_closes_raise_nothing(scripted_client) -> None:
+    """An engine keeps sending while the cockpit quits: what arrives after the last screen is
+    gone changes the state and draws nothing (it used to raise ScreenStackError, a traceback
+    at quit; seen under load)."""
+    from decimal import Decimal
+
+    from oxbot.engine import messages as m
+
+    app = OxbotApp(scripted_client)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.1)
+    assert not app.screen_stack
+    app.inbox.listener(m.OrderFilled(0, "alpha", "BTC/USDT", "buy", Decimal("0.01"),
+                                     Decimal("50000"), Decimal("0.5"), "entry"))
+    app._events_arrived()  # the handler the inbox's message runs
+    assert app.state.fills
