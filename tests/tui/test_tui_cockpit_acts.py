@@ -268,7 +268,13 @@ async def test_stop_with_positions_asks_and_kept_ones_are_not_watched(engine_cli
                          "keeper stopped")
         assert any(p.bot == "keeper" for p in app.state.positions.values())
         table.select_name("keeper")
-        await wait_until(pilot, lambda: "not watched" in screen_text(app), "SL/TP not watched")
+        try:
+            await wait_until(pilot, lambda: "not watched" in screen_text(app), "not watched", 40)
+        except AssertionError as e:  # say what the screen and the state showed instead
+            kept = [p for p in app.state.positions.values() if p.bot == "keeper"]
+            raise AssertionError(f"{e}; selected {app.dashboard.selected}, unwatched "
+                                 f"{app.state.unwatched_bots()}, keeper's positions {kept}\n"
+                                 f"{screen_text(app)}") from None
 
         table.select_name("closer")
         await pilot.pause(0.1)
