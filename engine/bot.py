@@ -201,11 +201,12 @@ class BotRunner:
         sym = tick.key.symbol
         price = to_decimal(tick.price)
         self.marks[sym] = price
-        pos = self.tradable(sym)
-        if pos is not None and self.active and self._may_exit(sym):
-            hit = stop_hit(pos, price, price, price)
-            if hit:
-                await self._exit(pos, hit[0], hit[1], tick.ts)
+        # The stop first: it is a comparison, while "tradable" (dust or not) costs Decimal
+        # arithmetic, and this runs on every price of every symbol.
+        pos = self.portfolio.position(sym)
+        hit = stop_hit(pos, price, price, price) if pos is not None and self.active else None
+        if hit and self.tradable(sym) is not None and self._may_exit(sym):
+            await self._exit(pos, hit[0], hit[1], tick.ts)
 
     async def _on_bar(self, bar: Bar) -> None:
         sym = bar.key.symbol
@@ -214,11 +215,11 @@ class BotRunner:
         self.frames[sym] = bar.frame
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
-        pos = self.tradable(sym)
-        if pos is not None and self.active and self._may_exit(sym):
-            hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
-            if hit:
-                await self._exit(pos, hit[0], hit[1], bar.close_ts)
+        pos = self.portfolio.position(sym)
+        hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high)) \
+            if pos is not None and self.active else None
+        if hit and self.tradable(sym) is not None and self._may_exit(sym):
+            await self._exit(pos, hit[0], hit[1], bar.close_ts)
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
             self._sample_equity(ts)

@@ -52,10 +52,18 @@ async def serve_headless(opts: Any, monkeypatch: Any) -> tuple[asyncio.Task[int]
     return serving, built[0]
 
 
-def log_lines(log: str) -> list[str]:
-    """The log's messages (after the time and level), without the fake exchange's own log."""
-    return [line.split(": ", 1)[1] for line in log.splitlines()
-            if ": " in line and "aiohttp.access" not in line]
+async def stop_and_read(engine: Any, serving: asyncio.Task[int], capsys: Any
+                        ) -> tuple[str, list[str]]:
+    """Stop the engine (exit code 0) and read its log: the text, and its messages (after the
+    time and level, without the fake exchange's own log), none said twice."""
+    engine.request_stop()
+    assert await asyncio.wait_for(serving, 30) == 0
+    log = capsys.readouterr().err
+    lines = [line.split(": ", 1)[1] for line in log.splitlines()
+             if ": " in line and "aiohttp.access" not in line]
+    repeated = {text: n for text, n in Counter(lines).items() if n > 1}
+    assert repeated == {}, log
+    return log, lines
 
 
 async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
@@ -82,12 +90,7 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
         assert loop.time() < end, [n.message for n in notices]
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)  # the event logger's turn
-    engine.request_stop()
-    assert await asyncio.wait_for(serving, 30) == 0
-    log = capsys.readouterr().err
-    lines = log_lines(log)
-    repeated = {text: n for text, n in Counter(lines).items() if n > 1}
-    assert repeated == {}, log
+    log, lines = await stop_and_read(engine, serving, capsys)
     stale = [line for line in lines if "STALE" in line]
     assert len(stale) == 1 and "None" not in stale[0], stale
     assert "no price has arrived yet" in stale[0]
@@ -127,11 +130,6 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
     while len(fake.log) < n + 60:  # cycles and lookups go on
         assert loop.time() < end + 30
         await asyncio.sleep(0.05)
-    engine.request_stop()
-    assert await asyncio.wait_for(serving, 30) == 0
-    log = capsys.readouterr().err
-    lines = log_lines(log)
-    repeated = {text: n for text, n in Counter(lines).items() if n > 1}
-    assert repeated == {}, log
+    log, lines = await stop_and_read(engine, serving, capsys)
     assert len([line for line in lines if orphan in line]) == 1, log
     assert len([line for line in lines if "is your own" in line]) == 1, log
