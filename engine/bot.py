@@ -292,11 +292,13 @@ class BotRunner:
             return
         finally:
             self._decide_task = None
-        if why := self.held():  # decided while the hold began: stored, not acted on
-            decision = withheld(decision, why)
-        elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
-            decision = withheld(decision, f"bot {self.status.value} while deciding")
         async with self.lock:
+            # checked under the lock, right before acting: a hold that began while this
+            # decision was made or waited for the lock stores it, not acted on
+            if why := self.held():
+                decision = withheld(decision, why)
+            elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
+                decision = withheld(decision, f"bot {self.status.value} while deciding")
             await self._act(_hold_blocked(decision, self.broker.blocked()), ts)
         if not getattr(self.store, "write_failing", False):  # a full disk: the run goes on
             self.consecutive_errors = 0

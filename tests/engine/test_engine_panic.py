@@ -199,17 +199,30 @@ async def test_held_decisions_stop_new_orders_until_released(store: Store) -> No
         for name in ("f1", "f2"):
             assert (await h.do(AddBot(config=cfg(name, strategy="flip"), start=True))).ok
         await h.drain(lambda: sum(isinstance(e, OrderFilled) for e in h.events) >= 6)
+        # The candle each bot was on when the hold took effect (read inside the engine's own
+        # handler): a decision made on that candle or before it was already being acted on, and
+        # its event may reach us after the command's answer; a later one must not trade.
+        begun: dict[str, int] = {}
+        hold_at = h.engine.hold.hold
+
+        def hold_and_note(seconds: float, why: str) -> None:
+            hold_at(seconds, why)
+            begun.update({n: r.last_cycle_ts or 0 for n, r in h.engine.runners.items()})
+
+        h.engine.hold.hold = hold_and_note  # type: ignore[method-assign]
         held = await h.do(HoldDecisions(seconds=60))
-        assert held.ok
+        assert held.ok and begun
         n = len(h.events)
         # 30 more candles per bot go by while held: no decision, no order (exits may still run)
         await h.drain(lambda: all(
             sum(1 for e in h.events[n:] if isinstance(e, EquitySampled) and e.bot == name) >= 30
             for name in ("f1", "f2")))
         during = h.events[n:]
-        assert not [e for e in during if isinstance(e, DecisionMade)]
-        assert not [e for e in during
-                    if isinstance(e, OrderFilled) and e.reason in ("entry", "exit")]
+        late = [e for e in during if isinstance(e, DecisionMade) and e.ts > begun[e.bot]]
+        assert not late, f"decided after the hold began (candles {begun}): {late}"
+        entries = {o for e in during if isinstance(e, DecisionMade) for o in e.order_ids}
+        assert not [e for e in during if isinstance(e, OrderFilled)
+                    and e.reason in ("entry", "exit") and e.client_order_id not in entries]
         released = await h.do(HoldDecisions(hold=False))
         assert released.ok
         m = len(h.events)
