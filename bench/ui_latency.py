@@ -51,12 +51,12 @@ async def wait_screen(app, needle: str, timeout: float = 2.0) -> float:  # type:
 
 
 async def in_app(n_bots: int, seconds: float) -> dict[str, list[float]]:
+    from oxbot.app.inprocess import InProcessClient
+    from oxbot.app.runtime import RuntimeOptions, build_engine
     from oxbot.engine.market.sim import SimConfig
     from oxbot.engine.models import BotConfig, BotStatus
     from oxbot.storage.store import Store
     from oxbot.tui.app import OxbotApp
-    from oxbot.tui.bridge import InProcessClient
-    from oxbot.tui.runtime import RuntimeOptions, build_engine
 
     tmp = Path(tempfile.mkdtemp())
     symbols = [("BTC/USDT",), ("ETH/USDT",), ("SOL/USDT",), ("ETH/USDT", "SOL/USDT")]
@@ -141,12 +141,12 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
     """The app in a real terminal with ``n_bots`` on sim at max speed, probing its own loop
     lag (written to ``lag_out`` at exit): what a user in tmux gets, rendering included."""
 
+    from oxbot.app.inprocess import InProcessClient
+    from oxbot.app.runtime import RuntimeOptions, build_engine
     from oxbot.engine.market.sim import SimConfig
     from oxbot.engine.models import BotStatus
     from oxbot.storage.store import Store
     from oxbot.tui.app import OxbotApp
-    from oxbot.tui.bridge import InProcessClient
-    from oxbot.tui.runtime import RuntimeOptions, build_engine
     speed = None if sim_speed == "max" else float(sim_speed)
     opts = RuntimeOptions(db_path=Path(db), sim=SimConfig(seed=3, speed=speed),
                           key_resolver=lambda _n: None)
@@ -300,7 +300,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--bots", type=int, default=20)
-    ap.add_argument("--command", default="{python} -m oxbot.tui.cli --db {db}",
+    ap.add_argument("--command", default="{python} -m oxbot.cli.main --db {db}",
                     help="command for the first-screen timing; {db} and {python} are filled")
     ap.add_argument("--sim-speed", default="max",
                     help="sim speed: max (lockstep, CPU-bound) or a multiple of real time")

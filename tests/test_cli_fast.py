@@ -21,13 +21,13 @@ def _loaded_after(code: str) -> set[str]:
 
 
 def test_importing_the_cli_and_building_the_parser_loads_nothing_heavy() -> None:
-    loaded = _loaded_after("import oxbot.tui.cli as c; c.build_parser()")
+    loaded = _loaded_after("import oxbot.cli.main as c; c.build_parser()")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
 def test_version_help_and_doctor_work(tmp_path: Path) -> None:
     env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
-    run = [sys.executable, "-m", "oxbot.tui.cli"]
+    run = [sys.executable, "-m", "oxbot.cli.main"]
     version = subprocess.run([*run, "--version"], capture_output=True, text=True, env=env,
                              timeout=60)
     assert version.returncode == 0 and version.stdout.startswith("oxbot ")
@@ -47,10 +47,10 @@ def test_version_help_and_doctor_work(tmp_path: Path) -> None:
 def test_doctor_reports_the_schema_version(tmp_path: Path) -> None:
     env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
     db = tmp_path / "x.db"
-    add = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "--db", str(db), "bots", "add",
+    add = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "--db", str(db), "bots", "add",
                           "a"], capture_output=True, text=True, env=env, timeout=60)
     assert add.returncode == 0, add.stderr
-    doctor = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "--db", str(db), "doctor"],
+    doctor = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "--db", str(db), "doctor"],
                             capture_output=True, text=True, env=env, timeout=60)
     from oxbot.storage.migrations import latest_version
 
@@ -61,7 +61,7 @@ def test_doctor_reports_the_schema_version(tmp_path: Path) -> None:
 def test_doctor_warns_when_columns_and_lines_pin_the_size(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
     env["OXBOT_HOME"] = str(tmp_path)
-    run = [sys.executable, "-m", "oxbot.tui.cli", "doctor"]
+    run = [sys.executable, "-m", "oxbot.cli.main", "doctor"]
     clean = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60)
     assert "COLUMNS" not in clean.stdout
     pinned = subprocess.run(run, capture_output=True, text=True, timeout=60,
@@ -75,7 +75,7 @@ def test_the_cockpit_without_a_terminal_says_so_and_touches_nothing(tmp_path: Pa
     env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
     db = tmp_path / "x.db"
     for argv in ([], ["attach"]):
-        out = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "--db", str(db), *argv],
+        out = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "--db", str(db), *argv],
                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
                              env=env, timeout=60)
         assert out.returncode != 0
@@ -89,7 +89,7 @@ def test_no_warning_noise_without_xdg_runtime_dir(tmp_path: Path) -> None:
     fallback is fine, but its warning was printed on every command."""
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "OXBOT_HOME")}
     env["HOME"] = str(tmp_path)  # the data and config directories land here
-    out = subprocess.run([sys.executable, "-W", "default", "-m", "oxbot.tui.cli", "--db",
+    out = subprocess.run([sys.executable, "-W", "default", "-m", "oxbot.cli.main", "--db",
                           str(tmp_path / "x.db"), "status"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert "no oxbot engine is running" in out.stderr

@@ -10,7 +10,7 @@ import sys
 def test_settle_heap_freezes_the_start_up_heap_and_collects_young_objects_less_often():
     # and, only when the cockpit shares the process with the engine, hands the GIL over sooner
     code = ("import gc, sys\n"
-            "from oxbot.tui.runtime import GC_THRESHOLDS, SHARED_SWITCH_INTERVAL_S, settle_heap\n"
+            "from oxbot.app.runtime import GC_THRESHOLDS, SHARED_SWITCH_INTERVAL_S, settle_heap\n"
             "before = gc.get_freeze_count()\n"
             "settle_heap()\n"
             "assert gc.get_freeze_count() > before + 10_000, gc.get_freeze_count()\n"

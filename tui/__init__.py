@@ -1,3 +1,1 @@
-"""oxbot's Textual cockpit and the command-line entry point."""
-
-__version__ = "0.1.0"
+"""oxbot's Textual cockpit: the app, its screens and widgets. Textual code only."""

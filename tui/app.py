@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
+from oxbot.app.runtime import settle_heap
 from oxbot.engine import messages as m
 from oxbot.engine.client import EngineClient
 from oxbot.engine.clock import Clock, WallClock
@@ -31,7 +32,6 @@ from . import state as state_module
 from .commands import OxbotCommands
 from .event_inbox import EventInbox
 from .messages import EngineEventsArrived
-from .runtime import settle_heap
 from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen

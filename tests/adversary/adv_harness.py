@@ -1,4 +1,4 @@
-"""Adversarial harness: the REAL engine (oxbot.tui.runtime.build_engine with RuntimeOptions as
+"""Adversarial harness: the REAL engine (oxbot.app.runtime.build_engine with RuntimeOptions as
 settings.json would give them), the REAL ccxt client over HTTP to the project's fake exchanges
 on 127.0.0.1, and a scripted strategy whose decisions the test chooses.
 
@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from oxbot.app.runtime import RuntimeOptions, build_engine
 from oxbot.engine.exchange.clients import Credentials
 from oxbot.engine.market.hub import Bar, Tick
 from oxbot.engine.models import (
@@ -36,7 +37,6 @@ from oxbot.engine.models import (
 from oxbot.engine.strategies import register
 from oxbot.engine.strategies.base import DecisionContext, Strategy
 from oxbot.storage.settings import ExchangeSettings
-from oxbot.tui.runtime import RuntimeOptions, build_engine
 
 FAKES = Path(__file__).resolve().parents[1] / "exchange"
 

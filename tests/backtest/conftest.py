@@ -99,9 +99,9 @@ CliRunner = Callable[..., tuple[int, str, str]]
 def cli(capsys: pytest.CaptureFixture[str]) -> CliRunner:
     """Run `oxbot backtest ...` in process through the real parser and error mapping; returns
     (exit code, stdout, stderr)."""
-    from oxbot.tui import cli_backtest
-    from oxbot.tui.cli import _Parser
-    from oxbot.tui.cli_errors import run_handler
+    from oxbot.cli import backtest as cli_backtest
+    from oxbot.cli.errors import run_handler
+    from oxbot.cli.main import _Parser
 
     def run(*argv: str) -> tuple[int, str, str]:
         parser = _Parser(prog="oxbot")

@@ -71,12 +71,12 @@ def test_parse_date() -> None:
 
 def test_real_entry_point_subprocess(tmp_path: Path, bt) -> None:
     data = bt.write_csv(tmp_path / "gen_ETH-USDT_1h.csv", bt.generated_candles(400))
-    ok = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "backtest", "--strategy",
+    ok = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy",
                          "sma_cross", "--data", str(data), "--json"],
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["symbol"] == "ETH/USDT"
-    bad = subprocess.run([sys.executable, "-m", "oxbot.tui.cli", "backtest", "--strategy",
+    bad = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy",
                           "sma_cross", "--exchange", "binance"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2

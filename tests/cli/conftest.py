@@ -29,7 +29,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.fixture
 def oxbot(home: Path, capsys: pytest.CaptureFixture[str]) -> Run:
     """``oxbot(*argv)`` → (exit code, stdout, stderr), as a user would see them."""
-    from oxbot.tui import cli
+    from oxbot.cli import main as cli
 
     def run(*argv: str) -> tuple[int, str, str]:
         capsys.readouterr()

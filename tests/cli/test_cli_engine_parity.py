@@ -17,10 +17,10 @@ def _bots_mistakes(oxbot) -> list[tuple[int, str, str]]:
 
 @pytest.fixture
 async def engine(home: Path):
-    from oxbot.engine.control import socket_path_for
+    from oxbot.app.runtime import RuntimeOptions, build_engine
     from oxbot.engine.market.sim import SimConfig
+    from oxbot.remote.server import socket_path_for
     from oxbot.storage.paths import default_db_path, runtime_dir
-    from oxbot.tui.runtime import RuntimeOptions, build_engine
 
     db = default_db_path()
     opts = RuntimeOptions(db_path=db, sim=SimConfig(speed=None), resume=False,
@@ -72,7 +72,7 @@ def test_stop_without_an_engine_prints_only_the_error(oxbot) -> None:
 
 
 def test_status_labels_trades_as_round_trips() -> None:
-    from oxbot.tui.cli_remote import format_status
+    from oxbot.cli.remote import format_status
 
     text = format_status({"state": "running", "trades": 4, "cycles": 9}, Path("/tmp/s"))
     assert "round trips  4" in text and "\ntrades" not in text

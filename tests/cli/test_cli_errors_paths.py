@@ -44,7 +44,7 @@ def test_unwritable_output_path_is_one_line_exit_2(oxbot, home, tmp_path) -> Non
 
 
 def test_a_bug_prints_one_line_and_saves_the_traceback(oxbot, home, monkeypatch) -> None:
-    from oxbot.tui import cli_bots
+    from oxbot.cli import bots as cli_bots
 
     def broken(args):  # type: ignore[no-untyped-def]
         raise ZeroDivisionError("division by zero in the bots table")
@@ -69,7 +69,7 @@ def test_status_every_must_be_positive(oxbot) -> None:
 def test_unused_path_arguments_do_not_mask_a_bug(tmp_path: Path) -> None:
     import argparse
 
-    from oxbot.tui.cli_errors import run_handler
+    from oxbot.cli.errors import run_handler
 
     def fails(args):  # type: ignore[no-untyped-def]
         raise PermissionError(13, "Permission denied", "/etc/oxbot-internal")

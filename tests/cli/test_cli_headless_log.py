@@ -9,7 +9,7 @@ HELP = "SecretsError: no usable keyring backend was found.\nFixes:\n  1. unlock 
 
 
 def test_cycle_failure_help_once_per_run_and_no_class_name() -> None:
-    from oxbot.tui.headless import EventLines
+    from oxbot.app.headless import EventLines
 
     lines = EventLines()
     first = lines.describe(CycleFailed(0, "bot1", HELP, 1))
@@ -23,7 +23,7 @@ def test_cycle_failure_help_once_per_run_and_no_class_name() -> None:
 
 
 def test_the_same_failure_is_not_logged_twice() -> None:
-    from oxbot.tui.headless import EventLines
+    from oxbot.app.headless import EventLines
 
     lines = EventLines()
     lines.describe(CycleFailed(0, "bot1", HELP, 5))

@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-OXBOT = [sys.executable, "-m", "oxbot.tui.cli"]
+OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 FILL_LINE = re.compile(r"^.*?(\S+): (buy|sell) \S+ \S+ @ ", re.M)
 
 
@@ -79,7 +79,7 @@ class Engine:
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         """Until the control socket answers a status request."""
-        from oxbot.engine.remote import engine_running
+        from oxbot.remote.client import engine_running
 
         deadline = time.monotonic() + timeout
         while not engine_running(self.home.socket):
@@ -92,7 +92,7 @@ class Engine:
 
     def status(self) -> dict[str, Any]:
         """The engine's status summary, straight from the socket (fast, in-process)."""
-        from oxbot.engine.remote import request_status
+        from oxbot.remote.client import request_status
 
         return request_status(self.home.socket, timeout=5.0)
 
@@ -133,7 +133,7 @@ class Home:
 
     @property
     def socket(self) -> Path:
-        from oxbot.engine.control import socket_path_for
+        from oxbot.remote.server import socket_path_for
 
         return socket_path_for(self.db.resolve(), self.root / "run")
 

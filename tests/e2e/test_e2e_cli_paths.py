@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-OXBOT = [sys.executable, "-m", "oxbot.tui.cli"]
+OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 
 
 def one_line(r: subprocess.CompletedProcess[str], code: int, *words: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from oxbot.engine.messages import CommandDone, EngineSnapshot, StartBot
-from oxbot.engine.remote import SocketClient
+from oxbot.remote.client import SocketClient
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from oxbot.engine.messages import (
     StopBot,
 )
 from oxbot.engine.models import BotStatus
-from oxbot.engine.remote import SocketClient
+from oxbot.remote.client import SocketClient
 
 FILL = r"^.*?(e-\w+|idle): (buy|sell) \S+ \S+ @ "
 

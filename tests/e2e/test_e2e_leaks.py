@@ -220,4 +220,4 @@ wait $pid
 def home_cmd(home: Any) -> list[str]:
     import sys
 
-    return [sys.executable, "-m", "oxbot.tui.cli", "--db", str(home.db)]
+    return [sys.executable, "-m", "oxbot.cli.main", "--db", str(home.db)]

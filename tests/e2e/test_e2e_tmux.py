@@ -59,7 +59,7 @@ class Tmux:
 def command(home: Any, *args: str, log: str | None = None) -> str:
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in home.env.items()
                    if k.startswith(("OXBOT_", "XDG_", "PYTHON")))
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "oxbot.tui.cli",
+    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "oxbot.cli.main",
                                              "--db", str(home.db), *args))
     redirect = f" 2>{shlex.quote(log)}" if log else ""
     return f"env TERM=xterm-256color {env} {argv}{redirect}"
@@ -70,14 +70,14 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
         home.add_bot(*bot, "--start")
     tmux = Tmux()
     log = str(home.root / "tmux-engine.log")
-    from oxbot.engine.remote import engine_running
+    from oxbot.remote.client import engine_running
 
     try:
         tmux("new-session", "-d", "-s", "engine", "-x", "120", "-y", "30",
              command(home, "run", "--headless", "--sim-speed", "300", "--status-every", "0.02",
                      log=log))
         from oxbot.engine.errors import OxbotError
-        from oxbot.engine.remote import request_status
+        from oxbot.remote.client import request_status
 
         deadline = time.monotonic() + 20
         while not engine_running(home.socket):
@@ -138,7 +138,7 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
     finally:
         # SIGHUP is ignored by design, so killing the tmux server would orphan the engine:
         # stop it through its socket first.
-        from oxbot.engine.remote import request_stop
+        from oxbot.remote.client import request_stop
 
         if engine_running(home.socket):
             assert request_stop(home.socket, timeout=10), "the engine did not stop"

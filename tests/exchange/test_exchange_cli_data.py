@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from oxbot.tui import cli_data
-from oxbot.tui.cli import _Parser
-from oxbot.tui.cli_errors import run_handler
+from oxbot.cli import data as cli_data
+from oxbot.cli.errors import run_handler
+from oxbot.cli.main import _Parser
 
 
 def parse(argv: list[str]) -> Any:

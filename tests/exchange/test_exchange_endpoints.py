@@ -84,7 +84,7 @@ def test_an_unreadable_file_keeps_live_bots_stopped(tmp_path: Path) -> None:
 
 def _cli(args: list[str], home: Path, env: dict[str, str] | None = None
          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "oxbot.tui.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "oxbot.cli.main", *args], capture_output=True,
                           text=True, timeout=120,
                           env={**os.environ, "OXBOT_HOME": str(home), **(env or {})})
 
@@ -133,7 +133,7 @@ def test_a_cli_command_refuses_broken_exchange_settings(tmp_path: Path) -> None:
 def test_which_keys_carry_a_passphrase_comes_from_ccxt() -> None:
     """ccxt's ``requiredCredentials['password']`` (okx.py, kucoin.py: True; binance: False)
     decides whether a LIVE bot's key check asks for a passphrase."""
-    from oxbot.tui.runtime import needs_passphrase
+    from oxbot.app.runtime import needs_passphrase
 
     assert needs_passphrase("okx") and needs_passphrase("kucoin")
     assert not needs_passphrase("binance") and not needs_passphrase("no-such-exchange")

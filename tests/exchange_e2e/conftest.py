@@ -98,8 +98,8 @@ async def run_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     configured as a user configures oxbot: settings.json's ``exchanges`` entry for the fake's
     exchange (``settings`` adds or overrides its keys, e.g. ``breaker_after=3``) and the key in
     OXBOT_<EXCHANGE>_* environment variables. The composition root is the real one."""
+    from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options
     from oxbot.storage.store import Store
-    from oxbot.tui.runtime import RuntimeOptions, build_engine, exchange_options
 
     runs: list[tuple[EngineRun, Any]] = []
 

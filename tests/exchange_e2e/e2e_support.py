@@ -147,7 +147,7 @@ def runtime_options(db_path: Path, url: str, home: Path) -> Any:
     keys come from where a user's come from (the keyring, or OXBOT_BINANCE_* variables)."""
     import json
 
-    from oxbot.tui.runtime import RuntimeOptions, exchange_options
+    from oxbot.app.runtime import RuntimeOptions, exchange_options
 
     path = home / "config" / "settings.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,8 +33,8 @@ def restore_logging() -> Any:
 async def serve_headless(opts: Any, monkeypatch: Any) -> tuple[asyncio.Task[int], Any]:
     """``oxbot run --headless`` as the CLI runs it (headless.serve, plain log lines); the
     engine it built, once ready."""
-    from oxbot.tui import headless
-    from oxbot.tui.logs import setup_logging
+    from oxbot.app import headless
+    from oxbot.app.logs import setup_logging
 
     built: list[Any] = []
     real_build = headless.build_engine
@@ -70,7 +70,7 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
                                                  capsys: Any, monkeypatch: Any,
                                                  restore_logging: Any) -> None:
     fake.fault_fn = lambda _method, _path: "503"
-    from oxbot.tui.runtime import RuntimeOptions, exchange_options
+    from oxbot.app.runtime import RuntimeOptions, exchange_options
 
     settings = camp.write_settings(tmp_path / "home", fake, stale_after_s=0.3, breaker_after=2,
                                    breaker_cooldown_s=5)
@@ -105,9 +105,9 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
     in the log, however many cycles and lookups follow."""
     from decimal import Decimal
 
+    from oxbot.app.runtime import RuntimeOptions, exchange_options
     from oxbot.engine.exchange.broker import new_client_order_id
     from oxbot.engine.messages import ReconcileFound
-    from oxbot.tui.runtime import RuntimeOptions, exchange_options
 
     for key, value in camp.key_env(fake).items():
         monkeypatch.setenv(key, value)

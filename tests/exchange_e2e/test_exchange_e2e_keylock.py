@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-OXBOT = [sys.executable, "-m", "oxbot.tui.cli"]
+OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 
 
 def _env(camp: Any, fake: Any, home: Path) -> dict[str, str]:

@@ -27,7 +27,7 @@ CREATE = {"binance": ("POST", "/api/v3/order"), "okx": ("POST", "/api/v5/trade/b
 # How a create is held in flight: applied late (after the client timed out), applied and then
 # answered after the timeout, or never applied.
 HELD = ["late", "stall_after", "stall", "late_arrival"]
-OXBOT = [sys.executable, "-m", "oxbot.tui.cli"]
+OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 
 
 def _oxbot(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -36,10 +36,10 @@ async def main(mode: str, bot: str, db: str, url: str, wall0: float, speed: floa
         raise SystemExit(f"refusing to run with {leaked} set: keys must come from the keyring")
     sup = _load_support()
 
+    from oxbot.app.runtime import build_engine
     from oxbot.engine.messages import EngineError, Notice
     from oxbot.engine.models import BotStatus, Mode
     from oxbot.storage.store import Store
-    from oxbot.tui.runtime import build_engine
 
     # Configured as a user does (settings.json); the keys through the composition root's
     # default resolver (tui.runtime.keyring_credentials).

@@ -35,7 +35,7 @@ sup = load_by_path("_oxbot_exchange_e2e_e2e_support",
 def _oxbot() -> list[str]:
     """The installed console script, as a user runs it; the module when it isn't installed."""
     script = Path(sys.executable).with_name("oxbot")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "oxbot.tui.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "oxbot.cli.main"]
 
 
 def _clean_env(root: Path) -> dict[str, str]:

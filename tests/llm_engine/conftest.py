@@ -22,12 +22,12 @@ import pytest
 from engine_harness import Harness
 from fake_llm_server import FakeLLMServer, Seen
 
+from oxbot.app.runtime import RuntimeOptions, key_check, strategy_factory
 from oxbot.engine.engine import Engine
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig
 from oxbot.storage.store import Store
-from oxbot.tui.runtime import RuntimeOptions, key_check, strategy_factory
 
 START = 1_700_000_040_000  # fixed virtual start (a minute boundary): deterministic candles
 MODEL = "fake-model"

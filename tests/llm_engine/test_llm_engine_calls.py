@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from fake_llm_server import FakeLLMServer
 
+from oxbot.app.headless import EventLines
 from oxbot.engine.messages import CycleFailed, Notice, OrderFilled, ReasoningChunk
 from oxbot.engine.models import BotStatus
 from oxbot.storage.redact import _clear_registry, register_secret
 from oxbot.storage.store import Store
-from oxbot.tui.headless import EventLines
 
 from .conftest import MODEL, Reply, call, call_cost, llm_bot, make_engine, reply
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from fake_llm_server import FakeLLMServer
 
+from oxbot.app.headless import EventLines
+from oxbot.app.runtime import RuntimeOptions, build_engine
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.messages import (
     AddBot,
@@ -23,8 +25,6 @@ from oxbot.engine.messages import (
 )
 from oxbot.engine.models import BotConfig, BotStatus, Mode
 from oxbot.storage.store import Store
-from oxbot.tui.headless import EventLines
-from oxbot.tui.runtime import RuntimeOptions, build_engine
 from oxbot.tui.widgets.bots_table import llm_cell, status_text
 
 from .conftest import START, Reply, call, llm_bot, make_engine, reply

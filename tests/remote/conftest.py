@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 
 from oxbot.engine.bus import EventBus
-from oxbot.engine.codec import decode, encode
-from oxbot.engine.control import ControlServer
 from oxbot.engine.messages import (
     BotStateChanged,
     BotView,
@@ -33,6 +31,8 @@ from oxbot.engine.messages import (
     StopBot,
 )
 from oxbot.engine.models import BotConfig, BotStatus
+from oxbot.remote.codec import decode, encode
+from oxbot.remote.server import ControlServer
 
 
 def make_bot(name: str, status: BotStatus = BotStatus.STOPPED) -> BotView:

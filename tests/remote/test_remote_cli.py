@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from oxbot.engine.control import ControlServer, socket_path_for
+from oxbot.cli import main as cli
+from oxbot.remote.server import ControlServer, socket_path_for
 from oxbot.storage.paths import runtime_dir
-from oxbot.tui import cli
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_status_and_stop_without_an_engine_in_a_real_process(home: Path) -> None
     env = {**os.environ, "OXBOT_HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
     for argv in (["status", "--json"], ["stop"]):
         proc = subprocess.run(
-            [sys.executable, "-m", "oxbot.tui.cli", "--db", str(home / "x.db"), *argv],
+            [sys.executable, "-m", "oxbot.cli.main", "--db", str(home / "x.db"), *argv],
             capture_output=True, text=True, env=env, timeout=60,
         )
         assert proc.returncode == 1, proc.stderr

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from oxbot.engine.control import ControlServer
 from oxbot.engine.messages import (
     CommandDone,
     EngineSnapshot,
@@ -24,7 +23,7 @@ from oxbot.engine.messages import (
     StopBot,
 )
 from oxbot.engine.models import BotStatus
-from oxbot.engine.remote import (
+from oxbot.remote.client import (
     DISCONNECTED,
     EngineNotRunning,
     SocketClient,
@@ -32,6 +31,7 @@ from oxbot.engine.remote import (
     request_status,
     request_stop,
 )
+from oxbot.remote.server import ControlServer
 
 
 class Inbox:

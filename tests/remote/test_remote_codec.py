@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from oxbot.engine import codec, messages
+from oxbot.engine import messages
 from oxbot.engine.messages import BotView, Command, EngineSnapshot, Event, StartBot
 from oxbot.engine.models import BotConfig, BotStatus, Mode, RiskLimits
+from oxbot.remote import codec
 
 
 def _classes_in_messages() -> list[type]:

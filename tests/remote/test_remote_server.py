@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from oxbot.engine.codec import ProtocolError, StatusReport, StatusRequest
-from oxbot.engine.control import ControlServer, ControlSocketError, socket_path_for
 from oxbot.engine.messages import (
     BotStateChanged,
     CommandDone,
@@ -23,6 +21,8 @@ from oxbot.engine.messages import (
     StartBot,
 )
 from oxbot.engine.models import BotStatus
+from oxbot.remote.codec import ProtocolError, StatusReport, StatusRequest
+from oxbot.remote.server import ControlServer, ControlSocketError, socket_path_for
 
 
 async def test_snapshot_first_then_command_outcome(server, engine, connect) -> None:

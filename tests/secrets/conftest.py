@@ -16,7 +16,7 @@ from module_loading import load_by_path
 
 HERE = Path(__file__).resolve().parent
 SUPPORT = HERE.parent / "support"  # the shared helpers (memory_keyring) for subprocesses too
-OXBOT = [sys.executable, "-m", "oxbot.tui.cli"]
+OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 # What CI needs: `apt-get install -y dbus gnome-keyring`.
 UNLOCK = ("echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null")
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from oxbot.tui.cli_keys import check_exchange_key
+from oxbot.cli.keys import check_exchange_key
 
 KEY, SECRET = "FakeBinanceKey0123456789abcdef", "FakeBinanceSecret0123456789abcdef"
 

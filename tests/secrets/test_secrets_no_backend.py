@@ -86,7 +86,7 @@ def test_unknown_provider_and_bad_stdin_are_usage_errors(env_for: Env, run_oxbot
 
 
 def test_importing_the_keys_command_stays_cheap() -> None:
-    code = ("import sys; import oxbot.tui.cli_keys; "
+    code = ("import sys; import oxbot.cli.keys; "
             "print(sorted(m for m in ('keyring', 'ccxt', 'oxbot.storage.secrets') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -30,7 +30,7 @@ def _read_until(fd: int, marker: bytes, deadline: float) -> bytes:
 def test_prompt_hides_the_pasted_key(env_for: Callable[..., dict[str, str]]) -> None:
     env = env_for(PYTHON_KEYRING_BACKEND="secrets_fake_keyrings.MemoryKeyring")
     primary, secondary = os.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "oxbot.tui.cli", "keys", "set", "openai"],
+    child = subprocess.Popen([sys.executable, "-m", "oxbot.cli.main", "keys", "set", "openai"],
                              stdin=secondary, stdout=secondary, stderr=secondary, env=env,
                              start_new_session=True)
     os.close(secondary)

@@ -83,7 +83,7 @@ def test_two_processes_read_at_once(secret_service: ServiceRunner, tmp_path: Pat
 
 def test_cli_set_from_stdin_then_list_shows_masked_only(secret_service: ServiceRunner) -> None:
     key, secret = VALUES["binance"]["api_key"], VALUES["binance"]["secret"]
-    oxbot = f"{PY} -m oxbot.tui.cli"
+    oxbot = f"{PY} -m oxbot.cli.main"
     result = secret_service(
         f"{oxbot} keys set binance --stdin && echo ==LIST== && {oxbot} keys list"
         f" && echo ==CHECK== && {oxbot} keys check --no-network"

@@ -49,11 +49,11 @@ def sim_client(tmp_path):
     """Factory: an InProcessClient running the REAL Engine on the seeded sim market at max
     speed, with a finite number of candles (so the final picture is deterministic) and a temp
     database holding ``bots`` (running unless told otherwise)."""
+    from oxbot.app.inprocess import InProcessClient
+    from oxbot.app.runtime import RuntimeOptions, build_engine
     from oxbot.engine.market.sim import SimConfig
     from oxbot.engine.models import BotStatus
     from oxbot.storage.store import Store
-    from oxbot.tui.bridge import InProcessClient
-    from oxbot.tui.runtime import RuntimeOptions, build_engine
 
     clients = []
 

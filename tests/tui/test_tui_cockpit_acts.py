@@ -24,6 +24,7 @@ import pytest
 from tui_pilot import screen_text
 from tui_sim import SIM_T0, wait_until
 
+from oxbot.app.inprocess import InProcessClient
 from oxbot.engine import messages as m
 from oxbot.engine.broker import Broker, Execution
 from oxbot.engine.engine import Engine
@@ -35,7 +36,6 @@ from oxbot.engine.strategies import REGISTRY, Strategy, build_strategy
 from oxbot.engine.strategies.base import ENTER, NONE
 from oxbot.storage.store import Store
 from oxbot.tui.app import OxbotApp
-from oxbot.tui.bridge import InProcessClient
 from oxbot.tui.screens.stop_dialogs import PanicScreen, QuitScreen, StopBotScreen
 from oxbot.tui.widgets.bots_table import BotsTable
 

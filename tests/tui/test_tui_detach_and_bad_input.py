@@ -98,7 +98,7 @@ async def test_a_broken_settings_file_is_said_in_the_cockpit(scripted_client, fi
     monkeypatch.setenv("OXBOT_HOME", str(tmp_path))
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.json").write_bytes(b'{"theme": "oxbot-light\xff"}')
-    from oxbot.tui.cli_tui import _settings
+    from oxbot.cli.tui import _settings
 
     settings, notices = _settings()
     app = OxbotApp(scripted_client, settings=settings, clock=fixed_clock, notices=notices)

@@ -46,7 +46,7 @@ def test_demo_bot_trades_in_tmux(tmp_path):
                   f"XDG_DATA_HOME={tmp_path}/data XDG_RUNTIME_DIR={tmp_path}/run "
                   f"TERM=xterm-256color")
     os.makedirs(tmp_path / "run", mode=0o700, exist_ok=True)
-    cmd = f"{env_prefix} {sys.executable} -m oxbot.tui.cli --db {tmp_path}/e2e.db"
+    cmd = f"{env_prefix} {sys.executable} -m oxbot.cli.main --db {tmp_path}/e2e.db"
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", "bash --norc --noprofile")
     try:
         tmux("send-keys", "-t", name, "PS1='e2e$ '; clear", "Enter")

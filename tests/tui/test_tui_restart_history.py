@@ -14,13 +14,13 @@ from pathlib import Path
 from tui_pilot import screen_text
 from tui_sim import SIM_T0
 
+from oxbot.app.inprocess import InProcessClient
+from oxbot.app.runtime import RuntimeOptions, build_engine
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.messages import AddBot, DecisionMade, UpdateBot
 from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.storage.store import Store
 from oxbot.tui.app import OxbotApp
-from oxbot.tui.bridge import InProcessClient
-from oxbot.tui.runtime import RuntimeOptions, build_engine
 
 CANDLES = 120
 

@@ -14,11 +14,11 @@ CANDLES = 78
 
 
 def _client(db, bots, candles: int, start_ts: int):
+    from oxbot.app.inprocess import InProcessClient
+    from oxbot.app.runtime import RuntimeOptions, build_engine
     from oxbot.engine.market.sim import SimConfig
     from oxbot.engine.models import BotStatus
     from oxbot.storage.store import Store
-    from oxbot.tui.bridge import InProcessClient
-    from oxbot.tui.runtime import RuntimeOptions, build_engine
 
     opts = RuntimeOptions(db_path=db, sim=SimConfig(seed=7, speed=None, max_candles=candles,
                                                     start_ts=start_ts),

@@ -180,7 +180,7 @@ async def test_an_attached_cockpit_that_lost_its_engine_does_not_show_bots_runni
         scripted_client, fixed_clock):
     """After `oxbot stop`, an attached cockpit kept every row at "▶ running" with a "Next in":
     the rows are the engine's last word, so the status says it is unknown now."""
-    from oxbot.engine.remote import DISCONNECTED
+    from oxbot.remote.client import DISCONNECTED
     from oxbot.tui.widgets.bots_table import LOST_STATUS
 
     app = OxbotApp(scripted_client, clock=fixed_clock)

@@ -22,10 +22,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
+from oxbot.cli.backtest import MAX_CASH
 from oxbot.engine.errors import OxbotError
 from oxbot.engine.strategies import REGISTRY
 
-from ..cli_backtest import MAX_CASH
 from ..widgets.equity_chart import show_curve
 from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
@@ -207,12 +207,11 @@ class BacktestScreen(Screen[None]):
 
     @work(thread=True, group="backtest", exclusive=True, exit_on_error=False)
     def _run(self, req: BacktestRequest) -> None:
+        from oxbot.cli.backtest import symbol_from_name  # noqa: PLC0415
+        from oxbot.cli.backtest_report import json_metrics  # noqa: PLC0415
         from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
         from oxbot.engine.market.csvdata import load_csv  # noqa: PLC0415
         from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
-
-        from ..cli_backtest import symbol_from_name  # noqa: PLC0415
-        from ..cli_backtest_report import json_metrics  # noqa: PLC0415
 
         last = [-1.0]
         stages = {"loading": 0.0, "indicators": 0.1, "simulate": 0.2, "metrics": 0.95}

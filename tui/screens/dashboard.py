@@ -21,7 +21,7 @@ from textual.widgets import Static, Tab, Tabs
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import BotConfig
-from oxbot.engine.remote import DISCONNECTED
+from oxbot.remote.client import DISCONNECTED
 
 from ..widgets.bots_table import BotsTable
 from ..widgets.equity_chart import EquityChart

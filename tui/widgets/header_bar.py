@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from oxbot.engine.remote import DISCONNECTED
+from oxbot.remote.client import DISCONNECTED
 
 from .. import formatting as fmt
 from ..palette import colour

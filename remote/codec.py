@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from . import messages
-from .messages import Command, Event
+from oxbot.engine import messages
+from oxbot.engine.messages import Command, Event
 
 Message = Command | Event
 

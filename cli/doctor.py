@@ -106,9 +106,8 @@ def fixed_size_warning(env: Mapping[str, str]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxbot.app import __version__  # noqa: PLC0415
     from oxbot.storage.paths import config_dir, resolve_db_path  # noqa: PLC0415
-
-    from . import __version__  # noqa: PLC0415
 
     db = resolve_db_path(args.db)
     ok = sys.version_info >= (3, 12)

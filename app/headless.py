@@ -13,6 +13,7 @@ import signal
 from decimal import Decimal
 from typing import Any
 
+from oxbot.app.runtime import RuntimeOptions, build_engine, settle_heap
 from oxbot.engine.messages import (
     BotStateChanged,
     CommandDone,
@@ -23,8 +24,6 @@ from oxbot.engine.messages import (
     Notice,
     OrderFilled,
 )
-
-from .runtime import RuntimeOptions, build_engine, settle_heap
 
 log = logging.getLogger("oxbot")
 

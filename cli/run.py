@@ -46,13 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if args.status_every is not None and not args.status_every > 0:  # also refuses nan
         raise UsageError(f"--status-every must be > 0 minutes, got {args.status_every:g}; "
                          "e.g. --status-every 5")
-    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
+    from oxbot.app.headless import serve  # noqa: PLC0415
+    from oxbot.app.logs import setup_logging  # noqa: PLC0415
+    from oxbot.app.runtime import RuntimeOptions, exchange_options  # noqa: PLC0415
+    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
     from oxbot.storage.settings import load_settings  # noqa: PLC0415
-
-    from .headless import serve  # noqa: PLC0415
-    from .logs import setup_logging  # noqa: PLC0415
-    from .runtime import RuntimeOptions, exchange_options  # noqa: PLC0415
 
     setup_logging(args.log_format)
     settings, warnings = load_settings()

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import __version__
+from oxbot.app import __version__
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -49,7 +49,7 @@ def _every_subparser(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import cli_commands  # noqa: PLC0415
+    from oxbot.cli import commands as cli_commands  # noqa: PLC0415
 
     p = _Parser(
         prog="oxbot",
@@ -72,10 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
-        from .cli_tui import run_tui  # noqa: PLC0415
+        from oxbot.cli.tui import run_tui  # noqa: PLC0415
 
         handler = run_tui
-    from .cli_errors import run_handler  # noqa: PLC0415
+    from oxbot.cli.errors import run_handler  # noqa: PLC0415
 
     return run_handler(handler, args)
 

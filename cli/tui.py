@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _paths(args: argparse.Namespace) -> tuple[Any, Any]:
-    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
 
     db = resolve_db_path(args.db)
@@ -51,7 +51,7 @@ def _need_terminal() -> None:
 
 def run_attach(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import OxbotError  # noqa: PLC0415
-    from oxbot.engine.remote import SocketClient, engine_running  # noqa: PLC0415
+    from oxbot.remote.client import SocketClient, engine_running  # noqa: PLC0415
 
     _need_terminal()
     db, sock = _paths(args)
@@ -62,7 +62,7 @@ def run_attach(args: argparse.Namespace) -> int:
 
 
 def run_tui(args: argparse.Namespace) -> int:
-    from oxbot.engine.remote import SocketClient, engine_running  # noqa: PLC0415
+    from oxbot.remote.client import SocketClient, engine_running  # noqa: PLC0415
 
     _need_terminal()
     db, sock = _paths(args)
@@ -71,9 +71,9 @@ def run_tui(args: argparse.Namespace) -> int:
         print(f"oxbot: attaching to the engine already running on {db}", file=sys.stderr)
         return _run(SocketClient(sock, db=db), settings, notices)
 
-    from .bridge import InProcessClient  # noqa: PLC0415
-    from .cli_run import sim_config  # noqa: PLC0415
-    from .runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
+    from oxbot.app.inprocess import InProcessClient  # noqa: PLC0415
+    from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
+    from oxbot.cli.run import sim_config  # noqa: PLC0415
 
     opts = RuntimeOptions(
         db_path=db, sim=sim_config(getattr(args, "sim_speed", None)),
@@ -87,7 +87,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
 
 def _run(client: Any, settings: Any, notices: list[str] | None = None) -> int:
-    from .app import OxbotApp, run_app  # noqa: PLC0415
+    from oxbot.tui.app import OxbotApp, run_app  # noqa: PLC0415
 
     app_holder: dict[str, OxbotApp] = {}
 

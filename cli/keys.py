@@ -204,7 +204,7 @@ def _check(args: argparse.Namespace) -> int:
             continue
         spec = secrets.provider_spec(entry.provider)
         if spec.kind == "exchange" and not args.no_network:
-            from .runtime import endpoint_configurer  # noqa: PLC0415
+            from oxbot.app.runtime import endpoint_configurer  # noqa: PLC0415
 
             loaded = secrets.load_secret(entry.provider)
             verdict = check_exchange_key(entry.provider, loaded.fields if loaded else {},

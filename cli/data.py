@@ -155,11 +155,10 @@ def run_download(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
     import time  # noqa: PLC0415
 
+    from oxbot.app.runtime import endpoint_configurer  # noqa: PLC0415
     from oxbot.engine.errors import DataError, UsageError  # noqa: PLC0415
     from oxbot.engine.exchange.clients import ExchangeClients, point_at  # noqa: PLC0415
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
-
-    from .runtime import endpoint_configurer  # noqa: PLC0415
 
     try:
         tf_ms = timeframe_seconds(args.timeframe) * 1000
@@ -170,9 +169,8 @@ def run_download(args: argparse.Namespace) -> int:
     until = min(until, int(time.time() * 1000) // tf_ms * tf_ms)
     if since >= until:
         raise DataError(f"--since {args.since} is not before --until ({args.until or 'now'})")
+    from oxbot.cli.backtest import check_symbol  # noqa: PLC0415
     from oxbot.engine.backtest.history import reach  # noqa: PLC0415
-
-    from .cli_backtest import check_symbol  # noqa: PLC0415
 
     symbol = check_symbol(args.symbol)
     out = args.out.expanduser()

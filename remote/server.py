@@ -20,10 +20,10 @@ import stat
 from pathlib import Path
 from typing import Any, Protocol
 
-from .bus import EventBus, Subscription
-from .codec import ProtocolError, StatusReport, StatusRequest, decode, encode
-from .errors import OxbotError
-from .messages import Command, EngineSnapshot, Event
+from oxbot.engine.bus import EventBus, Subscription
+from oxbot.engine.errors import OxbotError
+from oxbot.engine.messages import Command, EngineSnapshot, Event
+from oxbot.remote.codec import ProtocolError, StatusReport, StatusRequest, decode, encode
 
 log = logging.getLogger(__name__)
 

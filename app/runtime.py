@@ -280,7 +280,7 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
             key_check=key_check(opts),
         )
         if control_socket is not None:
-            from oxbot.engine.control import ControlServer  # noqa: PLC0415
+            from oxbot.remote.server import ControlServer  # noqa: PLC0415
 
             engine.services.append(ControlServer(engine, control_socket))
         return engine

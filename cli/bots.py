@@ -101,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_params(strategy: str, items: list[str]) -> dict[str, Any]:
     """``--param`` values coerced by the strategy's own Params model (see cli_params)."""
-    from .cli_params import strategy_params  # noqa: PLC0415
+    from oxbot.cli.params import strategy_params  # noqa: PLC0415
 
     return strategy_params(strategy, items)
 
@@ -109,11 +109,10 @@ def parse_params(strategy: str, items: list[str]) -> dict[str, Any]:
 def build_config(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError  # noqa: PLC0415
 
+    from oxbot.cli.params import flag_errors  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, Mode  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
-
-    from .cli_params import flag_errors  # noqa: PLC0415
 
     if args.live and not args.yes_i_mean_live:
         raise ConfigError("--live trades real money; add --yes-i-mean-live to confirm")
@@ -148,7 +147,7 @@ def build_config(args: argparse.Namespace) -> Any:
 def check_keys(args: argparse.Namespace, cfg: Any) -> None:
     """ConfigError naming the missing LLM or exchange key and `oxbot keys set ...`; for the
     commands that change the database themselves (a running engine checks on its own)."""
-    from .runtime import RuntimeOptions, key_check  # noqa: PLC0415
+    from oxbot.app.runtime import RuntimeOptions, key_check  # noqa: PLC0415
 
     asyncio.run(key_check(RuntimeOptions(db_path=_db(args)))(cfg))
 
@@ -175,8 +174,8 @@ def _db(args: argparse.Namespace) -> Path:
 
 def _remote(args: argparse.Namespace) -> Any:
     """A connected SocketClient when an engine runs on this database, else None."""
-    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
-    from oxbot.engine.remote import engine_running  # noqa: PLC0415
+    from oxbot.remote.client import engine_running  # noqa: PLC0415
+    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import runtime_dir  # noqa: PLC0415
 
     path = socket_path_for(_db(args).resolve(), runtime_dir())
@@ -190,7 +189,7 @@ def _send(path: Path, command: Any, timeout: float = 15.0) -> tuple[bool, str]:
     from dataclasses import replace  # noqa: PLC0415
 
     from oxbot.engine.messages import CommandDone  # noqa: PLC0415
-    from oxbot.engine.remote import SocketClient  # noqa: PLC0415
+    from oxbot.remote.client import SocketClient  # noqa: PLC0415
 
     command = replace(command, request_id=uuid.uuid4().hex)
     done = threading.Event()
@@ -439,12 +438,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
+    from oxbot.cli.params import flag_errors  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, BotStatus, Mode  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
-
-    from .cli_params import flag_errors  # noqa: PLC0415
 
     try:
         raw = json.loads(Path(args.file).read_text())

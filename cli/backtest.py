@@ -108,11 +108,10 @@ def _outputs(args: argparse.Namespace) -> None:
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:
+    from oxbot.cli.params import strategy_params  # noqa: PLC0415
     from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
-
-    from .cli_params import strategy_params  # noqa: PLC0415
 
     backtestable(args.strategy)
     strategy = build_strategy(args.strategy, strategy_params(args.strategy, args.param))
@@ -139,7 +138,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
             write_trades(args.trades_out, result.trades, symbol)
         if args.equity_out:
             write_equity(args.equity_out, result.ts, result.equity, symbol)
-    from .cli_backtest_report import json_metrics, render_report  # noqa: PLC0415
+    from oxbot.cli.backtest_report import json_metrics, render_report  # noqa: PLC0415
 
     metrics = json_metrics(result, source=source, symbol=symbol, cash=cash)
     out = sys.stderr if to_stdout else sys.stdout  # stdout carries the CSV then
@@ -180,7 +179,7 @@ def _trim(frame: Any, args: argparse.Namespace) -> Any:
         keep &= frame["ts"] < hi
     trimmed = frame[keep].reset_index(drop=True)
     if trimmed.empty:
-        from .cli_backtest_report import utc  # noqa: PLC0415
+        from oxbot.cli.backtest_report import utc  # noqa: PLC0415
 
         raise DataError(f"{args.data} has no candles between --since {args.since or '(start)'} "
                         f"and --until {args.until or '(end)'}; it covers "

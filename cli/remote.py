@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
 
 def engine_endpoint(args: argparse.Namespace) -> tuple[Path, Path]:
     """(database path, control socket path) of the engine the command line points at."""
-    from oxbot.engine.control import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
 
     db = resolve_db_path(getattr(args, "db", None))
@@ -45,7 +45,7 @@ def engine_endpoint(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def run_status(args: argparse.Namespace) -> int:
     """`oxbot status [--json]`."""
-    from oxbot.engine.remote import EngineNotRunning, request_status  # noqa: PLC0415
+    from oxbot.remote.client import EngineNotRunning, request_status  # noqa: PLC0415
 
     db, sock = engine_endpoint(args)
     try:
@@ -67,7 +67,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def run_stop(args: argparse.Namespace) -> int:
     """`oxbot stop`: graceful stop, waiting up to STOP_TIMEOUT_S."""
-    from oxbot.engine.remote import engine_running, request_stop  # noqa: PLC0415
+    from oxbot.remote.client import engine_running, request_stop  # noqa: PLC0415
 
     db, sock = engine_endpoint(args)
     if engine_running(sock):  # no "stopping ..." line before a "none is running" error

@@ -18,11 +18,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from .client import EventListener
-from .codec import Message, ProtocolError, StatusReport, StatusRequest, decode, encode
-from .control import LINE_LIMIT
-from .errors import OxbotError
-from .messages import Command, CommandDone, EngineStateChanged, Event, Notice, Shutdown
+from oxbot.engine.client import EventListener
+from oxbot.engine.errors import OxbotError
+from oxbot.engine.messages import Command, CommandDone, EngineStateChanged, Event, Notice, Shutdown
+from oxbot.remote.codec import Message, ProtocolError, StatusReport, StatusRequest, decode, encode
+from oxbot.remote.server import LINE_LIMIT
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,17 @@
+"""The list of sub-command registrars (each module: ``register(subparsers)``)."""
+
+from __future__ import annotations
+
+from oxbot.cli import backtest as cli_backtest
+from oxbot.cli import bots as cli_bots
+from oxbot.cli import data as cli_data
+from oxbot.cli import doctor as cli_doctor
+from oxbot.cli import keys as cli_keys
+from oxbot.cli import remote as cli_remote
+from oxbot.cli import run as cli_run
+from oxbot.cli import tui as cli_tui
+
+REGISTRARS = [
+    cli_bots.register, cli_run.register, cli_tui.register, cli_backtest.register,
+    cli_data.register, cli_doctor.register, cli_keys.register, cli_remote.register,
+]
