@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import waiting
 
 from oxbot.app.runtime import RuntimeOptions, build_engine
 from oxbot.engine.exchange.clients import Credentials
@@ -179,14 +180,13 @@ def live_bot(name: str, symbols: tuple[str, ...] = ("BTC/USDT",), exchange: str 
 
 
 async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
-    end = asyncio.get_running_loop().time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if asyncio.get_running_loop().time() > end:
-            return v
-        await asyncio.sleep(every)
+    """pred()'s first truthy value, or its last value after ``timeout``: these tests then assert
+    with their own message, which says what was broken."""
+    try:
+        return await waiting.wait_for(pred, timeout, waiting.describe(pred),
+                                      pause=lambda: asyncio.sleep(every))
+    except waiting.WaitTimeout:
+        return pred()
 
 
 D = Decimal
