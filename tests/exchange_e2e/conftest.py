@@ -21,6 +21,12 @@ support = load_by_path("_oxbot_exchange_e2e_e2e_support", _HERE / "e2e_support.p
 
 
 @pytest.fixture
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A home of the test's own (settings, data, logs), for the scripted LIVE tests."""
+    monkeypatch.setenv("OXBOT_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
 def sup() -> Any:
     return support
 

@@ -1,6 +1,16 @@
-"""Adversarial harness: the REAL engine (oxbot.app.runtime.build_engine with RuntimeOptions as
-settings.json would give them), the REAL ccxt client over HTTP to the project's fake exchanges
-on 127.0.0.1, and a scripted strategy whose decisions the test chooses.
+"""The LIVE order path under attack: the REAL engine (oxbot.app.runtime.build_engine with
+RuntimeOptions as settings.json would give them), the REAL ccxt client over HTTP to the
+project's fake exchanges on 127.0.0.1, and a scripted strategy whose decisions the test chooses.
+
+The tests built on this module were written by an independent tester who had not read the
+project's own exchange tests, to break the LIVE order handling; each failed on the code it was
+written against and passes since the fix (the commit log tells which). Their docstrings say what
+was broken: a refused order in a multi-symbol decision losing the fills before it
+(test_exchange_e2e_multi_symbol_refusal), a sell whose fee is paid in the coin sold
+(..._fee_in_coin), PANIC, stop, delete, LIVE->PAPER and edits while an order's outcome is unknown
+(..._unresolved_orders, ..._delete_unresolved), a refused key making the lookups hammer the
+exchange (..._revoked_key), the start-up account check before the settled orders are booked
+(..._restart_balance_check); ..._single_order_faults holds what held from the start.
 
 Market input: the hub's own ccxt streams run (1m candles, so no candle closes during a short
 test); the test pushes a closed candle (``Bar``) into the bot's inbox, exactly what the

@@ -1,4 +1,4 @@
-"""Review fixes in the dashboard panels: the reasoning panel follows the newest decision (also
+"""The dashboard panels: the reasoning panel follows the newest decision (also
 after being hidden in the compact layout), fills lines are never cut at 120 columns."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Smaller review fixes: what the header, footer, help, form and dialogs say."""
+"""What the header, footer, help, form and dialogs say."""
 
 from __future__ import annotations
 
