@@ -16,9 +16,6 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-T = TypeVar("T")
 
 EVERY = 0.02  # seconds between checks: fast enough not to slow a test, cheap enough to spin
 
@@ -42,7 +39,7 @@ def _timed_out(what: str, timeout: float, detail: Callable[[], str] | None) -> W
     return WaitTimeout(text)
 
 
-async def wait_for(cond: Callable[[], T], timeout: float, what: str, *,
+async def wait_for[T](cond: Callable[[], T], timeout: float, what: str, *,
                    pause: Callable[[], Awaitable[object]] | None = None,
                    detail: Callable[[], str] | None = None) -> T:
     """Return cond()'s first truthy value; raise WaitTimeout naming ``what`` after ``timeout``
@@ -61,7 +58,7 @@ async def wait_for(cond: Callable[[], T], timeout: float, what: str, *,
             await pause()
 
 
-def wait_until(cond: Callable[[], T], timeout: float, what: str, *, every: float = EVERY,
+def wait_until[T](cond: Callable[[], T], timeout: float, what: str, *, every: float = EVERY,
                detail: Callable[[], str] | None = None) -> T:
     """The blocking twin of wait_for, for tests that drive threads or child processes."""
     end = time.monotonic() + timeout

@@ -3,7 +3,7 @@ keys drive real bots, and what the screen shows is what the engine did."""
 
 from __future__ import annotations
 
-from tui_pilot import screen_text
+from tui_pilot import notifications, screen_text
 from tui_sim import settle, sim_bots
 from waiting import describe, wait_for
 
@@ -51,7 +51,7 @@ async def test_panic_flattens_everything_and_reports_done(sim_client):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.click("#confirm")
         await wait_until(pilot, lambda: any("PANIC done" in n.message
-                                            for n in app._notifications))
+                                            for n in notifications(app)))
         await pilot.pause(0.4)
         assert not app.state.positions
         assert all(b.status.value == "stopped" for b in app.state.bots.values())
