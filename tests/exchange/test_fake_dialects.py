@@ -17,6 +17,7 @@ from typing import Any
 import ccxt
 import pytest
 from module_loading import load_by_path
+from waiting import wait_for
 
 venues = load_by_path("_oxbot_exchange_tests_venues", Path(__file__).with_name("venues.py"))
 SYM, dec = venues.SYMBOL, venues.dec
@@ -232,7 +233,8 @@ async def test_lookups_before_the_exchange_has_the_order(venue: Any) -> None:
     with pytest.raises(ccxt.OrderNotFound):
         await c.fetch_order(None, SYM, {"clientOrderId": "lag1"})
     assert await c.fetch_open_orders(SYM) == [] and await c.fetch_closed_orders(SYM) == []
-    await wait_until(lambda: fake.visible(next(iter_orders(fake)), 0.3))
+    await wait_for(lambda: fake.visible(next(iter_orders(fake)), 0.3), 5.0,
+                   "the order to become visible")
     assert (await c.fetch_order(placed["id"], SYM))["status"] == "closed"
 
 
@@ -242,7 +244,8 @@ async def test_fills_listed_later_than_the_order_state(venue: Any) -> None:
     placed = await c.create_order(SYM, "market", "buy", 0.01)
     assert (await c.fetch_order(placed["id"], SYM))["filled"] == 0.01
     assert await c.fetch_order_trades(placed["id"], SYM) == []  # filled, yet no trade
-    await wait_until(lambda: fake.visible(next(iter_orders(fake)), 0.3))
+    await wait_for(lambda: fake.visible(next(iter_orders(fake)), 0.3), 5.0,
+                   "the order to become visible")
     assert len(await c.fetch_order_trades(placed["id"], SYM)) == 1
 
 
@@ -282,13 +285,3 @@ async def test_uniform_views(venue: Any) -> None:
 
 def iter_orders(fake: Any) -> Any:
     return (o.created_mono for o in fake.orders.values())
-
-
-async def wait_until(cond: Any, timeout: float = 5.0) -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not cond():
-        assert loop.time() < end, "condition not reached"
-        await asyncio.sleep(0.02)

@@ -13,10 +13,17 @@ from typing import Any
 
 import pytest
 from module_loading import load_by_path
+from waiting import describe, wait_for
 
 _HERE = Path(__file__).parent
 
 support = load_by_path("_oxbot_exchange_e2e_e2e_support", _HERE / "e2e_support.py")
+
+
+@pytest.fixture
+def own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A home of the test's own (settings, data, logs), for the scripted LIVE tests."""
+    monkeypatch.setenv("OXBOT_HOME", str(tmp_path / "home"))
 
 
 @pytest.fixture
@@ -61,16 +68,17 @@ class EngineRun:
         return next(e for e in self.events
                     if isinstance(e, CommandDone) and e.request_id == cmd.request_id)
 
-    async def wait(self, cond: Callable[[], bool], timeout: float = 30) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while not cond():
+    async def wait(self, cond: Callable[[], bool], timeout: float = 30,
+                   what: str | None = None) -> None:
+        """Wait until cond() holds; fail at once if the engine stopped meanwhile."""
+
+        def holds() -> bool:
             if self.task is not None and self.task.done():
                 self.task.result()
                 raise AssertionError("engine stopped")
-            if loop.time() > end:
-                raise TimeoutError("condition not reached in time")
-            await asyncio.sleep(0.02)
+            return cond()
+
+        await wait_for(holds, timeout, what or describe(cond))
 
     def notices(self, text: str = "") -> list[str]:
         from oxbot.engine.messages import Notice

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from waiting import describe, wait_for
+
 from oxbot.engine.engine import Engine
 from oxbot.engine.messages import Command, CommandDone
 
@@ -39,16 +41,18 @@ class Harness:
             if isinstance(ev, CommandDone) and ev.request_id == cmd.request_id:
                 return ev
 
-    async def drain(self, until: Callable[[], bool], timeout: float | None = None) -> None:
-        loop = asyncio.get_running_loop()
-        end = loop.time() + (self.drain_timeout if timeout is None else timeout)
-        while not until():
-            if loop.time() > end:
-                raise TimeoutError("condition not reached")
+    async def drain(self, until: Callable[[], bool], timeout: float | None = None,
+                    what: str | None = None) -> None:
+        """Keep every event the engine publishes until ``until()`` holds."""
+
+        async def next_event() -> None:
             try:
                 self.events.append(await asyncio.wait_for(self.sub.get(), self.poll_s))
             except TimeoutError:
                 pass
+
+        await wait_for(until, self.drain_timeout if timeout is None else timeout,
+                       what or describe(until), pause=next_event)
 
     async def finish_market(self, timeout: float = 60) -> None:
         """Wait until every sim stream ran out of candles and every bot emptied its inbox."""

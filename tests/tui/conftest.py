@@ -12,7 +12,13 @@ from module_loading import load_by_path
 _HERE = Path(__file__).parent
 doubles = load_by_path("tui_doubles", _HERE / "tui_doubles.py")
 tui_sim = load_by_path("tui_sim", _HERE / "tui_sim.py")
-load_by_path("tui_pilot", _HERE / "tui_pilot.py")
+pilot_helpers = load_by_path("tui_pilot", _HERE / "tui_pilot.py")
+
+
+@pytest.fixture(autouse=True)
+def _record_notifications(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every toast kept for tui_pilot.notifications(app)."""
+    pilot_helpers.record_notifications(monkeypatch)
 
 
 class FixedClock:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from tui_pilot import screen_text
+from tui_pilot import notifications, screen_text
 from tui_sim import SIM_T0, wait_until
 
 from oxbot.app.inprocess import InProcessClient
@@ -221,8 +221,8 @@ async def test_panic_holds_decisions_and_answers_before_an_order_in_flight(
 
         await pilot.click("#confirm")
         await wait_until(pilot, lambda: any("PANIC done" in n.message
-                                            for n in app._notifications), "PANIC's answer")
-        done = next(n.message for n in app._notifications if "PANIC done" in n.message)
+                                            for n in notifications(app)), "PANIC's answer")
+        done = next(n.message for n in notifications(app) if "PANIC done" in n.message)
         assert not slow.gate.is_set()  # answered while slow's order is still in flight
         # what the dialog said is what PANIC stopped and closed
         assert done.startswith("PANIC done: 3 bots stopped, 2 positions closed"), done
@@ -230,7 +230,7 @@ async def test_panic_holds_decisions_and_answers_before_an_order_in_flight(
         on_engine(client, slow.gate.set)  # the exchange answers: the buy fills, then closes
         await wait_until(pilot, lambda: any("slow's order in flight settled; 1 position "
                                             "closed" in n.message
-                                            for n in app._notifications), "the late close")
+                                            for n in notifications(app)), "the late close")
         await wait_until(pilot, lambda: not app.state.positions, "no position left")
         assert set(running(client).values()) == {BotStatus.STOPPED}
         assert not engine.hold.reason()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tui_doubles as d
 from textual.theme import Theme
-from tui_pilot import ready, screen_text
+from tui_pilot import notifications, ready, screen_text
 from tui_sim import sim_bots, wait_until
 
 from oxbot.engine import messages as m
@@ -80,12 +80,12 @@ async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_live
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "bot00" in app.state.bots, "the engine's bot")
         assert app.theme == "oxbot-dark"
-        notes = [n.message for n in app._notifications]
+        notes = [n.message for n in notifications(app)]
         assert any("broken.toml skipped" in n and "footer-key-foreground" in n
                    for n in notes), notes
         await pilot.press("t", "t", "t")  # oxbot-light, oxbot-contrast, sneaky
         await wait_until(pilot, lambda: any("'sneaky' breaks the stylesheet" in n.message
-                                            for n in app._notifications), "the notice")
+                                            for n in notifications(app)), "the notice")
         await wait_until(pilot, lambda: app.theme == "oxbot-dark", "the fallback")
         assert app.is_running
         assert client.engine is not None and client.engine.state == "running"
@@ -104,6 +104,6 @@ async def test_a_broken_settings_file_is_said_in_the_cockpit(scripted_client, fi
     app = OxbotApp(scripted_client, settings=settings, clock=fixed_clock, notices=notices)
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
-        notes = [n.message for n in app._notifications]
+        notes = [n.message for n in notifications(app)]
         assert any("is not UTF-8 text" in n and "settings.json" in n for n in notes), notes
         assert app.theme == "oxbot-dark"

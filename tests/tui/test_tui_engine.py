@@ -3,10 +3,9 @@ keys drive real bots, and what the screen shows is what the engine did."""
 
 from __future__ import annotations
 
-import asyncio
-
-from tui_pilot import screen_text
+from tui_pilot import notifications, screen_text
 from tui_sim import settle, sim_bots
+from waiting import describe, wait_for
 
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.confirm import ConfirmScreen
@@ -15,12 +14,9 @@ CANDLES = 78  # seed 7: bot00 makes a round trip, bot01 holds a position at the 
 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached:\n" + screen_text(pilot.app))
-        await pilot.pause(0.05)
+    """Wait while the app draws; on timeout show the screen."""
+    await wait_for(predicate, timeout, describe(predicate), pause=lambda: pilot.pause(0.05),
+                   detail=lambda: screen_text(pilot.app))
 
 
 async def test_start_a_stopped_bot_see_it_trade_then_stop_it(sim_client):
@@ -55,7 +51,7 @@ async def test_panic_flattens_everything_and_reports_done(sim_client):
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.click("#confirm")
         await wait_until(pilot, lambda: any("PANIC done" in n.message
-                                            for n in app._notifications))
+                                            for n in notifications(app)))
         await pilot.pause(0.4)
         assert not app.state.positions
         assert all(b.status.value == "stopped" for b in app.state.bots.values())

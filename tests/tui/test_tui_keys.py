@@ -4,7 +4,7 @@ test_tui_engine.py)."""
 
 from __future__ import annotations
 
-from tui_pilot import screen_text
+from tui_pilot import notifications, screen_text
 
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
@@ -130,12 +130,12 @@ async def test_panic_reports_done_only_when_engine_confirms(scripted_client, fix
         await pilot.click("#confirm")
         await pilot.pause(0.05)
         assert sent(scripted_client, m.PanicAll)
-        toasts = [n.message for n in app._notifications]
+        toasts = [n.message for n in notifications(app)]
         assert any("waiting for the engine" in t for t in toasts)
         assert not any("PANIC done" in t for t in toasts)
         scripted_client.release_panic()
         await pilot.pause(0.05)
-        assert any("PANIC done" in n.message for n in app._notifications)
+        assert any("PANIC done" in n.message for n in notifications(app))
         assert "▶ running" not in screen_text(app)
 
 
@@ -223,7 +223,7 @@ async def test_fill_bursts_become_one_toast_and_stop_loss_is_named(scripted_clie
         scripted_client.emit(m.OrderFilled(0, "alpha", "BTC/USDT", "sell", Decimal("0.05"),
                                            Decimal("58000"), Decimal("2.9"), "stop_loss"))
         await pilot.pause(0.3)
-        trade_toasts = [n for n in app._notifications if n.title in ("fill", "fills",
+        trade_toasts = [n for n in notifications(app) if n.title in ("fill", "fills",
                                                                       "stop-loss")]
         assert len(trade_toasts) == 1
         assert "6 fills (1 stop-loss)" in trade_toasts[0].message

@@ -8,6 +8,7 @@ import pytest
 from keyring.backends import fail
 from textual.widgets import Input
 from tui_doubles import MemoryKeyring
+from tui_pilot import notifications
 from tui_pilot import ready as _settle
 
 from oxbot.tui.app import OxbotApp
@@ -72,7 +73,7 @@ async def test_broken_keyring_is_a_toast_not_a_freeze(scripted_client, fixed_clo
             app.screen.query_one("#key-api_key", Input).value = "sk-zzz-000000000000"
             await pilot.click("#keys-save")
             await _settle(pilot)
-            errors = [n for n in app._notifications if n.severity == "error"]
+            errors = [n for n in notifications(app) if n.severity == "error"]
             assert errors and "keyring" in errors[-1].message.lower()
             assert "sk-zzz" not in errors[-1].message
             await pilot.press("escape")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from tui_pilot import notifications
+
 from oxbot.themes import BUILTIN_THEMES, SEMANTIC_VARIABLES, load_user_themes
 from oxbot.tui.app import OxbotApp
 
@@ -58,7 +60,7 @@ async def test_app_uses_a_user_theme_and_notices_a_bad_one(tmp_path, scripted_cl
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.1)
         assert app.theme == "ocean"
-        assert any("bad.toml" in n.message for n in app._notifications)
+        assert any("bad.toml" in n.message for n in notifications(app))
         # the semantic variables fall back to the defaults for a theme that omits them
         assert app.get_css_variables()["pnl-up"]
         await pilot.press("t")

@@ -3,7 +3,43 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+from weakref import WeakKeyDictionary
+
 from oxbot.tui.app import OxbotApp
+
+
+class Note(NamedTuple):
+    """One toast as the app asked for it (App.notify's arguments)."""
+
+    message: str
+    title: str
+    severity: str
+
+
+_NOTES: WeakKeyDictionary[OxbotApp, list[Note]] = WeakKeyDictionary()
+
+
+def notifications(app: OxbotApp) -> list[Note]:
+    """The toasts the app showed since it started or last cleared them (conftest records them
+    through the public App.notify, so no test reads Textual's private list)."""
+    return _NOTES.setdefault(app, [])
+
+
+def record_notifications(monkeypatch) -> None:
+    """Wrap OxbotApp.notify and clear_notifications for one test (conftest's autouse fixture)."""
+    notify, clear = OxbotApp.notify, OxbotApp.clear_notifications
+
+    def recording(self, message, *, title="", severity="information", **kw):
+        notifications(self).append(Note(str(message), title, severity))
+        return notify(self, message, title=title, severity=severity, **kw)
+
+    def clearing(self) -> None:
+        notifications(self).clear()
+        clear(self)
+
+    monkeypatch.setattr(OxbotApp, "notify", recording)
+    monkeypatch.setattr(OxbotApp, "clear_notifications", clearing)
 
 
 def screen_text(app: OxbotApp) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from pathlib import Path
+
+from waiting import wait_for
 
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 SIM_T0 = T0  # the seeded sim's first live candle opens here (a fixed virtual time)
@@ -24,18 +25,19 @@ async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
     """Wait until the sim has played every candle and the UI has drawn the last of it."""
     app = pilot.app
     end = SIM_T0 + candles * 60_000
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    last = -1
-    while loop.time() < deadline:
+    before = [-1]  # engine_ts at the last look: the sim is done when it stopped moving
+
+    async def step() -> None:
+        before[0] = app.state.engine_ts
         await pilot.pause(0.1)
         await app.workers.wait_for_complete()
-        if app.state.engine_ts >= end and app.state.engine_ts == last:
-            break
-        last = app.state.engine_ts
-    else:
-        raise AssertionError(f"sim did not finish {candles} candles in {timeout}s "
-                             f"(at {(app.state.engine_ts - SIM_T0) / 60_000:.0f})")
+
+    def finished() -> bool:
+        return app.state.engine_ts >= end and app.state.engine_ts == before[0]
+
+    await step()
+    await wait_for(finished, timeout, f"the sim to play {candles} candles", pause=step,
+                   detail=lambda: f"at candle {(app.state.engine_ts - SIM_T0) / 60_000:.0f}")
     await pilot.pause(0.2)
     app.dashboard.redraw_all()  # the chart and the table redraw on timers: draw them now
     await pilot.pause(0.3)
@@ -45,14 +47,10 @@ async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
     await pilot.pause(0.05)
 
 
-async def wait_until(pilot, ready, what: str, timeout: float = 20.0) -> None:
-    """Pause until ready() holds: a condition, never a guess at how long a loaded machine takes."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not ready():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await pilot.pause(0.05)
+async def wait_until(pilot, ready, what: str, timeout: float = 20.0, detail=None) -> None:
+    """Pause until ready() holds: a condition, never a guess at how long a loaded machine takes.
+    The app draws between checks (pilot.pause)."""
+    await wait_for(ready, timeout, what, pause=lambda: pilot.pause(0.05), detail=detail)
 
 
 async def open_dialog(pilot, screen_name: str, *keys: str) -> None:

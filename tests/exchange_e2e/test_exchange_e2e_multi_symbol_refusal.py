@@ -17,9 +17,13 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adv_harness import live_bot, load_fake, start_live  # noqa: E402
+from scripted_live import live_bot, load_fake, start_live  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
 fb = load_fake("fake_binance")
 
@@ -89,7 +93,7 @@ async def test_restart_books_the_lost_fills_only_then(tmp_path: Path) -> None:
     """What the lost fills become: the orders stay PENDING in the journal (place() stores an
     order with fills only through the bot's cycle write, which never happened) and are not on
     the watch list (terminal), so only the next engine start looks them up and books them."""
-    from adv_harness import SCRIPTS  # noqa: PLC0415
+    from scripted_live import SCRIPTS  # noqa: PLC0415
 
     fake = TwoSymbolBinance()
     await fake.start()

@@ -11,9 +11,13 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adv_harness import SCRIPTS, live_bot, load_fake, start_live  # noqa: E402
+from scripted_live import SCRIPTS, live_bot, load_fake, start_live  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
 from oxbot.engine.messages import DeleteBot, ReconcileFound  # noqa: E402
 

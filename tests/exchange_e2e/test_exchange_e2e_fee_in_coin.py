@@ -17,9 +17,13 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adv_harness import FAKES, SCRIPTS, live_bot, load_fake, start_live  # noqa: E402
+from scripted_live import FAKES, SCRIPTS, live_bot, load_fake, start_live  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
 load_fake("fake_base")
 _spec = importlib.util.spec_from_file_location("_adv_fake_binance_bnb",

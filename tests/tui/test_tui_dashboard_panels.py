@@ -1,4 +1,4 @@
-"""Review fixes in the dashboard panels: the reasoning panel follows the newest decision (also
+"""The dashboard panels: the reasoning panel follows the newest decision (also
 after being hidden in the compact layout), fills lines are never cut at 120 columns."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from textual import events
 from tui_doubles import T0
+from tui_pilot import notifications, screen_text
 from tui_pilot import ready as _ready
-from tui_pilot import screen_text
 
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
@@ -73,7 +73,7 @@ async def test_fill_lines_are_whole_at_120x40(scripted_client, fixed_clock):
         text = screen_text(app)
         assert "STOP-LOSS" in text and "P&L -12.34" in text and "63,250" in text
         assert "0.015819 BTC" in text  # rounded, the common quote left out
-        toast = [n.message for n in app._notifications if n.title == "stop-loss"]
+        toast = [n.message for n in notifications(app) if n.title == "stop-loss"]
         assert toast and "0.015819 BTC" in toast[0]
 
 
@@ -114,7 +114,7 @@ def _fill(i: int, reason: str = "entry") -> m.OrderFilled:
 
 
 def _trade_toasts(app: OxbotApp) -> list[str]:
-    return [n.message for n in app._notifications if n.title in ("fill", "fills", "stop-loss",
+    return [n.message for n in notifications(app) if n.title in ("fill", "fills", "stop-loss",
                                                                  "take-profit")]
 
 

@@ -1,4 +1,4 @@
-"""Smaller review fixes: what the header, footer, help, form and dialogs say."""
+"""What the header, footer, help, form and dialogs say."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import tui_doubles as d
 from textual.widgets import Button
+from tui_pilot import notifications, screen_text
 from tui_pilot import ready as _ready
-from tui_pilot import screen_text
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import BotConfig, BotStatus, Mode
@@ -140,7 +140,7 @@ async def test_refused_update_brings_the_form_back_with_the_reason(scripted_clie
         assert "NOT SAVED" in screen_text(app) and "flatten it (f)" in screen_text(app)
         assert screen.query_one("#f-symbols").value == "ETH/USDT"  # what the user typed
         # said once, in the form: no toast repeating it over the form
-        assert not [n for n in app._notifications if "flatten it (f)" in n.message]
+        assert not [n for n in notifications(app) if "flatten it (f)" in n.message]
 
 
 async def test_delete_checkbox_shows_its_state_in_text(scripted_client, fixed_clock):

@@ -1,6 +1,16 @@
-"""Adversarial harness: the REAL engine (oxbot.app.runtime.build_engine with RuntimeOptions as
-settings.json would give them), the REAL ccxt client over HTTP to the project's fake exchanges
-on 127.0.0.1, and a scripted strategy whose decisions the test chooses.
+"""The LIVE order path under attack: the REAL engine (oxbot.app.runtime.build_engine with
+RuntimeOptions as settings.json would give them), the REAL ccxt client over HTTP to the
+project's fake exchanges on 127.0.0.1, and a scripted strategy whose decisions the test chooses.
+
+The tests built on this module were written by an independent tester who had not read the
+project's own exchange tests, to break the LIVE order handling; each failed on the code it was
+written against and passes since the fix (the commit log tells which). Their docstrings say what
+was broken: a refused order in a multi-symbol decision losing the fills before it
+(test_exchange_e2e_multi_symbol_refusal), a sell whose fee is paid in the coin sold
+(..._fee_in_coin), PANIC, stop, delete, LIVE->PAPER and edits while an order's outcome is unknown
+(..._unresolved_orders, ..._delete_unresolved), a refused key making the lookups hammer the
+exchange (..._revoked_key), the start-up account check before the settled orders are booked
+(..._restart_balance_check); ..._single_order_faults holds what held from the start.
 
 Market input: the hub's own ccxt streams run (1m candles, so no candle closes during a short
 test); the test pushes a closed candle (``Bar``) into the bot's inbox, exactly what the
@@ -20,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import waiting
 
 from oxbot.app.runtime import RuntimeOptions, build_engine
 from oxbot.engine.exchange.clients import Credentials
@@ -179,14 +190,13 @@ def live_bot(name: str, symbols: tuple[str, ...] = ("BTC/USDT",), exchange: str 
 
 
 async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
-    end = asyncio.get_running_loop().time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if asyncio.get_running_loop().time() > end:
-            return v
-        await asyncio.sleep(every)
+    """pred()'s first truthy value, or its last value after ``timeout``: these tests then assert
+    with their own message, which says what was broken."""
+    try:
+        return await waiting.wait_for(pred, timeout, waiting.describe(pred),
+                                      pause=lambda: asyncio.sleep(every))
+    except waiting.WaitTimeout:
+        return pred()
 
 
 D = Decimal

@@ -12,7 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from adv_harness import SCRIPTS, live_bot, load_fake, start_live, wait_for  # noqa: E402
+from scripted_live import SCRIPTS, live_bot, load_fake, start_live, wait_for  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
 fb = load_fake("fake_binance")
 fo = load_fake("fake_okx")

@@ -1,4 +1,4 @@
-"""Review fixes in the bot form: an LLM bot can be saved as offered (dict params default to
+"""The bot form's parameters: an LLM bot can be saved as offered (dict params default to
 their factory value, cleared dicts mean the default), bool params are a yes/no choice."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review fixes around keys and selection: a key pressed right after j/k acts on the bot the
+"""Keys and selection: a key pressed right after j/k acts on the bot the
 cursor is on, even when both keys arrive in one read (as over SSH)."""
 
 from __future__ import annotations

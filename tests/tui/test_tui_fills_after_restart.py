@@ -3,9 +3,8 @@ asks with RequestRecentFills), not an empty log while positions and equity come 
 
 from __future__ import annotations
 
-import asyncio
-
 from tui_sim import SIM_T0, sim_bots
+from waiting import describe, wait_for
 
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.widgets.fills_log import FillsLog
@@ -34,11 +33,7 @@ def _client(db, bots, candles: int, start_ts: int):
 
 
 async def _wait(pilot, predicate, timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached"
-        await pilot.pause(0.05)
+    await wait_for(predicate, timeout, describe(predicate), pause=lambda: pilot.pause(0.05))
 
 
 async def test_fills_panel_is_filled_from_the_store_after_a_restart(tmp_path):
