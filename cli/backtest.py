@@ -1,6 +1,8 @@
 """`oxbot backtest`: one strategy over history, with metrics, an equity chart and exports.
 
-Heavy imports (pandas, pandas-ta, ccxt, plotext) happen inside the handler only.
+The backtest itself is oxbot.app.backtests (the cockpit's backtest screen runs the same); this
+module reads the flags, words the errors and prints. Heavy imports (pandas, pandas-ta, ccxt,
+plotext) happen inside the handler only.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import json
 import sys
 from decimal import Decimal
 from typing import Any
+
+from oxbot.app.backtests import MAX_CASH
 
 EXAMPLE = ("example: oxbot backtest --strategy sma_cross --param fast=10 --param slow=30 "
            "--data BTC-USDT_1h.csv --no-risk")
@@ -51,11 +55,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=run_backtest_command)
 
 
-# The largest starting cash: a bot's capital has the same bound (engine/models.py). Above it
-# the ledger's exact Decimal arithmetic runs out of digits (28) for fees to 1e-10.
-MAX_CASH = Decimal("1e12")
-
-
 def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False,
              maximum: Decimal | None = None) -> Any:
     from decimal import InvalidOperation  # noqa: PLC0415
@@ -71,19 +70,6 @@ def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False
     if maximum is not None and value > maximum:
         raise UsageError(f"{flag} {text} is too large: at most {maximum:,.0f}")
     return value
-
-
-def backtestable(name: str) -> None:
-    """UsageError for a strategy a backtest cannot run (the LLM one would call a model at
-    every candle: slow, paid, and not reproducible)."""
-    from oxbot.engine.errors import UsageError  # noqa: PLC0415
-    from oxbot.engine.strategies import REGISTRY, strategy_class  # noqa: PLC0415
-
-    strategy_class(name)  # unknown names: the registry's own message
-    if name == "llm":
-        rules = ", ".join(sorted(n for n in REGISTRY if n != "llm"))
-        raise UsageError("backtests run rule strategies only; the llm strategy would call a "
-                         f"model at every candle; use one of: {rules}")
 
 
 def _outputs(args: argparse.Namespace) -> None:
@@ -108,13 +94,12 @@ def _outputs(args: argparse.Namespace) -> None:
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:
+    from oxbot.app import backtests  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
-    from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
-    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
-    backtestable(args.strategy)
-    strategy = build_strategy(args.strategy, strategy_params(args.strategy, args.param))
+    backtests.check_backtestable(args.strategy)
+    strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
     cash = _decimal(args.cash, "--cash", strict=True, maximum=MAX_CASH)
     fee = _decimal(args.fee, "--fee")
     if fee >= Decimal("0.1"):
@@ -125,12 +110,13 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     to_stdout = "-" in (args.trades_out, args.equity_out)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, source, symbol = _load(args, progress)
-    config = BacktestConfig(strategy, cash=cash, fee_rate=fee, slippage_bps=slippage,
-                            use_risk=not args.no_risk, symbol=symbol)
+    spec = backtests.Backtest(strategy, source=source, symbol=symbol, cash=cash, fee_rate=fee,
+                              slippage_bps=slippage, use_risk=not args.no_risk)
     try:
-        result = run_backtest(frame, config, progress=progress.update)
+        outcome = backtests.run(frame, spec, progress.update)
     finally:
         progress.done()
+    result, metrics = outcome.result, outcome.metrics
     if args.trades_out or args.equity_out:
         from oxbot.engine.backtest.export import write_equity, write_trades  # noqa: PLC0415
 
@@ -138,9 +124,8 @@ def run_backtest_command(args: argparse.Namespace) -> int:
             write_trades(args.trades_out, result.trades, symbol)
         if args.equity_out:
             write_equity(args.equity_out, result.ts, result.equity, symbol)
-    from oxbot.cli.backtest_report import json_metrics, render_report  # noqa: PLC0415
+    from oxbot.cli.backtest_report import render_report  # noqa: PLC0415
 
-    metrics = json_metrics(result, source=source, symbol=symbol, cash=cash)
     out = sys.stderr if to_stdout else sys.stdout  # stdout carries the CSV then
     if args.json:
         print(json.dumps(metrics), file=out)
@@ -165,40 +150,32 @@ def check_symbol(text: str, flag: str = "--symbol") -> str:
 
 
 def _trim(frame: Any, args: argparse.Namespace) -> Any:
+    from oxbot.app.backtests import EmptyRange, between, utc  # noqa: PLC0415
     from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     from oxbot.engine.errors import DataError  # noqa: PLC0415
 
-    if not (args.since or args.until):
-        return frame
     lo = parse_date(args.since, "--since") if args.since else None
     hi = parse_date(args.until, "--until") if args.until else None
-    keep = frame["ts"].notna()
-    if lo is not None:
-        keep &= frame["ts"] >= lo
-    if hi is not None:
-        keep &= frame["ts"] < hi
-    trimmed = frame[keep].reset_index(drop=True)
-    if trimmed.empty:
-        from oxbot.cli.backtest_report import utc  # noqa: PLC0415
-
+    try:
+        return between(frame, lo, hi)
+    except EmptyRange as e:
         raise DataError(f"{args.data} has no candles between --since {args.since or '(start)'} "
                         f"and --until {args.until or '(end)'}; it covers "
-                        f"{utc(int(frame['ts'].iloc[0]))} to {utc(int(frame['ts'].iloc[-1]))}")
-    return trimmed
+                        f"{utc(e.first_ms)} to {utc(e.last_ms)}") from None
 
 
 def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
     if args.data:
-        from oxbot.engine.market.csvdata import load_csv  # noqa: PLC0415
+        from oxbot.app.backtests import load_candles, symbol_from_name  # noqa: PLC0415
 
         if args.timeframe:
             raise UsageError("--timeframe only applies to --exchange; a CSV file's candles "
                              "keep their own timeframe")
         symbol = check_symbol(args.symbol) if args.symbol else symbol_from_name(args.data)
         progress.update("loading", 0.0)
-        return _trim(load_csv(args.data), args), args.data, symbol
+        return _trim(load_candles(args.data), args), args.data, symbol
     missing = [f for f in ("symbol", "timeframe", "since") if not getattr(args, f)]
     if missing:
         raise UsageError(f"--exchange needs --{' --'.join(missing)}, e.g. --exchange binance "
@@ -210,15 +187,6 @@ def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
     frame = download(args.exchange.strip().lower(), symbol, args.timeframe, args.since,
                      args.until)
     return frame, f"{args.exchange}:{symbol}:{args.timeframe}", symbol
-
-
-def symbol_from_name(path: str) -> str:
-    """A label for the risk manager and the report: ``binance_BTC-USDT_1h.csv`` → BTC/USDT."""
-    import re  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    m = re.search(r"([A-Z0-9]{2,15})-([A-Z0-9]{2,10})(?=[_.]|$)", Path(path).name.upper())
-    return f"{m.group(1)}/{m.group(2)}" if m else "ASSET/QUOTE"
 
 
 class Progress:

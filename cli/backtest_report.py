@@ -1,5 +1,5 @@
-"""What `oxbot backtest` shows: the JSON metrics (money as exact decimal strings) and the human
-report (a compact header, the equity chart with dates, aligned metric rows, risk halts).
+"""What `oxbot backtest` shows: the human report (a compact header, the equity chart with dates,
+aligned metric rows, risk halts) from the metrics oxbot.app.backtests computes.
 
 Imported only when a backtest has run; numpy and plotext load inside the chart function.
 """
@@ -9,52 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-PCT_KEYS = ("return_pct", "cagr_pct", "max_drawdown_pct", "win_rate", "avg_trade_pct",
-            "exposure_pct", "buy_hold_return_pct")
-RATIO_KEYS = ("sharpe", "sortino", "profit_factor")
+from oxbot.app.backtests import utc
+
 MAX_HALTS_SHOWN = 3
-
-
-def utc(ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """``1700000000000`` → ``2023-11-14 22:13`` (UTC); ``?`` for None."""
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    return "?" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
-
-
-def _round(x: Any, places: int = 4) -> Any:
-    if x is None:
-        return None
-    r = round(float(x), places)
-    return 0.0 if r == 0 else r  # never -0.0
-
-
-def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dict[str, Any]:
-    """The metrics as one JSON-ready dict: money as decimal strings quantised for the quote
-    currency (no float noise), percentages and ratios rounded to 4 places, win rate None when
-    there was no trade, and each kill-switch / daily-loss-limit trip with its date."""
-    from oxbot.engine.backtest.export import money, money_quantum  # noqa: PLC0415
-
-    m = dict(result.metrics)
-    mq = money_quantum(symbol)
-    trades = result.trades
-    pnl = sum((t.pnl for t in trades), Decimal(0))
-    fees = sum((t.fees for t in trades), Decimal(0))
-    final = result.final_equity
-    out: dict[str, Any] = {"source": source, "symbol": symbol, **m}
-    out.update(
-        start_cash=money(cash, mq), final_equity=money(final, mq),
-        avg_trade=money(pnl / len(trades), mq) if trades else money(Decimal(0), mq),
-        fees_paid=money(fees, mq), return_pct=float((final / cash - 1) * 100),
-        fee_rate=f"{Decimal(str(m['fee_rate'])).normalize():f}",
-        slippage_bps=f"{Decimal(str(m['slippage_bps'])).normalize():f}",
-    )
-    for key in PCT_KEYS + RATIO_KEYS:
-        out[key] = _round(out.get(key))
-    if not trades:
-        out["win_rate"] = None  # 0 % would claim every trade lost
-    out["risk_halts"] = [{"ts": ts, "date": utc(ts), "reason": why} for ts, why in result.halts]
-    return out
 
 
 def _num(value: Any, spec: str = ",.2f") -> str:

@@ -1,15 +1,17 @@
 """OxbotApp: wiring only. The engine client, the event inbox, the state, themes, settings.
 
 Everything slow (engine start/stop, settings writes, keyring) runs in named thread workers; one
-handler turns any worker failure into a toast.
+handler turns any worker failure into a toast. The rules live in small classes of their own:
+redraw coalescing (redraw.py), toast throttling (toasts.py), engine hosting (hosting.py); what
+screens may ask of the app is the Cockpit protocol (cockpit.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
-import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +21,8 @@ from textual.binding import Binding
 from textual.css.stylesheet import StylesheetError
 from textual.css.tokenizer import TokenError
 from textual.message import Message
-from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
-from oxbot.app.runtime import settle_heap
 from oxbot.engine import messages as m
 from oxbot.engine.client import EngineClient
 from oxbot.engine.clock import Clock, WallClock
@@ -31,7 +31,9 @@ from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_
 from . import state as state_module
 from .commands import OxbotCommands
 from .event_inbox import EventInbox
+from .hosting import EngineHost
 from .messages import EngineEventsArrived
+from .redraw import RedrawCoalescer
 from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
@@ -41,10 +43,8 @@ from .screens.reconcile import ReconcileScreen
 from .screens.stop_dialogs import HOLD_LEASE_S, PanicScreen, QuitScreen
 from .settings_bridge import SettingsBridge
 from .state import DashboardState, Toast
+from .toasts import ToastThrottle
 
-TRADE_TOASTS = {"fill", "stop-loss", "take-profit"}
-TRADE_TOAST_INTERVAL_S = 2.0
-REDRAW_INTERVAL_S = 0.1
 INPUT_EVENTS = (events.Key, events.MouseDown, events.Resize)
 # Absolute, so subclasses in other folders (tests, bench) find them too.
 STYLES = [Path(__file__).parent / "styles" / f for f in ("app.tcss", "dashboard.tcss",
@@ -88,9 +88,9 @@ class OxbotApp(App[int]):
                  notices: list[str] | None = None) -> None:
         super().__init__()
         self.client = client
-        self._settle_heap = settle_heap  # runtime.settle_heap once the engine runs
-        self._foreground = getattr(client, "foreground", None)  # in-process engines only
-        self._idle_pending = False
+        self.host = EngineHost(client, settle_heap=settle_heap)
+        self.ui_loop: asyncio.AbstractEventLoop | None = None  # for a signal handler to reach
+        self.keymap: dict[str, str] = {}  # what set_keymap was given (help, palette)
         self.clock: Clock = clock or WallClock()
         self.state = DashboardState()
         self.inbox = EventInbox(self.post_message)
@@ -98,14 +98,9 @@ class OxbotApp(App[int]):
         self._theme_names = [t.name for t in BUILTIN_THEMES]
         self._settings_notices = list(notices or [])  # a broken settings.json, in words
         self._theme_notices = self._install_themes()
-        self._started = False
         self.dashboard: DashboardScreen | None = None
-        self._dirty: set[str] = set()
-        self._last_redraw = 0.0
-        self._redraw_timer: Timer | None = None  # the coalesced redraw, when one is due
-        self._held_trade_toasts: list[Toast] = []
-        self._trade_toast_timer = False
-        self._last_trade_toast = 0.0
+        self.redraws = RedrawCoalescer(self._draw, self.set_timer)
+        self.toasts = ToastThrottle(self._show, self.set_timer)
 
     # ------------------------------------------------------------------ start / stop
 
@@ -148,6 +143,13 @@ class OxbotApp(App[int]):
                         f"using {DEFAULT_THEME}", title="theme", severity="warning",
                         timeout=10, markup=False)
 
+    def set_keymap(self, keymap: Mapping[str, str]) -> None:
+        self.keymap = dict(keymap)
+        super().set_keymap(keymap)
+
+    def on_load(self) -> None:
+        self.ui_loop = asyncio.get_running_loop()
+
     def on_mount(self) -> None:
         for notice in self._settings_notices:
             self.notify(notice, title="settings", severity="warning", timeout=12, markup=False)
@@ -163,19 +165,14 @@ class OxbotApp(App[int]):
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _start_engine(self) -> None:
-        self.client.start(self.inbox.listener)
-        self._started = True
-        if self._settle_heap:
-            settle_heap(share_with_ui=self._foreground is not None)
+        self.host.start(self.inbox.listener)
         # LIVE bots reconcile before a display listens: ask for what is still undecided
         self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _stop_engine_and_exit(self) -> None:
         try:
-            if self._started:
-                self.client.stop(10.0)
-                self._started = False
+            self.host.stop(10.0)
         finally:
             self.call_from_thread(self.exit, 0)
 
@@ -217,24 +214,13 @@ class OxbotApp(App[int]):
             dirty |= changed
             toasts += new
         if not self.screen_stack:  # the app is closing: events still arriving change state only
-            self._dirty |= dirty
+            self.redraws.hold(dirty)
             return
-        self._toast(toasts)
+        self.toasts.add(toasts, plain_fills=self._plain_fill_toasts_wanted())
         self._ask_history()
         if dirty & {"reconcile", "reconcile-new"}:
             self._reconcile_changed("reconcile-new" in dirty)
-        self._dirty |= dirty
-        # Redraw at most every REDRAW_INTERVAL_S: 20 bots at max speed send thousands of
-        # events a second; a person reads a few frames a second; keys redraw at once.
-        # One redraw is ever pending: flushing early (a status change) cancels it.
-        if "bots-now" in dirty:  # a status change (often a key's effect): now
-            self._flush_redraw()
-        elif self._redraw_timer is None:
-            wait = self._last_redraw + REDRAW_INTERVAL_S - time.monotonic()
-            if wait <= 0:
-                self._flush_redraw()
-            else:
-                self._redraw_timer = self.set_timer(wait, self._flush_redraw)
+        self.redraws.request(dirty)
 
     def _ask_history(self) -> None:
         """The stored equity curve and decisions of bots seen for the first time (the chart
@@ -269,23 +255,14 @@ class OxbotApp(App[int]):
     def foreground_busy(self) -> None:
         """A key or a frame to handle: a max-speed replay in this process naps until the screen
         is refreshed (engine/foreground.py), so drawing gets the interpreter to itself."""
-        if self._foreground is None:
-            return
-        self._foreground.busy()
-        if not self._idle_pending:
-            self._idle_pending = True
-            self.call_after_refresh(self._foreground_idle)
-
-    def _foreground_idle(self) -> None:
-        self._idle_pending = False
-        if self._foreground is not None:
-            self._foreground.idle()
+        self.host.busy(self.call_after_refresh)
 
     def _post_message(self, message: Message) -> Coroutine[Any, Any, bool]:
         """Textual's input thread builds this coroutine for the app's loop: a key or a click marks
         the UI busy right there, so a max-speed replay steps aside before the app even wakes
         (waking it needs the interpreter lock the replay holds)."""
-        foreground = getattr(self, "_foreground", None)  # posted to before __init__ ends
+        host: EngineHost | None = getattr(self, "host", None)  # posted to before __init__ ends
+        foreground = host.foreground if host is not None else None
         if foreground is not None and isinstance(message, INPUT_EVENTS):
             foreground.busy()
         return super()._post_message(message)
@@ -295,33 +272,11 @@ class OxbotApp(App[int]):
             self.foreground_busy()
         await super().on_event(event)
 
-    def _flush_redraw(self) -> None:
-        if self._redraw_timer is not None:
-            self._redraw_timer.stop()
-            self._redraw_timer = None
-        dirty, self._dirty = self._dirty, set()
-        self._last_redraw = time.monotonic()
+    def _draw(self, dirty: set[str]) -> None:
+        """The redraw coalescer's output: the dashboard repaints what changed."""
         dashboard = self.dashboard
-        if dirty and dashboard is not None and dashboard.is_mounted and self.is_running:
+        if dashboard is not None and dashboard.is_mounted and self.is_running:
             dashboard.redraw(dirty)
-
-    def _toast(self, toasts: list[Toast]) -> None:
-        """Show toasts. Trade toasts (fills, SL/TP) are held and shown at most every
-        TRADE_TOAST_INTERVAL_S, summed up when several came: 20 bots at speed would otherwise
-        bury the screen (and each toast costs a mount and a layout)."""
-        plain_fills = self._plain_fill_toasts_wanted()
-        for t in toasts:
-            if t.title == "fill" and not plain_fills:
-                continue  # the Fills panel shows it; a toast would only cover something
-            if t.title in TRADE_TOASTS:
-                self._held_trade_toasts.append(t)
-            else:
-                self._show(t)
-        if self._held_trade_toasts and not self._trade_toast_timer:
-            # never 0: Textual's timer divides by its interval
-            wait = max(0.01, self._last_trade_toast + TRADE_TOAST_INTERVAL_S - time.monotonic())
-            self._trade_toast_timer = True
-            self.set_timer(wait, self._flush_trade_toasts)
 
     def _plain_fill_toasts_wanted(self) -> bool:
         """Plain fills are toasted only on the dashboard while its Fills panel is hidden (the
@@ -331,24 +286,9 @@ class OxbotApp(App[int]):
             return False
         return not dashboard.query_one("#fills").has_class("current")
 
-    def _flush_trade_toasts(self) -> None:
-        held, self._held_trade_toasts = self._held_trade_toasts, []
-        self._trade_toast_timer = False
-        self._last_trade_toast = time.monotonic()
-        if len(held) == 1:
-            self._show(held[0])
-        elif held:
-            sl = sum(t.title == "stop-loss" for t in held)
-            tp = sum(t.title == "take-profit" for t in held)
-            extra = ", ".join(x for x in (f"{sl} stop-loss" if sl else "",
-                                          f"{tp} take-profit" if tp else "") if x)
-            self._show(Toast(f"{len(held)} fills{f' ({extra})' if extra else ''}, "
-                             f"last {held[-1].message}",
-                             "warning" if sl else "information", "fills"))
-
     def clear_notifications(self) -> None:
         """Clear the toasts on screen and the trade toasts held back for the next batch."""
-        self._held_trade_toasts.clear()
+        self.toasts.clear()
         super().clear_notifications()
 
     def _show(self, t: Toast) -> None:
@@ -374,7 +314,7 @@ class OxbotApp(App[int]):
                         if self.check_action(b.action, ()) is not False]
         rows = binding_rows(app_bindings,
                             _bindings(DashboardScreen.BINDINGS),
-                            dict(getattr(self, "_keymap", {})),
+                            self.keymap,
                             lambda key: key_display(self, key))
         rows.append((key_display(self, "ctrl+p"), "Command palette: every action by name",
                      "app.palette"))
@@ -457,7 +397,7 @@ def run_app(client: EngineClient, settings: Any = None, *,
         app_holder["app"] = app
     else:
         def on_sigterm(_signum: int, _frame: object) -> None:
-            loop = app._loop  # noqa: SLF001 - the only way to reach the app from a signal
+            loop = app.ui_loop
             if loop is not None:
                 loop.call_soon_threadsafe(app.exit, 0)
 
@@ -468,8 +408,7 @@ def run_app(client: EngineClient, settings: Any = None, *,
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         try:
-            if app._started:
-                client.stop(10.0)
+            app.host.stop(10.0)
         except Exception:  # already stopped or failing: the terminal is restored regardless
             pass
     return int(code or app.return_code or 0)

@@ -18,6 +18,7 @@ class OxbotCommands(Provider):
         screen = app.screen
         out: list[tuple[str, str, object]] = []
         dashboard = getattr(app, "dashboard", None) or screen
+        keymap: dict[str, str] = getattr(app, "keymap", {})  # OxbotApp: what it was given
         for owner, bindings in ((dashboard, dashboard.BINDINGS), (app, app.BINDINGS)):
             for b in bindings:
                 if not isinstance(b, Binding) or not b.id or b.id.startswith("panel."):
@@ -28,7 +29,7 @@ class OxbotCommands(Provider):
                 if allowed is False or allowed is None:
                     continue
                 label = b.tooltip or b.description
-                keys = app._keymap.get(b.id, b.key) if hasattr(app, "_keymap") else b.key
+                keys = keymap.get(b.id, b.key)
                 shown = ", ".join(key_display(app, k.strip()) for k in keys.split(","))
                 out.append((f"{label}", f"key: {shown}",
                             partial(owner.run_action, b.action)))

@@ -57,19 +57,19 @@ async def test_a_stream_of_engine_events_is_drawn_at_most_ten_times_a_second(sim
     overdue batch used to both draw)."""
     import time
 
-    from oxbot.tui.app import REDRAW_INTERVAL_S
+    from oxbot.tui.redraw import REDRAW_INTERVAL_S
 
     client = sim_client(sim_bots(4), 20_000)
     app = OxbotApp(client)
     flushes: list[float] = []
-    flush = app._flush_redraw
+    flush = app.redraws.flush
 
     def counted() -> None:
-        if "bots-now" not in app._dirty:  # a status change is drawn at once, on purpose
+        if "bots-now" not in app.redraws.dirty:  # a status change is drawn at once, on purpose
             flushes.append(time.monotonic())
         flush()
 
-    app._flush_redraw = counted  # type: ignore[method-assign]
+    app.redraws.flush = counted  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.state.engine_ts > 0, "the market to move")
         await pilot.pause(0.5)

@@ -1,6 +1,7 @@
 """The backtest screen: strategy, its parameters, a CSV file, a date range, costs and risk on
-the left; the report and the equity curve on the right. Runs `oxbot.engine.backtest` in a thread
-worker (group "backtest"), never on the UI loop; change anything and run again in place.
+the left; the report and the equity curve on the right. Runs the backtest through
+oxbot.app.backtests (what `oxbot backtest` runs too) in a thread worker (group "backtest"), never
+on the UI loop; change anything and run again in place.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from oxbot.cli.backtest import MAX_CASH
+from oxbot.app import backtests
+from oxbot.app.backtests import MAX_CASH, NOT_BACKTESTABLE
 from oxbot.engine.errors import OxbotError
 from oxbot.engine.strategies import REGISTRY
 
@@ -30,8 +32,6 @@ from ..widgets.equity_chart import show_curve
 from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
 
-NOT_BACKTESTABLE = {"llm": "llm can't be backtested: it would call a model at every "
-                           "candle (slow, paid, not reproducible)"}
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
 FIELDS = (("data", "Data (CSV file)"), ("since", "Since (UTC, optional)"),
           ("until", "Until (UTC, optional)"), ("cash", "Starting cash"),
@@ -85,7 +85,7 @@ class BacktestScreen(Screen[None]):
         self.last_error = ""
 
     def compose(self) -> ComposeResult:
-        names = sorted(n for n in REGISTRY if n not in NOT_BACKTESTABLE)
+        names = backtests.backtestable_names()
         with Horizontal(id="bt-body"):
             with VerticalScroll(id="bt-form"):
                 yield Static("Backtest", id="bt-title")
@@ -207,12 +207,6 @@ class BacktestScreen(Screen[None]):
 
     @work(thread=True, group="backtest", exclusive=True, exit_on_error=False)
     def _run(self, req: BacktestRequest) -> None:
-        from oxbot.cli.backtest import symbol_from_name  # noqa: PLC0415
-        from oxbot.cli.backtest_report import json_metrics  # noqa: PLC0415
-        from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
-        from oxbot.engine.market.csvdata import load_csv  # noqa: PLC0415
-        from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
-
         last = [-1.0]
         stages = {"loading": 0.0, "indicators": 0.1, "simulate": 0.2, "metrics": 0.95}
 
@@ -224,17 +218,17 @@ class BacktestScreen(Screen[None]):
 
         try:
             progress("loading", 0.0)
-            frame = _trim(load_csv(req.data), req)
-            symbol = symbol_from_name(req.data)
-            config = BacktestConfig(build_strategy(req.strategy, req.params), cash=req.cash,
-                                    fee_rate=req.fee, slippage_bps=req.slippage,
-                                    use_risk=req.risk, symbol=symbol)
-            result = run_backtest(frame, config, progress=progress)
-            metrics = json_metrics(result, source=req.data, symbol=symbol, cash=req.cash)
+            frame = _trim(backtests.load_candles(req.data), req)
+            spec = backtests.Backtest(backtests.strategy(req.strategy, req.params),
+                                      source=req.data, symbol=backtests.symbol_from_name(req.data),
+                                      cash=req.cash, fee_rate=req.fee, slippage_bps=req.slippage,
+                                      use_risk=req.risk)
+            outcome = backtests.run(frame, spec, progress)
         except OxbotError as e:  # bad file, too few bars, bad parameter: the user's to fix
             self.post_message(self.Finished(None, None, None, str(e)))
             return
-        self.post_message(self.Finished(metrics, result.ts, result.equity))
+        result = outcome.result
+        self.post_message(self.Finished(outcome.metrics, result.ts, result.equity))
 
     @on(Progressed)
     def _progressed(self, event: Progressed) -> None:
@@ -264,21 +258,16 @@ class BacktestScreen(Screen[None]):
 
 
 def _trim(frame: Any, req: BacktestRequest) -> Any:
+    """The candles between the request's dates, or the screen's words for none."""
     from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     from oxbot.engine.errors import DataError  # noqa: PLC0415
 
-    if not (req.since or req.until):
-        return frame
-    keep = frame["ts"].notna()
-    if req.since:
-        keep &= frame["ts"] >= parse_date(req.since, "since")
-    if req.until:
-        keep &= frame["ts"] < parse_date(req.until, "until")
-    out = frame[keep].reset_index(drop=True)
-    if out.empty:
+    try:
+        return backtests.between(frame, parse_date(req.since, "since") if req.since else None,
+                                 parse_date(req.until, "until") if req.until else None)
+    except backtests.EmptyRange:
         raise DataError(f"{Path(req.data).name} has no candles between "
-                        f"{req.since or '(start)'} and {req.until or '(end)'}")
-    return out
+                        f"{req.since or '(start)'} and {req.until or '(end)'}") from None
 
 
 def report_text(m: dict[str, Any]) -> Text:

@@ -1,35 +1,33 @@
 """The dashboard's bot commands: new/edit through the form, start (LIVE asks), stop, pause,
-resume, flatten and delete (both ask). A mixin of DashboardScreen, which provides ``_bot``,
-``oxapp``, ``redraw`` and the two request-tracking attributes."""
+resume, flatten and delete (both ask). The base class of DashboardScreen, which provides
+``_bot``, ``redraw`` and the two request-tracking attributes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+
+from textual.screen import Screen
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import BotConfig, Mode
 
 from .. import formatting as fmt
+from ..cockpit import Cockpit, cockpit
 from .bot_config import BotConfigScreen
 from .confirm import ConfirmScreen
 from .delete_confirm import DeleteBotScreen
 from .stop_dialogs import CLOSE, StopBotScreen
 
-if TYPE_CHECKING:
-    from ..app import OxbotApp
 
-
-class BotActions:
+class BotActions(Screen[None]):
     """Key actions on the selected bot; every one ends in one engine command."""
 
-    app: Any
     _config_requests: dict[str, tuple[BotConfig, str | None]]
     _select_when_shown: str | None
 
     @property
-    def oxapp(self) -> OxbotApp:
-        return self.app  # type: ignore[no-any-return]
+    def oxapp(self) -> Cockpit:
+        return cockpit(self)
 
     def _bot(self) -> m.BotView | None:
         raise NotImplementedError

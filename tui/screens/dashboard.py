@@ -8,7 +8,6 @@ time under a tab strip (1-4 or the mouse switch them).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,7 +15,6 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Static, Tab, Tabs
 
 from oxbot.engine import messages as m
@@ -32,9 +30,6 @@ from ..widgets.positions_table import PositionsTable
 from ..widgets.reasoning_panel import ReasoningPanel
 from .bot_actions import BotActions
 
-if TYPE_CHECKING:
-    pass
-
 PANELS = (("positions", "Positions"), ("reasoning", "Reasoning"), ("equity", "Equity"),
           ("fills", "Fills"))
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 32
@@ -44,7 +39,7 @@ FOCUS_HINT_BOTS = "focus: ↑↓ select"
 FOCUS_HINT_PANEL = "focus: ↑↓ scroll · j/k select a bot"
 
 
-class DashboardScreen(BotActions, Screen[None]):
+class DashboardScreen(BotActions):
     BINDINGS = [
         Binding("n", "new_bot", "New", id="bot.new", tooltip="Create a bot"),
         Binding("e", "configure", "Edit", id="bot.configure",

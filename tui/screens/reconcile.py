@@ -8,8 +8,6 @@ longer carries it. Closes itself when nothing is left.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -20,8 +18,7 @@ from textual.widgets import Button, Static
 
 from oxbot.engine import messages as m
 
-if TYPE_CHECKING:
-    from ..app import OxbotApp
+from ..cockpit import Cockpit, cockpit
 
 KIND_TEXT = {
     "orphan": "ORPHAN order: on the exchange, unknown to the database",
@@ -53,8 +50,8 @@ class ReconcileScreen(ModalScreen[None]):
         self._sent: dict[tuple[str, str], str] = {}
 
     @property
-    def oxapp(self) -> OxbotApp:
-        return self.app  # type: ignore[return-value]
+    def oxapp(self) -> Cockpit:
+        return cockpit(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="reconcile-box"):

@@ -89,7 +89,7 @@ class FittingFooter(Footer):
             return
         for widget, (key, display, label, action, enabled, tip) in zip(shown, keys, strict=True):
             if (widget.key, widget.key_display, widget.description, widget.action,
-                    not widget._disabled) == (key, display, label, action, enabled):
+                    not widget.has_class("-disabled")) == (key, display, label, action, enabled):
                 continue
             resized = len(widget.description) != len(label) or widget.key_display != display
             widget.key, widget.key_display, widget.description = key, display, label
