@@ -15,11 +15,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
-from .broker import Broker, Execution
+from .broker import Execution
 from .bus import EventBus
 from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
@@ -55,6 +55,7 @@ from .models import (
     to_decimal,
 )
 from .portfolio import Portfolio
+from .ports import BotLedger, BrokerPort
 from .risk import MarketRules, RiskManager, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
 from .textsafe import storable
@@ -67,24 +68,14 @@ ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
-class Ledger(Protocol):
-    """The storage calls a bot makes (storage.Store implements them)."""
-
-    async def record_cycle(self, bot: str, *, orders: Any = (), fills: Any = (),
-                           positions: Any = None, decision: Any = None,
-                           equity: Any = ()) -> list[bool]: ...
-
-    async def set_bot_status(self, name: str, status: BotStatus) -> None: ...
-
-
 class BotRunner:
     def __init__(
         self,
         config: BotConfig,
         strategy: Strategy,
         portfolio: Portfolio,
-        broker: Broker,
-        store: Ledger,
+        broker: BrokerPort,
+        store: BotLedger,
         bus: EventBus,
         new_id: Callable[[], str],
         status: BotStatus = BotStatus.STOPPED,
@@ -205,7 +196,7 @@ class BotRunner:
         # arithmetic, and this runs on every price of every symbol.
         pos = self.portfolio.position(sym)
         hit = stop_hit(pos, price, price, price) if pos is not None and self.active else None
-        if hit and self.tradable(sym) is not None and self._may_exit(sym):
+        if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], tick.ts)
 
     async def _on_bar(self, bar: Bar) -> None:
@@ -218,7 +209,7 @@ class BotRunner:
         pos = self.portfolio.position(sym)
         hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high)) \
             if pos is not None and self.active else None
-        if hit and self.tradable(sym) is not None and self._may_exit(sym):
+        if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], bar.close_ts)
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
@@ -240,7 +231,7 @@ class BotRunner:
     async def _budget_resume(self, ts: int) -> None:
         """Resume a budget pause once the strategy's day has changed, as the notice said."""
         try:
-            self.strategy.check_budget(self.name)  # type: ignore[attr-defined]
+            self.strategy.check_budget(self.name)
         except BudgetExceeded:
             return
         await self.set_status(BotStatus.RUNNING, persist=False)
@@ -300,7 +291,7 @@ class BotRunner:
             elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
                 decision = withheld(decision, f"bot {self.status.value} while deciding")
             await self._act(_hold_blocked(decision, self.broker.blocked()), ts)
-        if not getattr(self.store, "write_failing", False):  # a full disk: the run goes on
+        if not self.store.write_failing:  # a full disk: the run goes on
             self.consecutive_errors = 0
 
     async def _act(self, decision: Decision, ts: int) -> None:
@@ -516,8 +507,7 @@ class BotRunner:
         """Store the kill switches' memory when it moved (a new peak, a new day), with the
         equity samples not stored yet: a restart, even after SIGKILL, never forgets a switch
         that tripped."""
-        save = getattr(self.store, "save_risk_state", None)
-        if not self.risk.changed or save is None:
+        if not self.risk.changed:
             return
         # A new peak is stored with the next batch of equity samples (what a crash may lose of
         # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
@@ -529,7 +519,7 @@ class BotRunner:
         self._equity_buf = []
         self.risk.saved()
         try:
-            await save(self.name, state, buf)
+            await self.store.save_risk_state(self.name, state, buf)
         except BaseException:
             self.risk.changed = True
             self._equity_buf = buf + self._equity_buf
@@ -586,7 +576,7 @@ class BotRunner:
 
     def view(self) -> BotView:
         pf = self.portfolio
-        stats = dict(getattr(self.strategy, "stats", {}) or {})
+        stats = dict(self.strategy.stats)
         stats.update(self.market_stats)
         blocked = self.broker.blocked()
         if blocked:  # LIVE: symbols with an order whose end the exchange has not told yet

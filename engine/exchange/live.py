@@ -157,6 +157,9 @@ class LiveBroker(Broker):
         (reconciliation recognises our orders by it)."""
         return new_client_order_id(self.config.name)
 
+    def order_ids(self, bot: str) -> Callable[[], str]:
+        return self.new_id
+
     # ------------------------------------------------------------------ start
 
     async def start(self, link: BrokerLink) -> list[Execution]:

@@ -132,7 +132,7 @@ class LLMStrategy(Strategy):
         self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
                                              self.params.model)
         self.price = lookup(self.model, self.prices)
-        self.stats: dict[str, Any] = new_stats()
+        self.stats = new_stats()
         # What the bots table shows for an LLM bot (it reads BotView.stats, a copy of this).
         self.stats.update(provider=self.params.provider, model=self.model,
                           unpriced_model=(self.price is None

@@ -49,6 +49,9 @@ class Strategy(ABC):
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
+        # What the bots table shows of this strategy (BotView.stats starts as a copy of it):
+        # rule strategies show nothing, an LLM strategy its calls, spend and failures.
+        self.stats: dict[str, Any] = {}
 
     def indicators(self) -> list[IndicatorSpec]:
         """Indicator columns `signals` reads; the MarketHub computes them once per stream."""
@@ -72,6 +75,20 @@ class Strategy(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients (an LLM strategy's HTTP client)."""
+
+    def check_setup(self) -> None:  # noqa: B027 - optional hook
+        """Raise ConfigError when the strategy cannot work as configured (an LLM budget
+        without a price); the engine asks before a bot is added, changed or started."""
+
+    def check_budget(self, bot: str) -> None:  # noqa: B027 - optional hook
+        """Raise BudgetExceeded while today's spend is at the daily budget; the bot asks
+        before it resumes a budget pause. Rule strategies spend nothing."""
+
+    def restore_history(self, stored: Mapping[str, Any],  # noqa: B027 - optional hook
+                        recent: Sequence[DecisionRecord] = ()) -> None:
+        """Counts, spend and the last failure from the stored decisions (``stored`` is the
+        ledger's ``decision_stats``, ``recent`` the newest records), so a restart or an edit
+        goes on where the bot was. Rule strategies keep nothing."""
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         items = []
