@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .broker import BrokerLink, Execution
 from .clock import Clock
@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # heavy (pandas) or cyclic at run time; names only for the ch
     from .risk import MarketRules
 
 
+@runtime_checkable
 class BotLedger(Protocol):
     """The storage calls a running bot makes: one transaction per cycle, its status, and what
     its kill switches remember."""
@@ -70,6 +71,7 @@ class BotLedger(Protocol):
                               equity: Sequence[EquityPoint] = ()) -> None: ...
 
 
+@runtime_checkable
 class EngineStore(BotLedger, Protocol):
     """Everything the engine reads and writes of the ledger: the bots, their history for the
     displays, and what a restart resumes from."""
@@ -112,6 +114,7 @@ class EngineStore(BotLedger, Protocol):
     async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None: ...
 
 
+@runtime_checkable
 class BrokerPort(Protocol):
     """What a bot and the engine ask of a broker. ``broker.Broker`` implements it with the
     defaults of a paper broker (nothing to start, settle or reconcile); the LIVE broker
@@ -137,6 +140,7 @@ class BrokerPort(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
 class Market(Protocol):
     """What the engine and its bots use of the market (``market.hub.MarketHub``)."""
 
@@ -169,6 +173,7 @@ class Market(Protocol):
     async def close(self) -> None: ...
 
 
+@runtime_checkable
 class Service(Protocol):
     """Something started once the engine runs and closed when it stops (the control
     socket)."""
