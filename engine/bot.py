@@ -12,7 +12,7 @@ import asyncio
 import decimal
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -51,6 +51,7 @@ from .models import (
     OrderReason,
     Position,
     Side,
+    Verdict,
     VerdictStatus,
     to_decimal,
 )
@@ -80,7 +81,7 @@ class BotRunner:
         new_id: Callable[[], str],
         status: BotStatus = BotStatus.STOPPED,
         memory: list[DecisionRecord] | None = None,
-        reload: Callable[[], Any] | None = None,
+        reload: Callable[[], Awaitable[Portfolio]] | None = None,
         rules: Callable[[str], MarketRules] | None = None,
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -599,7 +600,7 @@ def _tf_ms(tf: str) -> int:
     return timeframe_seconds(tf) * 1000
 
 
-def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision:
+def _hold_blocked(decision: Decision, blocked: Mapping[str, str]) -> Decision:
     """``decision`` with every non-hold call on a blocked symbol turned into a hold, saying
     why (an order of that symbol is still unresolved)."""
     if not blocked or decision.is_hold:
@@ -615,7 +616,7 @@ def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision
     return replace(decision, items=tuple(items))
 
 
-def _record(decision: Decision, verdict: Any, orders: list[Order]) -> DecisionRecord:
+def _record(decision: Decision, verdict: Verdict | None, orders: list[Order]) -> DecisionRecord:
     m = decision.meta
     # storable(): outside text (a model's reply) must never make the write fail after the
     # orders it caused were executed (a lone surrogate once lost a fill that way).

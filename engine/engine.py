@@ -720,7 +720,7 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
-async def _quietly(aw: Awaitable[Any]) -> None:
+async def _quietly(aw: Awaitable[object]) -> None:
     try:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
@@ -729,7 +729,8 @@ async def _quietly(aw: Awaitable[Any]) -> None:
 
 def _decision_event(d: DecisionRecord) -> DecisionMade:
     """A stored decision as the event it was published as (its reasons as one text)."""
-    actions = tuple(tuple(a.rsplit(":", 1)) for a in d.actions.split() if ":" in a)
-    return DecisionMade(d.ts, d.bot, d.source, actions,  # type: ignore[arg-type]
+    pairs = (a.rsplit(":", 1) for a in d.actions.split() if ":" in a)
+    actions = tuple((symbol, action) for symbol, action in pairs)
+    return DecisionMade(d.ts, d.bot, d.source, actions,
                         d.reasoning, d.verdict, (d.verdict_reasons,) if d.verdict_reasons else (),
                         tuple(i for i in d.order_ids.split(",") if i))

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..arrays import Floats, Times
 from ..errors import ConfigError
 from ..foreground import Foreground
 from ..messages import Event
@@ -69,8 +70,8 @@ class _Stream(CandleWindow):
     series: Series
     step_ms: int
     next_close: int
-    ts: np.ndarray
-    ohlcv: np.ndarray  # shape (n, 5)
+    ts: Times
+    ohlcv: Floats  # shape (n, 5)
     subscribers: dict[str, tuple[Subscriber, frozenset[IndicatorSpec]]] = field(
         default_factory=dict
     )

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from ..arrays import Floats, Signals
 from ..market.indicators import IndicatorSpec
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
@@ -62,7 +63,7 @@ class Strategy(ABC):
         return max((s.warmup for s in self.indicators()), default=1) + 1
 
     @abstractmethod
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+    def signals(self, frame: pd.DataFrame) -> Signals:
         """Per bar: ENTER (1), EXIT (-1) or NONE (0), decided at that bar's close."""
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
@@ -114,7 +115,7 @@ class Strategy(ABC):
         return Decision(ctx.bot, ctx.ts, tuple(items), reasoning=text, source="rule")
 
 
-def cross_signals(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+def cross_signals(fast: Floats, slow: Floats) -> Signals:
     """ENTER where fast crosses strictly above slow, EXIT where strictly below (NaN = no signal).
 
     Rolling means carry ~1e-12 of float noise, so values equal to 1e-9 relative are a tie, and a
