@@ -12,14 +12,14 @@ import asyncio
 import decimal
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
-from .broker import Broker, Execution
+from .broker import Execution
 from .bus import EventBus
 from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
@@ -51,10 +51,12 @@ from .models import (
     OrderReason,
     Position,
     Side,
+    Verdict,
     VerdictStatus,
     to_decimal,
 )
 from .portfolio import Portfolio
+from .ports import BotLedger, BrokerPort
 from .risk import MarketRules, RiskManager, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
 from .textsafe import storable
@@ -67,29 +69,19 @@ ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
-class Ledger(Protocol):
-    """The storage calls a bot makes (storage.Store implements them)."""
-
-    async def record_cycle(self, bot: str, *, orders: Any = (), fills: Any = (),
-                           positions: Any = None, decision: Any = None,
-                           equity: Any = ()) -> list[bool]: ...
-
-    async def set_bot_status(self, name: str, status: BotStatus) -> None: ...
-
-
 class BotRunner:
     def __init__(
         self,
         config: BotConfig,
         strategy: Strategy,
         portfolio: Portfolio,
-        broker: Broker,
-        store: Ledger,
+        broker: BrokerPort,
+        store: BotLedger,
         bus: EventBus,
         new_id: Callable[[], str],
         status: BotStatus = BotStatus.STOPPED,
         memory: list[DecisionRecord] | None = None,
-        reload: Callable[[], Any] | None = None,
+        reload: Callable[[], Awaitable[Portfolio]] | None = None,
         rules: Callable[[str], MarketRules] | None = None,
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -205,7 +197,7 @@ class BotRunner:
         # arithmetic, and this runs on every price of every symbol.
         pos = self.portfolio.position(sym)
         hit = stop_hit(pos, price, price, price) if pos is not None and self.active else None
-        if hit and self.tradable(sym) is not None and self._may_exit(sym):
+        if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], tick.ts)
 
     async def _on_bar(self, bar: Bar) -> None:
@@ -218,7 +210,7 @@ class BotRunner:
         pos = self.portfolio.position(sym)
         hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high)) \
             if pos is not None and self.active else None
-        if hit and self.tradable(sym) is not None and self._may_exit(sym):
+        if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], bar.close_ts)
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
@@ -240,7 +232,7 @@ class BotRunner:
     async def _budget_resume(self, ts: int) -> None:
         """Resume a budget pause once the strategy's day has changed, as the notice said."""
         try:
-            self.strategy.check_budget(self.name)  # type: ignore[attr-defined]
+            self.strategy.check_budget(self.name)
         except BudgetExceeded:
             return
         await self.set_status(BotStatus.RUNNING, persist=False)
@@ -300,7 +292,7 @@ class BotRunner:
             elif self.status is not BotStatus.RUNNING:  # paused or stopped while deciding
                 decision = withheld(decision, f"bot {self.status.value} while deciding")
             await self._act(_hold_blocked(decision, self.broker.blocked()), ts)
-        if not getattr(self.store, "write_failing", False):  # a full disk: the run goes on
+        if not self.store.write_failing:  # a full disk: the run goes on
             self.consecutive_errors = 0
 
     async def _act(self, decision: Decision, ts: int) -> None:
@@ -516,8 +508,7 @@ class BotRunner:
         """Store the kill switches' memory when it moved (a new peak, a new day), with the
         equity samples not stored yet: a restart, even after SIGKILL, never forgets a switch
         that tripped."""
-        save = getattr(self.store, "save_risk_state", None)
-        if not self.risk.changed or save is None:
+        if not self.risk.changed:
             return
         # A new peak is stored with the next batch of equity samples (what a crash may lose of
         # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
@@ -529,7 +520,7 @@ class BotRunner:
         self._equity_buf = []
         self.risk.saved()
         try:
-            await save(self.name, state, buf)
+            await self.store.save_risk_state(self.name, state, buf)
         except BaseException:
             self.risk.changed = True
             self._equity_buf = buf + self._equity_buf
@@ -586,7 +577,7 @@ class BotRunner:
 
     def view(self) -> BotView:
         pf = self.portfolio
-        stats = dict(getattr(self.strategy, "stats", {}) or {})
+        stats = dict(self.strategy.stats)
         stats.update(self.market_stats)
         blocked = self.broker.blocked()
         if blocked:  # LIVE: symbols with an order whose end the exchange has not told yet
@@ -609,7 +600,7 @@ def _tf_ms(tf: str) -> int:
     return timeframe_seconds(tf) * 1000
 
 
-def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision:
+def _hold_blocked(decision: Decision, blocked: Mapping[str, str]) -> Decision:
     """``decision`` with every non-hold call on a blocked symbol turned into a hold, saying
     why (an order of that symbol is still unresolved)."""
     if not blocked or decision.is_hold:
@@ -625,7 +616,7 @@ def _hold_blocked(decision: Decision, blocked: dict[str, str] | Any) -> Decision
     return replace(decision, items=tuple(items))
 
 
-def _record(decision: Decision, verdict: Any, orders: list[Order]) -> DecisionRecord:
+def _record(decision: Decision, verdict: Verdict | None, orders: list[Order]) -> DecisionRecord:
     m = decision.meta
     # storable(): outside text (a model's reply) must never make the write fail after the
     # orders it caused were executed (a lone surrogate once lost a fill that way).

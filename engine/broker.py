@@ -7,6 +7,8 @@ of it comes through a ``BrokerLink`` (what the ledger holds, a nudge to settle s
 
 from __future__ import annotations
 
+import itertools
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +65,12 @@ class Broker(ABC):
     @abstractmethod
     async def execute(self, intent: OrderIntent, ref_price: Decimal, ts: int) -> Execution: ...
 
+    def order_ids(self, bot: str) -> Callable[[], str]:
+        """The maker of client order ids for ``bot``'s orders; by default unique across
+        restarts (a per-process nonce and a counter). The LIVE broker's carry the bot's hash,
+        which reconciliation recognises its orders by."""
+        return id_factory(bot[:12])
+
     async def settle(self, ts: int) -> list[Execution]:
         """Look up the orders whose outcome is not known yet (live brokers); what they brought
         is returned for the ledger. Paper brokers never leave one."""
@@ -91,3 +99,10 @@ class Broker(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release network clients and locks. Paper brokers have none."""
+
+
+def id_factory(prefix: str) -> Callable[[], str]:
+    """Client order ids unique across restarts: a random per-process nonce plus a counter."""
+    nonce = secrets.token_hex(4)
+    counter = itertools.count(1)
+    return lambda: f"ox-{prefix}-{nonce}-{next(counter)}"

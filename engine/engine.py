@@ -14,14 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from .bot import BotRunner
-from .broker import Broker, BrokerLink
+from .broker import BrokerLink
 from .bus import EventBus
 from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
-from .clock import Clock, WallClock
+from .clock import WallClock
+from .commands import CommandHandlers
 from .errors import ConfigError, OxbotError, StorageError
 from .hold import DecisionHold
 from .lanes import SENT_AT_PANIC, CommandLanes
-from .market.hub import MarketHub
 from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
@@ -56,14 +56,15 @@ from .messages import (
     UpdateBot,
 )
 from .models import ZERO, BotConfig, BotStatus, DecisionRecord, Mode
-from .paper import PaperBroker, id_factory
+from .paper import PaperBroker
 from .portfolio import Portfolio
+from .ports import BrokerPort, Clock, EngineStore, Market, Service
 from .strategies import Strategy, build_strategy
 
 log = logging.getLogger("oxbot.engine")
 
 StrategyFactory = Callable[[BotConfig], Strategy]
-BrokerFactory = Callable[[BotConfig], Broker]
+BrokerFactory = Callable[[BotConfig], BrokerPort]
 # Raises ConfigError naming what a bot lacks (an API key) and how to set it; the composition
 # root provides it (the engine never reads keys itself).
 KeyCheck = Callable[[BotConfig], Awaitable[None]]
@@ -80,7 +81,7 @@ def rule_strategy_factory(config: BotConfig) -> Strategy:
     return build_strategy(config.strategy, config.params)
 
 
-def paper_broker_factory(config: BotConfig) -> Broker:
+def paper_broker_factory(config: BotConfig) -> BrokerPort:
     if config.mode is Mode.LIVE:
         raise ConfigError(
             f"{config.name}: LIVE trading needs the exchange layer and keys; "
@@ -92,8 +93,8 @@ def paper_broker_factory(config: BotConfig) -> Broker:
 class Engine:
     def __init__(
         self,
-        store: Any,
-        hub: MarketHub,
+        store: EngineStore,
+        hub: Market,
         *,
         bus: EventBus | None = None,
         clock: Clock | None = None,
@@ -117,13 +118,14 @@ class Engine:
         self._commands: asyncio.Queue[Command] = asyncio.Queue()
         self.hold = DecisionHold()  # new decisions held while a PANIC question is on screen
         self.panics = 0  # PANICs so far: a start sent before one must not undo it
+        self.handlers = self._handlers()
         self._lanes = CommandLanes(self._dispatch, lambda: self.panics)
         self._background: set[asyncio.Task[Any]] = set()  # PANIC's closes of busy bots
         self._started = time.monotonic()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ready = asyncio.Event()
         # Things started once the engine runs and closed when it stops (the control socket).
-        self.services: list[Any] = []
+        self.services: list[Service] = []
         # Real exchanges: Notices and breaker pauses reach this engine's bus and bots.
         self.hub.bind(self.bus.publish, lambda: list(self.runners.values()))
 
@@ -159,7 +161,7 @@ class Engine:
             # LLM decisions that ended as a HOLD for want of a usable answer (transport errors
             # included): a bot whose model always fails has no cycle errors, only these.
             "failed_decisions": sum(int(v.stats.get("failures", 0) or 0) for v in views),
-            "db": str(getattr(self.store, "path", "")),
+            "db": str(self.store.path),
         }
 
     # ------------------------------------------------------------------ main loop
@@ -222,17 +224,37 @@ class Engine:
                 await self._save_marks()
 
     async def _save_marks(self) -> None:
-        save = getattr(self.store, "save_marks", None)
-        if save is not None:
-            try:
-                await save(self.hub.marks())
-            except OxbotError as e:  # a full disk, in words; no traceback every 10 s
-                log.warning("cannot store the sim market's last prices: %s", e)
-            except Exception:  # noqa: BLE001 - only the price path's continuity is at stake
-                log.warning("cannot store the sim market's last prices", exc_info=True)
+        try:
+            await self.store.save_marks(self.hub.marks())
+        except OxbotError as e:  # a full disk, in words; no traceback every 10 s
+            log.warning("cannot store the sim market's last prices: %s", e)
+        except Exception:  # noqa: BLE001 - only the price path's continuity is at stake
+            log.warning("cannot store the sim market's last prices", exc_info=True)
+
+    def _handlers(self) -> CommandHandlers:
+        """Every command the engine handles, with its handler. Shutdown is not here: it ends
+        the loop in ``run``, behind the commands queued before it."""
+        h = CommandHandlers()
+        h.add(AddBot, self._on_AddBot)
+        h.add(UpdateBot, self._on_UpdateBot)
+        h.add(StartBot, self._on_StartBot)
+        h.add(StopBot, self._on_StopBot)
+        h.add(PauseBot, self._on_PauseBot)
+        h.add(ResumeBot, self._on_ResumeBot)
+        h.add(FlattenBot, self._on_FlattenBot)
+        h.add(DeleteBot, self._on_DeleteBot)
+        h.add(PanicAll, self._on_PanicAll)
+        h.add(HoldDecisions, self._on_HoldDecisions)
+        h.add(RequestSnapshot, self._on_RequestSnapshot)
+        h.add(RequestEquityHistory, self._on_RequestEquityHistory)
+        h.add(RequestRecentFills, self._on_RequestRecentFills)
+        h.add(RequestDecisionHistory, self._on_RequestDecisionHistory)
+        h.add(RequestReconcile, self._on_RequestReconcile)
+        h.add(ResolveReconcile, self._on_ResolveReconcile)
+        return h
 
     async def _dispatch(self, cmd: Command) -> None:
-        handler = getattr(self, f"_on_{type(cmd).__name__}", None)
+        handler = self.handlers.get(cmd)
         try:
             if handler is None:
                 raise ConfigError(f"unknown command {type(cmd).__name__}")
@@ -272,9 +294,7 @@ class Engine:
             if status is BotStatus.ERROR:
                 status = BotStatus.STOPPED
             runner.status = status
-        load_marks = getattr(self.store, "load_marks", None)
-        marks = await load_marks() if load_marks is not None else {}
-        self.hub.resume_from(resume_ts, marks)
+        self.hub.resume_from(resume_ts, await self.store.load_marks())
         for r in self.runners.values():
             stored = stored_status.get(r.name)
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
@@ -303,25 +323,22 @@ class Engine:
         # the memory strategies read is decisions; capital edits are in the reasoning history
         memory = [d for d in await self.store.recent_decisions(config.name, 20)
                   if d.source != CAPITAL_SOURCE]
-        restore = getattr(strategy, "restore_history", None)
-        if restore is not None:  # LLM spend, failures and the last failure survive restarts
-            restore(await self.store.decision_stats(config.name), memory)
+        # LLM spend, failures and the last failure survive restarts
+        strategy.restore_history(await self.store.decision_stats(config.name), memory)
         runner = BotRunner(
             config, strategy, portfolio, broker, self.store, self.bus,
-            getattr(broker, "new_id", None) or id_factory(config.name[:12]), status, memory,
+            broker.order_ids(config.name), status, memory,
             reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
             pace=self.hub.wait_turn,
         )
         runner.held = self.hold.reason
         if memory:  # the bots table's "Last" column across a restart
             runner.last_decision_ts = memory[-1].ts
-        day_open = getattr(self.store, "day_open_equity", None)
-        opened = await day_open(config.name) if day_open is not None else None
+        opened = await self.store.day_open_equity(config.name)
         if opened is not None:  # today's P&L goes on across a restart
             runner.restore_day(opened[0], opened[1])
-        risk_state = getattr(self.store, "load_risk_state", None)
-        if risk_state is not None:  # the kill switches go on across restarts and edits
-            runner.risk.restore(await risk_state(config.name))
+        # the kill switches go on across restarts and edits
+        runner.risk.restore(await self.store.load_risk_state(config.name))
         last = await self.store.equity_series(config.name, limit=1)
         runner.last_sample_ts = last[-1][0] if last else None
         self.runners[config.name] = runner
@@ -331,8 +348,7 @@ class Engine:
         fills = await self.store.load_fills(config.name)
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
-        load_flows = getattr(self.store, "load_flows", None)
-        flows = await load_flows(config.name) if load_flows is not None else []
+        flows = await self.store.load_flows(config.name)
         # config.capital is what the user put in, net: the start plus the deposits since
         start = config.capital - sum((f.amount for f in flows), ZERO)
         try:
@@ -345,9 +361,7 @@ class Engine:
         """Refuse, with one message naming the fix, a bot that cannot work as configured: an
         LLM budget without a price, a missing LLM or exchange key (asked before it is added,
         changed or started, instead of failing every cycle)."""
-        check = getattr(strategy, "check_setup", None)
-        if check is not None:
-            check()
+        strategy.check_setup()
         if self.key_check is not None:
             await self.key_check(config)
 
@@ -660,8 +674,7 @@ class Engine:
     async def _on_RequestEquityHistory(self, cmd: RequestEquityHistory) -> str:
         limit = max(1, min(cmd.limit, EQUITY_HISTORY_MAX))
         points = await self.store.equity_series(cmd.bot, limit=limit)
-        load_flows = getattr(self.store, "load_flows", None)
-        flows = await load_flows(cmd.bot) if load_flows is not None else []
+        flows = await self.store.load_flows(cmd.bot)
         self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
                                        tuple((int(ts), Decimal(eq)) for ts, eq in points),
                                        tuple((f.ts, f.amount) for f in flows)))
@@ -707,7 +720,7 @@ def _count(n: int, thing: str) -> str:
     return f"{n} {thing}" if n == 1 else f"{n} {thing}s"
 
 
-async def _quietly(aw: Awaitable[Any]) -> None:
+async def _quietly(aw: Awaitable[object]) -> None:
     try:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
@@ -716,7 +729,8 @@ async def _quietly(aw: Awaitable[Any]) -> None:
 
 def _decision_event(d: DecisionRecord) -> DecisionMade:
     """A stored decision as the event it was published as (its reasons as one text)."""
-    actions = tuple(tuple(a.rsplit(":", 1)) for a in d.actions.split() if ":" in a)
-    return DecisionMade(d.ts, d.bot, d.source, actions,  # type: ignore[arg-type]
+    pairs = (a.rsplit(":", 1) for a in d.actions.split() if ":" in a)
+    actions = tuple((symbol, action) for symbol, action in pairs)
+    return DecisionMade(d.ts, d.bot, d.source, actions,
                         d.reasoning, d.verdict, (d.verdict_reasons,) if d.verdict_reasons else (),
                         tuple(i for i in d.order_ids.split(",") if i))

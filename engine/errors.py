@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # engine/llm imports this module
+    from .llm.usage import Spent
+
 
 class OxbotError(Exception):
     """Base of every error oxbot raises on purpose; its text is fit to show a user."""
@@ -74,7 +79,9 @@ class CircuitOpen(TemporaryError):
 
 
 class LLMError(OxbotError):
-    pass
+    # What the failed call cost: a call that failed after it went out is billed by the
+    # provider, and counts toward the daily budget (engine/llm/provider.py sets it).
+    spent: Spent | None = None
 
 
 class SecretsError(OxbotError):

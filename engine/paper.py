@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from .broker import Broker, Execution
+from .broker import Broker, Execution, id_factory
 from .models import Fill, Order, OrderIntent, OrderStatus, Side
 
 PRICE_Q = Decimal("0.00000001")
@@ -41,11 +40,4 @@ def order_from(intent: OrderIntent, status: OrderStatus, ts: int,
                  intent.take_profit)
 
 
-def id_factory(prefix: str) -> Callable[[], str]:
-    """Client order ids unique across restarts: a random per-process nonce plus a counter."""
-    import itertools  # noqa: PLC0415
-    import secrets  # noqa: PLC0415
-
-    nonce = secrets.token_hex(4)
-    counter = itertools.count(1)
-    return lambda: f"ox-{prefix}-{nonce}-{next(counter)}"
+__all__ = ["PaperBroker", "id_factory", "order_from"]

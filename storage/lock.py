@@ -17,7 +17,7 @@ from oxbot.engine.errors import DatabaseLocked
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl module: the lock is checked for None
 
 
 def lock_path_for(db_path: Path | str) -> Path:

@@ -198,7 +198,7 @@ def _v5_risk_state(conn: sqlite3.Connection) -> None:
     day_ms = 86_400_000
     rows = conn.execute("SELECT bot_id, bot, ts, equity FROM equity_points "
                         "ORDER BY bot_id, ts, id")
-    seen: dict[int, list[object]] = {}  # bot_id -> [bot, peak, day, day_start]
+    seen: dict[int, tuple[str, Decimal, int, Decimal]] = {}  # bot_id -> bot, peak, day, start
     for bot_id, bot, ts, text in rows:
         try:
             equity = Decimal(text)
@@ -207,11 +207,12 @@ def _v5_risk_state(conn: sqlite3.Connection) -> None:
         if not equity.is_finite():
             continue
         day = int(ts) // day_ms
-        state = seen.setdefault(bot_id, [bot, equity, day, equity])
-        if equity > state[1]:  # type: ignore[operator]
-            state[1] = equity
-        if day != state[2]:
-            state[2], state[3] = day, equity
+        name, peak, last_day, start = seen.get(bot_id, (bot, equity, day, equity))
+        if equity > peak:
+            peak = equity
+        if day != last_day:
+            last_day, start = day, equity
+        seen[bot_id] = (name, peak, last_day, start)
     now = int(time.time() * 1000)
     conn.executemany(
         "INSERT INTO risk_state (bot_id, bot, peak_equity, day, day_start_equity, updated_ts) "

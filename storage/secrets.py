@@ -187,13 +187,14 @@ def _with_deadline[T](fn: Callable[..., T], *args: Any) -> T:
         if _stuck is not None and _stuck.is_alive():
             raise SecretsError("an earlier keyring call is still stuck; " +
                                _TIMEOUT.format(s=DEADLINE).rstrip())
-    box: dict[str, Any] = {}
+    values: list[T] = []
+    errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            box["value"] = fn(*args)
+            values.append(fn(*args))
         except BaseException as e:  # handed to the caller's thread below
-            box["error"] = e
+            errors.append(e)
 
     worker = threading.Thread(target=run, name="oxbot-keyring", daemon=True)
     worker.start()
@@ -202,9 +203,9 @@ def _with_deadline[T](fn: Callable[..., T], *args: Any) -> T:
         with _stuck_lock:
             _stuck = worker
         raise SecretsError(_TIMEOUT.format(s=DEADLINE) + NO_BACKEND_FIXES)
-    if "error" in box:
-        raise _translate(box["error"]) from None
-    return box["value"]
+    if errors:
+        raise _translate(errors[0]) from None
+    return values[0]
 
 
 def _translate(error: BaseException) -> SecretsError:
@@ -288,7 +289,8 @@ def _usable() -> Any:
 
 
 def _get(kr: Any, account: str) -> str | None:
-    return _with_deadline(kr.get_password, SERVICE, account)
+    password: str | None = _with_deadline(kr.get_password, SERVICE, account)  # keyring: untyped
+    return password
 
 
 def _put(kr: Any, account: str, value: str) -> None:

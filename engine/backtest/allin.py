@@ -15,6 +15,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 
+from ..arrays import Floats, Signals, Times
 from ..models import ZERO, to_decimal
 from ..strategies.base import ENTER, EXIT
 from .ledger import EquitySteps, Trade
@@ -33,10 +34,10 @@ def _fill_price(price: float, slippage: Decimal, buy: bool) -> Decimal:
 
 
 def run_all_in(
-    ts: np.ndarray,
-    open_: np.ndarray,
-    close: np.ndarray,
-    signals: np.ndarray,
+    ts: Times,
+    open_: Floats,
+    close: Floats,
+    signals: Signals,
     cash: Decimal,
     fee_rate: Decimal,
     slippage_bps: Decimal = ZERO,
@@ -77,7 +78,7 @@ def run_all_in(
     return trades, steps
 
 
-def _close(trades: list[Trade], ts: np.ndarray, entry_bar: int, exit_bar: int, entry_px: Decimal,
+def _close(trades: list[Trade], ts: Times, entry_bar: int, exit_bar: int, entry_px: Decimal,
            entry_fee: Decimal, qty: Decimal, px: Decimal, fee_rate: Decimal, cash: Decimal,
            reason: str) -> Decimal:
     exit_fee = qty * px * fee_rate

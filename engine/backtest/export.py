@@ -17,6 +17,7 @@ from typing import TextIO
 
 import numpy as np
 
+from ..arrays import Floats, Times
 from ..errors import UsageError
 from .ledger import Trade
 
@@ -75,10 +76,12 @@ def write_trades(path: str | Path, trades: list[Trade], symbol: str = "BTC/USDT"
                         money(t.qty, QTY_Q), money(t.pnl, mq), money(t.fees, mq), t.reason))
 
 
-def write_equity(path: str | Path, ts: np.ndarray, equity: np.ndarray,
+def write_equity(path: str | Path, ts: Times, equity: Floats,
                  symbol: str = "BTC/USDT") -> None:
     """One row per bar: the candle's open time and the equity marked at its close."""
-    places = -money_quantum(symbol).as_tuple().exponent  # type: ignore[operator]
+    exponent = money_quantum(symbol).as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite quantum: 0.01 or 1e-8
+    places = -exponent
     with _open(path) as fh:
         fh.write("ts,equity\n")
         # %.Nf of the float curve: cents (or 8 places) without noise, fast for 1e6 rows.

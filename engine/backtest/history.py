@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..arrays import Floats
 from ..errors import DataError, TemporaryError, UsageError
 from ..market.csvdata import COLUMNS
 from ..models import timeframe_seconds
@@ -65,7 +66,7 @@ def _why(e: BaseException) -> str:
     text = str(e)
     inner = re.findall(r"\[([^\[\]]{3,120})\]", text)
     if inner:
-        return inner[-1]
+        return str(inner[-1])
     return "no answer" if not text else text.splitlines()[0][:160]
 
 
@@ -119,7 +120,7 @@ async def fetch_history(client: Any, symbol: str, timeframe: str, since_ms: int,
     """Closed candles of ``symbol`` from ``since_ms`` (inclusive) to ``until_ms`` (exclusive);
     the caller owns ``client`` and closes it."""
     step = timeframe_seconds(timeframe) * 1000
-    rows: list[np.ndarray] = []
+    rows: list[Floats] = []
     cursor = since_ms
     where = f"fetch_ohlcv {symbol} {timeframe} on {client.id}"
     while True:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 
+from ..arrays import Floats
 from ..models import ZERO
 
 
@@ -57,7 +58,7 @@ class EquitySteps:
             self._cash.append(float(cash))
             self._qty.append(float(qty))
 
-    def curve(self, close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def curve(self, close: Floats) -> tuple[Floats, Floats]:
         """(equity, held quantity) per bar, marked to market at each close."""
         n = len(close)
         starts = np.asarray(self._bars, dtype=np.int64)

@@ -13,13 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import Floats, Times
 from ..models import HUNDRED, ZERO
 from .ledger import Trade
 
 YEAR_MS = 365.25 * 86_400_000
 
 
-def max_drawdown_pct(equity: np.ndarray) -> float:
+def max_drawdown_pct(equity: Floats) -> float:
     """Largest peak-to-trough fall of the equity curve, in percent of the peak (>= 0)."""
     if len(equity) == 0:
         return 0.0
@@ -27,11 +28,11 @@ def max_drawdown_pct(equity: np.ndarray) -> float:
     return float(-np.min(equity / peak - 1.0) * 100.0)
 
 
-def bar_returns(equity: np.ndarray) -> np.ndarray:
+def bar_returns(equity: Floats) -> Floats:
     return np.diff(equity) / equity[:-1] if len(equity) > 1 else np.zeros(0)
 
 
-def sharpe(equity: np.ndarray, bars_per_year: float) -> float | None:
+def sharpe(equity: Floats, bars_per_year: float) -> float | None:
     """Annualised Sharpe ratio of per-bar returns (risk-free rate 0); None if undefined."""
     r = bar_returns(equity)
     if len(r) < 2:
@@ -40,7 +41,7 @@ def sharpe(equity: np.ndarray, bars_per_year: float) -> float | None:
     return float(np.mean(r)) / sd * math.sqrt(bars_per_year) if sd > 0 else None
 
 
-def sortino(equity: np.ndarray, bars_per_year: float) -> float | None:
+def sortino(equity: Floats, bars_per_year: float) -> float | None:
     """Annualised Sortino ratio: mean return over the downside deviation (target 0)."""
     r = bar_returns(equity)
     if len(r) < 2:
@@ -55,7 +56,8 @@ def cagr_pct(start: Decimal, final: Decimal, span_ms: float) -> float | None:
     ratio = float(final / start)
     if ratio <= 0:
         return -100.0
-    return (ratio ** (YEAR_MS / span_ms) - 1.0) * 100.0
+    growth: float = ratio ** (YEAR_MS / span_ms)
+    return (growth - 1.0) * 100.0
 
 
 def profit_factor(trades: Sequence[Trade]) -> float | None:
@@ -68,10 +70,10 @@ def profit_factor(trades: Sequence[Trade]) -> float | None:
 def compute_metrics(
     *,
     trades: Sequence[Trade],
-    equity: np.ndarray,
-    held: np.ndarray,
-    ts: np.ndarray,
-    close: np.ndarray,
+    equity: Floats,
+    held: Floats,
+    ts: Times,
+    close: Floats,
     start_cash: Decimal,
     final_equity: Decimal,
     step_ms: int,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import risk as risk_mod
+from ..arrays import Floats, Ints, Signals, Times
 from ..models import (
     ZERO,
     Action,
@@ -87,7 +88,7 @@ class RiskedRun:
             self.halts.append((ts, block or ""))
         self._blocked = kind
 
-    def _fill(self, intent: OrderIntent, price: Decimal, bar: int, ts: np.ndarray,
+    def _fill(self, intent: OrderIntent, price: Decimal, bar: int, ts: Times,
               reason: str) -> None:
         fill = self.broker.fill(intent, price, int(ts[bar]))
         self.portfolio.apply(fill)
@@ -109,8 +110,8 @@ class RiskedRun:
 
     # ------------------------------------------------------------------ the run
 
-    def run(self, ts: np.ndarray, open_: np.ndarray, high: np.ndarray, low: np.ndarray,
-            close: np.ndarray, signals: np.ndarray, progress: Progress | None = None) -> None:
+    def run(self, ts: Times, open_: Floats, high: Floats, low: Floats,
+            close: Floats, signals: Signals, progress: Progress | None = None) -> None:
         n = len(close)
         enters = np.flatnonzero(signals[: n - 1] == ENTER)
         exits = np.flatnonzero(signals[: n - 1] == EXIT)
@@ -133,8 +134,8 @@ class RiskedRun:
             self._fill(buy, to_decimal(float(open_[i + 1])), i + 1, ts, "entry")
             k = self._hold(i + 1, ts, open_, high, low, close, exits)
 
-    def _hold(self, start: int, ts: np.ndarray, open_: np.ndarray, high: np.ndarray,
-              low: np.ndarray, close: np.ndarray, exits: np.ndarray) -> int:
+    def _hold(self, start: int, ts: Times, open_: Floats, high: Floats,
+              low: Floats, close: Floats, exits: Ints) -> int:
         """Hold from bar ``start`` (entered at its open) until a stop, an exit signal or the
         end; returns the first bar at which the strategy may decide again."""
         n = len(close)

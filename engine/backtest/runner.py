@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..arrays import Floats, Signals, Times
 from ..errors import DataError
 from ..market.csvdata import step_ms
 from ..market.indicators import compute
@@ -42,9 +43,9 @@ class BacktestResult:
     """The ledger, the per-bar curve (numpy arrays, one float per bar) and the metrics."""
 
     trades: list[Trade]
-    ts: np.ndarray
-    equity: np.ndarray
-    signals: np.ndarray
+    ts: Times
+    equity: Floats
+    signals: Signals
     metrics: dict[str, Any]
     rejected: int = 0
     final_equity: Decimal = Decimal(0)  # exact, from the ledger (metrics hold a float)

@@ -14,12 +14,13 @@ is one fill.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import itertools
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from oxbot.engine.broker import Execution
@@ -199,7 +200,7 @@ class CcxtBroker:
             if not c.has.get(name):
                 continue
             try:
-                rows = await self.clients.read(c, lambda fn=fn: fn(order.symbol),
+                rows = await self.clients.read(c, functools.partial(fn, order.symbol),
                                                f"{name} {order.symbol}")
             except (OrderNotFound, ExchangeError) as e:
                 if isinstance(e, TemporaryError):
@@ -239,7 +240,7 @@ class CcxtBroker:
                                     or evidence.exchange_order_id)
         held = {f.fill_id for f in stored} | {f.fill_id for f in fresh}
         new = list(fresh)
-        trades = list(evidence.trades)
+        trades: Sequence[Mapping[str, Any]] = list(evidence.trades)
         if (evidence.filled or 0) > base_amount(stored) + base_amount(fresh) and not [
                 t for t in trades if f"{self.exchange_id}:{t.get('id')}" not in held]:
             trades = await self.trades(order)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -220,7 +220,8 @@ class Watchlist:
     SKEW_S = 2.0
 
     def __init__(self, window_s: float, *, first_s: float = 0.25, max_s: float = 15.0,
-                 overdue_every_s: float = 60.0, clock: Any = time.monotonic) -> None:
+                 overdue_every_s: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.window_s = window_s
         self.first_s, self.max_s, self.overdue_every_s = first_s, max_s, overdue_every_s
         self.clock = clock

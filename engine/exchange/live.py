@@ -24,7 +24,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from oxbot.engine.errors import AuthError, ConfigError, ExchangeError, Temporary
 from oxbot.engine.messages import Notice, ReconcileFound, ReconcileItem
 from oxbot.engine.models import BotConfig, Mode, Order, OrderIntent, OrderStatus
 from oxbot.engine.paper import PaperBroker
+from oxbot.engine.ports import SecretsSource
 
 from .account import AccountBook
 from .broker import CcxtBroker, new_client_order_id
@@ -44,7 +45,7 @@ from .reconcile import Difference, apply, reconcile
 
 log = logging.getLogger("oxbot.live")
 
-Resolver = Callable[[str], "Credentials | Awaitable[Credentials | None] | None"]
+Resolver = SecretsSource  # exchange keys by exchange id (engine/ports.py)
 RECONCILE_ACTIONS = ("ignore", "adopt")
 RECONCILE_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -156,6 +157,9 @@ class LiveBroker(Broker):
         """clientOrderIds of LIVE orders: unique across restarts, prefixed by the bot's hash
         (reconciliation recognises our orders by it)."""
         return new_client_order_id(self.config.name)
+
+    def order_ids(self, bot: str) -> Callable[[], str]:
+        return self.new_id
 
     # ------------------------------------------------------------------ start
 

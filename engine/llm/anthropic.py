@@ -33,9 +33,9 @@ from .provider import (
     Completion,
     HttpProvider,
     _Retryable,
-    iter_sse,
 )
 from .reading import Reading
+from .sse import iter_sse
 
 FINISHED = ("end_turn", "stop_sequence")
 ANTHROPIC_VERSION = "2023-06-01"

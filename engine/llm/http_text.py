@@ -34,7 +34,7 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def media_type(resp: httpx.Response) -> str:
-    return resp.headers.get("content-type", "").split(";")[0].strip().lower()
+    return str(resp.headers.get("content-type", "")).split(";")[0].strip().lower()
 
 
 def is_json(media: str) -> bool:

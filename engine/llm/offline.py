@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .facts import SymbolFacts, TfFacts, num
-from .provider import ChatRequest, ChunkSink, Completion, Provider, estimate_tokens
+from .provider import ChatRequest, ChunkSink, Completion, Provider
+from .usage import estimate_tokens
 
 LABEL = "offline rules — not an LLM"
 CHUNK_CHARS = 48

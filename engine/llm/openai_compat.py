@@ -39,9 +39,9 @@ from .provider import (
     ChunkSink,
     Completion,
     HttpProvider,
-    iter_sse,
 )
 from .reading import Reading
+from .sse import iter_sse
 
 # (base_url, model) -> the JSON modes still worth trying, strongest first.
 _JSON_MODES: dict[tuple[str, str], list[str]] = {}

@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..models import DecisionRecord, Position, RiskLimits
 from .facts import HIGHER_TF, SymbolFacts, num, symbol_facts
-from .provider import estimate_tokens
+from .usage import estimate_tokens
 
 NOTE_CAP = 300  # characters per outside note
 NOTES_MAX = 5

@@ -32,12 +32,12 @@ from typing import Any
 
 import httpx
 
+from ..errors import LLMError
 from ..textsafe import SecretText
 from .errors import (
     LLMAuthError,
     LLMBadRequest,
     LLMBadResponse,
-    LLMError,
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
@@ -225,7 +225,7 @@ class HttpProvider(Provider):
     def _backoff(self, tries: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after + random.uniform(0, 0.1 * max(retry_after, 0.1))
-        base = self.backoff_base_s * (2 ** (tries - 1))
+        base: float = self.backoff_base_s * (2 ** (tries - 1))
         return base * random.uniform(0.5, 1.5)
 
     async def _post_stream(self, url: str, body: dict[str, Any], headers: dict[str, str],
@@ -343,7 +343,7 @@ class HttpProvider(Provider):
 
 
 def _charged(error: LLMError, charges: list[Spent]) -> LLMError:
-    error.spent = sum(charges[1:], charges[0]) if charges else None  # type: ignore[attr-defined]
+    error.spent = sum(charges[1:], charges[0]) if charges else None
     return error
 
 

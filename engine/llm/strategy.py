@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from ..errors import BudgetExceeded, ConfigError, OxbotError
+from ..arrays import Signals
+from ..errors import BudgetExceeded, ConfigError, LLMError, OxbotError
 from ..market.indicators import FULL_SET, IndicatorSpec
 from ..models import Decision, DecisionRecord
 from ..strategies.base import DecisionContext, Strategy, StrategyParams
@@ -132,7 +133,7 @@ class LLMStrategy(Strategy):
         self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
                                              self.params.model)
         self.price = lookup(self.model, self.prices)
-        self.stats: dict[str, Any] = new_stats()
+        self.stats = new_stats()
         # What the bots table shows for an LLM bot (it reads BotView.stats, a copy of this).
         self.stats.update(provider=self.params.provider, model=self.model,
                           unpriced_model=(self.price is None
@@ -157,7 +158,7 @@ class LLMStrategy(Strategy):
     def warmup(self) -> int:
         return 2  # the model copes with missing indicators ("n/a"); no need to wait 35 bars
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+    def signals(self, frame: pd.DataFrame) -> Signals:
         """No vectorised signals: an LLM decides per cycle, through `decide`."""
         return np.zeros(len(frame), dtype=np.int8)
 
@@ -356,7 +357,7 @@ class LLMStrategy(Strategy):
         except Exception as e:
             # A call that failed after it went out is billed by the provider: charged here
             # too, so that it counts toward daily_budget_usd like any other call.
-            spent = getattr(e, "spent", None)
+            spent = e.spent if isinstance(e, LLMError) else None
             if isinstance(spent, Spent):
                 self._charge(spent, meta)
             raise

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..arrays import Floats, Times
 from ..clock import Clock, WallClock
 from ..errors import ExchangeError, TemporaryError
 from ..exchange.clients import ExchangeClients, MarketInfo
@@ -53,8 +54,8 @@ class _Stream(CandleWindow):
     step_ms: int
     started_ms: int
     subscribers: dict[str, tuple[Any, frozenset[IndicatorSpec]]] = field(default_factory=dict)
-    ts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    ohlcv: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    ts: Times = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    ohlcv: Floats = field(default_factory=lambda: np.zeros((0, 5)))
     wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
     task: asyncio.Task[None] | None = None
     backfill: asyncio.Task[None] | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..arrays import Floats, Mask
 from ..errors import DataError
 from ..models import TIMEFRAMES
 
@@ -55,7 +56,7 @@ def load_csv(path: str | Path) -> pd.DataFrame:
 def _read_fast(p: Path) -> pd.DataFrame:
     dtypes = {"timestamp": "int64", **{c: "float64" for c in HEADER[1:]}}
     try:
-        df = pd.read_csv(p, dtype=dtypes, engine="c", skipinitialspace=True)  # type: ignore[arg-type]
+        df = pd.read_csv(p, dtype=dtypes, engine="c", skipinitialspace=True)
     except (ValueError, TypeError, pd.errors.ParserError) as e:
         raise _explain_parse_failure(p, e) from None
     df.columns = pd.Index(list(COLUMNS))
@@ -92,7 +93,7 @@ def _explain_parse_failure(p: Path, err: Exception) -> DataError:
                      f"and decimal prices")
 
 
-def _first_bad(p: Path, mask: np.ndarray, what: Callable[[int], str]) -> None:
+def _first_bad(p: Path, mask: Mask, what: Callable[[int], str]) -> None:
     if mask.any():
         row = int(np.flatnonzero(mask)[0])
         raise DataError(f"{p}, line {row + 2}: {what(row)}")
@@ -102,7 +103,7 @@ def _not_finite(col: str) -> Callable[[int], str]:
     return lambda _r: f"{col} is missing or not a finite number; fix or remove that line"
 
 
-def _not_positive(col: str, values: np.ndarray) -> Callable[[int], str]:
+def _not_positive(col: str, values: Floats) -> Callable[[int], str]:
     return lambda r: f"{col} {values[r]:g} is not a positive price; fix or remove that line"
 
 

@@ -15,20 +15,26 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from ..arrays import Floats, Times
 from ..errors import ConfigError
 from ..foreground import Foreground
+from ..messages import Event
 from ..models import Candle, StreamKey, timeframe_seconds
+from ..risk import MarketRules
 from .indicators import IndicatorSpec, compute
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
 from .window import MAX_WINDOW, WINDOW, CandleWindow
+
+if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
+    from .ccxt_streams import ExchangeStreams
 
 log = logging.getLogger("oxbot.market")
 
@@ -64,8 +70,8 @@ class _Stream(CandleWindow):
     series: Series
     step_ms: int
     next_close: int
-    ts: np.ndarray
-    ohlcv: np.ndarray  # shape (n, 5)
+    ts: Times
+    ohlcv: Floats  # shape (n, 5)
     subscribers: dict[str, tuple[Subscriber, frozenset[IndicatorSpec]]] = field(
         default_factory=dict
     )
@@ -103,8 +109,8 @@ class MarketHub:
     (``key.exchange != "sim"``) are delegated to ``exchanges`` (an ``ExchangeStreams``), which
     runs them in real time."""
 
-    def __init__(self, sim: SimConfig | None = None, now_ms: Any = None,
-                 exchanges: Any = None) -> None:
+    def __init__(self, sim: SimConfig | None = None, now_ms: Callable[[], int] | None = None,
+                 exchanges: ExchangeStreams | None = None) -> None:
         self.sim = sim or SimConfig()
         self.exchanges = exchanges  # ccxt_streams.ExchangeStreams, or None: sim only
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
@@ -133,6 +139,7 @@ class MarketHub:
                     "'sim' market only; start it with exchange access (oxbot run)")
         for key in keys:
             if key.exchange != "sim":
+                assert self.exchanges is not None  # checked above, before any subscription
                 self.exchanges.subscribe(sub, key, spec_set, bars)
                 continue
             stream = self._streams.get(key) or self._open_stream(key, bars)
@@ -147,12 +154,13 @@ class MarketHub:
         if self.exchanges is not None:
             self.exchanges.unsubscribe(sub)
 
-    def bind(self, publish: Any, runners: Any) -> None:
+    def bind(self, publish: Callable[[Event], None], runners: Callable[[], Iterable[Any]]
+             ) -> None:
         """Engine hooks for real exchanges: where Notices go, which bots a breaker pauses."""
         if self.exchanges is not None:
             self.exchanges.bind(publish, runners)
 
-    def rules_for(self, exchange: str) -> Any:
+    def rules_for(self, exchange: str) -> Callable[[str], MarketRules] | None:
         """``RiskManager`` market rules for a bot's exchange (None: sim defaults)."""
         if exchange == "sim" or self.exchanges is None:
             return None
@@ -169,7 +177,7 @@ class MarketHub:
         s = self._streams.get(key)
         return None if s is None or not len(s.ohlcv) else float(s.ohlcv[-1, 3])
 
-    def resume_from(self, ts: int, marks: dict[str, tuple[int, Any]] | None = None) -> None:
+    def resume_from(self, ts: int, marks: Mapping[str, tuple[int, Any]] | None = None) -> None:
         """Start sim streams at ``ts`` (a restart continues where the ledger stopped), each
         synthetic stream at its stored last close (``marks``: str(key) -> (ts, close)), so the
         price path goes on instead of jumping back to the seed's start."""

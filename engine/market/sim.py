@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import Floats, Ints, Times
 from ..models import Candle, timeframe_seconds
 
 BASE_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0, "BNB": 550.0, "XRP": 0.6,
@@ -76,10 +77,10 @@ class SyntheticSeries:
         self._log = self._base + float(np.log1p((key % 1000) / 10_000))
         self._regime = 0
         self._times = np.zeros(0, dtype=np.int64)  # the current chunk: open times, and
-        self._rows = np.zeros((0, 5))  # open, high, low, close, volume
+        self._rows: Floats = np.zeros((0, 5))  # open, high, low, close, volume
         self._i = 0  # the next candle of the chunk
 
-    def _regimes(self, n: int) -> np.ndarray:
+    def _regimes(self, n: int) -> Ints:
         """The regime of each of ``n`` steps: held until a switch draws a new one."""
         rng = self._rng
         switches = rng.random(n) < self._switch
@@ -90,7 +91,7 @@ class SyntheticSeries:
         self._regime = int(regimes[-1])
         return regimes
 
-    def _path(self, n: int) -> np.ndarray:
+    def _path(self, n: int) -> Floats:
         """``n`` steps of the log price after the current one."""
         rng, dt = self._rng, self._dt
         regimes = self._regimes(n)
@@ -134,7 +135,7 @@ class SyntheticSeries:
         return Candle(int(self._times[i]), float(r[0]), float(r[1]), float(r[2]),
                       float(r[3]), float(r[4]))
 
-    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def take(self, n: int) -> tuple[Times, Floats]:
         """The next ``n`` candles as arrays (open times; open, high, low, close, volume rows):
         what ``next`` would give, without a Candle object each (a stream's warm-up)."""
         times, rows = [], []
@@ -149,7 +150,7 @@ class SyntheticSeries:
         return np.concatenate(times), np.concatenate(rows)
 
     @staticmethod
-    def scaled_rows(rows: np.ndarray, factor: float) -> np.ndarray:
+    def scaled_rows(rows: Floats, factor: float) -> Floats:
         """Candle rows (open, high, low, close, volume) with prices moved by ``factor``."""
         out = rows.copy()
         out[:, :4] = _rounded(rows[:, :4] * factor)
@@ -163,7 +164,7 @@ class SyntheticSeries:
             self._rows = self.scaled_rows(self._rows, factor)
 
 
-def _rounded(prices: np.ndarray) -> np.ndarray:
+def _rounded(prices: Floats) -> Floats:
     """Prices (open, high, low, close columns) rounded to six significant digits of the
     lowest, never to 0."""
     dec = price_decimals(float(prices.min()))

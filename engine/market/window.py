@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..arrays import Floats, Times
 from ..errors import ConfigError
 from ..models import Candle
 from .indicators import IndicatorSpec
@@ -43,8 +44,8 @@ class CandleWindow:
     ``subscribers`` (name -> (subscriber, indicator specs)) and ``wants`` (name -> bars the
     subscriber's strategy needs)."""
 
-    ts: np.ndarray
-    ohlcv: np.ndarray
+    ts: Times
+    ohlcv: Floats
     subscribers: dict[str, tuple[Any, frozenset[IndicatorSpec]]]
     wants: dict[str, int]
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from ..arrays import Floats, Signals
 from ..market.indicators import IndicatorSpec
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
@@ -49,6 +50,9 @@ class Strategy(ABC):
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()
+        # What the bots table shows of this strategy (BotView.stats starts as a copy of it):
+        # rule strategies show nothing, an LLM strategy its calls, spend and failures.
+        self.stats: dict[str, Any] = {}
 
     def indicators(self) -> list[IndicatorSpec]:
         """Indicator columns `signals` reads; the MarketHub computes them once per stream."""
@@ -59,7 +63,7 @@ class Strategy(ABC):
         return max((s.warmup for s in self.indicators()), default=1) + 1
 
     @abstractmethod
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+    def signals(self, frame: pd.DataFrame) -> Signals:
         """Per bar: ENTER (1), EXIT (-1) or NONE (0), decided at that bar's close."""
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
@@ -72,6 +76,20 @@ class Strategy(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients (an LLM strategy's HTTP client)."""
+
+    def check_setup(self) -> None:  # noqa: B027 - optional hook
+        """Raise ConfigError when the strategy cannot work as configured (an LLM budget
+        without a price); the engine asks before a bot is added, changed or started."""
+
+    def check_budget(self, bot: str) -> None:  # noqa: B027 - optional hook
+        """Raise BudgetExceeded while today's spend is at the daily budget; the bot asks
+        before it resumes a budget pause. Rule strategies spend nothing."""
+
+    def restore_history(self, stored: Mapping[str, Any],  # noqa: B027 - optional hook
+                        recent: Sequence[DecisionRecord] = ()) -> None:
+        """Counts, spend and the last failure from the stored decisions (``stored`` is the
+        ledger's ``decision_stats``, ``recent`` the newest records), so a restart or an edit
+        goes on where the bot was. Rule strategies keep nothing."""
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         items = []
@@ -97,7 +115,7 @@ class Strategy(ABC):
         return Decision(ctx.bot, ctx.ts, tuple(items), reasoning=text, source="rule")
 
 
-def cross_signals(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+def cross_signals(fast: Floats, slow: Floats) -> Signals:
     """ENTER where fast crosses strictly above slow, EXIT where strictly below (NaN = no signal).
 
     Rolling means carry ~1e-12 of float noise, so values equal to 1e-9 relative are a tie, and a

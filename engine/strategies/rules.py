@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
+from ..arrays import Signals
 from ..market.indicators import IndicatorSpec
 from .base import ENTER, EXIT, Strategy, StrategyParams, cross_signals
 
@@ -35,7 +36,7 @@ class SmaCross(Strategy):
     def warmup(self) -> int:
         return self.params.slow + 1
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+    def signals(self, frame: pd.DataFrame) -> Signals:
         p = self.params
         return cross_signals(
             frame[f"sma_{p.fast}"].to_numpy(float), frame[f"sma_{p.slow}"].to_numpy(float)
@@ -79,7 +80,7 @@ class RsiReversion(Strategy):
     def warmup(self) -> int:
         return self.params.length + 2
 
-    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+    def signals(self, frame: pd.DataFrame) -> Signals:
         p = self.params
         rsi = frame[f"rsi_{p.length}"].to_numpy(float)
         out = np.zeros(len(rsi), dtype=np.int8)

@@ -16,11 +16,12 @@ import pytest
 from module_loading import load_by_path
 
 from oxbot.engine.broker import Broker, BrokerLink
-from oxbot.engine.exchange.broker import new_client_order_id
+from oxbot.engine.exchange.broker import bot_prefix, new_client_order_id
 from oxbot.engine.exchange.clients import Credentials, ExchangeClients
 from oxbot.engine.exchange.live import ExchangeBrokers
 from oxbot.engine.models import BotConfig, BotStatus, Mode, OrderIntent, OrderReason, Side
 from oxbot.engine.paper import PaperBroker
+from oxbot.engine.ports import BrokerPort
 from oxbot.storage.store import Store
 
 _EX = Path(__file__).parent.parent / "exchange"
@@ -109,3 +110,14 @@ async def test_a_sell_of_what_was_bought(subject: Subject) -> None:
     assert sell.order.status.value == "filled" and sum(f.qty for f in sell.fills) == held
     await b.close()
     await b.close()  # closing twice is harmless
+
+
+async def test_a_broker_fits_the_engine_port_and_names_each_order_once(subject: Subject) -> None:
+    assert isinstance(subject.broker, BrokerPort)
+    new_id = subject.broker.order_ids("contract")
+    ids = {new_id() for _ in range(50)}
+    assert len(ids) == 50
+    if subject.fake is not None:  # LIVE: reconciliation knows the bot's orders by this prefix
+        assert all(i.startswith(bot_prefix("contract")) for i in ids)
+    else:
+        assert all(i.startswith("ox-contract-") for i in ids)
