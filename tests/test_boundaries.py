@@ -1,4 +1,4 @@
-"""engine/ and storage/ never import Textual or Rich: the headless engine must not need them."""
+"""engine/, storage/, remote/ and app/ never need Textual or Rich: the headless engine runs without them."""
 
 from __future__ import annotations
 
@@ -20,10 +20,19 @@ def _modules(folder: str) -> list[str]:
 
 
 def test_engine_and_storage_import_without_textual_or_rich() -> None:
-    modules = _modules("engine") + _modules("storage")
+    """With Textual and Rich made unimportable, every module of engine/, storage/, remote/ and
+    app/ still imports, and none of them loads the cockpit. (Blocked rather than looked for in
+    sys.modules: httpx imports Rich for its own command line when click happens to be
+    installed, which is no need of ours.)"""
+    modules = _modules("engine") + _modules("storage") + _modules("remote") + _modules("app")
     assert "oxbot.storage.store" in modules and "oxbot.engine.models" in modules
     code = (
-        "import importlib, json, sys\n"
+        "import importlib, importlib.abc, json, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('textual', 'rich'):\n"
+        "            raise ImportError(f'{name} is blocked by the test')\n"
+        "sys.meta_path.insert(0, Block())\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
         "print(json.dumps(sorted(m for m in sys.modules\n"
