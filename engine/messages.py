@@ -1,16 +1,16 @@
 """Commands in (imperative) and events out (past tense): the engine's whole public surface.
 
 All are frozen dataclasses of plain values (str, int, Decimal, enums, tuples, dicts of those), so
-`engine.codec` can turn them into JSON lines for the control socket and back without loss.
+`oxbot.remote.codec` can turn them into JSON lines for the control socket and back without loss.
+The market facts at the end stay inside the engine: what the market streams tell the bots.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
-from .models import BotConfig, BotStatus
+from .models import BotConfig, BotStatus, StreamKey
 
 # --------------------------------------------------------------------------- commands
 
@@ -156,6 +156,36 @@ class CommandDone(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LlmFigures:
+    """What an LLM bot's calls cost and how often they failed (engine/llm/accounting.py keeps
+    them): the bots table's LLM column, `oxbot status` and the tests read these fields."""
+
+    provider: str = ""
+    model: str = ""
+    decisions: int = 0
+    llm_calls: int = 0
+    calls_saved: int = 0  # decisions a trigger found needless (cadence "trigger")
+    repairs: int = 0
+    tokens_in_today: int = 0
+    tokens_out_today: int = 0
+    tokens_in_total: int = 0
+    tokens_out_total: int = 0
+    cost_today: Decimal = Decimal(0)  # USD
+    cost_total: Decimal = Decimal(0)
+    cost_per_decision: Decimal = Decimal(0)
+    unpriced: bool = False  # the model has no price: its spend is unknown, not $0
+    budget_paused: bool = False  # today's spend reached the daily budget
+    failures: int = 0  # decisions that ended as a HOLD for want of a usable answer
+    transport_errors: int = 0  # of which the call itself failed (network, HTTP, key)
+    parse_failures: tuple[tuple[str, int], ...] = ()  # (model, unreadable replies)
+    failure_rate: float = 0.0  # failures / decisions
+    parse_failure_rate: float = 0.0
+    last_failure: str = ""  # why the last decision failed; "" once one succeeds
+    last_failure_kind: str = ""  # the same in a few words ("rate limited", "bad reply")
+    last_trigger: str = ""  # why the last call was made (cadence "trigger")
+
+
+@dataclass(frozen=True, slots=True)
 class BotView:
     """An immutable picture of one bot for displays."""
 
@@ -175,7 +205,11 @@ class BotView:
     last_decision_ts: int | None
     next_cycle_ts: int | None
     last_error: str = ""
-    stats: dict[str, Any] = field(default_factory=dict)
+    pause_reason: str = ""  # why a pause not made by the user (an exchange unreachable)
+    stale_symbols: tuple[str, ...] = ()  # symbols whose price stopped updating
+    not_ready: str = ""  # LIVE: why the bot does not decide (not reconciled yet)
+    unresolved: tuple[str, ...] = ()  # LIVE: symbols with an order whose end is not known
+    llm: LlmFigures | None = None  # an LLM bot's spend and failures; None for other bots
 
     @property
     def pnl_pct(self) -> Decimal:
@@ -351,3 +385,48 @@ class ReconcileFound(Event):
 
     bot: str = ""
     items: tuple[ReconcileItem, ...] = ()
+
+
+# --------------------------------------------------------------------------- market facts
+# What the market streams (engine/market/ccxt_streams.py) tell the bots reading them. Facts,
+# not orders: the bot records them in its view and decides what to do (BotRunner.market_fact,
+# BotRunner.exchange_fact). They never leave the engine.
+
+
+@dataclass(frozen=True, slots=True)
+class PriceStale:
+    """The price of ``key`` stopped updating: its last good one is from ``since`` (ms; None
+    when none ever came); ``error`` is what the exchange last answered."""
+
+    key: StreamKey
+    since: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceLive:
+    """The price of ``key`` updates (again, or since the bot started reading it)."""
+
+    key: StreamKey
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeUnreachable:
+    """The circuit breaker of ``exchange`` opened: calls to it fail (``reason``)."""
+
+    exchange: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeReachable:
+    """The circuit breaker of ``exchange`` closed again. ``paused``: the bots that were RUNNING
+    when it opened and paused then (the only ones it may resume)."""
+
+    exchange: str
+    reason: str = ""
+    paused: tuple[str, ...] = ()
+
+
+PriceFact = PriceStale | PriceLive
+ExchangeFact = ExchangeUnreachable | ExchangeReachable

@@ -26,10 +26,11 @@ from pydantic import Field, model_validator
 
 from ..errors import BudgetExceeded, ConfigError, OxbotError
 from ..market.indicators import FULL_SET, IndicatorSpec
+from ..messages import LlmFigures
 from ..models import Decision, DecisionRecord
 from ..strategies.base import DecisionContext, Strategy, StrategyParams
 from ..textsafe import RedactingSink, SecretText, storable
-from .accounting import CallBook, new_stats
+from .accounting import CallBook, figures, new_stats
 from .decision import Parsed, hold_decision, json_schema, parse_reply, to_decision
 from .errors import LLMAuthError
 from .factory import PROVIDERS, KeyResolver, make_provider, resolved
@@ -133,7 +134,7 @@ class LLMStrategy(Strategy):
                                              self.params.model)
         self.price = lookup(self.model, self.prices)
         self.stats: dict[str, Any] = new_stats()
-        # What the bots table shows for an LLM bot (it reads BotView.stats, a copy of this).
+        # What the bots table shows for an LLM bot (BotView.llm, a typed copy of this).
         self.stats.update(provider=self.params.provider, model=self.model,
                           unpriced_model=(self.price is None
                                           and self.params.provider not in FREE_PROVIDERS))
@@ -173,6 +174,9 @@ class LLMStrategy(Strategy):
             return False
         self.stats["last_trigger"] = why
         return True
+
+    def llm_figures(self) -> LlmFigures:
+        return figures(self.stats)
 
     async def aclose(self) -> None:
         if self._provider is not None:

@@ -15,6 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ..market.indicators import IndicatorSpec
+from ..messages import LlmFigures
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
 ENTER, EXIT, NONE = 1, -1, 0
@@ -72,6 +73,11 @@ class Strategy(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients (an LLM strategy's HTTP client)."""
+
+    def llm_figures(self) -> LlmFigures | None:
+        """What the strategy's model calls cost and how often they failed, for the bot's
+        view; None for a strategy that calls no model."""
+        return None
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         items = []
