@@ -1,16 +1,43 @@
 """Commands in (imperative) and events out (past tense): the engine's whole public surface.
 
 All are frozen dataclasses of plain values (str, int, Decimal, enums, tuples, dicts of those), so
-`oxbot.remote.codec` can turn them into JSON lines for the control socket and back without loss.
+`oxbot.remote.codec` can turn them into JSON lines for the control socket and back without loss
+(pydantic validates what comes in: ``WIRE`` and ``Money`` say how strictly).
 The market facts at the end stay inside the engine: what the market streams tell the bots.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, ClassVar
+
+from pydantic import BeforeValidator, ConfigDict
 
 from .models import BotConfig, BotStatus, StreamKey
+
+# How a message read from outside (the control socket) is checked: every value of its declared
+# type (no "yes" for true, no 5 for a name), no field the class does not have.
+WIRE = ConfigDict(strict=True, extra="forbid")
+
+
+def _money(value: object) -> object:
+    """Money travels as text ("12.50") and is read exactly; a JSON number with a fraction went
+    through a float on its way and may have lost digits, so it is refused rather than rounded."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+        if not number.is_finite():
+            raise ValueError(f"{value!r} is not a finite decimal number")
+        return number
+    if isinstance(value, Decimal):
+        return value
+    raise ValueError(f"expected a decimal number as a string, got {value!r}")
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
 
 # --------------------------------------------------------------------------- commands
 
@@ -18,6 +45,8 @@ from .models import BotConfig, BotStatus, StreamKey
 @dataclass(frozen=True, slots=True)
 class Command:
     """Base of every command. ``request_id`` lets a client match the CommandDone reply."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = WIRE
 
     request_id: str = ""
 
@@ -144,6 +173,8 @@ class ResolveReconcile(Command):
 
 @dataclass(frozen=True, slots=True)
 class Event:
+    __pydantic_config__: ClassVar[ConfigDict] = WIRE
+
     ts: int = 0  # engine clock, ms
 
 
@@ -160,6 +191,8 @@ class LlmFigures:
     """What an LLM bot's calls cost and how often they failed (engine/llm/accounting.py keeps
     them): the bots table's LLM column, `oxbot status` and the tests read these fields."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = WIRE
+
     provider: str = ""
     model: str = ""
     decisions: int = 0
@@ -170,9 +203,9 @@ class LlmFigures:
     tokens_out_today: int = 0
     tokens_in_total: int = 0
     tokens_out_total: int = 0
-    cost_today: Decimal = Decimal(0)  # USD
-    cost_total: Decimal = Decimal(0)
-    cost_per_decision: Decimal = Decimal(0)
+    cost_today: Money = Decimal(0)  # USD
+    cost_total: Money = Decimal(0)
+    cost_per_decision: Money = Decimal(0)
     unpriced: bool = False  # the model has no price: its spend is unknown, not $0
     budget_paused: bool = False  # today's spend reached the daily budget
     failures: int = 0  # decisions that ended as a HOLD for want of a usable answer
@@ -189,15 +222,17 @@ class LlmFigures:
 class BotView:
     """An immutable picture of one bot for displays."""
 
+    __pydantic_config__: ClassVar[ConfigDict] = WIRE
+
     name: str
     config: BotConfig
     status: BotStatus
-    cash: Decimal
-    equity: Decimal
-    start_equity: Decimal  # net deposits: the capital plus deposits minus withdrawals
-    day_start_equity: Decimal  # today's opening equity, deposits and withdrawals since added
-    realised: Decimal
-    fees: Decimal
+    cash: Money
+    equity: Money
+    start_equity: Money  # net deposits: the capital plus deposits minus withdrawals
+    day_start_equity: Money  # today's opening equity, deposits and withdrawals since added
+    realised: Money
+    fees: Money
     open_positions: int
     trades: int
     cycles: int
@@ -221,15 +256,17 @@ class BotView:
 
 @dataclass(frozen=True, slots=True)
 class PositionView:
+    __pydantic_config__: ClassVar[ConfigDict] = WIRE
+
     bot: str
     symbol: str
     side: str
-    qty: Decimal
-    entry: Decimal
-    mark: Decimal
-    unrealised: Decimal
-    stop_loss: Decimal | None
-    take_profit: Decimal | None
+    qty: Money
+    entry: Money
+    mark: Money
+    unrealised: Money
+    stop_loss: Money | None
+    take_profit: Money | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,11 +320,11 @@ class OrderFilled(Event):
     bot: str = ""
     symbol: str = ""
     side: str = ""
-    qty: Decimal = Decimal(0)
-    price: Decimal = Decimal(0)
-    fee: Decimal = Decimal(0)
+    qty: Money = Decimal(0)
+    price: Money = Decimal(0)
+    fee: Money = Decimal(0)
     reason: str = ""
-    realised: Decimal = Decimal(0)
+    realised: Money = Decimal(0)
     client_order_id: str = ""
 
 
@@ -301,8 +338,8 @@ class PositionChanged(Event):
 @dataclass(frozen=True, slots=True)
 class EquitySampled(Event):
     bot: str = ""
-    equity: Decimal = Decimal(0)
-    cash: Decimal = Decimal(0)
+    equity: Money = Decimal(0)
+    cash: Money = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,8 +370,8 @@ class EquityHistory(Event):
     curve that are not profit or loss."""
 
     bot: str = ""
-    points: tuple[tuple[int, Decimal], ...] = ()
-    flows: tuple[tuple[int, Decimal], ...] = ()
+    points: tuple[tuple[int, Money], ...] = ()
+    flows: tuple[tuple[int, Money], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,8 +380,8 @@ class CapitalChanged(Event):
     ``capital`` (net deposits). Not profit or loss."""
 
     bot: str = ""
-    amount: Decimal = Decimal(0)
-    capital: Decimal = Decimal(0)
+    amount: Money = Decimal(0)
+    capital: Money = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +407,8 @@ class ReconcileItem:
     """One difference between the database and the exchange found when a LIVE bot started.
     ``kind``: "orphan" (exchange order unknown to us), "ghost" (our open order not open there)
     or "balance"; ``actions``: what the user may choose ("adopt", "ignore")."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = WIRE
 
     id: str
     kind: str
