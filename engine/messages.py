@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, ClassVar
+from typing import Annotated
 
-from pydantic import BeforeValidator, ConfigDict
+from pydantic import BeforeValidator, ConfigDict, with_config
 
 from .models import BotConfig, BotStatus, StreamKey
 
@@ -42,11 +42,10 @@ Money = Annotated[Decimal, BeforeValidator(_money)]
 # --------------------------------------------------------------------------- commands
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class Command:
     """Base of every command. ``request_id`` lets a client match the CommandDone reply."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = WIRE
 
     request_id: str = ""
 
@@ -171,10 +170,9 @@ class ResolveReconcile(Command):
 # --------------------------------------------------------------------------- events
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class Event:
-    __pydantic_config__: ClassVar[ConfigDict] = WIRE
-
     ts: int = 0  # engine clock, ms
 
 
@@ -186,12 +184,11 @@ class CommandDone(Event):
     message: str = ""
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class LlmFigures:
     """What an LLM bot's calls cost and how often they failed (engine/llm/accounting.py keeps
     them): the bots table's LLM column, `oxbot status` and the tests read these fields."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = WIRE
 
     provider: str = ""
     model: str = ""
@@ -218,11 +215,10 @@ class LlmFigures:
     last_trigger: str = ""  # why the last call was made (cadence "trigger")
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class BotView:
     """An immutable picture of one bot for displays."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = WIRE
 
     name: str
     config: BotConfig
@@ -254,10 +250,9 @@ class BotView:
         return (self.equity - self.start_equity) / self.start_equity * 100
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class PositionView:
-    __pydantic_config__: ClassVar[ConfigDict] = WIRE
-
     bot: str
     symbol: str
     side: str
@@ -402,13 +397,12 @@ class DecisionHistory(Event):
     decisions: tuple[DecisionMade, ...] = ()
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class ReconcileItem:
     """One difference between the database and the exchange found when a LIVE bot started.
     ``kind``: "orphan" (exchange order unknown to us), "ghost" (our open order not open there)
     or "balance"; ``actions``: what the user may choose ("adopt", "ignore")."""
-
-    __pydantic_config__: ClassVar[ConfigDict] = WIRE
 
     id: str
     kind: str
