@@ -21,7 +21,6 @@ import types
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -80,9 +79,15 @@ MESSAGE_TYPES: dict[str, type[Message]] = _message_classes()
 MAX_ERRORS = 3  # problems of one line spelled out; the rest are counted
 
 
-@cache
+_adapters: dict[type, TypeAdapter[Any]] = {}
+
+
 def _adapter(cls: type[Message]) -> TypeAdapter[Any]:
-    return TypeAdapter(cls)
+    """The class's TypeAdapter, built on first use (building all of them costs start-up time)."""
+    adapter = _adapters.get(cls)
+    if adapter is None:
+        adapter = _adapters[cls] = TypeAdapter(cls)
+    return adapter
 
 
 # --------------------------------------------------------------------------- encode
