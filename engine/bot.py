@@ -30,10 +30,14 @@ from .messages import (
     CycleFailed,
     DecisionMade,
     EquitySampled,
+    ExchangeFact,
+    ExchangeUnreachable,
     Notice,
     OrderFilled,
     PositionChanged,
     PositionView,
+    PriceFact,
+    PriceStale,
     ReasoningChunk,
     ReasoningStarted,
 )
@@ -51,6 +55,7 @@ from .models import (
     OrderReason,
     Position,
     Side,
+    StreamKey,
     Verdict,
     VerdictStatus,
     to_decimal,
@@ -115,7 +120,8 @@ class BotRunner:
         self.lock = asyncio.Lock()  # held while orders are executed and written
         self.task: asyncio.Task[None] | None = None
         self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
-        self.market_stats: dict[str, Any] = {}  # set by the market (stale_symbols), in view()
+        self.pause_reason = ""  # why the last pause not made by the user (shown in the view)
+        self.stale: dict[StreamKey, PriceStale] = {}  # streams whose price stopped updating
         self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
         self._rules = rules or (lambda _s: MarketRules())
         # Ids of the fills applied to the portfolio (LIVE: a fill reported by a reply, a lookup
@@ -257,12 +263,10 @@ class BotRunner:
             if why != self._not_ready_said:
                 self._not_ready_said = why
                 log.warning("bot %s: not deciding: %s", self.name, why)
-                self.market_stats["not_ready"] = why
-                self.publish_view()
+                self.publish_view()  # the view says why (``not_ready``)
             return
         if self._not_ready_said:
             self._not_ready_said = ""
-            self.market_stats.pop("not_ready", None)
         if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
             return
         ctx = DecisionContext(
@@ -537,7 +541,7 @@ class BotRunner:
         pause) that a restart must not inherit. ``why`` is shown with the bot."""
         self.status = status
         self.budget_paused = False  # any other change of status ends a budget pause
-        self.market_stats["paused_why"] = why
+        self.pause_reason = why
         # The bot already behaves so: show it now. The write waits behind the other bots'
         # cycles in the writer's queue (100+ ms when 20 bots trade fast); a failed write still
         # fails the command, and the user sees that toast.
@@ -577,18 +581,46 @@ class BotRunner:
 
     def view(self) -> BotView:
         pf = self.portfolio
-        stats = dict(self.strategy.stats)
-        stats.update(self.market_stats)
-        blocked = self.broker.blocked()
-        if blocked:  # LIVE: symbols with an order whose end the exchange has not told yet
-            stats["unresolved"] = sorted(blocked)
         return BotView(
             self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.net_deposits,
             self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,
             self.cycles, self.errors, self.last_decision_ts,
             self.next_cycle_ts if self.status is BotStatus.RUNNING else None,
-            self.last_error, stats,
+            last_error=self.last_error, pause_reason=self.pause_reason,
+            stale_symbols=tuple(sorted(k.symbol for k in self.stale)),
+            not_ready=self._not_ready_said,
+            # LIVE: symbols with an order whose end the exchange has not told yet
+            unresolved=tuple(sorted(self.broker.blocked())),
+            llm=self.strategy.llm_figures(),
         )
+
+    # ------------------------------------------------------------------ market facts
+
+    def market_fact(self, fact: PriceFact) -> None:
+        """A stream this bot reads went stale or live: shown with the bot at once. Nothing
+        else changes: stop-loss and take-profit keep using the last price."""
+        if isinstance(fact, PriceStale):
+            self.stale[fact.key] = fact
+        else:
+            self.stale.pop(fact.key, None)
+        self.publish_view()
+
+    async def exchange_fact(self, fact: ExchangeFact) -> bool:
+        """The circuit breaker of an exchange opened or closed. A RUNNING bot of that exchange
+        pauses while it is open (not stored: a restart must not inherit it) and resumes when it
+        closes if the breaker paused it and it is still paused. True when this bot did."""
+        if fact.exchange != self.config.exchange:
+            return False
+        if isinstance(fact, ExchangeUnreachable):
+            if self.status is not BotStatus.RUNNING:
+                return False
+            await self.set_status(BotStatus.PAUSED, persist=False,
+                                  why=f"{fact.exchange} unreachable: {fact.reason}")
+            return True
+        if self.name not in fact.paused or self.status is not BotStatus.PAUSED:
+            return False
+        await self.set_status(BotStatus.RUNNING, persist=False)
+        return True
 
     def publish_view(self) -> None:
         self.bus.publish(BotStateChanged(self.last_cycle_ts or 0, self.view()))

@@ -160,7 +160,7 @@ class Engine:
             "errors": sum(v.errors for v in views),
             # LLM decisions that ended as a HOLD for want of a usable answer (transport errors
             # included): a bot whose model always fails has no cycle errors, only these.
-            "failed_decisions": sum(int(v.stats.get("failures", 0) or 0) for v in views),
+            "failed_decisions": sum(v.llm.failures for v in views if v.llm is not None),
             "db": str(self.store.path),
         }
 

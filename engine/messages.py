@@ -1,20 +1,48 @@
 """Commands in (imperative) and events out (past tense): the engine's whole public surface.
 
 All are frozen dataclasses of plain values (str, int, Decimal, enums, tuples, dicts of those), so
-`engine.codec` can turn them into JSON lines for the control socket and back without loss.
+`oxbot.remote.codec` can turn them into JSON lines for the control socket and back without loss
+(pydantic validates what comes in: ``WIRE`` and ``Money`` say how strictly).
+The market facts at the end stay inside the engine: what the market streams tell the bots.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
 
-from .models import BotConfig, BotStatus
+from pydantic import BeforeValidator, ConfigDict, with_config
+
+from .models import BotConfig, BotStatus, StreamKey
+
+# How a message read from outside (the control socket) is checked: every value of its declared
+# type (no "yes" for true, no 5 for a name), no field the class does not have.
+WIRE = ConfigDict(strict=True, extra="forbid")
+
+
+def _money(value: object) -> object:
+    """Money travels as text ("12.50") and is read exactly; a JSON number with a fraction went
+    through a float on its way and may have lost digits, so it is refused rather than rounded."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+        if not number.is_finite():
+            raise ValueError(f"{value!r} is not a finite decimal number")
+        return number
+    if isinstance(value, Decimal):
+        return value
+    raise ValueError(f"expected a decimal number as a string, got {value!r}")
+
+
+Money = Annotated[Decimal, BeforeValidator(_money)]
 
 # --------------------------------------------------------------------------- commands
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class Command:
     """Base of every command. ``request_id`` lets a client match the CommandDone reply."""
@@ -142,6 +170,7 @@ class ResolveReconcile(Command):
 # --------------------------------------------------------------------------- events
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class Event:
     ts: int = 0  # engine clock, ms
@@ -155,6 +184,38 @@ class CommandDone(Event):
     message: str = ""
 
 
+@with_config(WIRE)
+@dataclass(frozen=True, slots=True)
+class LlmFigures:
+    """What an LLM bot's calls cost and how often they failed (engine/llm/accounting.py keeps
+    them): the bots table's LLM column, `oxbot status` and the tests read these fields."""
+
+    provider: str = ""
+    model: str = ""
+    decisions: int = 0
+    llm_calls: int = 0
+    calls_saved: int = 0  # decisions a trigger found needless (cadence "trigger")
+    repairs: int = 0
+    tokens_in_today: int = 0
+    tokens_out_today: int = 0
+    tokens_in_total: int = 0
+    tokens_out_total: int = 0
+    cost_today: Money = Decimal(0)  # USD
+    cost_total: Money = Decimal(0)
+    cost_per_decision: Money = Decimal(0)
+    unpriced: bool = False  # the model has no price: its spend is unknown, not $0
+    budget_paused: bool = False  # today's spend reached the daily budget
+    failures: int = 0  # decisions that ended as a HOLD for want of a usable answer
+    transport_errors: int = 0  # of which the call itself failed (network, HTTP, key)
+    parse_failures: tuple[tuple[str, int], ...] = ()  # (model, unreadable replies)
+    failure_rate: float = 0.0  # failures / decisions
+    parse_failure_rate: float = 0.0
+    last_failure: str = ""  # why the last decision failed; "" once one succeeds
+    last_failure_kind: str = ""  # the same in a few words ("rate limited", "bad reply")
+    last_trigger: str = ""  # why the last call was made (cadence "trigger")
+
+
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class BotView:
     """An immutable picture of one bot for displays."""
@@ -162,12 +223,12 @@ class BotView:
     name: str
     config: BotConfig
     status: BotStatus
-    cash: Decimal
-    equity: Decimal
-    start_equity: Decimal  # net deposits: the capital plus deposits minus withdrawals
-    day_start_equity: Decimal  # today's opening equity, deposits and withdrawals since added
-    realised: Decimal
-    fees: Decimal
+    cash: Money
+    equity: Money
+    start_equity: Money  # net deposits: the capital plus deposits minus withdrawals
+    day_start_equity: Money  # today's opening equity, deposits and withdrawals since added
+    realised: Money
+    fees: Money
     open_positions: int
     trades: int
     cycles: int
@@ -175,7 +236,11 @@ class BotView:
     last_decision_ts: int | None
     next_cycle_ts: int | None
     last_error: str = ""
-    stats: dict[str, Any] = field(default_factory=dict)
+    pause_reason: str = ""  # why a pause not made by the user (an exchange unreachable)
+    stale_symbols: tuple[str, ...] = ()  # symbols whose price stopped updating
+    not_ready: str = ""  # LIVE: why the bot does not decide (not reconciled yet)
+    unresolved: tuple[str, ...] = ()  # LIVE: symbols with an order whose end is not known
+    llm: LlmFigures | None = None  # an LLM bot's spend and failures; None for other bots
 
     @property
     def pnl_pct(self) -> Decimal:
@@ -185,17 +250,18 @@ class BotView:
         return (self.equity - self.start_equity) / self.start_equity * 100
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class PositionView:
     bot: str
     symbol: str
     side: str
-    qty: Decimal
-    entry: Decimal
-    mark: Decimal
-    unrealised: Decimal
-    stop_loss: Decimal | None
-    take_profit: Decimal | None
+    qty: Money
+    entry: Money
+    mark: Money
+    unrealised: Money
+    stop_loss: Money | None
+    take_profit: Money | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +315,11 @@ class OrderFilled(Event):
     bot: str = ""
     symbol: str = ""
     side: str = ""
-    qty: Decimal = Decimal(0)
-    price: Decimal = Decimal(0)
-    fee: Decimal = Decimal(0)
+    qty: Money = Decimal(0)
+    price: Money = Decimal(0)
+    fee: Money = Decimal(0)
     reason: str = ""
-    realised: Decimal = Decimal(0)
+    realised: Money = Decimal(0)
     client_order_id: str = ""
 
 
@@ -267,8 +333,8 @@ class PositionChanged(Event):
 @dataclass(frozen=True, slots=True)
 class EquitySampled(Event):
     bot: str = ""
-    equity: Decimal = Decimal(0)
-    cash: Decimal = Decimal(0)
+    equity: Money = Decimal(0)
+    cash: Money = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +365,8 @@ class EquityHistory(Event):
     curve that are not profit or loss."""
 
     bot: str = ""
-    points: tuple[tuple[int, Decimal], ...] = ()
-    flows: tuple[tuple[int, Decimal], ...] = ()
+    points: tuple[tuple[int, Money], ...] = ()
+    flows: tuple[tuple[int, Money], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,8 +375,8 @@ class CapitalChanged(Event):
     ``capital`` (net deposits). Not profit or loss."""
 
     bot: str = ""
-    amount: Decimal = Decimal(0)
-    capital: Decimal = Decimal(0)
+    amount: Money = Decimal(0)
+    capital: Money = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +397,7 @@ class DecisionHistory(Event):
     decisions: tuple[DecisionMade, ...] = ()
 
 
+@with_config(WIRE)
 @dataclass(frozen=True, slots=True)
 class ReconcileItem:
     """One difference between the database and the exchange found when a LIVE bot started.
@@ -351,3 +418,48 @@ class ReconcileFound(Event):
 
     bot: str = ""
     items: tuple[ReconcileItem, ...] = ()
+
+
+# --------------------------------------------------------------------------- market facts
+# What the market streams (engine/market/ccxt_streams.py) tell the bots reading them. Facts,
+# not orders: the bot records them in its view and decides what to do (BotRunner.market_fact,
+# BotRunner.exchange_fact). They never leave the engine.
+
+
+@dataclass(frozen=True, slots=True)
+class PriceStale:
+    """The price of ``key`` stopped updating: its last good one is from ``since`` (ms; None
+    when none ever came); ``error`` is what the exchange last answered."""
+
+    key: StreamKey
+    since: int | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PriceLive:
+    """The price of ``key`` updates (again, or since the bot started reading it)."""
+
+    key: StreamKey
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeUnreachable:
+    """The circuit breaker of ``exchange`` opened: calls to it fail (``reason``)."""
+
+    exchange: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeReachable:
+    """The circuit breaker of ``exchange`` closed again. ``paused``: the bots that were RUNNING
+    when it opened and paused then (the only ones it may resume)."""
+
+    exchange: str
+    reason: str = ""
+    paused: tuple[str, ...] = ()
+
+
+PriceFact = PriceStale | PriceLive
+ExchangeFact = ExchangeUnreachable | ExchangeReachable

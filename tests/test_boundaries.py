@@ -1,4 +1,5 @@
-"""engine/, storage/, remote/ and app/ never need Textual or Rich: the headless engine runs without them."""
+"""engine/, storage/, remote/ and app/ never need Textual or Rich: the headless engine runs
+without them."""
 
 from __future__ import annotations
 

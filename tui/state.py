@@ -96,8 +96,8 @@ class DashboardState:
 
     def stale(self) -> dict[str, list[str]]:
         """bot -> symbols whose price stopped updating (the market's last-good price)."""
-        return {n: list(b.stats.get("stale_symbols") or []) for n, b in sorted(self.bots.items())
-                if b.stats.get("stale_symbols")}
+        return {n: list(b.stale_symbols) for n, b in sorted(self.bots.items())
+                if b.stale_symbols}
 
     def deposits_of(self, bot: str | None) -> list[tuple[int, float]]:
         """The bot's net deposits as a step line over its equity curve's time span, or []

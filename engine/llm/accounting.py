@@ -1,5 +1,5 @@
 """What an LLM bot's calls cost and how often they failed: the strategy's ``stats`` dict, which
-the bots table, `oxbot status` and the headless log read (through BotView.stats).
+the bot's view carries as typed ``LlmFigures`` (`figures`) for the bots table and `oxbot status`.
 
 Every decision is counted, and every decision that ended as a HOLD because no usable answer
 came (transport error, refused key, truncated or unreadable reply) is a failure: the failure
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from ..messages import LlmFigures
 from ..models import DecisionRecord
 from .pricing import Price, cost_usd
 from .provider import Completion
@@ -29,6 +30,24 @@ def new_stats() -> dict[str, Any]:
             "tokens_out_total": 0, "cost_total": Decimal(0), "cost_per_decision": Decimal(0),
             "day": "", "unpriced_model": False, "budget_paused": False, "usage_estimates": 0,
             "last_trigger": ""}
+
+
+def figures(stats: Mapping[str, Any]) -> LlmFigures:
+    """The displays' copy of ``stats`` (a frozen value: the strategy goes on counting)."""
+    return LlmFigures(
+        provider=str(stats.get("provider", "")), model=str(stats.get("model", "")),
+        decisions=stats["decisions"], llm_calls=stats["llm_calls"],
+        calls_saved=stats["calls_saved"], repairs=stats["repairs"],
+        tokens_in_today=stats["tokens_in_today"], tokens_out_today=stats["tokens_out_today"],
+        tokens_in_total=stats["tokens_in_total"], tokens_out_total=stats["tokens_out_total"],
+        cost_today=stats["cost_today"], cost_total=stats["cost_total"],
+        cost_per_decision=stats["cost_per_decision"], unpriced=bool(stats["unpriced_model"]),
+        budget_paused=bool(stats["budget_paused"]), failures=stats["failures"],
+        transport_errors=stats["errors"],
+        parse_failures=tuple(sorted(stats["parse_failures"].items())),
+        failure_rate=stats["failure_rate"], parse_failure_rate=stats["parse_failure_rate"],
+        last_failure=stats["last_failure"], last_failure_kind=stats["last_failure_kind"],
+        last_trigger=stats["last_trigger"])
 
 
 class CallBook:

@@ -27,10 +27,11 @@ from pydantic import Field, model_validator
 from ..arrays import Signals
 from ..errors import BudgetExceeded, ConfigError, LLMError, OxbotError
 from ..market.indicators import FULL_SET, IndicatorSpec
+from ..messages import LlmFigures
 from ..models import Decision, DecisionRecord
 from ..strategies.base import DecisionContext, Strategy, StrategyParams
 from ..textsafe import RedactingSink, SecretText, storable
-from .accounting import CallBook, new_stats
+from .accounting import CallBook, figures, new_stats
 from .decision import Parsed, hold_decision, json_schema, parse_reply, to_decision
 from .errors import LLMAuthError
 from .factory import PROVIDERS, KeyResolver, make_provider, resolved
@@ -133,8 +134,8 @@ class LLMStrategy(Strategy):
         self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
                                              self.params.model)
         self.price = lookup(self.model, self.prices)
-        self.stats = new_stats()
-        # What the bots table shows for an LLM bot (it reads BotView.stats, a copy of this).
+        self.stats: dict[str, Any] = new_stats()
+        # What the bots table shows for an LLM bot (BotView.llm, a typed copy of this).
         self.stats.update(provider=self.params.provider, model=self.model,
                           unpriced_model=(self.price is None
                                           and self.params.provider not in FREE_PROVIDERS))
@@ -174,6 +175,9 @@ class LLMStrategy(Strategy):
             return False
         self.stats["last_trigger"] = why
         return True
+
+    def llm_figures(self) -> LlmFigures:
+        return figures(self.stats)
 
     async def aclose(self) -> None:
         if self._provider is not None:

@@ -7,9 +7,13 @@ Each stream warms up with history, then puts ``Tick`` items (prices between clos
 subscribers' inboxes, in real time (no lockstep). It also watches what a user must know:
 
 - a price older than ``stale_after_s`` is *stale*: a Notice says so, SL/TP keep using the last
-  price, and every subscribed bot's view carries ``stats["stale_symbols"]``;
-- an exchange's circuit breaker opening pauses the RUNNING bots of that exchange (Notice with the
-  reason); its closing resumes the bots it paused;
+  price, and every subscribed bot is told (``PriceStale``, then ``PriceLive``): its view shows it;
+- an exchange's circuit breaker opening is told to every bot (``ExchangeUnreachable``): the
+  RUNNING bots of that exchange pause (Notice with the reason); its closing
+  (``ExchangeReachable``) resumes the bots it paused.
+
+The streams publish facts; the bots decide what they mean (BotRunner.market_fact and
+exchange_fact). Nothing here reads or sets a bot's state.
 - market rules (amount/price steps, minimums) are loaded once per exchange for the risk manager.
 """
 
@@ -19,7 +23,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,14 +34,40 @@ from ..exchange.clients import ExchangeClients, MarketInfo
 from ..exchange.feed import CcxtFeed
 from ..exchange.feed import Tick as FeedTick
 from ..exchange.retry import BreakerState
-from ..messages import Event, Notice
-from ..models import BotStatus, Candle, StreamKey, timeframe_seconds
+from ..messages import (
+    Event,
+    ExchangeFact,
+    ExchangeReachable,
+    ExchangeUnreachable,
+    Notice,
+    PriceFact,
+    PriceLive,
+    PriceStale,
+)
+from ..models import Candle, StreamKey, timeframe_seconds
 from ..risk import DEFAULT_RULES, MarketRules
 from .indicators import IndicatorSpec, compute
 from .window import WINDOW, CandleWindow
 
 log = logging.getLogger("oxbot.market.ccxt")
 
+
+class Reader(Protocol):
+    """A bot reading streams: its inbox receives ticks and bars, ``market_fact`` a stream's
+    price going stale or live."""
+
+    name: str
+    inbox: asyncio.Queue[Any]
+
+    def market_fact(self, fact: PriceFact) -> None: ...
+
+
+class BreakerListener(Protocol):
+    """A bot told about circuit breakers; True when the fact paused or resumed it."""
+
+    name: str
+
+    async def exchange_fact(self, fact: ExchangeFact) -> bool: ...
 
 
 def rules_of(info: MarketInfo) -> MarketRules:
@@ -53,7 +83,8 @@ class _Stream(CandleWindow):
     feed: CcxtFeed
     step_ms: int
     started_ms: int
-    subscribers: dict[str, tuple[Any, frozenset[IndicatorSpec]]] = field(default_factory=dict)
+    subscribers: dict[str, tuple[Reader, frozenset[IndicatorSpec]]] = field(
+        default_factory=dict)
     ts: Times = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ohlcv: Floats = field(default_factory=lambda: np.zeros((0, 5)))
     wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
@@ -92,7 +123,7 @@ class ExchangeStreams:
         self._streams: dict[StreamKey, _Stream] = {}
         self._rules: dict[str, dict[str, MarketRules]] = {}
         self._publish: Callable[[Event], None] = lambda _e: None
-        self._runners: Callable[[], Iterable[Any]] = lambda: ()
+        self._runners: Callable[[], Iterable[BreakerListener]] = lambda: ()
         self._paused: dict[str, set[str]] = {}  # exchange -> bots the breaker paused
         self._breaker_lock: dict[str, asyncio.Lock] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -102,8 +133,9 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ wiring
 
-    def bind(self, publish: Callable[[Event], None], runners: Callable[[], Iterable[Any]]) -> None:
-        """Where Notices go and which bots a breaker pauses (called by the Engine)."""
+    def bind(self, publish: Callable[[Event], None],
+             runners: Callable[[], Iterable[BreakerListener]]) -> None:
+        """Where Notices go and which bots hear of a breaker (called by the Engine)."""
         self._publish, self._runners = publish, runners
 
     def notice(self, level: str, message: str, bot: str = "") -> None:
@@ -112,7 +144,7 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def subscribe(self, sub: Any, key: StreamKey, specs: frozenset[IndicatorSpec],
+    def subscribe(self, sub: Reader, key: StreamKey, specs: frozenset[IndicatorSpec],
                   bars: int = WINDOW) -> None:
         stream = self._streams.get(key)
         if stream is None or (stream.task is not None and stream.task.done()):
@@ -124,11 +156,11 @@ class ExchangeStreams:
             # A reader that needs more history than the running stream holds
             stream.backfill = asyncio.create_task(self._backfill(stream),
                                                   name=f"ccxt-backfill:{key}")
-        self._refresh_flags(sub)
+        sub.market_fact(self._fact(stream))  # the joining bot learns the stream's state
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="ccxt-stale-watch")
 
-    def unsubscribe(self, sub: Any) -> None:
+    def unsubscribe(self, sub: Reader) -> None:
         for key, stream in list(self._streams.items()):
             stream.subscribers.pop(sub.name, None)
             stream.wants.pop(sub.name, None)
@@ -261,7 +293,7 @@ class ExchangeStreams:
             await asyncio.sleep(period)
 
     def check_stale(self) -> None:
-        """Turn stale/live transitions into Notices and bot view flags."""
+        """Turn stale/live transitions into Notices and facts for the stream's readers."""
         now = self.clock.now_ms()
         for s in list(self._streams.values()):
             if s.failed:
@@ -282,18 +314,15 @@ class ExchangeStreams:
                             f"{s.feed.last_error or 'no answer'}); {uses}")
             else:
                 self.notice("info", f"{s.key}: price is live again ({s.feed.last_price})")
+            fact = self._fact(s)
             for sub, _ in list(s.subscribers.values()):
-                self._refresh_flags(sub)
+                sub.market_fact(fact)
 
-    def _refresh_flags(self, sub: Any) -> None:
-        flags = getattr(sub, "market_stats", None)
-        if flags is None:
-            return
-        flags["stale_symbols"] = sorted(k.symbol for k, s in self._streams.items()
-                                        if s.stale and sub.name in s.subscribers)
-        publish_view = getattr(sub, "publish_view", None)
-        if publish_view is not None:
-            publish_view()
+    @staticmethod
+    def _fact(s: _Stream) -> PriceFact:
+        if s.stale:
+            return PriceStale(s.key, s.feed.last_ok_ts, s.feed.last_error or "no answer")
+        return PriceLive(s.key)
 
     # ------------------------------------------------------------------ circuit breaker
 
@@ -314,11 +343,9 @@ class ExchangeStreams:
     async def _pause(self, exchange: str, reason: str) -> None:
         async with self._breaker_lock.setdefault(exchange, asyncio.Lock()):
             paused = self._paused.setdefault(exchange, set())
+            fact = ExchangeUnreachable(exchange, reason)
             for r in list(self._runners()):
-                if r.config.exchange == exchange and r.status is BotStatus.RUNNING:
-                    # Not stored: a restart must not inherit a pause the breaker made.
-                    await r.set_status(BotStatus.PAUSED, persist=False,
-                                       why=f"{exchange} unreachable: {reason}")
+                if await r.exchange_fact(fact):
                     paused.add(r.name)
             names = ", ".join(sorted(paused)) or "none"
             self.notice("warning", f"{exchange} circuit breaker OPEN ({reason}); bots paused "
@@ -327,11 +354,8 @@ class ExchangeStreams:
     async def _resume(self, exchange: str, reason: str) -> None:
         async with self._breaker_lock.setdefault(exchange, asyncio.Lock()):
             paused = self._paused.pop(exchange, set())
-            resumed = []
-            for r in list(self._runners()):
-                if r.name in paused and r.status is BotStatus.PAUSED:
-                    await r.set_status(BotStatus.RUNNING, persist=False)
-                    resumed.append(r.name)
+            fact = ExchangeReachable(exchange, reason, tuple(sorted(paused)))
+            resumed = [r.name for r in list(self._runners()) if await r.exchange_fact(fact)]
             self.notice("info", f"{exchange} circuit breaker closed ({reason}); bots resumed: "
                         f"{', '.join(sorted(resumed)) or 'none'}")
 

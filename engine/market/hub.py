@@ -26,7 +26,7 @@ import pandas as pd
 from ..arrays import Floats, Times
 from ..errors import ConfigError
 from ..foreground import Foreground
-from ..messages import Event
+from ..messages import Event, PriceFact
 from ..models import Candle, StreamKey, timeframe_seconds
 from ..risk import MarketRules
 from .indicators import IndicatorSpec, compute
@@ -56,8 +56,13 @@ class Bar:
 
 
 class Subscriber(Protocol):
+    """A bot reading the hub: bars and ticks arrive in its inbox; a live exchange stream also
+    tells it when a price goes stale or live (``market_fact``)."""
+
     name: str
     inbox: asyncio.Queue[Any]
+
+    def market_fact(self, fact: PriceFact) -> None: ...
 
 
 class Series(Protocol):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..arrays import Floats, Signals
 from ..market.indicators import IndicatorSpec
+from ..messages import LlmFigures
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
 ENTER, EXIT, NONE = 1, -1, 0
@@ -90,6 +91,11 @@ class Strategy(ABC):
         """Counts, spend and the last failure from the stored decisions (``stored`` is the
         ledger's ``decision_stats``, ``recent`` the newest records), so a restart or an edit
         goes on where the bot was. Rule strategies keep nothing."""
+
+    def llm_figures(self) -> LlmFigures | None:
+        """What the strategy's model calls cost and how often they failed, for the bot's
+        view; None for a strategy that calls no model."""
+        return None
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         items = []

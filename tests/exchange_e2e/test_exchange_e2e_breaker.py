@@ -27,15 +27,15 @@ async def test_unreachable_exchange_pauses_bots_and_marks_prices_stale(
     await run.wait(lambda: live.cycles >= 2 and paper.cycles >= 2, 30)
     fake.fault_fn = lambda m, p: "503"
     await run.wait(lambda: live.status is BotStatus.PAUSED and paper.status is BotStatus.PAUSED
-                   and live.view().stats.get("stale_symbols") == ["BTC/USDT"], 30)
+                   and live.view().stale_symbols == ("BTC/USDT",), 30)
     opened = run.notices("circuit breaker OPEN")
     assert opened and "live3" in opened[-1] and "paper3" in opened[-1] and "503" in opened[-1]
     stale = run.notices("price is STALE")
     assert stale and "binance:BTC/USDT:1m" in stale[-1] and "last price" in stale[-1]
-    assert paper.view().stats["stale_symbols"] == ["BTC/USDT"]
+    assert paper.view().stale_symbols == ("BTC/USDT",)
     fake.fault_fn = None
     await run.wait(lambda: live.status is BotStatus.RUNNING and paper.status is
-                   BotStatus.RUNNING and live.view().stats.get("stale_symbols") == [], 30)
+                   BotStatus.RUNNING and live.view().stale_symbols == (), 30)
     assert run.notices("circuit breaker closed") and run.notices("price is live again")
     n = live.cycles
     await run.wait(lambda: live.cycles >= n + 2, 30)  # trading again

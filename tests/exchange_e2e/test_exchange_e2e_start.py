@@ -58,14 +58,14 @@ async def test_no_decision_until_reconciliation_succeeds(fake: Any, run_engine: 
     run = await run_engine(fake, breaker_after=1000)
     assert (await run.do(AddBot(config=sup.bot("rec2", Mode.LIVE), start=True))).ok
     r = run.engine.runners["rec2"]
-    await run.wait(lambda: r.view().stats.get("not_ready", "") != "", 30)
+    await run.wait(lambda: r.view().not_ready != "", 30)
     n = len(fake.log)
     await run.wait(lambda: len(fake.log) > n + 40, 30)  # candles come, cycles pass
     assert not fake.orders  # ... and no order was placed on the database's view
     assert run.notices("makes no decision until it succeeds")
     fake.fault_fn = None
     await run.wait(lambda: len(fake.orders) >= 1, 60)  # retried, reconciled, trading
-    assert "not_ready" not in r.view().stats
+    assert r.view().not_ready == ""
     assert run.notices("reconciled with binance; trading")
 
 
@@ -83,7 +83,7 @@ async def test_a_wrong_passphrase_means_no_decision_until_reconciliation_succeed
         cfg = sup.bot("pass1", Mode.LIVE).model_copy(update={"exchange": "okx"})
         assert (await run.do(AddBot(config=cfg, start=True))).ok
         r = run.engine.runners["pass1"]
-        await run.wait(lambda: r.view().stats.get("not_ready", "") != "", 30)
+        await run.wait(lambda: r.view().not_ready != "", 30)
         n = len(fake.log)
         await run.wait(lambda: len(fake.log) > n + 40, 30)  # candles come, cycles pass
         assert not fake.orders  # no order was placed on the database's view
@@ -91,7 +91,7 @@ async def test_a_wrong_passphrase_means_no_decision_until_reconciliation_succeed
         assert any(e["status"] == 401 for e in fake.log)  # the exchange did refuse the key
         fake.passphrase = right  # the user fixes the key: retried, reconciled, trading
         await run.wait(lambda: len(fake.orders) >= 1, 60)
-        assert "not_ready" not in r.view().stats
+        assert r.view().not_ready == ""
         assert run.notices("reconciled with okx; trading")
     finally:
         await fake.stop()

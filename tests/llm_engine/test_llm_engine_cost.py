@@ -99,7 +99,7 @@ async def test_trigger_cadence_saves_calls_on_a_quiet_market(store: Store, tmp_p
     assert interval_calls == candles  # one decision per closed candle
     assert 1 <= trigger_calls < interval_calls / 2
     assert stats["calls_saved"] == interval_calls - trigger_calls
-    assert view.stats["calls_saved"] == stats["calls_saved"]
+    assert view.llm.calls_saved == stats["calls_saved"]
     assert stats["llm_calls"] == trigger_calls
     assert len(await store.recent_decisions("trig", 1000)) == trigger_calls
     assert stats["last_trigger"]  # each call the trigger bot made names why it fired

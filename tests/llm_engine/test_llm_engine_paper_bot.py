@@ -204,7 +204,7 @@ async def test_llm_paper_bot_trades_on_sim_end_to_end(store: Store, tmp_path: Pa
 
     # What the bots table shows for this bot (model, cost today, parse-failure rate) is in the
     # engine snapshot's BotView, not only inside the strategy object.
-    assert view.stats["model"] == MODEL and view.stats["provider"] == "openai_compatible"
-    assert view.stats["cost_today"] == db["cost"]
-    assert view.stats["parse_failure_rate"] == n_garbage / 20
+    assert view.llm.model == MODEL and view.llm.provider == "openai_compatible"
+    assert view.llm.cost_today == db["cost"]
+    assert view.llm.parse_failure_rate == n_garbage / 20
     assert view.cycles == 20 and view.trades >= 3

@@ -175,7 +175,7 @@ async def test_a_budget_needs_a_price_and_an_unpriced_model_says_so(
     from oxbot.tui.widgets.bots_table import llm_cell  # noqa: PLC0415
 
     view = engine.runners["b"].view()
-    assert llm_cell(view.stats).startswith("unpriced / ")
+    assert llm_cell(view.llm).startswith("unpriced / ")
     done = await h.do(AddBot(config=llm_bot("c", fake_llm.url, model="local-model",
                                             daily_budget_usd="0.5",
                                             prices={"local-model": ["0.1", "0.2"]})))

@@ -72,28 +72,28 @@ async def test_failures_are_counted_logged_shown_and_kept_across_a_restart(
     assert any(t.startswith("down: ") and "could not reach" in t for t in logged)
     assert summary["failed_decisions"] == sum(decided.values())
     for name, v in views.items():
-        assert v.stats["failures"] == decided[name] and v.stats["failure_rate"] == 1.0
-        assert "100%" in llm_cell(v.stats) and "✗" in llm_cell(v.stats)
+        assert v.llm.failures == decided[name] and v.llm.failure_rate == 1.0
+        assert "100%" in llm_cell(v.llm) and "✗" in llm_cell(v.llm)
         assert "LLM failing" in status_text(v)
-    assert "✗ unavailable" in llm_cell(views["e500"].stats)
-    assert "✗ bad reply" in llm_cell(views["prose"].stats)
+    assert "✗ unavailable" in llm_cell(views["e500"].llm)
+    assert "✗ bad reply" in llm_cell(views["prose"].llm)
 
     # A restart shows the same counts and the last failure (from the stored decisions) ...
     again = harness(make_engine(store, tmp_path, max_candles=6))
     await again.start()
     for name in bots:
         v = view(again.engine, name)
-        assert v.stats["failures"] == decided[name] and v.stats["failure_rate"] == 1.0
-        assert v.stats["last_failure"] and "✗" in llm_cell(v.stats), name
+        assert v.llm.failures == decided[name] and v.llm.failure_rate == 1.0
+        assert v.llm.last_failure and "✗" in llm_cell(v.llm), name
     # ... until the next success.
     fake_llm2.handler = lambda _s: Reply(HOLDS)
     assert (await again.do(StartBot(name="prose"))).ok
     await again.finish_market(timeout=60)
     v = view(again.engine, "prose")
     await again.stop()
-    assert v.stats["last_failure"] == "" and "✗" not in llm_cell(v.stats)
+    assert v.llm.last_failure == "" and "✗" not in llm_cell(v.llm)
     assert "LLM failing" not in status_text(v)
-    assert 0 < v.stats["failure_rate"] < 1.0
+    assert 0 < v.llm.failure_rate < 1.0
 
 
 SECRET = "sk-echo-0123456789abcdefXYZ"

@@ -84,8 +84,8 @@ async def test_tables_fit_at_120_columns(fixed_clock):
 
     bots = [d.bot_view(f"demo-bot-{i:02d}", equity="10250.50", positions=1, trades=4,
                        strategy="llm", symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"),
-                       stats={"model": "offline-rules", "cost_today": "0.12",
-                              "parse_failure_rate": "0.05"}) for i in range(3)]
+                       llm=m.LlmFigures(model="offline-rules", cost_today=Decimal("0.12"),
+                                        failure_rate=0.05)) for i in range(3)]
     positions = [m.PositionView(f"demo-bot-{i:02d}", "BTC/USDT", "long",
                                 Decimal("0.01581948"), Decimal("63250.4"), Decimal("63300.1"),
                                 Decimal("-12.34"), Decimal("61985.5"), Decimal("65148.2"))
@@ -200,9 +200,10 @@ async def test_a_failing_llm_bot_says_why_on_its_row_at_120_columns(fixed_clock)
     last failure) must not be the one dropped to make room: the last decision time goes."""
     import tui_doubles as d
 
-    failing = {"model": "llama3", "cost_today": "0", "failure_rate": "1",
-               "last_failure": "could not reach ollama", "last_failure_kind": "unreachable"}
-    bots = [d.bot_view("llm2", strategy="llm", stats=failing),
+    failing = m.LlmFigures(model="llama3", cost_today=Decimal(0), failure_rate=1.0,
+                           last_failure="could not reach ollama",
+                           last_failure_kind="unreachable")
+    bots = [d.bot_view("llm2", strategy="llm", llm=failing),
             d.bot_view("trend", strategy="sma_cross")]
     app = OxbotApp(d.ScriptedEngineClient(bots, []), clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -51,7 +51,7 @@ async def test_stale_prices_and_breaker_pause_are_spelled_out(scripted_client,
         alpha = scripted_client.bots["alpha"]
         scripted_client.emit(m.BotStateChanged(T0, replace(
             alpha, status=BotStatus.PAUSED,
-            stats={"stale_symbols": ["BTC/USDT"], "paused_why": "binance unreachable: 5xx"})))
+            stale_symbols=("BTC/USDT",), pause_reason="binance unreachable: 5xx")))
         await pilot.pause(0.5)
         app.dashboard.redraw_all()
         await pilot.pause(0.1)

@@ -16,14 +16,15 @@ T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 
 def bot_view(name: str, status: BotStatus = BotStatus.RUNNING, *, equity: str = "10000",
              strategy: str = "sma_cross", positions: int = 0, trades: int = 0,
-             symbols: tuple[str, ...] = ("BTC/USDT",), stats: dict | None = None) -> m.BotView:
+             symbols: tuple[str, ...] = ("BTC/USDT",),
+             llm: m.LlmFigures | None = None) -> m.BotView:
     cfg = BotConfig(name=name, strategy=strategy, symbols=symbols)
     return m.BotView(name=name, config=cfg, status=status, cash=Decimal(equity),
                      equity=Decimal(equity), start_equity=Decimal("10000"),
                      day_start_equity=Decimal("10000"), realised=Decimal(0), fees=Decimal(0),
                      open_positions=positions, trades=trades, cycles=3, errors=0,
                      last_decision_ts=T0 + 60_000, next_cycle_ts=T0 + 120_000,
-                     stats=stats or {})
+                     llm=llm)
 
 
 class ScriptedEngineClient:

@@ -213,9 +213,9 @@ class DashboardScreen(BotActions):
         parts = [f"{', '.join(syms)} ({bot})" for bot, syms in st.stale().items()]
         text = f"⚠ stale prices, not updating: {'; '.join(parts)}" if parts else ""
         paused = [b.name for b in st.bots.values()
-                  if b.status == "paused" and b.stats.get("paused_why")]
+                  if b.status == "paused" and b.pause_reason]
         if paused:
-            why = st.bots[paused[0]].stats["paused_why"]
+            why = st.bots[paused[0]].pause_reason
             text += ("  " if text else "⚠ ") + f"paused by the market: {', '.join(paused)} " \
                 f"({why})"
         if text != self._drawn.get("warning"):
@@ -331,13 +331,13 @@ FOOTER_ACTIONS = ("configure", "start", "stop", "pause", "resume", "flatten", "d
 def _market_state(bot: m.BotView) -> str:
     """What the market is doing to this bot, for the reasoning panel's title."""
     parts = []
-    if bot.status == "paused" and bot.stats.get("paused_why"):
-        parts.append(f"paused: {bot.stats['paused_why']}")
-    if bot.stats.get("stale_symbols"):
-        parts.append(f"stale price: {', '.join(bot.stats['stale_symbols'])}")
-    if bot.stats.get("not_ready"):
-        parts.append(f"not deciding: {bot.stats['not_ready']}")
-    if bot.stats.get("unresolved"):
-        parts.append(f"order outcome unknown on {', '.join(bot.stats['unresolved'])}: "
+    if bot.status == "paused" and bot.pause_reason:
+        parts.append(f"paused: {bot.pause_reason}")
+    if bot.stale_symbols:
+        parts.append(f"stale price: {', '.join(bot.stale_symbols)}")
+    if bot.not_ready:
+        parts.append(f"not deciding: {bot.not_ready}")
+    if bot.unresolved:
+        parts.append(f"order outcome unknown on {', '.join(bot.unresolved)}: "
                      "looking it up, no new order there")
     return "; ".join(parts)

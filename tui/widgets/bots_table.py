@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from oxbot.engine.messages import BotView
+from oxbot.engine.messages import BotView, LlmFigures
 
 from .. import formatting as fmt
 from ..palette import colour
@@ -136,9 +136,9 @@ class BotsTable(Widget, can_focus=True):
         c = b.config
         status = b.status.value
         strat, llm = c.strategy, "—"
-        if b.stats.get("model"):
-            strat = f"llm {b.stats['model']}"
-            llm = llm_cell(b.stats)
+        if b.llm is not None and b.llm.model:
+            strat = f"llm {b.llm.model}"
+            llm = llm_cell(b.llm)
         if len(strat) > 16:  # long model names must not push the status off screen
             strat = strat[:15] + "…"
         # no market time yet (just attached): unknown, not "498670h57m"
@@ -262,19 +262,14 @@ class BotsTable(Widget, can_focus=True):
             self.post_message(self.BotSelected(self.selected))
 
 
-def llm_cell(stats: dict[str, object]) -> str:
+def llm_cell(llm: LlmFigures) -> str:
     """An LLM bot's spend today and failure rate (transport errors included): ``$0.12 / 4%``;
     ``unpriced`` when the model has no price (its spend is unknown, not $0); while the last
     decision failed, why, shortened: ``$0.00 / 100% ✗ HTTP 500``."""
-    cost, rate = stats.get("cost_today"), stats.get("failure_rate")
-    if rate is None:
-        rate = stats.get("parse_failure_rate")
-    spend = ("unpriced" if stats.get("unpriced_model") else
-             f"${float(cost):.2f}" if cost is not None else "$?")  # type: ignore[arg-type]
-    text = spend + " / " + (f"{float(rate) * 100:.0f}%" if rate is not None else "?")  # type: ignore[arg-type]
-    kind = str(stats.get("last_failure_kind") or "")
-    if stats.get("last_failure"):
-        text += f" {FAILED_MARK} {kind or 'failed'}"
+    spend = "unpriced" if llm.unpriced else f"${float(llm.cost_today):.2f}"
+    text = f"{spend} / {llm.failure_rate * 100:.0f}%"
+    if llm.last_failure:
+        text += f" {FAILED_MARK} {llm.last_failure_kind or 'failed'}"
     return text
 
 
@@ -284,18 +279,18 @@ def status_text(b: BotView) -> str:
     (the LLM column, dropped first on a narrow screen, says why)."""
     status = b.status.value
     text = fmt.STATUS_TEXT.get(status, status)
-    why = str(b.stats.get("paused_why") or "")
-    if status == "paused" and not why and b.stats.get("budget_paused"):
+    why = b.pause_reason
+    if status == "paused" and not why and b.llm is not None and b.llm.budget_paused:
         why = "LLM budget spent"
     if why and status == "paused":
         short = why.split(":")[0]
         text += f": {short[:24] + '…' if len(short) > 25 else short}"
-    if b.stats.get("stale_symbols"):
+    if b.stale_symbols:
         text += " · stale"
-    if b.stats.get("not_ready"):
+    if b.not_ready:
         text += " · reconciling"
-    elif b.stats.get("unresolved"):
+    elif b.unresolved:
         text += " · order?"
-    if b.stats.get("last_failure"):
+    if b.llm is not None and b.llm.last_failure:
         text += " · LLM failing"
     return text
