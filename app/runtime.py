@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from oxbot.engine.engine import Engine
+from oxbot.engine.exchange.quirks import needs_passphrase  # whether ccxt asks a passphrase
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig
@@ -123,17 +124,6 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
     return check
 
 
-def needs_passphrase(exchange: str) -> bool:
-    """Whether ccxt says the exchange's keys carry a passphrase (OKX, KuCoin, Bitget, ...):
-    its ``requiredCredentials['password']``, not a list of names kept here."""
-    try:
-        import ccxt  # noqa: PLC0415
-
-        return bool(getattr(ccxt, exchange)().requiredCredentials.get("password"))
-    except Exception:  # noqa: BLE001 - an unknown exchange is refused elsewhere, by name
-        return False
-
-
 def missing_keys_text(bot: str, missing: list[tuple[str, str, tuple[str, ...]]],
                       no_keyring: bool = False) -> str:
     """One line: what ``bot`` lacks and the command that sets each; without a usable keyring,
@@ -152,7 +142,7 @@ def llm_provider(config: BotConfig) -> str | None:
     """The LLM provider of an LLM bot that needs an API key; None otherwise."""
     if config.strategy != "llm":
         return None
-    from oxbot.engine.llm.factory import PROVIDERS  # noqa: PLC0415
+    from oxbot.engine.llm.catalog import PROVIDERS  # noqa: PLC0415
 
     provider = str({**config.params, **config.llm}.get("provider") or "offline")
     spec = PROVIDERS.get(provider)

@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 import pandas as pd
 
@@ -23,6 +22,7 @@ from .broker import Execution
 from .bus import EventBus
 from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
+from .ledger import LedgerWriter, split
 from .market.hub import Bar, Tick
 from .messages import (
     BotStateChanged,
@@ -33,8 +33,6 @@ from .messages import (
     ExchangeFact,
     ExchangeUnreachable,
     Notice,
-    OrderFilled,
-    PositionChanged,
     PositionView,
     PriceFact,
     PriceStale,
@@ -93,7 +91,10 @@ class BotRunner:
         self.config = config
         self.name = config.name
         self.strategy = strategy
-        self.portfolio = portfolio
+        # the one writer of the bot's fills; it holds the portfolio (see ``portfolio``)
+        self.ledger = LedgerWriter(self.name, portfolio, store, bus,
+                                   position_view=self._pos_view, reload=reload,
+                                   lost=self._ledger_lost)
         self.risk = RiskManager(config.risk, config.fee_rate, rules)  # exchange steps, minimums
         self.broker = broker
         self.store = store
@@ -119,14 +120,10 @@ class BotRunner:
         self._decide_task: asyncio.Task[Decision] | None = None
         self.lock = asyncio.Lock()  # held while orders are executed and written
         self.task: asyncio.Task[None] | None = None
-        self._reload = reload  # async () -> Portfolio rebuilt from the stored ledger
         self.pause_reason = ""  # why the last pause not made by the user (shown in the view)
         self.stale: dict[StreamKey, PriceStale] = {}  # streams whose price stopped updating
         self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
         self._rules = rules or (lambda _s: MarketRules())
-        # Ids of the fills applied to the portfolio (LIVE: a fill reported by a reply, a lookup
-        # and a restart is applied once); None until a broker reports a fill twice-able.
-        self._applied: set[str] | None = None
         self._settle_task: asyncio.Task[None] | None = None
         self._not_ready_said = ""
         self.flatten_pending = False  # a flatten met an unresolved order: redone when it settles
@@ -135,6 +132,11 @@ class BotRunner:
         self.held: Callable[[], str] = lambda: ""
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """What the ledger holds (rebuilt from storage after a failed write)."""
+        return self.ledger.portfolio
 
     @property
     def active(self) -> bool:
@@ -417,8 +419,7 @@ class BotRunner:
         """Apply and store orders a broker settled outside a cycle (a restart replay, an order
         whose outcome was unknown): each order with its new fills, in one transaction.
         Call it with the bot's lock held or before the bot's task runs."""
-        orders = [e.order for e in executions]
-        fills = [f for e in executions for f in e.fills]
+        orders, fills = split(executions)
         await self._persist(orders, fills, None, ts)
         if fills:
             self.publish_view()
@@ -444,51 +445,22 @@ class BotRunner:
 
     async def _persist(self, orders: list[Order], fills: list[Fill],
                        record: DecisionRecord | None, ts: int) -> None:
-        touched: dict[str, Position | None] = {}
-        events: list[Any] = []
-        booked: list[Fill] = []
-        if self._applied is not None:  # a fill is applied once, however often it is reported
-            fills = [f for f in fills if f.fill_id not in self._applied]
-        for f in fills:
-            # Stamped no earlier than the last fill applied: the wallet is rebuilt from fills in
-            # time order, which must be the order they were applied in (a late lookup's fill
-            # comes after an exit made meanwhile).
-            if f.ts < self.portfolio.last_fill_ts:
-                f = replace(f, ts=self.portfolio.last_fill_ts)
-            realised = self.portfolio.apply(f)
-            booked.append(replace(f, realised=realised))
-            if f.side is Side.BUY and self.portfolio.position(f.symbol) is not None:
-                o = next((o for o in orders if o.client_order_id == f.client_order_id), None)
-                if o is not None:
-                    self.portfolio.set_stops(f.symbol, o.stop_loss, o.take_profit)
-            pos = self.portfolio.position(f.symbol)
-            touched[f.symbol] = pos
-            events.append(OrderFilled(f.ts, self.name, f.symbol, f.side.value, f.qty, f.price,
-                                      f.fee, f.reason.value, realised, f.client_order_id))
-            events.append(PositionChanged(f.ts, self.name, f.symbol,
-                                          self._pos_view(pos) if pos else None))
-        if not (orders or fills or record) and len(self._equity_buf) < EQUITY_FLUSH:
-            return
-        equity, self._equity_buf = self._equity_buf, []
-        try:
-            await self.store.record_cycle(self.name, orders=orders, fills=booked,
-                                          positions=touched, decision=record, equity=equity)
-        except BaseException:
-            # Memory must never run ahead of the ledger: rebuild it from what is stored.
-            if self._reload is not None:
-                try:
-                    self.portfolio = await asyncio.shield(self._reload())
-                except Exception:  # noqa: BLE001
-                    self.status = BotStatus.ERROR
-            raise
-        if self._applied is not None:
-            self._applied.update(f.fill_id for f in booked)
-        for ev in events:
-            self.bus.publish(ev)
+        """Through the ledger writer, with the equity samples not stored yet: they go with any
+        write, and on their own once EQUITY_FLUSH are buffered."""
+        await self.ledger.write(orders, fills, record, take_equity=self._take_equity,
+                                equity_due=len(self._equity_buf) >= EQUITY_FLUSH)
+
+    def _take_equity(self) -> list[EquityPoint]:
+        buf, self._equity_buf = self._equity_buf, []
+        return buf
+
+    def _ledger_lost(self) -> None:
+        """The write failed and the stored ledger cannot be read back: stop trading."""
+        self.status = BotStatus.ERROR
 
     def track_fill_ids(self, ids: set[str]) -> None:
         """Apply each fill id once from now on (LIVE bots: ``ids`` are the stored ones)."""
-        self._applied = set(ids)
+        self.ledger.track_fill_ids(ids)
 
     # ------------------------------------------------------------------ state and views
 

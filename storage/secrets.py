@@ -85,18 +85,6 @@ _SECRET = FieldSpec("secret", "API secret")
 _PASSPHRASE = FieldSpec("passphrase", "API passphrase")
 _OPTIONAL_PASSPHRASE = FieldSpec("passphrase", "API passphrase (empty if none)", False)
 FIELD_NAMES_UPPER = ("API_KEY", "SECRET", "PASSPHRASE")
-# Exchanges whose keys carry a passphrase; every other ccxt id gets an optional one.
-_PASSPHRASE_EXCHANGES = ("okx", "kucoin", "kucoinfutures", "bitget", "coinbase",
-                         "coinbaseexchange", "coinbaseinternational", "bitmart", "woo")
-_PLAIN_EXCHANGES = ("binance", "binanceusdm", "binancecoinm", "bybit", "kraken", "krakenfutures",
-                    "gate", "mexc", "htx", "bitfinex", "bitstamp", "gemini", "cryptocom")
-_LLM_PROVIDERS = ("openai", "anthropic", "openai_compatible", "deepseek", "qwen", "openrouter",
-                  "google", "mistral", "groq", "xai", "moonshot", "together", "fireworks")
-_KEYLESS_LLM = ("ollama", "lmstudio", "offline", "fake")
-# What users are told: the providers the llm strategy answers with (its `provider` parameter);
-# "fake" is the test suite's and stays out of every list a user reads.
-LLM_PROVIDERS_SHOWN = ("openai", "anthropic", "openai_compatible", "deepseek", "qwen",
-                       "openrouter", "ollama", "offline")
 _PROVIDER_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
 
 
@@ -110,27 +98,35 @@ def _is_ccxt_exchange(name: str) -> bool:
 
 
 def provider_spec(provider: str) -> ProviderSpec:
-    """The fields of ``provider`` (case-insensitive). UsageError for a provider oxbot can't use."""
+    """The fields of ``provider`` (case-insensitive). UsageError for a provider oxbot can't use.
+
+    An exchange's fields come from ccxt's ``requiredCredentials`` (engine/exchange/quirks.py):
+    a passphrase when ccxt says ``password``, none when a key and its secret are all it asks,
+    an optional one when ccxt asks for something else. An LLM's from engine/llm/catalog.py."""
     name = provider.strip().lower()
-    if name in _LLM_PROVIDERS:
-        return ProviderSpec(name, "llm", (_API_KEY,))
-    if name in _KEYLESS_LLM:
-        return ProviderSpec(name, "llm", ())
-    if name in _PASSPHRASE_EXCHANGES:
-        return ProviderSpec(name, "exchange", (_API_KEY, _SECRET, _PASSPHRASE))
-    if name in _PLAIN_EXCHANGES:
-        return ProviderSpec(name, "exchange", (_API_KEY, _SECRET))
     if _PROVIDER_ID.match(name) and name != "base" and _is_ccxt_exchange(name):
-        return ProviderSpec(name, "exchange", (_API_KEY, _SECRET, _OPTIONAL_PASSPHRASE))
+        from oxbot.engine.exchange import quirks  # noqa: PLC0415 - imports ccxt when asked
+
+        if quirks.required_credentials(name) is not None:
+            if quirks.needs_passphrase(name):
+                return ProviderSpec(name, "exchange", (_API_KEY, _SECRET, _PASSPHRASE))
+            if quirks.key_and_secret_only(name):
+                return ProviderSpec(name, "exchange", (_API_KEY, _SECRET))
+            return ProviderSpec(name, "exchange", (_API_KEY, _SECRET, _OPTIONAL_PASSPHRASE))
+    llm = _llm_providers()
+    if name in llm:
+        return ProviderSpec(name, "llm", (_API_KEY,) if llm[name].takes_key else ())
     raise UsageError(
         f"unknown provider {provider!r}; use a ccxt exchange id (binance, okx, kraken, ...) or "
-        f"an LLM provider ({', '.join(LLM_PROVIDERS_SHOWN)})")
+        f"an LLM provider ({', '.join(llm)})")
 
 
-def known_providers() -> list[ProviderSpec]:
-    """The providers oxbot names itself (LLMs, then exchanges); any other ccxt id works too."""
-    names = LLM_PROVIDERS_SHOWN + _PLAIN_EXCHANGES + _PASSPHRASE_EXCHANGES
-    return [provider_spec(n) for n in names]
+def _llm_providers() -> Mapping[str, Any]:
+    """The LLM providers' table (engine/llm/catalog.py); imported when asked: the package
+    loads pandas."""
+    from oxbot.engine.llm.catalog import PROVIDERS  # noqa: PLC0415
+
+    return PROVIDERS
 
 
 class SecretEntry(NamedTuple):

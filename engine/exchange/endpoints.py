@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 from oxbot.engine.errors import ConfigError
 
+from .quirks import has_sandbox
+
 PROXY_SCHEMES = ("http", "https", "socks4", "socks5", "socks5h")
 
 
@@ -48,7 +50,7 @@ class Endpoint:
     def apply(self, client: Any) -> None:
         """Point a freshly made ccxt client where this endpoint says."""
         if self.sandbox:
-            if not isinstance(client.urls.get("test"), dict | str):
+            if not has_sandbox(client):
                 raise ConfigError(f"{client.id} has no sandbox (testnet) in ccxt; remove "
                                   f"\"sandbox\" from its settings or set its \"url\"")
             client.set_sandbox_mode(True)

@@ -12,6 +12,8 @@ import re
 
 from oxbot.engine import errors as ox
 
+from .quirks import DUPLICATE_ORDER_MARKERS
+
 TEMPORARY = ox.TemporaryError
 RATE = ox.RateLimited
 
@@ -69,21 +71,7 @@ CCXT_ERROR_MAP: dict[str, type[ox.ExchangeError]] = {
     "UnsubscribeError": ox.ExchangeError,
 }
 
-# Exchange texts that mean "that clientOrderId exists already", per exchange (quirks are data).
-# ccxt raises its own DuplicateOrderId for some codes; others arrive as a plain InvalidOrder or
-# ExchangeError whose text carries the exchange's words:
-# - Binance spot: code -2010 "Duplicate order sent." (ccxt binance.py maps -2010 by message);
-# - OKX v5: sCode 51016 "Duplicated clOrdId" (ccxt okx.py maps '51016' to InvalidOrder);
-# - Bybit: 10014/170141 "Duplicate clientOrderId" / "duplicate orderLinkId";
-# - KuCoin: "clientOid" ... "duplicate".
-DUPLICATE_ORDER_MARKERS: dict[str, tuple[str, ...]] = {
-    "binance": ("Duplicate order sent",),
-    "okx": ("Duplicated clOrdId", '"sCode":"51016"', "51016"),
-    "bybit": ("Duplicate clientOrderId", "duplicate orderLinkId", "OrderLinkedID is duplicate"),
-    "kucoin": ("clientOid is duplicated", "duplicate clientOid"),
-    "": ("duplicate clientOrderId", "clientOrderId is duplicated", "Duplicate clOrdId",
-         "Duplicated clOrdId", "Duplicate order sent"),
-}
+# What an exchange says when a clientOrderId exists already: quirks.py, with its sources.
 _ALL_DUPLICATE_MARKERS = tuple({m.lower() for ms in DUPLICATE_ORDER_MARKERS.values()
                                 for m in ms if not m.isdigit()})
 

@@ -12,8 +12,9 @@ Rules, each learnt from an exchange that broke the naive version:
 - "Not found" is not proof that nothing was placed: exchanges apply queued requests after the
   client gave up (Binance checks ``recvWindow`` again in its matching engine, so a request can
   still be applied up to that long after it was signed; OKX accepts a request whose timestamp is
-  up to 30 s old). An UNKNOWN order is looked up again, with backoff, for longer than that
-  processing window; after it, it is listed for reconciliation, never silently rejected.
+  up to 30 s old; quirks.py holds these windows). An UNKNOWN order is looked up again, with
+  backoff, for longer than that processing window; after it, it is listed for
+  reconciliation, never silently rejected.
 - States never move backwards: a stale lookup cannot reopen a filled order.
 - FILLED (and CANCELED with fills) means every fill is in the ledger: the order keeps its
   previous state until the trades the exchange lists add up to what it says was filled.
@@ -52,21 +53,6 @@ RANK: Mapping[OrderStatus, int] = {
     OrderStatus.CANCELED: 5, OrderStatus.REJECTED: 5,
 }
 UNRESOLVED = frozenset(s for s in OrderStatus if not s.terminal)
-
-# How long after a request an exchange may still apply it, when its client does not say:
-# Binance's is the ``recvWindow`` ccxt signs with (options['recvWindow'], 10 s by default);
-# OKX rejects requests whose OK-ACCESS-TIMESTAMP is more than 30 s old (error 50102).
-DEFAULT_PROCESSING_WINDOW_S = 60.0
-PROCESSING_WINDOW_S: Mapping[str, float] = {"okx": 30.0, "myokx": 30.0, "okxus": 30.0}
-
-
-def processing_window_s(client: Any) -> float:
-    """How long ``client``'s exchange may apply a request after it was sent."""
-    options = getattr(client, "options", None) or {}
-    recv = options.get("recvWindow") if isinstance(options, dict) else None
-    if isinstance(recv, int | float) and recv > 0:
-        return float(recv) / 1000
-    return PROCESSING_WINDOW_S.get(str(getattr(client, "id", "")), DEFAULT_PROCESSING_WINDOW_S)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,8 +39,9 @@ from oxbot.engine.ports import SecretsSource
 from .account import AccountBook
 from .broker import CcxtBroker, new_client_order_id
 from .clients import Credentials, ExchangeClients, key_fingerprint
-from .lifecycle import Watch, Watchlist, processing_window_s
+from .lifecycle import Watch, Watchlist
 from .lock import ExchangeKeyLock
+from .quirks import processing_window_s
 from .reconcile import Difference, apply, reconcile
 
 log = logging.getLogger("oxbot.live")

@@ -7,6 +7,7 @@ from __future__ import annotations
 # The strategy registry registers LLMStrategy when it loads, and LLMStrategy imports the
 # registry's base module: load the registry first, whichever of the two is imported first.
 from .. import strategies as _strategies  # noqa: F401  (isort: skip)
+from .catalog import PROVIDERS
 from .decision import DecisionReply, SymbolCall, parse_decision, parse_reply
 from .errors import (
     LLMAuthError,
@@ -16,7 +17,7 @@ from .errors import (
     LLMTimeout,
     LLMUnavailable,
 )
-from .factory import PROVIDERS, make_provider
+from .factory import make_provider
 from .pricing import DEFAULT_PRICES
 from .prompt import build_prompt
 from .strategy import LLMParams, LLMStrategy

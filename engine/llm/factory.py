@@ -1,37 +1,16 @@
-"""Provider ids users type -> a configured provider (default base URL, model, key need)."""
+"""Provider ids users type -> a configured provider (defaults from catalog.PROVIDERS)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .anthropic import AnthropicProvider
+from .catalog import PROVIDERS
 from .offline import OfflineProvider
 from .openai_compat import OpenAICompatProvider
 from .provider import Provider
 
 KeyResolver = Callable[[str], str | None]
-
-
-@dataclass(frozen=True)
-class ProviderDefaults:
-    base_url: str
-    model: str
-    needs_key: bool
-
-
-PROVIDERS: dict[str, ProviderDefaults] = {
-    "openai": ProviderDefaults("https://api.openai.com/v1", "gpt-4o-mini", True),
-    "anthropic": ProviderDefaults("https://api.anthropic.com", "claude-haiku-4-5", True),
-    "deepseek": ProviderDefaults("https://api.deepseek.com/v1", "deepseek-chat", True),
-    "qwen": ProviderDefaults("https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-                             "qwen-plus", True),
-    "openrouter": ProviderDefaults("https://openrouter.ai/api/v1", "openai/gpt-4o-mini", True),
-    "ollama": ProviderDefaults("http://127.0.0.1:11434/v1", "llama3.1", False),
-    # vLLM, LM Studio, llama.cpp server, any proxy: base_url and model are required.
-    "openai_compatible": ProviderDefaults("", "", False),
-    "offline": ProviderDefaults("", "offline-rules", False),
-}
 
 
 def resolved(provider: str, base_url: str, model: str) -> tuple[str, str]:

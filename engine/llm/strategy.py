@@ -32,9 +32,10 @@ from ..models import Decision, DecisionRecord
 from ..strategies.base import DecisionContext, Strategy, StrategyParams
 from ..textsafe import RedactingSink, SecretText, storable
 from .accounting import CallBook, figures, new_stats
+from .catalog import FREE_PROVIDERS, PROVIDERS, ProviderName
 from .decision import Parsed, hold_decision, json_schema, parse_reply, to_decision
 from .errors import LLMAuthError
-from .factory import PROVIDERS, KeyResolver, make_provider, resolved
+from .factory import KeyResolver, make_provider, resolved
 from .offline import OfflineFacts
 from .pricing import DEFAULT_PRICES, Price, lookup
 from .prompt import Prompt, build_prompt
@@ -43,9 +44,6 @@ from .triggers import TriggerState, check, mark_decided
 from .usage import Spent
 
 CAP = 8000  # characters of prompt / raw reply kept in meta (and so in the database)
-ProviderName = Literal["openai", "anthropic", "openai_compatible", "deepseek", "qwen",
-                       "openrouter", "ollama", "offline"]
-FREE_PROVIDERS = ("offline", "ollama")  # no per-token price to know: local or not a model
 REDACTED = "[redacted]"
 
 REPAIR = ("Your reply could not be used: {error}.\nReply again with ONLY the JSON object in "

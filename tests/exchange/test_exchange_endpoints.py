@@ -137,3 +137,18 @@ def test_which_keys_carry_a_passphrase_comes_from_ccxt() -> None:
 
     assert needs_passphrase("okx") and needs_passphrase("kucoin")
     assert not needs_passphrase("binance") and not needs_passphrase("no-such-exchange")
+
+
+def test_an_exchanges_processing_window_follows_its_ccxt_family() -> None:
+    """OKX's 30 s covers its regional sites (ccxt's myokx and okxus derive from okx); a
+    client's recvWindow, when it signs with one, wins."""
+    import ccxt.async_support as ccxt_async
+
+    from oxbot.engine.exchange.quirks import family, has_sandbox, processing_window_s
+
+    okx, my = ccxt_async.okx(), ccxt_async.myokx()
+    binance = ccxt_async.binance({"options": {"recvWindow": 5000}})
+    assert family(my) == ("myokx", "okx")
+    assert processing_window_s(okx) == processing_window_s(my) == 30.0
+    assert processing_window_s(binance) == 5.0
+    assert has_sandbox(okx) and not has_sandbox(ccxt_async.kucoin())

@@ -272,3 +272,18 @@ async def test_anthropic_401(anthropic_server, reply_type):
             await p.complete(req(), lambda _t: None)
         finally:
             await p.aclose()
+
+
+def test_the_provider_parameter_names_exactly_the_catalog() -> None:
+    """One table: what a bot's ``provider`` accepts, what the factory builds and what the key
+    store offers are the catalog's names."""
+    from typing import get_args
+
+    from oxbot.engine.llm.catalog import PROVIDERS, ProviderName
+    from oxbot.storage.secrets import provider_spec
+
+    assert set(get_args(ProviderName)) == set(PROVIDERS)
+    for name, info in PROVIDERS.items():
+        fields = tuple(f.name for f in provider_spec(name).fields)
+        assert fields == (("api_key",) if info.takes_key else ()), name
+        assert not info.needs_key or info.takes_key, name
