@@ -8,11 +8,11 @@ less than the bots is a difference; holding more is the user's own part, and sai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
 
-from oxbot.engine.models import ZERO, BotConfig, Mode, base_of, to_decimal
+from oxbot.engine.models import ZERO, BotConfig, BotStatus, Mode, Position, base_of, to_decimal
 
 from .broker import CcxtBroker
 from .reconcile import Difference
@@ -20,10 +20,18 @@ from .reconcile import Difference
 Holdings = Callable[[], Mapping[str, Decimal]]
 
 
+class BotsLedger(Protocol):
+    """What the account check reads of the stored bots (the Store implements it)."""
+
+    async def load_bots(self) -> Sequence[tuple[BotConfig, BotStatus]]: ...
+
+    async def load_positions(self, bot: str) -> Mapping[str, Position]: ...
+
+
 class AccountBook:
     """The LIVE bots of this engine, by name, with what each holds."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: BotsLedger) -> None:
         self.store = store
         self._holdings: dict[str, tuple[BotConfig, Holdings]] = {}
 

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from oxbot.engine.broker import Broker, BrokerLink, Execution
 from oxbot.engine.errors import AuthError, ConfigError, ExchangeError, TemporaryError
@@ -36,8 +36,8 @@ from oxbot.engine.models import BotConfig, Mode, Order, OrderIntent, OrderStatus
 from oxbot.engine.paper import PaperBroker
 from oxbot.engine.ports import SecretsSource
 
-from .account import AccountBook
-from .broker import CcxtBroker, new_client_order_id
+from .account import AccountBook, BotsLedger
+from .broker import CcxtBroker, OrderJournal, new_client_order_id
 from .clients import Credentials, ExchangeClients, key_fingerprint
 from .lifecycle import Watch, Watchlist
 from .lock import ExchangeKeyLock
@@ -51,6 +51,11 @@ RECONCILE_ACTIONS = ("ignore", "adopt")
 RECONCILE_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
+class LiveLedger(OrderJournal, BotsLedger, Protocol):
+    """What LIVE trading reads and writes of the ledger: the order journal and the stored bots
+    the account check sums (the Store implements both)."""
+
+
 class ExchangeBrokers:
     """The engine's broker factory when real exchanges are wired in.
 
@@ -62,7 +67,7 @@ class ExchangeBrokers:
     it is listed (default: the exchange's own processing window).
     """
 
-    def __init__(self, clients: ExchangeClients, store: Any, resolver: Resolver | None,
+    def __init__(self, clients: ExchangeClients, store: LiveLedger, resolver: Resolver | None,
                  lock_dir: Path | str, *, reconcile_action: str = "ignore",
                  adopt_hint: str = "restart with reconcile set to 'adopt' "
                                    "(OXBOT_RECONCILE=adopt)",

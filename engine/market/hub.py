@@ -125,6 +125,8 @@ class MarketHub:
         self.fetches: Counter[StreamKey] = Counter()  # candles fetched per stream
         self.computations: Counter[StreamKey] = Counter()  # indicator frames per stream
         self.virtual_ms: int | None = None
+        # (wall clock, virtual ms) when paced replay began: later candles are due at a fixed rate
+        self._wall_anchor: tuple[float, int] | None = None
         self._start_ts: int | None = None
         # An in-process cockpit drawing a frame: the conductor naps between candles meanwhile
         self.foreground: Foreground | None = None
@@ -327,8 +329,9 @@ class MarketHub:
             self.virtual_ms = vts
             self._wall_anchor = (time.monotonic(), vts)
             return
-        wall0, v0 = getattr(self, "_wall_anchor", (time.monotonic(), self.virtual_ms))
-        self._wall_anchor = (wall0, v0)
+        if self._wall_anchor is None:
+            self._wall_anchor = (time.monotonic(), self.virtual_ms)
+        wall0, v0 = self._wall_anchor
         target = wall0 + (vts - v0) / 1000 / speed
         delay = target - time.monotonic()
         if delay > 0:
