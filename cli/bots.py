@@ -137,9 +137,7 @@ def build_config(args: argparse.Namespace) -> Any:
     # ConfigError names the bad parameter, or a warm-up longer than live data keeps
     strategy = build_strategy(cfg.strategy, cfg.params)
     check_warmup(strategy, cfg.name)
-    check = getattr(strategy, "check_setup", None)
-    if check is not None:
-        check()  # e.g. an LLM budget needs the model's price
+    strategy.check_setup()  # e.g. an LLM budget needs the model's price
     check_exchange(cfg.exchange)
     return cfg
 
