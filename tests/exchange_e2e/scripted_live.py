@@ -199,4 +199,25 @@ async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, every: float 
         return pred()
 
 
+async def wait_stored(live: Live, client_order_id: str, pred: Callable[[Any], Any],
+                      timeout: float = 25.0) -> Any:
+    """The stored order once pred(order) holds, or as it is after ``timeout``: a test that
+    needs an order followed to its end waits for that end rather than sleeping a guess; it then
+    asserts with its own message."""
+    stored: list[Any] = [None]
+
+    async def look() -> None:
+        await asyncio.sleep(0.05)
+        stored[0] = await live.engine.store.get_order(client_order_id)
+
+    await look()
+    try:
+        await waiting.wait_for(lambda: pred(stored[0]), timeout,
+                               f"order {client_order_id} to satisfy {waiting.describe(pred)}",
+                               pause=look)
+    except waiting.WaitTimeout:
+        pass
+    return stored[0]
+
+
 D = Decimal
