@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from textual import events
 from tui_doubles import T0
-from tui_pilot import notifications, screen_text
+from tui_pilot import drawn, notifications, screen_text
 from tui_pilot import ready as _ready
 
 from oxbot.engine import messages as m
@@ -129,8 +129,8 @@ async def test_plain_fills_are_not_toasted_while_the_fills_panel_shows(scripted_
         assert _trade_toasts(app) == []  # the Fills panel shows them
         assert "alpha BUY" in screen_text(app)
         scripted_client.emit(_fill(9, "stop_loss"))
-        await pilot.pause(2.3)  # trade toasts are spaced 2 s apart
-        toasts = _trade_toasts(app)
+        # trade toasts are held and shown together (at most every 2 s): the first shown is all
+        toasts = await drawn(pilot, lambda: _trade_toasts(app), "a trade toast")
         assert len(toasts) == 1 and "STOP-LOSS" in toasts[0]
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import tui_doubles as d
 from textual.widgets import Button
-from tui_pilot import notifications, screen_text
+from tui_pilot import drawn, notifications, screen_text
 from tui_pilot import ready as _ready
 
 from oxbot.engine import messages as m
@@ -168,7 +168,8 @@ async def test_equity_chart_says_when_bots_are_left_out(fixed_clock):
                 app.inbox.listener(m.EquitySampled(d.T0 + t * 60_000, f"b{i:02d}",
                                                    Decimal(10_000 + i * 10 + t)))
         await pilot.press("escape")
-        await pilot.pause(1.5)
+        await drawn(pilot, lambda: " of " in screen_text(app) and "10,0" in screen_text(app),
+                    "the equity chart with its legend and axis labels")
         text = screen_text(app)
         assert f"top {MAX_OVERLAID} of {MAX_OVERLAID + 2} bots" in text
         assert "10,0" in text  # axis labels with thousands separators
