@@ -17,7 +17,7 @@ from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.bot_config import BotConfigScreen
 from oxbot.tui.screens.delete_confirm import DeleteBotScreen
 from oxbot.tui.screens.help import HelpScreen
-from oxbot.tui.widgets.bots_table import COLUMNS, BotsTable
+from oxbot.tui.widgets.bots_table import BotsTable
 
 
 def _footer(app: OxbotApp) -> str:
@@ -89,8 +89,7 @@ async def test_next_in_is_unknown_before_market_time(fixed_clock):
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
         table = app.screen.query_one(BotsTable)
-        keys = [k for k, _, _ in COLUMNS]
-        cells = dict(zip(keys, [c for c, _ in table._cells["alpha"]], strict=True))
+        cells = table.row_text("alpha")
         assert app.state.engine_ts == 0 and cells["next"] == "—"
 
 
