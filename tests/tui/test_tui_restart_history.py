@@ -11,7 +11,7 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from tui_pilot import screen_text
+from tui_pilot import drawn, screen_text
 from tui_sim import SIM_T0
 from waiting import wait_for
 
@@ -71,17 +71,13 @@ async def test_a_fresh_cockpit_shows_the_stored_reasoning(tmp_path: Path) -> Non
     app = OxbotApp(client)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 30
-            while "hist" not in app.state.bots or not app.state.reasoning.get("hist"):
-                assert loop.time() < end, "no reasoning history:\n" + screen_text(app)
-                await pilot.pause(0.05)
+            await drawn(pilot, lambda: "hist" in app.state.bots
+                        and app.state.reasoning.get("hist"), "the reasoning history", 30)
             app.dashboard.selected = "hist"
-            end = loop.time() + 30
             # the panel follows the newest entry: the capital edit, shown as a deposit
-            while "deposit of 2,000.00" not in (text := screen_text(app)):
-                assert loop.time() < end, "the newest entry is not shown:\n" + text
-                await pilot.pause(0.05)
+            await drawn(pilot, lambda: "deposit of 2,000.00" in screen_text(app),
+                        "the newest entry (the deposit) shown", 30)
+            text = screen_text(app)
             assert "hist: no decision yet" not in text
             assert "Reasoning · hist" in text
             assert "risk: APPROVED" in text
