@@ -135,13 +135,10 @@ class Live:
         if not cmd.request_id:
             cmd = dataclasses.replace(cmd, request_id=uuid.uuid4().hex)
         self.engine.submit(cmd)
-        end = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < end:
-            for ev in self.events:
-                if isinstance(ev, CommandDone) and ev.request_id == cmd.request_id:
-                    return ev
-            await asyncio.sleep(0.02)
-        raise TimeoutError(f"{type(cmd).__name__} not done")
+        return await waiting.wait_for(
+            lambda: next((ev for ev in self.events if isinstance(ev, CommandDone)
+                          and ev.request_id == cmd.request_id), None),
+            timeout, f"{type(cmd).__name__} done")
 
     def notices(self) -> list[str]:
         from oxbot.engine.messages import CycleFailed, Notice  # noqa: PLC0415
