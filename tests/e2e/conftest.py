@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 FILL_LINE = re.compile(r"^.*?(\S+): (buy|sell) \S+ \S+ @ ", re.M)
@@ -63,32 +64,35 @@ class Engine:
 
     def wait_log(self, pattern: str, timeout: float = 20.0, after: int = 0) -> re.Match[str]:
         """The first match of ``pattern`` in the log past offset ``after`` (characters)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.text()
-            found = re.compile(pattern, re.M).search(text, after)
-            if found:
-                return found
-            if self.proc.poll() is not None:
-                raise AssertionError(f"engine exited ({self.proc.returncode}) before "
-                                     f"{pattern!r} appeared; log:\n{text[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{pattern!r} not in the log after {timeout}s:\n"
-                                     f"{text[-3000:]}")
-            time.sleep(0.05)
+        found = re.compile(pattern, re.M)
+
+        def match() -> re.Match[str] | None:
+            hit = found.search(self.text(), after)
+            if hit is None:
+                self._alive(f"{pattern!r} appeared")
+            return hit
+
+        return wait_until(match, timeout, f"{pattern!r} in the log", every=0.05,
+                          detail=lambda: self.text()[-3000:])
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         """Until the control socket answers a status request."""
         from oxbot.remote.client import engine_running
 
-        deadline = time.monotonic() + timeout
-        while not engine_running(self.home.socket):
-            if self.proc.poll() is not None:
-                raise AssertionError(f"engine exited ({self.proc.returncode}) before its "
-                                     f"socket was ready; log:\n{self.text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"control socket not ready after {timeout}s")
-            time.sleep(0.05)
+        def ready() -> bool:
+            if engine_running(self.home.socket):
+                return True
+            self._alive("its socket was ready")
+            return False
+
+        wait_until(ready, timeout, "the control socket to answer", every=0.05,
+                   detail=lambda: self.text()[-3000:])
+
+    def _alive(self, before: str) -> None:
+        """Fail at once, not at the timeout, when the engine has exited."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"engine exited ({self.proc.returncode}) before {before}; "
+                                 f"log:\n{self.text()[-3000:]}")
 
     def status(self) -> dict[str, Any]:
         """The engine's status summary, straight from the socket (fast, in-process)."""

@@ -15,8 +15,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from waiting import wait_until
 
 OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 
@@ -67,11 +68,13 @@ def test_db_after_the_command_is_accepted_by_run_headless(home) -> None:
                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while "engine running" not in (home.root / "after.log").read_text():
-            assert proc.poll() is None, (home.root / "after.log").read_text()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        def running() -> bool:
+            text = (home.root / "after.log").read_text()
+            assert proc.poll() is None, text
+            return "engine running" in text
+
+        wait_until(running, 30, "'engine running' in the log",
+                   detail=lambda: (home.root / "after.log").read_text())
         r = home.cli("status")  # the engine of *this* database answers
         assert r.returncode == 0 and "bots" in r.stdout, r.stdout + r.stderr
     finally:
@@ -167,10 +170,8 @@ def test_stop_from_the_shell_keeps_or_closes_positions(home, fast_bots) -> None:
     def held(bot: str) -> list[tuple[str, str]]:
         return home.query(f"SELECT symbol, qty FROM positions WHERE bot = '{bot}'")
 
-    deadline = time.monotonic() + 60
-    while not (held("keeper") and held("closer")):
-        assert time.monotonic() < deadline, engine.text()[-2000:]
-        time.sleep(0.05)
+    wait_until(lambda: held("keeper") and held("closer"), 60, "both bots to hold a position",
+               detail=lambda: engine.text()[-2000:])
     r = home.cli("bots", "stop", "keeper")  # its on_stop: keep
     assert r.returncode == 0, r.stderr
     kept = held("keeper")
@@ -178,7 +179,11 @@ def test_stop_from_the_shell_keeps_or_closes_positions(home, fast_bots) -> None:
         assert r.stdout.strip() == (f"keeper stopped; {len(kept)} position{'s' * (len(kept) > 1)}"
                                     " kept: stop-loss and take-profit are not watched until it "
                                     "runs again")
-    time.sleep(1.0)
+    # the market goes on: the closer, on the same symbols, decides on 20 later candles
+    stopped_at = home.query("SELECT MAX(ts) FROM decisions WHERE bot = 'closer'")[0][0] or 0
+    wait_until(lambda: home.query("SELECT COUNT(*) FROM decisions WHERE bot = 'closer' "
+                                  f"AND ts > {stopped_at}")[0][0] >= 20, 60,
+               "20 more candles decided by the running bot", detail=lambda: engine.text()[-2000:])
     assert held("keeper") == kept  # stopped: nothing sells them, not even SL/TP
     r = home.cli("bots", "stop", "closer")  # its on_stop: close
     assert r.returncode == 0 and r.stdout.startswith("closer stopped"), r.stderr

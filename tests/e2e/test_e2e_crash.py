@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from oxbot.engine.messages import CommandDone, EngineSnapshot, StartBot
 from oxbot.remote.client import SocketClient
@@ -79,17 +80,24 @@ def attach(home: Any) -> tuple[SocketClient, queue.Queue[Any], EngineSnapshot]:
 
 
 def start_all(client: SocketClient, events: queue.Queue[Any], names: list[str]) -> None:
-    waiting = set()
+    pending = set()
     for name in names:
         cmd = StartBot(request_id=f"start-{name}", name=name)
-        waiting.add(cmd.request_id)
+        pending.add(cmd.request_id)
         client.submit(cmd)
-    deadline = time.monotonic() + 10
-    while waiting:
-        ev = events.get(timeout=max(0.01, deadline - time.monotonic()))
-        if isinstance(ev, CommandDone) and ev.request_id in waiting:
-            assert ev.ok, ev.message
-            waiting.discard(ev.request_id)
+
+    def all_done() -> bool:
+        while pending:
+            try:
+                ev = events.get_nowait()
+            except queue.Empty:
+                return False
+            if isinstance(ev, CommandDone) and ev.request_id in pending:
+                assert ev.ok, ev.message
+                pending.discard(ev.request_id)
+        return True
+
+    wait_until(all_done, 10, "every StartBot answered", detail=lambda: f"pending: {pending}")
 
 
 def test_sigkill_at_random_moments_keeps_the_ledger_exact(home, fast_bots, ledger_of):

@@ -8,8 +8,9 @@ import json
 import queue
 import re
 import signal
-import time
 from typing import Any
+
+from waiting import wait_until
 
 from oxbot.engine.messages import (
     BotStateChanged,
@@ -39,16 +40,18 @@ class Attached:
         self.client.start(self.events.put)
 
     def next(self, kind: type, timeout: float = 10.0, **match: Any) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            assert left > 0, f"no {kind.__name__} {match} within {timeout}s"
-            try:
-                ev = self.events.get(timeout=left)
-            except queue.Empty:
-                continue
-            if isinstance(ev, kind) and all(_get(ev, k) == v for k, v in match.items()):
-                return ev
+        """The next event of ``kind`` whose fields match (those before it are dropped)."""
+
+        def take() -> Any:
+            while True:
+                try:
+                    ev = self.events.get_nowait()
+                except queue.Empty:
+                    return None
+                if isinstance(ev, kind) and all(_get(ev, k) == v for k, v in match.items()):
+                    return ev
+
+        return wait_until(take, timeout, f"a {kind.__name__} {match}")
 
     def command(self, cmd: Any) -> CommandDone:
         self.client.submit(cmd)
@@ -100,8 +103,9 @@ def test_headless_attach_control_detach_keeps_trading(home, fast_bots):
     offset = len(engine.text())
     engine.wait_log(FILL, timeout=20, after=offset)
     engine.signal(signal.SIGHUP)
-    engine.wait_log(r"SIGHUP ignored", timeout=5, after=offset)
-    time.sleep(1.0)
+    sighup = engine.wait_log(r"SIGHUP ignored", timeout=5, after=offset)
+    # a fill logged after the signal, not a pause, shows the engine lived on past it
+    engine.wait_log(FILL, timeout=20, after=sighup.end())
     assert engine.proc.poll() is None, "SIGHUP stopped the engine"
     engine.wait_log(FILL, timeout=20, after=len(engine.text()))
     after = json.loads(home.ok("status", "--json"))
@@ -153,11 +157,13 @@ def test_restart_resumes_running_bots_and_json_logs(home, fast_bots):
     assert code == 0
 
     # --no-resume: nothing runs this time, and the stored state is kept for the next start
-    third = home.spawn("run", "--headless", "--sim-speed", "max", "--no-resume")
+    third = home.spawn("run", "--headless", "--sim-speed", "max", "--no-resume",
+                       "--status-every", "0.02")
     third.wait_ready()
     s = third.status()
     assert (s["bots_running"], s["bots_total"]) == (0, 2)
-    time.sleep(0.5)
+    # the engine's own periodic summary (1.2 s in), not a pause: no cycle ran, so no trade
+    third.wait_log(r"status: uptime \d+s, bots running 0/2, cycles 0,")
     assert not re.search(r"e-\w+: (buy|sell) ", third.text())
     code, _ = third.terminate()
     assert code == 0

@@ -12,13 +12,13 @@ import secrets
 import shlex
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 DATA = Path("/work/shared/data/ohlcv/binance_BTC-USDT_1h.csv")
 
@@ -130,10 +130,9 @@ def test_env_keys_leak_nowhere(home, fast_bots, openai_server):
     engine.wait_ready()
     engine.wait_log(r"e-llm: (buy|sell) ", timeout=40)
     engine.wait_log(r"e-(sma|rsi): (buy|sell) ", timeout=20)
-    deadline = time.monotonic() + 30
-    while len(server.calls) < 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(server.calls) >= 4  # so a 401 echoing the key has been answered too
+    # so a 401 echoing the key has been answered too
+    wait_until(lambda: len(server.calls) >= 4, 30, "4 calls to the fake OpenAI server",
+               every=0.1, detail=lambda: f"calls: {len(server.calls)}")
     assert all(c == f"Bearer {keys['OXBOT_OPENAI_API_KEY']}" for c in server.calls)
 
     outputs: dict[str, bytes] = {}

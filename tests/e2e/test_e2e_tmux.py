@@ -14,11 +14,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -39,14 +39,14 @@ class Tmux:
         return self("capture-pane", "-p", "-t", session)
 
     def wait_screen(self, session: str, pattern: str, timeout: float) -> str:
-        deadline = time.monotonic() + timeout
-        text = ""
-        while time.monotonic() < deadline:
+        """The screen once ``pattern`` is on it."""
+
+        def shown() -> str | None:
             text = self.screen(session)
-            if re.search(pattern, text):
-                return text
-            time.sleep(0.25)
-        raise AssertionError(f"{pattern!r} not on screen after {timeout}s:\n{text}")
+            return text if re.search(pattern, text) else None
+
+        return wait_until(shown, timeout, f"{pattern!r} on screen", every=0.25,
+                          detail=lambda: self.screen(session))
 
     def clients(self) -> list[str]:
         return [c for c in self("list-clients", "-F", "#{client_pid}").split() if c]
@@ -54,6 +54,11 @@ class Tmux:
     def kill_server(self) -> None:
         subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True,
                        timeout=10)
+
+
+def more(now: dict[str, Any] | None, than: dict[str, Any], key: str) -> dict[str, Any] | None:
+    """``now`` if its ``key`` count is past ``than``'s."""
+    return now if now is not None and now[key] > than[key] else None
 
 
 def command(home: Any, *args: str, log: str | None = None) -> str:
@@ -79,10 +84,14 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
         from oxbot.engine.errors import OxbotError
         from oxbot.remote.client import request_status
 
-        deadline = time.monotonic() + 20
-        while not engine_running(home.socket):
-            assert time.monotonic() < deadline, "the engine in tmux never opened its socket"
-            time.sleep(0.1)
+        def status() -> dict[str, Any] | None:
+            try:
+                return request_status(home.socket)
+            except OxbotError:  # "did not report its status within 3 s": loaded, ask again
+                return None
+
+        wait_until(lambda: engine_running(home.socket), 20,
+                   "the engine in tmux to open its socket", every=0.1)
 
         # an attached tmux client (the user's SSH terminal), then it dies like a dropped SSH
         # session: SIGHUP to the client process, the tmux server and the session stay
@@ -92,10 +101,8 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
                                   env={**os.environ, "TERM": "xterm-256color"},
                                   start_new_session=True)
         os.close(slave)
-        deadline = time.monotonic() + 10
-        while str(client.pid) not in tmux.clients():
-            assert time.monotonic() < deadline, "the tmux client never attached"
-            time.sleep(0.1)
+        wait_until(lambda: str(client.pid) in tmux.clients(), 10, "the tmux client to attach",
+                   every=0.1)
         before = request_status(home.socket)
         client.send_signal(signal.SIGHUP)
         client.wait(10)
@@ -104,15 +111,9 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
 
         # the bots go on deciding without the client (polled: a loaded machine may still be
         # warming them up when the client dies)
-        deadline = time.monotonic() + 60
-        after = before
-        while after["cycles"] <= before["cycles"]:
-            assert time.monotonic() < deadline, (before, after)
-            time.sleep(0.2)
-            try:
-                after = request_status(home.socket)
-            except OxbotError:  # "did not report its status within 3 s": loaded, ask again
-                continue
+        after = wait_until(lambda: more(status(), before, "cycles"), 60,
+                           "more cycles after the client died", every=0.2,
+                           detail=lambda: f"before: {before}")
         assert after["bots_running"] == 2
 
         # a NEW tmux session attaches the cockpit to the same engine
@@ -122,18 +123,18 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
         assert re.search(r"e-rsi.*running", text), text
         # trading goes on live on screen: the bot rows (equity, P&L) change
         first_rows = re.findall(r"e-(?:sma|rsi) .*", text)
-        deadline = time.monotonic() + 30
-        while re.findall(r"e-(?:sma|rsi) .*", tmux.screen("cockpit")) == first_rows:
-            assert time.monotonic() < deadline, f"bot rows frozen on screen:\n{text}"
-            time.sleep(0.25)
+        wait_until(lambda: re.findall(r"e-(?:sma|rsi) .*", tmux.screen("cockpit")) != first_rows,
+                   30, "the bot rows to change on screen", every=0.25,
+                   detail=lambda: f"bot rows frozen on screen:\n{text}")
         trades = request_status(home.socket)["trades"]
         tmux("send-keys", "-t", "cockpit", "q")  # quit the attached cockpit: engine stays
-        deadline = time.monotonic() + 10
-        while "cockpit" in tmux("list-sessions", "-F", "#{session_name}"):
-            assert time.monotonic() < deadline, tmux.screen("cockpit")
-            time.sleep(0.2)
-        time.sleep(1.0)
-        final = request_status(home.socket)
+        wait_until(lambda: "cockpit" not in tmux("list-sessions", "-F", "#{session_name}"), 10,
+                   "the cockpit's tmux session to end", every=0.2,
+                   detail=lambda: tmux.screen("cockpit"))
+        # the engine trades on without the cockpit: a later trade, not a pause, shows it
+        final = wait_until(lambda: more(status(), {"trades": trades}, "trades"), 60,
+                           "a trade after the cockpit quit", every=0.2,
+                           detail=lambda: f"trades when it quit: {trades}")
         assert final["bots_running"] == 2 and final["trades"] > trades
     finally:
         # SIGHUP is ignored by design, so killing the tmux server would orphan the engine:

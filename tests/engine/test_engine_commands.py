@@ -3,7 +3,6 @@ one bot's failure never touches another; a restart brings every wallet back exac
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +26,7 @@ from oxbot.engine.messages import (
 )
 from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.engine.strategies import Strategy, build_strategy
-from oxbot.engine.strategies.base import ENTER, EXIT
+from oxbot.engine.strategies.base import ENTER, EXIT, NONE
 from oxbot.storage.store import Store
 
 from .conftest import Harness, make_engine
@@ -59,6 +58,15 @@ class Flip(Strategy):
         return np.where(up, ENTER, EXIT).astype(np.int8)
 
 
+class Holds(Strategy):
+    """Never trades: a bot that only counts the market's candles (``later_candles``)."""
+
+    name = "holds"
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.full(len(frame), NONE, dtype=np.int8)
+
+
 class Broken(Strategy):
     name = "broken"
 
@@ -68,22 +76,37 @@ class Broken(Strategy):
 
 def factory(config: BotConfig) -> Strategy:
     special: dict[str, type[Strategy]] = {"always_buy": AlwaysBuy, "broken": Broken,
-                                          "flip": Flip}
+                                          "flip": Flip, "holds": Holds}
     if config.strategy in special:
         return special[config.strategy]()
     return build_strategy(config.strategy, config.params)
 
 
+async def add_clock(h: Harness) -> None:
+    """A bot that never trades, on the same market as ``cfg``'s: its cycles count candles."""
+    assert (await h.do(AddBot(config=cfg("clock", strategy="holds", params={}),
+                              start=True))).ok
+
+
+async def later_candles(h: Harness, n: int, clock: str = "clock") -> None:
+    """Wait until ``clock`` has decided on ``n`` more candles: a test shows that a bot did
+    nothing by what happened meanwhile, not by a pause of a guessed length."""
+    runner = h.engine.runners[clock]
+    seen = runner.cycles
+    await h.drain(lambda: runner.cycles >= seen + n, what=f"{n} more candles of {clock}")
+
+
 async def test_stop_really_stops_and_start_resumes(store: Store) -> None:
-    h = Harness(make_engine(store, max_candles=None))
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
     await h.start()
+    await add_clock(h)
     assert (await h.do(AddBot(config=cfg("a"), start=True))).ok
     await h.drain(lambda: h.engine.runners["a"].cycles > 20)
     done = await h.do(StopBot(name="a"))
     assert done.ok and h.engine.runners["a"].status is BotStatus.STOPPED
     cycles, fills = h.engine.runners["a"].cycles, await store.fill_count("a")
     n = len(h.events)
-    await asyncio.sleep(0.5)  # the market goes on at max speed
+    await later_candles(h, 20)  # the market goes on at max speed
     assert h.engine.runners["a"].cycles == cycles
     assert await store.fill_count("a") == fills
     assert not [e for e in h.events[n:] if isinstance(e, OrderFilled) and e.bot == "a"]
@@ -126,7 +149,7 @@ async def test_one_failing_bot_never_stops_another(store: Store) -> None:
         return [e for e in h.events if isinstance(e, CycleFailed)]
 
     await h.drain(lambda: len(fails()) >= 20 and good.cycles > 100)
-    await asyncio.sleep(0.2)
+    await later_candles(h, 20, clock="good")  # the market goes on: no 21st failure
     assert bad.status is BotStatus.ERROR
     fails = fails()  # type: ignore[assignment]
     assert fails and {e.bot for e in fails} == {"bad"}
@@ -255,10 +278,11 @@ async def test_a_rejected_api_key_stops_the_bot_at_once(store: Store) -> None:
                          broker_factory=lambda _c: Refusing())
     h = Harness(engine)
     await h.start()
+    await add_clock(h)
     assert (await h.do(AddBot(config=cfg("k", strategy="always_buy", params={}), start=True))).ok
     r = engine.runners["k"]
     await h.drain(lambda: r.status is BotStatus.ERROR)
-    await asyncio.sleep(0.3)  # the market goes on; the bot must not try again
+    await later_candles(h, 20)  # the market goes on; the bot must not try again
     assert len(calls) == 1
     await h.drain(lambda: any(isinstance(e, Notice) for e in h.events), timeout=5)
     notices = [e for e in h.events if isinstance(e, Notice) and e.bot == "k"]

@@ -229,6 +229,20 @@ async def test_held_decisions_stop_new_orders_until_released(store: Store) -> No
         await h.drain(lambda: any(isinstance(e, DecisionMade) for e in h.events[m:]))
 
 
+async def candles_close(h: Harness, n: int) -> None:
+    """Wait until the market has closed ``n`` more candles (the hub's clock moved n times):
+    a test shows that nothing was decided by what passed meanwhile, not by a pause."""
+    hub = h.engine.hub
+    seen = [hub.virtual_ms]
+
+    def moved() -> bool:
+        if hub.virtual_ms != seen[-1]:
+            seen.append(hub.virtual_ms)
+        return len(seen) > n
+
+    await h.drain(moved, what=f"{n} more candle closes")
+
+
 async def test_a_hold_is_a_lease_that_ends_by_itself(store: Store) -> None:
     h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
     async with running(h):
@@ -236,7 +250,7 @@ async def test_a_hold_is_a_lease_that_ends_by_itself(store: Store) -> None:
         await h.drain(lambda: any(isinstance(e, DecisionMade) for e in h.events))
         assert (await h.do(HoldDecisions(seconds=1))).ok  # a cockpit that then went away
         n = len(h.events)
-        await asyncio.sleep(0.5)
+        await candles_close(h, 5)  # while the 1 s lease lasts (max speed: a few ms)
         assert not [e for e in h.events[n:] if isinstance(e, DecisionMade)]
         await h.drain(lambda: any(isinstance(e, DecisionMade) for e in h.events[n:]), timeout=30)
 

@@ -108,8 +108,7 @@ async def test_ten_bots_three_symbols_five_thousand_candles(store: Store) -> Non
     spy = TickSpy()
     engine.hub.subscribe(spy, [c for b in bots() for c in b.stream_keys()], [])
     streams = list(engine.hub.fetches)
-    await h.drain(lambda: all(s.ended for s in engine.hub._streams.values()), timeout=600)
-    await asyncio.sleep(0.2)
+    await h.finish_market(timeout=600)  # every candle out, and every bot done with it
     await h.stop()
     spy.task.cancel()
 

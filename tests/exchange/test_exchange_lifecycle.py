@@ -144,7 +144,7 @@ async def test_an_open_order_is_polled_to_its_end(venue: Venue) -> None:
     venue.fake.match_lag_s = 0.3  # accepted NEW/live, executed 0.3 s later
     placed = await venue.broker.place(intent(), 1)
     assert placed.order.status in (OrderStatus.OPEN, OrderStatus.ACKNOWLEDGED)
-    await asyncio.sleep(0.5)
+    await venue.fake.settle()  # the exchange has executed it
     ex = await venue.settle(placed.order)
     assert ex.order.status is OrderStatus.FILLED and ex.fills
 
@@ -157,7 +157,7 @@ async def test_filled_waits_for_its_fills(venue: Venue) -> None:
         venue.broker.client.options["newOrderRespType"] = {"market": "RESULT"}
     placed = await venue.broker.place(intent(), 1)
     assert placed.order.status is not OrderStatus.FILLED and not placed.execution.fills
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(0.6)  # the fake's own lag: its trades show 0.5 s of wall time later
     ex = await venue.settle(placed.order)
     assert ex.order.status is OrderStatus.FILLED and ex.fills
 

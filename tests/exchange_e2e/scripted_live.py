@@ -135,13 +135,10 @@ class Live:
         if not cmd.request_id:
             cmd = dataclasses.replace(cmd, request_id=uuid.uuid4().hex)
         self.engine.submit(cmd)
-        end = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < end:
-            for ev in self.events:
-                if isinstance(ev, CommandDone) and ev.request_id == cmd.request_id:
-                    return ev
-            await asyncio.sleep(0.02)
-        raise TimeoutError(f"{type(cmd).__name__} not done")
+        return await waiting.wait_for(
+            lambda: next((ev for ev in self.events if isinstance(ev, CommandDone)
+                          and ev.request_id == cmd.request_id), None),
+            timeout, f"{type(cmd).__name__} done")
 
     def notices(self) -> list[str]:
         from oxbot.engine.messages import CycleFailed, Notice  # noqa: PLC0415
@@ -197,6 +194,27 @@ async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, every: float 
                                       pause=lambda: asyncio.sleep(every))
     except waiting.WaitTimeout:
         return pred()
+
+
+async def wait_stored(live: Live, client_order_id: str, pred: Callable[[Any], Any],
+                      timeout: float = 25.0) -> Any:
+    """The stored order once pred(order) holds, or as it is after ``timeout``: a test that
+    needs an order followed to its end waits for that end rather than sleeping a guess; it then
+    asserts with its own message."""
+    stored: list[Any] = [None]
+
+    async def look() -> None:
+        await asyncio.sleep(0.05)
+        stored[0] = await live.engine.store.get_order(client_order_id)
+
+    await look()
+    try:
+        await waiting.wait_for(lambda: pred(stored[0]), timeout,
+                               f"order {client_order_id} to satisfy {waiting.describe(pred)}",
+                               pause=look)
+    except waiting.WaitTimeout:
+        pass
+    return stored[0]
 
 
 D = Decimal

@@ -7,7 +7,6 @@ never silently marked rejected"; here it is silently dropped.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scripted_live import SCRIPTS, live_bot, load_fake, start_live  # noqa: E402
+from scripted_live import SCRIPTS, live_bot, load_fake, start_live, wait_stored  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
@@ -37,9 +36,12 @@ async def test_delete_bot_with_unknown_order(tmp_path: Path) -> None:
         print("order", coid, r.broker.watch.orders()[0].status.value)
         done = await live.command(DeleteBot(name="del"))
         print("delete:", done.ok, done.message)
-        await asyncio.sleep(4.0)  # the exchange applies the order; nothing looks it up
-        await fake.settle()
-        stored = await live.engine.store.get_order(coid)
+        await fake.settle()  # the exchange has applied the order
+        # Still followed, the order reaches its end in the database (or leaves it with the
+        # bot, or reconciliation lists it); dropped, it stays unresolved: the wait times out
+        # and the assert below says why.
+        stored = await wait_stored(live, coid, lambda o: o is None or o.status.terminal or any(
+            isinstance(e, ReconcileFound) and e.items for e in live.events))
         print("exchange:", [(o.client_order_id, o.status, str(o.executed))
                             for o in fake.orders.values()])
         print("stored order:", stored.status.value if stored else None)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 from oxbot.engine.messages import AddBot, Notice, RequestEquityHistory, RequestRecentFills
 from oxbot.engine.models import Mode
@@ -47,9 +48,24 @@ async def serve_headless(opts: Any, monkeypatch: Any) -> tuple[asyncio.Task[int]
     monkeypatch.setattr(headless, "build_engine", build)
     setup_logging("plain")
     serving = asyncio.create_task(headless.serve(opts, 3600, None))
-    while not built or not built[0].ready.is_set():
-        await asyncio.sleep(0.02)
+    await wait_for(lambda: built and built[0].ready.is_set(), 30, "the headless engine ready")
     return serving, built[0]
+
+
+class Logged(logging.Handler):
+    """The messages logged from now on (a second handler beside setup_logging's), so a test
+    can wait until the headless event logger has written a line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+        logging.getLogger().addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def has(self, text: str) -> bool:
+        return any(text in m for m in self.messages)
 
 
 async def stop_and_read(engine: Any, serving: asyncio.Task[int], capsys: Any
@@ -77,19 +93,20 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
     opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
                           **exchange_options(settings))
     serving, engine = await serve_headless(opts, monkeypatch)
+    logged = Logged()
     notices: list[Notice] = []
     engine.bus.listen(lambda e: notices.append(e) if isinstance(e, Notice) else None)
     engine.submit(AddBot(config=sup.bot("paper1", Mode.PAPER), start=True))
     # what an attaching cockpit asks for
     engine.submit(RequestEquityHistory(bot="paper1"))
     engine.submit(RequestRecentFills())
-    loop = asyncio.get_running_loop()
-    end = loop.time() + 30
-    while not (any("STALE" in n.message for n in notices)
-               and any("breaker OPEN" in n.message for n in notices)):
-        assert loop.time() < end, [n.message for n in notices]
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)  # the event logger's turn
+    await wait_for(lambda: any("STALE" in n.message for n in notices)
+                   and any("breaker OPEN" in n.message for n in notices), 30,
+                   "the STALE and breaker OPEN notices",
+                   detail=lambda: str([n.message for n in notices]))
+    # the event logger's turn: wait until it has written both
+    await wait_for(lambda: logged.has("STALE") and logged.has("breaker OPEN"), 10,
+                   "the event logger to log both notices", detail=lambda: str(logged.messages))
     log, lines = await stop_and_read(engine, serving, capsys)
     stale = [line for line in lines if "STALE" in line]
     assert len(stale) == 1 and "None" not in stale[0], stale
@@ -121,15 +138,11 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
     found: list[ReconcileFound] = []
     engine.bus.listen(lambda e: found.append(e) if isinstance(e, ReconcileFound) else None)
     engine.submit(AddBot(config=sup.holder("log1"), start=True))
-    loop = asyncio.get_running_loop()
-    end = loop.time() + 30
-    while not any(orphan in i.detail for e in found for i in e.items):
-        assert loop.time() < end, found
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: any(orphan in i.detail for e in found for i in e.items), 30,
+                   "reconciliation to find the orphan", detail=lambda: str(found))
     n = len(fake.log)
-    while len(fake.log) < n + 60:  # cycles and lookups go on
-        assert loop.time() < end + 30
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: len(fake.log) >= n + 60, 30,  # cycles and lookups go on
+                   "60 more requests to the exchange")
     log, lines = await stop_and_read(engine, serving, capsys)
     assert len([line for line in lines if orphan in line]) == 1, log
     assert len([line for line in lines if "is your own" in line]) == 1, log

@@ -8,11 +8,11 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 
@@ -49,15 +49,15 @@ async def test_a_second_engine_with_another_home_cannot_take_the_key(camp: Any,
             envs.append(env)
             logs.append(log)
             if i == 1:  # the first engine holds the key before the second starts
-                end = time.monotonic() + 60
-                while not fake.signed_requests():
-                    assert time.monotonic() < end and procs[0].poll() is None, \
-                        log.read_text()[-2000:]
-                    await asyncio.sleep(0.05)
-        end = time.monotonic() + 60
-        while "already trades with this binance key" not in logs[1].read_text():
-            assert time.monotonic() < end, logs[1].read_text()[-3000:]
-            await asyncio.sleep(0.1)
+                def signed(log: Path = log) -> bool:
+                    assert procs[0].poll() is None, log.read_text()[-2000:]
+                    return bool(fake.signed_requests())
+
+                await wait_for(signed, 60, "the first engine's signed requests",
+                               detail=lambda log=log: log.read_text()[-2000:])
+        await wait_for(lambda: "already trades with this binance key" in logs[1].read_text(),
+                       60, "the second engine's refusal in its log",
+                       detail=lambda: logs[1].read_text()[-3000:])
         text = logs[1].read_text()
         assert f"pid {procs[0].pid}" in text and "keybot2" in text
         signed = {e["params"].get("newClientOrderId", "")[:8] for e in fake.log

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scripted_live import SCRIPTS, live_bot, load_fake, start_live, wait_for  # noqa: E402
+from scripted_live import SCRIPTS, live_bot, load_fake, start_live  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
@@ -38,6 +38,9 @@ async def test_revoked_key_with_unknown_order_hammers_the_exchange(tmp_path: Pat
         print("order after the timeout:", order.client_order_id, order.status.value)
         fake.api_key = "revoked-key"  # the user revoked the key (or changed its IP whitelist)
         n0 = len(fake.log)
+        # A rate, so a time window: the finding is lookups per second. No later event bounds
+        # it (the bug is that the lookups never stop), and the window only has to be long
+        # enough for the 50 ms retry timer to fire ~60 times; 3 lookups in 3 s is the budget.
         await asyncio.sleep(3.0)
         lookups = [e for e in fake.log[n0:] if e["path"] == "/api/v3/order"
                    and e["method"] == "GET"]
@@ -47,4 +50,3 @@ async def test_revoked_key_with_unknown_order_hammers_the_exchange(tmp_path: Pat
     finally:
         await live.stop()
         await fake.stop()
-    _ = wait_for

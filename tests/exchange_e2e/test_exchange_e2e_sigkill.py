@@ -15,12 +15,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_for
 
 KILLS = 12  # per dialect: 24 SIGKILLs of a LIVE engine with a request in flight
 CREATE = {"binance": ("POST", "/api/v3/order"), "okx": ("POST", "/api/v5/trade/batch-orders")}
@@ -69,14 +69,16 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
                                         env=env, stdout=out, stderr=subprocess.STDOUT)
             try:
                 # Kill while the newest order request is still held by the exchange.
-                end = time.monotonic() + 60
-                while True:
+                def held(proc: Any = proc, seen: int = seen, log: Path = log) -> bool:
                     sends = [e for e in fake.log if (e["method"], e["path"]) == create]
                     if len(sends) > seen and sends[-1].get("fault") in HELD:
-                        break
+                        return True
                     assert proc.poll() is None, log.read_text()[-3000:]
-                    assert time.monotonic() < end, log.read_text()[-3000:]
-                    await asyncio.sleep(0.01)
+                    return False
+
+                await wait_for(held, 60, "a new order held by the exchange",
+                               pause=lambda: asyncio.sleep(0.01),
+                               detail=lambda log=log: log.read_text()[-3000:])
                 await asyncio.sleep(rng.uniform(0, 0.2))  # held 0.5-0.6 s: still in flight
                 in_flight += 1
             finally:
@@ -91,11 +93,16 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
             proc = subprocess.Popen([*OXBOT, "--db", str(db), "run", "--headless"],
                                     env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            end = time.monotonic() + 60
-            while not _settled(await _unresolved(db), _listed(logs)):
-                assert time.monotonic() < end, log.read_text()[-3000:]
-                assert proc.poll() is None, log.read_text()[-3000:]
+            settled = [False]
+
+            async def look() -> None:  # the database is read between checks
                 await asyncio.sleep(0.2)
+                assert proc.poll() is None, log.read_text()[-3000:]
+                settled[0] = _settled(await _unresolved(db), _listed(logs))
+
+            await look()
+            await wait_for(lambda: settled[0], 60, "every order the kills left settled",
+                           pause=look, detail=lambda: log.read_text()[-3000:])
             stopped = await asyncio.to_thread(_oxbot, ["--db", str(db), "stop"], env)
             assert stopped.returncode == 0, stopped.stderr
             assert proc.wait(30) == 0

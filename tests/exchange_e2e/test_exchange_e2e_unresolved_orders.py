@@ -22,7 +22,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scripted_live import SCRIPTS, live_bot, load_fake, start_live, wait_for  # noqa: E402
+from scripted_live import (  # noqa: E402
+    SCRIPTS,
+    live_bot,
+    load_fake,
+    start_live,
+    wait_for,
+    wait_stored,
+)
 
 pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
@@ -129,10 +136,11 @@ async def test_switch_to_paper_with_an_unknown_buy(tmp_path: Path) -> None:
         done = await live.command(UpdateBot(name="swp", config=cfg.model_copy(
             update={"mode": Mode.PAPER})))
         print("switch to PAPER:", done.ok, done.message)
-        await wait_for(lambda: False, 8)
-        await fake.settle()
+        await fake.settle()  # the exchange has applied the buy
         coid = next(iter(fake.orders.values())).client_order_id
-        stored = await live.engine.store.get_order(coid)
+        # Followed, the order reaches its end in the database; not followed, it never does
+        # (the wait then times out and the assert below says why).
+        stored = await wait_stored(live, coid, lambda o: o is not None and o.status.terminal)
         print("exchange:", [(o.status, str(o.executed)) for o in fake.orders.values()],
               "| stored:", stored.status.value)
         assert not done.ok or stored.status.terminal, \

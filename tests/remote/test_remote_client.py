@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from oxbot.engine.messages import (
     CommandDone,
@@ -46,12 +47,18 @@ class Inbox:
         self.events.put(event)
 
     async def next_of(self, kind: type, timeout: float = 5.0) -> Event:
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            event = await asyncio.to_thread(self.events.get, timeout=max(remaining, 0.01))
-            if isinstance(event, kind):
-                return event
+        """The next event of ``kind`` (those before it are dropped)."""
+
+        def take() -> Event | None:
+            while True:
+                try:
+                    event = self.events.get_nowait()
+                except queue.Empty:
+                    return None
+                if isinstance(event, kind):
+                    return event
+
+        return await wait_for(take, timeout, f"a {kind.__name__} event")
 
 
 async def test_socket_client_snapshot_commands_and_detach(server, engine) -> None:
@@ -78,9 +85,7 @@ async def test_socket_client_snapshot_commands_and_detach(server, engine) -> Non
     assert not engine.stop_requested.is_set()
     assert all(type(c).__name__ != "Shutdown" for c in engine.submitted)
     assert await asyncio.to_thread(engine_running, server.path)
-    async with asyncio.timeout(5):
-        while server.clients:
-            await asyncio.sleep(0.01)
+    await wait_for(lambda: not server.clients, 5, "the server to drop the detached client")
 
 
 async def test_submit_never_blocks_even_when_the_engine_does_not_read(engine, sock_dir) -> None:
@@ -98,9 +103,9 @@ async def test_submit_never_blocks_even_when_the_engine_does_not_read(engine, so
             client.submit(StartBot(request_id=f"n{i}", name="alpha"))
         assert time.perf_counter() - started < 2.0
         # ... and none is lost: the engine gets every one, in order, once it runs again.
-        async with asyncio.timeout(20):
-            while len(engine.submitted) < 5_000:
-                await asyncio.sleep(0.01)
+        await wait_for(lambda: len(engine.submitted) >= 5_000, 20,
+                       "the engine to receive all 5,000 commands",
+                       detail=lambda: f"received {len(engine.submitted)}")
         assert [c.request_id for c in engine.submitted] == [f"n{i}" for i in range(5_000)]
     finally:
         await asyncio.to_thread(client.stop, 5)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from oxbot.engine.messages import (
     BotStateChanged,
@@ -88,7 +89,7 @@ async def test_a_client_that_hangs_up_mid_stream_harms_nobody(server, engine, co
     await rude.close()
     for i in range(100):
         engine.bus.publish(ReasoningChunk(bot="alpha", text=str(i)))
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: server.clients == 0, 5, "the server to drop the client that hung up")
     polite = await connect(server.path)
     assert isinstance(await polite.next(), EngineSnapshot)
     assert server.clients == 1
@@ -104,9 +105,8 @@ async def test_slow_client_never_blocks_the_engine_and_is_resynced(
         slow = await connect(server.path, limit=16 * 1024)  # stops reading after ~32 KB
         fast = await connect(server.path)
         fast_seen: list[object] = [await fast.next()]
-        async with asyncio.timeout(5):  # both connections subscribed before the flood
-            while server.clients < 2:
-                await asyncio.sleep(0.01)
+        # both connections subscribed before the flood
+        await wait_for(lambda: server.clients >= 2, 5, "both connections subscribed")
 
         async def read_fast() -> None:
             while True:

@@ -10,6 +10,7 @@ from typing import Any
 
 import keyring
 import pytest
+from waiting import wait_until
 
 from oxbot.engine.errors import SecretsError, UsageError
 from oxbot.storage import secrets
@@ -120,7 +121,8 @@ def test_a_hanging_keyring_gives_up_at_the_deadline(fakes: ModuleType, memory_ke
         assert [t.name for t in threading.enumerate()].count("oxbot-keyring") == 1
     finally:
         fakes.RELEASE.set()
-    time.sleep(0.05)
+    wait_until(lambda: "oxbot-keyring" not in [t.name for t in threading.enumerate()], 5,
+               "the stuck keyring call to return")
     keyring.set_keyring(memory_keyring)
     assert secrets.get_secret("openai") is None  # recovered once the stuck call returned
 

@@ -6,25 +6,40 @@ import os
 import select
 import subprocess
 import sys
-import time
 from collections.abc import Callable
+
+from waiting import wait_until
 
 KEY = "sk-proj-PastedFromTheClipboard0123456789-a1b2"
 
 
-def _read_until(fd: int, marker: bytes, deadline: float) -> bytes:
-    data = b""
-    while marker not in data and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.1)
-        if ready:
+class Terminal:
+    """What the child has written to its terminal so far (``fd``: the pty's primary side)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.data = b""
+        self.closed = False
+
+    def _read(self) -> None:
+        while not self.closed and select.select([self.fd], [], [], 0)[0]:
             try:
-                chunk = os.read(fd, 4096)
+                chunk = os.read(self.fd, 4096)
             except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
+                chunk = b""
+            self.closed = not chunk
+            self.data += chunk
+
+    def read_until(self, marker: bytes, timeout: float) -> bytes:
+        """Everything shown once ``marker`` is (or the child closed the terminal)."""
+
+        def shown() -> bool:
+            self._read()
+            return marker in self.data or self.closed
+
+        wait_until(shown, timeout, f"{marker!r} on the terminal", every=0.05,
+                   detail=lambda: self.data.decode(errors="replace"))
+        return self.data
 
 
 def test_prompt_hides_the_pasted_key(env_for: Callable[..., dict[str, str]]) -> None:
@@ -35,11 +50,11 @@ def test_prompt_hides_the_pasted_key(env_for: Callable[..., dict[str, str]]) -> 
                              start_new_session=True)
     os.close(secondary)
     try:
-        deadline = time.monotonic() + 20
-        shown = _read_until(primary, b"API key: ", deadline)
+        term = Terminal(primary)
+        shown = term.read_until(b"API key: ", 20)
         assert b"input stays hidden" in shown
         os.write(primary, f"  {KEY}\n".encode())  # a paste, with the spaces a paste can bring
-        shown += _read_until(primary, b"read back: ok", deadline)
+        shown = term.read_until(b"read back: ok", 20)
         assert child.wait(timeout=10) == 0, shown.decode(errors="replace")
     finally:
         os.close(primary)

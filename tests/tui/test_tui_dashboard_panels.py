@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from textual import events
 from tui_doubles import T0
-from tui_pilot import notifications, screen_text
+from tui_pilot import drawn, notifications, screen_text
 from tui_pilot import ready as _ready
 
 from oxbot.engine import messages as m
@@ -123,14 +123,15 @@ async def test_plain_fills_are_not_toasted_while_the_fills_panel_shows(scripted_
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
+        seen = app.state.fills_total
         for i in range(3):
             scripted_client.emit(_fill(i))
-        await pilot.pause(0.3)
+        await drawn(pilot, lambda: app.state.fills_total == seen + 3, "the three fills handled")
         assert _trade_toasts(app) == []  # the Fills panel shows them
-        assert "alpha BUY" in screen_text(app)
+        await drawn(pilot, lambda: "alpha BUY" in screen_text(app), "the Fills panel")
         scripted_client.emit(_fill(9, "stop_loss"))
-        await pilot.pause(2.3)  # trade toasts are spaced 2 s apart
-        toasts = _trade_toasts(app)
+        # trade toasts are held and shown together (at most every 2 s): the first shown is all
+        toasts = await drawn(pilot, lambda: _trade_toasts(app), "a trade toast")
         assert len(toasts) == 1 and "STOP-LOSS" in toasts[0]
 
 
@@ -140,15 +141,19 @@ async def test_no_fill_toasts_over_a_dialog(scripted_client, fixed_clock):
         await _ready(pilot)
         await pilot.press("n")
         await pilot.pause(0.1)
+        seen = app.state.fills_total
         for i in range(3):
             scripted_client.emit(_fill(i))
-        await pilot.pause(0.3)
+        await drawn(pilot, lambda: app.state.fills_total == seen + 3, "the three fills handled")
         assert _trade_toasts(app) == []  # would sit on Cancel/Save
         await pilot.press("escape")
         await pilot.pause(0.1)
         scripted_client.emit(_fill(5))
-        await pilot.pause(0.3)
-        assert len(_trade_toasts(app)) == 1  # on the dashboard, Fills tab hidden: toasted
+        # held trade toasts are shown together: had the three been kept, they would come first
+        # or in one "4 fills" toast with this one
+        await drawn(pilot, lambda: _trade_toasts(app), "a trade toast")
+        toasts = [n for n in notifications(app) if n.title in ("fill", "fills")]
+        assert len(toasts) == 1 and toasts[0].title == "fill"  # Fills tab hidden: toasted
 
 
 async def test_fills_that_arrive_while_their_panel_is_hidden_are_drawn_when_shown(

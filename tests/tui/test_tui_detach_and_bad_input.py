@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import tui_doubles as d
 from textual.theme import Theme
 from tui_pilot import notifications, ready, screen_text
 from tui_sim import sim_bots, wait_until
 
 from oxbot.engine import messages as m
+from oxbot.tui import app as tui_app
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.commands import OxbotCommands
 from oxbot.tui.screens.help import HelpScreen
@@ -59,7 +61,7 @@ async def test_in_process_q_is_quit(scripted_client, fixed_clock) -> None:
 
 
 async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_lives(
-        sim_client, tmp_path: Path) -> None:
+        sim_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     themes = tmp_path / "themes"
     themes.mkdir()
     # passes a colour check on the face of it, but it is not one CSS value
@@ -71,12 +73,18 @@ async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_live
         keymap: dict[str, str] = {}
         themes_dir = themes
 
+    # and one that slips past the loader (as if its check had missed it): switching to it
+    sneaky = Theme(name="sneaky", primary="#112233",
+                   variables={"footer-key-foreground": "rgb(1,2"})
+    load = tui_app.load_user_themes
+
+    def lenient_load(path: Path | str | None) -> tuple[list[Theme], list[str]]:
+        themes, notices = load(path)
+        return [*themes, sneaky], notices
+
+    monkeypatch.setattr(tui_app, "load_user_themes", lenient_load)
     client = sim_client(sim_bots(1), 40)
     app = OxbotApp(client, settings=Settings())
-    # and one that slips past the loader (registered directly): switching to it
-    app.register_theme(Theme(name="sneaky", primary="#112233",
-                             variables={"footer-key-foreground": "rgb(1,2"}))
-    app._theme_names.append("sneaky")  # noqa: SLF001 - as if the loader had let it through
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "bot00" in app.state.bots, "the engine's bot")
         assert app.theme == "oxbot-dark"

@@ -9,10 +9,10 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 
 import pytest
+from waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,14 +30,15 @@ def screen(name: str) -> str:
 
 
 def wait_for(name: str, pattern: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
+    """The screen once ``pattern`` is on it."""
+    found = re.compile(pattern, re.MULTILINE)
+
+    def shown() -> str | None:
         text = screen(name)
-        if re.search(pattern, text, re.MULTILINE):
-            return text
-        time.sleep(0.25)
-    raise AssertionError(f"{pattern!r} not on screen after {timeout}s:\n{text}")
+        return text if found.search(text) else None
+
+    return wait_until(shown, timeout, f"{pattern!r} on screen", every=0.25,
+                      detail=lambda: screen(name))
 
 
 def test_demo_bot_trades_in_tmux(tmp_path):

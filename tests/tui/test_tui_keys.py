@@ -182,7 +182,7 @@ async def test_new_and_edit_open_the_form_and_quit_stops_client(scripted_client,
         await pilot.press("escape")
         await pilot.press("e")
         assert isinstance(app.screen, BotConfigScreen)
-        assert app.screen._original.name == "alpha"
+        assert app.screen.original.name == "alpha"
         await pilot.press("escape")
         await pilot.press("enter")
         assert isinstance(app.screen, BotConfigScreen)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import tui_doubles as d
 from textual.widgets import Button
-from tui_pilot import notifications, screen_text
+from tui_pilot import drawn, notifications, screen_text
 from tui_pilot import ready as _ready
 
 from oxbot.engine import messages as m
@@ -17,7 +17,7 @@ from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.bot_config import BotConfigScreen
 from oxbot.tui.screens.delete_confirm import DeleteBotScreen
 from oxbot.tui.screens.help import HelpScreen
-from oxbot.tui.widgets.bots_table import COLUMNS, BotsTable
+from oxbot.tui.widgets.bots_table import BotsTable
 
 
 def _footer(app: OxbotApp) -> str:
@@ -89,8 +89,7 @@ async def test_next_in_is_unknown_before_market_time(fixed_clock):
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
         table = app.screen.query_one(BotsTable)
-        keys = [k for k, _, _ in COLUMNS]
-        cells = dict(zip(keys, [c for c, _ in table._cells["alpha"]], strict=True))
+        cells = table.row_text("alpha")
         assert app.state.engine_ts == 0 and cells["next"] == "—"
 
 
@@ -168,7 +167,8 @@ async def test_equity_chart_says_when_bots_are_left_out(fixed_clock):
                 app.inbox.listener(m.EquitySampled(d.T0 + t * 60_000, f"b{i:02d}",
                                                    Decimal(10_000 + i * 10 + t)))
         await pilot.press("escape")
-        await pilot.pause(1.5)
+        await drawn(pilot, lambda: " of " in screen_text(app) and "10,0" in screen_text(app),
+                    "the equity chart with its legend and axis labels")
         text = screen_text(app)
         assert f"top {MAX_OVERLAID} of {MAX_OVERLAID + 2} bots" in text
         assert "10,0" in text  # axis labels with thousands separators

@@ -59,7 +59,7 @@ async def test_stale_prices_and_breaker_pause_are_spelled_out(scripted_client,
         assert "stale prices" in warning and "BTC/USDT (alpha)" in warning
         assert "paused by the market: alpha" in warning and "binance unreachable" in warning
         table = app.dashboard.query_one("#bots")
-        assert table._cells["alpha"][5][0] == "⏸ paused: binance unreachable · stale"
+        assert table.row_text("alpha")["status"] == "⏸ paused: binance unreachable · stale"
         await pilot.press("k")  # select alpha
         await pilot.pause(0.1)
         title = str(app.dashboard.query_one("#reasoning").border_title)

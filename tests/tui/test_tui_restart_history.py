@@ -11,8 +11,9 @@ import asyncio
 from decimal import Decimal
 from pathlib import Path
 
-from tui_pilot import screen_text
+from tui_pilot import drawn, screen_text
 from tui_sim import SIM_T0
+from waiting import wait_for
 
 from oxbot.app.inprocess import InProcessClient
 from oxbot.app.runtime import RuntimeOptions, build_engine
@@ -43,17 +44,14 @@ async def trade_and_stop(db: Path) -> list[DecisionMade]:
     await asyncio.wait_for(engine.ready.wait(), 30)
     cfg = BotConfig(name="hist", symbols=("BTC/USDT",), params={"fast": 3, "slow": 8})
     engine.submit(AddBot("a1", config=cfg, start=True))
-    loop = asyncio.get_running_loop()
-    end = loop.time() + 60
-    while not (engine.hub._streams and all(s.ended for s in engine.hub._streams.values())):
-        assert loop.time() < end, "the sim did not finish"
-        await asyncio.sleep(0.05)
+    hub = engine.hub
+    await wait_for(lambda: hub._streams and all(s.ended for s in hub._streams.values()), 60,
+                   "the sim to finish")
     await engine.runners["hist"].inbox.join()
     engine.submit(UpdateBot("a2", name="hist", config=cfg.model_copy(
         update={"capital": Decimal("12000")})))
-    while not any(getattr(e, "request_id", "") == "a2" for e in done):
-        assert loop.time() < end, "the edit did not finish"
-        await asyncio.sleep(0.05)
+    await wait_for(lambda: any(getattr(e, "request_id", "") == "a2" for e in done), 60,
+                   "the edit to finish")
     engine.request_stop()
     await asyncio.wait_for(task, 30)
     await engine.store.close()
@@ -73,17 +71,13 @@ async def test_a_fresh_cockpit_shows_the_stored_reasoning(tmp_path: Path) -> Non
     app = OxbotApp(client)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
-            loop = asyncio.get_running_loop()
-            end = loop.time() + 30
-            while "hist" not in app.state.bots or not app.state.reasoning.get("hist"):
-                assert loop.time() < end, "no reasoning history:\n" + screen_text(app)
-                await pilot.pause(0.05)
+            await drawn(pilot, lambda: "hist" in app.state.bots
+                        and app.state.reasoning.get("hist"), "the reasoning history", 30)
             app.dashboard.selected = "hist"
-            end = loop.time() + 30
             # the panel follows the newest entry: the capital edit, shown as a deposit
-            while "deposit of 2,000.00" not in (text := screen_text(app)):
-                assert loop.time() < end, "the newest entry is not shown:\n" + text
-                await pilot.pause(0.05)
+            await drawn(pilot, lambda: "deposit of 2,000.00" in screen_text(app),
+                        "the newest entry (the deposit) shown", 30)
+            text = screen_text(app)
             assert "hist: no decision yet" not in text
             assert "Reasoning · hist" in text
             assert "risk: APPROVED" in text

@@ -64,7 +64,7 @@ def test_snapshot_config_modal_with_error_80x24(snap_compare, sim_client):
     async def run_before(pilot) -> None:
         await open_dialog(pilot, "BotConfigScreen", "n")
         await pilot.press(*"bot00")  # a name already taken
-        await wait_until(pilot, lambda: "already exists" in app.screen._errors.get("name", ""),
+        await wait_until(pilot, lambda: "already exists" in app.screen.field_errors.get("name", ""),
                          "the name error")
         await pilot.pause(0.1)
 

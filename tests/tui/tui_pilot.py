@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 from weakref import WeakKeyDictionary
+
+from waiting import wait_for
 
 from oxbot.tui.app import OxbotApp
 
@@ -50,3 +53,9 @@ async def ready(pilot) -> None:
     await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
     await pilot.pause(0.05)
+
+
+async def drawn[T](pilot, cond: Callable[[], T], what: str, timeout: float = 10.0) -> T:
+    """Wait while the app draws until cond() holds (its value); on timeout show the screen."""
+    return await wait_for(cond, timeout, what, pause=lambda: pilot.pause(0.05),
+                          detail=lambda: screen_text(pilot.app))

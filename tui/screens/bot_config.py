@@ -7,6 +7,8 @@ modal returns a complete BotConfig or None, so nothing is ever half-saved.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
@@ -66,6 +68,16 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         self._keys_for = ""  # the exchange whose LIVE key was last looked up
         self._name_touched = not self._new  # no "name missing" before anything is typed
         self.result_config: BotConfig | None = None
+
+    @property
+    def original(self) -> BotConfig | None:
+        """The bot being edited (or prefilled after a refusal); None for a blank new one."""
+        return self._original
+
+    @property
+    def field_errors(self) -> Mapping[str, str]:
+        """What the form says is wrong, by field id ("params" and "form" for the whole)."""
+        return MappingProxyType(self._errors)
 
     # ------------------------------------------------------------------ building the form
 

@@ -84,6 +84,12 @@ class BotsTable(Widget, can_focus=True):
     def row_count(self) -> int:
         return len(self._names)
 
+    def row_text(self, name: str) -> dict[str, str]:
+        """Bot ``name``'s row as text by column key (every column, shown or not at this
+        width), before it is cut to the column widths."""
+        keys = [k for k, _, _ in COLUMNS]
+        return {key: text for key, (text, _) in zip(keys, self._cells[name], strict=True)}
+
     def on_resize(self) -> None:
         self._relayout()
 
