@@ -28,10 +28,19 @@ if TYPE_CHECKING:
 # the ledger's exact Decimal arithmetic runs out of digits (28) for fees to 1e-10.
 MAX_CASH = Decimal("1e12")
 # Strategies a backtest cannot run, and why (the cockpit shows this; the CLI says it its way).
-NOT_BACKTESTABLE = {"llm": "llm can't be backtested: it would call a model at every "
-                           "candle (slow, paid, not reproducible)"}
-PCT_KEYS = ("return_pct", "cagr_pct", "max_drawdown_pct", "win_rate", "avg_trade_pct",
-            "exposure_pct", "buy_hold_return_pct")
+NOT_BACKTESTABLE = {
+    "llm": "llm can't be backtested: it would call a model at every "
+    "candle (slow, paid, not reproducible)"
+}
+PCT_KEYS = (
+    "return_pct",
+    "cagr_pct",
+    "max_drawdown_pct",
+    "win_rate",
+    "avg_trade_pct",
+    "exposure_pct",
+    "buy_hold_return_pct",
+)
 RATIO_KEYS = ("sharpe", "sortino", "profit_factor")
 
 Progress = Callable[[str, float], None]
@@ -51,8 +60,10 @@ def check_backtestable(name: str) -> None:
 
     strategy_class(name)  # unknown names: the registry's own message
     if name in NOT_BACKTESTABLE:
-        raise UsageError(f"backtests run rule strategies only; the {name} strategy would call "
-                         f"a model at every candle; use one of: {', '.join(backtestable_names())}")
+        raise UsageError(
+            f"backtests run rule strategies only; the {name} strategy would call "
+            f"a model at every candle; use one of: {', '.join(backtestable_names())}"
+        )
 
 
 def strategy(name: str, params: dict[str, Any]) -> Strategy:
@@ -123,12 +134,18 @@ def run(frame: pd.DataFrame, spec: Backtest, progress: Progress | None = None) -
     """Simulate ``spec`` over ``frame`` (blocking: a worker thread's or the CLI's)."""
     from oxbot.engine.backtest import BacktestConfig, run_backtest  # noqa: PLC0415
 
-    config = BacktestConfig(spec.strategy, cash=spec.cash, fee_rate=spec.fee_rate,
-                            slippage_bps=spec.slippage_bps, use_risk=spec.use_risk,
-                            symbol=spec.symbol)
+    config = BacktestConfig(
+        spec.strategy,
+        cash=spec.cash,
+        fee_rate=spec.fee_rate,
+        slippage_bps=spec.slippage_bps,
+        use_risk=spec.use_risk,
+        symbol=spec.symbol,
+    )
     result = run_backtest(frame, config, progress=progress)
-    return Outcome(result, json_metrics(result, source=spec.source, symbol=spec.symbol,
-                                        cash=spec.cash))
+    return Outcome(
+        result, json_metrics(result, source=spec.source, symbol=spec.symbol, cash=spec.cash)
+    )
 
 
 def utc(ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -157,9 +174,11 @@ def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dic
     final = result.final_equity
     out: dict[str, Any] = {"source": source, "symbol": symbol, **m}
     out.update(
-        start_cash=money(cash, mq), final_equity=money(final, mq),
+        start_cash=money(cash, mq),
+        final_equity=money(final, mq),
         avg_trade=money(pnl / len(trades), mq) if trades else money(Decimal(0), mq),
-        fees_paid=money(fees, mq), return_pct=float((final / cash - 1) * 100),
+        fees_paid=money(fees, mq),
+        return_pct=float((final / cash - 1) * 100),
         fee_rate=f"{Decimal(str(m['fee_rate'])).normalize():f}",
         slippage_bps=f"{Decimal(str(m['slippage_bps'])).normalize():f}",
     )

@@ -29,16 +29,34 @@ log = logging.getLogger("oxbot")
 
 # Commands a display sends on every attach or while a dialog is open: their success is routine,
 # and their class names mean nothing to a person reading the log.
-QUIET_COMMANDS = frozenset({"RequestSnapshot", "RequestEquityHistory", "RequestRecentFills",
-                            "RequestReconcile", "HoldDecisions", "Shutdown",
-                            # the engine logs what the user chose itself
-                            "ResolveReconcile"})
+QUIET_COMMANDS = frozenset(
+    {
+        "RequestSnapshot",
+        "RequestEquityHistory",
+        "RequestRecentFills",
+        "RequestReconcile",
+        "HoldDecisions",
+        "Shutdown",
+        # the engine logs what the user chose itself
+        "ResolveReconcile",
+    }
+)
 COMMAND_WORDS = {
-    "AddBot": "add bot", "UpdateBot": "update bot", "StartBot": "start", "StopBot": "stop",
-    "PauseBot": "pause", "ResumeBot": "resume", "FlattenBot": "flatten", "DeleteBot": "delete",
-    "PanicAll": "PANIC", "ResolveReconcile": "reconcile", "RequestEquityHistory":
-    "equity history", "RequestRecentFills": "recent fills", "RequestReconcile":
-    "reconcile list", "HoldDecisions": "hold decisions", "RequestSnapshot": "snapshot",
+    "AddBot": "add bot",
+    "UpdateBot": "update bot",
+    "StartBot": "start",
+    "StopBot": "stop",
+    "PauseBot": "pause",
+    "ResumeBot": "resume",
+    "FlattenBot": "flatten",
+    "DeleteBot": "delete",
+    "PanicAll": "PANIC",
+    "ResolveReconcile": "reconcile",
+    "RequestEquityHistory": "equity history",
+    "RequestRecentFills": "recent fills",
+    "RequestReconcile": "reconcile list",
+    "HoldDecisions": "hold decisions",
+    "RequestSnapshot": "snapshot",
 }
 
 
@@ -49,8 +67,10 @@ async def serve(opts: RuntimeOptions, status_every_s: float, socket_path: Any = 
         loop.add_signal_handler(sig, engine.request_stop)
     loop.add_signal_handler(signal.SIGHUP, lambda: log.info("SIGHUP ignored; still running"))
     sub = engine.bus.subscribe(maxsize=20_000)
-    tasks = [asyncio.create_task(_log_events(sub), name="log-events"),
-             asyncio.create_task(_status_every(engine, status_every_s), name="status")]
+    tasks = [
+        asyncio.create_task(_log_events(sub), name="log-events"),
+        asyncio.create_task(_status_every(engine, status_every_s), name="status"),
+    ]
     run = asyncio.create_task(engine.run(), name="engine")
     try:
         ready = asyncio.create_task(engine.ready.wait())
@@ -83,9 +103,11 @@ async def _status_every(engine: Any, every_s: float) -> None:
 
 
 def _summary(s: dict[str, Any]) -> str:
-    return (f"uptime {s['uptime_s']:.0f}s, bots running {s['bots_running']}/{s['bots_total']}, "
-            f"cycles {s['cycles']}, round trips {s['trades']}, equity {s['equity']}, "
-            f"errors {s['errors']}, failed LLM decisions {s.get('failed_decisions', 0)}")
+    return (
+        f"uptime {s['uptime_s']:.0f}s, bots running {s['bots_running']}/{s['bots_total']}, "
+        f"cycles {s['cycles']}, round trips {s['trades']}, equity {s['equity']}, "
+        f"errors {s['errors']}, failed LLM decisions {s.get('failed_decisions', 0)}"
+    )
 
 
 async def _log_events(sub: Any) -> None:
@@ -119,8 +141,9 @@ class EventLines:
             n = n + 1 if why == last else 1
             self._no_decision[ev.bot] = (why, n)
             if n > 1:
-                return logging.WARNING, (f"{ev.bot}: no usable LLM decision again ({n} in a "
-                                         "row, same reason), holding")
+                return logging.WARNING, (
+                    f"{ev.bot}: no usable LLM decision again ({n} in a row, same reason), holding"
+                )
         elif isinstance(ev, DecisionMade):
             self._no_decision.pop(ev.bot, None)
         if isinstance(ev, CycleFailed):
@@ -167,8 +190,10 @@ def describe(ev: Any) -> tuple[int, str] | None:
     match ev:
         case OrderFilled():
             extra = f", realised {ev.realised:+.2f}" if ev.side == "sell" else ""
-            return info, (f"{ev.bot}: {ev.side} {_d(ev.qty)} {ev.symbol} @ {_d(ev.price)} "
-                          f"({ev.reason}, fee {ev.fee:.4f}{extra})")
+            return info, (
+                f"{ev.bot}: {ev.side} {_d(ev.qty)} {ev.symbol} @ {_d(ev.price)} "
+                f"({ev.reason}, fee {ev.fee:.4f}{extra})"
+            )
         case DecisionMade() if ev.source == "fallback":
             why = ev.reasoning.removeprefix("fallback HOLD: ")
             return warn, f"{ev.bot}: no usable LLM decision, holding: {why}"
@@ -177,8 +202,9 @@ def describe(ev: Any) -> tuple[int, str] | None:
             reasons = "; ".join(ev.verdict_reasons)
             return info, f"{ev.bot}: decided {acts} -> {ev.verdict}: {reasons}"
         case CycleFailed():
-            return warn, (f"{ev.bot}: cycle failed ({ev.consecutive} in a row): "
-                          f"{strip_class_name(ev.error)}")
+            return warn, (
+                f"{ev.bot}: cycle failed ({ev.consecutive} in a row): {strip_class_name(ev.error)}"
+            )
         case EngineError():
             return logging.ERROR, ev.message
         case Notice():

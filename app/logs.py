@@ -28,8 +28,7 @@ class RepeatFilter(logging.Filter):
     exchange broker logs what it tells the user and publishes it as a Notice too, and the
     headless event logger logs every Notice: one thing, once."""
 
-    def __init__(self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic
-                 ) -> None:
+    def __init__(self, window_s: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window_s = window_s
         self._clock = clock
@@ -51,8 +50,11 @@ def setup_logging(fmt: str = "plain", level: int = logging.INFO) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(
-            "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"
+            )
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -74,9 +74,13 @@ def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
 
         cls = strategy_class("llm")
         base = build_strategy("llm", {**config.params, **config.llm})
-        return cls(base.params, key_resolver=llm_key_resolver(opts),
-                   price_table=opts.price_table or None, today=_today(opts.clock),
-                   redaction=Redaction(redact, open_tail))
+        return cls(
+            base.params,
+            key_resolver=llm_key_resolver(opts),
+            price_table=opts.price_table or None,
+            today=_today(opts.clock),
+            redaction=Redaction(redact, open_tail),
+        )
 
     return make
 
@@ -109,23 +113,28 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
             except SecretsError as e:
                 creds, unreadable = None, str(e)
             if creds is None:
-                missing.append((f"API keys for {config.exchange}", config.exchange,
-                                ("api_key", "secret")))
+                missing.append(
+                    (f"API keys for {config.exchange}", config.exchange, ("api_key", "secret"))
+                )
             elif not getattr(creds, "password", None) and needs_passphrase(config.exchange):
-                missing.append((f"the API passphrase for {config.exchange}", config.exchange,
-                                ("passphrase",)))
+                missing.append(
+                    (f"the API passphrase for {config.exchange}", config.exchange, ("passphrase",))
+                )
         if missing and unreadable:
             # What this bot needs first, then why the keyring cannot hold it (and the fixes).
-            raise SecretsError(f"{missing_keys_text(config.name, missing, True)}\n"
-                               f"The keyring cannot be used here: {unreadable}")
+            raise SecretsError(
+                f"{missing_keys_text(config.name, missing, True)}\n"
+                f"The keyring cannot be used here: {unreadable}"
+            )
         if missing:
             raise ConfigError(missing_keys_text(config.name, missing))
 
     return check
 
 
-def missing_keys_text(bot: str, missing: list[tuple[str, str, tuple[str, ...]]],
-                      no_keyring: bool = False) -> str:
+def missing_keys_text(
+    bot: str, missing: list[tuple[str, str, tuple[str, ...]]], no_keyring: bool = False
+) -> str:
     """One line: what ``bot`` lacks and the command that sets each; without a usable keyring,
     the environment variables that work instead."""
     from oxbot.storage.secrets import env_var  # noqa: PLC0415
@@ -184,8 +193,10 @@ def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
             d = RetryPolicy()
             policies[ex] = RetryPolicy(
                 retries=d.retries if es.retries is None else es.retries,
-                base_s=es.backoff_s or d.base_s, max_s=es.backoff_max_s or d.max_s,
-                max_retry_after_s=max(es.backoff_max_s or 0, d.max_retry_after_s))
+                base_s=es.backoff_s or d.base_s,
+                max_s=es.backoff_max_s or d.max_s,
+                max_retry_after_s=max(es.backoff_max_s or 0, d.max_retry_after_s),
+            )
         if es.breaker_after or es.breaker_cooldown_s:
             breakers[ex] = (es.breaker_after or 5, es.breaker_cooldown_s or 30.0)
         if es.poll_s:
@@ -194,14 +205,24 @@ def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
             stale[ex] = es.stale_after_s
         if es.order_window_s:
             windows[ex] = es.order_window_s
-    streams = ExchangeStreams(config=config, configure=configurer(endpoints),
-                              policies=policies, breakers=breakers, poll_for=polls,
-                              stale_for=stale,
-                              **opts.stream_options)
-    brokers = ExchangeBrokers(streams.clients, store, opts.exchange_keys or keyring_credentials,
-                              opts.lock_dir or key_lock_dir(),
-                              reconcile_action=opts.reconcile, order_window_s=windows,
-                              refuse_live=opts.exchanges_error)
+    streams = ExchangeStreams(
+        config=config,
+        configure=configurer(endpoints),
+        policies=policies,
+        breakers=breakers,
+        poll_for=polls,
+        stale_for=stale,
+        **opts.stream_options,
+    )
+    brokers = ExchangeBrokers(
+        streams.clients,
+        store,
+        opts.exchange_keys or keyring_credentials,
+        opts.lock_dir or key_lock_dir(),
+        reconcile_action=opts.reconcile,
+        order_window_s=windows,
+        refuse_live=opts.exchanges_error,
+    )
     return streams, brokers
 
 
@@ -232,13 +253,25 @@ def endpoint_configurer(exchange_id: str) -> Callable[[Any], None] | None:
 
 
 DEMO_BOTS: tuple[dict[str, Any], ...] = (
-    {"name": "demo-sma", "strategy": "sma_cross", "params": {"fast": 10, "slow": 30},
-     "symbols": ["BTC/USDT"]},
-    {"name": "demo-rsi", "strategy": "rsi_reversion", "params": {},
-     "symbols": ["ETH/USDT", "SOL/USDT"]},
-    {"name": "demo-llm", "strategy": "llm",
-     "params": {"provider": "offline", "model": "offline-rules"},
-     "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"], "cadence_s": 180},
+    {
+        "name": "demo-sma",
+        "strategy": "sma_cross",
+        "params": {"fast": 10, "slow": 30},
+        "symbols": ["BTC/USDT"],
+    },
+    {
+        "name": "demo-rsi",
+        "strategy": "rsi_reversion",
+        "params": {},
+        "symbols": ["ETH/USDT", "SOL/USDT"],
+    },
+    {
+        "name": "demo-llm",
+        "strategy": "llm",
+        "params": {"provider": "offline", "model": "offline-rules"},
+        "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"],
+        "cadence_s": 180,
+    },
 )
 
 
@@ -246,8 +279,9 @@ def demo_configs() -> list[BotConfig]:
     return [BotConfig.model_validate(d) for d in DEMO_BOTS]
 
 
-async def build_engine(opts: RuntimeOptions, store: Any | None = None,
-                       control_socket: Path | None = None) -> Engine:
+async def build_engine(
+    opts: RuntimeOptions, store: Any | None = None, control_socket: Path | None = None
+) -> Engine:
     """Open the store (taking the writer lock) and build the engine. Must run on the loop the
     engine will run on. With ``control_socket`` the engine also serves `oxbot attach`, `status`,
     `stop` and `bots ...` there while it runs."""
@@ -264,9 +298,13 @@ async def build_engine(opts: RuntimeOptions, store: Any | None = None,
         streams, brokers = build_exchanges(opts, store)
         hub = MarketHub(opts.sim, exchanges=streams)
         engine = Engine(
-            store, hub, strategy_factory=strategy_factory(opts),
-            broker_factory=brokers, resume=opts.resume,
-            snapshot_every_s=opts.snapshot_every_s, clock=opts.clock,
+            store,
+            hub,
+            strategy_factory=strategy_factory(opts),
+            broker_factory=brokers,
+            resume=opts.resume,
+            snapshot_every_s=opts.snapshot_every_s,
+            clock=opts.clock,
             key_check=key_check(opts),
         )
         if control_socket is not None:

@@ -33,7 +33,7 @@ BENCH = Path(__file__).resolve().parent
 REF_VENV = BENCH / ".venv-ref"
 FILES = ("binance_BTC-USDT_1h_2017-2022.csv", "binance_BTC-USDT_5m.csv")
 
-REFERENCE = r'''
+REFERENCE = r"""
 import json, sys, time, statistics, warnings
 import numpy as np, pandas as pd
 from backtesting import Backtest, Strategy
@@ -83,7 +83,7 @@ def once():
 results = [once() for _ in range(runs)]
 print(json.dumps({"times": [r[0] for r in results], "trades": results[0][1],
                   "final_equity": results[0][2]}))
-'''
+"""
 
 
 def ensure_ref_venv() -> Path:
@@ -96,8 +96,12 @@ def ensure_ref_venv() -> Path:
 
 
 def run_reference(py: Path, path: Path, runs: int, fee: str) -> dict:
-    out = subprocess.run([str(py), "-c", REFERENCE, str(path), str(runs), fee], check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [str(py), "-c", REFERENCE, str(path), str(runs), fee],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -124,11 +128,15 @@ def main() -> int:
     ap.add_argument("--data-dir", type=Path, default=BENCH.parent.parent / "shared/data/ohlcv")
     args = ap.parse_args()
     py = ensure_ref_venv()
-    print(f"machine: {platform.processor() or platform.machine()}, "
-          f"{len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}"
-          f"; runs={args.runs}; fee={args.fee}")
-    print("| file | bars | oxbot s (median) | backtesting.py s (median) | ratio | trades oxbot/ref"
-          " | final equity oxbot / ref | diff % |")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}"
+        f"; runs={args.runs}; fee={args.fee}"
+    )
+    print(
+        "| file | bars | oxbot s (median) | backtesting.py s (median) | ratio | trades oxbot/ref"
+        " | final equity oxbot / ref | diff % |"
+    )
     print("|---|---:|---:|---:|---:|---|---|---:|")
     worst = 0.0
     for name in FILES:
@@ -142,9 +150,12 @@ def main() -> int:
         diff = (ours["final_equity"] / ref["final_equity"] - 1) * 100
         bars = sum(1 for _ in path.open()) - 1
         worst = max(worst, mo / mr)
-        print(f"| {name} | {bars:,} | {mo:.4f} | {mr:.3f} | {mo / mr:.4f} | "
-              f"{ours['trades']} / {ref['trades']} | {ours['final_equity']:,.2f} / "
-              f"{ref['final_equity']:,.2f} | {diff:+.5f} |", flush=True)
+        print(
+            f"| {name} | {bars:,} | {mo:.4f} | {mr:.3f} | {mo / mr:.4f} | "
+            f"{ours['trades']} / {ref['trades']} | {ours['final_equity']:,.2f} / "
+            f"{ref['final_equity']:,.2f} | {diff:+.5f} |",
+            flush=True,
+        )
     print(f"worst ratio oxbot/reference: {worst:.4f} (target <= 0.2)")
     return 0
 

@@ -35,10 +35,17 @@ async def one_run(bots: int, candles: int) -> tuple[float, int]:
         run = asyncio.create_task(engine.run())
         await engine.ready.wait()
         for i in range(bots):
-            strat, params = (("sma_cross", {"fast": 10 + i % 5, "slow": 30 + i % 7}) if i % 2 == 0
-                             else ("rsi_reversion", {"length": 14}))
-            engine.submit(AddBot(config=BotConfig(name=f"b{i}", strategy=strat, params=params,
-                                                  timeframe="5m"), start=True))
+            strat, params = (
+                ("sma_cross", {"fast": 10 + i % 5, "slow": 30 + i % 7})
+                if i % 2 == 0
+                else ("rsi_reversion", {"length": 14})
+            )
+            engine.submit(
+                AddBot(
+                    config=BotConfig(name=f"b{i}", strategy=strat, params=params, timeframe="5m"),
+                    start=True,
+                )
+            )
         t0 = time.perf_counter()
         while not hub._streams or not all(s.ended for s in hub._streams.values()):
             await asyncio.sleep(0.01)
@@ -65,9 +72,11 @@ def main() -> None:
             times.append(t)
         med = statistics.median(times)
         rows[bots] = med
-        print(f"{bots:>2} bot(s): {args.candles} candles in {med:.2f} s (median of {args.runs}) "
-              f"= {args.candles / med:,.0f} candles/s, {bots * args.candles / med:,.0f} "
-              f"bot-cycles/s, {fills} fills")
+        print(
+            f"{bots:>2} bot(s): {args.candles} candles in {med:.2f} s (median of {args.runs}) "
+            f"= {args.candles / med:,.0f} candles/s, {bots * args.candles / med:,.0f} "
+            f"bot-cycles/s, {fills} fills"
+        )
     print(f"time ratio 20 bots / 1 bot: {rows[20] / rows[1]:.2f} (20 x the bots)")
 
 

@@ -60,12 +60,18 @@ async def in_app(n_bots: int, seconds: float) -> dict[str, list[float]]:
 
     tmp = Path(tempfile.mkdtemp())
     symbols = [("BTC/USDT",), ("ETH/USDT",), ("SOL/USDT",), ("ETH/USDT", "SOL/USDT")]
-    bots = [BotConfig(name=f"bot{i:02d}", symbols=symbols[i % 4],
-                      strategy="sma_cross" if i % 2 else "rsi_reversion",
-                      params={"fast": 3 + i % 4, "slow": 12 + i} if i % 2 else {})
-            for i in range(n_bots)]
-    opts = RuntimeOptions(db_path=tmp / "bench.db", sim=SimConfig(seed=3, speed=None),
-                          key_resolver=lambda _n: None)
+    bots = [
+        BotConfig(
+            name=f"bot{i:02d}",
+            symbols=symbols[i % 4],
+            strategy="sma_cross" if i % 2 else "rsi_reversion",
+            params={"fast": 3 + i % 4, "slow": 12 + i} if i % 2 else {},
+        )
+        for i in range(n_bots)
+    ]
+    opts = RuntimeOptions(
+        db_path=tmp / "bench.db", sim=SimConfig(seed=3, speed=None), key_resolver=lambda _n: None
+    )
 
     async def factory():  # type: ignore[no-untyped-def]
         store = await Store.open(opts.db_path)
@@ -121,8 +127,10 @@ async def in_app(n_bots: int, seconds: float) -> dict[str, list[float]]:
             await asyncio.sleep(0.05)
         trades = sum(b.trades for b in app.state.bots.values())
         cycles = sum(b.cycles for b in app.state.bots.values())
-        print(f"engine during the run: {len(app.state.bots)} bots, {cycles} cycles, "
-              f"{trades} trades, {app.state.fills_total} fills shown")
+        print(
+            f"engine during the run: {len(app.state.bots)} bots, {cycles} cycles, "
+            f"{trades} trades, {app.state.fills_total} fills shown"
+        )
     client.stop(10)
     return {"lag": lags, "select": select_ms, "pause": pause_ms}
 
@@ -131,10 +139,15 @@ def bench_bots(n_bots: int):  # type: ignore[no-untyped-def]
     from oxbot.engine.models import BotConfig
 
     symbols = [("BTC/USDT",), ("ETH/USDT",), ("SOL/USDT",), ("ETH/USDT", "SOL/USDT")]
-    return [BotConfig(name=f"bot{i:02d}", symbols=symbols[i % 4],
-                      strategy="sma_cross" if i % 2 else "rsi_reversion",
-                      params={"fast": 3 + i % 4, "slow": 12 + i} if i % 2 else {})
-            for i in range(n_bots)]
+    return [
+        BotConfig(
+            name=f"bot{i:02d}",
+            symbols=symbols[i % 4],
+            strategy="sma_cross" if i % 2 else "rsi_reversion",
+            params={"fast": 3 + i % 4, "slow": 12 + i} if i % 2 else {},
+        )
+        for i in range(n_bots)
+    ]
 
 
 def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
@@ -147,9 +160,11 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
     from oxbot.engine.models import BotStatus
     from oxbot.storage.store import Store
     from oxbot.tui.app import OxbotApp
+
     speed = None if sim_speed == "max" else float(sim_speed)
-    opts = RuntimeOptions(db_path=Path(db), sim=SimConfig(seed=3, speed=speed),
-                          key_resolver=lambda _n: None)
+    opts = RuntimeOptions(
+        db_path=Path(db), sim=SimConfig(seed=3, speed=speed), key_resolver=lambda _n: None
+    )
 
     async def factory():  # type: ignore[no-untyped-def]
         store = await Store.open(opts.db_path)
@@ -184,7 +199,8 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
         cycles = sum(b.cycles for b in app.state.bots.values())
         client.stop(10)
         Path(lag_out + ".engine").write_text(
-            f"{cycles} {client.foreground.yielded_s:.3f} {elapsed:.3f}")
+            f"{cycles} {client.foreground.yielded_s:.3f} {elapsed:.3f}"
+        )
         Path(lag_out).write_text("\n".join(f"{p} {v:.3f}" for p, v in lags))
     return 0
 
@@ -194,15 +210,19 @@ def in_tmux(n_bots: int, seconds: float, sim_speed: str) -> dict[str, list[float
     tmp = Path(tempfile.mkdtemp())
     name = f"oxbot-lat-{uuid.uuid4().hex[:6]}"
     lag_file = tmp / "lag.txt"
-    cmd = (f"TERM=xterm-256color {shlex.quote(sys.executable)} {shlex.quote(__file__)} "
-           f"--serve --bots {n_bots} --db {tmp / 'b.db'} --lag-out {lag_file} "
-           f"--sim-speed {sim_speed}")
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd],
-                   check=True)
+    cmd = (
+        f"TERM=xterm-256color {shlex.quote(sys.executable)} {shlex.quote(__file__)} "
+        f"--serve --bots {n_bots} --db {tmp / 'b.db'} --lag-out {lag_file} "
+        f"--sim-speed {sim_speed}"
+    )
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd], check=True
+    )
 
     def cap() -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True
+        ).stdout
 
     def keys(k: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", name, k], check=True)
@@ -250,16 +270,20 @@ def in_tmux(n_bots: int, seconds: float, sim_speed: str) -> dict[str, list[float
         while time.monotonic() < deadline and not lag_file.exists():
             time.sleep(0.1)
         subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-    rows = [line.split() for line in lag_file.read_text().splitlines()] \
-        if lag_file.exists() else []
+    rows = [line.split() for line in lag_file.read_text().splitlines()] if lag_file.exists() else []
     engine = Path(str(lag_file) + ".engine")
     if engine.exists():
         cycles, yielded, elapsed = (float(x) for x in engine.read_text().split())
-        print(f"engine: {cycles:.0f} bot cycles in {elapsed:.1f} s ({cycles / elapsed:.0f}/s); "
-              f"it stepped aside for the UI {yielded:.1f} s ({yielded / elapsed:.0%})")
-    return {"lag": [float(v) for p, v in rows if p == "0"],
-            "lag_keys": [float(v) for p, v in rows if p == "1"],
-            "select": select_ms, "pause": pause_ms}
+        print(
+            f"engine: {cycles:.0f} bot cycles in {elapsed:.1f} s ({cycles / elapsed:.0f}/s); "
+            f"it stepped aside for the UI {yielded:.1f} s ({yielded / elapsed:.0%})"
+        )
+    return {
+        "lag": [float(v) for p, v in rows if p == "0"],
+        "lag_keys": [float(v) for p, v in rows if p == "1"],
+        "select": select_ms,
+        "pause": pause_ms,
+    }
 
 
 def first_screen(command: str, runs: int = 3) -> list[float]:
@@ -271,15 +295,31 @@ def first_screen(command: str, runs: int = 3) -> list[float]:
         tmp = Path(tempfile.mkdtemp())
         name = f"oxbot-bench-{uuid.uuid4().hex[:6]}"
         cmd = command.format(db=tmp / "first.db", python=shlex.quote(sys.executable))
-        env = (f"env HOME={tmp} XDG_CONFIG_HOME={tmp}/cfg XDG_DATA_HOME={tmp}/data "
-               f"XDG_RUNTIME_DIR={tmp} TERM=xterm-256color")
+        env = (
+            f"env HOME={tmp} XDG_CONFIG_HOME={tmp}/cfg XDG_DATA_HOME={tmp}/data "
+            f"XDG_RUNTIME_DIR={tmp} TERM=xterm-256color"
+        )
         t0 = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40",
-                        f"{env} {cmd}; sleep 30"], check=True)
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                name,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                f"{env} {cmd}; sleep 30",
+            ],
+            check=True,
+        )
         try:
             while time.perf_counter() - t0 < 15:
-                text = subprocess.run(["tmux", "capture-pane", "-p", "-t", name],
-                                      capture_output=True, text=True).stdout
+                text = subprocess.run(
+                    ["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True
+                ).stdout
                 if "Bots" in text and "PAPER" in text:
                     out.append(time.perf_counter() - t0)
                     break
@@ -300,15 +340,24 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--bots", type=int, default=20)
-    ap.add_argument("--command", default="{python} -m oxbot.cli.main --db {db}",
-                    help="command for the first-screen timing; {db} and {python} are filled")
-    ap.add_argument("--sim-speed", default="max",
-                    help="sim speed: max (lockstep, CPU-bound) or a multiple of real time")
+    ap.add_argument(
+        "--command",
+        default="{python} -m oxbot.cli.main --db {db}",
+        help="command for the first-screen timing; {db} and {python} are filled",
+    )
+    ap.add_argument(
+        "--sim-speed",
+        default="max",
+        help="sim speed: max (lockstep, CPU-bound) or a multiple of real time",
+    )
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--lag-out", help=argparse.SUPPRESS)
-    ap.add_argument("--headless", action="store_true",
-                    help="measure in a headless app (no terminal, no rendering) instead of tmux")
+    ap.add_argument(
+        "--headless",
+        action="store_true",
+        help="measure in a headless app (no terminal, no rendering) instead of tmux",
+    )
     args = ap.parse_args()
     if args.serve:
         return serve(args.bots, args.db, args.lag_out, args.sim_speed)
@@ -316,23 +365,33 @@ def main() -> int:
         print("mode: headless app (run_test): rendering is not included")
         r = asyncio.run(in_app(args.bots, args.seconds))
     else:
-        print(f"mode: real terminal (tmux 120x40), {args.bots} bots on sim at speed "
-              f"{args.sim_speed}, {args.seconds:.0f} s")
+        print(
+            f"mode: real terminal (tmux 120x40), {args.bots} bots on sim at speed "
+            f"{args.sim_speed}, {args.seconds:.0f} s"
+        )
         r = in_tmux(args.bots, args.seconds, args.sim_speed)
     for key, label in (("lag", "UI loop lag"), ("lag_keys", "UI loop lag during key probes")):
         v = r.get(key, [])
         if v:
-            print(f"{label} (10 ms probe, n={len(v)}): p50 {pct(v, 50):.1f} ms, "
-                  f"p99 {pct(v, 99):.1f} ms, max {max(v):.1f} ms [target p99 < 50]")
-    for key, label in (("select", "j (select next bot)"), ("pause", "space (pause/resume, "
-                                                                   "engine round trip)")):
+            print(
+                f"{label} (10 ms probe, n={len(v)}): p50 {pct(v, 50):.1f} ms, "
+                f"p99 {pct(v, 99):.1f} ms, max {max(v):.1f} ms [target p99 < 50]"
+            )
+    for key, label in (
+        ("select", "j (select next bot)"),
+        ("pause", "space (pause/resume, engine round trip)"),
+    ):
         v = r[key]
-        print(f"key-to-screen {label}, n={len(v)}: p50 {pct(v, 50):.1f} ms, "
-              f"p99 {pct(v, 99):.1f} ms [target p99 < 100]")
+        print(
+            f"key-to-screen {label}, n={len(v)}: p50 {pct(v, 50):.1f} ms, "
+            f"p99 {pct(v, 99):.1f} ms [target p99 < 100]"
+        )
     fs = first_screen(args.command)
     if fs:
-        print(f"first screen ({args.command}), n={len(fs)}: median "
-              f"{statistics.median(fs):.2f} s, max {max(fs):.2f} s [target < 1.5]")
+        print(
+            f"first screen ({args.command}), n={len(fs)}: median "
+            f"{statistics.median(fs):.2f} s, max {max(fs):.2f} s [target < 1.5]"
+        )
     return 0
 
 

@@ -15,48 +15,94 @@ from typing import Any
 
 from oxbot.app.backtests import MAX_CASH
 
-EXAMPLE = ("example: oxbot backtest --strategy sma_cross --param fast=10 --param slow=30 "
-           "--data BTC-USDT_1h.csv --no-risk")
+EXAMPLE = (
+    "example: oxbot backtest --strategy sma_cross --param fast=10 --param slow=30 "
+    "--data BTC-USDT_1h.csv --no-risk"
+)
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "backtest", help="run a strategy over history (CSV file or exchange download)",
+        "backtest",
+        help="run a strategy over history (CSV file or exchange download)",
         description="Backtest one strategy over history: the same strategies, risk manager and "
-                    "paper broker as live trading. Decisions at a candle's close fill at the "
-                    "next candle's open.", epilog=EXAMPLE)
-    p.add_argument("--strategy", required=True, metavar="NAME",
-                   help="strategy name, e.g. sma_cross or rsi_reversion")
-    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="strategy parameter (repeatable), e.g. --param fast=10")
+        "paper broker as live trading. Decisions at a candle's close fill at the "
+        "next candle's open.",
+        epilog=EXAMPLE,
+    )
+    p.add_argument(
+        "--strategy",
+        required=True,
+        metavar="NAME",
+        help="strategy name, e.g. sma_cross or rsi_reversion",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy parameter (repeatable), e.g. --param fast=10",
+    )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="FILE.csv",
-                     help="CSV with header timestamp,open,high,low,close,volume (ms, UTC)")
+    src.add_argument(
+        "--data",
+        metavar="FILE.csv",
+        help="CSV with header timestamp,open,high,low,close,volume (ms, UTC)",
+    )
     src.add_argument("--exchange", metavar="ID", help="download history from this ccxt exchange")
-    p.add_argument("--symbol", metavar="SYM",
-                   help="symbol to download with --exchange, or the label of a --data run "
-                        "(default: read from the file name), e.g. BTC/USDT")
+    p.add_argument(
+        "--symbol",
+        metavar="SYM",
+        help="symbol to download with --exchange, or the label of a --data run "
+        "(default: read from the file name), e.g. BTC/USDT",
+    )
     p.add_argument("--timeframe", metavar="TF", help="timeframe for --exchange, e.g. 1h")
-    p.add_argument("--since", metavar="DATE",
-                   help="start date (UTC), YYYY-MM-DD: download from it, or trim a --data file")
+    p.add_argument(
+        "--since",
+        metavar="DATE",
+        help="start date (UTC), YYYY-MM-DD: download from it, or trim a --data file",
+    )
     p.add_argument("--until", metavar="DATE", help="end date (UTC, exclusive)")
     p.add_argument("--cash", default="10000", metavar="AMOUNT", help="starting cash (10000)")
-    p.add_argument("--fee", default="0.001", metavar="RATE",
-                   help="fee rate per fill, below 0.1 (0.001 = 0.1 %%)")
-    p.add_argument("--slippage-bps", default="0", metavar="BPS",
-                   help="slippage against you per fill, in basis points (0)")
-    p.add_argument("--no-risk", action="store_true",
-                   help="all-in sizing with no SL/TP (to compare with other tools)")
+    p.add_argument(
+        "--fee",
+        default="0.001",
+        metavar="RATE",
+        help="fee rate per fill, below 0.1 (0.001 = 0.1 %%)",
+    )
+    p.add_argument(
+        "--slippage-bps",
+        default="0",
+        metavar="BPS",
+        help="slippage against you per fill, in basis points (0)",
+    )
+    p.add_argument(
+        "--no-risk",
+        action="store_true",
+        help="all-in sizing with no SL/TP (to compare with other tools)",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
-    p.add_argument("--trades-out", metavar="FILE.csv",
-                   help="write the trades to a CSV file ('-': stdout, the report to stderr)")
-    p.add_argument("--equity-out", metavar="FILE.csv",
-                   help="write the equity curve to a CSV file ('-': stdout)")
+    p.add_argument(
+        "--trades-out",
+        metavar="FILE.csv",
+        help="write the trades to a CSV file ('-': stdout, the report to stderr)",
+    )
+    p.add_argument(
+        "--equity-out",
+        metavar="FILE.csv",
+        help="write the equity curve to a CSV file ('-': stdout)",
+    )
     p.set_defaults(handler=run_backtest_command)
 
 
-def _decimal(text: str, flag: str, *, minimum: float = 0.0, strict: bool = False,
-             maximum: Decimal | None = None) -> Any:
+def _decimal(
+    text: str,
+    flag: str,
+    *,
+    minimum: float = 0.0,
+    strict: bool = False,
+    maximum: Decimal | None = None,
+) -> Any:
     from decimal import InvalidOperation  # noqa: PLC0415
 
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
@@ -79,17 +125,27 @@ def _outputs(args: argparse.Namespace) -> None:
     from oxbot.engine.backtest.export import check_writable  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
-    outs = [(f, v) for f, v in (("--trades-out", args.trades_out),
-                                ("--equity-out", args.equity_out)) if v]
+    outs = [
+        (f, v)
+        for f, v in (("--trades-out", args.trades_out), ("--equity-out", args.equity_out))
+        if v
+    ]
     for flag, value in outs:
         path = check_writable(value)
-        if path is not None and args.data and path.exists() and \
-                path.resolve() == Path(args.data).expanduser().resolve():
-            raise UsageError(f"{flag} {value} is the --data file itself; writing it would "
-                             "destroy the candles; give another file name")
-    if len(outs) == 2 and (outs[0][1] == outs[1][1] or
-                           Path(outs[0][1]).expanduser().resolve() ==
-                           Path(outs[1][1]).expanduser().resolve()):
+        if (
+            path is not None
+            and args.data
+            and path.exists()
+            and path.resolve() == Path(args.data).expanduser().resolve()
+        ):
+            raise UsageError(
+                f"{flag} {value} is the --data file itself; writing it would "
+                "destroy the candles; give another file name"
+            )
+    if len(outs) == 2 and (
+        outs[0][1] == outs[1][1]
+        or Path(outs[0][1]).expanduser().resolve() == Path(outs[1][1]).expanduser().resolve()
+    ):
         raise UsageError("--trades-out and --equity-out name the same file; give two names")
 
 
@@ -103,15 +159,24 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     cash = _decimal(args.cash, "--cash", strict=True, maximum=MAX_CASH)
     fee = _decimal(args.fee, "--fee")
     if fee >= Decimal("0.1"):
-        raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}; "
-                         "e.g. 0.001 for 0.1 % or 0.005 for 0.5 %")
+        raise UsageError(
+            f"--fee is a rate per fill and must be below 0.1, got {args.fee}; "
+            "e.g. 0.001 for 0.1 % or 0.005 for 0.5 %"
+        )
     slippage = _decimal(args.slippage_bps, "--slippage-bps")
     _outputs(args)
     to_stdout = "-" in (args.trades_out, args.equity_out)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, source, symbol = _load(args, progress)
-    spec = backtests.Backtest(strategy, source=source, symbol=symbol, cash=cash, fee_rate=fee,
-                              slippage_bps=slippage, use_risk=not args.no_risk)
+    spec = backtests.Backtest(
+        strategy,
+        source=source,
+        symbol=symbol,
+        cash=cash,
+        fee_rate=fee,
+        slippage_bps=slippage,
+        use_risk=not args.no_risk,
+    )
     try:
         outcome = backtests.run(frame, spec, progress.update)
     finally:
@@ -159,9 +224,11 @@ def _trim(frame: Any, args: argparse.Namespace) -> Any:
     try:
         return between(frame, lo, hi)
     except EmptyRange as e:
-        raise DataError(f"{args.data} has no candles between --since {args.since or '(start)'} "
-                        f"and --until {args.until or '(end)'}; it covers "
-                        f"{utc(e.first_ms)} to {utc(e.last_ms)}") from None
+        raise DataError(
+            f"{args.data} has no candles between --since {args.since or '(start)'} "
+            f"and --until {args.until or '(end)'}; it covers "
+            f"{utc(e.first_ms)} to {utc(e.last_ms)}"
+        ) from None
 
 
 def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
@@ -171,21 +238,24 @@ def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
         from oxbot.app.backtests import load_candles, symbol_from_name  # noqa: PLC0415
 
         if args.timeframe:
-            raise UsageError("--timeframe only applies to --exchange; a CSV file's candles "
-                             "keep their own timeframe")
+            raise UsageError(
+                "--timeframe only applies to --exchange; a CSV file's candles "
+                "keep their own timeframe"
+            )
         symbol = check_symbol(args.symbol) if args.symbol else symbol_from_name(args.data)
         progress.update("loading", 0.0)
         return _trim(load_candles(args.data), args), args.data, symbol
     missing = [f for f in ("symbol", "timeframe", "since") if not getattr(args, f)]
     if missing:
-        raise UsageError(f"--exchange needs --{' --'.join(missing)}, e.g. --exchange binance "
-                         "--symbol BTC/USDT --timeframe 1h --since 2024-01-01")
+        raise UsageError(
+            f"--exchange needs --{' --'.join(missing)}, e.g. --exchange binance "
+            "--symbol BTC/USDT --timeframe 1h --since 2024-01-01"
+        )
     from oxbot.engine.backtest.history import download  # noqa: PLC0415
 
     symbol = check_symbol(args.symbol)
     progress.update("downloading", 0.0)
-    frame = download(args.exchange.strip().lower(), symbol, args.timeframe, args.since,
-                     args.until)
+    frame = download(args.exchange.strip().lower(), symbol, args.timeframe, args.since, args.until)
     return frame, f"{args.exchange}:{symbol}:{args.timeframe}", symbol
 
 

@@ -32,8 +32,9 @@ def _ticks(ts: Any, count: int = 5) -> tuple[list[float], list[str]]:
     return pos, [utc(int(p), fmt) for p in pos]
 
 
-def equity_chart(ts: Any, equity: Any, width: int = 100, height: int = 16,
-                 color: bool = False) -> str:
+def equity_chart(
+    ts: Any, equity: Any, width: int = 100, height: int = 16, color: bool = False
+) -> str:
     """The equity curve drawn with plotext, downsampled to a few points per column, with
     UTC dates on the x-axis."""
     import numpy as np  # noqa: PLC0415
@@ -66,8 +67,7 @@ def _header(m: dict[str, Any]) -> list[str]:
     fee_pct = Decimal(m["fee_rate"]) * 100
     return [
         f"backtest  {m['strategy']} {params} on {m['symbol']}, {mode}".rstrip(),
-        f"data      {source}, {m['bars']:,} bars, {utc(m['first_ts'])} to "
-        f"{utc(m['last_ts'])} UTC",
+        f"data      {source}, {m['bars']:,} bars, {utc(m['first_ts'])} to {utc(m['last_ts'])} UTC",
         f"costs     fee {fee_pct.normalize():f} %, slippage {m['slippage_bps']} bps, "
         f"start cash {_num(m['start_cash'])}",
     ]
@@ -101,8 +101,7 @@ def render_report(m: dict[str, Any], result: Any, color: bool = False) -> str:
     import shutil  # noqa: PLC0415
 
     width = max(40, min(120, shutil.get_terminal_size((100, 24)).columns))
-    lines = [*_header(m), "", equity_chart(result.ts, result.equity, width=width, color=color),
-             ""]
+    lines = [*_header(m), "", equity_chart(result.ts, result.equity, width=width, color=color), ""]
     rows = _rows(m)
     half = (len(rows) + 1) // 2
     right = rows[half:] + [("", "", "")] * (2 * half - len(rows))

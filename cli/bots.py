@@ -31,35 +31,70 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bots", help="add, list, start, stop, delete, export and import bots")
     bs = p.add_subparsers(dest="bots_command", metavar="ACTION", required=True)
 
-    a = bs.add_parser("add", help="add a bot (paper by default)",
-                      formatter_class=DefaultsShown)
+    a = bs.add_parser("add", help="add a bot (paper by default)", formatter_class=DefaultsShown)
     a.add_argument("name", help="1-40 letters, digits, '_', '-' or '.'")
     a.add_argument("--strategy", default="sma_cross", help="sma_cross, rsi_reversion or llm")
-    a.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                   help="strategy parameter (repeatable), e.g. --param fast=10")
+    a.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="strategy parameter (repeatable), e.g. --param fast=10",
+    )
     a.add_argument("--symbols", default="BTC/USDT", help="comma separated, e.g. BTC/USDT,ETH/USDT")
     a.add_argument("--exchange", default="sim", help="'sim' (built-in market) or a ccxt id")
     a.add_argument("--timeframe", default="1m", help="candle length: 1m, 5m, 15m, 1h, 4h, 1d")
-    a.add_argument("--capital", default="10000", metavar="AMOUNT",
-                   help="starting cash, in the quote currency (USDT for BTC/USDT)")
-    a.add_argument("--cadence", type=int, default=0, metavar="SECONDS",
-                   help="decide at most every N seconds (0 = every candle close)")
-    a.add_argument("--fee", default="0.001", metavar="RATE",
-                   help="fee rate per fill, below 0.1: 0.001 = 0.1 %%")
-    a.add_argument("--max-position-pct", default="15", metavar="PCT",
-                   help="largest position, %% of equity")
-    a.add_argument("--max-exposure-pct", default="85", metavar="PCT",
-                   help="all positions together, %% of equity")
-    a.add_argument("--stop-loss-pct", default="3.5", metavar="PCT",
-                   help="stop-loss distance below the entry, %%")
-    a.add_argument("--take-profit-pct", default="7", metavar="PCT",
-                   help="take-profit distance above the entry, %%")
-    a.add_argument("--on-stop", choices=("keep", "close"), default="keep",
-                   help="what stopping the bot does with its open positions: keep them (their "
-                   "stop-loss and take-profit are then not watched) or close them at market")
+    a.add_argument(
+        "--capital",
+        default="10000",
+        metavar="AMOUNT",
+        help="starting cash, in the quote currency (USDT for BTC/USDT)",
+    )
+    a.add_argument(
+        "--cadence",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="decide at most every N seconds (0 = every candle close)",
+    )
+    a.add_argument(
+        "--fee",
+        default="0.001",
+        metavar="RATE",
+        help="fee rate per fill, below 0.1: 0.001 = 0.1 %%",
+    )
+    a.add_argument(
+        "--max-position-pct", default="15", metavar="PCT", help="largest position, %% of equity"
+    )
+    a.add_argument(
+        "--max-exposure-pct",
+        default="85",
+        metavar="PCT",
+        help="all positions together, %% of equity",
+    )
+    a.add_argument(
+        "--stop-loss-pct",
+        default="3.5",
+        metavar="PCT",
+        help="stop-loss distance below the entry, %%",
+    )
+    a.add_argument(
+        "--take-profit-pct",
+        default="7",
+        metavar="PCT",
+        help="take-profit distance above the entry, %%",
+    )
+    a.add_argument(
+        "--on-stop",
+        choices=("keep", "close"),
+        default="keep",
+        help="what stopping the bot does with its open positions: keep them (their "
+        "stop-loss and take-profit are then not watched) or close them at market",
+    )
     a.add_argument("--live", action="store_true", help="LIVE trading with real money")
-    a.add_argument("--yes-i-mean-live", action="store_true",
-                   help="confirm --live (required with it)")
+    a.add_argument(
+        "--yes-i-mean-live", action="store_true", help="confirm --live (required with it)"
+    )
     a.add_argument("--start", action="store_true", help="start it right away")
     a.set_defaults(handler=cmd_add)
 
@@ -73,13 +108,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         s.set_defaults(handler=cmd_start if verb == "start" else cmd_stop)
         if verb == "stop":
             what = s.add_mutually_exclusive_group()
-            what.add_argument("--close", dest="close_positions", action="store_const",
-                              const=True, help="close its open positions at market (needs "
-                              "the running engine)")
-            what.add_argument("--keep", dest="close_positions", action="store_const",
-                              const=False, help="keep its open positions (their stop-loss and "
-                              "take-profit are then not watched); the default is the bot's "
-                              "on_stop setting")
+            what.add_argument(
+                "--close",
+                dest="close_positions",
+                action="store_const",
+                const=True,
+                help="close its open positions at market (needs the running engine)",
+            )
+            what.add_argument(
+                "--keep",
+                dest="close_positions",
+                action="store_const",
+                const=False,
+                help="keep its open positions (their stop-loss and "
+                "take-profit are then not watched); the default is the bot's "
+                "on_stop setting",
+            )
 
     d = bs.add_parser("delete", help="delete a bot (history kept unless --purge)")
     d.add_argument("name")
@@ -91,8 +135,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.set_defaults(handler=cmd_export)
     im = bs.add_parser("import", help="add bots from a JSON export")
     im.add_argument("file")
-    im.add_argument("--yes-i-mean-live", action="store_true",
-                    help="confirm importing LIVE bots (they trade real money)")
+    im.add_argument(
+        "--yes-i-mean-live",
+        action="store_true",
+        help="confirm importing LIVE bots (they trade real money)",
+    )
     im.set_defaults(handler=cmd_import)
 
 
@@ -116,15 +163,22 @@ def build_config(args: argparse.Namespace) -> Any:
 
     if args.live and not args.yes_i_mean_live:
         raise ConfigError("--live trades real money; add --yes-i-mean-live to confirm")
-    risk = {k: getattr(args, k) for k in ("max_position_pct", "max_exposure_pct",
-                                          "stop_loss_pct", "take_profit_pct")
-            if getattr(args, k) is not None}
+    risk = {
+        k: getattr(args, k)
+        for k in ("max_position_pct", "max_exposure_pct", "stop_loss_pct", "take_profit_pct")
+        if getattr(args, k) is not None
+    }
     data = {
-        "name": args.name, "exchange": args.exchange, "symbols": args.symbols,
-        "timeframe": args.timeframe, "strategy": args.strategy,
-        "params": parse_params(args.strategy, args.param), "capital": args.capital,
+        "name": args.name,
+        "exchange": args.exchange,
+        "symbols": args.symbols,
+        "timeframe": args.timeframe,
+        "strategy": args.strategy,
+        "params": parse_params(args.strategy, args.param),
+        "capital": args.capital,
         "risk": risk,
-        "cadence_s": args.cadence, "fee_rate": args.fee,
+        "cadence_s": args.cadence,
+        "fee_rate": args.fee,
         "mode": Mode.LIVE if args.live else Mode.PAPER,
         "on_stop": args.on_stop,
     }
@@ -160,8 +214,10 @@ def check_exchange(exchange: str) -> None:
     import ccxt  # noqa: PLC0415 - loaded only for exchange bots: it is slow to import
 
     if exchange not in ccxt.exchanges:
-        raise ConfigError(f"unknown exchange {exchange!r}: use 'sim' or a ccxt exchange id "
-                          "such as 'binance' (see ccxt.exchanges)")
+        raise ConfigError(
+            f"unknown exchange {exchange!r}: use 'sim' or a ccxt exchange id "
+            "such as 'binance' (see ccxt.exchanges)"
+        )
 
 
 def _db(args: argparse.Namespace) -> Path:
@@ -233,7 +289,7 @@ def _sent(path: Path, command: Any) -> str:
 
 
 def _db_given(args: argparse.Namespace) -> str | None:
-    """"--db" or "OXBOT_DB" when the user named the database, else None (the default one)."""
+    """ "--db" or "OXBOT_DB" when the user named the database, else None (the default one)."""
     import os  # noqa: PLC0415
 
     if getattr(args, "db", None):
@@ -246,10 +302,14 @@ def _no_database(args: argparse.Namespace) -> str:
     db = _db(args)
     given = _db_given(args)
     if given:
-        return (f"{given} {db} does not exist; check the path (`oxbot bots add` or `oxbot` "
-                "creates a new database there)")
-    return (f"no database yet at {db}: add a bot (`oxbot bots add NAME --strategy sma_cross`) "
-            "or run `oxbot --demo`")
+        return (
+            f"{given} {db} does not exist; check the path (`oxbot bots add` or `oxbot` "
+            "creates a new database there)"
+        )
+    return (
+        f"no database yet at {db}: add a bot (`oxbot bots add NAME --strategy sma_cross`) "
+        "or run `oxbot --demo`"
+    )
 
 
 def _say_if_new_database(args: argparse.Namespace) -> None:
@@ -285,9 +345,11 @@ def _live_warning(cfg: Any) -> None:
     from oxbot.engine.models import Mode  # noqa: PLC0415
 
     if cfg.mode is Mode.LIVE:
-        print(f"WARNING: {cfg.name} is a LIVE bot: it trades real money on {cfg.exchange} "
-              f"({','.join(cfg.symbols)}); stop it with `oxbot bots stop {cfg.name}`",
-              file=sys.stderr)
+        print(
+            f"WARNING: {cfg.name} is a LIVE bot: it trades real money on {cfg.exchange} "
+            f"({','.join(cfg.symbols)}); stop it with `oxbot bots stop {cfg.name}`",
+            file=sys.stderr,
+        )
 
 
 # ---------------------------------------------------------------------------- commands
@@ -317,8 +379,10 @@ def cmd_add(args: argparse.Namespace) -> int:
 
         asyncio.run(_with_store(args, add))
         when = " and will start with the engine" if args.start else ""
-    print(f"added {cfg.name} ({cfg.strategy} on {cfg.exchange} {','.join(cfg.symbols)} "
-          f"{cfg.timeframe}, {cfg.mode.value}){when}")
+    print(
+        f"added {cfg.name} ({cfg.strategy} on {cfg.exchange} {','.join(cfg.symbols)} "
+        f"{cfg.timeframe}, {cfg.mode.value}){when}"
+    )
     if args.start:
         _live_warning(cfg)
     return 0
@@ -327,12 +391,18 @@ def cmd_add(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
     for cfg, status in asyncio.run(_bots(args)).values():
-        rows.append({
-            "name": cfg.name, "status": status.value, "mode": cfg.mode.value,
-            "strategy": cfg.strategy, "exchange": cfg.exchange,
-            "symbols": list(cfg.symbols), "timeframe": cfg.timeframe,
-            "capital": str(cfg.capital),
-        })
+        rows.append(
+            {
+                "name": cfg.name,
+                "status": status.value,
+                "mode": cfg.mode.value,
+                "strategy": cfg.strategy,
+                "exchange": cfg.exchange,
+                "symbols": list(cfg.symbols),
+                "timeframe": cfg.timeframe,
+                "capital": str(cfg.capital),
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -343,8 +413,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no bots yet: `oxbot bots add NAME --strategy sma_cross` or `oxbot --demo`")
         return 0
     head = ("NAME", "STATUS", "MODE", "STRATEGY", "MARKET", "SYMBOLS", "TF", "CAPITAL")
-    table = [head] + [(r["name"], r["status"], r["mode"].upper(), r["strategy"], r["exchange"],
-                       ",".join(r["symbols"]), r["timeframe"], r["capital"]) for r in rows]
+    table = [head] + [
+        (
+            r["name"],
+            r["status"],
+            r["mode"].upper(),
+            r["strategy"],
+            r["exchange"],
+            ",".join(r["symbols"]),
+            r["timeframe"],
+            r["capital"],
+        )
+        for r in rows
+    ]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
@@ -360,28 +441,33 @@ def _set_status(args: argparse.Namespace, start: bool) -> int:
     close = getattr(args, "close_positions", None)
     remote = _remote(args)
     if remote is not None:
-        said = _sent(remote, StartBot(name=args.name) if start else
-                     StopBot(name=args.name, close_positions=close))
+        said = _sent(
+            remote,
+            StartBot(name=args.name) if start else StopBot(name=args.name, close_positions=close),
+        )
         print(said or (f"{args.name} started" if start else f"{args.name} stopped"))
     elif close:
-        raise UsageError(f"--close sells at market, which needs the running engine (`oxbot run "
-                         f"--headless` or `oxbot`); without it `oxbot bots stop {args.name}` "
-                         "keeps the positions; nothing was changed")
+        raise UsageError(
+            f"--close sells at market, which needs the running engine (`oxbot run "
+            f"--headless` or `oxbot`); without it `oxbot bots stop {args.name}` "
+            "keeps the positions; nothing was changed"
+        )
     else:
         if start:
             check_keys(args, cfg)
 
         async def change(store: Any) -> int:
-            await store.set_bot_status(args.name,
-                                       BotStatus.RUNNING if start else BotStatus.STOPPED)
+            await store.set_bot_status(args.name, BotStatus.RUNNING if start else BotStatus.STOPPED)
             return len(await store.load_positions(args.name))
 
         held = asyncio.run(_with_store(args, change))
         if start:
             print(f"{args.name} will start with the engine (`oxbot` or `oxbot run --headless`)")
         elif held:
-            print(f"{args.name} stopped; {held} position{'s' if held > 1 else ''} kept: "
-                  "stop-loss and take-profit are not watched until it runs again")
+            print(
+                f"{args.name} stopped; {held} position{'s' if held > 1 else ''} kept: "
+                "stop-loss and take-profit are not watched until it runs again"
+            )
         else:
             print(f"{args.name} stopped")
     if start:
@@ -407,6 +493,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if remote is not None:
         _sent(remote, DeleteBot(name=args.name, purge_history=args.purge))
     else:
+
         async def delete(store: Any) -> bool:
             return bool(await store.delete_bot(args.name, purge_history=args.purge))
 
@@ -421,8 +508,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     out = None if args.out == "-" else Path(args.out).expanduser()
     if out is not None and out.exists() and out.resolve() == _db(args).resolve():
-        raise UsageError(f"--out {args.out} is the database itself; give another file name, "
-                         "e.g. --out bots.json")
+        raise UsageError(
+            f"--out {args.out} is the database itself; give another file name, e.g. --out bots.json"
+        )
     data = [cfg.model_dump(mode="json") for cfg, _ in asyncio.run(_bots(args)).values()]
     text = json.dumps(data, indent=2)
     if out is None:
@@ -445,11 +533,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         raw = json.loads(Path(args.file).read_text())
     except OSError as e:
-        raise ConfigError(f"cannot read {args.file}: {(e.strerror or str(e)).lower()}; check "
-                          "the path") from None
+        raise ConfigError(
+            f"cannot read {args.file}: {(e.strerror or str(e)).lower()}; check the path"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{args.file} is not valid JSON ({e}); give a file written by "
-                          "`oxbot bots export`") from None
+        raise ConfigError(
+            f"{args.file} is not valid JSON ({e}); give a file written by `oxbot bots export`"
+        ) from None
     if not isinstance(raw, list):
         raise ConfigError(f"{args.file}: expected a JSON list of bot configs")
     configs = []
@@ -464,13 +554,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     counts = Counter(c.name for c in configs)
     repeated = sorted(name for name, n in counts.items() if n > 1)
     if repeated:
-        raise ConfigError(f"{args.file} names {', '.join(repeated)} more than once; "
-                          "rename the copies; nothing imported")
+        raise ConfigError(
+            f"{args.file} names {', '.join(repeated)} more than once; "
+            "rename the copies; nothing imported"
+        )
     live = [c.name for c in configs if c.mode is Mode.LIVE]
     if live and not args.yes_i_mean_live:
-        raise ConfigError(f"{args.file} holds LIVE bot(s) {', '.join(live)} that trade real "
-                          "money; add --yes-i-mean-live to import them, or set \"mode\": "
-                          "\"paper\"; nothing imported")
+        raise ConfigError(
+            f"{args.file} holds LIVE bot(s) {', '.join(live)} that trade real "
+            'money; add --yes-i-mean-live to import them, or set "mode": '
+            '"paper"; nothing imported'
+        )
 
     _say_if_new_database(args)
 
@@ -480,6 +574,5 @@ def cmd_import(args: argparse.Namespace) -> int:
     asyncio.run(_with_store(args, put))
     print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")
     if live:
-        print(f"WARNING: {', '.join(live)} LIVE: starting them trades real money",
-              file=sys.stderr)
+        print(f"WARNING: {', '.join(live)} LIVE: starting them trades real money", file=sys.stderr)
     return 0

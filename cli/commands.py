@@ -12,6 +12,12 @@ from oxbot.cli import run as cli_run
 from oxbot.cli import tui as cli_tui
 
 REGISTRARS = [
-    cli_bots.register, cli_run.register, cli_tui.register, cli_backtest.register,
-    cli_data.register, cli_doctor.register, cli_keys.register, cli_remote.register,
+    cli_bots.register,
+    cli_run.register,
+    cli_tui.register,
+    cli_backtest.register,
+    cli_data.register,
+    cli_doctor.register,
+    cli_keys.register,
+    cli_remote.register,
 ]

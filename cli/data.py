@@ -36,8 +36,9 @@ def parse_date(text: str, flag: str) -> int:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        raise DataError(f"{flag} {text!r} is not a date; write it as YYYY-MM-DD or "
-                        "YYYY-MM-DDTHH:MM (UTC)") from None
+        raise DataError(
+            f"{flag} {text!r} is not a date; write it as YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
@@ -48,11 +49,11 @@ def check_out(path: Path) -> None:
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
     if path.is_dir():
-        raise UsageError(f"--out {path} is a directory; give a file name such as "
-                         f"{path / 'BTC-USDT_1h.csv'}")
+        raise UsageError(
+            f"--out {path} is a directory; give a file name such as {path / 'BTC-USDT_1h.csv'}"
+        )
     if not path.parent.exists():
-        raise UsageError(f"--out {path}: the folder {path.parent} does not exist; create it "
-                         "first")
+        raise UsageError(f"--out {path}: the folder {path.parent} does not exist; create it first")
     if path.exists() and not path.is_file():
         raise UsageError(f"--out {path} is not a regular file; give a file name")
 
@@ -76,9 +77,11 @@ def check_resume(path: Path, timeframe: str, tf_ms: int) -> tuple[int, float] | 
         raise DataError(f"{path}: a row is malformed; delete the file and download again") from None
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
     if gaps and min(gaps) != tf_ms:
-        raise DataError(f"{path} holds candles {min(gaps) // 1000} s apart, not {timeframe}; "
-                        "resume only the file of the same symbol and timeframe, or pick "
-                        "another --out")
+        raise DataError(
+            f"{path} holds candles {min(gaps) // 1000} s apart, not {timeframe}; "
+            "resume only the file of the same symbol and timeframe, or pick "
+            "another --out"
+        )
     return last, close
 
 
@@ -90,8 +93,10 @@ def last_timestamp(path: Path) -> int | None:
         return None
     lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
     if not lines or lines[0].strip() != HEADER:
-        raise DataError(f"{path} exists but is not an oxbot candle CSV (header {HEADER!r}); "
-                        "pick another --out or delete the file")
+        raise DataError(
+            f"{path} exists but is not an oxbot candle CSV (header {HEADER!r}); "
+            "pick another --out or delete the file"
+        )
     if len(lines) == 1:
         return None
     try:
@@ -107,8 +112,16 @@ def _bar(done: int, total: int, rows: int, out: TextIO) -> None:
     out.flush()
 
 
-async def download(client: Any, clients: Any, symbol: str, timeframe: str, since_ms: int,
-                   until_ms: int, out: Path, progress: TextIO = sys.stderr) -> int:
+async def download(
+    client: Any,
+    clients: Any,
+    symbol: str,
+    timeframe: str,
+    since_ms: int,
+    until_ms: int,
+    out: Path,
+    progress: TextIO = sys.stderr,
+) -> int:
     """Append closed candles in ``[since_ms, until_ms)`` to ``out``; returns rows written."""
     from oxbot.engine.errors import DataError  # noqa: PLC0415
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
@@ -126,8 +139,10 @@ async def download(client: Any, clients: Any, symbol: str, timeframe: str, since
         cursor = start
         while cursor < until_ms:
             rows = await clients.read(
-                client, lambda c=cursor: client.fetch_ohlcv(symbol, timeframe, c, PAGE),
-                f"fetch {timeframe} candles {symbol}")
+                client,
+                lambda c=cursor: client.fetch_ohlcv(symbol, timeframe, c, PAGE),
+                f"fetch {timeframe} candles {symbol}",
+            )
             rows = [r for r in rows if r[0] >= cursor and r[0] + tf_ms <= until_ms]
             if not rows:
                 # Some exchanges page by time window (OKX: the candles in [since, since+limit)),
@@ -137,9 +152,11 @@ async def download(client: Any, clients: Any, symbol: str, timeframe: str, since
                 _bar(cursor - start, until_ms - start, written, progress)
                 continue
             if resume and written == 0 and not 1 / 3 < float(rows[0][1]) / resume[1] < 3:
-                raise DataError(f"{out} ends at a price of {resume[1]:g} but {symbol} now opens "
-                                f"at {float(rows[0][1]):g}: the file holds another market; "
-                                "pick another --out")
+                raise DataError(
+                    f"{out} ends at a price of {resume[1]:g} but {symbol} now opens "
+                    f"at {float(rows[0][1]):g}: the file holds another market; "
+                    "pick another --out"
+                )
             for r in rows:
                 f.write(",".join(str(v) for v in r[:6]) + "\n")
             f.flush()  # a crash mid-download keeps every page written so far (resume)
@@ -178,8 +195,11 @@ def run_download(args: argparse.Namespace) -> int:
     check_resume(out, args.timeframe, tf_ms)  # a wrong file is refused before any network wait
 
     async def main() -> int:
-        configure = ((lambda c: point_at(c, args.api_url)) if args.api_url
-                     else endpoint_configurer(args.exchange.strip().lower()))
+        configure = (
+            (lambda c: point_at(c, args.api_url))
+            if args.api_url
+            else endpoint_configurer(args.exchange.strip().lower())
+        )
         clients = ExchangeClients(configure=configure)
         try:
             client = clients.public(args.exchange.strip().lower())

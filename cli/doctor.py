@@ -56,13 +56,16 @@ def _integrity(path: Path) -> tuple[bool, str]:
     except sqlite3.Error as e:
         if classify(e, path) == FULL:  # a full disk is not damage
             return False, f"not checked: {_why(e, path)}"
-        return False, (f"DAMAGED ({first_sqlite_message(e)}); restore a backup, or start a new "
-                       "database with --db NEW.db")
+        return False, (
+            f"DAMAGED ({first_sqlite_message(e)}); restore a backup, or start a new "
+            "database with --db NEW.db"
+        )
     if not problems:
         return True, "ok (every page checked)"
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    return False, (f"DAMAGED: {problems[0]}{more}; restore a backup, or start a new database "
-                   "with --db NEW.db")
+    return False, (
+        f"DAMAGED: {problems[0]}{more}; restore a backup, or start a new database with --db NEW.db"
+    )
 
 
 def _disk(path: Path) -> tuple[bool, str]:
@@ -100,9 +103,11 @@ def fixed_size_warning(env: Mapping[str, str]) -> str:
     pinned = [f"{k}={env[k]}" for k in ("COLUMNS", "LINES") if env.get(k)]
     if not pinned:
         return ""
-    return (f"; WARNING: {' '.join(pinned)} is exported, so oxbot draws at that size and "
-            "ignores resizes; run `unset COLUMNS LINES` (or remove the export from your shell "
-            "profile)")
+    return (
+        f"; WARNING: {' '.join(pinned)} is exported, so oxbot draws at that size and "
+        "ignores resizes; run `unset COLUMNS LINES` (or remove the export from your shell "
+        "profile)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,8 +120,11 @@ def run(args: argparse.Namespace) -> int:
     roomy, disk = _disk(db)
     rows = [
         ("oxbot", __version__),
-        ("python", f"{platform.python_version()} ({sys.executable})"
-                   + ("" if ok else " - oxbot needs Python 3.12 or newer")),
+        (
+            "python",
+            f"{platform.python_version()} ({sys.executable})"
+            + ("" if ok else " - oxbot needs Python 3.12 or newer"),
+        ),
         ("database", str(db)),
         ("schema", _schema(db)),
         ("integrity", integrity),

@@ -71,15 +71,22 @@ def check_db_arg(args: argparse.Namespace) -> None:
         if not raw:
             return
     if not raw.strip():
-        raise UsageError(f"{source} is empty; give the path of a database file, e.g. "
-                         "--db ~/oxbot.db, or leave it out for the default")
+        raise UsageError(
+            f"{source} is empty; give the path of a database file, e.g. "
+            "--db ~/oxbot.db, or leave it out for the default"
+        )
     path = Path(raw).expanduser()
-    if not path.exists() and not path.parent.is_dir() and \
-            getattr(args, "command", None) != "doctor":  # doctor only reports
+    if (
+        not path.exists()
+        and not path.parent.is_dir()
+        and getattr(args, "command", None) != "doctor"
+    ):  # doctor only reports
         _missing_folder(path, source, bool(getattr(args, "create", False)))
     if path.is_dir():
-        raise UsageError(f"{source} {path} is a directory; give the path of a database file, "
-                         f"e.g. {path / 'oxbot.db'}")
+        raise UsageError(
+            f"{source} {path} is a directory; give the path of a database file, "
+            f"e.g. {path / 'oxbot.db'}"
+        )
     if path.is_file():
         try:
             with path.open("rb") as fh:
@@ -87,11 +94,12 @@ def check_db_arg(args: argparse.Namespace) -> None:
         except OSError as e:
             raise UsageError(f"{source} {path}: {_reason(e)}; check its permissions") from None
         if head and head != SQLITE_MAGIC:
-            raise UsageError(f"{source} {path} is not a SQLite database; point {source} at an "
-                             "oxbot database or at a new file name")
+            raise UsageError(
+                f"{source} {path} is not a SQLite database; point {source} at an "
+                "oxbot database or at a new file name"
+            )
     elif path.exists():
-        raise UsageError(f"{source} {path} is not a regular file; give the path of a database "
-                         "file")
+        raise UsageError(f"{source} {path} is not a regular file; give the path of a database file")
 
 
 def _missing_folder(path: Path, source: str, create: bool) -> None:
@@ -101,12 +109,15 @@ def _missing_folder(path: Path, source: str, create: bool) -> None:
 
     folder = path.parent
     if folder.exists():
-        raise UsageError(f"{source} {path}: {folder} is not a folder; give the path of a "
-                         "database file")
+        raise UsageError(
+            f"{source} {path}: {folder} is not a folder; give the path of a database file"
+        )
     if not create:
-        raise UsageError(f"{source} {path}: the folder {folder} does not exist; check the "
-                         "path, or add --create to make the folder and a new database there "
-                         "(nothing was written)")
+        raise UsageError(
+            f"{source} {path}: the folder {folder} does not exist; check the "
+            "path, or add --create to make the folder and a new database there "
+            "(nothing was written)"
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -17,15 +17,20 @@ EXIT_OK, EXIT_ERROR = 0, 1
 def register(subparsers: Any) -> None:
     """Add the ``keys`` command and its actions to the ``oxbot`` parser."""
     keys = subparsers.add_parser(
-        "keys", help="API keys in the OS keyring (set, list, delete, check)",
+        "keys",
+        help="API keys in the OS keyring (set, list, delete, check)",
         description="Exchange and LLM keys live in the OS keyring (service 'oxbot'), or are read "
-        "from OXBOT_<PROVIDER>_<FIELD> environment variables, which take precedence.")
+        "from OXBOT_<PROVIDER>_<FIELD> environment variables, which take precedence.",
+    )
     actions = keys.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
 
     p = actions.add_parser("set", help="store a provider's key (hidden prompt; paste works)")
     p.add_argument("provider", help="a ccxt exchange id (binance, okx, ...) or an LLM provider")
-    p.add_argument("--stdin", action="store_true",
-                   help="read the values from stdin, one per line, in the order the prompt asks")
+    p.add_argument(
+        "--stdin",
+        action="store_true",
+        help="read the values from stdin, one per line, in the order the prompt asks",
+    )
     p.set_defaults(handler=_set)
 
     p = actions.add_parser("list", help="providers with a key, where it comes from, masked")
@@ -36,8 +41,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=_delete)
 
     p = actions.add_parser("check", help="keyring backend, keys present, exchange keys usable")
-    p.add_argument("--no-network", action="store_true",
-                   help="do not ask exchanges whether their keys work")
+    p.add_argument(
+        "--no-network", action="store_true", help="do not ask exchanges whether their keys work"
+    )
     p.set_defaults(handler=_check)
 
 
@@ -50,8 +56,9 @@ def _read_values(fields: tuple[Any, ...], from_stdin: bool) -> dict[str, str]:
         if not needed <= len(lines) <= len(fields):
             order = ", ".join(f.name if f.required else f"[{f.name}]" for f in fields)
             count = f"{needed}" if needed == len(fields) else f"{needed} or {len(fields)}"
-            raise UsageError(f"--stdin expects {count} lines ({order}), got {len(lines)}; "
-                             "nothing was saved.")
+            raise UsageError(
+                f"--stdin expects {count} lines ({order}), got {len(lines)}; nothing was saved."
+            )
         return {f.name: line.strip() for f, line in zip(fields, lines, strict=False)}
     import getpass  # noqa: PLC0415
 
@@ -76,13 +83,17 @@ def _set(args: argparse.Namespace) -> int:
     values = _read_values(spec.fields, args.stdin)
     backend = secrets.set_secret(spec.name, values)
     shown = ", ".join(f"{k} {secrets.mask(v)}" for k, v in values.items() if v)
-    print(f"saved {spec.name} ({shown}) in the keyring ({secrets.friendly_name(backend)}); "
-          "read back: ok")
-    shadow = [secrets.env_var(spec.name, f.name) for f in spec.fields
-              if os.environ.get(secrets.env_var(spec.name, f.name))]
+    print(
+        f"saved {spec.name} ({shown}) in the keyring ({secrets.friendly_name(backend)}); "
+        "read back: ok"
+    )
+    shadow = [
+        secrets.env_var(spec.name, f.name)
+        for f in spec.fields
+        if os.environ.get(secrets.env_var(spec.name, f.name))
+    ]
     if shadow:
-        print(f"note: {', '.join(shadow)} set in the environment take precedence over the "
-              "keyring.")
+        print(f"note: {', '.join(shadow)} set in the environment take precedence over the keyring.")
     return EXIT_OK
 
 
@@ -93,9 +104,10 @@ def for_provider(text: str, spec: Any) -> str:
     names = [secrets.env_var(spec.name, f.name) for f in spec.fields if f.required]
     if not names:
         return text
-    return text.replace("OXBOT_BINANCE_API_KEY and OXBOT_BINANCE_SECRET",
-                        " and ".join(names) if len(names) < 3 else
-                        ", ".join(names[:-1]) + " and " + names[-1])
+    return text.replace(
+        "OXBOT_BINANCE_API_KEY and OXBOT_BINANCE_SECRET",
+        " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1],
+    )
 
 
 def half_set_env() -> list[tuple[str, dict[str, str], list[str]]]:
@@ -108,8 +120,9 @@ def half_set_env() -> list[tuple[str, dict[str, str], list[str]]]:
 
     pattern = re.compile(rf"^{secrets.ENV_PREFIX}(.+)_({'|'.join(secrets.FIELD_NAMES_UPPER)})$")
     out = []
-    for name in sorted({m.group(1).lower() for v in os.environ
-                        if (m := pattern.match(v)) and os.environ[v]}):
+    for name in sorted(
+        {m.group(1).lower() for v in os.environ if (m := pattern.match(v)) and os.environ[v]}
+    ):
         try:
             spec = secrets.provider_spec(name)
         except secrets.UsageError:
@@ -128,8 +141,7 @@ def half_set_env() -> list[tuple[str, dict[str, str], list[str]]]:
     return out
 
 
-def _print_entries(entries: list[Any], half: list[tuple[str, dict[str, str], list[str]]]
-                   ) -> None:
+def _print_entries(entries: list[Any], half: list[tuple[str, dict[str, str], list[str]]]) -> None:
     width = max([len(e.provider) for e in entries] + [len(h[0]) for h in half] + [8])
     print(f"{'PROVIDER':<{width}}  {'SOURCE':<8}  FIELDS")
     for e in entries:
@@ -156,12 +168,16 @@ def _list(args: argparse.Namespace) -> int:
         if not env_entries and not half:
             raise
         _print_entries(env_entries, half)  # keys from the environment work without a keyring
-        print(f"note: keyring unavailable ({_first_line(e)}); `oxbot keys set` needs one",
-              file=sys.stderr)
+        print(
+            f"note: keyring unavailable ({_first_line(e)}); `oxbot keys set` needs one",
+            file=sys.stderr,
+        )
         return EXIT_OK
     if not entries and not half:
-        print(f"no keys (keyring: {secrets.friendly_name(secrets.check_backend())}); "
-              "add one with `oxbot keys set PROVIDER`")
+        print(
+            f"no keys (keyring: {secrets.friendly_name(secrets.check_backend())}); "
+            "add one with `oxbot keys set PROVIDER`"
+        )
         return EXIT_OK
     _print_entries(entries, half)
     return EXIT_OK
@@ -178,8 +194,11 @@ def _delete(args: argparse.Namespace) -> int:
         print(f"deleted {spec.name} from the keyring.")
     else:
         print(f"no key for {spec.name} in the keyring; nothing deleted.", file=sys.stderr)
-    env = [secrets.env_var(spec.name, f.name) for f in spec.fields
-           if os.environ.get(secrets.env_var(spec.name, f.name))]
+    env = [
+        secrets.env_var(spec.name, f.name)
+        for f in spec.fields
+        if os.environ.get(secrets.env_var(spec.name, f.name))
+    ]
     if env:
         print(f"note: {', '.join(env)} in the environment still provide a key.")
     return EXIT_OK if existed else EXIT_ERROR
@@ -207,8 +226,11 @@ def _check(args: argparse.Namespace) -> int:
             from oxbot.app.runtime import endpoint_configurer  # noqa: PLC0415
 
             loaded = secrets.load_secret(entry.provider)
-            verdict = check_exchange_key(entry.provider, loaded.fields if loaded else {},
-                                         configure=endpoint_configurer(entry.provider))
+            verdict = check_exchange_key(
+                entry.provider,
+                loaded.fields if loaded else {},
+                configure=endpoint_configurer(entry.provider),
+            )
             line += f"; {verdict}"
             status = EXIT_ERROR if verdict.startswith("rejected") else status
         print(line)
@@ -221,15 +243,22 @@ def _check(args: argparse.Namespace) -> int:
         if not usable:
             raise problem
         # Keys from the environment work without a keyring: say so, and do not fail.
-        print(f"note: keyring unavailable ({_first_line(problem)}); the keys above come from "
-              "the environment; `oxbot keys set` needs a keyring", file=sys.stderr)
+        print(
+            f"note: keyring unavailable ({_first_line(problem)}); the keys above come from "
+            "the environment; `oxbot keys set` needs a keyring",
+            file=sys.stderr,
+        )
     elif not entries:
         print("no keys present; add one with `oxbot keys set PROVIDER`")
     return status
 
 
-def check_exchange_key(provider: str, fields: Mapping[str, str], timeout: float = 5.0,
-                       configure: Callable[[Any], None] | None = None) -> str:
+def check_exchange_key(
+    provider: str,
+    fields: Mapping[str, str],
+    timeout: float = 5.0,
+    configure: Callable[[Any], None] | None = None,
+) -> str:
     """Ask the exchange whether the key works (ccxt ``fetch_balance``); return a verdict line.
 
     The verdict starts with ``usable``, ``rejected`` or ``not checked`` and never contains the
@@ -243,9 +272,12 @@ def check_exchange_key(provider: str, fields: Mapping[str, str], timeout: float 
     exchange_class = getattr(ccxt, provider, None)
     if exchange_class is None:
         return f"not checked: ccxt has no exchange {provider!r}"
-    config: dict[str, Any] = {"apiKey": fields.get("api_key", ""),
-                              "secret": fields.get("secret", ""),
-                              "timeout": int(timeout * 1000), "enableRateLimit": False}
+    config: dict[str, Any] = {
+        "apiKey": fields.get("api_key", ""),
+        "secret": fields.get("secret", ""),
+        "timeout": int(timeout * 1000),
+        "enableRateLimit": False,
+    }
     if fields.get("passphrase"):
         config["password"] = fields["passphrase"]
     exchange = exchange_class(config)
@@ -275,8 +307,10 @@ def check_exchange_key(provider: str, fields: Mapping[str, str], timeout: float 
         if isinstance(error, ccxt.PermissionDenied):
             return "rejected: the key may not read balances; check its permissions"
         if isinstance(error, ccxt.AuthenticationError):
-            return ("rejected: the exchange refused the key; check the key, its permissions "
-                    "and the IP whitelist")
+            return (
+                "rejected: the exchange refused the key; check the key, its permissions "
+                "and the IP whitelist"
+            )
         if isinstance(error, ccxt.NetworkError):
             return f"not checked: cannot reach {provider} (network, DNS or timeout); try again"
         return f"not checked: {provider} answered with an error; try again later"

@@ -25,8 +25,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 DB_HELP = "database file (default: $OXBOT_DB or the user data directory)"
-CREATE_HELP = ("create the --db file's folder when it does not exist (without it oxbot refuses, "
-               "so a typo in the path never makes a new, empty database somewhere)")
+CREATE_HELP = (
+    "create the --db file's folder when it does not exist (without it oxbot refuses, "
+    "so a typo in the path never makes a new, empty database somewhere)"
+)
 
 
 def _add_db_options(parser: argparse.ArgumentParser, top: bool) -> None:
@@ -35,8 +37,7 @@ def _add_db_options(parser: argparse.ArgumentParser, top: bool) -> None:
     before the command is kept."""
     default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
     parser.add_argument("--db", metavar="PATH", help=DB_HELP, **default)  # type: ignore[arg-type]
-    parser.add_argument("--create", action="store_true", help=CREATE_HELP,
-                        **default)  # type: ignore[arg-type]
+    parser.add_argument("--create", action="store_true", help=CREATE_HELP, **default)  # type: ignore[arg-type]
 
 
 def _every_subparser(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

@@ -12,13 +12,23 @@ from typing import Any
 
 # BotConfig field (pydantic location) -> the flag of `oxbot bots add` that sets it.
 FIELD_FLAGS = {
-    "fee_rate": "--fee", "cadence_s": "--cadence", "capital": "--capital",
-    "symbols": "--symbols", "timeframe": "--timeframe", "exchange": "--exchange",
-    "strategy": "--strategy", "slippage_bps": "--slippage-bps", "name": "NAME",
-    "risk.max_position_pct": "--max-position-pct", "max_position_pct": "--max-position-pct",
-    "risk.max_exposure_pct": "--max-exposure-pct", "max_exposure_pct": "--max-exposure-pct",
-    "risk.stop_loss_pct": "--stop-loss-pct", "stop_loss_pct": "--stop-loss-pct",
-    "risk.take_profit_pct": "--take-profit-pct", "take_profit_pct": "--take-profit-pct",
+    "fee_rate": "--fee",
+    "cadence_s": "--cadence",
+    "capital": "--capital",
+    "symbols": "--symbols",
+    "timeframe": "--timeframe",
+    "exchange": "--exchange",
+    "strategy": "--strategy",
+    "slippage_bps": "--slippage-bps",
+    "name": "NAME",
+    "risk.max_position_pct": "--max-position-pct",
+    "max_position_pct": "--max-position-pct",
+    "risk.max_exposure_pct": "--max-exposure-pct",
+    "max_exposure_pct": "--max-exposure-pct",
+    "risk.stop_loss_pct": "--stop-loss-pct",
+    "stop_loss_pct": "--stop-loss-pct",
+    "risk.take_profit_pct": "--take-profit-pct",
+    "take_profit_pct": "--take-profit-pct",
     "on_stop": "--on-stop",
 }
 # Field-specific hints: what the number means, so "less than 0.1" is not a riddle.
@@ -64,8 +74,9 @@ def strategy_params(strategy: str, items: list[str]) -> dict[str, Any]:
             try:
                 values[key] = json.loads(text)
             except ValueError:
-                raise ConfigError(f"--param {key}: give JSON, e.g. --param "
-                                  f"{key}='{{\"a\": 1}}'") from None
+                raise ConfigError(
+                    f"--param {key}: give JSON, e.g. --param {key}='{{\"a\": 1}}'"
+                ) from None
         else:
             values[key] = text
     from pydantic import ValidationError  # noqa: PLC0415

@@ -20,16 +20,18 @@ STOP_TIMEOUT_S = 10.0
 def register(subparsers: Any) -> None:
     """Add the `status` and `stop` sub-commands."""
     p = subparsers.add_parser(
-        "status", help="show the running headless engine's status",
+        "status",
+        help="show the running headless engine's status",
         description="Print the summary of the headless engine running on the database: uptime, "
-                    "bots running, cycles, trades, equity, errors. Exit 1 if none is running.",
+        "bots running, cycles, trades, equity, errors. Exit 1 if none is running.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     p.set_defaults(handler=run_status)
     p = subparsers.add_parser(
-        "stop", help="stop the running headless engine gracefully",
+        "stop",
+        help="stop the running headless engine gracefully",
         description="Ask the headless engine running on the database to stop (bots' state is "
-                    f"saved) and wait up to {STOP_TIMEOUT_S:g} s for it to finish.",
+        f"saved) and wait up to {STOP_TIMEOUT_S:g} s for it to finish.",
     )
     p.set_defaults(handler=run_stop)
 
@@ -54,8 +56,7 @@ def run_status(args: argparse.Namespace) -> int:
         if not args.json:
             raise  # "oxbot: no oxbot engine is running ..." on stderr, exit 1
         # scripts get an answer they can parse, and the exit code says the same
-        print(json.dumps({"state": "stopped", "db": str(db), "socket": str(sock)},
-                         sort_keys=True))
+        print(json.dumps({"state": "stopped", "db": str(db), "socket": str(sock)}, sort_keys=True))
         print(f"oxbot: {e}", file=sys.stderr)
         return EXIT_ERROR
     if args.json:
@@ -75,15 +76,24 @@ def run_stop(args: argparse.Namespace) -> int:
     if request_stop(sock, timeout=STOP_TIMEOUT_S, db=db):
         print("engine stopped; its bots' state is saved and they resume on the next start")
         return EXIT_OK
-    print(f"oxbot: the engine is still stopping after {STOP_TIMEOUT_S:g} s; check its log, "
-          f"then run `oxbot status` (socket {sock})", file=sys.stderr)
+    print(
+        f"oxbot: the engine is still stopping after {STOP_TIMEOUT_S:g} s; check its log, "
+        f"then run `oxbot status` (socket {sock})",
+        file=sys.stderr,
+    )
     return EXIT_ERROR
 
 
 _LABELS = {
-    "uptime_s": "uptime", "bots_running": "bots running", "bots_total": "bots total",
-    "cycles": "cycles", "trades": "round trips", "equity": "equity", "errors": "errors",
-    "failed_decisions": "failed LLM decisions", "db": "db",
+    "uptime_s": "uptime",
+    "bots_running": "bots running",
+    "bots_total": "bots total",
+    "cycles": "cycles",
+    "trades": "round trips",
+    "equity": "equity",
+    "errors": "errors",
+    "failed_decisions": "failed LLM decisions",
+    "db": "db",
     "state": "",  # shown in the first row
 }
 

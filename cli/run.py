@@ -7,15 +7,30 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the engine (use --headless on servers, in tmux)")
-    p.add_argument("--headless", action="store_true",
-                   help="engine only, plain log lines; attach a cockpit with `oxbot attach`")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="engine only, plain log lines; attach a cockpit with `oxbot attach`",
+    )
     p.add_argument("--log-format", choices=("plain", "json"), default="plain")
-    p.add_argument("--status-every", type=float, default=None, metavar="MINUTES",
-                   help="status summary interval (default: settings, 5)")
-    p.add_argument("--sim-speed", default=None, metavar="X",
-                   help="sim market speed: 'max', 1 = real time, N = N x (default 30)")
-    p.add_argument("--no-resume", action="store_true",
-                   help="do not restart the bots that were running when the engine stopped")
+    p.add_argument(
+        "--status-every",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="status summary interval (default: settings, 5)",
+    )
+    p.add_argument(
+        "--sim-speed",
+        default=None,
+        metavar="X",
+        help="sim market speed: 'max', 1 = real time, N = N x (default 30)",
+    )
+    p.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="do not restart the bots that were running when the engine stopped",
+    )
     p.set_defaults(handler=run)
 
 
@@ -44,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.headless:
         raise UsageError("`oxbot run` needs --headless (plain `oxbot` opens the cockpit)")
     if args.status_every is not None and not args.status_every > 0:  # also refuses nan
-        raise UsageError(f"--status-every must be > 0 minutes, got {args.status_every:g}; "
-                         "e.g. --status-every 5")
+        raise UsageError(
+            f"--status-every must be > 0 minutes, got {args.status_every:g}; e.g. --status-every 5"
+        )
     from oxbot.app.headless import serve  # noqa: PLC0415
     from oxbot.app.logs import setup_logging  # noqa: PLC0415
     from oxbot.app.runtime import RuntimeOptions, exchange_options  # noqa: PLC0415
@@ -61,11 +77,13 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("oxbot").warning(w)
     db = resolve_db_path(args.db)
     opts = RuntimeOptions(
-        db_path=db, sim=sim_config(args.sim_speed), resume=settings.resume_bots and not
-        args.no_resume, demo=args.demo,  # (a snapshot each second feeds attached cockpits)
+        db_path=db,
+        sim=sim_config(args.sim_speed),
+        resume=settings.resume_bots and not args.no_resume,
+        demo=args.demo,  # (a snapshot each second feeds attached cockpits)
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
         **exchange_options(),
     )
-    every = (args.status_every if args.status_every is not None else settings.status_every_min)
+    every = args.status_every if args.status_every is not None else settings.status_every_min
     sock = socket_path_for(db.resolve(), runtime_dir())
     return asyncio.run(serve(opts, max(every, 0.01) * 60, sock))

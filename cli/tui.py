@@ -46,7 +46,8 @@ def _need_terminal() -> None:
         raise OxbotError(
             f"the cockpit needs a terminal, and standard {which} is not one (a pipe or a "
             "file). In scripts use `oxbot status`, `oxbot bots list --json`, or run the engine "
-            "with `oxbot run --headless`")
+            "with `oxbot run --headless`"
+        )
 
 
 def run_attach(args: argparse.Namespace) -> int:
@@ -56,8 +57,10 @@ def run_attach(args: argparse.Namespace) -> int:
     _need_terminal()
     db, sock = _paths(args)
     if not engine_running(sock):
-        raise OxbotError(f"no oxbot engine is running for {db}; start one with "
-                         "`oxbot run --headless` (or run plain `oxbot`)")
+        raise OxbotError(
+            f"no oxbot engine is running for {db}; start one with "
+            "`oxbot run --headless` (or run plain `oxbot`)"
+        )
     return _run(SocketClient(sock, db=db), *_settings())
 
 
@@ -76,8 +79,11 @@ def run_tui(args: argparse.Namespace) -> int:
     from oxbot.cli.run import sim_config  # noqa: PLC0415
 
     opts = RuntimeOptions(
-        db_path=db, sim=sim_config(getattr(args, "sim_speed", None)),
-        resume=settings.resume_bots, demo=args.demo, offer_demo=not db.exists(),
+        db_path=db,
+        sim=sim_config(getattr(args, "sim_speed", None)),
+        resume=settings.resume_bots,
+        demo=args.demo,
+        offer_demo=not db.exists(),
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
         **exchange_options(),
     )

@@ -92,9 +92,15 @@ class BotRunner:
         self.name = config.name
         self.strategy = strategy
         # the one writer of the bot's fills; it holds the portfolio (see ``portfolio``)
-        self.ledger = LedgerWriter(self.name, portfolio, store, bus,
-                                   position_view=self._pos_view, reload=reload,
-                                   lost=self._ledger_lost)
+        self.ledger = LedgerWriter(
+            self.name,
+            portfolio,
+            store,
+            bus,
+            position_view=self._pos_view,
+            reload=reload,
+            lost=self._ledger_lost,
+        )
         self.risk = RiskManager(config.risk, config.fee_rate, rules)  # exchange steps, minimums
         self.broker = broker
         self.store = store
@@ -216,8 +222,11 @@ class BotRunner:
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
         pos = self.portfolio.position(sym)
-        hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high)) \
-            if pos is not None and self.active else None
+        hit = (
+            stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
+            if pos is not None and self.active
+            else None
+        )
         if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], bar.close_ts)
         ts = bar.close_ts
@@ -244,8 +253,14 @@ class BotRunner:
         except BudgetExceeded:
             return
         await self.set_status(BotStatus.RUNNING, persist=False)
-        self.bus.publish(Notice(ts, "info", f"{self.name} resumed: a new UTC day, its daily "
-                                "LLM budget is available again", self.name))
+        self.bus.publish(
+            Notice(
+                ts,
+                "info",
+                f"{self.name} resumed: a new UTC day, its daily LLM budget is available again",
+                self.name,
+            )
+        )
 
     def _due(self, ts: int) -> bool:
         cad = self.config.cadence_s * 1000
@@ -272,9 +287,14 @@ class BotRunner:
         if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
             return
         ctx = DecisionContext(
-            bot=self.name, ts=ts, config=self.config, frames=self.frames,
-            positions=self.tradable_positions(), cash=self.portfolio.cash,
-            equity=self.portfolio.equity(self.marks), memory=tuple(self.memory),
+            bot=self.name,
+            ts=ts,
+            config=self.config,
+            frames=self.frames,
+            positions=self.tradable_positions(),
+            cash=self.portfolio.cash,
+            equity=self.portfolio.equity(self.marks),
+            memory=tuple(self.memory),
             emit=lambda text: self.bus.publish(ReasoningChunk(ts, self.name, text)),
         )
         if not self.strategy.wants_decision(ctx):
@@ -322,18 +342,25 @@ class BotRunner:
         self.last_decision_ts = ts
         record = _record(decision, verdict, orders)
         if failure is not None:
-            record = replace(record, error=storable(
-                f"order failed: {type(failure).__name__}: {failure}")[:2000])
+            record = replace(
+                record, error=storable(f"order failed: {type(failure).__name__}: {failure}")[:2000]
+            )
         keep = record if (not decision.is_hold or decision.source != "rule") else None
         if keep is not None:
             self.memory.append(keep)
         await self._persist(orders, fills, keep, ts)
-        self.bus.publish(DecisionMade(
-            ts, self.name, decision.source,
-            tuple((i.symbol, i.action.value) for i in decision.items), decision.reasoning,
-            verdict.status.value if verdict else "", verdict.reasons if verdict else (),
-            tuple(o.client_order_id for o in orders),
-        ))
+        self.bus.publish(
+            DecisionMade(
+                ts,
+                self.name,
+                decision.source,
+                tuple((i.symbol, i.action.value) for i in decision.items),
+                decision.reasoning,
+                verdict.status.value if verdict else "",
+                verdict.reasons if verdict else (),
+                tuple(o.client_order_id for o in orders),
+            )
+        )
         if fills:
             self.publish_view()
         if failure is not None:
@@ -369,18 +396,29 @@ class BotRunner:
                 return False
             qty = sellable(held.qty, price, self._rules(pos.symbol))
             if qty <= 0:  # dust the exchange would refuse (a fee taken in the coin bought)
-                log.info("bot %s: %s %s left is below the exchange's minimum; not sold",
-                         self.name, held.qty, pos.symbol)
+                log.info(
+                    "bot %s: %s %s left is below the exchange's minimum; not sold",
+                    self.name,
+                    held.qty,
+                    pos.symbol,
+                )
                 return False
-            intent = OrderIntent(self.name, pos.symbol, Side.SELL, qty, reason, self.new_id(),
-                                 limit_price=price)
+            intent = OrderIntent(
+                self.name, pos.symbol, Side.SELL, qty, reason, self.new_id(), limit_price=price
+            )
             ex = await self.broker.execute(intent, price, ts)
             await self._persist([ex.order], list(ex.fills), None, ts)
             self.publish_view()
             if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT):
-                self.memory.append(DecisionRecord(
-                    self.name, ts, "risk", f"{pos.symbol}:{reason.value}",
-                    reasoning=f"{reason.value.replace('_', '-')} hit at {price}"))
+                self.memory.append(
+                    DecisionRecord(
+                        self.name,
+                        ts,
+                        "risk",
+                        f"{pos.symbol}:{reason.value}",
+                        reasoning=f"{reason.value.replace('_', '-')} hit at {price}",
+                    )
+                )
             return True
 
     async def settle(self, ts: int) -> None:
@@ -393,8 +431,15 @@ class BotRunner:
                 await self.record_executions(settled, ts)
         if self.flatten_pending and not self.broker.blocked():
             n = await self.flatten(ts)
-            self.bus.publish(Notice(ts, "info", f"{self.name}: its orders settled; the flatten "
-                                    f"asked before closed {n} position(s)", self.name))
+            self.bus.publish(
+                Notice(
+                    ts,
+                    "info",
+                    f"{self.name}: its orders settled; the flatten "
+                    f"asked before closed {n} position(s)",
+                    self.name,
+                )
+            )
 
     def request_settle(self) -> None:
         """The broker's nudge (an order is due a lookup): through the inbox while the bot runs,
@@ -402,8 +447,9 @@ class BotRunner:
         if self.task is not None and not self.task.done():
             self.inbox.put_nowait(SETTLE)
         elif self._settle_task is None or self._settle_task.done():
-            self._settle_task = asyncio.create_task(self._settle_stopped(),
-                                                    name=f"settle:{self.name}")
+            self._settle_task = asyncio.create_task(
+                self._settle_stopped(), name=f"settle:{self.name}"
+            )
 
     async def _settle_stopped(self) -> None:
         try:
@@ -443,12 +489,18 @@ class BotRunner:
         waiting = sum(1 for s in held if s in blocked)
         return len(held) - waiting, waiting
 
-    async def _persist(self, orders: list[Order], fills: list[Fill],
-                       record: DecisionRecord | None, ts: int) -> None:
+    async def _persist(
+        self, orders: list[Order], fills: list[Fill], record: DecisionRecord | None, ts: int
+    ) -> None:
         """Through the ledger writer, with the equity samples not stored yet: they go with any
         write, and on their own once EQUITY_FLUSH are buffered."""
-        await self.ledger.write(orders, fills, record, take_equity=self._take_equity,
-                                equity_due=len(self._equity_buf) >= EQUITY_FLUSH)
+        await self.ledger.write(
+            orders,
+            fills,
+            record,
+            take_equity=self._take_equity,
+            equity_due=len(self._equity_buf) >= EQUITY_FLUSH,
+        )
 
     def _take_equity(self) -> list[EquityPoint]:
         buf, self._equity_buf = self._equity_buf, []
@@ -507,8 +559,7 @@ class BotRunner:
             buf, self._equity_buf = self._equity_buf, []
             await self.store.record_cycle(self.name, equity=buf)
 
-    async def set_status(self, status: BotStatus, *, persist: bool = True,
-                         why: str = "") -> None:
+    async def set_status(self, status: BotStatus, *, persist: bool = True, why: str = "") -> None:
         """Change the status; ``persist=False`` for a passing state (a circuit breaker's
         pause) that a restart must not inherit. ``why`` is shown with the bot."""
         self.status = status
@@ -526,27 +577,53 @@ class BotRunner:
         self.consecutive_errors += 1
         self.last_error = f"{type(e).__name__}: {e}"
         # Debug only: front ends (the headless log, the cockpit) report the CycleFailed event.
-        log.debug("bot %s: cycle failed (%d in a row): %s", self.name,
-                  self.consecutive_errors, self.last_error)
+        log.debug(
+            "bot %s: cycle failed (%d in a row): %s",
+            self.name,
+            self.consecutive_errors,
+            self.last_error,
+        )
         ts = self.last_cycle_ts or 0
         self.bus.publish(CycleFailed(ts, self.name, self.last_error, self.consecutive_errors))
         if isinstance(e, AuthError) and self.active:
             # A rejected key fails every order the same way: stop now instead of hammering the
             # exchange (and risking a ban) until the error limit.
             self.status = BotStatus.ERROR
-            self.bus.publish(Notice(ts, "error", f"{self.name}: the exchange rejected the API "
-                                    "key; bot stopped. Check it with `oxbot keys check`.",
-                                    self.name))
+            self.bus.publish(
+                Notice(
+                    ts,
+                    "error",
+                    f"{self.name}: the exchange rejected the API "
+                    "key; bot stopped. Check it with `oxbot keys check`.",
+                    self.name,
+                )
+            )
         elif self.consecutive_errors >= ERROR_LIMIT and self.status is BotStatus.RUNNING:
             self.status = BotStatus.ERROR
-            self.bus.publish(Notice(ts, "error", f"{self.name}: {ERROR_LIMIT} cycles failed in "
-                                    f"a row, bot stopped: {self.last_error}", self.name))
+            self.bus.publish(
+                Notice(
+                    ts,
+                    "error",
+                    f"{self.name}: {ERROR_LIMIT} cycles failed in "
+                    f"a row, bot stopped: {self.last_error}",
+                    self.name,
+                )
+            )
         self.publish_view()
 
     def _pos_view(self, p: Position) -> PositionView:
         mark = self.marks.get(p.symbol, p.avg_entry)
-        return PositionView(self.name, p.symbol, p.side, p.qty, p.avg_entry, mark,
-                            p.unrealised(mark), p.stop_loss, p.take_profit)
+        return PositionView(
+            self.name,
+            p.symbol,
+            p.side,
+            p.qty,
+            p.avg_entry,
+            mark,
+            p.unrealised(mark),
+            p.stop_loss,
+            p.take_profit,
+        )
 
     def positions_view(self) -> list[PositionView]:
         return [self._pos_view(p) for p in self.portfolio.positions.values()]
@@ -554,11 +631,23 @@ class BotRunner:
     def view(self) -> BotView:
         pf = self.portfolio
         return BotView(
-            self.name, self.config, self.status, pf.cash, pf.equity(self.marks), pf.net_deposits,
-            self.day_start_equity, pf.realised, pf.fees, len(pf.positions), pf.trades,
-            self.cycles, self.errors, self.last_decision_ts,
+            self.name,
+            self.config,
+            self.status,
+            pf.cash,
+            pf.equity(self.marks),
+            pf.net_deposits,
+            self.day_start_equity,
+            pf.realised,
+            pf.fees,
+            len(pf.positions),
+            pf.trades,
+            self.cycles,
+            self.errors,
+            self.last_decision_ts,
             self.next_cycle_ts if self.status is BotStatus.RUNNING else None,
-            last_error=self.last_error, pause_reason=self.pause_reason,
+            last_error=self.last_error,
+            pause_reason=self.pause_reason,
             stale_symbols=tuple(sorted(k.symbol for k in self.stale)),
             not_ready=self._not_ready_said,
             # LIVE: symbols with an order whose end the exchange has not told yet
@@ -586,8 +675,9 @@ class BotRunner:
         if isinstance(fact, ExchangeUnreachable):
             if self.status is not BotStatus.RUNNING:
                 return False
-            await self.set_status(BotStatus.PAUSED, persist=False,
-                                  why=f"{fact.exchange} unreachable: {fact.reason}")
+            await self.set_status(
+                BotStatus.PAUSED, persist=False, why=f"{fact.exchange} unreachable: {fact.reason}"
+            )
             return True
         if self.name not in fact.paused or self.status is not BotStatus.PAUSED:
             return False
@@ -614,8 +704,12 @@ def _hold_blocked(decision: Decision, blocked: Mapping[str, str]) -> Decision:
         why = blocked.get(item.symbol)
         if why and item.action is not Action.HOLD:
             note = f"{item.action.value} held: {why}"
-            item = replace(item, action=Action.HOLD, size_pct=None,
-                           reasoning=f"{item.reasoning} [{note}]" if item.reasoning else note)
+            item = replace(
+                item,
+                action=Action.HOLD,
+                size_pct=None,
+                reasoning=f"{item.reasoning} [{note}]" if item.reasoning else note,
+            )
         items.append(item)
     return replace(decision, items=tuple(items))
 
@@ -625,19 +719,25 @@ def _record(decision: Decision, verdict: Verdict | None, orders: list[Order]) ->
     # storable(): outside text (a model's reply) must never make the write fail after the
     # orders it caused were executed (a lone surrogate once lost a fill that way).
     return DecisionRecord(
-        bot=decision.bot, ts=decision.ts, source=decision.source,
+        bot=decision.bot,
+        ts=decision.ts,
+        source=decision.source,
         actions=storable(" ".join(f"{i.symbol}:{i.action.value}" for i in decision.items)),
         reasoning=storable(decision.reasoning[:4000]),
         verdict=verdict.status.value if verdict else "",
         verdict_reasons=storable("; ".join(verdict.reasons)) if verdict else "",
         order_ids=",".join(o.client_order_id for o in orders),
-        provider=storable(m.get("provider", "")), model=storable(m.get("model", "")),
+        provider=storable(m.get("provider", "")),
+        model=storable(m.get("model", "")),
         prompt_hash=storable(m.get("prompt_hash", "")),
         prompt=storable(str(m.get("prompt", ""))[:8000]),
         raw_reply=storable(str(m.get("raw_reply", ""))[:8000]),
-        parsed=storable(m.get("parsed", "")), error=storable(m.get("error", "")),
-        tokens_in=int(m.get("tokens_in", 0) or 0), tokens_out=int(m.get("tokens_out", 0) or 0),
-        cost=to_decimal(m.get("cost", ZERO) or ZERO), latency_ms=int(m.get("latency_ms", 0) or 0),
+        parsed=storable(m.get("parsed", "")),
+        error=storable(m.get("error", "")),
+        tokens_in=int(m.get("tokens_in", 0) or 0),
+        tokens_out=int(m.get("tokens_out", 0) or 0),
+        cost=to_decimal(m.get("cost", ZERO) or ZERO),
+        latency_ms=int(m.get("latency_ms", 0) or 0),
         flags=storable(m.get("flags", "")),
     )
 

@@ -36,7 +36,8 @@ def capital_flow(old: Any, cfg: BotConfig, now_ms: int) -> CapitalFlow | None:
             f"{cfg.name}: capital {money(cfg.capital)} would withdraw {money(-amount)}, more "
             f"than its free cash {money(cash)} (the rest is in open positions or was lost); "
             f"set the capital to at least {money(pf.net_deposits - cash)}, or flatten first; "
-            "nothing was changed")
+            "nothing was changed"
+        )
     # Just after the newest sample: the samples up to it are before the flow, every later one
     # after it (today's P&L and the chart tell them apart by time).
     ts = old.last_sample_ts + 1 if old.last_sample_ts is not None else now_ms
@@ -48,8 +49,10 @@ def capital_changed(r: Any, flow: CapitalFlow) -> tuple[list[Event], DecisionRec
     reasoning entry to store. The risk manager re-checks the open positions against the new
     equity and names each one over a limit."""
     kind = "deposit" if flow.amount > 0 else "withdrawal"
-    head = (f"capital {money(flow.capital - flow.amount)} -> {money(flow.capital)}: {kind} "
-            f"of {money(abs(flow.amount))} (not profit or loss)")
+    head = (
+        f"capital {money(flow.capital - flow.amount)} -> {money(flow.capital)}: {kind} "
+        f"of {money(abs(flow.amount))} (not profit or loss)"
+    )
     over = r.risk.over_limits(r.portfolio, r.marks)
     if over:
         tail = "; over a limit: " + "; ".join(over)
@@ -60,6 +63,7 @@ def capital_changed(r: Any, flow: CapitalFlow) -> tuple[list[Event], DecisionRec
         Notice(flow.ts, "warning" if over else "info", f"{r.name}: {head}{tail}", r.name),
         DecisionMade(flow.ts, r.name, CAPITAL_SOURCE, (), head, "", tuple(over)),
     ]
-    record = DecisionRecord(r.name, flow.ts, CAPITAL_SOURCE, "", reasoning=head,
-                            verdict_reasons="; ".join(over))
+    record = DecisionRecord(
+        r.name, flow.ts, CAPITAL_SOURCE, "", reasoning=head, verdict_reasons="; ".join(over)
+    )
     return events, record

@@ -267,8 +267,9 @@ class Engine:
             self._done(cmd, False, f"{type(cmd).__name__} failed: {e}")
 
     def _done(self, cmd: Command, ok: bool, message: str) -> None:
-        self.bus.publish(CommandDone(self.now_ms(), cmd.request_id, type(cmd).__name__, ok,
-                                     message))
+        self.bus.publish(
+            CommandDone(self.now_ms(), cmd.request_id, type(cmd).__name__, ok, message)
+        )
 
     def _set_state(self, state: str, message: str = "") -> None:
         self.state = state
@@ -306,29 +307,45 @@ class Engine:
                         log.exception("bot %s could not resume", r.name)
                     self.bus.publish(EngineError(self.now_ms(), f"bot {r.name} not resumed: {e}"))
                     await r.set_status(BotStatus.STOPPED)
-            elif r.config.mode is Mode.LIVE and (stored is BotStatus.ERROR or
-                                                 await self.store.open_orders(r.name)):
+            elif r.config.mode is Mode.LIVE and (
+                stored is BotStatus.ERROR or await self.store.open_orders(r.name)
+            ):
                 # A LIVE bot that stopped in error, or left orders unresolved, is the most
                 # likely to differ from its exchange: settle and reconcile it, without trading.
                 try:
                     await self._prepare(r, trading=False)
                 except OxbotError as e:
-                    self.bus.publish(EngineError(self.now_ms(), f"bot {r.name}: cannot settle "
-                                                 f"its orders with {r.config.exchange}: {e}"))
+                    self.bus.publish(
+                        EngineError(
+                            self.now_ms(),
+                            f"bot {r.name}: cannot settle its orders with {r.config.exchange}: {e}",
+                        )
+                    )
 
     async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
         strategy = self.strategy_factory(config)
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
         # the memory strategies read is decisions; capital edits are in the reasoning history
-        memory = [d for d in await self.store.recent_decisions(config.name, 20)
-                  if d.source != CAPITAL_SOURCE]
+        memory = [
+            d
+            for d in await self.store.recent_decisions(config.name, 20)
+            if d.source != CAPITAL_SOURCE
+        ]
         # LLM spend, failures and the last failure survive restarts
         strategy.restore_history(await self.store.decision_stats(config.name), memory)
         runner = BotRunner(
-            config, strategy, portfolio, broker, self.store, self.bus,
-            broker.order_ids(config.name), status, memory,
-            reload=lambda: self._portfolio(config), rules=self.hub.rules_for(config.exchange),
+            config,
+            strategy,
+            portfolio,
+            broker,
+            self.store,
+            self.bus,
+            broker.order_ids(config.name),
+            status,
+            memory,
+            reload=lambda: self._portfolio(config),
+            rules=self.hub.rules_for(config.exchange),
             pace=self.hub.wait_turn,
         )
         runner.held = self.hold.reason
@@ -354,8 +371,10 @@ class Engine:
         try:
             return Portfolio.from_fills(start, fills, stops, flows)
         except ValueError as e:  # one damaged ledger must not take the engine down
-            raise StorageError(f"the stored fills of bot {config.name} do not add up ({e}); "
-                               "the bot stays stopped: check its fills (`oxbot trades`)") from e
+            raise StorageError(
+                f"the stored fills of bot {config.name} do not add up ({e}); "
+                "the bot stays stopped: check its fills (`oxbot trades`)"
+            ) from e
 
     async def _preflight(self, config: BotConfig, strategy: Strategy) -> None:
         """Refuse, with one message naming the fix, a bot that cannot work as configured: an
@@ -374,8 +393,13 @@ class Engine:
             await self._preflight(r.config, r.strategy)
         if r.config.mode is Mode.LIVE:
             r.track_fill_ids({f.fill_id for f in await self.store.load_fills(r.name)})
-        link = BrokerLink(r.name, holdings=r.holdings, wake=r.request_settle,
-                          publish=self.bus.publish, now_ms=self.now_ms)
+        link = BrokerLink(
+            r.name,
+            holdings=r.holdings,
+            wake=r.request_settle,
+            publish=self.bus.publish,
+            now_ms=self.now_ms,
+        )
         settled = await r.broker.start(link)
         if settled:
             async with r.lock:
@@ -385,8 +409,9 @@ class Engine:
         """Subscribe the bot to its streams and run its task. Raises before anything runs when
         the market cannot serve it."""
         try:
-            self.hub.subscribe(r, r.config.stream_keys(), r.strategy.indicators(),
-                               bars_needed(r.strategy))
+            self.hub.subscribe(
+                r, r.config.stream_keys(), r.strategy.indicators(), bars_needed(r.strategy)
+            )
         except BaseException:
             self.hub.unsubscribe(r)
             raise
@@ -484,7 +509,8 @@ class Engine:
             raise ConfigError(
                 f"{r.name} has {_count(len(pending), 'order')} the exchange has not ended yet "
                 f"({o.client_order_id}, {o.status.value}): wait until it settles, or resolve it "
-                f"in reconciliation (r); {what} must wait, nothing was changed")
+                f"in reconciliation (r); {what} must wait, nothing was changed"
+            )
 
     def _mark(self, r: BotRunner) -> None:
         """Fill in the last price of each of the bot's symbols it has not seen yet."""
@@ -512,8 +538,10 @@ class Engine:
 
     def _not_after_panic(self, r: BotRunner) -> None:
         if SENT_AT_PANIC.get() != self.panics:
-            raise OxbotError(f"{r.name} not started: PANIC stopped every bot after the start "
-                             "was asked; start it again if you mean it")
+            raise OxbotError(
+                f"{r.name} not started: PANIC stopped every bot after the start "
+                "was asked; start it again if you mean it"
+            )
 
     async def _stop(self, r: BotRunner, status: BotStatus) -> None:
         self.hub.unsubscribe(r)
@@ -539,8 +567,10 @@ class Engine:
         if close:
             n = await self._flatten(r)
             return f"{cmd.name} stopped; {_count(n, 'position')} closed"
-        return (f"{cmd.name} stopped; {_count(held, 'position')} kept: stop-loss and "
-                "take-profit are not watched until it runs again")
+        return (
+            f"{cmd.name} stopped; {_count(held, 'position')} kept: stop-loss and "
+            "take-profit are not watched until it runs again"
+        )
 
     async def _on_PauseBot(self, cmd: PauseBot) -> str:
         r = self._runner(cmd.name)
@@ -561,8 +591,10 @@ class Engine:
         n = await self._flatten(r)
         text = f"{cmd.name}: {n} position(s) closed"
         if r.flatten_pending:
-            text += ("; an order's outcome is still unknown: what is left closes as soon as the "
-                     "exchange says what became of it")
+            text += (
+                "; an order's outcome is still unknown: what is left closes as soon as the "
+                "exchange says what became of it"
+            )
         return text
 
     async def _flatten(self, r: BotRunner) -> int:
@@ -590,8 +622,7 @@ class Engine:
         if cmd.hold:
             self.hold.hold(cmd.seconds, cmd.why)
             if not was:
-                log.info("new decisions held: %s (for %d s unless renewed)", cmd.why,
-                         cmd.seconds)
+                log.info("new decisions held: %s (for %d s unless renewed)", cmd.why, cmd.seconds)
         else:
             self.hold.release()
             if was:
@@ -618,32 +649,44 @@ class Engine:
         for r in late:
             self._spawn(self._panic_when_settled(r, stops[r]), f"PANIC {r.name}")
         ready = [r for r in runners if r not in late]
-        failed = [f"{r.name}: {t.exception()}" for r, t in stops.items()
-                  if t.done() and not t.cancelled() and t.exception() is not None]
+        failed = [
+            f"{r.name}: {t.exception()}"
+            for r, t in stops.items()
+            if t.done() and not t.cancelled() and t.exception() is not None
+        ]
         # only now close positions: nothing can open new ones meanwhile; bots side by side,
         # so one slow exchange does not hold up the others
-        results = await asyncio.gather(*(self._flatten(r) for r in ready),
-                                       return_exceptions=True)
+        results = await asyncio.gather(*(self._flatten(r) for r in ready), return_exceptions=True)
         closed = sum(n for n in results if isinstance(n, int))
-        failed += [f"{r.name}: {e}" for r, e in zip(ready, results, strict=True)
-                   if isinstance(e, BaseException)]
+        failed += [
+            f"{r.name}: {e}"
+            for r, e in zip(ready, results, strict=True)
+            if isinstance(e, BaseException)
+        ]
         after = [r.open_after_flatten() for r in ready]
         left, waiting = sum(a for a, _ in after), sum(w for _, w in after)
         if left or failed:
-            raise OxbotError(f"PANIC incomplete: {_count(closed, 'position')} closed, "
-                             f"{_count(left, 'position')} still open"
-                             + (f" ({'; '.join(failed)})" if failed else ""))
-        text = (f"PANIC done: {_count(len(active), 'bot')} stopped, "
-                f"{_count(closed, 'position')} closed")
+            raise OxbotError(
+                f"PANIC incomplete: {_count(closed, 'position')} closed, "
+                f"{_count(left, 'position')} still open"
+                + (f" ({'; '.join(failed)})" if failed else "")
+            )
+        text = (
+            f"PANIC done: {_count(len(active), 'bot')} stopped, {_count(closed, 'position')} closed"
+        )
         pending = [r.name for r in ready if r.flatten_pending]
         if pending:
-            text += (f"; {', '.join(pending)}: an order's outcome is still unknown "
-                     f"({_count(waiting, 'position')} waiting on it); their positions close "
-                     "as soon as the exchange says what became of it")
+            text += (
+                f"; {', '.join(pending)}: an order's outcome is still unknown "
+                f"({_count(waiting, 'position')} waiting on it); their positions close "
+                "as soon as the exchange says what became of it"
+            )
         if late:
             names = ", ".join(r.name for r in late)
-            text += (f"; {names}: an order is still in flight, the bot is stopped and its "
-                     "positions close as soon as that order settles")
+            text += (
+                f"; {names}: an order is still in flight, the bot is stopped and its "
+                "positions close as soon as that order settles"
+            )
         return text
 
     async def _panic_when_settled(self, r: BotRunner, stop: asyncio.Future[None]) -> None:
@@ -652,8 +695,10 @@ class Engine:
             await stop
             n = await self._flatten(r)
             left = sum(r.open_after_flatten())
-            level, text = ("info", f"PANIC: {r.name}'s order in flight settled; "
-                           f"{_count(n, 'position')} closed")
+            level, text = (
+                "info",
+                f"PANIC: {r.name}'s order in flight settled; {_count(n, 'position')} closed",
+            )
             if left:
                 level, text = "error", f"{text}, {_count(left, 'position')} still open"
         except Exception as e:  # noqa: BLE001 - reported, never lost in a task
@@ -675,25 +720,48 @@ class Engine:
         limit = max(1, min(cmd.limit, EQUITY_HISTORY_MAX))
         points = await self.store.equity_series(cmd.bot, limit=limit)
         flows = await self.store.load_flows(cmd.bot)
-        self.bus.publish(EquityHistory(self.now_ms(), cmd.bot,
-                                       tuple((int(ts), Decimal(eq)) for ts, eq in points),
-                                       tuple((f.ts, f.amount) for f in flows)))
+        self.bus.publish(
+            EquityHistory(
+                self.now_ms(),
+                cmd.bot,
+                tuple((int(ts), Decimal(eq)) for ts, eq in points),
+                tuple((f.ts, f.amount) for f in flows),
+            )
+        )
         return ""
 
     async def _on_RequestDecisionHistory(self, cmd: RequestDecisionHistory) -> str:
         limit = max(1, min(cmd.limit, DECISION_HISTORY_MAX))
         records = await self.store.recent_decisions(cmd.bot, limit)
-        self.bus.publish(DecisionHistory(self.now_ms(), cmd.bot,
-                                         tuple(_decision_event(d) for d in records)))
+        self.bus.publish(
+            DecisionHistory(self.now_ms(), cmd.bot, tuple(_decision_event(d) for d in records))
+        )
         return ""
 
     async def _on_RequestRecentFills(self, cmd: RequestRecentFills) -> str:
         limit = max(1, min(cmd.limit, RECENT_FILLS_MAX))
         fills = await self.store.recent_fills(cmd.bot or None, limit)
-        self.bus.publish(RecentFills(self.now_ms(), cmd.bot, tuple(
-            OrderFilled(f.ts, f.bot, f.symbol, f.side.value, f.qty, f.price, f.fee,
-                        f.reason.value, f.realised or ZERO, f.client_order_id)
-            for f in fills)))
+        self.bus.publish(
+            RecentFills(
+                self.now_ms(),
+                cmd.bot,
+                tuple(
+                    OrderFilled(
+                        f.ts,
+                        f.bot,
+                        f.symbol,
+                        f.side.value,
+                        f.qty,
+                        f.price,
+                        f.fee,
+                        f.reason.value,
+                        f.realised or ZERO,
+                        f.client_order_id,
+                    )
+                    for f in fills
+                ),
+            )
+        )
         return ""
 
     async def _on_RequestReconcile(self, cmd: RequestReconcile) -> str:
@@ -731,6 +799,13 @@ def _decision_event(d: DecisionRecord) -> DecisionMade:
     """A stored decision as the event it was published as (its reasons as one text)."""
     pairs = (a.rsplit(":", 1) for a in d.actions.split() if ":" in a)
     actions = tuple((symbol, action) for symbol, action in pairs)
-    return DecisionMade(d.ts, d.bot, d.source, actions,
-                        d.reasoning, d.verdict, (d.verdict_reasons,) if d.verdict_reasons else (),
-                        tuple(i for i in d.order_ids.split(",") if i))
+    return DecisionMade(
+        d.ts,
+        d.bot,
+        d.source,
+        actions,
+        d.reasoning,
+        d.verdict,
+        (d.verdict_reasons,) if d.verdict_reasons else (),
+        tuple(i for i in d.order_ids.split(",") if i),
+    )

@@ -45,5 +45,4 @@ def withheld(decision: Decision, why: str) -> Decision:
     and stored like any other decision's)."""
     items = tuple(replace(i, action=Action.HOLD) for i in decision.items)
     note = f"[not acted on: {why}]"
-    return replace(decision, items=items,
-                   reasoning=f"{note} {decision.reasoning}".strip())
+    return replace(decision, items=items, reasoning=f"{note} {decision.reasoning}".strip())

@@ -46,8 +46,9 @@ def lane_of(cmd: Command) -> str | None:
         return None
     if isinstance(cmd, AddBot):
         return "bot:" + (cmd.config.name if cmd.config is not None else "")
-    if isinstance(cmd, StartBot | StopBot | PauseBot | ResumeBot | FlattenBot | DeleteBot
-                  | UpdateBot):
+    if isinstance(
+        cmd, StartBot | StopBot | PauseBot | ResumeBot | FlattenBot | DeleteBot | UpdateBot
+    ):
         return "bot:" + cmd.name
     if isinstance(cmd, ResolveReconcile):
         return "bot:" + cmd.bot
@@ -57,8 +58,9 @@ def lane_of(cmd: Command) -> str | None:
 class CommandLanes:
     """Runs ``handle(cmd)`` for each routed command: in order within a lane, lanes at once."""
 
-    def __init__(self, handle: Callable[[Command], Awaitable[None]],
-                 panics: Callable[[], int]) -> None:
+    def __init__(
+        self, handle: Callable[[Command], Awaitable[None]], panics: Callable[[], int]
+    ) -> None:
         self._handle = handle
         self._panics = panics
         self._lanes: dict[str, deque[tuple[Command, int]]] = {}

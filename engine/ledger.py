@@ -36,10 +36,17 @@ class LedgerWriter:
     ``reload`` rebuilds the portfolio from the stored ledger after a failed write;
     ``lost`` is called when even that fails (the bot can no longer trust its memory)."""
 
-    def __init__(self, bot: str, portfolio: Portfolio, store: BotLedger, bus: EventBus, *,
-                 position_view: Callable[[Position], PositionView],
-                 reload: Callable[[], Awaitable[Portfolio]] | None = None,
-                 lost: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        bot: str,
+        portfolio: Portfolio,
+        store: BotLedger,
+        bus: EventBus,
+        *,
+        position_view: Callable[[Position], PositionView],
+        reload: Callable[[], Awaitable[Portfolio]] | None = None,
+        lost: Callable[[], None] = lambda: None,
+    ) -> None:
         self.bot = bot
         self.portfolio = portfolio
         self.store = store
@@ -55,10 +62,15 @@ class LedgerWriter:
         """Apply each fill id once from now on (LIVE bots: ``ids`` are the stored ones)."""
         self.applied = set(ids)
 
-    async def write(self, orders: Sequence[Order], fills: Sequence[Fill],
-                    record: DecisionRecord | None, *,
-                    take_equity: Callable[[], list[EquityPoint]],
-                    equity_due: bool = False) -> None:
+    async def write(
+        self,
+        orders: Sequence[Order],
+        fills: Sequence[Fill],
+        record: DecisionRecord | None,
+        *,
+        take_equity: Callable[[], list[EquityPoint]],
+        equity_due: bool = False,
+    ) -> None:
         """Apply ``fills``, then store them with ``orders``, ``record`` and the equity samples
         ``take_equity()`` hands over, in one transaction; then publish what changed.
         Nothing is written when there is nothing new and no equity is due (``equity_due``)."""
@@ -82,14 +94,21 @@ class LedgerWriter:
             pos = self.portfolio.position(f.symbol)
             touched[f.symbol] = pos
             events.append(_filled(self.bot, f, realised))
-            events.append(PositionChanged(f.ts, self.bot, f.symbol,
-                                          self._position_view(pos) if pos else None))
+            events.append(
+                PositionChanged(f.ts, self.bot, f.symbol, self._position_view(pos) if pos else None)
+            )
         if not (orders or fills or record) and not equity_due:
             return
         equity = take_equity()
         try:
-            await self.store.record_cycle(self.bot, orders=list(orders), fills=booked,
-                                          positions=touched, decision=record, equity=equity)
+            await self.store.record_cycle(
+                self.bot,
+                orders=list(orders),
+                fills=booked,
+                positions=touched,
+                decision=record,
+                equity=equity,
+            )
         except BaseException:
             # Memory must never run ahead of the ledger: rebuild it from what is stored.
             if self._reload is not None:
@@ -110,5 +129,15 @@ def split(executions: Sequence[Execution]) -> tuple[list[Order], list[Fill]]:
 
 
 def _filled(bot: str, f: Fill, realised: Decimal) -> OrderFilled:
-    return OrderFilled(f.ts, bot, f.symbol, f.side.value, f.qty, f.price, f.fee,
-                       f.reason.value, realised, f.client_order_id)
+    return OrderFilled(
+        f.ts,
+        bot,
+        f.symbol,
+        f.side.value,
+        f.qty,
+        f.price,
+        f.fee,
+        f.reason.value,
+        realised,
+        f.client_order_id,
+    )

@@ -18,8 +18,17 @@ ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
 TIMEFRAMES: dict[str, int] = {
-    "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
-    "1h": 3600, "2h": 7200, "4h": 14400, "6h": 21600, "12h": 43200, "1d": 86400,
+    "1m": 60,
+    "3m": 180,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "2h": 7200,
+    "4h": 14400,
+    "6h": 21600,
+    "12h": 43200,
+    "1d": 86400,
 }
 
 
@@ -28,9 +37,7 @@ def timeframe_seconds(tf: str) -> int:
     try:
         return TIMEFRAMES[tf]
     except KeyError:
-        raise ValueError(
-            f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}"
-        ) from None
+        raise ValueError(f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}") from None
 
 
 def to_decimal(value: float | int | str | Decimal) -> Decimal:

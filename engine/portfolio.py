@@ -101,8 +101,10 @@ class Portfolio:
         return self.start_cash + self.deposits
 
     def invariant_holds(self) -> bool:
-        return (self.cash + self.cost_basis()
-                == self.start_cash + self.deposits + self.realised - self.fees)
+        return (
+            self.cash + self.cost_basis()
+            == self.start_cash + self.deposits + self.realised - self.fees
+        )
 
     def free_cash(self) -> Decimal:
         """Cash a withdrawal may take: what is not held in positions."""
@@ -127,8 +129,10 @@ class Portfolio:
         if fill.side is Side.BUY:
             got = fill.qty - base_fee
             if got < 0:
-                raise ValueError(f"the fee of a buy of {fill.qty} {fill.symbol} is larger than "
-                                 f"the buy ({base_fee})")
+                raise ValueError(
+                    f"the fee of a buy of {fill.qty} {fill.symbol} is larger than "
+                    f"the buy ({base_fee})"
+                )
             self.fees += fill.fee
             self.cash -= fill.qty * fill.price + (fill.fee if not base_fee else ZERO)
             if got == 0:  # the fee ate the whole fill: nothing more is held
@@ -183,12 +187,14 @@ class Portfolio:
         self.cash += amount
         self.deposits += amount
 
-    def set_stops(self, symbol: str, stop_loss: Decimal | None,
-                  take_profit: Decimal | None) -> None:
+    def set_stops(
+        self, symbol: str, stop_loss: Decimal | None, take_profit: Decimal | None
+    ) -> None:
         lot = self._lots[symbol]
         lot.stop_loss, lot.take_profit = stop_loss, take_profit
 
     @staticmethod
     def _position(symbol: str, lot: _Lot) -> Position:
-        return Position(symbol, lot.qty, lot.cost / lot.qty, lot.stop_loss, lot.take_profit,
-                        lot.opened_ts)
+        return Position(
+            symbol, lot.qty, lot.cost / lot.qty, lot.stop_loss, lot.take_profit, lot.opened_ts
+        )

@@ -67,8 +67,9 @@ class BotLedger(Protocol):
 
     async def set_bot_status(self, name: str, status: BotStatus) -> None: ...
 
-    async def save_risk_state(self, bot: str, state: RiskState,
-                              equity: Sequence[EquityPoint] = ()) -> None: ...
+    async def save_risk_state(
+        self, bot: str, state: RiskState, equity: Sequence[EquityPoint] = ()
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -83,9 +84,14 @@ class EngineStore(BotLedger, Protocol):
 
     async def load_bots(self) -> list[tuple[BotConfig, BotStatus]]: ...
 
-    async def save_bot(self, config: BotConfig, status: BotStatus, *,
-                       flow: CapitalFlow | None = None, risk: RiskState | None = None
-                       ) -> None: ...
+    async def save_bot(
+        self,
+        config: BotConfig,
+        status: BotStatus,
+        *,
+        flow: CapitalFlow | None = None,
+        risk: RiskState | None = None,
+    ) -> None: ...
 
     async def delete_bot(self, name: str, purge_history: bool = False) -> bool: ...
 
@@ -134,8 +140,7 @@ class BrokerPort(Protocol):
 
     def reconcile_items(self) -> tuple[ReconcileItem, ...]: ...
 
-    async def resolve_reconcile(self, item_id: str, action: str
-                                ) -> tuple[str, list[Execution]]: ...
+    async def resolve_reconcile(self, item_id: str, action: str) -> tuple[str, list[Execution]]: ...
 
     async def close(self) -> None: ...
 
@@ -149,11 +154,17 @@ class Market(Protocol):
         """The sim market's clock while it replays; None in real time."""
         ...
 
-    def bind(self, publish: Callable[[Event], None],
-             runners: Callable[[], Iterable[Any]]) -> None: ...
+    def bind(
+        self, publish: Callable[[Event], None], runners: Callable[[], Iterable[Any]]
+    ) -> None: ...
 
-    def subscribe(self, sub: Subscriber, keys: Iterable[StreamKey],
-                  specs: Iterable[IndicatorSpec], bars: int = ...) -> None: ...
+    def subscribe(
+        self,
+        sub: Subscriber,
+        keys: Iterable[StreamKey],
+        specs: Iterable[IndicatorSpec],
+        bars: int = ...,
+    ) -> None: ...
 
     def unsubscribe(self, sub: Subscriber) -> None: ...
 
@@ -161,8 +172,9 @@ class Market(Protocol):
 
     def last_price(self, key: StreamKey) -> float | None: ...
 
-    def resume_from(self, ts: int,
-                    marks: Mapping[str, tuple[int, Decimal]] | None = None) -> None: ...
+    def resume_from(
+        self, ts: int, marks: Mapping[str, tuple[int, Decimal]] | None = None
+    ) -> None: ...
 
     def marks(self) -> dict[str, tuple[int, Decimal]]: ...
 
@@ -213,5 +225,14 @@ class EngineClient(Protocol):
         """True when the engine lives in another process (quitting leaves it running)."""
 
 
-__all__ = ["BotLedger", "BrokerPort", "Clock", "EngineClient", "EngineStore", "EventListener",
-           "Market", "SecretsSource", "Service"]
+__all__ = [
+    "BotLedger",
+    "BrokerPort",
+    "Clock",
+    "EngineClient",
+    "EngineStore",
+    "EventListener",
+    "Market",
+    "SecretsSource",
+    "Service",
+]

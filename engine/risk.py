@@ -127,12 +127,16 @@ class RiskManager:
         for sym, pos in sorted(portfolio.positions.items()):
             pct = pos.qty * marks.get(sym, pos.avg_entry) / equity * HUNDRED
             if pct > lim.max_position_pct:
-                out.append(f"{sym} position is {pct:.2f}% of equity, above the "
-                           f"{lim.max_position_pct}% limit (no new buys of it; sells allowed)")
+                out.append(
+                    f"{sym} position is {pct:.2f}% of equity, above the "
+                    f"{lim.max_position_pct}% limit (no new buys of it; sells allowed)"
+                )
         exposure = portfolio.exposure(marks) / equity * HUNDRED
         if exposure > lim.max_exposure_pct:
-            out.append(f"exposure is {exposure:.2f}% of equity, above the "
-                       f"{lim.max_exposure_pct}% limit (no new entries)")
+            out.append(
+                f"exposure is {exposure:.2f}% of equity, above the "
+                f"{lim.max_exposure_pct}% limit (no new entries)"
+            )
         block = self.entry_block(equity)
         if block:
             out.append(f"entries blocked: {block}")
@@ -176,16 +180,29 @@ class RiskManager:
                 qty = sellable(pos.qty, price, self._rules(sym))
                 if qty <= 0:  # what a fee taken in the coin bought leaves: not sellable
                     rejected = True
-                    reasons.append(f"{sym}: {act.value} ignored, only {pos.qty} left, below "
-                                   "the exchange's minimum order")
+                    reasons.append(
+                        f"{sym}: {act.value} ignored, only {pos.qty} left, below "
+                        "the exchange's minimum order"
+                    )
                     continue
                 if act is Action.SELL and item.size_pct is not None and item.size_pct > 0:
-                    want = floor_to(equity * min(item.size_pct, HUNDRED) / HUNDRED / price,
-                                    self._rules(sym).amount_step)
+                    want = floor_to(
+                        equity * min(item.size_pct, HUNDRED) / HUNDRED / price,
+                        self._rules(sym).amount_step,
+                    )
                     if ZERO < want < qty:
                         qty = want
-                intents.append(OrderIntent(decision.bot, sym, Side.SELL, qty, OrderReason.EXIT,
-                                           new_id(), limit_price=price))
+                intents.append(
+                    OrderIntent(
+                        decision.bot,
+                        sym,
+                        Side.SELL,
+                        qty,
+                        OrderReason.EXIT,
+                        new_id(),
+                        limit_price=price,
+                    )
+                )
                 cash += qty * price * (1 - self.fee_rate) - FEE_ROUNDING
                 exposure -= qty * price
                 equity -= qty * price * self.fee_rate
@@ -272,13 +289,22 @@ class RiskManager:
         min_notional = max(lim.min_notional, rules.min_notional)
         if qty <= 0 or qty < rules.min_qty or notional < min_notional:
             why = "; ".join(notes) or "no room"
-            return None, f"{sym}: buy rejected, {notional:.2f} below min notional " \
-                         f"{min_notional} ({why})", False
+            return (
+                None,
+                f"{sym}: buy rejected, {notional:.2f} below min notional {min_notional} ({why})",
+                False,
+            )
         sl, tp, stop_notes = self._stops(item, price, rules)
         if sl >= price or tp <= price:
-            return None, (f"{sym}: buy rejected, price {price} is too coarse for a stop at "
-                          f"-{lim.stop_loss_pct}% / +{lim.take_profit_pct}% with step "
-                          f"{rules.price_step}"), False
+            return (
+                None,
+                (
+                    f"{sym}: buy rejected, price {price} is too coarse for a stop at "
+                    f"-{lim.stop_loss_pct}% / +{lim.take_profit_pct}% with step "
+                    f"{rules.price_step}"
+                ),
+                False,
+            )
         if stop_notes:
             clamped = True
             notes.extend(stop_notes)
@@ -298,16 +324,18 @@ class RiskManager:
         if sl is None:
             sl = floor_sl
         elif not floor_sl <= sl < price:
-            notes.append(f"stop-loss {sl} outside [{floor_sl:.8g}, price) "
-                         f"set to -{lim.stop_loss_pct}%")
+            notes.append(
+                f"stop-loss {sl} outside [{floor_sl:.8g}, price) set to -{lim.stop_loss_pct}%"
+            )
             sl = floor_sl
         tp = item.take_profit
         default_tp = price * (1 + lim.take_profit_pct / HUNDRED)
         if tp is None:
             tp = default_tp
         elif not price < tp <= price * 2:
-            notes.append(f"take-profit {tp} not in (price, 2x price] "
-                         f"set to +{lim.take_profit_pct}%")
+            notes.append(
+                f"take-profit {tp} not in (price, 2x price] set to +{lim.take_profit_pct}%"
+            )
             tp = default_tp
         step = rules.price_step
         if step == PRICE_STEP:  # no exchange tick known (sim): the price's own precision

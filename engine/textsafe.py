@@ -43,8 +43,12 @@ class RedactingSink:
     last characters could begin one.
     """
 
-    def __init__(self, sink: Callable[[str], None], redact: Callable[[str], str],
-                 open_tail: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        sink: Callable[[str], None],
+        redact: Callable[[str], str],
+        open_tail: Callable[[str], int],
+    ) -> None:
         self._sink = sink
         self._redact = redact
         self._open_tail = open_tail
@@ -53,7 +57,7 @@ class RedactingSink:
     def __call__(self, text: str) -> None:
         buf = self._redact(self._held + text)
         keep = min(len(buf), max(0, self._open_tail(buf)))
-        out, self._held = buf[:len(buf) - keep], buf[len(buf) - keep:]
+        out, self._held = buf[: len(buf) - keep], buf[len(buf) - keep :]
         if out:
             self._sink(out)
 
@@ -103,8 +107,9 @@ class SecretText:
             self._short = self._short | {value}
             return
         self._long = self._long | {value}
-        self._grams = self._grams | {value[i:i + MIN_FRAGMENT]
-                                     for i in range(len(value) - MIN_FRAGMENT + 1)}
+        self._grams = self._grams | {
+            value[i : i + MIN_FRAGMENT] for i in range(len(value) - MIN_FRAGMENT + 1)
+        }
 
     def __bool__(self) -> bool:
         return bool(self._short or self._long)
@@ -122,7 +127,7 @@ class SecretText:
         spans: list[list[int]] = []
         grams, k = self._grams, MIN_FRAGMENT
         for i in range(len(text) - k + 1):
-            if text[i:i + k] in grams:
+            if text[i : i + k] in grams:
                 if spans and i <= spans[-1][1]:
                     spans[-1][1] = i + k
                 else:

@@ -142,10 +142,12 @@ class SocketClient:
         if reading.done() and not self._stopping.is_set():
             self._writer = None
             writer.close()
-            self._deliver(EngineStateChanged(
-                state=DISCONNECTED,
-                message=f"lost the connection to the engine (socket {self.path})",
-            ))
+            self._deliver(
+                EngineStateChanged(
+                    state=DISCONNECTED,
+                    message=f"lost the connection to the engine (socket {self.path})",
+                )
+            )
             await stopping  # stay alive so late submits still get their failed CommandDone
         reading.cancel()
         stopping.cancel()
@@ -171,18 +173,27 @@ class SocketClient:
                 log.warning("ignored a line from the engine: %s", e)
                 continue
             if isinstance(msg, ProtocolError):
-                self._deliver(Notice(ts=msg.ts, level="error",
-                                     message=f"the engine refused a message: {msg.message}"))
+                self._deliver(
+                    Notice(
+                        ts=msg.ts,
+                        level="error",
+                        message=f"the engine refused a message: {msg.message}",
+                    )
+                )
             elif isinstance(msg, Event) and not isinstance(msg, StatusReport):
                 self._deliver(msg)
 
     def _send(self, command: Command) -> None:
         writer = self._writer
         if writer is None or writer.is_closing():
-            self._deliver(CommandDone(
-                request_id=command.request_id, command=type(command).__name__, ok=False,
-                message="not connected to the engine; it may have stopped",
-            ))
+            self._deliver(
+                CommandDone(
+                    request_id=command.request_id,
+                    command=type(command).__name__,
+                    ok=False,
+                    message="not connected to the engine; it may have stopped",
+                )
+            )
             return
         self._outbox.append(encode(command).encode())
         if len(self._outbox) == 1:
@@ -231,8 +242,9 @@ def request_status(path: Path, timeout: float = 3.0, *, db: Path | None = None) 
                 if isinstance(msg, StatusReport) and msg.request_id == request_id:
                     return msg.summary
                 if isinstance(msg, ProtocolError):
-                    raise OxbotError(f"the engine at {path} refused the status request: "
-                                     f"{msg.message}")
+                    raise OxbotError(
+                        f"the engine at {path} refused the status request: {msg.message}"
+                    )
         except TimeoutError:
             raise OxbotError(
                 f"the engine at {path} did not report its status within {timeout:g} s; "
@@ -268,8 +280,10 @@ def _connect(path: Path, timeout: float, db: Path | None) -> socket.socket:
         raise EngineNotRunning(path, db) from None
     except PermissionError:
         sock.close()
-        raise OxbotError(f"permission denied on the control socket {path}: it belongs to "
-                         "another user; run oxbot as that user") from None
+        raise OxbotError(
+            f"permission denied on the control socket {path}: it belongs to "
+            "another user; run oxbot as that user"
+        ) from None
     except OSError as e:
         sock.close()
         raise OxbotError(f"cannot connect to the engine at {path}: {e}") from None

@@ -69,8 +69,10 @@ def _message_classes() -> dict[str, type[Message]]:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
         # the module's own class: ``dataclass(slots=True)`` leaves the class it replaced behind
-        if cls.__module__ in (messages.__name__, __name__) and \
-                getattr(sys.modules[cls.__module__], cls.__name__, None) is cls:
+        if (
+            cls.__module__ in (messages.__name__, __name__)
+            and getattr(sys.modules[cls.__module__], cls.__name__, None) is cls
+        ):
             found[cls.__name__] = cls
     return found
 
@@ -197,8 +199,13 @@ def _model_on(cls: type, loc: Sequence[int | str]) -> type[BaseModel] | None:
             hint = typing.get_type_hints(hint).get(part)
         elif typing.get_origin(hint) is tuple and isinstance(part, int):
             args = typing.get_args(hint)
-            hint = args[0] if len(args) == 2 and args[1] is Ellipsis else \
-                args[part] if part < len(args) else None
+            hint = (
+                args[0]
+                if len(args) == 2 and args[1] is Ellipsis
+                else args[part]
+                if part < len(args)
+                else None
+            )
         else:
             return None
     return None

@@ -98,9 +98,7 @@ class ControlServer:
             # Nobody can connect before listen(), so tightening the mode here leaves no window.
             os.chmod(self.path, 0o600)
             self._inode = os.stat(self.path).st_ino
-            self._server = await asyncio.start_unix_server(
-                self._serve, sock=sock, limit=LINE_LIMIT
-            )
+            self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=LINE_LIMIT)
         except OSError as e:
             sock.close()
             raise ControlSocketError(f"cannot open the control socket {self.path}: {e}") from e
@@ -201,8 +199,10 @@ class ControlServer:
             if sub.dropped != seen_dropped:
                 # The client fell behind and lost events: whatever is queued is a partial story,
                 # so throw it away and send the whole current picture instead.
-                log.warning("control client too slow: %d events dropped; resyncing",
-                            sub.dropped - seen_dropped)
+                log.warning(
+                    "control client too slow: %d events dropped; resyncing",
+                    sub.dropped - seen_dropped,
+                )
                 seen_dropped = sub.dropped
                 while not sub.queue.empty():
                     sub.queue.get_nowait()
@@ -227,8 +227,10 @@ class ControlServer:
                 self._reply(writer, ProtocolError(message=f"bad message: {e}"))
                 continue
             if isinstance(msg, StatusRequest):
-                self._reply(writer, StatusReport(request_id=msg.request_id,
-                                                 summary=self.engine.status_summary()))
+                self._reply(
+                    writer,
+                    StatusReport(request_id=msg.request_id, summary=self.engine.status_summary()),
+                )
             elif isinstance(msg, Command):
                 try:
                     self.engine.submit(msg)
@@ -239,8 +241,12 @@ class ControlServer:
                 # of commands would starve this client's own event pump and every other task.
                 await asyncio.sleep(0)
             else:
-                self._reply(writer, ProtocolError(
-                    message=f"{type(msg).__name__} is an event; clients send commands"))
+                self._reply(
+                    writer,
+                    ProtocolError(
+                        message=f"{type(msg).__name__} is an event; clients send commands"
+                    ),
+                )
 
     def _reply(self, writer: asyncio.StreamWriter, event: Event) -> None:
         if writer.is_closing():

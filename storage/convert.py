@@ -167,14 +167,21 @@ def decimal_sum(values: list[Decimal]) -> Decimal:
 
 
 def flow_to_row(flow: CapitalFlow, bot_id: int, created_ms: int) -> dict[str, Any]:
-    return {"bot_id": bot_id, "bot": flow.bot, "ts": flow.ts, "amount": flow.amount,
-            "capital": flow.capital, "equity_before": flow.equity_before,
-            "created_ms": created_ms}
+    return {
+        "bot_id": bot_id,
+        "bot": flow.bot,
+        "ts": flow.ts,
+        "amount": flow.amount,
+        "capital": flow.capital,
+        "equity_before": flow.equity_before,
+        "created_ms": created_ms,
+    }
 
 
 def flow_from_row(row: Row) -> CapitalFlow:
-    return CapitalFlow(row["bot"], int(row["ts"]), row["amount"], row["capital"],
-                       row["equity_before"])
+    return CapitalFlow(
+        row["bot"], int(row["ts"]), row["amount"], row["capital"], row["equity_before"]
+    )
 
 
 def risk_from_row(row: Row) -> RiskState:

@@ -51,8 +51,11 @@ def classify(e: BaseException, path: Path | None = None) -> str | None:
         text = str(err).lower()
         if code == SQLITE_FULL or "database or disk is full" in text:
             return FULL
-        if code in (SQLITE_CORRUPT, SQLITE_NOTADB) or "malformed" in text \
-                or "not a database" in text:
+        if (
+            code in (SQLITE_CORRUPT, SQLITE_NOTADB)
+            or "malformed" in text
+            or "not a database" in text
+        ):
             return DAMAGED
         if code == SQLITE_IOERR or "disk i/o error" in text:
             free = free_bytes(path) if path is not None else None
@@ -67,11 +70,15 @@ def describe(e: BaseException, path: Path) -> str | None:
     if kind == FULL:
         free = free_bytes(path)
         left = f" ({free // 1024} KiB free)" if free is not None else ""
-        return (f"the disk holding {path} is full{left}: free some space and try again; what "
-                "could not be written was not saved")
+        return (
+            f"the disk holding {path} is full{left}: free some space and try again; what "
+            "could not be written was not saved"
+        )
     if kind == DAMAGED:
-        return (f"{path} is damaged ({first_sqlite_message(e)}); check it with `oxbot "
-                "doctor`, then restore a backup or start a new database with --db NEW.db")
+        return (
+            f"{path} is damaged ({first_sqlite_message(e)}); check it with `oxbot "
+            "doctor`, then restore a backup or start a new database with --db NEW.db"
+        )
     return None
 
 
@@ -94,6 +101,10 @@ def integrity_problems(path: Path, limit: int = 20) -> list[str]:
         rows = conn.execute(f"PRAGMA integrity_check({int(limit)})").fetchall()
     finally:
         conn.close()
-    problems = [line.strip() for r in rows for line in str(r[0]).splitlines()
-                if line.strip() and not line.startswith("***")]  # "*** in database main ***"
+    problems = [
+        line.strip()
+        for r in rows
+        for line in str(r[0]).splitlines()
+        if line.strip() and not line.startswith("***")
+    ]  # "*** in database main ***"
     return [] if problems == ["ok"] else problems[:limit]

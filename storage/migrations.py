@@ -196,8 +196,7 @@ def _v5_risk_state(conn: sqlite3.Connection) -> None:
     from decimal import Decimal, InvalidOperation  # noqa: PLC0415
 
     day_ms = 86_400_000
-    rows = conn.execute("SELECT bot_id, bot, ts, equity FROM equity_points "
-                        "ORDER BY bot_id, ts, id")
+    rows = conn.execute("SELECT bot_id, bot, ts, equity FROM equity_points ORDER BY bot_id, ts, id")
     seen: dict[int, tuple[str, Decimal, int, Decimal]] = {}  # bot_id -> bot, peak, day, start
     for bot_id, bot, ts, text in rows:
         try:
@@ -217,8 +216,11 @@ def _v5_risk_state(conn: sqlite3.Connection) -> None:
     conn.executemany(
         "INSERT INTO risk_state (bot_id, bot, peak_equity, day, day_start_equity, updated_ts) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [(bot_id, bot, str(peak), day, str(start), now)
-         for bot_id, (bot, peak, day, start) in seen.items()])
+        [
+            (bot_id, bot, str(peak), day, str(start), now)
+            for bot_id, (bot, peak, day, start) in seen.items()
+        ],
+    )
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -226,9 +228,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
     Migration(3, "market_marks: where each sim stream stopped", _V3),
     Migration(4, "fills.realised: the P&L each fill realised", _V4),
-    Migration(5, "fills.fee_currency, fills.fee_cost: fees in the coin the exchange took; "
-                 "decisions.flags: usage estimated, and why; risk_state (kill switches) and "
-                 "capital_flows (deposits, withdrawals)", _V5, _v5_risk_state),
+    Migration(
+        5,
+        "fills.fee_currency, fills.fee_cost: fees in the coin the exchange took; "
+        "decisions.flags: usage estimated, and why; risk_state (kill switches) and "
+        "capital_flows (deposits, withdrawals)",
+        _V5,
+        _v5_risk_state,
+    ),
 )
 
 
@@ -346,8 +353,7 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
         from .health import describe  # noqa: PLC0415
 
         said = describe(e, path)  # a full disk or a damaged file, in words
-        raise StorageError(said or f"cannot migrate {path} to schema version {latest}: {e}"
-                           ) from e
+        raise StorageError(said or f"cannot migrate {path} to schema version {latest}: {e}") from e
     finally:
         conn.close()
 

@@ -126,7 +126,8 @@ class StoreReads:
     async def order_fills(self, client_order_id: str) -> list[Fill]:
         """The fills stored for one order, in the order they were applied."""
         rows = await self._rows(
-            select(fills).where(fills.c.client_order_id == client_order_id)
+            select(fills)
+            .where(fills.c.client_order_id == client_order_id)
             .order_by(fills.c.ts, fills.c.seq)
         )
         return [convert.fill_from_row(r) for r in rows]
@@ -134,8 +135,7 @@ class StoreReads:
     async def load_positions(self, bot: str) -> dict[str, Position]:
         """The live bot's open positions by symbol."""
         rows = await self._rows(
-            select(positions).where(positions.c.bot_id == live_id(bot))
-            .order_by(positions.c.symbol)
+            select(positions).where(positions.c.bot_id == live_id(bot)).order_by(positions.c.symbol)
         )
         return {r["symbol"]: convert.position_from_row(r) for r in rows}
 
@@ -146,16 +146,16 @@ class StoreReads:
             query = query.where(fills.c.bot_id.in_(select(bots.c.id).where(live())))
         else:
             query = query.where(fills.c.bot_id == live_id(bot))
-        rows = await self._rows(
-            query.order_by(fills.c.ts.desc(), fills.c.seq.desc()).limit(limit)
-        )
+        rows = await self._rows(query.order_by(fills.c.ts.desc(), fills.c.seq.desc()).limit(limit))
         return [convert.fill_from_row(r) for r in reversed(rows)]
 
     async def recent_decisions(self, bot: str, limit: int) -> list[DecisionRecord]:
         """The newest ``limit`` decisions of the bot, newest last."""
         rows = await self._rows(
-            select(decisions).where(decisions.c.bot_id == live_id(bot))
-            .order_by(decisions.c.ts.desc(), decisions.c.id.desc()).limit(limit)
+            select(decisions)
+            .where(decisions.c.bot_id == live_id(bot))
+            .order_by(decisions.c.ts.desc(), decisions.c.id.desc())
+            .limit(limit)
         )
         return [convert.decision_from_row(r) for r in reversed(rows)]
 
@@ -164,7 +164,8 @@ class StoreReads:
         rows = await self._rows(
             select(equity_points.c.ts, equity_points.c.equity)
             .where(equity_points.c.bot_id == live_id(bot))
-            .order_by(equity_points.c.ts.desc(), equity_points.c.id.desc()).limit(limit)
+            .order_by(equity_points.c.ts.desc(), equity_points.c.id.desc())
+            .limit(limit)
         )
         return [(r["ts"], r["equity"]) for r in reversed(rows)]
 
@@ -175,8 +176,10 @@ class StoreReads:
         capital edit never shows in it."""
         bot_id = live_id(bot)
         last = await self._rows(
-            select(equity_points.c.ts).where(equity_points.c.bot_id == bot_id)
-            .order_by(equity_points.c.ts.desc()).limit(1)
+            select(equity_points.c.ts)
+            .where(equity_points.c.bot_id == bot_id)
+            .order_by(equity_points.c.ts.desc())
+            .limit(1)
         )
         if not last:
             return None
@@ -184,7 +187,8 @@ class StoreReads:
         first = await self._rows(
             select(equity_points.c.ts, equity_points.c.equity)
             .where(equity_points.c.bot_id == bot_id, equity_points.c.ts >= day)
-            .order_by(equity_points.c.ts, equity_points.c.id).limit(1)
+            .order_by(equity_points.c.ts, equity_points.c.id)
+            .limit(1)
         )
         opened_ts, equity = int(first[0]["ts"]), first[0]["equity"]
         later = [f.amount for f in await self.load_flows(bot) if f.ts > opened_ts]
@@ -193,7 +197,8 @@ class StoreReads:
     async def load_flows(self, bot: str) -> list[CapitalFlow]:
         """The live bot's deposits and withdrawals, oldest first."""
         rows = await self._rows(
-            select(capital_flows).where(capital_flows.c.bot_id == live_id(bot))
+            select(capital_flows)
+            .where(capital_flows.c.bot_id == live_id(bot))
             .order_by(capital_flows.c.ts, capital_flows.c.id)
         )
         return [convert.flow_from_row(r) for r in rows]
@@ -219,19 +224,24 @@ class StoreReads:
         day_start = (now_ms() if day_ts is None else day_ts) // DAY_MS * DAY_MS
         bot_id = live_id(bot)
         async with self._reading() as conn:
-            head = (await conn.execute(
-                select(
-                    func.count(),
-                    func.count().filter(decisions.c.error != ""),
-                    func.coalesce(func.sum(decisions.c.tokens_in), 0),
-                    func.coalesce(func.sum(decisions.c.tokens_out), 0),
-                ).where(decisions.c.bot_id == bot_id)
-            )).one()
+            head = (
+                await conn.execute(
+                    select(
+                        func.count(),
+                        func.count().filter(decisions.c.error != ""),
+                        func.coalesce(func.sum(decisions.c.tokens_in), 0),
+                        func.coalesce(func.sum(decisions.c.tokens_out), 0),
+                    ).where(decisions.c.bot_id == bot_id)
+                )
+            ).one()
             # Costs are exact text: summed as Decimal here, never by SQLite's float SUM.
-            costs = (await conn.execute(
-                select(decisions.c.created_ms, decisions.c.cost)
-                .where(decisions.c.bot_id == bot_id)
-            )).all()
+            costs = (
+                await conn.execute(
+                    select(decisions.c.created_ms, decisions.c.cost).where(
+                        decisions.c.bot_id == bot_id
+                    )
+                )
+            ).all()
         return {
             "count": int(head[0]),
             "failures": int(head[1]),
@@ -266,4 +276,3 @@ class StoreReads:
         async with self._reading() as conn:
             rows = (await conn.exec_driver_sql("PRAGMA integrity_check")).all()
         return "\n".join(str(r[0]) for r in rows)
-

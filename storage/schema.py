@@ -105,8 +105,10 @@ class FillRow(Base):
     fee_currency: Mapped[str] = mapped_column(Text, server_default=text("''"))  # v5
     fee_cost: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)  # v5
 
-    __table_args__ = (Index("ix_fills_bot_ts", "bot_id", "ts", "seq"),
-                      Index("ix_fills_order", "client_order_id"))
+    __table_args__ = (
+        Index("ix_fills_bot_ts", "bot_id", "ts", "seq"),
+        Index("ix_fills_order", "client_order_id"),
+    )
 
 
 class PositionRow(Base):

@@ -118,7 +118,8 @@ def provider_spec(provider: str) -> ProviderSpec:
         return ProviderSpec(name, "llm", (_API_KEY,) if llm[name].takes_key else ())
     raise UsageError(
         f"unknown provider {provider!r}; use a ccxt exchange id (binance, okx, kraken, ...) or "
-        f"an LLM provider ({', '.join(llm)})")
+        f"an LLM provider ({', '.join(llm)})"
+    )
 
 
 def _llm_providers() -> Mapping[str, Any]:
@@ -157,7 +158,7 @@ def mask(value: str) -> str:
     A well-known type prefix such as ``sk-`` is kept: it is identical for every key of that kind.
     """
     prefix = next((p for p in _PUBLIC_PREFIXES if value.startswith(p)), "")
-    rest = value[len(prefix):]
+    rest = value[len(prefix) :]
     if len(rest) >= 16:
         return f"{prefix}…{rest[-4:]}"
     if len(rest) >= 8:
@@ -181,8 +182,9 @@ def _with_deadline[T](fn: Callable[..., T], *args: Any) -> T:
     global _stuck
     with _stuck_lock:
         if _stuck is not None and _stuck.is_alive():
-            raise SecretsError("an earlier keyring call is still stuck; " +
-                               _TIMEOUT.format(s=DEADLINE).rstrip())
+            raise SecretsError(
+                "an earlier keyring call is still stuck; " + _TIMEOUT.format(s=DEADLINE).rstrip()
+            )
     values: list[T] = []
     errors: list[BaseException] = []
 
@@ -216,7 +218,8 @@ def _translate(error: BaseException) -> SecretsError:
         return SecretsError(
             "the keyring is locked and could not be unlocked here (no one to answer the prompt). "
             "Unlock it first, e.g. `echo -n PASSWORD | gnome-keyring-daemon --unlock`.\n"
-            + NO_BACKEND_FIXES)
+            + NO_BACKEND_FIXES
+        )
     if isinstance(error, errors.NoKeyringError | errors.InitError) or "NotAvailable" in kind:
         return SecretsError("no usable keyring backend was found.\n" + NO_BACKEND_FIXES)
     return SecretsError("the keyring failed to answer.\n" + NO_BACKEND_FIXES)
@@ -235,9 +238,14 @@ def _describe(kr: Any) -> str:
     return f"{type(kr).__module__}.{type(kr).__name__}"
 
 
-_FRIENDLY = {"SecretService": "Secret Service", "macOS": "macOS Keychain",
-             "Windows": "Windows Credential Locker", "kwallet": "KWallet",
-             "cryptfile": "encrypted file", "libsecret": "Secret Service (libsecret)"}
+_FRIENDLY = {
+    "SecretService": "Secret Service",
+    "macOS": "macOS Keychain",
+    "Windows": "Windows Credential Locker",
+    "kwallet": "KWallet",
+    "cryptfile": "encrypted file",
+    "libsecret": "Secret Service (libsecret)",
+}
 
 
 def friendly_name(kr: Any) -> str:
@@ -295,7 +303,8 @@ def _put(kr: Any, account: str, value: str) -> None:
     if _get(kr, account) != value:
         raise SecretsError(
             f"the keyring ({friendly_name(kr)}) accepted the save but reading it back did not "
-            "return it; this backend does not keep keys.\n" + NO_BACKEND_FIXES)
+            "return it; this backend does not keep keys.\n" + NO_BACKEND_FIXES
+        )
 
 
 # --- the index (the keyring cannot enumerate) ----------------------------------------------------
@@ -329,15 +338,21 @@ def _update_index(kr: Any, add: str | None = None, remove: str | None = None) ->
 
 
 def _from_env(spec: ProviderSpec, environ: Mapping[str, str]) -> dict[str, str] | None:
-    found = {f.name: environ[env_var(spec.name, f.name)]
-             for f in spec.fields if environ.get(env_var(spec.name, f.name))}
+    found = {
+        f.name: environ[env_var(spec.name, f.name)]
+        for f in spec.fields
+        if environ.get(env_var(spec.name, f.name))
+    }
     if not found:
         return None
-    missing = [env_var(spec.name, f.name) for f in spec.fields
-               if f.required and f.name not in found]
+    missing = [
+        env_var(spec.name, f.name) for f in spec.fields if f.required and f.name not in found
+    ]
     if missing:
-        raise SecretsError(f"{', '.join(env_var(spec.name, n) for n in found)} is set but "
-                           f"{', '.join(missing)} is not; set all of them or none.")
+        raise SecretsError(
+            f"{', '.join(env_var(spec.name, n) for n in found)} is set but "
+            f"{', '.join(missing)} is not; set all of them or none."
+        )
     return found
 
 
@@ -349,8 +364,10 @@ def _decode(provider: str, raw: str | None) -> dict[str, str] | None:
     except ValueError:
         fields = None
     if not isinstance(fields, dict):
-        raise SecretsError(f"the keyring entry for {provider} is not in oxbot's format; "
-                           f"store it again with `oxbot keys set {provider}`.")
+        raise SecretsError(
+            f"the keyring entry for {provider} is not in oxbot's format; "
+            f"store it again with `oxbot keys set {provider}`."
+        )
     return {str(k): str(v) for k, v in fields.items() if v}
 
 
@@ -394,8 +411,9 @@ def list_secrets(include_keyring: bool = True) -> list[SecretEntry]:
     entries: list[SecretEntry] = []
     env_names: set[str] = set()
     pattern = re.compile(rf"^{ENV_PREFIX}(.+)_({'|'.join(FIELD_NAMES_UPPER)})$")
-    for name in sorted({m.group(1).lower() for v in os.environ
-                        if (m := pattern.match(v)) and os.environ[v]}):
+    for name in sorted(
+        {m.group(1).lower() for v in os.environ if (m := pattern.match(v)) and os.environ[v]}
+    ):
         try:
             spec = provider_spec(name)
             fields = _from_env(spec, os.environ)
@@ -411,8 +429,7 @@ def list_secrets(include_keyring: bool = True) -> list[SecretEntry]:
             fields = _decode(name, _get(kr, name))
             if fields:  # deleted behind our back: the index is only a hint
                 _register(fields)
-                entries.append(SecretEntry(name, "keyring", _masked(fields),
-                                           name not in env_names))
+                entries.append(SecretEntry(name, "keyring", _masked(fields), name not in env_names))
     return entries
 
 
@@ -432,8 +449,10 @@ def set_secret(provider: str, fields: Mapping[str, str]) -> str:
     clean = {k: v.strip() for k, v in fields.items() if v and v.strip()}
     unknown = sorted(set(clean) - {f.name for f in spec.fields})
     if unknown:
-        raise UsageError(f"{spec.name} has no field {', '.join(unknown)}; its fields are "
-                         f"{', '.join(f.name for f in spec.fields) or 'none'}.")
+        raise UsageError(
+            f"{spec.name} has no field {', '.join(unknown)}; its fields are "
+            f"{', '.join(f.name for f in spec.fields) or 'none'}."
+        )
     missing = [f.name for f in spec.fields if f.required and f.name not in clean]
     if missing:
         raise UsageError(f"{spec.name} needs {', '.join(missing)}; nothing was saved.")
@@ -463,8 +482,10 @@ def delete_secret(provider: str) -> bool:
     if existed:
         _with_deadline(delete)
         if _get(kr, spec.name) is not None:
-            raise SecretsError(f"the keyring ({_describe(kr)}) still holds {spec.name} "
-                               "after deleting it; try again or remove it with seahorse.")
+            raise SecretsError(
+                f"the keyring ({_describe(kr)}) still holds {spec.name} "
+                "after deleting it; try again or remove it with seahorse."
+            )
     _update_index(kr, remove=spec.name)
     return existed
 

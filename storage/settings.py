@@ -84,14 +84,21 @@ class ExchangeSettings(BaseModel):
     @model_validator(mode="after")
     def _one_target(self) -> ExchangeSettings:
         if self.sandbox and (self.url or self.urls):
-            raise ValueError("set either sandbox or url/urls, not both: the sandbox has URLs "
-                             "of its own")
+            raise ValueError(
+                "set either sandbox or url/urls, not both: the sandbox has URLs of its own"
+            )
         return self
 
     def endpoint(self) -> Endpoint:
-        return Endpoint(sandbox=self.sandbox, url=self.url, urls=dict(self.urls),
-                        hostname=self.hostname, proxy=self.proxy, options=dict(self.options),
-                        timeout_ms=self.timeout_ms)
+        return Endpoint(
+            sandbox=self.sandbox,
+            url=self.url,
+            urls=dict(self.urls),
+            hostname=self.hostname,
+            proxy=self.proxy,
+            options=dict(self.options),
+            timeout_ms=self.timeout_ms,
+        )
 
 
 def _checked(check: Any, value: str, *args: str) -> str:
@@ -129,7 +136,7 @@ class Settings(BaseModel):
                 except InvalidOperation:
                     ok = False
                 if not ok:
-                    raise ValueError(f"{model}.{key}: {price!r} is not a price like \"0.15\"")
+                    raise ValueError(f'{model}.{key}: {price!r} is not a price like "0.15"')
         return v
 
 
@@ -169,8 +176,7 @@ def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
     return _validate_keeping_good_fields(data, path)
 
 
-def load_exchange_settings(path: Path | None = None
-                           ) -> tuple[dict[str, ExchangeSettings], str]:
+def load_exchange_settings(path: Path | None = None) -> tuple[dict[str, ExchangeSettings], str]:
     """The ``exchanges`` settings, strictly: (settings by exchange id, "") or ({}, why they
     cannot be read). Unlike the rest of the file, a broken entry is not replaced by a default:
     the default for a testnet's URL is the real exchange, so LIVE bots must not start on a
@@ -181,21 +187,23 @@ def load_exchange_settings(path: Path | None = None
     except FileNotFoundError:
         return {}, ""
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
-        return {}, (f"{path} cannot be read ({type(e).__name__}); LIVE bots stay stopped until "
-                    "it is fixed, since its \"exchanges\" say where orders go")
+        return {}, (
+            f"{path} cannot be read ({type(e).__name__}); LIVE bots stay stopped until "
+            'it is fixed, since its "exchanges" say where orders go'
+        )
     raw = data.get("exchanges", {}) if isinstance(data, dict) else {}
     try:
         return dict(Settings.model_validate({"exchanges": raw}).exchanges), ""
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        return {}, (f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}; LIVE bots "
-                    "stay stopped until it is fixed (oxbot will not guess where orders go)")
+        return {}, (
+            f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}; LIVE bots "
+            "stay stopped until it is fixed (oxbot will not guess where orders go)"
+        )
 
 
-def _validate_keeping_good_fields(
-    data: dict[str, Any], path: Path
-) -> tuple[Settings, list[str]]:
+def _validate_keeping_good_fields(data: dict[str, Any], path: Path) -> tuple[Settings, list[str]]:
     warnings: list[str] = []
     data = dict(data)
     for _ in range(len(data) + 1):  # each round drops at least one bad field

@@ -62,7 +62,8 @@ class Store(StoreReads):
         self._writer = writer
         self._executor = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxbot-db-writer")
-            if writer is not None else None
+            if writer is not None
+            else None
         )
         self._closed = False
         # True from a failed write until the next one succeeds (a full disk): a bot's cycles
@@ -173,8 +174,14 @@ class Store(StoreReads):
 
     # ------------------------------------------------------------------ writes
 
-    async def save_bot(self, config: BotConfig, status: BotStatus, *,
-                       flow: CapitalFlow | None = None, risk: RiskState | None = None) -> None:
+    async def save_bot(
+        self,
+        config: BotConfig,
+        status: BotStatus,
+        *,
+        flow: CapitalFlow | None = None,
+        risk: RiskState | None = None,
+    ) -> None:
         """Insert the bot, or replace the config and status of the live bot of that name; a
         capital edit's ``flow`` (deposit or withdrawal) and the kill switches' rescaled
         ``risk`` state are written in the same transaction."""
@@ -182,8 +189,9 @@ class Store(StoreReads):
             raise ValueError(f"save_bot({config.name!r}) was given a flow of bot {flow.bot!r}")
         await self._write(self._require_writer().save_bot, config, status, flow, risk)
 
-    async def save_risk_state(self, bot: str, state: RiskState,
-                              equity: Sequence[EquityPoint] = ()) -> None:
+    async def save_risk_state(
+        self, bot: str, state: RiskState, equity: Sequence[EquityPoint] = ()
+    ) -> None:
         """Store what the bot's kill switches remember, with the equity points it comes from
         (one transaction)."""
         check_owner(bot, list(equity))
@@ -233,7 +241,12 @@ class Store(StoreReads):
                 raise ValueError(f"positions key {symbol!r} holds a position of {pos.symbol!r}")
         return await self._write(
             self._require_writer().record_cycle,
-            bot, tuple(orders), tuple(fills), positions, decision, tuple(equity),
+            bot,
+            tuple(orders),
+            tuple(fills),
+            positions,
+            decision,
+            tuple(equity),
         )
 
     async def save_order(self, order: Order) -> None:

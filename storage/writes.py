@@ -87,8 +87,13 @@ class LedgerWriter:
 
     # ------------------------------------------------------------------ bots
 
-    def save_bot(self, config: BotConfig, status: BotStatus, flow: CapitalFlow | None = None,
-                 risk: RiskState | None = None) -> None:
+    def save_bot(
+        self,
+        config: BotConfig,
+        status: BotStatus,
+        flow: CapitalFlow | None = None,
+        risk: RiskState | None = None,
+    ) -> None:
         now = now_ms()
         values = {"config": convert.config_to_json(config), "status": status.value}
         with self._transaction() as conn:
@@ -101,8 +106,9 @@ class LedgerWriter:
             if bot_id is None:
                 bot_id = conn.execute(
                     insert(bots)
-                    .values(name=config.name, created_ts=now, updated_ts=now, deleted=False,
-                            **values)
+                    .values(
+                        name=config.name, created_ts=now, updated_ts=now, deleted=False, **values
+                    )
                     .returning(bots.c.id)
                 ).scalar_one()
             if flow is not None:  # a capital edit: the deposit or withdrawal goes with it
@@ -111,22 +117,27 @@ class LedgerWriter:
                 self._put_risk(conn, bot_id, config.name, risk, now)
         self._bot_ids[config.name] = bot_id
 
-    def save_risk_state(self, bot: str, state: RiskState,
-                        equity: Sequence[EquityPoint]) -> None:
+    def save_risk_state(self, bot: str, state: RiskState, equity: Sequence[EquityPoint]) -> None:
         """The kill switches' memory, with the equity samples it was derived from."""
         with self._transaction() as conn:
             bot_id = self._bot_id(conn, bot)
             if equity:
-                conn.execute(insert(equity_points),
-                             [convert.equity_to_row(p, bot_id) for p in equity])
+                conn.execute(
+                    insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity]
+                )
             self._put_risk(conn, bot_id, bot, state, now_ms())
         self._bot_ids[bot] = bot_id
 
     @staticmethod
     def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
         table = schema.risk_state
-        values = {"bot": bot, "peak_equity": state.peak_equity, "day": state.day,
-                  "day_start_equity": state.day_start_equity, "updated_ts": now}
+        values = {
+            "bot": bot,
+            "peak_equity": state.peak_equity,
+            "day": state.day,
+            "day_start_equity": state.day_start_equity,
+            "updated_ts": now,
+        }
         stmt = sqlite_insert(table).values(bot_id=bot_id, **values)
         conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.bot_id], set_=values))
 
@@ -137,15 +148,22 @@ class LedgerWriter:
         ids: dict[str, int] = {}
         with self._transaction() as conn:
             names = [c.name for c in configs]
-            taken = sorted(conn.execute(
-                select(bots.c.name).where(bots.c.name.in_(names), live())).scalars())
+            taken = sorted(
+                conn.execute(select(bots.c.name).where(bots.c.name.in_(names), live())).scalars()
+            )
             if taken:
                 raise ConfigError(f"bots already exist: {', '.join(taken)}; nothing imported")
             for config in configs:
                 ids[config.name] = conn.execute(
                     insert(bots)
-                    .values(name=config.name, config=convert.config_to_json(config),
-                            status=status.value, created_ts=now, updated_ts=now, deleted=False)
+                    .values(
+                        name=config.name,
+                        config=convert.config_to_json(config),
+                        status=status.value,
+                        created_ts=now,
+                        updated_ts=now,
+                        deleted=False,
+                    )
                     .returning(bots.c.id)
                 ).scalar_one()
         self._bot_ids.update(ids)
@@ -165,8 +183,11 @@ class LedgerWriter:
         with self._transaction() as conn:
             for stream, (ts, close) in marks.items():
                 stmt = sqlite_insert(table).values(stream=stream, ts=ts, close=close)
-                conn.execute(stmt.on_conflict_do_update(
-                    index_elements=[table.c.stream], set_={"ts": ts, "close": close}))
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[table.c.stream], set_={"ts": ts, "close": close}
+                    )
+                )
 
     def delete_bot(self, name: str, purge_history: bool) -> bool:
         self._bot_ids.pop(name, None)
@@ -178,8 +199,15 @@ class LedgerWriter:
                 ids = conn.execute(select(bots.c.id).where(bots.c.name == name)).scalars().all()
                 if not ids:
                     return False
-                for table in (fills, orders, schema.positions, decisions, equity_points,
-                              schema.risk_state, schema.capital_flows):
+                for table in (
+                    fills,
+                    orders,
+                    schema.positions,
+                    decisions,
+                    equity_points,
+                    schema.risk_state,
+                    schema.capital_flows,
+                ):
                     # fills before orders: fills reference orders.
                     conn.execute(delete(table).where(table.c.bot_id.in_(ids)))
                 conn.execute(delete(bots).where(bots.c.id.in_(ids)))
@@ -188,7 +216,8 @@ class LedgerWriter:
                 return False
             else:
                 conn.execute(
-                    update(bots).where(bots.c.id == bot_id)
+                    update(bots)
+                    .where(bots.c.id == bot_id)
                     .values(deleted=True, updated_ts=now_ms())
                 )
         return True
@@ -216,15 +245,17 @@ class LedgerWriter:
                 table = schema.positions
                 for symbol, pos in positions.items():
                     if pos is None:
-                        conn.execute(delete(table).where(
-                            table.c.bot_id == bot_id, table.c.symbol == symbol))
+                        conn.execute(
+                            delete(table).where(table.c.bot_id == bot_id, table.c.symbol == symbol)
+                        )
                     else:
                         conn.execute(UPSERT_POSITION, convert.position_to_row(pos, bot_id, bot))
                 if decision is not None:
                     conn.execute(insert(decisions), convert.decision_to_row(decision, bot_id))
                 if equity:
-                    conn.execute(insert(equity_points),
-                                 [convert.equity_to_row(p, bot_id) for p in equity])
+                    conn.execute(
+                        insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity]
+                    )
         except sa_exc.IntegrityError as e:
             raise StorageError(
                 f"cannot record the cycle of bot {bot!r}: {e.orig} (a fill needs its order "
@@ -242,5 +273,6 @@ def check_owner(bot: str, items: Sequence[Any]) -> None:
     """ValueError when a row of another bot slipped into ``bot``'s cycle."""
     for item in items:
         if item.bot != bot:
-            raise ValueError(f"record_cycle({bot!r}) was given a {type(item).__name__} of "
-                             f"bot {item.bot!r}")
+            raise ValueError(
+                f"record_cycle({bot!r}) was given a {type(item).__name__} of bot {item.bot!r}"
+            )

@@ -39,7 +39,8 @@ def test_engine_and_storage_import_without_textual_or_rich() -> None:
         "print(json.dumps(sorted(m for m in sys.modules\n"
         "    if m.split('.')[0] in ('textual', 'rich') or m.startswith('oxbot.tui'))))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []

@@ -13,10 +13,13 @@ HEAVY = ("ccxt", "pandas", "pandas_ta", "numpy", "textual", "sqlalchemy", "keyri
 
 
 def _loaded_after(code: str) -> set[str]:
-    probe = (code + "\nimport json, sys\n"
-             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True)
+    probe = (
+        code + "\nimport json, sys\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     return set(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -28,15 +31,14 @@ def test_importing_the_cli_and_building_the_parser_loads_nothing_heavy() -> None
 def test_version_help_and_doctor_work(tmp_path: Path) -> None:
     env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
     run = [sys.executable, "-m", "oxbot.cli.main"]
-    version = subprocess.run([*run, "--version"], capture_output=True, text=True, env=env,
-                             timeout=60)
+    version = subprocess.run(
+        [*run, "--version"], capture_output=True, text=True, env=env, timeout=60
+    )
     assert version.returncode == 0 and version.stdout.startswith("oxbot ")
-    helptext = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env,
-                              timeout=60)
+    helptext = subprocess.run([*run, "--help"], capture_output=True, text=True, env=env, timeout=60)
     for command in ("bots", "run", "attach", "backtest", "keys", "doctor", "status", "stop"):
         assert command in helptext.stdout
-    doctor = subprocess.run([*run, "doctor"], capture_output=True, text=True, env=env,
-                            timeout=60)
+    doctor = subprocess.run([*run, "doctor"], capture_output=True, text=True, env=env, timeout=60)
     assert doctor.returncode == 0, doctor.stderr
     for label in ("python", "database", "schema", "keyring", "terminal"):
         assert any(line.startswith(label) for line in doctor.stdout.splitlines()), label
@@ -47,15 +49,24 @@ def test_version_help_and_doctor_work(tmp_path: Path) -> None:
 def test_doctor_reports_the_schema_version(tmp_path: Path) -> None:
     env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
     db = tmp_path / "x.db"
-    add = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "--db", str(db), "bots", "add",
-                          "a"], capture_output=True, text=True, env=env, timeout=60)
+    add = subprocess.run(
+        [sys.executable, "-m", "oxbot.cli.main", "--db", str(db), "bots", "add", "a"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert add.returncode == 0, add.stderr
-    doctor = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "--db", str(db), "doctor"],
-                            capture_output=True, text=True, env=env, timeout=60)
+    doctor = subprocess.run(
+        [sys.executable, "-m", "oxbot.cli.main", "--db", str(db), "doctor"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     from oxbot.storage.migrations import latest_version
 
     assert f"schema version {latest_version()}" in doctor.stdout
-
 
 
 def test_doctor_warns_when_columns_and_lines_pin_the_size(tmp_path: Path) -> None:
@@ -64,8 +75,9 @@ def test_doctor_warns_when_columns_and_lines_pin_the_size(tmp_path: Path) -> Non
     run = [sys.executable, "-m", "oxbot.cli.main", "doctor"]
     clean = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60)
     assert "COLUMNS" not in clean.stdout
-    pinned = subprocess.run(run, capture_output=True, text=True, timeout=60,
-                            env={**env, "COLUMNS": "80", "LINES": "24"})
+    pinned = subprocess.run(
+        run, capture_output=True, text=True, timeout=60, env={**env, "COLUMNS": "80", "LINES": "24"}
+    )
     line = next(x for x in pinned.stdout.splitlines() if x.startswith("terminal"))
     assert "COLUMNS=80 LINES=24" in line and "unset COLUMNS LINES" in line
 
@@ -75,9 +87,14 @@ def test_the_cockpit_without_a_terminal_says_so_and_touches_nothing(tmp_path: Pa
     env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
     db = tmp_path / "x.db"
     for argv in ([], ["attach"]):
-        out = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "--db", str(db), *argv],
-                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                             env=env, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-m", "oxbot.cli.main", "--db", str(db), *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert out.returncode != 0
         assert "the cockpit needs a terminal" in out.stderr and "--headless" in out.stderr
         assert "Traceback" not in out.stderr
@@ -89,8 +106,21 @@ def test_no_warning_noise_without_xdg_runtime_dir(tmp_path: Path) -> None:
     fallback is fine, but its warning was printed on every command."""
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "OXBOT_HOME")}
     env["HOME"] = str(tmp_path)  # the data and config directories land here
-    out = subprocess.run([sys.executable, "-W", "default", "-m", "oxbot.cli.main", "--db",
-                          str(tmp_path / "x.db"), "status"],
-                         capture_output=True, text=True, env=env, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-W",
+            "default",
+            "-m",
+            "oxbot.cli.main",
+            "--db",
+            str(tmp_path / "x.db"),
+            "status",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert "no oxbot engine is running" in out.stderr
     assert "Warning" not in out.stderr, out.stderr

@@ -9,14 +9,16 @@ import sys
 
 def test_settle_heap_freezes_the_start_up_heap_and_collects_young_objects_less_often():
     # and, only when the cockpit shares the process with the engine, hands the GIL over sooner
-    code = ("import gc, sys\n"
-            "from oxbot.app.runtime import GC_THRESHOLDS, SHARED_SWITCH_INTERVAL_S, settle_heap\n"
-            "before = gc.get_freeze_count()\n"
-            "settle_heap()\n"
-            "assert gc.get_freeze_count() > before + 10_000, gc.get_freeze_count()\n"
-            "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
-            "assert sys.getswitchinterval() == 0.005  # headless: nobody to hand the lock to\n"
-            "settle_heap(share_with_ui=True)\n"
-            "assert sys.getswitchinterval() == SHARED_SWITCH_INTERVAL_S\n")
+    code = (
+        "import gc, sys\n"
+        "from oxbot.app.runtime import GC_THRESHOLDS, SHARED_SWITCH_INTERVAL_S, settle_heap\n"
+        "before = gc.get_freeze_count()\n"
+        "settle_heap()\n"
+        "assert gc.get_freeze_count() > before + 10_000, gc.get_freeze_count()\n"
+        "assert gc.get_threshold() == GC_THRESHOLDS, gc.get_threshold()\n"
+        "assert sys.getswitchinterval() == 0.005  # headless: nobody to hand the lock to\n"
+        "settle_heap(share_with_ui=True)\n"
+        "assert sys.getswitchinterval() == SHARED_SWITCH_INTERVAL_S\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

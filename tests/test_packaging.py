@@ -6,8 +6,15 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ROOTS = {"engine": "oxbot.engine", "storage": "oxbot.storage", "tui": "oxbot.tui",
-         "themes": "oxbot.themes", "app": "oxbot.app", "cli": "oxbot.cli", "remote": "oxbot.remote"}
+ROOTS = {
+    "engine": "oxbot.engine",
+    "storage": "oxbot.storage",
+    "tui": "oxbot.tui",
+    "themes": "oxbot.themes",
+    "app": "oxbot.app",
+    "cli": "oxbot.cli",
+    "remote": "oxbot.remote",
+}
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:

@@ -19,6 +19,12 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("check", ["ruff", "format", "imports", "types"])
 def test_static_check_passes(check: str) -> None:
     env = {**os.environ, "OXBOT_VENV": str(Path(sys.executable).parent.parent)}
-    proc = subprocess.run([str(ROOT / ".ci" / "lint"), check], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=600)
+    proc = subprocess.run(
+        [str(ROOT / ".ci" / "lint"), check],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=600,
+    )
     assert proc.returncode == 0, f".ci/lint {check} failed:\n{proc.stdout}\n{proc.stderr}"

@@ -3,5 +3,11 @@
 from .builtin import BUILTIN_THEMES, DEFAULT_THEME, SEMANTIC_VARIABLES, VARIABLE_DEFAULTS
 from .loader import ThemeFile, load_user_themes
 
-__all__ = ["BUILTIN_THEMES", "DEFAULT_THEME", "SEMANTIC_VARIABLES", "VARIABLE_DEFAULTS",
-           "ThemeFile", "load_user_themes"]
+__all__ = [
+    "BUILTIN_THEMES",
+    "DEFAULT_THEME",
+    "SEMANTIC_VARIABLES",
+    "VARIABLE_DEFAULTS",
+    "ThemeFile",
+    "load_user_themes",
+]

@@ -7,9 +7,17 @@ from textual.theme import Theme
 
 # Every theme defines these; tui styles reference them and nothing else beyond Textual's own.
 SEMANTIC_VARIABLES: tuple[str, ...] = (
-    "pnl-up", "pnl-down", "pnl-flat",
-    "bot-running", "bot-paused", "bot-stopped", "bot-error",
-    "live-mode", "live-mode-text", "paper-mode", "paper-mode-text",
+    "pnl-up",
+    "pnl-down",
+    "pnl-flat",
+    "bot-running",
+    "bot-paused",
+    "bot-stopped",
+    "bot-error",
+    "live-mode",
+    "live-mode-text",
+    "paper-mode",
+    "paper-mode-text",
     "cursor-text",  # text on the selected row ($primary background): one readable colour
 )
 

@@ -43,8 +43,11 @@ def _check_css_value(name: str, value: str) -> None:
     try:
         sheet.parse()
     except Exception:  # noqa: BLE001 - Textual raises several error types here
-        kind = "a text style such as 'bold'" if prop == "text-style" else \
-            "a colour such as #RRGGBB, rgb(r,g,b) or 'auto 87%'"
+        kind = (
+            "a text style such as 'bold'"
+            if prop == "text-style"
+            else "a colour such as #RRGGBB, rgb(r,g,b) or 'auto 87%'"
+        )
         raise ValueError(f"{name}: {value!r} is not {kind}") from None
 
 
@@ -67,8 +70,18 @@ class ThemeFile(BaseModel):
     dark: bool = True
     variables: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("primary", "secondary", "accent", "warning", "error", "success",
-                     "foreground", "background", "surface", "panel")
+    @field_validator(
+        "primary",
+        "secondary",
+        "accent",
+        "warning",
+        "error",
+        "success",
+        "foreground",
+        "background",
+        "surface",
+        "panel",
+    )
     @classmethod
     def _colour(cls, v: str | None) -> str | None:
         return None if v is None else _check_colour(v)
@@ -77,8 +90,9 @@ class ThemeFile(BaseModel):
     @classmethod
     def _variables(cls, v: dict[str, str]) -> dict[str, str]:
         for key, value in v.items():
-            if key.endswith(("-mode", "-up", "-down", "-flat", "running", "paused", "stopped",
-                             "error")):
+            if key.endswith(
+                ("-mode", "-up", "-down", "-flat", "running", "paused", "stopped", "error")
+            ):
                 _check_colour(value)
             _check_css_value(key, value)
         return v
@@ -122,12 +136,15 @@ def load_user_themes(directory: Path | str | None) -> tuple[list[Theme], list[st
             warnings.append(f"theme file {path.name} skipped: {problems}")
             continue
         except (OSError, ValueError, tomllib.TOMLDecodeError) as e:
-            warnings.append(f"theme file {path.name} skipped: cannot read it ({e}); "
-                            "fix the TOML/JSON syntax")
+            warnings.append(
+                f"theme file {path.name} skipped: cannot read it ({e}); fix the TOML/JSON syntax"
+            )
             continue
         if spec.name in taken:
-            warnings.append(f"theme file {path.name} skipped: the name {spec.name!r} is "
-                            "already used; give the theme another name")
+            warnings.append(
+                f"theme file {path.name} skipped: the name {spec.name!r} is "
+                "already used; give the theme another name"
+            )
             continue
         taken.add(spec.name)
         themes.append(spec.to_theme())

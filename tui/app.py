@@ -47,8 +47,9 @@ from .toasts import ToastThrottle
 
 INPUT_EVENTS = (events.Key, events.MouseDown, events.Resize)
 # Absolute, so subclasses in other folders (tests, bench) find them too.
-STYLES = [Path(__file__).parent / "styles" / f for f in ("app.tcss", "dashboard.tcss",
-                                                         "dialogs.tcss")]
+STYLES = [
+    Path(__file__).parent / "styles" / f for f in ("app.tcss", "dashboard.tcss", "dialogs.tcss")
+]
 
 
 class OxbotApp(App[int]):
@@ -62,30 +63,80 @@ class OxbotApp(App[int]):
         # q quits a cockpit that hosts the engine, and detaches one attached to a headless
         # engine (which keeps running): one binding each, check_action shows the one that is
         # true here, in the footer, the help and the palette alike.
-        Binding("q", "quit", "Quit", id="app.quit",
-                tooltip="Quit (stops the engine of this cockpit; asks while bots run)"),
-        Binding("q", "detach", "Detach", id="app.detach",
-                tooltip="Detach: close this cockpit, the headless engine keeps running"),
-        Binding("ctrl+c", "quit", "Quit", id="app.quit_ctrl_c", show=False, priority=True,
-                tooltip="Quit, like q"),
-        Binding("ctrl+c", "detach", "Detach", id="app.detach_ctrl_c", show=False,
-                priority=True, tooltip="Detach, like q"),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="app.quit",
+            tooltip="Quit (stops the engine of this cockpit; asks while bots run)",
+        ),
+        Binding(
+            "q",
+            "detach",
+            "Detach",
+            id="app.detach",
+            tooltip="Detach: close this cockpit, the headless engine keeps running",
+        ),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            id="app.quit_ctrl_c",
+            show=False,
+            priority=True,
+            tooltip="Quit, like q",
+        ),
+        Binding(
+            "ctrl+c",
+            "detach",
+            "Detach",
+            id="app.detach_ctrl_c",
+            show=False,
+            priority=True,
+            tooltip="Detach, like q",
+        ),
         Binding("question_mark", "help", "Help", id="app.help", tooltip="Show every key"),
-        Binding("t", "cycle_theme", "Theme", id="app.theme",
-                tooltip="Next colour theme"),
-        Binding("K", "keys", "Keys", id="app.keys",
-                tooltip="API keys in the OS keyring: set, reveal, delete"),
-        Binding("r", "reconcile", "Reconcile", id="app.reconcile",
-                tooltip="LIVE: adopt or ignore the differences with the exchange"),
-        Binding("ctrl+x", "panic", "PANIC", id="app.panic", priority=True,
-                tooltip="PANIC: stop every bot and flatten every position (asks first)"),
-        Binding("b", "backtest", "Backtest", id="app.backtest",
-                tooltip="Backtest a strategy over a CSV of candles"),
+        Binding("t", "cycle_theme", "Theme", id="app.theme", tooltip="Next colour theme"),
+        Binding(
+            "K",
+            "keys",
+            "Keys",
+            id="app.keys",
+            tooltip="API keys in the OS keyring: set, reveal, delete",
+        ),
+        Binding(
+            "r",
+            "reconcile",
+            "Reconcile",
+            id="app.reconcile",
+            tooltip="LIVE: adopt or ignore the differences with the exchange",
+        ),
+        Binding(
+            "ctrl+x",
+            "panic",
+            "PANIC",
+            id="app.panic",
+            priority=True,
+            tooltip="PANIC: stop every bot and flatten every position (asks first)",
+        ),
+        Binding(
+            "b",
+            "backtest",
+            "Backtest",
+            id="app.backtest",
+            tooltip="Backtest a strategy over a CSV of candles",
+        ),
     ]
 
-    def __init__(self, client: EngineClient, *, settings: Any = None,
-                 clock: Clock | None = None, settle_heap: bool = False,
-                 notices: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        client: EngineClient,
+        *,
+        settings: Any = None,
+        clock: Clock | None = None,
+        settle_heap: bool = False,
+        notices: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.host = EngineHost(client, settle_heap=settle_heap)
@@ -139,9 +190,14 @@ class OxbotApp(App[int]):
             if bad in self._theme_names:
                 self._theme_names.remove(bad)
             self.theme = DEFAULT_THEME
-            self.notify(f"theme {bad!r} breaks the stylesheet ({str(e).splitlines()[0]}); "
-                        f"using {DEFAULT_THEME}", title="theme", severity="warning",
-                        timeout=10, markup=False)
+            self.notify(
+                f"theme {bad!r} breaks the stylesheet ({str(e).splitlines()[0]}); "
+                f"using {DEFAULT_THEME}",
+                title="theme",
+                severity="warning",
+                timeout=10,
+                markup=False,
+            )
 
     def set_keymap(self, keymap: Mapping[str, str]) -> None:
         self.keymap = dict(keymap)
@@ -197,8 +253,9 @@ class OxbotApp(App[int]):
         self._stop_engine_and_exit()
 
     async def action_detach(self) -> None:
-        self.notify("Detaching: the engine keeps running (`oxbot attach` to come back)…",
-                    timeout=10)
+        self.notify(
+            "Detaching: the engine keeps running (`oxbot attach` to come back)…", timeout=10
+        )
         self._stop_engine_and_exit()
 
     # ------------------------------------------------------------------ engine events
@@ -227,14 +284,21 @@ class OxbotApp(App[int]):
         and the reasoning panel are otherwise empty after a start or an attach)."""
         if self.state.fills_history_wanted:  # the Fills panel after a restart / attach
             self.state.fills_history_wanted = False
-            self.send(m.RequestRecentFills(limit=state_module.FILLS_KEPT), "recent fills",
-                      quiet=True)
+            self.send(
+                m.RequestRecentFills(limit=state_module.FILLS_KEPT), "recent fills", quiet=True
+            )
         wanted, self.state.history_wanted = self.state.history_wanted, set()
         for bot in sorted(wanted):
-            self.send(m.RequestEquityHistory(bot=bot, limit=state_module.EQUITY_POINTS),
-                      f"equity history of {bot}", quiet=True)
-            self.send(m.RequestDecisionHistory(bot=bot, limit=state_module.ENTRIES_KEPT),
-                      f"reasoning history of {bot}", quiet=True)
+            self.send(
+                m.RequestEquityHistory(bot=bot, limit=state_module.EQUITY_POINTS),
+                f"equity history of {bot}",
+                quiet=True,
+            )
+            self.send(
+                m.RequestDecisionHistory(bot=bot, limit=state_module.ENTRIES_KEPT),
+                f"reasoning history of {bot}",
+                quiet=True,
+            )
 
     def _reconcile_changed(self, news: bool) -> None:
         self.refresh_bindings()
@@ -293,8 +357,13 @@ class OxbotApp(App[int]):
 
     def _show(self, t: Toast) -> None:
         # markup=False: engine and user text ("oxbot[cryptfile]", "[env]") shows as written
-        self.notify(t.message, title=t.title, severity=t.severity,  # type: ignore[arg-type]
-                    timeout=8 if t.severity == "error" else 3, markup=False)
+        self.notify(
+            t.message,
+            title=t.title,
+            severity=t.severity,  # type: ignore[arg-type]
+            timeout=8 if t.severity == "error" else 3,
+            markup=False,
+        )
 
     def send(self, command: m.Command, what: str, *, quiet: bool = False) -> str:
         """Submit a command; the CommandDone toast names ``what`` the user asked for (only a
@@ -310,14 +379,20 @@ class OxbotApp(App[int]):
     # ------------------------------------------------------------------ app-wide actions
 
     def action_help(self) -> None:
-        app_bindings = [b for b in _bindings(self.BINDINGS)  # Quit or Detach, as q does here
-                        if self.check_action(b.action, ()) is not False]
-        rows = binding_rows(app_bindings,
-                            _bindings(DashboardScreen.BINDINGS),
-                            self.keymap,
-                            lambda key: key_display(self, key))
-        rows.append((key_display(self, "ctrl+p"), "Command palette: every action by name",
-                     "app.palette"))
+        app_bindings = [
+            b
+            for b in _bindings(self.BINDINGS)  # Quit or Detach, as q does here
+            if self.check_action(b.action, ()) is not False
+        ]
+        rows = binding_rows(
+            app_bindings,
+            _bindings(DashboardScreen.BINDINGS),
+            self.keymap,
+            lambda key: key_display(self, key),
+        )
+        rows.append(
+            (key_display(self, "ctrl+p"), "Command palette: every action by name", "app.palette")
+        )
         self.push_screen(HelpScreen(rows))
 
     def action_keys(self) -> None:
@@ -326,8 +401,7 @@ class OxbotApp(App[int]):
 
     def action_cycle_theme(self) -> None:
         names = self._theme_names
-        nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names \
-            else names[0]
+        nxt = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
         self.theme = nxt
         self.notify(f"theme: {nxt}", timeout=2, markup=False)
         self._save_theme(nxt)
@@ -352,16 +426,19 @@ class OxbotApp(App[int]):
         def answered(ok: bool | None) -> None:
             if ok:
                 self.send(m.PanicAll(), "PANIC")
-                self.notify("PANIC sent: stopping every bot and flattening… waiting for "
-                            "the engine to confirm.", title="PANIC", severity="warning",
-                            timeout=10)
+                self.notify(
+                    "PANIC sent: stopping every bot and flattening… waiting for "
+                    "the engine to confirm.",
+                    title="PANIC",
+                    severity="warning",
+                    timeout=10,
+                )
 
         def counts() -> tuple[int, int]:
             return self.state.active_bots(), len(self.state.positions)
 
         def hold(on: bool) -> None:
-            self.send(m.HoldDecisions(hold=on, seconds=HOLD_LEASE_S), "hold decisions",
-                      quiet=True)
+            self.send(m.HoldDecisions(hold=on, seconds=HOLD_LEASE_S), "hold decisions", quiet=True)
 
         self.push_screen(PanicScreen(counts, hold), answered)
 
@@ -371,8 +448,13 @@ class OxbotApp(App[int]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             error = event.worker.error
-            self.notify(f"{type(error).__name__}: {error}", title=f"{event.worker.group} failed",
-                        severity="error", timeout=10, markup=False)
+            self.notify(
+                f"{type(error).__name__}: {error}",
+                title=f"{event.worker.group} failed",
+                severity="error",
+                timeout=10,
+                markup=False,
+            )
 
 
 def _bindings(items: list[Any]) -> list[Binding]:
@@ -383,9 +465,14 @@ def _fields(command: m.Command) -> dict[str, Any]:
     return {name: getattr(command, name) for name in command.__dataclass_fields__}
 
 
-def run_app(client: EngineClient, settings: Any = None, *,
-            app_holder: dict[str, Any] | None = None, clock: Clock | None = None,
-            notices: list[str] | None = None) -> int:
+def run_app(
+    client: EngineClient,
+    settings: Any = None,
+    *,
+    app_holder: dict[str, Any] | None = None,
+    clock: Clock | None = None,
+    notices: list[str] | None = None,
+) -> int:
     """Run the cockpit until the user quits; the engine is stopped whatever ends the app.
 
     ``app_holder["app"]`` is set to the app so a caller's signal handler can reach it; without
@@ -396,6 +483,7 @@ def run_app(client: EngineClient, settings: Any = None, *,
     if app_holder is not None:
         app_holder["app"] = app
     else:
+
         def on_sigterm(_signum: int, _frame: object) -> None:
             loop = app.ui_loop
             if loop is not None:

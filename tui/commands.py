@@ -31,8 +31,7 @@ class OxbotCommands(Provider):
                 label = b.tooltip or b.description
                 keys = keymap.get(b.id, b.key)
                 shown = ", ".join(key_display(app, k.strip()) for k in keys.split(","))
-                out.append((f"{label}", f"key: {shown}",
-                            partial(owner.run_action, b.action)))
+                out.append((f"{label}", f"key: {shown}", partial(owner.run_action, b.action)))
         return out
 
     async def discover(self) -> Hits:
@@ -44,5 +43,9 @@ class OxbotCommands(Provider):
         for label, help_text, run in self._commands():
             score = matcher.match(label)
             if score > 0:
-                yield Hit(score, matcher.highlight(label), run,  # type: ignore[arg-type]
-                          help=help_text)
+                yield Hit(
+                    score,
+                    matcher.highlight(label),
+                    run,  # type: ignore[arg-type]
+                    help=help_text,
+                )

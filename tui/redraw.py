@@ -27,9 +27,14 @@ SetTimer = Callable[[float, Callable[[], None]], Timer]
 class RedrawCoalescer:
     """Collects dirty panel names and calls ``draw`` with them, at most once per interval."""
 
-    def __init__(self, draw: Callable[[set[str]], None], set_timer: SetTimer, *,
-                 interval: float = REDRAW_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        draw: Callable[[set[str]], None],
+        set_timer: SetTimer,
+        *,
+        interval: float = REDRAW_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._draw = draw
         self._set_timer = set_timer
         self._clock = clock

@@ -87,7 +87,7 @@ class DashboardState:
         return any(b.config.mode.value == "live" for b in self.bots.values())
 
     def live_state(self) -> str:
-        """"active" when a LIVE bot runs, is paused or holds positions (real money at stake),
+        """ "active" when a LIVE bot runs, is paused or holds positions (real money at stake),
         "stopped" when LIVE bots exist but none is active, "" without LIVE bots."""
         live = [b for b in self.bots.values() if b.config.mode.value == "live"]
         if any(b.status.value in ("running", "paused") or b.open_positions for b in live):
@@ -96,8 +96,7 @@ class DashboardState:
 
     def stale(self) -> dict[str, list[str]]:
         """bot -> symbols whose price stopped updating (the market's last-good price)."""
-        return {n: list(b.stale_symbols) for n, b in sorted(self.bots.items())
-                if b.stale_symbols}
+        return {n: list(b.stale_symbols) for n, b in sorted(self.bots.items()) if b.stale_symbols}
 
     def deposits_of(self, bot: str | None) -> list[tuple[int, float]]:
         """The bot's net deposits as a step line over its equity curve's time span, or []
@@ -134,8 +133,9 @@ class DashboardState:
         every bot when the engine this cockpit is attached to went away."""
         if self.engine_state == "disconnected":
             return frozenset(self.bots)
-        return frozenset(n for n, b in self.bots.items()
-                         if b.status.value not in ("running", "paused"))
+        return frozenset(
+            n for n, b in self.bots.items() if b.status.value not in ("running", "paused")
+        )
 
     def positions_of(self, bot: str | None) -> list[PositionView]:
         rows = [p for p in self.positions.values() if bot is None or p.bot == bot]
@@ -174,8 +174,11 @@ class DashboardState:
                 if old is None or old.status != ev.bot.status:
                     dirty.add("bots-now")  # a status change is news: draw it at once
                 if old is not None and old.status != ev.bot.status and ev.bot.status == "error":
-                    toasts.append(Toast(f"{ev.bot.name}: {ev.bot.last_error or 'error'}",
-                                        "error", "bot error"))
+                    toasts.append(
+                        Toast(
+                            f"{ev.bot.name}: {ev.bot.last_error or 'error'}", "error", "bot error"
+                        )
+                    )
             case m.BotRemoved():
                 self.bots.pop(ev.name, None)
                 dirty.add("bots-now")
@@ -251,8 +254,13 @@ class DashboardState:
                     self.reconcile.pop(ev.bot, None)
                 dirty.add("reconcile")
             case m.CycleFailed():
-                toasts.append(Toast(f"{ev.bot}: cycle failed ({ev.consecutive}x): {ev.error}",
-                                    "error", "cycle failed"))
+                toasts.append(
+                    Toast(
+                        f"{ev.bot}: cycle failed ({ev.consecutive}x): {ev.error}",
+                        "error",
+                        "cycle failed",
+                    )
+                )
             case m.EngineError():
                 toasts.append(Toast(ev.message, "error", "engine error"))
             case m.Notice():
@@ -266,8 +274,11 @@ class DashboardState:
                 self.refusal_shown.discard(ev.request_id)
                 if not ev.ok:
                     if not shown:
-                        toasts.append(Toast(ev.message or f"{ev.command} failed", "error",
-                                            asked or ev.command))
+                        toasts.append(
+                            Toast(
+                                ev.message or f"{ev.command} failed", "error", asked or ev.command
+                            )
+                        )
                 elif asked and not quiet:
                     toasts.append(Toast(ev.message or "done", "information", asked))
                 dirty.add("header")
@@ -289,6 +300,7 @@ class DashboardState:
 
     def _merge_fills(self, stored: tuple[m.OrderFilled, ...]) -> None:
         """Stored fills (after a restart or an attach) and live ones, once each, by time."""
+
         def key(f: m.OrderFilled) -> tuple[object, ...]:
             return (f.bot, f.client_order_id, f.ts, f.side, f.qty, f.price)
 
@@ -303,10 +315,13 @@ class DashboardState:
         entries = self._entries(bot)
         live = list(entries)
         seen = {(e.ts, e.source) for e in live if e.done}
-        older = [ReasoningEntry(d.ts, d.source, d.reasoning, d.actions, d.verdict,
-                                d.verdict_reasons, True)
-                 for d in stored if (d.ts, d.source) not in seen
-                 and (not live or d.ts <= live[0].ts)]
+        older = [
+            ReasoningEntry(
+                d.ts, d.source, d.reasoning, d.actions, d.verdict, d.verdict_reasons, True
+            )
+            for d in stored
+            if (d.ts, d.source) not in seen and (not live or d.ts <= live[0].ts)
+        ]
         entries.clear()
         entries.extend([*older, *live][-ENTRIES_KEPT:])
 
@@ -316,8 +331,9 @@ class DashboardState:
 
 
 def _fill_toast(ev: m.OrderFilled) -> Toast:
-    what = f"{ev.side.upper()} {fmt.qty(ev.qty)} {fmt.short_symbol(ev.symbol)} @ " \
-        f"{fmt.price(ev.price)}"
+    what = (
+        f"{ev.side.upper()} {fmt.qty(ev.qty)} {fmt.short_symbol(ev.symbol)} @ {fmt.price(ev.price)}"
+    )
     if ev.reason == "stop_loss":
         return Toast(f"{ev.bot}: STOP-LOSS hit, {what}", "warning", "stop-loss")
     if ev.reason == "take_profit":
@@ -327,5 +343,8 @@ def _fill_toast(ev: m.OrderFilled) -> Toast:
 
 def natural_key(name: str) -> list[tuple[int, int | str]]:
     """Sort key that reads numbers as numbers: llm2 before llm11 (plain text put it after)."""
-    return [(0, int(part)) if part.isdigit() else (1, part.lower())
-            for part in re.split(r"(\d+)", name) if part]
+    return [
+        (0, int(part)) if part.isdigit() else (1, part.lower())
+        for part in re.split(r"(\d+)", name)
+        if part
+    ]

@@ -20,10 +20,14 @@ TRADE_TOAST_INTERVAL_S = 2.0
 class ToastThrottle:
     """Shows toasts through ``show``; trade toasts in batches, one per interval."""
 
-    def __init__(self, show: Callable[[Toast], None],
-                 set_timer: Callable[[float, Callable[[], None]], object], *,
-                 interval: float = TRADE_TOAST_INTERVAL_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        show: Callable[[Toast], None],
+        set_timer: Callable[[float, Callable[[], None]], object],
+        *,
+        interval: float = TRADE_TOAST_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._show = show
         self._set_timer = set_timer
         self._clock = clock
@@ -65,7 +69,11 @@ def summary(held: list[Toast]) -> Toast:
     """``5 fills (1 stop-loss, 2 take-profit), last …``: a warning when a stop-loss hit."""
     sl = sum(t.title == "stop-loss" for t in held)
     tp = sum(t.title == "take-profit" for t in held)
-    extra = ", ".join(x for x in (f"{sl} stop-loss" if sl else "",
-                                  f"{tp} take-profit" if tp else "") if x)
-    return Toast(f"{len(held)} fills{f' ({extra})' if extra else ''}, "
-                 f"last {held[-1].message}", "warning" if sl else "information", "fills")
+    extra = ", ".join(
+        x for x in (f"{sl} stop-loss" if sl else "", f"{tp} take-profit" if tp else "") if x
+    )
+    return Toast(
+        f"{len(held)} fills{f' ({extra})' if extra else ''}, last {held[-1].message}",
+        "warning" if sl else "information",
+        "fills",
+    )

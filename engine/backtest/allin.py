@@ -66,23 +66,47 @@ def run_all_in(
             steps.record(j, cash, qty)
         elif kind == EXIT and qty > 0:
             px = _fill_price(float(open_[j]), slip, buy=False)
-            cash = _close(trades, ts, entry_bar, j, entry_px, entry_fee, qty, px, fee_rate, cash,
-                          "signal")
+            cash = _close(
+                trades, ts, entry_bar, j, entry_px, entry_fee, qty, px, fee_rate, cash, "signal"
+            )
             qty = ZERO
             steps.record(j, cash, qty)
     if qty > 0:  # still open after the last bar: closed at the last close, and counted
         px = _fill_price(float(close[n - 1]), slip, buy=False)
-        cash = _close(trades, ts, entry_bar, n - 1, entry_px, entry_fee, qty, px, fee_rate, cash,
-                      "end")
+        cash = _close(
+            trades, ts, entry_bar, n - 1, entry_px, entry_fee, qty, px, fee_rate, cash, "end"
+        )
         steps.record(n - 1, cash, ZERO)
     return trades, steps
 
 
-def _close(trades: list[Trade], ts: Times, entry_bar: int, exit_bar: int, entry_px: Decimal,
-           entry_fee: Decimal, qty: Decimal, px: Decimal, fee_rate: Decimal, cash: Decimal,
-           reason: str) -> Decimal:
+def _close(
+    trades: list[Trade],
+    ts: Times,
+    entry_bar: int,
+    exit_bar: int,
+    entry_px: Decimal,
+    entry_fee: Decimal,
+    qty: Decimal,
+    px: Decimal,
+    fee_rate: Decimal,
+    cash: Decimal,
+    reason: str,
+) -> Decimal:
     exit_fee = qty * px * fee_rate
     pnl = qty * (px - entry_px) - entry_fee - exit_fee
-    trades.append(Trade(int(ts[entry_bar]), int(ts[exit_bar]), entry_bar, exit_bar, entry_px, px,
-                        qty, pnl, entry_fee + exit_fee, reason))
+    trades.append(
+        Trade(
+            int(ts[entry_bar]),
+            int(ts[exit_bar]),
+            entry_bar,
+            exit_bar,
+            entry_px,
+            px,
+            qty,
+            pnl,
+            entry_fee + exit_fee,
+            reason,
+        )
+    )
     return cash + qty * px - exit_fee

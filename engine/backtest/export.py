@@ -21,13 +21,29 @@ from ..arrays import Floats, Times
 from ..errors import UsageError
 from .ledger import Trade
 
-TRADE_FIELDS = ("entry_ts", "exit_ts", "entry_price", "exit_price", "qty", "pnl", "fees",
-                "reason")
+TRADE_FIELDS = ("entry_ts", "exit_ts", "entry_price", "exit_price", "qty", "pnl", "fees", "reason")
 QTY_Q = Decimal("0.00000001")
 CENTS = Decimal("0.01")
 # Quotes whose smallest useful unit is a cent; anything else (BTC, ETH, ...) keeps 8 decimals.
-CENT_QUOTES = frozenset({"USD", "USDT", "USDC", "BUSD", "FDUSD", "TUSD", "DAI", "EUR", "GBP",
-                         "JPY", "TRY", "BRL", "AUD", "CAD", "CHF"})
+CENT_QUOTES = frozenset(
+    {
+        "USD",
+        "USDT",
+        "USDC",
+        "BUSD",
+        "FDUSD",
+        "TUSD",
+        "DAI",
+        "EUR",
+        "GBP",
+        "JPY",
+        "TRY",
+        "BRL",
+        "AUD",
+        "CAD",
+        "CHF",
+    }
+)
 
 
 def money_quantum(symbol: str) -> Decimal:
@@ -72,12 +88,21 @@ def write_trades(path: str | Path, trades: list[Trade], symbol: str = "BTC/USDT"
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(TRADE_FIELDS)
         for t in trades:
-            w.writerow((t.entry_ts, t.exit_ts, f"{t.entry_price:f}", f"{t.exit_price:f}",
-                        money(t.qty, QTY_Q), money(t.pnl, mq), money(t.fees, mq), t.reason))
+            w.writerow(
+                (
+                    t.entry_ts,
+                    t.exit_ts,
+                    f"{t.entry_price:f}",
+                    f"{t.exit_price:f}",
+                    money(t.qty, QTY_Q),
+                    money(t.pnl, mq),
+                    money(t.fees, mq),
+                    t.reason,
+                )
+            )
 
 
-def write_equity(path: str | Path, ts: Times, equity: Floats,
-                 symbol: str = "BTC/USDT") -> None:
+def write_equity(path: str | Path, ts: Times, equity: Floats, symbol: str = "BTC/USDT") -> None:
     """One row per bar: the candle's open time and the equity marked at its close."""
     exponent = money_quantum(symbol).as_tuple().exponent
     assert isinstance(exponent, int)  # a finite quantum: 0.01 or 1e-8
@@ -85,5 +110,9 @@ def write_equity(path: str | Path, ts: Times, equity: Floats,
     with _open(path) as fh:
         fh.write("ts,equity\n")
         # %.Nf of the float curve: cents (or 8 places) without noise, fast for 1e6 rows.
-        np.savetxt(fh, np.column_stack((ts.astype(np.float64), equity)),
-                   fmt=("%d", f"%.{places}f"), delimiter=",")
+        np.savetxt(
+            fh,
+            np.column_stack((ts.astype(np.float64), equity)),
+            fmt=("%d", f"%.{places}f"),
+            delimiter=",",
+        )

@@ -30,8 +30,9 @@ def parse_date(text: str, what: str) -> int:
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{what} {text!r} is not a date; use YYYY-MM-DD or "
-                         "YYYY-MM-DDTHH:MM (UTC)") from None
+        raise UsageError(
+            f"{what} {text!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM (UTC)"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp() * 1000)
@@ -42,8 +43,10 @@ def make_client(exchange_id: str, options: dict[str, Any] | None = None) -> Any:
 
     cls = getattr(ccxt_async, exchange_id, None)
     if cls is None or not isinstance(cls, type):
-        raise UsageError(f"unknown exchange {exchange_id!r}; give a ccxt exchange id such as "
-                         "binance, kraken or bybit")
+        raise UsageError(
+            f"unknown exchange {exchange_id!r}; give a ccxt exchange id such as "
+            "binance, kraken or bybit"
+        )
     return cls({"enableRateLimit": True, **(options or {})})
 
 
@@ -82,17 +85,23 @@ async def reach(client: Any, symbol: str, deadline_s: float = REACH_DEADLINE_S) 
     try:
         await asyncio.wait_for(client.load_markets(), deadline_s)
     except TimeoutError:
-        raise OxbotError(f"cannot reach {name} (network/DNS): no answer within "
-                         f"{deadline_s:g} s; check the connection or proxy and try again") from None
+        raise OxbotError(
+            f"cannot reach {name} (network/DNS): no answer within "
+            f"{deadline_s:g} s; check the connection or proxy and try again"
+        ) from None
     except ccxt.NetworkError as e:
-        raise OxbotError(f"cannot reach {name} (network/DNS): {_why(e)}; check the connection "
-                         "or proxy and try again") from None
+        raise OxbotError(
+            f"cannot reach {name} (network/DNS): {_why(e)}; check the connection "
+            "or proxy and try again"
+        ) from None
     except ccxt.BaseError as e:
-        raise OxbotError(f"{name} refused to list its markets: {_why(e)}; try again "
-                         "later") from None
+        raise OxbotError(
+            f"{name} refused to list its markets: {_why(e)}; try again later"
+        ) from None
     if client.markets is not None and symbol not in client.markets:
-        raise BadSymbol(f"{symbol} is not a market on {name}; check the symbol (BASE/QUOTE, "
-                        "e.g. BTC/USDT)")
+        raise BadSymbol(
+            f"{symbol} is not a market on {name}; check the symbol (BASE/QUOTE, e.g. BTC/USDT)"
+        )
 
 
 async def _read(call: Callable[[], Any], attempted: str) -> Any:
@@ -105,7 +114,7 @@ async def _read(call: Callable[[], Any], attempted: str) -> Any:
             err = translate(e, attempted)
             if not isinstance(err, TemporaryError) or attempt == READ_ATTEMPTS - 1:
                 raise err from e
-            delay = getattr(err, "retry_after", None) or min(10.0, 2 ** attempt)
+            delay = getattr(err, "retry_after", None) or min(10.0, 2**attempt)
             await asyncio.sleep(delay * (0.8 + 0.4 * random.random()))
     raise AssertionError("unreachable")
 
@@ -114,9 +123,14 @@ def _page(client: Any, symbol: str, timeframe: str, since: int) -> Callable[[], 
     return lambda: client.fetch_ohlcv(symbol, timeframe, since, PAGE_LIMIT)
 
 
-async def fetch_history(client: Any, symbol: str, timeframe: str, since_ms: int,
-                        until_ms: int | None = None,
-                        progress: Callable[[int], None] | None = None) -> pd.DataFrame:
+async def fetch_history(
+    client: Any,
+    symbol: str,
+    timeframe: str,
+    since_ms: int,
+    until_ms: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Closed candles of ``symbol`` from ``since_ms`` (inclusive) to ``until_ms`` (exclusive);
     the caller owns ``client`` and closes it."""
     step = timeframe_seconds(timeframe) * 1000
@@ -140,8 +154,10 @@ async def fetch_history(client: Any, symbol: str, timeframe: str, since_ms: int,
         if until_ms is not None and cursor >= until_ms:
             break
     if not rows:
-        raise DataError(f"{client.id} returned no {timeframe} candles for {symbol} in that "
-                        "range; check --since/--until and the symbol")
+        raise DataError(
+            f"{client.id} returned no {timeframe} candles for {symbol} in that "
+            "range; check --since/--until and the symbol"
+        )
     data = np.concatenate(rows)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     data = data[data[:, 0] + step <= now_ms]  # drop the still-open candle
@@ -151,8 +167,14 @@ async def fetch_history(client: Any, symbol: str, timeframe: str, since_ms: int,
     return frame
 
 
-def download(exchange_id: str, symbol: str, timeframe: str, since: str, until: str | None,
-             options: dict[str, Any] | None = None) -> pd.DataFrame:
+def download(
+    exchange_id: str,
+    symbol: str,
+    timeframe: str,
+    since: str,
+    until: str | None,
+    options: dict[str, Any] | None = None,
+) -> pd.DataFrame:
     """Synchronous wrapper for the CLI: make a keyless client, fetch, always close it."""
     try:
         timeframe_seconds(timeframe)

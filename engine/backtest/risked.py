@@ -45,8 +45,15 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
 class RiskedRun:
     """One risk-managed simulation over arrays of one symbol's candles."""
 
-    def __init__(self, *, symbol: str, cash: Decimal, fee_rate: Decimal, slippage_bps: Decimal,
-                 limits: RiskLimits) -> None:
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        cash: Decimal,
+        fee_rate: Decimal,
+        slippage_bps: Decimal,
+        limits: RiskLimits,
+    ) -> None:
         self.symbol = symbol
         self.portfolio = Portfolio(cash)
         self.risk = risk_mod.RiskManager(limits, fee_rate=fee_rate)
@@ -88,8 +95,7 @@ class RiskedRun:
             self.halts.append((ts, block or ""))
         self._blocked = kind
 
-    def _fill(self, intent: OrderIntent, price: Decimal, bar: int, ts: Times,
-              reason: str) -> None:
+    def _fill(self, intent: OrderIntent, price: Decimal, bar: int, ts: Times, reason: str) -> None:
         fill = self.broker.fill(intent, price, int(ts[bar]))
         self.portfolio.apply(fill)
         if intent.side is Side.BUY:
@@ -99,8 +105,20 @@ class RiskedRun:
             assert self._entry is not None
             e_bar, e_px, e_fee = self._entry
             pnl = fill.qty * (fill.price - e_px) - e_fee - fill.fee
-            self.trades.append(Trade(int(ts[e_bar]), int(ts[bar]), e_bar, bar, e_px, fill.price,
-                                     fill.qty, pnl, e_fee + fill.fee, reason))
+            self.trades.append(
+                Trade(
+                    int(ts[e_bar]),
+                    int(ts[bar]),
+                    e_bar,
+                    bar,
+                    e_px,
+                    fill.price,
+                    fill.qty,
+                    pnl,
+                    e_fee + fill.fee,
+                    reason,
+                )
+            )
             self._entry = None
         pos = self.portfolio.position(self.symbol)
         self.steps.record(bar, self.portfolio.cash, pos.qty if pos else ZERO)
@@ -110,8 +128,16 @@ class RiskedRun:
 
     # ------------------------------------------------------------------ the run
 
-    def run(self, ts: Times, open_: Floats, high: Floats, low: Floats,
-            close: Floats, signals: Signals, progress: Progress | None = None) -> None:
+    def run(
+        self,
+        ts: Times,
+        open_: Floats,
+        high: Floats,
+        low: Floats,
+        close: Floats,
+        signals: Signals,
+        progress: Progress | None = None,
+    ) -> None:
         n = len(close)
         enters = np.flatnonzero(signals[: n - 1] == ENTER)
         exits = np.flatnonzero(signals[: n - 1] == EXIT)
@@ -134,8 +160,16 @@ class RiskedRun:
             self._fill(buy, to_decimal(float(open_[i + 1])), i + 1, ts, "entry")
             k = self._hold(i + 1, ts, open_, high, low, close, exits)
 
-    def _hold(self, start: int, ts: Times, open_: Floats, high: Floats,
-              low: Floats, close: Floats, exits: Ints) -> int:
+    def _hold(
+        self,
+        start: int,
+        ts: Times,
+        open_: Floats,
+        high: Floats,
+        low: Floats,
+        close: Floats,
+        exits: Ints,
+    ) -> int:
         """Hold from bar ``start`` (entered at its open) until a stop, an exit signal or the
         end; returns the first bar at which the strategy may decide again."""
         n = len(close)
@@ -153,8 +187,9 @@ class RiskedRun:
                 break
             j = lo + int(touched[0])
             gap_open = to_decimal(float(open_[j])) if j > start else None
-            hit = risk_mod.stop_hit(pos, to_decimal(float(low[j])), to_decimal(float(high[j])),
-                                    gap_open)
+            hit = risk_mod.stop_hit(
+                pos, to_decimal(float(low[j])), to_decimal(float(high[j])), gap_open
+            )
             if hit is not None:
                 reason, price = hit
                 self._fill(self._sell(pos.qty, reason), price, j, ts, reason.value)
@@ -167,6 +202,11 @@ class RiskedRun:
                 return self._hold(x + 1, ts, open_, high, low, close, exits)
             self._fill(sell, to_decimal(float(open_[x + 1])), x + 1, ts, "signal")
             return x + 1
-        self._fill(self._sell(pos.qty, OrderReason.FLATTEN), to_decimal(float(close[n - 1])),
-                   n - 1, ts, "end")
+        self._fill(
+            self._sell(pos.qty, OrderReason.FLATTEN),
+            to_decimal(float(close[n - 1])),
+            n - 1,
+            ts,
+            "end",
+        )
         return n

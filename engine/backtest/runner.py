@@ -58,8 +58,9 @@ def min_bars(strategy: Strategy) -> int:
     return strategy.warmup() + 1
 
 
-def run_backtest(frame: pd.DataFrame, config: BacktestConfig,
-                 progress: Progress | None = None) -> BacktestResult:
+def run_backtest(
+    frame: pd.DataFrame, config: BacktestConfig, progress: Progress | None = None
+) -> BacktestResult:
     """Backtest ``config.strategy`` on ``frame`` (columns ts, open, high, low, close, volume,
     as `load_csv` returns). Raises DataError when there are too few bars for the warm-up."""
     started = time.perf_counter()
@@ -84,27 +85,49 @@ def run_backtest(frame: pd.DataFrame, config: BacktestConfig,
     if config.use_risk:
         from .risked import RiskedRun  # noqa: PLC0415 - the no-risk path needs none of it
 
-        run = RiskedRun(symbol=config.symbol, cash=config.cash, fee_rate=config.fee_rate,
-                        slippage_bps=config.slippage_bps,
-                        limits=config.limits or RiskLimits.model_validate({}))
-        run.run(ts, open_, frame["high"].to_numpy(np.float64),
-                frame["low"].to_numpy(np.float64), close, signals,
-                progress=lambda f: report("simulate", f))
+        run = RiskedRun(
+            symbol=config.symbol,
+            cash=config.cash,
+            fee_rate=config.fee_rate,
+            slippage_bps=config.slippage_bps,
+            limits=config.limits or RiskLimits.model_validate({}),
+        )
+        run.run(
+            ts,
+            open_,
+            frame["high"].to_numpy(np.float64),
+            frame["low"].to_numpy(np.float64),
+            close,
+            signals,
+            progress=lambda f: report("simulate", f),
+        )
         trades, steps, rejected, halts = run.trades, run.steps, run.rejected, run.halts
         final = run.portfolio.cash
     else:
-        trades, steps = run_all_in(ts, open_, close, signals, config.cash, config.fee_rate,
-                                   config.slippage_bps)
+        trades, steps = run_all_in(
+            ts, open_, close, signals, config.cash, config.fee_rate, config.slippage_bps
+        )
         final = config.cash + sum((t.pnl for t in trades), Decimal(0))
     report("metrics", 0.0)
     equity, held = steps.curve(close)
     metrics = compute_metrics(
-        trades=trades, equity=equity, held=held, ts=ts, close=close, start_cash=config.cash,
-        final_equity=final, step_ms=step_ms(frame) or 0,
+        trades=trades,
+        equity=equity,
+        held=held,
+        ts=ts,
+        close=close,
+        start_cash=config.cash,
+        final_equity=final,
+        step_ms=step_ms(frame) or 0,
         elapsed_s=time.perf_counter() - started,
     )
-    metrics.update(strategy=strat.name, params=strat.params.model_dump(),
-                   risk=config.use_risk, fee_rate=float(config.fee_rate),
-                   slippage_bps=float(config.slippage_bps), rejected_decisions=rejected)
+    metrics.update(
+        strategy=strat.name,
+        params=strat.params.model_dump(),
+        risk=config.use_risk,
+        fee_rate=float(config.fee_rate),
+        slippage_bps=float(config.slippage_bps),
+        rejected_decisions=rejected,
+    )
     report("metrics", 1.0)
     return BacktestResult(trades, ts, equity, signals, metrics, rejected, final, halts)

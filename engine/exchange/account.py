@@ -74,14 +74,25 @@ class AccountBook:
             total = sum(bots.values(), ZERO)
             who = ", ".join(f"{n} {q}" for n, q in sorted(bots.items())) or "none"
             if account < total:
-                diffs.append(Difference(
-                    "balance", symbol, f"the bots on {config.exchange} hold {total} {coin} "
-                    f"({who}) but the account only {account}: {total - account} {coin} is "
-                    "missing (sold outside oxbot, or a fill the ledger should not have)",
-                    actions=("ignore",)))
+                diffs.append(
+                    Difference(
+                        "balance",
+                        symbol,
+                        f"the bots on {config.exchange} hold {total} {coin} "
+                        f"({who}) but the account only {account}: {total - account} {coin} is "
+                        "missing (sold outside oxbot, or a fill the ledger should not have)",
+                        actions=("ignore",),
+                    )
+                )
             elif account > total:
-                diffs.append(Difference(
-                    "info", symbol, f"{config.exchange} {coin}: the account holds {account}, "
-                    f"the bots {total} ({who}); {account - total} {coin} is your own, not "
-                    "traded by oxbot", actions=()))
+                diffs.append(
+                    Difference(
+                        "info",
+                        symbol,
+                        f"{config.exchange} {coin}: the account holds {account}, "
+                        f"the bots {total} ({who}); {account - total} {coin} is your own, not "
+                        "traded by oxbot",
+                        actions=(),
+                    )
+                )
         return diffs

@@ -56,8 +56,12 @@ def new_client_order_id(bot: str, now_ms: int | None = None) -> str:
     at most 26 chars of ``[a-z0-9]``: Binance allows 36 of ``[.A-Z:/a-z0-9_-]``, OKX 32 of
     ``[A-Za-z0-9]``."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return (bot_prefix(bot) + _b36(now_ms) + _b36(next(_COUNTER) % 1296).rjust(2, "0")
-            + secrets.token_hex(3)[:5])
+    return (
+        bot_prefix(bot)
+        + _b36(now_ms)
+        + _b36(next(_COUNTER) % 1296).rjust(2, "0")
+        + secrets.token_hex(3)[:5]
+    )
 
 
 class OrderJournal(Protocol):
@@ -112,9 +116,18 @@ class CcxtBroker:
         known = await self.journal.get_order(coid)
         if known is not None and known.status is not OrderStatus.PENDING:
             return Placed(Execution(known, ()))  # already sent once: never again
-        order = known or Order(coid, intent.bot, intent.symbol, intent.side, intent.qty,
-                               intent.reason, OrderStatus.PENDING, ts,
-                               stop_loss=intent.stop_loss, take_profit=intent.take_profit)
+        order = known or Order(
+            coid,
+            intent.bot,
+            intent.symbol,
+            intent.side,
+            intent.qty,
+            intent.reason,
+            OrderStatus.PENDING,
+            ts,
+            stop_loss=intent.stop_loss,
+            take_profit=intent.take_profit,
+        )
         await self.journal.save_order(order)  # the intent is durable before any I/O
         try:
             await self.clients.markets(self.exchange_id)
@@ -124,16 +137,21 @@ class CcxtBroker:
             await self.journal.save_order(moved(order, OrderStatus.REJECTED))
             raise err from e
         try:
-            raw = await self.client.create_order(intent.symbol, "market", intent.side.value,
-                                                 amount, None, {"clientOrderId": coid})
+            raw = await self.client.create_order(
+                intent.symbol, "market", intent.side.value, amount, None, {"clientOrderId": coid}
+            )
         except Exception as e:  # noqa: BLE001 - translated right here
-            err = translate(e, f"create order {coid} {intent.side} {intent.qty} "
-                               f"{intent.symbol} on {self.exchange_id}")
+            err = translate(
+                e,
+                f"create order {coid} {intent.side} {intent.qty} "
+                f"{intent.symbol} on {self.exchange_id}",
+            )
             if not refused(e):  # a timeout, a 5xx, an empty or foreign reply: unknown
                 unknown = moved(order, OrderStatus.UNKNOWN)
                 await self.journal.save_order(unknown)
-                log.warning("%s: order %s sent, outcome unknown (%s); looking it up",
-                            intent.bot, coid, err)
+                log.warning(
+                    "%s: order %s sent, outcome unknown (%s); looking it up", intent.bot, coid, err
+                )
                 return Placed(Execution(unknown, ()), err)
             await self.journal.save_order(moved(order, OrderStatus.REJECTED))
             raise err from e
@@ -141,12 +159,19 @@ class CcxtBroker:
         if evidence is None or (evidence.client_order_id and evidence.client_order_id != coid):
             unknown = moved(order, OrderStatus.UNKNOWN)
             await self.journal.save_order(unknown)
-            log.warning("%s: the reply to order %s names no order (%.80r); looking it up",
-                        intent.bot, coid, raw)
+            log.warning(
+                "%s: the reply to order %s names no order (%.80r); looking it up",
+                intent.bot,
+                coid,
+                raw,
+            )
             return Placed(Execution(unknown, ()))
-        fills = fills_from_trades(dataclasses.replace(
-            order, exchange_order_id=evidence.exchange_order_id), evidence.trades,
-            self.exchange_id, ts)
+        fills = fills_from_trades(
+            dataclasses.replace(order, exchange_order_id=evidence.exchange_order_id),
+            evidence.trades,
+            self.exchange_id,
+            ts,
+        )
         placed = advance(order, evidence, filled_in_ledger=base_amount(fills))
         if not placed.status.terminal:
             try:  # an answer without the end state (OKX: ids only): ask once right away
@@ -165,11 +190,15 @@ class CcxtBroker:
         TemporaryError when the exchange cannot be asked now."""
         c, coid = self.client, order.client_order_id
         if order.exchange_order_id:
-            call, what = (lambda: c.fetch_order(order.exchange_order_id, order.symbol),
-                          f"fetch order {order.exchange_order_id}")
+            call, what = (
+                lambda: c.fetch_order(order.exchange_order_id, order.symbol),
+                f"fetch order {order.exchange_order_id}",
+            )
         else:
-            call, what = (lambda: c.fetch_order(None, order.symbol, {"clientOrderId": coid}),
-                          f"fetch order {coid}")
+            call, what = (
+                lambda: c.fetch_order(None, order.symbol, {"clientOrderId": coid}),
+                f"fetch order {coid}",
+            )
         try:
             raw = await self.clients.read(c, call, what)
         except OrderNotFound:
@@ -179,8 +208,10 @@ class CcxtBroker:
         # order (an empty or non-JSON 200: ccxt raises nothing for those) or another order
         # says nothing: ask again later.
         if evidence is None or evidence.client_order_id not in ("", coid):
-            raise TemporaryError(f"{what} on {self.exchange_id}: the reply names "
-                                 f"{'another' if evidence else 'no'} order")
+            raise TemporaryError(
+                f"{what} on {self.exchange_id}: the reply names "
+                f"{'another' if evidence else 'no'} order"
+            )
         return evidence
 
     async def _search_lists(self, order: Order) -> Evidence | None:
@@ -200,8 +231,9 @@ class CcxtBroker:
             if not c.has.get(name):
                 continue
             try:
-                rows = await self.clients.read(c, functools.partial(fn, order.symbol),
-                                               f"{name} {order.symbol}")
+                rows = await self.clients.read(
+                    c, functools.partial(fn, order.symbol), f"{name} {order.symbol}"
+                )
             except (OrderNotFound, ExchangeError) as e:
                 if isinstance(e, TemporaryError):
                     raise
@@ -218,17 +250,21 @@ class CcxtBroker:
             return []
         if c.has.get("fetchOrderTrades"):
             rows = await self.clients.read(
-                c, lambda: c.fetch_order_trades(oid, order.symbol),
-                f"fetch trades of {order.client_order_id}")
+                c,
+                lambda: c.fetch_order_trades(oid, order.symbol),
+                f"fetch trades of {order.client_order_id}",
+            )
         else:
             rows = await self.clients.read(
-                c, lambda: c.fetch_my_trades(order.symbol, None, None, {"orderId": oid}),
-                f"fetch trades of {order.client_order_id}")
-        return [dict(t) for t in rows or () if isinstance(t, dict)
-                and str(t.get("order") or oid) == oid]
+                c,
+                lambda: c.fetch_my_trades(order.symbol, None, None, {"orderId": oid}),
+                f"fetch trades of {order.client_order_id}",
+            )
+        return [
+            dict(t) for t in rows or () if isinstance(t, dict) and str(t.get("order") or oid) == oid
+        ]
 
-    async def refresh(self, order: Order, fresh: Sequence[Fill] = (), ts: int = 0
-                      ) -> Execution:
+    async def refresh(self, order: Order, fresh: Sequence[Fill] = (), ts: int = 0) -> Execution:
         """Look ``order`` up and read its trades: the order as the evidence now allows, with
         the fills the ledger does not hold yet (``fresh`` are fills already in hand that are
         not stored yet). Raises TemporaryError when the exchange cannot be asked."""
@@ -236,13 +272,15 @@ class CcxtBroker:
         evidence = await self.lookup(order)
         if evidence is None:
             return Execution(order, tuple(fresh))
-        order = dataclasses.replace(order, exchange_order_id=order.exchange_order_id
-                                    or evidence.exchange_order_id)
+        order = dataclasses.replace(
+            order, exchange_order_id=order.exchange_order_id or evidence.exchange_order_id
+        )
         held = {f.fill_id for f in stored} | {f.fill_id for f in fresh}
         new = list(fresh)
         trades: Sequence[Mapping[str, Any]] = list(evidence.trades)
         if (evidence.filled or 0) > base_amount(stored) + base_amount(fresh) and not [
-                t for t in trades if f"{self.exchange_id}:{t.get('id')}" not in held]:
+            t for t in trades if f"{self.exchange_id}:{t.get('id')}" not in held
+        ]:
             trades = await self.trades(order)
         for f in fills_from_trades(order, trades, self.exchange_id, ts):
             if f.fill_id not in held:
@@ -258,9 +296,11 @@ class CcxtBroker:
         """Cancel an open order; the evidence that follows decides its state."""
         c = self.client
         try:
-            await c.cancel_order(order.exchange_order_id or "", order.symbol,
-                                 {} if order.exchange_order_id else
-                                 {"clientOrderId": order.client_order_id})
+            await c.cancel_order(
+                order.exchange_order_id or "",
+                order.symbol,
+                {} if order.exchange_order_id else {"clientOrderId": order.client_order_id},
+            )
         except Exception as e:  # noqa: BLE001
             err = translate(e, f"cancel order {order.client_order_id}")
             if isinstance(err, AuthError):

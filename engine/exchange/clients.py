@@ -79,9 +79,13 @@ def market_info(client: Any, market: Mapping[str, Any]) -> MarketInfo:
         v = (limits.get(kind) or {}).get("min")
         return to_decimal(v) if v is not None else Decimal(0)
 
-    return MarketInfo(symbol=market["symbol"], amount_step=_step(prec.get("amount"), mode),
-                      price_step=_step(prec.get("price"), mode), min_qty=lim("amount"),
-                      min_notional=lim("cost"))
+    return MarketInfo(
+        symbol=market["symbol"],
+        amount_step=_step(prec.get("amount"), mode),
+        price_step=_step(prec.get("price"), mode),
+        min_qty=lim("amount"),
+        min_notional=lim("cost"),
+    )
 
 
 def _strict_json(client: Any) -> None:
@@ -107,14 +111,20 @@ class ExchangeClients:
     ``configure(client)`` runs on each new client (tests point it at the fake exchange).
     """
 
-    def __init__(self, *, config: Mapping[str, Mapping[str, Any]] | None = None,
-                 configure: Callable[[Any], None] | None = None,
-                 policy: RetryPolicy | None = None, sleep: Sleep = asyncio.sleep,
-                 on_breaker_change: BreakerListener | None = None,
-                 breaker_threshold: int = 5, breaker_cooldown_s: float = 30.0,
-                 rng: random.Random | None = None,
-                 policies: Mapping[str, RetryPolicy] | None = None,
-                 breakers: Mapping[str, tuple[int, float]] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        config: Mapping[str, Mapping[str, Any]] | None = None,
+        configure: Callable[[Any], None] | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Sleep = asyncio.sleep,
+        on_breaker_change: BreakerListener | None = None,
+        breaker_threshold: int = 5,
+        breaker_cooldown_s: float = 30.0,
+        rng: random.Random | None = None,
+        policies: Mapping[str, RetryPolicy] | None = None,
+        breakers: Mapping[str, tuple[int, float]] | None = None,
+    ) -> None:
         self._config = dict(config or {})
         self._configure = configure
         self.policy = policy or RetryPolicy()
@@ -136,13 +146,19 @@ class ExchangeClients:
 
         cls = getattr(ccxt_async, exchange_id, None)
         if cls is None or exchange_id not in ccxt_async.exchanges:
-            raise ConfigError(f"unknown exchange {exchange_id!r}: use a ccxt exchange id such as "
-                              "'binance' (see ccxt.exchanges)")
-        options: dict[str, Any] = {"enableRateLimit": True,
-                                   "options": {"fetchCurrencies": False,
-                                               "fetchMarkets": {"types": ["spot"]},
-                                               "fetchMargins": False,
-                                               "defaultType": "spot"}}
+            raise ConfigError(
+                f"unknown exchange {exchange_id!r}: use a ccxt exchange id such as "
+                "'binance' (see ccxt.exchanges)"
+            )
+        options: dict[str, Any] = {
+            "enableRateLimit": True,
+            "options": {
+                "fetchCurrencies": False,
+                "fetchMarkets": {"types": ["spot"]},
+                "fetchMargins": False,
+                "defaultType": "spot",
+            },
+        }
         extra = dict(self._config.get(exchange_id, {}))
         options["options"].update(extra.pop("options", {}))
         options.update(extra)
@@ -182,10 +198,14 @@ class ExchangeClients:
     def breaker(self, exchange_id: str) -> CircuitBreaker:
         if exchange_id not in self._breakers:
             threshold, cooldown = self._breaker_settings.get(
-                exchange_id, (self._threshold, self._cooldown))
+                exchange_id, (self._threshold, self._cooldown)
+            )
             self._breakers[exchange_id] = CircuitBreaker(
-                exchange_id, threshold=threshold, cooldown_s=cooldown,
-                on_change=self._on_breaker_change)
+                exchange_id,
+                threshold=threshold,
+                cooldown_s=cooldown,
+                on_change=self._on_breaker_change,
+            )
         return self._breakers[exchange_id]
 
     async def read(self, client: Any, fn: Callable[[], Awaitable[T]], attempted: str) -> T:
@@ -200,9 +220,15 @@ class ExchangeClients:
                 return None
 
         policy = self._policies.get(str(client.id), self.policy)
-        return await call_with_retry(fn, f"{attempted} on {client.id}", policy=policy,
-                                     sleep=self.sleep, breaker=self.breaker(client.id),
-                                     rng=self.rng, retry_after_of=retry_after)
+        return await call_with_retry(
+            fn,
+            f"{attempted} on {client.id}",
+            policy=policy,
+            sleep=self.sleep,
+            breaker=self.breaker(client.id),
+            rng=self.rng,
+            retry_after_of=retry_after,
+        )
 
     async def markets(self, exchange_id: str) -> dict[str, MarketInfo]:
         """Markets of an exchange, loaded once (through the public client) and cached."""
@@ -222,8 +248,10 @@ class ExchangeClients:
         try:
             return markets[symbol]
         except KeyError:
-            raise BadSymbol(f"{symbol} is not a market on {exchange_id}; check the symbol "
-                            "(BASE/QUOTE, e.g. BTC/USDT)") from None
+            raise BadSymbol(
+                f"{symbol} is not a market on {exchange_id}; check the symbol "
+                "(BASE/QUOTE, e.g. BTC/USDT)"
+            ) from None
 
     async def close_all(self) -> None:
         """Close every client (aiohttp sessions); safe to call twice."""
@@ -234,5 +262,6 @@ class ExchangeClients:
             try:
                 await client.close()
             except Exception:  # noqa: BLE001 - closing must go on for the others
-                log.warning("closing the %s client failed", getattr(client, "id", "?"),
-                            exc_info=True)
+                log.warning(
+                    "closing the %s client failed", getattr(client, "id", "?"), exc_info=True
+                )

@@ -51,8 +51,10 @@ class Endpoint:
         """Point a freshly made ccxt client where this endpoint says."""
         if self.sandbox:
             if not has_sandbox(client):
-                raise ConfigError(f"{client.id} has no sandbox (testnet) in ccxt; remove "
-                                  f"\"sandbox\" from its settings or set its \"url\"")
+                raise ConfigError(
+                    f"{client.id} has no sandbox (testnet) in ccxt; remove "
+                    f'"sandbox" from its settings or set its "url"'
+                )
             client.set_sandbox_mode(True)
         if self.url:
             point_at(client, self.url)
@@ -60,15 +62,20 @@ class Endpoint:
         for group, base in self.urls.items():
             if isinstance(api, dict):
                 if group not in api:
-                    raise ConfigError(f"{client.id} has no API group {group!r}; its groups "
-                                      f"are {', '.join(sorted(api))}")
+                    raise ConfigError(
+                        f"{client.id} has no API group {group!r}; its groups "
+                        f"are {', '.join(sorted(api))}"
+                    )
                 api[group] = base
             elif group in ("api", "rest", "public", "private"):
                 client.urls["api"] = base
         if self.proxy:
             scheme = urlsplit(self.proxy).scheme.lower()
-            attr = "socksProxy" if scheme.startswith("socks") else (
-                "httpsProxy" if scheme == "https" else "httpProxy")
+            attr = (
+                "socksProxy"
+                if scheme.startswith("socks")
+                else ("httpsProxy" if scheme == "https" else "httpProxy")
+            )
             setattr(client, attr, self.proxy)
 
 
@@ -93,16 +100,19 @@ def check_url(value: str, what: str) -> str:
     """``value`` if it is an http(s) URL with a host; ConfigError naming ``what`` otherwise."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{what} must be an http(s) URL such as https://testnet.binance.vision, "
-                          f"not {value!r}")
+        raise ConfigError(
+            f"{what} must be an http(s) URL such as https://testnet.binance.vision, not {value!r}"
+        )
     return value
 
 
 def check_proxy(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme.lower() not in PROXY_SCHEMES or not parts.hostname:
-        raise ConfigError(f"proxy must look like http://host:port or socks5://host:port "
-                          f"(schemes: {', '.join(PROXY_SCHEMES)}), not {value!r}")
+        raise ConfigError(
+            f"proxy must look like http://host:port or socks5://host:port "
+            f"(schemes: {', '.join(PROXY_SCHEMES)}), not {value!r}"
+        )
     return value
 
 

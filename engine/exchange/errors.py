@@ -72,8 +72,9 @@ CCXT_ERROR_MAP: dict[str, type[ox.ExchangeError]] = {
 }
 
 # What an exchange says when a clientOrderId exists already: quirks.py, with its sources.
-_ALL_DUPLICATE_MARKERS = tuple({m.lower() for ms in DUPLICATE_ORDER_MARKERS.values()
-                                for m in ms if not m.isdigit()})
+_ALL_DUPLICATE_MARKERS = tuple(
+    {m.lower() for ms in DUPLICATE_ORDER_MARKERS.values() for m in ms if not m.isdigit()}
+)
 
 
 def is_duplicate_text(text: str) -> bool:
@@ -87,12 +88,27 @@ def is_duplicate_text(text: str) -> bool:
 # before processing). A generic ExchangeError proves nothing (OKX answers an empty ``{}`` that
 # way, and a request can have been applied before a proxy's error page), nor does a duplicate
 # id (the first send got through).
-REFUSALS = frozenset({
-    "InsufficientFunds", "InvalidOrder", "OrderImmediatelyFillable", "OrderNotFillable",
-    "ContractUnavailable", "BadSymbol", "BadRequest", "ArgumentsRequired", "NotSupported",
-    "AuthenticationError", "PermissionDenied", "AccountNotEnabled", "AccountSuspended",
-    "RestrictedLocation", "MarketClosed", "OperationRejected", "InvalidNonce",
-})
+REFUSALS = frozenset(
+    {
+        "InsufficientFunds",
+        "InvalidOrder",
+        "OrderImmediatelyFillable",
+        "OrderNotFillable",
+        "ContractUnavailable",
+        "BadSymbol",
+        "BadRequest",
+        "ArgumentsRequired",
+        "NotSupported",
+        "AuthenticationError",
+        "PermissionDenied",
+        "AccountNotEnabled",
+        "AccountSuspended",
+        "RestrictedLocation",
+        "MarketClosed",
+        "OperationRejected",
+        "InvalidNonce",
+    }
+)
 
 
 def refused(exc: BaseException) -> bool:
@@ -111,8 +127,13 @@ def refused(exc: BaseException) -> bool:
 # Texts that mean "this key is not accepted" whatever class ccxt gave them: ccxt turns Binance's
 # -2015 into DDoSProtection once the key had worked in the session (a key revoked mid-session
 # would look temporary and be hammered).
-AUTH_MARKERS = ('"code":-2015', "Invalid API-key, IP, or permissions", '"code":"50111"',
-                '"code":"50113"', '"code":"50105"')
+AUTH_MARKERS = (
+    '"code":-2015',
+    "Invalid API-key, IP, or permissions",
+    '"code":"50111"',
+    '"code":"50113"',
+    '"code":"50105"',
+)
 
 _QUERY = re.compile(r"\?\S*")
 _RETRY_AFTER = re.compile(r"retry[- ]after[\"':= ]+(\d+(?:\.\d+)?)", re.IGNORECASE)
@@ -129,8 +150,9 @@ def _clean(text: str) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def translate(exc: BaseException, attempted: str,
-              retry_after: float | None = None) -> ox.ExchangeError:
+def translate(
+    exc: BaseException, attempted: str, retry_after: float | None = None
+) -> ox.ExchangeError:
     """The oxbot error for ``exc`` raised while doing ``attempted`` (e.g. "fetch_ticker BTC/USDT
     on binance"). Already-translated errors pass through. Use as ``raise translate(e, ..) from e``.
     """
@@ -150,8 +172,12 @@ def translate(exc: BaseException, attempted: str,
             target = ox.ExchangeError
     if any(m in str(exc) for m in AUTH_MARKERS):
         target = ox.AuthError
-    if target is not DuplicateOrderId and issubclass(target, ox.ExchangeError) and \
-            not issubclass(target, ox.TemporaryError) and is_duplicate_text(str(exc)):
+    if (
+        target is not DuplicateOrderId
+        and issubclass(target, ox.ExchangeError)
+        and not issubclass(target, ox.TemporaryError)
+        and is_duplicate_text(str(exc))
+    ):
         target = DuplicateOrderId
     if target is RATE:
         if retry_after is None:

@@ -37,10 +37,19 @@ class CcxtFeed:
     """One market data stream. The MarketHub owns one per StreamKey, whatever the number of
     bots, iterates ``updates()`` and reads ``last_price`` / ``is_stale`` for SL/TP."""
 
-    def __init__(self, client: Any, symbol: str, timeframe: str, *,
-                 clients: ExchangeClients, clock: Clock | None = None, poll_s: float = 5.0,
-                 stale_after_s: float = 60.0, use_stream: bool = True,
-                 sleep: Callable[[float], Any] = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        client: Any,
+        symbol: str,
+        timeframe: str,
+        *,
+        clients: ExchangeClients,
+        clock: Clock | None = None,
+        poll_s: float = 5.0,
+        stale_after_s: float = 60.0,
+        use_stream: bool = True,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
         self.client, self.symbol, self.timeframe = client, symbol, timeframe
         self.clients = clients
         self.clock = clock or WallClock()
@@ -79,8 +88,9 @@ class CcxtFeed:
                 continue  # still open
             if self._last_candle_ts is not None and ts <= self._last_candle_ts:
                 continue
-            out.append(Candle(ts, float(r[1]), float(r[2]), float(r[3]), float(r[4]),
-                              float(r[5] or 0)))
+            out.append(
+                Candle(ts, float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5] or 0))
+            )
         out.sort(key=lambda c: c.ts)
         if out:
             self._last_candle_ts = out[-1].ts
@@ -99,8 +109,10 @@ class CcxtFeed:
         by ``since`` until ``limit`` candles are known."""
         c = self.client
         rows = await self.clients.read(
-            c, lambda: c.fetch_ohlcv(self.symbol, self.timeframe, None, limit + 1),
-            f"fetch {self.timeframe} candles {self.symbol}")
+            c,
+            lambda: c.fetch_ohlcv(self.symbol, self.timeframe, None, limit + 1),
+            f"fetch {self.timeframe} candles {self.symbol}",
+        )
         candles = self._closed(rows)[-limit:]
         page = max(len(rows), 1)  # what one reply holds here: the page size for older ones
         while candles and len(candles) < limit:
@@ -119,11 +131,17 @@ class CcxtFeed:
         for _ in range(2):
             since = first_ts - want * self.tf_ms
             rows = await self.clients.read(
-                self.client, self._page(since, want),
-                f"fetch older {self.timeframe} candles {self.symbol}")
-            got = {int(r[0]): Candle(int(r[0]), float(r[1]), float(r[2]), float(r[3]),
-                                     float(r[4]), float(r[5] or 0))
-                   for r in rows if since <= int(r[0]) < first_ts}
+                self.client,
+                self._page(since, want),
+                f"fetch older {self.timeframe} candles {self.symbol}",
+            )
+            got = {
+                int(r[0]): Candle(
+                    int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5] or 0)
+                )
+                for r in rows
+                if since <= int(r[0]) < first_ts
+            }
             if not got:
                 return []
             if max(got) + self.tf_ms >= first_ts or len(got) >= want:
@@ -145,13 +163,16 @@ class CcxtFeed:
             if due:
                 since = None if self._last_candle_ts is None else self._last_candle_ts + 1
                 rows = await self.clients.read(
-                    c, lambda: c.fetch_ohlcv(self.symbol, self.timeframe, since),
-                    f"fetch {self.timeframe} candles {self.symbol}")
+                    c,
+                    lambda: c.fetch_ohlcv(self.symbol, self.timeframe, since),
+                    f"fetch {self.timeframe} candles {self.symbol}",
+                )
                 candles = self._closed(rows)
                 if candles:
                     return list(candles)
-            t = await self.clients.read(c, lambda: c.fetch_ticker(self.symbol),
-                                        f"fetch ticker {self.symbol}")
+            t = await self.clients.read(
+                c, lambda: c.fetch_ticker(self.symbol), f"fetch ticker {self.symbol}"
+            )
         except TemporaryError as e:
             self.last_error = str(e)
             return []
@@ -166,8 +187,11 @@ class CcxtFeed:
     async def updates(self) -> AsyncIterator[Tick | Candle]:
         """Ticks and closed candles, forever (until cancelled). Permanent errors (a bad
         symbol) raise; temporary ones only make the price stale."""
-        if self.use_stream and self.client.has.get("watchOHLCV") and hasattr(
-                self.client, "watch_ohlcv"):
+        if (
+            self.use_stream
+            and self.client.has.get("watchOHLCV")
+            and hasattr(self.client, "watch_ohlcv")
+        ):
             async for item in self._stream():
                 yield item
         while True:
@@ -200,5 +224,6 @@ class CcxtFeed:
             if rows:
                 self._ok(float(rows[-1][4]))
                 yield Tick(self.clock.now_ms(), float(rows[-1][4]))
-        log.warning("stream for %s %s keeps failing; polling REST instead", self.symbol,
-                    self.timeframe)
+        log.warning(
+            "stream for %s %s keeps failing; polling REST instead", self.symbol, self.timeframe
+        )

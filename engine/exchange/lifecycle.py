@@ -43,14 +43,22 @@ from oxbot.engine.models import (
 # ccxt's unified order statuses (docs.ccxt.com, "Order structure": open, closed, canceled,
 # expired, rejected; ``None`` when the exchange's reply does not say).
 CCXT_STATUS: Mapping[str, OrderStatus] = {
-    "open": OrderStatus.OPEN, "closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELED,
-    "cancelled": OrderStatus.CANCELED, "expired": OrderStatus.CANCELED,
+    "open": OrderStatus.OPEN,
+    "closed": OrderStatus.FILLED,
+    "canceled": OrderStatus.CANCELED,
+    "cancelled": OrderStatus.CANCELED,
+    "expired": OrderStatus.CANCELED,
     "rejected": OrderStatus.REJECTED,
 }
 RANK: Mapping[OrderStatus, int] = {
-    OrderStatus.PENDING: 0, OrderStatus.UNKNOWN: 1, OrderStatus.ACKNOWLEDGED: 2,
-    OrderStatus.OPEN: 3, OrderStatus.PARTIALLY_FILLED: 4, OrderStatus.FILLED: 5,
-    OrderStatus.CANCELED: 5, OrderStatus.REJECTED: 5,
+    OrderStatus.PENDING: 0,
+    OrderStatus.UNKNOWN: 1,
+    OrderStatus.ACKNOWLEDGED: 2,
+    OrderStatus.OPEN: 3,
+    OrderStatus.PARTIALLY_FILLED: 4,
+    OrderStatus.FILLED: 5,
+    OrderStatus.CANCELED: 5,
+    OrderStatus.REJECTED: 5,
 }
 UNRESOLVED = frozenset(s for s in OrderStatus if not s.terminal)
 
@@ -109,9 +117,9 @@ def advance(order: Order, evidence: Evidence, *, filled_in_ledger: Decimal) -> O
         want = OrderStatus.PARTIALLY_FILLED
     if RANK[want] < RANK[order.status] or order.status.terminal:
         want = order.status
-    return dataclasses.replace(order, status=want,
-                               exchange_order_id=order.exchange_order_id
-                               or evidence.exchange_order_id)
+    return dataclasses.replace(
+        order, status=want, exchange_order_id=order.exchange_order_id or evidence.exchange_order_id
+    )
 
 
 def moved(order: Order, status: OrderStatus) -> Order:
@@ -122,8 +130,9 @@ def moved(order: Order, status: OrderStatus) -> Order:
 # --------------------------------------------------------------------------- fills
 
 
-def fills_from_trades(order: Order, trades: Iterable[Mapping[str, Any]], exchange_id: str,
-                      ts: int) -> tuple[Fill, ...]:
+def fills_from_trades(
+    order: Order, trades: Iterable[Mapping[str, Any]], exchange_id: str, ts: int
+) -> tuple[Fill, ...]:
     """The fills of ``order`` in the exchange's trades (ccxt trade structures). A fill's id is
     the exchange's trade id, so a trade seen by a reply, a lookup and a restart is one fill.
     Trades without an id are skipped: they cannot be told apart from their next sighting."""
@@ -132,21 +141,37 @@ def fills_from_trades(order: Order, trades: Iterable[Mapping[str, Any]], exchang
         tid = t.get("id")
         if tid is None or str(tid) in ("", "None"):
             continue
-        if order.exchange_order_id and t.get("order") not in (None, "") and \
-                str(t.get("order")) != order.exchange_order_id:
+        if (
+            order.exchange_order_id
+            and t.get("order") not in (None, "")
+            and str(t.get("order")) != order.exchange_order_id
+        ):
             continue
         qty, price = _dec(t.get("amount")), _dec(t.get("price"))
         if qty is None or price is None or qty <= 0 or price <= 0:
             continue
         fee, currency, cost = fee_of(t, order.symbol, price)
         fid = f"{exchange_id}:{tid}"
-        out[fid] = Fill(fid, order.client_order_id, order.bot, order.symbol, order.side, qty,
-                        price, fee, ts, order.reason, fee_currency=currency, fee_cost=cost)
+        out[fid] = Fill(
+            fid,
+            order.client_order_id,
+            order.bot,
+            order.symbol,
+            order.side,
+            qty,
+            price,
+            fee,
+            ts,
+            order.reason,
+            fee_currency=currency,
+            fee_cost=cost,
+        )
     return tuple(out.values())
 
 
-def fee_of(trade: Mapping[str, Any], symbol: str, price: Decimal
-           ) -> tuple[Decimal, str, Decimal | None]:
+def fee_of(
+    trade: Mapping[str, Any], symbol: str, price: Decimal
+) -> tuple[Decimal, str, Decimal | None]:
     """(quote value, currency, amount in that currency) of a trade's fee. A fee in the quote
     currency is itself; in the base coin it is worth ``amount * price``; in a third coin (BNB)
     it is not priced (0). Several fee entries in one coin are summed; entries in two coins keep
@@ -205,9 +230,15 @@ class Watchlist:
     MARGIN = 1.5  # the window is stretched by half, plus clock skew:
     SKEW_S = 2.0
 
-    def __init__(self, window_s: float, *, first_s: float = 0.25, max_s: float = 15.0,
-                 overdue_every_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        window_s: float,
+        *,
+        first_s: float = 0.25,
+        max_s: float = 15.0,
+        overdue_every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.window_s = window_s
         self.first_s, self.max_s, self.overdue_every_s = first_s, max_s, overdue_every_s
         self.clock = clock
@@ -262,8 +293,11 @@ class Watchlist:
 
     def overdue(self, w: Watch) -> bool:
         """Not shown by the exchange in a lookup made after its processing window."""
-        return (w.order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
-                and w.not_found_at is not None and w.not_found_at > self.deadline(w))
+        return (
+            w.order.status in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
+            and w.not_found_at is not None
+            and w.not_found_at > self.deadline(w)
+        )
 
     def blocking(self) -> list[Order]:
         """Orders that block new orders on their symbol: every unresolved one not overdue."""

@@ -67,15 +67,22 @@ class ExchangeBrokers:
     it is listed (default: the exchange's own processing window).
     """
 
-    def __init__(self, clients: ExchangeClients, store: LiveLedger, resolver: Resolver | None,
-                 lock_dir: Path | str, *, reconcile_action: str = "ignore",
-                 adopt_hint: str = "restart with reconcile set to 'adopt' "
-                                   "(OXBOT_RECONCILE=adopt)",
-                 order_window_s: Mapping[str, float] | None = None,
-                 refuse_live: str = "") -> None:
+    def __init__(
+        self,
+        clients: ExchangeClients,
+        store: LiveLedger,
+        resolver: Resolver | None,
+        lock_dir: Path | str,
+        *,
+        reconcile_action: str = "ignore",
+        adopt_hint: str = "restart with reconcile set to 'adopt' (OXBOT_RECONCILE=adopt)",
+        order_window_s: Mapping[str, float] | None = None,
+        refuse_live: str = "",
+    ) -> None:
         if reconcile_action not in RECONCILE_ACTIONS:
-            raise ConfigError(f"reconcile must be one of {RECONCILE_ACTIONS}, "
-                              f"not {reconcile_action!r}")
+            raise ConfigError(
+                f"reconcile must be one of {RECONCILE_ACTIONS}, not {reconcile_action!r}"
+            )
         self.clients = clients
         self.store = store
         self.resolver = resolver
@@ -93,8 +100,10 @@ class ExchangeBrokers:
         if config.exchange == "sim":
             raise ConfigError(f"{config.name}: LIVE trading needs a real exchange, not 'sim'")
         if self.resolver is None:
-            raise ConfigError(f"{config.name}: LIVE trading needs exchange keys and this engine "
-                              "has no key store; run it with `oxbot run`")
+            raise ConfigError(
+                f"{config.name}: LIVE trading needs exchange keys and this engine "
+                "has no key store; run it with `oxbot run`"
+            )
         return LiveBroker(config, self)
 
     def check_live(self, config: BotConfig) -> None:
@@ -108,8 +117,9 @@ class ExchangeBrokers:
         if inspect.isawaitable(creds):
             creds = await creds
         if not isinstance(creds, Credentials):
-            raise ConfigError(f"no API keys for {exchange}: add them with "
-                              f"`oxbot keys set {exchange}`")
+            raise ConfigError(
+                f"no API keys for {exchange}: add them with `oxbot keys set {exchange}`"
+            )
         return creds
 
     def window_s(self, client: Any) -> float:
@@ -190,8 +200,11 @@ class LiveBroker(Broker):
         ts = link.now_ms()
         out = await self._settle(ts, everything=True)
         if out:
-            self._notice("info", f"{self.config.name}: {len(out)} order(s) left unresolved by "
-                         "the last run were settled with the exchange")
+            self._notice(
+                "info",
+                f"{self.config.name}: {len(out)} order(s) left unresolved by "
+                "the last run were settled with the exchange",
+            )
         # Reconciliation runs at the first settle, once what was just settled is in the ledger
         # (comparing the account with holdings that miss it would list a false difference);
         # the bot does not decide before (``not_ready``).
@@ -235,14 +248,21 @@ class LiveBroker(Broker):
                     ex = await self.inner.refresh(w.order, ts=ts)
                 except ExchangeError as e:  # temporary or not: it proves nothing, ask later
                     self.watch.looked_up(w, found=False, error=str(e))
-                    log.warning("%s: order %s: lookup failed: %s", self.config.name,
-                                w.order.client_order_id, e)
+                    log.warning(
+                        "%s: order %s: lookup failed: %s",
+                        self.config.name,
+                        w.order.client_order_id,
+                        e,
+                    )
                     if isinstance(e, AuthError) and not self._auth_said:
                         self._auth_said = True  # said once; the lookups back off meanwhile
-                        self._notice("error", f"{self.config.name}: {self.config.exchange} "
-                                     f"refuses the API key while an order of the bot is "
-                                     f"unresolved ({e}); fix the key (`oxbot keys set "
-                                     f"{self.config.exchange}`) and restart")
+                        self._notice(
+                            "error",
+                            f"{self.config.name}: {self.config.exchange} "
+                            f"refuses the API key while an order of the bot is "
+                            f"unresolved ({e}); fix the key (`oxbot keys set "
+                            f"{self.config.exchange}`) and restart",
+                        )
                     continue
                 self._auth_said = False
                 found = ex.order.status not in (OrderStatus.PENDING, OrderStatus.UNKNOWN)
@@ -263,15 +283,17 @@ class LiveBroker(Broker):
             return {}
         out: dict[str, str] = {}
         for o in self.watch.blocking():
-            out.setdefault(o.symbol, f"order {o.client_order_id} is {o.status.value}; waiting "
-                                     f"for the exchange to say what became of it")
+            out.setdefault(
+                o.symbol,
+                f"order {o.client_order_id} is {o.status.value}; waiting "
+                f"for the exchange to say what became of it",
+            )
         return out
 
     def not_ready(self) -> str:
         if self._reconciled:
             return ""
-        return (f"waiting for reconciliation with {self.config.exchange} "
-                f"({self._reconcile_error})")
+        return f"waiting for reconciliation with {self.config.exchange} ({self._reconcile_error})"
 
     async def _tick(self) -> None:
         """Ask the bot to settle when a lookup (or a reconciliation retry) is due."""
@@ -304,13 +326,17 @@ class LiveBroker(Broker):
             self._reconcile_tries += 1
             self._reconcile_next = time.monotonic() + delay
             if self._reconcile_tries == 1 or self._reconcile_tries % 10 == 0:
-                self._notice("warning", f"{self.config.name}: reconciliation with "
-                             f"{self.config.exchange} failed ({e}); the bot makes no decision "
-                             f"until it succeeds (retrying in {delay:g} s)")
+                self._notice(
+                    "warning",
+                    f"{self.config.name}: reconciliation with "
+                    f"{self.config.exchange} failed ({e}); the bot makes no decision "
+                    f"until it succeeds (retrying in {delay:g} s)",
+                )
             return []
         if not self._reconciled and self._reconcile_tries:
-            self._notice("info", f"{self.config.name}: reconciled with {self.config.exchange}; "
-                         "trading")
+            self._notice(
+                "info", f"{self.config.name}: reconciled with {self.config.exchange}; trading"
+            )
         self._reconciled, self._reconcile_error, self._reconcile_tries = True, "", 0
         for d in diffs:
             if d.kind == "info":
@@ -333,17 +359,22 @@ class LiveBroker(Broker):
         return out
 
     def reconcile_items(self) -> tuple[ReconcileItem, ...]:
-        return tuple(ReconcileItem(i, d.kind, d.symbol, d.detail, d.actions)
-                     for i, d in self.reconcile_pending.items())
+        return tuple(
+            ReconcileItem(i, d.kind, d.symbol, d.detail, d.actions)
+            for i, d in self.reconcile_pending.items()
+        )
 
     async def resolve_reconcile(self, item_id: str, action: str) -> tuple[str, list[Execution]]:
         d = self.reconcile_pending.get(item_id)
         if d is None:
-            raise ConfigError(f"{self.config.name}: no open reconciliation item {item_id!r} "
-                              "(already resolved?)")
+            raise ConfigError(
+                f"{self.config.name}: no open reconciliation item {item_id!r} (already resolved?)"
+            )
         if action not in d.actions:
-            raise ConfigError(f"{self.config.name}: {action!r} is not possible for a {d.kind}; "
-                              f"choose one of {', '.join(d.actions)}")
+            raise ConfigError(
+                f"{self.config.name}: {action!r} is not possible for a {d.kind}; "
+                f"choose one of {', '.join(d.actions)}"
+            )
         if self.inner is None or self.watch is None:
             raise ConfigError(f"{self.config.name}: the live broker was not started")
         out: list[Execution] = []
@@ -368,11 +399,15 @@ class LiveBroker(Broker):
             return
         self._listed.add(coid)
         age = time.monotonic() - w.since
-        d = Difference("unknown", w.order.symbol,
-                       f"order {coid} ({w.order.side.value} {w.order.qty}) was sent but the "
-                       f"exchange has not shown it in {w.lookups} lookups over {age:.0f} s; it "
-                       "was probably never placed. It is still looked up, and no new order is "
-                       f"placed on {w.order.symbol} until it is resolved", coid)
+        d = Difference(
+            "unknown",
+            w.order.symbol,
+            f"order {coid} ({w.order.side.value} {w.order.qty}) was sent but the "
+            f"exchange has not shown it in {w.lookups} lookups over {age:.0f} s; it "
+            "was probably never placed. It is still looked up, and no new order is "
+            f"placed on {w.order.symbol} until it is resolved",
+            coid,
+        )
         self.reconcile_pending[_item_id(d)] = d
         self._notice("warning", self._ignored(d))
         self._publish_pending()
@@ -386,8 +421,9 @@ class LiveBroker(Broker):
         self._publish_pending()
 
     def _publish_pending(self) -> None:
-        self.link.publish(ReconcileFound(self.link.now_ms(), self.config.name,
-                                         self.reconcile_items()))
+        self.link.publish(
+            ReconcileFound(self.link.now_ms(), self.config.name, self.reconcile_items())
+        )
 
     def _ignored(self, d: Difference) -> str:
         how = f"; to adopt it, {self.brokers.adopt_hint}" if "adopt" in d.actions else ""
@@ -395,9 +431,12 @@ class LiveBroker(Broker):
 
     def _notice_unresolved(self, order: Order, error: Exception | None) -> None:
         why = f" ({error})" if error else ""
-        self._notice("warning", f"{self.config.name}: order {order.client_order_id} "
-                     f"{order.side.value} {order.qty} {order.symbol} is {order.status.value}"
-                     f"{why}; looking it up, no new order on {order.symbol} meanwhile")
+        self._notice(
+            "warning",
+            f"{self.config.name}: order {order.client_order_id} "
+            f"{order.side.value} {order.qty} {order.symbol} is {order.status.value}"
+            f"{why}; looking it up, no new order on {order.symbol} meanwhile",
+        )
 
     # ------------------------------------------------------------------ shutdown
 
@@ -421,5 +460,3 @@ class LiveBroker(Broker):
 def _item_id(d: Difference) -> str:
     """Stable within a run: orders by their clientOrderId, balances by symbol."""
     return f"{d.kind}:{d.client_order_id or d.symbol}"
-
-

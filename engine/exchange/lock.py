@@ -46,7 +46,8 @@ class ExchangeKeyLock:
             os.close(fd)
             raise KeyInUse(
                 f"another oxbot engine (pid {holder}) already trades with this {self.exchange_id}"
-                " key; stop it (`oxbot stop`) or use another key") from None
+                " key; stop it (`oxbot stop`) or use another key"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
@@ -61,6 +62,7 @@ class ExchangeKeyLock:
         self.acquire()
         return self
 
-    def __exit__(self, et: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()

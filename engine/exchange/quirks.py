@@ -43,8 +43,13 @@ DUPLICATE_ORDER_MARKERS: Mapping[str, tuple[str, ...]] = {
     "okx": ("Duplicated clOrdId", '"sCode":"51016"', "51016"),
     "bybit": ("Duplicate clientOrderId", "duplicate orderLinkId", "OrderLinkedID is duplicate"),
     "kucoin": ("clientOid is duplicated", "duplicate clientOid"),
-    "": ("duplicate clientOrderId", "clientOrderId is duplicated", "Duplicate clOrdId",
-         "Duplicated clOrdId", "Duplicate order sent"),
+    "": (
+        "duplicate clientOrderId",
+        "clientOrderId is duplicated",
+        "Duplicate clOrdId",
+        "Duplicated clOrdId",
+        "Duplicate order sent",
+    ),
 }
 
 
@@ -54,8 +59,11 @@ def family(client: Any) -> tuple[str, ...]:
     ids = [str(getattr(client, "id", ""))]
     for cls in type(client).__mro__:
         module = cls.__module__
-        if module.startswith("ccxt.") and module.rsplit(".", 1)[-1] == cls.__name__ \
-                and cls.__name__ not in ids:
+        if (
+            module.startswith("ccxt.")
+            and module.rsplit(".", 1)[-1] == cls.__name__
+            and cls.__name__ not in ids
+        ):
             ids.append(cls.__name__)
     return tuple(i for i in ids if i)
 

@@ -47,23 +47,38 @@ async def exchange_orders(broker: CcxtBroker, symbol: str) -> list[dict[str, Any
     """The orders the exchange lists for ``symbol``: open ones, and recent closed ones where
     the exchange can list them (all orders on Binance, closed orders on OKX)."""
     c, clients = broker.client, broker.clients
-    rows = list(await clients.read(c, lambda: c.fetch_open_orders(symbol),
-                                   f"fetch open orders {symbol}") or ())
+    rows = list(
+        await clients.read(c, lambda: c.fetch_open_orders(symbol), f"fetch open orders {symbol}")
+        or ()
+    )
     if c.has.get("fetchOrders") is True:
-        rows += await clients.read(c, lambda: c.fetch_orders(symbol),
-                                   f"fetch orders {symbol}") or []
+        rows += (
+            await clients.read(c, lambda: c.fetch_orders(symbol), f"fetch orders {symbol}") or []
+        )
     else:  # closed lists leave out orders that ended partly filled: cancelled lists have them
         if c.has.get("fetchClosedOrders") is True:
-            rows += await clients.read(c, lambda: c.fetch_closed_orders(symbol),
-                                       f"fetch closed orders {symbol}") or []
+            rows += (
+                await clients.read(
+                    c, lambda: c.fetch_closed_orders(symbol), f"fetch closed orders {symbol}"
+                )
+                or []
+            )
         if c.has.get("fetchCanceledOrders") is True:
-            rows += await clients.read(c, lambda: c.fetch_canceled_orders(symbol),
-                                       f"fetch cancelled orders {symbol}") or []
+            rows += (
+                await clients.read(
+                    c, lambda: c.fetch_canceled_orders(symbol), f"fetch cancelled orders {symbol}"
+                )
+                or []
+            )
     return [dict(r) for r in rows if isinstance(r, dict)]
 
 
-async def reconcile(broker: CcxtBroker, bot: str, symbols: Iterable[str],
-                    holdings: Mapping[str, Decimal] | None = None) -> list[Difference]:
+async def reconcile(
+    broker: CcxtBroker,
+    bot: str,
+    symbols: Iterable[str],
+    holdings: Mapping[str, Decimal] | None = None,
+) -> list[Difference]:
     """Compare the journal of ``bot`` with what the exchange lists (no changes made; see
     ``apply``). ``holdings`` is unused here: the account check is account.py's."""
     prefix = bot_prefix(bot)
@@ -81,16 +96,32 @@ async def reconcile(broker: CcxtBroker, bot: str, symbols: Iterable[str],
             db = await broker.journal.get_order(coid)
             filled = evidence.filled or Decimal(0)
             if db is None:
-                diffs.append(Difference(
-                    "orphan", symbol, f"exchange order {evidence.exchange_order_id} ({coid}, "
-                    f"{raw.get('side')} {raw.get('amount')}, {raw.get('status')}, filled "
-                    f"{filled}) is unknown to the database", coid, exchange_order=raw))
-            elif db.status in (OrderStatus.REJECTED, OrderStatus.CANCELED) and filled > 0 and \
-                    not await broker.journal.order_fills(coid):
-                diffs.append(Difference(
-                    "ghost", symbol, f"database order {coid} is {db.status.value} without "
-                    f"fills, the exchange shows it {raw.get('status')} with {filled} filled",
-                    coid, exchange_order=raw))
+                diffs.append(
+                    Difference(
+                        "orphan",
+                        symbol,
+                        f"exchange order {evidence.exchange_order_id} ({coid}, "
+                        f"{raw.get('side')} {raw.get('amount')}, {raw.get('status')}, filled "
+                        f"{filled}) is unknown to the database",
+                        coid,
+                        exchange_order=raw,
+                    )
+                )
+            elif (
+                db.status in (OrderStatus.REJECTED, OrderStatus.CANCELED)
+                and filled > 0
+                and not await broker.journal.order_fills(coid)
+            ):
+                diffs.append(
+                    Difference(
+                        "ghost",
+                        symbol,
+                        f"database order {coid} is {db.status.value} without "
+                        f"fills, the exchange shows it {raw.get('status')} with {filled} filled",
+                        coid,
+                        exchange_order=raw,
+                    )
+                )
     return diffs
 
 
@@ -100,8 +131,9 @@ async def apply(broker: CcxtBroker, bot: str, diff: Difference, action: str) -> 
     if action == "ignore":
         return None
     if action != "adopt" or "adopt" not in diff.actions:
-        raise ValueError(f"action {action!r} is not possible for a {diff.kind}; "
-                         f"use one of {diff.actions}")
+        raise ValueError(
+            f"action {action!r} is not possible for a {diff.kind}; use one of {diff.actions}"
+        )
     if diff.kind == "unknown":  # never shown by the exchange: it was not placed
         order = await broker.journal.get_order(diff.client_order_id)
         assert order is not None
@@ -116,11 +148,19 @@ async def apply(broker: CcxtBroker, bot: str, diff: Difference, action: str) -> 
     db = await broker.journal.get_order(diff.client_order_id)
     if db is None:  # orphan: ours by its id, so the journal takes it as an entry/exit of bot
         side = Side(str(raw.get("side")))
-        db = Order(diff.client_order_id, bot, diff.symbol, side, to_decimal(raw["amount"]),
-                   OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT,
-                   OrderStatus.ACKNOWLEDGED, int(raw.get("timestamp") or 0),
-                   evidence.exchange_order_id)
+        db = Order(
+            diff.client_order_id,
+            bot,
+            diff.symbol,
+            side,
+            to_decimal(raw["amount"]),
+            OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT,
+            OrderStatus.ACKNOWLEDGED,
+            int(raw.get("timestamp") or 0),
+            evidence.exchange_order_id,
+        )
     else:  # ghost: reopened on the exchange's word, then settled as any order
-        db = dataclasses.replace(db, status=OrderStatus.ACKNOWLEDGED,
-                                 exchange_order_id=evidence.exchange_order_id)
+        db = dataclasses.replace(
+            db, status=OrderStatus.ACKNOWLEDGED, exchange_order_id=evidence.exchange_order_id
+        )
     return await broker.refresh(db)

@@ -63,9 +63,15 @@ class CircuitBreaker:
     closes it, failure re-opens it. ``on_change(name, old, new, reason)`` hears every change
     (the engine turns it into a Notice and pauses the exchange's bots while open)."""
 
-    def __init__(self, name: str, *, threshold: int = 5, cooldown_s: float = 30.0,
-                 on_change: BreakerListener | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        threshold: int = 5,
+        cooldown_s: float = 30.0,
+        on_change: BreakerListener | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = name
         self.threshold = threshold
         self.cooldown_s = cooldown_s
@@ -89,7 +95,8 @@ class CircuitBreaker:
             if wait > 0:
                 raise CircuitOpen(
                     f"{self.name} is unreachable ({self.last_error}); calls paused, next probe "
-                    f"in {wait:.0f}s")
+                    f"in {wait:.0f}s"
+                )
             self._set(BreakerState.HALF_OPEN, "cooldown over, probing")
             self._probing = False
         if self.state is BreakerState.HALF_OPEN:
@@ -108,7 +115,8 @@ class CircuitBreaker:
         self.last_error = error
         self._probing = False
         if self.state is BreakerState.HALF_OPEN or (
-                self.state is BreakerState.CLOSED and self.failures >= self.threshold):
+            self.state is BreakerState.CLOSED and self.failures >= self.threshold
+        ):
             self._opened_at = self._now()
             self._set(BreakerState.OPEN, f"{self.failures} consecutive failures: {error}")
 
@@ -117,11 +125,16 @@ class CircuitBreaker:
         self._probing = False
 
 
-async def call_with_retry[T](fn: Callable[[], Awaitable[T]], attempted: str, *,
-                          policy: RetryPolicy | None = None, sleep: Sleep = asyncio.sleep,
-                          breaker: CircuitBreaker | None = None,
-                          rng: random.Random | None = None,
-                          retry_after_of: Callable[[], float | None] | None = None) -> T:
+async def call_with_retry[T](
+    fn: Callable[[], Awaitable[T]],
+    attempted: str,
+    *,
+    policy: RetryPolicy | None = None,
+    sleep: Sleep = asyncio.sleep,
+    breaker: CircuitBreaker | None = None,
+    rng: random.Random | None = None,
+    retry_after_of: Callable[[], float | None] | None = None,
+) -> T:
     """Await ``fn()`` (a READ) up to ``1 + policy.retries`` times on temporary errors.
 
     Permanent errors raise at once, translated. ``CircuitOpen`` is never retried here (the

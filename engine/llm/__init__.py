@@ -22,7 +22,21 @@ from .pricing import DEFAULT_PRICES
 from .prompt import build_prompt
 from .strategy import LLMParams, LLMStrategy
 
-__all__ = ["DEFAULT_PRICES", "PROVIDERS", "DecisionReply", "LLMAuthError", "LLMBadRequest",
-           "LLMBadResponse", "LLMParams", "LLMRateLimited", "LLMStrategy", "LLMTimeout",
-           "LLMUnavailable", "SymbolCall", "build_prompt", "make_provider", "parse_decision",
-           "parse_reply"]
+__all__ = [
+    "DEFAULT_PRICES",
+    "PROVIDERS",
+    "DecisionReply",
+    "LLMAuthError",
+    "LLMBadRequest",
+    "LLMBadResponse",
+    "LLMParams",
+    "LLMRateLimited",
+    "LLMStrategy",
+    "LLMTimeout",
+    "LLMUnavailable",
+    "SymbolCall",
+    "build_prompt",
+    "make_provider",
+    "parse_decision",
+    "parse_reply",
+]

@@ -22,32 +22,61 @@ REASON_CAP = 300  # characters of the last failure kept for display
 
 
 def new_stats() -> dict[str, Any]:
-    return {"decisions": 0, "llm_calls": 0, "calls_saved": 0, "repairs": 0, "fallbacks": 0,
-            "failures": 0, "errors": 0, "parse_failures": {}, "failure_rate": 0.0,
-            "parse_failure_rate": 0.0, "last_failure": "", "last_failure_kind": "",
-            "tokens_in_today": 0,
-            "tokens_out_today": 0, "cost_today": Decimal(0), "tokens_in_total": 0,
-            "tokens_out_total": 0, "cost_total": Decimal(0), "cost_per_decision": Decimal(0),
-            "day": "", "unpriced_model": False, "budget_paused": False, "usage_estimates": 0,
-            "last_trigger": ""}
+    return {
+        "decisions": 0,
+        "llm_calls": 0,
+        "calls_saved": 0,
+        "repairs": 0,
+        "fallbacks": 0,
+        "failures": 0,
+        "errors": 0,
+        "parse_failures": {},
+        "failure_rate": 0.0,
+        "parse_failure_rate": 0.0,
+        "last_failure": "",
+        "last_failure_kind": "",
+        "tokens_in_today": 0,
+        "tokens_out_today": 0,
+        "cost_today": Decimal(0),
+        "tokens_in_total": 0,
+        "tokens_out_total": 0,
+        "cost_total": Decimal(0),
+        "cost_per_decision": Decimal(0),
+        "day": "",
+        "unpriced_model": False,
+        "budget_paused": False,
+        "usage_estimates": 0,
+        "last_trigger": "",
+    }
 
 
 def figures(stats: Mapping[str, Any]) -> LlmFigures:
     """The displays' copy of ``stats`` (a frozen value: the strategy goes on counting)."""
     return LlmFigures(
-        provider=str(stats.get("provider", "")), model=str(stats.get("model", "")),
-        decisions=stats["decisions"], llm_calls=stats["llm_calls"],
-        calls_saved=stats["calls_saved"], repairs=stats["repairs"],
-        tokens_in_today=stats["tokens_in_today"], tokens_out_today=stats["tokens_out_today"],
-        tokens_in_total=stats["tokens_in_total"], tokens_out_total=stats["tokens_out_total"],
-        cost_today=stats["cost_today"], cost_total=stats["cost_total"],
-        cost_per_decision=stats["cost_per_decision"], unpriced=bool(stats["unpriced_model"]),
-        budget_paused=bool(stats["budget_paused"]), failures=stats["failures"],
+        provider=str(stats.get("provider", "")),
+        model=str(stats.get("model", "")),
+        decisions=stats["decisions"],
+        llm_calls=stats["llm_calls"],
+        calls_saved=stats["calls_saved"],
+        repairs=stats["repairs"],
+        tokens_in_today=stats["tokens_in_today"],
+        tokens_out_today=stats["tokens_out_today"],
+        tokens_in_total=stats["tokens_in_total"],
+        tokens_out_total=stats["tokens_out_total"],
+        cost_today=stats["cost_today"],
+        cost_total=stats["cost_total"],
+        cost_per_decision=stats["cost_per_decision"],
+        unpriced=bool(stats["unpriced_model"]),
+        budget_paused=bool(stats["budget_paused"]),
+        failures=stats["failures"],
         transport_errors=stats["errors"],
         parse_failures=tuple(sorted(stats["parse_failures"].items())),
-        failure_rate=stats["failure_rate"], parse_failure_rate=stats["parse_failure_rate"],
-        last_failure=stats["last_failure"], last_failure_kind=stats["last_failure_kind"],
-        last_trigger=stats["last_trigger"])
+        failure_rate=stats["failure_rate"],
+        parse_failure_rate=stats["parse_failure_rate"],
+        last_failure=stats["last_failure"],
+        last_failure_kind=stats["last_failure_kind"],
+        last_trigger=stats["last_trigger"],
+    )
 
 
 class CallBook:
@@ -59,8 +88,7 @@ class CallBook:
 
     def roll_day(self, day: str) -> None:
         if self.stats["day"] != day:
-            self.stats.update(day=day, tokens_in_today=0, tokens_out_today=0,
-                              cost_today=Decimal(0))
+            self.stats.update(day=day, tokens_in_today=0, tokens_out_today=0, cost_today=Decimal(0))
 
     def account(self, comp: Completion) -> Decimal:
         """Count one completed call; its cost (0 for a model without a price)."""
@@ -78,8 +106,9 @@ class CallBook:
     def decided(self) -> None:
         self.stats["decisions"] += 1
 
-    def failed(self, reason: str, kind: str, *, transport: bool = False,
-               parse_model: str | None = None) -> None:
+    def failed(
+        self, reason: str, kind: str, *, transport: bool = False, parse_model: str | None = None
+    ) -> None:
         """One decision ended as a counted HOLD because of ``reason`` (``kind``: the same in
         a few words, for the bots table)."""
         s = self.stats
@@ -116,6 +145,6 @@ class CallBook:
         s["tokens_in_total"] = int(stored.get("tokens_in", 0))
         s["tokens_out_total"] = int(stored.get("tokens_out", 0))
         newest = next((r for r in reversed(recent) if r.source != "risk"), None)
-        s["last_failure"] = (newest.error[:REASON_CAP] if newest is not None else "")
+        s["last_failure"] = newest.error[:REASON_CAP] if newest is not None else ""
         s["last_failure_kind"] = "failed" if s["last_failure"] else ""
         self._rates()

@@ -49,7 +49,8 @@ class AnthropicProvider(HttpProvider):
     async def complete(self, req: ChatRequest, on_chunk: ChunkSink) -> Completion:
         async def attempt(reading: Reading) -> Completion:
             done = await self._post_stream(
-                f"{self.base_url}/v1/messages", self._body(req), self._headers(), reading, req)
+                f"{self.base_url}/v1/messages", self._body(req), self._headers(), reading, req
+            )
             done.json_mode = "prefill" if self.prefill else "prompt"
             return done
 
@@ -75,8 +76,7 @@ class AnthropicProvider(HttpProvider):
             "stream": True,
         }
 
-    async def _read(self, resp: httpx.Response, reading: Reading,
-                    req: ChatRequest) -> Completion:
+    async def _read(self, resp: httpx.Response, reading: Reading, req: ChatRequest) -> Completion:
         stop: str | None = None
         async for event, data in iter_sse(resp):
             try:
@@ -163,8 +163,15 @@ class AnthropicProvider(HttpProvider):
         text = reading.text if reading.has_text else ("{" if self.prefill else "")
         tokens_in, tokens_out, note = reading.usage(req)
         finish = "stop" if stop in FINISHED else (stop or "missing")
-        return Completion(text, tokens_in, tokens_out, usage_estimated=bool(note),
-                          finish=finish, usage_note=note, extra={"stop_reason": stop})
+        return Completion(
+            text,
+            tokens_in,
+            tokens_out,
+            usage_estimated=bool(note),
+            finish=finish,
+            usage_note=note,
+            extra={"stop_reason": stop},
+        )
 
 
 def _sticky(stop: str | None, reason: str | None) -> str | None:

@@ -27,8 +27,16 @@ class ProviderInfo:
 
 # What a bot's ``provider`` parameter accepts; tests/llm/test_llm_providers.py checks it names
 # exactly the table's keys.
-ProviderName = Literal["openai", "anthropic", "openai_compatible", "deepseek", "qwen",
-                       "openrouter", "ollama", "offline"]
+ProviderName = Literal[
+    "openai",
+    "anthropic",
+    "openai_compatible",
+    "deepseek",
+    "qwen",
+    "openrouter",
+    "ollama",
+    "offline",
+]
 
 # In the order users read them (errors, help).
 PROVIDERS: dict[str, ProviderInfo] = {
@@ -38,11 +46,13 @@ PROVIDERS: dict[str, ProviderInfo] = {
     # sent when one is stored.
     "openai_compatible": ProviderInfo("", "", False),
     "deepseek": ProviderInfo("https://api.deepseek.com/v1", "deepseek-chat", True),
-    "qwen": ProviderInfo("https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-                         "qwen-plus", True),
+    "qwen": ProviderInfo(
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "qwen-plus", True
+    ),
     "openrouter": ProviderInfo("https://openrouter.ai/api/v1", "openai/gpt-4o-mini", True),
-    "ollama": ProviderInfo("http://127.0.0.1:11434/v1", "llama3.1", False, takes_key=False,
-                           free=True),
+    "ollama": ProviderInfo(
+        "http://127.0.0.1:11434/v1", "llama3.1", False, takes_key=False, free=True
+    ),
     "offline": ProviderInfo("", "offline-rules", False, takes_key=False, free=True),
 }
 FREE_PROVIDERS: tuple[str, ...] = tuple(n for n, p in PROVIDERS.items() if p.free)

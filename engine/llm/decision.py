@@ -48,8 +48,9 @@ def _clean_number(v: Any, *, percent: bool = False) -> Any:
     if isinstance(v, Unreadable):
         raise ValueError(f"{v} is not a number; give a number, or null for the default")
     if isinstance(v, bool):
-        raise ValueError(f"{str(v).lower()} is not a number; give a number, or null for the "
-                         "default")
+        raise ValueError(
+            f"{str(v).lower()} is not a number; give a number, or null for the default"
+        )
     if isinstance(v, int | float | Decimal):
         if isinstance(v, int) or Decimal(str(v)).is_finite():
             return v
@@ -61,8 +62,10 @@ def _clean_number(v: Any, *, percent: bool = False) -> Any:
         if _PLAIN_NUMBER.fullmatch(s):
             return s
         unit = ", or with one trailing %" if percent else " (a price: no %)"
-        raise ValueError(f"{ascii(v[:20])} is not a plain number; write digits with a "
-                         f"decimal point{unit}, or null for the default")
+        raise ValueError(
+            f"{ascii(v[:20])} is not a plain number; write digits with a "
+            f"decimal point{unit}, or null for the default"
+        )
     return v  # a list or an object: pydantic names the type error
 
 
@@ -88,8 +91,10 @@ class SymbolCall(BaseModel):
         if not isinstance(v, str):
             return v
         if not v.isascii():
-            raise ValueError(f"symbol {ascii(v[:40])} has characters outside ASCII; write "
-                             "the symbol exactly as listed")
+            raise ValueError(
+                f"symbol {ascii(v[:40])} has characters outside ASCII; write "
+                "the symbol exactly as listed"
+            )
         return v.strip(" \t\r\n").upper()
 
     @field_validator("reasoning", mode="after")
@@ -146,8 +151,10 @@ class DecisionReply(BaseModel):
             if allowed is not None:
                 match = by_upper.get(call.symbol, [])
                 if len(match) != 1:
-                    raise ValueError(f"symbol {call.symbol!r} is not one of this bot's symbols "
-                                     f"({', '.join(allowed)}); decide only for those")
+                    raise ValueError(
+                        f"symbol {call.symbol!r} is not one of this bot's symbols "
+                        f"({', '.join(allowed)}); decide only for those"
+                    )
                 call.symbol = match[0]
             if call.symbol in seen:
                 raise ValueError(f"symbol {call.symbol!r} appears twice; give one call per symbol")
@@ -164,18 +171,31 @@ def json_schema(symbols: Sequence[str]) -> dict[str, Any]:
         "required": ["analysis", "decisions"],
         "properties": {
             "analysis": {"type": "string"},
-            "decisions": {"type": "array", "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["symbol", "action", "size_pct", "stop_loss", "take_profit",
-                             "confidence", "reasoning"],
-                "properties": {
-                    "symbol": {"type": "string", "enum": list(symbols)},
-                    "action": {"type": "string", "enum": ["buy", "sell", "hold", "close"]},
-                    "size_pct": num, "stop_loss": num, "take_profit": num,
-                    "confidence": num, "reasoning": {"type": "string"},
+            "decisions": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": [
+                        "symbol",
+                        "action",
+                        "size_pct",
+                        "stop_loss",
+                        "take_profit",
+                        "confidence",
+                        "reasoning",
+                    ],
+                    "properties": {
+                        "symbol": {"type": "string", "enum": list(symbols)},
+                        "action": {"type": "string", "enum": ["buy", "sell", "hold", "close"]},
+                        "size_pct": num,
+                        "stop_loss": num,
+                        "take_profit": num,
+                        "confidence": num,
+                        "reasoning": {"type": "string"},
+                    },
                 },
-            }},
+            },
         },
     }
 
@@ -217,9 +237,17 @@ def _validation_text(e: ValidationError) -> str:
     return "invalid decision: " + "; ".join(parts)
 
 
-def to_decision(reply: DecisionReply, *, bot: str, ts: int, symbols: Sequence[str],
-                positions: Mapping[str, Position], prices: Mapping[str, Decimal],
-                source: str, meta: dict[str, Any]) -> Decision:
+def to_decision(
+    reply: DecisionReply,
+    *,
+    bot: str,
+    ts: int,
+    symbols: Sequence[str],
+    positions: Mapping[str, Position],
+    prices: Mapping[str, Decimal],
+    source: str,
+    meta: dict[str, Any],
+) -> Decision:
     """The engine `Decision`: one item per bot symbol (missing ones hold).
 
     Spot is long-only: ``sell`` of a held symbol closes it, ``sell``/``close`` of a symbol not
@@ -258,35 +286,68 @@ def to_decision(reply: DecisionReply, *, bot: str, ts: int, symbols: Sequence[st
         why = call.reasoning.strip()
         if notes:
             why = f"{why} [{'; '.join(notes)}]" if why else f"[{'; '.join(notes)}]"
-        items.append(SymbolDecision(sym, action, size_pct=size, stop_loss=sl, take_profit=tp,
-                                    confidence=call.confidence, reasoning=why))
+        items.append(
+            SymbolDecision(
+                sym,
+                action,
+                size_pct=size,
+                stop_loss=sl,
+                take_profit=tp,
+                confidence=call.confidence,
+                reasoning=why,
+            )
+        )
     meta = {**meta, "parsed": reply.model_dump_json()}
-    return Decision(bot, ts, tuple(items), reasoning=reply.analysis.strip(), source=source,
-                    meta=meta)
+    return Decision(
+        bot, ts, tuple(items), reasoning=reply.analysis.strip(), source=source, meta=meta
+    )
 
 
-def hold_decision(*, bot: str, ts: int, symbols: Sequence[str], error: str,
-                  meta: dict[str, Any]) -> Decision:
+def hold_decision(
+    *, bot: str, ts: int, symbols: Sequence[str], error: str, meta: dict[str, Any]
+) -> Decision:
     """The counted HOLD: every symbol holds, ``source="fallback"``, ``meta["error"]`` set."""
-    items = tuple(SymbolDecision(s, Action.HOLD, reasoning=f"fallback hold: {error}")
-                  for s in symbols)
+    items = tuple(
+        SymbolDecision(s, Action.HOLD, reasoning=f"fallback hold: {error}") for s in symbols
+    )
     meta = {**meta, "error": error, "parsed": json.dumps(None)}
-    return Decision(bot, ts, items, reasoning=f"fallback HOLD: {error}", source="fallback",
-                    meta=meta)
+    return Decision(
+        bot, ts, items, reasoning=f"fallback HOLD: {error}", source="fallback", meta=meta
+    )
 
 
-def parse_decision(text: str, *, bot: str, ts: int, symbols: Sequence[str],
-                   positions: Mapping[str, Position], prices: Mapping[str, Decimal],
-                   source: str = "llm", meta: dict[str, Any] | None = None) -> Decision:
+def parse_decision(
+    text: str,
+    *,
+    bot: str,
+    ts: int,
+    symbols: Sequence[str],
+    positions: Mapping[str, Position],
+    prices: Mapping[str, Decimal],
+    source: str = "llm",
+    meta: dict[str, Any] | None = None,
+) -> Decision:
     """Text -> a valid Decision, or the fallback HOLD with the error in ``meta``. Never raises."""
     meta = dict(meta or {})
     parsed = parse_reply(text, symbols)
     if parsed.reply is None:
         return hold_decision(bot=bot, ts=ts, symbols=symbols, error=parsed.error, meta=meta)
     try:
-        return to_decision(parsed.reply, bot=bot, ts=ts, symbols=symbols, positions=positions,
-                           prices=prices, source=source, meta={**meta, "error": ""})
+        return to_decision(
+            parsed.reply,
+            bot=bot,
+            ts=ts,
+            symbols=symbols,
+            positions=positions,
+            prices=prices,
+            source=source,
+            meta={**meta, "error": ""},
+        )
     except Exception as e:  # noqa: BLE001 - never let a reply crash the bot
-        return hold_decision(bot=bot, ts=ts, symbols=symbols,
-                             error=f"the decision could not be converted ({type(e).__name__})",
-                             meta=meta)
+        return hold_decision(
+            bot=bot,
+            ts=ts,
+            symbols=symbols,
+            error=f"the decision could not be converted ({type(e).__name__})",
+            meta=meta,
+        )

@@ -33,8 +33,16 @@ _OPEN = re.compile(rf"<({_TAGS})>", re.I)
 _ANY_TAG = re.compile(rf"</?(?:{_TAGS})>", re.I)
 # One fence around the whole answer: ```json\n...\n``` (any language word, or none).
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)\n?[ \t]*```", re.S)
-_LITERALS = {"True": "true", "False": "false", "None": "null", "true": "true",
-             "false": "false", "null": "null", "NaN": "NaN", "Infinity": "Infinity"}
+_LITERALS = {
+    "True": "true",
+    "False": "false",
+    "None": "null",
+    "true": "true",
+    "false": "false",
+    "null": "null",
+    "NaN": "NaN",
+    "Infinity": "Infinity",
+}
 
 
 class ExtractError(ValueError):
@@ -65,8 +73,10 @@ def extract_json(text: str) -> Any:
     if not isinstance(text, str) or not text.strip():
         raise ExtractError("the reply is empty")
     if len(text) > MAX_REPLY_CHARS:
-        raise ExtractError(f"the reply is {len(text):,} characters long, more than "
-                           f"{MAX_REPLY_CHARS:,}; answer with the JSON object only")
+        raise ExtractError(
+            f"the reply is {len(text):,} characters long, more than "
+            f"{MAX_REPLY_CHARS:,}; answer with the JSON object only"
+        )
     body = _without_reasoning(text).strip()
     fenced = _FENCE.fullmatch(body)
     if fenced is not None and "```" not in fenced.group(2):
@@ -79,10 +89,13 @@ def extract_json(text: str) -> Any:
             except DuplicateKey as e:
                 raise ExtractError(
                     f"the reply gives the key {e.key[:40]!r} twice in one object; it is "
-                    "ambiguous which value is meant; answer with each key once") from None
+                    "ambiguous which value is meant; answer with each key once"
+                ) from None
             if value is None:
-                raise ExtractError("the reply is not valid JSON; answer with only the JSON "
-                                   "object, double-quoted keys and strings")
+                raise ExtractError(
+                    "the reply is not valid JSON; answer with only the JSON "
+                    "object, double-quoted keys and strings"
+                )
             return value
     raise ExtractError(_why_not(body))
 
@@ -95,19 +108,23 @@ def _without_reasoning(text: str) -> str:
     if opened is not None:
         close = re.search(rf"</{opened.group(1)}>", stripped, re.I)
         if close is None:
-            raise ExtractError(f"the reasoning block <{opened.group(1)}> is not closed: the "
-                               "answer is unfinished; answer with only the JSON object")
-        rest = stripped[close.end():]
+            raise ExtractError(
+                f"the reasoning block <{opened.group(1)}> is not closed: the "
+                "answer is unfinished; answer with only the JSON object"
+            )
+        rest = stripped[close.end() :]
     else:
         close = re.search(rf"</(?:{_TAGS})>", stripped, re.I)
         first_open = _OPEN.search(stripped)
         if close is not None and (first_open is None or first_open.start() > close.start()):
-            rest = stripped[close.end():]  # the opening tag was in the prompt template
+            rest = stripped[close.end() :]  # the opening tag was in the prompt template
         else:
             rest = stripped
     if _ANY_TAG.search(rest):
-        raise ExtractError("the reply has reasoning tags outside one block at its start; "
-                           "answer with only the JSON object")
+        raise ExtractError(
+            "the reply has reasoning tags outside one block at its start; "
+            "answer with only the JSON object"
+        )
     return rest
 
 
@@ -116,14 +133,20 @@ def _why_not(body: str) -> str:
     spans, truncated = _balanced(body)
     found = sum(1 for s in spans if _is_value(s))
     if found >= 2:
-        return (f"the reply holds {found} JSON values and it is ambiguous which one is the "
-                "decision; answer with exactly one JSON object and no other text")
+        return (
+            f"the reply holds {found} JSON values and it is ambiguous which one is the "
+            "decision; answer with exactly one JSON object and no other text"
+        )
     if found == 1:
-        return ("the reply has text around its JSON object; JSON inside prose is not a "
-                "decision; answer with only the JSON object")
+        return (
+            "the reply has text around its JSON object; JSON inside prose is not a "
+            "decision; answer with only the JSON object"
+        )
     if truncated:
-        return ("the JSON is cut off before its end (truncated reply); answer with a shorter, "
-                "complete JSON object")
+        return (
+            "the JSON is cut off before its end (truncated reply); answer with a shorter, "
+            "complete JSON object"
+        )
     return "no JSON object found in the reply; answer with only the JSON object"
 
 
@@ -141,9 +164,15 @@ def loads_lenient(text: str) -> Any:
     for attempt in (text, None):
         src = attempt if attempt is not None else _normalise(text)
         try:
-            return _whole_chars(json.loads(src, strict=False, parse_float=Decimal,
-                                           parse_constant=Unreadable,
-                                           object_pairs_hook=_unique_keys))
+            return _whole_chars(
+                json.loads(
+                    src,
+                    strict=False,
+                    parse_float=Decimal,
+                    parse_constant=Unreadable,
+                    object_pairs_hook=_unique_keys,
+                )
+            )
         except DuplicateKey:
             raise
         except (ValueError, RecursionError):
@@ -188,7 +217,7 @@ def _balanced(text: str) -> tuple[list[str], bool]:
         end = _match(text, i)
         if end < 0:
             return spans, True
-        spans.append(text[i:end + 1])
+        spans.append(text[i : end + 1])
         i = end + 1
     return spans, False
 
@@ -233,7 +262,7 @@ def _normalise(s: str) -> str:
             j, buf = i + 1, []
             while j < n and s[j] != ch:
                 if s[j] == "\\" and j + 1 < n:
-                    buf.append(s[j:j + 2])
+                    buf.append(s[j : j + 2])
                     j += 2
                     continue
                 buf.append(s[j])

@@ -14,12 +14,40 @@ from ..market.indicators import IndicatorSpec, compute
 from ..models import TIMEFRAMES, timeframe_seconds
 
 # One step up: what a trader would glance at next to the bot's own chart.
-HIGHER_TF = {"1m": "15m", "3m": "15m", "5m": "1h", "15m": "1h", "30m": "4h", "1h": "4h",
-             "2h": "1d", "4h": "1d", "6h": "1d", "12h": "1d", "1d": "1d"}
-HTF_SPECS = (IndicatorSpec("ema", 20), IndicatorSpec("ema", 50), IndicatorSpec("rsi", 14),
-             IndicatorSpec("macd", 0), IndicatorSpec("atr", 14), IndicatorSpec("bbands", 20))
-_IND_COLS = ("ema_20", "ema_50", "rsi_14", "macd", "macd_signal", "macd_hist", "atr_14",
-             "bb_lower_20", "bb_mid_20", "bb_upper_20", "adx_14")
+HIGHER_TF = {
+    "1m": "15m",
+    "3m": "15m",
+    "5m": "1h",
+    "15m": "1h",
+    "30m": "4h",
+    "1h": "4h",
+    "2h": "1d",
+    "4h": "1d",
+    "6h": "1d",
+    "12h": "1d",
+    "1d": "1d",
+}
+HTF_SPECS = (
+    IndicatorSpec("ema", 20),
+    IndicatorSpec("ema", 50),
+    IndicatorSpec("rsi", 14),
+    IndicatorSpec("macd", 0),
+    IndicatorSpec("atr", 14),
+    IndicatorSpec("bbands", 20),
+)
+_IND_COLS = (
+    "ema_20",
+    "ema_50",
+    "rsi_14",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "atr_14",
+    "bb_lower_20",
+    "bb_mid_20",
+    "bb_upper_20",
+    "adx_14",
+)
 
 
 @dataclass
@@ -117,18 +145,29 @@ def resample(frame: pd.DataFrame, timeframe: str, higher: str) -> pd.DataFrame:
         key = [(n - 1 - i) // step for i in range(n)]
         key = [-k for k in key]
     g = frame[["open", "high", "low", "close", "volume"]].astype(float).groupby(key, sort=True)
-    return pd.DataFrame({"open": g["open"].first(), "high": g["high"].max(),
-                         "low": g["low"].min(), "close": g["close"].last(),
-                         "volume": g["volume"].sum()}).reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "open": g["open"].first(),
+            "high": g["high"].max(),
+            "low": g["low"].min(),
+            "close": g["close"].last(),
+            "volume": g["volume"].sum(),
+        }
+    ).reset_index(drop=True)
 
 
-def symbol_facts(symbol: str, frame: pd.DataFrame | None, timeframe: str,
-                 htf_frame: pd.DataFrame | None, n_closes: int = 12) -> SymbolFacts:
+def symbol_facts(
+    symbol: str,
+    frame: pd.DataFrame | None,
+    timeframe: str,
+    htf_frame: pd.DataFrame | None,
+    n_closes: int = 12,
+) -> SymbolFacts:
     """Everything the prompt says about one symbol."""
     if frame is None or frame.empty or "close" not in frame.columns:
         return SymbolFacts(symbol, None, [], None, None, None, [])
     closes = [float(c) for c in frame["close"].iloc[-n_closes:]]
-    window = frame.iloc[-max(n_closes, 24):]
+    window = frame.iloc[-max(n_closes, 24) :]
     first, last = float(window["close"].iloc[0]), float(window["close"].iloc[-1])
     change = (last / first - 1) * 100 if first else None
     tfs = [tf_facts(frame, timeframe)]
@@ -137,11 +176,16 @@ def symbol_facts(symbol: str, frame: pd.DataFrame | None, timeframe: str,
         if htf_frame is None:
             htf_frame = compute(resample(frame, timeframe, higher), HTF_SPECS)
         tfs.append(tf_facts(htf_frame, higher))
-    return SymbolFacts(symbol, last, closes, change, float(window["low"].min()),
-                       float(window["high"].max()), tfs)
+    return SymbolFacts(
+        symbol, last, closes, change, float(window["low"].min()), float(window["high"].max()), tfs
+    )
 
 
 def facts_to_dict(f: SymbolFacts) -> dict[str, Any]:
     """A JSON-able summary (for meta and the offline provider's tests)."""
-    return {"symbol": f.symbol, "price": f.price, "change_pct": f.change_pct,
-            "tfs": {t.timeframe: {**t.values, "vol_ratio": t.vol_ratio} for t in f.tfs}}
+    return {
+        "symbol": f.symbol,
+        "price": f.price,
+        "change_pct": f.change_pct,
+        "tfs": {t.timeframe: {**t.values, "vol_ratio": t.vol_ratio} for t in f.tfs},
+    }

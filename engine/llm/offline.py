@@ -63,8 +63,15 @@ def score(t: TfFacts) -> tuple[int, list[str]]:
 
 def decide_symbol(f: SymbolFacts, held: bool) -> dict[str, Any]:
     if f.price is None or not f.tfs:
-        return {"symbol": f.symbol, "action": "hold", "size_pct": None, "stop_loss": None,
-                "take_profit": None, "confidence": 0.0, "reasoning": "no data yet"}
+        return {
+            "symbol": f.symbol,
+            "action": "hold",
+            "size_pct": None,
+            "stop_loss": None,
+            "take_profit": None,
+            "confidence": 0.0,
+            "reasoning": "no data yet",
+        }
     pts, why = score(f.tfs[0])
     action = "hold"
     if pts >= 2 and not held:
@@ -74,7 +81,8 @@ def decide_symbol(f: SymbolFacts, held: bool) -> dict[str, Any]:
     atr = f.tfs[0].get("atr_14") or f.price * 0.01
     buy = action == "buy"
     return {
-        "symbol": f.symbol, "action": action,
+        "symbol": f.symbol,
+        "action": action,
         "size_pct": BUY_SIZE_PCT if buy else None,
         "stop_loss": float(num(f.price - 2 * atr, 6)) if buy else None,
         "take_profit": float(num(f.price + 3 * atr, 6)) if buy else None,
@@ -112,8 +120,13 @@ class OfflineProvider(Provider):
         thought, text = write_reply(data)
         shown = thought + text
         for i in range(0, len(shown), CHUNK_CHARS):
-            on_chunk(shown[i:i + CHUNK_CHARS])
+            on_chunk(shown[i : i + CHUNK_CHARS])
             await asyncio.sleep(0)  # let the panel render between chunks
         prompt = req.system + "".join(m["content"] for m in req.messages)
-        return Completion(text, estimate_tokens(prompt), estimate_tokens(text),
-                          usage_estimated=True, json_mode="prompt")
+        return Completion(
+            text,
+            estimate_tokens(prompt),
+            estimate_tokens(text),
+            usage_estimated=True,
+            json_mode="prompt",
+        )

@@ -62,8 +62,9 @@ def remembered_json_mode(base_url: str, model: str) -> str:
 class OpenAICompatProvider(HttpProvider):
     """Chat completions over SSE with usage from the final chunk (``stream_options``)."""
 
-    def __init__(self, *args: Any, needs_key: bool = True, structured: str = "auto",
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, needs_key: bool = True, structured: str = "auto", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.needs_key = needs_key
         self._structured = structured  # "auto" or "prompt"
@@ -87,8 +88,8 @@ class OpenAICompatProvider(HttpProvider):
                 body = self._body(req, mode, stream_opts)
                 try:
                     done = await self._post_stream(
-                        f"{self.base_url}/chat/completions", body, self._headers(), reading,
-                        req)
+                        f"{self.base_url}/chat/completions", body, self._headers(), reading, req
+                    )
                 except LLMBadRequest as e:
                     if not self._downgrade(e, modes, stream_opts):
                         raise
@@ -143,8 +144,7 @@ class OpenAICompatProvider(HttpProvider):
             body["response_format"] = {"type": "json_object"}
         return body
 
-    async def _read(self, resp: httpx.Response, reading: Reading,
-                    req: ChatRequest) -> Completion:
+    async def _read(self, resp: httpx.Response, reading: Reading, req: ChatRequest) -> Completion:
         finish: str | None = None
         refused = False
         indexes: set[Any] = set()
@@ -158,8 +158,9 @@ class OpenAICompatProvider(HttpProvider):
             if not isinstance(obj, dict):
                 raise self._bad("a stream event that is not a JSON object", data)
             if obj.get("error"):
-                raise LLMBadResponse(f"{self.name} reported an error mid-stream: "
-                                     f"{self.scrub(error_message(obj))}")
+                raise LLMBadResponse(
+                    f"{self.name} reported an error mid-stream: {self.scrub(error_message(obj))}"
+                )
             if obj.get("usage") is not None:
                 self._usage(obj["usage"], reading)
             choices = obj.get("choices")
@@ -193,15 +194,20 @@ class OpenAICompatProvider(HttpProvider):
         if obj.get("usage") is not None:
             self._usage(obj["usage"], reading)
         choices = obj.get("choices")
-        if not isinstance(choices, list) or len(choices) != 1 or not isinstance(
-                choices[0], dict) or choices[0].get("index", 0) != 0:
+        if (
+            not isinstance(choices, list)
+            or len(choices) != 1
+            or not isinstance(choices[0], dict)
+            or choices[0].get("index", 0) != 0
+        ):
             raise self._bad("a JSON reply without exactly one choice", data)
         message = choices[0].get("message")
         if not isinstance(message, dict):
             raise self._bad("a JSON reply whose choice has no message object", data)
         refused = self._take(message, reading, data)
-        return self._completion(reading, req, _sticky(None, self._reason(choices[0], data)),
-                                refused)
+        return self._completion(
+            reading, req, _sticky(None, self._reason(choices[0], data)), refused
+        )
 
     def _take(self, part: dict[str, Any], reading: Reading, data: str) -> bool:
         """Feed a delta's (or a message's) texts to ``reading``; whether it carried a
@@ -234,12 +240,19 @@ class OpenAICompatProvider(HttpProvider):
         reading.reported_out = reported.get("completion_tokens", usage)
 
     @staticmethod
-    def _completion(reading: Reading, req: ChatRequest, finish: str | None,
-                    refused: bool) -> Completion:
+    def _completion(
+        reading: Reading, req: ChatRequest, finish: str | None, refused: bool
+    ) -> Completion:
         tokens_in, tokens_out, note = reading.usage(req)
-        return Completion(reading.text, tokens_in, tokens_out, usage_estimated=bool(note),
-                          finish="refusal" if refused else (finish or "missing"),
-                          usage_note=note, extra={"finish_reason": finish})
+        return Completion(
+            reading.text,
+            tokens_in,
+            tokens_out,
+            usage_estimated=bool(note),
+            finish="refusal" if refused else (finish or "missing"),
+            usage_note=note,
+            extra={"finish_reason": finish},
+        )
 
 
 def _sticky(finish: str | None, reason: str | None) -> str | None:

@@ -56,7 +56,7 @@ NOTES
 {format}"""
 
 FORMAT = (
-    'Answer with ONE JSON object, no other text:\n'
+    "Answer with ONE JSON object, no other text:\n"
     '{"analysis": "<2-4 sentences>", "decisions": [{"symbol": "<one of the symbols>", '
     '"action": "buy|sell|hold|close", "size_pct": <percent of equity 0-100, or null>, '
     '"stop_loss": <price or null>, "take_profit": <price or null>, "confidence": <0-1>, '
@@ -64,8 +64,19 @@ FORMAT = (
     "Exactly one entry per symbol listed above; no other symbols or keys."
 )
 
-_PLACEHOLDERS = ("time", "bot", "timeframe", "htf", "symbols", "market", "account", "limits",
-                 "memory", "notes", "format")
+_PLACEHOLDERS = (
+    "time",
+    "bot",
+    "timeframe",
+    "htf",
+    "symbols",
+    "market",
+    "account",
+    "limits",
+    "memory",
+    "notes",
+    "format",
+)
 _SYMBOL_CHARS = re.compile(r"[^A-Z0-9/:._-]")
 
 
@@ -91,16 +102,18 @@ def untrusted(text: str, cap: int = NOTE_CAP) -> str:
     """Outside text, one line, capped, with our delimiters removed from inside it."""
     clean = " ".join(str(text).split()).replace("<<", "").replace(">>", "")
     if len(clean) > cap:
-        clean = clean[:cap - 1] + "…"
+        clean = clean[: cap - 1] + "…"
     return f"<<untrusted>>{clean}<</untrusted>>"
 
 
 def _market_block(f: SymbolFacts) -> str:
     if f.price is None:
         return f"{safe_symbol(f.symbol)}: no data yet"
-    lines = [f"{safe_symbol(f.symbol)} price {num(f.price, 6)} chg {num(f.change_pct, 3)}% "
-             f"range {num(f.low)}-{num(f.high)}",
-             "closes " + " ".join(num(c) for c in f.closes)]
+    lines = [
+        f"{safe_symbol(f.symbol)} price {num(f.price, 6)} chg {num(f.change_pct, 3)}% "
+        f"range {num(f.low)}-{num(f.high)}",
+        "closes " + " ".join(num(c) for c in f.closes),
+    ]
     for t in f.tfs:
         g = t.get
         if all(v is None for k, v in t.values.items() if k != "close"):
@@ -119,8 +132,9 @@ def _market_block(f: SymbolFacts) -> str:
     return "\n".join(lines)
 
 
-def _account_block(positions: Mapping[str, Position], prices: Mapping[str, Decimal],
-                   cash: Decimal, equity: Decimal) -> str:
+def _account_block(
+    positions: Mapping[str, Position], prices: Mapping[str, Decimal], cash: Decimal, equity: Decimal
+) -> str:
     exposure = Decimal(0)
     rows = []
     for sym, p in positions.items():
@@ -129,24 +143,31 @@ def _account_block(positions: Mapping[str, Position], prices: Mapping[str, Decim
         exposure += value
         pnl = p.unrealised(mark)
         pct = (mark / p.avg_entry - 1) * 100 if p.avg_entry else Decimal(0)
-        rows.append(f"{safe_symbol(sym)} qty {num(float(p.qty))} entry {num(float(p.avg_entry))} "
-                    f"uPnL {num(float(pnl), 4)} ({num(float(pct), 3)}%) "
-                    f"SL {num(float(p.stop_loss)) if p.stop_loss else 'none'} "
-                    f"TP {num(float(p.take_profit)) if p.take_profit else 'none'}")
+        rows.append(
+            f"{safe_symbol(sym)} qty {num(float(p.qty))} entry {num(float(p.avg_entry))} "
+            f"uPnL {num(float(pnl), 4)} ({num(float(pct), 3)}%) "
+            f"SL {num(float(p.stop_loss)) if p.stop_loss else 'none'} "
+            f"TP {num(float(p.take_profit)) if p.take_profit else 'none'}"
+        )
     exp_pct = exposure / equity * 100 if equity else Decimal(0)
-    head = (f"equity {num(float(equity), 7)} cash {num(float(cash), 7)} "
-            f"exposure {num(float(exp_pct), 3)}%")
+    head = (
+        f"equity {num(float(equity), 7)} cash {num(float(cash), 7)} "
+        f"exposure {num(float(exp_pct), 3)}%"
+    )
     return "\n".join([head, *(rows or ["no open positions"])])
 
 
 def _limits_block(r: RiskLimits) -> str:
-    return (f"max position {r.max_position_pct}% of equity, max exposure {r.max_exposure_pct}%, "
-            f"default SL {r.stop_loss_pct}% TP {r.take_profit_pct}%, min order {r.min_notional}, "
-            f"daily loss stop {r.daily_loss_limit_pct}%")
+    return (
+        f"max position {r.max_position_pct}% of equity, max exposure {r.max_exposure_pct}%, "
+        f"default SL {r.stop_loss_pct}% TP {r.take_profit_pct}%, min order {r.min_notional}, "
+        f"daily loss stop {r.daily_loss_limit_pct}%"
+    )
 
 
-def _memory_block(memory: Sequence[DecisionRecord], outcomes: Sequence[str], n: int,
-                  now_ms: int) -> str:
+def _memory_block(
+    memory: Sequence[DecisionRecord], outcomes: Sequence[str], n: int, now_ms: int
+) -> str:
     lines = []
     for rec in list(memory)[-n:] if n else []:
         age = max(0, (now_ms - rec.ts) // 60_000)
@@ -178,19 +199,36 @@ def fill_template(template: str, values: Mapping[str, str]) -> str:
     return out
 
 
-def build_prompt(*, bot: str, ts: int, symbols: Sequence[str], timeframe: str,
-                 frames: Mapping[str, pd.DataFrame], htf_frames: Mapping[str, pd.DataFrame],
-                 positions: Mapping[str, Position], cash: Decimal, equity: Decimal,
-                 limits: RiskLimits, memory: Sequence[DecisionRecord] = (),
-                 outcomes: Sequence[str] = (), notes: Any = None, memory_n: int = 5,
-                 system_prompt: str = "", template: str = "", n_closes: int = 12) -> Prompt:
+def build_prompt(
+    *,
+    bot: str,
+    ts: int,
+    symbols: Sequence[str],
+    timeframe: str,
+    frames: Mapping[str, pd.DataFrame],
+    htf_frames: Mapping[str, pd.DataFrame],
+    positions: Mapping[str, Position],
+    cash: Decimal,
+    equity: Decimal,
+    limits: RiskLimits,
+    memory: Sequence[DecisionRecord] = (),
+    outcomes: Sequence[str] = (),
+    notes: Any = None,
+    memory_n: int = 5,
+    system_prompt: str = "",
+    template: str = "",
+    n_closes: int = 12,
+) -> Prompt:
     """Build the prompt for one decision of one bot."""
-    facts = [symbol_facts(s, frames.get(s), timeframe, htf_frames.get(s), n_closes)
-             for s in symbols]
+    facts = [
+        symbol_facts(s, frames.get(s), timeframe, htf_frames.get(s), n_closes) for s in symbols
+    ]
     prices = {f.symbol: Decimal(repr(f.price)) for f in facts if f.price is not None}
     when = datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M")
     values = {
-        "time": when, "bot": untrusted(bot, 40), "timeframe": timeframe,
+        "time": when,
+        "bot": untrusted(bot, 40),
+        "timeframe": timeframe,
         "htf": HIGHER_TF.get(timeframe, timeframe),
         "symbols": ", ".join(safe_symbol(s) for s in symbols),
         "market": "\n\n".join(_market_block(f) for f in facts),

@@ -168,8 +168,12 @@ class HttpProvider(Provider):
 
     # -- the shared call loop -------------------------------------------------------------
 
-    async def _call(self, attempt: Callable[[Reading], Awaitable[Completion]],
-                    on_chunk: ChunkSink, req: ChatRequest) -> Completion:
+    async def _call(
+        self,
+        attempt: Callable[[Reading], Awaitable[Completion]],
+        on_chunk: ChunkSink,
+        req: ChatRequest,
+    ) -> Completion:
         """Run ``attempt`` under the total deadline, retrying what may be retried. What each
         failed attempt costs is added to the result, or to the error raised (``spent``)."""
         emitted = False
@@ -214,10 +218,13 @@ class HttpProvider(Provider):
                         await asyncio.sleep(delay)
         except TimeoutError:
             settle()
-            raise _charged(LLMTimeout(
-                f"no complete reply from {self.name} ({self.model}) within {self.timeout_s:g} s; "
-                "raise timeout_s or check that the server is responding"
-            ), charges) from None
+            raise _charged(
+                LLMTimeout(
+                    f"no complete reply from {self.name} ({self.model}) within "
+                    f"{self.timeout_s:g} s; raise timeout_s or check that the server is responding"
+                ),
+                charges,
+            ) from None
         except LLMError as e:
             settle()
             raise _charged(e, charges) from None
@@ -228,45 +235,62 @@ class HttpProvider(Provider):
         base: float = self.backoff_base_s * (2 ** (tries - 1))
         return base * random.uniform(0.5, 1.5)
 
-    async def _post_stream(self, url: str, body: dict[str, Any], headers: dict[str, str],
-                           reading: Reading, req: ChatRequest) -> Completion:
+    async def _post_stream(
+        self,
+        url: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        reading: Reading,
+        req: ChatRequest,
+    ) -> Completion:
         """POST ``body``; read a 2xx event stream with ``_read``, a 2xx JSON body with
         ``_read_json``; translate failures."""
         self.requests_sent += 1
         reading.begin()
         try:
-            async with self._client.stream("POST", url, json=body, headers=headers,
-                                           extensions={"trace": reading.trace}) as resp:
+            async with self._client.stream(
+                "POST", url, json=body, headers=headers, extensions={"trace": reading.trace}
+            ) as resp:
                 if resp.status_code >= 400:
                     reading.refused = True
                     raw, _more = await read_capped(resp, MAX_ERROR_BYTES)
-                    self._raise_http(resp.status_code, raw.decode("utf-8", "replace"),
-                                     resp.headers.get("retry-after"))
+                    self._raise_http(
+                        resp.status_code,
+                        raw.decode("utf-8", "replace"),
+                        resp.headers.get("retry-after"),
+                    )
                 media = media_type(resp)
                 if media in ("", "text/event-stream"):
                     return await self._read(resp, reading, req)
                 return await self._not_a_stream(resp, media, reading, req)
         except httpx.ConnectTimeout:
-            raise _Retryable(LLMUnavailable(
-                f"could not connect to {self.name} at {self.base_url} within "
-                f"{CONNECT_TIMEOUT_S:g} s; check base_url and your network"
-            )) from None
+            raise _Retryable(
+                LLMUnavailable(
+                    f"could not connect to {self.name} at {self.base_url} within "
+                    f"{CONNECT_TIMEOUT_S:g} s; check base_url and your network"
+                )
+            ) from None
         except httpx.TimeoutException:
             raise LLMTimeout(
                 f"{self.name} did not answer within the deadline ({self.timeout_s:g} s total, "
                 f"{CONNECT_TIMEOUT_S:g} s to connect) at {self.base_url}"
             ) from None
         except httpx.TransportError as e:
-            raise _Retryable(LLMUnavailable(
-                f"could not reach {self.name} at {self.base_url}: {type(e).__name__} "
-                f"{self.scrub(str(e))}; check base_url and your network"
-            )) from None
+            raise _Retryable(
+                LLMUnavailable(
+                    f"could not reach {self.name} at {self.base_url}: {type(e).__name__} "
+                    f"{self.scrub(str(e))}; check base_url and your network"
+                )
+            ) from None
         except httpx.HTTPError as e:  # a body that cannot be decoded, a closed stream
-            raise LLMBadResponse(f"{self.name} at {self.base_url} sent a reply that could not "
-                                 f"be read: {type(e).__name__} {self.scrub(str(e))}") from None
+            raise LLMBadResponse(
+                f"{self.name} at {self.base_url} sent a reply that could not "
+                f"be read: {type(e).__name__} {self.scrub(str(e))}"
+            ) from None
 
-    async def _not_a_stream(self, resp: httpx.Response, media: str, reading: Reading,
-                            req: ChatRequest) -> Completion:
+    async def _not_a_stream(
+        self, resp: httpx.Response, media: str, reading: Reading, req: ChatRequest
+    ) -> Completion:
         """A 2xx answer that is not an event stream: a JSON error, a JSON completion (the
         server ignored ``stream: true``), or something else quoted in the error."""
         raw, more = await read_capped(resp, MAX_JSON_BYTES)
@@ -280,8 +304,9 @@ class HttpProvider(Provider):
             obj = json.loads(text)
         except (ValueError, RecursionError):
             reading.refused = True
-            raise LLMBadResponse(f"{what} and the JSON could not be read: "
-                                 f"{self.scrub(text)}") from None
+            raise LLMBadResponse(
+                f"{what} and the JSON could not be read: {self.scrub(text)}"
+            ) from None
         message = error_message(obj)
         if message:
             reading.refused = True
@@ -291,8 +316,7 @@ class HttpProvider(Provider):
             raise LLMBadResponse(f"{what}: {self.scrub(text)}")
         return self._read_json(obj, reading, req)
 
-    async def _read(self, resp: httpx.Response, reading: Reading,
-                    req: ChatRequest) -> Completion:
+    async def _read(self, resp: httpx.Response, reading: Reading, req: ChatRequest) -> Completion:
         raise NotImplementedError
 
     def _read_json(self, obj: dict[str, Any], reading: Reading, req: ChatRequest) -> Completion:
@@ -313,8 +337,9 @@ class HttpProvider(Provider):
         return " ".join(self.blank(text).split())[:cap]
 
     def _bad(self, what: str, data: str) -> LLMBadResponse:
-        return LLMBadResponse(f"{self.name} sent {what}: {self.scrub(data, 120)}; the reply "
-                              "was not used")
+        return LLMBadResponse(
+            f"{self.name} sent {what}: {self.scrub(data, 120)}; the reply was not used"
+        )
 
     def _raise_http(self, status: int, body: str, retry_after: str | None) -> None:
         detail = self.scrub(body)
@@ -325,14 +350,20 @@ class HttpProvider(Provider):
                 f"set it with `oxbot keys set {self.name}`"
             )
         if status == 429:
-            raise _Retryable(LLMRateLimited(
-                f"{where} is rate limiting us (HTTP 429): {detail}; lower the bot's cadence "
-                "or raise your plan's limits"
-            ), parse_retry_after(retry_after))
+            raise _Retryable(
+                LLMRateLimited(
+                    f"{where} is rate limiting us (HTTP 429): {detail}; lower the bot's cadence "
+                    "or raise your plan's limits"
+                ),
+                parse_retry_after(retry_after),
+            )
         if status >= 500:
-            raise _Retryable(LLMUnavailable(
-                f"{where} failed (HTTP {status}): {detail}; it may be overloaded, try later"
-            ), parse_retry_after(retry_after))
+            raise _Retryable(
+                LLMUnavailable(
+                    f"{where} failed (HTTP {status}): {detail}; it may be overloaded, try later"
+                ),
+                parse_retry_after(retry_after),
+            )
         if status == 404:
             raise LLMBadRequest(
                 f"{where} answered 404 ({detail}); check the model name and base_url"

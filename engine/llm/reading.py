@@ -60,8 +60,9 @@ class Reading:
         self._count(chunk)
         self.answer_chars += len(chunk)
         if self.answer_chars > MAX_REPLY_CHARS:
-            raise LLMBadResponse(f"{self.name} sent more than {MAX_REPLY_CHARS:,} characters; "
-                                 "stopped reading")
+            raise LLMBadResponse(
+                f"{self.name} sent more than {MAX_REPLY_CHARS:,} characters; stopped reading"
+            )
         self.parts.append(chunk)
         self.sink(chunk)
 
@@ -76,15 +77,19 @@ class Reading:
         self.thought_kept += len(kept)
         self.sink(kept)
         if len(chunk) > room:
-            self.sink(f"\n[reasoning longer than {MAX_REASONING_CHARS:,} characters: the rest "
-                      "is not shown]\n")
+            self.sink(
+                f"\n[reasoning longer than {MAX_REASONING_CHARS:,} characters: the rest "
+                "is not shown]\n"
+            )
 
     def _count(self, chunk: str) -> None:
         self.total_chars += len(chunk)
         self.total_bytes += len(chunk.encode("utf-8", "replace"))
         if self.total_chars > MAX_TOTAL_CHARS:
-            raise LLMBadResponse(f"{self.name} sent more than {MAX_TOTAL_CHARS:,} characters "
-                                 "of answer and reasoning; stopped reading")
+            raise LLMBadResponse(
+                f"{self.name} sent more than {MAX_TOTAL_CHARS:,} characters "
+                "of answer and reasoning; stopped reading"
+            )
 
     @property
     def text(self) -> str:
@@ -98,12 +103,14 @@ class Reading:
 
     def usage(self, req: Any) -> tuple[int, int, str]:
         """(tokens_in, tokens_out, note) of a finished reply."""
-        return checked_usage(self.reported_in, self.reported_out, req, self.total_chars,
-                             self.total_bytes)
+        return checked_usage(
+            self.reported_in, self.reported_out, req, self.total_chars, self.total_bytes
+        )
 
     def spent(self, req: Any) -> Spent | None:
         """What this attempt costs now that it failed; None when nothing was billed."""
         if not self.sent or self.refused:
             return None
-        return failed_usage(self.reported_in, self.reported_out, req, self.total_chars,
-                            self.total_bytes)
+        return failed_usage(
+            self.reported_in, self.reported_out, req, self.total_chars, self.total_bytes
+        )

@@ -33,8 +33,10 @@ async def sse_lines(response: httpx.Response) -> AsyncIterator[str]:
             start = end + skip
         buf = buf[start:]
         if len(buf) > MAX_LINE_BYTES:
-            raise LLMBadResponse(f"the server sent a stream line longer than "
-                                 f"{MAX_LINE_BYTES:,} bytes; stopped reading")
+            raise LLMBadResponse(
+                f"the server sent a stream line longer than "
+                f"{MAX_LINE_BYTES:,} bytes; stopped reading"
+            )
     if buf:
         yield buf.rstrip(b"\r").decode("utf-8", "replace")
 
@@ -47,7 +49,7 @@ def _line_end(buf: bytes, start: int) -> tuple[int, int] | None:
         return None if lf < 0 else (lf, 1)
     if cr + 1 == len(buf):
         return None
-    return cr, 2 if buf[cr + 1:cr + 2] == b"\n" else 1
+    return cr, 2 if buf[cr + 1 : cr + 2] == b"\n" else 1
 
 
 async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:

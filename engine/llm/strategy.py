@@ -46,8 +46,10 @@ from .usage import Spent
 CAP = 8000  # characters of prompt / raw reply kept in meta (and so in the database)
 REDACTED = "[redacted]"
 
-REPAIR = ("Your reply could not be used: {error}.\nReply again with ONLY the JSON object in "
-          "the format asked for, one entry per symbol ({symbols}), no other text.")
+REPAIR = (
+    "Your reply could not be used: {error}.\nReply again with ONLY the JSON object in "
+    "the format asked for, one entry per symbol ({symbols}), no other text."
+)
 
 # Why a reply that did not finish on its own is not read (Completion.finish), and the same
 # in a few words for the bots table.
@@ -59,9 +61,15 @@ UNFINISHED = {
     "missing": ("the reply's stream ended without saying it was finished (cut off)", "cut off"),
 }
 # A failed call in a few words, by error class name (most specific first).
-CALL_FAILED = {"LLMAuthError": "key refused", "SecretsError": "keyring", "LLMTimeout": "timeout",
-               "LLMRateLimited": "rate limited", "LLMUnavailable": "unavailable",
-               "LLMBadRequest": "bad request", "LLMBadResponse": "bad stream"}
+CALL_FAILED = {
+    "LLMAuthError": "key refused",
+    "SecretsError": "keyring",
+    "LLMTimeout": "timeout",
+    "LLMRateLimited": "rate limited",
+    "LLMUnavailable": "unavailable",
+    "LLMBadRequest": "bad request",
+    "LLMBadResponse": "bad stream",
+}
 
 
 class Redaction:
@@ -91,16 +99,19 @@ class LLMParams(StrategyParams):
     trigger_sltp_pct: float = Field(0.5, ge=0, le=50)
     daily_budget_usd: Decimal = Field(Decimal(0), ge=0, description="0 = no budget")
     prices: dict[str, tuple[Decimal, Decimal]] = Field(
-        default_factory=dict, description="model -> USD per 1M tokens (in, out)")
+        default_factory=dict, description="model -> USD per 1M tokens (in, out)"
+    )
     structured: Literal["auto", "prompt"] = Field("auto", description="JSON mode use")
     anthropic_prefill: bool = True
 
     @model_validator(mode="after")
     def _compatible_needs_url(self) -> LLMParams:
         if self.provider == "openai_compatible" and not (self.base_url and self.model):
-            raise ValueError("provider openai_compatible needs base_url and model, e.g. "
-                             "base_url=http://127.0.0.1:8000/v1 (vLLM) or "
-                             "http://127.0.0.1:1234/v1 (LM Studio)")
+            raise ValueError(
+                "provider openai_compatible needs base_url and model, e.g. "
+                "base_url=http://127.0.0.1:8000/v1 (vLLM) or "
+                "http://127.0.0.1:1234/v1 (LM Studio)"
+            )
         return self
 
 
@@ -112,16 +123,23 @@ class LLMStrategy(Strategy):
     description = "LLM-driven: any OpenAI-compatible or Anthropic model, or offline rules"
     params: LLMParams
 
-    def __init__(self, params: StrategyParams | None = None, *,
-                 key_resolver: KeyResolver | None = None,
-                 price_table: Mapping[str, Price] | None = None,
-                 today: Callable[[], date] | None = None,
-                 backoff_base_s: float = 0.5,
-                 redaction: Redaction | None = None) -> None:
+    def __init__(
+        self,
+        params: StrategyParams | None = None,
+        *,
+        key_resolver: KeyResolver | None = None,
+        price_table: Mapping[str, Price] | None = None,
+        today: Callable[[], date] | None = None,
+        backoff_base_s: float = 0.5,
+        redaction: Redaction | None = None,
+    ) -> None:
         super().__init__(params)
         self._key_resolver = key_resolver or (lambda _p: None)
-        self.prices: dict[str, Price] = {**DEFAULT_PRICES, **(price_table or {}),
-                                         **{k.lower(): v for k, v in self.params.prices.items()}}
+        self.prices: dict[str, Price] = {
+            **DEFAULT_PRICES,
+            **(price_table or {}),
+            **{k.lower(): v for k, v in self.params.prices.items()},
+        }
         self._today = today or (lambda: datetime.now(UTC).date())
         self._backoff = backoff_base_s
         self._redaction = redaction
@@ -129,14 +147,17 @@ class LLMStrategy(Strategy):
         # characters of it) like other secrets
         self._provider: Provider | None = None
         self._triggers = TriggerState()
-        self.base_url, self.model = resolved(self.params.provider, self.params.base_url,
-                                             self.params.model)
+        self.base_url, self.model = resolved(
+            self.params.provider, self.params.base_url, self.params.model
+        )
         self.price = lookup(self.model, self.prices)
         self.stats: dict[str, Any] = new_stats()
         # What the bots table shows for an LLM bot (BotView.llm, a typed copy of this).
-        self.stats.update(provider=self.params.provider, model=self.model,
-                          unpriced_model=(self.price is None
-                                          and self.params.provider not in FREE_PROVIDERS))
+        self.stats.update(
+            provider=self.params.provider,
+            model=self.model,
+            unpriced_model=(self.price is None and self.params.provider not in FREE_PROVIDERS),
+        )
         self.book = CallBook(self.stats, self.price)
 
     def check_setup(self) -> None:
@@ -146,8 +167,9 @@ class LLMStrategy(Strategy):
         if self.params.daily_budget_usd > 0 and self.price is None:
             raise ConfigError(
                 f"daily_budget_usd needs the price of model {self.model!r}, which oxbot does not "
-                f"know; give it with prices={{\"{self.model}\": [IN, OUT]}} (USD per 1M input "
-                "and output tokens), or set daily_budget_usd to 0")
+                f'know; give it with prices={{"{self.model}": [IN, OUT]}} (USD per 1M input '
+                "and output tokens), or set daily_budget_usd to 0"
+            )
 
     # -- Strategy interface -----------------------------------------------------------------
 
@@ -165,9 +187,15 @@ class LLMStrategy(Strategy):
         if self.params.cadence == "interval":
             return True
         p = self.params
-        why = check(ctx.frames, ctx.positions, self._triggers, move_pct=p.trigger_move_pct,
-                    rsi_cross=p.trigger_rsi_cross, ema_cross=p.trigger_ema_cross,
-                    sltp_pct=p.trigger_sltp_pct)
+        why = check(
+            ctx.frames,
+            ctx.positions,
+            self._triggers,
+            move_pct=p.trigger_move_pct,
+            rsi_cross=p.trigger_rsi_cross,
+            ema_cross=p.trigger_ema_cross,
+            sltp_pct=p.trigger_sltp_pct,
+        )
         if why is None:
             self.stats["calls_saved"] += 1
             return False
@@ -193,8 +221,9 @@ class LLMStrategy(Strategy):
         self._roll_day()
         self.stats["cost_today"] = cost_today
 
-    def restore_history(self, stored: Mapping[str, Any],
-                        recent: Sequence[DecisionRecord] = ()) -> None:
+    def restore_history(
+        self, stored: Mapping[str, Any], recent: Sequence[DecisionRecord] = ()
+    ) -> None:
         """Counts, spend and the last failure from the stored decisions (`decision_stats` and
         the newest records): a restart or an edit shows what the bot did before it."""
         self._roll_day()
@@ -251,43 +280,74 @@ class LLMStrategy(Strategy):
                         raise  # the secrets layer's text names the fix
             self._key = SecretText([key] if key else [])
             self._provider = make_provider(
-                p.provider, base_url=p.base_url, model=p.model, api_key=key,
-                timeout_s=p.timeout_s, structured=p.structured, prefill=p.anthropic_prefill,
-                backoff_base_s=self._backoff, redact=self._redact)
+                p.provider,
+                base_url=p.base_url,
+                model=p.model,
+                api_key=key,
+                timeout_s=p.timeout_s,
+                structured=p.structured,
+                prefill=p.anthropic_prefill,
+                backoff_base_s=self._backoff,
+                redact=self._redact,
+            )
         return self._provider
 
     def build(self, ctx: DecisionContext) -> Prompt:
         """The prompt for this cycle (public: the TUI can preview it with its token count)."""
         p = self.params
         return build_prompt(
-            bot=ctx.bot, ts=ctx.ts, symbols=ctx.config.symbols, timeframe=ctx.config.timeframe,
-            frames=ctx.frames, htf_frames=ctx.extra.get("htf_frames") or {},
-            positions=ctx.positions, cash=ctx.cash, equity=ctx.equity, limits=ctx.config.risk,
-            memory=ctx.memory, outcomes=ctx.extra.get("outcomes") or (),
-            notes=ctx.extra.get("notes"), memory_n=p.memory, system_prompt=p.system_prompt,
-            template=p.template, n_closes=p.candles)
+            bot=ctx.bot,
+            ts=ctx.ts,
+            symbols=ctx.config.symbols,
+            timeframe=ctx.config.timeframe,
+            frames=ctx.frames,
+            htf_frames=ctx.extra.get("htf_frames") or {},
+            positions=ctx.positions,
+            cash=ctx.cash,
+            equity=ctx.equity,
+            limits=ctx.config.risk,
+            memory=ctx.memory,
+            outcomes=ctx.extra.get("outcomes") or (),
+            notes=ctx.extra.get("notes"),
+            memory_n=p.memory,
+            system_prompt=p.system_prompt,
+            template=p.template,
+            n_closes=p.candles,
+        )
 
     async def decide(self, ctx: DecisionContext) -> Decision:
         self.check_budget(ctx.bot)  # before any network call
         started = datetime.now(UTC)
         prompt = self.build(ctx)
         symbols = list(ctx.config.symbols)
-        req = ChatRequest(prompt.system, [{"role": "user", "content": prompt.user}],
-                          max_tokens=self.params.max_tokens,
-                          temperature=self.params.temperature, json_schema=json_schema(symbols),
-                          facts=OfflineFacts(prompt.facts, set(ctx.positions)))
+        req = ChatRequest(
+            prompt.system,
+            [{"role": "user", "content": prompt.user}],
+            max_tokens=self.params.max_tokens,
+            temperature=self.params.temperature,
+            json_schema=json_schema(symbols),
+            facts=OfflineFacts(prompt.facts, set(ctx.positions)),
+        )
         meta: dict[str, Any] = {
-            "provider": self.params.provider, "model": self.model,
-            "prompt_hash": prompt.prompt_hash, "prompt": self._clean_text(prompt.text)[:CAP],
-            "prompt_tokens_estimate": prompt.token_estimate, "raw_reply": "", "parsed": "null",
-            "error": "", "tokens_in": 0, "tokens_out": 0, "cost": Decimal(0), "latency_ms": 0,
-            "trigger": self.stats["last_trigger"], "flags": "",
+            "provider": self.params.provider,
+            "model": self.model,
+            "prompt_hash": prompt.prompt_hash,
+            "prompt": self._clean_text(prompt.text)[:CAP],
+            "prompt_tokens_estimate": prompt.token_estimate,
+            "raw_reply": "",
+            "parsed": "null",
+            "error": "",
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "cost": Decimal(0),
+            "latency_ms": 0,
+            "trigger": self.stats["last_trigger"],
+            "flags": "",
         }
         raws: list[str] = []
         self.book.decided()
         # What is shown live is made storable too: a terminal cannot print a lone surrogate.
-        emit = RedactingSink(lambda text: ctx.emit(storable(text)), self._redact,
-                             self._open_tail)
+        emit = RedactingSink(lambda text: ctx.emit(storable(text)), self._redact, self._open_tail)
         transport = False
         try:
             parsed = await self._ask(self._get_provider(), req, ctx, meta, raws, symbols, emit)
@@ -297,10 +357,15 @@ class LLMStrategy(Strategy):
             if isinstance(e, LLMAuthError):
                 await self.aclose()  # the next cycle asks the keyring again
             transport = True
-            text = str(e) if isinstance(e, OxbotError) else (
-                f"the provider's reply could not be read ({type(e).__name__}: {e})")
-            kind = next((CALL_FAILED[c.__name__] for c in type(e).__mro__
-                         if c.__name__ in CALL_FAILED), "error")
+            text = (
+                str(e)
+                if isinstance(e, OxbotError)
+                else (f"the provider's reply could not be read ({type(e).__name__}: {e})")
+            )
+            kind = next(
+                (CALL_FAILED[c.__name__] for c in type(e).__mro__ if c.__name__ in CALL_FAILED),
+                "error",
+            )
             parsed = Parsed(None, text, kind)
             emit(f"\n[LLM call failed: {text}] holding\n")
         finally:
@@ -312,25 +377,43 @@ class LLMStrategy(Strategy):
         if parsed.reply is not None:
             source = "offline" if self.params.provider == "offline" else "llm"
             try:
-                decision = to_decision(parsed.reply, bot=ctx.bot, ts=ctx.ts, symbols=symbols,
-                                       positions=ctx.positions, prices=prompt.prices,
-                                       source=source, meta={**meta, "error": ""})
+                decision = to_decision(
+                    parsed.reply,
+                    bot=ctx.bot,
+                    ts=ctx.ts,
+                    symbols=symbols,
+                    positions=ctx.positions,
+                    prices=prompt.prices,
+                    source=source,
+                    meta={**meta, "error": ""},
+                )
             except Exception as e:  # noqa: BLE001 - never let a reply crash the bot
-                parsed = Parsed(None, f"the decision could not be converted "
-                                      f"({type(e).__name__})")
+                parsed = Parsed(None, f"the decision could not be converted ({type(e).__name__})")
         if decision is None:
             error = self._clean_text(parsed.error)
-            self.book.failed(error, parsed.kind, transport=transport,
-                             parse_model=None if transport else self.model)
-            decision = hold_decision(bot=ctx.bot, ts=ctx.ts, symbols=symbols, error=error,
-                                     meta=meta)
+            self.book.failed(
+                error,
+                parsed.kind,
+                transport=transport,
+                parse_model=None if transport else self.model,
+            )
+            decision = hold_decision(
+                bot=ctx.bot, ts=ctx.ts, symbols=symbols, error=error, meta=meta
+            )
         else:
             self.book.succeeded()
         return self._clean(decision)
 
-    async def _ask(self, provider: Provider, req: ChatRequest, ctx: DecisionContext,
-                   meta: dict[str, Any], raws: list[str], symbols: list[str],
-                   emit: ChunkSink) -> Parsed:
+    async def _ask(
+        self,
+        provider: Provider,
+        req: ChatRequest,
+        ctx: DecisionContext,
+        meta: dict[str, Any],
+        raws: list[str],
+        symbols: list[str],
+        emit: ChunkSink,
+    ) -> Parsed:
         """One call, and at most one repair re-ask."""
         parsed = await self._call(provider, req, meta, raws, symbols, emit)
         if parsed.reply is not None:
@@ -341,19 +424,35 @@ class LLMStrategy(Strategy):
             self.check_budget(ctx.bot)
         except BudgetExceeded as e:
             return Parsed(None, f"{parsed.error}; no repair: {e}")
-        repair = ChatRequest(req.system, [
-            *req.messages,
-            {"role": "assistant", "content": raws[-1][:4000] or "(empty)"},
-            {"role": "user", "content": REPAIR.format(error=parsed.error[:500],
-                                                      symbols=", ".join(symbols))},
-        ], req.max_tokens, req.temperature, req.json_schema, req.facts)
+        repair = ChatRequest(
+            req.system,
+            [
+                *req.messages,
+                {"role": "assistant", "content": raws[-1][:4000] or "(empty)"},
+                {
+                    "role": "user",
+                    "content": REPAIR.format(error=parsed.error[:500], symbols=", ".join(symbols)),
+                },
+            ],
+            req.max_tokens,
+            req.temperature,
+            req.json_schema,
+            req.facts,
+        )
         second = await self._call(provider, repair, meta, raws, symbols, emit)
         if second.reply is None:
             return Parsed(None, f"after one repair: {second.error}", second.kind)
         return second
 
-    async def _call(self, provider: Provider, req: ChatRequest, meta: dict[str, Any],
-                    raws: list[str], symbols: list[str], emit: ChunkSink) -> Parsed:
+    async def _call(
+        self,
+        provider: Provider,
+        req: ChatRequest,
+        meta: dict[str, Any],
+        raws: list[str],
+        symbols: list[str],
+        emit: ChunkSink,
+    ) -> Parsed:
         try:
             comp = await provider.complete(req, emit)
         except Exception as e:
@@ -368,8 +467,10 @@ class LLMStrategy(Strategy):
         self._charge(comp, meta)
         meta["json_mode"] = comp.json_mode
         if not comp.complete:
-            why, kind = UNFINISHED.get(comp.finish, (
-                f"the reply ended with {comp.finish!r}, not as a finished answer", "unfinished"))
+            why, kind = UNFINISHED.get(
+                comp.finish,
+                (f"the reply ended with {comp.finish!r}, not as a finished answer", "unfinished"),
+            )
             return Parsed(None, f"{why}; an unfinished reply never trades", kind)
         return parse_reply(text, symbols)
 

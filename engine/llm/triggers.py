@@ -36,9 +36,16 @@ def _sign(a: float | None, b: float | None) -> int | None:
     return 1 if a > b else -1 if a < b else 0
 
 
-def check(frames: Mapping[str, pd.DataFrame], positions: Mapping[str, Position],
-          state: TriggerState, *, move_pct: float, rsi_cross: bool, ema_cross: bool,
-          sltp_pct: float) -> str | None:
+def check(
+    frames: Mapping[str, pd.DataFrame],
+    positions: Mapping[str, Position],
+    state: TriggerState,
+    *,
+    move_pct: float,
+    rsi_cross: bool,
+    ema_cross: bool,
+    sltp_pct: float,
+) -> str | None:
     """The reason a decision is due now, or None. Updates the per-cycle memory in ``state``."""
     reasons: list[str] = []
     first = not state.ref_price
@@ -58,8 +65,9 @@ def check(frames: Mapping[str, pd.DataFrame], positions: Mapping[str, Position],
         if rsi is not None:
             state.last_rsi[sym] = rsi
         sign = _sign(_last(frame, "ema_20"), _last(frame, "ema_50"))
-        prev = state.last_ema_sign.get(sym, _sign(_last(frame, "ema_20", 2),
-                                                  _last(frame, "ema_50", 2)))
+        prev = state.last_ema_sign.get(
+            sym, _sign(_last(frame, "ema_20", 2), _last(frame, "ema_50", 2))
+        )
         if ema_cross and sign is not None and prev is not None and sign * prev < 0:
             reasons.append(f"{sym} EMA20 crossed {'above' if sign > 0 else 'below'} EMA50")
         if sign:

@@ -54,30 +54,35 @@ def _problem(name: str, value: Any, chars: int, upper: int) -> str:
     return ""
 
 
-def _checks(reported_in: Any, reported_out: Any, req: ChatRequest, out_chars: int,
-            out_bytes: int) -> tuple[str, str, int, int]:
+def _checks(
+    reported_in: Any, reported_out: Any, req: ChatRequest, out_chars: int, out_bytes: int
+) -> tuple[str, str, int, int]:
     prompt = request_text(req)
-    p_in = _problem("prompt", reported_in, len(prompt),
-                    len(prompt.encode("utf-8", "replace")) + TEMPLATE_TOKENS)
-    p_out = _problem("completion", reported_out, out_chars,
-                     max(req.max_tokens, out_bytes) + TEMPLATE_TOKENS)
+    p_in = _problem(
+        "prompt", reported_in, len(prompt), len(prompt.encode("utf-8", "replace")) + TEMPLATE_TOKENS
+    )
+    p_out = _problem(
+        "completion", reported_out, out_chars, max(req.max_tokens, out_bytes) + TEMPLATE_TOKENS
+    )
     return p_in, p_out, estimate_tokens(prompt), tokens_for(out_chars)
 
 
-def checked_usage(reported_in: Any, reported_out: Any, req: ChatRequest, out_chars: int,
-                  out_bytes: int) -> tuple[int, int, str]:
+def checked_usage(
+    reported_in: Any, reported_out: Any, req: ChatRequest, out_chars: int, out_bytes: int
+) -> tuple[int, int, str]:
     """(tokens_in, tokens_out, note) of a finished reply of ``out_chars`` characters
     (``out_bytes`` in UTF-8; answer and reasoning): the server's figures when both are
     believable, else an estimate from the texts and a note saying why."""
-    p_in, p_out, est_in, est_out = _checks(reported_in, reported_out, req, out_chars,
-                                           out_bytes)
+    p_in, p_out, est_in, est_out = _checks(reported_in, reported_out, req, out_chars, out_bytes)
     problems = [p for p in (p_in, p_out) if p]
     if not problems:
         return reported_in, reported_out, ""
     missing = all(p.startswith("no ") for p in problems)
-    note = ("usage estimated: the server sent none" if missing else
-            "usage estimated: the server's figures were implausible (" + "; ".join(problems)
-            + ")")
+    note = (
+        "usage estimated: the server sent none"
+        if missing
+        else "usage estimated: the server's figures were implausible (" + "; ".join(problems) + ")"
+    )
     return est_in, est_out, note
 
 
@@ -93,22 +98,27 @@ class Spent:
 
     def __add__(self, other: Spent) -> Spent:
         notes = [n for n in (self.usage_note, other.usage_note) if n]
-        return Spent(self.tokens_in + other.tokens_in, self.tokens_out + other.tokens_out,
-                     "; ".join(dict.fromkeys(notes)),
-                     self.usage_estimated or other.usage_estimated)
+        return Spent(
+            self.tokens_in + other.tokens_in,
+            self.tokens_out + other.tokens_out,
+            "; ".join(dict.fromkeys(notes)),
+            self.usage_estimated or other.usage_estimated,
+        )
 
 
-def failed_usage(reported_in: Any, reported_out: Any, req: ChatRequest, out_chars: int,
-                 out_bytes: int) -> Spent:
+def failed_usage(
+    reported_in: Any, reported_out: Any, req: ChatRequest, out_chars: int, out_bytes: int
+) -> Spent:
     """The charge of a call that failed after ``out_chars`` characters arrived: each figure
     the server reported, when believable, else its estimate."""
-    p_in, p_out, est_in, est_out = _checks(reported_in, reported_out, req, out_chars,
-                                           out_bytes)
+    p_in, p_out, est_in, est_out = _checks(reported_in, reported_out, req, out_chars, out_bytes)
     tokens_in = est_in if p_in else reported_in
     tokens_out = est_out if p_out else reported_out
     if p_in or p_out:
-        note = ("charged for a failed call: usage estimated from the prompt and the "
-                f"{out_chars:,} characters received")
+        note = (
+            "charged for a failed call: usage estimated from the prompt and the "
+            f"{out_chars:,} characters received"
+        )
         if not (p_in and p_out):
             note += " (the server reported the " + ("completion" if p_in else "prompt") + ")"
     else:

@@ -72,9 +72,12 @@ class BreakerListener(Protocol):
 
 def rules_of(info: MarketInfo) -> MarketRules:
     """The risk manager's rules from ccxt market data (0 = unknown: the sim default step)."""
-    return MarketRules(amount_step=info.amount_step or DEFAULT_RULES.amount_step,
-                       price_step=info.price_step or DEFAULT_RULES.price_step,
-                       min_qty=info.min_qty, min_notional=info.min_notional)
+    return MarketRules(
+        amount_step=info.amount_step or DEFAULT_RULES.amount_step,
+        price_step=info.price_step or DEFAULT_RULES.price_step,
+        min_qty=info.min_qty,
+        min_notional=info.min_notional,
+    )
 
 
 @dataclass
@@ -83,8 +86,7 @@ class _Stream(CandleWindow):
     feed: CcxtFeed
     step_ms: int
     started_ms: int
-    subscribers: dict[str, tuple[Reader, frozenset[IndicatorSpec]]] = field(
-        default_factory=dict)
+    subscribers: dict[str, tuple[Reader, frozenset[IndicatorSpec]]] = field(default_factory=dict)
     ts: Times = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     ohlcv: Floats = field(default_factory=lambda: np.zeros((0, 5)))
     wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
@@ -93,9 +95,6 @@ class _Stream(CandleWindow):
     warmed: bool = False
     stale: bool = False
     failed: str = ""
-
-
-
 
 
 class ExchangeStreams:
@@ -107,12 +106,19 @@ class ExchangeStreams:
     every ccxt client, the LIVE brokers' private ones included.
     """
 
-    def __init__(self, *, clock: Clock | None = None, poll_s: float = 5.0,
-                 stale_after_s: float = 60.0, retry_s: float = 5.0, use_stream: bool = True,
-                 sleep: Callable[[float], Any] = asyncio.sleep,
-                 poll_for: Mapping[str, float] | None = None,
-                 stale_for: Mapping[str, float] | None = None,
-                 **client_options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        poll_s: float = 5.0,
+        stale_after_s: float = 60.0,
+        retry_s: float = 5.0,
+        use_stream: bool = True,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+        poll_for: Mapping[str, float] | None = None,
+        stale_for: Mapping[str, float] | None = None,
+        **client_options: Any,
+    ) -> None:
         self.clock = clock or WallClock()
         self.poll_s, self.stale_after_s, self.retry_s = poll_s, stale_after_s, retry_s
         self.poll_for = dict(poll_for or {})  # the user's polling period per exchange id
@@ -133,8 +139,9 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ wiring
 
-    def bind(self, publish: Callable[[Event], None],
-             runners: Callable[[], Iterable[BreakerListener]]) -> None:
+    def bind(
+        self, publish: Callable[[Event], None], runners: Callable[[], Iterable[BreakerListener]]
+    ) -> None:
         """Where Notices go and which bots hear of a breaker (called by the Engine)."""
         self._publish, self._runners = publish, runners
 
@@ -144,18 +151,23 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def subscribe(self, sub: Reader, key: StreamKey, specs: frozenset[IndicatorSpec],
-                  bars: int = WINDOW) -> None:
+    def subscribe(
+        self, sub: Reader, key: StreamKey, specs: frozenset[IndicatorSpec], bars: int = WINDOW
+    ) -> None:
         stream = self._streams.get(key)
         if stream is None or (stream.task is not None and stream.task.done()):
             stream = self._open(key)
         stream.subscribers[sub.name] = (sub, specs)
         stream.wants[sub.name] = bars
-        if stream.warmed and len(stream.ts) < stream.window() and (
-                stream.backfill is None or stream.backfill.done()):
+        if (
+            stream.warmed
+            and len(stream.ts) < stream.window()
+            and (stream.backfill is None or stream.backfill.done())
+        ):
             # A reader that needs more history than the running stream holds
-            stream.backfill = asyncio.create_task(self._backfill(stream),
-                                                  name=f"ccxt-backfill:{key}")
+            stream.backfill = asyncio.create_task(
+                self._backfill(stream), name=f"ccxt-backfill:{key}"
+            )
         sub.market_fact(self._fact(stream))  # the joining bot learns the stream's state
         if self._watchdog is None or self._watchdog.done():
             self._watchdog = asyncio.create_task(self._watch(), name="ccxt-stale-watch")
@@ -171,15 +183,19 @@ class ExchangeStreams:
                 del self._streams[key]
 
     def _open(self, key: StreamKey) -> _Stream:
-        feed = CcxtFeed(self.clients.public(key.exchange), key.symbol, key.timeframe,
-                        clients=self.clients, clock=self.clock,
-                        poll_s=self.poll_for.get(key.exchange, self.poll_s),
-                        stale_after_s=self.stale_for.get(key.exchange, self.stale_after_s),
-                        use_stream=self.use_stream,
-                        sleep=self._sleep)
+        feed = CcxtFeed(
+            self.clients.public(key.exchange),
+            key.symbol,
+            key.timeframe,
+            clients=self.clients,
+            clock=self.clock,
+            poll_s=self.poll_for.get(key.exchange, self.poll_s),
+            stale_after_s=self.stale_for.get(key.exchange, self.stale_after_s),
+            use_stream=self.use_stream,
+            sleep=self._sleep,
+        )
         self.feeds_opened += 1
-        stream = _Stream(key, feed, timeframe_seconds(key.timeframe) * 1000,
-                         self.clock.now_ms())
+        stream = _Stream(key, feed, timeframe_seconds(key.timeframe) * 1000, self.clock.now_ms())
         stream.task = asyncio.create_task(self._run(stream), name=f"ccxt:{key}")
         self._streams[key] = stream
         return stream
@@ -197,8 +213,10 @@ class ExchangeStreams:
     def rules_for(self, exchange: str) -> Callable[[str], MarketRules]:
         """A synchronous lookup for ``RiskManager(rules=...)``: the exchange's rules once its
         markets are loaded (a stream's warm-up loads them), the default before."""
+
         def rules(symbol: str) -> MarketRules:
             return self._rules.get(exchange, {}).get(symbol, DEFAULT_RULES)
+
         return rules
 
     async def load_rules(self, exchange: str) -> Mapping[str, MarketRules]:
@@ -221,8 +239,9 @@ class ExchangeStreams:
             except TemporaryError as e:
                 s.feed.last_error = str(e)
                 if not warned:
-                    self.notice("warning", f"{key}: cannot load markets or history yet ({e}); "
-                                "retrying")
+                    self.notice(
+                        "warning", f"{key}: cannot load markets or history yet ({e}); retrying"
+                    )
                     warned = True
                 await self._sleep(self.retry_s)
             except ExchangeError as e:  # permanent: a bad symbol, keys refused, ...
@@ -252,8 +271,9 @@ class ExchangeStreams:
             try:
                 older = await s.feed.history_before(int(s.ts[0]), s.window() - len(s.ts))
             except ExchangeError as e:
-                log.warning("%s: cannot fetch older candles (%s); the window fills with live "
-                            "ones", s.key, e)
+                log.warning(
+                    "%s: cannot fetch older candles (%s); the window fills with live ones", s.key, e
+                )
                 return
             if not older:
                 return
@@ -305,13 +325,22 @@ class ExchangeStreams:
             s.stale = stale
             if stale:
                 last = s.feed.last_price
-                since = "" if s.feed.last_ok_ts is None else \
-                    f" for {(now - s.feed.last_ok_ts) / 1000:.0f}s"
+                since = (
+                    ""
+                    if s.feed.last_ok_ts is None
+                    else f" for {(now - s.feed.last_ok_ts) / 1000:.0f}s"
+                )
                 # never "the last price None": a stream that never had one says so
-                uses = (f"stop-loss and take-profit use the last price {last}" if last is not None
-                        else "no price has arrived yet, so stop-loss and take-profit cannot act")
-                self.notice("warning", f"{s.key}: price is STALE (no update{since}: "
-                            f"{s.feed.last_error or 'no answer'}); {uses}")
+                uses = (
+                    f"stop-loss and take-profit use the last price {last}"
+                    if last is not None
+                    else "no price has arrived yet, so stop-loss and take-profit cannot act"
+                )
+                self.notice(
+                    "warning",
+                    f"{s.key}: price is STALE (no update{since}: "
+                    f"{s.feed.last_error or 'no answer'}); {uses}",
+                )
             else:
                 self.notice("info", f"{s.key}: price is live again ({s.feed.last_price})")
             fact = self._fact(s)
@@ -326,8 +355,9 @@ class ExchangeStreams:
 
     # ------------------------------------------------------------------ circuit breaker
 
-    def _breaker_changed(self, name: str, old: BreakerState, new: BreakerState,
-                         reason: str) -> None:
+    def _breaker_changed(
+        self, name: str, old: BreakerState, new: BreakerState, reason: str
+    ) -> None:
         if new is BreakerState.HALF_OPEN:
             log.info("%s: breaker half-open (%s)", name, reason)
             return
@@ -335,8 +365,9 @@ class ExchangeStreams:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        task = loop.create_task(self._pause(name, reason) if new is BreakerState.OPEN
-                                else self._resume(name, reason))
+        task = loop.create_task(
+            self._pause(name, reason) if new is BreakerState.OPEN else self._resume(name, reason)
+        )
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -348,23 +379,28 @@ class ExchangeStreams:
                 if await r.exchange_fact(fact):
                     paused.add(r.name)
             names = ", ".join(sorted(paused)) or "none"
-            self.notice("warning", f"{exchange} circuit breaker OPEN ({reason}); bots paused "
-                        f"until it answers again: {names}")
+            self.notice(
+                "warning",
+                f"{exchange} circuit breaker OPEN ({reason}); bots paused "
+                f"until it answers again: {names}",
+            )
 
     async def _resume(self, exchange: str, reason: str) -> None:
         async with self._breaker_lock.setdefault(exchange, asyncio.Lock()):
             paused = self._paused.pop(exchange, set())
             fact = ExchangeReachable(exchange, reason, tuple(sorted(paused)))
             resumed = [r.name for r in list(self._runners()) if await r.exchange_fact(fact)]
-            self.notice("info", f"{exchange} circuit breaker closed ({reason}); bots resumed: "
-                        f"{', '.join(sorted(resumed)) or 'none'}")
+            self.notice(
+                "info",
+                f"{exchange} circuit breaker closed ({reason}); bots resumed: "
+                f"{', '.join(sorted(resumed)) or 'none'}",
+            )
 
     # ------------------------------------------------------------------ shutdown
 
     async def stop_streams(self) -> None:
         """Cancel every stream task (the hub stops)."""
-        tasks = [t for s in self._streams.values() for t in (s.task, s.backfill)
-                 if t is not None]
+        tasks = [t for s in self._streams.values() for t in (s.task, s.backfill) if t is not None]
         tasks += [t for t in (self._watchdog, *self._background) if t is not None]
         for t in tasks:
             t.cancel()

@@ -33,19 +33,24 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     """
     p = Path(path)
     if not p.exists():
-        raise DataError(f"{p}: file not found; give the path of a CSV file with the header "
-                        f"{','.join(HEADER)}")
+        raise DataError(
+            f"{p}: file not found; give the path of a CSV file with the header {','.join(HEADER)}"
+        )
     if p.is_dir():
         raise DataError(f"{p}: is a directory, not a CSV file")
     with p.open("r", encoding="utf-8", errors="replace", newline="") as fh:
         first = fh.readline()
     if not first.strip():
-        raise DataError(f"{p}: the file is empty; expected the header line "
-                        f"{','.join(HEADER)} followed by one candle per line")
+        raise DataError(
+            f"{p}: the file is empty; expected the header line "
+            f"{','.join(HEADER)} followed by one candle per line"
+        )
     header = tuple(h.strip().lower() for h in first.strip().lstrip("\ufeff").split(","))
     if header != HEADER:
-        raise DataError(f"{p}, line 1: wrong header {first.strip()!r}; expected exactly "
-                        f"{','.join(HEADER)} (timestamps in integer milliseconds, UTC)")
+        raise DataError(
+            f"{p}, line 1: wrong header {first.strip()!r}; expected exactly "
+            f"{','.join(HEADER)} (timestamps in integer milliseconds, UTC)"
+        )
     frame = _read_fast(p)
     if frame.empty:
         raise DataError(f"{p}: no candles after the header; add one line per candle")
@@ -67,13 +72,14 @@ def _explain_parse_failure(p: Path, err: Exception) -> DataError:
     """The fast reader failed: find the first bad line the slow way, to name it."""
     text = str(err)
     if "Expected" in text and "fields" in text:  # ragged row: pandas names the line itself
-        return DataError(f"{p}: {text.strip()}; every line needs the 6 fields "
-                         f"{','.join(HEADER)}")
+        return DataError(f"{p}: {text.strip()}; every line needs the 6 fields {','.join(HEADER)}")
     try:
         raw = pd.read_csv(p, dtype=str, keep_default_na=False, engine="c")
     except (ValueError, pd.errors.ParserError) as e:
-        return DataError(f"{p}: cannot be read as CSV ({e}); expected the header "
-                         f"{','.join(HEADER)} and one candle per line")
+        return DataError(
+            f"{p}: cannot be read as CSV ({e}); expected the header "
+            f"{','.join(HEADER)} and one candle per line"
+        )
     for col in HEADER:
         values = raw[col].str.strip()
         parsed = pd.to_numeric(values, errors="coerce")
@@ -82,15 +88,19 @@ def _explain_parse_failure(p: Path, err: Exception) -> DataError:
             bad |= parsed.notna() & (parsed != parsed.round())
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            return DataError(f"{p}, line {row + 2}: {col} {raw[col].iloc[row]!r} is not a "
-                             f"number; fix or remove that line")
+            return DataError(
+                f"{p}, line {row + 2}: {col} {raw[col].iloc[row]!r} is not a "
+                f"number; fix or remove that line"
+            )
         missing = values == ""
         if missing.any():
             row = int(np.flatnonzero(missing.to_numpy())[0])
-            return DataError(f"{p}, line {row + 2}: {col} is empty; every candle needs all "
-                             f"six values")
-    return DataError(f"{p}: cannot be read ({text}); expected integer millisecond timestamps "
-                     f"and decimal prices")
+            return DataError(
+                f"{p}, line {row + 2}: {col} is empty; every candle needs all six values"
+            )
+    return DataError(
+        f"{p}: cannot be read ({text}); expected integer millisecond timestamps and decimal prices"
+    )
 
 
 def _first_bad(p: Path, mask: Mask, what: Callable[[int], str]) -> None:
@@ -113,27 +123,52 @@ def _validate(p: Path, df: pd.DataFrame) -> None:
         _first_bad(p, ~np.isfinite(vals[col]), _not_finite(col))
     for col in PRICES:
         _first_bad(p, vals[col] <= 0, _not_positive(col, vals[col]))
-    _first_bad(p, vals["volume"] < 0,
-               lambda r: f"volume {vals['volume'][r]:g} is negative; fix or remove that line")
+    _first_bad(
+        p,
+        vals["volume"] < 0,
+        lambda r: f"volume {vals['volume'][r]:g} is negative; fix or remove that line",
+    )
     o, h, lo, c = vals["open"], vals["high"], vals["low"], vals["close"]
-    _first_bad(p, h < np.maximum(o, c),
-               lambda r: f"high {h[r]:g} is below max(open {o[r]:g}, close {c[r]:g}); the "
-                         "columns may be out of order (expected open,high,low,close)")
-    _first_bad(p, lo > np.minimum(o, c),
-               lambda r: f"low {lo[r]:g} is above min(open {o[r]:g}, close {c[r]:g}); the "
-                         "columns may be out of order (expected open,high,low,close)")
+    _first_bad(
+        p,
+        h < np.maximum(o, c),
+        lambda r: (
+            f"high {h[r]:g} is below max(open {o[r]:g}, close {c[r]:g}); the "
+            "columns may be out of order (expected open,high,low,close)"
+        ),
+    )
+    _first_bad(
+        p,
+        lo > np.minimum(o, c),
+        lambda r: (
+            f"low {lo[r]:g} is above min(open {o[r]:g}, close {c[r]:g}); the "
+            "columns may be out of order (expected open,high,low,close)"
+        ),
+    )
     ts = vals["ts"]
-    _first_bad(p, ts < MIN_MS,
-               lambda r: f"timestamp {ts[r]} is not in milliseconds (looks like seconds or "
-                         "an index); use integer milliseconds since 1970-01-01 UTC")
+    _first_bad(
+        p,
+        ts < MIN_MS,
+        lambda r: (
+            f"timestamp {ts[r]} is not in milliseconds (looks like seconds or "
+            "an index); use integer milliseconds since 1970-01-01 UTC"
+        ),
+    )
     if len(ts) > 1:
         step = np.diff(ts)
         bad = np.concatenate(([False], step <= 0))
-        _first_bad(p, bad,
-                   lambda r: (f"duplicate timestamp {ts[r]} (same as line {r + 1}); remove "
-                              "the repeated candle") if ts[r] == ts[r - 1] else
-                   (f"timestamp {ts[r]} is earlier than line {r + 1} ({ts[r - 1]}); sort the "
-                    "file by timestamp, oldest first"))
+        _first_bad(
+            p,
+            bad,
+            lambda r: (
+                (f"duplicate timestamp {ts[r]} (same as line {r + 1}); remove the repeated candle")
+                if ts[r] == ts[r - 1]
+                else (
+                    f"timestamp {ts[r]} is earlier than line {r + 1} ({ts[r - 1]}); sort the "
+                    "file by timestamp, oldest first"
+                )
+            ),
+        )
 
 
 def timeframe_of(df: pd.DataFrame) -> str | None:

@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
 log = logging.getLogger("oxbot.market")
 
 
-
 @dataclass(frozen=True, slots=True)
 class Tick:
     key: StreamKey
@@ -85,9 +84,6 @@ class _Stream(CandleWindow):
     live_candles: int = 0
 
 
-
-
-
 # A stored sim price further than this factor from where the generator stands is not a price
 # the sim can have produced (the generator keeps prices within a few x of the base): garbage.
 ANCHOR_BAND = 50.0
@@ -103,8 +99,12 @@ def anchor_factor(key: StreamKey, stored: Any, current: float) -> float | None:
         value = math.nan
     factor = value / current if math.isfinite(current) and current > 0 else math.nan
     if not (math.isfinite(factor) and 1 / ANCHOR_BAND <= factor <= ANCHOR_BAND):
-        log.warning("%s: stored last price %r is not usable; the stream starts afresh at %s",
-                    key, stored, current)
+        log.warning(
+            "%s: stored last price %r is not usable; the stream starts afresh at %s",
+            key,
+            stored,
+            current,
+        )
         return None
     return factor
 
@@ -114,8 +114,12 @@ class MarketHub:
     (``key.exchange != "sim"``) are delegated to ``exchanges`` (an ``ExchangeStreams``), which
     runs them in real time."""
 
-    def __init__(self, sim: SimConfig | None = None, now_ms: Callable[[], int] | None = None,
-                 exchanges: ExchangeStreams | None = None) -> None:
+    def __init__(
+        self,
+        sim: SimConfig | None = None,
+        now_ms: Callable[[], int] | None = None,
+        exchanges: ExchangeStreams | None = None,
+    ) -> None:
         self.sim = sim or SimConfig()
         self.exchanges = exchanges  # ccxt_streams.ExchangeStreams, or None: sim only
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
@@ -133,8 +137,13 @@ class MarketHub:
 
     # ------------------------------------------------------------------ subscriptions
 
-    def subscribe(self, sub: Subscriber, keys: Iterable[StreamKey],
-                  specs: Iterable[IndicatorSpec], bars: int = WINDOW) -> None:
+    def subscribe(
+        self,
+        sub: Subscriber,
+        keys: Iterable[StreamKey],
+        specs: Iterable[IndicatorSpec],
+        bars: int = WINDOW,
+    ) -> None:
         """``sub`` reads ``keys`` with the indicators ``specs``, in frames of at least ``bars``
         candles (its strategy's warm-up: a stream keeps up to MAX_WINDOW)."""
         spec_set = frozenset(specs)
@@ -143,7 +152,8 @@ class MarketHub:
             if key.exchange != "sim" and self.exchanges is None:
                 raise ConfigError(
                     f"exchange {key.exchange!r}: this engine was started with the built-in "
-                    "'sim' market only; start it with exchange access (oxbot run)")
+                    "'sim' market only; start it with exchange access (oxbot run)"
+                )
         for key in keys:
             if key.exchange != "sim":
                 assert self.exchanges is not None  # checked above, before any subscription
@@ -161,8 +171,7 @@ class MarketHub:
         if self.exchanges is not None:
             self.exchanges.unsubscribe(sub)
 
-    def bind(self, publish: Callable[[Event], None], runners: Callable[[], Iterable[Any]]
-             ) -> None:
+    def bind(self, publish: Callable[[Event], None], runners: Callable[[], Iterable[Any]]) -> None:
         """Engine hooks for real exchanges: where Notices go, which bots a breaker pauses."""
         if self.exchanges is not None:
             self.exchanges.bind(publish, runners)
@@ -229,8 +238,7 @@ class MarketHub:
         if isinstance(series, SyntheticSeries):
             ts, ohlcv = series.take(count)
             anchor = self._anchors.get(str(key))
-            factor = None if anchor is None else anchor_factor(key, anchor[1],
-                                                                float(ohlcv[-1, 3]))
+            factor = None if anchor is None else anchor_factor(key, anchor[1], float(ohlcv[-1, 3]))
             if factor is not None:
                 ohlcv = series.scaled_rows(ohlcv, factor)
                 series.rescale(factor)
@@ -242,8 +250,9 @@ class MarketHub:
                     break
                 history.append(c)
             ts = np.array([c.ts for c in history], dtype=np.int64)
-            ohlcv = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in history],
-                             dtype=float).reshape(-1, 5)
+            ohlcv = np.array(
+                [[c.open, c.high, c.low, c.close, c.volume] for c in history], dtype=float
+            ).reshape(-1, 5)
         next_close = (int(ts[-1]) + 2 * step) if len(ts) else start + step
         stream = _Stream(key, series, step, next_close, ts, ohlcv)
         self._streams[key] = stream
@@ -276,8 +285,9 @@ class MarketHub:
             candles: list[tuple[_Stream, Candle]] = []
             for s in due:
                 c = s.series.next()
-                if c is None or (self.sim.max_candles is not None
-                                 and s.live_candles >= self.sim.max_candles):
+                if c is None or (
+                    self.sim.max_candles is not None and s.live_candles >= self.sim.max_candles
+                ):
                     s.ended = True
                     log.info("stream %s ended", s.key)
                     continue
@@ -292,8 +302,9 @@ class MarketHub:
                 if not lockstep:
                     await self._sleep_until(prev + (close_ts - prev) * phase // 4)
                 for s, prices in paths:
-                    tick = Tick(s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4,
-                                prices[phase])
+                    tick = Tick(
+                        s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4, prices[phase]
+                    )
                     for sub, _ in list(s.subscribers.values()):
                         sub.inbox.put_nowait(tick)
             if not lockstep:

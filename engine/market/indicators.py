@@ -37,8 +37,9 @@ class IndicatorSpec:
 
     @property
     def warmup(self) -> int:
-        return {"macd": 35, "stoch": 17, "obv": 1}.get(self.name, self.length * 2 if
-                                                       self.name in ("adx",) else self.length)
+        return {"macd": 35, "stoch": 17, "obv": 1}.get(
+            self.name, self.length * 2 if self.name in ("adx",) else self.length
+        )
 
 
 SMA = lambda n: IndicatorSpec("sma", n)  # noqa: E731
@@ -47,9 +48,15 @@ RSI = lambda n=14: IndicatorSpec("rsi", n)  # noqa: E731
 
 # The full set an LLM reads (and the dashboard shows).
 FULL_SET: tuple[IndicatorSpec, ...] = (
-    IndicatorSpec("ema", 20), IndicatorSpec("ema", 50), IndicatorSpec("sma", 20),
-    IndicatorSpec("rsi", 14), IndicatorSpec("macd", 0), IndicatorSpec("bbands", 20),
-    IndicatorSpec("atr", 14), IndicatorSpec("adx", 14), IndicatorSpec("stoch", 0),
+    IndicatorSpec("ema", 20),
+    IndicatorSpec("ema", 50),
+    IndicatorSpec("sma", 20),
+    IndicatorSpec("rsi", 14),
+    IndicatorSpec("macd", 0),
+    IndicatorSpec("bbands", 20),
+    IndicatorSpec("atr", 14),
+    IndicatorSpec("adx", 14),
+    IndicatorSpec("stoch", 0),
     IndicatorSpec("obv", 0),
 )
 

@@ -19,8 +19,15 @@ import numpy as np
 from ..arrays import Floats, Ints, Times
 from ..models import Candle, timeframe_seconds
 
-BASE_PRICES = {"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0, "BNB": 550.0, "XRP": 0.6,
-               "DOGE": 0.15, "ADA": 0.45}
+BASE_PRICES = {
+    "BTC": 60_000.0,
+    "ETH": 3_000.0,
+    "SOL": 150.0,
+    "BNB": 550.0,
+    "XRP": 0.6,
+    "DOGE": 0.15,
+    "ADA": 0.45,
+}
 
 # Everything below is per unit of TIME (one minute), never per bar, so every timeframe of a
 # symbol tells one plausible story: a 1d bar moves like 1440 one-minute bars, not like one.
@@ -95,8 +102,9 @@ class SyntheticSeries:
         """``n`` steps of the log price after the current one."""
         rng, dt = self._rng, self._dt
         regimes = self._regimes(n)
-        shocks = REGIMES[regimes, 0] * dt + REGIMES[regimes, 1] * np.sqrt(dt) * \
-            rng.standard_normal(n)
+        shocks = REGIMES[regimes, 0] * dt + REGIMES[regimes, 1] * np.sqrt(dt) * rng.standard_normal(
+            n
+        )
         # x[i+1] = x[i] + shock[i] - k x[i] with x the distance from the base price: a linear
         # recurrence, solved in closed form so the chunk stays vectorised.
         k = REVERSION * dt
@@ -121,8 +129,14 @@ class SyntheticSeries:
         ts = self._ts + np.arange(n, dtype=np.int64) * self.step_ms
         self._ts = int(ts[-1]) + self.step_ms
         self._log = float(path[-1, -1])
-        rows = np.column_stack((opens, np.maximum(highs, np.maximum(opens, closes)),
-                                np.minimum(lows, np.minimum(opens, closes)), closes))
+        rows = np.column_stack(
+            (
+                opens,
+                np.maximum(highs, np.maximum(opens, closes)),
+                np.minimum(lows, np.minimum(opens, closes)),
+                closes,
+            )
+        )
         self._rows = np.column_stack((_rounded(rows), np.round(volume, 4)))
         self._times = ts
         self._i = 0
@@ -132,8 +146,9 @@ class SyntheticSeries:
             self._refill()
         i, r = self._i, self._rows[self._i]
         self._i += 1
-        return Candle(int(self._times[i]), float(r[0]), float(r[1]), float(r[2]),
-                      float(r[3]), float(r[4]))
+        return Candle(
+            int(self._times[i]), float(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4])
+        )
 
     def take(self, n: int) -> tuple[Times, Floats]:
         """The next ``n`` candles as arrays (open times; open, high, low, close, volume rows):
@@ -143,8 +158,8 @@ class SyntheticSeries:
             if self._i >= len(self._times):
                 self._refill()
             k = min(n, len(self._times) - self._i)
-            times.append(self._times[self._i:self._i + k])
-            rows.append(self._rows[self._i:self._i + k])
+            times.append(self._times[self._i : self._i + k])
+            rows.append(self._rows[self._i : self._i + k])
             self._i += k
             n -= k
         return np.concatenate(times), np.concatenate(rows)
@@ -168,7 +183,7 @@ def _rounded(prices: Floats) -> Floats:
     """Prices (open, high, low, close columns) rounded to six significant digits of the
     lowest, never to 0."""
     dec = price_decimals(float(prices.min()))
-    return np.maximum(np.round(prices, dec), 10.0 ** -dec)
+    return np.maximum(np.round(prices, dec), 10.0**-dec)
 
 
 class CsvSeries:

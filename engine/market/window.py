@@ -36,7 +36,8 @@ def check_warmup(strategy: Any, bot: str = "") -> None:
         raise ConfigError(
             f"{who}strategy {strategy.name} with these parameters needs {need} bars before its "
             f"first signal, but live market data keeps at most {MAX_WINDOW}; use shorter "
-            "lengths (nothing was saved)")
+            "lengths (nothing was saved)"
+        )
 
 
 class CandleWindow:
@@ -54,9 +55,9 @@ class CandleWindow:
         return min(MAX_WINDOW, max([WINDOW, *self.wants.values()]))
 
     def push(self, c: Candle) -> None:
-        self.ts = np.append(self.ts[-(MAX_WINDOW - 1):], c.ts)
+        self.ts = np.append(self.ts[-(MAX_WINDOW - 1) :], c.ts)
         row = np.array([[c.open, c.high, c.low, c.close, c.volume]])
-        self.ohlcv = np.vstack((self.ohlcv[-(MAX_WINDOW - 1):], row))
+        self.ohlcv = np.vstack((self.ohlcv[-(MAX_WINDOW - 1) :], row))
 
     def prepend(self, candles: list[Candle]) -> None:
         """Older candles (a backfill for a reader that needs more history), oldest first;
@@ -66,16 +67,25 @@ class CandleWindow:
         if not older:
             return
         ts = np.array([c.ts for c in older], dtype=np.int64)
-        rows = np.array([[c.open, c.high, c.low, c.close, c.volume] for c in older],
-                        dtype=float).reshape(-1, 5)
+        rows = np.array(
+            [[c.open, c.high, c.low, c.close, c.volume] for c in older], dtype=float
+        ).reshape(-1, 5)
         self.ts = np.concatenate((ts, self.ts))[-MAX_WINDOW:]
         self.ohlcv = np.vstack((rows, self.ohlcv))[-MAX_WINDOW:]
 
     def frame(self) -> pd.DataFrame:
         n = self.window()
         t, o = self.ts[-n:], self.ohlcv[-n:]
-        return pd.DataFrame({"ts": t, "open": o[:, 0], "high": o[:, 1], "low": o[:, 2],
-                             "close": o[:, 3], "volume": o[:, 4]})
+        return pd.DataFrame(
+            {
+                "ts": t,
+                "open": o[:, 0],
+                "high": o[:, 1],
+                "low": o[:, 2],
+                "close": o[:, 3],
+                "volume": o[:, 4],
+            }
+        )
 
     def specs(self) -> set[IndicatorSpec]:
         """The union of the indicators the stream's subscribers read."""

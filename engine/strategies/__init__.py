@@ -48,8 +48,16 @@ def format_validation_error(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
-__all__ = ["DecisionContext", "Strategy", "StrategyParams", "REGISTRY", "build_strategy",
-           "strategy_class", "register", "format_validation_error"]
+__all__ = [
+    "DecisionContext",
+    "Strategy",
+    "StrategyParams",
+    "REGISTRY",
+    "build_strategy",
+    "strategy_class",
+    "register",
+    "format_validation_error",
+]
 
 
 def _register_builtin_llm() -> None:

@@ -86,8 +86,11 @@ class Strategy(ABC):
         """Raise BudgetExceeded while today's spend is at the daily budget; the bot asks
         before it resumes a budget pause. Rule strategies spend nothing."""
 
-    def restore_history(self, stored: Mapping[str, Any],  # noqa: B027 - optional hook
-                        recent: Sequence[DecisionRecord] = ()) -> None:
+    def restore_history(  # noqa: B027 - optional hook
+        self,
+        stored: Mapping[str, Any],
+        recent: Sequence[DecisionRecord] = (),
+    ) -> None:
         """Counts, spend and the last failure from the stored decisions (``stored`` is the
         ledger's ``decision_stats``, ``recent`` the newest records), so a restart or an edit
         goes on where the bot was. Rule strategies keep nothing."""
@@ -115,8 +118,11 @@ class Strategy(ABC):
                 action = Action.HOLD
             why = self.explain(frame, sig)
             items.append(SymbolDecision(symbol, action, reasoning=why))
-            texts.append(f"{symbol}: {action.value.upper()} - {why}" if why else
-                         f"{symbol}: {action.value.upper()}")
+            texts.append(
+                f"{symbol}: {action.value.upper()} - {why}"
+                if why
+                else f"{symbol}: {action.value.upper()}"
+            )
         text = "\n".join(texts)
         return Decision(ctx.bot, ctx.ts, tuple(items), reasoning=text, source="rule")
 

@@ -53,8 +53,9 @@ class SmaCross(Strategy):
 class RsiReversionParams(StrategyParams):
     length: int = Field(14, ge=2, le=200, description="RSI length (bars)")
     oversold: float = Field(30, gt=0, lt=100, description="buy when RSI crosses up through this")
-    overbought: float = Field(70, gt=0, lt=100,
-                              description="exit when RSI crosses down through this")
+    overbought: float = Field(
+        70, gt=0, lt=100, description="exit when RSI crosses down through this"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> RsiReversionParams:

@@ -26,11 +26,19 @@ def generated_candles(n: int, seed: int = 7, step_ms: int = 3_600_000) -> pd.Dat
     high = np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.004, n)))
     low = np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.004, n)))
     ts = 1_700_000_000_000 + np.arange(n, dtype=np.int64) * step_ms
-    return pd.DataFrame({"ts": ts, "open": open_.round(4), "high": high.round(4),
-                         "low": low.round(4), "close": close.round(4),
-                         "volume": rng.uniform(1, 100, n).round(3)}).assign(
+    return pd.DataFrame(
+        {
+            "ts": ts,
+            "open": open_.round(4),
+            "high": high.round(4),
+            "low": low.round(4),
+            "close": close.round(4),
+            "volume": rng.uniform(1, 100, n).round(3),
+        }
+    ).assign(
         high=lambda d: np.maximum(d["high"], np.maximum(d["open"], d["close"])),
-        low=lambda d: np.minimum(d["low"], np.minimum(d["open"], d["close"])))
+        low=lambda d: np.minimum(d["low"], np.minimum(d["open"], d["close"])),
+    )
 
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
@@ -43,8 +51,14 @@ def write_text(path: Path, lines: Sequence[str]) -> Path:
     return path
 
 
-def reference_sma_cross(opens: Sequence[float], closes: Sequence[float], fast: int, slow: int,
-                        fee: Decimal, cash: Decimal = Decimal(10000)) -> tuple[int, Decimal]:
+def reference_sma_cross(
+    opens: Sequence[float],
+    closes: Sequence[float],
+    fast: int,
+    slow: int,
+    fee: Decimal,
+    cash: Decimal = Decimal(10000),
+) -> tuple[int, Decimal]:
     """The issue's reference semantics, written plainly, bar by bar, sharing no code with the
     engine. Returns (trade count, final equity)."""
     n = len(closes)
@@ -53,7 +67,7 @@ def reference_sma_cross(opens: Sequence[float], closes: Sequence[float], fast: i
     dec = [Decimal(repr(c)) for c in closes]
 
     def window_sum(length: int, i: int) -> Decimal | None:
-        return sum(dec[i + 1 - length: i + 1], Decimal(0)) if i + 1 >= length else None
+        return sum(dec[i + 1 - length : i + 1], Decimal(0)) if i + 1 >= length else None
 
     def cmp(i: int) -> int | None:
         fs, ss = window_sum(fast, i), window_sum(slow, i)
@@ -69,8 +83,7 @@ def reference_sma_cross(opens: Sequence[float], closes: Sequence[float], fast: i
         if pending is not None:  # fill at this bar's open
             price = Decimal(repr(opens[i]))
             if pending == "buy":
-                units = (cash / (price * (1 + fee))).quantize(Decimal("1e-8"),
-                                                               rounding=ROUND_DOWN)
+                units = (cash / (price * (1 + fee))).quantize(Decimal("1e-8"), rounding=ROUND_DOWN)
                 cash -= units * price * (1 + fee)
             else:
                 cash += units * price * (1 - fee)
@@ -124,6 +137,10 @@ def bt() -> object:
     """The helpers above, as a fixture (importlib mode cannot import conftest by name)."""
     import types
 
-    return types.SimpleNamespace(generated_candles=generated_candles, write_csv=write_csv,
-                                 write_text=write_text, reference=reference_sma_cross,
-                                 shared=SHARED_OHLCV)
+    return types.SimpleNamespace(
+        generated_candles=generated_candles,
+        write_csv=write_csv,
+        write_text=write_text,
+        reference=reference_sma_cross,
+        shared=SHARED_OHLCV,
+    )

@@ -25,19 +25,22 @@ def _bad(tmp_path: Path, bt, lines: list[str]) -> str:
 ROW = "1700000000000,10,11,9,10.5,1"
 
 
-@pytest.mark.parametrize("lines, needle", [
-    ([], "empty"),
-    (["time,o,h,l,c,v", ROW], "wrong header"),
-    ([GOOD], "no candles"),
-    ([GOOD, ROW, "1700003600000,10,abc,9,10,1"], "line 3: high 'abc' is not a number"),
-    ([GOOD, ROW, "1700003600000,10,11,9,,1"], "line 3"),
-    ([GOOD, ROW, "1700003600000,10,11,0,10,1"], "line 3: low 0 is not a positive price"),
-    ([GOOD, ROW, "1700003600000,10,9.5,9,10,1"], "line 3: high 9.5 is below max"),
-    ([GOOD, ROW, "1700003600000,10,11,10.2,10.1,1"], "line 3: low 10.2 is above min"),
-    ([GOOD, ROW, ROW], "line 3: duplicate timestamp"),
-    ([GOOD, "1700003600000,10,11,9,10.5,1", ROW], "line 3: timestamp 1700000000000 is earlier"),
-    ([GOOD, "1700000000,10,11,9,10.5,1"], "not in milliseconds"),
-])
+@pytest.mark.parametrize(
+    "lines, needle",
+    [
+        ([], "empty"),
+        (["time,o,h,l,c,v", ROW], "wrong header"),
+        ([GOOD], "no candles"),
+        ([GOOD, ROW, "1700003600000,10,abc,9,10,1"], "line 3: high 'abc' is not a number"),
+        ([GOOD, ROW, "1700003600000,10,11,9,,1"], "line 3"),
+        ([GOOD, ROW, "1700003600000,10,11,0,10,1"], "line 3: low 0 is not a positive price"),
+        ([GOOD, ROW, "1700003600000,10,9.5,9,10,1"], "line 3: high 9.5 is below max"),
+        ([GOOD, ROW, "1700003600000,10,11,10.2,10.1,1"], "line 3: low 10.2 is above min"),
+        ([GOOD, ROW, ROW], "line 3: duplicate timestamp"),
+        ([GOOD, "1700003600000,10,11,9,10.5,1", ROW], "line 3: timestamp 1700000000000 is earlier"),
+        ([GOOD, "1700000000,10,11,9,10.5,1"], "not in milliseconds"),
+    ],
+)
 def test_malformed_csv_exits_2_with_the_line(cli, tmp_path, bt, lines, needle) -> None:
     path = _bad(tmp_path, bt, lines) if lines else str(bt.write_text(tmp_path / "e.csv", []))
     if not lines:
@@ -49,22 +52,29 @@ def test_malformed_csv_exits_2_with_the_line(cli, tmp_path, bt, lines, needle) -
     assert len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv, needle", [
-    (["--data", "/nonexistent/x.csv"], "file not found"),
-    (["--param", "fast"], "must look like KEY=VALUE"),
-    (["--param", "speed=3"], "speed: unknown parameter"),
-    (["--param", "fast=40"], "fast (40) must be shorter than slow (30)"),
-    (["--strategy", "nope"], "unknown strategy 'nope'"),
-    (["--fee", "abc"], "--fee 'abc' is not a number"),
-    (["--cash", "0"], "--cash must be > 0"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["--data", "/nonexistent/x.csv"], "file not found"),
+        (["--param", "fast"], "must look like KEY=VALUE"),
+        (["--param", "speed=3"], "speed: unknown parameter"),
+        (["--param", "fast=40"], "fast (40) must be shorter than slow (30)"),
+        (["--strategy", "nope"], "unknown strategy 'nope'"),
+        (["--fee", "abc"], "--fee 'abc' is not a number"),
+        (["--cash", "0"], "--cash must be > 0"),
+    ],
+)
 def test_bad_arguments_exit_2(cli, data, argv, needle) -> None:
     base = {"--strategy": "sma_cross", "--data": str(data)}
     for flag, value in zip(argv[::2], argv[1::2], strict=True):
         if flag in base:
             base[flag] = value
-    extra = [a for f, v in zip(argv[::2], argv[1::2], strict=True) if f not in
-             ("--strategy", "--data") for a in (f, v)]
+    extra = [
+        a
+        for f, v in zip(argv[::2], argv[1::2], strict=True)
+        if f not in ("--strategy", "--data")
+        for a in (f, v)
+    ]
     flat = [a for kv in base.items() for a in kv]
     code, out, err = cli(*flat, *extra)
     assert code == 2, err
@@ -80,13 +90,37 @@ def test_too_few_bars_for_warmup(cli, tmp_path, bt) -> None:
 
 
 def test_json_keys_and_values(cli, data) -> None:
-    code, out, err = cli("--strategy", "sma_cross", "--param", "fast=5", "--param", "slow=20",
-                         "--data", str(data), "--no-risk", "--json")
+    code, out, err = cli(
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=5",
+        "--param",
+        "slow=20",
+        "--data",
+        str(data),
+        "--no-risk",
+        "--json",
+    )
     assert code == 0, err
     m = json.loads(out)
-    for key in ("bars", "trades", "final_equity", "return_pct", "max_drawdown_pct", "sharpe",
-                "win_rate", "exposure_pct", "buy_hold_return_pct", "elapsed_s", "cagr_pct",
-                "sortino", "profit_factor", "avg_trade", "fees_paid"):
+    for key in (
+        "bars",
+        "trades",
+        "final_equity",
+        "return_pct",
+        "max_drawdown_pct",
+        "sharpe",
+        "win_rate",
+        "exposure_pct",
+        "buy_hold_return_pct",
+        "elapsed_s",
+        "cagr_pct",
+        "sortino",
+        "profit_factor",
+        "avg_trade",
+        "fees_paid",
+    ):
         assert key in m, key
     assert m["bars"] == 600 and m["trades"] > 0
     assert m["params"] == {"fast": 5, "slow": 20}
@@ -94,30 +128,47 @@ def test_json_keys_and_values(cli, data) -> None:
     for key in ("final_equity", "start_cash", "avg_trade", "fees_paid"):
         assert isinstance(m[key], str) and re.fullmatch(r"-?\d+\.\d{2}", m[key]), (key, m[key])
     assert m["start_cash"] == "10000.00"
-    assert m["return_pct"] == pytest.approx((float(m["final_equity"]) / 10000 - 1) * 100,
-                                            abs=1e-4)
+    assert m["return_pct"] == pytest.approx((float(m["final_equity"]) / 10000 - 1) * 100, abs=1e-4)
     for key in ("return_pct", "max_drawdown_pct", "sharpe", "exposure_pct"):
         assert m[key] == round(m[key], 4), key
 
 
 def test_exports_match_the_report(cli, data, tmp_path) -> None:
     trades_out, equity_out = tmp_path / "t.csv", tmp_path / "e.csv"
-    code, out, err = cli("--strategy", "sma_cross", "--data", str(data), "--json",
-                         "--trades-out", str(trades_out), "--equity-out", str(equity_out))
+    code, out, err = cli(
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(data),
+        "--json",
+        "--trades-out",
+        str(trades_out),
+        "--equity-out",
+        str(equity_out),
+    )
     assert code == 0, err
     m = json.loads(out)
     with trades_out.open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == m["trades"] > 0
-    assert set(rows[0]) == {"entry_ts", "exit_ts", "entry_price", "exit_price", "qty", "pnl",
-                            "fees", "reason"}
+    assert set(rows[0]) == {
+        "entry_ts",
+        "exit_ts",
+        "entry_price",
+        "exit_price",
+        "qty",
+        "pnl",
+        "fees",
+        "reason",
+    }
     for r in rows:  # exact text: cents for money, 8 places for quantities
         assert re.fullmatch(r"-?\d+\.\d{2}", r["pnl"]) and re.fullmatch(r"\d+\.\d{2}", r["fees"])
         assert re.fullmatch(r"\d+\.\d{8}", r["qty"])
     total = sum(Decimal(r["pnl"]) for r in rows)
     # each row is rounded to the cent: the sum may be off by half a cent per trade
-    assert abs(10000 + total - Decimal(m["final_equity"])) <= Decimal("0.005") * len(rows) + \
-        Decimal("0.01")
+    assert abs(10000 + total - Decimal(m["final_equity"])) <= Decimal("0.005") * len(
+        rows
+    ) + Decimal("0.01")
     with equity_out.open() as f:
         eq = list(csv.DictReader(f))
     assert len(eq) == m["bars"]

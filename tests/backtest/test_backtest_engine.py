@@ -14,8 +14,9 @@ from oxbot.engine.strategies import build_strategy
 
 
 @pytest.mark.parametrize("use_risk", [False, True], ids=["no-risk", "risk"])
-@pytest.mark.parametrize("name, params", [("sma_cross", {"fast": 5, "slow": 20}),
-                                          ("rsi_reversion", {})])
+@pytest.mark.parametrize(
+    "name, params", [("sma_cross", {"fast": 5, "slow": 20}), ("rsi_reversion", {})]
+)
 def test_changing_future_candles_never_changes_the_past(bt, name, params, use_risk) -> None:
     frame = bt.generated_candles(1500, seed=5)
     k = 1200
@@ -38,8 +39,9 @@ def test_changing_future_candles_never_changes_the_past(bt, name, params, use_ri
 
 def test_fills_happen_at_the_next_open(bt) -> None:
     frame = bt.generated_candles(800, seed=2)
-    res = run_backtest(frame, BacktestConfig(build_strategy("sma_cross", {}), use_risk=False,
-                                             fee_rate=Decimal(0)))
+    res = run_backtest(
+        frame, BacktestConfig(build_strategy("sma_cross", {}), use_risk=False, fee_rate=Decimal(0))
+    )
     for t in res.trades:
         assert res.signals[t.entry_bar - 1] == 1
         assert t.entry_price == Decimal(repr(float(frame["open"][t.entry_bar])))
@@ -51,25 +53,27 @@ def test_fills_happen_at_the_next_open(bt) -> None:
 
 def test_risk_path_sizes_and_stops(bt) -> None:
     frame = bt.generated_candles(3000, seed=21)
-    res = run_backtest(frame, BacktestConfig(build_strategy("sma_cross", {"fast": 5,
-                                                                          "slow": 20})))
+    res = run_backtest(frame, BacktestConfig(build_strategy("sma_cross", {"fast": 5, "slow": 20})))
     assert res.trades
     reasons = {t.reason for t in res.trades}
     assert reasons & {"stop_loss", "take_profit"}  # the volatile walk reaches the stops
     for t in res.trades:
         # 15 % max position of equity (equity <= start here + gains; generous bound)
-        assert t.qty * t.entry_price <= Decimal("0.15") * Decimal(res.equity.max()) * \
-            Decimal("1.0001")
+        assert t.qty * t.entry_price <= Decimal("0.15") * Decimal(res.equity.max()) * Decimal(
+            "1.0001"
+        )
         lo, hi = frame["low"][t.exit_bar], frame["high"][t.exit_bar]
         if t.reason == "stop_loss":
             assert t.exit_price < t.entry_price and t.pnl < 0
             assert float(t.exit_price) >= lo - 1e-9 or t.exit_price == Decimal(
-                repr(float(frame["open"][t.exit_bar])))  # the level, or the open of a gap
+                repr(float(frame["open"][t.exit_bar]))
+            )  # the level, or the open of a gap
         if t.reason == "take_profit":
             assert float(t.exit_price) <= hi + 1e-9 and t.exit_price > t.entry_price
     pnl = sum((t.pnl for t in res.trades), Decimal(0))
     assert Decimal(repr(res.metrics["final_equity"])) == (Decimal(10000) + pnl).quantize(
-        Decimal("1e-8"))
+        Decimal("1e-8")
+    )
 
 
 def test_200k_bar_run_holds_no_per_bar_python_objects(bt, tmp_path) -> None:

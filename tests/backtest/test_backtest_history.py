@@ -23,8 +23,9 @@ class ScriptedExchange:
     id = "scripted"
 
     def __init__(self, bars: int, fail_first: bool = False) -> None:
-        self.rows = [[START + i * HOUR, 100 + i, 101 + i, 99 + i, 100.5 + i, 1.0]
-                     for i in range(bars)]
+        self.rows = [
+            [START + i * HOUR, 100 + i, 101 + i, 99 + i, 100.5 + i, 1.0] for i in range(bars)
+        ]
         self.calls: list[int] = []
         self.fail_first = fail_first
 
@@ -71,13 +72,38 @@ def test_parse_date() -> None:
 
 def test_real_entry_point_subprocess(tmp_path: Path, bt) -> None:
     data = bt.write_csv(tmp_path / "gen_ETH-USDT_1h.csv", bt.generated_candles(400))
-    ok = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy",
-                         "sma_cross", "--data", str(data), "--json"],
-                        capture_output=True, text=True, timeout=120)
+    ok = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "oxbot.cli.main",
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            str(data),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["symbol"] == "ETH/USDT"
-    bad = subprocess.run([sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy",
-                          "sma_cross", "--exchange", "binance"],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "oxbot.cli.main",
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--exchange",
+            "binance",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2
     assert "--exchange needs --symbol --timeframe --since" in bad.stderr

@@ -21,8 +21,9 @@ TOLERANCE = Decimal("0.0005")  # 0.05 %
 def _check(bt, frame, fee: Decimal) -> tuple[int, Decimal, Decimal]:
     strat = build_strategy("sma_cross", {"fast": 10, "slow": 30})
     result = run_backtest(frame, BacktestConfig(strat, fee_rate=fee, use_risk=False))
-    ref_trades, ref_equity = bt.reference(frame["open"].tolist(), frame["close"].tolist(),
-                                          10, 30, fee)
+    ref_trades, ref_equity = bt.reference(
+        frame["open"].tolist(), frame["close"].tolist(), 10, 30, fee
+    )
     ours = Decimal(repr(result.metrics["final_equity"]))
     assert result.metrics["trades"] == ref_trades
     assert abs(ours / ref_equity - 1) <= TOLERANCE, (ours, ref_equity)
@@ -36,8 +37,11 @@ def test_parity_on_generated_data(bt, fee: Decimal) -> None:
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not FILES, reason=f"real data folder {SHARED_OHLCV} is absent "
-                                      "(parity on real candles runs only beside it)")
+@pytest.mark.skipif(
+    not FILES,
+    reason=f"real data folder {SHARED_OHLCV} is absent "
+    "(parity on real candles runs only beside it)",
+)
 @pytest.mark.parametrize("fee", FEES, ids=lambda f: f"fee={f}")
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_parity_on_real_1h_files(bt, path: Path, fee: Decimal) -> None:

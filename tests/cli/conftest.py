@@ -55,10 +55,16 @@ def sine_candles(n: int = 240, crash_at: int | None = None) -> pd.DataFrame:  # 
     if crash_at is not None:
         close[crash_at:] *= 0.5
         open_[crash_at:] *= 0.5
-    return pd.DataFrame({"timestamp": ts, "open": open_.round(6), "close": close.round(6),
-                         "high": (np.maximum(open_, close) * 1.001).round(6),
-                         "low": (np.minimum(open_, close) * 0.999).round(6), "volume": 1.0})[
-        ["timestamp", "open", "high", "low", "close", "volume"]]
+    return pd.DataFrame(
+        {
+            "timestamp": ts,
+            "open": open_.round(6),
+            "close": close.round(6),
+            "high": (np.maximum(open_, close) * 1.001).round(6),
+            "low": (np.minimum(open_, close) * 0.999).round(6),
+            "volume": 1.0,
+        }
+    )[["timestamp", "open", "high", "low", "close", "volume"]]
 
 
 @pytest.fixture

@@ -46,11 +46,13 @@ def test_daily_loss_limit_trip_is_reported_with_its_date(oxbot, candles_csv) -> 
     assert json.loads(out)["risk_halts"] == []
 
 
-def test_trades_out_dash_writes_the_csv_to_stdout(oxbot, candles_csv, tmp_path,
-                                                  monkeypatch) -> None:
+def test_trades_out_dash_writes_the_csv_to_stdout(
+    oxbot, candles_csv, tmp_path, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # a file literally named "-" would land here
-    code, out, err = oxbot("backtest", *SMA, "--data", str(candles_csv()), "--json",
-                           "--trades-out", "-")
+    code, out, err = oxbot(
+        "backtest", *SMA, "--data", str(candles_csv()), "--json", "--trades-out", "-"
+    )
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out)))
     metrics = json.loads(err)  # the report moves to stderr so stdout stays one CSV
@@ -63,8 +65,9 @@ def test_report_has_dates_and_no_fake_numbers(oxbot, tmp_path) -> None:
 
     flat = tmp_path / "flat_BTC-USDT_1h.csv"
     ts = [1_704_067_200_000 + i * 3_600_000 for i in range(100)]
-    pd.DataFrame({"timestamp": ts, "open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0,
-                  "volume": 1.0}).to_csv(flat, index=False)
+    pd.DataFrame(
+        {"timestamp": ts, "open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1.0}
+    ).to_csv(flat, index=False)
     code, out, err = oxbot("backtest", *SMA, "--data", str(flat))
     assert code == 0, err
     assert "2024-01-01" in out and "date (UTC)" in out  # dates on the x-axis, not years
@@ -77,8 +80,19 @@ def test_report_has_dates_and_no_fake_numbers(oxbot, tmp_path) -> None:
 
 def test_symbol_labels_a_csv_run_and_since_until_trim_it(oxbot, candles_csv) -> None:
     data = candles_csv()
-    code, out, err = oxbot("backtest", *SMA, "--data", str(data), "--json", "--symbol",
-                           "eth/usdt", "--since", "2024-01-03", "--until", "2024-01-05")
+    code, out, err = oxbot(
+        "backtest",
+        *SMA,
+        "--data",
+        str(data),
+        "--json",
+        "--symbol",
+        "eth/usdt",
+        "--since",
+        "2024-01-03",
+        "--until",
+        "2024-01-05",
+    )
     assert code == 0, err
     m = json.loads(out)
     assert m["symbol"] == "ETH/USDT" and m["bars"] == 48
@@ -88,6 +102,16 @@ def test_symbol_labels_a_csv_run_and_since_until_trim_it(oxbot, candles_csv) -> 
 
 
 def test_exchange_symbol_format_is_checked_before_any_network(oxbot) -> None:
-    code, out, err = oxbot("backtest", *SMA, "--exchange", "binance", "--symbol", "BTCUSDT",
-                           "--timeframe", "1h", "--since", "2024-01-01")
+    code, out, err = oxbot(
+        "backtest",
+        *SMA,
+        "--exchange",
+        "binance",
+        "--symbol",
+        "BTCUSDT",
+        "--timeframe",
+        "1h",
+        "--since",
+        "2024-01-01",
+    )
     assert code == 2 and "BASE/QUOTE" in err and out == ""

@@ -47,8 +47,7 @@ def test_import_of_a_live_bot_needs_yes_i_mean_live(oxbot, home, tmp_path) -> No
     assert "LIVE" in err  # the warning stays visible
 
 
-def test_starting_a_live_bot_warns_about_real_money(oxbot, home, tmp_path,
-                                                    monkeypatch) -> None:
+def test_starting_a_live_bot_warns_about_real_money(oxbot, home, tmp_path, monkeypatch) -> None:
     src = _export_file(oxbot, tmp_path, _make_live)
     assert oxbot("bots", "import", str(src), "--yes-i-mean-live")[0] == 0
     monkeypatch.setenv("OXBOT_BINANCE_API_KEY", "bnk-cli-test-key")
@@ -78,12 +77,18 @@ def test_export_never_overwrites_the_database(oxbot, home) -> None:
     assert db.read_bytes() == before and _names(home) == ["keep"]
 
 
-@pytest.mark.parametrize("argv, flag, absent", [
-    (["--fee", "0.5"], "--fee", "fee_rate"),
-    (["--cadence", "-5"], "--cadence", "cadence_s"),
-    (["--max-position-pct", "90", "--max-exposure-pct", "50"], "--max-position-pct",
-     "max_position_pct"),
-])
+@pytest.mark.parametrize(
+    "argv, flag, absent",
+    [
+        (["--fee", "0.5"], "--fee", "fee_rate"),
+        (["--cadence", "-5"], "--cadence", "cadence_s"),
+        (
+            ["--max-position-pct", "90", "--max-exposure-pct", "50"],
+            "--max-position-pct",
+            "max_position_pct",
+        ),
+    ],
+)
 def test_messages_name_the_flags(oxbot, home, argv, flag, absent) -> None:
     code, out, err = oxbot("bots", "add", "x", *argv)
     assert code == 2 and out == ""
@@ -98,8 +103,17 @@ def test_fee_message_gives_the_half_percent_example(oxbot) -> None:
 
 def test_params_are_coerced_by_the_strategy_model(oxbot, home) -> None:
     # "123" stays a string for a text field (it used to become the int 123, then be refused)
-    code, out, err = oxbot("bots", "add", "thinker", "--strategy", "llm", "--param", "model=123",
-                           "--param", "temperature=0.5")
+    code, out, err = oxbot(
+        "bots",
+        "add",
+        "thinker",
+        "--strategy",
+        "llm",
+        "--param",
+        "model=123",
+        "--param",
+        "temperature=0.5",
+    )
     assert code == 0, err
     code, out, _ = oxbot("bots", "export")
     params = json.loads(out)[0]["params"]

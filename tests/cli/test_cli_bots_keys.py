@@ -54,77 +54,109 @@ def no_keyring() -> Iterator[Any]:
 
 
 def test_live_bot_without_exchange_keys_is_refused_at_add(oxbot, home, memory_keyring) -> None:
-    code, out, err = oxbot("bots", "add", "real", "--exchange", "binance", "--live",
-                           "--yes-i-mean-live")
+    code, out, err = oxbot(
+        "bots", "add", "real", "--exchange", "binance", "--live", "--yes-i-mean-live"
+    )
     assert code == 2 and out == ""
-    assert _one_line(err).strip() == ("oxbot: real needs API keys for binance: run "
-                                      "`oxbot keys set binance`")
+    assert _one_line(err).strip() == (
+        "oxbot: real needs API keys for binance: run `oxbot keys set binance`"
+    )
     assert _rows(home) == []
-    code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param",
-                            "provider=openai")
+    code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param", "provider=openai")
     assert code == 2 and _one_line(err).strip() == (
-        "oxbot: gpt needs an API key for openai: run `oxbot keys set openai`")
+        "oxbot: gpt needs an API key for openai: run `oxbot keys set openai`"
+    )
 
 
 def test_without_a_keyring_the_refusal_names_the_fixes(oxbot, home, no_keyring) -> None:
-    code, out, err = oxbot("bots", "add", "real", "--exchange", "binance", "--live",
-                           "--yes-i-mean-live")
+    code, out, err = oxbot(
+        "bots", "add", "real", "--exchange", "binance", "--live", "--yes-i-mean-live"
+    )
     assert code == 1 and out == "" and err.startswith("oxbot: real needs API keys for binance")
     assert "The keyring cannot be used here: no usable keyring backend" in err
     assert "`oxbot keys set binance`" in err and "OXBOT_BINANCE_SECRET" in err
     assert _rows(home) == []
 
 
-def test_live_bot_without_exchange_keys_is_refused_at_start(oxbot, home, monkeypatch,
-                                                            no_keyring) -> None:
+def test_live_bot_without_exchange_keys_is_refused_at_start(
+    oxbot, home, monkeypatch, no_keyring
+) -> None:
     monkeypatch.setenv("OXBOT_BINANCE_API_KEY", "bnk-cli-test-key")
     monkeypatch.setenv("OXBOT_BINANCE_SECRET", "bns-cli-test-secret")
-    assert oxbot("bots", "add", "real", "--exchange", "binance", "--live",
-                 "--yes-i-mean-live")[0] == 0
+    assert (
+        oxbot("bots", "add", "real", "--exchange", "binance", "--live", "--yes-i-mean-live")[0] == 0
+    )
     monkeypatch.delenv("OXBOT_BINANCE_API_KEY")
     monkeypatch.delenv("OXBOT_BINANCE_SECRET")
     code, out, err = oxbot("bots", "start", "real")
     # No keyring in the test environment: what this bot needs, then the keyring's fixes.
     assert code == 1 and err.splitlines()[0] == (
         "oxbot: real needs API keys for binance: export OXBOT_BINANCE_API_KEY and "
-        "OXBOT_BINANCE_SECRET, or run `oxbot keys set binance` once the keyring works"), err
+        "OXBOT_BINANCE_SECRET, or run `oxbot keys set binance` once the keyring works"
+    ), err
     assert "no usable keyring backend" in err.splitlines()[1]
     assert "dbus-run-session" in err and "Traceback" not in err
     assert _rows(home) == [("real", "stopped")]
 
 
-def test_llm_bot_without_its_key_is_refused_and_a_keyless_one_is_not(oxbot, home,
-                                                                      no_keyring) -> None:
-    code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param",
-                            "provider=openai", "--start")
+def test_llm_bot_without_its_key_is_refused_and_a_keyless_one_is_not(
+    oxbot, home, no_keyring
+) -> None:
+    code, _out, err = oxbot(
+        "bots", "add", "gpt", "--strategy", "llm", "--param", "provider=openai", "--start"
+    )
     assert code == 1 and "Traceback" not in err
-    assert err.splitlines()[0] == ("oxbot: gpt needs an API key for openai: export "
-                                   "OXBOT_OPENAI_API_KEY, or run `oxbot keys set openai` once "
-                                   "the keyring works"), err
+    assert err.splitlines()[0] == (
+        "oxbot: gpt needs an API key for openai: export "
+        "OXBOT_OPENAI_API_KEY, or run `oxbot keys set openai` once "
+        "the keyring works"
+    ), err
     assert _rows(home) == []
-    code, _out, err = oxbot("bots", "add", "local", "--strategy", "llm", "--param",
-                            "provider=ollama", "--start")
+    code, _out, err = oxbot(
+        "bots", "add", "local", "--strategy", "llm", "--param", "provider=ollama", "--start"
+    )
     assert code == 0, err
     assert _rows(home) == [("local", "running")]
 
 
 def test_llm_key_from_the_environment_is_enough(oxbot, home, monkeypatch) -> None:
     monkeypatch.setenv("OXBOT_OPENAI_API_KEY", "sk-cli-test-0123456789")
-    code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param",
-                            "provider=openai")
+    code, _out, err = oxbot("bots", "add", "gpt", "--strategy", "llm", "--param", "provider=openai")
     assert code == 0, err
     assert _rows(home) == [("gpt", "stopped")]
 
 
 def test_budget_without_a_price_is_refused(oxbot, home) -> None:
-    code, _out, err = oxbot("bots", "add", "local", "--strategy", "llm", "--param",
-                            "provider=ollama", "--param", "model=my-local-model", "--param",
-                            "daily_budget_usd=1")
-    assert code == 2 and "daily_budget_usd needs the price of model 'my-local-model'" in \
-        _one_line(err)
+    code, _out, err = oxbot(
+        "bots",
+        "add",
+        "local",
+        "--strategy",
+        "llm",
+        "--param",
+        "provider=ollama",
+        "--param",
+        "model=my-local-model",
+        "--param",
+        "daily_budget_usd=1",
+    )
+    assert code == 2 and "daily_budget_usd needs the price of model 'my-local-model'" in _one_line(
+        err
+    )
     assert "prices=" in err and _rows(home) == []
-    code, _out, err = oxbot("bots", "add", "local", "--strategy", "llm", "--param",
-                            "provider=ollama", "--param", "model=my-local-model", "--param",
-                            "daily_budget_usd=1", "--param",
-                            'prices={"my-local-model": [0.1, 0.2]}')
+    code, _out, err = oxbot(
+        "bots",
+        "add",
+        "local",
+        "--strategy",
+        "llm",
+        "--param",
+        "provider=ollama",
+        "--param",
+        "model=my-local-model",
+        "--param",
+        "daily_budget_usd=1",
+        "--param",
+        'prices={"my-local-model": [0.1, 0.2]}',
+    )
     assert code == 0, err

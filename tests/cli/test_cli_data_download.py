@@ -7,8 +7,18 @@ import socket
 import time
 from pathlib import Path
 
-BASE = ("data", "download", "--exchange", "binance", "--timeframe", "1m",
-        "--since", "2024-01-01", "--until", "2024-01-02")
+BASE = (
+    "data",
+    "download",
+    "--exchange",
+    "binance",
+    "--timeframe",
+    "1m",
+    "--since",
+    "2024-01-01",
+    "--until",
+    "2024-01-02",
+)
 
 
 def _closed_port() -> int:
@@ -19,8 +29,9 @@ def _closed_port() -> int:
 
 def test_symbol_and_out_are_checked_before_the_network(oxbot, tmp_path) -> None:
     api = f"http://127.0.0.1:{_closed_port()}"
-    code, out, err = oxbot(*BASE, "--symbol", "BTCUSDT", "--out", str(tmp_path / "a.csv"),
-                           "--api-url", api)
+    code, out, err = oxbot(
+        *BASE, "--symbol", "BTCUSDT", "--out", str(tmp_path / "a.csv"), "--api-url", api
+    )
     assert code == 2 and "BASE/QUOTE" in err
     missing = tmp_path / "nope" / "a.csv"
     code, out, err = oxbot(*BASE, "--symbol", "BTC/USDT", "--out", str(missing), "--api-url", api)
@@ -42,8 +53,7 @@ def test_unreachable_exchange_is_one_quick_line(oxbot, tmp_path: Path) -> None:
     api = f"http://127.0.0.1:{_closed_port()}"
     out_file = tmp_path / "btc.csv"
     started = time.monotonic()
-    code, out, err = oxbot(*BASE, "--symbol", "BTC/USDT", "--out", str(out_file),
-                           "--api-url", api)
+    code, out, err = oxbot(*BASE, "--symbol", "BTC/USDT", "--out", str(out_file), "--api-url", api)
     elapsed = time.monotonic() - started
     assert code == 1 and elapsed < 10, (elapsed, err)
     assert err.startswith("oxbot: cannot reach binance (network/DNS): ")

@@ -11,8 +11,12 @@ import pytest
 
 
 def _bots_mistakes(oxbot) -> list[tuple[int, str, str]]:
-    return [oxbot("bots", "start", "ghost"), oxbot("bots", "stop", "ghost"),
-            oxbot("bots", "delete", "ghost"), oxbot("bots", "add", "twin")]
+    return [
+        oxbot("bots", "start", "ghost"),
+        oxbot("bots", "stop", "ghost"),
+        oxbot("bots", "delete", "ghost"),
+        oxbot("bots", "add", "twin"),
+    ]
 
 
 @pytest.fixture
@@ -23,8 +27,9 @@ async def engine(home: Path):
     from oxbot.storage.paths import default_db_path, runtime_dir
 
     db = default_db_path()
-    opts = RuntimeOptions(db_path=db, sim=SimConfig(speed=None), resume=False,
-                          snapshot_every_s=None)
+    opts = RuntimeOptions(
+        db_path=db, sim=SimConfig(speed=None), resume=False, snapshot_every_s=None
+    )
     eng = await build_engine(opts, control_socket=socket_path_for(db.resolve(), runtime_dir()))
     task = asyncio.create_task(eng.run())
     await asyncio.wait_for(eng.ready.wait(), 20)

@@ -14,9 +14,11 @@ def _one_line(err: str) -> None:
 def test_bad_db_is_a_usage_error(oxbot, home, tmp_path) -> None:
     junk = tmp_path / "notes.txt"
     junk.write_text("shopping list\n")
-    for argv, needle in (([f"--db={tmp_path}"], "is a directory"),
-                         (["--db", str(junk)], "is not a SQLite database"),
-                         (["--db="], "--db is empty")):
+    for argv, needle in (
+        ([f"--db={tmp_path}"], "is a directory"),
+        (["--db", str(junk)], "is not a SQLite database"),
+        (["--db="], "--db is empty"),
+    ):
         code, out, err = oxbot(*argv, "bots", "list")
         assert code == 2, (argv, err)
         assert needle in err and out == ""

@@ -28,8 +28,9 @@ def test_the_same_failure_is_not_logged_twice() -> None:
     lines = EventLines()
     lines.describe(CycleFailed(0, "bot1", HELP, 5))
     assert lines.describe(EngineError(0, f"bot1: {HELP}")) is None
-    stopped = lines.describe(Notice(0, "error", f"bot1: 5 cycles failed in a row, bot stopped: "
-                                                f"{HELP}", "bot1"))
+    stopped = lines.describe(
+        Notice(0, "error", f"bot1: 5 cycles failed in a row, bot stopped: {HELP}", "bot1")
+    )
     assert stopped is not None
     assert stopped[1] == "bot1: 5 cycles failed in a row, bot stopped: see the cycle failure above"
     other = lines.describe(Notice(0, "warning", "bot2 paused: budget spent", "bot2"))

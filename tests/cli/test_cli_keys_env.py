@@ -19,8 +19,9 @@ def no_keyring() -> Iterator[None]:
     keyring.set_keyring(before)
 
 
-def test_check_passes_with_usable_env_keys_and_notes_the_keyring(oxbot, monkeypatch,
-                                                                  no_keyring) -> None:
+def test_check_passes_with_usable_env_keys_and_notes_the_keyring(
+    oxbot, monkeypatch, no_keyring
+) -> None:
     monkeypatch.setenv("OXBOT_OPENAI_API_KEY", "sk-test-0123456789abcdef")
     code, out, err = oxbot("keys", "check", "--no-network")
     assert code == 0, err
@@ -34,8 +35,9 @@ def test_check_without_any_key_and_no_keyring_still_fails(oxbot, no_keyring) -> 
     assert code == 1 and "no usable keyring backend" in err
 
 
-def test_half_set_env_key_shows_the_missing_field_and_variable(oxbot, monkeypatch,
-                                                               no_keyring) -> None:
+def test_half_set_env_key_shows_the_missing_field_and_variable(
+    oxbot, monkeypatch, no_keyring
+) -> None:
     monkeypatch.setenv("OXBOT_BINANCE_API_KEY", "abcdefghijklmnop1234")
     code, out, err = oxbot("keys", "list")
     assert code == 0, err

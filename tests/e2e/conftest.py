@@ -33,13 +33,23 @@ FILL_LINE = re.compile(r"^.*?(\S+): (buy|sell) \S+ \S+ @ ", re.M)
 
 def base_env(root: Path, **extra: str) -> dict[str, str]:
     """The environment of every oxbot subprocess: isolated dirs, no inherited keys or D-Bus."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OXBOT_", "DBUS_", "PYTHON_KEYRING", "KEYRING_", "XDG_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OXBOT_", "DBUS_", "PYTHON_KEYRING", "KEYRING_", "XDG_"))
+    }
     for name in ("xdg-config", "xdg-data", "xdg-run"):
         (root / name).mkdir(exist_ok=True, mode=0o700)
-    env.update(OXBOT_HOME=str(root), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
-               XDG_CONFIG_HOME=str(root / "xdg-config"), XDG_DATA_HOME=str(root / "xdg-data"),
-               XDG_RUNTIME_DIR=str(root / "xdg-run"), TERM="dumb", NO_COLOR="1")
+    env.update(
+        OXBOT_HOME=str(root),
+        PYTHONUNBUFFERED="1",
+        PYTHONIOENCODING="utf-8",
+        XDG_CONFIG_HOME=str(root / "xdg-config"),
+        XDG_DATA_HOME=str(root / "xdg-data"),
+        XDG_RUNTIME_DIR=str(root / "xdg-run"),
+        TERM="dumb",
+        NO_COLOR="1",
+    )
     env.update(extra)
     return env
 
@@ -55,9 +65,14 @@ class Engine:
         self.home = home
         self.log = log
         self._log_file = log.open("wb")
-        self.proc = subprocess.Popen([*OXBOT, "--db", str(home.db), *args], env=env,
-                                     stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*OXBOT, "--db", str(home.db), *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def text(self) -> str:
         return self.log.read_bytes().decode("utf-8", "replace")
@@ -72,8 +87,13 @@ class Engine:
                 self._alive(f"{pattern!r} appeared")
             return hit
 
-        return wait_until(match, timeout, f"{pattern!r} in the log", every=0.05,
-                          detail=lambda: self.text()[-3000:])
+        return wait_until(
+            match,
+            timeout,
+            f"{pattern!r} in the log",
+            every=0.05,
+            detail=lambda: self.text()[-3000:],
+        )
 
     def wait_ready(self, timeout: float = 20.0) -> None:
         """Until the control socket answers a status request."""
@@ -85,14 +105,21 @@ class Engine:
             self._alive("its socket was ready")
             return False
 
-        wait_until(ready, timeout, "the control socket to answer", every=0.05,
-                   detail=lambda: self.text()[-3000:])
+        wait_until(
+            ready,
+            timeout,
+            "the control socket to answer",
+            every=0.05,
+            detail=lambda: self.text()[-3000:],
+        )
 
     def _alive(self, before: str) -> None:
         """Fail at once, not at the timeout, when the engine has exited."""
         if self.proc.poll() is not None:
-            raise AssertionError(f"engine exited ({self.proc.returncode}) before {before}; "
-                                 f"log:\n{self.text()[-3000:]}")
+            raise AssertionError(
+                f"engine exited ({self.proc.returncode}) before {before}; "
+                f"log:\n{self.text()[-3000:]}"
+            )
 
     def status(self) -> dict[str, Any]:
         """The engine's status summary, straight from the socket (fast, in-process)."""
@@ -111,8 +138,9 @@ class Engine:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"engine still running {timeout}s after SIGTERM; log:\n"
-                                 f"{self.text()[-3000:]}") from None
+            raise AssertionError(
+                f"engine still running {timeout}s after SIGTERM; log:\n{self.text()[-3000:]}"
+            ) from None
         return code, time.monotonic() - started
 
     def kill(self) -> None:
@@ -141,11 +169,18 @@ class Home:
 
         return socket_path_for(self.db.resolve(), self.root / "run")
 
-    def cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60,
-            db: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 60, db: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         argv = [*OXBOT, *(["--db", str(self.db)] if db else []), *args]
-        return subprocess.run(argv, env=env or self.env, capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            argv,
+            env=env or self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
 
     def ok(self, *args: str, env: dict[str, str] | None = None) -> str:
         """Run a command that must succeed; its stdout."""
@@ -191,11 +226,38 @@ def home() -> Iterator[Home]:
 
 
 FAST_BOTS: tuple[tuple[str, ...], ...] = (
-    ("e-sma", "--strategy", "sma_cross", "--param", "fast=2", "--param", "slow=5",
-     "--symbols", "BTC/USDT,ETH/USDT", "--stop-loss-pct", "0.3", "--take-profit-pct", "0.5"),
-    ("e-rsi", "--strategy", "rsi_reversion", "--param", "length=3", "--param", "oversold=40",
-     "--param", "overbought=60", "--symbols", "SOL/USDT", "--stop-loss-pct", "0.3",
-     "--take-profit-pct", "0.5"),
+    (
+        "e-sma",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=2",
+        "--param",
+        "slow=5",
+        "--symbols",
+        "BTC/USDT,ETH/USDT",
+        "--stop-loss-pct",
+        "0.3",
+        "--take-profit-pct",
+        "0.5",
+    ),
+    (
+        "e-rsi",
+        "--strategy",
+        "rsi_reversion",
+        "--param",
+        "length=3",
+        "--param",
+        "oversold=40",
+        "--param",
+        "overbought=60",
+        "--symbols",
+        "SOL/USDT",
+        "--stop-loss-pct",
+        "0.3",
+        "--take-profit-pct",
+        "0.5",
+    ),
 )
 
 
@@ -207,8 +269,9 @@ def ledger(home: Home) -> dict[str, dict[str, Any]]:
         cash = Decimal(json.loads(config)["capital"])
         qty: dict[str, Decimal] = {}
         for side, symbol, q, price, fee in home.query(
-                f"SELECT side, symbol, qty, price, fee FROM fills WHERE bot_id={bot_id} "
-                "ORDER BY ts, seq"):
+            f"SELECT side, symbol, qty, price, fee FROM fills WHERE bot_id={bot_id} "
+            "ORDER BY ts, seq"
+        ):
             q, price, fee = Decimal(q), Decimal(price), Decimal(fee)
             if side == "buy":
                 cash -= q * price + fee

@@ -86,8 +86,15 @@ def test_bad_csv_is_a_clear_usage_error(home, tmp_path):
             (home.root / name).write_text(body)
 
     def backtest(name: str) -> subprocess.CompletedProcess[str]:
-        return home.cli("backtest", "--strategy", "sma_cross", "--data", str(home.root / name),
-                        "--trades-out", str(home.root / "t.csv"))
+        return home.cli(
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            str(home.root / name),
+            "--trades-out",
+            str(home.root / "t.csv"),
+        )
 
     with ThreadPoolExecutor(4) as pool:
         for name, r in zip(cases, pool.map(backtest, cases), strict=True):
@@ -117,7 +124,6 @@ def test_newer_schema_is_refused_and_left_byte_identical(seeded):
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     before = db_files(home)
-    for args in (("bots", "list"), ("bots", "add", "y"), ("run", "--headless"),
-                 ("bots", "export")):
+    for args in (("bots", "list"), ("bots", "add", "y"), ("run", "--headless"), ("bots", "export")):
         one_clear_line(home.cli(*args), 1, "999", "upgrade oxbot")
     assert db_files(home) == before

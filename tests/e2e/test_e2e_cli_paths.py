@@ -38,16 +38,21 @@ def no_crash_report(home) -> None:
 
 def test_a_missing_folder_needs_create_and_nothing_is_written(home) -> None:
     target = home.root / "missing" / "dir" / "x.db"
-    for args in (["--db", str(target), "bots", "add", "a"],
-                 ["bots", "add", "a", "--db", str(target)]):
+    for args in (
+        ["--db", str(target), "bots", "add", "a"],
+        ["bots", "add", "a", "--db", str(target)],
+    ):
         r = home.cli(*args, db=False)
         one_line(r, 2, str(target.parent), "does not exist", "--create")
     assert not (home.root / "missing").exists()
     r = home.cli("--db", str(target), "--create", "bots", "add", "a", db=False)
     assert r.returncode == 0, r.stderr
     assert f"created the folder {target.parent}" in r.stderr
-    assert home.cli("bots", "list", "--db", str(target), db=False).stdout.splitlines()[1] \
+    assert (
+        home.cli("bots", "list", "--db", str(target), db=False)
+        .stdout.splitlines()[1]
         .startswith("a ")
+    )
 
 
 def test_listing_a_missing_file_says_it_is_missing(home) -> None:
@@ -64,17 +69,27 @@ def test_listing_a_missing_file_says_it_is_missing(home) -> None:
 def test_db_after_the_command_is_accepted_by_run_headless(home) -> None:
     home.add_bot("a")
     log = (home.root / "after.log").open("wb")
-    proc = subprocess.Popen([*OXBOT, "run", "--headless", "--db", str(home.db)], env=home.env,
-                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [*OXBOT, "run", "--headless", "--db", str(home.db)],
+        env=home.env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
+
         def running() -> bool:
             text = (home.root / "after.log").read_text()
             assert proc.poll() is None, text
             return "engine running" in text
 
-        wait_until(running, 30, "'engine running' in the log",
-                   detail=lambda: (home.root / "after.log").read_text())
+        wait_until(
+            running,
+            30,
+            "'engine running' in the log",
+            detail=lambda: (home.root / "after.log").read_text(),
+        )
         r = home.cli("status")  # the engine of *this* database answers
         assert r.returncode == 0 and "bots" in r.stdout, r.stdout + r.stderr
     finally:
@@ -97,11 +112,34 @@ def test_backtest_with_absurd_cash_is_a_usage_error(home, tmp_path: Path) -> Non
         rows.append(f"{1_704_067_200_000 + i * 3_600_000},{px},{px + 1},{px - 1},{px + 0.5},1")
     csv.write_text("\n".join(rows) + "\n")
     for cash in ("1e30", "1e13"):
-        r = home.cli("backtest", "--strategy", "sma_cross", "--param", "fast=2",
-                     "--param", "slow=5", "--data", str(csv), "--cash", cash)
+        r = home.cli(
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=2",
+            "--param",
+            "slow=5",
+            "--data",
+            str(csv),
+            "--cash",
+            cash,
+        )
         one_line(r, 2, "--cash", "too large", "1,000,000,000,000")
-    r = home.cli("backtest", "--strategy", "sma_cross", "--param", "fast=2", "--param",
-                 "slow=5", "--data", str(csv), "--cash", "1e12", "--json")
+    r = home.cli(
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=2",
+        "--param",
+        "slow=5",
+        "--data",
+        str(csv),
+        "--cash",
+        "1e12",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     no_crash_report(home)
 
@@ -111,15 +149,16 @@ def _damage(db: Path, table: str) -> None:
     con = sqlite3.connect(db)
     try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        (root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
-                              (table,)).fetchone()
+        (root,) = con.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)
+        ).fetchone()
         (size,) = con.execute("PRAGMA page_size").fetchone()
     finally:
         con.close()
     data = bytearray(db.read_bytes())
     rng = random.Random(11)
     start = (root - 1) * size
-    data[start:start + size] = bytes(rng.randrange(256) for _ in range(size))
+    data[start : start + size] = bytes(rng.randrange(256) for _ in range(size))
     db.write_bytes(bytes(data))
 
 
@@ -145,8 +184,10 @@ def test_a_settings_file_that_is_not_utf8_or_too_deep_is_a_warning(home) -> None
     config = home.root / "config"
     config.mkdir(exist_ok=True)
     home.add_bot("a")
-    for content, says in ((b'{"theme": "oxbot-light\xff"}', "is not UTF-8 text"),
-                          (b"[" * 100_000 + b"]" * 100_000, "nested too deeply")):
+    for content, says in (
+        (b'{"theme": "oxbot-light\xff"}', "is not UTF-8 text"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ):
         (config / "settings.json").write_bytes(content)
         engine = home.spawn("run", "--headless")
         try:
@@ -170,20 +211,34 @@ def test_stop_from_the_shell_keeps_or_closes_positions(home, fast_bots) -> None:
     def held(bot: str) -> list[tuple[str, str]]:
         return home.query(f"SELECT symbol, qty FROM positions WHERE bot = '{bot}'")
 
-    wait_until(lambda: held("keeper") and held("closer"), 60, "both bots to hold a position",
-               detail=lambda: engine.text()[-2000:])
+    wait_until(
+        lambda: held("keeper") and held("closer"),
+        60,
+        "both bots to hold a position",
+        detail=lambda: engine.text()[-2000:],
+    )
     r = home.cli("bots", "stop", "keeper")  # its on_stop: keep
     assert r.returncode == 0, r.stderr
     kept = held("keeper")
     if kept:
-        assert r.stdout.strip() == (f"keeper stopped; {len(kept)} position{'s' * (len(kept) > 1)}"
-                                    " kept: stop-loss and take-profit are not watched until it "
-                                    "runs again")
+        assert r.stdout.strip() == (
+            f"keeper stopped; {len(kept)} position{'s' * (len(kept) > 1)}"
+            " kept: stop-loss and take-profit are not watched until it "
+            "runs again"
+        )
     # the market goes on: the closer, on the same symbols, decides on 20 later candles
     stopped_at = home.query("SELECT MAX(ts) FROM decisions WHERE bot = 'closer'")[0][0] or 0
-    wait_until(lambda: home.query("SELECT COUNT(*) FROM decisions WHERE bot = 'closer' "
-                                  f"AND ts > {stopped_at}")[0][0] >= 20, 60,
-               "20 more candles decided by the running bot", detail=lambda: engine.text()[-2000:])
+    wait_until(
+        lambda: (
+            home.query(
+                f"SELECT COUNT(*) FROM decisions WHERE bot = 'closer' AND ts > {stopped_at}"
+            )[0][0]
+            >= 20
+        ),
+        60,
+        "20 more candles decided by the running bot",
+        detail=lambda: engine.text()[-2000:],
+    )
     assert held("keeper") == kept  # stopped: nothing sells them, not even SL/TP
     r = home.cli("bots", "stop", "closer")  # its on_stop: close
     assert r.returncode == 0 and r.stdout.startswith("closer stopped"), r.stderr

@@ -26,9 +26,23 @@ from oxbot.remote.client import SocketClient
 pytestmark = pytest.mark.slow
 
 KILLS = 20
-EXTRA_BOT = ("e-sma3", "--strategy", "sma_cross", "--param", "fast=3", "--param", "slow=8",
-             "--symbols", "SOL/USDT,BTC/USDT", "--stop-loss-pct", "0.2", "--take-profit-pct",
-             "0.3", "--fee", "0.002")
+EXTRA_BOT = (
+    "e-sma3",
+    "--strategy",
+    "sma_cross",
+    "--param",
+    "fast=3",
+    "--param",
+    "slow=8",
+    "--symbols",
+    "SOL/USDT,BTC/USDT",
+    "--stop-loss-pct",
+    "0.2",
+    "--take-profit-pct",
+    "0.3",
+    "--fee",
+    "0.002",
+)
 
 
 def check_restarted(home: Any, ledger_of: Any, snap: EngineSnapshot, where: str) -> int:
@@ -36,37 +50,50 @@ def check_restarted(home: Any, ledger_of: Any, snap: EngineSnapshot, where: str)
     assert home.query("PRAGMA integrity_check") == [("ok",)], where
     dup = home.query("SELECT fill_id FROM fills GROUP BY fill_id HAVING COUNT(*) > 1")
     assert dup == [], f"{where}: fill ids counted twice: {dup}"
-    multi = home.query("SELECT client_order_id FROM fills GROUP BY client_order_id "
-                       "HAVING COUNT(*) > 1")
+    multi = home.query(
+        "SELECT client_order_id FROM fills GROUP BY client_order_id HAVING COUNT(*) > 1"
+    )
     assert multi == [], f"{where}: orders with more than one fill: {multi}"
-    orphans = home.query("SELECT COUNT(*) FROM fills f LEFT JOIN orders o "
-                         "ON o.client_order_id = f.client_order_id "
-                         "WHERE o.client_order_id IS NULL")
+    orphans = home.query(
+        "SELECT COUNT(*) FROM fills f LEFT JOIN orders o "
+        "ON o.client_order_id = f.client_order_id "
+        "WHERE o.client_order_id IS NULL"
+    )
     assert orphans == [(0,)], where
-    pending = home.query("SELECT client_order_id, status FROM orders "
-                         "WHERE status NOT IN ('filled', 'canceled', 'rejected')")
+    pending = home.query(
+        "SELECT client_order_id, status FROM orders "
+        "WHERE status NOT IN ('filled', 'canceled', 'rejected')"
+    )
     assert pending == [], f"{where}: orders still open on a paper engine: {pending}"
-    unfilled = home.query("SELECT COUNT(*) FROM orders o WHERE o.status = 'filled' AND NOT "
-                          "EXISTS (SELECT 1 FROM fills f "
-                          "WHERE f.client_order_id = o.client_order_id)")
+    unfilled = home.query(
+        "SELECT COUNT(*) FROM orders o WHERE o.status = 'filled' AND NOT "
+        "EXISTS (SELECT 1 FROM fills f "
+        "WHERE f.client_order_id = o.client_order_id)"
+    )
     assert unfilled == [(0,)], f"{where}: orders marked filled without a fill"
 
     books = ledger_of(home)
     views = {b.name: b for b in snap.bots}
     assert views.keys() == books.keys(), where
     for name, book in books.items():
-        rows = home.query(f"SELECT symbol, qty, stop_loss, take_profit FROM positions "
-                          f"WHERE bot_id = {book['id']} AND CAST(qty AS REAL) != 0")
+        rows = home.query(
+            f"SELECT symbol, qty, stop_loss, take_profit FROM positions "
+            f"WHERE bot_id = {book['id']} AND CAST(qty AS REAL) != 0"
+        )
         table = {symbol: Decimal(qty) for symbol, qty, _, _ in rows}
         assert table == book["qty"], f"{where}: {name} positions table != fills ledger"
         for symbol, _, sl, tp in rows:
             assert sl is not None and tp is not None, f"{where}: {name} {symbol} has no SL/TP"
         assert views[name].cash == book["cash"], (
-            f"{where}: {name} engine cash {views[name].cash} != ledger {book['cash']}")
+            f"{where}: {name} engine cash {views[name].cash} != ledger {book['cash']}"
+        )
         shown = {p.symbol: p.qty for p in snap.positions if p.bot == name and p.qty}
         assert shown == book["qty"], f"{where}: {name} engine positions != ledger"
-        assert all(p.stop_loss is not None and p.take_profit is not None
-                   for p in snap.positions if p.bot == name), where
+        assert all(
+            p.stop_loss is not None and p.take_profit is not None
+            for p in snap.positions
+            if p.bot == name
+        ), where
     return home.query("SELECT COUNT(*) FROM fills")[0][0]
 
 
@@ -110,8 +137,9 @@ def test_sigkill_at_random_moments_keeps_the_ledger_exact(home, fast_bots, ledge
     fills = 0
     open_at_kill = 0
     for kill in range(KILLS + 1):
-        engine = home.spawn("run", "--headless", "--sim-speed", "max", "--no-resume",
-                            "--status-every", "60")
+        engine = home.spawn(
+            "run", "--headless", "--sim-speed", "max", "--no-resume", "--status-every", "60"
+        )
         engine.wait_ready()
         client, events, snap = attach(home)
         try:
@@ -124,8 +152,9 @@ def test_sigkill_at_random_moments_keeps_the_ledger_exact(home, fast_bots, ledge
             time.sleep(rng.uniform(0.0, 1.0))
             engine.proc.kill()  # SIGKILL: no cleanup of any kind
             engine.proc.wait(5)
-            open_at_kill += bool(home.query("SELECT COUNT(*) FROM positions "
-                                            "WHERE CAST(qty AS REAL) != 0")[0][0])
+            open_at_kill += bool(
+                home.query("SELECT COUNT(*) FROM positions WHERE CAST(qty AS REAL) != 0")[0][0]
+            )
         finally:
             client.stop(timeout=2)
         engine.kill()  # closes its log file

@@ -26,8 +26,11 @@ def tiny_disk(home) -> Iterator[Path]:
     """A 1 MiB tmpfs under the test's home; unmounted afterwards."""
     mount = home.root / f"disk-{uuid.uuid4().hex[:6]}"
     mount.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs to fill (needs root): {r.stderr.strip()}")
     try:
@@ -51,8 +54,9 @@ def fill(disk: Path) -> None:
 def test_a_full_disk_is_said_and_the_error_limit_trips(home, tiny_disk) -> None:
     home.db = tiny_disk / "oxbot.db"
     # a calm bot: most cycles are holds that write nothing; every 60th writes its equity
-    home.add_bot("calm", "--strategy", "sma_cross", "--param", "fast=10", "--param", "slow=30",
-                 "--start")
+    home.add_bot(
+        "calm", "--strategy", "sma_cross", "--param", "fast=10", "--param", "slow=30", "--start"
+    )
     engine = home.spawn("run", "--headless", "--sim-speed", "max", "--status-every", "60")
     engine.wait_log("engine running", 60)
     fill(tiny_disk)
@@ -74,9 +78,15 @@ def test_a_full_disk_is_said_and_the_error_limit_trips(home, tiny_disk) -> None:
 def test_bots_import_is_all_or_nothing(home, tiny_disk, tmp_path: Path) -> None:
     home.db = tiny_disk / "oxbot.db"
     home.add_bot("first")
-    bots = [{"name": f"imported-{i:04d}", "strategy": "sma_cross",
-             "params": {"fast": 5, "slow": 20}, "symbols": ["BTC/USDT"]}
-            for i in range(3000)]  # more than the disk holds once it is nearly full
+    bots = [
+        {
+            "name": f"imported-{i:04d}",
+            "strategy": "sma_cross",
+            "params": {"fast": 5, "slow": 20},
+            "symbols": ["BTC/USDT"],
+        }
+        for i in range(3000)
+    ]  # more than the disk holds once it is nearly full
     export = tmp_path / "bots.json"
     export.write_text(json.dumps(bots))
     with contextlib.suppress(OSError), (tiny_disk / "filler").open("wb", buffering=0) as f:

@@ -115,8 +115,16 @@ def test_headless_attach_control_detach_keeps_trading(home, fast_bots):
     assert re.search(r"bots running\s+2", text), text
 
     # the periodic summary (every 0.02 min = 1.2 s)
-    assert len(re.findall(r"status: uptime \d+s, bots running \d/3, cycles \d+, round trips \d+, "
-                          r"equity [\d.]+, errors \d+", engine.text())) >= 2
+    assert (
+        len(
+            re.findall(
+                r"status: uptime \d+s, bots running \d/3, cycles \d+, round trips \d+, "
+                r"equity [\d.]+, errors \d+",
+                engine.text(),
+            )
+        )
+        >= 2
+    )
 
     code, took = engine.terminate()
     assert code == 0 and took < 5.0, (code, took)
@@ -130,8 +138,9 @@ def test_headless_attach_control_detach_keeps_trading(home, fast_bots):
 def test_restart_resumes_running_bots_and_json_logs(home, fast_bots):
     home.add_bot(*fast_bots[0], "--start")
     home.add_bot(*fast_bots[1])  # stays stopped
-    first = home.spawn("run", "--headless", "--sim-speed", "max", "--log-format", "json",
-                       "--status-every", "0.02")
+    first = home.spawn(
+        "run", "--headless", "--sim-speed", "max", "--log-format", "json", "--status-every", "0.02"
+    )
     first.wait_ready()
     first.wait_log(r'"msg": "e-sma: (buy|sell) ', timeout=30)
     first.wait_log(r'"msg": "status: uptime', timeout=10)
@@ -157,8 +166,9 @@ def test_restart_resumes_running_bots_and_json_logs(home, fast_bots):
     assert code == 0
 
     # --no-resume: nothing runs this time, and the stored state is kept for the next start
-    third = home.spawn("run", "--headless", "--sim-speed", "max", "--no-resume",
-                       "--status-every", "0.02")
+    third = home.spawn(
+        "run", "--headless", "--sim-speed", "max", "--no-resume", "--status-every", "0.02"
+    )
     third.wait_ready()
     s = third.status()
     assert (s["bots_running"], s["bots_total"]) == (0, 2)

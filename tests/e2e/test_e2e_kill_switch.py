@@ -28,26 +28,42 @@ TRIP = {"e-dd": "drawdown kill switch", "e-day": "daily loss limit"}
 
 
 def bot(name: str, symbol: str, **risk: str) -> dict[str, Any]:
-    limits = {"max_position_pct": "100", "max_exposure_pct": "100", "stop_loss_pct": "0.3",
-              "take_profit_pct": "50", "daily_loss_limit_pct": "100",
-              "max_drawdown_pct": "100", **risk}
-    return {"name": name, "strategy": "sma_cross", "params": {"fast": 2, "slow": 5},
-            "symbols": [symbol], "timeframe": "1m", "capital": "10000", "risk": limits}
+    limits = {
+        "max_position_pct": "100",
+        "max_exposure_pct": "100",
+        "stop_loss_pct": "0.3",
+        "take_profit_pct": "50",
+        "daily_loss_limit_pct": "100",
+        "max_drawdown_pct": "100",
+        **risk,
+    }
+    return {
+        "name": name,
+        "strategy": "sma_cross",
+        "params": {"fast": 2, "slow": 5},
+        "symbols": [symbol],
+        "timeframe": "1m",
+        "capital": "10000",
+        "risk": limits,
+    }
 
 
 def first_buy(engine: Any, name: str, timeout: float = 120) -> str:
     """The log line of the bot's first buy decision in this engine's log (a fill of a buy
     before it fails the test: an entry got through)."""
     found = engine.wait_log(rf"^.*{name}: decided \S*:buy.*$", timeout)
-    before = engine.text()[:found.start()]
-    assert not re.search(rf"{name}: buy \S+ \S+ @ ", before), \
+    before = engine.text()[: found.start()]
+    assert not re.search(rf"{name}: buy \S+ \S+ @ ", before), (
         f"{name} bought after the restart:\n{before[-2000:]}"
+    )
     return found.group(0)
 
 
 def test_kill_switches_survive_a_sigkill(home: Any, tmp_path: Any) -> None:
-    bots = [bot("e-dd", "BTC/USDT", max_drawdown_pct="0.4"),
-            bot("e-day", "ETH/USDT", daily_loss_limit_pct="0.4")]
+    bots = [
+        bot("e-dd", "BTC/USDT", max_drawdown_pct="0.4"),
+        bot("e-day", "ETH/USDT", daily_loss_limit_pct="0.4"),
+    ]
     spec = tmp_path / "bots.json"
     spec.write_text(json.dumps(bots))
     home.ok("bots", "import", str(spec))
@@ -62,8 +78,10 @@ def test_kill_switches_survive_a_sigkill(home: Any, tmp_path: Any) -> None:
     ids = dict(home.query("SELECT name, id FROM bots WHERE deleted = 0"))
     tripped_day = {}
     for name, why in TRIP.items():
-        rows = home.query(f"SELECT ts FROM decisions WHERE bot_id = {ids[name]} AND "
-                          f"verdict_reasons LIKE '%{why}%' ORDER BY ts DESC LIMIT 1")
+        rows = home.query(
+            f"SELECT ts FROM decisions WHERE bot_id = {ids[name]} AND "
+            f"verdict_reasons LIKE '%{why}%' ORDER BY ts DESC LIMIT 1"
+        )
         tripped_day[name] = rows[0][0] // DAY_MS
     killed_at = home.query(f"SELECT MAX(ts) FROM decisions WHERE bot_id = {ids['e-day']}")[0][0]
 
@@ -75,8 +93,10 @@ def test_kill_switches_survive_a_sigkill(home: Any, tmp_path: Any) -> None:
     line = first_buy(second, "e-day")
     second.terminate()
     # The day of that decision: the bot's first buy decision stored after the restart.
-    ts = home.query(f"SELECT ts FROM decisions WHERE bot_id = {ids['e-day']} AND ts > "
-                    f"{killed_at} AND actions LIKE '%:buy%' ORDER BY ts LIMIT 1")[0][0]
+    ts = home.query(
+        f"SELECT ts FROM decisions WHERE bot_id = {ids['e-day']} AND ts > "
+        f"{killed_at} AND actions LIKE '%:buy%' ORDER BY ts LIMIT 1"
+    )[0][0]
     if ts // DAY_MS == tripped_day["e-day"]:
         assert "rejected" in line and TRIP["e-day"] in line, line
     else:  # a new market day: the limit starts again from that day's equity

@@ -31,7 +31,7 @@ def needles(key: str) -> list[bytes]:
     for pad in range(3):
         for enc in (base64.b64encode, base64.urlsafe_b64encode):
             text = enc(b"\0" * pad + raw)
-            out.append(text[4 if pad else 0:-4])
+            out.append(text[4 if pad else 0 : -4])
     return out
 
 
@@ -46,8 +46,11 @@ def scan(blobs: dict[str, bytes], keys: list[str]) -> list[str]:
 
 
 def files_under(root: Path, skip: tuple[str, ...] = ()) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in root.rglob("*")
-            if p.is_file() and not any(part in skip for part in p.parts)}
+    return {
+        str(p): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and not any(part in skip for part in p.parts)
+    }
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):
@@ -67,9 +70,14 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             self.calls.append(auth)
             n = len(self.calls)
         if n % 3 == 0:
-            data = json.dumps({"error": {"message": f"Incorrect API key provided: "
-                                                    f"{auth.removeprefix('Bearer ')}",
-                                         "type": "invalid_request_error"}}).encode()
+            data = json.dumps(
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {auth.removeprefix('Bearer ')}",
+                        "type": "invalid_request_error",
+                    }
+                }
+            ).encode()
             self.send_response(401)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -77,12 +85,18 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         action = "buy" if n % 2 else "close"
-        reply = {"analysis": "test", "decisions": [
-            {"symbol": "BTC/USDT", "action": action, "size_pct": 5, "reasoning": "e2e"}]}
+        reply = {
+            "analysis": "test",
+            "decisions": [
+                {"symbol": "BTC/USDT", "action": action, "size_pct": 5, "reasoning": "e2e"}
+            ],
+        }
         content = json.dumps(reply)
-        chunks = [{"choices": [{"delta": {"content": content[:20]}}]},
-                  {"choices": [{"delta": {"content": content[20:]}, "finish_reason": "stop"}]},
-                  {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 20}}]
+        chunks = [
+            {"choices": [{"delta": {"content": content[:20]}}]},
+            {"choices": [{"delta": {"content": content[20:]}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 20}},
+        ]
         stream = b"".join(f"data: {json.dumps(c)}\n\n".encode() for c in chunks)
         stream += b"data: [DONE]\n\n"
         self.send_response(200)
@@ -107,15 +121,32 @@ def openai_server() -> Iterator[tuple[str, type[FakeOpenAI]]]:
 
 
 def new_keys() -> dict[str, str]:
-    return {"OXBOT_BINANCE_API_KEY": "bnk" + secrets.token_hex(20),
-            "OXBOT_BINANCE_SECRET": "bns" + secrets.token_hex(24),
-            "OXBOT_OPENAI_API_KEY": "sk-e2e-" + secrets.token_urlsafe(24)}
+    return {
+        "OXBOT_BINANCE_API_KEY": "bnk" + secrets.token_hex(20),
+        "OXBOT_BINANCE_SECRET": "bns" + secrets.token_hex(24),
+        "OXBOT_OPENAI_API_KEY": "sk-e2e-" + secrets.token_urlsafe(24),
+    }
 
 
 def llm_bot(url: str) -> tuple[str, ...]:
-    return ("e-llm", "--strategy", "llm", "--param", "provider=openai", "--param",
-            f"base_url={url}", "--param", "model=gpt-e2e", "--param", "timeout_s=5",
-            "--param", "structured=prompt", "--symbols", "BTC/USDT", "--start")
+    return (
+        "e-llm",
+        "--strategy",
+        "llm",
+        "--param",
+        "provider=openai",
+        "--param",
+        f"base_url={url}",
+        "--param",
+        "model=gpt-e2e",
+        "--param",
+        "timeout_s=5",
+        "--param",
+        "structured=prompt",
+        "--symbols",
+        "BTC/USDT",
+        "--start",
+    )
 
 
 def test_env_keys_leak_nowhere(home, fast_bots, openai_server):
@@ -125,14 +156,20 @@ def test_env_keys_leak_nowhere(home, fast_bots, openai_server):
     for bot in fast_bots:
         home.ok("bots", "add", *bot, "--start", env=env)
     home.ok("bots", "add", *llm_bot(url), env=env)
-    engine = home.spawn("run", "--headless", "--sim-speed", "600", "--status-every", "0.02",
-                        env=env)
+    engine = home.spawn(
+        "run", "--headless", "--sim-speed", "600", "--status-every", "0.02", env=env
+    )
     engine.wait_ready()
     engine.wait_log(r"e-llm: (buy|sell) ", timeout=40)
     engine.wait_log(r"e-(sma|rsi): (buy|sell) ", timeout=20)
     # so a 401 echoing the key has been answered too
-    wait_until(lambda: len(server.calls) >= 4, 30, "4 calls to the fake OpenAI server",
-               every=0.1, detail=lambda: f"calls: {len(server.calls)}")
+    wait_until(
+        lambda: len(server.calls) >= 4,
+        30,
+        "4 calls to the fake OpenAI server",
+        every=0.1,
+        detail=lambda: f"calls: {len(server.calls)}",
+    )
     assert all(c == f"Bearer {keys['OXBOT_OPENAI_API_KEY']}" for c in server.calls)
 
     outputs: dict[str, bytes] = {}
@@ -143,9 +180,18 @@ def test_env_keys_leak_nowhere(home, fast_bots, openai_server):
         "export-file": ("bots", "export", "--out", str(home.root / "bots.json")),
         "list": ("bots", "list", "--json"),
         "keys-list": ("keys", "list"),
-        "backtest": ("backtest", "--strategy", "sma_cross", "--data", str(DATA), "--json",
-                     "--trades-out", str(home.root / "trades.csv"),
-                     "--equity-out", str(home.root / "equity.csv")),
+        "backtest": (
+            "backtest",
+            "--strategy",
+            "sma_cross",
+            "--data",
+            str(DATA),
+            "--json",
+            "--trades-out",
+            str(home.root / "trades.csv"),
+            "--equity-out",
+            str(home.root / "equity.csv"),
+        ),
     }.items():
         r = home.cli(*args, env=env)
         assert "Traceback" not in r.stderr, r.stderr
@@ -199,20 +245,31 @@ wait $pid
 """
     import subprocess
 
-    r = subprocess.run(["dbus-run-session", "--", "sh", "-c", script], env={
-        **env, "ROOT": str(home.root), "K_OPENAI": keys["OXBOT_OPENAI_API_KEY"],
-        "K_BIN": keys["OXBOT_BINANCE_API_KEY"], "K_BINS": keys["OXBOT_BINANCE_SECRET"]},
-        capture_output=True, timeout=90)
-    assert r.returncode == 0, (r.stdout, r.stderr, (home.root / "keyring-engine.log")
-                               .read_text()[-3000:])
-    assert server.calls and all(c == f"Bearer {keys['OXBOT_OPENAI_API_KEY']}"
-                                for c in server.calls), "the engine did not use the keyring key"
+    r = subprocess.run(
+        ["dbus-run-session", "--", "sh", "-c", script],
+        env={
+            **env,
+            "ROOT": str(home.root),
+            "K_OPENAI": keys["OXBOT_OPENAI_API_KEY"],
+            "K_BIN": keys["OXBOT_BINANCE_API_KEY"],
+            "K_BINS": keys["OXBOT_BINANCE_SECRET"],
+        },
+        capture_output=True,
+        timeout=90,
+    )
+    assert r.returncode == 0, (
+        r.stdout,
+        r.stderr,
+        (home.root / "keyring-engine.log").read_text()[-3000:],
+    )
+    assert server.calls and all(
+        c == f"Bearer {keys['OXBOT_OPENAI_API_KEY']}" for c in server.calls
+    ), "the engine did not use the keyring key"
     assert json.loads((home.root / "status.json").read_text())["bots_running"] == 2
     listing = (home.root / "keys-list.txt").read_text()
     assert "openai" in listing and "keyring" in listing.lower(), listing
     # the keyring's own (encrypted) file is where the keys belong: everything else is scanned
-    blobs = {"stdout": r.stdout, "stderr": r.stderr,
-             **files_under(home.root, skip=("keyrings",))}
+    blobs = {"stdout": r.stdout, "stderr": r.stderr, **files_under(home.root, skip=("keyrings",))}
     assert scan(blobs, list(keys.values())) == []
 
 

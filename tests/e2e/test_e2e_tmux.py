@@ -22,8 +22,9 @@ from waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None,
-                       reason="tmux is not installed (apt-get install tmux)"),
+    pytest.mark.skipif(
+        shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
+    ),
 ]
 
 
@@ -32,8 +33,13 @@ class Tmux:
         self.server = f"oxe2e-{uuid.uuid4().hex[:8]}"
 
     def __call__(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.server, *args], check=True,
-                              capture_output=True, text=True, timeout=10).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.server, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
 
     def screen(self, session: str) -> str:
         return self("capture-pane", "-p", "-t", session)
@@ -45,15 +51,19 @@ class Tmux:
             text = self.screen(session)
             return text if re.search(pattern, text) else None
 
-        return wait_until(shown, timeout, f"{pattern!r} on screen", every=0.25,
-                          detail=lambda: self.screen(session))
+        return wait_until(
+            shown,
+            timeout,
+            f"{pattern!r} on screen",
+            every=0.25,
+            detail=lambda: self.screen(session),
+        )
 
     def clients(self) -> list[str]:
         return [c for c in self("list-clients", "-F", "#{client_pid}").split() if c]
 
     def kill_server(self) -> None:
-        subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True,
-                       timeout=10)
+        subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True, timeout=10)
 
 
 def more(now: dict[str, Any] | None, than: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -62,10 +72,15 @@ def more(now: dict[str, Any] | None, than: dict[str, Any], key: str) -> dict[str
 
 
 def command(home: Any, *args: str, log: str | None = None) -> str:
-    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in home.env.items()
-                   if k.startswith(("OXBOT_", "XDG_", "PYTHON")))
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "oxbot.cli.main",
-                                             "--db", str(home.db), *args))
+    env = " ".join(
+        f"{k}={shlex.quote(v)}"
+        for k, v in home.env.items()
+        if k.startswith(("OXBOT_", "XDG_", "PYTHON"))
+    )
+    argv = " ".join(
+        shlex.quote(a)
+        for a in (sys.executable, "-m", "oxbot.cli.main", "--db", str(home.db), *args)
+    )
     redirect = f" 2>{shlex.quote(log)}" if log else ""
     return f"env TERM=xterm-256color {env} {argv}{redirect}"
 
@@ -78,9 +93,19 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
     from oxbot.remote.client import engine_running
 
     try:
-        tmux("new-session", "-d", "-s", "engine", "-x", "120", "-y", "30",
-             command(home, "run", "--headless", "--sim-speed", "300", "--status-every", "0.02",
-                     log=log))
+        tmux(
+            "new-session",
+            "-d",
+            "-s",
+            "engine",
+            "-x",
+            "120",
+            "-y",
+            "30",
+            command(
+                home, "run", "--headless", "--sim-speed", "300", "--status-every", "0.02", log=log
+            ),
+        )
         from oxbot.engine.errors import OxbotError
         from oxbot.remote.client import request_status
 
@@ -90,19 +115,28 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
             except OxbotError:  # "did not report its status within 3 s": loaded, ask again
                 return None
 
-        wait_until(lambda: engine_running(home.socket), 20,
-                   "the engine in tmux to open its socket", every=0.1)
+        wait_until(
+            lambda: engine_running(home.socket),
+            20,
+            "the engine in tmux to open its socket",
+            every=0.1,
+        )
 
         # an attached tmux client (the user's SSH terminal), then it dies like a dropped SSH
         # session: SIGHUP to the client process, the tmux server and the session stay
         master, slave = os.openpty()
-        client = subprocess.Popen(["tmux", "-L", tmux.server, "attach", "-t", "engine"],
-                                  stdin=slave, stdout=slave, stderr=slave,
-                                  env={**os.environ, "TERM": "xterm-256color"},
-                                  start_new_session=True)
+        client = subprocess.Popen(
+            ["tmux", "-L", tmux.server, "attach", "-t", "engine"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**os.environ, "TERM": "xterm-256color"},
+            start_new_session=True,
+        )
         os.close(slave)
-        wait_until(lambda: str(client.pid) in tmux.clients(), 10, "the tmux client to attach",
-                   every=0.1)
+        wait_until(
+            lambda: str(client.pid) in tmux.clients(), 10, "the tmux client to attach", every=0.1
+        )
         before = request_status(home.socket)
         client.send_signal(signal.SIGHUP)
         client.wait(10)
@@ -111,30 +145,45 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
 
         # the bots go on deciding without the client (polled: a loaded machine may still be
         # warming them up when the client dies)
-        after = wait_until(lambda: more(status(), before, "cycles"), 60,
-                           "more cycles after the client died", every=0.2,
-                           detail=lambda: f"before: {before}")
+        after = wait_until(
+            lambda: more(status(), before, "cycles"),
+            60,
+            "more cycles after the client died",
+            every=0.2,
+            detail=lambda: f"before: {before}",
+        )
         assert after["bots_running"] == 2
 
         # a NEW tmux session attaches the cockpit to the same engine
-        tmux("new-session", "-d", "-s", "cockpit", "-x", "160", "-y", "45",
-             command(home, "attach"))
+        tmux("new-session", "-d", "-s", "cockpit", "-x", "160", "-y", "45", command(home, "attach"))
         text = tmux.wait_screen("cockpit", r"e-sma.*running", 30)
         assert re.search(r"e-rsi.*running", text), text
         # trading goes on live on screen: the bot rows (equity, P&L) change
         first_rows = re.findall(r"e-(?:sma|rsi) .*", text)
-        wait_until(lambda: re.findall(r"e-(?:sma|rsi) .*", tmux.screen("cockpit")) != first_rows,
-                   30, "the bot rows to change on screen", every=0.25,
-                   detail=lambda: f"bot rows frozen on screen:\n{text}")
+        wait_until(
+            lambda: re.findall(r"e-(?:sma|rsi) .*", tmux.screen("cockpit")) != first_rows,
+            30,
+            "the bot rows to change on screen",
+            every=0.25,
+            detail=lambda: f"bot rows frozen on screen:\n{text}",
+        )
         trades = request_status(home.socket)["trades"]
         tmux("send-keys", "-t", "cockpit", "q")  # quit the attached cockpit: engine stays
-        wait_until(lambda: "cockpit" not in tmux("list-sessions", "-F", "#{session_name}"), 10,
-                   "the cockpit's tmux session to end", every=0.2,
-                   detail=lambda: tmux.screen("cockpit"))
+        wait_until(
+            lambda: "cockpit" not in tmux("list-sessions", "-F", "#{session_name}"),
+            10,
+            "the cockpit's tmux session to end",
+            every=0.2,
+            detail=lambda: tmux.screen("cockpit"),
+        )
         # the engine trades on without the cockpit: a later trade, not a pause, shows it
-        final = wait_until(lambda: more(status(), {"trades": trades}, "trades"), 60,
-                           "a trade after the cockpit quit", every=0.2,
-                           detail=lambda: f"trades when it quit: {trades}")
+        final = wait_until(
+            lambda: more(status(), {"trades": trades}, "trades"),
+            60,
+            "a trade after the cockpit quit",
+            every=0.2,
+            detail=lambda: f"trades when it quit: {trades}",
+        )
         assert final["bots_running"] == 2 and final["trades"] > trades
     finally:
         # SIGHUP is ignored by design, so killing the tmux server would orphan the engine:

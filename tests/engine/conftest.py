@@ -37,7 +37,6 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
     await s.close()
 
 
-def make_engine(store: Any, *, max_candles: int | None = 300, seed: int = 3,
-                **kw: Any) -> Engine:
+def make_engine(store: Any, *, max_candles: int | None = 300, seed: int = 3, **kw: Any) -> Engine:
     hub = MarketHub(SimConfig(seed=seed, start_ts=START, speed=None, max_candles=max_candles))
     return Engine(store, hub, snapshot_every_s=None, **kw)

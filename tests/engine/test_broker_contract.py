@@ -50,10 +50,17 @@ async def subject(request: Any, tmp_path: Path) -> AsyncIterator[Subject]:
     store = await Store.open(tmp_path / "oxbot.db")
     cfg = BotConfig(name="contract", exchange=kind, mode=Mode.LIVE)
     await store.save_bot(cfg, BotStatus.STOPPED)
-    clients = ExchangeClients(config={kind: {"timeout": 2000}}, breaker_threshold=1000,
-                              configure=lambda c: venues.fake_base.point_ccxt(c, fake.base_url))
-    brokers = ExchangeBrokers(clients, store, lambda _ex: Credentials(
-        creds["apiKey"], creds["secret"], creds.get("password")), tmp_path / "locks")
+    clients = ExchangeClients(
+        config={kind: {"timeout": 2000}},
+        breaker_threshold=1000,
+        configure=lambda c: venues.fake_base.point_ccxt(c, fake.base_url),
+    )
+    brokers = ExchangeBrokers(
+        clients,
+        store,
+        lambda _ex: Credentials(creds["apiKey"], creds["secret"], creds.get("password")),
+        tmp_path / "locks",
+    )
     broker = brokers(cfg)
     try:
         settled = await broker.start(BrokerLink("contract", holdings=dict))
@@ -71,8 +78,15 @@ async def subject(request: Any, tmp_path: Path) -> AsyncIterator[Subject]:
 def _intent(broker: Broker, side: Side = Side.BUY, qty: str = "0.5") -> OrderIntent:
     new_id = getattr(broker, "new_id", None)
     coid = new_id() if new_id else new_client_order_id("contract")
-    return OrderIntent("contract", "BTC/USDT", side, Decimal(qty), OrderReason.ENTRY, coid,
-                       limit_price=Decimal("100"))
+    return OrderIntent(
+        "contract",
+        "BTC/USDT",
+        side,
+        Decimal(qty),
+        OrderReason.ENTRY,
+        coid,
+        limit_price=Decimal("100"),
+    )
 
 
 async def test_an_intent_gives_its_order_and_fills(subject: Subject) -> None:

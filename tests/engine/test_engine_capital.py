@@ -35,8 +35,12 @@ from oxbot.tui.state import DashboardState
 
 from .conftest import Harness, make_engine
 
-HOLD_RISK = {"max_position_pct": "30", "max_exposure_pct": "85", "stop_loss_pct": "90",
-             "take_profit_pct": "1000"}
+HOLD_RISK = {
+    "max_position_pct": "30",
+    "max_exposure_pct": "85",
+    "stop_loss_pct": "90",
+    "take_profit_pct": "1000",
+}
 
 
 class BuyAndHold(Strategy):
@@ -55,8 +59,13 @@ def factory(config: BotConfig) -> Strategy:
 
 
 def holder(capital: str = "10000") -> BotConfig:
-    return BotConfig(name="c", strategy=BuyAndHold.name, symbols=("BTC/USDT",),
-                     capital=Decimal(capital), risk=HOLD_RISK)
+    return BotConfig(
+        name="c",
+        strategy=BuyAndHold.name,
+        symbols=("BTC/USDT",),
+        capital=Decimal(capital),
+        risk=HOLD_RISK,
+    )
 
 
 def ui_numbers(engine: Engine) -> tuple[Decimal, Decimal, Decimal]:
@@ -95,13 +104,19 @@ async def test_a_capital_edit_is_a_withdrawal_not_a_loss(store: Store) -> None:
         assert after.realised == before.realised and after.fees == before.fees
 
         # The risk manager re-checked the position against the smaller equity and said so.
-        notice = next(e for e in h.events if isinstance(e, Notice) and e.bot == "c"
-                      and "withdrawal of 2,500.00" in e.message)
+        notice = next(
+            e
+            for e in h.events
+            if isinstance(e, Notice) and e.bot == "c" and "withdrawal of 2,500.00" in e.message
+        )
         assert notice.level == "warning"
         assert "BTC/USDT position is" in notice.message
         assert "above the 30% limit" in notice.message
-        entry = next(e for e in h.events if isinstance(e, DecisionMade) and e.bot == "c"
-                     and e.source == "capital")
+        entry = next(
+            e
+            for e in h.events
+            if isinstance(e, DecisionMade) and e.bot == "c" and e.source == "capital"
+        )
         assert "capital 10,000.00 -> 7,500.00" in entry.reasoning
         assert any("above the 30% limit" in why for why in entry.verdict_reasons)
         flow = next(e for e in h.events if isinstance(e, m.CapitalChanged))
@@ -127,8 +142,13 @@ async def test_a_capital_edit_is_a_withdrawal_not_a_loss(store: Store) -> None:
         steps = state.deposits_of("c")
         assert steps[0][1] == 10000 and steps[-1][1] == 7500
         assert (flow.ts, 10000.0) in steps and (flow.ts, 7500.0) in steps
-        kept = (r2.portfolio.cash, r2.portfolio.net_deposits, r2.day_start_equity,
-                r2.portfolio.position("BTC/USDT"), r2.risk.state())
+        kept = (
+            r2.portfolio.cash,
+            r2.portfolio.net_deposits,
+            r2.day_start_equity,
+            r2.portfolio.position("BTC/USDT"),
+            r2.risk.state(),
+        )
     finally:
         await h.stop()
 
@@ -136,8 +156,13 @@ async def test_a_capital_edit_is_a_withdrawal_not_a_loss(store: Store) -> None:
     again = make_engine(store, max_candles=None, strategy_factory=factory)
     await again._load()
     r3 = again.runners["c"]
-    assert (r3.portfolio.cash, r3.portfolio.net_deposits, r3.day_start_equity,
-            r3.portfolio.position("BTC/USDT"), r3.risk.state()) == kept
+    assert (
+        r3.portfolio.cash,
+        r3.portfolio.net_deposits,
+        r3.day_start_equity,
+        r3.portfolio.position("BTC/USDT"),
+        r3.risk.state(),
+    ) == kept
     assert r3.portfolio.invariant_holds()
 
 

@@ -25,9 +25,14 @@ HANDLED_ELSEWHERE: dict[type[Command], str] = {
 
 def engine_commands() -> set[type[Command]]:
     """The concrete Command subclasses engine/messages.py defines."""
-    return {obj for obj in vars(messages).values()
-            if inspect.isclass(obj) and issubclass(obj, Command) and obj is not Command
-            and obj.__module__ == messages.__name__}
+    return {
+        obj
+        for obj in vars(messages).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Command)
+        and obj is not Command
+        and obj.__module__ == messages.__name__
+    }
 
 
 def test_the_command_list_is_read_from_messages() -> None:
@@ -37,7 +42,8 @@ def test_the_command_list_is_read_from_messages() -> None:
 
 
 async def test_every_engine_command_has_one_handler_except_those_handled_elsewhere(
-        store: Any) -> None:
+    store: Any,
+) -> None:
     engine = make_engine(store)
     handled = engine.handlers.types()
     unhandled = engine_commands() - handled - set(HANDLED_ELSEWHERE)
@@ -75,4 +81,5 @@ async def test_a_command_without_a_handler_fails_with_its_name(store: Any) -> No
     engine.bus.listen(lambda ev: done.append(ev) if isinstance(ev, CommandDone) else None)
     await engine._dispatch(Mystery(request_id="r1", name="x"))
     assert [(d.request_id, d.ok, d.message) for d in done] == [
-        ("r1", False, "unknown command Mystery")]
+        ("r1", False, "unknown command Mystery")
+    ]

@@ -35,8 +35,12 @@ FAST = {"fast": 3, "slow": 8}
 
 
 def cfg(name: str, **kw: Any) -> BotConfig:
-    base: dict[str, Any] = {"name": name, "strategy": "sma_cross", "params": FAST,
-                            "symbols": ["BTC/USDT"]}
+    base: dict[str, Any] = {
+        "name": name,
+        "strategy": "sma_cross",
+        "params": FAST,
+        "symbols": ["BTC/USDT"],
+    }
     base.update(kw)
     return BotConfig.model_validate(base)
 
@@ -75,8 +79,12 @@ class Broken(Strategy):
 
 
 def factory(config: BotConfig) -> Strategy:
-    special: dict[str, type[Strategy]] = {"always_buy": AlwaysBuy, "broken": Broken,
-                                          "flip": Flip, "holds": Holds}
+    special: dict[str, type[Strategy]] = {
+        "always_buy": AlwaysBuy,
+        "broken": Broken,
+        "flip": Flip,
+        "holds": Holds,
+    }
     if config.strategy in special:
         return special[config.strategy]()
     return build_strategy(config.strategy, config.params)
@@ -84,8 +92,7 @@ def factory(config: BotConfig) -> Strategy:
 
 async def add_clock(h: Harness) -> None:
     """A bot that never trades, on the same market as ``cfg``'s: its cycles count candles."""
-    assert (await h.do(AddBot(config=cfg("clock", strategy="holds", params={}),
-                              start=True))).ok
+    assert (await h.do(AddBot(config=cfg("clock", strategy="holds", params={}), start=True))).ok
 
 
 async def later_candles(h: Harness, n: int, clock: str = "clock") -> None:
@@ -119,8 +126,11 @@ async def test_pause_keeps_guarding_positions_and_resume_decides_again(store: St
     h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
     await h.start()
     tight = {"stop_loss_pct": "0.05", "take_profit_pct": "0.05"}
-    assert (await h.do(AddBot(config=cfg("p", strategy="always_buy", params={}, risk=tight),
-                              start=True))).ok
+    assert (
+        await h.do(
+            AddBot(config=cfg("p", strategy="always_buy", params={}, risk=tight), start=True)
+        )
+    ).ok
     r = h.engine.runners["p"]
     await h.drain(lambda: bool(r.portfolio.positions))
     assert (await h.do(PauseBot(name="p"))).ok
@@ -145,6 +155,7 @@ async def test_one_failing_bot_never_stops_another(store: Store) -> None:
     assert (await h.do(AddBot(config=cfg("good"), start=True))).ok
     assert (await h.do(AddBot(config=cfg("bad", strategy="broken", params={}), start=True))).ok
     good, bad = h.engine.runners["good"], h.engine.runners["bad"]
+
     def fails() -> list[CycleFailed]:
         return [e for e in h.events if isinstance(e, CycleFailed)]
 
@@ -164,19 +175,31 @@ async def test_flatten_panic_and_delete(store: Store) -> None:
     h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
     await h.start()
     for name in ("x", "y"):
-        assert (await h.do(AddBot(config=cfg(name, strategy="always_buy", params={},
-                                             symbols=["BTC/USDT", "ETH/USDT"]), start=True))).ok
+        assert (
+            await h.do(
+                AddBot(
+                    config=cfg(
+                        name, strategy="always_buy", params={}, symbols=["BTC/USDT", "ETH/USDT"]
+                    ),
+                    start=True,
+                )
+            )
+        ).ok
     await h.drain(lambda: all(len(r.portfolio.positions) == 2 for r in h.engine.runners.values()))
     n = len(h.events)
     done = await h.do(FlattenBot(name="x"))
     assert done.ok and "2 position(s) closed" in done.message
     flat = [e for e in h.events[n:] if isinstance(e, OrderFilled) and e.reason == "flatten"]
-    assert {(e.bot, e.symbol, e.side) for e in flat} == {("x", "BTC/USDT", "sell"),
-                                                        ("x", "ETH/USDT", "sell")}
+    assert {(e.bot, e.symbol, e.side) for e in flat} == {
+        ("x", "BTC/USDT", "sell"),
+        ("x", "ETH/USDT", "sell"),
+    }
     panic = await h.do(PanicAll())
     assert panic.ok, panic.message
-    assert all(r.status is BotStatus.STOPPED and not r.portfolio.positions
-               for r in h.engine.runners.values())
+    assert all(
+        r.status is BotStatus.STOPPED and not r.portfolio.positions
+        for r in h.engine.runners.values()
+    )
     assert await store.load_positions("y") == {}
     gone = await h.do(DeleteBot(name="x"))
     assert gone.ok and "history kept" in gone.message
@@ -229,8 +252,9 @@ async def test_bad_commands_are_refused_with_a_reason(store: Store) -> None:
     await h.stop()
 
 
-async def test_update_keeps_the_ledger_and_restart_restores_exactly(store: Store, db_path: Any
-                                                                    ) -> None:
+async def test_update_keeps_the_ledger_and_restart_restores_exactly(
+    store: Store, db_path: Any
+) -> None:
     h = Harness(make_engine(store, max_candles=None))
     await h.start()
     assert (await h.do(AddBot(config=cfg("u", params={"fast": 2, "slow": 5}), start=True))).ok
@@ -240,8 +264,7 @@ async def test_update_keeps_the_ledger_and_restart_restores_exactly(store: Store
     assert done.ok
     r2 = h.engine.runners["u"]
     assert r2.status is BotStatus.RUNNING and r2.strategy.params.fast == 4
-    before = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees,
-              r2.portfolio.positions)
+    before = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees, r2.portfolio.positions)
     assert before[0] == r.portfolio.cash
     await h.stop()
     cash, realised, fees = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees)
@@ -274,8 +297,9 @@ async def test_a_rejected_api_key_stops_the_bot_at_once(store: Store) -> None:
             calls.append(intent.client_order_id)
             raise AuthError("binance: API-key rejected")
 
-    engine = make_engine(store, max_candles=None, strategy_factory=factory,
-                         broker_factory=lambda _c: Refusing())
+    engine = make_engine(
+        store, max_candles=None, strategy_factory=factory, broker_factory=lambda _c: Refusing()
+    )
     h = Harness(engine)
     await h.start()
     await add_clock(h)
@@ -291,12 +315,17 @@ async def test_a_rejected_api_key_stops_the_bot_at_once(store: Store) -> None:
     await h.stop()
 
 
-async def test_mode_exchange_or_symbols_cannot_change_under_open_positions(store: Store
-                                                                          ) -> None:
+async def test_mode_exchange_or_symbols_cannot_change_under_open_positions(store: Store) -> None:
     h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
     await h.start()
-    assert (await h.do(AddBot(config=cfg("h", strategy="always_buy", params={},
-                                         symbols=["BTC/USDT", "ETH/USDT"]), start=True))).ok
+    assert (
+        await h.do(
+            AddBot(
+                config=cfg("h", strategy="always_buy", params={}, symbols=["BTC/USDT", "ETH/USDT"]),
+                start=True,
+            )
+        )
+    ).ok
     r = h.engine.runners["h"]
     await h.drain(lambda: len(r.portfolio.positions) == 2)
     for change in ({"exchange": "binance"}, {"symbols": ["ETH/USDT"]}):

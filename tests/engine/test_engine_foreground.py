@@ -48,8 +48,9 @@ async def trading_bot(store: Store) -> AsyncIterator[tuple[Harness, Foreground, 
     try:
         await h.do(AddBot(config=BotConfig(name="b", symbols=("BTC/USDT",)), start=True))
         runner = engine.runners["b"]
-        await h.drain(lambda: "BTC/USDT" in runner.marks and (engine.hub.virtual_ms or 0) > 0,
-                      timeout=30)
+        await h.drain(
+            lambda: "BTC/USDT" in runner.marks and (engine.hub.virtual_ms or 0) > 0, timeout=30
+        )
         yield h, fg, runner
     finally:
         fg.idle()
@@ -60,8 +61,7 @@ async def park_a_tick(fg: Foreground, runner: BotRunner, price: float) -> None:
     """The UI turns busy; once the candle in progress is done, a tick reaches the bot."""
     fg.busy()
     await asyncio.sleep(0.1)
-    runner.inbox.put_nowait(Tick(StreamKey("sim", "BTC/USDT", runner.config.timeframe), 0,
-                                 price))
+    runner.inbox.put_nowait(Tick(StreamKey("sim", "BTC/USDT", runner.config.timeframe), 0, price))
 
 
 async def test_the_market_stands_still_while_the_ui_is_busy(store: Store) -> None:

@@ -35,8 +35,13 @@ def factory(config: BotConfig) -> Strategy:
 
 
 def bot(**change: object) -> BotConfig:
-    risk = {"max_position_pct": "100", "max_exposure_pct": "100", "stop_loss_pct": "0.3",
-            "take_profit_pct": "50", "max_drawdown_pct": "0.5"}
+    risk = {
+        "max_position_pct": "100",
+        "max_exposure_pct": "100",
+        "stop_loss_pct": "0.3",
+        "take_profit_pct": "50",
+        "max_drawdown_pct": "0.5",
+    }
     base = BotConfig(name="k", strategy=BuyWhenFlat.name, symbols=("BTC/USDT",), risk=risk)
     return base.model_copy(update=change)
 
@@ -48,20 +53,37 @@ async def test_a_tripped_switch_survives_edits_and_deposits(store: Store) -> Non
         assert (await h.do(AddBot(config=bot(), start=True))).ok
 
         def refusals(since: int = 0) -> list[DecisionMade]:
-            return [e for e in h.events[since:] if isinstance(e, DecisionMade)
-                    and e.bot == "k" and any(SWITCH in r for r in e.verdict_reasons)]
+            return [
+                e
+                for e in h.events[since:]
+                if isinstance(e, DecisionMade)
+                and e.bot == "k"
+                and any(SWITCH in r for r in e.verdict_reasons)
+            ]
 
         await h.drain(lambda: bool(refusals()))
         for change in ({"cadence_s": 120}, {"capital": Decimal("15000")}):
             mark = len(h.events)
             assert (await h.do(UpdateBot(name="k", config=bot(**change)))).ok
-            buys = lambda m=mark: [e for e in h.events[m:] if isinstance(e, DecisionMade)  # noqa: E731
-                                   and e.bot == "k" and ("BTC/USDT", "buy") in e.actions]
+
+            def buys(m: int = mark) -> list[DecisionMade]:
+                return [
+                    e
+                    for e in h.events[m:]
+                    if isinstance(e, DecisionMade)
+                    and e.bot == "k"
+                    and ("BTC/USDT", "buy") in e.actions
+                ]
+
             await h.drain(lambda b=buys: bool(b()))
             first = buys()[0]
-            assert first.verdict == "rejected" and any(SWITCH in r for r in
-                                                       first.verdict_reasons), first
-            assert not [e for e in h.events[mark:] if isinstance(e, OrderFilled)
-                        and e.bot == "k" and e.side == "buy"]
+            assert first.verdict == "rejected" and any(
+                SWITCH in r for r in first.verdict_reasons
+            ), first
+            assert not [
+                e
+                for e in h.events[mark:]
+                if isinstance(e, OrderFilled) and e.bot == "k" and e.side == "buy"
+            ]
     finally:
         await h.stop()

@@ -15,8 +15,9 @@ from oxbot.engine.models import Fill, OrderReason, Position, Side
 from oxbot.engine.portfolio import Portfolio
 
 D = Decimal
-BUY = Fill("f1", "o1", "b", "BTC/USDT", Side.BUY, D("0.1"), D("100"), D("0.01"), 5,
-           OrderReason.ENTRY)
+BUY = Fill(
+    "f1", "o1", "b", "BTC/USDT", Side.BUY, D("0.1"), D("100"), D("0.01"), 5, OrderReason.ENTRY
+)
 
 
 class Store:
@@ -35,8 +36,9 @@ class Store:
 
 
 def view(p: Position) -> PositionView:
-    return PositionView("b", p.symbol, p.side, p.qty, p.avg_entry, p.avg_entry, D(0),
-                        p.stop_loss, p.take_profit)
+    return PositionView(
+        "b", p.symbol, p.side, p.qty, p.avg_entry, p.avg_entry, D(0), p.stop_loss, p.take_profit
+    )
 
 
 def writer(store: Store, events: list[Event], **kw: Any) -> LedgerWriter:

@@ -19,8 +19,12 @@ from .conftest import Harness, make_engine
 
 
 def cfg(name: str) -> BotConfig:
-    return BotConfig(name=name, strategy="sma_cross", params={"fast": 3, "slow": 8},
-                     symbols=("BTC/USDT", "ETH/USDT"))
+    return BotConfig(
+        name=name,
+        strategy="sma_cross",
+        params={"fast": 3, "slow": 8},
+        symbols=("BTC/USDT", "ETH/USDT"),
+    )
 
 
 async def test_a_stale_price_is_recorded_in_the_view_and_published(store: Store) -> None:
@@ -32,8 +36,13 @@ async def test_a_stale_price_is_recorded_in_the_view_and_published(store: Store)
     r.market_fact(PriceStale(eth, None, "timeout"))
     r.market_fact(PriceStale(btc, 1_700_000_000_000, "HTTP 503"))
     assert r.view().stale_symbols == ("BTC/USDT", "ETH/USDT")
-    await h.drain(lambda: any(e.bot.stale_symbols == ("BTC/USDT", "ETH/USDT")
-                              for e in h.of(BotStateChanged) if e.bot.name == "a"))
+    await h.drain(
+        lambda: any(
+            e.bot.stale_symbols == ("BTC/USDT", "ETH/USDT")
+            for e in h.of(BotStateChanged)
+            if e.bot.name == "a"
+        )
+    )
     r.market_fact(PriceLive(btc))
     assert r.view().stale_symbols == ("ETH/USDT",)
     assert r.status is BotStatus.RUNNING  # a stale price pauses nothing

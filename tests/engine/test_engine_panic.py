@@ -95,8 +95,14 @@ def buyer(name: str, **kw: Any) -> BotConfig:
 
 async def test_panic_answers_before_another_bots_order_in_flight_ends(store: Store) -> None:
     slow = GatedBroker()
-    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory,
-                            broker_factory=brokers({"slow": slow})))
+    h = Harness(
+        make_engine(
+            store,
+            max_candles=None,
+            strategy_factory=factory,
+            broker_factory=brokers({"slow": slow}),
+        )
+    )
     async with running(h, slow.gate):
         for name in ("b", "c"):
             assert (await h.do(AddBot(config=buyer(name), start=True))).ok
@@ -124,16 +130,24 @@ async def test_panic_answers_before_another_bots_order_in_flight_ends(store: Sto
         assert note.message == "PANIC: slow's order in flight settled; 1 position closed"
         assert not runners["slow"].portfolio.positions
         assert await store.load_positions("slow") == {}
-        fills = [(e.side, e.reason) for e in h.events if isinstance(e, OrderFilled) and
-                 e.bot == "slow"]
+        fills = [
+            (e.side, e.reason) for e in h.events if isinstance(e, OrderFilled) and e.bot == "slow"
+        ]
         assert fills == [("buy", "entry"), ("sell", "flatten")]
 
 
 async def test_panic_is_not_queued_behind_a_slow_start_which_then_does_not_start(
-        store: Store) -> None:
+    store: Store,
+) -> None:
     slow = SlowStartBroker()
-    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory,
-                            broker_factory=brokers({"slow": slow})))
+    h = Harness(
+        make_engine(
+            store,
+            max_candles=None,
+            strategy_factory=factory,
+            broker_factory=brokers({"slow": slow}),
+        )
+    )
     async with running(h, slow.gate):
         assert (await h.do(AddBot(config=buyer("b"), start=True))).ok
         assert (await h.do(AddBot(config=buyer("slow")))).ok
@@ -146,10 +160,14 @@ async def test_panic_is_not_queued_behind_a_slow_start_which_then_does_not_start
         assert done.ok and done.message == "PANIC done: 1 bot stopped, 1 position closed"
         assert not slow.gate.is_set()
         slow.gate.set()
-        await h.drain(lambda: any(isinstance(e, CommandDone) and e.request_id == "start-slow"
-                                  for e in h.events))
-        started = next(e for e in h.events if isinstance(e, CommandDone) and
-                       e.request_id == "start-slow")
+        await h.drain(
+            lambda: any(
+                isinstance(e, CommandDone) and e.request_id == "start-slow" for e in h.events
+            )
+        )
+        started = next(
+            e for e in h.events if isinstance(e, CommandDone) and e.request_id == "start-slow"
+        )
         assert not started.ok and "not started: PANIC" in started.message
         assert h.engine.runners["slow"].status is BotStatus.STOPPED
         assert h.engine.runners["slow"].task is None
@@ -159,8 +177,14 @@ async def test_panic_is_not_queued_behind_a_slow_start_which_then_does_not_start
 
 async def test_one_bots_slow_start_does_not_hold_up_commands_for_others(store: Store) -> None:
     slow = SlowStartBroker()
-    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory,
-                            broker_factory=brokers({"slow": slow})))
+    h = Harness(
+        make_engine(
+            store,
+            max_candles=None,
+            strategy_factory=factory,
+            broker_factory=brokers({"slow": slow}),
+        )
+    )
     async with running(h, slow.gate):
         assert (await h.do(AddBot(config=buyer("b"), start=True))).ok
         assert (await h.do(AddBot(config=buyer("slow")))).ok
@@ -169,8 +193,11 @@ async def test_one_bots_slow_start_does_not_hold_up_commands_for_others(store: S
         stop = await asyncio.wait_for(h.do(StopBot(name="b")), 5)
         assert stop.ok and h.engine.runners["b"].status is BotStatus.STOPPED
         slow.gate.set()  # the start finishes after all, in its own time
-        await h.drain(lambda: any(isinstance(e, CommandDone) and e.request_id == "start-slow"
-                                  for e in h.events))
+        await h.drain(
+            lambda: any(
+                isinstance(e, CommandDone) and e.request_id == "start-slow" for e in h.events
+            )
+        )
         assert h.engine.runners["slow"].status is BotStatus.RUNNING
 
 
@@ -214,15 +241,23 @@ async def test_held_decisions_stop_new_orders_until_released(store: Store) -> No
         assert held.ok and begun
         n = len(h.events)
         # 30 more candles per bot go by while held: no decision, no order (exits may still run)
-        await h.drain(lambda: all(
-            sum(1 for e in h.events[n:] if isinstance(e, EquitySampled) and e.bot == name) >= 30
-            for name in ("f1", "f2")))
+        await h.drain(
+            lambda: all(
+                sum(1 for e in h.events[n:] if isinstance(e, EquitySampled) and e.bot == name) >= 30
+                for name in ("f1", "f2")
+            )
+        )
         during = h.events[n:]
         late = [e for e in during if isinstance(e, DecisionMade) and e.ts > begun[e.bot]]
         assert not late, f"decided after the hold began (candles {begun}): {late}"
         entries = {o for e in during if isinstance(e, DecisionMade) for o in e.order_ids}
-        assert not [e for e in during if isinstance(e, OrderFilled)
-                    and e.reason in ("entry", "exit") and e.client_order_id not in entries]
+        assert not [
+            e
+            for e in during
+            if isinstance(e, OrderFilled)
+            and e.reason in ("entry", "exit")
+            and e.client_order_id not in entries
+        ]
         released = await h.do(HoldDecisions(hold=False))
         assert released.ok
         m = len(h.events)
@@ -256,7 +291,8 @@ async def test_a_hold_is_a_lease_that_ends_by_itself(store: Store) -> None:
 
 
 async def test_a_decision_in_flight_when_the_hold_begins_is_stored_not_acted_on(
-        store: Store) -> None:
+    store: Store,
+) -> None:
     slow = SlowDecider()
     slow.gate, slow.deciding = asyncio.Event(), asyncio.Event()
 
@@ -277,8 +313,7 @@ async def test_a_decision_in_flight_when_the_hold_begins_is_stored_not_acted_on(
         assert not h.engine.runners["llmish"].portfolio.positions
 
 
-async def test_stop_keeps_or_closes_positions_as_asked_or_as_the_bot_is_set(
-        store: Store) -> None:
+async def test_stop_keeps_or_closes_positions_as_asked_or_as_the_bot_is_set(store: Store) -> None:
     h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
     async with running(h):
         assert (await h.do(AddBot(config=buyer("keep"), start=True))).ok
@@ -288,8 +323,10 @@ async def test_stop_keeps_or_closes_positions_as_asked_or_as_the_bot_is_set(
         await h.drain(lambda: all(r.portfolio.positions for r in runners.values()))
 
         kept = await h.do(StopBot(name="keep"))
-        assert kept.ok and kept.message == ("keep stopped; 1 position kept: stop-loss and "
-                                            "take-profit are not watched until it runs again")
+        assert kept.ok and kept.message == (
+            "keep stopped; 1 position kept: stop-loss and "
+            "take-profit are not watched until it runs again"
+        )
         assert runners["keep"].portfolio.positions and await store.load_positions("keep")
 
         closed = await h.do(StopBot(name="closer"))  # its on_stop setting: close

@@ -15,8 +15,18 @@ D = Decimal
 
 
 def fill(n: int, side: Side, qty: str, price: str, fee: str, sym: str = "BTC/USDT") -> Fill:
-    return Fill(f"f{n}", f"o{n}", "b", sym, side, D(qty), D(price), D(fee), n,
-                OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT)
+    return Fill(
+        f"f{n}",
+        f"o{n}",
+        "b",
+        sym,
+        side,
+        D(qty),
+        D(price),
+        D(fee),
+        n,
+        OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT,
+    )
 
 
 def test_round_trip_books_exact_cash_pnl_and_fees() -> None:
@@ -43,8 +53,13 @@ prices = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), amounts, prices, st.sampled_from(["A/U", "B/U"])),
-                min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.booleans(), amounts, prices, st.sampled_from(["A/U", "B/U"])),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_invariant_holds_after_every_fill(ops: list[tuple[bool, Decimal, Decimal, str]]) -> None:
     p = Portfolio(D("100000"))
     for n, (buy, qty, price, sym) in enumerate(ops):
@@ -64,9 +79,18 @@ flows = st.decimals(min_value=D("-5000"), max_value=D("5000"), places=2)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(
-    st.tuples(st.just("fill"), st.booleans(), amounts, prices, st.sampled_from(["A/U", "B/U"])),
-    st.tuples(st.just("flow"), flows)), min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("fill"), st.booleans(), amounts, prices, st.sampled_from(["A/U", "B/U"])
+            ),
+            st.tuples(st.just("flow"), flows),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
 def test_invariant_holds_with_deposits_and_withdrawals(ops: list[tuple]) -> None:  # type: ignore[type-arg]
     """cash + cost basis = start + deposits + realised - fees, exactly, after every fill and
     every capital flow; a withdrawal beyond the free cash is refused and changes nothing; a
@@ -103,27 +127,54 @@ def test_invariant_holds_with_deposits_and_withdrawals(ops: list[tuple]) -> None
         assert p.invariant_holds()
         assert p.cash + p.cost_basis() == p.start_cash + p.deposits + p.realised - p.fees
     replay = Portfolio.from_fills(D("10000"), fills, flows=booked)
-    assert (replay.cash, replay.deposits, replay.realised, replay.fees) == \
-        (p.cash, p.deposits, p.realised, p.fees)
-    assert replay.net_deposits == p.net_deposits == D("10000") + sum(
-        (f.amount for f in booked), D(0))
+    assert (replay.cash, replay.deposits, replay.realised, replay.fees) == (
+        p.cash,
+        p.deposits,
+        p.realised,
+        p.fees,
+    )
+    assert (
+        replay.net_deposits == p.net_deposits == D("10000") + sum((f.amount for f in booked), D(0))
+    )
 
 
 def coin_fee_fill(n: int, side: Side, qty: D, price: D, fee: D, ccy: str) -> Fill:
     """A LIVE fill whose fee the exchange charged in ``ccy`` (its quote value in ``fee`` as
     the broker books it: itself in USDT, ``fee x price`` in the base coin, 0 in a third)."""
     value = fee if ccy == "USDT" else fee * price if ccy == "BTC" else D(0)
-    return Fill(f"f{n}", f"o{n}", "b", "BTC/USDT", side, qty, price, value, n,
-                OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT,
-                fee_currency=ccy, fee_cost=fee)
+    return Fill(
+        f"f{n}",
+        f"o{n}",
+        "b",
+        "BTC/USDT",
+        side,
+        qty,
+        price,
+        value,
+        n,
+        OrderReason.ENTRY if side is Side.BUY else OrderReason.EXIT,
+        fee_currency=ccy,
+        fee_cost=fee,
+    )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.booleans(), st.integers(1, 5000), st.integers(50, 150),
-                          st.integers(0, 30), st.sampled_from(["USDT", "BTC", "BNB"])),
-                min_size=1, max_size=30))
-def test_fees_in_any_coin_keep_the_ledger_exact(steps: list[tuple[bool, int, int, int, str]]
-                                                ) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.integers(1, 5000),
+            st.integers(50, 150),
+            st.integers(0, 30),
+            st.sampled_from(["USDT", "BTC", "BNB"]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_fees_in_any_coin_keep_the_ledger_exact(
+    steps: list[tuple[bool, int, int, int, str]],
+) -> None:
     """Buys and sells whose fee is in USDT, in the coin itself (a buy gets qty - fee; a sell's
     fee beyond what the bot holds came from the user's own coins) or in BNB (not priced): the
     invariant holds, the position is never negative, and a buy holds what arrived."""

@@ -29,8 +29,9 @@ def test_the_market_hub_is_the_market() -> None:
 
 
 def test_the_live_broker_has_every_broker_method() -> None:
-    missing = [m for m in BrokerPort.__protocol_attrs__ if not callable(getattr(LiveBroker, m,
-                                                                                None))]
+    missing = [
+        m for m in BrokerPort.__protocol_attrs__ if not callable(getattr(LiveBroker, m, None))
+    ]
     assert missing == []
 
 

@@ -34,8 +34,9 @@ def decide(*items: SymbolDecision) -> Decision:
 
 def test_default_entry_is_15_percent_with_stops_attached() -> None:
     rm = RiskManager(RiskLimits(), D("0.001"))
-    v = rm.check(decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("10000")), MARKS,
-                 ids())
+    v = rm.check(
+        decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("10000")), MARKS, ids()
+    )
     assert v.status is VerdictStatus.APPROVED
     (it,) = v.intents
     assert it.side is Side.BUY and it.reason is OrderReason.ENTRY
@@ -46,8 +47,12 @@ def test_default_entry_is_15_percent_with_stops_attached() -> None:
 
 def test_oversized_request_is_clamped_and_says_so() -> None:
     rm = RiskManager(RiskLimits(), D("0"))
-    v = rm.check(decide(SymbolDecision("BTC/USDT", Action.BUY, size_pct=D("90"))),
-                 Portfolio(D("10000")), MARKS, ids())
+    v = rm.check(
+        decide(SymbolDecision("BTC/USDT", Action.BUY, size_pct=D("90"))),
+        Portfolio(D("10000")),
+        MARKS,
+        ids(),
+    )
     assert v.status is VerdictStatus.CLAMPED
     assert v.intents[0].qty * MARKS["BTC/USDT"] <= D("1500")
     assert "clamped to 15" in v.reasons[0]
@@ -69,9 +74,16 @@ def test_exposure_cap_limits_a_new_entry() -> None:
 def test_rejections_name_the_problem() -> None:
     rm = RiskManager(RiskLimits(), D("0.001"))
     pf = Portfolio(D("50"))  # 15 % of 50 is below the 10 USDT minimum notional
-    v = rm.check(decide(SymbolDecision("BTC/USDT", Action.BUY),
-                        SymbolDecision("ETH/USDT", Action.CLOSE),
-                        SymbolDecision("SOL/USDT", Action.BUY)), pf, MARKS, ids())
+    v = rm.check(
+        decide(
+            SymbolDecision("BTC/USDT", Action.BUY),
+            SymbolDecision("ETH/USDT", Action.CLOSE),
+            SymbolDecision("SOL/USDT", Action.BUY),
+        ),
+        pf,
+        MARKS,
+        ids(),
+    )
     assert v.status is VerdictStatus.REJECTED and v.intents == ()
     text = " | ".join(v.reasons)
     assert "below min notional" in text and "no position" in text and "no price" in text
@@ -79,9 +91,14 @@ def test_rejections_name_the_problem() -> None:
 
 def test_bad_stop_levels_are_replaced_by_the_limits() -> None:
     rm = RiskManager(RiskLimits(), D("0"))
-    v = rm.check(decide(SymbolDecision("BTC/USDT", Action.BUY, stop_loss=D("51000"),
-                                       take_profit=D("40000"))), Portfolio(D("10000")),
-                 MARKS, ids())
+    v = rm.check(
+        decide(
+            SymbolDecision("BTC/USDT", Action.BUY, stop_loss=D("51000"), take_profit=D("40000"))
+        ),
+        Portfolio(D("10000")),
+        MARKS,
+        ids(),
+    )
     it = v.intents[0]
     assert it.stop_loss == D("48250") and it.take_profit == D("53500")
     assert v.status is VerdictStatus.CLAMPED
@@ -90,11 +107,13 @@ def test_bad_stop_levels_are_replaced_by_the_limits() -> None:
 def test_market_precision_and_minimums_apply() -> None:
     rules = MarketRules(amount_step=D("0.001"), min_notional=D("5000"))
     rm = RiskManager(RiskLimits(), D("0.001"), rules=lambda _s: rules)
-    v = rm.check(decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("10000")),
-                 MARKS, ids())
+    v = rm.check(
+        decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("10000")), MARKS, ids()
+    )
     assert v.status is VerdictStatus.REJECTED and "min notional 5000" in v.reasons[0]
-    v = rm.check(decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("100000")),
-                 MARKS, ids())
+    v = rm.check(
+        decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("100000")), MARKS, ids()
+    )
     assert v.intents[0].qty == D("0.299")  # ~14 998 / 50 000 floored to the 0.001 step
 
 
@@ -108,8 +127,9 @@ def test_kill_switches_block_entries_but_not_exits() -> None:
     daily = RiskManager(RiskLimits(daily_loss_limit_pct=D("2")), D("0"))
     daily.observe(D("10000"), 86_400_000)
     daily.observe(D("9700"), 86_400_000 + 5)
-    v = daily.check(decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("9700")), MARKS,
-                    ids())
+    v = daily.check(
+        decide(SymbolDecision("BTC/USDT", Action.BUY)), Portfolio(D("9700")), MARKS, ids()
+    )
     assert "daily loss limit" in v.reasons[0]
 
 

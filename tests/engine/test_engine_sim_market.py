@@ -59,7 +59,8 @@ def test_every_stream_stays_positive_and_near_its_start(tf: str) -> None:
         worst.append((max(high / start, start / low), symbol))
         assert start / BAND <= low and high <= start * BAND, (
             f"{symbol} {tf}: from {start:g} the price went to [{low:g}, {high:g}] in "
-            f"{len(closes)} bars")
+            f"{len(closes)} bars"
+        )
     print(f"{tf}: widest range {max(worst)[0]:.2f}x ({max(worst)[1]})")
 
 
@@ -80,8 +81,13 @@ def test_volatility_is_per_unit_of_time() -> None:
 
 
 def cfg(name: str, **kw: Any) -> BotConfig:
-    return BotConfig(name=name, symbols=("SOL/USDT",), timeframe="1d",
-                     params=kw.pop("params", {"fast": 2, "slow": 5}), **kw)
+    return BotConfig(
+        name=name,
+        symbols=("SOL/USDT",),
+        timeframe="1d",
+        params=kw.pop("params", {"fast": 2, "slow": 5}),
+        **kw,
+    )
 
 
 def _store_marks(db: Path, rows: dict[str, str]) -> None:
@@ -90,8 +96,10 @@ def _store_marks(db: Path, rows: dict[str, str]) -> None:
     try:
         with con:
             for stream, close in rows.items():
-                con.execute("INSERT OR REPLACE INTO market_marks (stream, ts, close) "
-                            "VALUES (?, ?, ?)", (stream, START, close))
+                con.execute(
+                    "INSERT OR REPLACE INTO market_marks (stream, ts, close) VALUES (?, ?, ?)",
+                    (stream, START, close),
+                )
     finally:
         con.close()
 

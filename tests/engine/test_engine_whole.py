@@ -87,9 +87,20 @@ def bots() -> list[BotConfig]:
             strat, params = "sma_cross", {"fast": 5 + i, "slow": 20 + 2 * i}
         else:
             strat, params = "rsi_reversion", {"length": 10 + i, "oversold": 35, "overbought": 65}
-        out.append(BotConfig(name=f"bot{i}", strategy=strat, params=params, symbols=syms,
-                             risk={"stop_loss_pct": "0.4", "take_profit_pct": "0.6",
-                                   "max_position_pct": "15", "max_exposure_pct": "85"}))
+        out.append(
+            BotConfig(
+                name=f"bot{i}",
+                strategy=strat,
+                params=params,
+                symbols=syms,
+                risk={
+                    "stop_loss_pct": "0.4",
+                    "take_profit_pct": "0.6",
+                    "max_position_pct": "15",
+                    "max_exposure_pct": "85",
+                },
+            )
+        )
     return out
 
 
@@ -141,8 +152,11 @@ async def test_ten_bots_three_symbols_five_thousand_candles(store: Store) -> Non
     await reloaded._load()
     for name, r in engine.runners.items():
         again = reloaded.runners[name].portfolio
-        assert (again.cash, again.realised, again.fees) == \
-            (r.portfolio.cash, r.portfolio.realised, r.portfolio.fees)
+        assert (again.cash, again.realised, again.fees) == (
+            r.portfolio.cash,
+            r.portfolio.realised,
+            r.portfolio.fees,
+        )
         assert again.positions == r.portfolio.positions
 
 
@@ -156,4 +170,5 @@ def _assert_not_crossed(spy: TickSpy, bot: str, entry: Any, until_ts: int, how: 
         if entry.ts <= ts < until_ts and (px <= sl - Decimal("0.01") or px >= tp + Decimal("0.01")):
             raise AssertionError(
                 f"{bot} {entry.symbol}: price {px} at {ts} crossed SL {sl}/TP {tp} of the entry "
-                f"at {entry.ts} but the position closed only at {until_ts} ({how})")
+                f"at {entry.ts} but the position closed only at {until_ts} ({how})"
+            )

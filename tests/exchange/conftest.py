@@ -24,7 +24,8 @@ def fake_mod() -> Any:
 @pytest.fixture
 async def fake() -> AsyncIterator[Any]:
     server = fake_binance.FakeBinance(
-        klines=fake_binance.generated_klines(1_700_000_000_000 - 300 * 60_000, 300))
+        klines=fake_binance.generated_klines(1_700_000_000_000 - 300 * 60_000, 300)
+    )
     await server.start()
     yield server
     await server.stop()
@@ -50,8 +51,12 @@ async def clients(fake: Any, sleeps: list[float]) -> AsyncIterator[Any]:
         point_at(client, fake.base_url)
         client.timeout_on_exit = 0  # ccxt sleeps 250 ms in close(); no need against 127.0.0.1
 
-    reg = ExchangeClients(config={"binance": {"timeout": 2000, "rateLimit": 1}},
-                          configure=configure, sleep=record_sleep, breaker_threshold=50)
+    reg = ExchangeClients(
+        config={"binance": {"timeout": 2000, "rateLimit": 1}},
+        configure=configure,
+        sleep=record_sleep,
+        breaker_threshold=50,
+    )
     yield reg
     await reg.close_all()
 

@@ -59,12 +59,28 @@ from aiohttp import web
 # tests/conftest.py); the exchange computes in its own.
 EXCHANGE_CONTEXT = decimal.Context(prec=40)
 
-PLAIN = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-         504: "Gateway Timeout"}
-HTML_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 "
-            "Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
-BODY_FAULTS = {"500", "502", "503", "504", "stall", "drop", "malformed", "empty", "empty_json",
-               "html"}
+PLAIN = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+HTML_502 = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 "
+    "Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+BODY_FAULTS = {
+    "500",
+    "502",
+    "503",
+    "504",
+    "stall",
+    "drop",
+    "malformed",
+    "empty",
+    "empty_json",
+    "html",
+}
 KINDS = BODY_FAULTS | {"429", "418", "late", "late_arrival"}
 
 
@@ -82,8 +98,16 @@ def generated_klines(start_ms: int, count: int, tf_ms: int = 60_000) -> list[lis
     for i in range(count):
         base = 100 + 5 * math.sin(i / 15)
         o, c = base, base + math.sin(i / 3)
-        rows.append([start_ms + i * tf_ms, f"{o:.2f}", f"{max(o, c) + 0.5:.2f}",
-                     f"{min(o, c) - 0.5:.2f}", f"{c:.2f}", f"{10 + i % 7}.0"])
+        rows.append(
+            [
+                start_ms + i * tf_ms,
+                f"{o:.2f}",
+                f"{max(o, c) + 0.5:.2f}",
+                f"{min(o, c) - 0.5:.2f}",
+                f"{c:.2f}",
+                f"{10 + i % 7}.0",
+            ]
+        )
     return rows
 
 
@@ -93,11 +117,11 @@ class Req:
 
     method: str
     path: str
-    raw_query: str          # exactly as sent (signatures cover it)
+    raw_query: str  # exactly as sent (signatures cover it)
     body: str
     headers: Mapping[str, str]
     params: dict[str, Any]  # query and body merged (dialects fill this)
-    arrived_ms: int         # wall clock, ms
+    arrived_ms: int  # wall clock, ms
 
 
 @dataclass
@@ -154,14 +178,16 @@ class FakeExchange:
     quote_asset: ClassVar[str] = "USDT"
 
     klines: list[list[Any]] = field(default_factory=list)
-    now_ms: int = 1_700_000_000_000          # market time (candles, order times)
+    now_ms: int = 1_700_000_000_000  # market time (candles, order times)
     price: Decimal = Decimal("100")
     balances: dict[str, Decimal] = field(
-        default_factory=lambda: {"USDT": Decimal("1000000"), "BTC": Decimal("0")})
+        default_factory=lambda: {"USDT": Decimal("1000000"), "BTC": Decimal("0")}
+    )
     # The book both sides are walked on: (distance from ``price``, base quantity or None for
     # unlimited), best level first. Asks are price + distance, bids price - distance.
     depth: list[tuple[Decimal, Decimal | None]] = field(
-        default_factory=lambda: [(Decimal(0), None)])
+        default_factory=lambda: [(Decimal(0), None)]
+    )
     taker_fee: Decimal = Decimal("0.001")
     requests: list[tuple[str, str, bool]] = field(default_factory=list)
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -169,7 +195,7 @@ class FakeExchange:
     stall_s: float = 1.0
     late_s: float = 0.5
     retry_after_s: int = 3
-    clock_offset_ms: int = 0                  # the exchange's clock minus ours
+    clock_offset_ms: int = 0  # the exchange's clock minus ours
     order_lag_s: float = 0.0
     fills_lag_s: float = 0.0
     match_lag_s: float = 0.0
@@ -202,8 +228,9 @@ class FakeExchange:
         """Called before every admit/apply: subclasses move ``now_ms``/``price`` with a clock."""
 
     # ------------------------------------------------------------------ control
-    def script(self, fault: str, *, path: str | None = None, method: str | None = None,
-               times: int = 1) -> None:
+    def script(
+        self, fault: str, *, path: str | None = None, method: str | None = None, times: int = 1
+    ) -> None:
         """Queue ``fault`` for the next ``times`` requests matching path/method."""
         split_fault(fault)
         self._supported(fault)
@@ -258,8 +285,9 @@ class FakeExchange:
         if self._runner is not None:
             await self._runner.cleanup()
         if self.errors:
-            raise AssertionError(f"the fake exchange failed {len(self.errors)} time(s); "
-                                 f"first: {self.errors[0]!r}") from self.errors[0]
+            raise AssertionError(
+                f"the fake exchange failed {len(self.errors)} time(s); first: {self.errors[0]!r}"
+            ) from self.errors[0]
 
     # ------------------------------------------------------------------ plumbing
     def _take_fault(self, method: str, path: str) -> str | None:
@@ -300,12 +328,24 @@ class FakeExchange:
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         body = await request.text()
-        req = Req(request.method, request.path, request.rel_url.raw_query_string, body,
-                  request.headers, {}, int(time.time() * 1000))
+        req = Req(
+            request.method,
+            request.path,
+            request.rel_url.raw_query_string,
+            body,
+            request.headers,
+            {},
+            int(time.time() * 1000),
+        )
         req.params = self.parse_params(req)
         fault = self._take_fault(req.method, req.path)
-        entry = {"method": req.method, "path": req.path, "fault": fault, "status": None,
-                 "params": req.params}
+        entry = {
+            "method": req.method,
+            "path": req.path,
+            "fault": fault,
+            "status": None,
+            "params": req.params,
+        }
         self.log.append(entry)
         self.requests.append((req.method, req.path, self.is_signed(req)))
         if fault is not None:
@@ -340,10 +380,14 @@ class FakeExchange:
             return web.Response(status=502, text=HTML_502, content_type="text/html")
         entry["status"] = 200
         if kind == "malformed":
-            text = json.dumps(reply.payload) if reply is not None else \
-                '{"code": "0", "data": [{"ordId": "1", "state": "fi'
-            return web.Response(status=200, text=text[: max(1, len(text) // 2)],
-                                content_type="application/json")
+            text = (
+                json.dumps(reply.payload)
+                if reply is not None
+                else '{"code": "0", "data": [{"ordId": "1", "state": "fi'
+            )
+            return web.Response(
+                status=200, text=text[: max(1, len(text) // 2)], content_type="application/json"
+            )
         if kind == "empty":
             return web.Response(status=200, text="", content_type="application/json")
         return web.Response(status=200, text="{}", content_type="application/json")
@@ -365,9 +409,15 @@ class FakeExchange:
         sign = 1 if side == "buy" else -1
         return [(self.price + sign * d, q) for d, q in self.depth]
 
-    def walk(self, side: str, step: Decimal, qty: Decimal | None = None,
-             quote: Decimal | None = None, limit: Decimal | None = None,
-             cap: Decimal | None = None) -> list[tuple[Decimal, Decimal]]:
+    def walk(
+        self,
+        side: str,
+        step: Decimal,
+        qty: Decimal | None = None,
+        quote: Decimal | None = None,
+        limit: Decimal | None = None,
+        cap: Decimal | None = None,
+    ) -> list[tuple[Decimal, Decimal]]:
         """The (price, base qty) executions of a taker order for ``qty`` base or ``quote``
         spent, stopping at ``limit`` price, at ``cap`` base, or when the book runs out.
         Quantities are multiples of ``step``."""
@@ -392,8 +442,9 @@ class FakeExchange:
                 left_quote -= want * px  # type: ignore[operator]
         return out
 
-    def fee_of(self, side: str, qty: Decimal, px: Decimal, mode: str,
-               rate: Decimal | None = None) -> tuple[Decimal, str]:
+    def fee_of(
+        self, side: str, qty: Decimal, px: Decimal, mode: str, rate: Decimal | None = None
+    ) -> tuple[Decimal, str]:
         """The commission of one execution and the asset it is taken in.
 
         ``received`` (the default on both exchanges): in the asset the trade credits, base for
@@ -405,8 +456,9 @@ class FakeExchange:
             return (qty * rate).quantize(Decimal("1e-8"), ROUND_HALF_UP), self.base_asset
         return (qty * px * rate).quantize(Decimal("1e-8"), ROUND_HALF_UP), self.quote_asset
 
-    def move_balances(self, side: str, qty: Decimal, px: Decimal, fee: Decimal,
-                      fee_asset: str) -> None:
+    def move_balances(
+        self, side: str, qty: Decimal, px: Decimal, fee: Decimal, fee_asset: str
+    ) -> None:
         """Exactly what one execution does to the account."""
         b = self.balances
         for asset in (self.base_asset, self.quote_asset, fee_asset):
@@ -430,12 +482,17 @@ class FakeExchange:
         want = dict(self._start_balances)
         for t in self.trades_view():
             sign = 1 if t["side"] == "buy" else -1
-            for asset, delta in ((self.base_asset, sign * t["amount"]),
-                                 (self.quote_asset, -sign * t["amount"] * t["price"]),
-                                 (t["fee_currency"], -t["fee"])):
+            for asset, delta in (
+                (self.base_asset, sign * t["amount"]),
+                (self.quote_asset, -sign * t["amount"] * t["price"]),
+                (t["fee_currency"], -t["fee"]),
+            ):
                 want[asset] = want.get(asset, Decimal(0)) + delta
-        out: dict[str, Any] = {a: (self.balances.get(a, Decimal(0)), v) for a, v in want.items()
-                               if self.balances.get(a, Decimal(0)) != v}
+        out: dict[str, Any] = {
+            a: (self.balances.get(a, Decimal(0)), v)
+            for a, v in want.items()
+            if self.balances.get(a, Decimal(0)) != v
+        }
         for o in self.orders_view():
             traded = sum((t["amount"] for t in o["trades"]), Decimal(0))
             if traded != o["filled"]:

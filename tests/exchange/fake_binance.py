@@ -60,8 +60,7 @@ from urllib.parse import parse_qsl
 def _load_base() -> Any:
     key = "_oxbot_exchange_fake_base"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(
-            "fake_base.py"))
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name("fake_base.py"))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[key] = module
@@ -76,12 +75,23 @@ generated_klines = base.generated_klines
 API_KEY = "fake-api-key-0123456789"
 SECRET = "fake-secret-abcdefghijklmnop"
 SYMBOL = "BTCUSDT"
-PRIVATE_PATHS = {"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders",
-                 "/api/v3/myTrades"}
+PRIVATE_PATHS = {
+    "/api/v3/account",
+    "/api/v3/order",
+    "/api/v3/openOrders",
+    "/api/v3/allOrders",
+    "/api/v3/myTrades",
+}
 OPEN = ("NEW", "PARTIALLY_FILLED")
-VIEW_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled",
-               "CANCELED": "canceled", "EXPIRED": "expired", "EXPIRED_IN_MATCH": "expired",
-               "REJECTED": "rejected"}
+VIEW_STATUS = {
+    "NEW": "open",
+    "PARTIALLY_FILLED": "partially_filled",
+    "FILLED": "filled",
+    "CANCELED": "canceled",
+    "EXPIRED": "expired",
+    "EXPIRED_IN_MATCH": "expired",
+    "REJECTED": "rejected",
+}
 COID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 NUMBER = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 
@@ -99,10 +109,10 @@ class FakeOrder:
     order_id: int
     client_order_id: str
     symbol: str
-    side: str                 # BUY / SELL
-    type: str                 # LIMIT / MARKET
+    side: str  # BUY / SELL
+    type: str  # LIMIT / MARKET
     qty: Decimal
-    price: Decimal            # 0 for a market order
+    price: Decimal  # 0 for a market order
     status: str = "NEW"
     executed: Decimal = Decimal(0)
     time: int = 0
@@ -112,14 +122,25 @@ class FakeOrder:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
-            "clientOrderId": self.client_order_id, "price": f8(self.price),
-            "origQty": f8(self.qty), "executedQty": f8(self.executed),
-            "cummulativeQuoteQty": f8(self.cumm_quote), "status": self.status,
-            "timeInForce": "GTC", "type": self.type, "side": self.side,
-            "stopPrice": f8(Decimal(0)), "icebergQty": f8(Decimal(0)), "time": self.time,
-            "updateTime": self.update_time or self.time, "isWorking": True,
-            "workingTime": self.time, "origQuoteOrderQty": f8(Decimal(0)),
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_order_id,
+            "price": f8(self.price),
+            "origQty": f8(self.qty),
+            "executedQty": f8(self.executed),
+            "cummulativeQuoteQty": f8(self.cumm_quote),
+            "status": self.status,
+            "timeInForce": "GTC",
+            "type": self.type,
+            "side": self.side,
+            "stopPrice": f8(Decimal(0)),
+            "icebergQty": f8(Decimal(0)),
+            "time": self.time,
+            "updateTime": self.update_time or self.time,
+            "isWorking": True,
+            "workingTime": self.time,
+            "origQuoteOrderQty": f8(Decimal(0)),
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
 
@@ -169,12 +190,26 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         headers = {"Retry-After": str(self.retry_after_s)}
         if kind == "418":
             until = self.server_ms() + self.retry_after_s * 1000
-            return Reply(418, {"code": -1003, "msg": f"Way too much request weight used; IP "
-                               f"banned until {until}. Please use WebSocket Streams for live "
-                               "updates to avoid bans."}, headers)
-        return Reply(429, {"code": -1003, "msg": "Too much request weight used; current limit "
-                           "is 6000 request weight per 1 MINUTE. Please use WebSocket Streams "
-                           "for live updates to avoid polling the API."}, headers)
+            return Reply(
+                418,
+                {
+                    "code": -1003,
+                    "msg": f"Way too much request weight used; IP "
+                    f"banned until {until}. Please use WebSocket Streams for live "
+                    "updates to avoid bans.",
+                },
+                headers,
+            )
+        return Reply(
+            429,
+            {
+                "code": -1003,
+                "msg": "Too much request weight used; current limit "
+                "is 6000 request weight per 1 MINUTE. Please use WebSocket Streams "
+                "for live updates to avoid polling the API.",
+            },
+            headers,
+        )
 
     def admit(self, req: Any) -> Any:
         if req.path not in PRIVATE_PATHS and not req.path.startswith("/sapi/"):
@@ -191,15 +226,15 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         if not hmac.compare_digest(want, sig):
             return err(-1022, "Signature for this request is not valid.")
         if "timestamp" not in p:
-            return err(-1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, "
-                       "or malformed.")
+            return err(
+                -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            )
         window = int(p.get("recvWindow", 5000))
         if window > 60000:
             return err(-1131, "recvWindow must be less than 60000")
         ts, now = int(p["timestamp"]), self.server_ms()
         if ts >= now + 1000:
-            return err(-1021, "Timestamp for this request was 1000ms ahead of the server's "
-                       "time.")
+            return err(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")
         if now - ts > window:
             return err(-1021, "Timestamp for this request is outside of the recvWindow.")
         return None
@@ -214,10 +249,20 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         if route == ("GET", "exchangeInfo"):
             return Reply(200, self.exchange_info())
         if route in (("GET", "/fapi/v1/exchangeInfo"), ("GET", "/dapi/v1/exchangeInfo")):
-            return Reply(200, {"timezone": "UTC", "serverTime": self.server_ms(),
-                               "rateLimits": [], "exchangeFilters": [], "symbols": []})
-        if route in (("GET", "/sapi/v1/margin/allPairs"),
-                     ("GET", "/sapi/v1/margin/isolated/allPairs")):
+            return Reply(
+                200,
+                {
+                    "timezone": "UTC",
+                    "serverTime": self.server_ms(),
+                    "rateLimits": [],
+                    "exchangeFilters": [],
+                    "symbols": [],
+                },
+            )
+        if route in (
+            ("GET", "/sapi/v1/margin/allPairs"),
+            ("GET", "/sapi/v1/margin/isolated/allPairs"),
+        ):
             return Reply(200, [])
         if route == ("GET", "/sapi/v1/capital/config/getall"):
             return Reply(200, [self._coin(a) for a in sorted(self.balances)])
@@ -230,8 +275,14 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
                 return err(-1121, "Invalid symbol.")
             return Reply(200, self._ticker())
         if route == ("GET", "depth"):
-            return Reply(200, {"lastUpdateId": len(self.trades) + 1,
-                               "bids": self._levels("sell"), "asks": self._levels("buy")})
+            return Reply(
+                200,
+                {
+                    "lastUpdateId": len(self.trades) + 1,
+                    "bids": self._levels("sell"),
+                    "asks": self._levels("buy"),
+                },
+            )
         if route == ("GET", "account"):
             return Reply(200, self._account())
         if route == ("POST", "order"):
@@ -244,15 +295,21 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         if route == ("DELETE", "order"):
             return self._cancel(p)
         if route == ("GET", "openOrders"):
-            return Reply(200, [o.as_json() for o in self._listed(p.get("symbol"))
-                               if o.status in OPEN])
+            return Reply(
+                200, [o.as_json() for o in self._listed(p.get("symbol")) if o.status in OPEN]
+            )
         if route == ("GET", "allOrders"):
             if "symbol" not in p:
-                return err(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, "
-                           "or malformed.")
-            rows = [o.as_json() for o in self._listed(p["symbol"])
-                    if o.order_id >= int(p.get("orderId", 0))]
-            return Reply(200, rows[-int(p.get("limit", 500)):])
+                return err(
+                    -1102,
+                    "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.",
+                )
+            rows = [
+                o.as_json()
+                for o in self._listed(p["symbol"])
+                if o.order_id >= int(p.get("orderId", 0))
+            ]
+            return Reply(200, rows[-int(p.get("limit", 500)) :])
         if route == ("GET", "myTrades"):
             return self._my_trades(p)
         return err(-1000, f"fake exchange: no route {method} {path}", 404)
@@ -270,31 +327,71 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
 
     def _ticker(self) -> dict[str, Any]:
         bid, ask = self.book("sell")[0][0], self.book("buy")[0][0]
-        return {"symbol": SYMBOL, "lastPrice": f8(self.price), "bidPrice": f8(bid),
-                "askPrice": f8(ask), "bidQty": "1.00000000", "askQty": "1.00000000",
-                "openTime": self.now_ms - 86_400_000, "closeTime": self.now_ms,
-                "volume": "1000.00000000", "quoteVolume": "100000.00000000"}
+        return {
+            "symbol": SYMBOL,
+            "lastPrice": f8(self.price),
+            "bidPrice": f8(bid),
+            "askPrice": f8(ask),
+            "bidQty": "1.00000000",
+            "askQty": "1.00000000",
+            "openTime": self.now_ms - 86_400_000,
+            "closeTime": self.now_ms,
+            "volume": "1000.00000000",
+            "quoteVolume": "100000.00000000",
+        }
 
     def _coin(self, asset: str) -> dict[str, Any]:
-        return {"coin": asset, "name": asset, "depositAllEnable": True,
-                "withdrawAllEnable": True, "free": f8(self.free(asset)),
-                "locked": f8(self.locked(asset)), "trading": True, "isLegalMoney": False,
-                "networkList": [{"network": asset, "coin": asset, "isDefault": True,
-                                 "depositEnable": True, "withdrawEnable": True,
-                                 "withdrawFee": "0", "withdrawMin": "0",
-                                 "withdrawIntegerMultiple": "0.00000001"}]}
+        return {
+            "coin": asset,
+            "name": asset,
+            "depositAllEnable": True,
+            "withdrawAllEnable": True,
+            "free": f8(self.free(asset)),
+            "locked": f8(self.locked(asset)),
+            "trading": True,
+            "isLegalMoney": False,
+            "networkList": [
+                {
+                    "network": asset,
+                    "coin": asset,
+                    "isDefault": True,
+                    "depositEnable": True,
+                    "withdrawEnable": True,
+                    "withdrawFee": "0",
+                    "withdrawMin": "0",
+                    "withdrawIntegerMultiple": "0.00000001",
+                }
+            ],
+        }
 
     def _account(self) -> dict[str, Any]:
         rate = f8(self.taker_fee)
-        return {"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0,
-                "sellerCommission": 0, "commissionRates": {"maker": rate, "taker": rate,
-                                                           "buyer": f8(Decimal(0)),
-                                                           "seller": f8(Decimal(0))},
-                "canTrade": True, "canWithdraw": True, "canDeposit": True, "brokered": False,
-                "requireSelfTradePrevention": False, "preventSor": False,
-                "updateTime": self.now_ms, "accountType": "SPOT", "permissions": ["SPOT"],
-                "uid": 1, "balances": [{"asset": a, "free": f8(self.free(a)),
-                                        "locked": f8(self.locked(a))} for a in self.balances]}
+        return {
+            "makerCommission": 10,
+            "takerCommission": 10,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": rate,
+                "taker": rate,
+                "buyer": f8(Decimal(0)),
+                "seller": f8(Decimal(0)),
+            },
+            "canTrade": True,
+            "canWithdraw": True,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": self.now_ms,
+            "accountType": "SPOT",
+            "permissions": ["SPOT"],
+            "uid": 1,
+            "balances": [
+                {"asset": a, "free": f8(self.free(a)), "locked": f8(self.locked(a))}
+                for a in self.balances
+            ],
+        }
 
     # ------------------------------------------------------------------ balances
     def locked(self, asset: str) -> Decimal:
@@ -318,15 +415,20 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         elif "origClientOrderId" in p:
             order = self.by_coid.get(p["origClientOrderId"])
         else:
-            return err(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both "
-                       "were empty/null!")
+            return err(
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
         if order is None or not self.visible(order.created_mono, self.order_lag_s):
             return None
         return order
 
     def _listed(self, symbol: str | None) -> list[FakeOrder]:
-        return [o for o in self.orders.values() if o.symbol == (symbol or o.symbol)
-                and self.visible(o.created_mono, self.order_lag_s)]
+        return [
+            o
+            for o in self.orders.values()
+            if o.symbol == (symbol or o.symbol) and self.visible(o.created_mono, self.order_lag_s)
+        ]
 
     def _refuse(self, p: dict[str, str]) -> Any:
         """The request's problems, in the order Binance reports them; None when it is valid."""
@@ -340,28 +442,42 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
             return err(-1136, "Invalid newOrderRespType.")
         for name in ("quantity", "quoteOrderQty", "price"):
             if name in p and not NUMBER.match(p[name]):
-                return err(-1100, f"Illegal characters found in parameter '{name}'; legal "
-                           "range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.")
+                return err(
+                    -1100,
+                    f"Illegal characters found in parameter '{name}'; legal "
+                    "range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+                )
             if name in p and len(p[name].partition(".")[2].rstrip("0")) > 8:
                 return err(-1111, f"Parameter '{name}' has too much precision.")
         if "quantity" not in p and not ("quoteOrderQty" in p and p["type"] == "MARKET"):
-            return err(-1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or "
-                       "malformed.")
+            return err(
+                -1102, "Mandatory parameter 'quantity' was not sent, was empty/null, or malformed."
+            )
         if p["type"] == "LIMIT" and ("price" not in p or "timeInForce" not in p):
-            return err(-1102, "Mandatory parameter 'price' or 'timeInForce' was not sent, was "
-                       "empty/null, or malformed.")
+            return err(
+                -1102,
+                "Mandatory parameter 'price' or 'timeInForce' was not sent, was "
+                "empty/null, or malformed.",
+            )
         coid = p.get("newClientOrderId")
         if coid is not None and not COID.match(coid):
-            return err(-1100, "Illegal characters found in parameter 'newClientOrderId'; legal "
-                       "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.")
-        if coid is not None and any(o.client_order_id == coid and (
-                self.dup_scope == "all" or o.status in OPEN) for o in self.orders.values()):
+            return err(
+                -1100,
+                "Illegal characters found in parameter 'newClientOrderId'; legal "
+                "range is '^[\\.A-Z\\:/a-z0-9_-]{1,36}$'.",
+            )
+        if coid is not None and any(
+            o.client_order_id == coid and (self.dup_scope == "all" or o.status in OPEN)
+            for o in self.orders.values()
+        ):
             return err(-2010, "Duplicate order sent.")
         return None
 
     def _filters(self, p: dict[str, str], qty: Decimal | None, px: Decimal) -> Any:
-        if qty is not None and not (self.min_qty <= qty <= self.max_qty and
-                                    base.multiple_of(qty - self.min_qty, self.step_size)):
+        if qty is not None and not (
+            self.min_qty <= qty <= self.max_qty
+            and base.multiple_of(qty - self.min_qty, self.step_size)
+        ):
             return err(-1013, "Filter failure: LOT_SIZE")
         if p["type"] == "LIMIT" and not (px > 0 and base.multiple_of(px, self.tick_size)):
             return err(-1013, "Filter failure: PRICE_FILTER")
@@ -380,44 +496,78 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         refused = self._filters(p, qty, px)
         if refused is not None:
             return refused
-        walk = self.walk(side.lower(), self.step_size, qty=qty,
-                         quote=Decimal(p["quoteOrderQty"]) if qty is None else None,
-                         limit=px if otype == "LIMIT" else None)
+        walk = self.walk(
+            side.lower(),
+            self.step_size,
+            qty=qty,
+            quote=Decimal(p["quoteOrderQty"]) if qty is None else None,
+            limit=px if otype == "LIMIT" else None,
+        )
         if not self._affordable(side, otype, qty, px, walk):
             return err(-2010, "Account has insufficient balance for requested action.")
         self._next_id += 1
         coid = p.get("newClientOrderId") or "web_" + secrets.token_hex(9)
-        order = FakeOrder(self._next_id, coid, SYMBOL, side, otype,
-                          qty if qty is not None else sum((q for _, q in walk), Decimal(0)),
-                          px if otype == "LIMIT" else Decimal(0), time=self.now_ms)
+        order = FakeOrder(
+            self._next_id,
+            coid,
+            SYMBOL,
+            side,
+            otype,
+            qty if qty is not None else sum((q for _, q in walk), Decimal(0)),
+            px if otype == "LIMIT" else Decimal(0),
+            time=self.now_ms,
+        )
         self.orders[order.order_id] = order
         self.by_coid[coid] = order
         fills: list[dict[str, Any]] = []
         if otype == "MARKET" and self.match_lag_s > 0:
-            self._later(self.match_lag_s, lambda: self._execute(order, self.walk(
-                side.lower(), self.step_size, qty=order.qty)))
+            self._later(
+                self.match_lag_s,
+                lambda: self._execute(
+                    order, self.walk(side.lower(), self.step_size, qty=order.qty)
+                ),
+            )
         else:
             fills = self._execute(order, walk)
         return Reply(200, self._ack(order, p.get("newOrderRespType", "FULL"), fills))
 
     def _ack(self, order: FakeOrder, kind: str, fills: list[dict[str, Any]]) -> dict[str, Any]:
-        head = {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
-                "clientOrderId": order.client_order_id, "transactTime": order.time}
+        head = {
+            "symbol": order.symbol,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "clientOrderId": order.client_order_id,
+            "transactTime": order.time,
+        }
         if kind == "ACK":
             return head
-        out = {**head, **{k: v for k, v in order.as_json().items()
-                          if k not in ("time", "updateTime", "isWorking", "stopPrice",
-                                       "icebergQty")}}
+        out = {
+            **head,
+            **{
+                k: v
+                for k, v in order.as_json().items()
+                if k not in ("time", "updateTime", "isWorking", "stopPrice", "icebergQty")
+            },
+        }
         if kind == "FULL":
             out["fills"] = fills
         return out
 
-    def _affordable(self, side: str, otype: str, qty: Decimal | None, px: Decimal,
-                    walk: list[tuple[Decimal, Decimal]]) -> bool:
+    def _affordable(
+        self,
+        side: str,
+        otype: str,
+        qty: Decimal | None,
+        px: Decimal,
+        walk: list[tuple[Decimal, Decimal]],
+    ) -> bool:
         if side == "SELL":
             return self.free(self.base_asset) >= (qty or Decimal(0))
-        cost = (qty or Decimal(0)) * px if otype == "LIMIT" else sum(
-            (p * q for p, q in walk), Decimal(0))
+        cost = (
+            (qty or Decimal(0)) * px
+            if otype == "LIMIT"
+            else sum((p * q for p, q in walk), Decimal(0))
+        )
         if self.fee_mode == "quote":
             cost *= 1 + self.taker_fee
         return self.free(self.quote_asset) >= cost
@@ -430,8 +580,9 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
         """How one level's execution is split into trades (one trade by default)."""
         return [qty]
 
-    def _execute(self, order: FakeOrder, walk: list[tuple[Decimal, Decimal]]
-                 ) -> list[dict[str, Any]]:
+    def _execute(
+        self, order: FakeOrder, walk: list[tuple[Decimal, Decimal]]
+    ) -> list[dict[str, Any]]:
         cap = self.liquidity_cap(order)
         fills = []
         for px, q in walk:
@@ -448,28 +599,45 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
             order.status = "PARTIALLY_FILLED"
         return fills
 
-    def _trade(self, order: FakeOrder, qty: Decimal, px: Decimal, maker: bool
-               ) -> dict[str, Any]:
+    def _trade(self, order: FakeOrder, qty: Decimal, px: Decimal, maker: bool) -> dict[str, Any]:
         side = order.side.lower()
         fee, asset = self.fee_of(side, qty, px, self.fee_mode)
         self.move_balances(side, qty, px, fee, asset)
         order.executed += qty
         order.cumm_quote += qty * px
         order.update_time = self.now_ms
-        trade = {"symbol": order.symbol, "id": len(self.trades) + 1, "orderId": order.order_id,
-                 "orderListId": -1, "price": f8(px), "qty": f8(qty), "quoteQty": f8(qty * px),
-                 "commission": f8(fee), "commissionAsset": asset, "time": self.now_ms,
-                 "isBuyer": order.side == "BUY", "isMaker": maker, "isBestMatch": True}
+        trade = {
+            "symbol": order.symbol,
+            "id": len(self.trades) + 1,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "price": f8(px),
+            "qty": f8(qty),
+            "quoteQty": f8(qty * px),
+            "commission": f8(fee),
+            "commissionAsset": asset,
+            "time": self.now_ms,
+            "isBuyer": order.side == "BUY",
+            "isMaker": maker,
+            "isBestMatch": True,
+        }
         self.trades.append(trade)
         self._trade_mono[trade["id"]] = monotonic()
-        return {"price": f8(px), "qty": f8(qty), "commission": f8(fee),
-                "commissionAsset": asset, "tradeId": trade["id"]}
+        return {
+            "price": f8(px),
+            "qty": f8(qty),
+            "commission": f8(fee),
+            "commissionAsset": asset,
+            "tradeId": trade["id"],
+        }
 
-    def fee_of(self, side: str, qty: Decimal, px: Decimal, mode: str,
-               rate: Decimal | None = None) -> tuple[Decimal, str]:
+    def fee_of(
+        self, side: str, qty: Decimal, px: Decimal, mode: str, rate: Decimal | None = None
+    ) -> tuple[Decimal, str]:
         if mode == "bnb":
-            bnb = (qty * px * (rate or self.taker_fee) * Decimal("0.75") / self.bnb_price
-                   ).quantize(Decimal("1e-8"))
+            bnb = (qty * px * (rate or self.taker_fee) * Decimal("0.75") / self.bnb_price).quantize(
+                Decimal("1e-8")
+            )
             if self.balances.get("BNB", Decimal(0)) >= bnb:
                 return bnb, "BNB"
             mode = "received"  # not enough BNB: Binance takes the fee from the asset received
@@ -485,9 +653,14 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
 
     def _cross_resting(self) -> None:
         for o in list(self.orders.values()):
-            if o.status in OPEN and o.type == "LIMIT" and (
-                    (o.side == "BUY" and self.price <= o.price) or
-                    (o.side == "SELL" and self.price >= o.price)):
+            if (
+                o.status in OPEN
+                and o.type == "LIMIT"
+                and (
+                    (o.side == "BUY" and self.price <= o.price)
+                    or (o.side == "SELL" and self.price >= o.price)
+                )
+            ):
                 self.fill(o)
 
     def _cancel(self, p: dict[str, str]) -> Any:
@@ -498,64 +671,120 @@ class FakeBinance(FakeExchange):  # type: ignore[misc,valid-type]
             return err(-2011, "Unknown order sent.")
         order.status, order.update_time = "CANCELED", self.now_ms
         out = order.as_json()
-        out.update(origClientOrderId=order.client_order_id, transactTime=self.now_ms,
-                   clientOrderId=p.get("newClientOrderId") or secrets.token_urlsafe(16)[:22])
+        out.update(
+            origClientOrderId=order.client_order_id,
+            transactTime=self.now_ms,
+            clientOrderId=p.get("newClientOrderId") or secrets.token_urlsafe(16)[:22],
+        )
         return Reply(200, out)
 
     def _my_trades(self, p: dict[str, str]) -> Any:
         if "symbol" not in p:
-            return err(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or "
-                       "malformed.")
-        rows = [t for t in self.trades if t["symbol"] == p["symbol"]
-                and self.visible(self._trade_mono.get(t["id"], 0.0), self.fills_lag_s)
-                and str(t["orderId"]) == p.get("orderId", str(t["orderId"]))
-                and t["id"] >= int(p.get("fromId", 0))
-                and int(p.get("startTime", 0)) <= t["time"] <= int(p.get("endTime", 2**62))]
+            return err(
+                -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed."
+            )
+        rows = [
+            t
+            for t in self.trades
+            if t["symbol"] == p["symbol"]
+            and self.visible(self._trade_mono.get(t["id"], 0.0), self.fills_lag_s)
+            and str(t["orderId"]) == p.get("orderId", str(t["orderId"]))
+            and t["id"] >= int(p.get("fromId", 0))
+            and int(p.get("startTime", 0)) <= t["time"] <= int(p.get("endTime", 2**62))
+        ]
         limit = min(int(p.get("limit", 500)), 1000)
         return Reply(200, rows[:limit] if "fromId" in p or "startTime" in p else rows[-limit:])
 
     # ------------------------------------------------------------------ views
     def exchange_info(self) -> dict[str, Any]:
         return {
-            "timezone": "UTC", "serverTime": self.server_ms(), "rateLimits": [],
+            "timezone": "UTC",
+            "serverTime": self.server_ms(),
+            "rateLimits": [],
             "exchangeFilters": [],
-            "symbols": [{
-                "symbol": SYMBOL, "status": "TRADING", "baseAsset": self.base_asset,
-                "baseAssetPrecision": 8, "quoteAsset": self.quote_asset, "quotePrecision": 8,
-                "quoteAssetPrecision": 8, "baseCommissionPrecision": 8,
-                "quoteCommissionPrecision": 8, "orderTypes": ["LIMIT", "MARKET"],
-                "icebergAllowed": True, "ocoAllowed": True, "quoteOrderQtyMarketAllowed": True,
-                "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
-                "permissions": [], "permissionSets": [["SPOT"]],
-                "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-                "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER",
-                                                    "EXPIRE_BOTH"],
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": f8(self.tick_size),
-                     "maxPrice": "1000000.00000000", "tickSize": f8(self.tick_size)},
-                    {"filterType": "LOT_SIZE", "minQty": f8(self.min_qty),
-                     "maxQty": f8(self.max_qty), "stepSize": f8(self.step_size)},
-                    {"filterType": "NOTIONAL", "minNotional": f8(self.min_notional),
-                     "applyMinToMarket": True, "maxNotional": "9000000.00000000",
-                     "applyMaxToMarket": False, "avgPriceMins": 5},
-                ],
-            }],
+            "symbols": [
+                {
+                    "symbol": SYMBOL,
+                    "status": "TRADING",
+                    "baseAsset": self.base_asset,
+                    "baseAssetPrecision": 8,
+                    "quoteAsset": self.quote_asset,
+                    "quotePrecision": 8,
+                    "quoteAssetPrecision": 8,
+                    "baseCommissionPrecision": 8,
+                    "quoteCommissionPrecision": 8,
+                    "orderTypes": ["LIMIT", "MARKET"],
+                    "icebergAllowed": True,
+                    "ocoAllowed": True,
+                    "quoteOrderQtyMarketAllowed": True,
+                    "isSpotTradingAllowed": True,
+                    "isMarginTradingAllowed": False,
+                    "permissions": [],
+                    "permissionSets": [["SPOT"]],
+                    "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+                    "allowedSelfTradePreventionModes": [
+                        "EXPIRE_TAKER",
+                        "EXPIRE_MAKER",
+                        "EXPIRE_BOTH",
+                    ],
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": f8(self.tick_size),
+                            "maxPrice": "1000000.00000000",
+                            "tickSize": f8(self.tick_size),
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": f8(self.min_qty),
+                            "maxQty": f8(self.max_qty),
+                            "stepSize": f8(self.step_size),
+                        },
+                        {
+                            "filterType": "NOTIONAL",
+                            "minNotional": f8(self.min_notional),
+                            "applyMinToMarket": True,
+                            "maxNotional": "9000000.00000000",
+                            "applyMaxToMarket": False,
+                            "avgPriceMins": 5,
+                        },
+                    ],
+                }
+            ],
         }
 
     def orders_view(self) -> list[dict[str, Any]]:
         by_order: dict[int, list[dict[str, Any]]] = {}
         for t in self.trades_view():
             by_order.setdefault(int(t["exchange_order_id"]), []).append(t)
-        return [{"client_order_id": o.client_order_id, "exchange_order_id": str(o.order_id),
-                 "symbol": "BTC/USDT", "side": o.side.lower(),
-                 "status": VIEW_STATUS[o.status], "amount": o.qty, "filled": o.executed,
-                 "trades": by_order.get(o.order_id, [])} for o in self.orders.values()]
+        return [
+            {
+                "client_order_id": o.client_order_id,
+                "exchange_order_id": str(o.order_id),
+                "symbol": "BTC/USDT",
+                "side": o.side.lower(),
+                "status": VIEW_STATUS[o.status],
+                "amount": o.qty,
+                "filled": o.executed,
+                "trades": by_order.get(o.order_id, []),
+            }
+            for o in self.orders.values()
+        ]
 
     def trades_view(self) -> list[dict[str, Any]]:
-        return [{"trade_id": str(t["id"]), "exchange_order_id": str(t["orderId"]),
-                 "client_order_id": self.orders[t["orderId"]].client_order_id
-                 if t["orderId"] in self.orders else None,
-                 "symbol": "BTC/USDT", "side": "buy" if t["isBuyer"] else "sell",
-                 "amount": Decimal(t["qty"]), "price": Decimal(t["price"]),
-                 "fee": Decimal(t["commission"]), "fee_currency": t["commissionAsset"]}
-                for t in self.trades]
+        return [
+            {
+                "trade_id": str(t["id"]),
+                "exchange_order_id": str(t["orderId"]),
+                "client_order_id": self.orders[t["orderId"]].client_order_id
+                if t["orderId"] in self.orders
+                else None,
+                "symbol": "BTC/USDT",
+                "side": "buy" if t["isBuyer"] else "sell",
+                "amount": Decimal(t["qty"]),
+                "price": Decimal(t["price"]),
+                "fee": Decimal(t["commission"]),
+                "fee_currency": t["commissionAsset"],
+            }
+            for t in self.trades
+        ]

@@ -72,8 +72,7 @@ from urllib.parse import parse_qsl
 def _load(name: str) -> Any:
     key = f"_oxbot_exchange_{name}"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(
-            f"{name}.py"))
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[key] = module
@@ -90,8 +89,26 @@ SECRET = "okX-fake-secret-ABCDEF0123456789"
 PASSPHRASE = "Fake-Passphrase-1"
 INST = "BTC-USDT"
 LIVE = ("live", "partially_filled")
-BARS = {"1m", "3m", "5m", "15m", "30m", "1H", "2H", "4H", "6Hutc", "12Hutc", "1Dutc", "1Wutc",
-        "1Mutc", "6H", "12H", "1D", "1W", "1M"}
+BARS = {
+    "1m",
+    "3m",
+    "5m",
+    "15m",
+    "30m",
+    "1H",
+    "2H",
+    "4H",
+    "6Hutc",
+    "12Hutc",
+    "1Dutc",
+    "1Wutc",
+    "1Mutc",
+    "6H",
+    "12H",
+    "1D",
+    "1W",
+    "1M",
+}
 CLORDID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
@@ -116,10 +133,10 @@ class OkxOrder:
     ord_id: str
     cl_ord_id: str
     tag: str
-    side: str                  # buy / sell
-    ord_type: str              # market / limit
-    sz: Decimal                # as sent: base, or quote for a quote-sized market order
-    tgt_ccy: str               # base_ccy / quote_ccy / "" (limit orders)
+    side: str  # buy / sell
+    ord_type: str  # market / limit
+    sz: Decimal  # as sent: base, or quote for a quote-sized market order
+    tgt_ccy: str  # base_ccy / quote_ccy / "" (limit orders)
     px: Decimal | None
     c_time: int
     state: str = "live"
@@ -138,21 +155,58 @@ class OkxOrder:
     def as_json(self) -> dict[str, Any]:
         avg = self.notional / self.acc_fill_sz if self.acc_fill_sz else None
         return {
-            "instType": "SPOT", "instId": INST, "tgtCcy": self.tgt_ccy, "ccy": "",
-            "ordId": self.ord_id, "clOrdId": self.cl_ord_id, "tag": self.tag, "px": s(self.px),
-            "pxUsd": "", "pxVol": "", "pxType": "", "sz": s(self.sz), "pnl": "0",
-            "ordType": self.ord_type, "side": self.side, "posSide": "net", "tdMode": "cash",
-            "accFillSz": s(self.acc_fill_sz), "fillPx": self.last.get("fillPx", ""),
-            "tradeId": self.last.get("tradeId", ""), "fillSz": self.last.get("fillSz", "0"),
-            "fillTime": self.last.get("ts", ""), "avgPx": s(avg), "state": self.state,
-            "lever": "", "attachAlgoClOrdId": "", "tpTriggerPx": "", "tpTriggerPxType": "",
-            "tpOrdPx": "", "slTriggerPx": "", "slTriggerPxType": "", "slOrdPx": "",
-            "attachAlgoOrds": [], "linkedAlgoOrd": {"algoId": ""}, "stpId": "",
-            "stpMode": "cancel_maker", "feeCcy": self.fee_ccy, "fee": s(self.fee),
-            "rebateCcy": "", "rebate": "0", "source": "", "category": "normal",
-            "reduceOnly": "false", "isTpLimit": "false", "cancelSource": "",
-            "cancelSourceReason": "", "quickMgnType": "", "algoClOrdId": "", "algoId": "",
-            "uTime": str(self.u_time or self.c_time), "cTime": str(self.c_time)}
+            "instType": "SPOT",
+            "instId": INST,
+            "tgtCcy": self.tgt_ccy,
+            "ccy": "",
+            "ordId": self.ord_id,
+            "clOrdId": self.cl_ord_id,
+            "tag": self.tag,
+            "px": s(self.px),
+            "pxUsd": "",
+            "pxVol": "",
+            "pxType": "",
+            "sz": s(self.sz),
+            "pnl": "0",
+            "ordType": self.ord_type,
+            "side": self.side,
+            "posSide": "net",
+            "tdMode": "cash",
+            "accFillSz": s(self.acc_fill_sz),
+            "fillPx": self.last.get("fillPx", ""),
+            "tradeId": self.last.get("tradeId", ""),
+            "fillSz": self.last.get("fillSz", "0"),
+            "fillTime": self.last.get("ts", ""),
+            "avgPx": s(avg),
+            "state": self.state,
+            "lever": "",
+            "attachAlgoClOrdId": "",
+            "tpTriggerPx": "",
+            "tpTriggerPxType": "",
+            "tpOrdPx": "",
+            "slTriggerPx": "",
+            "slTriggerPxType": "",
+            "slOrdPx": "",
+            "attachAlgoOrds": [],
+            "linkedAlgoOrd": {"algoId": ""},
+            "stpId": "",
+            "stpMode": "cancel_maker",
+            "feeCcy": self.fee_ccy,
+            "fee": s(self.fee),
+            "rebateCcy": "",
+            "rebate": "0",
+            "source": "",
+            "category": "normal",
+            "reduceOnly": "false",
+            "isTpLimit": "false",
+            "cancelSource": "",
+            "cancelSourceReason": "",
+            "quickMgnType": "",
+            "algoClOrdId": "",
+            "algoId": "",
+            "uTime": str(self.u_time or self.c_time),
+            "cTime": str(self.c_time),
+        }
 
 
 @dataclass
@@ -171,7 +225,7 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
     api_key: str = API_KEY
     secret: str = SECRET
     passphrase: str = PASSPHRASE
-    simulated: bool = False       # a demo-trading key: needs x-simulated-trading: 1
+    simulated: bool = False  # a demo-trading key: needs x-simulated-trading: 1
     timestamp_window_s: int = 30
     retry_after_header: bool = False
     list_zero_balances: bool = False
@@ -210,8 +264,12 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         if not path.startswith(("trade/", "account/", "asset/")):
             return None
         h = req.headers
-        for header, code in (("OK-ACCESS-KEY", "50103"), ("OK-ACCESS-PASSPHRASE", "50104"),
-                             ("OK-ACCESS-SIGN", "50106"), ("OK-ACCESS-TIMESTAMP", "50107")):
+        for header, code in (
+            ("OK-ACCESS-KEY", "50103"),
+            ("OK-ACCESS-PASSPHRASE", "50104"),
+            ("OK-ACCESS-SIGN", "50106"),
+            ("OK-ACCESS-TIMESTAMP", "50107"),
+        ):
             if not h.get(header):
                 return fail(code, f'Request header "{header}" can not be empty.', 401)
         if h["OK-ACCESS-KEY"] != self.api_key:
@@ -228,8 +286,9 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
             return fail("50105", "OK-ACCESS-PASSPHRASE incorrect", 401)
         target = req.path + ("?" + req.raw_query if req.raw_query else "")
         prehash = h["OK-ACCESS-TIMESTAMP"] + req.method + target + req.body
-        want = base64.b64encode(hmac.new(self.secret.encode(), prehash.encode(),
-                                         hashlib.sha256).digest()).decode()
+        want = base64.b64encode(
+            hmac.new(self.secret.encode(), prehash.encode(), hashlib.sha256).digest()
+        ).decode()
         if not hmac.compare_digest(want, h["OK-ACCESS-SIGN"]):
             return fail("50113", "Invalid Sign", 401)
         return None
@@ -245,17 +304,39 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         if route == ("GET", "public/instruments"):
             return self._instruments(p)
         if route == ("GET", "asset/currencies"):
-            return ok([{"ccy": c, "chain": f"{c}-{c}", "name": c, "canDep": True,
-                        "canWd": True, "canInternal": True, "minWd": "0", "maxWd": "1000000",
-                        "minFee": "0", "maxFee": "0", "wdTickSz": "8", "mainNet": True}
-                       for c in (self.base_asset, self.quote_asset)])
+            return ok(
+                [
+                    {
+                        "ccy": c,
+                        "chain": f"{c}-{c}",
+                        "name": c,
+                        "canDep": True,
+                        "canWd": True,
+                        "canInternal": True,
+                        "minWd": "0",
+                        "maxWd": "1000000",
+                        "minFee": "0",
+                        "maxFee": "0",
+                        "wdTickSz": "8",
+                        "mainNet": True,
+                    }
+                    for c in (self.base_asset, self.quote_asset)
+                ]
+            )
         if route[0] == "GET" and route[1].startswith("market/") and p.get("instId") != INST:
             return fail("51001", "Instrument ID does not exist")
         if route == ("GET", "market/ticker"):
             return ok([self._ticker()])
         if route == ("GET", "market/books"):
-            return ok([{"asks": self._levels("buy"), "bids": self._levels("sell"),
-                        "ts": str(self.now_ms)}])
+            return ok(
+                [
+                    {
+                        "asks": self._levels("buy"),
+                        "bids": self._levels("sell"),
+                        "ts": str(self.now_ms),
+                    }
+                ]
+            )
         if route in (("GET", "market/candles"), ("GET", "market/history-candles")):
             return self._candles(p)
         if route == ("GET", "account/balance"):
@@ -283,14 +364,35 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
 
     # ------------------------------------------------------------------ public
     def instrument(self) -> dict[str, Any]:
-        return {"instType": "SPOT", "instId": INST, "instFamily": "", "uly": "",
-                "baseCcy": self.base_asset, "quoteCcy": self.quote_asset, "settleCcy": "",
-                "ctVal": "", "ctMult": "", "ctValCcy": "", "ctType": "", "optType": "",
-                "stk": "", "listTime": "1548133413000", "expTime": "", "lever": "10",
-                "tickSz": s(self.tick_sz), "lotSz": s(self.lot_sz), "minSz": s(self.min_sz),
-                "maxLmtSz": "9999999999", "maxMktSz": "1000000", "maxLmtAmt": "20000000",
-                "maxMktAmt": "1000000", "alias": "", "state": "live", "ruleType": "normal",
-                "category": "1"}
+        return {
+            "instType": "SPOT",
+            "instId": INST,
+            "instFamily": "",
+            "uly": "",
+            "baseCcy": self.base_asset,
+            "quoteCcy": self.quote_asset,
+            "settleCcy": "",
+            "ctVal": "",
+            "ctMult": "",
+            "ctValCcy": "",
+            "ctType": "",
+            "optType": "",
+            "stk": "",
+            "listTime": "1548133413000",
+            "expTime": "",
+            "lever": "10",
+            "tickSz": s(self.tick_sz),
+            "lotSz": s(self.lot_sz),
+            "minSz": s(self.min_sz),
+            "maxLmtSz": "9999999999",
+            "maxMktSz": "1000000",
+            "maxLmtAmt": "20000000",
+            "maxMktAmt": "1000000",
+            "alias": "",
+            "state": "live",
+            "ruleType": "normal",
+            "category": "1",
+        }
 
     def _instruments(self, p: dict[str, str]) -> Any:
         kind = p.get("instType")
@@ -301,16 +403,29 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         return ok([self.instrument()])
 
     def _levels(self, side: str) -> list[list[str]]:
-        return [[s(px), s(q if q is not None else Decimal(1000)), "0", "1"]
-                for px, q in self.book(side)]
+        return [
+            [s(px), s(q if q is not None else Decimal(1000)), "0", "1"] for px, q in self.book(side)
+        ]
 
     def _ticker(self) -> dict[str, Any]:
-        return {"instType": "SPOT", "instId": INST, "last": s(self.price), "lastSz": "0.01",
-                "askPx": s(self.book("buy")[0][0]), "askSz": "1",
-                "bidPx": s(self.book("sell")[0][0]), "bidSz": "1", "open24h": s(self.price),
-                "high24h": s(self.price), "low24h": s(self.price), "volCcy24h": "100000",
-                "vol24h": "1000", "sodUtc0": s(self.price), "sodUtc8": s(self.price),
-                "ts": str(self.now_ms)}
+        return {
+            "instType": "SPOT",
+            "instId": INST,
+            "last": s(self.price),
+            "lastSz": "0.01",
+            "askPx": s(self.book("buy")[0][0]),
+            "askSz": "1",
+            "bidPx": s(self.book("sell")[0][0]),
+            "bidSz": "1",
+            "open24h": s(self.price),
+            "high24h": s(self.price),
+            "low24h": s(self.price),
+            "volCcy24h": "100000",
+            "vol24h": "1000",
+            "sodUtc0": s(self.price),
+            "sodUtc8": s(self.price),
+            "ts": str(self.now_ms),
+        }
 
     def _candles(self, p: dict[str, str]) -> Any:
         if p.get("bar", "1m") not in BARS:
@@ -319,10 +434,22 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         after, before = int(p.get("after", 2**62)), int(p.get("before", -1))
         rows = [k for k in self.klines if before < k[0] < after]
         tf = self.klines[1][0] - self.klines[0][0] if len(self.klines) > 1 else 60_000
-        return ok([[str(k[0]), k[1], k[2], k[3], k[4], k[5],
-                    s(Decimal(k[5]) * Decimal(k[4])), s(Decimal(k[5]) * Decimal(k[4])),
-                    "1" if k[0] + tf <= self.now_ms else "0"]
-                   for k in reversed(rows[-limit:])])
+        return ok(
+            [
+                [
+                    str(k[0]),
+                    k[1],
+                    k[2],
+                    k[3],
+                    k[4],
+                    k[5],
+                    s(Decimal(k[5]) * Decimal(k[4])),
+                    s(Decimal(k[5]) * Decimal(k[4])),
+                    "1" if k[0] + tf <= self.now_ms else "0",
+                ]
+                for k in reversed(rows[-limit:])
+            ]
+        )
 
     # ------------------------------------------------------------------ balances
     def locked(self, asset: str) -> Decimal:
@@ -341,15 +468,38 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
 
     def _balance(self, p: dict[str, str]) -> dict[str, Any]:
         wanted = set(p["ccy"].split(",")) if p.get("ccy") else set(self.balances)
-        details = [{"ccy": c, "eq": s(v), "cashBal": s(v), "availBal": s(self.free(c)),
-                    "availEq": "", "frozenBal": s(self.locked(c)),
-                    "ordFrozen": s(self.locked(c)), "fixedBal": "0", "disEq": "",
-                    "eqUsd": "", "isoEq": "", "liab": "", "upl": "", "uTime": str(self.now_ms)}
-                   for c, v in self.balances.items()
-                   if c in wanted and (v != 0 or self.list_zero_balances)]
-        return {"adjEq": "", "details": details, "imr": "", "isoEq": "", "mgnRatio": "",
-                "mmr": "", "notionalUsd": "", "ordFroz": "", "totalEq": "",
-                "uTime": str(self.now_ms)}
+        details = [
+            {
+                "ccy": c,
+                "eq": s(v),
+                "cashBal": s(v),
+                "availBal": s(self.free(c)),
+                "availEq": "",
+                "frozenBal": s(self.locked(c)),
+                "ordFrozen": s(self.locked(c)),
+                "fixedBal": "0",
+                "disEq": "",
+                "eqUsd": "",
+                "isoEq": "",
+                "liab": "",
+                "upl": "",
+                "uTime": str(self.now_ms),
+            }
+            for c, v in self.balances.items()
+            if c in wanted and (v != 0 or self.list_zero_balances)
+        ]
+        return {
+            "adjEq": "",
+            "details": details,
+            "imr": "",
+            "isoEq": "",
+            "mgnRatio": "",
+            "mmr": "",
+            "notionalUsd": "",
+            "ordFroz": "",
+            "totalEq": "",
+            "uTime": str(self.now_ms),
+        }
 
     # ------------------------------------------------------------------ orders
     def _refuse(self, o: dict[str, Any]) -> tuple[str, str] | None:
@@ -364,15 +514,18 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         cl = o.get("clOrdId", "")
         if cl and not CLORDID.match(cl):
             return "51000", "Parameter clOrdId error"
-        if cl and any(x.cl_ord_id == cl and (self.dup_scope == "all" or x.state in LIVE)
-                      for x in self.orders.values()):
+        if cl and any(
+            x.cl_ord_id == cl and (self.dup_scope == "all" or x.state in LIVE)
+            for x in self.orders.values()
+        ):
             return "51016", "Duplicated clOrdId"
         if not re.match(r"^\d+(\.\d+)?$", str(o.get("sz", ""))):
             return "51000", "Parameter sz error"
         if o["ordType"] == "limit":
             px = str(o.get("px", ""))
-            if not re.match(r"^\d+(\.\d+)?$", px) or not base.multiple_of(Decimal(px),
-                                                                          self.tick_sz):
+            if not re.match(r"^\d+(\.\d+)?$", px) or not base.multiple_of(
+                Decimal(px), self.tick_sz
+            ):
                 return "51000", "Parameter px error"
         return None
 
@@ -387,8 +540,12 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
 
     def _place_one(self, o: dict[str, Any]) -> dict[str, Any]:
         ts = str(self.now_ms)
-        head = {"clOrdId": o.get("clOrdId", "") if isinstance(o, dict) else "", "ordId": "",
-                "tag": o.get("tag", "") if isinstance(o, dict) else "", "ts": ts}
+        head = {
+            "clOrdId": o.get("clOrdId", "") if isinstance(o, dict) else "",
+            "ordId": "",
+            "tag": o.get("tag", "") if isinstance(o, dict) else "",
+            "ts": ts,
+        }
         refused = self._refuse(o) if isinstance(o, dict) else ("50002", "JSON syntax error")
         if refused is None:
             tgt, qty, quote = self._sizing(o)
@@ -403,23 +560,40 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
                 refused = self._unaffordable(o["side"], qty, quote, px, walk)
         if refused is not None:
             return {**head, "sCode": refused[0], "sMsg": refused[1]}
-        order = OkxOrder(self._id(600_000_000_000_000_000), head["clOrdId"], head["tag"],
-                         o["side"], o["ordType"], Decimal(str(o["sz"])), tgt, px,
-                         self.now_ms, fee_ccy=self.base_asset if o["side"] == "buy"
-                         else self.quote_asset)
+        order = OkxOrder(
+            self._id(600_000_000_000_000_000),
+            head["clOrdId"],
+            head["tag"],
+            o["side"],
+            o["ordType"],
+            Decimal(str(o["sz"])),
+            tgt,
+            px,
+            self.now_ms,
+            fee_ccy=self.base_asset if o["side"] == "buy" else self.quote_asset,
+        )
         self.orders[order.ord_id] = order
         if order.cl_ord_id:
             self.by_clordid[order.cl_ord_id] = order
         if order.ord_type == "market" and self.match_lag_s > 0:
-            self._later(self.match_lag_s, lambda: self._execute(order, self.walk(
-                order.side, self.lot_sz, qty=qty, quote=quote)))
+            self._later(
+                self.match_lag_s,
+                lambda: self._execute(
+                    order, self.walk(order.side, self.lot_sz, qty=qty, quote=quote)
+                ),
+            )
         else:
             self._execute(order, walk)
         return {**head, "ordId": order.ord_id, "sCode": "0", "sMsg": ""}
 
-    def _unaffordable(self, side: str, qty: Decimal | None, quote: Decimal | None,
-                      px: Decimal | None, walk: list[tuple[Decimal, Decimal]]
-                      ) -> tuple[str, str] | None:
+    def _unaffordable(
+        self,
+        side: str,
+        qty: Decimal | None,
+        quote: Decimal | None,
+        px: Decimal | None,
+        walk: list[tuple[Decimal, Decimal]],
+    ) -> tuple[str, str] | None:
         if side == "sell":
             need, ccy = qty or Decimal(0), self.base_asset
         elif px is not None:
@@ -436,15 +610,25 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         failed = sum(1 for d in data if d["sCode"] != "0")
         code = "0" if not failed else ("1" if failed == len(data) else "2")
         msg = {"0": "", "1": "All operations failed", "2": "Bulk operation partially succeeded"}
-        return Reply(200, {"code": code, "msg": msg[code], "data": data,
-                           "inTime": str(self.server_ms() * 1000),
-                           "outTime": str(self.server_ms() * 1000)})
+        return Reply(
+            200,
+            {
+                "code": code,
+                "msg": msg[code],
+                "data": data,
+                "inTime": str(self.server_ms() * 1000),
+                "outTime": str(self.server_ms() * 1000),
+            },
+        )
 
     def _execute(self, order: OkxOrder, walk: list[tuple[Decimal, Decimal]]) -> None:
         for px, q in walk:
             self._fill(order, q, px, "T")
-        done = (order.acc_fill_sz == order.sz if order.base_sz is not None else
-                order.sz - order.notional < self.price * self.lot_sz)
+        done = (
+            order.acc_fill_sz == order.sz
+            if order.base_sz is not None
+            else order.sz - order.notional < self.price * self.lot_sz
+        )
         if done:
             order.state = "filled"
         elif order.ord_type == "market":
@@ -460,23 +644,46 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         order.fee -= fee
         order.fee_ccy = ccy
         order.u_time = self.now_ms
-        row = {"instType": "SPOT", "instId": INST, "tradeId": self._id(100_000_000),
-               "ordId": order.ord_id, "clOrdId": order.cl_ord_id,
-               "billId": self._id(700_000_000_000_000_000), "subType": "1" if
-               order.side == "buy" else "2", "tag": order.tag, "fillPx": s(px),
-               "fillSz": s(qty), "fillIdxPx": "", "fillPnl": "0", "fillPxVol": "",
-               "fillPxUsd": "", "fillMarkVol": "", "fillFwdPx": "", "fillMarkPx": "",
-               "side": order.side, "posSide": "net", "execType": exec_type, "feeCcy": ccy,
-               "fee": s(-fee), "ts": str(self.now_ms), "fillTime": str(self.now_ms)}
+        row = {
+            "instType": "SPOT",
+            "instId": INST,
+            "tradeId": self._id(100_000_000),
+            "ordId": order.ord_id,
+            "clOrdId": order.cl_ord_id,
+            "billId": self._id(700_000_000_000_000_000),
+            "subType": "1" if order.side == "buy" else "2",
+            "tag": order.tag,
+            "fillPx": s(px),
+            "fillSz": s(qty),
+            "fillIdxPx": "",
+            "fillPnl": "0",
+            "fillPxVol": "",
+            "fillPxUsd": "",
+            "fillMarkVol": "",
+            "fillFwdPx": "",
+            "fillMarkPx": "",
+            "side": order.side,
+            "posSide": "net",
+            "execType": exec_type,
+            "feeCcy": ccy,
+            "fee": s(-fee),
+            "ts": str(self.now_ms),
+            "fillTime": str(self.now_ms),
+        }
         self.fills.append(row)
         self._fill_mono[row["tradeId"]] = monotonic()
         order.last = row
 
     def _cross_resting(self) -> None:
         for o in list(self.orders.values()):
-            if o.state in LIVE and o.ord_type == "limit" and (
-                    (o.side == "buy" and self.price <= o.px) or  # type: ignore[operator]
-                    (o.side == "sell" and self.price >= o.px)):  # type: ignore[operator]
+            if (
+                o.state in LIVE
+                and o.ord_type == "limit"
+                and (
+                    (o.side == "buy" and self.price <= o.px)  # type: ignore[operator]
+                    or (o.side == "sell" and self.price >= o.px)
+                )
+            ):  # type: ignore[operator]
                 self._fill(o, o.sz - o.acc_fill_sz, o.px, "M")  # type: ignore[arg-type]
                 o.state = "filled"
 
@@ -485,8 +692,11 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
         order.state, order.u_time = state, self.now_ms
 
     def _lookup(self, p: dict[str, str]) -> OkxOrder | None:
-        order = (self.orders.get(p["ordId"]) if p.get("ordId")
-                 else self.by_clordid.get(p.get("clOrdId", "")))
+        order = (
+            self.orders.get(p["ordId"])
+            if p.get("ordId")
+            else self.by_clordid.get(p.get("clOrdId", ""))
+        )
         if order is None or not self.visible(order.created_mono, self.order_lag_s):
             return None
         return order
@@ -501,53 +711,105 @@ class FakeOkx(FakeExchange):  # type: ignore[misc,valid-type]
 
     def _cancel(self, p: dict[str, Any]) -> Any:
         order = self._lookup(p)
-        head = {"clOrdId": p.get("clOrdId", ""), "ordId": p.get("ordId", ""),
-                "ts": str(self.now_ms)}
+        head = {
+            "clOrdId": p.get("clOrdId", ""),
+            "ordId": p.get("ordId", ""),
+            "ts": str(self.now_ms),
+        }
         if order is None:
-            sc = ("51400", "Order cancellation failed as the order has been filled, canceled "
-                  "or does not exist.")
+            sc = (
+                "51400",
+                "Order cancellation failed as the order has been filled, canceled "
+                "or does not exist.",
+            )
         elif order.state == "filled":
             sc = "51402", "Order has been completed."
         elif order.state not in LIVE:
             sc = "51401", "Order has been canceled."
         else:
             order.state, order.u_time = "canceled", self.now_ms
-            return ok([{**head, "clOrdId": order.cl_ord_id, "ordId": order.ord_id,
-                        "sCode": "0", "sMsg": ""}])
-        return Reply(200, {"code": "1", "msg": "All operations failed",
-                           "data": [{**head, "sCode": sc[0], "sMsg": sc[1]}]})
+            return ok(
+                [
+                    {
+                        **head,
+                        "clOrdId": order.cl_ord_id,
+                        "ordId": order.ord_id,
+                        "sCode": "0",
+                        "sMsg": "",
+                    }
+                ]
+            )
+        return Reply(
+            200,
+            {
+                "code": "1",
+                "msg": "All operations failed",
+                "data": [{**head, "sCode": sc[0], "sMsg": sc[1]}],
+            },
+        )
 
     def _listed(self, p: dict[str, str], states: tuple[str, ...]) -> list[dict[str, Any]]:
-        rows = [o for o in self.orders.values() if o.state in states
-                and p.get("instId", INST) == INST and p.get("instType", "SPOT") == "SPOT"
-                and int(p.get("begin", 0)) <= o.c_time <= int(p.get("end", 2**62))
-                and self.visible(o.created_mono, self.order_lag_s)]
+        rows = [
+            o
+            for o in self.orders.values()
+            if o.state in states
+            and p.get("instId", INST) == INST
+            and p.get("instType", "SPOT") == "SPOT"
+            and int(p.get("begin", 0)) <= o.c_time <= int(p.get("end", 2**62))
+            and self.visible(o.created_mono, self.order_lag_s)
+        ]
         rows.sort(key=lambda o: int(o.ord_id), reverse=True)
         return [o.as_json() for o in rows[: min(int(p.get("limit", 100)), 100)]]
 
     def _fills(self, p: dict[str, str]) -> list[dict[str, Any]]:
-        rows = [f for f in reversed(self.fills)
-                if self.visible(self._fill_mono.get(f["tradeId"], 0.0), self.fills_lag_s)
-                and f["ordId"] == p.get("ordId", f["ordId"])
-                and p.get("instId", INST) == INST
-                and int(p.get("after", 2**62)) > int(f["billId"]) > int(p.get("before", -1))
-                and int(p.get("begin", 0)) <= int(f["ts"]) <= int(p.get("end", 2**62))]
+        rows = [
+            f
+            for f in reversed(self.fills)
+            if self.visible(self._fill_mono.get(f["tradeId"], 0.0), self.fills_lag_s)
+            and f["ordId"] == p.get("ordId", f["ordId"])
+            and p.get("instId", INST) == INST
+            and int(p.get("after", 2**62)) > int(f["billId"]) > int(p.get("before", -1))
+            and int(p.get("begin", 0)) <= int(f["ts"]) <= int(p.get("end", 2**62))
+        ]
         return rows[: min(int(p.get("limit", 100)), 100)]
 
     # ------------------------------------------------------------------ views
     def orders_view(self) -> list[dict[str, Any]]:
-        view = {"live": "open", "partially_filled": "partially_filled", "filled": "filled",
-                "canceled": "canceled", "mmp_canceled": "canceled"}
+        view = {
+            "live": "open",
+            "partially_filled": "partially_filled",
+            "filled": "filled",
+            "canceled": "canceled",
+            "mmp_canceled": "canceled",
+        }
         trades = self.trades_view()
-        return [{"client_order_id": o.cl_ord_id, "exchange_order_id": o.ord_id,
-                 "symbol": "BTC/USDT", "side": o.side, "status": view[o.state],
-                 "amount": o.base_sz, "quote_amount": o.sz if o.base_sz is None else None,
-                 "filled": o.acc_fill_sz,
-                 "trades": [t for t in trades if t["exchange_order_id"] == o.ord_id]}
-                for o in self.orders.values()]
+        return [
+            {
+                "client_order_id": o.cl_ord_id,
+                "exchange_order_id": o.ord_id,
+                "symbol": "BTC/USDT",
+                "side": o.side,
+                "status": view[o.state],
+                "amount": o.base_sz,
+                "quote_amount": o.sz if o.base_sz is None else None,
+                "filled": o.acc_fill_sz,
+                "trades": [t for t in trades if t["exchange_order_id"] == o.ord_id],
+            }
+            for o in self.orders.values()
+        ]
 
     def trades_view(self) -> list[dict[str, Any]]:
-        return [{"trade_id": f["tradeId"], "exchange_order_id": f["ordId"],
-                 "client_order_id": f["clOrdId"], "symbol": "BTC/USDT", "side": f["side"],
-                 "amount": Decimal(f["fillSz"]), "price": Decimal(f["fillPx"]),
-                 "fee": -Decimal(f["fee"]), "fee_currency": f["feeCcy"]} for f in self.fills]
+        return [
+            {
+                "trade_id": f["tradeId"],
+                "exchange_order_id": f["ordId"],
+                "client_order_id": f["clOrdId"],
+                "symbol": "BTC/USDT",
+                "side": f["side"],
+                "amount": Decimal(f["fillSz"]),
+                "price": Decimal(f["fillPx"]),
+                "fee": -Decimal(f["fee"]),
+                "fee_currency": f["feeCcy"],
+            }
+            for f in self.fills
+        ]

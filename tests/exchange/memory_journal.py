@@ -30,8 +30,14 @@ class MemoryJournal:
     async def order_fills(self, client_order_id: str) -> list[Fill]:
         return [f for f in self.fills.values() if f.client_order_id == client_order_id]
 
-    async def record_cycle(self, bot: str, *, orders: Sequence[Order] = (),
-                           fills: Sequence[Fill] = (), positions: Any = None) -> None:
+    async def record_cycle(
+        self,
+        bot: str,
+        *,
+        orders: Sequence[Order] = (),
+        fills: Sequence[Fill] = (),
+        positions: Any = None,
+    ) -> None:
         for o in orders:
             self.orders[o.client_order_id] = o
         for f in fills:

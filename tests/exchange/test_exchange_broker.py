@@ -24,8 +24,9 @@ async def make_broker(clients: Any, creds: Any, journal: Any, timeout_ms: int = 
 
 
 def intent(side: Side = Side.BUY, qty: str = "0.01", bot: str = "live1") -> OrderIntent:
-    return OrderIntent(bot, "BTC/USDT", side, Decimal(qty), OrderReason.ENTRY,
-                       new_client_order_id(bot))
+    return OrderIntent(
+        bot, "BTC/USDT", side, Decimal(qty), OrderReason.ENTRY, new_client_order_id(bot)
+    )
 
 
 def posts(fake: Any) -> int:
@@ -46,8 +47,9 @@ async def test_client_order_ids_are_unique_and_valid_for_binance_and_okx() -> No
     assert all(i.startswith(bot_prefix("my.bot")) and len(i) <= 32 and i.isalnum() for i in ids)
 
 
-async def test_market_order_filled_and_intent_saved_before_io(fake: Any, clients: Any,
-                                                            creds: Any, journal: Any) -> None:
+async def test_market_order_filled_and_intent_saved_before_io(
+    fake: Any, clients: Any, creds: Any, journal: Any
+) -> None:
     broker = await make_broker(clients, creds, journal)
     it = intent()
     placed = await broker.place(it, 1)
@@ -62,7 +64,8 @@ async def test_market_order_filled_and_intent_saved_before_io(fake: Any, clients
 
 @pytest.mark.parametrize("fault", ["drop_after", "stall_after"])
 async def test_a_lost_reply_leaves_the_order_unknown_then_a_lookup_finds_it(
-        fault: str, fake: Any, clients: Any, creds: Any, journal: Any) -> None:
+    fault: str, fake: Any, clients: Any, creds: Any, journal: Any
+) -> None:
     broker = await make_broker(clients, creds, journal, timeout_ms=300)
     fake.stall_s = 0.6
     fake.script(fault, path=ORDER, method="POST")
@@ -77,7 +80,8 @@ async def test_a_lost_reply_leaves_the_order_unknown_then_a_lookup_finds_it(
 
 @pytest.mark.parametrize("fault", ["drop", "503", "429", "malformed", "stall"])
 async def test_a_send_that_proves_nothing_is_never_resent_nor_rejected(
-        fault: str, fake: Any, clients: Any, creds: Any, journal: Any) -> None:
+    fault: str, fake: Any, clients: Any, creds: Any, journal: Any
+) -> None:
     broker = await make_broker(clients, creds, journal, timeout_ms=300)
     fake.stall_s = 0.6
     fake.retry_after_s = 0
@@ -91,8 +95,9 @@ async def test_a_send_that_proves_nothing_is_never_resent_nor_rejected(
     assert ex.order.status is OrderStatus.UNKNOWN and posts(fake) == 1
 
 
-async def test_refused_order_is_rejected_with_one_send(fake: Any, clients: Any, creds: Any,
-                                                      journal: Any) -> None:
+async def test_refused_order_is_rejected_with_one_send(
+    fake: Any, clients: Any, creds: Any, journal: Any
+) -> None:
     broker = await make_broker(clients, creds, journal)
     it = intent(Side.SELL, "5")
     with pytest.raises(ox.InsufficientFunds):
@@ -102,14 +107,15 @@ async def test_refused_order_is_rejected_with_one_send(fake: Any, clients: Any, 
 
 
 @pytest.mark.slow
-async def test_1000_random_faults_make_no_duplicate_and_no_guess(fake: Any, clients: Any,
-                                                                 creds: Any,
-                                                                 journal: Any) -> None:
+async def test_1000_random_faults_make_no_duplicate_and_no_guess(
+    fake: Any, clients: Any, creds: Any, journal: Any
+) -> None:
     rng = random.Random(20240601)
     faults = ["drop", "drop_after", "stall", "stall_after", "503", "malformed"]
     fake.stall_s = 0.12
-    fake.fault_fn = lambda m, p: (rng.choice(faults) if (m, p) == ("POST", ORDER)
-                                  and rng.random() < 0.5 else None)
+    fake.fault_fn = lambda m, p: (
+        rng.choice(faults) if (m, p) == ("POST", ORDER) and rng.random() < 0.5 else None
+    )
     broker = await make_broker(clients, creds, journal, timeout_ms=60)
     unknown = []
     for i in range(1000):
@@ -121,8 +127,7 @@ async def test_1000_random_faults_make_no_duplicate_and_no_guess(fake: Any, clie
         if placed.order.status is OrderStatus.UNKNOWN:
             unknown.append(placed.order)
         else:
-            await journal.record_cycle("live1", orders=[placed.order],
-                                       fills=placed.execution.fills)
+            await journal.record_cycle("live1", orders=[placed.order], fills=placed.execution.fills)
     fake.fault_fn = None
     for order in unknown:
         await settle(broker, journal, order)
@@ -138,5 +143,6 @@ async def test_1000_random_faults_make_no_duplicate_and_no_guess(fake: Any, clie
             assert mine.status is OrderStatus.FILLED and theirs.status == "FILLED", coid
             assert mine.exchange_order_id == str(theirs.order_id)
     assert {f.fill_id for f in journal.fills.values()} == {
-        f"binance:{t['id']}" for t in fake.trades}
+        f"binance:{t['id']}" for t in fake.trades
+    }
     assert len(fake.orders) > 300 and len(unknown) > 100

@@ -25,11 +25,13 @@ async def test_download_pages_and_resumes(fake: Any, clients: Any, tmp_path: Pat
     first = fake.klines[0][0]
     cli_data.PAGE = 120  # force several pages
     bar = io.StringIO()
-    n = await cli_data.download(client, clients, "BTC/USDT", "1m", first, first + 200 * 60_000,
-                                out, bar)
+    n = await cli_data.download(
+        client, clients, "BTC/USDT", "1m", first, first + 200 * 60_000, out, bar
+    )
     assert n == 200 and "100.0%" in bar.getvalue()
-    more = await cli_data.download(client, clients, "BTC/USDT", "1m", first,
-                                   first + 250 * 60_000, out, io.StringIO())
+    more = await cli_data.download(
+        client, clients, "BTC/USDT", "1m", first, first + 250 * 60_000, out, io.StringIO()
+    )
     assert more == 50
     lines = out.read_text().splitlines()
     assert lines[0] == "timestamp,open,high,low,close,volume"
@@ -38,15 +40,23 @@ async def test_download_pages_and_resumes(fake: Any, clients: Any, tmp_path: Pat
     assert lines[1].split(",")[1:] == ["100.0", "100.5", "99.5", "100.0", "10.0"]
 
 
-@pytest.mark.parametrize("argv,msg", [
-    (["--since", "yesterday"], "--since 'yesterday' is not a date"),
-    (["--since", "2024-02-01", "--until", "2024-01-01"], "is not before"),
-    (["--since", "2024-01-01", "--timeframe", "7m"], "unknown timeframe"),
-])
-def test_bad_input_exits_2_with_a_clear_message(argv: list[str], msg: str, tmp_path: Path,
-                                                capsys: Any) -> None:
-    base = {"--exchange": "binance", "--symbol": "BTC/USDT", "--timeframe": "1m",
-            "--out": str(tmp_path / "x.csv")}
+@pytest.mark.parametrize(
+    "argv,msg",
+    [
+        (["--since", "yesterday"], "--since 'yesterday' is not a date"),
+        (["--since", "2024-02-01", "--until", "2024-01-01"], "is not before"),
+        (["--since", "2024-01-01", "--timeframe", "7m"], "unknown timeframe"),
+    ],
+)
+def test_bad_input_exits_2_with_a_clear_message(
+    argv: list[str], msg: str, tmp_path: Path, capsys: Any
+) -> None:
+    base = {
+        "--exchange": "binance",
+        "--symbol": "BTC/USDT",
+        "--timeframe": "1m",
+        "--out": str(tmp_path / "x.csv"),
+    }
     for i in range(0, len(argv), 2):
         base[argv[i]] = argv[i + 1]
     args = parse(["data", "download", *[x for kv in base.items() for x in kv]])
@@ -59,7 +69,14 @@ async def test_bad_symbol_is_a_usage_error(fake: Any, clients: Any, tmp_path: Pa
     from oxbot.engine.errors import UsageError
 
     with pytest.raises(UsageError, match="DOGE/EUR is not a market on binance"):
-        await cli_data.download(clients.public("binance"), clients, "DOGE/EUR", "1m",
-                                fake.klines[0][0], fake.klines[-1][0], tmp_path / "x.csv",
-                                io.StringIO())
+        await cli_data.download(
+            clients.public("binance"),
+            clients,
+            "DOGE/EUR",
+            "1m",
+            fake.klines[0][0],
+            fake.klines[-1][0],
+            tmp_path / "x.csv",
+            io.StringIO(),
+        )
     assert not (tmp_path / "x.csv").exists()

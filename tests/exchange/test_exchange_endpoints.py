@@ -36,13 +36,19 @@ def _settings(tmp_path: Path, exchanges: Any) -> Path:
 
 
 async def test_sandbox_hostname_and_proxy_reach_every_client(tmp_path: Path) -> None:
-    path = _settings(tmp_path, {"binance": {"sandbox": True, "proxy": "http://127.0.0.1:3128"},
-                                "okx": {"hostname": "my.okx.com", "sandbox": True}})
+    path = _settings(
+        tmp_path,
+        {
+            "binance": {"sandbox": True, "proxy": "http://127.0.0.1:3128"},
+            "okx": {"hostname": "my.okx.com", "sandbox": True},
+        },
+    )
     exchanges, error = load_exchange_settings(path)
     assert error == ""
     clients = ExchangeClients(
         config={k: v.endpoint().ccxt_config() for k, v in exchanges.items()},
-        configure=configurer({k: v.endpoint() for k, v in exchanges.items()}))
+        configure=configurer({k: v.endpoint() for k, v in exchanges.items()}),
+    )
     try:
         binance = clients.public("binance")
         assert binance.urls["api"]["public"].startswith("https://testnet.binance.vision")
@@ -61,14 +67,17 @@ def test_an_exchange_without_a_sandbox_is_refused_clearly() -> None:
         Endpoint(sandbox=True).apply(client)
 
 
-@pytest.mark.parametrize("entry, words", [
-    ({"url": "ftp://x"}, "url must be an http(s) URL"),
-    ({"proxy": "gopher://h:1"}, "proxy must look like"),
-    ({"sandbox": True, "url": "https://x.example"}, "either sandbox or url"),
-    ({"urls": {"public": "nope"}}, "urls.public must be an http(s) URL"),
-    ({"timeout_ms": 5}, "greater than or equal to 100"),
-    ({"sanbox": True}, "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    "entry, words",
+    [
+        ({"url": "ftp://x"}, "url must be an http(s) URL"),
+        ({"proxy": "gopher://h:1"}, "proxy must look like"),
+        ({"sandbox": True, "url": "https://x.example"}, "either sandbox or url"),
+        ({"urls": {"public": "nope"}}, "urls.public must be an http(s) URL"),
+        ({"timeout_ms": 5}, "greater than or equal to 100"),
+        ({"sanbox": True}, "Extra inputs are not permitted"),
+    ],
+)
 def test_a_bad_entry_keeps_live_bots_stopped(tmp_path: Path, entry: Any, words: str) -> None:
     exchanges, error = load_exchange_settings(_settings(tmp_path, {"binance": entry}))
     assert exchanges == {}
@@ -82,11 +91,16 @@ def test_an_unreadable_file_keeps_live_bots_stopped(tmp_path: Path) -> None:
     assert exchanges == {} and "cannot be read" in error
 
 
-def _cli(args: list[str], home: Path, env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "oxbot.cli.main", *args], capture_output=True,
-                          text=True, timeout=120,
-                          env={**os.environ, "OXBOT_HOME": str(home), **(env or {})})
+def _cli(
+    args: list[str], home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oxbot.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OXBOT_HOME": str(home), **(env or {})},
+    )
 
 
 @pytest.mark.parametrize("kind", ["binance", "okx"])
@@ -101,14 +115,33 @@ async def test_the_cli_goes_where_the_settings_say(kind: str, tmp_path: Path) ->
         home = tmp_path / "home"
         _settings(home, {kind: {"url": fake.base_url, "timeout_ms": 3000}})
         out = tmp_path / "btc.csv"
-        got = await asyncio.to_thread(_cli, [
-            "data", "download", "--exchange", kind, "--symbol", "BTC/USDT", "--timeframe", "1m",
-            "--since", "2023-11-14", "--until", "2023-11-14T22:00", "--out", str(out)], home)
+        got = await asyncio.to_thread(
+            _cli,
+            [
+                "data",
+                "download",
+                "--exchange",
+                kind,
+                "--symbol",
+                "BTC/USDT",
+                "--timeframe",
+                "1m",
+                "--since",
+                "2023-11-14",
+                "--until",
+                "2023-11-14T22:00",
+                "--out",
+                str(out),
+            ],
+            home,
+        )
         assert got.returncode == 0, got.stderr
         assert out.exists() and len(out.read_text().splitlines()) > 10
         creds = fake.credentials()
-        env = {f"OXBOT_{kind.upper()}_API_KEY": creds["apiKey"],
-               f"OXBOT_{kind.upper()}_SECRET": creds["secret"]}
+        env = {
+            f"OXBOT_{kind.upper()}_API_KEY": creds["apiKey"],
+            f"OXBOT_{kind.upper()}_SECRET": creds["secret"],
+        }
         if creds.get("password"):
             env[f"OXBOT_{kind.upper()}_PASSPHRASE"] = creds["password"]
         checked = await asyncio.to_thread(_cli, ["keys", "check"], home, env)
@@ -121,13 +154,26 @@ async def test_the_cli_goes_where_the_settings_say(kind: str, tmp_path: Path) ->
 def test_a_cli_command_refuses_broken_exchange_settings(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _settings(home, {"binance": {"url": "ftp://nowhere"}})
-    got = _cli(["data", "download", "--exchange", "binance", "--symbol", "BTC/USDT",
-                "--timeframe", "1h", "--since", "2024-01-01", "--out", str(tmp_path / "x.csv")],
-               home)
+    got = _cli(
+        [
+            "data",
+            "download",
+            "--exchange",
+            "binance",
+            "--symbol",
+            "BTC/USDT",
+            "--timeframe",
+            "1h",
+            "--since",
+            "2024-01-01",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ],
+        home,
+    )
     assert got.returncode == 2
     assert "url must be an http(s) URL" in got.stderr and "Traceback" not in got.stderr
     assert not (tmp_path / "x.csv").exists()
-
 
 
 def test_which_keys_carry_a_passphrase_comes_from_ccxt() -> None:

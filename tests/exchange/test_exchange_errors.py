@@ -11,8 +11,11 @@ from ccxt.base import errors as ccxt_errors
 from oxbot.engine import errors as ox
 from oxbot.engine.exchange.errors import CCXT_ERROR_MAP, DuplicateOrderId, translate
 
-ALL_CCXT_ERRORS = [c for _, c in inspect.getmembers(ccxt_errors, inspect.isclass)
-                   if issubclass(c, Exception) and c.__module__ == ccxt_errors.__name__]
+ALL_CCXT_ERRORS = [
+    c
+    for _, c in inspect.getmembers(ccxt_errors, inspect.isclass)
+    if issubclass(c, Exception) and c.__module__ == ccxt_errors.__name__
+]
 
 
 def test_every_ccxt_error_class_is_mapped() -> None:
@@ -28,12 +31,25 @@ def test_translate_gives_the_mapped_class(cls: type[Exception]) -> None:
     assert str(err).startswith("fetch ticker BTC/USDT on binance failed")
 
 
-TEMPORARY = ["NetworkError", "RequestTimeout", "ExchangeNotAvailable", "OnMaintenance",
-             "DDoSProtection", "RateLimitExceeded", "InvalidNonce"]
-PERMANENT = {"AuthenticationError": ox.AuthError, "PermissionDenied": ox.AuthError,
-             "AccountSuspended": ox.AuthError, "InsufficientFunds": ox.InsufficientFunds,
-             "InvalidOrder": ox.InvalidOrder, "OrderNotFound": ox.OrderNotFound,
-             "BadSymbol": ox.BadSymbol, "NotSupported": ox.NotSupported}
+TEMPORARY = [
+    "NetworkError",
+    "RequestTimeout",
+    "ExchangeNotAvailable",
+    "OnMaintenance",
+    "DDoSProtection",
+    "RateLimitExceeded",
+    "InvalidNonce",
+]
+PERMANENT = {
+    "AuthenticationError": ox.AuthError,
+    "PermissionDenied": ox.AuthError,
+    "AccountSuspended": ox.AuthError,
+    "InsufficientFunds": ox.InsufficientFunds,
+    "InvalidOrder": ox.InvalidOrder,
+    "OrderNotFound": ox.OrderNotFound,
+    "BadSymbol": ox.BadSymbol,
+    "NotSupported": ox.NotSupported,
+}
 
 
 @pytest.mark.parametrize("name", TEMPORARY)
@@ -55,8 +71,9 @@ def test_permanent_errors(name: str, target: type[Exception]) -> None:
 
 
 def test_duplicate_client_order_id_is_recognised() -> None:
-    err = translate(ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'),
-                    "create order")
+    err = translate(
+        ccxt.InvalidOrder('binance {"code":-2010,"msg":"Duplicate order sent."}'), "create order"
+    )
     assert isinstance(err, DuplicateOrderId)
 
 

@@ -17,7 +17,8 @@ class Clock:
 
 
 async def test_paper_feed_is_keyless_and_never_hits_private_endpoints(
-        fake: Any, clients: Any) -> None:
+    fake: Any, clients: Any
+) -> None:
     client = clients.public("binance")
     assert not client.apiKey and not client.secret
     last_open = fake.klines[-1][0]
@@ -37,11 +38,13 @@ async def test_paper_feed_is_keyless_and_never_hits_private_endpoints(
     assert fake.requests and fake.signed_requests() == []
 
 
-async def test_unreachable_exchange_keeps_last_price_and_turns_stale(fake: Any,
-                                                                    clients: Any) -> None:
+async def test_unreachable_exchange_keeps_last_price_and_turns_stale(
+    fake: Any, clients: Any
+) -> None:
     clock = Clock(fake.klines[-1][0] + 30_000)
-    feed = CcxtFeed(clients.public("binance"), "BTC/USDT", "1m", clients=clients, clock=clock,
-                    stale_after_s=60)
+    feed = CcxtFeed(
+        clients.public("binance"), "BTC/USDT", "1m", clients=clients, clock=clock, stale_after_s=60
+    )
     await feed.warmup(5)
     assert feed.last_price == float(fake.klines[-2][4]) and not feed.is_stale
     fake.fault_fn = lambda m, p: "503"

@@ -43,16 +43,20 @@ class Venue:
 @pytest.fixture(params=DIALECTS)
 async def venue(request: Any, journal: Any) -> AsyncIterator[Venue]:
     kind = request.param
-    fake = venues.new_fake(kind, stall_s=0.4, late_s=0.5,
-                           balances={"USDT": Decimal("100000"), "BTC": Decimal("0")})
+    fake = venues.new_fake(
+        kind, stall_s=0.4, late_s=0.5, balances={"USDT": Decimal("100000"), "BTC": Decimal("0")}
+    )
     fake.retry_after_s = 0
     await fake.start()
     creds = fake.credentials()
-    clients = ExchangeClients(config={kind: {"timeout": 250, "rateLimit": 1}},
-                              breaker_threshold=1000,
-                              configure=lambda c: venues.fake_base.point_ccxt(c, fake.base_url))
-    client = await clients.private(kind, lambda: Credentials(
-        creds["apiKey"], creds["secret"], creds.get("password")))
+    clients = ExchangeClients(
+        config={kind: {"timeout": 250, "rateLimit": 1}},
+        breaker_threshold=1000,
+        configure=lambda c: venues.fake_base.point_ccxt(c, fake.base_url),
+    )
+    client = await clients.private(
+        kind, lambda: Credentials(creds["apiKey"], creds["secret"], creds.get("password"))
+    )
     try:
         yield Venue(kind, fake, CcxtBroker(client, clients, journal), journal)
     finally:
@@ -61,8 +65,9 @@ async def venue(request: Any, journal: Any) -> AsyncIterator[Venue]:
 
 
 def intent(side: Side = Side.BUY, qty: str = "0.5") -> OrderIntent:
-    return OrderIntent("bot1", "BTC/USDT", side, Decimal(qty), OrderReason.ENTRY,
-                       new_client_order_id("bot1"))
+    return OrderIntent(
+        "bot1", "BTC/USDT", side, Decimal(qty), OrderReason.ENTRY, new_client_order_id("bot1")
+    )
 
 
 async def test_a_filled_market_buy_holds_what_the_account_received(venue: Venue) -> None:
@@ -122,8 +127,9 @@ async def test_a_duplicate_client_order_id_means_the_order_exists(venue: Venue) 
     plain InvalidOrder from ccxt: recognised by the exchange's words, never a rejection."""
     it = intent()
     price = 50.0  # a resting limit order of ours with the same id (the first send got through)
-    await venue.broker.client.create_order("BTC/USDT", "limit", "buy", 0.5, price,
-                                           {"clientOrderId": it.client_order_id})
+    await venue.broker.client.create_order(
+        "BTC/USDT", "limit", "buy", 0.5, price, {"clientOrderId": it.client_order_id}
+    )
     placed = await venue.broker.place(it, 1)
     assert placed.order.status is OrderStatus.UNKNOWN
     assert placed.error is not None and "uplicate" in str(placed.error)
@@ -131,8 +137,7 @@ async def test_a_duplicate_client_order_id_means_the_order_exists(venue: Venue) 
     assert ex.order.status is OrderStatus.OPEN  # the exchange's order, adopted as it stands
 
 
-async def test_an_order_refused_by_the_exchange_is_rejected_after_one_send(venue: Venue
-                                                                         ) -> None:
+async def test_an_order_refused_by_the_exchange_is_rejected_after_one_send(venue: Venue) -> None:
     with pytest.raises(ox.InsufficientFunds):
         await venue.broker.place(intent(Side.SELL, "5"), 1)
     assert venue.creates() == 1

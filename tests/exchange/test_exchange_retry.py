@@ -19,7 +19,8 @@ def calls(fake: Any, path: str) -> int:
 
 @pytest.mark.parametrize("fault", ["429", "418", "500", "503", "stall", "drop", "malformed"])
 async def test_temporary_error_makes_exactly_five_calls_with_backoff(
-        fault: str, fake: Any, clients: Any, sleeps: list[float]) -> None:
+    fault: str, fake: Any, clients: Any, sleeps: list[float]
+) -> None:
     client = clients.public("binance")
     client.timeout = 150
     fake.stall_s = 0.4
@@ -53,12 +54,12 @@ async def test_temporary_then_success_returns_the_value(fake: Any, clients: Any)
     assert t["last"] == 100.0 and calls(fake, TICKER) == 3
 
 
-async def test_permanent_errors_make_one_call(fake: Any, clients: Any, creds: Any,
-                                              sleeps: list[float]) -> None:
+async def test_permanent_errors_make_one_call(
+    fake: Any, clients: Any, creds: Any, sleeps: list[float]
+) -> None:
     client = clients.public("binance")
     await clients.markets("binance")
-    client.markets["ETH/USDT"] = dict(client.markets["BTC/USDT"], id="ETHUSDT",
-                                      symbol="ETH/USDT")
+    client.markets["ETH/USDT"] = dict(client.markets["BTC/USDT"], id="ETHUSDT", symbol="ETH/USDT")
     with pytest.raises(ox.BadSymbol):
         await clients.read(client, lambda: client.fetch_ticker("ETH/USDT"), "fetch ticker")
     assert calls(fake, TICKER) == 1
@@ -73,8 +74,13 @@ async def test_permanent_errors_make_one_call(fake: Any, clients: Any, creds: An
 def test_breaker_opens_refuses_probes_and_closes() -> None:
     now = [0.0]
     changes: list[tuple[str, str]] = []
-    b = CircuitBreaker("binance", threshold=3, cooldown_s=10, monotonic=lambda: now[0],
-                       on_change=lambda n, old, new, why: changes.append((old, new)))
+    b = CircuitBreaker(
+        "binance",
+        threshold=3,
+        cooldown_s=10,
+        monotonic=lambda: now[0],
+        on_change=lambda n, old, new, why: changes.append((old, new)),
+    )
     for _ in range(3):
         b.before_call()
         b.record_failure("timeout")
@@ -91,8 +97,13 @@ def test_breaker_opens_refuses_probes_and_closes() -> None:
     b.before_call()
     b.record_success()
     assert b.state is BreakerState.CLOSED
-    assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "open"),
-                       ("open", "half_open"), ("half_open", "closed")]
+    assert changes == [
+        ("closed", "open"),
+        ("open", "half_open"),
+        ("half_open", "open"),
+        ("open", "half_open"),
+        ("half_open", "closed"),
+    ]
 
 
 async def test_thirty_percent_failures_over_1000_cycles(fake: Any, clients: Any) -> None:
@@ -100,14 +111,20 @@ async def test_thirty_percent_failures_over_1000_cycles(fake: Any, clients: Any)
     from oxbot.engine.exchange.clients import ExchangeClients
 
     rng = random.Random(7)
-    fake.fault_fn = lambda m, p: rng.choice(["500", "503", "429", "drop"]) \
-        if p == TICKER and rng.random() < 0.3 else None
+    fake.fault_fn = lambda m, p: (
+        rng.choice(["500", "503", "429", "drop"]) if p == TICKER and rng.random() < 0.3 else None
+    )
     now = [0.0]
     changes: list[str] = []
-    reg = ExchangeClients(configure=clients._configure, config=clients._config,
-                          sleep=clients.sleep, breaker_threshold=3, breaker_cooldown_s=5,
-                          policy=RetryPolicy(retries=1),
-                          on_breaker_change=lambda n, o, new, why: changes.append(new))
+    reg = ExchangeClients(
+        configure=clients._configure,
+        config=clients._config,
+        sleep=clients.sleep,
+        breaker_threshold=3,
+        breaker_cooldown_s=5,
+        policy=RetryPolicy(retries=1),
+        on_breaker_change=lambda n, o, new, why: changes.append(new),
+    )
     reg.breaker("binance")._now = lambda: now[0]
     client = reg.public("binance")
     ok = refused = failed = 0

@@ -29,22 +29,32 @@ async def test_what_ccxt_sends_with_an_order(bn: Any) -> None:
     market, limit = bn.sent("create")
     # newOrderRespType FULL for market and limit (options ~1426, sent ~7109); recvWindow
     # 10000 (options ~1423, sign() adds it); a broker id when none is given (~6841).
-    assert {k: market[k] for k in ("type", "side", "quantity", "newOrderRespType",
-                                   "recvWindow")} == {
-        "type": "MARKET", "side": "BUY", "quantity": "0.01", "newOrderRespType": "FULL",
-        "recvWindow": "10000"}
+    assert {
+        k: market[k] for k in ("type", "side", "quantity", "newOrderRespType", "recvWindow")
+    } == {
+        "type": "MARKET",
+        "side": "BUY",
+        "quantity": "0.01",
+        "newOrderRespType": "FULL",
+        "recvWindow": "10000",
+    }
     assert market["newClientOrderId"].startswith("x-TKT5PX2F")
     assert (limit["newOrderRespType"], limit["timeInForce"], limit["price"]) == (
-        "FULL", "GTC", "90")
+        "FULL",
+        "GTC",
+        "90",
+    )
 
 
 async def test_ack_and_result_replies(bn: Any) -> None:
-    ack = await bn.client.create_order(SYM, "market", "buy", 0.01, None,
-                                       {"newOrderRespType": "ACK"})
+    ack = await bn.client.create_order(
+        SYM, "market", "buy", 0.01, None, {"newOrderRespType": "ACK"}
+    )
     # ACK: ids and transactTime only (docs). ccxt: status None but filled 0.0 (!), no amount.
     assert (ack["status"], ack["filled"], ack["amount"], ack["trades"]) == (None, 0.0, None, [])
-    result = await bn.client.create_order(SYM, "market", "buy", 0.01, None,
-                                          {"newOrderRespType": "RESULT"})
+    result = await bn.client.create_order(
+        SYM, "market", "buy", 0.01, None, {"newOrderRespType": "RESULT"}
+    )
     # RESULT: the order's state, no fills: ccxt has no fee.
     assert (result["status"], result["filled"], result["fee"]) == ("closed", 0.01, None)
     assert bn.fake.orders[int(ack["id"])].status == "FILLED"  # ACK said nothing of it
@@ -56,8 +66,11 @@ async def test_bnb_fees_are_a_third_asset(bn: Any) -> None:
     buy = await bn.client.create_order(SYM, "market", "buy", 0.01)
     # 1 USDT notional x 0.1 % x 0.75 (BNB discount) / 300 USDT per BNB
     assert buy["fee"] == {"currency": "BNB", "cost": 2.5e-06}
-    assert bn.fake.balances == {"USDT": Decimal("999999"), "BTC": Decimal("0.01"),
-                                "BNB": Decimal("0.9999975")}
+    assert bn.fake.balances == {
+        "USDT": Decimal("999999"),
+        "BTC": Decimal("0.01"),
+        "BNB": Decimal("0.9999975"),
+    }
     bn.fake.balances["BNB"] = Decimal(0)  # not enough BNB: the asset received pays
     again = await bn.client.create_order(SYM, "market", "buy", 0.01)
     assert again["fee"] == {"currency": "BTC", "cost": 1e-05}
@@ -70,10 +83,10 @@ async def test_quote_fee_mode_for_tests_that_need_it(bn: Any) -> None:
     assert bn.fake.balances == {"USDT": Decimal("999998.999"), "BTC": Decimal("0.01")}
 
 
-@pytest.mark.parametrize("offset_ms,why", [(20_000, "outside of the recvWindow"),
-                                           (-2_000, "1000ms ahead")])
-async def test_a_timestamp_outside_the_window_is_refused(offset_ms: int, why: str,
-                                                        bn: Any) -> None:
+@pytest.mark.parametrize(
+    "offset_ms,why", [(20_000, "outside of the recvWindow"), (-2_000, "1000ms ahead")]
+)
+async def test_a_timestamp_outside_the_window_is_refused(offset_ms: int, why: str, bn: Any) -> None:
     # Binance docs, timing security: -1021; ccxt: InvalidNonce (shared table).
     bn.fake.clock_offset_ms = offset_ms
     with pytest.raises(ccxt.InvalidNonce, match=why):
@@ -83,8 +96,7 @@ async def test_a_timestamp_outside_the_window_is_refused(offset_ms: int, why: st
 
 async def test_keys(bn: Any) -> None:
     fake = bn.fake
-    wrong_secret = venues.new_client("binance", fake, {"apiKey": fake.api_key,
-                                                       "secret": "nope"})
+    wrong_secret = venues.new_client("binance", fake, {"apiKey": fake.api_key, "secret": "nope"})
     wrong_key = venues.new_client("binance", fake, {"apiKey": "nope", "secret": fake.secret})
     try:
         for client in (wrong_secret, wrong_key):

@@ -14,9 +14,29 @@ import pytest
 from module_loading import load_by_path
 
 venues = load_by_path("_oxbot_exchange_tests_venues", Path(__file__).with_name("venues.py"))
-FAULTS = ["429", "500", "502", "503", "504", "stall", "drop", "malformed", "empty", "empty_json",
-          "html", "late", "late_arrival", "500_after", "503_after", "stall_after", "drop_after",
-          "malformed_after", "empty_after", "empty_json_after", "html_after"]
+FAULTS = [
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "stall",
+    "drop",
+    "malformed",
+    "empty",
+    "empty_json",
+    "html",
+    "late",
+    "late_arrival",
+    "500_after",
+    "503_after",
+    "stall_after",
+    "drop_after",
+    "malformed_after",
+    "empty_after",
+    "empty_json_after",
+    "html_after",
+]
 
 
 def applies(fault: str | None) -> bool:
@@ -26,17 +46,29 @@ def applies(fault: str | None) -> bool:
 @pytest.mark.parametrize("kind", ["binance", "okx"])
 async def test_300_creations_under_random_faults(kind: str) -> None:
     faults = FAULTS + (["418"] if kind == "binance" else [])
-    v = await venues.open_venue(kind, timeout_ms=60, stall_s=0.08, late_s=0.1,
-                                balances={"USDT": Decimal("1000000"), "BTC": Decimal("10")})
+    v = await venues.open_venue(
+        kind,
+        timeout_ms=60,
+        stall_s=0.08,
+        late_s=0.1,
+        balances={"USDT": Decimal("1000000"), "BTC": Decimal("10")},
+    )
     rng = random.Random(11)
-    v.fake.fault_fn = lambda m, p: (rng.choice(faults) if (m, p) == ("POST", v.path("create"))
-                                    and rng.random() < 0.4 else None)
+    v.fake.fault_fn = lambda m, p: (
+        rng.choice(faults) if (m, p) == ("POST", v.path("create")) and rng.random() < 0.4 else None
+    )
     t0 = time.monotonic()
     try:
         for i in range(300):
             try:
-                await v.client.create_order(venues.SYMBOL, "market", ("buy", "sell")[i % 2],
-                                            0.01, None, {"clientOrderId": f"c{i}"})
+                await v.client.create_order(
+                    venues.SYMBOL,
+                    "market",
+                    ("buy", "sell")[i % 2],
+                    0.01,
+                    None,
+                    {"clientOrderId": f"c{i}"},
+                )
             except ccxt.BaseError:
                 pass
         await v.fake.settle()

@@ -37,18 +37,25 @@ async def test_load_markets_calls_the_real_endpoints_and_reads_the_filters(venue
     if venue.kind == "binance":
         # ccxt binance.py fetch_markets ~3392: spot exchangeInfo + linear (fapi) + inverse (dapi),
         # with keys also margin pairs (fetchMargins); fetch_currencies ~3157: capital/config.
-        assert paths == {"/api/v3/exchangeInfo", "/fapi/v1/exchangeInfo",
-                         "/dapi/v1/exchangeInfo", "/sapi/v1/margin/allPairs",
-                         "/sapi/v1/margin/isolated/allPairs",
-                         "/sapi/v1/capital/config/getall"}
+        assert paths == {
+            "/api/v3/exchangeInfo",
+            "/fapi/v1/exchangeInfo",
+            "/dapi/v1/exchangeInfo",
+            "/sapi/v1/margin/allPairs",
+            "/sapi/v1/margin/isolated/allPairs",
+            "/sapi/v1/capital/config/getall",
+        }
         # LOT_SIZE stepSize / PRICE_FILTER tickSize become precision (TICK_SIZE mode).
         assert (m["precision"]["amount"], m["precision"]["price"]) == (1e-05, 0.01)
         assert m["limits"]["amount"]["min"] == 1e-05 and m["limits"]["cost"]["min"] == 0.5
     else:
         # ccxt okx.py fetch_markets ~1760: SPOT, FUTURES, SWAP, OPTION (x2 uly); with keys
         # fetch_currencies ~2020 calls the PRIVATE asset/currencies.
-        kinds = sorted(e["params"].get("instType") for e in venue.fake.log
-                       if e["path"] == "/api/v5/public/instruments")
+        kinds = sorted(
+            e["params"].get("instType")
+            for e in venue.fake.log
+            if e["path"] == "/api/v5/public/instruments"
+        )
         assert kinds == ["FUTURES", "OPTION", "OPTION", "SPOT", "SWAP"]
         assert paths == {"/api/v5/public/instruments", "/api/v5/asset/currencies"}
         # okx.py parse_market ~1930: lotSz -> precision.amount, tickSz -> price, minSz -> min.
@@ -80,8 +87,7 @@ async def test_market_buy_then_sell_fees_in_the_asset_received(venue: Any) -> No
     else:
         # OKX's place-order reply has ids only (okx.py parse_order ~3990 quotes it):
         # ccxt leaves status, filled, amount, fee unknown.
-        assert (buy["status"], buy["filled"], buy["amount"], buy["fee"]) == (
-            None, None, None, None)
+        assert (buy["status"], buy["filled"], buy["amount"], buy["fee"]) == (None, None, None, None)
         assert buy["id"] and buy["clientOrderId"]
     # Binance without BNB and OKX spot take a buy's fee in the coin bought: 1 BTC bought
     # credits 0.999 BTC (Binance fee schedule; OKX docs fills feeCcy).
@@ -95,8 +101,7 @@ async def test_market_buy_then_sell_fees_in_the_asset_received(venue: Any) -> No
     sell = await c.create_order(SYM, "market", "sell", 0.005)
     (trade,) = await c.fetch_order_trades(sell["id"], SYM)
     assert trade["fee"] == {"currency": "USDT", "cost": 0.0005}  # a sell pays in quote
-    assert fake.balances == {"USDT": USDT0 - 1 + Decimal("0.4995"),
-                             "BTC": Decimal("0.00499")}
+    assert fake.balances == {"USDT": USDT0 - 1 + Decimal("0.4995"), "BTC": Decimal("0.00499")}
 
 
 async def test_fetch_order_by_id_and_by_client_order_id(venue: Any) -> None:
@@ -169,8 +174,9 @@ async def test_a_client_order_id_blocks_only_while_its_order_is_open(venue: Any)
     with pytest.raises(ccxt.InvalidOrder) as info:
         await c.create_order(SYM, "limit", "buy", 0.01, 90, {"clientOrderId": "dup2"})
     assert not isinstance(info.value, ccxt.DuplicateOrderId)
-    assert ("Duplicate order sent." if venue.kind == "binance" else "Duplicated clOrdId") in \
-        str(info.value)
+    assert ("Duplicate order sent." if venue.kind == "binance" else "Duplicated clOrdId") in str(
+        info.value
+    )
 
 
 async def test_insufficient_balance(venue: Any) -> None:
@@ -215,8 +221,7 @@ async def test_a_market_order_the_book_cannot_fill_ends_partially_filled(venue: 
     assert order["status"] == ("expired" if venue.kind == "binance" else "canceled")
     assert (order["amount"], order["filled"]) == (0.01, 0.008)
     trades = await c.fetch_order_trades(placed["id"], SYM)
-    assert sorted((t["price"], t["amount"]) for t in trades) == [(100.0, 0.004),
-                                                                 (100.5, 0.004)]
+    assert sorted((t["price"], t["amount"]) for t in trades) == [(100.0, 0.004), (100.5, 0.004)]
     assert fake.balances["BTC"] == Decimal("0.008") - Decimal("0.000008")
     assert fake.balances["USDT"] == USDT0 - Decimal("0.4") - Decimal("0.402")
     # fetch_closed_orders keeps only 'closed' (binance.py ~8081 filters; okx.py asks
@@ -233,8 +238,9 @@ async def test_lookups_before_the_exchange_has_the_order(venue: Any) -> None:
     with pytest.raises(ccxt.OrderNotFound):
         await c.fetch_order(None, SYM, {"clientOrderId": "lag1"})
     assert await c.fetch_open_orders(SYM) == [] and await c.fetch_closed_orders(SYM) == []
-    await wait_for(lambda: fake.visible(next(iter_orders(fake)), 0.3), 5.0,
-                   "the order to become visible")
+    await wait_for(
+        lambda: fake.visible(next(iter_orders(fake)), 0.3), 5.0, "the order to become visible"
+    )
     assert (await c.fetch_order(placed["id"], SYM))["status"] == "closed"
 
 
@@ -244,8 +250,9 @@ async def test_fills_listed_later_than_the_order_state(venue: Any) -> None:
     placed = await c.create_order(SYM, "market", "buy", 0.01)
     assert (await c.fetch_order(placed["id"], SYM))["filled"] == 0.01
     assert await c.fetch_order_trades(placed["id"], SYM) == []  # filled, yet no trade
-    await wait_for(lambda: fake.visible(next(iter_orders(fake)), 0.3), 5.0,
-                   "the order to become visible")
+    await wait_for(
+        lambda: fake.visible(next(iter_orders(fake)), 0.3), 5.0, "the order to become visible"
+    )
     assert len(await c.fetch_order_trades(placed["id"], SYM)) == 1
 
 
@@ -264,19 +271,32 @@ async def test_uniform_views(venue: Any) -> None:
     await c.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "view1"})
     await c.create_order(SYM, "limit", "sell", 0.005, 150, {"clientOrderId": "view2"})
     assert fake.exchange_id == venue.kind
-    assert set(fake.credentials()) == ({"apiKey", "secret"} if venue.kind == "binance"
-                                       else {"apiKey", "secret", "password"})
+    assert set(fake.credentials()) == (
+        {"apiKey", "secret"} if venue.kind == "binance" else {"apiKey", "secret", "password"}
+    )
     filled, resting = fake.orders_view()
-    assert {k: filled[k] for k in ("client_order_id", "symbol", "side", "status", "amount",
-                                   "filled")} == {
-        "client_order_id": "view1", "symbol": SYM, "side": "buy", "status": "filled",
-        "amount": Decimal("0.01"), "filled": Decimal("0.01")}
+    assert {
+        k: filled[k] for k in ("client_order_id", "symbol", "side", "status", "amount", "filled")
+    } == {
+        "client_order_id": "view1",
+        "symbol": SYM,
+        "side": "buy",
+        "status": "filled",
+        "amount": Decimal("0.01"),
+        "filled": Decimal("0.01"),
+    }
     (trade,) = filled["trades"]
     assert trade == fake.trades_view()[0]
-    assert {k: trade[k] for k in ("client_order_id", "side", "amount", "price", "fee",
-                                  "fee_currency")} == {
-        "client_order_id": "view1", "side": "buy", "amount": Decimal("0.01"),
-        "price": Decimal("100"), "fee": Decimal("0.00001"), "fee_currency": "BTC"}
+    assert {
+        k: trade[k] for k in ("client_order_id", "side", "amount", "price", "fee", "fee_currency")
+    } == {
+        "client_order_id": "view1",
+        "side": "buy",
+        "amount": Decimal("0.01"),
+        "price": Decimal("100"),
+        "fee": Decimal("0.00001"),
+        "fee_currency": "BTC",
+    }
     assert trade["exchange_order_id"] == filled["exchange_order_id"]
     assert (resting["status"], resting["filled"], resting["trades"]) == ("open", 0, [])
     assert fake.balances == {"USDT": USDT0 - 1, "BTC": Decimal("0.00999")}

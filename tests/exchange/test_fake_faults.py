@@ -44,11 +44,13 @@ CLASSES: dict[str, tuple[Any, Any]] = {
     "late": (ccxt.RequestTimeout, ccxt.RequestTimeout),
     "late_arrival": (ccxt.RequestTimeout, ccxt.RequestTimeout),
 }
-AFTER = ["500", "502", "503", "504", "stall", "drop", "malformed", "empty", "empty_json",
-         "html"]
-CREATE_CASES = [(k, f) for k in ("binance", "okx") for f in
-                list(CLASSES) + [a + "_after" for a in AFTER]
-                if CLASSES[f.removesuffix("_after")][k == "okx"] is not NA]
+AFTER = ["500", "502", "503", "504", "stall", "drop", "malformed", "empty", "empty_json", "html"]
+CREATE_CASES = [
+    (k, f)
+    for k in ("binance", "okx")
+    for f in list(CLASSES) + [a + "_after" for a in AFTER]
+    if CLASSES[f.removesuffix("_after")][k == "okx"] is not NA
+]
 
 
 @pytest.fixture
@@ -80,8 +82,9 @@ async def outcome(call: Any) -> Any:
 async def test_fault_on_create(kind: str, fault: str, make: Any) -> None:
     v = await make(kind)
     v.fake.script(fault, path=v.path("create"), method="POST")
-    got = await outcome(v.client.create_order(SYM, "market", "buy", 0.01, None,
-                                              {"clientOrderId": "faulty1"}))
+    got = await outcome(
+        v.client.create_order(SYM, "market", "buy", 0.01, None, {"clientOrderId": "faulty1"})
+    )
     want = expected(kind, fault)
     if want is NONE:
         assert isinstance(got, dict) and (got["id"], got["status"]) == (None, None)
@@ -96,8 +99,19 @@ async def test_fault_on_create(kind: str, fault: str, make: Any) -> None:
         assert found["status"] == "closed"
 
 
-LOOKUP = ["429", "500", "503", "504", "stall", "drop", "drop_after", "malformed", "empty",
-          "empty_json", "html"]
+LOOKUP = [
+    "429",
+    "500",
+    "503",
+    "504",
+    "stall",
+    "drop",
+    "drop_after",
+    "malformed",
+    "empty",
+    "empty_json",
+    "html",
+]
 
 
 @pytest.mark.parametrize("kind", ["binance", "okx"])
@@ -127,7 +141,9 @@ async def test_a_binance_cancel_applied_then_dropped_reads_unknown_order(make: A
         await v.client.cancel_order(rest["id"], SYM)
     assert v.fake.orders[int(rest["id"])].status == "CANCELED"
     assert [m for m, p, _ in v.fake.requests if p == v.path("cancel") and m != "POST"] == [
-        "DELETE", "DELETE"]
+        "DELETE",
+        "DELETE",
+    ]
 
 
 async def test_an_okx_cancel_applied_then_dropped_is_a_network_error(make: Any) -> None:
@@ -140,8 +156,7 @@ async def test_an_okx_cancel_applied_then_dropped_is_a_network_error(make: Any) 
 
 
 @pytest.mark.parametrize("kind", ["binance", "okx"])
-async def test_a_late_order_appears_while_the_client_looks_it_up(kind: str,
-                                                                 make: Any) -> None:
+async def test_a_late_order_appears_while_the_client_looks_it_up(kind: str, make: Any) -> None:
     v = await make(kind)
     v.fake.script("late", path=v.path("create"), method="POST")
     with pytest.raises(ccxt.RequestTimeout):
@@ -151,13 +166,11 @@ async def test_a_late_order_appears_while_the_client_looks_it_up(kind: str,
         await v.client.fetch_order(None, SYM, {"clientOrderId": "late1"})
     assert v.fake.pending_late() == 1
     await v.fake.settle()
-    assert (await v.client.fetch_order(None, SYM, {"clientOrderId": "late1"}))["status"] == \
-        "closed"
+    assert (await v.client.fetch_order(None, SYM, {"clientOrderId": "late1"}))["status"] == "closed"
 
 
 @pytest.mark.parametrize("kind", ["binance", "okx"])
-async def test_a_request_reaching_the_exchange_too_late_is_refused(kind: str,
-                                                                   make: Any) -> None:
+async def test_a_request_reaching_the_exchange_too_late_is_refused(kind: str, make: Any) -> None:
     """Binance checks recvWindow when the request reaches it (docs, timing security: -1021);
     OKX refuses a timestamp more than 30 s old (50102). ``late_arrival`` holds the request
     before the exchange; ``late`` holds it inside (already checked: applied)."""

@@ -29,10 +29,17 @@ async def test_ccxt_places_through_batch_orders_in_base_units(ok: Any) -> None:
     await ok.client.create_order(SYM, "market", "buy", 0.01)
     (mine,), (auto,) = ok.sent("create")  # a one-order ARRAY to batch-orders (options)
     # tdMode cash for spot without margin; tgtCcy = options tgtCcy, default base_ccy (~3214-3217)
-    assert {k: mine[k] for k in ("instId", "tdMode", "side", "ordType", "sz", "tgtCcy",
-                                 "clOrdId")} == {
-        "instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market",
-        "sz": "0.01", "tgtCcy": "base_ccy", "clOrdId": "mine1"}
+    assert {
+        k: mine[k] for k in ("instId", "tdMode", "side", "ordType", "sz", "tgtCcy", "clOrdId")
+    } == {
+        "instId": "BTC-USDT",
+        "tdMode": "cash",
+        "side": "buy",
+        "ordType": "market",
+        "sz": "0.01",
+        "tgtCcy": "base_ccy",
+        "clOrdId": "mine1",
+    }
     # no client id given: ccxt makes brokerId + 16 hex, and tags the order (~3383)
     assert auto["clOrdId"].startswith(BROKER) and auto["tag"] == BROKER
     assert ok.fake.balances["BTC"] == Decimal("0.01998")
@@ -48,26 +55,30 @@ async def test_the_single_order_endpoint_answers_the_same(ok: Any) -> None:
 async def test_a_market_buy_is_sized_in_quote_unless_told_otherwise(ok: Any) -> None:
     c = ok.client
     # OKX docs: tgtCcy "Default is quote_ccy for buy, base_ccy for sell" (market orders).
-    raw = await c.privatePostTradeOrder({"instId": "BTC-USDT", "tdMode": "cash",
-                                         "side": "buy", "ordType": "market", "sz": "3"})
+    raw = await c.privatePostTradeOrder(
+        {"instId": "BTC-USDT", "tdMode": "cash", "side": "buy", "ordType": "market", "sz": "3"}
+    )
     order = await c.fetch_order(raw["data"][0]["ordId"], SYM)
-    assert (order["info"]["tgtCcy"], order["filled"], order["cost"]) == ("quote_ccy", 0.03,
-                                                                         3.0)
+    assert (order["info"]["tgtCcy"], order["filled"], order["cost"]) == ("quote_ccy", 0.03, 3.0)
     # ccxt's create_market_buy_order_with_cost sends tgtCcy=quote_ccy (~3058)
     placed = await c.create_market_buy_order_with_cost(SYM, 5)
     assert ok.sent("create")[-1][0]["tgtCcy"] == "quote_ccy"
     order = await c.fetch_order(placed["id"], SYM)
     assert (order["filled"], order["cost"], order["average"]) == (0.05, 5.0, 100.0)
     # a sell without tgtCcy is in base
-    raw = await c.privatePostTradeOrder({"instId": "BTC-USDT", "tdMode": "cash",
-                                         "side": "sell", "ordType": "market", "sz": "0.02"})
+    raw = await c.privatePostTradeOrder(
+        {"instId": "BTC-USDT", "tdMode": "cash", "side": "sell", "ordType": "market", "sz": "0.02"}
+    )
     assert (await c.fetch_order(raw["data"][0]["ordId"], SYM))["filled"] == 0.02
 
 
 async def test_keys_passphrase_and_clock(ok: Any) -> None:
     fake, creds = ok.fake, ok.fake.credentials()
-    cases = [({**creds, "password": "wrong"}, "50105"), ({**creds, "apiKey": "nope"}, "50111"),
-             ({**creds, "secret": "nope"}, "50113")]
+    cases = [
+        ({**creds, "password": "wrong"}, "50105"),
+        ({**creds, "apiKey": "nope"}, "50111"),
+        ({**creds, "secret": "nope"}, "50113"),
+    ]
     for bad, code in cases:
         client = venues.new_client("okx", fake, bad)
         client.markets, client.markets_by_id = ok.client.markets, ok.client.markets_by_id
@@ -108,8 +119,11 @@ async def test_the_balance_lists_only_currencies_held(ok: Any) -> None:
     await c.create_order(SYM, "limit", "sell", 0.004, 150)
     bal = await c.fetch_balance()
     # availBal -> free, frozenBal -> used, eq -> total (okx.py parse_trading_balance ~2818)
-    assert (bal["BTC"]["total"], bal["BTC"]["free"], bal["BTC"]["used"]) == (0.00999, 0.00599,
-                                                                             0.004)
+    assert (bal["BTC"]["total"], bal["BTC"]["free"], bal["BTC"]["used"]) == (
+        0.00999,
+        0.00599,
+        0.004,
+    )
 
 
 async def test_trades_from_fills_history_and_fills(ok: Any) -> None:
@@ -120,7 +134,12 @@ async def test_trades_from_fills_history_and_fills(ok: Any) -> None:
     assert sent == [{"instId": "BTC-USDT", "instType": "SPOT"}]  # okx.py fetch_my_trades ~4934
     (t,) = trades
     assert (t["order"], t["side"], t["amount"], t["price"], t["takerOrMaker"]) == (
-        placed["id"], "buy", 0.01, 100.0, "taker")
+        placed["id"],
+        "buy",
+        0.01,
+        100.0,
+        "taker",
+    )
     raw = (await c.privateGetTradeFills({"instType": "SPOT"}))["data"][0]
     assert (raw["tradeId"], raw["fee"], raw["feeCcy"]) == (t["id"], "-0.00001", "BTC")
     assert raw["billId"] and raw["clOrdId"] == placed["clientOrderId"]

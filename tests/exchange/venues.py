@@ -20,12 +20,22 @@ SYMBOL = "BTC/USDT"
 
 # The endpoints each dialect's ccxt client calls, by role (read in binance.py / okx.py).
 PATHS = {
-    "binance": {"create": "/api/v3/order", "order": "/api/v3/order",
-                "cancel": "/api/v3/order", "ticker": "/api/v3/ticker/24hr",
-                "trades": "/api/v3/myTrades", "balance": "/api/v3/account"},
-    "okx": {"create": "/api/v5/trade/batch-orders", "order": "/api/v5/trade/order",
-            "cancel": "/api/v5/trade/cancel-order", "ticker": "/api/v5/market/ticker",
-            "trades": "/api/v5/trade/fills-history", "balance": "/api/v5/account/balance"},
+    "binance": {
+        "create": "/api/v3/order",
+        "order": "/api/v3/order",
+        "cancel": "/api/v3/order",
+        "ticker": "/api/v3/ticker/24hr",
+        "trades": "/api/v3/myTrades",
+        "balance": "/api/v3/account",
+    },
+    "okx": {
+        "create": "/api/v5/trade/batch-orders",
+        "order": "/api/v5/trade/order",
+        "cancel": "/api/v5/trade/cancel-order",
+        "ticker": "/api/v5/market/ticker",
+        "trades": "/api/v5/trade/fills-history",
+        "balance": "/api/v5/account/balance",
+    },
 }
 
 
@@ -45,8 +55,11 @@ class Venue:
 
     def sent(self, role: str) -> list[Any]:
         """Params of every request the fake received for ``role``."""
-        return [e["params"] for e in self.fake.log
-                if e["path"] == self.path(role) and e["method"] == self.method(role)]
+        return [
+            e["params"]
+            for e in self.fake.log
+            if e["path"] == self.path(role) and e["method"] == self.method(role)
+        ]
 
 
 def new_fake(kind: str, **kw: Any) -> Any:
@@ -54,10 +67,16 @@ def new_fake(kind: str, **kw: Any) -> Any:
     return cls(klines=fake_base.generated_klines(T0 - 300 * 60_000, 300), **kw)
 
 
-def new_client(kind: str, fake: Any, creds: dict[str, str] | None = None,
-               timeout_ms: int = 2000, sandbox: bool = False) -> Any:
-    client = getattr(ccxt, kind)({**(creds or fake.credentials()), "timeout": timeout_ms,
-                                  "enableRateLimit": False})
+def new_client(
+    kind: str,
+    fake: Any,
+    creds: dict[str, str] | None = None,
+    timeout_ms: int = 2000,
+    sandbox: bool = False,
+) -> Any:
+    client = getattr(ccxt, kind)(
+        {**(creds or fake.credentials()), "timeout": timeout_ms, "enableRateLimit": False}
+    )
     if sandbox:
         client.set_sandbox_mode(True)  # before pointing: it swaps urls['api'] (see point_ccxt)
     fake_base.point_ccxt(client, fake.base_url)

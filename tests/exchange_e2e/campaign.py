@@ -24,8 +24,7 @@ from module_loading import load_by_path
 
 _HERE = Path(__file__).parent
 sup = load_by_path("_oxbot_exchange_e2e_e2e_support", _HERE / "e2e_support.py")
-fake_okx = load_by_path("_oxbot_exchange_tests_fake_okx", _HERE.parent / "exchange" /
-                        "fake_okx.py")
+fake_okx = load_by_path("_oxbot_exchange_tests_fake_okx", _HERE.parent / "exchange" / "fake_okx.py")
 fake_base = fake_okx.base
 TF_MS = sup.TF_MS
 S = fake_okx.s
@@ -53,10 +52,19 @@ class ClockedOkx(fake_okx.FakeOkx):  # type: ignore[misc,name-defined]
         rows = []
         for i in range(newest, max(oldest, newest - limit + 1) - 1, -1):
             o, c = sup.price_at(i - 1), sup.price_at(i)
-            rows.append([str(i * TF_MS), f"{o:.2f}", f"{max(o, c) + 0.3:.2f}",
-                         f"{min(o, c) - 0.3:.2f}", f"{c:.2f}", "10.0", S(Decimal("10") *
-                         Decimal(str(c))), S(Decimal("10") * Decimal(str(c))),
-                         "0" if i == cur else "1"])
+            rows.append(
+                [
+                    str(i * TF_MS),
+                    f"{o:.2f}",
+                    f"{max(o, c) + 0.3:.2f}",
+                    f"{min(o, c) - 0.3:.2f}",
+                    f"{c:.2f}",
+                    "10.0",
+                    S(Decimal("10") * Decimal(str(c))),
+                    S(Decimal("10") * Decimal(str(c))),
+                    "0" if i == cur else "1",
+                ]
+            )
         return fake_okx.ok(rows)
 
 
@@ -80,8 +88,9 @@ async def place_resting(fake: Any, client_order_id: str, price: float = 50.0) ->
     client = getattr(ccxt, fake.exchange_id)({**fake.credentials(), "timeout": 2000})
     fake_base.point_ccxt(client, fake.base_url)
     try:
-        await client.create_order("BTC/USDT", "limit", "buy", 0.2, price,
-                                  {"clientOrderId": client_order_id})
+        await client.create_order(
+            "BTC/USDT", "limit", "buy", 0.2, price, {"clientOrderId": client_order_id}
+        )
     finally:
         await client.close()
 
@@ -99,9 +108,16 @@ def key_env(fake: Any) -> dict[str, str]:
 def write_settings(home: Path, fake: Any, **exchange: Any) -> Path:
     """``<home>/config/settings.json`` pointing the fake's exchange id at it, as a user points
     oxbot at a testnet or a gateway; ``exchange`` adds keys of that entry."""
-    entry: dict[str, Any] = {"url": fake.base_url, "timeout_ms": 300, "poll_s": 0.01,
-                             "retries": 2, "backoff_s": 0.01, "backoff_max_s": 0.05,
-                             "breaker_after": 1000, "breaker_cooldown_s": 0.05}
+    entry: dict[str, Any] = {
+        "url": fake.base_url,
+        "timeout_ms": 300,
+        "poll_s": 0.01,
+        "retries": 2,
+        "backoff_s": 0.01,
+        "backoff_max_s": 0.05,
+        "breaker_after": 1000,
+        "breaker_cooldown_s": 0.05,
+    }
     if fake.exchange_id == "binance":
         entry["options"] = {"recvWindow": 1500}
     else:
@@ -114,12 +130,19 @@ def write_settings(home: Path, fake: Any, **exchange: Any) -> Path:
 
 
 # ccxt's unified order statuses as the ledger must hold them once settled
-SETTLED = {"filled": "filled", "canceled": "canceled", "expired": "canceled",
-           "partially_filled": "partially_filled", "open": "open", "rejected": "rejected"}
+SETTLED = {
+    "filled": "filled",
+    "canceled": "canceled",
+    "expired": "canceled",
+    "partially_filled": "partially_filled",
+    "open": "open",
+    "rejected": "rejected",
+}
 
 
-async def ledger_vs_exchange(store: Any, fake: Any, bots: Mapping[str, Decimal],
-                             listed: Iterable[str] = ()) -> dict[str, Any]:
+async def ledger_vs_exchange(
+    store: Any, fake: Any, bots: Mapping[str, Decimal], listed: Iterable[str] = ()
+) -> dict[str, Any]:
     """Where the ledgers of ``bots`` (name -> capital) and the exchange disagree, for accounts
     the bots are the only traders of. ``listed``: client order ids reconciliation listed as
     unknown (sent, never shown by the exchange)."""
@@ -145,8 +168,11 @@ async def ledger_vs_exchange(store: Any, fake: Any, bots: Mapping[str, Decimal],
             unresolved += 1
             if db.client_order_id not in on_exchange and db.client_order_id not in listed:
                 unlisted_unknown.append((db.client_order_id, db.status.value))
-    trade_ids = {f"{fake.exchange_id}:{t['trade_id']}" for t in fake.trades_view()
-                 if (t["client_order_id"] or "")[:8] in prefixes}
+    trade_ids = {
+        f"{fake.exchange_id}:{t['trade_id']}"
+        for t in fake.trades_view()
+        if (t["client_order_id"] or "")[:8] in prefixes
+    }
     base = cash = Decimal(0)
     fill_ids: list[str] = []
     for name, capital in bots.items():
@@ -157,21 +183,33 @@ async def ledger_vs_exchange(store: Any, fake: Any, bots: Mapping[str, Decimal],
         cash += pf.cash - capital
     start = fake._start_balances
     return {
-        "duplicates": duplicates, "unknown_to_db": unknown_to_db, "wrong_state": wrong_state,
+        "duplicates": duplicates,
+        "unknown_to_db": unknown_to_db,
+        "wrong_state": wrong_state,
         "unlisted_unknown": unlisted_unknown,
         "missing_fills": sorted(trade_ids - set(fill_ids)),
         "extra_fills": sorted(set(fill_ids) - trade_ids),
         "duplicate_fills": len(fill_ids) - len(set(fill_ids)),
         "position_drift": base - (fake.balances[fake.base_asset] - start[fake.base_asset]),
         "cash_drift": cash - (fake.balances[fake.quote_asset] - start[fake.quote_asset]),
-        "exchange_orders": len(ours), "fills": len(fill_ids), "unresolved_in_db": unresolved,
+        "exchange_orders": len(ours),
+        "fills": len(fill_ids),
+        "unresolved_in_db": unresolved,
         "listed_unknown": len(listed),
     }
 
 
-CLEAN = {"duplicates": [], "unknown_to_db": [], "wrong_state": [], "unlisted_unknown": [],
-         "missing_fills": [], "extra_fills": [], "duplicate_fills": 0, "position_drift": 0,
-         "cash_drift": 0}
+CLEAN = {
+    "duplicates": [],
+    "unknown_to_db": [],
+    "wrong_state": [],
+    "unlisted_unknown": [],
+    "missing_fills": [],
+    "extra_fills": [],
+    "duplicate_fills": 0,
+    "position_drift": 0,
+    "cash_drift": 0,
+}
 
 
 def disagreements(report: Mapping[str, Any]) -> dict[str, Any]:

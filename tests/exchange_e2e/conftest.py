@@ -63,13 +63,19 @@ class EngineRun:
         self._n += 1
         cmd = replace(cmd, request_id=f"e2e{self._n}")
         self.engine.submit(cmd)
-        await self.wait(lambda: any(isinstance(e, CommandDone) and e.request_id == cmd.request_id
-                                    for e in self.events), timeout)
-        return next(e for e in self.events
-                    if isinstance(e, CommandDone) and e.request_id == cmd.request_id)
+        await self.wait(
+            lambda: any(
+                isinstance(e, CommandDone) and e.request_id == cmd.request_id for e in self.events
+            ),
+            timeout,
+        )
+        return next(
+            e for e in self.events if isinstance(e, CommandDone) and e.request_id == cmd.request_id
+        )
 
-    async def wait(self, cond: Callable[[], bool], timeout: float = 30,
-                   what: str | None = None) -> None:
+    async def wait(
+        self, cond: Callable[[], bool], timeout: float = 30, what: str | None = None
+    ) -> None:
         """Wait until cond() holds; fail at once if the engine stopped meanwhile."""
 
         def holds() -> bool:
@@ -100,8 +106,9 @@ def camp() -> Any:
 
 
 @pytest.fixture
-async def run_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                     ) -> AsyncIterator[Callable[..., Any]]:
+async def run_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Callable[..., Any]]:
     """``await run_engine(fake, **settings)`` -> a started EngineRun (stopped at teardown),
     configured as a user configures oxbot: settings.json's ``exchanges`` entry for the fake's
     exchange (``settings`` adds or overrides its keys, e.g. ``breaker_after=3``) and the key in
@@ -115,8 +122,9 @@ async def run_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         for key, value in campaign.key_env(fake).items():
             monkeypatch.setenv(key, value)
         path = campaign.write_settings(tmp_path / "home", fake, **settings)
-        opts = RuntimeOptions(db_path=tmp_path / db_name, snapshot_every_s=None,
-                              **exchange_options(path))
+        opts = RuntimeOptions(
+            db_path=tmp_path / db_name, snapshot_every_s=None, **exchange_options(path)
+        )
         assert not opts.exchanges_error, opts.exchanges_error
         for old, old_store in runs:  # a restart: the stopped engine lets go of the database
             if old.task is not None and old.task.done() and old_store.path == opts.db_path:

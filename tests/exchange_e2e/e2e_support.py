@@ -27,8 +27,9 @@ T0_MS = 1_700_000_000_000
 def _load_fake() -> Any:
     key = "_oxbot_exchange_e2e_fake_binance"
     if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, _HERE.parent / "exchange" /
-                                                      "fake_binance.py")
+        spec = importlib.util.spec_from_file_location(
+            key, _HERE.parent / "exchange" / "fake_binance.py"
+        )
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
         sys.modules[key] = module
@@ -80,10 +81,16 @@ REGISTRY[BuyAndHold.name] = BuyAndHold
 def holder(name: str, capital: str = "10000") -> BotConfig:
     """A LIVE bot that buys once and holds: a top-up below 500 USDT is refused and its stops
     are out of reach, so after its first buy it places no other order."""
-    return bot(name, Mode.LIVE, capital).model_copy(update={
-        "strategy": BuyAndHold.name, "risk": RiskLimits(
-            min_notional=Decimal("500"), stop_loss_pct=Decimal("50"),
-            take_profit_pct=Decimal("1000"))})
+    return bot(name, Mode.LIVE, capital).model_copy(
+        update={
+            "strategy": BuyAndHold.name,
+            "risk": RiskLimits(
+                min_notional=Decimal("500"),
+                stop_loss_pct=Decimal("50"),
+                take_profit_pct=Decimal("1000"),
+            ),
+        }
+    )
 
 
 def price_at(i: int) -> float:
@@ -119,8 +126,16 @@ class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
         rows = []
         for i in idx:
             o, c = price_at(i - 1), price_at(i)
-            rows.append([i * TF_MS, f"{o:.2f}", f"{max(o, c) + 0.3:.2f}",
-                         f"{min(o, c) - 0.3:.2f}", f"{c:.2f}", "10.0"])
+            rows.append(
+                [
+                    i * TF_MS,
+                    f"{o:.2f}",
+                    f"{max(o, c) + 0.3:.2f}",
+                    f"{min(o, c) - 0.3:.2f}",
+                    f"{c:.2f}",
+                    "10.0",
+                ]
+            )
         return rows
 
     def liquidity_cap(self, order: Any) -> Decimal | None:
@@ -137,8 +152,15 @@ class ClockedFake(fake_binance.FakeBinance):  # type: ignore[misc,name-defined]
 
 
 def bot(name: str, mode: Mode, capital: str = "10000") -> BotConfig:
-    return BotConfig(name=name, exchange="binance", symbols=("BTC/USDT",), timeframe="1m",
-                     strategy=Flip.name, capital=Decimal(capital), mode=mode)
+    return BotConfig(
+        name=name,
+        exchange="binance",
+        symbols=("BTC/USDT",),
+        timeframe="1m",
+        strategy=Flip.name,
+        capital=Decimal(capital),
+        mode=mode,
+    )
 
 
 def runtime_options(db_path: Path, url: str, home: Path) -> Any:
@@ -151,9 +173,25 @@ def runtime_options(db_path: Path, url: str, home: Path) -> Any:
 
     path = home / "config" / "settings.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"exchanges": {"binance": {
-        "url": url, "timeout_ms": 1000, "poll_s": 0.005, "retries": 4, "backoff_s": 0.001,
-        "backoff_max_s": 0.004, "breaker_after": 5, "breaker_cooldown_s": 0.05,
-        "options": {"recvWindow": 1500}}}}))
-    return RuntimeOptions(db_path=db_path, snapshot_every_s=None, resume=True,
-                          **exchange_options(path))
+    path.write_text(
+        json.dumps(
+            {
+                "exchanges": {
+                    "binance": {
+                        "url": url,
+                        "timeout_ms": 1000,
+                        "poll_s": 0.005,
+                        "retries": 4,
+                        "backoff_s": 0.001,
+                        "backoff_max_s": 0.004,
+                        "breaker_after": 5,
+                        "breaker_cooldown_s": 0.05,
+                        "options": {"recvWindow": 1500},
+                    }
+                }
+            }
+        )
+    )
+    return RuntimeOptions(
+        db_path=db_path, snapshot_every_s=None, resume=True, **exchange_options(path)
+    )

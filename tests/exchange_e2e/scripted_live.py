@@ -89,8 +89,10 @@ class Scripted(Strategy):
             want = script.pop(0)
         else:
             want = {s: ("hold" if s in ctx.positions else "buy") for s in ctx.config.symbols}
-        items = tuple(SymbolDecision(s, Action(want.get(s, "hold")), reasoning="scripted")
-                      for s in ctx.config.symbols)
+        items = tuple(
+            SymbolDecision(s, Action(want.get(s, "hold")), reasoning="scripted")
+            for s in ctx.config.symbols
+        )
         return Decision(ctx.bot, ctx.ts, items, reasoning="scripted", source="rule")
 
 
@@ -107,23 +109,32 @@ class Live:
     def runner(self, name: str) -> Any:
         return self.engine.runners[name]
 
-    async def bar(self, name: str, close_ts: int, price: float | dict[str, float] = 100.0
-                  ) -> None:
+    async def bar(self, name: str, close_ts: int, price: float | dict[str, float] = 100.0) -> None:
         """A closed 1m candle on every symbol of ``name`` (what the ccxt stream pushes)."""
         r = self.runner(name)
         for sym in r.config.symbols:
             px = price[sym] if isinstance(price, dict) else price
             c = Candle(close_ts - 60_000, px, px, px, px, 1.0)
-            frame = pd.DataFrame({"ts": [c.ts], "open": [px], "high": [px], "low": [px],
-                                  "close": [px], "volume": [1.0]})
-            r.inbox.put_nowait(Bar(StreamKey(r.config.exchange, sym, r.config.timeframe), c,
-                                   frame, close_ts))
+            frame = pd.DataFrame(
+                {
+                    "ts": [c.ts],
+                    "open": [px],
+                    "high": [px],
+                    "low": [px],
+                    "close": [px],
+                    "volume": [1.0],
+                }
+            )
+            r.inbox.put_nowait(
+                Bar(StreamKey(r.config.exchange, sym, r.config.timeframe), c, frame, close_ts)
+            )
         await r.inbox.join()
 
     async def tick(self, name: str, symbol: str, ts: int, price: float) -> None:
         r = self.runner(name)
-        r.inbox.put_nowait(Tick(StreamKey(r.config.exchange, symbol, r.config.timeframe), ts,
-                                price))
+        r.inbox.put_nowait(
+            Tick(StreamKey(r.config.exchange, symbol, r.config.timeframe), ts, price)
+        )
         await r.inbox.join()
 
     async def command(self, cmd: Any, timeout: float = 20.0) -> Any:
@@ -136,9 +147,17 @@ class Live:
             cmd = dataclasses.replace(cmd, request_id=uuid.uuid4().hex)
         self.engine.submit(cmd)
         return await waiting.wait_for(
-            lambda: next((ev for ev in self.events if isinstance(ev, CommandDone)
-                          and ev.request_id == cmd.request_id), None),
-            timeout, f"{type(cmd).__name__} done")
+            lambda: next(
+                (
+                    ev
+                    for ev in self.events
+                    if isinstance(ev, CommandDone) and ev.request_id == cmd.request_id
+                ),
+                None,
+            ),
+            timeout,
+            f"{type(cmd).__name__} done",
+        )
 
     def notices(self) -> list[str]:
         from oxbot.engine.messages import CycleFailed, Notice  # noqa: PLC0415
@@ -158,18 +177,33 @@ class Live:
         await self.engine.store.close()
 
 
-async def start_live(tmp: Path, fake: Any, configs: list[BotConfig], *,
-                     exchange: str = "binance", settings: dict[str, Any] | None = None,
-                     creds: Credentials | None = None, status: BotStatus = BotStatus.RUNNING,
-                     db: Path | None = None) -> Live:
+async def start_live(
+    tmp: Path,
+    fake: Any,
+    configs: list[BotConfig],
+    *,
+    exchange: str = "binance",
+    settings: dict[str, Any] | None = None,
+    creds: Credentials | None = None,
+    status: BotStatus = BotStatus.RUNNING,
+    db: Path | None = None,
+) -> Live:
     """The engine as `oxbot run` builds it, its ``exchanges`` settings pointing at ``fake``."""
     es = ExchangeSettings(url=fake.base_url, **(settings or {}))
-    keys = creds or Credentials(**{"api_key": fake.credentials()["apiKey"],
-                                   "secret": fake.credentials()["secret"],
-                                   "password": fake.credentials().get("password")})
-    opts = RuntimeOptions(db_path=db or tmp / "oxbot.db", exchanges={exchange: es},
-                          exchange_keys=lambda _ex: keys, lock_dir=tmp / "locks",
-                          snapshot_every_s=None)
+    keys = creds or Credentials(
+        **{
+            "api_key": fake.credentials()["apiKey"],
+            "secret": fake.credentials()["secret"],
+            "password": fake.credentials().get("password"),
+        }
+    )
+    opts = RuntimeOptions(
+        db_path=db or tmp / "oxbot.db",
+        exchanges={exchange: es},
+        exchange_keys=lambda _ex: keys,
+        lock_dir=tmp / "locks",
+        snapshot_every_s=None,
+    )
     engine = await build_engine(opts)
     for cfg in configs:
         await engine.store.save_bot(cfg, status)
@@ -180,24 +214,28 @@ async def start_live(tmp: Path, fake: Any, configs: list[BotConfig], *,
     return live
 
 
-def live_bot(name: str, symbols: tuple[str, ...] = ("BTC/USDT",), exchange: str = "binance",
-             **kw: Any) -> BotConfig:
-    return BotConfig(name=name, exchange=exchange, symbols=symbols, strategy="adv_script",
-                     mode=Mode.LIVE, **kw)
+def live_bot(
+    name: str, symbols: tuple[str, ...] = ("BTC/USDT",), exchange: str = "binance", **kw: Any
+) -> BotConfig:
+    return BotConfig(
+        name=name, exchange=exchange, symbols=symbols, strategy="adv_script", mode=Mode.LIVE, **kw
+    )
 
 
 async def wait_for(pred: Callable[[], Any], timeout: float = 10.0, every: float = 0.05) -> Any:
     """pred()'s first truthy value, or its last value after ``timeout``: these tests then assert
     with their own message, which says what was broken."""
     try:
-        return await waiting.wait_for(pred, timeout, waiting.describe(pred),
-                                      pause=lambda: asyncio.sleep(every))
+        return await waiting.wait_for(
+            pred, timeout, waiting.describe(pred), pause=lambda: asyncio.sleep(every)
+        )
     except waiting.WaitTimeout:
         return pred()
 
 
-async def wait_stored(live: Live, client_order_id: str, pred: Callable[[Any], Any],
-                      timeout: float = 25.0) -> Any:
+async def wait_stored(
+    live: Live, client_order_id: str, pred: Callable[[Any], Any], timeout: float = 25.0
+) -> Any:
     """The stored order once pred(order) holds, or as it is after ``timeout``: a test that
     needs an order followed to its end waits for that end rather than sleeping a guess; it then
     asserts with its own message."""
@@ -209,9 +247,12 @@ async def wait_stored(live: Live, client_order_id: str, pred: Callable[[Any], An
 
     await look()
     try:
-        await waiting.wait_for(lambda: pred(stored[0]), timeout,
-                               f"order {client_order_id} to satisfy {waiting.describe(pred)}",
-                               pause=look)
+        await waiting.wait_for(
+            lambda: pred(stored[0]),
+            timeout,
+            f"order {client_order_id} to satisfy {waiting.describe(pred)}",
+            pause=look,
+        )
     except waiting.WaitTimeout:
         pass
     return stored[0]

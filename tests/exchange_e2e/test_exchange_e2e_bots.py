@@ -12,8 +12,9 @@ from oxbot.engine.messages import AddBot, StartBot
 from oxbot.engine.models import Mode, OrderStatus
 
 
-async def test_paper_and_live_bots_trade_end_to_end(fake: Any, run_engine: Any, sup: Any,
-                                                   camp: Any) -> None:
+async def test_paper_and_live_bots_trade_end_to_end(
+    fake: Any, run_engine: Any, sup: Any, camp: Any
+) -> None:
     # As Binance charges an account without BNB: a buy's fee in the coin bought (the position
     # is what arrives, net of it), a sell's in USDT. Exits must still sell what is held.
     fake.fee_mode = "received"
@@ -34,8 +35,9 @@ async def test_paper_and_live_bots_trade_end_to_end(fake: Any, run_engine: Any, 
     assert (rules.amount_step, rules.min_notional) == (Decimal("0.00001"), Decimal("5"))
     # Every exchange order is the live bot's; none of the paper bot's orders reached it.
     store = eng.store
-    assert fake.orders and all(o.client_order_id.startswith(bot_prefix("live1"))
-                               for o in fake.orders.values())
+    assert fake.orders and all(
+        o.client_order_id.startswith(bot_prefix("live1")) for o in fake.orders.values()
+    )
     paper_fills = await store.load_fills("paper1")
     assert paper_fills and not {f.client_order_id for f in paper_fills} & set(fake.by_coid)
     for o in fake.orders.values():
@@ -74,8 +76,9 @@ async def test_paper_bot_never_signs_a_request(fake: Any, run_engine: Any, sup: 
     assert not fake.orders
 
 
-async def test_live_bot_needs_keys_and_a_free_key_lock(fake: Any, run_engine: Any, sup: Any,
-                                                       tmp_path: Any) -> None:
+async def test_live_bot_needs_keys_and_a_free_key_lock(
+    fake: Any, run_engine: Any, sup: Any, tmp_path: Any
+) -> None:
     run = await run_engine(fake)
     # Another engine's lock on the key, taken where every engine of this user looks for it,
     # whatever its OXBOT_HOME.
@@ -86,5 +89,6 @@ async def test_live_bot_needs_keys_and_a_free_key_lock(fake: Any, run_engine: An
     r = run.engine.runners["live2"]
     await run.wait(lambda: r.portfolio.trades >= 1, 30)
     await run.stop()
-    assert not any(o for o in fake.orders.values()
-                   if not o.client_order_id.startswith(bot_prefix("live2")))
+    assert not any(
+        o for o in fake.orders.values() if not o.client_order_id.startswith(bot_prefix("live2"))
+    )

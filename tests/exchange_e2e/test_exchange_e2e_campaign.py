@@ -27,26 +27,57 @@ from oxbot.engine.messages import AddBot, ReconcileFound
 from oxbot.engine.models import BotConfig, Mode
 
 CREATIONS = 300
-CREATE_FAULTS = ["429", "500", "502", "503", "504", "stall", "drop", "malformed", "empty",
-                 "empty_json", "html", "late", "late_arrival", "500_after", "503_after",
-                 "stall_after", "drop_after", "malformed_after", "empty_after",
-                 "empty_json_after", "html_after"]
+CREATE_FAULTS = [
+    "429",
+    "500",
+    "502",
+    "503",
+    "504",
+    "stall",
+    "drop",
+    "malformed",
+    "empty",
+    "empty_json",
+    "html",
+    "late",
+    "late_arrival",
+    "500_after",
+    "503_after",
+    "stall_after",
+    "drop_after",
+    "malformed_after",
+    "empty_after",
+    "empty_json_after",
+    "html_after",
+]
 READ_FAULTS = ["429", "500", "503", "stall", "drop", "malformed", "html", "empty"]
 CREATE = {"binance": ("POST", "/api/v3/order"), "okx": ("POST", "/api/v5/trade/batch-orders")}
-LOOKUPS = {"binance": ("/api/v3/order", "/api/v3/myTrades", "/api/v3/openOrders",
-                       "/api/v3/allOrders"),
-           "okx": ("/api/v5/trade/order", "/api/v5/trade/fills", "/api/v5/trade/fills-history",
-                   "/api/v5/trade/orders-pending", "/api/v5/trade/orders-history")}
+LOOKUPS = {
+    "binance": ("/api/v3/order", "/api/v3/myTrades", "/api/v3/openOrders", "/api/v3/allOrders"),
+    "okx": (
+        "/api/v5/trade/order",
+        "/api/v5/trade/fills",
+        "/api/v5/trade/fills-history",
+        "/api/v5/trade/orders-pending",
+        "/api/v5/trade/orders-history",
+    ),
+}
 BOTS = ("camp1", "camp2", "camp3", "camp4", "camp5", "camp6")
 CAPITAL = Decimal("1500")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["binance", "okx"])
-async def test_300_creations_under_random_faults(kind: str, camp: Any, run_engine: Any,
-                                                 sup: Any, record_property: Any) -> None:
-    fake = camp.clocked(kind, speed=600, stall_s=0.35, late_s=0.5,
-                        balances={"USDT": Decimal("1000000"), "BTC": Decimal("0")})
+async def test_300_creations_under_random_faults(
+    kind: str, camp: Any, run_engine: Any, sup: Any, record_property: Any
+) -> None:
+    fake = camp.clocked(
+        kind,
+        speed=600,
+        stall_s=0.35,
+        late_s=0.5,
+        balances={"USDT": Decimal("1000000"), "BTC": Decimal("0")},
+    )
     fake.retry_after_s = 0
     await fake.start()
     rng = random.Random(f"campaign-{kind}")
@@ -77,8 +108,15 @@ async def test_300_creations_under_random_faults(kind: str, camp: Any, run_engin
     try:
         run = await run_engine(fake, stale_after_s=30)
         for name in BOTS:
-            cfg = BotConfig(name=name, exchange=kind, symbols=("BTC/USDT",), timeframe="1m",
-                            strategy=sup.Flip.name, capital=CAPITAL, mode=Mode.LIVE)
+            cfg = BotConfig(
+                name=name,
+                exchange=kind,
+                symbols=("BTC/USDT",),
+                timeframe="1m",
+                strategy=sup.Flip.name,
+                capital=CAPITAL,
+                mode=Mode.LIVE,
+            )
             assert (await run.do(AddBot(config=cfg, start=True))).ok
         bots = [run.engine.runners[n] for n in BOTS]
         await run.wait(lambda: all(b.cycles >= 2 for b in bots), 60)
@@ -97,27 +135,47 @@ async def test_300_creations_under_random_faults(kind: str, camp: Any, run_engin
         await fake.stop()
 
     assert run.task is not None and run.task.exception() is None  # no crash
-    listed = {i.id.split(":", 1)[1] for e in run.events if isinstance(e, ReconcileFound)
-              for i in e.items if i.kind == "unknown"}
-    report = await camp.ledger_vs_exchange(run.engine.store, fake,
-                                           dict.fromkeys(BOTS, CAPITAL), listed)
+    listed = {
+        i.id.split(":", 1)[1]
+        for e in run.events
+        if isinstance(e, ReconcileFound)
+        for i in e.items
+        if i.kind == "unknown"
+    }
+    report = await camp.ledger_vs_exchange(
+        run.engine.store, fake, dict.fromkeys(BOTS, CAPITAL), listed
+    )
     sends = creations()
-    applied_late = sum(1 for e in fake.log if (e["method"], e["path"]) == create
-                       and e.get("fault") in ("late", "late_arrival") or False)
-    lines = [f"{kind} campaign: {sends} creations in {faulty_s:.1f}s (+{settle_s:.1f}s to "
-          f"settle), {sum(injected.values())} faults injected "
-          f"({sum(v for k, v in injected.items() if k.startswith('create'))} on creation), "
-          f"{report['exchange_orders']} exchange orders, {report['fills']} fills, "
-          f"{applied_late} late requests, {report['unresolved_in_db']} orders unresolved in "
-          f"the database, {report['listed_unknown']} listed for reconciliation",
-             "  duplicates {d}, unknown to the database {u}, wrong state {w}, unlisted unknown "
-          "{n}, missing fills {m}, extra fills {x}, position drift {p}, cash drift {c}".format(
-              d=len(report["duplicates"]), u=len(report["unknown_to_db"]),
-              w=len(report["wrong_state"]), n=len(report["unlisted_unknown"]),
-              m=len(report["missing_fills"]), x=len(report["extra_fills"]),
-              p=report["position_drift"], c=report["cash_drift"])]
-    lines += [f"  {key}: {value if not isinstance(value, list) else value[:10]}"
-              for key, value in camp.disagreements(report).items()]
+    applied_late = sum(
+        1
+        for e in fake.log
+        if (e["method"], e["path"]) == create
+        and e.get("fault") in ("late", "late_arrival")
+        or False
+    )
+    lines = [
+        f"{kind} campaign: {sends} creations in {faulty_s:.1f}s (+{settle_s:.1f}s to "
+        f"settle), {sum(injected.values())} faults injected "
+        f"({sum(v for k, v in injected.items() if k.startswith('create'))} on creation), "
+        f"{report['exchange_orders']} exchange orders, {report['fills']} fills, "
+        f"{applied_late} late requests, {report['unresolved_in_db']} orders unresolved in "
+        f"the database, {report['listed_unknown']} listed for reconciliation",
+        "  duplicates {d}, unknown to the database {u}, wrong state {w}, unlisted unknown "
+        "{n}, missing fills {m}, extra fills {x}, position drift {p}, cash drift {c}".format(
+            d=len(report["duplicates"]),
+            u=len(report["unknown_to_db"]),
+            w=len(report["wrong_state"]),
+            n=len(report["unlisted_unknown"]),
+            m=len(report["missing_fills"]),
+            x=len(report["extra_fills"]),
+            p=report["position_drift"],
+            c=report["cash_drift"],
+        ),
+    ]
+    lines += [
+        f"  {key}: {value if not isinstance(value, list) else value[:10]}"
+        for key, value in camp.disagreements(report).items()
+    ]
     record_property("figures", "\n".join(lines))
     print("\n" + "\n".join(lines))
     assert camp.disagreements(report) == {}, report

@@ -40,16 +40,26 @@ async def test_delete_bot_with_unknown_order(tmp_path: Path) -> None:
         # Still followed, the order reaches its end in the database (or leaves it with the
         # bot, or reconciliation lists it); dropped, it stays unresolved: the wait times out
         # and the assert below says why.
-        stored = await wait_stored(live, coid, lambda o: o is None or o.status.terminal or any(
-            isinstance(e, ReconcileFound) and e.items for e in live.events))
-        print("exchange:", [(o.client_order_id, o.status, str(o.executed))
-                            for o in fake.orders.values()])
+        stored = await wait_stored(
+            live,
+            coid,
+            lambda o: (
+                o is None
+                or o.status.terminal
+                or any(isinstance(e, ReconcileFound) and e.items for e in live.events)
+            ),
+        )
+        print(
+            "exchange:",
+            [(o.client_order_id, o.status, str(o.executed)) for o in fake.orders.values()],
+        )
         print("stored order:", stored.status.value if stored else None)
         print("\n".join(live.notices()))
         recon = [e for e in live.events if isinstance(e, ReconcileFound) and e.items]
         # Expected: the delete is refused (or the order is still followed, or at least listed).
-        assert not done.ok or stored is None or stored.status.terminal or recon, \
+        assert not done.ok or stored is None or stored.status.terminal or recon, (
             "bot deleted with an unresolved order that then filled; nothing says so"
+        )
     finally:
         await live.stop()
         await fake.stop()

@@ -26,8 +26,7 @@ from scripted_live import FAKES, SCRIPTS, live_bot, load_fake, start_live  # noq
 pytestmark = pytest.mark.usefixtures("own_home")  # settings, data and logs of its own
 
 load_fake("fake_base")
-_spec = importlib.util.spec_from_file_location("_adv_fake_binance_bnb",
-                                               FAKES / "fake_binance.py")
+_spec = importlib.util.spec_from_file_location("_adv_fake_binance_bnb", FAKES / "fake_binance.py")
 assert _spec is not None and _spec.loader is not None
 fbb = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = fbb
@@ -41,11 +40,18 @@ class BnbBinance(fbb.FakeBinance):  # type: ignore[misc,valid-type]
 
 async def test_bnb_fee_on_exit_is_not_booked_and_the_bot_sells_again(tmp_path: Path) -> None:
     own_bnb = Decimal("40")  # the user's own BNB, kept for fees (and held)
-    fake = BnbBinance(fee_mode="bnb", bnb_price=Decimal("100"),
-                      balances={"USDT": Decimal("1000000"), "BNB": own_bnb})
+    fake = BnbBinance(
+        fee_mode="bnb",
+        bnb_price=Decimal("100"),
+        balances={"USDT": Decimal("1000000"), "BNB": own_bnb},
+    )
     await fake.start()
-    SCRIPTS["bnb"] = [{"BNB/USDT": "buy"}, {"BNB/USDT": "close"}, {"BNB/USDT": "close"},
-                      {"BNB/USDT": "close"}]
+    SCRIPTS["bnb"] = [
+        {"BNB/USDT": "buy"},
+        {"BNB/USDT": "close"},
+        {"BNB/USDT": "close"},
+        {"BNB/USDT": "close"},
+    ]
     live = await start_live(tmp_path, fake, [live_bot("bnb", ("BNB/USDT",))])
     try:
         r = live.runner("bnb")
@@ -53,10 +59,13 @@ async def test_bnb_fee_on_exit_is_not_booked_and_the_bot_sells_again(tmp_path: P
         for i in range(4):
             await live.bar("bnb", t0 + i * 60_000)
         sells = [o for o in fake.orders.values() if o.side == "SELL"]
-        print("exchange orders:", [(o.side, str(o.executed), o.status) for o in
-                                   fake.orders.values()])
-        print("exchange trades (qty, fee, asset):",
-              [(t["qty"], t["commission"], t["commissionAsset"]) for t in fake.trades])
+        print(
+            "exchange orders:", [(o.side, str(o.executed), o.status) for o in fake.orders.values()]
+        )
+        print(
+            "exchange trades (qty, fee, asset):",
+            [(t["qty"], t["commission"], t["commissionAsset"]) for t in fake.trades],
+        )
         print("exchange BNB balance:", fake.balances["BNB"], "(user's own was", own_bnb, ")")
         print("ledger position:", r.portfolio.position("BNB/USDT"))
         print("\n".join(live.notices()))
@@ -70,8 +79,11 @@ async def test_bnb_fee_on_exit_is_not_booked_and_the_bot_sells_again(tmp_path: P
 async def test_bnb_fee_exit_blocks_the_bot_after_a_restart(tmp_path: Path) -> None:
     """The exit's order stays PENDING in the database with its fills unbooked; a restart looks
     it up, gets the same fills, and the ledger refuses them again: the bot cannot resume."""
-    fake = BnbBinance(fee_mode="bnb", bnb_price=Decimal("100"),
-                      balances={"USDT": Decimal("1000000"), "BNB": Decimal("40")})
+    fake = BnbBinance(
+        fee_mode="bnb",
+        bnb_price=Decimal("100"),
+        balances={"USDT": Decimal("1000000"), "BNB": Decimal("40")},
+    )
     await fake.start()
     SCRIPTS["bnb2"] = [{"BNB/USDT": "buy"}, {"BNB/USDT": "close"}]
     live = await start_live(tmp_path, fake, [live_bot("bnb2", ("BNB/USDT",))])
@@ -91,6 +103,7 @@ async def test_bnb_fee_exit_blocks_the_bot_after_a_restart(tmp_path: Path) -> No
         print("after restart:", r.status, r.portfolio.position("BNB/USDT"))
         print("\n".join(live.notices()))
         from oxbot.engine.messages import EngineError  # noqa: PLC0415
+
         print([e.message for e in live.events if isinstance(e, EngineError)])
         assert r.status is BotStatus.RUNNING
         assert r.portfolio.position("BNB/USDT") is None

@@ -68,30 +68,42 @@ class Logged(logging.Handler):
         return any(text in m for m in self.messages)
 
 
-async def stop_and_read(engine: Any, serving: asyncio.Task[int], capsys: Any
-                        ) -> tuple[str, list[str]]:
+async def stop_and_read(
+    engine: Any, serving: asyncio.Task[int], capsys: Any
+) -> tuple[str, list[str]]:
     """Stop the engine (exit code 0) and read its log: the text, and its messages (after the
     time and level, without the fake exchange's own log), none said twice."""
     engine.request_stop()
     assert await asyncio.wait_for(serving, 30) == 0
     log = capsys.readouterr().err
-    lines = [line.split(": ", 1)[1] for line in log.splitlines()
-             if ": " in line and "aiohttp.access" not in line]
+    lines = [
+        line.split(": ", 1)[1]
+        for line in log.splitlines()
+        if ": " in line and "aiohttp.access" not in line
+    ]
     repeated = {text: n for text, n in Counter(lines).items() if n > 1}
     assert repeated == {}, log
     return log, lines
 
 
-async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
-                                                 capsys: Any, monkeypatch: Any,
-                                                 restore_logging: Any) -> None:
+async def test_headless_log_says_each_thing_once(
+    fake: Any,
+    sup: Any,
+    camp: Any,
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: Any,
+    restore_logging: Any,
+) -> None:
     fake.fault_fn = lambda _method, _path: "503"
     from oxbot.app.runtime import RuntimeOptions, exchange_options
 
-    settings = camp.write_settings(tmp_path / "home", fake, stale_after_s=0.3, breaker_after=2,
-                                   breaker_cooldown_s=5)
-    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
-                          **exchange_options(settings))
+    settings = camp.write_settings(
+        tmp_path / "home", fake, stale_after_s=0.3, breaker_after=2, breaker_cooldown_s=5
+    )
+    opts = RuntimeOptions(
+        db_path=tmp_path / "oxbot.db", snapshot_every_s=None, **exchange_options(settings)
+    )
     serving, engine = await serve_headless(opts, monkeypatch)
     logged = Logged()
     notices: list[Notice] = []
@@ -100,13 +112,22 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
     # what an attaching cockpit asks for
     engine.submit(RequestEquityHistory(bot="paper1"))
     engine.submit(RequestRecentFills())
-    await wait_for(lambda: any("STALE" in n.message for n in notices)
-                   and any("breaker OPEN" in n.message for n in notices), 30,
-                   "the STALE and breaker OPEN notices",
-                   detail=lambda: str([n.message for n in notices]))
+    await wait_for(
+        lambda: (
+            any("STALE" in n.message for n in notices)
+            and any("breaker OPEN" in n.message for n in notices)
+        ),
+        30,
+        "the STALE and breaker OPEN notices",
+        detail=lambda: str([n.message for n in notices]),
+    )
     # the event logger's turn: wait until it has written both
-    await wait_for(lambda: logged.has("STALE") and logged.has("breaker OPEN"), 10,
-                   "the event logger to log both notices", detail=lambda: str(logged.messages))
+    await wait_for(
+        lambda: logged.has("STALE") and logged.has("breaker OPEN"),
+        10,
+        "the event logger to log both notices",
+        detail=lambda: str(logged.messages),
+    )
     log, lines = await stop_and_read(engine, serving, capsys)
     stale = [line for line in lines if "STALE" in line]
     assert len(stale) == 1 and "None" not in stale[0], stale
@@ -114,9 +135,15 @@ async def test_headless_log_says_each_thing_once(fake: Any, sup: Any, camp: Any,
     assert not [line for line in log.splitlines() if "Request" in line], log
 
 
-async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp_path: Path,
-                                             capsys: Any, monkeypatch: Any,
-                                             restore_logging: Any) -> None:
+async def test_reconciliation_is_logged_once(
+    fake: Any,
+    sup: Any,
+    camp: Any,
+    tmp_path: Path,
+    capsys: Any,
+    monkeypatch: Any,
+    restore_logging: Any,
+) -> None:
     """A LIVE bot started headless finds an order of its own the database does not know (an
     orphan, as after restoring an old backup) and coins that are the user's own: each said once
     in the log, however many cycles and lookups follow."""
@@ -132,17 +159,25 @@ async def test_reconciliation_is_logged_once(fake: Any, sup: Any, camp: Any, tmp
     await camp.place_resting(fake, orphan)
     fake.balances["BTC"] += Decimal("0.7")  # the user's own coins
     settings = camp.write_settings(tmp_path / "home", fake)
-    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", snapshot_every_s=None,
-                          **exchange_options(settings))
+    opts = RuntimeOptions(
+        db_path=tmp_path / "oxbot.db", snapshot_every_s=None, **exchange_options(settings)
+    )
     serving, engine = await serve_headless(opts, monkeypatch)
     found: list[ReconcileFound] = []
     engine.bus.listen(lambda e: found.append(e) if isinstance(e, ReconcileFound) else None)
     engine.submit(AddBot(config=sup.holder("log1"), start=True))
-    await wait_for(lambda: any(orphan in i.detail for e in found for i in e.items), 30,
-                   "reconciliation to find the orphan", detail=lambda: str(found))
+    await wait_for(
+        lambda: any(orphan in i.detail for e in found for i in e.items),
+        30,
+        "reconciliation to find the orphan",
+        detail=lambda: str(found),
+    )
     n = len(fake.log)
-    await wait_for(lambda: len(fake.log) >= n + 60, 30,  # cycles and lookups go on
-                   "60 more requests to the exchange")
+    await wait_for(
+        lambda: len(fake.log) >= n + 60,
+        30,  # cycles and lookups go on
+        "60 more requests to the exchange",
+    )
     log, lines = await stop_and_read(engine, serving, capsys)
     assert len([line for line in lines if orphan in line]) == 1, log
     assert len([line for line in lines if "is your own" in line]) == 1, log

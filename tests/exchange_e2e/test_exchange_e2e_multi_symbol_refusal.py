@@ -58,18 +58,21 @@ async def test_refused_second_order_loses_first_fill(tmp_path: Path) -> None:
     try:
         r = live.runner("duo")
         t0 = 1_700_000_100_000
-        await live.bar("duo", t0)           # buys BTC (filled) and ETH (refused)
+        await live.bar("duo", t0)  # buys BTC (filled) and ETH (refused)
         await live.bar("duo", t0 + 60_000)  # next candle
         await live.bar("duo", t0 + 120_000)
         btc_orders = [o for o in fake.orders.values() if o.symbol == "BTCUSDT"]
         ledger_btc = r.portfolio.position("BTC/USDT")
         stored = [await live.engine.store.get_order(o.client_order_id) for o in btc_orders]
-        print("exchange BTC orders:", [(o.client_order_id, o.status, str(o.executed))
-                                       for o in btc_orders])
+        print(
+            "exchange BTC orders:",
+            [(o.client_order_id, o.status, str(o.executed)) for o in btc_orders],
+        )
         print("exchange BTC balance:", fake.balances["BTC"])
         print("ledger BTC position:", ledger_btc)
-        print("stored orders:", [(s.client_order_id, s.status.value) if s else None
-                                 for s in stored])
+        print(
+            "stored orders:", [(s.client_order_id, s.status.value) if s else None for s in stored]
+        )
         print("fills stored:", len(await live.engine.store.load_fills("duo")))
         print("\n".join(live.notices()))
         # What should hold: one BTC buy, and the ledger holds what the exchange filled.
@@ -107,8 +110,12 @@ async def test_restart_books_the_lost_fills_only_then(tmp_path: Path) -> None:
     live = await start_live(tmp_path, fake, [], db=tmp_path / "oxbot.db")
     try:
         r = live.runner("duo2")
-        print("after restart: ledger", r.portfolio.position("BTC/USDT"), "exchange",
-              fake.balances["BTC"])
+        print(
+            "after restart: ledger",
+            r.portfolio.position("BTC/USDT"),
+            "exchange",
+            fake.balances["BTC"],
+        )
         print("\n".join(live.notices()))
         assert r.portfolio.position("BTC/USDT").qty == fake.balances["BTC"]
     finally:

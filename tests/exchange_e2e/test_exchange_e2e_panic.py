@@ -15,7 +15,8 @@ ORDER = "/api/v3/order"
 
 
 async def test_panic_closes_what_an_unresolved_order_brings_once_it_settles(
-        fake: Any, run_engine: Any, sup: Any, camp: Any) -> None:
+    fake: Any, run_engine: Any, sup: Any, camp: Any
+) -> None:
     fake.fee_mode = "received"
     fake.late_s = 1.0  # the exchange applies the buy a second after the client gave up
     fake.script("late", path=ORDER, method="POST")
@@ -34,7 +35,6 @@ async def test_panic_closes_what_an_unresolved_order_brings_once_it_settles(
     await run.wait(lambda: not r.broker.blocked() and not r.flatten_pending, 30)
     assert run.notices("the flatten asked before closed 1 position")
     assert r.tradable_positions() == {}  # only dust left, as on the exchange
-    report = await camp.ledger_vs_exchange(run.engine.store, fake,
-                                           {"pan1": Decimal("10000")})
+    report = await camp.ledger_vs_exchange(run.engine.store, fake, {"pan1": Decimal("10000")})
     assert camp.disagreements(report) == {}
     assert fake.balances["BTC"] < Decimal("0.001")

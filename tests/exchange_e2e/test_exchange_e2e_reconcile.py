@@ -22,14 +22,16 @@ def _found(run: Any) -> list[ReconcileFound]:
     return [e for e in run.events if isinstance(e, ReconcileFound)]
 
 
-async def test_differences_are_listed_then_adopted_or_ignored(fake: Any, run_engine: Any,
-                                                             sup: Any) -> None:
+async def test_differences_are_listed_then_adopted_or_ignored(
+    fake: Any, run_engine: Any, sup: Any
+) -> None:
     run = await run_engine(fake)
     assert (await run.do(AddBot(config=sup.bot("rec1", Mode.LIVE)))).ok
     # An open order of ours the database never heard of (an orphan), and BTC the ledger lacks.
     coid = new_client_order_id("rec1")
-    order = sup.fake_binance.FakeOrder(9001, coid, "BTCUSDT", "BUY", "LIMIT", Decimal("0.01"),
-                                       Decimal("50"), time=fake.now_ms)
+    order = sup.fake_binance.FakeOrder(
+        9001, coid, "BTCUSDT", "BUY", "LIMIT", Decimal("0.01"), Decimal("50"), time=fake.now_ms
+    )
     fake.orders[order.order_id] = order
     fake.by_coid[coid] = order
     fake.balances["BTC"] += Decimal("0.25")
@@ -52,8 +54,7 @@ async def test_differences_are_listed_then_adopted_or_ignored(fake: Any, run_eng
     stored = await run.engine.store.get_order(coid)
     assert stored is not None and stored.status is OrderStatus.OPEN
     assert _found(run)[-1].items == ()
-    again = await run.do(ResolveReconcile(bot="rec1", item_id=items["orphan"].id,
-                                          action="adopt"))
+    again = await run.do(ResolveReconcile(bot="rec1", item_id=items["orphan"].id, action="adopt"))
     assert not again.ok and "already resolved" in again.message
 
     # Nothing left: asking again publishes no list.
@@ -62,8 +63,7 @@ async def test_differences_are_listed_then_adopted_or_ignored(fake: Any, run_eng
     assert len(_found(run)) == n
 
 
-async def test_a_paper_bot_has_nothing_to_reconcile(fake: Any, run_engine: Any,
-                                                    sup: Any) -> None:
+async def test_a_paper_bot_has_nothing_to_reconcile(fake: Any, run_engine: Any, sup: Any) -> None:
     run = await run_engine(fake)
     assert (await run.do(AddBot(config=sup.bot("paper9", Mode.PAPER)))).ok
     done = await run.do(ResolveReconcile(bot="paper9", item_id="x", action="ignore"))

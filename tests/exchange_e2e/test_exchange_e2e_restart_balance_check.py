@@ -30,8 +30,7 @@ from oxbot.engine.messages import ReconcileFound  # noqa: E402
 fb = load_fake("fake_binance")
 
 
-async def test_restart_after_unknown_exit_lists_a_false_balance_difference(tmp_path: Path
-                                                                           ) -> None:
+async def test_restart_after_unknown_exit_lists_a_false_balance_difference(tmp_path: Path) -> None:
     fake = fb.FakeBinance(stall_s=3.0, late_s=2.5)
     await fake.start()
     SCRIPTS["rs"] = [{"BTC/USDT": "buy"}, {"BTC/USDT": "close"}]
@@ -54,8 +53,9 @@ async def test_restart_after_unknown_exit_lists_a_false_balance_difference(tmp_p
         print("reconciliation items:", [(i.kind, i.detail) for i in items])
         print("still pending:", r.broker.reconcile_items())
         assert r.portfolio.position("BTC/USDT").qty == fake.balances["BTC"]  # booked; dust left
-        assert not [i for i in items if i.kind == "balance"], \
+        assert not [i for i in items if i.kind == "balance"], (
             "a balance difference was listed although ledger and account agree"
+        )
     finally:
         await live.stop()
         await fake.stop()

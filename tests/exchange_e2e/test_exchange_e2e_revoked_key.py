@@ -28,8 +28,9 @@ async def test_revoked_key_with_unknown_order_hammers_the_exchange(tmp_path: Pat
     fake = fb.FakeBinance(stall_s=2.5, late_s=2.0)
     await fake.start()
     SCRIPTS["rk"] = [{"BTC/USDT": "buy"}]
-    live = await start_live(tmp_path, fake, [live_bot("rk")],
-                            settings={"timeout_ms": 1000, "order_window_s": 600})
+    live = await start_live(
+        tmp_path, fake, [live_bot("rk")], settings={"timeout_ms": 1000, "order_window_s": 600}
+    )
     try:
         r = live.runner("rk")
         fake.script("late", path="/api/v3/order", method="POST")  # applied after the timeout
@@ -42,8 +43,9 @@ async def test_revoked_key_with_unknown_order_hammers_the_exchange(tmp_path: Pat
         # it (the bug is that the lookups never stop), and the window only has to be long
         # enough for the 50 ms retry timer to fire ~60 times; 3 lookups in 3 s is the budget.
         await asyncio.sleep(3.0)
-        lookups = [e for e in fake.log[n0:] if e["path"] == "/api/v3/order"
-                   and e["method"] == "GET"]
+        lookups = [
+            e for e in fake.log[n0:] if e["path"] == "/api/v3/order" and e["method"] == "GET"
+        ]
         print(f"lookups in 3 s with a rejected key: {len(lookups)}; bot status {r.status}")
         print("\n".join(live.notices()[-3:]))
         assert len(lookups) <= 3, f"{len(lookups)} lookups in 3 s with a rejected key"

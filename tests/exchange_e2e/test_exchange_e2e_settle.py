@@ -13,7 +13,8 @@ ORDER = "/api/v3/order"
 
 
 async def test_a_fill_hidden_by_a_fault_reaches_the_ledger_on_the_next_cycle(
-        fake: Any, run_engine: Any, sup: Any, camp: Any) -> None:
+    fake: Any, run_engine: Any, sup: Any, camp: Any
+) -> None:
     # The exchange takes the order but the answer is lost, and so are the look-ups that follow:
     # the order stays PENDING in the journal while the exchange has filled it.
     fake.script("drop_after", path=ORDER, method="POST")
@@ -34,6 +35,7 @@ async def test_a_fill_hidden_by_a_fault_reaches_the_ledger_on_the_next_cycle(
     assert not unresolved
     assert not [o for o in await store.open_orders("holder") if o.status is OrderStatus.PENDING]
     assert fills and {f.client_order_id for f in fills} == {
-        o.client_order_id for o in fake.orders.values()}
+        o.client_order_id for o in fake.orders.values()
+    }
     report = await camp.ledger_vs_exchange(store, fake, {"holder": cfg.capital})
     assert camp.disagreements(report) == {}

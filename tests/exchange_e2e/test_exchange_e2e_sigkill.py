@@ -36,26 +36,52 @@ def _oxbot(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["binance", "okx"])
-async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
-                                                          tmp_path: Path,
-                                                          record_property: Any) -> None:
+async def test_sigkill_with_orders_in_flight_then_restart(
+    kind: str, camp: Any, tmp_path: Path, record_property: Any
+) -> None:
     from oxbot.storage.store import Store
 
-    fake = camp.clocked(kind, speed=1200, stall_s=0.6, late_s=0.5,
-                        balances={"USDT": Decimal("1000000"), "BTC": Decimal("0")})
+    fake = camp.clocked(
+        kind,
+        speed=1200,
+        stall_s=0.6,
+        late_s=0.5,
+        balances={"USDT": Decimal("1000000"), "BTC": Decimal("0")},
+    )
     fake.retry_after_s = 0
     rng = random.Random(f"sigkill-{kind}")
     create = CREATE[kind]
-    fake.fault_fn = lambda m, p: (rng.choice(HELD) if (m, p) == create and rng.random() < 0.7
-                                  else None)
+    fake.fault_fn = lambda m, p: (
+        rng.choice(HELD) if (m, p) == create and rng.random() < 0.7 else None
+    )
     await fake.start()
     home, db = tmp_path / "home", tmp_path / "oxbot.db"
     camp.write_settings(home, fake, stale_after_s=30)
     env = {**os.environ, "OXBOT_HOME": str(home), **camp.key_env(fake)}
-    added = await asyncio.to_thread(_oxbot, [
-        "--db", str(db), "bots", "add", "killme", "--exchange", kind, "--symbols", "BTC/USDT",
-        "--strategy", "sma_cross", "--param", "fast=2", "--param", "slow=3",
-        "--live", "--yes-i-mean-live", "--start"], env)
+    added = await asyncio.to_thread(
+        _oxbot,
+        [
+            "--db",
+            str(db),
+            "bots",
+            "add",
+            "killme",
+            "--exchange",
+            kind,
+            "--symbols",
+            "BTC/USDT",
+            "--strategy",
+            "sma_cross",
+            "--param",
+            "fast=2",
+            "--param",
+            "slow=3",
+            "--live",
+            "--yes-i-mean-live",
+            "--start",
+        ],
+        env,
+    )
     assert added.returncode == 0, added.stderr
     in_flight = 0
     logs: list[Path] = []
@@ -65,8 +91,12 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
             logs.append(log)
             seen = sum(1 for e in fake.log if (e["method"], e["path"]) == create)
             with log.open("wb") as out:
-                proc = subprocess.Popen([*OXBOT, "--db", str(db), "run", "--headless"],
-                                        env=env, stdout=out, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(
+                    [*OXBOT, "--db", str(db), "run", "--headless"],
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
             try:
                 # Kill while the newest order request is still held by the exchange.
                 def held(proc: Any = proc, seen: int = seen, log: Path = log) -> bool:
@@ -76,9 +106,13 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
                     assert proc.poll() is None, log.read_text()[-3000:]
                     return False
 
-                await wait_for(held, 60, "a new order held by the exchange",
-                               pause=lambda: asyncio.sleep(0.01),
-                               detail=lambda log=log: log.read_text()[-3000:])
+                await wait_for(
+                    held,
+                    60,
+                    "a new order held by the exchange",
+                    pause=lambda: asyncio.sleep(0.01),
+                    detail=lambda log=log: log.read_text()[-3000:],
+                )
                 await asyncio.sleep(rng.uniform(0, 0.2))  # held 0.5-0.6 s: still in flight
                 in_flight += 1
             finally:
@@ -90,8 +124,12 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
         log = tmp_path / "engine-last.log"
         logs.append(log)
         with log.open("wb") as out:
-            proc = subprocess.Popen([*OXBOT, "--db", str(db), "run", "--headless"],
-                                    env=env, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [*OXBOT, "--db", str(db), "run", "--headless"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
             settled = [False]
 
@@ -101,8 +139,13 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
                 settled[0] = _settled(await _unresolved(db), _listed(logs))
 
             await look()
-            await wait_for(lambda: settled[0], 60, "every order the kills left settled",
-                           pause=look, detail=lambda: log.read_text()[-3000:])
+            await wait_for(
+                lambda: settled[0],
+                60,
+                "every order the kills left settled",
+                pause=look,
+                detail=lambda: log.read_text()[-3000:],
+            )
             stopped = await asyncio.to_thread(_oxbot, ["--db", str(db), "stop"], env)
             assert stopped.returncode == 0, stopped.stderr
             assert proc.wait(30) == 0
@@ -117,18 +160,21 @@ async def test_sigkill_with_orders_in_flight_then_restart(kind: str, camp: Any,
     try:
         assert await store.integrity_check() == "ok"
         listed = _listed(logs)
-        report = await camp.ledger_vs_exchange(store, fake, {"killme": Decimal("10000")},
-                                               listed)
+        report = await camp.ledger_vs_exchange(store, fake, {"killme": Decimal("10000")}, listed)
     finally:
         await store.close()
     settled = sum(1 for p in logs if "settled with the exchange" in p.read_text())
-    lines = [f"{kind} SIGKILL x{KILLS} ({in_flight} with an order request in flight): "
-             f"{report['exchange_orders']} exchange orders, {report['fills']} fills, {settled} "
-             f"restarts settled orders a kill left unresolved, {len(listed)} listed as unknown; "
-             "disagreements (duplicates, unknown to the database, wrong state, missing or "
-             f"extra fills, drift): {len(camp.disagreements(report))}"]
-    lines += [f"  {key}: {value if not isinstance(value, list) else value[:10]}"
-              for key, value in camp.disagreements(report).items()]
+    lines = [
+        f"{kind} SIGKILL x{KILLS} ({in_flight} with an order request in flight): "
+        f"{report['exchange_orders']} exchange orders, {report['fills']} fills, {settled} "
+        f"restarts settled orders a kill left unresolved, {len(listed)} listed as unknown; "
+        "disagreements (duplicates, unknown to the database, wrong state, missing or "
+        f"extra fills, drift): {len(camp.disagreements(report))}"
+    ]
+    lines += [
+        f"  {key}: {value if not isinstance(value, list) else value[:10]}"
+        for key, value in camp.disagreements(report).items()
+    ]
     record_property("figures", "\n".join(lines))
     print("\n" + "\n".join(lines))
     assert camp.disagreements(report) == {}, report
@@ -151,8 +197,12 @@ def _listed(logs: list[Path]) -> set[str]:
     out: set[str] = set()
     for p in logs:
         if p.exists():
-            out |= set(re.findall(r"unknown: order (\w+) .*listed for reconciliation",
-                                  p.read_text(errors="replace")))
+            out |= set(
+                re.findall(
+                    r"unknown: order (\w+) .*listed for reconciliation",
+                    p.read_text(errors="replace"),
+                )
+            )
     return out
 
 

@@ -33,16 +33,23 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("dialect", "fault", "kw"), CASES,
-                         ids=[f"{d}-{f}-{'-'.join(k)}" for d, f, k in CASES])
-async def test_single_order_faults_hold(tmp_path: Path, dialect: str, fault: str | None,
-                                        kw: dict) -> None:
+@pytest.mark.parametrize(
+    ("dialect", "fault", "kw"), CASES, ids=[f"{d}-{f}-{'-'.join(k)}" for d, f, k in CASES]
+)
+async def test_single_order_faults_hold(
+    tmp_path: Path, dialect: str, fault: str | None, kw: dict
+) -> None:
     fake = (fb.FakeBinance if dialect == "binance" else fo.FakeOkx)(**kw)
     await fake.start()
     name = f"h{abs(hash((dialect, fault, tuple(kw)))) % 10**6}"
     SCRIPTS[name] = [{"BTC/USDT": "buy"}, {}, {}, {"BTC/USDT": "close"}, {}, {}]
-    live = await start_live(tmp_path, fake, [live_bot(name, exchange=dialect)],
-                            exchange=dialect, settings={"timeout_ms": 1500})
+    live = await start_live(
+        tmp_path,
+        fake,
+        [live_bot(name, exchange=dialect)],
+        exchange=dialect,
+        settings={"timeout_ms": 1500},
+    )
     try:
         r = live.runner(name)
         path = "/api/v3/order" if dialect == "binance" else None
@@ -57,8 +64,17 @@ async def test_single_order_faults_hold(tmp_path: Path, dialect: str, fault: str
         views = fake.orders_view()
         base = fake.balances.get("BTC", Decimal(0))
         pos = r.portfolio.position("BTC/USDT")
-        print(dialect, fault, kw, "orders", [(v["side"], v["status"], v["filled"]) for v in views],
-              "account", base, "ledger", pos.qty if pos else 0)
+        print(
+            dialect,
+            fault,
+            kw,
+            "orders",
+            [(v["side"], v["status"], v["filled"]) for v in views],
+            "account",
+            base,
+            "ledger",
+            pos.qty if pos else 0,
+        )
         print("\n".join(live.notices()))
         assert len(views) == 2
         assert (pos.qty if pos else Decimal(0)) == base

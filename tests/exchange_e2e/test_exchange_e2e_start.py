@@ -21,7 +21,8 @@ def _items(run: Any, bot: str) -> list[Any]:
 
 
 async def test_a_bot_stopped_in_error_is_settled_and_reconciled_at_start(
-        fake: Any, run_engine: Any, sup: Any, camp: Any) -> None:
+    fake: Any, run_engine: Any, sup: Any, camp: Any
+) -> None:
     # First run: the exchange fills an order but its answer is lost and so are the lookups
     # that follow; the bot then ends in error (as after 20 failed cycles).
     fake.script("drop_after", path=ORDER, method="POST")
@@ -50,11 +51,11 @@ async def test_a_bot_stopped_in_error_is_settled_and_reconciled_at_start(
     assert again.notices("settled with the exchange")
 
 
-async def test_no_decision_until_reconciliation_succeeds(fake: Any, run_engine: Any,
-                                                         sup: Any) -> None:
+async def test_no_decision_until_reconciliation_succeeds(
+    fake: Any, run_engine: Any, sup: Any
+) -> None:
     # The exchange answers the market data but not the order lists reconciliation reads.
-    fake.fault_fn = lambda m, p: "503" if p in ("/api/v3/openOrders", "/api/v3/allOrders") \
-        else None
+    fake.fault_fn = lambda m, p: "503" if p in ("/api/v3/openOrders", "/api/v3/allOrders") else None
     run = await run_engine(fake, breaker_after=1000)
     assert (await run.do(AddBot(config=sup.bot("rec2", Mode.LIVE), start=True))).ok
     r = run.engine.runners["rec2"]
@@ -70,7 +71,8 @@ async def test_no_decision_until_reconciliation_succeeds(fake: Any, run_engine: 
 
 
 async def test_a_wrong_passphrase_means_no_decision_until_reconciliation_succeeds(
-        camp: Any, run_engine: Any, sup: Any) -> None:
+    camp: Any, run_engine: Any, sup: Any
+) -> None:
     # OKX v5 checks OK-ACCESS-PASSPHRASE on every private request and answers code 50105
     # "OK-ACCESS-PASSPHRASE incorrect" with HTTP 401 (https://www.okx.com/docs-v5/en/
     # #error-code-rest-api-authentication; the fake's rule, tests/exchange/fake_okx.py). The
@@ -97,8 +99,9 @@ async def test_a_wrong_passphrase_means_no_decision_until_reconciliation_succeed
         await fake.stop()
 
 
-async def test_the_account_is_compared_with_all_its_bots(fake: Any, run_engine: Any,
-                                                         sup: Any) -> None:
+async def test_the_account_is_compared_with_all_its_bots(
+    fake: Any, run_engine: Any, sup: Any
+) -> None:
     run = await run_engine(fake)
     for name in ("acc1", "acc2"):  # each buys once and holds
         assert (await run.do(AddBot(config=sup.holder(name), start=True))).ok

@@ -56,11 +56,18 @@ async def test_panic_with_an_unknown_buy(tmp_path: Path) -> None:
         assert not done.ok or "outcome is still unknown" in done.message, done.message
         await wait_for(lambda: len(fake.orders) == 2, 30)  # the late buy, then the close
         await wait_for(lambda: not r.flatten_pending, 30)
-        print("after: bot", r.status.value, "| ledger", r.portfolio.position("BTC/USDT"),
-              "| account BTC", fake.balances["BTC"])
-        assert r.tradable_positions() == {} and fake.balances["BTC"] < Decimal("0.001"), \
-            "PANIC reported done; the unresolved buy then filled: a position is left open " \
+        print(
+            "after: bot",
+            r.status.value,
+            "| ledger",
+            r.portfolio.position("BTC/USDT"),
+            "| account BTC",
+            fake.balances["BTC"],
+        )
+        assert r.tradable_positions() == {} and fake.balances["BTC"] < Decimal("0.001"), (
+            "PANIC reported done; the unresolved buy then filled: a position is left open "
             "with every bot stopped (and, see test_stop_bot_*, not even booked)"
+        )
     finally:
         await live.stop()
         await fake.stop()
@@ -83,10 +90,17 @@ async def test_update_stopped_bot_with_an_unknown_buy(tmp_path: Path) -> None:
         await wait_for(lambda: r.portfolio.position("BTC/USDT") is not None, 25)
         coid = next(iter(fake.orders.values())).client_order_id
         stored = await live.engine.store.get_order(coid)
-        print("exchange:", [(o.status, str(o.executed)) for o in fake.orders.values()],
-              "| stored:", stored.status.value, "| ledger:", r.portfolio.position("BTC/USDT"))
-        assert stored.status.terminal and r.portfolio.position("BTC/USDT") is not None, \
+        print(
+            "exchange:",
+            [(o.status, str(o.executed)) for o in fake.orders.values()],
+            "| stored:",
+            stored.status.value,
+            "| ledger:",
+            r.portfolio.position("BTC/USDT"),
+        )
+        assert stored.status.terminal and r.portfolio.position("BTC/USDT") is not None, (
             "the order's fill is not followed after the edit"
+        )
     finally:
         await live.stop()
         await fake.stop()
@@ -106,13 +120,26 @@ async def test_stop_bot_with_an_unknown_buy(tmp_path: Path) -> None:
         print("stop:", (await live.command(StopBot(name="stp"))).message)
         await wait_for(lambda: r.portfolio.position("BTC/USDT") is not None, 25)
         w = r.broker.watch
-        print("exchange BTC", fake.balances["BTC"], "| ledger", r.portfolio.position("BTC/USDT"),
-              "| watch", [(x.order.status.value, x.lookups, round(x.next_at - w.clock(), 1))
-                          for x in w._watches.values()], "| woken at", r.broker._woken_at)
-        print("lookups:", sum(1 for e in fake.log if e["path"] == "/api/v3/order"
-                              and e["method"] == "GET"))
-        assert r.portfolio.position("BTC/USDT") is not None, \
+        print(
+            "exchange BTC",
+            fake.balances["BTC"],
+            "| ledger",
+            r.portfolio.position("BTC/USDT"),
+            "| watch",
+            [
+                (x.order.status.value, x.lookups, round(x.next_at - w.clock(), 1))
+                for x in w._watches.values()
+            ],
+            "| woken at",
+            r.broker._woken_at,
+        )
+        print(
+            "lookups:",
+            sum(1 for e in fake.log if e["path"] == "/api/v3/order" and e["method"] == "GET"),
+        )
+        assert r.portfolio.position("BTC/USDT") is not None, (
             "the stopped bot's filled order was never booked: its lookups stopped"
+        )
     finally:
         await live.stop()
         await fake.stop()
@@ -133,18 +160,24 @@ async def test_switch_to_paper_with_an_unknown_buy(tmp_path: Path) -> None:
     try:
         fake.script("late", path="/api/v3/order", method="POST")
         await live.bar("swp", 1_700_000_100_000)
-        done = await live.command(UpdateBot(name="swp", config=cfg.model_copy(
-            update={"mode": Mode.PAPER})))
+        done = await live.command(
+            UpdateBot(name="swp", config=cfg.model_copy(update={"mode": Mode.PAPER}))
+        )
         print("switch to PAPER:", done.ok, done.message)
         await fake.settle()  # the exchange has applied the buy
         coid = next(iter(fake.orders.values())).client_order_id
         # Followed, the order reaches its end in the database; not followed, it never does
         # (the wait then times out and the assert below says why).
         stored = await wait_stored(live, coid, lambda o: o is not None and o.status.terminal)
-        print("exchange:", [(o.status, str(o.executed)) for o in fake.orders.values()],
-              "| stored:", stored.status.value)
-        assert not done.ok or stored.status.terminal, \
+        print(
+            "exchange:",
+            [(o.status, str(o.executed)) for o in fake.orders.values()],
+            "| stored:",
+            stored.status.value,
+        )
+        assert not done.ok or stored.status.terminal, (
             "LIVE->PAPER accepted with an unresolved LIVE order, which then filled unseen"
+        )
     finally:
         await live.stop()
         await fake.stop()
@@ -162,8 +195,9 @@ async def test_withdrawal_ignores_an_unknown_buy(tmp_path: Path) -> None:
     try:
         fake.script("late", path="/api/v3/order", method="POST")
         await live.bar("wd", 1_700_000_100_000)
-        done = await live.command(UpdateBot(name="wd", config=cfg.model_copy(
-            update={"capital": Decimal("1000")})))
+        done = await live.command(
+            UpdateBot(name="wd", config=cfg.model_copy(update={"capital": Decimal("1000")}))
+        )
         print("withdraw 9000 of 10000:", done.ok, done.message)
         r = live.runner("wd")
         await wait_for(lambda: r.portfolio.position("BTC/USDT") is not None, 25)
@@ -188,19 +222,32 @@ async def test_restart_settles_a_stopped_bots_order(tmp_path: Path) -> None:
         await live.command(StopBot(name="rst"))
     finally:
         await live.stop()
-    live = await start_live(tmp_path, fake, [], db=tmp_path / "oxbot.db",
-                            settings={"timeout_ms": 1000})
+    live = await start_live(
+        tmp_path, fake, [], db=tmp_path / "oxbot.db", settings={"timeout_ms": 1000}
+    )
     try:
         r = live.runner("rst")
-        print("restarted; bot", r.status.value, "watch",
-              [x.order.status.value for x in r.broker.watch._watches.values()])
+        print(
+            "restarted; bot",
+            r.status.value,
+            "watch",
+            [x.order.status.value for x in r.broker.watch._watches.values()],
+        )
         await fake.settle()
         print("exchange applied the order:", fake.balances["BTC"])
         await wait_for(lambda: r.portfolio.position("BTC/USDT") is not None, 25)
         w = r.broker.watch
-        print("ledger", r.portfolio.position("BTC/USDT"), "| watch",
-              [(x.order.status.value, x.lookups, round(x.next_at - w.clock(), 1))
-               for x in w._watches.values()], "| woken at", r.broker._woken_at)
+        print(
+            "ledger",
+            r.portfolio.position("BTC/USDT"),
+            "| watch",
+            [
+                (x.order.status.value, x.lookups, round(x.next_at - w.clock(), 1))
+                for x in w._watches.values()
+            ],
+            "| woken at",
+            r.broker._woken_at,
+        )
         assert r.portfolio.position("BTC/USDT") is not None
     finally:
         await live.stop()

@@ -17,14 +17,19 @@ from oxbot.engine.models import BotConfig, Mode
 
 
 def sma_bot(name: str, slow: int, fast: int = 50) -> BotConfig:
-    return BotConfig(name=name, exchange="binance", symbols=("BTC/USDT",), timeframe="1m",
-                     params={"fast": fast, "slow": slow}, mode=Mode.PAPER)
+    return BotConfig(
+        name=name,
+        exchange="binance",
+        symbols=("BTC/USDT",),
+        timeframe="1m",
+        params={"fast": fast, "slow": slow},
+        mode=Mode.PAPER,
+    )
 
 
 def older_pages(fake: Any, queries: list[dict[str, str]]) -> int:
     """Requests for candles more than 1,000 bars old (a live poll asks from the last one)."""
-    return sum(int(p.get("startTime", fake.now_ms)) < fake.now_ms - 1000 * 60_000
-               for p in queries)
+    return sum(int(p.get("startTime", fake.now_ms)) < fake.now_ms - 1000 * 60_000 for p in queries)
 
 
 def record_klines(fake: Any) -> list[dict[str, str]]:
@@ -44,11 +49,17 @@ async def trades_with_a_full_window(run: Any, name: str) -> None:
     r = run.engine.runners[name]
     # A bot joining a running stream may see a candle or two close while the older ones are
     # still being fetched (it holds, "warming up", then): it must get its full window.
-    await run.wait(lambda: any(isinstance(e, DecisionMade) and e.bot == name
-                               and "SMA2000" in e.reasoning for e in run.events), 30)
+    await run.wait(
+        lambda: any(
+            isinstance(e, DecisionMade) and e.bot == name and "SMA2000" in e.reasoning
+            for e in run.events
+        ),
+        30,
+    )
     assert len(r.frames["BTC/USDT"]) >= 2001
-    await run.wait(lambda: any(isinstance(e, OrderFilled) and e.bot == name
-                               for e in run.events), 60)
+    await run.wait(
+        lambda: any(isinstance(e, OrderFilled) and e.bot == name for e in run.events), 60
+    )
 
 
 async def test_a_slow_2000_paper_bot_on_an_exchange_trades(fake: Any, run_engine: Any) -> None:
@@ -63,7 +74,8 @@ async def test_a_slow_2000_paper_bot_on_an_exchange_trades(fake: Any, run_engine
 
 
 async def test_a_longer_warm_up_joining_a_running_stream_is_backfilled(
-        fake: Any, run_engine: Any) -> None:
+    fake: Any, run_engine: Any
+) -> None:
     seen = record_klines(fake)
     run = await run_engine(fake)
     assert (await run.do(AddBot(config=sma_bot("quick", 30, fast=10), start=True))).ok

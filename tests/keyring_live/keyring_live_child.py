@@ -28,8 +28,9 @@ def _load_support() -> Any:
     return module
 
 
-async def main(mode: str, bot: str, db: str, url: str, wall0: float, speed: float,
-               lock_dir: str) -> None:
+async def main(
+    mode: str, bot: str, db: str, url: str, wall0: float, speed: float, lock_dir: str
+) -> None:
     # The point of this process: no key may come from anywhere but the keyring.
     leaked = sorted(k for k in os.environ if k.startswith("OXBOT_BINANCE"))
     if leaked:
@@ -67,12 +68,19 @@ async def main(mode: str, bot: str, db: str, url: str, wall0: float, speed: floa
     engine.request_stop()
     await asyncio.wait_for(task, 20)
     await store.close()
-    print(json.dumps({
-        "status": status, "fills": len(fills), "key_source": source,
-        "fill_orders": sorted({f.client_order_id for f in fills}),
-        "errors": [e.message for e in events if isinstance(e, EngineError)],
-        "notices": [e.message for e in events if isinstance(e, Notice)],
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "status": status,
+                "fills": len(fills),
+                "key_source": source,
+                "fill_orders": sorted({f.client_order_id for f in fills}),
+                "errors": [e.message for e in events if isinstance(e, EngineError)],
+                "notices": [e.message for e in events if isinstance(e, Notice)],
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -43,20 +43,25 @@ def anthropic_server() -> Iterator[FakeLLMServer]:
 T0 = 1_700_000_040_000  # a minute boundary, ms
 
 
-def candles(n: int = 120, start: float = 100.0, seed: int = 1, drift: float = 0.0,
-            tf_ms: int = 60_000) -> pd.DataFrame:
+def candles(
+    n: int = 120, start: float = 100.0, seed: int = 1, drift: float = 0.0, tf_ms: int = 60_000
+) -> pd.DataFrame:
     """A seeded random walk of OHLCV bars with a ``ts`` column (ms)."""
     rng = np.random.default_rng(seed)
     steps = rng.normal(drift, 0.004, n)
     close = start * np.exp(np.cumsum(steps))
     open_ = np.concatenate([[start], close[:-1]])
     spread = np.abs(rng.normal(0, 0.002, n)) * close
-    return pd.DataFrame({
-        "ts": T0 + np.arange(n) * tf_ms,
-        "open": open_, "high": np.maximum(open_, close) + spread,
-        "low": np.minimum(open_, close) - spread, "close": close,
-        "volume": rng.uniform(10, 100, n),
-    })
+    return pd.DataFrame(
+        {
+            "ts": T0 + np.arange(n) * tf_ms,
+            "open": open_,
+            "high": np.maximum(open_, close) + spread,
+            "low": np.minimum(open_, close) - spread,
+            "close": close,
+            "volume": rng.uniform(10, 100, n),
+        }
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,23 +75,43 @@ def frame(n: int = 120, **kw: Any) -> pd.DataFrame:
 
 
 SYMBOLS5 = ("BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT")
-STARTS = {"BTC/USDT": 43000.0, "ETH/USDT": 2300.0, "SOL/USDT": 60.0, "XRP/USDT": 0.61,
-          "ADA/USDT": 0.37}
+STARTS = {
+    "BTC/USDT": 43000.0,
+    "ETH/USDT": 2300.0,
+    "SOL/USDT": 60.0,
+    "XRP/USDT": 0.61,
+    "ADA/USDT": 0.37,
+}
 
 
-def make_ctx(symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"), *, n: int = 120,
-             positions: dict[str, Position] | None = None, emit: Callable[[str], None] | None
-             = None, extra: dict[str, Any] | None = None, memory: tuple = (),
-             ts: int | None = None, frames: dict[str, pd.DataFrame] | None = None,
-             timeframe: str = "1m") -> DecisionContext:
-    frames = frames or {s: frame(n, start=STARTS.get(s, 10.0), seed=i + 1)
-                        for i, s in enumerate(symbols)}
+def make_ctx(
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"),
+    *,
+    n: int = 120,
+    positions: dict[str, Position] | None = None,
+    emit: Callable[[str], None] | None = None,
+    extra: dict[str, Any] | None = None,
+    memory: tuple = (),
+    ts: int | None = None,
+    frames: dict[str, pd.DataFrame] | None = None,
+    timeframe: str = "1m",
+) -> DecisionContext:
+    frames = frames or {
+        s: frame(n, start=STARTS.get(s, 10.0), seed=i + 1) for i, s in enumerate(symbols)
+    }
     cfg = BotConfig(name="llmbot", symbols=symbols, timeframe=timeframe, strategy="llm")
     last_ts = int(next(iter(frames.values()))["ts"].iloc[-1]) + 60_000
     return DecisionContext(
-        bot="llmbot", ts=ts or last_ts, config=cfg, frames=frames,
-        positions=positions or {}, cash=Decimal("10000"), equity=Decimal("10000"),
-        memory=memory, emit=emit or (lambda _t: None), extra=extra or {},
+        bot="llmbot",
+        ts=ts or last_ts,
+        config=cfg,
+        frames=frames,
+        positions=positions or {},
+        cash=Decimal("10000"),
+        equity=Decimal("10000"),
+        memory=memory,
+        emit=emit or (lambda _t: None),
+        extra=extra or {},
     )
 
 

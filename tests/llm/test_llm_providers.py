@@ -14,9 +14,22 @@ from oxbot.engine.llm.factory import make_provider
 from oxbot.engine.llm.openai_compat import remembered_json_mode
 from oxbot.engine.llm.provider import ChatRequest, estimate_tokens, request_text
 
-GOOD = json.dumps({"analysis": "calm", "decisions": [
-    {"symbol": "BTC/USDT", "action": "hold", "size_pct": None, "stop_loss": None,
-     "take_profit": None, "confidence": 0.5, "reasoning": "nothing to do"}]})
+GOOD = json.dumps(
+    {
+        "analysis": "calm",
+        "decisions": [
+            {
+                "symbol": "BTC/USDT",
+                "action": "hold",
+                "size_pct": None,
+                "stop_loss": None,
+                "take_profit": None,
+                "confidence": 0.5,
+                "reasoning": "nothing to do",
+            }
+        ],
+    }
+)
 SCHEMA = {"type": "object"}
 
 
@@ -31,8 +44,15 @@ def req() -> ChatRequest:
 
 
 def openai(srv, key: str | None = "sk-test-123", timeout_s: float = 10, **kw):
-    return make_provider("openai", base_url=srv.url, model=kw.pop("model", "gpt-4o-mini"),
-                         api_key=key, timeout_s=timeout_s, backoff_base_s=0.01, **kw)
+    return make_provider(
+        "openai",
+        base_url=srv.url,
+        model=kw.pop("model", "gpt-4o-mini"),
+        api_key=key,
+        timeout_s=timeout_s,
+        backoff_base_s=0.01,
+        **kw,
+    )
 
 
 async def test_openai_streams_chunks_and_reads_usage(openai_server):
@@ -67,12 +87,15 @@ async def test_openai_estimates_usage_when_stream_has_none(openai_server, reply_
     assert done.usage_note == "usage estimated: the server sent none"
 
 
-async def test_json_mode_rejected_with_400_falls_back_and_is_remembered(openai_server,
-                                                                         reply_type):
+async def test_json_mode_rejected_with_400_falls_back_and_is_remembered(openai_server, reply_type):
     def handler(seen):
         if "response_format" in seen.body:
-            return reply_type(status=400, body=json.dumps({"error": {
-                "message": "response_format is not supported by this model"}}))
+            return reply_type(
+                status=400,
+                body=json.dumps(
+                    {"error": {"message": "response_format is not supported by this model"}}
+                ),
+            )
         return reply_type(GOOD)
 
     openai_server.handler = handler
@@ -107,12 +130,22 @@ async def test_a_prose_reply_does_not_switch_structured_output_off(openai_server
 
 
 async def test_a_400_not_naming_response_format_falls_back_for_that_request_only(
-        openai_server, reply_type):
+    openai_server, reply_type
+):
     def handler(seen):
         if (seen.body.get("response_format") or {}).get("type") == "json_schema":
-            return reply_type(status=400, body=json.dumps({"error": {
-                "message": "guided decoding with json_schema failed to compile",
-                "type": "invalid_request_error", "param": None}}))
+            return reply_type(
+                status=400,
+                body=json.dumps(
+                    {
+                        "error": {
+                            "message": "guided decoding with json_schema failed to compile",
+                            "type": "invalid_request_error",
+                            "param": None,
+                        }
+                    }
+                ),
+            )
         return reply_type(GOOD)
 
     openai_server.handler = handler
@@ -129,8 +162,12 @@ async def test_a_400_not_naming_response_format_falls_back_for_that_request_only
 
 
 async def test_429_retry_after_is_honoured(openai_server, reply_type):
-    openai_server.then(reply_type(status=429, headers={"Retry-After": "0.6"},
-                                  body='{"error": {"message": "slow down"}}'), GOOD)
+    openai_server.then(
+        reply_type(
+            status=429, headers={"Retry-After": "0.6"}, body='{"error": {"message": "slow down"}}'
+        ),
+        GOOD,
+    )
     p = openai(openai_server)
     try:
         done = await p.complete(req(), lambda _t: None)
@@ -199,8 +236,9 @@ async def test_missing_key_fails_before_any_request(openai_server):
 
 async def test_ollama_needs_no_key(openai_server):
     openai_server.then(GOOD)
-    p = make_provider("ollama", base_url=openai_server.url, model="llama3.1", api_key=None,
-                      timeout_s=5)
+    p = make_provider(
+        "ollama", base_url=openai_server.url, model="llama3.1", api_key=None, timeout_s=5
+    )
     try:
         done = await p.complete(req(), lambda _t: None)
     finally:
@@ -223,8 +261,14 @@ async def test_stalled_stream_ends_with_llmerror_within_deadline(openai_server, 
 
 
 async def test_unreachable_server_is_a_clear_error():
-    p = make_provider("openai", base_url="http://127.0.0.1:9/v1", model="m", api_key="k",
-                      timeout_s=3, backoff_base_s=0.01)
+    p = make_provider(
+        "openai",
+        base_url="http://127.0.0.1:9/v1",
+        model="m",
+        api_key="k",
+        timeout_s=3,
+        backoff_base_s=0.01,
+    )
     with pytest.raises(LLMError, match="could not reach openai at http://127.0.0.1:9/v1"):
         try:
             await p.complete(req(), lambda _t: None)
@@ -234,8 +278,13 @@ async def test_unreachable_server_is_a_clear_error():
 
 async def test_anthropic_streams_with_prefill_and_usage(anthropic_server):
     anthropic_server.then(GOOD[1:])  # the model continues after the prefilled "{"
-    p = make_provider("anthropic", base_url=anthropic_server.url, model="claude-haiku-4-5",
-                      api_key="ak-1", timeout_s=5)
+    p = make_provider(
+        "anthropic",
+        base_url=anthropic_server.url,
+        model="claude-haiku-4-5",
+        api_key="ak-1",
+        timeout_s=5,
+    )
     chunks: list[str] = []
     try:
         done = await p.complete(req(), chunks.append)
@@ -253,8 +302,14 @@ async def test_anthropic_streams_with_prefill_and_usage(anthropic_server):
 
 async def test_anthropic_529_retried_then_ok(anthropic_server, reply_type):
     anthropic_server.then(reply_type(status=529, body='{"type":"error"}'), GOOD[1:])
-    p = make_provider("anthropic", base_url=anthropic_server.url + "/v1", model="claude-x",
-                      api_key="ak", timeout_s=5, backoff_base_s=0.01)
+    p = make_provider(
+        "anthropic",
+        base_url=anthropic_server.url + "/v1",
+        model="claude-x",
+        api_key="ak",
+        timeout_s=5,
+        backoff_base_s=0.01,
+    )
     try:
         done = await p.complete(req(), lambda _t: None)
     finally:
@@ -265,8 +320,9 @@ async def test_anthropic_529_retried_then_ok(anthropic_server, reply_type):
 
 async def test_anthropic_401(anthropic_server, reply_type):
     anthropic_server.then(reply_type(status=401, body="{}"))
-    p = make_provider("anthropic", base_url=anthropic_server.url, model="claude-x",
-                      api_key="ak", timeout_s=5)
+    p = make_provider(
+        "anthropic", base_url=anthropic_server.url, model="claude-x", api_key="ak", timeout_s=5
+    )
     with pytest.raises(LLMAuthError, match="oxbot keys set anthropic"):
         try:
             await p.complete(req(), lambda _t: None)

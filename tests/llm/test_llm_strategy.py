@@ -16,23 +16,58 @@ from oxbot.engine.market.indicators import FULL_SET
 from oxbot.engine.models import Action, DecisionRecord, Position
 from oxbot.engine.strategies import build_strategy
 
-META_KEYS = {"provider", "model", "prompt_hash", "prompt", "raw_reply", "parsed", "error",
-             "tokens_in", "tokens_out", "cost", "latency_ms"}
+META_KEYS = {
+    "provider",
+    "model",
+    "prompt_hash",
+    "prompt",
+    "raw_reply",
+    "parsed",
+    "error",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "latency_ms",
+}
 
 
 def buy_btc(price: float, **over) -> str:
-    call = {"symbol": "BTC/USDT", "action": "buy", "size_pct": 10,
-            "stop_loss": round(price * 0.97, 2), "take_profit": round(price * 1.05, 2),
-            "confidence": 0.7, "reasoning": "uptrend and MACD positive"}
+    call = {
+        "symbol": "BTC/USDT",
+        "action": "buy",
+        "size_pct": 10,
+        "stop_loss": round(price * 0.97, 2),
+        "take_profit": round(price * 1.05, 2),
+        "confidence": 0.7,
+        "reasoning": "uptrend and MACD positive",
+    }
     call.update(over)
-    return json.dumps({"analysis": "BTC looks strong.", "decisions": [
-        call, {"symbol": "ETH/USDT", "action": "hold", "size_pct": None, "stop_loss": None,
-               "take_profit": None, "confidence": 0.4, "reasoning": "mixed"}]})
+    return json.dumps(
+        {
+            "analysis": "BTC looks strong.",
+            "decisions": [
+                call,
+                {
+                    "symbol": "ETH/USDT",
+                    "action": "hold",
+                    "size_pct": None,
+                    "stop_loss": None,
+                    "take_profit": None,
+                    "confidence": 0.4,
+                    "reasoning": "mixed",
+                },
+            ],
+        }
+    )
 
 
 def strategy(srv, **params) -> LLMStrategy:
-    p = LLMParams(provider=params.pop("provider", "openai"), base_url=srv.url,
-                  model=params.pop("model", "gpt-4o-mini"), **params)
+    p = LLMParams(
+        provider=params.pop("provider", "openai"),
+        base_url=srv.url,
+        model=params.pop("model", "gpt-4o-mini"),
+        **params,
+    )
     return LLMStrategy(p, key_resolver=lambda prov: f"key-for-{prov}", backoff_base_s=0.01)
 
 
@@ -68,8 +103,7 @@ async def test_decision_streams_and_carries_meta(openai_server, ctx_factory):
 async def test_repair_reask_sends_the_error_back_then_succeeds(openai_server, ctx_factory):
     ctx = ctx_factory()
     price = float(ctx.frames["BTC/USDT"]["close"].iloc[-1])
-    openai_server.then('{"decisions": [{"symbol": "BTC/USDT", "action": "moon"}]}',
-                       buy_btc(price))
+    openai_server.then('{"decisions": [{"symbol": "BTC/USDT", "action": "moon"}]}', buy_btc(price))
     s = strategy(openai_server)
     try:
         d = await s.decide(ctx)
@@ -112,8 +146,7 @@ async def test_provider_failure_is_a_visible_hold(openai_server, ctx_factory, re
     assert "LLM call failed" in "".join(chunks) and s.stats["errors"] == 1
 
 
-async def test_refused_key_is_a_counted_hold_naming_the_fix(openai_server, ctx_factory,
-                                                             reply_type):
+async def test_refused_key_is_a_counted_hold_naming_the_fix(openai_server, ctx_factory, reply_type):
     # A refused key is a failure of this decision (stored, counted, shown), not a crashed
     # cycle; the provider is dropped so the next cycle reads the (fixed) key again.
     openai_server.then(reply_type(status=401, body="{}"))
@@ -133,8 +166,11 @@ async def test_budget_reached_raises_before_any_call(openai_server, ctx_factory)
     ctx = ctx_factory()
     openai_server.then(buy_btc(float(ctx.frames["BTC/USDT"]["close"].iloc[-1])))
     # 321 in + 54 out tokens at $100/$100 per 1M = $0.0375 per call; budget $0.05.
-    s = strategy(openai_server, daily_budget_usd=Decimal("0.05"),
-                 prices={"gpt-4o-mini": (Decimal(100), Decimal(100))})
+    s = strategy(
+        openai_server,
+        daily_budget_usd=Decimal("0.05"),
+        prices={"gpt-4o-mini": (Decimal(100), Decimal(100))},
+    )
     try:
         await s.decide(ctx)
         await s.decide(ctx)  # $0.075 spent now
@@ -148,8 +184,12 @@ async def test_budget_reached_raises_before_any_call(openai_server, ctx_factory)
 async def test_budget_resets_next_day(openai_server, ctx_factory):
     days = [date(2026, 1, 1)]
     openai_server.then(buy_btc(43000.0))
-    p = LLMParams(provider="openai", base_url=openai_server.url, model="gpt-4o",
-                  daily_budget_usd=Decimal("0.0001"))
+    p = LLMParams(
+        provider="openai",
+        base_url=openai_server.url,
+        model="gpt-4o",
+        daily_budget_usd=Decimal("0.0001"),
+    )
     s = LLMStrategy(p, key_resolver=lambda _p: "k", today=lambda: days[0])
     ctx = ctx_factory()
     try:
@@ -165,8 +205,15 @@ async def test_budget_resets_next_day(openai_server, ctx_factory):
 
 
 async def test_trigger_cadence_saves_calls(ctx_factory, frame_factory):
-    s = LLMStrategy(LLMParams(provider="offline", cadence="trigger", trigger_move_pct=2.0,
-                              trigger_rsi_cross=False, trigger_ema_cross=False))
+    s = LLMStrategy(
+        LLMParams(
+            provider="offline",
+            cadence="trigger",
+            trigger_move_pct=2.0,
+            trigger_rsi_cross=False,
+            trigger_ema_cross=False,
+        )
+    )
     base = frame_factory(150)
     ctx = ctx_factory(("BTC/USDT",), frames={"BTC/USDT": base.iloc[:100]})
     assert s.wants_decision(ctx)  # first cycle always decides
@@ -191,8 +238,7 @@ async def test_trigger_on_sltp_proximity(ctx_factory):
     assert not s.wants_decision(ctx)
     price = Decimal(str(float(ctx.frames["BTC/USDT"]["close"].iloc[-1])))
     near = Position("BTC/USDT", Decimal(1), price, price * Decimal("0.998"), None, 0)
-    ctx2 = ctx_factory(("BTC/USDT",), positions={"BTC/USDT": near},
-                       frames=dict(ctx.frames))
+    ctx2 = ctx_factory(("BTC/USDT",), positions={"BTC/USDT": near}, frames=dict(ctx.frames))
     assert s.wants_decision(ctx2) and "stop" in s.stats["last_trigger"]
 
 
@@ -224,9 +270,19 @@ async def test_offline_buys_on_agreeing_signals_and_closes_held(ctx_factory, fra
 
 
 async def test_memory_and_outcomes_reach_the_prompt(openai_server, ctx_factory):
-    ctx = ctx_factory(memory=(DecisionRecord("llmbot", 0, "llm", "BTC/USDT:buy", verdict="clamped",
-                                             verdict_reasons="size clamped to 15%"),),
-                      extra={"outcomes": ["BTC/USDT closed by take-profit, +42.10 USDT"]})
+    ctx = ctx_factory(
+        memory=(
+            DecisionRecord(
+                "llmbot",
+                0,
+                "llm",
+                "BTC/USDT:buy",
+                verdict="clamped",
+                verdict_reasons="size clamped to 15%",
+            ),
+        ),
+        extra={"outcomes": ["BTC/USDT closed by take-profit, +42.10 USDT"]},
+    )
     openai_server.then(buy_btc(43000))
     s = strategy(openai_server)
     try:
@@ -258,8 +314,10 @@ async def test_anthropic_bot_end_to_end(anthropic_server, ctx_factory):
     anthropic_server.then(buy_btc(price)[1:])  # continues the prefilled "{"
     chunks: list[str] = []
     ctx.emit = chunks.append
-    s = LLMStrategy(LLMParams(provider="anthropic", base_url=anthropic_server.url,
-                              model="claude-sonnet-4-5"), key_resolver=lambda p: f"key-{p}")
+    s = LLMStrategy(
+        LLMParams(provider="anthropic", base_url=anthropic_server.url, model="claude-sonnet-4-5"),
+        key_resolver=lambda p: f"key-{p}",
+    )
     try:
         d = await s.decide(ctx)
     finally:

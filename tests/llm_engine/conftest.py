@@ -94,36 +94,84 @@ async def harness(store: Store) -> AsyncIterator[Callable[[Engine], Harness]]:
         await h.stop()
 
 
-def make_engine(store: Any, tmp_path: Path, *, max_candles: int = 60, seed: int = 3,
-                clock: Any = None, keys: dict[str, str] | None = None) -> Engine:
+def make_engine(
+    store: Any,
+    tmp_path: Path,
+    *,
+    max_candles: int = 60,
+    seed: int = 3,
+    clock: Any = None,
+    keys: dict[str, str] | None = None,
+) -> Engine:
     """A max-speed (lockstep) sim engine whose LLM bots are built by the runtime's factory
     and checked by its key check, with the given provider ``keys`` instead of a keyring (the
     fake server needs none), a price for ``fake-model``, and ``clock`` as its wall clock."""
     given = dict(keys or {})
-    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", key_resolver=given.get,
-                          price_table={MODEL: PRICE}, snapshot_every_s=None, clock=clock)
+    opts = RuntimeOptions(
+        db_path=tmp_path / "oxbot.db",
+        key_resolver=given.get,
+        price_table={MODEL: PRICE},
+        snapshot_every_s=None,
+        clock=clock,
+    )
     hub = MarketHub(SimConfig(seed=seed, start_ts=START, speed=None, max_candles=max_candles))
-    return Engine(store, hub, strategy_factory=strategy_factory(opts), snapshot_every_s=None,
-                  clock=clock, key_check=key_check(opts))
+    return Engine(
+        store,
+        hub,
+        strategy_factory=strategy_factory(opts),
+        snapshot_every_s=None,
+        clock=clock,
+        key_check=key_check(opts),
+    )
 
 
-def llm_bot(name: str, url: str, *, symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"),
-            cadence_s: int = 0, **llm: Any) -> BotConfig:
+def llm_bot(
+    name: str,
+    url: str,
+    *,
+    symbols: tuple[str, ...] = ("BTC/USDT", "ETH/USDT"),
+    cadence_s: int = 0,
+    **llm: Any,
+) -> BotConfig:
     """A paper LLM bot on `sim` talking to the fake server as an OpenAI-compatible provider."""
-    return BotConfig(name=name, symbols=symbols, timeframe="1m", strategy="llm",
-                     cadence_s=cadence_s,
-                     llm={"provider": "openai_compatible", "base_url": url, "model": MODEL,
-                          "timeout_s": 10, **llm})
+    return BotConfig(
+        name=name,
+        symbols=symbols,
+        timeframe="1m",
+        strategy="llm",
+        cadence_s=cadence_s,
+        llm={
+            "provider": "openai_compatible",
+            "base_url": url,
+            "model": MODEL,
+            "timeout_s": 10,
+            **llm,
+        },
+    )
 
 
 def reply(*calls: dict[str, Any], analysis: str = "scripted analysis") -> str:
     return json.dumps({"analysis": analysis, "decisions": list(calls)})
 
 
-def call(symbol: str, action: str, size: float | None = None, *, sl: float | None = None,
-         tp: float | None = None, why: str = "scripted") -> dict[str, Any]:
-    return {"symbol": symbol, "action": action, "size_pct": size, "stop_loss": sl,
-            "take_profit": tp, "confidence": 0.6, "reasoning": why}
+def call(
+    symbol: str,
+    action: str,
+    size: float | None = None,
+    *,
+    sl: float | None = None,
+    tp: float | None = None,
+    why: str = "scripted",
+) -> dict[str, Any]:
+    return {
+        "symbol": symbol,
+        "action": action,
+        "size_pct": size,
+        "stop_loss": sl,
+        "take_profit": tp,
+        "confidence": 0.6,
+        "reasoning": why,
+    }
 
 
 @dataclass

@@ -39,12 +39,21 @@ KEY = "sk-calls-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"  # 50 characters
 SECRET = "exch-secret-9f8e7d6c5b4a39281706f5e4d3c2b1a0"  # registered like an exchange key
 
 
-async def run(store: Store, tmp_path: Path, harness: Any, url: str, *, candles: int = 6,
-              provider: str = "openai_compatible", **llm: Any) -> tuple[Any, Any]:
+async def run(
+    store: Store,
+    tmp_path: Path,
+    harness: Any,
+    url: str,
+    *,
+    candles: int = 6,
+    provider: str = "openai_compatible",
+    **llm: Any,
+) -> tuple[Any, Any]:
     """One paper LLM bot (stored running) over ``candles`` candles; (harness, runner)."""
     await store.save_bot(llm_bot("b", url, provider=provider, **llm), BotStatus.RUNNING)
-    engine = make_engine(store, tmp_path, max_candles=candles,
-                         keys={"openai_compatible": KEY, "anthropic": KEY})
+    engine = make_engine(
+        store, tmp_path, max_candles=candles, keys={"openai_compatible": KEY, "anthropic": KEY}
+    )
     h = harness(engine)
     await h.start()
     await h.finish_market(timeout=90)
@@ -73,10 +82,19 @@ def an_ev(kind: str, **data: Any) -> str:
 
 
 def an_start(tokens_in: int = 900) -> str:
-    return an_ev("message_start", message={
-        "id": "msg", "type": "message", "role": "assistant", "content": [], "model": MODEL,
-        "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": tokens_in, "output_tokens": 1}})
+    return an_ev(
+        "message_start",
+        message={
+            "id": "msg",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": MODEL,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": tokens_in, "output_tokens": 1},
+        },
+    )
 
 
 def an_text(text: str) -> str:
@@ -84,8 +102,11 @@ def an_text(text: str) -> str:
 
 
 def an_stop(reason: str) -> str:
-    return an_ev("message_delta", delta={"stop_reason": reason, "stop_sequence": None},
-                 usage={"output_tokens": 60})
+    return an_ev(
+        "message_delta",
+        delta={"stop_reason": reason, "stop_sequence": None},
+        usage={"output_tokens": 60},
+    )
 
 
 def oa(obj: dict[str, Any]) -> str:
@@ -94,22 +115,31 @@ def oa(obj: dict[str, Any]) -> str:
 
 def oa_chunk(content: str | None = None, finish: str | None = None, **choice: Any) -> str:
     delta = {} if content is None else {"content": content}
-    return oa({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish, **choice}]})
+    return oa(
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, **choice}],
+        }
+    )
 
 
 # ------------------------------------------------------------------ F5: failed calls cost
 
 
 async def test_a_call_cut_by_the_deadline_is_charged_and_counts_toward_the_budget(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # A slow provider streams ~800 characters a second and is cut by timeout_s. old: each
     # such call was stored at $0 / 0 tokens and the budget never paused the bot (one call
     # per candle, all billed by the provider).
     slow = json.dumps({"analysis": "a" * 4000, "decisions": [call(BTC, "hold")]})
     fake_llm.handler = lambda _s: Reply(slow, chunk=40, pace_s=0.05, delay_s=0)
-    h, runner = await run(store, tmp_path, harness, fake_llm.url, candles=5, timeout_s=1.5,
-                          daily_budget_usd="0.0005")
+    h, runner = await run(
+        store, tmp_path, harness, fake_llm.url, candles=5, timeout_s=1.5, daily_budget_usd="0.0005"
+    )
     rows = await store.recent_decisions("b", 100)
     first = rows[0]
     assert first.source == "fallback" and "within 1.5 s" in first.error
@@ -124,16 +154,22 @@ async def test_a_call_cut_by_the_deadline_is_charged_and_counts_toward_the_budge
 
 
 async def test_reported_input_tokens_are_charged_when_a_stream_breaks(
-        store: Store, tmp_path: Path, harness: Any) -> None:
+    store: Store, tmp_path: Path, harness: Any
+) -> None:
     # Anthropic reports input_tokens in message_start, before any text; the stream then
     # ends with an error event. old: tokens_in 0, cost 0 ("even message_start dropped").
     srv = FakeLLMServer("anthropic", api_key=KEY).start()
     try:
-        srv.handler = lambda _s: Reply(raw=[
-            an_start(900), an_text(BUY[1:41]),
-            an_ev("error", error={"type": "invalid_request_error", "message": "stop"})])
-        _h, _runner = await run(store, tmp_path, harness, srv.url, candles=2,
-                                provider="anthropic", model=MODEL)
+        srv.handler = lambda _s: Reply(
+            raw=[
+                an_start(900),
+                an_text(BUY[1:41]),
+                an_ev("error", error={"type": "invalid_request_error", "message": "stop"}),
+            ]
+        )
+        _h, _runner = await run(
+            store, tmp_path, harness, srv.url, candles=2, provider="anthropic", model=MODEL
+        )
     finally:
         srv.close()
     rows = await store.recent_decisions("b", 100)
@@ -146,7 +182,8 @@ async def test_reported_input_tokens_are_charged_when_a_stream_breaks(
 
 
 async def test_a_request_refused_with_an_http_error_is_not_charged(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # The other side of the rule: nothing was generated, nothing is charged (retries too).
     fake_llm.handler = lambda _s: Reply(status=503, body='{"error": {"message": "busy"}}')
     _h, runner = await run(store, tmp_path, harness, fake_llm.url, candles=2)
@@ -170,14 +207,13 @@ def _padded(make: Any, needle: str, at: int) -> str:
 
 
 def _leaks(text: str, secret: str) -> list[str]:
-    return [secret[i:i + 12] for i in range(len(secret) - 11) if secret[i:i + 12] in text]
+    return [secret[i : i + 12] for i in range(len(secret) - 11) if secret[i : i + 12] in text]
 
 
 def _openai_400(secret: str) -> Reply:
     # Quoted by the provider as scrub(body): the secret starts 40 characters before the
     # 300th, where the quote is cut.
-    body = _padded(lambda p: json.dumps({"error": {"message": f"{p} echo {secret}"}}),
-                   secret, 260)
+    body = _padded(lambda p: json.dumps({"error": {"message": f"{p} echo {secret}"}}), secret, 260)
     return Reply(status=400, body=body)
 
 
@@ -187,27 +223,46 @@ def _openai_midstream(secret: str) -> Reply:
 
 
 def _anthropic_400(secret: str) -> Reply:
-    body = _padded(lambda p: json.dumps({"type": "error", "error": {
-        "type": "invalid_request_error", "message": f"{p} echo {secret}"}}), secret, 260)
+    body = _padded(
+        lambda p: json.dumps(
+            {
+                "type": "error",
+                "error": {"type": "invalid_request_error", "message": f"{p} echo {secret}"},
+            }
+        ),
+        secret,
+        260,
+    )
     return Reply(status=400, body=body)
 
 
 def _anthropic_midstream(secret: str) -> Reply:
-    err = _padded(lambda p: json.dumps({"type": "api_error", "message": f"{p} {secret}"}),
-                  secret, 260)
-    return Reply(raw=[an_start(), an_text('"a'),
-                      an_ev("error", error=json.loads(err))])
+    err = _padded(
+        lambda p: json.dumps({"type": "api_error", "message": f"{p} {secret}"}), secret, 260
+    )
+    return Reply(raw=[an_start(), an_text('"a'), an_ev("error", error=json.loads(err))])
 
 
-@pytest.mark.parametrize(("make", "kind", "secret"), [
-    (_openai_400, "openai", KEY), (_openai_midstream, "openai", KEY),
-    (_anthropic_400, "anthropic", KEY), (_anthropic_midstream, "anthropic", KEY),
-    (_openai_400, "openai", SECRET)],
-    ids=["openai-400", "openai-midstream", "anthropic-400", "anthropic-midstream",
-         "registered-secret"])
+@pytest.mark.parametrize(
+    ("make", "kind", "secret"),
+    [
+        (_openai_400, "openai", KEY),
+        (_openai_midstream, "openai", KEY),
+        (_anthropic_400, "anthropic", KEY),
+        (_anthropic_midstream, "anthropic", KEY),
+        (_openai_400, "openai", SECRET),
+    ],
+    ids=[
+        "openai-400",
+        "openai-midstream",
+        "anthropic-400",
+        "anthropic-midstream",
+        "registered-secret",
+    ],
+)
 async def test_a_secret_straddling_the_cut_of_an_error_text_never_leaks(
-        make: Any, kind: str, secret: str, store: Store, tmp_path: Path,
-        harness: Any) -> None:
+    make: Any, kind: str, secret: str, store: Store, tmp_path: Path, harness: Any
+) -> None:
     # A proxy quotes the request's key (or another secret) in its error; the quote is cut at
     # 300 characters. old: cut first, redacted after: 40 of the key's 50 characters were
     # stored (decisions.error, the bots' last failure), streamed and logged headless.
@@ -217,8 +272,7 @@ async def test_a_secret_straddling_the_cut_of_an_error_text_never_leaks(
     try:
         srv.handler = lambda _s: make(secret)
         provider = "anthropic" if kind == "anthropic" else "openai_compatible"
-        h, _runner = await run(store, tmp_path, harness, srv.url, candles=2,
-                               provider=provider)
+        h, _runner = await run(store, tmp_path, harness, srv.url, candles=2, provider=provider)
     finally:
         srv.close()
         _clear_registry()
@@ -227,8 +281,11 @@ async def test_a_secret_straddling_the_cut_of_an_error_text_never_leaks(
     lines = EventLines()
     logged = "\n".join(line[1] for ev in h.events if (line := lines.describe(ev)))
     assert "no usable LLM decision" in logged
-    for where, text in (("database", db_text(tmp_path)), ("stream", streamed(h)),
-                        ("headless log", logged)):
+    for where, text in (
+        ("database", db_text(tmp_path)),
+        ("stream", streamed(h)),
+        ("headless log", logged),
+    ):
         assert not _leaks(text, secret), f"{where}: {_leaks(text, secret)}"
     assert all("[redacted]" in r.error for r in rows), rows[0].error  # said, not dropped
 
@@ -237,45 +294,61 @@ async def test_a_secret_straddling_the_cut_of_an_error_text_never_leaks(
 
 
 async def test_http_200_with_a_json_error_body_keeps_its_message(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # old: read as an empty stream: "the reply's stream ended without saying it was
     # finished", the server's message lost, and a repair re-ask spent on it.
     fake_llm.handler = lambda _s: Reply(
         content_type="application/json",
-        body='{"error": {"message": "model fake-model is not loaded", "type": "x"}}')
+        body='{"error": {"message": "model fake-model is not loaded", "type": "x"}}',
+    )
     _h, runner = await run(store, tmp_path, harness, fake_llm.url, candles=2)
     rows = await store.recent_decisions("b", 100)
     assert rows and all(r.source == "fallback" for r in rows)
-    assert all("model fake-model is not loaded" in r.error and "HTTP 200" in r.error
-               for r in rows), rows[0].error
+    assert all(
+        "model fake-model is not loaded" in r.error and "HTTP 200" in r.error for r in rows
+    ), rows[0].error
     assert len(fake_llm.requests) == len(rows)  # no repair, no retry
     assert all(r.cost == 0 for r in rows)  # an error, nothing generated
     assert runner.strategy.stats["last_failure_kind"] == "bad stream"
 
 
 async def test_http_200_with_an_html_page_says_what_came(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # A captive portal or a wrong base_url. old: "stream ended without saying it was
     # finished", nothing of the page kept.
-    fake_llm.handler = lambda _s: Reply(content_type="text/html",
-                                        body="<html><h1>Sign in to the hotel wifi</h1></html>")
+    fake_llm.handler = lambda _s: Reply(
+        content_type="text/html", body="<html><h1>Sign in to the hotel wifi</h1></html>"
+    )
     await run(store, tmp_path, harness, fake_llm.url, candles=2)
     rows = await store.recent_decisions("b", 100)
-    assert rows and all("text/html" in r.error and "hotel wifi" in r.error
-                        and "base_url" in r.error for r in rows), rows[0].error
+    assert rows and all(
+        "text/html" in r.error and "hotel wifi" in r.error and "base_url" in r.error for r in rows
+    ), rows[0].error
 
 
 async def test_a_completion_sent_whole_as_json_is_read(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # A server that ignores stream: true answers one chat.completion object [OA-object].
     # old: read as an empty stream, never a decision.
-    whole = {"id": "c", "object": "chat.completion", "created": 1, "model": MODEL,
-             "choices": [{"index": 0, "message": {"role": "assistant", "content": BUY,
-                                                  "refusal": None},
-                          "finish_reason": "stop", "logprobs": None}],
-             "usage": {"prompt_tokens": 900, "completion_tokens": 60, "total_tokens": 960}}
-    fake_llm.handler = lambda _s: Reply(content_type="application/json",
-                                        body=json.dumps(whole))
+    whole = {
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": BUY, "refusal": None},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {"prompt_tokens": 900, "completion_tokens": 60, "total_tokens": 960},
+    }
+    fake_llm.handler = lambda _s: Reply(content_type="application/json", body=json.dumps(whole))
     h, _runner = await run(store, tmp_path, harness, fake_llm.url, candles=2)
     rows = await store.recent_decisions("b", 100)
     assert rows[0].source == "llm" and rows[0].order_ids and h.of(OrderFilled)
@@ -286,11 +359,19 @@ RETRY_AFTER_OVERFLOW = "Wed, 21 Oct 2015 99999999999:28:00 GMT"
 
 
 async def test_an_unreadable_retry_after_is_retried_with_the_default_backoff(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # old: parse_retry_after raised OverflowError: no retry, and the decision stored "the
     # provider's reply could not be read (OverflowError ...)".
-    answers = iter([Reply(status=429, headers={"Retry-After": RETRY_AFTER_OVERFLOW},
-                          body='{"error": {"message": "slow down"}}')])
+    answers = iter(
+        [
+            Reply(
+                status=429,
+                headers={"Retry-After": RETRY_AFTER_OVERFLOW},
+                body='{"error": {"message": "slow down"}}',
+            )
+        ]
+    )
     fake_llm.handler = lambda _s: next(answers, Reply(BUY))
     h, _runner = await run(store, tmp_path, harness, fake_llm.url, candles=1)
     rows = await store.recent_decisions("b", 100)
@@ -298,9 +379,13 @@ async def test_an_unreadable_retry_after_is_retried_with_the_default_backoff(
 
 
 async def test_a_rate_limit_with_an_unreadable_retry_after_is_said_as_a_rate_limit(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
-    fake_llm.handler = lambda _s: Reply(status=429, headers={"Retry-After": RETRY_AFTER_OVERFLOW},
-                                        body='{"error": {"message": "slow down"}}')
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
+    fake_llm.handler = lambda _s: Reply(
+        status=429,
+        headers={"Retry-After": RETRY_AFTER_OVERFLOW},
+        body='{"error": {"message": "slow down"}}',
+    )
     h, runner = await run(store, tmp_path, harness, fake_llm.url, candles=1)
     rows = await store.recent_decisions("b", 100)
     assert "rate limiting us (HTTP 429)" in rows[0].error and "slow down" in rows[0].error
@@ -314,15 +399,24 @@ async def test_a_rate_limit_with_an_unreadable_retry_after_is_said_as_a_rate_lim
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
 async def test_reasoning_is_bounded_and_a_reply_past_the_bound_is_not_read(
-        kind: str, store: Store, tmp_path: Path, harness: Any) -> None:
+    kind: str, store: Store, tmp_path: Path, harness: Any
+) -> None:
     # 10 MB of reasoning, then a valid buy. old: the reasoning was kept and streamed whole
     # (only the answer counted toward the 60,000-character cap) and the buy traded.
     srv = FakeLLMServer(kind, api_key=KEY).start()
     try:
         srv.handler = lambda _s: Reply(BUY, think="t" * 10_000_000, chunk=50_000)
         provider = "anthropic" if kind == "anthropic" else "openai_compatible"
-        h, runner = await run(store, tmp_path, harness, srv.url, candles=1,
-                              provider=provider, timeout_s=60, anthropic_prefill=False)
+        h, runner = await run(
+            store,
+            tmp_path,
+            harness,
+            srv.url,
+            candles=1,
+            provider=provider,
+            timeout_s=60,
+            anthropic_prefill=False,
+        )
     finally:
         srv.close()
     rows = await store.recent_decisions("b", 100)
@@ -340,10 +434,12 @@ async def test_reasoning_is_bounded_and_a_reply_past_the_bound_is_not_read(
 
 @pytest.mark.parametrize("first", ["length", "content_filter"])
 async def test_an_openai_cut_off_is_not_cleared_by_a_later_stop(
-        first: str, store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    first: str, store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # old: finish = reason or finish: the last reason won, and the cut-off reply traded.
-    fake_llm.handler = lambda _s: Reply(raw=[oa_chunk(BUY), oa_chunk(finish=first),
-                                             oa_chunk(finish="stop"), "data: [DONE]\n\n"])
+    fake_llm.handler = lambda _s: Reply(
+        raw=[oa_chunk(BUY), oa_chunk(finish=first), oa_chunk(finish="stop"), "data: [DONE]\n\n"]
+    )
     h, _runner = await run(store, tmp_path, harness, fake_llm.url, candles=1)
     rows = await store.recent_decisions("b", 100)
     assert rows[0].source == "fallback" and not h.of(OrderFilled)
@@ -352,14 +448,21 @@ async def test_an_openai_cut_off_is_not_cleared_by_a_later_stop(
 
 @pytest.mark.parametrize("first", ["max_tokens", "refusal"])
 async def test_an_anthropic_cut_off_is_not_cleared_by_a_later_end_turn(
-        first: str, store: Store, tmp_path: Path, harness: Any) -> None:
+    first: str, store: Store, tmp_path: Path, harness: Any
+) -> None:
     srv = FakeLLMServer("anthropic", api_key=KEY).start()
     try:
-        srv.handler = lambda _s: Reply(raw=[
-            an_start(), an_text(BUY[1:]), an_ev("content_block_stop", index=0),
-            an_stop(first), an_stop("end_turn"), an_ev("message_stop")])
-        h, _runner = await run(store, tmp_path, harness, srv.url, candles=1,
-                               provider="anthropic")
+        srv.handler = lambda _s: Reply(
+            raw=[
+                an_start(),
+                an_text(BUY[1:]),
+                an_ev("content_block_stop", index=0),
+                an_stop(first),
+                an_stop("end_turn"),
+                an_ev("message_stop"),
+            ]
+        )
+        h, _runner = await run(store, tmp_path, harness, srv.url, candles=1, provider="anthropic")
     finally:
         srv.close()
     rows = await store.recent_decisions("b", 100)
@@ -369,18 +472,30 @@ async def test_an_anthropic_cut_off_is_not_cleared_by_a_later_end_turn(
 
 TWO_CHOICES = {
     # n=2 without "index": old: the halves of two choices were glued into one buy
-    "two-in-one-chunk-no-index": [oa({"choices": [
-        {"delta": {"content": BUY[:40]}}, {"delta": {"content": BUY[40:]},
-                                           "finish_reason": "stop"}]}), "data: [DONE]\n\n"],
+    "two-in-one-chunk-no-index": [
+        oa(
+            {
+                "choices": [
+                    {"delta": {"content": BUY[:40]}},
+                    {"delta": {"content": BUY[40:]}, "finish_reason": "stop"},
+                ]
+            }
+        ),
+        "data: [DONE]\n\n",
+    ],
     # a choice without an index, then index 0: which one is ours is not known
-    "index-less-then-index-0": [oa({"choices": [{"delta": {"content": BUY[:40]}}]}),
-                                oa_chunk(BUY[40:], "stop"), "data: [DONE]\n\n"],
+    "index-less-then-index-0": [
+        oa({"choices": [{"delta": {"content": BUY[:40]}}]}),
+        oa_chunk(BUY[40:], "stop"),
+        "data: [DONE]\n\n",
+    ],
 }
 
 
 @pytest.mark.parametrize("case", list(TWO_CHOICES))
 async def test_pieces_of_more_than_one_choice_are_never_one_answer(
-        case: str, store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    case: str, store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     fake_llm.handler = lambda _s: Reply(raw=TWO_CHOICES[case])
     h, _runner = await run(store, tmp_path, harness, fake_llm.url, candles=1)
     rows = await store.recent_decisions("b", 100)

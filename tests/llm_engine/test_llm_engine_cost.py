@@ -34,12 +34,16 @@ HOLD_BOTH = reply(call("BTC/USDT", "hold"), call("ETH/USDT", "hold"))
 
 
 def paused_views(h: Harness, bot: str) -> list[Any]:
-    return [e for e in h.of(BotStateChanged)
-            if e.bot is not None and e.bot.name == bot and e.bot.status is BotStatus.PAUSED]
+    return [
+        e
+        for e in h.of(BotStateChanged)
+        if e.bot is not None and e.bot.name == bot and e.bot.status is BotStatus.PAUSED
+    ]
 
 
-async def test_budget_reached_pauses_the_bot_and_stops_calls(store: Store, tmp_path: Path,
-                                                             fake_llm: Any, harness: Any) -> None:
+async def test_budget_reached_pauses_the_bot_and_stops_calls(
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     fake_llm.handler = lambda _seen: Reply(HOLD_BOTH)
     budget = Decimal("0.001")
     per_call = call_cost(*USAGE)  # $0.000429
@@ -68,8 +72,10 @@ async def test_budget_reached_pauses_the_bot_and_stops_calls(store: Store, tmp_p
     assert not h.of(CycleFailed)
     notices = [n for n in h.of(Notice) if n.bot == "thrifty"]
     assert len(notices) == 2
-    assert all(n.level == "warning" and "daily LLM budget" in n.message
-               and "daily_budget_usd" in n.message for n in notices)
+    assert all(
+        n.level == "warning" and "daily LLM budget" in n.message and "daily_budget_usd" in n.message
+        for n in notices
+    )
     assert spent == per_call * allowed >= budget
     # The pause is not stored: a restart finds the bot running and its first cycle checks
     # the budget again (test_budget_survives_an_engine_restart); the next day it decides.
@@ -78,15 +84,16 @@ async def test_budget_reached_pauses_the_bot_and_stops_calls(store: Store, tmp_p
     assert len(rows) == allowed and sum(r.cost for r in rows) == spent
 
 
-async def test_trigger_cadence_saves_calls_on_a_quiet_market(store: Store, tmp_path: Path,
-                                                             fake_llm: Any,
-                                                             fake_llm2: Any, harness: Any) -> None:
+async def test_trigger_cadence_saves_calls_on_a_quiet_market(
+    store: Store, tmp_path: Path, fake_llm: Any, fake_llm2: Any, harness: Any
+) -> None:
     fake_llm.handler = fake_llm2.handler = lambda _seen: Reply(HOLD_BOTH, delay_s=0)
     candles = 60
     # Both bots stored as running before the engine starts, so both see every candle.
     await store.save_bot(llm_bot("every", fake_llm.url), BotStatus.RUNNING)
-    await store.save_bot(llm_bot("trig", fake_llm2.url, cadence="trigger",
-                                 trigger_move_pct=1.0), BotStatus.RUNNING)
+    await store.save_bot(
+        llm_bot("trig", fake_llm2.url, cadence="trigger", trigger_move_pct=1.0), BotStatus.RUNNING
+    )
     engine = make_engine(store, tmp_path, max_candles=candles)
     h = harness(engine)
     await h.start()
@@ -105,12 +112,14 @@ async def test_trigger_cadence_saves_calls_on_a_quiet_market(store: Store, tmp_p
     assert stats["last_trigger"]  # each call the trigger bot made names why it fired
 
 
-async def test_budget_survives_an_engine_restart(store: Store, tmp_path: Path, fake_llm: Any,
-                                                 harness: Any) -> None:
+async def test_budget_survives_an_engine_restart(
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     fake_llm.handler = lambda _seen: Reply(HOLD_BOTH)
     budget = Decimal("0.001")  # three calls at $0.000429
-    await store.save_bot(llm_bot("thrifty", fake_llm.url, daily_budget_usd=str(budget)),
-                         BotStatus.RUNNING)
+    await store.save_bot(
+        llm_bot("thrifty", fake_llm.url, daily_budget_usd=str(budget)), BotStatus.RUNNING
+    )
     first = harness(make_engine(store, tmp_path, max_candles=10))
     await first.start()
     await first.drain(lambda: bool(paused_views(first, "thrifty")), timeout=15)
@@ -144,8 +153,9 @@ class DayFlipClock:
         return self.after if virtual >= self.flip_ms else self.before
 
 
-async def test_budget_pause_resumes_at_the_new_utc_day(store: Store, tmp_path: Path,
-                                                       fake_llm: Any, harness: Any) -> None:
+async def test_budget_pause_resumes_at_the_new_utc_day(
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # The notice promises "decides again after 00:00 UTC": it must, without a restart.
     fake_llm.handler = lambda _seen: Reply(HOLD_BOTH)
     clock = DayFlipClock(flip_ms=START + 15 * 60_000)
@@ -162,7 +172,10 @@ async def test_budget_pause_resumes_at_the_new_utc_day(store: Store, tmp_path: P
     notices = [n.message for n in h.of(Notice) if n.bot == "thrifty"]
     assert len(fake_llm.requests) == 6  # three on the first day, three on the next
     assert [("paused" in m, "resumed" in m) for m in notices] == [
-        (True, False), (False, True), (True, False)]
+        (True, False),
+        (False, True),
+        (True, False),
+    ]
     assert "new UTC day" in notices[1]
     assert runner.status is BotStatus.PAUSED
     assert runner.strategy.stats["day"] == "2026-01-01"

@@ -68,39 +68,53 @@ class Scripted:
 
 
 def bot(name: str, provider: str, url: str, model: str, **llm: Any) -> BotConfig:
-    return BotConfig(name=name, symbols=("BTC/USDT",), timeframe="1m", strategy="llm",
-                     risk=LIMITS, llm={"provider": provider, "base_url": url, "model": model,
-                                       "timeout_s": 1.5, **llm})
+    return BotConfig(
+        name=name,
+        symbols=("BTC/USDT",),
+        timeframe="1m",
+        strategy="llm",
+        risk=LIMITS,
+        llm={"provider": provider, "base_url": url, "model": model, "timeout_s": 1.5, **llm},
+    )
 
 
 @pytest.fixture
 def servers() -> Any:
-    made = {"oa": FakeLLMServer("openai", api_key=hc.OA_KEY).start(),
-            "an": FakeLLMServer("anthropic", api_key=hc.AN_KEY).start(),
-            "ap": FakeLLMServer("anthropic", api_key=hc.AN_KEY).start()}
+    made = {
+        "oa": FakeLLMServer("openai", api_key=hc.OA_KEY).start(),
+        "an": FakeLLMServer("anthropic", api_key=hc.AN_KEY).start(),
+        "ap": FakeLLMServer("anthropic", api_key=hc.AN_KEY).start(),
+    }
     yield made
     for srv in made.values():
         srv.close()
 
 
 @pytest.mark.slow
-async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path, servers: Any,
-                                                     harness: Any, record_property: Any) -> None:
+async def test_hostile_corpus_through_the_real_path(
+    store: Store, tmp_path: Path, servers: Any, harness: Any, record_property: Any
+) -> None:
     for secret in (hc.OA_KEY, hc.AN_KEY, hc.ECHOED_SECRET):
         register_secret(secret)  # as the keyring layer does for every key it loads
-    plans = {"oa": Scripted(hc.schedule(hc.OPENAI_CASES), prefill=False),
-             "an": Scripted(hc.schedule(hc.ANTHROPIC_CASES), prefill=False),
-             "ap": Scripted(hc.schedule(hc.PREFILL_CASES), prefill=True)}
-    configs = {"oa": bot("oa", "openai", servers["oa"].url, "gpt-4o-mini"),
-               "an": bot("an", "anthropic", servers["an"].url, "claude-haiku-4-5",
-                         anthropic_prefill=False),
-               "ap": bot("ap", "anthropic", servers["ap"].url, "claude-haiku-4-5")}
+    plans = {
+        "oa": Scripted(hc.schedule(hc.OPENAI_CASES), prefill=False),
+        "an": Scripted(hc.schedule(hc.ANTHROPIC_CASES), prefill=False),
+        "ap": Scripted(hc.schedule(hc.PREFILL_CASES), prefill=True),
+    }
+    configs = {
+        "oa": bot("oa", "openai", servers["oa"].url, "gpt-4o-mini"),
+        "an": bot(
+            "an", "anthropic", servers["an"].url, "claude-haiku-4-5", anthropic_prefill=False
+        ),
+        "ap": bot("ap", "anthropic", servers["ap"].url, "claude-haiku-4-5"),
+    }
     for name, plan in plans.items():
         servers[name].handler = plan
         await store.save_bot(configs[name], BotStatus.RUNNING)
     candles = max(len(p.steps) for p in plans.values()) + 3
-    engine = make_engine(store, tmp_path, max_candles=candles,
-                         keys={"openai": hc.OA_KEY, "anthropic": hc.AN_KEY})
+    engine = make_engine(
+        store, tmp_path, max_candles=candles, keys={"openai": hc.OA_KEY, "anthropic": hc.AN_KEY}
+    )
     h = harness(engine)
     started = time.monotonic()
     await h.start()
@@ -132,14 +146,19 @@ async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path
             failed = d.source == "fallback" and bool(d.error)
             row["holds counted"] += failed
             if case.expect == hc.FAIL and (ids or not failed):
-                problems.append(f"{name}/{case.name}: expected a counted HOLD, got "
-                                f"{d.source} {d.actions} orders={ids} error={d.error[:80]!r}")
+                problems.append(
+                    f"{name}/{case.name}: expected a counted HOLD, got "
+                    f"{d.source} {d.actions} orders={ids} error={d.error[:80]!r}"
+                )
             if case.expect == hc.HOLD and (ids or failed):
                 problems.append(f"{name}/{case.name}: expected a valid hold, got {d.error!r}")
-            if case.expect in (hc.TRADE, "close") and (failed or not ids
-                                                       or not all(i in fills for i in ids)):
-                problems.append(f"{name}/{case.name}: a valid {case.expect} did not trade: "
-                                f"{d.error[:120]!r} {d.verdict_reasons!r}")
+            if case.expect in (hc.TRADE, "close") and (
+                failed or not ids or not all(i in fills for i in ids)
+            ):
+                problems.append(
+                    f"{name}/{case.name}: a valid {case.expect} did not trade: "
+                    f"{d.error[:120]!r} {d.verdict_reasons!r}"
+                )
             if d.cost < 0:
                 problems.append(f"{name}/{case.name}: negative cost {d.cost}")
             if case.name.startswith(("usage-", "an-usage")) and "usage estimated" not in d.flags:
@@ -150,17 +169,19 @@ async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path
                     eq = next((e for t, e in reversed(equity) if t <= f.ts), equity[0][1])
                     if f.qty * f.price > eq * MAX_POSITION * Decimal("1.01"):
                         row["breaches"] += 1
-                        problems.append(f"{name}/{case.name}: bought {f.qty * f.price} of "
-                                        f"{eq} equity")
-        lost = [c.name for c in plan.steps[:len(plan.by_time)] if id(c) not in seen_steps]
+                        problems.append(
+                            f"{name}/{case.name}: bought {f.qty * f.price} of {eq} equity"
+                        )
+        lost = [c.name for c in plan.steps[: len(plan.by_time)] if id(c) not in seen_steps]
         if lost:
             problems.append(f"{name}: decisions not stored for {lost}")
         if len(plan.by_time) < len(plan.steps):
             problems.append(f"{name}: the market ended before step {len(plan.by_time)}")
         fails = sum(1 for c in plan.steps if c.expect == hc.FAIL)
         if stats[name]["failures"] != fails:
-            problems.append(f"{name}: {stats[name]['failures']} failures counted, {fails} "
-                            "failing replies sent")
+            problems.append(
+                f"{name}: {stats[name]['failures']} failures counted, {fails} failing replies sent"
+            )
         if status[name] is not BotStatus.RUNNING or held[name] != hc.held_after(plan.steps):
             problems.append(f"{name}: ended {status[name].value}, BTC held: {held[name]}")
     for ev in h.of(CycleFailed):
@@ -168,11 +189,21 @@ async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path
         rows[case.klass if case else "?"]["crashes"] += 1
         problems.append(f"{ev.bot}: cycle crashed: {ev.error[:160]}")
 
-    invalid_orders = sum(1 for name, plan in plans.items() for d in decided[name]
-                         if (c := plan.case_of(d.ts)) is not None and c.expect != hc.TRADE
-                         and c.expect != "close" and d.order_ids)
-    leaked = [s for s in (hc.OA_KEY, hc.AN_KEY, hc.ECHOED_SECRET)
-              for p in tmp_path.rglob("*") if p.is_file() and s.encode() in p.read_bytes()]
+    invalid_orders = sum(
+        1
+        for name, plan in plans.items()
+        for d in decided[name]
+        if (c := plan.case_of(d.ts)) is not None
+        and c.expect != hc.TRADE
+        and c.expect != "close"
+        and d.order_ids
+    )
+    leaked = [
+        s
+        for s in (hc.OA_KEY, hc.AN_KEY, hc.ECHOED_SECRET)
+        for p in tmp_path.rglob("*")
+        if p.is_file() and s.encode() in p.read_bytes()
+    ]
     streamed = "".join(ev.text for ev in h.of(ReasoningChunk))
     if storable(streamed) != streamed:  # what the cockpit prints must be printable
         problems.append("the live reasoning carried unprintable text (surrogates, controls)")
@@ -190,9 +221,11 @@ async def test_hostile_corpus_through_the_real_path(store: Store, tmp_path: Path
     lines.append(f"{'TOTAL':<30}" + "".join(f"{total[c]:>15}" for c in cols))
     requests = ", ".join(f"{n} {len(srv.requests)}" for n, srv in servers.items())
     refused = sum(len(srv.refused) for srv in servers.values())
-    lines.append(f"{len(hc.ALL_CASES)} hostile replies, {sum(len(p.steps) for p in plans.values())}"
-                 f" decisions in {elapsed:.1f} s; orders from invalid replies: {invalid_orders};"
-                 f" requests: {requests}; refused by the strict servers: {refused}")
+    lines.append(
+        f"{len(hc.ALL_CASES)} hostile replies, {sum(len(p.steps) for p in plans.values())}"
+        f" decisions in {elapsed:.1f} s; orders from invalid replies: {invalid_orders};"
+        f" requests: {requests}; refused by the strict servers: {refused}"
+    )
     record_property("figures", "hostile LLM replies through the real path\n" + "\n".join(lines))
     assert not problems, "\n".join(problems[:40])
     assert len(hc.ALL_CASES) >= 150 and total["replies"] >= len(hc.ALL_CASES)

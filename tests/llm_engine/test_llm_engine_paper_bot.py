@@ -109,8 +109,9 @@ def per_decision(events: list[Any], bot: str) -> list[tuple[list[str], DecisionM
     return out
 
 
-async def test_llm_paper_bot_trades_on_sim_end_to_end(store: Store, tmp_path: Path,
-                                                      fake_llm: Any, harness: Any) -> None:
+async def test_llm_paper_bot_trades_on_sim_end_to_end(
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     script = Script(SCRIPT)
     fake_llm.handler = script
     ledger = CheckingLedger(store)
@@ -118,8 +119,7 @@ async def test_llm_paper_bot_trades_on_sim_end_to_end(store: Store, tmp_path: Pa
     ledger.engine = engine
     h = harness(engine)
     await h.start()
-    done = await h.do(AddBot(config=llm_bot("gpt-bot", fake_llm.url, cadence_s=180),
-                             start=True))
+    done = await h.do(AddBot(config=llm_bot("gpt-bot", fake_llm.url, cadence_s=180), start=True))
     assert done.ok, done.message
     await h.finish_market()
     runner = engine.runners["gpt-bot"]

@@ -24,8 +24,9 @@ BUY = reply(call(BTC, "buy", 10), call(ETH, "hold"))
 HOLDS = reply(call(BTC, "hold"), call(ETH, "hold"))
 
 
-async def run_bot(store: Store, tmp_path: Path, harness: Any, fake: FakeLLMServer,
-                  candles: int = 8, **llm: Any) -> tuple[Any, Any]:
+async def run_bot(
+    store: Store, tmp_path: Path, harness: Any, fake: FakeLLMServer, candles: int = 8, **llm: Any
+) -> tuple[Any, Any]:
     """Run one paper LLM bot (stored running) over ``candles`` candles; (harness, runner)."""
     await store.save_bot(llm_bot("b", fake.url, **llm), BotStatus.RUNNING)
     engine = make_engine(store, tmp_path, max_candles=candles)
@@ -40,8 +41,8 @@ async def run_bot(store: Store, tmp_path: Path, harness: Any, fake: FakeLLMServe
 HOSTILE = {
     # old: the example inside prose was executed (a 100 % buy, clamped to 15 %)
     "prose-quoting-an-example": Reply(
-        f"... a buy would look like {json.dumps(call(BTC, 'buy', 100))} but I am not doing "
-        "that"),
+        f"... a buy would look like {json.dumps(call(BTC, 'buy', 100))} but I am not doing that"
+    ),
     # old: the draft inside the unclosed <think> of a reply cut at max_tokens was executed
     "unclosed-think-cut-off": Reply("<think>the plan: " + BUY, finish="length"),
     # old: NaN and "none" became null, and null meant the largest position allowed
@@ -56,7 +57,8 @@ HOSTILE = {
 
 @pytest.mark.parametrize("case", list(HOSTILE))
 async def test_a_reply_that_is_not_one_finished_decision_never_trades(
-        case: str, store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    case: str, store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     fake_llm.handler = lambda _seen: HOSTILE[case]
     h, runner = await run_bot(store, tmp_path, harness, fake_llm)
     rows = await store.recent_decisions("b", 100)
@@ -70,15 +72,19 @@ MALFORMED = [
     # and after 20 of them the bot in "error"
     ['data: {"choices": ["x"]}\n\n', "data: [DONE]\n\n"],
     ['data: {"choices": [{"index": 0, "delta": "abc"}]}\n\n', "data: [DONE]\n\n"],
-    ['data: {"choices": [{"index": 0, "delta": {"content": "' + BUY.replace('"', '\\"')
-     + '"}, "finish_reason": "stop"}]}\n\n',
-     'data: {"choices": [], "usage": {"prompt_tokens": 900, "completion_tokens": "n/a"}}\n\n',
-     "data: [DONE]\n\n"],
+    [
+        'data: {"choices": [{"index": 0, "delta": {"content": "'
+        + BUY.replace('"', '\\"')
+        + '"}, "finish_reason": "stop"}]}\n\n',
+        'data: {"choices": [], "usage": {"prompt_tokens": 900, "completion_tokens": "n/a"}}\n\n',
+        "data: [DONE]\n\n",
+    ],
 ]
 
 
 async def test_malformed_stream_fields_are_counted_never_crash_the_cycle(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     n = {"i": 0}
 
     def handler(seen: Any) -> Reply:
@@ -96,30 +102,40 @@ async def test_malformed_stream_fields_are_counted_never_crash_the_cycle(
     # usage replaced by an estimate and flagged.
     usage_rows = [r for r in rows if r.source == "llm"]
     assert usage_rows and usage_rows[0].order_ids
-    assert all(r.error == "" and r.tokens_out > 0
-               and "completion tokens 'n/a'" in r.flags for r in usage_rows)
+    assert all(
+        r.error == "" and r.tokens_out > 0 and "completion tokens 'n/a'" in r.flags
+        for r in usage_rows
+    )
     failed = [r for r in rows if r.error]
     assert len(failed) == runner.strategy.stats["failures"] == len(rows) - len(usage_rows)
     assert all("was not used" in r.error for r in failed)
     # The broken streams were answered (HTTP 200) to a request that went out: billed by a
     # provider, so charged (an estimate of the prompt) and flagged.
-    assert all(r.cost > 0 and r.tokens_in > 0 and "charged for a failed call" in r.flags
-               for r in failed)
+    assert all(
+        r.cost > 0 and r.tokens_in > 0 and "charged for a failed call" in r.flags for r in failed
+    )
 
 
-async def test_a_lone_surrogate_in_a_reply_loses_nothing(store: Store, tmp_path: Path,
-                                                         fake_llm: Any, harness: Any) -> None:
+async def test_a_lone_surrogate_in_a_reply_loses_nothing(
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # A stream event whose content is "\ud800" (a JSON escape, legal on the wire) puts a lone
     # surrogate inside the reply's reasoning. old: the text could not be written to SQLite -
     # the cycle failed and the decision (tokens, spend) was lost. Now the text is made
     # storable before anything is built from it: the buy trades and everything is stored.
     cut = BUY.index('"scripted"') + len('"scrip')
     events = [BUY[:cut], "\ud800", BUY[cut:]]
-    raw = ['data: {"choices": [{"index": 0, "delta": {"content": ' + json.dumps(e)
-           + '}, "finish_reason": null}]}\n\n' for e in events]
-    raw += ['data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n',
-            'data: {"choices": [], "usage": {"prompt_tokens": 900, "completion_tokens": 60}}'
-            '\n\n', "data: [DONE]\n\n"]
+    raw = [
+        'data: {"choices": [{"index": 0, "delta": {"content": '
+        + json.dumps(e)
+        + '}, "finish_reason": null}]}\n\n'
+        for e in events
+    ]
+    raw += [
+        'data: {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}\n\n',
+        'data: {"choices": [], "usage": {"prompt_tokens": 900, "completion_tokens": 60}}\n\n',
+        "data: [DONE]\n\n",
+    ]
     assert '"content": "\\ud800"' in raw[1]
     sent = {"buy": False}
 
@@ -143,16 +159,17 @@ async def test_a_lone_surrogate_in_a_reply_loses_nothing(store: Store, tmp_path:
     assert stats["cost"] == sum(r.cost for r in rows) > 0
 
 
-async def test_negative_usage_cannot_defeat_the_budget(store: Store, tmp_path: Path,
-                                                       fake_llm: Any, harness: Any) -> None:
+async def test_negative_usage_cannot_defeat_the_budget(
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # old: -5,000,000 tokens per call cost -$15: the spend went down and the budget never
     # stopped the bot (every candle made a call).
     fake_llm.handler = lambda _s: Reply(HOLDS, usage=(-5_000_000, -5_000_000))
-    h, runner = await run_bot(store, tmp_path, harness, fake_llm, candles=20,
-                              daily_budget_usd="0.004")
+    h, runner = await run_bot(
+        store, tmp_path, harness, fake_llm, candles=20, daily_budget_usd="0.004"
+    )
     rows = await store.recent_decisions("b", 100)
-    assert rows and all(r.cost > 0 and r.tokens_in > 0 and "implausible" in r.flags
-                        for r in rows)
+    assert rows and all(r.cost > 0 and r.tokens_in > 0 and "implausible" in r.flags for r in rows)
     per_call = rows[0].cost
     allowed = next(n for n in range(1, 100) if n * per_call >= Decimal("0.004"))
     assert len(fake_llm.requests) <= allowed + 1 < 20
@@ -160,15 +177,19 @@ async def test_negative_usage_cannot_defeat_the_budget(store: Store, tmp_path: P
 
 
 async def test_a_budget_needs_a_price_and_an_unpriced_model_says_so(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     engine = make_engine(store, tmp_path, max_candles=3)
     h = harness(engine)
     await h.start()
     cfg = llm_bot("b", fake_llm.url, model="local-model", daily_budget_usd="0.5")
     done = await h.do(AddBot(config=cfg))
     # old: accepted; every call cost $0 and the budget did nothing
-    assert not done.ok and "daily_budget_usd needs the price of model 'local-model'" in \
-        done.message and "prices=" in done.message
+    assert (
+        not done.ok
+        and "daily_budget_usd needs the price of model 'local-model'" in done.message
+        and "prices=" in done.message
+    )
     assert "b" not in engine.runners and not await store.load_bots()
     done = await h.do(AddBot(config=llm_bot("b", fake_llm.url, model="local-model")))
     assert done.ok
@@ -176,8 +197,16 @@ async def test_a_budget_needs_a_price_and_an_unpriced_model_says_so(
 
     view = engine.runners["b"].view()
     assert llm_cell(view.llm).startswith("unpriced / ")
-    done = await h.do(AddBot(config=llm_bot("c", fake_llm.url, model="local-model",
-                                            daily_budget_usd="0.5",
-                                            prices={"local-model": ["0.1", "0.2"]})))
+    done = await h.do(
+        AddBot(
+            config=llm_bot(
+                "c",
+                fake_llm.url,
+                model="local-model",
+                daily_budget_usd="0.5",
+                prices={"local-model": ["0.1", "0.2"]},
+            )
+        )
+    )
     assert done.ok
     await h.stop()

@@ -42,12 +42,17 @@ FEE_SLACK = False  # True measures caps against equity + this decision's entry f
 
 
 def decimals(lo: str, hi: str, places: int = 8) -> st.SearchStrategy[Decimal]:
-    return st.decimals(Decimal(lo), Decimal(hi), places=places, allow_nan=False,
-                       allow_infinity=False)
+    return st.decimals(
+        Decimal(lo), Decimal(hi), places=places, allow_nan=False, allow_infinity=False
+    )
 
 
-EXTREME = st.sampled_from([Decimal(x) for x in ("0", "-5", "-1e9", "1e-12", "1e12", "100",
-                                                "100.0001", "15.000001", "1e-8")])
+EXTREME = st.sampled_from(
+    [
+        Decimal(x)
+        for x in ("0", "-5", "-1e9", "1e-12", "1e12", "100", "100.0001", "15.000001", "1e-8")
+    ]
+)
 SIZES = st.none() | EXTREME | decimals("-50", "300", 6)
 LEVELS = st.none() | EXTREME | decimals("-10", "2000000", 4)
 
@@ -57,7 +62,8 @@ def limits(draw: st.DrawFn) -> RiskLimits:
     exposure = draw(decimals("1", "100", 2).filter(lambda d: d > 0))
     position = draw(decimals("0.5", "100", 2).filter(lambda d: 0 < d <= exposure))
     return RiskLimits(
-        max_position_pct=position, max_exposure_pct=exposure,
+        max_position_pct=position,
+        max_exposure_pct=exposure,
         stop_loss_pct=draw(decimals("0.1", "99", 2)),
         take_profit_pct=draw(decimals("0.1", "1000", 2)),
         min_notional=draw(decimals("0", "50", 2)),
@@ -68,30 +74,58 @@ def limits(draw: st.DrawFn) -> RiskLimits:
 
 @st.composite
 def item(draw: st.DrawFn, symbol: str) -> SymbolDecision:
-    return SymbolDecision(symbol, draw(st.sampled_from(list(Action))), size_pct=draw(SIZES),
-                          stop_loss=draw(LEVELS), take_profit=draw(LEVELS))
+    return SymbolDecision(
+        symbol,
+        draw(st.sampled_from(list(Action))),
+        size_pct=draw(SIZES),
+        stop_loss=draw(LEVELS),
+        take_profit=draw(LEVELS),
+    )
 
 
 @st.composite
 def step(draw: st.DrawFn) -> tuple[dict[str, Decimal], tuple[SymbolDecision, ...]]:
     """New prices (a move from x0.1 to x10 per symbol, some symbols unpriced) and a decision."""
-    moves = {s: draw(st.sampled_from([Decimal("0.1"), Decimal("0.5"), Decimal("0.97"),
-                                      Decimal("1"), Decimal("1.03"), Decimal("2"),
-                                      Decimal("10")]) | decimals("0.8", "1.25", 4))
-             for s in SYMBOLS}
+    moves = {
+        s: draw(
+            st.sampled_from(
+                [
+                    Decimal("0.1"),
+                    Decimal("0.5"),
+                    Decimal("0.97"),
+                    Decimal("1"),
+                    Decimal("1.03"),
+                    Decimal("2"),
+                    Decimal("10"),
+                ]
+            )
+            | decimals("0.8", "1.25", 4)
+        )
+        for s in SYMBOLS
+    }
     items = tuple(draw(item(s)) for s in draw(st.permutations(SYMBOLS)))
     return moves, items
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lim=limits(), fee=decimals("0", "0.05", 4), cash=decimals("5", "1000000", 2),
-       first=st.fixed_dictionaries({s: decimals("0.00001", "100000", 5).filter(lambda d: d > 0)
-                                    for s in SYMBOLS}),
-       unpriced=st.sampled_from([None, *SYMBOLS]),
-       steps=st.lists(step(), min_size=1, max_size=12))
-def test_no_decision_passes_the_risk_limits(lim: RiskLimits, fee: Decimal, cash: Decimal,
-                                            first: dict[str, Decimal], unpriced: str | None,
-                                            steps: list) -> None:
+@given(
+    lim=limits(),
+    fee=decimals("0", "0.05", 4),
+    cash=decimals("5", "1000000", 2),
+    first=st.fixed_dictionaries(
+        {s: decimals("0.00001", "100000", 5).filter(lambda d: d > 0) for s in SYMBOLS}
+    ),
+    unpriced=st.sampled_from([None, *SYMBOLS]),
+    steps=st.lists(step(), min_size=1, max_size=12),
+)
+def test_no_decision_passes_the_risk_limits(
+    lim: RiskLimits,
+    fee: Decimal,
+    cash: Decimal,
+    first: dict[str, Decimal],
+    unpriced: str | None,
+    steps: list,
+) -> None:
     risk = RiskManager(lim, fee)
     broker = PaperBroker(fee)
     pf = Portfolio(cash)
@@ -103,16 +137,19 @@ def test_no_decision_passes_the_risk_limits(lim: RiskLimits, fee: Decimal, cash:
     prices = dict(first)
     for n, (moves, items) in enumerate(steps):
         ts = (n + 1) * MINUTE
-        prices = {s: (p * moves[s]).quantize(Decimal("0.00000001")) or Decimal("0.00000001")
-                  for s, p in prices.items()}
+        prices = {
+            s: (p * moves[s]).quantize(Decimal("0.00000001")) or Decimal("0.00000001")
+            for s, p in prices.items()
+        }
         # The first step leaves one symbol without a price ("no price yet" must reject it).
         marks = {s: p for s, p in prices.items() if not (n == 0 and s == unpriced)}
         for sym, mark in marks.items():  # SL/TP between decisions, as BotRunner does per price
             pos = pf.position(sym)
             hit = stop_hit(pos, mark, mark) if pos else None
             if pos and hit:
-                exit_ = OrderIntent("prop", sym, Side.SELL, pos.qty, hit[0], new_id(),
-                                    limit_price=hit[1])
+                exit_ = OrderIntent(
+                    "prop", sym, Side.SELL, pos.qty, hit[0], new_id(), limit_price=hit[1]
+                )
                 pf.apply(broker.fill(exit_, hit[1], ts))
         risk.observe(pf.equity(marks), ts)
         verdict = risk.check(Decision("prop", ts, items, source="llm"), pf, marks, new_id)
@@ -147,9 +184,11 @@ def test_no_decision_passes_the_risk_limits(lim: RiskLimits, fee: Decimal, cash:
             pos = pf.position(intent.symbol)
             assert pos is not None
             assert pos.qty * price <= equity * lim.max_position_pct / 100, (
-                f"{intent.symbol}: {pos.qty * price} > {lim.max_position_pct}% of {equity}")
+                f"{intent.symbol}: {pos.qty * price} > {lim.max_position_pct}% of {equity}"
+            )
             assert pf.exposure(marks) <= equity * lim.max_exposure_pct / 100, (
-                f"exposure {pf.exposure(marks)} > {lim.max_exposure_pct}% of {equity}")
+                f"exposure {pf.exposure(marks)} > {lim.max_exposure_pct}% of {equity}"
+            )
             assert intent.qty * price >= lim.min_notional
         if any(i.action is Action.BUY and marks.get(i.symbol) is None for i in items):
             assert any("no price yet" in r for r in verdict.reasons)
@@ -174,8 +213,9 @@ def _buy(symbol: str, pct: str) -> SymbolDecision:
 
 
 def test_two_entries_keep_exposure_within_its_cap() -> None:
-    lim = RiskLimits(max_position_pct=Decimal(15), max_exposure_pct=Decimal(20),
-                     min_notional=Decimal(0))
+    lim = RiskLimits(
+        max_position_pct=Decimal(15), max_exposure_pct=Decimal(20), min_notional=Decimal(0)
+    )
     pf = Portfolio(Decimal(10_000))
     _apply(RiskManager(lim, Decimal("0.001")), pf, _buy("BTC/USDT", "15"), _buy("ETH/USDT", "15"))
     equity = pf.equity(MARKS)
@@ -198,7 +238,10 @@ def test_stops_never_sit_on_the_entry_price() -> None:
     price = Decimal("0.00000100")
     verdict = RiskManager(lim, Decimal("0.001")).check(
         Decision("b", 1, (SymbolDecision("SHIB/USDT", Action.BUY, size_pct=Decimal(5)),)),
-        Portfolio(Decimal(10_000)), {"SHIB/USDT": price}, lambda: "id-1")
+        Portfolio(Decimal(10_000)),
+        {"SHIB/USDT": price},
+        lambda: "id-1",
+    )
     # Either rejected with a reason, or stops strictly around the price.
     for intent in verdict.intents:
         assert intent.stop_loss is not None and intent.take_profit is not None
@@ -210,15 +253,26 @@ def test_stops_never_sit_on_the_entry_price() -> None:
 def test_a_buy_of_all_the_cash_never_leaves_it_negative(fee: str, cash: str) -> None:
     # Found by the property above (cash -4.992E-11): at a price of 0.000002 the sizing spent
     # the cash to its last digit and the fee, rounded half-even to 1e-10, took a bit more.
-    lim = RiskLimits(max_position_pct=Decimal(100), max_exposure_pct=Decimal(100),
-                     stop_loss_pct=Decimal(50), take_profit_pct=Decimal(50),
-                     min_notional=Decimal(0))
-    risk, broker, pf = RiskManager(lim, Decimal(fee)), PaperBroker(Decimal(fee)), Portfolio(
-        Decimal(cash))
+    lim = RiskLimits(
+        max_position_pct=Decimal(100),
+        max_exposure_pct=Decimal(100),
+        stop_loss_pct=Decimal(50),
+        take_profit_pct=Decimal(50),
+        min_notional=Decimal(0),
+    )
+    risk, broker, pf = (
+        RiskManager(lim, Decimal(fee)),
+        PaperBroker(Decimal(fee)),
+        Portfolio(Decimal(cash)),
+    )
     marks = {"BTC/USDT": Decimal("0.000002")}
     counter = itertools.count(1)
-    verdict = risk.check(Decision("prop", MINUTE, (SymbolDecision("BTC/USDT", Action.BUY),),
-                                  source="llm"), pf, marks, lambda: f"ox-all-{next(counter)}")
+    verdict = risk.check(
+        Decision("prop", MINUTE, (SymbolDecision("BTC/USDT", Action.BUY),), source="llm"),
+        pf,
+        marks,
+        lambda: f"ox-all-{next(counter)}",
+    )
     (intent,) = verdict.intents
     pf.apply(broker.fill(intent, marks["BTC/USDT"], MINUTE))
     assert Decimal(0) <= pf.cash < Decimal("0.000001"), pf.cash  # all of it, and no more

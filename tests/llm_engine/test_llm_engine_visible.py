@@ -43,7 +43,8 @@ def view(engine: Any, name: str) -> Any:
 
 
 async def test_failures_are_counted_logged_shown_and_kept_across_a_restart(
-        store: Store, tmp_path: Path, fake_llm: Any, fake_llm2: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, fake_llm2: Any, harness: Any
+) -> None:
     # old: a model answering 500, a server refusing connections and a model that always
     # writes prose logged nothing headless, `status` said errors 0 and the row "$0.00 / 0%".
     fake_llm.handler = lambda _s: Reply(status=500, body='{"error": {"message": "boom"}}')
@@ -63,8 +64,13 @@ async def test_failures_are_counted_logged_shown_and_kept_across_a_restart(
     await h.stop()
 
     lines = EventLines()
-    logged = [t for ev in h.events if (line := lines.describe(ev)) for t in [line[1]]
-              if "no usable LLM decision" in t]
+    logged = [
+        t
+        for ev in h.events
+        if (line := lines.describe(ev))
+        for t in [line[1]]
+        if "no usable LLM decision" in t
+    ]
     decided = {n: len(await store.recent_decisions(n, 100)) for n in bots}
     assert all(decided.values()) and not h.of(CycleFailed)
     assert len(logged) == sum(decided.values())
@@ -100,16 +106,29 @@ SECRET = "sk-echo-0123456789abcdefXYZ"
 
 
 async def test_a_key_echoed_in_a_reply_is_never_stored_or_streamed(
-        store: Store, tmp_path: Path, harness: Any) -> None:
+    store: Store, tmp_path: Path, harness: Any
+) -> None:
     # old: a reply quoting the API key was stored as it came (raw reply, reasoning, parsed).
     fake = FakeLLMServer("openai", api_key=SECRET).start()
     try:
-        echo = reply(call("BTC/USDT", "hold", why=f"my key is {SECRET}"), call("ETH/USDT", "hold"),
-                     analysis=f"auth {SECRET} ok")
+        echo = reply(
+            call("BTC/USDT", "hold", why=f"my key is {SECRET}"),
+            call("ETH/USDT", "hold"),
+            analysis=f"auth {SECRET} ok",
+        )
         fake.handler = lambda _s: Reply(echo, chunk=5)  # the key arrives split over chunks
-        cfg = BotConfig(name="echo", symbols=("BTC/USDT", "ETH/USDT"), timeframe="1m",
-                        strategy="llm", llm={"provider": "openai", "base_url": fake.url,
-                                             "model": "gpt-4o-mini", "timeout_s": 5})
+        cfg = BotConfig(
+            name="echo",
+            symbols=("BTC/USDT", "ETH/USDT"),
+            timeframe="1m",
+            strategy="llm",
+            llm={
+                "provider": "openai",
+                "base_url": fake.url,
+                "model": "gpt-4o-mini",
+                "timeout_s": 5,
+            },
+        )
         await store.save_bot(cfg, BotStatus.RUNNING)
         engine = make_engine(store, tmp_path, max_candles=3, keys={"openai": SECRET})
         h = harness(engine)
@@ -129,13 +148,15 @@ async def test_a_key_echoed_in_a_reply_is_never_stored_or_streamed(
 
 
 async def test_llm_bot_without_its_key_is_refused_once_at_add_and_start(
-        store: Store, tmp_path: Path, fake_llm: Any, harness: Any) -> None:
+    store: Store, tmp_path: Path, fake_llm: Any, harness: Any
+) -> None:
     # old: accepted; every cycle then failed (20 toasts) and the bot ended in "error" with no
     # reason kept.
     fake_llm.handler = lambda _s: Reply(HOLDS)
     keyless = llm_bot("gpt", fake_llm.url, provider="openai", model="gpt-4o-mini")
-    await store.save_bot(llm_bot("old", fake_llm.url, provider="openai", model="gpt-4o-mini"),
-                         BotStatus.RUNNING)  # added by `bots add --start` without an engine
+    await store.save_bot(
+        llm_bot("old", fake_llm.url, provider="openai", model="gpt-4o-mini"), BotStatus.RUNNING
+    )  # added by `bots add --start` without an engine
     engine = make_engine(store, tmp_path, max_candles=3)
     h = harness(engine)
     await h.start()
@@ -152,13 +173,18 @@ async def test_llm_bot_without_its_key_is_refused_once_at_add_and_start(
     assert [s for c, s in await store.load_bots() if c.name == "old"] == [BotStatus.STOPPED]
 
 
-async def test_live_bot_without_exchange_keys_is_refused_at_add(store: Store, tmp_path: Path,
-                                                                harness: Any) -> None:
+async def test_live_bot_without_exchange_keys_is_refused_at_add(
+    store: Store, tmp_path: Path, harness: Any
+) -> None:
     # old: a LIVE bot was saved without keys; they were only looked for when it started.
-    opts = RuntimeOptions(db_path=tmp_path / "oxbot.db", key_resolver=lambda _p: None,
-                          exchange_keys=lambda _ex: None, snapshot_every_s=None,
-                          sim=SimConfig(seed=3, start_ts=START, speed=None, max_candles=2),
-                          lock_dir=tmp_path / "locks")
+    opts = RuntimeOptions(
+        db_path=tmp_path / "oxbot.db",
+        key_resolver=lambda _p: None,
+        exchange_keys=lambda _ex: None,
+        snapshot_every_s=None,
+        sim=SimConfig(seed=3, start_ts=START, speed=None, max_candles=2),
+        lock_dir=tmp_path / "locks",
+    )
     engine = await build_engine(opts, store)
     h = harness(engine)
     await h.start()

@@ -37,10 +37,20 @@ from oxbot.remote.server import ControlServer
 
 def make_bot(name: str, status: BotStatus = BotStatus.STOPPED) -> BotView:
     return BotView(
-        name=name, config=BotConfig(name=name), status=status,
-        cash=Decimal("10000.00"), equity=Decimal("10012.50"), start_equity=Decimal("10000"),
-        day_start_equity=Decimal("10000"), realised=Decimal("12.50"), fees=Decimal("0.75"),
-        open_positions=0, trades=3, cycles=40, errors=0, last_decision_ts=None,
+        name=name,
+        config=BotConfig(name=name),
+        status=status,
+        cash=Decimal("10000.00"),
+        equity=Decimal("10012.50"),
+        start_equity=Decimal("10000"),
+        day_start_equity=Decimal("10000"),
+        realised=Decimal("12.50"),
+        fees=Decimal("0.75"),
+        open_positions=0,
+        trades=3,
+        cycles=40,
+        errors=0,
+        last_decision_ts=None,
         next_cycle_ts=None,
     )
 
@@ -57,8 +67,15 @@ class FakeEngine:
         self.ts = 1_000
 
     def _done(self, cmd: Command, ok: bool = True, message: str = "") -> None:
-        self.bus.publish(CommandDone(ts=self.ts, request_id=cmd.request_id,
-                                     command=type(cmd).__name__, ok=ok, message=message))
+        self.bus.publish(
+            CommandDone(
+                ts=self.ts,
+                request_id=cmd.request_id,
+                command=type(cmd).__name__,
+                ok=ok,
+                message=message,
+            )
+        )
 
     def submit(self, cmd: Command) -> None:
         self.submitted.append(cmd)
@@ -88,9 +105,16 @@ class FakeEngine:
 
     def status_summary(self) -> dict[str, Any]:
         running = sum(b.status is BotStatus.RUNNING for b in self.bots.values())
-        return {"uptime_s": 3725, "bots_running": running, "bots_total": len(self.bots),
-                "cycles": 80, "trades": 6, "equity": "20025.00", "errors": 0,
-                "db": "/tmp/x/oxbot.db"}
+        return {
+            "uptime_s": 3725,
+            "bots_running": running,
+            "bots_total": len(self.bots),
+            "cycles": 80,
+            "trades": 6,
+            "equity": "20025.00",
+            "errors": 0,
+            "db": "/tmp/x/oxbot.db",
+        }
 
     def request_stop(self) -> None:
         self.stop_requested.set()

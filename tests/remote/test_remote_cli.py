@@ -88,7 +88,10 @@ def test_status_and_stop_without_an_engine_in_a_real_process(home: Path) -> None
     for argv in (["status", "--json"], ["stop"]):
         proc = subprocess.run(
             [sys.executable, "-m", "oxbot.cli.main", "--db", str(home / "x.db"), *argv],
-            capture_output=True, text=True, env=env, timeout=60,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert proc.returncode == 1, proc.stderr
         assert "no oxbot engine is running for DB" in proc.stderr

@@ -103,9 +103,12 @@ async def test_submit_never_blocks_even_when_the_engine_does_not_read(engine, so
             client.submit(StartBot(request_id=f"n{i}", name="alpha"))
         assert time.perf_counter() - started < 2.0
         # ... and none is lost: the engine gets every one, in order, once it runs again.
-        await wait_for(lambda: len(engine.submitted) >= 5_000, 20,
-                       "the engine to receive all 5,000 commands",
-                       detail=lambda: f"received {len(engine.submitted)}")
+        await wait_for(
+            lambda: len(engine.submitted) >= 5_000,
+            20,
+            "the engine to receive all 5,000 commands",
+            detail=lambda: f"received {len(engine.submitted)}",
+        )
         assert [c.request_id for c in engine.submitted] == [f"n{i}" for i in range(5_000)]
     finally:
         await asyncio.to_thread(client.stop, 5)

@@ -26,14 +26,27 @@ from oxbot.engine.messages import BotView, Command, EngineSnapshot, Event, LlmFi
 from oxbot.engine.models import BotConfig, BotStatus, Mode, RiskLimits
 from oxbot.remote import codec
 
-ODD_TEXT = ["", "naïve “quotes” \\ and\na newline ✓", "\r\n\t\x00", "{\"type\": \"x\"}\n",
-            "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🚀", "\u2028line separator\u2029"]
+ODD_TEXT = [
+    "",
+    "naïve “quotes” \\ and\na newline ✓",
+    "\r\n\t\x00",
+    '{"type": "x"}\n',
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🚀",
+    "\u2028line separator\u2029",
+]
 CONFIGS = [
     BotConfig(name="ok"),
-    BotConfig(name="alpha-1", symbols=("ETH/USDT", "SOL/USDT"), timeframe="5m",
-              params={"fast": 9, "slow": 21}, capital=Decimal("2500.50"),
-              risk=RiskLimits(stop_loss_pct=Decimal("2.25")), mode=Mode.LIVE,
-              exchange="binance", llm={"model": "m\nwith a newline ✓"}),
+    BotConfig(
+        name="alpha-1",
+        symbols=("ETH/USDT", "SOL/USDT"),
+        timeframe="5m",
+        params={"fast": 9, "slow": 21},
+        capital=Decimal("2500.50"),
+        risk=RiskLimits(stop_loss_pct=Decimal("2.25")),
+        mode=Mode.LIVE,
+        exchange="binance",
+        llm={"model": "m\nwith a newline ✓"},
+    ),
 ]
 
 
@@ -44,8 +57,10 @@ def _subclasses(base: type) -> list[type]:
         cls = todo.pop()
         todo.extend(cls.__subclasses__())
         module = vars(messages) if cls.__module__ == messages.__name__ else vars(codec)
-        if cls.__module__ in (messages.__name__, codec.__name__) and \
-                module.get(cls.__name__) is cls:
+        if (
+            cls.__module__ in (messages.__name__, codec.__name__)
+            and module.get(cls.__name__) is cls
+        ):
             out.append(cls)
     return out
 
@@ -76,11 +91,13 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
         return st.sampled_from(list(hint))
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         hints = typing.get_type_hints(hint, include_extras=True)
-        return st.builds(hint, **{f.name: strategy_for(hints[f.name])
-                                  for f in dataclasses.fields(hint)})
+        return st.builds(
+            hint, **{f.name: strategy_for(hints[f.name]) for f in dataclasses.fields(hint)}
+        )
     if hint is Decimal:
         return st.decimals(allow_nan=False, allow_infinity=False) | st.sampled_from(
-            [Decimal("-12345.678900"), Decimal("0E-8"), Decimal("-0"), Decimal("1E+3")])
+            [Decimal("-12345.678900"), Decimal("0E-8"), Decimal("-0"), Decimal("1E+3")]
+        )
     if hint is bool:
         return st.booleans()
     if hint is int:
@@ -93,8 +110,11 @@ def strategy_for(hint: Any) -> st.SearchStrategy[Any]:
 
 
 def test_every_message_class_is_known_to_the_codec() -> None:
-    in_module = [obj for obj in vars(messages).values()
-                 if isinstance(obj, type) and issubclass(obj, Command | Event)]
+    in_module = [
+        obj
+        for obj in vars(messages).values()
+        if isinstance(obj, type) and issubclass(obj, Command | Event)
+    ]
     assert len(in_module) >= 25 and set(in_module) <= set(ALL)
     assert {c.__name__: c for c in ALL} == codec.MESSAGE_TYPES
 
@@ -117,8 +137,9 @@ def test_round_trip_is_exact(cls: type, data: st.DataObject) -> None:
 
 
 def test_decimals_travel_as_their_exact_text() -> None:
-    fill = messages.OrderFilled(qty=Decimal("0.015819480"), price=Decimal("-0E-8"),
-                                fee=Decimal("1E+3"))
+    fill = messages.OrderFilled(
+        qty=Decimal("0.015819480"), price=Decimal("-0E-8"), fee=Decimal("1E+3")
+    )
     body = json.loads(codec.encode(fill))
     assert (body["qty"], body["price"], body["fee"]) == ("0.015819480", "-0E-8", "1E+3")
     back = codec.decode(codec.encode(fill))
@@ -127,13 +148,37 @@ def test_decimals_travel_as_their_exact_text() -> None:
 
 
 def test_nested_types_come_back_as_their_own_types() -> None:
-    bot = BotView("alpha-1", CONFIGS[1], BotStatus.PAUSED, Decimal("-12345.678900"),
-                  Decimal(1), Decimal(1), Decimal(1), Decimal(0), Decimal(0), 1, 2, 3, 0, None,
-                  None, pause_reason="binance unreachable: 5xx", stale_symbols=("ETH/USDT",),
-                  llm=LlmFigures(model="m", cost_today=Decimal("1.2500"),
-                                 parse_failures=(("m", 2),)))
-    pos = messages.PositionView("alpha-1", "ETH/USDT", "long", Decimal("0.5"), Decimal(2),
-                                Decimal(3), Decimal(1), Decimal("-12345.678900"), None)
+    bot = BotView(
+        "alpha-1",
+        CONFIGS[1],
+        BotStatus.PAUSED,
+        Decimal("-12345.678900"),
+        Decimal(1),
+        Decimal(1),
+        Decimal(1),
+        Decimal(0),
+        Decimal(0),
+        1,
+        2,
+        3,
+        0,
+        None,
+        None,
+        pause_reason="binance unreachable: 5xx",
+        stale_symbols=("ETH/USDT",),
+        llm=LlmFigures(model="m", cost_today=Decimal("1.2500"), parse_failures=(("m", 2),)),
+    )
+    pos = messages.PositionView(
+        "alpha-1",
+        "ETH/USDT",
+        "long",
+        Decimal("0.5"),
+        Decimal(2),
+        Decimal(3),
+        Decimal(1),
+        Decimal("-12345.678900"),
+        None,
+    )
     back = codec.decode(codec.encode(EngineSnapshot(bots=(bot,), positions=(pos,))))
     assert isinstance(back, EngineSnapshot)
     got = back.bots[0]
@@ -164,8 +209,10 @@ def test_nested_types_come_back_as_their_own_types() -> None:
         ('{"type": "EngineSnapshot", "bots": [{"name": "x"}]}', "missing"),
         ('{"type": "EngineSnapshot", "bots": [{"name": "x"}]}', "and 11 more"),
         ('{"type": "EngineSnapshot", "bots": [{"name": "x", "status": "flying"}]}', "flying"),
-        ('{"type": "EngineSnapshot", "bots": [{"name": "x", "status": "flying"}]}',
-         "EngineSnapshot.bots[0].status"),
+        (
+            '{"type": "EngineSnapshot", "bots": [{"name": "x", "status": "flying"}]}',
+            "EngineSnapshot.bots[0].status",
+        ),
         (b"\xff\xfe", "not UTF-8"),
     ],
 )
@@ -184,7 +231,8 @@ def test_encode_refuses_foreign_objects() -> None:
     with pytest.raises(ValueError, match="not a message class"):
         codec.encode(StartBot2(name="x"))
     assert codec.decode(codec.encode(StartBot(name="x", request_id="r"))) == StartBot(
-        name="x", request_id="r")
+        name="x", request_id="r"
+    )
 
 
 def test_pydantic_models_only_travel_as_declared() -> None:

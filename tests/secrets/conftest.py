@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 SUPPORT = HERE.parent / "support"  # the shared helpers (memory_keyring) for subprocesses too
 OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 # What CI needs: `apt-get install -y dbus gnome-keyring`.
-UNLOCK = ("echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null")
+UNLOCK = "echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null"
 
 
 def _load_fakes() -> ModuleType:
@@ -36,15 +36,23 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
     HOME, XDG dirs point into tmp_path so no user keyring config or file is touched.
     """
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OXBOT_", "DBUS_", "PYTHON_KEYRING", "KEYRING_", "XDG_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OXBOT_", "DBUS_", "PYTHON_KEYRING", "KEYRING_", "XDG_"))
+    }
     for name in ("home", "config", "data", "runtime"):
         (tmp_path / name).mkdir(exist_ok=True, mode=0o700)
-    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "config"),
-               XDG_DATA_HOME=str(tmp_path / "data"), XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
-               PYTHONPATH=os.pathsep.join([str(HERE), str(SUPPORT),
-                                           env.get("PYTHONPATH", "")]).rstrip(":"),
-               PYTHONIOENCODING="utf-8")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_RUNTIME_DIR=str(tmp_path / "runtime"),
+        PYTHONPATH=os.pathsep.join([str(HERE), str(SUPPORT), env.get("PYTHONPATH", "")]).rstrip(
+            ":"
+        ),
+        PYTHONIOENCODING="utf-8",
+    )
     env.update(extra)
     return env
 
@@ -62,15 +70,24 @@ def secret_service(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[
     """
     missing = [t for t in ("dbus-run-session", "gnome-keyring-daemon") if not shutil.which(t)]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not found: `apt-get install -y dbus gnome-keyring` "
-                    "to run the real Secret Service tests")
+        pytest.skip(
+            f"{', '.join(missing)} not found: `apt-get install -y dbus gnome-keyring` "
+            "to run the real Secret Service tests"
+        )
 
-    def run(command: str, stdin: str = "", timeout: float = 60,
-            **extra: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        command: str, stdin: str = "", timeout: float = 60, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
         env = clean_env(tmp_path, **extra)
-        return subprocess.run(["dbus-run-session", "--", "sh", "-c", f"{UNLOCK}; {command}"],
-                              input=stdin, capture_output=True, text=True, env=env,
-                              timeout=timeout, cwd=tmp_path)
+        return subprocess.run(
+            ["dbus-run-session", "--", "sh", "-c", f"{UNLOCK}; {command}"],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            cwd=tmp_path,
+        )
 
     return run
 
@@ -108,11 +125,15 @@ def run_oxbot() -> Callable[..., tuple[subprocess.CompletedProcess[str], float]]
     """``run_oxbot(args, env, stdin="")`` -> (completed process, seconds it took)."""
     import time
 
-    def run(args: list[str], env: dict[str, str], stdin: str = "",
-            ) -> tuple[subprocess.CompletedProcess[str], float]:
+    def run(
+        args: list[str],
+        env: dict[str, str],
+        stdin: str = "",
+    ) -> tuple[subprocess.CompletedProcess[str], float]:
         started = time.monotonic()
-        result = subprocess.run([*OXBOT, *args], input=stdin, capture_output=True, text=True,
-                                env=env, timeout=30)
+        result = subprocess.run(
+            [*OXBOT, *args], input=stdin, capture_output=True, text=True, env=env, timeout=30
+        )
         return result, time.monotonic() - started
 
     return run

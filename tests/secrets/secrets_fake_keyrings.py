@@ -11,8 +11,7 @@ import threading
 
 from memory_keyring import MemoryKeyring
 
-__all__ = ["RELEASE", "ForgetfulKeyring", "HangingKeyring", "LeakyFailingKeyring",
-           "MemoryKeyring"]
+__all__ = ["RELEASE", "ForgetfulKeyring", "HangingKeyring", "LeakyFailingKeyring", "MemoryKeyring"]
 
 
 class ForgetfulKeyring(MemoryKeyring):

@@ -22,45 +22,58 @@ SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-7d6c"
 def test_save_read_list_delete(memory_keyring: Any) -> None:
     backend = secrets.set_secret("Binance", {"api_key": f" {KEY}\n", "secret": SECRET})
     assert backend.endswith("MemoryKeyring")
-    assert secrets.load_secret("binance") == ("binance", "keyring",
-                                              {"api_key": KEY, "secret": SECRET})
+    assert secrets.load_secret("binance") == (
+        "binance",
+        "keyring",
+        {"api_key": KEY, "secret": SECRET},
+    )
     # one JSON entry per provider, plus the index the keyring cannot give us
     assert set(memory_keyring.store) == {("oxbot", "binance"), ("oxbot", "__index__")}
     assert secrets.list_secrets() == [
-        ("binance", "keyring", {"api_key": "…9f8e", "secret": "…7d6c"}, True)]
+        ("binance", "keyring", {"api_key": "…9f8e", "secret": "…7d6c"}, True)
+    ]
     assert secrets.delete_secret("binance") is True
     assert secrets.get_secret("binance") is None
     assert secrets.list_secrets() == []
 
 
-def test_environment_wins_and_is_reported(memory_keyring: Any,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_wins_and_is_reported(
+    memory_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     secrets.set_secret("openai", {"api_key": "sk-keyringkeyringkeyring1111"})
     monkeypatch.setenv("OXBOT_OPENAI_API_KEY", "sk-environmentenvironment2222")
-    assert secrets.load_secret("openai") == ("openai", "env",
-                                             {"api_key": "sk-environmentenvironment2222"})
+    assert secrets.load_secret("openai") == (
+        "openai",
+        "env",
+        {"api_key": "sk-environmentenvironment2222"},
+    )
     assert secrets.key_resolver()("openai") == "sk-environmentenvironment2222"
     rows = {(e.source, e.in_use) for e in secrets.list_secrets()}
     assert rows == {("env", True), ("keyring", False)}
 
 
 def test_half_set_environment_is_an_error_naming_both_variables(
-        memory_keyring: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("OXBOT_KUCOIN_API_KEY", KEY)
     with pytest.raises(SecretsError) as e:
         secrets.get_secret("kucoin")
-    assert ("OXBOT_KUCOIN_API_KEY is set but OXBOT_KUCOIN_SECRET, OXBOT_KUCOIN_PASSPHRASE "
-            "is not") in str(e.value)
+    assert (
+        "OXBOT_KUCOIN_API_KEY is set but OXBOT_KUCOIN_SECRET, OXBOT_KUCOIN_PASSPHRASE is not"
+    ) in str(e.value)
     assert KEY not in str(e.value)
 
 
-@pytest.mark.parametrize(("provider", "fields"), [
-    ("binance", ("api_key", "secret")),
-    ("okx", ("api_key", "secret", "passphrase")),
-    ("hyperliquid", ("api_key", "secret", "passphrase")),  # any ccxt id; passphrase optional
-    ("deepseek", ("api_key",)),
-    ("ollama", ()),
-])
+@pytest.mark.parametrize(
+    ("provider", "fields"),
+    [
+        ("binance", ("api_key", "secret")),
+        ("okx", ("api_key", "secret", "passphrase")),
+        ("hyperliquid", ("api_key", "secret", "passphrase")),  # any ccxt id; passphrase optional
+        ("deepseek", ("api_key",)),
+        ("ollama", ()),
+    ],
+)
 def test_provider_fields(provider: str, fields: tuple[str, ...]) -> None:
     assert tuple(f.name for f in secrets.provider_spec(provider).fields) == fields
 
@@ -75,8 +88,19 @@ def test_bad_input_is_a_usage_error_and_saves_nothing(memory_keyring: Any) -> No
     assert memory_keyring.store == {}
 
 
-@pytest.mark.parametrize("value", ["", "abc", "abcdefgh", "sk-abc", "x" * 15, "y" * 64,
-                                   "sk-proj-" + "z" * 40, "sk-ant-api03-" + "q" * 30 + "WXYZ"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "abc",
+        "abcdefgh",
+        "sk-abc",
+        "x" * 15,
+        "y" * 64,
+        "sk-proj-" + "z" * 40,
+        "sk-ant-api03-" + "q" * 30 + "WXYZ",
+    ],
+)
 def test_mask_never_shows_more_than_four_secret_characters(value: str) -> None:
     shown = secrets.mask(value)
     prefix = next((p for p in ("sk-ant-", "sk-proj-", "sk-") if shown.startswith(p)), "")
@@ -86,15 +110,17 @@ def test_mask_never_shows_more_than_four_secret_characters(value: str) -> None:
         assert shown.endswith(value[-4:])
 
 
-def test_a_backend_that_pretends_to_save_is_not_trusted(fakes: ModuleType,
-                                                         memory_keyring: Any) -> None:
+def test_a_backend_that_pretends_to_save_is_not_trusted(
+    fakes: ModuleType, memory_keyring: Any
+) -> None:
     keyring.set_keyring(fakes.ForgetfulKeyring())
     with pytest.raises(SecretsError, match="reading it back did not return it"):
         secrets.set_secret("binance", {"api_key": KEY, "secret": SECRET})
 
 
-def test_a_failing_save_never_puts_the_key_in_the_exception(fakes: ModuleType,
-                                                           memory_keyring: Any) -> None:
+def test_a_failing_save_never_puts_the_key_in_the_exception(
+    fakes: ModuleType, memory_keyring: Any
+) -> None:
     keyring.set_keyring(fakes.LeakyFailingKeyring())
     with pytest.raises(SecretsError) as caught:
         secrets.set_secret("binance", {"api_key": KEY, "secret": SECRET})
@@ -104,8 +130,9 @@ def test_a_failing_save_never_puts_the_key_in_the_exception(fakes: ModuleType,
     assert KEY not in repr(caught.value.args)
 
 
-def test_a_hanging_keyring_gives_up_at_the_deadline(fakes: ModuleType, memory_keyring: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hanging_keyring_gives_up_at_the_deadline(
+    fakes: ModuleType, memory_keyring: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(secrets, "DEADLINE", 0.3)
     keyring.set_keyring(fakes.HangingKeyring())
     fakes.RELEASE.clear()
@@ -121,8 +148,11 @@ def test_a_hanging_keyring_gives_up_at_the_deadline(fakes: ModuleType, memory_ke
         assert [t.name for t in threading.enumerate()].count("oxbot-keyring") == 1
     finally:
         fakes.RELEASE.set()
-    wait_until(lambda: "oxbot-keyring" not in [t.name for t in threading.enumerate()], 5,
-               "the stuck keyring call to return")
+    wait_until(
+        lambda: "oxbot-keyring" not in [t.name for t in threading.enumerate()],
+        5,
+        "the stuck keyring call to return",
+    )
     keyring.set_keyring(memory_keyring)
     assert secrets.get_secret("openai") is None  # recovered once the stuck call returned
 

@@ -36,15 +36,24 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.mode == "stall":
             time.sleep(3)
         if path.endswith("/exchangeInfo"):
-            body = {"timezone": "UTC", "serverTime": int(time.time() * 1000),
-                    "rateLimits": [], "symbols": []}
+            body = {
+                "timezone": "UTC",
+                "serverTime": int(time.time() * 1000),
+                "rateLimits": [],
+                "symbols": [],
+            }
         elif self.server.mode == "reject" and "public" not in path:
             # the exchange echoes the key in its error text, as some do
-            status, body = 401, {"code": -2015, "msg": f"Invalid API-key {KEY}, IP, or "
-                                 "permissions for action."}
+            status, body = (
+                401,
+                {"code": -2015, "msg": f"Invalid API-key {KEY}, IP, or permissions for action."},
+            )
         elif path.endswith("/account"):
-            body = {"balances": [{"asset": "USDT", "free": "10.0", "locked": "0"}],
-                    "updateTime": 0, "accountType": "SPOT"}
+            body = {
+                "balances": [{"asset": "USDT", "free": "10.0", "locked": "0"}],
+                "updateTime": 0,
+                "accountType": "SPOT",
+            }
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -103,4 +112,5 @@ def test_a_silent_exchange_is_not_checked_quickly(fake_binance: Any) -> None:
 
 def test_an_exchange_ccxt_does_not_know() -> None:
     assert check_exchange_key("nosuchexchange", {}) == (
-        "not checked: ccxt has no exchange 'nosuchexchange'")
+        "not checked: ccxt has no exchange 'nosuchexchange'"
+    )

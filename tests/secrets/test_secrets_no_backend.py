@@ -14,15 +14,21 @@ Env = Callable[..., dict[str, str]]
 Run = Callable[..., Any]
 
 KEY, SECRET = "AbCdEfGh0123456789KEYKEY", "ZyXwVu9876543210SECRETSECRET"
-FIXES = ("dbus-run-session", "gnome-keyring-daemon --unlock", "pip install 'oxbot[cryptfile]'",
-         "PYTHON_KEYRING_BACKEND", "OXBOT_BINANCE_API_KEY")
+FIXES = (
+    "dbus-run-session",
+    "gnome-keyring-daemon --unlock",
+    "pip install 'oxbot[cryptfile]'",
+    "PYTHON_KEYRING_BACKEND",
+    "OXBOT_BINANCE_API_KEY",
+)
 
 
 def test_keys_set_without_dbus_gives_the_fixes_in_5s_10_times(env_for: Env, run_oxbot: Run) -> None:
     env = env_for()  # no DBUS_SESSION_BUS_ADDRESS, no PYTHON_KEYRING_BACKEND
     for attempt in range(10):
-        result, elapsed = run_oxbot(["keys", "set", "binance", "--stdin"], env,
-                                    stdin=f"{KEY}\n{SECRET}\n")
+        result, elapsed = run_oxbot(
+            ["keys", "set", "binance", "--stdin"], env, stdin=f"{KEY}\n{SECRET}\n"
+        )
         assert elapsed < 5.0, f"attempt {attempt}: {elapsed:.2f} s"
         assert result.returncode == 1, result.stderr
         assert "no usable keyring backend" in result.stderr
@@ -33,13 +39,16 @@ def test_keys_set_without_dbus_gives_the_fixes_in_5s_10_times(env_for: Env, run_
         assert SECRET not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("backend", ["keyring.backends.fail.Keyring",
-                                     "keyring.backends.null.Keyring"])
-def test_an_explicitly_chosen_useless_backend_is_refused(env_for: Env, run_oxbot: Run,
-                                                         backend: str) -> None:
+@pytest.mark.parametrize(
+    "backend", ["keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"]
+)
+def test_an_explicitly_chosen_useless_backend_is_refused(
+    env_for: Env, run_oxbot: Run, backend: str
+) -> None:
     env = env_for(PYTHON_KEYRING_BACKEND=backend)
-    result, elapsed = run_oxbot(["keys", "set", "binance", "--stdin"], env,
-                                stdin=f"{KEY}\n{SECRET}\n")
+    result, elapsed = run_oxbot(
+        ["keys", "set", "binance", "--stdin"], env, stdin=f"{KEY}\n{SECRET}\n"
+    )
     assert elapsed < 5.0
     assert result.returncode == 1
     assert "no usable keyring backend was found" in result.stderr
@@ -49,8 +58,9 @@ def test_an_explicitly_chosen_useless_backend_is_refused(env_for: Env, run_oxbot
 
 def test_a_keyring_that_never_answers_gives_up_within_5s(env_for: Env, run_oxbot: Run) -> None:
     env = env_for(PYTHON_KEYRING_BACKEND="secrets_fake_keyrings.HangingKeyring")
-    result, elapsed = run_oxbot(["keys", "set", "openai", "--stdin"], env,
-                                stdin="sk-abcdefghijklmnopqrstuvwx\n")
+    result, elapsed = run_oxbot(
+        ["keys", "set", "openai", "--stdin"], env, stdin="sk-abcdefghijklmnopqrstuvwx\n"
+    )
     assert elapsed < 5.0, f"{elapsed:.2f} s"
     assert result.returncode == 1
     assert "did not answer within 4 s" in result.stderr
@@ -58,8 +68,11 @@ def test_a_keyring_that_never_answers_gives_up_within_5s(env_for: Env, run_oxbot
 
 
 def test_env_keys_are_listed_and_checked_without_keyring(env_for: Env, run_oxbot: Run) -> None:
-    env = env_for(OXBOT_BINANCE_API_KEY=KEY, OXBOT_BINANCE_SECRET=SECRET,
-                    OXBOT_OPENAI_API_KEY="sk-proj-envenvenvenvenvenv9z8y")
+    env = env_for(
+        OXBOT_BINANCE_API_KEY=KEY,
+        OXBOT_BINANCE_SECRET=SECRET,
+        OXBOT_OPENAI_API_KEY="sk-proj-envenvenvenvenvenv9z8y",
+    )
     result, _ = run_oxbot(["keys", "list"], env)
     assert "binance   env       api_key=…YKEY  secret=…CRET" in result.stdout
     assert "openai    env       api_key=sk-proj-…9z8y" in result.stdout
@@ -86,8 +99,10 @@ def test_unknown_provider_and_bad_stdin_are_usage_errors(env_for: Env, run_oxbot
 
 
 def test_importing_the_keys_command_stays_cheap() -> None:
-    code = ("import sys; import oxbot.cli.keys; "
-            "print(sorted(m for m in ('keyring', 'ccxt', 'oxbot.storage.secrets') "
-            "if m in sys.modules))")
+    code = (
+        "import sys; import oxbot.cli.keys; "
+        "print(sorted(m for m in ('keyring', 'ccxt', 'oxbot.storage.secrets') "
+        "if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -37,17 +37,27 @@ class Terminal:
             self._read()
             return marker in self.data or self.closed
 
-        wait_until(shown, timeout, f"{marker!r} on the terminal", every=0.05,
-                   detail=lambda: self.data.decode(errors="replace"))
+        wait_until(
+            shown,
+            timeout,
+            f"{marker!r} on the terminal",
+            every=0.05,
+            detail=lambda: self.data.decode(errors="replace"),
+        )
         return self.data
 
 
 def test_prompt_hides_the_pasted_key(env_for: Callable[..., dict[str, str]]) -> None:
     env = env_for(PYTHON_KEYRING_BACKEND="secrets_fake_keyrings.MemoryKeyring")
     primary, secondary = os.openpty()
-    child = subprocess.Popen([sys.executable, "-m", "oxbot.cli.main", "keys", "set", "openai"],
-                             stdin=secondary, stdout=secondary, stderr=secondary, env=env,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "oxbot.cli.main", "keys", "set", "openai"],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        start_new_session=True,
+    )
     os.close(secondary)
     try:
         term = Terminal(primary)

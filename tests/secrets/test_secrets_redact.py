@@ -33,7 +33,8 @@ def captured() -> Iterator[tuple[logging.Logger, io.StringIO]]:
 
 
 def test_plain_args_base64_and_tracebacks_are_redacted(
-        captured: tuple[logging.Logger, io.StringIO]) -> None:
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
     parent, stream = captured
     child = parent.getChild("exchange")  # records from children reach the parent's handler
     basic = base64.b64encode(f"user:{SECRET}".encode()).decode()
@@ -55,7 +56,8 @@ def test_plain_args_base64_and_tracebacks_are_redacted(
 
 
 def test_unrelated_text_and_short_values_are_left_alone(
-        captured: tuple[logging.Logger, io.StringIO]) -> None:
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
     parent, stream = captured
     redact.register_secret("abc")  # too short to register: would blank ordinary words
     parent.info("abc %d orders filled", 3)
@@ -71,7 +73,8 @@ def test_install_is_idempotent(captured: tuple[logging.Logger, io.StringIO]) -> 
 
 
 def test_a_run_of_twelve_characters_of_a_secret_is_redacted(
-        captured: tuple[logging.Logger, io.StringIO]) -> None:
+    captured: tuple[logging.Logger, io.StringIO],
+) -> None:
     # A key a server quoted cut short, or one split by a truncation, gives most of it away:
     # any 12 or more characters copied from a registered value are blanked; 11 are left
     # (shorter runs match ordinary text by chance).
@@ -83,4 +86,3 @@ def test_a_run_of_twelve_characters_of_a_secret_is_redacted(
     assert lines[0].endswith("prefix [redacted]|") and lines[1].endswith("middle [redacted]|")
     assert lines[2].endswith(f"short {SECRET[:11]}|")
     assert redact.open_tail("text " + SECRET[3:9]) == 6  # may be the start of a run
-

@@ -11,7 +11,7 @@ from subprocess import CompletedProcess
 ServiceRunner = Callable[..., CompletedProcess[str]]
 PY = sys.executable
 
-ROUND_TRIP = r'''
+ROUND_TRIP = r"""
 import json, sys
 from oxbot.storage import secrets
 out = {"backend": secrets.check_backend()}
@@ -26,13 +26,18 @@ out["deleted_again"] = secrets.delete_secret("binance")
 out["after_delete"] = secrets.get_secret("binance")
 out["listed_after"] = [e.provider for e in secrets.list_secrets()]
 print(json.dumps(out, ensure_ascii=False))
-'''
+"""
 
 VALUES = {
-    "binance": {"api_key": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
-                "secret": "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"},
-    "okx": {"api_key": "ключ-🔑-鍵-clé-0123456789", "secret": "sëcrét \"quoted\" \\ back",
-            "passphrase": "pass phrase with spaces ✓"},
+    "binance": {
+        "api_key": "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+        "secret": "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j",
+    },
+    "okx": {
+        "api_key": "ключ-🔑-鍵-clé-0123456789",
+        "secret": 'sëcrét "quoted" \\ back',
+        "passphrase": "pass phrase with spaces ✓",
+    },
     "openai": {"api_key": "sk-proj-Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA-a1b2"},
 }
 
@@ -59,22 +64,25 @@ def test_round_trip_unicode_list_delete(secret_service: ServiceRunner, tmp_path:
             assert value not in json.dumps(out["listed"], ensure_ascii=False)
 
 
-READER = r'''
+READER = r"""
 import json, sys
 from oxbot.storage import secrets
 seen = [secrets.get_secret("binance") for _ in range(25)]
 print(json.dumps(seen))
-'''
+"""
 
 
 def test_two_processes_read_at_once(secret_service: ServiceRunner, tmp_path: Path) -> None:
     (tmp_path / "reader.py").write_text(READER, encoding="utf-8")
     binance = VALUES["binance"]
     (tmp_path / "binance.json").write_text(json.dumps(binance))
-    store = (f"{PY} -c 'import json; from oxbot.storage import secrets; "
-             f"secrets.set_secret(\"binance\", json.load(open(\"binance.json\")))'")
+    store = (
+        f"{PY} -c 'import json; from oxbot.storage import secrets; "
+        f'secrets.set_secret("binance", json.load(open("binance.json")))\''
+    )
     result = secret_service(
-        f"{store} && ({PY} reader.py > a.json & {PY} reader.py > b.json & wait)")
+        f"{store} && ({PY} reader.py > a.json & {PY} reader.py > b.json & wait)"
+    )
     assert result.returncode == 0, result.stderr
     for name in ("a.json", "b.json"):
         seen = json.loads((tmp_path / name).read_text())
@@ -88,7 +96,8 @@ def test_cli_set_from_stdin_then_list_shows_masked_only(secret_service: ServiceR
         f"{oxbot} keys set binance --stdin && echo ==LIST== && {oxbot} keys list"
         f" && echo ==CHECK== && {oxbot} keys check --no-network"
         f" && echo ==DELETE== && {oxbot} keys delete binance && {oxbot} keys list",
-        stdin=f"{key}\n{secret}\n")
+        stdin=f"{key}\n{secret}\n",
+    )
     assert result.returncode == 0, result.stderr
     saved, rest = result.stdout.split("==LIST==")
     listing, rest = rest.split("==CHECK==")

@@ -39,8 +39,14 @@ class Make:
     @staticmethod
     def order(coid: str = "o1", bot: str = "alpha", **kw: object) -> Order:
         base: dict[str, object] = dict(
-            client_order_id=coid, bot=bot, symbol="BTC/USDT", side=Side.BUY, qty=D("0.1"),
-            reason=OrderReason.ENTRY, status=OrderStatus.FILLED, ts=1_000,
+            client_order_id=coid,
+            bot=bot,
+            symbol="BTC/USDT",
+            side=Side.BUY,
+            qty=D("0.1"),
+            reason=OrderReason.ENTRY,
+            status=OrderStatus.FILLED,
+            ts=1_000,
         )
         base.update(kw)
         return Order(**base)  # type: ignore[arg-type]
@@ -48,8 +54,15 @@ class Make:
     @staticmethod
     def fill(fill_id: str = "f1", coid: str = "o1", bot: str = "alpha", **kw: object) -> Fill:
         base: dict[str, object] = dict(
-            fill_id=fill_id, client_order_id=coid, bot=bot, symbol="BTC/USDT", side=Side.BUY,
-            qty=D("0.1"), price=D("42000.5"), fee=D("4.20005"), ts=1_000,
+            fill_id=fill_id,
+            client_order_id=coid,
+            bot=bot,
+            symbol="BTC/USDT",
+            side=Side.BUY,
+            qty=D("0.1"),
+            price=D("42000.5"),
+            fee=D("4.20005"),
+            ts=1_000,
         )
         base.update(kw)
         return Fill(**base)  # type: ignore[arg-type]
@@ -57,8 +70,12 @@ class Make:
     @staticmethod
     def position(symbol: str = "BTC/USDT", **kw: object) -> Position:
         base: dict[str, object] = dict(
-            symbol=symbol, qty=D("0.1"), avg_entry=D("42000.5"), stop_loss=D("40530.48"),
-            take_profit=D("44940.535"), opened_ts=1_000,
+            symbol=symbol,
+            qty=D("0.1"),
+            avg_entry=D("42000.5"),
+            stop_loss=D("40530.48"),
+            take_profit=D("44940.535"),
+            opened_ts=1_000,
         )
         base.update(kw)
         return Position(**base)  # type: ignore[arg-type]
@@ -68,8 +85,9 @@ class Make:
         return DecisionRecord(bot=bot, ts=ts, source="rule", actions="BTC/USDT:buy", **kw)  # type: ignore[arg-type]
 
     @staticmethod
-    def equity(bot: str = "alpha", ts: int = 1_000, equity: str = "10000",
-               cash: str = "5799.95") -> EquityPoint:
+    def equity(
+        bot: str = "alpha", ts: int = 1_000, equity: str = "10000", cash: str = "5799.95"
+    ) -> EquityPoint:
         return EquityPoint(bot=bot, ts=ts, equity=D(equity), cash=D(cash))
 
 
@@ -118,8 +136,11 @@ class Holder:
     def __init__(self, code: str) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=env,
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()

@@ -14,9 +14,16 @@ from oxbot.storage.store import Store
 
 
 async def test_bots_round_trip_in_creation_order(db_path: Path, make) -> None:
-    llm = make.config("llm-1", strategy="llm", symbols=("ETH/USDT", "SOL/USDT"),
-                      capital=Decimal("2500.55"), cadence_s=300, llm={"model": "m"},
-                      params={"temperature": 0.2}, mode=Mode.PAPER)
+    llm = make.config(
+        "llm-1",
+        strategy="llm",
+        symbols=("ETH/USDT", "SOL/USDT"),
+        capital=Decimal("2500.55"),
+        cadence_s=300,
+        llm={"model": "m"},
+        params={"temperature": 0.2},
+        mode=Mode.PAPER,
+    )
     async with await Store.open(db_path) as s:
         await s.save_bot(make.config("zeta"), BotStatus.RUNNING)
         await s.save_bot(llm, BotStatus.STOPPED)
@@ -32,25 +39,32 @@ async def test_save_bot_updates_in_place_and_status_changes(store: Store, make) 
     await store.save_bot(updated, BotStatus.PAUSED)
     await store.set_bot_status("beta", BotStatus.ERROR)
 
-    assert await store.load_bots() == [(updated, BotStatus.PAUSED), (make.config("beta"),
-                                                                      BotStatus.ERROR)]
+    assert await store.load_bots() == [
+        (updated, BotStatus.PAUSED),
+        (make.config("beta"), BotStatus.ERROR),
+    ]
     with pytest.raises(StorageError, match="no bot named 'nope'"):
         await store.set_bot_status("nope", BotStatus.RUNNING)
 
 
 async def _trade(store: Store, make, bot: str) -> None:
-    await store.record_cycle(bot, orders=[make.order(f"{bot}-o1", bot=bot)],
-                             fills=[make.fill(f"{bot}-f1", f"{bot}-o1", bot=bot)],
-                             positions={"BTC/USDT": make.position()},
-                             decision=make.decision(bot=bot), equity=[make.equity(bot=bot)])
+    await store.record_cycle(
+        bot,
+        orders=[make.order(f"{bot}-o1", bot=bot)],
+        fills=[make.fill(f"{bot}-f1", f"{bot}-o1", bot=bot)],
+        positions={"BTC/USDT": make.position()},
+        decision=make.decision(bot=bot),
+        equity=[make.equity(bot=bot)],
+    )
 
 
 def _count(db: Path, table: str) -> int:
     return sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-async def test_soft_delete_keeps_history_and_frees_the_name(store: Store, make,
-                                                            db_path: Path) -> None:
+async def test_soft_delete_keeps_history_and_frees_the_name(
+    store: Store, make, db_path: Path
+) -> None:
     await _trade(store, make, "alpha")
     assert await store.delete_bot("alpha") is True
 
@@ -88,7 +102,6 @@ async def test_invalid_stored_config_names_the_bot(store: Store, db_path: Path) 
 
 
 async def test_purge_after_a_plain_delete_clears_the_kept_history(store, make) -> None:
-
 
     await store.save_bot(make.config("gone"), BotStatus.STOPPED)
     await store.record_cycle("gone", decision=make.decision(bot="gone", ts=1))

@@ -17,9 +17,12 @@ async def test_concurrent_cycles_of_many_bots_all_commit(store: Store, make) -> 
     async def trade(name: str, n: int) -> None:
         for k in range(n):
             coid = f"{name}-o{k}"
-            await store.record_cycle(name, orders=[make.order(coid, bot=name)],
-                                     fills=[make.fill(f"{name}-f{k}", coid, bot=name, ts=k)],
-                                     equity=[make.equity(bot=name, ts=k)])
+            await store.record_cycle(
+                name,
+                orders=[make.order(coid, bot=name)],
+                fills=[make.fill(f"{name}-f{k}", coid, bot=name, ts=k)],
+                equity=[make.equity(bot=name, ts=k)],
+            )
 
     await asyncio.gather(*(trade(n, 5) for n in names))
 
@@ -41,10 +44,14 @@ async def test_cancelled_cycle_is_all_or_nothing_and_final(store: Store, make) -
     outcomes = set()
     for attempt in range(30):
         coid = f"o{attempt}"
-        task = asyncio.create_task(store.record_cycle(
-            "alpha", orders=[make.order(coid)], fills=[make.fill(f"f{attempt}", coid)],
-            equity=[make.equity(ts=attempt)] * 3,
-        ))
+        task = asyncio.create_task(
+            store.record_cycle(
+                "alpha",
+                orders=[make.order(coid)],
+                fills=[make.fill(f"f{attempt}", coid)],
+                equity=[make.equity(ts=attempt)] * 3,
+            )
+        )
         if attempt % 3:  # else cancel before the task even started
             await asyncio.sleep(attempt * 0.0001)
         task.cancel()

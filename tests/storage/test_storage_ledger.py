@@ -20,17 +20,35 @@ async def test_cycle_round_trip_every_table_exact(store: Store, make, db_path: P
     fill = make.fill("f1", "o1", qty=D("0.1"), price=D("0.2"), fee=D("0.00002"))
     pos = make.position(qty=D("0.1"), avg_entry=D("0.2"))
     decision = make.decision(
-        reasoning="trend up", verdict="approved", verdict_reasons="ok", order_ids="o1",
-        provider="fake", model="m1", prompt_hash="abc", prompt="p", raw_reply="{}",
-        parsed='{"a":1}', error="", tokens_in=120, tokens_out=40, cost=D("0.000123"),
+        reasoning="trend up",
+        verdict="approved",
+        verdict_reasons="ok",
+        order_ids="o1",
+        provider="fake",
+        model="m1",
+        prompt_hash="abc",
+        prompt="p",
+        raw_reply="{}",
+        parsed='{"a":1}',
+        error="",
+        tokens_in=120,
+        tokens_out=40,
+        cost=D("0.000123"),
         latency_ms=850,
     )
-    points = [make.equity(ts=1_000, equity="10000.1", cash="9999.9"),
-              make.equity(ts=2_000, equity="10000.2", cash="9999.8")]
+    points = [
+        make.equity(ts=1_000, equity="10000.1", cash="9999.9"),
+        make.equity(ts=2_000, equity="10000.2", cash="9999.8"),
+    ]
 
-    flags = await store.record_cycle("alpha", orders=[order], fills=[fill],
-                                     positions={"BTC/USDT": pos}, decision=decision,
-                                     equity=points)
+    flags = await store.record_cycle(
+        "alpha",
+        orders=[order],
+        fills=[fill],
+        positions={"BTC/USDT": pos},
+        decision=decision,
+        equity=points,
+    )
 
     assert flags == [True]
     assert await store.get_order("o1") == order
@@ -54,8 +72,11 @@ async def test_decimal_sum_is_exact_after_round_trip(store: Store, make) -> None
     assert total == D("0.3")
     assert str(total) == "0.3"  # 0.1 + 0.2 as floats would be 0.30000000000000004
     # Trailing zeros and exponents survive unchanged too.
-    await store.record_cycle("alpha", orders=[make.order("o9")],
-                             fills=[make.fill("f9", "o9", qty=D("1.500"), fee=D("1E-8"))])
+    await store.record_cycle(
+        "alpha",
+        orders=[make.order("o9")],
+        fills=[make.fill("f9", "o9", qty=D("1.500"), fee=D("1E-8"))],
+    )
     last = (await store.load_fills("alpha"))[-1]
     assert (str(last.qty), str(last.fee)) == ("1.500", "1E-8")
 
@@ -85,8 +106,12 @@ async def test_duplicate_fills_are_counted_once(store: Store, make) -> None:
 
 async def test_fills_load_by_time_then_insertion_order(store: Store, make) -> None:
     orders = [make.order(f"o{i}") for i in range(4)]
-    fills = [make.fill("late", "o0", ts=3_000), make.fill("b", "o1", ts=1_000),
-             make.fill("a", "o2", ts=1_000), make.fill("mid", "o3", ts=2_000)]
+    fills = [
+        make.fill("late", "o0", ts=3_000),
+        make.fill("b", "o1", ts=1_000),
+        make.fill("a", "o2", ts=1_000),
+        make.fill("mid", "o3", ts=2_000),
+    ]
     await store.record_cycle("alpha", orders=orders, fills=fills)
     assert [f.fill_id for f in await store.load_fills("alpha")] == ["b", "a", "mid", "late"]
     assert [f.fill_id for f in await store.recent_fills("alpha", 2)] == ["mid", "late"]
@@ -102,8 +127,9 @@ async def test_order_status_updates_and_open_orders(store: Store, make) -> None:
     assert await store.get_order("o1") == sent
 
     # A later update without the exchange id keeps the one we learnt.
-    await store.record_cycle("alpha", orders=[make.order("o1", status=OrderStatus.FILLED)],
-                             fills=[make.fill("f1", "o1")])
+    await store.record_cycle(
+        "alpha", orders=[make.order("o1", status=OrderStatus.FILLED)], fills=[make.fill("f1", "o1")]
+    )
     done = await store.get_order("o1")
     assert done is not None and done.status is OrderStatus.FILLED
     assert done.exchange_order_id == "X-77"
@@ -112,8 +138,9 @@ async def test_order_status_updates_and_open_orders(store: Store, make) -> None:
 
 async def test_position_upsert_and_delete(store: Store, make) -> None:
     btc = make.position("BTC/USDT")
-    eth = make.position("ETH/USDT", qty=D("2"), avg_entry=D("2300"), stop_loss=None,
-                        take_profit=None)
+    eth = make.position(
+        "ETH/USDT", qty=D("2"), avg_entry=D("2300"), stop_loss=None, take_profit=None
+    )
     await store.record_cycle("alpha", positions={"BTC/USDT": btc, "ETH/USDT": eth})
     grown = make.position("BTC/USDT", qty=D("0.3"), avg_entry=D("41000.25"))
     await store.record_cycle("alpha", positions={"BTC/USDT": grown, "ETH/USDT": None})
@@ -123,8 +150,9 @@ async def test_position_upsert_and_delete(store: Store, make) -> None:
 
 async def test_fill_without_its_order_is_refused_whole(store: Store, make) -> None:
     with pytest.raises(StorageError, match="fill needs its order"):
-        await store.record_cycle("alpha", fills=[make.fill("f1", "missing")],
-                                 equity=[make.equity()])
+        await store.record_cycle(
+            "alpha", fills=[make.fill("f1", "missing")], equity=[make.equity()]
+        )
     assert await store.equity_series("alpha") == []
 
 
@@ -145,26 +173,42 @@ async def test_equity_series_keeps_newest_limit_oldest_first(store: Store, make)
 async def test_decision_stats_sum_exact_and_today(store: Store, make) -> None:
     day = 86_400_000
     today = 20 * day + 5_000
-    for ts, cost, error in [(19 * day + 1, "0.1", ""), (20 * day, "0.1", "timeout"),
-                            (today, "0.2", ""), (21 * day, "7", "")]:
-        await store.record_cycle("alpha", decision=make.decision(
-            ts=ts, cost=D(cost), error=error, tokens_in=100, tokens_out=10))
+    for ts, cost, error in [
+        (19 * day + 1, "0.1", ""),
+        (20 * day, "0.1", "timeout"),
+        (today, "0.2", ""),
+        (21 * day, "7", ""),
+    ]:
+        await store.record_cycle(
+            "alpha",
+            decision=make.decision(ts=ts, cost=D(cost), error=error, tokens_in=100, tokens_out=10),
+        )
 
     # "today" is the wall-clock day the decisions were stored (LLM money is spent in real
     # time), not the market clock of their ts: all four were stored just now.
     stats = await store.decision_stats("alpha")
-    assert stats == {"count": 4, "failures": 1, "tokens_in": 400, "tokens_out": 40,
-                     "cost": D("7.4"), "cost_today": D("7.4")}
+    assert stats == {
+        "count": 4,
+        "failures": 1,
+        "tokens_in": 400,
+        "tokens_out": 40,
+        "cost": D("7.4"),
+        "cost_today": D("7.4"),
+    }
     assert (await store.decision_stats("alpha", today))["cost_today"] == D("0")
     assert (await store.recent_decisions("alpha", 2))[-1].ts == 21 * day  # newest last
 
 
 async def test_recent_fills_across_bots(store: Store, make) -> None:
     await store.save_bot(make.config("beta"), BotStatus.STOPPED)
-    await store.record_cycle("alpha", orders=[make.order("a1")],
-                             fills=[make.fill("fa", "a1", ts=1_000)])
-    await store.record_cycle("beta", orders=[make.order("b1", bot="beta", side=Side.SELL)],
-                             fills=[make.fill("fb", "b1", bot="beta", ts=2_000)])
+    await store.record_cycle(
+        "alpha", orders=[make.order("a1")], fills=[make.fill("fa", "a1", ts=1_000)]
+    )
+    await store.record_cycle(
+        "beta",
+        orders=[make.order("b1", bot="beta", side=Side.SELL)],
+        fills=[make.fill("fb", "b1", bot="beta", ts=2_000)],
+    )
     assert [f.fill_id for f in await store.recent_fills(None, 10)] == ["fa", "fb"]
     assert [f.bot for f in await store.recent_fills("beta", 10)] == ["beta"]
 
@@ -172,8 +216,12 @@ async def test_recent_fills_across_bots(store: Store, make) -> None:
 async def test_ledger_survives_reopen(db_path: Path, make) -> None:
     async with await Store.open(db_path) as s:
         await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
-        await s.record_cycle("alpha", orders=[make.order("o1")], fills=[make.fill("f1", "o1")],
-                             positions={"BTC/USDT": make.position()})
+        await s.record_cycle(
+            "alpha",
+            orders=[make.order("o1")],
+            fills=[make.fill("f1", "o1")],
+            positions={"BTC/USDT": make.position()},
+        )
     async with await Store.open(db_path) as s:
         assert await s.load_fills("alpha") == [make.fill("f1", "o1")]
         assert await s.load_positions("alpha") == {"BTC/USDT": make.position()}
@@ -181,10 +229,14 @@ async def test_ledger_survives_reopen(db_path: Path, make) -> None:
 
 
 async def test_a_fill_keeps_the_pnl_it_realised(store: Store, make) -> None:
-    await store.record_cycle("alpha", orders=[make.order("o1"), make.order("o2", side=Side.SELL)],
-                             fills=[make.fill("in", "o1", ts=1_000),
-                                    make.fill("out", "o2", side=Side.SELL, ts=2_000,
-                                              realised=D("-12.3456789"))])
+    await store.record_cycle(
+        "alpha",
+        orders=[make.order("o1"), make.order("o2", side=Side.SELL)],
+        fills=[
+            make.fill("in", "o1", ts=1_000),
+            make.fill("out", "o2", side=Side.SELL, ts=2_000, realised=D("-12.3456789")),
+        ],
+    )
     entry, exit_ = await store.recent_fills("alpha", 10)
     assert entry.realised is None  # not booked: unknown, never a made-up 0
     assert exit_.realised == D("-12.3456789")  # exact: stored as text

@@ -53,8 +53,12 @@ async def test_second_open_in_same_process_is_locked(db_path: Path) -> None:
 
 async def test_second_open_in_subprocess_is_locked(db_path: Path) -> None:
     async with await Store.open(db_path):
-        proc = subprocess.run([sys.executable, "-c", _TRY_OPEN, str(db_path)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-c", _TRY_OPEN, str(db_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert proc.returncode == 3, proc.stderr
     assert f"another oxbot engine (pid {os.getpid()}) is using {db_path}" in proc.stdout
 
@@ -94,8 +98,11 @@ async def test_the_lock_follows_the_real_file_through_a_symlink(tmp_path: Path) 
     first = await Store.open(real / "oxbot.db")
     (tmp_path / "linked.db").symlink_to(real / "oxbot.db")  # a link to the file itself
     try:
-        for other in (tmp_path / "linked.db", tmp_path / "alias" / "oxbot.db",
-                      tmp_path / "alias" / ".." / "real" / "oxbot.db"):
+        for other in (
+            tmp_path / "linked.db",
+            tmp_path / "alias" / "oxbot.db",
+            tmp_path / "alias" / ".." / "real" / "oxbot.db",
+        ):
             with pytest.raises(DatabaseLocked, match="another oxbot engine"):
                 await Store.open(other)
     finally:

@@ -27,8 +27,9 @@ def test_runtime_dir_is_owner_only_even_if_it_was_open(oxbot_home: Path) -> None
     assert stat.S_IMODE(paths.runtime_dir().stat().st_mode) == 0o700
 
 
-def test_db_path_precedence(oxbot_home: Path, tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_db_path_precedence(
+    oxbot_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert paths.default_db_path() == oxbot_home / "data" / "oxbot.db"
     assert paths.resolve_db_path(None) == oxbot_home / "data" / "oxbot.db"
     monkeypatch.setenv("OXBOT_DB", str(tmp_path / "env.db"))
@@ -37,8 +38,9 @@ def test_db_path_precedence(oxbot_home: Path, tmp_path: Path,
     assert paths.resolve_db_path("~/x.db") == Path.home() / "x.db"
 
 
-def test_without_oxbot_home_platform_dirs_are_used(monkeypatch: pytest.MonkeyPatch,
-                                                   tmp_path: Path) -> None:
+def test_without_oxbot_home_platform_dirs_are_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("OXBOT_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     if sys.platform.startswith("linux"):
@@ -46,8 +48,11 @@ def test_without_oxbot_home_platform_dirs_are_used(monkeypatch: pytest.MonkeyPat
 
 
 def test_paths_import_is_cheap() -> None:
-    code = ("import sys, oxbot.storage.paths, oxbot.storage;"
-            "print(sorted(m for m in ('sqlalchemy', 'aiosqlite', 'pydantic') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout.strip()
+    code = (
+        "import sys, oxbot.storage.paths, oxbot.storage;"
+        "print(sorted(m for m in ('sqlalchemy', 'aiosqlite', 'pydantic') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.strip()
     assert out == "[]"

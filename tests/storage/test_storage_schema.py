@@ -34,10 +34,14 @@ def _shape(conn: Connection) -> dict[str, object]:
     for table in insp.get_table_names():
         cols = {(c["name"], str(c["type"]), c["nullable"]) for c in insp.get_columns(table)}
         pk = tuple(insp.get_pk_constraint(table)["constrained_columns"])
-        idx = {(i["name"], tuple(i["column_names"]), bool(i["unique"]))
-               for i in insp.get_indexes(table)}
-        fks = {(tuple(f["constrained_columns"]), f["referred_table"])
-               for f in insp.get_foreign_keys(table)}
+        idx = {
+            (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+            for i in insp.get_indexes(table)
+        }
+        fks = {
+            (tuple(f["constrained_columns"]), f["referred_table"])
+            for f in insp.get_foreign_keys(table)
+        }
         shape[table] = (cols, pk, idx, fks)
     return shape
 
@@ -53,8 +57,9 @@ async def test_migrations_build_exactly_the_models(db_path: Path, tmp_path: Path
     engine.dispose()
 
 
-async def test_older_database_is_migrated_in_one_transaction(db_path: Path, make,
-                                                             monkeypatch) -> None:
+async def test_older_database_is_migrated_in_one_transaction(
+    db_path: Path, make, monkeypatch
+) -> None:
     async with await Store.open(db_path) as s:
         await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
     now = migrations.latest_version()
@@ -77,8 +82,9 @@ async def test_older_database_is_migrated_in_one_transaction(db_path: Path, make
     assert _version(db_path) == now + 1
 
 
-async def test_newer_database_is_refused_and_left_byte_identical(db_path: Path, make,
-                                                                 sha256) -> None:
+async def test_newer_database_is_refused_and_left_byte_identical(
+    db_path: Path, make, sha256
+) -> None:
     async with await Store.open(db_path) as s:
         await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
     with sqlite3.connect(db_path) as raw:
@@ -157,8 +163,9 @@ async def test_read_connections_cannot_write(store: Store) -> None:
     assert len(await store.load_bots()) == 1
 
 
-async def test_reader_reads_without_lock_and_cannot_write(store: Store, make,
-                                                          db_path: Path) -> None:
+async def test_reader_reads_without_lock_and_cannot_write(
+    store: Store, make, db_path: Path
+) -> None:
     await store.record_cycle("alpha", equity=[make.equity()])
     async with await Store.open(db_path, writer=False) as reader:
         assert reader.writer is False
@@ -184,6 +191,9 @@ async def test_reader_after_writer_closed_and_odd_path(tmp_path: Path, make) -> 
         assert await reader.load_bots() == [(make.config("alpha"), BotStatus.PAUSED)]
     # (a read-only connection may leave the empty -wal/-shm files behind: SQLite's rule)
     names = {p.name for p in path.parent.iterdir()}
-    assert {"ox db.sqlite", "ox db.sqlite.lock"} <= names <= {
-        "ox db.sqlite", "ox db.sqlite.lock", "ox db.sqlite-wal", "ox db.sqlite-shm"}
+    assert (
+        {"ox db.sqlite", "ox db.sqlite.lock"}
+        <= names
+        <= {"ox db.sqlite", "ox db.sqlite.lock", "ox db.sqlite-wal", "ox db.sqlite-shm"}
+    )
     assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == ["my bots?#%20"]

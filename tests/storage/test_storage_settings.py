@@ -15,8 +15,13 @@ def test_missing_file_gives_defaults_silently() -> None:
 
 
 def test_round_trip(oxbot_home: Path) -> None:
-    s = Settings(theme="nord", keymap={"start_bot": "f5"}, resume_bots=False,
-                 status_every_min=10, llm_prices={"gpt-x": {"in": "0.15", "out": "0.6"}})
+    s = Settings(
+        theme="nord",
+        keymap={"start_bot": "f5"},
+        resume_bots=False,
+        status_every_min=10,
+        llm_prices={"gpt-x": {"in": "0.15", "out": "0.6"}},
+    )
     written = save_settings(s)
     assert written == oxbot_home / "config" / "settings.json"
     assert load_settings() == (s, [])
@@ -32,10 +37,18 @@ def test_broken_json_gives_defaults_and_a_warning() -> None:
 
 
 def test_bad_fields_fall_back_one_by_one() -> None:
-    settings_path().write_text(json.dumps({
-        "theme": "nord", "status_every_min": "often", "resume_bots": False,
-        "llm_prices": {"m": {"in": "cheap"}}, "colour": "red",
-    }), encoding="utf-8")
+    settings_path().write_text(
+        json.dumps(
+            {
+                "theme": "nord",
+                "status_every_min": "often",
+                "resume_bots": False,
+                "llm_prices": {"m": {"in": "cheap"}},
+                "colour": "red",
+            }
+        ),
+        encoding="utf-8",
+    )
     settings, warnings = load_settings()
     assert settings.theme == "nord" and settings.resume_bots is False  # the good ones kept
     assert settings.status_every_min == 5 and settings.llm_prices == {}

@@ -16,17 +16,23 @@ D = Decimal
 DAY = 86_400_000
 
 
-async def test_an_upgrade_seeds_the_switches_from_equity_points(db_path: Path, make,
-                                                                 monkeypatch) -> None:
+async def test_an_upgrade_seeds_the_switches_from_equity_points(
+    db_path: Path, make, monkeypatch
+) -> None:
     with monkeypatch.context() as m:  # a database as version 4 left it
         m.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
         async with await Store.open(db_path) as s:
             await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
             await s.save_bot(make.config("idle"), BotStatus.STOPPED)
-            points = [(DAY - 120_000, "10000"), (DAY - 60_000, "10400.5"),
-                      (DAY + 60_000, "9800"), (DAY + 120_000, "9700")]
-            await s.record_cycle("alpha", equity=[EquityPoint("alpha", ts, D(eq), D(eq))
-                                                  for ts, eq in points])
+            points = [
+                (DAY - 120_000, "10000"),
+                (DAY - 60_000, "10400.5"),
+                (DAY + 60_000, "9800"),
+                (DAY + 120_000, "9700"),
+            ]
+            await s.record_cycle(
+                "alpha", equity=[EquityPoint("alpha", ts, D(eq), D(eq)) for ts, eq in points]
+            )
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchone()[0] == 4
     async with await Store.open(db_path) as s:
@@ -44,8 +50,9 @@ async def test_risk_state_and_flows_round_trip_and_purge(db_path: Path, make) ->
         assert await s.equity_series("alpha") == [(5, D("1"))]
         flow = CapitalFlow("alpha", 6, D("-2500"), D("7500"), D("10020.5"))
         scaled = state.after_flow(flow.equity_before, flow.amount)
-        await s.save_bot(cfg.model_copy(update={"capital": D("7500")}), BotStatus.RUNNING,
-                         flow=flow, risk=scaled)
+        await s.save_bot(
+            cfg.model_copy(update={"capital": D("7500")}), BotStatus.RUNNING, flow=flow, risk=scaled
+        )
         assert await s.load_flows("alpha") == [flow]
         assert await s.load_risk_state("alpha") == scaled
         # today's opening equity counts the deposits and withdrawals made after it

@@ -41,8 +41,9 @@ class Harness:
             if isinstance(ev, CommandDone) and ev.request_id == cmd.request_id:
                 return ev
 
-    async def drain(self, until: Callable[[], bool], timeout: float | None = None,
-                    what: str | None = None) -> None:
+    async def drain(
+        self, until: Callable[[], bool], timeout: float | None = None, what: str | None = None
+    ) -> None:
         """Keep every event the engine publishes until ``until()`` holds."""
 
         async def next_event() -> None:
@@ -51,14 +52,19 @@ class Harness:
             except TimeoutError:
                 pass
 
-        await wait_for(until, self.drain_timeout if timeout is None else timeout,
-                       what or describe(until), pause=next_event)
+        await wait_for(
+            until,
+            self.drain_timeout if timeout is None else timeout,
+            what or describe(until),
+            pause=next_event,
+        )
 
     async def finish_market(self, timeout: float = 60) -> None:
         """Wait until every sim stream ran out of candles and every bot emptied its inbox."""
         hub = self.engine.hub
-        await self.drain(lambda: bool(hub._streams) and all(s.ended for s in
-                                                            hub._streams.values()), timeout)
+        await self.drain(
+            lambda: bool(hub._streams) and all(s.ended for s in hub._streams.values()), timeout
+        )
         for r in self.engine.runners.values():
             await asyncio.wait_for(r.inbox.join(), timeout)
         await self.drain(lambda: self.sub.queue.empty(), timeout)

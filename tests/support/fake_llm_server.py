@@ -64,14 +64,50 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-OPENAI_FIELDS = {"model", "messages", "stream", "stream_options", "temperature", "max_tokens",
-                 "max_completion_tokens", "response_format", "top_p", "n", "stop", "seed",
-                 "presence_penalty", "frequency_penalty", "logit_bias", "user", "tools",
-                 "tool_choice", "logprobs", "top_logprobs", "parallel_tool_calls",
-                 "reasoning_effort", "metadata", "store", "service_tier", "modalities"}
-ANTHROPIC_FIELDS = {"model", "messages", "max_tokens", "system", "stream", "temperature",
-                    "top_p", "top_k", "stop_sequences", "metadata", "tools", "tool_choice",
-                    "thinking", "service_tier"}
+OPENAI_FIELDS = {
+    "model",
+    "messages",
+    "stream",
+    "stream_options",
+    "temperature",
+    "max_tokens",
+    "max_completion_tokens",
+    "response_format",
+    "top_p",
+    "n",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "user",
+    "tools",
+    "tool_choice",
+    "logprobs",
+    "top_logprobs",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "metadata",
+    "store",
+    "service_tier",
+    "modalities",
+}
+ANTHROPIC_FIELDS = {
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "metadata",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "service_tier",
+}
 SCHEMA_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
@@ -108,8 +144,14 @@ class Seen:
     @property
     def is_repair(self) -> bool:
         # The repair re-ask replays the reply as an assistant turn.
-        return sum(1 for m in self.body.get("messages", []) if m.get("role") == "assistant"
-                   and m.get("content") != "{") > 0
+        return (
+            sum(
+                1
+                for m in self.body.get("messages", [])
+                if m.get("role") == "assistant" and m.get("content") != "{"
+            )
+            > 0
+        )
 
     @property
     def user_text(self) -> str:
@@ -129,8 +171,7 @@ class FakeLLMServer:
         self.stop = threading.Event()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
 
     @property
     def url(self) -> str:
@@ -164,13 +205,21 @@ class FakeLLMServer:
     def check(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, dict] | None:
         """(status, error body) when the real API would refuse the request, else None."""
         return (self._check_openai if self.kind == "openai" else self._check_anthropic)(
-            path, headers, body)
+            path, headers, body
+        )
 
     def _check_openai(self, path: str, headers: dict[str, str], body: Any) -> Any:
-        def bad(msg: str, param: str | None = None, status: int = 400,
-                code: str | None = None) -> tuple[int, dict]:
-            return status, {"error": {"message": msg, "type": "invalid_request_error",
-                                      "param": param, "code": code}}
+        def bad(
+            msg: str, param: str | None = None, status: int = 400, code: str | None = None
+        ) -> tuple[int, dict]:
+            return status, {
+                "error": {
+                    "message": msg,
+                    "type": "invalid_request_error",
+                    "param": param,
+                    "code": code,
+                }
+            }
 
         if path != "/v1/chat/completions":  # [OA-errors]
             return bad(f"Invalid URL (POST {path})", status=404)
@@ -189,17 +238,23 @@ class FakeLLMServer:
             return bad("'messages' must be a non-empty array", "messages")
         for i, m in enumerate(msgs):
             if not isinstance(m, dict) or m.get("role") not in (
-                    "system", "developer", "user", "assistant", "tool"):
+                "system",
+                "developer",
+                "user",
+                "assistant",
+                "tool",
+            ):
                 return bad(f"Invalid value for 'messages[{i}].role'", f"messages[{i}].role")
             if not isinstance(m.get("content"), str | list):
-                return bad(f"Invalid type for 'messages[{i}].content'",
-                           f"messages[{i}].content")
+                return bad(f"Invalid type for 'messages[{i}].content'", f"messages[{i}].content")
         temp = body.get("temperature", 1)
         if not isinstance(temp, int | float) or not 0 <= temp <= 2:
             return bad("Invalid 'temperature': must be between 0 and 2", "temperature")
         if "stream_options" in body and body.get("stream") is not True:  # [OA-create]
-            return bad("The 'stream_options' parameter is only allowed when 'stream' is "
-                       "enabled.", "stream_options")
+            return bad(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                "stream_options",
+            )
         fmt = body.get("response_format")
         if fmt is not None:
             kind = fmt.get("type") if isinstance(fmt, dict) else None
@@ -207,19 +262,25 @@ class FakeLLMServer:
                 return bad("Invalid value for 'response_format.type'", "response_format")
             spec = fmt.get("json_schema") if kind == "json_schema" else None
             if kind == "json_schema" and not (
-                    isinstance(spec, dict) and isinstance(spec.get("name"), str)
-                    and SCHEMA_NAME.match(spec["name"]) and isinstance(spec.get("schema"),
-                                                                       dict)):
+                isinstance(spec, dict)
+                and isinstance(spec.get("name"), str)
+                and SCHEMA_NAME.match(spec["name"])
+                and isinstance(spec.get("schema"), dict)
+            ):
                 return bad("Invalid 'response_format.json_schema'", "response_format")
             said = " ".join(str(m.get("content")) for m in msgs).lower()
             if kind == "json_object" and "json" not in said:  # [OA-json]
-                return bad("'messages' must contain the word 'json' in some form, to use "
-                           "'response_format' of type 'json_object'.", "messages")
+                return bad(
+                    "'messages' must contain the word 'json' in some form, to use "
+                    "'response_format' of type 'json_object'.",
+                    "messages",
+                )
         return None
 
     def _check_anthropic(self, path: str, headers: dict[str, str], body: Any) -> Any:
-        def bad(msg: str, kind: str = "invalid_request_error",
-                status: int = 400) -> tuple[int, dict]:
+        def bad(
+            msg: str, kind: str = "invalid_request_error", status: int = 400
+        ) -> tuple[int, dict]:
             return status, {"type": "error", "error": {"type": kind, "message": msg}}
 
         if path != "/v1/messages":
@@ -245,10 +306,12 @@ class FakeLLMServer:
             if not isinstance(m, dict) or m.get("role") not in ("user", "assistant"):
                 return bad(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if msgs[0].get("role") != "user":
-            return bad("messages: first message must use the \"user\" role")
+            return bad('messages: first message must use the "user" role')
         last = msgs[-1]
-        if last.get("role") == "assistant" and str(last.get("content")) != str(
-                last.get("content")).rstrip():
+        if (
+            last.get("role") == "assistant"
+            and str(last.get("content")) != str(last.get("content")).rstrip()
+        ):
             return bad("messages: final assistant content cannot end with trailing whitespace")
         temp = body.get("temperature", 1)
         if not isinstance(temp, int | float) or not 0 <= temp <= 1:
@@ -266,10 +329,16 @@ class FakeLLMServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _json(self, status: int, payload: Any, headers: dict[str, str],
-                      ctype: str = "application/json") -> None:
-                data = payload.encode() if isinstance(payload, str) else json.dumps(
-                    payload).encode()
+            def _json(
+                self,
+                status: int,
+                payload: Any,
+                headers: dict[str, str],
+                ctype: str = "application/json",
+            ) -> None:
+                data = (
+                    payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+                )
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -297,9 +366,11 @@ class FakeLLMServer:
                     server.requests.append(seen)
                     reply = server._next(seen)
                 if reply.status >= 400:
-                    self._json(reply.status, reply.body or (
-                        '{"error": {"message": "error", "type": "server_error"}}'),
-                        reply.headers)
+                    self._json(
+                        reply.status,
+                        reply.body or ('{"error": {"message": "error", "type": "server_error"}}'),
+                        reply.headers,
+                    )
                     return
                 if reply.content_type != "text/event-stream":
                     self._json(reply.status, reply.body, reply.headers, reply.content_type)
@@ -308,9 +379,17 @@ class FakeLLMServer:
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                events = reply.raw if reply.raw is not None else list(
-                    (server._openai_events if server.kind == "openai"
-                     else server._anthropic_events)(reply, body))
+                events = (
+                    reply.raw
+                    if reply.raw is not None
+                    else list(
+                        (
+                            server._openai_events
+                            if server.kind == "openai"
+                            else server._anthropic_events
+                        )(reply, body)
+                    )
+                )
                 try:
                     self._stream(reply, events)
                 except (BrokenPipeError, ConnectionResetError):
@@ -339,9 +418,15 @@ class FakeLLMServer:
                 self.wfile.write(b"0\r\n\r\n")
 
             def _forever(self, reply: Reply) -> None:
-                piece = server._openai_delta(" ", reply) if server.kind == "openai" else \
-                    server._anthropic_ev("content_block_delta", {"index": 0, "delta": {
-                        "type": "text_delta", "text": " "}}, reply)
+                piece = (
+                    server._openai_delta(" ", reply)
+                    if server.kind == "openai"
+                    else server._anthropic_ev(
+                        "content_block_delta",
+                        {"index": 0, "delta": {"type": "text_delta", "text": " "}},
+                        reply,
+                    )
+                )
                 end = time.monotonic() + 60  # a client that never gives up is a test bug
                 while not server.stop.is_set() and time.monotonic() < end:
                     self._chunk(piece)
@@ -353,26 +438,37 @@ class FakeLLMServer:
 
     @staticmethod
     def _pieces(text: str, size: int) -> list[str]:
-        return [text[i:i + size] for i in range(0, len(text), size)] or [""]
+        return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
     @staticmethod
     def _dump(obj: Any, reply: Reply) -> str:
         return json.dumps(obj, ensure_ascii=reply.ascii_only)
 
-    def _openai_delta(self, text: str, reply: Reply, key: str = "content",
-                      usage: bool = False) -> str:
-        chunk = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
-                 "model": "fake", "choices": [{"index": 0, "delta": {key: text},
-                                               "finish_reason": None}]}
+    def _openai_delta(
+        self, text: str, reply: Reply, key: str = "content", usage: bool = False
+    ) -> str:
+        chunk = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "fake",
+            "choices": [{"index": 0, "delta": {key: text}, "finish_reason": None}],
+        }
         if usage:
             chunk["usage"] = None  # [OA-stream]: null on every chunk but the last
         return f"data: {self._dump(chunk, reply)}\n\n"
 
     def _openai_events(self, reply: Reply, body: dict[str, Any]) -> Iterator[str]:
         wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        head = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
-                "model": body["model"], "choices": [{"index": 0, "delta": {
-                    "role": "assistant", "content": ""}, "finish_reason": None}]}
+        head = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": body["model"],
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            ],
+        }
         yield f"data: {self._dump(head, reply)}\n\n"
         for piece in self._pieces(reply.think, reply.chunk) if reply.think else []:
             yield self._openai_delta(piece, reply, "reasoning_content", wants_usage)
@@ -381,17 +477,30 @@ class FakeLLMServer:
         if reply.forever:
             yield ""  # replaced by the endless part
             return
-        end = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
-               "model": body["model"], "choices": [{"index": 0, "delta": {},
-                                                    "finish_reason": reply.finish}]}
+        end = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": body["model"],
+            "choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish}],
+        }
         yield f"data: {self._dump(end, reply)}\n\n"
         if wants_usage and reply.usage is not None:
             usage = reply.usage
             if isinstance(usage, tuple):
-                usage = {"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                         "total_tokens": usage[0] + usage[1]}
-            last = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1,
-                    "model": body["model"], "choices": [], "usage": usage}
+                usage = {
+                    "prompt_tokens": usage[0],
+                    "completion_tokens": usage[1],
+                    "total_tokens": usage[0] + usage[1],
+                }
+            last = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": body["model"],
+                "choices": [],
+                "usage": usage,
+            }
             yield f"data: {self._dump(last, reply)}\n\n"
         yield "data: [DONE]\n\n"
 
@@ -402,31 +511,55 @@ class FakeLLMServer:
         usage = reply.usage
         tin, tout = usage if isinstance(usage, tuple) else (usage, usage)
         ev = self._anthropic_ev
-        message = {"id": "msg_fake", "type": "message", "role": "assistant", "content": [],
-                   "model": body["model"], "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": tin, "output_tokens": 1}}
+        message = {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": body["model"],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": tin, "output_tokens": 1},
+        }
         yield ev("message_start", {"message": message}, reply)
         index = 0
         if reply.think:
-            yield ev("content_block_start", {"index": 0, "content_block": {
-                "type": "thinking", "thinking": ""}}, reply)
+            yield ev(
+                "content_block_start",
+                {"index": 0, "content_block": {"type": "thinking", "thinking": ""}},
+                reply,
+            )
             for piece in self._pieces(reply.think, reply.chunk):
-                yield ev("content_block_delta", {"index": 0, "delta": {
-                    "type": "thinking_delta", "thinking": piece}}, reply)
+                yield ev(
+                    "content_block_delta",
+                    {"index": 0, "delta": {"type": "thinking_delta", "thinking": piece}},
+                    reply,
+                )
             yield ev("content_block_stop", {"index": 0}, reply)
             index = 1
-        yield ev("content_block_start", {"index": index, "content_block": {
-            "type": "text", "text": ""}}, reply)
+        yield ev(
+            "content_block_start",
+            {"index": index, "content_block": {"type": "text", "text": ""}},
+            reply,
+        )
         yield ev("ping", {}, reply)
         for piece in self._pieces(reply.text, reply.chunk):
-            yield ev("content_block_delta", {"index": index, "delta": {
-                "type": "text_delta", "text": piece}}, reply)
+            yield ev(
+                "content_block_delta",
+                {"index": index, "delta": {"type": "text_delta", "text": piece}},
+                reply,
+            )
         if reply.forever:
             yield ""
             return
         yield ev("content_block_stop", {"index": index}, reply)
-        stop = {"end_turn": "end_turn", "stop": "end_turn"}.get(str(reply.finish),
-                                                                 reply.finish)
-        yield ev("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
-                                   "usage": {"output_tokens": tout}}, reply)
+        stop = {"end_turn": "end_turn", "stop": "end_turn"}.get(str(reply.finish), reply.finish)
+        yield ev(
+            "message_delta",
+            {
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": tout},
+            },
+            reply,
+        )
         yield ev("message_stop", {}, reply)

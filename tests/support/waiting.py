@@ -39,9 +39,14 @@ def _timed_out(what: str, timeout: float, detail: Callable[[], str] | None) -> W
     return WaitTimeout(text)
 
 
-async def wait_for[T](cond: Callable[[], T], timeout: float, what: str, *,
-                   pause: Callable[[], Awaitable[object]] | None = None,
-                   detail: Callable[[], str] | None = None) -> T:
+async def wait_for[T](
+    cond: Callable[[], T],
+    timeout: float,
+    what: str,
+    *,
+    pause: Callable[[], Awaitable[object]] | None = None,
+    detail: Callable[[], str] | None = None,
+) -> T:
     """Return cond()'s first truthy value; raise WaitTimeout naming ``what`` after ``timeout``
     seconds. ``detail`` adds context to the failure (a screen, a log tail)."""
     loop = asyncio.get_running_loop()
@@ -58,8 +63,14 @@ async def wait_for[T](cond: Callable[[], T], timeout: float, what: str, *,
             await pause()
 
 
-def wait_until[T](cond: Callable[[], T], timeout: float, what: str, *, every: float = EVERY,
-               detail: Callable[[], str] | None = None) -> T:
+def wait_until[T](
+    cond: Callable[[], T],
+    timeout: float,
+    what: str,
+    *,
+    every: float = EVERY,
+    detail: Callable[[], str] | None = None,
+) -> T:
     """The blocking twin of wait_for, for tests that drive threads or child processes."""
     end = time.monotonic() + timeout
     while True:

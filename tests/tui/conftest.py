@@ -41,12 +41,23 @@ def scripted_client():
 
     bots = [
         doubles.bot_view("alpha", equity="10250.50", positions=1, trades=4),
-        doubles.bot_view("beta", BotStatus.STOPPED, equity="9900", strategy="rsi_reversion",
-                         trades=2),
+        doubles.bot_view(
+            "beta", BotStatus.STOPPED, equity="9900", strategy="rsi_reversion", trades=2
+        ),
     ]
-    positions = [m.PositionView("alpha", "BTC/USDT", "long", Decimal("0.05"),
-                                Decimal("60000"), Decimal("61000"), Decimal("50"),
-                                Decimal("57900"), Decimal("64200"))]
+    positions = [
+        m.PositionView(
+            "alpha",
+            "BTC/USDT",
+            "long",
+            Decimal("0.05"),
+            Decimal("60000"),
+            Decimal("61000"),
+            Decimal("50"),
+            Decimal("57900"),
+            Decimal("64200"),
+        )
+    ]
     return doubles.ScriptedEngineClient(bots, positions)
 
 
@@ -64,10 +75,12 @@ def sim_client(tmp_path):
     clients = []
 
     def make(bots: list, candles: int = 60, *, running: bool = True):
-        opts = RuntimeOptions(db_path=tmp_path / f"oxbot{len(clients)}.db",
-                              sim=SimConfig(seed=7, speed=None, max_candles=candles,
-                                            start_ts=tui_sim.SIM_T0),
-                              key_resolver=lambda _name: None, snapshot_every_s=None)
+        opts = RuntimeOptions(
+            db_path=tmp_path / f"oxbot{len(clients)}.db",
+            sim=SimConfig(seed=7, speed=None, max_candles=candles, start_ts=tui_sim.SIM_T0),
+            key_resolver=lambda _name: None,
+            snapshot_every_s=None,
+        )
 
         async def factory():
             store = await Store.open(opts.db_path)

@@ -98,14 +98,17 @@ def test_trade_toasts_within_the_interval_are_shown_as_one_summary() -> None:
     assert [t.message for t in shown] == ["alpha BUY #0"]
     for i in range(1, 8):
         clock.now += 0.2
-        toasts.add([_fill(i, "stop-loss" if i == 3 else "take-profit" if i > 5 else "fill")],
-                   plain_fills=True)
+        toasts.add(
+            [_fill(i, "stop-loss" if i == 3 else "take-profit" if i > 5 else "fill")],
+            plain_fills=True,
+        )
     assert len(shown) == 1 and len(timers.due) == 1  # one flush pending for the lot
     delay, _ = timers.due[0]
     assert abs(delay - (TRADE_TOAST_INTERVAL_S - 0.2)) < 1e-9  # 2 s after the last shown
     timers.fire()
-    assert shown[1] == Toast("7 fills (1 stop-loss, 2 take-profit), last alpha BUY #7",
-                             "warning", "fills")
+    assert shown[1] == Toast(
+        "7 fills (1 stop-loss, 2 take-profit), last alpha BUY #7", "warning", "fills"
+    )
 
 
 def test_plain_fills_are_dropped_unless_wanted_and_other_toasts_show_at_once() -> None:

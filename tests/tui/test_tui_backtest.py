@@ -51,8 +51,19 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
         first = screen.last_metrics
         assert first is not None and first["trades"] > 0 and first["bars"] == 400
         report = _text(screen, "#bt-report")
-        for label in ("final equity", "return", "CAGR", "max drawdown", "Sharpe", "Sortino",
-                      "win rate", "profit factor", "exposure", "fees paid", "buy & hold"):
+        for label in (
+            "final equity",
+            "return",
+            "CAGR",
+            "max drawdown",
+            "Sharpe",
+            "Sortino",
+            "win rate",
+            "profit factor",
+            "exposure",
+            "fees paid",
+            "buy & hold",
+        ):
             assert label in report
         assert "fast=5 slow=20" in report and "BTC/USDT" in report
         # change a parameter and the range, run again in place
@@ -67,12 +78,16 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
         assert isinstance(app.screen, DashboardScreen)
 
 
-@pytest.mark.parametrize("content, says", [
-    ("timestamp,open,high,low,close,volume\n1,2,3\n", "line"),
-    ("date,price\n2024-01-01,5\n", "header"),
-])
-async def test_malformed_csv_is_reported_not_crashed(scripted_client, fixed_clock, tmp_path,
-                                                     content, says):
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ("timestamp,open,high,low,close,volume\n1,2,3\n", "line"),
+        ("date,price\n2024-01-01,5\n", "header"),
+    ],
+)
+async def test_malformed_csv_is_reported_not_crashed(
+    scripted_client, fixed_clock, tmp_path, content, says
+):
     bad = tmp_path / "bad.csv"
     bad.write_text(content)
     app = OxbotApp(scripted_client, clock=fixed_clock)

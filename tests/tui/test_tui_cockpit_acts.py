@@ -102,8 +102,13 @@ def engine_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
             for bot in bots:
                 await store.save_bot(bot, BotStatus.RUNNING)
             hub = MarketHub(SimConfig(seed=7, speed=600, start_ts=SIM_T0))
-            return Engine(store, hub, strategy_factory=strategies, broker_factory=broker_for,
-                          snapshot_every_s=None)
+            return Engine(
+                store,
+                hub,
+                strategy_factory=strategies,
+                broker_factory=broker_for,
+                snapshot_every_s=None,
+            )
 
         client = InProcessClient(factory)
         clients.append(client)
@@ -129,8 +134,9 @@ async def test_after_tab_keys_act_on_the_highlighted_bot_and_no_other(engine_cli
     app = OxbotApp(client)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.dashboard.query_one(BotsTable)
-        await wait_until(pilot, lambda: table.row_count == 3 and table.selected == "alpha",
-                         "three bots listed")
+        await wait_until(
+            pilot, lambda: table.row_count == 3 and table.selected == "alpha", "three bots listed"
+        )
         await pilot.press("tab")  # the keyboard goes to the Positions panel
         assert app.focused is not table
         assert "focus" in str(app.focused.border_subtitle)  # said in words, not colour only
@@ -138,27 +144,32 @@ async def test_after_tab_keys_act_on_the_highlighted_bot_and_no_other(engine_cli
         assert table.selected == "beta"
         assert "▸beta" in screen_text(app)
         await pilot.press("x")
-        await wait_until(pilot, lambda: running(client)["beta"] is BotStatus.STOPPED,
-                         "beta stopped")
+        await wait_until(
+            pilot, lambda: running(client)["beta"] is BotStatus.STOPPED, "beta stopped"
+        )
         await pilot.pause(0.3)
-        assert running(client) == {"alpha": BotStatus.RUNNING, "beta": BotStatus.STOPPED,
-                                   "gamma": BotStatus.RUNNING}
+        assert running(client) == {
+            "alpha": BotStatus.RUNNING,
+            "beta": BotStatus.STOPPED,
+            "gamma": BotStatus.RUNNING,
+        }
         await pilot.press("tab", "enter")  # another panel has focus: enter still configures
-        await wait_until(pilot, lambda: type(app.screen).__name__ == "BotConfigScreen",
-                         "the form")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "BotConfigScreen", "the form")
         assert "Configure beta" in screen_text(app)
 
 
 async def test_after_tab_start_pause_flatten_and_delete_act_on_the_highlighted_bot(
-        engine_client) -> None:
+    engine_client,
+) -> None:
     """The other bot keys (space, f, x, s, d) with the Positions panel focused: each acts on
     (or asks about) the highlighted bot, and the others keep running."""
     client = engine_client([cfg("alpha"), cfg("beta", "always_buy"), cfg("gamma")])
     app = OxbotApp(client)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.dashboard.query_one(BotsTable)
-        await wait_until(pilot, lambda: table.row_count == 3 and table.selected == "alpha",
-                         "three bots listed")
+        await wait_until(
+            pilot, lambda: table.row_count == 3 and table.selected == "alpha", "three bots listed"
+        )
         await pilot.press("tab", "j")
         assert app.focused is not table and table.selected == "beta"
 
@@ -171,9 +182,11 @@ async def test_after_tab_start_pause_flatten_and_delete_act_on_the_highlighted_b
 
         await status_after("space", "beta", BotStatus.PAUSED)
         await status_after("space", "beta", BotStatus.RUNNING)
-        await wait_until(pilot, lambda: any(p.bot == "beta"
-                                            for p in app.state.positions.values()),
-                         "beta holds a position")
+        await wait_until(
+            pilot,
+            lambda: any(p.bot == "beta" for p in app.state.positions.values()),
+            "beta holds a position",
+        )
         await pilot.press("f")
         await wait_until(pilot, lambda: "Flatten beta?" in screen_text(app), "flatten asks")
         await pilot.press("escape")
@@ -191,46 +204,64 @@ async def test_after_tab_start_pause_flatten_and_delete_act_on_the_highlighted_b
         assert running(client) == {"beta": BotStatus.RUNNING, "gamma": BotStatus.RUNNING}
 
 
-async def test_panic_holds_decisions_and_answers_before_an_order_in_flight(
-        engine_client) -> None:
+async def test_panic_holds_decisions_and_answers_before_an_order_in_flight(engine_client) -> None:
     slow = GatedBroker()
     slow.armed = True  # its first order stays at the exchange, unanswered
-    client = engine_client([cfg("b", "always_buy"), cfg("c", "always_buy"),
-                            cfg("slow", "always_buy")], {"slow": slow})
+    client = engine_client(
+        [cfg("b", "always_buy"), cfg("c", "always_buy"), cfg("slow", "always_buy")], {"slow": slow}
+    )
     decisions: list[m.DecisionMade] = []
     app = OxbotApp(client)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: client.engine is not None, "the engine")
         engine = client.engine
         assert engine is not None
-        await wait_until(pilot, lambda: {p.bot for p in app.state.positions.values()} ==
-                         {"b", "c"} and slow.waiting, "b and c hold, slow's buy in flight")
-        on_engine(client, lambda: engine.bus.listen(
-            lambda e: decisions.append(e) if isinstance(e, m.DecisionMade) else None))
+        await wait_until(
+            pilot,
+            lambda: {p.bot for p in app.state.positions.values()} == {"b", "c"} and slow.waiting,
+            "b and c hold, slow's buy in flight",
+        )
+        on_engine(
+            client,
+            lambda: engine.bus.listen(
+                lambda e: decisions.append(e) if isinstance(e, m.DecisionMade) else None
+            ),
+        )
 
         await pilot.press("ctrl+x")
         await wait_until(pilot, lambda: isinstance(app.screen, PanicScreen), "the question")
         await wait_until(pilot, lambda: bool(engine.hold.reason()), "decisions held")
         seen = len(decisions)
         t0 = app.state.engine_ts
-        await wait_until(pilot, lambda: app.state.engine_ts >= t0 + 10 * 60_000,
-                         "ten more candles behind the dialog")
+        await wait_until(
+            pilot,
+            lambda: app.state.engine_ts >= t0 + 10 * 60_000,
+            "ten more candles behind the dialog",
+        )
         assert len(decisions) == seen  # b and c decide on every candle otherwise
         body = str(app.screen.query_one("#dialog-body").render())
         assert "Stop 3 running or paused bots and close 2 open positions" in body, body
 
         await pilot.click("#confirm")
-        await wait_until(pilot, lambda: any("PANIC done" in n.message
-                                            for n in notifications(app)), "PANIC's answer")
+        await wait_until(
+            pilot,
+            lambda: any("PANIC done" in n.message for n in notifications(app)),
+            "PANIC's answer",
+        )
         done = next(n.message for n in notifications(app) if "PANIC done" in n.message)
         assert not slow.gate.is_set()  # answered while slow's order is still in flight
         # what the dialog said is what PANIC stopped and closed
         assert done.startswith("PANIC done: 3 bots stopped, 2 positions closed"), done
         assert "slow: an order is still in flight" in done
         on_engine(client, slow.gate.set)  # the exchange answers: the buy fills, then closes
-        await wait_until(pilot, lambda: any("slow's order in flight settled; 1 position "
-                                            "closed" in n.message
-                                            for n in notifications(app)), "the late close")
+        await wait_until(
+            pilot,
+            lambda: any(
+                "slow's order in flight settled; 1 position closed" in n.message
+                for n in notifications(app)
+            ),
+            "the late close",
+        )
         await wait_until(pilot, lambda: not app.state.positions, "no position left")
         assert set(running(client).values()) == {BotStatus.STOPPED}
         assert not engine.hold.reason()
@@ -251,30 +282,37 @@ async def test_cancelling_panic_lets_the_bots_decide_again(engine_client) -> Non
 
 
 async def test_stop_with_positions_asks_and_kept_ones_are_not_watched(engine_client) -> None:
-    client = engine_client([cfg("keeper", "always_buy"),
-                            cfg("closer", "always_buy", on_stop="close")])
+    client = engine_client(
+        [cfg("keeper", "always_buy"), cfg("closer", "always_buy", on_stop="close")]
+    )
     app = OxbotApp(client)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.dashboard.query_one(BotsTable)
-        await wait_until(pilot, lambda: {p.bot for p in app.state.positions.values()} ==
-                         {"keeper", "closer"}, "both hold positions")
+        await wait_until(
+            pilot,
+            lambda: {p.bot for p in app.state.positions.values()} == {"keeper", "closer"},
+            "both hold positions",
+        )
         table.select_name("keeper")
         await pilot.pause(0.1)
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, StopBotScreen), "the question")
         assert app.focused is not None and app.focused.id == "keep"  # the default
         await pilot.press("enter")
-        await wait_until(pilot, lambda: running(client)["keeper"] is BotStatus.STOPPED,
-                         "keeper stopped")
+        await wait_until(
+            pilot, lambda: running(client)["keeper"] is BotStatus.STOPPED, "keeper stopped"
+        )
         assert any(p.bot == "keeper" for p in app.state.positions.values())
         table.select_name("keeper")
         try:
             await wait_until(pilot, lambda: "not watched" in screen_text(app), "not watched", 40)
         except AssertionError as e:  # say what the screen and the state showed instead
             kept = [p for p in app.state.positions.values() if p.bot == "keeper"]
-            raise AssertionError(f"{e}; selected {app.dashboard.selected}, unwatched "
-                                 f"{app.state.unwatched_bots()}, keeper's positions {kept}\n"
-                                 f"{screen_text(app)}") from None
+            raise AssertionError(
+                f"{e}; selected {app.dashboard.selected}, unwatched "
+                f"{app.state.unwatched_bots()}, keeper's positions {kept}\n"
+                f"{screen_text(app)}"
+            ) from None
 
         table.select_name("closer")
         await pilot.pause(0.1)
@@ -282,9 +320,11 @@ async def test_stop_with_positions_asks_and_kept_ones_are_not_watched(engine_cli
         await wait_until(pilot, lambda: isinstance(app.screen, StopBotScreen), "the question")
         assert app.focused is not None and app.focused.id == "close"  # its on_stop setting
         await pilot.press("enter")
-        await wait_until(pilot, lambda: not any(p.bot == "closer"
-                                                for p in app.state.positions.values()),
-                         "closer's positions closed")
+        await wait_until(
+            pilot,
+            lambda: not any(p.bot == "closer" for p in app.state.positions.values()),
+            "closer's positions closed",
+        )
         assert running(client)["closer"] is BotStatus.STOPPED
 
 
@@ -292,8 +332,13 @@ async def test_q_asks_while_bots_run_in_this_cockpit(engine_client) -> None:
     client = engine_client([cfg("alpha")])
     app = OxbotApp(client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: "alpha" in app.state.bots and
-                         app.state.bots["alpha"].status is BotStatus.RUNNING, "alpha running")
+        await wait_until(
+            pilot,
+            lambda: (
+                "alpha" in app.state.bots and app.state.bots["alpha"].status is BotStatus.RUNNING
+            ),
+            "alpha running",
+        )
         await pilot.press("q")
         await wait_until(pilot, lambda: isinstance(app.screen, QuitScreen), "the question")
         assert "1 bot running or paused" in screen_text(app)

@@ -57,8 +57,9 @@ async def test_valid_new_bot_is_submitted_whole(scripted_client, fixed_clock):
         assert cfg.mode is Mode.PAPER
 
 
-async def test_invalid_input_shows_error_beside_field_and_save_refused(scripted_client,
-                                                                       fixed_clock):
+async def test_invalid_input_shows_error_beside_field_and_save_refused(
+    scripted_client, fixed_clock
+):
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await _open_new(pilot)
@@ -88,8 +89,9 @@ async def test_invalid_input_shows_error_beside_field_and_save_refused(scripted_
         assert not screen.query_one("#save", Button).disabled
         await pilot.press("ctrl+s")
         await pilot.pause(0.05)
-        assert [c.config.name for c in scripted_client.commands if isinstance(c, m.AddBot)] \
-            == ["delta"]
+        assert [c.config.name for c in scripted_client.commands if isinstance(c, m.AddBot)] == [
+            "delta"
+        ]
 
 
 async def test_live_needs_confirmation_and_edit_sends_update(scripted_client, fixed_clock):

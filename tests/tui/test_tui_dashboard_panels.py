@@ -16,9 +16,14 @@ from oxbot.tui.widgets.reasoning_panel import ReasoningPanel
 
 
 def _decision(i: int) -> m.DecisionMade:
-    return m.DecisionMade(T0 + i * 60_000, "alpha", "rules", (("BTC/USDT", "hold"),),
-                          f"decision number {i:03d}: the fast SMA stays under the slow one, "
-                          "so nothing to do for now", "")
+    return m.DecisionMade(
+        T0 + i * 60_000,
+        "alpha",
+        "rules",
+        (("BTC/USDT", "hold"),),
+        f"decision number {i:03d}: the fast SMA stays under the slow one, so nothing to do for now",
+        "",
+    )
 
 
 async def test_reasoning_follows_newest_decision_at_80x24(scripted_client, fixed_clock):
@@ -66,9 +71,19 @@ async def test_fill_lines_are_whole_at_120x40(scripted_client, fixed_clock):
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
-        scripted_client.emit(m.OrderFilled(T0, "demo-llm", "BTC/USDT", "sell",
-                                           Decimal("0.01581948"), Decimal("63250.4"),
-                                           Decimal("1.2"), "stop_loss", Decimal("-12.34")))
+        scripted_client.emit(
+            m.OrderFilled(
+                T0,
+                "demo-llm",
+                "BTC/USDT",
+                "sell",
+                Decimal("0.01581948"),
+                Decimal("63250.4"),
+                Decimal("1.2"),
+                "stop_loss",
+                Decimal("-12.34"),
+            )
+        )
         await pilot.pause(0.3)
         text = screen_text(app)
         assert "STOP-LOSS" in text and "P&L -12.34" in text and "63,250" in text
@@ -82,14 +97,32 @@ async def test_tables_fit_at_120_columns(fixed_clock):
 
     from oxbot.tui.widgets.bots_table import COLUMNS
 
-    bots = [d.bot_view(f"demo-bot-{i:02d}", equity="10250.50", positions=1, trades=4,
-                       strategy="llm", symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"),
-                       llm=m.LlmFigures(model="offline-rules", cost_today=Decimal("0.12"),
-                                        failure_rate=0.05)) for i in range(3)]
-    positions = [m.PositionView(f"demo-bot-{i:02d}", "BTC/USDT", "long",
-                                Decimal("0.01581948"), Decimal("63250.4"), Decimal("63300.1"),
-                                Decimal("-12.34"), Decimal("61985.5"), Decimal("65148.2"))
-                 for i in range(3)]
+    bots = [
+        d.bot_view(
+            f"demo-bot-{i:02d}",
+            equity="10250.50",
+            positions=1,
+            trades=4,
+            strategy="llm",
+            symbols=("BTC/USDT", "ETH/USDT", "SOL/USDT"),
+            llm=m.LlmFigures(model="offline-rules", cost_today=Decimal("0.12"), failure_rate=0.05),
+        )
+        for i in range(3)
+    ]
+    positions = [
+        m.PositionView(
+            f"demo-bot-{i:02d}",
+            "BTC/USDT",
+            "long",
+            Decimal("0.01581948"),
+            Decimal("63250.4"),
+            Decimal("63300.1"),
+            Decimal("-12.34"),
+            Decimal("61985.5"),
+            Decimal("65148.2"),
+        )
+        for i in range(3)
+    ]
     client = d.ScriptedEngineClient(bots, positions)
     app = OxbotApp(client, clock=fixed_clock)
     labels = {label for _, label, _ in COLUMNS}
@@ -109,17 +142,29 @@ async def test_tables_fit_at_120_columns(fixed_clock):
 
 
 def _fill(i: int, reason: str = "entry") -> m.OrderFilled:
-    return m.OrderFilled(T0 + i, "alpha", "BTC/USDT", "buy" if reason == "entry" else "sell",
-                         Decimal("0.01"), Decimal(60000 + i), Decimal("0.6"), reason)
+    return m.OrderFilled(
+        T0 + i,
+        "alpha",
+        "BTC/USDT",
+        "buy" if reason == "entry" else "sell",
+        Decimal("0.01"),
+        Decimal(60000 + i),
+        Decimal("0.6"),
+        reason,
+    )
 
 
 def _trade_toasts(app: OxbotApp) -> list[str]:
-    return [n.message for n in notifications(app) if n.title in ("fill", "fills", "stop-loss",
-                                                                 "take-profit")]
+    return [
+        n.message
+        for n in notifications(app)
+        if n.title in ("fill", "fills", "stop-loss", "take-profit")
+    ]
 
 
-async def test_plain_fills_are_not_toasted_while_the_fills_panel_shows(scripted_client,
-                                                                      fixed_clock):
+async def test_plain_fills_are_not_toasted_while_the_fills_panel_shows(
+    scripted_client, fixed_clock
+):
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
@@ -157,7 +202,8 @@ async def test_no_fill_toasts_over_a_dialog(scripted_client, fixed_clock):
 
 
 async def test_fills_that_arrive_while_their_panel_is_hidden_are_drawn_when_shown(
-        scripted_client, fixed_clock):
+    scripted_client, fixed_clock
+):
     """At 80 columns one panel shows at a time: fills written to the hidden Fills panel were
     wrapped at width 0 and stayed blank, also after widening the terminal."""
     app = OxbotApp(scripted_client, clock=fixed_clock)
@@ -182,7 +228,8 @@ async def test_fills_that_arrive_while_their_panel_is_hidden_are_drawn_when_show
 
 
 async def test_an_attached_cockpit_that_lost_its_engine_does_not_show_bots_running(
-        scripted_client, fixed_clock):
+    scripted_client, fixed_clock
+):
     """After `oxbot stop`, an attached cockpit kept every row at "▶ running" with a "Next in":
     the rows are the engine's last word, so the status says it is unknown now."""
     from oxbot.remote.client import DISCONNECTED
@@ -192,8 +239,9 @@ async def test_an_attached_cockpit_that_lost_its_engine_does_not_show_bots_runni
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
         assert "running" in screen_text(app)
-        scripted_client.emit(m.EngineStateChanged(T0, DISCONNECTED,
-                                                  "lost the connection to the engine"))
+        scripted_client.emit(
+            m.EngineStateChanged(T0, DISCONNECTED, "lost the connection to the engine")
+        )
         await pilot.pause(0.3)
         rows = [line for line in screen_text(app).splitlines() if LOST_STATUS in line]
         assert len(rows) == len(app.state.bots) > 0
@@ -205,11 +253,17 @@ async def test_a_failing_llm_bot_says_why_on_its_row_at_120_columns(fixed_clock)
     last failure) must not be the one dropped to make room: the last decision time goes."""
     import tui_doubles as d
 
-    failing = m.LlmFigures(model="llama3", cost_today=Decimal(0), failure_rate=1.0,
-                           last_failure="could not reach ollama",
-                           last_failure_kind="unreachable")
-    bots = [d.bot_view("llm2", strategy="llm", llm=failing),
-            d.bot_view("trend", strategy="sma_cross")]
+    failing = m.LlmFigures(
+        model="llama3",
+        cost_today=Decimal(0),
+        failure_rate=1.0,
+        last_failure="could not reach ollama",
+        last_failure_kind="unreachable",
+    )
+    bots = [
+        d.bot_view("llm2", strategy="llm", llm=failing),
+        d.bot_view("trend", strategy="sma_cross"),
+    ]
     app = OxbotApp(d.ScriptedEngineClient(bots, []), clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)

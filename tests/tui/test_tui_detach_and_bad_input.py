@@ -61,12 +61,14 @@ async def test_in_process_q_is_quit(scripted_client, fixed_clock) -> None:
 
 
 async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_lives(
-        sim_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sim_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     themes = tmp_path / "themes"
     themes.mkdir()
     # passes a colour check on the face of it, but it is not one CSS value
     (themes / "broken.toml").write_text(
-        'name = "broken"\nprimary = "#112233"\n[variables]\nfooter-key-foreground = "rgb(1,2"\n')
+        'name = "broken"\nprimary = "#112233"\n[variables]\nfooter-key-foreground = "rgb(1,2"\n'
+    )
 
     class Settings:
         theme = "broken"
@@ -74,8 +76,7 @@ async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_live
         themes_dir = themes
 
     # and one that slips past the loader (as if its check had missed it): switching to it
-    sneaky = Theme(name="sneaky", primary="#112233",
-                   variables={"footer-key-foreground": "rgb(1,2"})
+    sneaky = Theme(name="sneaky", primary="#112233", variables={"footer-key-foreground": "rgb(1,2"})
     load = tui_app.load_user_themes
 
     def lenient_load(path: Path | str | None) -> tuple[list[Theme], list[str]]:
@@ -89,11 +90,15 @@ async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_live
         await wait_until(pilot, lambda: "bot00" in app.state.bots, "the engine's bot")
         assert app.theme == "oxbot-dark"
         notes = [n.message for n in notifications(app)]
-        assert any("broken.toml skipped" in n and "footer-key-foreground" in n
-                   for n in notes), notes
+        assert any("broken.toml skipped" in n and "footer-key-foreground" in n for n in notes), (
+            notes
+        )
         await pilot.press("t", "t", "t")  # oxbot-light, oxbot-contrast, sneaky
-        await wait_until(pilot, lambda: any("'sneaky' breaks the stylesheet" in n.message
-                                            for n in notifications(app)), "the notice")
+        await wait_until(
+            pilot,
+            lambda: any("'sneaky' breaks the stylesheet" in n.message for n in notifications(app)),
+            "the notice",
+        )
         await wait_until(pilot, lambda: app.theme == "oxbot-dark", "the fallback")
         assert app.is_running
         assert client.engine is not None and client.engine.state == "running"
@@ -101,8 +106,9 @@ async def test_a_theme_that_breaks_the_stylesheet_falls_back_and_the_engine_live
         await wait_until(pilot, lambda: rid not in app.state.pending, "the engine's answer")
 
 
-async def test_a_broken_settings_file_is_said_in_the_cockpit(scripted_client, fixed_clock,
-                                                            tmp_path: Path, monkeypatch) -> None:
+async def test_a_broken_settings_file_is_said_in_the_cockpit(
+    scripted_client, fixed_clock, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("OXBOT_HOME", str(tmp_path))
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "settings.json").write_bytes(b'{"theme": "oxbot-light\xff"}')

@@ -16,8 +16,9 @@ from waiting import wait_until
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(shutil.which("tmux") is None,
-                       reason="tmux is not installed (apt-get install tmux)"),
+    pytest.mark.skipif(
+        shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
+    ),
 ]
 
 
@@ -37,15 +38,18 @@ def wait_for(name: str, pattern: str, timeout: float) -> str:
         text = screen(name)
         return text if found.search(text) else None
 
-    return wait_until(shown, timeout, f"{pattern!r} on screen", every=0.25,
-                      detail=lambda: screen(name))
+    return wait_until(
+        shown, timeout, f"{pattern!r} on screen", every=0.25, detail=lambda: screen(name)
+    )
 
 
 def test_demo_bot_trades_in_tmux(tmp_path):
     name = f"oxbot-e2e-{uuid.uuid4().hex[:8]}"
-    env_prefix = (f"env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path}/cfg "
-                  f"XDG_DATA_HOME={tmp_path}/data XDG_RUNTIME_DIR={tmp_path}/run "
-                  f"TERM=xterm-256color")
+    env_prefix = (
+        f"env HOME={tmp_path} XDG_CONFIG_HOME={tmp_path}/cfg "
+        f"XDG_DATA_HOME={tmp_path}/data XDG_RUNTIME_DIR={tmp_path}/run "
+        f"TERM=xterm-256color"
+    )
     os.makedirs(tmp_path / "run", mode=0o700, exist_ok=True)
     cmd = f"{env_prefix} {sys.executable} -m oxbot.cli.main --db {tmp_path}/e2e.db"
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", "bash --norc --noprofile")

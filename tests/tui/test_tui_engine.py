@@ -15,8 +15,13 @@ CANDLES = 78  # seed 7: bot00 makes a round trip, bot01 holds a position at the 
 
 async def wait_until(pilot, predicate, timeout: float = 15.0) -> None:
     """Wait while the app draws; on timeout show the screen."""
-    await wait_for(predicate, timeout, describe(predicate), pause=lambda: pilot.pause(0.05),
-                   detail=lambda: screen_text(pilot.app))
+    await wait_for(
+        predicate,
+        timeout,
+        describe(predicate),
+        pause=lambda: pilot.pause(0.05),
+        detail=lambda: screen_text(pilot.app),
+    )
 
 
 async def test_start_a_stopped_bot_see_it_trade_then_stop_it(sim_client):
@@ -50,8 +55,7 @@ async def test_panic_flattens_everything_and_reports_done(sim_client):
         await pilot.press("ctrl+x")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.click("#confirm")
-        await wait_until(pilot, lambda: any("PANIC done" in n.message
-                                            for n in notifications(app)))
+        await wait_until(pilot, lambda: any("PANIC done" in n.message for n in notifications(app)))
         await pilot.pause(0.4)
         assert not app.state.positions
         assert all(b.status.value == "stopped" for b in app.state.bots.values())

@@ -19,9 +19,12 @@ def _client(db, bots, candles: int, start_ts: int):
     from oxbot.engine.models import BotStatus
     from oxbot.storage.store import Store
 
-    opts = RuntimeOptions(db_path=db, sim=SimConfig(seed=7, speed=None, max_candles=candles,
-                                                    start_ts=start_ts),
-                          key_resolver=lambda _name: None, snapshot_every_s=None)
+    opts = RuntimeOptions(
+        db_path=db,
+        sim=SimConfig(seed=7, speed=None, max_candles=candles, start_ts=start_ts),
+        key_resolver=lambda _name: None,
+        snapshot_every_s=None,
+    )
 
     async def factory():
         store = await Store.open(opts.db_path)

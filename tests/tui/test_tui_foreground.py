@@ -92,7 +92,17 @@ async def test_events_arriving_while_the_app_closes_raise_nothing(scripted_clien
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause(0.1)
     assert not app.screen_stack
-    app.inbox.listener(m.OrderFilled(0, "alpha", "BTC/USDT", "buy", Decimal("0.01"),
-                                     Decimal("50000"), Decimal("0.5"), "entry"))
+    app.inbox.listener(
+        m.OrderFilled(
+            0,
+            "alpha",
+            "BTC/USDT",
+            "buy",
+            Decimal("0.01"),
+            Decimal("50000"),
+            Decimal("0.5"),
+            "entry",
+        )
+    )
     app._events_arrived()  # the handler the inbox's message runs
     assert app.state.fills

@@ -51,9 +51,9 @@ async def test_new_llm_bot_saves_with_the_offered_values(scripted_client, fixed_
         assert params["trigger_ema_cross"] is True
 
 
-async def test_live_form_says_at_once_whether_the_exchange_key_exists(scripted_client,
-                                                                     fixed_clock,
-                                                                     monkeypatch):
+async def test_live_form_says_at_once_whether_the_exchange_key_exists(
+    scripted_client, fixed_clock, monkeypatch
+):
     import keyring
     from tui_doubles import MemoryKeyring
 

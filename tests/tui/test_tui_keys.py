@@ -74,8 +74,10 @@ async def test_start_stop_pause_resume(scripted_client, fixed_clock):
         await pilot.press("enter")
         await pilot.pause(0.05)
         assert sent(scripted_client, m.StopBot)[0] == m.StopBot(
-            request_id=sent(scripted_client, m.StopBot)[0].request_id, name="alpha",
-            close_positions=False)
+            request_id=sent(scripted_client, m.StopBot)[0].request_id,
+            name="alpha",
+            close_positions=False,
+        )
         assert screen_text(app).count("■ stopped") == 2
         await pilot.press("s")
         await pilot.pause(0.05)
@@ -146,9 +148,19 @@ async def test_help_lists_every_binding_and_theme_cycles(scripted_client, fixed_
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = screen_text(app)
-        for bid in ("bot.new", "bot.configure", "bot.start", "bot.stop", "bot.pause",
-                    "bot.flatten", "bot.delete", "app.quit", "app.help", "app.theme",
-                    "app.panic"):
+        for bid in (
+            "bot.new",
+            "bot.configure",
+            "bot.start",
+            "bot.stop",
+            "bot.pause",
+            "bot.flatten",
+            "bot.delete",
+            "app.quit",
+            "app.help",
+            "app.theme",
+            "app.panic",
+        ):
             assert bid in text
         await pilot.press("escape")
         assert app.theme == "oxbot-dark"
@@ -218,13 +230,32 @@ async def test_fill_bursts_become_one_toast_and_stop_loss_is_named(scripted_clie
     async with app.run_test(size=(80, 24)) as pilot:  # compact: the Fills panel is hidden
         await _ready(pilot)
         for i in range(5):
-            scripted_client.emit(m.OrderFilled(0, "alpha", "BTC/USDT", "buy", Decimal("0.01"),
-                                               Decimal(60000 + i), Decimal("0.6"), "entry"))
-        scripted_client.emit(m.OrderFilled(0, "alpha", "BTC/USDT", "sell", Decimal("0.05"),
-                                           Decimal("58000"), Decimal("2.9"), "stop_loss"))
+            scripted_client.emit(
+                m.OrderFilled(
+                    0,
+                    "alpha",
+                    "BTC/USDT",
+                    "buy",
+                    Decimal("0.01"),
+                    Decimal(60000 + i),
+                    Decimal("0.6"),
+                    "entry",
+                )
+            )
+        scripted_client.emit(
+            m.OrderFilled(
+                0,
+                "alpha",
+                "BTC/USDT",
+                "sell",
+                Decimal("0.05"),
+                Decimal("58000"),
+                Decimal("2.9"),
+                "stop_loss",
+            )
+        )
         await pilot.pause(0.3)
-        trade_toasts = [n for n in notifications(app) if n.title in ("fill", "fills",
-                                                                      "stop-loss")]
+        trade_toasts = [n for n in notifications(app) if n.title in ("fill", "fills", "stop-loss")]
         assert len(trade_toasts) == 1
         assert "6 fills (1 stop-loss)" in trade_toasts[0].message
         assert "STOP-LOSS" in trade_toasts[0].message

@@ -28,8 +28,9 @@ def _text(screen, selector: str) -> str:
     return str(screen.query_one(selector).render())
 
 
-async def test_set_reveal_and_delete_a_key(scripted_client, fixed_clock, memory_keyring,
-                                           monkeypatch):
+async def test_set_reveal_and_delete_a_key(
+    scripted_client, fixed_clock, memory_keyring, monkeypatch
+):
     monkeypatch.delenv("OXBOT_OPENAI_API_KEY", raising=False)
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(100, 30)) as pilot:

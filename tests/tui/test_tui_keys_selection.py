@@ -46,8 +46,9 @@ async def test_toasts_keep_square_brackets(scripted_client, fixed_clock):
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await _ready(pilot)
-        scripted_client.emit(m.EngineError(0, "no keyring: pip install 'oxbot[cryptfile]', "
-                                              "then set [env] keys"))
+        scripted_client.emit(
+            m.EngineError(0, "no keyring: pip install 'oxbot[cryptfile]', then set [env] keys")
+        )
         for _ in range(20):  # the toast rack mounts its toasts a frame later
             await pilot.pause(0.05)
             toasts = [str(t.render()) for t in app.screen.query("Toast")]
@@ -56,8 +57,9 @@ async def test_toasts_keep_square_brackets(scripted_client, fixed_clock):
         assert any("oxbot[cryptfile]" in t and "[env] keys" in t for t in toasts), toasts
 
 
-async def test_keys_screen_without_keyring_says_why_in_the_list(scripted_client, fixed_clock,
-                                                                monkeypatch):
+async def test_keys_screen_without_keyring_says_why_in_the_list(
+    scripted_client, fixed_clock, monkeypatch
+):
     import keyring
     from keyring.backends import fail
 

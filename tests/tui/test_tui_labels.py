@@ -70,8 +70,10 @@ async def test_help_and_palette_show_keys_as_typed(scripted_client, fixed_clock)
 
 
 async def test_header_says_live_only_while_a_live_bot_is_active(fixed_clock):
-    live = replace(d.bot_view("real", BotStatus.STOPPED),
-                   config=BotConfig(name="real", exchange="binance", mode=Mode.LIVE))
+    live = replace(
+        d.bot_view("real", BotStatus.STOPPED),
+        config=BotConfig(name="real", exchange="binance", mode=Mode.LIVE),
+    )
     client = d.ScriptedEngineClient([live, d.bot_view("paperbot")])
     app = OxbotApp(client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -111,17 +113,22 @@ async def test_new_bot_form_is_quiet_then_selects_the_new_bot(scripted_client, f
         assert app.screen.selected == "gamma"
 
 
-async def test_refused_update_brings_the_form_back_with_the_reason(scripted_client,
-                                                                   fixed_clock):
+async def test_refused_update_brings_the_form_back_with_the_reason(scripted_client, fixed_clock):
     app = OxbotApp(scripted_client, clock=fixed_clock)
     real_submit = scripted_client.submit
 
     def refuse_updates(command):
         if isinstance(command, m.UpdateBot):
             scripted_client.commands.append(command)
-            scripted_client.emit(m.CommandDone(0, command.request_id, "UpdateBot", False,
-                                               "alpha has open positions: flatten it (f) "
-                                               "before changing its symbols"))
+            scripted_client.emit(
+                m.CommandDone(
+                    0,
+                    command.request_id,
+                    "UpdateBot",
+                    False,
+                    "alpha has open positions: flatten it (f) before changing its symbols",
+                )
+            )
             return
         real_submit(command)
 
@@ -164,11 +171,15 @@ async def test_equity_chart_says_when_bots_are_left_out(fixed_clock):
         await _ready(pilot)
         for i in range(MAX_OVERLAID + 2):
             for t in range(3):
-                app.inbox.listener(m.EquitySampled(d.T0 + t * 60_000, f"b{i:02d}",
-                                                   Decimal(10_000 + i * 10 + t)))
+                app.inbox.listener(
+                    m.EquitySampled(d.T0 + t * 60_000, f"b{i:02d}", Decimal(10_000 + i * 10 + t))
+                )
         await pilot.press("escape")
-        await drawn(pilot, lambda: " of " in screen_text(app) and "10,0" in screen_text(app),
-                    "the equity chart with its legend and axis labels")
+        await drawn(
+            pilot,
+            lambda: " of " in screen_text(app) and "10,0" in screen_text(app),
+            "the equity chart with its legend and axis labels",
+        )
         text = screen_text(app)
         assert f"top {MAX_OVERLAID} of {MAX_OVERLAID + 2} bots" in text
         assert "10,0" in text  # axis labels with thousands separators
@@ -190,8 +201,9 @@ async def test_attached_cockpit_says_so(fixed_clock, tmp_path):
         assert "(attached to engine, db oxbot.db)" in screen_text(app).splitlines()[0]
 
 
-async def test_selected_row_is_one_readable_colour_in_the_contrast_theme(scripted_client,
-                                                                         fixed_clock):
+async def test_selected_row_is_one_readable_colour_in_the_contrast_theme(
+    scripted_client, fixed_clock
+):
     class S:
         theme = "oxbot-contrast"
         keymap: dict[str, str] = {}
@@ -201,6 +213,9 @@ async def test_selected_row_is_one_readable_colour_in_the_contrast_theme(scripte
         await _ready(pilot)
         table = app.screen.query_one(BotsTable)
         assert table.has_focus and table.cursor == 0
-        colours = {seg.style.color.name for seg in table.render_line(1)
-                   if seg.text.strip() and seg.style and seg.style.color}
+        colours = {
+            seg.style.color.name
+            for seg in table.render_line(1)
+            if seg.text.strip() and seg.style and seg.style.color
+        }
         assert colours == {"black"}, colours  # not bright green/white on bright cyan

@@ -21,12 +21,23 @@ def test_equity_history_is_merged_under_live_samples() -> None:
     st.apply(m.EngineSnapshot(T0, "running", (bot_view("alpha"),), ()))
     assert st.history_wanted == {"alpha"}
     st.apply(m.EquitySampled(T0 + 120_000, "alpha", Decimal("10100")))
-    dirty, _ = st.apply(m.EquityHistory(T0, "alpha", (
-        (T0, Decimal("10000")), (T0 + 60_000, Decimal("10050")),
-        (T0 + 120_000, Decimal("10099")))))  # a stored point the live sample supersedes
+    dirty, _ = st.apply(
+        m.EquityHistory(
+            T0,
+            "alpha",
+            (
+                (T0, Decimal("10000")),
+                (T0 + 60_000, Decimal("10050")),
+                (T0 + 120_000, Decimal("10099")),
+            ),
+        )
+    )  # a stored point the live sample supersedes
     assert "equity" in dirty
-    assert list(st.equity["alpha"]) == [(T0, 10000.0), (T0 + 60_000, 10050.0),
-                                        (T0 + 120_000, 10100.0)]
+    assert list(st.equity["alpha"]) == [
+        (T0, 10000.0),
+        (T0 + 60_000, 10050.0),
+        (T0 + 120_000, 10100.0),
+    ]
 
 
 async def test_the_app_asks_each_bots_history_once(scripted_client, fixed_clock) -> None:
@@ -36,22 +47,30 @@ async def test_the_app_asks_each_bots_history_once(scripted_client, fixed_clock)
         await app.workers.wait_for_complete()
         scripted_client.emit(m.BotStateChanged(T0, scripted_client.bots["alpha"]))
         await pilot.pause(0.1)
-        asked = sorted(c.bot for c in scripted_client.commands
-                       if isinstance(c, m.RequestEquityHistory))
+        asked = sorted(
+            c.bot for c in scripted_client.commands if isinstance(c, m.RequestEquityHistory)
+        )
         assert asked == ["alpha", "beta"]
         assert any(isinstance(c, m.RequestReconcile) for c in scripted_client.commands)
 
 
-async def test_stale_prices_and_breaker_pause_are_spelled_out(scripted_client,
-                                                              fixed_clock) -> None:
+async def test_stale_prices_and_breaker_pause_are_spelled_out(scripted_client, fixed_clock) -> None:
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause(0.1)
         await app.workers.wait_for_complete()
         alpha = scripted_client.bots["alpha"]
-        scripted_client.emit(m.BotStateChanged(T0, replace(
-            alpha, status=BotStatus.PAUSED,
-            stale_symbols=("BTC/USDT",), pause_reason="binance unreachable: 5xx")))
+        scripted_client.emit(
+            m.BotStateChanged(
+                T0,
+                replace(
+                    alpha,
+                    status=BotStatus.PAUSED,
+                    stale_symbols=("BTC/USDT",),
+                    pause_reason="binance unreachable: 5xx",
+                ),
+            )
+        )
         await pilot.pause(0.5)
         app.dashboard.redraw_all()
         await pilot.pause(0.1)
@@ -66,14 +85,26 @@ async def test_stale_prices_and_breaker_pause_are_spelled_out(scripted_client,
         assert "paused: binance unreachable: 5xx" in title and "stale price: BTC/USDT" in title
 
 
-ITEMS = (m.ReconcileItem("orphan:c1", "orphan", "BTC/USDT",
-                         "exchange order 77 (c1) is open but unknown to the database"),
-         m.ReconcileItem("balance:BTC/USDT", "balance", "BTC/USDT",
-                         "the ledger holds 0 BTC, the exchange 0.25", ("ignore",)))
+ITEMS = (
+    m.ReconcileItem(
+        "orphan:c1",
+        "orphan",
+        "BTC/USDT",
+        "exchange order 77 (c1) is open but unknown to the database",
+    ),
+    m.ReconcileItem(
+        "balance:BTC/USDT",
+        "balance",
+        "BTC/USDT",
+        "the ledger holds 0 BTC, the exchange 0.25",
+        ("ignore",),
+    ),
+)
 
 
-async def test_reconcile_screen_sends_choices_and_follows_the_engine(scripted_client,
-                                                                     fixed_clock) -> None:
+async def test_reconcile_screen_sends_choices_and_follows_the_engine(
+    scripted_client, fixed_clock
+) -> None:
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause(0.1)

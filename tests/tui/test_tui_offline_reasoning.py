@@ -10,8 +10,18 @@ from oxbot.engine.llm.offline import LABEL, OfflineFacts, write_reply
 
 
 def _facts(rsi: float, hist: float, close: float) -> SymbolFacts:
-    tf = TfFacts("1m", {"ema_20": 101.5, "ema_50": 100.25, "rsi_14": rsi, "macd_hist": hist,
-                        "bb_lower_20": 95.0, "bb_upper_20": 105.0, "close": close})
+    tf = TfFacts(
+        "1m",
+        {
+            "ema_20": 101.5,
+            "ema_50": 100.25,
+            "rsi_14": rsi,
+            "macd_hist": hist,
+            "bb_lower_20": 95.0,
+            "bb_upper_20": 105.0,
+            "close": close,
+        },
+    )
     return SymbolFacts("BTC/USDT", close, [close], 0.1, 95.0, 105.0, [tf])
 
 

@@ -64,8 +64,11 @@ def test_snapshot_config_modal_with_error_80x24(snap_compare, sim_client):
     async def run_before(pilot) -> None:
         await open_dialog(pilot, "BotConfigScreen", "n")
         await pilot.press(*"bot00")  # a name already taken
-        await wait_until(pilot, lambda: "already exists" in app.screen.field_errors.get("name", ""),
-                         "the name error")
+        await wait_until(
+            pilot,
+            lambda: "already exists" in app.screen.field_errors.get("name", ""),
+            "the name error",
+        )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
@@ -111,8 +114,7 @@ def test_snapshot_quit_with_running_bots_80x24(snap_compare, sim_client):
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-def test_snapshot_focus_on_positions_and_a_stopped_bots_sl_tp_120x40(snap_compare,
-                                                                     sim_client):
+def test_snapshot_focus_on_positions_and_a_stopped_bots_sl_tp_120x40(snap_compare, sim_client):
     """Tab moved the keyboard to Positions (its border and subtitle say so); the highlighted
     bot (▸) was stopped keeping its position, whose SL/TP nobody watches now."""
     app = _app(sim_client(sim_bots(3), CANDLES))
@@ -122,8 +124,9 @@ def test_snapshot_focus_on_positions_and_a_stopped_bots_sl_tp_120x40(snap_compar
         await pilot.press("j")
         await open_dialog(pilot, "StopBotScreen", "x")
         await pilot.press("enter")  # keep
-        await wait_until(pilot, lambda: app.state.bots["bot01"].status.value == "stopped",
-                         "bot01 stopped")
+        await wait_until(
+            pilot, lambda: app.state.bots["bot01"].status.value == "stopped", "bot01 stopped"
+        )
         await pilot.press("tab")
         app.dashboard.redraw_all()
         await pilot.pause(0.4)
@@ -173,10 +176,21 @@ def test_snapshot_reconcile_80x24(snap_compare, sim_client):
     from oxbot.engine import messages as m  # noqa: PLC0415
 
     app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
-    items = (m.ReconcileItem("orphan:c1", "orphan", "BTC/USDT",
-                             "exchange order 77 (c1) is open but unknown to the database"),
-             m.ReconcileItem("balance:BTC/USDT", "balance", "BTC/USDT",
-                             "the ledger holds 0 BTC, the exchange 0.25", ("ignore",)))
+    items = (
+        m.ReconcileItem(
+            "orphan:c1",
+            "orphan",
+            "BTC/USDT",
+            "exchange order 77 (c1) is open but unknown to the database",
+        ),
+        m.ReconcileItem(
+            "balance:BTC/USDT",
+            "balance",
+            "BTC/USDT",
+            "the ledger holds 0 BTC, the exchange 0.25",
+            ("ignore",),
+        ),
+    )
 
     async def run_before(pilot) -> None:
         await open_dialog(pilot, "DashboardScreen")

@@ -17,9 +17,17 @@ from oxbot.tui.widgets.reasoning_panel import ReasoningPanel
 
 
 def _fills(n: int) -> list[OrderFilled]:
-    return [OrderFilled(ts=1_700_000_000_000 + i * 60_000, bot=f"bot{i:02d}",
-                        symbol="BTC/USDT", side="buy" if i % 2 else "sell",
-                        qty=Decimal("0.01"), price=Decimal(60_000 + i)) for i in range(n)]
+    return [
+        OrderFilled(
+            ts=1_700_000_000_000 + i * 60_000,
+            bot=f"bot{i:02d}",
+            symbol="BTC/USDT",
+            side="buy" if i % 2 else "sell",
+            qty=Decimal("0.01"),
+            price=Decimal(60_000 + i),
+        )
+        for i in range(n)
+    ]
 
 
 class LogApp(App[None]):
@@ -59,9 +67,18 @@ async def test_the_log_follows_new_fills_unless_scrolled_back() -> None:
 
 
 def _entries(n: int) -> list[ReasoningEntry]:
-    return [ReasoningEntry(1_700_000_000_000 + i * 60_000, "rule",
-                           f"decision {i:03d}: the fast SMA stays under the slow one",
-                           (("BTC/USDT", "hold"),), "approved", (), True) for i in range(n)]
+    return [
+        ReasoningEntry(
+            1_700_000_000_000 + i * 60_000,
+            "rule",
+            f"decision {i:03d}: the fast SMA stays under the slow one",
+            (("BTC/USDT", "hold"),),
+            "approved",
+            (),
+            True,
+        )
+        for i in range(n)
+    ]
 
 
 async def test_reasoning_follows_the_newest_decision_unless_scrolled_back() -> None:
@@ -105,8 +122,13 @@ async def test_a_closing_fill_shows_its_pnl_even_when_it_is_zero() -> None:
     async with app.run_test(size=(80, 8)) as pilot:
         log = app.query_one(FillsLog)
         buy, flat = _fills(2)
-        log.show([replace(buy, side="buy", reason="entry"),
-                  replace(flat, side="sell", reason="flatten", realised=Decimal("0"))], 2)
+        log.show(
+            [
+                replace(buy, side="buy", reason="entry"),
+                replace(flat, side="sell", reason="flatten", realised=Decimal("0")),
+            ],
+            2,
+        )
         await pilot.pause()
         entry, close = (strip.text for strip in log.lines[-2:])
         assert "P&L" not in entry

@@ -21,16 +21,25 @@ def test_builtins_define_every_semantic_variable():
 
 def test_contrast_theme_uses_ansi_colour_names_only():
     contrast = next(t for t in BUILTIN_THEMES if t.name == "oxbot-contrast")
-    colours = [contrast.primary, contrast.secondary, contrast.background, contrast.foreground,
-               contrast.error, contrast.success, *contrast.variables.values()]
+    colours = [
+        contrast.primary,
+        contrast.secondary,
+        contrast.background,
+        contrast.foreground,
+        contrast.error,
+        contrast.success,
+        *contrast.variables.values(),
+    ]
     assert all(c and c.startswith("ansi_") for c in colours), colours
 
 
 def test_user_themes_loaded_and_bad_ones_skipped(tmp_path):
     (tmp_path / "ocean.toml").write_text(
-        'name = "ocean"\nprimary = "#0077be"\n[variables]\npnl-up = "#00ff88"\n')
-    (tmp_path / "sun.json").write_text(json.dumps({"name": "sun", "primary": "orange",
-                                                   "dark": False}))
+        'name = "ocean"\nprimary = "#0077be"\n[variables]\npnl-up = "#00ff88"\n'
+    )
+    (tmp_path / "sun.json").write_text(
+        json.dumps({"name": "sun", "primary": "orange", "dark": False})
+    )
     (tmp_path / "broken.toml").write_text('name = "x"\nprimary = \n')
     (tmp_path / "badcolour.toml").write_text('name = "bad"\nprimary = "not-a-colour"\n')
     (tmp_path / "clash.toml").write_text('name = "oxbot-dark"\nprimary = "#ffffff"\n')
@@ -46,8 +55,7 @@ def test_user_themes_loaded_and_bad_ones_skipped(tmp_path):
     assert load_user_themes(tmp_path / "absent") == ([], [])
 
 
-async def test_app_uses_a_user_theme_and_notices_a_bad_one(tmp_path, scripted_client,
-                                                          fixed_clock):
+async def test_app_uses_a_user_theme_and_notices_a_bad_one(tmp_path, scripted_client, fixed_clock):
     (tmp_path / "ocean.toml").write_text('name = "ocean"\nprimary = "#0077be"\n')
     (tmp_path / "bad.toml").write_text('name = "bad"\nprimary = "nope"\n')
 

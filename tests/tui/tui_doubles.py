@@ -14,25 +14,47 @@ from oxbot.engine.models import BotConfig, BotStatus
 T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC
 
 
-def bot_view(name: str, status: BotStatus = BotStatus.RUNNING, *, equity: str = "10000",
-             strategy: str = "sma_cross", positions: int = 0, trades: int = 0,
-             symbols: tuple[str, ...] = ("BTC/USDT",),
-             llm: m.LlmFigures | None = None) -> m.BotView:
+def bot_view(
+    name: str,
+    status: BotStatus = BotStatus.RUNNING,
+    *,
+    equity: str = "10000",
+    strategy: str = "sma_cross",
+    positions: int = 0,
+    trades: int = 0,
+    symbols: tuple[str, ...] = ("BTC/USDT",),
+    llm: m.LlmFigures | None = None,
+) -> m.BotView:
     cfg = BotConfig(name=name, strategy=strategy, symbols=symbols)
-    return m.BotView(name=name, config=cfg, status=status, cash=Decimal(equity),
-                     equity=Decimal(equity), start_equity=Decimal("10000"),
-                     day_start_equity=Decimal("10000"), realised=Decimal(0), fees=Decimal(0),
-                     open_positions=positions, trades=trades, cycles=3, errors=0,
-                     last_decision_ts=T0 + 60_000, next_cycle_ts=T0 + 120_000,
-                     llm=llm)
+    return m.BotView(
+        name=name,
+        config=cfg,
+        status=status,
+        cash=Decimal(equity),
+        equity=Decimal(equity),
+        start_equity=Decimal("10000"),
+        day_start_equity=Decimal("10000"),
+        realised=Decimal(0),
+        fees=Decimal(0),
+        open_positions=positions,
+        trades=trades,
+        cycles=3,
+        errors=0,
+        last_decision_ts=T0 + 60_000,
+        next_cycle_ts=T0 + 120_000,
+        llm=llm,
+    )
 
 
 class ScriptedEngineClient:
     """Commands are recorded; each gets the events a real engine would answer with."""
 
-    def __init__(self, bots: list[m.BotView] | None = None,
-                 positions: list[m.PositionView] | None = None,
-                 hold_panic: bool = False) -> None:
+    def __init__(
+        self,
+        bots: list[m.BotView] | None = None,
+        positions: list[m.PositionView] | None = None,
+        hold_panic: bool = False,
+    ) -> None:
         self.bots = {b.name: b for b in (bots or [])}
         self.positions = list(positions or [])
         self.commands: list[m.Command] = []
@@ -47,8 +69,11 @@ class ScriptedEngineClient:
 
     def start(self, listener: EventListener) -> None:
         self.listener = listener
-        listener(m.EngineSnapshot(T0 + 90_000, "running", tuple(self.bots.values()),
-                                  tuple(self.positions)))
+        listener(
+            m.EngineSnapshot(
+                T0 + 90_000, "running", tuple(self.bots.values()), tuple(self.positions)
+            )
+        )
 
     def emit(self, event: m.Event) -> None:
         assert self.listener is not None
@@ -82,8 +107,7 @@ class ScriptedEngineClient:
                 self.emit(m.BotRemoved(T0, command.name))
                 msg = "history purged" if command.purge_history else "history kept"
             case m.AddBot() if command.config is not None:
-                self.bots[command.config.name] = bot_view(command.config.name,
-                                                          BotStatus.STOPPED)
+                self.bots[command.config.name] = bot_view(command.config.name, BotStatus.STOPPED)
                 self.emit(m.BotStateChanged(T0, self.bots[command.config.name]))
             case m.PanicAll():
                 if self.hold_panic:
@@ -96,8 +120,15 @@ class ScriptedEngineClient:
         assert self._panic is not None
         for name in list(self.bots):
             self._set(name, BotStatus.STOPPED)
-        self.emit(m.CommandDone(T0, self._panic.request_id, "PanicAll", True,
-                                "PANIC done: 2 bot(s) stopped, 1 position(s) closed"))
+        self.emit(
+            m.CommandDone(
+                T0,
+                self._panic.request_id,
+                "PanicAll",
+                True,
+                "PANIC done: 2 bot(s) stopped, 1 position(s) closed",
+            )
+        )
 
 
 class MemoryKeyring:

@@ -57,5 +57,6 @@ async def ready(pilot) -> None:
 
 async def drawn[T](pilot, cond: Callable[[], T], what: str, timeout: float = 10.0) -> T:
     """Wait while the app draws until cond() holds (its value); on timeout show the screen."""
-    return await wait_for(cond, timeout, what, pause=lambda: pilot.pause(0.05),
-                          detail=lambda: screen_text(pilot.app))
+    return await wait_for(
+        cond, timeout, what, pause=lambda: pilot.pause(0.05), detail=lambda: screen_text(pilot.app)
+    )

@@ -15,10 +15,15 @@ def sim_bots(n: int = 2, *, running: bool = True) -> list:
     """Rule bots on the seeded sim market: even ones on BTC, odd ones on ETH+SOL."""
     from oxbot.engine.models import BotConfig
 
-    return [BotConfig(name=f"bot{i:02d}",
-                      symbols=("BTC/USDT",) if i % 2 == 0 else ("ETH/USDT", "SOL/USDT"),
-                      strategy="sma_cross", params={"fast": 5, "slow": 20})
-            for i in range(n)]
+    return [
+        BotConfig(
+            name=f"bot{i:02d}",
+            symbols=("BTC/USDT",) if i % 2 == 0 else ("ETH/USDT", "SOL/USDT"),
+            strategy="sma_cross",
+            params={"fast": 5, "slow": 20},
+        )
+        for i in range(n)
+    ]
 
 
 async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
@@ -36,8 +41,13 @@ async def settle(pilot, candles: int, timeout: float = 20.0) -> None:
         return app.state.engine_ts >= end and app.state.engine_ts == before[0]
 
     await step()
-    await wait_for(finished, timeout, f"the sim to play {candles} candles", pause=step,
-                   detail=lambda: f"at candle {(app.state.engine_ts - SIM_T0) / 60_000:.0f}")
+    await wait_for(
+        finished,
+        timeout,
+        f"the sim to play {candles} candles",
+        pause=step,
+        detail=lambda: f"at candle {(app.state.engine_ts - SIM_T0) / 60_000:.0f}",
+    )
     await pilot.pause(0.2)
     app.dashboard.redraw_all()  # the chart and the table redraw on timers: draw them now
     await pilot.pause(0.3)
@@ -64,8 +74,9 @@ async def open_dialog(pilot, screen_name: str, *keys: str) -> None:
     await pilot.pause(0.1)
     if keys:
         await pilot.press(*keys)
-    await wait_until(pilot, lambda: type(app.screen).__name__ == screen_name,
-                     f"the {screen_name} dialog")
+    await wait_until(
+        pilot, lambda: type(app.screen).__name__ == screen_name, f"the {screen_name} dialog"
+    )
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.2)
     for inp in app.screen.query("Input"):
@@ -82,8 +93,10 @@ def write_csv(path: Path, bars: int) -> Path:
     prev = 100.0
     for i in range(bars):
         close = 100 + 10 * math.sin(i / 15) + i * 0.02
-        lines.append(f"{CSV_T0 + i * 3_600_000},{prev:.2f},{max(prev, close) + 0.5:.2f},"
-                     f"{min(prev, close) - 0.5:.2f},{close:.2f},10")
+        lines.append(
+            f"{CSV_T0 + i * 3_600_000},{prev:.2f},{max(prev, close) + 0.5:.2f},"
+            f"{min(prev, close) - 0.5:.2f},{close:.2f},10"
+        )
         prev = close
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -33,9 +33,14 @@ from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ohlcv"
-FIELDS = (("data", "Data (CSV file)"), ("since", "Since (UTC, optional)"),
-          ("until", "Until (UTC, optional)"), ("cash", "Starting cash"),
-          ("fee", "Fee rate (0.001=0.1%)"), ("slippage", "Slippage (bps)"))
+FIELDS = (
+    ("data", "Data (CSV file)"),
+    ("since", "Since (UTC, optional)"),
+    ("until", "Until (UTC, optional)"),
+    ("cash", "Starting cash"),
+    ("fee", "Fee rate (0.001=0.1%)"),
+    ("slippage", "Slippage (bps)"),
+)
 
 
 def data_suggestions(folder: Path = DATA_DIR) -> list[str]:
@@ -61,8 +66,9 @@ class BacktestRequest:
 
 class BacktestScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "close", "Dashboard", id="backtest.close",
-                tooltip="Back to the dashboard"),
+        Binding(
+            "escape", "close", "Dashboard", id="backtest.close", tooltip="Back to the dashboard"
+        ),
         Binding("ctrl+r", "run", "Run", id="backtest.run", tooltip="Run the backtest"),
     ]
 
@@ -72,8 +78,9 @@ class BacktestScreen(Screen[None]):
             self.stage, self.fraction = stage, fraction
 
     class Finished(Message):
-        def __init__(self, metrics: dict[str, Any] | None, ts: Any, equity: Any,
-                     error: str = "") -> None:
+        def __init__(
+            self, metrics: dict[str, Any] | None, ts: Any, equity: Any, error: str = ""
+        ) -> None:
             super().__init__()
             self.metrics, self.ts, self.equity, self.error = metrics, ts, equity, error
 
@@ -91,8 +98,13 @@ class BacktestScreen(Screen[None]):
                 yield Static("Backtest", id="bt-title")
                 with Horizontal(classes="field-row"):
                     yield Label("Strategy", classes="field-label")
-                    yield Select([(n, n) for n in names], value=self._strategy,
-                                 allow_blank=False, id="bt-strategy", compact=True)
+                    yield Select(
+                        [(n, n) for n in names],
+                        value=self._strategy,
+                        allow_blank=False,
+                        id="bt-strategy",
+                        compact=True,
+                    )
                 yield Static("; ".join(NOT_BACKTESTABLE.values()), id="bt-note")
                 yield Static("Parameters", classes="section")
                 yield Vertical(id="params-box")
@@ -102,8 +114,9 @@ class BacktestScreen(Screen[None]):
                         yield Label(label, classes="field-label")
                         yield self._input(key)
                     yield Static("", id=f"e-{key}", classes="field-error")
-                yield TickBox("Risk manager (sizing, SL/TP)", value=True, id="bt-risk",
-                               compact=True)
+                yield TickBox(
+                    "Risk manager (sizing, SL/TP)", value=True, id="bt-risk", compact=True
+                )
                 with Horizontal(id="bt-buttons"):
                     yield Button("Run", id="bt-run", variant="primary")
             with Vertical(id="bt-results"):
@@ -113,13 +126,26 @@ class BacktestScreen(Screen[None]):
         yield Footer(compact=True, show_command_palette=False)
 
     def _input(self, key: str) -> Input:
-        default = {"data": self._suggestions[0] if self._suggestions else "", "cash": "10000",
-                   "fee": "0.001", "slippage": "0"}.get(key, "")
-        placeholder = {"data": "path/to/candles.csv (timestamp,open,high,low,close,volume)",
-                       "since": "YYYY-MM-DD", "until": "YYYY-MM-DD"}.get(key, "")
-        return Input(default, id=f"bt-{key}", compact=True, placeholder=placeholder,
-                     suggester=SuggestFromList(self._suggestions, case_sensitive=False)
-                     if key == "data" and self._suggestions else None)
+        default = {
+            "data": self._suggestions[0] if self._suggestions else "",
+            "cash": "10000",
+            "fee": "0.001",
+            "slippage": "0",
+        }.get(key, "")
+        placeholder = {
+            "data": "path/to/candles.csv (timestamp,open,high,low,close,volume)",
+            "since": "YYYY-MM-DD",
+            "until": "YYYY-MM-DD",
+        }.get(key, "")
+        return Input(
+            default,
+            id=f"bt-{key}",
+            compact=True,
+            placeholder=placeholder,
+            suggester=SuggestFromList(self._suggestions, case_sensitive=False)
+            if key == "data" and self._suggestions
+            else None,
+        )
 
     async def on_mount(self) -> None:
         await self.query_one("#params-box").mount_all(param_rows(self._strategy, {}))
@@ -137,8 +163,11 @@ class BacktestScreen(Screen[None]):
         errors: dict[str, str] = {}
         raw = {k: self.query_one(f"#bt-{k}", Input).value.strip() for k, _ in FIELDS}
         try:
-            params = REGISTRY[self._strategy].Params.model_validate(
-                read_params(self, self._strategy)).model_dump(mode="json")
+            params = (
+                REGISTRY[self._strategy]
+                .Params.model_validate(read_params(self, self._strategy))
+                .model_dump(mode="json")
+            )
         except ValidationError as e:
             collect_errors(e, errors, prefix="p-", whole="params")
             params = {}
@@ -154,8 +183,11 @@ class BacktestScreen(Screen[None]):
                 except OxbotError as e:
                     errors[key] = str(e)
         numbers: dict[str, Decimal] = {}
-        for key, lo, hi, strict in (("cash", 0, None, True), ("fee", 0, Decimal("0.1"), False),
-                                    ("slippage", 0, None, False)):
+        for key, lo, hi, strict in (
+            ("cash", 0, None, True),
+            ("fee", 0, Decimal("0.1"), False),
+            ("slippage", 0, None, False),
+        ):
             try:
                 v = Decimal(raw[key])
                 if not v.is_finite():
@@ -174,9 +206,17 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-run", Button).disabled = bool(errors)
         if errors:
             return None
-        return BacktestRequest(self._strategy, params, str(path), raw["since"], raw["until"],
-                               numbers["cash"], numbers["fee"], numbers["slippage"],
-                               self.query_one("#bt-risk", Checkbox).value)
+        return BacktestRequest(
+            self._strategy,
+            params,
+            str(path),
+            raw["since"],
+            raw["until"],
+            numbers["cash"],
+            numbers["fee"],
+            numbers["slippage"],
+            self.query_one("#bt-risk", Checkbox).value,
+        )
 
     @on(Input.Changed)
     def _changed(self) -> None:
@@ -219,10 +259,15 @@ class BacktestScreen(Screen[None]):
         try:
             progress("loading", 0.0)
             frame = _trim(backtests.load_candles(req.data), req)
-            spec = backtests.Backtest(backtests.strategy(req.strategy, req.params),
-                                      source=req.data, symbol=backtests.symbol_from_name(req.data),
-                                      cash=req.cash, fee_rate=req.fee, slippage_bps=req.slippage,
-                                      use_risk=req.risk)
+            spec = backtests.Backtest(
+                backtests.strategy(req.strategy, req.params),
+                source=req.data,
+                symbol=backtests.symbol_from_name(req.data),
+                cash=req.cash,
+                fee_rate=req.fee,
+                slippage_bps=req.slippage,
+                use_risk=req.risk,
+            )
             outcome = backtests.run(frame, spec, progress)
         except OxbotError as e:  # bad file, too few bars, bad parameter: the user's to fix
             self.post_message(self.Finished(None, None, None, str(e)))
@@ -250,8 +295,13 @@ class BacktestScreen(Screen[None]):
         report.set_class(False, "error")
         report.update(report_text(event.metrics))
         chart.display = True
-        self.call_after_refresh(show_curve, chart, "equity (marked at each close)",
-                                event.ts.tolist(), event.equity.tolist())
+        self.call_after_refresh(
+            show_curve,
+            chart,
+            "equity (marked at each close)",
+            event.ts.tolist(),
+            event.equity.tolist(),
+        )
 
     def action_close(self) -> None:
         self.app.pop_screen()
@@ -263,34 +313,45 @@ def _trim(frame: Any, req: BacktestRequest) -> Any:
     from oxbot.engine.errors import DataError  # noqa: PLC0415
 
     try:
-        return backtests.between(frame, parse_date(req.since, "since") if req.since else None,
-                                 parse_date(req.until, "until") if req.until else None)
+        return backtests.between(
+            frame,
+            parse_date(req.since, "since") if req.since else None,
+            parse_date(req.until, "until") if req.until else None,
+        )
     except backtests.EmptyRange:
-        raise DataError(f"{Path(req.data).name} has no candles between "
-                        f"{req.since or '(start)'} and {req.until or '(end)'}") from None
+        raise DataError(
+            f"{Path(req.data).name} has no candles between "
+            f"{req.since or '(start)'} and {req.until or '(end)'}"
+        ) from None
 
 
 def report_text(m: dict[str, Any]) -> Text:
     """The metrics a trader reads first, two aligned columns, signs as text."""
+
     def num(v: Any, spec: str = ",.2f", unit: str = "") -> str:
         return "n/a" if v is None else f"{Decimal(str(v)):{spec}}{unit}"
 
     rows = [
-        ("trades", f"{m['trades']:,}"), ("final equity", num(m["final_equity"])),
+        ("trades", f"{m['trades']:,}"),
+        ("final equity", num(m["final_equity"])),
         ("return", num(m["return_pct"], "+,.2f", " %")),
         ("buy & hold", num(m["buy_hold_return_pct"], "+,.2f", " %")),
         ("CAGR", num(m["cagr_pct"], "+,.2f", " %")),
         ("max drawdown", num(m["max_drawdown_pct"], ".2f", " %")),
-        ("Sharpe", num(m["sharpe"], ".2f")), ("Sortino", num(m["sortino"], ".2f")),
+        ("Sharpe", num(m["sharpe"], ".2f")),
+        ("Sortino", num(m["sortino"], ".2f")),
         ("win rate", num(m["win_rate"], ".1f", " %")),
         ("profit factor", num(m["profit_factor"], ".2f")),
-        ("exposure", num(m["exposure_pct"], ".1f", " %")), ("fees paid", num(m["fees_paid"])),
+        ("exposure", num(m["exposure_pct"], ".1f", " %")),
+        ("fees paid", num(m["fees_paid"])),
     ]
     params = " ".join(f"{k}={v}" for k, v in m["params"].items())
     text = Text()
     text.append(f"{m['strategy']} {params}".strip(), style="bold")
-    text.append(f" on {m['symbol']}, {m['bars']:,} bars, "
-                f"{'risk-managed' if m['risk'] else 'no risk (all-in)'}\n")
+    text.append(
+        f" on {m['symbol']}, {m['bars']:,} bars, "
+        f"{'risk-managed' if m['risk'] else 'no risk (all-in)'}\n"
+    )
     half = (len(rows) + 1) // 2
     for i in range(half):
         pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))

@@ -36,14 +36,17 @@ class BotActions(Screen[None]):
         raise NotImplementedError
 
     def action_new_bot(self) -> None:
-        self.app.push_screen(BotConfigScreen(None, taken=set(self.oxapp.state.bots)),
-                             self._config_saved)
+        self.app.push_screen(
+            BotConfigScreen(None, taken=set(self.oxapp.state.bots)), self._config_saved
+        )
 
     def action_configure(self) -> None:
         bot = self._bot()
         if bot is not None:
-            self.app.push_screen(BotConfigScreen(bot.config, taken=set(self.oxapp.state.bots)),
-                                 lambda cfg: self._config_saved(cfg, bot.name))
+            self.app.push_screen(
+                BotConfigScreen(bot.config, taken=set(self.oxapp.state.bots)),
+                lambda cfg: self._config_saved(cfg, bot.name),
+            )
 
     def _config_saved(self, cfg: BotConfig | None, old_name: str | None = None) -> None:
         if cfg is None:
@@ -51,8 +54,7 @@ class BotActions(Screen[None]):
         if old_name is None:
             rid = self.oxapp.send(m.AddBot(config=cfg), f"Add bot {cfg.name}")
         else:
-            rid = self.oxapp.send(m.UpdateBot(name=old_name, config=cfg),
-                                  f"Update bot {old_name}")
+            rid = self.oxapp.send(m.UpdateBot(name=old_name, config=cfg), f"Update bot {old_name}")
         self._config_requests[rid] = (cfg, old_name)
         self.oxapp.state.refusal_shown.add(rid)  # a refusal brings the form back, saying why
 
@@ -70,19 +72,27 @@ class BotActions(Screen[None]):
             return
         taken = set(self.oxapp.state.bots)
         self.app.push_screen(
-            BotConfigScreen(cfg, taken=taken, new=old_name is None,
-                            refused=done.message or f"{done.command} failed"),
-            lambda again: self._config_saved(again, old_name))
+            BotConfigScreen(
+                cfg,
+                taken=taken,
+                new=old_name is None,
+                refused=done.message or f"{done.command} failed",
+            ),
+            lambda again: self._config_saved(again, old_name),
+        )
 
     def action_start(self) -> None:
         if (bot := self._bot()) is not None:
             if bot.config.mode is Mode.LIVE:
                 self.app.push_screen(
-                    ConfirmScreen(f"Start {bot.name} in LIVE mode?",
-                                  "It will place REAL orders with real money on "
-                                  f"{bot.config.exchange}.", confirm_label="Start LIVE",
-                                  danger=True),
-                    self._if_confirmed(m.StartBot(name=bot.name), f"Start {bot.name} (LIVE)"))
+                    ConfirmScreen(
+                        f"Start {bot.name} in LIVE mode?",
+                        f"It will place REAL orders with real money on {bot.config.exchange}.",
+                        confirm_label="Start LIVE",
+                        danger=True,
+                    ),
+                    self._if_confirmed(m.StartBot(name=bot.name), f"Start {bot.name} (LIVE)"),
+                )
                 return
             self.oxapp.send(m.StartBot(name=bot.name), f"Start {bot.name}", quiet=True)
 
@@ -103,11 +113,13 @@ class BotActions(Screen[None]):
 
         def answered(choice: str | None) -> None:
             if choice is not None:
-                self.oxapp.send(m.StopBot(name=bot.name, close_positions=choice == CLOSE),
-                                f"Stop {bot.name}")
+                self.oxapp.send(
+                    m.StopBot(name=bot.name, close_positions=choice == CLOSE), f"Stop {bot.name}"
+                )
 
-        self.app.push_screen(StopBotScreen(bot.name, bot.open_positions, bot.config.on_stop),
-                             answered)
+        self.app.push_screen(
+            StopBotScreen(bot.name, bot.open_positions, bot.config.on_stop), answered
+        )
 
     def action_pause(self) -> None:
         if (bot := self._bot()) is not None:
@@ -121,10 +133,15 @@ class BotActions(Screen[None]):
         if (bot := self._bot()) is None:
             return
         self.app.push_screen(
-            ConfirmScreen(f"Flatten {bot.name}?",
-                          f"Close {fmt.count(bot.open_positions, 'open position')} of "
-                          f"{bot.name} at market now.", confirm_label="Flatten", danger=True),
-            self._if_confirmed(m.FlattenBot(name=bot.name), f"Flatten {bot.name}"))
+            ConfirmScreen(
+                f"Flatten {bot.name}?",
+                f"Close {fmt.count(bot.open_positions, 'open position')} of "
+                f"{bot.name} at market now.",
+                confirm_label="Flatten",
+                danger=True,
+            ),
+            self._if_confirmed(m.FlattenBot(name=bot.name), f"Flatten {bot.name}"),
+        )
 
     def action_delete(self) -> None:
         if (bot := self._bot()) is None:
@@ -132,7 +149,8 @@ class BotActions(Screen[None]):
 
         def done(purge: bool | None) -> None:
             if purge is not None:
-                self.oxapp.send(m.DeleteBot(name=bot.name, purge_history=purge),
-                                f"Delete {bot.name}")
+                self.oxapp.send(
+                    m.DeleteBot(name=bot.name, purge_history=purge), f"Delete {bot.name}"
+                )
 
         self.app.push_screen(DeleteBotScreen(bot.name), done)

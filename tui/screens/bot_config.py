@@ -26,14 +26,23 @@ from oxbot.engine.strategies import REGISTRY
 from .confirm import ConfirmScreen
 
 RISK_LABELS = {
-    "max_position_pct": "Max position % equity", "max_exposure_pct": "Max exposure % equity",
-    "stop_loss_pct": "Stop-loss %", "take_profit_pct": "Take-profit %",
-    "min_notional": "Min order notional", "daily_loss_limit_pct": "Daily loss limit %",
+    "max_position_pct": "Max position % equity",
+    "max_exposure_pct": "Max exposure % equity",
+    "stop_loss_pct": "Stop-loss %",
+    "take_profit_pct": "Take-profit %",
+    "min_notional": "Min order notional",
+    "daily_loss_limit_pct": "Daily loss limit %",
     "max_drawdown_pct": "Max drawdown % (kill)",
 }
-BASIC = (("name", "Name"), ("exchange", "Exchange"), ("symbols", "Symbols (comma sep.)"),
-         ("capital", "Capital (quote)"), ("cadence_s", "Cadence s (0 = every bar)"),
-         ("fee_rate", "Fee rate (0.001 = 0.1%)"), ("slippage_bps", "Slippage (bps)"))
+BASIC = (
+    ("name", "Name"),
+    ("exchange", "Exchange"),
+    ("symbols", "Symbols (comma sep.)"),
+    ("capital", "Capital (quote)"),
+    ("cadence_s", "Cadence s (0 = every bar)"),
+    ("fee_rate", "Fee rate (0.001 = 0.1%)"),
+    ("slippage_bps", "Slippage (bps)"),
+)
 
 
 def _text(value: Any) -> str:
@@ -50,9 +59,14 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         Binding("ctrl+s", "save", "Save", id="config.save"),
     ]
 
-    def __init__(self, config: BotConfig | None, *,
-                 taken: set[str] | frozenset[str] = frozenset(), new: bool | None = None,
-                 refused: str = "") -> None:
+    def __init__(
+        self,
+        config: BotConfig | None,
+        *,
+        taken: set[str] | frozenset[str] = frozenset(),
+        new: bool | None = None,
+        refused: str = "",
+    ) -> None:
         """``config``: the bot to edit, or None for a new one. ``new`` with a config: a new
         bot prefilled (the engine refused it). ``refused``: the engine's reason, shown at
         the top so the user sees the change was NOT saved."""
@@ -91,28 +105,70 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
             yield refused
             with VerticalScroll(id="config-fields"):
                 for key, label in BASIC:
-                    yield from self._field(key, label, Input(
-                        _text(getattr(c, key)) if self._original or key != "name" else "",
-                        id=f"f-{key}", compact=True, disabled=key == "name" and not self._new,
-                        placeholder="e.g. my-bot" if key == "name" else ""))
-                yield from self._field("timeframe", "Timeframe", Select(
-                    [(tf, tf) for tf in TIMEFRAMES], value=c.timeframe, allow_blank=False,
-                    id="f-timeframe", compact=True))
-                yield from self._field("mode", "Mode", Select(
-                    [("PAPER (simulated fills)", "paper"), ("LIVE (real money)", "live")],
-                    value=c.mode.value, allow_blank=False, id="f-mode", compact=True))
-                yield from self._field("on_stop", "On stop, positions", Select(
-                    [("keep (SL/TP not watched)", "keep"), ("close at market", "close")],
-                    value=c.on_stop, allow_blank=False, id="f-on_stop", compact=True))
-                yield from self._field("strategy", "Strategy", Select(
-                    [(n, n) for n in sorted(REGISTRY)], value=c.strategy, allow_blank=False,
-                    id="f-strategy", compact=True))
+                    yield from self._field(
+                        key,
+                        label,
+                        Input(
+                            _text(getattr(c, key)) if self._original or key != "name" else "",
+                            id=f"f-{key}",
+                            compact=True,
+                            disabled=key == "name" and not self._new,
+                            placeholder="e.g. my-bot" if key == "name" else "",
+                        ),
+                    )
+                yield from self._field(
+                    "timeframe",
+                    "Timeframe",
+                    Select(
+                        [(tf, tf) for tf in TIMEFRAMES],
+                        value=c.timeframe,
+                        allow_blank=False,
+                        id="f-timeframe",
+                        compact=True,
+                    ),
+                )
+                yield from self._field(
+                    "mode",
+                    "Mode",
+                    Select(
+                        [("PAPER (simulated fills)", "paper"), ("LIVE (real money)", "live")],
+                        value=c.mode.value,
+                        allow_blank=False,
+                        id="f-mode",
+                        compact=True,
+                    ),
+                )
+                yield from self._field(
+                    "on_stop",
+                    "On stop, positions",
+                    Select(
+                        [("keep (SL/TP not watched)", "keep"), ("close at market", "close")],
+                        value=c.on_stop,
+                        allow_blank=False,
+                        id="f-on_stop",
+                        compact=True,
+                    ),
+                )
+                yield from self._field(
+                    "strategy",
+                    "Strategy",
+                    Select(
+                        [(n, n) for n in sorted(REGISTRY)],
+                        value=c.strategy,
+                        allow_blank=False,
+                        id="f-strategy",
+                        compact=True,
+                    ),
+                )
                 yield Static("Strategy parameters", classes="section")
                 yield Vertical(id="params-box")
                 yield Static("Risk limits", classes="section")
                 for key, label in RISK_LABELS.items():
-                    yield from self._field(f"risk-{key}", label, Input(
-                        _text(getattr(c.risk, key)), id=f"f-risk-{key}", compact=True))
+                    yield from self._field(
+                        f"risk-{key}",
+                        label,
+                        Input(_text(getattr(c.risk, key)), id=f"f-risk-{key}", compact=True),
+                    )
                 yield Static("", id="e-form", classes="field-error")
             with Horizontal(id="config-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -127,8 +183,11 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
             yield Static("", id="keys-note", classes="field-note", markup=False)
 
     async def on_mount(self) -> None:
-        values = self._original.params if self._original and \
-            self._original.strategy == self._strategy else {}
+        values = (
+            self._original.params
+            if self._original and self._original.strategy == self._strategy
+            else {}
+        )
         await self.query_one("#params-box").mount_all(param_rows(self._strategy, values))
         self.query_one("#f-name" if self._new else "#f-symbols").focus()
         self.validate()
@@ -164,7 +223,8 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
             p = None
         try:
             cfg: BotConfig | None = BotConfig.model_validate(
-                {**data, "params": p.model_dump() if p is not None else {}})
+                {**data, "params": p.model_dump() if p is not None else {}}
+            )
         except ValidationError as e:
             collect_errors(e, errors, prefix="", whole="form")
             cfg = None
@@ -207,12 +267,14 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         exchange = self.query_one("#f-exchange", Input).value.strip().lower()
         if event.value == "live" and self._mode is not Mode.LIVE and exchange in ("", "sim"):
             # Say it beside Mode now, not after a confirmation and at the bottom of the form.
-            self._mode_note = ("LIVE needs a real exchange: set Exchange (e.g. binance) "
-                               "first, then choose LIVE")
+            self._mode_note = (
+                "LIVE needs a real exchange: set Exchange (e.g. binance) first, then choose LIVE"
+            )
             self.query_one("#f-mode", Select).value = "paper"
             self.validate()
             return
         if event.value == "live" and self._mode is not Mode.LIVE:
+
             def answered(ok: bool | None) -> None:
                 if ok:
                     self._mode = Mode.LIVE
@@ -220,11 +282,16 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
                     self.query_one("#f-mode", Select).value = "paper"
                 self.validate()
 
-            self.app.push_screen(ConfirmScreen(
-                "Switch this bot to LIVE?",
-                "LIVE places REAL orders with real money, using the exchange keys from your "
-                "keyring. Paper mode simulates fills. Are you sure?",
-                confirm_label="Yes, LIVE", danger=True), answered)
+            self.app.push_screen(
+                ConfirmScreen(
+                    "Switch this bot to LIVE?",
+                    "LIVE places REAL orders with real money, using the exchange keys from your "
+                    "keyring. Paper mode simulates fills. Are you sure?",
+                    confirm_label="Yes, LIVE",
+                    danger=True,
+                ),
+                answered,
+            )
         elif event.value == "paper":
             self._mode = Mode.PAPER
             self.validate()
@@ -252,9 +319,12 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
 
             try:
                 found = load_secret(exchange)
-                note = (f"{exchange} API key found ({found.source})" if found else
-                        f"⚠ no API key for {exchange} (keyring or OXBOT_ environment): "
-                        "add it with K before starting this bot")
+                note = (
+                    f"{exchange} API key found ({found.source})"
+                    if found
+                    else f"⚠ no API key for {exchange} (keyring or OXBOT_ environment): "
+                    "add it with K before starting this bot"
+                )
             except OxbotError as e:
                 note = f"⚠ cannot check the {exchange} key: {str(e).splitlines()[0]}"
             self.app.call_from_thread(self._keys_checked, exchange, note)
@@ -303,12 +373,17 @@ def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
         value = values.get(name, info.get_default(call_default_factory=True))
         choices = _choices(info.annotation)
         if choices:
-            widget: Any = Select([(_choice_label(v), v) for v in choices], value=value
-                                 if value in choices else choices[0], allow_blank=False,
-                                 id=f"p-{name}", compact=True)
+            widget: Any = Select(
+                [(_choice_label(v), v) for v in choices],
+                value=value if value in choices else choices[0],
+                allow_blank=False,
+                id=f"p-{name}",
+                compact=True,
+            )
         else:
-            widget = Input(_text(value), id=f"p-{name}", compact=True,
-                           password="key" in name and "api" in name)
+            widget = Input(
+                _text(value), id=f"p-{name}", compact=True, password="key" in name and "api" in name
+            )
         if info.description:
             widget.tooltip = info.description
         row = Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
@@ -389,5 +464,3 @@ def collect_errors(e: ValidationError, errors: dict[str, str], *, prefix: str, w
         else:
             key = f"{prefix}{loc[0]}"
         errors.setdefault(key, msg)
-
-

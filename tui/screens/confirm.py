@@ -13,8 +13,9 @@ from textual.widgets import Button, Static
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="confirm.cancel")]
 
-    def __init__(self, title: str, body: str, *, confirm_label: str = "Yes",
-                 danger: bool = False) -> None:
+    def __init__(
+        self, title: str, body: str, *, confirm_label: str = "Yes", danger: bool = False
+    ) -> None:
         super().__init__(classes="confirm")
         self._title, self._body = title, body
         self._confirm_label, self._danger = confirm_label, danger
@@ -26,8 +27,11 @@ class ConfirmScreen(ModalScreen[bool]):
             yield from self.extra_widgets()
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel", variant="default")
-                yield Button(self._confirm_label, id="confirm",
-                             variant="error" if self._danger else "primary")
+                yield Button(
+                    self._confirm_label,
+                    id="confirm",
+                    variant="error" if self._danger else "primary",
+                )
 
     def extra_widgets(self) -> ComposeResult:
         """Subclasses add inputs between the text and the buttons."""

@@ -30,8 +30,12 @@ from ..widgets.positions_table import PositionsTable
 from ..widgets.reasoning_panel import ReasoningPanel
 from .bot_actions import BotActions
 
-PANELS = (("positions", "Positions"), ("reasoning", "Reasoning"), ("equity", "Equity"),
-          ("fills", "Fills"))
+PANELS = (
+    ("positions", "Positions"),
+    ("reasoning", "Reasoning"),
+    ("equity", "Equity"),
+    ("fills", "Fills"),
+)
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 32
 CHART_INTERVAL_S = 1.0
 BOTS_INTERVAL_S = 0.33  # plotext redraws are the costliest thing on screen
@@ -42,40 +46,128 @@ FOCUS_HINT_PANEL = "focus: ↑↓ scroll · j/k select a bot"
 class DashboardScreen(BotActions):
     BINDINGS = [
         Binding("n", "new_bot", "New", id="bot.new", tooltip="Create a bot"),
-        Binding("e", "configure", "Edit", id="bot.configure",
-                tooltip="Edit the selected bot (enter works too)"),
+        Binding(
+            "e",
+            "configure",
+            "Edit",
+            id="bot.configure",
+            tooltip="Edit the selected bot (enter works too)",
+        ),
         Binding("s", "start", "Start", id="bot.start", tooltip="Start the selected bot"),
         Binding("x", "stop", "Stop", id="bot.stop", tooltip="Stop the selected bot"),
-        Binding("space", "pause", "Pause", id="bot.pause", key_display="␣",
-                tooltip="Pause the selected bot"),
-        Binding("space", "resume", "Resume", id="bot.resume", key_display="␣",
-                tooltip="Resume the selected (paused) bot"),
-        Binding("f", "flatten", "Flatten", id="bot.flatten",
-                tooltip="Close the selected bot's positions (asks first)"),
-        Binding("d", "delete", "Delete", id="bot.delete",
-                tooltip="Delete the selected bot (asks first; history kept)"),
+        Binding(
+            "space",
+            "pause",
+            "Pause",
+            id="bot.pause",
+            key_display="␣",
+            tooltip="Pause the selected bot",
+        ),
+        Binding(
+            "space",
+            "resume",
+            "Resume",
+            id="bot.resume",
+            key_display="␣",
+            tooltip="Resume the selected (paused) bot",
+        ),
+        Binding(
+            "f",
+            "flatten",
+            "Flatten",
+            id="bot.flatten",
+            tooltip="Close the selected bot's positions (asks first)",
+        ),
+        Binding(
+            "d",
+            "delete",
+            "Delete",
+            id="bot.delete",
+            tooltip="Delete the selected bot (asks first; history kept)",
+        ),
         # Moving between bots: j/k whatever has focus; the arrows, home and end when no panel
         # that scrolls has focus (a focused panel scrolls with them, and says so).
-        Binding("down,j", "bot_cursor(1)", "Down", show=False, id="bots.down",
-                tooltip="Select the next bot (j works whatever has focus)"),
-        Binding("up,k", "bot_cursor(-1)", "Up", show=False, id="bots.up",
-                tooltip="Select the previous bot (k works whatever has focus)"),
-        Binding("home", "bot_cursor_to(0)", "First", show=False, id="bots.first",
-                tooltip="Select the first bot"),
-        Binding("end", "bot_cursor_to(-1)", "Last", show=False, id="bots.last",
-                tooltip="Select the last bot"),
-        Binding("enter", "configure", "Configure", show=False, id="bots.activate",
-                priority=True, tooltip="Edit the highlighted bot (like e)"),
-        Binding("escape", "show_all", "All bots", id="bot.all", show=False,
-                tooltip="Clear the selection: positions and equity of every bot"),
-        Binding("1", "panel('positions')", "Positions", id="panel.positions", show=False,
-                tooltip="Small terminals (one panel at a time): show Positions"),
-        Binding("2", "panel('reasoning')", "Reasoning", id="panel.reasoning", show=False,
-                tooltip="Small terminals: show Reasoning"),
-        Binding("3", "panel('equity')", "Equity", id="panel.equity", show=False,
-                tooltip="Small terminals: show Equity"),
-        Binding("4", "panel('fills')", "Fills", id="panel.fills", show=False,
-                tooltip="Small terminals: show Fills"),
+        Binding(
+            "down,j",
+            "bot_cursor(1)",
+            "Down",
+            show=False,
+            id="bots.down",
+            tooltip="Select the next bot (j works whatever has focus)",
+        ),
+        Binding(
+            "up,k",
+            "bot_cursor(-1)",
+            "Up",
+            show=False,
+            id="bots.up",
+            tooltip="Select the previous bot (k works whatever has focus)",
+        ),
+        Binding(
+            "home",
+            "bot_cursor_to(0)",
+            "First",
+            show=False,
+            id="bots.first",
+            tooltip="Select the first bot",
+        ),
+        Binding(
+            "end",
+            "bot_cursor_to(-1)",
+            "Last",
+            show=False,
+            id="bots.last",
+            tooltip="Select the last bot",
+        ),
+        Binding(
+            "enter",
+            "configure",
+            "Configure",
+            show=False,
+            id="bots.activate",
+            priority=True,
+            tooltip="Edit the highlighted bot (like e)",
+        ),
+        Binding(
+            "escape",
+            "show_all",
+            "All bots",
+            id="bot.all",
+            show=False,
+            tooltip="Clear the selection: positions and equity of every bot",
+        ),
+        Binding(
+            "1",
+            "panel('positions')",
+            "Positions",
+            id="panel.positions",
+            show=False,
+            tooltip="Small terminals (one panel at a time): show Positions",
+        ),
+        Binding(
+            "2",
+            "panel('reasoning')",
+            "Reasoning",
+            id="panel.reasoning",
+            show=False,
+            tooltip="Small terminals: show Reasoning",
+        ),
+        Binding(
+            "3",
+            "panel('equity')",
+            "Equity",
+            id="panel.equity",
+            show=False,
+            tooltip="Small terminals: show Equity",
+        ),
+        Binding(
+            "4",
+            "panel('fills')",
+            "Fills",
+            id="panel.fills",
+            show=False,
+            tooltip="Small terminals: show Fills",
+        ),
     ]
 
     # repaint=False: the panels repaint what changed; a reactive's default repaints the whole
@@ -99,8 +191,10 @@ class DashboardScreen(BotActions):
         yield Static("", id="market-warning")
         yield BotsTable(id="bots")
         # the number is the key that shows the panel
-        yield Tabs(*(Tab(f"{i} {label}", id=f"tab-{key}")
-                     for i, (key, label) in enumerate(PANELS, 1)), id="panel-tabs")
+        yield Tabs(
+            *(Tab(f"{i} {label}", id=f"tab-{key}") for i, (key, label) in enumerate(PANELS, 1)),
+            id="panel-tabs",
+        )
         with Container(id="panels"):
             yield PositionsTable(id="positions", classes="panel current")
             yield ReasoningPanel(id="reasoning", classes="panel")
@@ -153,22 +247,33 @@ class DashboardScreen(BotActions):
         if "header" in dirty:
             bots = list(st.bots.values())
             self.query_one(HeaderBar).show(
-                live=st.live_state(), bots=len(bots),
+                live=st.live_state(),
+                bots=len(bots),
                 running=sum(1 for b in bots if b.status == "running"),
-                equity=st.total_equity(), pnl_today=st.pnl_today(),
-                engine_state=st.engine_state, clock_ms=self.oxapp.clock.now_ms(),
-                market_ms=st.engine_ts, attached=self._attached_label())
+                equity=st.total_equity(),
+                pnl_today=st.pnl_today(),
+                engine_state=st.engine_state,
+                clock_ms=self.oxapp.clock.now_ms(),
+                market_ms=st.engine_ts,
+                attached=self._attached_label(),
+            )
             self._show_market_warning()
         force_bots = force_bots or "bots-now" in dirty
-        if "bots" in dirty and not force_bots and \
-                time.monotonic() - self._bots_drawn_at < BOTS_INTERVAL_S:
+        if (
+            "bots" in dirty
+            and not force_bots
+            and time.monotonic() - self._bots_drawn_at < BOTS_INTERVAL_S
+        ):
             self._bots_dirty = True  # the table is the costliest redraw: at most 3 times/s
         elif "bots" in dirty:
             self._bots_dirty = False
             self._bots_drawn_at = time.monotonic()
             table = self.query_one(BotsTable)
-            table.show([st.bots[n] for n in st.bot_names()], st.engine_ts,
-                       engine_lost=st.engine_state == DISCONNECTED)
+            table.show(
+                [st.bots[n] for n in st.bot_names()],
+                st.engine_ts,
+                engine_lost=st.engine_state == DISCONNECTED,
+            )
             if self._select_when_shown in st.bots:
                 table.select_name(self._select_when_shown)
                 self._select_when_shown = None
@@ -190,17 +295,17 @@ class DashboardScreen(BotActions):
         if ("reasoning" in dirty or "bots" in dirty) and why_key != self._drawn.get("reasoning"):
             self._drawn["reasoning"] = why_key
             title = f"Reasoning · {self.selected}" if self.selected else "Reasoning"
-            self.query_one(ReasoningPanel).border_title = title + (f" — {market}"
-                                                                   if market else "")
+            self.query_one(ReasoningPanel).border_title = title + (f" — {market}" if market else "")
             self.query_one(ReasoningPanel).show(
-                self.selected, st.reasoning.get(self.selected, ()) if self.selected else ())
+                self.selected, st.reasoning.get(self.selected, ()) if self.selected else ()
+            )
         if "equity" in dirty:
             self._chart_dirty = True
         if "fills" in dirty:
             self.query_one(FillsLog).show(st.fills, st.fills_total, st.fills_epoch)
 
     def _attached_label(self) -> str:
-        """"engine at oxbot.db" for a cockpit attached to another process; "" in-process."""
+        """ "engine at oxbot.db" for a cockpit attached to another process; "" in-process."""
         client = self.oxapp.client
         if not client.attached:
             return ""
@@ -212,12 +317,10 @@ class DashboardScreen(BotActions):
         st = self.oxapp.state
         parts = [f"{', '.join(syms)} ({bot})" for bot, syms in st.stale().items()]
         text = f"⚠ stale prices, not updating: {'; '.join(parts)}" if parts else ""
-        paused = [b.name for b in st.bots.values()
-                  if b.status == "paused" and b.pause_reason]
+        paused = [b.name for b in st.bots.values() if b.status == "paused" and b.pause_reason]
         if paused:
             why = st.bots[paused[0]].pause_reason
-            text += ("  " if text else "⚠ ") + f"paused by the market: {', '.join(paused)} " \
-                f"({why})"
+            text += ("  " if text else "⚠ ") + f"paused by the market: {', '.join(paused)} ({why})"
         if text != self._drawn.get("warning"):
             self._drawn["warning"] = text
             warning = self.query_one("#market-warning", Static)
@@ -228,15 +331,15 @@ class DashboardScreen(BotActions):
         """Repaint every panel and the chart now (after a resync, and for tests' pictures)."""
         self._drawn.clear()
         self._chart_dirty = True
-        self.redraw({"header", "bots", "positions", "reasoning", "equity", "fills"},
-                    force_bots=True)
+        self.redraw(
+            {"header", "bots", "positions", "reasoning", "equity", "fills"}, force_bots=True
+        )
         self._redraw_chart_if_dirty()
 
     def _refresh_footer_if_needed(self) -> None:
         # refresh_bindings rebuilds the footer: only when what check_action answers changed
         # what the footer shows, not which bot: moving between two running bots costs nothing
-        key = (tuple(self.check_action(a, ()) for a in FOOTER_ACTIONS),
-               bool(self.oxapp.state.bots))
+        key = (tuple(self.check_action(a, ()) for a in FOOTER_ACTIONS), bool(self.oxapp.state.bots))
         if key != self._drawn.get("footer"):
             self._drawn["footer"] = key
             self.refresh_bindings()
@@ -324,8 +427,7 @@ class DashboardScreen(BotActions):
 
 
 # the actions whose check_action answer depends on the selected bot
-FOOTER_ACTIONS = ("configure", "start", "stop", "pause", "resume", "flatten", "delete",
-                  "show_all")
+FOOTER_ACTIONS = ("configure", "start", "stop", "pause", "resume", "flatten", "delete", "show_all")
 
 
 def _market_state(bot: m.BotView) -> str:
@@ -338,6 +440,8 @@ def _market_state(bot: m.BotView) -> str:
     if bot.not_ready:
         parts.append(f"not deciding: {bot.not_ready}")
     if bot.unresolved:
-        parts.append(f"order outcome unknown on {', '.join(bot.unresolved)}: "
-                     "looking it up, no new order there")
+        parts.append(
+            f"order outcome unknown on {', '.join(bot.unresolved)}: "
+            "looking it up, no new order there"
+        )
     return "; ".join(parts)

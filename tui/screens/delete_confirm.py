@@ -25,9 +25,12 @@ class DeleteBotScreen(ModalScreen[bool | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="danger"):
             yield Static(f"Delete bot {self._bot}?", id="dialog-title")
-            yield Static("The bot is stopped and removed from the dashboard. Its trades, "
-                         "decisions and equity history stay in the database unless you tick "
-                         "the box.", id="dialog-body")
+            yield Static(
+                "The bot is stopped and removed from the dashboard. Its trades, "
+                "decisions and equity history stay in the database unless you tick "
+                "the box.",
+                id="dialog-body",
+            )
             yield TickBox("Also purge its history (cannot be undone)", id="purge")
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel")

@@ -13,9 +13,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 
-def binding_rows(app_bindings: list[Binding], screen_bindings: list[Binding],
-                 keymap: dict[str, str],
-                 display: Callable[[str], str] = str) -> list[tuple[str, str, str]]:
+def binding_rows(
+    app_bindings: list[Binding],
+    screen_bindings: list[Binding],
+    keymap: dict[str, str],
+    display: Callable[[str], str] = str,
+) -> list[tuple[str, str, str]]:
     """(keys, what it does, binding id) for every binding that has an id; ``display`` turns
     a key name into what the keyboard shows (``question_mark`` -> ``?``)."""
     rows = []
@@ -48,6 +51,8 @@ class HelpScreen(ModalScreen[None]):
         for keys, what, bid in self._rows:
             table.add_row(keys, what, bid)
         with VerticalScroll(id="help-box"):
-            yield Static("Keys — remap any of them in settings (keymap: id = key). "
-                         "Esc closes.", id="help-title")
+            yield Static(
+                "Keys — remap any of them in settings (keymap: id = key). Esc closes.",
+                id="help-title",
+            )
             yield Static(table, id="help-table")

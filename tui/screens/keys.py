@@ -30,8 +30,11 @@ class KeysScreen(ModalScreen[None]):
             yield Static("loading…", id="keys-list", markup=False)
             with Horizontal(classes="field-row"):
                 yield Label("Provider", classes="field-label")
-                yield Input(placeholder="binance, okx, openai, anthropic, …", id="keys-provider",
-                            compact=True)
+                yield Input(
+                    placeholder="binance, okx, openai, anthropic, …",
+                    id="keys-provider",
+                    compact=True,
+                )
             yield Static("", id="keys-provider-error", classes="field-error", markup=False)
             yield VerticalScroll(id="keys-fields")
             yield TickBox("Reveal values", id="keys-reveal")
@@ -106,10 +109,18 @@ class KeysScreen(ModalScreen[None]):
         err.update("" if spec.fields else f"↳ {spec.name} needs no key")
         reveal = self.query_one("#keys-reveal", Checkbox).value
         for f in spec.fields:
-            box.mount(Horizontal(Label(f.label, classes="field-label"),
-                                 Input(id=f"key-{f.name}", password=not reveal, compact=True,
-                                       placeholder="" if f.required else "optional"),
-                                 classes="field-row"))
+            box.mount(
+                Horizontal(
+                    Label(f.label, classes="field-label"),
+                    Input(
+                        id=f"key-{f.name}",
+                        password=not reveal,
+                        compact=True,
+                        placeholder="" if f.required else "optional",
+                    ),
+                    classes="field-row",
+                )
+            )
         self.query_one("#keys-save", Button).disabled = not spec.fields
 
     @on(Checkbox.Changed, "#keys-reveal")
@@ -120,8 +131,10 @@ class KeysScreen(ModalScreen[None]):
     @on(Button.Pressed, "#keys-save")
     def _save(self) -> None:
         provider = self.query_one("#keys-provider", Input).value.strip()
-        fields = {(inp.id or "").removeprefix("key-"): inp.value
-                  for inp in self.query("#keys-fields Input").results(Input)}
+        fields = {
+            (inp.id or "").removeprefix("key-"): inp.value
+            for inp in self.query("#keys-fields Input").results(Input)
+        }
         status = self.query_one("#keys-status", Static)
         status.update(f"saving {provider}…")
 
@@ -136,8 +149,9 @@ class KeysScreen(ModalScreen[None]):
     def _saved(self, provider: str, backend: str) -> None:
         for inp in self.query("#keys-fields Input").results(Input):
             inp.value = ""  # the key leaves the screen once stored
-        self.query_one("#keys-status", Static).update(f"{provider}: saved and read back "
-                                                      f"({backend})")
+        self.query_one("#keys-status", Static).update(
+            f"{provider}: saved and read back ({backend})"
+        )
         self._refresh_list()
 
     @on(Button.Pressed, "#keys-delete")
@@ -150,7 +164,8 @@ class KeysScreen(ModalScreen[None]):
             existed = delete_secret(provider)
             self.app.call_from_thread(
                 self.query_one("#keys-status", Static).update,
-                f"{provider}: deleted" if existed else f"{provider}: no key was stored")
+                f"{provider}: deleted" if existed else f"{provider}: no key was stored",
+            )
             self.app.call_from_thread(self._refresh_list)
 
         self._run(work)

@@ -35,12 +35,27 @@ ADOPT_MEANS = {
 
 class ReconcileScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("escape", "close", "Close", id="reconcile.close",
-                tooltip="Close; undecided differences stay listed (r reopens)"),
-        Binding("A", "all('adopt')", "Adopt all", id="reconcile.adopt_all",
-                tooltip="Adopt every difference that can be adopted"),
-        Binding("I", "all('ignore')", "Ignore all", id="reconcile.ignore_all",
-                tooltip="Ignore every difference"),
+        Binding(
+            "escape",
+            "close",
+            "Close",
+            id="reconcile.close",
+            tooltip="Close; undecided differences stay listed (r reopens)",
+        ),
+        Binding(
+            "A",
+            "all('adopt')",
+            "Adopt all",
+            id="reconcile.adopt_all",
+            tooltip="Adopt every difference that can be adopted",
+        ),
+        Binding(
+            "I",
+            "all('ignore')",
+            "Ignore all",
+            id="reconcile.ignore_all",
+            tooltip="Ignore every difference",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -56,9 +71,12 @@ class ReconcileScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="reconcile-box"):
             yield Static("Reconcile with the exchange", id="reconcile-title")
-            yield Static("A LIVE bot started and the database disagrees with the exchange. "
-                         "Choose per difference; ignored ones change nothing and are "
-                         "reported again at the next start.", id="reconcile-help")
+            yield Static(
+                "A LIVE bot started and the database disagrees with the exchange. "
+                "Choose per difference; ignored ones change nothing and are "
+                "reported again at the next start.",
+                id="reconcile-help",
+            )
             yield VerticalScroll(id="reconcile-list")
             with Horizontal(id="reconcile-buttons"):
                 yield Button("Close", id="close")
@@ -88,9 +106,11 @@ class ReconcileScreen(ModalScreen[None]):
             rows.append(self._row(key, bot, item))
         await box.mount_all(rows)
         self.query_one("#adopt-all", Button).disabled = not any(
-            "adopt" in i.actions for _, i in items)
+            "adopt" in i.actions for _, i in items
+        )
         self.query_one("#reconcile-title", Static).update(
-            f"Reconcile with the exchange: {len(items)} difference(s)")
+            f"Reconcile with the exchange: {len(items)} difference(s)"
+        )
 
     def _row(self, key: str, bot: str, item: m.ReconcileItem) -> Vertical:
         waiting = (bot, item.id) in self._sent
@@ -101,18 +121,26 @@ class ReconcileScreen(ModalScreen[None]):
         if item.kind in ADOPT_MEANS and "adopt" in item.actions:
             text.append(f"\n{ADOPT_MEANS[item.kind]}", style="dim")
         if "adopt" not in item.actions:
-            text.append("\nonly ignore is possible: oxbot never moves funds to match",
-                        style="dim")
+            text.append("\nonly ignore is possible: oxbot never moves funds to match", style="dim")
         if waiting:
             text.append("\n… waiting for the engine", style="italic")
         buttons = []
         if "adopt" in item.actions:
-            buttons.append(Button("Adopt", id=f"adopt-{key}", variant="warning",
-                                  disabled=waiting, classes="rc-button"))
-        buttons.append(Button("Ignore", id=f"ignore-{key}", disabled=waiting,
-                              classes="rc-button"))
-        return Vertical(Static(text, classes="rc-text"), Horizontal(*buttons,
-                        classes="rc-actions"), classes="rc-row")
+            buttons.append(
+                Button(
+                    "Adopt",
+                    id=f"adopt-{key}",
+                    variant="warning",
+                    disabled=waiting,
+                    classes="rc-button",
+                )
+            )
+        buttons.append(Button("Ignore", id=f"ignore-{key}", disabled=waiting, classes="rc-button"))
+        return Vertical(
+            Static(text, classes="rc-text"),
+            Horizontal(*buttons, classes="rc-actions"),
+            classes="rc-row",
+        )
 
     # ------------------------------------------------------------------ choices
 
@@ -122,7 +150,8 @@ class ReconcileScreen(ModalScreen[None]):
             return
         self._sent[(bot, item.id)] = self.oxapp.send(
             m.ResolveReconcile(bot=bot, item_id=item.id, action=action),
-            f"{bot}: {action} {item.kind} {item.symbol}")
+            f"{bot}: {action} {item.kind} {item.symbol}",
+        )
         for b in self.query(f"#adopt-{key}, #ignore-{key}").results(Button):
             b.disabled = True
 

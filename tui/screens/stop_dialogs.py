@@ -44,7 +44,8 @@ class StopBotScreen(ModalScreen[str | None]):
                 f"{self._bot} holds {held}. Keep: {them} stay{'s' if them == 'it' else ''} "
                 "open, and stop-loss and take-profit are NOT watched until the bot runs "
                 f"again. Close: {them} {'is' if them == 'it' else 'are'} sold at market now.",
-                id="dialog-body")
+                id="dialog-body",
+            )
             with Horizontal(id="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Keep positions", id="keep", variant="primary")
@@ -78,15 +79,18 @@ class PanicScreen(ConfirmScreen):
         self._counts = counts
         self._hold = hold
         self._shown = counts()
-        super().__init__("PANIC: stop everything?", self._text(*self._shown),
-                         confirm_label="PANIC", danger=True)
+        super().__init__(
+            "PANIC: stop everything?", self._text(*self._shown), confirm_label="PANIC", danger=True
+        )
 
     @staticmethod
     def _text(active: int, positions: int) -> str:
-        return (f"Stop {fmt.count(active, 'running or paused bot')} and close "
-                f"{fmt.count(positions, 'open position')} at market now.\n"
-                "No bot makes a new decision while this question is open; stop-loss and "
-                "take-profit still close positions.")
+        return (
+            f"Stop {fmt.count(active, 'running or paused bot')} and close "
+            f"{fmt.count(positions, 'open position')} at market now.\n"
+            "No bot makes a new decision while this question is open; stop-loss and "
+            "take-profit still close positions."
+        )
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -110,8 +114,10 @@ class QuitScreen(ConfirmScreen):
     """Quitting a cockpit that hosts the engine while bots run: they stop with it. A second q
     (or ctrl+c) quits."""
 
-    BINDINGS = [*ConfirmScreen.BINDINGS,
-                Binding("q", "quit_now", "Quit", id="quit.again", show=False)]
+    BINDINGS = [
+        *ConfirmScreen.BINDINGS,
+        Binding("q", "quit_now", "Quit", id="quit.again", show=False),
+    ]
 
     def action_quit_now(self) -> None:
         self.dismiss(True)
@@ -123,4 +129,5 @@ class QuitScreen(ConfirmScreen):
             "the engine with them: their state is saved and they resume the next time oxbot "
             "starts, but until then no stop-loss or take-profit is watched. (`oxbot run "
             "--headless` keeps bots running without a cockpit.)",
-            confirm_label="Quit")
+            confirm_label="Quit",
+        )

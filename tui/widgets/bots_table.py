@@ -24,10 +24,18 @@ from ..palette import colour
 
 # key, label, right-aligned
 COLUMNS = (
-    ("name", "Bot", False), ("strategy", "Strategy", False), ("symbols", "Symbols", False),
-    ("tf", "TF", False), ("mode", "Mode", False), ("status", "Status", False),
-    ("equity", "Equity", True), ("pnl", "P&L %", True), ("pos", "Pos", True),
-    ("trades", "Round trips", True), ("last", "Last", False), ("next", "Next in", False),
+    ("name", "Bot", False),
+    ("strategy", "Strategy", False),
+    ("symbols", "Symbols", False),
+    ("tf", "TF", False),
+    ("mode", "Mode", False),
+    ("status", "Status", False),
+    ("equity", "Equity", True),
+    ("pnl", "P&L %", True),
+    ("pos", "Pos", True),
+    ("trades", "Round trips", True),
+    ("last", "Last", False),
+    ("next", "Next in", False),
     ("llm", "LLM $/fail", False),
 )
 # Columns left out, in this order, until the rest fits the table's width: what a trader needs
@@ -123,8 +131,10 @@ class BotsTable(Widget, can_focus=True):
 
     def _compute_widths(self) -> None:
         """Columns and their widths from the content and the table's actual width."""
-        natural = {k: max([len(label)] + [len(self._cells[n][i][0]) for n in self._names])
-                   for i, (k, label, _) in enumerate(COLUMNS)}
+        natural = {
+            k: max([len(label)] + [len(self._cells[n][i][0]) for n in self._names])
+            for i, (k, label, _) in enumerate(COLUMNS)
+        }
         keys = [k for k, _, _ in COLUMNS]
         room = self.size.width or 10_000  # not laid out yet: everything
         llm = keys.index("llm")
@@ -151,12 +161,19 @@ class BotsTable(Widget, can_focus=True):
         nxt = None if b.next_cycle_ts is None or not now_ms else b.next_cycle_ts - now_ms
         live = c.mode.value == "live"
         return [
-            (b.name, ""), (strat, ""), (",".join(s.split("/")[0] for s in c.symbols), ""),
-            (c.timeframe, ""), ("LIVE" if live else "paper", "live-mode" if live else ""),
+            (b.name, ""),
+            (strat, ""),
+            (",".join(s.split("/")[0] for s in c.symbols), ""),
+            (c.timeframe, ""),
+            ("LIVE" if live else "paper", "live-mode" if live else ""),
             (status_text(b), fmt.STATUS_VARIABLE.get(status, "")),
-            (fmt.money(b.equity), ""), (fmt.signed_pct(b.pnl_pct), fmt.pnl_variable(b.pnl_pct)),
-            (str(b.open_positions), ""), (str(b.trades), ""), (fmt.hhmm(b.last_decision_ts), ""),
-            (fmt.duration(nxt) if status == "running" else "—", ""), (llm, ""),
+            (fmt.money(b.equity), ""),
+            (fmt.signed_pct(b.pnl_pct), fmt.pnl_variable(b.pnl_pct)),
+            (str(b.open_positions), ""),
+            (str(b.trades), ""),
+            (fmt.hhmm(b.last_decision_ts), ""),
+            (fmt.duration(nxt) if status == "running" else "—", ""),
+            (llm, ""),
         ]
 
     # ------------------------------------------------------------------ rendering
@@ -164,8 +181,9 @@ class BotsTable(Widget, can_focus=True):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._names) + 1
 
-    def _line(self, cells: list[Cell] | None, style: Style, width: int,
-              on_cursor: bool = False) -> Strip:
+    def _line(
+        self, cells: list[Cell] | None, style: Style, width: int, on_cursor: bool = False
+    ) -> Strip:
         text = Text(no_wrap=True, overflow="crop", end="")
         idx = [i for i, (k, _, _) in enumerate(COLUMNS) if k in self._keys]
         for w, i in zip(self._widths, idx, strict=True):
@@ -186,8 +204,13 @@ class BotsTable(Widget, can_focus=True):
         if len(self._widths) != len(self._keys):
             self._compute_widths()
         if y == 0:
-            head: tuple[object, ...] = ("head", width, self._keys, tuple(self._widths),
-                                        self.app.theme)
+            head: tuple[object, ...] = (
+                "head",
+                width,
+                self._keys,
+                tuple(self._widths),
+                self.app.theme,
+            )
             if head not in self._cache:
                 self._cache[head] = self._line(None, base + Style(bold=True), width)
             return self._cache[head]
@@ -202,11 +225,17 @@ class BotsTable(Widget, can_focus=True):
         if on_cursor:
             bg = colour(self.app, "primary" if self.has_focus else "panel-lighten-2")
             fg = colour(self.app, "cursor-text") if self.has_focus else ""
-            style = base + Style(bgcolor=bg or None, color=fg or None, bold=True,
-                                 reverse=not bg)
-        key: tuple[object, ...] = (name, tuple(cells), width, self._keys,
-                                   tuple(self._widths), on_cursor, self.has_focus,
-                                   self.app.theme)
+            style = base + Style(bgcolor=bg or None, color=fg or None, bold=True, reverse=not bg)
+        key: tuple[object, ...] = (
+            name,
+            tuple(cells),
+            width,
+            self._keys,
+            tuple(self._widths),
+            on_cursor,
+            self.has_focus,
+            self.app.theme,
+        )
         strip = self._cache.get(key)
         if strip is None:
             if len(self._cache) > 500:

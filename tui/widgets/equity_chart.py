@@ -12,9 +12,12 @@ MAX_OVERLAID = 8  # more lines than this are unreadable in a terminal
 
 
 class EquityChart(PlotextPlot):
-    def show(self, selected: str | None,
-             series: Mapping[str, Sequence[tuple[int, float]]],
-             deposits: Sequence[tuple[int, float]] = ()) -> None:
+    def show(
+        self,
+        selected: str | None,
+        series: Mapping[str, Sequence[tuple[int, float]]],
+        deposits: Sequence[tuple[int, float]] = (),
+    ) -> None:
         """``deposits``: the selected bot's net deposits as a step line (DashboardState.
         deposits_of), drawn beside its equity when it had deposits or withdrawals, so a
         capital edit reads as a deposit, not as a gain or a loss."""
@@ -37,12 +40,17 @@ class EquityChart(PlotextPlot):
             if with_deposits:  # under the equity line, which stays readable on top
                 dys = [v for _, v in deposits]
                 lo, hi = min(lo, *dys), max(hi, *dys)
-                plt.plot([(ts - t0) / 60_000 for ts, _ in deposits], dys,
-                         label="net deposits (steps: deposits, withdrawals)", marker="dot",
-                         color="white")
+                plt.plot(
+                    [(ts - t0) / 60_000 for ts, _ in deposits],
+                    dys,
+                    label="net deposits (steps: deposits, withdrawals)",
+                    marker="dot",
+                    color="white",
+                )
             label = "equity" if with_deposits else None if selected else name
-            plt.plot(xs, ys, label=label, marker="braille",
-                     color=SERIES_COLOURS[i % len(SERIES_COLOURS)])
+            plt.plot(
+                xs, ys, label=label, marker="braille", color=SERIES_COLOURS[i % len(SERIES_COLOURS)]
+            )
             drawn += 1
         if drawn and hi - lo < abs(hi) * 0.002:  # a flat line: show ±0.5%, not ±50%
             lo, hi = lo - abs(lo) * 0.005, hi + abs(hi) * 0.005
@@ -62,22 +70,23 @@ class EquityChart(PlotextPlot):
         self.refresh()
 
 
-def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int],
-               values: Sequence[float]) -> None:
+def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int], values: Sequence[float]) -> None:
     """One curve over a long history (a backtest): x in days since the first point, or hours
     when it spans under three days."""
     plt = chart.plt
     plt.clear_data()
     plt.clear_figure()
     if len(ts) >= 2:
-        points = _thin(list(zip((int(t) for t in ts), (float(v) for v in values),
-                                strict=True)), MAX_POINTS)
+        points = _thin(
+            list(zip((int(t) for t in ts), (float(v) for v in values), strict=True)), MAX_POINTS
+        )
         span = points[-1][0] - points[0][0]
         unit, label = (86_400_000, "days") if span >= 3 * 86_400_000 else (3_600_000, "hours")
         t0 = points[0][0]
         ys = [v for _, v in points]
-        plt.plot([(t - t0) / unit for t, _ in points], ys, marker="braille",
-                 color=SERIES_COLOURS[0])
+        plt.plot(
+            [(t - t0) / unit for t, _ in points], ys, marker="braille", color=SERIES_COLOURS[0]
+        )
         lo, hi = min(ys), max(ys)
         if hi - lo < abs(hi) * 0.002:
             lo, hi = lo - abs(lo) * 0.005, hi + abs(hi) * 0.005

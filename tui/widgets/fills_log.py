@@ -15,20 +15,30 @@ from oxbot.engine.messages import OrderFilled
 from .. import formatting as fmt
 from ..palette import colour
 
-REASON_TEXT = {"stop_loss": "STOP-LOSS", "take_profit": "TAKE-PROFIT", "flatten": "FLATTEN",
-               "entry": "entry", "exit": "exit"}
+REASON_TEXT = {
+    "stop_loss": "STOP-LOSS",
+    "take_profit": "TAKE-PROFIT",
+    "flatten": "FLATTEN",
+    "entry": "entry",
+    "exit": "exit",
+}
 SHOWN_MAX = 500
 
 
 class FillsLog(RichLog):
     """Appends only fills it has not shown yet (the state keeps the history)."""
 
-    def __init__(self, *, id: str | None = None,  # noqa: A002 - Textual's name
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
         # min_width 0: RichLog renders at least 78 columns by default, which a half-width
         # panel then cuts off instead of wrapping.
-        super().__init__(id=id, classes=classes, wrap=True, markup=False, min_width=0,
-                         max_lines=SHOWN_MAX)
+        super().__init__(
+            id=id, classes=classes, wrap=True, markup=False, min_width=0, max_lines=SHOWN_MAX
+        )
         self._shown = 0
         self._fills: list[OrderFilled] = []
         self._width = 0
@@ -52,7 +62,7 @@ class FillsLog(RichLog):
         new = total - self._shown
         if new <= 0:
             return
-        self._append(self._fills[-min(new, len(self._fills)):])
+        self._append(self._fills[-min(new, len(self._fills)) :])
         self._shown = total
 
     def on_resize(self, event: Resize) -> None:
@@ -93,7 +103,9 @@ class FillsLog(RichLog):
         if reason not in ("entry", "exit"):
             t.append(f" {reason}", style="bold")
         if f.realised is not None and f.reason != "entry":  # a close shows its P&L, even 0
-            t.append(f" P&L {fmt.signed_money(f.realised)}",
-                     style=colour(self.app, fmt.pnl_variable(f.realised)))
+            t.append(
+                f" P&L {fmt.signed_money(f.realised)}",
+                style=colour(self.app, fmt.pnl_variable(f.realised)),
+            )
         t.append(f" @{fmt.price(f.price)}")  # one word: a wrap never strands the "@"
         return t

@@ -17,9 +17,24 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 # Actions by importance: the first ones are kept when the width runs out.
-PRIORITY = ("panic", "help", "command_palette", "reconcile", "start", "stop", "pause", "resume",
-            "flatten", "new_bot", "quit", "configure", "delete", "backtest", "keys",
-            "cycle_theme")
+PRIORITY = (
+    "panic",
+    "help",
+    "command_palette",
+    "reconcile",
+    "start",
+    "stop",
+    "pause",
+    "resume",
+    "flatten",
+    "new_bot",
+    "quit",
+    "configure",
+    "delete",
+    "backtest",
+    "keys",
+    "cycle_theme",
+)
 
 
 def _rank(action: str) -> int:
@@ -57,8 +72,11 @@ class FittingFooter(Footer):
             if used + width <= room + 2:  # no gap after the last key
                 keep.add(i)
                 used += width
-        return [(b.key, display, b.description, b.action, enabled, tooltip or b.description)
-                for i, (b, enabled, tooltip, display) in enumerate(items) if i in keep]
+        return [
+            (b.key, display, b.description, b.action, enabled, tooltip or b.description)
+            for i, (b, enabled, tooltip, display) in enumerate(items)
+            if i in keep
+        ]
 
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
@@ -66,8 +84,9 @@ class FittingFooter(Footer):
         keys = self._keys()
         self.styles.grid_size_columns = len(keys)
         for key, display, label, action, enabled, tip in keys:
-            yield FooterKey(key, display, label, action, disabled=not enabled, tooltip=tip
-                            ).data_bind(compact=Footer.compact)
+            yield FooterKey(
+                key, display, label, action, disabled=not enabled, tooltip=tip
+            ).data_bind(compact=Footer.compact)
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True
@@ -88,8 +107,13 @@ class FittingFooter(Footer):
             await self.recompose()
             return
         for widget, (key, display, label, action, enabled, tip) in zip(shown, keys, strict=True):
-            if (widget.key, widget.key_display, widget.description, widget.action,
-                    not widget.has_class("-disabled")) == (key, display, label, action, enabled):
+            if (
+                widget.key,
+                widget.key_display,
+                widget.description,
+                widget.action,
+                not widget.has_class("-disabled"),
+            ) == (key, display, label, action, enabled):
                 continue
             resized = len(widget.description) != len(label) or widget.key_display != display
             widget.key, widget.key_display, widget.description = key, display, label

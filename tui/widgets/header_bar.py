@@ -24,14 +24,26 @@ class HeaderBar(Horizontal):
         yield Static("", id="header-figures")
         yield Static("", id="header-clock")
 
-    def show(self, *, live: str, bots: int, running: int, equity: Decimal, pnl_today: Decimal,
-             engine_state: str, clock_ms: int, market_ms: int = 0,
-             attached: str = "") -> None:
+    def show(
+        self,
+        *,
+        live: str,
+        bots: int,
+        running: int,
+        equity: Decimal,
+        pnl_today: Decimal,
+        engine_state: str,
+        clock_ms: int,
+        market_ms: int = 0,
+        attached: str = "",
+    ) -> None:
         """``attached``: where the engine runs when it is another process ("" in-process)."""
         # live: "active" (a LIVE bot runs or holds positions), "stopped" or "" (paper only)
         banner = self.query_one("#mode-banner", Static)
-        update_static(banner, {"active": " ⚠ LIVE — REAL MONEY ",
-                               "stopped": " LIVE (stopped) "}.get(live, " PAPER "))
+        update_static(
+            banner,
+            {"active": " ⚠ LIVE — REAL MONEY ", "stopped": " LIVE (stopped) "}.get(live, " PAPER "),
+        )
         banner.set_class(live == "active", "live")
         banner.set_class(live == "stopped", "live-stopped")
         banner.set_class(not live, "paper")
@@ -40,8 +52,10 @@ class HeaderBar(Horizontal):
         figures.append(" Equity ", style="dim")
         figures.append(fmt.money(equity), style="bold")
         figures.append("  Today ", style="dim")
-        figures.append(f"{fmt.signed_money(pnl_today)} ({fmt.signed_pct(pnl_pct)})",
-                       style=f"bold {colour(self.app, fmt.pnl_variable(pnl_today))}")
+        figures.append(
+            f"{fmt.signed_money(pnl_today)} ({fmt.signed_pct(pnl_pct)})",
+            style=f"bold {colour(self.app, fmt.pnl_variable(pnl_today))}",
+        )
         figures.append("  engine ", style="dim")
         figures.append(engine_state, style="bold")
         if attached:

@@ -17,8 +17,16 @@ from oxbot.engine.messages import PositionView
 from .. import formatting as fmt
 from ..palette import colour
 
-COLUMNS = (("bot", "Bot"), ("symbol", "Symbol"), ("qty", "Qty"), ("entry", "Entry"),
-           ("mark", "Mark"), ("upnl", "uP&L"), ("sl", "SL"), ("tp", "TP"))
+COLUMNS = (
+    ("bot", "Bot"),
+    ("symbol", "Symbol"),
+    ("qty", "Qty"),
+    ("entry", "Entry"),
+    ("mark", "Mark"),
+    ("upnl", "uP&L"),
+    ("sl", "SL"),
+    ("tp", "TP"),
+)
 DROP_ORDER = ("mark", "entry", "qty")  # left out, in this order, when the panel is narrow
 CELL_PAD = 2  # DataTable's cell_padding of 1 on each side
 NOT_WATCHED = "not watched"
@@ -36,16 +44,23 @@ class PositionsTable(DataTable[str | Text]):
             self._width = event.size.width
             self.show(self._last[0], all_bots=self._last[1], unwatched=self._last[2])
 
-    def show(self, positions: list[PositionView], *, all_bots: bool,
-             unwatched: frozenset[str] = frozenset()) -> None:
+    def show(
+        self,
+        positions: list[PositionView],
+        *,
+        all_bots: bool,
+        unwatched: frozenset[str] = frozenset(),
+    ) -> None:
         """All bots: a Bot column first; one bot: its name is in the panel title already.
         Positions of the bots in ``unwatched`` (stopped, in error, or their engine gone) show
         SL/TP as "not watched": nothing sells at those levels until the bot runs again."""
         self._last = (positions, all_bots, unwatched)
         rows = [self._cells(p, p.bot in unwatched) for p in positions]
         keys = [k for k, _ in COLUMNS if all_bots or k != "bot"]
-        widths = {k: max([len(label)] + [len(r[k].plain) for r in rows]) + CELL_PAD
-                  for k, label in COLUMNS}
+        widths = {
+            k: max([len(label)] + [len(r[k].plain) for r in rows]) + CELL_PAD
+            for k, label in COLUMNS
+        }
         room = self.size.width - 1  # one column for the vertical scrollbar when it shows
         for drop in DROP_ORDER:
             if sum(widths[k] for k in keys) <= room:
@@ -68,10 +83,14 @@ class PositionsTable(DataTable[str | Text]):
             return right(fmt.price(price))  # type: ignore[arg-type]
 
         return {
-            "bot": Text(p.bot), "symbol": Text(fmt.short_symbol(p.symbol)),
-            "qty": right(fmt.qty(p.qty)), "entry": right(fmt.price(p.entry)),
+            "bot": Text(p.bot),
+            "symbol": Text(fmt.short_symbol(p.symbol)),
+            "qty": right(fmt.qty(p.qty)),
+            "entry": right(fmt.price(p.entry)),
             "mark": right(fmt.price(p.mark)),
-            "upnl": right(fmt.signed_money(p.unrealised),
-                          colour(self.app, fmt.pnl_variable(p.unrealised))),
-            "sl": level(p.stop_loss), "tp": level(p.take_profit),
+            "upnl": right(
+                fmt.signed_money(p.unrealised), colour(self.app, fmt.pnl_variable(p.unrealised))
+            ),
+            "sl": level(p.stop_loss),
+            "tp": level(p.take_profit),
         }

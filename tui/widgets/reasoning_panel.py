@@ -26,8 +26,12 @@ class ReasoningPanel(VerticalScroll):
     instead fails while the panel is hidden (compact layout) and as content grows.
     """
 
-    def __init__(self, *, id: str | None = None,  # noqa: A002 - Textual's name
-                 classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        id: str | None = None,  # noqa: A002 - Textual's name
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
         self.following = True
         self._bot: str | None = None
@@ -124,8 +128,10 @@ class ReasoningPanel(VerticalScroll):
         out.append("→ " + (", ".join(acts) if acts else "HOLD"), style="bold")
         if e.verdict:
             out.append("  risk: ")
-            out.append(e.verdict.upper(),
-                       style=f"bold {colour(self.app, VERDICT_VARIABLE.get(e.verdict, ''))}")
+            out.append(
+                e.verdict.upper(),
+                style=f"bold {colour(self.app, VERDICT_VARIABLE.get(e.verdict, ''))}",
+            )
             if e.verdict_reasons:
                 out.append(" — " + "; ".join(e.verdict_reasons))
         out.append("\n\n")
