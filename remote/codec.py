@@ -122,6 +122,10 @@ def decode(line: str | bytes) -> Message:
         body = json.loads(line)
     except json.JSONDecodeError as e:
         raise DecodeError(f"message is not valid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise DecodeError("message is nested too deeply") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise DecodeError(f"message cannot be read: {e}") from None
     if not isinstance(body, dict):
         raise DecodeError('message must be a JSON object such as {"type": "StartBot", ...}')
     type_name = body.pop("type", None)
@@ -134,7 +138,12 @@ def decode(line: str | bytes) -> Message:
         # From JSON text, not from the parsed dict: pydantic's JSON mode reads "1.50" as a
         # Decimal and a list as a tuple, which its strict Python mode would refuse.
         msg: Message = _adapter(cls).validate_json(json.dumps(body))
+    except RecursionError:
+        raise DecodeError("message is nested too deeply") from None
     except ValidationError as e:
+        if any(p["type"] == "json_invalid" for p in e.errors(include_url=False)):
+            # Python's json reads a lone surrogate (\\ud800) that no UTF-8 text can hold
+            raise DecodeError("message holds text that is not valid Unicode") from None
         raise DecodeError(_explain(cls, e)) from None
     return msg
 

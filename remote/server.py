@@ -213,8 +213,8 @@ class ControlServer:
     ) -> None:
         while True:
             try:
-                line = await reader.readline()
-            except ValueError:  # longer than LINE_LIMIT; the reader has discarded it
+                line = await _read_line(reader)
+            except LineTooLong:  # discarded whole, up to its newline: no tail is read as a line
                 self._reply(writer, ProtocolError(message="line too long; ignored"))
                 continue
             if not line:
@@ -270,3 +270,30 @@ def _prepare_directory(directory: Path) -> None:
         )
     if st.st_mode & 0o077:
         os.chmod(directory, 0o700)
+
+
+class LineTooLong(Exception):
+    """A client's line was longer than LINE_LIMIT; all of it has been read and dropped."""
+
+
+async def _read_line(reader: asyncio.StreamReader) -> bytes:
+    """The next line (b"" at the end of the stream). A line longer than the reader's limit is
+    read to its newline and dropped, then LineTooLong: asyncio's readline() would drop only
+    what it had buffered and hand the rest of the line back as a line of its own, so the tail
+    of an over-long line would run as a command."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as e:  # the end of the stream, maybe after a last line
+        return e.partial
+    except asyncio.LimitOverrunError as e:
+        scanned = e.consumed  # bytes buffered before the newline, or with no newline in them
+    while True:
+        try:
+            await reader.readexactly(scanned)
+            await reader.readuntil(b"\n")  # the rest of the line, through its newline
+        except asyncio.IncompleteReadError:
+            return b""  # the stream ended inside the over-long line
+        except asyncio.LimitOverrunError as again:
+            scanned = again.consumed
+            continue
+        raise LineTooLong

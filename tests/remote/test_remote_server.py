@@ -83,6 +83,51 @@ async def test_malformed_lines_get_an_error_line_and_the_server_lives(server, co
     assert isinstance(await other.next(), EngineSnapshot)
 
 
+async def test_an_over_long_line_is_dropped_whole_and_its_tail_never_runs(
+    server, engine, connect
+) -> None:
+    """asyncio's readline() drops only what it buffered of a line over the limit and hands the
+    rest back as a line of its own (CPython Lib/asyncio/streams.py, readline: "the buffer is
+    cleared" when no separator was found): the tail of a 17 MiB line once ran as a command."""
+    from oxbot.remote.server import LINE_LIMIT
+
+    client = await connect(server.path)
+    await client.next()  # snapshot
+    smuggled = b'{"type":"StartBot","request_id":"smuggled","name":"alpha"}\n'
+    await client.send_raw(b" " * (LINE_LIMIT + 1024 * 1024) + smuggled)
+    err = await client.next_of(ProtocolError)
+    assert err.message == "line too long; ignored"
+    # The connection goes on: the next command is answered, and the smuggled one never ran.
+    await client.send(StartBot(request_id="after", name="beta"))
+    done = await client.next_of(CommandDone)
+    assert done.request_id == "after"
+    assert engine.submitted == [StartBot(request_id="after", name="beta")]
+
+
+@pytest.mark.parametrize(
+    "line, said",
+    [
+        (b"[" * 100_000 + b"\n", "nested too deeply"),
+        (b'{"type":"StartBot","name":' + b"[" * 5000 + b"]" * 5000 + b"}\n", "nested too deeply"),
+        (b'{"type":"StartBot","name":' + b"7" * 5000 + b"}\n", "cannot be read"),
+        (b'{"type":"StartBot","name":"\\ud800"}\n', "not valid Unicode"),
+    ],
+    ids=["deep-list", "deep-field", "huge-integer", "lone-surrogate"],
+)
+async def test_json_that_python_cannot_hold_gets_an_error_line(
+    server, engine, connect, line: bytes, said: str
+) -> None:
+    """Python's json raises RecursionError on deep nesting and ValueError on integers of more
+    than 4,300 digits (sys.set_int_max_str_digits); both once closed the connection."""
+    client = await connect(server.path)
+    await client.next()  # snapshot
+    await client.send_raw(line)
+    err = await client.next_of(ProtocolError)
+    assert said in err.message
+    await client.send(StartBot(request_id="after", name="alpha"))
+    assert (await client.next_of(CommandDone)).request_id == "after"
+
+
 async def test_a_client_that_hangs_up_mid_stream_harms_nobody(server, engine, connect) -> None:
     rude = await connect(server.path)
     await rude.send_raw(b'{"type": "StartBot", "name": "alp')  # half a line, then gone
