@@ -112,10 +112,11 @@ def key_check(opts: RuntimeOptions) -> Callable[[BotConfig], Any]:
                     creds = await creds
             except SecretsError as e:
                 creds, unreadable = None, str(e)
-            if creds is None:
-                missing.append(
-                    (f"API keys for {config.exchange}", config.exchange, ("api_key", "secret"))
-                )
+            if creds is None:  # every field the exchange's key has (ccxt requiredCredentials)
+                fields = ("api_key", "secret")
+                if needs_passphrase(config.exchange):
+                    fields += ("passphrase",)
+                missing.append((f"API keys for {config.exchange}", config.exchange, fields))
             elif not getattr(creds, "password", None) and needs_passphrase(config.exchange):
                 missing.append(
                     (f"the API passphrase for {config.exchange}", config.exchange, ("passphrase",))

@@ -113,21 +113,17 @@ def provider_spec(provider: str) -> ProviderSpec:
             if quirks.key_and_secret_only(name):
                 return ProviderSpec(name, "exchange", (_API_KEY, _SECRET))
             return ProviderSpec(name, "exchange", (_API_KEY, _SECRET, _OPTIONAL_PASSPHRASE))
-    llm = _llm_providers()
+    from oxbot.engine.llm import catalog  # noqa: PLC0415 - the package loads pandas
+
+    llm = catalog.PROVIDERS
     if name in llm:
         return ProviderSpec(name, "llm", (_API_KEY,) if llm[name].takes_key else ())
+    if name in catalog.OTHER_KEY_NAMES or name in catalog.OTHER_KEYLESS_NAMES:
+        return ProviderSpec(name, "llm", (_API_KEY,) if name in catalog.OTHER_KEY_NAMES else ())
     raise UsageError(
         f"unknown provider {provider!r}; use a ccxt exchange id (binance, okx, kraken, ...) or "
         f"an LLM provider ({', '.join(llm)})"
     )
-
-
-def _llm_providers() -> Mapping[str, Any]:
-    """The LLM providers' table (engine/llm/catalog.py); imported when asked: the package
-    loads pandas."""
-    from oxbot.engine.llm.catalog import PROVIDERS  # noqa: PLC0415
-
-    return PROVIDERS
 
 
 class SecretEntry(NamedTuple):

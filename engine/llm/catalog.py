@@ -56,3 +56,17 @@ PROVIDERS: dict[str, ProviderInfo] = {
     "offline": ProviderInfo("", "offline-rules", False, takes_key=False, free=True),
 }
 FREE_PROVIDERS: tuple[str, ...] = tuple(n for n, p in PROVIDERS.items() if p.free)
+
+# Names `oxbot keys` has always accepted for an LLM key although no bot provider reads them (a
+# bot reaches these services as openai_compatible): kept so that keys stored under them can still
+# be set, listed, checked and deleted. Keyless ones store nothing but are not "unknown".
+OTHER_KEY_NAMES: tuple[str, ...] = (
+    "google",
+    "mistral",
+    "groq",
+    "xai",
+    "moonshot",
+    "together",
+    "fireworks",
+)
+OTHER_KEYLESS_NAMES: tuple[str, ...] = ("lmstudio",)

@@ -99,6 +99,16 @@ def test_live_bot_without_exchange_keys_is_refused_at_start(
     assert _rows(home) == [("real", "stopped")]
 
 
+def test_a_live_okx_bot_is_told_every_field_its_key_needs(oxbot, home, no_keyring) -> None:
+    """OKX keys have a passphrase (ccxt okx.py requiredCredentials: password True): the message
+    once named only the key and the secret, and the next start then failed on the passphrase."""
+    code, _out, err = oxbot("bots", "add", "ok", "--exchange", "okx", "--live", "--yes-i-mean-live")
+    assert code == 1 and err.splitlines()[0] == (
+        "oxbot: ok needs API keys for okx: export OXBOT_OKX_API_KEY and OXBOT_OKX_SECRET and "
+        "OXBOT_OKX_PASSPHRASE, or run `oxbot keys set okx` once the keyring works"
+    ), err
+
+
 def test_llm_bot_without_its_key_is_refused_and_a_keyless_one_is_not(
     oxbot, home, no_keyring
 ) -> None:

@@ -72,6 +72,11 @@ def test_half_set_environment_is_an_error_naming_both_variables(
         ("hyperliquid", ("api_key", "secret", "passphrase")),  # any ccxt id; passphrase optional
         ("deepseek", ("api_key",)),
         ("ollama", ()),
+        # names `oxbot keys` accepted before the provider table: keys stored under them must
+        # stay listable and deletable
+        ("groq", ("api_key",)),
+        ("google", ("api_key",)),
+        ("lmstudio", ()),
     ],
 )
 def test_provider_fields(provider: str, fields: tuple[str, ...]) -> None:
