@@ -20,7 +20,7 @@ from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
 from .clock import WallClock
 from .commands import CommandHandlers
 from .errors import ConfigError, OxbotError, StorageError
-from .hold import DecisionHold
+from .hold import DecisionHold, lease_s
 from .lanes import SENT_AT_PANIC, CommandLanes
 from .market.window import bars_needed, check_warmup
 from .messages import (
@@ -622,7 +622,11 @@ class Engine:
         if cmd.hold:
             self.hold.hold(cmd.seconds, cmd.why)
             if not was:
-                log.info("new decisions held: %s (for %d s unless renewed)", cmd.why, cmd.seconds)
+                log.info(
+                    "new decisions held: %s (for %g s unless renewed)",
+                    cmd.why,
+                    lease_s(cmd.seconds),
+                )
         else:
             self.hold.release()
             if was:

@@ -27,7 +27,7 @@ class DecisionHold:
         self._why = ""
 
     def hold(self, seconds: float, why: str) -> None:
-        seconds = max(0.0, min(float(seconds), MAX_LEASE_S))  # never for good
+        seconds = lease_s(seconds)
         self._until = self._monotonic() + seconds
         self._why = why or "decisions held"
 
@@ -38,6 +38,14 @@ class DecisionHold:
         if self._until and self._monotonic() < self._until:
             return self._why
         return ""
+
+
+def lease_s(seconds: float) -> float:
+    """``seconds`` as a lease: 0 to MAX_LEASE_S (never for good; an integer too large for a float
+    from a remote client is the longest lease, not an error)."""
+    if seconds >= MAX_LEASE_S:  # compared as given: float(10**4000) would overflow
+        return MAX_LEASE_S
+    return max(0.0, float(seconds))
 
 
 def withheld(decision: Decision, why: str) -> Decision:

@@ -337,3 +337,17 @@ async def test_stop_keeps_or_closes_positions_as_asked_or_as_the_bot_is_set(stor
         assert asked.ok and asked.message == "asked stopped; 1 position closed"
         assert await store.load_positions("asked") == {}
         assert all(r.status is BotStatus.STOPPED for r in runners.values())
+
+
+async def test_a_hold_of_absurd_length_is_the_longest_lease_and_a_negative_one_none(
+    store: Store,
+) -> None:
+    """A remote client can send any integer: 10**4000 once failed the command with "int too
+    large to convert to float"; a negative length was logged as held for that long."""
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
+    async with running(h):
+        assert (await h.do(HoldDecisions(seconds=10**4000))).ok
+        assert h.engine.hold.reason()
+        assert (await h.do(HoldDecisions(hold=False))).ok
+        assert (await h.do(HoldDecisions(seconds=-(10**20)))).ok
+        assert h.engine.hold.reason() == ""
