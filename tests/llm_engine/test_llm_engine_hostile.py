@@ -74,7 +74,10 @@ def bot(name: str, provider: str, url: str, model: str, **llm: Any) -> BotConfig
         timeframe="1m",
         strategy="llm",
         risk=LIMITS,
-        llm={"provider": provider, "base_url": url, "model": model, "timeout_s": 1.5, **llm},
+        # The deadline ends the stalled and endless replies; it must be far longer than a good
+        # reply takes on a loaded machine (at 1.5 s, a busy CI machine once turned one good
+        # reply per server into a counted failure).
+        llm={"provider": provider, "base_url": url, "model": model, "timeout_s": 5, **llm},
     )
 
 

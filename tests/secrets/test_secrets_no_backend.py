@@ -21,15 +21,29 @@ FIXES = (
     "PYTHON_KEYRING_BACKEND",
     "OXBOT_BINANCE_API_KEY",
 )
+# Time is judged against the same command's own start-up (`oxbot keys --help`, measured in the
+# same test): what matters is that oxbot gives up instead of waiting on D-Bus's own 25 s timeout,
+# and on a loaded machine the interpreter's start-up alone can take seconds.
+PROMPT_S = 3.0  # beyond start-up, for a refusal that needs no waiting
+HANGING_S = 4.0 + 3.0  # beyond start-up, for the 4 s the keyring is given, plus slack
 
 
-def test_keys_set_without_dbus_gives_the_fixes_in_5s_10_times(env_for: Env, run_oxbot: Run) -> None:
+def startup_s(env: dict[str, str], run_oxbot: Run) -> float:
+    return run_oxbot(["keys", "--help"], env)[1]
+
+
+def test_keys_set_without_dbus_gives_the_fixes_at_once_10_times(
+    env_for: Env, run_oxbot: Run
+) -> None:
     env = env_for()  # no DBUS_SESSION_BUS_ADDRESS, no PYTHON_KEYRING_BACKEND
     for attempt in range(10):
+        base = startup_s(env, run_oxbot)
         result, elapsed = run_oxbot(
             ["keys", "set", "binance", "--stdin"], env, stdin=f"{KEY}\n{SECRET}\n"
         )
-        assert elapsed < 5.0, f"attempt {attempt}: {elapsed:.2f} s"
+        assert elapsed - base < PROMPT_S, (
+            f"attempt {attempt}: {elapsed:.2f} s, start-up {base:.2f} s"
+        )
         assert result.returncode == 1, result.stderr
         assert "no usable keyring backend" in result.stderr
         for fix in FIXES:
@@ -46,22 +60,24 @@ def test_an_explicitly_chosen_useless_backend_is_refused(
     env_for: Env, run_oxbot: Run, backend: str
 ) -> None:
     env = env_for(PYTHON_KEYRING_BACKEND=backend)
+    base = startup_s(env, run_oxbot)
     result, elapsed = run_oxbot(
         ["keys", "set", "binance", "--stdin"], env, stdin=f"{KEY}\n{SECRET}\n"
     )
-    assert elapsed < 5.0
+    assert elapsed - base < PROMPT_S, f"{elapsed:.2f} s, start-up {base:.2f} s"
     assert result.returncode == 1
     assert "no usable keyring backend was found" in result.stderr
     assert backend not in result.stderr  # no class names for users
     assert "dbus-run-session" in result.stderr
 
 
-def test_a_keyring_that_never_answers_gives_up_within_5s(env_for: Env, run_oxbot: Run) -> None:
+def test_a_keyring_that_never_answers_is_given_up_after_4s(env_for: Env, run_oxbot: Run) -> None:
     env = env_for(PYTHON_KEYRING_BACKEND="secrets_fake_keyrings.HangingKeyring")
+    base = startup_s(env, run_oxbot)
     result, elapsed = run_oxbot(
         ["keys", "set", "openai", "--stdin"], env, stdin="sk-abcdefghijklmnopqrstuvwx\n"
     )
-    assert elapsed < 5.0, f"{elapsed:.2f} s"
+    assert elapsed - base < HANGING_S, f"{elapsed:.2f} s, start-up {base:.2f} s"
     assert result.returncode == 1
     assert "did not answer within 4 s" in result.stderr
     assert "Traceback" not in result.stderr
