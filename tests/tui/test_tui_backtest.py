@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Input, OptionList, Select, Static
 from tui_sim import write_csv
 
 from oxbot.tui.app import OxbotApp
@@ -42,7 +42,10 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot, csv)
         # llm is not offered, and the screen says why
-        options = [v for _, v in screen.query_one("#bt-strategy", Select)._options]
+        offered = screen.query_one("#bt-strategy", Select).query_one(OptionList)
+        options = [
+            str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)
+        ]
         assert "llm" not in options and "sma_cross" in options
         assert "can't be backtested" in _text(screen, "#bt-note")
         screen.query_one("#p-fast", Input).value = "5"

@@ -46,6 +46,9 @@ def record_notifications(monkeypatch) -> None:
 
 
 def screen_text(app: OxbotApp) -> str:
+    """The screen as text, as a person would read it. The one read of Textual's private state
+    left in the suite: Textual exports a screen only as SVG (App.export_screenshot), never as
+    text, so this asks the screen's compositor for its lines."""
     return "\n".join(s.text for s in app.screen._compositor.render_strips())
 
 
