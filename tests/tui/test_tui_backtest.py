@@ -43,9 +43,7 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
         screen = await _open(pilot, csv)
         # llm is not offered, and the screen says why
         offered = screen.query_one("#bt-strategy", Select).query_one(OptionList)
-        options = [
-            str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)
-        ]
+        options = [str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)]
         assert "llm" not in options and "sma_cross" in options
         assert "can't be backtested" in _text(screen, "#bt-note")
         screen.query_one("#p-fast", Input).value = "5"
