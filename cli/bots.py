@@ -207,17 +207,9 @@ def check_keys(args: argparse.Namespace, cfg: Any) -> None:
 def check_exchange(exchange: str) -> None:
     """ConfigError for an exchange id that is neither 'sim' nor known to ccxt (a typo would
     otherwise be saved and only fail when the engine starts the bot)."""
-    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.exchange.quirks import check_exchange_id  # noqa: PLC0415
 
-    if exchange == "sim":
-        return
-    import ccxt  # noqa: PLC0415 - loaded only for exchange bots: it is slow to import
-
-    if exchange not in ccxt.exchanges:
-        raise ConfigError(
-            f"unknown exchange {exchange!r}: use 'sim' or a ccxt exchange id "
-            "such as 'binance' (see ccxt.exchanges)"
-        )
+    check_exchange_id(exchange)
 
 
 def _db(args: argparse.Namespace) -> Path:

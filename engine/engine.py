@@ -20,6 +20,7 @@ from .capital import CAPITAL_SOURCE, capital_changed, capital_flow
 from .clock import WallClock
 from .commands import CommandHandlers
 from .errors import ConfigError, OxbotError, StorageError
+from .exchange.quirks import check_exchange_id
 from .hold import DecisionHold, lease_s
 from .lanes import SENT_AT_PANIC, CommandLanes
 from .market.window import bars_needed, check_warmup
@@ -380,6 +381,7 @@ class Engine:
         """Refuse, with one message naming the fix, a bot that cannot work as configured: an
         LLM budget without a price, a missing LLM or exchange key (asked before it is added,
         changed or started, instead of failing every cycle)."""
+        check_exchange_id(config.exchange)
         strategy.check_setup()
         if self.key_check is not None:
             await self.key_check(config)

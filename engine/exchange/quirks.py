@@ -22,6 +22,8 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import ConfigError
+
 # How long after a request an exchange may still apply it, when its client does not say:
 # - Binance: the ``recvWindow`` ccxt signs with (``options['recvWindow']``, read from the client
 #   by ``processing_window_s``; Binance's matching engine checks it again, so a request can be
@@ -113,3 +115,17 @@ def needs_passphrase(exchange: str) -> bool:
 def key_and_secret_only(exchange: str) -> bool:
     """Whether an API key and its secret are all the exchange asks (Binance, Kraken, ...)."""
     return set(required_credentials(exchange) or ()) == {"apiKey", "secret"}
+
+
+def check_exchange_id(exchange: str) -> None:
+    """ConfigError for an exchange id that is neither 'sim' nor one of ccxt's (``ccxt.exchanges``):
+    a typo must be refused when the bot is added or changed, not saved and failing at start."""
+    if exchange == "sim":
+        return
+    import ccxt  # noqa: PLC0415 - slow to import; only bots on a real exchange need it
+
+    if exchange not in ccxt.exchanges:
+        raise ConfigError(
+            f"unknown exchange {exchange!r}: use 'sim' or a ccxt exchange id "
+            "such as 'binance' (see ccxt.exchanges)"
+        )

@@ -395,3 +395,16 @@ async def test_stored_fills_carry_the_pnl_shown_when_they_happened(store: Store)
     await h.stop()
     kept = {f.client_order_id: f.realised for f in stored.fills if f.client_order_id in live}
     assert kept == live
+
+
+async def test_an_unknown_exchange_is_refused_when_added_not_stored(store: Store) -> None:
+    """A command from any client (the control socket included) is checked like the CLI's:
+    a bot on an exchange ccxt does not know was once stored, and only its start failed."""
+    h = Harness(make_engine(store))
+    await h.start()
+    try:
+        done = await h.do(AddBot(config=BotConfig(name="typo", exchange="binanse")))
+        assert not done.ok and "unknown exchange 'binanse'" in done.message
+        assert [c.name for c, _ in await store.load_bots()] == []
+    finally:
+        await h.stop()
