@@ -172,7 +172,8 @@ def check_class(cls: type[Strategy], source: str) -> None:
     from . import format_validation_error  # noqa: PLC0415
 
     try:
-        params = params_cls()
+        # pydantic does not validate defaults: validate them as given values
+        params = params_cls.model_validate(params_cls().model_dump())
     except ValidationError as e:
         raise StrategyLoadError(
             f"{at}: {name}.Params defaults do not validate: {format_validation_error(e)}"
