@@ -139,3 +139,12 @@ def test_headless_broken_strategy_stops_one_bot_only(home, fast_bots) -> None:
     engine.wait_log(r"^.*?e-\w+: (buy|sell) \S+ \S+ @ ", timeout=30)
     assert "u-mine: buy" not in engine.text()
     assert "Traceback" not in engine.text()
+
+
+def test_readme_example_is_the_template() -> None:
+    from oxbot.cli.strategy_template import STRATEGY, render
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Write your own strategy", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert example == render(STRATEGY, "my_trend").rstrip() + "\n"
