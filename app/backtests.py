@@ -48,16 +48,20 @@ Progress = Callable[[str, float], None]
 
 def backtestable_names() -> list[str]:
     """The registered strategies a backtest can run, sorted."""
+    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
     from oxbot.engine.strategies import REGISTRY  # noqa: PLC0415
 
+    load_user_strategies()
     return sorted(n for n in REGISTRY if n not in NOT_BACKTESTABLE)
 
 
 def check_backtestable(name: str) -> None:
     """UsageError for a strategy a backtest cannot run (the LLM one would call a model at
     every candle: slow, paid, and not reproducible)."""
+    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
 
+    load_user_strategies()  # the user's files, reloaded when edited
     strategy_class(name)  # unknown names: the registry's own message
     if name in NOT_BACKTESTABLE:
         raise UsageError(

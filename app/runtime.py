@@ -68,6 +68,9 @@ def _today(clock: Any) -> Callable[[], date] | None:
 def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
     def make(config: BotConfig) -> Strategy:
         if config.strategy != "llm":
+            from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+
+            load_user_strategies()  # a strategy file edited since is reloaded for new runs
             return build_strategy(config.strategy, config.params)
         from oxbot.engine.llm.strategy import Redaction  # noqa: PLC0415
         from oxbot.storage.redact import open_tail, redact  # noqa: PLC0415
@@ -286,9 +289,11 @@ async def build_engine(
     """Open the store (taking the writer lock) and build the engine. Must run on the loop the
     engine will run on. With ``control_socket`` the engine also serves `oxbot attach`, `status`,
     `stop` and `bots ...` there while it runs."""
+    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
     from oxbot.storage.store import Store  # noqa: PLC0415
 
+    load_user_strategies()  # before the stored bots are built: a broken file names itself
     if store is None:
         store = await Store.open(opts.db_path)
     try:

@@ -9,6 +9,7 @@ from oxbot.cli import doctor as cli_doctor
 from oxbot.cli import keys as cli_keys
 from oxbot.cli import remote as cli_remote
 from oxbot.cli import run as cli_run
+from oxbot.cli import strategies as cli_strategies
 from oxbot.cli import tui as cli_tui
 
 REGISTRARS = [
@@ -20,4 +21,5 @@ REGISTRARS = [
     cli_doctor.register,
     cli_keys.register,
     cli_remote.register,
+    cli_strategies.register,
 ]

@@ -84,3 +84,9 @@ def resolve_db_path(cli_value: str | None) -> Path:
     if cli_value:
         return Path(cli_value).expanduser()
     return default_db_path()
+
+
+def strategies_dir() -> Path:
+    """The folder of the user's strategy files, ``<config>/strategies`` (created if missing).
+    Files there are the user's own Python code, run with the user's rights."""
+    return _ensure(config_dir() / "strategies")

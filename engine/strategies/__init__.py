@@ -1,4 +1,11 @@
-"""Strategy registry: names users type map to classes with typed, validated parameters."""
+"""Strategies: the public API for writing one (version 1, documented in `.sdk`), the registry
+that maps the names users type to classes with typed, validated parameters, and the loader of
+the user's own strategy files and packages (`.loader`).
+
+Write a strategy against the names of ``sdk.__all__``, all re-exported here::
+
+    from oxbot.engine.strategies import ENTER, EXIT, SMA, Strategy, StrategyParams
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,33 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from .base import DecisionContext, Strategy, StrategyParams
+from .checks import CheckReport, check_strategy, generated_candles
+from .examples import BbRsiReversion, EmaAtrTrend
+from .loader import StrategyLoadError, load_file
 from .rules import RsiReversion, SmaCross
+from .sdk import (
+    ADX,
+    API_VERSION,
+    ATR,
+    BBANDS,
+    EMA,
+    ENTER,
+    ENTRY_POINT_GROUP,
+    EXIT,
+    INDICATOR_COLUMNS,
+    MACD,
+    NONE,
+    OBV,
+    RSI,
+    SMA,
+    STOCH,
+    IndicatorSpec,
+    cross_signals,
+)
 
-REGISTRY: dict[str, type[Strategy]] = {cls.name: cls for cls in (SmaCross, RsiReversion)}
+REGISTRY: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (SmaCross, RsiReversion, EmaAtrTrend, BbRsiReversion)
+}
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
@@ -22,9 +53,18 @@ def strategy_class(name: str) -> type[Strategy]:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown strategy {name!r}; choose one of: {', '.join(sorted(REGISTRY))}"
-        ) from None
+        pass
+    from .loader import FAILURES, failure_for  # noqa: PLC0415
+
+    failed = failure_for(name)
+    if failed is not None:
+        raise ConfigError(f"strategy {name!r} did not load: {failed.message}")
+    text = f"unknown strategy {name!r}; choose one of: {', '.join(sorted(REGISTRY))}"
+    if FAILURES:
+        text += "; these strategy files did not load: " + "; ".join(
+            f.message for f in FAILURES.values()
+        )
+    raise ConfigError(text)
 
 
 def build_strategy(name: str, params: dict[str, Any] | None = None) -> Strategy:
@@ -49,14 +89,36 @@ def format_validation_error(e: ValidationError) -> str:
 
 
 __all__ = [
+    "ADX",
+    "API_VERSION",
+    "ATR",
+    "BBANDS",
+    "EMA",
+    "ENTER",
+    "ENTRY_POINT_GROUP",
+    "EXIT",
+    "INDICATOR_COLUMNS",
+    "MACD",
+    "NONE",
+    "OBV",
+    "REGISTRY",
+    "RSI",
+    "SMA",
+    "STOCH",
+    "CheckReport",
     "DecisionContext",
+    "IndicatorSpec",
     "Strategy",
     "StrategyParams",
-    "REGISTRY",
+    "StrategyLoadError",
     "build_strategy",
-    "strategy_class",
-    "register",
+    "check_strategy",
+    "cross_signals",
     "format_validation_error",
+    "generated_candles",
+    "load_file",
+    "register",
+    "strategy_class",
 ]
 
 

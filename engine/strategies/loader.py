@@ -1,0 +1,258 @@
+"""Loading the user's strategies: ``*.py`` files of a folder (the app passes
+``<config>/strategies``) and installed packages exposing the ``oxbot.strategies`` entry-point
+group. Never from the database or the network: a strategy is the user's own code and runs
+with the user's rights.
+
+A file that fails (syntax error, exception at import, no Strategy subclass, bad Params, a name
+taken by a built-in) is recorded, with file:line, in `FAILURES` and harms nothing else: the
+other files load, and a bot asking for its strategy gets that message from `strategy_class`.
+Files named ``_*.py`` or ``test_*.py`` are not strategies and are skipped. A file edited
+since it was loaded is loaded again by the next `discover` (new bots and runs get the new
+version; running bots keep the class they were built with).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..market.indicators import IndicatorSpec
+from .base import Strategy, StrategyParams
+from .sdk import API_VERSION, ENTRY_POINT_GROUP
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MODULE_PREFIX = "oxbot_user_strategy_"
+
+
+class StrategyLoadError(Exception):
+    """Why a strategy file or entry point could not be used; the text starts with file:line."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    source: str  # the file path, or "package <dist> (<entry point>)"
+    message: str  # file:line: what went wrong
+    guess: str  # the strategy name it probably defines (the file's stem, the entry point's name)
+
+
+# name -> where it came from, for the user's strategies only (built-ins are the rest of REGISTRY)
+SOURCES: dict[str, str] = {}
+FAILURES: dict[str, Failure] = {}  # by source
+_loaded_files: dict[Path, tuple[float, tuple[str, ...]]] = {}  # path -> (mtime, names)
+_entry_points_done = False
+_lock = threading.RLock()
+
+
+def _registry() -> dict[str, type[Strategy]]:
+    from . import REGISTRY  # noqa: PLC0415 - the package imports this module
+
+    return REGISTRY
+
+
+def builtin_names() -> set[str]:
+    return {n for n in _registry() if n not in SOURCES}
+
+
+def discover(directory: Path | None, *, entry_points: bool = True) -> None:
+    """Load (or reload, when edited) every strategy file of ``directory`` and, once per
+    process, the installed entry points. Never raises for a bad strategy: see `FAILURES`."""
+    with _lock:
+        if directory is not None and directory.is_dir():
+            files = sorted(directory.glob("*.py"))
+            for gone in [p for p in _loaded_files if p.parent == directory and p not in files]:
+                _forget_file(gone)
+            for path in files:
+                if not path.name.startswith(("_", "test_")):  # tests sit beside strategies
+                    _load_file_if_changed(path)
+        if entry_points:
+            _load_entry_points()
+
+
+def failure_for(name: str) -> Failure | None:
+    """The failure of the file or entry point that most likely defines ``name``."""
+    for f in FAILURES.values():
+        if f.guess == name:
+            return f
+    return None
+
+
+def _forget_file(path: Path) -> None:
+    _, names = _loaded_files.pop(path, (0.0, ()))
+    for n in names:
+        _registry().pop(n, None)
+        SOURCES.pop(n, None)
+    FAILURES.pop(str(path), None)
+
+
+def _load_file_if_changed(path: Path) -> None:
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return
+    if path in _loaded_files and _loaded_files[path][0] == mtime:
+        return
+    _forget_file(path)
+    try:
+        classes = load_file(path)
+        names = _register(classes, str(path))
+    except StrategyLoadError as e:
+        FAILURES[str(path)] = Failure(str(path), str(e), path.stem)
+        names = ()
+    _loaded_files[path] = (mtime, tuple(names))
+
+
+def load_file(path: Path) -> list[type[Strategy]]:
+    """Import ``path`` as a module and return its checked Strategy classes; nothing is
+    registered. StrategyLoadError says what is wrong, with file:line."""
+    mod_name = MODULE_PREFIX + re.sub(r"\W", "_", path.stem)
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise StrategyLoadError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module  # pydantic resolves the Params' annotations through it
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
+        sys.modules.pop(mod_name, None)
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        raise StrategyLoadError(where_failed(e, path)) from None
+    return check_module(module, str(path))
+
+
+def check_module(module: ModuleType, source: str) -> list[type[Strategy]]:
+    found = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Strategy)
+        and obj.__module__ == module.__name__
+        and not inspect.isabstract(obj)
+    ]
+    if not found:
+        raise StrategyLoadError(
+            f"{source}: no Strategy subclass (define a class that subclasses "
+            "oxbot.engine.strategies.Strategy and implements signals)"
+        )
+    for cls in found:
+        check_class(cls, source)
+    return found
+
+
+def check_class(cls: type[Strategy], source: str) -> None:
+    """StrategyLoadError (with file:line of the class) when ``cls`` breaks the contract."""
+    at = f"{source}:{_line_of(cls)}"
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise StrategyLoadError(
+            f"{at}: {cls.__name__}.name must be a lowercase identifier "
+            f"(letters, digits, _; at most 40), not {name!r}"
+        )
+    wanted = getattr(cls, "api_version", API_VERSION)
+    if not isinstance(wanted, int) or wanted > API_VERSION:
+        raise StrategyLoadError(
+            f"{at}: {name} asks for strategy API version {wanted!r}; "
+            f"this oxbot has version {API_VERSION}"
+        )
+    params_cls = getattr(cls, "Params", None)
+    if not (inspect.isclass(params_cls) and issubclass(params_cls, StrategyParams)):
+        raise StrategyLoadError(f"{at}: {name}.Params must subclass StrategyParams")
+    from . import format_validation_error  # noqa: PLC0415
+
+    try:
+        # pydantic does not validate defaults: validate them as given values
+        params = params_cls.model_validate(params_cls().model_dump())
+    except ValidationError as e:
+        raise StrategyLoadError(
+            f"{at}: {name}.Params defaults do not validate: {format_validation_error(e)}"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - a validator of the user's
+        raise StrategyLoadError(where_failed(e, Path(source), fallback=at)) from None
+    try:
+        strat = cls(params)
+        specs = list(strat.indicators())
+        for s in specs:
+            if not isinstance(s, IndicatorSpec):
+                raise TypeError(f"indicators() must return IndicatorSpec items, got {s!r}")
+            s.columns  # noqa: B018 - raises for an unknown indicator
+        warm = strat.warmup()
+        if not isinstance(warm, int) or warm < 1:
+            raise ValueError(f"warmup() must be a positive int, got {warm!r}")
+    except Exception as e:  # noqa: BLE001
+        raise StrategyLoadError(where_failed(e, Path(source), fallback=at)) from None
+
+
+def _register(classes: Iterable[type[Strategy]], source: str) -> tuple[str, ...]:
+    reg = _registry()
+    names = []
+    for cls in classes:
+        taken = SOURCES.get(cls.name)
+        if cls.name in reg and taken is None:
+            raise StrategyLoadError(
+                f"{source}:{_line_of(cls)}: the name {cls.name!r} is a built-in strategy; "
+                "rename yours (name = ...)"
+            )
+        if taken is not None and taken != source:
+            raise StrategyLoadError(
+                f"{source}:{_line_of(cls)}: the name {cls.name!r} is already used by {taken}"
+            )
+        names.append(cls.name)
+    for cls in classes:
+        reg[cls.name] = cls
+        SOURCES[cls.name] = source
+    return tuple(names)
+
+
+def _load_entry_points() -> None:
+    global _entry_points_done  # noqa: PLW0603 - once per process
+    if _entry_points_done:
+        return
+    _entry_points_done = True
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "?"
+        source = f"package {dist} ({ep.value})"
+        try:
+            obj: Any = ep.load()
+            if inspect.isclass(obj) and issubclass(obj, Strategy):
+                check_class(obj, source)
+                classes = [obj]
+            elif isinstance(obj, ModuleType):
+                classes = check_module(obj, source)
+            else:
+                raise StrategyLoadError(
+                    f"{source}: the entry point must name a Strategy subclass or a module"
+                )
+            _register(classes, source)
+        except StrategyLoadError as e:
+            FAILURES[source] = Failure(source, str(e), ep.name)
+        except Exception as e:  # noqa: BLE001 - a package's import may raise anything
+            FAILURES[source] = Failure(source, f"{source}: {type(e).__name__}: {e}", ep.name)
+
+
+def where_failed(e: BaseException, path: Path, fallback: str = "") -> str:
+    """``file:line: Error: text`` for an exception raised by the code of ``path``."""
+    if isinstance(e, SyntaxError):
+        line = f":{e.lineno}" if e.lineno else ""
+        return f"{e.filename or path}{line}: SyntaxError: {e.msg}"
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if Path(f.filename) == Path(path)]
+    at = f"{path}:{frames[-1].lineno}" if frames else (fallback or str(path))
+    return f"{at}: {type(e).__name__}: {e}"
+
+
+def _line_of(cls: type) -> int | str:
+    try:
+        return inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return "?"
