@@ -7,7 +7,6 @@ control socket; otherwise they change the database directly and take effect at t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections import Counter
@@ -15,6 +14,12 @@ from pathlib import Path
 from typing import Any
 
 EXIT_USAGE = 2
+
+
+def _run(coro: Any) -> Any:
+    import asyncio  # noqa: PLC0415 - only a running command needs the event loop
+
+    return asyncio.run(coro)
 
 
 class DefaultsShown(argparse.HelpFormatter):
@@ -201,7 +206,7 @@ def check_keys(args: argparse.Namespace, cfg: Any) -> None:
     commands that change the database themselves (a running engine checks on its own)."""
     from oxbot.app.runtime import RuntimeOptions, key_check  # noqa: PLC0415
 
-    asyncio.run(key_check(RuntimeOptions(db_path=_db(args)))(cfg))
+    _run(key_check(RuntimeOptions(db_path=_db(args)))(cfg))
 
 
 def check_exchange(exchange: str) -> None:
@@ -355,7 +360,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     cfg = build_config(args)
     remote = _remote(args)
     if remote is not None:
-        if cfg.name in asyncio.run(_bots(args)):
+        if cfg.name in _run(_bots(args)):
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
         _sent(remote, AddBot(config=cfg, start=args.start))
         when = " and started" if args.start else ""
@@ -369,7 +374,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
             await store.save_bot(cfg, BotStatus.RUNNING if args.start else BotStatus.STOPPED)
 
-        asyncio.run(_with_store(args, add))
+        _run(_with_store(args, add))
         when = " and will start with the engine" if args.start else ""
     print(
         f"added {cfg.name} ({cfg.strategy} on {cfg.exchange} {','.join(cfg.symbols)} "
@@ -382,7 +387,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
-    for cfg, status in asyncio.run(_bots(args)).values():
+    for cfg, status in _run(_bots(args)).values():
         rows.append(
             {
                 "name": cfg.name,
@@ -429,7 +434,7 @@ def _set_status(args: argparse.Namespace, start: bool) -> int:
     from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
-    cfg, _status = _need_bot(asyncio.run(_bots(args)), args.name)
+    cfg, _status = _need_bot(_run(_bots(args)), args.name)
     close = getattr(args, "close_positions", None)
     remote = _remote(args)
     if remote is not None:
@@ -452,7 +457,7 @@ def _set_status(args: argparse.Namespace, start: bool) -> int:
             await store.set_bot_status(args.name, BotStatus.RUNNING if start else BotStatus.STOPPED)
             return len(await store.load_positions(args.name))
 
-        held = asyncio.run(_with_store(args, change))
+        held = _run(_with_store(args, change))
         if start:
             print(f"{args.name} will start with the engine (`oxbot` or `oxbot run --headless`)")
         elif held:
@@ -480,7 +485,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from oxbot.engine.messages import DeleteBot  # noqa: PLC0415
 
     if not args.purge:  # a purge may also clear the kept history of a deleted bot
-        _need_bot(asyncio.run(_bots(args)), args.name)
+        _need_bot(_run(_bots(args)), args.name)
     remote = _remote(args)
     if remote is not None:
         _sent(remote, DeleteBot(name=args.name, purge_history=args.purge))
@@ -489,7 +494,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
         async def delete(store: Any) -> bool:
             return bool(await store.delete_bot(args.name, purge_history=args.purge))
 
-        if not asyncio.run(_with_store(args, delete)):
+        if not _run(_with_store(args, delete)):
             raise ConfigError(f"no bot named {args.name!r}; see `oxbot bots list`")
     print(f"deleted {args.name} ({'history purged' if args.purge else 'history kept'})")
     return 0
@@ -503,7 +508,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--out {args.out} is the database itself; give another file name, e.g. --out bots.json"
         )
-    data = [cfg.model_dump(mode="json") for cfg, _ in asyncio.run(_bots(args)).values()]
+    data = [cfg.model_dump(mode="json") for cfg, _ in _run(_bots(args)).values()]
     text = json.dumps(data, indent=2)
     if out is None:
         print(text)
@@ -563,7 +568,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     async def put(store: Any) -> None:
         await store.add_bots(configs, BotStatus.STOPPED)  # one transaction: all or none
 
-    asyncio.run(_with_store(args, put))
+    _run(_with_store(args, put))
     print(f"imported {len(configs)} bot(s) (stopped; start them with `oxbot bots start NAME`)")
     if live:
         print(f"WARNING: {', '.join(live)} LIVE: starting them trades real money", file=sys.stderr)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sqlite3
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _schema(path: Path) -> str:
+    import sqlite3  # noqa: PLC0415 - doctor's own work; --help and --version skip it
+
     if not path.exists():
         return "not created yet (made on first run)"
     try:
@@ -42,6 +43,8 @@ def _why(e: BaseException, path: Path) -> str:
 
 def _integrity(path: Path) -> tuple[bool, str]:
     """(sound, what to print): every page read by SQLite's own PRAGMA integrity_check."""
+    import sqlite3  # noqa: PLC0415
+
     from oxbot.storage.health import (  # noqa: PLC0415
         FULL,
         classify,

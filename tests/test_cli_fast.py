@@ -124,3 +124,78 @@ def test_no_warning_noise_without_xdg_runtime_dir(tmp_path: Path) -> None:
     )
     assert "no oxbot engine is running" in out.stderr
     assert "Warning" not in out.stderr, out.stderr
+
+
+def _modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
+    """Every module name (dotted, not just the top package) loaded after running ``code``."""
+    probe = code + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
+    )
+    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _any(loaded: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in loaded if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def test_the_cockpit_up_to_its_first_screen_loads_no_pandas_numba_or_ccxt() -> None:
+    """cli/tui.py's handler imports oxbot.tui.app, whose screens reach the strategy registry
+    (which loads pandas) only when a form or the backtest screen is opened."""
+    loaded = _modules_after("import oxbot.cli.tui, oxbot.tui.app")
+    assert "oxbot.tui.app" in loaded and "textual.app" in loaded
+    assert not _any(loaded, ("pandas", "pandas_ta", "numba", "ccxt", "oxbot.engine.llm")), _any(
+        loaded, ("pandas", "pandas_ta", "numba", "ccxt", "oxbot.engine.llm")
+    )
+
+
+def test_the_strategy_registry_loads_the_llm_stack_only_when_asked_for() -> None:
+    loaded = _modules_after(
+        "from oxbot.engine.strategies import REGISTRY\nassert 'llm' in sorted(REGISTRY)"
+    )
+    assert not _any(loaded, ("oxbot.engine.llm", "httpx"))
+    asked = _modules_after(
+        "from oxbot.engine.strategies import strategy_class\nstrategy_class('llm')"
+    )
+    assert "oxbot.engine.llm.strategy" in asked
+
+
+def test_an_sma_cross_backtest_never_loads_the_llm_stack_or_ccxt(tmp_path: Path) -> None:
+    csv = tmp_path / "BTC-USDT_1h.csv"
+    rows = ["timestamp,open,high,low,close,volume"]
+    for i in range(200):  # a zigzag, so the SMAs cross
+        price = 100 + (i % 40 if i % 80 < 40 else 40 - i % 40)
+        rows.append(
+            f"{1_600_000_000_000 + i * 3_600_000},{price},{price + 1},{price - 1},{price},1"
+        )
+    csv.write_text("\n".join(rows) + "\n")
+    env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
+    argv = ["backtest", "--strategy", "sma_cross", "--data", str(csv), "--no-risk", "--json"]
+    loaded = _modules_after(f"import oxbot.cli.main as c\nassert c.main({argv!r}) == 0", env=env)
+    assert "oxbot.engine.backtest.runner" in loaded  # the backtest really ran
+    # numba still arrives with pandas-ta (engine/market/indicators.py imports it for every
+    # indicator), so it is not in this list; see bench/RESULTS.md "Start-up"
+    assert not _any(loaded, ("oxbot.engine.llm", "httpx", "ccxt", "textual", "sqlalchemy"))
+
+
+def test_help_and_bots_list_load_only_what_they_need(tmp_path: Path) -> None:
+    env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
+    helped = _modules_after(
+        "import oxbot.cli.main as c\ntry:\n    c.main(['--help'])\nexcept SystemExit:\n    pass",
+        env=env,
+    )
+    needless = ("asyncio", "sqlite3", *HEAVY, "oxbot.storage", "oxbot.engine.models")
+    assert not _any(helped, needless), _any(helped, needless)
+    listed = _modules_after(
+        f"import oxbot.cli.main as c\nc.main(['--db', {str(tmp_path / 'x.db')!r}, '--create', "
+        "'bots', 'list'])",
+        env=env,
+    )
+    assert _any(listed, ("oxbot.storage",))  # it really read the database
+    heavy = ("pandas", "pandas_ta", "numba", "ccxt", "textual", "oxbot.engine.llm", "httpx")
+    assert not _any(listed, heavy), _any(listed, heavy)

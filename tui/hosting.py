@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from oxbot.app.runtime import settle_heap
 from oxbot.engine.client import EngineClient, EventListener
 
 
@@ -38,6 +37,10 @@ class EngineHost:
         self.client.start(listener)
         self.started = True
         if self.settle_heap:
+            # here, not at the top: app.runtime loads the whole engine, which an attached
+            # cockpit never needs
+            from oxbot.app.runtime import settle_heap  # noqa: PLC0415
+
             settle_heap(share_with_ui=self.foreground is not None)
 
     def stop(self, timeout: float = 10.0) -> None:

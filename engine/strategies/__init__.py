@@ -9,6 +9,7 @@ Write a strategy against the names of ``sdk.__all__``, all re-exported here::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,9 +40,44 @@ from .sdk import (
     cross_signals,
 )
 
-REGISTRY: dict[str, type[Strategy]] = {
-    cls.name: cls for cls in (SmaCross, RsiReversion, EmaAtrTrend, BbRsiReversion)
-}
+
+class StrategyRegistry(MutableMapping[str, type[Strategy]]):
+    """Strategy name -> class. A lazy entry (name -> loader) is imported on its first lookup:
+    listing names loads nothing, so an sma_cross backtest never loads the LLM stack."""
+
+    def __init__(self, classes: dict[str, type[Strategy]]) -> None:
+        self._classes = dict(classes)
+        self._lazy: dict[str, Callable[[], type[Strategy]]] = {}
+
+    def add_lazy(self, name: str, load: Callable[[], type[Strategy]]) -> None:
+        self._lazy[name] = load
+
+    def __getitem__(self, name: str) -> type[Strategy]:
+        if name not in self._classes and name in self._lazy:
+            self._classes[name] = self._lazy.pop(name)()
+        return self._classes[name]
+
+    def __setitem__(self, name: str, cls: type[Strategy]) -> None:
+        self._lazy.pop(name, None)
+        self._classes[name] = cls
+
+    def __delitem__(self, name: str) -> None:
+        if self._lazy.pop(name, None) is None:
+            del self._classes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._classes, *self._lazy])
+
+    def __len__(self) -> int:
+        return len(self._classes) + len(self._lazy)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._classes or name in self._lazy
+
+
+REGISTRY = StrategyRegistry(
+    {cls.name: cls for cls in (SmaCross, RsiReversion, EmaAtrTrend, BbRsiReversion)}
+)
 
 
 def register(cls: type[Strategy]) -> type[Strategy]:
@@ -111,6 +147,7 @@ __all__ = [
     "Strategy",
     "StrategyParams",
     "StrategyLoadError",
+    "StrategyRegistry",
     "build_strategy",
     "check_strategy",
     "cross_signals",
@@ -122,11 +159,11 @@ __all__ = [
 ]
 
 
-def _register_builtin_llm() -> None:
-    # At the bottom: oxbot.engine.llm imports this package's base module.
+def _load_llm() -> type[Strategy]:
+    # Imported on first lookup only: oxbot.engine.llm (httpx, providers) imports this package.
     from ..llm.strategy import LLMStrategy  # noqa: PLC0415
 
-    REGISTRY.setdefault(LLMStrategy.name, LLMStrategy)
+    return LLMStrategy
 
 
-_register_builtin_llm()
+REGISTRY.add_lazy("llm", _load_llm)

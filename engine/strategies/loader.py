@@ -19,7 +19,7 @@ import re
 import sys
 import threading
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -55,7 +55,7 @@ _entry_points_done = False
 _lock = threading.RLock()
 
 
-def _registry() -> dict[str, type[Strategy]]:
+def _registry() -> MutableMapping[str, type[Strategy]]:
     from . import REGISTRY  # noqa: PLC0415 - the package imports this module
 
     return REGISTRY

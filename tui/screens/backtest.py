@@ -26,7 +26,6 @@ from textual_plotext import PlotextPlot
 from oxbot.app import backtests
 from oxbot.app.backtests import MAX_CASH, NOT_BACKTESTABLE
 from oxbot.engine.errors import OxbotError
-from oxbot.engine.strategies import REGISTRY
 
 from ..widgets.equity_chart import show_curve
 from ..widgets.tick_box import TickBox
@@ -164,7 +163,7 @@ class BacktestScreen(Screen[None]):
         raw = {k: self.query_one(f"#bt-{k}", Input).value.strip() for k, _ in FIELDS}
         try:
             params = (
-                REGISTRY[self._strategy]
+                strategies()[self._strategy]
                 .Params.model_validate(read_params(self, self._strategy))
                 .model_dump(mode="json")
             )
@@ -361,3 +360,11 @@ def report_text(m: dict[str, Any]) -> Text:
         text.append("\n")
     text.no_wrap = True  # a narrow pane crops the right column rather than mixing rows
     return text
+
+
+def strategies() -> Any:
+    """The strategy registry, imported on first use: it loads pandas, which the cockpit's
+    first frame does not need."""
+    from oxbot.engine.strategies import REGISTRY  # noqa: PLC0415
+
+    return REGISTRY

@@ -21,7 +21,6 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from oxbot.engine.models import TIMEFRAMES, BotConfig, Mode
-from oxbot.engine.strategies import REGISTRY
 
 from .confirm import ConfirmScreen
 
@@ -153,7 +152,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
                     "strategy",
                     "Strategy",
                     Select(
-                        [(n, n) for n in sorted(REGISTRY)],
+                        [(n, n) for n in sorted(strategies())],
                         value=c.strategy,
                         allow_blank=False,
                         id="f-strategy",
@@ -217,7 +216,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         if data["name"] in self._taken:
             errors["name"] = f"a bot named {data['name']!r} already exists; pick another name"
         try:
-            p = REGISTRY[self._strategy].Params.model_validate(params)
+            p = strategies()[self._strategy].Params.model_validate(params)
         except ValidationError as e:
             collect_errors(e, errors, prefix="p-", whole="params")
             p = None
@@ -366,7 +365,7 @@ def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
     fields, an Input otherwise; ids ``p-<field>``), each followed by its error line
     (``e-p-<field>``), then ``e-params``. Shared by the bot form and the backtest screen."""
     rows: list[Any] = []
-    params_cls = REGISTRY[strategy].Params
+    params_cls = strategies()[strategy].Params
     for name, info in params_cls.model_fields.items():
         label = name.replace("_", " ")
         # default_factory fields (dicts) have no .default: ask pydantic for the real one
@@ -398,7 +397,7 @@ def read_params(root: Any, strategy: str) -> dict[str, Any]:
     """The raw values of ``param_rows`` under ``root`` (JSON parsed for dict/list fields, empty
     optional fields as None), for the Params model to validate."""
     params: dict[str, Any] = {}
-    for name, info in REGISTRY[strategy].Params.model_fields.items():
+    for name, info in strategies()[strategy].Params.model_fields.items():
         try:
             w = root.query_one(f"#p-{name}")
         except Exception:  # params box not mounted yet (strategy switch in flight)
@@ -464,3 +463,11 @@ def collect_errors(e: ValidationError, errors: dict[str, str], *, prefix: str, w
         else:
             key = f"{prefix}{loc[0]}"
         errors.setdefault(key, msg)
+
+
+def strategies() -> Any:
+    """The strategy registry, imported on first use: it loads pandas, which the cockpit's
+    first frame does not need."""
+    from oxbot.engine.strategies import REGISTRY  # noqa: PLC0415
+
+    return REGISTRY
