@@ -9,7 +9,9 @@ reproduced, both far below 1e-9 of a price:
   adx) or stoch range once any range in the series is 0; here epsilon replaces a 0 range only.
 * sums and variances are kept as running values, not re-summed per window (``overlap/sma.py
   nb_sma`` convolves; pandas rolling var is its own online update): rounding differs by a few
-  ulps of the window's magnitude.
+  ulps of the window's magnitude. A window that turns flat has variance exactly 0 here, while
+  pandas' roll_var keeps a residue of a few ulps of the earlier (price range)^2, which the
+  square root lifts to ~1e-8 of the price in the bands (tests compare them as variances).
 
 pandas-ta returns None (compute() gives all-NaN columns) when the series is shorter than the
 indicator's minimum (``utils/_validate.py v_series``); ``min_rows`` holds that minimum, and
