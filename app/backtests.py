@@ -183,18 +183,19 @@ def timeframe(bar_ms: int) -> str:
 
 
 def ratio_legend(m: dict[str, Any]) -> tuple[str, str]:
-    """What the report's ratios mean, from json_metrics' keys, as two short lines: how they are
-    annualised and when they are n/a (the CLI report and the backtest screen both print them)."""
+    """What the report's ratios mean, from json_metrics' keys, as two lines short enough for the
+    backtest screen's report pane: how Sharpe, Sortino and Calmar are annualised and when they
+    are n/a (the CLI report and the backtest screen both print them)."""
     per_year = m.get("bars_per_year") or 0
     basis = (
-        f"annualised for {m['timeframe']} bars ({per_year:,.0f} a year, 24/7)"
+        f"Sharpe/Sortino/Calmar: {m['timeframe']} bars, {per_year:,.0f} a year (24/7)"
         if per_year
-        else "not annualised (unknown bar spacing)"
+        else "Sharpe/Sortino/Calmar: not annualised (bar spacing unknown)"
     )
     return (
-        f"Sharpe, Sortino, Calmar {basis};",
-        f"n/a below {m['ratio_min_periods']} return periods or {m['ratio_min_trades']} closed "
-        f"trades (this run: {m['return_periods']:,} and {m['trades']:,})",
+        basis,
+        f"n/a below {m['ratio_min_periods']} return periods or {m['ratio_min_trades']} "
+        "closed trades",
     )
 
 

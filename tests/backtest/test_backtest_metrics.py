@@ -159,8 +159,8 @@ def test_json_money_is_decimal_text_and_the_legend_names_the_timeframe() -> None
     assert out["timeframe"] == "1h" and out["avg_holding_h"] == 3.0
     assert out["sharpe"] is None
     assert ratio_legend(out) == (
-        "Sharpe, Sortino, Calmar annualised for 1h bars (8,766 a year, 24/7);",
-        "n/a below 30 return periods or 10 closed trades (this run: 47 and 2)",
+        "Sharpe/Sortino/Calmar: 1h bars, 8,766 a year (24/7)",
+        "n/a below 30 return periods or 10 closed trades",
     )
     no_trades = json_metrics(
         _Result(

@@ -331,6 +331,9 @@ def report_text(m: dict[str, Any]) -> Text:
     def num(v: Any, spec: str = ",.2f", unit: str = "") -> str:
         return "n/a" if v is None else f"{Decimal(str(v)):{spec}}{unit}"
 
+    def hold(hours: Any) -> str:
+        return backtests.span(None if hours is None else hours * 3_600_000)
+
     rows = [
         ("trades", f"{m['trades']:,}"),
         ("final equity", num(m["final_equity"])),
@@ -338,12 +341,17 @@ def report_text(m: dict[str, Any]) -> Text:
         ("buy & hold", num(m["buy_hold_return_pct"], "+,.2f", " %")),
         ("CAGR", num(m["cagr_pct"], "+,.2f", " %")),
         ("max drawdown", num(m["max_drawdown_pct"], ".2f", " %")),
-        ("Sharpe", num(m["sharpe"], ".2f")),
-        ("Sortino", num(m["sortino"], ".2f")),
-        ("win rate", num(m["win_rate"], ".1f", " %")),
-        ("profit factor", num(m["profit_factor"], ".2f")),
+        ("drawdown time", hold(m["max_drawdown_duration_h"])),
         ("exposure", num(m["exposure_pct"], ".1f", " %")),
         ("fees paid", num(m["fees_paid"])),
+        ("Sharpe", num(m["sharpe"], ".2f")),
+        ("Sortino", num(m["sortino"], ".2f")),
+        ("Calmar", num(m["calmar"], ".2f")),
+        ("win rate", num(m["win_rate"], ".1f", " %")),
+        ("profit factor", num(m["profit_factor"], ".2f")),
+        ("expectancy", num(m["expectancy"], "+,.2f")),
+        ("trades/day", num(m["trades_per_day"], ",.2f")),
+        ("average hold", hold(m["avg_holding_h"])),
     ]
     params = " ".join(f"{k}={v}" for k, v in m["params"].items())
     text = Text()
@@ -357,7 +365,9 @@ def report_text(m: dict[str, Any]) -> Text:
         pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))
         for n, (label, value) in enumerate(pair):
             text.append(f"{label:<13}", style="dim")
-            text.append(f"{value:>12}" + ("   " if n == 0 else ""))
+            text.append(f"{value:>11}" + ("   " if n == 0 else ""))
         text.append("\n")
+    for line in backtests.ratio_legend(m):
+        text.append(f"{line}\n", style="dim")
     text.no_wrap = True  # a narrow pane crops the right column rather than mixing rows
     return text
