@@ -87,7 +87,7 @@ def _rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("drawdown time", span(m["max_drawdown_duration_h"] * 3_600_000), ""),
         ("Sharpe", _num(m["sharpe"], ".2f"), ""),
         ("Sortino", _num(m["sortino"], ".2f"), ""),
-        ("Calmar", _num(m["calmar"], ".2f"), ""),
+        ("Calmar", _num(m["calmar"], ",.2f"), ""),
         ("exposure", _num(m["exposure_pct"], ".1f"), "%"),
         ("trades", f"{m['trades']:,}", ""),
         ("trades per day", _num(m["trades_per_day"], ",.2f"), ""),

@@ -346,7 +346,7 @@ def report_text(m: dict[str, Any]) -> Text:
         ("fees paid", num(m["fees_paid"])),
         ("Sharpe", num(m["sharpe"], ".2f")),
         ("Sortino", num(m["sortino"], ".2f")),
-        ("Calmar", num(m["calmar"], ".2f")),
+        ("Calmar", num(m["calmar"], ",.2f")),
         ("win rate", num(m["win_rate"], ".1f", " %")),
         ("profit factor", num(m["profit_factor"], ".2f")),
         ("expectancy", num(m["expectancy"], "+,.2f")),
