@@ -64,6 +64,12 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
             "exposure",
             "fees paid",
             "buy & hold",
+            "Calmar",
+            "drawdown time",
+            "expectancy",
+            "trades/day",
+            "average hold",
+            "n/a below 30 return periods or 10 closed trades",
         ):
             assert label in report
         assert "fast=5 slow=20" in report and "BTC/USDT" in report
