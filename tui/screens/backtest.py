@@ -65,6 +65,9 @@ class BacktestRequest:
 
 
 class BacktestScreen(Screen[None]):
+    # Below 100 columns (tui/styles/dialogs.tcss): a narrower form with labels above their
+    # fields, the report in one column, the results pane scrolls.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding(
             "escape", "close", "Dashboard", id="backtest.close", tooltip="Back to the dashboard"
@@ -119,7 +122,7 @@ class BacktestScreen(Screen[None]):
                 )
                 with Horizontal(id="bt-buttons"):
                     yield Button("Run", id="bt-run", variant="primary")
-            with Vertical(id="bt-results"):
+            with VerticalScroll(id="bt-results"):
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
                 yield Static("Set the fields and press Run (ctrl+r).", id="bt-report")
                 yield PlotextPlot(id="bt-chart")
@@ -293,7 +296,7 @@ class BacktestScreen(Screen[None]):
             return
         self.last_error, self.last_metrics = "", event.metrics
         report.set_class(False, "error")
-        report.update(report_text(event.metrics))
+        report.update(report_text(event.metrics, columns=self._columns()))
         chart.display = True
         self.call_after_refresh(
             show_curve,
@@ -302,6 +305,17 @@ class BacktestScreen(Screen[None]):
             event.ts.tolist(),
             event.equity.tolist(),
         )
+
+    def _columns(self) -> int:
+        return 1 if self.has_class("-narrow") else 2
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._reflow)  # after the breakpoint class is set
+
+    def _reflow(self) -> None:
+        if self.last_metrics is not None:  # across the breakpoint: one column or two
+            text = report_text(self.last_metrics, columns=self._columns())
+            self.query_one("#bt-report", Static).update(text)
 
     def action_close(self) -> None:
         self.app.pop_screen()
@@ -325,8 +339,9 @@ def _trim(frame: Any, req: BacktestRequest) -> Any:
         ) from None
 
 
-def report_text(m: dict[str, Any]) -> Text:
-    """The metrics a trader reads first, two aligned columns, signs as text."""
+def report_text(m: dict[str, Any], columns: int = 2) -> Text:
+    """The metrics a trader reads first, in two aligned columns (one on a narrow screen), signs
+    as text, then what the ratios mean."""
 
     def num(v: Any, spec: str = ",.2f", unit: str = "") -> str:
         return "n/a" if v is None else f"{Decimal(str(v)):{spec}}{unit}"
@@ -360,7 +375,7 @@ def report_text(m: dict[str, Any]) -> Text:
         f" on {m['symbol']}, {m['bars']:,} bars, "
         f"{'risk-managed' if m['risk'] else 'no risk (all-in)'}\n"
     )
-    half = (len(rows) + 1) // 2
+    half = (len(rows) + 1) // 2 if columns == 2 else len(rows)
     for i in range(half):
         pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))
         for n, (label, value) in enumerate(pair):
