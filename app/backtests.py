@@ -41,7 +41,16 @@ PCT_KEYS = (
     "exposure_pct",
     "buy_hold_return_pct",
 )
-RATIO_KEYS = ("sharpe", "sortino", "profit_factor")
+RATIO_KEYS = (
+    "sharpe",
+    "sortino",
+    "calmar",
+    "profit_factor",
+    "trades_per_day",
+    "avg_holding_h",
+    "max_drawdown_duration_h",
+    "bars_per_year",
+)
 
 Progress = Callable[[str, float], None]
 
@@ -157,6 +166,43 @@ def utc(ms: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return "?" if ms is None else datetime.fromtimestamp(ms / 1000, UTC).strftime(fmt)
 
 
+def span(ms: float | None) -> str:
+    """A time span as a trader reads it: ``3d 4h``, ``5h 30m``, ``45m``; ``n/a`` for None."""
+    if ms is None:
+        return "n/a"
+    minutes = round(ms / 60_000)
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days:,}d {hours}h"
+    return f"{hours}h {mins}m" if hours else f"{mins}m"
+
+
+def timeframe(bar_ms: int) -> str:
+    """The candle spacing as a timeframe: 3600000 → ``1h``; ``?`` when unknown."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if bar_ms >= size and bar_ms % size == 0:
+            return f"{bar_ms // size}{unit}"
+    return f"{bar_ms}ms" if bar_ms > 0 else "?"
+
+
+def ratio_legend(m: dict[str, Any]) -> tuple[str, str]:
+    """What the report's ratios mean, from json_metrics' keys, as two lines short enough for the
+    backtest screen's report pane: how Sharpe, Sortino and Calmar are annualised and when they
+    are n/a (the CLI report and the backtest screen both print them)."""
+    per_year = m.get("bars_per_year") or 0
+    basis = (
+        f"Sharpe/Sortino/Calmar: {m['timeframe']} bars, {per_year:,.0f} a year (24/7)"
+        if per_year
+        else "Sharpe/Sortino/Calmar: not annualised (bar spacing unknown)"
+    )
+    return (
+        basis,
+        f"n/a below {m['ratio_min_periods']} return periods or {m['ratio_min_trades']} "
+        "closed trades",
+    )
+
+
 def _round(x: Any, places: int = 4) -> Any:
     if x is None:
         return None
@@ -181,6 +227,7 @@ def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dic
         start_cash=money(cash, mq),
         final_equity=money(final, mq),
         avg_trade=money(pnl / len(trades), mq) if trades else money(Decimal(0), mq),
+        expectancy=money(pnl / len(trades), mq) if trades else None,
         fees_paid=money(fees, mq),
         return_pct=float((final / cash - 1) * 100),
         fee_rate=f"{Decimal(str(m['fee_rate'])).normalize():f}",
@@ -190,5 +237,6 @@ def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dic
         out[key] = _round(out.get(key))
     if not trades:
         out["win_rate"] = None  # 0 % would claim every trade lost
+    out["timeframe"] = timeframe(int(m.get("bar_ms") or 0))
     out["risk_halts"] = [{"ts": ts, "date": utc(ts), "reason": why} for ts, why in result.halts]
     return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from oxbot.app.backtests import utc
+from oxbot.app.backtests import ratio_legend, span, utc
 
 MAX_HALTS_SHOWN = 3
 
@@ -54,6 +54,10 @@ def equity_chart(
     return text if color else plt.uncolorize(text)
 
 
+def _hold(hours: float | None) -> str:
+    return span(None if hours is None else hours * 3_600_000)
+
+
 def _header(m: dict[str, Any]) -> list[str]:
     from pathlib import Path  # noqa: PLC0415
 
@@ -80,14 +84,18 @@ def _rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
         ("buy & hold", _num(m["buy_hold_return_pct"], "+,.2f"), "%"),
         ("CAGR", _num(m["cagr_pct"], "+,.2f"), "%"),
         ("max drawdown", _num(m["max_drawdown_pct"], ".2f"), "%"),
+        ("drawdown time", span(m["max_drawdown_duration_h"] * 3_600_000), ""),
         ("Sharpe", _num(m["sharpe"], ".2f"), ""),
         ("Sortino", _num(m["sortino"], ".2f"), ""),
+        ("Calmar", _num(m["calmar"], ",.2f"), ""),
+        ("exposure", _num(m["exposure_pct"], ".1f"), "%"),
         ("trades", f"{m['trades']:,}", ""),
+        ("trades per day", _num(m["trades_per_day"], ",.2f"), ""),
         ("win rate", _num(m["win_rate"], ".1f"), "%" if m["win_rate"] is not None else ""),
         ("profit factor", _num(m["profit_factor"], ".2f"), ""),
-        ("average trade", _num(m["avg_trade"], "+,.2f"), ""),
+        ("expectancy", _num(m["expectancy"], "+,.2f"), ""),
         ("average trade", _num(m["avg_trade_pct"], "+.2f"), "%"),
-        ("exposure", _num(m["exposure_pct"], ".1f"), "%"),
+        ("average hold", _hold(m["avg_holding_h"]), ""),
         ("fees paid", _num(m["fees_paid"]), ""),
         ("time", f"{m['elapsed_s']:.3f}", "s"),
     ]
@@ -111,6 +119,7 @@ def render_report(m: dict[str, Any], result: Any, color: bool = False) -> str:
 
     for left, r in zip(rows[:half], right, strict=True):
         lines.append(f"  {cell(*left)}     {cell(*r)}".rstrip())
+    lines.extend(f"  {line}" for line in ratio_legend(m))
     halts = m.get("risk_halts") or []
     for h in halts[:MAX_HALTS_SHOWN]:
         lines.append(f"  risk halt {h['date']} UTC: {h['reason']}; no new entries")

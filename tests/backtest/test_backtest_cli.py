@@ -120,12 +120,22 @@ def test_json_keys_and_values(cli, data) -> None:
         "profit_factor",
         "avg_trade",
         "fees_paid",
+        "calmar",
+        "expectancy",
+        "max_drawdown_duration_h",
+        "trades_per_day",
+        "avg_holding_h",
+        "timeframe",
+        "bars_per_year",
+        "return_periods",
+        "ratio_min_periods",
+        "ratio_min_trades",
     ):
         assert key in m, key
     assert m["bars"] == 600 and m["trades"] > 0
     assert m["params"] == {"fast": 5, "slow": 20}
     # money is exact decimal text to the cent (USDT quote), never a float with noise
-    for key in ("final_equity", "start_cash", "avg_trade", "fees_paid"):
+    for key in ("final_equity", "start_cash", "avg_trade", "expectancy", "fees_paid"):
         assert isinstance(m[key], str) and re.fullmatch(r"-?\d+\.\d{2}", m[key]), (key, m[key])
     assert m["start_cash"] == "10000.00"
     assert m["return_pct"] == pytest.approx((float(m["final_equity"]) / 10000 - 1) * 100, abs=1e-4)

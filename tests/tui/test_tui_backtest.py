@@ -32,6 +32,10 @@ async def _run(pilot, screen: BacktestScreen) -> None:
     await pilot.pause(0.1)
 
 
+def _lines(screen: BacktestScreen) -> list[str]:
+    return _text(screen, "#bt-report").splitlines()
+
+
 def _text(screen: BacktestScreen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
@@ -64,6 +68,12 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
             "exposure",
             "fees paid",
             "buy & hold",
+            "Calmar",
+            "drawdown time",
+            "expectancy",
+            "trades/day",
+            "average hold",
+            "n/a below 30 return periods or 10 closed trades",
         ):
             assert label in report
         assert "fast=5 slow=20" in report and "BTC/USDT" in report
@@ -74,6 +84,13 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
         second = screen.last_metrics
         assert second is not None and second["params"]["slow"] == 40
         assert second["bars"] == 400 - 4 * 24
+        # two columns of metrics at 120 columns; one below 100 (the screen's breakpoint)
+        assert any(line.split()[:1] == ["trades"] and "Sharpe" in line for line in _lines(screen))
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        lines = _lines(screen)
+        assert not any("trades" in line and "Sharpe" in line for line in lines)
+        assert any(line.split()[:1] == ["Sharpe"] for line in lines)
         await pilot.press("escape")
         await pilot.pause(0.05)
         assert isinstance(app.screen, DashboardScreen)

@@ -145,8 +145,7 @@ def test_snapshot_delete_confirm_80x24(snap_compare, sim_client):
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
-def test_snapshot_backtest_report_120x40(snap_compare, sim_client, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a relative path: the same picture on every run
+def _backtest_report(snap_compare, sim_client, size: tuple[int, int]) -> bool:
     csv = write_csv(Path("wave_BTC-USDT_1h.csv"), 400)
     app = _app(sim_client(sim_bots(1, running=False), 5, running=False))
 
@@ -169,7 +168,17 @@ def test_snapshot_backtest_report_120x40(snap_compare, sim_client, tmp_path, mon
         app.screen.query_one("#bt-strategy").focus()
         await pilot.pause(0.1)
 
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_backtest_report_120x40(snap_compare, sim_client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a relative path: the same picture on every run
+    assert _backtest_report(snap_compare, sim_client, (120, 40))
+
+
+def test_snapshot_backtest_report_80x24(snap_compare, sim_client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert _backtest_report(snap_compare, sim_client, (80, 24))
 
 
 def test_snapshot_reconcile_80x24(snap_compare, sim_client):

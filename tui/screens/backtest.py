@@ -64,6 +64,9 @@ class BacktestRequest:
 
 
 class BacktestScreen(Screen[None]):
+    # Below 100 columns (tui/styles/dialogs.tcss): a narrower form with labels above their
+    # fields, the report in one column, the results pane scrolls.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding(
             "escape", "close", "Dashboard", id="backtest.close", tooltip="Back to the dashboard"
@@ -118,7 +121,7 @@ class BacktestScreen(Screen[None]):
                 )
                 with Horizontal(id="bt-buttons"):
                     yield Button("Run", id="bt-run", variant="primary")
-            with Vertical(id="bt-results"):
+            with VerticalScroll(id="bt-results"):
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
                 yield Static("Set the fields and press Run (ctrl+r).", id="bt-report")
                 yield PlotextPlot(id="bt-chart")
@@ -292,7 +295,7 @@ class BacktestScreen(Screen[None]):
             return
         self.last_error, self.last_metrics = "", event.metrics
         report.set_class(False, "error")
-        report.update(report_text(event.metrics))
+        report.update(report_text(event.metrics, columns=self._columns()))
         chart.display = True
         self.call_after_refresh(
             show_curve,
@@ -301,6 +304,17 @@ class BacktestScreen(Screen[None]):
             event.ts.tolist(),
             event.equity.tolist(),
         )
+
+    def _columns(self) -> int:
+        return 1 if self.has_class("-narrow") else 2
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._reflow)  # after the breakpoint class is set
+
+    def _reflow(self) -> None:
+        if self.last_metrics is not None:  # across the breakpoint: one column or two
+            text = report_text(self.last_metrics, columns=self._columns())
+            self.query_one("#bt-report", Static).update(text)
 
     def action_close(self) -> None:
         self.app.pop_screen()
@@ -324,11 +338,15 @@ def _trim(frame: Any, req: BacktestRequest) -> Any:
         ) from None
 
 
-def report_text(m: dict[str, Any]) -> Text:
-    """The metrics a trader reads first, two aligned columns, signs as text."""
+def report_text(m: dict[str, Any], columns: int = 2) -> Text:
+    """The metrics a trader reads first, in two aligned columns (one on a narrow screen), signs
+    as text, then what the ratios mean."""
 
     def num(v: Any, spec: str = ",.2f", unit: str = "") -> str:
         return "n/a" if v is None else f"{Decimal(str(v)):{spec}}{unit}"
+
+    def hold(hours: Any) -> str:
+        return backtests.span(None if hours is None else hours * 3_600_000)
 
     rows = [
         ("trades", f"{m['trades']:,}"),
@@ -337,12 +355,17 @@ def report_text(m: dict[str, Any]) -> Text:
         ("buy & hold", num(m["buy_hold_return_pct"], "+,.2f", " %")),
         ("CAGR", num(m["cagr_pct"], "+,.2f", " %")),
         ("max drawdown", num(m["max_drawdown_pct"], ".2f", " %")),
-        ("Sharpe", num(m["sharpe"], ".2f")),
-        ("Sortino", num(m["sortino"], ".2f")),
-        ("win rate", num(m["win_rate"], ".1f", " %")),
-        ("profit factor", num(m["profit_factor"], ".2f")),
+        ("drawdown time", hold(m["max_drawdown_duration_h"])),
         ("exposure", num(m["exposure_pct"], ".1f", " %")),
         ("fees paid", num(m["fees_paid"])),
+        ("Sharpe", num(m["sharpe"], ".2f")),
+        ("Sortino", num(m["sortino"], ".2f")),
+        ("Calmar", num(m["calmar"], ",.2f")),
+        ("win rate", num(m["win_rate"], ".1f", " %")),
+        ("profit factor", num(m["profit_factor"], ".2f")),
+        ("expectancy", num(m["expectancy"], "+,.2f")),
+        ("trades/day", num(m["trades_per_day"], ",.2f")),
+        ("average hold", hold(m["avg_holding_h"])),
     ]
     params = " ".join(f"{k}={v}" for k, v in m["params"].items())
     text = Text()
@@ -351,13 +374,15 @@ def report_text(m: dict[str, Any]) -> Text:
         f" on {m['symbol']}, {m['bars']:,} bars, "
         f"{'risk-managed' if m['risk'] else 'no risk (all-in)'}\n"
     )
-    half = (len(rows) + 1) // 2
+    half = (len(rows) + 1) // 2 if columns == 2 else len(rows)
     for i in range(half):
         pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))
         for n, (label, value) in enumerate(pair):
             text.append(f"{label:<13}", style="dim")
-            text.append(f"{value:>12}" + ("   " if n == 0 else ""))
+            text.append(f"{value:>11}" + ("   " if n == 0 else ""))
         text.append("\n")
+    for line in backtests.ratio_legend(m):
+        text.append(f"{line}\n", style="dim")
     text.no_wrap = True  # a narrow pane crops the right column rather than mixing rows
     return text
 
