@@ -42,15 +42,19 @@ FULL_MS = TIERS[0][0]  # every point newer than this (of the bot's time) is kept
 # A bot's points are thinned once per 6 h of its own time (so between 24 and 30 h stay whole):
 # a pass costs a few statements whatever it removes, so rarer passes cost less per candle.
 EVERY_MS = 6 * HOUR_MS
+# The most of one tier's ages a pass reads: a curve never thinned (stored before this, or by a
+# long replay before a restart) is caught up a week per write, not in one long transaction.
+CHUNK_MS = 7 * DAY_MS
 
 
 @dataclass(frozen=True, slots=True)
 class Thinned:
-    """Where the last pass over a bot stopped: its newest point then, and per tier the bound
-    below which that tier is already thinned."""
+    """Where the last pass over a bot stopped: its newest point then, per tier the bound below
+    which that tier is already thinned, and whether older points are still left to thin."""
 
     newest: int
     done: tuple[int, ...]
+    behind: bool = False
 
 
 def keepers(rows: Sequence[tuple[int, int, Decimal]], before: int | None, bucket: int) -> set[int]:
@@ -77,17 +81,13 @@ def _align(ts: int, step: int) -> int:
     return ts // step * step
 
 
-def _rows(conn: Connection, bot_id: int, lo: int | None, hi: int) -> list[tuple[int, int, Decimal]]:
+def _rows(conn: Connection, bot_id: int, lo: int, hi: int) -> list[tuple[int, int, Decimal]]:
     t = equity_points.c
-    query = select(t.id, t.ts, t.equity).where(t.bot_id == bot_id, t.ts < hi)
-    if lo is not None:
-        query = query.where(t.ts >= lo)
+    query = select(t.id, t.ts, t.equity).where(t.bot_id == bot_id, t.ts >= lo, t.ts < hi)
     return [(int(i), int(ts), eq) for i, ts, eq in conn.execute(query.order_by(t.ts, t.id))]
 
 
-def _before(conn: Connection, bot_id: int, lo: int | None) -> int | None:
-    if lo is None:
-        return None
+def _before(conn: Connection, bot_id: int, lo: int) -> int | None:
     t = equity_points.c
     found = conn.execute(select(func.max(t.ts)).where(t.bot_id == bot_id, t.ts < lo))
     value = found.scalar_one_or_none()
@@ -96,29 +96,36 @@ def _before(conn: Connection, bot_id: int, lo: int | None) -> int | None:
 
 def due(last: Thinned | None, newest: int) -> bool:
     """Whether a bot whose newest point is ``newest`` is due a pass."""
-    return last is None or newest - last.newest >= EVERY_MS
+    return last is None or last.behind or newest - last.newest >= EVERY_MS
 
 
 def thin(conn: Connection, bot_id: int, last: Thinned | None) -> Thinned | None:
     """One pass over the bot's points, in the caller's transaction; returns where it stopped
     (None: the bot has no points). ``last`` (None after a start) limits the pass to the rows
-    that aged into a coarser tier since: the first pass after a start reads the whole curve."""
+    that aged into a coarser tier since; without it a pass starts from the oldest point."""
     t = equity_points.c
-    newest = conn.execute(select(func.max(t.ts)).where(t.bot_id == bot_id)).scalar_one_or_none()
-    if newest is None:
+    span = conn.execute(select(func.min(t.ts), func.max(t.ts)).where(t.bot_id == bot_id)).one()
+    if span[1] is None:
         return None
-    cutoffs = [_align(int(newest) - age, bucket) for age, bucket in TIERS]
+    oldest, newest = int(span[0]), int(span[1])
+    cutoffs = [_align(newest - age, bucket) for age, bucket in TIERS]
+    done: list[int] = []
     drop: list[int] = []
+    behind = False
     for i, (_, bucket) in enumerate(TIERS):
-        coarser = cutoffs[i + 1] if i + 1 < len(TIERS) else None
-        lo = coarser if last is None else max(last.done[i], coarser or last.done[i])
-        if lo is not None and lo >= cutoffs[i]:
+        floor = cutoffs[i + 1] if i + 1 < len(TIERS) else oldest  # older: a coarser tier's
+        lo = max(floor if last is None else max(last.done[i], floor), oldest)
+        hi = cutoffs[i]
+        if hi - lo > CHUNK_MS:
+            hi, behind = _align(lo + CHUNK_MS, bucket), True
+        done.append(max(lo, hi))
+        if lo >= hi:
             continue
-        rows = _rows(conn, bot_id, lo, cutoffs[i])
+        rows = _rows(conn, bot_id, lo, hi)
         kept = keepers(rows, _before(conn, bot_id, lo), bucket)
         drop.extend(r[0] for r in rows if r[0] not in kept)
     _delete(conn, drop)
-    return Thinned(int(newest), tuple(cutoffs))
+    return Thinned(newest, tuple(done), behind)
 
 
 def _delete(conn: Connection, ids: Iterable[int]) -> None:

@@ -9,6 +9,8 @@ import random
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from oxbot.engine.models import EquityPoint
 from oxbot.storage import thinning
 from oxbot.storage.store import Store
@@ -139,3 +141,34 @@ async def test_a_risk_state_save_thins_too_and_a_purge_forgets_the_pass(
     await store.save_bot(make.config("alpha"), BotStatus.RUNNING)  # type: ignore[attr-defined]
     await store.record_cycle("alpha", equity=truth[:5])
     assert await store.equity_series("alpha") == [(p.ts, p.equity) for p in truth[:5]]
+
+
+async def test_a_curve_stored_unthinned_is_caught_up_a_week_per_write(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    truth = walk(60 * 288, 5 * MIN, seed=5)
+    with monkeypatch.context() as m:
+        m.setattr(thinning, "due", lambda last, newest: False)  # as stored before thinning
+        await write(store, truth, 288)
+    assert len(await store.equity_series("alpha", limit=1_000_000)) == len(truth)
+    more = walk(60 * 288 + 1, 5 * MIN, seed=5)[-1:]  # the next point of the same walk
+    truth += [EquityPoint("alpha", truth[-1].ts + 5 * MIN, more[0].equity, more[0].cash)]
+    await store.record_cycle("alpha", equity=truth[-1:])
+    first = await store.equity_series("alpha", limit=1_000_000)
+
+    # one pass reads at most a week of each tier: days 0-7 were thinned per day and days
+    # 30-37 per hour, while days 8-29 are still whole
+    def whole(rows: list[tuple[int, Decimal]]) -> list[tuple[int, Decimal]]:
+        return [r for r in rows if truth[0].ts + 8 * DAY <= r[0] < truth[0].ts + 29 * DAY]
+
+    assert whole(first) == whole(truth_rows(truth))
+    assert len(first) < len(truth) - 8 * 200
+    check_buckets(first, truth)  # what it did thin, it thinned right
+    for n in range(1, 12):  # each write makes one more pass while it is behind
+        point = EquityPoint("alpha", truth[-1].ts + 5 * MIN, D(n), D(n))
+        truth.append(point)
+        await store.record_cycle("alpha", equity=[point])
+    stored = await store.equity_series("alpha", limit=1_000_000)
+    check_buckets(stored, truth)
+    assert await store.day_open_equity("alpha") == day_open(truth)
+    assert len(stored) <= 289 + 12 + 29 * 24 * 3 + 31 * 4
