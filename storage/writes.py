@@ -26,7 +26,7 @@ from oxbot.engine.models import (
     RiskState,
 )
 
-from . import convert, health, schema
+from . import convert, health, schema, thinning
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
@@ -61,6 +61,7 @@ class LedgerWriter:
         self._engine = engine
         self._path = path
         self._bot_ids: dict[str, int] = {}  # name -> live bot id, updated after commits only
+        self._thinned: dict[int, thinning.Thinned] = {}  # bot id -> its last thinning pass
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -121,12 +122,27 @@ class LedgerWriter:
         """The kill switches' memory, with the equity samples it was derived from."""
         with self._transaction() as conn:
             bot_id = self._bot_id(conn, bot)
-            if equity:
-                conn.execute(
-                    insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity]
-                )
+            thinned = self._add_equity(conn, bot_id, equity)
             self._put_risk(conn, bot_id, bot, state, now_ms())
         self._bot_ids[bot] = bot_id
+        self._note_thinned(bot_id, thinned)
+
+    def _add_equity(
+        self, conn: Connection, bot_id: int, equity: Sequence[EquityPoint]
+    ) -> thinning.Thinned | None:
+        """Insert the samples and, every few hours of the bot's time, thin its older points
+        (storage/thinning.py) in the same transaction. Returns the pass made, if any."""
+        if not equity:
+            return None
+        conn.execute(insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity])
+        last = self._thinned.get(bot_id)
+        if not thinning.due(last, max(p.ts for p in equity)):
+            return None
+        return thinning.thin(conn, bot_id, last)
+
+    def _note_thinned(self, bot_id: int, thinned: thinning.Thinned | None) -> None:
+        if thinned is not None:  # after the commit only, like the bot ids
+            self._thinned[bot_id] = thinned
 
     @staticmethod
     def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
@@ -211,6 +227,8 @@ class LedgerWriter:
                     # fills before orders: fills reference orders.
                     conn.execute(delete(table).where(table.c.bot_id.in_(ids)))
                 conn.execute(delete(bots).where(bots.c.id.in_(ids)))
+                for gone in ids:  # a new bot may get a purged id: it starts unthinned
+                    self._thinned.pop(gone, None)
                 return True
             if bot_id is None:
                 return False
@@ -252,16 +270,14 @@ class LedgerWriter:
                         conn.execute(UPSERT_POSITION, convert.position_to_row(pos, bot_id, bot))
                 if decision is not None:
                     conn.execute(insert(decisions), convert.decision_to_row(decision, bot_id))
-                if equity:
-                    conn.execute(
-                        insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity]
-                    )
+                thinned = self._add_equity(conn, bot_id, equity)
         except sa_exc.IntegrityError as e:
             raise StorageError(
                 f"cannot record the cycle of bot {bot!r}: {e.orig} (a fill needs its order "
                 "saved before or in the same call)"
             ) from e
         self._bot_ids[bot] = bot_id
+        self._note_thinned(bot_id, thinned)
         return flags
 
     def save_order(self, order: Order) -> None:
