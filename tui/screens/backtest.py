@@ -378,7 +378,7 @@ def report_text(m: dict[str, Any], columns: int = 2) -> Text:
     for i in range(half):
         pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))
         for n, (label, value) in enumerate(pair):
-            text.append(f"{label:<13}", style="dim")
+            text.append(f"{label:<14}", style="dim")  # the longest label and a space
             text.append(f"{value:>11}" + ("   " if n == 0 else ""))
         text.append("\n")
     for line in backtests.ratio_legend(m):
