@@ -137,7 +137,9 @@ def test_engine_in_tmux_survives_client_loss_and_attach_sees_trading(home, fast_
         wait_until(
             lambda: str(client.pid) in tmux.clients(), 10, "the tmux client to attach", every=0.1
         )
-        before = request_status(home.socket)
+        # The engine opened its socket moments ago and may still be loading its bots on a busy
+        # machine: its first status may take longer than the CLI's 3 s (a CI run saw that).
+        before = request_status(home.socket, timeout=30)
         client.send_signal(signal.SIGHUP)
         client.wait(10)
         os.close(master)
