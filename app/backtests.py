@@ -240,3 +240,232 @@ def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dic
     out["timeframe"] = timeframe(int(m.get("bar_ms") or 0))
     out["risk_halts"] = [{"ts": ts, "date": utc(ts), "reason": why} for ts, why in result.halts]
     return out
+
+
+# ---------------------------------------------------------------------- a bot as configured
+
+
+def candle_cache(exchange: str, symbol: str, timeframe: str) -> Path:
+    """Where the candles of one market are kept for `oxbot backtest --bot`:
+    ``<data dir>/candles/<exchange>_<BASE>-<QUOTE>_<timeframe>.csv`` (the file name pattern
+    of the shared data sets); `oxbot data download --out` this path fills it."""
+    from oxbot.storage.paths import data_dir  # noqa: PLC0415
+
+    name = f"{exchange}_{symbol.replace('/', '-').replace(':', '-')}_{timeframe}.csv"
+    return data_dir() / "candles" / name
+
+
+def download_hint(exchange: str, symbol: str, timeframe: str) -> str:
+    """The command line that fills the cache for one market (the sim exchange has none)."""
+    if exchange == "sim":
+        return f"give them with --csv {symbol}=FILE.csv (the sim market has no history to download)"
+    path = candle_cache(exchange, symbol, timeframe)
+    return (
+        f"mkdir -p {path.parent} && oxbot data download --exchange {exchange} --symbol {symbol} "
+        f"--timeframe {timeframe} --since 2024-01-01 --out {path}"
+    )
+
+
+async def stored_bot(name: str, db: Path) -> Any:
+    """The stored configuration of the bot ``name`` (a BotConfig); UsageError listing the
+    bots there are when there is none of that name."""
+    from oxbot.storage.store import Store  # noqa: PLC0415
+
+    if not db.exists():
+        raise UsageError(f"no bot named {name!r}: there is no database at {db} yet")
+    store = await Store.open(db, writer=False)
+    try:
+        bots = {cfg.name: cfg for cfg, _ in await store.load_bots()}
+    finally:
+        await store.close()
+    if name not in bots:
+        known = ", ".join(sorted(bots)) or "none yet (`oxbot bots add`)"
+        raise UsageError(f"no bot named {name!r}; the bots are: {known}")
+    return bots[name]
+
+
+@dataclass(frozen=True)
+class BotBacktest:
+    """A stored bot's configuration run over history: ``csv`` (symbol -> file) overrides the
+    candle cache per symbol; ``cash`` None means the bot's capital."""
+
+    config: Any  # engine.models.BotConfig
+    csv: dict[str, str]
+    cash: Decimal | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class BotOutcome:
+    result: Any  # engine.backtest.botrun.BotRunResult
+    metrics: dict[str, Any]  # bot_metrics of the result
+
+
+def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
+    """Each symbol's candles: its --csv file, else the cache. DataError naming the symbols
+    with no candles and the command line that downloads them."""
+    cfg = spec.config
+    frames, missing = {}, []
+    for sym in cfg.symbols:
+        path = spec.csv.get(sym) or str(candle_cache(cfg.exchange, sym, cfg.timeframe))
+        if sym not in spec.csv and not Path(path).exists():
+            missing.append(sym)
+            continue
+        frames[sym] = load_candles(path)
+    if missing:
+        hints = "; ".join(f"{s}: {download_hint(cfg.exchange, s, cfg.timeframe)}" for s in missing)
+        raise DataError(
+            f"no {cfg.timeframe} candles for {', '.join(missing)} of bot {cfg.name}: {hints}"
+        )
+    return frames
+
+
+def run_bot(
+    spec: BotBacktest,
+    frames: dict[str, pd.DataFrame] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> BotOutcome:
+    """Simulate the bot as the live engine runs it (blocking: a worker thread's or the CLI's).
+    UsageError for a strategy a backtest cannot run; DataError for missing or disjoint
+    candles."""
+    from oxbot.engine.backtest.botrun import run_bot as simulate  # noqa: PLC0415
+
+    cfg = spec.config
+    strat = strategy(cfg.strategy, cfg.params)
+    frames = bot_frames(spec) if frames is None else frames
+    result = simulate(
+        cfg,
+        strat,
+        frames,
+        cash=spec.cash,
+        since_ms=spec.since_ms,
+        until_ms=spec.until_ms,
+        progress=progress,
+    )
+    return BotOutcome(result, bot_metrics(result, cfg, frames))
+
+
+def baseline(
+    frames: dict[str, pd.DataFrame],
+    symbols: Any,
+    cash: Decimal,
+    fee: Decimal,
+    slip: Decimal,
+    first_ms: int,
+    last_ms: int,
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """Buy and hold over the same symbols: the cash split equally, each part buys at the
+    first traded candle's open and sells at the last one's close, through the paper broker's
+    fill (the same fee and slippage). Returns (final equity, symbol -> its final part)."""
+    from oxbot.engine.models import OrderIntent, OrderReason, Side, to_decimal  # noqa: PLC0415
+    from oxbot.engine.paper import PaperBroker  # noqa: PLC0415
+    from oxbot.engine.risk import QTY_STEP, floor_to  # noqa: PLC0415
+
+    broker = PaperBroker(fee, slip)
+    part = cash / len(symbols)
+    out = {}
+    for sym in symbols:
+        f = frames[sym]
+        rows = f[(f["ts"] >= first_ms) & (f["ts"] <= last_ms)]
+        buy_px = to_decimal(float(rows["open"].iloc[0]))
+        sell_px = to_decimal(float(rows["close"].iloc[-1]))
+        paid = buy_px * (1 + slip / 10_000) * (1 + fee)
+        qty = floor_to(part / paid, QTY_STEP)
+        buy = broker.fill(
+            OrderIntent("hold", sym, Side.BUY, qty, OrderReason.ENTRY, "b"), buy_px, 0
+        )
+        left = part - buy.qty * buy.price - buy.fee
+        sell = broker.fill(
+            OrderIntent("hold", sym, Side.SELL, qty, OrderReason.EXIT, "s"), sell_px, 0
+        )
+        out[sym] = left + sell.qty * sell.price - sell.fee
+    return sum(out.values(), Decimal(0)), out
+
+
+def bot_metrics(result: Any, config: Any, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The report of a bot backtest as one JSON-ready dict: the total (the single-symbol
+    metrics over the bot's equity curve), one row per symbol and the buy-and-hold baseline."""
+    import numpy as np  # noqa: PLC0415
+
+    from oxbot.engine.backtest.export import money, money_quantum  # noqa: PLC0415
+    from oxbot.engine.backtest.metrics import compute_metrics  # noqa: PLC0415
+
+    syms = list(config.symbols)
+    mq = money_quantum(syms[0])
+    trades = [t for rep in result.symbols.values() for t in rep.trades]
+    step = timeframe_ms(config.timeframe)
+    ts = result.ts
+    first_open = int(ts[0]) - step if len(ts) else 0
+    last_open = int(ts[-1]) - step if len(ts) else 0
+    hold_total, hold_parts = baseline(
+        frames, syms, result.start_cash, config.fee_rate, config.slippage_bps, first_open, last_open
+    )
+    m = compute_metrics(
+        trades=trades,
+        equity=result.equity,
+        held=result.held,
+        ts=ts,
+        close=np.asarray([1.0, float(hold_total / result.start_cash)]),
+        start_cash=result.start_cash,
+        final_equity=result.final_equity,
+        step_ms=step,
+        elapsed_s=result.elapsed_s,
+    )
+    pnl = sum((t.pnl for t in trades), Decimal(0))
+    fees = sum((r.fees for r in result.symbols.values()), Decimal(0))
+    out: dict[str, Any] = {
+        "source": "bot",
+        "bot": config.name,
+        "symbol": ", ".join(syms),
+        "symbols": syms,
+        **m,
+    }
+    out.update(
+        strategy=config.strategy,
+        params=dict(config.params),
+        risk=True,
+        start_cash=money(result.start_cash, mq),
+        cash=money(result.cash, mq),
+        final_equity=money(result.final_equity, mq),
+        return_pct=float((result.final_equity / result.start_cash - 1) * 100),
+        avg_trade=money(pnl / len(trades), mq) if trades else money(Decimal(0), mq),
+        expectancy=money(pnl / len(trades), mq) if trades else None,
+        fees_paid=money(fees, mq),
+        fee_rate=f"{config.fee_rate.normalize():f}",
+        slippage_bps=f"{config.slippage_bps.normalize():f}",
+        rejected_decisions=result.rejected,
+        decisions=result.decisions,
+        fills=len(result.fills),
+        buy_hold_final_equity=money(hold_total, mq),
+        buy_hold_return_pct=float((hold_total / result.start_cash - 1) * 100),
+        limits={k: f"{v.normalize():f}" for k, v in config.risk.model_dump().items()},
+    )
+    for key in PCT_KEYS + RATIO_KEYS:
+        out[key] = _round(out.get(key))
+    if not trades:
+        out["win_rate"] = None
+    out["timeframe"] = timeframe(step)
+    out["risk_halts"] = [{"ts": t, "date": utc(t), "reason": why} for t, why in result.halts]
+    part = result.start_cash / len(syms)
+    out["per_symbol"] = [
+        {
+            "symbol": s,
+            "trades": len(rep.trades),
+            "wins": rep.wins,
+            "win_rate": _round(rep.wins / len(rep.trades) * 100) if rep.trades else None,
+            "pnl": money(rep.pnl, mq),
+            "fees": money(rep.fees, mq),
+            "open_qty": f"{rep.open_qty.normalize():f}",
+            "unrealised": money(rep.unrealised, mq),
+            "buy_hold_return_pct": _round(float((hold_parts[s] / part - 1) * 100)),
+        }
+        for s, rep in result.symbols.items()
+    ]
+    return out
+
+
+def timeframe_ms(tf: str) -> int:
+    from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
+
+    return timeframe_seconds(tf) * 1000
