@@ -343,7 +343,7 @@ def run_bot(
         until_ms=spec.until_ms,
         progress=progress,
     )
-    return BotOutcome(result, bot_metrics(result, cfg, frames))
+    return BotOutcome(result, bot_metrics(result, cfg, frames, strat.params.model_dump()))
 
 
 def baseline(
@@ -383,7 +383,12 @@ def baseline(
     return sum(out.values(), Decimal(0)), out
 
 
-def bot_metrics(result: Any, config: Any, frames: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def bot_metrics(
+    result: Any,
+    config: Any,
+    frames: dict[str, pd.DataFrame],
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The report of a bot backtest as one JSON-ready dict: the total (the single-symbol
     metrics over the bot's equity curve), one row per symbol and the buy-and-hold baseline."""
     import numpy as np  # noqa: PLC0415
@@ -423,7 +428,7 @@ def bot_metrics(result: Any, config: Any, frames: dict[str, pd.DataFrame]) -> di
     }
     out.update(
         strategy=config.strategy,
-        params=dict(config.params),
+        params=dict(config.params if params is None else params),
         risk=True,
         start_cash=money(result.start_cash, mq),
         cash=money(result.cash, mq),

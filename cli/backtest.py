@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from oxbot.app.backtests import MAX_CASH
+from oxbot.cli.backtest_bot import add_bot_arguments, run_if_bot
 
 EXAMPLE = (
     "example: oxbot backtest --strategy sma_cross --param fast=10 --param slow=30 "
@@ -32,7 +33,6 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--strategy",
-        required=True,
         metavar="NAME",
         help="strategy name, e.g. sma_cross or rsi_reversion",
     )
@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="strategy parameter (repeatable), e.g. --param fast=10",
     )
-    src = p.add_mutually_exclusive_group(required=True)
+    src = p.add_mutually_exclusive_group()
     src.add_argument(
         "--data",
         metavar="FILE.csv",
@@ -63,7 +63,9 @@ def register(subparsers: Any) -> None:
         help="start date (UTC), YYYY-MM-DD: download from it, or trim a --data file",
     )
     p.add_argument("--until", metavar="DATE", help="end date (UTC, exclusive)")
-    p.add_argument("--cash", default="10000", metavar="AMOUNT", help="starting cash (10000)")
+    p.add_argument(
+        "--cash", metavar="AMOUNT", help="starting cash (10000; with --bot: the bot's capital)"
+    )
     p.add_argument(
         "--fee",
         default="0.001",
@@ -92,6 +94,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE.csv",
         help="write the equity curve to a CSV file ('-': stdout)",
     )
+    add_bot_arguments(p)
     p.set_defaults(handler=run_backtest_command)
 
 
@@ -154,9 +157,12 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
+    code = run_if_bot(args)
+    if code is not None:
+        return code
     backtests.check_backtestable(args.strategy)
     strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
-    cash = _decimal(args.cash, "--cash", strict=True, maximum=MAX_CASH)
+    cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=MAX_CASH)
     fee = _decimal(args.fee, "--fee")
     if fee >= Decimal("0.1"):
         raise UsageError(

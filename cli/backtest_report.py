@@ -126,3 +126,71 @@ def render_report(m: dict[str, Any], result: Any, color: bool = False) -> str:
     if len(halts) > MAX_HALTS_SHOWN:
         lines.append(f"  ... and {len(halts) - MAX_HALTS_SHOWN} more risk halts (see --json)")
     return "\n".join(lines)
+
+
+def symbol_rows(m: dict[str, Any]) -> list[str]:
+    """The per-symbol table of a bot backtest, with the total and the buy-and-hold baseline."""
+    head = f"  {'symbol':<14}{'trades':>7}{'win rate':>10}{'P&L':>14}{'fees':>12}{'open':>14}"
+    head += f"{'buy & hold':>12}"
+    lines = [head]
+    for r in m["per_symbol"]:
+        win = "n/a" if r["win_rate"] is None else f"{r['win_rate']:.1f} %"
+        held = "-" if Decimal(r["open_qty"]) == 0 else r["open_qty"]
+        lines.append(
+            f"  {r['symbol']:<14}{r['trades']:>7,}{win:>10}{_num(r['pnl'], '+,.2f'):>14}"
+            f"{_num(r['fees']):>12}{held:>14}{_num(r['buy_hold_return_pct'], '+,.2f') + ' %':>12}"
+        )
+    win = "n/a" if m["win_rate"] is None else f"{m['win_rate']:.1f} %"
+    lines.append(
+        f"  {'total':<14}{m['trades']:>7,}{win:>10}"
+        f"{_num(Decimal(m['final_equity']) - Decimal(m['start_cash']), '+,.2f'):>14}"
+        f"{_num(m['fees_paid']):>12}{'':>14}{_num(m['buy_hold_return_pct'], '+,.2f') + ' %':>12}"
+    )
+    return lines
+
+
+def render_bot_report(m: dict[str, Any], result: Any, color: bool = False) -> str:
+    """The report of `oxbot backtest --bot`: header, equity chart, per-symbol rows with the
+    total and the baseline, the total metrics, halts. The total P&L includes open positions
+    at the last close."""
+    import shutil  # noqa: PLC0415
+
+    width = max(40, min(120, shutil.get_terminal_size((100, 24)).columns))
+    params = " ".join(f"{k}={v}" for k, v in m["params"].items())
+    lim = m["limits"]
+    fee_pct = Decimal(m["fee_rate"]) * 100
+    lines = [
+        f"backtest  bot {m['bot']}: {m['strategy']} {params} on {m['symbol']}".rstrip(),
+        f"data      {m['timeframe']} candles, {m['bars']:,} decisions possible, "
+        f"{utc(m['first_ts'])} to {utc(m['last_ts'])} UTC",
+        f"costs     fee {fee_pct.normalize():f} %, slippage {m['slippage_bps']} bps, "
+        f"start cash {_num(m['start_cash'])} shared by {len(m['symbols'])} symbol(s)",
+        f"limits    position {lim['max_position_pct']} %, exposure {lim['max_exposure_pct']} %, "
+        f"SL {lim['stop_loss_pct']} %, TP {lim['take_profit_pct']} %, daily loss "
+        f"{lim['daily_loss_limit_pct']} %, drawdown {lim['max_drawdown_pct']} %",
+        "",
+    ]
+    if len(result.ts) > 1:
+        lines += [equity_chart(result.ts, result.equity, width=width, color=color), ""]
+    lines += symbol_rows(m)
+    lines.append(
+        f"  buy & hold: the start cash split equally, bought at the first open, sold at the "
+        f"last close, same fees: {_num(m['buy_hold_final_equity'])}"
+    )
+    lines.append("")
+    rows = _rows(m)
+    half = (len(rows) + 1) // 2
+    right = rows[half:] + [("", "", "")] * (2 * half - len(rows))
+
+    def cell(label: str, value: str, unit: str) -> str:
+        return f"{label:<15}{value:>14} {unit:<1}"
+
+    for left, r in zip(rows[:half], right, strict=True):
+        lines.append(f"  {cell(*left)}     {cell(*r)}".rstrip())
+    lines.extend(f"  {line}" for line in ratio_legend(m))
+    halts = m.get("risk_halts") or []
+    for h in halts[:MAX_HALTS_SHOWN]:
+        lines.append(f"  risk halt {h['date']} UTC: {h['reason']}; no new entries")
+    if len(halts) > MAX_HALTS_SHOWN:
+        lines.append(f"  ... and {len(halts) - MAX_HALTS_SHOWN} more risk halts (see --json)")
+    return "\n".join(lines)

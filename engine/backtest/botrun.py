@@ -30,6 +30,7 @@ import itertools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
@@ -269,7 +270,11 @@ def run_bot(
     if lo > hi:
         raise DataError(
             "the symbols' candles do not overlap in time: "
-            + "; ".join(f"{s} {int(series[s].ts[0])}..{int(series[s].ts[-1])}" for s in symbols)
+            + "; ".join(
+                f"{s} {_utc(int(series[s].ts[0]))} to {_utc(int(series[s].ts[-1]))} UTC"
+                for s in symbols
+            )
+            + "; give candles of one period for every symbol"
         )
     if since_ms is not None:
         lo = max(lo, since_ms)
@@ -365,6 +370,10 @@ def _reports(
             rep.open_qty = pos.qty
             rep.unrealised = pos.unrealised(run.marks.get(s, pos.avg_entry))
     return reports
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _bar_of(ts: Times, fill_ts: int) -> int:
