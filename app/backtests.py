@@ -474,3 +474,20 @@ def timeframe_ms(tf: str) -> int:
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
 
     return timeframe_seconds(tf) * 1000
+
+
+def csv_in_folder(folder: Path, exchange: str, symbols: Any, timeframe: str) -> dict[str, str]:
+    """symbol -> the candle file of that symbol and timeframe in ``folder``: named
+    ``<exchange>_<BASE>-<QUOTE>_<timeframe>.csv`` (the candle cache's and ../shared's pattern),
+    else the shortest ``*_<BASE>-<QUOTE>_<timeframe>.csv`` (another exchange's). Symbols with
+    no such file are left out."""
+    out = {}
+    for sym in symbols:
+        pair = sym.replace("/", "-").replace(":", "-")
+        exact = folder / f"{exchange}_{pair}_{timeframe}.csv"
+        others = sorted(folder.glob(f"*_{pair}_{timeframe}.csv"), key=lambda p: len(p.name))
+        if exact.is_file():
+            out[sym] = str(exact)
+        elif others:
+            out[sym] = str(others[0])
+    return out

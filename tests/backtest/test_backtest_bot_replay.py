@@ -166,3 +166,19 @@ async def test_sma_cross_real_btc_eth_sol_equal_live_engine(tmp_path: Path, bt: 
     config = bot("sma_cross", {"fast": 10, "slow": 30}, SYMS)
     sim = await check_same(tmp_path, config, shared_csv(bt), 2000)
     assert {"stop_loss", "take_profit"} <= {f.reason.value for f in sim.fills}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="live-engine difference: MarketHub stamps a CSV stream's bars by its own schedule "
+    "(engine/market/hub.py _Stream.next_close += step), not by the candle's time, so after a "
+    "missing candle in one file that symbol's later bars are paired with the other symbols' "
+    "bars of an earlier hour; the simulation pairs candles by their own open time",
+)
+async def test_a_missing_candle_in_one_file(tmp_path: Path, bt: Any) -> None:
+    csv = generated(bt, tmp_path, 1400)
+    eth = load_csv(csv["ETH/USDT"])
+    gap = eth.drop(index=range(700, 703)).rename(columns={"ts": "timestamp"})
+    gap.to_csv(csv["ETH/USDT"], index=False)
+    config = bot("sma_cross", {"fast": 5, "slow": 20}, SYMS)
+    await check_same(tmp_path, config, csv, 1000)

@@ -2,6 +2,12 @@
 the left; the report and the equity curve on the right. Runs the backtest through
 oxbot.app.backtests (what `oxbot backtest` runs too) in a thread worker (group "backtest"), never
 on the UI loop; change anything and run again in place.
+
+Opened for a bot (``B`` on the dashboard), it runs that bot as configured (`oxbot backtest
+--bot`): its strategy (fixed) and params, all its symbols with one cash balance, its limits, fee
+and slippage; the candles of each symbol come from a folder (files named like
+``binance_BTC-USDT_1h.csv``, as the candle cache and ../shared hold them), and the report shows
+one row per symbol, the total and the buy-and-hold baseline.
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ class BacktestRequest:
     fee: Decimal
     slippage: Decimal
     risk: bool
+    bot: Any = None  # a BotConfig: run it as configured, candles from the folder ``data``
 
 
 class BacktestScreen(Screen[None]):
@@ -86,10 +93,13 @@ class BacktestScreen(Screen[None]):
             super().__init__()
             self.metrics, self.ts, self.equity, self.error = metrics, ts, equity, error
 
-    def __init__(self, suggestions: list[str] | None = None) -> None:
+    def __init__(self, suggestions: list[str] | None = None, bot: Any = None) -> None:
         super().__init__()
+        self.bot = bot  # a BotConfig, or None: one strategy over one CSV file
+        if bot is not None and suggestions is None:
+            suggestions = folder_suggestions()
         self._suggestions = data_suggestions() if suggestions is None else suggestions
-        self._strategy = "sma_cross"
+        self._strategy = "sma_cross" if bot is None else bot.strategy
         self.last_metrics: dict[str, Any] | None = None
         self.last_error = ""
 
@@ -97,7 +107,10 @@ class BacktestScreen(Screen[None]):
         names = backtests.backtestable_names()
         with Horizontal(id="bt-body"):
             with VerticalScroll(id="bt-form"):
-                yield Static("Backtest", id="bt-title")
+                yield Static(
+                    "Backtest" if self.bot is None else f"Backtest bot {self.bot.name}",
+                    id="bt-title",
+                )
                 with Horizontal(classes="field-row"):
                     yield Label("Strategy", classes="field-label")
                     yield Select(
@@ -106,13 +119,16 @@ class BacktestScreen(Screen[None]):
                         allow_blank=False,
                         id="bt-strategy",
                         compact=True,
+                        disabled=self.bot is not None,
                     )
-                yield Static("; ".join(NOT_BACKTESTABLE.values()), id="bt-note")
+                yield Static(self._note(), id="bt-note")
                 yield Static("Parameters", classes="section")
                 yield Vertical(id="params-box")
                 yield Static("Data and costs", classes="section")
                 for key, label in FIELDS:
                     with Horizontal(classes="field-row"):
+                        if key == "data" and self.bot is not None:
+                            label = "Candles (folder)"
                         yield Label(label, classes="field-label")
                         yield self._input(key)
                     yield Static("", id=f"e-{key}", classes="field-error")
@@ -127,15 +143,27 @@ class BacktestScreen(Screen[None]):
                 yield PlotextPlot(id="bt-chart")
         yield Footer(compact=True, show_command_palette=False)
 
+    def _note(self) -> str:
+        if self.bot is None:
+            return "; ".join(NOT_BACKTESTABLE.values())
+        b = self.bot
+        return (
+            f"{', '.join(b.symbols)} · {b.timeframe} · one cash balance, the bot's risk limits "
+            "(position, exposure, SL/TP, daily loss, drawdown), as the live engine trades"
+        )
+
     def _input(self, key: str) -> Input:
+        b = self.bot
         default = {
             "data": self._suggestions[0] if self._suggestions else "",
-            "cash": "10000",
-            "fee": "0.001",
-            "slippage": "0",
+            "cash": "10000" if b is None else f"{b.capital.normalize():f}",
+            "fee": "0.001" if b is None else f"{b.fee_rate.normalize():f}",
+            "slippage": "0" if b is None else f"{b.slippage_bps.normalize():f}",
         }.get(key, "")
         placeholder = {
-            "data": "path/to/candles.csv (timestamp,open,high,low,close,volume)",
+            "data": "path/to/candles.csv (timestamp,open,high,low,close,volume)"
+            if b is None
+            else "folder of <exchange>_<BASE>-<QUOTE>_<timeframe>.csv files",
             "since": "YYYY-MM-DD",
             "until": "YYYY-MM-DD",
         }.get(key, "")
@@ -150,7 +178,9 @@ class BacktestScreen(Screen[None]):
         )
 
     async def on_mount(self) -> None:
-        await self.query_one("#params-box").mount_all(param_rows(self._strategy, {}))
+        values = {} if self.bot is None else dict(self.bot.params)
+        await self.query_one("#params-box").mount_all(param_rows(self._strategy, values))
+        self.query_one("#bt-risk", Checkbox).display = self.bot is None  # a bot: always
         self.query_one("#bt-progress", ProgressBar).display = False
         self.query_one("#bt-chart", PlotextPlot).display = False
         self.validate()
@@ -174,7 +204,16 @@ class BacktestScreen(Screen[None]):
             collect_errors(e, errors, prefix="p-", whole="params")
             params = {}
         path = Path(raw["data"]).expanduser()
-        if not raw["data"]:
+        if self.bot is not None:
+            if not raw["data"] or not path.is_dir():
+                errors["data"] = "give a folder of candle files (oxbot data download --out)"
+            else:
+                b = self.bot
+                found = backtests.csv_in_folder(path, b.exchange, b.symbols, b.timeframe)
+                missing = [s for s in b.symbols if s not in found]
+                if missing:
+                    errors["data"] = f"no {b.timeframe} file for {', '.join(missing)} there"
+        elif not raw["data"]:
             errors["data"] = "give a CSV file (timestamp,open,high,low,close,volume)"
         elif not path.is_file():
             errors["data"] = f"{path} does not exist or is not a file"
@@ -217,7 +256,8 @@ class BacktestScreen(Screen[None]):
             numbers["cash"],
             numbers["fee"],
             numbers["slippage"],
-            self.query_one("#bt-risk", Checkbox).value,
+            self.query_one("#bt-risk", Checkbox).value or self.bot is not None,
+            None if self.bot is None else self.bot.model_copy(update={"params": params}),
         )
 
     @on(Input.Changed)
@@ -258,6 +298,9 @@ class BacktestScreen(Screen[None]):
                 last[0] = done
                 self.post_message(self.Progressed(stage, done))
 
+        if req.bot is not None:
+            self._run_bot(req, progress)
+            return
         try:
             progress("loading", 0.0)
             frame = _trim(backtests.load_candles(req.data), req)
@@ -272,6 +315,28 @@ class BacktestScreen(Screen[None]):
             )
             outcome = backtests.run(frame, spec, progress)
         except OxbotError as e:  # bad file, too few bars, bad parameter: the user's to fix
+            self.post_message(self.Finished(None, None, None, str(e)))
+            return
+        result = outcome.result
+        self.post_message(self.Finished(outcome.metrics, result.ts, result.equity))
+
+    def _run_bot(self, req: BacktestRequest, progress: Any) -> None:
+        """The bot as configured, over the folder's files (on the worker thread)."""
+        from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
+
+        try:
+            progress("loading", 0.0)
+            b = req.bot
+            csv = backtests.csv_in_folder(Path(req.data), b.exchange, b.symbols, b.timeframe)
+            spec = backtests.BotBacktest(
+                b.model_copy(update={"fee_rate": req.fee, "slippage_bps": req.slippage}),
+                csv,
+                req.cash,
+                parse_date(req.since, "since") if req.since else None,
+                parse_date(req.until, "until") if req.until else None,
+            )
+            outcome = backtests.run_bot(spec, progress=lambda f: progress("simulate", f))
+        except OxbotError as e:  # missing or disjoint candles: the user's to fix
             self.post_message(self.Finished(None, None, None, str(e)))
             return
         result = outcome.result
@@ -374,6 +439,8 @@ def report_text(m: dict[str, Any], columns: int = 2) -> Text:
         f" on {m['symbol']}, {m['bars']:,} bars, "
         f"{'risk-managed' if m['risk'] else 'no risk (all-in)'}\n"
     )
+    if "per_symbol" in m:  # a bot: its symbols first, the total and buy and hold
+        text.append_text(symbol_text(m, wide=columns == 2))
     half = (len(rows) + 1) // 2 if columns == 2 else len(rows)
     for i in range(half):
         pair = (rows[i], rows[i + half] if i + half < len(rows) else ("", ""))
@@ -385,6 +452,39 @@ def report_text(m: dict[str, Any], columns: int = 2) -> Text:
         text.append(f"{line}\n", style="dim")
     text.no_wrap = True  # a narrow pane crops the right column rather than mixing rows
     return text
+
+
+def symbol_text(m: dict[str, Any], wide: bool = True) -> Text:
+    """A bot backtest's rows: one per symbol, the total, and buy and hold over the symbols
+    (the start cash split equally, the same fees). Narrow: without win rate and fees."""
+
+    def num(v: Any, spec: str = "+,.2f") -> str:
+        return "n/a" if v is None else f"{Decimal(str(v)):{spec}}"
+
+    text = Text()
+    head = f"{'symbol':<11}{'trades':>7}" + (f"{'win %':>7}" if wide else "") + f"{'P&L':>11}"
+    head += (f"{'fees':>9}" if wide else "") + f"{'hold %':>9}\n"
+    text.append(head, style="dim")
+    total = Decimal(m["final_equity"]) - Decimal(m["start_cash"])
+    rows = [
+        (r["symbol"], r["trades"], r["win_rate"], r["pnl"], r["fees"], r["buy_hold_return_pct"])
+        for r in m["per_symbol"]
+    ]
+    rows.append(
+        ("total", m["trades"], m["win_rate"], total, m["fees_paid"], m["buy_hold_return_pct"])
+    )
+    for sym, trades, win, pnl, fees, hold in rows:
+        line = f"{sym:<11}{trades:>7,}" + (f"{num(win, '.1f'):>7}" if wide else "")
+        line += f"{num(pnl):>11}" + (f"{num(fees, ',.2f'):>9}" if wide else "")
+        line += f"{num(hold):>9}\n"
+        text.append(line, style="bold" if sym == "total" else "")
+    return text
+
+
+def folder_suggestions() -> list[str]:
+    """Folders of candle files: the candle cache (oxbot data download), ../shared's data."""
+    cache = backtests.candle_cache("sim", "BTC/USDT", "1h").parent
+    return [str(p) for p in (cache, DATA_DIR) if p.is_dir()]
 
 
 def strategies() -> Any:

@@ -28,6 +28,7 @@ from ..widgets.fitting_footer import FittingFooter
 from ..widgets.header_bar import HeaderBar
 from ..widgets.positions_table import PositionsTable
 from ..widgets.reasoning_panel import ReasoningPanel
+from .backtest import BacktestScreen
 from .bot_actions import BotActions
 
 PANELS = (
@@ -167,6 +168,14 @@ class DashboardScreen(BotActions):
             id="panel.fills",
             show=False,
             tooltip="Small terminals: show Fills",
+        ),
+        Binding(
+            "B",
+            "backtest_bot",
+            "Backtest bot",
+            id="bot.backtest",
+            show=False,
+            tooltip="Backtest the selected bot as configured",
         ),
     ]
 
@@ -408,6 +417,7 @@ class DashboardScreen(BotActions):
             "resume": True if status == "paused" else False,
             "flatten": bot is not None and bot.open_positions > 0,
             "delete": bot is not None,
+            "backtest_bot": bot is not None,
             "show_all": self.selected is not None,
         }.get(action, True)
         if allowed is False and action in ("pause", "resume"):
@@ -419,6 +429,12 @@ class DashboardScreen(BotActions):
 
     def action_bot_cursor_to(self, index: int) -> None:
         self.query_one(BotsTable).action_cursor_to(index)
+
+    def action_backtest_bot(self) -> None:
+        """The backtest screen for the selected bot, prefilled with its configuration."""
+        bot = self._bot()
+        if bot is not None:
+            self.app.push_screen(BacktestScreen(bot=bot.config))
 
     def action_show_all(self) -> None:
         table = self.query_one(BotsTable)
