@@ -68,15 +68,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--fee",
-        default="0.001",
         metavar="RATE",
-        help="fee rate per fill, below 0.1 (0.001 = 0.1 %%)",
+        help="fee rate per fill, below 0.1 (0.001 = 0.1 %%; with --bot: the bot's)",
     )
     p.add_argument(
         "--slippage-bps",
-        default="0",
         metavar="BPS",
-        help="slippage against you per fill, in basis points (0)",
+        help="slippage against you per fill, in basis points (0; with --bot: the bot's)",
     )
     p.add_argument(
         "--no-risk",
@@ -163,13 +161,13 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     backtests.check_backtestable(args.strategy)
     strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
     cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=MAX_CASH)
-    fee = _decimal(args.fee, "--fee")
+    fee = _decimal(args.fee or "0.001", "--fee")
     if fee >= Decimal("0.1"):
         raise UsageError(
             f"--fee is a rate per fill and must be below 0.1, got {args.fee}; "
             "e.g. 0.001 for 0.1 % or 0.005 for 0.5 %"
         )
-    slippage = _decimal(args.slippage_bps, "--slippage-bps")
+    slippage = _decimal(args.slippage_bps or "0", "--slippage-bps")
     _outputs(args)
     to_stdout = "-" in (args.trades_out, args.equity_out)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 
@@ -118,6 +119,15 @@ def run_bot_command(args: argparse.Namespace) -> int:
     until = parse_date(args.until, "--until") if args.until else None
     if since is not None and until is not None and until <= since:
         raise UsageError("--until must be after --since")
+    costs = {}
+    if args.fee is not None:
+        costs["fee_rate"] = _decimal(args.fee, "--fee")
+        if costs["fee_rate"] >= Decimal("0.1"):
+            raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}")
+    if args.slippage_bps is not None:
+        costs["slippage_bps"] = _decimal(args.slippage_bps, "--slippage-bps", maximum=Decimal(500))
+    if costs:  # what-if costs: the bot's other settings stay as stored
+        config = config.model_copy(update=costs)
     spec = backtests.BotBacktest(config, csv, cash, since, until)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     try:

@@ -143,3 +143,29 @@ def test_without_bot_or_strategy(cli) -> None:
     code, _out, err = cli("--data", "x.csv")
     assert code == 2
     assert "give --strategy NAME" in err
+
+
+def test_fee_and_slippage_override_the_bots(cli, home, bt) -> None:
+    code, out, err = cli("--bot", "duo", *csvs(bt, home), "--json")
+    assert code == 0, err
+    stored = json.loads(out)
+    assert stored["fee_rate"] == "0.001" and stored["slippage_bps"] == "0"
+    code, out, err = cli(
+        "--bot", "duo", *csvs(bt, home), "--fee", "0.002", "--slippage-bps", "10", "--json"
+    )
+    assert code == 0, err
+    m = json.loads(out)
+    assert m["fee_rate"] == "0.002" and m["slippage_bps"] == "10"
+    assert Decimal(m["fees_paid"]) > Decimal(stored["fees_paid"])
+
+
+def test_since_is_the_first_candle_traded(cli, home, bt) -> None:
+    paths = csvs(bt, home)
+    code, out, err = cli("--bot", "duo", *paths, "--json")
+    whole = json.loads(out)
+    # 2023-11-20: candles before it only warm the indicators up
+    code, out, err = cli("--bot", "duo", *paths, "--since", "2023-11-20", "--json")
+    assert code == 0, err
+    m = json.loads(out)
+    assert m["first_ts"] >= 1_700_438_400_000 + 3_600_000  # the first close on or after it
+    assert m["bars"] < whole["bars"]
