@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from ..arrays import Floats, Signals, Times
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..market.indicators import compute
 from ..market.sim import intra_candle_prices
 from ..models import (
@@ -245,6 +245,18 @@ class BotRun:
         self._blocked = kind
 
 
+def check_replayable(strategy: Strategy) -> None:
+    """ConfigError for a strategy that decides other than from ``signals`` (it overrides
+    ``decide`` or ``wants_decision``): the simulation would not be what the live bot does."""
+    cls = type(strategy)
+    own = [n for n in ("decide", "wants_decision") if getattr(cls, n) is not getattr(Strategy, n)]
+    if own:
+        raise ConfigError(
+            f"strategy {strategy.name} has its own {' and '.join(own)}(): a bot backtest "
+            "replays the decisions signals(frame) gives, so it would not be what the bot does live"
+        )
+
+
 def run_bot(
     config: BotConfig,
     strategy: Strategy,
@@ -260,6 +272,7 @@ def run_bot(
     candles opening in [since_ms, until_ms) where the symbols' ranges overlap. DataError when
     a symbol has no candles or the ranges do not overlap."""
     started = time.perf_counter()
+    check_replayable(strategy)
     symbols = config.symbols
     missing = [s for s in symbols if s not in frames or frames[s].empty]
     if missing:

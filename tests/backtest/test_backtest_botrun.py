@@ -80,3 +80,17 @@ def test_ranges_that_do_not_overlap(bt) -> None:
     data["ETH/USDT"] = data["ETH/USDT"].assign(ts=data["ETH/USDT"]["ts"] + 500 * HOUR)
     with pytest.raises(DataError, match="do not overlap"):
         simulate(config(), data)
+
+
+def test_a_strategy_with_its_own_decide_is_refused(bt) -> None:
+    from oxbot.engine.errors import ConfigError
+    from oxbot.engine.strategies.rules import SmaCross
+
+    class Picky(SmaCross):
+        name = "picky"
+
+        def wants_decision(self, ctx: Any) -> bool:
+            return ctx.ts % 2 == 0
+
+    with pytest.raises(ConfigError, match="its own wants_decision"):
+        run_bot(config(), Picky(SmaCross.Params(fast=5, slow=20)), frames(bt, 100))
