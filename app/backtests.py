@@ -314,7 +314,13 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
             continue
         frames[sym] = load_candles(path)
     if missing:
-        hints = "; ".join(f"{s}: {download_hint(cfg.exchange, s, cfg.timeframe)}" for s in missing)
+        if cfg.exchange == "sim":
+            flags = " ".join(f"--csv {s}=FILE.csv" for s in missing)
+            hints = f"give them with {flags} (the sim market has no history to download)"
+        else:
+            hints = "; ".join(
+                f"{s}: {download_hint(cfg.exchange, s, cfg.timeframe)}" for s in missing
+            )
         raise DataError(
             f"no {cfg.timeframe} candles for {', '.join(missing)} of bot {cfg.name}: {hints}"
         )

@@ -130,6 +130,7 @@ async def test_sma_cross_generated_candles_equal_live_engine(tmp_path: Path, bt:
     assert len({f.symbol for f in sim.fills}) == 3
 
 
+@pytest.mark.slow
 async def test_rsi_reversion_generated_candles_equal_live_engine(tmp_path: Path, bt: Any) -> None:
     csv = generated(bt, tmp_path, 1400)
     config = bot("rsi_reversion", {}, SYMS[:2])
@@ -137,6 +138,7 @@ async def test_rsi_reversion_generated_candles_equal_live_engine(tmp_path: Path,
     assert sim.fills
 
 
+@pytest.mark.slow
 async def test_ema_atr_trend_generated_candles_equal_live_engine(tmp_path: Path, bt: Any) -> None:
     csv = generated(bt, tmp_path, 1400)
     config = bot("ema_atr_trend", {}, SYMS[:2])
@@ -144,6 +146,7 @@ async def test_ema_atr_trend_generated_candles_equal_live_engine(tmp_path: Path,
     assert sim.fills
 
 
+@pytest.mark.slow
 async def test_drawdown_kill_switch_equals_live_engine(tmp_path: Path, bt: Any) -> None:
     csv = generated(bt, tmp_path, 1400)
     limits = TIGHT.model_copy(update={"max_drawdown_pct": Decimal(3)})
@@ -168,6 +171,7 @@ async def test_sma_cross_real_btc_eth_sol_equal_live_engine(tmp_path: Path, bt: 
     assert {"stop_loss", "take_profit"} <= {f.reason.value for f in sim.fills}
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
     reason="live-engine difference: MarketHub stamps a CSV stream's bars by its own schedule "
