@@ -178,11 +178,13 @@ class BotRun:
     # ------------------------------------------------------------------ market input
 
     def on_tick(self, sym: str, price: float, ts: int) -> None:
-        p = to_decimal(price)
-        self.marks[sym] = p
         pos = self.portfolio.position(sym)
         if pos is None:
+            # The live bot marks every tick; a flat symbol's mark is read by nothing before its
+            # bar sets the close (equity is sampled after every bar), so it is skipped here.
             return
+        p = to_decimal(price)
+        self.marks[sym] = p
         hit = stop_hit(pos, p, p, p)
         if hit and self._tradable(sym) is not None:
             self._exit(pos, hit[0], hit[1], ts)
@@ -314,7 +316,7 @@ def run_bot(
             i = series[s].index.get(t)
             if i is not None:
                 r = series[s].ohlcv[i]
-                due.append((s, i, Candle(t, *(float(x) for x in r))))
+                due.append((s, i, Candle(t, *r.tolist())))
         paths = [(s, intra_candle_prices(c)) for s, _, c in due]
         for phase in range(4):
             tick_ts = t + (step * phase) // 4
