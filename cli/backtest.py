@@ -92,6 +92,9 @@ def register(subparsers: Any) -> None:
         metavar="FILE.csv",
         help="write the equity curve to a CSV file ('-': stdout)",
     )
+    from oxbot.cli import sweep  # noqa: PLC0415
+
+    sweep.add_options(p)
     p.set_defaults(handler=run_backtest_command)
 
 
@@ -151,9 +154,12 @@ def _outputs(args: argparse.Namespace) -> None:
 
 def run_backtest_command(args: argparse.Namespace) -> int:
     from oxbot.app import backtests  # noqa: PLC0415
+    from oxbot.cli import sweep  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
+    if sweep.wanted(args):
+        return sweep.run_sweep_command(args)
     backtests.check_backtestable(args.strategy)
     strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
     cash = _decimal(args.cash, "--cash", strict=True, maximum=MAX_CASH)
