@@ -129,9 +129,15 @@ Task = tuple[dict[str, Any], tuple[Window, ...]]
 
 
 def _init_worker(source: EvaluatorSource) -> None:
-    """Each worker: the user's strategies registered, the candles loaded once."""
+    """Each worker: the user's strategies registered, the candles loaded once. Ctrl+C is the
+    parent's to handle (it stops the pool); the workers ignore it rather than each printing
+    a traceback."""
     global _WORKER
+    import signal  # noqa: PLC0415
+
     from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     load_user_strategies()
     _WORKER = source.load()
@@ -160,6 +166,7 @@ class Runner:
         self.done = 0
         self.total = 0
         self._pool: ProcessPoolExecutor | None = None
+        self._warm = False  # a worker has answered: from then on this process only waits
         if jobs > 1:
             import multiprocessing  # noqa: PLC0415
             from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
@@ -184,20 +191,41 @@ class Runner:
         self.progress(self.done, self.total)
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, Any]]]:
-        """Each task's summaries, in task order; the progress ticks per finished task."""
+        """Each task's summaries, in task order; the progress ticks per finished task.
+
+        With a pool, at most 2 x jobs tasks wait in it; until a worker has answered (each one
+        first starts Python and imports pandas and pandas-ta, over a second), this process
+        runs the next tasks itself, so that start-up costs no idle core."""
         out: list[list[dict[str, Any]] | None] = [None] * len(tasks)
         if self._pool is None:
-            for i, (params, windows) in enumerate(tasks):
-                out[i] = [summary(self.local.evaluate(params, w)) for w in windows]
-                self._tick()
+            for i, task in enumerate(tasks):
+                out[i] = self._here(task)
         else:
-            from concurrent.futures import as_completed  # noqa: PLC0415
+            from concurrent.futures import FIRST_COMPLETED, wait  # noqa: PLC0415
 
-            futures = {self._pool.submit(_run_task, t): i for i, t in enumerate(tasks)}
-            for fut in as_completed(futures):
-                out[futures[fut]] = fut.result()
-                self._tick()
+            pending: dict[Any, int] = {}
+            nxt = 0
+            while nxt < len(tasks) or pending:
+                while nxt < len(tasks) and len(pending) < 2 * self.jobs:
+                    pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
+                    nxt += 1
+                if not self._warm and nxt < len(tasks):
+                    out[nxt] = self._here(tasks[nxt])
+                    nxt += 1
+                    finished = [f for f in pending if f.done()]
+                else:
+                    finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])
+                for fut in finished:
+                    out[pending.pop(fut)] = fut.result()
+                    self._warm = True
+                    self._tick()
         return [r for r in out if r is not None]
+
+    def _here(self, task: Task) -> list[dict[str, Any]]:
+        params, windows = task
+        res = [summary(self.local.evaluate(params, w)) for w in windows]
+        self._tick()
+        return res
 
     def _tick(self) -> None:
         self.done += 1
@@ -269,10 +297,13 @@ def run_sweep(
             combos, skipped = check_combos(cls, plan.fixed, grid(plan.axes), shortest)
             result.total = len(combos) + sum(skipped.values())
             _no_combination(combos, skipped, result.total)
+            runs = len(combos) if plan.folds is None else (len(combos) + 1) * len(splits)
+            runner.plan(runs)
             searched = _grid(runner, combos, splits, plan.folds is None)
         else:
             assert seed is not None
             result.total = plan.search * len(splits)  # each fold searches afresh
+            runner.plan(result.total + (0 if plan.folds is None else len(splits)))
             searched = []
             for k, split in enumerate(splits):
                 rows, fold_skipped = _search(
@@ -310,10 +341,8 @@ def _grid(
     """Per split, every combo on its train window (and, for --holdout, on the held-out one)."""
     if held_out_too:
         train, test = splits[0]
-        runner.plan(len(combos))
         results = runner.map([(c, (train, test)) for c in combos])
         return [[SweepRow(c, r[0], r[1]) for c, r in zip(combos, results, strict=True)]]
-    runner.plan(len(combos) * len(splits) + len(splits))
     tasks = [(c, (train,)) for train, _ in splits for c in combos]
     results = runner.map(tasks)
     per = len(combos)
@@ -377,7 +406,6 @@ def _search(
     windows = (train, test) if held_out_too else (train,)
     rows: list[SweepRow] = []
     skipped: Counter[str] = Counter()
-    runner.plan(plan.search + (0 if held_out_too else 1))
     left = plan.search
     while left > 0:
         trials = [study.ask() for _ in range(min(SEARCH_BATCH, left))]
