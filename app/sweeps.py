@@ -150,7 +150,10 @@ def _run_task(task: Task) -> list[dict[str, Any]]:
 
 
 class Runner:
-    """Runs tasks (params, windows) in ``jobs`` spawned processes (in this one for jobs=1)."""
+    """Runs tasks (params, windows) on ``jobs`` processes: this one and ``jobs - 1`` spawned
+    workers. This process works too, taking the next task whenever it is free: a worker first
+    starts Python and imports pandas and pandas-ta (over a second of CPU each), which a
+    sweep of a hundred sets does not win back many times over."""
 
     def __init__(
         self,
@@ -159,20 +162,19 @@ class Runner:
         progress: SweepProgress,
         local: Evaluator | None = None,
     ) -> None:
-        # the range's size and times; jobs=1 evaluates here
+        # the range's size and times, and the evaluations this process runs
         self.local = local if local is not None else source.load()
-        self.jobs = jobs
+        self.workers = jobs - 1
         self.progress = progress
         self.done = 0
         self.total = 0
         self._pool: ProcessPoolExecutor | None = None
-        self._warm = False  # a worker has answered: from then on this process only waits
-        if jobs > 1:
+        if self.workers > 0:
             import multiprocessing  # noqa: PLC0415
             from concurrent.futures import ProcessPoolExecutor  # noqa: PLC0415
 
             self._pool = ProcessPoolExecutor(
-                max_workers=jobs,
+                max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
                 initargs=(source,),
@@ -191,34 +193,31 @@ class Runner:
         self.progress(self.done, self.total)
 
     def map(self, tasks: Sequence[Task]) -> list[list[dict[str, Any]]]:
-        """Each task's summaries, in task order; the progress ticks per finished task.
-
-        With a pool, at most 2 x jobs tasks wait in it; until a worker has answered (each one
-        first starts Python and imports pandas and pandas-ta, over a second), this process
-        runs the next tasks itself, so that start-up costs no idle core."""
+        """Each task's summaries, in task order; the progress ticks per finished task. At
+        most two tasks per worker wait in the pool, so the tasks share out evenly between
+        the workers and this process."""
         out: list[list[dict[str, Any]] | None] = [None] * len(tasks)
         if self._pool is None:
             for i, task in enumerate(tasks):
                 out[i] = self._here(task)
-        else:
-            from concurrent.futures import FIRST_COMPLETED, wait  # noqa: PLC0415
+            return [r for r in out if r is not None]
+        from concurrent.futures import FIRST_COMPLETED, wait  # noqa: PLC0415
 
-            pending: dict[Any, int] = {}
-            nxt = 0
-            while nxt < len(tasks) or pending:
-                while nxt < len(tasks) and len(pending) < 2 * self.jobs:
-                    pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
-                    nxt += 1
-                if not self._warm and nxt < len(tasks):
-                    out[nxt] = self._here(tasks[nxt])
-                    nxt += 1
-                    finished = [f for f in pending if f.done()]
-                else:
-                    finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])
-                for fut in finished:
-                    out[pending.pop(fut)] = fut.result()
-                    self._warm = True
-                    self._tick()
+        pending: dict[Any, int] = {}
+        nxt = 0
+        while nxt < len(tasks) or pending:
+            while nxt < len(tasks) and len(pending) < 2 * self.workers:
+                pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
+                nxt += 1
+            if nxt < len(tasks):
+                out[nxt] = self._here(tasks[nxt])
+                nxt += 1
+                finished = [f for f in pending if f.done()]
+            else:
+                finished = list(wait(pending, return_when=FIRST_COMPLETED)[0])
+            for fut in finished:
+                out[pending.pop(fut)] = fut.result()
+                self._tick()
         return [r for r in out if r is not None]
 
     def _here(self, task: Task) -> list[dict[str, Any]]:

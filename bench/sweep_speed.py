@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,21 +29,25 @@ FILE = "binance_BTC-USDT_1h_2017-2022.csv"
 GRID = ["--sweep", "fast=5:50:5", "--sweep", "slow=60:240:20"]
 
 
-def run_once(data: Path, jobs: int, out: Path) -> float:
+def run_once(data: Path, jobs: int, out: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and its worker processes)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OXBOT_")}
     env["OXBOT_HOME"] = tempfile.mkdtemp(prefix="oxsweep-")
     argv = [sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy", "sma_cross"]
     argv += ["--data", str(data), *GRID, "--holdout", "30%", "--jobs", str(jobs)]
     argv += ["--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers are reaped: counted
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"the sweep failed: {done.stderr}")
     rows = json.loads(out.read_text())["rows"]
     if len(rows) != 100 or any(r["held_out"] is None for r in rows):
         raise SystemExit(f"expected 100 rows with a held-out result, got {len(rows)}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -54,21 +59,26 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     out = Path(tempfile.mkdtemp(prefix="oxsweep-")) / "sweep.json"
     times: dict[int, list[float]] = {1: [], 2: []}
+    cpus: dict[int, list[float]] = {1: [], 2: []}
     for _ in range(args.runs):  # interleaved, so a busy spell hits both sides alike
         for jobs in (2, 1):
-            times[jobs].append(run_once(data, jobs, out))
-            print(f"--jobs {jobs}: {times[jobs][-1]:.2f} s", file=sys.stderr)
+            wall, cpu = run_once(data, jobs, out)
+            times[jobs].append(wall)
+            cpus[jobs].append(cpu)
+            print(f"--jobs {jobs}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
     one, two = statistics.median(times[1]), statistics.median(times[2])
     best = json.loads(out.read_text())["rows"][0]
+    load = os.getloadavg()[0]
     print(
-        f"machine: {platform.processor() or platform.machine()}, {cores} cores, "
-        f"Python {platform.python_version()}"
+        f"machine: {platform.machine()}, {cores} cores, Python {platform.python_version()}, "
+        f"1-minute load average at the end {load:.1f}"
     )
     print(f"file: {FILE}, 100 parameter sets, --holdout 30%, median of {args.runs}")
-    print("| jobs | runs (s) | median (s) |\n|---:|---|---:|")
+    print("| --jobs | wall s (runs) | wall s (median) | CPU s (median) |\n|---:|---|---:|---:|")
     for jobs in (1, 2):
         runs = ", ".join(f"{t:.1f}" for t in times[jobs])
-        print(f"| {jobs} | {runs} | {statistics.median(times[jobs]):.1f} |")
+        wall, cpu = statistics.median(times[jobs]), statistics.median(cpus[jobs])
+        print(f"| {jobs} | {runs} | {wall:.1f} | {cpu:.1f} |")
     print(f"speed-up with 2 processes: {one / two:.2f}x (one core / two cores)")
     print(
         f"best in-sample: {best['params']}, sharpe {best['in_sample']['sharpe']} in-sample, "

@@ -54,7 +54,10 @@ def add_options(p: argparse.ArgumentParser) -> None:
         help="K folds: optimise on each part of the range, score on the part after it",
     )
     g.add_argument(
-        "--jobs", type=int, metavar="N", help="processes to run on (default: every core)"
+        "--jobs",
+        type=int,
+        metavar="N",
+        help="processes to run on, this one included (default: every core)",
     )
     g.add_argument("--top", type=int, metavar="N", help="rows to print (default 10)")
     g.add_argument(
