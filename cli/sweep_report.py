@@ -70,7 +70,7 @@ def render(result: SweepResult, top: int = 10) -> str:
             ]
         else:
             lead = [str(i)]
-        lead += [cell(row.params.get(n)) for n in result.param_names]
+        lead += [_param(row.params.get(n)) for n in result.param_names]
         body.append(lead + _side(row.in_sample, keys) + _side(row.held_out, keys))
     widths = [max(len(r[c]) for r in [head, *body]) for c in range(len(head))]
     side_w = sum(widths[n_lead : n_lead + len(keys)]) + 2 * (len(keys) - 1)
@@ -102,6 +102,11 @@ def render(result: SweepResult, top: int = 10) -> str:
             f"{c['trades']} trades, worst fold drawdown {cell(c['max_drawdown_pct'])} %{mean}"
         )
     return "\n".join(lines)
+
+
+def _param(v: Any) -> str:
+    """A parameter as given: ints whole, floats to 6 significant digits (not rounded to 2)."""
+    return f"{v:.6g}" if isinstance(v, float) else cell(v)
 
 
 def _side(m: dict[str, Any] | None, keys: list[str]) -> list[str]:

@@ -309,3 +309,33 @@ def test_help_and_a_grid_never_load_optuna(tmp_path: Path, data: Path) -> None:
             timeout=120,
         )
         assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_a_user_strategy_file_sweeps_in_the_worker_processes(data: Path, tmp_path: Path) -> None:
+    """The workers are spawned fresh: each loads the user's strategy files itself."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OXBOT_")}
+    env["OXBOT_HOME"] = str(tmp_path)
+    made = subprocess.run(
+        [sys.executable, "-m", "oxbot.cli.main", "strategies", "new", "my_trend"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    run = oxbot(
+        tmp_path,
+        "--strategy",
+        "my_trend",
+        "--data",
+        str(data),
+        "--sweep",
+        "ema=10:40:10",
+        "--jobs",
+        "2",
+        "--json",
+    )
+    assert run.returncode == 0, run.stderr
+    rows = json.loads(run.stdout)["rows"]
+    assert sorted(r["params"]["ema"] for r in rows) == [10, 20, 30, 40]
+    assert all(r["in_sample"]["bars"] > 0 and r["held_out"] is not None for r in rows)
