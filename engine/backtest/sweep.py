@@ -495,6 +495,8 @@ class SweepResult:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        for f in out["folds"]:  # as JSON reads them back
+            f["train_ts"], f["test_ts"] = list(f["train_ts"]), list(f["test_ts"])
         out["version"] = 1
         return out
 

@@ -150,6 +150,7 @@ def test_the_result_round_trips_through_json() -> None:
     text = json.dumps(result.to_json())
     back = SweepResult.from_json(json.loads(text))
     assert back == result and json.dumps(back.to_json()) == text
+    assert back.to_json() == json.loads(text)
 
 
 @given(bars=st.integers(2, 200_000), pct=st.integers(1, 90))

@@ -103,6 +103,9 @@ def test_a_grid_ranks_by_the_objective_with_the_held_out_beside_it(
     # 6 fast x 8 slow = 48; fast >= slow: 12..24 with slow 10, and 20, 24 with 20 → 6 skipped
     assert "6 of 48 combinations skipped: fast must be shorter than slow" in text
     result = json.loads(out_json.read_text())
+    from oxbot.engine.backtest.sweep import SweepResult
+
+    assert SweepResult.from_json(result).to_json() == result  # the cockpit reads it back
     rows = result["rows"]
     assert len(rows) == 42 and result["total"] == 48
     assert result["skipped"] == {"fast must be shorter than slow": 6}
@@ -198,6 +201,9 @@ def test_walk_forward_scores_each_fold_on_the_window_after_it(data: Path, tmp_pa
     )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
+    from oxbot.engine.backtest.sweep import SweepResult
+
+    assert SweepResult.from_json(result).to_json() == result
     folds = result["folds"]
     assert len(folds) == 3 and result["holdout"] is None
     for k, f in enumerate(folds):
