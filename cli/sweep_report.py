@@ -121,8 +121,9 @@ def _title(result: SweepResult) -> str:
         if result.mode == "grid"
         else f"{result.total} trials (optuna TPE, seed {result.seed})"
     )
+    fixed = "".join(f", {k}={_param(v)}" for k, v in result.fixed.items())
     return (
-        f"{result.strategy} {result.mode}: {what} on {result.source} ({result.symbol}), "
+        f"{result.strategy} {result.mode}: {what}{fixed} on {result.source} ({result.symbol}), "
         f"ranked by in-sample {LABELS[OBJECTIVES[result.objective]]}, n/a last"
     )
 

@@ -230,7 +230,7 @@ def _check_bounds(d: Decimal, f: FieldRange, where: str) -> None:
         raise SweepSpecError(
             f"{where}: {d} is outside {f.name}'s range {f.text()}"
             + (f" ({f.description})" if f.description else "")
-            + f"; keep the sweep within {f.text()}"
+            + f"; give values within {f.text()}"
         )
 
 
