@@ -93,6 +93,9 @@ def register(subparsers: Any) -> None:
         help="write the equity curve to a CSV file ('-': stdout)",
     )
     add_bot_arguments(p)
+    from oxbot.cli import sweep  # noqa: PLC0415
+
+    sweep.add_options(p)
     p.set_defaults(handler=run_backtest_command)
 
 
@@ -152,12 +155,15 @@ def _outputs(args: argparse.Namespace) -> None:
 
 def run_backtest_command(args: argparse.Namespace) -> int:
     from oxbot.app import backtests  # noqa: PLC0415
+    from oxbot.cli import sweep  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
     code = run_if_bot(args)
     if code is not None:
         return code
+    if sweep.wanted(args):
+        return sweep.run_sweep_command(args)
     backtests.check_backtestable(args.strategy)
     strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
     cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=MAX_CASH)
