@@ -386,6 +386,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from oxbot.app.strategies import strategy_problem  # noqa: PLC0415
+
     rows: list[dict[str, Any]] = []
     for cfg, status in _run(_bots(args)).values():
         rows.append(
@@ -398,6 +400,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "symbols": list(cfg.symbols),
                 "timeframe": cfg.timeframe,
                 "capital": str(cfg.capital),
+                # why its strategy does not load now (a user's file with an error), or ""
+                "error": strategy_problem(cfg.strategy, cfg.params),
             }
         )
     if args.json:
@@ -426,6 +430,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for r in rows:
+        if r["error"]:
+            print(f"{r['name']}: {r['error']}")
     return 0
 
 
@@ -451,6 +458,12 @@ def _set_status(args: argparse.Namespace, start: bool) -> int:
         )
     else:
         if start:
+            from oxbot.app.strategies import strategy_problem  # noqa: PLC0415
+            from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+
+            problem = strategy_problem(cfg.strategy, cfg.params)
+            if problem:
+                raise ConfigError(f"{args.name} not started: {problem}")
             check_keys(args, cfg)
 
         async def change(store: Any) -> int:
