@@ -105,10 +105,7 @@ def format_status(summary: dict[str, Any], sock: Path) -> str:
         if key in summary and label:
             value = summary[key]
             rows.append((label, format_uptime(value) if key == "uptime_s" else str(value)))
-    for key, v in summary.items():
-        if key not in _LABELS:  # a list (the bots in error) one item a line
-            items = v if isinstance(v, list) and v else [v]
-            rows += [(key.replace("_", " ") if i == 0 else "", str(x)) for i, x in enumerate(items)]
+    rows += [(key.replace("_", " "), str(v)) for key, v in summary.items() if key not in _LABELS]
     rows.append(("socket", str(sock)))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

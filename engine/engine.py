@@ -182,8 +182,9 @@ class Engine:
             # included): a bot whose model always fails has no cycle errors, only these.
             "failed_decisions": sum(v.llm.failures for v in views if v.llm is not None),
             "db": str(self.store.path),
-            # bots in the error state and why (a strategy file that does not load), if any
-            **({"bots_in_error": failed} if failed else {}),
+            # bots in the error state and why (a strategy file that does not load), if any;
+            # one string: the socket's summary carries plain JSON values (remote/codec.py)
+            **({"bots_in_error": "; ".join(failed)} if failed else {}),
         }
 
     # ------------------------------------------------------------------ main loop

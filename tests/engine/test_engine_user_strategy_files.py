@@ -147,7 +147,7 @@ async def test_a_stored_bot_whose_strategy_does_not_load_is_listed_and_never_sta
         assert view["other"].status is BotStatus.RUNNING
         assert h.engine.runners["broken"].task is None
         summary = h.engine.status_summary()
-        assert summary["bots_in_error"] == [f"broken: {view['broken'].last_error}"]
+        assert summary["bots_in_error"] == f"broken: {view['broken'].last_error}"
         stored = {c.name: s for c, s in await store.load_bots()}
         assert stored["broken"] is BotStatus.ERROR  # a later engine start does not resume it
 
