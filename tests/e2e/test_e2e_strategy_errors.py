@@ -12,7 +12,6 @@ tests/e2e/conftest.py)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 MINE = """
 from pydantic import Field
