@@ -35,3 +35,37 @@ def strategy_problem(name: str, params: dict[str, Any]) -> str:
     except ConfigError as e:
         return str(e)
     return ""
+
+
+def param_range(info: Any) -> str:
+    """A parameter's bounds from its schema (pydantic Field ge/gt/le/lt): "2 to 50",
+    "at least 1", "above 0 to below 100"; "" without bounds."""
+    low = high = ""
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            low = str(m.ge)
+        if getattr(m, "gt", None) is not None:
+            low = f"above {m.gt}"
+        if getattr(m, "le", None) is not None:
+            high = str(m.le)
+        if getattr(m, "lt", None) is not None:
+            high = f"below {m.lt}"
+    if low and high:
+        return f"{low} to {high}"
+    if low:
+        return low if low.startswith("above") else f"at least {low}"
+    if high:
+        return high if high.startswith("below") else f"at most {high}"
+    return ""
+
+
+def with_ranges(message: str, params_cls: Any) -> str:
+    """A parameter validation message (``fast: Input should be ...; slow: ...``) with each
+    named field's range: ``fast: Input should be less than or equal to 50 (range 2 to 50)``."""
+    fields = params_cls.model_fields
+    parts = []
+    for part in message.split("; "):
+        name = next((t for t in part.split(": ")[:-1] if t in fields), None)
+        bounds = param_range(fields[name]) if name is not None else ""
+        parts.append(f"{part} (range {bounds})" if bounds else part)
+    return "; ".join(parts)

@@ -153,9 +153,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_params(strategy: str, items: list[str]) -> dict[str, Any]:
     """``--param`` values coerced by the strategy's own Params model (see cli_params)."""
+    from oxbot.app.strategies import with_ranges  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
 
-    return strategy_params(strategy, items)
+    try:
+        return strategy_params(strategy, items)
+    except ConfigError as e:  # a bad value: say each named parameter's range too
+        text = str(e)
+        if text.startswith(f"strategy {strategy}: "):
+            text = with_ranges(text, strategy_class(strategy).Params)
+        raise ConfigError(text) from None
 
 
 def build_config(args: argparse.Namespace) -> Any:

@@ -90,3 +90,27 @@ def test_headless_lists_the_broken_bot_refuses_its_start_and_starts_it_once_fixe
     listed = {b["name"]: b for b in json.loads(home.ok("bots", "list", "--json"))}
     assert (listed["u-mine"]["status"], listed["u-mine"]["error"]) == ("running", "")
     assert "Traceback" not in engine.text()
+
+
+def test_bots_add_takes_a_user_strategy_s_params_and_names_a_bad_one_s_range(home) -> None:
+    d = home.root / "config" / "strategies"
+    d.mkdir(parents=True)
+    (d / "mine.py").write_text(MINE)
+    home.ok("bots", "add", "u1", "--strategy", "mine", "--symbols", "BTC/USDT", "--param", "fast=5")
+    (row,) = json.loads(home.ok("bots", "list", "--json"))
+    assert (row["strategy"], row["error"]) == ("mine", "")
+    exported = json.loads(home.ok("bots", "export"))
+    assert exported[0]["params"] == {"fast": 5}
+    for value, said in (
+        ("fast=99", "fast: Input should be less than or equal to 50 (range 2 to 50)"),
+        (
+            "slow=x",
+            "slow: Input should be a valid integer, unable to parse string as an "
+            "integer (range 3 to 200)",
+        ),
+        ("nope=1", "nope: unknown parameter"),
+    ):
+        r = home.cli(
+            "bots", "add", "u2", "--strategy", "mine", "--symbols", "BTC/USDT", "--param", value
+        )
+        assert r.returncode == 2 and f"strategy mine: {said}" in r.stderr, (value, r.stderr)

@@ -509,23 +509,10 @@ def params_of(strategy: str) -> tuple[Any, str]:
 
 
 def field_range(info: Any) -> str:
-    """A numeric parameter's bounds from its schema (pydantic Field ge/gt/le/lt): "2 to 50",
-    "at least 1", "below 100"; "" without bounds."""
-    low = high = ""
-    for m in info.metadata:
-        for attr, fmt_low in (("ge", "{}"), ("gt", "above {}")):
-            if getattr(m, attr, None) is not None:
-                low = fmt_low.format(getattr(m, attr))
-        for attr, fmt_high in (("le", "{}"), ("lt", "below {}")):
-            if getattr(m, attr, None) is not None:
-                high = fmt_high.format(getattr(m, attr))
-    if low and high:
-        return f"{low} to {high}"
-    if low:
-        return low if low.startswith("above") else f"at least {low}"
-    if high:
-        return high if high.startswith("below") else f"at most {high}"
-    return ""
+    """A numeric parameter's bounds from its schema (app/strategies.py `param_range`)."""
+    from oxbot.app.strategies import param_range  # noqa: PLC0415
+
+    return param_range(info)
 
 
 def field_help(info: Any) -> str:
