@@ -184,3 +184,28 @@ async def test_the_readme_strategy_trades_in_the_cockpit(sim_client, strategies)
         await wait_until(pilot, lambda: any(f.bot == "readme" for f in app.state.fills), 60)
         assert app.state.bots["readme"].config.strategy == name
         await wait_until(pilot, lambda: "readme BUY" in screen_text(app))  # the Fills panel
+
+
+def test_snapshot_a_bot_whose_strategy_does_not_load_120x40(
+    snap_compare, sim_client, strategies, monkeypatch
+) -> None:
+    """The error row beside running bots (tests/tui/test_tui_snapshots.py's set-up: the seeded
+    sim played to a fixed candle, a fixed header clock, a trailing equity window)."""
+    from tui_sim import SIM_T0, settle
+
+    candles = 61
+    monkeypatch.setattr("oxbot.tui.state.EQUITY_POINTS", 50)
+    (strategies / "mine.py").write_text("import nothing_here_at_all\n")
+    broken = BotConfig(name="u-mine", strategy="mine", symbols=("BTC/USDT",), timeframe="1m")
+
+    class FixedClock:
+        def now_ms(self) -> int:
+            return SIM_T0 + candles * 60_000
+
+    app = OxbotApp(sim_client([*sim_bots(2), broken], candles), clock=FixedClock())
+    app.animation_level = "none"
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, candles)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
