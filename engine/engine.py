@@ -61,6 +61,7 @@ from .paper import PaperBroker
 from .portfolio import Portfolio
 from .ports import BrokerPort, Clock, EngineStore, Market, Service
 from .strategies import Strategy, build_strategy
+from .strategies.loader import builtin_names
 
 log = logging.getLogger("oxbot.engine")
 
@@ -407,10 +408,14 @@ class Engine:
         """Before a stopped bot starts: its strategy asked for again, so an edited strategy
         file runs from this start on (a running bot keeps the one it started with). The same
         class keeps the bot's instance; a strategy that no longer loads refuses the start
-        with the loader's message and leaves the bot as it was."""
+        with the loader's message and leaves the bot as it was. Built-ins never change: their
+        bots keep their instance (an LLM bot its client and counts) without asking."""
+        if r.config.strategy in builtin_names() and not isinstance(r.strategy, NotLoaded):
+            return
         try:
             strategy = self.strategy_factory(r.config)
             if type(strategy) is type(r.strategy):
+                await _quietly(strategy.aclose())
                 return
             check_warmup(strategy, r.name)
         except OxbotError as e:
