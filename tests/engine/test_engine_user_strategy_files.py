@@ -164,3 +164,23 @@ async def test_a_stored_bot_whose_strategy_does_not_load_is_listed_and_never_sta
         assert "bots_in_error" not in h.engine.status_summary()
     finally:
         await h.stop()
+
+
+def test_a_broken_edit_names_its_file_for_the_names_it_defined(strategies) -> None:
+    """The file's stem is not the strategy's name: asking for the name still gets the error
+    of the file that defined it, and no bytecode cache is written beside the user's files."""
+    from oxbot.engine.errors import ConfigError
+    from oxbot.engine.strategies import strategy_class
+
+    path = strategies / "my_collection.py"
+    path.write_text(VERSION.format(n=1))
+    loader.discover(strategies, entry_points=False)
+    assert strategy_class("marker").__module__.endswith("my_collection")
+    path.write_text(BROKEN)
+    loader.discover(strategies, entry_points=False)
+    with pytest.raises(ConfigError) as e:
+        strategy_class("marker")
+    assert f"strategy 'marker' did not load: {path}:3: RuntimeError: half-saved edit" in str(
+        e.value
+    )
+    assert not (strategies / "__pycache__").exists()
