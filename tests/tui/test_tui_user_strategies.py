@@ -154,6 +154,16 @@ async def test_a_bot_whose_file_broke_shows_the_error_refuses_and_starts_once_fi
         )
         assert app.state.bots["u-mine"].status.value == "error"
 
+        await pilot.press("e")  # its form opens and says why, instead of failing
+        await wait_until(pilot, lambda: isinstance(app.screen, BotConfigScreen))
+        form = app.screen
+        await pilot.pause(0.1)
+        said = str(form.query_one("#params-unloaded").render())
+        assert f"{path}:1: ModuleNotFoundError" in said
+        assert form.query_one("#save", Button).disabled
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, BotConfigScreen))
+
         path.write_text(MINE)  # fixed: the same engine starts it
         await pilot.press("s")
         await wait_until(pilot, lambda: app.state.bots["u-mine"].status.value == "running")
