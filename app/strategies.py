@@ -4,6 +4,8 @@ nothing changed (files are reloaded only when edited)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def load_user_strategies() -> None:
     """Load or reload the user's strategy files and entry points into the registry. A broken
@@ -12,3 +14,58 @@ def load_user_strategies() -> None:
     from oxbot.storage.paths import strategies_dir  # noqa: PLC0415
 
     discover(strategies_dir())
+
+
+# The built-in strategies' names, known without importing the registry (pandas): `bots list`
+# stays light. tests/e2e/test_e2e_strategy_errors.py checks it against the registry.
+BUILT_IN = frozenset({"sma_cross", "rsi_reversion", "ema_atr_trend", "bb_rsi_reversion", "llm"})
+
+
+def strategy_problem(name: str, params: dict[str, Any]) -> str:
+    """ "" when a bot's strategy loads and its parameters validate, else why not (the loader's
+    message, with file:line). Built-ins are not built (the LLM stack stays unloaded)."""
+    if name in BUILT_IN:
+        return ""
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+
+    load_user_strategies()
+    try:
+        build_strategy(name, params)
+    except ConfigError as e:
+        return str(e)
+    return ""
+
+
+def param_range(info: Any) -> str:
+    """A parameter's bounds from its schema (pydantic Field ge/gt/le/lt): "2 to 50",
+    "at least 1", "above 0 to below 100"; "" without bounds."""
+    low = high = ""
+    for m in info.metadata:
+        if getattr(m, "ge", None) is not None:
+            low = str(m.ge)
+        if getattr(m, "gt", None) is not None:
+            low = f"above {m.gt}"
+        if getattr(m, "le", None) is not None:
+            high = str(m.le)
+        if getattr(m, "lt", None) is not None:
+            high = f"below {m.lt}"
+    if low and high:
+        return f"{low} to {high}"
+    if low:
+        return low if low.startswith("above") else f"at least {low}"
+    if high:
+        return high if high.startswith("below") else f"at most {high}"
+    return ""
+
+
+def with_ranges(message: str, params_cls: Any) -> str:
+    """A parameter validation message (``fast: Input should be ...; slow: ...``) with each
+    named field's range: ``fast: Input should be less than or equal to 50 (range 2 to 50)``."""
+    fields = params_cls.model_fields
+    parts = []
+    for part in message.split("; "):
+        name = next((t for t in part.split(": ")[:-1] if t in fields), None)
+        bounds = param_range(fields[name]) if name is not None else ""
+        parts.append(f"{part} (range {bounds})" if bounds else part)
+    return "; ".join(parts)

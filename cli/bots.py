@@ -153,9 +153,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_params(strategy: str, items: list[str]) -> dict[str, Any]:
     """``--param`` values coerced by the strategy's own Params model (see cli_params)."""
+    from oxbot.app.strategies import with_ranges  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
 
-    return strategy_params(strategy, items)
+    try:
+        return strategy_params(strategy, items)
+    except ConfigError as e:  # a bad value: say each named parameter's range too
+        text = str(e)
+        if text.startswith(f"strategy {strategy}: "):
+            text = with_ranges(text, strategy_class(strategy).Params)
+        raise ConfigError(text) from None
 
 
 def build_config(args: argparse.Namespace) -> Any:
@@ -386,6 +395,8 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from oxbot.app.strategies import strategy_problem  # noqa: PLC0415
+
     rows: list[dict[str, Any]] = []
     for cfg, status in _run(_bots(args)).values():
         rows.append(
@@ -398,6 +409,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "symbols": list(cfg.symbols),
                 "timeframe": cfg.timeframe,
                 "capital": str(cfg.capital),
+                # why its strategy does not load now (a user's file with an error), or ""
+                "error": strategy_problem(cfg.strategy, cfg.params),
             }
         )
     if args.json:
@@ -426,6 +439,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     widths = [max(len(str(row[i])) for row in table) for i in range(len(head))]
     for row in table:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for r in rows:
+        if r["error"]:
+            print(f"{r['name']}: {r['error']}")
     return 0
 
 
@@ -451,6 +467,12 @@ def _set_status(args: argparse.Namespace, start: bool) -> int:
         )
     else:
         if start:
+            from oxbot.app.strategies import strategy_problem  # noqa: PLC0415
+            from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+
+            problem = strategy_problem(cfg.strategy, cfg.params)
+            if problem:
+                raise ConfigError(f"{args.name} not started: {problem}")
             check_keys(args, cfg)
 
         async def change(store: Any) -> int:

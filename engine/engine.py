@@ -61,6 +61,7 @@ from .paper import PaperBroker
 from .portfolio import Portfolio
 from .ports import BrokerPort, Clock, EngineStore, Market, Service
 from .strategies import Strategy, build_strategy
+from .strategies.loader import builtin_names
 
 log = logging.getLogger("oxbot.engine")
 
@@ -80,6 +81,24 @@ SHUTDOWN_GRACE_S = 3.0  # commands still running at shutdown get this long, then
 
 def rule_strategy_factory(config: BotConfig) -> Strategy:
     return build_strategy(config.strategy, config.params)
+
+
+class NotLoaded(Strategy):
+    """Stands in for the strategy of a stored bot whose strategy does not load (a user's file
+    that fails to import or validate): the bot is listed, in the error state, with the loader's
+    message, and never trades; starting it asks for its strategy again."""
+
+    name = "not_loaded"
+
+    def __init__(self, why: str) -> None:
+        super().__init__()
+        self.why = why
+
+    def check_setup(self) -> None:
+        raise ConfigError(self.why)
+
+    def signals(self, frame: Any) -> Any:
+        raise ConfigError(self.why)
 
 
 def paper_broker_factory(config: BotConfig) -> BrokerPort:
@@ -150,6 +169,7 @@ class Engine:
     def status_summary(self) -> dict[str, Any]:
         views = [r.view() for r in self.runners.values()]
         equity = sum((v.equity for v in views), ZERO)
+        failed = [f"{v.name}: {v.last_error}" for v in views if v.status is BotStatus.ERROR]
         return {
             "state": self.state,
             "uptime_s": round(time.monotonic() - self._started, 1),
@@ -163,6 +183,9 @@ class Engine:
             # included): a bot whose model always fails has no cycle errors, only these.
             "failed_decisions": sum(v.llm.failures for v in views if v.llm is not None),
             "db": str(self.store.path),
+            # bots in the error state and why (a strategy file that does not load), if any;
+            # one string: the socket's summary carries plain JSON values (remote/codec.py)
+            **({"bots_in_error": "; ".join(failed)} if failed else {}),
         }
 
     # ------------------------------------------------------------------ main loop
@@ -284,13 +307,20 @@ class Engine:
         for config, status in await self.store.load_bots():
             stored_status[config.name] = status
             try:
-                runner = await self._build(config, status)
+                runner = await self._build(config, status, tolerate_strategy=True)
             except OxbotError as e:
                 self.bus.publish(EngineError(self.now_ms(), f"bot {config.name}: {e}"))
                 continue
             series = await self.store.equity_series(config.name, limit=1)
             if series:
                 resume_ts = max(resume_ts, series[-1][0])
+            if isinstance(runner.strategy, NotLoaded):  # listed with its error, never started
+                self.bus.publish(
+                    EngineError(self.now_ms(), f"bot {config.name}: {runner.last_error}")
+                )
+                if status is not BotStatus.ERROR:  # so it does not resume when fixed
+                    await runner.set_status(BotStatus.ERROR, persist=self.resume)
+                continue
             if status in (BotStatus.RUNNING, BotStatus.PAUSED) and not self.resume:
                 status = BotStatus.STOPPED  # this run only: the stored state is kept
             if status is BotStatus.ERROR:
@@ -323,8 +353,18 @@ class Engine:
                         )
                     )
 
-    async def _build(self, config: BotConfig, status: BotStatus) -> BotRunner:
-        strategy = self.strategy_factory(config)
+    async def _build(
+        self, config: BotConfig, status: BotStatus, *, tolerate_strategy: bool = False
+    ) -> BotRunner:
+        """``tolerate_strategy``: a strategy that does not load (a user's broken file) gives a
+        runner in the error state holding `NotLoaded`, instead of raising."""
+        try:
+            strategy = self.strategy_factory(config)
+        except ConfigError as e:
+            if not tolerate_strategy:
+                raise
+            strategy = NotLoaded(str(e))
+            status = BotStatus.ERROR
         broker = self.broker_factory(config)
         portfolio = await self._portfolio(config)
         # the memory strategies read is decisions; capital edits are in the reasoning history
@@ -359,8 +399,33 @@ class Engine:
         runner.risk.restore(await self.store.load_risk_state(config.name))
         last = await self.store.equity_series(config.name, limit=1)
         runner.last_sample_ts = last[-1][0] if last else None
+        if isinstance(strategy, NotLoaded):
+            runner.last_error = strategy.why
         self.runners[config.name] = runner
         return runner
+
+    async def _fresh_strategy(self, r: BotRunner) -> None:
+        """Before a stopped bot starts: its strategy asked for again, so an edited strategy
+        file runs from this start on (a running bot keeps the one it started with). The same
+        class keeps the bot's instance; a strategy that no longer loads refuses the start
+        with the loader's message and leaves the bot as it was. Built-ins never change: their
+        bots keep their instance (an LLM bot its client and counts) without asking."""
+        if r.config.strategy in builtin_names() and not isinstance(r.strategy, NotLoaded):
+            return
+        try:
+            strategy = self.strategy_factory(r.config)
+            if type(strategy) is type(r.strategy):
+                await _quietly(strategy.aclose())
+                return
+            check_warmup(strategy, r.name)
+        except OxbotError as e:
+            r.last_error = str(e)
+            r.publish_view()
+            raise
+        memory = [d for d in r.memory if d.source != CAPITAL_SOURCE]
+        strategy.restore_history(await self.store.decision_stats(r.name), memory)
+        await _quietly(r.strategy.aclose())
+        r.strategy = strategy
 
     async def _portfolio(self, config: BotConfig) -> Portfolio:
         fills = await self.store.load_fills(config.name)
@@ -554,6 +619,8 @@ class Engine:
         r = self._runner(cmd.name)
         if r.status is BotStatus.RUNNING:
             return f"{cmd.name} is already running"
+        if r.status is not BotStatus.PAUSED:
+            await self._fresh_strategy(r)
         await self._start(r)
         return f"{cmd.name} started"
 

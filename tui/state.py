@@ -154,6 +154,9 @@ class DashboardState:
         match ev:
             case m.EngineSnapshot():
                 self.engine_state = ev.state
+                for b in ev.bots:  # met in the error state (its strategy file does not load)
+                    if b.name not in self.bots and b.status == "error" and b.last_error:
+                        toasts.append(Toast(f"{b.name}: {b.last_error}", "error", "bot error"))
                 self.bots = {b.name: b for b in ev.bots}
                 self.positions = {(p.bot, p.symbol): p for p in ev.positions}
                 self.positions_version += 1

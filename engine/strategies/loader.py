@@ -8,13 +8,19 @@ taken by a built-in) is recorded, with file:line, in `FAILURES` and harms nothin
 other files load, and a bot asking for its strategy gets that message from `strategy_class`.
 Files named ``_*.py`` or ``test_*.py`` are not strategies and are skipped. A file edited
 since it was loaded is loaded again by the next `discover` (new bots and runs get the new
-version; running bots keep the class they were built with).
+version; running bots keep the class they were built with). "Edited" is decided by the file's
+bytes, not its mtime: two saves within the file system's timestamp tick, or within the same
+second (the granularity of the mtime a ``.pyc`` records), would otherwise go unseen. The code
+is compiled from those same bytes, never from a bytecode cache, and no ``__pycache__`` is
+written beside the user's files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
+import linecache
 import re
 import sys
 import threading
@@ -45,12 +51,13 @@ class Failure:
     source: str  # the file path, or "package <dist> (<entry point>)"
     message: str  # file:line: what went wrong
     guess: str  # the strategy name it probably defines (the file's stem, the entry point's name)
+    names: tuple[str, ...] = ()  # the names the file defined when it last loaded
 
 
 # name -> where it came from, for the user's strategies only (built-ins are the rest of REGISTRY)
 SOURCES: dict[str, str] = {}
 FAILURES: dict[str, Failure] = {}  # by source
-_loaded_files: dict[Path, tuple[float, tuple[str, ...]]] = {}  # path -> (mtime, names)
+_loaded_files: dict[Path, tuple[str, tuple[str, ...]]] = {}  # path -> (digest, names)
 _entry_points_done = False
 _lock = threading.RLock()
 
@@ -83,39 +90,44 @@ def discover(directory: Path | None, *, entry_points: bool = True) -> None:
 def failure_for(name: str) -> Failure | None:
     """The failure of the file or entry point that most likely defines ``name``."""
     for f in FAILURES.values():
-        if f.guess == name:
+        if f.guess == name or name in f.names:
             return f
     return None
 
 
-def _forget_file(path: Path) -> None:
-    _, names = _loaded_files.pop(path, (0.0, ()))
+def _forget_file(path: Path) -> tuple[str, ...]:
+    """Unregister what ``path`` defined; the names it had (a broken edit keeps them, so a
+    bot asking for one gets the file's error)."""
+    _, names = _loaded_files.pop(path, ("", ()))
     for n in names:
         _registry().pop(n, None)
         SOURCES.pop(n, None)
-    FAILURES.pop(str(path), None)
+    failed = FAILURES.pop(str(path), None)
+    return names or (failed.names if failed is not None else ())
 
 
 def _load_file_if_changed(path: Path) -> None:
     try:
-        mtime = path.stat().st_mtime
+        source = path.read_bytes()
     except OSError:
         return
-    if path in _loaded_files and _loaded_files[path][0] == mtime:
+    digest = hashlib.sha256(source).hexdigest()
+    if path in _loaded_files and _loaded_files[path][0] == digest:
         return
-    _forget_file(path)
+    had = _forget_file(path)
     try:
-        classes = load_file(path)
+        classes = load_file(path, source)
         names = _register(classes, str(path))
     except StrategyLoadError as e:
-        FAILURES[str(path)] = Failure(str(path), str(e), path.stem)
+        FAILURES[str(path)] = Failure(str(path), str(e), path.stem, had)
         names = ()
-    _loaded_files[path] = (mtime, tuple(names))
+    _loaded_files[path] = (digest, tuple(names))
 
 
-def load_file(path: Path) -> list[type[Strategy]]:
-    """Import ``path`` as a module and return its checked Strategy classes; nothing is
-    registered. StrategyLoadError says what is wrong, with file:line."""
+def load_file(path: Path, source: bytes | None = None) -> list[type[Strategy]]:
+    """Import ``path`` (its bytes ``source`` when given) as a module and return its checked
+    Strategy classes; nothing is registered. StrategyLoadError says what is wrong, with
+    file:line."""
     mod_name = MODULE_PREFIX + re.sub(r"\W", "_", path.stem)
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
@@ -123,7 +135,10 @@ def load_file(path: Path) -> list[type[Strategy]]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module  # pydantic resolves the Params' annotations through it
     try:
-        spec.loader.exec_module(module)
+        if source is None:
+            source = path.read_bytes()
+        linecache.cache.pop(str(path), None)  # inspect and tracebacks: this version's lines
+        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102
     except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
         sys.modules.pop(mod_name, None)
         if isinstance(e, KeyboardInterrupt):

@@ -152,7 +152,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
                     "strategy",
                     "Strategy",
                     Select(
-                        [(n, n) for n in sorted(strategies())],
+                        [(n, n) for n in strategy_names(c.strategy)],
                         value=c.strategy,
                         allow_blank=False,
                         id="f-strategy",
@@ -215,10 +215,17 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         errors: dict[str, str] = {}
         if data["name"] in self._taken:
             errors["name"] = f"a bot named {data['name']!r} already exists; pick another name"
+        params_cls, why = params_of(self._strategy)
         try:
-            p = strategies()[self._strategy].Params.model_validate(params)
+            if params_cls is None:  # a bot whose strategy file does not load
+                errors["params"] = why
+                raise LookupError(why)
+            p = params_cls.model_validate(params)
         except ValidationError as e:
             collect_errors(e, errors, prefix="p-", whole="params")
+            name_fields(errors, params_cls)
+            p = None
+        except LookupError:
             p = None
         try:
             cfg: BotConfig | None = BotConfig.model_validate(
@@ -365,7 +372,12 @@ def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
     fields, an Input otherwise; ids ``p-<field>``), each followed by its error line
     (``e-p-<field>``), then ``e-params``. Shared by the bot form and the backtest screen."""
     rows: list[Any] = []
-    params_cls = strategies()[strategy].Params
+    params_cls, why = params_of(strategy)
+    if params_cls is None:  # the loader's message (file:line); Save stays disabled
+        return [
+            Static(Text(why), id="params-unloaded"),
+            Static("", id="e-params", classes="field-error"),
+        ]
     for name, info in params_cls.model_fields.items():
         label = name.replace("_", " ")
         # default_factory fields (dicts) have no .default: ask pydantic for the real one
@@ -383,8 +395,7 @@ def param_rows(strategy: str, values: dict[str, Any]) -> list[Any]:
             widget = Input(
                 _text(value), id=f"p-{name}", compact=True, password="key" in name and "api" in name
             )
-        if info.description:
-            widget.tooltip = info.description
+        widget.tooltip = field_help(info)
         row = Horizontal(Label(label, classes="field-label"), widget, classes="field-row")
         rows += [row, Static("", id=f"e-p-{name}", classes="field-error")]
     if not rows:
@@ -397,7 +408,10 @@ def read_params(root: Any, strategy: str) -> dict[str, Any]:
     """The raw values of ``param_rows`` under ``root`` (JSON parsed for dict/list fields, empty
     optional fields as None), for the Params model to validate."""
     params: dict[str, Any] = {}
-    for name, info in strategies()[strategy].Params.model_fields.items():
+    params_cls, _why = params_of(strategy)
+    if params_cls is None:
+        return params
+    for name, info in params_cls.model_fields.items():
         try:
             w = root.query_one(f"#p-{name}")
         except Exception:  # params box not mounted yet (strategy switch in flight)
@@ -471,3 +485,53 @@ def strategies() -> Any:
     from oxbot.engine.strategies import REGISTRY  # noqa: PLC0415
 
     return REGISTRY
+
+
+def strategy_names(current: str) -> list[str]:
+    """The strategies the form offers: the built-ins and the user's (their files read again
+    when edited: app/strategies.py), plus ``current``, the strategy of the bot being edited,
+    even when its file does not load now (the form then shows why)."""
+    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+
+    load_user_strategies()
+    return sorted({*strategies(), current})
+
+
+def params_of(strategy: str) -> tuple[Any, str]:
+    """(the strategy's Params model, "") or (None, why it does not load: file:line)."""
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
+
+    try:
+        return strategy_class(strategy).Params, ""
+    except ConfigError as e:
+        return None, str(e)
+
+
+def field_range(info: Any) -> str:
+    """A numeric parameter's bounds from its schema (app/strategies.py `param_range`)."""
+    from oxbot.app.strategies import param_range  # noqa: PLC0415
+
+    return param_range(info)
+
+
+def field_help(info: Any) -> str:
+    """A parameter's tooltip: its description, range and default, from the schema."""
+    parts = [info.description or ""]
+    bounds = field_range(info)
+    if bounds:
+        parts.append(f"range {bounds}")
+    default = info.get_default(call_default_factory=True)
+    if default is not None and not isinstance(default, (dict, list)):
+        parts.append(f"default {_text(default)}")
+    return "; ".join(p for p in parts if p)
+
+
+def name_fields(errors: dict[str, str], params_cls: Any) -> None:
+    """Each parameter's error says the field's name and its range: ``fast: Input should be
+    less than or equal to 50 (range 2 to 50)``."""
+    for name, info in params_cls.model_fields.items():
+        key = f"p-{name}"
+        if key in errors:
+            bounds = field_range(info)
+            errors[key] = f"{name}: {errors[key]}" + (f" (range {bounds})" if bounds else "")

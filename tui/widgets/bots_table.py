@@ -7,6 +7,8 @@ one Text rendered once and cached until that bot's values change.
 
 from __future__ import annotations
 
+import re
+
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -52,6 +54,9 @@ LOST_STATUS = "? engine gone"
 CURSOR_MARK = "▸"  # an attached cockpit lost its engine: the status is unknown
 
 Cell = tuple[str, str]  # text, theme variable for its colour ("" = default)
+# A bot whose strategy does not load (engine/strategies/__init__.py `strategy_class`): the
+# row names the file and line; the whole message is the toast the engine's error raised.
+NOT_LOADED = re.compile(r"did not load: (?:\S*/)?([^/\s:]+\.py):(\d+)")
 
 
 class BotsTable(Widget, can_focus=True):
@@ -320,6 +325,9 @@ def status_text(b: BotView) -> str:
     if why and status == "paused":
         short = why.split(":")[0]
         text += f": {short[:24] + '…' if len(short) > 25 else short}"
+    if status == "error" and "did not load" in b.last_error:
+        hit = NOT_LOADED.search(b.last_error)
+        text += f": {hit[1]}:{hit[2]}" if hit else ": strategy not loaded"
     if b.stale_symbols:
         text += " · stale"
     if b.not_ready:
