@@ -227,10 +227,7 @@ class ControlServer:
                 self._reply(writer, ProtocolError(message=f"bad message: {e}"))
                 continue
             if isinstance(msg, StatusRequest):
-                self._reply(
-                    writer,
-                    StatusReport(request_id=msg.request_id, summary=self.engine.status_summary()),
-                )
+                self._answer_status(writer, msg.request_id)
             elif isinstance(msg, Command):
                 try:
                     self.engine.submit(msg)
@@ -248,7 +245,23 @@ class ControlServer:
                     ),
                 )
 
+    def _answer_status(self, writer: asyncio.StreamWriter, request_id: str) -> None:
+        """The status report, or an error line at once when the engine cannot give one (its
+        summary raised, or holds a value the protocol cannot carry): a client waiting for
+        the report must hear why, not wait for its timeout."""
+        try:
+            line = encode(StatusReport(request_id=request_id, summary=self.engine.status_summary()))
+            decode(line)  # what the client will read: serialising alone lets a nested value by
+        except Exception as e:  # noqa: BLE001 - the engine's bug must not end this connection
+            log.exception("cannot answer a status request")
+            self._reply(writer, ProtocolError(message=f"status failed: {e}"))
+            return
+        self._write(writer, line)
+
     def _reply(self, writer: asyncio.StreamWriter, event: Event) -> None:
+        self._write(writer, encode(event))
+
+    def _write(self, writer: asyncio.StreamWriter, line: str) -> None:
         if writer.is_closing():
             return
         transport = writer.transport
@@ -256,7 +269,7 @@ class ControlServer:
             log.warning("control client is not reading its replies; disconnecting it")
             writer.close()
             return
-        writer.write(encode(event).encode())
+        writer.write(line.encode())
 
 
 def _prepare_directory(directory: Path) -> None:

@@ -23,6 +23,7 @@ from oxbot.engine.messages import (
     StartBot,
     StopBot,
 )
+from oxbot.engine.errors import OxbotError
 from oxbot.engine.models import BotStatus
 from oxbot.remote.client import (
     DISCONNECTED,
@@ -160,6 +161,27 @@ def test_socket_client_without_an_engine_says_how_to_start_one(sock_dir: Path) -
 async def test_request_status_returns_the_summary(server, engine) -> None:
     summary = await asyncio.to_thread(request_status, server.path)
     assert summary == engine.status_summary()
+
+
+@pytest.mark.parametrize(
+    "summary", [{"bots_in_error": {"a": "nested"}}, None], ids=["non-plain-value", "raises"]
+)
+async def test_a_status_the_engine_cannot_give_is_refused_at_once(
+    server, engine, summary, monkeypatch
+) -> None:
+    """A summary holding a value the line protocol cannot carry (or a summary that raises)
+    gets an error line: the client says why at once instead of waiting for its timeout."""
+
+    def broken() -> dict:
+        if summary is None:
+            raise RuntimeError("summary bug")
+        return summary
+
+    monkeypatch.setattr(engine, "status_summary", broken)
+    t0 = time.monotonic()
+    with pytest.raises(OxbotError, match="refused the status request: status failed"):
+        await asyncio.to_thread(request_status, server.path, 10.0)
+    assert time.monotonic() - t0 < 5  # the answer, not the 10 s timeout
 
 
 async def test_request_stop_waits_for_the_engine_to_close(server, engine) -> None:
