@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from waiting import wait_for
 
+from oxbot.engine.errors import OxbotError
 from oxbot.engine.messages import (
     CommandDone,
     EngineSnapshot,
@@ -23,7 +24,6 @@ from oxbot.engine.messages import (
     StartBot,
     StopBot,
 )
-from oxbot.engine.errors import OxbotError
 from oxbot.engine.models import BotStatus
 from oxbot.remote.client import (
     DISCONNECTED,
