@@ -122,6 +122,76 @@ class CandleEvaluator:
         return run(part, spec).metrics
 
 
+@dataclass(frozen=True)
+class BotSource:
+    """A stored bot as configured (`oxbot backtest --bot NAME --sweep ...`): its symbols with
+    one shared cash balance, its limits, fee and slippage (engine/backtest/botrun.py); the
+    swept values replace its params, the others stay as stored. ``csv``: symbol -> file, else
+    the candle cache; ``cash`` None: the bot's capital."""
+
+    config: Any  # engine.models.BotConfig (pydantic: pickles to the workers)
+    csv: dict[str, str]
+    cash: Decimal | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+
+    @property
+    def strategy(self) -> str:
+        return str(self.config.strategy)
+
+    @property
+    def path(self) -> str:  # the result's ``source``
+        return f"bot {self.config.name}"
+
+    @property
+    def symbol(self) -> str:
+        return ", ".join(self.config.symbols)
+
+    def load(self) -> BotEvaluator:
+        from oxbot.app.backtests import BotBacktest, bot_frames  # noqa: PLC0415
+
+        frames = bot_frames(BotBacktest(self.config, self.csv, self.cash))
+        return BotEvaluator(frames, self)
+
+
+class BotEvaluator:
+    """Bot backtests over windows of the closes every symbol has (the period a bot backtest
+    trades). Each window starts flat with the starting cash; the candles before it warm the
+    indicators up, as a live stream's history does."""
+
+    def __init__(self, frames: dict[str, Any], source: BotSource) -> None:
+        import numpy as np  # noqa: PLC0415
+
+        self.frames = frames
+        self.source = source
+        common = None
+        for frame in frames.values():
+            ts = frame["ts"].to_numpy()
+            common = ts if common is None else np.intersect1d(common, ts)
+        assert common is not None
+        if source.since_ms is not None:
+            common = common[common >= source.since_ms]
+        if source.until_ms is not None:
+            common = common[common < source.until_ms]
+        self._ts = common
+
+    @property
+    def bars(self) -> int:
+        return len(self._ts)
+
+    def ts(self, index: int) -> int:
+        return int(self._ts[index])
+
+    def evaluate(self, params: Mapping[str, Any], window: Window) -> dict[str, Any]:
+        from oxbot.app.backtests import BotBacktest, run_bot  # noqa: PLC0415
+
+        s = self.source
+        config = s.config.model_copy(update={"params": {**s.config.params, **params}})
+        until = self.ts(window.stop) if window.stop < self.bars else s.until_ms
+        spec = BotBacktest(config, s.csv, s.cash, self.ts(window.start), until)
+        return run_bot(spec, frames=self.frames).metrics
+
+
 # --- the worker processes ---------------------------------------------------------------------
 
 _WORKER: Evaluator | None = None

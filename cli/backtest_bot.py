@@ -129,6 +129,10 @@ def run_bot_command(args: argparse.Namespace) -> int:
     if costs:  # what-if costs: the bot's other settings stay as stored
         config = config.model_copy(update=costs)
     spec = backtests.BotBacktest(config, csv, cash, since, until)
+    from oxbot.cli import sweep  # noqa: PLC0415
+
+    if sweep.wanted(args):
+        return sweep.run_bot_sweep_command(args, spec)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     try:
         outcome = backtests.run_bot(spec, progress=lambda f: progress.update("simulate", f))

@@ -91,16 +91,11 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     from decimal import Decimal  # noqa: PLC0415
 
     from oxbot.app import backtests  # noqa: PLC0415
-    from oxbot.app.sweeps import CandleEvaluator, CandleSource, Plan, run_sweep  # noqa: PLC0415
+    from oxbot.app.sweeps import CandleEvaluator, CandleSource, Plan  # noqa: PLC0415
     from oxbot.cli.backtest import Progress, _decimal, _load  # noqa: PLC0415
     from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     from oxbot.engine.backtest.sweep import (  # noqa: PLC0415
-        DEFAULT_OBJECTIVE,
         field_ranges,
-        objective_key,
-        parse_holdout,
-        parse_sweep,
-        search_axes,
     )
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
@@ -108,32 +103,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     backtests.check_backtestable(args.strategy)
     ranges = field_ranges(strategy_class(args.strategy).Params)
     fixed = _fixed(args.param, ranges)
-    searching = args.search is not None
-    axes = [parse_sweep(s, ranges, grid=not searching) for s in args.sweep]
-    names = [a.name for a in axes]
-    for name in names:
-        if names.count(name) > 1:
-            raise UsageError(f"--sweep {name} is given twice; give each parameter once")
-        if name in fixed:
-            raise UsageError(
-                f"{name} is both swept (--sweep) and fixed (--param); drop one of them"
-            )
-    if searching:
-        if not 1 <= args.search <= 100_000:
-            raise UsageError(f"--search {args.search}: give 1 to 100000 trials, e.g. 100")
-        axes = search_axes(ranges, axes, fixed)
-    objective = args.objective or DEFAULT_OBJECTIVE
-    objective_key(objective)
-    holdout = holdout_text = None
-    if args.walk_forward is None:
-        holdout_text = args.holdout or "30%"
-        holdout = parse_holdout(holdout_text)
-        holdout_text = f"{holdout * 100:f}".rstrip("0").rstrip(".") + "%"
-    jobs = default_jobs() if args.jobs is None else args.jobs
-    if jobs < 1:
-        raise UsageError(f"--jobs {args.jobs}: give 1 process or more")
-    if args.top is not None and args.top < 1:
-        raise UsageError(f"--top {args.top}: give 1 row or more")
+    axes = _axes(args, ranges, fixed)
+    objective, holdout, holdout_text, jobs = _settings(args)
     if not args.data:
         raise UsageError(
             "sweeps read a CSV file (--data); download the candles once with "
@@ -173,9 +144,17 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         holdout_text=holdout_text,
         folds=args.walk_forward,
     )
-    bar = Bar(sys.stderr, "search" if searching else "sweep")
+    return _run_and_print(args, plan, source, jobs, CandleEvaluator(frame, source))
+
+
+def _run_and_print(
+    args: argparse.Namespace, plan: Any, source: Any, jobs: int, local: Any = None
+) -> int:
+    from oxbot.app.sweeps import run_sweep  # noqa: PLC0415
+
+    bar = Bar(sys.stderr, "search" if plan.search is not None else "sweep")
     try:
-        result = run_sweep(plan, source, jobs, bar, CandleEvaluator(frame, source))
+        result = run_sweep(plan, source, jobs, bar, local)
     finally:
         bar.close()
     from oxbot.cli.sweep_report import render, write_out  # noqa: PLC0415
@@ -189,6 +168,84 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     else:
         print(render(result, top=args.top or 10))
     return 0
+
+
+def _axes(args: argparse.Namespace, ranges: dict[str, Any], fixed: dict[str, Any]) -> list[Any]:
+    """The --sweep axes (each checked against the schema); with --search, every parameter the
+    search explores."""
+    from oxbot.engine.backtest.sweep import parse_sweep, search_axes  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    searching = args.search is not None
+    axes = [parse_sweep(s, ranges, grid=not searching) for s in args.sweep]
+    names = [a.name for a in axes]
+    for name in names:
+        if names.count(name) > 1:
+            raise UsageError(f"--sweep {name} is given twice; give each parameter once")
+        if name in fixed:
+            raise UsageError(
+                f"{name} is both swept (--sweep) and fixed (--param); drop one of them"
+            )
+    if searching:
+        if not 1 <= args.search <= 100_000:
+            raise UsageError(f"--search {args.search}: give 1 to 100000 trials, e.g. 100")
+        axes = search_axes(ranges, axes, fixed)
+    return axes
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, Any, str | None, int]:
+    """The objective, the held-out fraction (None with --walk-forward) and its text, the jobs."""
+    from oxbot.engine.backtest.sweep import (  # noqa: PLC0415
+        DEFAULT_OBJECTIVE,
+        objective_key,
+        parse_holdout,
+    )
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    objective = args.objective or DEFAULT_OBJECTIVE
+    objective_key(objective)
+    holdout = holdout_text = None
+    if args.walk_forward is None:
+        holdout_text = args.holdout or "30%"
+        holdout = parse_holdout(holdout_text)
+        holdout_text = f"{holdout * 100:f}".rstrip("0").rstrip(".") + "%"
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give 1 process or more")
+    if args.top is not None and args.top < 1:
+        raise UsageError(f"--top {args.top}: give 1 row or more")
+    return objective, holdout, holdout_text, jobs
+
+
+def run_bot_sweep_command(args: argparse.Namespace, spec: Any) -> int:
+    """`--bot NAME --sweep/--search`: the bot as configured (``spec``: app.backtests.BotBacktest),
+    its swept parameters replaced, the others as stored."""
+    from oxbot.app import backtests  # noqa: PLC0415
+    from oxbot.app.sweeps import BotSource, Plan  # noqa: PLC0415
+    from oxbot.engine.backtest.sweep import field_ranges  # noqa: PLC0415
+    from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
+
+    config = spec.config
+    backtests.check_backtestable(config.strategy)
+    ranges = field_ranges(strategy_class(config.strategy).Params)
+    axes = _axes(args, ranges, {})
+    swept = {a.name for a in axes}
+    fixed = {k: v for k, v in config.params.items() if k not in swept}
+    objective, holdout, holdout_text, jobs = _settings(args)
+    _check_out(args.out, "")
+    source = BotSource(config, spec.csv, spec.cash, spec.since_ms, spec.until_ms)
+    plan = Plan(
+        strategy=config.strategy,
+        objective=objective,
+        axes=axes,
+        fixed=fixed,
+        search=args.search,
+        seed=args.seed,
+        holdout=holdout,
+        holdout_text=holdout_text,
+        folds=args.walk_forward,
+    )
+    return _run_and_print(args, plan, source, jobs, source.load())
 
 
 def _fixed(items: list[str], ranges: dict[str, Any]) -> dict[str, Any]:

@@ -169,3 +169,46 @@ def test_since_is_the_first_candle_traded(cli, home, bt) -> None:
     m = json.loads(out)
     assert m["first_ts"] >= 1_700_438_400_000 + 3_600_000  # the first close on or after it
     assert m["bars"] < whole["bars"]
+
+
+def test_a_sweep_of_the_bot_as_configured(cli, home, bt) -> None:
+    """`--bot NAME --sweep`: the bot's other params, symbols, shared cash and limits stay as
+    stored; every row has its held-out result; a row's in-sample figures are those of a plain
+    bot backtest of the same params over the in-sample period."""
+    from oxbot.app import backtests
+    from oxbot.app.sweeps import BotSource
+    from oxbot.engine.backtest.sweep import summary
+
+    files = csvs(bt, home)
+    code, out, err = cli(
+        "--bot", "duo", *files, "--sweep", "fast=3,5,8", "--sweep", "slow=15:25:5",
+        "--holdout", "25%", "--jobs", "1", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    r = json.loads(out)
+    assert r["source"] == "bot duo" and r["symbol"] == "BTC/USDT, ETH/USDT"
+    assert r["holdout"] == "25%" and len(r["rows"]) == 9 and r["total"] == 9
+    assert {(row["params"]["fast"], row["params"]["slow"]) for row in r["rows"]} == {
+        (f, s) for f in (3, 5, 8) for s in (15, 20, 25)
+    }
+    assert all(row["held_out"] is not None for row in r["rows"])
+    assert len({row["in_sample"]["return_pct"] for row in r["rows"]}) > 1  # params do change
+    best = r["rows"][0]
+    src = BotSource(
+        config=asyncio.run(backtests.stored_bot("duo", home / "bots.db")),
+        csv=dict(x.split("=", 1) for x in files[1::2]),
+    )
+    ev = src.load()
+    config = src.config.model_copy(update={"params": {**src.config.params, **best["params"]}})
+    direct = backtests.run_bot(
+        backtests.BotBacktest(config, src.csv, None, r["first_ts"], r["split_ts"]),
+        frames=ev.frames,
+    )
+    assert summary(direct.metrics) == best["in_sample"]
+    assert direct.metrics["start_cash"] == "5000.00"  # the bot's capital, shared
+
+
+def test_a_bot_sweep_refuses_a_parameter_out_of_the_schema(cli, home, bt) -> None:
+    code, _out, err = cli("--bot", "duo", *csvs(bt, home), "--sweep", "fast=0:4:1")
+    assert code == 2
+    assert "fast" in err and "Traceback" not in err
