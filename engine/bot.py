@@ -12,7 +12,7 @@ import asyncio
 import decimal
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -24,6 +24,7 @@ from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
 from .ledger import LedgerWriter, split
 from .market.hub import Bar, Tick
+from .market.view import MarketView
 from .messages import (
     BotStateChanged,
     BotView,
@@ -109,7 +110,8 @@ class BotRunner:
         self.status = status
         self.inbox: asyncio.Queue[Tick | Bar | str] = asyncio.Queue()
         self.marks: dict[str, Decimal] = {}
-        self.frames: dict[str, pd.DataFrame] = {}
+        self.views: dict[str, MarketView] = {}  # symbol -> the newest bar's window
+        self.frames: Mapping[str, pd.DataFrame] = LazyFrames(self.views)
         self.bar_ts: dict[str, int] = {}
         self.memory: deque[DecisionRecord] = deque(memory or [], maxlen=MEMORY)
         self.cycles = self.errors = self.consecutive_errors = 0
@@ -218,7 +220,7 @@ class BotRunner:
         sym = bar.key.symbol
         c = bar.candle
         self.marks[sym] = to_decimal(c.close)
-        self.frames[sym] = bar.frame
+        self.views[sym] = bar.view
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
         pos = self.portfolio.position(sym)
@@ -291,6 +293,7 @@ class BotRunner:
             ts=ts,
             config=self.config,
             frames=self.frames,
+            views=self.views,
             positions=self.tradable_positions(),
             cash=self.portfolio.cash,
             equity=self.portfolio.equity(self.marks),
@@ -686,6 +689,23 @@ class BotRunner:
 
     def publish_view(self) -> None:
         self.bus.publish(BotStateChanged(self.last_cycle_ts or 0, self.view()))
+
+
+class LazyFrames(Mapping[str, pd.DataFrame]):
+    """symbol -> the window as a DataFrame, built from the view when read (and cached by it:
+    one frame per candle for every bot reading the stream)."""
+
+    def __init__(self, views: Mapping[str, MarketView]) -> None:
+        self._views = views
+
+    def __getitem__(self, symbol: str) -> pd.DataFrame:
+        return self._views[symbol].frame()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
 
 
 def _tf_ms(tf: str) -> int:

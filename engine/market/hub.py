@@ -29,8 +29,9 @@ from ..foreground import Foreground
 from ..messages import Event, PriceFact
 from ..models import Candle, StreamKey, timeframe_seconds
 from ..risk import MarketRules
-from .indicators import IndicatorSpec, compute
+from .indicators import IndicatorSpec
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
+from .view import MarketView, as_view
 from .window import MAX_WINDOW, WINDOW, CandleWindow
 
 if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
@@ -46,12 +47,25 @@ class Tick:
     price: float
 
 
-@dataclass(frozen=True, slots=True)
 class Bar:
-    key: StreamKey
-    candle: Candle
-    frame: pd.DataFrame  # shared, read-only: ts, open..volume and indicator columns
-    close_ts: int  # the candle's close time (ms)
+    """A closed candle with the stream's window: ``view`` (a ``MarketView``, shared by every
+    reader, read-only) and ``frame`` (its pandas frame, built on first use and cached).
+    ``data`` may also be a ready frame (wrapped in a ``FrameView``)."""
+
+    __slots__ = ("candle", "close_ts", "key", "view")
+
+    def __init__(
+        self, key: StreamKey, candle: Candle, data: MarketView | pd.DataFrame, close_ts: int
+    ) -> None:
+        self.key = key
+        self.candle = candle
+        self.view = as_view(data, key)
+        self.close_ts = close_ts  # the candle's close time (ms)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """ts, open..volume and indicator columns (shared, read-only)."""
+        return self.view.frame()
 
 
 class Subscriber(Protocol):
@@ -162,6 +176,7 @@ class MarketHub:
             stream = self._streams.get(key) or self._open_stream(key, bars)
             stream.subscribers[sub.name] = (sub, spec_set)
             stream.wants[sub.name] = bars
+            stream.sync_specs()  # a new indicator is seeded from the window now
         self._changed.set()
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -312,11 +327,9 @@ class MarketHub:
             self.virtual_ms = close_ts
             touched: dict[str, Subscriber] = {}
             for s, c in candles:
-                s.push(c)
-                specs = s.specs()
-                frame = compute(s.frame(), specs)
+                s.push(c)  # the indicators are updated with the candle (window.py)
                 self.computations[s.key] += 1
-                bar = Bar(s.key, c, frame, close_ts)
+                bar = Bar(s.key, c, s.view(s.key), close_ts)
                 for sub, _ in list(s.subscribers.values()):
                     sub.inbox.put_nowait(bar)
                     touched[sub.name] = sub
