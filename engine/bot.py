@@ -74,6 +74,8 @@ SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
 class BotRunner:
+    takes_batches = True  # a lockstep hub hands one list per candle (engine/market/hub.py)
+
     def __init__(
         self,
         config: BotConfig,
@@ -108,7 +110,7 @@ class BotRunner:
         self.bus = bus
         self.new_id = new_id
         self.status = status
-        self.inbox: asyncio.Queue[Tick | Bar | str] = asyncio.Queue()
+        self.inbox: asyncio.Queue[Tick | Bar | str | list[Tick | Bar]] = asyncio.Queue()
         self.marks: dict[str, Decimal] = {}
         self.views: dict[str, MarketView] = {}  # symbol -> the newest bar's window
         self.frames: Mapping[str, pd.DataFrame] = LazyFrames(self.views)
@@ -183,25 +185,33 @@ class BotRunner:
             try:
                 if self._pace is not None:
                     await self._pace()  # inside the try: a halt here still marks the item done
-                if isinstance(item, Tick):
-                    await self._on_tick(item)
-                elif isinstance(item, str):
-                    await self.settle(self.last_cycle_ts or 0)
+                if isinstance(item, list):  # a lockstep candle: its ticks and bars, in order
+                    for one in item:
+                        await self._handle(one)
                 else:
-                    await self._on_bar(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
-                self._failed(e)
-                if self.status is BotStatus.ERROR:
-                    try:  # remembered: an errored bot does not resume on restart
-                        await self.store.set_bot_status(self.name, BotStatus.ERROR)
-                    except OxbotError as err:  # a full disk, said in words: no traceback
-                        log.warning("bot %s: cannot store the error state: %s", self.name, err)
-                    except Exception:  # noqa: BLE001
-                        log.exception("bot %s: cannot store the error state", self.name)
+                    await self._handle(item)
             finally:
                 self.inbox.task_done()
+
+    async def _handle(self, item: Tick | Bar | str) -> None:
+        try:
+            if isinstance(item, Tick):
+                await self._on_tick(item)
+            elif isinstance(item, str):
+                await self.settle(self.last_cycle_ts or 0)
+            else:
+                await self._on_bar(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
+            self._failed(e)
+            if self.status is BotStatus.ERROR:
+                try:  # remembered: an errored bot does not resume on restart
+                    await self.store.set_bot_status(self.name, BotStatus.ERROR)
+                except OxbotError as err:  # a full disk, said in words: no traceback
+                    log.warning("bot %s: cannot store the error state: %s", self.name, err)
+                except Exception:  # noqa: BLE001
+                    log.exception("bot %s: cannot store the error state", self.name)
 
     # ------------------------------------------------------------------ market input
 
@@ -305,14 +315,19 @@ class BotRunner:
         self.cycles += 1
         if self.strategy.name == "llm":
             self.bus.publish(ReasoningStarted(ts, self.name, "llm"))
-        self._decide_task = asyncio.create_task(self.strategy.decide(ctx))
         try:
-            decision = await self._decide_task
+            if type(self.strategy).decide is Strategy.decide:
+                # The rule path never awaits, so there is nothing to cancel: no task for it.
+                decision = await self.strategy.decide(ctx)
+            else:  # an LLM call (or a user's own decide) may wait: halt() cancels this task
+                self._decide_task = asyncio.create_task(self.strategy.decide(ctx))
+                try:
+                    decision = await self._decide_task
+                finally:
+                    self._decide_task = None
         except BudgetExceeded as e:
             await self._budget_pause(e, ts)
             return
-        finally:
-            self._decide_task = None
         async with self.lock:
             # checked under the lock, right before acting: a hold that began while this
             # decision was made or waited for the lock stores it, not acted on
@@ -343,13 +358,12 @@ class BotRunner:
                 orders.append(o)
                 fills.extend(f)
         self.last_decision_ts = ts
-        record = _record(decision, verdict, orders)
-        if failure is not None:
-            record = replace(
-                record, error=storable(f"order failed: {type(failure).__name__}: {failure}")[:2000]
-            )
-        keep = record if (not decision.is_hold or decision.source != "rule") else None
-        if keep is not None:
+        keep = None  # a rule's hold is neither stored nor remembered: no record to build
+        if not decision.is_hold or decision.source != "rule":
+            keep = _record(decision, verdict, orders)
+            if failure is not None:
+                why = f"order failed: {type(failure).__name__}: {failure}"
+                keep = replace(keep, error=storable(why)[:2000])
             self.memory.append(keep)
         await self._persist(orders, fills, keep, ts)
         self.bus.publish(

@@ -3,9 +3,11 @@ per candle close, shared by every bot that reads it.
 
 Bots never fetch. They subscribe with the streams they read and the indicator specs they need;
 the hub puts `Tick` (prices between closes, for SL/TP) and `Bar` (a closed candle with the shared
-indicator frame) items into each subscriber's inbox. In lockstep mode (sim at max speed) the hub
-waits until every subscriber has handled a step before producing the next, so replays are
-deterministic and no bot falls behind.
+window: a `MarketView` of the candles and indicators, window.py) items into each subscriber's
+inbox. Indicators are updated once per candle per stream, in O(1) (incremental.py). In lockstep
+mode (sim at max speed) the hub waits until every subscriber has handled a step before producing
+the next, so replays are deterministic and no bot falls behind; a subscriber with
+``takes_batches = True`` then gets each step's ticks and bars as one list (one inbox item).
 """
 
 from __future__ import annotations
@@ -312,6 +314,9 @@ class MarketHub:
             if not candles:
                 continue
             # Ticks inside the candle: four prices, spaced in real time when not lockstep.
+            # Lockstep: a subscriber that takes batches (a BotRunner) gets the candle's ticks
+            # and bar as ONE inbox item, a list in the order they would have come one by one.
+            batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] = {}
             paths = [(s, intra_candle_prices(c)) for s, c in candles]
             for phase in range(4):
                 if not lockstep:
@@ -321,7 +326,7 @@ class MarketHub:
                         s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4, prices[phase]
                     )
                     for sub, _ in list(s.subscribers.values()):
-                        sub.inbox.put_nowait(tick)
+                        self._send(sub, tick, batches if lockstep else None)
             if not lockstep:
                 await self._sleep_until(close_ts)
             self.virtual_ms = close_ts
@@ -331,15 +336,33 @@ class MarketHub:
                 self.computations[s.key] += 1
                 bar = Bar(s.key, c, s.view(s.key), close_ts)
                 for sub, _ in list(s.subscribers.values()):
-                    sub.inbox.put_nowait(bar)
+                    self._send(sub, bar, batches if lockstep else None)
                     touched[sub.name] = sub
                 s.next_close = close_ts + s.step_ms
+            for sub, items in batches.values():
+                sub.inbox.put_nowait(items)
             if lockstep:
-                await asyncio.gather(*(sub.inbox.join() for sub in touched.values()))
+                for sub in touched.values():  # every reader has handled the candle
+                    await sub.inbox.join()
                 if self.sim.yield_s:
                     await asyncio.sleep(self.sim.yield_s)
             else:
                 await asyncio.sleep(0)
+
+    @staticmethod
+    def _send(
+        sub: Subscriber,
+        item: Tick | Bar,
+        batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] | None,
+    ) -> None:
+        """Into ``sub``'s inbox now, or into its batch (lockstep, ``takes_batches``)."""
+        if batches is None or not getattr(sub, "takes_batches", False):
+            sub.inbox.put_nowait(item)
+            return
+        entry = batches.get(sub.name)
+        if entry is None:
+            batches[sub.name] = entry = (sub, [])
+        entry[1].append(item)
 
     async def wait_turn(self) -> None:
         """Step aside while an in-process cockpit draws (engine/foreground.py): only a lockstep
