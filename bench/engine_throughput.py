@@ -38,8 +38,9 @@ from oxbot.engine.strategies import ENTER, EXIT, SMA, Strategy, StrategyParams, 
 from oxbot.storage.store import Store
 
 CSV = "binance_BTC-USDT_5m.csv"
+HERE = Path(__file__).resolve()
 PLACES = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "ohlcv" / CSV,
+    *([HERE.parents[2] / "shared" / "data" / "ohlcv" / CSV] if len(HERE.parents) > 2 else []),
     Path("/work/shared/data/ohlcv") / CSV,
 )
 

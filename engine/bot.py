@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import functools
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -217,7 +218,7 @@ class BotRunner:
 
     async def _on_tick(self, tick: Tick) -> None:
         sym = tick.key.symbol
-        price = to_decimal(tick.price)
+        price = _price(tick.price)
         self.marks[sym] = price
         # The stop first: it is a comparison, while "tradable" (dust or not) costs Decimal
         # arithmetic, and this runs on every price of every symbol.
@@ -229,13 +230,13 @@ class BotRunner:
     async def _on_bar(self, bar: Bar) -> None:
         sym = bar.key.symbol
         c = bar.candle
-        self.marks[sym] = to_decimal(c.close)
+        self.marks[sym] = _price(c.close)
         self.views[sym] = bar.view
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
         pos = self.portfolio.position(sym)
         hit = (
-            stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
+            stop_hit(pos, _price(c.low), _price(c.high))
             if pos is not None and self.active
             else None
         )
@@ -284,7 +285,7 @@ class BotRunner:
 
     async def cycle(self, ts: int) -> None:
         self.last_cycle_ts = ts
-        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
+        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)  # cached
         self.next_cycle_ts = ts + step
         await self.settle(ts)  # orders whose end is not known yet, before deciding anew
         why = self.broker.not_ready()
@@ -365,7 +366,8 @@ class BotRunner:
                 why = f"order failed: {type(failure).__name__}: {failure}"
                 keep = replace(keep, error=storable(why)[:2000])
             self.memory.append(keep)
-        await self._persist(orders, fills, keep, ts)
+        if orders or fills or keep is not None or len(self._equity_buf) >= EQUITY_FLUSH:
+            await self._persist(orders, fills, keep, ts)  # (else the ledger writes nothing)
         self.bus.publish(
             DecisionMade(
                 ts,
@@ -722,10 +724,16 @@ class LazyFrames(Mapping[str, pd.DataFrame]):
         return len(self._views)
 
 
+@functools.cache
 def _tf_ms(tf: str) -> int:
     from .models import timeframe_seconds  # noqa: PLC0415
 
     return timeframe_seconds(tf) * 1000
+
+
+# The exact Decimal of a market price (to_decimal), kept for the newest prices: every bot
+# reading a stream converts the same tick and candle prices.
+_price = functools.lru_cache(maxsize=1024, typed=True)(to_decimal)
 
 
 def _hold_blocked(decision: Decision, blocked: Mapping[str, str]) -> Decision:
