@@ -121,6 +121,7 @@ class Store(StoreReads):
             return
         self._closed = True
         try:
+            await asyncio.sleep(0)  # a grouped write queued just before is handed over first
             await self._engine.dispose()  # readers first: the writer's close checkpoints the WAL
             if self._executor is not None and self._writer is not None:
                 await asyncio.get_running_loop().run_in_executor(
@@ -190,8 +191,8 @@ class Store(StoreReads):
             self._queued.append((name, args, done))
             start = not self._draining
             self._draining = True
-        if start:
-            self._executor.submit(self._drain, loop)
+        if start:  # after the callbacks ready now: other bots' writes of this step join it
+            loop.call_soon(self._start_drain, loop)
         try:
             return await asyncio.shield(done)
         except asyncio.CancelledError:
@@ -201,6 +202,18 @@ class Store(StoreReads):
                 except asyncio.CancelledError:
                     continue
             raise
+
+    def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            assert self._executor is not None  # a writer store (checked by _write_grouped)
+            self._executor.submit(self._drain, loop)
+        except RuntimeError:  # the store closed meanwhile: the queued writes fail, said so
+            with self._group_lock:
+                queued, self._queued = self._queued, []
+                self._draining = False
+            for _, _, fut in queued:
+                if not fut.done():
+                    fut.set_exception(StorageError(f"the store of {self._path} is closed"))
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """Writer thread: commit what is queued, one write per bot per transaction, until the
