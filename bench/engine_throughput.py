@@ -1,11 +1,20 @@
 """Candles per second through the full engine cycle: MarketHub (CSV replay of a real 5m file),
-indicators (pandas-ta), strategy, risk manager, paper broker, portfolio and SQLite storage
-(WAL, synchronous=FULL, on a temp file), for 1 and for 20 bots.
+indicators, strategy, risk manager, paper broker, portfolio and SQLite storage (WAL,
+synchronous=FULL, on a temp file), for 1 and for 20 bots.
 
-    python bench/engine_throughput.py [--candles 3000] [--runs 3]
+    python bench/engine_throughput.py [--candles 2000] [--runs 3] [--memory 1000000]
 
-Reports the median of the runs; the ratio 20 bots / 1 bot shows what sharing the hub buys
-(one fetch and one indicator frame per candle, however many bots read it).
+Rows: the built-ins (bots alternate sma_cross and rsi_reversion), and a user strategy that
+defines only ``signals(frame)`` (no per-candle ``signal``: live trading reads the last row of
+its frame). The same file runs against an older tree (copy it anywhere and run it with that
+tree's Python: ``--data`` names the CSV when the file is not beside ../shared), so old and new
+are measured on the same machine by the same code.
+
+``--memory N`` replays N synthetic candles with one sma_cross bot and prints the process's
+resident memory (RSS, /proc/self/status) every 100,000 candles: flat means the last sample is
+within a few % of the one at 200,000.
+
+Reports the median of the runs; the ratio 20 bots / 1 bot shows what sharing the hub buys.
 """
 
 from __future__ import annotations
@@ -16,67 +25,132 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from oxbot.engine.engine import Engine
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig, BotStatus
+from oxbot.engine.strategies import ENTER, EXIT, SMA, Strategy, StrategyParams, register
 from oxbot.storage.store import Store
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ohlcv" / "binance_BTC-USDT_5m.csv"
+CSV = "binance_BTC-USDT_5m.csv"
+HERE = Path(__file__).resolve()
+PLACES = (
+    *([HERE.parents[2] / "shared" / "data" / "ohlcv" / CSV] if len(HERE.parents) > 2 else []),
+    Path("/work/shared/data/ohlcv") / CSV,
+)
 
 
-async def one_run(bots: int, candles: int) -> tuple[float, int]:
+class BenchSignalsOnly(Strategy):
+    """A user strategy with only ``signals``: the close crossing SMA20 (up: enter, down: exit)."""
+
+    name = "bench_signals_only"
+    Params = StrategyParams
+
+    def indicators(self) -> list[Any]:
+        return [SMA(20)]
+
+    def signals(self, frame: pd.DataFrame) -> np.ndarray:
+        above = (frame["close"] > frame["sma_20"]).to_numpy()
+        out = np.zeros(len(frame), dtype=np.int8)
+        out[1:][~above[:-1] & above[1:]] = ENTER
+        out[1:][above[:-1] & ~above[1:]] = EXIT
+        return out
+
+
+register(BenchSignalsOnly)
+
+
+def bot_config(i: int, kind: str) -> BotConfig:
+    if kind == "user":
+        strat, params = "bench_signals_only", {}
+    elif i % 2 == 0:
+        strat, params = "sma_cross", {"fast": 10 + i % 5, "slow": 30 + i % 7}
+    else:
+        strat, params = "rsi_reversion", {"length": 14}
+    return BotConfig(name=f"b{i}", strategy=strat, params=params, timeframe="5m")
+
+
+async def one_run(
+    bots: int, candles: int, data: Path | None, kind: str = "builtin", memory: bool = False
+) -> tuple[float, int, list[tuple[int, float]]]:
+    """(seconds, fills, [(candles, RSS MB)] every 100,000 candles when ``memory``)."""
+    samples: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as d:
         store = await Store.open(Path(d) / "bench.db")
-        hub = MarketHub(SimConfig(speed=None, max_candles=candles, csv={"BTC/USDT": str(DATA)}))
+        csv = {} if data is None else {"BTC/USDT": str(data)}
+        hub = MarketHub(SimConfig(speed=None, max_candles=candles, csv=csv, seed=7))
         # Every bot is stored (running) before the replay starts, so all of them trade every
-        # candle and the fills are the same run to run. (Adding them with AddBot once the engine
-        # ran let the replay start first: bots joined a few candles apart, ~82 % of the reported
-        # bot cycles happened and the fill count varied.)
+        # candle and the fills are the same run to run.
         for i in range(bots):
-            strat, params = (
-                ("sma_cross", {"fast": 10 + i % 5, "slow": 30 + i % 7})
-                if i % 2 == 0
-                else ("rsi_reversion", {"length": 14})
-            )
-            config = BotConfig(name=f"b{i}", strategy=strat, params=params, timeframe="5m")
-            await store.save_bot(config, BotStatus.RUNNING)
+            await store.save_bot(bot_config(i, kind), BotStatus.RUNNING)
         engine = Engine(store, hub, snapshot_every_s=None)
         t0 = time.perf_counter()
         run = asyncio.create_task(engine.run())
         await engine.ready.wait()
+        next_sample = 100_000
         while not hub._streams or not all(s.ended for s in hub._streams.values()):
             await asyncio.sleep(0.01)
+            if memory and hub._streams:
+                done = max(s.live_candles for s in hub._streams.values())
+                if done >= next_sample:
+                    samples.append((next_sample, rss_mb()))
+                    print(f"  {next_sample:>9,} candles: RSS {samples[-1][1]:.1f} MB", flush=True)
+                    next_sample += 100_000
         elapsed = time.perf_counter() - t0
         fills = sum([await store.fill_count(f"b{i}") for i in range(bots)])
         engine.request_stop()
         await run
         await store.close()
-    return elapsed, fills
+    return elapsed, fills, samples
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--candles", type=int, default=3000)
+    ap.add_argument("--candles", type=int, default=2000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--data", type=Path, default=next((p for p in PLACES if p.exists()), None))
+    ap.add_argument("--memory", type=int, default=0, help="candles of the memory replay (0: none)")
+    ap.add_argument("--rows", default="builtin:1,builtin:20,user:1,user:20")
     args = ap.parse_args()
-    if not DATA.exists():
-        raise SystemExit(f"missing {DATA}: the benchmark needs ../shared/data/ohlcv")
-    rows = {}
-    for bots in (1, 20):
+    if args.memory:
+        t, fills, samples = asyncio.run(one_run(1, args.memory, None, memory=True))
+        first = next((mb for n, mb in samples if n == 200_000), samples[0][1])
+        print(
+            f"memory: {args.memory:,} candles in {t:.0f} s ({args.memory / t:,.0f}/s), "
+            f"{fills} fills; RSS at 200k {first:.1f} MB, last {samples[-1][1]:.1f} MB "
+            f"({100 * (samples[-1][1] / first - 1):+.1f} %)"
+        )
+        return
+    if args.data is None or not args.data.exists():
+        raise SystemExit(f"missing {CSV}: pass --data, the benchmark needs real candles")
+    print("| strategy | bots | candles | seconds | candles/s | bot-cycles/s | fills |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row in args.rows.split(","):
+        kind, n = row.split(":")
+        bots = int(n)
         times, fills = [], 0
         for _ in range(args.runs):
-            t, fills = asyncio.run(one_run(bots, args.candles))
+            t, fills, _ = asyncio.run(one_run(bots, args.candles, args.data, kind))
             times.append(t)
         med = statistics.median(times)
-        rows[bots] = med
+        what = "sma_cross/rsi_reversion" if kind == "builtin" else "signals-only user strategy"
         print(
-            f"{bots:>2} bot(s): {args.candles} candles in {med:.2f} s (median of {args.runs}) "
-            f"= {args.candles / med:,.0f} candles/s, {bots * args.candles / med:,.0f} "
-            f"bot-cycles/s, {fills} fills"
+            f"| {what} | {bots} | {args.candles:,} | {med:.2f} | {args.candles / med:,.0f} | "
+            f"{bots * args.candles / med:,.0f} | {fills} |",
+            flush=True,
         )
-    print(f"time ratio 20 bots / 1 bot: {rows[20] / rows[1]:.2f} (20 x the bots)")
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import decimal
+import functools
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
 from .ledger import LedgerWriter, split
 from .market.hub import Bar, Tick
+from .market.view import MarketView
 from .messages import (
     BotStateChanged,
     BotView,
@@ -73,6 +75,8 @@ SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
 class BotRunner:
+    takes_batches = True  # a lockstep hub hands one list per candle (engine/market/hub.py)
+
     def __init__(
         self,
         config: BotConfig,
@@ -107,9 +111,10 @@ class BotRunner:
         self.bus = bus
         self.new_id = new_id
         self.status = status
-        self.inbox: asyncio.Queue[Tick | Bar | str] = asyncio.Queue()
+        self.inbox: asyncio.Queue[Tick | Bar | str | list[Tick | Bar]] = asyncio.Queue()
         self.marks: dict[str, Decimal] = {}
-        self.frames: dict[str, pd.DataFrame] = {}
+        self.views: dict[str, MarketView] = {}  # symbol -> the newest bar's window
+        self.frames: Mapping[str, pd.DataFrame] = LazyFrames(self.views)
         self.bar_ts: dict[str, int] = {}
         self.memory: deque[DecisionRecord] = deque(memory or [], maxlen=MEMORY)
         self.cycles = self.errors = self.consecutive_errors = 0
@@ -181,31 +186,39 @@ class BotRunner:
             try:
                 if self._pace is not None:
                     await self._pace()  # inside the try: a halt here still marks the item done
-                if isinstance(item, Tick):
-                    await self._on_tick(item)
-                elif isinstance(item, str):
-                    await self.settle(self.last_cycle_ts or 0)
+                if isinstance(item, list):  # a lockstep candle: its ticks and bars, in order
+                    for one in item:
+                        await self._handle(one)
                 else:
-                    await self._on_bar(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
-                self._failed(e)
-                if self.status is BotStatus.ERROR:
-                    try:  # remembered: an errored bot does not resume on restart
-                        await self.store.set_bot_status(self.name, BotStatus.ERROR)
-                    except OxbotError as err:  # a full disk, said in words: no traceback
-                        log.warning("bot %s: cannot store the error state: %s", self.name, err)
-                    except Exception:  # noqa: BLE001
-                        log.exception("bot %s: cannot store the error state", self.name)
+                    await self._handle(item)
             finally:
                 self.inbox.task_done()
+
+    async def _handle(self, item: Tick | Bar | str) -> None:
+        try:
+            if isinstance(item, Tick):
+                await self._on_tick(item)
+            elif isinstance(item, str):
+                await self.settle(self.last_cycle_ts or 0)
+            else:
+                await self._on_bar(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
+            self._failed(e)
+            if self.status is BotStatus.ERROR:
+                try:  # remembered: an errored bot does not resume on restart
+                    await self.store.set_bot_status(self.name, BotStatus.ERROR)
+                except OxbotError as err:  # a full disk, said in words: no traceback
+                    log.warning("bot %s: cannot store the error state: %s", self.name, err)
+                except Exception:  # noqa: BLE001
+                    log.exception("bot %s: cannot store the error state", self.name)
 
     # ------------------------------------------------------------------ market input
 
     async def _on_tick(self, tick: Tick) -> None:
         sym = tick.key.symbol
-        price = to_decimal(tick.price)
+        price = _price(tick.price)
         self.marks[sym] = price
         # The stop first: it is a comparison, while "tradable" (dust or not) costs Decimal
         # arithmetic, and this runs on every price of every symbol.
@@ -217,13 +230,13 @@ class BotRunner:
     async def _on_bar(self, bar: Bar) -> None:
         sym = bar.key.symbol
         c = bar.candle
-        self.marks[sym] = to_decimal(c.close)
-        self.frames[sym] = bar.frame
+        self.marks[sym] = _price(c.close)
+        self.views[sym] = bar.view
         self.bar_ts[sym] = bar.close_ts
         # A closed candle's full range: catches a level only the wicks reached.
         pos = self.portfolio.position(sym)
         hit = (
-            stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
+            stop_hit(pos, _price(c.low), _price(c.high))
             if pos is not None and self.active
             else None
         )
@@ -272,7 +285,7 @@ class BotRunner:
 
     async def cycle(self, ts: int) -> None:
         self.last_cycle_ts = ts
-        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)
+        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)  # cached
         self.next_cycle_ts = ts + step
         await self.settle(ts)  # orders whose end is not known yet, before deciding anew
         why = self.broker.not_ready()
@@ -291,6 +304,7 @@ class BotRunner:
             ts=ts,
             config=self.config,
             frames=self.frames,
+            views=self.views,
             positions=self.tradable_positions(),
             cash=self.portfolio.cash,
             equity=self.portfolio.equity(self.marks),
@@ -302,14 +316,19 @@ class BotRunner:
         self.cycles += 1
         if self.strategy.name == "llm":
             self.bus.publish(ReasoningStarted(ts, self.name, "llm"))
-        self._decide_task = asyncio.create_task(self.strategy.decide(ctx))
         try:
-            decision = await self._decide_task
+            if type(self.strategy).decide is Strategy.decide:
+                # The rule path never awaits, so there is nothing to cancel: no task for it.
+                decision = await self.strategy.decide(ctx)
+            else:  # an LLM call (or a user's own decide) may wait: halt() cancels this task
+                self._decide_task = asyncio.create_task(self.strategy.decide(ctx))
+                try:
+                    decision = await self._decide_task
+                finally:
+                    self._decide_task = None
         except BudgetExceeded as e:
             await self._budget_pause(e, ts)
             return
-        finally:
-            self._decide_task = None
         async with self.lock:
             # checked under the lock, right before acting: a hold that began while this
             # decision was made or waited for the lock stores it, not acted on
@@ -340,15 +359,15 @@ class BotRunner:
                 orders.append(o)
                 fills.extend(f)
         self.last_decision_ts = ts
-        record = _record(decision, verdict, orders)
-        if failure is not None:
-            record = replace(
-                record, error=storable(f"order failed: {type(failure).__name__}: {failure}")[:2000]
-            )
-        keep = record if (not decision.is_hold or decision.source != "rule") else None
-        if keep is not None:
+        keep = None  # a rule's hold is neither stored nor remembered: no record to build
+        if not decision.is_hold or decision.source != "rule":
+            keep = _record(decision, verdict, orders)
+            if failure is not None:
+                why = f"order failed: {type(failure).__name__}: {failure}"
+                keep = replace(keep, error=storable(why)[:2000])
             self.memory.append(keep)
-        await self._persist(orders, fills, keep, ts)
+        if orders or fills or keep is not None or len(self._equity_buf) >= EQUITY_FLUSH:
+            await self._persist(orders, fills, keep, ts)  # (else the ledger writes nothing)
         self.bus.publish(
             DecisionMade(
                 ts,
@@ -688,10 +707,33 @@ class BotRunner:
         self.bus.publish(BotStateChanged(self.last_cycle_ts or 0, self.view()))
 
 
+class LazyFrames(Mapping[str, pd.DataFrame]):
+    """symbol -> the window as a DataFrame, built from the view when read (and cached by it:
+    one frame per candle for every bot reading the stream)."""
+
+    def __init__(self, views: Mapping[str, MarketView]) -> None:
+        self._views = views
+
+    def __getitem__(self, symbol: str) -> pd.DataFrame:
+        return self._views[symbol].frame()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._views)
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+
+@functools.cache
 def _tf_ms(tf: str) -> int:
     from .models import timeframe_seconds  # noqa: PLC0415
 
     return timeframe_seconds(tf) * 1000
+
+
+# The exact Decimal of a market price (to_decimal), kept for the newest prices: every bot
+# reading a stream converts the same tick and candle prices.
+_price = functools.lru_cache(maxsize=1024, typed=True)(to_decimal)
 
 
 def _hold_blocked(decision: Decision, blocked: Mapping[str, str]) -> Decision:

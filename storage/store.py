@@ -5,6 +5,10 @@
 - Every write is one ``BEGIN IMMEDIATE`` transaction, run in the Store's single writer thread
   (writes.py). A write that was started finishes (commit or rollback) even if the awaiting task
   is cancelled, and the cancellation is raised only after: the ledger is never left guessing.
+- Group commit: bots' ledger writes (``record_cycle``, ``save_risk_state``) that wait while the
+  writer thread is busy are committed together in one transaction (one fsync), at most one per
+  bot; each caller's await still returns only once its own write is committed. When the group
+  fails, each of its writes is run again alone, so every caller gets its own outcome.
 - Reads (reads.py) run on read-only aiosqlite connections. Statements are Core statements on
   the tables of schema.py, converted to the engine's domain objects by convert.py; nothing is
   lazy-loaded, so async code never does I/O by surprise.
@@ -13,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -66,6 +71,10 @@ class Store(StoreReads):
             else None
         )
         self._closed = False
+        # group commit (see the module docstring): writes waiting for the writer thread
+        self._group_lock = threading.Lock()
+        self._queued: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._draining = False
         # True from a failed write until the next one succeeds (a full disk): a bot's cycles
         # that wrote nothing prove nothing, so they do not end its run of failures
         self.write_failing = False
@@ -112,6 +121,7 @@ class Store(StoreReads):
             return
         self._closed = True
         try:
+            await asyncio.sleep(0)  # a grouped write queued just before is handed over first
             await self._engine.dispose()  # readers first: the writer's close checkpoints the WAL
             if self._executor is not None and self._writer is not None:
                 await asyncio.get_running_loop().run_in_executor(
@@ -168,6 +178,77 @@ class Store(StoreReads):
                     continue
             raise
 
+    async def _write_grouped(self, name: str, *args: Any) -> Any:
+        """Like ``_write``, for a write the writer may commit with other bots' (group commit)."""
+        if self._writer is None or self._executor is None:
+            raise StorageError(f"{self._path} was opened read-only; open it with writer=True")
+        if self._closed:
+            raise StorageError(f"the store of {self._path} is closed")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        done.add_done_callback(self._note_outcome)
+        with self._group_lock:
+            self._queued.append((name, args, done))
+            start = not self._draining
+            self._draining = True
+        if start:  # after the callbacks ready now: other bots' writes of this step join it
+            loop.call_soon(self._start_drain, loop)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            while not done.done():  # as in _write: the transaction ends before we do
+                try:
+                    await asyncio.wait([done])
+                except asyncio.CancelledError:
+                    continue
+            raise
+
+    def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            assert self._executor is not None  # a writer store (checked by _write_grouped)
+            self._executor.submit(self._drain, loop)
+        except RuntimeError:  # the store closed meanwhile: the queued writes fail, said so
+            with self._group_lock:
+                queued, self._queued = self._queued, []
+                self._draining = False
+            for _, _, fut in queued:
+                if not fut.done():
+                    fut.set_exception(StorageError(f"the store of {self._path} is closed"))
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Writer thread: commit what is queued, one write per bot per transaction, until the
+        queue is empty (a bot's second write goes in the next round)."""
+        writer = self._require_writer()
+        while True:
+            with self._group_lock:
+                if not self._queued:
+                    self._draining = False
+                    return
+                batch: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
+                later: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
+                bots: set[str] = set()
+                for item in self._queued:
+                    (later if item[1][0] in bots else batch).append(item)
+                    bots.add(item[1][0])
+                self._queued = later
+            outcomes: list[tuple[Any, BaseException | None]] = []
+            try:
+                outcomes = [(r, None) for r in writer.group([(n, a) for n, a, _ in batch])]
+            except BaseException as e:  # noqa: BLE001 - handed to the callers
+                if len(batch) == 1:
+                    outcomes = [(None, e)]
+                else:  # nothing was committed: each write again alone, for its own outcome
+                    for name, args, _ in batch:
+                        try:
+                            outcomes.append((writer.group([(name, args)])[0], None))
+                        except BaseException as one:  # noqa: BLE001 - handed to its caller
+                            outcomes.append((None, one))
+            for (_, _, fut), (result, error) in zip(batch, outcomes, strict=True):
+                try:
+                    loop.call_soon_threadsafe(_settle, fut, result, error)
+                except RuntimeError:  # the loop has closed: nobody waits any more
+                    pass
+
     def _note_outcome(self, done: asyncio.Future[Any]) -> None:
         if not done.cancelled():
             self.write_failing = done.exception() is not None
@@ -195,7 +276,7 @@ class Store(StoreReads):
         """Store what the bot's kill switches remember, with the equity points it comes from
         (one transaction)."""
         check_owner(bot, list(equity))
-        await self._write(self._require_writer().save_risk_state, bot, state, tuple(equity))
+        await self._write_grouped("save_risk_state", bot, state, tuple(equity))
 
     async def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
         """Add new bots all together or none (ConfigError names those that already exist)."""
@@ -239,15 +320,10 @@ class Store(StoreReads):
         for symbol, pos in positions.items():
             if pos is not None and pos.symbol != symbol:
                 raise ValueError(f"positions key {symbol!r} holds a position of {pos.symbol!r}")
-        return await self._write(
-            self._require_writer().record_cycle,
-            bot,
-            tuple(orders),
-            tuple(fills),
-            positions,
-            decision,
-            tuple(equity),
+        flags: list[bool] = await self._write_grouped(
+            "record_cycle", bot, tuple(orders), tuple(fills), positions, decision, tuple(equity)
         )
+        return flags
 
     async def save_order(self, order: Order) -> None:
         """Journal one order in its own committed transaction (call it BEFORE any network I/O)."""
@@ -257,3 +333,13 @@ class Store(StoreReads):
         if self._writer is None:
             raise StorageError(f"{self._path} was opened read-only; open it with writer=True")
         return self._writer
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    """On the loop: hand a grouped write's outcome to its caller."""
+    if fut.cancelled():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)

@@ -120,12 +120,7 @@ class LedgerWriter:
 
     def save_risk_state(self, bot: str, state: RiskState, equity: Sequence[EquityPoint]) -> None:
         """The kill switches' memory, with the equity samples it was derived from."""
-        with self._transaction() as conn:
-            bot_id = self._bot_id(conn, bot)
-            thinned = self._add_equity(conn, bot_id, equity)
-            self._put_risk(conn, bot_id, bot, state, now_ms())
-        self._bot_ids[bot] = bot_id
-        self._note_thinned(bot_id, thinned)
+        self.group([("save_risk_state", (bot, state, equity))])
 
     def _add_equity(
         self, conn: Connection, bot_id: int, equity: Sequence[EquityPoint]
@@ -251,34 +246,83 @@ class LedgerWriter:
         decision: DecisionRecord | None,
         equity: Sequence[EquityPoint],
     ) -> list[bool]:
-        flags: list[bool] = []
+        flags: list[bool] = self.group(
+            [("record_cycle", (bot, orders, fills, positions, decision, equity))]
+        )[0]
+        return flags
+
+    # ------------------------------------------------------------------ group commit
+
+    GROUPED = ("record_cycle", "save_risk_state")  # the writes ``group`` takes
+
+    def group(self, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """Run several bots' ledger writes (``record_cycle`` / ``save_risk_state`` with their
+        arguments, at most one per bot) in ONE transaction: all of them are committed, or none
+        (the error of the failing one is raised). Returns each call's result, in order."""
+        results: list[Any] = []
+        notes: list[tuple[str, int, thinning.Thinned | None]] = []
         try:
             with self._transaction() as conn:
-                bot_id = self._bot_id(conn, bot)
-                if orders:
-                    conn.execute(UPSERT_ORDER, [convert.order_to_row(o, bot_id) for o in orders])
-                for fill in fills:
-                    result = conn.execute(INSERT_FILL, convert.fill_to_row(fill, bot_id))
-                    flags.append(result.rowcount == 1)
-                table = schema.positions
-                for symbol, pos in positions.items():
-                    if pos is None:
-                        conn.execute(
-                            delete(table).where(table.c.bot_id == bot_id, table.c.symbol == symbol)
-                        )
+                for name, args in calls:
+                    if name == "record_cycle":
+                        flags, bot_id, thinned = self._record_cycle(conn, *args)
+                        results.append(flags)
+                    elif name == "save_risk_state":
+                        bot_id, thinned = self._save_risk_state(conn, *args)
+                        results.append(None)
                     else:
-                        conn.execute(UPSERT_POSITION, convert.position_to_row(pos, bot_id, bot))
-                if decision is not None:
-                    conn.execute(insert(decisions), convert.decision_to_row(decision, bot_id))
-                thinned = self._add_equity(conn, bot_id, equity)
+                        raise ValueError(f"{name} is not a grouped write")
+                    notes.append((args[0], bot_id, thinned))
         except sa_exc.IntegrityError as e:
+            if [name for name, _ in calls] != ["record_cycle"]:
+                raise  # a group is retried call by call (Store): each gets its own error
+            bot = calls[0][1][0]
             raise StorageError(
                 f"cannot record the cycle of bot {bot!r}: {e.orig} (a fill needs its order "
                 "saved before or in the same call)"
             ) from e
-        self._bot_ids[bot] = bot_id
-        self._note_thinned(bot_id, thinned)
-        return flags
+        for bot, bot_id, thinned in notes:  # after the commit only
+            self._bot_ids[bot] = bot_id
+            self._note_thinned(bot_id, thinned)
+        return results
+
+    def _save_risk_state(
+        self, conn: Connection, bot: str, state: RiskState, equity: Sequence[EquityPoint]
+    ) -> tuple[int, thinning.Thinned | None]:
+        bot_id = self._bot_id(conn, bot)
+        thinned = self._add_equity(conn, bot_id, equity)
+        self._put_risk(conn, bot_id, bot, state, now_ms())
+        return bot_id, thinned
+
+    def _record_cycle(
+        self,
+        conn: Connection,
+        bot: str,
+        orders: Sequence[Order],
+        fills: Sequence[Fill],
+        positions: Mapping[str, Position | None],
+        decision: DecisionRecord | None,
+        equity: Sequence[EquityPoint],
+    ) -> tuple[list[bool], int, thinning.Thinned | None]:
+        flags: list[bool] = []
+        bot_id = self._bot_id(conn, bot)
+        if orders:
+            conn.execute(UPSERT_ORDER, [convert.order_to_row(o, bot_id) for o in orders])
+        for fill in fills:
+            result = conn.execute(INSERT_FILL, convert.fill_to_row(fill, bot_id))
+            flags.append(result.rowcount == 1)
+        table = schema.positions
+        for symbol, pos in positions.items():
+            if pos is None:
+                conn.execute(
+                    delete(table).where(table.c.bot_id == bot_id, table.c.symbol == symbol)
+                )
+            else:
+                conn.execute(UPSERT_POSITION, convert.position_to_row(pos, bot_id, bot))
+        if decision is not None:
+            conn.execute(insert(decisions), convert.decision_to_row(decision, bot_id))
+        thinned = self._add_equity(conn, bot_id, equity)
+        return flags, bot_id, thinned
 
     def save_order(self, order: Order) -> None:
         with self._transaction() as conn:

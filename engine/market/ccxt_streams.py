@@ -3,7 +3,7 @@ the number of bots, all on one shared ``ExchangeClients`` (keyless public client
 market data never carry keys).
 
 Each stream warms up with history, then puts ``Tick`` items (prices between closes, for SL/TP) and
-``Bar`` items (a closed candle with the indicator frame computed once per close) into its
+``Bar`` items (a closed candle with the indicators updated once per close) into its
 subscribers' inboxes, in real time (no lockstep). It also watches what a user must know:
 
 - a price older than ``stale_after_s`` is *stale*: a Notice says so, SL/TP keep using the last
@@ -46,7 +46,7 @@ from ..messages import (
 )
 from ..models import Candle, StreamKey, timeframe_seconds
 from ..risk import DEFAULT_RULES, MarketRules
-from .indicators import IndicatorSpec, compute
+from .indicators import IndicatorSpec
 from .window import WINDOW, CandleWindow
 
 log = logging.getLogger("oxbot.market.ccxt")
@@ -297,10 +297,9 @@ class ExchangeStreams:
     def _bar(self, s: _Stream, c: Candle) -> None:
         from .hub import Bar  # noqa: PLC0415
 
-        s.push(c)
-        frame = compute(s.frame(), s.specs())  # once per close, shared by every bot
+        s.push(c)  # indicators updated once per close, shared by every bot (window.py)
         self.computations[s.key] = self.computations.get(s.key, 0) + 1
-        bar = Bar(s.key, c, frame, c.ts + s.step_ms)
+        bar = Bar(s.key, c, s.view(s.key), c.ts + s.step_ms)
         for sub, _ in list(s.subscribers.values()):
             sub.inbox.put_nowait(bar)
 

@@ -3,9 +3,11 @@ per candle close, shared by every bot that reads it.
 
 Bots never fetch. They subscribe with the streams they read and the indicator specs they need;
 the hub puts `Tick` (prices between closes, for SL/TP) and `Bar` (a closed candle with the shared
-indicator frame) items into each subscriber's inbox. In lockstep mode (sim at max speed) the hub
-waits until every subscriber has handled a step before producing the next, so replays are
-deterministic and no bot falls behind.
+window: a `MarketView` of the candles and indicators, window.py) items into each subscriber's
+inbox. Indicators are updated once per candle per stream, in O(1) (incremental.py). In lockstep
+mode (sim at max speed) the hub waits until every subscriber has handled a step before producing
+the next, so replays are deterministic and no bot falls behind; a subscriber with
+``takes_batches = True`` then gets each step's ticks and bars as one list (one inbox item).
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ from ..foreground import Foreground
 from ..messages import Event, PriceFact
 from ..models import Candle, StreamKey, timeframe_seconds
 from ..risk import MarketRules
-from .indicators import IndicatorSpec, compute
+from .indicators import IndicatorSpec
 from .sim import CsvSeries, SimConfig, SyntheticSeries, intra_candle_prices
+from .view import MarketView, as_view
 from .window import MAX_WINDOW, WINDOW, CandleWindow
 
 if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
@@ -46,12 +49,25 @@ class Tick:
     price: float
 
 
-@dataclass(frozen=True, slots=True)
 class Bar:
-    key: StreamKey
-    candle: Candle
-    frame: pd.DataFrame  # shared, read-only: ts, open..volume and indicator columns
-    close_ts: int  # the candle's close time (ms)
+    """A closed candle with the stream's window: ``view`` (a ``MarketView``, shared by every
+    reader, read-only) and ``frame`` (its pandas frame, built on first use and cached).
+    ``data`` may also be a ready frame (wrapped in a ``FrameView``)."""
+
+    __slots__ = ("candle", "close_ts", "key", "view")
+
+    def __init__(
+        self, key: StreamKey, candle: Candle, data: MarketView | pd.DataFrame, close_ts: int
+    ) -> None:
+        self.key = key
+        self.candle = candle
+        self.view = as_view(data, key)
+        self.close_ts = close_ts  # the candle's close time (ms)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """ts, open..volume and indicator columns (shared, read-only)."""
+        return self.view.frame()
 
 
 class Subscriber(Protocol):
@@ -162,6 +178,7 @@ class MarketHub:
             stream = self._streams.get(key) or self._open_stream(key, bars)
             stream.subscribers[sub.name] = (sub, spec_set)
             stream.wants[sub.name] = bars
+            stream.sync_specs()  # a new indicator is seeded from the window now
         self._changed.set()
 
     def unsubscribe(self, sub: Subscriber) -> None:
@@ -297,6 +314,9 @@ class MarketHub:
             if not candles:
                 continue
             # Ticks inside the candle: four prices, spaced in real time when not lockstep.
+            # Lockstep: a subscriber that takes batches (a BotRunner) gets the candle's ticks
+            # and bar as ONE inbox item, a list in the order they would have come one by one.
+            batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] = {}
             paths = [(s, intra_candle_prices(c)) for s, c in candles]
             for phase in range(4):
                 if not lockstep:
@@ -306,27 +326,43 @@ class MarketHub:
                         s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4, prices[phase]
                     )
                     for sub, _ in list(s.subscribers.values()):
-                        sub.inbox.put_nowait(tick)
+                        self._send(sub, tick, batches if lockstep else None)
             if not lockstep:
                 await self._sleep_until(close_ts)
             self.virtual_ms = close_ts
             touched: dict[str, Subscriber] = {}
             for s, c in candles:
-                s.push(c)
-                specs = s.specs()
-                frame = compute(s.frame(), specs)
+                s.push(c)  # the indicators are updated with the candle (window.py)
                 self.computations[s.key] += 1
-                bar = Bar(s.key, c, frame, close_ts)
+                bar = Bar(s.key, c, s.view(s.key), close_ts)
                 for sub, _ in list(s.subscribers.values()):
-                    sub.inbox.put_nowait(bar)
+                    self._send(sub, bar, batches if lockstep else None)
                     touched[sub.name] = sub
                 s.next_close = close_ts + s.step_ms
+            for sub, items in batches.values():
+                sub.inbox.put_nowait(items)
             if lockstep:
-                await asyncio.gather(*(sub.inbox.join() for sub in touched.values()))
+                for sub in touched.values():  # every reader has handled the candle
+                    await sub.inbox.join()
                 if self.sim.yield_s:
                     await asyncio.sleep(self.sim.yield_s)
             else:
                 await asyncio.sleep(0)
+
+    @staticmethod
+    def _send(
+        sub: Subscriber,
+        item: Tick | Bar,
+        batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] | None,
+    ) -> None:
+        """Into ``sub``'s inbox now, or into its batch (lockstep, ``takes_batches``)."""
+        if batches is None or not getattr(sub, "takes_batches", False):
+            sub.inbox.put_nowait(item)
+            return
+        entry = batches.get(sub.name)
+        if entry is None:
+            batches[sub.name] = entry = (sub, [])
+        entry[1].append(item)
 
     async def wait_turn(self) -> None:
         """Step aside while an in-process cockpit draws (engine/foreground.py): only a lockstep

@@ -1,5 +1,10 @@
-"""The Strategy interface: one vectorised `signals(frame)` that backtests use whole and live
-trading reads the last row of, so both paths run the same code.
+"""The Strategy interface: one vectorised `signals(frame)` that backtests use whole, and
+`signal(view)`, the same rule for the newest candle only, which live trading calls per candle.
+
+``signal`` defaults to the last row of ``signals(view.frame())``, so a strategy that defines only
+``signals`` trades live unchanged (the frame is built once per candle for all its readers); the
+built-ins define ``signal`` on the newest values, sharing their rule with ``signals``. Likewise
+``reason(view, signal)`` defaults to ``explain(view.frame(), signal)``.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..arrays import Floats, Signals
 from ..market.indicators import IndicatorSpec
+from ..market.view import FrameView, MarketView
 from ..messages import LlmFigures
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
@@ -40,6 +46,9 @@ class DecisionContext:
     memory: Sequence[DecisionRecord] = ()
     emit: Callable[[str], None] = field(default=lambda _t: None)  # reasoning chunks, live
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. higher-timeframe frames
+    # symbol -> the same window as a MarketView (newest values without a DataFrame); live
+    # bots set it, and ``frames`` then builds a frame only when one is read
+    views: Mapping[str, MarketView] = field(default_factory=dict)
 
 
 class Strategy(ABC):
@@ -67,9 +76,22 @@ class Strategy(ABC):
     def signals(self, frame: pd.DataFrame) -> Signals:
         """Per bar: ENTER (1), EXIT (-1) or NONE (0), decided at that bar's close."""
 
+    def signal(self, view: MarketView) -> int:
+        """ENTER, EXIT or NONE at the newest candle of ``view`` (live trading, per candle): the
+        last row of ``signals``. Override it to skip building a frame per candle; it must give
+        what ``signals`` gives over the whole history at that row."""
+        return int(self.signals(view.frame())[-1])
+
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
         """One line of reasoning for the last bar of ``frame``."""
         return ""
+
+    def reason(self, view: MarketView, signal: int) -> str:
+        """One line of reasoning for the newest candle of ``view``: ``explain`` on its frame
+        when the strategy defines one (override it to read the view directly)."""
+        if type(self).explain is Strategy.explain:
+            return ""
+        return self.explain(view.frame(), signal)
 
     def wants_decision(self, ctx: DecisionContext) -> bool:
         """Called before `decide` at every cycle; False skips it (trigger-only cadence)."""
@@ -103,12 +125,16 @@ class Strategy(ABC):
     async def decide(self, ctx: DecisionContext) -> Decision:
         items = []
         texts = []
+        warmup = self.warmup()
         for symbol in ctx.config.symbols:
-            frame = ctx.frames.get(symbol)
-            if frame is None or len(frame) < self.warmup():
+            view = ctx.views.get(symbol)
+            if view is None:  # a context made of frames only
+                frame = ctx.frames.get(symbol)
+                view = None if frame is None else FrameView(frame)
+            if view is None or len(view) < warmup:
                 items.append(SymbolDecision(symbol, Action.HOLD, reasoning="warming up"))
                 continue
-            sig = int(self.signals(frame)[-1])
+            sig = self.signal(view)
             held = symbol in ctx.positions
             if sig == ENTER and not held:
                 action = Action.BUY
@@ -116,7 +142,7 @@ class Strategy(ABC):
                 action = Action.CLOSE
             else:
                 action = Action.HOLD
-            why = self.explain(frame, sig)
+            why = self.reason(view, sig)
             items.append(SymbolDecision(symbol, action, reasoning=why))
             texts.append(
                 f"{symbol}: {action.value.upper()} - {why}"
@@ -125,6 +151,24 @@ class Strategy(ABC):
             )
         text = "\n".join(texts)
         return Decision(ctx.bot, ctx.ts, tuple(items), reasoning=text, source="rule")
+
+
+def _side(fast: float, slow: float) -> float:
+    """The sign of fast - slow as ``cross_signals`` takes it (a 1e-9 relative tie is 0)."""
+    d = fast - slow
+    if abs(d) <= 1e-9 * abs(slow):
+        return 0.0
+    return 1.0 if d > 0 else -1.0 if d < 0 else d  # NaN stays NaN
+
+
+def cross_at(fast0: float, slow0: float, fast1: float, slow1: float) -> int:
+    """``cross_signals`` at one row, from the previous (0) and the current (1) values."""
+    a, b = _side(fast0, slow0), _side(fast1, slow1)
+    if a < 0 and b > 0:
+        return ENTER
+    if a > 0 and b < 0:
+        return EXIT
+    return NONE
 
 
 def cross_signals(fast: Floats, slow: Floats) -> Signals:

@@ -3,12 +3,29 @@ names of `.sdk`), as examples of what a user strategy file can do."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
 from ..arrays import Signals
-from .sdk import ATR, BBANDS, EMA, ENTER, EXIT, RSI, IndicatorSpec, Strategy, StrategyParams
+from .sdk import (
+    ATR,
+    BBANDS,
+    EMA,
+    ENTER,
+    EXIT,
+    NONE,
+    RSI,
+    FrameView,
+    IndicatorSpec,
+    MarketView,
+    Strategy,
+    StrategyParams,
+)
+
+NAN = math.nan
 
 
 class EmaAtrTrendParams(StrategyParams):
@@ -41,37 +58,92 @@ class EmaAtrTrend(Strategy):
     def warmup(self) -> int:
         return max(self.params.slow, self.params.atr_length) + 2
 
+    def __init__(self, params: StrategyParams | None = None) -> None:
+        super().__init__(params)
+        # live, per stream: (candle seq, signal, held, stop) after the newest candle read
+        self._live: dict[object, tuple[int, int, bool, float]] = {}
+
     def signals(self, frame: pd.DataFrame) -> Signals:
-        out, _ = self._walk(frame)
+        out, _, _ = self._walk(FrameView(frame))
         return out
 
-    def _walk(self, frame: pd.DataFrame) -> tuple[Signals, float]:
-        """The signals and the trailing stop at the last row (NaN when flat). Each row reads
-        only itself and the rows before it."""
+    def _step(
+        self,
+        held: bool,
+        stop: float,
+        f0: float,
+        s0: float,
+        f1: float,
+        s1: float,
+        a: float,
+        c: float,
+    ) -> tuple[int, bool, float]:
+        """One row of the rule: (signal, held, trailing stop) from the state before it. Each
+        row reads only itself and the row before it."""
+        if f0 != f0 or s0 != s0 or a != a:  # NaN: warming up
+            return NONE, held, stop
+        if not held:
+            if f0 <= s0 and f1 > s1:
+                return ENTER, True, c - self.params.atr_mult * a
+            return NONE, held, stop
+        if c < stop or f1 < s1:
+            return EXIT, False, NAN
+        return NONE, held, max(stop, c - self.params.atr_mult * a)
+
+    def _walk(self, view: MarketView) -> tuple[Signals, bool, float]:
+        """The signals over the whole window, and the state after its last row (the stop is
+        NaN when flat)."""
         p = self.params
-        fast = frame[f"ema_{p.fast}"].to_numpy(float)
-        slow = frame[f"ema_{p.slow}"].to_numpy(float)
-        atr = frame[f"atr_{p.atr_length}"].to_numpy(float)
-        close = frame["close"].to_numpy(float)
+        fast = view.column(f"ema_{p.fast}").tolist()
+        slow = view.column(f"ema_{p.slow}").tolist()
+        atr = view.column(f"atr_{p.atr_length}").tolist()
+        close = view.column("close").tolist()
         out = np.zeros(len(close), dtype=np.int8)
-        held, stop = False, float("nan")
+        held, stop = False, NAN
         for i in range(1, len(close)):
-            f0, s0, f1, s1, a = fast[i - 1], slow[i - 1], fast[i], slow[i], atr[i]
-            if np.isnan(f0) or np.isnan(s0) or np.isnan(a):
-                continue
-            if not held:
-                if f0 <= s0 and f1 > s1:
-                    out[i], held, stop = ENTER, True, close[i] - p.atr_mult * a
-            elif close[i] < stop or f1 < s1:
-                out[i], held, stop = EXIT, False, float("nan")
-            else:
-                stop = max(stop, close[i] - p.atr_mult * a)
-        return out, stop
+            out[i], held, stop = self._step(
+                held, stop, fast[i - 1], slow[i - 1], fast[i], slow[i], atr[i], close[i]
+            )
+        return out, held, stop
+
+    def _state(self, view: MarketView) -> tuple[int, float]:
+        """(signal, stop) at the newest candle: one step from the state kept for the previous
+        candle of the same stream, else rebuilt by walking the view's window (a bot's first
+        candle, or a candle missed)."""
+        kept = self._live.get(view.key)
+        seq = view.seq
+        if kept is not None and seq is not None and kept[0] == seq:
+            return kept[1], kept[3]
+        if kept is not None and seq is not None and kept[0] == seq - 1 and len(view) >= 2:
+            p = self.params
+            fast, slow, atr = f"ema_{p.fast}", f"ema_{p.slow}", f"atr_{p.atr_length}"
+            sig, held, stop = self._step(
+                kept[2],
+                kept[3],
+                view.last(fast, 1),
+                view.last(slow, 1),
+                view.last(fast),
+                view.last(slow),
+                view.last(atr),
+                view.last("close"),
+            )
+        else:
+            out, held, stop = self._walk(view)
+            sig = int(out[-1]) if len(out) else NONE
+        if seq is not None:
+            self._live[view.key] = (seq, sig, held, stop)
+        return sig, stop
+
+    def signal(self, view: MarketView) -> int:
+        return self._state(view)[0]
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
+        return self.reason(FrameView(frame), signal)
+
+    def reason(self, view: MarketView, signal: int) -> str:
         p = self.params
-        f, s = frame[f"ema_{p.fast}"].iloc[-1], frame[f"ema_{p.slow}"].iloc[-1]
-        _, stop = self._walk(frame)
+        f, s = view.last(f"ema_{p.fast}"), view.last(f"ema_{p.slow}")
+        _, stop = self._state(view)
         trend = "up" if f > s else "down"
         what = {ENTER: "crossed up", EXIT: "stop or cross down"}.get(signal, "no signal")
         tail = f", stop {stop:.6g}" if not np.isnan(stop) else ""
@@ -106,6 +178,24 @@ class BbRsiReversion(Strategy):
     def warmup(self) -> int:
         return max(self.params.bb_length, self.params.rsi_length) + 2
 
+    def signal(self, view: MarketView) -> int:
+        p = self.params
+        return self._rule(
+            view.last("close"),
+            view.last(f"bb_lower_{p.bb_length}"),
+            view.last(f"bb_mid_{p.bb_length}"),
+            view.last(f"rsi_{p.rsi_length}"),
+        )
+
+    def _rule(self, close: float, lower: float, mid: float, rsi: float) -> int:
+        """``signals`` at one row (NaN compares False, as there)."""
+        p = self.params
+        if close >= mid or rsi > p.rsi_exit:
+            return EXIT
+        if close < lower and rsi < p.rsi_buy:
+            return ENTER
+        return NONE
+
     def signals(self, frame: pd.DataFrame) -> Signals:
         p = self.params
         close = frame["close"].to_numpy(float)
@@ -119,13 +209,15 @@ class BbRsiReversion(Strategy):
         return out
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
+        return self.reason(FrameView(frame), signal)
+
+    def reason(self, view: MarketView, signal: int) -> str:
         p = self.params
-        row = frame.iloc[-1]
         what = {ENTER: "oversold under the band", EXIT: "back to the middle"}.get(
             signal, "no signal"
         )
         return (
-            f"close {row['close']:.6g}, band {row[f'bb_lower_{p.bb_length}']:.6g}"
-            f"-{row[f'bb_upper_{p.bb_length}']:.6g}, RSI{p.rsi_length} "
-            f"{row[f'rsi_{p.rsi_length}']:.1f} ({what})"
+            f"close {view.last('close'):.6g}, band {view.last(f'bb_lower_{p.bb_length}'):.6g}"
+            f"-{view.last(f'bb_upper_{p.bb_length}'):.6g}, RSI{p.rsi_length} "
+            f"{view.last(f'rsi_{p.rsi_length}'):.1f} ({what})"
         )

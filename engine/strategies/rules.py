@@ -8,7 +8,8 @@ from pydantic import Field, model_validator
 
 from ..arrays import Signals
 from ..market.indicators import IndicatorSpec
-from .base import ENTER, EXIT, Strategy, StrategyParams, cross_signals
+from ..market.view import FrameView, MarketView
+from .base import ENTER, EXIT, NONE, Strategy, StrategyParams, cross_at, cross_signals
 
 
 class SmaCrossParams(StrategyParams):
@@ -42,9 +43,16 @@ class SmaCross(Strategy):
             frame[f"sma_{p.fast}"].to_numpy(float), frame[f"sma_{p.slow}"].to_numpy(float)
         )
 
+    def signal(self, view: MarketView) -> int:
+        fast, slow = f"sma_{self.params.fast}", f"sma_{self.params.slow}"
+        return cross_at(view.last(fast, 1), view.last(slow, 1), view.last(fast), view.last(slow))
+
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
+        return self.reason(FrameView(frame), signal)
+
+    def reason(self, view: MarketView, signal: int) -> str:
         p = self.params
-        f, s = frame[f"sma_{p.fast}"].iloc[-1], frame[f"sma_{p.slow}"].iloc[-1]
+        f, s = view.last(f"sma_{p.fast}"), view.last(f"sma_{p.slow}")
         rel = "above" if f > s else "below"
         what = {ENTER: "crossed up", EXIT: "crossed down"}.get(signal, "no cross")
         return f"SMA{p.fast} {f:.6g} {rel} SMA{p.slow} {s:.6g} ({what})"
@@ -81,6 +89,19 @@ class RsiReversion(Strategy):
     def warmup(self) -> int:
         return self.params.length + 2
 
+    def signal(self, view: MarketView) -> int:
+        col = f"rsi_{self.params.length}"
+        return self._rule(view.last(col, 1), view.last(col))
+
+    def _rule(self, prev: float, cur: float) -> int:
+        """``signals`` at one row, from the previous and the current RSI."""
+        p = self.params
+        if prev > p.overbought and cur <= p.overbought:
+            return EXIT
+        if prev < p.oversold and cur >= p.oversold:
+            return ENTER
+        return NONE
+
     def signals(self, frame: pd.DataFrame) -> Signals:
         p = self.params
         rsi = frame[f"rsi_{p.length}"].to_numpy(float)
@@ -94,7 +115,10 @@ class RsiReversion(Strategy):
         return out
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
+        return self.reason(FrameView(frame), signal)
+
+    def reason(self, view: MarketView, signal: int) -> str:
         p = self.params
-        r = frame[f"rsi_{p.length}"].iloc[-1]
+        r = view.last(f"rsi_{p.length}")
         what = {ENTER: f"left oversold {p.oversold:g}", EXIT: f"left overbought {p.overbought:g}"}
         return f"RSI{p.length} {r:.1f} ({what.get(signal, 'no signal')})"

@@ -20,6 +20,18 @@ Optional: ``warmup(self)`` (bars before the first signal; default: the longest i
 ``explain(self, frame, signal)`` (one line for the reasoning panel about the last row),
 ``description`` (one line for ``oxbot strategies list``).
 
+Optional, for speed (added in version 1, nothing breaks without them): ``signal(self, view)``,
+the signal at the newest candle only, read from a `MarketView` (``view.last("sma_20")``, the
+newest value; ``view.last(col, 1)``, the one before; ``view.tail(col, k)``, the last k values;
+``view.frame()``, the whole window as a frame, built once per candle and shared). Live trading
+calls it at every candle close; by default it is the last row of ``signals(view.frame())``. It
+must give what ``signals`` gives over the whole history at that row (``cross_at`` is
+``cross_signals`` at one row); a rule with state (a trailing stop) keeps it across candles
+(``view.key`` names the stream, ``view.seq`` numbers its candles: rebuild the state from the
+window when a view does not follow the previous one). ``reason(self, view, signal)`` is
+``explain`` from a view (default: ``explain(view.frame(), signal)``); `FrameView` wraps a frame
+as a view, so both can share one implementation.
+
 The contract: ``API_VERSION`` is 1. A strategy written against version 1, using only the names
 in ``__all__`` here, keeps loading in later oxbot versions; a change that would break it comes
 as version 2 with version 1 still accepted. A strategy may set ``api_version = 1`` to say which
@@ -33,7 +45,17 @@ packages (entry-point group ``oxbot.strategies``), never from the database or th
 from __future__ import annotations
 
 from ..market.indicators import IndicatorSpec
-from .base import ENTER, EXIT, NONE, DecisionContext, Strategy, StrategyParams, cross_signals
+from ..market.view import FrameView, MarketView
+from .base import (
+    ENTER,
+    EXIT,
+    NONE,
+    DecisionContext,
+    Strategy,
+    StrategyParams,
+    cross_at,
+    cross_signals,
+)
 
 API_VERSION = 1
 ENTRY_POINT_GROUP = "oxbot.strategies"
@@ -115,8 +137,11 @@ __all__ = [
     "SMA",
     "STOCH",
     "DecisionContext",
+    "FrameView",
     "IndicatorSpec",
+    "MarketView",
     "Strategy",
     "StrategyParams",
+    "cross_at",
     "cross_signals",
 ]

@@ -11,6 +11,7 @@ withdrawal larger than the free cash is refused, and a restart rebuilds the same
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -191,9 +192,14 @@ async def test_the_kill_switches_measure_performance_not_flows(store: Store) -> 
         assert (await h.do(AddBot(config=holder(), start=True))).ok
         r = h.engine.runners["c"]
         await h.drain(lambda: r.risk.peak_equity is not None and r.cycles >= 3)
+        # The market waits (MarketHub.wait_turn, awaited before every candle) until the new
+        # runner's switches are read: else it may see a new peak during the update's writes.
+        gate = asyncio.Event()
+        h.engine.hub.wait_turn = gate.wait  # type: ignore[method-assign]
         await h.do(UpdateBot(name="c", config=holder("8000")))  # stops, saves, restarts
         r2 = h.engine.runners["c"]
         state, old = r2.risk.state(), r.risk.state()
+        gate.set()
         assert old.peak_equity is not None and state.peak_equity is not None
         eq = r.portfolio.equity(r.marks)
         assert state.peak_equity == old.peak_equity * (eq - 2000) / eq

@@ -3,6 +3,7 @@ one bot's failure never touches another; a restart brings every wallet back exac
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -260,12 +261,18 @@ async def test_update_keeps_the_ledger_and_restart_restores_exactly(
     assert (await h.do(AddBot(config=cfg("u", params={"fast": 2, "slow": 5}), start=True))).ok
     r = h.engine.runners["u"]
     await h.drain(lambda: r.portfolio.trades >= 3 and bool(r.portfolio.positions))
+    # The market waits (the hub's step-aside hook, MarketHub.wait_turn, awaited before every
+    # candle) while the bot is updated: else the new runner may trade during the update's
+    # writes (a candle costs well under a millisecond) before its ledger is compared.
+    gate = asyncio.Event()
+    h.engine.hub.wait_turn = gate.wait  # type: ignore[method-assign]
     done = await h.do(UpdateBot(name="u", config=cfg("u", params={"fast": 4, "slow": 9})))
     assert done.ok
     r2 = h.engine.runners["u"]
     assert r2.status is BotStatus.RUNNING and r2.strategy.params.fast == 4
     before = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees, r2.portfolio.positions)
     assert before[0] == r.portfolio.cash
+    gate.set()
     await h.stop()
     cash, realised, fees = (r2.portfolio.cash, r2.portfolio.realised, r2.portfolio.fees)
     positions = r2.portfolio.positions
