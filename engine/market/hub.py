@@ -98,6 +98,26 @@ class _Stream(CandleWindow):
     wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
     ended: bool = False
     live_candles: int = 0
+    # A candle read ahead of its close: the series skipped candles (a gap in a CSV), so it
+    # waits for its own close time instead of being stamped with the schedule's.
+    pending: Candle | None = None
+
+    def take(self, close_ts: int) -> Candle | None:
+        """The candle closing at ``close_ts``; None at the end of the series, or (with
+        ``next_close`` moved to its own close) when the next candle closes later."""
+        c, self.pending = self.pending, None
+        while True:
+            if c is None:
+                c = self.series.next()
+                if c is None:
+                    return None
+            own_close = int(c.ts) + self.step_ms
+            if own_close == close_ts:
+                return c
+            if own_close > close_ts:  # a gap: the candle waits for its close
+                self.pending, self.next_close = c, own_close
+                return None
+            c = None  # older than the schedule (a repeated row): dropped
 
 
 # A stored sim price further than this factor from where the generator stands is not a price
@@ -301,7 +321,9 @@ class MarketHub:
             prev = self.virtual_ms if self.virtual_ms is not None else close_ts - due[0].step_ms
             candles: list[tuple[_Stream, Candle]] = []
             for s in due:
-                c = s.series.next()
+                c = s.take(close_ts)
+                if c is None and s.pending is not None:
+                    continue  # a gap in this stream: no bar at this close
                 if c is None or (
                     self.sim.max_candles is not None and s.live_candles >= self.sim.max_candles
                 ):
