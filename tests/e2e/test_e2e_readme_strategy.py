@@ -1,6 +1,6 @@
 """The issue's acceptance walk for user strategies, through real `oxbot` subprocesses: the
 strategy file of the README's "Write your own strategy" section, taken from README.md as it
-stands, loads, passes `oxbot strategies check`, backtests, and trades headless; a broken file
+stands, loads, passes `oxbot strategies check`, backtests, sweeps, and trades headless; a broken file
 beside it gives one clear message and harms nothing. (Trading it in the cockpit:
 tests/tui/test_tui_user_strategies.py `test_the_readme_strategy_trades_in_the_cockpit`.)
 
@@ -48,6 +48,16 @@ def test_the_readme_strategy_loads_backtests_and_trades_headless(home) -> None:
     assert r.returncode == 0, r.stderr
     metrics = json.loads(r.stdout)
     assert metrics["trades"] > 0 and metrics["params"]["ema"] == 30
+
+    # a sweep of it on both cores (spawned workers load the user's file), with a held-out column
+    r = home.cli(
+        "backtest", "--strategy", name, "--data", str(DATA), "--sweep", "ema=20:40:10",
+        "--holdout", "30%", "--jobs", "2", "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    sweep = json.loads(r.stdout)
+    assert sorted(row["params"]["ema"] for row in sweep["rows"]) == [20, 30, 40]
+    assert all(row["held_out"] is not None for row in sweep["rows"])
 
     # short windows and no RSI filter: it trades within seconds of the sim at 600x
     home.ok(
