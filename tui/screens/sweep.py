@@ -238,6 +238,7 @@ class SweepScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#sw-progress", ProgressBar).display = False
+        self._status("")
         self.validate()
         first = self.query(".sw-num")
         if first:
@@ -403,7 +404,9 @@ class SweepScreen(Screen[None]):
         self.post_message(self.Finished(result))
 
     def _status(self, text: str | Text) -> None:
+        """The line under the title: the progress, a cancel or an error; hidden when empty."""
         self.query_one("#sw-status-text", Static).update(text)
+        self.query_one("#sw-status").display = bool(text) or self.running
 
     @on(Progressed)
     def _progressed(self, event: Progressed) -> None:
@@ -426,7 +429,7 @@ class SweepScreen(Screen[None]):
             return
         self.last_error = ""
         self.result = event.result
-        self._status(f"Done: {len(event.result.rows):,} rows. ctrl+o exports them.")
+        self._status("")
         self.query_one("#sw-summary", Static).update(summary_text(event.result))
         self.query_one("#sw-table", SweepTable).show(event.result)
         self.pair_index, self.side = 0, "in_sample"
@@ -455,6 +458,8 @@ class SweepScreen(Screen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
+        if self.result is not None:  # the heatmap's pane has its size now
+            self.call_after_refresh(self._heatmap)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("pair", "side"):
@@ -525,7 +530,7 @@ def summary_text(r: SweepResult) -> Text:
 
     t = Text()
     t.append(f"{r.total:,} combinations", style="bold")
-    t.append(f", ranked by in-sample {r.objective} (bold), n/a last. ")
+    t.append(f" ranked by in-sample {r.objective} (bold), n/a last. ")
     if r.folds:
         t.append(
             f"Walk-forward, {len(r.folds)} folds: each row is a fold's best set, scored on the "
@@ -541,5 +546,5 @@ def summary_text(r: SweepResult) -> Text:
         t.append(f"Held out ({r.holdout}, never seen by the sweep): from {utc(r.split_ts)}.")
     skipped = skipped_text(r.skipped, r.total)
     if skipped:
-        t.append(f"\n{skipped}.", style="dim")
+        t.append(f" {skipped}.", style="dim")
     return t

@@ -178,6 +178,8 @@ def draw(g: HeatGrid, pal: dict[str, str], what: str, room: int = 0) -> Text:
     width = inner + 2
     if room and lead + width * len(g.xs) > room:
         width = inner + 1  # one space between cells rather than two
+    elif room:  # wider cells where there is room, up to three more columns each
+        width = max(width, min(inner + 5, (room - lead) // max(1, len(g.xs))))
     out = Text()
     out.append(f"{what} by {g.x_name}" + (f" and {g.y_name}" if g.y_name else ""), style="bold")
     if g.others:
