@@ -14,6 +14,7 @@ ProcessPoolExecutor on the spawn context), so ``multiprocessing.active_children(
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
 import multiprocessing
@@ -27,6 +28,7 @@ from textual.color import Color
 from textual.widgets import DataTable, Input, Select
 from tui_pilot import notifications, screen_text
 from tui_sim import wait_until
+from waiting import wait_for
 
 from oxbot.tui.app import OxbotApp
 from oxbot.tui.screens.backtest import BacktestScreen
@@ -261,7 +263,7 @@ async def test_escape_during_a_sweep_leaves_no_worker_process(scripted_client, f
     assert not multiprocessing.active_children()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_sweep(pilot, data)
-        await set_fields(pilot, screen, fast="2:40:2", slow="50:300:5", objective="return")
+        await set_fields(pilot, screen, fast="2:100:1", slow="50:500:5", objective="return")
         await set_fields(pilot, screen, jobs="2")
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: screen.running, "the sweep to start")
@@ -287,6 +289,36 @@ async def test_escape_during_a_sweep_leaves_no_worker_process(scripted_client, f
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert isinstance(app.screen, BacktestScreen)
+
+
+@pytest.mark.slow
+async def test_quitting_during_a_sweep_leaves_no_worker_process(scripted_client, fixed_clock, home):
+    data = candles(home / "gen_BTC-USDT_1h.csv", n=3000)
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_sweep(pilot, data)
+        await set_fields(pilot, screen, fast="2:100:1", slow="50:500:5", objective="return")
+        await set_fields(pilot, screen, jobs="2")
+        await pilot.press("ctrl+r")
+        await wait_until(
+            pilot,
+            lambda: multiprocessing.active_children() and "backtests" in screen_text(app),
+            "a worker process and the first results",
+            timeout=60,
+        )
+        workers = [p.pid for p in multiprocessing.active_children()]
+        app.exit()
+    # the screen's unmount asked the worker thread to stop and its pool shuts down (about 3 s
+    # here), long before the 9,009 combinations (two minutes or more) would have run out
+    await wait_for(
+        lambda: not multiprocessing.active_children(), 20, "the workers to exit", pause=_nap
+    )
+    for pid in workers:
+        assert not Path(f"/proc/{pid}").exists(), f"worker {pid} is still alive"
+
+
+async def _nap() -> None:
+    await asyncio.sleep(0.1)
 
 
 def _children() -> list[int]:

@@ -75,10 +75,10 @@ def default_jobs() -> int:
 
 def tracker_ready() -> None:
     """Start multiprocessing's resource tracker (the process pool needs it) with a real stderr.
-    The tracker hands ``sys.stderr.fileno()`` to its process, and inside the cockpit sys.stderr
-    is Textual's capture, whose fileno() is -1: the pool would fail with "bad value(s) in
-    fds_to_keep" (multiprocessing/resource_tracker.py, ensure_running). Its warnings go to
-    /dev/null rather than over the cockpit's screen."""
+    The tracker hands ``sys.stderr.fileno()`` to its process (multiprocessing/resource_tracker.py,
+    ensure_running), and while the cockpit runs sys.stderr is Textual's capture, whose fileno()
+    is -1 (textual/app.py, _PrintCapture): the pool would fail with "bad value(s) in
+    fds_to_keep". Its warnings go to /dev/null rather than over the cockpit's screen."""
     from multiprocessing import resource_tracker  # noqa: PLC0415
 
     try:
@@ -239,6 +239,7 @@ class SweepScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#sw-progress", ProgressBar).display = False
         self._status("")
+        self.watch(self.app, "theme", self._recolour, init=False)
         self.validate()
         first = self.query(".sw-num")
         if first:
@@ -485,6 +486,12 @@ class SweepScreen(Screen[None]):
         heat = self.query_one("#sw-heatmap", SweepHeatmap)
         heat.room = self.query_one("#sw-heat-box").size.width or self.size.width - 2
         heat.show(self.result, self.pair_index, self.side)
+
+    def _recolour(self) -> None:
+        """Another theme: the table's and the heatmap's colours are the theme's."""
+        if self.result is not None:
+            self.query_one("#sw-table", SweepTable).show(self.result)
+            self._heatmap()
 
     def on_resize(self) -> None:
         if self.result is not None:
