@@ -254,6 +254,10 @@ async def test_the_heatmap_switches_pairs_and_sides(scripted_client, fixed_clock
         await pilot.press("h")
         await pilot.pause(0.1)
         assert "held-out return % by length and overbought" in screen_text(app)
+        for theme in ("oxbot-light", "oxbot-contrast"):  # ANSI colours: no blends, no crash
+            app.theme = theme
+            await pilot.pause(0.1)
+            assert "held-out return % by length and overbought" in screen_text(app)
 
 
 @pytest.mark.slow
@@ -340,7 +344,7 @@ def _cmdline(pid: int) -> bytes:
 # --- snapshots ------------------------------------------------------------------------------
 
 
-def _sweep_picture(snap_compare, client, clock, home: Path, size, tab: str) -> bool:
+def _sweep_picture(snap_compare, client, clock, home: Path, size, *keys: str) -> bool:
     """A 6 x 8 grid of sma_cross ranked by Sharpe (the default): values, n/a (too few
     trades) and combinations the schema refused (fast not below slow), on one process."""
     data = candles(home / "gen_BTC-USDT_1h.csv")
@@ -352,7 +356,7 @@ def _sweep_picture(snap_compare, client, clock, home: Path, size, tab: str) -> b
         await set_fields(pilot, screen, fast="4:24:4", slow="10:80:10", jobs="1")
         await run_sweep(pilot, screen)
         assert screen.last_error == ""
-        await pilot.press(tab)
+        await pilot.press(*keys)
         await pilot.pause(0.3)
 
     return snap_compare(app, terminal_size=size, run_before=run_before)
@@ -363,9 +367,14 @@ def test_snapshot_sweep_table(snap_compare, scripted_client, fixed_clock, home, 
     assert _sweep_picture(snap_compare, scripted_client, fixed_clock, home, size, "2")
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_snapshot_sweep_heatmap(snap_compare, scripted_client, fixed_clock, home, size):
-    assert _sweep_picture(snap_compare, scripted_client, fixed_clock, home, size, "3")
+def test_snapshot_sweep_heatmap_80x24(snap_compare, scripted_client, fixed_clock, home):
+    assert _sweep_picture(snap_compare, scripted_client, fixed_clock, home, (80, 24), "3")
+
+
+def test_snapshot_sweep_heatmap_held_out_120x40(snap_compare, scripted_client, fixed_clock, home):
+    """The held-out side: losses in the theme's loss colour."""
+    keys = ("3", "h")
+    assert _sweep_picture(snap_compare, scripted_client, fixed_clock, home, (120, 40), *keys)
 
 
 # --- the pure parts ---------------------------------------------------------------------------

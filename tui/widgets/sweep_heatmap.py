@@ -15,12 +15,10 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
-from textual.color import Color
+from textual.color import Color, ColorParseError
 from textual.widgets import Static
 
 from oxbot.engine.backtest.sweep import OBJECTIVES, SweepResult, objective_value
-
-from ..palette import colour
 
 NA = "n/a"
 NOT_RUN = "·"
@@ -82,6 +80,15 @@ def param_text(v: Any) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
+def parse_colour(value: str) -> Color:
+    """A theme colour as tui.palette.colour gives it: Rich's names, so ANSI colours come
+    without Textual's ``ansi_`` prefix (``bright_red``)."""
+    try:
+        return Color.parse(value)
+    except ColorParseError:
+        return Color.parse(f"ansi_{value}")
+
+
 class Scale:
     """Values coloured by which side of ``pivot`` they are (0; 1 for a profit factor): above it
     from the theme's neutral colour to its profit colour at the highest value, below it to its
@@ -91,7 +98,7 @@ class Scale:
     def __init__(
         self, low: str, mid: str, high: str, lo: float, hi: float, pivot: float = 0.0
     ) -> None:
-        self.colours = [Color.parse(c) for c in (low, mid, high)]
+        self.colours = [parse_colour(c) for c in (low, mid, high)]
         self.ansi = any(c.ansi is not None for c in self.colours)
         self.lo, self.hi, self.pivot = lo, hi, pivot
 
@@ -152,9 +159,15 @@ class SweepHeatmap(Static):
         return draw(g, self._palette(), f"{SIDES[self.side]} {_label(r)}", self.room)
 
     def _palette(self) -> dict[str, str]:
-        names = ("pnl-down", "pnl-flat", "pnl-up", "panel-lighten-2", "foreground")
-        pal = {n: colour(self.app, n) for n in names}
-        pal["na"] = pal.pop("panel-lighten-2") or colour(self.app, "panel", "#444444")
+        # Textual's own values (``ansi_red`` on a 16-colour theme; tui.palette's are Rich's)
+        css = self.app.get_css_variables()
+        names = ("pnl-down", "pnl-flat", "pnl-up", "foreground", "background", "panel")
+        pal = {n: css.get(n) or "grey50" for n in names}
+        # n/a: a fifth of the way from the background to the text, on dark and light themes
+        # alike; a 16-colour theme's panel colour (ANSI colours do not blend)
+        back, fore = parse_colour(pal["background"]), parse_colour(pal["foreground"])
+        na = parse_colour(pal["panel"]) if back.ansi is not None else back.blend(fore, 0.2)
+        pal["na"] = na.hex
         return pal
 
 
@@ -229,8 +242,5 @@ def legend(scale: Scale, values: list[float], pal: dict[str, str]) -> Text:
 
 
 def _na_style(pal: dict[str, str]) -> Style:
-    return Style(
-        color=Color.parse(pal["foreground"]).rich_color,
-        bgcolor=Color.parse(pal["na"]).rich_color,
-        italic=True,
-    )
+    bg = parse_colour(pal["na"])
+    return Style(color=bg.get_contrast_text(1.0).rich_color, bgcolor=bg.rich_color, italic=True)
