@@ -10,6 +10,7 @@ thread, run_sweep's process pool shuts down (its workers exit) and the screen sa
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -252,7 +253,7 @@ class SweepScreen(Screen[None]):
         error beside its field; Run only when all are valid."""
         from oxbot.app.sweeps import CandleSource, Plan  # noqa: PLC0415
         from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
-        from oxbot.engine.backtest.sweep import grid, parse_holdout  # noqa: PLC0415
+        from oxbot.engine.backtest.sweep import MAX_COMBINATIONS, parse_holdout  # noqa: PLC0415
 
         errors: dict[str, str] = {}
         axes: list[Axis] = []
@@ -292,11 +293,14 @@ class SweepScreen(Screen[None]):
         if not axes and not any(f"sw-{n}" in errors for n in self.ranges):
             errors["sw-grid"] = "give at least one parameter a range (from below to)"
         elif axes:
-            try:
-                count = len(grid(axes))
+            count = math.prod(len(a.values) for a in axes)  # grid() would build them all
+            if count > MAX_COMBINATIONS:
+                errors["sw-grid"] = (
+                    f"{count:,} combinations, more than {MAX_COMBINATIONS:,}: use larger steps "
+                    "or hold a parameter fixed"
+                )
+            else:
                 plan_text = f"{count:,} combination{'s' if count != 1 else ''}"
-            except OxbotError as e:
-                errors["sw-grid"] = str(e).replace(" (or --search N)", "")
         show_errors(self, errors)
         self.query_one("#sw-plan", Static).update(plan_text)
         self.query_one("#sw-run", Button).disabled = bool(errors) or self.running
@@ -501,21 +505,21 @@ class SweepScreen(Screen[None]):
         if self.result is None:
             self.notify("Run a sweep first.", severity="warning")
             return
-        from oxbot.storage.paths import data_dir  # noqa: PLC0415 - path maths, the folder
-
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         symbol = (self.result.symbol or "data").replace("/", "-")
-        base = data_dir() / "sweeps" / f"{self.result.strategy}_{symbol}_{stamp}"
-        self._export(self.result, base)
+        self._export(self.result, f"{self.result.strategy}_{symbol}_{stamp}")
 
     @work(thread=True, group="sweep-export", exit_on_error=False)
-    def _export(self, result: SweepResult, base: Path) -> None:
+    def _export(self, result: SweepResult, name: str) -> None:
+        """``<data dir>/sweeps/<name>.csv`` and ``.json`` (the folders made here, off the UI)."""
         from oxbot.app.sweep_export import write_out  # noqa: PLC0415
+        from oxbot.storage.paths import data_dir  # noqa: PLC0415 - path maths, the folder
 
         try:
+            base = data_dir() / "sweeps" / name
             base.parent.mkdir(parents=True, exist_ok=True)
             for suffix in (".csv", ".json"):
-                write_out(result, str(base.with_suffix(suffix)))
+                write_out(result, f"{base}{suffix}")
         except OSError as e:
             self.app.call_from_thread(
                 self.notify, f"Export failed: {e}", severity="error", timeout=10
