@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from textual.color import Color
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Input, Select, Static
 from tui_pilot import notifications, screen_text
 from tui_sim import wait_until
 from waiting import wait_for
@@ -204,7 +204,9 @@ async def test_walk_forward_shows_each_folds_best_and_its_held_out(
         assert [r[0] for r in rows] == ["1", "2"]  # the fold column
         held = keys.index("held_out:return_pct")
         assert all(r[held] not in ("", "-") for r in rows)
-        assert "Chained held-out" in screen_text(app)
+        summary = str(screen.query_one("#sw-summary", Static).render())
+        assert "Chained held-out: return" in summary
+        assert "fold 1: train 2023-11-14.." in summary and "fold 2: train" in summary
         await pilot.press("3")
         await pilot.pause(0.1)
         assert "Walk-forward keeps only each fold's best" in screen_text(app)

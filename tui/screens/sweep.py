@@ -541,11 +541,18 @@ def summary_text(r: SweepResult) -> Text:
 
     t = Text()
     t.append(f"{r.total:,} combinations", style="bold")
-    t.append(f" ranked by in-sample {r.objective} (bold), n/a last. ")
+    fixed = ", ".join(f"{k}={v}" for k, v in r.fixed.items())
+    t.append(f"{f' ({fixed} fixed)' if fixed else ''} ranked by in-sample {r.objective} (bold),")
+    t.append(" n/a last.")
+    if r.split_ts is not None and not r.folds:
+        t.append(f" Held out ({r.holdout}, never seen by the sweep): from {utc(r.split_ts)}.")
+    skipped = skipped_text(r.skipped, r.total)
+    if skipped:
+        t.append(f" {skipped}.", style="dim")
     if r.folds:
         t.append(
-            f"Walk-forward, {len(r.folds)} folds: each row is a fold's best set, scored on the "
-            "window after it."
+            f"\nWalk-forward, {len(r.folds)} folds: each row is a fold's best set on its train "
+            "window, scored on the window after it."
         )
         if r.combined is not None:
             c = r.combined
@@ -553,9 +560,11 @@ def summary_text(r: SweepResult) -> Text:
                 f" Chained held-out: return {c['return_pct']:,.2f} %, {c['trades']} trades.",
                 style="bold",
             )
-    elif r.split_ts is not None:
-        t.append(f"Held out ({r.holdout}, never seen by the sweep): from {utc(r.split_ts)}.")
-    skipped = skipped_text(r.skipped, r.total)
-    if skipped:
-        t.append(f" {skipped}.", style="dim")
+        for f in r.folds:
+            day = "%Y-%m-%d"
+            t.append(
+                f"\nfold {f.index + 1}: train {utc(f.train_ts[0], day)}..{utc(f.train_ts[1], day)}"
+                f", held out {utc(f.test_ts[0], day)}..{utc(f.test_ts[1], day)}",
+                style="dim",
+            )
     return t
