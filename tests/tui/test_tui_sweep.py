@@ -425,6 +425,30 @@ def test_a_cell_is_the_best_over_the_other_parameters_and_n_a_differs_from_not_r
     assert held.values() == [] and held.best() is None
 
 
+def test_one_parameter_draws_one_row():
+    from oxbot.engine.backtest.sweep import SweepResult, SweepRow  # noqa: PLC0415
+    from oxbot.tui.widgets.sweep_heatmap import draw, pairs  # noqa: PLC0415
+
+    r = SweepResult(
+        strategy="s",
+        objective="return",
+        mode="grid",
+        param_names=["a"],
+        ranges={"a": [1, 2, 3]},
+        rows=[SweepRow({"a": a}, {"return_pct": v}) for a, v in ((1, -2.5), (2, 4.0))],
+        total=3,
+    )
+    assert pairs(r) == [("a", None)]
+    g = heat_grid(r, "a", None)
+    assert g.ys == [None] and g.cells == {(1, None): -2.5, (2, None): 4.0}
+    pal = dict.fromkeys(("pnl-down", "pnl-flat", "pnl-up", "foreground", "na"), "#808080")
+    lines = draw(g, pal, "in-sample return %").plain.splitlines()
+    assert lines[0] == "in-sample return % by a"
+    assert lines[1].split() == ["a", "→", "1", "2", "3"]
+    assert lines[2].split() == ["-2.50", "4.00", "·"]  # 3 never ran
+    assert "min -2.50" in lines[4] and "max 4.00" in lines[4]
+
+
 def test_the_scale_keeps_red_for_losses():
     s = Scale("#ff0000", "#808080", "#00ff00", lo=-1.0, hi=4.0)
     assert s.at(-1.0).r > s.at(-1.0).g and s.at(4.0).g > s.at(4.0).r

@@ -61,13 +61,17 @@ def heat_grid(result: SweepResult, x: str, y: str | None, side: str = "in_sample
     for row in result.rows:
         key = (row.params.get(x), row.params.get(y) if y is not None else None)
         v = objective_value(getattr(row, side), result.objective)
-        if key not in cells or (v is not None and (cells[key] is None or v > cells[key])):  # type: ignore[operator]
+        if key not in cells or _better(v, cells[key]):
             cells[key] = v
     xs = axis.get(x) or sorted({k[0] for k in cells})
     ys = [None] if y is None else (axis.get(y) or sorted({k[1] for k in cells}))
     others = [n for n in result.param_names if n not in (x, y)]
     pivot = 1.0 if result.objective == "profit_factor" else 0.0
     return HeatGrid(x, y, xs, ys, cells, others, pivot)
+
+
+def _better(v: float | None, old: float | None) -> bool:
+    return v is not None and (old is None or v > old)
 
 
 def value_text(v: float | None) -> str:
@@ -131,7 +135,6 @@ class SweepHeatmap(Static):
         self.result: SweepResult | None = None
         self.pair_index = 0
         self.side = "in_sample"
-        self.grid: HeatGrid | None = None
         self.room = 0  # columns available (the container's width); 0: unknown
 
     def show(
@@ -155,7 +158,7 @@ class SweepHeatmap(Static):
                 style="dim",
             )
         x, y = pairs(r)[self.pair_index]
-        g = self.grid = heat_grid(r, x, y, self.side)
+        g = heat_grid(r, x, y, self.side)
         return draw(g, self._palette(), f"{SIDES[self.side]} {_label(r)}", self.room)
 
     def _palette(self) -> dict[str, str]:
