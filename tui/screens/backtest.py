@@ -79,6 +79,13 @@ class BacktestScreen(Screen[None]):
             "escape", "close", "Dashboard", id="backtest.close", tooltip="Back to the dashboard"
         ),
         Binding("ctrl+r", "run", "Run", id="backtest.run", tooltip="Run the backtest"),
+        Binding(
+            "ctrl+s",
+            "sweep",
+            "Sweep",
+            id="backtest.sweep",
+            tooltip="Sweep the strategy's parameters over these candles: a table and a heatmap",
+        ),
     ]
 
     class Progressed(Message):
@@ -136,6 +143,7 @@ class BacktestScreen(Screen[None]):
                     "Risk manager (sizing, SL/TP)", value=True, id="bt-risk", compact=True
                 )
                 with Horizontal(id="bt-buttons"):
+                    yield Button("Sweep…", id="bt-sweep")
                     yield Button("Run", id="bt-run", variant="primary")
             with VerticalScroll(id="bt-results"):
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
@@ -383,6 +391,17 @@ class BacktestScreen(Screen[None]):
 
     def action_close(self) -> None:
         self.app.pop_screen()
+
+    @on(Button.Pressed, "#bt-sweep")
+    def action_sweep(self) -> None:
+        """The sweep view (tui/screens/sweep.py) over this form's data, costs and parameters."""
+        from .sweep import SweepScreen  # noqa: PLC0415
+
+        request = self.validate()
+        if request is None:
+            self.notify("Fix the fields marked ↳ first.", severity="warning")
+            return
+        self.app.push_screen(SweepScreen(request))
 
 
 def _trim(frame: Any, req: BacktestRequest) -> Any:
