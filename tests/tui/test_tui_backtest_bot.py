@@ -89,6 +89,50 @@ async def test_bot_backtest_prefilled_runs_per_symbol(scripted_client, fixed_clo
         assert not isinstance(app.screen, BacktestScreen)
 
 
+async def test_a_sweep_from_the_bot_screen_sweeps_the_bot_as_configured(
+    scripted_client, fixed_clock, tmp_path
+):
+    """ctrl+s on a bot's backtest screen: the sweep runs the bot (all its symbols, its shared
+    cash), not one CSV: the result names the bot, and a row's in-sample return is that of a
+    plain bot backtest of the same params over the in-sample period."""
+    from oxbot.app import backtests
+    from oxbot.tui.screens.sweep import SweepScreen
+
+    folder = write_folder(tmp_path / "candles", ("BTC/USDT",), "1m", bars=700)
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_dialog(pilot, "BacktestScreen", "B")
+        app.screen.query_one("#bt-data", Input).value = str(folder)
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: isinstance(app.screen, SweepScreen), "the sweep screen")
+        screen = app.screen
+        for part, v in zip(("from", "to", "step"), ("4", "8", "4"), strict=True):
+            screen.query_one(f"#sw-{part}-fast", Input).value = v
+        for part, v in zip(("from", "to", "step"), ("20", "30", "10"), strict=True):
+            screen.query_one(f"#sw-{part}-slow", Input).value = v
+        screen.query_one("#sw-jobs", Input).value = "1"
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+r")
+        await wait_until(
+            pilot,
+            lambda: not screen.running and (screen.result is not None or screen.last_error),
+            "the sweep",
+            timeout=120,
+        )
+        assert screen.last_error == "", screen.last_error
+        result = screen.result
+        assert result.source == "bot alpha" and len(result.rows) == 4
+        best = result.rows[0]
+        config = app.state.bots["alpha"].config
+        config = config.model_copy(update={"params": {**config.params, **best.params}})
+        csv = backtests.csv_in_folder(folder, config.exchange, config.symbols, config.timeframe)
+        direct = backtests.run_bot(
+            backtests.BotBacktest(config, csv, None, result.first_ts, result.split_ts)
+        )
+        assert direct.metrics["return_pct"] == pytest.approx(best.in_sample["return_pct"])
+
+
 async def test_plain_b_still_opens_the_single_strategy_screen(scripted_client, fixed_clock):
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:

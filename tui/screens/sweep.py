@@ -47,7 +47,7 @@ from ..widgets.sweep_table import SweepTable
 from .bot_config import show_errors
 
 if TYPE_CHECKING:
-    from oxbot.app.sweeps import CandleSource, Plan
+    from oxbot.app.sweeps import BotSource, CandleSource, Plan
     from oxbot.engine.backtest.sweep import Axis, FieldRange, SweepResult
 
     from .backtest import BacktestRequest
@@ -63,7 +63,7 @@ class SweepCancelled(Exception):
 @dataclass(frozen=True)
 class SweepRequest:
     plan: Plan
-    source: CandleSource
+    source: CandleSource | BotSource  # one CSV, or a stored bot as configured
     jobs: int
 
 
@@ -251,7 +251,7 @@ class SweepScreen(Screen[None]):
     def validate(self) -> SweepRequest | None:
         """Every field checked with the CLI's own rules (oxbot.engine.backtest.sweep); each
         error beside its field; Run only when all are valid."""
-        from oxbot.app.sweeps import CandleSource, Plan  # noqa: PLC0415
+        from oxbot.app.sweeps import Plan  # noqa: PLC0415
         from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
         from oxbot.engine.backtest.sweep import MAX_COMBINATIONS, parse_holdout  # noqa: PLC0415
 
@@ -307,23 +307,22 @@ class SweepScreen(Screen[None]):
         if errors:
             return None
         r = self.request
-        from oxbot.app.backtests import symbol_from_name  # noqa: PLC0415
         from oxbot.engine.backtest.sweep import objective_key  # noqa: PLC0415
 
         objective = str(self.query_one("#sw-objective", Select).value)
         objective_key(objective)
-        source = CandleSource(
-            path=r.data,
-            strategy=r.strategy,
-            symbol=symbol_from_name(r.data),
-            cash=r.cash,
-            fee_rate=r.fee,
-            slippage_bps=r.slippage,
-            use_risk=r.risk,
-            fixed=fixed,
-            since_ms=parse_date(r.since, "since") if r.since else None,
-            until_ms=parse_date(r.until, "until") if r.until else None,
-        )
+        since_ms = parse_date(r.since, "since") if r.since else None
+        until_ms = parse_date(r.until, "until") if r.until else None
+        source: CandleSource | BotSource
+        if r.bot is not None:  # the bot as configured: all its symbols, one shared cash
+            from oxbot.app.backtests import csv_in_folder  # noqa: PLC0415
+            from oxbot.app.sweeps import BotSource  # noqa: PLC0415
+
+            b = r.bot
+            csv = csv_in_folder(Path(r.data).expanduser(), b.exchange, b.symbols, b.timeframe)
+            source = BotSource(b, csv, r.cash, since_ms, until_ms)
+        else:
+            source = self._candle_source(r, fixed, since_ms, until_ms)
         plan = Plan(
             strategy=r.strategy,
             objective=objective,
@@ -334,6 +333,26 @@ class SweepScreen(Screen[None]):
             folds=folds,
         )
         return SweepRequest(plan, source, jobs)
+
+    @staticmethod
+    def _candle_source(
+        r: BacktestRequest, fixed: dict[str, Any], since_ms: int | None, until_ms: int | None
+    ) -> CandleSource:
+        from oxbot.app.backtests import symbol_from_name  # noqa: PLC0415
+        from oxbot.app.sweeps import CandleSource  # noqa: PLC0415
+
+        return CandleSource(
+            path=r.data,
+            strategy=r.strategy,
+            symbol=symbol_from_name(r.data),
+            cash=r.cash,
+            fee_rate=r.fee,
+            slippage_bps=r.slippage,
+            use_risk=r.risk,
+            fixed=fixed,
+            since_ms=since_ms,
+            until_ms=until_ms,
+        )
 
     def _axis(self, name: str, f: FieldRange) -> Axis | tuple[Any]:
         """The grid of one parameter, or (value,) when from = to (held fixed)."""
