@@ -1,7 +1,7 @@
 """The issue's acceptance walk for user strategies, through real `oxbot` subprocesses: the
 strategy file of the README's "Write your own strategy" section, taken from README.md as it
-stands, loads, passes `oxbot strategies check`, backtests, sweeps, and trades headless; a broken file
-beside it gives one clear message and harms nothing. (Trading it in the cockpit:
+stands, loads, passes `oxbot strategies check`, backtests, sweeps, and trades headless; a
+broken file beside it gives one clear message and harms nothing. (Trading it in the cockpit:
 tests/tui/test_tui_user_strategies.py `test_the_readme_strategy_trades_in_the_cockpit`.)
 
 What the tests rely on: the loader reads `$OXBOT_HOME/config/strategies/*.py` (README, the
