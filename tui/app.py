@@ -309,7 +309,9 @@ class OxbotApp(App[int]):
             self.push_screen(ReconcileScreen())
 
     def action_backtest(self) -> None:
-        if not isinstance(self.screen, BacktestScreen):
+        from .screens.sweep import SweepScreen  # noqa: PLC0415 - its module loads on first use
+
+        if not isinstance(self.screen, BacktestScreen | SweepScreen):  # b on the sweep: its own
             self.push_screen(BacktestScreen())
 
     def action_reconcile(self) -> None:

@@ -229,6 +229,18 @@ async def test_bad_fields_are_named_and_block_the_run(scripted_client, fixed_clo
         assert "give at least one parameter a range" in screen_text(app)
 
 
+async def test_b_on_the_sweep_screen_opens_no_second_backtest(scripted_client, fixed_clock, home):
+    data = candles(home / "gen_BTC-USDT_1h.csv", n=300)
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_sweep(pilot, data)
+        app.set_focus(None)  # not typing in a field: the key reaches the app's binding
+        await pilot.press("b")
+        await pilot.pause(0.1)
+        assert app.screen is screen
+        assert sum(isinstance(s, BacktestScreen) for s in app.screen_stack) == 1
+
+
 async def test_the_heatmap_switches_pairs_and_sides(scripted_client, fixed_clock, home):
     data = candles(home / "gen_BTC-USDT_1h.csv", n=600)
     app = OxbotApp(scripted_client, clock=fixed_clock)
