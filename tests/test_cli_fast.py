@@ -180,8 +180,10 @@ def test_an_sma_cross_backtest_never_loads_the_llm_stack_ccxt_pandas_ta_or_numba
     argv = ["backtest", "--strategy", "sma_cross", "--data", str(csv), "--no-risk", "--json"]
     loaded = _modules_after(f"import oxbot.cli.main as c\nassert c.main({argv!r}) == 0", env=env)
     assert "oxbot.engine.backtest.runner" in loaded  # the backtest really ran
-    # the indicators come from engine/market/kernels.py: no pandas-ta, so no numba either
+    # the indicators come from engine/market/kernels.py: no pandas-ta, so no numba either;
+    # asyncio only with --since/--until (engine/backtest/history.py) or --exchange
     needless = ("oxbot.engine.llm", "httpx", "ccxt", "textual", "sqlalchemy", "pandas_ta", "numba")
+    needless += ("asyncio",)
     assert not _any(loaded, needless), _any(loaded, needless)
 
 
