@@ -1,6 +1,7 @@
 """Plain `oxbot` draws its first frame before the engine is built (cli/tui.py), yet a database it
 cannot open is still reported before any UI: run in a pseudo-terminal, the command exits with
-the message and never switches to the alternate screen (Textual's first output, ESC[?1049h)."""
+the message and never switches to the alternate screen (Textual's first output, ESC[?1049h).
+An engine that fails later, on its thread, closes the cockpit and the error is printed."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from oxbot.storage.lock import WriterLock
+from oxbot.storage.migrations import latest_version
 
 ALT_SCREEN = b"\x1b[?1049h"
+ALT_SCREEN_OFF = b"\x1b[?1049l"
 
 
 def run_in_pty(args: list[str], home: Path, timeout: float = 60.0) -> tuple[int, bytes]:
@@ -43,8 +46,6 @@ def run_in_pty(args: list[str], home: Path, timeout: float = 60.0) -> tuple[int,
             if not chunk:
                 break
             out += chunk
-            if ALT_SCREEN in out:  # the UI came up: that is the failure, stop it
-                break
         code = proc.wait(timeout=max(1.0, end - time.monotonic()))
     finally:
         if proc.poll() is None:
@@ -81,3 +82,20 @@ def test_a_newer_database_is_reported_before_any_ui(tmp_path: Path, db: Path) ->
     with sqlite3.connect(db) as conn:  # nothing was written
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(999,)]
     conn.close()
+
+
+def test_an_engine_that_fails_after_the_first_frame_closes_the_cockpit_with_its_error(
+    tmp_path: Path, db: Path
+) -> None:
+    """A database at this oxbot's schema version but without its tables passes the checks
+    before the UI; the engine's first read (the stored bots) fails on the engine thread."""
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER, ts)")
+        conn.execute("INSERT INTO schema_version VALUES (1, ?, 0)", (latest_version(),))
+    conn.close()
+    code, out = run_in_pty(["--db", str(db)], tmp_path)
+    assert ALT_SCREEN in out  # the cockpit was up ...
+    assert out.rindex(ALT_SCREEN_OFF) > out.rindex(ALT_SCREEN)  # ... and the terminal restored
+    assert code == 1
+    assert b"no such table: bots" in out[out.rindex(ALT_SCREEN_OFF) :]
