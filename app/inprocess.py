@@ -10,19 +10,26 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oxbot.engine.client import EventListener
-from oxbot.engine.engine import Engine
 from oxbot.engine.foreground import Foreground
 from oxbot.engine.messages import Command, EngineError, Shutdown
 
-EngineFactory = Callable[[], Awaitable[Engine]]
+if TYPE_CHECKING:  # the engine's modules load on its own thread, in the factory
+    from oxbot.engine.engine import Engine
+
+EngineFactory = Callable[[], Awaitable["Engine"]]
 
 
 class InProcessClient:
-    def __init__(self, factory: EngineFactory) -> None:
+    """``fatal_start``: the cockpit opens this client when its dashboard is up (`start`), not
+    before; an engine that fails to start then closes the cockpit, and the caller reports
+    `start_error` on the restored terminal (cli/tui.py)."""
+
+    def __init__(self, factory: EngineFactory, *, fatal_start: bool = False) -> None:
         self._factory = factory
+        self.fatal_start = fatal_start
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.engine: Engine | None = None
@@ -37,6 +44,11 @@ class InProcessClient:
     @property
     def attached(self) -> bool:
         return False
+
+    @property
+    def start_error(self) -> BaseException | None:
+        """Why the engine did not start (None: it started, or was never asked to)."""
+        return self._error
 
     def open(self, timeout: float = 30.0) -> None:
         """Start the engine thread and wait until the engine runs; re-raise a startup failure
@@ -79,6 +91,7 @@ class InProcessClient:
         """Stop the engine cleanly (bots' state persisted) and wait for its thread."""
         if self._thread is None:
             return
+        self._ready.wait(timeout)  # still starting (a cockpit quit at once): let it finish
         if self._loop is not None and self.engine is not None and self._loop.is_running():
             try:
                 self._loop.call_soon_threadsafe(self.engine.submit, Shutdown())

@@ -1,21 +1,25 @@
 """Start-up: wall time of whole commands, each a fresh process, median of --runs.
 
-    .venv/bin/python bench/startup.py [--python PY] [--ref-python PY] [--runs 7]
+    .venv/bin/python bench/startup.py [--python PY ...] [--ref-python PY] [--runs 7]
 
 What is measured (launch to exit of one process each):
 - `oxbot --version` (`PY -m oxbot.cli.main --version`);
 - the cockpit's import path up to its first screen: `PY -c "import oxbot.cli.tui, oxbot.tui.app"`
-  (Textual, the screens and widgets; not the in-process engine, which `oxbot` opens before the
-  first frame so a locked database is reported before any UI, nor the drawing itself);
+  (Textual, the screens and widgets; not the in-process engine, which `oxbot` builds once the
+  first frame is drawn, nor the drawing itself: bench/first_screen.py times that);
 - `oxbot backtest --strategy sma_cross --param fast=10 --param slow=30 --data CSV --no-risk
   --json`, against the reference script of bench/backtest_speed.py (read the CSV, run
   backtesting.py) as a whole process, with its imports, in the reference venv.
---python picks the oxbot interpreter (another checkout's venv gives the "before" figures).
+--python picks the oxbot interpreter; give it several times (another checkout's venv gives the
+"before" figures) and the runs alternate between them, so a shared machine's load falls on each
+alike. PYTHONDONTWRITEBYTECODE is removed from the environment (a user's Python writes its .pyc
+files; one unmeasured run of each command writes them here).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import subprocess
@@ -30,41 +34,61 @@ from backtest_speed import REF_VENV, REFERENCE  # noqa: E402
 DATA = BENCH.parent.parent / "shared/data/ohlcv/binance_BTC-USDT_1h_2017-2022.csv"
 
 
-def wall(argv: list[str], runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def once(argv: list[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - t
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--python", default=sys.executable, help="interpreter with oxbot installed")
+    ap.add_argument("--python", action="append", help="interpreter(s) with oxbot installed")
     ap.add_argument("--ref-python", default=str(REF_VENV / "bin/python"))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
-    py, n = args.python, args.runs
+    pythons, n = args.python or [sys.executable], args.runs
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     print(
         f"machine: {platform.processor() or platform.machine()}, "
-        f"{len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}"
-        f"; runs={n}; python={py}"
+        f"{len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"
+        f"; runs={n}; load {os.getloadavg()[0]:.2f}"
     )
-    version = wall([py, "-m", "oxbot.cli.main", "--version"], n)
-    cockpit = wall([py, "-c", "import oxbot.cli.tui, oxbot.tui.app"], n)
-    bt = [py, "-m", "oxbot.cli.main", "backtest", "--strategy", "sma_cross"]
-    bt += ["--param", "fast=10", "--param", "slow=30", "--data", str(args.data), "--no-risk"]
-    ours = wall([*bt, "--json"], n)
-    ref = wall([args.ref_python, "-c", REFERENCE, str(args.data), "1", "0.001"], n)
-    print("| what | median s |")
-    print("|---|---:|")
-    print(f"| oxbot --version | {version:.3f} |")
-    print(f"| cockpit import path up to the first screen | {cockpit:.3f} |")
-    print(f"| oxbot backtest sma_cross, whole command | {ours:.3f} |")
-    print(f"| reference script (backtesting.py), whole process | {ref:.3f} |")
-    print(f"backtest ratio oxbot/reference: {ours / ref:.3f} (target <= 0.5)")
+
+    def commands(py: str) -> dict[str, list[str]]:
+        bt = [py, "-m", "oxbot.cli.main", "backtest", "--strategy", "sma_cross"]
+        bt += ["--param", "fast=10", "--param", "slow=30", "--data", str(args.data), "--no-risk"]
+        return {
+            "version": [py, "-m", "oxbot.cli.main", "--version"],
+            "cockpit": [py, "-c", "import oxbot.cli.tui, oxbot.tui.app"],
+            "backtest": [*bt, "--json"],
+        }
+
+    ref = [args.ref_python, "-c", REFERENCE, str(args.data), "1", "0.001"]
+    times: dict[str, dict[str, list[float]]] = {py: {} for py in pythons}
+    for py in pythons:  # writes the .pyc files
+        for argv in commands(py).values():
+            once(argv)
+    once(ref)
+    refs = []
+    for _ in range(n):
+        for py in pythons:
+            for what, argv in commands(py).items():
+                times[py].setdefault(what, []).append(once(argv))
+        refs.append(once(ref))
+    r = statistics.median(refs)
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+    print(
+        "| python | oxbot --version s | cockpit import path s | backtest sma_cross s "
+        "| reference s | ratio (target <= 0.5) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for py in pythons:
+        med = {k: statistics.median(v) for k, v in times[py].items()}
+        print(
+            f"| {py} | {med['version']:.3f} | {med['cockpit']:.3f} | {med['backtest']:.3f} "
+            f"| {r:.3f} | {med['backtest'] / r:.3f} |"
+        )
     return 0
 
 

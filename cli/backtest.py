@@ -226,9 +226,10 @@ def check_symbol(text: str, flag: str = "--symbol") -> str:
 
 def _trim(frame: Any, args: argparse.Namespace) -> Any:
     from oxbot.app.backtests import EmptyRange, between, utc  # noqa: PLC0415
-    from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     from oxbot.engine.errors import DataError  # noqa: PLC0415
 
+    if args.since or args.until:  # history.py loads asyncio (for downloads)
+        from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     lo = parse_date(args.since, "--since") if args.since else None
     hi = parse_date(args.until, "--until") if args.until else None
     try:

@@ -34,21 +34,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def sim_config(speed: str | None, **kw: object):  # type: ignore[no-untyped-def]
+def sim_speed(speed: str | None) -> float | None:
+    """--sim-speed as SimConfig's speed (None: as fast as possible); UsageError if bad."""
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
-    from oxbot.engine.market.sim import SimConfig  # noqa: PLC0415
 
     if speed is None:
-        return SimConfig(speed=30.0, **kw)  # type: ignore[arg-type]
+        return 30.0
     if speed == "max":
-        return SimConfig(speed=None, **kw)  # type: ignore[arg-type]
+        return None
     try:
         value = float(speed)
         if value <= 0:
             raise ValueError
     except ValueError:
         raise UsageError(f"--sim-speed {speed!r}: use 'max' or a positive number") from None
-    return SimConfig(speed=value, **kw)  # type: ignore[arg-type]
+    return value
+
+
+def sim_config(speed: str | None, **kw: object):  # type: ignore[no-untyped-def]
+    from oxbot.engine.market.sim import SimConfig  # noqa: PLC0415
+
+    return SimConfig(speed=sim_speed(speed), **kw)  # type: ignore[arg-type]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -75,21 +75,55 @@ def run_tui(args: argparse.Namespace) -> int:
         return _run(SocketClient(sock, db=db), settings, notices)
 
     from oxbot.app.inprocess import InProcessClient  # noqa: PLC0415
-    from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
-    from oxbot.cli.run import sim_config  # noqa: PLC0415
+    from oxbot.cli.run import sim_speed  # noqa: PLC0415
 
-    opts = RuntimeOptions(
-        db_path=db,
-        sim=sim_config(getattr(args, "sim_speed", None)),
-        resume=settings.resume_bots,
-        demo=args.demo,
-        offer_demo=not db.exists(),
-        price_table=dict(settings.llm_prices) if settings.llm_prices else {},
-        **exchange_options(),
-    )
-    client = InProcessClient(lambda: build_engine(opts, control_socket=sock))
-    client.open()  # a locked or newer database fails here, with its message, before any UI
+    speed = sim_speed(getattr(args, "sim_speed", None))  # a bad value: before any UI
+    offer_demo = not db.exists()
+    _check_database(db)  # locked or newer: its message before any UI
+
+    async def build() -> Any:
+        """On the engine thread, once the first frame is up: the engine's imports (pandas,
+        SQLAlchemy, the strategies) and its database take most of the start-up."""
+        from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
+        from oxbot.engine.market.sim import SimConfig  # noqa: PLC0415
+
+        opts = RuntimeOptions(
+            db_path=db,
+            sim=SimConfig(speed=speed),
+            resume=settings.resume_bots,
+            demo=args.demo,
+            offer_demo=offer_demo,
+            price_table=dict(settings.llm_prices) if settings.llm_prices else {},
+            **exchange_options(),
+        )
+        return await build_engine(opts, control_socket=sock)
+
+    # The cockpit starts the engine when its dashboard is mounted; if it cannot start, the
+    # cockpit closes and the error is printed on the restored terminal (fatal_start).
+    client = InProcessClient(build, fatal_start=True)
     return _run(client, settings, notices)
+
+
+def _check_database(db: Any) -> None:
+    """What used to stop `oxbot` before any UI, checked cheaply (no SQLAlchemy): another
+    engine holds the database's writer lock (DatabaseLocked), the file is newer than this
+    oxbot (SchemaTooNew), not SQLite, not oxbot's or damaged (StorageError). Read-only; the
+    lock is released again for the engine to take (storage/store.py ``Store.open``)."""
+    from oxbot.engine.errors import SchemaTooNew, StorageError  # noqa: PLC0415
+    from oxbot.storage.lock import WriterLock  # noqa: PLC0415
+    from oxbot.storage.migrations import inspect_version, latest_version  # noqa: PLC0415
+
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"cannot create the folder of {db}: {e}") from e
+    with WriterLock(db):
+        found, known = inspect_version(db), latest_version()
+    if found > known:
+        raise SchemaTooNew(
+            f"{db} has schema version {found}, but this oxbot knows only up to version "
+            f"{known}; upgrade oxbot to open it (nothing was written)"
+        )
 
 
 def _run(client: Any, settings: Any, notices: list[str] | None = None) -> int:
@@ -104,7 +138,11 @@ def _run(client: Any, settings: Any, notices: list[str] | None = None) -> int:
 
     old = signal.signal(signal.SIGTERM, on_term)
     try:
-        return run_app(client, settings, app_holder=app_holder, notices=notices)
+        code = run_app(client, settings, app_holder=app_holder, notices=notices)
     finally:
         signal.signal(signal.SIGTERM, old)
         client.stop()
+    error = getattr(client, "start_error", None)
+    if error is not None:  # the engine never started: say why, as before any UI
+        raise error
+    return code

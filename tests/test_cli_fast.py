@@ -165,7 +165,9 @@ def test_the_strategy_registry_loads_the_llm_stack_only_when_asked_for() -> None
     assert "oxbot.engine.llm.strategy" in asked
 
 
-def test_an_sma_cross_backtest_never_loads_the_llm_stack_or_ccxt(tmp_path: Path) -> None:
+def test_an_sma_cross_backtest_never_loads_the_llm_stack_ccxt_pandas_ta_or_numba(
+    tmp_path: Path,
+) -> None:
     csv = tmp_path / "BTC-USDT_1h.csv"
     rows = ["timestamp,open,high,low,close,volume"]
     for i in range(200):  # a zigzag, so the SMAs cross
@@ -178,9 +180,11 @@ def test_an_sma_cross_backtest_never_loads_the_llm_stack_or_ccxt(tmp_path: Path)
     argv = ["backtest", "--strategy", "sma_cross", "--data", str(csv), "--no-risk", "--json"]
     loaded = _modules_after(f"import oxbot.cli.main as c\nassert c.main({argv!r}) == 0", env=env)
     assert "oxbot.engine.backtest.runner" in loaded  # the backtest really ran
-    # numba still arrives with pandas-ta (engine/market/indicators.py imports it for every
-    # indicator), so it is not in this list; see bench/RESULTS.md "Start-up"
-    assert not _any(loaded, ("oxbot.engine.llm", "httpx", "ccxt", "textual", "sqlalchemy"))
+    # the indicators come from engine/market/kernels.py: no pandas-ta, so no numba either;
+    # asyncio only with --since/--until (engine/backtest/history.py) or --exchange
+    needless = ("oxbot.engine.llm", "httpx", "ccxt", "textual", "sqlalchemy", "pandas_ta", "numba")
+    needless += ("asyncio",)
+    assert not _any(loaded, needless), _any(loaded, needless)
 
 
 def test_help_and_bots_list_load_only_what_they_need(tmp_path: Path) -> None:

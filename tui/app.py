@@ -217,11 +217,16 @@ class OxbotApp(App[int]):
         self.dashboard = DashboardScreen()
         self.install_screen(self.dashboard, name="dashboard")
         self.push_screen("dashboard")
-        self._start_engine()
+        self.call_after_refresh(self._start_engine)  # after the first frame is drawn
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _start_engine(self) -> None:
-        self.host.start(self.inbox.listener)
+        try:
+            self.host.start(self.inbox.listener)
+        except Exception:
+            if getattr(self.client, "fatal_start", False):  # the CLI prints why (cli/tui.py)
+                self.call_from_thread(self.exit, 1)
+            raise
         # LIVE bots reconcile before a display listens: ask for what is still undecided
         self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 

@@ -38,7 +38,7 @@ import pandas as pd
 
 from ..arrays import Floats, Signals, Times
 from ..errors import ConfigError, DataError
-from ..market.indicators import compute
+from ..market.kernels import compute_fast
 from ..market.sim import intra_candle_prices
 from ..models import (
     ZERO,
@@ -114,11 +114,11 @@ class BotRunResult:
 def prepare(
     strategy: Strategy, frames: Mapping[str, pd.DataFrame], symbols: Sequence[str]
 ) -> dict[str, _Series]:
-    """Indicators and signals over each symbol's whole history (pandas-ta, vectorised)."""
+    """Indicators and signals over each symbol's whole history (market/kernels.py)."""
     out = {}
     for sym in symbols:
         frame = frames[sym]
-        full = compute(frame, strategy.indicators())
+        full = compute_fast(frame, strategy.indicators())
         sig = np.asarray(strategy.signals(full), dtype=np.int8)
         ts = frame["ts"].to_numpy(np.int64)
         ohlcv = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)

@@ -14,7 +14,7 @@ import pandas as pd
 from ..arrays import Floats, Signals, Times
 from ..errors import DataError
 from ..market.csvdata import step_ms
-from ..market.indicators import compute
+from ..market.kernels import compute_fast
 from ..models import RiskLimits
 from ..strategies.base import Strategy
 from .allin import run_all_in
@@ -73,7 +73,7 @@ def run_backtest(
         )
     report = progress or (lambda _s, _f: None)
     report("indicators", 0.0)
-    full = compute(frame, strat.indicators())
+    full = compute_fast(frame, strat.indicators())
     signals = np.asarray(strat.signals(full), dtype=np.int8)
     del full  # only the signals are needed from here on
     ts = frame["ts"].to_numpy(np.int64)

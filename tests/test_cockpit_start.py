@@ -1,0 +1,101 @@
+"""Plain `oxbot` draws its first frame before the engine is built (cli/tui.py), yet a database it
+cannot open is still reported before any UI: run in a pseudo-terminal, the command exits with
+the message and never switches to the alternate screen (Textual's first output, ESC[?1049h).
+An engine that fails later, on its thread, closes the cockpit and the error is printed."""
+
+from __future__ import annotations
+
+import os
+import pty
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from oxbot.storage.lock import WriterLock
+from oxbot.storage.migrations import latest_version
+
+ALT_SCREEN = b"\x1b[?1049h"
+ALT_SCREEN_OFF = b"\x1b[?1049l"
+
+
+def run_in_pty(args: list[str], home: Path, timeout: float = 60.0) -> tuple[int, bytes]:
+    """Run `oxbot ARGS` with a terminal as stdin/stdout/stderr; its exit code and output."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "OXBOT_HOME": str(home), "TERM": "xterm-256color"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oxbot.cli.main", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    out = b""
+    end = time.monotonic() + timeout
+    try:
+        while time.monotonic() < end:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed the terminal (it exited)
+                break
+            if not chunk:
+                break
+            out += chunk
+        code = proc.wait(timeout=max(1.0, end - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+    return code, out
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "oxbot.db"
+
+
+def test_a_locked_database_is_reported_before_any_ui(tmp_path: Path, db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    with WriterLock(db):  # another engine (this test) holds the database
+        code, out = run_in_pty(["--db", str(db)], tmp_path)
+    assert ALT_SCREEN not in out, out[-500:]
+    assert code != 0
+    assert b"another oxbot engine" in out and str(os.getpid()).encode() in out
+
+
+def test_a_newer_database_is_reported_before_any_ui(tmp_path: Path, db: Path) -> None:
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:  # storage/migrations.py reads schema_version row id 1
+        conn.execute("CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER, ts)")
+        conn.execute("INSERT INTO schema_version VALUES (1, 999, 0)")
+    conn.close()
+    code, out = run_in_pty(["--db", str(db)], tmp_path)
+    assert ALT_SCREEN not in out, out[-500:]
+    assert code != 0
+    assert b"schema version 999" in out and b"upgrade oxbot" in out
+    with sqlite3.connect(db) as conn:  # nothing was written
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(999,)]
+    conn.close()
+
+
+def test_an_engine_that_fails_after_the_first_frame_closes_the_cockpit_with_its_error(
+    tmp_path: Path, db: Path
+) -> None:
+    """A database at this oxbot's schema version but without its tables passes the checks
+    before the UI; the engine's first read (the stored bots) fails on the engine thread."""
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER, ts)")
+        conn.execute("INSERT INTO schema_version VALUES (1, ?, 0)", (latest_version(),))
+    conn.close()
+    code, out = run_in_pty(["--db", str(db)], tmp_path)
+    assert ALT_SCREEN in out  # the cockpit was up ...
+    assert out.rindex(ALT_SCREEN_OFF) > out.rindex(ALT_SCREEN)  # ... and the terminal restored
+    assert code == 1
+    assert b"no such table: bots" in out[out.rindex(ALT_SCREEN_OFF) :]
