@@ -209,9 +209,16 @@ def _settings(args: argparse.Namespace) -> tuple[str, Any, str | None, int]:
         holdout_text = args.holdout or "30%"
         holdout = parse_holdout(holdout_text)
         holdout_text = f"{holdout * 100:f}".rstrip("0").rstrip(".") + "%"
-    jobs = default_jobs() if args.jobs is None else args.jobs
+    cores = default_jobs()
+    jobs = cores if args.jobs is None else args.jobs
     if jobs < 1:
         raise UsageError(f"--jobs {args.jobs}: give 1 process or more")
+    if jobs > cores:  # more processes than cores only share them, each paying its start-up
+        print(
+            f"oxbot: --jobs {jobs} is more than the {cores} core(s) here; using {cores}",
+            file=sys.stderr,
+        )
+        jobs = cores
     if args.top is not None and args.top < 1:
         raise UsageError(f"--top {args.top}: give 1 row or more")
     return objective, holdout, holdout_text, jobs
@@ -232,7 +239,7 @@ def run_bot_sweep_command(args: argparse.Namespace, spec: Any) -> int:
     swept = {a.name for a in axes}
     fixed = {k: v for k, v in config.params.items() if k not in swept}
     objective, holdout, holdout_text, jobs = _settings(args)
-    _check_out(args.out, "")
+    _check_out(args.out, *spec.csv.values())
     source = BotSource(config, spec.csv, spec.cash, spec.since_ms, spec.until_ms)
     plan = Plan(
         strategy=config.strategy,
@@ -267,7 +274,7 @@ def _fixed(items: list[str], ranges: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_out(out: str | None, data: str) -> None:
+def _check_out(out: str | None, *inputs: str) -> None:
     from pathlib import Path  # noqa: PLC0415
 
     from oxbot.engine.backtest.export import check_writable  # noqa: PLC0415
@@ -278,8 +285,13 @@ def _check_out(out: str | None, data: str) -> None:
     if out == "-" or Path(out).suffix.lower() not in (".csv", ".json"):
         raise UsageError(f"--out {out}: name a .csv or a .json file, e.g. --out sweep.csv")
     path = check_writable(out)
-    if path is not None and path.exists() and path.resolve() == Path(data).expanduser().resolve():
-        raise UsageError(f"--out {out} is the --data file itself; give another file name")
+    for data in inputs:
+        if (
+            path is not None
+            and path.exists()
+            and path.resolve() == Path(data).expanduser().resolve()
+        ):
+            raise UsageError(f"--out {out} is one of the candle files read; give another file name")
 
 
 class Bar:

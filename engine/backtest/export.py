@@ -67,6 +67,16 @@ def check_writable(path: str | Path) -> Path | None:
         raise UsageError(f"{p} is a directory; give a file name such as {p / 'out.csv'}")
     if not p.parent.exists():
         raise UsageError(f"{p.parent} does not exist; create the folder first")
+    existed = p.exists()
+    try:  # a try now, not after a long run whose results would then be lost
+        with p.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        raise UsageError(
+            f"cannot write {p}: {e.strerror or e}; give a file in a folder you can write to"
+        ) from None
+    if not existed:
+        p.unlink(missing_ok=True)
     return p
 
 

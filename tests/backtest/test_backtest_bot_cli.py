@@ -212,3 +212,12 @@ def test_a_bot_sweep_refuses_a_parameter_out_of_the_schema(cli, home, bt) -> Non
     code, _out, err = cli("--bot", "duo", *csvs(bt, home), "--sweep", "fast=0:4:1")
     assert code == 2
     assert "fast" in err and "Traceback" not in err
+
+
+def test_a_bot_sweep_never_writes_over_a_candle_file(cli, home, bt) -> None:
+    files = csvs(bt, home)
+    victim = files[1].split("=", 1)[1]
+    before = Path(victim).read_bytes()
+    code, _out, err = cli("--bot", "duo", *files, "--sweep", "fast=3,5", "--out", victim)
+    assert code == 2 and "one of the candle files read" in err
+    assert Path(victim).read_bytes() == before

@@ -345,3 +345,24 @@ def test_a_user_strategy_file_sweeps_in_the_worker_processes(data: Path, tmp_pat
     rows = json.loads(run.stdout)["rows"]
     assert sorted(r["params"]["ema"] for r in rows) == [10, 20, 30, 40]
     assert all(r["in_sample"]["bars"] > 0 and r["held_out"] is not None for r in rows)
+
+
+def test_an_unwritable_out_is_refused_before_the_sweep_runs(tmp_path: Path, data: Path) -> None:
+    """--out into a place that cannot be written (here: a file under a plain file) stops at
+    once, before any backtest: the results are never computed and lost."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    r = oxbot(tmp_path, "--strategy", "sma_cross", "--data", str(data), "--jobs", "1", *GRID,
+              "--out", str(blocker / "x.csv"))  # fmt: skip
+    assert r.returncode == 2, r.stderr
+    assert "--out" in r.stderr or "cannot write" in r.stderr or "does not exist" in r.stderr
+    assert "Traceback" not in r.stderr and "sweep" not in r.stdout
+
+
+def test_more_jobs_than_cores_are_capped_and_said(tmp_path: Path, data: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    r = oxbot(tmp_path, "--strategy", "sma_cross", "--data", str(data), "--sweep", "fast=4:8:4",
+              "--sweep", "slow=20:30:10", "--jobs", str(cores + 6), "--json")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert f"--jobs {cores + 6} is more than the {cores} core(s) here; using {cores}" in r.stderr
+    assert len(json.loads(r.stdout)["rows"]) == 4
