@@ -8,7 +8,7 @@ from typing import Any
 
 from oxbot.app.backtests import utc
 from oxbot.app.sweep_export import csv_rows, write_out
-from oxbot.engine.backtest.sweep import OBJECTIVES, SweepResult, skipped_text
+from oxbot.engine.backtest.sweep import OBJECTIVES, SweepResult, skipped_text, unranked
 
 __all__ = ["csv_rows", "render", "write_out"]
 
@@ -89,6 +89,9 @@ def render(result: SweepResult, top: int = 10) -> str:
         )
     if not wf and len(result.rows) > top:
         lines.append(f"… {len(result.rows) - top} more rows (--top N, or --out FILE for all)")
+    warning = unranked(result)
+    if warning:
+        lines.append(warning)
     if result.combined is not None:
         c = result.combined
         key = OBJECTIVES[result.objective]

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import UsageError
 from ..strategies.base import Strategy, StrategyParams
+from .metrics import MIN_TRADES
 
 # --objective name -> the metrics key it ranks by (higher is better for every one of them).
 OBJECTIVES = {
@@ -390,7 +391,23 @@ def objective_value(metrics: Mapping[str, Any] | None, objective: str) -> float 
     v = metrics.get(OBJECTIVES[objective])
     if v is None or not isinstance(v, int | float) or math.isnan(v):
         return None
+    if objective == "profit_factor" and (metrics.get("trades") or 0) < MIN_TRADES:
+        return None  # as Sharpe: a ratio of a handful of trades is luck, never the best row
     return float(v)
+
+
+def unranked(result: SweepResult) -> str:
+    """What to say when the rows could not be ranked (every in-sample objective n/a), or ""."""
+    if not result.rows or any(
+        objective_value(r.in_sample, result.objective) is not None for r in result.rows
+    ):
+        return ""
+    where = "every fold's train window" if result.folds else "every set"
+    return (
+        f"nothing could be ranked: {result.objective} is n/a for {where} (fewer than "
+        f"{MIN_TRADES} closed trades or too few bars); the order is arbitrary. Rank by "
+        "--objective return, or give a longer range"
+    )
 
 
 def rank(rows: Sequence[SweepRow], objective: str) -> list[SweepRow]:

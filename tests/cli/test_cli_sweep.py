@@ -366,3 +366,21 @@ def test_more_jobs_than_cores_are_capped_and_said(tmp_path: Path, data: Path) ->
     assert r.returncode == 0, r.stderr
     assert f"--jobs {cores + 6} is more than the {cores} core(s) here; using {cores}" in r.stderr
     assert len(json.loads(r.stdout)["rows"]) == 4
+
+
+def test_a_sweep_that_cannot_rank_says_so(tmp_path: Path) -> None:
+    """400 candles: every long-window set closes fewer than 10 trades, so Sharpe is n/a for all
+    of them; the table says the order is arbitrary instead of crowning row 1. A profit factor of
+    a handful of trades is n/a for ranking too (as Sharpe is)."""
+    short = _candles(tmp_path / "s_BTC-USDT_1h.csv", n=400)
+    base = ["--strategy", "sma_cross", "--data", str(short), "--jobs", "1"]
+    r = oxbot(tmp_path, *base, "--sweep", "fast=20:40:20", "--sweep", "slow=100:150:50")
+    assert r.returncode == 0, r.stderr
+    assert "nothing could be ranked: sharpe is n/a for every set" in r.stdout
+    r = oxbot(tmp_path, *base, "--sweep", "fast=20:40:20", "--sweep", "slow=100:150:50",
+              "--objective", "profit_factor", "--json")  # fmt: skip
+    rows = json.loads(r.stdout)["rows"]
+    assert all(row["in_sample"]["trades"] < 10 for row in rows)
+    r = oxbot(tmp_path, *base, "--sweep", "fast=20:40:20", "--sweep", "slow=100:150:50",
+              "--objective", "profit_factor")  # fmt: skip
+    assert "nothing could be ranked: profit_factor is n/a" in r.stdout

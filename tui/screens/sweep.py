@@ -556,9 +556,12 @@ class SweepScreen(Screen[None]):
 def summary_text(r: SweepResult) -> Text:
     """What was swept, how it is ranked and what was held out, in a line or two."""
     from oxbot.app.backtests import utc  # noqa: PLC0415
-    from oxbot.engine.backtest.sweep import skipped_text  # noqa: PLC0415
+    from oxbot.engine.backtest.sweep import skipped_text, unranked  # noqa: PLC0415
 
     t = Text()
+    warning = unranked(r)
+    if warning:
+        t.append(warning[0].upper() + warning[1:] + ".\n", style="bold")
     t.append(f"{r.total:,} combinations", style="bold")
     fixed = ", ".join(f"{k}={v}" for k, v in r.fixed.items())
     t.append(f"{f' ({fixed} fixed)' if fixed else ''} ranked by in-sample {r.objective} (bold),")
