@@ -13,6 +13,7 @@ from typing import Any
 
 from oxbot.cli import bots as cli_bots
 
+EXIT_CODES = "exit codes: 0 done, 1 failed or refused at run time, 2 usage error"
 NO_ENGINE = "no engine running: stored, takes effect at the next start"
 NEEDS_ENGINE = (
     "needs a running engine to trade (`oxbot run --headless` or `oxbot`): closing positions "
@@ -24,6 +25,7 @@ def register_bot_actions(bs: argparse._SubParsersAction) -> None:
     """Add pause, resume, flatten and edit under `oxbot bots`."""
     p = bs.add_parser(
         "pause",
+        epilog=EXIT_CODES,
         help="pause a running bot (no new entries; stop-loss and take-profit still watched)",
         description="Pause a running bot: it opens nothing new, its stop-loss and take-profit "
         f"are still watched. Without an engine the stored bot is paused ({NO_ENGINE}).",
@@ -32,6 +34,7 @@ def register_bot_actions(bs: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_pause)
     p = bs.add_parser(
         "resume",
+        epilog=EXIT_CODES,
         help="resume a paused bot",
         description=f"Resume a paused bot. Without an engine the stored bot is set running "
         f"({NO_ENGINE}).",
@@ -40,6 +43,7 @@ def register_bot_actions(bs: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_resume)
     p = bs.add_parser(
         "flatten",
+        epilog=EXIT_CODES,
         help="close a bot's open positions at market (needs the running engine)",
         description="Close every open position of the bot at market and print the fills. "
         "Needs a running engine (exit 1 without one).",
@@ -48,6 +52,7 @@ def register_bot_actions(bs: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_flatten)
     p = bs.add_parser(
         "edit",
+        epilog=EXIT_CODES,
         help="change a bot's strategy parameters",
         description="Change strategy parameters (validated against the strategy's schema, as "
         "with `bots add`). A running engine restarts the bot with them; without one the "
@@ -69,6 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the top-level `panic` command."""
     p = sub.add_parser(
         "panic",
+        epilog=EXIT_CODES,
         help="PANIC: stop every bot and close every position (needs --yes)",
         description="Stop every bot and close every open position at market, through the "
         "running engine. Refused without --yes (exit 2) and without an engine (exit 1).",

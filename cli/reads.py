@@ -17,10 +17,13 @@ from typing import Any
 
 from oxbot.cli import bots as cli_bots
 
+EXIT_CODES = "exit codes: 0 done, 1 failed or refused at run time, 2 usage error"
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "trades",
+        epilog=EXIT_CODES,
         help="closed round trips (entry, exit, duration, P&L, reason, fees) and daily P&L",
         description="List the closed round trips of one bot or of every bot, oldest first, "
         "then one P&L line per UTC day of exit. Reads the database; works with or without an "
@@ -37,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "positions",
+        epilog=EXIT_CODES,
         help="open positions (with live marks when an engine runs)",
         description="List the open positions of one bot or of every bot from the database; "
         "with an engine running, each also gets its current mark and unrealised P&L.",
@@ -47,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "equity",
+        epilog=EXIT_CODES,
         help="a bot's stored equity curve (ts, equity)",
         description="Print a bot's stored equity points, oldest first (older points are "
         "thinned as they age). Reads the database; works with or without an engine.",
