@@ -1,4 +1,5 @@
-"""`oxbot bots add|list|start|stop|delete|export|import`: manage bots from the shell.
+"""`oxbot bots add|list|start|stop|delete|export|import`: manage bots from the shell
+(pause, resume, flatten and edit: control.py).
 
 When an engine is running on the database (headless or the cockpit), commands go to it over the
 control socket; otherwise they change the database directly and take effect at the next start.
@@ -146,6 +147,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="confirm importing LIVE bots (they trade real money)",
     )
     im.set_defaults(handler=cmd_import)
+
+    from oxbot.cli.control import register_bot_actions  # noqa: PLC0415
+
+    register_bot_actions(bs)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -395,14 +400,20 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Every bot with its figures. With an engine running: its live status and figures; without
+    one: never "running" (a bot stored as running shows "stopped (no engine)" and starts with
+    the engine), figures rebuilt from the database."""
     from oxbot.app.strategies import strategy_problem  # noqa: PLC0415
+    from oxbot.cli.reads import bot_figures, snapshot_or_none  # noqa: PLC0415
 
+    stored = _run(_bots(args))
+    snapshot = snapshot_or_none(args) if stored else None
+    figures = bot_figures(args, snapshot) if stored else {}
     rows: list[dict[str, Any]] = []
-    for cfg, status in _run(_bots(args)).values():
+    for cfg, _status in stored.values():
         rows.append(
             {
                 "name": cfg.name,
-                "status": status.value,
                 "mode": cfg.mode.value,
                 "strategy": cfg.strategy,
                 "exchange": cfg.exchange,
@@ -411,6 +422,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 "capital": str(cfg.capital),
                 # why its strategy does not load now (a user's file with an error), or ""
                 "error": strategy_problem(cfg.strategy, cfg.params),
+                "engine": snapshot is not None,
+                **figures[cfg.name],  # status, equity, pnl, ..., last_error
             }
         )
     if args.json:
@@ -423,16 +436,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no bots yet: `oxbot bots add NAME --strategy sma_cross` or `oxbot --demo`")
         return 0
     head = ("NAME", "STATUS", "MODE", "STRATEGY", "MARKET", "SYMBOLS", "TF", "CAPITAL")
+    head += ("EQUITY", "P&L", "OPEN")
     table = [head] + [
         (
             r["name"],
-            r["status"],
+            status_text(r),
             r["mode"].upper(),
             r["strategy"],
             r["exchange"],
             ",".join(r["symbols"]),
             r["timeframe"],
             r["capital"],
+            r["equity"],
+            r["pnl"],
+            r["open_positions"],
         )
         for r in rows
     ]
@@ -442,7 +459,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         if r["error"]:
             print(f"{r['name']}: {r['error']}")
+        elif r["last_error"]:
+            print(f"{r['name']}: last error: {r['last_error']}")
     return 0
+
+
+def status_text(row: dict[str, Any]) -> str:
+    """The STATUS cell: without an engine a bot stored as running or paused is shown stopped,
+    with what it does at the next start."""
+    stored = row.get("stored_status")
+    if stored in ("running", "paused"):
+        return "stopped (no engine; " + ("runs" if stored == "running" else "paused") + " at start)"
+    return str(row["status"])
 
 
 def _set_status(args: argparse.Namespace, start: bool) -> int:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from oxbot.cli import backtest as cli_backtest
 from oxbot.cli import bots as cli_bots
+from oxbot.cli import control as cli_control
 from oxbot.cli import data as cli_data
 from oxbot.cli import doctor as cli_doctor
 from oxbot.cli import keys as cli_keys
+from oxbot.cli import reads as cli_reads
 from oxbot.cli import remote as cli_remote
 from oxbot.cli import run as cli_run
 from oxbot.cli import strategies as cli_strategies
@@ -21,5 +23,7 @@ REGISTRARS = [
     cli_doctor.register,
     cli_keys.register,
     cli_remote.register,
+    cli_control.register,
+    cli_reads.register,
     cli_strategies.register,
 ]

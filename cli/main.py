@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="oxbot",
         description="oxbot: a terminal cockpit for crypto trading bots (paper by default).",
-        epilog="Run `oxbot` alone to open the cockpit. `oxbot COMMAND --help` for details.",
+        epilog="Run `oxbot` alone to open the cockpit. `oxbot COMMAND --help` for details. "
+        "Exit codes: 0 done, 1 failed or refused at run time (e.g. no engine running), "
+        "2 usage error (bad input; nothing was changed).",
     )
     p.add_argument("--version", action="version", version=f"oxbot {__version__}")
     _add_db_options(p, top=True)

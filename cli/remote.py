@@ -46,24 +46,65 @@ def engine_endpoint(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    """`oxbot status [--json]`."""
-    from oxbot.remote.client import EngineNotRunning, request_status  # noqa: PLC0415
+    """`oxbot status [--json]`: the engine's summary and each bot's equity, P&L, open
+    positions and last error (``bots``). Without an engine: exit 1, the bots' stored figures
+    still printed (JSON: ``state`` "stopped")."""
+    from oxbot.remote.client import EngineNotRunning, request_snapshot, request_status  # noqa: PLC0415
 
     db, sock = engine_endpoint(args)
     try:
         summary = request_status(sock, db=db)
+        snapshot = request_snapshot(sock, db=db)
     except EngineNotRunning as e:
-        if not args.json:
-            raise  # "oxbot: no oxbot engine is running ..." on stderr, exit 1
-        # scripts get an answer they can parse, and the exit code says the same
-        print(json.dumps({"state": "stopped", "db": str(db), "socket": str(sock)}, sort_keys=True))
-        print(f"oxbot: {e}", file=sys.stderr)
+        bots = _stored_bots(args, db)
+        if args.json:  # scripts get an answer they can parse, and the exit code says the same
+            stopped = {"state": "stopped", "db": str(db), "socket": str(sock), "bots": bots}
+            print(json.dumps(stopped, sort_keys=True))
+        elif bots:
+            print(format_bots(bots))
+        print(f"oxbot: {e}", file=sys.stderr)  # "no oxbot engine is running ...", exit 1
         return EXIT_ERROR
+    bots = _bots_of(args, snapshot)
     if args.json:
-        print(json.dumps(summary, sort_keys=True, default=str))
+        print(json.dumps({**summary, "bots": bots}, sort_keys=True, default=str))
     else:
         print(format_status(summary, sock))
+        if bots:
+            print()
+            print(format_bots(bots))
     return EXIT_OK
+
+
+def _bots_of(args: argparse.Namespace, snapshot: Any) -> list[dict[str, Any]]:
+    """Per bot: name, status, equity, pnl, realised, fees, open_positions, last_error."""
+    from oxbot.cli.reads import bot_figures  # noqa: PLC0415
+
+    return [{"name": name, **f} for name, f in bot_figures(args, snapshot).items()]
+
+
+def _stored_bots(args: argparse.Namespace, db: Path) -> list[dict[str, Any]]:
+    """The bots' figures from the database, or [] when there is none (status says only that
+    no engine runs then)."""
+    return _bots_of(args, None) if db.exists() else []
+
+
+def format_bots(bots: list[dict[str, Any]]) -> str:
+    from oxbot.cli.bots import status_text  # noqa: PLC0415
+    from oxbot.cli.reads import table  # noqa: PLC0415
+
+    head = ("BOT", "STATUS", "EQUITY", "P&L", "OPEN", "LAST ERROR")
+    rows = [
+        (
+            b["name"],
+            status_text(b),
+            b["equity"],
+            b["pnl"],
+            b["open_positions"],
+            b["last_error"] or "-",
+        )
+        for b in bots
+    ]
+    return table(head, rows)
 
 
 def run_stop(args: argparse.Namespace) -> int:

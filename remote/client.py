@@ -20,7 +20,15 @@ from pathlib import Path
 
 from oxbot.engine.client import EventListener
 from oxbot.engine.errors import OxbotError
-from oxbot.engine.messages import Command, CommandDone, EngineStateChanged, Event, Notice, Shutdown
+from oxbot.engine.messages import (
+    Command,
+    CommandDone,
+    EngineSnapshot,
+    EngineStateChanged,
+    Event,
+    Notice,
+    Shutdown,
+)
 from oxbot.remote.codec import Message, ProtocolError, StatusReport, StatusRequest, decode, encode
 from oxbot.remote.server import LINE_LIMIT
 
@@ -251,6 +259,22 @@ def request_status(path: Path, timeout: float = 3.0, *, db: Path | None = None) 
                 "it may be overloaded or stuck"
             ) from None
     raise OxbotError(f"the engine at {path} closed the connection before reporting its status")
+
+
+def request_snapshot(path: Path, timeout: float = 5.0, *, db: Path | None = None) -> EngineSnapshot:
+    """The running engine's whole picture (every bot's view and open position): the first
+    message the control server sends a new connection (remote/server.py ``_pump``)."""
+    with _connect(path, timeout, db) as sock:
+        try:
+            for msg in _messages(sock, time.monotonic() + timeout, path):
+                if isinstance(msg, EngineSnapshot):
+                    return msg
+        except TimeoutError:
+            raise OxbotError(
+                f"the engine at {path} did not send its snapshot within {timeout:g} s; "
+                "it may be overloaded or stuck"
+            ) from None
+    raise OxbotError(f"the engine at {path} closed the connection before its snapshot")
 
 
 def request_stop(path: Path, timeout: float = 10.0, *, db: Path | None = None) -> bool:

@@ -169,6 +169,16 @@ class StoreReads:
         )
         return [(r["ts"], r["equity"]) for r in reversed(rows)]
 
+    async def equity_since(self, bot: str, since_ms: int = 0) -> list[tuple[int, Decimal]]:
+        """Every (ts, equity) point of the live bot from ``since_ms`` on, oldest first (the
+        stored series is thinned as it ages: storage/thinning.py)."""
+        rows = await self._rows(
+            select(equity_points.c.ts, equity_points.c.equity)
+            .where(equity_points.c.bot_id == live_id(bot), equity_points.c.ts >= since_ms)
+            .order_by(equity_points.c.ts, equity_points.c.id)
+        )
+        return [(int(r["ts"]), r["equity"]) for r in rows]
+
     async def day_open_equity(self, bot: str) -> tuple[int, Decimal] | None:
         """(UTC day start in ms, the bot's first equity of that day plus the deposits and
         minus the withdrawals made after it) for the day of its newest equity point; None

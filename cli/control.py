@@ -1,0 +1,266 @@
+"""`oxbot bots pause|resume|flatten|edit NAME` and `oxbot panic --yes`: write commands.
+
+With an engine running on the database they go through its control socket (the engine is the
+ledger's one writer: storage/lock.py). Without one, pause, resume and edit change the stored bot
+(nothing trades, so that is safe) and say so; flatten and PANIC refuse, since closing positions
+needs a market to trade on.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from oxbot.cli import bots as cli_bots
+
+EXIT_CODES = "exit codes: 0 done, 1 failed or refused at run time, 2 usage error"
+NO_ENGINE = "no engine running: stored, takes effect at the next start"
+NEEDS_ENGINE = (
+    "needs a running engine to trade (`oxbot run --headless` or `oxbot`): closing positions "
+    "sells at market; nothing was changed"
+)
+
+
+def register_bot_actions(bs: argparse._SubParsersAction) -> None:
+    """Add pause, resume, flatten and edit under `oxbot bots`."""
+    p = bs.add_parser(
+        "pause",
+        epilog=EXIT_CODES,
+        help="pause a running bot (no new entries; stop-loss and take-profit still watched)",
+        description="Pause a running bot: it opens nothing new, its stop-loss and take-profit "
+        f"are still watched. Without an engine the stored bot is paused ({NO_ENGINE}).",
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_pause)
+    p = bs.add_parser(
+        "resume",
+        epilog=EXIT_CODES,
+        help="resume a paused bot",
+        description=f"Resume a paused bot. Without an engine the stored bot is set running "
+        f"({NO_ENGINE}).",
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_resume)
+    p = bs.add_parser(
+        "flatten",
+        epilog=EXIT_CODES,
+        help="close a bot's open positions at market (needs the running engine)",
+        description="Close every open position of the bot at market and print the fills. "
+        "Needs a running engine (exit 1 without one).",
+    )
+    p.add_argument("name")
+    p.set_defaults(handler=cmd_flatten)
+    p = bs.add_parser(
+        "edit",
+        epilog=EXIT_CODES,
+        help="change a bot's strategy parameters",
+        description="Change strategy parameters (validated against the strategy's schema, as "
+        "with `bots add`). A running engine restarts the bot with them; without one the "
+        f"stored bot is changed ({NO_ENGINE}).",
+    )
+    p.add_argument("name")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=VALUE",
+        help="strategy parameter (repeatable), e.g. --param fast=10",
+    )
+    p.set_defaults(handler=cmd_edit)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the top-level `panic` command."""
+    p = sub.add_parser(
+        "panic",
+        epilog=EXIT_CODES,
+        help="PANIC: stop every bot and close every position (needs --yes)",
+        description="Stop every bot and close every open position at market, through the "
+        "running engine. Refused without --yes (exit 2) and without an engine (exit 1).",
+    )
+    p.add_argument("--yes", action="store_true", help="confirm: this sells every position")
+    p.set_defaults(handler=cmd_panic)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def send_collecting(path: Any, command: Any, bot: str | None, timeout: float = 30.0) -> Any:
+    """Send ``command`` and wait for its CommandDone; (ok, message, the closing fills of
+    ``bot``, or of every bot when None, seen meanwhile). The engine publishes a flatten's
+    OrderFilled events before the command's CommandDone (engine/engine.py ``_dispatch``
+    awaits the handler, then ``_done``)."""
+    import threading  # noqa: PLC0415
+    import uuid  # noqa: PLC0415
+    from dataclasses import replace  # noqa: PLC0415
+
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+    from oxbot.engine.messages import CommandDone, OrderFilled  # noqa: PLC0415
+    from oxbot.remote.client import SocketClient  # noqa: PLC0415
+
+    command = replace(command, request_id=uuid.uuid4().hex)
+    done = threading.Event()
+    result: list[Any] = []
+    fills: list[Any] = []
+
+    def listen(ev: Any) -> None:
+        # only the closing fills: a bot's own exit may fill meanwhile (reason "exit")
+        if isinstance(ev, OrderFilled) and ev.reason == "flatten" and bot in (None, ev.bot):
+            fills.append(ev)
+        elif isinstance(ev, CommandDone) and ev.request_id == command.request_id:
+            result.append(ev)
+            done.set()
+
+    client = SocketClient(path)
+    client.start(listen)
+    try:
+        client.submit(command)
+        if not done.wait(timeout):
+            raise OxbotError(
+                f"the engine did not answer within {timeout:.0f} s; check its log, "
+                "then `oxbot status`"
+            )
+    finally:
+        client.stop()
+    return result[0].ok, result[0].message, fills
+
+
+def fill_line(f: Any) -> str:
+    return f"  {f.bot}: {f.side} {f.qty} {f.symbol} @ {f.price} fee {f.fee} ({f.reason})"
+
+
+def _stored(args: argparse.Namespace, name: str) -> tuple[Any, Any]:
+    return cli_bots._need_bot(cli_bots._run(cli_bots._bots(args)), name)  # noqa: SLF001
+
+
+def _store_status(args: argparse.Namespace, status: Any) -> None:
+    async def change(store: Any) -> None:
+        await store.set_bot_status(args.name, status)
+
+    cli_bots._run(cli_bots._with_store(args, change))  # noqa: SLF001
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.messages import PauseBot  # noqa: PLC0415
+    from oxbot.engine.models import BotStatus  # noqa: PLC0415
+
+    _cfg, status = _stored(args, args.name)
+    remote = cli_bots._remote(args)  # noqa: SLF001
+    if remote is not None:
+        print(cli_bots._sent(remote, PauseBot(name=args.name)))  # noqa: SLF001
+        return 0
+    if status is not BotStatus.RUNNING:
+        raise ConfigError(f"{args.name} is {status.value}; only a running bot can pause")
+    _store_status(args, BotStatus.PAUSED)
+    print(f"{args.name} paused ({NO_ENGINE})")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.messages import ResumeBot  # noqa: PLC0415
+    from oxbot.engine.models import BotStatus  # noqa: PLC0415
+
+    _cfg, status = _stored(args, args.name)
+    remote = cli_bots._remote(args)  # noqa: SLF001
+    if remote is not None:
+        print(cli_bots._sent(remote, ResumeBot(name=args.name)))  # noqa: SLF001
+        return 0
+    if status is not BotStatus.PAUSED:
+        raise ConfigError(f"{args.name} is {status.value}, not paused")
+    _store_status(args, BotStatus.RUNNING)
+    print(f"{args.name} resumed ({NO_ENGINE})")
+    return 0
+
+
+def cmd_flatten(args: argparse.Namespace) -> int:
+    from oxbot.engine.errors import ConfigError, OxbotError  # noqa: PLC0415
+    from oxbot.engine.messages import FlattenBot  # noqa: PLC0415
+
+    _stored(args, args.name)
+    remote = cli_bots._remote(args)  # noqa: SLF001
+    if remote is None:
+        raise OxbotError(f"flatten {NEEDS_ENGINE}")
+    ok, message, fills = send_collecting(remote, FlattenBot(name=args.name), args.name)
+    if not ok:
+        raise ConfigError(message)
+    if not fills and message.startswith(f"{args.name}: 0 position"):
+        print(f"{args.name}: nothing open")
+        return 0
+    print(message)
+    for f in fills:
+        print(fill_line(f))
+    return 0
+
+
+def cmd_panic(args: argparse.Namespace) -> int:
+    from oxbot.engine.errors import OxbotError, UsageError  # noqa: PLC0415
+    from oxbot.engine.messages import PanicAll  # noqa: PLC0415
+
+    if not args.yes:
+        raise UsageError(
+            "PANIC stops every bot and sells every open position at market; "
+            "add --yes to confirm: `oxbot panic --yes`"
+        )
+    remote = cli_bots._remote(args)  # noqa: SLF001
+    if remote is None:
+        raise OxbotError(f"PANIC {NEEDS_ENGINE}")
+    ok, message, fills = send_collecting(remote, PanicAll(), None, timeout=60.0)
+    if not ok:
+        raise OxbotError(message)
+    print(message)
+    for f in fills:
+        print(fill_line(f))
+    return 0
+
+
+def edited_config(cfg: Any, items: list[str]) -> Any:
+    """``cfg`` with the ``--param`` values merged into its params; ConfigError, in the words
+    of `bots add`, for a bad name or value or a combination the strategy refuses."""
+    import json  # noqa: PLC0415
+
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from oxbot.cli.params import flag_errors, split_params  # noqa: PLC0415
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
+    from oxbot.engine.models import BotConfig  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+
+    split_params(items)  # a malformed item: the usage error of `bots add`, before anything
+    # the stored values first, the new ones after (later wins): validated together, so a
+    # limit between two parameters (fast below slow) is judged on the values the bot will use
+    kept = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in cfg.params.items()]
+    params = cli_bots.parse_params(cfg.strategy, kept + items)
+    try:
+        new = BotConfig.model_validate({**cfg.model_dump(mode="json"), "params": params})
+    except ValidationError as e:
+        raise ConfigError(f"bot {cfg.name!r}: {flag_errors(e)}") from None
+    strategy = build_strategy(new.strategy, new.params)  # the combination, checked whole
+    check_warmup(strategy, new.name)
+    return new
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from oxbot.engine.messages import UpdateBot  # noqa: PLC0415
+
+    cfg, status = _stored(args, args.name)
+    new = edited_config(cfg, args.param)
+    changed = ", ".join(f"{k}={v}" for k, v in sorted(new.params.items()) if cfg.params.get(k) != v)
+    remote = cli_bots._remote(args)  # noqa: SLF001
+    if remote is not None:
+        said = cli_bots._sent(remote, UpdateBot(name=args.name, config=new))  # noqa: SLF001
+        print(f"{said}: {changed or 'no change'}")
+        return 0
+
+    async def save(store: Any) -> None:
+        await store.save_bot(new, status)
+
+    cli_bots._run(cli_bots._with_store(args, save))  # noqa: SLF001
+    print(f"{args.name} edited: {changed or 'no change'} ({NO_ENGINE})")
+    return 0
