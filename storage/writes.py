@@ -43,6 +43,11 @@ UPSERT_ORDER = _upsert_order.on_conflict_do_update(
         "take_profit": _upsert_order.excluded.take_profit,
     },
 )
+INSERT_EQUITY = (
+    f"INSERT INTO {equity_points.name} (bot_id, bot, ts, equity, cash) VALUES (?, ?, ?, ?, ?)"
+)
+# the text an amount is stored as (schema.ExactDecimal: a Decimal's exact text, floats refused)
+_EXACT = schema.ExactDecimal()
 INSERT_FILL = sqlite_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
 _upsert_position = sqlite_insert(schema.positions)
 UPSERT_POSITION = _upsert_position.on_conflict_do_update(
@@ -129,7 +134,14 @@ class LedgerWriter:
         (storage/thinning.py) in the same transaction. Returns the pass made, if any."""
         if not equity:
             return None
-        conn.execute(insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity])
+        # A plain executemany of tuples: SQLAlchemy Core's per-row work (parameter dicts, the
+        # bind processors) cost more than SQLite's insert itself, and this runs for every batch
+        # of samples of every bot. The amounts go through the column type's own check.
+        exact, d = _EXACT.process_bind_param, conn.dialect
+        conn.exec_driver_sql(
+            INSERT_EQUITY,
+            [(bot_id, p.bot, p.ts, exact(p.equity, d), exact(p.cash, d)) for p in equity],
+        )
         last = self._thinned.get(bot_id)
         if not thinning.due(last, max(p.ts for p in equity)):
             return None
