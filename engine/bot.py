@@ -366,7 +366,8 @@ class BotRunner:
         orders: list[Order] = []
         fills: list[Fill] = []
         failure: Exception | None = None
-        if not decision.is_hold:
+        hold = decision.is_hold
+        if not hold:
             verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
             for intent in verdict.intents:
                 try:
@@ -381,7 +382,7 @@ class BotRunner:
                 fills.extend(f)
         self.last_decision_ts = ts
         keep = None  # a rule's hold is neither stored nor remembered: no record to build
-        if not decision.is_hold or decision.source != "rule":
+        if not hold or decision.source != "rule":
             keep = _record(decision, verdict, orders)
             if failure is not None:
                 why = f"order failed: {type(failure).__name__}: {failure}"

@@ -46,6 +46,12 @@ UPSERT_ORDER = _upsert_order.on_conflict_do_update(
 INSERT_EQUITY = (
     f"INSERT INTO {equity_points.name} (bot_id, bot, ts, equity, cash) VALUES (?, ?, ?, ?, ?)"
 )
+_RISK_COLS = ("bot", "peak_equity", "day", "day_start_equity", "updated_ts")
+UPSERT_RISK = (
+    f"INSERT INTO {schema.risk_state.name} (bot_id, {', '.join(_RISK_COLS)}) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bot_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RISK_COLS)
+)
 # the text an amount is stored as (schema.ExactDecimal: a Decimal's exact text, floats refused)
 _EXACT = schema.ExactDecimal()
 INSERT_FILL = sqlite_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
@@ -153,16 +159,18 @@ class LedgerWriter:
 
     @staticmethod
     def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
-        table = schema.risk_state
-        values = {
-            "bot": bot,
-            "peak_equity": state.peak_equity,
-            "day": state.day,
-            "day_start_equity": state.day_start_equity,
-            "updated_ts": now,
-        }
-        stmt = sqlite_insert(table).values(bot_id=bot_id, **values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.bot_id], set_=values))
+        exact, d = _EXACT.process_bind_param, conn.dialect
+        conn.exec_driver_sql(
+            UPSERT_RISK,
+            (
+                bot_id,
+                bot,
+                exact(state.peak_equity, d),
+                state.day,
+                exact(state.day_start_equity, d),
+                now,
+            ),
+        )
 
     def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
         """Insert new bots all at once or not at all (an import): one transaction, which also
