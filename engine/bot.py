@@ -187,8 +187,15 @@ class BotRunner:
                 if self._pace is not None:
                     await self._pace()  # inside the try: a halt here still marks the item done
                 if isinstance(item, list):  # a lockstep candle: its ticks and bars, in order
+                    pf = self.portfolio
                     for one in item:
+                        if type(one) is Tick and not pf.holds(one.key.symbol):
+                            # Nothing held in the symbol: no stop to check, only the mark moves
+                            # (what ``_on_tick`` does then, without its coroutine).
+                            self.marks[one.key.symbol] = _price(one.price)
+                            continue
                         await self._handle(one)
+                        pf = self.portfolio  # a failed write rebuilds it
                 else:
                     await self._handle(item)
             finally:
@@ -299,6 +306,16 @@ class BotRunner:
             self._not_ready_said = ""
         if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
             return
+        if self.strategy.decides_by_rule:
+            # A rule's decision needs no context: the signals first, the held positions (the
+            # dust rule) only where a signal asks, and no Decimal equity (the risk check
+            # computes its own when a decision is not a hold).
+            self.cycles += 1
+            decision = self.strategy.rule_decision(
+                self.name, ts, self.config.symbols, self.views, self.frames, self._holds
+            )
+            await self._decided(decision, ts)
+            return
         ctx = DecisionContext(
             bot=self.name,
             ts=ts,
@@ -329,6 +346,10 @@ class BotRunner:
         except BudgetExceeded as e:
             await self._budget_pause(e, ts)
             return
+        await self._decided(decision, ts)
+
+    async def _decided(self, decision: Decision, ts: int) -> None:
+        """Act on a decision under the bot's lock (unless a hold or a pause came meanwhile)."""
         async with self.lock:
             # checked under the lock, right before acting: a hold that began while this
             # decision was made or waited for the lock stores it, not acted on
@@ -345,7 +366,8 @@ class BotRunner:
         orders: list[Order] = []
         fills: list[Fill] = []
         failure: Exception | None = None
-        if not decision.is_hold:
+        hold = decision.is_hold
+        if not hold:
             verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
             for intent in verdict.intents:
                 try:
@@ -360,7 +382,7 @@ class BotRunner:
                 fills.extend(f)
         self.last_decision_ts = ts
         keep = None  # a rule's hold is neither stored nor remembered: no record to build
-        if not decision.is_hold or decision.source != "rule":
+        if not hold or decision.source != "rule":
             keep = _record(decision, verdict, orders)
             if failure is not None:
                 why = f"order failed: {type(failure).__name__}: {failure}"
@@ -397,6 +419,10 @@ class BotRunner:
             return None
         mark = self.marks.get(symbol, pos.avg_entry)
         return pos if sellable(pos.qty, mark, self._rules(symbol)) > 0 else None
+
+    def _holds(self, symbol: str) -> bool:
+        """Whether a strategy sees ``symbol`` as held (a position that is not dust)."""
+        return self.portfolio.holds(symbol) and self.tradable(symbol) is not None
 
     def tradable_positions(self) -> dict[str, Position]:
         """What strategies see as held: dust is flat to them (it cannot be sold)."""

@@ -32,6 +32,9 @@ class _Lot:
     take_profit: Decimal | None
     opened_ts: int
     closed: bool = False  # only dust is left: its round trip is counted already
+    # The Position read of this lot (a Decimal division), built on first read and dropped by
+    # every change of the lot: ticks and cycles read it far more often than fills change it.
+    view: Position | None = None
 
 
 class Portfolio:
@@ -77,6 +80,15 @@ class Portfolio:
         lot = self._lots.get(symbol)
         return None if lot is None else self._position(symbol, lot)
 
+    def holds(self, symbol: str) -> bool:
+        """Whether any of ``symbol`` is held (dust included): ``position`` would not be None."""
+        return symbol in self._lots
+
+    @property
+    def flat(self) -> bool:
+        """Nothing held at all (not even dust)."""
+        return not self._lots
+
     def cost_basis(self) -> Decimal:
         return sum((lot.cost for lot in self._lots.values()), ZERO)
 
@@ -117,6 +129,9 @@ class Portfolio:
         with localcontext() as ctx:
             ctx.prec = 60  # products of 8-decimal quantities and prices never round here
             pnl = self._apply(fill)
+        lot = self._lots.get(fill.symbol)
+        if lot is not None:
+            lot.view = None  # qty, cost or the round trip changed
         self.last_fill_ts = max(self.last_fill_ts, fill.ts)
         return pnl
 
@@ -192,9 +207,13 @@ class Portfolio:
     ) -> None:
         lot = self._lots[symbol]
         lot.stop_loss, lot.take_profit = stop_loss, take_profit
+        lot.view = None
 
     @staticmethod
     def _position(symbol: str, lot: _Lot) -> Position:
-        return Position(
-            symbol, lot.qty, lot.cost / lot.qty, lot.stop_loss, lot.take_profit, lot.opened_ts
-        )
+        view = lot.view
+        if view is None:
+            view = lot.view = Position(
+                symbol, lot.qty, lot.cost / lot.qty, lot.stop_loss, lot.take_profit, lot.opened_ts
+            )
+        return view

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection
 
 from .schema import equity_points
 
@@ -81,16 +81,21 @@ def _align(ts: int, step: int) -> int:
     return ts // step * step
 
 
+# The statements of a pass as plain SQL on the writer's connection (a pass runs in the writer
+# thread beside the engine: SQLAlchemy Core's per-statement Python cost more than SQLite here).
+_T = equity_points.name
+SPAN = f"SELECT min(ts), max(ts) FROM {_T} WHERE bot_id = ?"
+ROWS = f"SELECT id, ts, equity FROM {_T} WHERE bot_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id"
+BEFORE = f"SELECT max(ts) FROM {_T} WHERE bot_id = ? AND ts < ?"
+
+
 def _rows(conn: Connection, bot_id: int, lo: int, hi: int) -> list[tuple[int, int, Decimal]]:
-    t = equity_points.c
-    query = select(t.id, t.ts, t.equity).where(t.bot_id == bot_id, t.ts >= lo, t.ts < hi)
-    return [(int(i), int(ts), eq) for i, ts, eq in conn.execute(query.order_by(t.ts, t.id))]
+    found = conn.exec_driver_sql(ROWS, (bot_id, lo, hi))
+    return [(int(i), int(ts), Decimal(eq)) for i, ts, eq in found]
 
 
 def _before(conn: Connection, bot_id: int, lo: int) -> int | None:
-    t = equity_points.c
-    found = conn.execute(select(func.max(t.ts)).where(t.bot_id == bot_id, t.ts < lo))
-    value = found.scalar_one_or_none()
+    value = conn.exec_driver_sql(BEFORE, (bot_id, lo)).scalar_one_or_none()
     return None if value is None else int(value)
 
 
@@ -103,8 +108,7 @@ def thin(conn: Connection, bot_id: int, last: Thinned | None) -> Thinned | None:
     """One pass over the bot's points, in the caller's transaction; returns where it stopped
     (None: the bot has no points). ``last`` (None after a start) limits the pass to the rows
     that aged into a coarser tier since; without it a pass starts from the oldest point."""
-    t = equity_points.c
-    span = conn.execute(select(func.min(t.ts), func.max(t.ts)).where(t.bot_id == bot_id)).one()
+    span = conn.exec_driver_sql(SPAN, (bot_id,)).one()
     if span[1] is None:
         return None
     oldest, newest = int(span[0]), int(span[1])
@@ -131,6 +135,6 @@ def thin(conn: Connection, bot_id: int, last: Thinned | None) -> Thinned | None:
 def _delete(conn: Connection, ids: Iterable[int]) -> None:
     batch = list(ids)
     for start in range(0, len(batch), 500):  # well under SQLite's bound-parameter limit
-        conn.execute(
-            delete(equity_points).where(equity_points.c.id.in_(batch[start : start + 500]))
-        )
+        part = tuple(batch[start : start + 500])
+        marks = ", ".join("?" * len(part))
+        conn.exec_driver_sql(f"DELETE FROM {_T} WHERE id IN ({marks})", part)

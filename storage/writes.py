@@ -43,6 +43,17 @@ UPSERT_ORDER = _upsert_order.on_conflict_do_update(
         "take_profit": _upsert_order.excluded.take_profit,
     },
 )
+INSERT_EQUITY = (
+    f"INSERT INTO {equity_points.name} (bot_id, bot, ts, equity, cash) VALUES (?, ?, ?, ?, ?)"
+)
+_RISK_COLS = ("bot", "peak_equity", "day", "day_start_equity", "updated_ts")
+UPSERT_RISK = (
+    f"INSERT INTO {schema.risk_state.name} (bot_id, {', '.join(_RISK_COLS)}) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (bot_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _RISK_COLS)
+)
+# the text an amount is stored as (schema.ExactDecimal: a Decimal's exact text, floats refused)
+_EXACT = schema.ExactDecimal()
 INSERT_FILL = sqlite_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
 _upsert_position = sqlite_insert(schema.positions)
 UPSERT_POSITION = _upsert_position.on_conflict_do_update(
@@ -129,7 +140,14 @@ class LedgerWriter:
         (storage/thinning.py) in the same transaction. Returns the pass made, if any."""
         if not equity:
             return None
-        conn.execute(insert(equity_points), [convert.equity_to_row(p, bot_id) for p in equity])
+        # A plain executemany of tuples: SQLAlchemy Core's per-row work (parameter dicts, the
+        # bind processors) cost more than SQLite's insert itself, and this runs for every batch
+        # of samples of every bot. The amounts go through the column type's own check.
+        exact, d = _EXACT.process_bind_param, conn.dialect
+        conn.exec_driver_sql(
+            INSERT_EQUITY,
+            [(bot_id, p.bot, p.ts, exact(p.equity, d), exact(p.cash, d)) for p in equity],
+        )
         last = self._thinned.get(bot_id)
         if not thinning.due(last, max(p.ts for p in equity)):
             return None
@@ -141,16 +159,18 @@ class LedgerWriter:
 
     @staticmethod
     def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
-        table = schema.risk_state
-        values = {
-            "bot": bot,
-            "peak_equity": state.peak_equity,
-            "day": state.day,
-            "day_start_equity": state.day_start_equity,
-            "updated_ts": now,
-        }
-        stmt = sqlite_insert(table).values(bot_id=bot_id, **values)
-        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.bot_id], set_=values))
+        exact, d = _EXACT.process_bind_param, conn.dialect
+        conn.exec_driver_sql(
+            UPSERT_RISK,
+            (
+                bot_id,
+                bot,
+                exact(state.peak_equity, d),
+                state.day,
+                exact(state.day_start_equity, d),
+                now,
+            ),
+        )
 
     def add_bots(self, configs: Sequence[BotConfig], status: BotStatus) -> None:
         """Insert new bots all at once or not at all (an import): one transaction, which also

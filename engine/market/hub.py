@@ -339,6 +339,9 @@ class MarketHub:
             # Lockstep: a subscriber that takes batches (a BotRunner) gets the candle's ticks
             # and bar as ONE inbox item, a list in the order they would have come one by one.
             batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] = {}
+            # Lockstep: nothing awaits until the batches are handed over, so each stream's
+            # readers (and where their items go) are looked up once per candle.
+            sinks = {s.key: self._sinks(s, batches) for s, _ in candles} if lockstep else {}
             paths = [(s, intra_candle_prices(c)) for s, c in candles]
             for phase in range(4):
                 if not lockstep:
@@ -347,8 +350,11 @@ class MarketHub:
                     tick = Tick(
                         s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4, prices[phase]
                     )
+                    if lockstep:
+                        _deliver(sinks[s.key], tick)
+                        continue
                     for sub, _ in list(s.subscribers.values()):
-                        self._send(sub, tick, batches if lockstep else None)
+                        self._send(sub, tick, None)
             if not lockstep:
                 await self._sleep_until(close_ts)
             self.virtual_ms = close_ts
@@ -357,9 +363,14 @@ class MarketHub:
                 s.push(c)  # the indicators are updated with the candle (window.py)
                 self.computations[s.key] += 1
                 bar = Bar(s.key, c, s.view(s.key), close_ts)
-                for sub, _ in list(s.subscribers.values()):
-                    self._send(sub, bar, batches if lockstep else None)
-                    touched[sub.name] = sub
+                if lockstep:
+                    _deliver(sinks[s.key], bar)
+                    for sub, _ in sinks[s.key]:
+                        touched[sub.name] = sub
+                else:
+                    for sub, _ in list(s.subscribers.values()):
+                        self._send(sub, bar, None)
+                        touched[sub.name] = sub
                 s.next_close = close_ts + s.step_ms
             for sub, items in batches.values():
                 sub.inbox.put_nowait(items)
@@ -370,6 +381,22 @@ class MarketHub:
                     await asyncio.sleep(self.sim.yield_s)
             else:
                 await asyncio.sleep(0)
+
+    @staticmethod
+    def _sinks(
+        s: _Stream, batches: dict[str, tuple[Subscriber, list[Tick | Bar]]]
+    ) -> list[tuple[Subscriber, list[Tick | Bar] | None]]:
+        """Each reader of ``s`` with its batch (created here), or None: into its inbox."""
+        out: list[tuple[Subscriber, list[Tick | Bar] | None]] = []
+        for sub, _ in list(s.subscribers.values()):
+            if not getattr(sub, "takes_batches", False):
+                out.append((sub, None))
+                continue
+            entry = batches.get(sub.name)
+            if entry is None:
+                batches[sub.name] = entry = (sub, [])
+            out.append((sub, entry[1]))
+        return out
 
     @staticmethod
     def _send(
@@ -405,3 +432,11 @@ class MarketHub:
         delay = target - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+def _deliver(sinks: list[tuple[Subscriber, list[Tick | Bar] | None]], item: Tick | Bar) -> None:
+    for sub, batch in sinks:
+        if batch is None:
+            sub.inbox.put_nowait(item)
+        else:
+            batch.append(item)

@@ -123,22 +123,44 @@ class Strategy(ABC):
         return None
 
     async def decide(self, ctx: DecisionContext) -> Decision:
+        return self.rule_decision(
+            ctx.bot, ctx.ts, ctx.config.symbols, ctx.views, ctx.frames, ctx.positions.__contains__
+        )
+
+    @property
+    def decides_by_rule(self) -> bool:
+        """True when this strategy decides by ``signal`` alone (neither ``decide`` nor
+        ``wants_decision`` overridden): a live bot may then call ``rule_decision`` without
+        building a ``DecisionContext``."""
+        cls = type(self)
+        return cls.decide is Strategy.decide and cls.wants_decision is Strategy.wants_decision
+
+    def rule_decision(
+        self,
+        bot: str,
+        ts: int,
+        symbols: Sequence[str],
+        views: Mapping[str, MarketView],
+        frames: Mapping[str, pd.DataFrame],
+        held: Callable[[str], bool],
+    ) -> Decision:
+        """What ``decide`` answers: per symbol, ``signal`` at the newest candle turned into an
+        action; ``held(symbol)`` is asked only when the signal is ENTER or EXIT."""
         items = []
         texts = []
         warmup = self.warmup()
-        for symbol in ctx.config.symbols:
-            view = ctx.views.get(symbol)
+        for symbol in symbols:
+            view = views.get(symbol)
             if view is None:  # a context made of frames only
-                frame = ctx.frames.get(symbol)
+                frame = frames.get(symbol)
                 view = None if frame is None else FrameView(frame)
             if view is None or len(view) < warmup:
                 items.append(SymbolDecision(symbol, Action.HOLD, reasoning="warming up"))
                 continue
             sig = self.signal(view)
-            held = symbol in ctx.positions
-            if sig == ENTER and not held:
+            if sig == ENTER and not held(symbol):
                 action = Action.BUY
-            elif sig == EXIT and held:
+            elif sig == EXIT and held(symbol):
                 action = Action.CLOSE
             else:
                 action = Action.HOLD
@@ -150,7 +172,7 @@ class Strategy(ABC):
                 else f"{symbol}: {action.value.upper()}"
             )
         text = "\n".join(texts)
-        return Decision(ctx.bot, ctx.ts, tuple(items), reasoning=text, source="rule")
+        return Decision(bot, ts, tuple(items), reasoning=text, source="rule")
 
 
 def _side(fast: float, slow: float) -> float:
