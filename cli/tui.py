@@ -75,7 +75,7 @@ def run_tui(args: argparse.Namespace) -> int:
         return _run(SocketClient(sock, db=db), settings, notices)
 
     from oxbot.app.inprocess import InProcessClient  # noqa: PLC0415
-    from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
+    from oxbot.app.runtime import RuntimeOptions, alert_options, build_engine, exchange_options  # noqa: PLC0415
     from oxbot.cli.run import sim_config  # noqa: PLC0415
 
     opts = RuntimeOptions(
@@ -86,6 +86,7 @@ def run_tui(args: argparse.Namespace) -> int:
         offer_demo=not db.exists(),
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
         **exchange_options(),
+        **alert_options(),
     )
     client = InProcessClient(lambda: build_engine(opts, control_socket=sock))
     client.open()  # a locked or newer database fails here, with its message, before any UI
