@@ -162,7 +162,7 @@ class Route:
     events: frozenset[str]
     per_minute: int
     resolve: Callable[[], str | None]  # runs on the route's thread (keyring calls block)
-    send: Callable[[str, str], tuple[bool, str]] = field(default=deliver)
+    send: Callable[[str, str], tuple[bool, str]] = field(default=deliver)  # (url, body)
     pending: deque[Alert] = field(default_factory=deque)
     dropped: int = 0
     delivered: int = 0  # alerts (not messages) delivered
@@ -281,7 +281,7 @@ class AlertService:
                     continue
                 batch = list(route.pending)
                 route.pending.clear()
-            ok, why = route.send(summary(batch), TITLE)
+            ok, why = route.send(url, summary(batch))
             now = time.monotonic()
             if ok:
                 sent.append(now)
