@@ -102,9 +102,13 @@ def summary(alerts: list[Alert]) -> str:
         counts[a.kind] = counts.get(a.kind, 0) + 1
     head = ", ".join(f"{n} {KIND_WORDS[k][n != 1]}" for k, n in counts.items())
     shown = alerts[-SUMMARY_LINES:]
-    lines = [a.text for a in shown]
-    if len(alerts) > len(shown):
-        lines.insert(0, f"... {len(alerts) - len(shown)} earlier not shown")
+    # A PANIC, an error or a stop older than the newest lines is still shown (first).
+    older = [a for a in alerts[: -len(shown)] if a.kind not in ("fill", "sl_tp")]
+    older = older[-SUMMARY_LINES:]
+    lines = [a.text for a in (*older, *shown)]
+    hidden = len(alerts) - len(shown) - len(older)
+    if hidden:
+        lines.insert(len(older), f"... {hidden} more not shown")
     return f"{head} since the last message:\n" + "\n".join(lines)
 
 
@@ -196,6 +200,13 @@ class AlertService:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._unlisten = self.bus.listen(self.offer)
+        for route in self.routes:
+            log.info(
+                "alerts: %s gets %s, at most %d messages a minute",
+                route.name,
+                ", ".join(sorted(route.events)),
+                route.per_minute,
+            )
         for route in self.routes:
             t = threading.Thread(
                 target=self._run, args=(route,), name=f"oxbot-alert-{route.name}", daemon=True

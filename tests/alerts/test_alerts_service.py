@@ -71,7 +71,12 @@ def test_summary_counts_kinds_and_keeps_the_newest_lines():
     burst = [alert_of(fill(i)) for i in range(12)] + [alert_of(fill(99, "stop_loss"))]
     text = summary(burst)
     assert text.startswith("12 fills, 1 stop-loss/take-profit exit since the last message:")
-    assert "@ 60099" in text and "@ 60000 " not in text and "3 earlier not shown" in text
+    assert "@ 60099" in text and "@ 60000 " not in text and "3 more not shown" in text
+    panic = alert_of(CommandDone(command="PanicAll", message="all flat"))
+    text = summary([panic] + burst)
+    assert text.startswith("1 PANIC, 12 fills, 1 stop-loss/take-profit exit since")
+    assert text.splitlines()[1] == "PANIC: all flat"  # older than the newest lines, still shown
+    assert text.splitlines()[2] == "... 3 more not shown"
 
 
 def test_a_bad_url_names_apprise_schemes():
@@ -110,7 +115,7 @@ async def test_fills_and_panic_reach_the_webhook_rate_limited(webhook):
     assert first["message"] == "b1: buy 0.01 BTC/USDT @ 60000 (entry)"
     burst = webhook.posts[1]["message"]
     assert burst.startswith("60 fills, 1 PANIC, 1 engine stop since the last message:\n")
-    assert "PANIC: every bot stopped" in burst and "52 earlier not shown" in burst
+    assert "PANIC: every bot stopped" in burst and "52 more not shown" in burst
     assert fast.messages() == ["engine stopped"]
     assert svc.routes[0].delivered == 63 and svc.routes[0].messages == 2
 
