@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from module_loading import load_by_path
 from waiting import wait_until
+
+OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 
 hooks = load_by_path(
     "alerts_webhook", Path(__file__).resolve().parents[1] / "alerts" / "alerts_webhook.py"
@@ -97,3 +100,59 @@ def test_a_hanging_webhook_neither_slows_nor_holds_the_engine(home, fast_bots, r
     assert code == 0 and took < 5, took  # the flush gives up after 3 s
     assert with_hang >= without / 5, (with_hang, without)
     assert "alerts: hook: " in stuck.text() and "not sent at stop" in stuck.text()
+
+
+UNLOCK = "echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null"
+
+
+def test_a_url_added_to_the_real_keyring_drives_the_headless_engine(home, fast_bots):
+    """`oxbot alerts add` into a real gnome-keyring (inside dbus-run-session, as
+    tests/keyring_live does), then the headless engine in the same session reads it there."""
+    import shlex
+    import shutil
+    import subprocess
+
+    missing = [t for t in ("dbus-run-session", "gnome-keyring-daemon") if not shutil.which(t)]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not found: `apt-get install -y dbus gnome-keyring`")
+    hook = hooks.Webhook()
+    log = home.root / "keyring-engine.log"
+    try:
+        _settings(home)
+        for bot in fast_bots:
+            home.add_bot(*bot, "--start")
+        oxbot = " ".join(shlex.quote(a) for a in [*OXBOT, "--db", str(home.db)])
+        script = (
+            f"{UNLOCK}; echo {shlex.quote(hook.url)} | {oxbot} alerts add hook --stdin "
+            f"&& exec {oxbot} run --headless --sim-speed max"
+        )
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                ["dbus-run-session", "--", "sh", "-c", script],
+                env=home.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                wait_until(
+                    lambda: hook.posts or proc.poll() is not None,
+                    40,
+                    "an alert from the engine",
+                    detail=lambda: log.read_text(errors="replace")[-3000:],
+                )
+                text = log.read_text(errors="replace")
+                assert hook.posts, text[-3000:]
+                assert "saved alert hook: URL in the keyring" in text
+                home.ok("stop")
+                assert proc.wait(15) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+    finally:
+        hook.close()
+    settings = (home.root / "config" / "settings.json").read_text()
+    assert hook.url not in settings and str(hook.port) not in settings
+    assert hook.messages()[-1].endswith("engine stopped")
