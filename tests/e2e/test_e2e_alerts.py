@@ -4,9 +4,9 @@ rate-limited to a bounded count, and the engine stopping is the last message; a 
 never answers neither slows the engine (cycles a second of the same order as without alerts)
 nor delays its stop.
 
-The engine subprocess reads the URL from OXBOT_ALERT_HOOK_URL (the read-only environment
-source of storage/alert_urls.py): a keyring entry written by `oxbot alerts add` in another
-process is covered by tests/alerts/test_alerts_cli.py with the in-memory test keyring."""
+The first two engines read the URL from OXBOT_ALERT_HOOK_URL (the read-only environment
+source of storage/alert_urls.py); the last one reads it from a real gnome-keyring where
+`oxbot alerts add` put it (inside dbus-run-session, as tests/keyring_live does)."""
 
 from __future__ import annotations
 
