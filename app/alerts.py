@@ -117,6 +117,9 @@ def deliver(url: str, body: str, title: str = TITLE) -> tuple[bool, str]:
     timeouts (``cto``/``rto`` URL arguments, 4 s each by default)."""
     import apprise  # noqa: PLC0415
 
+    # apprise's own lines (one per message, one per failure) stay out of oxbot's log: the
+    # reason of a failure is captured below and reported by the service, once, in its words.
+    logging.getLogger("apprise").propagate = False
     sender = apprise.Apprise()
     if not sender.add(url):
         return False, "apprise does not understand this URL"
