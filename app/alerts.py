@@ -295,7 +295,10 @@ class AlertService:
                     continue
                 batch = list(route.pending)
                 route.pending.clear()
-            ok, why = route.send(url, summary(batch))
+            try:
+                ok, why = route.send(url, summary(batch))
+            except Exception as e:  # noqa: BLE001 - a plugin's bug must not end the route
+                ok, why = False, f"{type(e).__name__}: {e}"
             now = time.monotonic()
             if ok:
                 sent.append(now)
