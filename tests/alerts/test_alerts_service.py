@@ -62,8 +62,15 @@ def test_events_map_to_alert_kinds():
     assert alert_of(CommandDone(command="PanicAll", message="3 bots stopped")).kind == "panic"
     assert alert_of(EngineStateChanged(state="stopped")).kind == "engine_stopped"
     assert alert_of(EngineStateChanged(state="running")) is None
-    budget = Notice(level="warning", message="llm1 paused: daily LLM budget of $1 reached")
+    # the texts of engine/bot.py _budget_pause / _budget_resume and engine/llm/strategy.py
+    budget = Notice(
+        level="warning",
+        message="llm1 paused: bot llm1 reached its daily LLM budget ($1.0000 of $1); it "
+        "decides again after 00:00 UTC, or raise daily_budget_usd",
+    )
     assert alert_of(budget).kind == "budget"
+    resumed = "llm1 resumed: a new UTC day, its daily LLM budget is available again"
+    assert alert_of(Notice(level="info", message=resumed)) is None
     assert alert_of(Notice(level="warning", message="alerts: hook failed")) is None
 
 
