@@ -48,6 +48,8 @@ class RuntimeOptions:
     # The engine's wall clock (tests move it across a UTC day); None: the real one. LLM budgets
     # count per day of this clock.
     clock: Any = None
+    # Where alerts go (app/alerts.py Route list, from the `alerts` settings); empty: none.
+    alerts: list[Any] = field(default_factory=list)
 
 
 def llm_key_resolver(opts: RuntimeOptions) -> Callable[[str], str | None]:
@@ -241,6 +243,20 @@ def exchange_options(settings: Path | None = None) -> dict[str, Any]:
     return {"exchanges": exchanges, "exchanges_error": error}
 
 
+def alert_options(settings: Path | None = None) -> dict[str, Any]:
+    """RuntimeOptions fields from the user's `alerts` settings (strictly read; unreadable ones
+    are logged and send nothing). Each URL is read from the keyring later, on its route's own
+    thread, so a slow keyring never delays start-up."""
+    from oxbot.app.alerts import routes_from_settings  # noqa: PLC0415
+    from oxbot.storage.alert_urls import get_url  # noqa: PLC0415
+    from oxbot.storage.settings import load_alert_settings  # noqa: PLC0415
+
+    routes, error = load_alert_settings(settings)
+    if error:
+        log.warning("%s", error)
+    return {"alerts": routes_from_settings(routes, get_url)}
+
+
 def endpoint_configurer(exchange_id: str) -> Callable[[Any], None] | None:
     """``configure(client)`` pointing a CLI command's ccxt client where the user's settings
     say (sandbox, url, proxy); None when they say nothing for ``exchange_id``. Unreadable
@@ -313,6 +329,10 @@ async def build_engine(
             clock=opts.clock,
             key_check=key_check(opts),
         )
+        if opts.alerts:
+            from oxbot.app.alerts import AlertService  # noqa: PLC0415
+
+            engine.services.append(AlertService(engine.bus, opts.alerts, engine.now_ms))
         if control_socket is not None:
             from oxbot.remote.server import ControlServer  # noqa: PLC0415
 

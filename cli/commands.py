@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from oxbot.cli import alerts as cli_alerts
 from oxbot.cli import backtest as cli_backtest
 from oxbot.cli import bots as cli_bots
 from oxbot.cli import control as cli_control
@@ -22,6 +23,7 @@ REGISTRARS = [
     cli_data.register,
     cli_doctor.register,
     cli_keys.register,
+    cli_alerts.register,
     cli_remote.register,
     cli_control.register,
     cli_reads.register,

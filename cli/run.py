@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         )
     from oxbot.app.headless import serve  # noqa: PLC0415
     from oxbot.app.logs import setup_logging  # noqa: PLC0415
-    from oxbot.app.runtime import RuntimeOptions, exchange_options  # noqa: PLC0415
+    from oxbot.app.runtime import RuntimeOptions, alert_options, exchange_options  # noqa: PLC0415
     from oxbot.remote.server import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
     from oxbot.storage.settings import load_settings  # noqa: PLC0415
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         demo=args.demo,  # (a snapshot each second feeds attached cockpits)
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
         **exchange_options(),
+        **alert_options(),
     )
     every = args.status_every if args.status_every is not None else settings.status_every_min
     sock = socket_path_for(db.resolve(), runtime_dir())

@@ -84,7 +84,12 @@ def run_tui(args: argparse.Namespace) -> int:
     async def build() -> Any:
         """On the engine thread, once the first frame is up: the engine's imports (pandas,
         SQLAlchemy, the strategies) and its database take most of the start-up."""
-        from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
+        from oxbot.app.runtime import (  # noqa: PLC0415
+            RuntimeOptions,
+            alert_options,
+            build_engine,
+            exchange_options,
+        )
         from oxbot.engine.market.sim import SimConfig  # noqa: PLC0415
 
         opts = RuntimeOptions(
@@ -95,6 +100,7 @@ def run_tui(args: argparse.Namespace) -> int:
             offer_demo=offer_demo,
             price_table=dict(settings.llm_prices) if settings.llm_prices else {},
             **exchange_options(),
+            **alert_options(),
         )
         return await build_engine(opts, control_socket=sock)
 

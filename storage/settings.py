@@ -101,6 +101,32 @@ class ExchangeSettings(BaseModel):
         )
 
 
+# What an alert route can be sent: app/alerts.py maps engine events to these kinds.
+ALERT_EVENTS = ("fill", "sl_tp", "error", "budget", "panic", "engine_stopped")
+ALERT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+class AlertRoute(BaseModel):
+    """One alert destination (``"alerts": {"phone": {"events": ["fill", "panic"]}}``): its
+    apprise URL lives in the keyring under the route's name (storage/alert_urls.py), never here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[str] = Field(default_factory=lambda: list(ALERT_EVENTS))
+    per_minute: int = Field(default=6, ge=1, le=120)  # messages; more are summarised in one
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[str]) -> list[str]:
+        unknown = [e for e in v if e not in ALERT_EVENTS]
+        if unknown:
+            raise ValueError(
+                f"unknown alert event {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(ALERT_EVENTS)}"
+            )
+        return v
+
+
 def _checked(check: Any, value: str, *args: str) -> str:
     try:
         return str(check(value, *args))
@@ -123,6 +149,18 @@ class Settings(BaseModel):
     llm_prices: dict[str, dict[str, str]] = Field(default_factory=dict)
     # ccxt exchange id -> where its requests go (sandbox, url, proxy, ...)
     exchanges: dict[str, ExchangeSettings] = Field(default_factory=dict)
+    # alert name -> which events go there (the URL is in the keyring)
+    alerts: dict[str, AlertRoute] = Field(default_factory=dict)
+
+    @field_validator("alerts")
+    @classmethod
+    def _alert_names(cls, v: dict[str, AlertRoute]) -> dict[str, AlertRoute]:
+        for name in v:
+            if not ALERT_NAME.match(name):
+                raise ValueError(
+                    f"alert name {name!r}: use lowercase letters, digits, - and _ (max 32)"
+                )
+        return v
 
     @field_validator("llm_prices")
     @classmethod
@@ -200,6 +238,31 @@ def load_exchange_settings(path: Path | None = None) -> tuple[dict[str, Exchange
         return {}, (
             f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}; LIVE bots "
             "stay stopped until it is fixed (oxbot will not guess where orders go)"
+        )
+
+
+def load_alert_settings(path: Path | None = None) -> tuple[dict[str, AlertRoute], str]:
+    """The ``alerts`` settings, strictly: (routes by name, "") or ({}, why they cannot be
+    read, naming the file and the key)."""
+    path = path or settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}, ""
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        return (
+            {},
+            f"{path} cannot be read ({type(e).__name__}); no alerts are sent until it is fixed",
+        )
+    raw = data.get("alerts", {}) if isinstance(data, dict) else {}
+    try:
+        return dict(Settings.model_validate({"alerts": raw}).alerts), ""
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        return {}, (
+            f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}; no alerts are sent "
+            "until it is fixed"
         )
 
 
