@@ -13,9 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from .messages import Event, ReconcileItem
 from .models import Fill, Order, OrderIntent
+
+if TYPE_CHECKING:  # engine/messages.py is heavy to import and a backtest needs none of it
+    from .messages import Event, ReconcileItem
 
 
 @dataclass(frozen=True, slots=True)

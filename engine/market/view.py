@@ -92,14 +92,16 @@ class MarketView:
         return out
 
     def frame(self) -> pd.DataFrame:
-        """The window as a DataFrame (built once per view, shared: do not modify it)."""
+        """The window as a DataFrame: built once per view, and each call gets its own shallow
+        copy, so a reader that edits it (``frame["x"] = ...``, ``.loc[...] = ...``) changes
+        nothing another bot reads (pandas >= 3 copies on write; the copy itself is cheap)."""
         if self._frame is None:
             data: dict[str, Any] = {"ts": self._ts[self._start : self._end].copy()}
             m = self._m[self._start : self._end]
             for col in self._order:
                 data[col] = m[:, self._cols[col]].copy()
             self._frame = pd.DataFrame(data)
-        return self._frame
+        return self._frame.copy(deep=False)
 
 
 class FrameView(MarketView):

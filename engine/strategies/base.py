@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,10 @@ from pydantic import BaseModel, ConfigDict
 from ..arrays import Floats, Signals
 from ..market.indicators import IndicatorSpec
 from ..market.view import FrameView, MarketView
-from ..messages import LlmFigures
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
+
+if TYPE_CHECKING:  # engine/messages.py builds ~120 dataclasses: not for a backtest
+    from ..messages import LlmFigures
 
 ENTER, EXIT, NONE = 1, -1, 0
 
