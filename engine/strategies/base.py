@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from ..arrays import Floats, Signals
 from ..market.indicators import IndicatorSpec
 from ..market.view import FrameView, MarketView
+from ..market.window import bars_needed
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
 if TYPE_CHECKING:  # engine/messages.py builds ~120 dataclasses: not for a backtest
@@ -82,7 +83,17 @@ class Strategy(ABC):
         """ENTER, EXIT or NONE at the newest candle of ``view`` (live trading, per candle): the
         last row of ``signals``. Override it to skip building a frame per candle; it must give
         what ``signals`` gives over the whole history at that row."""
-        return int(self.signals(view.frame())[-1])
+        return int(self.signals(self._live_frame(view))[-1])
+
+    def _live_frame(self, view: MarketView) -> pd.DataFrame:
+        """The frame live trading hands ``signals``/``explain``: the newest ``bars_needed``
+        rows (the strategy's warm-up, at least WINDOW), whatever longer window another bot on
+        the stream made the view keep, so a strategy reads the same live alone or not."""
+        frame = view.frame()
+        n = bars_needed(self)
+        if len(frame) > n:
+            frame = frame.iloc[-n:].reset_index(drop=True)
+        return frame
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
         """One line of reasoning for the last bar of ``frame``."""
@@ -93,7 +104,7 @@ class Strategy(ABC):
         when the strategy defines one (override it to read the view directly)."""
         if type(self).explain is Strategy.explain:
             return ""
-        return self.explain(view.frame(), signal)
+        return self.explain(self._live_frame(view), signal)
 
     def wants_decision(self, ctx: DecisionContext) -> bool:
         """Called before `decide` at every cycle; False skips it (trigger-only cadence)."""

@@ -96,3 +96,41 @@ async def test_a_strategy_editing_its_frame_does_not_change_another_bots(
     beside = await _fills(tmp_path, [mutator, reader], csv)
     assert len(alone) > 10
     assert beside == alone
+
+
+class OwnHigh(Strategy):
+    """Computes its own running high over the whole frame it is given (the adversary's F4,
+    an all-time-high breakout): what it
+    sees must not depend on how long a window another bot on the stream made the view keep."""
+
+    name = "test_own_high"
+
+    def indicators(self):
+        return []
+
+    def signals(self, frame):
+        close = frame["close"].to_numpy(float)
+        high = np.maximum.accumulate(close)  # the frame's own running high: start-dependent
+        out = np.zeros(len(close), dtype=np.int8)
+        out[close >= high] = 1
+        out[close < 0.97 * high] = -1
+        return out
+
+
+def test_a_signals_only_strategy_reads_its_own_window_length() -> None:
+    import pandas as pd
+
+    from oxbot.engine.market.view import FrameView
+    from oxbot.engine.market.window import WINDOW
+
+    rng = np.random.default_rng(9)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 2001)))
+    frame = pd.DataFrame({"ts": np.arange(2001), "close": close})
+    s = OwnHigh()
+    flips = 0
+    for end in range(WINDOW + 50, 2001, 7):  # the stream's window: 2001 rows (a long warm-up)
+        long_view = FrameView(frame.iloc[: end + 1].reset_index(drop=True))
+        own = FrameView(frame.iloc[end + 1 - WINDOW : end + 1].reset_index(drop=True))
+        assert s.signal(long_view) == s.signal(own)
+        flips += s.signal(own) != 0
+    assert flips > 0  # the comparison saw signals, not only zeros
