@@ -81,3 +81,137 @@ def test_an_exception_in_the_strategy_names_its_line_and_exits_1(home) -> None:
     r = home.cli("backtest", "--strategy", "boom", "--data", str(candles(home.root / "c.csv")))
     assert r.returncode == 1
     assert r.stderr.strip() == f"oxbot: {path}:12: ValueError: too long", r.stderr
+
+
+FLAKY = """import numpy as np
+from pydantic import Field
+from oxbot.engine.strategies import SMA, Strategy, StrategyParams, cross_signals
+
+class P(StrategyParams):
+    n: int = Field(10, ge=2, le=50)
+
+class S(Strategy):
+    name = "flaky"
+    Params = P
+    def indicators(self):
+        return [SMA(self.params.n), SMA(60)]
+    def signals(self, frame):
+        if self.params.n == 15:
+            raise KeyError("sma_99")
+        if self.params.n == 20:
+            return np.full(len(frame), np.nan)
+        return cross_signals(frame[f"sma_{self.params.n}"].to_numpy(float),
+                             frame["sma_60"].to_numpy(float))
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_sweep_counts_the_sets_whose_run_raised_as_failed_and_goes_on(home, jobs) -> None:
+    path = folder(home) / "flaky.py"
+    path.write_text(FLAKY)
+    data = candles(home.root / "c.csv", 1200)
+    r = home.cli(
+        "backtest", "--strategy", "flaky", "--data", str(data), "--jobs", jobs,
+        "--sweep", "n=5:25:5", timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "2 of 5 combinations failed: " in r.stdout, r.stdout
+    assert f"{path}:15: KeyError: 'sma_99'" in r.stdout
+    assert f"{path}:13: signals returned NaN" in r.stdout
+    assert "Traceback" not in r.stderr
+
+
+LOOK_AHEAD = {  # a strategy body -> what `oxbot strategies check` says
+    "la_rare": (
+        "    def signals(self, frame):\n"
+        "        c = frame['close']\n"
+        "        out = np.zeros(len(frame), dtype=np.int8)\n"
+        "        out[(c.shift(-1) > c * 1.02).to_numpy()] = 1\n"
+        "        return out\n",
+        "look-ahead on the ",
+    ),
+    "la_len": (
+        "    def signals(self, frame):\n"
+        "        c = frame['close'].to_numpy(float)\n"
+        "        out = np.zeros(len(c), dtype=np.int8)\n"
+        "        if len(c) > 1000:\n"
+        "            out[np.append(c[1:], c[-1]) > c * 1.005] = 1\n"
+        "        return out\n",
+        "look-ahead on the cycles candles",
+    ),
+    "la_disagree": (
+        "    def signals(self, frame):\n"
+        "        return np.where(frame['close'].diff() > 0, 1, 0).astype(np.int8)\n"
+        "    def signal(self, view):\n"
+        "        return 0\n",
+        "signal(view) gives 0 at row ",
+    ),
+    "la_cummax": (
+        "    def signals(self, frame):\n"
+        "        c = frame['close']\n"
+        "        return np.where(c >= c.cummax(), 1, 0).astype(np.int8)\n",
+        "when only the last 300 rows are given",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LOOK_AHEAD))
+def test_check_finds_rare_long_live_and_window_look_ahead(home, name: str) -> None:
+    body, said = LOOK_AHEAD[name]
+    path = folder(home) / f"{name}.py"
+    path.write_text(
+        "import numpy as np\nfrom oxbot.engine.strategies import Strategy\n\n"
+        f"class S(Strategy):\n    name = {name!r}\n{body}"
+    )
+    r = home.cli("strategies", "check", str(path))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert said in r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_check_passes_the_built_ins_quickly() -> None:
+    import time
+
+    for name in ("sma_cross", "rsi_reversion", "ema_atr_trend", "bb_rsi_reversion"):
+        started = time.perf_counter()
+        from oxbot.engine.strategies import REGISTRY, check_strategy
+
+        report = check_strategy(REGISTRY[name])
+        assert report.ok, (name, report.errors)
+        assert time.perf_counter() - started < 15  # ~1.5 s alone; the machine is shared
+
+
+def test_an_entry_point_raising_system_exit_only_fails_itself(home) -> None:
+    import os
+
+    site = home.root / "site"
+    (site / "quitter").mkdir(parents=True)
+    (site / "quitter" / "__init__.py").write_text("raise SystemExit('bye')\n")
+    info = site / "quitter-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: quitter\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[oxbot.strategies]\nquit = quitter:Thing\n")
+    env = {**home.env, "PYTHONPATH": str(site) + os.pathsep + home.env.get("PYTHONPATH", "")}
+    r = home.cli("strategies", "list", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "sma_cross" in r.stdout
+    assert "did not load: package quitter (quitter:Thing): SystemExit: bye" in r.stderr
+
+
+def test_new_refuses_a_test_name_and_backtest_says_why_such_a_file_is_skipped(home) -> None:
+    r = home.cli("strategies", "new", "test_x")
+    assert r.returncode == 2 and "files named test_*.py are tests" in r.stderr, r.stderr
+    assert not (home.root / "config" / "strategies" / "test_x.py").exists()
+    path = folder(home) / "test_y.py"
+    path.write_text(HEAD.format(name="test_y") + "        return side * 0\n")
+    r = home.cli("backtest", "--strategy", "test_y", "--data", str(candles(home.root / "c.csv")))
+    assert r.returncode == 2, r.stderr
+    assert f"{path} is not loaded: files named test_*.py or _*.py are tests" in r.stderr
+
+
+def test_a_file_that_never_returns_does_not_hang_built_in_commands(home) -> None:
+    (folder(home) / "loop.py").write_text("while True:\n    pass\n")
+    data = str(candles(home.root / "c.csv"))
+    r = home.cli("backtest", "--strategy", "sma_cross", "--data", data, timeout=60)
+    assert r.returncode == 0, r.stderr
+    home.ok("bots", "add", "b", "--strategy", "sma_cross", "--symbols", "BTC/USDT")
+    assert "b" in home.ok("bots", "list")
