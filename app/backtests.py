@@ -88,10 +88,12 @@ def check_backtestable(name: str) -> None:
 
 def strategy(name: str, params: dict[str, Any]) -> Strategy:
     """The strategy ``name`` with ``params``, checked: ConfigError names a bad parameter."""
-    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy, strategy_class  # noqa: PLC0415
+    from oxbot.engine.strategies.checks import user_code  # noqa: PLC0415
 
     check_backtestable(name)
-    return build_strategy(name, params)
+    with user_code(strategy_class(name)):  # a Params validator of the user's may raise
+        return build_strategy(name, params)
 
 
 def symbol_from_name(path: str) -> str:

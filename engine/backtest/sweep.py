@@ -290,13 +290,21 @@ def check_combos(
     shortest window any of them runs on), and the rest counted by reason."""
     ok: list[dict[str, Value]] = []
     skipped: Counter[str] = Counter()
+    from ..errors import StrategyError  # noqa: PLC0415
+    from ..strategies.checks import user_code  # noqa: PLC0415
+
     for combo in combos:
         try:
-            params = cls.Params(**{**fixed, **combo})
+            with user_code(cls):  # the user's validators and warmup may raise
+                params = cls.Params(**{**fixed, **combo})
+                warmup = cls(params).warmup()
         except ValidationError as e:
             skipped[skip_reason(e)] += 1
             continue
-        if cls(params).warmup() + 1 > shortest:
+        except StrategyError as e:  # counted with the reason, like a set the schema refuses
+            skipped[str(e)] += 1
+            continue
+        if warmup + 1 > shortest:
             skipped[WARMUP_REASON] += 1
             continue
         ok.append(dict(combo))

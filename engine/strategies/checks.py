@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from ..arrays import Signals
 from ..errors import OxbotError, StrategyError
@@ -243,11 +244,12 @@ def checked_signals(strategy: object, raw: object, n: int) -> Signals:
 
 @contextmanager
 def user_code(strategy: object) -> Iterator[None]:
-    """An exception raised in the strategy's own file (its signals, indicators, warmup)
-    becomes StrategyError ``file:line: Error: text``; one raised elsewhere is left alone."""
+    """An exception raised in the file of ``strategy`` (an instance or its class: its signals,
+    indicators, warmup, Params validators) becomes StrategyError ``file:line: Error: text``;
+    one raised elsewhere is left alone."""
     try:
         yield
-    except OxbotError:
+    except (OxbotError, ValidationError):  # oxbot's own messages, pydantic's field errors
         raise
     except Exception as e:
         where = _user_frame(strategy, e)
@@ -257,8 +259,9 @@ def user_code(strategy: object) -> Iterator[None]:
 
 
 def _user_frame(strategy: object, e: BaseException) -> str | None:
+    cls = strategy if isinstance(strategy, type) else type(strategy)
     try:
-        src = inspect.getsourcefile(type(strategy))
+        src = inspect.getsourcefile(cls)
     except (OSError, TypeError):
         return None
     if src is None:

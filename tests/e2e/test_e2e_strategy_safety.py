@@ -215,3 +215,37 @@ def test_a_file_that_never_returns_does_not_hang_built_in_commands(home) -> None
     assert r.returncode == 0, r.stderr
     home.ok("bots", "add", "b", "--strategy", "sma_cross", "--symbols", "BTC/USDT")
     assert "b" in home.ok("bots", "list")
+
+
+PICKY = """import numpy as np
+from pydantic import Field, field_validator
+from oxbot.engine.strategies import Strategy, StrategyParams
+
+class P(StrategyParams):
+    n: int = Field(10, ge=2, le=50)
+    @field_validator("n")
+    @classmethod
+    def odd(cls, v):
+        return v // (v - 15)
+
+class S(Strategy):
+    name = "picky"
+    Params = P
+    def signals(self, frame):
+        return np.zeros(len(frame), dtype=np.int8)
+"""
+
+
+def test_an_exception_in_a_params_validator_names_its_line(home) -> None:
+    path = folder(home) / "picky.py"
+    path.write_text(PICKY)
+    data = str(candles(home.root / "c.csv"))
+    r = home.cli("backtest", "--strategy", "picky", "--data", data, "--param", "n=15")
+    assert r.returncode == 1, r.stderr
+    assert (
+        r.stderr.strip()
+        == f"oxbot: {path}:10: ZeroDivisionError: integer division or modulo by zero"
+    )
+    r = home.cli("backtest", "--strategy", "picky", "--data", data, "--sweep", "n=5:25:5")
+    assert r.returncode == 0, r.stderr
+    assert f"1 of 5 combinations skipped: {path}:10: ZeroDivisionError" in r.stdout, r.stdout
