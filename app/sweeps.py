@@ -249,7 +249,7 @@ class Runner:
         self.progress = progress
         self.done = 0
         self.total = 0
-        self.failed: Counter[str] = Counter()  # error -> tasks whose run raised it
+        self._failed: dict[str, str] = {}  # parameter set -> the error its run raised
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 0:
             import multiprocessing  # noqa: PLC0415
@@ -282,7 +282,7 @@ class Runner:
         if self._pool is None:
             for i, task in enumerate(tasks):
                 out[i] = self._here(task)
-            return self._results(out)
+            return self._results(tasks, out)
         from concurrent.futures import FIRST_COMPLETED, wait  # noqa: PLC0415
 
         pending: dict[Any, int] = {}
@@ -300,14 +300,20 @@ class Runner:
             for fut in finished:
                 out[pending.pop(fut)] = fut.result()
                 self._tick()
-        return self._results(out)
+        return self._results(tasks, out)
+
+    @property
+    def failed(self) -> dict[str, int]:
+        """Error -> how many parameter sets failed with it (a set failing in several folds
+        counts once)."""
+        return dict(Counter(self._failed.values()))
 
     def _results(
-        self, out: Sequence[list[dict[str, Any]] | str | None]
+        self, tasks: Sequence[Task], out: Sequence[list[dict[str, Any]] | str | None]
     ) -> list[list[dict[str, Any]] | None]:
-        for r in out:
+        for (params, _), r in zip(tasks, out, strict=True):
             if isinstance(r, str):
-                self.failed[r] += 1
+                self._failed.setdefault(repr(sorted(params.items())), r)
         return [r if isinstance(r, list) else None for r in out]
 
     def _here(self, task: Task) -> list[dict[str, Any]] | str:
@@ -401,12 +407,18 @@ def run_sweep(
                 skipped += fold_skipped
         result.skipped = dict(skipped)
         if plan.folds is None:
-            result.failed = dict(runner.failed)
+            result.failed = runner.failed
             result.rows = rank(searched[0], plan.objective)
             result.split_ts = ev.ts(splits[0][1].start)
         else:
             _folds(runner, result, searched, splits, plan.objective)
-            result.failed = dict(runner.failed)
+            result.failed = runner.failed
+    if not result.rows and result.failed:  # nothing ran: the strategy's error is the answer
+        from oxbot.engine.backtest.sweep import skipped_text  # noqa: PLC0415
+        from oxbot.engine.errors import StrategyError  # noqa: PLC0415
+
+        noun = "combinations" if plan.search is None else "trials"
+        raise StrategyError(skipped_text(result.failed, result.total, noun, "failed"))
     return result
 
 

@@ -119,6 +119,16 @@ def test_a_sweep_counts_the_sets_whose_run_raised_as_failed_and_goes_on(home, jo
     assert f"{path}:15: KeyError: 'sma_99'" in r.stdout
     assert f"{path}:13: signals returned NaN" in r.stdout
     assert "Traceback" not in r.stderr
+    r = home.cli(
+        "backtest", "--strategy", "flaky", "--data", str(data), "--jobs", jobs,
+        "--sweep", "n=5:25:5", "--walk-forward", "3", timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 0 and "2 of 5 combinations failed: " in r.stdout, r.stderr
+    r = home.cli(
+        "backtest", "--strategy", "flaky", "--data", str(data), "--jobs", jobs,
+        "--sweep", "n=15:20:5", timeout=180,
+    )  # fmt: skip
+    assert r.returncode == 1 and "oxbot: 2 of 2 combinations failed: " in r.stderr, r.stderr
 
 
 LOOK_AHEAD = {  # a strategy body -> what `oxbot strategies check` says
