@@ -67,11 +67,18 @@ def backtestable_names() -> list[str]:
 def check_backtestable(name: str) -> None:
     """UsageError for a strategy a backtest cannot run (the LLM one would call a model at
     every candle: slow, paid, and not reproducible)."""
-    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+    from oxbot.app.strategies import load_user_strategies_for, skipped_file_hint  # noqa: PLC0415
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
 
-    load_user_strategies()  # the user's files, reloaded when edited
-    strategy_class(name)  # unknown names: the registry's own message
+    load_user_strategies_for(name)  # the user's files, reloaded when edited
+    try:
+        strategy_class(name)  # unknown names: the registry's own message
+    except ConfigError as e:
+        hint = skipped_file_hint(name)
+        if not hint:
+            raise
+        raise ConfigError(f"{e}{hint}") from None
     if name in NOT_BACKTESTABLE:
         raise UsageError(
             f"backtests run rule strategies only; the {name} strategy would call "
@@ -81,10 +88,12 @@ def check_backtestable(name: str) -> None:
 
 def strategy(name: str, params: dict[str, Any]) -> Strategy:
     """The strategy ``name`` with ``params``, checked: ConfigError names a bad parameter."""
-    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy, strategy_class  # noqa: PLC0415
+    from oxbot.engine.strategies.checks import user_code  # noqa: PLC0415
 
     check_backtestable(name)
-    return build_strategy(name, params)
+    with user_code(strategy_class(name)):  # a Params validator of the user's may raise
+        return build_strategy(name, params)
 
 
 def symbol_from_name(path: str) -> str:

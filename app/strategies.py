@@ -16,6 +16,27 @@ def load_user_strategies() -> None:
     discover(strategies_dir())
 
 
+def load_user_strategies_for(name: str) -> None:
+    """`load_user_strategies` unless ``name`` is a built-in: a strategy file runs at import,
+    and one that never returns must not hang a backtest of a built-in."""
+    if name not in BUILT_IN:
+        load_user_strategies()
+
+
+def skipped_file_hint(name: str) -> str:
+    """Why a strategy file of the user's named ``name`` is not loaded ("" when there is none
+    or it is not skipped): files named ``test_*.py`` or ``_*.py`` are tests and helpers."""
+    from oxbot.storage.paths import strategies_dir  # noqa: PLC0415
+
+    path = strategies_dir() / f"{name}.py"
+    if not name.startswith(("test_", "_")) or not path.is_file():
+        return ""
+    return (
+        f"; {path} is not loaded: files named test_*.py or _*.py are tests and helpers, not "
+        "strategies; rename the file and the strategy's name (name = ...)"
+    )
+
+
 # The built-in strategies' names, known without importing the registry (pandas): `bots list`
 # stays light. tests/e2e/test_e2e_strategy_errors.py checks it against the registry.
 BUILT_IN = frozenset({"sma_cross", "rsi_reversion", "ema_atr_trend", "bb_rsi_reversion", "llm"})

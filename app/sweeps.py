@@ -205,18 +205,29 @@ def _init_worker(source: EvaluatorSource) -> None:
     global _WORKER
     import signal  # noqa: PLC0415
 
-    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+    from oxbot.app.strategies import load_user_strategies_for  # noqa: PLC0415
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    load_user_strategies()
+    load_user_strategies_for(source.strategy)
     _WORKER = source.load()
 
 
-def _run_task(task: Task) -> list[dict[str, Any]]:
+def _run_task(task: Task) -> list[dict[str, Any]] | str:
     assert _WORKER is not None
+    return _evaluate(_WORKER, task)
+
+
+def _evaluate(ev: Evaluator, task: Task) -> list[dict[str, Any]] | str:
+    """The task's summaries, or the error of the strategy's code (StrategyError: its file:line,
+    the exception) when its run raised: that set fails, the sweep goes on."""
+    from oxbot.engine.errors import StrategyError  # noqa: PLC0415
+
     params, windows = task
-    return [summary(_WORKER.evaluate(params, w)) for w in windows]
+    try:
+        return [summary(ev.evaluate(params, w)) for w in windows]
+    except StrategyError as e:
+        return str(e)
 
 
 class Runner:
@@ -238,6 +249,7 @@ class Runner:
         self.progress = progress
         self.done = 0
         self.total = 0
+        self._failed: dict[str, str] = {}  # parameter set -> the error its run raised
         self._pool: ProcessPoolExecutor | None = None
         if self.workers > 0:
             import multiprocessing  # noqa: PLC0415
@@ -262,15 +274,15 @@ class Runner:
         self.total += more
         self.progress(self.done, self.total)
 
-    def map(self, tasks: Sequence[Task]) -> list[list[dict[str, Any]]]:
-        """Each task's summaries, in task order; the progress ticks per finished task. At
-        most two tasks per worker wait in the pool, so the tasks share out evenly between
-        the workers and this process."""
-        out: list[list[dict[str, Any]] | None] = [None] * len(tasks)
+    def map(self, tasks: Sequence[Task]) -> list[list[dict[str, Any]] | None]:
+        """Each task's summaries, in task order (None for a task whose run raised: counted in
+        ``failed``); the progress ticks per finished task. At most two tasks per worker wait
+        in the pool, so the tasks share out evenly between the workers and this process."""
+        out: list[list[dict[str, Any]] | str | None] = [None] * len(tasks)
         if self._pool is None:
             for i, task in enumerate(tasks):
                 out[i] = self._here(task)
-            return [r for r in out if r is not None]
+            return self._results(tasks, out)
         from concurrent.futures import FIRST_COMPLETED, wait  # noqa: PLC0415
 
         pending: dict[Any, int] = {}
@@ -288,11 +300,24 @@ class Runner:
             for fut in finished:
                 out[pending.pop(fut)] = fut.result()
                 self._tick()
-        return [r for r in out if r is not None]
+        return self._results(tasks, out)
 
-    def _here(self, task: Task) -> list[dict[str, Any]]:
-        params, windows = task
-        res = [summary(self.local.evaluate(params, w)) for w in windows]
+    @property
+    def failed(self) -> dict[str, int]:
+        """Error -> how many parameter sets failed with it (a set failing in several folds
+        counts once)."""
+        return dict(Counter(self._failed.values()))
+
+    def _results(
+        self, tasks: Sequence[Task], out: Sequence[list[dict[str, Any]] | str | None]
+    ) -> list[list[dict[str, Any]] | None]:
+        for (params, _), r in zip(tasks, out, strict=True):
+            if isinstance(r, str):
+                self._failed.setdefault(repr(sorted(params.items())), r)
+        return [r if isinstance(r, list) else None for r in out]
+
+    def _here(self, task: Task) -> list[dict[str, Any]] | str:
+        res = _evaluate(self.local, task)
         self._tick()
         return res
 
@@ -382,10 +407,18 @@ def run_sweep(
                 skipped += fold_skipped
         result.skipped = dict(skipped)
         if plan.folds is None:
+            result.failed = runner.failed
             result.rows = rank(searched[0], plan.objective)
             result.split_ts = ev.ts(splits[0][1].start)
         else:
             _folds(runner, result, searched, splits, plan.objective)
+            result.failed = runner.failed
+    if not result.rows and result.failed:  # nothing ran: the strategy's error is the answer
+        from oxbot.engine.backtest.sweep import skipped_text  # noqa: PLC0415
+        from oxbot.engine.errors import StrategyError  # noqa: PLC0415
+
+        noun = "combinations" if plan.search is None else "trials"
+        raise StrategyError(skipped_text(result.failed, result.total, noun, "failed"))
     return result
 
 
@@ -411,12 +444,18 @@ def _grid(
     if held_out_too:
         train, test = splits[0]
         results = runner.map([(c, (train, test)) for c in combos])
-        return [[SweepRow(c, r[0], r[1]) for c, r in zip(combos, results, strict=True)]]
+        return [
+            [SweepRow(c, r[0], r[1]) for c, r in zip(combos, results, strict=True) if r is not None]
+        ]
     tasks = [(c, (train,)) for train, _ in splits for c in combos]
     results = runner.map(tasks)
     per = len(combos)
     return [
-        [SweepRow(c, r[0]) for c, r in zip(combos, results[k * per : (k + 1) * per], strict=True)]
+        [
+            SweepRow(c, r[0])
+            for c, r in zip(combos, results[k * per : (k + 1) * per], strict=True)
+            if r is not None
+        ]
         for k in range(len(splits))
     ]
 
@@ -435,7 +474,8 @@ def _folds(
     held = iter(runner.map(tasks))
     for k, (best, (tr, te)) in enumerate(zip(bests, splits, strict=True)):
         if best is not None:
-            best.held_out, best.fold = next(held)[0], k
+            scored = next(held)
+            best.held_out, best.fold = (scored[0] if scored is not None else None), k
             result.rows.append(best)
         result.folds.append(
             Fold(
@@ -493,6 +533,9 @@ def _search(
                 runner.total -= 1  # never run: the bar counts runs
         results = runner.map([(p, windows) for _, p in runnable])
         for (trial, params), res in zip(runnable, results, strict=True):
+            if res is None:  # the strategy raised: counted in runner.failed
+                study.tell(trial, -math.inf)
+                continue
             value = objective_value(res[0], plan.objective)
             study.tell(trial, -math.inf if value is None else value)  # n/a: the worst
             rows.append(SweepRow(params, res[0], res[1] if held_out_too else None))

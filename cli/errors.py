@@ -44,9 +44,28 @@ def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Nam
         print(f"oxbot: {describe_os_error(e)}", file=sys.stderr)
         return EXIT_USAGE if user_path else EXIT_ERROR
     except Exception as e:  # noqa: BLE001 - the last resort: a bug, reported without a traceback
+        said = user_strategy_error(e)  # the user's strategy code raised: no bug of oxbot's
+        if said:
+            print(f"oxbot: {said}", file=sys.stderr)
+            return EXIT_ERROR
         said = _storage_problem(e, args)  # a full disk or a damaged database is no bug
         print(f"oxbot: {said or unexpected(e)}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def user_strategy_error(e: BaseException) -> str:
+    """``file:line: Error: text`` when ``e`` was raised in one of the user's strategy files (the
+    innermost frame in such a file), else "". Only asks the loader when it was imported."""
+    import traceback  # noqa: PLC0415
+
+    loader = sys.modules.get("oxbot.engine.strategies.loader")
+    if loader is None:
+        return ""
+    files = {str(f) for f in loader.SOURCES.values()}
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in files]
+    if not frames:
+        return ""
+    return f"{frames[-1].filename}:{frames[-1].lineno}: {type(e).__name__}: {e}"
 
 
 def _storage_problem(e: BaseException, args: argparse.Namespace) -> str | None:

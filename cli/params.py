@@ -61,11 +61,11 @@ def strategy_params(strategy: str, items: list[str]) -> dict[str, Any]:
     """The ``--param`` values as the strategy's Params model reads them: raw strings (pydantic
     coerces "10" to 10 for an int field and refuses "ten"), JSON for dict/list fields. Returns
     the explicitly given parameters, validated, JSON-ready. ConfigError names the bad one."""
-    from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+    from oxbot.app.strategies import load_user_strategies_for  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
 
-    load_user_strategies()  # the user's own strategy files and packages
+    load_user_strategies_for(strategy)  # the user's own files and packages, unless a built-in
     raw = split_params(items)
     cls = strategy_class(strategy)
     fields = cls.Params.model_fields

@@ -110,6 +110,11 @@ def _new(args: argparse.Namespace) -> int:
             f"{name!r} is not a strategy name: lowercase letters, digits and _, "
             "starting with a letter (at most 40)"
         )
+    if name.startswith("test_"):
+        raise UsageError(
+            f"{name!r} cannot be a strategy's file name: files named test_*.py are tests "
+            f"and the loader skips them; pick another name (e.g. {name[5:] or 'mine'}_strategy)"
+        )
     if name in REGISTRY and name not in SOURCES:
         raise UsageError(f"{name!r} is a built-in strategy; pick another name")
     folder = strategies_dir()

@@ -49,6 +49,9 @@ def render(result: SweepResult, top: int = 10) -> str:
     skipped = skipped_text(result.skipped, result.total, noun)
     if skipped:
         lines.append(skipped)
+    failed = skipped_text(result.failed, result.total, noun, "failed")
+    if failed:
+        lines.append(failed)
     head = ["fold", "train", "held out"] if wf else ["#"]
     head += result.param_names
     n_lead = len(head)

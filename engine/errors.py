@@ -24,6 +24,11 @@ class DataError(UsageError):
     """Market data (a CSV file, a download) is missing or malformed."""
 
 
+class StrategyError(OxbotError):
+    """A strategy's own code failed or broke its contract (signals of the wrong length or
+    values, an exception in signals/indicators/warmup); the text names its file:line."""
+
+
 class StorageError(OxbotError):
     """The database cannot be used (locked by another engine, newer schema, corrupt)."""
 

@@ -60,6 +60,7 @@ from ..portfolio import Portfolio
 from ..risk import DEFAULT_RULES as _RULES
 from ..risk import RiskManager, sellable, stop_hit
 from ..strategies.base import ENTER, EXIT, Strategy
+from ..strategies.checks import run_signals, user_code
 from .ledger import Trade
 
 Progress = Callable[[float], None]
@@ -116,10 +117,12 @@ def prepare(
 ) -> dict[str, _Series]:
     """Indicators and signals over each symbol's whole history (market/kernels.py)."""
     out = {}
+    with user_code(strategy):
+        specs = strategy.indicators()
     for sym in symbols:
         frame = frames[sym]
-        full = compute_fast(frame, strategy.indicators())
-        sig = np.asarray(strategy.signals(full), dtype=np.int8)
+        full = compute_fast(frame, specs)
+        sig = run_signals(strategy, full)
         ts = frame["ts"].to_numpy(np.int64)
         ohlcv = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
         out[sym] = _Series(ts, ohlcv, sig, {int(t): i for i, t in enumerate(ts)})
@@ -145,7 +148,8 @@ class BotRun:
         self.decisions = self.rejected = 0
         self.halts: list[tuple[int, str]] = []
         self._blocked: str | None = None
-        self._warmup = strategy.warmup()
+        with user_code(strategy):
+            self._warmup = strategy.warmup()
 
     # ------------------------------------------------------------------ the ledger
 

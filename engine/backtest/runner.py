@@ -17,6 +17,7 @@ from ..market.csvdata import step_ms
 from ..market.kernels import compute_fast
 from ..models import RiskLimits
 from ..strategies.base import Strategy
+from ..strategies.checks import run_signals, user_code
 from .allin import run_all_in
 from .ledger import Trade
 from .metrics import compute_metrics
@@ -65,7 +66,9 @@ def run_backtest(
     as `load_csv` returns). Raises DataError when there are too few bars for the warm-up."""
     started = time.perf_counter()
     strat = config.strategy
-    need = min_bars(strat)
+    with user_code(strat):
+        need = min_bars(strat)
+        specs = strat.indicators()
     if len(frame) < need:
         raise DataError(
             f"only {len(frame)} candles; strategy {strat.name} with these parameters needs at "
@@ -73,8 +76,8 @@ def run_backtest(
         )
     report = progress or (lambda _s, _f: None)
     report("indicators", 0.0)
-    full = compute_fast(frame, strat.indicators())
-    signals = np.asarray(strat.signals(full), dtype=np.int8)
+    full = compute_fast(frame, specs)
+    signals = run_signals(strat, full)
     del full  # only the signals are needed from here on
     ts = frame["ts"].to_numpy(np.int64)
     open_ = frame["open"].to_numpy(np.float64)

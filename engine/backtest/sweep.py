@@ -291,21 +291,32 @@ def check_combos(
     shortest window any of them runs on), and the rest counted by reason."""
     ok: list[dict[str, Value]] = []
     skipped: Counter[str] = Counter()
+    from ..errors import StrategyError  # noqa: PLC0415
+    from ..strategies.checks import user_code  # noqa: PLC0415
+
     for combo in combos:
         try:
-            params = cls.Params(**{**fixed, **combo})
+            with user_code(cls):  # the user's validators and warmup may raise
+                params = cls.Params(**{**fixed, **combo})
+                warmup = cls(params).warmup()
         except ValidationError as e:
             skipped[skip_reason(e)] += 1
             continue
-        if cls(params).warmup() + 1 > shortest:
+        except StrategyError as e:  # counted with the reason, like a set the schema refuses
+            skipped[str(e)] += 1
+            continue
+        if warmup + 1 > shortest:
             skipped[WARMUP_REASON] += 1
             continue
         ok.append(dict(combo))
     return ok, skipped
 
 
-def skipped_text(skipped: Mapping[str, int], total: int, noun: str = "combinations") -> str:
-    """``12 of 100 combinations skipped: fast must be shorter than slow``; "" when none."""
+def skipped_text(
+    skipped: Mapping[str, int], total: int, noun: str = "combinations", verb: str = "skipped"
+) -> str:
+    """``12 of 100 combinations skipped: fast must be shorter than slow``; "" when none.
+    ``verb`` "failed" for the sets whose run raised (``SweepResult.failed``)."""
     n = sum(skipped.values())
     if not n:
         return ""
@@ -313,7 +324,7 @@ def skipped_text(skipped: Mapping[str, int], total: int, noun: str = "combinatio
         f"{r}" if len(skipped) == 1 else f"{c} {r}"
         for r, c in sorted(skipped.items(), key=lambda kv: -kv[1])
     )
-    return f"{n} of {total} {noun} skipped: {why}"
+    return f"{n} of {total} {noun} {verb}: {why}"
 
 
 # --- the held-out period ----------------------------------------------------------------------
@@ -485,6 +496,8 @@ class SweepResult:
       ``folds`` holds the windows; ``combined`` the folds' held-out results together
       (see `combine`);
     - ``total``: combinations asked for; ``skipped``: reason -> count of those not run;
+      ``failed``: error -> count of those whose run raised (the strategy's code failed; the
+      sweep goes on without them);
     - ``source``, ``symbol``, ``first_ts``/``last_ts`` (the whole range, ms UTC) and
       ``split_ts`` (the first held-out candle, for --holdout).
 
@@ -499,6 +512,7 @@ class SweepResult:
     rows: list[SweepRow]
     total: int
     skipped: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
     fixed: dict[str, Any] = field(default_factory=dict)
     holdout: str | None = None
     folds: list[Fold] = field(default_factory=list)

@@ -46,12 +46,21 @@ class StrategyLoadError(Exception):
     """Why a strategy file or entry point could not be used; the text starts with file:line."""
 
 
+class NameTaken(StrategyLoadError):
+    """The file's strategy name is another file's (``owner``); retried when that one goes."""
+
+    def __init__(self, message: str, owner: str) -> None:
+        super().__init__(message)
+        self.owner = owner
+
+
 @dataclass(frozen=True)
 class Failure:
     source: str  # the file path, or "package <dist> (<entry point>)"
     message: str  # file:line: what went wrong
     guess: str  # the strategy name it probably defines (the file's stem, the entry point's name)
     names: tuple[str, ...] = ()  # the names the file defined when it last loaded
+    owner: str = ""  # for a name taken by another file: that file
 
 
 # name -> where it came from, for the user's strategies only (built-ins are the rest of REGISTRY)
@@ -80,6 +89,10 @@ def discover(directory: Path | None, *, entry_points: bool = True) -> None:
             files = sorted(directory.glob("*.py"))
             for gone in [p for p in _loaded_files if p.parent == directory and p not in files]:
                 _forget_file(gone)
+            owners = set(SOURCES.values())
+            for f in list(FAILURES.values()):  # the file that held the name is gone: retry
+                if f.owner and f.owner not in owners:
+                    _loaded_files.pop(Path(f.source), None)
             for path in files:
                 if not path.name.startswith(("_", "test_")):  # tests sit beside strategies
                     _load_file_if_changed(path)
@@ -119,7 +132,8 @@ def _load_file_if_changed(path: Path) -> None:
         classes = load_file(path, source)
         names = _register(classes, str(path))
     except StrategyLoadError as e:
-        FAILURES[str(path)] = Failure(str(path), str(e), path.stem, had)
+        owner = e.owner if isinstance(e, NameTaken) else ""
+        FAILURES[str(path)] = Failure(str(path), str(e), path.stem, had, owner)
         names = ()
     _loaded_files[path] = (digest, tuple(names))
 
@@ -163,6 +177,14 @@ def check_module(module: ModuleType, source: str) -> list[type[Strategy]]:
         )
     for cls in found:
         check_class(cls, source)
+    seen: dict[str, type[Strategy]] = {}
+    for cls in found:
+        first = seen.setdefault(cls.name, cls)
+        if first is not cls:
+            raise StrategyLoadError(
+                f"{source}:{_line_of(cls)}: {cls.__name__} and {first.__name__} (line "
+                f"{_line_of(first)}) are both named {cls.name!r}; give each strategy its own name"
+            )
     return found
 
 
@@ -220,8 +242,9 @@ def _register(classes: Iterable[type[Strategy]], source: str) -> tuple[str, ...]
                 "rename yours (name = ...)"
             )
         if taken is not None and taken != source:
-            raise StrategyLoadError(
-                f"{source}:{_line_of(cls)}: the name {cls.name!r} is already used by {taken}"
+            raise NameTaken(
+                f"{source}:{_line_of(cls)}: the name {cls.name!r} is already used by {taken}",
+                taken,
             )
         names.append(cls.name)
     for cls in classes:
@@ -252,7 +275,10 @@ def _load_entry_points() -> None:
             _register(classes, source)
         except StrategyLoadError as e:
             FAILURES[source] = Failure(source, str(e), ep.name)
-        except Exception as e:  # noqa: BLE001 - a package's import may raise anything
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # noqa: BLE001 - a package's import may raise anything,
+            # SystemExit included: one package must not end every command
             FAILURES[source] = Failure(source, f"{source}: {type(e).__name__}: {e}", ep.name)
 
 
