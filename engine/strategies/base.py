@@ -83,7 +83,10 @@ class Strategy(ABC):
         """ENTER, EXIT or NONE at the newest candle of ``view`` (live trading, per candle): the
         last row of ``signals``. Override it to skip building a frame per candle; it must give
         what ``signals`` gives over the whole history at that row."""
-        return int(self.signals(self._live_frame(view))[-1])
+        from .checks import checked_signals  # noqa: PLC0415 - checks imports this module
+
+        frame = self._live_frame(view)
+        return int(checked_signals(self, self.signals(frame), len(frame))[-1])
 
     def _live_frame(self, view: MarketView) -> pd.DataFrame:
         """The frame live trading hands ``signals``/``explain``: the newest ``bars_needed``

@@ -134,3 +134,43 @@ def test_a_signals_only_strategy_reads_its_own_window_length() -> None:
         assert s.signal(long_view) == s.signal(own)
         flips += s.signal(own) != 0
     assert flips > 0  # the comparison saw signals, not only zeros
+
+
+class Wraps(Strategy):
+    """Returns 257 where it means "enter": int8 would wrap it to 1 (the adversary's g_255)."""
+
+    name = "test_wraps"
+
+    def indicators(self):
+        return []
+
+    def signals(self, frame):
+        out = np.zeros(len(frame), dtype=np.int64)
+        out[::3] = 257
+        return out
+
+
+async def test_garbage_signals_never_trade_live(tmp_path: Path) -> None:
+    """The live per-candle path checks signals as backtests do: a value outside -1/0/1 is the
+    strategy's error (the bot ends in the error state after its failed cycles), never a trade."""
+    register(Wraps)
+    try:
+        csv = _csv(tmp_path / "BTC-USDT.csv", n=400)
+        bot = BotConfig(name="reader", timeframe="1h", strategy="test_wraps")
+        store = await Store.open(tmp_path / "w.db")
+        hub = MarketHub(SimConfig(speed=None, csv={"BTC/USDT": csv}))
+        await store.save_bot(bot, BotStatus.RUNNING)
+        engine = Engine(store, hub, snapshot_every_s=None)
+        run = asyncio.create_task(engine.run())
+        await engine.ready.wait()
+        while not hub._streams or not all(s.ended for s in hub._streams.values()):
+            await asyncio.sleep(0.02)
+        fills = await store.load_fills("reader")
+        (status,) = [s for c, s in await store.load_bots() if c.name == "reader"]
+        engine.request_stop()
+        await run
+        await store.close()
+    finally:
+        REGISTRY.pop(Wraps.name, None)
+    assert fills == []
+    assert status is BotStatus.ERROR
