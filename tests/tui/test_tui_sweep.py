@@ -468,3 +468,15 @@ def test_the_scale_keeps_red_for_losses():
     assert s.at(0.0) == Color.parse("#808080")
     ansi = Scale("ansi_red", "ansi_white", "ansi_green", lo=-1.0, hi=4.0)
     assert ansi.at(-0.2).ansi == 1 and ansi.at(3).ansi == 2  # no blends on 16 colours
+
+
+def test_the_summary_names_the_sets_whose_run_failed():
+    from oxbot.engine.backtest.sweep import SweepResult
+    from oxbot.tui.screens.sweep import summary_text
+
+    r = SweepResult(
+        strategy="flaky", objective="sharpe", mode="grid", param_names=["n"],
+        ranges={"n": [5, 10, 15]}, rows=[], total=3,
+        failed={"mine.py:15: KeyError: 'sma_99'": 2},
+    )  # fmt: skip
+    assert "2 of 3 combinations failed: mine.py:15: KeyError: 'sma_99'" in summary_text(r).plain

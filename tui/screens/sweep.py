@@ -571,6 +571,9 @@ def summary_text(r: SweepResult) -> Text:
     skipped = skipped_text(r.skipped, r.total)
     if skipped:
         t.append(f" {skipped}.", style="dim")
+    failed = skipped_text(r.failed, r.total, "combinations", "failed")
+    if failed:  # the strategy's own code raised for these sets: its file:line
+        t.append(f"\n{failed}.", style="bold")
     if r.folds:
         t.append(
             f"\nWalk-forward, {len(r.folds)} folds: each row is a fold's best set on its train "
