@@ -133,3 +133,38 @@ def test_candle_events_fold_into_a_bounded_window_per_bot_and_symbol(monkeypatch
     assert [c.ts for c in st.candles[("a", "BTC/USDT")]] == [SIM_T0 + 2, SIM_T0 + 3, SIM_T0 + 4]
     st.apply(m.BotRemoved(0, "a"))
     assert not st.candles
+
+
+def _price_snapshot(snap_compare, sim_client, size: tuple[int, int], *keys: str) -> bool:
+    app = _app(sim_client(sim_bots(3), CANDLES))
+
+    async def run_before(pilot) -> None:
+        await _price_panel(pilot, *keys)
+        app.dashboard.redraw_all()
+        await pilot.pause(0.3)
+        app.clear_notifications()  # a batch of fill toasts may land late on a loaded machine
+        await pilot.pause(0.1)
+
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_price_panel_120x40(snap_compare, sim_client):
+    """bot00 on BTC: candles, sma_5 and sma_20, its buy marker and its position's SL/TP."""
+    assert _price_snapshot(snap_compare, sim_client, (120, 40), "c")
+
+
+def test_snapshot_price_panel_80x24(snap_compare, sim_client):
+    """The compact dashboard: the price panel in the third tab, bot01 on its second symbol."""
+    assert _price_snapshot(snap_compare, sim_client, (80, 24), "j", "3", "y", "y")
+
+
+def test_snapshot_trades_80x24(snap_compare, sim_client):
+    app = _app(sim_client(sim_bots(1), 200))
+
+    async def run_before(pilot) -> None:
+        await settle(pilot, 200)
+        await open_dialog(pilot, "TradesScreen", "T")
+        app.clear_notifications()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

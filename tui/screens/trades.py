@@ -97,9 +97,8 @@ class TradesScreen(Screen[None]):
 
     def on_mount(self) -> None:
         trades = self.query_one("#trades-table", DataTable)
-        trades.add_columns(
-            "Symbol", "Entry", "Exit", "Duration", "Qty", "In", "Out", "P&L", "Reason"
-        )
+        # fits 80 columns: the exit's day only when it is not the entry's
+        trades.add_columns("Symbol", "Entry", "Exit", "Held", "In", "Out", "P&L", "Reason")
         self.query_one("#days-table", DataTable).add_columns("Day", "Trades", "Wins", "P&L", "Fees")
         self.show()
         self.set_interval(REFRESH_S, self.show)
@@ -140,9 +139,10 @@ class TradesScreen(Screen[None]):
             table.add_row(
                 fmt.short_symbol(t.symbol),
                 _when(t.entry_ts),
-                _when(t.exit_ts),
+                _when(t.exit_ts)[6:]
+                if _when(t.exit_ts)[:5] == _when(t.entry_ts)[:5]
+                else _when(t.exit_ts),
                 duration(t.duration_s),
-                fmt.qty(t.qty),
                 fmt.price(t.entry_price),
                 fmt.price(t.exit_price),
                 fmt.signed_money(t.pnl),

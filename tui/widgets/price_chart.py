@@ -40,6 +40,7 @@ class PriceData:
     sells: Sequence[tuple[int, float]] = ()
     stop_loss: float | None = None
     take_profit: float | None = None
+    whole: bool = False  # the whole span (a backtest), not the newest candles that fit
 
 
 def from_events(
@@ -67,6 +68,22 @@ def from_events(
         sells=[(f.ts, float(f.price)) for f in fills if f.symbol == symbol and f.side == "sell"],
         stop_loss=_level(position.stop_loss) if position else None,
         take_profit=_level(position.take_profit) if position else None,
+    )
+
+
+def from_backtest(title: str, frame: object, trades: Sequence[object]) -> PriceData:
+    """A backtest's candles (its frame: ts, open..close) with its trades' entries and exits."""
+    f: object = frame
+    return PriceData(
+        title=title,
+        ts=[int(t) for t in f["ts"]],  # type: ignore[index]
+        open=[float(v) for v in f["open"]],  # type: ignore[index]
+        high=[float(v) for v in f["high"]],  # type: ignore[index]
+        low=[float(v) for v in f["low"]],  # type: ignore[index]
+        close=[float(v) for v in f["close"]],  # type: ignore[index]
+        buys=[(t.entry_ts, float(t.entry_price)) for t in trades],  # type: ignore[attr-defined]
+        sells=[(t.exit_ts, float(t.exit_price)) for t in trades],  # type: ignore[attr-defined]
+        whole=True,
     )
 
 
@@ -106,8 +123,8 @@ def draw_prices(plt: object, data: PriceData, columns: int, waiting: str = "no c
     p: object = plt
     n = len(data.ts)
     fit = columns // CANDLE_MIN_COLUMNS
-    mode = "candles" if fit >= CANDLES_MIN else "line"
-    keep = min(n, fit if mode == "candles" else columns * 2)
+    mode = "candles" if fit >= CANDLES_MIN and (not data.whole or n <= fit) else "line"
+    keep = n if data.whole else min(n, fit if mode == "candles" else columns * 2)
     title = data.title
     if n == 0:
         p.title(f"{title} ({waiting})")  # type: ignore[attr-defined]
@@ -115,9 +132,22 @@ def draw_prices(plt: object, data: PriceData, columns: int, waiting: str = "no c
     first = n - keep
     ts = list(data.ts[first:])
     t0, t_end = ts[0], ts[-1]
-    xs = [(t - t0) / 60_000 for t in ts]
+    unit, unit_name = (86_400_000, "days") if t_end - t0 >= 3 * 86_400_000 else (60_000, "minutes")
+    xs = [(t - t0) / unit for t in ts]
     closes = list(data.close[first:])
     lows, highs = list(data.low[first:]), list(data.high[first:])
+    lo, hi = min(lows), max(highs)
+    for i, (name, points) in enumerate(sorted(data.mas.items())):
+        shown = [(t, v) for t, v in points if t0 <= t <= t_end]
+        if len(shown) >= 2:
+            p.plot(  # type: ignore[attr-defined]
+                [(t - t0) / unit for t, _ in shown],
+                [v for _, v in shown],
+                marker="braille",
+                color=MA_COLOURS[i % len(MA_COLOURS)],
+                label=name,
+            )
+    # the candles over the averages, the markers over both
     if mode == "candles":
         p.candlestick(  # type: ignore[attr-defined]
             xs,
@@ -129,18 +159,10 @@ def draw_prices(plt: object, data: PriceData, columns: int, waiting: str = "no c
             },
         )
     else:
-        p.plot(xs, closes, marker="braille", color="white", label="close")  # type: ignore[attr-defined]
-    lo, hi = min(lows), max(highs)
-    for i, (name, points) in enumerate(sorted(data.mas.items())):
-        shown = [(t, v) for t, v in points if t0 <= t <= t_end]
-        if len(shown) >= 2:
-            p.plot(  # type: ignore[attr-defined]
-                [(t - t0) / 60_000 for t, _ in shown],
-                [v for _, v in shown],
-                marker="braille",
-                color=MA_COLOURS[i % len(MA_COLOURS)],
-                label=name,
-            )
+        step = max(1, len(xs) // (columns * 2))  # two braille points a column are enough
+        p.plot(  # type: ignore[attr-defined]
+            xs[::step], closes[::step], marker="braille", color="white", label="close"
+        )
     for points, marker, colour, label in (
         (data.buys, "▲", "green", "buy"),
         (data.sells, "▼", "red", "sell"),
@@ -148,7 +170,7 @@ def draw_prices(plt: object, data: PriceData, columns: int, waiting: str = "no c
         shown = [(t, v) for t, v in points if t0 <= t <= t_end]
         if shown:
             p.scatter(  # type: ignore[attr-defined]
-                [(t - t0) / 60_000 for t, _ in shown],
+                [(t - t0) / unit for t, _ in shown],
                 [v for _, v in shown],
                 marker=marker,
                 color=colour,
@@ -156,21 +178,27 @@ def draw_prices(plt: object, data: PriceData, columns: int, waiting: str = "no c
             )
             lo, hi = min(lo, *(v for _, v in shown)), max(hi, *(v for _, v in shown))
     levels = []
+    span = hi - lo
     for level, colour, name in (
         (data.stop_loss, "red", "SL"),
         (data.take_profit, "green", "TP"),
     ):
-        if level is not None:
+        if level is None:
+            continue
+        # a line only when it leaves the candles readable: within one price range of them
+        if lo - span <= level <= hi + span:
             p.hline(level, colour)  # type: ignore[attr-defined]
             lo, hi = min(lo, level), max(hi, level)
             levels.append(f"{name} {level:,.6g}")
+        else:
+            levels.append(f"{name} {level:,.6g} ({'below' if level < lo else 'above'})")
     pad = (hi - lo) * 0.03 or abs(hi) * 0.005 or 1.0
     p.ylim(lo - pad, hi + pad)  # type: ignore[attr-defined]
     _y_ticks(p, lo - pad, hi + pad)
     if levels:
         title += " · " + " · ".join(levels)
     p.title(title)  # type: ignore[attr-defined]
-    p.xlabel(f"minutes since {_utc(t0)} (last close {closes[-1]:,.6g})")  # type: ignore[attr-defined]
+    p.xlabel(f"{unit_name} since {_utc(t0)} (last close {closes[-1]:,.6g})")  # type: ignore[attr-defined]
     return mode
 
 
