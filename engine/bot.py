@@ -12,6 +12,7 @@ import asyncio
 import decimal
 import functools
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import replace
@@ -29,6 +30,7 @@ from .market.view import MarketView
 from .messages import (
     BotStateChanged,
     BotView,
+    CandleClosed,
     CycleFailed,
     DecisionMade,
     EquitySampled,
@@ -72,6 +74,10 @@ EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is 
 MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
 ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error state
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
+
+
+# indicator names whose columns are moving averages of the price (drawn over the candles)
+MA_INDICATORS = frozenset({"sma", "ema"})
 
 
 class BotRunner:
@@ -240,6 +246,7 @@ class BotRunner:
         self.marks[sym] = _price(c.close)
         self.views[sym] = bar.view
         self.bar_ts[sym] = bar.close_ts
+        self._publish_candle(bar)
         # A closed candle's full range: catches a level only the wicks reached.
         pos = self.portfolio.position(sym)
         hit = (
@@ -257,6 +264,22 @@ class BotRunner:
                 await self._budget_resume(ts)
             if self.status is BotStatus.RUNNING and self._due(ts):
                 await self.cycle(ts)
+
+    def _publish_candle(self, bar: Bar) -> None:
+        """The candle and the strategy's moving averages at it, for the cockpit's price panel."""
+        c, view = bar.candle, bar.view
+        mas = tuple(
+            (col, value)
+            for spec in self.strategy.indicators()
+            if spec.name in MA_INDICATORS
+            for col in spec.columns
+            if col in view and math.isfinite(value := view.last(col))
+        )
+        self.bus.publish(
+            CandleClosed(
+                bar.close_ts, self.name, bar.key.symbol, c.open, c.high, c.low, c.close, mas
+            )
+        )
 
     async def _budget_pause(self, e: BudgetExceeded, ts: int) -> None:
         """Today's LLM budget is spent: pause (SL/TP still watched) until the new UTC day.

@@ -338,6 +338,22 @@ class EquitySampled(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class CandleClosed(Event):
+    """A closed candle of one of the bot's symbols, for the cockpit's price panel: one per bot
+    per candle of its streams (``ts`` is the candle's close time). Prices are the candle's own
+    floats (chart data, not money); ``mas`` holds the strategy's moving-average columns at
+    this candle (name, value), those that have a value yet."""
+
+    bot: str = ""
+    symbol: str = ""
+    open: float = 0.0
+    high: float = 0.0
+    low: float = 0.0
+    close: float = 0.0
+    mas: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class CycleFailed(Event):
     bot: str = ""
     error: str = ""

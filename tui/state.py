@@ -21,6 +21,7 @@ MARKET_TIME_EVENTS = (m.EquitySampled, m.DecisionMade, m.OrderFilled, m.Reasonin
 EQUITY_POINTS = 600  # per bot: enough for a readable curve, bounded memory
 FILLS_KEPT = 200
 ENTRIES_KEPT = 30  # reasoning entries per bot
+CANDLES_KEPT = 240  # per bot and symbol: what the price panel can show
 
 
 @dataclass
@@ -58,6 +59,9 @@ class DashboardState:
     fills_epoch: int = 0  # bumped when stored fills were merged in: the log is rewritten
     fills_history_wanted: bool = False  # the app asks the engine for stored fills once
     fills_history_asked: bool = False
+    # (bot, symbol) -> its latest closed candles (CandleClosed: OHLC and the strategy's MAs)
+    candles: dict[tuple[str, str], deque[m.CandleClosed]] = field(default_factory=dict)
+    candles_version: int = 0
     # Bumped on change, so panels skip redraws when what they show did not move.
     positions_version: int = 0
     reasoning_version: dict[str, int] = field(default_factory=dict)
@@ -120,6 +124,10 @@ class DashboardState:
         if last > out[-1][0]:
             out.append((last, float(value)))
         return out
+
+    def fills_of(self, bot: str, symbol: str | None = None) -> list[m.OrderFilled]:
+        """The bot's fills the cockpit holds (live and stored), oldest first."""
+        return [f for f in self.fills if f.bot == bot and (symbol is None or f.symbol == symbol)]
 
     def reconcile_items(self) -> list[tuple[str, m.ReconcileItem]]:
         return [(bot, i) for bot, items in sorted(self.reconcile.items()) for i in items]
@@ -193,6 +201,8 @@ class DashboardState:
                     dirty.add("reconcile")
                 for key in [k for k in self.positions if k[0] == ev.name]:
                     del self.positions[key]
+                for key in [k for k in self.candles if k[0] == ev.name]:
+                    del self.candles[key]
                 self.positions_version += 1
                 dirty |= {"header", "bots", "positions", "equity", "reasoning"}
             case m.ReasoningStarted():
@@ -230,6 +240,11 @@ class DashboardState:
                     self.positions[(ev.bot, ev.symbol)] = ev.position
                 self.positions_version += 1
                 dirty.add("positions")
+            case m.CandleClosed():
+                key = (ev.bot, ev.symbol)
+                self.candles.setdefault(key, deque(maxlen=CANDLES_KEPT)).append(ev)
+                self.candles_version += 1
+                dirty.add("price")
             case m.EquitySampled():
                 series = self.equity.setdefault(ev.bot, deque(maxlen=EQUITY_POINTS))
                 series.append((ev.ts, float(ev.equity)))

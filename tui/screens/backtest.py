@@ -34,6 +34,7 @@ from oxbot.app.backtests import MAX_CASH, NOT_BACKTESTABLE
 from oxbot.engine.errors import OxbotError
 
 from ..widgets.equity_chart import show_curve
+from ..widgets.price_chart import PriceChart, PriceData, from_backtest
 from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
 
@@ -95,10 +96,16 @@ class BacktestScreen(Screen[None]):
 
     class Finished(Message):
         def __init__(
-            self, metrics: dict[str, Any] | None, ts: Any, equity: Any, error: str = ""
+            self,
+            metrics: dict[str, Any] | None,
+            ts: Any,
+            equity: Any,
+            error: str = "",
+            prices: PriceData | None = None,
         ) -> None:
             super().__init__()
             self.metrics, self.ts, self.equity, self.error = metrics, ts, equity, error
+            self.prices = prices  # the price with the entries and exits (one-symbol runs)
 
     def __init__(self, suggestions: list[str] | None = None, bot: Any = None) -> None:
         super().__init__()
@@ -149,6 +156,7 @@ class BacktestScreen(Screen[None]):
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
                 yield Static("Set the fields and press Run (ctrl+r).", id="bt-report")
                 yield PlotextPlot(id="bt-chart")
+                yield PriceChart(id="bt-price")
         yield Footer(compact=True, show_command_palette=False)
 
     def _note(self) -> str:
@@ -191,6 +199,7 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-risk", Checkbox).display = self.bot is None  # a bot: always
         self.query_one("#bt-progress", ProgressBar).display = False
         self.query_one("#bt-chart", PlotextPlot).display = False
+        self.query_one("#bt-price", PriceChart).display = False
         self.validate()
         self.query_one("#bt-strategy").focus()
 
@@ -326,7 +335,8 @@ class BacktestScreen(Screen[None]):
             self.post_message(self.Finished(None, None, None, str(e)))
             return
         result = outcome.result
-        self.post_message(self.Finished(outcome.metrics, result.ts, result.equity))
+        prices = from_backtest(f"{spec.symbol}: entries ▲, exits ▼", frame, result.trades)
+        self.post_message(self.Finished(outcome.metrics, result.ts, result.equity, "", prices))
 
     def _run_bot(self, req: BacktestRequest, progress: Any) -> None:
         """The bot as configured, over the folder's files (on the worker thread)."""
@@ -365,6 +375,7 @@ class BacktestScreen(Screen[None]):
             report.update(Text(f"✖ {event.error}", style="bold"))
             report.set_class(True, "error")
             chart.display = False
+            self.query_one("#bt-price", PriceChart).display = False
             return
         self.last_error, self.last_metrics = "", event.metrics
         report.set_class(False, "error")
@@ -377,6 +388,10 @@ class BacktestScreen(Screen[None]):
             event.ts.tolist(),
             event.equity.tolist(),
         )
+        price = self.query_one("#bt-price", PriceChart)
+        price.display = event.prices is not None
+        if event.prices is not None:
+            self.call_after_refresh(price.show, event.prices)
 
     def _columns(self) -> int:
         return 1 if self.has_class("-narrow") else 2

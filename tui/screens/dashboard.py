@@ -27,9 +27,11 @@ from ..widgets.fills_log import FillsLog
 from ..widgets.fitting_footer import FittingFooter
 from ..widgets.header_bar import HeaderBar
 from ..widgets.positions_table import PositionsTable
+from ..widgets.price_chart import PriceChart, from_events
 from ..widgets.reasoning_panel import ReasoningPanel
 from .backtest import BacktestScreen
 from .bot_actions import BotActions
+from .trades import TradesScreen
 
 PANELS = (
     ("positions", "Positions"),
@@ -170,6 +172,30 @@ class DashboardScreen(BotActions):
             tooltip="Small terminals: show Fills",
         ),
         Binding(
+            "c",
+            "toggle_chart",
+            "Chart",
+            id="panel.chart",
+            show=False,
+            tooltip="Equity chart or price panel (the selected bot's symbol) in its place",
+        ),
+        Binding(
+            "y",
+            "next_symbol",
+            "Symbol",
+            id="panel.symbol",
+            show=False,
+            tooltip="Price panel: the selected bot's next symbol",
+        ),
+        Binding(
+            "T",
+            "trades",
+            "Trades",
+            id="bot.trades",
+            show=False,
+            tooltip="Closed trades and daily P&L of the selected bot",
+        ),
+        Binding(
             "B",
             "backtest_bot",
             "Backtest bot",
@@ -183,6 +209,7 @@ class DashboardScreen(BotActions):
     # screen (a full 120x40 frame on every j/k)
     selected: reactive[str | None] = reactive(None, repaint=False)
     compact: reactive[bool] = reactive(False, repaint=False)
+    price_shown: reactive[bool] = reactive(False, repaint=False)  # price panel, not equity
 
     def __init__(self) -> None:
         super().__init__()
@@ -194,6 +221,7 @@ class DashboardScreen(BotActions):
         # with the engine's reason when it refuses
         self._config_requests: dict[str, tuple[BotConfig, str | None]] = {}
         self._select_when_shown: str | None = None  # a bot just added: select it
+        self.price_symbols: dict[str, str] = {}  # bot -> the symbol its price panel shows
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
@@ -208,12 +236,14 @@ class DashboardScreen(BotActions):
             yield PositionsTable(id="positions", classes="panel current")
             yield ReasoningPanel(id="reasoning", classes="panel")
             yield EquityChart(id="equity", classes="panel")
+            yield PriceChart(id="price", classes="panel")
             yield FillsLog(id="fills", classes="panel")
         yield FittingFooter(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for key, label in PANELS:
             self.query_one(f"#{key}").border_title = label
+        self.query_one(PriceChart).border_title = "Price"
         self.query_one(BotsTable).border_title = "Bots"
         self.query_one(BotsTable).focus()
         self.set_interval(CHART_INTERVAL_S, self._redraw_chart_if_dirty)
@@ -240,9 +270,46 @@ class DashboardScreen(BotActions):
         key = (event.tab.id or "tab-positions").removeprefix("tab-")
         for name, _ in PANELS:
             self.query_one(f"#{name}").set_class(name == key, "current")
+        self.query_one(PriceChart).set_class(key == "equity", "current")
         if key == "equity":
             self._chart_dirty = True
             self._redraw_chart_if_dirty()
+
+    def watch_price_shown(self, shown: bool) -> None:
+        self.set_class(shown, "price-shown")
+        self.query_one("#tab-equity", Tab).label = "3 Price" if shown else "3 Equity"
+        self._chart_dirty = True
+        if self.is_mounted:
+            self.call_after_refresh(self._redraw_chart_if_dirty)
+
+    def action_toggle_chart(self) -> None:
+        self.price_shown = not self.price_shown
+
+    def action_next_symbol(self) -> None:
+        """The price panel shows the selected bot's next symbol (the first press opens the
+        panel when the equity chart is in its place)."""
+        bot = self._bot()
+        if bot is None:
+            return
+        if not self.price_shown:  # first the panel, at the symbol it showed last
+            self.price_shown = True
+            return
+        symbols = list(bot.config.symbols)
+        current = self.price_symbol(bot)
+        i = symbols.index(current) if current in symbols else -1
+        self.price_symbols[bot.config.name] = symbols[(i + 1) % len(symbols)]
+        self._chart_dirty = True
+        self._redraw_chart_if_dirty()
+
+    def price_symbol(self, bot: m.BotView) -> str:
+        symbols = bot.config.symbols
+        chosen = self.price_symbols.get(bot.config.name, "")
+        return chosen if chosen in symbols else (symbols[0] if symbols else "")
+
+    def action_trades(self) -> None:
+        bot = self._bot()
+        if bot is not None:
+            self.app.push_screen(TradesScreen(bot.config.name))
 
     def action_panel(self, key: str) -> None:
         self.query_one("#panel-tabs", Tabs).active = f"tab-{key}"
@@ -308,7 +375,9 @@ class DashboardScreen(BotActions):
             self.query_one(ReasoningPanel).show(
                 self.selected, st.reasoning.get(self.selected, ()) if self.selected else ()
             )
-        if "equity" in dirty:
+        if "equity" in dirty and not self.price_shown:
+            self._chart_dirty = True
+        if dirty & {"price", "fills", "positions"} and self.price_shown:
             self._chart_dirty = True
         if "fills" in dirty:
             self.query_one(FillsLog).show(st.fills, st.fills_total, st.fills_epoch)
@@ -359,7 +428,8 @@ class DashboardScreen(BotActions):
             self.redraw({"bots"}, force_bots=True)
 
     def _redraw_chart_if_dirty(self) -> None:
-        chart = self.query_one(EquityChart)
+        chart: EquityChart | PriceChart
+        chart = self.query_one(PriceChart) if self.price_shown else self.query_one(EquityChart)
         if not self._chart_dirty or not chart.display or chart.size.height < 3:
             return
         if self.compact and not chart.has_class("current"):
@@ -367,7 +437,26 @@ class DashboardScreen(BotActions):
         self._chart_dirty = False
         self.oxapp.foreground_busy()
         st = self.oxapp.state
-        chart.show(self.selected, st.equity, st.deposits_of(self.selected))
+        if isinstance(chart, EquityChart):
+            chart.show(self.selected, st.equity, st.deposits_of(self.selected))
+            return
+        bot = st.bots.get(self.selected or "")
+        if bot is None:
+            chart.border_title = "Price"
+            chart.show(None, "select a bot (j/k) to see its symbol's price")
+            return
+        symbol = self.price_symbol(bot)
+        chart.border_title = f"Price · {symbol} (y: next symbol, c: equity)"
+        chart.show(
+            from_events(
+                bot.config.name,
+                symbol,
+                st.candles.get((bot.config.name, symbol), ()),
+                st.fills_of(bot.config.name, symbol),
+                st.positions.get((bot.config.name, symbol)),
+            ),
+            "waiting for the next closed candle",
+        )
 
     # ------------------------------------------------------------------ focus
 
@@ -386,7 +475,7 @@ class DashboardScreen(BotActions):
 
     def watch_selected(self, _old: str | None, _new: str | None) -> None:
         if self.is_mounted:
-            self.redraw({"positions", "reasoning", "equity"})
+            self.redraw({"positions", "reasoning", "equity", "price"})
             self._refresh_footer_if_needed()
             # the chart (the costliest panel to draw) follows one frame later: the selection,
             # its reasoning and positions show first
@@ -418,6 +507,8 @@ class DashboardScreen(BotActions):
             "flatten": bot is not None and bot.open_positions > 0,
             "delete": bot is not None,
             "backtest_bot": bot is not None,
+            "trades": bot is not None,
+            "next_symbol": bot is not None,
             "show_all": self.selected is not None,
         }.get(action, True)
         if allowed is False and action in ("pause", "resume"):
