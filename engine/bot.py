@@ -71,7 +71,6 @@ log = logging.getLogger("oxbot.bot")
 
 EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is written
 MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
-ERROR_LIMIT = 20  # the default of BotConfig.retry_attempts: failed cycles in a row before error
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
@@ -337,8 +336,12 @@ class BotRunner:
     # ------------------------------------------------------------------ the cycle
 
     async def cycle(self, ts: int) -> None:
-        self._cycle_ts = ts  # cleared when the cycle ends without an exception (``_failed``)
-        await self._cycle(ts)
+        self._cycle_ts = ts  # kept when the cycle raises: ``_failed`` reads it
+        try:
+            await self._cycle(ts)
+        except asyncio.CancelledError:
+            self._cycle_ts = None
+            raise
         self._cycle_ts = None
 
     async def _cycle(self, ts: int) -> None:
