@@ -289,8 +289,9 @@ DEMO_BOTS: tuple[dict[str, Any], ...] = (
         "name": "demo-llm",
         "strategy": "llm",
         "params": {"provider": "offline", "model": "offline-rules"},
-        "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT"],
-        "cadence_s": 180,
+        # the majors, every 5 minutes, with the risk defaults (BotConfig's RiskLimits)
+        "symbols": ["BTC/USDT", "ETH/USDT", "SOL/USDT", "BNB/USDT", "XRP/USDT"],
+        "cadence_s": 300,
     },
 )
 

@@ -91,6 +91,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="take-profit distance above the entry, %%",
     )
     a.add_argument(
+        "--cron",
+        default="",
+        metavar="EXPR",
+        help="decide at these times instead: a cron expression in UTC, 5 fields or 6 with "
+        "seconds first, e.g. '*/30 * * * * *' (every 30 s) or '0 */5 * * * *'",
+    )
+    a.add_argument(
+        "--run-on-start",
+        action="store_true",
+        help="decide once as soon as the bot starts or resumes",
+    )
+    a.add_argument(
+        "--retry-attempts",
+        type=int,
+        default=20,
+        metavar="N",
+        help="failed cycles in a row before the bot is stopped in the error state (default 20)",
+    )
+    a.add_argument(
+        "--retry-delay",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="try a failed cycle again after this many seconds (0 = at the next due time)",
+    )
+    a.add_argument(
         "--on-stop",
         choices=("keep", "close"),
         default="keep",
@@ -200,6 +226,10 @@ def build_config(args: argparse.Namespace) -> Any:
         "fee_rate": args.fee,
         "mode": Mode.LIVE if args.live else Mode.PAPER,
         "on_stop": args.on_stop,
+        "cron": args.cron,
+        "run_on_start": args.run_on_start,
+        "retry_attempts": args.retry_attempts,
+        "retry_delay_s": args.retry_delay,
     }
     try:
         cfg = BotConfig.model_validate(data)

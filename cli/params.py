@@ -30,6 +30,9 @@ FIELD_FLAGS = {
     "risk.take_profit_pct": "--take-profit-pct",
     "take_profit_pct": "--take-profit-pct",
     "on_stop": "--on-stop",
+    "cron": "--cron",
+    "retry_attempts": "--retry-attempts",
+    "retry_delay_s": "--retry-delay",
 }
 # Field-specific hints: what the number means, so "less than 0.1" is not a riddle.
 HINTS = {"fee_rate": "a rate per fill, e.g. 0.001 for 0.1 % or 0.005 for 0.5 %"}

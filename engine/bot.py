@@ -60,6 +60,7 @@ from .models import (
     StreamKey,
     Verdict,
     VerdictStatus,
+    cron_next_ms,
     to_decimal,
 )
 from .portfolio import Portfolio
@@ -72,7 +73,6 @@ log = logging.getLogger("oxbot.bot")
 
 EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is written
 MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
-ERROR_LIMIT = 20  # consecutive failed cycles before the bot is put in the error state
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
@@ -127,6 +127,10 @@ class BotRunner:
         self.last_decision_ts: int | None = None
         self.last_cycle_ts: int | None = None
         self.next_cycle_ts: int | None = None
+        self._cron_due: int | None = None  # the cron time the next cycle waits for (ms)
+        self._start_pending = False  # run_on_start: decide at the next market input
+        self._retry_at: int | None = None  # a failed cycle is tried again at this time (ms)
+        self._cycle_ts: int | None = None  # the cycle running (or the one that just failed)
         self.last_error = ""
         # Today's opening equity (market clock), deposits and withdrawals since added: today's
         # P&L is equity minus this. Before any sample: what the wallet holds at cost.
@@ -160,6 +164,8 @@ class BotRunner:
         return self.status in (BotStatus.RUNNING, BotStatus.PAUSED)
 
     def start_task(self) -> None:
+        if self.status is BotStatus.RUNNING:  # a start, or a resume at the engine's start
+            self._on_start()
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._run(), name=f"bot:{self.name}")
 
@@ -195,7 +201,11 @@ class BotRunner:
                 if isinstance(item, list):  # a lockstep candle: its ticks and bars, in order
                     pf = self.portfolio
                     for one in item:
-                        if type(one) is Tick and not pf.holds(one.key.symbol):
+                        if (
+                            type(one) is Tick
+                            and not pf.holds(one.key.symbol)
+                            and not self._tick_may_cycle()
+                        ):
                             # Nothing held in the symbol: no stop to check, only the mark moves
                             # (what ``_on_tick`` does then, without its coroutine).
                             self.marks[one.key.symbol] = _price(one.price)
@@ -239,6 +249,25 @@ class BotRunner:
         hit = stop_hit(pos, price, price, price) if pos is not None and self.active else None
         if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], tick.ts)
+        if self._tick_may_cycle() and self._ready() and self._due(tick.ts):
+            await self.cycle(tick.ts)
+
+    def _on_start(self) -> None:
+        """Started or resumed: a cron waits for its next time from now on (times missed while
+        stopped are not made up), and ``run_on_start`` decides at the next market input."""
+        self._cron_due = None
+        self._start_pending = self.config.run_on_start
+
+    def _tick_may_cycle(self) -> bool:
+        """A tick starts a cycle only for a running bot waiting on a cron time, a retry or a
+        start (``_due``); candle-close bots decide on bars alone, as before."""
+        return self.status is BotStatus.RUNNING and (
+            bool(self.config.cron) or self._start_pending or self._retry_at is not None
+        )
+
+    def _ready(self) -> bool:
+        """Every symbol has a closed candle's window to decide on."""
+        return all(s in self.views for s in self.config.symbols)
 
     async def _on_bar(self, bar: Bar) -> None:
         sym = bar.key.symbol
@@ -306,6 +335,22 @@ class BotRunner:
         )
 
     def _due(self, ts: int) -> bool:
+        """Whether a cycle runs at market time ``ts`` (a closed candle of every symbol, or with a
+        cron, a retry or a start pending also a tick). In order: a start or resume with
+        ``run_on_start``; a failed cycle's retry time reached (``retry_delay_s``); with a cron,
+        the first input at or after the next cron time (the first one after the bot's first
+        input, or after its last cycle: times missed meanwhile make one cycle, not a burst);
+        else at most once per ``cadence_s`` (0 = every candle close)."""
+        if self._start_pending:
+            return True
+        if self._retry_at is not None and ts >= self._retry_at:
+            return True
+        cron = self.config.cron
+        if cron:
+            if self._cron_due is None:  # the first input: wait for the first cron time from it
+                self._cron_due = cron_next_ms(cron, ts - 1)
+                self.next_cycle_ts = self._cron_due
+            return ts >= self._cron_due
         cad = self.config.cadence_s * 1000
         if cad and self.last_cycle_ts is not None and ts - self.last_cycle_ts < cad:
             return False
@@ -314,9 +359,23 @@ class BotRunner:
     # ------------------------------------------------------------------ the cycle
 
     async def cycle(self, ts: int) -> None:
+        self._cycle_ts = ts  # kept when the cycle raises: ``_failed`` reads it
+        try:
+            await self._cycle(ts)
+        except asyncio.CancelledError:
+            self._cycle_ts = None
+            raise
+        self._cycle_ts = None
+
+    async def _cycle(self, ts: int) -> None:
         self.last_cycle_ts = ts
-        step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)  # cached
-        self.next_cycle_ts = ts + step
+        self._start_pending = False
+        self._retry_at = None
+        if self.config.cron:
+            self._cron_due = self.next_cycle_ts = cron_next_ms(self.config.cron, ts)
+        else:
+            step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)  # cached
+            self.next_cycle_ts = ts + step
         await self.settle(ts)  # orders whose end is not known yet, before deciding anew
         why = self.broker.not_ready()
         if why:  # a LIVE bot not reconciled with its exchange trades on no guess
@@ -630,6 +689,10 @@ class BotRunner:
     async def set_status(self, status: BotStatus, *, persist: bool = True, why: str = "") -> None:
         """Change the status; ``persist=False`` for a passing state (a circuit breaker's
         pause) that a restart must not inherit. ``why`` is shown with the bot."""
+        if persist and status is BotStatus.RUNNING:  # a start or resume the user asked
+            self._on_start()
+        else:
+            self._start_pending = False
         self.status = status
         self.budget_paused = False  # any other change of status ends a budget pause
         self.pause_reason = why
@@ -652,6 +715,12 @@ class BotRunner:
             self.last_error,
         )
         ts = self.last_cycle_ts or 0
+        delay = self.config.retry_delay_s * 1000
+        failed_cycle, self._cycle_ts = self._cycle_ts, None
+        if delay and failed_cycle is not None:  # the cycle is tried again after the delay
+            self._retry_at = failed_cycle + delay
+            self.next_cycle_ts = min(self.next_cycle_ts or self._retry_at, self._retry_at)
+        limit = self.config.retry_attempts
         self.bus.publish(CycleFailed(ts, self.name, self.last_error, self.consecutive_errors))
         if isinstance(e, AuthError) and self.active:
             # A rejected key fails every order the same way: stop now instead of hammering the
@@ -666,14 +735,13 @@ class BotRunner:
                     self.name,
                 )
             )
-        elif self.consecutive_errors >= ERROR_LIMIT and self.status is BotStatus.RUNNING:
+        elif self.consecutive_errors >= limit and self.status is BotStatus.RUNNING:
             self.status = BotStatus.ERROR
             self.bus.publish(
                 Notice(
                     ts,
                     "error",
-                    f"{self.name}: {ERROR_LIMIT} cycles failed in "
-                    f"a row, bot stopped: {self.last_error}",
+                    f"{self.name}: {limit} cycles failed in a row, bot stopped: {self.last_error}",
                     self.name,
                 )
             )

@@ -40,6 +40,29 @@ def timeframe_seconds(tf: str) -> int:
         raise ValueError(f"unknown timeframe {tf!r}; use one of {', '.join(TIMEFRAMES)}") from None
 
 
+def cron_check(expr: str) -> None:
+    """ValueError unless ``expr`` is a cron expression of 5 fields (minute first) or 6 (seconds
+    first, e.g. ``*/30 * * * * *``). Times are UTC."""
+    from croniter import croniter  # noqa: PLC0415 - read only by bots with a cron
+
+    n = len(expr.split())
+    if n not in (5, 6) or not croniter.is_valid(expr, second_at_beginning=n == 6):
+        raise ValueError(
+            f"cron {expr!r} is not valid: give 5 fields (min hour day month weekday) or 6 with "
+            "seconds first, e.g. '*/30 * * * * *' (times are UTC)"
+        )
+
+
+def cron_next_ms(expr: str, after_ms: int) -> int:
+    """The first time of the cron expression (UTC) strictly after ``after_ms``, in ms."""
+    from croniter import croniter  # noqa: PLC0415
+
+    six = len(expr.split()) == 6
+    it = croniter(expr, after_ms / 1000, second_at_beginning=six)
+    nxt: float = it.get_next(float)
+    return round(nxt * 1000)
+
+
 def to_decimal(value: float | int | str | Decimal) -> Decimal:
     """Exact Decimal of a number as written (floats go through their shortest repr)."""
     if isinstance(value, Decimal):
@@ -182,6 +205,16 @@ class BotConfig(BaseModel):
     risk: RiskLimits = Field(default_factory=RiskLimits)
     # 0 = decide on every candle close; otherwise at most once per this many seconds.
     cadence_s: int = Field(0, ge=0, le=86400)
+    # A cron expression (UTC; 5 fields, or 6 with seconds first: "*/30 * * * * *"): when set,
+    # the bot decides at the first market input at or after each cron time (engine/bot.py,
+    # ``BotRunner._due``) and ``cadence_s`` is not used. "" = no cron.
+    cron: str = ""
+    # Decide once as soon as the bot is started or resumed, not only at the next due time.
+    run_on_start: bool = False
+    # Failed cycles in a row before the bot is put in the error state (today's limit: 20), and
+    # the wait before a failed cycle is tried again (0 = at the next due time, as before).
+    retry_attempts: int = Field(20, ge=1, le=1000)
+    retry_delay_s: int = Field(0, ge=0, le=86400)
     mode: Mode = Mode.PAPER
     fee_rate: Decimal = Field(Decimal("0.001"), ge=0, lt=Decimal("0.1"))
     slippage_bps: Decimal = Field(Decimal("0"), ge=0, le=500)
@@ -229,6 +262,14 @@ class BotConfig(BaseModel):
     @classmethod
     def _timeframe(cls, v: str) -> str:
         timeframe_seconds(v)
+        return v
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if v:
+            cron_check(v)
         return v
 
     @field_validator("exchange")

@@ -47,6 +47,10 @@ _IND_COLS = (
     "bb_mid_20",
     "bb_upper_20",
     "adx_14",
+    "sma_20",
+    "stoch_k",
+    "stoch_d",
+    "obv",
 )
 
 

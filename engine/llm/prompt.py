@@ -127,6 +127,13 @@ def _market_block(f: SymbolFacts) -> str:
             f"bb {num(g('bb_lower_20'))}/{num(g('bb_upper_20'))} "
             f"pos {num(bbp, 2)}"
             + (f" adx {num(g('adx_14'), 2)}" if g("adx_14") is not None else "")
+            + (f" sma20 {num(g('sma_20'))}" if g("sma_20") is not None else "")
+            + (
+                f" stoch {num(g('stoch_k'), 3)}/{num(g('stoch_d'), 3)}"
+                if g("stoch_k") is not None
+                else ""
+            )
+            + (f" obv {num(g('obv'), 4)}" if g("obv") is not None else "")
             + (f" vol x{num(t.vol_ratio, 2)}" if t.vol_ratio is not None else "")
         )
     return "\n".join(lines)

@@ -33,6 +33,12 @@ RISK_LABELS = {
     "daily_loss_limit_pct": "Daily loss limit %",
     "max_drawdown_pct": "Max drawdown % (kill)",
 }
+# The schedule, at the end of the form: the cron (UTC) and the retry policy of a failed cycle.
+SCHEDULE = (
+    ("cron", "Cron, UTC (blank = cadence)"),
+    ("retry_attempts", "Failed cycles before error"),
+    ("retry_delay_s", "Retry delay s (0 = next due)"),
+)
 BASIC = (
     ("name", "Name"),
     ("exchange", "Exchange"),
@@ -168,6 +174,31 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
                         label,
                         Input(_text(getattr(c.risk, key)), id=f"f-risk-{key}", compact=True),
                     )
+                yield Static("Schedule", classes="section")
+                for key, label in SCHEDULE:
+                    yield from self._field(
+                        key,
+                        label,
+                        Input(
+                            _text(getattr(c, key)),
+                            id=f"f-{key}",
+                            compact=True,
+                            placeholder="e.g. */30 * * * * * (6 fields: seconds first)"
+                            if key == "cron"
+                            else "",
+                        ),
+                    )
+                yield from self._field(
+                    "run_on_start",
+                    "Decide on start/resume",
+                    Select(
+                        [("no: at the next due time", "no"), ("yes: at once", "yes")],
+                        value="yes" if c.run_on_start else "no",
+                        allow_blank=False,
+                        id="f-run_on_start",
+                        compact=True,
+                    ),
+                )
                 yield Static("", id="e-form", classes="field-error")
             with Horizontal(id="config-buttons"):
                 yield Button("Cancel", id="cancel")
@@ -198,7 +229,8 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
             w = self.query_one(selector)
             return w.value if isinstance(w, (Input, Select)) else None
 
-        data: dict[str, Any] = {k: val(f"#f-{k}").strip() for k, _ in BASIC}
+        data: dict[str, Any] = {k: val(f"#f-{k}").strip() for k, _ in BASIC + SCHEDULE}
+        data["run_on_start"] = val("#f-run_on_start") == "yes"
         data["timeframe"] = val("#f-timeframe")
         data["on_stop"] = val("#f-on_stop")
         data["mode"] = self._mode.value
@@ -257,6 +289,7 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
 
     @on(Select.Changed, "#f-timeframe")
     @on(Select.Changed, "#f-on_stop")
+    @on(Select.Changed, "#f-run_on_start")
     def _tf_changed(self) -> None:
         self.validate()
 

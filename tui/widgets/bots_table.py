@@ -84,6 +84,7 @@ class BotsTable(Widget, can_focus=True):
         self._widths: list[int] = []
         self._cache: dict[tuple[object, ...], Strip] = {}
         self._top = 0
+        self._market = (0, 0)  # (the newest market time given, the app clock's time then)
 
     # ------------------------------------------------------------------ data
 
@@ -112,6 +113,7 @@ class BotsTable(Widget, can_focus=True):
         the bots' state now."""
         keep = self.selected
         names = [b.name for b in bots]
+        now_ms = self._market_now(now_ms)
         cells = {b.name: self._row(b, now_ms) for b in bots}
         if engine_lost:
             for row in cells.values():
@@ -153,6 +155,19 @@ class BotsTable(Widget, can_focus=True):
             self._keys, self._widths = tuple(keys), widths
             self._cache.clear()
 
+    def _market_now(self, market_ms: int) -> int:
+        """The market time now: the newest one the engine told, moved on by the app clock
+        since it came, so "next in" counts down between the engine's events (the dashboard
+        redraws the table every second)."""
+        clock = getattr(self.app, "clock", None)
+        if not market_ms or clock is None:
+            return market_ms
+        wall = clock.now_ms()
+        if market_ms != self._market[0]:
+            self._market = (market_ms, wall)
+            return market_ms
+        return market_ms + max(0, wall - self._market[1])
+
     def _row(self, b: BotView, now_ms: int) -> list[Cell]:
         c = b.config
         status = b.status.value
@@ -169,7 +184,7 @@ class BotsTable(Widget, can_focus=True):
             (b.name, ""),
             (strat, ""),
             (",".join(s.split("/")[0] for s in c.symbols), ""),
-            (c.timeframe, ""),
+            (f"{c.timeframe} cron" if c.cron else c.timeframe, ""),
             ("LIVE" if live else "paper", "live-mode" if live else ""),
             (status_text(b), fmt.STATUS_VARIABLE.get(status, "")),
             (fmt.money(b.equity), ""),
