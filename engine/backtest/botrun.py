@@ -263,6 +263,17 @@ def check_replayable(strategy: Strategy) -> None:
         )
 
 
+def check_schedule(config: BotConfig) -> None:
+    """ConfigError for a bot the replay cannot schedule as the live engine does: a cron bot
+    decides at cron times and ticks, which candle closes alone do not reproduce."""
+    if config.cron:
+        raise ConfigError(
+            f"bot {config.name} decides on a cron schedule ({config.cron}); a bot backtest "
+            "replays decisions at candle closes (its cadence), so it would not be what the bot "
+            "does live: clear the cron (or back-test a copy of the bot without it)"
+        )
+
+
 def run_bot(
     config: BotConfig,
     strategy: Strategy,
@@ -279,6 +290,7 @@ def run_bot(
     a symbol has no candles or the ranges do not overlap."""
     started = time.perf_counter()
     check_replayable(strategy)
+    check_schedule(config)
     symbols = config.symbols
     missing = [s for s in symbols if s not in frames or frames[s].empty]
     if missing:

@@ -221,3 +221,14 @@ def test_a_bot_sweep_never_writes_over_a_candle_file(cli, home, bt) -> None:
     code, _out, err = cli("--bot", "duo", *files, "--sweep", "fast=3,5", "--out", victim)
     assert code == 2 and "one of the candle files read" in err
     assert Path(victim).read_bytes() == before
+
+
+def test_a_cron_bot_is_refused_not_replayed_at_its_cadence(cli, home, bt) -> None:
+    """A cron bot decides at cron times (ticks included) live; a replay at candle closes would
+    not be what it does, so the backtest says so instead of silently using its cadence."""
+    store_bots(
+        home / "bots.db",
+        BotConfig(name="timed", symbols=SYMS, timeframe="1h", cron="0 */2 * * *"),
+    )
+    code, _out, err = cli("--bot", "timed", *csvs(bt, home))
+    assert code != 0 and "cron schedule" in err and "Traceback" not in err

@@ -194,16 +194,24 @@ async def test_the_kill_switches_measure_performance_not_flows(store: Store) -> 
         await h.drain(lambda: r.risk.peak_equity is not None and r.cycles >= 3)
         # The market waits (MarketHub.wait_turn, awaited before every candle) until the new
         # runner's switches are read: else it may see a new peak during the update's writes.
-        gate = asyncio.Event()
-        h.engine.hub.wait_turn = gate.wait  # type: ignore[method-assign]
+        # It is parked there first (the candle in flight handled by every bot), so nothing
+        # moves between the update and the figures read below.
+        gate, parked = asyncio.Event(), asyncio.Event()
+
+        async def park() -> None:
+            parked.set()
+            await gate.wait()
+
+        h.engine.hub.wait_turn = park  # type: ignore[method-assign]
+        await asyncio.wait_for(parked.wait(), 60)
         await h.do(UpdateBot(name="c", config=holder("8000")))  # stops, saves, restarts
         r2 = h.engine.runners["c"]
         state, old = r2.risk.state(), r.risk.state()
+        eq = r.portfolio.equity(r.marks)
+        stored: Any = await store.load_risk_state("c")  # before the market moves on
         gate.set()
         assert old.peak_equity is not None and state.peak_equity is not None
-        eq = r.portfolio.equity(r.marks)
         assert state.peak_equity == old.peak_equity * (eq - 2000) / eq
-        stored: Any = await store.load_risk_state("c")
         assert stored.peak_equity == state.peak_equity
     finally:
         await h.stop()
