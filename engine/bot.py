@@ -62,7 +62,7 @@ from .models import (
 )
 from .portfolio import Portfolio
 from .ports import BotLedger, BrokerPort
-from .risk import MarketRules, RiskManager, sellable, stop_hit
+from .risk import MarketRules, RiskManager, hold_expired, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
 from .textsafe import storable
 
@@ -249,6 +249,14 @@ class BotRunner:
         )
         if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], bar.close_ts)
+        elif (
+            pos is not None
+            and self.active
+            and hold_expired(pos, self.config.risk.max_hold_s, bar.close_ts)
+            and self.tradable(sym) is not None
+            and self._may_exit(sym)
+        ):
+            await self._exit(pos, OrderReason.TIME_EXIT, _price(c.close), bar.close_ts)
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
             self._sample_equity(ts)
@@ -454,14 +462,14 @@ class BotRunner:
             ex = await self.broker.execute(intent, price, ts)
             await self._persist([ex.order], list(ex.fills), None, ts)
             self.publish_view()
-            if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT):
+            if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT, OrderReason.TIME_EXIT):
                 self.memory.append(
                     DecisionRecord(
                         self.name,
                         ts,
                         "risk",
                         f"{pos.symbol}:{reason.value}",
-                        reasoning=f"{reason.value.replace('_', '-')} hit at {price}",
+                        reasoning=_exit_text(reason, price, self.config.risk.max_hold_s),
                     )
                 )
             return True
@@ -811,3 +819,10 @@ def _record(decision: Decision, verdict: Verdict | None, orders: list[Order]) ->
 
 
 __all__ = ["BotRunner", "VerdictStatus"]
+
+
+def _exit_text(reason: OrderReason, price: Decimal, max_hold_s: int | None) -> str:
+    """The reasoning panel's line for an exit the bot made on its own."""
+    if reason is OrderReason.TIME_EXIT:
+        return f"time exit at {price}: held longer than {max_hold_s} s"
+    return f"{reason.value.replace('_', '-')} hit at {price}"

@@ -155,6 +155,16 @@ async def test_drawdown_kill_switch_equals_live_engine(tmp_path: Path, bt: Any) 
     assert any(why.startswith("drawdown kill switch") for _, why in sim.halts), sim.halts
 
 
+async def test_max_hold_time_exit_equals_live_engine(tmp_path: Path, bt: Any) -> None:
+    """A 5 h maximum holding time on 1 h candles: positions closed by time ("time_exit") at the
+    bar close, the same in the backtest and the live engine."""
+    csv = generated(bt, tmp_path, 1400)
+    limits = RiskLimits.model_validate({**TIGHT.model_dump(), "max_hold_s": 5 * 3600})
+    config = bot("sma_cross", {"fast": 5, "slow": 20}, SYMS, limits)
+    sim = await check_same(tmp_path, config, csv, 1000)
+    assert "time_exit" in {f.reason.value for f in sim.fills}
+
+
 def shared_csv(bt: Any) -> dict[str, str]:
     files = {s: bt.shared / f"binance_{s.replace('/', '-')}_1h.csv" for s in SYMS}
     missing = [str(p) for p in files.values() if not p.exists()]

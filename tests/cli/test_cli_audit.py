@@ -1,0 +1,201 @@
+"""`oxbot audit` (cli/audit.py over app/audit.py) on databases crafted with the real Store API:
+a clean bot passes; each of the five checks failing alone fails with its figure; a bot that
+opened no position passes the SL/TP check as "no position opened".
+
+The cash of a fill is what engine/portfolio.py ``_apply`` books: a buy takes qty x price + fee, a
+sell gives qty x price - fee (quote fees); the stored cash is an equity sample's
+(engine/bot.py ``_sample_equity``). Timestamps are relative to the wall clock the CLI audits
+from (the last 24 h by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+
+from oxbot.engine.models import (
+    BotConfig,
+    BotStatus,
+    DecisionRecord,
+    EquityPoint,
+    Fill,
+    Order,
+    OrderReason,
+    OrderStatus,
+    Position,
+    RiskLimits,
+    Side,
+)
+from oxbot.storage.reads import now_ms
+from oxbot.storage.store import Store
+
+from .conftest import Run
+
+D = Decimal
+H = 3_600_000
+SYM = "BTC/USDT"
+
+
+@dataclass
+class Craft:
+    """One bot's ledger: by default 12 hourly cycles, one trip closed by its stop-loss after
+    2 h, the stored cash equal to the fills' cash."""
+
+    name: str = "clean"
+    max_hold_s: int | None = 4 * 3600
+    status: BotStatus = BotStatus.RUNNING
+    trade: bool = True
+    exit_reason: OrderReason = OrderReason.STOP_LOSS
+    hold_h: int = 2
+    cycles: int = 12
+    cash_error: Decimal = D(0)
+    decision_error: str = ""
+    open_for_h: int | None = None  # a position still open, bought this many hours ago
+    fills: list[Fill] = field(default_factory=list)
+
+    def config(self) -> BotConfig:
+        risk = RiskLimits(max_hold_s=self.max_hold_s)
+        return BotConfig(name=self.name, timeframe="1h", risk=risk)
+
+
+async def _write(path: Path, crafts: list[Craft]) -> None:
+    now = now_ms()
+    base = now - 20 * H
+    store = await Store.open(path)
+    try:
+        for c in crafts:
+            await store.add_bots([c.config()], c.status)
+            cash = c.config().capital
+            if c.trade:
+                buy = Fill("b1", "o1", c.name, SYM, Side.BUY, D(1), D(100), D("0.1"), base + H)
+                sell_ts = base + (1 + c.hold_h) * H
+                sell = Fill("s1", "o2", c.name, SYM, Side.SELL, D(1), D(97), D("0.097"), sell_ts)
+                sell = replace(sell, reason=c.exit_reason)
+                for f in (buy, sell):
+                    order = Order(
+                        f.client_order_id, c.name, SYM, f.side, f.qty, f.reason,
+                        OrderStatus.FILLED, f.ts,
+                    )  # fmt: skip
+                    pos = Position(SYM, D(1), D(100), None, None, buy.ts)
+                    await store.record_cycle(
+                        c.name,
+                        orders=[order],
+                        fills=[f],
+                        positions={SYM: pos if f.side is Side.BUY else None},
+                    )
+                cash += -D("100.1") + D("96.903")
+            if c.open_for_h is not None:
+                ts = now - c.open_for_h * H
+                f = Fill("b2", "o3", c.name, SYM, Side.BUY, D(1), D(100), D("0.1"), ts)
+                order = Order("o3", c.name, SYM, Side.BUY, D(1), f.reason, OrderStatus.FILLED, ts)
+                pos = Position(SYM, D(1), D(100), None, None, ts)
+                await store.record_cycle(c.name, orders=[order], fills=[f], positions={SYM: pos})
+                cash -= D("100.1")
+            points = [
+                EquityPoint(c.name, now - (c.cycles - i) * H + 60_000, cash, cash + c.cash_error)
+                for i in range(c.cycles)
+            ]
+            record = DecisionRecord(c.name, base + 2 * H, "rule", "BTC/USDT:hold")
+            if c.decision_error:
+                record = DecisionRecord(
+                    c.name, base + 2 * H, "llm", "", error=c.decision_error
+                )  # fmt: skip
+            await store.record_cycle(c.name, decision=record, equity=points)
+    finally:
+        await store.close()
+
+
+def crafted(home: Path, *crafts: Craft) -> str:
+    path = home / "audit.db"
+    asyncio.run(_write(path, list(crafts)))
+    return str(path)
+
+
+def checks(out: str, bot: str) -> dict[str, dict[str, object]]:
+    data = json.loads(out)
+    (one,) = [b for b in data["bots"] if b["bot"] == bot]
+    return {c["name"]: c for c in one["checks"]}
+
+
+def test_a_clean_bot_passes_every_check(oxbot: Run, home: Path) -> None:
+    db = crafted(home, Craft())
+    code, out, err = oxbot("--db", db, "audit")
+    assert code == 0, out + err
+    assert "clean: PASS" in out and "FAIL" not in out
+    code, out, _ = oxbot("--db", db, "audit", "clean", "--json")
+    assert code == 0
+    got = checks(out, "clean")
+    assert all(c["passed"] for c in got.values())
+    assert got["SL/TP triggers"]["figure"] == "1 triggers"
+    assert got["capital drift"]["figure"] == "0 USDT"
+    assert got["cycles"]["figure"] == "12 cycles (need 10)"
+    assert got["max holding time"]["figure"] == "longest 2h 00m (limit 4h 00m)"
+
+
+def _fails_alone(oxbot: Run, home: Path, craft: Craft, check: str, figure: str) -> None:
+    db = crafted(home, craft)
+    code, out, err = oxbot("--db", db, "audit", craft.name, "--json")
+    assert code == 1, out + err
+    got = checks(out, craft.name)
+    assert [n for n, c in got.items() if not c["passed"]] == [check], got
+    assert got[check]["figure"] == figure
+    code, out, _ = oxbot("--db", db, "audit")
+    assert code == 1 and f"{craft.name}: FAIL" in out and figure in out
+
+
+def test_an_errored_bot_fails_on_crashes(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="crashed", status=BotStatus.ERROR)
+    _fails_alone(oxbot, home, craft, "no crashes", "bot in error state; 0 decision errors")
+
+
+def test_a_recorded_decision_error_fails_on_crashes(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="erred", decision_error="provider timeout")
+    _fails_alone(oxbot, home, craft, "no crashes", "1 decision error")
+
+
+def test_trades_without_a_stop_or_target_hit_fail_the_sl_tp_check(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="nostops", exit_reason=OrderReason.EXIT)
+    _fails_alone(oxbot, home, craft, "SL/TP triggers", "0 triggers")
+
+
+def test_a_stored_cash_off_by_a_cent_fails_on_drift(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="drifted", cash_error=D("0.01"))
+    _fails_alone(oxbot, home, craft, "capital drift", "0.01 USDT")
+
+
+def test_a_trip_held_beyond_the_limit_fails_the_holding_time(oxbot: Run, home: Path) -> None:
+    # 4 h limit + one 1 h candle allowed; held 6 h
+    craft = Craft(name="held", hold_h=6)
+    _fails_alone(oxbot, home, craft, "max holding time", "longest 6h 00m (limit 4h 00m)")
+
+
+def test_a_position_still_open_beyond_the_limit_fails(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="stuck", open_for_h=7)
+    _fails_alone(oxbot, home, craft, "max holding time", "longest 7h 00m (limit 4h 00m)")
+
+
+def test_too_few_cycles_fail(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="idle", cycles=9)
+    _fails_alone(oxbot, home, craft, "cycles", "9 cycles (need 10)")
+
+
+def test_a_bot_that_opened_no_position_passes_sl_tp(oxbot: Run, home: Path) -> None:
+    db = crafted(home, Craft(name="flat", trade=False, max_hold_s=None))
+    code, out, err = oxbot("--db", db, "audit", "--json")
+    assert code == 0, out + err
+    got = checks(out, "flat")
+    assert got["SL/TP triggers"]["figure"] == "no position opened (0 triggers)"
+    assert got["max holding time"]["figure"] == "no limit set"
+
+
+def test_one_failing_bot_fails_the_whole_audit_and_usage_errors_exit_2(
+    oxbot: Run, home: Path
+) -> None:
+    db = crafted(home, Craft(), Craft(name="idle", cycles=3))
+    code, out, _ = oxbot("--db", db, "audit")
+    assert code == 1 and "clean: PASS" in out and "idle: FAIL" in out
+    assert oxbot("--db", db, "audit", "clean")[0] == 0
+    assert oxbot("--db", db, "audit", "nobody")[0] == 2
+    assert oxbot("--db", db, "audit", "--hours", "0")[0] == 2
