@@ -104,6 +104,11 @@ def test_one_failing_bot_fails_the_whole_audit_and_usage_errors_exit_2(
     oxbot: Run, home: Path
 ) -> None:
     db = crafted(home, Craft(), Craft(name="idle", cycles=3))
+    code, out, _ = oxbot("--db", db, "audit", "--json")
+    assert code == 1
+    idle = checks(out, "idle")
+    assert [n for n, c in idle.items() if not c["passed"]] == ["cycles"], idle
+    assert all(c["passed"] for c in checks(out, "clean").values())
     code, out, _ = oxbot("--db", db, "audit")
     assert code == 1 and "clean: PASS" in out and "idle: FAIL" in out
     assert oxbot("--db", db, "audit", "clean")[0] == 0

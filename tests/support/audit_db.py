@@ -36,8 +36,9 @@ SYM = "BTC/USDT"
 
 @dataclass
 class Craft:
-    """One bot's ledger: by default 12 hourly cycles, one trip closed by its stop-loss after
-    2 h, the stored cash equal to the fills' cash."""
+    """One bot's ledger (its ids prefixed with its name: ids are unique in the database): by
+    default 12 hourly cycles, one trip closed by its stop-loss after 2 h, the stored cash equal
+    to the fills' cash."""
 
     name: str = "clean"
     max_hold_s: int | None = 4 * 3600
@@ -65,9 +66,29 @@ async def _write(path: Path, crafts: list[Craft]) -> None:
             await store.add_bots([c.config()], c.status)
             cash = c.config().capital
             if c.trade:
-                buy = Fill("b1", "o1", c.name, SYM, Side.BUY, D(1), D(100), D("0.1"), base + H)
+                buy = Fill(
+                    f"{c.name}-b1",
+                    f"{c.name}-o1",
+                    c.name,
+                    SYM,
+                    Side.BUY,
+                    D(1),
+                    D(100),
+                    D("0.1"),
+                    base + H,
+                )
                 sell_ts = base + (1 + c.hold_h) * H
-                sell = Fill("s1", "o2", c.name, SYM, Side.SELL, D(1), D(97), D("0.097"), sell_ts)
+                sell = Fill(
+                    f"{c.name}-s1",
+                    f"{c.name}-o2",
+                    c.name,
+                    SYM,
+                    Side.SELL,
+                    D(1),
+                    D(97),
+                    D("0.097"),
+                    sell_ts,
+                )
                 sell = replace(sell, reason=c.exit_reason)
                 for f in (buy, sell):
                     order = Order(
@@ -84,8 +105,20 @@ async def _write(path: Path, crafts: list[Craft]) -> None:
                 cash += -D("100.1") + D("96.903")
             if c.open_for_h is not None:
                 ts = now - c.open_for_h * H
-                f = Fill("b2", "o3", c.name, SYM, Side.BUY, D(1), D(100), D("0.1"), ts)
-                order = Order("o3", c.name, SYM, Side.BUY, D(1), f.reason, OrderStatus.FILLED, ts)
+                f = Fill(
+                    f"{c.name}-b2",
+                    f"{c.name}-o3",
+                    c.name,
+                    SYM,
+                    Side.BUY,
+                    D(1),
+                    D(100),
+                    D("0.1"),
+                    ts,
+                )
+                order = Order(
+                    f.client_order_id, c.name, SYM, Side.BUY, D(1), f.reason, OrderStatus.FILLED, ts
+                )
                 pos = Position(SYM, D(1), D(100), None, None, ts)
                 await store.record_cycle(c.name, orders=[order], fills=[f], positions={SYM: pos})
                 cash -= D("100.1")
