@@ -460,16 +460,32 @@ class BotRunner:
                 self.name, pos.symbol, Side.SELL, qty, reason, self.new_id(), limit_price=price
             )
             ex = await self.broker.execute(intent, price, ts)
-            await self._persist([ex.order], list(ex.fills), None, ts)
-            self.publish_view()
+            record = None
             if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT, OrderReason.TIME_EXIT):
-                self.memory.append(
-                    DecisionRecord(
-                        self.name,
+                record = DecisionRecord(
+                    self.name,
+                    ts,
+                    "risk",
+                    f"{pos.symbol}:{reason.value}",
+                    reasoning=_exit_text(reason, price, self.config.risk.max_hold_s),
+                )
+            # A time exit is stored and shown in the reasoning panel (SL/TP say it as fills).
+            timed = record if reason is OrderReason.TIME_EXIT else None
+            await self._persist([ex.order], list(ex.fills), timed, ts)
+            self.publish_view()
+            if record is not None:
+                self.memory.append(record)
+            if timed is not None:
+                self.bus.publish(
+                    DecisionMade(
                         ts,
+                        self.name,
                         "risk",
-                        f"{pos.symbol}:{reason.value}",
-                        reasoning=_exit_text(reason, price, self.config.risk.max_hold_s),
+                        ((pos.symbol, "time exit"),),
+                        timed.reasoning,
+                        "",
+                        (),
+                        (intent.client_order_id,),
                     )
                 )
             return True
@@ -824,5 +840,5 @@ __all__ = ["BotRunner", "VerdictStatus"]
 def _exit_text(reason: OrderReason, price: Decimal, max_hold_s: int | None) -> str:
     """The reasoning panel's line for an exit the bot made on its own."""
     if reason is OrderReason.TIME_EXIT:
-        return f"time exit at {price}: held longer than {max_hold_s} s"
+        return f"time exit at {price}: held longer than the maximum of {max_hold_s} s"
     return f"{reason.value.replace('_', '-')} hit at {price}"
