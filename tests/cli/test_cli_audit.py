@@ -114,3 +114,20 @@ def test_one_failing_bot_fails_the_whole_audit_and_usage_errors_exit_2(
     assert oxbot("--db", db, "audit", "clean")[0] == 0
     assert oxbot("--db", db, "audit", "nobody")[0] == 2
     assert oxbot("--db", db, "audit", "--hours", "0")[0] == 2
+
+
+def test_bots_add_max_hold_is_stored_and_a_bad_one_is_a_usage_error(
+    oxbot: Run, home: Path, tmp_path: Path
+) -> None:
+    # `bots export` writes the stored configs as JSON (cli/bots.py)
+    assert oxbot("bots", "add", "timed", "--max-hold", "4h")[0] == 0
+    assert oxbot("bots", "add", "minutes", "--max-hold", "90m")[0] == 0
+    assert oxbot("bots", "add", "plain")[0] == 0
+    out = tmp_path / "bots.json"
+    assert oxbot("bots", "export", "--out", str(out))[0] == 0
+    holds = {b["name"]: b["risk"]["max_hold_s"] for b in json.loads(out.read_text())}
+    assert holds == {"timed": 4 * 3600, "minutes": 90 * 60, "plain": None}
+    code, _out, err = oxbot("bots", "add", "bad", "--max-hold", "4x")
+    assert code == 2 and "--max-hold" in err
+    code, _out, err = oxbot("bots", "add", "short", "--max-hold", "30s")  # under a minute
+    assert code == 2 and "--max-hold" in err, err
