@@ -10,6 +10,8 @@ database (read-only, with or without an engine running).
    no longer than the bot's ``risk.max_hold_s`` plus one candle (the bot checks at candle closes);
 5. cycles: at least 10 bar cycles in the period (stored equity samples: the bot takes one on
    every candle close it handles; rule holds are not stored as decisions, so those undercount).
+   Points older than 24 h (from the bot's newest) are thinned to a few per hour
+   (storage/thinning.py): over a longer period the count is a lower bound.
 """
 
 from __future__ import annotations
