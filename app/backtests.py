@@ -459,7 +459,11 @@ def bot_metrics(
         fills=len(result.fills),
         buy_hold_final_equity=money(hold_total, mq),
         buy_hold_return_pct=float((hold_total / result.start_cash - 1) * 100),
-        limits={k: f"{v.normalize():f}" for k, v in config.risk.model_dump().items()},
+        limits={  # an unset limit (max_hold_s None) is left out
+            k: f"{v.normalize():f}" if isinstance(v, Decimal) else str(v)
+            for k, v in config.risk.model_dump().items()
+            if v is not None
+        },
     )
     for key in PCT_KEYS + RATIO_KEYS:
         out[key] = _round(out.get(key))

@@ -117,6 +117,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="try a failed cycle again after this many seconds (0 = at the next due time)",
     )
     a.add_argument(
+        "--max-hold",
+        metavar="TIME",
+        help="maximum holding time, e.g. 4h, 90m, 2d: an older position is closed (time exit)",
+    )
+    a.add_argument(
         "--on-stop",
         choices=("keep", "close"),
         default="keep",
@@ -213,6 +218,13 @@ def build_config(args: argparse.Namespace) -> Any:
         for k in ("max_position_pct", "max_exposure_pct", "stop_loss_pct", "take_profit_pct")
         if getattr(args, k) is not None
     }
+    if getattr(args, "max_hold", None):
+        from oxbot.engine.risk import parse_hold  # noqa: PLC0415
+
+        try:
+            risk["max_hold_s"] = parse_hold(args.max_hold)
+        except ValueError as e:
+            raise ConfigError(f"--max-hold: {e}") from None
     data = {
         "name": args.name,
         "exchange": args.exchange,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oxbot.cli import alerts as cli_alerts
+from oxbot.cli import audit as cli_audit
 from oxbot.cli import backtest as cli_backtest
 from oxbot.cli import bots as cli_bots
 from oxbot.cli import control as cli_control
@@ -27,5 +28,6 @@ REGISTRARS = [
     cli_remote.register,
     cli_control.register,
     cli_reads.register,
+    cli_audit.register,
     cli_strategies.register,
 ]

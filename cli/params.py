@@ -28,6 +28,8 @@ FIELD_FLAGS = {
     "risk.stop_loss_pct": "--stop-loss-pct",
     "stop_loss_pct": "--stop-loss-pct",
     "risk.take_profit_pct": "--take-profit-pct",
+    "risk.max_hold_s": "--max-hold",
+    "max_hold_s": "--max-hold",
     "take_profit_pct": "--take-profit-pct",
     "on_stop": "--on-stop",
     "cron": "--cron",

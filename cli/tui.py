@@ -61,7 +61,7 @@ def run_attach(args: argparse.Namespace) -> int:
             f"no oxbot engine is running for {db}; start one with "
             "`oxbot run --headless` (or run plain `oxbot`)"
         )
-    return _run(SocketClient(sock, db=db), *_settings())
+    return _run(SocketClient(sock, db=db), *_settings(), db=db)
 
 
 def run_tui(args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ def run_tui(args: argparse.Namespace) -> int:
     settings, notices = _settings()
     if engine_running(sock):
         print(f"oxbot: attaching to the engine already running on {db}", file=sys.stderr)
-        return _run(SocketClient(sock, db=db), settings, notices)
+        return _run(SocketClient(sock, db=db), settings, notices, db=db)
 
     from oxbot.app.inprocess import InProcessClient  # noqa: PLC0415
     from oxbot.cli.run import sim_speed  # noqa: PLC0415
@@ -107,7 +107,7 @@ def run_tui(args: argparse.Namespace) -> int:
     # The cockpit starts the engine when its dashboard is mounted; if it cannot start, the
     # cockpit closes and the error is printed on the restored terminal (fatal_start).
     client = InProcessClient(build, fatal_start=True)
-    return _run(client, settings, notices)
+    return _run(client, settings, notices, db=db)
 
 
 def _check_database(db: Any) -> None:
@@ -132,7 +132,7 @@ def _check_database(db: Any) -> None:
         )
 
 
-def _run(client: Any, settings: Any, notices: list[str] | None = None) -> int:
+def _run(client: Any, settings: Any, notices: list[str] | None = None, db: Any = None) -> int:
     from oxbot.tui.app import OxbotApp, run_app  # noqa: PLC0415
 
     app_holder: dict[str, OxbotApp] = {}
@@ -144,7 +144,7 @@ def _run(client: Any, settings: Any, notices: list[str] | None = None) -> int:
 
     old = signal.signal(signal.SIGTERM, on_term)
     try:
-        code = run_app(client, settings, app_holder=app_holder, notices=notices)
+        code = run_app(client, settings, app_holder=app_holder, notices=notices, db_path=db)
     finally:
         signal.signal(signal.SIGTERM, old)
         client.stop()

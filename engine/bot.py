@@ -65,7 +65,7 @@ from .models import (
 )
 from .portfolio import Portfolio
 from .ports import BotLedger, BrokerPort
-from .risk import MarketRules, RiskManager, sellable, stop_hit
+from .risk import MarketRules, RiskManager, hold_expired, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
 from .textsafe import storable
 
@@ -285,6 +285,14 @@ class BotRunner:
         )
         if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
             await self._exit(pos, hit[0], hit[1], bar.close_ts)
+        elif (
+            pos is not None
+            and self.active
+            and hold_expired(pos, self.config.risk.max_hold_s, bar.close_ts)
+            and self.tradable(sym) is not None
+            and self._may_exit(sym)
+        ):
+            await self._exit(pos, OrderReason.TIME_EXIT, _price(c.close), bar.close_ts)
         ts = bar.close_ts
         if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
             self._sample_equity(ts)
@@ -534,16 +542,32 @@ class BotRunner:
                 self.name, pos.symbol, Side.SELL, qty, reason, self.new_id(), limit_price=price
             )
             ex = await self.broker.execute(intent, price, ts)
-            await self._persist([ex.order], list(ex.fills), None, ts)
+            record = None
+            if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT, OrderReason.TIME_EXIT):
+                record = DecisionRecord(
+                    self.name,
+                    ts,
+                    "risk",
+                    f"{pos.symbol}:{reason.value}",
+                    reasoning=_exit_text(reason, price, self.config.risk.max_hold_s),
+                )
+            # A time exit is stored and shown in the reasoning panel (SL/TP say it as fills).
+            timed = record if reason is OrderReason.TIME_EXIT else None
+            await self._persist([ex.order], list(ex.fills), timed, ts)
             self.publish_view()
-            if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT):
-                self.memory.append(
-                    DecisionRecord(
-                        self.name,
+            if record is not None:
+                self.memory.append(record)
+            if timed is not None:
+                self.bus.publish(
+                    DecisionMade(
                         ts,
+                        self.name,
                         "risk",
-                        f"{pos.symbol}:{reason.value}",
-                        reasoning=f"{reason.value.replace('_', '-')} hit at {price}",
+                        ((pos.symbol, "time exit"),),
+                        timed.reasoning,
+                        "",
+                        (),
+                        (intent.client_order_id,),
                     )
                 )
             return True
@@ -902,3 +926,10 @@ def _record(decision: Decision, verdict: Verdict | None, orders: list[Order]) ->
 
 
 __all__ = ["BotRunner", "VerdictStatus"]
+
+
+def _exit_text(reason: OrderReason, price: Decimal, max_hold_s: int | None) -> str:
+    """The reasoning panel's line for an exit the bot made on its own."""
+    if reason is OrderReason.TIME_EXIT:
+        return f"time exit at {price}: held longer than the maximum of {max_hold_s} s"
+    return f"{reason.value.replace('_', '-')} hit at {price}"

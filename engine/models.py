@@ -125,6 +125,7 @@ class OrderReason(StrEnum):
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
     FLATTEN = "flatten"
+    TIME_EXIT = "time_exit"  # held longer than the bot's maximum holding time
 
 
 class VerdictStatus(StrEnum):
@@ -175,6 +176,9 @@ class RiskLimits(BaseModel):
     min_notional: Decimal = Field(Decimal("10"), ge=0)
     daily_loss_limit_pct: Decimal = Field(Decimal("5"), gt=0, le=100)
     max_drawdown_pct: Decimal = Field(Decimal("25"), gt=0, le=100)
+    # Maximum holding time in seconds: a position older than it is closed at the next bar
+    # close ("time exit"). None = no limit.
+    max_hold_s: int | None = Field(None, ge=60, le=365 * 86400)
 
     @model_validator(mode="after")
     def _position_within_exposure(self) -> RiskLimits:

@@ -359,3 +359,24 @@ def stop_hit(
         px = open_ if open_ is not None and open_ > pos.take_profit else pos.take_profit
         return OrderReason.TAKE_PROFIT, px
     return None
+
+
+def hold_expired(pos: Position, max_hold_s: int | None, ts: int) -> bool:
+    """Has ``pos`` been held longer than ``max_hold_s`` at ``ts`` (epoch ms)? None = no limit."""
+    return max_hold_s is not None and ts - pos.opened_ts > max_hold_s * 1000
+
+
+_HOLD_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_hold(text: str) -> int | None:
+    """A maximum holding time as typed: ``4h``, ``90m``, ``2d``, ``3600`` (seconds) or ``""`` /
+    ``none`` (no limit). ValueError for anything else; the range is BotConfig's to check."""
+    t = text.strip().lower()
+    if t in ("", "none", "off"):
+        return None
+    unit = _HOLD_UNITS.get(t[-1])
+    number = t[:-1] if unit else t
+    if not number.isdigit():
+        raise ValueError(f"maximum holding time {text!r}: give e.g. 4h, 90m, 2d or seconds")
+    return int(number) * (unit or 1)

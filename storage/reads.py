@@ -24,6 +24,7 @@ from oxbot.engine.models import (
     BotStatus,
     CapitalFlow,
     DecisionRecord,
+    EquityPoint,
     Fill,
     Order,
     OrderStatus,
@@ -178,6 +179,28 @@ class StoreReads:
             .order_by(equity_points.c.ts, equity_points.c.id)
         )
         return [(int(r["ts"]), r["equity"]) for r in rows]
+
+    async def last_equity_point(self, bot: str) -> EquityPoint | None:
+        """The live bot's newest stored equity point (with its cash), or None."""
+        rows = await self._rows(
+            select(equity_points)
+            .where(equity_points.c.bot_id == live_id(bot))
+            .order_by(equity_points.c.ts.desc(), equity_points.c.id.desc())
+            .limit(1)
+        )
+        return convert.equity_from_row(rows[0]) if rows else None
+
+    async def decisions_since(self, bot: str, since_ms: int) -> tuple[int, int]:
+        """(decisions, decisions with an error) the live bot stored from ``since_ms`` on."""
+        async with self._reading() as conn:
+            row = (
+                await conn.execute(
+                    select(func.count(), func.count().filter(decisions.c.error != "")).where(
+                        decisions.c.bot_id == live_id(bot), decisions.c.ts >= since_ms
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1])
 
     async def day_open_equity(self, bot: str) -> tuple[int, Decimal] | None:
         """(UTC day start in ms, the bot's first equity of that day plus the deposits and

@@ -120,6 +120,14 @@ class OxbotApp(App[int]):
             tooltip="PANIC: stop every bot and flatten every position (asks first)",
         ),
         Binding(
+            "a",
+            "audit",
+            "Audit",
+            id="app.audit",
+            show=False,
+            tooltip="Audit every bot over 24 h: crashes, SL/TP, drift, holding time, cycles",
+        ),
+        Binding(
             "b",
             "backtest",
             "Backtest",
@@ -136,9 +144,11 @@ class OxbotApp(App[int]):
         clock: Clock | None = None,
         settle_heap: bool = False,
         notices: list[str] | None = None,
+        db_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.client = client
+        self.db_path = db_path  # the database the Audit screen reads
         self.host = EngineHost(client, settle_heap=settle_heap)
         self.ui_loop: asyncio.AbstractEventLoop | None = None  # for a signal handler to reach
         self.keymap: dict[str, str] = {}  # what set_keymap was given (help, palette)
@@ -402,6 +412,12 @@ class OxbotApp(App[int]):
         )
         self.push_screen(HelpScreen(rows))
 
+    def action_audit(self) -> None:
+        from .screens.audit import AuditScreen  # noqa: PLC0415 - its module loads on first use
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen(self.db_path))
+
     def action_keys(self) -> None:
         if not isinstance(self.screen, KeysScreen):
             self.push_screen(KeysScreen())
@@ -479,13 +495,16 @@ def run_app(
     app_holder: dict[str, Any] | None = None,
     clock: Clock | None = None,
     notices: list[str] | None = None,
+    db_path: Path | None = None,
 ) -> int:
     """Run the cockpit until the user quits; the engine is stopped whatever ends the app.
 
     ``app_holder["app"]`` is set to the app so a caller's signal handler can reach it; without
     a holder, SIGTERM is handled here (the app exits, the engine stops, the terminal is restored).
     """
-    app = OxbotApp(client, settings=settings, clock=clock, settle_heap=True, notices=notices)
+    app = OxbotApp(
+        client, settings=settings, clock=clock, settle_heap=True, notices=notices, db_path=db_path
+    )
     previous = None
     if app_holder is not None:
         app_holder["app"] = app

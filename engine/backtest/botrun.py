@@ -58,7 +58,7 @@ from ..models import (
 from ..paper import PaperBroker
 from ..portfolio import Portfolio
 from ..risk import DEFAULT_RULES as _RULES
-from ..risk import RiskManager, sellable, stop_hit
+from ..risk import RiskManager, hold_expired, sellable, stop_hit
 from ..strategies.base import ENTER, EXIT, Strategy
 from ..strategies.checks import run_signals, user_code
 from .ledger import Trade
@@ -201,6 +201,11 @@ class BotRun:
         hit = stop_hit(pos, to_decimal(c.low), to_decimal(c.high))
         if hit and self._tradable(sym) is not None:
             self._exit(pos, hit[0], hit[1], close_ts)
+        elif (
+            hold_expired(pos, self.config.risk.max_hold_s, close_ts)
+            and self._tradable(sym) is not None
+        ):
+            self._exit(pos, OrderReason.TIME_EXIT, to_decimal(c.close), close_ts)
 
     def sample(self, ts: int) -> Decimal:
         eq = self.portfolio.equity(self.marks)

@@ -155,6 +155,36 @@ async def test_drawdown_kill_switch_equals_live_engine(tmp_path: Path, bt: Any) 
     assert any(why.startswith("drawdown kill switch") for _, why in sim.halts), sim.halts
 
 
+async def test_max_hold_time_exit_equals_live_engine(tmp_path: Path, bt: Any) -> None:
+    """A 5 h maximum holding time on 1 h candles: positions closed by time ("time_exit") at the
+    bar close, the same in the backtest and the live engine."""
+    csv = generated(bt, tmp_path, 1400)
+    limits = RiskLimits.model_validate({**TIGHT.model_dump(), "max_hold_s": 5 * 3600})
+    config = bot("sma_cross", {"fast": 5, "slow": 20}, SYMS, limits)
+    sim = await check_same(tmp_path, config, csv, 1000)
+    assert "time_exit" in {f.reason.value for f in sim.fills}
+    # the live engine's ledger: every time exit came at the first candle close past the limit,
+    # and was stored as a "risk" decision (the reasoning panel's history)
+    from oxbot.app.audit import audit_store
+    from oxbot.app.trips import round_trips
+
+    store = await Store.open(tmp_path / "live.db", writer=False)
+    try:
+        fills = await store.load_fills("replay")
+        timed = [t for t in round_trips(fills) if t.reason == "time_exit"]
+        assert timed and all(5 * 3600 < t.duration_s <= 6 * 3600 for t in timed), timed
+        said = [d for d in await store.recent_decisions("replay", 5000) if d.source == "risk"]
+        assert len(said) == len(timed)
+        assert all(d.reasoning.startswith("time exit at ") for d in said)
+        (result,) = await audit_store(store, hours=24 * 1000, now=fills[-1].ts)
+        (hold,) = [c for c in result.checks if c.name == "max holding time"]
+        assert hold.passed, hold
+        (drift,) = [c for c in result.checks if c.name == "capital drift"]
+        assert drift.passed, drift
+    finally:
+        await store.close()
+
+
 def shared_csv(bt: Any) -> dict[str, str]:
     files = {s: bt.shared / f"binance_{s.replace('/', '-')}_1h.csv" for s in SYMS}
     missing = [str(p) for p in files.values() if not p.exists()]

@@ -131,7 +131,8 @@ async def test_a_yearly_cron_without_run_on_start_waits(store: Store) -> None:
 
 
 async def test_run_on_start_decides_at_once_on_start_and_resume(store: Store) -> None:
-    engine = engine_at(store, "2024-05-10T12:00:00", 100_000)  # runs on until stopped: a busy machine must not see the market end before the resume
+    # the market runs on until stopped: on a busy machine it must not end before the resume
+    engine = engine_at(store, "2024-05-10T12:00:00", 100_000)
     h = Harness(engine)
     await h.start()
     done = await h.do(AddBot(config=cfg("eager", cron=YEARLY, run_on_start=True), start=True))

@@ -21,6 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from oxbot.engine.models import TIMEFRAMES, BotConfig, Mode
+from oxbot.engine.risk import parse_hold
 
 from .confirm import ConfirmScreen
 
@@ -32,6 +33,7 @@ RISK_LABELS = {
     "min_notional": "Min order notional",
     "daily_loss_limit_pct": "Daily loss limit %",
     "max_drawdown_pct": "Max drawdown % (kill)",
+    "max_hold_s": "Max hold (4h, 90m; empty = none)",
 }
 # The schedule, at the end of the form: the cron (UTC) and the retry policy of a failed cycle.
 SCHEDULE = (
@@ -236,6 +238,10 @@ class BotConfigScreen(ModalScreen[BotConfig | None]):
         data["mode"] = self._mode.value
         data["strategy"] = self._strategy
         data["risk"] = {k: val(f"#f-risk-{k}").strip() for k in RISK_LABELS}
+        try:  # "4h" as typed; what does not parse is left for the model to refuse
+            data["risk"]["max_hold_s"] = parse_hold(data["risk"]["max_hold_s"])
+        except ValueError:
+            pass
         params = read_params(self, self._strategy)
         if self._original is not None:
             data["llm"] = self._original.llm

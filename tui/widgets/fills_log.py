@@ -19,6 +19,7 @@ REASON_TEXT = {
     "stop_loss": "STOP-LOSS",
     "take_profit": "TAKE-PROFIT",
     "flatten": "FLATTEN",
+    "time_exit": "time exit",
     "entry": "entry",
     "exit": "exit",
 }
