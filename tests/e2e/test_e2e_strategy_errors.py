@@ -35,10 +35,17 @@ NOT_LOADED = r"strategy 'mine' did not load: \S*mine\.py:1: ModuleNotFoundError"
 
 
 def test_built_in_names_known_without_the_registry_are_the_registry_s() -> None:
-    from oxbot.app.strategies import BUILT_IN
-    from oxbot.engine.strategies.loader import builtin_names
+    """In a fresh process: other test modules register their own strategies in this one's."""
+    import subprocess
+    import sys
 
-    assert builtin_names() == set(BUILT_IN)
+    code = (
+        "from oxbot.app.strategies import BUILT_IN\n"
+        "from oxbot.engine.strategies.loader import builtin_names\n"
+        "assert builtin_names() == set(BUILT_IN), (builtin_names(), BUILT_IN)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 def test_headless_lists_the_broken_bot_refuses_its_start_and_starts_it_once_fixed(
