@@ -13,10 +13,12 @@ import decimal
 import functools
 import logging
 import math
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 
@@ -138,9 +140,14 @@ class BotRunner:
         self._day: int | None = None
         self.last_sample_ts: int | None = None  # the newest equity sample, stored or not
         self._equity_buf: list[EquityPoint] = []
+        self._ma_of: Strategy | None = None  # the strategy ``_ma_cols`` were read from
+        self._ma_cols: tuple[str, ...] = ()
+        self._behind: asyncio.Task[Any] | None = None  # samples handed to the writer (not awaited)
         self._decide_task: asyncio.Task[Decision] | None = None
         self.lock = asyncio.Lock()  # held while orders are executed and written
         self.task: asyncio.Task[None] | None = None
+        self._step_task: asyncio.Task[None] | None = None  # a lockstep candle left waiting
+        self._busy = False  # an inbox item or a lockstep candle is being handled
         self.pause_reason = ""  # why the last pause not made by the user (shown in the view)
         self.stale: dict[StreamKey, PriceStale] = {}  # streams whose price stopped updating
         self._pace = pace  # awaited before each inbox item: a replay steps aside for the UI
@@ -175,13 +182,15 @@ class BotRunner:
         if self._decide_task and not self._decide_task.done():
             self._decide_task.cancel()
         async with self.lock:
-            if self.task and not self.task.done():
-                self.task.cancel()
-                try:
-                    await self.task
-                except asyncio.CancelledError:
-                    pass
-            self.task = None
+            for task in (self.task, self._step_task):
+                if task and not task.done():
+                    task.cancel()
+                    try:
+                        await task
+                    except asyncio.CancelledError:
+                        pass
+            self.task = self._step_task = None
+        await self._behind_done()
         await self.save_risk_state()
         await self.flush_equity()
         while not self.inbox.empty():  # let a lockstep market move on
@@ -191,31 +200,54 @@ class BotRunner:
     async def _run(self) -> None:
         while True:
             item = await self.inbox.get()
-            if decimal.getcontext().rounding != decimal.ROUND_HALF_EVEN:
-                # ccxt's precision helpers set ROUND_HALF_UP on the calling thread's context;
-                # the ledger's arithmetic always runs under Python's defaults.
-                decimal.setcontext(decimal.Context())
+            self._busy = True
             try:
                 if self._pace is not None:
                     await self._pace()  # inside the try: a halt here still marks the item done
                 if isinstance(item, list):  # a lockstep candle: its ticks and bars, in order
-                    pf = self.portfolio
-                    for one in item:
-                        if (
-                            type(one) is Tick
-                            and not pf.holds(one.key.symbol)
-                            and not self._tick_may_cycle()
-                        ):
-                            # Nothing held in the symbol: no stop to check, only the mark moves
-                            # (what ``_on_tick`` does then, without its coroutine).
-                            self.marks[one.key.symbol] = _price(one.price)
-                            continue
-                        await self._handle(one)
-                        pf = self.portfolio  # a failed write rebuilds it
+                    await self._take(item)
                 else:
+                    _default_decimals()
                     await self._handle(item)
             finally:
+                self._busy = False
                 self.inbox.task_done()
+
+    def step(self, items: list[Tick | Bar]) -> asyncio.Task[None] | None:
+        """A lockstep candle handed over directly (engine/market/hub.py): handled now, without
+        the inbox and a task switch, while the bot is idle. Returns None when it was handled
+        to the end; else the task finishing it (it waited on the bot's lock, the broker or the
+        ledger), which the hub waits for before the next candle. A bot that is busy (an inbox
+        item, a previous step) gets the candle through its inbox: items keep their order."""
+        if self._busy or not self.inbox.empty() or self.task is None or self.task.done():
+            self.inbox.put_nowait(items)
+            return None
+        coro = self._take(items)
+        try:
+            pending = coro.send(None)
+        except StopIteration:
+            return None
+        self._busy = True
+        self._step_task = asyncio.ensure_future(_finish(coro, pending))
+        self._step_task.add_done_callback(self._step_done)
+        return self._step_task
+
+    def _step_done(self, _task: asyncio.Task[None]) -> None:
+        self._busy = False
+        self._step_task = None
+
+    async def _take(self, items: list[Tick | Bar]) -> None:
+        """One lockstep candle: its ticks and bars, in order."""
+        _default_decimals()
+        pf = self.portfolio
+        for one in items:
+            if type(one) is Tick and not pf.holds(one.key.symbol) and not self._tick_may_cycle():
+                # Nothing held in the symbol: no stop to check, only the mark moves
+                # (what ``_on_tick`` does then, without its coroutine).
+                self.marks[one.key.symbol] = _price(one.price)
+                continue
+            await self._handle(one)
+            pf = self.portfolio  # a failed write rebuilds it
 
     async def _handle(self, item: Tick | Bar | str) -> None:
         try:
@@ -305,11 +337,17 @@ class BotRunner:
     def _publish_candle(self, bar: Bar) -> None:
         """The candle and the strategy's moving averages at it, for the cockpit's price panel."""
         c, view = bar.candle, bar.view
+        if self._ma_of is not self.strategy:  # the strategy's moving averages, once per strategy
+            self._ma_of = self.strategy
+            self._ma_cols = tuple(
+                col
+                for spec in self.strategy.indicators()
+                if spec.name in MA_INDICATORS
+                for col in spec.columns
+            )
         mas = tuple(
             (col, value)
-            for spec in self.strategy.indicators()
-            if spec.name in MA_INDICATORS
-            for col in spec.columns
+            for col in self._ma_cols
             if col in view and math.isfinite(value := view.last(col))
         )
         self.bus.publish(
@@ -404,6 +442,11 @@ class BotRunner:
             decision = self.strategy.rule_decision(
                 self.name, ts, self.config.symbols, self.views, self.frames, self._holds
             )
+            if decision.is_hold:  # nothing to execute: no lock to take, nothing to wait for
+                self._rule_hold(decision, ts)
+                if not self.store.write_failing:
+                    self.consecutive_errors = 0
+                return
             await self._decided(decision, ts)
             return
         ctx = DecisionContext(
@@ -451,7 +494,19 @@ class BotRunner:
         if not self.store.write_failing:  # a full disk: the run goes on
             self.consecutive_errors = 0
 
+    def _rule_hold(self, decision: Decision, ts: int) -> None:
+        """A rule's hold: nothing is executed, and it is neither stored nor remembered (the
+        samples go once EQUITY_FLUSH are buffered); the reasoning panel shows it."""
+        self.last_decision_ts = ts
+        if len(self._equity_buf) >= EQUITY_FLUSH:
+            self._write_behind()
+        actions = tuple((i.symbol, i.action.value) for i in decision.items)
+        self.bus.publish(DecisionMade(ts, self.name, "rule", actions, decision.reasoning))
+
     async def _act(self, decision: Decision, ts: int) -> None:
+        if decision.source == "rule" and decision.is_hold:
+            self._rule_hold(decision, ts)
+            return
         verdict = None
         orders: list[Order] = []
         fills: list[Fill] = []
@@ -478,8 +533,10 @@ class BotRunner:
                 why = f"order failed: {type(failure).__name__}: {failure}"
                 keep = replace(keep, error=storable(why)[:2000])
             self.memory.append(keep)
-        if orders or fills or keep is not None or len(self._equity_buf) >= EQUITY_FLUSH:
-            await self._persist(orders, fills, keep, ts)  # (else the ledger writes nothing)
+        if orders or fills or keep is not None:
+            await self._persist(orders, fills, keep, ts)
+        elif len(self._equity_buf) >= EQUITY_FLUSH:
+            self._write_behind()  # only samples: the cycle does not wait for them
         self.bus.publish(
             DecisionMade(
                 ts,
@@ -693,8 +750,13 @@ class BotRunner:
         # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
         last = self._equity_buf[-1].equity if self._equity_buf else None
         tripped = last is not None and self.risk.entry_block(last) is not None
-        if not (self.risk.urgent or tripped or len(self._equity_buf) >= EQUITY_FLUSH):
+        urgent = self.risk.urgent or tripped
+        if not (urgent or len(self._equity_buf) >= EQUITY_FLUSH):
             return
+        if not urgent:  # only a new peak, with a batch of samples: the cycle need not wait
+            self._write_behind(save_risk=True)
+            return
+        await self._behind_done()  # in order: a batch handed over before goes first
         state, buf = self.risk.state(), self._equity_buf
         self._equity_buf = []
         self.risk.saved()
@@ -705,7 +767,49 @@ class BotRunner:
             self._equity_buf = buf + self._equity_buf
             raise
 
+    def _write_behind(self, *, save_risk: bool = False) -> None:
+        """Hand the buffered equity samples (and with ``save_risk`` the kill switches' new
+        peak) to the writer without waiting for the commit: what a crash may lose of them it
+        could lose before. Fills, urgent risk states and stops still wait for theirs. One such
+        write at a time; a failed one puts its samples back for the next write (and the state
+        is stored again), and the store's ``write_failing`` says the disk is failing."""
+        if self._behind is not None and not self._behind.done():
+            return  # the next batch goes when this one is stored
+        buf, self._equity_buf = self._equity_buf, []
+        state = None
+        write: Coroutine[Any, Any, Any]
+        if save_risk:
+            state = self.risk.state()
+            self.risk.saved()
+            write = self.store.save_risk_state(self.name, state, buf)
+        else:
+            write = self.store.record_cycle(self.name, equity=buf)
+        # Started now (eagerly): queued with the writer before any later write of this bot, so
+        # the samples are stored in the order they were taken (the thinning relies on it).
+        task: asyncio.Task[Any] = asyncio.Task(
+            write, loop=asyncio.get_running_loop(), eager_start=True
+        )
+        self._behind = task
+
+        def done(t: asyncio.Task[Any]) -> None:
+            if t.cancelled() or t.exception() is not None:
+                self._equity_buf = buf + self._equity_buf
+                if state is not None:
+                    self.risk.changed = True
+                why = "cancelled" if t.cancelled() else t.exception()
+                log.warning("bot %s: equity samples not stored yet (kept): %s", self.name, why)
+
+        task.add_done_callback(done)
+
+    async def _behind_done(self) -> None:
+        """Wait for the write ``_write_behind`` handed over, if any (its failure is handled
+        there: the samples are kept)."""
+        task, self._behind = self._behind, None
+        if task is not None and not task.done():
+            await asyncio.wait([task])
+
     async def flush_equity(self) -> None:
+        await self._behind_done()
         if self._equity_buf:
             buf, self._equity_buf = self._equity_buf, []
             await self.store.record_cycle(self.name, equity=buf)
@@ -933,3 +1037,34 @@ def _exit_text(reason: OrderReason, price: Decimal, max_hold_s: int | None) -> s
     if reason is OrderReason.TIME_EXIT:
         return f"time exit at {price}: held longer than the maximum of {max_hold_s} s"
     return f"{reason.value.replace('_', '-')} hit at {price}"
+
+
+def _default_decimals() -> None:
+    """ccxt's precision helpers set ROUND_HALF_UP on the calling context; the ledger's
+    arithmetic always runs under Python's defaults."""
+    if decimal.getcontext().rounding != decimal.ROUND_HALF_EVEN:
+        decimal.setcontext(decimal.Context())
+
+
+async def _finish(coro: Coroutine[Any, Any, None], pending: Any) -> None:
+    """The rest of a lockstep candle's coroutine, as a task (``BotRunner.step``)."""
+    await _resume(coro, pending)
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], pending: Any) -> Generator[Any, Any, None]:
+    """Drive ``coro`` on from where it stopped (it yielded ``pending``), as a task would have:
+    what the task sends or throws in (a result, a cancellation) is passed on to it."""
+    while True:
+        try:
+            sent = yield pending
+        except BaseException as e:  # noqa: BLE001 - a cancellation, handed to the coroutine
+            try:
+                pending = coro.throw(e)
+            except StopIteration:
+                return
+        else:
+            try:
+                pending = coro.send(sent)
+            except StopIteration:
+                return

@@ -332,7 +332,10 @@ class Decision:
 
     @property
     def is_hold(self) -> bool:
-        return all(i.action is Action.HOLD for i in self.items)
+        for i in self.items:  # a loop: asked of every decision, at every candle
+            if i.action is not Action.HOLD:
+                return False
+        return True
 
 
 @dataclass(frozen=True, slots=True)

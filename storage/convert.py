@@ -34,6 +34,51 @@ def config_from_json(text: str) -> BotConfig:
     return BotConfig.model_validate(json.loads(text))
 
 
+# The keys of each ``*_to_row`` dict, in order: the writer compiles its statements for them
+# (storage/compiled.py); tests/storage check that they match the rows.
+ORDER_KEYS = (
+    "client_order_id",
+    "bot_id",
+    "bot",
+    "symbol",
+    "side",
+    "qty",
+    "reason",
+    "status",
+    "ts",
+    "exchange_order_id",
+    "stop_loss",
+    "take_profit",
+)
+FILL_KEYS = (
+    "fill_id",
+    "client_order_id",
+    "bot_id",
+    "bot",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "fee",
+    "ts",
+    "reason",
+    "realised",
+    "fee_currency",
+    "fee_cost",
+)
+POSITION_KEYS = (
+    "bot_id",
+    "bot",
+    "symbol",
+    "side",
+    "qty",
+    "avg_entry",
+    "stop_loss",
+    "take_profit",
+    "opened_ts",
+)
+
+
 def order_to_row(order: Order, bot_id: int) -> dict[str, Any]:
     return {
         "client_order_id": order.client_order_id,
@@ -131,6 +176,7 @@ def position_from_row(row: Row) -> Position:
 
 
 _DECISION_FIELDS = tuple(DecisionRecord.__dataclass_fields__)
+DECISION_KEYS = (*_DECISION_FIELDS, "bot_id", "created_ms")
 
 
 def decision_to_row(record: DecisionRecord, bot_id: int) -> dict[str, Any]:

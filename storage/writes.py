@@ -3,13 +3,14 @@ Store's writer thread (so writes are serialised and each costs one thread hop)."
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -27,6 +28,7 @@ from oxbot.engine.models import (
 )
 
 from . import convert, health, schema, thinning
+from .compiled import Compiled, execute
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
@@ -144,10 +146,8 @@ class LedgerWriter:
         # bind processors) cost more than SQLite's insert itself, and this runs for every batch
         # of samples of every bot. The amounts go through the column type's own check.
         exact, d = _EXACT.process_bind_param, conn.dialect
-        conn.exec_driver_sql(
-            INSERT_EQUITY,
-            [(bot_id, p.bot, p.ts, exact(p.equity, d), exact(p.cash, d)) for p in equity],
-        )
+        rows = [(bot_id, p.bot, p.ts, exact(p.equity, d), exact(p.cash, d)) for p in equity]
+        execute(conn, INSERT_EQUITY, rows, many=True)
         last = self._thinned.get(bot_id)
         if not thinning.due(last, max(p.ts for p in equity)):
             return None
@@ -160,7 +160,8 @@ class LedgerWriter:
     @staticmethod
     def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
         exact, d = _EXACT.process_bind_param, conn.dialect
-        conn.exec_driver_sql(
+        execute(
+            conn,
             UPSERT_RISK,
             (
                 bot_id,
@@ -327,26 +328,45 @@ class LedgerWriter:
         flags: list[bool] = []
         bot_id = self._bot_id(conn, bot)
         if orders:
-            conn.execute(UPSERT_ORDER, [convert.order_to_row(o, bot_id) for o in orders])
+            _statement("order").run(conn, [convert.order_to_row(o, bot_id) for o in orders])
         for fill in fills:
-            result = conn.execute(INSERT_FILL, convert.fill_to_row(fill, bot_id))
-            flags.append(result.rowcount == 1)
-        table = schema.positions
+            flags.append(_statement("fill").run(conn, [convert.fill_to_row(fill, bot_id)]) == 1)
         for symbol, pos in positions.items():
             if pos is None:
-                conn.execute(
-                    delete(table).where(table.c.bot_id == bot_id, table.c.symbol == symbol)
-                )
+                _statement("flat").run(conn, [{"bot_id": bot_id, "symbol": symbol}])
             else:
-                conn.execute(UPSERT_POSITION, convert.position_to_row(pos, bot_id, bot))
+                row = convert.position_to_row(pos, bot_id, bot)
+                _statement("position").run(conn, [row])
         if decision is not None:
-            conn.execute(insert(decisions), convert.decision_to_row(decision, bot_id))
+            row = convert.decision_to_row(decision, bot_id)
+            _statement("decision").run(conn, [row])
         thinned = self._add_equity(conn, bot_id, equity)
         return flags, bot_id, thinned
 
     def save_order(self, order: Order) -> None:
         with self._transaction() as conn:
             conn.execute(UPSERT_ORDER, convert.order_to_row(order, self._bot_id(conn, order.bot)))
+
+
+@functools.cache
+def _statement(name: str) -> Compiled:
+    """The cycle's statements, compiled on first use (storage/compiled.py)."""
+    match name:
+        case "order":
+            return Compiled(UPSERT_ORDER, orders, convert.ORDER_KEYS)
+        case "fill":
+            return Compiled(INSERT_FILL, fills, convert.FILL_KEYS)
+        case "position":
+            return Compiled(UPSERT_POSITION, schema.positions, convert.POSITION_KEYS)
+        case "decision":
+            return Compiled(insert(decisions), decisions, convert.DECISION_KEYS)
+        case "flat":
+            table = schema.positions
+            stmt = delete(table).where(
+                table.c.bot_id == bindparam("bot_id"), table.c.symbol == bindparam("symbol")
+            )
+            return Compiled(stmt, table, ("bot_id", "symbol"))
+    raise ValueError(f"no statement {name!r}")
 
 
 def check_owner(bot: str, items: Sequence[Any]) -> None:

@@ -7,7 +7,8 @@ window: a `MarketView` of the candles and indicators, window.py) items into each
 inbox. Indicators are updated once per candle per stream, in O(1) (incremental.py). In lockstep
 mode (sim at max speed) the hub waits until every subscriber has handled a step before producing
 the next, so replays are deterministic and no bot falls behind; a subscriber with
-``takes_batches = True`` then gets each step's ticks and bars as one list (one inbox item).
+``takes_batches = True`` then gets each step's ticks and bars as one list, handed to its ``step``
+(handled at once when the subscriber is idle: no inbox item, no task switch).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,12 @@ class Subscriber(Protocol):
     inbox: asyncio.Queue[Any]
 
     def market_fact(self, fact: PriceFact) -> None: ...
+
+
+class BatchSubscriber(Subscriber, Protocol):
+    """A subscriber with ``takes_batches = True``: a lockstep candle goes to ``step``."""
+
+    def step(self, items: list[Tick | Bar]) -> asyncio.Task[None] | None: ...
 
 
 class Series(Protocol):
@@ -338,7 +345,7 @@ class MarketHub:
             # Ticks inside the candle: four prices, spaced in real time when not lockstep.
             # Lockstep: a subscriber that takes batches (a BotRunner) gets the candle's ticks
             # and bar as ONE inbox item, a list in the order they would have come one by one.
-            batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] = {}
+            batches: dict[str, tuple[BatchSubscriber, list[Tick | Bar]]] = {}
             # Lockstep: nothing awaits until the batches are handed over, so each stream's
             # readers (and where their items go) are looked up once per candle.
             sinks = {s.key: self._sinks(s, batches) for s, _ in candles} if lockstep else {}
@@ -372,19 +379,23 @@ class MarketHub:
                         self._send(sub, bar, None)
                         touched[sub.name] = sub
                 s.next_close = close_ts + s.step_ms
-            for sub, items in batches.values():
-                sub.inbox.put_nowait(items)
+            # A batch reader handles its candle now if it is idle (``step``), else through its
+            # inbox; what had to wait (a lock, a write) finishes as a task.
+            waiting = [t for sub, items in batches.values() if (t := sub.step(items)) is not None]
             if lockstep:
+                if waiting:
+                    await asyncio.wait(waiting)
                 for sub in touched.values():  # every reader has handled the candle
                     await sub.inbox.join()
-                if self.sim.yield_s:
-                    await asyncio.sleep(self.sim.yield_s)
+                # Once per candle the loop runs what else is ready (a command, an event reader):
+                # a candle handled at once by every reader awaited nothing above.
+                await asyncio.sleep(self.sim.yield_s or 0)
             else:
                 await asyncio.sleep(0)
 
     @staticmethod
     def _sinks(
-        s: _Stream, batches: dict[str, tuple[Subscriber, list[Tick | Bar]]]
+        s: _Stream, batches: dict[str, tuple[BatchSubscriber, list[Tick | Bar]]]
     ) -> list[tuple[Subscriber, list[Tick | Bar] | None]]:
         """Each reader of ``s`` with its batch (created here), or None: into its inbox."""
         out: list[tuple[Subscriber, list[Tick | Bar] | None]] = []
@@ -394,7 +405,7 @@ class MarketHub:
                 continue
             entry = batches.get(sub.name)
             if entry is None:
-                batches[sub.name] = entry = (sub, [])
+                batches[sub.name] = entry = (cast(BatchSubscriber, sub), [])
             out.append((sub, entry[1]))
         return out
 
@@ -402,7 +413,7 @@ class MarketHub:
     def _send(
         sub: Subscriber,
         item: Tick | Bar,
-        batches: dict[str, tuple[Subscriber, list[Tick | Bar]]] | None,
+        batches: dict[str, tuple[BatchSubscriber, list[Tick | Bar]]] | None,
     ) -> None:
         """Into ``sub``'s inbox now, or into its batch (lockstep, ``takes_batches``)."""
         if batches is None or not getattr(sub, "takes_batches", False):
@@ -410,7 +421,7 @@ class MarketHub:
             return
         entry = batches.get(sub.name)
         if entry is None:
-            batches[sub.name] = entry = (sub, [])
+            batches[sub.name] = entry = (cast(BatchSubscriber, sub), [])
         entry[1].append(item)
 
     async def wait_turn(self) -> None:
