@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from .broker import Execution
+from .broker import Broker, Execution
 from .bus import EventBus
 from .errors import AuthError, BudgetExceeded, OxbotError
 from .hold import withheld
@@ -142,6 +142,8 @@ class BotRunner:
         self._equity_buf: list[EquityPoint] = []
         self._ma_of: Strategy | None = None  # the strategy ``_ma_cols`` were read from
         self._ma_cols: tuple[str, ...] = ()
+        # a broker with orders to look up (LIVE): a paper broker never leaves one
+        self._settles = type(broker).settle is not Broker.settle
         self._behind: asyncio.Task[Any] | None = None  # samples handed to the writer (not awaited)
         self._decide_task: asyncio.Task[Decision] | None = None
         self.lock = asyncio.Lock()  # held while orders are executed and written
@@ -213,15 +215,16 @@ class BotRunner:
                 self._busy = False
                 self.inbox.task_done()
 
-    def step(self, items: list[Tick | Bar]) -> asyncio.Task[None] | None:
+    def step(self, items: list[Tick | Bar]) -> asyncio.Future[Any] | None:
         """A lockstep candle handed over directly (engine/market/hub.py): handled now, without
         the inbox and a task switch, while the bot is idle. Returns None when it was handled
         to the end; else the task finishing it (it waited on the bot's lock, the broker or the
         ledger), which the hub waits for before the next candle. A bot that is busy (an inbox
-        item, a previous step) gets the candle through its inbox: items keep their order."""
+        item, a previous step) gets the candle through its inbox (items keep their order) and
+        the task returned ends when the inbox is done."""
         if self._busy or not self.inbox.empty() or self.task is None or self.task.done():
             self.inbox.put_nowait(items)
-            return None
+            return asyncio.ensure_future(self.inbox.join())
         coro = self._take(items)
         try:
             pending = coro.send(None)
@@ -239,15 +242,10 @@ class BotRunner:
     async def _take(self, items: list[Tick | Bar]) -> None:
         """One lockstep candle: its ticks and bars, in order."""
         _default_decimals()
-        pf = self.portfolio
         for one in items:
-            if type(one) is Tick and not pf.holds(one.key.symbol) and not self._tick_may_cycle():
-                # Nothing held in the symbol: no stop to check, only the mark moves
-                # (what ``_on_tick`` does then, without its coroutine).
-                self.marks[one.key.symbol] = _price(one.price)
-                continue
+            if type(one) is Tick and self._tick_at_rest(one):
+                continue  # only the mark moved: no coroutine for it
             await self._handle(one)
-            pf = self.portfolio  # a failed write rebuilds it
 
     async def _handle(self, item: Tick | Bar | str) -> None:
         try:
@@ -283,6 +281,19 @@ class BotRunner:
             await self._exit(pos, hit[0], hit[1], tick.ts)
         if self._tick_may_cycle() and self._ready() and self._due(tick.ts):
             await self.cycle(tick.ts)
+
+    def _tick_at_rest(self, tick: Tick) -> bool:
+        """Move the mark; True when that was all ``_on_tick`` would do (no stop reached, no
+        cycle due on a tick), so the tick needs no coroutine."""
+        sym = tick.key.symbol
+        price = self.marks[sym] = _price(tick.price)
+        if self._tick_may_cycle():
+            return False
+        pf = self.portfolio
+        if not pf.holds(sym) or not self.active:
+            return True
+        pos = pf.position(sym)
+        return pos is None or stop_hit(pos, price, price, price) is None
 
     def _on_start(self) -> None:
         """Started or resumed: a cron waits for its next time from now on (times missed while
@@ -422,7 +433,8 @@ class BotRunner:
         else:
             step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)  # cached
             self.next_cycle_ts = ts + step
-        await self.settle(ts)  # orders whose end is not known yet, before deciding anew
+        if self._settles or self.flatten_pending:
+            await self.settle(ts)  # orders whose end is not known yet, before deciding anew
         why = self.broker.not_ready()
         if why:  # a LIVE bot not reconciled with its exchange trades on no guess
             if why != self._not_ready_said:

@@ -84,7 +84,7 @@ class Subscriber(Protocol):
 class BatchSubscriber(Subscriber, Protocol):
     """A subscriber with ``takes_batches = True``: a lockstep candle goes to ``step``."""
 
-    def step(self, items: list[Tick | Bar]) -> asyncio.Task[None] | None: ...
+    def step(self, items: list[Tick | Bar]) -> asyncio.Future[Any] | None: ...
 
 
 class Series(Protocol):
@@ -386,7 +386,8 @@ class MarketHub:
                 if waiting:
                     await asyncio.wait(waiting)
                 for sub in touched.values():  # every reader has handled the candle
-                    await sub.inbox.join()
+                    if sub.name not in batches:  # (a batch reader's wait is ``waiting``)
+                        await sub.inbox.join()
                 # Once per candle the loop runs what else is ready (a command, an event reader):
                 # a candle handled at once by every reader awaited nothing above.
                 await asyncio.sleep(self.sim.yield_s or 0)
