@@ -242,10 +242,14 @@ class BotRunner:
     async def _take(self, items: list[Tick | Bar]) -> None:
         """One lockstep candle: its ticks and bars, in order."""
         _default_decimals()
+        # With nothing held and no cycle due on a tick, a tick only moves a mark that its
+        # stream's bar, later in the same batch, sets to the close (the tick path's last price).
+        flat = self.portfolio.flat and not self._tick_may_cycle()
         for one in items:
-            if type(one) is Tick and self._tick_at_rest(one):
-                continue  # only the mark moved: no coroutine for it
+            if type(one) is Tick and (flat or self._tick_at_rest(one)):
+                continue  # no stop to check: no coroutine for it
             await self._handle(one)
+            flat = self.portfolio.flat and not self._tick_may_cycle()
 
     async def _handle(self, item: Tick | Bar | str) -> None:
         try:
@@ -320,7 +324,8 @@ class BotRunner:
         self.bar_ts[sym] = bar.close_ts
         self._publish_candle(bar)
         # A closed candle's full range: catches a level only the wicks reached.
-        pos = self.portfolio.position(sym)
+        pf = self.portfolio
+        pos = pf.position(sym) if pf.holds(sym) else None
         hit = (
             stop_hit(pos, _price(c.low), _price(c.high))
             if pos is not None and self.active
@@ -337,9 +342,15 @@ class BotRunner:
         ):
             await self._exit(pos, OrderReason.TIME_EXIT, _price(c.close), bar.close_ts)
         ts = bar.close_ts
-        if all(self.bar_ts.get(s) == ts for s in self.config.symbols):
+        symbols = self.config.symbols
+        if (
+            len(symbols) == 1
+            and symbols[0] == sym
+            or all(self.bar_ts.get(s) == ts for s in symbols)
+        ):
             self._sample_equity(ts)
-            await self.save_risk_state()
+            if self.risk.changed:
+                await self.save_risk_state()
             if self.budget_paused and self.status is BotStatus.PAUSED:
                 await self._budget_resume(ts)
             if self.status is BotStatus.RUNNING and self._due(ts):

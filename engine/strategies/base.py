@@ -182,13 +182,14 @@ class Strategy(ABC):
                 action = Action.HOLD
             why = self.reason(view, sig)
             items.append(SymbolDecision(symbol, action, reasoning=why))
-            texts.append(
-                f"{symbol}: {action.value.upper()} - {why}"
-                if why
-                else f"{symbol}: {action.value.upper()}"
-            )
-        text = "\n".join(texts)
+            said = _SAID[action]
+            texts.append(f"{symbol}: {said} - {why}" if why else f"{symbol}: {said}")
+        text = texts[0] if len(texts) == 1 else "\n".join(texts)
         return Decision(bot, ts, tuple(items), reasoning=text, source="rule")
+
+
+# How a rule's reasoning names each action (``action.value.upper()``, looked up once).
+_SAID = {a: a.value.upper() for a in Action}
 
 
 def _side(fast: float, slow: float) -> float:
