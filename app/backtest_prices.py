@@ -46,13 +46,13 @@ class PriceSeries:
     def title(self, short: bool = False) -> str:
         """``BTC/USDT 1h: entries ▲ exits ▼``, saying when candles were merged (``short``:
         ``BTC/USDT 1h ▲▼ (down-sampled 240→40)``)."""
-        from oxbot.app.backtests import timeframe as tf_of  # noqa: PLC0415
-        from oxbot.app.backtests import timeframe_ms  # noqa: PLC0415
+        from oxbot.app.backtests import span, timeframe_ms  # noqa: PLC0415
 
         text = f"{self.symbol} {self.timeframe}: entries ▲ exits ▼"
         merged = ""
         if self.group > 1:
-            merged = tf_of(timeframe_ms(self.timeframe) * self.group) if self.timeframe else "?"
+            merged = span(timeframe_ms(self.timeframe) * self.group) if self.timeframe else "?"
+            merged = merged.removesuffix(" 0m").removesuffix(" 0h")  # 3h, 8d 13h, 2d
         if short:
             shown = f" (down-sampled {self.bars:,}→{len(self.ts):,})" if merged else ""
             return f"{self.symbol} {self.timeframe} ▲▼{shown}"

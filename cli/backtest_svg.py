@@ -93,7 +93,8 @@ def _panel(s: PriceSeries, top: float) -> list[str]:
             f'class="wick {cls}"/><rect x="{_num(cx - body / 2)}" y="{_num(y(max(o, c)))}" '
             f'width="{_num(body)}" height="{_num(max(0.5, abs(y(o) - y(c))))}" class="{cls}"/>'
         )
-    for i, (name, values) in enumerate(sorted(s.mas.items())):
+    mas = sorted(s.mas.items())
+    for i, (name, values) in enumerate(mas):
         pts = " ".join(
             f"{_num(x(float(t)))},{_num(y(v))}"
             for t, v in zip(s.ts, values.tolist(), strict=True)
@@ -104,7 +105,7 @@ def _panel(s: PriceSeries, top: float) -> list[str]:
             out.append(
                 f'<polyline points="{pts}" class="ma" stroke="{colour}" '
                 f"data-name={quoteattr(name)}/>"
-                f'<text x="{LEFT + plot_w - 90 * i}" y="{_num(top + 22)}" '
+                f'<text x="{LEFT + plot_w - 90 * (len(mas) - 1 - i)}" y="{_num(top + 22)}" '
                 f'class="legend" fill="{colour}">{escape(name)}</text>'
             )
     for side, points, shape in (
