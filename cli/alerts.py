@@ -159,7 +159,18 @@ def _remove(args: argparse.Namespace) -> int:
     if known:
         settings.alerts = {k: v for k, v in settings.alerts.items() if k != args.name}
         save_settings(settings, path)
-    had_url = alert_urls.delete_url(args.name)
+    from oxbot.storage.secrets import SecretsError  # noqa: PLC0415
+
+    try:
+        had_url = alert_urls.delete_url(args.name)
+    except SecretsError:
+        if not known:
+            raise
+        print(  # settings.json no longer names it: no alert goes there any more
+            f"removed alert {args.name} (no keyring here to clear; its URL may be in "
+            f"${alert_urls.env_var(args.name)}: unset it)"
+        )
+        return EXIT_OK
     if not known and not had_url:
         print(f"no alert named {args.name}; nothing removed", file=sys.stderr)
         return EXIT_ERROR
@@ -171,6 +182,7 @@ def _test(args: argparse.Namespace) -> int:
     from oxbot.app.alerts import deliver  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.storage import alert_urls  # noqa: PLC0415
+    from oxbot.storage.secrets import SecretsError  # noqa: PLC0415
 
     settings, _ = _settings()
     names = [args.name] if args.name else sorted(settings.alerts)
@@ -180,7 +192,13 @@ def _test(args: argparse.Namespace) -> int:
     for name in names:
         if name not in settings.alerts:
             raise UsageError(f"no alert named {name}; see `oxbot alerts list`")
-        url = alert_urls.get_url(name)
+        try:
+            url = alert_urls.get_url(name)
+        except SecretsError:  # no keyring, and the variable is not set
+            var = alert_urls.env_var(name)
+            print(f"{name}: failed: no keyring here and ${var} is not set; export {var}='URL'")
+            status = EXIT_ERROR
+            continue
         if not url:
             print(f"{name}: failed: no URL stored; run `oxbot alerts add {name} URL`")
             status = EXIT_ERROR

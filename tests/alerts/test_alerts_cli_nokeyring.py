@@ -63,3 +63,17 @@ def test_with_the_variable_set_the_alert_is_saved_from_it(no_keyring, capsys, mo
     assert settings["alerts"] == {"hook": {"events": ["panic"], "per_minute": 6}}
     assert main(["alerts", "list"]) == 0
     assert "hook" in capsys.readouterr().out
+
+    monkeypatch.delenv("OXBOT_ALERT_HOOK_URL")  # a new shell: the variable is gone
+    assert main(["alerts", "test", "hook"]) == 1
+    out = capsys.readouterr().out
+    assert out.strip() == (
+        "hook: failed: no keyring here and $OXBOT_ALERT_HOOK_URL is not set; "
+        "export OXBOT_ALERT_HOOK_URL='URL'"
+    )
+    assert main(["alerts", "remove", "hook"]) == 0
+    assert "removed alert hook (no keyring here to clear" in capsys.readouterr().out
+    settings = json.loads((Path(no_keyring) / "config" / "settings.json").read_text())
+    assert settings["alerts"] == {}
+    assert main(["alerts", "remove", "hook"]) == 1  # gone: the keyring's error, exit 1
+    assert "no usable keyring backend" in capsys.readouterr().err
