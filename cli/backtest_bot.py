@@ -141,6 +141,9 @@ def run_bot_command(args: argparse.Namespace) -> int:
         refuse_chart_in_sweep(args)
         return sweep.run_bot_sweep_command(args, spec)
     chart = check_chart(args)
+    from oxbot.engine.backtest.botrun import check_schedule  # noqa: PLC0415
+
+    check_schedule(config)  # a cron bot: refused before it is asked for candles
     strat = backtests.strategy(config.strategy, config.params)  # a bad param: said first
     frames = backtests.bot_frames(spec)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)

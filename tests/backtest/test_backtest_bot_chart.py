@@ -35,6 +35,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     async def store() -> None:
         s = await Store.open(tmp_path / "bots.db")
         await s.save_bot(DUO, BotStatus.STOPPED)
+        await s.save_bot(
+            DUO.model_copy(update={"name": "timed", "cron": "*/30 * * * * *"}), BotStatus.STOPPED
+        )
         await s.close()
 
     asyncio.run(store())
@@ -69,3 +72,11 @@ def test_one_chart_per_symbol_with_a_marker_per_fill(cli, home, bt) -> None:
             )
             assert got == want, (sym, side)
     assert any("bot duo" in (e.text or "") for e in root.iter(f"{SVG}text"))
+
+
+def test_a_cron_bot_is_refused_before_it_is_asked_for_candles(cli, home) -> None:
+    # issue 14 tryout: without --csv the refusal was "no 1h candles ... give them with --csv",
+    # and only with the candles given did it say a cron bot cannot be backtested
+    code, out, err = cli("--bot", "timed")
+    assert code == 2 and out == ""
+    assert "decides on a cron schedule" in err and "--csv" not in err
