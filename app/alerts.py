@@ -154,10 +154,18 @@ def check_url(url: str) -> str:
             "",
         )
         return f"apprise knows {scheme}:// but cannot read the rest of this URL; see {setup}"
+    if scheme in ("http", "https"):  # a plain webhook: apprise posts to it as json(s)://
+        secure = "s" if scheme == "https" else ""
+        return (  # the URL itself is not repeated: it may hold a token
+            f"{scheme}:// is not an apprise URL; for a webhook that takes a JSON POST write "
+            f"the same address as json{secure}://HOST/PATH (form{secure}:// for a form POST)"
+        )
+    # the whole list (some 250 names) would bury the line; the services page has them all
     return (
         f"not an apprise URL (scheme {scheme or 'missing'!r}); apprise supports "
         f"{len(schemes)} schemes, e.g. tgram:// (Telegram), discord://, slack://, ntfy://, "
-        f"mailto://, json:// and form:// (any webhook). All of them: {', '.join(schemes)}"
+        "mailto://, json:// and form:// (any webhook); all of them: "
+        "https://appriseit.com/services/"
     )
 
 

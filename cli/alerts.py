@@ -7,6 +7,7 @@ Import cost stays near zero: apprise, keyring and the settings load inside the h
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -73,7 +74,10 @@ def _add(args: argparse.Namespace) -> int:
     from oxbot.storage import alert_urls  # noqa: PLC0415
     from oxbot.storage.settings import ALERT_EVENTS, AlertRoute, save_settings  # noqa: PLC0415
 
+    from_env = os.environ.get(alert_urls.env_var(args.name), "").strip()
     url = args.url
+    if url is None and from_env and not args.stdin:
+        url = from_env  # a server without a keyring keeps it there (README, Alerts)
     if url is None:
         if args.stdin:
             url = sys.stdin.readline()
@@ -100,16 +104,38 @@ def _add(args: argparse.Namespace) -> int:
     except ValueError as e:
         first = e.errors()[0]["msg"] if hasattr(e, "errors") else str(e)
         raise UsageError(f"{first.removeprefix('Value error, ')}; nothing was saved") from None
-    backend = alert_urls.set_url(args.name, url)
+    backend = _store_url(args.name, url, from_env)
     save_settings(settings, path)
     events = ", ".join(settings.alerts[args.name].events)
     every = "every event" if set(events.split(", ")) == set(ALERT_EVENTS) else events
     print(
-        f"saved alert {args.name}: URL in the keyring ({backend}), {every}, at most "
+        f"saved alert {args.name}: URL {backend}, {every}, at most "
         f"{settings.alerts[args.name].per_minute} messages a minute. "
         f"Try it: oxbot alerts test {args.name}"
     )
     return EXIT_OK
+
+
+def _store_url(name: str, url: str, from_env: str) -> str:
+    """Where the URL of ``name`` is kept: the keyring, or, when there is none here and
+    OXBOT_ALERT_<NAME>_URL holds this URL, that variable (nothing to store). Without either:
+    SecretsError naming the variable as the third fix."""
+    from oxbot.storage import alert_urls  # noqa: PLC0415
+    from oxbot.storage.secrets import SecretsError  # noqa: PLC0415
+
+    var = alert_urls.env_var(name)
+    try:
+        return f"in the keyring ({alert_urls.set_url(name, url)})"
+    except SecretsError as e:
+        if from_env == url:
+            return f"from ${var} (no keyring here: the engine needs that variable too)"
+        text = str(e).replace("keeps API keys only in", "keeps alert URLs (they hold tokens) in")
+        head, sep, _keys_fix = text.partition("  3. ")
+        raise SecretsError(
+            f"{head}{sep or '  3. '}or keep the URL in the environment of oxbot (the shell, "
+            f"and the one `oxbot run` starts from): export {var}='URL', then run `oxbot alerts "
+            f"add {name}` again to save its events. Nothing was saved"
+        ) from None
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -133,7 +159,18 @@ def _remove(args: argparse.Namespace) -> int:
     if known:
         settings.alerts = {k: v for k, v in settings.alerts.items() if k != args.name}
         save_settings(settings, path)
-    had_url = alert_urls.delete_url(args.name)
+    from oxbot.storage.secrets import SecretsError  # noqa: PLC0415
+
+    try:
+        had_url = alert_urls.delete_url(args.name)
+    except SecretsError:
+        if not known:
+            raise
+        print(  # settings.json no longer names it: no alert goes there any more
+            f"removed alert {args.name} (no keyring here to clear; its URL may be in "
+            f"${alert_urls.env_var(args.name)}: unset it)"
+        )
+        return EXIT_OK
     if not known and not had_url:
         print(f"no alert named {args.name}; nothing removed", file=sys.stderr)
         return EXIT_ERROR
@@ -145,6 +182,7 @@ def _test(args: argparse.Namespace) -> int:
     from oxbot.app.alerts import deliver  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.storage import alert_urls  # noqa: PLC0415
+    from oxbot.storage.secrets import SecretsError  # noqa: PLC0415
 
     settings, _ = _settings()
     names = [args.name] if args.name else sorted(settings.alerts)
@@ -154,7 +192,13 @@ def _test(args: argparse.Namespace) -> int:
     for name in names:
         if name not in settings.alerts:
             raise UsageError(f"no alert named {name}; see `oxbot alerts list`")
-        url = alert_urls.get_url(name)
+        try:
+            url = alert_urls.get_url(name)
+        except SecretsError:  # no keyring, and the variable is not set
+            var = alert_urls.env_var(name)
+            print(f"{name}: failed: no keyring here and ${var} is not set; export {var}='URL'")
+            status = EXIT_ERROR
+            continue
         if not url:
             print(f"{name}: failed: no URL stored; run `oxbot alerts add {name} URL`")
             status = EXIT_ERROR

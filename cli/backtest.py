@@ -92,6 +92,12 @@ def register(subparsers: Any) -> None:
         metavar="FILE.csv",
         help="write the equity curve to a CSV file ('-': stdout)",
     )
+    p.add_argument(
+        "--chart",
+        metavar="FILE.svg",
+        help="also write the price chart (candles, moving averages, a marker at each fill) "
+        "to a self-contained .svg or .html file",
+    )
     add_bot_arguments(p)
     from oxbot.cli import sweep  # noqa: PLC0415
 
@@ -163,6 +169,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     if code is not None:
         return code
     if sweep.wanted(args):
+        refuse_chart_in_sweep(args)
         return sweep.run_sweep_command(args)
     backtests.check_backtestable(args.strategy)
     strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
@@ -175,6 +182,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         )
     slippage = _decimal(args.slippage_bps or "0", "--slippage-bps")
     _outputs(args)
+    chart = check_chart(args)
     to_stdout = "-" in (args.trades_out, args.equity_out)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, source, symbol = _load(args, progress)
@@ -202,11 +210,47 @@ def run_backtest_command(args: argparse.Namespace) -> int:
     from oxbot.cli.backtest_report import render_report  # noqa: PLC0415
 
     out = sys.stderr if to_stdout else sys.stdout  # stdout carries the CSV then
+    prices = None
+    if chart is not None or not args.json:
+        from oxbot.app import backtest_prices  # noqa: PLC0415
+
+        prices = [backtest_prices.single(frame, spec.strategy, outcome)]
+    if chart is not None and prices:
+        write_chart(chart, prices, metrics)
     if args.json:
         print(json.dumps(metrics), file=out)
     else:
-        print(render_report(metrics, result, color=out.isatty()), file=out)
+        print(render_report(metrics, result, color=out.isatty(), prices=prices), file=out)
     return 0
+
+
+def check_chart(args: argparse.Namespace) -> Any:
+    """The --chart file (checked before any work), or None."""
+    if not getattr(args, "chart", None):
+        return None
+    from oxbot.cli.backtest_svg import check_chart_path  # noqa: PLC0415
+
+    return check_chart_path(args.chart)
+
+
+def refuse_chart_in_sweep(args: argparse.Namespace) -> None:
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    if getattr(args, "chart", None):
+        raise UsageError(
+            "--chart draws one backtest; a sweep runs many: drop --chart, then run the "
+            "best parameters again with --chart"
+        )
+
+
+def write_chart(path: Any, prices: list[Any], m: dict[str, Any]) -> None:
+    """The price chart file, headed by what ran (`oxbot backtest --chart`)."""
+    from oxbot.cli.backtest_svg import write_chart as write  # noqa: PLC0415
+
+    params = " ".join(f"{k}={v}" for k, v in m["params"].items())
+    who = f"bot {m['bot']}: " if m.get("bot") else ""
+    heading = f"oxbot backtest {who}{m['strategy']} {params} on {m['symbol']}".rstrip()
+    write(path, prices, heading + f", return {m['return_pct']:+.2f} %")
 
 
 SYMBOL_RE = r"^[A-Z0-9]{1,15}/[A-Z0-9]{1,10}(:[A-Z0-9]{1,10})?$"

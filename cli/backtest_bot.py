@@ -90,7 +90,13 @@ def run_bot_command(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415
 
     from oxbot.app import backtests  # noqa: PLC0415
-    from oxbot.cli.backtest import Progress, _decimal  # noqa: PLC0415
+    from oxbot.cli.backtest import (  # noqa: PLC0415
+        Progress,
+        _decimal,
+        check_chart,
+        refuse_chart_in_sweep,
+        write_chart,
+    )
     from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path  # noqa: PLC0415
@@ -132,18 +138,34 @@ def run_bot_command(args: argparse.Namespace) -> int:
     from oxbot.cli import sweep  # noqa: PLC0415
 
     if sweep.wanted(args):
+        refuse_chart_in_sweep(args)
         return sweep.run_bot_sweep_command(args, spec)
+    chart = check_chart(args)
+    from oxbot.engine.backtest.botrun import check_schedule  # noqa: PLC0415
+
+    check_schedule(config)  # a cron bot: refused before it is asked for candles
+    strat = backtests.strategy(config.strategy, config.params)  # a bad param: said first
+    frames = backtests.bot_frames(spec)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     try:
-        outcome = backtests.run_bot(spec, progress=lambda f: progress.update("simulate", f))
+        outcome = backtests.run_bot(spec, frames, progress=lambda f: progress.update("simulate", f))
     finally:
         progress.done()
+    prices = None
+    if chart is not None or not args.json:
+        from oxbot.app import backtest_prices  # noqa: PLC0415
+
+        prices = backtest_prices.of_bot(frames, outcome, strat)
+    if chart is not None and prices:
+        write_chart(chart, prices, outcome.metrics)
     if args.json:
         print(json.dumps(outcome.metrics))
         return 0
     from oxbot.cli.backtest_report import render_bot_report  # noqa: PLC0415
 
-    print(render_bot_report(outcome.metrics, outcome.result, color=sys.stdout.isatty()))
+    print(
+        render_bot_report(outcome.metrics, outcome.result, color=sys.stdout.isatty(), prices=prices)
+    )
     return 0
 
 

@@ -12,6 +12,10 @@ from typing import Any
 from oxbot.app.backtests import ratio_legend, span, utc
 
 MAX_HALTS_SHOWN = 3
+# A bot's symbols each get a price chart in the terminal, up to this many (the rest are in
+# the --chart file): every symbol's entries and exits are what one checks, but a long report
+# scrolls its metrics away.
+MAX_PRICE_CHARTS = 4
 
 
 def _num(value: Any, spec: str = ",.2f") -> str:
@@ -104,12 +108,32 @@ def _rows(m: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def render_report(m: dict[str, Any], result: Any, color: bool = False) -> str:
-    """The human report: header, equity chart, the metrics in two aligned columns, halts."""
+def price_charts(prices: list[Any] | None, width: int, color: bool) -> list[str]:
+    """The price chart of each symbol (at most ``MAX_PRICE_CHARTS``, then a note), each
+    followed by a blank line."""
+    if not prices:
+        return []
+    from oxbot.cli.backtest_chart import price_chart  # noqa: PLC0415
+
+    lines = []
+    for s in prices[:MAX_PRICE_CHARTS]:
+        lines += [price_chart(s, width=width, color=color), ""]
+    if len(prices) > MAX_PRICE_CHARTS:
+        rest = ", ".join(s.symbol for s in prices[MAX_PRICE_CHARTS:])
+        lines += [f"  price charts of {rest}: in the --chart FILE.svg file", ""]
+    return lines
+
+
+def render_report(
+    m: dict[str, Any], result: Any, color: bool = False, prices: list[Any] | None = None
+) -> str:
+    """The human report: header, equity chart, price chart (``prices``: PriceSeries of
+    oxbot.app.backtest_prices), the metrics in two aligned columns, halts."""
     import shutil  # noqa: PLC0415
 
     width = max(40, min(120, shutil.get_terminal_size((100, 24)).columns))
     lines = [*_header(m), "", equity_chart(result.ts, result.equity, width=width, color=color), ""]
+    lines += price_charts(prices, width, color)
     rows = _rows(m)
     half = (len(rows) + 1) // 2
     right = rows[half:] + [("", "", "")] * (2 * half - len(rows))
@@ -149,10 +173,12 @@ def symbol_rows(m: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_bot_report(m: dict[str, Any], result: Any, color: bool = False) -> str:
-    """The report of `oxbot backtest --bot`: header, equity chart, per-symbol rows with the
-    total and the baseline, the total metrics, halts. The total P&L includes open positions
-    at the last close."""
+def render_bot_report(
+    m: dict[str, Any], result: Any, color: bool = False, prices: list[Any] | None = None
+) -> str:
+    """The report of `oxbot backtest --bot`: header, equity chart, a price chart per symbol
+    (``prices``), per-symbol rows with the total and the baseline, the total metrics, halts.
+    The total P&L includes open positions at the last close."""
     import shutil  # noqa: PLC0415
 
     width = max(40, min(120, shutil.get_terminal_size((100, 24)).columns))
@@ -172,6 +198,7 @@ def render_bot_report(m: dict[str, Any], result: Any, color: bool = False) -> st
     ]
     if len(result.ts) > 1:
         lines += [equity_chart(result.ts, result.equity, width=width, color=color), ""]
+        lines += price_charts(prices, width, color)
     lines += symbol_rows(m)
     lines.append(
         f"  buy & hold: the start cash split equally, bought at the first open, sold at the "

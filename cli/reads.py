@@ -101,6 +101,17 @@ def duration(seconds: int) -> str:
     return f"{minutes}m {secs:02d}s"
 
 
+def when(entry_ms: int, exit_ms: int) -> tuple[str, str]:
+    """A trade's entry and exit as the trades table shows them (UTC, to the minute; the exit
+    without its date when it is the entry's day), so a row fits 120 columns: ``2026-12-07
+    12:42``, ``12:49``. --json keeps the full ISO 8601 times."""
+    fmt = "%Y-%m-%d %H:%M"
+    entry = datetime.fromtimestamp(entry_ms / 1000, UTC)
+    exit_ = datetime.fromtimestamp(exit_ms / 1000, UTC)
+    same_day = entry.date() == exit_.date()
+    return entry.strftime(fmt), exit_.strftime("%H:%M" if same_day else fmt)
+
+
 def money(value: Decimal, places: str = "0.01") -> str:
     return str(value.quantize(Decimal(places)))
 
@@ -257,7 +268,7 @@ def cmd_trades(args: argparse.Namespace) -> int:
     head = (
         "BOT",
         "SYMBOL",
-        "ENTRY",
+        "ENTRY (UTC)",
         "EXIT",
         "DURATION",
         "QTY",
@@ -271,8 +282,7 @@ def cmd_trades(args: argparse.Namespace) -> int:
         (
             t["bot"],
             t["symbol"],
-            t["entry_time"],
-            t["exit_time"],
+            *when(t["entry_ts"], t["exit_ts"]),
             duration(t["duration_s"]),
             t["qty"],
             t["entry_price"],

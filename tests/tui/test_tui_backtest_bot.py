@@ -84,6 +84,14 @@ async def test_bot_backtest_prefilled_runs_per_symbol(scripted_client, fixed_clo
         assert [r["symbol"] for r in m["per_symbol"]] == ["BTC/USDT"]
         text = report(screen)
         assert "BTC/USDT" in text and "total" in text and "hold %" in text
+        # the price panel: the symbol's candles, the strategy's averages, one marker per fill
+        from oxbot.tui.widgets.price_chart import PriceChart
+
+        price = screen.query_one("#bt-price", PriceChart)
+        await wait_until(pilot, lambda: price.data is not None, "the price panel")
+        assert price.display and price.data.title.startswith("BTC/USDT: entries ▲, exits ▼")
+        assert set(price.data.mas) == {"sma_5", "sma_20"}
+        assert len(price.data.buys) + len(price.data.sells) == m["fills"] > 0
         await pilot.press("escape")
         await pilot.pause(0.05)
         assert not isinstance(app.screen, BacktestScreen)

@@ -198,7 +198,10 @@ async def test_attached_cockpit_says_so(fixed_clock, tmp_path):
     app = OxbotApp(Attached([d.bot_view("alpha")]), clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
-        assert "(attached to engine, db oxbot.db)" in screen_text(app).splitlines()[0]
+        head = screen_text(app).splitlines()[0]
+        # the bots count first, then where the engine runs (issue 14 tryout: with a fast sim's
+        # market clock the old "(attached to engine, db oxbot.db)" pushed the count off)
+        assert "engine running  bots 1/1 running  attached: oxbot.db" in head
 
 
 async def test_selected_row_is_one_readable_colour_in_the_contrast_theme(

@@ -23,18 +23,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
 from textual.message import Message
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Footer, Input, Label, ProgressBar, Select, Static
 from textual_plotext import PlotextPlot
 
-from oxbot.app import backtests
+from oxbot.app import backtest_prices, backtests
 from oxbot.app.backtests import MAX_CASH, NOT_BACKTESTABLE
 from oxbot.engine.errors import OxbotError
 
 from ..widgets.equity_chart import show_curve
-from ..widgets.price_chart import PriceChart, PriceData, from_backtest
+from ..widgets.price_chart import PriceChart, PriceData
 from ..widgets.tick_box import TickBox
 from .bot_config import collect_errors, param_rows, read_params, remount_params, show_errors
 
@@ -47,6 +48,42 @@ FIELDS = (
     ("fee", "Fee rate (0.001=0.1%)"),
     ("slippage", "Slippage (bps)"),
 )
+
+
+class CurveChart(PlotextPlot):
+    """The equity curve, drawn again when resized: how many y labels fit depends on its
+    height (show_curve), and its height on whether the price chart is shown beside it."""
+
+    curve: tuple[str, list[int], list[float]] | None = None
+
+    def show(self, title: str, ts: list[int], values: list[float]) -> None:
+        self.curve = (title, ts, values)
+        show_curve(self, title, ts, values)
+
+    def on_resize(self, _event: Resize) -> None:
+        if self.curve is not None:
+            show_curve(self, *self.curve)
+
+
+def price_data(s: backtest_prices.PriceSeries, title: str) -> PriceData:
+    """The price panel's data from a backtest's chart (oxbot.app.backtest_prices): the same
+    candles, moving averages and fills as `oxbot backtest` draws."""
+    mas = {
+        name: [(int(t), v) for t, v in zip(s.ts.tolist(), values.tolist(), strict=True) if v == v]
+        for name, values in s.mas.items()
+    }
+    return PriceData(
+        title=title,
+        ts=s.ts.tolist(),
+        open=s.open.tolist(),
+        high=s.high.tolist(),
+        low=s.low.tolist(),
+        close=s.close.tolist(),
+        mas=mas,
+        buys=list(s.buys),
+        sells=list(s.sells),
+        whole=True,
+    )
 
 
 def data_suggestions(folder: Path = DATA_DIR) -> list[str]:
@@ -105,7 +142,7 @@ class BacktestScreen(Screen[None]):
         ) -> None:
             super().__init__()
             self.metrics, self.ts, self.equity, self.error = metrics, ts, equity, error
-            self.prices = prices  # the price with the entries and exits (one-symbol runs)
+            self.prices = prices  # the price with the entries and exits (a bot's first symbol)
 
     def __init__(self, suggestions: list[str] | None = None, bot: Any = None) -> None:
         super().__init__()
@@ -155,7 +192,7 @@ class BacktestScreen(Screen[None]):
             with VerticalScroll(id="bt-results"):
                 yield ProgressBar(total=100, show_eta=False, id="bt-progress")
                 yield Static("Set the fields and press Run (ctrl+r).", id="bt-report")
-                yield PlotextPlot(id="bt-chart")
+                yield CurveChart(id="bt-chart")
                 yield PriceChart(id="bt-price")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -335,7 +372,8 @@ class BacktestScreen(Screen[None]):
             self.post_message(self.Finished(None, None, None, str(e)))
             return
         result = outcome.result
-        prices = from_backtest(f"{spec.symbol}: entries ▲, exits ▼", frame, result.trades)
+        series = backtest_prices.single(frame, spec.strategy, outcome)
+        prices = price_data(series, f"{spec.symbol}: entries ▲, exits ▼")
         self.post_message(self.Finished(outcome.metrics, result.ts, result.equity, "", prices))
 
     def _run_bot(self, req: BacktestRequest, progress: Any) -> None:
@@ -353,12 +391,19 @@ class BacktestScreen(Screen[None]):
                 parse_date(req.since, "since") if req.since else None,
                 parse_date(req.until, "until") if req.until else None,
             )
-            outcome = backtests.run_bot(spec, progress=lambda f: progress("simulate", f))
+            strat = backtests.strategy(b.strategy, b.params)
+            frames = backtests.bot_frames(spec)
+            outcome = backtests.run_bot(spec, frames, lambda f: progress("simulate", f))
         except OxbotError as e:  # missing or disjoint candles: the user's to fix
             self.post_message(self.Finished(None, None, None, str(e)))
             return
         result = outcome.result
-        self.post_message(self.Finished(outcome.metrics, result.ts, result.equity))
+        charts = backtest_prices.of_bot(frames, outcome, strat)
+        title = f"{charts[0].symbol}: entries ▲, exits ▼"
+        if len(charts) > 1:  # one panel: the first symbol (`oxbot backtest --chart`: all)
+            title += f" · 1 of {len(charts)} symbols"
+        prices = price_data(charts[0], title)
+        self.post_message(self.Finished(outcome.metrics, result.ts, result.equity, "", prices))
 
     @on(Progressed)
     def _progressed(self, event: Progressed) -> None:
@@ -369,7 +414,7 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-progress", ProgressBar).display = False
         self.query_one("#bt-run", Button).disabled = False
         report = self.query_one("#bt-report", Static)
-        chart = self.query_one("#bt-chart", PlotextPlot)
+        chart = self.query_one("#bt-chart", CurveChart)
         if event.metrics is None:
             self.last_error, self.last_metrics = event.error, None
             report.update(Text(f"✖ {event.error}", style="bold"))
@@ -382,11 +427,7 @@ class BacktestScreen(Screen[None]):
         report.update(report_text(event.metrics, columns=self._columns()))
         chart.display = True
         self.call_after_refresh(
-            show_curve,
-            chart,
-            "equity (marked at each close)",
-            event.ts.tolist(),
-            event.equity.tolist(),
+            chart.show, "equity (marked at each close)", event.ts.tolist(), event.equity.tolist()
         )
         price = self.query_one("#bt-price", PriceChart)
         price.display = event.prices is not None

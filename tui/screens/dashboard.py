@@ -383,12 +383,13 @@ class DashboardScreen(BotActions):
             self.query_one(FillsLog).show(st.fills, st.fills_total, st.fills_epoch)
 
     def _attached_label(self) -> str:
-        """ "engine at oxbot.db" for a cockpit attached to another process; "" in-process."""
+        """ "oxbot.db" (the database of the engine it is attached to) for a cockpit attached
+        to another process; "" in-process."""
         client = self.oxapp.client
         if not client.attached:
             return ""
         db = getattr(client, "db", None)
-        return f"engine, db {db.name}" if db is not None else "a running engine"
+        return db.name if db is not None else "a running engine"
 
     def _show_market_warning(self) -> None:
         """One line under the header while a market is stale or a breaker paused bots."""

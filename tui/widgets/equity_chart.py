@@ -91,7 +91,10 @@ def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int], values: Sequen
         if hi - lo < abs(hi) * 0.002:
             lo, hi = lo - abs(lo) * 0.005, hi + abs(hi) * 0.005
             plt.ylim(lo, hi)
-        _y_ticks(plt, lo, hi)
+        # no more labels than rows: plotext drops colliding ones in an order that varies with
+        # the process's hash seed (a short chart beside the backtest's price chart)
+        rows = chart.size.height - 4  # title, x axis, its labels, x label
+        _y_ticks(plt, lo, hi, max(2, min(5, rows // 2)) if rows > 0 else 5)
         plt.xlabel(f"{label} since {_utc_day(t0)}")
     plt.title(title)
     chart.refresh()

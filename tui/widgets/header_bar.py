@@ -58,10 +58,10 @@ class HeaderBar(Horizontal):
         )
         figures.append("  engine ", style="dim")
         figures.append(engine_state, style="bold")
-        if attached:
-            figures.append(f" (attached to {attached})", style="bold")
         if engine_state != DISCONNECTED:  # else nobody knows what runs now
             figures.append(f"  bots {running}/{bots} running", style="dim")
+        if attached:  # last: a fast sim's market clock leaves it the least room
+            figures.append(f"  attached: {attached}", style="bold")
         update_static(self.query_one("#header-figures", Static), figures)
         clock = fmt.clock_text(clock_ms)
         if market_ms and abs(market_ms - clock_ms) > 120_000:
