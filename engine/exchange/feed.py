@@ -231,6 +231,7 @@ class CcxtFeed:
         update is a Tick. Updates of candles already handed out are ignored."""
         if not ws.exchange.markets and self.client.markets:  # loaded once, by REST
             ws.exchange.set_markets(self.client.markets, self.client.currencies)
+        ws.on_error = self._ws_error
         current: Candle | None = None
         async for rows in ws.rows():
             self._feed("ws")
@@ -252,6 +253,9 @@ class CcxtFeed:
                 self._exchange_ms = max(self._exchange_ms, current.ts)
                 self._ok(current.close)
                 yield Tick(self.clock.now_ms(), current.close)
+
+    def _ws_error(self, reason: str) -> None:
+        self.last_error = reason  # the stale notice says it
 
     async def _catch_up(self) -> list[Candle]:
         """The candles that closed since the last one handed out, by REST (after the feed

@@ -136,6 +136,7 @@ class WsCandles:
         self.dropped = guard(exchange)  # frames and rows skipped as garbage (per exchange)
         self.reconnects = 0  # reconnect attempts ever made (after a failure)
         self.last_error = ""
+        self.on_error: Callable[[str], None] | None = None  # the feed hears each failure
 
     async def rows(self) -> AsyncIterator[list[Candle]]:
         failures = 0
@@ -163,6 +164,8 @@ class WsCandles:
                     yield candles
                 continue
             self.last_error = reason
+            if self.on_error is not None:
+                self.on_error(reason)
             if failures >= self.retries:
                 raise WsDown(reason)
             delay = self.policy.delay(failures, self.rng)
@@ -178,6 +181,11 @@ class WsCandles:
                 self.retries,
             )
             await self._sleep(delay)
+            # ccxt.pro adds its own dial backoff after a refused handshake (0.2 s doubling,
+            # base/exchange.py ``on_error``/``ws_dial_delay``): ours is the one that applies
+            dial_backoff = getattr(self.exchange, "ws_dial_backoff", None)
+            if isinstance(dial_backoff, dict):
+                dial_backoff.clear()
 
     def _drop_connections(self, reason: str) -> None:
         """A silent connection is dropped the way ccxt drops a failed one (``Client.on_error``
