@@ -104,11 +104,11 @@ def _strict_json(client: Any) -> None:
     client.parse_json = strict
 
 
-def _url_tree(api: Any) -> dict[str, Any]:
-    """ccxt's ``urls['api']`` as a plain dict (a single URL string becomes ``{"": url}``)."""
-    if isinstance(api, dict):
-        return {k: repr(v) for k, v in api.items()}
-    return {"": repr(api)}
+def _urls(tree: Any, path: str = "") -> dict[str, str]:
+    """ccxt's ``urls['api']`` flattened: "group/sub" -> URL (the websocket ones under "ws/")."""
+    if isinstance(tree, dict):
+        return {k: u for key, v in tree.items() for k, u in _urls(v, f"{path}{key}/").items()}
+    return {path: tree} if isinstance(tree, str) else {}
 
 
 class ExchangeClients:
@@ -215,16 +215,18 @@ class ExchangeClients:
 
         if exchange_id not in ccxt.pro.exchanges:
             return None, "ccxt.pro has no websocket client for it"
-        before = _url_tree(getattr(ccxt.pro, exchange_id)().urls.get("api"))
+        before = _urls(getattr(ccxt.pro, exchange_id)().urls.get("api"))
         client = self._new(exchange_id, None, pro=True)
         if not client.has.get("watchOHLCV"):
             return None, "ccxt.pro cannot watch its candles"
-        after = _url_tree(client.urls.get("api"))
-        rest_moved = {k: v for k, v in after.items() if k != "ws"} != {
-            k: v for k, v in before.items() if k != "ws"
-        }
-        if rest_moved and after.get("ws") == before.get("ws"):
+        after = _urls(client.urls.get("api"))
+        ws_moved = {k: u for k, u in after.items() if k.startswith("ws/") and before.get(k) != u}
+        if after != before and not ws_moved:
             return None, "its REST URL is set and its websocket URL is not"
+        if any(not u.startswith(("ws://", "wss://")) for u in ws_moved.values()):
+            # ``point_at`` (the ``url`` setting) moves every group, the websocket ones too, to
+            # an http(s) gateway: a REST endpoint, not the exchange's streams
+            return None, "its websocket URL was set to an http(s) URL"
         return client, ""
 
     async def private(self, exchange_id: str, resolver: KeyResolver) -> Any:

@@ -123,7 +123,7 @@ class WsCandles:
         *,
         retries: int = 5,
         policy: RetryPolicy | None = None,
-        stall_s: float = 30.0,
+        stall_s: float = 60.0,
         sleep: Callable[[float], Any] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:

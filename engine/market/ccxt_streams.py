@@ -120,7 +120,7 @@ class ExchangeStreams:
         poll_for: Mapping[str, float] | None = None,
         stale_for: Mapping[str, float] | None = None,
         ws_policy: RetryPolicy | None = None,
-        ws_stall_s: float = 30.0,
+        ws_stall_s: float = 60.0,
         ws_retry_s: float = 60.0,
         **client_options: Any,
     ) -> None:

@@ -54,7 +54,6 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def make_streams(rest: Any, ws: Any, sleeps: list[float], clock: Clock) -> AsyncIterator[Any]:
-    from oxbot.engine.exchange.clients import point_at
     from oxbot.engine.exchange.retry import RetryPolicy
     from oxbot.engine.market.ccxt_streams import ExchangeStreams
 
@@ -65,11 +64,10 @@ async def make_streams(rest: Any, ws: Any, sleeps: list[float], clock: Clock) ->
         await asyncio.sleep(s)
 
     def configure(client: Any) -> None:
-        point_at(client, rest.base_url)  # REST: the fake exchange
+        fake_rest.base.point_ccxt(client, rest.base_url)  # REST groups: the fake exchange
         api_ws = client.urls["api"].get("ws")
         if isinstance(api_ws, dict):  # ccxt.pro: its spot stream URL, the local server
             api_ws["spot"] = ws.url
-        client.timeout_on_exit = 0
 
     def make(**options: Any) -> Any:
         settings: dict[str, Any] = {
