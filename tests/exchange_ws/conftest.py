@@ -53,7 +53,23 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-async def make_streams(rest: Any, ws: Any, sleeps: list[float], clock: Clock) -> AsyncIterator[Any]:
+def configure(rest: Any, ws: Any) -> Any:
+    """``configure(client)`` for ExchangeClients: REST to the fake exchange, and for the
+    ccxt.pro client its spot stream URL to the local stream server."""
+
+    def configure(client: Any) -> None:
+        fake_rest.base.point_ccxt(client, rest.base_url)  # REST groups: the fake exchange
+        api_ws = client.urls["api"].get("ws")
+        if isinstance(api_ws, dict):  # ccxt.pro: its spot stream URL, the local server
+            api_ws["spot"] = ws.url
+
+    return configure
+
+
+@pytest.fixture
+async def make_streams(
+    configure: Any, ws: Any, sleeps: list[float], clock: Clock
+) -> AsyncIterator[Any]:
     from oxbot.engine.exchange.retry import RetryPolicy
     from oxbot.engine.market.ccxt_streams import ExchangeStreams
 
@@ -62,12 +78,6 @@ async def make_streams(rest: Any, ws: Any, sleeps: list[float], clock: Clock) ->
     async def sleep(s: float) -> None:
         sleeps.append(s)
         await asyncio.sleep(s)
-
-    def configure(client: Any) -> None:
-        fake_rest.base.point_ccxt(client, rest.base_url)  # REST groups: the fake exchange
-        api_ws = client.urls["api"].get("ws")
-        if isinstance(api_ws, dict):  # ccxt.pro: its spot stream URL, the local server
-            api_ws["spot"] = ws.url
 
     def make(**options: Any) -> Any:
         settings: dict[str, Any] = {
