@@ -187,6 +187,20 @@ class WsCandles:
             if isinstance(dial_backoff, dict):
                 dial_backoff.clear()
 
+    async def unwatch(self, timeout_s: float = 5.0) -> None:
+        """Tell the exchange this stream is no longer read (ccxt.pro ``un_watch_ohlcv``: an
+        UNSUBSCRIBE on binance), when ccxt can; a failure only leaves it flowing."""
+        if not self.exchange.has.get("unWatchOHLCV"):
+            return
+        try:
+            await asyncio.wait_for(
+                self.exchange.un_watch_ohlcv(self.symbol, self.timeframe), timeout_s
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - nothing depends on it
+            log.info("%s %s: could not unsubscribe (%s)", self.symbol, self.timeframe, e)
+
     def _drop_connections(self, reason: str) -> None:
         """A silent connection is dropped the way ccxt drops a failed one (``Client.on_error``
         rejects its futures, the exchange forgets it, the socket closes); the next watch dials

@@ -196,6 +196,11 @@ class ExchangeStreams:
                 del self._streams[key]
                 if self._feeds.pop(key, None) is not None:
                     self._tell_feed(key.exchange)
+                ws = stream.feed.ws
+                if ws is not None and stream.feed.feed == "ws":  # the exchange stops sending it
+                    task = asyncio.create_task(ws.unwatch(), name=f"ccxt-unwatch:{key}")
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
 
     def _ws(self, exchange: str, symbol: str, timeframe: str) -> tuple[WsCandles | None, str]:
         """The websocket reader of a stream, or None and why (shown as "rest (<why>)")."""

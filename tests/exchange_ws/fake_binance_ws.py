@@ -6,7 +6,8 @@ What it speaks, and where that was read:
 - Binance spot "WebSocket Streams" (https://developers.binance.com/docs/binance-spot-api-docs/
   web-socket-streams): raw streams are reached at ``/ws/<streamName>``; streams are added with
   ``{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": 1}``, answered
-  ``{"result": null, "id": 1}``; stream names are lowercase; the kline payload is
+  ``{"result": null, "id": 1}``, and removed the same way with ``"UNSUBSCRIBE"``; stream
+  names are lowercase; the kline payload is
   ``{"e": "kline", "E": event ms, "s": "BTCUSDT", "k": {"t": open ms, "T": close ms, "s", "i":
   interval, "f", "L", "o", "c", "h", "l", "v" (strings), "n", "x": is this kline closed, "q",
   "V", "Q", "B"}}``; updates come every 2 s for intervals above 1s.
@@ -85,17 +86,20 @@ class FakeBinanceWs:
                 continue
             self.requests.append(req)
             ok = (
-                req.get("method") == "SUBSCRIBE"
+                req.get("method") in ("SUBSCRIBE", "UNSUBSCRIBE")
                 and isinstance(req.get("id"), int)
                 and isinstance(req.get("params"), list)
                 and all(isinstance(p, str) and p == p.lower() for p in req["params"])
             )
             if not ok:
-                self.errors.append(f"not a SUBSCRIBE Binance accepts: {req!r}")
+                self.errors.append(f"not a (UN)SUBSCRIBE Binance accepts: {req!r}")
                 continue
             await ws.send_str(json.dumps({"result": None, "id": req["id"]}))
-            self._streams[ws].update(req["params"])
-            self.subscribed.set()
+            if req["method"] == "SUBSCRIBE":
+                self._streams[ws].update(req["params"])
+                self.subscribed.set()
+            else:
+                self._streams[ws].difference_update(req["params"])
         self._streams.pop(ws, None)
         return ws
 

@@ -69,3 +69,32 @@ async def test_streams_of_one_exchange_share_one_connection(make_streams: Any, w
     await ws.kline("BTCUSDT", "5m", LAST_OPEN, "100", "101", "99", "100.25", tf_ms=300_000)
     await wait_for(lambda: 100.25 in b.ticks(), 5, "the 5m stream's price")
     assert 100.25 not in a.ticks()
+
+
+async def test_a_stream_nobody_reads_is_unsubscribed_and_can_come_back(
+    make_streams: Any, ws: Any
+) -> None:
+    streams, bot = make_streams(), Reader("bot")
+    streams.subscribe(bot, KEY, frozenset(), bars=20)
+    await wait_for(ws.subscribed.is_set, 10, "the SUBSCRIBE")
+    await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", "100.5")
+    await wait_for(lambda: streams.feed_of("binance") == "ws", 5, "the websocket feed")
+    streams.unsubscribe(bot)
+    # ccxt/pro/binance.py un_watch_ohlcv_for_symbols: the same stream name, "UNSUBSCRIBE"
+    await wait_for(
+        lambda: (
+            {"method": "UNSUBSCRIBE", "params": ["btcusdt@kline_1m"]}
+            in [{k: r[k] for k in ("method", "params")} for r in ws.requests]
+        ),
+        5,
+        "the UNSUBSCRIBE",
+    )
+    assert ws.subscribers("btcusdt@kline_1m") == []
+    assert streams.feed_of("binance") == ""  # no stream of binance runs
+    ws.subscribed.clear()
+    again = Reader("again")
+    streams.subscribe(again, KEY, frozenset(), bars=20)
+    await wait_for(ws.subscribed.is_set, 10, "a new SUBSCRIBE")
+    await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", "100.7")
+    await wait_for(lambda: 100.7 in again.ticks(), 5, "prices for the new reader")
+    assert ws.connections == 1
