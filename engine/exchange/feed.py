@@ -198,7 +198,8 @@ class CcxtFeed:
         symbol) raise; temporary ones only make the price stale.
 
         With a websocket (``ws``): read it; when it is down (``WsDown``: its retries spent)
-        poll REST for ``ws_retry_s``, then try the websocket again. ``on_feed`` hears
+        poll REST for ``ws_retry_s``, then try the websocket again, once (REST again at its
+        first failure). ``on_feed`` hears
         which one is used ("ws", "rest (ws down: ...)")."""
         ws = self.ws
         if ws is None:
@@ -207,12 +208,14 @@ class CcxtFeed:
                 for item in await self.poll_once():
                     yield item
                 await self._sleep(self.poll_s)
+        probe = False
         while True:
             try:
-                async for item in self._ws_items(ws):
+                async for item in self._ws_items(ws, probe=probe):
                     yield item
             except WsDown as e:
                 self._feed(f"rest (ws down: {e.reason})")
+            probe = True  # from now on one failed try is enough to go back to REST
             for _ in range(max(1, round(self.ws_retry_s / max(self.poll_s, 1e-3)))):
                 for item in await self.poll_once():
                     yield item
@@ -225,7 +228,7 @@ class CcxtFeed:
             if self.on_feed is not None:
                 self.on_feed(label)
 
-    async def _ws_items(self, ws: WsCandles) -> AsyncIterator[Tick | Candle]:
+    async def _ws_items(self, ws: WsCandles, *, probe: bool) -> AsyncIterator[Tick | Candle]:
         """The websocket's candles: one becomes a closed Candle when a later one starts (the
         exchange lists the candle in progress last, as in ``_closed``); until then each
         update is a Tick. Updates of candles already handed out are ignored."""
@@ -233,7 +236,7 @@ class CcxtFeed:
             ws.exchange.set_markets(self.client.markets, self.client.currencies)
         ws.on_error = self._ws_error
         current: Candle | None = None
-        async for rows in ws.rows():
+        async for rows in ws.rows(probe=probe):
             self._feed("ws")
             for c in sorted(rows, key=lambda r: r.ts):
                 if current is None:

@@ -33,6 +33,7 @@ from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+PROBE_STALL_S = 10.0  # how long a try after a fallback waits for data (REST waits meanwhile)
 WS_ENV = "OXBOT_WEBSOCKETS"  # "0", "off", "false" or "no": REST polling only
 
 
@@ -138,16 +139,20 @@ class WsCandles:
         self.last_error = ""
         self.on_error: Callable[[str], None] | None = None  # the feed hears each failure
 
-    async def rows(self) -> AsyncIterator[list[Candle]]:
+    async def rows(self, *, probe: bool = False) -> AsyncIterator[list[Candle]]:
+        """``probe``: a try after a fallback to REST: one failure (or ``PROBE_STALL_S`` of
+        silence) is enough to go back to REST; once data came, the usual retries apply."""
         failures = 0
+        limit, stall_s = (0, min(self.stall_s, PROBE_STALL_S)) if probe else (self.retries, 0.0)
+        stall_s = stall_s or self.stall_s
         while True:
             try:
                 raw = await asyncio.wait_for(
-                    self.exchange.watch_ohlcv(self.symbol, self.timeframe), self.stall_s
+                    self.exchange.watch_ohlcv(self.symbol, self.timeframe), stall_s
                 )
             except TimeoutError:
-                reason = f"no websocket data for {self.stall_s:g}s"
-                self._drop_connections(reason)
+                reason = f"no websocket data for {stall_s:g}s"
+                self._drop_silent_connections(reason, stall_s)
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - translated right here
@@ -160,13 +165,13 @@ class WsCandles:
                 if len(candles) < len(raw or ()):
                     self.dropped.append(f"{len(raw) - len(candles)} malformed candle row(s)")
                 if candles:
-                    failures = 0
+                    failures, limit, stall_s = 0, self.retries, self.stall_s
                     yield candles
                 continue
             self.last_error = reason
             if self.on_error is not None:
                 self.on_error(reason)
-            if failures >= self.retries:
+            if failures >= limit:
                 raise WsDown(reason)
             delay = self.policy.delay(failures, self.rng)
             failures += 1
@@ -201,14 +206,17 @@ class WsCandles:
         except Exception as e:  # noqa: BLE001 - nothing depends on it
             log.info("%s %s: could not unsubscribe (%s)", self.symbol, self.timeframe, e)
 
-    def _drop_connections(self, reason: str) -> None:
-        """A silent connection is dropped the way ccxt drops a failed one (``Client.on_error``
-        rejects its futures, the exchange forgets it, the socket closes); the next watch dials
-        again. Every stream sharing it reconnects too: they were as silent."""
+    def _drop_silent_connections(self, reason: str, stall_s: float) -> None:
+        """A connection silent for ``stall_s`` is dropped the way ccxt drops a failed one
+        (``Client.on_error`` rejects its futures, the exchange forgets it, the socket closes);
+        the next watch dials again. One that carries other streams' data stays (this stream
+        alone is silent: its failures count, the others go on)."""
         import ccxt  # noqa: PLC0415
 
+        now = self.exchange.milliseconds()
         for ws in list((getattr(self.exchange, "clients", None) or {}).values()):
-            if ws.url and not ws.closed():
+            last = getattr(ws, "last_message_at", None)
+            if not ws.closed() and (last is None or now - last >= stall_s * 1000):
                 ws.on_error(ccxt.NetworkError(reason))
 
 

@@ -68,6 +68,10 @@ async def test_five_failures_fall_back_to_rest_and_the_websocket_comes_back(
         "REST polling of the ticker",
     )
     assert 100.0 in bot.ticks()  # the REST fake's price (fake_binance _ticker: lastPrice)
+    # every ws_retry_s of REST the websocket is tried once: refused, REST goes on at once
+    await wait_for(lambda: ws.handshakes >= 6 + 2, 10, "two tries of the websocket")
+    assert set(sleeps[5:]) == {0.02}  # REST polling periods only: no backoff for a try
+    assert streams.feed_of("binance").startswith("rest (ws down: ")
     assert not ws.subscribed.is_set()
     ws.refuse = 0  # the stream server is back: after ws_retry_s of REST, the websocket again
     await wait_for(ws.subscribed.is_set, 10, "a new subscription after the REST period")
