@@ -257,6 +257,10 @@ class ExchangeStreams:
         ]
         return next((f for f in labels if f != "ws"), labels[0] if labels else "")
 
+    def feeds(self) -> dict[str, str]:
+        """Every exchange with a running stream -> ``feed_of`` it (for a snapshot)."""
+        return {ex: self.feed_of(ex) for ex in sorted({k.exchange for k in self._feeds})}
+
     def _feed_changed(self, key: StreamKey, label: str) -> None:
         self._feeds[key] = label
         self._tell_feed(key.exchange)
