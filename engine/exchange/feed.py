@@ -199,8 +199,7 @@ class CcxtFeed:
 
         With a websocket (``ws``): read it; when it is down (``WsDown``: its retries spent)
         poll REST for ``ws_retry_s``, then try the websocket again, once (REST again at its
-        first failure). ``on_feed`` hears
-        which one is used ("ws", "rest (ws down: ...)")."""
+        first failure). ``on_feed`` hears which one is used ("ws", "rest (ws down: ...)")."""
         ws = self.ws
         if ws is None:
             self._feed("rest" + (f" ({self.ws_off})" if self.ws_off else ""))

@@ -272,11 +272,11 @@ class ExchangeStreams:
         before = self._exchange_feed.get(exchange, "")
         self._exchange_feed[exchange] = feed
         self._publish(MarketFeed(self.clock.now_ms(), exchange, feed))
-        if before:  # a switch, not the first word: the log says it
+        if before and feed:  # a switch: the log and a notice say it
             level = "info" if feed == "ws" else "warning"
             self.notice(level, f"{exchange} market data: {before} -> {feed}")
-        else:
-            log.info("%s market data: %s", exchange, feed)
+        else:  # the first word, or no stream of it runs any more
+            log.info("%s market data: %s", exchange, feed or "no stream")
 
     def last_price(self, key: StreamKey) -> float | None:
         s = self._streams.get(key)

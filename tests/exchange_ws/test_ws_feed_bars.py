@@ -91,6 +91,9 @@ async def test_a_stream_nobody_reads_is_unsubscribed_and_can_come_back(
     )
     assert ws.subscribers("btcusdt@kline_1m") == []
     assert streams.feed_of("binance") == ""  # no stream of binance runs
+    said = [(e.feed) for e in streams.events if isinstance(e, MarketFeed)]
+    assert said == ["ws", ""]  # the header drops it (tui/state.py)
+    assert not [e for e in streams.events if type(e).__name__ == "Notice"]
     ws.subscribed.clear()
     again = Reader("again")
     streams.subscribe(again, KEY, frozenset(), bars=20)

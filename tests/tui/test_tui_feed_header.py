@@ -25,3 +25,6 @@ async def test_header_shows_each_exchange_feed(fixed_clock):
         header = screen_text(app).splitlines()[0]
         assert "binance: rest" in header and "503" not in header
         assert app.state.feeds == {"binance": "rest (ws down: watch failed: 503)"}
+        client.emit(m.MarketFeed(0, "binance", ""))  # no stream of it runs any more
+        await pilot.pause(0.3)
+        assert "binance:" not in screen_text(app).splitlines()[0] and app.state.feeds == {}
