@@ -7,6 +7,7 @@ garbage frames are skipped and never reach a bot."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,9 @@ async def test_a_dropped_connection_is_redialled_after_a_backoff(
 
 
 async def test_five_failures_fall_back_to_rest_and_the_websocket_comes_back(
-    make_streams: Any, ws: Any, rest: Any, sleeps: list[float]
+    make_streams: Any, ws: Any, rest: Any, sleeps: list[float], caplog: Any
 ) -> None:
+    caplog.set_level(logging.INFO, logger="oxbot")
     streams, bot = make_streams(ws_retry_s=0.2), Reader("bot")
     await _streaming(streams, ws, bot)
     ws.refuse = 1000  # every handshake gets HTTP 503
@@ -93,6 +95,12 @@ async def test_five_failures_fall_back_to_rest_and_the_websocket_comes_back(
     notices = [e.message for e in streams.events if type(e).__name__ == "Notice"]
     assert any("binance market data: ws -> rest (ws down:" in n for n in notices)
     assert any(n.endswith("-> ws") for n in notices)
+    # the log (what a headless engine writes, app/logs.py: root at INFO) says both switches
+    logged = [r.getMessage() for r in caplog.records if r.name == "oxbot.market.ccxt"]
+    assert any("binance market data: ws -> rest (ws down: " in m for m in logged)
+    assert any(
+        m.startswith("binance market data: rest (ws down: ") and m.endswith("-> ws") for m in logged
+    )
 
 
 async def test_a_silent_connection_is_a_stall_the_price_goes_stale_then_live(
