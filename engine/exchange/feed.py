@@ -241,6 +241,7 @@ class CcxtFeed:
                 if current is None:
                     last = self._last_candle_ts
                     if last is not None and c.ts > last + self.tf_ms:
+                        self._exchange_ms = max(self._exchange_ms, c.ts)  # the ones before closed
                         for item in await self._catch_up():  # closed while not watched
                             yield item
                     current = c

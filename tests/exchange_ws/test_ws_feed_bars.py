@@ -101,3 +101,23 @@ async def test_a_stream_nobody_reads_is_unsubscribed_and_can_come_back(
     await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", "100.7")
     await wait_for(lambda: 100.7 in again.ticks(), 5, "prices for the new reader")
     assert ws.connections == 1
+
+
+async def test_candles_missed_before_the_first_kline_are_fetched_by_rest(
+    make_streams: Any, ws: Any, rest: Any
+) -> None:
+    streams, bot = make_streams(), Reader("bot")
+    streams.subscribe(bot, KEY, frozenset(), bars=50)
+    await wait_for(ws.subscribed.is_set, 10, "the SUBSCRIBE")
+    # the warm-up ended before LAST_OPEN (open then); the websocket's first kline is the next
+    # one: LAST_OPEN closed meanwhile and comes from REST (feed.py _catch_up), then the stream
+    t = LAST_OPEN + TF_MS
+    await ws.kline("BTCUSDT", "1m", t, "103", "104", "102", "103.5", closed=True)
+    rest_close = float(rest.klines[-1][4])
+    bars = await wait_for(lambda: bot.bars(), 5, "the missed candle")
+    assert [(b.ts, b.close) for b in bars] == [(LAST_OPEN, rest_close)]
+    # (ccxt.pro resolves a watch at the next frame: one sent while the feed fetched from REST
+    # is read with the one after it; Binance sends one every 2 s)
+    await ws.kline("BTCUSDT", "1m", t + TF_MS, "103.5", "104", "103", "103.75")
+    await wait_for(lambda: len(bot.bars()) == 2, 5, "the websocket's bar")
+    assert [(b.ts, b.close) for b in bot.bars()] == [(LAST_OPEN, rest_close), (t, 103.5)]
