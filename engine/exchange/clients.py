@@ -104,6 +104,9 @@ def _strict_json(client: Any) -> None:
     client.parse_json = strict
 
 
+PROXIES = ("httpProxy", "httpsProxy", "socksProxy", "http_proxy", "https_proxy", "socks_proxy")
+
+
 def _urls(tree: Any, path: str = "") -> dict[str, str]:
     """ccxt's ``urls['api']`` flattened: "group/sub" -> URL (the websocket ones under "ws/")."""
     if isinstance(tree, dict):
@@ -203,7 +206,10 @@ class ExchangeClients:
             return self._streaming[exchange_id], ""
         if exchange_id in self._no_streaming:
             return None, self._no_streaming[exchange_id]
-        client, why = self._new_streaming(exchange_id)
+        try:
+            client, why = self._new_streaming(exchange_id)
+        except Exception as e:  # noqa: BLE001 - its settings fit REST only: REST it is
+            client, why = None, f"no websocket client: {e}"
         if client is None:
             self._no_streaming[exchange_id] = why
         else:
@@ -221,6 +227,10 @@ class ExchangeClients:
             return None, "ccxt.pro cannot watch its candles"
         after = _urls(client.urls.get("api"))
         ws_moved = {k: u for k, u in after.items() if k.startswith("ws/") and before.get(k) != u}
+        if any(getattr(client, a, None) for a in PROXIES):
+            # ccxt.pro's websockets use their own proxy settings (wsProxy, wssProxy,
+            # wsSocksProxy; base/exchange.py check_ws_proxy_settings): never around the user's
+            return None, "a proxy is set for it"
         if after != before and not ws_moved:
             return None, "its REST URL is set and its websocket URL is not"
         if any(not u.startswith(("ws://", "wss://")) for u in ws_moved.values()):

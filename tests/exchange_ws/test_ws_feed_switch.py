@@ -59,6 +59,24 @@ async def test_a_moved_rest_url_without_a_websocket_url_means_rest() -> None:
     await plain.close_all()
 
 
+async def test_a_proxy_keeps_the_exchange_on_rest() -> None:
+    # engine/exchange/endpoints.py Endpoint.apply: the `proxy` setting sets httpProxy, httpsProxy
+    # or socksProxy, which ccxt.pro's websockets do not use
+    for attr in ("httpProxy", "httpsProxy", "socksProxy"):
+        reg = ExchangeClients(configure=lambda c, a=attr: setattr(c, a, "http://127.0.0.1:3128"))
+        client, why = reg.streaming("binance")
+        assert client is None and "proxy" in why
+
+
+async def test_settings_the_websocket_client_refuses_mean_rest() -> None:
+    def configure(client: Any) -> None:
+        if "ws" in client.urls["api"]:  # the ccxt.pro client only
+            raise ValueError("no such option")
+
+    client, why = ExchangeClients(configure=configure).streaming("binance")
+    assert client is None and "no such option" in why
+
+
 async def test_an_exchange_ccxt_pro_cannot_watch_is_polled() -> None:
     reg = ExchangeClients()
     client, why = reg.streaming("coinbase")  # ccxt 4.5: has['watchOHLCV'] is False
