@@ -5,7 +5,7 @@ detection, and only well-formed candles out.
 (``ExchangeClients.streaming``). Each answer of ``watch_ohlcv`` is the candles that changed
 since the previous one, the candle in progress included (ccxt's ``ArrayCacheByTimestamp`` with
 ``newUpdates``; ccxt/async_support/base/ws/cache.py). Rows that are not a candle (wrong shape,
-NaN or non-positive prices, high below low) are dropped and counted. A failed or silent
+NaN or non-positive prices, high below low) are dropped and noted. A failed or silent
 connection is retried with exponential backoff; after ``retries`` failures in a row
 ``WsDown`` tells the feed to poll REST instead (engine/exchange/feed.py).
 
@@ -22,6 +22,7 @@ import logging
 import math
 import os
 import random
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+DROPPED_KEPT = 100  # garbage frames remembered per exchange (for a look, not a log)
 PROBE_STALL_S = 10.0  # how long a try after a fallback waits for data (REST waits meanwhile)
 WS_ENV = "OXBOT_WEBSOCKETS"  # "0", "off", "false" or "no": REST polling only
 
@@ -69,13 +71,13 @@ def candle_of(row: Any) -> Candle | None:
     return Candle(ts, o, h, lo, c, v)
 
 
-def guard(exchange: Any) -> list[str]:
+def guard(exchange: Any) -> deque[str]:
     """Make a ccxt.pro exchange drop frames it cannot read instead of ending its receive
-    loop; returns the list where it notes them (one per client, made once)."""
-    done: list[str] | None = getattr(exchange, "_oxbot_dropped", None)
+    loop; returns where it notes them (the latest ``DROPPED_KEPT``; one per client)."""
+    done: deque[str] | None = getattr(exchange, "_oxbot_dropped", None)
     if done is not None:
         return done
-    dropped: list[str] = []
+    dropped: deque[str] = deque(maxlen=DROPPED_KEPT)
     exchange._oxbot_dropped = dropped
     handle = exchange.handle_message
 

@@ -41,6 +41,7 @@ async def test_a_dropped_connection_is_redialled_after_a_backoff(
     await wait_for(ws.subscribed.is_set, 10, "the resubscription after the redial")
     assert ws.connections == 2
     assert sleeps == BACKOFF[:1]  # one failure, one backoff delay
+    assert streams._streams[KEY].feed.ws.reconnects == 1
     await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", "100.75", closed=True)
     await ws.kline("BTCUSDT", "1m", LAST_OPEN + TF_MS, "100.75", "101", "100", "100.8")
     bars = await wait_for(lambda: bot.bars(), 5, "a bar after the reconnect")
