@@ -164,3 +164,27 @@ async def test_garbage_frames_are_skipped_and_never_reach_a_bot(make_streams: An
     for seen in ("this is not JSON", '{"e": "kline", "k": {"t": 1', "[1, 2, 3]", "'e': 'kline'}"):
         assert seen in dropped
     assert "malformed candle row" in dropped
+
+
+async def test_a_silent_server_ends_in_rest_and_its_tries_do_not_stop_polling(
+    make_streams: Any, ws: Any, rest: Any
+) -> None:
+    streams, bot = make_streams(ws_stall_s=0.3), Reader("bot")
+    await _streaming(streams, ws, bot)
+    # it accepts connections and subscriptions and then says nothing: 6 stalls (a connection
+    # silent for the whole stall time is dropped and redialled), then REST
+    await wait_for(
+        lambda: streams.feed_of("binance") == "rest (ws down: no websocket data for 0.3s)",
+        15,
+        "the REST fallback after the stalls",
+    )
+    assert ws.connections >= 2
+
+    def tickers() -> int:
+        return sum(1 for _, p, _ in rest.requests if p.endswith("/ticker/24hr"))
+
+    # each later try waits at most the stall time and hands back to REST
+    seen, dialled = tickers(), ws.connections
+    await wait_for(lambda: ws.connections > dialled, 10, "a later try of the websocket")
+    await wait_for(lambda: tickers() > seen + 2, 5, "REST polling between the tries")
+    assert streams.feed_of("binance").startswith("rest (ws down: ")
