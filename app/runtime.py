@@ -211,15 +211,15 @@ def build_exchanges(opts: RuntimeOptions, store: Any) -> tuple[Any, Any]:
             stale[ex] = es.stale_after_s
         if es.order_window_s:
             windows[ex] = es.order_window_s
-    streams = ExchangeStreams(
-        config=config,
-        configure=configurer(endpoints),
-        policies=policies,
-        breakers=breakers,
-        poll_for=polls,
-        stale_for=stale,
-        **opts.stream_options,
-    )
+    settings: dict[str, Any] = {
+        "config": config,
+        "configure": configurer(endpoints),
+        "policies": policies,
+        "breakers": breakers,
+        "poll_for": polls,
+        "stale_for": stale,
+    }
+    streams = ExchangeStreams(**(settings | opts.stream_options))  # a test may point ws too
     brokers = ExchangeBrokers(
         streams.clients,
         store,

@@ -375,6 +375,15 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class MarketFeed(Event):
+    """How an exchange's market data arrives now: "ws" (websocket), "rest" (polling), or
+    "rest (ws down: <reason>)" (engine/market/ccxt_streams.py)."""
+
+    exchange: str = ""
+    feed: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class EquityHistory(Event):
     """A bot's stored equity curve, oldest first (the answer to RequestEquityHistory), and
     its deposits (> 0) and withdrawals (< 0) as (ts, amount), oldest first: the steps of the

@@ -75,6 +75,8 @@ class DashboardState:
     history_asked: set[str] = field(default_factory=set)
     # LIVE start-up reconciliation: bot -> differences still waiting for adopt / ignore
     reconcile: dict[str, tuple[m.ReconcileItem, ...]] = field(default_factory=dict)
+    # exchange -> how its market data arrives ("ws", "rest (ws down: ...)"): MarketFeed
+    feeds: dict[str, str] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ derived values
 
@@ -172,6 +174,12 @@ class DashboardState:
                 if not self.fills_history_asked:
                     self.fills_history_asked = self.fills_history_wanted = True
                 dirty |= {"header", "bots", "bots-now", "positions", "equity", "reasoning"}
+            case m.MarketFeed():
+                if ev.feed:
+                    self.feeds[ev.exchange] = ev.feed
+                else:
+                    self.feeds.pop(ev.exchange, None)
+                dirty.add("header")
             case m.EngineStateChanged():
                 self.engine_state = ev.state
                 dirty |= {"header", "bots", "bots-now"}  # "disconnected" changes every row

@@ -104,6 +104,16 @@ def _strict_json(client: Any) -> None:
     client.parse_json = strict
 
 
+PROXIES = ("httpProxy", "httpsProxy", "socksProxy", "http_proxy", "https_proxy", "socks_proxy")
+
+
+def _urls(tree: Any, path: str = "") -> dict[str, str]:
+    """ccxt's ``urls['api']`` flattened: "group/sub" -> URL (the websocket ones under "ws/")."""
+    if isinstance(tree, dict):
+        return {k: u for key, v in tree.items() for k, u in _urls(v, f"{path}{key}/").items()}
+    return {path: tree} if isinstance(tree, str) else {}
+
+
 class ExchangeClients:
     """Creates and owns every ccxt client of the engine; ``close_all()`` on shutdown.
 
@@ -137,12 +147,17 @@ class ExchangeClients:
         self._threshold, self._cooldown = breaker_threshold, breaker_cooldown_s
         self._public: dict[str, Any] = {}
         self._private: dict[tuple[str, str], Any] = {}
+        self._streaming: dict[str, Any] = {}  # exchange id -> its one ccxt.pro client
+        self._no_streaming: dict[str, str] = {}  # or why it has none
         self._breakers: dict[str, CircuitBreaker] = {}
         self._markets: dict[str, dict[str, MarketInfo]] = {}
         self._market_locks: dict[str, asyncio.Lock] = {}
 
-    def _new(self, exchange_id: str, creds: Credentials | None) -> Any:
+    def _new(self, exchange_id: str, creds: Credentials | None, *, pro: bool = False) -> Any:
         import ccxt.async_support as ccxt_async  # noqa: PLC0415
+
+        if pro:  # ccxt.pro: the same REST API plus the exchange's websocket streams
+            import ccxt.pro as ccxt_async  # noqa: PLC0415
 
         cls = getattr(ccxt_async, exchange_id, None)
         if cls is None or exchange_id not in ccxt_async.exchanges:
@@ -177,6 +192,52 @@ class ExchangeClients:
         if exchange_id not in self._public:
             self._public[exchange_id] = self._new(exchange_id, None)
         return self._public[exchange_id]
+
+    def streaming(self, exchange_id: str) -> tuple[Any, str]:
+        """The shared keyless ccxt.pro client of an exchange for its websocket streams, made
+        like ``public`` (same options, same ``configure``), or None and why there is none.
+
+        One client per exchange: ccxt.pro keeps one connection per stream URL and binance puts
+        every kline subscription on the same URL (ccxt/pro/binance.py ``watch_ohlcv_for_symbols``:
+        ``url = ... + '/' + self.stream(type, 'multipleOHLCV')``). When ``configure`` moved the
+        REST URLs (a proxy, a testnet URL, a local fake) but left the websocket ones at the
+        exchange, the websocket is not used: the data would come from somewhere else."""
+        if exchange_id in self._streaming:
+            return self._streaming[exchange_id], ""
+        if exchange_id in self._no_streaming:
+            return None, self._no_streaming[exchange_id]
+        try:
+            client, why = self._new_streaming(exchange_id)
+        except Exception as e:  # noqa: BLE001 - its settings fit REST only: REST it is
+            client, why = None, f"no websocket client: {e}"
+        if client is None:
+            self._no_streaming[exchange_id] = why
+        else:
+            self._streaming[exchange_id] = client
+        return client, why
+
+    def _new_streaming(self, exchange_id: str) -> tuple[Any, str]:
+        import ccxt.pro  # noqa: PLC0415
+
+        if exchange_id not in ccxt.pro.exchanges:
+            return None, "ccxt.pro has no websocket client for it"
+        before = _urls(getattr(ccxt.pro, exchange_id)().urls.get("api"))
+        client = self._new(exchange_id, None, pro=True)
+        if not client.has.get("watchOHLCV"):
+            return None, "ccxt.pro cannot watch its candles"
+        after = _urls(client.urls.get("api"))
+        ws_moved = {k: u for k, u in after.items() if k.startswith("ws/") and before.get(k) != u}
+        if any(getattr(client, a, None) for a in PROXIES):
+            # ccxt.pro's websockets use their own proxy settings (wsProxy, wssProxy,
+            # wsSocksProxy; base/exchange.py check_ws_proxy_settings): never around the user's
+            return None, "a proxy is set for it"
+        if after != before and not ws_moved:
+            return None, "its REST URL is set and its websocket URL is not"
+        if any(not u.startswith(("ws://", "wss://")) for u in ws_moved.values()):
+            # ``point_at`` (the ``url`` setting) moves every group, the websocket ones too, to
+            # an http(s) gateway: a REST endpoint, not the exchange's streams
+            return None, "its websocket URL was set to an http(s) URL"
+        return client, ""
 
     async def private(self, exchange_id: str, resolver: KeyResolver) -> Any:
         """A keyed client (LIVE). ``resolver`` returns ``Credentials`` (from the keyring);
@@ -255,9 +316,10 @@ class ExchangeClients:
 
     async def close_all(self) -> None:
         """Close every client (aiohttp sessions); safe to call twice."""
-        clients = list(self._public.values()) + list(self._private.values())
+        clients = [*self._public.values(), *self._private.values(), *self._streaming.values()]
         self._public.clear()
         self._private.clear()
+        self._streaming.clear()
         for client in clients:
             try:
                 await client.close()

@@ -1,9 +1,10 @@
 """``CcxtFeed``: candles and prices of one (exchange, symbol, timeframe) for the MarketHub.
 
 REST: the ticker is polled between candle closes; at each close the new closed candles are
-fetched (the still-open one is dropped). ccxt.pro: ``watch_ohlcv`` when the client has it, with
-reconnect and backoff, falling back to REST after repeated stream failures. A last-good price
-is kept when the exchange is unreachable and marked stale past ``stale_after_s``.
+fetched (the still-open one is dropped). Websocket (``ws``, engine/exchange/ws_feed.py):
+ccxt.pro's ``watch_ohlcv`` with reconnect and backoff, REST polling while it is down, back to
+it when it answers again. A last-good price is kept when the exchange is unreachable and
+marked stale past ``stale_after_s``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from oxbot.engine.errors import TemporaryError
 from oxbot.engine.models import Candle, timeframe_seconds
 
 from .clients import ExchangeClients
-from .errors import translate
-from .retry import RetryPolicy
+from .ws_feed import WsCandles, WsDown
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,10 @@ class CcxtFeed:
         stale_after_s: float = 60.0,
         use_stream: bool = True,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        ws: WsCandles | None = None,
+        ws_off: str = "",
+        ws_retry_s: float = 60.0,
+        on_feed: Callable[[str], None] | None = None,
     ) -> None:
         self.client, self.symbol, self.timeframe = client, symbol, timeframe
         self.clients = clients
@@ -62,6 +66,11 @@ class CcxtFeed:
         self.last_error = ""
         self._last_candle_ts: int | None = None
         self._exchange_ms = 0  # the newest time the exchange has shown (ticker, open candle)
+        # The websocket (None: REST only, ``ws_off`` says why), how long REST is polled before
+        # the websocket is tried again, and who hears which one is used (``feed``).
+        self.ws, self.ws_off, self.ws_retry_s = ws if use_stream else None, ws_off, ws_retry_s
+        self.on_feed = on_feed
+        self.feed = ""
 
     @property
     def is_stale(self) -> bool:
@@ -186,44 +195,82 @@ class CcxtFeed:
 
     async def updates(self) -> AsyncIterator[Tick | Candle]:
         """Ticks and closed candles, forever (until cancelled). Permanent errors (a bad
-        symbol) raise; temporary ones only make the price stale."""
-        if (
-            self.use_stream
-            and self.client.has.get("watchOHLCV")
-            and hasattr(self.client, "watch_ohlcv")
-        ):
-            async for item in self._stream():
-                yield item
-        while True:
-            for item in await self.poll_once():
-                yield item
-            await self._sleep(self.poll_s)
+        symbol) raise; temporary ones only make the price stale.
 
-    async def _stream(self) -> AsyncIterator[Tick | Candle]:
-        """ccxt.pro: watch_ohlcv with reconnect/backoff; returns (to REST) after 5 failures
-        in a row. The last row of a watch is the open candle: its close is the tick."""
-        policy = RetryPolicy(retries=5, base_s=1.0, max_s=30.0)
-        failures = 0
-        while failures <= policy.retries:
+        With a websocket (``ws``): read it; when it is down (``WsDown``: its retries spent)
+        poll REST for ``ws_retry_s``, then try the websocket again, once (REST again at its
+        first failure). ``on_feed`` hears which one is used ("ws", "rest (ws down: ...)")."""
+        ws = self.ws
+        if ws is None:
+            self._feed("rest" + (f" ({self.ws_off})" if self.ws_off else ""))
+            while True:
+                for item in await self.poll_once():
+                    yield item
+                await self._sleep(self.poll_s)
+        probe = False
+        while True:
             try:
-                rows = await self.client.watch_ohlcv(self.symbol, self.timeframe)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # noqa: BLE001 - translated right here
-                err = translate(e, f"watch {self.timeframe} candles {self.symbol}")
-                if not isinstance(err, TemporaryError):
-                    raise err from e
-                self.last_error = str(err)
-                log.warning("%s; reconnecting", err)
-                await self._sleep(policy.delay(failures, self.clients.rng))
-                failures += 1
-                continue
-            failures = 0
-            for candle in self._closed(rows):
-                yield candle
-            if rows:
-                self._ok(float(rows[-1][4]))
-                yield Tick(self.clock.now_ms(), float(rows[-1][4]))
-        log.warning(
-            "stream for %s %s keeps failing; polling REST instead", self.symbol, self.timeframe
-        )
+                async for item in self._ws_items(ws, probe=probe):
+                    yield item
+            except WsDown as e:
+                self._feed(f"rest (ws down: {e.reason})")
+            probe = True  # from now on one failed try is enough to go back to REST
+            for _ in range(max(1, round(self.ws_retry_s / max(self.poll_s, 1e-3)))):
+                for item in await self.poll_once():
+                    yield item
+                await self._sleep(self.poll_s)
+
+    def _feed(self, label: str) -> None:
+        if label != self.feed:
+            self.feed = label
+            log.info("%s %s market data: %s", self.symbol, self.timeframe, label)
+            if self.on_feed is not None:
+                self.on_feed(label)
+
+    async def _ws_items(self, ws: WsCandles, *, probe: bool) -> AsyncIterator[Tick | Candle]:
+        """The websocket's candles: one becomes a closed Candle when a later one starts (the
+        exchange lists the candle in progress last, as in ``_closed``); until then each
+        update is a Tick. Updates of candles already handed out are ignored."""
+        if not ws.exchange.markets and self.client.markets:  # loaded once, by REST
+            ws.exchange.set_markets(self.client.markets, self.client.currencies)
+        ws.on_error = self._ws_error
+        current: Candle | None = None
+        async for rows in ws.rows(probe=probe):
+            self._feed("ws")
+            for c in sorted(rows, key=lambda r: r.ts):
+                if current is None:
+                    last = self._last_candle_ts
+                    if last is not None and c.ts > last + self.tf_ms:
+                        self._exchange_ms = max(self._exchange_ms, c.ts)  # the ones before closed
+                        for item in await self._catch_up():  # closed while not watched
+                            yield item
+                    current = c
+                elif c.ts > current.ts:
+                    closed, current = current, c
+                    if self._last_candle_ts is None or closed.ts > self._last_candle_ts:
+                        self._last_candle_ts = closed.ts
+                        yield closed
+                elif c.ts == current.ts:
+                    current = c
+            if current is not None:
+                self._exchange_ms = max(self._exchange_ms, current.ts)
+                self._ok(current.close)
+                yield Tick(self.clock.now_ms(), current.close)
+
+    def _ws_error(self, reason: str) -> None:
+        self.last_error = reason  # the stale notice says it
+
+    async def _catch_up(self) -> list[Candle]:
+        """The candles that closed since the last one handed out, by REST (after the feed
+        switched back to the websocket)."""
+        c, since = self.client, (self._last_candle_ts or 0) + 1
+        try:
+            rows = await self.clients.read(
+                c,
+                lambda: c.fetch_ohlcv(self.symbol, self.timeframe, since),
+                f"fetch {self.timeframe} candles {self.symbol}",
+            )
+        except TemporaryError as e:
+            log.warning("%s: cannot fetch the candles missed meanwhile (%s)", self.symbol, e)
+            return []
+        return self._closed(rows)

@@ -33,12 +33,14 @@ from ..errors import ExchangeError, TemporaryError
 from ..exchange.clients import ExchangeClients, MarketInfo
 from ..exchange.feed import CcxtFeed
 from ..exchange.feed import Tick as FeedTick
-from ..exchange.retry import BreakerState
+from ..exchange.retry import BreakerState, RetryPolicy
+from ..exchange.ws_feed import WsCandles, websockets_enabled
 from ..messages import (
     Event,
     ExchangeFact,
     ExchangeReachable,
     ExchangeUnreachable,
+    MarketFeed,
     Notice,
     PriceFact,
     PriceLive,
@@ -113,17 +115,28 @@ class ExchangeStreams:
         poll_s: float = 5.0,
         stale_after_s: float = 60.0,
         retry_s: float = 5.0,
-        use_stream: bool = True,
+        use_stream: bool | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
         poll_for: Mapping[str, float] | None = None,
         stale_for: Mapping[str, float] | None = None,
+        ws_policy: RetryPolicy | None = None,
+        ws_stall_s: float = 60.0,
+        ws_retry_s: float = 60.0,
         **client_options: Any,
     ) -> None:
         self.clock = clock or WallClock()
         self.poll_s, self.stale_after_s, self.retry_s = poll_s, stale_after_s, retry_s
         self.poll_for = dict(poll_for or {})  # the user's polling period per exchange id
         self.stale_for = dict(stale_for or {})  # and when a price counts as stale
-        self.use_stream = use_stream
+        # Websockets where ccxt.pro has the exchange, unless turned off (OXBOT_WEBSOCKETS=0):
+        # ``ws_policy`` is the reconnect backoff (its ``retries`` tries, then REST polling),
+        # ``ws_stall_s`` how long a silent connection is trusted, ``ws_retry_s`` how long REST
+        # is polled before the websocket is tried again.
+        self.use_stream = websockets_enabled() if use_stream is None else use_stream
+        self.ws_policy = ws_policy or RetryPolicy(retries=5, base_s=1.0, max_s=30.0)
+        self.ws_stall_s, self.ws_retry_s = ws_stall_s, ws_retry_s
+        self._feeds: dict[StreamKey, str] = {}  # each stream's feed ("ws", "rest (...)")
+        self._exchange_feed: dict[str, str] = {}  # and what each exchange was last said to use
         self._sleep = sleep
         self.clients = ExchangeClients(on_breaker_change=self._breaker_changed, **client_options)
         self._streams: dict[StreamKey, _Stream] = {}
@@ -181,8 +194,36 @@ class ExchangeStreams:
                     if task is not None:
                         task.cancel()
                 del self._streams[key]
+                if self._feeds.pop(key, None) is not None:
+                    self._tell_feed(key.exchange)
+                ws = stream.feed.ws
+                if ws is not None and stream.feed.feed == "ws":  # the exchange stops sending it
+                    task = asyncio.create_task(ws.unwatch(), name=f"ccxt-unwatch:{key}")
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+
+    def _ws(self, exchange: str, symbol: str, timeframe: str) -> tuple[WsCandles | None, str]:
+        """The websocket reader of a stream, or None and why (shown as "rest (<why>)")."""
+        if not self.use_stream:
+            return None, "ws off"
+        client, why = self.clients.streaming(exchange)
+        if client is None:
+            log.info("%s: no websocket (%s); polling REST", exchange, why)
+            return None, ""
+        ws = WsCandles(
+            client,
+            symbol,
+            timeframe,
+            retries=self.ws_policy.retries,
+            policy=self.ws_policy,
+            stall_s=self.ws_stall_s,
+            sleep=self._sleep,
+            rng=self.clients.rng,
+        )
+        return ws, ""
 
     def _open(self, key: StreamKey) -> _Stream:
+        ws, ws_off = self._ws(key.exchange, key.symbol, key.timeframe)
         feed = CcxtFeed(
             self.clients.public(key.exchange),
             key.symbol,
@@ -193,6 +234,10 @@ class ExchangeStreams:
             stale_after_s=self.stale_for.get(key.exchange, self.stale_after_s),
             use_stream=self.use_stream,
             sleep=self._sleep,
+            ws=ws,
+            ws_off=ws_off,
+            ws_retry_s=self.ws_retry_s,
+            on_feed=lambda label: self._feed_changed(key, label),
         )
         self.feeds_opened += 1
         stream = _Stream(key, feed, timeframe_seconds(key.timeframe) * 1000, self.clock.now_ms())
@@ -201,6 +246,37 @@ class ExchangeStreams:
         return stream
 
     # ------------------------------------------------------------------ reads for the engine
+
+    def feed_of(self, exchange: str) -> str:
+        """How the exchange's data arrives: "ws" when every stream of it reads the websocket,
+        else the first REST one's label ("rest (ws down: ...)"); "" before any stream ran."""
+        labels = [
+            f
+            for k, f in sorted(self._feeds.items(), key=lambda kv: str(kv[0]))
+            if k.exchange == exchange
+        ]
+        return next((f for f in labels if f != "ws"), labels[0] if labels else "")
+
+    def feeds(self) -> dict[str, str]:
+        """Every exchange with a running stream -> ``feed_of`` it (for a snapshot)."""
+        return {ex: self.feed_of(ex) for ex in sorted({k.exchange for k in self._feeds})}
+
+    def _feed_changed(self, key: StreamKey, label: str) -> None:
+        self._feeds[key] = label
+        self._tell_feed(key.exchange)
+
+    def _tell_feed(self, exchange: str) -> None:
+        feed = self.feed_of(exchange)
+        if feed == self._exchange_feed.get(exchange, ""):
+            return
+        before = self._exchange_feed.get(exchange, "")
+        self._exchange_feed[exchange] = feed
+        self._publish(MarketFeed(self.clock.now_ms(), exchange, feed))
+        if before and feed:  # a switch: the log and a notice say it
+            level = "info" if feed == "ws" else "warning"
+            self.notice(level, f"{exchange} market data: {before} -> {feed}")
+        else:  # the first word, or no stream of it runs any more
+            log.info("%s market data: %s", exchange, feed or "no stream")
 
     def last_price(self, key: StreamKey) -> float | None:
         s = self._streams.get(key)

@@ -332,6 +332,7 @@ class DashboardScreen(BotActions):
                 clock_ms=self.oxapp.clock.now_ms(),
                 market_ms=st.engine_ts,
                 attached=self._attached_label(),
+                feeds=st.feeds,
             )
             self._show_market_warning()
         force_bots = force_bots or "bots-now" in dirty

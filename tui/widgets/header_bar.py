@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from rich.text import Text
@@ -36,8 +37,10 @@ class HeaderBar(Horizontal):
         clock_ms: int,
         market_ms: int = 0,
         attached: str = "",
+        feeds: Mapping[str, str] | None = None,
     ) -> None:
-        """``attached``: where the engine runs when it is another process ("" in-process)."""
+        """``attached``: where the engine runs when it is another process ("" in-process);
+        ``feeds``: how each exchange's market data arrives ("ws", "rest (ws down: ...)")."""
         # live: "active" (a LIVE bot runs or holds positions), "stopped" or "" (paper only)
         banner = self.query_one("#mode-banner", Static)
         update_static(
@@ -60,6 +63,12 @@ class HeaderBar(Horizontal):
         figures.append(engine_state, style="bold")
         if engine_state != DISCONNECTED:  # else nobody knows what runs now
             figures.append(f"  bots {running}/{bots} running", style="dim")
+        for exchange, feed in sorted((feeds or {}).items()):
+            # which feed only ("ws", "rest"), in the warning colour while the websocket is down;
+            # the reason is in the notice and the log
+            figures.append(f"  {exchange}: ", style="dim")
+            warn = colour(self.app, "warning") if "ws down" in feed else ""
+            figures.append(feed.split(" ")[0], style=f"bold {warn}".strip())
         if attached:  # last: a fast sim's market clock leaves it the least room
             figures.append(f"  attached: {attached}", style="bold")
         update_static(self.query_one("#header-figures", Static), figures)
