@@ -164,7 +164,8 @@ class Engine:
     def snapshot(self) -> EngineSnapshot:
         bots = tuple(r.view() for r in self.runners.values())
         positions = tuple(p for r in self.runners.values() for p in r.positions_view())
-        return EngineSnapshot(self.now_ms(), self.state, bots, positions)
+        feeds = tuple(self.hub.feeds().items())
+        return EngineSnapshot(self.now_ms(), self.state, bots, positions, feeds)
 
     def status_summary(self) -> dict[str, Any]:
         views = [r.view() for r in self.runners.values()]

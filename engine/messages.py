@@ -269,6 +269,8 @@ class EngineSnapshot(Event):
     state: str = "running"
     bots: tuple[BotView, ...] = ()
     positions: tuple[PositionView, ...] = ()
+    # (exchange, how its market data arrives: "ws", "rest (ws down: ...)"), as MarketFeed says
+    feeds: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

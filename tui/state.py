@@ -169,6 +169,7 @@ class DashboardState:
                         toasts.append(Toast(f"{b.name}: {b.last_error}", "error", "bot error"))
                 self.bots = {b.name: b for b in ev.bots}
                 self.positions = {(p.bot, p.symbol): p for p in ev.positions}
+                self.feeds = dict(ev.feeds)  # a cockpit attaching learns them here
                 self.positions_version += 1
                 self._want_history(self.bots)
                 if not self.fills_history_asked:

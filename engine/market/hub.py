@@ -237,6 +237,10 @@ class MarketHub:
         s = self._streams.get(key)
         return None if s is None or not len(s.ohlcv) else float(s.ohlcv[-1, 3])
 
+    def feeds(self) -> dict[str, str]:
+        """exchange -> how its market data arrives (real exchanges only: the sim has none)."""
+        return {} if self.exchanges is None else self.exchanges.feeds()
+
     def resume_from(self, ts: int, marks: Mapping[str, tuple[int, Any]] | None = None) -> None:
         """Start sim streams at ``ts`` (a restart continues where the ledger stopped), each
         synthetic stream at its stored last close (``marks``: str(key) -> (ts, close)), so the

@@ -16,6 +16,8 @@ from waiting import wait_for
 from oxbot.engine.exchange.retry import RetryPolicy
 from oxbot.engine.messages import AddBot, CandleClosed, MarketFeed
 from oxbot.engine.models import BotConfig
+from oxbot.remote.codec import decode, encode
+from oxbot.tui.state import DashboardState
 
 _s = load_by_path("_oxbot_ws_tests_support", Path(__file__).parent / "ws_support.py")
 LAST_OPEN, TF_MS = _s.LAST_OPEN, _s.TF_MS
@@ -66,6 +68,12 @@ async def test_a_paper_bot_gets_its_candles_over_the_websocket(
         assert c.ts == t + TF_MS  # CandleClosed.ts: the candle's close time
         assert not [x for x in h.of(CandleClosed) if x.close == 104.5]  # still open
         assert ("binance", "ws") in [(e.exchange, e.feed) for e in h.of(MarketFeed)]
+        # a cockpit attaching now learns the feed from the snapshot, not from the next switch
+        snap = h.engine.snapshot()
+        assert snap.feeds == (("binance", "ws"),)
+        state = DashboardState()
+        state.apply(decode(encode(snap)))  # as it crosses the control socket
+        assert state.feeds == {"binance": "ws"}
         await wait_for(lambda: ws.connections == 1, 1, "one connection")
     finally:
         await h.stop()
