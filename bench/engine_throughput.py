@@ -15,6 +15,12 @@ resident memory (RSS, /proc/self/status) every 100,000 candles: flat means the l
 within a few % of the one at 200,000.
 
 Reports the median of the runs; the ratio 20 bots / 1 bot shows what sharing the hub buys.
+
+Two times per row: the start-up (from ``engine.run()`` to the first candle's equity sample: the
+store read, the CSV loaded, each stream's warm-up history and indicators seeded) and the replay
+itself (first candle to last; candles/s is ``(candles - 1)`` over it). Until 2026-12-07 the
+table gave one time from ``engine.run()`` to the end, start-up included: ``--whole`` prints
+that figure too, to compare with the older rows of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import pandas as pd
 from oxbot.engine.engine import Engine
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
+from oxbot.engine.messages import EquitySampled
 from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.engine.strategies import ENTER, EXIT, SMA, Strategy, StrategyParams, register
 from oxbot.storage.store import Store
@@ -75,10 +82,34 @@ def bot_config(i: int, kind: str) -> BotConfig:
     return BotConfig(name=f"b{i}", strategy=strat, params=params, timeframe="5m")
 
 
+class Run:
+    """One replay's figures: ``whole`` (engine start to end), ``startup`` (to the first
+    candle's equity sample) and ``replay`` (first sample to last), in seconds."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.first = self.last = 0.0
+        self.whole = 0.0
+
+    def sampled(self, ev: Any) -> None:
+        if type(ev) is EquitySampled:
+            now = time.perf_counter()
+            self.first = self.first or now
+            self.last = now
+
+    @property
+    def startup(self) -> float:
+        return self.first - self.t0
+
+    @property
+    def replay(self) -> float:
+        return self.last - self.first
+
+
 async def one_run(
     bots: int, candles: int, data: Path | None, kind: str = "builtin", memory: bool = False
-) -> tuple[float, int, list[tuple[int, float]]]:
-    """(seconds, fills, [(candles, RSS MB)] every 100,000 candles when ``memory``)."""
+) -> tuple[Run, int, list[tuple[int, float]]]:
+    """(times, fills, [(candles, RSS MB)] every 100,000 candles when ``memory``)."""
     samples: list[tuple[int, float]] = []
     with tempfile.TemporaryDirectory() as d:
         store = await Store.open(Path(d) / "bench.db")
@@ -89,7 +120,8 @@ async def one_run(
         for i in range(bots):
             await store.save_bot(bot_config(i, kind), BotStatus.RUNNING)
         engine = Engine(store, hub, snapshot_every_s=None)
-        t0 = time.perf_counter()
+        times = Run()
+        engine.bus.listen(times.sampled)
         run = asyncio.create_task(engine.run())
         await engine.ready.wait()
         next_sample = 100_000
@@ -101,12 +133,12 @@ async def one_run(
                     samples.append((next_sample, rss_mb()))
                     print(f"  {next_sample:>9,} candles: RSS {samples[-1][1]:.1f} MB", flush=True)
                     next_sample += 100_000
-        elapsed = time.perf_counter() - t0
+        times.whole = time.perf_counter() - times.t0
         fills = sum([await store.fill_count(f"b{i}") for i in range(bots)])
         engine.request_stop()
         await run
         await store.close()
-    return elapsed, fills, samples
+    return times, fills, samples
 
 
 def rss_mb() -> float:
@@ -123,9 +155,11 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=next((p for p in PLACES if p.exists()), None))
     ap.add_argument("--memory", type=int, default=0, help="candles of the memory replay (0: none)")
     ap.add_argument("--rows", default="builtin:1,builtin:20,user:1,user:20")
+    ap.add_argument("--whole", action="store_true", help="also the old figure: start-up included")
     args = ap.parse_args()
     if args.memory:
-        t, fills, samples = asyncio.run(one_run(1, args.memory, None, memory=True))
+        times, fills, samples = asyncio.run(one_run(1, args.memory, None, memory=True))
+        t = times.whole
         first = next((mb for n, mb in samples if n == 200_000), samples[0][1])
         print(
             f"memory: {args.memory:,} candles in {t:.0f} s ({args.memory / t:,.0f}/s), "
@@ -135,20 +169,30 @@ def main() -> None:
         return
     if args.data is None or not args.data.exists():
         raise SystemExit(f"missing {CSV}: pass --data, the benchmark needs real candles")
-    print("| strategy | bots | candles | seconds | candles/s | bot-cycles/s | fills |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    whole = " whole s | whole candles/s |" if args.whole else ""
+    print(
+        "| strategy | bots | candles | start-up s | replay s | candles/s | bot-cycles/s |"
+        f"{whole} fills |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if args.whole else "") + "---:|")
     for row in args.rows.split(","):
         kind, n = row.split(":")
         bots = int(n)
-        times, fills = [], 0
+        runs, fills = [], 0
         for _ in range(args.runs):
-            t, fills, _ = asyncio.run(one_run(bots, args.candles, args.data, kind))
-            times.append(t)
-        med = statistics.median(times)
+            times, fills, _ = asyncio.run(one_run(bots, args.candles, args.data, kind))
+            runs.append(times)
+        up = statistics.median(r.startup for r in runs)
+        med = statistics.median(r.replay for r in runs)
+        rate = (args.candles - 1) / med
         what = "sma_cross/rsi_reversion" if kind == "builtin" else "signals-only user strategy"
+        extra = ""
+        if args.whole:
+            w = statistics.median(r.whole for r in runs)
+            extra = f" {w:.2f} | {args.candles / w:,.0f} |"
         print(
-            f"| {what} | {bots} | {args.candles:,} | {med:.2f} | {args.candles / med:,.0f} | "
-            f"{bots * args.candles / med:,.0f} | {fills} |",
+            f"| {what} | {bots} | {args.candles:,} | {up:.2f} | {med:.2f} | {rate:,.0f} | "
+            f"{bots * rate:,.0f} |{extra} {fills} |",
             flush=True,
         )
 

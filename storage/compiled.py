@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, Table, exc
@@ -37,7 +38,7 @@ class Compiled:
         """``row`` with every amount as its exact text (TypeError for a float, as Core)."""
         out = dict(row)
         for name in self._exact:
-            out[name] = _EXACT.process_bind_param(out[name], _NAMED)
+            out[name] = exact_text(out[name])
         return out
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -45,6 +46,22 @@ class Compiled:
         if len(rows) == 1:
             return execute(conn, self.sql, self.bind(rows[0]))
         return execute(conn, self.sql, [self.bind(r) for r in rows], many=True)
+
+
+def query(conn: Connection, sql: str, params: Any) -> list[Any]:
+    """The rows of ``sql`` on the driver's own cursor, inside ``conn``'s transaction (errors
+    raised as ``execute`` raises them): the equity thinning's reads."""
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a connection in a transaction
+    cur = driver.cursor()
+    try:
+        cur.execute(sql, params)
+        rows: list[Any] = cur.fetchall()
+        return rows
+    except sqlite3.Error as e:
+        raise exc.DBAPIError.instance(sql, params, e, sqlite3.Error) from e
+    finally:
+        cur.close()
 
 
 def execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> int:
@@ -65,3 +82,11 @@ def execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> i
         raise exc.DBAPIError.instance(sql, params, e, sqlite3.Error) from e
     finally:
         cur.close()
+
+
+def exact_text(value: Any) -> str | None:
+    """What ``schema.ExactDecimal`` stores for ``value``: a finite Decimal's exact text at
+    once, anything else through the type's own check (a float or NaN refused)."""
+    if type(value) is Decimal and value.is_finite():
+        return str(value)
+    return _EXACT.process_bind_param(value, _NAMED)

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
+from .compiled import execute, query
 from .schema import equity_points
 
 MINUTE_MS = 60_000
@@ -81,8 +82,8 @@ def _align(ts: int, step: int) -> int:
     return ts // step * step
 
 
-# The statements of a pass as plain SQL on the writer's connection (a pass runs in the writer
-# thread beside the engine: SQLAlchemy Core's per-statement Python cost more than SQLite here).
+# The statements of a pass as plain SQL on the writer's connection's own cursor (a pass runs in
+# the writer thread beside the engine: SQLAlchemy's per-statement Python cost more than SQLite).
 _T = equity_points.name
 SPAN = f"SELECT min(ts), max(ts) FROM {_T} WHERE bot_id = ?"
 ROWS = f"SELECT id, ts, equity FROM {_T} WHERE bot_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id"
@@ -90,12 +91,12 @@ BEFORE = f"SELECT max(ts) FROM {_T} WHERE bot_id = ? AND ts < ?"
 
 
 def _rows(conn: Connection, bot_id: int, lo: int, hi: int) -> list[tuple[int, int, Decimal]]:
-    found = conn.exec_driver_sql(ROWS, (bot_id, lo, hi))
+    found = query(conn, ROWS, (bot_id, lo, hi))
     return [(int(i), int(ts), Decimal(eq)) for i, ts, eq in found]
 
 
 def _before(conn: Connection, bot_id: int, lo: int) -> int | None:
-    value = conn.exec_driver_sql(BEFORE, (bot_id, lo)).scalar_one_or_none()
+    value = query(conn, BEFORE, (bot_id, lo))[0][0]
     return None if value is None else int(value)
 
 
@@ -108,7 +109,7 @@ def thin(conn: Connection, bot_id: int, last: Thinned | None) -> Thinned | None:
     """One pass over the bot's points, in the caller's transaction; returns where it stopped
     (None: the bot has no points). ``last`` (None after a start) limits the pass to the rows
     that aged into a coarser tier since; without it a pass starts from the oldest point."""
-    span = conn.exec_driver_sql(SPAN, (bot_id,)).one()
+    span = query(conn, SPAN, (bot_id,))[0]
     if span[1] is None:
         return None
     oldest, newest = int(span[0]), int(span[1])
@@ -137,4 +138,4 @@ def _delete(conn: Connection, ids: Iterable[int]) -> None:
     for start in range(0, len(batch), 500):  # well under SQLite's bound-parameter limit
         part = tuple(batch[start : start + 500])
         marks = ", ".join("?" * len(part))
-        conn.exec_driver_sql(f"DELETE FROM {_T} WHERE id IN ({marks})", part)
+        execute(conn, f"DELETE FROM {_T} WHERE id IN ({marks})", part)

@@ -28,7 +28,7 @@ from oxbot.engine.models import (
 )
 
 from . import convert, health, schema, thinning
-from .compiled import Compiled, execute
+from .compiled import Compiled, exact_text, execute
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
@@ -145,8 +145,7 @@ class LedgerWriter:
         # A plain executemany of tuples: SQLAlchemy Core's per-row work (parameter dicts, the
         # bind processors) cost more than SQLite's insert itself, and this runs for every batch
         # of samples of every bot. The amounts go through the column type's own check.
-        exact, d = _EXACT.process_bind_param, conn.dialect
-        rows = [(bot_id, p.bot, p.ts, exact(p.equity, d), exact(p.cash, d)) for p in equity]
+        rows = [(bot_id, p.bot, p.ts, exact_text(p.equity), exact_text(p.cash)) for p in equity]
         execute(conn, INSERT_EQUITY, rows, many=True)
         last = self._thinned.get(bot_id)
         if not thinning.due(last, max(p.ts for p in equity)):
