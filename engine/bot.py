@@ -523,7 +523,7 @@ class BotRunner:
         self.last_decision_ts = ts
         if len(self._equity_buf) >= EQUITY_FLUSH:
             self._write_behind()
-        actions = tuple((i.symbol, i.action.value) for i in decision.items)
+        actions = tuple([(i.symbol, i.action.value) for i in decision.items])
         self.bus.publish(DecisionMade(ts, self.name, "rule", actions, decision.reasoning))
 
     async def _act(self, decision: Decision, ts: int) -> None:
@@ -752,7 +752,9 @@ class BotRunner:
         self._day, self.day_start_equity = day_start_ms // 86_400_000, equity
 
     def _sample_equity(self, ts: int) -> None:
-        eq = self.portfolio.equity(self.marks)
+        pf = self.portfolio
+        cash = pf.cash
+        eq = cash if pf.flat else pf.equity(self.marks)  # (flat: cash + 0, the same Decimal)
         day = ts // 86_400_000
         if self._day != day:
             self._day, self.day_start_equity = day, eq
@@ -760,8 +762,8 @@ class BotRunner:
         # Every sample, not only decision cycles: the kill switches see the peak the equity
         # curve shows (and the state is stored whenever it moves: see save_risk_state).
         self.risk.observe(eq, ts)
-        self._equity_buf.append(EquityPoint(self.name, ts, eq, self.portfolio.cash))
-        self.bus.publish(EquitySampled(ts, self.name, eq, self.portfolio.cash))
+        self._equity_buf.append(EquityPoint(self.name, ts, eq, cash))
+        self.bus.publish(EquitySampled(ts, self.name, eq, cash))
 
     async def save_risk_state(self) -> None:
         """Store the kill switches' memory when it moved (a new peak, a new day), with the
