@@ -385,7 +385,12 @@ class MarketHub:
                 s.next_close = close_ts + s.step_ms
             # A batch reader handles its candle now if it is idle (``step``), else through its
             # inbox; what had to wait (a lock, a write) finishes as a task.
-            waiting = [t for sub, items in batches.values() if (t := sub.step(items)) is not None]
+            waiting = []
+            for sub, items in batches.values():
+                if self.foreground is not None and self.foreground.is_busy:
+                    await self.wait_turn()  # an in-process cockpit draws: bot by bot, as before
+                if (t := sub.step(items)) is not None:
+                    waiting.append(t)
             if lockstep:
                 if waiting:
                     await asyncio.wait(waiting)
