@@ -1,0 +1,226 @@
+"""The LLM path of the bot backtest (botrun.py): at each due cycle the live bot's steps for a
+strategy that decides itself (engine/bot.py ``BotRunner._cycle`` and ``_act``):
+
+- the context: frames of the last ``bars_needed`` rows ending at the candle that just closed
+  (what the hub's window hands a live bot, market/window.py), the tradable positions, cash,
+  equity at the closes, and the bot's memory (its last ``MEMORY`` decision records, with the
+  SL/TP and time exits the bot made on its own, as ``BotRunner`` keeps them);
+- ``wants_decision`` (the trigger cadence), then ``decide``: the same prompt builder, provider,
+  reply parsing and validation as live, the provider behind the reply cache (replies.py);
+- a decision that is not a hold goes through the RiskManager and the paper broker at the
+  close, as the rule path does; every decision becomes a memory record.
+
+``decide`` is async: it runs on one event loop kept for the whole run (one HTTP client, its
+connections reused); a cache hit does no I/O. The daily LLM budget counts by simulated day.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..errors import BudgetExceeded
+from ..market.window import bars_needed
+from ..models import (
+    Action,
+    BotConfig,
+    Decision,
+    DecisionRecord,
+    OrderReason,
+    Position,
+)
+from ..strategies.base import DecisionContext, Strategy
+from ..textsafe import storable
+from .botrun import BotRun, _Series
+from .replies import CachedProvider, ReplyCache, Tally
+
+if TYPE_CHECKING:
+    from ..llm.strategy import LLMStrategy
+
+# engine/bot.py MEMORY: the decisions a live bot keeps for its strategy (the LLM's memory).
+MEMORY = 20
+
+
+@dataclass
+class LlmReplay:
+    """How an LLM backtest reaches its model: through ``cache`` (None: every call goes to the
+    model), never calling when ``cache_only``. ``tally`` counts what the calls did;
+    ``on_call`` is told after each decision point (progress with the spend)."""
+
+    cache: ReplyCache | None = None
+    cache_only: bool = False
+    tally: Tally = field(default_factory=Tally)
+    on_call: Callable[[Tally], None] | None = None
+
+
+def is_llm(strategy: Strategy) -> bool:
+    if strategy.name != "llm":
+        return False
+    from ..llm.strategy import LLMStrategy  # noqa: PLC0415 - httpx only for LLM runs
+
+    return isinstance(strategy, LLMStrategy)
+
+
+def _sim_day(ts: int) -> date:
+    return datetime.fromtimestamp(ts / 1000, UTC).date()
+
+
+def _actions(decision: Decision) -> str:
+    return " ".join(f"{i.symbol}:{i.action.value}" for i in decision.items)
+
+
+class LlmDecider:
+    """The LLM half of a bot run: builds each context, asks the strategy, keeps the memory."""
+
+    def __init__(self, config: BotConfig, strategy: LLMStrategy, replay: LlmReplay) -> None:
+        self.config = config
+        self.strategy = strategy
+        self.replay = replay
+        self.window = bars_needed(strategy)
+        self.memory: deque[DecisionRecord] = deque(maxlen=MEMORY)
+        self.frames: dict[str, pd.DataFrame] = {}  # symbol -> indicator frame, whole history
+        self.points = 0  # decisions asked of the model (after the cadence and triggers)
+        self.missing: list[int] = []  # decision points with no stored reply (--cache-only)
+        self._now = 0
+        self._paused_day: date | None = None
+        self.budget_pauses: list[tuple[int, str]] = []
+        strategy.use_day(lambda: _sim_day(self._now))
+        cache = replay.cache
+        if cache is not None and strategy.params.provider != "offline":
+            tally, only = replay.tally, replay.cache_only
+            name, price = strategy.params.provider, strategy.price
+            strategy.provider_wrap = lambda inner: CachedProvider(
+                inner, cache, provider=name, price=price, tally=tally, cache_only=only
+            )
+        self.loop = asyncio.new_event_loop()
+
+    def context(
+        self,
+        ts: int,
+        rows: Mapping[str, int],
+        positions: Mapping[str, Position],
+        cash: Decimal,
+        equity: Decimal,
+    ) -> DecisionContext:
+        frames = {
+            s: self.frames[s].iloc[max(0, r + 1 - self.window) : r + 1].reset_index(drop=True)
+            for s, r in rows.items()
+        }
+        return DecisionContext(
+            bot=self.config.name,
+            ts=ts,
+            config=self.config,
+            frames=frames,
+            positions=positions,
+            cash=cash,
+            equity=equity,
+            memory=tuple(self.memory),
+        )
+
+    def decide(self, ctx: DecisionContext) -> Decision | None:
+        """The strategy's decision at ``ctx.ts``, or None when it does not decide (the trigger
+        cadence said no, or the day's budget is spent)."""
+        self._now = ctx.ts
+        day = _sim_day(ctx.ts)
+        if self._paused_day == day:
+            return None
+        if not self.strategy.wants_decision(ctx):
+            return None
+        self.points += 1
+        tally = self.replay.tally
+        tally.missed = False
+        try:
+            decision = self.loop.run_until_complete(self.strategy.decide(ctx))
+        except BudgetExceeded as e:
+            self._paused_day = day
+            self.budget_pauses.append((ctx.ts, f"llm budget: {e}"))
+            return None
+        finally:
+            if self.replay.on_call is not None:
+                self.replay.on_call(tally)
+        if tally.missed:
+            self.missing.append(ctx.ts)
+        return decision
+
+    def remember(self, decision: Decision, verdict: str, reasons: str) -> None:
+        """The record the live bot keeps of a decision (engine/bot.py ``_record``: the fields
+        the prompt's memory reads)."""
+        self.memory.append(
+            DecisionRecord(
+                bot=decision.bot,
+                ts=decision.ts,
+                source=decision.source,
+                actions=storable(_actions(decision)),
+                reasoning=storable(decision.reasoning[:4000]),
+                verdict=verdict,
+                verdict_reasons=storable(reasons),
+                error=storable(decision.meta.get("error", "")),
+            )
+        )
+
+    def remember_exit(self, symbol: str, reason: OrderReason, price: Decimal, ts: int) -> None:
+        """A SL/TP or time exit the bot made on its own (``BotRunner._exit`` keeps these)."""
+        if reason in (OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT, OrderReason.TIME_EXIT):
+            self.memory.append(
+                DecisionRecord(self.config.name, ts, "risk", f"{symbol}:{reason.value}")
+            )
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.strategy.aclose())
+        finally:
+            self.loop.close()
+
+
+class LlmBotRun(BotRun):
+    """`BotRun` whose cycle asks the LLM strategy (the rule path's ``cycle`` is not touched)."""
+
+    def __init__(
+        self,
+        config: BotConfig,
+        strategy: LLMStrategy,
+        replay: LlmReplay,
+        cash: Decimal | None = None,
+    ) -> None:
+        super().__init__(config, strategy, cash)
+        self.llm = LlmDecider(config, strategy, replay)
+
+    def _exit(self, pos: Position, reason: OrderReason, price: Decimal, ts: int) -> None:
+        booked = len(self.fills)
+        super()._exit(pos, reason, price, ts)
+        if len(self.fills) > booked:
+            self.llm.remember_exit(pos.symbol, reason, price, ts)
+
+    def cycle(self, ts: int, rows: Mapping[str, int], series: Mapping[str, _Series]) -> None:
+        self.last_cycle_ts = ts
+        if any(r + 1 < self._warmup for r in rows.values()):
+            return
+        positions = {s: p for s in self.symbols if (p := self._tradable(s)) is not None}
+        ctx = self.llm.context(
+            ts, rows, positions, self.portfolio.cash, self.portfolio.equity(self.marks)
+        )
+        decision = self.llm.decide(ctx)
+        if decision is None:
+            return
+        if decision.is_hold:
+            self.llm.remember(decision, "", "")
+            return
+        self.decisions += 1
+        if any(i.action is Action.BUY for i in decision.items):
+            self._note_halt(self.risk.entry_block(self.portfolio.equity(self.marks)), ts)
+        verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
+        if not verdict.intents:
+            self.rejected += 1
+        for intent in verdict.intents:
+            self._book(intent, self.marks[intent.symbol], ts)
+        self.llm.remember(decision, verdict.status.value, "; ".join(verdict.reasons))
+
+
+__all__ = ["LlmBotRun", "LlmDecider", "LlmReplay", "is_llm"]
