@@ -340,25 +340,44 @@ def run_bot(
     spec: BotBacktest,
     frames: dict[str, pd.DataFrame] | None = None,
     progress: Callable[[float], None] | None = None,
+    llm: Any = None,
 ) -> BotOutcome:
     """Simulate the bot as the live engine runs it (blocking: a worker thread's or the CLI's).
     UsageError for a strategy a backtest cannot run; DataError for missing or disjoint
-    candles."""
+    candles. An LLM bot's model is reached as ``llm`` (app/llm_backtest.py ``LlmOptions``)
+    allows; without it a paid model is never called, and UsageError says which decision
+    points have no stored reply."""
     from oxbot.engine.backtest.botrun import run_bot as simulate  # noqa: PLC0415
 
     cfg = spec.config
-    strat = strategy(cfg.strategy, cfg.params)
+    replay = None
+    if cfg.strategy == "llm":
+        from oxbot.app import llm_backtest  # noqa: PLC0415
+
+        strat = llm_backtest.llm_strategy(cfg)
+        replay = llm_backtest.replay(llm, strat)
+    else:
+        strat = strategy(cfg.strategy, cfg.params)
     frames = bot_frames(spec) if frames is None else frames
-    result = simulate(
-        cfg,
-        strat,
-        frames,
-        cash=spec.cash,
-        since_ms=spec.since_ms,
-        until_ms=spec.until_ms,
-        progress=progress,
-    )
-    return BotOutcome(result, bot_metrics(result, cfg, frames, strat.params.model_dump()))
+    try:
+        result = simulate(
+            cfg,
+            strat,
+            frames,
+            cash=spec.cash,
+            since_ms=spec.since_ms,
+            until_ms=spec.until_ms,
+            progress=progress,
+            llm=replay,
+        )
+    finally:
+        if replay is not None and replay.cache is not None:
+            replay.cache.close()
+    metrics = bot_metrics(result, cfg, frames, strat.params.model_dump(mode="json"))
+    if replay is not None:
+        llm_backtest.check_complete(result, cfg)
+        metrics["llm"] = llm_backtest.summary(result, replay.tally)
+    return BotOutcome(result, metrics)
 
 
 def baseline(

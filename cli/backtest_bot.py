@@ -12,6 +12,7 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 
 def add_bot_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,23 @@ def add_bot_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SYMBOL=FILE.csv",
         help="with --bot: the candles of one symbol (repeatable), e.g. BTC/USDT=btc_1h.csv",
+    )
+    p.add_argument(
+        "--cache-only",
+        action="store_true",
+        help="an LLM bot: use only the model replies stored by earlier runs, never call the "
+        "model (says which decision points have none)",
+    )
+    p.add_argument(
+        "--max-cost",
+        metavar="USD",
+        help="an LLM bot on a paid model: refuse to start when the estimate of the calls is "
+        "above this many dollars",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="an LLM bot on a paid model: call it without asking (the estimate is printed)",
     )
 
 
@@ -98,7 +116,7 @@ def run_bot_command(args: argparse.Namespace) -> int:
     _refuse_single_flags(args)
     db = resolve_db_path(getattr(args, "db", None))
     config = asyncio.run(backtests.stored_bot(args.bot, db))
-    if config.strategy in backtests.NOT_BACKTESTABLE:
+    if config.strategy != "llm" and config.strategy in backtests.NOT_BACKTESTABLE:
         raise UsageError(
             f"bot {config.name} runs the {config.strategy} strategy: "
             f"{backtests.NOT_BACKTESTABLE[config.strategy]}"
@@ -133,9 +151,28 @@ def run_bot_command(args: argparse.Namespace) -> int:
 
     if sweep.wanted(args):
         return sweep.run_bot_sweep_command(args, spec)
+    llm_flags = [
+        f
+        for f, v in (
+            ("--cache-only", args.cache_only),
+            ("--max-cost", args.max_cost),
+            ("--yes", args.yes),
+        )
+        if v
+    ]
+    if config.strategy != "llm" and llm_flags:
+        raise UsageError(
+            f"{', '.join(llm_flags)}: for an LLM bot (bot {config.name} runs {config.strategy})"
+        )
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
+    frames, llm = None, None
+    if config.strategy == "llm":
+        frames = backtests.bot_frames(spec)
+        llm = _llm_options(args, spec, frames, progress)
     try:
-        outcome = backtests.run_bot(spec, progress=lambda f: progress.update("simulate", f))
+        outcome = backtests.run_bot(
+            spec, frames, progress=lambda f: progress.update(_stage(llm), f), llm=llm
+        )
     finally:
         progress.done()
     if args.json:
@@ -144,7 +181,61 @@ def run_bot_command(args: argparse.Namespace) -> int:
     from oxbot.cli.backtest_report import render_bot_report  # noqa: PLC0415
 
     print(render_bot_report(outcome.metrics, outcome.result, color=sys.stdout.isatty()))
+    if "llm" in outcome.metrics:
+        print(_llm_lines(outcome.metrics["llm"]))
     return 0
+
+
+def _stage(llm: Any) -> str:
+    """The progress bar's label: with an LLM bot, the dollars spent so far."""
+    if llm is None or llm.tally is None:
+        return "simulate"
+    t = llm.tally
+    return f"${t.spent:.4f} {t.calls}+{t.hits}"
+
+
+def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any) -> Any:
+    """The estimate printed (stderr), then the caller's leave to call a paid model: under
+    --max-cost, with --yes, or a yes at the prompt on a terminal; else UsageError."""
+    from oxbot.app import llm_backtest  # noqa: PLC0415
+    from oxbot.cli.backtest import _decimal  # noqa: PLC0415
+    from oxbot.engine.backtest.replies import Tally  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    opts = llm_backtest.LlmOptions(cache_only=args.cache_only, tally=Tally())
+    est = llm_backtest.estimate(spec.config, frames, spec.since_ms, spec.until_ms)
+    print(est.line(), file=sys.stderr)
+    if args.cache_only or est.free or est.points == 0:
+        return opts
+    cap = _decimal(args.max_cost, "--max-cost") if args.max_cost is not None else None
+    if cap is not None and est.usd > cap:
+        raise UsageError(
+            f"the estimate ${est.usd:.4f} is above --max-cost {args.max_cost}: raise it, "
+            "shorten the range (--since/--until), or use --cache-only"
+        )
+    if cap is not None or args.yes:
+        return opts
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"bot {spec.config.name} would call {est.provider} {est.model} (estimate above); "
+            "say so with --yes or --max-cost USD, or use --cache-only"
+        )
+    answer = input("Call the model at this cost? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not started: no model was called")
+    return opts
+
+
+def _llm_lines(m: dict[str, Any]) -> str:
+    saved = f", {m['calls_saved']:,} skipped by triggers" if m["calls_saved"] else ""
+    return (
+        f"LLM {m['provider']} {m['model']}: {m['decision_points']:,} decision points{saved}; "
+        f"{m.get('calls', 0):,} model calls now, {m.get('cached', 0):,} replies from the cache; "
+        f"spent now ${Decimal(m.get('spent', '0')):.4f} "
+        f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out); "
+        f"the replies cost ${Decimal(m['recorded_cost']):.4f} when recorded; "
+        f"{m['failures']:,} decisions failed (held)"
+    )
 
 
 def run_if_bot(args: argparse.Namespace) -> int | None:

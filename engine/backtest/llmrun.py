@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from ..errors import BudgetExceeded
+from ..market.kernels import compute_fast
 from ..market.window import bars_needed
 from ..models import (
     Action,
@@ -35,6 +37,7 @@ from ..models import (
     DecisionRecord,
     OrderReason,
     Position,
+    timeframe_seconds,
 )
 from ..strategies.base import DecisionContext, Strategy
 from ..textsafe import storable
@@ -42,6 +45,7 @@ from .botrun import BotRun, _Series
 from .replies import CachedProvider, ReplyCache, Tally
 
 if TYPE_CHECKING:
+    from ..llm.provider import ChatRequest
     from ..llm.strategy import LLMStrategy
 
 # engine/bot.py MEMORY: the decisions a live bot keeps for its strategy (the LLM's memory).
@@ -74,6 +78,34 @@ def _sim_day(ts: int) -> date:
 
 def _actions(decision: Decision) -> str:
     return " ".join(f"{i.symbol}:{i.action.value}" for i in decision.items)
+
+
+def context_at(
+    config: BotConfig,
+    frames: Mapping[str, pd.DataFrame],
+    window: int,
+    ts: int,
+    rows: Mapping[str, int],
+    positions: Mapping[str, Position],
+    cash: Decimal,
+    equity: Decimal,
+    memory: Sequence[DecisionRecord] = (),
+) -> DecisionContext:
+    """What the live bot hands its strategy at the close ``ts``: each symbol's last ``window``
+    rows up to ``rows[symbol]`` of its indicator frame (``frames``: the whole history)."""
+    return DecisionContext(
+        bot=config.name,
+        ts=ts,
+        config=config,
+        frames={
+            s: frames[s].iloc[max(0, r + 1 - window) : r + 1].reset_index(drop=True)
+            for s, r in rows.items()
+        },
+        positions=positions,
+        cash=cash,
+        equity=equity,
+        memory=tuple(memory),
+    )
 
 
 class LlmDecider:
@@ -109,19 +141,8 @@ class LlmDecider:
         cash: Decimal,
         equity: Decimal,
     ) -> DecisionContext:
-        frames = {
-            s: self.frames[s].iloc[max(0, r + 1 - self.window) : r + 1].reset_index(drop=True)
-            for s, r in rows.items()
-        }
-        return DecisionContext(
-            bot=self.config.name,
-            ts=ts,
-            config=self.config,
-            frames=frames,
-            positions=positions,
-            cash=cash,
-            equity=equity,
-            memory=tuple(self.memory),
+        return context_at(
+            self.config, self.frames, self.window, ts, rows, positions, cash, equity, self.memory
         )
 
     def decide(self, ctx: DecisionContext) -> Decision | None:
@@ -224,3 +245,65 @@ class LlmBotRun(BotRun):
 
 
 __all__ = ["LlmBotRun", "LlmDecider", "LlmReplay", "is_llm"]
+
+
+def decision_points(
+    config: BotConfig,
+    strategy: Strategy,
+    frames: Mapping[str, pd.DataFrame],
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> list[int]:
+    """The closes at which the run's cycle is due and past the warm-up, as ``run_bot`` walks
+    them (every symbol's bar at the close, the cadence): each a model call at most."""
+    step = timeframe_seconds(config.timeframe) * 1000
+    syms = config.symbols
+    ts = {s: frames[s]["ts"].to_numpy(np.int64) for s in syms}
+    if any(len(t) == 0 for t in ts.values()):
+        return []
+    lo = max(int(t[0]) for t in ts.values())
+    hi = min(int(t[-1]) for t in ts.values())
+    if since_ms is not None:
+        lo = max(lo, since_ms)
+    last = hi if until_ms is None else min(hi, until_ms - 1)
+    index = {s: {int(t): i for i, t in enumerate(ts[s])} for s in syms}
+    opens = np.unique(np.concatenate(list(ts.values())))
+    warm = strategy.warmup()
+    cad = config.cadence_s * 1000
+    last_cycle: int | None = None
+    out = []
+    for t in opens[(opens >= lo) & (opens <= last)]:
+        rows = [index[s].get(int(t)) for s in syms]
+        if any(r is None for r in rows):
+            continue
+        close = int(t) + step
+        if cad and last_cycle is not None and close - last_cycle < cad:
+            continue
+        last_cycle = close
+        if any(r is not None and r + 1 < warm for r in rows):
+            continue
+        out.append(close)
+    return out
+
+
+def first_request(
+    config: BotConfig,
+    strategy: LLMStrategy,
+    frames: Mapping[str, pd.DataFrame],
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> ChatRequest | None:
+    """The request of the first decision point (no memory, no position yet), built by the live
+    prompt builder: what an estimate multiplies; None when there is no decision point."""
+    points = decision_points(config, strategy, frames, since_ms, until_ms)
+    if not points:
+        return None
+    step = timeframe_seconds(config.timeframe) * 1000
+    full = {s: compute_fast(frames[s], strategy.indicators()) for s in config.symbols}
+    rows = {
+        s: int(np.searchsorted(frames[s]["ts"].to_numpy(np.int64), points[0] - step))
+        for s in config.symbols
+    }
+    cash = config.capital
+    ctx = context_at(config, full, bars_needed(strategy), points[0], rows, {}, cash, cash)
+    return strategy.request(ctx, strategy.build(ctx))

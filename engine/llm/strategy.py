@@ -324,19 +324,23 @@ class LLMStrategy(Strategy):
             n_closes=p.candles,
         )
 
+    def request(self, ctx: DecisionContext, prompt: Prompt) -> ChatRequest:
+        """What is sent for ``prompt`` (public: a backtest estimates its size)."""
+        return ChatRequest(
+            prompt.system,
+            [{"role": "user", "content": prompt.user}],
+            max_tokens=self.params.max_tokens,
+            temperature=self.params.temperature,
+            json_schema=json_schema(list(ctx.config.symbols)),
+            facts=OfflineFacts(prompt.facts, set(ctx.positions)),
+        )
+
     async def decide(self, ctx: DecisionContext) -> Decision:
         self.check_budget(ctx.bot)  # before any network call
         started = datetime.now(UTC)
         prompt = self.build(ctx)
         symbols = list(ctx.config.symbols)
-        req = ChatRequest(
-            prompt.system,
-            [{"role": "user", "content": prompt.user}],
-            max_tokens=self.params.max_tokens,
-            temperature=self.params.temperature,
-            json_schema=json_schema(symbols),
-            facts=OfflineFacts(prompt.facts, set(ctx.positions)),
-        )
+        req = self.request(ctx, prompt)
         meta: dict[str, Any] = {
             "provider": self.params.provider,
             "model": self.model,
