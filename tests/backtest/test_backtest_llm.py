@@ -131,7 +131,7 @@ def test_first_run_calls_once_per_point_rerun_calls_none_same_fills(
 ) -> None:
     from oxbot.app.llm_backtest import estimate
     from oxbot.engine.backtest.llmrun import decision_points
-    from oxbot.engine.llm.strategy import LLMStrategy, LLMParams
+    from oxbot.engine.llm.strategy import LLMParams, LLMStrategy
 
     candles = bt.generated_candles(2100)
     csv = bt.write_csv(home / "btc.csv", candles)
@@ -223,7 +223,7 @@ def test_no_look_ahead_later_candles_change_no_earlier_prompt(bt: Any) -> None:
     from oxbot.engine.backtest.llmrun import LlmReplay
     from oxbot.engine.backtest.replies import request_hash
     from oxbot.engine.llm.provider import Provider
-    from oxbot.engine.llm.strategy import LLMStrategy, LLMParams
+    from oxbot.engine.llm.strategy import LLMParams, LLMStrategy
 
     config = BotConfig(
         name="peek",
