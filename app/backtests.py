@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 MAX_CASH = Decimal("1e12")
 # Strategies a backtest cannot run, and why (the cockpit shows this; the CLI says it its way).
 NOT_BACKTESTABLE = {
-    "llm": "llm can't be backtested: it would call a model at every "
-    "candle (slow, paid, not reproducible)"
+    "llm": "llm can't be backtested here: back-test an LLM bot (B on the dashboard, or "
+    "`oxbot backtest --bot NAME` / `--strategy llm`), its model replies recorded"
 }
 PCT_KEYS = (
     "return_pct",
@@ -65,8 +65,8 @@ def backtestable_names() -> list[str]:
 
 
 def check_backtestable(name: str) -> None:
-    """UsageError for a strategy a backtest cannot run (the LLM one would call a model at
-    every candle: slow, paid, and not reproducible)."""
+    """UsageError for a strategy this backtest cannot run (the LLM one runs as a bot, through
+    its reply cache: app/llm_backtest.py)."""
     from oxbot.app.strategies import load_user_strategies_for, skipped_file_hint  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
@@ -81,8 +81,9 @@ def check_backtestable(name: str) -> None:
         raise ConfigError(f"{e}{hint}") from None
     if name in NOT_BACKTESTABLE:
         raise UsageError(
-            f"backtests run rule strategies only; the {name} strategy would call "
-            f"a model at every candle; use one of: {', '.join(backtestable_names())}"
+            f"this backtest runs rule strategies only; the {name} strategy is backtested as "
+            "a bot (`oxbot backtest --bot NAME`, or --strategy llm with --data and no sweep); "
+            f"use one of: {', '.join(backtestable_names())}"
         )
 
 

@@ -151,23 +151,18 @@ def run_bot_command(args: argparse.Namespace) -> int:
 
     if sweep.wanted(args):
         return sweep.run_bot_sweep_command(args, spec)
-    llm_flags = [
-        f
-        for f, v in (
-            ("--cache-only", args.cache_only),
-            ("--max-cost", args.max_cost),
-            ("--yes", args.yes),
-        )
-        if v
-    ]
-    if config.strategy != "llm" and llm_flags:
-        raise UsageError(
-            f"{', '.join(llm_flags)}: for an LLM bot (bot {config.name} runs {config.strategy})"
-        )
+    if config.strategy != "llm":
+        _refuse_llm_flags(args, f"bot {config.name} runs {config.strategy}")
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
-    frames, llm = None, None
-    if config.strategy == "llm":
-        frames = backtests.bot_frames(spec)
+    frames = backtests.bot_frames(spec) if config.strategy == "llm" else None
+    return _run_spec(args, spec, frames, progress)
+
+
+def _run_spec(args: argparse.Namespace, spec: Any, frames: Any, progress: Any) -> int:
+    from oxbot.app import backtests  # noqa: PLC0415
+
+    llm = None
+    if spec.config.strategy == "llm":
         llm = _llm_options(args, spec, frames, progress)
     try:
         outcome = backtests.run_bot(
@@ -239,11 +234,82 @@ def _llm_lines(m: dict[str, Any]) -> str:
 
 
 def run_if_bot(args: argparse.Namespace) -> int | None:
-    """The exit code of a --bot run, or None when this is a single-strategy run (checked)."""
+    """The exit code of a --bot run or of the LLM strategy's, or None when this is a
+    single-strategy run (checked)."""
     if getattr(args, "bot", None):
         return run_bot_command(args)
     check_single(args)
+    if args.strategy == "llm" and not _sweep_wanted(args):
+        return run_llm_strategy(args)
+    _refuse_llm_flags(args, f"this run is {args.strategy}")
     return None
+
+
+def _sweep_wanted(args: argparse.Namespace) -> bool:
+    from oxbot.cli import sweep  # noqa: PLC0415
+
+    return bool(sweep.wanted(args))
+
+
+def _refuse_llm_flags(args: argparse.Namespace, why: str) -> None:
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    given = [
+        f
+        for f, v in (
+            ("--cache-only", args.cache_only),
+            ("--max-cost", args.max_cost),
+            ("--yes", args.yes),
+        )
+        if v
+    ]
+    if given:
+        raise UsageError(f"{', '.join(given)}: only for an LLM bot or --strategy llm ({why})")
+
+
+def run_llm_strategy(args: argparse.Namespace) -> int:
+    """`--strategy llm --param ...` over one market: the LLM strategy as a one-symbol bot
+    named ``backtest`` with the default risk limits, --cash as its capital, --fee and
+    --slippage-bps (the bot path: the live prompt, risk manager and paper broker, the reply
+    cache; decisions at every candle close)."""
+    from oxbot.app import backtests  # noqa: PLC0415
+    from oxbot.cli.backtest import Progress, _decimal, _load  # noqa: PLC0415
+    from oxbot.cli.params import strategy_params  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+    from oxbot.engine.models import BotConfig  # noqa: PLC0415
+
+    for flag, value in (
+        ("--no-risk", args.no_risk),
+        ("--trades-out", args.trades_out),
+        ("--equity-out", args.equity_out),
+    ):
+        if value:
+            raise UsageError(f"{flag} is not available for the llm strategy; drop it")
+    params = strategy_params("llm", args.param)
+    cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=backtests.MAX_CASH)
+    fee = _decimal(args.fee or "0.001", "--fee")
+    if fee >= Decimal("0.1"):
+        raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}")
+    slippage = _decimal(args.slippage_bps or "0", "--slippage-bps", maximum=Decimal(500))
+    progress = Progress(enabled=sys.stderr.isatty() and not args.json)
+    frame, _source, symbol = _load(args, progress)
+    steps = frame["ts"].diff().dropna()
+    tf = backtests.timeframe(int(steps.min()) if len(steps) else 0)
+    try:
+        config = BotConfig(
+            name="backtest",
+            symbols=(symbol,),
+            timeframe=tf,
+            strategy="llm",
+            params=params,
+            capital=cash,
+            fee_rate=fee,
+            slippage_bps=slippage,
+        )
+    except ValueError as e:
+        raise UsageError(f"{tf} candles cannot be run as a bot: {e}") from None
+    spec = backtests.BotBacktest(config, {}, None)
+    return _run_spec(args, spec, {symbol: frame}, progress)
 
 
 __all__ = ["add_bot_arguments", "run_if_bot"]

@@ -268,3 +268,67 @@ def test_no_look_ahead_later_candles_change_no_earlier_prompt(bt: Any) -> None:
     assert len(before) > 100 and after
     assert all(base[k] == other[k] for k in before)
     assert any(base[k] != other.get(k) for k in after)
+
+
+def test_anthropic_replies_are_recorded_and_replayed(
+    home: Path, bt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same through the fake Anthropic server (its key from OXBOT_ANTHROPIC_API_KEY,
+    storage/secrets.py: environment variables are a read-only source of keys)."""
+    monkeypatch.setenv("OXBOT_ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    srv = FakeLLMServer("anthropic", api_key="sk-ant-test-0123456789").start()
+    srv.handler = reply_for
+    try:
+        csv = bt.write_csv(home / "btc.csv", bt.generated_candles(300))
+        config = llm_bot(srv.url).model_copy(
+            update={
+                "params": {
+                    "provider": "anthropic",
+                    "base_url": srv.url,
+                    "model": "claude-haiku-4-5",
+                    "temperature": 0,
+                    "anthropic_prefill": False,
+                }
+            }
+        )
+        first = run_api(config, csv)
+        points = first.metrics["llm"]["decision_points"]
+        assert points == len(srv.requests) == first.metrics["llm"]["calls"] == 74
+        assert first.metrics["llm"]["failures"] == 0 and first.result.fills
+        again = run_api(config, csv)
+        assert len(srv.requests) == points and again.metrics["llm"]["cached"] == points
+        assert again.result.fills == first.result.fills
+    finally:
+        srv.close()
+
+
+def test_strategy_llm_with_params_over_a_file(
+    home: Path, server: FakeLLMServer, bt: Any, cli: Any
+) -> None:
+    csv = bt.write_csv(home / "btc.csv", bt.generated_candles(120))
+    args = (
+        "--strategy",
+        "llm",
+        "--param",
+        "provider=openai_compatible",
+        "--param",
+        f"base_url={server.url}",
+        "--param",
+        f"model={MODEL}",
+        "--data",
+        str(csv),
+        "--symbol",
+        SYM,
+        "--json",
+    )
+    code, out, err = cli(*args, "--yes")
+    assert code == 0, err
+    m = json.loads(out)
+    assert m["llm"]["decision_points"] == 119 == m["llm"]["calls"] == len(server.requests)
+    code, out, err = cli(*args, "--cache-only")
+    assert code == 0, err
+    again = json.loads(out)
+    assert again["llm"]["calls"] == 0 and len(server.requests) == 119
+    assert again["final_equity"] == m["final_equity"] and again["trades"] == m["trades"]
+    code, _out, err = cli(*args, "--no-risk", "--yes")
+    assert code == 2 and "--no-risk is not available for the llm strategy" in err
