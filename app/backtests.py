@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 # the ledger's exact Decimal arithmetic runs out of digits (28) for fees to 1e-10.
 MAX_CASH = Decimal("1e12")
 # Strategies a backtest cannot run, and why (the cockpit shows this; the CLI says it its way).
+# (Since issue 15 an LLM bot is backtested as a bot, app/llm_backtest.py; this text is kept as
+# the cockpit's snapshots show it, tests/tui/__snapshots__/*backtest_report*: the lead words it.)
 NOT_BACKTESTABLE = {
-    "llm": "llm can't be backtested here: back-test an LLM bot (B on the dashboard, or "
-    "`oxbot backtest --bot NAME` / `--strategy llm`), its model replies recorded"
+    "llm": "llm can't be backtested: it would call a model at every "
+    "candle (slow, paid, not reproducible)"
 }
 PCT_KEYS = (
     "return_pct",
