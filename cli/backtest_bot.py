@@ -225,8 +225,8 @@ def _llm_lines(m: dict[str, Any]) -> str:
     saved = f", {m['calls_saved']:,} skipped by triggers" if m["calls_saved"] else ""
     return (
         f"LLM {m['provider']} {m['model']}: {m['decision_points']:,} decision points{saved}; "
-        f"{m.get('calls', 0):,} model calls now, {m.get('cached', 0):,} replies from the cache; "
-        f"spent now ${Decimal(m.get('spent', '0')):.4f} "
+        f"{m.get('calls', 0):,} model calls now, {m.get('cached', 0):,} replies from the cache;\n"
+        f"  spent now ${Decimal(m.get('spent', '0')):.4f} "
         f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out); "
         f"the replies cost ${Decimal(m['recorded_cost']):.4f} when recorded; "
         f"{m['failures']:,} decisions failed (held)"
