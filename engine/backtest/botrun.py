@@ -274,9 +274,7 @@ class BotRun:
 def check_replayable(strategy: Strategy) -> None:
     """ConfigError for a strategy that decides other than from ``signals`` (it overrides
     ``decide`` or ``wants_decision``): the simulation would not be what the live bot does."""
-    from .llmrun import is_llm  # noqa: PLC0415
-
-    if is_llm(strategy):
+    if _is_llm(strategy):
         return  # the LLM path asks decide() itself (llmrun.py)
     cls = type(strategy)
     own = [n for n in ("decide", "wants_decision") if getattr(cls, n) is not getattr(Strategy, n)]
@@ -285,6 +283,15 @@ def check_replayable(strategy: Strategy) -> None:
             f"strategy {strategy.name} has its own {' and '.join(own)}(): a bot backtest "
             "replays the decisions signals(frame) gives, so it would not be what the bot does live"
         )
+
+
+def _is_llm(strategy: Strategy) -> bool:
+    """The LLM strategy (its module, and httpx, load only then)."""
+    if strategy.name != "llm":
+        return False
+    from .llmrun import is_llm  # noqa: PLC0415
+
+    return is_llm(strategy)
 
 
 def check_schedule(config: BotConfig) -> None:
@@ -323,9 +330,7 @@ def run_bot(
     missing = [s for s in symbols if s not in frames or frames[s].empty]
     if missing:
         raise DataError(f"no candles for {', '.join(missing)}")
-    from .llmrun import LlmBotRun, LlmReplay, is_llm  # noqa: PLC0415
-
-    llm_run = is_llm(strategy)
+    llm_run = _is_llm(strategy)
     full: dict[str, pd.DataFrame] | None = {} if llm_run else None
     series = prepare(strategy, frames, symbols, full)
     lo = max(int(series[s].ts[0]) for s in symbols)
@@ -348,6 +353,8 @@ def run_bot(
         raise DataError("no candles in the range asked for")
     run: BotRun
     if llm_run:
+        from .llmrun import LlmBotRun, LlmReplay  # noqa: PLC0415 - httpx only for LLM runs
+
         run = llm_bot = LlmBotRun(config, strategy, llm or LlmReplay(), cash)  # type: ignore[arg-type]
         llm_bot.llm.frames = full or {}
     else:
@@ -355,8 +362,8 @@ def run_bot(
     try:
         return _simulate(run, symbols, series, opens, progress, started, 1 if llm_run else 500)
     finally:
-        if isinstance(run, LlmBotRun):
-            run.llm.close()
+        if llm_run:
+            llm_bot.llm.close()
 
 
 def _simulate(
@@ -368,8 +375,6 @@ def _simulate(
     started: float,
     every: int,
 ) -> BotRunResult:
-    from .llmrun import LlmBotRun  # noqa: PLC0415
-
     step = run.step_ms
     rows: dict[str, int] = {}
     out_ts: list[int] = []
@@ -409,7 +414,7 @@ def _simulate(
         progress(1.0)
     reports = _reports(run, symbols, series, rows, first_close)
     pf = run.portfolio
-    llm = run.llm if isinstance(run, LlmBotRun) else None
+    llm = getattr(run, "llm", None)  # an LlmBotRun's (llmrun.py)
     return BotRunResult(
         fills=run.fills,
         symbols=reports,

@@ -223,7 +223,8 @@ class LlmBotRun(BotRun):
         self.last_cycle_ts = ts
         if any(r + 1 < self._warmup for r in rows.values()):
             return
-        positions = {s: p for s in self.symbols if (p := self._tradable(s)) is not None}
+        # in the portfolio's order, as BotRunner.tradable_positions gives them
+        positions = {s: p for s in self.portfolio.positions if (p := self._tradable(s)) is not None}
         ctx = self.llm.context(
             ts, rows, positions, self.portfolio.cash, self.portfolio.equity(self.marks)
         )
