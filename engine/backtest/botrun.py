@@ -122,21 +122,15 @@ class BotRunResult:
 
 
 def prepare(
-    strategy: Strategy,
-    frames: Mapping[str, pd.DataFrame],
-    symbols: Sequence[str],
-    keep: dict[str, pd.DataFrame] | None = None,
+    strategy: Strategy, frames: Mapping[str, pd.DataFrame], symbols: Sequence[str]
 ) -> dict[str, _Series]:
-    """Indicators and signals over each symbol's whole history (market/kernels.py); the
-    frames with their indicator columns go into ``keep`` when one is given."""
+    """Indicators and signals over each symbol's whole history (market/kernels.py)."""
     out = {}
     with user_code(strategy):
         specs = strategy.indicators()
     for sym in symbols:
         frame = frames[sym]
         full = compute_fast(frame, specs)
-        if keep is not None:
-            keep[sym] = full
         sig = run_signals(strategy, full)
         ts = frame["ts"].to_numpy(np.int64)
         ohlcv = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
@@ -331,8 +325,7 @@ def run_bot(
     if missing:
         raise DataError(f"no candles for {', '.join(missing)}")
     llm_run = _is_llm(strategy)
-    full: dict[str, pd.DataFrame] | None = {} if llm_run else None
-    series = prepare(strategy, frames, symbols, full)
+    series = prepare(strategy, frames, symbols)
     lo = max(int(series[s].ts[0]) for s in symbols)
     hi = min(int(series[s].ts[-1]) for s in symbols)
     if lo > hi:
@@ -353,10 +346,11 @@ def run_bot(
         raise DataError("no candles in the range asked for")
     run: BotRun
     if llm_run:
-        from .llmrun import LlmBotRun, LlmReplay  # noqa: PLC0415 - httpx only for LLM runs
+        from .llmrun import LlmBotRun, LlmReplay, live_indicators  # noqa: PLC0415 - httpx
 
         run = llm_bot = LlmBotRun(config, strategy, llm or LlmReplay(), cash)  # type: ignore[arg-type]
-        llm_bot.llm.frames = full or {}
+        specs = strategy.indicators()
+        llm_bot.llm.frames = {s: live_indicators(frames[s], specs) for s in symbols}
     else:
         run = BotRun(config, strategy, cash)
     try:

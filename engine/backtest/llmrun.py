@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import BudgetExceeded
+from ..market.indicators import IndicatorSpec
 from ..market.kernels import compute_fast
-from ..market.window import bars_needed
+from ..market.window import _Feed, bars_needed
 from ..models import (
     Action,
     BotConfig,
@@ -78,6 +79,24 @@ def _sim_day(ts: int) -> date:
 
 def _actions(decision: Decision) -> str:
     return " ".join(f"{i.symbol}:{i.action.value}" for i in decision.items)
+
+
+def live_indicators(frame: pd.DataFrame, specs: Sequence[IndicatorSpec]) -> pd.DataFrame:
+    """``frame`` with the indicator columns the live hub computes: its O(1) updaters
+    (market/window.py ``_Feed``, market/incremental.py) fed every candle from the first, as a
+    stream seeded at its first candle is. Equal to the whole-array kernels up to float rounding,
+    and equal to live to the last bit: a prompt prints numbers rounded, and a value on a
+    rounding edge would otherwise print differently than it did live."""
+    rows = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64).tolist()
+    out = {"ts": frame["ts"].to_numpy(np.int64)}
+    for col in ("open", "high", "low", "close", "volume"):
+        out[col] = frame[col].to_numpy(np.float64)
+    for spec in sorted(set(specs)):
+        feed = _Feed(spec)
+        values = np.asarray([feed.update(*r) for r in rows], dtype=np.float64)
+        for j, col in enumerate(spec.columns):
+            out[col] = values[:, j] if len(rows) else np.zeros(0)
+    return pd.DataFrame(out)
 
 
 def context_at(
