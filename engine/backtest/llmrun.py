@@ -213,7 +213,13 @@ class LlmDecider:
             )
 
     def close(self) -> None:
+        """Cancel a call left running (Ctrl-C), close the HTTP client, then the loop."""
         try:
+            pending = asyncio.all_tasks(self.loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             self.loop.run_until_complete(self.strategy.aclose())
         finally:
             self.loop.close()
