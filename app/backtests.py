@@ -357,8 +357,7 @@ def run_bot(
     if cfg.strategy == "llm":
         from oxbot.app import llm_backtest  # noqa: PLC0415
 
-        strat = llm_backtest.llm_strategy(cfg)
-        replay = llm_backtest.replay(llm, strat)
+        strat, replay = llm_backtest.prepared(cfg, llm)
     else:
         strat = strategy(cfg.strategy, cfg.params)
     frames = bot_frames(spec) if frames is None else frames

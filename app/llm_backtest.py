@@ -86,8 +86,10 @@ def replies_path(given: Path | None = None) -> Path:
     return given if given is not None else data_dir() / FILE_NAME
 
 
-def llm_strategy(config: Any) -> LLMStrategy:
-    """The bot's LLM strategy as the live runtime builds it."""
+def llm_strategy(config: Any, keys: bool = True) -> LLMStrategy:
+    """The bot's LLM strategy as the live runtime builds it; without ``keys`` it asks the
+    keyring for none (a cache-only run calls no model: a missing or locked keyring must not
+    turn its replays into failed calls)."""
     from oxbot.engine.llm.strategy import LLMStrategy, Redaction  # noqa: PLC0415
     from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
     from oxbot.storage.redact import open_tail, redact  # noqa: PLC0415
@@ -98,7 +100,7 @@ def llm_strategy(config: Any) -> LLMStrategy:
     base = build_strategy("llm", {**config.params, **config.llm})
     return LLMStrategy(
         base.params,
-        key_resolver=key_resolver(),
+        key_resolver=key_resolver() if keys else (lambda _provider: None),
         price_table=dict(settings.llm_prices) if settings.llm_prices else None,
         redaction=Redaction(redact, open_tail),
     )
@@ -162,16 +164,20 @@ def estimate(
     )
 
 
-def replay(options: LlmOptions | None, strategy: LLMStrategy) -> Any:
-    """The engine's `LlmReplay` for a run, its cache opened. Without options (the cockpit) a
-    paid model is never called: cache only, unless the provider is free (local or offline)."""
+def prepared(config: Any, options: LlmOptions | None) -> tuple[LLMStrategy, Any]:
+    """The strategy and the engine's `LlmReplay` for a run, its cache opened. Without options
+    (the cockpit) a paid model is never called: cache only, unless the provider is free (local
+    or offline)."""
     from oxbot.engine.backtest.llmrun import LlmReplay  # noqa: PLC0415
     from oxbot.engine.backtest.replies import ReplyCache, Tally  # noqa: PLC0415
 
+    strategy = llm_strategy(config, keys=False)
     opts = options if options is not None else LlmOptions(cache_only=not is_free(strategy))
+    if not opts.cache_only:
+        strategy = llm_strategy(config)
     if opts.tally is None:
         opts.tally = Tally()
-    return LlmReplay(
+    return strategy, LlmReplay(
         ReplyCache(replies_path(opts.replies)), opts.cache_only, opts.tally, opts.on_call
     )
 
@@ -189,9 +195,10 @@ def check_complete(result: Any, config: Any) -> None:
     more = f" and {len(missing) - MISSING_SHOWN:,} more" if len(missing) > MISSING_SHOWN else ""
     raise UsageError(
         f"{len(missing):,} of {result.llm_points:,} decision points of bot {config.name} have no "
-        f"stored reply (first at {first}{more} UTC), and the model is not called without "
-        f"asking; run `oxbot backtest --bot {config.name}` without --cache-only to call it "
-        "(it shows the estimate first); the decisions after the first missing one depend on it"
+        f"stored reply (first at {first}{more} UTC) and the model was not called (--cache-only, "
+        "or a paid model without --yes or --max-cost USD); call it with --yes or --max-cost "
+        "USD (the estimate is shown first); the decisions after the first missing one depend "
+        "on its reply"
     )
 
 

@@ -45,7 +45,8 @@ def add_bot_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--yes",
         action="store_true",
-        help="an LLM bot on a paid model: call it without asking (the estimate is printed)",
+        help="an LLM bot on a paid model: call it without asking (the estimate is printed; "
+        "off a terminal, without --yes or --max-cost only stored replies are used)",
     )
 
 
@@ -191,7 +192,9 @@ def _stage(llm: Any) -> str:
 
 def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any) -> Any:
     """The estimate printed (stderr), then the caller's leave to call a paid model: under
-    --max-cost, with --yes, or a yes at the prompt on a terminal; else UsageError."""
+    --max-cost, with --yes, or a yes at the prompt on a terminal (no answer: UsageError).
+    Off a terminal without either flag the run reads the stored replies only, and names the
+    decision points with none (a rerun needs no flag)."""
     from oxbot.app import llm_backtest  # noqa: PLC0415
     from oxbot.cli.backtest import _decimal  # noqa: PLC0415
     from oxbot.engine.backtest.replies import Tally  # noqa: PLC0415
@@ -210,11 +213,9 @@ def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any
         )
     if cap is not None or args.yes:
         return opts
-    if not sys.stdin.isatty():
-        raise UsageError(
-            f"bot {spec.config.name} would call {est.provider} {est.model} (estimate above); "
-            "say so with --yes or --max-cost USD, or use --cache-only"
-        )
+    if not sys.stdin.isatty():  # no one to ask: the stored replies only (a rerun is free)
+        opts.cache_only = True
+        return opts
     answer = input("Call the model at this cost? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
         raise UsageError("not started: no model was called")

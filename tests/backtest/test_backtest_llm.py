@@ -189,13 +189,18 @@ def test_cli_estimate_max_cost_and_confirmation(
     assert code == 2
     assert re.search(r"LLM openai_compatible gpt-4o-mini: 49 model calls, ~[\d,]+ tokens in", err)
     assert "is above --max-cost 0.000001" in err
-    code, _out, err = cli(*args)  # not a terminal, no --yes: refused
-    assert code == 2 and "say so with --yes or --max-cost" in err
+    code, _out, err = cli(*args)  # not a terminal, no --yes: the stored replies only (none)
+    assert code == 2 and "49 of 49 decision points of bot thinker have no stored reply" in err
+    assert "call it with --yes or --max-cost USD" in err
     assert server.requests == []
     code, out, err = cli(*args, "--yes")
     assert code == 0, err
     m = json.loads(out)["llm"]
     assert m["calls"] == len(server.requests) == m["decision_points"] == 49
+    code, out, err = cli(*args)  # the rerun needs no flag: every reply is stored
+    assert code == 0, err
+    assert json.loads(out)["llm"]["cached"] == 49 == len(server.requests)
+    assert "49 replies of this model already stored" in err
 
 
 def test_interrupted_run_keeps_its_replies_and_resumes(
@@ -332,3 +337,20 @@ def test_strategy_llm_with_params_over_a_file(
     assert again["final_equity"] == m["final_equity"] and again["trades"] == m["trades"]
     code, _out, err = cli(*args, "--no-risk", "--yes")
     assert code == 2 and "--no-risk is not available for the llm strategy" in err
+
+
+def test_without_options_a_paid_model_is_never_called(
+    home: Path, server: FakeLLMServer, bt: Any
+) -> None:
+    """What the cockpit's backtest screen runs (app/backtests.py ``run_bot`` without ``llm``)."""
+    from oxbot.app import backtests
+    from oxbot.engine.errors import UsageError
+
+    csv = bt.write_csv(home / "btc.csv", bt.generated_candles(60))
+    spec = backtests.BotBacktest(llm_bot(server.url), {SYM: str(csv)})
+    with pytest.raises(UsageError, match="14 of 14 decision points of bot thinker have no"):
+        backtests.run_bot(spec)
+    assert server.requests == []
+    run_api(llm_bot(server.url), csv)  # allowed: the replies are stored
+    assert len(server.requests) == 14
+    assert backtests.run_bot(spec).metrics["llm"]["cached"] == 14

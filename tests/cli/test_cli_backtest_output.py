@@ -19,12 +19,13 @@ def test_llm_strategy_runs_as_a_bot_and_asks_before_a_paid_model(oxbot, candles_
     assert code == 0, err
     assert "LLM offline offline-rules" in err and "offline rules (no model, free)" in err
     assert "bot backtest: llm" in out
-    # a paid model, no terminal to ask on and no --yes / --max-cost: refused, nothing called
+    # a paid model, no terminal to ask on and no --yes / --max-cost: stored replies only
     code, out, err = oxbot(
         "backtest", "--strategy", "llm", "--param", "provider=openai", "--data", data
     )
     assert code == 2 and out == ""
-    assert err.splitlines()[-1].startswith("oxbot: ") and "--yes or --max-cost" in err
+    assert err.splitlines()[-1].startswith("oxbot: ") and "have no stored reply" in err
+    assert "call it with --yes or --max-cost USD" in err
 
 
 def test_llm_strategy_is_refused_by_a_sweep_with_the_rule_strategies_named(
