@@ -354,3 +354,26 @@ def test_without_options_a_paid_model_is_never_called(
     run_api(llm_bot(server.url), csv)  # allowed: the replies are stored
     assert len(server.requests) == 14
     assert backtests.run_bot(spec).metrics["llm"]["cached"] == 14
+
+
+def test_on_a_terminal_the_run_asks_first(
+    home: Path, server: FakeLLMServer, bt: Any, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    csv = bt.write_csv(home / "btc.csv", bt.generated_candles(60))
+    answers = iter(["n", "y"])
+    asked: list[str] = []
+    monkeypatch.setattr("sys.stdin", Terminal())
+    monkeypatch.setattr("builtins.input", lambda q: asked.append(q) or next(answers))
+    args = ("--bot", "thinker", "--csv", f"{SYM}={csv}", "--json")
+    code, _out, err = cli(*args)
+    assert code == 2 and "not started: no model was called" in err
+    assert asked == ["Call the model at this cost? [y/N] "] and server.requests == []
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert json.loads(out)["llm"]["calls"] == 14 == len(server.requests)
