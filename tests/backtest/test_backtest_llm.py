@@ -377,3 +377,24 @@ def test_on_a_terminal_the_run_asks_first(
     code, out, err = cli(*args)
     assert code == 0, err
     assert json.loads(out)["llm"]["calls"] == 14 == len(server.requests)
+
+
+def test_the_daily_budget_counts_by_simulated_day(
+    home: Path, server: FakeLLMServer, bt: Any
+) -> None:
+    """A budget one call exceeds: one call per simulated UTC day (the first of the day), the
+    others skipped until the next day, each pause a halt of the report."""
+    candles = bt.generated_candles(24 * 5)  # 5 days of 1h candles
+    csv = bt.write_csv(home / "btc.csv", candles)
+    config = llm_bot(server.url)
+    config = config.model_copy(
+        update={"params": {**config.params, "daily_budget_usd": "0.0000001"}}
+    )
+    out = run_api(config, csv)
+    days = {
+        int(t) // 86_400_000
+        for t in candles["ts"].iloc[1:] + HOUR  # closes after the warm-up
+    }
+    assert len(server.requests) == out.metrics["llm"]["calls"] == len(days)
+    pauses = [h for h in out.metrics["risk_halts"] if h["reason"].startswith("llm budget")]
+    assert len(pauses) == len(days)
