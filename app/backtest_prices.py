@@ -63,10 +63,12 @@ class PriceSeries:
         return text
 
 
-def _mas(frame: pd.DataFrame, strategy: Strategy) -> dict[str, np.ndarray]:
+def _mas(frame: pd.DataFrame, strategy: Strategy | None) -> dict[str, np.ndarray]:
     from oxbot.engine.market.kernels import compute_fast  # noqa: PLC0415
     from oxbot.engine.strategies.checks import user_code  # noqa: PLC0415
 
+    if strategy is None:  # an LLM bot: no moving averages of its own to draw
+        return {}
     with user_code(strategy):
         specs = [s for s in strategy.indicators() if s.name in MA_INDICATORS]
     if not specs:
@@ -77,7 +79,7 @@ def _mas(frame: pd.DataFrame, strategy: Strategy) -> dict[str, np.ndarray]:
 
 def series(
     frame: pd.DataFrame,
-    strategy: Strategy,
+    strategy: Strategy | None,
     symbol: str,
     timeframe: str,
     fills: Sequence[tuple[int, str, float]],
@@ -123,7 +125,9 @@ def single(frame: pd.DataFrame, strategy: Strategy, outcome: Any) -> PriceSeries
     return series(frame, strategy, m["symbol"], timeframe(step_ms(frame) or 0), sorted(fills))
 
 
-def of_bot(frames: dict[str, pd.DataFrame], outcome: Any, strategy: Strategy) -> list[PriceSeries]:
+def of_bot(
+    frames: dict[str, pd.DataFrame], outcome: Any, strategy: Strategy | None
+) -> list[PriceSeries]:
     """One chart per symbol of a bot run (app.backtests ``run_bot``), over the candles it
     simulated: from the first decision's candle to the last's."""
     from oxbot.app.backtests import timeframe_ms  # noqa: PLC0415

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # the ledger's exact Decimal arithmetic runs out of digits (28) for fees to 1e-10.
 MAX_CASH = Decimal("1e12")
 # Strategies a backtest cannot run, and why (the cockpit shows this; the CLI says it its way).
+# (Since issue 15 an LLM bot is backtested as a bot, app/llm_backtest.py; this text is kept as
+# the cockpit's snapshots show it, tests/tui/__snapshots__/*backtest_report*: the lead words it.)
 NOT_BACKTESTABLE = {
     "llm": "llm can't be backtested: it would call a model at every "
     "candle (slow, paid, not reproducible)"
@@ -65,8 +67,8 @@ def backtestable_names() -> list[str]:
 
 
 def check_backtestable(name: str) -> None:
-    """UsageError for a strategy a backtest cannot run (the LLM one would call a model at
-    every candle: slow, paid, and not reproducible)."""
+    """UsageError for a strategy this backtest cannot run (the LLM one runs as a bot, through
+    its reply cache: app/llm_backtest.py)."""
     from oxbot.app.strategies import load_user_strategies_for, skipped_file_hint  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
@@ -81,8 +83,9 @@ def check_backtestable(name: str) -> None:
         raise ConfigError(f"{e}{hint}") from None
     if name in NOT_BACKTESTABLE:
         raise UsageError(
-            f"backtests run rule strategies only; the {name} strategy would call "
-            f"a model at every candle; use one of: {', '.join(backtestable_names())}"
+            f"this backtest runs rule strategies only; the {name} strategy is backtested as "
+            "a bot (`oxbot backtest --bot NAME`, or --strategy llm with --data and no sweep); "
+            f"use one of: {', '.join(backtestable_names())}"
         )
 
 
@@ -340,25 +343,43 @@ def run_bot(
     spec: BotBacktest,
     frames: dict[str, pd.DataFrame] | None = None,
     progress: Callable[[float], None] | None = None,
+    llm: Any = None,
 ) -> BotOutcome:
     """Simulate the bot as the live engine runs it (blocking: a worker thread's or the CLI's).
     UsageError for a strategy a backtest cannot run; DataError for missing or disjoint
-    candles."""
+    candles. An LLM bot's model is reached as ``llm`` (app/llm_backtest.py ``LlmOptions``)
+    allows; without it a paid model is never called, and UsageError says which decision
+    points have no stored reply."""
     from oxbot.engine.backtest.botrun import run_bot as simulate  # noqa: PLC0415
 
     cfg = spec.config
-    strat = strategy(cfg.strategy, cfg.params)
+    replay = None
+    if cfg.strategy == "llm":
+        from oxbot.app import llm_backtest  # noqa: PLC0415
+
+        strat, replay = llm_backtest.prepared(cfg, llm)
+    else:
+        strat = strategy(cfg.strategy, cfg.params)
     frames = bot_frames(spec) if frames is None else frames
-    result = simulate(
-        cfg,
-        strat,
-        frames,
-        cash=spec.cash,
-        since_ms=spec.since_ms,
-        until_ms=spec.until_ms,
-        progress=progress,
-    )
-    return BotOutcome(result, bot_metrics(result, cfg, frames, strat.params.model_dump()))
+    try:
+        result = simulate(
+            cfg,
+            strat,
+            frames,
+            cash=spec.cash,
+            since_ms=spec.since_ms,
+            until_ms=spec.until_ms,
+            progress=progress,
+            llm=replay,
+        )
+    finally:
+        if replay is not None and replay.cache is not None:
+            replay.cache.close()
+    metrics = bot_metrics(result, cfg, frames, strat.params.model_dump(mode="json"))
+    if replay is not None:
+        llm_backtest.check_complete(result, cfg)
+        metrics["llm"] = llm_backtest.summary(result, replay.tally)
+    return BotOutcome(result, metrics)
 
 
 def baseline(

@@ -12,6 +12,7 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 
 def add_bot_arguments(p: argparse.ArgumentParser) -> None:
@@ -28,6 +29,24 @@ def add_bot_arguments(p: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SYMBOL=FILE.csv",
         help="with --bot: the candles of one symbol (repeatable), e.g. BTC/USDT=btc_1h.csv",
+    )
+    p.add_argument(
+        "--cache-only",
+        action="store_true",
+        help="an LLM bot: use only the model replies stored by earlier runs, never call the "
+        "model (says which decision points have none)",
+    )
+    p.add_argument(
+        "--max-cost",
+        metavar="USD",
+        help="an LLM bot on a paid model: refuse to start when the estimate of the calls is "
+        "above this many dollars",
+    )
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="an LLM bot on a paid model: call it without asking (the estimate is printed; "
+        "off a terminal, without --yes or --max-cost only stored replies are used)",
     )
 
 
@@ -95,7 +114,6 @@ def run_bot_command(args: argparse.Namespace) -> int:
         _decimal,
         check_chart,
         refuse_chart_in_sweep,
-        write_chart,
     )
     from oxbot.engine.backtest.history import parse_date  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
@@ -104,7 +122,7 @@ def run_bot_command(args: argparse.Namespace) -> int:
     _refuse_single_flags(args)
     db = resolve_db_path(getattr(args, "db", None))
     config = asyncio.run(backtests.stored_bot(args.bot, db))
-    if config.strategy in backtests.NOT_BACKTESTABLE:
+    if config.strategy != "llm" and config.strategy in backtests.NOT_BACKTESTABLE:
         raise UsageError(
             f"bot {config.name} runs the {config.strategy} strategy: "
             f"{backtests.NOT_BACKTESTABLE[config.strategy]}"
@@ -144,11 +162,28 @@ def run_bot_command(args: argparse.Namespace) -> int:
     from oxbot.engine.backtest.botrun import check_schedule  # noqa: PLC0415
 
     check_schedule(config)  # a cron bot: refused before it is asked for candles
-    strat = backtests.strategy(config.strategy, config.params)  # a bad param: said first
+    strat = None  # an LLM bot's chart has no moving averages of its own
+    if config.strategy != "llm":
+        _refuse_llm_flags(args, f"bot {config.name} runs {config.strategy}")
+        strat = backtests.strategy(config.strategy, config.params)  # a bad param: said first
     frames = backtests.bot_frames(spec)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
+    return _run_spec(args, spec, frames, progress, chart, strat)
+
+
+def _run_spec(
+    args: argparse.Namespace, spec: Any, frames: Any, progress: Any, chart: Any, strat: Any
+) -> int:
+    from oxbot.app import backtests  # noqa: PLC0415
+    from oxbot.cli.backtest import write_chart  # noqa: PLC0415
+
+    llm = None
+    if spec.config.strategy == "llm":
+        llm = _llm_options(args, spec, frames, progress)
     try:
-        outcome = backtests.run_bot(spec, frames, progress=lambda f: progress.update("simulate", f))
+        outcome = backtests.run_bot(
+            spec, frames, progress=lambda f: progress.update(_stage(llm), f), llm=llm
+        )
     finally:
         progress.done()
     prices = None
@@ -166,15 +201,140 @@ def run_bot_command(args: argparse.Namespace) -> int:
     print(
         render_bot_report(outcome.metrics, outcome.result, color=sys.stdout.isatty(), prices=prices)
     )
+    if "llm" in outcome.metrics:
+        print(_llm_lines(outcome.metrics["llm"]))
     return 0
 
 
+def _stage(llm: Any) -> str:
+    """The progress bar's label: with an LLM bot, the dollars spent so far."""
+    if llm is None or llm.tally is None:
+        return "simulate"
+    t = llm.tally
+    return f"${t.spent:.4f} {t.calls}+{t.hits}"
+
+
+def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any) -> Any:
+    """The estimate printed (stderr), then the caller's leave to call a paid model: under
+    --max-cost, with --yes, or a yes at the prompt on a terminal (no answer: UsageError).
+    Off a terminal without either flag the run reads the stored replies only, and names the
+    decision points with none (a rerun needs no flag)."""
+    from oxbot.app import llm_backtest  # noqa: PLC0415
+    from oxbot.cli.backtest import _decimal  # noqa: PLC0415
+    from oxbot.engine.backtest.replies import Tally  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    opts = llm_backtest.LlmOptions(cache_only=args.cache_only, tally=Tally())
+    est = llm_backtest.estimate(spec.config, frames, spec.since_ms, spec.until_ms)
+    print(est.line(), file=sys.stderr)
+    if args.cache_only or est.free or est.points == 0:
+        return opts
+    cap = _decimal(args.max_cost, "--max-cost") if args.max_cost is not None else None
+    if cap is not None and est.usd > cap:
+        raise UsageError(
+            f"the estimate ${est.usd:.4f} is above --max-cost {args.max_cost}: raise it, "
+            "shorten the range (--since/--until), or use --cache-only"
+        )
+    if cap is not None or args.yes:
+        return opts
+    if not sys.stdin.isatty():  # no one to ask: the stored replies only (a rerun is free)
+        opts.cache_only = True
+        return opts
+    answer = input("Call the model at this cost? [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("not started: no model was called")
+    return opts
+
+
+def _llm_lines(m: dict[str, Any]) -> str:
+    saved = f", {m['calls_saved']:,} skipped by triggers" if m["calls_saved"] else ""
+    return (
+        f"LLM {m['provider']} {m['model']}: {m['decision_points']:,} decision points{saved}; "
+        f"{m.get('calls', 0):,} model calls now, {m.get('cached', 0):,} replies from the cache;\n"
+        f"  spent now ${Decimal(m.get('spent', '0')):.4f} "
+        f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out); "
+        f"the replies cost ${Decimal(m['recorded_cost']):.4f} when recorded; "
+        f"{m['failures']:,} decisions failed (held)"
+    )
+
+
 def run_if_bot(args: argparse.Namespace) -> int | None:
-    """The exit code of a --bot run, or None when this is a single-strategy run (checked)."""
+    """The exit code of a --bot run or of the LLM strategy's, or None when this is a
+    single-strategy run (checked)."""
     if getattr(args, "bot", None):
         return run_bot_command(args)
     check_single(args)
+    if args.strategy == "llm" and not _sweep_wanted(args):
+        return run_llm_strategy(args)
+    _refuse_llm_flags(args, f"this run is {args.strategy}")
     return None
+
+
+def _sweep_wanted(args: argparse.Namespace) -> bool:
+    from oxbot.cli import sweep  # noqa: PLC0415
+
+    return bool(sweep.wanted(args))
+
+
+def _refuse_llm_flags(args: argparse.Namespace, why: str) -> None:
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    given = [
+        f
+        for f, v in (
+            ("--cache-only", args.cache_only),
+            ("--max-cost", args.max_cost),
+            ("--yes", args.yes),
+        )
+        if v
+    ]
+    if given:
+        raise UsageError(f"{', '.join(given)}: only for an LLM bot or --strategy llm ({why})")
+
+
+def run_llm_strategy(args: argparse.Namespace) -> int:
+    """`--strategy llm --param ...` over one market: the LLM strategy as a one-symbol bot
+    named ``backtest`` with the default risk limits, --cash as its capital, --fee and
+    --slippage-bps (the bot path: the live prompt, risk manager and paper broker, the reply
+    cache; decisions at every candle close)."""
+    from oxbot.app import backtests  # noqa: PLC0415
+    from oxbot.cli.backtest import Progress, _decimal, _load  # noqa: PLC0415
+    from oxbot.cli.params import strategy_params  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+    from oxbot.engine.models import BotConfig  # noqa: PLC0415
+
+    for flag, value in (
+        ("--no-risk", args.no_risk),
+        ("--trades-out", args.trades_out),
+        ("--equity-out", args.equity_out),
+    ):
+        if value:
+            raise UsageError(f"{flag} is not available for the llm strategy; drop it")
+    params = strategy_params("llm", args.param)
+    cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=backtests.MAX_CASH)
+    fee = _decimal(args.fee or "0.001", "--fee")
+    if fee >= Decimal("0.1"):
+        raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}")
+    slippage = _decimal(args.slippage_bps or "0", "--slippage-bps", maximum=Decimal(500))
+    progress = Progress(enabled=sys.stderr.isatty() and not args.json)
+    frame, _source, symbol = _load(args, progress)
+    steps = frame["ts"].diff().dropna()
+    tf = backtests.timeframe(int(steps.min()) if len(steps) else 0)
+    try:
+        config = BotConfig(
+            name="backtest",
+            symbols=(symbol,),
+            timeframe=tf,
+            strategy="llm",
+            params=params,
+            capital=cash,
+            fee_rate=fee,
+            slippage_bps=slippage,
+        )
+    except ValueError as e:
+        raise UsageError(f"{tf} candles cannot be run as a bot: {e}") from None
+    spec = backtests.BotBacktest(config, {}, None)
+    return _run_spec(args, spec, {symbol: frame}, progress)
 
 
 __all__ = ["add_bot_arguments", "run_if_bot"]

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,9 @@ from ..risk import RiskManager, hold_expired, sellable, stop_hit
 from ..strategies.base import ENTER, EXIT, Strategy
 from ..strategies.checks import run_signals, user_code
 from .ledger import Trade
+
+if TYPE_CHECKING:
+    from .llmrun import LlmReplay
 
 Progress = Callable[[float], None]
 
@@ -110,6 +114,11 @@ class BotRunResult:
     rejected: int = 0
     halts: list[tuple[int, str]] = field(default_factory=list)
     elapsed_s: float = 0.0
+    # An LLM bot's run: decision points asked of the model, the ones whose reply was not in
+    # the cache under --cache-only, and the strategy's call figures (its ``stats``).
+    llm_points: int = 0
+    llm_missing: list[int] = field(default_factory=list)
+    llm_stats: dict[str, Any] = field(default_factory=dict)
 
 
 def prepare(
@@ -259,6 +268,8 @@ class BotRun:
 def check_replayable(strategy: Strategy) -> None:
     """ConfigError for a strategy that decides other than from ``signals`` (it overrides
     ``decide`` or ``wants_decision``): the simulation would not be what the live bot does."""
+    if _is_llm(strategy):
+        return  # the LLM path asks decide() itself (llmrun.py)
     cls = type(strategy)
     own = [n for n in ("decide", "wants_decision") if getattr(cls, n) is not getattr(Strategy, n)]
     if own:
@@ -266,6 +277,15 @@ def check_replayable(strategy: Strategy) -> None:
             f"strategy {strategy.name} has its own {' and '.join(own)}(): a bot backtest "
             "replays the decisions signals(frame) gives, so it would not be what the bot does live"
         )
+
+
+def _is_llm(strategy: Strategy) -> bool:
+    """The LLM strategy (its module, and httpx, load only then)."""
+    if strategy.name != "llm":
+        return False
+    from .llmrun import is_llm  # noqa: PLC0415
+
+    return is_llm(strategy)
 
 
 def check_schedule(config: BotConfig) -> None:
@@ -288,11 +308,15 @@ def run_bot(
     since_ms: int | None = None,
     until_ms: int | None = None,
     progress: Progress | None = None,
+    llm: LlmReplay | None = None,
 ) -> BotRunResult:
     """Simulate the bot over ``frames`` (symbol -> candles as ``load_csv`` returns, open times
     in ms). Candles opening before ``since_ms`` warm the indicators up; the run trades the
     candles opening in [since_ms, until_ms) where the symbols' ranges overlap. DataError when
-    a symbol has no candles or the ranges do not overlap."""
+    a symbol has no candles or the ranges do not overlap.
+
+    An LLM strategy is asked through ``llm`` (its reply cache; llmrun.py) at each due cycle;
+    progress is then reported after every candle."""
     started = time.perf_counter()
     check_replayable(strategy)
     check_schedule(config)
@@ -300,6 +324,7 @@ def run_bot(
     missing = [s for s in symbols if s not in frames or frames[s].empty]
     if missing:
         raise DataError(f"no candles for {', '.join(missing)}")
+    llm_run = _is_llm(strategy)
     series = prepare(strategy, frames, symbols)
     lo = max(int(series[s].ts[0]) for s in symbols)
     hi = min(int(series[s].ts[-1]) for s in symbols)
@@ -319,7 +344,31 @@ def run_bot(
     opens = opens[(opens >= lo) & (opens <= last)]
     if len(opens) == 0:
         raise DataError("no candles in the range asked for")
-    run = BotRun(config, strategy, cash)
+    run: BotRun
+    if llm_run:
+        from .llmrun import LlmBotRun, LlmReplay, live_indicators  # noqa: PLC0415 - httpx
+
+        run = llm_bot = LlmBotRun(config, strategy, llm or LlmReplay(), cash)  # type: ignore[arg-type]
+        specs = strategy.indicators()
+        llm_bot.llm.frames = {s: live_indicators(frames[s], specs) for s in symbols}
+    else:
+        run = BotRun(config, strategy, cash)
+    try:
+        return _simulate(run, symbols, series, opens, progress, started, 1 if llm_run else 500)
+    finally:
+        if llm_run:
+            llm_bot.llm.close()
+
+
+def _simulate(
+    run: BotRun,
+    symbols: Sequence[str],
+    series: Mapping[str, _Series],
+    opens: np.ndarray[Any, Any],
+    progress: Progress | None,
+    started: float,
+    every: int,
+) -> BotRunResult:
     step = run.step_ms
     rows: dict[str, int] = {}
     out_ts: list[int] = []
@@ -328,7 +377,7 @@ def run_bot(
     first_close: dict[str, float] = {}
     n = len(opens)
     for k, open_ts in enumerate(opens):
-        if progress is not None and k % 500 == 0:
+        if progress is not None and k % every == 0:
             progress(k / n)
         t = int(open_ts)
         close_ts = t + step
@@ -359,6 +408,7 @@ def run_bot(
         progress(1.0)
     reports = _reports(run, symbols, series, rows, first_close)
     pf = run.portfolio
+    llm = getattr(run, "llm", None)  # an LlmBotRun's (llmrun.py)
     return BotRunResult(
         fills=run.fills,
         symbols=reports,
@@ -370,8 +420,11 @@ def run_bot(
         final_equity=pf.equity(run.marks),
         decisions=run.decisions,
         rejected=run.rejected,
-        halts=run.halts,
+        halts=sorted(run.halts + (llm.budget_pauses if llm else [])),
         elapsed_s=time.perf_counter() - started,
+        llm_points=llm.points if llm else 0,
+        llm_missing=llm.missing if llm else [],
+        llm_stats=dict(run.strategy.stats) if llm else {},
     )
 
 

@@ -146,6 +146,9 @@ class LLMStrategy(Strategy):
         self._key = SecretText()  # the provider's key, blanked from every text (and 12+
         # characters of it) like other secrets
         self._provider: Provider | None = None
+        # A backtest's hook: wraps the provider once it is built (the reply cache,
+        # engine/backtest/replies.py). Live bots leave it None.
+        self.provider_wrap: Callable[[Provider], Provider] | None = None
         self._triggers = TriggerState()
         self.base_url, self.model = resolved(
             self.params.provider, self.params.base_url, self.params.model
@@ -211,6 +214,10 @@ class LLMStrategy(Strategy):
             self._provider = None
 
     # -- accounting ---------------------------------------------------------------------------
+
+    def use_day(self, today: Callable[[], date]) -> None:
+        """Count the daily budget by ``today`` (a backtest's simulated day)."""
+        self._today = today
 
     def _roll_day(self) -> None:
         self.book.roll_day(self._today().isoformat())
@@ -290,6 +297,8 @@ class LLMStrategy(Strategy):
                 backoff_base_s=self._backoff,
                 redact=self._redact,
             )
+            if self.provider_wrap is not None:
+                self._provider = self.provider_wrap(self._provider)
         return self._provider
 
     def build(self, ctx: DecisionContext) -> Prompt:
@@ -315,19 +324,23 @@ class LLMStrategy(Strategy):
             n_closes=p.candles,
         )
 
+    def request(self, ctx: DecisionContext, prompt: Prompt) -> ChatRequest:
+        """What is sent for ``prompt`` (public: a backtest estimates its size)."""
+        return ChatRequest(
+            prompt.system,
+            [{"role": "user", "content": prompt.user}],
+            max_tokens=self.params.max_tokens,
+            temperature=self.params.temperature,
+            json_schema=json_schema(list(ctx.config.symbols)),
+            facts=OfflineFacts(prompt.facts, set(ctx.positions)),
+        )
+
     async def decide(self, ctx: DecisionContext) -> Decision:
         self.check_budget(ctx.bot)  # before any network call
         started = datetime.now(UTC)
         prompt = self.build(ctx)
         symbols = list(ctx.config.symbols)
-        req = ChatRequest(
-            prompt.system,
-            [{"role": "user", "content": prompt.user}],
-            max_tokens=self.params.max_tokens,
-            temperature=self.params.temperature,
-            json_schema=json_schema(symbols),
-            facts=OfflineFacts(prompt.facts, set(ctx.positions)),
-        )
+        req = self.request(ctx, prompt)
         meta: dict[str, Any] = {
             "provider": self.params.provider,
             "model": self.model,

@@ -104,10 +104,19 @@ def test_unknown_bot_lists_the_names(cli, home) -> None:
     assert "no bot named 'nobody'" in err and "duo, thinker" in err
 
 
-def test_llm_bot_is_not_backtestable(cli, home) -> None:
-    code, _out, err = cli("--bot", "thinker")
+def test_llm_bot_cache_only_says_what_is_missing(cli, home, bt) -> None:
+    # (LLM bots are backtested since issue 15: tests/backtest/test_backtest_llm.py)
+    frame = bt.generated_candles(30, step_ms=60_000)  # thinker: BTC/USDT 1m, ollama
+    path = bt.write_csv(home / "btc_1m.csv", frame)
+    code, _out, err = cli("--bot", "thinker", "--csv", f"BTC/USDT={path}", "--cache-only")
     assert code == 2
-    assert "llm can't be backtested" in err
+    assert "29 of 29 decision points of bot thinker have no stored reply" in err
+
+
+def test_llm_flags_are_for_llm_bots(cli, home, bt) -> None:
+    code, _out, err = cli("--bot", "duo", *csvs(bt, home), "--cache-only")
+    assert code == 2
+    assert "--cache-only: only for an LLM bot or --strategy llm (bot duo runs sma_cross)" in err
 
 
 def test_missing_candles_name_the_symbol_and_the_fix(cli, home, bt) -> None:

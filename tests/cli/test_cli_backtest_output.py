@@ -11,8 +11,29 @@ from pathlib import Path
 SMA = ("--strategy", "sma_cross", "--param", "fast=2", "--param", "slow=4")
 
 
-def test_llm_strategy_is_refused_with_the_rule_strategies_named(oxbot, candles_csv) -> None:
-    code, out, err = oxbot("backtest", "--strategy", "llm", "--data", str(candles_csv()))
+def test_llm_strategy_runs_as_a_bot_and_asks_before_a_paid_model(oxbot, candles_csv) -> None:
+    # Since issue 15 `--strategy llm` is backtested as a one-symbol bot (cli/backtest_bot.py;
+    # tests/backtest/test_backtest_llm.py): the offline rules cost nothing and run.
+    data = str(candles_csv())
+    code, out, err = oxbot("backtest", "--strategy", "llm", "--data", data)
+    assert code == 0, err
+    assert "LLM offline offline-rules" in err and "offline rules (no model, free)" in err
+    assert "bot backtest: llm" in out
+    # a paid model, no terminal to ask on and no --yes / --max-cost: stored replies only
+    code, out, err = oxbot(
+        "backtest", "--strategy", "llm", "--param", "provider=openai", "--data", data
+    )
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1].startswith("oxbot: ") and "have no stored reply" in err
+    assert "call it with --yes or --max-cost USD" in err
+
+
+def test_llm_strategy_is_refused_by_a_sweep_with_the_rule_strategies_named(
+    oxbot, candles_csv
+) -> None:
+    code, out, err = oxbot(
+        "backtest", "--strategy", "llm", "--data", str(candles_csv()), "--sweep", "memory=1:3:1"
+    )
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and err.startswith("oxbot: ")
     assert "sma_cross" in err and "rsi_reversion" in err and "llm" in err
