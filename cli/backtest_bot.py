@@ -298,7 +298,7 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
     --slippage-bps (the bot path: the live prompt, risk manager and paper broker, the reply
     cache; decisions at every candle close)."""
     from oxbot.app import backtests  # noqa: PLC0415
-    from oxbot.cli.backtest import Progress, _decimal, _load  # noqa: PLC0415
+    from oxbot.cli.backtest import Progress, _decimal, _load, check_chart  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.engine.models import BotConfig  # noqa: PLC0415
@@ -316,6 +316,7 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
     if fee >= Decimal("0.1"):
         raise UsageError(f"--fee is a rate per fill and must be below 0.1, got {args.fee}")
     slippage = _decimal(args.slippage_bps or "0", "--slippage-bps", maximum=Decimal(500))
+    chart = check_chart(args)  # a bad --chart path: said before the file is read
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, _source, symbol = _load(args, progress)
     steps = frame["ts"].diff().dropna()
@@ -334,7 +335,7 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"{tf} candles cannot be run as a bot: {e}") from None
     spec = backtests.BotBacktest(config, {}, None)
-    return _run_spec(args, spec, {symbol: frame}, progress)
+    return _run_spec(args, spec, {symbol: frame}, progress, chart, None)
 
 
 __all__ = ["add_bot_arguments", "run_if_bot"]
