@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import xml.etree.ElementTree as ET
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -330,11 +331,16 @@ def test_strategy_llm_with_params_over_a_file(
     assert code == 0, err
     m = json.loads(out)
     assert m["llm"]["decision_points"] == 119 == m["llm"]["calls"] == len(server.requests)
-    code, out, err = cli(*args, "--cache-only")
+    chart = home / "llm.svg"
+    code, out, err = cli(*args, "--cache-only", "--chart", str(chart))
     assert code == 0, err
     again = json.loads(out)
     assert again["llm"]["calls"] == 0 and len(server.requests) == 119
     assert again["final_equity"] == m["final_equity"] and again["trades"] == m["trades"]
+    # the exported chart of an LLM run: one marker per fill (no moving averages of its own)
+    svg = ET.parse(chart).getroot()
+    markers = [e for e in svg.iter("{http://www.w3.org/2000/svg}path") if e.get("data-ts")]
+    assert len(markers) == again["fills"] > 0
     code, _out, err = cli(*args, "--no-risk", "--yes")
     assert code == 2 and "--no-risk is not available for the llm strategy" in err
 
