@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import xml.etree.ElementTree as ET
 import re
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
