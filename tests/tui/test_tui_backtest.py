@@ -49,7 +49,7 @@ async def test_backtest_runs_reruns_and_escape_returns(scripted_client, fixed_cl
         offered = screen.query_one("#bt-strategy", Select).query_one(OptionList)
         options = [str(offered.get_option_at_index(i).prompt) for i in range(offered.option_count)]
         assert "llm" not in options and "sma_cross" in options
-        assert "can't be backtested" in _text(screen, "#bt-note")
+        assert "llm is backtested as a bot" in _text(screen, "#bt-note")
         screen.query_one("#p-fast", Input).value = "5"
         screen.query_one("#p-slow", Input).value = "20"
         await _run(pilot, screen)
