@@ -31,8 +31,7 @@ MAX_CASH = Decimal("1e12")
 # (Since issue 15 an LLM bot is backtested as a bot, app/llm_backtest.py; this text is kept as
 # the cockpit's snapshots show it, tests/tui/__snapshots__/*backtest_report*: the lead words it.)
 NOT_BACKTESTABLE = {
-    "llm": "llm is backtested as a bot: `oxbot backtest --bot NAME` (B on the dashboard); "
-    "no sweeps"
+    "llm": "llm is backtested as a bot: `oxbot backtest --bot NAME` (B on the dashboard); no sweeps"
 }
 PCT_KEYS = (
     "return_pct",
