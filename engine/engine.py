@@ -540,9 +540,7 @@ class Engine:
             flow = capital_flow(old, cfg, self.now_ms())
         except ConfigError:
             if was in (BotStatus.RUNNING, BotStatus.PAUSED):
-                await self._start(old)
-                if was is BotStatus.PAUSED:
-                    await old.set_status(BotStatus.PAUSED)
+                await self._start(old, was)
             raise
         await old.strategy.aclose()
         await _quietly(old.broker.close())  # its key lock and order timer; the new one starts
@@ -559,9 +557,7 @@ class Engine:
                 self.bus.publish(ev)
             await self.store.record_cycle(r.name, decision=record)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
-            await self._start(r)
-            if was is BotStatus.PAUSED:
-                await r.set_status(BotStatus.PAUSED)
+            await self._start(r, was)
         elif cfg.mode is Mode.LIVE and await self.store.open_orders(cfg.name):
             await self._prepare(r, trading=False)  # its orders are followed, stopped or not
         r.publish_view()
@@ -587,13 +583,15 @@ class Engine:
             if px is not None and key.symbol not in r.marks:
                 r.marks[key.symbol] = Decimal(repr(px))
 
-    async def _start(self, r: BotRunner) -> None:
+    async def _start(self, r: BotRunner, status: BotStatus = BotStatus.RUNNING) -> None:
         """Prepare, subscribe and run the bot, and only then store it as running: a bot that
-        fails to start stays stopped (a later engine start would otherwise fail it again)."""
+        fails to start stays stopped (a later engine start would otherwise fail it again).
+        ``status`` PAUSED: an edited paused bot comes back paused, never running meanwhile
+        (candles go by while the status is stored)."""
         self._not_after_panic(r)
         await self._prepare(r)  # a LIVE start may wait on the exchange meanwhile
         self._not_after_panic(r)
-        r.status = BotStatus.RUNNING
+        r.status = status
         try:
             self._activate(r)
         except BaseException:
@@ -602,7 +600,7 @@ class Engine:
             raise
         r.consecutive_errors = 0
         r.last_error = ""
-        await r.set_status(BotStatus.RUNNING)
+        await r.set_status(status)
 
     def _not_after_panic(self, r: BotRunner) -> None:
         if SENT_AT_PANIC.get() != self.panics:

@@ -12,7 +12,9 @@ import pandas as pd
 
 from oxbot.engine.messages import (
     AddBot,
+    BotStateChanged,
     CycleFailed,
+    DecisionMade,
     DeleteBot,
     FlattenBot,
     OrderFilled,
@@ -147,6 +149,42 @@ async def test_pause_keeps_guarding_positions_and_resume_decides_again(store: St
     assert not (await h.do(PauseBot(name="p"))).ok  # only a running bot pauses
     assert (await h.do(ResumeBot(name="p"))).ok
     await h.drain(lambda: r.cycles > cycles)
+    await h.stop()
+
+
+async def test_an_edit_of_a_paused_bot_keeps_it_paused_throughout(store: Store) -> None:
+    """An edit restarts the bot with its new config: a paused bot must come back paused, never
+    running for a moment (at max speed, candles go by while the edit is stored, and the bot
+    used to trade them: found by the adversary of issue 14)."""
+    h = Harness(make_engine(store, max_candles=None, strategy_factory=factory))
+    await h.start()
+    assert (await h.do(AddBot(config=cfg("p", strategy="flip", params={}), start=True))).ok
+    await add_clock(h)
+    r = h.engine.runners["p"]
+    await h.drain(lambda: r.cycles > 3)
+    assert (await h.do(PauseBot(name="p"))).ok
+    n = len(h.events)
+    for i in range(6):  # each edit stores the config, the status, ... while candles go by
+        fee = Decimal("0.001") if i % 2 else Decimal("0.002")
+        done = await h.do(
+            UpdateBot(name="p", config=cfg("p", strategy="flip", params={}, fee_rate=fee))
+        )
+        assert done.ok, done.message
+        assert h.engine.runners["p"].status is BotStatus.PAUSED
+    await later_candles(h, 5)
+    during = h.events[n:]
+    assert not [e for e in during if isinstance(e, DecisionMade) and e.bot == "p"]
+    assert not [
+        e for e in during if isinstance(e, OrderFilled) and e.bot == "p" and e.reason != "stop_loss"
+    ]
+    assert not [
+        e
+        for e in during
+        if isinstance(e, BotStateChanged)
+        and e.bot
+        and e.bot.name == "p"
+        and e.bot.status is BotStatus.RUNNING
+    ]
     await h.stop()
 
 
