@@ -82,6 +82,11 @@ class PresmaEma:
         return self.ewm.update(self.total / self.n)
 
 
+# A value leaving the window this many times farther from the mean than the mean's (and the
+# newest value's) own size makes ``Rolling`` recompute its sums from the window.
+REBASE = 1e4
+
+
 class Rolling:
     """A running sum, mean and sample variance (ddof 1) of the last n values, updated by adding
     the new value and removing the one that left (Welford's update, as pandas ``roll_var``).
@@ -110,6 +115,17 @@ class Rolling:
             delta = old - self.mean
             self.mean -= delta / k
             self.ssq -= delta * (old - self.mean)
+            if abs(delta) > REBASE * (abs(self.mean) + abs(x)):
+                self._rebase()
+
+    def _rebase(self) -> None:
+        """Mean and sum of squares again from the window itself: a value orders of magnitude
+        off the rest (a bad print) leaves behind a sum that lost every digit of the others
+        (its variance read 0 or NaN for good). Normal data never gets here (``REBASE``), so
+        the values stay the add/remove ones pandas computes."""
+        w = self.window
+        self.mean = math.fsum(w) / len(w)
+        self.ssq = math.fsum((v - self.mean) ** 2 for v in w)
 
     @property
     def full(self) -> bool:

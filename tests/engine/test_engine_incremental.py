@@ -170,3 +170,22 @@ def test_real_data_first_3000_rows(path: Path) -> None:
         IndicatorSpec("adx", 7),
     )
     assert mismatches(compute(frame, specs), feed(frame, specs), specs) == []
+
+
+@pytest.mark.parametrize("bad", [1e12, 1e-9, 1e18, 1e300])
+def test_one_bad_print_does_not_poison_the_running_sums_after_it_left(bad: float) -> None:
+    """A CSV row or an exchange print off by orders of magnitude is inside the window while it
+    is there (as in pandas); once it left, SMA and the Bollinger bands are those of a stream
+    that never saw it (the running sums used to keep the variance at 0 or NaN for good, and
+    the SMA off: adversary of issue 14)."""
+    before = [100.0 + (i % 7) * 0.37 for i in range(60)]
+    after = [101.0 + (i % 5) * 0.23 for i in range(80)]
+    specs = (IndicatorSpec("sma", 10), IndicatorSpec("bbands", 10))
+    poisoned, clean = IncrementalSet(specs), IncrementalSet(specs)
+    for c in [*before, bad, *after]:
+        got = poisoned.update(c, c, c, c, 1.0)
+    for c in after:  # long after the bad print left the window of 10
+        want = clean.update(c, c, c, c, 1.0)
+    assert got.keys() == want.keys() and len(want) >= 3
+    for col, value in want.items():
+        assert math.isclose(got[col], value, rel_tol=1e-9), (col, got[col], value)
