@@ -103,6 +103,9 @@ def _explain_parse_failure(p: Path, err: Exception) -> DataError:
     )
 
 
+JUMP = 100.0  # the most a candle's prices may be off the close before (a factor)
+
+
 def _first_bad(p: Path, mask: Mask, what: Callable[[int], str]) -> None:
     if mask.any():
         row = int(np.flatnonzero(mask)[0])
@@ -143,6 +146,19 @@ def _validate(p: Path, df: pd.DataFrame) -> None:
         lambda r: (
             f"low {lo[r]:g} is above min(open {o[r]:g}, close {c[r]:g}); the "
             "columns may be out of order (expected open,high,low,close)"
+        ),
+    )
+    # A price 100x away from the candle before's close is a bad print, not a market move (the
+    # largest crypto flash crashes wicked ~10x): one such row poisons stops and indicators.
+    prev = np.concatenate(([np.nan], c[:-1]))
+    with np.errstate(invalid="ignore"):
+        far = (np.maximum(h, prev) > JUMP * np.minimum(lo, prev)) & ~np.isnan(prev)
+    _first_bad(
+        p,
+        far,
+        lambda r: (
+            f"a price {JUMP:g}x away from the close before ({c[r - 1]:g}): open {o[r]:g}, "
+            f"high {h[r]:g}, low {lo[r]:g}, close {c[r]:g}; fix or remove that line"
         ),
     )
     ts = vals["ts"]

@@ -39,6 +39,9 @@ ROW = "1700000000000,10,11,9,10.5,1"
         ([GOOD, ROW, ROW], "line 3: duplicate timestamp"),
         ([GOOD, "1700003600000,10,11,9,10.5,1", ROW], "line 3: timestamp 1700000000000 is earlier"),
         ([GOOD, "1700000000,10,11,9,10.5,1"], "not in milliseconds"),
+        # a bad print (a wick or a close 100x off the close before): it would fill stops there
+        ([GOOD, ROW, "1700003600000,10.5,11,0.000001,10,1"], "line 3: a price 100x away"),
+        ([GOOD, ROW, "1700003600000,10.5,1e22,10,1e22,1"], "line 3: a price 100x away"),
     ],
 )
 def test_malformed_csv_exits_2_with_the_line(cli, tmp_path, bt, lines, needle) -> None:
