@@ -93,14 +93,19 @@ def alert_of(ev: Any) -> Alert | None:
     return None
 
 
-def summary(alerts: list[Alert]) -> str:
-    """One message for a burst: how many of each kind, then the newest lines."""
-    if len(alerts) == 1:
+def summary(alerts: list[Alert], dropped: dict[str, int] | None = None) -> str:
+    """One message for a burst: how many of each kind (with those dropped from a full queue
+    since the last message), then the newest lines."""
+    if len(alerts) == 1 and not dropped:
         return alerts[0].text
     counts: dict[str, int] = {}
     for a in alerts:
         counts[a.kind] = counts.get(a.kind, 0) + 1
+    for k, n in (dropped or {}).items():
+        counts[k] = counts.get(k, 0) + n
     head = ", ".join(f"{n} {KIND_WORDS[k][n != 1]}" for k, n in counts.items())
+    if dropped:
+        head += f" ({sum(dropped.values()):,} of them dropped: the queue was full)"
     shown = alerts[-SUMMARY_LINES:]
     # A PANIC, an error or a stop older than the newest lines is still shown (first).
     older = [a for a in alerts[: -len(shown)] if a.kind not in ("fill", "sl_tp")]
@@ -180,6 +185,8 @@ class Route:
     send: Callable[[str, str], tuple[bool, str]] = field(default=deliver)  # (url, body)
     pending: deque[Alert] = field(default_factory=deque)
     dropped: int = 0
+    # kind -> alerts dropped from a full queue since the last message (said in the next one)
+    dropped_kinds: dict[str, int] = field(default_factory=dict)
     delivered: int = 0  # alerts (not messages) delivered
     messages: int = 0
     failed: int = 0  # alerts given up on
@@ -234,8 +241,7 @@ class AlertService:
             for route in self.routes:
                 if alert.kind in route.events:
                     if len(route.pending) >= QUEUE_MAX:
-                        route.pending.popleft()
-                        route.dropped += 1
+                        _drop_one(route)
                     route.pending.append(alert)
             self._cond.notify_all()
 
@@ -303,8 +309,9 @@ class AlertService:
                     continue
                 batch = list(route.pending)
                 route.pending.clear()
+                dropped, route.dropped_kinds = route.dropped_kinds, {}
             try:
-                ok, why = route.send(url, summary(batch))
+                ok, why = route.send(url, summary(batch, dropped))
             except Exception as e:  # noqa: BLE001 - a plugin's bug must not end the route
                 ok, why = False, f"{type(e).__name__}: {e}"
             now = time.monotonic()
@@ -332,6 +339,19 @@ class AlertService:
                 keep = batch[-room:] if room > 0 else []
                 route.dropped += len(batch) - len(keep)
                 route.pending.extendleft(reversed(keep))
+
+
+def _drop_one(route: Route) -> None:
+    """Make room in a full queue: the oldest fill (or SL/TP) goes, never a PANIC, an error, a
+    budget pause or the engine stopping while a routine alert is left to drop."""
+    pending = route.pending
+    victim = next((a for a in pending if a.kind in ROUTINE), pending[0])
+    pending.remove(victim)
+    route.dropped += 1
+    route.dropped_kinds[victim.kind] = route.dropped_kinds.get(victim.kind, 0) + 1
+
+
+ROUTINE = ("fill", "sl_tp")  # the alerts a full queue drops first
 
 
 def routes_from_settings(

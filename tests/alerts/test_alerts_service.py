@@ -173,6 +173,29 @@ async def test_a_full_queue_drops_the_oldest_and_counts(webhook, monkeypatch):
     assert [a.text.split("@ ")[1][:5] for a in svc.routes[0].pending][0] == "60003"
 
 
+async def test_a_full_queue_keeps_panic_and_errors_and_the_next_message_counts_the_dropped(
+    monkeypatch,
+):
+    """At max speed fills flood the queue: a PANIC or an error queued among them is never the
+    one dropped, and the next message says how many were dropped (it used to say "500 fills"
+    after 2,582 were dropped: adversary of issue 14, AL1)."""
+    monkeypatch.setattr(alerts, "QUEUE_MAX", 5)
+    bus = EventBus()
+    svc = AlertService(bus, [Route("hook", frozenset(ALERT_EVENTS), 1, lambda: None)])
+    svc.offer(fill(0))
+    svc.offer(CommandDone(1, command="PanicAll", ok=True, message="2 bots stopped"))
+    for i in range(1, 20):
+        svc.offer(fill(i))
+    r = svc.routes[0]
+    kinds = [a.kind for a in r.pending]
+    assert kinds.count("panic") == 1 and len(kinds) == 5
+    assert r.dropped == 16 and r.dropped_kinds == {"fill": 16}
+    text = summary(list(r.pending), r.dropped_kinds)
+    assert text.startswith("20 fills, 1 PANIC") or text.startswith("1 PANIC"), text
+    assert "(16 of them dropped: the queue was full)" in text.splitlines()[0]
+    assert "PANIC: 2 bots stopped" in text
+
+
 async def test_a_hanging_webhook_blocks_neither_the_bus_nor_the_stop():
     hang = hooks.HangingHook()
     try:
