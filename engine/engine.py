@@ -557,7 +557,11 @@ class Engine:
                 self.bus.publish(ev)
             await self.store.record_cycle(r.name, decision=record)
         if was in (BotStatus.RUNNING, BotStatus.PAUSED):
-            await self._start(r, was)
+            try:
+                await self._start(r, was)
+            except NotAfterPanic as e:  # the new config is stored: say so, and why it is stopped
+                r.publish_view()
+                return f"bot {cfg.name} updated; {e}"
         elif cfg.mode is Mode.LIVE and await self.store.open_orders(cfg.name):
             await self._prepare(r, trading=False)  # its orders are followed, stopped or not
         r.publish_view()
@@ -604,7 +608,7 @@ class Engine:
 
     def _not_after_panic(self, r: BotRunner) -> None:
         if SENT_AT_PANIC.get() != self.panics:
-            raise OxbotError(
+            raise NotAfterPanic(
                 f"{r.name} not started: PANIC stopped every bot after the start "
                 "was asked; start it again if you mean it"
             )
@@ -865,6 +869,10 @@ async def _quietly(aw: Awaitable[object]) -> None:
         await aw
     except Exception:  # noqa: BLE001 - closing must not fail shutdown
         log.debug("close failed", exc_info=True)
+
+
+class NotAfterPanic(OxbotError):
+    """A start asked before a PANIC that came first: refused (the user starts it again)."""
 
 
 def _decision_event(d: DecisionRecord) -> DecisionMade:

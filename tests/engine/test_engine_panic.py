@@ -28,6 +28,7 @@ from oxbot.engine.messages import (
     PanicAll,
     StartBot,
     StopBot,
+    UpdateBot,
 )
 from oxbot.engine.models import BotConfig, BotStatus, OrderIntent
 from oxbot.engine.paper import PaperBroker
@@ -173,6 +174,38 @@ async def test_panic_is_not_queued_behind_a_slow_start_which_then_does_not_start
         assert h.engine.runners["slow"].task is None
         stored = {c.name: s for c, s in await store.load_bots()}
         assert stored["slow"] is BotStatus.STOPPED
+
+
+async def test_an_edit_overtaken_by_panic_says_it_is_stored_and_not_restarted(
+    store: Store,
+) -> None:
+    """An edit restarts its bot; a PANIC that comes while the restart waits stops it, and the
+    edit's answer says the new config IS stored (it used to answer "failed" while the change
+    took: adversary of issue 14, C4)."""
+    slow = SlowStartBroker()
+    slow.gate.set()
+    h = Harness(
+        make_engine(
+            store, max_candles=None, strategy_factory=factory, broker_factory=brokers({"e": slow})
+        )
+    )
+    async with running(h, slow.gate):
+        assert (await h.do(AddBot(config=cfg("e", params={"fast": 2, "slow": 5}), start=True))).ok
+        slow.gate.clear()
+        slow.starting.clear()
+        edited = cfg("e", params={"fast": 3, "slow": 9})
+        h.engine.submit(UpdateBot(request_id="edit-e", name="e", config=edited))
+        await h.drain(slow.starting.is_set)  # the edit's restart waits on the broker
+        assert (await asyncio.wait_for(h.do(PanicAll()), 5)).ok
+        slow.gate.set()
+        await h.drain(
+            lambda: any(isinstance(e, CommandDone) and e.request_id == "edit-e" for e in h.events)
+        )
+        done = next(e for e in h.events if isinstance(e, CommandDone) and e.request_id == "edit-e")
+        assert done.ok and done.message.startswith("bot e updated; e not started: PANIC"), done
+        stored = {c.name: (c.params, st) for c, st in await store.load_bots()}
+        assert stored["e"] == ({"fast": 3, "slow": 9}, BotStatus.STOPPED)
+        assert h.engine.runners["e"].status is BotStatus.STOPPED
 
 
 async def test_one_bots_slow_start_does_not_hold_up_commands_for_others(store: Store) -> None:
