@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -138,11 +139,24 @@ def _read(args: argparse.Namespace, fn: Any) -> Any:
 
 
 def snapshot_or_none(args: argparse.Namespace) -> Any:
-    """The running engine's EngineSnapshot, or None when no engine runs on the database."""
+    """The running engine's EngineSnapshot, or None when no engine runs on the database. An
+    engine that does not answer (stuck, overloaded) is said on stderr and the figures are read
+    from the database (``args.engine_silent`` set: statuses are then shown as stored)."""
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
     from oxbot.remote.client import request_snapshot  # noqa: PLC0415
 
     remote = cli_bots._remote(args)  # noqa: SLF001
-    return None if remote is None else request_snapshot(remote)
+    if remote is None:
+        return None
+    try:
+        return request_snapshot(remote)
+    except OxbotError as e:
+        args.engine_silent = True
+        print(
+            f"oxbot: {e}; the figures below are read from the database (statuses as stored)",
+            file=sys.stderr,
+        )
+        return None
 
 
 # ---------------------------------------------------------------------------- per-bot figures
@@ -177,6 +191,8 @@ def bot_figures(args: argparse.Namespace, snapshot: Any) -> dict[str, dict[str, 
             }
             continue
         shown = status if status in (BotStatus.STOPPED, BotStatus.ERROR) else BotStatus.STOPPED
+        if getattr(args, "engine_silent", False) and status is not None:
+            shown = status  # an engine runs but did not answer: what it stored, not "stopped"
         out[name] = {"status": shown.value, **rebuilt[name]}
         if snapshot is None:
             out[name]["stored_status"] = status.value

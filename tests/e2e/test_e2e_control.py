@@ -244,3 +244,29 @@ def test_without_an_engine_stores_what_is_safe_and_refuses_to_trade(home) -> Non
     assert params["a"] == {"fast": 2, "slow": 7}
     code, _ = engine.terminate()
     assert code == 0
+
+
+def test_a_stuck_engine_leaves_the_read_commands_on_the_database(home, fast_bots) -> None:
+    """README: the read commands read the database, with or without an engine. An engine that
+    runs but does not answer (SIGSTOP: stuck, or a machine swapping) used to fail `bots list`
+    and `positions` after the snapshot timeout (adversary of issue 14, C3); now they say so on
+    stderr and show the stored figures, statuses as stored (not "stopped")."""
+    import signal
+
+    home.add_bot(*fast_bots[0], "--start")
+    engine = home.spawn("run", "--headless", "--sim-speed", "600")
+    engine.wait_ready()
+    engine.signal(signal.SIGSTOP)
+    try:
+        for args in (("bots", "list", "--json"), ("positions", "--json")):
+            r = home.cli(*args)
+            assert r.returncode == 0, r.stderr
+            assert "did not send its snapshot" in r.stderr and "read from the database" in r.stderr
+            assert "Traceback" not in r.stderr
+            json.loads(r.stdout)
+        listed = {b["name"]: b for b in json.loads(home.cli("bots", "list", "--json").stdout)}
+        assert listed[fast_bots[0][0]]["status"] == "running"  # as stored, not "stopped"
+        assert listed[fast_bots[0][0]]["engine"] is False
+    finally:
+        engine.signal(signal.SIGCONT)
+    engine.terminate(15)
