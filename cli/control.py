@@ -285,6 +285,25 @@ def edit_lock(args: argparse.Namespace, wait_s: float = EDIT_WAIT_S) -> Iterator
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _unchanged_since_read(remote: Any, cfg: Any) -> None:
+    """Compare-and-set: the parameters the running engine has for the bot, read right before
+    the edit is sent, must be the stored ones it was merged into; otherwise another change is
+    under way (the cockpit's, or an edit the engine has not answered yet) and sending the whole
+    config would undo it. OxbotError, nothing sent."""
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+    from oxbot.remote.client import request_snapshot  # noqa: PLC0415
+
+    views = [v for v in request_snapshot(remote).bots if v.name == cfg.name]
+    if views and dict(views[0].config.params) != dict(cfg.params):
+        running = ", ".join(f"{k}={v}" for k, v in sorted(views[0].config.params.items()))
+        raise OxbotError(
+            f"{cfg.name} changed while this edit was prepared (running: {running or 'none'}; "
+            "stored: "
+            f"{', '.join(f'{k}={v}' for k, v in sorted(cfg.params.items())) or 'none'}): "
+            "nothing was changed; try again"
+        )
+
+
 def cmd_edit(args: argparse.Namespace) -> int:
     with edit_lock(args):
         return _edit(args)
@@ -298,6 +317,7 @@ def _edit(args: argparse.Namespace) -> int:
     changed = ", ".join(f"{k}={v}" for k, v in sorted(new.params.items()) if cfg.params.get(k) != v)
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is not None:
+        _unchanged_since_read(remote, cfg)
         said = cli_bots._sent(remote, UpdateBot(name=args.name, config=new))  # noqa: SLF001
         print(f"{said}: {changed or 'no change'}")
         return 0
