@@ -305,7 +305,7 @@ def _unchanged_since_read(remote: Any, cfg: Any) -> None:
 
 
 def cmd_edit(args: argparse.Namespace) -> int:
-    with edit_lock(args):
+    with edit_lock(args, EDIT_WAIT_S):
         return _edit(args)
 
 
