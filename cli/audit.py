@@ -26,11 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "max holding time, cycles (PASS/FAIL)",
         description="Check each bot (every bot when none is named) over the last HOURS: no "
         "crashes (error state or recorded errors), SL/TP triggers > 0 (or no position opened), "
-        "capital drift < 0.01 (cash recomputed from fills vs the stored cash), every position "
-        "held within the bot's maximum holding time, at least 10 cycles completed.",
+        "capital drift < 0.01 (cash recomputed from fills vs the stored cash) and open "
+        "positions as the fills give them, every position held within the bot's maximum "
+        "holding time (+ 1 candle), at least 10 cycles completed. The period and holding times "
+        "are on each bot's own clock (its newest equity sample or fill).",
     )
     p.add_argument("bots", nargs="*", metavar="BOT", help="bots to audit (default: every bot)")
-    p.add_argument("--hours", type=float, default=24.0, help="the period, in hours (default 24)")
+    p.add_argument(
+        "--hours",
+        type=float,
+        default=24.0,
+        help="the period, in hours back from the bot's newest sample (default 24)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     p.set_defaults(handler=cmd_audit)
 

@@ -9,11 +9,14 @@ needs a market to trade on.
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from oxbot.cli import bots as cli_bots
 
 EXIT_CODES = "exit codes: 0 done, 1 failed or refused at run time, 2 usage error"
+EDIT_WAIT_S = 60.0  # how long an edit waits for another one of the same database
 NO_ENGINE = "no engine running: stored, takes effect at the next start"
 NEEDS_ENGINE = (
     "needs a running engine to trade (`oxbot run --headless` or `oxbot`): closing positions "
@@ -246,7 +249,67 @@ def edited_config(cfg: Any, items: list[str]) -> Any:
     return new
 
 
+@contextlib.contextmanager
+def edit_lock(args: argparse.Namespace, wait_s: float = EDIT_WAIT_S) -> Iterator[None]:
+    """One `bots edit` of a database at a time, across processes: an edit reads the stored
+    config, merges its parameters and sends (or saves) the whole config, so two at once would
+    lose the first one's change. The lock (an exclusive flock on a file beside the engine's
+    control socket, released by the kernel when the process ends) is held from the read until
+    the engine has answered: the engine saves the new config before it answers
+    (engine/engine.py ``_on_UpdateBot``), so the next edit reads it. OxbotError when another
+    edit holds it longer than ``wait_s``."""
+    import fcntl  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
+    from oxbot.storage.paths import runtime_dir  # noqa: PLC0415
+
+    path = socket_path_for(cli_bots._db(args).resolve(), runtime_dir()).with_suffix(".edit.lock")  # noqa: SLF001
+    with path.open("a") as f:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise OxbotError(
+                        f"another `oxbot bots edit` of this database has been running for "
+                        f"{wait_s:.0f} s; nothing was changed: try again when it is done"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _unchanged_since_read(remote: Any, cfg: Any) -> None:
+    """Compare-and-set: the parameters the running engine has for the bot, read right before
+    the edit is sent, must be the stored ones it was merged into; otherwise another change is
+    under way (the cockpit's, or an edit the engine has not answered yet) and sending the whole
+    config would undo it. OxbotError, nothing sent."""
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+    from oxbot.remote.client import request_snapshot  # noqa: PLC0415
+
+    views = [v for v in request_snapshot(remote).bots if v.name == cfg.name]
+    if views and dict(views[0].config.params) != dict(cfg.params):
+        running = ", ".join(f"{k}={v}" for k, v in sorted(views[0].config.params.items()))
+        raise OxbotError(
+            f"{cfg.name} changed while this edit was prepared (running: {running or 'none'}; "
+            "stored: "
+            f"{', '.join(f'{k}={v}' for k, v in sorted(cfg.params.items())) or 'none'}): "
+            "nothing was changed; try again"
+        )
+
+
 def cmd_edit(args: argparse.Namespace) -> int:
+    with edit_lock(args, EDIT_WAIT_S):
+        return _edit(args)
+
+
+def _edit(args: argparse.Namespace) -> int:
     from oxbot.engine.messages import UpdateBot  # noqa: PLC0415
 
     cfg, status = _stored(args, args.name)
@@ -254,6 +317,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     changed = ", ".join(f"{k}={v}" for k, v in sorted(new.params.items()) if cfg.params.get(k) != v)
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is not None:
+        _unchanged_since_read(remote, cfg)
         said = cli_bots._sent(remote, UpdateBot(name=args.name, config=new))  # noqa: SLF001
         print(f"{said}: {changed or 'no change'}")
         return 0

@@ -5,8 +5,9 @@ opened no position passes the SL/TP check as "no position opened".
 
 The cash of a fill is what engine/portfolio.py ``_apply`` books: a buy takes qty x price + fee, a
 sell gives qty x price - fee (quote fees); the stored cash is an equity sample's
-(engine/bot.py ``_sample_equity``). Timestamps are relative to the wall clock the CLI audits
-from (the last 24 h by default)."""
+(engine/bot.py ``_sample_equity``). Timestamps are relative to the bot's own clock the CLI audits
+on (its newest equity sample or fill; the last 24 h by default): the crafted newest sample is at
+the crafting time, plus ``ahead_h`` for a sim bot running ahead of the wall clock."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_a_clean_bot_passes_every_check(oxbot: Run, home: Path) -> None:
     assert got["SL/TP triggers"]["figure"] == "1 triggers"
     assert got["capital drift"]["figure"] == "0 USDT"
     assert got["cycles"]["figure"] == "12 cycles (need 10)"
-    assert got["max holding time"]["figure"] == "longest 2h 00m (limit 4h 00m)"
+    assert got["max holding time"]["figure"] == "longest 2h 00m (limit 4h 00m + 1 candle)"
 
 
 def _fails_alone(oxbot: Run, home: Path, craft: Craft, check: str, figure: str) -> None:
@@ -78,12 +79,51 @@ def test_a_stored_cash_off_by_a_cent_fails_on_drift(oxbot: Run, home: Path) -> N
 def test_a_trip_held_beyond_the_limit_fails_the_holding_time(oxbot: Run, home: Path) -> None:
     # 4 h limit + one 1 h candle allowed; held 6 h
     craft = Craft(name="held", hold_h=6)
-    _fails_alone(oxbot, home, craft, "max holding time", "longest 6h 00m (limit 4h 00m)")
+    _fails_alone(oxbot, home, craft, "max holding time", "longest 6h 00m (limit 4h 00m + 1 candle)")
 
 
 def test_a_position_still_open_beyond_the_limit_fails(oxbot: Run, home: Path) -> None:
     craft = Craft(name="stuck", open_for_h=7)
-    _fails_alone(oxbot, home, craft, "max holding time", "longest 7h 00m (limit 4h 00m)")
+    _fails_alone(oxbot, home, craft, "max holding time", "longest 7h 00m (limit 4h 00m + 1 candle)")
+
+
+def test_a_position_held_on_a_sim_clock_ahead_of_the_wall_clock_is_judged_on_it(
+    oxbot: Run, home: Path
+) -> None:
+    # adv14 A2: a sim bot 18 h ahead, its position opened 7 h before its newest sample (still
+    # after wall-now): measured on the wall clock its age was negative and it passed
+    craft = Craft(name="ahead", open_for_h=7, ahead_h=18)
+    _fails_alone(oxbot, home, craft, "max holding time", "longest 7h 00m (limit 4h 00m + 1 candle)")
+
+
+def test_the_hours_window_is_cut_on_the_bots_own_clock(oxbot: Run, home: Path) -> None:
+    # 12 hourly samples, the newest 30 h ahead of the wall clock: a 3 h window on the bot's clock
+    # holds 4 of them (cut on the wall clock, all 12 were counted); the trip is 19-17 h back
+    db = crafted(home, Craft(name="sim", ahead_h=30, max_hold_s=None))
+    code, out, err = oxbot("--db", db, "audit", "sim", "--hours", "3", "--json")
+    assert code == 1, out + err
+    assert checks(out, "sim")["cycles"]["figure"] == "4 cycles (need 10)"
+    code, out, _ = oxbot("--db", db, "audit", "sim", "--json")
+    assert code == 0 and checks(out, "sim")["cycles"]["figure"] == "12 cycles (need 10)"
+
+
+def test_a_tampered_position_quantity_fails_the_ledger_check(oxbot: Run, home: Path) -> None:
+    # adv14 A1: the stored open position doubled (1 BTC bought, 2 stored); the cash is right
+    craft = Craft(name="doubled", open_for_h=1, stored_qty=D(2))
+    _fails_alone(oxbot, home, craft, "capital drift", "0 USDT; BTC/USDT qty stored 2 vs fills 1")
+
+
+def test_a_tampered_average_entry_fails_the_ledger_check(oxbot: Run, home: Path) -> None:
+    craft = Craft(name="repriced", open_for_h=1, stored_entry=D(90))
+    figure = "0 USDT; BTC/USDT avg entry stored 90 vs fills 100"
+    _fails_alone(oxbot, home, craft, "capital drift", figure)
+
+
+def test_an_open_position_passes_the_ledger_check(oxbot: Run, home: Path) -> None:
+    db = crafted(home, Craft(name="holding", open_for_h=1))
+    code, out, err = oxbot("--db", db, "audit", "holding", "--json")
+    assert code == 0, out + err
+    assert checks(out, "holding")["capital drift"]["figure"] == "0 USDT"
 
 
 def test_too_few_cycles_fail(oxbot: Run, home: Path) -> None:

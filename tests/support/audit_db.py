@@ -1,5 +1,6 @@
 """A database crafted with the real Store API for the audit (app/audit.py): one bot's ledger per
-``Craft``, timestamps relative to the wall clock. Used by tests/cli/test_cli_audit.py and
+``Craft``, timestamps relative to the wall clock (plus ``ahead_h``): the newest equity sample is
+at the crafting time. Used by tests/cli/test_cli_audit.py and
 tests/tui/test_tui_audit.py.
 
 The cash of a fill is what engine/portfolio.py ``_apply`` books: a buy takes qty x price + fee, a
@@ -50,6 +51,9 @@ class Craft:
     cash_error: Decimal = D(0)
     decision_error: str = ""
     open_for_h: int | None = None  # a position still open, bought this many hours ago
+    stored_qty: Decimal | None = None  # that position's stored quantity, when not the fills'
+    stored_entry: Decimal | None = None  # its stored average entry, when not the fills'
+    ahead_h: int = 0  # every time this many hours after the wall clock (a sim running ahead)
     fills: list[Fill] = field(default_factory=list)
 
     def config(self) -> BotConfig:
@@ -58,11 +62,11 @@ class Craft:
 
 
 async def _write(path: Path, crafts: list[Craft]) -> None:
-    now = now_ms()
-    base = now - 20 * H
     store = await Store.open(path)
     try:
         for c in crafts:
+            now = now_ms() + c.ahead_h * H  # the bot's own clock: its newest sample is ``now``
+            base = now - 20 * H
             await store.add_bots([c.config()], c.status)
             cash = c.config().capital
             if c.trade:
@@ -119,11 +123,12 @@ async def _write(path: Path, crafts: list[Craft]) -> None:
                 order = Order(
                     f.client_order_id, c.name, SYM, Side.BUY, D(1), f.reason, OrderStatus.FILLED, ts
                 )
-                pos = Position(SYM, D(1), D(100), None, None, ts)
+                qty, entry = c.stored_qty or D(1), c.stored_entry or D(100)
+                pos = Position(SYM, qty, entry, None, None, ts)
                 await store.record_cycle(c.name, orders=[order], fills=[f], positions={SYM: pos})
                 cash -= D("100.1")
             points = [
-                EquityPoint(c.name, now - (c.cycles - i) * H + 60_000, cash, cash + c.cash_error)
+                EquityPoint(c.name, now - (c.cycles - 1 - i) * H, cash, cash + c.cash_error)
                 for i in range(c.cycles)
             ]
             record = DecisionRecord(c.name, base + 2 * H, "rule", "BTC/USDT:hold")
