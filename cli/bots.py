@@ -336,7 +336,9 @@ def _sent(path: Path, command: Any) -> str:
     ok, message = _send(path, command)
     if not ok:
         if message.startswith("the engine did not answer"):
-            raise OxbotError(message + "; check its log, then `oxbot status`")
+            from oxbot.cli.control import LATE  # noqa: PLC0415
+
+            raise OxbotError(f"{message}; {LATE}")
         raise ConfigError(message)
     return message
 

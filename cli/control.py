@@ -120,13 +120,17 @@ def send_collecting(path: Any, command: Any, bot: str | None, timeout: float = 3
     try:
         client.submit(command)
         if not done.wait(timeout):
-            raise OxbotError(
-                f"the engine did not answer within {timeout:.0f} s; check its log, "
-                "then `oxbot status`"
-            )
+            raise OxbotError(f"the engine did not answer within {timeout:.0f} s; {LATE}")
     finally:
         client.stop()
     return result[0].ok, result[0].message, fills
+
+
+# What a command the engine has not answered in time may still do (it was sent).
+LATE = (
+    "the command was sent and may still be carried out when the engine catches up: check "
+    "`oxbot status` and the engine's log before sending it again"
+)
 
 
 def fill_line(f: Any) -> str:
@@ -315,6 +319,9 @@ def _edit(args: argparse.Namespace) -> int:
     cfg, status = _stored(args, args.name)
     new = edited_config(cfg, args.param)
     changed = ", ".join(f"{k}={v}" for k, v in sorted(new.params.items()) if cfg.params.get(k) != v)
+    if new == cfg:  # nothing to send: the bot is not restarted for it
+        print(f"{args.name}: no change")
+        return 0
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is not None:
         _unchanged_since_read(remote, cfg)

@@ -95,6 +95,10 @@ def test_control_commands_through_a_running_engine(home, fast_bots) -> None:
     exported = {b["name"]: b for b in _json(home, "bots", "export")}
     assert exported["e-sma"]["params"] == {"fast": 3, "slow": 5}
     assert _bots(home, "bots", "list", "--json")["e-sma"]["status"] == "running"
+    # the same value again changes nothing: nothing is sent, so the bot is not restarted
+    # (the engine's answer would have said "bot e-sma updated")
+    r = home.cli("bots", "edit", "e-sma", "--param", "fast=3")
+    assert (r.returncode, r.stdout) == (0, "e-sma: no change\n"), r.stderr
 
     # flatten: wait for e-wide to hold a position, pause it so it stays open, then close it
     def holding() -> bool:
