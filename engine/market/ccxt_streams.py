@@ -275,6 +275,8 @@ class ExchangeStreams:
         if before and feed:  # a switch: the log and a notice say it
             level = "info" if feed == "ws" else "warning"
             self.notice(level, f"{exchange} market data: {before} -> {feed}")
+        elif feed.startswith("rest (ws down"):  # a websocket that never worked: said too
+            self.notice("warning", f"{exchange} market data: {feed}")
         else:  # the first word, or no stream of it runs any more
             log.info("%s market data: %s", exchange, feed or "no stream")
 
