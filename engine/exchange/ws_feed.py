@@ -221,6 +221,24 @@ class WsCandles:
             why = reason_of(e)
             log.info("%s %s: could not unsubscribe (%s)", self.symbol, self.timeframe, why)
 
+    def forget(self, ts: int) -> None:
+        """Take a dropped candle out of ccxt.pro's cache. Its watch answers with the last N
+        rows by position, N the open times updated since (ccxt/async_support/base/ws/cache.py
+        ``ArrayCacheByTimestamp.getLimit``, binance ``watch_ohlcv_for_symbols``
+        ``filter_by_since_limit(..., tail=True)``): a garbage row left after the candle in
+        progress would be handed out in place of each of its updates."""
+        ohlcvs = getattr(self.exchange, "ohlcvs", None)
+        cache = (
+            ohlcvs.get(self.symbol, {}).get(self.timeframe) if isinstance(ohlcvs, dict) else None
+        )
+        hashmap, rows = getattr(cache, "hashmap", None), getattr(cache, "_deque", None)
+        if not isinstance(hashmap, dict) or ts not in hashmap or rows is None:
+            return
+        row = hashmap.pop(ts)
+        kept = [r for r in rows if r is not row]
+        rows.clear()
+        rows.extend(kept)
+
     def _forget_subscription(self) -> None:
         """After an error reply ccxt keeps the refused subscription in ``client.subscriptions``
         (ccxt/pro/binance.py ``handle_ws_error`` deletes it only when it names a

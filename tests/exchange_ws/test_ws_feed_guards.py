@@ -10,6 +10,7 @@ Binance REST exchange of tests/exchange (the REST fallback and catch-up):
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,100 @@ async def test_an_error_reply_to_subscribe_is_a_websocket_failure_then_rest(
     await wait_for(ws.subscribed.is_set, 10, "an accepted subscription")
     await ws.kline("BTCUSDT", "1m", LAST_OPEN + TF_MS, "100", "101", "99", "100.9")
     await wait_for(lambda: streams.feed_of("binance") == "ws", 5, "the websocket feed again")
+
+
+async def _streaming(streams: Any, ws: Any, bot: Any, price: str = "100.5") -> None:
+    streams.subscribe(bot, KEY, frozenset(), bars=20)
+    await wait_for(ws.subscribed.is_set, 10, "the SUBSCRIBE of ccxt.pro")
+    await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", price)
+    await wait_for(lambda: float(price) in bot.ticks(), 5, "the first websocket price")
+
+
+async def _refused(streams: Any, kind: str, n: int) -> None:
+    """Wait until the feed dropped ``n`` of ``kind`` (ccxt.pro hands the latest state of a
+    candle to the next watch: updates sent at once would replace one another unread)."""
+    feed = streams._streams[KEY].feed
+    await wait_for(lambda: feed.garbage.get(kind, 0) >= n, 5, f"{n} dropped: {kind}")
+
+
+def _dropped_logged(caplog: Any, kind: str) -> int:
+    return sum(1 for r in caplog.records if f"dropped {kind}" in r.getMessage())
+
+
+async def test_klines_from_the_future_or_off_the_timeframe_are_dropped_and_bars_go_on(
+    make_streams: Any, ws: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="oxbot")
+    streams, bot = make_streams(), Reader("bot")
+    await _streaming(streams, ws, bot)
+    t = LAST_OPEN
+    # adv14 W2: an open time in microseconds (x1000: the year ~55,000), twice (the kline's
+    # "t", ms, Binance spot "WebSocket Streams"; ccxt/pro/binance.py handle_ohlcv reads it)
+    for n in (1, 2):
+        await ws.kline("BTCUSDT", "1m", (t + TF_MS) * 1000, "101", "101", "101", "101")
+        await _refused(streams, "candle from the future", n)
+    # one at a time, as Binance sends them (every 2 s): ccxt.pro's cache answers a watch with
+    # the last N rows by position (cache.py ArrayCacheByTimestamp.getLimit), and the garbage
+    # row stays in it, so updates read together could skip one
+    for when, close, closed in ((t, "100.75", True), (t + TF_MS, "102", True)):
+        await ws.kline("BTCUSDT", "1m", when, "100.75", "103", "99", close, closed=closed)
+        await wait_for(lambda c=float(close): c in bot.ticks(), 5, f"the price {close}")
+    await ws.kline("BTCUSDT", "1m", t + 2 * TF_MS, "102", "103", "102", "103")
+    await wait_for(lambda: len(bot.bars()) == 2, 5, "two bars after the garbage")
+    assert [(b.ts, b.close) for b in bot.bars()] == [(t, 100.75), (t + TF_MS, 102.0)]
+    await wait_for(lambda: 103.0 in bot.ticks(), 5, "the price after them")
+    assert 101.0 not in bot.ticks()  # the garbage's closes never came
+    feed = streams._streams[KEY].feed
+    assert feed._exchange_ms < (t + 3 * TF_MS)  # the year 55,000 never became "now"
+    # noted once each in the log, counted after
+    assert _dropped_logged(caplog, "candle from the future") == 1
+    assert feed.garbage["candle from the future"] == 2
+
+
+async def test_absurd_prices_on_the_websocket_never_reach_a_bot(
+    make_streams: Any, ws: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="oxbot")
+    streams, bot = make_streams(), Reader("bot")
+    await _streaming(streams, ws, bot)
+    t = LAST_OPEN
+    # adv14 W3: closes of 1e12, 1e-9 and 1e300 between closes near 100 (ccxt parses the
+    # strings to floats: all finite and positive, candle_of let them through)
+    await ws.kline("BTCUSDT", "1m", t, "100", "1e12", "99", "1e12")
+    await _refused(streams, "absurd price", 1)
+    await ws.kline("BTCUSDT", "1m", t, "100", "1e12", "1e-9", "1e-9")
+    await _refused(streams, "absurd price", 2)
+    await ws.kline("BTCUSDT", "1m", t + TF_MS, "100", "1e300", "1", "1e300")
+    await _refused(streams, "absurd price", 3)
+    await ws.kline("BTCUSDT", "1m", t, "100", "101", "99", "100.75", closed=True)
+    await ws.kline("BTCUSDT", "1m", t + TF_MS, "100.75", "102", "100", "101")
+    await ws.kline("BTCUSDT", "1m", t + 2 * TF_MS, "101", "102", "100", "101.5")
+    await wait_for(lambda: len(bot.bars()) == 2, 5, "two bars")
+    assert [(b.ts, b.high, b.low, b.close) for b in bot.bars()] == [
+        (t, 101.0, 99.0, 100.75),
+        (t + TF_MS, 102.0, 100.0, 101.0),
+    ]
+    assert all(50 < p < 200 for p in bot.ticks())
+    window = streams._streams[KEY].ohlcv
+    assert float(window.max()) < 1e6 and float(window[:, :4].min()) > 1  # prices, not volume
+    assert _dropped_logged(caplog, "absurd price") == 1
+
+
+async def test_a_price_level_that_stays_is_taken_after_three_candles(
+    make_streams: Any, ws: Any, rest: Any
+) -> None:
+    streams, bot = make_streams(), Reader("bot")
+    await _streaming(streams, ws, bot)
+    t = LAST_OPEN
+    # a redenomination (x1000) is refused for two candles, and taken at the third one
+    for i in (1, 2):
+        await ws.kline("BTCUSDT", "1m", t + i * TF_MS, "100500", "100600", "100400", "100550")
+        await _refused(streams, "absurd price", i)
+    await ws.kline("BTCUSDT", "1m", t + 3 * TF_MS, "100500", "100600", "100400", "100550")
+    await wait_for(lambda: 100550.0 in bot.ticks(), 5, "the new level")
+    await ws.kline("BTCUSDT", "1m", t + 4 * TF_MS, "100550", "100600", "100400", "100560")
+    await wait_for(lambda: len(bot.bars()) == 2, 5, "two bars")
+    # LAST_OPEN from REST (the jump to +3 fetched it: feed.py _catch_up), checked against the
+    # level before; the first candle of the new level, closed when +4 started
+    rest_close = float(rest.klines[-1][4])
+    assert [(b.ts, b.close) for b in bot.bars()] == [(t, rest_close), (t + 3 * TF_MS, 100550.0)]
