@@ -156,3 +156,120 @@ async def test_a_price_level_that_stays_is_taken_after_three_candles(
     # level before; the first candle of the new level, closed when +4 started
     rest_close = float(rest.klines[-1][4])
     assert [(b.ts, b.close) for b in bot.bars()] == [(t, rest_close), (t + 3 * TF_MS, 100550.0)]
+
+
+def _rest_row(ts: int, close: str) -> list[Any]:
+    """A kline of the REST fake (GET /api/v3/klines rows: open time, o, h, l, c, volume)."""
+    return [ts, "100.00", f"{float(close) + 1:.2f}", "99.00", close, "5.0"]
+
+
+async def test_a_redial_fetches_the_missed_candles_and_the_one_in_progress_by_rest(
+    make_streams: Any, ws: Any, rest: Any
+) -> None:
+    streams, bot = make_streams(), Reader("bot")
+    await _streaming(streams, ws, bot)  # LAST_OPEN in progress at 100.5 when the drop comes
+    t = LAST_OPEN
+    # adv14 W4: the connection drops; the redial's first kline is 3 steps later. The REST
+    # fake knows LAST_OPEN's final close (fake_binance klines) and the two after it
+    rest.klines[-1] = _rest_row(t, "100.80")
+    rest.klines += [_rest_row(t + TF_MS, "101.10"), _rest_row(t + 2 * TF_MS, "101.20")]
+    await ws.drop()
+    await wait_for(ws.subscribed.is_set, 10, "the resubscription after the redial")
+    await ws.kline("BTCUSDT", "1m", t + 3 * TF_MS, "101.2", "102", "101", "101.5")
+    await wait_for(lambda: len(bot.bars()) == 3, 5, "the three candles from REST")
+    assert [(b.ts, b.close) for b in bot.bars()] == [
+        (t, 100.8),  # not 100.5, its last update before the drop
+        (t + TF_MS, 101.1),
+        (t + 2 * TF_MS, 101.2),
+    ]
+    await ws.kline("BTCUSDT", "1m", t + 4 * TF_MS, "101.5", "102", "101", "101.75")
+    await wait_for(lambda: len(bot.bars()) == 4, 5, "the websocket's bar")
+    assert [b.ts for b in bot.bars()] == [t + i * TF_MS for i in range(4)]
+
+
+async def test_a_jump_inside_one_connection_fetches_the_missed_candles_by_rest(
+    make_streams: Any, ws: Any, rest: Any
+) -> None:
+    streams, bot = make_streams(), Reader("bot")
+    await _streaming(streams, ws, bot)
+    t = LAST_OPEN
+    rest.klines[-1] = _rest_row(t, "100.60")
+    rest.klines += [_rest_row(t + i * TF_MS, f"10{i}.40") for i in range(1, 5)]
+    # adv14 W4 "gap": klines +0, +1, then +5 (2..4 never sent)
+    await ws.kline("BTCUSDT", "1m", t + TF_MS, "100.6", "102", "100", "101")
+    await wait_for(lambda: len(bot.bars()) == 1, 5, "the first bar")
+    await ws.kline("BTCUSDT", "1m", t + 5 * TF_MS, "104", "106", "104", "105")
+    await wait_for(lambda: len(bot.bars()) == 5, 5, "the missed candles from REST")
+    assert [b.ts for b in bot.bars()] == [t + i * TF_MS for i in range(5)]
+    # +1 was in progress when +5 came: its close is REST's, not its last update's (101)
+    assert [b.close for b in bot.bars()[1:]] == [101.4, 102.4, 103.4, 104.4]
+    assert bot.bars()[0].close == 100.5  # +0 was closed by the websocket: +1 came next
+    assert streams.feed_of("binance") == "ws"
+
+
+async def test_garbage_rest_rows_and_prices_are_dropped_like_websocket_ones(
+    make_streams: Any, ws: Any, rest: Any
+) -> None:
+    from decimal import Decimal
+
+    # adv14 W6: REST klines with a null price (ccxt's binance parse_ohlcv: safe_number gives
+    # None for a field it cannot read), a zero one, a 1e300 one, one off the minute grid;
+    # before, the null killed the stream task and the others reached the window
+    good, null = rest.klines[-6][0], rest.klines[-5][0]
+    rest.klines[-5] = [rest.klines[-5][0], None, None, None, None, None]
+    rest.klines[-4] = [rest.klines[-4][0], "0", "0", "0", "0", "1"]
+    rest.klines[-3] = [rest.klines[-3][0], "1e300", "1e300", "1e300", "1e300", "1"]
+    rest.klines.insert(-2, [rest.klines[-2][0] - 30_000, "100", "100", "100", "100", "1"])
+    streams, bot = make_streams(ws_retry_s=0.2), Reader("bot")
+    await _streaming(streams, ws, bot)
+    stream = streams._streams[KEY]
+    assert stream.warmed
+    prices = stream.ohlcv[:, :4]
+    assert float(prices.min()) > 50 and float(prices.max()) < 200
+    held = {int(x) for x in stream.ts}
+    assert good in held and null not in held  # the null row
+    assert all(ts % TF_MS == LAST_OPEN % TF_MS for ts in held)  # the off-grid one is not
+    garbage = stream.feed.garbage
+    assert garbage["malformed candle row"] == 2  # the null and the zero (candle_of)
+    assert garbage["absurd price"] == 1 and garbage["candle off the timeframe"] == 1
+    # the REST path after a fallback: a ticker of 1e12 is no price (fake_binance _ticker)
+    ws.refuse = 1000
+    await ws.drop()
+    await wait_for(
+        lambda: streams.feed_of("binance").startswith("rest (ws down: "), 10, "the REST fallback"
+    )
+    await wait_for(lambda: 100.0 in bot.ticks(), 5, "the REST price")
+    rest.price = Decimal("1e12")
+    await wait_for(lambda: garbage.get("absurd price", 0) >= 2, 5, "the 1e12 ticker refused")
+    assert all(p < 200 for p in bot.ticks())
+    assert not any("market data stopped" in n for n in _notices(streams))
+
+
+async def test_any_failure_of_a_stream_is_told_and_the_stream_starts_again(
+    make_streams: Any, ws: Any
+) -> None:
+    import asyncio
+
+    # adv14 W6: an exception nobody expected in a stream's task (here a reader's full inbox:
+    # asyncio.Queue(maxsize=1).put_nowait raises QueueFull) ended the task without a word
+    streams, bot = make_streams(), Reader("bot")
+    bot.inbox = asyncio.Queue(maxsize=1)
+    streams.subscribe(bot, KEY, frozenset(), bars=20)
+    await wait_for(ws.subscribed.is_set, 10, "the SUBSCRIBE of ccxt.pro")
+    await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", "100.5")
+    await wait_for(
+        lambda: any("market data stopped: QueueFull" in n for n in _notices(streams)),
+        5,
+        "the notice",
+    )
+    told = next(n for n in _notices(streams) if "market data stopped" in n)
+    assert "(bots: bot); trying again in " in told
+
+    bot.inbox = asyncio.Queue()  # the reader keeps up again (the stream reads it per item)
+
+    async def more() -> None:  # the stream server goes on
+        await ws.kline("BTCUSDT", "1m", LAST_OPEN, "100", "101", "99", "100.75")
+        await asyncio.sleep(0.02)
+
+    await wait_for(lambda: 100.75 in bot.ticks(), 10, "prices again", pause=more)
+    assert not streams._streams[KEY].task.done()
