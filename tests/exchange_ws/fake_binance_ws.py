@@ -24,7 +24,8 @@ What it speaks, and where that was read:
   ``handle_ws_error`` reads, which rejects the subscription's future with the error).
 
 Faults: ``refuse`` (the next N handshakes get HTTP 503), ``reject`` (the next N SUBSCRIBEs get
-the error reply above instead of ``{"result": null}``), ``drop()`` (the server closes every
+the error reply above instead of ``{"result": null}``), ``mute_unsubscribe`` (UNSUBSCRIBEs get
+no answer), ``drop()`` (the server closes every
 socket), ``silent`` (subscriptions are acknowledged but no frame follows: a stall),
 ``send_raw`` (any text: garbage).
 """
@@ -45,6 +46,7 @@ class FakeBinanceWs:
         self.connections = 0  # accepted websocket connections
         self.refuse = 0  # how many upcoming handshakes to refuse (HTTP 503)
         self.reject = 0  # how many upcoming SUBSCRIBEs to answer with an error
+        self.mute_unsubscribe = False  # UNSUBSCRIBEs are not answered
         self.requests: list[dict[str, Any]] = []  # every JSON request a client sent
         self.errors: list[str] = []  # requests Binance would refuse: a client bug
         self._streams: dict[web.WebSocketResponse, set[str]] = {}
@@ -99,6 +101,8 @@ class FakeBinanceWs:
             )
             if not ok:
                 self.errors.append(f"not a (UN)SUBSCRIBE Binance accepts: {req!r}")
+                continue
+            if req["method"] == "UNSUBSCRIBE" and self.mute_unsubscribe:
                 continue
             if req["method"] == "SUBSCRIBE" and self.reject > 0:
                 self.reject -= 1

@@ -79,7 +79,7 @@ def _dropped_logged(caplog: Any, kind: str) -> int:
     return sum(1 for r in caplog.records if f"dropped {kind}" in r.getMessage())
 
 
-async def test_klines_from_the_future_or_off_the_timeframe_are_dropped_and_bars_go_on(
+async def test_klines_from_the_future_are_dropped_and_bars_go_on(
     make_streams: Any, ws: Any, caplog: Any
 ) -> None:
     caplog.set_level(logging.INFO, logger="oxbot")
@@ -273,3 +273,15 @@ async def test_any_failure_of_a_stream_is_told_and_the_stream_starts_again(
 
     await wait_for(lambda: 100.75 in bot.ticks(), 10, "prices again", pause=more)
     assert not streams._streams[KEY].task.done()
+
+
+async def test_an_unsubscribe_without_an_answer_says_timed_out(
+    make_streams: Any, ws: Any, caplog: Any
+) -> None:
+    caplog.set_level(logging.INFO, logger="oxbot")
+    streams, bot = make_streams(), Reader("bot")
+    await _streaming(streams, ws, bot)
+    ws.mute_unsubscribe = True  # ccxt's un_watch_ohlcv waits for the reply, asyncio times out
+    await streams._streams[KEY].feed.ws.unwatch(timeout_s=0.2)
+    said = [r.getMessage() for r in caplog.records if "could not unsubscribe" in r.getMessage()]
+    assert said == ["BTC/USDT 1m: could not unsubscribe (timed out)"]  # adv14 W5: was "()"
