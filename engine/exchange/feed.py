@@ -5,6 +5,11 @@ fetched (the still-open one is dropped). Websocket (``ws``, engine/exchange/ws_f
 ccxt.pro's ``watch_ohlcv`` with reconnect and backoff, REST polling while it is down, back to
 it when it answers again. A last-good price is kept when the exchange is unreachable and
 marked stale past ``stale_after_s``.
+
+Both paths drop what cannot be a candle or a price (noted once in the log, then counted in
+``garbage``): rows ``candle_of`` refuses, open times off the stream's grid or ahead of the
+clock, prices off the last one by more than ``PRICE_FACTOR``. A hole on the websocket (a jump,
+a redial) is filled by REST.
 """
 
 from __future__ import annotations
