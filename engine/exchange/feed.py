@@ -5,13 +5,21 @@ fetched (the still-open one is dropped). Websocket (``ws``, engine/exchange/ws_f
 ccxt.pro's ``watch_ohlcv`` with reconnect and backoff, REST polling while it is down, back to
 it when it answers again. A last-good price is kept when the exchange is unreachable and
 marked stale past ``stale_after_s``.
+
+Both paths drop what cannot be a candle or a price (noted once in the log, then counted in
+``garbage``): rows ``candle_of`` refuses, open times off the stream's grid or ahead of the
+clock, prices off the last one by more than ``PRICE_FACTOR``. A hole on the websocket (a jump,
+a redial) is filled by REST.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+import math
+import statistics
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +28,20 @@ from oxbot.engine.errors import TemporaryError
 from oxbot.engine.models import Candle, timeframe_seconds
 
 from .clients import ExchangeClients
-from .ws_feed import WsCandles, WsDown
+from .ws_feed import WsCandles, WsDown, candle_of
 
 log = logging.getLogger(__name__)
+
+# A price more than PRICE_FACTOR times the previous one (or less than its 1/PRICE_FACTOR) in one
+# candle is refused as garbage. Why x10: an exchange cannot print it. Binance refuses an order
+# priced outside [multiplierDown, multiplierUp] x the 5-minute average price (its
+# PERCENT_PRICE_BY_SIDE filter; BTCUSDT: 0.2 and 5, GET /api/v3/exchangeInfo), so a real trade,
+# hence a real candle, stays within x5 / x0.2 of the price minutes before it; x10 leaves room
+# for a thin market, and still stops the 1e12 / 1e-9 / 1e300 of a broken frame (adv14 W3).
+PRICE_FACTOR = 10.0
+# Unless the level really moved: this many candles in a row, all refused and each within the
+# factor of the one before, make the new level the reference (noted in the log).
+REBASE_AFTER = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,10 @@ class CcxtFeed:
         self.ws, self.ws_off, self.ws_retry_s = ws if use_stream else None, ws_off, ws_retry_s
         self.on_feed = on_feed
         self.feed = ""
+        self._ref: float | None = None  # the price the next one is checked against
+        self._grid: int | None = None  # an open time taken: candles are whole steps from it
+        self._refused: dict[int, float] = {}  # candles refused in a row (a level that moved?)
+        self.garbage: dict[str, int] = {}  # candles/prices dropped, by kind (noted once each)
 
     @property
     def is_stale(self) -> bool:
@@ -84,23 +107,101 @@ class CcxtFeed:
         (a local clock running behind the exchange's must not hold closed candles back)."""
         return max(self.clock.now_ms(), self._exchange_ms)
 
+    # ------------------------------------------------------------------ garbage
+
+    def _note(self, kind: str, what: str) -> None:
+        """A dropped candle or price: the log says the first of each kind, the rest are counted
+        (``garbage``)."""
+        self.garbage[kind] = self.garbage.get(kind, 0) + 1
+        if self.garbage[kind] == 1:
+            log.warning(
+                "%s %s: dropped %s (%s); more of these are only counted",
+                self.symbol,
+                self.timeframe,
+                kind,
+                what,
+            )
+
+    def _timely(self, c: Candle) -> bool:
+        """False (noted) for an open time that cannot be a candle of this stream: off the
+        stream's grid (a whole number of timeframes from the candles already taken: Binance
+        opens them on the UTC grid, OKX its 6h and 1d ones at Hong Kong midnight, ccxt okx.py
+        timeframes '6H', '1D'; the grid is what the exchange showed), or ahead of the clock by
+        more than a candle (ours or the wall's, whichever is later). A real next candle is
+        never further ahead than the clock, so this also bounds a jump after the last one."""
+        if self._grid is not None and (c.ts - self._grid) % self.tf_ms:
+            self._note("candle off the timeframe", f"open time {c.ts}")
+            return False
+        clock = self._latest_ms()
+        if c.ts > clock + self.tf_ms:
+            self._note("candle from the future", f"open time {c.ts}, clock {clock}")
+            return False
+        return True
+
+    def _latest_ms(self) -> int:
+        """The later of our clock and the wall clock (never the exchange's own word)."""
+        return max(self.clock.now_ms(), int(time.time() * 1000))
+
+    def _priced(self, c: Candle) -> bool:
+        """False (noted) when a price of ``c`` is off the reference (the last price taken) by
+        more than ``PRICE_FACTOR``; else ``c.close`` becomes the reference."""
+        ref = self._ref
+        if ref is None or _near(c, ref):
+            self._refused.clear()
+            self._ref = c.close
+            return True
+        run = self._refused
+        last = run[max(run)] if run else None
+        if last is not None and not _near(c, last):
+            run.clear()
+        run[c.ts] = c.close
+        if len(run) >= REBASE_AFTER:  # the same new level for several candles: real
+            log.warning(
+                "%s %s: the price moved from %s to %s and stayed for %d candles: taken",
+                self.symbol,
+                self.timeframe,
+                ref,
+                c.close,
+                len(run),
+            )
+            run.clear()
+            self._ref = c.close
+            return True
+        self._note("absurd price", f"close {c.close} after {ref}")
+        return False
+
+    def _candles(self, rows: Iterable[Any]) -> list[Candle]:
+        """REST rows as candles, oldest first, one per open time: the same ``candle_of``
+        check as the websocket's rows (a None, 0 or NaN price is no candle) and ``_timely``."""
+        parsed = []
+        for r in rows or ():
+            c = candle_of(r)
+            if c is None:
+                self._note("malformed candle row", repr(r)[:80])
+            else:
+                parsed.append(c)
+        if self._grid is None:  # the first rows: the newest one not from the future
+            now = self._latest_ms() + self.tf_ms
+            self._grid = max((c.ts for c in parsed if c.ts <= now), default=None)
+        out = {c.ts: c for c in parsed if self._timely(c)}
+        return [out[ts] for ts in sorted(out)]
+
     def _closed(self, rows: list[list[Any]]) -> list[Candle]:
-        newest = max((int(r[0]) for r in rows), default=0)
+        candles = self._candles(rows)
+        newest = candles[-1].ts if candles else 0
         # The exchange lists the candle in progress last: it has started, so the ones before
         # it have closed, whatever our clock says.
         self._exchange_ms = max(self._exchange_ms, newest)
         now = self.now_ms()
-        out = []
-        for r in rows:
-            ts = int(r[0])
-            if ts + self.tf_ms > now and ts >= newest:
-                continue  # still open
-            if self._last_candle_ts is not None and ts <= self._last_candle_ts:
-                continue
-            out.append(
-                Candle(ts, float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5] or 0))
-            )
-        out.sort(key=lambda c: c.ts)
+        fresh = [
+            c
+            for c in candles
+            if not (c.ts + self.tf_ms > now and c.ts >= newest)  # still open
+            and (self._last_candle_ts is None or c.ts > self._last_candle_ts)
+        ]
+        if self._ref is None and fresh:  # the first prices: checked against their median
+            self._ref = statistics.median(c.close for c in fresh)
+        out = [c for c in fresh if self._priced(c)]
         if out:
             self._last_candle_ts = out[-1].ts
             self._ok(out[-1].close)
@@ -144,13 +245,14 @@ class CcxtFeed:
                 self._page(since, want),
                 f"fetch older {self.timeframe} candles {self.symbol}",
             )
-            got = {
-                int(r[0]): Candle(
-                    int(r[0]), float(r[1]), float(r[2]), float(r[3]), float(r[4]), float(r[5] or 0)
-                )
-                for r in rows
-                if since <= int(r[0]) < first_ts
-            }
+            candles = [c for c in self._candles(rows) if since <= c.ts < first_ts]
+            if candles:  # older prices: checked against their own median
+                ref = statistics.median(c.close for c in candles)
+                sane = [c for c in candles if _near(c, ref)]
+                for _ in range(len(candles) - len(sane)):
+                    self._note("absurd price", f"an older candle off its neighbours' {ref}")
+                candles = sane
+            got = {c.ts: c for c in candles}
             if not got:
                 return []
             if max(got) + self.tf_ms >= first_ts or len(got) >= want:
@@ -185,13 +287,22 @@ class CcxtFeed:
         except TemporaryError as e:
             self.last_error = str(e)
             return []
-        price = t.get("last") or t.get("close")
+        price = _number(t.get("last") or t.get("close"))
         if price is None:
+            self._note("ticker without a price", repr(t.get("last"))[:40])
             return []
-        if isinstance(t.get("timestamp"), int):
-            self._exchange_ms = max(self._exchange_ms, t["timestamp"])
-        self._ok(float(price))
-        return [Tick(int(t.get("timestamp") or self.clock.now_ms()), float(price))]
+        ts = t.get("timestamp")
+        ts = ts if isinstance(ts, int) and not isinstance(ts, bool) and ts > 0 else None
+        tick = Candle(ts or self.clock.now_ms(), price, price, price, price, 0.0)
+        if ts is not None and ts > self._latest_ms() + self.tf_ms:
+            self._note("ticker from the future", f"time {ts}")
+            ts = None  # a time from the future is not the exchange's: ours is used
+        if not self._priced(tick):
+            return []
+        if ts is not None:
+            self._exchange_ms = max(self._exchange_ms, ts)
+        self._ok(price)
+        return [Tick(ts or self.clock.now_ms(), price)]
 
     async def updates(self) -> AsyncIterator[Tick | Candle]:
         """Ticks and closed candles, forever (until cancelled). Permanent errors (a bad
@@ -228,30 +339,50 @@ class CcxtFeed:
                 self.on_feed(label)
 
     async def _ws_items(self, ws: WsCandles, *, probe: bool) -> AsyncIterator[Tick | Candle]:
-        """The websocket's candles: one becomes a closed Candle when a later one starts (the
+        """The websocket's candles: one becomes a closed Candle when the next one starts (the
         exchange lists the candle in progress last, as in ``_closed``); until then each
-        update is a Tick. Updates of candles already handed out are ignored."""
+        update is a Tick. Updates of candles already handed out are ignored, and so are
+        candles that cannot be real (``_timely``) or whose prices are absurd (``_priced``).
+
+        A candle more than one step after the last one, or any new candle after a redial
+        (``ws.reconnects`` moved: the updates of the candle in progress during the drop were
+        missed), makes the closed candles since the last one handed out come from REST
+        (``_catch_up``), the one in progress at the drop included: never closed from its last
+        partial update."""
         if not ws.exchange.markets and self.client.markets:  # loaded once, by REST
             ws.exchange.set_markets(self.client.markets, self.client.currencies)
         ws.on_error = self._ws_error
         current: Candle | None = None
+        dialled = ws.reconnects
         async for rows in ws.rows(probe=probe):
             self._feed("ws")
+            redialled, dialled = ws.reconnects != dialled, ws.reconnects
             for c in sorted(rows, key=lambda r: r.ts):
-                if current is None:
-                    last = self._last_candle_ts
-                    if last is not None and c.ts > last + self.tf_ms:
-                        self._exchange_ms = max(self._exchange_ms, c.ts)  # the ones before closed
-                        for item in await self._catch_up():  # closed while not watched
-                            yield item
-                    current = c
-                elif c.ts > current.ts:
-                    closed, current = current, c
+                if current is not None and c.ts < current.ts:
+                    continue  # an update of a candle already over
+                ref = self._ref  # what the candles missed before ``c`` are checked against
+                if not self._timely(c) or not self._priced(c):
+                    ws.forget(c.ts)
+                    continue
+                if self._grid is None:
+                    self._grid = c.ts
+                if current is not None and c.ts == current.ts:
+                    current, redialled = c, False  # its updates go on: a whole candle again
+                    continue
+                last = self._last_candle_ts if current is None else current.ts - self.tf_ms
+                whole = current is not None and not redialled and c.ts == current.ts + self.tf_ms
+                if whole and current is not None:
+                    closed = current
                     if self._last_candle_ts is None or closed.ts > self._last_candle_ts:
                         self._last_candle_ts = closed.ts
                         yield closed
-                elif c.ts == current.ts:
-                    current = c
+                elif last is not None and (c.ts > last + self.tf_ms or redialled):
+                    self._exchange_ms = max(self._exchange_ms, c.ts)  # the ones before closed
+                    self._ref = ref
+                    for item in await self._catch_up():  # closed while not watched whole
+                        yield item
+                    self._ref = c.close
+                current, redialled = c, False
             if current is not None:
                 self._exchange_ms = max(self._exchange_ms, current.ts)
                 self._ok(current.close)
@@ -274,3 +405,22 @@ class CcxtFeed:
             log.warning("%s: cannot fetch the candles missed meanwhile (%s)", self.symbol, e)
             return []
         return self._closed(rows)
+
+
+def _prices(c: Candle) -> tuple[float, float, float, float]:
+    return (c.open, c.high, c.low, c.close)
+
+
+def _near(c: Candle, ref: float) -> bool:
+    return all(ref / PRICE_FACTOR <= p <= ref * PRICE_FACTOR for p in _prices(c))
+
+
+def _number(x: Any) -> float | None:
+    """A positive finite price, or None."""
+    if isinstance(x, bool):
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return v if math.isfinite(v) and v > 0 else None

@@ -53,6 +53,14 @@ class WsDown(Exception):
         self.reason = reason
 
 
+def reason_of(e: BaseException) -> str:
+    """What went wrong, never empty (a TimeoutError has no text: "timed out")."""
+    text = str(e).strip()
+    if text:
+        return text
+    return "timed out" if isinstance(e, TimeoutError) else type(e).__name__
+
+
 def candle_of(row: Any) -> Candle | None:
     """A ccxt OHLCV row as a Candle, or None when it is not one."""
     try:
@@ -158,10 +166,14 @@ class WsCandles:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # noqa: BLE001 - translated right here
+                # Any failure of the stream is a websocket failure, an error reply of the
+                # stream server too (binance {"error": {...}, "id": N}: ccxt/pro/binance.py
+                # ``handle_ws_error`` rejects the watch with an ExchangeError, not a
+                # NetworkError): retried, then REST. A bad symbol is refused by REST first.
                 err = translate(e, f"watch {self.timeframe} candles {self.symbol}")
+                reason = reason_of(err)
                 if not isinstance(err, TemporaryError):
-                    raise err from e
-                reason = str(err)
+                    self._forget_subscription()
             else:
                 candles = [c for c in map(candle_of, raw or ()) if c is not None]
                 if len(candles) < len(raw or ()):
@@ -206,7 +218,52 @@ class WsCandles:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - nothing depends on it
-            log.info("%s %s: could not unsubscribe (%s)", self.symbol, self.timeframe, e)
+            why = reason_of(e)
+            log.info("%s %s: could not unsubscribe (%s)", self.symbol, self.timeframe, why)
+
+    def forget(self, ts: int) -> None:
+        """Take a dropped candle out of ccxt.pro's cache. Its watch answers with the last N
+        rows by position, N the open times updated since (ccxt/async_support/base/ws/cache.py
+        ``ArrayCacheByTimestamp.getLimit``, binance ``watch_ohlcv_for_symbols``
+        ``filter_by_since_limit(..., tail=True)``): a garbage row left after the candle in
+        progress would be handed out in place of each of its updates."""
+        ohlcvs = getattr(self.exchange, "ohlcvs", None)
+        cache = (
+            ohlcvs.get(self.symbol, {}).get(self.timeframe) if isinstance(ohlcvs, dict) else None
+        )
+        hashmap, rows = getattr(cache, "hashmap", None), getattr(cache, "_deque", None)
+        if not isinstance(hashmap, dict) or ts not in hashmap or rows is None:
+            return
+        row = hashmap.pop(ts)
+        kept = [r for r in rows if r is not row]
+        rows.clear()
+        rows.extend(kept)
+
+    def _forget_subscription(self) -> None:
+        """After an error reply ccxt keeps the refused subscription in ``client.subscriptions``
+        (ccxt/pro/binance.py ``handle_ws_error`` deletes it only when it names a
+        ``subscription``; ``watch_ohlcv_for_symbols`` keys it ``ohlcv::<symbol>::<tf>``), so
+        the next watch would wait on a stream never subscribed: this stream's entries are
+        forgotten and the next watch subscribes again."""
+        names = (self.symbol, self._market_id())
+        interval = str((getattr(self.exchange, "timeframes", None) or {}).get(self.timeframe, ""))
+        ends = tuple(x for x in (self.timeframe, interval) if x)
+        for ws in list((getattr(self.exchange, "clients", None) or {}).values()):
+            subscriptions = getattr(ws, "subscriptions", None)
+            if not isinstance(subscriptions, dict):
+                continue
+            for name in list(subscriptions):
+                if not isinstance(name, str) or not name.endswith(ends):
+                    continue
+                if any(n and n in name for n in names):
+                    del subscriptions[name]
+
+    def _market_id(self) -> str:
+        try:
+            market = self.exchange.market(self.symbol)
+        except Exception:  # noqa: BLE001 - markets not loaded: nothing subscribed either
+            return ""
+        return str(market.get("lowercaseId") or "")
 
     def _drop_silent_connections(self, reason: str, stall_s: float) -> None:
         """A connection silent for ``stall_s`` is dropped the way ccxt drops a failed one
@@ -222,4 +279,12 @@ class WsCandles:
                 ws.on_error(ccxt.NetworkError(reason))
 
 
-__all__ = ["WS_ENV", "WsCandles", "WsDown", "candle_of", "guard", "websockets_enabled"]
+__all__ = [
+    "WS_ENV",
+    "WsCandles",
+    "WsDown",
+    "candle_of",
+    "guard",
+    "reason_of",
+    "websockets_enabled",
+]

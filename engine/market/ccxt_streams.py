@@ -34,7 +34,7 @@ from ..exchange.clients import ExchangeClients, MarketInfo
 from ..exchange.feed import CcxtFeed
 from ..exchange.feed import Tick as FeedTick
 from ..exchange.retry import BreakerState, RetryPolicy
-from ..exchange.ws_feed import WsCandles, websockets_enabled
+from ..exchange.ws_feed import WsCandles, reason_of, websockets_enabled
 from ..messages import (
     Event,
     ExchangeFact,
@@ -275,6 +275,8 @@ class ExchangeStreams:
         if before and feed:  # a switch: the log and a notice say it
             level = "info" if feed == "ws" else "warning"
             self.notice(level, f"{exchange} market data: {before} -> {feed}")
+        elif feed.startswith("rest (ws down"):  # a websocket that never worked: said too
+            self.notice("warning", f"{exchange} market data: {feed}")
         else:  # the first word, or no stream of it runs any more
             log.info("%s market data: %s", exchange, feed or "no stream")
 
@@ -305,13 +307,34 @@ class ExchangeStreams:
     # ------------------------------------------------------------------ one stream
 
     async def _run(self, s: _Stream) -> None:
+        """The stream, until cancelled or a permanent error (a bad symbol). Any other
+        exception (a bug, a reply of a shape nobody expected) ends in the "market data
+        stopped" notice with the reason, and the stream starts again after ``retry_s``,
+        doubling to a minute (never a silent task death)."""
+        delay = self.retry_s
+        while True:
+            try:
+                await self._stream(s)
+                return
+            except asyncio.CancelledError:
+                raise
+            except ExchangeError as e:  # permanent: a bad symbol, keys refused, ...
+                self._fail(s, e)
+                return
+            except Exception as e:  # noqa: BLE001 - told, then tried again
+                log.exception("%s: the stream failed", s.key)
+                self._fail(s, e, f"; trying again in {delay:g}s")
+            await self._sleep(delay)
+            delay = min(max(delay, 0.001) * 2, 60.0)
+            s.failed = ""
+
+    async def _stream(self, s: _Stream) -> None:
         key = s.key
         warned = False
-        while True:  # warm-up: retried while the exchange is unreachable
+        while not s.warmed:  # warm-up: retried while the exchange is unreachable
             try:
                 await self.load_rules(key.exchange)
                 history = await s.feed.warmup(s.window())
-                break
             except TemporaryError as e:
                 s.feed.last_error = str(e)
                 if not warned:
@@ -320,24 +343,19 @@ class ExchangeStreams:
                     )
                     warned = True
                 await self._sleep(self.retry_s)
-            except ExchangeError as e:  # permanent: a bad symbol, keys refused, ...
-                self._fail(s, e)
-                return
-        for c in history:
-            s.push(c)
-        s.warmed = True
-        if len(history) < s.window():  # a reader with a longer warm-up joined meanwhile
-            await self._backfill(s)
-        if history:
-            self._send(s, FeedTick(history[-1].ts + s.step_ms, history[-1].close))
-        try:
-            async for item in s.feed.updates():
-                if isinstance(item, FeedTick):
-                    self._send(s, item)
-                else:
-                    self._bar(s, item)
-        except ExchangeError as e:
-            self._fail(s, e)
+                continue
+            for c in history:
+                s.push(c)
+            s.warmed = True
+            if len(history) < s.window():  # a reader with a longer warm-up joined meanwhile
+                await self._backfill(s)
+            if history:
+                self._send(s, FeedTick(history[-1].ts + s.step_ms, history[-1].close))
+        async for item in s.feed.updates():
+            if isinstance(item, FeedTick):
+                self._send(s, item)
+            else:
+                self._bar(s, item)
 
     async def _backfill(self, s: _Stream) -> None:
         """Fetch older candles until the stream holds what its readers need (or the exchange
@@ -358,10 +376,12 @@ class ExchangeStreams:
             if len(s.ts) == before:
                 return
 
-    def _fail(self, s: _Stream, e: Exception) -> None:
-        s.failed = str(e)
+    def _fail(self, s: _Stream, e: Exception, then: str = "") -> None:
+        s.failed = reason_of(e)
+        if not isinstance(e, ExchangeError):
+            s.failed = f"{type(e).__name__}: {s.failed}"
         names = ", ".join(sorted(s.subscribers)) or "no bot"
-        self.notice("error", f"{s.key}: market data stopped: {e} (bots: {names})")
+        self.notice("error", f"{s.key}: market data stopped: {s.failed} (bots: {names}){then}")
 
     def _send(self, s: _Stream, t: FeedTick) -> None:
         from .hub import Tick  # noqa: PLC0415 - hub imports this module

@@ -31,7 +31,9 @@ async def test_paper_feed_is_keyless_and_never_hits_private_endpoints(
     assert [c.ts for c in candles] == sorted(c.ts for c in candles)
     out = await feed.poll_once()
     assert out == [Tick(fake.now_ms, 100.0)]
-    fake.klines.append([last_open + 60_000, "1", "1", "1", "1", "1"])
+    fake.klines.append(
+        [last_open + 60_000, "100", "100", "100", "100", "1"]
+    )  # near ~100: 1 is refused (feed.py PRICE_FACTOR)
     clock.ms = last_open + 125_000  # both remaining candles are now closed
     out = await feed.poll_once()
     assert [c.ts for c in out if isinstance(c, Candle)] == [last_open, last_open + 60_000]

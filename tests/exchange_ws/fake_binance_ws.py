@@ -19,7 +19,13 @@ What it speaks, and where that was read:
   and resolves ``ohlcv::<symbol>::<timeframe>``; a reply with an ``id`` goes to
   ``handle_subscription_status``.
 
-Faults: ``refuse`` (the next N handshakes get HTTP 503), ``drop()`` (the server closes every
+- An error reply to a request: ``{"error": {"code": 2, "msg": "Invalid request: ..."}, "id": N}``
+  (Binance spot "WebSocket Streams", "Error Messages"; the shape ccxt/pro/binance.py
+  ``handle_ws_error`` reads, which rejects the subscription's future with the error).
+
+Faults: ``refuse`` (the next N handshakes get HTTP 503), ``reject`` (the next N SUBSCRIBEs get
+the error reply above instead of ``{"result": null}``), ``mute_unsubscribe`` (UNSUBSCRIBEs get
+no answer), ``drop()`` (the server closes every
 socket), ``silent`` (subscriptions are acknowledged but no frame follows: a stall),
 ``send_raw`` (any text: garbage).
 """
@@ -39,6 +45,8 @@ class FakeBinanceWs:
         self.handshakes = 0  # connection attempts, refused ones included
         self.connections = 0  # accepted websocket connections
         self.refuse = 0  # how many upcoming handshakes to refuse (HTTP 503)
+        self.reject = 0  # how many upcoming SUBSCRIBEs to answer with an error
+        self.mute_unsubscribe = False  # UNSUBSCRIBEs are not answered
         self.requests: list[dict[str, Any]] = []  # every JSON request a client sent
         self.errors: list[str] = []  # requests Binance would refuse: a client bug
         self._streams: dict[web.WebSocketResponse, set[str]] = {}
@@ -93,6 +101,13 @@ class FakeBinanceWs:
             )
             if not ok:
                 self.errors.append(f"not a (UN)SUBSCRIBE Binance accepts: {req!r}")
+                continue
+            if req["method"] == "UNSUBSCRIBE" and self.mute_unsubscribe:
+                continue
+            if req["method"] == "SUBSCRIBE" and self.reject > 0:
+                self.reject -= 1
+                error = {"code": 2, "msg": "Invalid request: invalid stream"}
+                await ws.send_str(json.dumps({"error": error, "id": req["id"]}))
                 continue
             await ws.send_str(json.dumps({"result": None, "id": req["id"]}))
             if req["method"] == "SUBSCRIBE":
