@@ -8,6 +8,7 @@ from oxbot.cli import backtest as cli_backtest
 from oxbot.cli import bots as cli_bots
 from oxbot.cli import control as cli_control
 from oxbot.cli import data as cli_data
+from oxbot.cli import db as cli_db
 from oxbot.cli import doctor as cli_doctor
 from oxbot.cli import keys as cli_keys
 from oxbot.cli import reads as cli_reads
@@ -22,6 +23,7 @@ REGISTRARS = [
     cli_tui.register,
     cli_backtest.register,
     cli_data.register,
+    cli_db.register,
     cli_doctor.register,
     cli_keys.register,
     cli_alerts.register,
