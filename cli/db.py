@@ -6,7 +6,6 @@ ledger is refused; a copy that would differ is rolled back (storage/copy.py)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 
 URL_HELP = "a database file path, sqlite:///PATH or postgresql+asyncpg://USER@HOST[:PORT]/DB"
@@ -37,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - `oxbot --help` loads no asyncio
+
     from oxbot.app import dbcopy  # noqa: PLC0415
 
     done = asyncio.run(dbcopy.migrate(args.src, args.dst))
@@ -67,6 +68,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_checksum(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
     from oxbot.app import dbcopy  # noqa: PLC0415
 
     got = asyncio.run(dbcopy.checksum(args.where))
