@@ -88,14 +88,20 @@ async def _live(db: Path, config: BotConfig, csv: dict[str, str]) -> list[Fill]:
     return fills
 
 
-@pytest.fixture(scope="module")
-def ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
-    tmp = tmp_path_factory.mktemp("replay")
+def _ledger(tmp: Path, config: BotConfig) -> Ledger:
     csv = {}
     for seed, sym in enumerate(SYMS, start=3):
         path = tmp / f"{sym.replace('/', '-')}.csv"
         candles(900, seed).to_csv(path, index=False)
         csv[sym] = str(path)
+    db = tmp / "live.db"
+    fills = asyncio.run(_live(db, config, csv))
+    return Ledger(db, csv, config, fills)
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    """A rule bot (sma_cross) under limits that bind."""
     config = BotConfig(
         name="paper1",
         symbols=SYMS,
@@ -105,6 +111,22 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
         risk=TIGHT,
         slippage_bps=Decimal(5),
     )
-    db = tmp / "live.db"
-    fills = asyncio.run(_live(db, config, csv))
-    return Ledger(db, csv, config, fills)
+    return _ledger(tmp_path_factory.mktemp("replay"), config)
+
+
+@pytest.fixture(scope="module")
+def llm_ledger(tmp_path_factory: pytest.TempPathFactory) -> Ledger:
+    """An LLM bot on the offline provider (engine/llm/offline.py: rules over the prompt's
+    facts, its reply parsed as a model's; buys ask for 10 % of equity), every 3 candles; as
+    tests/backtest/test_backtest_llm_parity.py runs it. No server needed."""
+    config = BotConfig(
+        name="thinker",
+        symbols=SYMS,
+        timeframe="1h",
+        strategy="llm",
+        params={"provider": "offline", "memory": 5},
+        cadence_s=3 * 3600,
+        risk=TIGHT,
+        slippage_bps=Decimal(5),
+    )
+    return _ledger(tmp_path_factory.mktemp("replay_llm"), config)

@@ -5,6 +5,7 @@ verdicts that differ and trade smaller; unknown bots, bad --risk and empty range
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -154,3 +155,28 @@ def test_subprocess_text_report(ledger: Ledger) -> None:
         ln.split("  ")[0]: ln.split()[-2:] for ln in lines if ln.startswith(("fills", "trades"))
     }
     assert table["fills"][0] == table["fills"][1] == str(len(ledger.fills))
+
+
+def test_llm_bot_decisions_replay_with_the_models_sizes(llm_ledger: Ledger) -> None:
+    """The offline provider's buys ask for 10 % of equity (engine/llm/offline.py BUY_SIZE_PCT)
+    under a 30 % limit: only the sizes stored in ``parsed`` give the stored fills back."""
+    records = asyncio.run(_records(llm_ledger))
+    assert {r.source for r in records} == {"offline"}
+    assert any('"size_pct"' in r.parsed for r in records)
+    assert {"entry", "stop_loss"} <= {f.reason.value for f in llm_ledger.fills}
+    report = run_replay(llm_ledger.db, "thinker", csv=llm_ledger.csv)
+    assert rows(report.replayed.fills) == rows(llm_ledger.fills)
+    assert report.differing == [] and len(report.verdicts) == len(records)
+    tighter = run_replay(llm_ledger.db, "thinker", csv=llm_ledger.csv, risk=["max_position_pct=5"])
+    clamped = [v for v in tighter.differing if v.status == "clamped"]
+    assert clamped and all("size 10% clamped to 5%" in v.reasons for v in clamped)
+
+
+async def _records(ledger: Ledger) -> list[Any]:
+    from oxbot.storage.store import Store
+
+    store = await Store.open(ledger.db, writer=False)
+    try:
+        return await store.recent_decisions(ledger.config.name, 100_000)
+    finally:
+        await store.close()
