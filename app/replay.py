@@ -76,7 +76,26 @@ class Outcome:
             "final_equity": str(self.final_equity),
             "return_pct": round(float(self.return_pct), 4),
             "max_drawdown_pct": round(self.max_drawdown_pct, 4),
+            "trade_list": [trip_json(t) for t in self.trips],
         }
+
+
+def trip_key(t: RoundTrip) -> tuple[str, int, int, Decimal, Decimal, Decimal]:
+    """What makes two closed trades the same trade."""
+    return (t.symbol, t.entry_ts, t.exit_ts, t.qty, t.entry_price, t.exit_price)
+
+
+def trip_json(t: RoundTrip) -> dict[str, Any]:
+    return {
+        "symbol": t.symbol,
+        "entry_ts": t.entry_ts,
+        "exit_ts": t.exit_ts,
+        "qty": str(t.qty),
+        "entry_price": str(t.entry_price),
+        "exit_price": str(t.exit_price),
+        "pnl": str(t.pnl),
+        "reason": t.reason,
+    }
 
 
 @dataclass
@@ -93,6 +112,14 @@ class ReplayReport:
     @property
     def differing(self) -> list[VerdictPair]:
         return [v for v in self.verdicts if not v.same]
+
+    def only(self, side: str) -> list[RoundTrip]:
+        """The closed trades only one side has ("stored" or "replayed")."""
+        mine, other = (
+            (self.stored, self.replayed) if side == "stored" else (self.replayed, self.stored)
+        )
+        theirs = {trip_key(t) for t in other.trips}
+        return [t for t in mine.trips if trip_key(t) not in theirs]
 
     def to_json(self) -> dict[str, Any]:
         return {

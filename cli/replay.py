@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from oxbot.app.replay import Outcome, ReplayReport
+    from oxbot.app.trips import RoundTrip
+
+SHOWN = 10  # trades listed per side in the text report
 
 DESCRIPTION = (
     "Re-run the bot's stored decisions (no model is called) through a fresh risk manager with "
@@ -119,9 +122,24 @@ def render(r: ReplayReport) -> str:
         ("max drawdown", *(f"{o.max_drawdown_pct:.2f}%" for o in (r.stored, r.replayed))),
         ("trade P&L", *(_pnl(o) for o in (r.stored, r.replayed))),
     ]
+    for side, label in (("stored", "only as stored"), ("replayed", "only replayed")):
+        trips = r.only(side)
+        lines.append(f"trades {label}: {len(trips):,}")
+        lines += [f"  {_trip(t)}" for t in trips[:SHOWN]]
+        if len(trips) > SHOWN:
+            lines.append(f"  ... and {len(trips) - SHOWN:,} more (--json lists every trade)")
     lines += ["", table(("", "AS STORED", "REPLAYED"), rows)]
     lines += [f"note: {n}" for n in r.notes]
     return "\n".join(lines)
+
+
+def _trip(t: RoundTrip) -> str:
+    from oxbot.app.backtests import utc  # noqa: PLC0415
+
+    return (
+        f"{t.symbol} {utc(t.entry_ts)} -> {utc(t.exit_ts)}  qty {t.qty}  "
+        f"{t.entry_price} -> {t.exit_price}  P&L {t.pnl:+,.2f} ({t.reason})"
+    )
 
 
 def _pnl(o: Outcome) -> str:

@@ -70,6 +70,7 @@ def test_tighter_position_limit_lists_the_differing_verdicts_and_trades_smaller(
     assert head.startswith("verdicts: ") and different > 0, out
     assert out.count("    stored:   ") == different == out.count("    replayed: ")
     assert "changed limits and costs: max_position_pct=5" in out
+    assert "trades only as stored: " in out and "trades only replayed: " in out
     report = run_replay(ledger.db, "paper1", csv=ledger.csv, risk=["max_position_pct=5"])
     assert len(report.differing) == different and len(report.verdicts) == same + different
 
@@ -150,6 +151,7 @@ def test_subprocess_text_report(ledger: Ledger) -> None:
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("replay of bot paper1: 2023-")
+    assert "trades only as stored: 0" in lines and "trades only replayed: 0" in lines
     assert "verdicts: " in lines[2] and ", 0 different" in lines[2]
     table = {
         ln.split("  ")[0]: ln.split()[-2:] for ln in lines if ln.startswith(("fills", "trades"))
