@@ -188,3 +188,13 @@ def test_snapshot_decision_detail_80x24(snap_compare, tmp_path) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_decision_list_80x24(snap_compare, tmp_path) -> None:
+    app = Host(crafted(tmp_path))
+
+    async def run_before(pilot) -> None:
+        await _open_first(pilot)
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
