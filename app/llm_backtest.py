@@ -216,6 +216,7 @@ def summary(result: Any, tally: Tally | None) -> dict[str, Any]:
         "tokens_in": s.get("tokens_in_total", 0),
         "tokens_out": s.get("tokens_out_total", 0),
     }
+    out["cutoff"] = cutoff_summary(out["model"], int(result.ts[0]) if len(result.ts) else None)
     if tally is not None:
         out.update(
             calls=tally.calls,
@@ -225,3 +226,18 @@ def summary(result: Any, tally: Tally | None) -> dict[str, Any]:
             spent_tokens_out=tally.tokens_out,
         )
     return out
+
+
+def cutoff_summary(model: str, start_ms: int | None) -> dict[str, Any]:
+    """What the report says of the model's knowledge cut-off (engine/llm/cutoffs.py): the
+    line, whether it warns (the period starts before the cut-off), the cut-off and its source."""
+    from oxbot.engine.llm.cutoffs import cutoff, look_ahead  # noqa: PLC0415
+
+    line, warning = look_ahead(model, start_ms)
+    known = cutoff(model)
+    return {
+        "text": line,
+        "warning": warning,
+        "cutoff": known.label if known else None,
+        "source": known.source if known else None,
+    }

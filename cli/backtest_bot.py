@@ -255,6 +255,7 @@ def _llm_lines(m: dict[str, Any]) -> str:
         f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out); "
         f"the replies cost ${Decimal(m['recorded_cost']):.4f} when recorded; "
         f"{m['failures']:,} decisions failed (held)"
+        + (f"\n{m['cutoff']['text']}" if m.get("cutoff") else "")
     )
 
 

@@ -13,6 +13,7 @@ from oxbot.cli import doctor as cli_doctor
 from oxbot.cli import keys as cli_keys
 from oxbot.cli import reads as cli_reads
 from oxbot.cli import remote as cli_remote
+from oxbot.cli import replay as cli_replay
 from oxbot.cli import run as cli_run
 from oxbot.cli import strategies as cli_strategies
 from oxbot.cli import tui as cli_tui
@@ -31,5 +32,6 @@ REGISTRARS = [
     cli_control.register,
     cli_reads.register,
     cli_audit.register,
+    cli_replay.register,
     cli_strategies.register,
 ]

@@ -1,6 +1,7 @@
 """The Audit screen (``a``): the five checks of `oxbot audit` (oxbot.app.audit) for every bot over
 the last 24 h, as a PASS/FAIL table with the figures. The database is read on a thread worker
-(group "audit"), never on the UI loop; ``r`` reads it again."""
+(group "audit"), never on the UI loop; ``r`` reads it again; ``d`` lists the stored decisions
+(tui/screens/decision.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,13 @@ class AuditScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="audit.close"),
         Binding("r", "refresh_audit", "Again", id="audit.again", tooltip="Audit again"),
+        Binding(
+            "d",
+            "decisions",
+            "Decisions",
+            id="audit.decisions",
+            tooltip="Past decisions: prompt, raw reply, parsed decision and verdict",
+        ),
     ]
 
     def __init__(self, db_path: Path | None, hours: float = HOURS) -> None:
@@ -43,6 +51,11 @@ class AuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.action_refresh_audit()
+
+    def action_decisions(self) -> None:
+        from .decision import DecisionsScreen  # noqa: PLC0415 - its module loads on first use
+
+        self.app.push_screen(DecisionsScreen(self._db))
 
     def action_refresh_audit(self) -> None:
         if self._db is None:
