@@ -41,7 +41,7 @@ COLUMNS = (
     ("return_per_dollar", "return %/$"),
     ("error", "error"),
 )
-MONEY = ("pnl", "final_equity", "fees")
+LLM_COLUMNS = ("llm_calls", "tokens", "llm_cost", "failures", "calls_saved", "return_per_dollar")
 
 
 def _quantum(result: ArenaResult) -> Decimal:
@@ -127,6 +127,8 @@ def _cell(row: dict[str, Any], key: str) -> str:
     v = row[key]
     if v is None:
         return "" if key in ("rank", "error") else "n/a"
+    if isinstance(v, Decimal):
+        return f"{v:,}"
     if isinstance(v, float):
         return f"{v:,.2f}"
     if isinstance(v, int) and not isinstance(v, bool):
@@ -145,7 +147,12 @@ def to_markdown(
     from oxbot.app.arena import utc_range  # noqa: PLC0415
 
     rows = table(result, sort, descending)
-    keys = [k for k, _ in COLUMNS if k != "error" or any(r["error"] for r in rows)]
+    llm = any(r.kind == "llm" for r in result.rows)
+    keys = [
+        k
+        for k, _ in COLUMNS
+        if (k != "error" or any(r["error"] for r in rows)) and (llm or k not in LLM_COLUMNS)
+    ]
     heads = dict(COLUMNS)
     lines = [
         f"# {result.title}",

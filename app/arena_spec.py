@@ -390,9 +390,14 @@ def _rule(
     from oxbot.app import backtests  # noqa: PLC0415
 
     try:
-        strat = backtests.strategy(strategy, params)
+        backtests.check_backtestable(strategy)
     except UsageError as e:
         raise _fail(path, f"{where}.strategy: {e}") from None
+    try:
+        strat = backtests.strategy(strategy, params)
+    except UsageError as e:
+        why = str(e).removeprefix(f"strategy {strategy}: ").removeprefix("value: ")
+        raise _fail(path, f"{where}.params: {why}") from None
     config = _config(name, where, base, path, strategy=strategy, params=params, cadence_s=cadence_s)
     shown = " ".join(f"{k}={v}" for k, v in params.items()) or "defaults"
     del strat
