@@ -38,8 +38,8 @@ def one_line(err: str) -> str:
     [
         (
             GOOD_ARENA.replace('title = "t"', 'title = "t"\ncapitl = 1') + RULE,
-            "arena.capitl: unknown key; the keys here are: capital, csv, fee_rate, market, risk, sim, "
-            "since, slippage_bps, title, until",
+            "arena.capitl: unknown key; the keys here are: capital, csv, fee_rate, market, "
+            "risk, sim, since, slippage_bps, title, until",
         ),
         (
             GOOD_ARENA.replace("bars = 300", "bars = 300\nsed = 1") + RULE,
