@@ -112,3 +112,11 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def arena_file() -> Any:
     return write
+
+
+@pytest.fixture
+def shared_1h() -> Path:
+    """The shared 1h BTC/USDT file (read in place; skipped where ../shared is absent)."""
+    if not SHARED_1H.is_file():
+        pytest.skip(f"no shared data at {SHARED_1H}")
+    return SHARED_1H

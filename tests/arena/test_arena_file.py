@@ -158,3 +158,13 @@ def test_bad_out_and_chart_paths_are_refused_first(home: Path, cli: Any, arena_f
     code, out, err = cli(str(path), "--chart", str(home / "nowhere" / "c.svg"))
     assert code == 2 and "does not exist; create the folder first" in one_line(err)
     assert out == ""
+
+
+def test_the_readme_shows_the_shipped_example() -> None:
+    """README "Arena" quotes examples/arena.toml whole (the sim test runs that file)."""
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    example = (repo / "examples" / "arena.toml").read_text(encoding="utf-8")
+    section = readme.split("### Arena\n", 1)[1].split("\n### ", 1)[0]
+    assert "```toml\n" + example + "```" in section
+    assert "    oxbot arena examples/arena.toml\n" in section
