@@ -51,6 +51,16 @@ class ArenaOptions:
     cache_only: bool = False
     replies: Path | None = None
     workers: int | None = None  # None: one per core, at most one per contestant
+    # Set it (from any thread) to stop the run: each running contestant stops at its next
+    # candle and gets the error "cancelled", the ones not started too.
+    cancel: threading.Event | None = None
+
+
+class Cancelled(OxbotError):
+    """The arena was stopped (ArenaOptions.cancel, or Ctrl-C)."""
+
+    def __init__(self) -> None:
+        super().__init__("cancelled")
 
 
 # ---------------------------------------------------------------------------- candles
@@ -131,17 +141,22 @@ def estimates(
 class _Board:
     """The partial result, updated by the worker threads, reported one call at a time."""
 
-    def __init__(self, result: ArenaResult, progress: Progress | None, n: int) -> None:
+    def __init__(
+        self, result: ArenaResult, progress: Progress | None, n: int, cancel: threading.Event
+    ) -> None:
         self.result = result
         self.progress = progress
         self.fractions = [0.0] * n
         self.lock = threading.Lock()
+        self.cancel = cancel
 
     def tell(self) -> None:
         if self.progress is not None:
             self.progress(self.result)
 
     def moved(self, i: int, fraction: float) -> None:
+        if self.cancel.is_set():
+            raise Cancelled
         with self.lock:
             self.fractions[i] = fraction
             self.result.fraction = sum(self.fractions) / len(self.fractions)
@@ -189,7 +204,8 @@ def run_arena(
         total=len(spec.contestants) + 1,
     )
     n = len(spec.contestants)
-    board = _Board(result, progress, n)
+    cancel = opts.cancel or threading.Event()
+    board = _Board(result, progress, n, cancel)
     base_row, base_curve = baseline(spec, frames, times)
     with board.lock:
         result.rows.append(base_row)
@@ -202,8 +218,12 @@ def run_arena(
             pool.submit(_run_one, i, c, spec, frames, opts, board)
             for i, c in enumerate(spec.contestants)
         ]
-        for f in futures:
-            f.result()  # a contestant's own failure is its row's error; this re-raises bugs
+        try:
+            for f in futures:
+                f.result()  # a contestant's own failure is its row's error; bugs re-raise
+        except KeyboardInterrupt:
+            cancel.set()  # the running contestants stop at their next candle
+            raise
     order = {c.name: i for i, c in enumerate(spec.contestants)}
     order[BASELINE_NAME] = n
     result.rows.sort(key=lambda r: order[r.name])
@@ -217,6 +237,8 @@ def _run_one(
 ) -> None:
     tally = None
     try:
+        if board.cancel.is_set():
+            raise Cancelled
         if c.kind == "llm":
             outcome, tally = _run_llm(c, spec, frames, opts, lambda f: board.moved(i, f))
         else:

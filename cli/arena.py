@@ -218,16 +218,16 @@ _COLUMNS = (
     ("name", "contestant", 16, 0),
     ("return_pct", "return", 8, 0),
     ("pnl", "P&L", 11, 0),
-    ("sharpe", "Sharpe", 6, 0),
+    ("sharpe", "Sharpe", 7, 0),
     ("max_drawdown_pct", "maxDD", 6, 0),
-    ("trades", "trades", 6, 0),
-    ("win_rate_pct", "win", 5, 1),
+    ("trades", "trades", 7, 0),
+    ("win_rate_pct", "win", 6, 1),
     ("fees", "fees", 9, 1),
     ("llm_calls", "calls", 6, 2),
     ("llm_cost", "LLM $", 8, 2),
     ("tokens", "tokens", 9, 3),
-    ("failures", "fail", 4, 3),
-    ("calls_saved", "saved", 5, 3),
+    ("failures", "fail", 5, 3),
+    ("calls_saved", "saved", 6, 3),
     ("return_per_dollar", "ret/$", 7, 3),
 )
 
@@ -279,8 +279,8 @@ def render_table(result: Any, sort: str, descending: bool, width: int) -> str:
     lines = [
         f"{result.title} · {result.market} · {', '.join(result.symbols)} {result.timeframe}",
         f"{utc_range(result)} · capital {result.start_cash:,} each",
-        "",
     ]
+    lines = [ln if len(ln) <= width else ln[: width - 1] + "…" for ln in lines] + [""]
 
     def line(cells: list[str]) -> str:
         out = []
@@ -307,10 +307,14 @@ def render_table(result: Any, sort: str, descending: bool, width: int) -> str:
                 cells[1] = (row["name"] + " (base)")[:16]
         lines.append(line(cells))
     if left_out:
-        lines.append(f"(not shown at this width: {', '.join(left_out)}; --out FILE.csv has all)")
+        lines.append(
+            _wrap(
+                f"(not shown at this width: {', '.join(left_out)}; --out FILE.csv has all)", width
+            )
+        )
     if errors:
         lines.append("could not run:")
-        lines += errors
+        lines += [_wrap(e, width, indent="    ") for e in errors]
     return "\n".join(lines)
 
 
@@ -356,10 +360,10 @@ def equity_chart(result: Any, width: int = 100, height: int = 20, color: bool = 
     plt.xlabel("date (UTC)")
     text: str = plt.build()
     text = text if color else plt.uncolorize(text)
-    return text + "\n" + _wrap("lines: " + "   ".join(legend), width)
+    return text + "\n" + _wrap("lines: " + "   ".join(legend), width, "       ")
 
 
-def _wrap(text: str, width: int) -> str:
+def _wrap(text: str, width: int, indent: str = "       ") -> str:
     import textwrap  # noqa: PLC0415
 
-    return "\n".join(textwrap.wrap(text, width, subsequent_indent="       "))
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent=indent))
