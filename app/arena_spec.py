@@ -459,7 +459,7 @@ def _stored(
         )
     assert c.bot is not None
     try:
-        stored = asyncio.run(stored_bot(c.bot, resolve_db_path(db)))
+        stored = asyncio.run(stored_bot(c.bot, resolve_db_path(str(db) if db else None)))
     except UsageError as e:
         raise _fail(path, f"{where}.bot: {e}") from None
     name = c.name or stored.name

@@ -168,3 +168,59 @@ def test_the_readme_shows_the_shipped_example() -> None:
     section = readme.split("### Arena\n", 1)[1].split("\n### ", 1)[0]
     assert "```toml\n" + example + "```" in section
     assert "    oxbot arena examples/arena.toml\n" in section
+
+
+def test_a_stored_bot_runs_its_strategy_on_the_arenas_terms(
+    home: Path, arena_file: Any, capsys: Any
+) -> None:
+    """``bot = "NAME"``: the stored bot's strategy, params and cadence; the arena's market,
+    capital, fees and risk limits (its own capital, symbols and fee are not used)."""
+    import asyncio
+    from decimal import Decimal
+
+    from oxbot.app.arena import load_arena, run_arena
+    from oxbot.engine.models import BotConfig, BotStatus
+    from oxbot.storage.store import Store
+
+    async def save() -> None:
+        store = await Store.open(home / "bots.db")
+        await store.save_bot(
+            BotConfig(
+                name="mine",
+                symbols=("ETH/USDT",),
+                timeframe="5m",
+                strategy="sma_cross",
+                params={"fast": 5, "slow": 20},
+                capital=Decimal(777),
+                fee_rate=Decimal("0.005"),
+                cadence_s=7200,
+            ),
+            BotStatus.STOPPED,
+        )
+        await store.close()
+
+    asyncio.run(save())
+    text = GOOD_ARENA + '[[contestant]]\nbot = "mine"\n' + RULE
+    spec = load_arena(arena_file(home / "a.toml", text))
+    mine = spec.contestants[0]
+    assert mine.name == "mine" and mine.kind == "rule" and mine.label == "sma_cross fast=5 slow=20"
+    cfg = mine.config
+    assert (cfg.symbols, cfg.timeframe, cfg.capital, cfg.fee_rate, cfg.cadence_s) == (
+        ("BTC/USDT",),
+        "1h",
+        Decimal(5000),
+        Decimal("0.001"),
+        7200,
+    )
+    # The same parameters without the cadence trade more often: the cadence is the bot's.
+    result = run_arena(spec)
+    rows = {r.name: r for r in result.rows}
+    assert rows["mine"].error is None and rows["sma"].error is None
+    assert rows["mine"].trades != rows["sma"].trades or rows["mine"].pnl != rows["sma"].pnl
+    # --db after the command, as `oxbot` parses it (cli/main.py adds it to every command).
+    from oxbot.cli.main import main
+
+    other = home / "other.db"
+    assert main(["arena", str(home / "a.toml"), "--db", str(other)]) == 2  # no bot there
+    assert "no database at" in capsys.readouterr().err
+    assert main(["arena", str(home / "a.toml"), "--db", str(home / "bots.db")]) == 0
