@@ -251,7 +251,7 @@ def _run_one(
         )
     except OxbotError as e:
         row, curve = _errored(c, spec, str(e)), None
-    except (ValueError, TypeError, ArithmeticError, OSError) as e:  # a user strategy's bug
+    except Exception as e:  # noqa: BLE001 - a user strategy's bug, a full disk: this row's
         row, curve = _errored(c, spec, f"{type(e).__name__}: {e}"), None
     board.finished(i, row, curve, tally)
 
@@ -280,9 +280,9 @@ def _run_llm(
 ) -> tuple[Any, Any]:
     from oxbot.app import backtests, llm_backtest  # noqa: PLC0415
     from oxbot.engine.backtest.replies import Tally  # noqa: PLC0415
+    from oxbot.engine.llm.catalog import FREE_PROVIDERS  # noqa: PLC0415
 
-    with _BUILD:
-        free = llm_backtest.is_free(llm_backtest.llm_strategy(c.config, keys=False))
+    free = str(c.config.params.get("provider") or "offline") in FREE_PROVIDERS
     llm = llm_backtest.LlmOptions(
         cache_only=opts.cache_only or not (opts.paid or free),
         replies=opts.replies,

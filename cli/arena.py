@@ -122,7 +122,12 @@ def run_arena_command(args: argparse.Namespace) -> int:
     opts = _llm_leave(args, spec, frames)
     progress = Progress(enabled=sys.stderr.isatty())
 
-    def tell(r: Any) -> None:
+    shown = [-1.0, -1]
+
+    def tell(r: Any) -> None:  # from the arena's threads, one at a time; redrawn per 0.2 %
+        if r.fraction - shown[0] < 0.002 and r.done == shown[1]:
+            return
+        shown[:] = [r.fraction, r.done]
         label = f"{r.done}/{r.total}" + (f" ${r.spent_now:.4f}" if r.spent_now else "")
         progress.update(label, r.fraction)
 
