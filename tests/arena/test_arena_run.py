@@ -304,3 +304,43 @@ def test_a_sim_arena_with_a_seed_is_the_same_twice(home: Path, cli: Any, arena_f
     code2, out2, _ = cli(str(example))
     assert code2 == 0 and out2 == out
     assert "sma-10-30" in out and "buy-hold (base)" in out and "lines: " in out
+
+
+def test_the_estimate_of_all_llm_contestants_guards_the_spend(
+    home: Path,
+    openai_server: FakeLLMServer,
+    arena_file: Any,
+    shared_1h: Path,
+    cli: Any,
+) -> None:
+    """Before any call: each LLM contestant's estimate and their total; --max-cost below the
+    total refuses (exit 2, nothing called); off a terminal without --yes or --max-cost the paid
+    models answer from the (empty) cache: those contestants say what is missing, the rule one
+    ranks."""
+    text = SHORT.format(csv=shared_1h, locked=openai_server.url, open=openai_server.url)
+    text = text.replace('until = "2024-10-11"', 'until = "2024-09-25"')  # 120 candles
+    path = arena_file(home / "cost.toml", text)
+    code, out, err = cli(str(path), "--max-cost", "0.000001")
+    assert code == 2 and out == ""
+    ests = [
+        Decimal(m)
+        for m in re.findall(r"^(?:keyless|uncached): LLM .*~\$([\d.]+)", err, re.MULTILINE)
+    ]
+    assert len(ests) == 2 and all(e > 0 for e in ests)
+    total = re.search(r"LLM estimate over all contestants: ~\$([\d.]+)", err)
+    assert total is not None and Decimal(total.group(1)) == pytest.approx(sum(ests), abs=2e-4)
+    assert f"the estimate ${total.group(1)} is above --max-cost 0.000001" in err
+    assert openai_server.requests == []
+
+    code, out, err = cli(str(path))
+    assert code == 0, err
+    assert "paid models answer from the reply cache only" in err
+    assert openai_server.requests == []
+    assert "keyless: " in out and "have no stored reply" in out
+    table = out.split("\n\n")[1]
+    assert re.search(r"^ ?\d+ sma\s", table, re.MULTILINE)  # ranked
+    assert re.search(r"^ +uncached +error", table, re.MULTILINE)  # not ranked, said below
+
+    code, out, err = cli(str(path), "--max-cost", "5")
+    assert code == 0, err
+    assert len(openai_server.requests) > 0 and "could not run" not in out
