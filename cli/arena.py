@@ -43,10 +43,10 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "arena",
         help="rank strategies and LLM bots on the same candles (an arena .toml file)",
-        description="Run every contestant of an arena file (rule strategies, LLM bots, stored "
-        "bots) on the same market, capital, fees and risk limits, each in its own ledger, "
-        "with buy & hold as the baseline; print the leaderboard and the equity chart. LLM "
-        "replies are stored: a rerun is free and gives the same table.",
+        description="Run every contestant of an arena file (rule strategies, LLM bots, stored\n"
+        "bots) on the same market, capital, fees and risk limits, each in its own ledger,\n"
+        "with buy & hold as the baseline; print the leaderboard and the equity chart.\n"
+        "LLM replies are stored: a rerun is free and gives the same table.",
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
