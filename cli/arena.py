@@ -143,8 +143,8 @@ def run_arena_command(args: argparse.Namespace) -> int:
     print(equity_chart(result, width=min(width, 120), color=color))
     if any(c.kind == "llm" for c in spec.contestants):
         print(
-            f"LLM: {result.calls_now:,} model calls now (the rest from the reply cache), "
-            f"${result.spent_now:.4f} spent now"
+            f"LLM: {result.calls_now:,} model calls now, ${result.spent_now:.4f} spent now "
+            "(the other replies came from the reply cache or a local rule set)"
         )
     _write(result, args, out, chart, descending)
     ran = [r for r in result.rows if r.kind != "baseline" and r.error is None]
