@@ -75,6 +75,11 @@ class ArenaResult:
     curves: list[EquitySeries] = field(default_factory=list)
     done: int = 0  # contestants finished
     total: int = 0  # contestants in all (baseline included)
+    # Added by the runner (app/arena.py): how far the whole run is (0..1, every contestant's
+    # candles), and the model calls made and dollars spent by this run (not from the cache).
+    fraction: float = 0.0
+    calls_now: int = 0
+    spent_now: Decimal = Decimal(0)
 
     def sorted_rows(
         self, key: str = "return_pct", descending: bool = True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from oxbot.cli import alerts as cli_alerts
+from oxbot.cli import arena as cli_arena
 from oxbot.cli import audit as cli_audit
 from oxbot.cli import backtest as cli_backtest
 from oxbot.cli import bots as cli_bots
@@ -23,6 +24,7 @@ REGISTRARS = [
     cli_run.register,
     cli_tui.register,
     cli_backtest.register,
+    cli_arena.register,
     cli_data.register,
     cli_db.register,
     cli_doctor.register,
