@@ -56,14 +56,15 @@ class ArenaCancelled(Exception):
 
 def summary_text(r: ArenaResult) -> Text:
     """What ran, on what and for how long, and which contestants could not run."""
-    day = "%Y-%m-%d %H:%M"
+    # whole days when it spans days, else the hours too
+    day = "%Y-%m-%d" if r.last_ms - r.first_ms >= 3 * 86_400_000 else "%Y-%m-%d %H:%M"
     t = Text()
     t.append(f"{r.title or 'Arena'}", style="bold")
     period = ""
     if r.first_ms and r.last_ms:
         first = datetime.fromtimestamp(r.first_ms / 1000, UTC).strftime(day)
         last = datetime.fromtimestamp(r.last_ms / 1000, UTC).strftime(day)
-        period = f" · {first}..{last} UTC"
+        period = f" · {first}..{last}"
     t.append(
         f" · {r.market} · {', '.join(r.symbols)} {r.timeframe}{period} · {money(r.start_cash)} each"
     )
@@ -76,9 +77,9 @@ def summary_text(r: ArenaResult) -> Text:
 class ArenaScreen(Screen[None]):
     DEFAULT_CSS = """
     ArenaScreen #ar-file { height: 1; padding: 0 1; }
-    ArenaScreen #ar-file Label { width: 6; }
+    ArenaScreen #ar-file Label { width: 12; text-style: bold; }
     ArenaScreen #ar-path { width: 1fr; }
-    ArenaScreen #ar-file Button { min-width: 7; height: 1; border: none; margin-left: 1; }
+    ArenaScreen #ar-file Button { min-width: 8; height: 1; border: none; margin-left: 1; }
     ArenaScreen #ar-status { height: auto; padding: 0 1; }
     ArenaScreen #ar-progress { width: 34; height: 1; }
     ArenaScreen #ar-status-text { width: 1fr; height: auto; }
@@ -95,7 +96,8 @@ class ArenaScreen(Screen[None]):
             id="arena.back",
             tooltip="Cancel the running arena; otherwise back to the dashboard",
         ),
-        Binding("ctrl+r", "run", "Run", id="arena.run", tooltip="Run the arena file"),
+        # not in the footer (the Run button beside the path says ^r): 80 columns keep every key
+        Binding("ctrl+r", "run", "Run", id="arena.run", show=False, tooltip="Run the arena file"),
         Binding(
             "s",
             "sort",
@@ -140,9 +142,9 @@ class ArenaScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="ar-file"):
-            yield Label("File")
+            yield Label("Arena file")
             yield Input(self.path, placeholder="an arena file (.toml)", id="ar-path", compact=True)
-            yield Button("Run", id="ar-run", variant="primary", compact=True)
+            yield Button("Run ^r", id="ar-run", variant="primary", compact=True)
         with Horizontal(id="ar-status"):
             yield ProgressBar(total=1, show_eta=False, id="ar-progress")
             yield Static("", id="ar-status-text")
