@@ -404,3 +404,47 @@ def test_snapshot_arena_running(
 ):
     monkeypatch.chdir(arena_file.parent)
     assert _picture(snap_compare, scripted_client, fixed_clock, Path("arena.toml"), size, 2)
+
+
+# --- with the real runner and exports (app/arena.py, app/arena_export.py) ---------------------
+
+
+async def test_the_example_arena_runs_in_the_cockpit_and_exports(
+    scripted_client, fixed_clock, tmp_path, monkeypatch
+):
+    """A as a new user: the path field holds examples/arena.toml (the sim market, rule
+    strategies: offline), ctrl+r runs the real oxbot.app.arena.run_arena, ctrl+o writes the
+    CSV, JSON and Markdown report with its chart (oxbot.app.arena_export.write)."""
+    arena_mod = pytest.importorskip("oxbot.app.arena", reason="the arena runner is not merged")
+    from oxbot.app.arena_spec import BASELINE_NAME
+    from oxbot.tui.screens.arena import EXAMPLE
+
+    monkeypatch.setenv("OXBOT_HOME", str(tmp_path))
+    spec = arena_mod.load_arena(EXAMPLE)
+    app = _app(scripted_client, fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.05)
+        await pilot.press("A")
+        await wait_until(pilot, lambda: isinstance(app.screen, ArenaScreen), "the arena screen")
+        screen = app.screen
+        assert screen.query_one("#ar-path", Input).value == str(EXAMPLE)
+        await pilot.press("ctrl+r")
+        await wait_until(
+            pilot,
+            lambda: not screen.running and (screen.finished or screen.last_error),
+            "the example arena",
+            timeout=180,
+        )
+        assert screen.last_error == ""
+        names = {c.name for c in spec.contestants} | {BASELINE_NAME}
+        assert set(screen.order) == names
+        assert all(r.error is None for r in screen.result.rows)
+        assert {c.name for c in screen.result.curves} == names
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: screen.last_export is not None, "the export")
+        base = screen.last_export
+        for suffix in (".csv", ".json", ".md", ".svg"):  # the report's chart beside it
+            assert base.with_name(base.name + suffix).is_file()
+        csv_text = base.with_name(base.name + ".csv").read_text()
+        for name in names:
+            assert name in csv_text

@@ -50,6 +50,17 @@ def default_path() -> str:
     return str(EXAMPLE) if EXAMPLE.is_file() else ""
 
 
+def progress_text(r: ArenaResult) -> str:
+    """``2/5 contestants finished · 14 model calls, $0.03 spent (escape cancels)``: the calls
+    and dollars of this run (replies read from the cache cost nothing), when the runner says."""
+    text = f"{r.done}/{r.total} contestants finished"
+    calls = getattr(r, "calls_now", 0)
+    if calls:
+        text += f" · {calls:,} model call{'s' if calls != 1 else ''}"
+        text += f", ${money(getattr(r, 'spent_now', 0))} spent"
+    return text + " (escape cancels)"
+
+
 class ArenaCancelled(Exception):
     """Raised in the worker thread by the progress callback once escape asked to stop."""
 
@@ -185,18 +196,21 @@ class ArenaScreen(Screen[None]):
         self.query_one("#ar-run", Button).disabled = True
         self.query_one("#ar-table", ArenaTable).focus()  # s ranks the partial leaderboard
         self.refresh_bindings()
-        self._run(Path(path).expanduser(), self._cancel)
+        # the worker starts once the bar is laid out: a bar rounds its value to its width,
+        # and a value set before it has one is kept unrounded (the same run, another picture)
+        self.call_after_refresh(self._run, Path(path).expanduser(), self._cancel)
 
     @work(thread=True, group="arena", exclusive=True, exit_on_error=False)
     def _run(self, path: Path, cancel: threading.Event) -> None:
-        last = [0.0]
+        last = [0.0, -1.0]  # when the UI was last told, and how many had finished then
 
         def progress(partial: ArenaResult) -> None:
             if cancel.is_set():
                 raise ArenaCancelled
             now = time.monotonic()
-            if partial.done >= partial.total or now - last[0] >= 0.1:  # ten UI updates a second
-                last[0] = now
+            # at most ten UI updates a second, and every contestant that finishes
+            if partial.done != last[1] or now - last[0] >= 0.1:
+                last[0], last[1] = now, partial.done
                 # a copy: the runner goes on filling its own lists in this thread
                 copy = dataclasses.replace(partial, rows=list(partial.rows))
                 copy.curves = list(partial.curves)
@@ -222,8 +236,13 @@ class ArenaScreen(Screen[None]):
         if not self.running:
             return
         r = event.result
-        self.query_one("#ar-progress", ProgressBar).update(total=max(r.total, 1), progress=r.done)
-        self._status(f"{r.done}/{r.total} contestants finished (escape cancels)")
+        bar = self.query_one("#ar-progress", ProgressBar)
+        fraction = getattr(r, "fraction", 0.0)  # every contestant's candles (app/arena.py)
+        if fraction:
+            bar.update(total=1000, progress=round(fraction * 1000))
+        else:
+            bar.update(total=max(r.total, 1), progress=r.done)
+        self._status(progress_text(r))
         self._show(r)
 
     @on(Finished)
@@ -265,7 +284,9 @@ class ArenaScreen(Screen[None]):
     # ------------------------------------------------------------------ results
 
     def _show(self, result: ArenaResult) -> None:
-        self.result = result
+        first, self.result = self.result is None, result
+        if first:
+            self.refresh_bindings()  # s can rank the rows now
         summary = self.query_one("#ar-summary", Static)
         summary.update(summary_text(result))
         summary.display = True
@@ -323,18 +344,19 @@ class ArenaScreen(Screen[None]):
             return
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         name = "".join(ch if ch.isalnum() else "-" for ch in self.result.title or "arena")
-        self._export(self.result, f"{name.strip('-') or 'arena'}_{stamp}")
+        base = f"{name.strip('-') or 'arena'}_{stamp}"
+        self._export(self.result, base, self.sort_key, self.descending)
 
     @work(thread=True, group="arena-export", exit_on_error=False)
-    def _export(self, result: ArenaResult, name: str) -> None:
+    def _export(self, result: ArenaResult, name: str, sort: str, descending: bool) -> None:
         """``<data dir>/arenas/<name>.csv``, ``.json`` and ``.md`` (the folder made here, off the
-        UI), written by oxbot.app.arena_export (see export_arena)."""
+        UI), written by oxbot.app.arena_export (export_arena)."""
         from oxbot.storage.paths import data_dir  # noqa: PLC0415 - path maths, the folder
 
         base = data_dir() / "arenas" / name
         try:
             base.parent.mkdir(parents=True, exist_ok=True)
-            written = export_arena(result, base)
+            written = export_arena(result, base, sort, descending)
         except (OSError, OxbotError, ImportError) as e:
             self.app.call_from_thread(
                 self.notify, f"Export failed: {e}", severity="error", timeout=10, markup=False
@@ -350,15 +372,13 @@ class ArenaScreen(Screen[None]):
         )
 
 
-def export_arena(result: ArenaResult, base: Path) -> list[Path]:
-    """THE EXPORT HOOK: the arena's CSV, JSON and Markdown report beside ``base`` (no suffix),
-    written by oxbot.app.arena_export (the arena runner's module, what `oxbot arena --out`
+def export_arena(result: ArenaResult, base: Path, sort: str, descending: bool) -> list[Path]:
+    """The arena's CSV, JSON and Markdown report (with its SVG chart) named ``base`` + suffix,
+    ranked as on screen, written by oxbot.app.arena_export.write (what `oxbot arena --out`
     writes). Returns the files written."""
     from oxbot.app import arena_export  # noqa: PLC0415
 
-    written = []
+    written: list[Path] = []
     for suffix in (".csv", ".json", ".md"):
-        path = base.with_name(base.name + suffix)
-        arena_export.write_out(result, path)
-        written.append(path)
+        written += arena_export.write(result, base.with_name(base.name + suffix), sort, descending)
     return written
