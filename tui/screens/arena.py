@@ -146,6 +146,7 @@ class ArenaScreen(Screen[None]):
         self.sort_key = SORT_KEYS[0]
         self.descending = best_first(self.sort_key)
         self.order: list[str] = []  # the leaderboard's names, top first
+        self._drawn: tuple[int, int] | None = None  # (done, rows) of this run's last drawing
         self._cancel = threading.Event()
         self.last_export: Path | None = None
 
@@ -188,6 +189,7 @@ class ArenaScreen(Screen[None]):
             self._error("give the path of an arena file (.toml)")
             return
         self.running, self.finished, self.last_error = True, False, ""
+        self._drawn = None
         self._cancel = threading.Event()
         bar = self.query_one("#ar-progress", ProgressBar)
         bar.display = True
@@ -243,7 +245,9 @@ class ArenaScreen(Screen[None]):
         else:
             bar.update(total=max(r.total, 1), progress=r.done)
         self._status(progress_text(r))
-        self._show(r)
+        if self._drawn != (r.done, len(r.rows)):  # a contestant finished: table and chart
+            self._drawn = (r.done, len(r.rows))  # (drawn again only then: plotext is slow)
+            self._show(r)
 
     @on(Finished)
     def _finished(self, event: Finished) -> None:
