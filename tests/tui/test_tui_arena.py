@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, ProgressBar
 from tui_pilot import screen_text
 from tui_sim import wait_until
 
@@ -448,3 +449,43 @@ async def test_the_example_arena_runs_in_the_cockpit_and_exports(
         csv_text = base.with_name(base.name + ".csv").read_text()
         for name in names:
             assert name in csv_text
+
+
+@dataclass
+class Tallied(ArenaResult):
+    """ArenaResult with the runner's tallies (app/arena.py adds these fields to the model)."""
+
+    fraction: float = 0.0
+    calls_now: int = 0
+    spent_now: Decimal = Decimal(0)
+
+
+async def test_the_bar_never_goes_back_and_the_status_counts_model_calls(
+    scripted_client, fixed_clock, arena_file
+):
+    """The runner's ``fraction`` leaves the baseline out, so it can be below done/total: the
+    bar shows the larger and never moves back; the calls and dollars of this run are said."""
+    more, release = threading.Event(), threading.Event()
+
+    def runner(path, progress):
+        base = vars(arena(1))  # the baseline finished: 1/5
+        progress(Tallied(**base))
+        while not more.wait(0.02):  # 0.1 of the others' candles: below 1/5
+            progress(Tallied(**{**base, "fraction": 0.1, "calls_now": 1}))
+        while not release.wait(0.02):
+            tallied = {"fraction": 0.3, "calls_now": 7, "spent_now": Decimal("0.0123")}
+            progress(Tallied(**{**base, **tallied}))
+        return arena()
+
+    app = _app(scripted_client, fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_arena(pilot, runner, arena_file)
+        bar = screen.query_one("#ar-progress", ProgressBar)
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: "1 model call," in screen_text(app), "0.1 of the candles")
+        assert bar.progress == 200  # 1/5, not 0.1
+        more.set()
+        await wait_until(pilot, lambda: bar.progress == 300, "0.3 of the candles")
+        assert "1/5 contestants finished · 7 model calls, $0.01 spent" in screen_text(app)
+        release.set()
+        await wait_until(pilot, lambda: screen.finished, "the arena to finish")

@@ -147,6 +147,7 @@ class ArenaScreen(Screen[None]):
         self.descending = best_first(self.sort_key)
         self.order: list[str] = []  # the leaderboard's names, top first
         self._drawn: tuple[int, int] | None = None  # (done, rows) of this run's last drawing
+        self._bar = 0.0  # how far this run is, 0..1
         self._cancel = threading.Event()
         self.last_export: Path | None = None
 
@@ -190,6 +191,7 @@ class ArenaScreen(Screen[None]):
             return
         self.running, self.finished, self.last_error = True, False, ""
         self._drawn = None
+        self._bar = 0.0
         self._cancel = threading.Event()
         bar = self.query_one("#ar-progress", ProgressBar)
         bar.display = True
@@ -238,12 +240,13 @@ class ArenaScreen(Screen[None]):
         if not self.running:
             return
         r = event.result
-        bar = self.query_one("#ar-progress", ProgressBar)
-        fraction = getattr(r, "fraction", 0.0)  # every contestant's candles (app/arena.py)
-        if fraction:
-            bar.update(total=1000, progress=round(fraction * 1000))
-        else:
-            bar.update(total=max(r.total, 1), progress=r.done)
+        # contestants finished, or (finer) how far through their candles they are
+        # (app/arena.py's fraction, which leaves the baseline out); never backwards
+        done = r.done / r.total if r.total else 0.0
+        self._bar = max(self._bar, done, getattr(r, "fraction", 0.0))
+        self.query_one("#ar-progress", ProgressBar).update(
+            total=1000, progress=round(self._bar * 1000)
+        )
         self._status(progress_text(r))
         if self._drawn != (r.done, len(r.rows)):  # a contestant finished: table and chart
             self._drawn = (r.done, len(r.rows))  # (drawn again only then: plotext is slow)

@@ -90,7 +90,7 @@ class ArenaChart(PlotextPlot):
             plt.ylim(lo, hi)
         rows = self.size.height - 4  # title, x axis, its labels, x label
         _y_ticks(plt, lo, hi, max(2, min(5, rows // 2)) if rows > 0 else 5)
-        plt.title(f"Equity of {len(curves)} contestants")
+        plt.title(f"Equity of {len(curves)} contestant{'s' if len(curves) != 1 else ''}")
         plt.xlabel(f"{label} since {_utc_day(t0)}")
         self.refresh()
 
