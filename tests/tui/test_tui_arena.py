@@ -489,3 +489,22 @@ async def test_the_bar_never_goes_back_and_the_status_counts_model_calls(
         assert "1/5 contestants finished · 7 model calls, $0.01 spent" in screen_text(app)
         release.set()
         await wait_until(pilot, lambda: screen.finished, "the arena to finish")
+
+
+async def test_ranking_by_a_column_off_an_80_column_screen_scrolls_to_it(
+    scripted_client, fixed_clock, arena_file
+):
+    app = _app(scripted_client, fixed_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_arena(pilot, Runner(), arena_file)
+        await run(pilot, screen)
+        assert "tokens" not in screen_text(app)  # off to the right
+        await pilot.press(*"s" * 8)  # return, P&L, Sharpe, DD, win %, trades, fees, calls, tokens
+        await pilot.pause(0.1)
+        assert screen.sort_key == "tokens"
+        text = screen_text(app)
+        assert "tokens ▼" in text
+        assert "gpt-4o-mini" in text and "612,400" in text  # the names stay beside it
+        await pilot.press(*"s" * 5)  # back to return, the first column after the names
+        await pilot.pause(0.1)
+        assert screen.sort_key == "return_pct" and "return ▼" in screen_text(app)

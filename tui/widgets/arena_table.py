@@ -75,7 +75,8 @@ class ArenaTable(DataTable[Any]):
     DataTable.HeaderSelected (the screen sorts by it)."""
 
     def __init__(self, **kw: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)
+        # rank and name stay put when the table scrolls sideways to a column off the screen
+        super().__init__(cursor_type="row", zebra_stripes=True, fixed_columns=2, **kw)
 
     def show(self, result: ArenaResult, key: str, descending: bool) -> list[ContestantResult]:
         """The rows in the order shown (sorted_rows: n/a and errors last)."""
@@ -110,7 +111,25 @@ class ArenaTable(DataTable[Any]):
             self.add_row(*cells, key=row.name)
         if self.row_count:
             self.move_cursor(row=0)
+        self.call_after_refresh(self._reveal, key)  # once the columns have their widths
         return rows
+
+    def _reveal(self, key: str) -> None:
+        """Scroll sideways so the ranking column shows beside the names (on 80 columns the
+        later ones are off the screen)."""
+        x = fixed = 0
+        for i, column in enumerate(self.ordered_columns):
+            width = column.get_render_width(self)
+            if i < self.fixed_columns:
+                fixed += width
+            elif column.key.value == key:
+                room = self.scrollable_content_region.width
+                if x + width > self.scroll_x + room:
+                    self.scroll_to(x=x + width - room, animate=False, immediate=True)
+                elif x < self.scroll_x + fixed:
+                    self.scroll_to(x=x - fixed, animate=False, immediate=True)
+                return
+            x += width
 
     @staticmethod
     def _cell(
