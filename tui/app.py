@@ -134,6 +134,14 @@ class OxbotApp(App[int]):
             id="app.backtest",
             tooltip="Backtest a strategy over a CSV of candles",
         ),
+        Binding(
+            "A",
+            "arena",
+            "Arena",
+            id="app.arena",
+            show=False,
+            tooltip="Arena: run contestants on the same candles, a leaderboard with a baseline",
+        ),
     ]
 
     def __init__(
@@ -328,6 +336,12 @@ class OxbotApp(App[int]):
 
         if not isinstance(self.screen, BacktestScreen | SweepScreen):  # b on the sweep: its own
             self.push_screen(BacktestScreen())
+
+    def action_arena(self) -> None:
+        from .screens.arena import ArenaScreen  # noqa: PLC0415 - its module loads on first use
+
+        if not isinstance(self.screen, ArenaScreen):
+            self.push_screen(ArenaScreen())
 
     def action_reconcile(self) -> None:
         if self.state.reconcile and not isinstance(self.screen, ReconcileScreen):
