@@ -54,10 +54,10 @@ def progress_text(r: ArenaResult) -> str:
     """``2/5 contestants finished · 14 model calls, $0.03 spent (escape cancels)``: the calls
     and dollars of this run (replies read from the cache cost nothing), when the runner says."""
     text = f"{r.done}/{r.total} contestants finished"
-    calls = getattr(r, "calls_now", 0)
+    calls = r.calls_now
     if calls:
         text += f" · {calls:,} model call{'s' if calls != 1 else ''}"
-        text += f", ${money(getattr(r, 'spent_now', 0))} spent"
+        text += f", ${money(r.spent_now)} spent"
     return text + " (escape cancels)"
 
 
@@ -243,7 +243,7 @@ class ArenaScreen(Screen[None]):
         # contestants finished, or (finer) how far through their candles they are
         # (app/arena.py's fraction, which leaves the baseline out); never backwards
         done = r.done / r.total if r.total else 0.0
-        self._bar = max(self._bar, done, getattr(r, "fraction", 0.0))
+        self._bar = max(self._bar, done, r.fraction)
         self.query_one("#ar-progress", ProgressBar).update(
             total=1000, progress=round(self._bar * 1000)
         )
