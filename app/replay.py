@@ -8,7 +8,8 @@ SL/TP and time exits between decisions are replayed from the same candles. The s
 prompts and equity points are not used as prices: a fill exists only where an order was sent
 and carries the slippage, a prompt only for LLM bots, and equity points are thinned as they age.
 Limits: the candles must be the ones the bot traded (a different file gives other prices);
-capital added or withdrawn (`oxbot bots capital`) is not replayed; with --since the replay starts
+capital added or withdrawn is replayed when it happened (the wallet and the kill switches'
+references move with it; return is P&L over the start plus deposits); with --since the replay starts
 from the positions the stored fills give at that time (their stored SL/TP), and the kill
 switches remember the peak and the day's opening equity the stored equity samples give (exact
 while the samples are not thinned: storage/thinning.py).
@@ -34,6 +35,7 @@ from oxbot.engine.models import (
     HUNDRED,
     ZERO,
     BotConfig,
+    CapitalFlow,
     DecisionRecord,
     Fill,
     RiskLimits,
@@ -61,12 +63,20 @@ class Outcome:
     start_equity: Decimal
     final_equity: Decimal
     max_drawdown_pct: float
+    deposits: Decimal = ZERO  # capital added (net of withdrawals) within the range
+
+    @property
+    def pnl(self) -> Decimal:
+        """The gain, never the money the user put in: final - start - deposits."""
+        return self.final_equity - self.start_equity - self.deposits
 
     @property
     def return_pct(self) -> Decimal:
-        if self.start_equity <= 0:
+        """P&L over the money in: the start plus what was deposited in the range."""
+        base = self.start_equity + max(self.deposits, ZERO)
+        if base <= 0:
             return ZERO
-        return (self.final_equity / self.start_equity - 1) * HUNDRED
+        return self.pnl / base * HUNDRED
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -74,6 +84,8 @@ class Outcome:
             "trades": len(self.trips),
             "start_equity": str(self.start_equity),
             "final_equity": str(self.final_equity),
+            "deposits": str(self.deposits),
+            "pnl": str(self.pnl),
             "return_pct": round(float(self.return_pct), 4),
             "max_drawdown_pct": round(self.max_drawdown_pct, 4),
             "trade_list": [trip_json(t) for t in self.trips],
@@ -179,6 +191,7 @@ class _Ledger:
     records: list[DecisionRecord]
     fills: list[Fill]
     equity: list[tuple[int, Decimal]]
+    flows: list[CapitalFlow]
 
 
 async def _read(db: Path, bot: str) -> _Ledger:
@@ -192,9 +205,10 @@ async def _read(db: Path, bot: str) -> _Ledger:
         records = await store.recent_decisions(bot, 10**9)
         fills = await store.load_fills(bot)
         equity = await store.equity_since(bot, 0)
+        flows = await store.load_flows(bot)
     finally:
         await store.close()
-    return _Ledger(config, records, fills, equity)
+    return _Ledger(config, records, fills, equity, flows)
 
 
 async def _stops(db: Path, order_ids: Sequence[str]) -> dict[str, tuple[Any, Any]]:
@@ -246,10 +260,12 @@ def _utc(ms: int) -> str:
 
 
 def _start(db: Path, led: _Ledger, since: int) -> tuple[Portfolio, list[Fill]]:
-    """The wallet at ``since``: the capital and the stored fills before it, each open
+    """The wallet at ``since``: the capital the bot started with (today's capital less every
+    deposit and withdrawal since), the stored fills and flows before ``since``, each open
     position with the SL/TP of its last buy's order."""
     before = [f for f in led.fills if f.ts < since and f.symbol in led.config.symbols]
-    pf = Portfolio.from_fills(led.config.capital, before)
+    start = led.config.capital - sum((f.amount for f in led.flows), ZERO)
+    pf = Portfolio.from_fills(start, before, flows=[f for f in led.flows if f.ts < since])
     # each buy sets its position's SL/TP (engine/bot.py, the ledger writer): the last one's hold
     opener = {f.symbol: f.client_order_id for f in before if f.side is Side.BUY}
     opener = {s: oid for s, oid in opener.items() if pf.position(s) is not None}
@@ -309,7 +325,9 @@ def run_replay(
     frames = bot_frames(BotBacktest(config, csv or {}))
     portfolio, before = _start(db, led, since_ms if since_ms is not None else lo)
     memory = _memory(led, since_ms) if since_ms is not None else None
-    done = replay(config, frames, records, lo, hi, portfolio, before, memory)
+    begin_flows = since_ms if since_ms is not None else lo
+    later = [f for f in led.flows if f.ts >= begin_flows]
+    done = replay(config, frames, records, lo, hi, portfolio, before, memory, later)
     result = done.run
     fills = result.fills
     begin = since_ms if since_ms is not None else lo
@@ -332,6 +350,7 @@ def run_replay(
         max_drawdown_pct(np.asarray([float(e) for _, e in stored_eq], dtype=np.float64))
         if stored_eq
         else 0.0,
+        done.deposits,
     )
     replayed = Outcome(
         fills,
@@ -339,7 +358,13 @@ def run_replay(
         start,
         result.final_equity,
         max_drawdown_pct(result.equity) if len(result.equity) else 0.0,
+        done.deposits,
     )
+    if done.deposits:
+        notes.append(
+            f"capital flows in the range: {done.deposits:+,} replayed when they happened; "
+            "return is P&L over the start plus deposits"
+        )
     return ReplayReport(bot, begin, end, changes, done.verdicts, stored, replayed, notes)
 
 

@@ -204,7 +204,7 @@ async def _rebuild(store: Any, configs: list[Any]) -> dict[str, dict[str, Any]]:
 
     out: dict[str, dict[str, Any]] = {}
     for cfg in configs:
-        wallet = Portfolio.from_fills(
+        wallet = Portfolio.from_ledger(
             cfg.capital, await store.load_fills(cfg.name), flows=await store.load_flows(cfg.name)
         )
         last = await store.equity_series(cfg.name, limit=1)

@@ -23,7 +23,8 @@ DESCRIPTION = (
     "else the candle cache); each decision fills at the close of the candle it was made on "
     "(the price the live bot filled at), and SL/TP and time exits between decisions are "
     "replayed from the same candles' ticks and ranges. Limits: the candles must be the ones "
-    "the bot traded; capital added or withdrawn is not replayed; with --since the replay starts "
+    "the bot traded; capital added or withdrawn is replayed when it happened (return is P&L "
+    "over the start plus deposits); with --since the replay starts "
     "from the positions the stored fills give then, the kill switches remembering the peak "
     "and the day's opening equity of the stored equity samples."
 )

@@ -433,10 +433,8 @@ class Engine:
         positions = await self.store.load_positions(config.name)
         stops = {s: (p.stop_loss, p.take_profit) for s, p in positions.items()}
         flows = await self.store.load_flows(config.name)
-        # config.capital is what the user put in, net: the start plus the deposits since
-        start = config.capital - sum((f.amount for f in flows), ZERO)
         try:
-            return Portfolio.from_fills(start, fills, stops, flows)
+            return Portfolio.from_ledger(config.capital, fills, stops, flows)
         except ValueError as e:  # one damaged ledger must not take the engine down
             raise StorageError(
                 f"the stored fills of bot {config.name} do not add up ({e}); "

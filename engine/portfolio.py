@@ -70,6 +70,22 @@ class Portfolio:
                 p.set_stops(symbol, sl, tp)
         return p
 
+    @classmethod
+    def from_ledger(
+        cls,
+        capital: Decimal,
+        fills: Iterable[Fill],
+        stops: Mapping[str, tuple[Decimal | None, Decimal | None]] | None = None,
+        flows: Iterable[CapitalFlow] = (),
+    ) -> Portfolio:
+        """The wallet of a stored bot: ``capital`` is its config's capital, which is what the
+        user put in, net (the start plus every deposit minus every withdrawal since), so the
+        start is ``capital`` less the flows; counting them on top of it would count each deposit
+        twice."""
+        flows = list(flows)
+        start = capital - sum((f.amount for f in flows), ZERO)
+        return cls.from_fills(start, fills, stops, flows)
+
     # ------------------------------------------------------------------ reads
 
     @property

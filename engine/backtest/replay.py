@@ -31,14 +31,24 @@ import pandas as pd
 
 from ..arrays import Signals
 from ..errors import DataError
-from ..models import Action, BotConfig, Decision, DecisionRecord, Fill, RiskState, SymbolDecision
+from ..models import (
+    ZERO,
+    Action,
+    BotConfig,
+    CapitalFlow,
+    Decision,
+    DecisionRecord,
+    Fill,
+    RiskState,
+    SymbolDecision,
+)
 from ..portfolio import Portfolio
 from ..strategies.base import Strategy
 from .botrun import BotRun, BotRunResult, _Series, _simulate
 
 # Stored decisions that are not a bot's own call: the engine's time exits ("risk"); the
 # candles replay those (and SL/TP) themselves.
-NOT_REPLAYED_SOURCES = frozenset({"risk"})
+NOT_REPLAYED_SOURCES = frozenset({"risk", "capital"})  # a capital edit is replayed as its flow
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class VerdictPair:
 class ReplayResult:
     run: BotRunResult
     verdicts: list[VerdictPair] = field(default_factory=list)
+    deposits: Decimal = ZERO  # the capital flows replayed in the range (net)
 
 
 class _Stored(Strategy):
@@ -133,20 +144,41 @@ class ReplayRun(BotRun):
         config: BotConfig,
         records: Sequence[DecisionRecord],
         portfolio: Portfolio | None = None,
+        flows: Sequence[CapitalFlow] = (),
     ) -> None:
         super().__init__(config, _Stored())
         if portfolio is not None:
             self.portfolio = portfolio
         self.pending = sorted(records, key=lambda r: r.ts)[::-1]  # oldest last: pop()
+        self.flows = sorted(flows, key=lambda f: f.ts)[::-1]
         self.verdicts: list[VerdictPair] = []
+        self.deposits = ZERO  # the flows replayed (net)
 
     def due(self, ts: int) -> bool:
-        return bool(self.pending) and self.pending[-1].ts <= ts
+        return (bool(self.pending) and self.pending[-1].ts <= ts) or (
+            bool(self.flows) and self.flows[-1].ts <= ts
+        )
 
     def cycle(self, ts: int, rows: Mapping[str, int], series: Mapping[str, _Series]) -> None:
         self.last_cycle_ts = ts
+        # A flow made between two closes counts for the next close's decisions; one stamped
+        # with this close came after its decisions (the engine handles a command between
+        # candles, the clock then at the close it has handled).
+        while self.flows and self.flows[-1].ts < ts:
+            self._flow(self.flows.pop())
         while self.pending and self.pending[-1].ts <= ts:
             self._apply(self.pending.pop(), ts)
+        while self.flows and self.flows[-1].ts == ts:
+            self._flow(self.flows.pop())
+
+    def _flow(self, flow: CapitalFlow) -> None:
+        """A deposit or withdrawal when the live bot had it: the cash moves, the kill switches'
+        references scale with the wallet (engine/engine.py UpdateBot), never a gain or loss."""
+        equity = self.portfolio.equity(self.marks)
+        self.portfolio.cash += flow.amount
+        self.portfolio.deposits += flow.amount
+        self.deposits += flow.amount
+        self.risk.restore(self.risk.state().after_flow(equity, flow.amount))
 
     def _apply(self, record: DecisionRecord, ts: int) -> None:
         items = stored_items(record, self.marks)
@@ -186,6 +218,7 @@ def replay(
     portfolio: Portfolio | None = None,
     prior: Sequence[Fill] = (),
     memory: RiskState | None = None,
+    flows: Sequence[CapitalFlow] = (),
 ) -> ReplayResult:
     """Run ``records`` (the bot's stored decisions) over the candles of ``frames`` opening in
     [since_ms, until_ms), from ``portfolio`` (default: the bot's capital, flat), which
@@ -207,14 +240,14 @@ def replay(
     if len(opens) == 0:
         raise DataError(f"no candles of {', '.join(symbols)} in the range of the decisions")
     wanted = [r for r in records if r.source not in NOT_REPLAYED_SOURCES]
-    run = ReplayRun(config, wanted, portfolio)
+    run = ReplayRun(config, wanted, portfolio, flows)
     run.risk.restore(memory)
     run.fills = [f for f in prior if f.symbol in symbols]  # the trade reports pair exits with them
     n_prior = len(run.fills)
     result = _simulate(run, symbols, series, opens, None, started, len(opens) + 1)
     result.fills = result.fills[n_prior:]
     verdicts = run.verdicts + [_pair(r) for r in reversed(run.pending)]
-    return ReplayResult(result, verdicts)
+    return ReplayResult(result, verdicts, run.deposits)
 
 
 __all__ = ["ReplayResult", "ReplayRun", "VerdictPair", "replay", "stored_items"]
