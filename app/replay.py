@@ -18,13 +18,14 @@ while the samples are not thinned: storage/thinning.py).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from pydantic import ValidationError
 
 from oxbot.app.trips import RoundTrip, round_trips
@@ -120,6 +121,7 @@ class ReplayReport:
     stored: Outcome
     replayed: Outcome
     notes: list[str] = field(default_factory=list)
+    candles_match: bool = True  # every stored fill lies in its candle's range
 
     @property
     def differing(self) -> list[VerdictPair]:
@@ -154,6 +156,7 @@ class ReplayReport:
             "stored": self.stored.to_json(),
             "replayed": self.replayed.to_json(),
             "notes": self.notes,
+            "candles_match": self.candles_match,
         }
 
 
@@ -322,7 +325,14 @@ def run_replay(
         changes["slippage_bps"] = str(slippage_bps)
     step = timeframe_seconds(config.timeframe) * 1000
     lo, hi, records = _range(led, since_ms, until_ms, step)
+    unknown = sorted(set(csv or {}) - set(config.symbols))
+    if unknown:
+        raise UsageError(
+            f"--csv {', '.join(unknown)}: bot {bot} does not trade "
+            f"{'it' if len(unknown) == 1 else 'them'} (its symbols: {', '.join(config.symbols)})"
+        )
     frames = bot_frames(BotBacktest(config, csv or {}))
+    mismatch = candles_mismatch(frames, led.fills, step, config.slippage_bps)
     portfolio, before = _start(db, led, since_ms if since_ms is not None else lo)
     memory = _memory(led, since_ms) if since_ms is not None else None
     begin_flows = since_ms if since_ms is not None else lo
@@ -340,6 +350,8 @@ def run_replay(
     stored_eq = [(t, e) for t, e in led.equity if inside(t)]
     start = stored_eq[0][1] if stored_eq else portfolio.cash
     notes = []
+    if mismatch:
+        notes.insert(0, mismatch)
     if not stored_eq:
         notes.append("no stored equity samples in the range: the stored side starts at the cash")
     stored = Outcome(
@@ -365,7 +377,52 @@ def run_replay(
             f"capital flows in the range: {done.deposits:+,} replayed when they happened; "
             "return is P&L over the start plus deposits"
         )
-    return ReplayReport(bot, begin, end, changes, done.verdicts, stored, replayed, notes)
+    return ReplayReport(
+        bot, begin, end, changes, done.verdicts, stored, replayed, notes, not mismatch
+    )
+
+
+def candles_mismatch(
+    frames: Mapping[str, pd.DataFrame], fills: Sequence[Fill], step: int, slippage_bps: Decimal
+) -> str:
+    """ "" when every stored fill's price lies in the range of the candle it was made in (its
+    slippage and 0.5 % allowed); else a warning naming how many do not, and the first: the
+    candles given are not the ones the bot traded, so the comparison means nothing."""
+    tol = float(slippage_bps) / 10_000 + 0.005
+    index = {
+        sym: dict(zip(f["ts"].to_numpy(np.int64).tolist(), range(len(f)), strict=True))
+        for sym, f in frames.items()
+    }
+    bad: list[Fill] = []
+    seen = 0
+    for fill in fills:
+        frame, rows = frames.get(fill.symbol), index.get(fill.symbol, {})
+        if frame is None:
+            continue
+        # a fill at a close T was made in the candle opening at T - step; a stop's on a tick
+        # inside the candle opening at floor(T / step) * step
+        opens = {fill.ts - step, (fill.ts // step) * step, ((fill.ts - 1) // step) * step}
+        found = [rows[o] for o in opens if o in rows]
+        if not found:
+            continue
+        seen += 1
+        price = float(fill.price)
+        if not any(
+            float(frame["low"].iat[i]) * (1 - tol)
+            <= price
+            <= float(frame["high"].iat[i]) * (1 + tol)
+            for i in found
+        ):
+            bad.append(fill)
+    if not bad:
+        return ""
+    f = bad[0]
+    return (
+        f"WARNING: {len(bad):,} of {seen:,} stored fills lie outside the candles given (first: "
+        f"{f.symbol} {f.side.value} at {f.price} at {_utc(f.ts)} UTC): these are not the candles "
+        "the bot traded, so the comparison below does not tell what would have differed; give "
+        "the bot's own candles with --csv"
+    )
 
 
 def _trips(before: list[Fill], fills: list[Fill]) -> list[RoundTrip]:

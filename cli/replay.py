@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -76,10 +77,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     until = parse_date(args.until, "--until") if args.until else None
     if since is not None and until is not None and until <= since:
         raise UsageError("--until must be after --since")
-    fee = _decimal(args.fee_bps, "--fee-bps", maximum=Decimal(999)) if args.fee_bps else None
+    fee = (
+        _decimal(args.fee_bps, "--fee-bps", maximum=Decimal(999))
+        if args.fee_bps is not None
+        else None
+    )
     slip = (
         _decimal(args.slippage_bps, "--slippage-bps", maximum=Decimal(500))
-        if args.slippage_bps
+        if args.slippage_bps is not None
         else None
     )
     report = replay.run_replay(
@@ -96,6 +101,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json()))
     else:
         print(render(report))
+    if not report.candles_match:  # said again where it is seen last, and in the exit code
+        print(f"oxbot: {report.notes[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -105,7 +113,8 @@ def render(r: ReplayReport) -> str:
 
     changed = ", ".join(f"{k}={v}" for k, v in r.changes.items()) or "none (the stored ones)"
     diff = r.differing
-    lines = [
+    lines = [n for n in r.notes if n.startswith("WARNING")]
+    lines += [
         f"replay of bot {r.bot}: {utc(r.since_ms)} to {utc(r.until_ms)} UTC, "
         f"{len(r.verdicts):,} stored decisions, no model called",
         f"changed limits and costs: {changed}",
@@ -130,7 +139,7 @@ def render(r: ReplayReport) -> str:
         if len(trips) > SHOWN:
             lines.append(f"  ... and {len(trips) - SHOWN:,} more (--json lists every trade)")
     lines += ["", table(("", "AS STORED", "REPLAYED"), rows)]
-    lines += [f"note: {n}" for n in r.notes]
+    lines += [f"note: {n}" for n in r.notes if not n.startswith("WARNING")]
     return "\n".join(lines)
 
 

@@ -182,3 +182,42 @@ async def _records(ledger: Ledger) -> list[Any]:
         return await store.recent_decisions(ledger.config.name, 100_000)
     finally:
         await store.close()
+
+
+def test_other_candles_than_the_bot_traded_are_said_and_exit_1(
+    ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A replay over candles the bot did not trade compares nothing: said first, exit 1
+    (found by an adversarial tester: rc 0 and a confident comparison)."""
+    from .conftest import candles
+
+    other = []
+    for seed, (sym, _) in enumerate(ledger.csv.items(), start=30):
+        path = tmp_path / f"other-{seed}.csv"
+        candles(900, seed).to_csv(path, index=False)
+        other += ["--csv", f"{sym}={path}"]
+    code, out, err = cli(ledger, "paper1", *other, capsys=capsys)
+    assert code == 1
+    assert out.startswith("WARNING: ") and "not the candles the bot traded" in out
+    assert "not the candles the bot traded" in err
+    code, out, _ = cli(ledger, "paper1", *other, "--json", capsys=capsys)
+    assert code == 1 and json.loads(out)["candles_match"] is False
+    # the bot's own candles: no warning
+    code, out, _ = cli(ledger, "paper1", *ledger.csv_args(), "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["candles_match"] is True
+
+
+def test_a_csv_for_a_symbol_the_bot_does_not_trade_is_refused(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*ledger.csv_args(), "--csv", "DOGE/USDT=nothing.csv"]
+    code, _, err = cli(ledger, "paper1", *args, capsys=capsys)
+    assert code == 2 and "DOGE/USDT" in err and "does not trade" in err
+
+
+@pytest.mark.parametrize("flag", ["--fee-bps", "--slippage-bps"])
+def test_an_empty_cost_flag_is_refused_not_ignored(
+    ledger: Ledger, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(ledger, "paper1", *ledger.csv_args(), flag, "", capsys=capsys)
+    assert code == 2 and flag in err
