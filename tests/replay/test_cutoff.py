@@ -77,7 +77,11 @@ def write_candles(path: Path, start_ms: int, n: int = 60) -> Path:
     return path
 
 
-def run(tmp: Path, url: str, model: str, start: str) -> tuple[str, dict[str, Any]]:
+def run(
+    tmp: Path, url: str, model: str, start: str, inproc: Any = None
+) -> tuple[str, dict[str, Any]]:
+    """The report as text and its JSON: as a subprocess, or in this process through
+    ``inproc`` (the real parser and handler, minus an interpreter start)."""
     db = tmp / f"{model.replace(':', '_')}-{start}.db"
     config = BotConfig(
         name="thinker",
@@ -97,6 +101,10 @@ def run(tmp: Path, url: str, model: str, start: str) -> tuple[str, dict[str, Any
     asyncio.run(save())
     csv = write_candles(tmp / f"{start}.csv", ms(start))
     env = {**os.environ, "OXBOT_HOME": str(tmp / "home"), "OXBOT_DB": str(db)}
+    if inproc is not None:
+        argv = ["--db", str(db), "backtest", "--bot", "thinker", "--csv", f"{SYM}={csv}", "--yes"]
+        text_out = inproc(argv)
+        return text_out, json.loads(inproc([*argv, "--json"]))["llm"]["cutoff"]
     base = [sys.executable, "-m", "oxbot.cli.main", "backtest", "--bot", "thinker"]
     args = [*base, "--csv", f"{SYM}={csv}", "--yes"]
     text = subprocess.run(args, capture_output=True, text=True, env=env, timeout=120, check=False)
@@ -108,7 +116,21 @@ def run(tmp: Path, url: str, model: str, start: str) -> tuple[str, dict[str, Any
     return text.stdout, json.loads(js.stdout)["llm"]["cutoff"]
 
 
-def test_cli_report_warns_states_or_says_unknown(tmp_path: Path, server: FakeLLMServer) -> None:
+def test_cli_report_warns_states_or_says_unknown(
+    tmp_path: Path,
+    server: FakeLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from oxbot.cli.main import main
+
+    def inproc(argv: list[str]) -> str:
+        capsys.readouterr()
+        assert main(argv) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    monkeypatch.setenv("OXBOT_HOME", str(tmp_path / "home"))
+    # the first case as a user runs it (a subprocess), the others in this process
     out, data = run(tmp_path, server.url, "gpt-4o-mini", "2023-09-01")
     assert (
         "WARNING: model gpt-4o-mini: knowledge cut-off 2023-10, after the backtest starts "
@@ -117,10 +139,10 @@ def test_cli_report_warns_states_or_says_unknown(tmp_path: Path, server: FakeLLM
     assert data["warning"] is True and data["cutoff"] == "2023-10"
     assert "platform.openai.com/docs/models/gpt-4o-mini" in data["source"]
 
-    out, data = run(tmp_path, server.url, "gpt-4o-mini", "2024-03-01")
+    out, data = run(tmp_path, server.url, "gpt-4o-mini", "2024-03-01", inproc)
     assert "model gpt-4o-mini: knowledge cut-off 2023-10, before the backtest period" in out
     assert "WARNING" not in out and data["warning"] is False
 
-    out, data = run(tmp_path, server.url, "tiny-local", "2024-03-01")
+    out, data = run(tmp_path, server.url, "tiny-local", "2024-03-01", inproc)
     assert "model tiny-local: knowledge cut-off unknown" in out
     assert data == {"text": data["text"], "warning": False, "cutoff": None, "source": None}
