@@ -118,6 +118,9 @@ def run_arena_command(args: argparse.Namespace) -> int:
     out, chart = _check_outputs(args)
     db = Path(args.db).expanduser() if getattr(args, "db", None) else None
     spec = arena.load_arena(args.file, db=db)
+    if spec.market == "live":
+        result = _run_live(spec)
+        return _finish(result, spec, args, out, chart)
     frames = arena.load_frames(spec)
     opts = _llm_leave(args, spec, frames)
     progress = Progress(enabled=sys.stderr.isatty())
@@ -135,6 +138,51 @@ def run_arena_command(args: argparse.Namespace) -> int:
         result = arena.run_arena(spec, progress=tell, options=opts, frames=frames)
     finally:
         progress.done()
+    return _finish(result, spec, args, out, chart)
+
+
+def _run_live(spec: Any) -> Any:
+    """market = "live": the leaderboard redrawn on each board (on a terminal), Ctrl-C or the
+    end of the duration stops the engine and returns the final board."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from oxbot.app import arena  # noqa: PLC0415
+
+    cancel = threading.Event()
+    tty = sys.stdout.isatty()
+    print(
+        f"live arena on {spec.live.exchange}: {len(spec.contestants)} PAPER bots for "
+        f"{spec.live.duration}; Ctrl-C stops it and prints the final board"
+        + (
+            "; LLM contestants call their models live (no reply cache)"
+            if any(c.kind == "llm" for c in spec.contestants)
+            else ""
+        ),
+        file=sys.stderr,
+    )
+
+    def tell(r: Any) -> None:
+        if tty:  # the board again, in place
+            done = f"{r.fraction * 100:.0f}% of {spec.live.duration}"
+            print("\x1b[H\x1b[2J" + render_table(r, "return_pct", True, _width()), flush=True)
+            print(f"live · {done} · Ctrl-C stops", flush=True)
+
+    def stop(_sig: int, _frame: Any) -> None:
+        cancel.set()
+
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, stop) if main else None
+    try:
+        opts = arena.ArenaOptions(cancel=cancel)
+        return arena.run_arena(spec, progress=tell, options=opts)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
+def _finish(result: Any, spec: Any, args: argparse.Namespace, out: Any, chart: Any) -> int:
+    """The final leaderboard, the chart and the exports."""
     color = sys.stdout.isatty()
     width = _width()
     descending = args.sort not in ASCENDING
