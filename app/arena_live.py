@@ -255,6 +255,7 @@ class _LiveRun:
         self.hold = _Hold(spec, first, self.step_ms)
         self.engine: Any = None
         self.t0 = 0.0
+        self.errors: dict[str, str] = {}  # bot -> the engine's error about it
 
     async def run(self, board_every_s: float) -> ArenaResult:
         from oxbot.app.runtime import RuntimeOptions, build_engine, exchange_options  # noqa: PLC0415
@@ -267,7 +268,7 @@ class _LiveRun:
                 db_path=self.db, resume=True, snapshot_every_s=None, **exchange_options()
             )
             self.engine = await build_engine(opts, store=store)
-            unlisten = self.engine.bus.listen(self.hold.on_event)
+            unlisten = self.engine.bus.listen(self._on_event)
             task = asyncio.create_task(self.engine.run(), name="arena-engine")
             try:
                 await asyncio.wait_for(self.engine.ready.wait(), 60)
@@ -284,6 +285,15 @@ class _LiveRun:
             return result
         finally:
             await store.close()
+
+    def _on_event(self, ev: Any) -> None:
+        """The baseline's candles, and why a bot could not start (its row's error)."""
+        from oxbot.engine.messages import EngineError  # noqa: PLC0415
+
+        self.hold.on_event(ev)
+        if isinstance(ev, EngineError) and ev.message.startswith("bot "):
+            name = ev.message[4:].split(" ", 1)[0].rstrip(":")
+            self.errors[name] = ev.message
 
     async def _store_bots(self, store: Any) -> None:
         """The arena's bots, stored running (the engine starts them together). A database
@@ -379,9 +389,11 @@ class _LiveRun:
             }
         error = None
         if view is None:
-            error = "its bot was not loaded"
+            error = self.errors.get(cfg.name, "its bot was not loaded")
         elif view.status.value == "error":
-            error = view.last_error or "its bot stopped in error"
+            error = view.last_error or self.errors.get(cfg.name) or "its bot stopped in error"
+        elif view.status.value == "stopped":  # it could not start (no one else stops it)
+            error = self.errors.get(cfg.name, "its bot stopped")
         row = _row(
             c.name,
             c.kind,

@@ -338,6 +338,13 @@ def _live(arena: ArenaTable, path: Path) -> tuple[list[str], LiveMarket, int, Pa
         )
     if live.exchange == "sim":
         raise _fail(path, 'arena.live.exchange: "sim" is not an exchange; use market = "sim"')
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.exchange.quirks import check_exchange_id  # noqa: PLC0415
+
+    try:
+        check_exchange_id(live.exchange)
+    except ConfigError as e:
+        raise _fail(path, f"arena.live.exchange: {e}") from None
     symbols = [_check_symbol(s, "arena.live.symbols", path) for s in live.symbols]
     try:
         timeframe_seconds(live.timeframe)

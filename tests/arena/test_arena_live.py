@@ -212,3 +212,61 @@ def test_bad_live_keys_are_refused_in_one_line(
     market = '[arena]\ntitle = "x"\nmarket = "live"\n[[contestant]]\nstrategy = "sma_cross"\n'
     code, _, err = cli(str(arena_file(home / "nolive.toml", market)))
     assert code == 2 and "arena.live: missing; add [arena.live]" in err
+
+
+LLM = """
+[[contestant]]
+name = "gpt"
+strategy = "llm"
+provider = "openai"
+model = "gpt-4o-mini"
+"""
+
+
+class Escape(Exception):
+    """What the cockpit's progress callback raises once escape is pressed."""
+
+
+async def test_a_raising_progress_stops_the_engine_and_a_bot_that_cannot_start_is_an_error_row(
+    fake: Any, home: Path, arena_file: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oxbot.app.arena import ArenaOptions, load_arena, run_arena
+    from oxbot.storage.store import Store
+
+    monkeypatch.delenv("OXBOT_OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    spec = load_arena(arena_file(home / "live.toml", LIVE.format(duration="60s") + LLM))
+    boards: list[Any] = []
+
+    def progress(r: Any) -> None:
+        boards.append(r)
+        raise Escape
+
+    opts = ArenaOptions(board_every_s=0.2)
+    with pytest.raises(Escape):
+        await asyncio.wait_for(asyncio.to_thread(run_arena, spec, progress, opts), 40)
+    [board] = boards
+    rows = {r.name: r for r in board.rows}
+    # no key for the model: its bot could not start, the others run
+    assert rows["gpt"].error is not None and "arena-gpt not resumed" in rows["gpt"].error
+    assert rows["gpt"].error.count("openai") >= 1
+    assert rows["flip"].error is None and rows["sma"].error is None
+    [db] = data_dbs(home)
+    store = await Store.open(db)  # the engine let go of the database (its writer lock)
+    await store.close()
+
+
+def test_the_readme_live_example_is_a_valid_arena(home: Path, arena_file: Any) -> None:
+    from oxbot.app.arena import load_arena
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Arena\n", 1)[1].split("\n### ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```toml\n")[1:]]
+    text = (
+        next(b for b in blocks if 'market = "live"' in b)
+        + '[[contestant]]\nstrategy = "sma_cross"\n'
+    )
+    spec = load_arena(arena_file(home / "readme.toml", text))
+    assert (spec.market, spec.duration_s, spec.db) == ("live", 6 * 3600, None)
+    assert spec.symbols == ("BTC/USDT", "ETH/USDT")
+    assert spec.contestants[0].config.name == "arena-sma_cross"
