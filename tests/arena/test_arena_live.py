@@ -270,3 +270,71 @@ def test_the_readme_live_example_is_a_valid_arena(home: Path, arena_file: Any) -
     assert (spec.market, spec.duration_s, spec.db) == ("live", 6 * 3600, None)
     assert spec.symbols == ("BTC/USDT", "ETH/USDT")
     assert spec.contestants[0].config.name == "arena-sma_cross"
+
+
+async def test_ctrl_c_stops_oxbot_arena_and_prints_the_final_board(
+    fake: Any, home: Path, arena_file: Any
+) -> None:
+    """`oxbot arena` in its own process: SIGINT (Ctrl-C) once the bots traded stops the engine;
+    the final board is printed and exported, exit 0."""
+    import os
+    import signal
+    import sys
+    from decimal import Decimal
+
+    from waiting import wait_for
+
+    from oxbot.engine.portfolio import Portfolio
+
+    # the child process knows only the built-in strategies (e2e_flip is registered in this one)
+    text = LIVE.format(duration="10m").replace(
+        'strategy = "e2e_flip"', 'strategy = "sma_cross"\nparams = { fast = 3, slow = 7 }'
+    )
+    path = arena_file(home / "live.toml", text)
+    out = home / "board.json"
+    env = {**os.environ, "OXBOT_HOME": str(home / "home"), "OXBOT_DB": str(home / "bots.db")}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "oxbot.cli.main",
+        "arena",
+        str(path),
+        "--out",
+        str(out),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        traded: list[int] = [0]
+
+        async def count() -> None:
+            dbs = data_dbs(home)
+            if dbs:
+                try:
+                    fills = await ledger(dbs[0])
+                except Exception:  # noqa: BLE001 - not created yet
+                    return
+                trips = Portfolio.from_fills(Decimal(10000), fills.get("arena-flip", []))
+                traded[0] = trips.trades
+
+        async def poll() -> None:
+            await count()
+            await asyncio.sleep(0.2)
+
+        def traded_or_exited() -> bool:
+            assert proc.returncode is None, "oxbot arena exited"
+            return traded[0] >= 1
+
+        await wait_for(traded_or_exited, 30, "a round trip of the flip bot", pause=poll)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, stderr.decode()
+    assert "buy-hold (base)" in stdout.decode() and "flip" in stdout.decode()
+    rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
+    assert rows["flip"]["trades"] >= 1 and rows["buy-hold"]["trades"] == 1
