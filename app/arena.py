@@ -195,7 +195,7 @@ def run_arena(
     if spec.market == "live":  # PAPER bots on an exchange's live candles: app/arena_live.py
         from oxbot.app.arena_live import run_live  # noqa: PLC0415
 
-        return run_live(spec, progress, opts.cancel, opts.board_every_s)
+        return run_live(spec, progress, opts.cancel, opts.board_every_s, opts.paid)
     frames = load_frames(spec) if frames is None else frames
     times = decision_times(spec, frames)
     step = timeframe_ms(spec.timeframe)

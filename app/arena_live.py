@@ -51,6 +51,29 @@ def check_paper(spec: ArenaSpec) -> None:
             )
 
 
+def paid_contestants(spec: ArenaSpec) -> list[str]:
+    """The LLM contestants whose model is paid (engine/llm/catalog.py FREE_PROVIDERS)."""
+    from oxbot.engine.llm.catalog import FREE_PROVIDERS  # noqa: PLC0415
+
+    return [
+        c.name
+        for c in spec.contestants
+        if c.kind == "llm"
+        and str(c.config.params.get("provider") or "offline") not in FREE_PROVIDERS
+    ]
+
+
+def check_paid(spec: ArenaSpec, paid: bool) -> None:
+    """UsageError when a contestant would call a paid model without the user's leave (the
+    cockpit never gives it; `oxbot arena --yes` does)."""
+    names = paid_contestants(spec)
+    if names and not paid:
+        raise UsageError(
+            f"{spec.path}: {', '.join(names)} would call a paid model live (no reply cache on "
+            "live candles); run it with `oxbot arena FILE --yes`, or use a local model"
+        )
+
+
 def arena_db(spec: ArenaSpec, started: datetime) -> Path:
     """The file given in the arena (``[arena.live] db``), else a new file in the data folder
     named after the arena and its start time (never an existing one)."""
@@ -72,10 +95,13 @@ def run_live(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     board_every_s: float = BOARD_EVERY_S,
+    paid: bool = False,
 ) -> ArenaResult:
     """Run the live arena (blocking; its own event loop on the calling thread) until its
-    duration ends or ``cancel`` is set; returns the final board."""
+    duration ends or ``cancel`` is set; returns the final board. ``paid``: LLM contestants
+    may call paid models (else they are refused before anything starts)."""
     check_paper(spec)
+    check_paid(spec, paid)
     started = datetime.now(UTC)
     run = _LiveRun(spec, arena_db(spec, started), progress, cancel or threading.Event())
     return asyncio.run(run.run(board_every_s))

@@ -119,7 +119,7 @@ def run_arena_command(args: argparse.Namespace) -> int:
     db = Path(args.db).expanduser() if getattr(args, "db", None) else None
     spec = arena.load_arena(args.file, db=db)
     if spec.market == "live":
-        result = _run_live(spec)
+        result = _run_live(spec, _live_leave(args, spec))
         return _finish(result, spec, args, out, chart)
     frames = arena.load_frames(spec)
     opts = _llm_leave(args, spec, frames)
@@ -141,7 +141,30 @@ def run_arena_command(args: argparse.Namespace) -> int:
     return _finish(result, spec, args, out, chart)
 
 
-def _run_live(spec: Any) -> Any:
+def _live_leave(args: argparse.Namespace, spec: Any) -> bool:
+    """Whether LLM contestants may call paid models live: --yes, or a question on a terminal
+    (there is no estimate: the calls depend on the live market)."""
+    from oxbot.app.arena_live import paid_contestants  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    if args.cache_only:
+        raise UsageError("--cache-only: a live arena has no reply cache; drop it")
+    if args.max_cost is not None:
+        raise UsageError(
+            "--max-cost: a live arena has no estimate (its calls follow the market); use --yes"
+        )
+    names = paid_contestants(spec)
+    if not names or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        return False  # refused with the reason by the runner
+    print(f"{', '.join(names)} call paid models live, for {spec.live.duration}.", file=sys.stderr)
+    if input("Call them? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise UsageError("not started: no model was called")
+    return True
+
+
+def _run_live(spec: Any, paid: bool) -> Any:
     """market = "live": the leaderboard redrawn on each board (on a terminal), Ctrl-C or the
     end of the duration stops the engine and returns the final board."""
     import signal  # noqa: PLC0415
@@ -174,7 +197,7 @@ def _run_live(spec: Any) -> Any:
     main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, stop) if main else None
     try:
-        opts = arena.ArenaOptions(cancel=cancel)
+        opts = arena.ArenaOptions(cancel=cancel, paid=paid)
         return arena.run_arena(spec, progress=tell, options=opts)
     finally:
         if main:

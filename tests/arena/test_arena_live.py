@@ -242,7 +242,7 @@ async def test_a_raising_progress_stops_the_engine_and_a_bot_that_cannot_start_i
         boards.append(r)
         raise Escape
 
-    opts = ArenaOptions(board_every_s=0.2)
+    opts = ArenaOptions(board_every_s=0.2, paid=True)  # the CLI's --yes
     with pytest.raises(Escape):
         await asyncio.wait_for(asyncio.to_thread(run_arena, spec, progress, opts), 40)
     [board] = boards
@@ -338,3 +338,19 @@ async def test_ctrl_c_stops_oxbot_arena_and_prints_the_final_board(
     assert "buy-hold (base)" in stdout.decode() and "flip" in stdout.decode()
     rows = {r["name"]: r for r in json.loads(out.read_text())["rows"]}
     assert rows["flip"]["trades"] >= 1 and rows["buy-hold"]["trades"] == 1
+
+
+def test_a_paid_model_is_not_called_live_without_leave(
+    home: Path, arena_file: Any, cli: Any
+) -> None:
+    from oxbot.app.arena import load_arena, run_arena
+
+    path = arena_file(home / "llm.toml", LIVE.format(duration="2s") + LLM)
+    with pytest.raises(UsageError, match="gpt would call a paid model live"):
+        run_arena(load_arena(path))  # the cockpit's call: no leave
+    code, _, err = cli(str(path))  # off a terminal, without --yes
+    assert code == 2 and "gpt would call a paid model live" in err and "--yes" in err
+    for flag in (["--cache-only"], ["--max-cost", "1"]):
+        code, _, err = cli(str(path), *flag)
+        assert code == 2 and "a live arena has no" in err
+    assert not data_dbs(home)  # nothing started
