@@ -297,7 +297,12 @@ class _LiveRun:
             unlisten = self.engine.bus.listen(self._on_event)
             task = asyncio.create_task(self.engine.run(), name="arena-engine")
             try:
-                await asyncio.wait_for(self.engine.ready.wait(), 60)
+                ready = asyncio.create_task(self.engine.ready.wait())
+                await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
+                ready.cancel()
+                if task.done():
+                    task.result()  # the engine could not start: its error
+                    raise UsageError("the engine stopped before it ran")
                 self.t0 = time.monotonic()
                 await self._watch(board_every_s, task)
             finally:

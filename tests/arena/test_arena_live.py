@@ -272,6 +272,7 @@ def test_the_readme_live_example_is_a_valid_arena(home: Path, arena_file: Any) -
     assert spec.contestants[0].config.name == "arena-sma_cross"
 
 
+@pytest.mark.slow  # a child process importing oxbot: some 6-9 s
 async def test_ctrl_c_stops_oxbot_arena_and_prints_the_final_board(
     fake: Any, home: Path, arena_file: Any
 ) -> None:
