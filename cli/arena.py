@@ -18,6 +18,7 @@ EXAMPLE = """example:
   oxbot arena my.toml --sort sharpe --out report.md        (report.svg is written beside it)
   oxbot arena my.toml --cache-only --out board.csv          (stored LLM replies only)
   oxbot arena my.toml --max-cost 0.50                       (refused above the estimate)
+  oxbot arena live.toml --out board.csv     (market = "live": PAPER bots on live candles)
 """
 # The sortable columns (oxbot.app.arena_model SORT_KEYS; kept here so --help stays import-cheap,
 # tests/arena checks they are the same).
@@ -119,7 +120,7 @@ def run_arena_command(args: argparse.Namespace) -> int:
     db = Path(args.db).expanduser() if getattr(args, "db", None) else None
     spec = arena.load_arena(args.file, db=db)
     if spec.market == "live":
-        result = _run_live(spec, _live_leave(args, spec))
+        result = _run_live(spec, _live_leave(args, spec), args.sort)
         return _finish(result, spec, args, out, chart)
     frames = arena.load_frames(spec)
     opts = _llm_leave(args, spec, frames)
@@ -164,7 +165,7 @@ def _live_leave(args: argparse.Namespace, spec: Any) -> bool:
     return True
 
 
-def _run_live(spec: Any, paid: bool) -> Any:
+def _run_live(spec: Any, paid: bool, sort: str) -> Any:
     """market = "live": the leaderboard redrawn on each board (on a terminal), Ctrl-C or the
     end of the duration stops the engine and returns the final board."""
     import signal  # noqa: PLC0415
@@ -188,7 +189,8 @@ def _run_live(spec: Any, paid: bool) -> Any:
     def tell(r: Any) -> None:
         if tty:  # the board again, in place
             done = f"{r.fraction * 100:.0f}% of {spec.live.duration}"
-            print("\x1b[H\x1b[2J" + render_table(r, "return_pct", True, _width()), flush=True)
+            board = render_table(r, sort, sort not in ASCENDING, _width())
+            print("\x1b[H\x1b[2J" + board, flush=True)
             print(f"live · {done} · Ctrl-C stops", flush=True)
 
     def stop(_sig: int, _frame: Any) -> None:
