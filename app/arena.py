@@ -54,6 +54,8 @@ class ArenaOptions:
     # Set it (from any thread) to stop the run: each running contestant stops at its next
     # candle and gets the error "cancelled", the ones not started too.
     cancel: threading.Event | None = None
+    # market = "live": seconds between two leaderboards read from the ledger (app/arena_live.py)
+    board_every_s: float = 5.0
 
 
 class Cancelled(OxbotError):
@@ -190,6 +192,10 @@ def run_arena(
     from oxbot.app.backtests import timeframe_ms  # noqa: PLC0415
 
     opts = options or ArenaOptions()
+    if spec.market == "live":  # PAPER bots on an exchange's live candles: app/arena_live.py
+        from oxbot.app.arena_live import run_live  # noqa: PLC0415
+
+        return run_live(spec, progress, opts.cancel, opts.board_every_s, opts.paid)
     frames = load_frames(spec) if frames is None else frames
     times = decision_times(spec, frames)
     step = timeframe_ms(spec.timeframe)

@@ -9,7 +9,7 @@ a UsageError before anything runs. Paths of candle files are relative to the are
     [arena]
     title = "Rules against models"
     capital = 10000
-    market = "sim"            # or "csv"
+    market = "sim"            # or "csv", or "live"
     fee_rate = 0.001
     [arena.sim]               # market = "sim": seeded synthetic candles
     seed = 7
@@ -18,6 +18,12 @@ a UsageError before anything runs. Paths of candle files are relative to the are
     bars = 2000
     [arena.csv]               # market = "csv": one file per symbol
     "BTC/USDT" = "btc_1h.csv"
+    [arena.live]              # market = "live": PAPER bots on an exchange's live candles
+    exchange = "binance"
+    symbols = ["BTC/USDT"]
+    timeframe = "1m"
+    duration = "6h"           # "90s", "30m", "6h", "2d"
+    db = "arena.db"           # optional; default: a new file in the data folder
     [arena.risk]              # engine/models.py RiskLimits, for every contestant
     max_position_pct = 20
 
@@ -44,6 +50,8 @@ BASELINE_NAME = "buy-hold"
 DEFAULT_SIM_START = "2024-01-01"  # a sim arena's first candle when no since is given
 MAX_CONTESTANTS = 20
 MAX_SIM_BARS = 200_000
+MAX_LIVE_S = 90 * 86_400  # the longest live arena
+LIVE_PREFIX = "arena-"  # a live contestant's bot is named arena-<contestant>
 
 
 class _Strict(BaseModel):
@@ -57,11 +65,21 @@ class SimMarket(_Strict):
     bars: int = Field(2000, ge=10, le=MAX_SIM_BARS)
 
 
+class LiveMarket(_Strict):
+    exchange: str = Field(min_length=1, max_length=40)
+    symbols: list[str] = Field(min_length=1)
+    timeframe: str = "1m"
+    duration: str
+    db: str | None = None
+    mode: str = "paper"  # only "paper": an arena never trades real money
+
+
 class ArenaTable(_Strict):
     title: str = Field("arena", max_length=120)
     capital: Decimal = Field(Decimal(10000), gt=0, le=Decimal("1e12"))
-    market: Literal["csv", "sim"]
+    market: Literal["csv", "sim", "live"]
     sim: SimMarket | None = None
+    live: LiveMarket | None = None
     csv: dict[str, str] | None = None
     since: str | datetime | date | None = None
     until: str | datetime | date | None = None
@@ -97,7 +115,7 @@ class ArenaSpec:
 
     path: Path
     title: str
-    market: str  # "csv" | "sim"
+    market: str  # "csv" | "sim" | "live"
     symbols: tuple[str, ...]
     timeframe: str
     capital: Decimal
@@ -109,9 +127,14 @@ class ArenaSpec:
     sim: SimMarket | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    live: LiveMarket | None = None
+    duration_s: int = 0  # market = "live": how long it runs
+    db: Path | None = None  # market = "live": the database given in the file, if any
 
     @property
     def market_label(self) -> str:
+        if self.live is not None:
+            return f"live {self.live.exchange} paper {self.live.duration}"
         if self.sim is not None:
             return f"sim seed={self.sim.seed} {self.sim.bars:,} bars"
         return "csv " + ", ".join(Path(p).name for p in self.csv.values())
@@ -199,13 +222,18 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
     allowed = {
         "arena": sorted(ArenaTable.model_fields),
         "sim": sorted(SimMarket.model_fields),
+        "live": sorted(LiveMarket.model_fields),
     }
     try:
         arena = ArenaTable.model_validate(raw["arena"])
     except ValidationError as e:
         raise _fail(p, _pydantic_line(e, "arena", allowed)) from None
     risk = _risk(arena, p)
-    symbols, timeframe, csv, sim = _market(arena, p)
+    live = _live(arena, p) if arena.market == "live" else None
+    if live is not None:
+        symbols, timeframe, csv, sim = live[0], live[1].timeframe, {}, None
+    else:
+        symbols, timeframe, csv, sim = _market(arena, p)
     since = _date_ms(arena.since, "since", p)
     until = _date_ms(arena.until, "until", p)
     if since is not None and until is not None and until <= since:
@@ -223,6 +251,8 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
         "slippage_bps": arena.slippage_bps,
         "risk": risk,
     }
+    if live is not None:
+        base["exchange"] = live[1].exchange
     contestants = [_contestant(item, i, base, p, db) for i, item in enumerate(items)]
     seen: set[str] = {BASELINE_NAME}
     for i, c in enumerate(contestants):
@@ -230,6 +260,8 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
             why = "is the baseline's" if c.name == BASELINE_NAME else "is taken"
             raise _fail(p, f"contestant[{i + 1}].name: {c.name!r} {why}; give another name")
         seen.add(c.name)
+    if live is not None:
+        contestants = [_as_bot(c, i, p) for i, c in enumerate(contestants)]
     return ArenaSpec(
         path=p,
         title=arena.title,
@@ -245,6 +277,9 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
         sim=sim,
         since_ms=since if since is not None or sim is None else None,
         until_ms=until,
+        live=None if live is None else live[1],
+        duration_s=0 if live is None else live[2],
+        db=None if live is None else live[3],
     )
 
 
@@ -271,11 +306,70 @@ def _check_symbol(sym: str, key: str, path: Path) -> str:
     return s
 
 
+def parse_duration(text: str) -> int:
+    """Seconds of ``"90s"``, ``"30m"``, ``"6h"`` or ``"2d"``; ValueError if not one of those."""
+    import re  # noqa: PLC0415
+
+    m = re.fullmatch(r"\s*(\d{1,7})\s*([smhd])\s*", text)
+    if m is None:
+        raise ValueError(f"{text!r} is not a duration; write it like 90s, 30m, 6h or 2d")
+    return int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86_400}[m.group(2)]
+
+
+def _live(arena: ArenaTable, path: Path) -> tuple[list[str], LiveMarket, int, Path | None]:
+    """market = "live": the symbols, the table, the duration in seconds and the given db."""
+    from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
+
+    for other in ("sim", "csv", "since", "until"):
+        if getattr(arena, other) is not None:
+            raise _fail(path, f'arena.{other}: not with market = "live"; drop it')
+    live = arena.live
+    if live is None:
+        raise _fail(
+            path,
+            "arena.live: missing; add [arena.live] with exchange, symbols, timeframe and "
+            'duration (e.g. exchange = "binance", duration = "6h")',
+        )
+    if live.mode.strip().lower() != "paper":
+        raise _fail(
+            path,
+            f"arena.live.mode: {live.mode!r}; an arena trades PAPER only (drop mode, or "
+            'write mode = "paper")',
+        )
+    if live.exchange == "sim":
+        raise _fail(path, 'arena.live.exchange: "sim" is not an exchange; use market = "sim"')
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
+    from oxbot.engine.exchange.quirks import check_exchange_id  # noqa: PLC0415
+
+    try:
+        check_exchange_id(live.exchange)
+    except ConfigError as e:
+        raise _fail(path, f"arena.live.exchange: {e}") from None
+    symbols = [_check_symbol(s, "arena.live.symbols", path) for s in live.symbols]
+    try:
+        timeframe_seconds(live.timeframe)
+    except (UsageError, ValueError) as e:
+        raise _fail(path, f"arena.live.timeframe: {e}") from None
+    try:
+        seconds = parse_duration(live.duration)
+    except ValueError as e:
+        raise _fail(path, f"arena.live.duration: {e}") from None
+    if not 1 <= seconds <= MAX_LIVE_S:
+        raise _fail(path, f"arena.live.duration: {live.duration}; give 1s to 90d")
+    db = None
+    if live.db is not None:
+        db = Path(live.db).expanduser()
+        db = db if db.is_absolute() else path.parent / db
+    return symbols, live, seconds, db
+
+
 def _market(
     arena: ArenaTable, path: Path
 ) -> tuple[list[str], str, dict[str, str], SimMarket | None]:
     from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
 
+    if arena.live is not None:
+        raise _fail(path, 'arena.live: only with market = "live"; drop it or change market')
     if arena.market == "sim":
         if arena.csv is not None:
             raise _fail(path, 'arena.csv: only with market = "csv"; drop it or change market')
@@ -336,6 +430,20 @@ def _csv_timeframe(files: dict[str, str], path: Path) -> str:
 # ---------------------------------------------------------------------------- contestants
 
 
+def _as_bot(c: Contestant, i: int, path: Path) -> Contestant:
+    """A live contestant's config under its bot's name, arena-<contestant>."""
+    from oxbot.engine.models import BotConfig  # noqa: PLC0415
+
+    try:
+        config = BotConfig.model_validate({**c.config.model_dump(), "name": LIVE_PREFIX + c.name})
+    except ValidationError:
+        most = 40 - len(LIVE_PREFIX)
+        raise _fail(
+            path, f"contestant[{i + 1}].name: {c.name!r}; at most {most} characters in a live arena"
+        ) from None
+    return Contestant(c.name, c.kind, c.label, config)
+
+
 def _contestant(item: Any, i: int, base: dict[str, Any], path: Path, db: Path | None) -> Contestant:
     where = f"contestant[{i + 1}]"
     if not isinstance(item, dict):
@@ -373,7 +481,7 @@ def _config(name: str, where: str, base: dict[str, Any], path: Path, **kw: Any) 
     from oxbot.engine.models import BotConfig  # noqa: PLC0415
 
     try:
-        return BotConfig(name=name, exchange="sim", **base, **kw)
+        return BotConfig(name=name, **({"exchange": "sim"} | base), **kw)
     except ValidationError as e:
         raise _fail(path, _pydantic_line(e, where, {})) from None
 

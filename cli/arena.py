@@ -18,6 +18,7 @@ EXAMPLE = """example:
   oxbot arena my.toml --sort sharpe --out report.md        (report.svg is written beside it)
   oxbot arena my.toml --cache-only --out board.csv          (stored LLM replies only)
   oxbot arena my.toml --max-cost 0.50                       (refused above the estimate)
+  oxbot arena live.toml --out board.csv     (market = "live": PAPER bots on live candles)
 """
 # The sortable columns (oxbot.app.arena_model SORT_KEYS; kept here so --help stays import-cheap,
 # tests/arena checks they are the same).
@@ -118,6 +119,9 @@ def run_arena_command(args: argparse.Namespace) -> int:
     out, chart = _check_outputs(args)
     db = Path(args.db).expanduser() if getattr(args, "db", None) else None
     spec = arena.load_arena(args.file, db=db)
+    if spec.market == "live":
+        result = _run_live(spec, _live_leave(args, spec), args.sort)
+        return _finish(result, spec, args, out, chart)
     frames = arena.load_frames(spec)
     opts = _llm_leave(args, spec, frames)
     progress = Progress(enabled=sys.stderr.isatty())
@@ -135,6 +139,75 @@ def run_arena_command(args: argparse.Namespace) -> int:
         result = arena.run_arena(spec, progress=tell, options=opts, frames=frames)
     finally:
         progress.done()
+    return _finish(result, spec, args, out, chart)
+
+
+def _live_leave(args: argparse.Namespace, spec: Any) -> bool:
+    """Whether LLM contestants may call paid models live: --yes, or a question on a terminal
+    (there is no estimate: the calls depend on the live market)."""
+    from oxbot.app.arena_live import paid_contestants  # noqa: PLC0415
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    if args.cache_only:
+        raise UsageError("--cache-only: a live arena has no reply cache; drop it")
+    if args.max_cost is not None:
+        raise UsageError(
+            "--max-cost: a live arena has no estimate (its calls follow the market); use --yes"
+        )
+    names = paid_contestants(spec)
+    if not names or args.yes:
+        return True
+    if not sys.stdin.isatty():
+        return False  # refused with the reason by the runner
+    print(f"{', '.join(names)} call paid models live, for {spec.live.duration}.", file=sys.stderr)
+    if input("Call them? [y/N] ").strip().lower() not in ("y", "yes"):
+        raise UsageError("not started: no model was called")
+    return True
+
+
+def _run_live(spec: Any, paid: bool, sort: str) -> Any:
+    """market = "live": the leaderboard redrawn on each board (on a terminal), Ctrl-C or the
+    end of the duration stops the engine and returns the final board."""
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from oxbot.app import arena  # noqa: PLC0415
+
+    cancel = threading.Event()
+    tty = sys.stdout.isatty()
+    print(
+        f"live arena on {spec.live.exchange}: {len(spec.contestants)} PAPER bots for "
+        f"{spec.live.duration}; Ctrl-C stops it and prints the final board"
+        + (
+            "; LLM contestants call their models live (no reply cache)"
+            if any(c.kind == "llm" for c in spec.contestants)
+            else ""
+        ),
+        file=sys.stderr,
+    )
+
+    def tell(r: Any) -> None:
+        if tty:  # the board again, in place
+            done = f"{r.fraction * 100:.0f}% of {spec.live.duration}"
+            board = render_table(r, sort, sort not in ASCENDING, _width())
+            print("\x1b[H\x1b[2J" + board, flush=True)
+            print(f"live · {done} · Ctrl-C stops", flush=True)
+
+    def stop(_sig: int, _frame: Any) -> None:
+        cancel.set()
+
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, stop) if main else None
+    try:
+        opts = arena.ArenaOptions(cancel=cancel, paid=paid)
+        return arena.run_arena(spec, progress=tell, options=opts)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, old)
+
+
+def _finish(result: Any, spec: Any, args: argparse.Namespace, out: Any, chart: Any) -> int:
+    """The final leaderboard, the chart and the exports."""
     color = sys.stdout.isatty()
     width = _width()
     descending = args.sort not in ASCENDING

@@ -38,16 +38,16 @@ def one_line(err: str) -> str:
     [
         (
             GOOD_ARENA.replace('title = "t"', 'title = "t"\ncapitl = 1') + RULE,
-            "arena.capitl: unknown key; the keys here are: capital, csv, fee_rate, market, "
-            "risk, sim, since, slippage_bps, title, until",
+            "arena.capitl: unknown key; the keys here are: capital, csv, fee_rate, live, "
+            "market, risk, sim, since, slippage_bps, title, until",
         ),
         (
             GOOD_ARENA.replace("bars = 300", "bars = 300\nsed = 1") + RULE,
             "arena.sim.sed: unknown key; the keys here are: bars, seed, symbols, timeframe",
         ),
         (
-            GOOD_ARENA.replace('market = "sim"', 'market = "live"') + RULE,
-            "arena.market: Input should be 'csv' or 'sim'",
+            GOOD_ARENA.replace('market = "sim"', 'market = "paper"') + RULE,
+            "arena.market: Input should be 'csv', 'sim' or 'live'",
         ),
         (
             GOOD_ARENA.replace("capital = 5000", "capital = -1") + RULE,
