@@ -146,7 +146,9 @@ class ArenaScreen(Screen[None]):
         self.sort_key = SORT_KEYS[0]
         self.descending = best_first(self.sort_key)
         self.order: list[str] = []  # the leaderboard's names, top first
-        self._drawn: tuple[int, int] | None = None  # (done, rows) of this run's last drawing
+        # (done, rows, newest time) of this run's last drawing: a replayed arena is drawn again
+        # when a contestant finished, a live one when its board was read again
+        self._drawn: tuple[int, int, int] | None = None
         self._bar = 0.0  # how far this run is, 0..1
         self._cancel = threading.Event()
         self.last_export: Path | None = None
@@ -248,8 +250,8 @@ class ArenaScreen(Screen[None]):
             total=1000, progress=round(self._bar * 1000)
         )
         self._status(progress_text(r))
-        if self._drawn != (r.done, len(r.rows)):  # a contestant finished: table and chart
-            self._drawn = (r.done, len(r.rows))  # (drawn again only then: plotext is slow)
+        if self._drawn != (r.done, len(r.rows), r.last_ms):  # (only then: plotext is slow)
+            self._drawn = (r.done, len(r.rows), r.last_ms)
             self._show(r)
 
     @on(Finished)
