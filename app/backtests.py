@@ -305,6 +305,7 @@ class BotBacktest:
     cash: Decimal | None = None
     since_ms: int | None = None
     until_ms: int | None = None
+    db: Path | None = None  # the bot's database: a sim bot's candles are kept beside it
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,12 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
     cfg = spec.config
     frames, missing = {}, []
     for sym in cfg.symbols:
-        path = spec.csv.get(sym) or str(candle_cache(cfg.exchange, sym, cfg.timeframe))
+        cache = candle_cache(cfg.exchange, sym, cfg.timeframe)
+        if cfg.exchange == "sim" and spec.db is not None:  # app/candle_record.py keeps them
+            from oxbot.app.candle_record import file_name, sim_candles_dir  # noqa: PLC0415
+
+            cache = sim_candles_dir(spec.db) / file_name("sim", sym, cfg.timeframe)
+        path = spec.csv.get(sym) or str(cache)
         if sym not in spec.csv and not Path(path).exists():
             missing.append(sym)
             continue
@@ -327,7 +333,11 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
     if missing:
         if cfg.exchange == "sim":
             flags = " ".join(f"--csv {s}=FILE.csv" for s in missing)
-            hints = f"give them with {flags} (the sim market has no history to download)"
+            hints = (
+                f"give them with {flags} (the sim market has no history to download; the "
+                "engine keeps the candles of sim bots it runs, in a candles folder beside "
+                "the database)"
+            )
         else:
             hints = "; ".join(
                 f"{s}: {download_hint(cfg.exchange, s, cfg.timeframe)}" for s in missing

@@ -331,7 +331,7 @@ def run_replay(
             f"--csv {', '.join(unknown)}: bot {bot} does not trade "
             f"{'it' if len(unknown) == 1 else 'them'} (its symbols: {', '.join(config.symbols)})"
         )
-    frames = bot_frames(BotBacktest(config, csv or {}))
+    frames = bot_frames(BotBacktest(config, csv or {}, db=db))
     mismatch = candles_mismatch(frames, led.fills, step, config.slippage_bps)
     portfolio, before = _start(db, led, since_ms if since_ms is not None else lo)
     memory = _memory(led, since_ms) if since_ms is not None else None

@@ -300,6 +300,17 @@ def demo_configs() -> list[BotConfig]:
     return [BotConfig.model_validate(d) for d in DEMO_BOTS]
 
 
+def sim_recorder(opts: RuntimeOptions) -> Any:
+    """Keeps the sim market's candles beside the database (app/candle_record.py), so sim bots
+    can be backtested and replayed on what they traded; none for a database that is not a
+    file."""
+    from oxbot.app.candle_record import SimCandleRecorder, sim_candles_dir  # noqa: PLC0415
+
+    if not isinstance(opts.db_path, Path):
+        return None
+    return SimCandleRecorder(sim_candles_dir(opts.db_path))
+
+
 async def build_engine(
     opts: RuntimeOptions, store: Any | None = None, control_socket: Path | None = None
 ) -> Engine:
@@ -319,7 +330,7 @@ async def build_engine(
             for cfg in demo_configs():
                 await store.save_bot(cfg, status)
         streams, brokers = build_exchanges(opts, store)
-        hub = MarketHub(opts.sim, exchanges=streams)
+        hub = MarketHub(opts.sim, exchanges=streams, recorder=sim_recorder(opts))
         engine = Engine(
             store,
             hub,

@@ -152,7 +152,7 @@ def run_bot_command(args: argparse.Namespace) -> int:
         costs["slippage_bps"] = _decimal(args.slippage_bps, "--slippage-bps", maximum=Decimal(500))
     if costs:  # what-if costs: the bot's other settings stay as stored
         config = config.model_copy(update=costs)
-    spec = backtests.BotBacktest(config, csv, cash, since, until)
+    spec = backtests.BotBacktest(config, csv, cash, since, until, db=db)
     from oxbot.cli import sweep  # noqa: PLC0415
 
     if sweep.wanted(args):

@@ -91,6 +91,18 @@ class Series(Protocol):
     def next(self) -> Candle | None: ...
 
 
+class CandleRecorder(Protocol):
+    """Keeps the candles of the synthetic sim streams (app/candle_record.py: the candle cache),
+    so what a sim bot saw can be backtested and replayed later: the generator's warm-up
+    history when a stream opens, then each closed candle. Called on the engine's loop."""
+
+    def history(self, key: StreamKey, ts: Times, ohlcv: Floats) -> None: ...
+
+    def add(self, key: StreamKey, candle: Candle) -> None: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class _Stream(CandleWindow):
     key: StreamKey
@@ -105,6 +117,7 @@ class _Stream(CandleWindow):
     wants: dict[str, int] = field(default_factory=dict)  # subscriber -> bars it needs
     ended: bool = False
     live_candles: int = 0
+    recorded: bool = False  # a synthetic stream whose candles the hub's recorder keeps
     # A candle read ahead of its close: the series skipped candles (a gap in a CSV), so it
     # waits for its own close time instead of being stamped with the schedule's.
     pending: Candle | None = None
@@ -162,9 +175,11 @@ class MarketHub:
         sim: SimConfig | None = None,
         now_ms: Callable[[], int] | None = None,
         exchanges: ExchangeStreams | None = None,
+        recorder: CandleRecorder | None = None,
     ) -> None:
         self.sim = sim or SimConfig()
         self.exchanges = exchanges  # ccxt_streams.ExchangeStreams, or None: sim only
+        self.recorder = recorder
         self._now_ms = now_ms or (lambda: int(time.time() * 1000))
         self._anchors: dict[str, tuple[int, Any]] = {}  # str(key) -> stored last close
         self._streams: dict[StreamKey, _Stream] = {}
@@ -303,6 +318,9 @@ class MarketHub:
             ).reshape(-1, 5)
         next_close = (int(ts[-1]) + 2 * step) if len(ts) else start + step
         stream = _Stream(key, series, step, next_close, ts, ohlcv)
+        if self.recorder is not None and isinstance(series, SyntheticSeries):
+            stream.recorded = True
+            self._record(lambda r: r.history(key, ts, ohlcv))
         self._streams[key] = stream
         self.fetches[key] += 1  # the warm-up history is one fetch
         return stream
@@ -315,8 +333,25 @@ class MarketHub:
         try:
             await self._conduct()
         finally:
+            if self.recorder is not None:
+                self._record(lambda r: r.close())
             if self.exchanges is not None:
                 await self.exchanges.stop_streams()
+
+    def _record_candle(self, key: StreamKey, candle: Candle) -> None:
+        self._record(lambda r: r.add(key, candle))
+
+    def _record(self, call: Callable[[CandleRecorder], None]) -> None:
+        """Keeping candles is a convenience: a full disk says so once and stops it, trading
+        goes on."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        try:
+            call(recorder)
+        except OSError as e:
+            self.recorder = None
+            log.warning("sim candles are no longer kept (backtests of sim bots need --csv): %s", e)
 
     async def _conduct(self) -> None:
         lockstep = self.sim.speed is None
@@ -372,6 +407,8 @@ class MarketHub:
             touched: dict[str, Subscriber] = {}
             for s, c in candles:
                 s.push(c)  # the indicators are updated with the candle (window.py)
+                if s.recorded and self.recorder is not None:
+                    self._record_candle(s.key, c)
                 self.computations[s.key] += 1
                 bar = Bar(s.key, c, s.view(s.key), close_ts)
                 if lockstep:
