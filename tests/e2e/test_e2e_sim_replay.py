@@ -14,7 +14,6 @@ import json
 import time
 
 import pytest
-from waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +46,7 @@ def test_a_sim_bot_replays_on_the_candles_it_traded(home) -> None:
         before = _fills(home)
         engine = home.spawn("run", "--headless", "--sim-speed", "max")
         engine.wait_ready()
-        started = time.monotonic()
-        wait_until(lambda: time.monotonic() - started > 3, 10, "some trading")
+        time.sleep(3)  # some trading at max speed
         code, _ = engine.terminate()
         assert code == 0
         assert _fills(home) > before + 4, "the bot should have traded in this run"
