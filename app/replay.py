@@ -372,6 +372,13 @@ def run_replay(
         max_drawdown_pct(result.equity) if len(result.equity) else 0.0,
         done.deposits,
     )
+    differ = sum(1 for v in done.verdicts if not v.same) if not changes else 0
+    if differ:
+        notes.append(
+            f"{differ:,} verdicts differ although no limit or cost was changed: the bot's "
+            "settings were probably edited after those decisions (the replay uses today's "
+            "settings for every decision)"
+        )
     if done.deposits:
         notes.append(
             f"capital flows in the range: {done.deposits:+,} replayed when they happened; "

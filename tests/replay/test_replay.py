@@ -221,3 +221,24 @@ def test_an_empty_cost_flag_is_refused_not_ignored(
 ) -> None:
     code, _, err = cli(ledger, "paper1", *ledger.csv_args(), flag, "", capsys=capsys)
     assert code == 2 and flag in err
+
+
+def test_settings_edited_after_the_decisions_are_said(ledger: Ledger, tmp_path: Path) -> None:
+    """The bot's limits changed after it decided (as an edit in the cockpit stores them): a
+    replay "with the stored limits" uses today's, and says why its verdicts differ."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "edited.db"
+    shutil.copy(ledger.db, db)
+    conn = sqlite3.connect(db)
+    (raw,) = conn.execute("SELECT config FROM bots WHERE name = 'paper1'").fetchone()
+    config = json.loads(raw)
+    config["risk"]["max_position_pct"] = "2"
+    conn.execute("UPDATE bots SET config = ? WHERE name = 'paper1'", (json.dumps(config),))
+    conn.commit()
+    conn.close()
+    report = run_replay(db, "paper1", csv=ledger.csv)
+    assert report.differing
+    assert any("settings were probably edited" in n for n in report.notes)
+    assert not any("edited" in n for n in run_replay(ledger.db, "paper1", csv=ledger.csv).notes)
