@@ -321,11 +321,13 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
     frames, missing = {}, []
     for sym in cfg.symbols:
         cache = candle_cache(cfg.exchange, sym, cfg.timeframe)
-        if cfg.exchange == "sim" and spec.db is not None and not cache.exists():
-            # what the engine kept of this database's sim market (app/candle_record.py)
+        if cfg.exchange == "sim" and spec.db is not None:
+            # what the engine kept of this database's sim market (app/candle_record.py), else
+            # the cache
             from oxbot.app.candle_record import file_name, sim_candles_dir  # noqa: PLC0415
 
-            cache = sim_candles_dir(spec.db) / file_name("sim", sym, cfg.timeframe)
+            kept = sim_candles_dir(spec.db) / file_name("sim", sym, cfg.timeframe)
+            cache = kept if kept.exists() else cache
         path = spec.csv.get(sym) or str(cache)
         if sym not in spec.csv and not Path(path).exists():
             missing.append(sym)
