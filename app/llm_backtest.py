@@ -134,15 +134,16 @@ def is_local(url: str) -> bool:
 
 
 def is_free(strategy: LLMStrategy) -> bool:
-    """A free provider (ollama, offline), or an unpriced model on a local or private-network
-    server (vLLM, llama.cpp, LM Studio: README "local OpenAI-compatible servers cost nothing").
-    A priced model on a local URL stays paid: it may be a proxy to the paid provider."""
+    """A free provider (ollama, offline), or an openai_compatible server on this machine or a
+    private network serving an unpriced model (vLLM, llama.cpp, LM Studio: README "local
+    OpenAI-compatible servers cost nothing"). A priced model there, or a named provider (openai,
+    openrouter...) at a local URL, stays paid: it may be a proxy to the paid service."""
     from oxbot.engine.llm.catalog import FREE_PROVIDERS  # noqa: PLC0415
 
     p = strategy.params
     if p.provider in FREE_PROVIDERS:
         return True
-    return strategy.price is None and bool(p.base_url) and is_local(p.base_url)
+    return p.provider == "openai_compatible" and strategy.price is None and is_local(p.base_url)
 
 
 def check_key(config: Any) -> None:
