@@ -186,6 +186,16 @@ def _run_spec(
         outcome = backtests.run_bot(
             spec, frames, progress=lambda f: progress.update(_stage(llm), f), llm=llm
         )
+    except KeyboardInterrupt:
+        progress.done()
+        if llm is not None and llm.tally is not None and llm.tally.calls:
+            t = llm.tally
+            print(
+                f"oxbot: {t.calls:,} model calls made (${t.spent:.4f}), every finished reply "
+                "is stored: run again to go on from there",
+                file=sys.stderr,
+            )
+        raise
     finally:
         progress.done()
     prices = None

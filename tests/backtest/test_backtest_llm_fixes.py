@@ -345,3 +345,80 @@ def test_another_server_or_request_shape_is_asked_again(
     shaped = run_api(with_params(llm_bot(server.url), structured="prompt"), csv)
     assert shaped.metrics["llm"]["calls"] == points
     assert len(server.requests) == 2 * points
+
+
+def test_two_runs_at_once_on_one_cache_converge(home: Path, server: FakeLLMServer, bt: Any) -> None:
+    """F-G: a model that answers differently on every call (temperature > 0), two runs of one
+    bot at once: the first stored reply of a prompt wins, both runs trade on it, and a rerun
+    reproduces both (no run reports a result nothing can reproduce)."""
+    import threading
+
+    calls = iter(range(10**6))
+
+    def varying(seen: Seen) -> Reply:
+        r = reply_for(seen)
+        n = next(calls)
+        action = ("buy", "hold", "close")[n % 3]
+        text = r.text.replace('"action": "hold"', f'"action": "{action}"')
+        text = text.replace('"action": "buy"', f'"action": "{action}"').replace(
+            '"size_pct": null', '"size_pct": 20'
+        )
+        return Reply(text, usage=r.usage, pace_s=0.002)
+
+    server.handler = varying
+    csv = bt.write_csv(home / "btc.csv", bt.generated_candles(200))
+    config = llm_bot(server.url)
+    out: dict[str, Any] = {}
+
+    def run(name: str) -> None:
+        out[name] = run_api(config, csv)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    a, b = out["a"], out["b"]
+    assert a.metrics["llm"]["failures"] == b.metrics["llm"]["failures"] == 0
+    again = run_api(config, csv)
+    assert again.metrics["llm"]["calls"] == 0
+    assert again.result.fills == a.result.fills == b.result.fills
+
+
+def test_the_estimate_is_within_10_percent_for_anthropic_with_a_long_memory(
+    home: Path, bt: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F-J: Anthropic (no JSON schema is sent: no JSON mode, [AN-create]) with memory=50 (the
+    bot keeps 20 records, engine/bot.py MEMORY): the estimate is within 10 % of the spend the
+    server reports (1 token per 4 characters of the system text, messages and reply)."""
+    from oxbot.app.llm_backtest import estimate
+
+    monkeypatch.setenv("OXBOT_ANTHROPIC_API_KEY", "sk-ant-test-0123456789")
+    srv = FakeLLMServer("anthropic", api_key="sk-ant-test-0123456789").start()
+
+    def counted(seen: Seen) -> Reply:
+        r = reply_for(seen)
+        body = seen.body
+        system = body.get("system") or ""
+        system = system if isinstance(system, str) else json.dumps(system)
+        received = system + "".join(str(m.get("content", "")) for m in body["messages"])
+        return Reply(r.text, usage=(len(received) // 4, len(r.text) // 4))
+
+    srv.handler = counted
+    try:
+        candles = bt.generated_candles(400)
+        csv = bt.write_csv(home / "btc.csv", candles)
+        config = with_params(
+            llm_bot(srv.url),
+            provider="anthropic",
+            model="claude-haiku-4-5",
+            memory=50,
+            anthropic_prefill=False,
+        )
+        est = estimate(config, {SYM: candles})
+        first = run_api(config, csv)
+        spent = Decimal(first.metrics["llm"]["spent"])
+        assert first.metrics["llm"]["calls"] == est.points
+        assert abs(est.usd - spent) <= spent / 10, (est, spent)
+    finally:
+        srv.close()
