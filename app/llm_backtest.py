@@ -303,6 +303,12 @@ def check_complete(result: Any, config: Any) -> None:
         return
     first = ", ".join(utc(t) for t in missing[:MISSING_SHOWN])
     more = f" and {len(missing) - MISSING_SHOWN:,} more" if len(missing) > MISSING_SHOWN else ""
+    if is_free(llm_strategy(config, keys=False)):  # a local model: nothing to pay for
+        raise UsageError(
+            f"{len(missing):,} of {result.llm_points:,} decision points of bot {config.name} "
+            f"have no stored reply (first at {first}{more} UTC) and --cache-only called no "
+            "model; the model is free (local): drop --cache-only to call it"
+        )
     raise UsageError(
         f"{len(missing):,} of {result.llm_points:,} decision points of bot {config.name} have no "
         f"stored reply (first at {first}{more} UTC) and the model was not called (--cache-only, "

@@ -250,7 +250,8 @@ def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any
 
     opts = llm_backtest.LlmOptions(cache_only=args.cache_only, tally=Tally())
     est = llm_backtest.estimate(spec.config, frames, spec.since_ms, spec.until_ms, cash=spec.cash)
-    print(est.line(), file=sys.stderr)
+    only = " (--cache-only: no model is called)" if args.cache_only else ""
+    print(est.line() + only, file=sys.stderr)
     if args.cache_only or est.free or est.points == 0:
         return opts
     cap = _decimal(args.max_cost, "--max-cost") if args.max_cost is not None else None
@@ -268,11 +269,11 @@ def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any
     opts.max_cost = cap
     if est.to_call == 0:  # every reply of the run is stored: a rerun calls nothing
         return opts
-    llm_backtest.check_key(spec.config)
-    if cap is not None or args.yes:
+    if not (cap is not None or args.yes or sys.stdin.isatty()):
+        opts.cache_only = True  # no one to ask: the stored replies only (a rerun is free)
         return opts
-    if not sys.stdin.isatty():  # no one to ask: the stored replies only (a rerun is free)
-        opts.cache_only = True
+    llm_backtest.check_key(spec.config)  # the model will be called: refused now without a key
+    if cap is not None or args.yes:
         return opts
     answer = input("Call the model at this cost? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):

@@ -321,6 +321,12 @@ def test_a_local_openai_compatible_server_of_an_unpriced_model_is_free(
     assert code == 0, err
     assert "free (local model)" in err
     assert json.loads(out)["llm"]["calls"] == len(server.requests) > 0
+    # M3: --cache-only on a free model with nothing stored names the fix that fits
+    csv2 = bt.write_csv(home / "btc2.csv", bt.generated_candles(140))
+    code, _out, err = cli("--bot", "thinker", "--csv", f"{SYM}={csv2}", "--cache-only")
+    assert code == 2
+    assert "(--cache-only: no model is called)" in err
+    assert "the model is free (local): drop --cache-only to call it" in err
 
 
 def test_another_server_or_request_shape_is_asked_again(
