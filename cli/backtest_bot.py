@@ -373,8 +373,7 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
     chart = check_chart(args)  # a bad --chart path: said before the file is read
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, _source, symbol = _load(args, progress)
-    steps = frame["ts"].diff().dropna()
-    tf = backtests.timeframe(int(steps.min()) if len(steps) else 0)
+    tf = backtests.timeframe(bar_step(frame))
     try:
         config = BotConfig(
             name="backtest",
@@ -390,6 +389,33 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
         raise UsageError(f"{tf} candles cannot be run as a bot: {e}") from None
     spec = backtests.BotBacktest(config, {}, None)
     return _run_spec(args, spec, {symbol: frame}, progress, chart, None)
+
+
+def bar_step(frame: Any) -> int:
+    """The candle spacing of a one-symbol file: its most common step (gaps are longer). A
+    candle closer to the one before than that is refused, naming it: taking the smallest step
+    would let one row late in the file change the timeframe, and so every earlier prompt (a
+    look-ahead)."""
+    import numpy as np  # noqa: PLC0415
+
+    from oxbot.app.backtests import timeframe, utc  # noqa: PLC0415
+    from oxbot.engine.errors import DataError  # noqa: PLC0415
+
+    ts = frame["ts"].to_numpy(np.int64)
+    steps = np.diff(ts)
+    if not len(steps):
+        return 0
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    short = np.flatnonzero(steps < step)
+    if len(short):
+        i = int(short[0]) + 1
+        raise DataError(
+            f"the candle at {utc(int(ts[i]))} UTC opens {int(steps[i - 1]) // 60_000} min after "
+            f"the one before, in a file of {timeframe(step)} candles ({len(short):,} such "
+            "rows): one timeframe per file; remove the stray rows"
+        )
+    return step
 
 
 __all__ = ["add_bot_arguments", "run_if_bot"]

@@ -428,3 +428,24 @@ def test_the_estimate_is_within_10_percent_for_anthropic_with_a_long_memory(
         assert abs(est.usd - spent) <= spent / 10, (est, spent)
     finally:
         srv.close()
+
+
+def test_a_stray_candle_late_in_the_file_is_refused_not_taken_as_the_timeframe(
+    home: Path, server: FakeLLMServer, bt: Any, cli: Any
+) -> None:
+    """F-P: `--strategy llm --data` takes the file's timeframe from its most common step; one
+    row 30 min after another in a 1h file is refused, naming it (the smallest step would make
+    the run 30m and change every earlier prompt)."""
+    import pandas as pd
+
+    candles = bt.generated_candles(120)
+    row = candles.iloc[[100]].copy()
+    row["ts"] = row["ts"] + 30 * 60_000
+    stray = pd.concat([candles, row]).sort_values("ts").reset_index(drop=True)
+    csv = bt.write_csv(home / "stray.csv", stray)
+    params = ["--param", "provider=openai_compatible", "--param", f"base_url={server.url}"]
+    params += ["--param", "model=gpt-4o-mini", "--yes"]
+    code, _out, err = cli("--strategy", "llm", "--data", str(csv), *params)
+    assert code == 2, err
+    assert "opens 30 min after the one before, in a file of 1h candles" in err
+    assert server.requests == []
