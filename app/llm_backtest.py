@@ -343,6 +343,7 @@ def summary(result: Any, tally: Tally | None) -> dict[str, Any]:
             failure_kinds=dict(tally.failure_kinds),
             last_failure=tally.last_failure,
             not_stored=tally.unfinished,
+            usage_estimated=tally.estimated,
             server=tally.server,
             priced=tally.priced,
         )

@@ -287,7 +287,13 @@ def _llm_lines(m: dict[str, Any]) -> str:
         f"LLM {m['provider']} {m['model']}: {m['decision_points']:,} decision points{saved}; "
         f"{m.get('calls', 0):,} model calls now, {m.get('cached', 0):,} replies from the cache;\n"
         f"  spent now {_usd(m, 'spent')} "
-        f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out); "
+        f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out"
+        + (
+            f"; the usage of {m['usage_estimated']:,} calls estimated, not reported"
+            if m.get("usage_estimated")
+            else ""
+        )
+        + "); "
         f"the replies cost {_usd(m, 'recorded_cost')} when recorded; "
         f"{m['failures']:,} decisions failed (held){_kinds(m)}"
         + (f"\n  replies from {m['server']}" if m.get("server") else "")

@@ -304,6 +304,7 @@ class Tally:
     # stops after that decision point, llmrun.py). None: no cap.
     cap: Decimal | None = None
     capped: bool = False
+    estimated: int = 0  # calls whose usage the server did not report believably (estimated)
     unfinished: int = 0  # replies not stored because they did not finish (asked again next run)
     # decisions that failed (held), by the strategy's kind in a few words, and the last reason
     failure_kinds: dict[str, int] = field(default_factory=dict)
@@ -374,6 +375,8 @@ class CachedProvider(Provider):
             raise
         latency = int((time.perf_counter() - started) * 1000)
         cost = self._count(comp.tokens_in, comp.tokens_out)
+        if comp.usage_estimated:
+            self.tally.estimated += 1
         if not comp.complete:  # cut off, empty, filtered: not an answer; asked again next time
             self.tally.unfinished += 1
             return comp

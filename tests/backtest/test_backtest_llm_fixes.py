@@ -449,3 +449,21 @@ def test_a_stray_candle_late_in_the_file_is_refused_not_taken_as_the_timeframe(
     assert code == 2, err
     assert "opens 30 min after the one before, in a file of 1h candles" in err
     assert server.requests == []
+
+
+def test_the_report_says_when_the_spend_rests_on_estimated_usage(
+    home: Path, server: FakeLLMServer, bt: Any, cli: Any
+) -> None:
+    """M4: a server that reports no usage (no usage chunk, [OA-stream] include_usage not
+    honoured, as some local servers do): the spend is an estimate, and the report says so."""
+
+    def no_usage(seen: Seen) -> Reply:
+        return Reply(reply_for(seen).text, usage=None)
+
+    server.handler = no_usage
+    save(home, llm_bot(server.url))
+    csv = bt.write_csv(home / "btc.csv", bt.generated_candles(100))
+    code, out, err = cli("--bot", "thinker", "--csv", f"{SYM}={csv}", "--yes")
+    assert code == 0, err
+    n = len(server.requests)
+    assert n > 0 and f"the usage of {n:,} calls estimated, not reported" in out
