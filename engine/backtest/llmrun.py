@@ -207,6 +207,7 @@ class LlmDecider:
         try:
             decision = self.loop.run_until_complete(self.strategy.decide(ctx))
         except BudgetExceeded as e:
+            self.points -= 1  # refused before any call: not a decision point of the model
             self._paused_day = day
             self.budget_pauses.append((ctx.ts, f"llm budget: {e}"))
             return None

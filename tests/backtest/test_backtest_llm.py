@@ -403,5 +403,7 @@ def test_the_daily_budget_counts_by_simulated_day(
         for t in candles["ts"].iloc[1:] + HOUR  # closes after the warm-up
     }
     assert len(server.requests) == out.metrics["llm"]["calls"] == len(days)
+    # M9 (adv15): the points the budget refused are no decision points (no call was made)
+    assert out.metrics["llm"]["decision_points"] == len(days)
     pauses = [h for h in out.metrics["risk_halts"] if h["reason"].startswith("llm budget")]
     assert len(pauses) == len(days)
