@@ -286,9 +286,9 @@ def _run_llm(
 ) -> tuple[Any, Any]:
     from oxbot.app import backtests, llm_backtest  # noqa: PLC0415
     from oxbot.engine.backtest.replies import Tally  # noqa: PLC0415
-    from oxbot.engine.llm.catalog import FREE_PROVIDERS  # noqa: PLC0415
 
-    free = str(c.config.params.get("provider") or "offline") in FREE_PROVIDERS
+    # free: a free provider, or an unpriced model on a local server (llm_backtest.is_free)
+    free = llm_backtest.is_free(llm_backtest.llm_strategy(c.config, keys=False))
     llm = llm_backtest.LlmOptions(
         cache_only=opts.cache_only or not (opts.paid or free),
         replies=opts.replies,

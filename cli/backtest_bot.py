@@ -39,8 +39,10 @@ def add_bot_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-cost",
         metavar="USD",
-        help="an LLM bot on a paid model: refuse to start when the estimate of the calls is "
-        "above this many dollars",
+        help="an LLM bot on a paid model: refuse to start when the estimate of the calls not "
+        "yet stored is above this many dollars, and stop the run once its calls spent it "
+        "(every reply is kept: a rerun goes on from there); refused for a model of unknown "
+        "price",
     )
     p.add_argument(
         "--yes",
@@ -184,6 +186,16 @@ def _run_spec(
         outcome = backtests.run_bot(
             spec, frames, progress=lambda f: progress.update(_stage(llm), f), llm=llm
         )
+    except KeyboardInterrupt:
+        progress.done()
+        if llm is not None and llm.tally is not None and llm.tally.calls:
+            t = llm.tally
+            print(
+                f"oxbot: {t.calls:,} model calls made (${t.spent:.4f}), every finished reply "
+                "is stored: run again to go on from there",
+                file=sys.stderr,
+            )
+        raise
     finally:
         progress.done()
     prices = None
@@ -195,7 +207,7 @@ def _run_spec(
         write_chart(chart, prices, outcome.metrics)
     if args.json:
         print(json.dumps(outcome.metrics))
-        return 0
+        return _all_failed(outcome.metrics)
     from oxbot.cli.backtest_report import render_bot_report  # noqa: PLC0415
 
     print(
@@ -203,7 +215,19 @@ def _run_spec(
     )
     if "llm" in outcome.metrics:
         print(_llm_lines(outcome.metrics["llm"]))
-    return 0
+    return _all_failed(outcome.metrics)
+
+
+def _all_failed(metrics: dict[str, Any]) -> int:
+    """Exit 1 with the reason when every decision point of an LLM run failed: its "0 trades"
+    is no result of the model's (no key, server down, every reply unusable)."""
+    from oxbot.app import llm_backtest  # noqa: PLC0415
+
+    why = llm_backtest.all_failed(metrics["llm"]) if "llm" in metrics else None
+    if why is None:
+        return 0
+    print(f"oxbot: {why}", file=sys.stderr)
+    return 1
 
 
 def _stage(llm: Any) -> str:
@@ -225,20 +249,31 @@ def _llm_options(args: argparse.Namespace, spec: Any, frames: Any, progress: Any
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
     opts = llm_backtest.LlmOptions(cache_only=args.cache_only, tally=Tally())
-    est = llm_backtest.estimate(spec.config, frames, spec.since_ms, spec.until_ms)
-    print(est.line(), file=sys.stderr)
+    est = llm_backtest.estimate(spec.config, frames, spec.since_ms, spec.until_ms, cash=spec.cash)
+    only = " (--cache-only: no model is called)" if args.cache_only else ""
+    print(est.line() + only, file=sys.stderr)
     if args.cache_only or est.free or est.points == 0:
         return opts
     cap = _decimal(args.max_cost, "--max-cost") if args.max_cost is not None else None
+    if cap is not None and not est.priced:
+        raise UsageError(
+            f"--max-cost cannot cap model {est.model}: its price is unknown, so every call "
+            f'would count as $0; give it with prices={{"{est.model}": [IN, OUT]}} (USD per 1M '
+            "input and output tokens) in the bot's params, or run without --max-cost (--yes)"
+        )
     if cap is not None and est.usd > cap:
         raise UsageError(
             f"the estimate ${est.usd:.4f} is above --max-cost {args.max_cost}: raise it, "
             "shorten the range (--since/--until), or use --cache-only"
         )
-    if cap is not None or args.yes:
+    opts.max_cost = cap
+    if est.to_call == 0:  # every reply of the run is stored: a rerun calls nothing
         return opts
-    if not sys.stdin.isatty():  # no one to ask: the stored replies only (a rerun is free)
-        opts.cache_only = True
+    if not (cap is not None or args.yes or sys.stdin.isatty()):
+        opts.cache_only = True  # no one to ask: the stored replies only (a rerun is free)
+        return opts
+    llm_backtest.check_key(spec.config)  # the model will be called: refused now without a key
+    if cap is not None or args.yes:
         return opts
     answer = input("Call the model at this cost? [y/N] ").strip().lower()
     if answer not in ("y", "yes"):
@@ -251,12 +286,36 @@ def _llm_lines(m: dict[str, Any]) -> str:
     return (
         f"LLM {m['provider']} {m['model']}: {m['decision_points']:,} decision points{saved}; "
         f"{m.get('calls', 0):,} model calls now, {m.get('cached', 0):,} replies from the cache;\n"
-        f"  spent now ${Decimal(m.get('spent', '0')):.4f} "
-        f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out); "
-        f"the replies cost ${Decimal(m['recorded_cost']):.4f} when recorded; "
-        f"{m['failures']:,} decisions failed (held)"
+        f"  spent now {_usd(m, 'spent')} "
+        f"({m.get('spent_tokens_in', 0):,} tokens in, {m.get('spent_tokens_out', 0):,} out"
+        + (
+            f"; the usage of {m['usage_estimated']:,} calls estimated, not reported"
+            if m.get("usage_estimated")
+            else ""
+        )
+        + "); "
+        f"the replies cost {_usd(m, 'recorded_cost')} when recorded; "
+        f"{m['failures']:,} decisions failed (held){_kinds(m)}"
+        + (f"\n  replies from {m['server']}" if m.get("server") else "")
+        + (
+            f"\n  {m['not_stored']:,} replies did not finish (cut off): not stored, asked again "
+            "next run"
+            if m.get("not_stored")
+            else ""
+        )
         + (f"\n{m['cutoff']['text']}" if m.get("cutoff") else "")
     )
+
+
+def _usd(m: dict[str, Any], key: str) -> str:
+    if not m.get("priced", True):
+        return "(price unknown: not counted)"
+    return f"${Decimal(m.get(key, '0')):.4f}"
+
+
+def _kinds(m: dict[str, Any]) -> str:
+    kinds = m.get("failure_kinds") or {}
+    return f" ({', '.join(f'{k} {n:,}' for k, n in sorted(kinds.items()))})" if kinds else ""
 
 
 def run_if_bot(args: argparse.Namespace) -> int | None:
@@ -320,8 +379,7 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
     chart = check_chart(args)  # a bad --chart path: said before the file is read
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
     frame, _source, symbol = _load(args, progress)
-    steps = frame["ts"].diff().dropna()
-    tf = backtests.timeframe(int(steps.min()) if len(steps) else 0)
+    tf = backtests.timeframe(bar_step(frame))
     try:
         config = BotConfig(
             name="backtest",
@@ -337,6 +395,33 @@ def run_llm_strategy(args: argparse.Namespace) -> int:
         raise UsageError(f"{tf} candles cannot be run as a bot: {e}") from None
     spec = backtests.BotBacktest(config, {}, None)
     return _run_spec(args, spec, {symbol: frame}, progress, chart, None)
+
+
+def bar_step(frame: Any) -> int:
+    """The candle spacing of a one-symbol file: its most common step (gaps are longer). A
+    candle closer to the one before than that is refused, naming it: taking the smallest step
+    would let one row late in the file change the timeframe, and so every earlier prompt (a
+    look-ahead)."""
+    import numpy as np  # noqa: PLC0415
+
+    from oxbot.app.backtests import timeframe, utc  # noqa: PLC0415
+    from oxbot.engine.errors import DataError  # noqa: PLC0415
+
+    ts = frame["ts"].to_numpy(np.int64)
+    steps = np.diff(ts)
+    if not len(steps):
+        return 0
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    short = np.flatnonzero(steps < step)
+    if len(short):
+        i = int(short[0]) + 1
+        raise DataError(
+            f"the candle at {utc(int(ts[i]))} UTC opens {int(steps[i - 1]) // 60_000} min after "
+            f"the one before, in a file of {timeframe(step)} candles ({len(short):,} such "
+            "rows): one timeframe per file; remove the stray rows"
+        )
+    return step
 
 
 __all__ = ["add_bot_arguments", "run_if_bot"]

@@ -43,7 +43,7 @@ from ..models import (
 from ..strategies.base import DecisionContext, Strategy
 from ..textsafe import storable
 from .botrun import BotRun, _Series
-from .replies import CachedProvider, ReplyCache, Tally
+from .replies import CachedProvider, ReplyCache, SpendCapReached, Tally, origin_of
 
 if TYPE_CHECKING:
     from ..llm.provider import ChatRequest
@@ -71,6 +71,24 @@ def is_llm(strategy: Strategy) -> bool:
     from ..llm.strategy import LLMStrategy  # noqa: PLC0415 - httpx only for LLM runs
 
     return isinstance(strategy, LLMStrategy)
+
+
+def origin_for(strategy: LLMStrategy) -> str:
+    """The cache key's origin (replies.py `origin_of`): the bot's base URL unless the
+    provider's default, and a request shape other than the defaults."""
+    from ..llm.catalog import PROVIDERS  # noqa: PLC0415
+
+    p = strategy.params
+    shape = []
+    if p.structured != "auto":
+        shape.append(f"structured={p.structured}")
+    if p.provider == "anthropic" and not p.anthropic_prefill:
+        shape.append("prefill=false")
+    return origin_of(p.base_url, PROVIDERS[p.provider].base_url, " ".join(shape))
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _sim_day(ts: int) -> date:
@@ -147,8 +165,15 @@ class LlmDecider:
         if cache is not None and strategy.params.provider != "offline":
             tally, only = replay.tally, replay.cache_only
             name, price = strategy.params.provider, strategy.price
+            origin = origin_for(strategy)
             strategy.provider_wrap = lambda inner: CachedProvider(
-                inner, cache, provider=name, price=price, tally=tally, cache_only=only
+                inner,
+                cache,
+                provider=name,
+                price=price,
+                tally=tally,
+                cache_only=only,
+                origin=origin,
             )
         self.loop = asyncio.new_event_loop()
 
@@ -173,21 +198,40 @@ class LlmDecider:
             return None
         if not self.strategy.wants_decision(ctx):
             return None
-        self.points += 1
         tally = self.replay.tally
+        if tally.cap_reached():
+            raise self._capped()
+        self.points += 1
         tally.missed = False
+        failed = self.strategy.stats["failures"]
         try:
             decision = self.loop.run_until_complete(self.strategy.decide(ctx))
         except BudgetExceeded as e:
+            self.points -= 1  # refused before any call: not a decision point of the model
             self._paused_day = day
             self.budget_pauses.append((ctx.ts, f"llm budget: {e}"))
             return None
         finally:
             if self.replay.on_call is not None:
                 self.replay.on_call(tally)
+        if tally.capped:
+            raise self._capped()
+        if self.strategy.stats["failures"] > failed:
+            kind = self.strategy.stats["last_failure_kind"] or "error"
+            tally.failure_kinds[kind] = tally.failure_kinds.get(kind, 0) + 1
+            tally.last_failure = self.strategy.stats["last_failure"]
         if tally.missed:
             self.missing.append(ctx.ts)
         return decision
+
+    def _capped(self) -> SpendCapReached:
+        t = self.replay.tally
+        return SpendCapReached(
+            f"stopped: the model calls spent ${t.spent:.4f}, reaching --max-cost {t.cap}, "
+            f"after {t.calls:,} calls at the decision point of {_utc(self._now)} UTC; every "
+            "reply is stored: run again (with a higher --max-cost) to go on from there, the "
+            "stored replies cost nothing"
+        )
 
     def remember(self, decision: Decision, verdict: str, reasons: str) -> None:
         """The record the live bot keeps of a decision (engine/bot.py ``_record``: the fields

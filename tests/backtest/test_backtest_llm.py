@@ -201,7 +201,8 @@ def test_cli_estimate_max_cost_and_confirmation(
     code, out, err = cli(*args)  # the rerun needs no flag: every reply is stored
     assert code == 0, err
     assert json.loads(out)["llm"]["cached"] == 49 == len(server.requests)
-    assert "49 replies of this model already stored" in err
+    assert "49 of them stored (free), counted: the other 0" in err  # a rerun is free (F-L)
+    assert "~$0.0000" in err
 
 
 def test_interrupted_run_keeps_its_replies_and_resumes(
@@ -402,5 +403,7 @@ def test_the_daily_budget_counts_by_simulated_day(
         for t in candles["ts"].iloc[1:] + HOUR  # closes after the warm-up
     }
     assert len(server.requests) == out.metrics["llm"]["calls"] == len(days)
+    # M9 (adv15): the points the budget refused are no decision points (no call was made)
+    assert out.metrics["llm"]["decision_points"] == len(days)
     pauses = [h for h in out.metrics["risk_halts"] if h["reason"].startswith("llm budget")]
     assert len(pauses) == len(days)

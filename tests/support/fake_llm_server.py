@@ -130,6 +130,11 @@ class Reply:
     ascii_only: bool = True  # False: JSON written with raw non-ASCII (U+2028 stays raw)
     content_type: str = "text/event-stream"  # another type sends ``body`` whole (status 200)
     pace_s: float = 0.0  # sleep after every event (a slow stream)
+    # After the text, end the body cleanly (the terminating chunk) with no finish_reason, no
+    # usage and no ``data: [DONE]``: what a proxy or local server that lost its upstream sends.
+    # The real API always ends with a finish_reason chunk and [DONE] ([OA-stream]), so this is
+    # a broken transport, not an answer. (``raw=[]``: an empty 200 text/event-stream body.)
+    cut_clean: bool = False
 
 
 @dataclass
@@ -474,6 +479,8 @@ class FakeLLMServer:
             yield self._openai_delta(piece, reply, "reasoning_content", wants_usage)
         for piece in self._pieces(reply.text, reply.chunk):
             yield self._openai_delta(piece, reply, usage=wants_usage)
+        if reply.cut_clean:
+            return
         if reply.forever:
             yield ""  # replaced by the endless part
             return
