@@ -62,10 +62,8 @@ class PgUrl:
                 f"postgres/{url.username}@{url.host}:{url.port or 5432}) or in PGPASSFILE / "
                 "~/.pgpass"
             )
-        if url.get_backend_name() != "postgresql" or url.get_driver_name() not in (
-            "asyncpg",
-            "psycopg2",  # SQLAlchemy's default driver name: plain postgresql:// means asyncpg
-        ):
+        # plain postgresql:// means asyncpg here (SQLAlchemy alone would pick psycopg)
+        if url.drivername not in ("postgresql+asyncpg", "postgresql", "postgres"):
             raise StorageError(
                 f"oxbot talks to PostgreSQL through asyncpg: write --db as "
                 f"postgresql+asyncpg://..., not {url.drivername}://..."

@@ -178,3 +178,46 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer) -> str:
     """The URL of a fresh, empty database (the superuser role, trusted)."""
     return pg_server.url(pg_server.new_database())
+
+
+# ---------------------------------------------------------------------- both backends
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def parametrize_backends(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_backends`` runs once per backend (its ``backend`` fixture)."""
+    if metafunc.definition.get_closest_marker("both_backends") and (
+        "backend" in metafunc.fixturenames
+    ):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """ "sqlite" unless the test is marked both_backends (then each in turn)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+def database(request: pytest.FixtureRequest, backend: str, path: Path) -> Path | str:
+    """The --db of a test: ``path`` on SQLite, a fresh database's URL on PostgreSQL."""
+    if backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return path
+
+
+async def raw_rows(db: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """``sql`` on the database itself, beside the Store: sqlite3 for a file, asyncpg for a
+    URL (write casts as ``::text`` to see what PostgreSQL stored)."""
+    if isinstance(db, Path):
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            return [tuple(r) for r in conn.execute(sql)]
+    import asyncpg
+
+    conn = await asyncpg.connect(db.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return [tuple(r) for r in await conn.fetch(sql)]
+    finally:
+        await conn.close()
