@@ -105,6 +105,7 @@ def bots() -> list[BotConfig]:
 
 
 @pytest.mark.slow
+@pytest.mark.both_backends  # the ledger invariant at every step, on SQLite and PostgreSQL
 async def test_ten_bots_three_symbols_five_thousand_candles(store: Store) -> None:
     ledger = CheckingLedger(store)
     engine = make_engine(ledger, max_candles=CANDLES)
