@@ -8,6 +8,7 @@ from oxbot.cli import backtest as cli_backtest
 from oxbot.cli import bots as cli_bots
 from oxbot.cli import control as cli_control
 from oxbot.cli import data as cli_data
+from oxbot.cli import db as cli_db
 from oxbot.cli import doctor as cli_doctor
 from oxbot.cli import keys as cli_keys
 from oxbot.cli import reads as cli_reads
@@ -30,4 +31,5 @@ REGISTRARS = [
     cli_reads.register,
     cli_audit.register,
     cli_strategies.register,
+    cli_db.register,
 ]
