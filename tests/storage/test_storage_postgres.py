@@ -138,3 +138,13 @@ async def test_money_is_stored_as_numeric(store_pg: Store, pg_url: str) -> None:
     await store_pg.save_marks({"m": (1, Decimal("0.000000000000000000012345678901234567890"))})
     rows = await raw_rows(pg_url, "SELECT close::text, pg_typeof(close)::text FROM market_marks")
     assert rows == [("0.000000000000000000012345678901234567890", "numeric")]
+
+
+def test_without_the_server_binaries_the_postgresql_tests_are_skipped_saying_why(
+    monkeypatch,
+) -> None:
+    import postgres
+
+    monkeypatch.setattr(postgres, "find_bin", lambda: None)
+    with pytest.raises(pytest.skip.Exception, match="initdb, pg_ctl.*install Debian's postgresql"):
+        postgres.start_server()
