@@ -19,7 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select, text
+from sqlalchemy import Connection, Table, insert, select, text
 
 from oxbot.engine.errors import StorageError
 
@@ -121,14 +121,3 @@ async def copy_ledger(source: Path | str, target: str) -> tuple[Summary, Summary
     async with await Store.open(target, writer=False) as check:
         after = await summarise(check)
     return before, after
-
-
-async def count_rows(store: Store) -> dict[str, int]:
-    """Rows per table (for messages)."""
-    out: dict[str, int] = {}
-    async with store._reading() as conn:
-        for table in TABLES:
-            out[table.name] = int(
-                (await conn.execute(select(func.count()).select_from(table))).scalar_one()
-            )
-    return out
