@@ -5,7 +5,6 @@ source before and of the target after. Exit 0 when they match, 1 when not (or re
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +38,8 @@ def _source(value: str) -> str:
 
 
 def run_migrate(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - building the parser loads nothing it does not need
+
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
     from oxbot.storage.copy import copy_ledger  # noqa: PLC0415
     from oxbot.storage.pg import PgUrl, is_url  # noqa: PLC0415
