@@ -89,9 +89,9 @@ class DbUrl(str):
 
 
 def _db(value: str) -> Path | DbUrl:
-    from .pg import PgUrl, is_url  # noqa: PLC0415
+    if value.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres"):  # as pg.is_url
+        from .pg import PgUrl  # noqa: PLC0415 - SQLAlchemy: only for a URL
 
-    if is_url(value):
         return DbUrl(str(PgUrl.parse(value)))
     return Path(value).expanduser()
 

@@ -148,3 +148,15 @@ def test_without_the_server_binaries_the_postgresql_tests_are_skipped_saying_why
     monkeypatch.setattr(postgres, "find_bin", lambda: None)
     with pytest.raises(pytest.skip.Exception, match="initdb, pg_ctl.*install Debian's postgresql"):
         postgres.start_server()
+
+
+def test_a_db_value_is_a_path_or_a_url_without_its_password(monkeypatch) -> None:
+    from oxbot.storage.paths import DbUrl, resolve_db_path
+
+    assert resolve_db_path("x.db") == Path("x.db")
+    url = resolve_db_path("postgresql://bob@db.example:6543/ledger")
+    assert isinstance(url, DbUrl) and url == "postgresql+asyncpg://bob@db.example:6543/ledger"
+    monkeypatch.setenv("OXBOT_DB", "postgresql+asyncpg://bob@h/l")
+    assert resolve_db_path(None) == "postgresql+asyncpg://bob@h/l"
+    with pytest.raises(StorageError, match="holds a password"):
+        resolve_db_path("postgresql://bob:pw-1234567890ab@h/l")
