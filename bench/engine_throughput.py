@@ -3,6 +3,11 @@ indicators, strategy, risk manager, paper broker, portfolio and SQLite storage (
 synchronous=FULL, on a temp file), for 1 and for 20 bots.
 
     python bench/engine_throughput.py [--candles 2000] [--runs 3] [--memory 1000000]
+    python bench/engine_throughput.py --db postgresql+asyncpg://USER@HOST:PORT/DBNAME
+
+``--db URL`` runs the same bench on PostgreSQL: each run gets a database of its own, created
+through the URL's database and dropped after (the role needs CREATEDB; the URL's database
+itself is not touched). The password as for oxbot: keyring or PGPASSFILE.
 
 Rows: the built-ins (bots alternate sma_cross and rsi_reversion), and a user strategy that
 defines only ``signals(frame)`` (no per-candle ``signal``: live trading reads the last row of
@@ -27,9 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -106,13 +115,54 @@ class Run:
         return self.last - self.first
 
 
+@contextlib.asynccontextmanager
+async def fresh_database(url: str | None) -> AsyncIterator[str | Path]:
+    """A temp SQLite file, or (``url``) a new PostgreSQL database beside the URL's, dropped
+    after."""
+    if url is None:
+        with tempfile.TemporaryDirectory() as d:
+            yield Path(d) / "bench.db"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from oxbot.storage import pg
+
+    where = pg.PgUrl.parse(url)
+    password = pg.password_for(where)
+    admin = create_async_engine(
+        where.url,
+        isolation_level="AUTOCOMMIT",
+        connect_args={} if password is None else {"password": password},
+    )
+    name = f"oxbot_bench_{os.getpid()}_{next(_RUN)}"
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f"CREATE DATABASE {name}"))
+        try:
+            yield where.url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with admin.connect() as conn:
+                await conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    finally:
+        await admin.dispose()
+
+
+_RUN = itertools.count()
+
+
 async def one_run(
-    bots: int, candles: int, data: Path | None, kind: str = "builtin", memory: bool = False
+    bots: int,
+    candles: int,
+    data: Path | None,
+    kind: str = "builtin",
+    memory: bool = False,
+    db: str | None = None,
 ) -> tuple[Run, int, list[tuple[int, float]]]:
     """(times, fills, [(candles, RSS MB)] every 100,000 candles when ``memory``)."""
     samples: list[tuple[int, float]] = []
-    with tempfile.TemporaryDirectory() as d:
-        store = await Store.open(Path(d) / "bench.db")
+    async with fresh_database(db) as where:
+        store = await Store.open(where)
         csv = {} if data is None else {"BTC/USDT": str(data)}
         hub = MarketHub(SimConfig(speed=None, max_candles=candles, csv=csv, seed=7))
         # Every bot is stored (running) before the replay starts, so all of them trade every
@@ -156,6 +206,7 @@ def main() -> None:
     ap.add_argument("--memory", type=int, default=0, help="candles of the memory replay (0: none)")
     ap.add_argument("--rows", default="builtin:1,builtin:20,user:1,user:20")
     ap.add_argument("--whole", action="store_true", help="also the old figure: start-up included")
+    ap.add_argument("--db", help="a PostgreSQL URL: run on a fresh database of that server")
     args = ap.parse_args()
     if args.memory:
         times, fills, samples = asyncio.run(one_run(1, args.memory, None, memory=True))
@@ -180,7 +231,7 @@ def main() -> None:
         bots = int(n)
         runs, fills = [], 0
         for _ in range(args.runs):
-            times, fills, _ = asyncio.run(one_run(bots, args.candles, args.data, kind))
+            times, fills, _ = asyncio.run(one_run(bots, args.candles, args.data, kind, db=args.db))
             runs.append(times)
         up = statistics.median(r.startup for r in runs)
         med = statistics.median(r.replay for r in runs)

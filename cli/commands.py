@@ -36,4 +36,5 @@ REGISTRARS = [
     cli_audit.register,
     cli_replay.register,
     cli_strategies.register,
+    cli_db.register,
 ]

@@ -118,6 +118,13 @@ def run(args: argparse.Namespace) -> int:
     from oxbot.storage.paths import config_dir, resolve_db_path  # noqa: PLC0415
 
     db = resolve_db_path(args.db)
+    if not isinstance(db, Path):  # a PostgreSQL URL: the server keeps its own pages
+        from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+        raise UsageError(
+            f"oxbot doctor checks SQLite database files; {db} is a PostgreSQL database "
+            "(check it with the server's own tools: pg_amcheck, the server log)"
+        )
     ok = sys.version_info >= (3, 12)
     sound, integrity = _integrity(db)
     roomy, disk = _disk(db)

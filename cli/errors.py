@@ -94,6 +94,16 @@ def check_db_arg(args: argparse.Namespace) -> None:
             f"{source} is empty; give the path of a database file, e.g. "
             "--db ~/oxbot.db, or leave it out for the default"
         )
+    from oxbot.storage.pg import PgUrl, is_url  # noqa: PLC0415
+
+    if is_url(raw):  # PostgreSQL: the URL is checked here, the server when opened
+        from oxbot.engine.errors import StorageError  # noqa: PLC0415
+
+        try:
+            PgUrl.parse(raw)
+        except StorageError as e:
+            raise UsageError(f"{source}: {e}") from None
+        return
     path = Path(raw).expanduser()
     if (
         not path.exists()

@@ -24,7 +24,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-DB_HELP = "database file (default: $OXBOT_DB or the user data directory)"
+DB_HELP = (
+    "database file, or a PostgreSQL URL postgresql+asyncpg://USER@HOST:PORT/DBNAME (password "
+    "from the keyring or PGPASSFILE; default: $OXBOT_DB or the user data directory)"
+)
 CREATE_HELP = (
     "create the --db file's folder when it does not exist (without it oxbot refuses, "
     "so a typo in the path never makes a new, empty database somewhere)"
@@ -36,7 +39,7 @@ def _add_db_options(parser: argparse.ArgumentParser, top: bool) -> None:
     as users type it). After the command their default is "not given", so a value given
     before the command is kept."""
     default: dict[str, object] = {} if top else {"default": argparse.SUPPRESS}
-    parser.add_argument("--db", metavar="PATH", help=DB_HELP, **default)  # type: ignore[arg-type]
+    parser.add_argument("--db", metavar="PATH|URL", help=DB_HELP, **default)  # type: ignore[arg-type]
     parser.add_argument("--create", action="store_true", help=CREATE_HELP, **default)  # type: ignore[arg-type]
 
 

@@ -118,7 +118,10 @@ def _check_database(db: Any) -> None:
     from oxbot.engine.errors import SchemaTooNew, StorageError  # noqa: PLC0415
     from oxbot.storage.lock import WriterLock  # noqa: PLC0415
     from oxbot.storage.migrations import inspect_version, latest_version  # noqa: PLC0415
+    from oxbot.storage.paths import DbUrl  # noqa: PLC0415
 
+    if isinstance(db, DbUrl):  # PostgreSQL: the engine's Store.open checks it, then says
+        return
     try:
         db.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

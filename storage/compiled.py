@@ -10,6 +10,7 @@ written are the ones the Core statement would have written (tests/storage prove 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -84,9 +85,18 @@ def execute(conn: Connection, sql: str, params: Any, *, many: bool = False) -> i
         cur.close()
 
 
+@functools.lru_cache(maxsize=64)
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` marks as ``$1, $2, ...`` (asyncpg's, SQLAlchemy's paramstyle
+    "numeric_dollar" for it); the statements given have no ``?`` inside literals."""
+    parts = sql.split("?")
+    return "".join(f"{p}${i}" for i, p in enumerate(parts[:-1], 1)) + parts[-1]
+
+
 def exact_text(value: Any) -> str | None:
     """What ``schema.ExactDecimal`` stores for ``value``: a finite Decimal's exact text at
     once, anything else through the type's own check (a float or NaN refused)."""
     if type(value) is Decimal and value.is_finite():
         return str(value)
-    return _EXACT.process_bind_param(value, _NAMED)
+    out = _EXACT.process_bind_param(value, _NAMED)  # SQLite's dialect: the text
+    return None if out is None else str(out)

@@ -1,147 +1,123 @@
-"""Copy a whole ledger from one database to another, exactly, and prove it (`oxbot db migrate`).
+"""Copy a whole ledger from one database to another (`oxbot db migrate`): SQLite to PostgreSQL.
 
-Every table of the schema (storage/schema.py) is read through its typed columns, so money comes
-back as Decimal from either backend (text on SQLite, NUMERIC on PostgreSQL) and is compared as a
-value: ``Decimal("1.50")`` stored as text and ``Decimal("1.5000")`` read back from NUMERIC are the
-same amount. The proof is a row count per table and a checksum: SHA-256 over every row of every
-table in primary-key order, each value in one canonical form (Decimal normalised, booleans as
-0/1). The copy runs in ONE transaction on the target, and the target's counts and checksum are
-read back inside it before the commit: a copy that would differ is rolled back, never left
-half-way. A target that already holds a ledger is refused (nothing is merged or overwritten).
+The source is opened read-only (it must be at this oxbot's schema version); the target as its
+writer (its lock taken, its schema created) and must be empty: a ledger is never merged into
+another. Every table is copied in ONE transaction, ids kept, so the target is the whole ledger
+or nothing; PostgreSQL's id sequences then continue after the copied ids.
 
-``schema_version`` is not copied: the target's own migrations created it at the version of this
-oxbot, which must be the source's (an older source is refused with the fix: open it once with
-this oxbot, which upgrades it).
+The proof is a checksum: per table, its row count and a SHA-256 over its rows in key order,
+each value in a canonical text (an amount as its exact number, so SQLite's "1E+1" and
+PostgreSQL's 10 are the same amount; -0 is 0), computed on the source before and on the target
+after, through a fresh read-only Store.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Connection, Table, insert, select, text
 
-from oxbot.engine.errors import OxbotError
+from oxbot.engine.errors import StorageError
 
 from . import schema
+from .store import Store
 
-CHUNK = 1000  # rows per INSERT statement
-SKIPPED = ("schema_version",)
+# Every ledger table, parents first (foreign keys); schema_version and alembic's table are the
+# target's own (created by Store.open), not copied.
+TABLES: tuple[Table, ...] = (
+    schema.bots,
+    schema.market_marks,
+    schema.orders,
+    schema.fills,
+    schema.positions,
+    schema.decisions,
+    schema.equity_points,
+    schema.risk_state,
+    schema.capital_flows,
+)
 
 
-class CopyError(OxbotError):
-    """The copy was refused or failed; nothing was written to the target."""
-
-
-@dataclass(frozen=True)
-class LedgerSum:
-    """What a database holds: rows per table and one checksum over all of them."""
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Row counts and one checksum of a ledger."""
 
     counts: dict[str, int]
     checksum: str
 
-    def lines(self) -> list[str]:
-        return [f"{name:<14} {n:>9,}" for name, n in self.counts.items()]
 
-
-def tables() -> list[Table]:
-    """The copied tables, parents before children (foreign keys)."""
-    return [t for t in schema.Base.metadata.sorted_tables if t.name not in SKIPPED]
-
-
-def canonical(value: Any) -> Any:
-    """One form per value whatever the backend returned: a Decimal normalised to its shortest
-    exact text, a bool as 0/1 (SQLite returns integers for booleans)."""
-    if isinstance(value, bool):
-        return int(value)
+def _canonical(value: Any) -> str:
+    if value is None:
+        return "\x00"
     if isinstance(value, Decimal):
-        if value == 0:
-            return "0"  # 0, 0.00 and -0 are one amount
-        return format(value.normalize(), "f")
-    return value
+        value = Decimal(0) if value == 0 else value.normalize()
+        return format(value, "f")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
-def _order_by(table: Table) -> list[Any]:
-    return list(table.primary_key.columns)
-
-
-async def ledger_sum(conn: AsyncConnection, only: Sequence[Table] | None = None) -> LedgerSum:
-    """Row counts and the checksum of every copied table, read on ``conn``."""
+async def summarise(store: Store) -> Summary:
+    """The row count of every table and a SHA-256 of all their rows (see the module doc)."""
     digest = hashlib.sha256()
     counts: dict[str, int] = {}
-    for table in only or tables():
-        n = 0
-        digest.update(f"\x00table {table.name}\n".encode())
-        result = await conn.stream(select(table).order_by(*_order_by(table)))
-        async for row in result:
-            n += 1
-            values = [canonical(v) for v in row]
-            digest.update(json.dumps(values, separators=(",", ":"), default=str).encode())
-            digest.update(b"\n")
-        counts[table.name] = n
-    return LedgerSum(counts, digest.hexdigest())
+    for table in TABLES:
+        order = list(table.primary_key.columns)
+        rows = await store._rows(select(table).order_by(*order))
+        counts[table.name] = len(rows)
+        digest.update(f"\x01{table.name}\x01".encode())
+        for row in rows:
+            line = "\x02".join(_canonical(row[c.name]) for c in table.c)
+            digest.update(line.encode() + b"\x03")
+    return Summary(counts, digest.hexdigest())
 
 
-async def target_rows(conn: AsyncConnection) -> int:
-    """Rows the target already holds in the copied tables."""
-    total = 0
-    for table in tables():
-        total += int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
-    return total
+def _insert_all(writer_engine: Any, batches: list[tuple[Table, list[dict[str, Any]]]]) -> None:
+    """Writer side (thread or greenlet): every table in one transaction, then the sequences."""
+    with writer_engine.begin() as conn:
+        for table, rows in batches:
+            if rows:
+                conn.execute(insert(table), rows)
+        if conn.dialect.name == "postgresql":
+            _continue_sequences(conn)
 
 
-async def copy_rows(src: AsyncConnection, dst: AsyncConnection) -> None:
-    """Insert every row of ``src`` into ``dst`` (same schema), table by table, in chunks."""
-    for table in tables():
-        result = await src.stream(select(table).order_by(*_order_by(table)))
-        names = [c.name for c in table.columns]
-        async for chunk in result.partitions(CHUNK):
-            await dst.execute(insert(table), [dict(zip(names, row, strict=True)) for row in chunk])
-    if dst.dialect.name == "postgresql":
-        await _reset_sequences(dst)
+def _continue_sequences(conn: Connection) -> None:
+    for table in TABLES:
+        for column in table.primary_key.columns:
+            if column.autoincrement is True or (
+                column.autoincrement == "auto" and table._autoincrement_column is column
+            ):
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column.name}'), "
+                        f"coalesce((SELECT max({column.name}) FROM {table.name}), 0) + 1, false)"
+                    )
+                )
 
 
-async def _reset_sequences(dst: AsyncConnection) -> None:
-    """Rows were inserted with their own integer keys: move each key's sequence past them, or
-    the next row the engine writes would collide with a copied one."""
-    for table in tables():
-        for col in table.primary_key.columns:
-            if not col.autoincrement or col.type.python_type is not int:
-                continue
-            seq = await dst.execute(
-                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": col.name}
-            )
-            name = seq.scalar_one_or_none()
-            if name is None:
-                continue
-            top = f"COALESCE((SELECT MAX({col.name}) FROM {table.name}), 0) + 1"
-            await dst.execute(text(f"SELECT setval(:s, {top}, false)"), {"s": name})
-
-
-async def copy_ledger(src: AsyncConnection, dst: AsyncConnection) -> tuple[LedgerSum, LedgerSum]:
-    """Copy ``src`` into the empty ``dst`` in the transaction ``dst`` is in; return the sums
-    before (source) and after (target). Raises CopyError, without writing, when the target is not
-    empty or the sums differ (the caller rolls the target's transaction back)."""
-    held = await target_rows(dst)
-    if held:
-        raise CopyError(
-            f"the target already holds {held:,} rows: migrate into a new, empty database "
-            "(nothing was written)"
-        )
-    before = await ledger_sum(src)
-    await copy_rows(src, dst)
-    after = await ledger_sum(dst)
-    if before != after:
-        diff = [
-            f"{t}: {before.counts.get(t, 0):,} -> {after.counts.get(t, 0):,}"
-            for t in before.counts
-            if before.counts.get(t) != after.counts.get(t)
+async def copy_ledger(source: Path | str, target: str) -> tuple[Summary, Summary]:
+    """Copy the ledger at ``source`` into the empty database ``target``; (source summary,
+    target summary read back). StorageError, nothing written, for a non-empty target."""
+    async with await Store.open(source, writer=False) as src:
+        before = await summarise(src)
+        batches = [
+            (t, [dict(r) for r in await src._rows(select(t).order_by(*t.primary_key.columns))])
+            for t in TABLES
         ]
-        what = "; ".join(diff) if diff else "same row counts, different values"
-        raise CopyError(f"the copy differs from the source ({what}); nothing was written")
+    async with await Store.open(target) as dst:
+        there = await summarise(dst)
+        if any(there.counts.values()):
+            full = ", ".join(f"{n} {t}" for t, n in there.counts.items() if n)
+            raise StorageError(
+                f"{dst.path} is not empty ({full}); a ledger is copied only into an empty "
+                "database (nothing was copied)"
+            )
+        writer = dst._require_writer()
+        await dst._write(_insert_all, writer._engine, batches)
+    async with await Store.open(target, writer=False) as check:
+        after = await summarise(check)
     return before, after

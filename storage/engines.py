@@ -73,20 +73,3 @@ def create_write_engine(path: Path) -> Engine:
     _configure(engine, migrations.PRAGMAS, "IMMEDIATE")
     return engine
 
-
-def create_copy_engine(path: Path) -> AsyncEngine:
-    """An async engine that may write ``path`` (``BEGIN IMMEDIATE``, the writer's pragmas), for
-    one bulk transaction while the caller holds the file's writer lock (`oxbot db migrate`)."""
-
-    async def connect() -> aiosqlite.Connection:
-        pending = aiosqlite.connect(str(path), isolation_level=None)
-        thread = getattr(pending, "_thread", None)
-        if thread is not None:
-            thread.daemon = True
-        return await pending
-
-    engine = create_async_engine(
-        "sqlite+aiosqlite://", async_creator=connect, poolclass=AsyncAdaptedQueuePool, pool_size=1
-    )
-    _configure(engine.sync_engine, migrations.PRAGMAS, "IMMEDIATE")
-    return engine

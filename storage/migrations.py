@@ -7,6 +7,13 @@ Rules that keep a user's ledger safe:
   a failure leaves the database exactly at its old version;
 - each migration's DDL is frozen text. Never edit a released migration; append a new one.
   tests/storage/test_storage_schema.py proves the result equals schema.py's models.
+
+Alembic (storage/alembic/) takes over after version 5, for SQLite and PostgreSQL alike: its
+baseline revision ``v5`` is the schema these migrations build. A SQLite database at version 5
+is stamped with it (the ``alembic_version`` table alembic keeps, written here in the same
+transaction, so alembic itself is not even imported on SQLite today); PostgreSQL databases are
+created by alembic (storage/pg.py). A database whose alembic revision this oxbot does not know
+comes from a newer oxbot and is refused, untouched, like a newer ``schema_version``.
 """
 
 from __future__ import annotations
@@ -223,6 +230,18 @@ def _v5_risk_state(conn: sqlite3.Connection) -> None:
     )
 
 
+# Alembic's revisions, oldest first (tests/storage/test_storage_alembic.py checks them against
+# storage/alembic/versions): a new revision is appended here and runs on both backends.
+REVISIONS: tuple[str, ...] = ("v5",)
+ALEMBIC_HEAD = REVISIONS[-1]
+BASELINE = "v5"  # the revision of schema version 5, the last hand-written migration
+_STAMP = (
+    # alembic's own version table, as alembic creates it (alembic/runtime/migration.py)
+    "CREATE TABLE IF NOT EXISTS alembic_version (version_num VARCHAR(32) NOT NULL, "
+    "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))",
+    "DELETE FROM alembic_version",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "create all tables", _V1),
     Migration(2, "decisions.created_ms (wall clock) for daily LLM budgets", _V2),
@@ -237,6 +256,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _v5_risk_state,
     ),
 )
+
+
+def alembic_location() -> Path:
+    """The folder of alembic's env.py and revisions (installed with the package)."""
+    return Path(__file__).with_name("alembic")
 
 
 def latest_version(migrations: Sequence[Migration] | None = None) -> int:
@@ -254,14 +278,19 @@ def inspect_version(path: Path) -> int:
     """The schema version of the database at ``path`` without writing anything to it:
     0 for a missing, empty or table-less file. StorageError for a file that is not a SQLite
     database, or a SQLite database that is not oxbot's."""
+    return inspect(path)[0]
+
+
+def inspect(path: Path) -> tuple[int, str | None]:
+    """``inspect_version`` and the alembic revision (None: not stamped), read-only."""
     if not path.exists():
-        return 0
+        return 0, None
     if path.is_dir():
         raise StorageError(f"{path} is a directory; give --db the path of a database file")
     with path.open("rb") as f:
         header = f.read(len(SQLITE_HEADER))
     if not header:
-        return 0
+        return 0, None
     if header != SQLITE_HEADER:
         raise StorageError(
             f"{path} is not a SQLite database; point --db (or OXBOT_DB) at an oxbot database "
@@ -273,7 +302,8 @@ def inspect_version(path: Path) -> int:
         raise StorageError(f"cannot open {path}: {e}") from e
     try:
         conn.execute(f"PRAGMA busy_timeout={5000}")
-        return _version(conn, path)
+        version = _version(conn, path)
+        return version, _revision(conn) if version else None
     except sqlite3.DatabaseError as e:
         from .health import FULL, classify  # noqa: PLC0415
 
@@ -304,7 +334,27 @@ def _version(conn: sqlite3.Connection, path: Path) -> int:
     return int(row[0])
 
 
-def _too_new(path: Path, found: int, known: int) -> SchemaTooNew:
+def _revision(conn: sqlite3.Connection) -> str | None:
+    tables = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    ).fetchall()
+    if not tables:
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return None if row is None else str(row[0])
+
+
+def check_revision(where: object, revision: str | None, latest: int) -> None:
+    """SchemaTooNew for an alembic revision this oxbot does not know (a newer oxbot's)."""
+    if revision is not None and revision not in REVISIONS:
+        raise SchemaTooNew(
+            f"{where} is at schema revision {revision!r}, which this oxbot (up to "
+            f"{ALEMBIC_HEAD!r}, version {latest}) does not know; upgrade oxbot to open it "
+            "(nothing was written)"
+        )
+
+
+def too_new(path: object, found: int, known: int) -> SchemaTooNew:
     return SchemaTooNew(
         f"{path} has schema version {found}, but this oxbot knows only up to version {known}; "
         "upgrade oxbot to open it (nothing was written)"
@@ -318,22 +368,24 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
     """
     migrations = sorted(MIGRATIONS if migrations is None else migrations, key=lambda m: m.version)
     latest = latest_version(migrations)
-    found = inspect_version(path)  # read-only: refuses foreign and newer files untouched
+    found, revision = inspect(path)  # read-only: refuses foreign and newer files untouched
     if found > latest:
-        raise _too_new(path, found, latest)
+        raise too_new(path, found, latest)
+    check_revision(path, revision, latest)
     try:
         conn = sqlite3.connect(str(path), isolation_level=None)
     except sqlite3.Error as e:
         raise StorageError(f"cannot create or open {path}: {e}") from e
     try:
         apply_pragmas(conn.execute, PRAGMAS)
-        if found == latest:
+        stamp = latest == 5 and revision != BASELINE  # the migrations' last version: v5
+        if found == latest and not stamp:
             return latest
         conn.execute("BEGIN IMMEDIATE")
         try:
             found = _version(conn, path)  # re-read inside the write transaction
             if found > latest:
-                raise _too_new(path, found, latest)
+                raise too_new(path, found, latest)
             for migration in migrations:
                 if migration.version > found:
                     migration.apply(conn)
@@ -344,6 +396,10 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
                 "updated_ts = excluded.updated_ts",
                 (latest, now),
             )
+            if stamp:
+                for statement in _STAMP:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (BASELINE,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -360,14 +416,15 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
 
 def check_reader(path: Path) -> int:
     """The version of a database a reader may open; StorageError when it cannot be read."""
-    found = inspect_version(path)
+    found, revision = inspect(path)
     latest = latest_version()
+    check_revision(path, revision, latest)
     if found == 0:
         raise StorageError(
             f"no oxbot database at {path}; start the engine once to create it, or check --db"
         )
     if found > latest:
-        raise _too_new(path, found, latest)
+        raise too_new(path, found, latest)
     if found < latest:
         raise StorageError(
             f"{path} has schema version {found}, older than this oxbot's {latest}; start the "

@@ -71,18 +71,44 @@ def runtime_dir() -> Path:
     return path
 
 
-def default_db_path() -> Path:
-    """``$OXBOT_DB`` when set, else ``data_dir()/oxbot.db``."""
+class DbUrl(str):
+    """A PostgreSQL database (``postgresql+asyncpg://user@host:port/dbname``, never with a
+    password: storage/pg.py refuses one) where the command line passes the database's Path
+    along: ``Store.open`` takes it as the URL it is, and the few Path questions callers ask
+    have a server's answers (no folder to resolve or create; whether it holds an oxbot
+    database is for ``Store.open`` to say, so it "exists")."""
+
+    def expanduser(self) -> DbUrl:
+        return self
+
+    def resolve(self) -> DbUrl:
+        return self
+
+    def exists(self) -> bool:
+        return True
+
+
+def _db(value: str) -> Path | DbUrl:
+    if value.split(":", 1)[0].split("+", 1)[0] in ("postgresql", "postgres"):  # as pg.is_url
+        from .pg import PgUrl  # noqa: PLC0415 - SQLAlchemy: only for a URL
+
+        return DbUrl(str(PgUrl.parse(value)))
+    return Path(value).expanduser()
+
+
+def default_db_path() -> Path | DbUrl:
+    """``$OXBOT_DB`` when set (a file, or a PostgreSQL URL), else ``data_dir()/oxbot.db``."""
     env = os.environ.get("OXBOT_DB")
     if env:
-        return Path(env).expanduser()
+        return _db(env)
     return data_dir() / DB_FILENAME
 
 
-def resolve_db_path(cli_value: str | None) -> Path:
-    """The database the user asked for: ``--db PATH`` first, then ``$OXBOT_DB``, then default."""
+def resolve_db_path(cli_value: str | None) -> Path | DbUrl:
+    """The database the user asked for: ``--db PATH`` (or URL) first, then ``$OXBOT_DB``, then
+    the default file."""
     if cli_value:
-        return Path(cli_value).expanduser()
+        return _db(cli_value)
     return default_db_path()
 
 

@@ -70,7 +70,7 @@ class StoreReads:
     """Queries over the ledger; Store adds the lifecycle and the writes."""
 
     _engine: AsyncEngine
-    _path: Path
+    _path: Path | str
 
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncConnection]:

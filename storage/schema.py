@@ -13,19 +13,30 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Table, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, Table, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# Integers (ids, ms times, token counts): SQLite's INTEGER is 64-bit; PostgreSQL's is 32-bit,
+# too small for a time in ms, so there they are BIGINT (an integer key becomes BIGSERIAL).
+Int: TypeEngine[int] = Integer().with_variant(BigInteger(), "postgresql")
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
-    """A Decimal stored as its exact text (``str(Decimal)``); a float is refused, never rounded."""
+    """A Decimal stored exactly, a float refused, never rounded: on SQLite as its exact text
+    (``str(Decimal)``), on PostgreSQL as NUMERIC without precision or scale (any number of
+    digits, kept exactly, per the PostgreSQL docs "Arbitrary Precision Numbers")."""
 
     impl = Text
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(Text())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | Decimal | None:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, Decimal | int):
@@ -35,7 +46,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         value = Decimal(value)
         if not value.is_finite():
             raise ValueError(f"cannot store a non-finite amount ({value})")
-        return str(value)
+        return value if dialect.name == "postgresql" else str(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(value)
@@ -48,17 +59,23 @@ class Base(DeclarativeBase):
 class BotRow(Base):
     __tablename__ = "bots"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
     config: Mapped[str] = mapped_column(Text)  # BotConfig.model_dump(mode="json") as JSON
     status: Mapped[str] = mapped_column(String(16))
-    created_ts: Mapped[int] = mapped_column(Integer)
-    updated_ts: Mapped[int] = mapped_column(Integer)
+    created_ts: Mapped[int] = mapped_column(Int)
+    updated_ts: Mapped[int] = mapped_column(Int)
     deleted: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
 
     __table_args__ = (
         # A name is unique among live bots only: a deleted bot's name can be reused.
-        Index("ux_bots_live_name", "name", unique=True, sqlite_where=text("deleted = 0")),
+        Index(
+            "ux_bots_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted = 0"),
+            postgresql_where=text("NOT deleted"),
+        ),
     )
 
 
@@ -73,7 +90,7 @@ class OrderRow(Base):
     qty: Mapped[Decimal] = mapped_column(ExactDecimal)
     reason: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    ts: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(Int)
     exchange_order_id: Mapped[str | None] = mapped_column(Text)
     stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     take_profit: Mapped[Decimal | None] = mapped_column(ExactDecimal)
@@ -89,7 +106,7 @@ class FillRow(Base):
 
     # An integer key keeps insertion order stable (VACUUM may renumber the rowid of tables
     # without one); fill_id is the idempotency key.
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Int, primary_key=True)
     fill_id: Mapped[str] = mapped_column(Text, unique=True)
     client_order_id: Mapped[str] = mapped_column(ForeignKey("orders.client_order_id"))
     bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
@@ -99,7 +116,7 @@ class FillRow(Base):
     qty: Mapped[Decimal] = mapped_column(ExactDecimal)
     price: Mapped[Decimal] = mapped_column(ExactDecimal)
     fee: Mapped[Decimal] = mapped_column(ExactDecimal)
-    ts: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(Int)
     reason: Mapped[str] = mapped_column(String(16))
     realised: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)  # v4
     fee_currency: Mapped[str] = mapped_column(Text, server_default=text("''"))  # v5
@@ -122,16 +139,16 @@ class PositionRow(Base):
     avg_entry: Mapped[Decimal] = mapped_column(ExactDecimal)
     stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     take_profit: Mapped[Decimal | None] = mapped_column(ExactDecimal)
-    opened_ts: Mapped[int] = mapped_column(Integer)
+    opened_ts: Mapped[int] = mapped_column(Int)
 
 
 class DecisionRow(Base):
     __tablename__ = "decisions"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
     bot: Mapped[str] = mapped_column(Text)
-    ts: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(Int)
     source: Mapped[str] = mapped_column(Text)
     actions: Mapped[str] = mapped_column(Text)
     reasoning: Mapped[str] = mapped_column(Text)
@@ -145,11 +162,11 @@ class DecisionRow(Base):
     raw_reply: Mapped[str] = mapped_column(Text)
     parsed: Mapped[str] = mapped_column(Text)
     error: Mapped[str] = mapped_column(Text)
-    tokens_in: Mapped[int] = mapped_column(Integer)
-    tokens_out: Mapped[int] = mapped_column(Integer)
+    tokens_in: Mapped[int] = mapped_column(Int)
+    tokens_out: Mapped[int] = mapped_column(Int)
     cost: Mapped[Decimal] = mapped_column(ExactDecimal)
-    latency_ms: Mapped[int] = mapped_column(Integer)
-    created_ms: Mapped[int] = mapped_column(Integer, server_default="0")
+    latency_ms: Mapped[int] = mapped_column(Int)
+    created_ms: Mapped[int] = mapped_column(Int, server_default="0")
     flags: Mapped[str] = mapped_column(Text, server_default="")
 
     __table_args__ = (Index("ix_decisions_bot_ts", "bot_id", "ts"),)
@@ -158,10 +175,10 @@ class DecisionRow(Base):
 class EquityPointRow(Base):
     __tablename__ = "equity_points"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
     bot: Mapped[str] = mapped_column(Text)
-    ts: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(Int)
     equity: Mapped[Decimal] = mapped_column(ExactDecimal)
     cash: Mapped[Decimal] = mapped_column(ExactDecimal)
 
@@ -171,9 +188,9 @@ class EquityPointRow(Base):
 class SchemaVersionRow(Base):
     __tablename__ = "schema_version"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1: a single row
-    version: Mapped[int] = mapped_column(Integer)
-    updated_ts: Mapped[int] = mapped_column(Integer)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)  # always 1: a single row
+    version: Mapped[int] = mapped_column(Int)
+    updated_ts: Mapped[int] = mapped_column(Int)
 
 
 class MarketMarkRow(Base):
@@ -182,7 +199,7 @@ class MarketMarkRow(Base):
     __tablename__ = "market_marks"
 
     stream: Mapped[str] = mapped_column(Text, primary_key=True)
-    ts: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(Int)
     close: Mapped[Decimal] = mapped_column(ExactDecimal)
 
 
@@ -194,9 +211,9 @@ class RiskStateRow(Base):
     bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"), primary_key=True)
     bot: Mapped[str] = mapped_column(Text)
     peak_equity: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
-    day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    day: Mapped[int | None] = mapped_column(Int, nullable=True)
     day_start_equity: Mapped[Decimal | None] = mapped_column(ExactDecimal, nullable=True)
-    updated_ts: Mapped[int] = mapped_column(Integer)
+    updated_ts: Mapped[int] = mapped_column(Int)
 
 
 class CapitalFlowRow(Base):
@@ -204,14 +221,14 @@ class CapitalFlowRow(Base):
 
     __tablename__ = "capital_flows"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Int, primary_key=True)
     bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"))
     bot: Mapped[str] = mapped_column(Text)
-    ts: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(Int)
     amount: Mapped[Decimal] = mapped_column(ExactDecimal)
     capital: Mapped[Decimal] = mapped_column(ExactDecimal)
     equity_before: Mapped[Decimal] = mapped_column(ExactDecimal)
-    created_ms: Mapped[int] = mapped_column(Integer)
+    created_ms: Mapped[int] = mapped_column(Int)
 
     __table_args__ = (Index("ix_capital_flows_bot_ts", "bot_id", "ts"),)
 

@@ -398,6 +398,19 @@ def get_secret(provider: str) -> dict[str, str] | None:
     return loaded.fields if loaded else None
 
 
+def postgres_password(account: str) -> str | None:
+    """A PostgreSQL password kept in the keyring (service ``oxbot``, account
+    ``postgres/user@host:port``, set with ``keyring set oxbot postgres/user@host:port``); None
+    when there is none or no keyring can answer (PGPASSFILE / ~/.pgpass is then read)."""
+    try:
+        value = _get(_usable(), account)
+    except SecretsError:
+        return None
+    if value:
+        register_secret(value)
+    return value or None
+
+
 def list_secrets(include_keyring: bool = True) -> list[SecretEntry]:
     """Every provider with a key, from the environment and (if asked) the keyring, masked.
 

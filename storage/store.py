@@ -1,4 +1,5 @@
-"""The Store: the only storage API the engine uses. One SQLite file; async to its callers.
+"""The Store: the only storage API the engine uses. One SQLite file, or a PostgreSQL database
+by URL (storage/pg.py); async to its callers.
 
 - ``Store.open(path)`` takes the writer lock, creates or migrates the schema, then serves reads
   and writes; ``Store.open(path, writer=False)`` only reads (no lock, no migration).
@@ -9,9 +10,12 @@
   writer thread is busy are committed together in one transaction (one fsync), at most one per
   bot; each caller's await still returns only once its own write is committed. When the group
   fails, each of its writes is run again alone, so every caller gets its own outcome.
-- Reads (reads.py) run on read-only aiosqlite connections. Statements are Core statements on
-  the tables of schema.py, converted to the engine's domain objects by convert.py; nothing is
-  lazy-loaded, so async code never does I/O by surprise.
+- PostgreSQL: the same writes (writes.py, through SQLAlchemy Core) run on one asyncpg
+  connection, one transaction at a time, inside SQLAlchemy's greenlet (``greenlet_spawn``, what
+  ``AsyncConnection.run_sync`` uses) instead of a thread; group commit works the same way.
+- Reads (reads.py) run on read-only aiosqlite (or asyncpg) connections. Statements are Core
+  statements on the tables of schema.py, converted to the engine's domain objects by
+  convert.py; nothing is lazy-loaded, so async code never does I/O by surprise.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import greenlet_spawn
 
 from oxbot.engine.errors import StorageError
 from oxbot.engine.models import (
@@ -40,7 +45,7 @@ from oxbot.engine.models import (
     RiskState,
 )
 
-from . import migrations
+from . import migrations, pg
 from .engines import create_read_engine, create_write_engine
 from .lock import WriterLock
 from .reads import StoreReads
@@ -54,22 +59,26 @@ class Store(StoreReads):
 
     def __init__(
         self,
-        path: Path,
+        path: Path | str,
         engine: AsyncEngine,
         version: int,
-        lock: WriterLock | None = None,
+        lock: WriterLock | pg.PgWriterLock | None = None,
         writer: LedgerWriter | None = None,
+        pg_writes: AsyncEngine | None = None,
     ) -> None:
         self._path = path
         self._engine = engine
         self._version = version
         self._lock = lock
         self._writer = writer
+        self._pg_writes = pg_writes  # PostgreSQL: the writer's engine (no thread)
         self._executor = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxbot-db-writer")
-            if writer is not None
+            if writer is not None and pg_writes is None
             else None
         )
+        self._pg_turn = asyncio.Lock()  # PostgreSQL: one write transaction at a time
+        self._pg_drain: asyncio.Task[None] | None = None
         self._closed = False
         # group commit (see the module docstring): writes waiting for the writer thread
         self._group_lock = threading.Lock()
@@ -88,7 +97,10 @@ class Store(StoreReads):
         writer=True: take the writer lock (DatabaseLocked if another engine holds it), create or
         migrate the schema (SchemaTooNew, nothing written, if the file is newer than this code).
         writer=False: read-only; no lock, no migration; refuses a missing, older or newer schema.
+        A ``postgresql+asyncpg://user@host:port/dbname`` URL opens that database instead.
         """
+        if isinstance(path, str) and pg.is_url(path):
+            return await cls._open_pg(pg.PgUrl.parse(path), writer)
         path = Path(path).expanduser()
         lock: WriterLock | None = None
         store: Store | None = None
@@ -115,6 +127,37 @@ class Store(StoreReads):
                 lock.release()
             raise
 
+    @classmethod
+    async def _open_pg(cls, url: pg.PgUrl, writer: bool) -> Store:
+        password = await asyncio.to_thread(pg.password_for, url)
+        lock: pg.PgWriterLock | None = None
+        writes: AsyncEngine | None = None
+        reads = pg.create_read_engine(url, password)
+        store: Store | None = None
+        try:
+            ledger: LedgerWriter | None = None
+            if writer:
+                lock = await pg.PgWriterLock(url, password).acquire()
+                writes = pg.create_write_engine(url, password)
+                version = await pg.prepare_writer(writes, url)
+                ledger = LedgerWriter(writes.sync_engine, str(url))
+            else:
+                version = await pg.check_reader(reads, url)
+            store = cls(str(url), reads, version, lock, ledger, writes)
+            async with store._reading() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+            return store
+        except BaseException:
+            if store is not None:
+                await store.close()
+            else:
+                await reads.dispose()
+                if writes is not None:
+                    await writes.dispose()
+                if lock is not None:
+                    await lock.release()
+            raise
+
     async def close(self) -> None:
         """Finish pending writes, close every connection, then release the writer lock."""
         if self._closed:
@@ -122,14 +165,21 @@ class Store(StoreReads):
         self._closed = True
         try:
             await asyncio.sleep(0)  # a grouped write queued just before is handed over first
+            if self._pg_drain is not None:
+                await asyncio.wait([self._pg_drain])  # it ends once the queue is empty
             await self._engine.dispose()  # readers first: the writer's close checkpoints the WAL
+            if self._pg_writes is not None:
+                async with self._pg_turn:
+                    await self._pg_writes.dispose()
             if self._executor is not None and self._writer is not None:
                 await asyncio.get_running_loop().run_in_executor(
                     self._executor, self._writer.dispose
                 )
                 self._executor.shutdown(wait=True)
         finally:
-            if self._lock is not None:
+            if isinstance(self._lock, pg.PgWriterLock):
+                await self._lock.release()
+            elif self._lock is not None:
                 self._lock.release()
 
     async def __aenter__(self) -> Self:
@@ -144,8 +194,8 @@ class Store(StoreReads):
         await self.close()
 
     @property
-    def path(self) -> Path:
-        """The database file."""
+    def path(self) -> Path | str:
+        """The database file, or the PostgreSQL URL (its password never in it)."""
         return self._path
 
     @property
@@ -160,11 +210,15 @@ class Store(StoreReads):
 
     async def _write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` (one transaction) in the writer thread and return its result."""
-        if self._writer is None or self._executor is None:
+        if self._writer is None:
             raise StorageError(f"{self._path} was opened read-only; open it with writer=True")
         if self._closed:
             raise StorageError(f"the store of {self._path} is closed")
-        done = asyncio.wrap_future(self._executor.submit(fn, *args))
+        done: asyncio.Future[T]
+        if self._executor is not None:
+            done = asyncio.wrap_future(self._executor.submit(fn, *args))
+        else:
+            done = asyncio.ensure_future(self._pg_call(fn, *args))
         done.add_done_callback(self._note_outcome)
         try:
             return await asyncio.shield(done)
@@ -180,7 +234,7 @@ class Store(StoreReads):
 
     async def _write_grouped(self, name: str, *args: Any) -> Any:
         """Like ``_write``, for a write the writer may commit with other bots' (group commit)."""
-        if self._writer is None or self._executor is None:
+        if self._writer is None:
             raise StorageError(f"{self._path} was opened read-only; open it with writer=True")
         if self._closed:
             raise StorageError(f"the store of {self._path} is closed")
@@ -203,9 +257,16 @@ class Store(StoreReads):
                     continue
             raise
 
+    async def _pg_call(self, fn: Callable[..., T], *args: Any) -> T:
+        """PostgreSQL: run the writer's ``fn`` (sync SQLAlchemy code) on the asyncpg engine."""
+        async with self._pg_turn:
+            return await greenlet_spawn(fn, *args)
+
     def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._executor is None:  # PostgreSQL: a task of the loop drains the queue
+            self._pg_drain = loop.create_task(self._drain_pg())
+            return
         try:
-            assert self._executor is not None  # a writer store (checked by _write_grouped)
             self._executor.submit(self._drain, loop)
         except RuntimeError:  # the store closed meanwhile: the queued writes fail, said so
             with self._group_lock:
@@ -215,39 +276,61 @@ class Store(StoreReads):
                 if not fut.done():
                     fut.set_exception(StorageError(f"the store of {self._path} is closed"))
 
+    def _next_batch(self) -> list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] | None:
+        """The next writes to commit together, one per bot (a bot's second write goes in the
+        next round); None when the queue is empty (the drain then ends)."""
+        with self._group_lock:
+            if not self._queued:
+                self._draining = False
+                return None
+            batch: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
+            later: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
+            bots: set[str] = set()
+            for item in self._queued:
+                (later if item[1][0] in bots else batch).append(item)
+                bots.add(item[1][0])
+            self._queued = later
+        return batch
+
+    @staticmethod
+    def _commit(
+        writer: LedgerWriter, batch: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]]
+    ) -> list[tuple[Any, BaseException | None]]:
+        """Commit ``batch`` in one transaction; each write's (result, error)."""
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            outcomes = [(r, None) for r in writer.group([(n, a) for n, a, _ in batch])]
+        except BaseException as e:  # noqa: BLE001 - handed to the callers
+            if len(batch) == 1:
+                outcomes = [(None, e)]
+            else:  # nothing was committed: each write again alone, for its own outcome
+                for name, args, _ in batch:
+                    try:
+                        outcomes.append((writer.group([(name, args)])[0], None))
+                    except BaseException as one:  # noqa: BLE001 - handed to its caller
+                        outcomes.append((None, one))
+        return outcomes
+
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """Writer thread: commit what is queued, one write per bot per transaction, until the
-        queue is empty (a bot's second write goes in the next round)."""
+        queue is empty."""
         writer = self._require_writer()
-        while True:
-            with self._group_lock:
-                if not self._queued:
-                    self._draining = False
-                    return
-                batch: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
-                later: list[tuple[str, tuple[Any, ...], asyncio.Future[Any]]] = []
-                bots: set[str] = set()
-                for item in self._queued:
-                    (later if item[1][0] in bots else batch).append(item)
-                    bots.add(item[1][0])
-                self._queued = later
-            outcomes: list[tuple[Any, BaseException | None]] = []
-            try:
-                outcomes = [(r, None) for r in writer.group([(n, a) for n, a, _ in batch])]
-            except BaseException as e:  # noqa: BLE001 - handed to the callers
-                if len(batch) == 1:
-                    outcomes = [(None, e)]
-                else:  # nothing was committed: each write again alone, for its own outcome
-                    for name, args, _ in batch:
-                        try:
-                            outcomes.append((writer.group([(name, args)])[0], None))
-                        except BaseException as one:  # noqa: BLE001 - handed to its caller
-                            outcomes.append((None, one))
+        while (batch := self._next_batch()) is not None:
+            outcomes = self._commit(writer, batch)
             for (_, _, fut), (result, error) in zip(batch, outcomes, strict=True):
                 try:
                     loop.call_soon_threadsafe(_settle, fut, result, error)
                 except RuntimeError:  # the loop has closed: nobody waits any more
                     pass
+
+    async def _drain_pg(self) -> None:
+        """PostgreSQL: ``_drain`` as a task of the loop, each batch in SQLAlchemy's greenlet."""
+        writer = self._require_writer()
+        while (batch := self._next_batch()) is not None:
+            async with self._pg_turn:
+                outcomes = await greenlet_spawn(self._commit, writer, batch)
+            for (_, _, fut), (result, error) in zip(batch, outcomes, strict=True):
+                _settle(fut, result, error)
 
     def _note_outcome(self, done: asyncio.Future[Any]) -> None:
         if not done.cancelled():

@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection
 
-from .compiled import execute, query
+from . import compiled
 from .schema import equity_points
 
 MINUTE_MS = 60_000
@@ -88,6 +89,20 @@ _T = equity_points.name
 SPAN = f"SELECT min(ts), max(ts) FROM {_T} WHERE bot_id = ?"
 ROWS = f"SELECT id, ts, equity FROM {_T} WHERE bot_id = ? AND ts >= ? AND ts < ? ORDER BY ts, id"
 BEFORE = f"SELECT max(ts) FROM {_T} WHERE bot_id = ? AND ts < ?"
+
+
+def query(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """The rows of ``sql`` (``?`` marks): on SQLite's own cursor, else through SQLAlchemy."""
+    if conn.dialect.name == "sqlite":
+        return compiled.query(conn, sql, params)
+    return list(conn.exec_driver_sql(compiled.numbered(sql), params).all())
+
+
+def execute(conn: Connection, sql: str, params: tuple[Any, ...]) -> None:
+    if conn.dialect.name == "sqlite":
+        compiled.execute(conn, sql, params)
+    else:
+        conn.exec_driver_sql(compiled.numbered(sql), params)
 
 
 def _rows(conn: Connection, bot_id: int, lo: int, hi: int) -> list[tuple[int, int, Decimal]]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from oxbot.engine.errors import ConfigError, StorageError
@@ -32,19 +33,36 @@ from .compiled import Compiled, exact_text, execute
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
 
-_upsert_order = sqlite_insert(orders)
-UPSERT_ORDER = _upsert_order.on_conflict_do_update(
-    index_elements=[orders.c.client_order_id],
-    set_={
-        "status": _upsert_order.excluded.status,
-        # A later update without the exchange id keeps the one already learnt.
-        "exchange_order_id": func.coalesce(
-            _upsert_order.excluded.exchange_order_id, orders.c.exchange_order_id
-        ),
-        "stop_loss": _upsert_order.excluded.stop_loss,
-        "take_profit": _upsert_order.excluded.take_profit,
-    },
-)
+
+def _upsert_order_of(ins: Any) -> Any:
+    """The order upsert, with ``ins`` the dialect's insert (SQLite's or PostgreSQL's)."""
+    upsert = ins(orders)
+    return upsert.on_conflict_do_update(
+        index_elements=[orders.c.client_order_id],
+        set_={
+            "status": upsert.excluded.status,
+            # A later update without the exchange id keeps the one already learnt.
+            "exchange_order_id": func.coalesce(
+                upsert.excluded.exchange_order_id, orders.c.exchange_order_id
+            ),
+            "stop_loss": upsert.excluded.stop_loss,
+            "take_profit": upsert.excluded.take_profit,
+        },
+    )
+
+
+def _upsert_position_of(ins: Any) -> Any:
+    upsert = ins(schema.positions)
+    return upsert.on_conflict_do_update(
+        index_elements=[schema.positions.c.bot_id, schema.positions.c.symbol],
+        set_={
+            c: getattr(upsert.excluded, c)
+            for c in ("side", "qty", "avg_entry", "stop_loss", "take_profit", "opened_ts")
+        },
+    )
+
+
+UPSERT_ORDER = _upsert_order_of(sqlite_insert)
 INSERT_EQUITY = (
     f"INSERT INTO {equity_points.name} (bot_id, bot, ts, equity, cash) VALUES (?, ?, ?, ?, ?)"
 )
@@ -57,22 +75,20 @@ UPSERT_RISK = (
 # the text an amount is stored as (schema.ExactDecimal: a Decimal's exact text, floats refused)
 _EXACT = schema.ExactDecimal()
 INSERT_FILL = sqlite_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
-_upsert_position = sqlite_insert(schema.positions)
-UPSERT_POSITION = _upsert_position.on_conflict_do_update(
-    index_elements=[schema.positions.c.bot_id, schema.positions.c.symbol],
-    set_={
-        c: getattr(_upsert_position.excluded, c)
-        for c in ("side", "qty", "avg_entry", "stop_loss", "take_profit", "opened_ts")
-    },
-)
+UPSERT_POSITION = _upsert_position_of(sqlite_insert)
 
 
 class LedgerWriter:
-    """Every write of the Store. Not thread-safe by design: only the writer thread calls it."""
+    """Every write of the Store. Not thread-safe by design: only the writer thread calls it.
 
-    def __init__(self, engine: Engine, path: Path) -> None:
+    On SQLite the cycle's statements run compiled on the driver's cursor (storage/compiled.py);
+    on PostgreSQL (``engine`` is then the sync face of an asyncpg engine, called inside
+    SQLAlchemy's greenlet by the Store) every statement goes through SQLAlchemy Core."""
+
+    def __init__(self, engine: Engine, path: Path | str) -> None:
         self._engine = engine
         self._path = path
+        self._fast = engine.dialect.name == "sqlite"  # the compiled, raw-cursor statements
         self._bot_ids: dict[str, int] = {}  # name -> live bot id, updated after commits only
         self._thinned: dict[int, thinning.Thinned] = {}  # bot id -> its last thinning pass
 
@@ -84,7 +100,8 @@ class LedgerWriter:
         except sa_exc.IntegrityError:
             raise  # a constraint: the caller names the rule that was broken
         except sa_exc.DatabaseError as e:  # locked past busy_timeout, disk full, damaged ...
-            said = health.describe(e, self._path)  # a full disk or a damaged file, in words
+            # a full disk or a damaged file, in words
+            said = health.describe(e, self._path) if isinstance(self._path, Path) else None
             raise StorageError(said or f"writing to {self._path} failed: {e.orig}") from e
 
     def _bot_id(self, conn: Connection, name: str) -> int:
@@ -145,8 +162,17 @@ class LedgerWriter:
         # A plain executemany of tuples: SQLAlchemy Core's per-row work (parameter dicts, the
         # bind processors) cost more than SQLite's insert itself, and this runs for every batch
         # of samples of every bot. The amounts go through the column type's own check.
-        rows = [(bot_id, p.bot, p.ts, exact_text(p.equity), exact_text(p.cash)) for p in equity]
-        execute(conn, INSERT_EQUITY, rows, many=True)
+        if self._fast:
+            rows = [(bot_id, p.bot, p.ts, exact_text(p.equity), exact_text(p.cash)) for p in equity]
+            execute(conn, INSERT_EQUITY, rows, many=True)
+        else:
+            conn.execute(
+                insert(equity_points),
+                [
+                    {"bot_id": bot_id, "bot": p.bot, "ts": p.ts, "equity": p.equity, "cash": p.cash}
+                    for p in equity
+                ],
+            )
         last = self._thinned.get(bot_id)
         if not thinning.due(last, max(p.ts for p in equity)):
             return None
@@ -159,6 +185,19 @@ class LedgerWriter:
     @staticmethod
     def _put_risk(conn: Connection, bot_id: int, bot: str, state: RiskState, now: int) -> None:
         exact, d = _EXACT.process_bind_param, conn.dialect
+        if d.name != "sqlite":
+            table = schema.risk_state
+            upsert = pg_insert(table).values(
+                bot_id=bot_id,
+                bot=bot,
+                peak_equity=state.peak_equity,
+                day=state.day,
+                day_start_equity=state.day_start_equity,
+                updated_ts=now,
+            )
+            set_ = {c: getattr(upsert.excluded, c) for c in _RISK_COLS}
+            conn.execute(upsert.on_conflict_do_update(index_elements=[table.c.bot_id], set_=set_))
+            return
         execute(
             conn,
             UPSERT_RISK,
@@ -211,9 +250,10 @@ class LedgerWriter:
 
     def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
         table = schema.market_marks
+        ins = sqlite_insert if self._fast else pg_insert
         with self._transaction() as conn:
             for stream, (ts, close) in marks.items():
-                stmt = sqlite_insert(table).values(stream=stream, ts=ts, close=close)
+                stmt = ins(table).values(stream=stream, ts=ts, close=close)
                 conn.execute(
                     stmt.on_conflict_do_update(
                         index_elements=[table.c.stream], set_={"ts": ts, "close": close}
@@ -326,25 +366,27 @@ class LedgerWriter:
     ) -> tuple[list[bool], int, thinning.Thinned | None]:
         flags: list[bool] = []
         bot_id = self._bot_id(conn, bot)
+        run = _statement if self._fast else _core_statement
         if orders:
-            _statement("order").run(conn, [convert.order_to_row(o, bot_id) for o in orders])
+            run("order").run(conn, [convert.order_to_row(o, bot_id) for o in orders])
         for fill in fills:
-            flags.append(_statement("fill").run(conn, [convert.fill_to_row(fill, bot_id)]) == 1)
+            flags.append(run("fill").run(conn, [convert.fill_to_row(fill, bot_id)]) == 1)
         for symbol, pos in positions.items():
             if pos is None:
-                _statement("flat").run(conn, [{"bot_id": bot_id, "symbol": symbol}])
+                run("flat").run(conn, [{"bot_id": bot_id, "symbol": symbol}])
             else:
                 row = convert.position_to_row(pos, bot_id, bot)
-                _statement("position").run(conn, [row])
+                run("position").run(conn, [row])
         if decision is not None:
             row = convert.decision_to_row(decision, bot_id)
-            _statement("decision").run(conn, [row])
+            run("decision").run(conn, [row])
         thinned = self._add_equity(conn, bot_id, equity)
         return flags, bot_id, thinned
 
     def save_order(self, order: Order) -> None:
+        upsert = UPSERT_ORDER if self._fast else _core_statement("order").stmt
         with self._transaction() as conn:
-            conn.execute(UPSERT_ORDER, convert.order_to_row(order, self._bot_id(conn, order.bot)))
+            conn.execute(upsert, convert.order_to_row(order, self._bot_id(conn, order.bot)))
 
 
 @functools.cache
@@ -365,6 +407,43 @@ def _statement(name: str) -> Compiled:
                 table.c.bot_id == bindparam("bot_id"), table.c.symbol == bindparam("symbol")
             )
             return Compiled(stmt, table, ("bot_id", "symbol"))
+    raise ValueError(f"no statement {name!r}")
+
+
+class CoreStatement:
+    """A cycle statement run through SQLAlchemy Core (PostgreSQL): the same ``run`` as
+    ``Compiled``, the rows changed (a fill's insert says whether it was new by RETURNING)."""
+
+    def __init__(self, stmt: Any, returns: bool = False) -> None:
+        self.stmt = stmt
+        self._returns = returns
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        if self._returns:
+            return sum(len(conn.execute(self.stmt, dict(row)).all()) for row in rows)
+        result = conn.execute(self.stmt, [dict(r) for r in rows] if len(rows) > 1 else rows[0])
+        return int(result.rowcount)
+
+
+@functools.cache
+def _core_statement(name: str) -> CoreStatement:
+    """The cycle's statements for PostgreSQL (its own ON CONFLICT clauses)."""
+    match name:
+        case "order":
+            return CoreStatement(_upsert_order_of(pg_insert))
+        case "fill":
+            new = pg_insert(fills).on_conflict_do_nothing(index_elements=[fills.c.fill_id])
+            return CoreStatement(new.returning(fills.c.seq), returns=True)
+        case "position":
+            return CoreStatement(_upsert_position_of(pg_insert))
+        case "decision":
+            return CoreStatement(insert(decisions))
+        case "flat":
+            table = schema.positions
+            stmt = delete(table).where(
+                table.c.bot_id == bindparam("bot_id"), table.c.symbol == bindparam("symbol")
+            )
+            return CoreStatement(stmt)
     raise ValueError(f"no statement {name!r}")
 
 

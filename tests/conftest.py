@@ -23,6 +23,15 @@ if str(SUPPORT) not in sys.path:
     sys.path.insert(0, str(SUPPORT))
 
 
+# A real PostgreSQL server for the tests that ask for one (tests/support/postgres.py): one per
+# worker, started on first use; tests marked both_backends run on SQLite and on it.
+from postgres import backend, parametrize_backends, pg_server, pg_url  # noqa: E402, F401
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_backends(metafunc)
+
+
 @pytest.fixture(autouse=True)
 def _default_decimal_context() -> Iterator[None]:
     decimal.setcontext(decimal.Context())

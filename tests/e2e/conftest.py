@@ -154,11 +154,14 @@ class Engine:
 
 
 class Home:
-    """An isolated OXBOT_HOME with a database in it."""
+    """An isolated OXBOT_HOME with a database in it: a file, or a PostgreSQL database (``url``,
+    for the tests marked both_backends; tests/support/postgres.py)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, url: str | None = None) -> None:
+        from oxbot.storage.paths import DbUrl
+
         self.root = root
-        self.db = root / "e2e.db"
+        self.db: Any = root / "e2e.db" if url is None else DbUrl(url)
         self.env = base_env(root)
         self.engines: list[Engine] = []
         self._logs = 0
@@ -198,8 +201,18 @@ class Home:
     def add_bot(self, name: str, *args: str) -> None:
         self.ok("bots", "add", name, *args)
 
+    @property
+    def sqlite(self) -> bool:
+        return isinstance(self.db, Path)
+
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` on the database (only call when no engine writes to it)."""
+        if not self.sqlite:
+            import asyncio
+
+            from postgres import raw_rows
+
+            return asyncio.run(raw_rows(str(self.db), sql))
         con = sqlite3.connect(self.db)
         try:
             return con.execute(sql).fetchall()
@@ -212,9 +225,10 @@ class Home:
 
 
 @pytest.fixture
-def home() -> Iterator[Home]:
+def home(request: pytest.FixtureRequest, backend: str) -> Iterator[Home]:
     root = Path(tempfile.mkdtemp(prefix="oxe2e-", dir="/tmp"))
-    h = Home(root)
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    h = Home(root, url)
     try:
         yield h
     finally:
@@ -265,7 +279,7 @@ def ledger(home: Home) -> dict[str, dict[str, Any]]:
     """Per live bot, recomputed from the fills table alone with Decimal from the TEXT columns:
     cash = capital - sum(buy qty*price + fee) + sum(sell qty*price - fee), and qty per symbol."""
     out: dict[str, dict[str, Any]] = {}
-    for bot_id, name, config in home.query("SELECT id, name, config FROM bots WHERE deleted=0"):
+    for bot_id, name, config in home.query("SELECT id, name, config FROM bots WHERE NOT deleted"):
         cash = Decimal(json.loads(config)["capital"])
         qty: dict[str, Decimal] = {}
         for side, symbol, q, price, fee in home.query(

@@ -8,6 +8,7 @@ from typing import Any
 
 import engine_harness
 import pytest
+from postgres import database
 
 from oxbot.engine.engine import Engine
 from oxbot.engine.market.hub import MarketHub
@@ -31,8 +32,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(db_path)
+def db(request: pytest.FixtureRequest, backend: str, db_path: Path) -> Path | str:
+    """``db_path``, or a fresh PostgreSQL database's URL for the tests marked both_backends."""
+    return database(request, backend, db_path)
+
+
+@pytest.fixture
+async def store(db: Path | str) -> AsyncIterator[Store]:
+    s = await Store.open(db)
     yield s
     await s.close()
 

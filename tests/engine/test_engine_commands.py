@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from oxbot.engine.messages import (
     AddBot,
@@ -291,9 +292,8 @@ async def test_bad_commands_are_refused_with_a_reason(store: Store) -> None:
     await h.stop()
 
 
-async def test_update_keeps_the_ledger_and_restart_restores_exactly(
-    store: Store, db_path: Any
-) -> None:
+@pytest.mark.both_backends
+async def test_update_keeps_the_ledger_and_restart_restores_exactly(store: Store, db: Any) -> None:
     h = Harness(make_engine(store, max_candles=None))
     await h.start()
     assert (await h.do(AddBot(config=cfg("u", params={"fast": 2, "slow": 5}), start=True))).ok
@@ -316,7 +316,7 @@ async def test_update_keeps_the_ledger_and_restart_restores_exactly(
     positions = r2.portfolio.positions
     await store.close()
 
-    again = await Store.open(db_path)
+    again = await Store.open(db)
     try:
         e2 = make_engine(again)
         await e2._load()
@@ -383,7 +383,8 @@ async def test_mode_exchange_or_symbols_cannot_change_under_open_positions(store
     await h.stop()
 
 
-async def test_a_restart_continues_the_sim_price_path(store: Store, db_path: Any) -> None:
+@pytest.mark.both_backends
+async def test_a_restart_continues_the_sim_price_path(store: Store) -> None:
     h = Harness(make_engine(store, max_candles=None))
     await h.start()
     assert (await h.do(AddBot(config=cfg("m"), start=True))).ok

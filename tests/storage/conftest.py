@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from postgres import database
 
 from oxbot.engine.models import (
     BotConfig,
@@ -111,9 +112,16 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
+def db(request: pytest.FixtureRequest, backend: str, db_path: Path) -> Path | str:
+    """The database of the test: ``db_path``, or a fresh PostgreSQL database's URL for the
+    tests marked both_backends (tests/support/postgres.py)."""
+    return database(request, backend, db_path)
+
+
+@pytest.fixture
+async def store(db: Path | str) -> AsyncIterator[Store]:
     """A writer Store with the bot "alpha" saved."""
-    s = await Store.open(db_path)
+    s = await Store.open(db)
     await s.save_bot(Make.config("alpha"), BotStatus.RUNNING)
     try:
         yield s

@@ -15,6 +15,8 @@ from oxbot.storage.store import Store
 
 from .conftest import Make
 
+pytestmark = pytest.mark.both_backends  # group commit on SQLite's thread and asyncpg's loop
+
 
 def spy_groups(store: Store) -> list[list[str]]:
     """The bots of each transaction the writer commits or tries (the writer's own method)."""

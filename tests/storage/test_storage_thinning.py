@@ -73,6 +73,7 @@ def test_keepers_take_last_min_max_and_each_days_first() -> None:
     assert thinning.keepers(equal, 0, DAY) == {1, 3}  # a new day's first; ties keep the first
 
 
+@pytest.mark.both_backends
 async def test_ten_days_of_minutes_keep_the_last_day_whole_and_every_extreme(
     store: Store,
 ) -> None:
@@ -91,14 +92,15 @@ async def test_ten_days_of_minutes_keep_the_last_day_whole_and_every_extreme(
     assert len(stored) < len(truth) * 0.3
 
 
+@pytest.mark.both_backends
 async def test_a_restart_thins_the_whole_curve_once_and_keeps_the_same_rows(
-    db_path: Path, store: Store
+    db: Path | str, store: Store
 ) -> None:
     truth = walk(3 * 1440, MIN, seed=2)
     await write(store, truth, 60)
     before = await store.equity_series("alpha", limit=1_000_000)
     await store.close()
-    async with await Store.open(db_path) as again:  # no memory of the last pass: reads it all
+    async with await Store.open(db) as again:  # no memory of the last pass: reads it all
         extra = EquityPoint("alpha", truth[-1].ts + MIN, D(1), D(1))
         await again.record_cycle("alpha", equity=[extra])
         after = await again.equity_series("alpha", limit=1_000_000)
@@ -125,6 +127,7 @@ async def test_four_months_of_five_minute_points_reach_daily_buckets(store: Stor
     assert len(stored) <= 360 + 29 * 24 * 3 + 91 * 4
 
 
+@pytest.mark.both_backends
 async def test_a_risk_state_save_thins_too_and_a_purge_forgets_the_pass(
     store: Store, make: object
 ) -> None:

@@ -1,0 +1,1 @@
+"""Alembic's migration scripts for both backends (storage/migrations.py runs them)."""
