@@ -36,5 +36,4 @@ REGISTRARS = [
     cli_audit.register,
     cli_replay.register,
     cli_strategies.register,
-    cli_db.register,
 ]

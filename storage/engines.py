@@ -72,4 +72,3 @@ def create_write_engine(path: Path) -> Engine:
     )
     _configure(engine, migrations.PRAGMAS, "IMMEDIATE")
     return engine
-
