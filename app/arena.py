@@ -77,7 +77,9 @@ def load_frames(spec: ArenaSpec) -> dict[str, pd.DataFrame]:
     from oxbot.engine.market.sim import SyntheticSeries  # noqa: PLC0415
 
     if spec.sim is None:
-        return {s: load_candles(path) for s, path in spec.csv.items()}
+        frames = {s: load_candles(path) for s, path in spec.csv.items()}
+        _check_steps(spec, frames)
+        return frames
     start = spec.since_ms if spec.since_ms is not None else parse_date(DEFAULT_SIM_START, "start")
     out = {}
     for sym in spec.symbols:
@@ -86,6 +88,25 @@ def load_frames(spec: ArenaSpec) -> dict[str, pd.DataFrame]:
         frame.insert(0, "ts", ts)
         out[sym] = frame
     return out
+
+
+def _check_steps(spec: ArenaSpec, frames: dict[str, pd.DataFrame]) -> None:
+    """DataError when a whole file's most common candle step (the backtest's, csvdata.py
+    ``step_ms``) is not the arena's timeframe (told from the files' heads)."""
+    from oxbot.app.backtests import timeframe, timeframe_ms  # noqa: PLC0415
+    from oxbot.engine.market.csvdata import step_ms  # noqa: PLC0415
+
+    want = timeframe_ms(spec.timeframe)
+    for sym, frame in frames.items():
+        step = step_ms(frame)
+        if step is not None and step != want:
+            each = ", ".join(
+                f"{Path(spec.csv[s]).name} {timeframe(step_ms(f) or 0)}" for s, f in frames.items()
+            )
+            raise DataError(
+                f'{spec.path}: arena.csv."{sym}": the files have different timeframes '
+                f"({each}); give candles of one timeframe"
+            )
 
 
 def decision_times(spec: ArenaSpec, frames: dict[str, pd.DataFrame]) -> np.ndarray[Any, Any]:
