@@ -129,9 +129,15 @@ def decision_times(spec: ArenaSpec, frames: dict[str, pd.DataFrame]) -> np.ndarr
         common = np.intersect1d(common, t)
     common = common[(common >= lo) & (common <= last)]
     if len(common) == 0:
+        from oxbot.app.backtests import utc  # noqa: PLC0415
+
+        each = "; ".join(
+            f"{s} {utc(int(t[0]))} to {utc(int(t[-1]))} UTC"
+            for s, t in zip(spec.symbols, stamps, strict=True)
+        )
         raise DataError(
-            "no candles in the arena's range (since/until) where every symbol has one; "
-            "widen the range or give candles of one period"
+            "no candles in the arena's range (since/until) where every symbol has one "
+            f"({each}); widen the range or give candles of one period"
         )
     return common + timeframe_ms(spec.timeframe)
 

@@ -208,6 +208,7 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
         arena = ArenaTable.model_validate(raw["arena"])
     except ValidationError as e:
         raise _fail(p, _pydantic_line(e, "arena", allowed)) from None
+    _printable(arena.title, "arena.title", p)
     risk = _risk(arena, p)
     symbols, timeframe, csv, sim = _market(arena, p)
     since = _date_ms(arena.since, "since", p)
@@ -252,11 +253,29 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
     )
 
 
+def _printable(text: str, key: str, path: Path) -> None:
+    """Refuse control characters and line breaks in a text the arena prints (the terminal,
+    the Markdown report, the SVG): a shared file must not move the cursor or retitle the
+    window."""
+    import unicodedata  # noqa: PLC0415
+
+    bidi = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in bidi for ch in text):
+        raise _fail(path, f"{key}: no control characters or line breaks; give plain text")
+
+
 def _risk(arena: ArenaTable, path: Path) -> Any:
     from oxbot.engine.models import RiskLimits  # noqa: PLC0415
+    from oxbot.engine.risk import parse_hold  # noqa: PLC0415
 
+    limits = dict(arena.risk)
+    if isinstance(limits.get("max_hold_s"), str):  # "4h", as bots add --max-hold takes it
+        try:
+            limits["max_hold_s"] = parse_hold(limits["max_hold_s"])
+        except ValueError as e:
+            raise _fail(path, f"arena.risk.max_hold_s: {e}") from None
     try:
-        return RiskLimits.model_validate(_plain_money(arena.risk))
+        return RiskLimits.model_validate(_plain_money(limits))
     except ValidationError as e:
         allowed = {"risk": sorted(RiskLimits.model_fields)}
         raise _fail(path, _pydantic_line(e, "arena.risk", allowed)) from None
@@ -468,6 +487,7 @@ def _llm(
     except ConfigError as e:
         raise _fail(path, f"{where}: {str(e).removeprefix('strategy llm: ')}") from None
     p = strat.params
+    _printable(p.model, f"{where}.model", path)  # type: ignore[attr-defined]
     _url, model = resolved(p.provider, p.base_url, p.model)  # type: ignore[attr-defined]
     name = c.name or f"{p.provider}-{model}".replace("/", "-")[:40]  # type: ignore[attr-defined]
     config = _config(name, where, base, path, strategy="llm", params=params, cadence_s=c.cadence_s)

@@ -259,3 +259,65 @@ def test_rows_that_are_na_in_the_sorted_column_are_unranked(home: Path, cli: Any
     code, out, err = cli(str(path), "--sort", "return_pct", "--out", str(out_csv))
     rows = list(csvlib.DictReader(out_csv.read_text(encoding="utf-8").splitlines()))
     assert [r["rank"] for r in rows] == ["1", "2", "3"]
+
+
+@pytest.mark.parametrize(
+    ("table", "line", "said"),
+    [
+        (
+            "arena",
+            'title = "Nice\\u001b]0;PWNED\\u0007\\u001b[2J\\nfake line"',
+            "arena.title: no control characters or line breaks",
+        ),
+        ("arena", 'title = "right\\u202eto left"', "arena.title: no control characters"),
+        (
+            "contestant",
+            'strategy = "llm"\nprovider = "ollama"\nmodel = "m\\u001b]0;PWN\\u0007"',
+            "contestant[1] (x).model: no control characters or line breaks",
+        ),
+    ],
+)
+def test_text_the_arena_prints_has_no_control_characters(
+    home: Path, cli: Any, table: str, line: str, said: str
+) -> None:
+    """adv15b F16: an arena file's title (and an LLM contestant's model) reached the terminal,
+    the Markdown report and the SVG raw: an OSC retitled the window, ESC[2J cleared it."""
+    candles(home / "btc.csv", H)
+    body = '\n[[contestant]]\nname = "x"\n' + line if table == "contestant" else RULE
+    path = csv_arena(home, {"BTC/USDT": "btc.csv"}, body)
+    if table == "arena":
+        path.write_text(path.read_text().replace('title = "t"', line), encoding="utf-8")
+    code, out, err = cli(str(path))
+    assert code == 2 and out == "", (out, err)
+    assert said in one_line(err)
+    assert "\x1b" not in err
+
+
+def test_a_max_hold_typed_as_a_duration_is_taken(home: Path, cli: Any) -> None:
+    """adv15b F5: [arena.risk] max_hold_s = "4h" was "unable to parse string as an integer";
+    `bots add --max-hold 4h` (engine/risk.py parse_hold) takes it."""
+    from oxbot.app.arena import load_arena
+
+    candles(home / "btc.csv", H)
+    path = csv_arena(home, {"BTC/USDT": "btc.csv"})
+    path.write_text(
+        path.read_text().replace("[arena.csv]", '[arena.risk]\nmax_hold_s = "4h"\n[arena.csv]'),
+        encoding="utf-8",
+    )
+    assert load_arena(path).risk.max_hold_s == 4 * 3600
+    path.write_text(path.read_text().replace('"4h"', '"soon"'), encoding="utf-8")
+    code, _out, err = cli(str(path))
+    assert code == 2 and "arena.risk.max_hold_s: " in one_line(err)
+
+
+def test_periods_that_do_not_overlap_name_each_files_range(home: Path, cli: Any) -> None:
+    """adv15b F5: "no candles ... where every symbol has one" without saying what each file
+    covers."""
+    candles(home / "btc.csv", H)
+    candles(home / "eth.csv", H, start=T0 + 1000 * H)
+    path = csv_arena(home, {"BTC/USDT": "btc.csv", "ETH/USDT": "eth.csv"})
+    code, out, err = cli(str(path))
+    assert code == 2 and out == ""
+    line = one_line(err)
+    assert "BTC/USDT 2024-01-01 00:00 to 2024-01-13 11:00 UTC" in line, line
+    assert "ETH/USDT 2024-02-11 16:00 to" in line, line
