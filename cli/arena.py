@@ -309,11 +309,12 @@ def render_table(result: Any, sort: str, descending: bool, width: int) -> str:
     kinds = {r.name: r.kind for r in result.rows}
     any_llm = any(k == "llm" for k in kinds.values())
     cols, used, left_out = [], 0, []
-    for key, head, w, prio in _COLUMNS:
-        if prio >= 2 and not any_llm:
-            continue
+    candidates = [c for c in _COLUMNS if c[3] < 2 or any_llm or c[0] == sort]
+    sort_w = next((w + 1 for k, _h, w, _p in candidates if k == sort), 0)
+    for key, head, w, _prio in candidates:
         need = w + (1 if cols else 0)
-        if used + need <= width:
+        room = width - (0 if key == sort or any(k == sort for k, _h, _w in cols) else sort_w)
+        if key == sort or used + need <= room:  # the ranking column always shows
             cols.append((key, head, w))
             used += need
         else:
