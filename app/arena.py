@@ -79,7 +79,9 @@ def load_frames(spec: ArenaSpec) -> dict[str, pd.DataFrame]:
     from oxbot.engine.market.sim import SyntheticSeries  # noqa: PLC0415
 
     if spec.sim is None:
-        return {s: load_candles(path) for s, path in spec.csv.items()}
+        frames = {s: load_candles(path) for s, path in spec.csv.items()}
+        _check_steps(spec, frames)
+        return frames
     start = spec.since_ms if spec.since_ms is not None else parse_date(DEFAULT_SIM_START, "start")
     out = {}
     for sym in spec.symbols:
@@ -88,6 +90,25 @@ def load_frames(spec: ArenaSpec) -> dict[str, pd.DataFrame]:
         frame.insert(0, "ts", ts)
         out[sym] = frame
     return out
+
+
+def _check_steps(spec: ArenaSpec, frames: dict[str, pd.DataFrame]) -> None:
+    """DataError when a whole file's most common candle step (the backtest's, csvdata.py
+    ``step_ms``) is not the arena's timeframe (told from the files' heads)."""
+    from oxbot.app.backtests import timeframe, timeframe_ms  # noqa: PLC0415
+    from oxbot.engine.market.csvdata import step_ms  # noqa: PLC0415
+
+    want = timeframe_ms(spec.timeframe)
+    for sym, frame in frames.items():
+        step = step_ms(frame)
+        if step is not None and step != want:
+            each = ", ".join(
+                f"{Path(spec.csv[s]).name} {timeframe(step_ms(f) or 0)}" for s, f in frames.items()
+            )
+            raise DataError(
+                f'{spec.path}: arena.csv."{sym}": the files have different timeframes '
+                f"({each}); give candles of one timeframe"
+            )
 
 
 def decision_times(spec: ArenaSpec, frames: dict[str, pd.DataFrame]) -> np.ndarray[Any, Any]:
@@ -110,9 +131,15 @@ def decision_times(spec: ArenaSpec, frames: dict[str, pd.DataFrame]) -> np.ndarr
         common = np.intersect1d(common, t)
     common = common[(common >= lo) & (common <= last)]
     if len(common) == 0:
+        from oxbot.app.backtests import utc  # noqa: PLC0415
+
+        each = "; ".join(
+            f"{s} {utc(int(t[0]))} to {utc(int(t[-1]))} UTC"
+            for s, t in zip(spec.symbols, stamps, strict=True)
+        )
         raise DataError(
-            "no candles in the arena's range (since/until) where every symbol has one; "
-            "widen the range or give candles of one period"
+            "no candles in the arena's range (since/until) where every symbol has one "
+            f"({each}); widen the range or give candles of one period"
         )
     return common + timeframe_ms(spec.timeframe)
 

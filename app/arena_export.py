@@ -60,14 +60,15 @@ def _round(v: float | None) -> float | None:
 def table(
     result: ArenaResult, sort: str = "return_pct", descending: bool = True
 ) -> list[dict[str, Any]]:
-    """The leaderboard as JSON-ready rows, ranked by ``sort`` (errored rows last, unranked)."""
+    """The leaderboard as JSON-ready rows, ranked by ``sort``; rows where it is n/a and errored
+    rows come last, unranked (rank None)."""
     from oxbot.engine.backtest.export import money  # noqa: PLC0415
 
     q = _quantum(result)
     out = []
     for i, r in enumerate(result.sorted_rows(sort, descending), start=1):
         row: dict[str, Any] = {
-            "rank": i if r.error is None else None,
+            "rank": i if r.error is None and getattr(r, sort) is not None else None,
             "name": r.name,
             "kind": r.kind,
             "label": r.label,
@@ -126,7 +127,7 @@ def to_json(result: ArenaResult, sort: str = "return_pct", descending: bool = Tr
 def _cell(row: dict[str, Any], key: str) -> str:
     v = row[key]
     if v is None:
-        return "" if key in ("rank", "error") else "n/a"
+        return {"rank": "—", "error": ""}.get(key, "n/a")
     if isinstance(v, Decimal):
         return f"{v:,}"
     if isinstance(v, float):

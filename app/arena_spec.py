@@ -214,6 +214,10 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
         raise UsageError(f"{p}: cannot be read ({e.strerror})") from None
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{p}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:  # e.g. a UTF-16 file from a Windows editor
+        raise UsageError(
+            f"{p}: not valid TOML: not UTF-8 text (byte {e.start}); save it as UTF-8"
+        ) from None
     unknown = sorted(set(raw) - {"arena", "contestant"})
     if unknown:
         raise _fail(p, f"{unknown[0]}: unknown table; the file has [arena] and [[contestant]]")
@@ -228,6 +232,7 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
         arena = ArenaTable.model_validate(raw["arena"])
     except ValidationError as e:
         raise _fail(p, _pydantic_line(e, "arena", allowed)) from None
+    _printable(arena.title, "arena.title", p)
     risk = _risk(arena, p)
     live = _live(arena, p) if arena.market == "live" else None
     if live is not None:
@@ -283,11 +288,29 @@ def load_arena(path: str | Path, db: Path | None = None) -> ArenaSpec:
     )
 
 
+def _printable(text: str, key: str, path: Path) -> None:
+    """Refuse control characters and line breaks in a text the arena prints (the terminal,
+    the Markdown report, the SVG): a shared file must not move the cursor or retitle the
+    window."""
+    import unicodedata  # noqa: PLC0415
+
+    bidi = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") or ch in bidi for ch in text):
+        raise _fail(path, f"{key}: no control characters or line breaks; give plain text")
+
+
 def _risk(arena: ArenaTable, path: Path) -> Any:
     from oxbot.engine.models import RiskLimits  # noqa: PLC0415
+    from oxbot.engine.risk import parse_hold  # noqa: PLC0415
 
+    limits = dict(arena.risk)
+    if isinstance(limits.get("max_hold_s"), str):  # "4h", as bots add --max-hold takes it
+        try:
+            limits["max_hold_s"] = parse_hold(limits["max_hold_s"])
+        except ValueError as e:
+            raise _fail(path, f"arena.risk.max_hold_s: {e}") from None
     try:
-        return RiskLimits.model_validate(_plain_money(arena.risk))
+        return RiskLimits.model_validate(_plain_money(limits))
     except ValidationError as e:
         allowed = {"risk": sorted(RiskLimits.model_fields)}
         raise _fail(path, _pydantic_line(e, "arena.risk", allowed)) from None
@@ -386,9 +409,13 @@ def _market(
         raise _fail(
             path, 'arena.csv: missing; add [arena.csv] with "BTC/USDT" = "file.csv" per symbol'
         )
-    files = {}
+    files: dict[str, str] = {}
+    keys: dict[str, str] = {}
     for sym, file in arena.csv.items():
         s = _check_symbol(sym, f'arena.csv."{sym}"', path)
+        if s in keys:
+            raise _fail(path, f'arena.csv."{s}": given twice ("{keys[s]}" and "{sym}"); keep one')
+        keys[s] = sym
         f = Path(file).expanduser()
         f = f if f.is_absolute() else path.parent / f
         if not f.is_file():
@@ -397,28 +424,63 @@ def _market(
     return list(files), _csv_timeframe(files, path), files, None
 
 
-def _csv_timeframe(files: dict[str, str], path: Path) -> str:
-    """The candle spacing of the first file (read fully later; a head is enough here)."""
-    from oxbot.app.backtests import timeframe  # noqa: PLC0415
+HEAD_CANDLES = 200  # candles read from each file's head to tell its timeframe
 
-    first_sym, first = next(iter(files.items()))
+
+def _head_step(sym: str, file: str, path: Path) -> int:
+    """The most common step between the first HEAD_CANDLES candle times of ``file`` (as the
+    backtest takes a file's step: engine/market/csvdata.py ``step_ms``, the most common one)."""
+    from collections import Counter  # noqa: PLC0415
+
     stamps: list[int] = []
-    with open(first, encoding="utf-8") as f:
-        for line in f:
-            head = line.split(",", 1)[0].strip()
-            if head.isdigit():
-                stamps.append(int(head))
-            if len(stamps) >= 50:
-                break
-    steps = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
-    if not steps:
-        raise _fail(
-            path, f'arena.csv."{first_sym}": {first} has too few candles to tell the timeframe'
-        )
-    tf = timeframe(min(steps))
     try:
-        from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
+        with open(file, encoding="utf-8") as f:
+            for line in f:
+                head = line.split(",", 1)[0].strip()
+                if head.isdigit():
+                    stamps.append(int(head))
+                if len(stamps) >= HEAD_CANDLES:
+                    break
+    except UnicodeDecodeError:
+        raise _fail(path, f'arena.csv."{sym}": {file} is not UTF-8 text') from None
+    diffs = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    steps = [d for d in diffs if d > 0]
+    if not steps and any(d < 0 for d in diffs):
+        raise _fail(
+            path,
+            f'arena.csv."{sym}": {file} has its candles newest first; sort them oldest first',
+        )
+    if not steps:
+        raise _fail(path, f'arena.csv."{sym}": {file} has too few candles to tell the timeframe')
+    step, count = Counter(steps).most_common(1)[0]
+    if count * 2 < len(steps):  # no spacing holds for most candles: not one timeframe
+        raise _fail(
+            path,
+            f'arena.csv."{sym}": {file} has irregular candle spacing (its most common step '
+            f"holds for {count} of its first {len(steps) + 1} candles); give candles of one "
+            "timeframe",
+        )
+    return step
 
+
+def _csv_timeframe(files: dict[str, str], path: Path) -> str:
+    """The candle spacing of the files (their heads; the files are read fully later): one for
+    all, else refused naming each file's spacing (every contestant on the same candles)."""
+    from oxbot.app.backtests import timeframe  # noqa: PLC0415
+    from oxbot.engine.models import timeframe_seconds  # noqa: PLC0415
+
+    steps = {sym: _head_step(sym, file, path) for sym, file in files.items()}
+    first_sym = next(iter(steps))
+    if len(set(steps.values())) > 1:
+        each = ", ".join(f"{Path(files[s]).name} {timeframe(st)}" for s, st in steps.items())
+        odd = next(s for s, st in steps.items() if st != steps[first_sym])
+        raise _fail(
+            path,
+            f'arena.csv."{odd}": the files have different timeframes ({each}); '
+            "give candles of one timeframe",
+        )
+    tf = timeframe(steps[first_sym])
+    try:
         timeframe_seconds(tf)
     except (UsageError, ValueError):
         raise _fail(
@@ -533,6 +595,7 @@ def _llm(
     except ConfigError as e:
         raise _fail(path, f"{where}: {str(e).removeprefix('strategy llm: ')}") from None
     p = strat.params
+    _printable(p.model, f"{where}.model", path)  # type: ignore[attr-defined]
     _url, model = resolved(p.provider, p.base_url, p.model)  # type: ignore[attr-defined]
     name = c.name or f"{p.provider}-{model}".replace("/", "-")[:40]  # type: ignore[attr-defined]
     config = _config(name, where, base, path, strategy="llm", params=params, cadence_s=c.cadence_s)
@@ -552,6 +615,8 @@ def _stored(
     import asyncio  # noqa: PLC0415
 
     from oxbot.app.backtests import stored_bot  # noqa: PLC0415
+    from oxbot.engine.backtest.botrun import check_schedule  # noqa: PLC0415
+    from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path  # noqa: PLC0415
 
     given = (
@@ -571,6 +636,10 @@ def _stored(
     except UsageError as e:
         raise _fail(path, f"{where}.bot: {e}") from None
     name = c.name or stored.name
+    try:  # what `oxbot backtest --bot` refuses (a cron bot), the arena refuses too
+        check_schedule(stored)
+    except ConfigError as e:
+        raise _fail(path, f"{where}.bot: {e}") from None
     if stored.strategy == "llm":
         params = {**stored.params, **stored.llm}
         label_c = ContestantTable(name=name, strategy="llm", cadence_s=stored.cadence_s)

@@ -101,6 +101,8 @@ def _check_outputs(args: argparse.Namespace) -> tuple[Any, Any]:
         out = check_writable(args.out)
         if out is None:
             raise UsageError("--out needs a file name (.csv, .json or .md), not '-'")
+        if out.suffix.lower() == ".md":  # the report's chart, written beside it
+            check_writable(str(out.with_suffix(".svg")))
     if args.chart is not None:
         if Path(args.chart).suffix.lower() != ".svg":
             raise UsageError(f"--chart {args.chart}: give a file ending in .svg")
@@ -108,6 +110,27 @@ def _check_outputs(args: argparse.Namespace) -> tuple[Any, Any]:
         if chart is None:
             raise UsageError("--chart needs a file name ending in .svg, not '-'")
     return out, chart
+
+
+def _refuse_inputs(spec: Any, *outputs: Any) -> None:
+    """UsageError when --out (or the SVG beside a report) or --chart would overwrite the arena
+    file or one of its candle files."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+    inputs = [Path(spec.path), *(Path(f) for f in spec.csv.values())]
+    for out in outputs:
+        if out is None:
+            continue
+        targets = [out] + ([out.with_suffix(".svg")] if out.suffix.lower() == ".md" else [])
+        for target in targets:
+            for given in inputs:
+                if target.resolve() == given.resolve():
+                    raise UsageError(
+                        f"{target}: is an input of the arena ({given.name}); "
+                        "write to another file name"
+                    )
 
 
 def run_arena_command(args: argparse.Namespace) -> int:
@@ -119,6 +142,7 @@ def run_arena_command(args: argparse.Namespace) -> int:
     out, chart = _check_outputs(args)
     db = Path(args.db).expanduser() if getattr(args, "db", None) else None
     spec = arena.load_arena(args.file, db=db)
+    _refuse_inputs(spec, out, chart)
     if spec.market == "live":
         result = _run_live(spec, _live_leave(args, spec), args.sort)
         return _finish(result, spec, args, out, chart)
@@ -211,6 +235,7 @@ def _finish(result: Any, spec: Any, args: argparse.Namespace, out: Any, chart: A
     color = sys.stdout.isatty()
     width = _width()
     descending = args.sort not in ASCENDING
+    written = _write(result, args, out, chart, descending)  # before stdout (| head may close it)
     print(render_table(result, args.sort, descending, width))
     print()
     print(equity_chart(result, width=min(width, 120), color=color))
@@ -219,21 +244,27 @@ def _finish(result: Any, spec: Any, args: argparse.Namespace, out: Any, chart: A
             f"LLM: {result.calls_now:,} model calls now, ${result.spent_now:.4f} spent now "
             "(the other replies came from the reply cache or a local rule set)"
         )
-    _write(result, args, out, chart, descending)
+    for line in written:
+        print(line)
     ran = [r for r in result.rows if r.kind != "baseline" and r.error is None]
     return 0 if ran else 1
 
 
-def _write(result: Any, args: argparse.Namespace, out: Any, chart: Any, descending: bool) -> None:
+def _write(
+    result: Any, args: argparse.Namespace, out: Any, chart: Any, descending: bool
+) -> list[str]:
+    """Write --out and --chart; the lines that say so (printed after the table)."""
     from oxbot.app import arena_export  # noqa: PLC0415
     from oxbot.app.arena_svg import equity_svg  # noqa: PLC0415
 
+    said = []
     if out is not None:
         written = arena_export.write(result, out, args.sort, descending)
-        print("wrote " + ", ".join(str(p) for p in written))
+        said.append("wrote " + ", ".join(str(p) for p in written))
     if chart is not None:
         chart.write_text(equity_svg(result), encoding="utf-8")
-        print(f"wrote {chart}")
+        said.append(f"wrote {chart}")
+    return said
 
 
 def _width() -> int:
@@ -253,6 +284,7 @@ def _llm_leave(args: argparse.Namespace, spec: Any, frames: Any) -> Any:
     opts = arena.ArenaOptions(cache_only=args.cache_only)
     if args.cache_only:
         return opts
+    cap = _decimal(args.max_cost, "--max-cost") if args.max_cost is not None else None
     ests = arena.estimates(spec, frames)
     for name, est in ests:
         print(f"{name}: {est.line()}", file=sys.stderr)
@@ -266,7 +298,12 @@ def _llm_leave(args: argparse.Namespace, spec: Any, frames: Any) -> Any:
         + (f" (prices unknown: {', '.join(unpriced)})" if unpriced else ""),
         file=sys.stderr,
     )
-    cap = _decimal(args.max_cost, "--max-cost") if args.max_cost is not None else None
+    if cap is not None and unpriced:  # an unknown price is not $0: --max-cost cannot hold
+        raise UsageError(
+            f"--max-cost {args.max_cost}: the price of {', '.join(unpriced)} is unknown, so "
+            "the cost cannot be held to it: give its price (prices = { MODEL = [IN, OUT] } in "
+            "USD per 1M tokens, in the contestant), or drop --max-cost and use --yes"
+        )
     if cap is not None and total > cap:
         raise UsageError(
             f"the estimate ${total:.4f} is above --max-cost {args.max_cost}: raise it, "
@@ -316,7 +353,7 @@ def _fmt(key: str, row: dict[str, Any], is_llm: bool) -> str:
         if not is_llm:
             return "-"
     if v is None:
-        return "" if key == "rank" else "n/a"
+        return "—" if key == "rank" else "n/a"
     if key in ("return_pct", "max_drawdown_pct", "win_rate_pct"):
         return f"{v:+.2f}%" if key == "return_pct" else f"{v:.1f}%"
     if key in ("sharpe", "return_per_dollar"):
@@ -345,11 +382,12 @@ def render_table(result: Any, sort: str, descending: bool, width: int) -> str:
     kinds = {r.name: r.kind for r in result.rows}
     any_llm = any(k == "llm" for k in kinds.values())
     cols, used, left_out = [], 0, []
-    for key, head, w, prio in _COLUMNS:
-        if prio >= 2 and not any_llm:
-            continue
+    candidates = [c for c in _COLUMNS if c[3] < 2 or any_llm or c[0] == sort]
+    sort_w = next((w + 1 for k, _h, w, _p in candidates if k == sort), 0)
+    for key, head, w, _prio in candidates:
         need = w + (1 if cols else 0)
-        if used + need <= width:
+        room = width - (0 if key == sort or any(k == sort for k, _h, _w in cols) else sort_w)
+        if key == sort or used + need <= room:  # the ranking column always shows
             cols.append((key, head, w))
             used += need
         else:
@@ -375,7 +413,7 @@ def render_table(result: Any, sort: str, descending: bool, width: int) -> str:
     for row in rows:
         is_llm = kinds.get(row["name"]) == "llm"
         if row["error"] is not None:
-            cells = [_fmt(k, row, is_llm) if k in ("rank", "name") else "" for k, _h, _w in cols]
+            cells = [_fmt(k, row, is_llm) if k == "name" else "" for k, _h, _w in cols]
             if len(cols) > 2:
                 cells[2] = "error"
             errors.append(f"  {row['name']}: {row['error']}")

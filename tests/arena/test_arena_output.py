@@ -161,3 +161,16 @@ def test_oxbot_help_does_not_import_the_arena() -> None:
         timeout=60,
     )
     assert "arena" in helptext.stdout
+
+
+def test_the_ranking_column_is_always_on_screen() -> None:
+    """adv15b F15: at 80-100 columns --sort return_per_dollar ranked by a column left out for
+    width. Now it is kept (another is left out instead) and the table still fits."""
+    from oxbot.cli.arena import render_table
+
+    for width in (60, 80, 100):
+        text = render_table(result(), "return_per_dollar", True, width)
+        lines = text.splitlines()
+        assert "ret/$▼" in lines[3], (width, text)
+        assert max(len(ln) for ln in lines) <= width, (width, text)
+        assert "-2.63" in text  # gpt's return per dollar

@@ -508,3 +508,23 @@ async def test_ranking_by_a_column_off_an_80_column_screen_scrolls_to_it(
         await pilot.press(*"s" * 5)  # back to return, the first column after the names
         await pilot.pause(0.1)
         assert screen.sort_key == "return_pct" and "return ▼" in screen_text(app)
+
+
+async def test_rows_that_are_na_in_the_sorted_column_are_unranked_and_last(
+    scripted_client, fixed_clock, arena_file
+):
+    """adv15b F15: ranked by Sharpe, a row whose Sharpe is n/a got a rank number in file order;
+    now it has none ("—") and comes after the ranked rows, before the errors."""
+    app = _app(scripted_client, fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_arena(pilot, Runner(), arena_file)
+        await run(pilot, screen)
+        await pilot.press("s", "s")  # return -> P&L -> Sharpe
+        await pilot.pause(0.05)
+        assert screen.sort_key == "sharpe"
+        table = cells(screen)
+        assert table["llama3 local"]["sharpe"] == "n/a"
+        assert table["llama3 local"]["rank"] == "—"
+        ranked = [n for n in screen.order if table[n]["rank"] != "—"]
+        assert [table[n]["rank"] for n in ranked] == [str(i + 1) for i in range(len(ranked))]
+        assert screen.order[len(ranked) :] == ["llama3 local", "claude haiku"]

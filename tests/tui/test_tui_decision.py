@@ -7,6 +7,7 @@ prompt is wrapped and scrolls, its last line is reachable). A snapshot of the de
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -198,3 +199,80 @@ def test_snapshot_decision_list_80x24(snap_compare, tmp_path) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_a_reply_as_long_as_the_ledger_keeps_is_marked_where_it_may_be_cut(
+    tmp_path,
+) -> None:
+    """adv15b F12: engine/llm/strategy.py stores the first CAP (8,000) characters of a prompt
+    and a raw reply (``[:CAP]``), and not the original length: a text of exactly CAP
+    characters may have been cut, and the detail says so where it ends; a shorter one not."""
+    from oxbot.engine.llm.strategy import CAP
+
+    long_reply = ('{"analysis": "' + "x" * 20_000)[:CAP]
+    db = tmp_path / "cut.db"
+    store = await Store.open(db)
+    await store.add_bots([BotConfig(name="gpt", timeframe="1h")], BotStatus.STOPPED)
+    rec = records()[0]
+    await store.record_cycle("gpt", decision=dataclasses.replace(rec, raw_reply=long_reply))
+    await store.close()
+    app = Host(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_first(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DecisionScreen), "the detail")
+        shown = [str(s.render()) for s in app.screen.query(Static)]
+        assert "Raw reply (may be cut at 8,000 characters)" in shown, shown
+        assert "Prompt" in shown  # the short prompt is whole: no mark
+        text = "\n".join(shown)
+        assert (
+            long_reply + "\n[… may be cut here: the ledger keeps the first 8,000 characters]"
+            in text
+        )
+
+
+async def _many(db: Path) -> None:
+    store = await Store.open(db)
+    try:
+        for name in ("busy", "quiet"):
+            await store.add_bots([BotConfig(name=name, timeframe="1m")], BotStatus.STOPPED)
+        for i in range(3):  # the quiet bot's decisions are the oldest
+            await store.record_cycle(
+                "quiet", decision=DecisionRecord("quiet", T0 + i * 60_000, "rule", "hold")
+            )
+        for i in range(510):
+            await store.record_cycle(
+                "busy",
+                decision=DecisionRecord("busy", T0 + (10 + i) * 60_000, "rule", "hold"),
+            )
+    finally:
+        await store.close()
+
+
+async def test_the_list_counts_every_decision_and_filters_by_bot(tmp_path) -> None:
+    """adv15b F12: 'newest 500 of N decisions' (N counted in the database), and a bot picked
+    in the filter (keyboard: focus it, enter, down, enter) lists that bot's own decisions,
+    also when the newest 500 of all bots hold none of them."""
+    from textual.widgets import Select
+
+    db = tmp_path / "many.db"
+    await _many(db)
+    app = Host(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open_first(pilot)
+        note = screen.query_one("#decisions-note", Static)
+        assert str(note.render()).startswith("newest 500 of 513 decisions"), note.render()
+        assert {d.bot for d in screen.records} == {"busy"}
+        select = screen.query_one("#decisions-bot", Select)
+        select.focus()
+        await pilot.pause(0.05)
+        await pilot.press("enter")  # open the choices: all bots, busy, quiet
+        await pilot.pause(0.05)
+        await pilot.press("down", "down", "enter")
+        await wait_until(pilot, lambda: screen.bot == "quiet", "the filter")
+        await wait_until(
+            pilot, lambda: screen.records and screen.records[0].bot == "quiet", "quiet's read"
+        )
+        assert [d.bot for d in screen.records] == ["quiet"] * 3
+        assert str(note.render()) == "3 decisions of quiet"
+        assert screen.query_one(DataTable).row_count == 3

@@ -1,6 +1,9 @@
 """Past decisions: the list of every bot's stored decisions (``d`` on the Audit screen), newest
-first, and a decision's detail (``enter`` on a row): its verdict, the parsed decision, the full
-prompt and the raw reply, all in one scrollable view, long text wrapped, never cut.
+first (the newest 500, of all bots or of the bot picked in the filter, and how many are stored),
+and a decision's detail (``enter`` on a row): its verdict, the parsed decision, the prompt and
+the raw reply as stored, all in one scrollable view, long text wrapped. The ledger keeps the
+first 8,000 characters of a prompt or reply (engine/llm/strategy.py ``CAP``) and not the
+original length: a text of exactly that length is marked where it may be cut.
 
 The database is read on a thread worker (group "decisions") through app/decisions.py, as the
 Audit screen reads it; the UI never awaits it.
@@ -19,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Select, Static
 
 from oxbot.app import decisions
 from oxbot.engine.errors import OxbotError
@@ -36,6 +39,7 @@ class DecisionsScreen(Screen[None]):
     DEFAULT_CSS = """
     DecisionsScreen #decisions-title { text-style: bold; padding: 0 1; }
     DecisionsScreen #decisions-note { padding: 0 1; color: $text-muted; }
+    DecisionsScreen #decisions-bot { width: 40; }
     DecisionsScreen DataTable { height: 1fr; }
     """
     BINDINGS = [
@@ -47,11 +51,14 @@ class DecisionsScreen(Screen[None]):
         super().__init__()
         self._db = db_path
         self.records: list[DecisionRecord] | None = None
+        self.bot: str | None = None  # the bot filter; None: every bot
+        self._bots: list[str] = []
 
     def compose(self) -> ComposeResult:
         yield Static(
             "Decisions: newest first, enter for the prompt and reply", id="decisions-title"
         )
+        yield Select[str]([], prompt="all bots", id="decisions-bot")
         yield Static("reading...", id="decisions-note")
         table: DataTable[str | Text] = DataTable(cursor_type="row", zebra_stripes=True)
         table.add_columns("Time (UTC)", "Bot", "Source", "Actions", "Verdict")
@@ -66,25 +73,38 @@ class DecisionsScreen(Screen[None]):
             self._note("no database known to this cockpit")
             return
         self._note("reading...")
-        self._read(self._db)
+        self._read(self._db, self.bot)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        bot = event.value if isinstance(event.value, str) else None
+        if bot != self.bot:
+            self.bot = bot
+            self.action_reload()
 
     @work(thread=True, group="decisions", exclusive=True, exit_on_error=False)
-    def _read(self, db: Path) -> None:
+    def _read(self, db: Path, bot: str | None) -> None:
         try:
-            records = decisions.recent_decisions(db)
+            got = decisions.decision_list(db, bot)
         except OxbotError as e:
             self.app.call_from_thread(self._note, f"could not read the decisions: {e}")
             return
-        self.app.call_from_thread(self._done, records)
+        self.app.call_from_thread(self._done, got)
 
-    def _done(self, records: list[DecisionRecord]) -> None:
+    def _done(self, got: decisions.DecisionList) -> None:
+        records = got.records
+        if got.bots != self._bots:  # the filter's choices: every bot of the database
+            self._bots = got.bots
+            with self.prevent(Select.Changed):
+                select = self.query_one("#decisions-bot", Select)
+                select.set_options((b, b) for b in got.bots)
+                if self.bot in got.bots:
+                    select.value = self.bot
         self.records = records
         table = self.query_one(DataTable)
         table.clear()
         for i, d in enumerate(records):
             table.add_row(_utc(d.ts), d.bot, d.source, d.actions, _verdict(d.verdict), key=str(i))
-        shown = len(records)
-        self._note(f"{shown} decisions" if shown else "no decisions stored yet")
+        self._note(_count(len(records), got.total, self.bot))
         table.focus()
 
     def _note(self, text: str) -> None:
@@ -93,6 +113,16 @@ class DecisionsScreen(Screen[None]):
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if self.records and event.row_key.value is not None:
             self.app.push_screen(DecisionScreen(self.records[int(event.row_key.value)]))
+
+
+def _count(shown: int, total: int, bot: str | None) -> str:
+    """``newest 500 of 2,726 decisions`` when not all are listed."""
+    whose = f" of {bot}" if bot else ""
+    if not total:
+        return f"no decisions{whose} stored yet"
+    if shown < total:
+        return f"newest {shown:,} of {total:,} decisions{whose} (pick a bot above to see its own)"
+    return f"{total:,} decisions{whose}"
 
 
 def _verdict(status: str) -> Text:
@@ -150,9 +180,22 @@ def sections(d: DecisionRecord) -> Sequence[tuple[str, str]]:
         parts.append(("Error", d.error))
     if d.flags:
         parts.append(("Flags", d.flags))
-    parts.append(("Prompt", d.prompt or "(none stored: a rule decides without a prompt)"))
-    parts.append(("Raw reply", d.raw_reply or "(none stored)"))
+    parts.append(_stored("Prompt", d.prompt, "(none stored: a rule decides without a prompt)"))
+    parts.append(_stored("Raw reply", d.raw_reply, "(none stored)"))
     return parts
+
+
+def _stored(head: str, text: str, none: str) -> tuple[str, str]:
+    """A stored prompt or raw reply; one the ledger's length is marked where it may be cut."""
+    if not text:
+        return head, none
+    if not decisions.maybe_cut(text):
+        return head, text
+    cap = f"{decisions.STORED_CAP:,}"
+    return (
+        f"{head} (may be cut at {cap} characters)",
+        f"{text}\n[… may be cut here: the ledger keeps the first {cap} characters]",
+    )
 
 
 def _parsed(d: DecisionRecord) -> str:

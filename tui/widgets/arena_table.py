@@ -97,10 +97,11 @@ class ArenaTable(DataTable[Any]):
         rank = 0
         for row in rows:
             style = "italic" if row.kind == "baseline" else ""
-            if row.error is None:
+            ranked = row.error is None and getattr(row, key) is not None  # n/a: unranked, last
+            if ranked:
                 rank += 1
             cells: list[Any] = [
-                Text(str(rank) if row.error is None else "—", justify="right"),
+                Text(str(rank) if ranked else "—", justify="right"),
                 Text(short_name(row), style=f"bold {style}" if row.kind != "baseline" else style),
             ]
             for field, _, text in COLUMNS:
