@@ -207,6 +207,21 @@ class _Board:
             self.tell()
 
 
+def cutoff_notes(spec: ArenaSpec, start_ms: int) -> list[str]:
+    """A warning per LLM contestant whose model's knowledge cut-off (engine/llm/cutoffs.py) lies
+    after the arena's first candle: it may have seen the prices it is ranked on."""
+    from oxbot.engine.llm.cutoffs import look_ahead  # noqa: PLC0415
+
+    out = []
+    for c in spec.contestants:
+        if c.kind != "llm":
+            continue
+        line, warn = look_ahead(str(c.config.params.get("model", "")), start_ms)
+        if warn:
+            out.append(f"{c.name}: {line}")
+    return out
+
+
 def run_arena(
     spec: ArenaSpec,
     progress: Progress | None = None,
@@ -235,6 +250,7 @@ def run_arena(
         last_ms=int(times[-1]),
         start_cash=spec.capital,
         total=len(spec.contestants) + 1,
+        notes=cutoff_notes(spec, int(times[0]) - step),
     )
     n = len(spec.contestants)
     cancel = opts.cancel or threading.Event()

@@ -115,6 +115,7 @@ def to_json(result: ArenaResult, sort: str = "return_pct", descending: bool = Tr
         "last_ms": result.last_ms,
         "start_cash": money(result.start_cash, _quantum(result)),
         "sort": sort,
+        "notes": result.notes,
         "rows": table(result, sort, descending),
         "curves": [
             {"name": c.name, "ts": c.ts, "equity": [round(v, 8) for v in c.equity]}
@@ -163,6 +164,7 @@ def to_markdown(
         f"- Capital: {_cell({'c': result.start_cash}, 'c')} per contestant, the same candles, "
         "fees and risk limits for all; buy & hold is the baseline",
         f"- Ranked by {sort}{'' if descending else ' (ascending)'}",
+        *(f"- **{note}**" for note in result.notes),
         "",
         "| " + " | ".join(heads[k] for k in keys) + " |",
         "|"

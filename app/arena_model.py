@@ -75,6 +75,9 @@ class ArenaResult:
     curves: list[EquitySeries] = field(default_factory=list)
     done: int = 0  # contestants finished
     total: int = 0  # contestants in all (baseline included)
+    # Warnings about the whole run, e.g. a model whose knowledge cut-off is after the period
+    # starts (it may have seen the prices it is judged on)
+    notes: list[str] = field(default_factory=list)
     # Added by the runner (app/arena.py): how far the whole run is (0..1, every contestant's
     # candles), and the model calls made and dollars spent by this run (not from the cache).
     fraction: float = 0.0

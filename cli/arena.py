@@ -244,6 +244,8 @@ def _finish(result: Any, spec: Any, args: argparse.Namespace, out: Any, chart: A
             f"LLM: {result.calls_now:,} model calls now, ${result.spent_now:.4f} spent now "
             "(the other replies came from the reply cache or a local rule set)"
         )
+    for note in result.notes:
+        print(note)
     for line in written:
         print(line)
     ran = [r for r in result.rows if r.kind != "baseline" and r.error is None]

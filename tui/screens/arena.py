@@ -79,6 +79,8 @@ def summary_text(r: ArenaResult) -> Text:
     t.append(
         f" · {r.market} · {', '.join(r.symbols)} {r.timeframe}{period} · {money(r.start_cash)} each"
     )
+    for note in r.notes:
+        t.append(f"\n⚠ {note}", style="bold")
     for row in r.rows:
         if row.error is not None:
             t.append(f"\n✖ {row.name}: {row.error}", style="bold")
