@@ -386,21 +386,7 @@ def _row(c: Contestant, outcome: Any) -> ContestantResult:
 
 
 def _errored(c: Contestant, spec: ArenaSpec, why: str) -> ContestantResult:
-    return ContestantResult(
-        name=c.name,
-        kind=c.kind,
-        label=c.label,
-        start_cash=spec.capital,
-        final_equity=spec.capital,
-        pnl=Decimal(0),
-        return_pct=0.0,
-        sharpe=None,
-        max_drawdown_pct=0.0,
-        win_rate_pct=None,
-        trades=0,
-        fees=Decimal(0),
-        error=why,
-    )
+    return ContestantResult.empty(c.name, c.kind, c.label, spec.capital, error=why)
 
 
 # ---------------------------------------------------------------------------- the baseline

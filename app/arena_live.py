@@ -185,20 +185,7 @@ class _Hold:
 
 
 def _empty_row(name: str, kind: str, label: str, cash: Decimal) -> ContestantResult:
-    return ContestantResult(
-        name=name,
-        kind=kind,
-        label=label,
-        start_cash=cash,
-        final_equity=cash,
-        pnl=Decimal(0),
-        return_pct=0.0,
-        sharpe=None,
-        max_drawdown_pct=0.0,
-        win_rate_pct=None,
-        trades=0,
-        fees=Decimal(0),
-    )
+    return ContestantResult.empty(name, kind, label, cash)
 
 
 def _row(

@@ -50,6 +50,27 @@ class ContestantResult:
     return_per_dollar: float | None = None  # return_pct / llm_cost; None when nothing was spent
     error: str | None = None  # a contestant that could not run says why; the others still rank
 
+    @classmethod
+    def empty(
+        cls, name: str, kind: str, label: str, cash: Decimal, error: str | None = None
+    ) -> ContestantResult:
+        """A row with nothing traded yet (or, with ``error``, a contestant that could not run)."""
+        return cls(
+            name=name,
+            kind=kind,
+            label=label,
+            start_cash=cash,
+            final_equity=cash,
+            pnl=Decimal(0),
+            return_pct=0.0,
+            sharpe=None,
+            max_drawdown_pct=0.0,
+            win_rate_pct=None,
+            trades=0,
+            fees=Decimal(0),
+            error=error,
+        )
+
 
 @dataclass(frozen=True)
 class EquitySeries:

@@ -90,8 +90,10 @@ def test_an_engine_that_fails_after_the_first_frame_closes_the_cockpit_with_its_
     """A database at this oxbot's schema version but without its tables passes the checks
     before the UI; the engine's first read (the stored bots) fails on the engine thread."""
     db.parent.mkdir(parents=True)
-    with sqlite3.connect(db) as conn:
-        conn.execute("CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER, ts)")
+    with sqlite3.connect(db) as conn:  # the real schema_version table (storage/schema.py)
+        conn.execute(
+            "CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER, updated_ts)"
+        )
         conn.execute("INSERT INTO schema_version VALUES (1, ?, 0)", (latest_version(),))
     conn.close()
     code, out = run_in_pty(["--db", str(db)], tmp_path)

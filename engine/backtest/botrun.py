@@ -53,6 +53,7 @@ from ..models import (
     Position,
     Side,
     SymbolDecision,
+    Verdict,
     timeframe_seconds,
     to_decimal,
 )
@@ -247,15 +248,20 @@ class BotRun:
         decision = Decision(self.config.name, ts, tuple(items), source="rule")
         if decision.is_hold:
             return
+        self.act(decision, ts)
+
+    def act(self, decision: Decision, ts: int) -> Verdict:
+        """A decision that is not a hold: the kill switches noted, the risk manager's verdict,
+        its intents booked at the close (BotRunner._act executes every intent before booking)."""
         self.decisions += 1
-        if any(i.action is Action.BUY for i in items):
+        if any(i.action is Action.BUY for i in decision.items):
             self._note_halt(self.risk.entry_block(self.portfolio.equity(self.marks)), ts)
         verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
         if not verdict.intents:
             self.rejected += 1
-        # Every intent is executed before any is booked (BotRunner._act), at the close.
         for intent in verdict.intents:
             self._book(intent, self.marks[intent.symbol], ts)
+        return verdict
 
     def _note_halt(self, block: str | None, ts: int) -> None:
         """A kill switch or the daily loss limit, the first time it blocks an entry."""

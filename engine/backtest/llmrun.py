@@ -32,7 +32,6 @@ from ..market.indicators import IndicatorSpec
 from ..market.kernels import compute_fast
 from ..market.window import _Feed, bars_needed
 from ..models import (
-    Action,
     BotConfig,
     Decision,
     DecisionRecord,
@@ -303,14 +302,7 @@ class LlmBotRun(BotRun):
         if decision.is_hold:
             self.llm.remember(decision, "", "")
             return
-        self.decisions += 1
-        if any(i.action is Action.BUY for i in decision.items):
-            self._note_halt(self.risk.entry_block(self.portfolio.equity(self.marks)), ts)
-        verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
-        if not verdict.intents:
-            self.rejected += 1
-        for intent in verdict.intents:
-            self._book(intent, self.marks[intent.symbol], ts)
+        verdict = self.act(decision, ts)
         self.llm.remember(decision, verdict.status.value, "; ".join(verdict.reasons))
 
 

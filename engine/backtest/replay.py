@@ -185,14 +185,7 @@ class ReplayRun(BotRun):
         decision = Decision(self.config.name, ts, items, source=record.source)
         status = reasons = ""
         if not decision.is_hold:
-            self.decisions += 1
-            if any(i.action is Action.BUY for i in items):
-                self._note_halt(self.risk.entry_block(self.portfolio.equity(self.marks)), ts)
-            verdict = self.risk.check(decision, self.portfolio, self.marks, self.new_id)
-            if not verdict.intents:
-                self.rejected += 1
-            for intent in verdict.intents:
-                self._book(intent, self.marks[intent.symbol], ts)
+            verdict = self.act(decision, ts)
             status, reasons = verdict.status.value, "; ".join(verdict.reasons)
         self.verdicts.append(_pair(record, status, reasons))
 
