@@ -9,9 +9,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit_db import Craft, crafted
-
 import pytest
+from audit_db import Craft, crafted
 
 from .conftest import Run
 
