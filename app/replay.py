@@ -39,6 +39,7 @@ from oxbot.engine.models import (
     CapitalFlow,
     DecisionRecord,
     Fill,
+    OrderReason,
     RiskLimits,
     RiskState,
     Side,
@@ -354,11 +355,15 @@ def run_replay(
         notes.insert(0, mismatch)
     if not stored_eq:
         notes.append("no stored equity samples in the range: the stored side starts at the cash")
+    stored_final = start
+    if stored_eq:
+        last_ts, last = stored_eq[-1]
+        stored_final = last + unseen_by_sample(in_range, last_ts, frames, step)
     stored = Outcome(
         in_range,
         _trips(before, in_range),
         start,
-        stored_eq[-1][1] if stored_eq else start,
+        stored_final,
         max_drawdown_pct(np.asarray([float(e) for _, e in stored_eq], dtype=np.float64))
         if stored_eq
         else 0.0,
@@ -387,6 +392,34 @@ def run_replay(
     return ReplayReport(
         bot, begin, end, changes, done.verdicts, stored, replayed, notes, not mismatch
     )
+
+
+# Exits a bar's range triggers are booked before that bar's equity sample (engine/bot.py
+# ``_on_bar``: stop/target/time exits, then the sample, then the decision cycle).
+_BEFORE_SAMPLE = frozenset({OrderReason.STOP_LOSS, OrderReason.TAKE_PROFIT, OrderReason.TIME_EXIT})
+
+
+def unseen_by_sample(
+    fills: Sequence[Fill], last_ts: int, frames: Mapping[str, pd.DataFrame], step: int
+) -> Decimal:
+    """What the fills the last stored equity sample did not see changed the equity, valued at
+    the closes that sample used: the decision's own fills at that close (the sample is taken
+    before the decision) and any later one. Without it the stored side's final equity is one
+    decision's fees and slippage off a replay that made the very same fills (adversary F11)."""
+    change = ZERO
+    for f in fills:
+        if f.ts < last_ts or (f.ts == last_ts and f.reason in _BEFORE_SAMPLE):
+            continue
+        frame = frames.get(f.symbol)
+        if frame is None:
+            continue
+        at = np.flatnonzero(frame["ts"].to_numpy(np.int64) == last_ts - step)
+        if not len(at):
+            continue
+        mark = Decimal(str(frame["close"].iat[int(at[0])]))
+        sign = 1 if f.side is Side.BUY else -1
+        change += sign * f.qty * (mark - f.price) - f.fee
+    return change
 
 
 def candles_mismatch(

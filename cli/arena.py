@@ -430,6 +430,16 @@ def render_table(result: Any, sort: str, descending: bool, width: int) -> str:
                 f"(not shown at this width: {', '.join(left_out)}; --out FILE.csv has all)", width
             )
         )
+    flaky = [r for r in rows if r["error"] is None and r["failures"]]
+    for row in flaky:  # a HOLD for want of an answer is not the model's trading (adversary F21)
+        n = row["failures"]
+        lines.append(
+            _wrap(
+                f"{row['name']}: {n:,} failed repl{'y' if n == 1 else 'ies'} held instead of "
+                "deciding; its result is partly the failures', not the model's",
+                width,
+            )
+        )
     if errors:
         lines.append("could not run:")
         lines += [_wrap(e, width, indent="    ") for e in errors]

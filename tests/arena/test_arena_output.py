@@ -81,6 +81,10 @@ def test_the_table_fits_80_and_120_columns_and_says_what_it_left_out() -> None:
         assert "n/a" in body  # gpt's Sharpe and win rate
         assert "+12.50%" in body and "+1,250.00" in body and "-3.25%" in body
         assert "broken: every model call failed" in text
+        # a model that failed some replies is said under the table at any width (adversary
+        # F21: the fail column is among those left out at 80-100 columns)
+        flat = " ".join(text.split())
+        assert "gpt: 3 failed replies held instead of deciding" in flat
         ranked = [ln[3:19].strip() for ln in lines[5:9]]
         assert ranked == ["buy-hold (base)", "a-very-long-con…", "gpt", "broken"]
     narrow = render_table(r, "return_pct", True, 80)

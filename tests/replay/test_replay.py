@@ -242,3 +242,15 @@ def test_settings_edited_after_the_decisions_are_said(ledger: Ledger, tmp_path: 
     assert report.differing
     assert any("settings were probably edited" in n for n in report.notes)
     assert not any("edited" in n for n in run_replay(ledger.db, "paper1", csv=ledger.csv).notes)
+
+
+def test_a_range_ending_on_a_decision_s_fill_gives_the_same_final_equity(ledger: Ledger) -> None:
+    """The range ends at the close where a decision bought: the bot sampled its equity at that
+    close BEFORE deciding (engine/bot.py ``_on_bar``), so the stored side must add what that
+    fill changed (its fee and slippage), or it differs from a replay that made the same fill
+    (adversary F11: "9,618.94 stored, 9,616.05 replayed" with all fills agreeing)."""
+    entry = next(f for f in reversed(ledger.fills) if f.reason.value == "entry")
+    report = run_replay(ledger.db, "paper1", csv=ledger.csv, until_ms=entry.ts + 1)
+    assert rows(report.stored.fills)[-1] == rows([entry])[0]
+    assert rows(report.replayed.fills) == rows(report.stored.fills)
+    assert report.replayed.final_equity == report.stored.final_equity
