@@ -62,7 +62,7 @@ class Store(StoreReads):
         path: Path | str,
         engine: AsyncEngine,
         version: int,
-        lock: WriterLock | pg.PgWriterLock | None = None,
+        lock: WriterLock | None = None,
         writer: LedgerWriter | None = None,
         pg_writes: AsyncEngine | None = None,
     ) -> None:
@@ -130,20 +130,18 @@ class Store(StoreReads):
     @classmethod
     async def _open_pg(cls, url: pg.PgUrl, writer: bool) -> Store:
         password = await asyncio.to_thread(pg.password_for, url)
-        lock: pg.PgWriterLock | None = None
         writes: AsyncEngine | None = None
         reads = pg.create_read_engine(url, password)
         store: Store | None = None
         try:
             ledger: LedgerWriter | None = None
             if writer:
-                lock = await pg.PgWriterLock(url, password).acquire()
                 writes = pg.create_write_engine(url, password)
                 version = await pg.prepare_writer(writes, url)
                 ledger = LedgerWriter(writes.sync_engine, str(url))
             else:
                 version = await pg.check_reader(reads, url)
-            store = cls(str(url), reads, version, lock, ledger, writes)
+            store = cls(str(url), reads, version, None, ledger, writes)
             async with store._reading() as conn:
                 await conn.exec_driver_sql("SELECT 1")
             return store
@@ -154,8 +152,6 @@ class Store(StoreReads):
                 await reads.dispose()
                 if writes is not None:
                     await writes.dispose()
-                if lock is not None:
-                    await lock.release()
             raise
 
     async def close(self) -> None:
@@ -177,9 +173,7 @@ class Store(StoreReads):
                 )
                 self._executor.shutdown(wait=True)
         finally:
-            if isinstance(self._lock, pg.PgWriterLock):
-                await self._lock.release()
-            elif self._lock is not None:
+            if self._lock is not None:
                 self._lock.release()
 
     async def __aenter__(self) -> Self:
