@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -40,15 +41,17 @@ from oxbot.engine.models import (
     DecisionRecord,
     EquityPoint,
     Fill,
+    LeaseClaim,
     Order,
     Position,
     RiskState,
 )
 
-from . import migrations, pg
+from . import leases, migrations, pg
 from .engines import create_read_engine, create_write_engine
 from .lock import WriterLock
 from .reads import StoreReads
+from .schema import bots
 from .writes import LedgerWriter, check_owner
 
 T = TypeVar("T")
@@ -405,6 +408,54 @@ class Store(StoreReads):
     async def save_order(self, order: Order) -> None:
         """Journal one order in its own committed transaction (call it BEFORE any network I/O)."""
         await self._write(self._require_writer().save_order, order)
+
+    # ------------------------------------------------------------------ engines and leases
+
+    @property
+    def shared(self) -> bool:
+        """True when other engines may write this database at the same time (PostgreSQL):
+        each bot then runs on the engine holding its lease (storage/leases.py)."""
+        return self._pg_writes is not None
+
+    async def register_engine(self, name: str) -> str:
+        """Register this engine (a new ``host:pid:random`` id, returned); its ledger writes
+        are fenced by its leases from now on (PostgreSQL)."""
+        engine_id: str = await self._write(self._require_writer().register_engine, name)
+        return engine_id
+
+    async def claim_bot(self, bot: str, ttl_s: float) -> LeaseClaim:
+        """Take or extend the lease of ``bot`` for ``ttl_s`` (the server's clock)."""
+        claim: LeaseClaim = await self._write(self._require_writer().claim, bot, int(ttl_s * 1000))
+        return claim
+
+    async def renew_leases(self, ttl_s: float) -> list[str]:
+        """Renew all of this engine's leases in one statement, with its heartbeat; returns
+        the bots it no longer holds (taken over by another engine)."""
+        lost: list[str] = await self._write(self._require_writer().renew, int(ttl_s * 1000))
+        return lost
+
+    async def release_bot(self, bot: str) -> None:
+        """Give up the lease of ``bot`` (it stopped): another engine may take it at once."""
+        await self._write(self._require_writer().release, bot)
+
+    async def bot_reconciled(self, bot: str) -> None:
+        """The bot, taken over from a crashed engine, was restored and settled."""
+        await self._write(self._require_writer().reconciled, bot)
+
+    async def deregister_engine(self) -> None:
+        """A clean shutdown: every lease released, the engine marked stopped."""
+        if self._writer is not None and self._writer.engine_id is not None:
+            await self._write(self._writer.deregister_engine)
+
+    async def list_engines(self, ttl_s: float = 30.0) -> list[leases.EngineRecord]:
+        """Every engine that wrote this database, with the bots each holds (``oxbot status``);
+        alive = not stopped and a heartbeat younger than ``ttl_s``."""
+        async with self._reading() as conn:
+            names = {
+                int(i): str(n)
+                for i, n in (await conn.execute(select(bots.c.id, bots.c.name))).all()
+            }
+            return await conn.run_sync(leases.listing, names, int(ttl_s * 1000))
 
     def _require_writer(self) -> LedgerWriter:
         if self._writer is None:
