@@ -431,7 +431,8 @@ def _migrate_error(e: Exception, path: Path, latest: int) -> StorageError:
     from .health import describe  # noqa: PLC0415
 
     said = describe(e, path)  # a full disk or a damaged file, in words
-    return StorageError(said or f"cannot migrate {path} to schema version {latest}: {e}")
+    why = getattr(e, "orig", None) or e  # SQLAlchemy's wrapper: the driver's own words
+    return StorageError(said or f"cannot migrate {path} to schema version {latest}: {why}")
 
 
 def check_reader(path: Path) -> int:
