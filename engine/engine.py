@@ -339,11 +339,11 @@ class Engine:
     # ------------------------------------------------------------------ bots
 
     async def _load(self) -> None:
-        stored = await self.store.load_bots()  # the first read: a broken database says so here
+        saved = await self.store.load_bots()  # the first read: a broken database says so here
         self.engine_id = await self.store.register_engine(self.engine_name)
         resume_ts = 0
         stored_status: dict[str, BotStatus] = {}
-        for config, status in stored:
+        for config, status in saved:
             stored_status[config.name] = status
             try:
                 runner = await self._build(config, status, tolerate_strategy=True)

@@ -94,7 +94,41 @@ def claim(
     conn: Connection, bot: str, bot_id: int, engine_id: str, ttl_ms: int, exclusive: bool
 ) -> LeaseClaim:
     """Take or extend the lease of ``bot``; ``exclusive`` (SQLite: the file lock proves no
-    other engine runs) takes it whoever holds it."""
+    other engine runs) takes it whoever holds it. A holder on THIS host whose process is gone
+    (a killed engine restarted here) is known dead: its lease is taken at once, as expired."""
+    got = _claim(conn, bot, bot_id, engine_id, ttl_ms, exclusive, None)
+    if got.ok:
+        return got
+    dead = conn.execute(
+        select(E.engine_id, E.pid)
+        .select_from(bot_leases.join(engines, E.engine_id == L.engine_id))
+        .where(L.bot_id == bot_id, E.host == socket.gethostname())
+    ).first()
+    if dead is None or _alive(int(dead[1])):
+        return got
+    return _claim(conn, bot, bot_id, engine_id, ttl_ms, exclusive, str(dead[0]))
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this host has ``pid`` (another user's counts: it may be one)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _claim(
+    conn: Connection,
+    bot: str,
+    bot_id: int,
+    engine_id: str,
+    ttl_ms: int,
+    exclusive: bool,
+    dead: str | None,
+) -> LeaseClaim:
     now = server_ms(conn)
     ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(bot_leases)
     ins = ins.values(
@@ -120,7 +154,12 @@ def claim(
         },
         where=None
         if exclusive
-        else or_(L.engine_id.is_(None), L.engine_id == engine_id, L.expires_ms < now),
+        else or_(
+            L.engine_id.is_(None),
+            L.engine_id == engine_id,
+            L.expires_ms < now,
+            *([L.engine_id == dead] if dead is not None else []),
+        ),
     ).returning(L.epoch, L.must_reconcile)
     row = conn.execute(upsert).first()
     if row is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,21 @@ async def test_sqlite_has_one_engine_a_crashed_ones_lease_never_blocks(db_path: 
         assert got.ok and got.epoch == 2 and got.must_reconcile
         await s.record_cycle("alpha", orders=[make.order("o1")])
         assert [e.name for e in await s.list_engines(TTL)] == ["second", "first"]
+
+
+async def test_a_dead_engine_of_this_host_is_taken_over_at_once(pg_url: str, make) -> None:
+    """A killed engine restarted on the same host need not wait out the ttl: the holder's
+    process is gone (its pid answers no signal), so its leases are taken at once."""
+    a, b = await _two(pg_url, make)
+    try:
+        assert (await a.claim_bot("alpha", TTL)).ok
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a pid no process has now (reaped)
+        await raw_rows(pg_url, f"UPDATE engines SET pid = {gone.pid} WHERE name = 'engine-a'")
+        got = await b.claim_bot("alpha", TTL)
+        assert got.ok and got.epoch == 2 and got.must_reconcile
+        with pytest.raises(LeaseLost, match="taken over by engine engine-b"):
+            await a.record_cycle("alpha", equity=[make.equity()])
+    finally:
+        await a.close()
+        await b.close()
