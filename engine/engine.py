@@ -340,7 +340,7 @@ class Engine:
 
     async def _load(self) -> None:
         saved = await self.store.load_bots()  # the first read: a broken database says so here
-        self.engine_id = await self.store.register_engine(self.engine_name)
+        self.engine_id = await self.store.register_engine(self.engine_name, self.lease_ttl_s)
         resume_ts = 0
         stored_status: dict[str, BotStatus] = {}
         for config, status in saved:

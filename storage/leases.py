@@ -63,10 +63,11 @@ class EngineRecord:
     pid: int
     heartbeat_age_ms: int  # on the server's clock
     alive: bool  # not stopped, and heartbeat younger than its leases' ttl
+    stopped: bool  # shut down cleanly (or found dead on its host)
     bots: tuple[str, ...]  # the bots whose lease it holds
 
 
-def register(conn: Connection, engine_id: str, name: str) -> None:
+def register(conn: Connection, engine_id: str, name: str, ttl_ms: int) -> None:
     now = server_ms(conn)
     conn.execute(
         engines.insert().values(
@@ -76,6 +77,7 @@ def register(conn: Connection, engine_id: str, name: str) -> None:
             name=name,
             started_ms=now,
             heartbeat_ms=now,
+            ttl_ms=ttl_ms,
             stopped_ms=None,
         )
     )
@@ -106,6 +108,11 @@ def claim(
     ).first()
     if dead is None or _alive(int(dead[1])):
         return got
+    conn.execute(  # said stopped (`oxbot status`): it will not come back
+        update(engines)
+        .where(E.engine_id == dead[0], E.stopped_ms.is_(None))
+        .values(stopped_ms=server_ms(conn))
+    )
     return _claim(conn, bot, bot_id, engine_id, ttl_ms, exclusive, str(dead[0]))
 
 
@@ -234,14 +241,14 @@ def fence(conn: Connection, bot: str, bot_id: int, engine_id: str, epoch: int | 
     )
 
 
-def listing(conn: Connection, names: dict[int, str], ttl_ms: int) -> list[EngineRecord]:
+def listing(conn: Connection, names: dict[int, str]) -> list[EngineRecord]:
     """Every engine, newest first, with the bots whose lease it holds (``names``: bot id ->
-    name). An engine is alive when not stopped and its heartbeat is younger than ``ttl_ms``."""
+    name). An engine is alive when not stopped and its heartbeat is younger than its ttl."""
     now = server_ms(conn)
     rows = conn.execute(
-        select(E.engine_id, E.name, E.host, E.pid, now - E.heartbeat_ms, E.stopped_ms).order_by(
-            E.started_ms.desc()
-        )
+        select(
+            E.engine_id, E.name, E.host, E.pid, now - E.heartbeat_ms, E.stopped_ms, E.ttl_ms
+        ).order_by(E.started_ms.desc())
     ).all()
     held: dict[str, list[str]] = {}
     for bot_id, engine_id in conn.execute(
@@ -255,8 +262,9 @@ def listing(conn: Connection, names: dict[int, str], ttl_ms: int) -> list[Engine
             str(host),
             int(pid),
             int(age),
-            stopped is None and int(age) <= ttl_ms,
+            stopped is None and int(age) <= int(ttl),
+            stopped is not None,
             tuple(sorted(held.get(str(eid), []))),
         )
-        for eid, name, host, pid, age, stopped in rows
+        for eid, name, host, pid, age, stopped, ttl in rows
     ]

@@ -247,6 +247,7 @@ class EngineRow(Base):
     name: Mapped[str] = mapped_column(Text)
     started_ms: Mapped[int] = mapped_column(Int)
     heartbeat_ms: Mapped[int] = mapped_column(Int)
+    ttl_ms: Mapped[int] = mapped_column(Int)  # its leases' ttl: silent longer = not alive
     stopped_ms: Mapped[int | None] = mapped_column(Int, nullable=True)
 
 

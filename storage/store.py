@@ -417,10 +417,12 @@ class Store(StoreReads):
         each bot then runs on the engine holding its lease (storage/leases.py)."""
         return self._pg_writes is not None
 
-    async def register_engine(self, name: str) -> str:
-        """Register this engine (a new ``host:pid:random`` id, returned); its ledger writes
-        are fenced by its leases from now on (PostgreSQL)."""
-        engine_id: str = await self._write(self._require_writer().register_engine, name)
+    async def register_engine(self, name: str, ttl_s: float) -> str:
+        """Register this engine (a new ``host:pid:random`` id, returned) whose leases run
+        ``ttl_s``; its ledger writes are fenced by its leases from now on (PostgreSQL)."""
+        engine_id: str = await self._write(
+            self._require_writer().register_engine, name, int(ttl_s * 1000)
+        )
         return engine_id
 
     async def claim_bot(self, bot: str, ttl_s: float) -> LeaseClaim:
@@ -447,15 +449,15 @@ class Store(StoreReads):
         if self._writer is not None and self._writer.engine_id is not None:
             await self._write(self._writer.deregister_engine)
 
-    async def list_engines(self, ttl_s: float = 30.0) -> list[leases.EngineRecord]:
+    async def list_engines(self) -> list[leases.EngineRecord]:
         """Every engine that wrote this database, with the bots each holds (``oxbot status``);
-        alive = not stopped and a heartbeat younger than ``ttl_s``."""
+        alive = not stopped and a heartbeat younger than its leases' ttl."""
         async with self._reading() as conn:
             names = {
                 int(i): str(n)
                 for i, n in (await conn.execute(select(bots.c.id, bots.c.name))).all()
             }
-            return await conn.run_sync(leases.listing, names, int(ttl_s * 1000))
+            return await conn.run_sync(leases.listing, names)
 
     def _require_writer(self) -> LedgerWriter:
         if self._writer is None:

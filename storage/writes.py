@@ -101,10 +101,10 @@ class LedgerWriter:
 
     # ------------------------------------------------------------------ engines and leases
 
-    def register_engine(self, name: str) -> str:
+    def register_engine(self, name: str, ttl_ms: int) -> str:
         engine_id = leases.new_engine_id()
         with self._transaction() as conn:
-            leases.register(conn, engine_id, name)
+            leases.register(conn, engine_id, name, ttl_ms)
         self.engine_id = engine_id
         return engine_id
 

@@ -7,6 +7,7 @@ wrote nothing of its bots after B's first write of them."""
 
 from __future__ import annotations
 
+import json
 import queue
 import shutil
 import tempfile
@@ -97,6 +98,9 @@ def run(home: Home, name: str) -> Any:
 def test_a_killed_engines_bots_are_taken_over_by_the_other_with_0_drift(homes, ledger_of):
     home_a, home_b = homes
     a = run(home_a, "A")
+    # as if A ran on another host: B cannot see that A's process is gone (on one host it
+    # would, and take A's bots at once); it has to wait for A's leases to expire
+    home_a.query("UPDATE engines SET host = 'host-of-a' WHERE name = 'A'")
     add_and_start(home_a, A_BOTS)
     b = run(home_b, "B")
     assert b.status()["bots_elsewhere"] == "a1@A, a2@A, a3@A"
@@ -118,7 +122,13 @@ def test_a_killed_engines_bots_are_taken_over_by_the_other_with_0_drift(homes, l
         detail=lambda: str(b.status()),
     )
     took = time.monotonic() - killed
+    assert took >= TTL - 1.1  # A renewed at most a renewal period (ttl/3) before the kill
     assert "bots_elsewhere" not in b.status()
+    listed = json.loads(home_b.ok("status", "--json"))
+    engines = {e["name"]: e for e in listed["engines"]}
+    assert engines["B"]["alive"] and engines["B"]["bots"] == sorted(A_BOTS + B_BOTS)
+    assert not engines["A"]["alive"] and not engines["A"]["stopped"] and not engines["A"]["bots"]
+    assert engines["A"]["host"] == "host-of-a" and engines["A"]["heartbeat_age_s"] >= TTL - 1
     wait_until(
         lambda: any(r[2] == b_id for r in fills(home_b, A_BOTS)),
         30,

@@ -23,8 +23,8 @@ async def _two(pg_url: str, make) -> tuple[Store, Store]:
     a = await Store.open(pg_url)
     b = await Store.open(pg_url)
     await a.save_bot(make.config("alpha"), BotStatus.RUNNING)
-    await a.register_engine("engine-a")
-    await b.register_engine("engine-b")
+    await a.register_engine("engine-a", TTL)
+    await b.register_engine("engine-b", TTL)
     return a, b
 
 
@@ -113,13 +113,13 @@ async def test_release_and_a_clean_shutdown_free_the_bots_at_once(pg_url: str, m
         await a.release_bot("alpha")  # a stop
         got = await b.claim_bot("alpha", TTL)
         assert got.ok and got.epoch == 2 and not got.must_reconcile  # released, not expired
-        records = {e.name: e for e in await b.list_engines(TTL)}
+        records = {e.name: e for e in await b.list_engines()}
         assert records["engine-a"].bots == ("beta",) and records["engine-b"].bots == ("alpha",)
         assert records["engine-a"].alive and records["engine-a"].heartbeat_age_ms < 5000
         await a.deregister_engine()
         got = await b.claim_bot("beta", TTL)
         assert got.ok and not got.must_reconcile
-        records = {e.name: e for e in await b.list_engines(TTL)}
+        records = {e.name: e for e in await b.list_engines()}
         assert not records["engine-a"].alive and records["engine-a"].bots == ()
         assert records["engine-b"].bots == ("alpha", "beta")
     finally:
@@ -142,17 +142,17 @@ async def test_sqlite_has_one_engine_a_crashed_ones_lease_never_blocks(db_path: 
     async with await Store.open(db_path) as s:
         assert not s.shared
         await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
-        await s.register_engine("first")
+        await s.register_engine("first", TTL)
         assert (await s.claim_bot("alpha", TTL)).ok
     # the engine crashed (no deregister): its lease still runs for TTL
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT engine_id IS NOT NULL FROM bot_leases").fetchall() == [(1,)]
     async with await Store.open(db_path) as s:
-        await s.register_engine("second")
+        await s.register_engine("second", TTL)
         got = await s.claim_bot("alpha", TTL)
         assert got.ok and got.epoch == 2 and got.must_reconcile
         await s.record_cycle("alpha", orders=[make.order("o1")])
-        assert [e.name for e in await s.list_engines(TTL)] == ["second", "first"]
+        assert [e.name for e in await s.list_engines()] == ["second", "first"]
 
 
 async def test_a_dead_engine_of_this_host_is_taken_over_at_once(pg_url: str, make) -> None:

@@ -28,6 +28,7 @@ POSTGRESQL = (
         name TEXT NOT NULL,
         started_ms BIGINT NOT NULL,
         heartbeat_ms BIGINT NOT NULL,
+        ttl_ms BIGINT NOT NULL,
         stopped_ms BIGINT)""",
     """CREATE TABLE bot_leases (
         bot_id BIGINT NOT NULL PRIMARY KEY REFERENCES bots (id),
@@ -47,6 +48,7 @@ SQLITE = (
         name TEXT NOT NULL,
         started_ms INTEGER NOT NULL,
         heartbeat_ms INTEGER NOT NULL,
+        ttl_ms INTEGER NOT NULL,
         stopped_ms INTEGER)""",
     """CREATE TABLE bot_leases (
         bot_id INTEGER NOT NULL PRIMARY KEY REFERENCES bots (id),
