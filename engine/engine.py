@@ -550,11 +550,13 @@ class Engine:
         stopped here. ``fresh``: the runner was just built from the ledger."""
         claim = await self.store.claim_bot(r.name, self.lease_ttl_s)
         if not claim.ok:
+            was = self.elsewhere.get(r.name)
             self.elsewhere[r.name] = claim.owner or "?"
             self._stale.add(r.name)
             self.owned.discard(r.name)
             r.status = BotStatus.STOPPED  # here only: its owner keeps the stored status
-            r.publish_view()
+            if was != self.elsewhere[r.name]:
+                r.publish_view()
             return claim
         known = self.epochs.get(r.name)
         if self.store.shared and not fresh and (known is None or claim.epoch > known + 1):
@@ -579,13 +581,19 @@ class Engine:
 
     def _lease_lost(self, bot: str, owner: str) -> None:
         """A write of ``bot`` was refused: another engine took it over. It halts at once."""
-        if bot in self.owned:
-            self._spawn(self._halt_taken(bot, owner), f"taken over {bot}")
+        self._taken(bot, owner)
 
-    async def _halt_taken(self, bot: str, owner: str, why: str = "") -> None:
+    def _taken(self, bot: str, owner: str, why: str = "") -> None:
+        """This engine no longer holds ``bot``: it is halted in a task of its own (a bot
+        waiting on a slow exchange must not hold up the renewals of the others)."""
+        if bot not in self.owned:
+            return
         self.owned.discard(bot)
         self.elsewhere[bot] = owner or "?"
         self._stale.add(bot)
+        self._spawn(self._halt_taken(bot, owner, why), f"taken over {bot}")
+
+    async def _halt_taken(self, bot: str, owner: str, why: str) -> None:
         r = self.runners.get(bot)
         if r is not None:
             self.hub.unsubscribe(r)
@@ -614,7 +622,7 @@ class Engine:
                 log.warning("cannot renew the bots' leases: %s", e)
                 if self.store.shared and clock.expired() and self.owned:
                     for bot in sorted(self.owned):
-                        await self._halt_taken(
+                        self._taken(
                             bot,
                             "unknown (leases not renewed)",
                             f"bot {bot} halted: its lease could not be renewed for "
@@ -623,8 +631,7 @@ class Engine:
                 continue
             clock.succeeded(sent)
             for bot in lost:
-                if bot in self.owned:
-                    await self._halt_taken(bot, "")
+                self._taken(bot, "")
             if self.store.shared:
                 try:
                     await self._take_over()

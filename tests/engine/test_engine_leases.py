@@ -146,3 +146,39 @@ async def test_b_takes_over_a_hung_engines_bots_and_a_is_fenced(pg_url: str) -> 
         await hb.stop()
         await store_a.close()
         await store_b.close()
+
+
+@pytest.mark.slow
+async def test_a_clean_shutdown_hands_the_running_bots_over_at_once(pg_url: str) -> None:
+    """A stops cleanly: its leases are released and it is marked stopped, so B takes its
+    running bot at B's next renewal, long before A's lease would have expired."""
+    ttl = 6.0  # renewals every 2 s; an expiry would take 6 s
+    store_a, store_b = await Store.open(pg_url), await Store.open(pg_url)
+    a, b = engine_on(store_a, "A"), engine_on(store_b, "B")
+    a.lease_ttl_s = b.lease_ttl_s = ttl
+    ha, hb = Harness(a), Harness(b)
+    try:
+        await ha.start()
+        done = await ha.do(AddBot(config=fast_bot("a1"), start=True))
+        assert done.ok, done.message
+        await hb.start()
+        assert b.elsewhere == {"a1": "A"}
+        await ha.stop()
+        stopped = time.monotonic()
+
+        async def b_owns() -> bool:
+            return "a1" in b.owned
+
+        await wait(b_owns, ttl, "B took a1 over", hb)
+        assert time.monotonic() - stopped < ttl / 3 + 1.5
+        rows = await raw_rows(pg_url, "SELECT epoch, must_reconcile FROM bot_leases")
+        assert rows == [(2, False)]  # a new owner; handed over, nothing to reconcile
+        assert await raw_rows(pg_url, "SELECT name FROM engines WHERE stopped_ms IS NULL") == [
+            ("B",)
+        ]
+        assert b.runners["a1"].task is not None and not b.elsewhere
+    finally:
+        await ha.stop()
+        await hb.stop()
+        await store_a.close()
+        await store_b.close()
