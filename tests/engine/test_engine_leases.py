@@ -15,6 +15,7 @@ import pytest
 from postgres import raw_rows
 
 from oxbot.engine.engine import Engine
+from oxbot.engine.errors import StorageError
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.messages import AddBot, EngineError, StartBot, StopBot
@@ -182,3 +183,49 @@ async def test_a_clean_shutdown_hands_the_running_bots_over_at_once(pg_url: str)
         await hb.stop()
         await store_a.close()
         await store_b.close()
+
+
+@pytest.mark.slow
+async def test_an_engine_that_cannot_renew_for_a_ttl_halts_its_bots_then_resumes_them(
+    pg_url: str,
+) -> None:
+    """The database is away for longer than the ttl: the engine can no longer prove it owns its
+    bots and halts them itself; once renewals work again (and nobody took them) it claims and
+    runs them again, restored from the ledger."""
+    store = await Store.open(pg_url)
+    a = engine_on(store, "A")
+    ha = Harness(a)
+    renew = store.renew_leases
+    away = True
+
+    async def failing(ttl_s: float) -> list[str]:
+        if away:
+            raise StorageError("the database is away (test)")
+        return await renew(ttl_s)
+
+    try:
+        await ha.start()
+        done = await ha.do(AddBot(config=fast_bot("a1"), start=True))
+        assert done.ok, done.message
+        store.renew_leases = failing  # type: ignore[method-assign]
+        failed_at = time.monotonic()
+
+        async def halted() -> bool:
+            return "a1" not in a.owned
+
+        await wait(halted, TTL + 2, "a1 halted", ha)
+        assert time.monotonic() - failed_at >= TTL  # not before a whole ttl without renewal
+        said = [e.message for e in ha.of(EngineError)]
+        assert any("a1 halted: its lease could not be renewed" in m for m in said), said
+        assert a.runners["a1"].task is None
+        away = False
+
+        async def back() -> bool:
+            r = a.runners["a1"]
+            return "a1" in a.owned and r.task is not None and not r.task.done()
+
+        await wait(back, TTL + 2, "a1 runs again", ha)
+        assert not a.elsewhere
+    finally:
+        await ha.stop()
+        await store.close()
