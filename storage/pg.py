@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from decimal import Decimal
@@ -165,18 +166,33 @@ async def inspect(engine: AsyncEngine, url: PgUrl) -> tuple[int, str | None]:
     return int(version), None if revision is None else str(revision)
 
 
-def alembic_upgrade(conn: Any) -> None:
-    """Apply every pending alembic revision on ``conn`` (a sync Connection inside a
-    transaction: all of them are committed together, or none)."""
-    from alembic import command  # noqa: PLC0415 - only when a schema changes
-    from alembic.config import Config  # noqa: PLC0415
+@functools.cache
+def _alembic() -> tuple[Any, Any]:
+    """alembic's config and revisions, loaded once per process (every new SQLite database is
+    upgraded through them: loading them each time cost ~8 ms a database)."""
+    from alembic.config import Config  # noqa: PLC0415 - only when a schema changes
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
 
     from .migrations import alembic_location  # noqa: PLC0415
 
     config = Config()
     config.set_main_option("script_location", str(alembic_location()))
-    config.attributes["connection"] = conn
-    command.upgrade(config, "head")
+    return config, ScriptDirectory.from_config(config)
+
+
+def alembic_upgrade(conn: Any) -> None:
+    """Apply every pending alembic revision on ``conn`` (a sync Connection inside a
+    transaction: all of them are committed together, or none). What ``alembic upgrade head``
+    does through storage/alembic/env.py, with the revisions loaded once."""
+    from alembic.runtime.environment import EnvironmentContext  # noqa: PLC0415
+
+    config, script = _alembic()
+    with EnvironmentContext(
+        config, script, fn=lambda rev, _ctx: script._upgrade_revs("head", rev)
+    ) as env:
+        env.configure(connection=conn, target_metadata=None, transaction_per_migration=False)
+        with env.begin_transaction():
+            env.run_migrations()
 
 
 async def prepare_writer(engine: AsyncEngine, url: PgUrl) -> int:
