@@ -50,6 +50,10 @@ class RuntimeOptions:
     clock: Any = None
     # Where alerts go (app/alerts.py Route list, from the `alerts` settings); empty: none.
     alerts: list[Any] = field(default_factory=list)
+    # Several engines on one PostgreSQL database: this engine's name (None: the host name) and
+    # how long a bot's lease runs unrenewed before another engine may take the bot over.
+    engine_name: str | None = None
+    lease_ttl_s: float = 30.0
 
 
 def llm_key_resolver(opts: RuntimeOptions) -> Callable[[str], str | None]:
@@ -340,6 +344,8 @@ async def build_engine(
             snapshot_every_s=opts.snapshot_every_s,
             clock=opts.clock,
             key_check=key_check(opts),
+            engine_name=opts.engine_name,
+            lease_ttl_s=opts.lease_ttl_s,
         )
         if opts.alerts:
             from oxbot.app.alerts import AlertService  # noqa: PLC0415

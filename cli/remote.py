@@ -52,6 +52,8 @@ def run_status(args: argparse.Namespace) -> int:
     from oxbot.remote.client import EngineNotRunning, request_snapshot, request_status  # noqa: PLC0415
 
     db, sock = engine_endpoint(args)
+    engines = _engines(db)  # PostgreSQL: every engine of the database, here or elsewhere
+    shared = {"engines": engines} if engines else {}
     try:
         summary = request_status(sock, db=db)
         snapshot = request_snapshot(sock, db=db)
@@ -59,20 +61,80 @@ def run_status(args: argparse.Namespace) -> int:
         bots = _stored_bots(args, db)
         if args.json:  # scripts get an answer they can parse, and the exit code says the same
             stopped = {"state": "stopped", "db": str(db), "socket": str(sock), "bots": bots}
-            print(json.dumps(stopped, sort_keys=True))
-        elif bots:
-            print(format_bots(bots))
+            print(json.dumps({**stopped, **shared}, sort_keys=True))
+        else:
+            if bots:
+                print(format_bots(bots))
+            if engines:
+                print(("\n" if bots else "") + format_engines(engines))
         print(f"oxbot: {e}", file=sys.stderr)  # "no oxbot engine is running ...", exit 1
         return EXIT_ERROR
     bots = _bots_of(args, snapshot)
     if args.json:
-        print(json.dumps({**summary, "bots": bots}, sort_keys=True, default=str))
+        print(json.dumps({**summary, "bots": bots, **shared}, sort_keys=True, default=str))
     else:
         print(format_status(summary, sock))
         if bots:
             print()
             print(format_bots(bots))
+        if engines:
+            print()
+            print(format_engines(engines))
     return EXIT_OK
+
+
+def _engines(db: Path) -> list[dict[str, Any]]:
+    """The engines of a PostgreSQL database (storage/leases.py): name, host, pid, heartbeat
+    age, alive, the bots whose lease each holds; [] for a SQLite file (one engine)."""
+    from oxbot.storage.paths import DbUrl  # noqa: PLC0415
+
+    if not isinstance(db, DbUrl):
+        return []
+    import asyncio  # noqa: PLC0415
+
+    from oxbot.engine.errors import StorageError  # noqa: PLC0415
+    from oxbot.storage.store import Store  # noqa: PLC0415
+
+    async def read() -> list[dict[str, Any]]:
+        async with await Store.open(db, writer=False) as store:
+            return [
+                {
+                    "name": e.name,
+                    "host": e.host,
+                    "pid": e.pid,
+                    "engine_id": e.engine_id,
+                    "heartbeat_age_s": round(e.heartbeat_age_ms / 1000, 1),
+                    "alive": e.alive,
+                    "stopped": e.stopped,
+                    "bots": list(e.bots),
+                }
+                for e in await store.list_engines()
+                # not every engine that ever ran: the live ones, those holding bots, and
+                # those gone silent (crashed or hung) in the last hour
+                if e.alive or e.bots or (not e.stopped and e.heartbeat_age_ms < 3_600_000)
+            ]
+
+    try:
+        return asyncio.run(read())
+    except StorageError:  # no oxbot database yet, or an older one: the rest says so
+        return []
+
+
+def format_engines(engines: list[dict[str, Any]]) -> str:
+    from oxbot.cli.reads import table  # noqa: PLC0415
+
+    head = ("ENGINE", "HOST", "HEARTBEAT", "STATE", "BOTS")
+    rows = [
+        (
+            e["name"],
+            e["host"],
+            f"{e['heartbeat_age_s']:g} s ago",
+            "alive" if e["alive"] else "stopped" if e["stopped"] else "silent",
+            ", ".join(e["bots"]) or "-",
+        )
+        for e in engines
+    ]
+    return table(head, rows)
 
 
 def _bots_of(args: argparse.Namespace, snapshot: Any) -> list[dict[str, Any]]:

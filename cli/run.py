@@ -31,6 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="do not restart the bots that were running when the engine stopped",
     )
+    p.add_argument(
+        "--engine-name",
+        default=None,
+        metavar="NAME",
+        help="this engine's name among the engines of one PostgreSQL database (default: host)",
+    )
+    p.add_argument(
+        "--lease-ttl",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long a crashed engine's bots wait before another engine takes them over "
+        "(PostgreSQL; default 30)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -68,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--status-every must be > 0 minutes, got {args.status_every:g}; e.g. --status-every 5"
         )
+    if not args.lease_ttl >= 1:  # also refuses nan
+        raise UsageError(f"--lease-ttl must be at least 1 second, got {args.lease_ttl:g}")
     from oxbot.app.headless import serve  # noqa: PLC0415
     from oxbot.app.logs import setup_logging  # noqa: PLC0415
     from oxbot.app.runtime import RuntimeOptions, alert_options, exchange_options  # noqa: PLC0415
@@ -90,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
         price_table=dict(settings.llm_prices) if settings.llm_prices else {},
         **exchange_options(),
         **alert_options(),
+        engine_name=args.engine_name,
+        lease_ttl_s=args.lease_ttl,
     )
     every = args.status_every if args.status_every is not None else settings.status_every_min
     sock = socket_path_for(db.resolve(), runtime_dir())

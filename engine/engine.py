@@ -7,7 +7,9 @@ the TUI (on its own thread), headless, and in tests. It never imports Textual or
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -23,6 +25,7 @@ from .errors import ConfigError, OxbotError, StorageError
 from .exchange.quirks import check_exchange_id
 from .hold import DecisionHold, lease_s
 from .lanes import SENT_AT_PANIC, CommandLanes
+from .leasing import LEASE_TTL_S, FencedLedger, RenewalClock
 from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
@@ -56,7 +59,7 @@ from .messages import (
     StopBot,
     UpdateBot,
 )
-from .models import ZERO, BotConfig, BotStatus, DecisionRecord, Mode
+from .models import ZERO, BotConfig, BotStatus, DecisionRecord, LeaseClaim, Mode
 from .paper import PaperBroker
 from .portfolio import Portfolio
 from .ports import BrokerPort, Clock, EngineStore, Market, Service
@@ -123,6 +126,8 @@ class Engine:
         resume: bool = True,
         snapshot_every_s: float | None = SNAPSHOT_EVERY_S,
         key_check: KeyCheck | None = None,
+        engine_name: str | None = None,
+        lease_ttl_s: float = LEASE_TTL_S,
     ) -> None:
         self.store = store
         self.hub = hub
@@ -148,6 +153,19 @@ class Engine:
         self.services: list[Service] = []
         # Real exchanges: Notices and breaker pauses reach this engine's bus and bots.
         self.hub.bind(self.bus.publish, lambda: list(self.runners.values()))
+        # Several engines on one database (storage/leases.py): this engine's id and name, the
+        # bots whose lease it holds (-> the epoch its runner's state is current at), the bots
+        # another engine runs (-> that engine's name), and the ledger the bots write through.
+        self.engine_name = engine_name or socket.gethostname()
+        self.engine_id = ""
+        self.lease_ttl_s = lease_ttl_s
+        self.owned: set[str] = set()
+        self.epochs: dict[str, int] = {}
+        self.elsewhere: dict[str, str] = {}
+        self._untaken: set[str] = set()  # takeovers that failed: not tried again every renewal
+        self._stale: set[str] = set()  # runners another engine may have moved the ledger past
+        self.ledger = FencedLedger(store, self._lease_lost)
+        self.lease_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ public surface
 
@@ -162,10 +180,15 @@ class Engine:
         return self.hub.virtual_ms or self.clock.now_ms()
 
     def snapshot(self) -> EngineSnapshot:
-        bots = tuple(r.view() for r in self.runners.values())
+        bots = tuple(self._view(r) for r in self.runners.values())
         positions = tuple(p for r in self.runners.values() for p in r.positions_view())
         feeds = tuple(self.hub.feeds().items())
         return EngineSnapshot(self.now_ms(), self.state, bots, positions, feeds)
+
+    def _view(self, r: BotRunner) -> Any:
+        owner = self.elsewhere.get(r.name)
+        view = r.view()
+        return view if owner is None else dataclasses.replace(view, engine=owner)
 
     def status_summary(self) -> dict[str, Any]:
         views = [r.view() for r in self.runners.values()]
@@ -184,6 +207,14 @@ class Engine:
             # included): a bot whose model always fails has no cycle errors, only these.
             "failed_decisions": sum(v.llm.failures for v in views if v.llm is not None),
             "db": str(self.store.path),
+            "engine_id": self.engine_id,
+            "engine_name": self.engine_name,
+            # bots another engine of the same database runs, as "bot@engine"; one string
+            **(
+                {"bots_elsewhere": ", ".join(f"{b}@{e}" for b, e in sorted(self.elsewhere.items()))}
+                if self.elsewhere
+                else {}
+            ),
             # bots in the error state and why (a strategy file that does not load), if any;
             # one string: the socket's summary carries plain JSON values (remote/codec.py)
             **({"bots_in_error": "; ".join(failed)} if failed else {}),
@@ -197,6 +228,7 @@ class Engine:
         await self._load()
         hub_task = asyncio.create_task(self.hub.run(), name="market-hub")
         snap_task = asyncio.create_task(self._snapshots(), name="snapshots")
+        self.lease_task = asyncio.create_task(self._renewals(), name="leases")
         self._set_state("running")
         self.bus.publish(self.snapshot())
         self.ready.set()
@@ -219,10 +251,14 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
             snap_task.cancel()
+            self.lease_task.cancel()  # before the bots halt: nothing is taken over meanwhile
             for r in self.runners.values():
-                await r.halt()  # stored status is kept: running bots resume on restart
+                await _quietly(r.halt())  # stored status is kept: running bots resume on restart
             hub_task.cancel()
-            await asyncio.gather(hub_task, snap_task, return_exceptions=True)
+            await asyncio.gather(hub_task, snap_task, self.lease_task, return_exceptions=True)
+            # every lease released, the engine marked stopped: another engine of the database
+            # may take its running bots at once
+            await _quietly(self.store.deregister_engine())
             await self._save_marks()  # after the market stopped: the very last closes
             for r in self.runners.values():
                 await _quietly(r.strategy.aclose())
@@ -303,9 +339,11 @@ class Engine:
     # ------------------------------------------------------------------ bots
 
     async def _load(self) -> None:
+        saved = await self.store.load_bots()  # the first read: a broken database says so here
+        self.engine_id = await self.store.register_engine(self.engine_name, self.lease_ttl_s)
         resume_ts = 0
         stored_status: dict[str, BotStatus] = {}
-        for config, status in await self.store.load_bots():
+        for config, status in saved:
             stored_status[config.name] = status
             try:
                 runner = await self._build(config, status, tolerate_strategy=True)
@@ -328,17 +366,23 @@ class Engine:
                 status = BotStatus.STOPPED
             runner.status = status
         self.hub.resume_from(resume_ts, await self.store.load_marks())
-        for r in self.runners.values():
+        for r in list(self.runners.values()):
             stored = stored_status.get(r.name)
             if r.status in (BotStatus.RUNNING, BotStatus.PAUSED):
+                claim = await self._claim(r, fresh=True)
+                if not claim.ok:  # another live engine runs it: listed here, not run
+                    continue
                 try:
                     await self._prepare(r)
                     self._activate(r)
+                    if claim.must_reconcile:  # taken from a crashed engine: settled now
+                        await self.store.bot_reconciled(r.name)
                 except Exception as e:  # noqa: BLE001 - one bot never stops the engine
                     if not isinstance(e, OxbotError):
                         log.exception("bot %s could not resume", r.name)
                     self.bus.publish(EngineError(self.now_ms(), f"bot {r.name} not resumed: {e}"))
                     await r.set_status(BotStatus.STOPPED)
+                    await self._release(r.name)
             elif r.config.mode is Mode.LIVE and (
                 stored is BotStatus.ERROR or await self.store.open_orders(r.name)
             ):
@@ -381,7 +425,7 @@ class Engine:
             strategy,
             portfolio,
             broker,
-            self.store,
+            self.ledger,
             self.bus,
             broker.order_ids(config.name),
             status,
@@ -489,6 +533,160 @@ class Engine:
         except KeyError:
             raise ConfigError(f"no bot named {name!r}") from None
 
+    def _here(self, name: str) -> BotRunner:
+        """The runner of a bot this engine may change: refused for one another engine runs."""
+        r = self._runner(name)
+        owner = self.elsewhere.get(name)
+        if owner is not None:
+            raise ConfigError(
+                f"bot {name} runs on engine {owner}: change it there (nothing changed here)"
+            )
+        return r
+
+    # ------------------------------------------------------------------ leases
+
+    async def _claim(self, r: BotRunner, *, fresh: bool = False) -> LeaseClaim:
+        """Claim the bot's lease. Refused: the bot is listed as running on its owner, and
+        stopped here. ``fresh``: the runner was just built from the ledger."""
+        claim = await self.store.claim_bot(r.name, self.lease_ttl_s)
+        if not claim.ok:
+            was = self.elsewhere.get(r.name)
+            self.elsewhere[r.name] = claim.owner or "?"
+            self._stale.add(r.name)
+            self.owned.discard(r.name)
+            r.status = BotStatus.STOPPED  # here only: its owner keeps the stored status
+            if was != self.elsewhere[r.name]:
+                r.publish_view()
+            return claim
+        known = self.epochs.get(r.name)
+        if self.store.shared and not fresh and (known is None or claim.epoch > known + 1):
+            self._stale.add(r.name)  # another engine held it since this runner was current
+        self.epochs[r.name] = claim.epoch
+        self.owned.add(r.name)
+        self.elsewhere.pop(r.name, None)
+        return claim
+
+    async def _release(self, name: str) -> None:
+        if name in self.owned:
+            self.owned.discard(name)
+            await self.store.release_bot(name)
+
+    async def _rebuild(self, r: BotRunner, status: BotStatus) -> BotRunner:
+        """A new runner for the bot from what the ledger holds now (another engine ran it)."""
+        await _quietly(r.strategy.aclose())
+        await _quietly(r.broker.close())
+        new = await self._build(r.config, status)
+        self._stale.discard(r.name)
+        return new
+
+    def _lease_lost(self, bot: str, owner: str) -> None:
+        """A write of ``bot`` was refused: another engine took it over. It halts at once."""
+        self._taken(bot, owner)
+
+    def _taken(self, bot: str, owner: str, why: str = "") -> None:
+        """This engine no longer holds ``bot``: it is halted in a task of its own (a bot
+        waiting on a slow exchange must not hold up the renewals of the others)."""
+        if bot not in self.owned:
+            return
+        self.owned.discard(bot)
+        self.elsewhere[bot] = owner or "?"
+        self._stale.add(bot)
+        self._spawn(self._halt_taken(bot, owner, why), f"taken over {bot}")
+
+    async def _halt_taken(self, bot: str, owner: str, why: str) -> None:
+        r = self.runners.get(bot)
+        if r is not None:
+            self.hub.unsubscribe(r)
+            await _quietly(r.halt())  # its last writes are refused: nothing more is stored
+            r.status = BotStatus.STOPPED  # here only: the stored status is its new owner's
+            r.publish_view()
+        by = f"engine {owner}" if owner else "another engine"
+        self.bus.publish(
+            EngineError(
+                self.now_ms(),
+                why or f"bot {bot} was taken over by {by}; it no longer runs here",
+            )
+        )
+
+    async def _renewals(self) -> None:
+        """Every ttl/3: renew the leases (and the heartbeat); halt the bots taken over; past
+        the ttl without a renewal, halt every bot (this engine can no longer prove it owns
+        them); take over the running bots whose lease expired or was released."""
+        clock = RenewalClock(self.lease_ttl_s)
+        while True:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            sent = clock.sent()
+            try:
+                lost = await self.store.renew_leases(self.lease_ttl_s)
+            except Exception as e:  # noqa: BLE001 - the database is away: counted, said
+                log.warning("cannot renew the bots' leases: %s", e)
+                if self.store.shared and clock.expired() and self.owned:
+                    for bot in sorted(self.owned):
+                        self._taken(
+                            bot,
+                            "unknown (leases not renewed)",
+                            f"bot {bot} halted: its lease could not be renewed for "
+                            f"{clock.since_ok():.0f} s ({e}); another engine may run it now",
+                        )
+                continue
+            clock.succeeded(sent)
+            for bot in lost:
+                self._taken(bot, "")
+            if self.store.shared:
+                try:
+                    await self._take_over()
+                except Exception:  # noqa: BLE001 - tried again at the next renewal
+                    log.warning("taking over bots failed", exc_info=True)
+
+    async def _take_over(self) -> None:
+        """Run here the bots stored running whose lease is free or expired (their engine
+        stopped or crashed): each restored from the ledger and settled (LIVE: its orders in
+        flight, with the exchange) before it trades, as at a start."""
+        for config, status in await self.store.load_bots():
+            name = config.name
+            if status not in (BotStatus.RUNNING, BotStatus.PAUSED):
+                if self.elsewhere.pop(name, None) is not None and name in self.runners:
+                    self.runners[name].publish_view()  # stopped on its engine
+                continue
+            if name in self.owned or name in self._untaken:
+                continue
+            r = self.runners.get(name)
+            if r is None:  # added on another engine since this one started
+                try:
+                    r = await self._build(config, BotStatus.STOPPED)
+                except OxbotError:
+                    self._untaken.add(name)
+                    continue
+            elif r.task is not None and not r.task.done():
+                continue
+            was = self.elsewhere.get(name)
+            claim = await self._claim(r)
+            if not claim.ok:
+                continue
+            try:
+                r = await self._rebuild(r, BotStatus.STOPPED)
+                await self._prepare(r)
+                r.status = status
+                self._activate(r)
+                if claim.must_reconcile:
+                    await self.store.bot_reconciled(name)
+            except Exception as e:  # noqa: BLE001 - one bot never stops the engine
+                self._untaken.add(name)
+                r.status = BotStatus.STOPPED
+                await _quietly(self._release(name))
+                self.bus.publish(EngineError(self.now_ms(), f"bot {name} not taken over: {e}"))
+                continue
+            r.publish_view()
+            self.bus.publish(
+                Notice(
+                    self.now_ms(),
+                    "info",
+                    f"bot {name} taken over from engine {was or 'stopped'} (lease epoch "
+                    f"{claim.epoch})",
+                    name,
+                )
+            )
+
     async def _on_AddBot(self, cmd: AddBot) -> str:
         cfg = cmd.config
         if cfg is None:
@@ -508,7 +706,7 @@ class Engine:
         return f"bot {cfg.name} added"
 
     async def _on_UpdateBot(self, cmd: UpdateBot) -> str:
-        old = self._runner(cmd.name)
+        old = self._here(cmd.name)
         cfg = cmd.config
         if cfg is None:
             raise ConfigError("UpdateBot needs a config")
@@ -591,18 +789,33 @@ class Engine:
         ``status`` PAUSED: an edited paused bot comes back paused, never running meanwhile
         (candles go by while the status is stored)."""
         self._not_after_panic(r)
-        await self._prepare(r)  # a LIVE start may wait on the exchange meanwhile
-        self._not_after_panic(r)
-        r.status = status
+        claim = await self._claim(r)
+        if not claim.ok:
+            raise ConfigError(
+                f"bot {r.name} runs on engine {claim.owner} ({claim.owner_host}); stop it there "
+                "first"
+            )
         try:
-            self._activate(r)
+            if r.name in self._stale:  # another engine ran it: its state comes from the ledger
+                r = await self._rebuild(r, BotStatus.STOPPED)
+            await self._prepare(r)  # a LIVE start may wait on the exchange meanwhile
+            self._not_after_panic(r)
+            r.status = status
+            try:
+                self._activate(r)
+            except BaseException:
+                r.status = BotStatus.STOPPED
+                r.publish_view()
+                raise
+            r.consecutive_errors = 0
+            r.last_error = ""
+            await r.set_status(status)
+            if claim.must_reconcile:
+                await self.store.bot_reconciled(r.name)
         except BaseException:
-            r.status = BotStatus.STOPPED
-            r.publish_view()
+            if r.status is BotStatus.STOPPED:
+                await _quietly(self._release(r.name))
             raise
-        r.consecutive_errors = 0
-        r.last_error = ""
-        await r.set_status(status)
 
     def _not_after_panic(self, r: BotRunner) -> None:
         if SENT_AT_PANIC.get() != self.panics:
@@ -615,6 +828,8 @@ class Engine:
         self.hub.unsubscribe(r)
         await r.halt()
         await r.set_status(status)
+        if status is BotStatus.STOPPED:
+            await self._release(r.name)
 
     async def _on_StartBot(self, cmd: StartBot) -> str:
         r = self._runner(cmd.name)
@@ -626,7 +841,7 @@ class Engine:
         return f"{cmd.name} started"
 
     async def _on_StopBot(self, cmd: StopBot) -> str:
-        r = self._runner(cmd.name)
+        r = self._here(cmd.name)
         close = cmd.close_positions
         if close is None:
             close = r.config.on_stop == "close"
@@ -643,21 +858,21 @@ class Engine:
         )
 
     async def _on_PauseBot(self, cmd: PauseBot) -> str:
-        r = self._runner(cmd.name)
+        r = self._here(cmd.name)
         if r.status is not BotStatus.RUNNING:
             raise ConfigError(f"{cmd.name} is {r.status.value}; only a running bot can pause")
         await r.set_status(BotStatus.PAUSED)
         return f"{cmd.name} paused (stop-loss and take-profit still watched)"
 
     async def _on_ResumeBot(self, cmd: ResumeBot) -> str:
-        r = self._runner(cmd.name)
+        r = self._here(cmd.name)
         if r.status is not BotStatus.PAUSED:
             raise ConfigError(f"{cmd.name} is {r.status.value}, not paused")
         await r.set_status(BotStatus.RUNNING)
         return f"{cmd.name} resumed"
 
     async def _on_FlattenBot(self, cmd: FlattenBot) -> str:
-        r = self._runner(cmd.name)
+        r = self._here(cmd.name)
         n = await self._flatten(r)
         text = f"{cmd.name}: {n} position(s) closed"
         if r.flatten_pending:
@@ -676,7 +891,7 @@ class Engine:
             if not await self.store.delete_bot(cmd.name, purge_history=True):
                 raise ConfigError(f"no bot named {cmd.name!r}")
             return f"history of {cmd.name} purged"
-        r = self._runner(cmd.name)
+        r = self._here(cmd.name)
         await self._refuse_while_unresolved(r, "deleting it")
         await self._stop(r, BotStatus.STOPPED)
         await _quietly(r.strategy.aclose())
@@ -710,7 +925,8 @@ class Engine:
         Notice says so."""
         self.panics += 1  # a start in flight or queued no longer brings its bot back
         self.hold.release()
-        runners = list(self.runners.values())
+        # not the bots another engine runs (their own engine's PANIC stops them)
+        runners = [r for r in self.runners.values() if r.name not in self.elsewhere]
         active = [r for r in runners if r.status is not BotStatus.STOPPED]
         for r in active:  # before the first await: no bot starts another cycle from here on
             self.hub.unsubscribe(r)
@@ -848,7 +1064,7 @@ class Engine:
         return ""
 
     async def _on_ResolveReconcile(self, cmd: ResolveReconcile) -> str:
-        r = self._runner(cmd.bot)
+        r = self._here(cmd.bot)
         if r.config.mode is not Mode.LIVE:
             raise ConfigError(f"{cmd.bot} is not a LIVE bot: it has nothing to reconcile")
         message, executions = await r.broker.resolve_reconcile(cmd.item_id, cmd.action)

@@ -41,6 +41,16 @@ class SchemaTooNew(StorageError):
     pass
 
 
+class LeaseLost(StorageError):
+    """A bot's ledger write refused: another engine took the bot over (its lease, PostgreSQL
+    only: storage/leases.py). Nothing of the write was stored; this engine must stop the bot."""
+
+    def __init__(self, message: str, bot: str, owner: str) -> None:
+        super().__init__(message)
+        self.bot = bot
+        self.owner = owner  # the name of the engine that holds the bot now ('' if none)
+
+
 class ExchangeError(OxbotError):
     """Base of exchange errors."""
 

@@ -241,6 +241,9 @@ class BotView:
     not_ready: str = ""  # LIVE: why the bot does not decide (not reconciled yet)
     unresolved: tuple[str, ...] = ()  # LIVE: symbols with an order whose end is not known
     llm: LlmFigures | None = None  # an LLM bot's spend and failures; None for other bots
+    # the engine that runs the bot when another engine of the same database does (its name;
+    # None: this engine, or nobody). Set in the engine's snapshots only.
+    engine: str | None = None
 
     @property
     def pnl_pct(self) -> Decimal:

@@ -518,3 +518,19 @@ class RiskState:
             return None if v is None else v * factor
 
         return RiskState(scale(self.peak_equity), self.day, scale(self.day_start_equity))
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseClaim:
+    """What claiming a bot's lease gave (storage/leases.py): ``ok`` with the ``epoch`` every
+    ledger write of the bot then checks, and ``must_reconcile`` when it was taken from an
+    engine whose lease had expired (a crash); else the engine that holds it (name, host) and
+    how long its lease still runs."""
+
+    bot: str
+    ok: bool
+    epoch: int = 0
+    must_reconcile: bool = False
+    owner: str = ""
+    owner_host: str = ""
+    expires_in_ms: int = 0

@@ -30,6 +30,7 @@ from .models import (
     DecisionRecord,
     EquityPoint,
     Fill,
+    LeaseClaim,
     Order,
     OrderIntent,
     Position,
@@ -118,6 +119,26 @@ class EngineStore(BotLedger, Protocol):
     async def load_marks(self) -> dict[str, tuple[int, Decimal]]: ...
 
     async def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None: ...
+
+    # Several engines on one database (storage/leases.py): each bot runs on the engine that
+    # holds its lease; every ledger write of a bot raises LeaseLost once another took it.
+
+    @property
+    def shared(self) -> bool:
+        """True when other engines may write the same database (PostgreSQL)."""
+        ...
+
+    async def register_engine(self, name: str, ttl_s: float) -> str: ...
+
+    async def claim_bot(self, bot: str, ttl_s: float) -> LeaseClaim: ...
+
+    async def renew_leases(self, ttl_s: float) -> list[str]: ...
+
+    async def release_bot(self, bot: str) -> None: ...
+
+    async def bot_reconciled(self, bot: str) -> None: ...
+
+    async def deregister_engine(self) -> None: ...
 
 
 @runtime_checkable

@@ -10,10 +10,12 @@ Rules that keep a user's ledger safe:
 
 Alembic (storage/alembic/) takes over after version 5, for SQLite and PostgreSQL alike: its
 baseline revision ``v5`` is the schema these migrations build. A SQLite database at version 5
-is stamped with it (the ``alembic_version`` table alembic keeps, written here in the same
-transaction, so alembic itself is not even imported on SQLite today); PostgreSQL databases are
-created by alembic (storage/pg.py). A database whose alembic revision this oxbot does not know
-comes from a newer oxbot and is refused, untouched, like a newer ``schema_version``.
+is stamped with it (the ``alembic_version`` table alembic keeps), then alembic applies the later
+revisions (``v6``: engines and bot leases), all in the same transaction; alembic is imported
+only when a database is created or upgraded. PostgreSQL databases are created by alembic
+(storage/pg.py). The schema version stays 5; the revision says what came after. A database
+whose alembic revision this oxbot does not know comes from a newer oxbot and is refused,
+untouched, like a newer ``schema_version``; a reader refuses one not yet at the head.
 """
 
 from __future__ import annotations
@@ -232,7 +234,7 @@ def _v5_risk_state(conn: sqlite3.Connection) -> None:
 
 # Alembic's revisions, oldest first (tests/storage/test_storage_alembic.py checks them against
 # storage/alembic/versions): a new revision is appended here and runs on both backends.
-REVISIONS: tuple[str, ...] = ("v5",)
+REVISIONS: tuple[str, ...] = ("v5", "v6")
 ALEMBIC_HEAD = REVISIONS[-1]
 BASELINE = "v5"  # the revision of schema version 5, the last hand-written migration
 _STAMP = (
@@ -377,20 +379,34 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
     except sqlite3.Error as e:
         raise StorageError(f"cannot create or open {path}: {e}") from e
     try:
-        apply_pragmas(conn.execute, PRAGMAS)
-        stamp = latest == 5 and revision != BASELINE  # the migrations' last version: v5
-        if found == latest and not stamp:
-            return latest
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            found = _version(conn, path)  # re-read inside the write transaction
+        apply_pragmas(conn.execute, PRAGMAS)  # WAL, before the writer engine connects
+    except sqlite3.Error as e:
+        raise _migrate_error(e, path, latest) from e
+    finally:
+        conn.close()
+    stamp = latest == 5 and revision is None  # the migrations' last version: v5
+    upgrade = (BASELINE if stamp else revision) != ALEMBIC_HEAD
+    if found == latest and not stamp and not upgrade:
+        return latest
+    from sqlalchemy import exc as sa_exc  # noqa: PLC0415 - only when a schema changes
+
+    from .engines import create_write_engine  # noqa: PLC0415 - engines imports this module
+
+    # One BEGIN IMMEDIATE transaction for the hand-written migrations, the stamp and alembic's
+    # later revisions (alembic runs inside it: an external transaction, storage/alembic/env.py).
+    engine = create_write_engine(path)
+    try:
+        with engine.begin() as sa_conn:
+            raw = sa_conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)
+            found = _version(raw, path)  # re-read inside the write transaction
             if found > latest:
                 raise too_new(path, found, latest)
             for migration in migrations:
                 if migration.version > found:
-                    migration.apply(conn)
+                    migration.apply(raw)
             now = int(time.time() * 1000)
-            conn.execute(
+            raw.execute(
                 "INSERT INTO schema_version (id, version, updated_ts) VALUES (1, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
                 "updated_ts = excluded.updated_ts",
@@ -398,20 +414,25 @@ def prepare_writer(path: Path, migrations: Sequence[Migration] | None = None) ->
             )
             if stamp:
                 for statement in _STAMP:
-                    conn.execute(statement)
-                conn.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (BASELINE,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return latest
-    except sqlite3.Error as e:
-        from .health import describe  # noqa: PLC0415
+                    raw.execute(statement)
+                raw.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (BASELINE,))
+            if upgrade:
+                from .pg import alembic_upgrade  # noqa: PLC0415 - alembic loads slowly
 
-        said = describe(e, path)  # a full disk or a damaged file, in words
-        raise StorageError(said or f"cannot migrate {path} to schema version {latest}: {e}") from e
+                alembic_upgrade(sa_conn)
+        return latest
+    except (sqlite3.Error, sa_exc.DBAPIError) as e:
+        raise _migrate_error(e, path, latest) from e
     finally:
-        conn.close()
+        engine.dispose()
+
+
+def _migrate_error(e: Exception, path: Path, latest: int) -> StorageError:
+    from .health import describe  # noqa: PLC0415
+
+    said = describe(e, path)  # a full disk or a damaged file, in words
+    why = getattr(e, "orig", None) or e  # SQLAlchemy's wrapper: the driver's own words
+    return StorageError(said or f"cannot migrate {path} to schema version {latest}: {why}")
 
 
 def check_reader(path: Path) -> int:
@@ -425,12 +446,20 @@ def check_reader(path: Path) -> int:
         )
     if found > latest:
         raise too_new(path, found, latest)
-    if found < latest:
-        raise StorageError(
-            f"{path} has schema version {found}, older than this oxbot's {latest}; start the "
-            "engine (oxbot run) once to upgrade it, then read it"
-        )
+    check_current(path, found, revision, latest)
     return found
+
+
+def check_current(where: object, found: int, revision: str | None, latest: int) -> None:
+    """StorageError for a database older than this oxbot (a reader cannot upgrade it): an
+    older schema version, or an alembic revision before the head."""
+    if found < latest or revision != ALEMBIC_HEAD:
+        now = found if found < latest else f"{found} (revision {revision or 'none'})"
+        raise StorageError(
+            f"{where} has schema version {now}, older than this oxbot's {latest} "
+            f"(revision {ALEMBIC_HEAD}); start the engine (oxbot run) once to upgrade it, "
+            "then read it"
+        )
 
 
 def apply_pragmas(execute: Callable[[str], object], pragmas: Iterable[str]) -> None:

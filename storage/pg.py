@@ -8,15 +8,16 @@
   ~/.pgpass). A URL is shown with its password hidden (``str(PgUrl)``) in every message.
 - Reads and writes both run on asyncpg; reads on connections whose transactions are READ ONLY
   (``default_transaction_read_only``), writes on one connection, one transaction at a time.
-- One writing engine per database, as the file lock does for SQLite: a session-level advisory
-  lock held on a connection of its own. The server drops it when that session ends, even when
-  the process was killed (its socket closes), so a crash never blocks a restart.
+- Several writing engines per database (unlike SQLite's one, behind its file lock): each bot is
+  run by one engine at a time through its lease (storage/leases.py), and every ledger write of
+  a bot checks the lease in its own transaction. Only migrations take a lock, a transaction-level
+  advisory lock, so two engines starting together never migrate twice.
 """
 
 from __future__ import annotations
 
+import functools
 import os
-import socket
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,13 +27,13 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from oxbot.engine.errors import DatabaseLocked, StorageError
+from oxbot.engine.errors import StorageError
 
 from .redact import register_secret
 
 SCHEMES = ("postgresql", "postgres")
-# the advisory lock key of "the writing engine of this database" (a bigint: b"oxbotwr1")
-WRITER_LOCK_KEY = int.from_bytes(b"oxbotwr1", "big")
+# the advisory lock key of "migrating this database" (a bigint: b"oxbotmig")
+MIGRATE_LOCK_KEY = int.from_bytes(b"oxbotmig", "big")
 
 
 def is_url(value: str | os.PathLike[str]) -> bool:
@@ -132,70 +133,6 @@ def connect_error(url: PgUrl, e: BaseException) -> StorageError:
     return StorageError(f"cannot use the PostgreSQL database {url}: {orig}")
 
 
-class PgWriterLock:
-    """The advisory lock of the writing engine, on a connection kept open while it is held."""
-
-    def __init__(self, url: PgUrl, password: str | None) -> None:
-        self.url = url
-        who = f"oxbot-writer pid {os.getpid()} on {socket.gethostname()}"
-        self._engine = _engine(url, password, 0, 0, application_name=who[:63])
-        self._conn: AsyncConnection | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._conn is not None
-
-    async def acquire(self) -> PgWriterLock:
-        """Take the lock or raise DatabaseLocked naming the holder."""
-        if self._conn is not None:
-            return self
-        try:
-            conn = await self._engine.connect()
-        except (SQLAlchemyError, OSError) as e:
-            await self._engine.dispose()
-            raise connect_error(self.url, e) from None
-        try:
-            got = await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY})
-            holder = None if got else await self._holder(conn)
-            await conn.commit()  # a session lock: it outlives the transaction
-        except BaseException:
-            await conn.close()
-            await self._engine.dispose()
-            raise
-        if not got:
-            await conn.close()
-            await self._engine.dispose()
-            raise DatabaseLocked(
-                f"another oxbot engine ({holder or 'unknown'}) is using {self.url}; stop it "
-                "with `oxbot stop` or use --db to open another database"
-            )
-        self._conn = conn
-        return self
-
-    @staticmethod
-    async def _holder(conn: AsyncConnection) -> str | None:
-        # A bigint advisory key shows in pg_locks as classid (high 32 bits), objid (low 32
-        # bits), objsubid 1 (PostgreSQL docs, "pg_locks").
-        found = await conn.scalar(
-            text(
-                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                "AND l.classid::bigint = :hi AND l.objid::bigint = :lo LIMIT 1"
-            ),
-            {"hi": WRITER_LOCK_KEY >> 32, "lo": WRITER_LOCK_KEY & 0xFFFFFFFF},
-        )
-        return None if found is None else str(found)
-
-    async def release(self) -> None:
-        """Give the lock back (the session ends); safe to call twice."""
-        conn, self._conn = self._conn, None
-        try:
-            if conn is not None:
-                await conn.close()
-        finally:
-            await self._engine.dispose()
-
-
 # ---------------------------------------------------------------------- schema (alembic)
 
 
@@ -229,22 +166,37 @@ async def inspect(engine: AsyncEngine, url: PgUrl) -> tuple[int, str | None]:
     return int(version), None if revision is None else str(revision)
 
 
-def alembic_upgrade(conn: Any) -> None:
-    """Apply every pending alembic revision on ``conn`` (a sync Connection inside a
-    transaction: all of them are committed together, or none)."""
-    from alembic import command  # noqa: PLC0415 - only when a schema changes
-    from alembic.config import Config  # noqa: PLC0415
+@functools.cache
+def _alembic() -> tuple[Any, Any]:
+    """alembic's config and revisions, loaded once per process (every new SQLite database is
+    upgraded through them: loading them each time cost ~8 ms a database)."""
+    from alembic.config import Config  # noqa: PLC0415 - only when a schema changes
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
 
     from .migrations import alembic_location  # noqa: PLC0415
 
     config = Config()
     config.set_main_option("script_location", str(alembic_location()))
-    config.attributes["connection"] = conn
-    command.upgrade(config, "head")
+    return config, ScriptDirectory.from_config(config)
+
+
+def alembic_upgrade(conn: Any) -> None:
+    """Apply every pending alembic revision on ``conn`` (a sync Connection inside a
+    transaction: all of them are committed together, or none). What ``alembic upgrade head``
+    does through storage/alembic/env.py, with the revisions loaded once."""
+    from alembic.runtime.environment import EnvironmentContext  # noqa: PLC0415
+
+    config, script = _alembic()
+    with EnvironmentContext(
+        config, script, fn=lambda rev, _ctx: script._upgrade_revs("head", rev)
+    ) as env:
+        env.configure(connection=conn, target_metadata=None, transaction_per_migration=False)
+        with env.begin_transaction():
+            env.run_migrations()
 
 
 async def prepare_writer(engine: AsyncEngine, url: PgUrl) -> int:
-    """Create or migrate the schema for the writer (who holds the writer lock); SchemaTooNew,
+    """Create or migrate the schema for a writer (under the migration lock); SchemaTooNew,
     nothing written, for a database of a newer oxbot."""
     from .migrations import ALEMBIC_HEAD, check_revision, latest_version, too_new  # noqa: PLC0415
 
@@ -256,7 +208,13 @@ async def prepare_writer(engine: AsyncEngine, url: PgUrl) -> int:
         check_revision(url, revision, latest)
         if revision != ALEMBIC_HEAD:
             async with engine.begin() as conn:
-                await conn.run_sync(alembic_upgrade)
+                # held until this transaction ends: an engine starting at the same time waits
+                # here, then finds the schema migrated (read again under the lock)
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATE_LOCK_KEY}
+                )
+                if await _revision(conn) != ALEMBIC_HEAD:
+                    await conn.run_sync(alembic_upgrade)
     except SQLAlchemyError as e:
         raise connect_error(url, e) from None
     except OSError as e:
@@ -264,9 +222,22 @@ async def prepare_writer(engine: AsyncEngine, url: PgUrl) -> int:
     return latest
 
 
+async def _revision(conn: AsyncConnection) -> str | None:
+    """The alembic revision, read inside the migration's transaction (None: no table yet)."""
+    if await conn.scalar(text("SELECT to_regclass('alembic_version')")) is None:
+        return None
+    found = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if found is None else str(found)
+
+
 async def check_reader(engine: AsyncEngine, url: PgUrl) -> int:
     """The version of a database a reader may open; StorageError when it cannot be read."""
-    from .migrations import check_revision, latest_version, too_new  # noqa: PLC0415
+    from .migrations import (  # noqa: PLC0415
+        check_current,
+        check_revision,
+        latest_version,
+        too_new,
+    )
 
     latest = latest_version()
     try:
@@ -278,9 +249,5 @@ async def check_reader(engine: AsyncEngine, url: PgUrl) -> int:
         raise StorageError(f"no oxbot database at {url}; start the engine once to create it")
     if found > latest:
         raise too_new(url, found, latest)
-    if found < latest:
-        raise StorageError(
-            f"{url} has schema version {found}, older than this oxbot's {latest}; start the "
-            "engine (oxbot run) once to upgrade it, then read it"
-        )
+    check_current(url, found, revision, latest)
     return found

@@ -94,6 +94,8 @@ class OrderRow(Base):
     exchange_order_id: Mapped[str | None] = mapped_column(Text)
     stop_loss: Mapped[Decimal | None] = mapped_column(ExactDecimal)
     take_profit: Mapped[Decimal | None] = mapped_column(ExactDecimal)
+    # the engine that wrote the order intent (v6; NULL before, and on SQLite's fast path)
+    engine_id: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (
         Index("ix_orders_bot_ts", "bot_id", "ts"),
@@ -233,6 +235,37 @@ class CapitalFlowRow(Base):
     __table_args__ = (Index("ix_capital_flows_bot_ts", "bot_id", "ts"),)
 
 
+class EngineRow(Base):
+    """An engine writing to this database (v6): registered at start, its heartbeat renewed
+    with its leases, ``stopped_ms`` set by a clean shutdown. Times are the database server's."""
+
+    __tablename__ = "engines"
+
+    engine_id: Mapped[str] = mapped_column(Text, primary_key=True)  # host:pid:random
+    host: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Int)
+    name: Mapped[str] = mapped_column(Text)
+    started_ms: Mapped[int] = mapped_column(Int)
+    heartbeat_ms: Mapped[int] = mapped_column(Int)
+    ttl_ms: Mapped[int] = mapped_column(Int)  # its leases' ttl: silent longer = not alive
+    stopped_ms: Mapped[int | None] = mapped_column(Int, nullable=True)
+
+
+class BotLeaseRow(Base):
+    """Which engine runs a bot (v6, storage/leases.py): ``engine_id`` NULL once released;
+    ``epoch`` +1 at every change of owner (the fencing token every ledger write checks);
+    ``must_reconcile`` set when the lease was taken from an owner whose lease had expired."""
+
+    __tablename__ = "bot_leases"
+
+    bot_id: Mapped[int] = mapped_column(ForeignKey("bots.id"), primary_key=True)
+    engine_id: Mapped[str | None] = mapped_column(ForeignKey("engines.engine_id"), nullable=True)
+    epoch: Mapped[int] = mapped_column(Int)
+    acquired_ms: Mapped[int] = mapped_column(Int)
+    expires_ms: Mapped[int] = mapped_column(Int)
+    must_reconcile: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
+
+
 bots: Table = cast(Table, BotRow.__table__)
 orders: Table = cast(Table, OrderRow.__table__)
 fills: Table = cast(Table, FillRow.__table__)
@@ -243,3 +276,5 @@ schema_version: Table = cast(Table, SchemaVersionRow.__table__)
 market_marks: Table = cast(Table, MarketMarkRow.__table__)
 risk_state: Table = cast(Table, RiskStateRow.__table__)
 capital_flows: Table = cast(Table, CapitalFlowRow.__table__)
+engines: Table = cast(Table, EngineRow.__table__)
+bot_leases: Table = cast(Table, BotLeaseRow.__table__)

@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
@@ -40,15 +41,17 @@ from oxbot.engine.models import (
     DecisionRecord,
     EquityPoint,
     Fill,
+    LeaseClaim,
     Order,
     Position,
     RiskState,
 )
 
-from . import migrations, pg
+from . import leases, migrations, pg
 from .engines import create_read_engine, create_write_engine
 from .lock import WriterLock
 from .reads import StoreReads
+from .schema import bots
 from .writes import LedgerWriter, check_owner
 
 T = TypeVar("T")
@@ -62,7 +65,7 @@ class Store(StoreReads):
         path: Path | str,
         engine: AsyncEngine,
         version: int,
-        lock: WriterLock | pg.PgWriterLock | None = None,
+        lock: WriterLock | None = None,
         writer: LedgerWriter | None = None,
         pg_writes: AsyncEngine | None = None,
     ) -> None:
@@ -130,20 +133,18 @@ class Store(StoreReads):
     @classmethod
     async def _open_pg(cls, url: pg.PgUrl, writer: bool) -> Store:
         password = await asyncio.to_thread(pg.password_for, url)
-        lock: pg.PgWriterLock | None = None
         writes: AsyncEngine | None = None
         reads = pg.create_read_engine(url, password)
         store: Store | None = None
         try:
             ledger: LedgerWriter | None = None
             if writer:
-                lock = await pg.PgWriterLock(url, password).acquire()
                 writes = pg.create_write_engine(url, password)
                 version = await pg.prepare_writer(writes, url)
                 ledger = LedgerWriter(writes.sync_engine, str(url))
             else:
                 version = await pg.check_reader(reads, url)
-            store = cls(str(url), reads, version, lock, ledger, writes)
+            store = cls(str(url), reads, version, None, ledger, writes)
             async with store._reading() as conn:
                 await conn.exec_driver_sql("SELECT 1")
             return store
@@ -154,8 +155,6 @@ class Store(StoreReads):
                 await reads.dispose()
                 if writes is not None:
                     await writes.dispose()
-                if lock is not None:
-                    await lock.release()
             raise
 
     async def close(self) -> None:
@@ -177,9 +176,7 @@ class Store(StoreReads):
                 )
                 self._executor.shutdown(wait=True)
         finally:
-            if isinstance(self._lock, pg.PgWriterLock):
-                await self._lock.release()
-            elif self._lock is not None:
+            if self._lock is not None:
                 self._lock.release()
 
     async def __aenter__(self) -> Self:
@@ -411,6 +408,56 @@ class Store(StoreReads):
     async def save_order(self, order: Order) -> None:
         """Journal one order in its own committed transaction (call it BEFORE any network I/O)."""
         await self._write(self._require_writer().save_order, order)
+
+    # ------------------------------------------------------------------ engines and leases
+
+    @property
+    def shared(self) -> bool:
+        """True when other engines may write this database at the same time (PostgreSQL):
+        each bot then runs on the engine holding its lease (storage/leases.py)."""
+        return self._pg_writes is not None
+
+    async def register_engine(self, name: str, ttl_s: float) -> str:
+        """Register this engine (a new ``host:pid:random`` id, returned) whose leases run
+        ``ttl_s``; its ledger writes are fenced by its leases from now on (PostgreSQL)."""
+        engine_id: str = await self._write(
+            self._require_writer().register_engine, name, int(ttl_s * 1000)
+        )
+        return engine_id
+
+    async def claim_bot(self, bot: str, ttl_s: float) -> LeaseClaim:
+        """Take or extend the lease of ``bot`` for ``ttl_s`` (the server's clock)."""
+        claim: LeaseClaim = await self._write(self._require_writer().claim, bot, int(ttl_s * 1000))
+        return claim
+
+    async def renew_leases(self, ttl_s: float) -> list[str]:
+        """Renew all of this engine's leases in one statement, with its heartbeat; returns
+        the bots it no longer holds (taken over by another engine)."""
+        lost: list[str] = await self._write(self._require_writer().renew, int(ttl_s * 1000))
+        return lost
+
+    async def release_bot(self, bot: str) -> None:
+        """Give up the lease of ``bot`` (it stopped): another engine may take it at once."""
+        await self._write(self._require_writer().release, bot)
+
+    async def bot_reconciled(self, bot: str) -> None:
+        """The bot, taken over from a crashed engine, was restored and settled."""
+        await self._write(self._require_writer().reconciled, bot)
+
+    async def deregister_engine(self) -> None:
+        """A clean shutdown: every lease released, the engine marked stopped."""
+        if self._writer is not None and self._writer.engine_id is not None:
+            await self._write(self._writer.deregister_engine)
+
+    async def list_engines(self) -> list[leases.EngineRecord]:
+        """Every engine that wrote this database, with the bots each holds (``oxbot status``);
+        alive = not stopped and a heartbeat younger than its leases' ttl."""
+        async with self._reading() as conn:
+            names = {
+                int(i): str(n)
+                for i, n in (await conn.execute(select(bots.c.id, bots.c.name))).all()
+            }
+            return await conn.run_sync(leases.listing, names)
 
     def _require_writer(self) -> LedgerWriter:
         if self._writer is None:

@@ -23,12 +23,13 @@ from oxbot.engine.models import (
     DecisionRecord,
     EquityPoint,
     Fill,
+    LeaseClaim,
     Order,
     Position,
     RiskState,
 )
 
-from . import convert, health, schema, thinning
+from . import convert, health, leases, schema, thinning
 from .compiled import Compiled, exact_text, execute
 from .reads import live, now_ms
 from .schema import bots, decisions, equity_points, fills, orders
@@ -91,6 +92,74 @@ class LedgerWriter:
         self._fast = engine.dialect.name == "sqlite"  # the compiled, raw-cursor statements
         self._bot_ids: dict[str, int] = {}  # name -> live bot id, updated after commits only
         self._thinned: dict[int, thinning.Thinned] = {}  # bot id -> its last thinning pass
+        # leases (storage/leases.py): this engine's id once registered, and the epoch of each
+        # bot it holds. Fencing runs on PostgreSQL only: SQLite has one engine (its file lock),
+        # and its cycle writes stay as fast as they were.
+        self.engine_id: str | None = None
+        self.epochs: dict[str, int] = {}
+        self._fenced = not self._fast
+
+    # ------------------------------------------------------------------ engines and leases
+
+    def register_engine(self, name: str, ttl_ms: int) -> str:
+        engine_id = leases.new_engine_id()
+        with self._transaction() as conn:
+            leases.register(conn, engine_id, name, ttl_ms)
+        self.engine_id = engine_id
+        return engine_id
+
+    def _engine_id(self) -> str:
+        if self.engine_id is None:
+            raise StorageError("this store has no engine registered (register_engine first)")
+        return self.engine_id
+
+    def claim(self, bot: str, ttl_ms: int) -> LeaseClaim:
+        engine_id = self._engine_id()
+        with self._transaction() as conn:
+            got = leases.claim(conn, bot, self._bot_id(conn, bot), engine_id, ttl_ms, self._fast)
+        if got.ok:
+            self.epochs[bot] = got.epoch
+        return got
+
+    def renew(self, ttl_ms: int) -> list[str]:
+        """Renew every lease of this engine; the bots it held and holds no more."""
+        engine_id = self._engine_id()
+        with self._transaction() as conn:
+            held = leases.renew(conn, engine_id, ttl_ms)
+        lost = [b for b, ep in self.epochs.items() if held.get(self._bot_ids.get(b, -1)) != ep]
+        for bot in lost:
+            del self.epochs[bot]
+        return lost
+
+    def release(self, bot: str) -> None:
+        engine_id = self._engine_id()
+        with self._transaction() as conn:
+            leases.release(conn, self._bot_id(conn, bot), engine_id)
+        self.epochs.pop(bot, None)
+
+    def reconciled(self, bot: str) -> None:
+        engine_id, epoch = self._engine_id(), self.epochs.get(bot)
+        if epoch is None:
+            return
+        with self._transaction() as conn:
+            leases.reconciled(conn, self._bot_id(conn, bot), engine_id, epoch)
+
+    def deregister_engine(self) -> None:
+        engine_id = self._engine_id()
+        with self._transaction() as conn:
+            leases.deregister(conn, engine_id)
+        self.epochs.clear()
+
+    def _fence(self, conn: Connection, bot: str, bot_id: int) -> None:
+        """LeaseLost (the transaction rolls back) unless this engine may write ``bot``."""
+        if self._fenced and self.engine_id is not None:
+            leases.fence(conn, bot, bot_id, self.engine_id, self.epochs.get(bot))
+
+    def _order_row(self, order: Order, bot_id: int) -> dict[str, Any]:
+        row = convert.order_to_row(order, bot_id)
+        if not self._fast:  # who wrote the intent (SQLite: one engine; its fast path unchanged)
+            row["engine_id"] = self.engine_id
+        return row
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -134,6 +203,8 @@ class LedgerWriter:
                 .values(**values, updated_ts=now)
                 .returning(bots.c.id)
             ).scalar_one_or_none()
+            if bot_id is not None:
+                self._fence(conn, config.name, bot_id)
             if bot_id is None:
                 bot_id = conn.execute(
                     insert(bots)
@@ -244,9 +315,11 @@ class LedgerWriter:
                 update(bots)
                 .where(bots.c.name == name, live())
                 .values(status=status.value, updated_ts=now_ms())
-            )
-            if result.rowcount == 0:
+                .returning(bots.c.id)
+            ).scalar_one_or_none()
+            if result is None:
                 raise StorageError(f"no bot named {name!r} in {self._path}")
+            self._fence(conn, name, result)
 
     def save_marks(self, marks: Mapping[str, tuple[int, Decimal]]) -> None:
         table = schema.market_marks
@@ -265,12 +338,15 @@ class LedgerWriter:
         with self._transaction() as conn:
             query = select(bots.c.id).where(bots.c.name == name, live())
             bot_id = conn.execute(query).scalar_one_or_none()
+            if bot_id is not None:
+                self._fence(conn, name, bot_id)
             if purge_history:
                 # A purge also clears the kept history of earlier, soft-deleted bots of that name.
                 ids = conn.execute(select(bots.c.id).where(bots.c.name == name)).scalars().all()
                 if not ids:
                     return False
                 for table in (
+                    schema.bot_leases,
                     fills,
                     orders,
                     schema.positions,
@@ -350,6 +426,7 @@ class LedgerWriter:
         self, conn: Connection, bot: str, state: RiskState, equity: Sequence[EquityPoint]
     ) -> tuple[int, thinning.Thinned | None]:
         bot_id = self._bot_id(conn, bot)
+        self._fence(conn, bot, bot_id)
         thinned = self._add_equity(conn, bot_id, equity)
         self._put_risk(conn, bot_id, bot, state, now_ms())
         return bot_id, thinned
@@ -366,9 +443,10 @@ class LedgerWriter:
     ) -> tuple[list[bool], int, thinning.Thinned | None]:
         flags: list[bool] = []
         bot_id = self._bot_id(conn, bot)
+        self._fence(conn, bot, bot_id)
         run = _statement if self._fast else _core_statement
         if orders:
-            run("order").run(conn, [convert.order_to_row(o, bot_id) for o in orders])
+            run("order").run(conn, [self._order_row(o, bot_id) for o in orders])
         for fill in fills:
             flags.append(run("fill").run(conn, [convert.fill_to_row(fill, bot_id)]) == 1)
         for symbol, pos in positions.items():
@@ -386,7 +464,9 @@ class LedgerWriter:
     def save_order(self, order: Order) -> None:
         upsert = UPSERT_ORDER if self._fast else _core_statement("order").stmt
         with self._transaction() as conn:
-            conn.execute(upsert, convert.order_to_row(order, self._bot_id(conn, order.bot)))
+            bot_id = self._bot_id(conn, order.bot)
+            self._fence(conn, order.bot, bot_id)
+            conn.execute(upsert, self._order_row(order, bot_id))
 
 
 @functools.cache

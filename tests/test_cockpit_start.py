@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from oxbot.storage.lock import WriterLock
-from oxbot.storage.migrations import latest_version
+from oxbot.storage.migrations import ALEMBIC_HEAD, latest_version
 
 ALT_SCREEN = b"\x1b[?1049h"
 ALT_SCREEN_OFF = b"\x1b[?1049l"
@@ -95,6 +95,9 @@ def test_an_engine_that_fails_after_the_first_frame_closes_the_cockpit_with_its_
             "CREATE TABLE schema_version (id INTEGER PRIMARY KEY, version INTEGER, updated_ts)"
         )
         conn.execute("INSERT INTO schema_version VALUES (1, ?, 0)", (latest_version(),))
+        # and alembic's revision (storage/migrations.py): nothing to migrate
+        conn.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        conn.execute("INSERT INTO alembic_version VALUES (?)", (ALEMBIC_HEAD,))
     conn.close()
     code, out = run_in_pty(["--db", str(db)], tmp_path)
     assert ALT_SCREEN in out  # the cockpit was up ...

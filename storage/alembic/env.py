@@ -1,6 +1,7 @@
-"""Alembic's environment: oxbot runs it only from code (storage/migrations.py), on a connection
-it opened and a transaction it began (``config.attributes["connection"]``), so every pending
-revision is applied in that ONE transaction, or none (DDL is transactional on both backends).
+"""Alembic's environment, for alembic's own commands run on a connection the caller opened and
+began (``config.attributes["connection"]``): every pending revision in that ONE transaction, or
+none (DDL is transactional on both backends). oxbot itself applies its revisions the same way
+from code (storage/pg.py ``alembic_upgrade``, revisions loaded once per process).
 
 Imported outside a migration (a test importing every module of storage/), alembic's ``context``
 has no configuration yet: nothing runs then."""
