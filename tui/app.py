@@ -34,7 +34,6 @@ from .event_inbox import EventInbox
 from .hosting import EngineHost
 from .messages import EngineEventsArrived
 from .redraw import RedrawCoalescer
-from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen, binding_rows, key_display
@@ -332,7 +331,9 @@ class OxbotApp(App[int]):
             self.push_screen(ReconcileScreen())
 
     def action_backtest(self) -> None:
-        from .screens.sweep import SweepScreen  # noqa: PLC0415 - its module loads on first use
+        # both modules load on first use (the backtest API, plotext: not for the first frame)
+        from .screens.backtest import BacktestScreen  # noqa: PLC0415
+        from .screens.sweep import SweepScreen  # noqa: PLC0415
 
         if not isinstance(self.screen, BacktestScreen | SweepScreen):  # b on the sweep: its own
             self.push_screen(BacktestScreen())

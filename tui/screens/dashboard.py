@@ -29,9 +29,7 @@ from ..widgets.header_bar import HeaderBar
 from ..widgets.positions_table import PositionsTable
 from ..widgets.price_chart import PriceChart, from_events
 from ..widgets.reasoning_panel import ReasoningPanel
-from .backtest import BacktestScreen
 from .bot_actions import BotActions
-from .trades import TradesScreen
 
 PANELS = (
     ("positions", "Positions"),
@@ -307,6 +305,8 @@ class DashboardScreen(BotActions):
         return chosen if chosen in symbols else (symbols[0] if symbols else "")
 
     def action_trades(self) -> None:
+        from .trades import TradesScreen  # noqa: PLC0415 - loads on first use
+
         bot = self._bot()
         if bot is not None:
             self.app.push_screen(TradesScreen(bot.config.name))
@@ -525,6 +525,8 @@ class DashboardScreen(BotActions):
 
     def action_backtest_bot(self) -> None:
         """The backtest screen for the selected bot, prefilled with its configuration."""
+        from .backtest import BacktestScreen  # noqa: PLC0415 - loads on first use
+
         bot = self._bot()
         if bot is not None:
             self.app.push_screen(BacktestScreen(bot=bot.config))
