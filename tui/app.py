@@ -13,7 +13,7 @@ import signal
 import uuid
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import App
@@ -23,8 +23,6 @@ from textual.css.tokenizer import TokenError
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from oxbot.engine import messages as m
-from oxbot.engine.client import EngineClient
 from oxbot.engine.clock import Clock, WallClock
 from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_user_themes
 
@@ -43,6 +41,10 @@ from .screens.stop_dialogs import HOLD_LEASE_S, PanicScreen, QuitScreen
 from .settings_bridge import SettingsBridge
 from .state import DashboardState, Toast
 from .toasts import ToastThrottle
+
+if TYPE_CHECKING:  # the engine's messages load after the first frame (its first use)
+    from oxbot.engine import messages as m
+    from oxbot.engine.client import EngineClient
 
 INPUT_EVENTS = (events.Key, events.MouseDown, events.Resize)
 # Absolute, so subclasses in other folders (tests, bench) find them too.
@@ -245,6 +247,8 @@ class OxbotApp(App[int]):
                 self.call_from_thread(self.exit, 1)
             raise
         # LIVE bots reconcile before a display listens: ask for what is still undecided
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 
     @work(thread=True, group="engine", exit_on_error=False)
@@ -284,6 +288,8 @@ class OxbotApp(App[int]):
 
     @on(EngineEventsArrived)
     def _events_arrived(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         dirty: set[str] = set()
         toasts: list[Toast] = []
         for event in self.inbox.drain():
@@ -304,6 +310,8 @@ class OxbotApp(App[int]):
     def _ask_history(self) -> None:
         """The stored equity curve and decisions of bots seen for the first time (the chart
         and the reasoning panel are otherwise empty after a start or an attach)."""
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if self.state.fills_history_wanted:  # the Fills panel after a restart / attach
             self.state.fills_history_wanted = False
             self.send(
@@ -458,6 +466,8 @@ class OxbotApp(App[int]):
         return True
 
     def action_panic(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if isinstance(self.screen, ConfirmScreen):
             return
 

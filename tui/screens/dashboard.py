@@ -8,6 +8,7 @@ time under a tab strip (1-4 or the mouse switch them).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,8 +18,6 @@ from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
 from textual.widgets import Static, Tab, Tabs
 
-from oxbot.engine import messages as m
-from oxbot.engine.models import BotConfig
 from oxbot.remote.client import DISCONNECTED
 
 from ..widgets.bots_table import BotsTable
@@ -30,6 +29,10 @@ from ..widgets.positions_table import PositionsTable
 from ..widgets.price_chart import PriceChart, from_events
 from ..widgets.reasoning_panel import ReasoningPanel
 from .bot_actions import BotActions
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine import messages as m
+    from oxbot.engine.models import BotConfig
 
 PANELS = (
     ("positions", "Positions"),
