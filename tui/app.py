@@ -201,7 +201,10 @@ class OxbotApp(App[int]):
         back to the default with a notice: a colour must never end the app, nor the engine it
         hosts."""
         try:
-            super().refresh_css(animate)
+            if self.screen_stack:
+                super().refresh_css(animate)
+            else:
+                self._parse_css_first()
         except (StylesheetError, TokenError) as e:
             if self.theme == DEFAULT_THEME:
                 raise
@@ -209,6 +212,8 @@ class OxbotApp(App[int]):
             if bad in self._theme_names:
                 self._theme_names.remove(bad)
             self.theme = DEFAULT_THEME
+            if not self.screen_stack:  # the first screen parses next: with the default's values
+                self._parse_css_first()
             self.notify(
                 f"theme {bad!r} breaks the stylesheet ({str(e).splitlines()[0]}); "
                 f"using {DEFAULT_THEME}",
@@ -217,6 +222,18 @@ class OxbotApp(App[int]):
                 timeout=10,
                 markup=False,
             )
+
+    def _parse_css_first(self) -> None:
+        """The theme's first refresh, before any screen: Textual's refresh_css parses into a
+        throwaway stylesheet (so a bad one never replaces a good one, which matters only once
+        something is drawn) and leaves the app's own parse cache empty, so the first screen's
+        parse read every stylesheet again. Parsed in place here, the screens and widgets that
+        mount next parse only their own DEFAULT_CSS. (Read in Textual 8.2: App.refresh_css,
+        Stylesheet.reparse, parse and its _parse_cache, add_source's _require_parse.)"""
+        stylesheet = self.stylesheet
+        stylesheet.set_variables(self.get_css_variables())
+        stylesheet.parse()
+        stylesheet.update(self, animate=False)
 
     def set_keymap(self, keymap: Mapping[str, str]) -> None:
         self.keymap = dict(keymap)
