@@ -12,12 +12,12 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from oxbot.engine.client import EventListener
 from oxbot.engine.foreground import Foreground
-from oxbot.engine.messages import Command, EngineError, Shutdown
 
 if TYPE_CHECKING:  # the engine's modules load on its own thread, in the factory
+    from oxbot.engine.client import EventListener
     from oxbot.engine.engine import Engine
+    from oxbot.engine.messages import Command
 
 EngineFactory = Callable[[], Awaitable["Engine"]]
 
@@ -93,6 +93,8 @@ class InProcessClient:
             return
         self._ready.wait(timeout)  # still starting (a cockpit quit at once): let it finish
         if self._loop is not None and self.engine is not None and self._loop.is_running():
+            from oxbot.engine.messages import Shutdown  # noqa: PLC0415 - loaded by the engine
+
             try:
                 self._loop.call_soon_threadsafe(self.engine.submit, Shutdown())
             except RuntimeError:
@@ -109,6 +111,8 @@ class InProcessClient:
                 self._error = e
                 self._ready.set()
             elif self._listener is not None:
+                from oxbot.engine.messages import EngineError  # noqa: PLC0415
+
                 self._listener(EngineError(0, f"engine crashed: {type(e).__name__}: {e}"))
 
     async def _amain(self) -> None:

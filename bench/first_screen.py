@@ -124,11 +124,14 @@ def main() -> int:
                 results[py]["frame"].append(frame)
                 results[py]["bots"].append(bots)
     print(f"load after: {os.getloadavg()[0]:.2f}")
-    print("| python | oxbot --version s | first frame s | bots shown s |")
+    print("| python | oxbot --version s | first frame s (min–max) | bots shown s |")
     print("|---|---:|---:|---:|")
     for py, r in results.items():
         med = {k: statistics.median(v) for k, v in r.items()}
-        print(f"| {py} | {med['version']:.3f} | {med['frame']:.3f} | {med['bots']:.3f} |")
+        spread = f"{min(r['frame']):.3f}–{max(r['frame']):.3f}"
+        print(
+            f"| {py} | {med['version']:.3f} | {med['frame']:.3f} ({spread}) | {med['bots']:.3f} |"
+        )
     return 0
 
 

@@ -265,7 +265,9 @@ def in_tmux(n_bots: int, seconds: float, sim_speed: str) -> dict[str, list[float
                     pause_ms.append((t1 - t0) * 1000)
             time.sleep(0.1)
     finally:
-        keys("q")
+        keys("q")  # bots run: the cockpit asks first (tui/app.py action_quit) ...
+        time.sleep(0.5)
+        keys("q")  # ... and a second q, with the question open, quits
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and not lag_file.exists():
             time.sleep(0.1)

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _paths(args: argparse.Namespace) -> tuple[Any, Any]:
-    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.paths import socket_path_for  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
 
     db = resolve_db_path(args.db)

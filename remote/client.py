@@ -17,20 +17,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from oxbot.engine.client import EventListener
 from oxbot.engine.errors import OxbotError
-from oxbot.engine.messages import (
-    Command,
-    CommandDone,
-    EngineSnapshot,
-    EngineStateChanged,
-    Event,
-    Notice,
-    Shutdown,
-)
-from oxbot.remote.codec import Message, ProtocolError, StatusReport, StatusRequest, decode, encode
-from oxbot.remote.server import LINE_LIMIT
+
+if TYPE_CHECKING:
+    from oxbot.engine.client import EventListener
+    from oxbot.engine.messages import Command, EngineSnapshot, Event
+    from oxbot.remote.codec import Message
+
+# The engine's messages and their codec (pydantic) load where a message is first built or read:
+# the cockpit asks `engine_running` and reads DISCONNECTED before its first frame, and hosts its
+# own engine more often than it attaches to one.
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +126,9 @@ class SocketClient:
             loop.close()
 
     async def _main(self, loop: asyncio.AbstractEventLoop) -> None:
+        from oxbot.engine.messages import EngineStateChanged  # noqa: PLC0415
+        from oxbot.remote.server import LINE_LIMIT  # noqa: PLC0415
+
         self._stopping = asyncio.Event()
         try:
             reader, writer = await asyncio.wait_for(
@@ -167,6 +168,9 @@ class SocketClient:
         self._writer = None
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        from oxbot.engine.messages import Event, Notice  # noqa: PLC0415
+        from oxbot.remote.codec import ProtocolError, StatusReport, decode  # noqa: PLC0415
+
         while True:
             try:
                 line = await reader.readline()
@@ -192,6 +196,9 @@ class SocketClient:
                 self._deliver(msg)
 
     def _send(self, command: Command) -> None:
+        from oxbot.engine.messages import CommandDone  # noqa: PLC0415
+        from oxbot.remote.codec import encode  # noqa: PLC0415
+
         writer = self._writer
         if writer is None or writer.is_closing():
             self._deliver(
@@ -242,6 +249,8 @@ def engine_running(path: Path, timeout: float = 1.0) -> bool:
 
 def request_status(path: Path, timeout: float = 3.0, *, db: Path | None = None) -> dict:
     """The running engine's status summary (uptime, bots, cycles, trades, equity, errors, db)."""
+    from oxbot.remote.codec import ProtocolError, StatusReport, StatusRequest, encode  # noqa: PLC0415
+
     request_id = uuid.uuid4().hex
     with _connect(path, timeout, db) as sock:
         sock.sendall(encode(StatusRequest(request_id=request_id)).encode())
@@ -264,6 +273,8 @@ def request_status(path: Path, timeout: float = 3.0, *, db: Path | None = None) 
 def request_snapshot(path: Path, timeout: float = 5.0, *, db: Path | None = None) -> EngineSnapshot:
     """The running engine's whole picture (every bot's view and open position): the first
     message the control server sends a new connection (remote/server.py ``_pump``)."""
+    from oxbot.engine.messages import EngineSnapshot  # noqa: PLC0415
+
     with _connect(path, timeout, db) as sock:
         try:
             for msg in _messages(sock, time.monotonic() + timeout, path):
@@ -282,6 +293,9 @@ def request_stop(path: Path, timeout: float = 10.0, *, db: Path | None = None) -
 
     False means it is still stopping (or stuck) when the time is up.
     """
+    from oxbot.engine.messages import CommandDone, Shutdown  # noqa: PLC0415
+    from oxbot.remote.codec import encode  # noqa: PLC0415
+
     request_id = uuid.uuid4().hex
     with _connect(path, timeout, db) as sock:
         sock.sendall(encode(Shutdown(request_id=request_id)).encode())
@@ -316,6 +330,8 @@ def _connect(path: Path, timeout: float, db: Path | None) -> socket.socket:
 
 def _messages(sock: socket.socket, deadline: float, path: Path) -> Iterator[Message]:
     """Decoded messages from ``sock`` until it closes; TimeoutError past ``deadline``."""
+    from oxbot.remote.codec import decode  # noqa: PLC0415
+
     buffer = b""
     while True:
         remaining = deadline - time.monotonic()

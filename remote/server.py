@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import socket
@@ -24,11 +23,11 @@ from oxbot.engine.bus import EventBus, Subscription
 from oxbot.engine.errors import OxbotError
 from oxbot.engine.messages import Command, EngineSnapshot, Event
 from oxbot.remote.codec import ProtocolError, StatusReport, StatusRequest, decode, encode
+from oxbot.remote.paths import MAX_SOCKET_PATH
+from oxbot.remote.paths import socket_path_for as socket_path_for  # the CLI's import path
 
 log = logging.getLogger(__name__)
 
-# Linux allows 108 bytes in sun_path, macOS 104; stay well under both.
-MAX_SOCKET_PATH = 100
 # One line may carry a whole snapshot of many bots: far above asyncio's 64 KiB default.
 LINE_LIMIT = 16 * 1024 * 1024
 # A client whose unread output passes this is not reading at all: it is disconnected.
@@ -49,21 +48,6 @@ class ControlledEngine(Protocol):
     def snapshot(self) -> EngineSnapshot: ...
 
     def status_summary(self) -> dict[str, Any]: ...
-
-
-def socket_path_for(db_path: Path, runtime_dir: Path) -> Path:
-    """The control socket of the engine that owns ``db_path``: one socket per database.
-
-    The name carries a hash of the resolved database path, so two databases never share a
-    socket and every spelling of one path finds the same one. When ``runtime_dir`` is too deep
-    for a Unix socket path, a per-user folder under /tmp is used instead.
-    """
-    digest = hashlib.sha256(str(db_path.expanduser().resolve()).encode()).hexdigest()[:16]
-    name = f"engine-{digest}.sock"
-    path = runtime_dir / name
-    if len(os.fsencode(path)) >= MAX_SOCKET_PATH:
-        path = Path("/tmp") / f"oxbot-{os.getuid()}" / name
-    return path
 
 
 class ControlServer:

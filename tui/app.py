@@ -13,7 +13,7 @@ import signal
 import uuid
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
 from textual.app import App
@@ -23,8 +23,6 @@ from textual.css.tokenizer import TokenError
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
-from oxbot.engine import messages as m
-from oxbot.engine.client import EngineClient
 from oxbot.engine.clock import Clock, WallClock
 from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_user_themes
 
@@ -34,7 +32,6 @@ from .event_inbox import EventInbox
 from .hosting import EngineHost
 from .messages import EngineEventsArrived
 from .redraw import RedrawCoalescer
-from .screens.backtest import BacktestScreen
 from .screens.confirm import ConfirmScreen
 from .screens.dashboard import DashboardScreen
 from .screens.help import HelpScreen, binding_rows, key_display
@@ -44,6 +41,10 @@ from .screens.stop_dialogs import HOLD_LEASE_S, PanicScreen, QuitScreen
 from .settings_bridge import SettingsBridge
 from .state import DashboardState, Toast
 from .toasts import ToastThrottle
+
+if TYPE_CHECKING:  # the engine's messages load after the first frame (its first use)
+    from oxbot.engine import messages as m
+    from oxbot.engine.client import EngineClient
 
 INPUT_EVENTS = (events.Key, events.MouseDown, events.Resize)
 # Absolute, so subclasses in other folders (tests, bench) find them too.
@@ -200,7 +201,10 @@ class OxbotApp(App[int]):
         back to the default with a notice: a colour must never end the app, nor the engine it
         hosts."""
         try:
-            super().refresh_css(animate)
+            if self.screen_stack:
+                super().refresh_css(animate)
+            else:
+                self._parse_css_first()
         except (StylesheetError, TokenError) as e:
             if self.theme == DEFAULT_THEME:
                 raise
@@ -208,6 +212,8 @@ class OxbotApp(App[int]):
             if bad in self._theme_names:
                 self._theme_names.remove(bad)
             self.theme = DEFAULT_THEME
+            if not self.screen_stack:  # the first screen parses next: with the default's values
+                self._parse_css_first()
             self.notify(
                 f"theme {bad!r} breaks the stylesheet ({str(e).splitlines()[0]}); "
                 f"using {DEFAULT_THEME}",
@@ -216,6 +222,18 @@ class OxbotApp(App[int]):
                 timeout=10,
                 markup=False,
             )
+
+    def _parse_css_first(self) -> None:
+        """The theme's first refresh, before any screen: Textual's refresh_css parses into a
+        throwaway stylesheet (so a bad one never replaces a good one, which matters only once
+        something is drawn) and leaves the app's own parse cache empty, so the first screen's
+        parse read every stylesheet again. Parsed in place here, the screens and widgets that
+        mount next parse only their own DEFAULT_CSS. (Read in Textual 8.2: App.refresh_css,
+        Stylesheet.reparse, parse and its _parse_cache, add_source's _require_parse.)"""
+        stylesheet = self.stylesheet
+        stylesheet.set_variables(self.get_css_variables())
+        stylesheet.parse()
+        stylesheet.update(self, animate=False)
 
     def set_keymap(self, keymap: Mapping[str, str]) -> None:
         self.keymap = dict(keymap)
@@ -246,6 +264,8 @@ class OxbotApp(App[int]):
                 self.call_from_thread(self.exit, 1)
             raise
         # LIVE bots reconcile before a display listens: ask for what is still undecided
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         self.call_from_thread(self.send, m.RequestReconcile(), "reconcile", quiet=True)
 
     @work(thread=True, group="engine", exit_on_error=False)
@@ -285,6 +305,8 @@ class OxbotApp(App[int]):
 
     @on(EngineEventsArrived)
     def _events_arrived(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         dirty: set[str] = set()
         toasts: list[Toast] = []
         for event in self.inbox.drain():
@@ -305,6 +327,8 @@ class OxbotApp(App[int]):
     def _ask_history(self) -> None:
         """The stored equity curve and decisions of bots seen for the first time (the chart
         and the reasoning panel are otherwise empty after a start or an attach)."""
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if self.state.fills_history_wanted:  # the Fills panel after a restart / attach
             self.state.fills_history_wanted = False
             self.send(
@@ -332,7 +356,9 @@ class OxbotApp(App[int]):
             self.push_screen(ReconcileScreen())
 
     def action_backtest(self) -> None:
-        from .screens.sweep import SweepScreen  # noqa: PLC0415 - its module loads on first use
+        # both modules load on first use (the backtest API, plotext: not for the first frame)
+        from .screens.backtest import BacktestScreen  # noqa: PLC0415
+        from .screens.sweep import SweepScreen  # noqa: PLC0415
 
         if not isinstance(self.screen, BacktestScreen | SweepScreen):  # b on the sweep: its own
             self.push_screen(BacktestScreen())
@@ -457,6 +483,8 @@ class OxbotApp(App[int]):
         return True
 
     def action_panic(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if isinstance(self.screen, ConfirmScreen):
             return
 

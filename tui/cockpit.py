@@ -7,15 +7,17 @@ screen can be tested on any app that does too.
 
 from __future__ import annotations
 
-from typing import Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
 
 from textual.dom import DOMNode
 
-from oxbot.engine import messages as m
-from oxbot.engine.client import EngineClient
 from oxbot.engine.clock import Clock
 
 from .state import DashboardState
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine import messages as m
+    from oxbot.engine.client import EngineClient
 
 
 @runtime_checkable

@@ -7,10 +7,12 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-
-from oxbot.engine.messages import Event
+from typing import TYPE_CHECKING
 
 from .messages import EngineEventsArrived
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine.messages import Event
 
 
 class EventInbox:

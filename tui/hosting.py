@@ -8,9 +8,10 @@ tested without Textual.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from oxbot.engine.client import EngineClient, EventListener
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine.client import EngineClient, EventListener
 
 
 class Foreground(Protocol):

@@ -11,13 +11,14 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
-
-from oxbot.engine import messages as m
-from oxbot.engine.messages import BotView, PositionView
+from typing import TYPE_CHECKING
 
 from . import formatting as fmt
 
-MARKET_TIME_EVENTS = (m.EquitySampled, m.DecisionMade, m.OrderFilled, m.ReasoningStarted)
+if TYPE_CHECKING:  # the engine's messages load with the first event, after the first frame
+    from oxbot.engine import messages as m
+    from oxbot.engine.messages import BotView, PositionView
+
 EQUITY_POINTS = 600  # per bot: enough for a readable curve, bounded memory
 FILLS_KEPT = 200
 ENTRIES_KEPT = 30  # reasoning entries per bot
@@ -155,9 +156,12 @@ class DashboardState:
 
     def apply(self, ev: m.Event) -> tuple[set[str], list[Toast]]:
         """Fold one event in; return the dirty panel names and the toasts to show."""
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         # Market time ("now" for next-cycle countdowns) comes from market events only: a
         # command reply before the first candle carries the wall clock, not the sim's clock.
-        if ev.ts and isinstance(ev, MARKET_TIME_EVENTS):
+        market_time = (m.EquitySampled, m.DecisionMade, m.OrderFilled, m.ReasoningStarted)
+        if ev.ts and isinstance(ev, market_time):
             self.engine_ts = max(self.engine_ts, ev.ts)
         toasts: list[Toast] = []
         dirty: set[str] = set()

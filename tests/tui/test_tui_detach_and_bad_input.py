@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import tui_doubles as d
 from textual.theme import Theme
-from tui_pilot import notifications, ready, screen_text
+from tui_pilot import drawn, notifications, ready, screen_text
 from tui_sim import sim_bots, wait_until
 
 from oxbot.engine import messages as m
@@ -121,3 +121,28 @@ async def test_a_broken_settings_file_is_said_in_the_cockpit(
         notes = [n.message for n in notifications(app)]
         assert any("is not UTF-8 text" in n and "settings.json" in n for n in notes), notes
         assert app.theme == "oxbot-dark"
+
+
+async def test_a_saved_theme_that_breaks_the_stylesheet_falls_back_before_the_first_frame(
+    scripted_client, fixed_clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The saved theme is applied before any screen exists (tui/app.py ``_parse_css_first``
+    parses the stylesheet in place there); one that breaks it falls back with the notice, and
+    the dashboard is drawn in the default theme (it used to stay blank: the first screen parsed
+    the stylesheet with the broken values before the fallback's refresh came round)."""
+    sneaky = Theme(name="sneaky", primary="#112233", variables={"footer-key-foreground": "rgb(1,2"})
+    load = tui_app.load_user_themes
+    monkeypatch.setattr(tui_app, "load_user_themes", lambda p: ([sneaky], load(p)[1]))
+
+    class Settings:
+        theme = "sneaky"
+        keymap: dict[str, str] = {}
+        themes_dir = tmp_path
+
+    app = OxbotApp(scripted_client, settings=Settings(), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        notes = [n.message for n in notifications(app)]
+        assert any("'sneaky' breaks the stylesheet" in n for n in notes), notes
+        assert app.theme == "oxbot-dark" and app.is_running
+        await drawn(pilot, lambda: "Round trips" in screen_text(app), "the dashboard")

@@ -5,18 +5,19 @@ resume, flatten and delete (both ask). The base class of DashboardScreen, which 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
-from oxbot.engine import messages as m
-from oxbot.engine.models import BotConfig, Mode
-
 from .. import formatting as fmt
 from ..cockpit import Cockpit, cockpit
-from .bot_config import BotConfigScreen
 from .confirm import ConfirmScreen
 from .delete_confirm import DeleteBotScreen
 from .stop_dialogs import CLOSE, StopBotScreen
+
+if TYPE_CHECKING:  # the engine's messages and models load after the first frame
+    from oxbot.engine import messages as m
+    from oxbot.engine.models import BotConfig
 
 
 class BotActions(Screen[None]):
@@ -36,11 +37,15 @@ class BotActions(Screen[None]):
         raise NotImplementedError
 
     def action_new_bot(self) -> None:
+        from .bot_config import BotConfigScreen  # noqa: PLC0415 - the form loads on first use
+
         self.app.push_screen(
             BotConfigScreen(None, taken=set(self.oxapp.state.bots)), self._config_saved
         )
 
     def action_configure(self) -> None:
+        from .bot_config import BotConfigScreen  # noqa: PLC0415 - the form loads on first use
+
         bot = self._bot()
         if bot is not None:
             self.app.push_screen(
@@ -49,6 +54,8 @@ class BotActions(Screen[None]):
             )
 
     def _config_saved(self, cfg: BotConfig | None, old_name: str | None = None) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if cfg is None:
             return
         if old_name is None:
@@ -64,6 +71,8 @@ class BotActions(Screen[None]):
         sent = self._config_requests.pop(done.request_id, None)
         if sent is None:
             return
+        from .bot_config import BotConfigScreen  # noqa: PLC0415 - the form loads on first use
+
         cfg, old_name = sent
         if done.ok:
             if old_name is None:
@@ -82,6 +91,9 @@ class BotActions(Screen[None]):
         )
 
     def action_start(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+        from oxbot.engine.models import Mode  # noqa: PLC0415
+
         if (bot := self._bot()) is not None:
             if bot.config.mode is Mode.LIVE:
                 self.app.push_screen(
@@ -105,6 +117,8 @@ class BotActions(Screen[None]):
 
     def action_stop(self) -> None:
         """A bot holding positions asks first: keep them (unwatched) or close them."""
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if (bot := self._bot()) is None:
             return
         if not bot.open_positions:
@@ -122,14 +136,20 @@ class BotActions(Screen[None]):
         )
 
     def action_pause(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if (bot := self._bot()) is not None:
             self.oxapp.send(m.PauseBot(name=bot.name), f"Pause {bot.name}", quiet=True)
 
     def action_resume(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if (bot := self._bot()) is not None:
             self.oxapp.send(m.ResumeBot(name=bot.name), f"Resume {bot.name}", quiet=True)
 
     def action_flatten(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if (bot := self._bot()) is None:
             return
         self.app.push_screen(
@@ -144,6 +164,8 @@ class BotActions(Screen[None]):
         )
 
     def action_delete(self) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         if (bot := self._bot()) is None:
             return
 

@@ -8,6 +8,7 @@ time under a tab strip (1-4 or the mouse switch them).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -17,8 +18,6 @@ from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
 from textual.widgets import Static, Tab, Tabs
 
-from oxbot.engine import messages as m
-from oxbot.engine.models import BotConfig
 from oxbot.remote.client import DISCONNECTED
 
 from ..widgets.bots_table import BotsTable
@@ -29,9 +28,11 @@ from ..widgets.header_bar import HeaderBar
 from ..widgets.positions_table import PositionsTable
 from ..widgets.price_chart import PriceChart, from_events
 from ..widgets.reasoning_panel import ReasoningPanel
-from .backtest import BacktestScreen
 from .bot_actions import BotActions
-from .trades import TradesScreen
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine import messages as m
+    from oxbot.engine.models import BotConfig
 
 PANELS = (
     ("positions", "Positions"),
@@ -307,6 +308,8 @@ class DashboardScreen(BotActions):
         return chosen if chosen in symbols else (symbols[0] if symbols else "")
 
     def action_trades(self) -> None:
+        from .trades import TradesScreen  # noqa: PLC0415 - loads on first use
+
         bot = self._bot()
         if bot is not None:
             self.app.push_screen(TradesScreen(bot.config.name))
@@ -525,6 +528,8 @@ class DashboardScreen(BotActions):
 
     def action_backtest_bot(self) -> None:
         """The backtest screen for the selected bot, prefilled with its configuration."""
+        from .backtest import BacktestScreen  # noqa: PLC0415 - loads on first use
+
         bot = self._bot()
         if bot is not None:
             self.app.push_screen(BacktestScreen(bot=bot.config))

@@ -8,6 +8,8 @@ longer carries it. Closes itself when nothing is left.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -16,9 +18,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from oxbot.engine import messages as m
-
 from ..cockpit import Cockpit, cockpit
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine import messages as m
 
 KIND_TEXT = {
     "orphan": "ORPHAN order: on the exchange, unknown to the database",
@@ -145,6 +148,8 @@ class ReconcileScreen(ModalScreen[None]):
     # ------------------------------------------------------------------ choices
 
     def _resolve(self, key: str, action: str) -> None:
+        import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
+
         bot, item = self._rows[key]
         if (bot, item.id) in self._sent or action not in item.actions:
             return

@@ -8,6 +8,7 @@ one Text rendered once and cached until that bot's values change.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.segment import Segment
 from rich.style import Style
@@ -19,10 +20,11 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
-from oxbot.engine.messages import BotView, LlmFigures
-
 from .. import formatting as fmt
 from ..palette import colour
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine.messages import BotView, LlmFigures
 
 # key, label, right-aligned
 COLUMNS = (

@@ -5,15 +5,17 @@ width rather than being cut, and are laid out again when the panel changes width
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.events import Resize
 from textual.widgets import RichLog
 
-from oxbot.engine.messages import OrderFilled
-
 from .. import formatting as fmt
 from ..palette import colour
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine.messages import OrderFilled
 
 REASON_TEXT = {
     "stop_loss": "STOP-LOSS",

@@ -45,8 +45,10 @@ def _rank(action: str) -> int:
 class FittingFooter(Footer):
     """Footer(compact) whose keys are chosen by PRIORITY to fit the width."""
 
+    _laid_out_for: int | None = None  # the width the shown keys were chosen for
+
     def on_resize(self, event: Resize) -> None:
-        if event.size.width != getattr(self, "_laid_out_for", None):
+        if event.size.width != self._laid_out_for:
             self._laid_out_for = event.size.width
             self.call_after_refresh(self.recompose)
 
@@ -64,6 +66,7 @@ class FittingFooter(Footer):
                 binding = replace(binding, description="Palette")
             items.append((binding, enabled, tooltip, app.get_key_display(binding)))
         room = self.size.width or app.size.width
+        self._laid_out_for = room  # the first Resize, to this width, needs no recompose
         keep: set[int] = set()
         used = 0
         for i in sorted(range(len(items)), key=lambda i: _rank(items[i][0].action)):
@@ -83,9 +86,11 @@ class FittingFooter(Footer):
             return
         keys = self._keys()
         self.styles.grid_size_columns = len(keys)
+        # born with the class that data_bind's first watch would add: one style pass each
+        compact = "-compact" if self.compact else ""
         for key, display, label, action, enabled, tip in keys:
             yield FooterKey(
-                key, display, label, action, disabled=not enabled, tooltip=tip
+                key, display, label, action, disabled=not enabled, tooltip=tip, classes=compact
             ).data_bind(compact=Footer.compact)
 
     def bindings_changed(self, screen: Screen) -> None:

@@ -8,14 +8,17 @@ rows go away.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.events import Resize
 from textual.widgets import DataTable
 
-from oxbot.engine.messages import PositionView
-
 from .. import formatting as fmt
 from ..palette import colour
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine.messages import PositionView
 
 COLUMNS = (
     ("bot", "Bot"),

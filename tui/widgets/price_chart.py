@@ -11,13 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from textual.events import Resize
 from textual_plotext import PlotextPlot
 
-from oxbot.engine import messages as m
-
 from .equity_chart import _y_ticks
+
+if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
+    from oxbot.engine import messages as m
 
 MA_COLOURS = ("cyan", "orange", "magenta", "yellow", "blue")
 Y_AXIS_COLUMNS = 12  # the y labels and the frame take about this many columns
