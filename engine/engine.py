@@ -30,6 +30,7 @@ from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
     BotRemoved,
+    BotStateChanged,
     Command,
     CommandDone,
     DecisionHistory,
@@ -189,6 +190,11 @@ class Engine:
         owner = self.elsewhere.get(r.name)
         view = r.view()
         return view if owner is None else dataclasses.replace(view, engine=owner)
+
+    def _publish_view(self, r: BotRunner) -> None:
+        """``r.publish_view()`` with the engine that runs the bot when another one does (a
+        cockpit keeps the last view it got: "on B" must not vanish until the next snapshot)."""
+        self.bus.publish(BotStateChanged(r.last_cycle_ts or 0, self._view(r)))
 
     def status_summary(self) -> dict[str, Any]:
         views = [r.view() for r in self.runners.values()]
@@ -556,7 +562,7 @@ class Engine:
             self.owned.discard(r.name)
             r.status = BotStatus.STOPPED  # here only: its owner keeps the stored status
             if was != self.elsewhere[r.name]:
-                r.publish_view()
+                self._publish_view(r)
             return claim
         known = self.epochs.get(r.name)
         if self.store.shared and not fresh and (known is None or claim.epoch > known + 1):
@@ -599,7 +605,7 @@ class Engine:
             self.hub.unsubscribe(r)
             await _quietly(r.halt())  # its last writes are refused: nothing more is stored
             r.status = BotStatus.STOPPED  # here only: the stored status is its new owner's
-            r.publish_view()
+            self._publish_view(r)
         by = f"engine {owner}" if owner else "another engine"
         self.bus.publish(
             EngineError(
@@ -645,7 +651,9 @@ class Engine:
         for config, status in await self.store.load_bots():
             name = config.name
             if status not in (BotStatus.RUNNING, BotStatus.PAUSED):
-                if self.elsewhere.pop(name, None) is not None and name in self.runners:
+                if name not in self.runners:  # added (stopped) on another engine: listed
+                    await self._list_new(config)
+                elif self.elsewhere.pop(name, None) is not None:
                     self.runners[name].publish_view()  # stopped on its engine
                 continue
             if name in self.owned or name in self._untaken:
@@ -687,6 +695,38 @@ class Engine:
                 )
             )
 
+    async def _list_new(self, config: BotConfig) -> None:
+        """List here, stopped, a bot another engine of the database added since this one
+        started (a strategy that does not load here: listed with its error)."""
+        if config.name in self._untaken or config.name in self.runners:
+            return
+        try:
+            r = await self._build(config, BotStatus.STOPPED, tolerate_strategy=True)
+        except OxbotError:
+            self._untaken.add(config.name)
+            return
+        r.status = BotStatus.STOPPED
+        r.publish_view()
+
+    async def _refused_name(self, name: str) -> str:
+        """Why AddBot ``name`` is refused when the database already holds a live bot of that
+        name this engine has not listed (another engine added it meanwhile): the bot is
+        listed here at once (the next renewal finds the engine that runs it)."""
+        if not self.store.shared:
+            return f"a bot named {name!r} already exists in the database; pick another name"
+        try:
+            for config, _ in await self.store.load_bots():
+                if config.name == name:
+                    await self._list_new(config)
+        except Exception:  # noqa: BLE001 - the refusal stands; the next renewal lists it
+            log.warning("listing the bots of the database failed", exc_info=True)
+        owner = self.elsewhere.get(name)
+        where = f"; it runs on engine {owner}" if owner else ""
+        return (
+            f"a bot named {name!r} exists (added by another engine of this database{where}); "
+            "pick another name"
+        )
+
     async def _on_AddBot(self, cmd: AddBot) -> str:
         cfg = cmd.config
         if cfg is None:
@@ -698,7 +738,12 @@ class Engine:
         check_warmup(strategy, cfg.name)
         await self._preflight(cfg, strategy)
         self.broker_factory(cfg)
-        await self.store.save_bot(cfg, BotStatus.STOPPED)
+        try:  # an insert only: a live bot of that name (another engine's) is never replaced
+            await self.store.add_bots([cfg], BotStatus.STOPPED)
+        except ConfigError:
+            raise ConfigError(
+                f"{await self._refused_name(cfg.name)}; nothing was written"
+            ) from None
         r = await self._build(cfg, BotStatus.STOPPED)
         if cmd.start:
             await self._start(r)

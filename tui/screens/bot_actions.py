@@ -36,6 +36,19 @@ class BotActions(Screen[None]):
     def redraw(self, dirty: set[str], *, force_bots: bool = False) -> None:
         raise NotImplementedError
 
+    def _elsewhere(self, bot: m.BotView, what: str) -> bool:
+        """True, saying so, for a bot another engine of the database runs: its dialog would
+        only end in that engine's refusal (engine/engine.py ``_here``)."""
+        if bot.engine is None:
+            return False
+        self.app.notify(
+            f"bot {bot.name} runs on engine {bot.engine}: {what} it there (nothing changed here)",
+            title=f"{what.capitalize()} {bot.name}",
+            severity="error",
+            markup=False,
+        )
+        return True
+
     def action_new_bot(self) -> None:
         from .bot_config import BotConfigScreen  # noqa: PLC0415 - the form loads on first use
 
@@ -47,7 +60,7 @@ class BotActions(Screen[None]):
         from .bot_config import BotConfigScreen  # noqa: PLC0415 - the form loads on first use
 
         bot = self._bot()
-        if bot is not None:
+        if bot is not None and not self._elsewhere(bot, "edit"):
             self.app.push_screen(
                 BotConfigScreen(bot.config, taken=set(self.oxapp.state.bots)),
                 lambda cfg: self._config_saved(cfg, bot.name),
@@ -121,7 +134,7 @@ class BotActions(Screen[None]):
 
         if (bot := self._bot()) is None:
             return
-        if not bot.open_positions:
+        if not bot.open_positions or bot.engine is not None:  # the engine's refusal says why
             self.oxapp.send(m.StopBot(name=bot.name), f"Stop {bot.name}", quiet=True)
             return
 
@@ -150,7 +163,7 @@ class BotActions(Screen[None]):
     def action_flatten(self) -> None:
         import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
 
-        if (bot := self._bot()) is None:
+        if (bot := self._bot()) is None or self._elsewhere(bot, "flatten"):
             return
         self.app.push_screen(
             ConfirmScreen(
@@ -166,7 +179,7 @@ class BotActions(Screen[None]):
     def action_delete(self) -> None:
         import oxbot.engine.messages as m  # noqa: PLC0415 - not before the first frame
 
-        if (bot := self._bot()) is None:
+        if (bot := self._bot()) is None or self._elsewhere(bot, "delete"):
             return
 
         def done(purge: bool | None) -> None:

@@ -34,6 +34,7 @@ COLUMNS = (
     ("tf", "TF", False),
     ("mode", "Mode", False),
     ("status", "Status", False),
+    ("engine", "Engine", False),
     ("equity", "Equity", True),
     ("pnl", "P&L %", True),
     ("pos", "Pos", True),
@@ -44,14 +45,18 @@ COLUMNS = (
 )
 # Columns left out, in this order, until the rest fits the table's width: what a trader needs
 # to act (name, mode, status, equity, P&L, positions) stays; the rest is in the config.
-DROP_ORDER = ("llm", "last", "tf", "trades", "symbols", "next", "strategy", "pos")
+DROP_ORDER = ("llm", "last", "engine", "tf", "trades", "symbols", "next", "strategy", "pos")
+# The engine column (several engines on one PostgreSQL database) goes early: the status of a bot
+# another engine runs says "on NAME" already.
 # While an LLM bot is failing, why it fails (the LLM column) matters more than the last
 # decision's time, the timeframe, the round trips or the next cycle's time.
-DROP_ORDER_FAILING = ("last", "tf", "trades", "next", "llm", "symbols", "strategy", "pos")
+DROP_ORDER_FAILING = ("last", "engine", "tf", "trades", "next", "llm", "symbols", "strategy", "pos")
 FAILED_MARK = "✗"
 CELL_PAD = 2  # one space each side of a cell
 STATUS_COL = [k for k, _, _ in COLUMNS].index("status")
 NEXT_COL = [k for k, _, _ in COLUMNS].index("next")
+ENGINE_COL = [k for k, _, _ in COLUMNS].index("engine")
+HERE = "here"  # the engine column of a bot this engine runs ("—": no engine runs it)
 LOST_STATUS = "? engine gone"
 CURSOR_MARK = "▸"  # an attached cockpit lost its engine: the status is unknown
 
@@ -145,13 +150,16 @@ class BotsTable(Widget, can_focus=True):
             for i, (k, label, _) in enumerate(COLUMNS)
         }
         keys = [k for k, _, _ in COLUMNS]
+        if not any(self._cells[n][ENGINE_COL][0] not in (HERE, "—") for n in self._names):
+            keys.remove("engine")  # one engine (every SQLite user): no column for it
         room = self.size.width or 10_000  # not laid out yet: everything
         llm = keys.index("llm")
         failing = any(FAILED_MARK in self._cells[n][llm][0] for n in self._names)
         for drop in DROP_ORDER_FAILING if failing else DROP_ORDER:
             if sum(natural[k] + CELL_PAD for k in keys) <= room:
                 break
-            keys.remove(drop)
+            if drop in keys:
+                keys.remove(drop)
         widths = [natural[k] for k in keys]
         if widths != self._widths or tuple(keys) != self._keys:
             self._keys, self._widths = tuple(keys), widths
@@ -188,7 +196,8 @@ class BotsTable(Widget, can_focus=True):
             (",".join(s.split("/")[0] for s in c.symbols), ""),
             (f"{c.timeframe} cron" if c.cron else c.timeframe, ""),
             ("LIVE" if live else "paper", "live-mode" if live else ""),
-            (status_text(b), fmt.STATUS_VARIABLE.get(status, "")),
+            (status_text(b), "" if b.engine else fmt.STATUS_VARIABLE.get(status, "")),
+            (b.engine or (HERE if status in ("running", "paused") else "—"), ""),
             (fmt.money(b.equity), ""),
             (fmt.signed_pct(b.pnl_pct), fmt.pnl_variable(b.pnl_pct)),
             (str(b.open_positions), ""),
@@ -333,7 +342,10 @@ def llm_cell(llm: LlmFigures) -> str:
 def status_text(b: BotView) -> str:
     """The status as words, with the market's state: a breaker pause says why (short), a
     price that stopped updating says "stale", an LLM bot whose last decision failed says so
-    (the LLM column, dropped first on a narrow screen, says why)."""
+    (the LLM column, dropped first on a narrow screen, says why). "on B": engine B of the
+    database runs the bot (several engines on one PostgreSQL database)."""
+    if b.engine:  # another engine of the database runs it: its status here says nothing
+        return f"on {b.engine}"
     status = b.status.value
     text = fmt.STATUS_TEXT.get(status, status)
     why = b.pause_reason
