@@ -282,10 +282,10 @@ def _db(args: argparse.Namespace) -> Path:
 def _remote(args: argparse.Namespace) -> Any:
     """A connected SocketClient when an engine runs on this database, else None."""
     from oxbot.remote.client import engine_running  # noqa: PLC0415
-    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.paths import engine_socket  # noqa: PLC0415
     from oxbot.storage.paths import runtime_dir  # noqa: PLC0415
 
-    path = socket_path_for(_db(args).resolve(), runtime_dir())
+    path = engine_socket(_db(args).resolve(), runtime_dir())  # PostgreSQL: $OXBOT_ENGINE
     return path if engine_running(path) else None
 
 

@@ -2,7 +2,8 @@
 
 Cheap to import (argparse only); each handler imports the socket client when it runs. The engine
 is found by database: `--db`, else $OXBOT_DB, else the default database (storage.paths), and the
-socket of that database in the runtime directory ($OXBOT_HOME/run when OXBOT_HOME is set).
+socket of that database in the runtime directory ($OXBOT_HOME/run when OXBOT_HOME is set); a
+PostgreSQL database has one socket per engine (remote/paths.py): `--engine NAME` picks one.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def register(subparsers: Any) -> None:
         "bots running, cycles, trades, equity, errors. Exit 1 if none is running.",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
+    _engine_option(p)
     p.set_defaults(handler=run_status)
     p = subparsers.add_parser(
         "stop",
@@ -33,16 +35,33 @@ def register(subparsers: Any) -> None:
         description="Ask the headless engine running on the database to stop (bots' state is "
         f"saved) and wait up to {STOP_TIMEOUT_S:g} s for it to finish.",
     )
+    _engine_option(p)
     p.set_defaults(handler=run_stop)
+
+
+def _engine_option(p: Any) -> None:
+    p.add_argument(
+        "--engine",
+        metavar="NAME",
+        help="a PostgreSQL database with several engines on this host: the one to talk to "
+        "(its --engine-name; default $OXBOT_ENGINE, else the only one running here)",
+    )
+
+
+def resolve_db(args: argparse.Namespace) -> Path:
+    from oxbot.storage.paths import resolve_db_path  # noqa: PLC0415
+
+    return resolve_db_path(getattr(args, "db", None))
 
 
 def engine_endpoint(args: argparse.Namespace) -> tuple[Path, Path]:
     """(database path, control socket path) of the engine the command line points at."""
-    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.paths import engine_socket  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
 
     db = resolve_db_path(getattr(args, "db", None))
-    return db, socket_path_for(db, runtime_dir())
+    # PostgreSQL: the engine named by --engine / $OXBOT_ENGINE, else the only one on this host
+    return db, engine_socket(db, runtime_dir(), getattr(args, "engine", None))
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -50,8 +69,15 @@ def run_status(args: argparse.Namespace) -> int:
     positions and last error (``bots``). Without an engine: exit 1, the bots' stored figures
     still printed (JSON: ``state`` "stopped")."""
     from oxbot.remote.client import EngineNotRunning, request_snapshot, request_status  # noqa: PLC0415
+    from oxbot.remote.paths import SeveralEngines  # noqa: PLC0415
 
-    db, sock = engine_endpoint(args)
+    try:
+        db, sock = engine_endpoint(args)
+    except SeveralEngines:  # the engines table names them; then the error says what to do
+        engines = _engines(resolve_db(args))
+        if engines and not args.json:
+            print(format_engines(engines))
+        raise
     engines = _engines(db)  # PostgreSQL: every engine of the database, here or elsewhere
     shared = {"engines": engines} if engines else {}
     try:

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from oxbot.app.headless import serve  # noqa: PLC0415
     from oxbot.app.logs import setup_logging  # noqa: PLC0415
     from oxbot.app.runtime import RuntimeOptions, alert_options, exchange_options  # noqa: PLC0415
-    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.paths import own_socket  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
     from oxbot.storage.settings import load_settings  # noqa: PLC0415
 
@@ -110,5 +110,5 @@ def run(args: argparse.Namespace) -> int:
         lease_ttl_s=args.lease_ttl,
     )
     every = args.status_every if args.status_every is not None else settings.status_every_min
-    sock = socket_path_for(db.resolve(), runtime_dir())
+    sock = own_socket(db.resolve(), runtime_dir(), args.engine_name)  # PostgreSQL: per engine
     return asyncio.run(serve(opts, max(every, 0.01) * 60, sock))

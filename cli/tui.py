@@ -18,11 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _paths(args: argparse.Namespace) -> tuple[Any, Any]:
-    from oxbot.remote.paths import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.paths import engine_socket  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
 
     db = resolve_db_path(args.db)
-    return db, socket_path_for(db.resolve(), runtime_dir())
+    return db, engine_socket(db.resolve(), runtime_dir())  # PostgreSQL: $OXBOT_ENGINE
 
 
 def _settings() -> tuple[Any, list[str]]:

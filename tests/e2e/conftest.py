@@ -168,9 +168,10 @@ class Home:
 
     @property
     def socket(self) -> Path:
-        from oxbot.remote.server import socket_path_for
+        from oxbot.remote.paths import engine_socket
 
-        return socket_path_for(self.db.resolve(), self.root / "run")
+        # a PostgreSQL database: the one engine of it answering in this home (per engine)
+        return engine_socket(self.db.resolve(), self.root / "run")
 
     def cli(
         self, *args: str, env: dict[str, str] | None = None, timeout: float = 60, db: bool = True
