@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,17 @@ def run_status(args: argparse.Namespace) -> int:
             print(json.dumps({**stopped, **shared}, sort_keys=True))
         else:
             if bots:
-                print(format_bots(bots))
+                print(format_bots(bots, engines))
             if engines:
                 print(("\n" if bots else "") + format_engines(engines))
+        alive = [x["name"] for x in engines if x["alive"]]
+        if alive:  # a shared database: its engines run on other hosts (or other homes)
+            print(
+                f"oxbot: no engine of this database answers on this host (socket {sock}); "
+                f"its running engines: {', '.join(alive)}",
+                file=sys.stderr,
+            )
+            return EXIT_ERROR
         print(f"oxbot: {e}", file=sys.stderr)  # "no oxbot engine is running ...", exit 1
         return EXIT_ERROR
     bots = _bots_of(args, snapshot)
@@ -102,7 +111,7 @@ def run_status(args: argparse.Namespace) -> int:
         print(format_status(summary, sock))
         if bots:
             print()
-            print(format_bots(bots))
+            print(format_bots(bots, engines))
         if engines:
             print()
             print(format_engines(engines))
@@ -129,7 +138,8 @@ def _engines(db: Path) -> list[dict[str, Any]]:
                     "host": e.host,
                     "pid": e.pid,
                     "engine_id": e.engine_id,
-                    "heartbeat_age_s": round(e.heartbeat_age_ms / 1000, 1),
+                    # the server's clock: a heartbeat sent while it was read is "0 s", not "-0"
+                    "heartbeat_age_s": round(max(e.heartbeat_age_ms, 0) / 1000, 1),
                     "alive": e.alive,
                     "stopped": e.stopped,
                     "bots": list(e.bots),
@@ -176,15 +186,18 @@ def _stored_bots(args: argparse.Namespace, db: Path) -> list[dict[str, Any]]:
     return _bots_of(args, None) if db.exists() else []
 
 
-def format_bots(bots: list[dict[str, Any]]) -> str:
+def format_bots(bots: list[dict[str, Any]], engines: Sequence[dict[str, Any]] = ()) -> str:
+    """The bots table; ``engines`` (a PostgreSQL database's): a bot whose lease a live engine
+    holds reads "running on NAME", whatever the stored row or this engine says."""
     from oxbot.cli.bots import status_text  # noqa: PLC0415
     from oxbot.cli.reads import table  # noqa: PLC0415
 
+    on = {bot: e["name"] for e in engines if e["alive"] for bot in e["bots"]}
     head = ("BOT", "STATUS", "EQUITY", "P&L", "OPEN", "LAST ERROR")
     rows = [
         (
             b["name"],
-            status_text(b),
+            f"running on {on[b['name']]}" if b["name"] in on else status_text(b),
             b["equity"],
             b["pnl"],
             b["open_positions"],
