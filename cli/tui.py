@@ -76,6 +76,8 @@ def run_tui(args: argparse.Namespace) -> int:
 
     from oxbot.app.inprocess import InProcessClient  # noqa: PLC0415
     from oxbot.cli.run import sim_speed  # noqa: PLC0415
+    from oxbot.remote.paths import own_socket  # noqa: PLC0415
+    from oxbot.storage.paths import runtime_dir  # noqa: PLC0415
 
     speed = sim_speed(getattr(args, "sim_speed", None))  # a bad value: before any UI
     offer_demo = not db.exists()
@@ -102,7 +104,9 @@ def run_tui(args: argparse.Namespace) -> int:
             **exchange_options(),
             **alert_options(),
         )
-        return await build_engine(opts, control_socket=sock)
+        # its own socket: a PostgreSQL database's carries the engine's name (the host name)
+        own = own_socket(db.resolve(), runtime_dir(), None)
+        return await build_engine(opts, control_socket=own)
 
     # The cockpit starts the engine when its dashboard is mounted; if it cannot start, the
     # cockpit closes and the error is printed on the restored terminal (fatal_start).
