@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,11 +85,15 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.lease_ttl >= 1:  # also refuses nan
         raise UsageError(f"--lease-ttl must be at least 1 second, got {args.lease_ttl:g}")
+    from oxbot.remote.paths import own_socket  # noqa: PLC0415
+    from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
+
+    db = resolve_db_path(args.db)
+    sock = own_socket(db.resolve(), runtime_dir(), args.engine_name)  # PostgreSQL: per engine
+    refuse_a_namesake(db, sock, args.engine_name)
     from oxbot.app.headless import serve  # noqa: PLC0415
     from oxbot.app.logs import setup_logging  # noqa: PLC0415
     from oxbot.app.runtime import RuntimeOptions, alert_options, exchange_options  # noqa: PLC0415
-    from oxbot.remote.paths import own_socket  # noqa: PLC0415
-    from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
     from oxbot.storage.settings import load_settings  # noqa: PLC0415
 
     setup_logging(args.log_format)
@@ -97,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
 
     for w in warnings:
         logging.getLogger("oxbot").warning(w)
-    db = resolve_db_path(args.db)
     opts = RuntimeOptions(
         db_path=db,
         sim=sim_config(args.sim_speed),
@@ -110,5 +114,20 @@ def run(args: argparse.Namespace) -> int:
         lease_ttl_s=args.lease_ttl,
     )
     every = args.status_every if args.status_every is not None else settings.status_every_min
-    sock = own_socket(db.resolve(), runtime_dir(), args.engine_name)  # PostgreSQL: per engine
     return asyncio.run(serve(opts, max(every, 0.01) * 60, sock))
+
+
+def refuse_a_namesake(db: Any, sock: Any, name: str | None) -> None:
+    """A PostgreSQL database: an engine of the same name answering on this host is refused
+    before this one registers or claims anything (a file's lock refuses a second engine)."""
+    from oxbot.engine.errors import OxbotError  # noqa: PLC0415
+    from oxbot.remote.paths import answers, is_shared  # noqa: PLC0415
+
+    if is_shared(db) and answers(sock):
+        import socket  # noqa: PLC0415
+
+        raise OxbotError(
+            f"an engine named {name or socket.gethostname()} already runs on this database on "
+            f"this host (socket {sock}); stop it (`oxbot stop --engine NAME`) or give this one "
+            "another --engine-name"
+        )

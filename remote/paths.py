@@ -49,7 +49,7 @@ def socket_path_for(db_path: Path, runtime_dir: Path, engine: str | None = None)
 def own_socket(db_path: Path, runtime_dir: Path, engine_name: str | None) -> Path:
     """The socket an engine named ``engine_name`` (None: the host name, as the engine's
     default) listens on: per engine for a PostgreSQL database, per database for a file."""
-    if not _shared(db_path):
+    if not is_shared(db_path):
         return socket_path_for(db_path, runtime_dir)
     return socket_path_for(db_path, runtime_dir, engine_name or socket.gethostname())
 
@@ -66,7 +66,7 @@ def engine_slug(name: str) -> str:
 def engines_here(db_path: Path, runtime_dir: Path) -> dict[str, Path]:
     """The engines of a PostgreSQL database that answer on this host: engine name (as in its
     socket's name) -> socket path; {} for a file or when none answers."""
-    if not _shared(db_path):
+    if not is_shared(db_path):
         return {}
     prefix = f"{_stem(db_path)}-"
     found: dict[str, Path] = {}
@@ -78,7 +78,7 @@ def engines_here(db_path: Path, runtime_dir: Path) -> dict[str, Path]:
         for entry in names:
             if entry.startswith(prefix) and entry.endswith(".sock"):
                 path = folder / entry
-                if _answers(path):
+                if answers(path):
                     found.setdefault(entry[len(prefix) : -len(".sock")], path)
     return found
 
@@ -88,7 +88,7 @@ def engine_socket(db_path: Path, runtime_dir: Path, engine: str | None = None) -
     database: the engine named ``engine`` (else $OXBOT_ENGINE), else the one engine of the
     database answering on this host; SeveralEngines when several answer and none is named.
     When none answers, a path where none listens (the caller says no engine runs)."""
-    if not _shared(db_path):
+    if not is_shared(db_path):
         return socket_path_for(db_path, runtime_dir)
     engine = engine or os.environ.get(ENGINE_ENV) or None
     if engine:
@@ -113,14 +113,14 @@ def _fallback_dir() -> Path:
     return Path("/tmp") / f"oxbot-{os.getuid()}"
 
 
-def _shared(db_path: Path) -> bool:
+def is_shared(db_path: Path) -> bool:
     """A PostgreSQL database (storage/paths.py ``DbUrl``): several engines may use it."""
     from oxbot.storage.paths import DbUrl  # noqa: PLC0415
 
     return isinstance(db_path, DbUrl)
 
 
-def _answers(path: Path, timeout: float = 1.0) -> bool:
+def answers(path: Path, timeout: float = 1.0) -> bool:
     """An engine listens on ``path`` (a dead engine's file refuses the connection)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)

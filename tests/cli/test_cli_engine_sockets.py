@@ -76,3 +76,13 @@ def test_odd_and_long_engine_names_make_short_distinct_socket_names() -> None:
     assert engine_slug("eu west/1") == "eu_west_1"
     long_a, long_b = "x" * 40 + "a", "x" * 40 + "b"
     assert len(engine_slug(long_a)) == 32 and engine_slug(long_a) != engine_slug(long_b)
+
+
+def test_a_second_engine_of_the_same_name_here_is_refused_before_it_starts(
+    home: Path, oxbot
+) -> None:
+    with listen(own_socket(URL, runtime_dir(), "A")):
+        code, _, err = oxbot("--db", str(URL), "run", "--headless", "--engine-name", "A")
+    assert code == 1 and "Traceback" not in err
+    assert "an engine named A already runs on this database on this host" in err
+    assert "another --engine-name" in err
