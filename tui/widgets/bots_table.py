@@ -153,7 +153,7 @@ class BotsTable(Widget, can_focus=True):
         if not any(self._cells[n][ENGINE_COL][0] not in (HERE, "—") for n in self._names):
             keys.remove("engine")  # one engine (every SQLite user): no column for it
         room = self.size.width or 10_000  # not laid out yet: everything
-        llm = keys.index("llm")
+        llm = [k for k, _, _ in COLUMNS].index("llm")  # cells are by COLUMNS, not by keys
         failing = any(FAILED_MARK in self._cells[n][llm][0] for n in self._names)
         for drop in DROP_ORDER_FAILING if failing else DROP_ORDER:
             if sum(natural[k] + CELL_PAD for k in keys) <= room:
