@@ -19,6 +19,7 @@ import asyncio
 import queue
 import re
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -322,3 +323,85 @@ async def test_live_bots_of_a_killed_engine_are_settled_and_traded_on_by_the_oth
     )
     record_property("figures", line)
     print("\n" + line)
+
+
+@pytest.mark.slow  # ~15 s: two engine processes, two lease ttls
+async def test_a_takeover_that_failed_is_tried_again(
+    camp: Any, pg_url: str, roots: list[Path]
+) -> None:
+    """A is frozen (SIGSTOP: a paused VM, a swap storm) past its ttl: B claims a1, a2 but cannot
+    trade them, A still holds the key's OS lock on this host (engine/exchange/lock.py; on two
+    hosts it would be another failure: the keyring locked, the database away a moment). Then
+    A dies. B tries the takeover again (engine/leasing.py TakeoverRetries) and runs them: they
+    were not left running nowhere."""
+    from oxbot.engine.portfolio import Portfolio
+    from oxbot.storage.store import Store
+
+    fake = camp.clocked("binance", speed=1200, stall_s=0.6, late_s=0.5)
+    fake.balances.update({"USDT": Decimal("1000000"), "BTC": Decimal("0")})
+    fake.retry_after_s = 0
+    await fake.start()
+    home_a, home_b = (_E2E.Home(root, pg_url) for root in roots)
+    for home in (home_a, home_b):
+        camp.write_settings(home.root, fake, stale_after_s=30)
+        home.env.update(camp.key_env(fake))
+    try:
+        for name in A_BOTS:
+            await asyncio.to_thread(add_live, home_a, name)
+        a = home_a.spawn("run", "--headless", "--engine-name", "A", "--lease-ttl", str(TTL))
+        await asyncio.to_thread(a.wait_ready, 30)
+        await raw_rows(pg_url, "UPDATE engines SET host = 'host-of-a' WHERE name = 'A'")
+        b = home_b.spawn("run", "--headless", "--engine-name", "B", "--lease-ttl", str(TTL))
+        await asyncio.to_thread(b.wait_ready, 30)
+        b_id = (await asyncio.to_thread(b.status))["engine_id"]
+
+        async def traded() -> bool:
+            return {r[0] for r in await fills(pg_url, A_BOTS)} == set(A_BOTS)
+
+        await until(traded, 30, "a1, a2 traded on A", (a, b))
+        a.proc.send_signal(signal.SIGSTOP)
+
+        async def refused() -> bool:
+            return all(f"bot {n} not taken over: another oxbot engine" in b.text() for n in A_BOTS)
+
+        await until(refused, TTL * 3, "B's takeover refused: A holds the key", (b,))
+        a.proc.kill()
+        await asyncio.to_thread(a.proc.wait, 5)
+
+        async def took_over() -> bool:
+            return (await asyncio.to_thread(b.status))["bots_running"] == 2
+
+        await until(took_over, TTL * 3, "B runs a1, a2 once A is gone", (b,))
+
+        async def traded_on() -> bool:
+            return {r[0] for r in await fills(pg_url, A_BOTS) if r[2] == b_id} == set(A_BOTS)
+
+        await until(traded_on, 30, "B traded a1 and a2", (b,))
+        code, _ = await asyncio.to_thread(b.terminate, 15)
+        assert code == 0
+        await fake.settle()
+    finally:
+        for home in (home_a, home_b):
+            await asyncio.to_thread(home.close)
+        await fake.stop()
+
+    log_b = b.text()
+    assert "Traceback" not in log_b and "Traceback" not in a.text(), log_b[-3000:]
+    listed = set(re.findall(r"unknown: order (\w+) .*listed for reconciliation", log_b))
+    store = await Store.open(pg_url, writer=False)
+    try:
+        report = await camp.ledger_vs_exchange(store, fake, dict.fromkeys(A_BOTS, CAPITAL), listed)
+        for name in A_BOTS:
+            pf = Portfolio.from_fills(CAPITAL, await store.load_fills(name))
+            coin, cash = moved_for(fake, name)
+            held_qty = sum((p.qty for p in pf.positions.values()), Decimal(0))
+            assert (held_qty - coin, pf.cash - CAPITAL - cash) == (0, 0), name
+    finally:
+        await store.close()
+    assert camp.disagreements(report) == {}, report
+    epochs = dict(
+        await raw_rows(
+            pg_url, "SELECT b.name, l.epoch FROM bot_leases l JOIN bots b ON b.id = l.bot_id"
+        )
+    )
+    assert epochs == dict.fromkeys(A_BOTS, 3)  # A's, B's refused claim, B's second one
