@@ -1,6 +1,6 @@
 """What the cockpit imports before its first frame (bench/RESULTS.md, "First screen"): no
-pydantic when the settings file is plain and there are no theme files, and no backtest API
-(app/backtests.py) for registering `oxbot backtest`'s flags."""
+pydantic when the settings file is plain and there are no theme files, and no sub-command
+modules (cli/commands.py) for plain `oxbot`, whose arguments are those of the full parser."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from oxbot.cli.main import _plain_cockpit_args, build_parser
+
 PROBE = """
 import json, sys
 import oxbot.cli.main as cli
-cli.build_parser()
+assert cli._plain_cockpit_args([]) is not None
 from oxbot.cli import tui
 settings, notices = tui._settings()
 from oxbot.app import inprocess
@@ -45,7 +49,33 @@ def test_a_plain_start_loads_no_pydantic_and_no_backtest_api(tmp_path: Path) -> 
     (config / "settings.json").write_text(json.dumps({"theme": "nord"}), encoding="utf-8")
     theme, notices, themes, modules = _run(tmp_path)
     assert (theme, notices, themes) == ("nord", [], 0)
-    assert "pydantic" not in modules and "oxbot.app.backtests" not in modules
+    assert "pydantic" not in modules and "oxbot.cli.commands" not in modules
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["--demo"], ["--de"], ["--db", "bots"], ["--db=x.db", "--create"], ["--cr", "--demo"]],
+)
+def test_plain_oxbot_is_read_as_the_full_parser_reads_it(argv: list[str]) -> None:
+    plain = _plain_cockpit_args(argv)
+    assert plain is not None and vars(plain) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--d"],
+        ["--db"],
+        ["--h"],
+        ["-h"],
+        ["--version"],
+        ["bots"],
+        ["--", "x"],
+        ["--demo", "attach"],
+    ],
+)
+def test_anything_else_goes_to_the_full_parser(argv: list[str]) -> None:
+    assert _plain_cockpit_args(argv) is None
 
 
 def test_a_theme_file_or_a_bad_setting_still_goes_through_the_models(tmp_path: Path) -> None:
