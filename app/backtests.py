@@ -321,7 +321,7 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
     frames, missing = {}, []
     for sym in cfg.symbols:
         cache = candle_cache(cfg.exchange, sym, cfg.timeframe)
-        if cfg.exchange == "sim" and spec.db is not None:
+        if cfg.exchange == "sim" and isinstance(spec.db, Path):  # kept beside a FILE only
             # what the engine kept of this database's sim market (app/candle_record.py), else
             # the cache
             from oxbot.app.candle_record import file_name, sim_candles_dir  # noqa: PLC0415

@@ -13,7 +13,6 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from oxbot.app.backtests import MAX_CASH
 from oxbot.cli.backtest_bot import add_bot_arguments, run_if_bot
 
 EXAMPLE = (
@@ -173,7 +172,7 @@ def run_backtest_command(args: argparse.Namespace) -> int:
         return sweep.run_sweep_command(args)
     backtests.check_backtestable(args.strategy)
     strategy = backtests.strategy(args.strategy, strategy_params(args.strategy, args.param))
-    cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=MAX_CASH)
+    cash = _decimal(args.cash or "10000", "--cash", strict=True, maximum=backtests.MAX_CASH)
     fee = _decimal(args.fee or "0.001", "--fee")
     if fee >= Decimal("0.1"):
         raise UsageError(

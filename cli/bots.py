@@ -511,6 +511,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def status_text(row: dict[str, Any]) -> str:
     """The STATUS cell: without an engine a bot stored as running or paused is shown stopped,
     with what it does at the next start."""
+    if row.get("run_by"):  # run by another engine of a shared database
+        return f"{row['status']} on {row['run_by']}"
     stored = row.get("stored_status")
     if stored in ("running", "paused"):
         return "stopped (no engine; " + ("runs" if stored == "running" else "paused") + " at start)"

@@ -73,9 +73,38 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _NotPlain(Exception):
+    """The command line is not plain `oxbot [--db X] [--create] [--demo]`."""
+
+
+class _PlainParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _NotPlain(message)
+
+
+def _plain_cockpit_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The arguments of plain `oxbot` (the cockpit, the common start) without importing every
+    sub-command's module to register its flags; None for anything else, which the full parser
+    reads (its help, its errors). The options are the full parser's top-level ones, so
+    abbreviations resolve alike."""
+    if "--" in argv:
+        return None
+    p = _PlainParser(prog="oxbot", add_help=False)
+    _add_db_options(p, top=True)
+    p.add_argument("--demo", action="store_true")
+    try:
+        args, rest = p.parse_known_args(argv)
+    except _NotPlain:
+        return None
+    if rest:
+        return None
+    args.command = None
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _plain_cockpit_args(argv) or build_parser().parse_args(argv)
     handler: Handler | None = getattr(args, "handler", None)
     if handler is None:
         from oxbot.cli.tui import run_tui  # noqa: PLC0415

@@ -171,7 +171,9 @@ def bot_figures(args: argparse.Namespace, snapshot: Any) -> dict[str, dict[str, 
 
     has_db = cli_bots._db(args).exists()  # noqa: SLF001
     stored = cli_bots._run(cli_bots._bots(args)) if has_db or snapshot is None else {}  # noqa: SLF001
+    elsewhere = {n: e for n, e in _elsewhere(args, snapshot, bool(stored)).items() if n in stored}
     views = {} if snapshot is None else {v.name: v for v in snapshot.bots}
+    views = {n: v for n, v in views.items() if n not in elsewhere}
     out: dict[str, dict[str, Any]] = {}
     offline = [cfg for name, (cfg, _) in stored.items() if name not in views]
     rebuilt = _read(args, lambda s: _rebuild(s, offline)) if offline else {}
@@ -190,6 +192,10 @@ def bot_figures(args: argparse.Namespace, snapshot: Any) -> dict[str, dict[str, 
                 "last_error": view.last_error,
             }
             continue
+        if name in elsewhere:  # run by another engine: the ledger's figures, and which engine
+            shown = status if status is not None else BotStatus.RUNNING
+            out[name] = {"status": shown.value, "run_by": elsewhere[name], **rebuilt[name]}
+            continue
         shown = status if status in (BotStatus.STOPPED, BotStatus.ERROR) else BotStatus.STOPPED
         if getattr(args, "engine_silent", False) and status is not None:
             shown = status  # an engine runs but did not answer: what it stored, not "stopped"
@@ -197,6 +203,24 @@ def bot_figures(args: argparse.Namespace, snapshot: Any) -> dict[str, dict[str, 
         if snapshot is None:
             out[name]["stored_status"] = status.value
     return out
+
+
+def _elsewhere(args: argparse.Namespace, snapshot: Any, stored: bool) -> dict[str, str]:
+    """Bot -> the name of the OTHER engine that runs it (several engines on one PostgreSQL
+    database): the local engine's snapshot says which of its bots another engine holds;
+    without a local engine, the live leases say (adversary F2: a bot trading on engine B was
+    listed "stopped" with frozen figures on A's host)."""
+    if snapshot is not None:
+        return {v.name: v.engine for v in snapshot.bots if getattr(v, "engine", None)}
+    from oxbot.storage.paths import DbUrl  # noqa: PLC0415
+
+    if not stored or not isinstance(cli_bots._db(args), DbUrl):  # noqa: SLF001
+        return {}  # SQLite: one engine, and none runs (no snapshot)
+
+    async def owners(store: Any) -> dict[str, str]:
+        return {b: e.name for e in await store.list_engines() if e.alive for b in e.bots}
+
+    return dict(_read(args, owners))
 
 
 async def _rebuild(store: Any, configs: list[Any]) -> dict[str, dict[str, Any]]:

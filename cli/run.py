@@ -83,8 +83,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--status-every must be > 0 minutes, got {args.status_every:g}; e.g. --status-every 5"
         )
-    if not args.lease_ttl >= 1:  # also refuses nan
-        raise UsageError(f"--lease-ttl must be at least 1 second, got {args.lease_ttl:g}")
+    if not 1 <= args.lease_ttl <= 3600:  # also refuses nan and inf (adversary F12)
+        raise UsageError(
+            f"--lease-ttl must be 1 to 3600 seconds (a crashed engine's bots wait that long "
+            f"for another engine), got {args.lease_ttl:g}"
+        )
     from oxbot.remote.paths import own_socket  # noqa: PLC0415
     from oxbot.storage.paths import resolve_db_path, runtime_dir  # noqa: PLC0415
 

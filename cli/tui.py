@@ -27,10 +27,11 @@ def _paths(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _settings() -> tuple[Any, list[str]]:
     """The settings and their warnings: printed here (they stay in the terminal's scrollback)
-    and shown again as notices in the cockpit, which covers the screen."""
-    from oxbot.storage.settings import load_settings  # noqa: PLC0415
+    and shown again as notices in the cockpit, which covers the screen. Read without pydantic
+    when the file is plain (storage/settings.py ``load_ui_settings``)."""
+    from oxbot.storage.settings import load_ui_settings  # noqa: PLC0415
 
-    settings, warnings = load_settings()
+    settings, warnings = load_ui_settings()
     for w in warnings:
         print(f"oxbot: {w}", file=sys.stderr)
     return settings, warnings

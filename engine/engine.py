@@ -25,7 +25,7 @@ from .errors import ConfigError, OxbotError, StorageError
 from .exchange.quirks import check_exchange_id
 from .hold import DecisionHold, lease_s
 from .lanes import SENT_AT_PANIC, CommandLanes
-from .leasing import LEASE_TTL_S, FencedLedger, RenewalClock
+from .leasing import LEASE_TTL_S, FencedLedger, RenewalClock, TakeoverRetries
 from .market.window import bars_needed, check_warmup
 from .messages import (
     AddBot,
@@ -163,7 +163,7 @@ class Engine:
         self.owned: set[str] = set()
         self.epochs: dict[str, int] = {}
         self.elsewhere: dict[str, str] = {}
-        self._untaken: set[str] = set()  # takeovers that failed: not tried again every renewal
+        self._untaken = TakeoverRetries(lease_ttl_s)  # failed takeovers: tried again later
         self._stale: set[str] = set()  # runners another engine may have moved the ledger past
         self.ledger = FencedLedger(store, self._lease_lost)
         self.lease_task: asyncio.Task[None] | None = None
@@ -656,14 +656,14 @@ class Engine:
                 elif self.elsewhere.pop(name, None) is not None:
                     self.runners[name].publish_view()  # stopped on its engine
                 continue
-            if name in self.owned or name in self._untaken:
+            if name in self.owned or self._untaken.waiting(name):
                 continue
             r = self.runners.get(name)
             if r is None:  # added on another engine since this one started
                 try:
                     r = await self._build(config, BotStatus.STOPPED)
                 except OxbotError:
-                    self._untaken.add(name)
+                    self._untaken.failed(name)
                     continue
             elif r.task is not None and not r.task.done():
                 continue
@@ -679,11 +679,12 @@ class Engine:
                 if claim.must_reconcile:
                     await self.store.bot_reconciled(name)
             except Exception as e:  # noqa: BLE001 - one bot never stops the engine
-                self._untaken.add(name)
+                self._untaken.failed(name)
                 r.status = BotStatus.STOPPED
                 await _quietly(self._release(name))
                 self.bus.publish(EngineError(self.now_ms(), f"bot {name} not taken over: {e}"))
                 continue
+            self._untaken.succeeded(name)
             r.publish_view()
             self.bus.publish(
                 Notice(

@@ -4,6 +4,8 @@
   engine took the bot over) tells the engine at once, then raises as before: the bot halts.
 - ``RenewalClock``: when the last renewal that succeeded was SENT, on this engine's own
   monotonic clock; past the ttl the engine can no longer prove it owns its bots.
+- ``TakeoverRetries``: a takeover that failed is tried again later, not at every renewal and
+  not never (the bot would run nowhere once its old engine is gone).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from .models import BotStatus, DecisionRecord, EquityPoint, Fill, Order, Positio
 from .ports import BotLedger
 
 LEASE_TTL_S = 30.0  # a crashed engine's bots are taken over after this long
+RETRY_MAX_S = 600.0  # a takeover that keeps failing is tried again at least this often
 
 
 class FencedLedger:
@@ -88,3 +91,33 @@ class RenewalClock:
 
     def since_ok(self) -> float:
         return self._now() - self._last_ok
+
+
+class TakeoverRetries:
+    """Bots whose takeover failed: each is tried again ``first_s`` after its first failure,
+    then twice as long after each further one (at most ``max_s``)."""
+
+    def __init__(
+        self,
+        first_s: float,
+        max_s: float = RETRY_MAX_S,
+        now: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.first_s, self.max_s = first_s, max_s
+        self._now = now
+        self._wait: dict[str, float] = {}
+        self._at: dict[str, float] = {}
+
+    def failed(self, bot: str) -> None:
+        wait = self._wait.get(bot)
+        wait = self.first_s if wait is None else min(wait * 2, self.max_s)
+        self._wait[bot] = wait
+        self._at[bot] = self._now() + wait
+
+    def waiting(self, bot: str) -> bool:
+        at = self._at.get(bot)
+        return at is not None and self._now() < at
+
+    def succeeded(self, bot: str) -> None:
+        self._wait.pop(bot, None)
+        self._at.pop(bot, None)

@@ -122,9 +122,18 @@ def create_read_engine(url: PgUrl, password: str | None) -> AsyncEngine:
     return _engine(url, password, 4, 4, default_transaction_read_only="on")
 
 
+# An engine frozen (a paused VM, SIGSTOP) or cut off inside a write transaction keeps its locks,
+# the lease row's among them (storage/leases.py `fence`): no other engine could ever claim the
+# bot, and its claim would wait for good. The server ends such a session after this long idle
+# in its transaction, which releases its locks (PostgreSQL 15 docs, Client Connection Defaults:
+# idle_in_transaction_session_timeout). The Store's transactions never wait on anything but
+# its own statements: seconds idle inside one means the engine is not running.
+IDLE_IN_TRANSACTION = "5s"
+
+
 def create_write_engine(url: PgUrl, password: str | None) -> AsyncEngine:
     """One connection for the Store's writes (the Store runs one transaction at a time)."""
-    return _engine(url, password, 1, 0)
+    return _engine(url, password, 1, 0, idle_in_transaction_session_timeout=IDLE_IN_TRANSACTION)
 
 
 def connect_error(url: PgUrl, e: BaseException) -> StorageError:

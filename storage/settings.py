@@ -7,98 +7,48 @@ atomic (write a temp file, fsync, ``os.replace``), so a crash mid-save leaves th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import tempfile
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
-from oxbot.engine.errors import ConfigError
-from oxbot.engine.exchange.endpoints import Endpoint, check_proxy, check_url
+from typing import TYPE_CHECKING, Any
 
 from .paths import config_dir
 
+if TYPE_CHECKING:
+    from .settings_model import AlertRoute, ExchangeSettings, Settings
+
+__all__ = [
+    "ALERT_EVENTS",
+    "ALERT_NAME",
+    "AlertRoute",
+    "ExchangeSettings",
+    "Settings",
+    "UiSettings",
+    "load_alert_settings",
+    "load_exchange_settings",
+    "load_settings",
+    "load_ui_settings",
+    "save_settings",
+    "settings_path",
+]
+
+_MODEL_NAMES = ("AlertRoute", "ExchangeSettings", "Settings")
+
+
+def __getattr__(name: str) -> Any:
+    """The pydantic models (storage/settings_model.py), imported when first asked for."""
+    if name in _MODEL_NAMES:
+        from . import settings_model  # noqa: PLC0415
+
+        return getattr(settings_model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 SETTINGS_FILENAME = "settings.json"
-
-
-class ExchangeSettings(BaseModel):
-    """Where one exchange's requests go, for the cockpit, the headless engine and the CLI alike
-    (``"exchanges": {"binance": {"sandbox": true}}`` in settings.json)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    sandbox: bool = False  # the exchange's testnet (ccxt set_sandbox_mode)
-    url: str = ""  # every API of the exchange at this base URL (a proxy, a gateway)
-    urls: dict[str, str] = Field(default_factory=dict)  # chosen ccxt API groups -> base URL
-    hostname: str = ""  # ccxt hostname (e.g. "my.okx.com", "www.okx.cab")
-    proxy: str = ""  # http://host:port, https://..., socks5://host:port
-    options: dict[str, Any] = Field(default_factory=dict)  # ccxt options, e.g. recvWindow
-    timeout_ms: int | None = Field(default=None, ge=100, le=300_000)
-    poll_s: float | None = Field(default=None, gt=0, le=3600)  # REST price polling period
-    stale_after_s: float | None = Field(default=None, gt=0, le=86400)  # price called STALE
-    order_window_s: float | None = Field(default=None, gt=0, le=3600)  # unknown-order lookups
-    # Reads that fail for a temporary reason are retried `retries` times, waiting backoff_s,
-    # doubling up to backoff_max_s; after `breaker_after` failures in a row the exchange's bots
-    # pause for breaker_cooldown_s. (Order creation is never retried.)
-    retries: int | None = Field(default=None, ge=0, le=10)
-    backoff_s: float | None = Field(default=None, gt=0, le=60)
-    backoff_max_s: float | None = Field(default=None, gt=0, le=600)
-    breaker_after: int | None = Field(default=None, ge=1, le=1000)
-    breaker_cooldown_s: float | None = Field(default=None, gt=0, le=3600)
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        return _checked(check_url, v, "url") if v else v
-
-    @field_validator("urls")
-    @classmethod
-    def _urls(cls, v: dict[str, str]) -> dict[str, str]:
-        for group, url in v.items():
-            _checked(check_url, url, f"urls.{group}")
-        return v
-
-    @field_validator("proxy")
-    @classmethod
-    def _proxy(cls, v: str) -> str:
-        return _checked(check_proxy, v) if v else v
-
-    @field_validator("hostname")
-    @classmethod
-    def _hostname(cls, v: str) -> str:
-        if v and not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", v):
-            raise ValueError(f"hostname must be a plain host name such as my.okx.com, not {v!r}")
-        return v
-
-    @model_validator(mode="after")
-    def _one_target(self) -> ExchangeSettings:
-        if self.sandbox and (self.url or self.urls):
-            raise ValueError(
-                "set either sandbox or url/urls, not both: the sandbox has URLs of its own"
-            )
-        return self
-
-    def endpoint(self) -> Endpoint:
-        return Endpoint(
-            sandbox=self.sandbox,
-            url=self.url,
-            urls=dict(self.urls),
-            hostname=self.hostname,
-            proxy=self.proxy,
-            options=dict(self.options),
-            timeout_ms=self.timeout_ms,
-        )
 
 
 # What an alert route can be sent: app/alerts.py maps engine events to these kinds.
@@ -106,112 +56,174 @@ ALERT_EVENTS = ("fill", "sl_tp", "error", "budget", "panic", "engine_stopped")
 ALERT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 
 
-class AlertRoute(BaseModel):
-    """One alert destination (``"alerts": {"phone": {"events": ["fill", "panic"]}}``): its
-    apprise URL lives in the keyring under the route's name (storage/alert_urls.py), never here."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    events: list[str] = Field(default_factory=lambda: list(ALERT_EVENTS))
-    per_minute: int = Field(default=6, ge=1, le=120)  # messages; more are summarised in one
-
-    @field_validator("events")
-    @classmethod
-    def _events(cls, v: list[str]) -> list[str]:
-        unknown = [e for e in v if e not in ALERT_EVENTS]
-        if unknown:
-            raise ValueError(
-                f"unknown alert event {', '.join(map(repr, unknown))}; "
-                f"choose from {', '.join(ALERT_EVENTS)}"
-            )
-        return v
-
-
-def _checked(check: Any, value: str, *args: str) -> str:
-    try:
-        return str(check(value, *args))
-    except ConfigError as e:
-        raise ValueError(str(e)) from None
-
-
-class Settings(BaseModel):
-    """What the user can set once for every session."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    theme: str = "oxbot-dark"
-    # binding id -> keys, e.g. {"start_bot": "s,f5"} (Textual's set_keymap format)
-    keymap: dict[str, str] = Field(default_factory=dict)
-    resume_bots: bool = True
-    status_every_min: int = Field(default=5, ge=0, le=1440)
-    # model -> {"in": USD per 1M input tokens, "out": USD per 1M output tokens}, as strings so
-    # prices stay exact Decimals.
-    llm_prices: dict[str, dict[str, str]] = Field(default_factory=dict)
-    # ccxt exchange id -> where its requests go (sandbox, url, proxy, ...)
-    exchanges: dict[str, ExchangeSettings] = Field(default_factory=dict)
-    # alert name -> which events go there (the URL is in the keyring)
-    alerts: dict[str, AlertRoute] = Field(default_factory=dict)
-
-    @field_validator("alerts")
-    @classmethod
-    def _alert_names(cls, v: dict[str, AlertRoute]) -> dict[str, AlertRoute]:
-        for name in v:
-            if not ALERT_NAME.match(name):
-                raise ValueError(
-                    f"alert name {name!r}: use lowercase letters, digits, - and _ (max 32)"
-                )
-        return v
-
-    @field_validator("llm_prices")
-    @classmethod
-    def _prices(cls, v: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        for model, prices in v.items():
-            for key, price in prices.items():
-                if key not in ("in", "out"):
-                    raise ValueError(f"{model}: price keys are 'in' and 'out', not {key!r}")
-                try:
-                    ok = Decimal(price).is_finite() and Decimal(price) >= 0
-                except InvalidOperation:
-                    ok = False
-                if not ok:
-                    raise ValueError(f'{model}.{key}: {price!r} is not a price like "0.15"')
-        return v
-
-
 def settings_path() -> Path:
     """The settings file (under $OXBOT_HOME/config when OXBOT_HOME is set)."""
     return config_dir() / SETTINGS_FILENAME
 
 
-def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
-    """The saved settings and a list of warnings; never raises for a bad or missing file."""
-    path = path or settings_path()
+def _read(path: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """The file's JSON object, or None and why it cannot be used (no warning when missing)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return Settings(), []
+        return None, []
     except OSError as e:
-        return Settings(), [f"cannot read {path} ({e}); using default settings"]
+        return None, [f"cannot read {path} ({e}); using default settings"]
     except UnicodeDecodeError as e:
-        return Settings(), [
+        return None, [
             f"{path} is not UTF-8 text (byte {e.start}); using default settings. Save it as "
             "UTF-8, or delete it to start fresh."
         ]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        return Settings(), [
+        return None, [
             f"{path} is not valid JSON (line {e.lineno}: {e.msg}); using default settings. "
             "Fix the file or delete it to start fresh."
         ]
     except RecursionError:  # the parser's own limit: thousands of nested [ or {
-        return Settings(), [
+        return None, [
             f"{path} is nested too deeply to be settings; using default settings. Fix the "
             "file or delete it to start fresh."
         ]
     if not isinstance(data, dict):
-        return Settings(), [f"{path} must hold a JSON object; using default settings"]
+        return None, [f"{path} must hold a JSON object; using default settings"]
+    return data, []
+
+
+def load_settings(path: Path | None = None) -> tuple[Settings, list[str]]:
+    """The saved settings and a list of warnings; never raises for a bad or missing file."""
+    from .settings_model import Settings  # noqa: PLC0415
+
+    path = path or settings_path()
+    data, warnings = _read(path)
+    if data is None:
+        return Settings(), warnings
     return _validate_keeping_good_fields(data, path)
+
+
+@dataclasses.dataclass(frozen=True)
+class UiSettings:
+    """What the cockpit reads before its first frame, read without pydantic: the fields of
+    ``Settings`` with their validated values. ``exchanges`` is always empty here: a file with
+    exchange entries is read through the model, and the engine reads them itself
+    (``load_exchange_settings``)."""
+
+    theme: str = "oxbot-dark"
+    keymap: dict[str, str] = dataclasses.field(default_factory=dict)
+    resume_bots: bool = True
+    status_every_min: int = 5
+    llm_prices: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    exchanges: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # alert name -> {"events": [...], "per_minute": n}, defaults filled in
+    alerts: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def model_copy(self, update: dict[str, Any]) -> UiSettings:
+        """A copy with ``update`` applied (the name and use of pydantic's, for
+        tui/settings_bridge.py); ``save_settings`` validates it through the model."""
+        return dataclasses.replace(self, **update)
+
+    def model(self) -> Settings:
+        """The same settings as the pydantic model (validated again)."""
+        from .settings_model import Settings  # noqa: PLC0415
+
+        return Settings.model_validate(dataclasses.asdict(self))
+
+    @classmethod
+    def of(cls, settings: Settings) -> UiSettings:
+        return cls(**settings.model_dump(mode="json"))
+
+
+def load_ui_settings(path: Path | None = None) -> tuple[UiSettings, list[str]]:
+    """``load_settings`` for the cockpit's start: the same values and the same warnings, word
+    for word, but without importing pydantic when the file is missing, unreadable or plainly
+    valid (no exchange entries, every value of the exact type and in range). Anything else
+    goes through the model, so every message about a bad value is the model's."""
+    path = path or settings_path()
+    data, warnings = _read(path)
+    if data is None:
+        return UiSettings(), warnings
+    plain = _plainly_valid(data)
+    if plain is not None:
+        return plain, []
+    settings, warnings = _validate_keeping_good_fields(data, path)
+    return UiSettings.of(settings), warnings
+
+
+_FIELDS = ("theme", "keymap", "resume_bots", "status_every_min", "llm_prices", "alerts")
+
+
+def _text(v: object) -> bool:
+    if type(v) is not str:
+        return False
+    try:
+        v.encode("utf-8")  # a lone surrogate from a \ud800 escape: the model's to judge
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _text_map(v: object) -> bool:
+    return type(v) is dict and all(_text(k) and _text(x) for k, x in v.items())
+
+
+def _price(v: object) -> bool:
+    if not _text(v):
+        return False
+    try:
+        return Decimal(str(v)).is_finite() and Decimal(str(v)) >= 0
+    except InvalidOperation:
+        return False
+
+
+def _route(v: object) -> dict[str, Any] | None:
+    """An alert route with defaults filled in, or None when the model must judge it."""
+    if type(v) is not dict or not set(v) <= {"events", "per_minute"}:
+        return None
+    events = v.get("events", list(ALERT_EVENTS))
+    per_minute = v.get("per_minute", 6)
+    if type(events) is not list or not all(type(e) is str and e in ALERT_EVENTS for e in events):
+        return None
+    if type(per_minute) is not int or not 1 <= per_minute <= 120:
+        return None
+    return {"events": list(events), "per_minute": per_minute}
+
+
+def _plainly_valid(data: dict[str, Any]) -> UiSettings | None:
+    """The settings when every field is plainly valid (checked conservatively: what passes here
+    the model takes unchanged); None sends the file through the model."""
+    if data.get("exchanges", {}) != {} or not set(data) <= {*_FIELDS, "exchanges"}:
+        return None
+    theme = data.get("theme", "oxbot-dark")
+    keymap = data.get("keymap", {})
+    resume = data.get("resume_bots", True)
+    every = data.get("status_every_min", 5)
+    prices = data.get("llm_prices", {})
+    alerts = data.get("alerts", {})
+    if not (_text(theme) and _text_map(keymap) and type(resume) is bool):
+        return None
+    if type(every) is not int or not 0 <= every <= 1440:
+        return None
+    if type(prices) is not dict or not all(
+        _text(model)
+        and type(p) is dict
+        and all(key in ("in", "out") and _price(x) for key, x in p.items())
+        for model, p in prices.items()
+    ):
+        return None
+    if type(alerts) is not dict or not all(ALERT_NAME.match(name) for name in alerts):
+        return None
+    routes = {name: _route(route) for name, route in alerts.items()}
+    if any(r is None for r in routes.values()):
+        return None
+    return UiSettings(
+        theme=theme,
+        keymap=dict(keymap),
+        resume_bots=resume,
+        status_every_min=every,
+        llm_prices={m: dict(p) for m, p in prices.items()},
+        alerts={name: r for name, r in routes.items() if r is not None},
+    )
 
 
 def load_exchange_settings(path: Path | None = None) -> tuple[dict[str, ExchangeSettings], str]:
@@ -230,6 +242,10 @@ def load_exchange_settings(path: Path | None = None) -> tuple[dict[str, Exchange
             'it is fixed, since its "exchanges" say where orders go'
         )
     raw = data.get("exchanges", {}) if isinstance(data, dict) else {}
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from .settings_model import Settings  # noqa: PLC0415
+
     try:
         return dict(Settings.model_validate({"exchanges": raw}).exchanges), ""
     except ValidationError as e:
@@ -255,6 +271,10 @@ def load_alert_settings(path: Path | None = None) -> tuple[dict[str, AlertRoute]
             f"{path} cannot be read ({type(e).__name__}); no alerts are sent until it is fixed",
         )
     raw = data.get("alerts", {}) if isinstance(data, dict) else {}
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from .settings_model import Settings  # noqa: PLC0415
+
     try:
         return dict(Settings.model_validate({"alerts": raw}).alerts), ""
     except ValidationError as e:
@@ -267,6 +287,10 @@ def load_alert_settings(path: Path | None = None) -> tuple[dict[str, AlertRoute]
 
 
 def _validate_keeping_good_fields(data: dict[str, Any], path: Path) -> tuple[Settings, list[str]]:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from .settings_model import Settings  # noqa: PLC0415
+
     warnings: list[str] = []
     data = dict(data)
     for _ in range(len(data) + 1):  # each round drops at least one bad field
@@ -287,8 +311,10 @@ def _validate_keeping_good_fields(data: dict[str, Any], path: Path) -> tuple[Set
     return Settings(), [*warnings, f"{path}: using default settings"]
 
 
-def save_settings(settings: Settings, path: Path | None = None) -> Path:
+def save_settings(settings: Settings | UiSettings, path: Path | None = None) -> Path:
     """Write the settings atomically; returns the file written."""
+    if isinstance(settings, UiSettings):
+        settings = settings.model()
     path = path or settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(settings.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"

@@ -106,6 +106,20 @@ def test_a_killed_engines_bots_are_taken_over_by_the_other_with_0_drift(homes, l
     assert b.status()["bots_elsewhere"] == "a1@A, a2@A, a3@A"
     add_and_start(home_b, B_BOTS)  # through B's control socket
     a_id, b_id = a.status()["engine_id"], b.status()["engine_id"]
+
+    def listed_by_a() -> dict[str, str]:  # `oxbot bots list` through A's engine
+        lines = home_a.ok("bots", "list").splitlines()[1:]
+        return {ln.split()[0]: ln for ln in lines if ln.strip()}
+
+    # bots B runs are said to run on B, not "stopped" with A's frozen figures (adversary F2)
+    wait_until(
+        lambda: all("running on B" in listed_by_a().get(n, "") for n in B_BOTS),
+        TTL + 5,
+        "A lists b1..b3 as running on B",
+        detail=lambda: str(listed_by_a()),
+    )
+    mine = listed_by_a()
+    assert all(" on " not in mine[n] for n in A_BOTS), mine
     wait_until(
         lambda: {r[0] for r in fills(home_a, A_BOTS + B_BOTS)} == set(A_BOTS + B_BOTS),
         30,
@@ -124,6 +138,9 @@ def test_a_killed_engines_bots_are_taken_over_by_the_other_with_0_drift(homes, l
     took = time.monotonic() - killed
     assert took >= TTL - 1.1  # A renewed at most a renewal period (ttl/3) before the kill
     assert "bots_elsewhere" not in b.status()
+    # A's home has no engine now: the live leases say who runs each bot
+    after = listed_by_a()
+    assert all("running on B" in after[n] for n in A_BOTS + B_BOTS), after
     listed = json.loads(home_b.ok("status", "--json"))
     engines = {e["name"]: e for e in listed["engines"]}
     assert engines["B"]["alive"] and engines["B"]["bots"] == sorted(A_BOTS + B_BOTS)

@@ -96,13 +96,20 @@ async def test_b_takes_over_a_hung_engines_bots_and_a_is_fenced(pg_url: str) -> 
         took = time.monotonic() - hung
         assert took >= TTL - 0.2  # not before A's leases expired
 
+        def said() -> list[str]:
+            return [e.message for e in ha.of(EngineError)]
+
         async def a_fenced() -> bool:
-            return not ({"a1", "a2"} & a.owned)
+            # all three, waited for together: the halt runs in a task of its own, and its
+            # EngineError reaches the harness's queue after ``owned`` has changed (a check
+            # right after ``owned`` alone failed under load)
+            return (
+                not ({"a1", "a2"} & a.owned)
+                and any("a1 was taken over by engine B" in m for m in said())
+                and all(r.task is None for n, r in a.runners.items() if n in ("a1", "a2"))
+            )
 
         await wait(a_fenced, 10, "A's next writes refused, its bots halted", ha, hb)
-        said = [e.message for e in ha.of(EngineError)]
-        assert any("a1 was taken over by engine B" in m for m in said), said
-        assert all(r.task is None for n, r in a.runners.items() if n in ("a1", "a2"))
 
         b_id = store_b._writer.engine_id  # type: ignore[union-attr]
 
@@ -172,12 +179,18 @@ async def test_a_clean_shutdown_hands_the_running_bots_over_at_once(pg_url: str)
 
         await wait(b_owns, ttl, "B took a1 over", hb)
         assert time.monotonic() - stopped < ttl / 3 + 1.5
+
+        async def b_runs() -> bool:  # the claim comes first, then the restore and the start
+            r = b.runners.get("a1")
+            return r is not None and r.task is not None
+
+        await wait(b_runs, 10, "B runs a1", hb)
         rows = await raw_rows(pg_url, "SELECT epoch, must_reconcile FROM bot_leases")
         assert rows == [(2, False)]  # a new owner; handed over, nothing to reconcile
         assert await raw_rows(pg_url, "SELECT name FROM engines WHERE stopped_ms IS NULL") == [
             ("B",)
         ]
-        assert b.runners["a1"].task is not None and not b.elsewhere
+        assert not b.elsewhere
     finally:
         await ha.stop()
         await hb.stop()
@@ -210,14 +223,21 @@ async def test_an_engine_that_cannot_renew_for_a_ttl_halts_its_bots_then_resumes
         store.renew_leases = failing  # type: ignore[method-assign]
         failed_at = time.monotonic()
 
-        async def halted() -> bool:
+        async def released() -> bool:
             return "a1" not in a.owned
 
-        await wait(halted, TTL + 2, "a1 halted", ha)
-        assert time.monotonic() - failed_at >= TTL  # not before a whole ttl without renewal
-        said = [e.message for e in ha.of(EngineError)]
-        assert any("a1 halted: its lease could not be renewed" in m for m in said), said
-        assert a.runners["a1"].task is None
+        await wait(released, TTL + 2, "a1 no longer owned", ha)
+        # not before a whole ttl without renewal: counted from the SEND of the last renewal
+        # that succeeded, which came up to one renewal period (ttl/3) before the failures began
+        assert time.monotonic() - failed_at >= TTL - TTL / 3 - 0.05
+
+        async def halted() -> bool:  # its halt and its EngineError follow, in a task
+            said = [e.message for e in ha.of(EngineError)]
+            return a.runners["a1"].task is None and any(
+                "a1 halted: its lease could not be renewed" in m for m in said
+            )
+
+        await wait(halted, 10, "a1 halted, and said so", ha)
         away = False
 
         async def back() -> bool:

@@ -222,3 +222,23 @@ async def test_selected_row_is_one_readable_colour_in_the_contrast_theme(
             if seg.text.strip() and seg.style and seg.style.color
         }
         assert colours == {"black"}, colours  # not bright green/white on bright cyan
+
+
+async def test_attached_to_an_engine_on_postgresql_says_which_database(fixed_clock):
+    """The engine's database is a URL (storage/paths.py DbUrl, a str): the label is the
+    database's name, as short as a file's (adversary F9: `.name` crashed `oxbot attach` on
+    PostgreSQL at once)."""
+    from oxbot.storage.paths import DbUrl
+
+    class Attached(d.ScriptedEngineClient):
+        db = DbUrl("postgresql+asyncpg://oxbot@10.0.0.5:5432/ledger")
+
+        @property
+        def attached(self) -> bool:
+            return True
+
+    app = OxbotApp(Attached([d.bot_view("alpha")]), clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        head = screen_text(app).splitlines()[0]
+        assert "attached: pg:ledger" in head and "oxbot@" not in head

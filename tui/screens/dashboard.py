@@ -393,7 +393,11 @@ class DashboardScreen(BotActions):
         if not client.attached:
             return ""
         db = getattr(client, "db", None)
-        return db.name if db is not None else "a running engine"
+        if db is None:
+            return "a running engine"
+        # a file: its name; a PostgreSQL URL (storage/paths.py DbUrl, a str): the database's
+        # name, as short as a file's (adversary F9: `.name` crashed `oxbot attach` on one)
+        return db.name if hasattr(db, "name") else "pg:" + str(db).rsplit("/", 1)[-1]
 
     def _show_market_warning(self) -> None:
         """One line under the header while a market is stale or a breaker paused bots."""
