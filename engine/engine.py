@@ -699,12 +699,12 @@ class Engine:
     async def _list_new(self, config: BotConfig) -> None:
         """List here, stopped, a bot another engine of the database added since this one
         started (a strategy that does not load here: listed with its error)."""
-        if config.name in self._untaken or config.name in self.runners:
+        if self._untaken.waiting(config.name) or config.name in self.runners:
             return
         try:
             r = await self._build(config, BotStatus.STOPPED, tolerate_strategy=True)
         except OxbotError:
-            self._untaken.add(config.name)
+            self._untaken.failed(config.name)  # listed again after a while, not every renewal
             return
         r.status = BotStatus.STOPPED
         r.publish_view()
