@@ -567,7 +567,10 @@ class Engine:
         return claim
 
     async def _release(self, name: str) -> None:
-        if name in self.owned:
+        """Give the bot's lease up. On a shared database always, owned or not: a stop must free
+        the row this engine may still hold (the release changes only a row held by this
+        engine), or it would be renewed forever and no other engine could start the bot."""
+        if name in self.owned or self.store.shared:
             self.owned.discard(name)
             await self.store.release_bot(name)
 
