@@ -598,30 +598,48 @@ class Engine:
 
     async def _halt_taken(self, bot: str, owner: str, why: str) -> None:
         r = self.runners.get(bot)
-        if r is not None:
-            self.hub.unsubscribe(r)
-            await _quietly(r.halt())  # its last writes are refused: nothing more is stored
-            r.status = BotStatus.STOPPED  # here only: the stored status is its new owner's
-            r.publish_view()
         by = f"engine {owner}" if owner else "another engine"
-        self.bus.publish(
-            EngineError(
-                self.now_ms(),
-                why or f"bot {bot} was taken over by {by}; it no longer runs here",
-            )
+        said = EngineError(
+            self.now_ms(), why or f"bot {bot} was taken over by {by}; it no longer runs here"
         )
+        if r is None:
+            self.bus.publish(said)
+            return
+        self.hub.unsubscribe(r)
+        if why:  # said at once: the halt may wait on a write to a database that does not answer
+            self.bus.publish(said)
+        await _quietly(r.halt())  # its last writes are refused: nothing more is stored
+        r.status = BotStatus.STOPPED  # here only: the stored status is its new owner's
+        r.publish_view()
+        if not why:
+            self.bus.publish(said)
 
     async def _renewals(self) -> None:
         """Every ttl/3: renew the leases (and the heartbeat); halt the bots taken over; past
         the ttl without a renewal, halt every bot (this engine can no longer prove it owns
-        them); take over the running bots whose lease expired or was released."""
+        them); take over the running bots whose lease expired or was released.
+
+        A renewal that does not answer within ttl/3 (a hung connection: no error, no reply)
+        counts as failed: it is left to finish (one at a time, never stacked) and the clock
+        runs on, so the halt past the ttl happens and is said. Takeovers run in a task of
+        their own: this engine's own renewals never wait behind them."""
         clock = RenewalClock(self.lease_ttl_s)
+        pending: asyncio.Future[list[str]] | None = None
+        sent = clock.sent()
+        taking: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
-            sent = clock.sent()
+            if pending is None or pending.done():
+                sent = clock.sent()
+                pending = asyncio.ensure_future(self.store.renew_leases(self.lease_ttl_s))
+                pending.add_done_callback(_retrieved)
             try:
-                lost = await self.store.renew_leases(self.lease_ttl_s)
+                lost = await asyncio.wait_for(asyncio.shield(pending), self.lease_ttl_s / 3)
             except Exception as e:  # noqa: BLE001 - the database is away: counted, said
+                if isinstance(e, TimeoutError):
+                    e = StorageError(
+                        f"the database did not answer within {self.lease_ttl_s / 3:.1f} s"
+                    )
                 log.warning("cannot renew the bots' leases: %s", e)
                 if self.store.shared and clock.expired() and self.owned:
                     for bot in sorted(self.owned):
@@ -635,11 +653,17 @@ class Engine:
             clock.succeeded(sent)
             for bot in lost:
                 self._taken(bot, "")
-            if self.store.shared:
-                try:
-                    await self._take_over()
-                except Exception:  # noqa: BLE001 - tried again at the next renewal
-                    log.warning("taking over bots failed", exc_info=True)
+            if self.store.shared and (taking is None or taking.done()):
+                taking = asyncio.ensure_future(self._take_over_logged())
+                self._background.add(taking)
+                taking.add_done_callback(self._background.discard)
+
+    async def _take_over_logged(self) -> None:
+        """``_take_over``, its failure logged (tried again at the next renewal)."""
+        try:
+            await self._take_over()
+        except Exception:  # noqa: BLE001 - tried again at the next renewal
+            log.warning("taking over bots failed", exc_info=True)
 
     async def _take_over(self) -> None:
         """Run here the bots stored running whose lease is free or expired (their engine
@@ -1106,3 +1130,9 @@ def _decision_event(d: DecisionRecord) -> DecisionMade:
         (d.verdict_reasons,) if d.verdict_reasons else (),
         tuple(i for i in d.order_ids.split(",") if i),
     )
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """A renewal left to finish after its deadline: its error was said when it timed out."""
+    if not done.cancelled():
+        done.exception()
