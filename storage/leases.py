@@ -303,6 +303,26 @@ def fence(conn: Connection, bot: str, bot_id: int, engine_id: str, epoch: int | 
     )
 
 
+def unheld(conn: Connection, bot: str, bot_id: int) -> None:
+    """A write by a shell with no engine of its own (``oxbot bots stop|pause|edit|delete`` on
+    a shared database): LeaseLost while an engine holds a lease of ``bot`` that still runs,
+    since that engine trades the bot and the write would go behind its back. Locks the lease
+    row (FOR SHARE) until the write commits, so no engine claims it meanwhile."""
+    owner = conn.execute(
+        select(E.name, E.host)
+        .select_from(bot_leases.join(engines, E.engine_id == L.engine_id))
+        .where(L.bot_id == bot_id, L.expires_ms >= server_ms(conn))
+        .with_for_update(read=True, of=bot_leases)
+    ).first()
+    if owner is not None:
+        raise LeaseLost(
+            f"bot {bot} runs on engine {owner[0]} ({owner[1]}): change it there; nothing was "
+            "written",
+            bot,
+            str(owner[0]),
+        )
+
+
 def listing(conn: Connection, names: dict[int, str]) -> list[EngineRecord]:
     """Every engine, newest first, with the bots whose lease it holds (``names``: bot id ->
     name). An engine is alive when not stopped and its heartbeat is younger than its ttl."""

@@ -186,8 +186,12 @@ class LedgerWriter:
 
     def _fence(self, conn: Connection, bot: str, bot_id: int) -> None:
         """LeaseLost (the transaction rolls back) unless this engine may write ``bot``."""
-        if self._fenced and self.engine_id is not None:
+        if not self._fenced:
+            return
+        if self.engine_id is not None:
             leases.fence(conn, bot, bot_id, self.engine_id, self.epochs.get(bot))
+        else:  # a shell with no engine: never behind the back of the engine running the bot
+            leases.unheld(conn, bot, bot_id)
 
     def _order_row(self, order: Order, bot_id: int) -> dict[str, Any]:
         row = convert.order_to_row(order, bot_id)
