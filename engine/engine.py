@@ -982,11 +982,13 @@ class Engine:
         ]
         after = [r.open_after_flatten() for r in ready]
         left, waiting = sum(a for a, _ in after), sum(w for _, w in after)
+        elsewhere = self._not_panicked()
         if left or failed:
             raise OxbotError(
                 f"PANIC incomplete: {_count(closed, 'position')} closed, "
                 f"{_count(left, 'position')} still open"
                 + (f" ({'; '.join(failed)})" if failed else "")
+                + elsewhere
             )
         text = (
             f"PANIC done: {_count(len(active), 'bot')} stopped, {_count(closed, 'position')} closed"
@@ -1004,7 +1006,21 @@ class Engine:
                 f"; {names}: an order is still in flight, the bot is stopped and its "
                 "positions close as soon as that order settles"
             )
+        if elsewhere:  # a PANIC that left bots trading is not "done": said, and it fails
+            raise OxbotError(text + elsewhere)
         return text
+
+    def _not_panicked(self) -> str:
+        """The bots another engine of the database runs, which this PANIC did not reach
+        (each engine stops only its own): "" when none."""
+        by: dict[str, list[str]] = {}
+        for bot, owner in sorted(self.elsewhere.items()):
+            by.setdefault(owner, []).append(bot)
+        return "".join(
+            f"; NOT STOPPED: {', '.join(bots)} {'runs' if len(bots) == 1 else 'run'} on engine "
+            f"{owner}: run `oxbot panic --yes` there"
+            for owner, bots in by.items()
+        )
 
     async def _panic_when_settled(self, r: BotRunner, stop: asyncio.Future[None]) -> None:
         """PANIC's part for a bot whose order was in flight: wait it out, then close."""

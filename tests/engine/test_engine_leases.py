@@ -18,8 +18,8 @@ from oxbot.engine.engine import Engine
 from oxbot.engine.errors import StorageError
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
-from oxbot.engine.messages import AddBot, EngineError, StartBot, StopBot
-from oxbot.engine.models import BotConfig
+from oxbot.engine.messages import AddBot, EngineError, PanicAll, StartBot, StopBot
+from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.storage.store import Store
 
 from .conftest import START, Harness
@@ -249,3 +249,30 @@ async def test_an_engine_that_cannot_renew_for_a_ttl_halts_its_bots_then_resumes
     finally:
         await ha.stop()
         await store.close()
+
+
+async def test_panic_says_which_bots_other_engines_run_and_fails(pg_url: str) -> None:
+    """Issue 16 F3: PANIC on B stops B's bots only; a1, run by engine A, is named as NOT
+    stopped and the PANIC fails (it left a bot trading), while A keeps running a1."""
+    store_a, store_b = await Store.open(pg_url), await Store.open(pg_url)
+    a, b = engine_on(store_a, "A"), engine_on(store_b, "B")
+    ha, hb = Harness(a), Harness(b)
+    try:
+        await ha.start()
+        done = await ha.do(AddBot(config=fast_bot("a1"), start=True))
+        assert done.ok, done.message
+        await hb.start()
+        done = await hb.do(AddBot(config=fast_bot("b1"), start=True))
+        assert done.ok, done.message
+        assert b.elsewhere == {"a1": "A"}
+        said = await hb.do(PanicAll())
+        assert not said.ok
+        assert "PANIC done: 1 bot stopped" in said.message, said.message
+        assert "NOT STOPPED: a1 runs on engine A: run `oxbot panic --yes` there" in said.message
+        assert b.runners["b1"].status is BotStatus.STOPPED
+        assert "a1" in a.owned and a.runners["a1"].status is BotStatus.RUNNING
+    finally:
+        await ha.stop()
+        await hb.stop()
+        await store_a.close()
+        await store_b.close()
