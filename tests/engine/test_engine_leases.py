@@ -18,7 +18,7 @@ from oxbot.engine.engine import Engine
 from oxbot.engine.errors import StorageError
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
-from oxbot.engine.messages import AddBot, EngineError, PanicAll, StartBot, StopBot
+from oxbot.engine.messages import AddBot, EngineError, Notice, PanicAll, StartBot, StopBot
 from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.storage.store import Store
 
@@ -118,6 +118,12 @@ async def test_b_takes_over_a_hung_engines_bots_and_a_is_fenced(pg_url: str) -> 
             return any(r[6] == b_id for r in rows)
 
         await wait(b_traded, 30, "B traded a1 or a2 after the takeover", ha, hb)
+        # issue 16 F1: B's renewals after the takeover (B never wrote a1/a2 before it claimed
+        # them) do not call them lost: no spurious halt, one takeover each
+        assert not [e.message for e in hb.of(EngineError)]
+        took_over = [n.message for n in hb.of(Notice) if "taken over from engine" in n.message]
+        assert sorted(m.split()[1] for m in took_over) == ["a1", "a2"], took_over
+        assert {"a1", "a2"} <= b.owned
         snap = b.snapshot()
         await hb.do(StopBot(name="a1"))
         await hb.do(StopBot(name="a2"))
