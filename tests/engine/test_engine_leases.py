@@ -282,3 +282,29 @@ async def test_panic_says_which_bots_other_engines_run_and_fails(pg_url: str) ->
         await hb.stop()
         await store_a.close()
         await store_b.close()
+
+
+async def test_a_stop_releases_the_lease_even_of_a_bot_not_counted_as_owned(pg_url: str) -> None:
+    """Issue 16 F11: whatever this engine's bookkeeping says (a bot dropped from ``owned``
+    while its lease row is still this engine's), a stop frees the row: another engine can
+    start the bot at once, instead of a lease renewed for ever."""
+    store_a, store_b = await Store.open(pg_url), await Store.open(pg_url)
+    a, b = engine_on(store_a, "A"), engine_on(store_b, "B")
+    ha, hb = Harness(a), Harness(b)
+    try:
+        await ha.start()
+        done = await ha.do(AddBot(config=fast_bot("a1"), start=True))
+        assert done.ok, done.message
+        a.owned.discard("a1")  # what F1's spurious "lost" left behind
+        done = await ha.do(StopBot(name="a1"))
+        assert done.ok, done.message
+        rows = await raw_rows(pg_url, "SELECT engine_id FROM bot_leases")
+        assert rows == [(None,)]
+        await hb.start()
+        done = await hb.do(StartBot(name="a1"))
+        assert done.ok, done.message
+    finally:
+        await ha.stop()
+        await hb.stop()
+        await store_a.close()
+        await store_b.close()
