@@ -629,13 +629,17 @@ class Engine:
         taking: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
-            if pending is None or pending.done():
+            if pending is None:  # else the late one is still awaited (its answer counts)
                 sent = clock.sent()
                 pending = asyncio.ensure_future(self.store.renew_leases(self.lease_ttl_s))
                 pending.add_done_callback(_retrieved)
+            current = pending
             try:
-                lost = await asyncio.wait_for(asyncio.shield(pending), self.lease_ttl_s / 3)
+                lost = await asyncio.wait_for(asyncio.shield(current), self.lease_ttl_s / 3)
+                pending = None
             except Exception as e:  # noqa: BLE001 - the database is away: counted, said
+                if current.done():  # it failed (not merely late): the next one is sent anew
+                    pending = None
                 if isinstance(e, TimeoutError):
                     e = StorageError(
                         f"the database did not answer within {self.lease_ttl_s / 3:.1f} s"
