@@ -106,11 +106,13 @@ def session_timeouts(ttl_ms: int) -> dict[str, str]:
       (that is, waiting for a client query) within an open transaction for longer than the
       specified amount of time" -> the server ends a hung engine's transaction and frees the
       lease rows it locked, so another engine takes the bots over after the ttl.
-    A value without units is taken as milliseconds (19.1.1)."""
+    A value without units is taken as milliseconds (19.1.1). Floors of 0.5 s and 1 s: a busy
+    host may pause a healthy transaction that long, and only the tests' ttls (1.5 s) reach them.
+    """
     return {
-        "lock_timeout": str(max(ttl_ms // 6, 100)),
-        "statement_timeout": str(max(ttl_ms // 3, 200)),
-        "idle_in_transaction_session_timeout": str(max(ttl_ms // 3, 200)),
+        "lock_timeout": str(max(ttl_ms // 6, 500)),
+        "statement_timeout": str(max(ttl_ms // 3, 1000)),
+        "idle_in_transaction_session_timeout": str(max(ttl_ms // 3, 1000)),
     }
 
 
