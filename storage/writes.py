@@ -135,7 +135,7 @@ class LedgerWriter:
             with self._transaction() as conn:
                 bot_id = self._bot_id(conn, bot)
                 got = leases.claim(conn, bot, bot_id, engine_id, ttl_ms, self._fast)
-        except StorageError as e:
+        except (StorageError, sa_exc.DBAPIError) as e:  # asyncpg's adapter: DBAPIError
             if not leases.lock_timed_out(e):
                 raise
             # its lease row is locked by another engine's open transaction (a write of the

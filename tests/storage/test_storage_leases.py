@@ -227,3 +227,34 @@ async def test_a_same_named_host_in_another_process_space_is_never_probed(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_claim_on_a_lease_row_locked_by_a_hung_transaction_is_held_not_a_wait(
+    pg_url: str, make
+) -> None:
+    """Issue 16 F6: a lease row locked by another session's open transaction (a hung engine's
+    renewal) does not make a claim wait for ever: after lock_timeout (its floor, 0.5 s, at
+    this ttl) the bot is "held", and this engine's next write goes on."""
+    import asyncpg
+
+    a = await Store.open(pg_url)
+    b = await Store.open(pg_url)
+    await a.save_bot(make.config("alpha"), BotStatus.RUNNING)
+    await a.register_engine("engine-a", 1.5)
+    await b.register_engine("engine-b", 1.5)
+    hung = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        assert (await a.claim_bot("alpha", 0.2)).ok
+        await asyncio.sleep(0.3)  # expired: b may take it, once the row is free
+        await hung.execute("BEGIN; SELECT * FROM bot_leases FOR UPDATE")
+        t0 = asyncio.get_running_loop().time()
+        got = await asyncio.wait_for(b.claim_bot("alpha", 1.5), 5)
+        took = asyncio.get_running_loop().time() - t0
+        assert not got.ok and "locked" in got.owner and 0.4 < took < 3, (got, took)
+        assert await b.renew_leases(1.5) == []  # the session goes on
+        await hung.execute("ROLLBACK")
+        assert (await b.claim_bot("alpha", 1.5)).ok
+    finally:
+        await hung.close()
+        await a.close()
+        await b.close()
