@@ -573,7 +573,10 @@ class Engine:
         return claim
 
     async def _release(self, name: str) -> None:
-        if name in self.owned:
+        """Give the bot's lease up. On a shared database always, owned or not: a stop must free
+        the row this engine may still hold (the release changes only a row held by this
+        engine), or it would be renewed forever and no other engine could start the bot."""
+        if name in self.owned or self.store.shared:
             self.owned.discard(name)
             await self.store.release_bot(name)
 
@@ -601,30 +604,52 @@ class Engine:
 
     async def _halt_taken(self, bot: str, owner: str, why: str) -> None:
         r = self.runners.get(bot)
-        if r is not None:
-            self.hub.unsubscribe(r)
-            await _quietly(r.halt())  # its last writes are refused: nothing more is stored
-            r.status = BotStatus.STOPPED  # here only: the stored status is its new owner's
-            self._publish_view(r)
         by = f"engine {owner}" if owner else "another engine"
-        self.bus.publish(
-            EngineError(
-                self.now_ms(),
-                why or f"bot {bot} was taken over by {by}; it no longer runs here",
-            )
+        said = EngineError(
+            self.now_ms(), why or f"bot {bot} was taken over by {by}; it no longer runs here"
         )
+        if r is None:
+            self.bus.publish(said)
+            return
+        self.hub.unsubscribe(r)
+        if why:  # said at once: the halt may wait on a write to a database that does not answer
+            self.bus.publish(said)
+        await _quietly(r.halt())  # its last writes are refused: nothing more is stored
+        r.status = BotStatus.STOPPED  # here only: the stored status is its new owner's
+        self._publish_view(r)  # with the engine that runs it now
+        if not why:
+            self.bus.publish(said)
 
     async def _renewals(self) -> None:
         """Every ttl/3: renew the leases (and the heartbeat); halt the bots taken over; past
         the ttl without a renewal, halt every bot (this engine can no longer prove it owns
-        them); take over the running bots whose lease expired or was released."""
+        them); take over the running bots whose lease expired or was released.
+
+        A renewal that does not answer within ttl/3 (a hung connection: no error, no reply)
+        counts as failed: it is left to finish (one at a time, never stacked) and the clock
+        runs on, so the halt past the ttl happens and is said. Takeovers run in a task of
+        their own: this engine's own renewals never wait behind them."""
         clock = RenewalClock(self.lease_ttl_s)
+        pending: asyncio.Future[list[str]] | None = None
+        sent = clock.sent()
+        taking: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(self.lease_ttl_s / 3)
-            sent = clock.sent()
+            if pending is None:  # else the late one is still awaited (its answer counts)
+                sent = clock.sent()
+                pending = asyncio.ensure_future(self.store.renew_leases(self.lease_ttl_s))
+                pending.add_done_callback(_retrieved)
+            current = pending
             try:
-                lost = await self.store.renew_leases(self.lease_ttl_s)
+                lost = await asyncio.wait_for(asyncio.shield(current), self.lease_ttl_s / 3)
+                pending = None
             except Exception as e:  # noqa: BLE001 - the database is away: counted, said
+                if current.done():  # it failed (not merely late): the next one is sent anew
+                    pending = None
+                if isinstance(e, TimeoutError):
+                    e = StorageError(
+                        f"the database did not answer within {self.lease_ttl_s / 3:.1f} s"
+                    )
                 log.warning("cannot renew the bots' leases: %s", e)
                 if self.store.shared and clock.expired() and self.owned:
                     for bot in sorted(self.owned):
@@ -638,11 +663,17 @@ class Engine:
             clock.succeeded(sent)
             for bot in lost:
                 self._taken(bot, "")
-            if self.store.shared:
-                try:
-                    await self._take_over()
-                except Exception:  # noqa: BLE001 - tried again at the next renewal
-                    log.warning("taking over bots failed", exc_info=True)
+            if self.store.shared and (taking is None or taking.done()):
+                taking = asyncio.ensure_future(self._take_over_logged())
+                self._background.add(taking)
+                taking.add_done_callback(self._background.discard)
+
+    async def _take_over_logged(self) -> None:
+        """``_take_over``, its failure logged (tried again at the next renewal)."""
+        try:
+            await self._take_over()
+        except Exception:  # noqa: BLE001 - tried again at the next renewal
+            log.warning("taking over bots failed", exc_info=True)
 
     async def _take_over(self) -> None:
         """Run here the bots stored running whose lease is free or expired (their engine
@@ -1001,11 +1032,13 @@ class Engine:
         ]
         after = [r.open_after_flatten() for r in ready]
         left, waiting = sum(a for a, _ in after), sum(w for _, w in after)
+        elsewhere = self._not_panicked()
         if left or failed:
             raise OxbotError(
                 f"PANIC incomplete: {_count(closed, 'position')} closed, "
                 f"{_count(left, 'position')} still open"
                 + (f" ({'; '.join(failed)})" if failed else "")
+                + elsewhere
             )
         text = (
             f"PANIC done: {_count(len(active), 'bot')} stopped, {_count(closed, 'position')} closed"
@@ -1023,7 +1056,21 @@ class Engine:
                 f"; {names}: an order is still in flight, the bot is stopped and its "
                 "positions close as soon as that order settles"
             )
+        if elsewhere:  # a PANIC that left bots trading is not "done": said, and it fails
+            raise OxbotError(text + elsewhere)
         return text
+
+    def _not_panicked(self) -> str:
+        """The bots another engine of the database runs, which this PANIC did not reach
+        (each engine stops only its own): "" when none."""
+        by: dict[str, list[str]] = {}
+        for bot, owner in sorted(self.elsewhere.items()):
+            by.setdefault(owner, []).append(bot)
+        return "".join(
+            f"; NOT STOPPED: {', '.join(bots)} {'runs' if len(bots) == 1 else 'run'} on engine "
+            f"{owner}: run `oxbot panic --yes` there"
+            for owner, bots in by.items()
+        )
 
     async def _panic_when_settled(self, r: BotRunner, stop: asyncio.Future[None]) -> None:
         """PANIC's part for a bot whose order was in flight: wait it out, then close."""
@@ -1149,3 +1196,9 @@ def _decision_event(d: DecisionRecord) -> DecisionMade:
         (d.verdict_reasons,) if d.verdict_reasons else (),
         tuple(i for i in d.order_ids.split(",") if i),
     )
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    """A renewal left to finish after its deadline: its error was said when it timed out."""
+    if not done.cancelled():
+        done.exception()

@@ -1,6 +1,6 @@
 """Engines and bot leases: several engines on one PostgreSQL database, each bot run by one.
 
-- An engine registers (``engines`` row: ``host:pid:random`` id, its name, its heartbeat) and
+- An engine registers (``engines`` row: ``host:pid:where:random`` id, its name, its heartbeat) and
   claims the lease of every bot it runs. A lease runs until ``expires_ms``; the owner renews
   all of its leases in one statement every ttl/3. A clean shutdown releases them (another
   engine may take the bots at once); a crashed engine's leases expire after the ttl.
@@ -20,10 +20,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, literal_column, or_, select, update
@@ -49,8 +51,31 @@ def server_ms(conn: Connection) -> ColumnElement[Any]:
 
 
 def new_engine_id() -> str:
-    """``host:pid:random``: two engines never share one (the random part)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+    """``host:pid:where:random``: two engines never share one (the random part); ``where``
+    names the pid namespace of this boot (``process_space``), "" when it cannot be known."""
+    return f"{socket.gethostname()}:{os.getpid()}:{process_space()}:{secrets.token_hex(2)}"
+
+
+def process_space() -> str:
+    """Which processes this one can probe by pid: this machine's boot and the pid namespace.
+    A host NAME is not enough (two machines called raspberrypi, containers sharing the host's
+    network): a pid there means nothing here. Linux only: ``/proc/sys/kernel/random/boot_id``
+    ("a random UUID generated once per boot", proc(5)) and the inode of ``/proc/self/ns/pid``
+    (namespaces(7): "two processes are in the same namespace if the device IDs and inode
+    numbers of their /proc/[pid]/ns/xxx symbolic links are the same"). "" elsewhere: then a
+    holder's pid is never probed, its lease is taken after its ttl only."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        ns = os.stat("/proc/self/ns/pid")
+    except OSError:
+        return ""
+    return hashlib.sha256(f"{boot}/{ns.st_dev}/{ns.st_ino}".encode()).hexdigest()[:12]
+
+
+def _space_of(engine_id: str) -> str:
+    """The ``process_space`` written in an engine id ("" for an id without one)."""
+    parts = engine_id.split(":")
+    return parts[-2] if len(parts) >= 4 else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +90,30 @@ class EngineRecord:
     alive: bool  # not stopped, and heartbeat younger than its leases' ttl
     stopped: bool  # shut down cleanly (or found dead on its host)
     bots: tuple[str, ...]  # the bots whose lease it holds
+
+
+def session_timeouts(ttl_ms: int) -> dict[str, str]:
+    """The PostgreSQL settings of an engine's write session, all well under its lease ttl, so
+    that one hung engine (a connection that neither answers nor closes) cannot stall others:
+    what the PostgreSQL 15 documentation (19.11.1, "Statement Behavior") says of each:
+    - ``lock_timeout``: "Abort any statement that waits longer than the specified amount of
+      time while attempting to acquire a lock" -> a claim waiting on the lease row of a hung
+      engine's open transaction gives up (the bot is then held, tried again at the next
+      renewal) instead of waiting for ever, and this engine's own renewals go on;
+    - ``statement_timeout``: "Abort any statement that takes more than the specified amount
+      of time";
+    - ``idle_in_transaction_session_timeout``: "Terminate any session that has been idle
+      (that is, waiting for a client query) within an open transaction for longer than the
+      specified amount of time" -> the server ends a hung engine's transaction and frees the
+      lease rows it locked, so another engine takes the bots over after the ttl.
+    A value without units is taken as milliseconds (19.1.1). Floors of 0.5 s and 1 s: a busy
+    host may pause a healthy transaction that long, and only the tests' ttls (1.5 s) reach them.
+    """
+    return {
+        "lock_timeout": str(max(ttl_ms // 6, 500)),
+        "statement_timeout": str(max(ttl_ms // 3, 1000)),
+        "idle_in_transaction_session_timeout": str(max(ttl_ms // 3, 1000)),
+    }
 
 
 def register(conn: Connection, engine_id: str, name: str, ttl_ms: int) -> None:
@@ -96,8 +145,11 @@ def claim(
     conn: Connection, bot: str, bot_id: int, engine_id: str, ttl_ms: int, exclusive: bool
 ) -> LeaseClaim:
     """Take or extend the lease of ``bot``; ``exclusive`` (SQLite: the file lock proves no
-    other engine runs) takes it whoever holds it. A holder on THIS host whose process is gone
-    (a killed engine restarted here) is known dead: its lease is taken at once, as expired."""
+    other engine runs) takes it whoever holds it. A holder in THIS process space (same boot,
+    same pid namespace: ``process_space``, written in both engine ids) whose process is gone
+    (a killed engine restarted here) is known dead: its lease is taken at once, as expired.
+    A holder of the same host NAME only is never probed (its pid means nothing here): its
+    lease is taken after its ttl, like any other engine's."""
     got = _claim(conn, bot, bot_id, engine_id, ttl_ms, exclusive, None)
     if got.ok:
         return got
@@ -106,7 +158,8 @@ def claim(
         .select_from(bot_leases.join(engines, E.engine_id == L.engine_id))
         .where(L.bot_id == bot_id, E.host == socket.gethostname())
     ).first()
-    if dead is None or _alive(int(dead[1])):
+    here = _space_of(engine_id)
+    if dead is None or not here or _space_of(str(dead[0])) != here or _alive(int(dead[1])):
         return got
     conn.execute(  # said stopped (`oxbot status`): it will not come back
         update(engines)
@@ -114,6 +167,17 @@ def claim(
         .values(stopped_ms=server_ms(conn))
     )
     return _claim(conn, bot, bot_id, engine_id, ttl_ms, exclusive, str(dead[0]))
+
+
+def lock_timed_out(e: BaseException) -> bool:
+    """Whether ``e`` (or its cause) is PostgreSQL's lock_timeout: SQLSTATE 55P03
+    lock_not_available (PostgreSQL 15 documentation, Appendix A, "Class 55")."""
+    seen: BaseException | None = e
+    while seen is not None:
+        if getattr(seen, "sqlstate", None) == "55P03" or getattr(seen, "pgcode", None) == "55P03":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
 
 
 def _alive(pid: int) -> bool:
@@ -239,6 +303,26 @@ def fence(conn: Connection, bot: str, bot_id: int, engine_id: str, epoch: int | 
         bot,
         str(owner[0]),
     )
+
+
+def unheld(conn: Connection, bot: str, bot_id: int) -> None:
+    """A write by a shell with no engine of its own (``oxbot bots stop|pause|edit|delete`` on
+    a shared database): LeaseLost while an engine holds a lease of ``bot`` that still runs,
+    since that engine trades the bot and the write would go behind its back. Locks the lease
+    row (FOR SHARE) until the write commits, so no engine claims it meanwhile."""
+    owner = conn.execute(
+        select(E.name, E.host)
+        .select_from(bot_leases.join(engines, E.engine_id == L.engine_id))
+        .where(L.bot_id == bot_id, L.expires_ms >= server_ms(conn))
+        .with_for_update(read=True, of=bot_leases)
+    ).first()
+    if owner is not None:
+        raise LeaseLost(
+            f"bot {bot} runs on engine {owner[0]} ({owner[1]}): change it there; nothing was "
+            "written",
+            bot,
+            str(owner[0]),
+        )
 
 
 def listing(conn: Connection, names: dict[int, str]) -> list[EngineRecord]:

@@ -89,10 +89,28 @@ def password_for(url: PgUrl) -> str | None:
     return postgres_password(url.account)
 
 
+# A server that does not answer (a hung network: no error, no reply) is said, not waited on
+# for ever: asyncpg.connect's ``timeout`` ("connection timeout in seconds", default 60) and its
+# ``command_timeout`` ("the default timeout for operations on this connection", default none),
+# from asyncpg's API reference (asyncpg.connection.connect).
+CONNECT_TIMEOUT_S = 10.0
+READ_TIMEOUT_S = 60.0
+
+
 def _engine(
-    url: PgUrl, password: str | None, pool: int, overflow: int, **settings: str
+    url: PgUrl,
+    password: str | None,
+    pool: int,
+    overflow: int,
+    command_timeout: float | None = None,
+    **settings: str,
 ) -> AsyncEngine:
-    args: dict[str, Any] = {"server_settings": {"application_name": "oxbot", **settings}}
+    args: dict[str, Any] = {
+        "server_settings": {"application_name": "oxbot", **settings},
+        "timeout": CONNECT_TIMEOUT_S,
+    }
+    if command_timeout is not None:
+        args["command_timeout"] = command_timeout
     if password is not None:
         args["password"] = password
     if pool == 0:
@@ -119,7 +137,7 @@ def _numeric_as_text(dbapi_conn: Any, _record: Any) -> None:
 
 def create_read_engine(url: PgUrl, password: str | None) -> AsyncEngine:
     """Pooled connections whose every transaction is READ ONLY: no read path can write."""
-    return _engine(url, password, 4, 4, default_transaction_read_only="on")
+    return _engine(url, password, 4, 4, READ_TIMEOUT_S, default_transaction_read_only="on")
 
 
 # An engine frozen (a paused VM, SIGSTOP) or cut off inside a write transaction keeps its locks,
@@ -139,6 +157,8 @@ def create_write_engine(url: PgUrl, password: str | None) -> AsyncEngine:
 def connect_error(url: PgUrl, e: BaseException) -> StorageError:
     """A failed connection, in words (the password never appears: it is not in the URL)."""
     orig = getattr(e, "orig", None) or e
+    if isinstance(orig, TimeoutError):
+        orig = f"it does not answer (no reply within {CONNECT_TIMEOUT_S:.0f} s)"
     return StorageError(f"cannot use the PostgreSQL database {url}: {orig}")
 
 

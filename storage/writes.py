@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, event, func, insert, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -97,16 +97,32 @@ class LedgerWriter:
         # and its cycle writes stay as fast as they were.
         self.engine_id: str | None = None
         self.epochs: dict[str, int] = {}
+        # the bot id of each lease claimed, mapped at the claim (a bot claimed and not yet
+        # written here has no entry in ``_bot_ids``: it must not read as lost at a renewal)
+        self._lease_ids: dict[str, int] = {}
+        self._timeouts: dict[str, str] = {}  # PostgreSQL session settings once registered
         self._fenced = not self._fast
 
     # ------------------------------------------------------------------ engines and leases
 
     def register_engine(self, name: str, ttl_ms: int) -> str:
         engine_id = leases.new_engine_id()
+        if self._fenced:  # PostgreSQL: this session's timeouts, and every later one's
+            self._timeouts = leases.session_timeouts(ttl_ms)
+            event.listen(self._engine, "connect", self._set_timeouts)
         with self._transaction() as conn:
+            if self._fenced:  # a SET in a transaction that commits stays for the session
+                for key, value in self._timeouts.items():
+                    conn.exec_driver_sql(f"SET {key} = {int(value)}")
             leases.register(conn, engine_id, name, ttl_ms)
         self.engine_id = engine_id
         return engine_id
+
+    def _set_timeouts(self, dbapi_conn: Any, _record: Any) -> None:
+        """A new write connection (the pool replaced a broken one) gets the same timeouts;
+        ``run_async`` as in storage/pg.py ``_numeric_as_text``."""
+        sql = "; ".join(f"SET {k} = {int(v)}" for k, v in self._timeouts.items())
+        dbapi_conn.run_async(lambda conn: conn.execute(sql))
 
     def _engine_id(self) -> str:
         if self.engine_id is None:
@@ -115,10 +131,19 @@ class LedgerWriter:
 
     def claim(self, bot: str, ttl_ms: int) -> LeaseClaim:
         engine_id = self._engine_id()
-        with self._transaction() as conn:
-            got = leases.claim(conn, bot, self._bot_id(conn, bot), engine_id, ttl_ms, self._fast)
+        try:
+            with self._transaction() as conn:
+                bot_id = self._bot_id(conn, bot)
+                got = leases.claim(conn, bot, bot_id, engine_id, ttl_ms, self._fast)
+        except (StorageError, sa_exc.DBAPIError) as e:  # asyncpg's adapter: DBAPIError
+            if not leases.lock_timed_out(e):
+                raise
+            # its lease row is locked by another engine's open transaction (a write of the
+            # bot, or a hung engine's renewal): held for now, tried again at the next renewal
+            return LeaseClaim(bot, False, owner="? (its lease row is locked)")
         if got.ok:
             self.epochs[bot] = got.epoch
+            self._lease_ids[bot] = bot_id
         return got
 
     def renew(self, ttl_ms: int) -> list[str]:
@@ -126,16 +151,24 @@ class LedgerWriter:
         engine_id = self._engine_id()
         with self._transaction() as conn:
             held = leases.renew(conn, engine_id, ttl_ms)
-        lost = [b for b, ep in self.epochs.items() if held.get(self._bot_ids.get(b, -1)) != ep]
+        # lost: its lease row no longer this engine's at the epoch claimed (changed hands)
+        lost = [
+            b
+            for b, ep in self.epochs.items()
+            if b in self._lease_ids and held.get(self._lease_ids[b]) != ep
+        ]
         for bot in lost:
             del self.epochs[bot]
+            del self._lease_ids[bot]
         return lost
 
     def release(self, bot: str) -> None:
         engine_id = self._engine_id()
         with self._transaction() as conn:
-            leases.release(conn, self._bot_id(conn, bot), engine_id)
+            bot_id = self._lease_ids.get(bot)
+            leases.release(conn, self._bot_id(conn, bot) if bot_id is None else bot_id, engine_id)
         self.epochs.pop(bot, None)
+        self._lease_ids.pop(bot, None)
 
     def reconciled(self, bot: str) -> None:
         engine_id, epoch = self._engine_id(), self.epochs.get(bot)
@@ -149,11 +182,16 @@ class LedgerWriter:
         with self._transaction() as conn:
             leases.deregister(conn, engine_id)
         self.epochs.clear()
+        self._lease_ids.clear()
 
     def _fence(self, conn: Connection, bot: str, bot_id: int) -> None:
         """LeaseLost (the transaction rolls back) unless this engine may write ``bot``."""
-        if self._fenced and self.engine_id is not None:
+        if not self._fenced:
+            return
+        if self.engine_id is not None:
             leases.fence(conn, bot, bot_id, self.engine_id, self.epochs.get(bot))
+        else:  # a shell with no engine: never behind the back of the engine running the bot
+            leases.unheld(conn, bot, bot_id)
 
     def _order_row(self, order: Order, bot_id: int) -> dict[str, Any]:
         row = convert.order_to_row(order, bot_id)

@@ -18,8 +18,8 @@ from oxbot.engine.engine import Engine
 from oxbot.engine.errors import StorageError
 from oxbot.engine.market.hub import MarketHub
 from oxbot.engine.market.sim import SimConfig
-from oxbot.engine.messages import AddBot, EngineError, StartBot, StopBot
-from oxbot.engine.models import BotConfig
+from oxbot.engine.messages import AddBot, EngineError, Notice, PanicAll, StartBot, StopBot
+from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.storage.store import Store
 
 from .conftest import START, Harness
@@ -118,6 +118,12 @@ async def test_b_takes_over_a_hung_engines_bots_and_a_is_fenced(pg_url: str) -> 
             return any(r[6] == b_id for r in rows)
 
         await wait(b_traded, 30, "B traded a1 or a2 after the takeover", ha, hb)
+        # issue 16 F1: B's renewals after the takeover (B never wrote a1/a2 before it claimed
+        # them) do not call them lost: no spurious halt, one takeover each
+        assert not [e.message for e in hb.of(EngineError)]
+        took_over = [n.message for n in hb.of(Notice) if "taken over from engine" in n.message]
+        assert sorted(m.split()[1] for m in took_over) == ["a1", "a2"], took_over
+        assert {"a1", "a2"} <= b.owned
         snap = b.snapshot()
         await hb.do(StopBot(name="a1"))
         await hb.do(StopBot(name="a2"))
@@ -249,3 +255,56 @@ async def test_an_engine_that_cannot_renew_for_a_ttl_halts_its_bots_then_resumes
     finally:
         await ha.stop()
         await store.close()
+
+
+async def test_panic_says_which_bots_other_engines_run_and_fails(pg_url: str) -> None:
+    """Issue 16 F3: PANIC on B stops B's bots only; a1, run by engine A, is named as NOT
+    stopped and the PANIC fails (it left a bot trading), while A keeps running a1."""
+    store_a, store_b = await Store.open(pg_url), await Store.open(pg_url)
+    a, b = engine_on(store_a, "A"), engine_on(store_b, "B")
+    ha, hb = Harness(a), Harness(b)
+    try:
+        await ha.start()
+        done = await ha.do(AddBot(config=fast_bot("a1"), start=True))
+        assert done.ok, done.message
+        await hb.start()
+        done = await hb.do(AddBot(config=fast_bot("b1"), start=True))
+        assert done.ok, done.message
+        assert b.elsewhere == {"a1": "A"}
+        said = await hb.do(PanicAll())
+        assert not said.ok
+        assert "PANIC done: 1 bot stopped" in said.message, said.message
+        assert "NOT STOPPED: a1 runs on engine A: run `oxbot panic --yes` there" in said.message
+        assert b.runners["b1"].status is BotStatus.STOPPED
+        assert "a1" in a.owned and a.runners["a1"].status is BotStatus.RUNNING
+    finally:
+        await ha.stop()
+        await hb.stop()
+        await store_a.close()
+        await store_b.close()
+
+
+async def test_a_stop_releases_the_lease_even_of_a_bot_not_counted_as_owned(pg_url: str) -> None:
+    """Issue 16 F11: whatever this engine's bookkeeping says (a bot dropped from ``owned``
+    while its lease row is still this engine's), a stop frees the row: another engine can
+    start the bot at once, instead of a lease renewed for ever."""
+    store_a, store_b = await Store.open(pg_url), await Store.open(pg_url)
+    a, b = engine_on(store_a, "A"), engine_on(store_b, "B")
+    ha, hb = Harness(a), Harness(b)
+    try:
+        await ha.start()
+        done = await ha.do(AddBot(config=fast_bot("a1"), start=True))
+        assert done.ok, done.message
+        a.owned.discard("a1")  # what F1's spurious "lost" left behind
+        done = await ha.do(StopBot(name="a1"))
+        assert done.ok, done.message
+        rows = await raw_rows(pg_url, "SELECT engine_id FROM bot_leases")
+        assert rows == [(None,)]
+        await hb.start()
+        done = await hb.do(StartBot(name="a1"))
+        assert done.ok, done.message
+    finally:
+        await ha.stop()
+        await hb.stop()
+        await store_a.close()
+        await store_b.close()

@@ -5,6 +5,7 @@ SQLite (one engine, its file lock) a claim always succeeds and writes are not fe
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -169,5 +170,91 @@ async def test_a_dead_engine_of_this_host_is_taken_over_at_once(pg_url: str, mak
         with pytest.raises(LeaseLost, match="taken over by engine engine-b"):
             await a.record_cycle("alpha", equity=[make.equity()])
     finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_bot_claimed_but_not_yet_written_here_is_not_lost_at_renewal(
+    pg_url: str, make
+) -> None:
+    """Issue 16 F1: b claims a bot that another store saved (b never wrote it): its renewal
+    must not call it lost (nothing changed hands); a release by b frees it."""
+    a, b = await _two(pg_url, make)
+    try:
+        assert (await b.claim_bot("alpha", TTL)).ok
+        assert await b.renew_leases(TTL) == []
+        assert await b.renew_leases(TTL) == []
+        assert await raw_rows(
+            pg_url, "SELECT e.name, l.epoch FROM bot_leases l JOIN engines e USING (engine_id)"
+        ) == [("engine-b", 1)]
+        await b.release_bot("alpha")
+        assert (await a.claim_bot("alpha", TTL)).ok
+        assert await b.renew_leases(TTL) == []  # released: not "lost" either
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_same_named_host_in_another_process_space_is_never_probed(
+    pg_url: str, make
+) -> None:
+    """Issue 16 F4: an engine on a host of the same NAME but another pid namespace or machine
+    (a container, two raspberrypi) whose pid does not exist here, heartbeat fresh: its lease
+    is not taken before its ttl (a pid of another space means nothing here)."""
+    a, b = await _two(pg_url, make)
+    try:
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a pid no process has here
+        other = f"{socket.gethostname()}:{gone.pid}:0123456789ab:beef"
+        now = "(extract(epoch from now()) * 1000)::bigint"
+        await raw_rows(
+            pg_url,
+            "INSERT INTO engines (engine_id, host, pid, name, started_ms, heartbeat_ms, ttl_ms) "
+            f"VALUES ('{other}', '{socket.gethostname()}', {gone.pid}, 'twin', {now}, {now}, "
+            f"{int(TTL * 1000)})",
+        )
+        bot_id = (await raw_rows(pg_url, "SELECT id FROM bots WHERE name = 'alpha'"))[0][0]
+        await raw_rows(
+            pg_url,
+            "INSERT INTO bot_leases (bot_id, engine_id, epoch, acquired_ms, expires_ms, "
+            f"must_reconcile) VALUES ({bot_id}, '{other}', 1, {now}, {now} + {int(TTL * 1000)}, "
+            "false)",
+        )
+        got = await b.claim_bot("alpha", TTL)
+        assert not got.ok and got.owner == "twin"
+        records = {e.name: e for e in await b.list_engines()}
+        assert records["twin"].alive and not records["twin"].stopped
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_claim_on_a_lease_row_locked_by_a_hung_transaction_is_held_not_a_wait(
+    pg_url: str, make
+) -> None:
+    """Issue 16 F6: a lease row locked by another session's open transaction (a hung engine's
+    renewal) does not make a claim wait for ever: after lock_timeout (its floor, 0.5 s, at
+    this ttl) the bot is "held", and this engine's next write goes on."""
+    import asyncpg
+
+    a = await Store.open(pg_url)
+    b = await Store.open(pg_url)
+    await a.save_bot(make.config("alpha"), BotStatus.RUNNING)
+    await a.register_engine("engine-a", 1.5)
+    await b.register_engine("engine-b", 1.5)
+    hung = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        assert (await a.claim_bot("alpha", 0.2)).ok
+        await asyncio.sleep(0.3)  # expired: b may take it, once the row is free
+        await hung.execute("BEGIN; SELECT * FROM bot_leases FOR UPDATE")
+        t0 = asyncio.get_running_loop().time()
+        got = await asyncio.wait_for(b.claim_bot("alpha", 1.5), 5)
+        took = asyncio.get_running_loop().time() - t0
+        assert not got.ok and "locked" in got.owner and 0.4 < took < 3, (got, took)
+        assert await b.renew_leases(1.5) == []  # the session goes on
+        await hung.execute("ROLLBACK")
+        assert (await b.claim_bot("alpha", 1.5)).ok
+    finally:
+        await hung.close()
         await a.close()
         await b.close()
