@@ -18,7 +18,17 @@ HERE = Path(__file__).resolve().parent
 SUPPORT = HERE.parent / "support"  # the shared helpers (memory_keyring) for subprocesses too
 OXBOT = [sys.executable, "-m", "oxbot.cli.main"]
 # What CI needs: `apt-get install -y dbus gnome-keyring`.
-UNLOCK = "echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null"
+# The daemon registers org.freedesktop.secrets on the session bus a moment after it returns; on a
+# loaded machine (three test workers on two cores) a command could start before that. So wait
+# (at most 10 s) until the bus says the name has an owner, as the D-Bus specification's
+# NameHasOwner answers it.
+UNLOCK = (
+    "echo -n test | gnome-keyring-daemon --unlock --components=secrets >/dev/null; "
+    "i=0; while command -v dbus-send >/dev/null && [ $i -lt 100 ] && ! dbus-send --session "
+    "--print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus "
+    "org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null "
+    '| grep -q "boolean true"; do i=$((i+1)); sleep 0.1; done'
+)
 
 
 def _load_fakes() -> ModuleType:
