@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oxbot.engine.errors import OxbotError
+from oxbot.remote.paths import answers
 
 if TYPE_CHECKING:
     from oxbot.engine.client import EventListener
@@ -236,15 +237,7 @@ class SocketClient:
 
 def engine_running(path: Path, timeout: float = 1.0) -> bool:
     """True when an engine answers on the control socket at ``path``."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-    except OSError:
-        return False
-    finally:
-        sock.close()
-    return True
+    return answers(path, timeout)
 
 
 def request_status(path: Path, timeout: float = 3.0, *, db: Path | None = None) -> dict:
