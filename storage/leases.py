@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, literal_column, or_, select, update
+from sqlalchemy import Connection, and_, case, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
@@ -116,8 +116,20 @@ def session_timeouts(ttl_ms: int) -> dict[str, str]:
     }
 
 
+# A stopped engine, or one whose heartbeat stopped (killed), stays listed by `oxbot status`
+# this long, then the next engine to start forgets it; one still named by a lease row stays.
+FORGET_AFTER_MS = 7 * 24 * 3600 * 1000
+
+
 def register(conn: Connection, engine_id: str, name: str, ttl_ms: int) -> None:
     now = server_ms(conn)
+    held = select(L.engine_id).where(L.engine_id.is_not(None))
+    conn.execute(
+        delete(engines).where(
+            func.coalesce(E.stopped_ms, E.heartbeat_ms) < now - FORGET_AFTER_MS,
+            E.engine_id.not_in(held),
+        )
+    )
     conn.execute(
         engines.insert().values(
             engine_id=engine_id,

@@ -258,3 +258,40 @@ async def test_a_claim_on_a_lease_row_locked_by_a_hung_transaction_is_held_not_a
         await hung.close()
         await a.close()
         await b.close()
+
+
+@pytest.mark.both_backends
+async def test_engines_gone_for_a_week_are_forgotten_at_the_next_start(db, make) -> None:
+    """The engines table would grow by one row per start: the next engine to register deletes
+    engines stopped (or silent, i.e. killed) more than 7 days ago by the db's clock,
+    unless a lease row still names them; younger ones stay listed by `oxbot status`."""
+    day = 24 * 3600 * 1000
+    async with await Store.open(db) as s:
+        await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
+        for name in ("stopped-old", "killed-old", "holder-old", "stopped-new"):
+            await s.register_engine(name, TTL)
+            if name == "holder-old":
+                assert (await s.claim_bot("alpha", TTL)).ok
+            if name != "killed-old":  # killed: never deregistered, its heartbeat just stops
+                await s.deregister_engine()
+    # age them: as if their last word was 8 days (or 1 day) ago
+    for name, days in (("stopped-old", 8), ("holder-old", 8), ("stopped-new", 1)):
+        await raw_rows(
+            db,
+            f"UPDATE engines SET stopped_ms = stopped_ms - {days * day}, "
+            f"heartbeat_ms = heartbeat_ms - {days * day} WHERE name = '{name}'",
+        )
+    await raw_rows(
+        db,
+        f"UPDATE engines SET heartbeat_ms = heartbeat_ms - {8 * day} WHERE name = 'killed-old'",
+    )
+    # a released lease keeps no engine; make holder-old's lease row name it again
+    await raw_rows(
+        db,
+        "UPDATE bot_leases SET engine_id = "
+        "(SELECT engine_id FROM engines WHERE name = 'holder-old')",
+    )
+    async with await Store.open(db) as s:
+        await s.register_engine("today", TTL)
+        names = sorted(e.name for e in await s.list_engines())
+    assert names == ["holder-old", "stopped-new", "today"]
