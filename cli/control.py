@@ -137,6 +137,33 @@ def fill_line(f: Any) -> str:
     return f"  {f.bot}: {f.side} {f.qty} {f.symbol} @ {f.price} fee {f.fee} ({f.reason})"
 
 
+def _runs_elsewhere(args: argparse.Namespace, names: list[str] | None) -> str | None:
+    """With no engine of this host on a shared (PostgreSQL) database: the engines (and hosts)
+    that run the bots ``names`` (None: any bot), so the refusal points there instead of saying
+    that no engine runs. None when no live engine holds them (or on SQLite)."""
+    from oxbot.cli.reads import _read  # noqa: PLC0415
+    from oxbot.storage.paths import DbUrl  # noqa: PLC0415
+
+    if not isinstance(cli_bots._db(args), DbUrl):  # noqa: SLF001
+        return None
+
+    async def live(store: Any) -> list[Any]:
+        return [e for e in await store.list_engines() if e.alive]
+
+    held = [
+        f"{b} runs on engine {e.name} (host {e.host})"
+        for e in _read(args, live)
+        for b in e.bots
+        if names is None or b in names
+    ]
+    if not held:
+        return None
+    return (
+        f"{'; '.join(sorted(held))}, not on an engine of this host: run the command on that "
+        "host (OXBOT_ENGINE=NAME picks the engine when several run there); nothing was changed"
+    )
+
+
 def _stored(args: argparse.Namespace, name: str) -> tuple[Any, Any]:
     return cli_bots._need_bot(cli_bots._run(cli_bots._bots(args)), name)  # noqa: SLF001
 
@@ -192,7 +219,7 @@ def cmd_flatten(args: argparse.Namespace) -> int:
     _stored(args, args.name)
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is None:
-        raise OxbotError(f"flatten {NEEDS_ENGINE}")
+        raise OxbotError(_runs_elsewhere(args, [args.name]) or f"flatten {NEEDS_ENGINE}")
     ok, message, fills = send_collecting(remote, FlattenBot(name=args.name), args.name)
     if not ok:
         raise ConfigError(message)
@@ -216,7 +243,7 @@ def cmd_panic(args: argparse.Namespace) -> int:
         )
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is None:
-        raise OxbotError(f"PANIC {NEEDS_ENGINE}")
+        raise OxbotError(_runs_elsewhere(args, None) or f"PANIC {NEEDS_ENGINE}")
     ok, message, fills = send_collecting(remote, PanicAll(), None, timeout=60.0)
     if not ok:
         raise OxbotError(message)

@@ -58,3 +58,20 @@ def test_a_shell_without_engine_never_writes_a_bot_another_engine_runs(
     # a bot no engine holds is still changed directly, as before
     code, out, err = oxbot("--db", pg_url, "bots", "stop", "o2")
     assert code == 0 and "o2 stopped" in out, (out, err)
+
+
+def test_flatten_and_panic_without_an_engine_here_name_the_engine_that_runs_the_bot(
+    pg_url: str, oxbot: Run
+) -> None:
+    """Not "needs a running engine": one runs, on another host (or not on this one). The
+    refusal names it and its host; o2, which no engine holds, still gets the plain refusal."""
+    import socket
+
+    asyncio.run(_held_by_b(pg_url))
+    where = f"o1 runs on engine B (host {socket.gethostname()}), not on an engine of this host"
+    for argv in (("bots", "flatten", "o1"), ("panic", "--yes")):
+        code, out, err = oxbot("--db", pg_url, *argv)
+        assert code == 1, (argv, code, out, err)
+        assert where in err and "nothing was changed" in err, (argv, err)
+    code, out, err = oxbot("--db", pg_url, "bots", "flatten", "o2")
+    assert code == 1 and "needs a running engine to trade" in err, (out, err)
