@@ -1,6 +1,7 @@
 """`oxbot doctor`: what a user checks first when something is off. It writes nothing; it reads
-every page of the database (PRAGMA integrity_check) and exits 1 when the database is damaged,
-the disk beside it is full, or Python is too old."""
+every page of a SQLite database (PRAGMA integrity_check) and exits 1 when the database is
+damaged, the disk beside it is full, or Python is too old. A PostgreSQL database is checked by
+cli/doctor_pg.py: reachable, oxbot's schema and version, the engines that use it."""
 
 from __future__ import annotations
 
@@ -118,16 +119,16 @@ def run(args: argparse.Namespace) -> int:
     from oxbot.storage.paths import config_dir, resolve_db_path  # noqa: PLC0415
 
     db = resolve_db_path(args.db)
-    if not isinstance(db, Path):  # a PostgreSQL URL: the server keeps its own pages
-        from oxbot.engine.errors import UsageError  # noqa: PLC0415
-
-        raise UsageError(
-            f"oxbot doctor checks SQLite database files; {db} is a PostgreSQL database "
-            "(check it with the server's own tools: pg_amcheck, the server log)"
-        )
     ok = sys.version_info >= (3, 12)
-    sound, integrity = _integrity(db)
-    roomy, disk = _disk(db)
+    if isinstance(db, Path):
+        sound, integrity = _integrity(db)
+        roomy, disk = _disk(db)
+        database = [("schema", _schema(db)), ("integrity", integrity), ("disk", disk)]
+    else:  # a PostgreSQL URL: the server keeps its own pages and disk
+        from oxbot.cli.doctor_pg import checks  # noqa: PLC0415
+
+        sound, database = checks(str(db))
+        roomy = True
     rows = [
         ("oxbot", __version__),
         (
@@ -136,9 +137,7 @@ def run(args: argparse.Namespace) -> int:
             + ("" if ok else " - oxbot needs Python 3.12 or newer"),
         ),
         ("database", str(db)),
-        ("schema", _schema(db)),
-        ("integrity", integrity),
-        ("disk", disk),
+        *database,
         ("config", str(config_dir())),
         ("keyring", _keyring()),
         ("terminal", colour_support()),
