@@ -108,3 +108,43 @@ def integrity_problems(path: Path, limit: int = 20) -> list[str]:
         if line.strip() and not line.startswith("***")
     ]  # "*** in database main ***"
     return [] if problems == ["ok"] else problems[:limit]
+
+
+# PostgreSQL's SQLSTATE codes (PostgreSQL 15 docs, Appendix A "PostgreSQL Error Codes") for
+# what a write of a healthy engine meets on a slow or shared server, with the settings that
+# cause them (storage/leases.py ``session_timeouts``, storage/pg.py ``IDLE_IN_TRANSACTION``):
+# 57014 query_canceled ("canceling statement due to statement timeout"), 55P03 lock_not_available
+# ("canceling statement due to lock timeout"), 25P03 idle_in_transaction_session_timeout,
+# 40P01 deadlock_detected, 40001 serialization_failure, 57P01 admin_shutdown, 08xxx connection.
+_PG_STATES = {
+    "57014": "the server did not finish the write within its statement timeout (a slow or "
+    "overloaded server)",
+    "55P03": "the write waited too long for a row another session holds locked (another "
+    "engine's write, or a hung one)",
+    "25P03": "the server ended the session: it sat idle inside a transaction too long (the "
+    "engine was paused or cut off)",
+    "40P01": "the server found a deadlock with another session and cancelled this write",
+    "40001": "the server cancelled the write: it conflicted with another session's",
+    "57P01": "the server is shutting down",
+}
+
+
+def describe_pg(e: BaseException) -> str | None:
+    """One line, without driver class names, for a PostgreSQL error a write can meet and
+    retry; None for anything else (a constraint, a bug: said as it is)."""
+    for err in _chain(e):
+        state = getattr(err, "sqlstate", None) or getattr(err, "pgcode", None)
+        if not isinstance(state, str):
+            continue
+        said = _PG_STATES.get(state) or (
+            "the connection to the server was lost" if state.startswith("08") else None
+        )
+        if said:
+            return f"{said}; nothing of it was saved (SQLSTATE {state})"
+    for err in _chain(e):
+        if (
+            isinstance(err, (ConnectionError, TimeoutError))
+            or "ConnectionDoesNotExist" in type(err).__name__
+        ):
+            return "the connection to the server was lost; nothing of the write was saved"
+    return None

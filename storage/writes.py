@@ -206,9 +206,13 @@ class LedgerWriter:
                 yield conn
         except sa_exc.IntegrityError:
             raise  # a constraint: the caller names the rule that was broken
-        except sa_exc.DatabaseError as e:  # locked past busy_timeout, disk full, damaged ...
+        except sa_exc.DBAPIError as e:  # locked past busy_timeout, disk full, damaged, timed out
             # a full disk or a damaged file, in words
-            said = health.describe(e, self._path) if isinstance(self._path, Path) else None
+            if isinstance(self._path, Path):
+                said = health.describe(e, self._path)
+            else:  # PostgreSQL: a timeout or a lost connection, without the driver's classes
+                pg = health.describe_pg(e)
+                said = pg and f"writing to {self._path} failed: {pg}"
             raise StorageError(said or f"writing to {self._path} failed: {e.orig}") from e
 
     def _bot_id(self, conn: Connection, name: str) -> int:

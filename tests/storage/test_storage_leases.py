@@ -263,7 +263,7 @@ async def test_a_claim_on_a_lease_row_locked_by_a_hung_transaction_is_held_not_a
 @pytest.mark.both_backends
 async def test_engines_gone_for_a_week_are_forgotten_at_the_next_start(db, make) -> None:
     """The engines table would grow by one row per start: the next engine to register deletes
-    engines stopped (or silent, i.e. killed) more than 7 days ago by the db's clock,
+    engines stopped (or silent, i.e. killed) more than 7 days ago by the database's clock,
     unless a lease row still names them; younger ones stay listed by `oxbot status`."""
     day = 24 * 3600 * 1000
     async with await Store.open(db) as s:
@@ -295,3 +295,32 @@ async def test_engines_gone_for_a_week_are_forgotten_at_the_next_start(db, make)
         await s.register_engine("today", TTL)
         names = sorted(e.name for e in await s.list_engines())
     assert names == ["holder-old", "stopped-new", "today"]
+
+
+async def test_a_write_that_times_out_on_a_locked_table_says_so_in_words(pg_url: str, make) -> None:
+    """A bot's write held up past lock_timeout (0.5 s at this ttl) by another session's lock
+    fails with a StorageError in words (what happened, nothing saved, the SQLSTATE), not the
+    driver's "<class 'asyncpg.exceptions.LockNotAvailableError'>"; nothing of it is stored
+    and the next write, once the lock is gone, is."""
+    import asyncpg
+
+    from oxbot.engine.errors import StorageError
+
+    s = await Store.open(pg_url)
+    await s.save_bot(make.config("alpha"), BotStatus.RUNNING)
+    await s.register_engine("engine-a", 1.5)
+    assert (await s.claim_bot("alpha", 30)).ok
+    other = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await other.execute("BEGIN; LOCK TABLE equity_points IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(StorageError) as err:
+            await asyncio.wait_for(s.record_cycle("alpha", equity=[make.equity()]), 10)
+        said = str(err.value)
+        assert "waited too long for a row another session holds locked" in said, said
+        assert "nothing of it was saved (SQLSTATE 55P03)" in said and "<class" not in said
+        await other.execute("ROLLBACK")
+        await s.record_cycle("alpha", equity=[make.equity()])
+        assert await raw_rows(pg_url, "SELECT count(*) FROM equity_points") == [(1,)]
+    finally:
+        await other.close()
+        await s.close()
