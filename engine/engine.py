@@ -675,11 +675,30 @@ class Engine:
         except Exception:  # noqa: BLE001 - tried again at the next renewal
             log.warning("taking over bots failed", exc_info=True)
 
+    async def _forget_deleted(self, gone: set[str]) -> None:
+        """Bots listed here that are no longer stored: deleted from another engine or a shell
+        (which refuse a bot whose lease is held, so none of them runs here). They leave the
+        list as a local delete does, instead of staying until a restart."""
+        for name in sorted(gone):
+            r = self.runners.get(name)
+            if r is None or name in self.owned or (r.task is not None and not r.task.done()):
+                continue
+            del self.runners[name]
+            self.elsewhere.pop(name, None)
+            self._stale.discard(name)
+            self.hub.unsubscribe(r)
+            await _quietly(r.strategy.aclose())
+            await _quietly(r.broker.close())
+            self.bus.publish(BotRemoved(self.now_ms(), name))
+
     async def _take_over(self) -> None:
         """Run here the bots stored running whose lease is free or expired (their engine
         stopped or crashed): each restored from the ledger and settled (LIVE: its orders in
         flight, with the exchange) before it trades, as at a start."""
-        for config, status in await self.store.load_bots():
+        listed = set(self.runners)  # before the read: a bot added here after it is stored
+        stored = await self.store.load_bots()
+        await self._forget_deleted(listed - {c.name for c, _s in stored})
+        for config, status in stored:
             name = config.name
             if status not in (BotStatus.RUNNING, BotStatus.PAUSED):
                 if name not in self.runners:  # added (stopped) on another engine: listed

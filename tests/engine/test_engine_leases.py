@@ -308,3 +308,48 @@ async def test_a_stop_releases_the_lease_even_of_a_bot_not_counted_as_owned(pg_u
         await hb.stop()
         await store_a.close()
         await store_b.close()
+
+
+async def test_a_bot_deleted_on_another_engine_or_a_shell_leaves_this_engines_list(
+    pg_url: str,
+) -> None:
+    """Issue 16 leftover: a bot deleted elsewhere stayed listed (stopped) here until a restart.
+    At the next renewal it leaves the list, with a BotRemoved event, as a local delete does;
+    a bot that another engine still runs stays listed."""
+    from oxbot.engine.messages import BotRemoved, DeleteBot
+
+    store_a, store_b = await Store.open(pg_url), await Store.open(pg_url)
+    a, b = engine_on(store_a, "A"), engine_on(store_b, "B")
+    ha, hb = Harness(a), Harness(b)
+    try:
+        await ha.start()
+        for name, start in (("s1", False), ("s2", False), ("a1", True)):
+            done = await ha.do(AddBot(config=fast_bot(name), start=start))
+            assert done.ok, done.message
+        await hb.start()
+        assert set(b.runners) == {"s1", "s2", "a1"}
+        done = await hb.do(DeleteBot(name="s1"))  # deleted on B
+        assert done.ok, done.message
+        shell = await Store.open(pg_url)  # deleted from a shell (`oxbot bots delete s2`)
+        try:
+            assert await shell.delete_bot("s2")
+        finally:
+            await shell.close()
+
+        async def gone_from_a() -> bool:
+            return set(a.runners) == {"a1"}
+
+        await wait(gone_from_a, 10, "s1 and s2 gone from A's list", ha, hb)
+        await wait(lambda: _true(set(b.runners) == {"a1"}), 10, "s2 gone from B's list", ha, hb)
+        removed = {e.name for e in ha.events if isinstance(e, BotRemoved)}
+        assert removed == {"s1", "s2"}
+        assert b.elsewhere == {"a1": "A"} and a.runners["a1"].status is BotStatus.RUNNING
+    finally:
+        await ha.stop()
+        await hb.stop()
+        await store_a.close()
+        await store_b.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
