@@ -78,6 +78,8 @@ MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
+_VALUE = {a: a.value for a in Action}  # (an enum's ``.value`` is a property: per candle here)
+
 # indicator names whose columns are moving averages of the price (drawn over the candles)
 MA_INDICATORS = frozenset({"sma", "ema"})
 
@@ -523,7 +525,7 @@ class BotRunner:
         self.last_decision_ts = ts
         if len(self._equity_buf) >= EQUITY_FLUSH:
             self._write_behind()
-        actions = tuple([(i.symbol, i.action.value) for i in decision.items])
+        actions = tuple([(i.symbol, _VALUE[i.action]) for i in decision.items])
         self.bus.publish(DecisionMade(ts, self.name, "rule", actions, decision.reasoning))
 
     async def _act(self, decision: Decision, ts: int) -> None:

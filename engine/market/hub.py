@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..arrays import Floats, Times
 from ..errors import ConfigError
+from ..fastinit import fast_init
 from ..foreground import Foreground
 from ..messages import Event, PriceFact
 from ..models import Candle, StreamKey, timeframe_seconds
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
 log = logging.getLogger("oxbot.market")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     key: StreamKey

@@ -171,7 +171,7 @@ class Strategy(ABC):
                 frame = frames.get(symbol)
                 view = None if frame is None else FrameView(frame)
             if view is None or len(view) < warmup:
-                items.append(SymbolDecision(symbol, Action.HOLD, reasoning="warming up"))
+                items.append(SymbolDecision(symbol, _HOLD, None, None, None, None, "warming up"))
                 continue
             sig = self.signal(view)
             if sig == ENTER and not held(symbol):
@@ -179,17 +179,19 @@ class Strategy(ABC):
             elif sig == EXIT and held(symbol):
                 action = Action.CLOSE
             else:
-                action = Action.HOLD
+                action = _HOLD
             why = self.reason(view, sig)
-            items.append(SymbolDecision(symbol, action, reasoning=why))
+            # positional: the live path builds these per bot per candle
+            items.append(SymbolDecision(symbol, action, None, None, None, None, why))
             said = _SAID[action]
             texts.append(f"{symbol}: {said} - {why}" if why else f"{symbol}: {said}")
         text = texts[0] if len(texts) == 1 else "\n".join(texts)
-        return Decision(bot, ts, tuple(items), reasoning=text, source="rule")
+        return Decision(bot, ts, tuple(items), text, "rule")
 
 
 # How a rule's reasoning names each action (``action.value.upper()``, looked up once).
 _SAID = {a: a.value.upper() for a in Action}
+_HOLD = Action.HOLD
 
 
 def _side(fast: float, slow: float) -> float:
