@@ -69,6 +69,7 @@ from .portfolio import Portfolio
 from .ports import BotLedger, BrokerPort
 from .risk import MarketRules, RiskManager, hold_expired, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
+from .strategies.base import rule_decision_of
 from .textsafe import storable
 
 log = logging.getLogger("oxbot.bot")
@@ -78,6 +79,7 @@ MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
 
+_HOLD = Action.HOLD
 _VALUE = {a: a.value for a in Action}  # (an enum's ``.value`` is a property: per candle here)
 
 # indicator names whose columns are moving averages of the price (drawn over the candles)
@@ -423,10 +425,10 @@ class BotRunner:
                 if spec.name in MA_INDICATORS
                 for col in spec.columns
             )
-        mas = tuple(
-            (col, value)
-            for col in self._ma_cols
-            if col in view and math.isfinite(value := view.last(col))
+        mas = (
+            tuple([(col, v) for col in cols if col in view and math.isfinite(v := view.last(col))])
+            if (cols := self._ma_cols)
+            else ()
         )
         self.bus.publish(
             CandleClosed(
@@ -548,15 +550,26 @@ class BotRunner:
         rule) only where a signal asks, and no Decimal equity (the risk check computes its own
         when a decision is not a hold)."""
         self.cycles += 1
-        decision = self.strategy.rule_decision(
-            self.name, ts, self.config.symbols, self.views, self.frames, self._holds
-        )
-        if decision.is_hold:  # nothing to execute: no lock to take, nothing to wait for
+        strategy = self.strategy
+        if type(strategy).rule_decision is not Strategy.rule_decision:  # its own: as it says
+            decision = strategy.rule_decision(
+                self.name, ts, self.config.symbols, self.views, self.frames, self._holds
+            )
+            if not decision.is_hold:
+                return decision
             self._rule_hold(decision, ts)
-            if not self.store.write_failing:
-                self.consecutive_errors = 0
-            return None
-        return decision
+        else:  # the calls first: a hold (most candles) needs no Decision built
+            calls, text = strategy.rule_calls(
+                self.config.symbols, self.views, self.frames, self._holds
+            )
+            for call in calls:
+                if call[1] is not _HOLD:
+                    return rule_decision_of(self.name, ts, calls, text)
+            self._rule_hold_said(tuple([(s, _VALUE[a]) for s, a, _ in calls]), text, ts)
+        # a hold: nothing to execute, no lock to take, nothing to wait for
+        if not self.store.write_failing:
+            self.consecutive_errors = 0
+        return None
 
     async def _cycle(self, ts: int) -> None:
         self._cycle_clock(ts)
@@ -617,11 +630,15 @@ class BotRunner:
     def _rule_hold(self, decision: Decision, ts: int) -> None:
         """A rule's hold: nothing is executed, and it is neither stored nor remembered (the
         samples go once EQUITY_FLUSH are buffered); the reasoning panel shows it."""
+        actions = tuple([(i.symbol, _VALUE[i.action]) for i in decision.items])
+        self._rule_hold_said(actions, decision.reasoning, ts)
+
+    def _rule_hold_said(self, actions: tuple[tuple[str, str], ...], text: str, ts: int) -> None:
+        """``_rule_hold`` of a hold's (symbol, action) pairs and reasoning."""
         self.last_decision_ts = ts
         if len(self._equity_buf) >= EQUITY_FLUSH:
             self._write_behind()
-        actions = tuple([(i.symbol, _VALUE[i.action]) for i in decision.items])
-        self.bus.publish(DecisionMade(ts, self.name, "rule", actions, decision.reasoning))
+        self.bus.publish(DecisionMade(ts, self.name, "rule", actions, text))
 
     async def _act(self, decision: Decision, ts: int) -> None:
         if decision.source == "rule" and decision.is_hold:

@@ -139,6 +139,7 @@ class VerdictStatus(StrEnum):
 # --------------------------------------------------------------------------- market data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Candle:
     """One OHLCV bar; ``ts`` is the candle's open time in integer ms UTC."""
