@@ -73,7 +73,7 @@ class SmaCross(Strategy):
         f, s = view.last(fast), view.last(slow)
         rel = "above" if f > s else "below"
         what = _CROSSED.get(signal, "no cross")
-        return f"{fast_name}{f:.6g} {rel}{slow_name} {s:.6g} ({what})"
+        return f"{fast_name}{f:.6g} {rel}{slow_name}{s:.6g} ({what})"
 
 
 _CROSSED = {ENTER: "crossed up", EXIT: "crossed down"}
