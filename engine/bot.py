@@ -69,6 +69,7 @@ from .portfolio import Portfolio
 from .ports import BotLedger, BrokerPort
 from .risk import MarketRules, RiskManager, hold_expired, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
+from .strategies.base import rule_decision_of
 from .textsafe import storable
 
 log = logging.getLogger("oxbot.bot")
@@ -77,6 +78,9 @@ EQUITY_FLUSH = 60  # equity points buffered before a write when nothing else is 
 MEMORY = 20  # recent decisions kept for strategies (the LLM's memory)
 SETTLE = "settle"  # an inbox item: the broker has orders due a lookup
 
+
+_HOLD = Action.HOLD
+_VALUE = {a: a.value for a in Action}  # (an enum's ``.value`` is a property: per candle here)
 
 # indicator names whose columns are moving averages of the price (drawn over the candles)
 MA_INDICATORS = frozenset({"sma", "ema"})
@@ -246,9 +250,23 @@ class BotRunner:
         # stream's bar, later in the same batch, sets to the close (the tick path's last price).
         flat = self.portfolio.flat and not self._tick_may_cycle()
         for one in items:
-            if type(one) is Tick and (flat or self._tick_at_rest(one)):
-                continue  # no stop to check: no coroutine for it
-            await self._handle(one)
+            if type(one) is Tick:
+                if flat or self._tick_at_rest(one):
+                    continue  # no stop to check: no coroutine for it
+                await self._handle(one)
+            elif type(one) is Bar:
+                # As ``_handle(bar)`` does, without its coroutines when nothing waits (a rule's
+                # hold, no exit): the bar's work up to its first wait runs here.
+                try:
+                    rest = self._bar(one)
+                    if rest is not None:
+                        await rest
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
+                    await self._handle_failure(e)
+            else:
+                await self._handle(one)
             flat = self.portfolio.flat and not self._tick_may_cycle()
 
     async def _handle(self, item: Tick | Bar | str) -> None:
@@ -262,14 +280,18 @@ class BotRunner:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # noqa: BLE001 - one bot's failure never stops the engine
-            self._failed(e)
-            if self.status is BotStatus.ERROR:
-                try:  # remembered: an errored bot does not resume on restart
-                    await self.store.set_bot_status(self.name, BotStatus.ERROR)
-                except OxbotError as err:  # a full disk, said in words: no traceback
-                    log.warning("bot %s: cannot store the error state: %s", self.name, err)
-                except Exception:  # noqa: BLE001
-                    log.exception("bot %s: cannot store the error state", self.name)
+            await self._handle_failure(e)
+
+    async def _handle_failure(self, e: Exception) -> None:
+        """A failed item: counted and reported (``_failed``); an errored bot remembers it."""
+        self._failed(e)
+        if self.status is BotStatus.ERROR:
+            try:  # remembered: an errored bot does not resume on restart
+                await self.store.set_bot_status(self.name, BotStatus.ERROR)
+            except OxbotError as err:  # a full disk, said in words: no traceback
+                log.warning("bot %s: cannot store the error state: %s", self.name, err)
+            except Exception:  # noqa: BLE001
+                log.exception("bot %s: cannot store the error state", self.name)
 
     # ------------------------------------------------------------------ market input
 
@@ -317,6 +339,16 @@ class BotRunner:
         return all(s in self.views for s in self.config.symbols)
 
     async def _on_bar(self, bar: Bar) -> None:
+        rest = self._bar(bar)
+        if rest is not None:
+            await rest
+
+    def _bar(self, bar: Bar) -> Coroutine[Any, Any, None] | None:
+        """A closed candle, handled up to its first wait: None when that was all (the common
+        case: no exit, a rule's hold), else the coroutine that does the rest, in order. The
+        order: the marks and the candle event, a stop or time exit (on the candle's range),
+        then once every symbol's bar is in, the equity sample, the kill switches' state, a
+        budget resume, and the decision cycle when one is due."""
         sym = bar.key.symbol
         c = bar.candle
         self.marks[sym] = _price(c.close)
@@ -332,29 +364,55 @@ class BotRunner:
             else None
         )
         if hit and pos is not None and self.tradable(sym) is not None and self._may_exit(sym):
-            await self._exit(pos, hit[0], hit[1], bar.close_ts)
-        elif (
+            return self._exit_then(bar, pos, hit[0], hit[1])
+        if (
             pos is not None
             and self.active
             and hold_expired(pos, self.config.risk.max_hold_s, bar.close_ts)
             and self.tradable(sym) is not None
             and self._may_exit(sym)
         ):
-            await self._exit(pos, OrderReason.TIME_EXIT, _price(c.close), bar.close_ts)
+            return self._exit_then(bar, pos, OrderReason.TIME_EXIT, _price(c.close))
+        return self._bar_closed(bar)
+
+    async def _exit_then(
+        self, bar: Bar, pos: Position, reason: OrderReason, price: Decimal
+    ) -> None:
+        """A bar's exit, then the rest of the bar (``_bar_closed``)."""
+        await self._exit(pos, reason, price, bar.close_ts)
+        rest = self._bar_closed(bar)
+        if rest is not None:
+            await rest
+
+    def _bar_closed(self, bar: Bar) -> Coroutine[Any, Any, None] | None:
+        """After a bar's exits: once every symbol's bar of this close is in, the equity sample,
+        then what ``_after_sample`` does; what waits is returned as a coroutine (``_bar``)."""
         ts = bar.close_ts
         symbols = self.config.symbols
-        if (
+        if not (
             len(symbols) == 1
-            and symbols[0] == sym
+            and symbols[0] == bar.key.symbol
             or all(self.bar_ts.get(s) == ts for s in symbols)
         ):
-            self._sample_equity(ts)
-            if self.risk.changed:
-                await self.save_risk_state()
-            if self.budget_paused and self.status is BotStatus.PAUSED:
-                await self._budget_resume(ts)
-            if self.status is BotStatus.RUNNING and self._due(ts):
-                await self.cycle(ts)
+            return None
+        self._sample_equity(ts)
+        if self.risk.changed and not self._save_risk_now():
+            return self._after_sample(ts, 1)
+        if self.budget_paused and self.status is BotStatus.PAUSED:
+            return self._after_sample(ts, 2)
+        if self.status is BotStatus.RUNNING and self._due(ts):
+            return self._cycle_now(ts)
+        return None
+
+    async def _after_sample(self, ts: int, stage: int) -> None:
+        """From ``stage`` on: 1 the kill switches' state stored, 2 a budget pause resumed, then
+        the cycle when one is due (``_bar_closed`` did the stages before, without waiting)."""
+        if stage <= 1 and self.risk.changed:
+            await self.save_risk_state()
+        if self.budget_paused and self.status is BotStatus.PAUSED:
+            await self._budget_resume(ts)
+        if self.status is BotStatus.RUNNING and self._due(ts):
+            await self.cycle(ts)
 
     def _publish_candle(self, bar: Bar) -> None:
         """The candle and the strategy's moving averages at it, for the cockpit's price panel."""
@@ -367,10 +425,10 @@ class BotRunner:
                 if spec.name in MA_INDICATORS
                 for col in spec.columns
             )
-        mas = tuple(
-            (col, value)
-            for col in self._ma_cols
-            if col in view and math.isfinite(value := view.last(col))
+        mas = (
+            tuple([(col, v) for col in cols if col in view and math.isfinite(v := view.last(col))])
+            if (cols := self._ma_cols)
+            else ()
         )
         self.bus.publish(
             CandleClosed(
@@ -435,7 +493,32 @@ class BotRunner:
             raise
         self._cycle_ts = None
 
-    async def _cycle(self, ts: int) -> None:
+    def _cycle_now(self, ts: int) -> Coroutine[Any, Any, None] | None:
+        """``cycle(ts)`` without a coroutine when nothing waits: a rule strategy with no order
+        to settle, whose decision is a hold (or none is made). Else the coroutine that does
+        the rest, in the same order as ``cycle``."""
+        if self._settles or self.flatten_pending or not self.strategy.decides_by_rule:
+            return self.cycle(ts)
+        self._cycle_ts = ts  # kept when the cycle raises: ``_failed`` reads it
+        self._cycle_clock(ts)
+        if self._may_decide():
+            decision = self._rule_decide(ts)
+            if decision is not None:
+                return self._decided_cycle(decision, ts)
+        self._cycle_ts = None
+        return None
+
+    async def _decided_cycle(self, decision: Decision, ts: int) -> None:
+        """The end of ``_cycle_now``'s cycle: acting on a rule's decision, as ``cycle``."""
+        try:
+            await self._decided(decision, ts)
+        except asyncio.CancelledError:
+            self._cycle_ts = None
+            raise
+        self._cycle_ts = None
+
+    def _cycle_clock(self, ts: int) -> None:
+        """A cycle starts at ``ts``: its time, and when the next one is due."""
         self.last_cycle_ts = ts
         self._start_pending = False
         self._retry_at = None
@@ -444,33 +527,60 @@ class BotRunner:
         else:
             step = self.config.cadence_s * 1000 or _tf_ms(self.config.timeframe)  # cached
             self.next_cycle_ts = ts + step
-        if self._settles or self.flatten_pending:
-            await self.settle(ts)  # orders whose end is not known yet, before deciding anew
+
+    def _may_decide(self) -> bool:
+        """Whether the cycle makes a decision: not while a LIVE bot is not reconciled with
+        its exchange (it trades on no guess), nor while decisions are held."""
         why = self.broker.not_ready()
-        if why:  # a LIVE bot not reconciled with its exchange trades on no guess
+        if why:
             if why != self._not_ready_said:
                 self._not_ready_said = why
                 log.warning("bot %s: not deciding: %s", self.name, why)
                 self.publish_view()  # the view says why (``not_ready``)
-            return
+            return False
         if self._not_ready_said:
             self._not_ready_said = ""
-        if self.held():  # no new decision; SL/TP exits still run (engine/hold.py)
-            return
-        if self.strategy.decides_by_rule:
-            # A rule's decision needs no context: the signals first, the held positions (the
-            # dust rule) only where a signal asks, and no Decimal equity (the risk check
-            # computes its own when a decision is not a hold).
-            self.cycles += 1
-            decision = self.strategy.rule_decision(
+        # no new decision while held; SL/TP exits still run (engine/hold.py)
+        return not self.held()
+
+    def _rule_decide(self, ts: int) -> Decision | None:
+        """A rule's decision; a hold is published here (None returned), else it is to act on.
+
+        A rule's decision needs no context: the signals first, the held positions (the dust
+        rule) only where a signal asks, and no Decimal equity (the risk check computes its own
+        when a decision is not a hold)."""
+        self.cycles += 1
+        strategy = self.strategy
+        if type(strategy).rule_decision is not Strategy.rule_decision:  # its own: as it says
+            decision = strategy.rule_decision(
                 self.name, ts, self.config.symbols, self.views, self.frames, self._holds
             )
-            if decision.is_hold:  # nothing to execute: no lock to take, nothing to wait for
-                self._rule_hold(decision, ts)
-                if not self.store.write_failing:
-                    self.consecutive_errors = 0
-                return
-            await self._decided(decision, ts)
+            if not decision.is_hold:
+                return decision
+            self._rule_hold(decision, ts)
+        else:  # the calls first: a hold (most candles) needs no Decision built
+            calls, text = strategy.rule_calls(
+                self.config.symbols, self.views, self.frames, self._holds
+            )
+            for call in calls:
+                if call[1] is not _HOLD:
+                    return rule_decision_of(self.name, ts, calls, text)
+            self._rule_hold_said(tuple([(s, _VALUE[a]) for s, a, _ in calls]), text, ts)
+        # a hold: nothing to execute, no lock to take, nothing to wait for
+        if not self.store.write_failing:
+            self.consecutive_errors = 0
+        return None
+
+    async def _cycle(self, ts: int) -> None:
+        self._cycle_clock(ts)
+        if self._settles or self.flatten_pending:
+            await self.settle(ts)  # orders whose end is not known yet, before deciding anew
+        if not self._may_decide():
+            return
+        if self.strategy.decides_by_rule:
+            decision = self._rule_decide(ts)
+            if decision is not None:
+                await self._decided(decision, ts)
             return
         ctx = DecisionContext(
             bot=self.name,
@@ -520,11 +630,15 @@ class BotRunner:
     def _rule_hold(self, decision: Decision, ts: int) -> None:
         """A rule's hold: nothing is executed, and it is neither stored nor remembered (the
         samples go once EQUITY_FLUSH are buffered); the reasoning panel shows it."""
+        actions = tuple([(i.symbol, _VALUE[i.action]) for i in decision.items])
+        self._rule_hold_said(actions, decision.reasoning, ts)
+
+    def _rule_hold_said(self, actions: tuple[tuple[str, str], ...], text: str, ts: int) -> None:
+        """``_rule_hold`` of a hold's (symbol, action) pairs and reasoning."""
         self.last_decision_ts = ts
         if len(self._equity_buf) >= EQUITY_FLUSH:
             self._write_behind()
-        actions = tuple([(i.symbol, i.action.value) for i in decision.items])
-        self.bus.publish(DecisionMade(ts, self.name, "rule", actions, decision.reasoning))
+        self.bus.publish(DecisionMade(ts, self.name, "rule", actions, text))
 
     async def _act(self, decision: Decision, ts: int) -> None:
         if decision.source == "rule" and decision.is_hold:
@@ -769,17 +883,7 @@ class BotRunner:
         """Store the kill switches' memory when it moved (a new peak, a new day), with the
         equity samples not stored yet: a restart, even after SIGKILL, never forgets a switch
         that tripped."""
-        if not self.risk.changed:
-            return
-        # A new peak is stored with the next batch of equity samples (what a crash may lose of
-        # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
-        last = self._equity_buf[-1].equity if self._equity_buf else None
-        tripped = last is not None and self.risk.entry_block(last) is not None
-        urgent = self.risk.urgent or tripped
-        if not (urgent or len(self._equity_buf) >= EQUITY_FLUSH):
-            return
-        if not urgent:  # only a new peak, with a batch of samples: the cycle need not wait
-            self._write_behind(save_risk=True)
+        if self._save_risk_now():
             return
         await self._behind_done()  # in order: a batch handed over before goes first
         state, buf = self.risk.state(), self._equity_buf
@@ -791,6 +895,24 @@ class BotRunner:
             self.risk.changed = True
             self._equity_buf = buf + self._equity_buf
             raise
+
+    def _save_risk_now(self) -> bool:
+        """``save_risk_state`` where it need not wait: True when nothing is to be stored now,
+        or only a new peak with a batch of samples (handed to the writer, not awaited); False
+        when the state must be stored and waited for (a new day, a switch that trips)."""
+        if not self.risk.changed:
+            return True
+        # A new peak is stored with the next batch of equity samples (what a crash may lose of
+        # the curve, it may lose of the peak); a new day, or a switch that trips, at once.
+        last = self._equity_buf[-1].equity if self._equity_buf else None
+        tripped = last is not None and self.risk.entry_block(last) is not None
+        urgent = self.risk.urgent or tripped
+        if not (urgent or len(self._equity_buf) >= EQUITY_FLUSH):
+            return True
+        if not urgent:  # only a new peak, with a batch of samples: the cycle need not wait
+            self._write_behind(save_risk=True)
+            return True
+        return False
 
     def _write_behind(self, *, save_risk: bool = False) -> None:
         """Hand the buffered equity samples (and with ``save_risk`` the kill switches' new

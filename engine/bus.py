@@ -41,7 +41,9 @@ class Subscription:
 class EventBus:
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
-        self._listeners: list[Callable[[Event], None]] = []
+        # a tuple, replaced on each change: ``publish`` runs several times per bot per candle
+        # and iterates it without a copy (a listener may remove itself meanwhile)
+        self._listeners: tuple[Callable[[Event], None], ...] = ()
 
     def subscribe(
         self, maxsize: int = 10_000, accept: Callable[[Event], bool] | None = None
@@ -59,11 +61,17 @@ class EventBus:
 
         The callback must be quick and must not raise; returns a function that removes it.
         """
-        self._listeners.append(callback)
-        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+        self._listeners = (*self._listeners, callback)
+        return lambda: self._unlisten(callback)
+
+    def _unlisten(self, callback: Callable[[Event], None]) -> None:
+        if callback in self._listeners:
+            listeners = list(self._listeners)
+            listeners.remove(callback)
+            self._listeners = tuple(listeners)
 
     def publish(self, event: Event) -> None:
         for sub in self._subs:
             sub.offer(event)
-        for cb in list(self._listeners):
+        for cb in self._listeners:
             cb(event)

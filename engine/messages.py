@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, ConfigDict, with_config
 
+from .fastinit import fast_init
 from .models import BotConfig, BotStatus, StreamKey
 
 # How a message read from outside (the control socket) is checked: every value of its declared
@@ -304,6 +305,7 @@ class ReasoningChunk(Event):
     text: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DecisionMade(Event):
     bot: str = ""
@@ -335,6 +337,7 @@ class PositionChanged(Event):
     position: PositionView | None = None  # None = closed
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EquitySampled(Event):
     bot: str = ""
@@ -342,6 +345,7 @@ class EquitySampled(Event):
     cash: Money = Decimal(0)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class CandleClosed(Event):
     """A closed candle of one of the bot's symbols, for the cockpit's price panel: one per bot

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .fastinit import fast_init
+
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
 
@@ -137,6 +139,7 @@ class VerdictStatus(StrEnum):
 # --------------------------------------------------------------------------- market data
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Candle:
     """One OHLCV bar; ``ts`` is the candle's open time in integer ms UTC."""
@@ -308,6 +311,7 @@ class BotConfig(BaseModel):
 # --------------------------------------------------------------------------- decisions
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SymbolDecision:
     """What a strategy or LLM proposes for one symbol. Sizes are proposals; risk sizes."""
@@ -321,6 +325,7 @@ class SymbolDecision:
     reasoning: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     bot: str
@@ -473,6 +478,7 @@ class DecisionRecord:
     flags: str = ""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EquityPoint:
     bot: str

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..arrays import Floats, Times
 from ..errors import ConfigError
+from ..fastinit import fast_init
 from ..foreground import Foreground
 from ..messages import Event, PriceFact
 from ..models import Candle, StreamKey, timeframe_seconds
@@ -43,6 +44,7 @@ if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
 log = logging.getLogger("oxbot.market")
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     key: StreamKey
@@ -387,7 +389,8 @@ class MarketHub:
             batches: dict[str, tuple[BatchSubscriber, list[Tick | Bar]]] = {}
             # Lockstep: nothing awaits until the batches are handed over, so each stream's
             # readers (and where their items go) are looked up once per candle.
-            sinks = {s.key: self._sinks(s, batches) for s, _ in candles} if lockstep else {}
+            # (keyed by the stream object: a StreamKey's hash is a tuple's, made anew per call)
+            sinks = {id(s): self._sinks(s, batches) for s, _ in candles} if lockstep else {}
             paths = [(s, intra_candle_prices(c)) for s, c in candles]
             for phase in range(4):
                 if not lockstep:
@@ -397,7 +400,7 @@ class MarketHub:
                         s.key, close_ts - s.step_ms + (s.step_ms * phase) // 4, prices[phase]
                     )
                     if lockstep:
-                        _deliver(sinks[s.key], tick)
+                        _deliver(sinks[id(s)], tick)
                         continue
                     for sub, _ in list(s.subscribers.values()):
                         self._send(sub, tick, None)
@@ -412,8 +415,8 @@ class MarketHub:
                 self.computations[s.key] += 1
                 bar = Bar(s.key, c, s.view(s.key), close_ts)
                 if lockstep:
-                    _deliver(sinks[s.key], bar)
-                    for sub, _ in sinks[s.key]:
+                    _deliver(sinks[id(s)], bar)
+                    for sub, _ in sinks[id(s)]:
                         touched[sub.name] = sub
                 else:
                     for sub, _ in list(s.subscribers.values()):

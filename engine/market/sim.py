@@ -206,7 +206,8 @@ class CsvSeries:
     def next(self) -> Candle | None:
         if self._i >= len(self._rows):
             return None
-        t, o, h, lo, c, v = self._rows[self._i]
+        # one row as Python numbers at once (unpacking the numpy row made six numpy scalars)
+        t, o, h, lo, c, v = self._rows[self._i].tolist()
         self._i += 1
         return Candle(int(t), float(o), float(h), float(lo), float(c), float(v))
 

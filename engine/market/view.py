@@ -23,6 +23,7 @@ import pandas as pd
 from ..arrays import Floats, Times
 
 OHLCV = ("open", "high", "low", "close", "volume")
+_NAN = float("nan")
 
 
 class MarketView:
@@ -32,7 +33,19 @@ class MarketView:
     stream's candles (the newest one's index since the stream opened, backfill included), so a
     stateful reader can tell that a view directly follows the previous one it read."""
 
-    __slots__ = ("_cols", "_end", "_frame", "_m", "_order", "_start", "_ts", "key", "seq")
+    __slots__ = (
+        "_cols",
+        "_end",
+        "_frame",
+        "_m",
+        "_order",
+        "_prev",
+        "_row",
+        "_start",
+        "_ts",
+        "key",
+        "seq",
+    )
 
     def __init__(
         self,
@@ -54,6 +67,10 @@ class MarketView:
         self._end = end
         self.seq = seq
         self._frame: pd.DataFrame | None = None
+        # The newest row and the one before as Python floats, made on the first ``last`` of
+        # each: a view is shared by every bot reading the stream, and each reads a few values.
+        self._row: list[float] | None = None
+        self._prev: list[float] | None = None
 
     def __len__(self) -> int:
         return self._end - self._start
@@ -69,9 +86,23 @@ class MarketView:
     def last(self, col: str, back: int = 0) -> float:
         """The newest value of ``col``, or the one ``back`` rows before it (NaN during an
         indicator's warm-up, and before the window's first row)."""
+        if back == 0:
+            row = self._row
+            if row is None:
+                if self._end <= self._start:
+                    return _NAN
+                row = self._row = self._m[self._end - 1].tolist()
+            return row[self._cols[col]]
+        if back == 1:
+            row = self._prev
+            if row is None:
+                if self._end - 1 <= self._start:
+                    return _NAN
+                row = self._prev = self._m[self._end - 2].tolist()
+            return row[self._cols[col]]
         i = self._end - 1 - back
         if i < self._start:
-            return float("nan")
+            return _NAN
         return float(self._m[i, self._cols[col]])
 
     def tail(self, col: str, k: int) -> Floats:

@@ -162,7 +162,19 @@ class Strategy(ABC):
     ) -> Decision:
         """What ``decide`` answers: per symbol, ``signal`` at the newest candle turned into an
         action; ``held(symbol)`` is asked only when the signal is ENTER or EXIT."""
-        items = []
+        calls, text = self.rule_calls(symbols, views, frames, held)
+        return rule_decision_of(bot, ts, calls, text)
+
+    def rule_calls(
+        self,
+        symbols: Sequence[str],
+        views: Mapping[str, MarketView],
+        frames: Mapping[str, pd.DataFrame],
+        held: Callable[[str], bool],
+    ) -> tuple[list[tuple[str, Action, str]], str]:
+        """``rule_decision``'s calls as (symbol, action, reasoning) and the decision's text,
+        without building the decision: a live bot whose rule holds needs only these."""
+        calls: list[tuple[str, Action, str]] = []
         texts = []
         warmup = self.warmup()
         for symbol in symbols:
@@ -171,7 +183,7 @@ class Strategy(ABC):
                 frame = frames.get(symbol)
                 view = None if frame is None else FrameView(frame)
             if view is None or len(view) < warmup:
-                items.append(SymbolDecision(symbol, Action.HOLD, reasoning="warming up"))
+                calls.append((symbol, _HOLD, "warming up"))
                 continue
             sig = self.signal(view)
             if sig == ENTER and not held(symbol):
@@ -179,17 +191,26 @@ class Strategy(ABC):
             elif sig == EXIT and held(symbol):
                 action = Action.CLOSE
             else:
-                action = Action.HOLD
+                action = _HOLD
             why = self.reason(view, sig)
-            items.append(SymbolDecision(symbol, action, reasoning=why))
+            calls.append((symbol, action, why))
             said = _SAID[action]
             texts.append(f"{symbol}: {said} - {why}" if why else f"{symbol}: {said}")
         text = texts[0] if len(texts) == 1 else "\n".join(texts)
-        return Decision(bot, ts, tuple(items), reasoning=text, source="rule")
+        return calls, text
+
+
+def rule_decision_of(
+    bot: str, ts: int, calls: Sequence[tuple[str, Action, str]], text: str
+) -> Decision:
+    """The decision of ``rule_calls``' calls and text (``rule_decision``)."""
+    items = tuple([SymbolDecision(s, a, None, None, None, None, why) for s, a, why in calls])
+    return Decision(bot, ts, items, text, "rule")
 
 
 # How a rule's reasoning names each action (``action.value.upper()``, looked up once).
 _SAID = {a: a.value.upper() for a in Action}
+_HOLD = Action.HOLD
 
 
 def _side(fast: float, slow: float) -> float:

@@ -43,19 +43,40 @@ class SmaCross(Strategy):
             frame[f"sma_{p.fast}"].to_numpy(float), frame[f"sma_{p.slow}"].to_numpy(float)
         )
 
+    _names: tuple[SmaCrossParams, str, str, str, str] | None = None
+
+    def _cols(self) -> tuple[SmaCrossParams, str, str, str, str]:
+        """(params, fast column, slow column, "SMA<fast> ", " SMA<slow> "), made once per
+        params object: the live path reads them per candle."""
+        names = self._names
+        p = self.params
+        if names is None or names[0] is not p:
+            names = self._names = (
+                p,
+                f"sma_{p.fast}",
+                f"sma_{p.slow}",
+                f"SMA{p.fast} ",
+                f" SMA{p.slow} ",
+            )
+        return names
+
     def signal(self, view: MarketView) -> int:
-        fast, slow = f"sma_{self.params.fast}", f"sma_{self.params.slow}"
-        return cross_at(view.last(fast, 1), view.last(slow, 1), view.last(fast), view.last(slow))
+        _, fast, slow, _, _ = self._cols()
+        last = view.last
+        return cross_at(last(fast, 1), last(slow, 1), last(fast), last(slow))
 
     def explain(self, frame: pd.DataFrame, signal: int) -> str:
         return self.reason(FrameView(frame), signal)
 
     def reason(self, view: MarketView, signal: int) -> str:
-        p = self.params
-        f, s = view.last(f"sma_{p.fast}"), view.last(f"sma_{p.slow}")
+        _, fast, slow, fast_name, slow_name = self._cols()
+        f, s = view.last(fast), view.last(slow)
         rel = "above" if f > s else "below"
-        what = {ENTER: "crossed up", EXIT: "crossed down"}.get(signal, "no cross")
-        return f"SMA{p.fast} {f:.6g} {rel} SMA{p.slow} {s:.6g} ({what})"
+        what = _CROSSED.get(signal, "no cross")
+        return f"{fast_name}{f:.6g} {rel}{slow_name}{s:.6g} ({what})"
+
+
+_CROSSED = {ENTER: "crossed up", EXIT: "crossed down"}
 
 
 class RsiReversionParams(StrategyParams):
@@ -89,8 +110,23 @@ class RsiReversion(Strategy):
     def warmup(self) -> int:
         return self.params.length + 2
 
+    _names: tuple[RsiReversionParams, str, str, dict[int, str]] | None = None
+
+    def _cols(self) -> tuple[RsiReversionParams, str, str, dict[int, str]]:
+        """(params, the RSI column, "RSI<length> ", signal -> its words), made once per params
+        object: the live path reads them per candle."""
+        names = self._names
+        p = self.params
+        if names is None or names[0] is not p:
+            what = {
+                ENTER: f"left oversold {p.oversold:g}",
+                EXIT: f"left overbought {p.overbought:g}",
+            }
+            names = self._names = (p, f"rsi_{p.length}", f"RSI{p.length} ", what)
+        return names
+
     def signal(self, view: MarketView) -> int:
-        col = f"rsi_{self.params.length}"
+        col = self._cols()[1]
         return self._rule(view.last(col, 1), view.last(col))
 
     def _rule(self, prev: float, cur: float) -> int:
@@ -118,7 +154,6 @@ class RsiReversion(Strategy):
         return self.reason(FrameView(frame), signal)
 
     def reason(self, view: MarketView, signal: int) -> str:
-        p = self.params
-        r = view.last(f"rsi_{p.length}")
-        what = {ENTER: f"left oversold {p.oversold:g}", EXIT: f"left overbought {p.overbought:g}"}
-        return f"RSI{p.length} {r:.1f} ({what.get(signal, 'no signal')})"
+        _, col, name, what = self._cols()
+        r = view.last(col)
+        return f"{name}{r:.1f} ({what.get(signal, 'no signal')})"
