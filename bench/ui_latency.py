@@ -10,6 +10,11 @@ Targets: p99 lag < 50 ms, p99 key-to-screen < 100 ms, first screen < 1.5 s.
 
     python bench/ui_latency.py [--seconds 20] [--bots 20] [--sim-speed max|N]
                                [--command "oxbot --db {db}"] [--headless]
+                               [--no-foreground] [--switch-interval-ms MS] [--no-first-screen]
+
+--no-foreground and --switch-interval-ms take the cockpit's UI-yield machinery out (tmux mode):
+the replay never steps aside for the UI (engine/foreground.py), and the interpreter's switch
+interval is MS instead of app/runtime.py's SHARED_SWITCH_INTERVAL_S (5 = Python's default).
 """
 
 from __future__ import annotations
@@ -150,7 +155,14 @@ def bench_bots(n_bots: int):  # type: ignore[no-untyped-def]
     ]
 
 
-def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
+def serve(
+    n_bots: int,
+    db: str,
+    lag_out: str,
+    sim_speed: str = "max",
+    foreground: bool = True,
+    switch_ms: float | None = None,
+) -> int:
     """The app in a real terminal with ``n_bots`` on sim at max speed, probing its own loop
     lag (written to ``lag_out`` at exit): what a user in tmux gets, rendering included."""
 
@@ -188,7 +200,13 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
 
             self._probe = asyncio.create_task(probe())
 
+    if switch_ms is not None:
+        from oxbot.app import runtime  # noqa: PLC0415
+
+        runtime.SHARED_SWITCH_INTERVAL_S = switch_ms / 1000  # read when the engine runs
     client = InProcessClient(factory)
+    if not foreground:  # nothing marks the UI busy; the replay never steps aside
+        client.foreground = None  # type: ignore[assignment]
     client.open()
     app = ProbedApp(client, settle_heap=True)
     started = time.monotonic()
@@ -198,14 +216,15 @@ def serve(n_bots: int, db: str, lag_out: str, sim_speed: str = "max") -> int:
         elapsed = time.monotonic() - started
         cycles = sum(b.cycles for b in app.state.bots.values())
         client.stop(10)
-        Path(lag_out + ".engine").write_text(
-            f"{cycles} {client.foreground.yielded_s:.3f} {elapsed:.3f}"
-        )
+        yielded = client.foreground.yielded_s if client.foreground is not None else 0.0
+        Path(lag_out + ".engine").write_text(f"{cycles} {yielded:.3f} {elapsed:.3f}")
         Path(lag_out).write_text("\n".join(f"{p} {v:.3f}" for p, v in lags))
     return 0
 
 
-def in_tmux(n_bots: int, seconds: float, sim_speed: str) -> dict[str, list[float]]:
+def in_tmux(
+    n_bots: int, seconds: float, sim_speed: str, serve_args: str = ""
+) -> dict[str, list[float]]:
     """Key-to-screen as a user sees it: keys by send-keys, the screen read by capture-pane."""
     tmp = Path(tempfile.mkdtemp())
     name = f"oxbot-lat-{uuid.uuid4().hex[:6]}"
@@ -213,7 +232,7 @@ def in_tmux(n_bots: int, seconds: float, sim_speed: str) -> dict[str, list[float
     cmd = (
         f"TERM=xterm-256color {shlex.quote(sys.executable)} {shlex.quote(__file__)} "
         f"--serve --bots {n_bots} --db {tmp / 'b.db'} --lag-out {lag_file} "
-        f"--sim-speed {sim_speed}"
+        f"--sim-speed {sim_speed}{serve_args}"
     )
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd], check=True
@@ -360,18 +379,40 @@ def main() -> int:
         action="store_true",
         help="measure in a headless app (no terminal, no rendering) instead of tmux",
     )
+    ap.add_argument(
+        "--no-foreground",
+        action="store_true",
+        help="the replay never steps aside while the UI draws (engine/foreground.py off)",
+    )
+    ap.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="the interpreter's switch interval in the cockpit (default: the app's)",
+    )
+    ap.add_argument("--no-first-screen", action="store_true", help="skip the first-screen part")
     args = ap.parse_args()
     if args.serve:
-        return serve(args.bots, args.db, args.lag_out, args.sim_speed)
+        return serve(
+            args.bots,
+            args.db,
+            args.lag_out,
+            args.sim_speed,
+            foreground=not args.no_foreground,
+            switch_ms=args.switch_interval_ms,
+        )
+    serve_args = " --no-foreground" if args.no_foreground else ""
+    if args.switch_interval_ms is not None:
+        serve_args += f" --switch-interval-ms {args.switch_interval_ms}"
     if args.headless or shutil.which("tmux") is None:
         print("mode: headless app (run_test): rendering is not included")
         r = asyncio.run(in_app(args.bots, args.seconds))
     else:
         print(
             f"mode: real terminal (tmux 120x40), {args.bots} bots on sim at speed "
-            f"{args.sim_speed}, {args.seconds:.0f} s"
+            f"{args.sim_speed}, {args.seconds:.0f} s{serve_args}"
         )
-        r = in_tmux(args.bots, args.seconds, args.sim_speed)
+        r = in_tmux(args.bots, args.seconds, args.sim_speed, serve_args)
     for key, label in (("lag", "UI loop lag"), ("lag_keys", "UI loop lag during key probes")):
         v = r.get(key, [])
         if v:
@@ -388,7 +429,7 @@ def main() -> int:
             f"key-to-screen {label}, n={len(v)}: p50 {pct(v, 50):.1f} ms, "
             f"p99 {pct(v, 99):.1f} ms [target p99 < 100]"
         )
-    fs = first_screen(args.command)
+    fs = [] if args.no_first_screen else first_screen(args.command)
     if fs:
         print(
             f"first screen ({args.command}), n={len(fs)}: median "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
@@ -170,6 +171,7 @@ class OxbotApp(App[int]):
         self._theme_notices = self._install_themes()
         self.dashboard: DashboardScreen | None = None
         self.redraws = RedrawCoalescer(self._draw, self.set_timer)
+        self.last_input = 0.0  # time.monotonic() of the last key, click or resize
         self.toasts = ToastThrottle(self._show, self.set_timer)
 
     # ------------------------------------------------------------------ start / stop
@@ -390,8 +392,17 @@ class OxbotApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, INPUT_EVENTS):
+            self.last_input = time.monotonic()
             self.foreground_busy()
+            self._input_first()
         await super().on_event(event)
+
+    def _input_first(self) -> None:
+        """A key, click or resize: its own frame goes first. Engine events meanwhile only mark
+        panels dirty (a status change still draws the bots table at once: space's effect); the
+        coalesced redraw comes once that frame is on screen (tui/redraw.py)."""
+        self.redraws.defer()  # for MAX_DEFER_S at most, should the callback never come
+        self.call_after_refresh(self.redraws.resume)
 
     def _draw(self, dirty: set[str]) -> None:
         """The redraw coalescer's output: the dashboard repaints what changed."""

@@ -25,6 +25,7 @@ class Cockpit(Protocol):
     state: DashboardState
     client: EngineClient
     clock: Clock
+    last_input: float  # time.monotonic() of the last key, click or resize (0: none yet)
 
     def send(self, command: m.Command, what: str, *, quiet: bool = False) -> str:
         """Submit ``command``; returns its request id; ``what`` names it in the outcome toast."""

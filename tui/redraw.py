@@ -2,7 +2,11 @@
 REDRAW_INTERVAL_S, and at once for a status change.
 
 20 bots at max speed send thousands of events a second; a person reads a few frames a second;
-keys redraw at once. One redraw is ever pending: flushing early (a status change) cancels it.
+keys redraw at once. One redraw is ever pending. A status change (often a key's effect: space
+pauses the bot) draws the bots table and the header at once and nothing else: the other
+panels dirty by then keep their turn, so the frame that shows the key's effect is small.
+While a key's own frame is being drawn (`defer`), engine events only mark panels dirty; they
+are drawn once that frame is on screen.
 Plain Python: the app hands in how to draw, how to set a timer and the clock, so the rules are
 tested without Textual.
 """
@@ -15,6 +19,10 @@ from typing import Protocol
 
 REDRAW_INTERVAL_S = 0.1
 NOW = "bots-now"  # the dirty mark of a status change (often a key's effect): drawn at once
+# What a status change draws at once; the rest waits for the coalesced redraw.
+NOW_PANELS = frozenset({NOW, "bots", "header"})
+# A key's frame holds engine redraws back this long at most (its `resume` normally comes first).
+MAX_DEFER_S = 0.3
 
 
 class Timer(Protocol):
@@ -42,25 +50,53 @@ class RedrawCoalescer:
         self.dirty: set[str] = set()
         self._last = 0.0
         self._timer: Timer | None = None  # the coalesced redraw, when one is due
+        self._deferred_until = 0.0  # a key's frame is being drawn: engine redraws wait
 
     def hold(self, dirty: set[str]) -> None:
         """Remember what changed without drawing (the app is closing: no screen to draw on)."""
         self.dirty |= dirty
 
     def request(self, dirty: set[str]) -> None:
-        """Mark ``dirty``; draw now if a status changed or the interval has passed, else make
-        sure one redraw is pending for when it has."""
+        """Mark ``dirty``; draw a status change now (the bots table and the header only); draw
+        the rest if the interval has passed and no key's frame is being drawn, else make sure
+        one redraw is pending for when that is so."""
         self.dirty |= dirty
-        if NOW in dirty:
+        if NOW in self.dirty:
+            now, self.dirty = self.dirty & NOW_PANELS, self.dirty - NOW_PANELS
+            self._draw(now)
+        if not self.dirty or self._timer is not None:
+            return
+        wait = max(self._last + self.interval, self._deferred_until) - self._clock()
+        if wait <= 0:
             self.flush()
-        elif self._timer is None:
-            wait = self._last + self.interval - self._clock()
-            if wait <= 0:
-                self.flush()
-            else:
-                self._timer = self._set_timer(wait, self._due)
+        else:
+            self._timer = self._set_timer(wait, self._due)
+
+    @property
+    def deferred(self) -> bool:
+        return self._clock() < self._deferred_until
+
+    def defer(self) -> None:
+        """A key's frame is being drawn: engine events mark panels dirty without drawing until
+        `resume`, or MAX_DEFER_S at most (a status change still draws its part at once: it is
+        often the key's effect)."""
+        self._deferred_until = self._clock() + MAX_DEFER_S
+
+    def resume(self) -> None:
+        """The key's frame is on screen: what engine events left dirty meanwhile is drawn now
+        if the interval has passed, else when it has."""
+        self._deferred_until = 0.0
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.request(set())
 
     def _due(self) -> None:
+        self._timer = None
+        wait = self._deferred_until - self._clock()
+        if wait > 0:  # ``resume`` draws it, or this timer once the deferral has run out
+            self._timer = self._set_timer(wait, self._due)
+            return
         self.flush()  # looked up at call time: a test may wrap ``flush``
 
     def flush(self) -> None:

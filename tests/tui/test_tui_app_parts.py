@@ -61,14 +61,56 @@ def test_many_events_within_the_interval_make_one_redraw_of_everything_they_chan
     assert drawn == [{"header"}, {"bots", "fills"}]
 
 
-def test_a_status_change_draws_at_once_and_cancels_the_pending_redraw() -> None:
+def test_a_status_change_draws_the_bots_at_once_and_the_rest_keeps_its_turn() -> None:
+    """A status change (often a key's effect) draws the bots table and the header at once and
+    nothing else: the frame that shows it stays small; the equity still dirty is drawn by the
+    redraw already pending."""
     redraws, drawn, timers, clock = _coalescer()
     redraws.request({"header"})
     clock.now += 0.01
     redraws.request({"equity"})
     assert len(timers.due) == 1
-    redraws.request({"bots-now"})
-    assert drawn == [{"header"}, {"equity", "bots-now"}] and timers.stopped == 1
+    redraws.request({"bots-now", "bots", "positions"})
+    assert drawn == [{"header"}, {"bots-now", "bots"}]
+    assert len(timers.due) == 1 and timers.stopped == 0
+    clock.now += REDRAW_INTERVAL_S
+    timers.fire()
+    assert drawn == [{"header"}, {"bots-now", "bots"}, {"equity", "positions"}]
+
+
+def test_while_a_keys_frame_is_drawn_engine_events_wait_for_it() -> None:
+    """Deferred (a key's frame is being drawn): events mark panels dirty, a due redraw does not
+    draw; a status change still draws the bots at once; resuming draws what waited."""
+    redraws, drawn, timers, clock = _coalescer()
+    redraws.request({"header"})
+    clock.now += 0.01
+    redraws.request({"fills"})
+    redraws.defer()
+    redraws.request({"positions"})
+    clock.now += REDRAW_INTERVAL_S
+    timers.fire()  # due while deferred: nothing drawn, due again when the deferral ends
+    assert drawn == [{"header"}] and len(timers.due) == 1
+    redraws.request({"bots", "bots-now"})
+    assert drawn == [{"header"}, {"bots", "bots-now"}]
+    redraws.resume()
+    assert drawn == [{"header"}, {"bots", "bots-now"}, {"fills", "positions"}]
+    assert timers.stopped == 1
+
+
+def test_a_deferral_never_resumed_ends_by_itself() -> None:
+    """Should the key's frame never come round to resume, the redraw waits MAX_DEFER_S at
+    most."""
+    from oxbot.tui.redraw import MAX_DEFER_S
+
+    redraws, drawn, timers, clock = _coalescer()
+    redraws.defer()
+    redraws.request({"fills"})
+    assert drawn == [] and len(timers.due) == 1
+    delay, _ = timers.due[0]
+    assert delay <= MAX_DEFER_S
+    clock.now += delay
+    timers.fire()
+    assert drawn == [{"fills"}]
 
 
 def test_what_changes_while_closing_is_kept_not_drawn() -> None:

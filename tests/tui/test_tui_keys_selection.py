@@ -81,3 +81,36 @@ async def test_keys_screen_without_keyring_says_why_in_the_list(
             assert "[env]" in listing and "wxyz" in listing  # environment keys still listed
     finally:
         keyring.set_keyring(previous)
+
+
+async def test_a_run_of_cursor_keys_draws_the_chart_once_for_the_bot_it_ends_on(
+    scripted_client, fixed_clock, monkeypatch
+):
+    """The equity chart (the costliest panel) waits until the keys pause: passing over a bot
+    with j/k does not draw its chart; the bot the cursor stops on gets it."""
+    from tui_pilot import drawn as until_drawn
+
+    from oxbot.tui.widgets.equity_chart import EquityChart
+
+    app = OxbotApp(scripted_client, clock=fixed_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        chart = app.screen.query_one(EquityChart)
+        shown: list[str | None] = []
+        show = chart.show
+
+        def spy(selected, *args, **kwargs):  # type: ignore[no-untyped-def]
+            shown.append(selected)
+            return show(selected, *args, **kwargs)
+
+        monkeypatch.setattr(chart, "show", spy)
+        await pilot.press("home", "j")
+        await until_drawn(pilot, lambda: "beta" in shown, "beta's chart")
+        # wide enough that the keys below always come within it, whatever the machine's load
+        monkeypatch.setattr("oxbot.tui.screens.dashboard.CHART_QUIET_S", 0.5)
+        shown.clear()
+        _burst(app, "k", "j")  # to alpha and back to beta
+        await until_drawn(pilot, lambda: shown, "the chart after the keys")
+        await pilot.pause(0.1)
+        assert shown == ["beta"]
+        assert app.screen.selected == "beta"

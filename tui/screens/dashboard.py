@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.events import DescendantBlur, DescendantFocus, Resize
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static, Tab, Tabs
 
 from oxbot.remote.client import DISCONNECTED
@@ -42,6 +43,12 @@ PANELS = (
 )
 COMPACT_WIDTH, COMPACT_HEIGHT = 110, 32
 CHART_INTERVAL_S = 1.0
+# The charts (plotext: ~12 ms to draw, the costliest panel) wait until no key, click or resize
+# came for CHART_QUIET_S, so a run of j/k presses is not slowed by a chart per bot passed;
+# never longer than CHART_STALE_S since the last chart drawn. Asked for by a key of its own
+# (3, c, y), a chart is drawn at once.
+CHART_QUIET_S = 0.25
+CHART_STALE_S = 2.0
 BOTS_INTERVAL_S = 0.33  # plotext redraws are the costliest thing on screen
 FOCUS_HINT_BOTS = "focus: ↑↓ select"
 FOCUS_HINT_PANEL = "focus: ↑↓ scroll · j/k select a bot"
@@ -215,6 +222,8 @@ class DashboardScreen(BotActions):
     def __init__(self) -> None:
         super().__init__()
         self._chart_dirty = True
+        self._chart_drawn_at = 0.0
+        self._chart_timer: Timer | None = None  # a chart postponed by keys (CHART_QUIET_S)
         self._drawn: dict[str, object] = {}  # what each panel last showed (skip no-ops)
         self._bots_drawn_at = 0.0
         self._bots_dirty = False
@@ -247,7 +256,7 @@ class DashboardScreen(BotActions):
         self.query_one(PriceChart).border_title = "Price"
         self.query_one(BotsTable).border_title = "Bots"
         self.query_one(BotsTable).focus()
-        self.set_interval(CHART_INTERVAL_S, self._redraw_chart_if_dirty)
+        self.set_interval(CHART_INTERVAL_S, self._redraw_chart_when_quiet)
         self.set_interval(1.0, lambda: self.redraw({"header", "bots"}))
         self.set_interval(BOTS_INTERVAL_S, self._redraw_bots_if_dirty)
         self.redraw({"header", "bots", "positions", "reasoning", "equity", "fills"})
@@ -360,9 +369,11 @@ class DashboardScreen(BotActions):
             if self.selected not in st.bots and self.selected is not None:
                 self.selected = table.selected
             self._refresh_footer_if_needed()
+        # A change of the bots alone (a status change drawn at once) redraws these panels only
+        # when what they show of the bots moved; their own changes wait for their own mark.
         unwatched = st.unwatched_bots()
         pos_key = (self.selected, st.positions_version, unwatched)
-        if dirty & {"positions", "bots"} and pos_key != self._drawn.get("positions"):
+        if _moved(dirty, "positions", pos_key, self._drawn.get("positions")):
             self._drawn["positions"] = pos_key
             ptable = self.query_one(PositionsTable)
             rows = st.positions_of(self.selected)
@@ -372,7 +383,7 @@ class DashboardScreen(BotActions):
         bot = self._bot()
         market = _market_state(bot) if bot else ""
         why_key = (self.selected, st.reasoning_version.get(self.selected or "", 0), market)
-        if ("reasoning" in dirty or "bots" in dirty) and why_key != self._drawn.get("reasoning"):
+        if _moved(dirty, "reasoning", why_key, self._drawn.get("reasoning")):
             self._drawn["reasoning"] = why_key
             title = f"Reasoning · {self.selected}" if self.selected else "Reasoning"
             self.query_one(ReasoningPanel).border_title = title + (f" — {market}" if market else "")
@@ -436,6 +447,23 @@ class DashboardScreen(BotActions):
         if self._bots_dirty:
             self.redraw({"bots"}, force_bots=True)
 
+    def _redraw_chart_when_quiet(self) -> None:
+        """The chart, if dirty, once no input came for CHART_QUIET_S (or it is CHART_STALE_S
+        old); until then one timer is pending for it."""
+        if not self._chart_dirty:
+            return
+        now = time.monotonic()
+        wait = self.oxapp.last_input + CHART_QUIET_S - now
+        if wait > 0 and now - self._chart_drawn_at < CHART_STALE_S:
+            if self._chart_timer is None:
+                self._chart_timer = self.set_timer(wait, self._chart_timer_due)
+            return
+        self._redraw_chart_if_dirty()
+
+    def _chart_timer_due(self) -> None:
+        self._chart_timer = None
+        self._redraw_chart_when_quiet()
+
     def _redraw_chart_if_dirty(self) -> None:
         chart: EquityChart | PriceChart
         chart = self.query_one(PriceChart) if self.price_shown else self.query_one(EquityChart)
@@ -444,6 +472,7 @@ class DashboardScreen(BotActions):
         if self.compact and not chart.has_class("current"):
             return
         self._chart_dirty = False
+        self._chart_drawn_at = time.monotonic()
         self.oxapp.foreground_busy()
         st = self.oxapp.state
         if isinstance(chart, EquityChart):
@@ -486,9 +515,9 @@ class DashboardScreen(BotActions):
         if self.is_mounted:
             self.redraw({"positions", "reasoning", "equity", "price"})
             self._refresh_footer_if_needed()
-            # the chart (the costliest panel to draw) follows one frame later: the selection,
-            # its reasoning and positions show first
-            self.call_after_refresh(self._redraw_chart_if_dirty)
+            # the chart (the costliest panel to draw) follows once the keys pause: the
+            # selection, its reasoning and positions show first
+            self.call_after_refresh(self._redraw_chart_when_quiet)
 
     @on(BotsTable.BotSelected)
     def _bot_selected(self, event: BotsTable.BotSelected) -> None:
@@ -546,6 +575,18 @@ class DashboardScreen(BotActions):
 
 # the actions whose check_action answer depends on the selected bot
 FOOTER_ACTIONS = ("configure", "start", "stop", "pause", "resume", "flatten", "delete", "show_all")
+
+
+def _moved(dirty: set[str], panel: str, key: tuple[object, object, object], drawn: object) -> bool:
+    """Whether a panel keyed (selected bot, its own version, what it shows of the bots) needs
+    drawing: its own mark is dirty and the key moved, or the bots changed (a status change,
+    drawn at once) and the parts of the key about the bots moved. Its own changes alone wait
+    for its own mark, so the frame of a status change stays small."""
+    if not isinstance(drawn, tuple):
+        return bool(dirty & {panel, "bots"})
+    if panel in dirty and key != drawn:
+        return True
+    return "bots" in dirty and (key[0], key[2]) != (drawn[0], drawn[2])
 
 
 def _market_state(bot: m.BotView) -> str:

@@ -14,7 +14,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
@@ -285,7 +285,13 @@ class BotsTable(Widget, can_focus=True):
     # ------------------------------------------------------------------ keys and mouse
 
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh()
+        top = self._top
+        self._scroll_to_cursor()
+        if self._top == top:  # no scrolling: only the two rows the cursor left and reached
+            width = self.size.width
+            self.refresh(*(Region(0, row - top + 1, width, 1) for row in {old, new}))
+        else:
+            self.refresh()
         if old != new and self._names:
             self.post_message(self.BotSelected(self.selected))
 
