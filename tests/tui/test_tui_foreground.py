@@ -74,9 +74,12 @@ async def test_a_stream_of_engine_events_is_drawn_at_most_ten_times_a_second(sim
         await wait_until(pilot, lambda: app.state.engine_ts > 0, "the market to move")
         await pilot.pause(0.5)
         flushes.clear()
-        await pilot.pause(1.5)
+        # it does draw, continuously: 5 redraws, however long a loaded machine takes for them
+        deadline = time.monotonic() + 30
+        while len(flushes) < 6 and time.monotonic() < deadline:
+            await pilot.pause(0.1)
         gaps = [b - a for a, b in zip(flushes, flushes[1:], strict=False)]
-        assert len(flushes) >= 5, flushes  # it does draw, continuously
+        assert len(flushes) >= 6, flushes
         assert min(gaps) >= REDRAW_INTERVAL_S * 0.8, sorted(gaps)[:5]
 
 

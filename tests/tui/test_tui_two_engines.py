@@ -36,6 +36,9 @@ async def test_a_bot_on_another_engine_reads_on_b_and_the_engine_column_fits(fix
         assert table.row_text("gamma")["status"] == "on B"
         assert table.row_text("alpha")["engine"] == "here"
         assert "engine" in table._keys  # noqa: SLF001 - the columns shown at this width
+        header = app.screen.query_one("#header-figures")
+        # gamma runs on B: not "running" here, said apart (it used to count only this engine's)
+        assert "bots 1/3 running +1 on other engines" in str(header.render())
         await pilot.resize_terminal(80, 24)
         await pilot.pause(0.2)
         keys = table._keys  # noqa: SLF001
@@ -44,6 +47,8 @@ async def test_a_bot_on_another_engine_reads_on_b_and_the_engine_column_fits(fix
         await pilot.resize_terminal(160, 40)
         await pilot.pause(0.2)
         assert "engine" not in table._keys  # noqa: SLF001
+        assert "bots 1/2 running  " in str(header.render()) + "  "
+        assert "other engines" not in str(header.render())
 
 
 async def test_edit_flatten_delete_of_a_bot_on_another_engine_say_where_it_runs(fixed_clock):

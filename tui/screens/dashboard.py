@@ -337,7 +337,8 @@ class DashboardScreen(BotActions):
             self.query_one(HeaderBar).show(
                 live=st.live_state(),
                 bots=len(bots),
-                running=sum(1 for b in bots if b.status == "running"),
+                running=sum(1 for b in bots if b.status == "running" and not b.engine),
+                elsewhere=sum(1 for b in bots if b.engine),
                 equity=st.total_equity(),
                 pnl_today=st.pnl_today(),
                 engine_state=st.engine_state,

@@ -38,8 +38,10 @@ class HeaderBar(Horizontal):
         market_ms: int = 0,
         attached: str = "",
         feeds: Mapping[str, str] | None = None,
+        elsewhere: int = 0,
     ) -> None:
         """``attached``: where the engine runs when it is another process ("" in-process);
+        ``elsewhere``: bots other engines of a shared database run (not counted as running);
         ``feeds``: how each exchange's market data arrives ("ws", "rest (ws down: ...)")."""
         # live: "active" (a LIVE bot runs or holds positions), "stopped" or "" (paper only)
         banner = self.query_one("#mode-banner", Static)
@@ -63,6 +65,8 @@ class HeaderBar(Horizontal):
         figures.append(engine_state, style="bold")
         if engine_state != DISCONNECTED:  # else nobody knows what runs now
             figures.append(f"  bots {running}/{bots} running", style="dim")
+            if elsewhere:  # several engines on one PostgreSQL database: theirs, said apart
+                figures.append(f" +{elsewhere} on other engines", style="dim")
         for exchange, feed in sorted((feeds or {}).items()):
             # which feed only ("ws", "rest"), in the warning colour while the websocket is down;
             # the reason is in the notice and the log
