@@ -4,6 +4,7 @@ the whole frame's signals at the same rows, since live trading only ever has the
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import traceback
 from collections.abc import Iterator
@@ -246,12 +247,15 @@ def checked_signals(strategy: object, raw: object, n: int) -> Signals:
 def user_code(strategy: object) -> Iterator[None]:
     """An exception raised in the file of ``strategy`` (an instance or its class: its signals,
     indicators, warmup, Params validators) becomes StrategyError ``file:line: Error: text``;
-    one raised elsewhere is left alone."""
+    one raised elsewhere is left alone. A SystemExit (any BaseException but a Ctrl-C or a
+    cancellation) raised there, e.g. by a Params validator, is named the same way."""
     try:
         yield
     except (OxbotError, ValidationError):  # oxbot's own messages, pydantic's field errors
         raise
-    except Exception as e:
+    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+        raise
+    except BaseException as e:
         where = _user_frame(strategy, e)
         if where is None:
             raise
@@ -268,6 +272,17 @@ def _user_frame(strategy: object, e: BaseException) -> str | None:
         return None
     frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == src]
     return f"{src}:{frames[-1].lineno}" if frames else None
+
+
+def check_setup(strategy: Strategy) -> None:
+    """Build what running ``strategy`` needs first -- its indicators (each a known one) and its
+    warm-up -- as a backtest does; StrategyError ``file:line: Error: text`` when its code
+    raises there. A bot is refused (and a stored one shown in error) with that line, instead of
+    being accepted and failing with a traceback when the engine starts it."""
+    with user_code(strategy):
+        for spec in strategy.indicators():
+            spec.columns  # noqa: B018 - raises for an unknown indicator
+        strategy.warmup()
 
 
 def run_signals(strategy: Strategy, frame: pd.DataFrame) -> Signals:

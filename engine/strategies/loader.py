@@ -17,6 +17,8 @@ written beside the user's files.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import importlib.util
 import inspect
@@ -34,6 +36,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..errors import StrategyError
 from ..market.indicators import IndicatorSpec
 from .base import Strategy, StrategyParams
 from .sdk import API_VERSION, ENTRY_POINT_GROUP
@@ -190,6 +193,7 @@ def check_module(module: ModuleType, source: str) -> list[type[Strategy]]:
 
 def check_class(cls: type[Strategy], source: str) -> None:
     """StrategyLoadError (with file:line of the class) when ``cls`` breaks the contract."""
+    guard_class(cls)
     at = f"{source}:{_line_of(cls)}"
     name = getattr(cls, "name", None)
     if not isinstance(name, str) or not NAME_RE.match(name):
@@ -215,7 +219,9 @@ def check_class(cls: type[Strategy], source: str) -> None:
         raise StrategyLoadError(
             f"{at}: {name}.Params defaults do not validate: {format_validation_error(e)}"
         ) from None
-    except Exception as e:  # noqa: BLE001 - a validator of the user's
+    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+        raise
+    except BaseException as e:  # noqa: BLE001 - a validator of the user's (sys.exit too)
         raise StrategyLoadError(where_failed(e, Path(source), fallback=at)) from None
     try:
         strat = cls(params)
@@ -227,8 +233,83 @@ def check_class(cls: type[Strategy], source: str) -> None:
         warm = strat.warmup()
         if not isinstance(warm, int) or warm < 1:
             raise ValueError(f"warmup() must be a positive int, got {warm!r}")
+    except StrategyError as e:  # already file:line (`guard_class`)
+        raise StrategyLoadError(str(e)) from None
     except Exception as e:  # noqa: BLE001
         raise StrategyLoadError(where_failed(e, Path(source), fallback=at)) from None
+
+
+# What a user's strategy may not end: the process (sys.exit, SystemExit, or any other
+# BaseException that is not one of these, which stop or cancel the caller as meant).
+_PASS_THROUGH = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+
+
+def guard_class(cls: type) -> None:
+    """Wrap the methods the user's code defines (in ``cls`` and its bases that are not
+    oxbot's) so that a SystemExit -- or any BaseException other than KeyboardInterrupt,
+    CancelledError and GeneratorExit -- raised in them becomes StrategyError
+    ``file:line: SystemExit: 3``: an ordinary error of that strategy, never the end of the
+    engine, the cockpit or a command running other strategies. Ordinary exceptions pass
+    unchanged (the callers name them with file:line). Built-in strategies are not wrapped, so
+    their speed is untouched; wrapping twice is a no-op."""
+    for klass in cls.__mro__:
+        if klass is object or (klass.__module__ or "").startswith("oxbot."):
+            continue
+        if klass.__dict__.get("_oxbot_guarded", False):
+            continue
+        for attr, value in list(klass.__dict__.items()):
+            wrapped = _guarded(value)
+            if wrapped is not value:
+                setattr(klass, attr, wrapped)
+        klass._oxbot_guarded = True  # type: ignore[attr-defined]
+
+
+def _guarded(value: Any) -> Any:
+    if isinstance(value, staticmethod | classmethod):
+        inner = _guarded(value.__func__)
+        return value if inner is value.__func__ else type(value)(inner)
+    if not inspect.isfunction(value) or getattr(value, "_oxbot_guard", False):
+        return value
+    if inspect.isgeneratorfunction(value) or inspect.isasyncgenfunction(value):
+        return value  # GeneratorExit is how these end; not a strategy method either
+    fn = value
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def guard_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except _PASS_THROUGH:
+                raise
+            except Exception:
+                raise
+            except BaseException as e:
+                raise _as_error(fn, e) from None
+
+        guard_async._oxbot_guard = True  # type: ignore[attr-defined]
+        return guard_async
+
+    @functools.wraps(fn)
+    def guard(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except _PASS_THROUGH:
+            raise
+        except Exception:
+            raise
+        except BaseException as e:
+            raise _as_error(fn, e) from None
+
+    guard._oxbot_guard = True  # type: ignore[attr-defined]
+    return guard
+
+
+def _as_error(fn: Any, e: BaseException) -> StrategyError:
+    """StrategyError ``file:line: SystemExit: text`` for ``e`` raised in the user's ``fn``."""
+    file = fn.__code__.co_filename
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == file]
+    line = frames[-1].lineno if frames else fn.__code__.co_firstlineno
+    return StrategyError(f"{file}:{line}: {type(e).__name__}: {e}")
 
 
 def _register(classes: Iterable[type[Strategy]], source: str) -> tuple[str, ...]:
