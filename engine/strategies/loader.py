@@ -6,7 +6,10 @@ with the user's rights.
 A file that fails (syntax error, exception at import, no Strategy subclass, bad Params, a name
 taken by a built-in) is recorded, with file:line, in `FAILURES` and harms nothing else: the
 other files load, and a bot asking for its strategy gets that message from `strategy_class`.
-Files named ``_*.py`` or ``test_*.py`` are not strategies and are skipped. A file edited
+Files named ``_*.py`` or ``test_*.py`` are not strategies and are skipped. A name defined by
+two files (or a file and a package) -- e.g. ``good1.py`` and its backup ``good1.bak.py`` -- is
+ambiguous: neither is used (asking for it names both files) until one is renamed or removed;
+never the one that happens to sort first. A file edited
 since it was loaded is loaded again by the next `discover` (new bots and runs get the new
 version; running bots keep the class they were built with). "Edited" is decided by the file's
 bytes, not its mtime: two saves within the file system's timestamp tick, or within the same
@@ -23,6 +26,7 @@ import hashlib
 import importlib.util
 import inspect
 import linecache
+import os
 import re
 import sys
 import threading
@@ -52,9 +56,10 @@ class StrategyLoadError(Exception):
 class NameTaken(StrategyLoadError):
     """The file's strategy name is another file's (``owner``); retried when that one goes."""
 
-    def __init__(self, message: str, owner: str) -> None:
+    def __init__(self, message: str, owner: str, name: str = "") -> None:
         super().__init__(message)
         self.owner = owner
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -64,12 +69,15 @@ class Failure:
     guess: str  # the strategy name it probably defines (the file's stem, the entry point's name)
     names: tuple[str, ...] = ()  # the names the file defined when it last loaded
     owner: str = ""  # for a name taken by another file: that file
+    taken: str = ""  # and that name (neither file's strategy of that name is used)
 
 
 # name -> where it came from, for the user's strategies only (built-ins are the rest of REGISTRY)
 SOURCES: dict[str, str] = {}
 FAILURES: dict[str, Failure] = {}  # by source
 _loaded_files: dict[Path, tuple[str, tuple[str, ...]]] = {}  # path -> (digest, names)
+# name -> (class, source) of a name another file defines too: out of the registry meanwhile
+_hidden: dict[str, tuple[type[Strategy], str]] = {}
 _entry_points_done = False
 _lock = threading.RLock()
 
@@ -101,12 +109,31 @@ def discover(directory: Path | None, *, entry_points: bool = True) -> None:
                     _load_file_if_changed(path)
         if entry_points:
             _load_entry_points()
+        _settle_conflicts()
+
+
+def _settle_conflicts() -> None:
+    """Take out of the registry every name that two sources define (the first file loaded
+    holds it in `SOURCES`, the other has a `Failure` naming it), and put back the ones whose
+    second file is gone: a backup copy never silently runs in place of the user's file."""
+    reg = _registry()
+    clashing = {f.taken for f in FAILURES.values() if f.taken}
+    for name, (cls, source) in list(_hidden.items()):
+        if SOURCES.get(name) != source:  # its file was edited or removed since
+            del _hidden[name]
+        elif name not in clashing:
+            reg[name] = cls
+            del _hidden[name]
+    for name in clashing:
+        if name in SOURCES and name not in _hidden and name in reg:
+            _hidden[name] = (reg[name], SOURCES[name])
+            del reg[name]
 
 
 def failure_for(name: str) -> Failure | None:
     """The failure of the file or entry point that most likely defines ``name``."""
     for f in FAILURES.values():
-        if f.guess == name or name in f.names:
+        if f.guess == name or name in f.names or name == f.taken:
             return f
     return None
 
@@ -118,6 +145,7 @@ def _forget_file(path: Path) -> tuple[str, ...]:
     for n in names:
         _registry().pop(n, None)
         SOURCES.pop(n, None)
+        _hidden.pop(n, None)
     failed = FAILURES.pop(str(path), None)
     return names or (failed.names if failed is not None else ())
 
@@ -135,8 +163,8 @@ def _load_file_if_changed(path: Path) -> None:
         classes = load_file(path, source)
         names = _register(classes, str(path))
     except StrategyLoadError as e:
-        owner = e.owner if isinstance(e, NameTaken) else ""
-        FAILURES[str(path)] = Failure(str(path), str(e), path.stem, had, owner)
+        owner, taken = (e.owner, e.name) if isinstance(e, NameTaken) else ("", "")
+        FAILURES[str(path)] = Failure(str(path), str(e), path.stem, had, owner, taken)
         names = ()
     _loaded_files[path] = (digest, tuple(names))
 
@@ -151,17 +179,35 @@ def load_file(path: Path, source: bytes | None = None) -> list[type[Strategy]]:
         raise StrategyLoadError(f"{path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module  # pydantic resolves the Params' annotations through it
+    folder = str(path.parent)
+    added = folder not in sys.path
     try:
         if source is None:
             source = path.read_bytes()
         linecache.cache.pop(str(path), None)  # inspect and tracebacks: this version's lines
+        _forget_helpers(path.parent)
+        if added:  # `from _helpers import X` finds <folder>/_helpers.py (after the stdlib)
+            sys.path.append(folder)
         exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102
     except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
         sys.modules.pop(mod_name, None)
         if isinstance(e, KeyboardInterrupt):
             raise
         raise StrategyLoadError(where_failed(e, path)) from None
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
     return check_module(module, str(path))
+
+
+def _forget_helpers(folder: Path) -> None:
+    """Drop the modules imported from ``folder`` (the user's ``_helpers.py``) so a strategy
+    file loaded again imports their current version, not the one cached by the first load."""
+    where = str(folder)
+    for name, mod in list(sys.modules.items()):
+        file = getattr(mod, "__file__", None)
+        if file and os.path.dirname(file) == where and not name.startswith(MODULE_PREFIX):
+            del sys.modules[name]
 
 
 def check_module(module: ModuleType, source: str) -> list[type[Strategy]]:
@@ -324,8 +370,12 @@ def _register(classes: Iterable[type[Strategy]], source: str) -> tuple[str, ...]
             )
         if taken is not None and taken != source:
             raise NameTaken(
-                f"{source}:{_line_of(cls)}: the name {cls.name!r} is already used by {taken}",
+                f"{source}:{_line_of(cls)}: the name {cls.name!r} is already used by {taken}; "
+                f"two files define strategy {cls.name!r}, so neither is used: rename one "
+                "(name = ...) or remove it (a backup copy ending in .py, e.g. "
+                "name.bak.py, is loaded like any strategy file: keep copies elsewhere)",
                 taken,
+                cls.name,
             )
         names.append(cls.name)
     for cls in classes:
@@ -355,7 +405,8 @@ def _load_entry_points() -> None:
                 )
             _register(classes, source)
         except StrategyLoadError as e:
-            FAILURES[source] = Failure(source, str(e), ep.name)
+            owner, taken = (e.owner, e.name) if isinstance(e, NameTaken) else ("", "")
+            FAILURES[source] = Failure(source, str(e), ep.name, (), owner, taken)
         except KeyboardInterrupt:
             raise
         except BaseException as e:  # noqa: BLE001 - a package's import may raise anything,
