@@ -75,9 +75,17 @@ def _safe(text: str) -> str:
 def _list(args: argparse.Namespace) -> int:
     from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
     from oxbot.engine.strategies import REGISTRY  # noqa: PLC0415
-    from oxbot.engine.strategies.loader import FAILURES, SOURCES  # noqa: PLC0415
+    from oxbot.engine.strategies.loader import (  # noqa: PLC0415
+        FAILURES,
+        SOURCES,
+        user_stdout_to_stderr,  # noqa: PLC0415
+    )
 
-    load_user_strategies()
+    user_stdout_to_stderr(args.json)  # a print at a strategy's import: not into the JSON
+    try:
+        load_user_strategies()
+    finally:
+        user_stdout_to_stderr(False)
     rows = [
         {
             "name": name,

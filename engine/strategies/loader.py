@@ -21,6 +21,7 @@ written beside the user's files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import importlib.util
@@ -188,7 +189,8 @@ def load_file(path: Path, source: bytes | None = None) -> list[type[Strategy]]:
         _forget_helpers(path.parent)
         if added:  # `from _helpers import X` finds <folder>/_helpers.py (after the stdlib)
             sys.path.append(folder)
-        exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102
+        with _to_stderr():  # a print at import time, too
+            exec(compile(source, str(path), "exec", dont_inherit=True), module.__dict__)  # noqa: S102
     except BaseException as e:  # noqa: BLE001 - the user's code may raise anything
         sys.modules.pop(mod_name, None)
         if isinstance(e, KeyboardInterrupt):
@@ -285,6 +287,26 @@ def check_class(cls: type[Strategy], source: str) -> None:
         raise StrategyLoadError(where_failed(e, Path(source), fallback=at)) from None
 
 
+# While oxbot's own stdout is a machine's (``--json``, a CSV to ``-``), what a user's strategy
+# prints (debugging) goes to stderr. An environment variable, so that sweep workers started
+# from this process redirect too.
+STDOUT_ENV = "OXBOT_STRATEGY_STDOUT"
+
+
+def user_stdout_to_stderr(on: bool) -> None:
+    """Send what users' strategies print to stderr (``on``), or back to stdout."""
+    if on:
+        os.environ[STDOUT_ENV] = "stderr"
+    else:
+        os.environ.pop(STDOUT_ENV, None)
+
+
+def _to_stderr() -> contextlib.AbstractContextManager[Any]:
+    if os.environ.get(STDOUT_ENV) == "stderr":
+        return contextlib.redirect_stdout(sys.stderr)
+    return contextlib.nullcontext()
+
+
 # What a user's strategy may not end: the process (sys.exit, SystemExit, or any other
 # BaseException that is not one of these, which stop or cancel the caller as meant).
 _PASS_THROUGH = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
@@ -324,6 +346,9 @@ def _guarded(value: Any) -> Any:
         @functools.wraps(fn)
         async def guard_async(*args: Any, **kwargs: Any) -> Any:
             try:
+                if STDOUT_ENV in os.environ:
+                    with _to_stderr():
+                        return await fn(*args, **kwargs)
                 return await fn(*args, **kwargs)
             except _PASS_THROUGH:
                 raise
@@ -338,6 +363,9 @@ def _guarded(value: Any) -> Any:
     @functools.wraps(fn)
     def guard(*args: Any, **kwargs: Any) -> Any:
         try:
+            if STDOUT_ENV in os.environ:
+                with _to_stderr():
+                    return fn(*args, **kwargs)
             return fn(*args, **kwargs)
         except _PASS_THROUGH:
             raise
