@@ -88,12 +88,37 @@ def check_strategy(
     that break the contract (`checked_signals`), look-ahead (signals of a frame cut at any row
     differ from the whole frame's at the same rows), ``signal(view)`` disagreeing with
     ``signals(frame)``, and signals that need more history than the live window gives."""
+    from ..market.window import MAX_WINDOW, bars_needed  # noqa: PLC0415
+
     report = CheckReport()
     source = Path(inspect.getsourcefile(cls) or "?")
-    strat = cls(params)
+    try:
+        with user_code(cls):
+            strat = cls(params)
+            warm = strat.warmup()
+            need = bars_needed(strat)
+    except StrategyError as e:
+        report.errors.append(f"setup failed: {e}")
+        return report
+    if need > MAX_WINDOW:
+        report.errors.append(
+            f"warmup() is {warm} bars: live market data keeps at most {MAX_WINDOW}, so no bot "
+            "can run this strategy with these parameters (and a backtest needs more than "
+            f"{warm} candles); use shorter lengths"
+        )
+        return report
     series = SERIES if n is None else (("cycles", n, 7),)
+    if n is None and warm + CUTS > max(r for _, r, _ in series):
+        # the usual series are too short to check anything after this warm-up
+        series = (*series, ("cycles", warm + 2 * CUTS, 9))
     enters = exits = 0
+    checked: list[tuple[str, int]] = []
     for kind, rows, seed in series:
+        if rows <= warm + 1:
+            report.notes.append(
+                f"the {rows} {kind} candles are within the warm-up of {warm}: not checked"
+            )
+            continue
         candles = generated_candles(rows, seed, kind)
         try:
             full = compute(candles, strat.indicators())
@@ -108,17 +133,31 @@ def check_strategy(
         if problem:
             report.errors.append(problem)
             return report
+        early = np.flatnonzero(sig[: max(0, warm - 1)])
+        if early.size:
+            row = int(early[0])
+            report.errors.append(
+                f"signals gives {int(sig[row])} at row {row} on the {kind} candles, before its "
+                f"warm-up of {warm} bars ends (row {warm - 1}): a live bot never acts there, "
+                "a backtest would; return NONE (0) during the warm-up, or declare the "
+                "warmup() its signals need"
+            )
+            return report
         enters += int((sig == 1).sum())
         exits += int((sig == -1).sum())
+        checked.append((kind, rows))
+    if not checked:
+        report.errors.append(f"warmup() is {warm} bars: longer than every series checked")
+        return report
     try:
         why = strat.explain(full, int(sig[-1]))
         if not isinstance(why, str):
             report.errors.append(f"explain must return a str, got {type(why).__name__}")
     except Exception as e:  # noqa: BLE001
         report.errors.append(f"explain failed: {where_failed(e, source)}")
-    total = sum(r for _, r, _ in series)
+    total = sum(r for _, r in checked)
     report.notes.append(
-        f"{total} generated candles ({', '.join(k for k, _, _ in series)}): "
+        f"{total} generated candles ({', '.join(k for k, _ in checked)}): "
         f"{enters} enter and {exits} exit signals"
     )
     if enters == 0:
