@@ -113,6 +113,7 @@ def check_strategy(
         series = (*series, ("cycles", warm + 2 * CUTS, 9))
     enters = exits = 0
     checked: list[tuple[str, int]] = []
+    warned = False
     for kind, rows, seed in series:
         if rows <= warm + 1:
             report.notes.append(
@@ -134,15 +135,14 @@ def check_strategy(
             report.errors.append(problem)
             return report
         early = np.flatnonzero(sig[: max(0, warm - 1)])
-        if early.size:
+        if early.size and not warned:
             row = int(early[0])
-            report.errors.append(
-                f"signals gives {int(sig[row])} at row {row} on the {kind} candles, before its "
-                f"warm-up of {warm} bars ends (row {warm - 1}): a live bot never acts there, "
-                "a backtest would; return NONE (0) during the warm-up, or declare the "
-                "warmup() its signals need"
+            warned = True
+            report.notes.append(
+                f"warning: signals gives {int(sig[row])} at row {row} on the {kind} candles, "
+                f"before its warm-up of {warm} bars ends (row {warm - 1}): a live bot does not "
+                "act there; if the signal needs more history, declare that warmup()"
             )
-            return report
         enters += int((sig == 1).sum())
         exits += int((sig == -1).sum())
         checked.append((kind, rows))
