@@ -74,10 +74,10 @@ def _today(clock: Any) -> Callable[[], date] | None:
 def strategy_factory(opts: RuntimeOptions) -> Callable[[BotConfig], Strategy]:
     def make(config: BotConfig) -> Strategy:
         if config.strategy != "llm":
-            from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+            from oxbot.app.strategies import build_checked, load_user_strategies  # noqa: PLC0415
 
             load_user_strategies()  # a strategy file edited since is reloaded for new runs
-            return build_strategy(config.strategy, config.params)
+            return build_checked(config.strategy, config.params)
         from oxbot.engine.llm.strategy import Redaction  # noqa: PLC0415
         from oxbot.storage.redact import open_tail, redact  # noqa: PLC0415
 

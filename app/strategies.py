@@ -48,14 +48,31 @@ def strategy_problem(name: str, params: dict[str, Any]) -> str:
     if name in BUILT_IN:
         return ""
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
-    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
     load_user_strategies()
     try:
-        build_strategy(name, params)
+        build_checked(name, params)
     except ConfigError as e:
         return str(e)
     return ""
+
+
+def build_checked(name: str, params: dict[str, Any] | None = None) -> Any:
+    """`build_strategy`, and for a user's strategy its indicators and warm-up built once
+    (`checks.check_setup`): ConfigError ``strategy NAME: file:line: Error: text`` when its code
+    raises for these parameters, so a bot that could never start is refused when it is added
+    and shown in error (not a traceback) when a stored one is loaded. Built-ins are trusted."""
+    from oxbot.engine.errors import ConfigError, StrategyError  # noqa: PLC0415
+    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
+    from oxbot.engine.strategies.checks import check_setup  # noqa: PLC0415
+
+    strategy = build_strategy(name, params)
+    if name not in BUILT_IN:
+        try:
+            check_setup(strategy)
+        except StrategyError as e:
+            raise ConfigError(f"strategy {name}: {e}") from None
+    return strategy
 
 
 def param_range(info: Any) -> str:

@@ -159,6 +159,21 @@ def _outputs(args: argparse.Namespace) -> None:
 
 
 def run_backtest_command(args: argparse.Namespace) -> int:
+    from oxbot.engine.strategies.loader import user_stdout_to_stderr  # noqa: PLC0415
+
+    # stdout is a machine's (one JSON document, or a CSV): a strategy's print() goes to stderr
+    machine = bool(getattr(args, "json", False)) or "-" in (
+        getattr(args, "trades_out", None),
+        getattr(args, "equity_out", None),
+    )
+    user_stdout_to_stderr(machine)
+    try:
+        return _run_backtest_command(args)
+    finally:
+        user_stdout_to_stderr(False)
+
+
+def _run_backtest_command(args: argparse.Namespace) -> int:
     from oxbot.app import backtests  # noqa: PLC0415
     from oxbot.cli import sweep  # noqa: PLC0415
     from oxbot.cli.params import strategy_params  # noqa: PLC0415

@@ -206,10 +206,10 @@ def parse_params(strategy: str, items: list[str]) -> dict[str, Any]:
 def build_config(args: argparse.Namespace) -> Any:
     from pydantic import ValidationError  # noqa: PLC0415
 
+    from oxbot.app.strategies import build_checked  # noqa: PLC0415
     from oxbot.cli.params import flag_errors  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, Mode  # noqa: PLC0415
-    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
     if args.live and not args.yes_i_mean_live:
         raise ConfigError("--live trades real money; add --yes-i-mean-live to confirm")
@@ -250,7 +250,7 @@ def build_config(args: argparse.Namespace) -> Any:
     from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
 
     # ConfigError names the bad parameter, or a warm-up longer than live data keeps
-    strategy = build_strategy(cfg.strategy, cfg.params)
+    strategy = build_checked(cfg.strategy, cfg.params)  # a user's: indicators() built once
     check_warmup(strategy, cfg.name)
     strategy.check_setup()  # e.g. an LLM budget needs the model's price
     check_exchange(cfg.exchange)
@@ -617,11 +617,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from pydantic import ValidationError  # noqa: PLC0415
 
+    from oxbot.app.strategies import build_checked  # noqa: PLC0415
     from oxbot.cli.params import flag_errors  # noqa: PLC0415
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
     from oxbot.engine.market.window import check_warmup  # noqa: PLC0415
     from oxbot.engine.models import BotConfig, BotStatus, Mode  # noqa: PLC0415
-    from oxbot.engine.strategies import build_strategy  # noqa: PLC0415
 
     try:
         raw = json.loads(Path(args.file).read_text())
@@ -641,7 +641,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             cfg = BotConfig.model_validate(item)
         except ValidationError as e:
             raise ConfigError(f"{args.file} item {i}: {flag_errors(e, hints=False)}") from None
-        check_warmup(build_strategy(cfg.strategy, cfg.params), cfg.name)
+        check_warmup(build_checked(cfg.strategy, cfg.params), cfg.name)
         check_exchange(cfg.exchange)
         configs.append(cfg)
     counts = Counter(c.name for c in configs)

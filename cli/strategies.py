@@ -66,12 +66,26 @@ def _range(p: dict[str, Any]) -> str:
     return f" [{lo}x{hi}]" if lo or hi else ""
 
 
+def _safe(text: str) -> str:
+    """``text`` printable under any UTF-8 locale: a file name that is not UTF-8 (a byte
+    Python keeps as a lone surrogate, e.g. ``caf\\udce9.py``) is shown escaped, not a crash."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _list(args: argparse.Namespace) -> int:
     from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
     from oxbot.engine.strategies import REGISTRY  # noqa: PLC0415
-    from oxbot.engine.strategies.loader import FAILURES, SOURCES  # noqa: PLC0415
+    from oxbot.engine.strategies.loader import (  # noqa: PLC0415
+        FAILURES,
+        SOURCES,
+        user_stdout_to_stderr,  # noqa: PLC0415
+    )
 
-    load_user_strategies()
+    user_stdout_to_stderr(args.json)  # a print at a strategy's import: not into the JSON
+    try:
+        load_user_strategies()
+    finally:
+        user_stdout_to_stderr(False)
     rows = [
         {
             "name": name,
@@ -86,14 +100,14 @@ def _list(args: argparse.Namespace) -> int:
         print(json.dumps({"strategies": rows, "failed": failed}, default=str, indent=2))
         return EXIT_OK
     for r in rows:
-        print(f"{r['name']}  ({r['source']})")
+        print(_safe(f"{r['name']}  ({r['source']})"))
         if r["description"]:
-            print(f"    {r['description']}")
+            print(_safe(f"    {r['description']}"))
         for p in r["params"]:
             desc = f"  {p['description']}" if p["description"] else ""
-            print(f"    {p['name']}={p['default']!r}{_range(p)}{desc}")
+            print(_safe(f"    {p['name']}={p['default']!r}{_range(p)}{desc}"))
     for f in failed:
-        print(f"did not load: {f['error']}", file=sys.stderr)
+        print(_safe(f"did not load: {f['error']}"), file=sys.stderr)
     return EXIT_OK
 
 
@@ -145,21 +159,21 @@ def _check(args: argparse.Namespace) -> int:
     try:
         classes = load_file(path)
     except StrategyLoadError as e:
-        print(f"FAIL {e}")
+        print(_safe(f"FAIL {e}"))
         return EXIT_ERROR
     status = EXIT_OK
     for cls in classes:
         if cls.name in REGISTRY and cls.name not in SOURCES:
-            print(f"FAIL {path}: the name {cls.name!r} is a built-in strategy; rename yours")
+            print(_safe(f"FAIL {path}: the name {cls.name!r} is a built-in strategy; rename yours"))
             status = EXIT_ERROR
             continue
         report = check_strategy(cls)
         for note in report.notes:
-            print(f"     {cls.name}: {note}")
+            print(_safe(f"     {cls.name}: {note}"))
         for err in report.errors:
-            print(f"FAIL {cls.name}: {err}")
+            print(_safe(f"FAIL {cls.name}: {err}"))
         if report.ok:
-            print(f"ok   {cls.name} ({path})")
+            print(_safe(f"ok   {cls.name} ({path})"))
         else:
             status = EXIT_ERROR
     return status

@@ -233,6 +233,15 @@ def run_bot_sweep_command(args: argparse.Namespace, spec: Any) -> int:
     from oxbot.engine.strategies import strategy_class  # noqa: PLC0415
 
     config = spec.config
+    if config.strategy in backtests.NOT_BACKTESTABLE:
+        from oxbot.engine.errors import UsageError  # noqa: PLC0415
+
+        how = "--search" if getattr(args, "search", None) else "--sweep"
+        raise UsageError(
+            f"bot {config.name} uses the {config.strategy} strategy, which cannot be swept "
+            "(every parameter set would call the model at every decision); drop "
+            f"{how} to backtest the bot as configured: oxbot backtest --bot {config.name} ..."
+        )
     backtests.check_backtestable(config.strategy)
     ranges = field_ranges(strategy_class(config.strategy).Params)
     axes = _axes(args, ranges, {})

@@ -4,6 +4,7 @@ the whole frame's signals at the same rows, since live trading only ever has the
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import traceback
 from collections.abc import Iterator
@@ -87,12 +88,38 @@ def check_strategy(
     that break the contract (`checked_signals`), look-ahead (signals of a frame cut at any row
     differ from the whole frame's at the same rows), ``signal(view)`` disagreeing with
     ``signals(frame)``, and signals that need more history than the live window gives."""
+    from ..market.window import MAX_WINDOW, bars_needed  # noqa: PLC0415
+
     report = CheckReport()
     source = Path(inspect.getsourcefile(cls) or "?")
-    strat = cls(params)
+    try:
+        with user_code(cls):
+            strat = cls(params)
+            warm = strat.warmup()
+            need = bars_needed(strat)
+    except StrategyError as e:
+        report.errors.append(f"setup failed: {e}")
+        return report
+    if need > MAX_WINDOW:
+        report.errors.append(
+            f"warmup() is {warm} bars: live market data keeps at most {MAX_WINDOW}, so no bot "
+            "can run this strategy with these parameters (and a backtest needs more than "
+            f"{warm} candles); use shorter lengths"
+        )
+        return report
     series = SERIES if n is None else (("cycles", n, 7),)
+    if n is None and warm + CUTS > max(r for _, r, _ in series):
+        # the usual series are too short to check anything after this warm-up
+        series = (*series, ("cycles", warm + 2 * CUTS, 9))
     enters = exits = 0
+    checked: list[tuple[str, int]] = []
+    warned = False
     for kind, rows, seed in series:
+        if rows <= warm + 1:
+            report.notes.append(
+                f"the {rows} {kind} candles are within the warm-up of {warm}: not checked"
+            )
+            continue
         candles = generated_candles(rows, seed, kind)
         try:
             full = compute(candles, strat.indicators())
@@ -107,17 +134,30 @@ def check_strategy(
         if problem:
             report.errors.append(problem)
             return report
+        early = np.flatnonzero(sig[: max(0, warm - 1)])
+        if early.size and not warned:
+            row = int(early[0])
+            warned = True
+            report.notes.append(
+                f"warning: signals gives {int(sig[row])} at row {row} on the {kind} candles, "
+                f"before its warm-up of {warm} bars ends (row {warm - 1}): a live bot does not "
+                "act there; if the signal needs more history, declare that warmup()"
+            )
         enters += int((sig == 1).sum())
         exits += int((sig == -1).sum())
+        checked.append((kind, rows))
+    if not checked:
+        report.errors.append(f"warmup() is {warm} bars: longer than every series checked")
+        return report
     try:
         why = strat.explain(full, int(sig[-1]))
         if not isinstance(why, str):
             report.errors.append(f"explain must return a str, got {type(why).__name__}")
     except Exception as e:  # noqa: BLE001
         report.errors.append(f"explain failed: {where_failed(e, source)}")
-    total = sum(r for _, r, _ in series)
+    total = sum(r for _, r in checked)
     report.notes.append(
-        f"{total} generated candles ({', '.join(k for k, _, _ in series)}): "
+        f"{total} generated candles ({', '.join(k for k, _ in checked)}): "
         f"{enters} enter and {exits} exit signals"
     )
     if enters == 0:
@@ -246,12 +286,15 @@ def checked_signals(strategy: object, raw: object, n: int) -> Signals:
 def user_code(strategy: object) -> Iterator[None]:
     """An exception raised in the file of ``strategy`` (an instance or its class: its signals,
     indicators, warmup, Params validators) becomes StrategyError ``file:line: Error: text``;
-    one raised elsewhere is left alone."""
+    one raised elsewhere is left alone. A SystemExit (any BaseException but a Ctrl-C or a
+    cancellation) raised there, e.g. by a Params validator, is named the same way."""
     try:
         yield
     except (OxbotError, ValidationError):  # oxbot's own messages, pydantic's field errors
         raise
-    except Exception as e:
+    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+        raise
+    except BaseException as e:
         where = _user_frame(strategy, e)
         if where is None:
             raise
@@ -268,6 +311,17 @@ def _user_frame(strategy: object, e: BaseException) -> str | None:
         return None
     frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == src]
     return f"{src}:{frames[-1].lineno}" if frames else None
+
+
+def check_setup(strategy: Strategy) -> None:
+    """Build what running ``strategy`` needs first -- its indicators (each a known one) and its
+    warm-up -- as a backtest does; StrategyError ``file:line: Error: text`` when its code
+    raises there. A bot is refused (and a stored one shown in error) with that line, instead of
+    being accepted and failing with a traceback when the engine starts it."""
+    with user_code(strategy):
+        for spec in strategy.indicators():
+            spec.columns  # noqa: B018 - raises for an unknown indicator
+        strategy.warmup()
 
 
 def run_signals(strategy: Strategy, frame: pd.DataFrame) -> Signals:
