@@ -318,7 +318,7 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
     """Each symbol's candles: its --csv file, else the cache. DataError naming the symbols
     with no candles and the command line that downloads them."""
     cfg = spec.config
-    frames, missing = {}, []
+    frames, missing, sources = {}, [], {}
     for sym in cfg.symbols:
         cache = candle_cache(cfg.exchange, sym, cfg.timeframe)
         if cfg.exchange == "sim" and isinstance(spec.db, Path):  # kept beside a FILE only
@@ -333,6 +333,7 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
             missing.append(sym)
             continue
         frames[sym] = load_candles(path)
+        sources[sym] = path
     if missing:
         if cfg.exchange == "sim":
             flags = " ".join(f"--csv {s}=FILE.csv" for s in missing)
@@ -348,7 +349,34 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
         raise DataError(
             f"no {cfg.timeframe} candles for {', '.join(missing)} of bot {cfg.name}: {hints}"
         )
+    check_spacing(cfg, frames, sources)
     return frames
+
+
+def check_spacing(cfg: Any, frames: dict[str, pd.DataFrame], sources: dict[str, str]) -> None:
+    """DataError unless every symbol's candles are spaced as the bot's timeframe (the most
+    common step of each file; a file of one candle says nothing): candles of another spacing
+    would be run as the bot's timeframe, so every clock (decision times, cadence, daily loss,
+    max hold) and the annualised ratios would be wrong, and files of different spacings
+    would be mixed in one run."""
+    from oxbot.engine.market.csvdata import step_ms  # noqa: PLC0415
+
+    want = timeframe_ms(cfg.timeframe)
+    steps = {s: st for s, f in frames.items() if (st := step_ms(f)) is not None}
+    named = {s: f"{s}={sources.get(s, '?')} has {timeframe(st)} candles" for s, st in steps.items()}
+    if len(set(steps.values())) > 1:
+        raise DataError(
+            f"mixed timeframes: {'; '.join(named[s] for s in steps)}; bot {cfg.name} trades "
+            f"{cfg.timeframe}: give {cfg.timeframe} candles for every symbol"
+        )
+    wrong = [s for s, st in steps.items() if st != want]
+    if wrong:
+        have = timeframe(steps[wrong[0]])
+        raise DataError(
+            f"{'; '.join(named[s] for s in wrong)}; bot {cfg.name} trades {cfg.timeframe}: "
+            f"give {cfg.timeframe} candles, or add a bot with --timeframe {have} to run "
+            f"these"
+        )
 
 
 def run_bot(

@@ -1,0 +1,212 @@
+"""Adversary findings of issue 13 (/work/notes/adv13_findings.md) on backtest inputs and
+numbers, each through the real command line (``oxbot.cli.main.main``): A3 candle spacing vs the
+bot's timeframe, A7 indicator lengths, A12 microsecond timestamps, A15 --seed bounds, A16 one
+buy & hold, A8 profit factor gate, A10 walk-forward Sharpe, A13 optuna duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oxbot.engine.models import BotConfig, BotStatus
+from oxbot.storage.store import Store
+
+
+def oxbot(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from oxbot.cli.main import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def oxbot_sub(home: Path, *argv: str) -> tuple[int, str, str]:
+    """The command in a fresh process (a user strategy folder is read once per process)."""
+    env = {
+        **os.environ,
+        "OXBOT_HOME": str(home / "home"),
+        "OXBOT_DB": str(home / "bots.db"),
+    }
+    p = subprocess.run(
+        [sys.executable, "-m", "oxbot.cli.main", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return p.returncode, p.stdout, p.stderr
+
+
+def store_bots(db: Path, *configs: BotConfig) -> None:
+    async def go() -> None:
+        store = await Store.open(db)
+        for c in configs:
+            await store.save_bot(c, BotStatus.STOPPED)
+        await store.close()
+
+    asyncio.run(go())
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OXBOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OXBOT_DB", str(tmp_path / "bots.db"))
+    return tmp_path
+
+
+def test_a3_bot_refuses_candles_of_another_spacing(home, bt, capsys) -> None:
+    """A3: a 1m bot given a file of 1h candles ran it as 1m (Sharpe x sqrt(60), decisions at
+    open+1 min). Now exit 2 naming the symbol, the file, both timeframes."""
+    store_bots(home / "bots.db", BotConfig(name="b1", symbols=("BTC/USDT",), timeframe="1m"))
+    path = bt.write_csv(home / "btc_1h.csv", bt.generated_candles(300))
+    code, out, err = oxbot(capsys, "backtest", "--bot", "b1", "--csv", f"BTC/USDT={path}")
+    assert code == 2, (out, err)
+    assert f"BTC/USDT={path} has 1h candles" in err
+    assert "bot b1 trades 1m" in err and "Traceback" not in err
+
+
+def test_a3_bot_refuses_mixed_timeframes_across_symbols(home, bt, capsys) -> None:
+    """A3: a 1h bot given BTC in 1h and ETH in 1m mixed them silently. Now exit 2 naming both
+    files and their timeframes; the same spacing for both runs as before."""
+    store_bots(
+        home / "bots.db",
+        BotConfig(name="b3", symbols=("BTC/USDT", "ETH/USDT"), timeframe="1h"),
+    )
+    hour = bt.write_csv(home / "btc_1h.csv", bt.generated_candles(300))
+    minute = bt.write_csv(home / "eth_1m.csv", bt.generated_candles(300, step_ms=60_000))
+    code, _out, err = oxbot(
+        capsys,
+        "backtest",
+        "--bot",
+        "b3",
+        "--csv",
+        f"BTC/USDT={hour}",
+        "--csv",
+        f"ETH/USDT={minute}",
+    )
+    assert code == 2, err
+    assert "mixed timeframes" in err
+    assert f"BTC/USDT={hour} has 1h candles" in err and f"ETH/USDT={minute} has 1m candles" in err
+    code, out, err = oxbot(
+        capsys,
+        "backtest",
+        "--bot",
+        "b3",
+        "--csv",
+        f"BTC/USDT={hour}",
+        "--csv",
+        f"ETH/USDT={hour}",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["timeframe"] == "1h"
+
+
+def test_a3_bot_sweep_refuses_other_spacing(home, bt, capsys) -> None:
+    """A3 on the bot-sweep path (it loads the candles through the same bot_frames)."""
+    store_bots(
+        home / "bots.db",
+        BotConfig(name="b1", symbols=("BTC/USDT",), timeframe="1m", params={"fast": 5, "slow": 20}),
+    )
+    path = bt.write_csv(home / "btc_1h.csv", bt.generated_candles(600))
+    code, _out, err = oxbot(
+        capsys,
+        "backtest",
+        "--bot",
+        "b1",
+        "--csv",
+        f"BTC/USDT={path}",
+        "--sweep",
+        "fast=4,5",
+        "--jobs",
+        "1",
+    )
+    assert code == 2, err
+    assert "has 1h candles" in err and "bot b1 trades 1m" in err
+
+
+UNBOUNDED = """
+from pydantic import Field
+from oxbot.engine.strategies import SMA, Strategy, StrategyParams, cross_signals
+class P(StrategyParams):
+    fast: int = 10
+    slow: int = Field(30, ge=3)
+class Unb(Strategy):
+    name = "unb"
+    Params = P
+    def indicators(self):
+        return [SMA(self.params.fast), SMA(self.params.slow)]
+    def signals(self, frame):
+        p = self.params
+        return cross_signals(
+            frame[f"sma_{p.fast}"].to_numpy(float), frame[f"sma_{p.slow}"].to_numpy(float)
+        )
+"""
+
+
+@pytest.fixture
+def unbounded(home: Path) -> Path:
+    folder = home / "home" / "config" / "strategies"
+    folder.mkdir(parents=True)
+    path = folder / "unb.py"
+    path.write_text(UNBOUNDED, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("length", ["1", "0", "-5"])
+def test_a7_backtest_refuses_an_indicator_length_it_cannot_have(
+    home, unbounded, bt, length
+) -> None:
+    """A7: SMA(1) ended in "unexpected error ... please report it"; SMA(0) and SMA(-5) were
+    silently SMA(10) (pandas-ta's default). Now each is refused naming the line of the
+    strategy that asks for it and the length."""
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(300))
+    code, out, err = oxbot_sub(
+        home, "backtest", "--strategy", "unb", "--data", str(data), "--param", f"fast={length}"
+    )
+    assert code != 0 and out == ""
+    assert f"{unbounded}:11: IndicatorLengthError: SMA({length})" in err
+    assert "from 2 up" in err and "unexpected" not in err
+
+
+def test_a7_sweep_counts_a_bad_length_as_skipped(home, unbounded, bt) -> None:
+    """A7: one set with SMA(1) ended the whole sweep with "unexpected error"; now that set is
+    counted as skipped with the reason and the other sets are ranked."""
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(600))
+    code, out, err = oxbot_sub(
+        home,
+        "backtest",
+        "--strategy",
+        "unb",
+        "--data",
+        str(data),
+        "--sweep",
+        "fast=1,2,3",
+        "--jobs",
+        "1",
+        "--json",
+    )
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    assert sorted(r["params"]["fast"] for r in rows) == [2, 3]
+    assert "IndicatorLengthError: SMA(1)" in out + err
+
+
+def test_a7_bots_add_refuses_a_bad_length(home, unbounded) -> None:
+    """A7 at `bots add`: the length is refused before the bot is saved."""
+    code, _out, err = oxbot_sub(
+        home, "bots", "add", "x", "--strategy", "unb", "--param", "fast=0", "--symbols", "BTC/USDT"
+    )
+    assert code != 0
+    assert "IndicatorLengthError: SMA(0)" in err
