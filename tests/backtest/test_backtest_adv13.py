@@ -210,3 +210,36 @@ def test_a7_bots_add_refuses_a_bad_length(home, unbounded) -> None:
     )
     assert code != 0
     assert "IndicatorLengthError: SMA(0)" in err
+
+
+@pytest.mark.parametrize(
+    ("factor", "unit", "divide"),
+    [(1000, "microseconds", "1000"), (10**6, "nanoseconds", "1000000")],
+)
+def test_a12_microsecond_timestamps_refused_at_load(home, bt, capsys, factor, unit, divide) -> None:
+    """A12: a file with microsecond (or nanosecond) timestamps passed validation and every run
+    ended in "unexpected error (year 56673 is out of range)", a sweep only after running every
+    set. Now exit 2 at load, naming the file, the line and the fix, on the single, sweep and
+    --bot paths."""
+    frame = bt.generated_candles(300)
+    frame["ts"] = frame["ts"] * factor
+    path = bt.write_csv(home / "us.csv", frame)
+    want = f"{path}, line 2: timestamp {int(frame['ts'].iloc[0])} is not in milliseconds (looks like {unit}); divide by {divide}"
+    code, _out, err = oxbot(capsys, "backtest", "--strategy", "sma_cross", "--data", str(path))
+    assert code == 2 and want in err, err
+    code, _out, err = oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(path),
+        "--sweep",
+        "fast=5,10",
+        "--jobs",
+        "1",
+    )
+    assert code == 2 and want in err, err
+    store_bots(home / "bots.db", BotConfig(name="b1", symbols=("BTC/USDT",), timeframe="1h"))
+    code, _out, err = oxbot(capsys, "backtest", "--bot", "b1", "--csv", f"BTC/USDT={path}")
+    assert code == 2 and want in err, err
