@@ -224,7 +224,11 @@ def test_a12_microsecond_timestamps_refused_at_load(home, bt, capsys, factor, un
     frame = bt.generated_candles(300)
     frame["ts"] = frame["ts"] * factor
     path = bt.write_csv(home / "us.csv", frame)
-    want = f"{path}, line 2: timestamp {int(frame['ts'].iloc[0])} is not in milliseconds (looks like {unit}); divide by {divide}"
+    first = int(frame["ts"].iloc[0])
+    want = (
+        f"{path}, line 2: timestamp {first} is not in milliseconds (looks like {unit}); "
+        f"divide by {divide}"
+    )
     code, _out, err = oxbot(capsys, "backtest", "--strategy", "sma_cross", "--data", str(path))
     assert code == 2 and want in err, err
     code, _out, err = oxbot(
