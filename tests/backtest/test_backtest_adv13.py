@@ -247,3 +247,44 @@ def test_a12_microsecond_timestamps_refused_at_load(home, bt, capsys, factor, un
     store_bots(home / "bots.db", BotConfig(name="b1", symbols=("BTC/USDT",), timeframe="1h"))
     code, _out, err = oxbot(capsys, "backtest", "--bot", "b1", "--csv", f"BTC/USDT={path}")
     assert code == 2 and want in err, err
+
+
+@pytest.mark.parametrize(
+    ("seed", "want"),
+    [
+        ("-1", "--seed -1: give a whole number from 0 to 4294967295"),
+        ("4294967296", "--seed 4294967296: give a whole number from 0 to 4294967295"),
+        ("99999999999999999999", "--seed 99999999999999999999: give a whole number from 0"),
+    ],
+)
+def test_a15_seed_out_of_range_is_a_usage_error(home, bt, capsys, seed, want) -> None:
+    """A15: --search with --seed -1 (or >= 2**32) ended in "unexpected error (Seed must be
+    between 0 and 2**32 - 1)" from numpy via optuna. Now exit 2 with the range, on the
+    single-strategy and --bot sweeps, before any run."""
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(600))
+    base = ("--search", "2", "--seed", seed, "--jobs", "1")
+    code, out, err = oxbot(
+        capsys, "backtest", "--strategy", "sma_cross", "--data", str(data), *base
+    )
+    assert code == 2 and want in err and out == "", err
+    store_bots(home / "bots.db", BotConfig(name="b1", symbols=("BTC/USDT",), timeframe="1h"))
+    code, out, err = oxbot(capsys, "backtest", "--bot", "b1", "--csv", f"BTC/USDT={data}", *base)
+    assert code == 2 and want in err and out == "", err
+
+
+def test_a15_seed_without_search_is_refused(home, bt, capsys) -> None:
+    """A15 (its aside): --seed with a grid --sweep was silently ignored; now refused."""
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(600))
+    code, _out, err = oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(data),
+        "--sweep",
+        "fast=5,10",
+        "--seed",
+        "3",
+    )
+    assert code == 2 and "--seed 3 only applies to --search N" in err, err
