@@ -241,6 +241,7 @@ def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dic
         expectancy=money(pnl / len(trades), mq) if trades else None,
         fees_paid=money(fees, mq),
         return_pct=float((final / cash - 1) * 100),
+        buy_hold_final_equity=money(Decimal(repr(m["buy_hold_final_equity"])), mq),
         fee_rate=f"{Decimal(str(m['fee_rate'])).normalize():f}",
         slippage_bps=f"{Decimal(str(m['slippage_bps'])).normalize():f}",
     )
@@ -431,31 +432,20 @@ def baseline(
     first_ms: int,
     last_ms: int,
 ) -> tuple[Decimal, dict[str, Decimal]]:
-    """Buy and hold over the same symbols: the cash split equally, each part buys at the
-    first traded candle's open and sells at the last one's close, through the paper broker's
-    fill (the same fee and slippage). Returns (final equity, symbol -> its final part)."""
-    from oxbot.engine.models import OrderIntent, OrderReason, Side, to_decimal  # noqa: PLC0415
-    from oxbot.engine.paper import PaperBroker  # noqa: PLC0415
-    from oxbot.engine.risk import QTY_STEP, floor_to  # noqa: PLC0415
+    """Buy and hold over the same symbols: the cash split equally, each part bought at the
+    first traded candle's open and sold at the last one's close with the same fee and
+    slippage (engine/backtest/metrics.py ``buy_hold_equity``, the single-strategy run's
+    baseline too). Returns (final equity, symbol -> its final part)."""
+    from oxbot.engine.backtest.metrics import buy_hold_equity  # noqa: PLC0415
 
-    broker = PaperBroker(fee, slip)
     part = cash / len(symbols)
     out = {}
     for sym in symbols:
         f = frames[sym]
         rows = f[(f["ts"] >= first_ms) & (f["ts"] <= last_ms)]
-        buy_px = to_decimal(float(rows["open"].iloc[0]))
-        sell_px = to_decimal(float(rows["close"].iloc[-1]))
-        paid = buy_px * (1 + slip / 10_000) * (1 + fee)
-        qty = floor_to(part / paid, QTY_STEP)
-        buy = broker.fill(
-            OrderIntent("hold", sym, Side.BUY, qty, OrderReason.ENTRY, "b"), buy_px, 0
+        out[sym] = buy_hold_equity(
+            float(rows["open"].iloc[0]), float(rows["close"].iloc[-1]), part, fee, slip
         )
-        left = part - buy.qty * buy.price - buy.fee
-        sell = broker.fill(
-            OrderIntent("hold", sym, Side.SELL, qty, OrderReason.EXIT, "s"), sell_px, 0
-        )
-        out[sym] = left + sell.qty * sell.price - sell.fee
     return sum(out.values(), Decimal(0)), out
 
 
@@ -467,7 +457,6 @@ def bot_metrics(
 ) -> dict[str, Any]:
     """The report of a bot backtest as one JSON-ready dict: the total (the single-symbol
     metrics over the bot's equity curve), one row per symbol and the buy-and-hold baseline."""
-    import numpy as np  # noqa: PLC0415
 
     from oxbot.engine.backtest.export import money, money_quantum  # noqa: PLC0415
     from oxbot.engine.backtest.metrics import compute_metrics  # noqa: PLC0415
@@ -487,7 +476,7 @@ def bot_metrics(
         equity=result.equity,
         held=result.held,
         ts=ts,
-        close=np.asarray([1.0, float(hold_total / result.start_cash)]),
+        buy_hold=hold_total,
         start_cash=result.start_cash,
         final_equity=result.final_equity,
         step_ms=step,

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -288,3 +289,132 @@ def test_a15_seed_without_search_is_refused(home, bt, capsys) -> None:
         "3",
     )
     assert code == 2 and "--seed 3 only applies to --search N" in err, err
+
+
+TINY = [
+    "timestamp,open,high,low,close,volume",
+    "1700000000000,100,106,99,105,1",
+    "1700003600000,105,108,101,102,1",
+    "1700007200000,102,104,98,99,1",
+    "1700010800000,99,111,99,110,1",
+    "1700014400000,110,115,107,108,1",
+    "1700018000000,108,113,104,112,1",
+    "1700021600000,112,118,111,117,1",
+    "1700025200000,117,122,116,121,1",
+]
+
+
+def test_a16_one_buy_and_hold_for_both_modes(home, bt, capsys) -> None:
+    """A16: `--strategy` said buy & hold = last close / first close - 1 with no fees (here
+    121/105 - 1 = +15.24 %), `--bot` bought at the first open and paid the fee both ways. Now
+    both use the --bot definition (engine/backtest/metrics.py buy_hold_equity).
+
+    By hand, cash 10000, fee 0.001, no slippage, first open 100, last close 121:
+    qty = floor(10000 / (100 x 1.001), 1e-8) = 99.90009990; buy 9990.009990 + fee 9.99000999
+    leaves 0.00000001; sell 99.9000999 x 121 = 12087.9120879 - fee 12.08791209 (rounded to
+    1e-8) -> final 12075.82417582, return +20.7582 %."""
+    data = bt.write_text(home / "tiny.csv", TINY)
+    code, out, err = oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=2",
+        "--param",
+        "slow=3",
+        "--data",
+        str(data),
+        "--fee",
+        "0.001",
+        "--json",
+    )
+    assert code == 0, err
+    single = json.loads(out)
+    assert single["buy_hold_return_pct"] == 20.7582
+    assert single["buy_hold_final_equity"].startswith("12075.82")
+    code, out, err = oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=2",
+        "--param",
+        "slow=3",
+        "--data",
+        str(data),
+        "--fee",
+        "0.001",
+    )
+    assert code == 0, err
+    assert "buy & hold             +20.76 %" in out
+    assert "bought at the first open, sold at the last close, same fees and slippage" in out
+    store_bots(
+        home / "bots.db",
+        BotConfig(
+            name="t",
+            symbols=("BTC/USDT",),
+            timeframe="1h",
+            params={"fast": 2, "slow": 3},
+            fee_rate=Decimal("0.001"),
+        ),
+    )
+    code, out, err = oxbot(capsys, "backtest", "--bot", "t", "--csv", f"BTC/USDT={data}", "--json")
+    assert code == 0, err
+    bot = json.loads(out)
+    assert bot["buy_hold_return_pct"] == single["buy_hold_return_pct"] == 20.7582
+    assert bot["buy_hold_final_equity"] == "12075.82"
+
+
+def test_a8_profit_factor_is_na_below_the_gate_everywhere(home, bt, capsys) -> None:
+    """A8: with --objective profit_factor the footer said "n/a for every set" while the
+    table, JSON and CSV showed 10.74 on 2 trades. Now profit factor is n/a (null) below 10
+    closed trades (or 30 return periods), as Sharpe is, in every row and in a single run."""
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(1000))
+    out_csv = home / "rows.csv"
+    code, out, err = oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(data),
+        "--jobs",
+        "1",
+        "--sweep",
+        "fast=5:20:5",
+        "--sweep",
+        "slow=60,100",
+        "--objective",
+        "profit_factor",
+        "--json",
+        "--out",
+        str(out_csv),
+    )
+    assert code == 0, err
+    rows = json.loads(out)["rows"]
+    few = [r for r in rows for part in ("in_sample", "held_out") if r[part]["trades"] < 10]
+    assert few and all(
+        r[part]["profit_factor"] is None
+        for r in rows
+        for part in ("in_sample", "held_out")
+        if r[part]["trades"] < 10
+    )
+    assert any(2 <= r[p]["trades"] < 10 for r in rows for p in ("in_sample", "held_out"))
+    code, out, err = oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--param",
+        "fast=20",
+        "--param",
+        "slow=100",
+        "--data",
+        str(data),
+        "--json",
+    )
+    assert code == 0, err
+    m = json.loads(out)
+    assert m["trades"] < 10 and m["profit_factor"] is None
