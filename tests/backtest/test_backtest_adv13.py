@@ -418,3 +418,47 @@ def test_a8_profit_factor_is_na_below_the_gate_everywhere(home, bt, capsys) -> N
     assert code == 0, err
     m = json.loads(out)
     assert m["trades"] < 10 and m["profit_factor"] is None
+
+
+def _walk_forward(home: Path, bt, capsys, seed: int, *extra: str) -> tuple[int, str, str]:
+    data = bt.write_csv(home / f"wf{seed}.csv", bt.generated_candles(3000, seed=seed))
+    return oxbot(
+        capsys,
+        "backtest",
+        "--strategy",
+        "sma_cross",
+        "--data",
+        str(data),
+        "--sweep",
+        "fast=5,10,20",
+        "--sweep",
+        "slow=30,50",
+        "--walk-forward",
+        "3",
+        "--jobs",
+        "1",
+        *extra,
+    )
+
+
+def test_a10_walk_forward_mean_is_na_unless_every_fold_has_one(home, bt, capsys) -> None:
+    """A10: the combined "mean sharpe" averaged only the folds where Sharpe was not n/a
+    (here folds 2 and 3: (6.3729 + 1.2529) / 2 = 3.8129, shown as the mean of 3 folds). Now
+    n/a, with how many folds had none; with every fold's Sharpe it is their mean (seed 3:
+    (5.1048 + 9.8040 + 6.0371) / 3 = 6.9820, from the rows' own values)."""
+    code, out, err = _walk_forward(home, bt, capsys, 7, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    folds = [(r["held_out"] or {}).get("sharpe") for r in d["rows"]]
+    assert folds.count(None) == 1 and len(folds) == 3
+    assert d["combined"]["sharpe"] is None and d["combined"]["objective_folds"] == 2
+    code, out, err = _walk_forward(home, bt, capsys, 7)
+    assert code == 0, err
+    assert "combined held-out (3 folds chained)" in out
+    assert "mean sharpe n/a (n/a in 1 of 3 folds)" in out
+    code, out, err = _walk_forward(home, bt, capsys, 3, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    folds = [r["held_out"]["sharpe"] for r in d["rows"]]
+    assert None not in folds
+    assert d["combined"]["sharpe"] == pytest.approx(sum(folds) / 3, abs=1e-4)
