@@ -400,11 +400,12 @@ def run_sweep(
             runner.plan(result.total + (0 if plan.folds is None else len(splits)))
             searched = []
             for k, split in enumerate(splits):
-                rows, fold_skipped = _search(
+                rows, fold_skipped, repeats = _search(
                     runner, cls, plan, split, shortest, seed + k, plan.folds is None
                 )
                 searched.append(rows)
                 skipped += fold_skipped
+                result.repeats += repeats
         result.skipped = dict(skipped)
         if plan.folds is None:
             result.failed = runner.failed
@@ -499,7 +500,7 @@ def _search(
     shortest: int,
     seed: int,
     held_out_too: bool,
-) -> tuple[list[SweepRow], Counter[str]]:
+) -> tuple[list[SweepRow], Counter[str], int]:
     """``plan.search`` trials of optuna's TPE sampler (seeded) on the train window, asked
     SEARCH_BATCH at a time and run in parallel; the held-out window is never told to it."""
     import logging  # noqa: PLC0415
@@ -515,32 +516,55 @@ def _search(
     windows = (train, test) if held_out_too else (train,)
     rows: list[SweepRow] = []
     skipped: Counter[str] = Counter()
+    # TPE re-suggests a set it has tried (integer parameters, once it converges): such a
+    # trial is told the value already known and neither run again nor listed twice
+    # (adv13 A13); ``repeats`` counts them.
+    known: dict[tuple[tuple[str, Any], ...], float] = {}
+    repeats = 0
     left = plan.search
     while left > 0:
         trials = [study.ask() for _ in range(min(SEARCH_BATCH, left))]
         left -= len(trials)
         asked = [{a.name: _suggest(t, a) for a in plan.axes} for t in trials]
         runnable = []
+        later: list[tuple[Any, tuple[tuple[str, Any], ...]]] = []  # repeats within the batch
+        batch: set[tuple[tuple[str, Any], ...]] = set()
         for trial, params in zip(trials, asked, strict=True):
+            key = tuple(sorted(params.items()))
+            if key in known or key in batch:
+                repeats += 1
+                runner.total -= 1  # never run: the bar counts runs
+                if key in known:
+                    study.tell(trial, known[key])
+                else:
+                    later.append((trial, key))
+                continue
             ok, why = check_combos(cls, plan.fixed, [params], shortest)
             if ok:
                 runnable.append((trial, params))
+                batch.add(key)
             else:
                 skipped.update(why)
                 # told as the worst value, not as a failure: TPE then learns to leave the
                 # region the schema refuses (fast >= slow), where a failure teaches it nothing
                 study.tell(trial, -math.inf)
+                known[key] = -math.inf
                 runner.total -= 1  # never run: the bar counts runs
         results = runner.map([(p, windows) for _, p in runnable])
         for (trial, params), res in zip(runnable, results, strict=True):
+            key = tuple(sorted(params.items()))
             if res is None:  # the strategy raised: counted in runner.failed
                 study.tell(trial, -math.inf)
+                known[key] = -math.inf
                 continue
             value = objective_value(res[0], plan.objective)
-            study.tell(trial, -math.inf if value is None else value)  # n/a: the worst
+            known[key] = -math.inf if value is None else value  # n/a: the worst
+            study.tell(trial, known[key])
             rows.append(SweepRow(params, res[0], res[1] if held_out_too else None))
+        for trial, key in later:
+            study.tell(trial, known[key])
     _no_combination(rows, skipped, plan.search, "trials")
-    return rows, skipped
+    return rows, skipped, repeats
 
 
 def _suggest(trial: Any, axis: Axis) -> Any:

@@ -125,7 +125,13 @@ def _title(result: SweepResult) -> str:
     what = (
         f"{result.total} combinations"
         if result.mode == "grid"
-        else f"{result.total} trials (optuna TPE, seed {result.seed})"
+        else f"{result.total} trials (optuna TPE, seed {result.seed}"
+        + (
+            f"; {result.total - result.repeats} distinct sets, {result.repeats} repeats "
+            "answered from the set already run)"
+            if result.repeats
+            else ")"
+        )
     )
     fixed = "".join(f", {k}={_param(v)}" for k, v in result.fixed.items())
     return (

@@ -501,7 +501,8 @@ class SweepResult:
       (see `combine`);
     - ``total``: combinations asked for; ``skipped``: reason -> count of those not run;
       ``failed``: error -> count of those whose run raised (the strategy's code failed; the
-      sweep goes on without them);
+      sweep goes on without them); ``repeats``: search trials that asked for a set already
+      tried, answered from it (not run, not listed again);
     - ``source``, ``symbol``, ``first_ts``/``last_ts`` (the whole range, ms UTC) and
       ``split_ts`` (the first held-out candle, for --holdout).
 
@@ -527,6 +528,7 @@ class SweepResult:
     first_ts: int | None = None
     last_ts: int | None = None
     split_ts: int | None = None
+    repeats: int = 0  # search trials that re-suggested a set already run: not run again
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

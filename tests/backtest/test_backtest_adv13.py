@@ -462,3 +462,21 @@ def test_a10_walk_forward_mean_is_na_unless_every_fold_has_one(home, bt, capsys)
     folds = [r["held_out"]["sharpe"] for r in d["rows"]]
     assert None not in folds
     assert d["combined"]["sharpe"] == pytest.approx(sum(folds) / 3, abs=1e-4)
+
+
+def test_a13_search_runs_and_lists_each_set_once(home, bt, capsys) -> None:
+    """A13: `--search 10` over fast=10 and slow=30..31 (2 possible sets) ran 10 backtests and
+    listed 10 rows (8x one set). Now each set runs once, a repeated trial is told the known
+    value, and the title says how many sets were distinct."""
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(800))
+    base = ("backtest", "--strategy", "sma_cross", "--data", str(data), "--search", "10")
+    axes = ("--sweep", "fast=10:10", "--sweep", "slow=30:31", "--seed", "1", "--jobs", "1")
+    code, out, err = oxbot(capsys, *base, *axes, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    sets = [(r["params"]["fast"], r["params"]["slow"]) for r in d["rows"]]
+    assert sorted(sets) == [(10, 30), (10, 31)]
+    assert d["total"] == 10 and d["repeats"] == 8
+    code, out, err = oxbot(capsys, *base, *axes)
+    assert code == 0, err
+    assert "10 trials (optuna TPE, seed 1; 2 distinct sets, 8 repeats" in out
