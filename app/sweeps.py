@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import secrets
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -213,6 +214,25 @@ def _init_worker(source: EvaluatorSource) -> None:
     _WORKER = source.load()
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while the pool may start a worker: the worker inherits
+    the mask, so a Ctrl+C while it is still starting Python and importing (before
+    `_init_worker` ignores SIGINT) cannot raise KeyboardInterrupt there and print its
+    traceback (adv13 A4). A Ctrl+C meanwhile is held, not lost: it reaches this process
+    when the mask is restored, and the parent stops the pool."""
+    import signal  # noqa: PLC0415
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _run_task(task: Task) -> list[dict[str, Any]] | str:
     assert _WORKER is not None
     return _evaluate(_WORKER, task)
@@ -289,7 +309,8 @@ class Runner:
         nxt = 0
         while nxt < len(tasks) or pending:
             while nxt < len(tasks) and len(pending) < 2 * self.workers:
-                pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
+                with _sigint_blocked():  # a submit may start a worker process
+                    pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
                 nxt += 1
             if nxt < len(tasks):
                 out[nxt] = self._here(tasks[nxt])

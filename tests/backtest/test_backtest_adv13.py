@@ -480,3 +480,55 @@ def test_a13_search_runs_and_lists_each_set_once(home, bt, capsys) -> None:
     code, out, err = oxbot(capsys, *base, *axes)
     assert code == 0, err
     assert "10 trials (optuna TPE, seed 1; 2 distinct sets, 8 repeats" in out
+
+
+def _workers_of(pid: int) -> list[int]:
+    """The spawned multiprocessing children of ``pid`` (their command line has spawn_main)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmd:
+            out.append(int(d.name))
+    return out
+
+
+@pytest.mark.slow
+def test_a4_ctrl_c_while_a_worker_starts_prints_no_traceback(home, bt) -> None:
+    """A4: Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while a
+    `--jobs 2` worker was still importing printed the worker's KeyboardInterrupt traceback.
+    Now the workers are started with SIGINT blocked, so only "oxbot: interrupted" shows.
+    The signal is sent as soon as the worker process exists (it imports for over a second)."""
+    import signal
+    import time
+
+    data = bt.write_csv(home / "c.csv", bt.generated_candles(3000))
+    env = {**os.environ, "OXBOT_HOME": str(home / "home"), "OXBOT_DB": str(home / "bots.db")}
+    cmd = [sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy", "sma_cross"]
+    cmd += ["--data", str(data), "--sweep", "fast=5:100:1", "--sweep", "slow=120,140,160"]
+    cmd += ["--jobs", "2"]
+    p = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+    )
+    deadline = time.monotonic() + 60
+    while not _workers_of(p.pid) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert p.poll() is None, p.communicate()
+    assert _workers_of(p.pid), "no worker process started"
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, (out, err)
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert "oxbot: interrupted" in err
