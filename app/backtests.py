@@ -241,6 +241,7 @@ def json_metrics(result: Any, *, source: str, symbol: str, cash: Decimal) -> dic
         expectancy=money(pnl / len(trades), mq) if trades else None,
         fees_paid=money(fees, mq),
         return_pct=float((final / cash - 1) * 100),
+        buy_hold_final_equity=money(Decimal(repr(m["buy_hold_final_equity"])), mq),
         fee_rate=f"{Decimal(str(m['fee_rate'])).normalize():f}",
         slippage_bps=f"{Decimal(str(m['slippage_bps'])).normalize():f}",
     )
@@ -318,7 +319,7 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
     """Each symbol's candles: its --csv file, else the cache. DataError naming the symbols
     with no candles and the command line that downloads them."""
     cfg = spec.config
-    frames, missing = {}, []
+    frames, missing, sources = {}, [], {}
     for sym in cfg.symbols:
         cache = candle_cache(cfg.exchange, sym, cfg.timeframe)
         if cfg.exchange == "sim" and isinstance(spec.db, Path):  # kept beside a FILE only
@@ -333,6 +334,7 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
             missing.append(sym)
             continue
         frames[sym] = load_candles(path)
+        sources[sym] = path
     if missing:
         if cfg.exchange == "sim":
             flags = " ".join(f"--csv {s}=FILE.csv" for s in missing)
@@ -348,7 +350,34 @@ def bot_frames(spec: BotBacktest) -> dict[str, pd.DataFrame]:
         raise DataError(
             f"no {cfg.timeframe} candles for {', '.join(missing)} of bot {cfg.name}: {hints}"
         )
+    check_spacing(cfg, frames, sources)
     return frames
+
+
+def check_spacing(cfg: Any, frames: dict[str, pd.DataFrame], sources: dict[str, str]) -> None:
+    """DataError unless every symbol's candles are spaced as the bot's timeframe (the most
+    common step of each file; a file of one candle says nothing): candles of another spacing
+    would be run as the bot's timeframe, so every clock (decision times, cadence, daily loss,
+    max hold) and the annualised ratios would be wrong, and files of different spacings
+    would be mixed in one run."""
+    from oxbot.engine.market.csvdata import step_ms  # noqa: PLC0415
+
+    want = timeframe_ms(cfg.timeframe)
+    steps = {s: st for s, f in frames.items() if (st := step_ms(f)) is not None}
+    named = {s: f"{s}={sources.get(s, '?')} has {timeframe(st)} candles" for s, st in steps.items()}
+    if len(set(steps.values())) > 1:
+        raise DataError(
+            f"mixed timeframes: {'; '.join(named[s] for s in steps)}; bot {cfg.name} trades "
+            f"{cfg.timeframe}: give {cfg.timeframe} candles for every symbol"
+        )
+    wrong = [s for s, st in steps.items() if st != want]
+    if wrong:
+        have = timeframe(steps[wrong[0]])
+        raise DataError(
+            f"{'; '.join(named[s] for s in wrong)}; bot {cfg.name} trades {cfg.timeframe}: "
+            f"give {cfg.timeframe} candles, or add a bot with --timeframe {have} to run "
+            f"these"
+        )
 
 
 def run_bot(
@@ -403,31 +432,20 @@ def baseline(
     first_ms: int,
     last_ms: int,
 ) -> tuple[Decimal, dict[str, Decimal]]:
-    """Buy and hold over the same symbols: the cash split equally, each part buys at the
-    first traded candle's open and sells at the last one's close, through the paper broker's
-    fill (the same fee and slippage). Returns (final equity, symbol -> its final part)."""
-    from oxbot.engine.models import OrderIntent, OrderReason, Side, to_decimal  # noqa: PLC0415
-    from oxbot.engine.paper import PaperBroker  # noqa: PLC0415
-    from oxbot.engine.risk import QTY_STEP, floor_to  # noqa: PLC0415
+    """Buy and hold over the same symbols: the cash split equally, each part bought at the
+    first traded candle's open and sold at the last one's close with the same fee and
+    slippage (engine/backtest/metrics.py ``buy_hold_equity``, the single-strategy run's
+    baseline too). Returns (final equity, symbol -> its final part)."""
+    from oxbot.engine.backtest.metrics import buy_hold_equity  # noqa: PLC0415
 
-    broker = PaperBroker(fee, slip)
     part = cash / len(symbols)
     out = {}
     for sym in symbols:
         f = frames[sym]
         rows = f[(f["ts"] >= first_ms) & (f["ts"] <= last_ms)]
-        buy_px = to_decimal(float(rows["open"].iloc[0]))
-        sell_px = to_decimal(float(rows["close"].iloc[-1]))
-        paid = buy_px * (1 + slip / 10_000) * (1 + fee)
-        qty = floor_to(part / paid, QTY_STEP)
-        buy = broker.fill(
-            OrderIntent("hold", sym, Side.BUY, qty, OrderReason.ENTRY, "b"), buy_px, 0
+        out[sym] = buy_hold_equity(
+            float(rows["open"].iloc[0]), float(rows["close"].iloc[-1]), part, fee, slip
         )
-        left = part - buy.qty * buy.price - buy.fee
-        sell = broker.fill(
-            OrderIntent("hold", sym, Side.SELL, qty, OrderReason.EXIT, "s"), sell_px, 0
-        )
-        out[sym] = left + sell.qty * sell.price - sell.fee
     return sum(out.values(), Decimal(0)), out
 
 
@@ -439,7 +457,6 @@ def bot_metrics(
 ) -> dict[str, Any]:
     """The report of a bot backtest as one JSON-ready dict: the total (the single-symbol
     metrics over the bot's equity curve), one row per symbol and the buy-and-hold baseline."""
-    import numpy as np  # noqa: PLC0415
 
     from oxbot.engine.backtest.export import money, money_quantum  # noqa: PLC0415
     from oxbot.engine.backtest.metrics import compute_metrics  # noqa: PLC0415
@@ -459,7 +476,7 @@ def bot_metrics(
         equity=result.equity,
         held=result.held,
         ts=ts,
-        close=np.asarray([1.0, float(hold_total / result.start_cash)]),
+        buy_hold=hold_total,
         start_cash=result.start_cash,
         final_equity=result.final_equity,
         step_ms=step,

@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import secrets
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -213,6 +214,25 @@ def _init_worker(source: EvaluatorSource) -> None:
     _WORKER = source.load()
 
 
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while the pool may start a worker: the worker inherits
+    the mask, so a Ctrl+C while it is still starting Python and importing (before
+    `_init_worker` ignores SIGINT) cannot raise KeyboardInterrupt there and print its
+    traceback (adv13 A4). A Ctrl+C meanwhile is held, not lost: it reaches this process
+    when the mask is restored, and the parent stops the pool."""
+    import signal  # noqa: PLC0415
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def _run_task(task: Task) -> list[dict[str, Any]] | str:
     assert _WORKER is not None
     return _evaluate(_WORKER, task)
@@ -289,7 +309,8 @@ class Runner:
         nxt = 0
         while nxt < len(tasks) or pending:
             while nxt < len(tasks) and len(pending) < 2 * self.workers:
-                pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
+                with _sigint_blocked():  # a submit may start a worker process
+                    pending[self._pool.submit(_run_task, tasks[nxt])] = nxt
                 nxt += 1
             if nxt < len(tasks):
                 out[nxt] = self._here(tasks[nxt])
@@ -400,11 +421,12 @@ def run_sweep(
             runner.plan(result.total + (0 if plan.folds is None else len(splits)))
             searched = []
             for k, split in enumerate(splits):
-                rows, fold_skipped = _search(
+                rows, fold_skipped, repeats = _search(
                     runner, cls, plan, split, shortest, seed + k, plan.folds is None
                 )
                 searched.append(rows)
                 skipped += fold_skipped
+                result.repeats += repeats
         result.skipped = dict(skipped)
         if plan.folds is None:
             result.failed = runner.failed
@@ -499,7 +521,7 @@ def _search(
     shortest: int,
     seed: int,
     held_out_too: bool,
-) -> tuple[list[SweepRow], Counter[str]]:
+) -> tuple[list[SweepRow], Counter[str], int]:
     """``plan.search`` trials of optuna's TPE sampler (seeded) on the train window, asked
     SEARCH_BATCH at a time and run in parallel; the held-out window is never told to it."""
     import logging  # noqa: PLC0415
@@ -515,32 +537,55 @@ def _search(
     windows = (train, test) if held_out_too else (train,)
     rows: list[SweepRow] = []
     skipped: Counter[str] = Counter()
+    # TPE re-suggests a set it has tried (integer parameters, once it converges): such a
+    # trial is told the value already known and neither run again nor listed twice
+    # (adv13 A13); ``repeats`` counts them.
+    known: dict[tuple[tuple[str, Any], ...], float] = {}
+    repeats = 0
     left = plan.search
     while left > 0:
         trials = [study.ask() for _ in range(min(SEARCH_BATCH, left))]
         left -= len(trials)
         asked = [{a.name: _suggest(t, a) for a in plan.axes} for t in trials]
         runnable = []
+        later: list[tuple[Any, tuple[tuple[str, Any], ...]]] = []  # repeats within the batch
+        batch: set[tuple[tuple[str, Any], ...]] = set()
         for trial, params in zip(trials, asked, strict=True):
+            key = tuple(sorted(params.items()))
+            if key in known or key in batch:
+                repeats += 1
+                runner.total -= 1  # never run: the bar counts runs
+                if key in known:
+                    study.tell(trial, known[key])
+                else:
+                    later.append((trial, key))
+                continue
             ok, why = check_combos(cls, plan.fixed, [params], shortest)
             if ok:
                 runnable.append((trial, params))
+                batch.add(key)
             else:
                 skipped.update(why)
                 # told as the worst value, not as a failure: TPE then learns to leave the
                 # region the schema refuses (fast >= slow), where a failure teaches it nothing
                 study.tell(trial, -math.inf)
+                known[key] = -math.inf
                 runner.total -= 1  # never run: the bar counts runs
         results = runner.map([(p, windows) for _, p in runnable])
         for (trial, params), res in zip(runnable, results, strict=True):
+            key = tuple(sorted(params.items()))
             if res is None:  # the strategy raised: counted in runner.failed
                 study.tell(trial, -math.inf)
+                known[key] = -math.inf
                 continue
             value = objective_value(res[0], plan.objective)
-            study.tell(trial, -math.inf if value is None else value)  # n/a: the worst
+            known[key] = -math.inf if value is None else value  # n/a: the worst
+            study.tell(trial, known[key])
             rows.append(SweepRow(params, res[0], res[1] if held_out_too else None))
+        for trial, key in later:
+            study.tell(trial, known[key])
     _no_combination(rows, skipped, plan.search, "trials")
-    return rows, skipped
+    return rows, skipped, repeats
 
 
 def _suggest(trial: Any, axis: Axis) -> Any:

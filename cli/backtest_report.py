@@ -143,6 +143,11 @@ def render_report(
 
     for left, r in zip(rows[:half], right, strict=True):
         lines.append(f"  {cell(*left)}     {cell(*r)}".rstrip())
+    if m.get("buy_hold_final_equity") is not None:
+        lines.append(
+            "  buy & hold: the start cash bought at the first open, sold at the last close, "
+            f"same fees and slippage: {_num(m['buy_hold_final_equity'])}"
+        )
     lines.extend(f"  {line}" for line in ratio_legend(m))
     halts = m.get("risk_halts") or []
     for h in halts[:MAX_HALTS_SHOWN]:
@@ -202,7 +207,7 @@ def render_bot_report(
     lines += symbol_rows(m)
     lines.append(
         f"  buy & hold: the start cash split equally, bought at the first open, sold at the "
-        f"last close, same fees: {_num(m['buy_hold_final_equity'])}"
+        f"last close, same fees and slippage: {_num(m['buy_hold_final_equity'])}"
     )
     lines.append("")
     rows = _rows(m)

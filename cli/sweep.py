@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, TextIO
 
+MAX_SEED = 2**32 - 1  # optuna's TPE sampler seeds numpy's RandomState: 0 to 2**32 - 1
 SWEEP_ONLY = ("holdout", "walk_forward", "objective", "jobs", "top", "out", "seed")
 
 
@@ -186,6 +187,13 @@ def _axes(args: argparse.Namespace, ranges: dict[str, Any], fixed: dict[str, Any
             raise UsageError(
                 f"{name} is both swept (--sweep) and fixed (--param); drop one of them"
             )
+    if args.seed is not None and not searching:
+        raise UsageError(
+            f"--seed {args.seed} only applies to --search N (a grid --sweep has no randomness); "
+            "drop --seed or add --search N"
+        )
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed {args.seed}: give a whole number from 0 to {MAX_SEED}")
     if searching:
         if not 1 <= args.search <= 100_000:
             raise UsageError(f"--search {args.search}: give 1 to 100000 trials, e.g. 100")

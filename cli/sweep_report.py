@@ -99,8 +99,12 @@ def render(result: SweepResult, top: int = 10) -> str:
         c = result.combined
         key = OBJECTIVES[result.objective]
         mean = "" if key == "return_pct" else f", mean {LABELS[key]} {cell(c.get(key))}"
+        have = c.get("objective_folds", c["folds"])
+        if key != "return_pct" and have < c["folds"]:
+            mean += f" (n/a in {c['folds'] - have} of {c['folds']} folds)"
+        folds = f"{c['folds']} fold{'s' if c['folds'] != 1 else ''}"
         lines.append(
-            f"combined held-out ({c['folds']} folds chained): return {cell(c['return_pct'])} %, "
+            f"combined held-out ({folds} chained): return {cell(c['return_pct'])} %, "
             f"{c['trades']} trades, worst fold drawdown {cell(c['max_drawdown_pct'])} %{mean}"
         )
     return "\n".join(lines)
@@ -121,7 +125,13 @@ def _title(result: SweepResult) -> str:
     what = (
         f"{result.total} combinations"
         if result.mode == "grid"
-        else f"{result.total} trials (optuna TPE, seed {result.seed})"
+        else f"{result.total} trials (optuna TPE, seed {result.seed}"
+        + (
+            f"; {result.total - result.repeats} distinct sets, {result.repeats} repeats "
+            "answered from the set already run)"
+            if result.repeats
+            else ")"
+        )
     )
     fixed = "".join(f", {k}={_param(v)}" for k, v in result.fixed.items())
     return (

@@ -118,13 +118,37 @@ def profit_factor(trades: Sequence[Trade]) -> float | None:
     return float(gains / losses) if losses > 0 else None
 
 
+def buy_hold_equity(
+    first_open: float, last_close: float, cash: Decimal, fee_rate: Decimal, slippage_bps: Decimal
+) -> Decimal:
+    """Buy and hold, the one baseline of every backtest (single strategy, sweeps, --bot per
+    symbol): ``cash`` buys at the open of the first candle of the run and sells at the close
+    of its last, both fills through the paper broker with the run's fee and slippage, the
+    quantity floored to the quantity step. Returns the final equity (unspent cash + the sale).
+    """
+    from ..models import OrderIntent, OrderReason, Side, to_decimal  # noqa: PLC0415
+    from ..paper import PaperBroker  # noqa: PLC0415
+    from ..risk import QTY_STEP, floor_to  # noqa: PLC0415
+
+    broker = PaperBroker(fee_rate, slippage_bps)
+    buy_px, sell_px = to_decimal(first_open), to_decimal(last_close)
+    paid = buy_px * (1 + slippage_bps / 10_000) * (1 + fee_rate)
+    qty = floor_to(cash / paid, QTY_STEP)
+    if qty <= 0:
+        return cash
+    buy = broker.fill(OrderIntent("hold", "-", Side.BUY, qty, OrderReason.ENTRY, "b"), buy_px, 0)
+    left = cash - buy.qty * buy.price - buy.fee
+    sell = broker.fill(OrderIntent("hold", "-", Side.SELL, qty, OrderReason.EXIT, "s"), sell_px, 0)
+    return left + sell.qty * sell.price - sell.fee
+
+
 def compute_metrics(
     *,
     trades: Sequence[Trade],
     equity: Floats,
     held: Floats,
     ts: Times,
-    close: Floats,
+    buy_hold: Decimal,
     start_cash: Decimal,
     final_equity: Decimal,
     step_ms: int,
@@ -156,7 +180,9 @@ def compute_metrics(
         "sortino": sortino(equity, per_year) if shown else None,
         "calmar": cagr / drawdown if shown and cagr is not None and drawdown > 0 else None,
         "win_rate": (wins / len(trades) * 100.0) if trades else 0.0,
-        "profit_factor": profit_factor(trades),
+        # gated as Sharpe is: a ratio of a handful of trades is luck, and the sweep ranks it
+        # n/a below the gate, so every table, JSON and CSV shows it n/a too (adv13 A8)
+        "profit_factor": profit_factor(trades) if shown else None,
         "avg_trade": float(avg),
         "expectancy": float(avg),
         "avg_trade_pct": float(avg_pct),
@@ -164,7 +190,8 @@ def compute_metrics(
         "trades_per_day": len(trades) / (span_ms / DAY_MS) if span_ms > 0 else 0.0,
         "avg_holding_h": holding / 3_600_000 if holding is not None else None,
         "fees_paid": float(fees),
-        "buy_hold_return_pct": float((close[-1] / close[0] - 1.0) * 100.0) if n else 0.0,
+        "buy_hold_return_pct": float((buy_hold / start_cash - 1) * HUNDRED) if n else 0.0,
+        "buy_hold_final_equity": float(buy_hold.quantize(Decimal("0.00000001"))),
         "bar_ms": step_ms,
         "bars_per_year": per_year,
         "return_periods": max(n - 1, 0),

@@ -20,7 +20,7 @@ from ..strategies.base import Strategy
 from ..strategies.checks import run_signals, user_code
 from .allin import run_all_in
 from .ledger import Trade
-from .metrics import compute_metrics
+from .metrics import buy_hold_equity, compute_metrics
 
 # progress(stage, fraction): stages are "indicators", "simulate", "metrics".
 Progress = Callable[[str, float], None]
@@ -118,7 +118,9 @@ def run_backtest(
         equity=equity,
         held=held,
         ts=ts,
-        close=close,
+        buy_hold=buy_hold_equity(
+            float(open_[0]), float(close[-1]), config.cash, config.fee_rate, config.slippage_bps
+        ),
         start_cash=config.cash,
         final_equity=final,
         step_ms=step_ms(frame) or 0,

@@ -433,8 +433,10 @@ def rank(rows: Sequence[SweepRow], objective: str) -> list[SweepRow]:
 
 def combine(held_outs: Sequence[Mapping[str, Any]], objective: str) -> dict[str, Any]:
     """The walk-forward's combined held-out result: the folds' returns compounded, trades
-    summed, the worst fold's drawdown, the objective averaged over the folds where it is not
-    n/a (None when it is n/a in every fold)."""
+    summed, the worst fold's drawdown, the objective averaged over the folds: None when it is
+    n/a in any fold (a mean of the folds that have one would drop the others, often the losing
+    ones, and read as the whole period's: adv13 A10); ``objective_folds`` counts the folds
+    that have one."""
     growth = 1.0
     for m in held_outs:
         growth *= 1.0 + float(m.get("return_pct") or 0.0) / 100.0
@@ -449,7 +451,9 @@ def combine(held_outs: Sequence[Mapping[str, Any]], objective: str) -> dict[str,
         "folds": len(held_outs),
     }
     if key != "return_pct":
-        out[key] = round(sum(values) / len(values), 4) if values else None
+        every = bool(values) and len(values) == len(held_outs)
+        out[key] = round(sum(values) / len(values), 4) if every else None
+        out["objective_folds"] = len(values)
     return out
 
 
@@ -497,7 +501,8 @@ class SweepResult:
       (see `combine`);
     - ``total``: combinations asked for; ``skipped``: reason -> count of those not run;
       ``failed``: error -> count of those whose run raised (the strategy's code failed; the
-      sweep goes on without them);
+      sweep goes on without them); ``repeats``: search trials that asked for a set already
+      tried, answered from it (not run, not listed again);
     - ``source``, ``symbol``, ``first_ts``/``last_ts`` (the whole range, ms UTC) and
       ``split_ts`` (the first held-out candle, for --holdout).
 
@@ -523,6 +528,7 @@ class SweepResult:
     first_ts: int | None = None
     last_ts: int | None = None
     split_ts: int | None = None
+    repeats: int = 0  # search trials that re-suggested a set already run: not run again
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

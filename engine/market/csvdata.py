@@ -22,6 +22,9 @@ PRICES = ("open", "high", "low", "close")
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 # Candle times before 1973 in milliseconds are almost surely seconds: catch that mix-up early.
 MIN_MS = 100_000_000_000
+# ... and after the year 2286 almost surely microseconds or nanoseconds (some exchange dumps,
+# e.g. Binance's public spot klines from 2025 on, use microseconds).
+MAX_MS = 10_000_000_000_000
 
 
 def load_csv(path: str | Path) -> pd.DataFrame:
@@ -168,6 +171,16 @@ def _validate(p: Path, df: pd.DataFrame) -> None:
         lambda r: (
             f"timestamp {ts[r]} is not in milliseconds (looks like seconds or "
             "an index); use integer milliseconds since 1970-01-01 UTC"
+        ),
+    )
+    _first_bad(
+        p,
+        ts >= MAX_MS,
+        lambda r: (
+            f"timestamp {ts[r]} is not in milliseconds (looks like "
+            f"{'nanoseconds' if ts[r] >= MAX_MS * 100_000 else 'microseconds'}); "
+            f"divide by {1_000_000 if ts[r] >= MAX_MS * 100_000 else 1000} to get integer "
+            "milliseconds since 1970-01-01 UTC"
         ),
     )
     if len(ts) > 1:

@@ -9,15 +9,41 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 # pandas-ta is imported lazily: it takes seconds to load and the CLI must stay fast.
+
+
+class IndicatorLengthError(ValueError):
+    """An indicator asked for with a length it cannot have (SMA(1), EMA(0), RSI(-5), 2.5)."""
+
+
+# The least length of each indicator that has one: below it pandas-ta either fails or gives a
+# degenerate column (an SMA/EMA of 1 is the close, RSI(1) is 0 or 100); macd, stoch and obv
+# have fixed lengths (their spec's length is unused).
+LENGTHS = {"sma": 2, "ema": 2, "rsi": 2, "atr": 2, "adx": 2, "bbands": 2}
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class IndicatorSpec:
     name: str  # sma, ema, rsi, macd, bbands, atr, adx, stoch, obv
     length: int = 0
+
+    def __post_init__(self) -> None:
+        # pandas-ta crashes on a length of 1 (SMA) or silently replaces one below 1 by its
+        # default (SMA(0) is SMA(10)): a length is refused here, where the strategy asks.
+        if self.name in LENGTHS and (
+            isinstance(self.length, bool)
+            or not isinstance(self.length, int | np.integer)
+            or self.length < LENGTHS[self.name]
+        ):
+            raise IndicatorLengthError(
+                f"{self.name.upper()}({self.length!r}): the length must be a whole number of "
+                f"candles from {LENGTHS[self.name]} up, got {self.length!r}; check the "
+                "parameter that sets it (give it a lower bound in Params, e.g. "
+                f"Field(..., ge={LENGTHS[self.name]}))"
+            )
 
     @property
     def columns(self) -> tuple[str, ...]:

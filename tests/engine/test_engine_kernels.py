@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oxbot.engine.market import kernels
-from oxbot.engine.market.indicators import FULL_SET, IndicatorSpec, compute
+from oxbot.engine.market.indicators import FULL_SET, IndicatorLengthError, IndicatorSpec, compute
 from oxbot.engine.market.kernels import compute_fast
 
 from .test_engine_incremental import COLS, DATA, candles, extra_specs, paths
@@ -80,15 +80,18 @@ def test_a_wrong_value_is_caught() -> None:
     assert differences(ref, compute_fast(frame, FULL_SET))
 
 
-def test_a_spec_without_a_kernel_and_a_nan_price_go_to_pandas_ta() -> None:
-    """ema length 1 (pandas-ta's ema accepts it; the kernels cover lengths from 2) is computed
-    by pandas-ta beside the kernels' columns; a NaN close sends every spec to pandas-ta."""
+def test_a_length_below_2_is_refused_and_a_nan_price_goes_to_pandas_ta() -> None:
+    """A length below 2 (which pandas-ta crashes on or replaces by its default; adversary
+    finding A7) is refused when the spec is made, so every spec is a kernel's; a NaN close
+    sends every spec to pandas-ta."""
     rng = np.random.default_rng(3)
     closes = list(np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 90))), 2))
     frame = candles(closes, [0.5] * 90, [3.0] * 90)
-    specs = (*FULL_SET, IndicatorSpec("ema", 1))
-    assert not kernels.covered(IndicatorSpec("ema", 1))
-    assert differences(compute(frame, specs), compute_fast(frame, specs)) == []
+    for bad in (1, 0, -5, 2.5, True):
+        with pytest.raises(IndicatorLengthError, match="from 2 up"):
+            IndicatorSpec("ema", bad)  # type: ignore[arg-type]
+    assert all(kernels.covered(s) for s in FULL_SET)
+    assert differences(compute(frame, FULL_SET), compute_fast(frame, FULL_SET)) == []
     frame.loc[40, "close"] = float("nan")
     assert differences(compute(frame, FULL_SET), compute_fast(frame, FULL_SET)) == []
 
