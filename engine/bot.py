@@ -24,7 +24,7 @@ import pandas as pd
 
 from .broker import Broker, Execution
 from .bus import EventBus
-from .errors import AuthError, BudgetExceeded, OxbotError
+from .errors import AuthError, BudgetExceeded, OxbotError, StrategyExit
 from .hold import withheld
 from .ledger import LedgerWriter, split
 from .market.hub import Bar, Tick
@@ -1007,6 +1007,18 @@ class BotRunner:
                     "error",
                     f"{self.name}: the exchange rejected the API "
                     "key; bot stopped. Check it with `oxbot keys check`.",
+                    self.name,
+                )
+            )
+        elif isinstance(e, StrategyExit) and self.status is BotStatus.RUNNING:
+            # the user's strategy tried to end the process: every cycle would do the same
+            self.status = BotStatus.ERROR
+            self.bus.publish(
+                Notice(
+                    ts,
+                    "error",
+                    f"{self.name}: its strategy tried to end the process ({e}); bot stopped. "
+                    "Fix the strategy file, then start the bot again.",
                     self.name,
                 )
             )

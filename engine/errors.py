@@ -29,6 +29,12 @@ class StrategyError(OxbotError):
     values, an exception in signals/indicators/warmup); the text names its file:line."""
 
 
+class StrategyExit(StrategyError):
+    """A user's strategy raised SystemExit (or another BaseException that would end the
+    process): turned into this by engine/strategies/loader.py. It would fail every cycle the
+    same way, so the bot stops at once instead of retrying."""
+
+
 class StorageError(OxbotError):
     """The database cannot be used (locked by another engine, newer schema, corrupt)."""
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ..errors import StrategyError
+from ..errors import StrategyError, StrategyExit
 from ..market.indicators import IndicatorSpec
 from .base import Strategy, StrategyParams
 from .sdk import API_VERSION, ENTRY_POINT_GROUP
@@ -378,12 +378,12 @@ def _guarded(value: Any) -> Any:
     return guard
 
 
-def _as_error(fn: Any, e: BaseException) -> StrategyError:
-    """StrategyError ``file:line: SystemExit: text`` for ``e`` raised in the user's ``fn``."""
+def _as_error(fn: Any, e: BaseException) -> StrategyExit:
+    """StrategyExit ``file:line: SystemExit: text`` for ``e`` raised in the user's ``fn``."""
     file = fn.__code__.co_filename
     frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == file]
     line = frames[-1].lineno if frames else fn.__code__.co_firstlineno
-    return StrategyError(f"{file}:{line}: {type(e).__name__}: {e}")
+    return StrategyExit(f"{file}:{line}: {type(e).__name__}: {e}")
 
 
 def _register(classes: Iterable[type[Strategy]], source: str) -> tuple[str, ...]:

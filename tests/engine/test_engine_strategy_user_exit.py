@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from oxbot.app.runtime import RuntimeOptions, strategy_factory
-from oxbot.engine.messages import AddBot, DecisionMade
+from oxbot.engine.messages import AddBot, DecisionMade, Notice
 from oxbot.engine.models import BotConfig, BotStatus
 from oxbot.engine.strategies import loader
 
@@ -80,7 +80,6 @@ async def test_sys_exit_in_signals_fails_that_bot_only_with_its_file_line(
             strategy="exits_live",
             symbols=["BTC/USDT"],
             timeframe="1m",
-            retry_attempts=3,
         )
         assert (await h.do(AddBot(config=good, start=True))).ok
         assert (await h.do(AddBot(config=bad, start=True))).ok
@@ -92,6 +91,14 @@ async def test_sys_exit_in_signals_fails_that_bot_only_with_its_file_line(
         )
         assert h.task is not None and not h.task.done()  # the engine still runs
         assert f"{path}:10: SystemExit: 5" in h.engine.runners["bad"].view().last_error
+        # stopped at its first failed cycle, not after its 20 retries: it would exit every time
+        assert h.engine.runners["bad"].consecutive_errors == 1
+        await h.drain(
+            lambda: any(
+                isinstance(e, Notice) and "its strategy tried to end the process" in e.message
+                for e in h.events
+            )
+        )
         assert h.engine.runners["good"].status is BotStatus.RUNNING
     finally:
         await h.stop()
