@@ -4,7 +4,6 @@ the whole frame's signals at the same rows, since live trading only ever has the
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import traceback
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from ..arrays import Signals
 from ..errors import OxbotError, StrategyError
 from ..market.indicators import compute
 from .base import Strategy, StrategyParams
-from .loader import where_failed
+from .loader import cancelled, where_failed
 
 
 def generated_candles(n: int = 600, seed: int = 7, kind: str = "cycles") -> pd.DataFrame:
@@ -292,11 +291,11 @@ def user_code(strategy: object) -> Iterator[None]:
         yield
     except (OxbotError, ValidationError):  # oxbot's own messages, pydantic's field errors
         raise
-    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+    except (KeyboardInterrupt, GeneratorExit):
         raise
     except BaseException as e:
         where = _user_frame(strategy, e)
-        if where is None:
+        if where is None or cancelled(e):
             raise
         raise StrategyError(f"{where}: {type(e).__name__}: {e}") from None
 

@@ -20,7 +20,6 @@ written beside the user's files.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hashlib
@@ -267,9 +266,11 @@ def check_class(cls: type[Strategy], source: str) -> None:
         raise StrategyLoadError(
             f"{at}: {name}.Params defaults do not validate: {format_validation_error(e)}"
         ) from None
-    except (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit):
+    except _PASS_THROUGH:
         raise
     except BaseException as e:  # noqa: BLE001 - a validator of the user's (sys.exit too)
+        if cancelled(e):
+            raise
         raise StrategyLoadError(where_failed(e, Path(source), fallback=at)) from None
     try:
         strat = cls(params)
@@ -309,7 +310,16 @@ def _to_stderr() -> contextlib.AbstractContextManager[Any]:
 
 # What a user's strategy may not end: the process (sys.exit, SystemExit, or any other
 # BaseException that is not one of these, which stop or cancel the caller as meant).
-_PASS_THROUGH = (KeyboardInterrupt, asyncio.CancelledError, GeneratorExit)
+# asyncio's CancelledError is a BaseException too, but importing asyncio here would load it in
+# every `oxbot backtest` (tests/test_cli_fast.py): it is asyncio.exceptions.CancelledError,
+# told by its module once asyncio is loaded (it cannot be raised before).
+_PASS_THROUGH = (KeyboardInterrupt, GeneratorExit)
+
+
+def cancelled(e: BaseException) -> bool:
+    """asyncio's CancelledError (a task being cancelled), without importing asyncio."""
+    aio = sys.modules.get("asyncio")
+    return aio is not None and isinstance(e, aio.CancelledError)
 
 
 def guard_class(cls: type) -> None:
@@ -355,6 +365,8 @@ def _guarded(value: Any) -> Any:
             except Exception:
                 raise
             except BaseException as e:
+                if cancelled(e):
+                    raise
                 raise _as_error(fn, e) from None
 
         guard_async._oxbot_guard = True  # type: ignore[attr-defined]
@@ -372,6 +384,8 @@ def _guarded(value: Any) -> Any:
         except Exception:
             raise
         except BaseException as e:
+            if cancelled(e):
+                raise
             raise _as_error(fn, e) from None
 
     guard._oxbot_guard = True  # type: ignore[attr-defined]

@@ -529,6 +529,8 @@ def test_a4_ctrl_c_while_a_worker_starts_prints_no_traceback(home, bt) -> None:
     assert _workers_of(p.pid), "no worker process started"
     os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=60)
-    assert p.returncode == 130, (out, err)
+    # 130, or ended by the SIGINT itself once it was said (a second delivery: the worker's
+    # blocked one): a shell shows 130 for both
+    assert p.returncode in (130, -signal.SIGINT), (p.returncode, out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert "oxbot: interrupted" in err
