@@ -4,7 +4,7 @@ through the live prompt builder and LLMStrategy, httpx to the fake OpenAI-compat
 Anthropic servers of tests/support/fake_llm_server.py (their requests counted there), the reply
 cache under OXBOT_HOME, the risk manager and the paper broker.
 
-The market: the first 1,000 candles of the shared 1h BTC/USDT file (since/until in the arena
+The market: the first 400 candles of the shared 1h BTC/USDT file (since/until in the arena
 file; the data stays in ../shared)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ title = "Four on BTC"
 capital = 10000
 market = "csv"
 since = "2024-09-14"
-until = "2024-10-25T16:00"   # 1,000 candles
+until = "2024-09-30T16:00"   # 400 candles
 fee_rate = 0.001
 slippage_bps = 1
 [arena.csv]
@@ -108,11 +108,11 @@ def test_four_contestants_and_the_baseline_then_a_free_identical_rerun(
     returns = [r["return_pct"] for r in doc["rows"]]
     assert returns == sorted(returns, reverse=True)  # ranked by return
     assert rows["buy-hold"]["kind"] == "baseline" and rows["buy-hold"]["trades"] == 1
-    # 1,000 candles: one decision every 4 (gpt) and 6 (claude) candles after the warm-up,
+    # 400 candles: one decision every 4 (gpt) and 6 (claude) candles after the warm-up,
     # each one model call (no repair: every reply parses).
     gpt, claude = rows["gpt-mini"], rows["claude"]
-    assert gpt["llm_calls"] == len(openai_server.requests) == 249
-    assert claude["llm_calls"] == len(anthropic_server.requests) == 166
+    assert gpt["llm_calls"] == len(openai_server.requests) == 99
+    assert claude["llm_calls"] == len(anthropic_server.requests) == 66
     assert gpt["failures"] == claude["failures"] == 0
     assert gpt["tokens"] > 0 and Decimal(gpt["llm_cost"]) > 0 and Decimal(claude["llm_cost"]) > 0
     assert gpt["trades"] > 5 and claude["trades"] > 5  # the replies trade
@@ -125,7 +125,7 @@ def test_four_contestants_and_the_baseline_then_a_free_identical_rerun(
     curves = {c["name"]: c for c in doc["curves"]}
     assert set(curves) == set(rows)
     times = curves["buy-hold"]["ts"]
-    assert len(times) == 1000 and times[0] == FIRST + HOUR
+    assert len(times) == 400 and times[0] == FIRST + HOUR
     assert all(c["ts"] == times for c in curves.values())
     # The terminal: the table and the chart's legend; the SVG: a line each, the baseline dashed.
     table = table_of(out)
@@ -133,7 +133,7 @@ def test_four_contestants_and_the_baseline_then_a_free_identical_rerun(
     for name in ("sma-fast", "rsi", "gpt-mini", "claude", "buy-hold (base)"):
         assert name in table
     assert "lines: " in out and "buy-hold" in out.split("lines: ")[1]
-    assert "LLM: 415 model calls now" in out
+    assert "LLM: 165 model calls now" in out
     svg = chart.read_text()
     assert svg.count('class="equity') == 5 and svg.count('class="equity baseline"') == 1
 
@@ -143,13 +143,13 @@ def test_four_contestants_and_the_baseline_then_a_free_identical_rerun(
     report, chart2 = home / "report.md", home / "equity2.svg"
     code, out2, err = cli(str(path), "--cache-only", "--out", str(report), "--chart", str(chart2))
     assert code == 0, err
-    assert len(openai_server.requests) == 249 and len(anthropic_server.requests) == 166
+    assert len(openai_server.requests) == 99 and len(anthropic_server.requests) == 66
     assert "LLM: 0 model calls now" in out2
     assert table_of(out2) == table
     assert chart2.read_text() == svg == (home / "report.svg").read_text()
     md = report.read_text()
     assert md.startswith("# Four on BTC\n")
-    assert "- Period: 2024-09-14 00:00 to 2024-10-25 16:00 UTC" in md
+    assert "- Period: 2024-09-14 00:00 to 2024-09-30 16:00 UTC" in md
     assert "- Market: csv binance_BTC-USDT_1h.csv, BTC/USDT, 1h candles" in md
     assert "![equity of every contestant, the baseline dashed](report.svg)" in md
     table_lines = [ln for ln in md.splitlines() if ln.startswith("| ")]

@@ -134,9 +134,9 @@ def test_first_run_calls_once_per_point_rerun_calls_none_same_fills(
     from oxbot.engine.backtest.llmrun import decision_points
     from oxbot.engine.llm.strategy import LLMParams, LLMStrategy
 
-    candles = bt.generated_candles(2100)
+    candles = bt.generated_candles(700)
     csv = bt.write_csv(home / "btc.csv", candles)
-    until = int(candles["ts"].iloc[2000])  # the first 2,000 candles
+    until = int(candles["ts"].iloc[600])  # the first 600 candles
     config = llm_bot(server.url)
     first_points = decision_points(
         config, LLMStrategy(LLMParams(**config.params)), {SYM: candles}, None, until
@@ -145,10 +145,10 @@ def test_first_run_calls_once_per_point_rerun_calls_none_same_fills(
 
     first = run_api(config, csv, until=until)
     points = first.metrics["llm"]["decision_points"]
-    assert points == len(first_points) == est.points == 499  # (2,000 - warm-up) / 4
+    assert points == len(first_points) == est.points == 149  # (600 - warm-up) / 4
     assert len(server.requests) == points  # one call per decision point, no repair
     assert first.metrics["llm"]["calls"] == points and first.metrics["llm"]["cached"] == 0
-    assert len(first.result.fills) >= 20  # the replies trade
+    assert len(first.result.fills) >= 20, len(first.result.fills)  # the replies trade
     # The estimate before the run is within 10 % of what the server billed.
     billed = spend(server)
     assert Decimal(first.metrics["llm"]["spent"]) == billed
