@@ -258,11 +258,21 @@ def in_tmux(
 
     select_ms: list[float] = []
     pause_ms: list[float] = []
+    floor_ms: list[float] = []
     try:
         if until(lambda t: "Reasoning · bot00" in t, 20) is None:
             raise RuntimeError("the dashboard never appeared:\n" + cap())
         time.sleep(2.0 + seconds)  # the loop lag alone: nobody presses keys or reads the screen
         Path(str(lag_file) + ".keys").touch()
+        # The bench's own floor: a key bound to nothing (the app draws nothing for it), then
+        # one look at the screen: what sending a key and reading the pane cost by themselves.
+        for _ in range(20):
+            t0 = time.perf_counter()
+            keys("F12")
+            t1 = until(lambda _t: True)
+            if t1 is not None:
+                floor_ms.append((t1 - t0) * 1000)
+            time.sleep(0.05)
         end = time.perf_counter() + seconds
         i = 0
         while time.perf_counter() < end:
@@ -304,6 +314,7 @@ def in_tmux(
         "lag_keys": [float(v) for p, v in rows if p == "1"],
         "select": select_ms,
         "pause": pause_ms,
+        "floor": floor_ms,
     }
 
 
@@ -420,6 +431,12 @@ def main() -> int:
                 f"{label} (10 ms probe, n={len(v)}): p50 {pct(v, 50):.1f} ms, "
                 f"p99 {pct(v, 99):.1f} ms, max {max(v):.1f} ms [target p99 < 50]"
             )
+    floor = r.get("floor", [])
+    if floor:
+        print(
+            f"bench floor (a key bound to nothing, then one look at the pane), n={len(floor)}: "
+            f"p50 {pct(floor, 50):.1f} ms, p99 {pct(floor, 99):.1f} ms"
+        )
     for key, label in (
         ("select", "j (select next bot)"),
         ("pause", "space (pause/resume, engine round trip)"),

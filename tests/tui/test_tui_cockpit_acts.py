@@ -294,10 +294,12 @@ async def test_stop_with_positions_asks_and_kept_ones_are_not_watched(engine_cli
             "both hold positions",
         )
         table.select_name("keeper")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: app.dashboard.selected == "keeper", "keeper selected")
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, StopBotScreen), "the question")
-        assert app.focused is not None and app.focused.id == "keep"  # the default
+        await wait_until(  # the default, focused once the question is mounted
+            pilot, lambda: app.focused is not None and app.focused.id == "keep", "keep focused"
+        )
         await pilot.press("enter")
         await wait_until(
             pilot, lambda: running(client)["keeper"] is BotStatus.STOPPED, "keeper stopped"
@@ -315,10 +317,12 @@ async def test_stop_with_positions_asks_and_kept_ones_are_not_watched(engine_cli
             ) from None
 
         table.select_name("closer")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: app.dashboard.selected == "closer", "closer selected")
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, StopBotScreen), "the question")
-        assert app.focused is not None and app.focused.id == "close"  # its on_stop setting
+        await wait_until(  # its on_stop setting
+            pilot, lambda: app.focused is not None and app.focused.id == "close", "close focused"
+        )
         await pilot.press("enter")
         await wait_until(
             pilot,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from textual.widgets import Button, Input, Select
+from tui_sim import wait_until
 
 from oxbot.engine import messages as m
 from oxbot.engine.models import Mode
@@ -18,10 +19,27 @@ async def _open_new(pilot) -> BotConfigScreen:
     await pilot.pause(0.05)
     await pilot.app.workers.wait_for_complete()
     await pilot.press("n")
-    await pilot.pause(0.1)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, BotConfigScreen), "the form")
     screen = pilot.app.screen
     assert isinstance(screen, BotConfigScreen)
     return screen
+
+
+def _sent(client, kind):  # type: ignore[no-untyped-def]
+    return [c for c in client.commands if isinstance(c, kind)]
+
+
+async def _asked(pilot) -> None:
+    """Until the LIVE question is up and laid out: a click before its buttons have a place on
+    screen lands elsewhere (a loaded machine)."""
+
+    def drawn() -> bool:
+        screen = pilot.app.screen
+        return isinstance(screen, ConfirmScreen) and all(
+            b.region.area for b in screen.query(Button)
+        )
+
+    await wait_until(pilot, drawn, "the LIVE question on screen")
 
 
 def _error(screen: BotConfigScreen, key: str) -> str:
@@ -48,8 +66,8 @@ async def test_valid_new_bot_is_submitted_whole(scripted_client, fixed_clock):
         await _set(pilot, screen, "#p-slow", "20")
         assert not screen.query_one("#save", Button).disabled
         await pilot.click("#save")
-        await pilot.pause(0.05)
-        add = [c for c in scripted_client.commands if isinstance(c, m.AddBot)]
+        await wait_until(pilot, lambda: _sent(scripted_client, m.AddBot), "the bot submitted")
+        add = _sent(scripted_client, m.AddBot)
         assert len(add) == 1
         cfg = add[0].config
         assert cfg.name == "gamma" and cfg.symbols == ("ETH/USDT", "SOL/USDT")
@@ -64,8 +82,7 @@ async def test_invalid_input_shows_error_beside_field_and_save_refused(
     async with app.run_test(size=(100, 40)) as pilot:
         screen = await _open_new(pilot)
         await pilot.press(*"alpha")  # taken
-        await pilot.pause(0.05)
-        assert "already exists" in _error(screen, "name")
+        await wait_until(pilot, lambda: "already exists" in _error(screen, "name"), "the error")
         await _set(pilot, screen, "#f-name", "delta")
         assert _error(screen, "name") == ""
         await _set(pilot, screen, "#f-symbols", "BTCUSDT")
@@ -88,10 +105,8 @@ async def test_invalid_input_shows_error_beside_field_and_save_refused(
         await _set(pilot, screen, "#f-risk-max_position_pct", "15")
         assert not screen.query_one("#save", Button).disabled
         await pilot.press("ctrl+s")
-        await pilot.pause(0.05)
-        assert [c.config.name for c in scripted_client.commands if isinstance(c, m.AddBot)] == [
-            "delta"
-        ]
+        await wait_until(pilot, lambda: _sent(scripted_client, m.AddBot), "the bot submitted")
+        assert [c.config.name for c in _sent(scripted_client, m.AddBot)] == ["delta"]
 
 
 async def test_live_needs_confirmation_and_edit_sends_update(scripted_client, fixed_clock):
@@ -100,35 +115,34 @@ async def test_live_needs_confirmation_and_edit_sends_update(scripted_client, fi
         await pilot.pause(0.05)
         await app.workers.wait_for_complete()
         await pilot.press("e")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: isinstance(app.screen, BotConfigScreen), "the form")
         screen = app.screen
         assert isinstance(screen, BotConfigScreen)
         # on the sim market LIVE is refused at once, beside Mode, before any confirmation
         screen.query_one("#f-mode", Select).value = "live"
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "real exchange" in _error(screen, "mode"), "refused")
         assert app.screen is screen
         assert screen.query_one("#f-mode", Select).value == "paper"
         assert "real exchange" in _error(screen, "mode")
         await _set(pilot, screen, "#f-exchange", "binance")  # LIVE needs a real exchange
         assert _error(screen, "mode") == ""
         screen.query_one("#f-mode", Select).value = "live"
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, ConfirmScreen)
+        await _asked(pilot)
         await pilot.click("#cancel")
-        await pilot.pause(0.05)
+        await wait_until(pilot, lambda: app.screen is screen, "the question closed")
         assert screen.query_one("#f-mode", Select).value == "paper"
         screen.query_one("#f-mode", Select).value = "live"
-        await pilot.pause(0.1)
+        await _asked(pilot)
         await pilot.click("#confirm")
-        await pilot.pause(0.05)
+        await wait_until(pilot, lambda: app.screen is screen, "the question closed")
         await _set(pilot, screen, "#f-exchange", "sim")  # back to sim while LIVE
         assert screen.query_one("#save", Button).disabled
         assert "real exchange" in _error(screen, "exchange")  # beside Exchange
         await _set(pilot, screen, "#f-exchange", "binance")
         await _set(pilot, screen, "#f-capital", "12000")
         await pilot.click("#save")
-        await pilot.pause(0.05)
-        upd = [c for c in scripted_client.commands if isinstance(c, m.UpdateBot)]
+        await wait_until(pilot, lambda: _sent(scripted_client, m.UpdateBot), "the update sent")
+        upd = _sent(scripted_client, m.UpdateBot)
         assert len(upd) == 1 and upd[0].name == "alpha"
         assert upd[0].config.mode is Mode.LIVE and upd[0].config.capital == Decimal("12000")
 
@@ -139,7 +153,10 @@ async def test_switching_strategy_rebuilds_parameters(scripted_client, fixed_clo
         screen = await _open_new(pilot)
         assert screen.query("#p-fast")
         screen.query_one("#f-strategy", Select).value = "rsi_reversion"
-        await pilot.pause(0.2)
-        assert not screen.query("#p-fast") and screen.query("#p-oversold")
+        await wait_until(
+            pilot,
+            lambda: not screen.query("#p-fast") and screen.query("#p-oversold"),
+            "the parameters rebuilt",
+        )
         await _set(pilot, screen, "#p-oversold", "80")
         assert _error(screen, "params")  # oversold must be below overbought

@@ -22,10 +22,15 @@ async def test_a_key_marks_the_ui_busy_until_the_frame_is_drawn(sim_client):
         await wait_until(pilot, lambda: not fg.is_busy, "the UI to be idle")
         seen.clear()
         await pilot.press("j")
-        await wait_until(pilot, lambda: "idle" in seen, "the frame after the key")
-        assert seen[0] == "busy"
-        await pilot.pause(0.2)
-        assert not fg.is_busy
+        # busy, then idle once the key's frame is drawn (a periodic redraw may come and go
+        # around it on a loaded machine: its own busy/idle pair says nothing against this)
+        await wait_until(
+            pilot,
+            lambda: "busy" in seen and "idle" in seen[seen.index("busy") :],
+            "the frame after the key",
+            detail=lambda: str(seen),
+        )
+        await wait_until(pilot, lambda: not fg.is_busy, "the UI idle again: never left busy")
 
 
 async def test_a_key_marks_the_ui_busy_on_the_input_thread_before_the_app_wakes(sim_client):

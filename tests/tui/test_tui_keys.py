@@ -5,6 +5,7 @@ test_tui_engine.py)."""
 from __future__ import annotations
 
 from tui_pilot import notifications, screen_text
+from tui_sim import wait_until
 
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
@@ -105,20 +106,33 @@ async def test_delete_keeps_history_unless_purge_ticked(scripted_client, fixed_c
     app = OxbotApp(scripted_client, clock=fixed_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot)
+
+        async def asked() -> None:
+            await wait_until(
+                pilot, lambda: isinstance(app.screen, DeleteBotScreen), "the delete question"
+            )
+
         await pilot.press("j", "d")
-        assert isinstance(app.screen, DeleteBotScreen)
+        await asked()
         await pilot.press("enter")  # focus is on Cancel: enter must not delete
+        await wait_until(
+            pilot, lambda: not isinstance(app.screen, DeleteBotScreen), "the question closed"
+        )
         assert not sent(scripted_client, m.DeleteBot)
         await pilot.press("d")
+        await asked()
         await pilot.click("#purge")
         await pilot.click("#confirm")
-        await pilot.pause(0.05)
+        await wait_until(pilot, lambda: sent(scripted_client, m.DeleteBot), "the delete sent")
         cmd = sent(scripted_client, m.DeleteBot)[0]
         assert (cmd.name, cmd.purge_history) == ("beta", True)
-        assert "beta" not in screen_text(app)
+        await wait_until(pilot, lambda: "beta" not in screen_text(app), "beta gone from screen")
         await pilot.press("d")
+        await asked()
         await pilot.click("#confirm")
-        await pilot.pause(0.05)
+        await wait_until(
+            pilot, lambda: len(sent(scripted_client, m.DeleteBot)) == 2, "the second delete"
+        )
         assert sent(scripted_client, m.DeleteBot)[1].purge_history is False
 
 

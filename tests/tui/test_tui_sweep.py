@@ -218,9 +218,15 @@ async def test_bad_fields_are_named_and_block_the_run(scripted_client, fixed_clo
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_sweep(pilot, data)
         await set_fields(pilot, screen, fast="4:600:4", held="95")
-        text = screen_text(app)
-        assert "600 is outside fast's range 2..500" in text
-        assert "a percentage from 1 to 90" in text
+        await wait_until(  # the errors are drawn once the fields' changes are validated
+            pilot,
+            lambda: (
+                "600 is outside fast's range 2..500" in screen_text(app)
+                and "a percentage from 1 to 90" in screen_text(app)
+            ),
+            "both errors on screen",
+            detail=lambda: screen_text(app),
+        )
         await pilot.press("ctrl+r")
         await pilot.pause(0.1)
         assert not screen.running and screen.result is None

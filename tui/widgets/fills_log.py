@@ -13,6 +13,7 @@ from textual.widgets import RichLog
 
 from .. import formatting as fmt
 from ..palette import colour
+from .no_layout_scroll import NoLayoutVirtualSize
 
 if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
     from oxbot.engine.messages import OrderFilled
@@ -28,8 +29,9 @@ REASON_TEXT = {
 SHOWN_MAX = 500
 
 
-class FillsLog(RichLog):
-    """Appends only fills it has not shown yet (the state keeps the history)."""
+class FillsLog(NoLayoutVirtualSize, RichLog):
+    """Appends only fills it has not shown yet (the state keeps the history). A line appended
+    repaints the panel without laying the screen out (no_layout_scroll.py)."""
 
     def __init__(
         self,

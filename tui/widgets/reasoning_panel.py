@@ -6,24 +6,36 @@ from collections.abc import Iterable
 
 from rich.text import Text
 from textual import events
-from textual.containers import VerticalScroll
 from textual.geometry import Size
+from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollTo, ScrollUp
-from textual.widgets import Static
+from textual.strip import Strip
 
 from .. import formatting as fmt
 from ..palette import colour
 from ..state import ReasoningEntry
+from .no_layout_scroll import NoLayoutVirtualSize
 
 VERDICT_VARIABLE = {"approved": "pnl-up", "clamped": "bot-paused", "rejected": "pnl-down"}
 
 
-class ReasoningPanel(VerticalScroll):
+class ReasoningPanel(NoLayoutVirtualSize, ScrollView):
     """Newest decision at the bottom, auto-scrolled while the user has not scrolled up.
 
     ``following`` is switched off only by the user scrolling up (wheel, keys, scrollbar) and on
     again when they reach the bottom or pick another bot. Deriving it from the scroll position
     instead fails while the panel is hidden (compact layout) and as content grows.
+
+    A line-API widget: the text is wrapped to the panel's width here and its lines cached, so
+    showing another bot's decisions repaints this panel alone, in the same frame, without a
+    layout pass of the whole screen (a Static in a scrolling container asked for one on every
+    update: j's frame was a full-screen layout).
+    """
+
+    DEFAULT_CSS = """
+    ReasoningPanel {
+        overflow-x: hidden;
+    }
     """
 
     def __init__(
@@ -35,9 +47,13 @@ class ReasoningPanel(VerticalScroll):
         super().__init__(id=id, classes=classes)
         self.following = True
         self._bot: str | None = None
+        self._text = Text()
+        self._strips: list[Strip] = []
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static("", id="reasoning-text")
+    @property
+    def text(self) -> str:
+        """What the panel shows, as plain text (unwrapped)."""
+        return self._text.plain
 
     # ------------------------------------------------------------------ following
 
@@ -72,24 +88,13 @@ class ReasoningPanel(VerticalScroll):
             self.following = True
 
     def _follow(self) -> None:
-        # After the next layout pass, when the new text's height is known. Decided then, not
-        # now: a reader who scrolls back in between stays where they went. (Wrapping the text
-        # here instead, to scroll in the same frame, cost 2 ms more per decision shown.)
         if self.following:
-            self.call_after_refresh(self._scroll_end_if_following)
-
-    def _scroll_end_if_following(self) -> None:
-        if self.following:
-            self.scroll_end(animate=False, immediate=True)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def on_resize(self) -> None:
-        self._follow()  # shown again (compact tabs) or resized: the newest at the bottom
-
-    def watch_virtual_size(self, old: Size, new: Size) -> None:
-        # The text grew in a layout pass after the one ``show`` scrolled in (many entries at
-        # once: a restart's history, a loaded machine): scroll to the newest again.
-        if new.height > old.height:
-            self._follow()
+        # shown again (compact tabs) or resized: wrap at the new width, the newest at the bottom
+        self._wrap()
+        self._follow()
 
     def on_show(self) -> None:
         self._follow()
@@ -106,8 +111,41 @@ class ReasoningPanel(VerticalScroll):
                 self._entry(text, e)
         if bot != self._bot:
             self._bot, self.following = bot, True
-        self.query_one("#reasoning-text", Static).update(text)
+        self._text = text
+        self._wrap()
         self._follow()
+
+    # ------------------------------------------------------------------ lines
+
+    def _wrap(self) -> None:
+        """Wrap the text to the content's width (less the scrollbar's when the lines need
+        one) and size the scrollable area to it; hidden (width 0): when shown again."""
+        width, height = self.size  # the content area: padding and border excluded
+        if width <= 0:
+            return
+        strips = self._lines(width)
+        bar = self.styles.scrollbar_size_vertical
+        if len(strips) > height and bar and width > bar:
+            width -= bar
+            strips = self._lines(width)
+        self._strips = strips
+        self.virtual_size = Size(width, len(strips))
+        self.refresh()
+
+    def _lines(self, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update(width=width, height=None, highlight=False)
+        lines = console.render_lines(self._text, options, pad=True)
+        return [Strip(line, width) for line in lines]
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        index = scroll_y + y
+        style = self.rich_style
+        if index >= len(self._strips):
+            return Strip.blank(width, style)
+        return self._strips[index].crop_extend(scroll_x, scroll_x + width, style).apply_style(style)
 
     def _entry(self, out: Text, e: ReasoningEntry) -> None:
         out.append(f"{fmt.hhmm(e.ts)} ", style="bold")
