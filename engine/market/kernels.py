@@ -8,7 +8,8 @@ same pandas routines here: ``Series.rolling(n).var`` (pandas imported there, on 
 it matches by construction. ``Series.ewm(..., adjust=False).mean()`` is that sequential
 recurrence (pandas/_libs/window/aggregations.pyx ``ewm``) step for step in Python floats (the
 same IEEE operations in the same order: bit-identical, tested against pandas itself), so a
-backtest of the built-ins needs no pandas; rolling min/max are numpy's over sliding windows
+backtest of the built-ins needs no pandas (pandas' compiled ewm runs when pandas is loaded
+anyway); rolling min/max are numpy's over sliding windows
 (exact). Everything else (SMA by convolution as ``overlap/sma.py nb_sma``, true range,
 directional movement, RSI's ratio, OBV's signed sum) is plain numpy.
 
@@ -40,8 +41,19 @@ type Columns = tuple[Floats, ...]
 
 def _ewm(x: Floats, *, span: float | None = None, alpha: float | None = None) -> Floats:
     """``Series(x).ewm(span=|alpha=, adjust=False).mean()``, pandas-ta's ``rma`` and ``ema``
-    core: pandas' recurrence (``aggregations.pyx ewm`` with adjust False, ignore_na False,
-    min_periods 0, no times) in the same float operations, so the result is bit-identical."""
+    core: pandas' own (compiled, ~40x faster than the port) when pandas is loaded anyway (a
+    sweep, a bot backtest, the live engine), else `_ewm_py`; the two are bit-identical."""
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return _ewm_py(x, span=span, alpha=alpha)
+    kw = {"span": span} if span is not None else {"alpha": alpha}
+    return np.asarray(pd.Series(x, copy=False).ewm(adjust=False, **kw).mean(), np.float64)
+
+
+def _ewm_py(x: Floats, *, span: float | None = None, alpha: float | None = None) -> Floats:
+    """pandas' recurrence (``aggregations.pyx ewm`` with adjust False, ignore_na False,
+    min_periods 0, no times) in the same float operations, so the result is bit-identical
+    (tests/backtest/test_columnar.py): what a backtest without pandas uses."""
     # pandas/core/window/ewm.py get_center_of_mass, then the kernel's alpha from it
     com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # type: ignore[operator]
     old_wt_factor = 1.0 - 1.0 / (1.0 + com)
