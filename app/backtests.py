@@ -119,11 +119,25 @@ class EmptyRange(DataError):
         self.first_ms, self.last_ms = first_ms, last_ms
 
 
-def between(frame: pd.DataFrame, since_ms: int | None, until_ms: int | None) -> pd.DataFrame:
+def between(frame: Any, since_ms: int | None, until_ms: int | None) -> Any:
     """The candles from ``since_ms`` (inclusive) to ``until_ms`` (exclusive); either may be
     None (open-ended); EmptyRange when none is left."""
     if since_ms is None and until_ms is None:
         return frame
+    import numpy as np  # noqa: PLC0415
+
+    from oxbot.engine.market.columns import Columns  # noqa: PLC0415
+
+    if isinstance(frame, Columns):  # numpy columns (a columnar backtest): the same rows
+        ts = frame["ts"].to_numpy()
+        mask = np.ones(len(ts), dtype=bool)
+        if since_ms is not None:
+            mask &= ts >= since_ms
+        if until_ms is not None:
+            mask &= ts < until_ms
+        if not mask.any():
+            raise EmptyRange(int(ts[0]), int(ts[-1]))
+        return frame.rows(mask)
     keep = frame["ts"].notna()
     if since_ms is not None:
         keep &= frame["ts"] >= since_ms

@@ -107,8 +107,12 @@ def run_reference(py: Path, path: Path, runs: int, fee: str) -> dict:
 
 def run_oxbot(path: Path, runs: int, fee: str) -> dict:
     from oxbot.engine.backtest import BacktestConfig, run_backtest
-    from oxbot.engine.market.csvdata import load_csv
     from oxbot.engine.strategies import build_strategy
+
+    try:  # as `oxbot backtest` reads it for a columnar strategy (numpy, no pandas)
+        from oxbot.engine.market.csvdata import load_columns as load_csv
+    except ImportError:  # an older checkout (bench copied to /tmp to measure "before")
+        from oxbot.engine.market.csvdata import load_csv
 
     strat = build_strategy("sma_cross", {"fast": 10, "slow": 30})
     config = BacktestConfig(strat, fee_rate=Decimal(fee), use_risk=False)

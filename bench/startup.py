@@ -1,4 +1,4 @@
-"""Start-up: wall time of whole commands, each a fresh process, median of --runs.
+"""Start-up: wall and CPU time of whole commands, each a fresh process, median of --runs.
 
     .venv/bin/python bench/startup.py [--python PY ...] [--ref-python PY] [--runs 7]
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,10 +40,20 @@ DATA = next(
 )
 
 
+CPU: dict[tuple[str, ...], list[float]] = {}  # argv -> CPU seconds (user + system) per run
+
+
 def once(argv: list[str]) -> float:
+    """Wall seconds of one run; its CPU seconds (user + system, steadier on a shared machine)
+    go to CPU[argv]."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(argv, check=True, capture_output=True)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    CPU.setdefault(tuple(argv), []).append(cpu)
+    return wall
 
 
 def main() -> int:
@@ -75,6 +86,7 @@ def main() -> int:
         for argv in commands(py).values():
             once(argv)
     once(ref)
+    CPU.clear()  # the warm-up runs above wrote the .pyc files: not counted
     refs = []
     for _ in range(n):
         for py in pythons:
@@ -82,17 +94,22 @@ def main() -> int:
                 times[py].setdefault(what, []).append(once(argv))
         refs.append(once(ref))
     r = statistics.median(refs)
+    r_cpu = statistics.median(CPU[tuple(ref)])
     print(f"load after: {os.getloadavg()[0]:.2f}")
+    print("wall time, median s (CPU time: user + system of the process, median s)")
     print(
         "| python | oxbot --version s | cockpit import path s | backtest sma_cross s "
-        "| reference s | ratio (target <= 0.5) |"
+        "| reference s | ratio (target <= 0.5) | CPU ratio |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for py in pythons:
         med = {k: statistics.median(v) for k, v in times[py].items()}
+        cpu = {k: statistics.median(CPU[tuple(a)]) for k, a in commands(py).items()}
         print(
-            f"| {py} | {med['version']:.3f} | {med['cockpit']:.3f} | {med['backtest']:.3f} "
-            f"| {r:.3f} | {med['backtest'] / r:.3f} |"
+            f"| {py} | {med['version']:.3f} ({cpu['version']:.3f}) "
+            f"| {med['cockpit']:.3f} ({cpu['cockpit']:.3f}) "
+            f"| {med['backtest']:.3f} ({cpu['backtest']:.3f}) | {r:.3f} ({r_cpu:.3f}) "
+            f"| {med['backtest'] / r:.3f} | {cpu['backtest'] / r_cpu:.3f} |"
         )
     return 0
 

@@ -199,7 +199,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     chart = check_chart(args)
     to_stdout = "-" in (args.trades_out, args.equity_out)
     progress = Progress(enabled=sys.stderr.isatty() and not args.json)
-    frame, source, symbol = _load(args, progress)
+    frame, source, symbol = _load(args, progress, strategy)
     spec = backtests.Backtest(
         strategy,
         source=source,
@@ -300,11 +300,17 @@ def _trim(frame: Any, args: argparse.Namespace) -> Any:
         ) from None
 
 
-def _load(args: argparse.Namespace, progress: Any) -> tuple[Any, str, str]:
+def _load(args: argparse.Namespace, progress: Any, strategy: Any = None) -> tuple[Any, str, str]:
+    """The candles (numpy ``Columns`` from a CSV file for a `columnar` strategy: no pandas
+    import, else a DataFrame), the source's label and the symbol."""
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
 
     if args.data:
         from oxbot.app.backtests import load_candles, symbol_from_name  # noqa: PLC0415
+        from oxbot.engine.backtest.runner import columnar  # noqa: PLC0415
+
+        if strategy is not None and columnar(strategy):
+            from oxbot.engine.market.csvdata import load_columns as load_candles  # noqa: PLC0415
 
         if args.timeframe:
             raise UsageError(

@@ -18,9 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .broker import Broker, Execution
 from .bus import EventBus
@@ -71,6 +69,9 @@ from .risk import MarketRules, RiskManager, hold_expired, sellable, stop_hit
 from .strategies import DecisionContext, Strategy
 from .strategies.base import rule_decision_of
 from .textsafe import storable
+
+if TYPE_CHECKING:  # pandas when a frame is first built (MarketView.frame), not on import
+    import pandas as pd
 
 log = logging.getLogger("oxbot.bot")
 
@@ -1111,7 +1112,7 @@ class BotRunner:
         self.bus.publish(BotStateChanged(self.last_cycle_ts or 0, self.view()))
 
 
-class LazyFrames(Mapping[str, pd.DataFrame]):
+class LazyFrames(Mapping[str, "pd.DataFrame"]):
     """symbol -> the window as a DataFrame, built from the view when read (and cached by it:
     one frame per candle for every bot reading the stream)."""
 

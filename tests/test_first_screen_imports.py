@@ -88,3 +88,48 @@ def test_a_theme_file_or_a_bad_setting_still_goes_through_the_models(tmp_path: P
     theme, notices, themes, modules = _run(tmp_path)
     assert theme == "oxbot-dark" and themes == 1 and "pydantic" in modules
     assert len(notices) == 1 and "resume_bots: Input should be a valid boolean" in notices[0]
+
+
+ENGINE_PROBE = """
+import asyncio, json, sys
+from pathlib import Path
+
+async def main(db):
+    from oxbot.app.runtime import RuntimeOptions, build_engine
+    from oxbot.engine.market.sim import SimConfig
+    from oxbot.engine.messages import Shutdown
+
+    opts = RuntimeOptions(db_path=db, sim=SimConfig(speed=1.0), offer_demo=True, price_table={})
+    engine = await build_engine(opts)
+    run = asyncio.create_task(engine.run())
+    await asyncio.wait({run, asyncio.create_task(engine.ready.wait())},
+                       return_when=asyncio.FIRST_COMPLETED)
+    names = sorted(b.name for b in engine.snapshot().bots)
+    seen = "pandas" in sys.modules
+    engine.submit(Shutdown())
+    await run
+    await engine.store.close()
+    return names, seen
+
+names, seen = asyncio.run(main(Path(sys.argv[1])))
+print(json.dumps([names, seen]))
+"""
+
+
+def test_the_engine_reaches_its_first_snapshot_without_pandas(tmp_path: Path) -> None:
+    """What the cockpit's engine thread does after the first frame (cli/tui.py ``build``): the
+    store, the stored bots (the three demo bots, the LLM one among them) and the first snapshot
+    need no pandas; a frame is built, and pandas imported, when a strategy first reads one."""
+    db = tmp_path / "oxbot.db"
+    env = {**os.environ, "OXBOT_HOME": str(tmp_path)}
+    for _ in range(2):  # the first run creates the database and the demo bots
+        out = subprocess.run(
+            [sys.executable, "-c", ENGINE_PROBE, str(db)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+            env=env,
+        )
+        names, pandas_loaded = json.loads(out.stdout.strip().splitlines()[-1])
+        assert len(names) == 3 and not pandas_loaded, (names, pandas_loaded)

@@ -7,15 +7,17 @@ import asyncio
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats
 from ..errors import DataError, TemporaryError, UsageError
 from ..market.csvdata import COLUMNS
 from ..models import timeframe_seconds
+
+if TYPE_CHECKING:  # parse_date (--since/--until on a CSV file) needs no pandas
+    import pandas as pd
 
 READ_ATTEMPTS = 5  # one call and four retries, with backoff: reads are safe to repeat
 PAGE_LIMIT = 1000
@@ -161,6 +163,8 @@ async def fetch_history(
     data = np.concatenate(rows)
     now_ms = int(datetime.now(UTC).timestamp() * 1000)
     data = data[data[:, 0] + step <= now_ms]  # drop the still-open candle
+    import pandas as pd  # noqa: PLC0415
+
     frame = pd.DataFrame(data, columns=list(COLUMNS))
     frame["ts"] = frame["ts"].astype(np.int64)
     frame = frame.drop_duplicates("ts").sort_values("ts", ignore_index=True)

@@ -6,13 +6,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats, Signals, Times
 from ..errors import DataError
+from ..market.columns import Columns
 from ..market.csvdata import step_ms
 from ..market.kernels import compute_fast
 from ..models import RiskLimits
@@ -21,6 +21,9 @@ from ..strategies.checks import run_signals, user_code
 from .allin import run_all_in
 from .ledger import Trade
 from .metrics import buy_hold_equity, compute_metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # progress(stage, fraction): stages are "indicators", "simulate", "metrics".
 Progress = Callable[[str, float], None]
@@ -59,13 +62,23 @@ def min_bars(strategy: Strategy) -> int:
     return strategy.warmup() + 1
 
 
+def columnar(strategy: Strategy) -> bool:
+    """Whether ``strategy.signals`` takes numpy ``Columns`` (its own class says so: a subclass,
+    e.g. a user's, may read the frame as a DataFrame)."""
+    return bool(type(strategy).__dict__.get("columnar", False))
+
+
 def run_backtest(
-    frame: pd.DataFrame, config: BacktestConfig, progress: Progress | None = None
+    frame: pd.DataFrame | Columns, config: BacktestConfig, progress: Progress | None = None
 ) -> BacktestResult:
     """Backtest ``config.strategy`` on ``frame`` (columns ts, open, high, low, close, volume,
-    as `load_csv` returns). Raises DataError when there are too few bars for the warm-up."""
+    as `load_csv` returns, or as numpy ``Columns`` from `load_columns`: a strategy that is not
+    `columnar` gets them as a DataFrame). Raises DataError when there are too few bars for the
+    warm-up. Both kinds of frame give the same result (tests/backtest/test_columnar.py)."""
     started = time.perf_counter()
     strat = config.strategy
+    if isinstance(frame, Columns) and not columnar(strat):
+        frame = frame.to_pandas()
     with user_code(strat):
         need = min_bars(strat)
         specs = strat.indicators()

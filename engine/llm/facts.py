@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..market.indicators import IndicatorSpec, compute
 from ..models import TIMEFRAMES, timeframe_seconds
+
+if TYPE_CHECKING:  # pandas where a frame is first read, not on import
+    import pandas as pd
 
 # One step up: what a trader would glance at next to the bot's own chart.
 HIGHER_TF = {
@@ -128,6 +129,8 @@ def tf_facts(frame: pd.DataFrame, timeframe: str) -> TfFacts:
 
 
 def _timestamps_ms(frame: pd.DataFrame) -> pd.Series | None:
+    import pandas as pd  # noqa: PLC0415
+
     if "ts" in frame.columns:
         return frame["ts"].astype("int64")
     idx = frame.index
@@ -140,6 +143,8 @@ def _timestamps_ms(frame: pd.DataFrame) -> pd.Series | None:
 
 def resample(frame: pd.DataFrame, timeframe: str, higher: str) -> pd.DataFrame:
     """OHLCV of ``frame`` regrouped into ``higher`` bars (by timestamps, else by bar count)."""
+    import pandas as pd  # noqa: PLC0415
+
     step = timeframe_seconds(higher) // timeframe_seconds(timeframe)
     ts = _timestamps_ms(frame)
     if ts is not None:

@@ -13,13 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..models import DecisionRecord, Position, RiskLimits
 from .facts import HIGHER_TF, SymbolFacts, num, symbol_facts
 from .usage import estimate_tokens
+
+if TYPE_CHECKING:  # pandas where a frame is first read, not on import
+    import pandas as pd
 
 NOTE_CAP = 300  # characters per outside note
 NOTES_MAX = 5

@@ -18,10 +18,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from ..arrays import Signals
@@ -42,6 +41,9 @@ from .prompt import Prompt, build_prompt
 from .provider import ChatRequest, ChunkSink, Provider
 from .triggers import TriggerState, check, mark_decided
 from .usage import Spent
+
+if TYPE_CHECKING:  # pandas where a frame is first read, not on import
+    import pandas as pd
 
 CAP = 8000  # characters of prompt / raw reply kept in meta (and so in the database)
 REDACTED = "[redacted]"

@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..models import Position
+
+if TYPE_CHECKING:  # pandas where a frame is first read, not on import
+    import pandas as pd
 
 
 @dataclass

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats, Mask
 from ..errors import DataError
 from ..models import TIMEFRAMES
+from .columns import Columns, read_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEADER = ("timestamp", "open", "high", "low", "close", "volume")
 PRICES = ("open", "high", "low", "close")
@@ -34,6 +38,30 @@ def load_csv(path: str | Path) -> pd.DataFrame:
     volume (float64) and a plain RangeIndex. Raises ``DataError`` naming the file, the line
     (1 = the header) and the fix when the file is missing, empty or malformed.
     """
+    p = _checked_header(path)
+    frame = _read_fast(p)
+    if frame.empty:
+        raise DataError(f"{p}: no candles after the header; add one line per candle")
+    _validate(p, frame)
+    return frame
+
+
+def load_columns(path: str | Path) -> Columns:
+    """``load_csv`` without pandas: the same values as numpy ``Columns`` (ts int64, open..volume
+    float64), the same checks and the same ``DataError``s. A file numpy does not read plainly
+    goes through ``load_csv`` (pandas), which names the bad line, or reads what numpy would not
+    (e.g. an ``NA``, which the checks then refuse)."""
+    p = _checked_header(path)
+    cols = read_columns(p)
+    if cols is None:
+        frame = load_csv(p)
+        return Columns({c: frame[c].to_numpy() for c in COLUMNS})
+    _validate(p, cols)
+    return cols
+
+
+def _checked_header(path: str | Path) -> Path:
+    """The path, once it names a file whose first line is the expected header."""
     p = Path(path)
     if not p.exists():
         raise DataError(
@@ -54,17 +82,18 @@ def load_csv(path: str | Path) -> pd.DataFrame:
             f"{p}, line 1: wrong header {first.strip()!r}; expected exactly "
             f"{','.join(HEADER)} (timestamps in integer milliseconds, UTC)"
         )
-    frame = _read_fast(p)
-    if frame.empty:
-        raise DataError(f"{p}: no candles after the header; add one line per candle")
-    _validate(p, frame)
-    return frame
+    return p
 
 
 def _read_fast(p: Path) -> pd.DataFrame:
+    import pandas as pd  # noqa: PLC0415 - load_columns reads without it
+
     dtypes = {"timestamp": "int64", **{c: "float64" for c in HEADER[1:]}}
     try:
-        df = pd.read_csv(p, dtype=dtypes, engine="c", skipinitialspace=True)
+        # names=: the dtypes apply whatever the header's case (checked by _checked_header)
+        df = pd.read_csv(
+            p, dtype=dtypes, engine="c", skipinitialspace=True, header=0, names=list(HEADER)
+        )
     except (ValueError, TypeError, pd.errors.ParserError) as e:
         raise _explain_parse_failure(p, e) from None
     df.columns = pd.Index(list(COLUMNS))
@@ -73,11 +102,15 @@ def _read_fast(p: Path) -> pd.DataFrame:
 
 def _explain_parse_failure(p: Path, err: Exception) -> DataError:
     """The fast reader failed: find the first bad line the slow way, to name it."""
+    import pandas as pd  # noqa: PLC0415
+
     text = str(err)
     if "Expected" in text and "fields" in text:  # ragged row: pandas names the line itself
         return DataError(f"{p}: {text.strip()}; every line needs the 6 fields {','.join(HEADER)}")
     try:
-        raw = pd.read_csv(p, dtype=str, keep_default_na=False, engine="c")
+        raw = pd.read_csv(
+            p, dtype=str, keep_default_na=False, engine="c", header=0, names=list(HEADER)
+        )
     except (ValueError, pd.errors.ParserError) as e:
         return DataError(
             f"{p}: cannot be read as CSV ({e}); expected the header "
@@ -123,7 +156,7 @@ def _not_positive(col: str, values: Floats) -> Callable[[int], str]:
     return lambda r: f"{col} {values[r]:g} is not a positive price; fix or remove that line"
 
 
-def _validate(p: Path, df: pd.DataFrame) -> None:
+def _validate(p: Path, df: pd.DataFrame | Columns) -> None:
     vals = {c: df[c].to_numpy() for c in COLUMNS}
     for col in COLUMNS[1:]:
         _first_bad(p, ~np.isfinite(vals[col]), _not_finite(col))
@@ -200,7 +233,7 @@ def _validate(p: Path, df: pd.DataFrame) -> None:
         )
 
 
-def timeframe_of(df: pd.DataFrame) -> str | None:
+def timeframe_of(df: Any) -> str | None:
     """The timeframe name (``1h``, ``5m``, ...) of the most common step between candles, or
     None when there are fewer than two candles or the step is not a known timeframe."""
     step = step_ms(df)
@@ -212,7 +245,7 @@ def timeframe_of(df: pd.DataFrame) -> str | None:
     return None
 
 
-def step_ms(df: pd.DataFrame) -> int | None:
+def step_ms(df: Any) -> int | None:
     """The most common step between consecutive candle times, in milliseconds."""
     ts = df["ts"].to_numpy()
     if len(ts) < 2:

@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats, Times
 from ..errors import ConfigError
@@ -39,6 +38,8 @@ from .view import MarketView, as_view
 from .window import MAX_WINDOW, WINDOW, CandleWindow
 
 if TYPE_CHECKING:  # ccxt at run time: only a hub with real exchanges imports it
+    import pandas as pd  # pandas: where a frame is first built (MarketView.frame)
+
     from .ccxt_streams import ExchangeStreams
 
 log = logging.getLogger("oxbot.market")

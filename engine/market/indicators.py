@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # pandas-ta is imported lazily: it takes seconds to load and the CLI must stay fast.
 
@@ -92,6 +95,7 @@ def compute(frame: pd.DataFrame, specs: Iterable[IndicatorSpec]) -> pd.DataFrame
 
     ``frame`` has float columns open, high, low, close, volume. The input is not modified.
     """
+    import pandas as pd  # noqa: PLC0415 - on first use, not on import
     import pandas_ta as ta  # noqa: PLC0415 - deliberate lazy import
 
     out = frame.copy()

@@ -4,10 +4,14 @@ a backtest command's start-up).
 
 Each kernel follows the pandas-ta function named in its docstring (pandas_ta/<file>, read in
 the venv) step by step on numpy arrays. The steps pandas-ta itself hands to pandas run on the
-same pandas routines here: ``Series.ewm(..., adjust=False).mean()`` (a sequential recurrence,
-pandas/_libs/window/aggregations.pyx ``ewm``) and ``Series.rolling(n).var/min/max``, so they
-match by construction; everything else (SMA by convolution as ``overlap/sma.py nb_sma``, true
-range, directional movement, RSI's ratio, OBV's signed sum) is plain numpy.
+same pandas routines here: ``Series.rolling(n).var`` (pandas imported there, on first use), so
+it matches by construction. ``Series.ewm(..., adjust=False).mean()`` is that sequential
+recurrence (pandas/_libs/window/aggregations.pyx ``ewm``) step for step in Python floats (the
+same IEEE operations in the same order: bit-identical, tested against pandas itself), so a
+backtest of the built-ins needs no pandas (pandas' compiled ewm runs when pandas is loaded
+anyway); rolling min/max are numpy's over sliding windows
+(exact). Everything else (SMA by convolution as ``overlap/sma.py nb_sma``, true range,
+directional movement, RSI's ratio, OBV's signed sum) is plain numpy.
 
 ``compute_fast(frame, specs)`` returns what ``compute`` returns; a spec no kernel covers (an
 unknown name, a length below 2, which pandas-ta replaces by its default) and any frame with a
@@ -19,12 +23,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats
 from .indicators import IndicatorSpec
+
+if TYPE_CHECKING:
+    pass
 
 EPS = sys.float_info.epsilon
 NAN = float("nan")
@@ -32,9 +39,57 @@ NAN = float("nan")
 type Columns = tuple[Floats, ...]
 
 
-def _ewm(x: Floats, **kw: float) -> Floats:
-    """``Series.ewm(**kw, adjust=False).mean()``, pandas-ta's ``rma`` and ``ema`` core."""
+def _ewm(x: Floats, *, span: float | None = None, alpha: float | None = None) -> Floats:
+    """``Series(x).ewm(span=|alpha=, adjust=False).mean()``, pandas-ta's ``rma`` and ``ema``
+    core: pandas' own (compiled, ~40x faster than the port) when pandas is loaded anyway (a
+    sweep, a bot backtest, the live engine), else `_ewm_py`; the two are bit-identical."""
+    pd = sys.modules.get("pandas")
+    if pd is None:
+        return _ewm_py(x, span=span, alpha=alpha)
+    kw = {"span": span} if span is not None else {"alpha": alpha}
     return np.asarray(pd.Series(x, copy=False).ewm(adjust=False, **kw).mean(), np.float64)
+
+
+def _ewm_py(x: Floats, *, span: float | None = None, alpha: float | None = None) -> Floats:
+    """pandas' recurrence (``aggregations.pyx ewm`` with adjust False, ignore_na False,
+    min_periods 0, no times) in the same float operations, so the result is bit-identical
+    (tests/backtest/test_columnar.py): what a backtest without pandas uses."""
+    # pandas/core/window/ewm.py get_center_of_mass, then the kernel's alpha from it
+    com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # type: ignore[operator]
+    old_wt_factor = 1.0 - 1.0 / (1.0 + com)
+    new_wt = 1.0 / (1.0 + com)
+    vals: list[float] = x.tolist()
+    out = [NAN] * len(vals)
+    if not vals:
+        return np.asarray(out, np.float64)
+    weighted = vals[0]
+    nobs = weighted == weighted
+    out[0] = weighted if nobs else NAN
+    old_wt = 1.0
+    for i in range(1, len(vals)):
+        cur = vals[i]
+        seen = cur == cur
+        nobs = nobs or seen
+        if weighted == weighted:
+            old_wt *= old_wt_factor
+            if seen:
+                if weighted != cur:
+                    weighted = old_wt * weighted + new_wt * cur
+                    weighted /= old_wt + new_wt
+                old_wt = 1.0
+        elif seen:
+            weighted = cur
+        out[i] = weighted if nobs else NAN
+    return np.asarray(out, np.float64)
+
+
+def _rolling(x: Floats, n: int, how: Any) -> Floats:
+    """``Series(x).rolling(n).min()/.max()`` (n-1 NaNs first) for NaN-free ``x`` (compute_fast
+    sends frames with a NaN to pandas-ta): min and max are exact, so any order agrees."""
+    if len(x) < n:
+        return np.full(len(x), NAN)
+    win = np.lib.stride_tricks.sliding_window_view(x, n)
+    return _nan_head(np.asarray(how(win, axis=1), np.float64), n - 1)
 
 
 def _nan_head(x: Floats, k: int) -> Floats:
@@ -148,6 +203,8 @@ def macd(c: Floats) -> Columns:
 def bbands(c: Floats, n: int) -> Columns:
     """``volatility/bbands.py bbands`` (std 2, ddof 1, mamode sma): mid = SMA n, bands = mid
     -/+ 2 sqrt(rolling var) (``statistics/stdev.py`` -> ``variance.py``). lower, mid, upper."""
+    import pandas as pd  # noqa: PLC0415 - only Bollinger bands need pandas' rolling var
+
     std = np.sqrt(pd.Series(c, copy=False).rolling(n).var(1).to_numpy())
     mid = sma(c, n)
     return mid - 2.0 * std, mid, mid + 2.0 * std
@@ -157,8 +214,8 @@ def stoch(h: Floats, lo: Floats, c: Floats) -> Columns:
     """``momentum/stoch.py stoch`` (k 14, d 3, smooth_k 3, mamode sma): raw = 100(close -
     LL14)/non_zero_range(HH14, LL14), %K = SMA3 of raw from its first valid row, %D = SMA3 of
     %K from its first valid row."""
-    ll = pd.Series(lo, copy=False).rolling(14).min().to_numpy()
-    hh = pd.Series(h, copy=False).rolling(14).max().to_numpy()
+    ll = _rolling(lo, 14, np.min)
+    hh = _rolling(h, 14, np.max)
     raw = 100.0 * (c - ll) / _non_zero_range(hh, ll)
     k = _from_first_valid(raw, lambda x: sma(x, 3))
     return k, _from_first_valid(k, lambda x: sma(x, 3))
@@ -218,7 +275,7 @@ def columns(
     raise ValueError(f"unknown indicator {spec.name!r}")
 
 
-def compute_fast(frame: pd.DataFrame, specs: Iterable[IndicatorSpec]) -> pd.DataFrame:
+def compute_fast(frame: Any, specs: Iterable[IndicatorSpec]) -> Any:
     """``indicators.compute(frame, specs)`` through the kernels: ``frame`` with one column per
     spec output added (NaN during warm-up); the input is not modified."""
     wanted = sorted(set(specs))
@@ -229,9 +286,10 @@ def compute_fast(frame: pd.DataFrame, specs: Iterable[IndicatorSpec]) -> pd.Data
         wanted_slow = [s for s in wanted if not covered(s)]
     slow = None
     if wanted_slow:
+        from .columns import to_pandas  # noqa: PLC0415
         from .indicators import compute  # noqa: PLC0415 - loads pandas-ta
 
-        slow = compute(frame, wanted_slow)
+        slow = compute(to_pandas(frame), wanted_slow)
     out = frame.copy()
     for spec in wanted:  # in compute's order
         if slow is not None and spec in wanted_slow:

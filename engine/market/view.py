@@ -15,12 +15,14 @@ modify.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats, Times
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OHLCV = ("open", "high", "low", "close", "volume")
 _NAN = float("nan")
@@ -131,6 +133,8 @@ class MarketView:
             m = self._m[self._start : self._end]
             for col in self._order:
                 data[col] = m[:, self._cols[col]].copy()
+            import pandas as pd  # noqa: PLC0415 - on first use, not on import
+
             self._frame = pd.DataFrame(data)
         return self._frame.copy(deep=False)
 

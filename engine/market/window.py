@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import Floats, Times
 from ..errors import ConfigError
@@ -36,6 +35,9 @@ from ..models import Candle
 from .incremental import Indicator, make
 from .indicators import IndicatorSpec
 from .view import OHLCV, MarketView
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WINDOW = 300  # bars handed to strategies at least (recursive indicators settle in it)
 MAX_WINDOW = 2500  # the longest warm-up a live bot may need; candles kept per stream
@@ -226,6 +228,8 @@ class CandleWindow:
         """The last ``window()`` candles as a frame, without indicator columns."""
         n = self.window()
         t, o = self.ts[-n:], self.ohlcv[-n:]
+        import pandas as pd  # noqa: PLC0415 - on first use, not on import
+
         return pd.DataFrame(
             {
                 "ts": t,

@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from ..arrays import Floats, Signals
@@ -26,6 +25,8 @@ from ..market.window import bars_needed
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
 if TYPE_CHECKING:  # engine/messages.py builds ~120 dataclasses: not for a backtest
+    import pandas as pd
+
     from ..messages import LlmFigures
 
 ENTER, EXIT, NONE = 1, -1, 0
@@ -60,6 +61,10 @@ class Strategy(ABC):
     name: ClassVar[str]
     Params: ClassVar[type[StrategyParams]] = StrategyParams
     description: ClassVar[str] = ""
+    # True (set on the class itself, not inherited: engine/backtest/runner.py ``columnar``) when
+    # ``signals(frame)`` reads only ``frame[col].to_numpy(...)`` and ``len(frame)``: a backtest
+    # may then hand it numpy columns (engine/market/columns.py) and never import pandas.
+    columnar: ClassVar[bool] = False
 
     def __init__(self, params: StrategyParams | None = None) -> None:
         self.params = params if params is not None else self.Params()

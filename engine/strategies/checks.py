@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from pydantic import ValidationError
 
 from ..arrays import Signals
@@ -20,6 +20,9 @@ from ..errors import OxbotError, StrategyError
 from ..market.indicators import compute
 from .base import Strategy, StrategyParams
 from .loader import cancelled, where_failed
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def generated_candles(n: int = 600, seed: int = 7, kind: str = "cycles") -> pd.DataFrame:
@@ -39,6 +42,8 @@ def generated_candles(n: int = 600, seed: int = 7, kind: str = "cycles") -> pd.D
         close = 100 * np.exp(np.cumsum(steps))
     open_ = np.concatenate(([close[0]], close[:-1]))
     spread = np.abs(rng.normal(0, 0.004, n)) * close
+    import pandas as pd  # noqa: PLC0415 - on first use, not on import
+
     return pd.DataFrame(
         {
             "ts": 1_704_067_200_000 + np.arange(n, dtype=np.int64) * 3_600_000,

@@ -4,9 +4,9 @@ names of `.sdk`), as examples of what a user strategy file can do."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from ..arrays import Signals
@@ -24,6 +24,9 @@ from .sdk import (
     Strategy,
     StrategyParams,
 )
+
+if TYPE_CHECKING:  # signals(frame) gets a DataFrame; this module needs no pandas to load
+    import pandas as pd
 
 NAN = math.nan
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from pydantic import Field, model_validator
 
 from ..arrays import Signals
 from ..market.indicators import IndicatorSpec
 from ..market.view import FrameView, MarketView
 from .base import ENTER, EXIT, NONE, Strategy, StrategyParams, cross_at, cross_signals
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class SmaCrossParams(StrategyParams):
@@ -30,6 +34,7 @@ class SmaCross(Strategy):
     Params = SmaCrossParams
     description = "SMA crossover: enter on fast > slow, exit on fast < slow"
     params: SmaCrossParams
+    columnar = True  # signals reads frame[col].to_numpy() only
 
     def indicators(self) -> list[IndicatorSpec]:
         return [IndicatorSpec("sma", self.params.fast), IndicatorSpec("sma", self.params.slow)]
@@ -103,6 +108,7 @@ class RsiReversion(Strategy):
     Params = RsiReversionParams
     description = "RSI mean reversion: enter leaving oversold, exit leaving overbought"
     params: RsiReversionParams
+    columnar = True  # signals reads frame[col].to_numpy() only
 
     def indicators(self) -> list[IndicatorSpec]:
         return [IndicatorSpec("rsi", self.params.length)]
