@@ -118,11 +118,22 @@ _DTYPE = np.dtype(
 )
 
 
+_PLAIN = bytes(range(0x20, 0x7F)) + b"\t\n\r\x0b\x0c"
+
+
 def read_columns(p: Path) -> Columns | None:
     """The CSV's rows after the header as columns, or None when ``numpy.loadtxt`` cannot read
     them all plainly (the caller then uses pandas, which names the problem)."""
     import warnings  # noqa: PLC0415
 
+    # numpy strips any str.isspace() character around a number (U+00A0, U+3000, U+0085,
+    # \x1c-\x1f, ...); pandas' reader refuses them. A file with a byte outside printable
+    # ASCII and \t \n \r \v \f (a leading BOM aside) goes to pandas, which says what it says.
+    data = p.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data.translate(None, _PLAIN):
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "input contained no data" is a None, not a warning

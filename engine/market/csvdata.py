@@ -69,6 +69,12 @@ def _checked_header(path: str | Path) -> Path:
         )
     if p.is_dir():
         raise DataError(f"{p}: is a directory, not a CSV file")
+    if not p.is_file():  # a pipe (<(zcat ...), /dev/stdin): the header check below would
+        # consume its first buffer (~8 KB), and the reader would start mid-file, silently
+        raise DataError(
+            f"{p}: is not a regular file (a pipe or a device); save the candles to a .csv "
+            "file first, e.g. zcat candles.csv.gz > candles.csv"
+        )
     with p.open("r", encoding="utf-8", errors="replace", newline="") as fh:
         first = fh.readline()
     if not first.strip():

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 EPS = sys.float_info.epsilon
 NAN = float("nan")
+EWM_PORT_MAX = 250_000  # values: a longer series runs pandas' compiled ewm (same bits)
 
 type Columns = tuple[Floats, ...]
 
@@ -44,7 +45,11 @@ def _ewm(x: Floats, *, span: float | None = None, alpha: float | None = None) ->
     core: pandas' own (compiled, ~40x faster than the port) when pandas is loaded anyway (a
     sweep, a bot backtest, the live engine), else `_ewm_py`; the two are bit-identical."""
     pd = sys.modules.get("pandas")
-    if pd is None:
+    if pd is None and len(x) > EWM_PORT_MAX:  # the port costs ~0.4 us a value: past this,
+        import pandas as pd  # noqa: PLC0415 - importing pandas (~0.45 s) is the cheaper way
+    # a module still being imported (on another thread: an engine thread beside a worker) is
+    # in sys.modules before it has pd.Series: the port then, as without pandas
+    if pd is None or getattr(getattr(pd, "__spec__", None), "_initializing", False):
         return _ewm_py(x, span=span, alpha=alpha)
     kw = {"span": span} if span is not None else {"alpha": alpha}
     return np.asarray(pd.Series(x, copy=False).ewm(adjust=False, **kw).mean(), np.float64)

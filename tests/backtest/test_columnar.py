@@ -177,6 +177,10 @@ ODD = [
     [HEADER, "1700000000,1.5,2,1,1.5,10"],
     [HEADER, "1700000000000,1.5,1,1,1.5,10"],
     ["time,open,high,low,close,volume", "1700000000000,1.5,2,1,1.5,10"],
+    # whitespace numpy strips and pandas refuses (adversary s24 F1): pandas decides
+    [HEADER, "1700000000000,1.5,2,1,1.5\u00a0,10", "1700003600000,1.5,2.5,1.25,2,3"],
+    [HEADER, "1700000000000,1.5,2,1,1.5,10", "1700003600000,\u30001.5,2.5,1.25,2,3"],
+    [HEADER, "1700000000000,1.5,2,1,1.5,10\x1c", "1700003600000,1.5,2.5,1.25,2,3"],
 ]
 
 
@@ -257,3 +261,16 @@ def test_a_built_in_backtest_command_imports_pandas_only_when_its_strategy_needs
         check=True,
     )
     assert out.stdout.strip().splitlines()[-1] == ("PANDAS" if pandas else "NO-PANDAS")
+
+
+def test_a_pipe_is_refused_not_read_from_its_middle(tmp_path: Path) -> None:
+    """Adversary s24 F2: `--data <(zcat ...)` lost the pipe's first buffer to the header check
+    and backtested the rest, silently. A path that is not a regular file is refused, saying
+    what to do."""
+    import os
+
+    fifo = tmp_path / "candles.csv"
+    os.mkfifo(fifo)
+    for load in (load_csv, load_columns):
+        with pytest.raises(DataError, match="is not a regular file .*save the candles"):
+            load(fifo)
