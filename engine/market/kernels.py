@@ -21,6 +21,7 @@ tests/engine/test_engine_kernels.py checks every kernel against pandas-ta.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -44,9 +45,9 @@ def _ewm(x: Floats, *, span: float | None = None, alpha: float | None = None) ->
     """``Series(x).ewm(span=|alpha=, adjust=False).mean()``, pandas-ta's ``rma`` and ``ema``
     core: pandas' own (compiled, ~40x faster than the port) when pandas is loaded anyway (a
     sweep, a bot backtest, the live engine), else `_ewm_py`; the two are bit-identical."""
-    pd = sys.modules.get("pandas")
+    pd: Any = sys.modules.get("pandas")
     if pd is None and len(x) > EWM_PORT_MAX:  # the port costs ~0.4 us a value: past this,
-        import pandas as pd  # noqa: PLC0415 - importing pandas (~0.45 s) is the cheaper way
+        pd = importlib.import_module("pandas")  # importing pandas (~0.45 s) is cheaper
     # a module still being imported (on another thread: an engine thread beside a worker) is
     # in sys.modules before it has pd.Series: the port then, as without pandas
     if pd is None or getattr(getattr(pd, "__spec__", None), "_initializing", False):
