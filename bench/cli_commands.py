@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -86,6 +87,8 @@ def main() -> None:
             f"{med['new'][1] / med['old'][1]:6.2f} {med['old'][0]:9.3f} {med['new'][0]:9.3f}"
             f"  rc {rcs}"
         )
+    for home in homes.values():
+        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
