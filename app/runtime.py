@@ -12,14 +12,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oxbot.engine.engine import Engine
 from oxbot.engine.exchange.quirks import needs_passphrase  # whether ccxt asks a passphrase
-from oxbot.engine.market.hub import MarketHub
-from oxbot.engine.market.sim import SimConfig
 from oxbot.engine.models import BotConfig
 from oxbot.engine.strategies import Strategy, build_strategy, strategy_class
+
+if TYPE_CHECKING:  # the engine and its market hub: only build_engine needs them (issue 13:
+    # `oxbot bots add` checks keys through key_check and never builds an engine)
+    from oxbot.engine.engine import Engine
+    from oxbot.engine.market.sim import SimConfig
 
 log = logging.getLogger("oxbot.runtime")
 
@@ -27,7 +29,7 @@ log = logging.getLogger("oxbot.runtime")
 @dataclass
 class RuntimeOptions:
     db_path: Path
-    sim: SimConfig = field(default_factory=lambda: SimConfig(speed=30.0))
+    sim: SimConfig = field(default_factory=lambda: _sim_config(speed=30.0))
     resume: bool = True
     demo: bool = False  # add the demo bots (running) when the database has none
     offer_demo: bool = False  # add them stopped, for a first run of the cockpit
@@ -54,6 +56,12 @@ class RuntimeOptions:
     # how long a bot's lease runs unrenewed before another engine may take the bot over.
     engine_name: str | None = None
     lease_ttl_s: float = 30.0
+
+
+def _sim_config(**values: Any) -> SimConfig:
+    from oxbot.engine.market.sim import SimConfig  # noqa: PLC0415 - only when an engine runs
+
+    return SimConfig(**values)
 
 
 def llm_key_resolver(opts: RuntimeOptions) -> Callable[[str], str | None]:
@@ -322,6 +330,8 @@ async def build_engine(
     engine will run on. With ``control_socket`` the engine also serves `oxbot attach`, `status`,
     `stop` and `bots ...` there while it runs."""
     from oxbot.app.strategies import load_user_strategies  # noqa: PLC0415
+    from oxbot.engine.engine import Engine  # noqa: PLC0415
+    from oxbot.engine.market.hub import MarketHub  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
     from oxbot.storage.store import Store  # noqa: PLC0415
 

@@ -412,12 +412,14 @@ def _live_warning(cfg: Any) -> None:
 
 def cmd_add(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
-    from oxbot.engine.messages import AddBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg = build_config(args)
     remote = _remote(args)
     if remote is not None:
+        # engine/messages.py builds ~120 dataclasses: only a running engine is sent one
+        from oxbot.engine.messages import AddBot  # noqa: PLC0415
+
         if cfg.name in _run(_bots(args)):
             raise ConfigError(f"a bot named {cfg.name!r} already exists; pick another name")
         _sent(remote, AddBot(config=cfg, start=args.start))
@@ -521,13 +523,14 @@ def status_text(row: dict[str, Any]) -> str:
 
 def _set_status(args: argparse.Namespace, start: bool) -> int:
     from oxbot.engine.errors import UsageError  # noqa: PLC0415
-    from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     cfg, _status = _need_bot(_run(_bots(args)), args.name)
     close = getattr(args, "close_positions", None)
     remote = _remote(args)
     if remote is not None:
+        from oxbot.engine.messages import StartBot, StopBot  # noqa: PLC0415
+
         said = _sent(
             remote,
             StartBot(name=args.name) if start else StopBot(name=args.name, close_positions=close),
@@ -578,12 +581,13 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
-    from oxbot.engine.messages import DeleteBot  # noqa: PLC0415
 
     if not args.purge:  # a purge may also clear the kept history of a deleted bot
         _need_bot(_run(_bots(args)), args.name)
     remote = _remote(args)
     if remote is not None:
+        from oxbot.engine.messages import DeleteBot  # noqa: PLC0415
+
         _sent(remote, DeleteBot(name=args.name, purge_history=args.purge))
     else:
 

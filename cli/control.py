@@ -180,12 +180,13 @@ def _store_status(args: argparse.Namespace, status: Any) -> None:
 
 def cmd_pause(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
-    from oxbot.engine.messages import PauseBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     _cfg, status = _stored(args, args.name)
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is not None:
+        from oxbot.engine.messages import PauseBot  # noqa: PLC0415
+
         print(cli_bots._sent(remote, PauseBot(name=args.name)))  # noqa: SLF001
         return 0
     if status is not BotStatus.RUNNING:
@@ -197,12 +198,13 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import ConfigError  # noqa: PLC0415
-    from oxbot.engine.messages import ResumeBot  # noqa: PLC0415
     from oxbot.engine.models import BotStatus  # noqa: PLC0415
 
     _cfg, status = _stored(args, args.name)
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is not None:
+        from oxbot.engine.messages import ResumeBot  # noqa: PLC0415
+
         print(cli_bots._sent(remote, ResumeBot(name=args.name)))  # noqa: SLF001
         return 0
     if status is not BotStatus.PAUSED:
@@ -293,7 +295,9 @@ def edit_lock(args: argparse.Namespace, wait_s: float = EDIT_WAIT_S) -> Iterator
     import time  # noqa: PLC0415
 
     from oxbot.engine.errors import OxbotError  # noqa: PLC0415
-    from oxbot.remote.server import socket_path_for  # noqa: PLC0415
+    from oxbot.remote.paths import socket_path_for  # noqa: PLC0415 - not the server: its bus
+
+    # imports engine/messages.py (~120 dataclasses)
     from oxbot.storage.paths import runtime_dir  # noqa: PLC0415
 
     path = socket_path_for(cli_bots._db(args).resolve(), runtime_dir()).with_suffix(".edit.lock")  # noqa: SLF001
@@ -341,8 +345,6 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    from oxbot.engine.messages import UpdateBot  # noqa: PLC0415
-
     cfg, status = _stored(args, args.name)
     new = edited_config(cfg, args.param)
     changed = ", ".join(f"{k}={v}" for k, v in sorted(new.params.items()) if cfg.params.get(k) != v)
@@ -351,6 +353,8 @@ def _edit(args: argparse.Namespace) -> int:
         return 0
     remote = cli_bots._remote(args)  # noqa: SLF001
     if remote is not None:
+        from oxbot.engine.messages import UpdateBot  # noqa: PLC0415
+
         _unchanged_since_read(remote, cfg)
         said = cli_bots._sent(remote, UpdateBot(name=args.name, config=new))  # noqa: SLF001
         print(f"{said}: {changed or 'no change'}")

@@ -1,10 +1,14 @@
 """Names for the numpy arrays the market, strategies and backtests pass around, so a signature
-says what an array holds (mypy checks the element type)."""
+says what an array holds (mypy checks the element type). The aliases' values are evaluated
+only when read (``type`` statements are lazy): importing this module imports no numpy."""
 
 from __future__ import annotations
 
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 type Floats = npt.NDArray[np.float64]  # prices, OHLCV rows, equity per bar
 type Times = npt.NDArray[np.int64]  # candle open times, ms

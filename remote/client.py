@@ -242,10 +242,16 @@ def engine_running(path: Path, timeout: float = 1.0) -> bool:
 
 def request_status(path: Path, timeout: float = 3.0, *, db: Path | None = None) -> dict:
     """The running engine's status summary (uptime, bots, cycles, trades, equity, errors, db)."""
-    from oxbot.remote.codec import ProtocolError, StatusReport, StatusRequest, encode  # noqa: PLC0415
-
     request_id = uuid.uuid4().hex
     with _connect(path, timeout, db) as sock:
+        # after the connection: no engine, no codec (it builds engine/messages.py's types)
+        from oxbot.remote.codec import (  # noqa: PLC0415
+            ProtocolError,
+            StatusReport,
+            StatusRequest,
+            encode,
+        )
+
         sock.sendall(encode(StatusRequest(request_id=request_id)).encode())
         try:
             for msg in _messages(sock, time.monotonic() + timeout, path):

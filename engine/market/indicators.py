@@ -6,14 +6,15 @@ per candle close, and backtests compute the same specs once over the whole histo
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     import pandas as pd
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    pass
 
 # pandas-ta is imported lazily: it takes seconds to load and the CLI must stay fast.
 
@@ -28,6 +29,13 @@ class IndicatorLengthError(ValueError):
 LENGTHS = {"sma": 2, "ema": 2, "rsi": 2, "atr": 2, "adx": 2, "bbands": 2}
 
 
+def _numpy_integer(value: object) -> bool:
+    """A numpy integer (a length from an array); one exists only once numpy is loaded, so the
+    built-in strategies' specs are checked without loading it."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.integer)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class IndicatorSpec:
     name: str  # sma, ema, rsi, macd, bbands, atr, adx, stoch, obv
@@ -38,7 +46,7 @@ class IndicatorSpec:
         # default (SMA(0) is SMA(10)): a length is refused here, where the strategy asks.
         if self.name in LENGTHS and (
             isinstance(self.length, bool)
-            or not isinstance(self.length, int | np.integer)
+            or not (isinstance(self.length, int) or _numpy_integer(self.length))
             or self.length < LENGTHS[self.name]
         ):
             raise IndicatorLengthError(

@@ -10,14 +10,19 @@ deterministic.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ..arrays import Floats, Ints, Times
 from ..models import Candle, timeframe_seconds
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # numpy on its first use (engine/lazy.py): RuntimeOptions' SimConfig computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 BASE_PRICES = {
     "BTC": 60_000.0,
@@ -34,7 +39,7 @@ BASE_PRICES = {
 # Regimes: (drift of the log price per minute, volatility per sqrt(minute)): calm, trending
 # up, trending down, turbulent. 0.0008-0.0022 per sqrt(minute) is 60-160 % a year, a lively
 # crypto market; a trending regime moves the price ~6 % a day while it lasts (hours).
-REGIMES = np.array([[0.0, 0.0008], [0.00004, 0.0010], [-0.00004, 0.0011], [0.0, 0.0022]])
+REGIMES = ((0.0, 0.0008), (0.00004, 0.0010), (-0.00004, 0.0011), (0.0, 0.0022))
 REGIME_MINUTES = 240.0  # mean time between regime draws (exponential holding times)
 # Mean reversion of the log price towards the symbol's base price, per minute: a half-life of
 # some 80 days. Invisible within a day, it keeps years of daily bars within a band of the base
@@ -49,6 +54,12 @@ def price_decimals(price: float) -> int:
     if not price > 0:
         return MAX_DECIMALS
     return int(min(MAX_DECIMALS, max(2, 5 - np.floor(np.log10(price)))))
+
+
+@functools.cache
+def _regime_table() -> Floats:
+    """REGIMES as an array (rows indexed by regime), built on first use."""
+    return np.array(REGIMES)
 
 
 @dataclass(frozen=True)
@@ -102,9 +113,8 @@ class SyntheticSeries:
         """``n`` steps of the log price after the current one."""
         rng, dt = self._rng, self._dt
         regimes = self._regimes(n)
-        shocks = REGIMES[regimes, 0] * dt + REGIMES[regimes, 1] * np.sqrt(dt) * rng.standard_normal(
-            n
-        )
+        table = _regime_table()
+        shocks = table[regimes, 0] * dt + table[regimes, 1] * np.sqrt(dt) * rng.standard_normal(n)
         # x[i+1] = x[i] + shock[i] - k x[i] with x the distance from the base price: a linear
         # recurrence, solved in closed form so the chunk stays vectorised.
         k = REVERSION * dt

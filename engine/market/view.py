@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..arrays import Floats, Times
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 OHLCV = ("open", "high", "low", "close", "volume")
 _NAN = float("nan")

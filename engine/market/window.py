@@ -27,8 +27,6 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..arrays import Floats, Times
 from ..errors import ConfigError
 from ..models import Candle
@@ -37,7 +35,10 @@ from .indicators import IndicatorSpec
 from .view import OHLCV, MarketView
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 WINDOW = 300  # bars handed to strategies at least (recursive indicators settle in it)
 MAX_WINDOW = 2500  # the longest warm-up a live bot may need; candles kept per stream

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..arrays import Floats, Signals
@@ -25,9 +24,12 @@ from ..market.window import bars_needed
 from ..models import Action, BotConfig, Decision, DecisionRecord, Position, SymbolDecision
 
 if TYPE_CHECKING:  # engine/messages.py builds ~120 dataclasses: not for a backtest
+    import numpy as np
     import pandas as pd
 
     from ..messages import LlmFigures
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 ENTER, EXIT, NONE = 1, -1, 0
 

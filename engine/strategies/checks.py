@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import ValidationError
 
 from ..arrays import Signals
@@ -22,7 +21,10 @@ from .base import Strategy, StrategyParams
 from .loader import cancelled, where_failed
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 
 def generated_candles(n: int = 600, seed: int = 7, kind: str = "cycles") -> pd.DataFrame:

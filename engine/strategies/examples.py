@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from ..arrays import Signals
@@ -26,7 +25,10 @@ from .sdk import (
 )
 
 if TYPE_CHECKING:  # signals(frame) gets a DataFrame; this module needs no pandas to load
+    import numpy as np
     import pandas as pd
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 NAN = math.nan
 

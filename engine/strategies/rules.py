@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from ..arrays import Signals
@@ -13,7 +12,10 @@ from ..market.view import FrameView, MarketView
 from .base import ENTER, EXIT, NONE, Strategy, StrategyParams, cross_at, cross_signals
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+else:  # numpy on its first use (engine/lazy.py): loading a strategy computes nothing
+    from oxbot.engine.lazy import numpy as np
 
 
 class SmaCrossParams(StrategyParams):
