@@ -100,7 +100,7 @@ def _read_fast(p: Path) -> pd.DataFrame:
         df = pd.read_csv(
             p, dtype=dtypes, engine="c", skipinitialspace=True, header=0, names=list(HEADER)
         )
-    except (ValueError, TypeError, pd.errors.ParserError) as e:
+    except (ValueError, TypeError, OverflowError, pd.errors.ParserError) as e:
         raise _explain_parse_failure(p, e) from None
     df.columns = pd.Index(list(COLUMNS))
     return df
@@ -134,6 +134,14 @@ def _explain_parse_failure(p: Path, err: Exception) -> DataError:
                 f"{p}, line {row + 2}: {col} {raw[col].iloc[row]!r} is not a "
                 f"number; fix or remove that line"
             )
+        if col == "timestamp":  # beyond int64: OverflowError in the fast reader (adv s24 F5)
+            huge = parsed.notna() & (parsed.abs() >= 2.0**63)
+            if huge.any():
+                row = int(np.flatnonzero(huge.to_numpy())[0])
+                return DataError(
+                    f"{p}, line {row + 2}: timestamp {raw[col].iloc[row]!r} is out of range; "
+                    "timestamps are milliseconds since 1970-01-01 UTC"
+                )
         missing = values == ""
         if missing.any():
             row = int(np.flatnonzero(missing.to_numpy())[0])

@@ -181,6 +181,9 @@ ODD = [
     [HEADER, "1700000000000,1.5,2,1,1.5\u00a0,10", "1700003600000,1.5,2.5,1.25,2,3"],
     [HEADER, "1700000000000,1.5,2,1,1.5,10", "1700003600000,\u30001.5,2.5,1.25,2,3"],
     [HEADER, "1700000000000,1.5,2,1,1.5,10\x1c", "1700003600000,1.5,2.5,1.25,2,3"],
+    # a timestamp beyond int64 (adversary s24 F5: "unexpected error (Overflow)", a crash log)
+    [HEADER, "1700000000000,1.5,2,1,1.5,10", "99999999999999999999,1.5,2,1,1.5,10"],
+    [HEADER, "1700000000000,1.5,2,1,1.5,10", "-99999999999999999999,1.5,2,1,1.5,10"],
 ]
 
 
@@ -274,3 +277,19 @@ def test_a_pipe_is_refused_not_read_from_its_middle(tmp_path: Path) -> None:
     for load in (load_csv, load_columns):
         with pytest.raises(DataError, match="is not a regular file .*save the candles"):
             load(fifo)
+
+
+def test_an_out_of_range_timestamp_names_its_line(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "far.csv", ODD[-1])
+    for load in (load_csv, load_columns):
+        with pytest.raises(DataError, match=r"line 3: timestamp '-9+' is out of range"):
+            load(path)
+
+
+def test_the_columns_read_from_a_file_are_read_only(tmp_path: Path) -> None:
+    """As pandas 3's to_numpy() (adversary s24 F7): a strategy writing into a column fails
+    instead of changing the candles the backtest and its report read afterwards."""
+    path = write_text(tmp_path / "ok.csv", ODD[0])
+    cols = load_columns(path)
+    with pytest.raises(ValueError, match="read-only"):
+        cols["close"].to_numpy()[0] = 0.0
