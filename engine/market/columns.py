@@ -150,7 +150,7 @@ def read_columns(p: Path) -> Columns | None:
         return None
     if len(rows) == 0:
         return None
-    data = {name: np.ascontiguousarray(rows[name]) for name in _DTYPE.names or ()}
-    for values in data.values():  # read-only as pandas 3's to_numpy() (adversary s24 F7): a
+    columns = {name: np.ascontiguousarray(rows[name]) for name in _DTYPE.names or ()}
+    for values in columns.values():  # read-only as pandas 3's to_numpy() (adversary s24 F7): a
         values.setflags(write=False)  # strategy writing in place fails, not the shared candles
-    return Columns(data)
+    return Columns(columns)
