@@ -7,6 +7,7 @@ the line and the fix in one ``DataError``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,10 +97,14 @@ def _read_fast(p: Path) -> pd.DataFrame:
 
     dtypes = {"timestamp": "int64", **{c: "float64" for c in HEADER[1:]}}
     try:
-        # names=: the dtypes apply whatever the header's case (checked by _checked_header)
-        df = pd.read_csv(
-            p, dtype=dtypes, engine="c", skipinitialspace=True, header=0, names=list(HEADER)
-        )
+        # numpy's "invalid value encountered in cast" (a timestamp such as 1e30) would reach
+        # the user's terminal before the error below that names the line (adversary s24 F6)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            # names=: the dtypes apply whatever the header's case (checked by _checked_header)
+            df = pd.read_csv(
+                p, dtype=dtypes, engine="c", skipinitialspace=True, header=0, names=list(HEADER)
+            )
     except (ValueError, TypeError, OverflowError, pd.errors.ParserError) as e:
         raise _explain_parse_failure(p, e) from None
     df.columns = pd.Index(list(COLUMNS))

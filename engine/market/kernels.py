@@ -59,7 +59,12 @@ def _ewm(x: Floats, *, span: float | None = None, alpha: float | None = None) ->
 def _ewm_py(x: Floats, *, span: float | None = None, alpha: float | None = None) -> Floats:
     """pandas' recurrence (``aggregations.pyx ewm`` with adjust False, ignore_na False,
     min_periods 0, no times) in the same float operations, so the result is bit-identical
-    (tests/backtest/test_columnar.py): what a backtest without pandas uses."""
+    (tests/backtest/test_columnar.py): what a backtest without pandas uses.
+
+    Shown on x86_64, where pandas' compiled ``old_wt * weighted + new_wt * cur`` is a multiply
+    then an add, as here. A build whose C compiler fuses them into one FMA (GCC's default
+    ``-ffp-contract=fast`` on aarch64) rounds once instead of twice, so there the two paths
+    may differ in the last bit; the comparison test would say so on such a machine."""
     # pandas/core/window/ewm.py get_center_of_mass, then the kernel's alpha from it
     com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha  # type: ignore[operator]
     old_wt_factor = 1.0 - 1.0 / (1.0 + com)

@@ -293,3 +293,22 @@ def test_the_columns_read_from_a_file_are_read_only(tmp_path: Path) -> None:
     cols = load_columns(path)
     with pytest.raises(ValueError, match="read-only"):
         cols["close"].to_numpy()[0] = 0.0
+
+
+def test_a_float_timestamp_beyond_int64_says_only_oxbots_message(tmp_path: Path) -> None:
+    """Adversary s24 F6: `1e30` as a timestamp printed numpy's "RuntimeWarning: invalid value
+    encountered in cast" and its source line before oxbot's own message. The whole command, as
+    a user runs it: stderr is the one line naming the file's line."""
+    path = write_text(tmp_path / "far.csv", [HEADER, "1e30,1,1,1,1,1", "1e30,1,1,1,1,1"])
+    out = subprocess.run(
+        [sys.executable, "-m", "oxbot.cli.main", "backtest", "--strategy", "sma_cross"]
+        + ["--data", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"oxbot: {path}, line 2: timestamp '1e30' is out of range; timestamps are "
+        "milliseconds since 1970-01-01 UTC"
+    ]
