@@ -44,10 +44,17 @@ async def test_footer_fits_80_columns_and_says_resume_when_paused(fixed_clock):
         assert "e Edit" in footer  # fits exactly: no gap is counted after the last key
         last = footer.split()[-1]
         assert len(last) > 1 or not last.isalnum()  # no key left without its label
+        flatten_at = footer.index("f Flatten")
         await pilot.press("space")
         await pilot.pause(0.2)
         assert [c.name for c in client.commands if isinstance(c, m.ResumeBot)] == ["alpha"]
+        for _ in range(100):  # the relabel lands after a refresh
+            if "␣ Pause" in _footer(app):
+                break
+            await pilot.pause(0.05)
         assert "␣ Pause" in _footer(app) and "e Edit" in _footer(app)
+        # Pause is padded to Resume's width: the relabel moves no other key (no layout)
+        assert _footer(app).index("f Flatten") == flatten_at
 
 
 async def test_help_and_palette_show_keys_as_typed(scripted_client, fixed_clock):
