@@ -44,10 +44,17 @@ async def test_footer_fits_80_columns_and_says_resume_when_paused(fixed_clock):
         assert "e Edit" in footer  # fits exactly: no gap is counted after the last key
         last = footer.split()[-1]
         assert len(last) > 1 or not last.isalnum()  # no key left without its label
+        flatten_at = footer.index("f Flatten")
         await pilot.press("space")
         await pilot.pause(0.2)
         assert [c.name for c in client.commands if isinstance(c, m.ResumeBot)] == ["alpha"]
+        for _ in range(100):  # the relabel lands after a refresh
+            if "␣ Pause" in _footer(app):
+                break
+            await pilot.pause(0.05)
         assert "␣ Pause" in _footer(app) and "e Edit" in _footer(app)
+        # Pause is padded to Resume's width: the relabel moves no other key (no layout)
+        assert _footer(app).index("f Flatten") == flatten_at
 
 
 async def test_help_and_palette_show_keys_as_typed(scripted_client, fixed_clock):
@@ -242,3 +249,24 @@ async def test_attached_to_an_engine_on_postgresql_says_which_database(fixed_clo
         await _ready(pilot)
         head = screen_text(app).splitlines()[0]
         assert "attached: pg:ledger" in head and "oxbot@" not in head
+
+
+def test_a_static_whose_css_fixes_its_size_is_updated_without_a_layout():
+    from textual.widgets import Static
+
+    from oxbot.tui.widgets.static_text import update_static
+
+    asked: list[bool] = []
+
+    class Probe(Static):
+        def update(self, content="", *, layout=True):  # type: ignore[override]
+            asked.append(layout)
+
+    fixed, auto = Probe(), Probe()
+    fixed.styles.width, fixed.styles.height = "1fr", 1  # the header's figures
+    auto.styles.width, auto.styles.height = "auto", 1  # the header's clock
+    for text in ("bots 9/20 running", "bots 10/20 running", "bots 11/20 running"):
+        update_static(fixed, text)
+        update_static(auto, text)
+    assert asked[0::2] == [False, False, False]  # the size is the CSS's, whatever it says
+    assert asked[1::2] == [True, True, False]  # first and wider: laid out; same width: not

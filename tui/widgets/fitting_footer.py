@@ -37,8 +37,17 @@ PRIORITY = (
 )
 
 
+# Actions that share a key and take turns as bots are selected (space: Pause <-> Resume):
+# each is shown at the width of the longest, so a relabel never changes a key's width.
+RELABELLED = frozenset({"pause", "resume"})
+
+
+def _name(action: str) -> str:
+    return action.rsplit(".", 1)[-1].split("(")[0]
+
+
 def _rank(action: str) -> int:
-    name = action.rsplit(".", 1)[-1].split("(")[0]
+    name = _name(action)
     return PRIORITY.index(name) if name in PRIORITY else len(PRIORITY)
 
 
@@ -53,17 +62,30 @@ class FittingFooter(Footer):
             self.call_after_refresh(self.recompose)
 
     def _keys(self) -> list[tuple[str, str, str, str, bool, str]]:
-        """The keys to show, in binding order: (key, display, label, action, enabled, tip)."""
+        """The keys to show, in binding order: (key, display, label, action, enabled, tip).
+
+        The RELABELLED actions of one screen or widget and key are padded to the longest
+        label among them, so relabelling as bots are selected never changes a key's width
+        and so never asks the screen for a layout."""
         app = self.app
+        widest: dict[tuple[int, str], int] = {}  # (namespace, key): the longest label
+        for ns, bindings in self.screen._modal_binding_chain:  # every binding, hidden too
+            for _key, binding in bindings:
+                if binding.show and _name(binding.action) in RELABELLED:
+                    slot = (id(ns), binding.key)
+                    widest[slot] = max(widest.get(slot, 0), len(binding.description))
         seen: set[str] = set()
         items = []  # (binding, enabled, tooltip, key display)
-        for _ns, binding, enabled, tooltip in self.screen.active_bindings.values():
+        for ns, binding, enabled, tooltip in self.screen.active_bindings.values():
             palette = binding.action == "command_palette"  # Textual adds it hidden
             if not (binding.show or palette) or binding.action in seen:
                 continue
             seen.add(binding.action)
             if palette:
                 binding = replace(binding, description="Palette")
+            tooltip = tooltip or binding.description
+            label = binding.description.ljust(widest.get((id(ns), binding.key), 0))
+            binding = replace(binding, description=label)
             items.append((binding, enabled, tooltip, app.get_key_display(binding)))
         room = self.size.width or app.size.width
         self._laid_out_for = room  # the first Resize, to this width, needs no recompose
@@ -76,7 +98,7 @@ class FittingFooter(Footer):
                 keep.add(i)
                 used += width
         return [
-            (b.key, display, b.description, b.action, enabled, tooltip or b.description)
+            (b.key, display, b.description, b.action, enabled, tooltip)
             for i, (b, enabled, tooltip, display) in enumerate(items)
             if i in keep
         ]
