@@ -22,12 +22,16 @@ ALT_SCREEN = b"\x1b[?1049h"
 ALT_SCREEN_OFF = b"\x1b[?1049l"
 
 
-def run_in_pty(args: list[str], home: Path, timeout: float = 60.0) -> tuple[int, bytes]:
-    """Run `oxbot ARGS` with a terminal as stdin/stdout/stderr; its exit code and output."""
+def run_in_pty(
+    args: list[str], home: Path, timeout: float = 60.0, script: str | None = None
+) -> tuple[int, bytes]:
+    """Run `oxbot ARGS` (or ``script`` with ARGS) with a terminal as stdin/stdout/stderr; its
+    exit code and output."""
     leader, follower = pty.openpty()
     env = {**os.environ, "OXBOT_HOME": str(home), "TERM": "xterm-256color"}
+    run = ["-c", script] if script else ["-m", "oxbot.cli.main"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oxbot.cli.main", *args],
+        [sys.executable, *run, *args],
         stdin=follower,
         stdout=follower,
         stderr=follower,
@@ -104,3 +108,32 @@ def test_an_engine_that_fails_after_the_first_frame_closes_the_cockpit_with_its_
     assert out.rindex(ALT_SCREEN_OFF) > out.rindex(ALT_SCREEN)  # ... and the terminal restored
     assert code == 1
     assert b"no such table: bots" in out[out.rindex(ALT_SCREEN_OFF) :]
+
+
+GC_PROBE = """
+import gc, json, sys
+from oxbot.tui import app as tui_app
+seen = {}
+mount = tui_app.OxbotApp.on_mount
+def on_mount(self):
+    seen["mount"] = gc.isenabled()
+    mount(self)
+def first_frame(self):  # what runs once the first frame is drawn
+    seen["engine_start"] = gc.isenabled()
+    self.exit(0)
+tui_app.OxbotApp.on_mount = on_mount
+tui_app.OxbotApp._start_engine = first_frame
+from oxbot.cli.main import main
+code = main(sys.argv[1:])
+seen["after"] = gc.isenabled()
+print("GC=" + json.dumps(seen), code)
+"""
+
+
+def test_the_cycle_collector_waits_for_the_first_frame(tmp_path: Path, db: Path) -> None:
+    """cli/tui.py holds the collector until the dashboard is drawn (bench/RESULTS.md, session
+    25); the engine starts, and runs, with it on again."""
+    code, out = run_in_pty(["--db", str(db), "--create"], tmp_path, script=GC_PROBE)
+    assert code == 0, out[-500:]
+    line = out[out.rindex(b"GC=") :].split(b"\r\n")[0].decode()
+    assert line == 'GC={"mount": false, "engine_start": true, "after": true} 0', line

@@ -9,6 +9,7 @@ screens may ask of the app is the Cockpit protocol (cockpit.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 import uuid
@@ -27,6 +28,7 @@ from textual.worker import Worker, WorkerState
 from oxbot.engine.clock import Clock, WallClock
 from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_user_themes
 
+from . import rich_pretty  # noqa: F401 - before the dashboard's RichLog imports rich.pretty
 from . import state as state_module
 from .commands import OxbotCommands
 from .event_inbox import EventInbox
@@ -255,7 +257,14 @@ class OxbotApp(App[int]):
         self.dashboard = DashboardScreen()
         self.install_screen(self.dashboard, name="dashboard")
         self.push_screen("dashboard")
-        self.call_after_refresh(self._start_engine)  # after the first frame is drawn
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
+        """The first frame is drawn: collect cycles again (the cockpit's start holds the
+        collector until here: cli/tui.py ``_gc_held``), then start the engine."""
+        if self.host.settle_heap:  # a process entry point (run_app), not a test's app
+            gc.enable()
+        self._start_engine()
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _start_engine(self) -> None:
