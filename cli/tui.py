@@ -66,10 +66,12 @@ def run_tui(args: argparse.Namespace) -> int:
 
 @contextmanager
 def _gc_held() -> Iterator[None]:
-    """No cyclic collection until the first frame is drawn (the app resumes it then:
-    tui/app.py ``_first_frame``; here whatever ends the command): nearly every object the start
-    makes lives as long as the process, so the ~150 collections before the frame (one of them
-    a full one) scanned them for nothing, ~45 ms of ~0.54 s CPU (bench/RESULTS.md, session 25)."""
+    """No cyclic collection until the engine runs (tui/hosting.py ``EngineHost.start`` resumes
+    it then, after freezing the heap; here whatever ends the command): nearly every object made
+    before the first frame and in the engine's build lives as long as the process, and the
+    collections scanned them for nothing: ~45 ms of the first frame's ~0.54 s CPU, ~0.15 s of
+    the ~1.5 s CPU until the engine's first snapshot; the cyclic garbage of the start, about
+    3,000 objects, is frozen with the rest (bench/RESULTS.md, session 25)."""
     gc.disable()
     try:
         yield

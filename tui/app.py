@@ -9,7 +9,6 @@ screens may ask of the app is the Cockpit protocol (cockpit.py).
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import time
 import uuid
@@ -257,14 +256,7 @@ class OxbotApp(App[int]):
         self.dashboard = DashboardScreen()
         self.install_screen(self.dashboard, name="dashboard")
         self.push_screen("dashboard")
-        self.call_after_refresh(self._first_frame)
-
-    def _first_frame(self) -> None:
-        """The first frame is drawn: collect cycles again (the cockpit's start holds the
-        collector until here: cli/tui.py ``_gc_held``), then start the engine."""
-        if self.host.settle_heap:  # a process entry point (run_app), not a test's app
-            gc.enable()
-        self._start_engine()
+        self.call_after_refresh(self._start_engine)  # after the first frame is drawn
 
     @work(thread=True, group="engine", exit_on_error=False)
     def _start_engine(self) -> None:
