@@ -52,6 +52,7 @@ def test_a_plain_start_loads_no_pydantic_and_no_backtest_api(tmp_path: Path) -> 
     assert "pydantic" not in modules and "oxbot.cli.commands" not in modules
     # rich.pretty (the Fills log's RichLog) without attrs: tui/rich_pretty.py
     assert "rich.pretty" in modules and "attr" not in modules
+    assert "tomllib" not in modules  # read only with a theme file (themes/loader.py)
 
 
 ATTRS_PROBE = """
