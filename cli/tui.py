@@ -7,8 +7,11 @@ control socket; otherwise it hosts the engine in-process on its own thread.
 from __future__ import annotations
 
 import argparse
+import gc
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -52,6 +55,31 @@ def _need_terminal() -> None:
 
 
 def run_attach(args: argparse.Namespace) -> int:
+    with _gc_held():
+        return _attach(args)
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    with _gc_held():
+        return _cockpit(args)
+
+
+@contextmanager
+def _gc_held() -> Iterator[None]:
+    """No cyclic collection until the engine runs (tui/hosting.py ``EngineHost.start`` resumes
+    it then, after freezing the heap; here whatever ends the command): nearly every object made
+    before the first frame and in the engine's build lives as long as the process, and the
+    collections scanned them for nothing: ~45 ms of the first frame's ~0.54 s CPU, ~0.15 s of
+    the ~1.5 s CPU until the engine's first snapshot; the cyclic garbage of the start, about
+    3,000 objects, is frozen with the rest (bench/RESULTS.md, session 25)."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _attach(args: argparse.Namespace) -> int:
     from oxbot.engine.errors import OxbotError  # noqa: PLC0415
     from oxbot.remote.client import SocketClient, engine_running  # noqa: PLC0415
 
@@ -65,7 +93,7 @@ def run_attach(args: argparse.Namespace) -> int:
     return _run(SocketClient(sock, db=db), *_settings(), db=db)
 
 
-def run_tui(args: argparse.Namespace) -> int:
+def _cockpit(args: argparse.Namespace) -> int:
     from oxbot.remote.client import SocketClient, engine_running  # noqa: PLC0415
 
     _need_terminal()

@@ -22,12 +22,16 @@ ALT_SCREEN = b"\x1b[?1049h"
 ALT_SCREEN_OFF = b"\x1b[?1049l"
 
 
-def run_in_pty(args: list[str], home: Path, timeout: float = 60.0) -> tuple[int, bytes]:
-    """Run `oxbot ARGS` with a terminal as stdin/stdout/stderr; its exit code and output."""
+def run_in_pty(
+    args: list[str], home: Path, timeout: float = 60.0, script: str | None = None
+) -> tuple[int, bytes]:
+    """Run `oxbot ARGS` (or ``script`` with ARGS) with a terminal as stdin/stdout/stderr; its
+    exit code and output."""
     leader, follower = pty.openpty()
     env = {**os.environ, "OXBOT_HOME": str(home), "TERM": "xterm-256color"}
+    run = ["-c", script] if script else ["-m", "oxbot.cli.main"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "oxbot.cli.main", *args],
+        [sys.executable, *run, *args],
         stdin=follower,
         stdout=follower,
         stderr=follower,
@@ -104,3 +108,38 @@ def test_an_engine_that_fails_after_the_first_frame_closes_the_cockpit_with_its_
     assert out.rindex(ALT_SCREEN_OFF) > out.rindex(ALT_SCREEN)  # ... and the terminal restored
     assert code == 1
     assert b"no such table: bots" in out[out.rindex(ALT_SCREEN_OFF) :]
+
+
+GC_PROBE = """
+import gc, json, sys
+from oxbot.tui import app as tui_app, hosting
+seen, apps = {}, []
+mount = tui_app.OxbotApp.on_mount
+def on_mount(self):
+    seen["first_frame"] = gc.isenabled()
+    apps.append(self)
+    mount(self)
+start = hosting.EngineHost.start
+def host_start(self, listener):
+    seen["engine_build"] = gc.isenabled()
+    start(self, listener)
+    seen["engine_runs"] = gc.isenabled()
+    seen["frozen"] = gc.get_freeze_count() > 10_000
+    apps[0].call_from_thread(apps[0].exit, 0)
+hosting.EngineHost.start = host_start
+tui_app.OxbotApp.on_mount = on_mount
+from oxbot.cli.main import main
+code = main(sys.argv[1:])
+print("GC=" + json.dumps(seen), code)
+"""
+
+
+def test_the_cycle_collector_waits_until_the_engine_runs(tmp_path: Path, db: Path) -> None:
+    """cli/tui.py holds the collector through the first frame and the engine's build; once the
+    engine runs the heap is frozen and the collector resumed (bench/RESULTS.md, session 25)."""
+    code, out = run_in_pty(["--db", str(db), "--create"], tmp_path, script=GC_PROBE)
+    assert code == 0, out[-500:]
+    line = out[out.rindex(b"GC=") :].split(b"\r\n")[0].decode()
+    assert line == (
+        'GC={"first_frame": false, "engine_build": false, "engine_runs": true, "frozen": true} 0'
+    ), line

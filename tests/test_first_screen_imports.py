@@ -50,6 +50,30 @@ def test_a_plain_start_loads_no_pydantic_and_no_backtest_api(tmp_path: Path) -> 
     theme, notices, themes, modules = _run(tmp_path)
     assert (theme, notices, themes) == ("nord", [], 0)
     assert "pydantic" not in modules and "oxbot.cli.commands" not in modules
+    # rich.pretty (the Fills log's RichLog) without attrs: tui/rich_pretty.py
+    assert "rich.pretty" in modules and "attr" not in modules
+    assert "tomllib" not in modules  # read only with a theme file (themes/loader.py)
+
+
+ATTRS_PROBE = """
+import json, sys
+import oxbot.tui.app
+import rich.pretty
+hidden = "attr" not in sys.modules and not rich.pretty._has_attrs
+import attr  # anything after the cockpit's imports (aiohttp under ccxt) still gets attrs
+print(json.dumps([hidden, hasattr(attr, "define"), str(rich.pretty.pretty_repr({"a": 1}))]))
+"""
+
+
+def test_rich_pretty_loads_without_attrs_which_stays_importable() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", ATTRS_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [True, True, "{'a': 1}"]
 
 
 @pytest.mark.parametrize(

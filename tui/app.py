@@ -27,6 +27,7 @@ from textual.worker import Worker, WorkerState
 from oxbot.engine.clock import Clock, WallClock
 from oxbot.themes import BUILTIN_THEMES, DEFAULT_THEME, VARIABLE_DEFAULTS, load_user_themes
 
+from . import rich_pretty  # noqa: F401 - before the dashboard's RichLog imports rich.pretty
 from . import state as state_module
 from .commands import OxbotCommands
 from .event_inbox import EventInbox

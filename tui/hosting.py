@@ -7,6 +7,7 @@ tested without Textual.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -34,15 +35,24 @@ class EngineHost:
         self._idle_pending = False
 
     def start(self, listener: EventListener) -> None:
-        """Blocking (a worker thread's): start the client, then settle the heap if asked."""
-        self.client.start(listener)
-        self.started = True
-        if self.settle_heap:
-            # here, not at the top: app.runtime loads the whole engine, which an attached
-            # cockpit never needs
-            from oxbot.app.runtime import settle_heap  # noqa: PLC0415
+        """Blocking (a worker thread's): start the client, then settle the heap if asked.
 
-            settle_heap(share_with_ui=self.foreground is not None)
+        A process entry point (``settle_heap``) resumes the cycle collector here, whether the
+        engine started or not: the cockpit's start holds it (cli/tui.py ``_gc_held``) through
+        the first frame and the engine's build, whose objects nearly all live as long as the
+        process and are frozen here (bench/RESULTS.md, session 25)."""
+        try:
+            self.client.start(listener)
+            self.started = True
+            if self.settle_heap:
+                # here, not at the top: app.runtime loads the whole engine, which an attached
+                # cockpit never needs
+                from oxbot.app.runtime import settle_heap  # noqa: PLC0415
+
+                settle_heap(share_with_ui=self.foreground is not None)
+        finally:
+            if self.settle_heap:
+                gc.enable()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Blocking: stop a started client (an in-process engine saves its bots' state)."""

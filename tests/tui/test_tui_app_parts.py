@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from oxbot.engine import messages as m
 from oxbot.tui.hosting import EngineHost
 from oxbot.tui.redraw import REDRAW_INTERVAL_S, RedrawCoalescer
@@ -191,6 +193,37 @@ def test_the_host_stops_only_a_started_engine_and_only_once() -> None:
     host.stop(3.0)
     host.stop(3.0)
     assert client.calls == ["start", "stop 3.0"] and not host.started
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_process_host_resumes_the_collector_held_by_the_start(
+    monkeypatch: pytest.MonkeyPatch, fails: bool
+) -> None:
+    """cli/tui.py holds the collector until the engine runs; the host resumes it then, and when
+    the engine cannot start (the cockpit closes with its error)."""
+    import gc  # noqa: PLC0415
+
+    import oxbot.app.runtime as runtime  # noqa: PLC0415
+
+    settled: list[bool] = []
+    monkeypatch.setattr(runtime, "settle_heap", lambda **_: settled.append(True))  # no freeze
+    client = Client()
+    if fails:
+
+        def start(listener: Callable[[m.Event], None]) -> None:
+            raise OSError("no engine")
+
+        client.start = start  # type: ignore[method-assign]
+    gc.disable()
+    try:
+        if fails:
+            with pytest.raises(OSError):
+                EngineHost(client, settle_heap=True).start(lambda _e: None)
+        else:
+            EngineHost(client, settle_heap=True).start(lambda _e: None)
+        assert gc.isenabled() and settled == ([] if fails else [True])
+    finally:
+        gc.enable()
 
 
 def test_the_host_marks_an_in_process_engine_busy_until_the_frame_is_drawn() -> None:
