@@ -47,10 +47,33 @@ def _error(screen: BotConfigScreen, key: str) -> str:
     return str(w.render()) if w.display else ""
 
 
+def _checks(screen: BotConfigScreen) -> list[int]:
+    """How many times the form has checked itself (``validate``), counted from now on."""
+    seen: list[int] | None = screen.__dict__.get("_test_checks")
+    if seen is None:
+        seen = [0]
+        original = screen.validate
+
+        def counted():  # type: ignore[no-untyped-def]
+            seen[0] += 1
+            return original()
+
+        screen.validate = counted  # type: ignore[method-assign]
+        screen.__dict__["_test_checks"] = seen
+    return seen
+
+
 async def _set(pilot, screen: BotConfigScreen, selector: str, value: str) -> None:
+    """Type ``value`` into a field and wait until the form has checked it: its Input.Changed
+    reaches the screen through the widget's message queue, later than any fixed pause on a
+    loaded machine (a 20 ms pause failed under load)."""
     w = screen.query_one(selector, Input)
+    if w.value == value:
+        return
+    checks = _checks(screen)
+    before = checks[0]
     w.value = value
-    await pilot.pause(0.02)
+    await wait_until(pilot, lambda: checks[0] > before, f"{selector} = {value!r} checked")
 
 
 async def test_valid_new_bot_is_submitted_whole(scripted_client, fixed_clock):

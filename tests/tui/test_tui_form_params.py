@@ -3,9 +3,8 @@ their factory value, cleared dicts mean the default), bool params are a yes/no c
 
 from __future__ import annotations
 
-import time
-
 from textual.widgets import Button, Input, Select
+from waiting import wait_for
 
 from oxbot.engine import messages as m
 from oxbot.tui.app import OxbotApp
@@ -72,23 +71,36 @@ async def test_live_form_says_at_once_whether_the_exchange_key_exists(
             screen.query_one("#f-exchange", Input).value = "binance"
             await pilot.pause(0.05)
             screen.query_one("#f-mode", Select).value = "live"
-            await pilot.pause(0.1)
-            assert isinstance(app.screen, ConfirmScreen)
+            # the question opens once the change has been handled: waited for (a loaded
+            # machine handles it later than any fixed pause)
+            await wait_for(
+                lambda: isinstance(app.screen, ConfirmScreen),
+                20,
+                "the LIVE question",
+                pause=pilot.pause,
+            )
             await pilot.click("#confirm")
+            await wait_for(
+                lambda: app.screen is screen, 20, "the question closed", pause=pilot.pause
+            )
             # the lookup runs in a worker thread: waited for, up to 20 s on a loaded machine
             note = screen.query_one("#keys-note")
-            deadline = time.monotonic() + 20
-            while not note.display and time.monotonic() < deadline:
-                await pilot.pause(0.1)
-            assert "no API key for binance" in str(note.render())
+            await wait_for(
+                lambda: "no API key for binance" in str(note.render()) if note.display else False,
+                20,
+                "the note that binance has no key",
+                pause=pilot.pause,
+            )
             monkeypatch.setenv("OXBOT_BINANCE_API_KEY", "k" * 20)
             monkeypatch.setenv("OXBOT_BINANCE_SECRET", "s" * 20)
             screen.query_one("#f-exchange", Input).value = "okx"
             await pilot.pause(0.05)
             screen.query_one("#f-exchange", Input).value = "binance"  # asked again
-            deadline = time.monotonic() + 20
-            while "found" not in str(note.render()) and time.monotonic() < deadline:
-                await pilot.pause(0.1)
-            assert "binance API key found (env)" in str(note.render())
+            await wait_for(
+                lambda: "binance API key found (env)" in str(note.render()),
+                20,
+                "the note that the key was found",
+                pause=pilot.pause,
+            )
     finally:
         keyring.set_keyring(previous)
