@@ -36,6 +36,7 @@ from oxbot.engine.models import Fill, Order, OrderIntent, OrderStatus
 from .clients import ExchangeClients
 from .errors import refused, translate
 from .lifecycle import Evidence, advance, base_amount, fills_from_trades, moved, read_order
+from .quirks import check_market_buy
 
 log = logging.getLogger("oxbot.live")
 
@@ -146,6 +147,8 @@ class CcxtBroker:
         try:
             await self.clients.markets(self.exchange_id)
             amount = float(self.client.amount_to_precision(intent.symbol, str(intent.qty)))
+            if intent.side.value == "buy":
+                await check_market_buy(self.client)
         except Exception as e:  # noqa: BLE001 - nothing was sent: the intent is void
             err = translate(e, f"prepare order {coid} on {self.exchange_id}")
             await self.journal.save_order(moved(order, OrderStatus.REJECTED))
