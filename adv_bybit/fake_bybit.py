@@ -111,7 +111,9 @@ class Faults:
         self.server_error = 0  # next N private requests: HTTP 503
         self.malformed = 0  # next N private requests: a truncated body
         self.err_create: list[dict] = []  # next create_order answers: {"retCode":..,"retMsg":..}
-        self.realtime_empty = False  # /v5/order/realtime never shows closed orders (after restart)
+        self.realtime_empty = False  # /v5/order/realtime never shows closed orders (restart)
+        # spot executions: execFee "0", the fee in execFeeV2 + feeCurrency
+        self.fee_v2 = False
 
     def update(self, data: dict) -> None:
         for k, v in data.items():
@@ -315,6 +317,9 @@ class Exchange:
             }
             if self.faults.fee_field:
                 ex[self.faults.fee_field] = ccy
+            if self.faults.fee_v2:  # execFee deprecated for spot, the fee in execFeeV2
+                ex["execFee"] = "0"
+                ex["execFeeV2"] = str(fee)
             self.executions.append(ex)
         o["cumExecQty"] = str(done)
         o["cumExecValue"] = str(value)
