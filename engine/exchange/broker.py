@@ -24,12 +24,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from oxbot.engine.broker import Execution
-from oxbot.engine.errors import AuthError, ExchangeError, OrderNotFound, TemporaryError
+from oxbot.engine.errors import (
+    AuthError,
+    ExchangeError,
+    NotSupported,
+    OrderNotFound,
+    TemporaryError,
+)
 from oxbot.engine.models import Fill, Order, OrderIntent, OrderStatus
 
 from .clients import ExchangeClients
 from .errors import refused, translate
 from .lifecycle import Evidence, advance, base_amount, fills_from_trades, moved, read_order
+from .quirks import check_market_buy
 
 log = logging.getLogger("oxbot.live")
 
@@ -89,6 +96,14 @@ class Placed:
         return self.execution.order
 
 
+def cannot_look_up(err: BaseException) -> bool:
+    """Whether ``err`` (a translated lookup error) says ccxt cannot make that lookup on this
+    exchange at all (NotSupported, ArgumentsRequired), as opposed to the exchange failing."""
+    cause = err.__cause__
+    names = {cls.__name__ for cls in type(cause).__mro__} if cause is not None else set()
+    return isinstance(err, NotSupported) or bool(names & {"NotSupported", "ArgumentsRequired"})
+
+
 def _snake(name: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
 
@@ -132,6 +147,8 @@ class CcxtBroker:
         try:
             await self.clients.markets(self.exchange_id)
             amount = float(self.client.amount_to_precision(intent.symbol, str(intent.qty)))
+            if intent.side.value == "buy":
+                await check_market_buy(self.client)
         except Exception as e:  # noqa: BLE001 - nothing was sent: the intent is void
             err = translate(e, f"prepare order {coid} on {self.exchange_id}")
             await self.journal.save_order(moved(order, OrderStatus.REJECTED))
@@ -174,9 +191,12 @@ class CcxtBroker:
         )
         placed = advance(order, evidence, filled_in_ledger=base_amount(fills))
         if not placed.status.terminal:
-            try:  # an answer without the end state (OKX: ids only): ask once right away
+            try:  # an answer without the end state (OKX, Bybit: ids only): ask once right away
                 return Placed(await self.refresh(placed, fills, ts))
-            except TemporaryError as e:
+            except ExchangeError as e:
+                # The exchange accepted the order: whatever the lookup raised (temporary, or a
+                # lookup ccxt refuses to make), it is journalled and watched, never dropped
+                # (adversary s25 F1: an exception here left it PENDING and unwatched).
                 log.info("%s: order %s placed, state not known yet (%s)", intent.bot, coid, e)
         if not fills:
             await self.journal.save_order(placed)
@@ -203,6 +223,13 @@ class CcxtBroker:
             raw = await self.clients.read(c, call, what)
         except OrderNotFound:
             return await self._search_lists(order)
+        except ExchangeError as e:
+            if not cannot_look_up(e):
+                raise
+            # ccxt will not look one order up on this exchange (Bybit spot: ArgumentsRequired
+            # "acknowledged" on a unified account, NotSupported on a classic one): the lists
+            # by symbol say it instead.
+            return await self._search_lists(order)
         evidence = read_order(raw)
         # Only "order not found" says the exchange has no such order. A reply that names no
         # order (an empty or non-JSON 200: ccxt raises nothing for those) or another order
@@ -221,6 +248,10 @@ class CcxtBroker:
         lists = [("fetchOpenOrders", c.fetch_open_orders)]
         if c.has.get("fetchOrders") is True:
             lists.append(("fetchOrders", c.fetch_orders))
+        elif c.has.get("fetchCanceledAndClosedOrders") is True:
+            # every end state, the exchange's own ones too (Bybit's PartiallyFilledCanceled is
+            # neither in its "Filled" nor in its "Cancelled" list: adversary s25 F3)
+            lists.append(("fetchCanceledAndClosedOrders", c.fetch_canceled_and_closed_orders))
         else:
             # ccxt's closed lists leave out orders that ended partly filled (Binance filters
             # on "closed", OKX asks for state=filled): the cancelled list has those.

@@ -43,7 +43,14 @@ PROCESSING_WINDOW_S: Mapping[str, float] = {"okx": 30.0}
 DUPLICATE_ORDER_MARKERS: Mapping[str, tuple[str, ...]] = {
     "binance": ("Duplicate order sent",),
     "okx": ("Duplicated clOrdId", '"sCode":"51016"', "51016"),
-    "bybit": ("Duplicate clientOrderId", "duplicate orderLinkId", "OrderLinkedID is duplicate"),
+    # Bybit 10014 "Request is duplicate" (ccxt bybit.py maps it to BadRequest, a refusal): the
+    # first copy of the request got through (a gateway or proxy re-sent it)
+    "bybit": (
+        "Duplicate clientOrderId",
+        "duplicate orderLinkId",
+        "OrderLinkedID is duplicate",
+        "Request is duplicate",
+    ),
     "kucoin": ("clientOid is duplicated", "duplicate clientOid"),
     "": (
         "duplicate clientOrderId",
@@ -129,3 +136,24 @@ def check_exchange_id(exchange: str) -> None:
             f"unknown exchange {exchange!r}: use 'sim' or a ccxt exchange id "
             "such as 'binance' (see ccxt.exchanges)"
         )
+
+
+async def check_market_buy(client: Any) -> None:
+    """Raise ccxt's NotSupported when a market BUY sent through ``client`` would not be sized in
+    the base coin. Bybit classic (non-unified) accounts read a spot market Buy's ``qty`` in the
+    QUOTE coin (Bybit v5 create-order: ``marketUnit`` is for unified accounts only; default for a
+    market buy: quoteCoin), and ccxt (bybit.py ``create_order_request``, classic branch, option
+    ``createMarketBuyOrderRequiresPrice`` False by default) sends the base amount as that ``qty``:
+    0.005 BTC would be 0.005 USDT, 1521 DOGE would be 1521 USDT (adversary s25 F2)."""
+    if "bybit" not in family(client) or not hasattr(client, "is_unified_enabled"):
+        return
+    margin, unified = await client.is_unified_enabled()
+    if margin is True or unified is True:
+        return
+    import ccxt  # noqa: PLC0415
+
+    raise ccxt.NotSupported(
+        f"{client.id}: this is a classic (non-unified) account, where a spot market buy is "
+        "sized in the quote coin; oxbot sizes orders in the coin bought. Upgrade the account "
+        "to Bybit's Unified Trading Account to trade it LIVE"
+    )

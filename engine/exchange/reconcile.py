@@ -55,6 +55,15 @@ async def exchange_orders(broker: CcxtBroker, symbol: str) -> list[dict[str, Any
         rows += (
             await clients.read(c, lambda: c.fetch_orders(symbol), f"fetch orders {symbol}") or []
         )
+    elif c.has.get("fetchCanceledAndClosedOrders") is True:  # Bybit: every end state at once
+        rows += (
+            await clients.read(
+                c,
+                lambda: c.fetch_canceled_and_closed_orders(symbol),
+                f"fetch closed and cancelled orders {symbol}",
+            )
+            or []
+        )
     else:  # closed lists leave out orders that ended partly filled: cancelled lists have them
         if c.has.get("fetchClosedOrders") is True:
             rows += (
