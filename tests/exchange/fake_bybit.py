@@ -1,4 +1,5 @@
-"""A strict fake of Bybit v5 spot (REST), for adversarial runs of oxbot LIVE bots.
+"""A strict fake of Bybit v5 spot (REST): an adversary wrote it (session 25) to run oxbot LIVE bots
+against, and test_exchange_bybit.py starts it as a process of its own.
 
 Modelled on Bybit's v5 docs and on ccxt 4.5.90's bybit.py (the client oxbot uses):
 - every reply is HTTP 200 with {"retCode", "retMsg", "result", "retExtInfo", "time"}; errors are
