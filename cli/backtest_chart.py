@@ -32,7 +32,9 @@ def price_chart(s: PriceSeries, width: int = 100, height: int = 18, color: bool 
     import numpy as np  # noqa: PLC0415
     import plotext as plt  # noqa: PLC0415
 
-    from oxbot.cli.backtest_report import _ticks  # noqa: PLC0415
+    from oxbot.cli.backtest_report import _ticks, stable_plotext  # noqa: PLC0415
+
+    stable_plotext()
 
     columns = max(10, width - Y_AXIS_COLUMNS)
     candles = columns // CANDLE_COLUMNS >= CANDLES_MIN

@@ -56,6 +56,31 @@ CREATE TABLE IF NOT EXISTS replies (
 """
 
 
+# How long a write waits for another run's (sqlite3's own default, said out loud).
+BUSY_TIMEOUT_S = 5.0
+
+
+def _setup(db: sqlite3.Connection) -> None:
+    """WAL and the table, on a file another run may be opening at the same instant.
+
+    Switching a new file (rollback journal) to WAL takes its exclusive lock from a shared one;
+    when two connections do it at once, SQLite answers the second "database is locked" at
+    once, without its busy handler (it would otherwise wait on a lock the first waits on: the
+    deadlock the busy handler must not enter; sqlite.org/c3ref/busy_handler.html). Two
+    backtests started together on a fresh cache met it (seen 6 in 300 opens under load):
+    the switch is tried again, up to the busy timeout."""
+    end = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= end:
+                raise
+            time.sleep(0.005)
+
+
 @dataclass(frozen=True)
 class ReplyKey:
     provider: str
@@ -170,9 +195,12 @@ class ReplyCache:
                 return db
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # autocommit: each reply is on disk before the run goes on
-        db = sqlite3.connect(str(self.path), isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(_SCHEMA)
+        db = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_S)
+        try:
+            _setup(db)
+        except BaseException:
+            db.close()
+            raise
         return db
 
     def _error(self, e: sqlite3.Error) -> ReplyCacheError:

@@ -165,6 +165,97 @@ def resample(frame: pd.DataFrame, timeframe: str, higher: str) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _htf_bars(frame: pd.DataFrame, timeframe: str, higher: str) -> dict[str, Any] | None:
+    """``resample``'s bars as arrays (volume as the Series pandas' groupby sums), without
+    pandas' groupby for the prices: the bars are runs of one key, so first, last, max and
+    min are read off the runs (exact: selections, no arithmetic). The volume is still summed
+    by pandas' groupby (its compensated sum, not numpy's). None when the frame has a missing
+    price or its rows are not in time order: ``resample`` itself then."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    step = timeframe_seconds(higher) // timeframe_seconds(timeframe)
+    n = len(frame)
+    ts = _timestamps_ms(frame)
+    if ts is not None:
+        key = ts.to_numpy() // (timeframe_seconds(higher) * 1000)
+    else:  # as resample: bars counted back from the newest
+        key = -((n - 1 - np.arange(n)) // step)
+    o, h, lo, c, v = (
+        frame[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")
+    )
+    if n == 0 or (np.diff(key) < 0).any() or any(np.isnan(a).any() for a in (o, h, lo, c, v)):
+        return None
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1))
+    ends = np.concatenate((starts[1:], [n]))
+    volume = pd.Series(v).groupby(key, sort=True).sum().reset_index(drop=True)
+    return {
+        "open": o[starts],
+        "high": np.maximum.reduceat(h, starts),
+        "low": np.minimum.reduceat(lo, starts),
+        "close": c[ends - 1],
+        "volume": volume,
+    }
+
+
+def _bbands_ta(c: Any, n: int) -> tuple[Any, Any, Any]:
+    """pandas-ta's ``bbands`` (std 2, ddof 1, mamode sma, no TA-Lib) step by step with its
+    own SMA (``nb_sma``, numba's convolve: numpy's differs in the last bit, kernels.sma) and
+    its variance (``Series.rolling(n, min_periods=n).var(1)``, then sqrt): lower, mid, upper."""
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+    from pandas_ta.overlap.sma import nb_sma  # noqa: PLC0415
+
+    std = np.sqrt(pd.Series(c).rolling(n, min_periods=n).var(1).to_numpy())
+    mid = nb_sma(c, n)
+    return mid - 2.0 * std, mid, mid + 2.0 * std
+
+
+def htf_facts(frame: pd.DataFrame, timeframe: str, higher: str) -> TfFacts:
+    """``tf_facts(compute(resample(frame, timeframe, higher), HTF_SPECS), higher)``, the same
+    values bit for bit, at about a quarter of its cost (it was most of an LLM backtest's
+    time: one call per symbol at every decision point, each a pandas-ta pass over the whole
+    window). Only the last bar's values are read, so no frame is built: the bars as arrays
+    (``_htf_bars``), the EMA, RSI, MACD and ATR from the whole-array kernels
+    (market/kernels.py: pandas-ta's steps with pandas' own ewm, bit-identical to pandas-ta),
+    the Bollinger bands with pandas-ta's own SMA (``_bbands_ta``). The window cannot be
+    computed once per backtest and sliced: the HTF bars and the recursive indicators start
+    where the window starts, so every value depends on it.
+    tests/llm/test_llm_facts_fast.py builds prompts both ways on real candles."""
+    import numpy as np  # noqa: PLC0415
+
+    from ..market import kernels  # noqa: PLC0415
+
+    bars = _htf_bars(frame, timeframe, higher)
+    if bars is None:
+        return tf_facts(compute(resample(frame, timeframe, higher), HTF_SPECS), higher)
+    volume = bars["volume"]
+    arrays = (bars["open"], bars["high"], bars["low"], bars["close"], volume.to_numpy(np.float64))
+    cols: dict[str, Any] = {"close": bars["close"]}
+    for spec in HTF_SPECS:
+        res: tuple[Any, ...] | None
+        if len(arrays[3]) < kernels.min_rows(spec):
+            res = None  # pandas-ta's None: too few rows
+        elif spec.name == "bbands":
+            res = _bbands_ta(arrays[3], spec.length)
+        else:
+            res = kernels.columns(spec, *arrays)
+        for i, col in enumerate(spec.columns):
+            cols[col] = None if res is None else res[i]
+    values: dict[str, float | None] = {}
+    for col in (*_IND_COLS, "close"):
+        a = cols.get(col)
+        f = None if a is None or not len(a) else float(a[-1])
+        values[col] = f if f is not None and math.isfinite(f) else None
+    vol_ratio = None
+    if len(volume) >= 2:  # as tf_facts
+        avg = float(volume.iloc[-21:-1].mean())
+        last = float(volume.iloc[-1])
+        if math.isfinite(avg) and avg > 0 and math.isfinite(last):
+            vol_ratio = last / avg
+    return TfFacts(higher, values, vol_ratio)
+
+
 def symbol_facts(
     symbol: str,
     frame: pd.DataFrame | None,
@@ -183,8 +274,9 @@ def symbol_facts(
     higher = HIGHER_TF.get(timeframe, timeframe)
     if higher != timeframe and timeframe in TIMEFRAMES:
         if htf_frame is None:
-            htf_frame = compute(resample(frame, timeframe, higher), HTF_SPECS)
-        tfs.append(tf_facts(htf_frame, higher))
+            tfs.append(htf_facts(frame, timeframe, higher))
+        else:
+            tfs.append(tf_facts(htf_frame, higher))
     return SymbolFacts(
         symbol, last, closes, change, float(window["low"].min()), float(window["high"].max()), tfs
     )

@@ -467,3 +467,32 @@ def test_the_report_says_when_the_spend_rests_on_estimated_usage(
     assert code == 0, err
     n = len(server.requests)
     assert n > 0 and f"the usage of {n:,} calls estimated, not reported" in out
+
+
+def test_two_runs_opening_a_new_cache_at_once_both_open_it(tmp_path: Path) -> None:
+    """Two backtests started together on a fresh reply cache: switching the new file to WAL
+    takes an exclusive lock, and SQLite answered the second "database is locked" at once, its
+    busy timeout not applied (seen 6 in 300 opens under load; the two-runs test failed on
+    it). Both open it now, every time."""
+    import threading
+
+    from oxbot.engine.backtest.replies import ReplyCache
+
+    errors: list[BaseException] = []
+    for i in range(150):
+        path = tmp_path / f"c{i}" / "llm_replies.sqlite"
+        gate = threading.Barrier(2)
+
+        def open_it(path: Path = path, gate: threading.Barrier = gate) -> None:
+            gate.wait()
+            try:
+                ReplyCache(path).close()
+            except BaseException as e:  # noqa: BLE001 - counted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_it) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert errors == []

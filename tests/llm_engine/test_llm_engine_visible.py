@@ -47,12 +47,19 @@ async def test_failures_are_counted_logged_shown_and_kept_across_a_restart(
 ) -> None:
     # old: a model answering 500, a server refusing connections and a model that always
     # writes prose logged nothing headless, `status` said errors 0 and the row "$0.00 / 0%".
-    fake_llm.handler = lambda _s: Reply(status=500, body='{"error": {"message": "boom"}}')
+    # Each bot's label must not depend on how fast this machine is: with timeout_s=1 a loaded
+    # host (CI, 2 cores) let the deadline cut e500's retry mid-flight, and its row read
+    # "timeout" instead of "unavailable". A deadline far beyond any answer here, and a
+    # Retry-After past it, so e500 gives up after its first 500 without a retry to cut
+    # (engine/llm/provider.py: a retry that would end past the deadline is not made).
+    fake_llm.handler = lambda _s: Reply(
+        status=500, body='{"error": {"message": "boom"}}', headers={"Retry-After": "600"}
+    )
     fake_llm2.handler = lambda _s: Reply("I would hold BTC and ETH for now.")
     down = f"http://127.0.0.1:{closed_port()}/v1"
     bots = {"e500": fake_llm.url, "down": down, "prose": fake_llm2.url}
     for name, url in bots.items():
-        await store.save_bot(llm_bot(name, url, timeout_s=1), BotStatus.RUNNING)
+        await store.save_bot(llm_bot(name, url, timeout_s=60), BotStatus.RUNNING)
     engine = make_engine(store, tmp_path, max_candles=4)
     h = harness(engine)
     await h.start()
