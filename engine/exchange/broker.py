@@ -108,6 +108,30 @@ def _snake(name: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name)
 
 
+def order_lists(c: Any) -> list[str]:
+    """The ccxt lists (method names) that show a symbol's orders in every state, in the order
+    to read them: the open orders, then every order where the exchange lists them all
+    (Binance), else every end state at once (Bybit: its PartiallyFilledCanceled is neither in
+    its "Filled" nor in its "Cancelled" list, adversary s25 F3), else the closed and the
+    cancelled lists (ccxt's closed lists leave out orders that ended partly filled: Binance
+    filters on "closed", OKX asks for state=filled; the cancelled list has those). The order
+    lookup (``CcxtBroker._search_lists``) and the reconciliation read the same lists."""
+    names = ["fetchOpenOrders"]
+    if c.has.get("fetchOrders") is True:
+        names.append("fetchOrders")
+    elif c.has.get("fetchCanceledAndClosedOrders") is True:
+        names.append("fetchCanceledAndClosedOrders")
+    else:
+        names += [n for n in ("fetchClosedOrders", "fetchCanceledOrders") if c.has.get(n) is True]
+    return names
+
+
+def list_call(c: Any, name: str, symbol: str) -> tuple[Any, str]:
+    """``name``'s call for ``symbol`` and its words for a message ("fetch open orders BTC/USDT")."""
+    words = _snake(name).replace("_", " ")
+    return functools.partial(getattr(c, _snake(name)), symbol), f"{words} {symbol}"
+
+
 class CcxtBroker:
     """Orders of LIVE bots on one exchange. ``client`` is a keyed ccxt client from
     ``ExchangeClients.private``; lookups go through ``clients.read`` (retries + breaker)."""
@@ -245,26 +269,12 @@ class CcxtBroker:
         """Open and closed order lists, for exchanges whose single-order lookup misses
         recent orders (or knows them only by id)."""
         c, coid = self.client, order.client_order_id
-        lists = [("fetchOpenOrders", c.fetch_open_orders)]
-        if c.has.get("fetchOrders") is True:
-            lists.append(("fetchOrders", c.fetch_orders))
-        elif c.has.get("fetchCanceledAndClosedOrders") is True:
-            # every end state, the exchange's own ones too (Bybit's PartiallyFilledCanceled is
-            # neither in its "Filled" nor in its "Cancelled" list: adversary s25 F3)
-            lists.append(("fetchCanceledAndClosedOrders", c.fetch_canceled_and_closed_orders))
-        else:
-            # ccxt's closed lists leave out orders that ended partly filled (Binance filters
-            # on "closed", OKX asks for state=filled): the cancelled list has those.
-            for name in ("fetchClosedOrders", "fetchCanceledOrders"):
-                if c.has.get(name) is True:
-                    lists.append((name, getattr(c, _snake(name))))
-        for name, fn in lists:
+        for name in order_lists(c):
             if not c.has.get(name):
                 continue
+            call, what = list_call(c, name, order.symbol)
             try:
-                rows = await self.clients.read(
-                    c, functools.partial(fn, order.symbol), f"{name} {order.symbol}"
-                )
+                rows = await self.clients.read(c, call, what)
             except (OrderNotFound, ExchangeError) as e:
                 if isinstance(e, TemporaryError):
                     raise

@@ -26,7 +26,7 @@ from typing import Any
 from oxbot.engine.broker import Execution
 from oxbot.engine.models import Order, OrderReason, OrderStatus, Side, to_decimal
 
-from .broker import CcxtBroker, bot_prefix
+from .broker import CcxtBroker, bot_prefix, list_call, order_lists
 from .lifecycle import moved, read_order
 
 
@@ -44,41 +44,14 @@ class Difference:
 
 
 async def exchange_orders(broker: CcxtBroker, symbol: str) -> list[dict[str, Any]]:
-    """The orders the exchange lists for ``symbol``: open ones, and recent closed ones where
-    the exchange can list them (all orders on Binance, closed orders on OKX)."""
+    """The orders the exchange lists for ``symbol``: open ones, and recent ended ones where
+    the exchange can list them (``order_lists``: all orders on Binance, closed and cancelled
+    on OKX, every end state on Bybit)."""
     c, clients = broker.client, broker.clients
-    rows = list(
-        await clients.read(c, lambda: c.fetch_open_orders(symbol), f"fetch open orders {symbol}")
-        or ()
-    )
-    if c.has.get("fetchOrders") is True:
-        rows += (
-            await clients.read(c, lambda: c.fetch_orders(symbol), f"fetch orders {symbol}") or []
-        )
-    elif c.has.get("fetchCanceledAndClosedOrders") is True:  # Bybit: every end state at once
-        rows += (
-            await clients.read(
-                c,
-                lambda: c.fetch_canceled_and_closed_orders(symbol),
-                f"fetch closed and cancelled orders {symbol}",
-            )
-            or []
-        )
-    else:  # closed lists leave out orders that ended partly filled: cancelled lists have them
-        if c.has.get("fetchClosedOrders") is True:
-            rows += (
-                await clients.read(
-                    c, lambda: c.fetch_closed_orders(symbol), f"fetch closed orders {symbol}"
-                )
-                or []
-            )
-        if c.has.get("fetchCanceledOrders") is True:
-            rows += (
-                await clients.read(
-                    c, lambda: c.fetch_canceled_orders(symbol), f"fetch cancelled orders {symbol}"
-                )
-                or []
-            )
+    rows: list[Any] = []
+    for name in order_lists(c):  # the open orders whatever ``has`` says, as before
+        call, what = list_call(c, name, symbol)
+        rows += await clients.read(c, call, what) or []
     return [dict(r) for r in rows if isinstance(r, dict)]
 
 
