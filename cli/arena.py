@@ -458,8 +458,10 @@ def equity_chart(result: Any, width: int = 100, height: int = 20, color: bool = 
     import numpy as np  # noqa: PLC0415
     import plotext as plt  # noqa: PLC0415
 
+    from oxbot.app.plot_order import stable_plotext  # noqa: PLC0415
     from oxbot.cli.backtest_report import _ticks  # noqa: PLC0415
 
+    stable_plotext()
     kinds = {r.name: r.kind for r in result.rows}
     curves = [c for c in result.curves if c.ts]
     if not curves:

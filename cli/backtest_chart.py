@@ -32,7 +32,8 @@ def price_chart(s: PriceSeries, width: int = 100, height: int = 18, color: bool 
     import numpy as np  # noqa: PLC0415
     import plotext as plt  # noqa: PLC0415
 
-    from oxbot.cli.backtest_report import _ticks, stable_plotext  # noqa: PLC0415
+    from oxbot.app.plot_order import stable_plotext  # noqa: PLC0415
+    from oxbot.cli.backtest_report import _ticks  # noqa: PLC0415
 
     stable_plotext()
 

@@ -36,23 +36,6 @@ def _ticks(ts: Any, count: int = 5) -> tuple[list[float], list[str]]:
     return pos, [utc(int(p), fmt) for p in pos]
 
 
-def stable_plotext() -> None:
-    """Make plotext's drawing independent of the process's hash seed. Its
-    ``_utility.no_duplicates`` (``list(set(data))``) orders the points of a curve, tuples of
-    floats and marker/colour strings, by hash, and the hash of a string changes with every
-    process (PYTHONHASHSEED): the order a curve's points are drawn in, and with it where a
-    tick label fits (``correct_coord`` reads the row already drawn), changed from run to
-    run. Seen: one backtest's equity chart, its x labels a column apart in two runs of the
-    same code (seeds 1, 2, 4 against 3, 5). The same elements, first-seen order."""
-    import plotext._utility as ut  # noqa: PLC0415
-
-    ut.no_duplicates = _first_seen
-
-
-def _first_seen(data: Any) -> list[Any]:
-    return list(dict.fromkeys(list(data)))
-
-
 def equity_chart(
     ts: Any, equity: Any, width: int = 100, height: int = 16, color: bool = False
 ) -> str:
@@ -60,6 +43,8 @@ def equity_chart(
     UTC dates on the x-axis."""
     import numpy as np  # noqa: PLC0415
     import plotext as plt  # noqa: PLC0415
+
+    from oxbot.app.plot_order import stable_plotext  # noqa: PLC0415
 
     stable_plotext()
     n = len(equity)

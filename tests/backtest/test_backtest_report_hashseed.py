@@ -1,6 +1,7 @@
 """The backtest report's charts are the same text in every process: plotext ordered a curve's
 points by hash (PYTHONHASHSEED), and the equity chart's x labels of one backtest moved a
-column between two runs of the same code (cli/backtest_report.py ``stable_plotext``)."""
+column between two runs of the same code (app/plot_order.py ``stable_plotext``, which every
+plotext chart calls, the cockpit's too)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from textual.events import Resize
 from textual_plotext import PlotextPlot
 
 from oxbot.app.arena_model import ArenaResult, EquitySeries
+from oxbot.app.plot_order import stable_plotext
 
 from .arena_table import BASELINE_MARK
 from .equity_chart import MAX_POINTS, SERIES_COLOURS, _thin, _utc_day, _y_ticks
@@ -60,6 +61,7 @@ class ArenaChart(PlotextPlot):
 
     def show(self, result: ArenaResult | None) -> None:
         self.result = result
+        stable_plotext()  # the same picture whatever the hash seed
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

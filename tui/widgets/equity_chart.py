@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from textual_plotext import PlotextPlot
 
+from oxbot.app.plot_order import stable_plotext
+
 SERIES_COLOURS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
 MAX_OVERLAID = 8  # more lines than this are unreadable in a terminal
 
@@ -21,6 +23,7 @@ class EquityChart(PlotextPlot):
         """``deposits``: the selected bot's net deposits as a step line (DashboardState.
         deposits_of), drawn beside its equity when it had deposits or withdrawals, so a
         capital edit reads as a deposit, not as a gain or a loss."""
+        stable_plotext()  # the same picture whatever the hash seed
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -73,6 +76,7 @@ class EquityChart(PlotextPlot):
 def show_curve(chart: PlotextPlot, title: str, ts: Sequence[int], values: Sequence[float]) -> None:
     """One curve over a long history (a backtest): x in days since the first point, or hours
     when it spans under three days."""
+    stable_plotext()  # the same picture whatever the hash seed
     plt = chart.plt
     plt.clear_data()
     plt.clear_figure()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from textual.events import Resize
 from textual_plotext import PlotextPlot
 
+from oxbot.app.plot_order import stable_plotext
+
 from .equity_chart import _y_ticks
 
 if TYPE_CHECKING:  # annotations only: the engine's messages load after the first frame
@@ -108,6 +110,7 @@ class PriceChart(PlotextPlot):
             self._draw()
 
     def _draw(self) -> None:
+        stable_plotext()  # the same picture whatever the hash seed
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
